@@ -1,0 +1,23 @@
+// The node as the manager knows it.
+import type { NodeIdentity } from './node-identity.ts';
+
+/** Lifecycle states (ARCHITECTURE.md). Presence is kept apart from them. */
+export const nodeStates = [
+  'discovered', 'inspecting', 'available', 'allocated', 'provisioning',
+  'active', 'releasing', 'failed', 'repair', 'retired',
+] as const;
+export type NodeState = (typeof nodeStates)[number];
+
+export type Presence = 'online' | 'offline' | 'unknown';
+
+export interface NodeSummary {
+  id: string;
+  hostname: string;
+  identity: NodeIdentity;
+  state: NodeState;
+  presence: Presence;
+  presenceChangedAt: Date | null;
+  lastSeenAt: Date | null;
+  registeredAt: Date;
+  agentVersion: string;
+}

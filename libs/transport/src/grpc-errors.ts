@@ -1,0 +1,51 @@
+// The one table that maps domain error codes to gRPC statuses, and back.
+import { status, Metadata, type ServiceError, type StatusObject } from '@grpc/grpc-js';
+import { DomainError, isDomainError, type ErrorCode } from '@metalfleet/domain';
+
+const codeToStatus: Record<ErrorCode, status> = {
+  'invalid-argument': status.INVALID_ARGUMENT,
+  unauthenticated: status.UNAUTHENTICATED,
+  'permission-denied': status.PERMISSION_DENIED,
+  'not-found': status.NOT_FOUND,
+  conflict: status.ALREADY_EXISTS,
+  unavailable: status.UNAVAILABLE,
+  internal: status.INTERNAL,
+};
+
+const statusToCode = new Map<status, ErrorCode>([
+  [status.INVALID_ARGUMENT, 'invalid-argument'],
+  [status.UNAUTHENTICATED, 'unauthenticated'],
+  [status.PERMISSION_DENIED, 'permission-denied'],
+  [status.NOT_FOUND, 'not-found'],
+  [status.ALREADY_EXISTS, 'conflict'],
+  [status.UNAVAILABLE, 'unavailable'],
+  [status.DEADLINE_EXCEEDED, 'unavailable'],
+  [status.RESOURCE_EXHAUSTED, 'invalid-argument'],
+]);
+
+/** Metadata key carrying the stable error code, so clients never parse messages. */
+export const errorCodeKey = 'x-metalfleet-error-code';
+
+/** A domain error becomes its status; anything else is INTERNAL without internals. */
+export function toGrpcStatus(error: unknown): Partial<StatusObject> {
+  const metadata = new Metadata();
+  if (isDomainError(error) && error.code !== 'internal') {
+    metadata.set(errorCodeKey, error.code);
+    return { code: codeToStatus[error.code], details: error.message, metadata };
+  }
+  metadata.set(errorCodeKey, 'internal');
+  return { code: status.INTERNAL, details: 'internal error', metadata };
+}
+
+/** A failed call, as the client sees it: the gRPC status plus the domain code. */
+export class RpcError extends DomainError {
+  readonly grpcStatus: status;
+
+  constructor(error: ServiceError) {
+    const sent = error.metadata?.get(errorCodeKey)[0];
+    const code = typeof sent === 'string' && sent in codeToStatus ? (sent as ErrorCode) : (statusToCode.get(error.code) ?? 'internal');
+    super(code, error.details || error.message);
+    this.name = 'RpcError';
+    this.grpcStatus = error.code;
+  }
+}
