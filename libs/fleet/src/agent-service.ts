@@ -1,0 +1,69 @@
+// gRPC AgentService handlers: the adapter between wire messages and the fleet.
+import type { Metadata } from '@grpc/grpc-js';
+import { durationFromMs } from '@bufbuild/protobuf/wkt';
+import { DomainError } from '@metalfleet/domain';
+import type { FleetStore } from '@metalfleet/store';
+import { identityFromProto, inventoryFromProto, type ServiceHandlers } from '@metalfleet/transport';
+import type { AgentService } from '@metalfleet/proto';
+import type { Register } from './registrar.ts';
+import { secretMatches } from './secrets.ts';
+
+export interface AgentServiceConfig {
+  mqttHost: string;
+  mqttPort: number;
+  mqttTls: boolean;
+  telemetryIntervalMs: number;
+  heartbeatIntervalMs: number;
+  inventoryIntervalMs: number;
+}
+
+/** Metadata keys a registered node authenticates its calls with. */
+export const nodeIdKey = 'x-metalfleet-node-id';
+
+function metadataValue(metadata: Metadata, key: string): string {
+  const value = metadata.get(key)[0];
+  return typeof value === 'string' ? value : '';
+}
+
+/** The node a call comes from, proven by its credential, or an UNAUTHENTICATED error. */
+export async function authenticateNodeCall(store: FleetStore, metadata: Metadata): Promise<string> {
+  const nodeId = metadataValue(metadata, nodeIdKey);
+  const bearer = metadataValue(metadata, 'authorization').replace(/^Bearer\s+/i, '');
+  const hash = nodeId ? await store.credentialHash(nodeId) : null;
+  if (!hash || !bearer || !secretMatches(bearer, hash)) {
+    throw new DomainError('unauthenticated', 'node credential missing or invalid; register again');
+  }
+  return nodeId;
+}
+
+export function agentServiceHandlers(deps: { register: Register; store: FleetStore; config: AgentServiceConfig }): ServiceHandlers<typeof AgentService> {
+  const { config } = deps;
+  return {
+    async register(request, context) {
+      const result = await deps.register({
+        identity: identityFromProto(request.identity),
+        inventory: inventoryFromProto(request.inventory),
+        bootstrapToken: request.bootstrapToken,
+        agentVersion: request.agentVersion,
+        peer: context.peer,
+      });
+      return {
+        nodeId: result.nodeId,
+        nodeCredential: result.credential,
+        returning: result.returning,
+        mqtt: { host: config.mqttHost, port: config.mqttPort, tls: config.mqttTls, username: result.nodeId },
+        intervals: {
+          telemetry: durationFromMs(config.telemetryIntervalMs),
+          heartbeat: durationFromMs(config.heartbeatIntervalMs),
+          inventory: durationFromMs(config.inventoryIntervalMs),
+        },
+      };
+    },
+
+    async updateInventory(request, context) {
+      const nodeId = await authenticateNodeCall(deps.store, context.metadata);
+      await deps.store.updateInventory(nodeId, inventoryFromProto(request.inventory));
+      return {};
+    },
+  };
+}

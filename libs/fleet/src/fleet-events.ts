@@ -1,0 +1,23 @@
+// What happened in the fleet, for whoever listens (logs, SSE, controllers).
+import { EventEmitter } from 'node:events';
+import type { Presence } from '@metalfleet/domain';
+
+export type FleetEvent =
+  | { type: 'node-registered'; nodeId: string; returning: boolean; via: string; at: Date }
+  | { type: 'identity-conflict'; nodeIds: readonly string[]; reason: string; at: Date }
+  | { type: 'registration-refused'; reason: string; peer: string; at: Date }
+  | { type: 'presence-changed'; nodeId: string; presence: Presence; reason: string; at: Date }
+  | { type: 'bad-message'; nodeId: string; topic: string; error: string; at: Date };
+
+export class FleetEvents {
+  private readonly emitter = new EventEmitter();
+
+  emit(event: FleetEvent): void {
+    this.emitter.emit('event', event);
+  }
+
+  on(listener: (event: FleetEvent) => void): () => void {
+    this.emitter.on('event', listener);
+    return () => this.emitter.off('event', listener);
+  }
+}

@@ -1,0 +1,43 @@
+// Adapter: protobuf payloads from the broker's node topics into fleet calls.
+// The broker has already checked that the publisher owns the topic's node id.
+import { NodeStatusSchema, Presence as PresenceMessage, TelemetrySchema } from '@metalfleet/proto';
+import { allNodesTopic, decodePayload, parseNodeTopic, type NodeBroker } from '@metalfleet/transport';
+import type { Presence } from '@metalfleet/domain';
+import type { FleetEvents } from './fleet-events.ts';
+import type { PresenceTracker } from './presence-tracker.ts';
+
+const presenceFromProto: Record<PresenceMessage, Presence> = {
+  [PresenceMessage.UNSPECIFIED]: 'unknown',
+  [PresenceMessage.ONLINE]: 'online',
+  [PresenceMessage.OFFLINE]: 'offline',
+};
+
+export interface IngestDeps {
+  broker: NodeBroker;
+  presence: PresenceTracker;
+  events: FleetEvents;
+  now: () => Date;
+  maxPayloadBytes: number;
+}
+
+export async function startMqttIngest(deps: IngestDeps): Promise<void> {
+  const bad = (nodeId: string, topic: string, error: string) => deps.events.emit({ type: 'bad-message', nodeId, topic, error, at: deps.now() });
+
+  await deps.broker.subscribe(allNodesTopic('status'), async ({ topic, payload }) => {
+    const parsed = parseNodeTopic(topic);
+    if (!parsed) return;
+    const decoded = decodePayload(NodeStatusSchema, payload, deps.maxPayloadBytes);
+    if (!decoded.ok) return bad(parsed.nodeId, topic, decoded.error);
+    const presence = presenceFromProto[decoded.message.presence] ?? 'unknown';
+    if (presence === 'unknown') return bad(parsed.nodeId, topic, 'status without a presence');
+    await deps.presence.statusReported(parsed.nodeId, presence, presence === 'online' ? 'agent online' : 'agent offline (last will or shutdown)');
+  });
+
+  await deps.broker.subscribe(allNodesTopic('telemetry'), async ({ topic, payload }) => {
+    const parsed = parseNodeTopic(topic);
+    if (!parsed) return;
+    const decoded = decodePayload(TelemetrySchema, payload, deps.maxPayloadBytes);
+    if (!decoded.ok) return bad(parsed.nodeId, topic, decoded.error);
+    await deps.presence.heartbeat(parsed.nodeId);
+  });
+}

@@ -1,0 +1,91 @@
+// One behavioural suite every FleetStore implementation must pass.
+import { describe, expect, it } from 'vitest';
+import { emptyInventory, type NodeIdentity } from '@metalfleet/domain';
+import type { FleetStore, NewNode } from './fleet-store.ts';
+
+export interface StoreFactory {
+  /** Opens the store; opening again with the same key must see the same data. */
+  open(key: string): Promise<FleetStore>;
+}
+
+function identity(partial: Partial<NodeIdentity>): NodeIdentity {
+  return { systemUuid: '', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '', ...partial };
+}
+
+function newNode(id: string, partial: Partial<NodeIdentity>, at = new Date('2026-11-01T00:00:00Z')): NewNode {
+  const inventory = emptyInventory();
+  inventory.system.hostname = `host-${id}`;
+  inventory.collectedAt = at;
+  return { id, hostname: `host-${id}`, identity: identity(partial), inventory, agentVersion: '0.1.0', credentialHash: `hash-${id}`, at };
+}
+
+export function describeFleetStore(name: string, factory: StoreFactory): void {
+  describe(`FleetStore on ${name}`, () => {
+    it('finds a node by UUID, by any serial and by any MAC, and nothing else', async () => {
+      const store = await factory.open('candidates');
+      await store.createNode(newNode('n1', { systemUuid: 'UUID-1', systemSerial: 'S1', macs: ['aa:bb:cc:00:00:01'] }));
+      await store.createNode(newNode('n2', { boardSerial: 'B2', macs: ['aa:bb:cc:00:00:02', 'aa:bb:cc:00:00:03'] }));
+      const ids = async (p: Partial<NodeIdentity>) => (await store.findIdentityCandidates(identity(p))).map((c) => c.nodeId).sort();
+      expect(await ids({ systemUuid: 'uuid-1' })).toEqual(['n1']);
+      expect(await ids({ chassisSerial: 'S1' })).toEqual(['n1']);
+      expect(await ids({ systemSerial: 'B2' })).toEqual(['n2']);
+      expect(await ids({ macs: ['AA:BB:CC:00:00:03'] })).toEqual(['n2']);
+      expect(await ids({ systemUuid: 'uuid-1', macs: ['aa:bb:cc:00:00:02'] })).toEqual(['n1', 'n2']);
+      expect(await ids({ systemUuid: 'nobody' })).toEqual([]);
+      await store.close();
+    });
+
+    it('keeps nodes, inventory and presence across a restart', async () => {
+      const first = await factory.open('restart');
+      await first.createNode(newNode('n1', { systemUuid: 'uuid-r', macs: ['aa:bb:cc:00:00:09'] }));
+      await first.setPresence('n1', 'online', new Date('2026-11-01T00:01:00Z'));
+      await first.close();
+      const second = await factory.open('restart');
+      const node = await second.getNode('n1');
+      expect(node).toMatchObject({ id: 'n1', hostname: 'host-n1', presence: 'online', state: 'discovered', identity: { systemUuid: 'uuid-r', macs: ['aa:bb:cc:00:00:09'] } });
+      expect(node?.inventory.collectedAt).toEqual(new Date('2026-11-01T00:00:00Z'));
+      expect(await second.credentialHash('n1')).toBe('hash-n1');
+      await second.close();
+    });
+
+    it('reports a presence change once, and finds online nodes gone silent', async () => {
+      const store = await factory.open('presence');
+      await store.createNode(newNode('n1', { systemUuid: 'u-p' }));
+      expect(await store.setPresence('n1', 'online', new Date('2026-11-01T00:00:10Z'))).toBe(true);
+      expect(await store.setPresence('n1', 'online', new Date('2026-11-01T00:00:11Z'))).toBe(false);
+      await store.markSeen('n1', new Date('2026-11-01T00:00:20Z'));
+      expect(await store.silentNodes(new Date('2026-11-01T00:00:15Z'))).toEqual([]);
+      expect(await store.silentNodes(new Date('2026-11-01T00:00:30Z'))).toEqual(['n1']);
+      expect(await store.setPresence('n1', 'offline', new Date('2026-11-01T00:00:31Z'))).toBe(true);
+      expect(await store.silentNodes(new Date('2026-11-01T00:00:40Z'))).toEqual([]);
+      expect(await store.setPresence('missing', 'online', new Date())).toBe(false);
+      await store.close();
+    });
+
+    it('replaces the MAC set and credential on re-registration', async () => {
+      const store = await factory.open('rereg');
+      await store.createNode(newNode('n1', { systemUuid: 'u-x', macs: ['aa:bb:cc:00:00:01'] }));
+      await store.updateRegistration({ ...newNode('n1', { systemUuid: 'u-x', macs: ['aa:bb:cc:00:00:02'] }), credentialHash: 'rotated' });
+      expect((await store.getNode('n1'))?.identity.macs).toEqual(['aa:bb:cc:00:00:02']);
+      expect(await store.credentialHash('n1')).toBe('rotated');
+      expect(await store.findIdentityCandidates(identity({ macs: ['aa:bb:cc:00:00:01'] }))).toEqual([]);
+      await store.close();
+    });
+
+    it('records identity conflicts for an operator', async () => {
+      const store = await factory.open('conflicts');
+      await store.recordConflict({ at: new Date('2026-11-01T00:00:00Z'), identity: identity({ systemUuid: 'dup' }), nodeIds: ['n1', 'n2'], reason: 'two nodes share it' });
+      expect(await store.listConflicts()).toEqual([expect.objectContaining({ nodeIds: ['n1', 'n2'], reason: 'two nodes share it' })]);
+      await store.close();
+    });
+
+    it('lists nodes in registration order and answers null for an unknown node', async () => {
+      const store = await factory.open('list');
+      await store.createNode(newNode('b', { systemUuid: 'u-b' }, new Date('2026-11-01T00:00:02Z')));
+      await store.createNode(newNode('a', { systemUuid: 'u-a' }, new Date('2026-11-01T00:00:01Z')));
+      expect((await store.listNodes()).map((n) => n.id)).toEqual(['a', 'b']);
+      expect(await store.getNode('nope')).toBeNull();
+      await store.close();
+    });
+  });
+}

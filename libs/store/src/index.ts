@@ -1,0 +1,2 @@
+export * from './fleet-store.ts';
+export * from './sqlite-fleet-store.ts';

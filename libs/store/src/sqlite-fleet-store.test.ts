@@ -1,0 +1,13 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { describeFleetStore } from './fleet-store.contract.ts';
+import { openSqliteFleetStore } from './sqlite-fleet-store.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'mf-store-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describeFleetStore('SQLite (WAL file)', {
+  open: async (key) => openSqliteFleetStore({ path: join(dir, key, 'fleet.db') }),
+});

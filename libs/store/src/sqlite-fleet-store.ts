@@ -1,0 +1,216 @@
+// FleetStore on SQLite through node:sqlite (no native addon), WAL mode.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import {
+  normalizeIdentity, nodeStates, type Inventory, type KnownIdentity, type NodeIdentity, type NodeState,
+  type NodeSummary, type Presence,
+} from '@metalfleet/domain';
+import type { FleetStore, IdentityConflict, NewNode, NodeRecord } from './fleet-store.ts';
+import { sqliteMigrations, type Migration } from './sqlite-migrations.ts';
+
+interface NodeRow {
+  id: string;
+  hostname: string;
+  system_uuid: string;
+  system_serial: string;
+  chassis_serial: string;
+  board_serial: string;
+  bmc_address: string;
+  state: string;
+  presence: string;
+  presence_changed_at: number | null;
+  last_seen_at: number | null;
+  registered_at: number;
+  agent_version: string;
+  inventory_json: string;
+  macs: string | null;
+}
+
+const nodeColumns = `n.id, n.hostname, n.system_uuid, n.system_serial, n.chassis_serial, n.board_serial, n.bmc_address,
+  n.state, n.presence, n.presence_changed_at, n.last_seen_at, n.registered_at, n.agent_version, n.inventory_json,
+  (SELECT group_concat(mac, ',') FROM (SELECT mac FROM node_macs WHERE node_id = n.id ORDER BY mac)) AS macs`;
+
+function applyMigrations(db: DatabaseSync, migrations: readonly Migration[]): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT');
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version));
+  for (const migration of migrations) {
+    if (applied.has(migration.version)) continue;
+    inTransaction(db, () => {
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, Date.now());
+    });
+  }
+}
+
+function inTransaction<T>(db: DatabaseSync, work: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = work();
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
+
+function fromMillis(value: number | null): Date | null {
+  return value === null ? null : new Date(value);
+}
+
+function parseInventory(json: string): Inventory {
+  const inventory = JSON.parse(json) as Omit<Inventory, 'collectedAt'> & { collectedAt: string | null };
+  return { ...inventory, collectedAt: inventory.collectedAt ? new Date(inventory.collectedAt) : null };
+}
+
+function asState(value: string): NodeState {
+  return (nodeStates as readonly string[]).includes(value) ? (value as NodeState) : 'discovered';
+}
+
+function asPresence(value: string): Presence {
+  return value === 'online' || value === 'offline' ? value : 'unknown';
+}
+
+function rowIdentity(row: NodeRow): NodeIdentity {
+  return {
+    systemUuid: row.system_uuid,
+    systemSerial: row.system_serial,
+    chassisSerial: row.chassis_serial,
+    boardSerial: row.board_serial,
+    macs: row.macs ? row.macs.split(',') : [],
+    bmcAddress: row.bmc_address,
+  };
+}
+
+function rowSummary(row: NodeRow): NodeSummary {
+  return {
+    id: row.id,
+    hostname: row.hostname,
+    identity: rowIdentity(row),
+    state: asState(row.state),
+    presence: asPresence(row.presence),
+    presenceChangedAt: fromMillis(row.presence_changed_at),
+    lastSeenAt: fromMillis(row.last_seen_at),
+    registeredAt: new Date(row.registered_at),
+    agentVersion: row.agent_version,
+  };
+}
+
+export interface SqliteOptions {
+  /** A file path, or ':memory:'. The directory is created when missing. */
+  path: string;
+}
+
+export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  const db = new DatabaseSync(options.path);
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+  applyMigrations(db, sqliteMigrations);
+
+  const selectNode = db.prepare(`SELECT ${nodeColumns} FROM nodes n WHERE n.id = ?`);
+
+  function writeIdentity(node: NewNode, identity: NodeIdentity): void {
+    db.prepare('DELETE FROM node_macs WHERE node_id = ?').run(node.id);
+    const insertMac = db.prepare('INSERT INTO node_macs (mac, node_id) VALUES (?, ?)');
+    for (const mac of identity.macs) insertMac.run(mac, node.id);
+  }
+
+  return {
+    async findIdentityCandidates(identity) {
+      const n = normalizeIdentity(identity);
+      const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((s) => s !== '');
+      const clauses: string[] = [];
+      const params: SQLInputValue[] = [];
+      if (n.systemUuid) { clauses.push('n.system_uuid = ?'); params.push(n.systemUuid); }
+      for (const s of serials) {
+        clauses.push('? IN (n.system_serial, n.chassis_serial, n.board_serial)');
+        params.push(s);
+      }
+      if (n.macs.length > 0) {
+        clauses.push(`n.id IN (SELECT node_id FROM node_macs WHERE mac IN (${n.macs.map(() => '?').join(',')}))`);
+        params.push(...n.macs);
+      }
+      if (clauses.length === 0) return [];
+      const rows = db.prepare(`SELECT ${nodeColumns} FROM nodes n WHERE ${clauses.join(' OR ')}`).all(...params) as unknown as NodeRow[];
+      return rows.map((row): KnownIdentity => ({ nodeId: row.id, identity: rowIdentity(row) }));
+    },
+
+    async createNode(node) {
+      const identity = normalizeIdentity(node.identity);
+      inTransaction(db, () => {
+        db.prepare(`INSERT INTO nodes (id, hostname, system_uuid, system_serial, chassis_serial, board_serial, bmc_address,
+            state, presence, presence_changed_at, last_seen_at, registered_at, agent_version, credential_hash, inventory_json)
+          VALUES (?, ?, ?, ?, ?, ?, ?, 'discovered', 'unknown', NULL, ?, ?, ?, ?, ?)`).run(
+          node.id, node.hostname, identity.systemUuid, identity.systemSerial, identity.chassisSerial, identity.boardSerial,
+          identity.bmcAddress, node.at.getTime(), node.at.getTime(), node.agentVersion, node.credentialHash, JSON.stringify(node.inventory));
+        writeIdentity(node, identity);
+      });
+    },
+
+    async updateRegistration(node) {
+      const identity = normalizeIdentity(node.identity);
+      inTransaction(db, () => {
+        db.prepare(`UPDATE nodes SET hostname = ?, system_uuid = ?, system_serial = ?, chassis_serial = ?, board_serial = ?,
+            bmc_address = ?, last_seen_at = ?, agent_version = ?, credential_hash = ?, inventory_json = ? WHERE id = ?`).run(
+          node.hostname, identity.systemUuid, identity.systemSerial, identity.chassisSerial, identity.boardSerial,
+          identity.bmcAddress, node.at.getTime(), node.agentVersion, node.credentialHash, JSON.stringify(node.inventory), node.id);
+        writeIdentity(node, identity);
+      });
+    },
+
+    async updateInventory(nodeId, inventory) {
+      const result = db.prepare('UPDATE nodes SET inventory_json = ?, hostname = ? WHERE id = ?').run(JSON.stringify(inventory), inventory.system.hostname, nodeId);
+      return result.changes > 0;
+    },
+
+    async credentialHash(nodeId) {
+      const row = db.prepare('SELECT credential_hash FROM nodes WHERE id = ?').get(nodeId) as { credential_hash: string } | undefined;
+      return row?.credential_hash ?? null;
+    },
+
+    async setPresence(nodeId, presence, at) {
+      const result = db.prepare(`UPDATE nodes SET presence = ?, presence_changed_at = ?,
+          last_seen_at = CASE WHEN ? = 'online' THEN ? ELSE last_seen_at END
+        WHERE id = ? AND presence <> ?`).run(presence, at.getTime(), presence, at.getTime(), nodeId, presence);
+      return result.changes > 0;
+    },
+
+    async markSeen(nodeId, at) {
+      db.prepare('UPDATE nodes SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?').run(at.getTime(), nodeId);
+    },
+
+    async silentNodes(before) {
+      const rows = db.prepare("SELECT id FROM nodes WHERE presence = 'online' AND coalesce(last_seen_at, 0) < ?").all(before.getTime()) as Array<{ id: string }>;
+      return rows.map((r) => r.id);
+    },
+
+    async recordConflict(conflict) {
+      db.prepare('INSERT INTO identity_conflicts (at, identity_json, node_ids, reason) VALUES (?, ?, ?, ?)').run(
+        conflict.at.getTime(), JSON.stringify(conflict.identity), conflict.nodeIds.join(','), conflict.reason);
+    },
+
+    async listConflicts() {
+      const rows = db.prepare('SELECT at, identity_json, node_ids, reason FROM identity_conflicts ORDER BY id').all() as Array<{ at: number; identity_json: string; node_ids: string; reason: string }>;
+      return rows.map((r): IdentityConflict => ({ at: new Date(r.at), identity: JSON.parse(r.identity_json) as NodeIdentity, nodeIds: r.node_ids.split(','), reason: r.reason }));
+    },
+
+    async listNodes() {
+      const rows = db.prepare(`SELECT ${nodeColumns} FROM nodes n ORDER BY n.registered_at, n.id`).all() as unknown as NodeRow[];
+      return rows.map(rowSummary);
+    },
+
+    async getNode(nodeId) {
+      const row = selectNode.get(nodeId) as unknown as NodeRow | undefined;
+      if (!row) return null;
+      const record: NodeRecord = { ...rowSummary(row), inventory: parseInventory(row.inventory_json) };
+      return record;
+    },
+
+    async close() {
+      db.close();
+    },
+  };
+}
+

@@ -1,0 +1,49 @@
+// Versioned schema for the SQLite store. Append a migration; never edit one
+// that has shipped.
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const sqliteMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'nodes',
+    sql: `
+      CREATE TABLE nodes (
+        id TEXT PRIMARY KEY,
+        hostname TEXT NOT NULL,
+        system_uuid TEXT NOT NULL,
+        system_serial TEXT NOT NULL,
+        chassis_serial TEXT NOT NULL,
+        board_serial TEXT NOT NULL,
+        bmc_address TEXT NOT NULL,
+        state TEXT NOT NULL,
+        presence TEXT NOT NULL,
+        presence_changed_at INTEGER,
+        last_seen_at INTEGER,
+        registered_at INTEGER NOT NULL,
+        agent_version TEXT NOT NULL,
+        credential_hash TEXT NOT NULL,
+        inventory_json TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX nodes_system_uuid ON nodes (system_uuid) WHERE system_uuid <> '';
+      CREATE INDEX nodes_system_serial ON nodes (system_serial) WHERE system_serial <> '';
+      CREATE INDEX nodes_chassis_serial ON nodes (chassis_serial) WHERE chassis_serial <> '';
+      CREATE INDEX nodes_board_serial ON nodes (board_serial) WHERE board_serial <> '';
+      CREATE TABLE node_macs (
+        mac TEXT NOT NULL,
+        node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+        PRIMARY KEY (mac, node_id)
+      ) STRICT;
+      CREATE TABLE identity_conflicts (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        identity_json TEXT NOT NULL,
+        node_ids TEXT NOT NULL,
+        reason TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
+];
