@@ -2,3 +2,4 @@ export * from './errors.ts';
 export * from './inventory.ts';
 export * from './node.ts';
 export * from './node-identity.ts';
+export * from './backoff.ts';

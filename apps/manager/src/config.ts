@@ -1,0 +1,49 @@
+// The manager's configuration: one schema, read once from flags, METALFLEET_*
+// variables and an optional file, then frozen and passed down.
+import { Command, Option } from 'commander';
+import { Type, type Static } from 'typebox';
+import { loadConfig } from '@metalfleet/config';
+
+const Port = (def: number, description: string) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
+
+export const ManagerConfig = Type.Object({
+  dataDir: Type.String({ default: './data', description: 'State directory: SQLite database, bootstrap token.' }),
+  listenHost: Type.String({ default: '0.0.0.0', description: 'Address the HTTP, gRPC and MQTT listeners bind to.' }),
+  httpPort: Port(7470, 'REST API, dashboard and /healthz (0: any free port).'),
+  grpcPort: Port(7471, 'gRPC AgentService (0: any free port).'),
+  mqttPort: Port(7472, 'Embedded MQTT broker (0: any free port). 1883 is left to site brokers.'),
+  advertiseHost: Type.String({ default: '', description: 'MQTT host told to agents; empty: the host they reached gRPC on.' }),
+  bootstrapToken: Type.String({ default: '', description: 'Token agents register with; empty: generated once into <dataDir>/bootstrap-token.' }),
+  telemetryIntervalS: Type.Number({ exclusiveMinimum: 0, default: 15, description: 'How often agents send telemetry (also their heartbeat).' }),
+  heartbeatGraceS: Type.Number({ exclusiveMinimum: 0, default: 45, description: 'A node silent for longer is shown offline.' }),
+  inventoryIntervalS: Type.Number({ exclusiveMinimum: 0, default: 3600, description: 'How often agents re-send their inventory.' }),
+  maxPayloadBytes: Type.Integer({ minimum: 1024, default: 262144, description: 'Largest MQTT payload accepted from a node.' }),
+  grpcMaxMessageBytes: Type.Integer({ minimum: 1024, default: 4194304, description: 'Largest gRPC request accepted.' }),
+  dashboardDir: Type.String({ default: '', description: 'Static dashboard files; empty: the bundled dashboard.' }),
+  logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { default: 'info', description: 'Log level.' }),
+});
+export type ManagerConfig = Static<typeof ManagerConfig>;
+
+function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>, version: string): ManagerConfig {
+  const program = new Command('metalfleet-manager')
+    .description('metalfleet manager: fleet state, embedded MQTT broker, gRPC AgentService, REST API and dashboard.\n' +
+      'Every option can also be set as METALFLEET_<OPTION> (e.g. METALFLEET_HTTP_PORT) or in the --config file.')
+    .version(version)
+    .option('-c, --config <file>', 'YAML or JSON file with any of the options below (camelCase keys)');
+  for (const [key, property] of Object.entries(ManagerConfig.properties)) {
+    const schema = property as { description?: string; default?: unknown };
+    const option = new Option(`--${flagName(key)} <value>`, `${schema.description ?? ''} (default: ${JSON.stringify(schema.default)})`);
+    program.addOption(option);
+  }
+  program.parse(argv, { from: 'user' });
+  const options = program.opts<Record<string, unknown>>();
+  const flags: Record<string, unknown> = {};
+  for (const key of Object.keys(ManagerConfig.properties)) {
+    if (program.getOptionValueSource(key) === 'cli') flags[key] = options[key];
+  }
+  return loadConfig(ManagerConfig, { flags, env, envPrefix: 'METALFLEET_', file: options['config'] as string | undefined });
+}

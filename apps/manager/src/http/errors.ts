@@ -1,0 +1,38 @@
+// The one table mapping domain error codes to HTTP statuses. 5xx answers never
+// carry internals; the full error goes to the log.
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { isDomainError, type ErrorCode } from '@metalfleet/domain';
+
+const httpStatus: Record<ErrorCode, number> = {
+  'invalid-argument': 400,
+  unauthenticated: 401,
+  'permission-denied': 403,
+  'not-found': 404,
+  conflict: 409,
+  unavailable: 503,
+  internal: 500,
+};
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isDomainError(error)) {
+      const status = httpStatus[error.code];
+      if (status >= 500) request.log.error({ err: error }, 'request failed');
+      return reply.status(status).send({ error: { code: error.code, message: status >= 500 ? 'internal error' : error.message } });
+    }
+    if (error.validation) {
+      return reply.status(400).send({ error: { code: 'invalid-argument', message: error.message } });
+    }
+    const status = error.statusCode ?? 500;
+    if (status < 500) {
+      // Fastify's own client errors: bad JSON, body too large, unsupported media type.
+      const code = status === 413 ? 'payload-too-large' : status === 415 ? 'unsupported-media-type' : 'invalid-argument';
+      return reply.status(status).send({ error: { code, message: error.message } });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.status(500).send({ error: { code: 'internal', message: 'internal error' } });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({ error: { code: 'not-found', message: `no route ${request.method} ${request.url}` } }));
+}

@@ -1,0 +1,32 @@
+// The HTTP side of the manager as one fastify app: tests call inject() on it
+// without opening a port; manager.ts decides where it listens.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import type { FleetStore } from '@metalfleet/store';
+import { installErrorHandling } from './errors.ts';
+import { healthRoutes } from './health-routes.ts';
+import { nodeRoutes } from './node-routes.ts';
+
+export interface HttpAppDeps {
+  store: FleetStore;
+  logger: Logger;
+  version: string;
+  startedAt: Date;
+  now: () => Date;
+  /** Folder with the dashboard's static files; null serves no dashboard. */
+  dashboardDir: string | null;
+}
+
+export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
+  const logger: FastifyBaseLogger = deps.logger.child({ component: 'http' });
+  const app = Fastify({ loggerInstance: logger, bodyLimit: 1024 * 1024 }).withTypeProvider<TypeBoxTypeProvider>();
+  installErrorHandling(app);
+  await app.register(healthRoutes, { version: deps.version, startedAt: deps.startedAt, now: deps.now });
+  await app.register(nodeRoutes, { store: deps.store });
+  if (deps.dashboardDir) {
+    await app.register(fastifyStatic, { root: deps.dashboardDir, prefix: '/', index: 'index.html' });
+  }
+  return app;
+}

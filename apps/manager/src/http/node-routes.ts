@@ -1,0 +1,25 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ApiError, NodeDetail, NodeIdParams, NodeList, NodeListQuery } from '@metalfleet/api';
+import { DomainError } from '@metalfleet/domain';
+import type { FleetStore } from '@metalfleet/store';
+import { nodeDetailToApi, nodeSummaryToApi } from './node-mapper.ts';
+
+export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore }> = async (app, { store }) => {
+  app.get('/api/v1/nodes', {
+    schema: { summary: 'List nodes', querystring: NodeListQuery, response: { 200: NodeList, 400: ApiError } },
+  }, async (request) => {
+    const { presence, state } = request.query;
+    const items = (await store.listNodes())
+      .filter((n) => (presence ? n.presence === presence : true) && (state ? n.state === state : true))
+      .map(nodeSummaryToApi);
+    return { items, total: items.length };
+  });
+
+  app.get('/api/v1/nodes/:id', {
+    schema: { summary: 'One node with its inventory', params: NodeIdParams, response: { 200: NodeDetail, 400: ApiError, 404: ApiError } },
+  }, async (request) => {
+    const node = await store.getNode(request.params.id);
+    if (!node) throw new DomainError('not-found', `no node ${request.params.id}`);
+    return nodeDetailToApi(node);
+  });
+};

@@ -1,0 +1,32 @@
+// metalfleet-manager: parse config, create the logger, start, stop on signals.
+import { pino } from 'pino';
+import { ConfigError } from '@metalfleet/config';
+import packageJson from '../package.json' with { type: 'json' };
+import { parseCommandLine } from './config.ts';
+import { startManager } from './manager.ts';
+
+let config;
+try {
+  config = parseCommandLine(process.argv.slice(2), process.env, packageJson.version);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`metalfleet-manager: ${error.message}\n`);
+  process.exit(2);
+}
+
+const logger = pino({ name: 'metalfleet-manager', level: config.logLevel, redact: ['*.bootstrapToken', '*.credential', '*.password'] });
+const manager = await startManager(config, logger, packageJson.version);
+logger.info({ http: manager.http, grpc: manager.grpc, mqtt: manager.mqtt, bootstrapTokenFile: manager.bootstrapTokenFile }, 'manager ready');
+
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    manager.close().then(() => process.exit(0), (error: unknown) => {
+      logger.error({ err: error }, 'unclean stop');
+      process.exit(1);
+    });
+  });
+}

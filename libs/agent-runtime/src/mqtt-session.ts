@@ -1,0 +1,106 @@
+// One MQTT session as a registered node: retained presence with a last will,
+// periodic telemetry, periodic inventory refresh over gRPC. Ends when the
+// agent stops, or when the manager no longer accepts the node credential
+// (then the agent registers again).
+import { randomUUID } from 'node:crypto';
+import { Metadata } from '@grpc/grpc-js';
+import mqtt, { type IClientOptions } from 'mqtt';
+import type { Logger } from 'pino';
+import { isDomainError } from '@metalfleet/domain';
+import type { HardwareBackend } from '@metalfleet/hardware';
+import type { AgentService } from '@metalfleet/proto';
+import { inventoryToProto, nodeTopic, type ServiceClient } from '@metalfleet/transport';
+import { statusPayload, telemetryPayload } from './messages.ts';
+import type { Registration } from './registration.ts';
+
+export type SessionEnd = 'stopped' | 'credential-refused';
+
+export interface SessionDeps {
+  registration: Registration;
+  client: ServiceClient<typeof AgentService>;
+  backend: HardwareBackend;
+  version: string;
+  logger: Logger;
+  mqttProtocolVersion: 4 | 5;
+  signal: AbortSignal;
+}
+
+// CONNACK codes for a refused credential: 4/5 in MQTT 3.1.1, 134/135 in MQTT 5.
+const credentialRefused = new Set([4, 5, 134, 135]);
+
+export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
+  const { registration: reg, logger } = deps;
+  const bootId = randomUUID();
+  const statusTopic = nodeTopic(reg.nodeId, 'status');
+  const options: IClientOptions = {
+    clientId: reg.nodeId,
+    username: reg.nodeId,
+    password: reg.credential,
+    clean: false,
+    protocolVersion: deps.mqttProtocolVersion,
+    reconnectPeriod: 2000,
+    connectTimeout: 10_000,
+    keepalive: 30,
+    will: { topic: statusTopic, payload: Buffer.from(statusPayload('offline', new Date(), deps.version, bootId)), qos: 1, retain: true },
+  };
+  const url = `mqtt://${reg.mqttHost}:${reg.mqttPort}`;
+  const client = mqtt.connect(url, options);
+
+  return new Promise<SessionEnd>((resolve) => {
+    const timers: NodeJS.Timeout[] = [];
+    let ended = false;
+
+    const end = (why: SessionEnd, graceful: boolean) => {
+      if (ended) return;
+      ended = true;
+      for (const t of timers) clearInterval(t);
+      deps.signal.removeEventListener('abort', onAbort);
+      const close = () => client.end(false, {}, () => resolve(why));
+      if (graceful && client.connected) {
+        client.publish(statusTopic, Buffer.from(statusPayload('offline', new Date(), deps.version, bootId)), { qos: 1, retain: true }, close);
+      } else {
+        client.end(true, {}, () => resolve(why));
+      }
+    };
+    const onAbort = () => end('stopped', true);
+    deps.signal.addEventListener('abort', onAbort);
+
+    client.on('connect', () => {
+      logger.info({ url }, 'connected to the broker');
+      client.publish(statusTopic, Buffer.from(statusPayload('online', new Date(), deps.version, bootId)), { qos: 1, retain: true });
+    });
+    client.on('error', (error: Error & { code?: number | string }) => {
+      if (typeof error.code === 'number' && credentialRefused.has(error.code)) {
+        logger.warn({ nodeId: reg.nodeId, code: error.code }, 'broker refused the node credential; registering again');
+        end('credential-refused', false);
+        return;
+      }
+      logger.warn({ err: error }, 'MQTT error');
+    });
+    client.on('offline', () => logger.warn({ url }, 'broker unreachable; reconnecting'));
+
+    const sendTelemetry = async () => {
+      if (!client.connected) return;
+      try {
+        const reading = await deps.backend.telemetry();
+        client.publish(nodeTopic(reg.nodeId, 'telemetry'), Buffer.from(telemetryPayload(reading)), { qos: 0 });
+      } catch (error) {
+        logger.warn({ err: error }, 'telemetry reading failed');
+      }
+    };
+    const sendInventory = async () => {
+      try {
+        const metadata = new Metadata();
+        metadata.set('x-metalfleet-node-id', reg.nodeId);
+        metadata.set('authorization', `Bearer ${reg.credential}`);
+        await deps.client.updateInventory({ inventory: inventoryToProto(await deps.backend.inventory()) }, { metadata, deadlineMs: 15_000 });
+      } catch (error) {
+        if (isDomainError(error) && error.code === 'unauthenticated') end('credential-refused', false);
+        else logger.warn({ err: error }, 'inventory update failed; will retry at the next interval');
+      }
+    };
+    client.once('connect', () => void sendTelemetry());
+    timers.push(setInterval(() => void sendTelemetry(), reg.telemetryIntervalMs));
+    timers.push(setInterval(() => void sendInventory(), reg.inventoryIntervalMs));
+  });
+}

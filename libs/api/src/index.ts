@@ -1,0 +1,4 @@
+// The REST API's schemas (TypeBox): they validate and serialize in the
+// manager, and type the dashboard and the CLI.
+export * from './common.ts';
+export * from './nodes.ts';

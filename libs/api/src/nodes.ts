@@ -1,0 +1,73 @@
+import { Type, type Static } from 'typebox';
+import { NullableTimestamp, Timestamp } from './common.ts';
+
+export const NodeState = Type.Enum([
+  'discovered', 'inspecting', 'available', 'allocated', 'provisioning', 'active', 'releasing', 'failed', 'repair', 'retired',
+], { description: 'Lifecycle state' });
+
+export const Presence = Type.Enum(['online', 'offline', 'unknown'], { description: 'Whether the agent is connected' });
+
+export const NodeIdentity = Type.Object({
+  systemUuid: Type.String(),
+  systemSerial: Type.String(),
+  chassisSerial: Type.String(),
+  boardSerial: Type.String(),
+  macs: Type.Array(Type.String()),
+  bmcAddress: Type.String(),
+});
+
+export const NodeSummary = Type.Object({
+  id: Type.String(),
+  hostname: Type.String(),
+  state: NodeState,
+  presence: Presence,
+  presenceChangedAt: NullableTimestamp,
+  lastSeenAt: NullableTimestamp,
+  registeredAt: Timestamp,
+  agentVersion: Type.String(),
+  identity: NodeIdentity,
+});
+export type NodeSummary = Static<typeof NodeSummary>;
+
+export const NodeList = Type.Object({
+  items: Type.Array(NodeSummary),
+  total: Type.Integer(),
+});
+export type NodeList = Static<typeof NodeList>;
+
+const Cpu = Type.Object({ vendor: Type.String(), model: Type.String(), cores: Type.Integer(), threads: Type.Integer(), baseGhz: Type.Number() });
+const Dimm = Type.Object({ locator: Type.String(), sizeBytes: Type.Number(), type: Type.String(), speedMts: Type.Integer(), serial: Type.String() });
+const Disk = Type.Object({ name: Type.String(), model: Type.String(), serial: Type.String(), sizeBytes: Type.Number(), nvme: Type.Boolean(), firmware: Type.String() });
+const Nic = Type.Object({ name: Type.String(), mac: Type.String(), speedMbps: Type.Integer(), linkUp: Type.Boolean(), driver: Type.String(), firmware: Type.String(), physical: Type.Boolean() });
+const Gpu = Type.Object({
+  index: Type.Integer(), model: Type.String(), uuid: Type.String(), serial: Type.String(), vbiosVersion: Type.String(),
+  driverVersion: Type.String(), cudaVersion: Type.String(), pciBusId: Type.String(), memoryBytes: Type.Number(),
+});
+
+export const Inventory = Type.Object({
+  system: Type.Object({
+    vendor: Type.String(), model: Type.String(), biosVendor: Type.String(), biosVersion: Type.String(),
+    bmcFirmwareVersion: Type.String(), virtual: Type.Boolean(), hostname: Type.String(),
+  }),
+  cpus: Type.Array(Cpu),
+  memory: Type.Object({ totalBytes: Type.Number(), dimms: Type.Array(Dimm) }),
+  disks: Type.Array(Disk),
+  nics: Type.Array(Nic),
+  gpus: Type.Array(Gpu),
+  os: Type.Object({ distro: Type.String(), release: Type.String(), kernel: Type.String(), arch: Type.String(), machineId: Type.String() }),
+  failures: Type.Array(Type.Object({ collector: Type.String(), message: Type.String() })),
+  collectedAt: NullableTimestamp,
+});
+
+export const NodeDetail = Type.Intersect([NodeSummary, Type.Object({ inventory: Inventory })]);
+export type NodeDetail = Static<typeof NodeDetail>;
+
+export const NodeIdParams = Type.Object({
+  id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$', description: 'Node id' }),
+});
+
+export const NodeListQuery = Type.Object({
+  presence: Type.Optional(Presence),
+  state: Type.Optional(NodeState),
+});
+export type NodeListQuery = Static<typeof NodeListQuery>;
