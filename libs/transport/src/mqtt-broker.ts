@@ -45,7 +45,7 @@ function authError(message: string): AuthenticateError {
 }
 
 export async function createNodeBroker(options: BrokerOptions): Promise<NodeBroker> {
-  const emit = options.onEvent ?? (() => {});
+  const emit = options.onEvent ?? ((_event: BrokerEvent) => undefined);
   // The node id each client proved with its credential; set only by authenticate.
   const nodeIds = new WeakMap<Client, string>();
 
