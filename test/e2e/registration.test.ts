@@ -113,6 +113,12 @@ describe('a node registering end to end', () => {
     expect(readFileSync(join(dataDir, 'bootstrap-token'), 'utf8').trim()).not.toBe('not-the-token');
   });
 
+  it('serves the dashboard', async () => {
+    const page = await fetch(`${http}/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>metalfleet</title>');
+  });
+
   it('answers 404 with a stable code for an unknown node and 400 for a malformed id', async () => {
     const missing = await fetch(`${http}/api/v1/nodes/no-such-node`);
     expect(missing.status).toBe(404);

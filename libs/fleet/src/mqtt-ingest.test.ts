@@ -1,0 +1,77 @@
+// Ingest through the real embedded broker, with a real MQTT client as the node.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt, { type MqttClient } from 'mqtt';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { NodeStatusSchema, Presence, TelemetrySchema } from '@metalfleet/proto';
+import { createNodeBroker, type NodeBroker } from '@metalfleet/transport';
+import { emptyInventory } from '@metalfleet/domain';
+import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
+import { FleetEvents, type FleetEvent } from './fleet-events.ts';
+import { startMqttIngest } from './mqtt-ingest.ts';
+import { createPresenceTracker } from './presence-tracker.ts';
+import { hashSecret, secretMatches } from './secrets.ts';
+
+let broker: NodeBroker;
+let store: FleetStore;
+let node: MqttClient;
+const seen: FleetEvent[] = [];
+
+async function until(predicate: () => Promise<boolean> | boolean, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > end) throw new Error('condition not met');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeAll(async () => {
+  store = openSqliteFleetStore({ path: ':memory:' });
+  await store.createNode({ id: 'n1', hostname: 'h', identity: { systemUuid: 'u1', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '' }, inventory: emptyInventory(), agentVersion: '', credentialHash: hashSecret('cred-1'), at: new Date() });
+  const events = new FleetEvents();
+  events.on((e) => seen.push(e));
+  broker = await createNodeBroker({
+    maxPayloadBytes: 4096,
+    authenticateNode: async (id, secret) => {
+      const hash = await store.credentialHash(id);
+      return hash !== null && secretMatches(secret, hash);
+    },
+  });
+  const { port } = await broker.listen(0, '127.0.0.1');
+  const presence = createPresenceTracker({ store, events, now: () => new Date(), heartbeatGraceMs: 60_000 });
+  await startMqttIngest({ broker, presence, events, now: () => new Date(), maxPayloadBytes: 4096 });
+  node = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'n1', username: 'n1', password: 'cred-1', reconnectPeriod: 0 });
+});
+
+afterAll(async () => {
+  await node.endAsync();
+  await broker.close();
+  await store.close();
+});
+
+const presenceOf = async () => (await store.getNode('n1'))?.presence;
+
+describe('MQTT ingest', () => {
+  it('sets presence from a protobuf status message', async () => {
+    await node.publishAsync('mf/v1/nodes/n1/status', Buffer.from(toBinary(NodeStatusSchema, create(NodeStatusSchema, { presence: Presence.ONLINE }))), { qos: 1 });
+    await until(async () => (await presenceOf()) === 'online');
+  });
+
+  it('reports a malformed payload as a bad message and changes nothing', async () => {
+    const before = await store.getNode('n1');
+    await node.publishAsync('mf/v1/nodes/n1/status', Buffer.from([0x08, 0xff, 0xff, 0xff]), { qos: 1 });
+    await node.publishAsync('mf/v1/nodes/n1/status', Buffer.from(toBinary(NodeStatusSchema, create(NodeStatusSchema, {}))), { qos: 1 });
+    await until(() => seen.filter((e) => e.type === 'bad-message').length === 2);
+    expect(seen.filter((e) => e.type === 'bad-message')).toEqual([
+      expect.objectContaining({ nodeId: 'n1', error: expect.stringContaining('malformed metalfleet.v1.NodeStatus') }),
+      expect.objectContaining({ nodeId: 'n1', error: 'status without a presence' }),
+    ]);
+    expect(await store.getNode('n1')).toEqual(before);
+  });
+
+  it('counts telemetry as a heartbeat', async () => {
+    const before = (await store.getNode('n1'))?.lastSeenAt?.getTime() ?? 0;
+    await new Promise((r) => setTimeout(r, 5));
+    await node.publishAsync('mf/v1/nodes/n1/telemetry', Buffer.from(toBinary(TelemetrySchema, create(TelemetrySchema, { cpuLoadPercent: 12 }))), { qos: 1 });
+    await until(async () => ((await store.getNode('n1'))?.lastSeenAt?.getTime() ?? 0) > before);
+  });
+});
