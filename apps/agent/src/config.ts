@@ -1,8 +1,8 @@
 // The agent's configuration: one schema, from flags, METALFLEET_* variables and
 // an optional file; read once and frozen.
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { Type, type Static } from 'typebox';
-import { ConfigError, loadConfig } from '@metalfleet/config';
+import { ConfigError, parseConfigFlags } from '@metalfleet/config';
 
 export const AgentConfig = Type.Object({
   manager: Type.String({ default: '127.0.0.1:7471', description: 'gRPC address of the manager, host:port.' }),
@@ -17,27 +17,12 @@ export const AgentConfig = Type.Object({
 });
 export type AgentConfig = Static<typeof AgentConfig>;
 
-function flagName(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
 export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>, version: string): AgentConfig {
   const program = new Command('metalfleet-agent')
     .description('metalfleet agent: registers this node with the manager, reports inventory, health and telemetry.\n' +
       'Every option can also be set as METALFLEET_<OPTION> (e.g. METALFLEET_MANAGER) or in the --config file.')
-    .version(version)
-    .option('-c, --config <file>', 'YAML or JSON file with any of the options below (camelCase keys)');
-  for (const [key, property] of Object.entries(AgentConfig.properties)) {
-    const schema = property as { description?: string; default?: unknown };
-    program.addOption(new Option(`--${flagName(key)} <value>`, `${schema.description ?? ''} (default: ${JSON.stringify(schema.default)})`));
-  }
-  program.parse(argv, { from: 'user' });
-  const options = program.opts<Record<string, unknown>>();
-  const flags: Record<string, unknown> = {};
-  for (const key of Object.keys(AgentConfig.properties)) {
-    if (program.getOptionValueSource(key) === 'cli') flags[key] = options[key];
-  }
-  const config = loadConfig(AgentConfig, { flags, env, envPrefix: 'METALFLEET_', file: options['config'] as string | undefined });
+    .version(version);
+  const config = parseConfigFlags(program, AgentConfig, argv, env);
   if (config.bootstrapToken === '' && config.bootstrapTokenFile === '') {
     throw new ConfigError(['bootstrapToken: set --bootstrap-token-file, METALFLEET_BOOTSTRAP_TOKEN or --bootstrap-token']);
   }

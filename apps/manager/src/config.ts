@@ -1,8 +1,8 @@
 // The manager's configuration: one schema, read once from flags, METALFLEET_*
 // variables and an optional file, then frozen and passed down.
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { Type, type Static } from 'typebox';
-import { loadConfig } from '@metalfleet/config';
+import { parseConfigFlags } from '@metalfleet/config';
 
 const Port = (def: number, description: string) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
 
@@ -24,26 +24,10 @@ export const ManagerConfig = Type.Object({
 });
 export type ManagerConfig = Static<typeof ManagerConfig>;
 
-function flagName(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
 export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>, version: string): ManagerConfig {
   const program = new Command('metalfleet-manager')
     .description('metalfleet manager: fleet state, embedded MQTT broker, gRPC AgentService, REST API and dashboard.\n' +
       'Every option can also be set as METALFLEET_<OPTION> (e.g. METALFLEET_HTTP_PORT) or in the --config file.')
-    .version(version)
-    .option('-c, --config <file>', 'YAML or JSON file with any of the options below (camelCase keys)');
-  for (const [key, property] of Object.entries(ManagerConfig.properties)) {
-    const schema = property as { description?: string; default?: unknown };
-    const option = new Option(`--${flagName(key)} <value>`, `${schema.description ?? ''} (default: ${JSON.stringify(schema.default)})`);
-    program.addOption(option);
-  }
-  program.parse(argv, { from: 'user' });
-  const options = program.opts<Record<string, unknown>>();
-  const flags: Record<string, unknown> = {};
-  for (const key of Object.keys(ManagerConfig.properties)) {
-    if (program.getOptionValueSource(key) === 'cli') flags[key] = options[key];
-  }
-  return loadConfig(ManagerConfig, { flags, env, envPrefix: 'METALFLEET_', file: options['config'] as string | undefined });
+    .version(version);
+  return parseConfigFlags(program, ManagerConfig, argv, env);
 }

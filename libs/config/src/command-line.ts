@@ -1,0 +1,34 @@
+// Turning a config schema into command-line flags (with --help text from the
+// schema's descriptions) and parsing them: every app's options stay in one
+// schema, and --help always lists all of them.
+import { Option, type Command } from 'commander';
+import type { Static, TObject } from 'typebox';
+import { loadConfig } from './load-config.ts';
+
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/**
+ * Adds `--config <file>` and one `--kebab-case <value>` flag per schema key to the
+ * program, parses argv, and loads the config (flags > METALFLEET_* env > file > defaults).
+ */
+export function parseConfigFlags<S extends TObject>(
+  program: Command,
+  schema: S,
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+): Readonly<Static<S>> {
+  program.option('-c, --config <file>', 'YAML or JSON file with any of the options below (camelCase keys)');
+  for (const [key, property] of Object.entries(schema.properties)) {
+    const { description = '', default: fallback } = property as { description?: string; default?: unknown };
+    program.addOption(new Option(`--${flagName(key)} <value>`, `${description} (default: ${JSON.stringify(fallback)})`));
+  }
+  program.parse(argv, { from: 'user' });
+  const options = program.opts<Record<string, unknown>>();
+  const flags: Record<string, unknown> = {};
+  for (const key of Object.keys(schema.properties)) {
+    if (program.getOptionValueSource(key) === 'cli') flags[key] = options[key];
+  }
+  return loadConfig(schema, { flags, env, envPrefix: 'METALFLEET_', file: options['config'] as string | undefined });
+}
