@@ -3,3 +3,4 @@ export * from './inventory.ts';
 export * from './node.ts';
 export * from './node-identity.ts';
 export * from './backoff.ts';
+export * from './health/index.ts';
