@@ -23,6 +23,7 @@ export function telemetryPayload(reading: TelemetryReading): Uint8Array {
     gpus: reading.gpus.map((g) => ({
       index: g.index, uuid: g.uuid, temperatureC: g.temperatureC, powerW: g.powerW, utilizationPercent: g.utilizationPercent,
       memoryUsedBytes: BigInt(Math.round(g.memoryUsedBytes)), eccVolatileUncorrected: BigInt(g.eccVolatileUncorrected),
+      eccVolatileCorrected: BigInt(g.eccVolatileCorrected), clockEventReasons: g.clockEventReasons, memoryTemperatureC: g.memoryTemperatureC,
     })),
   }));
 }

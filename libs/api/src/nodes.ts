@@ -38,10 +38,15 @@ export type NodeList = Static<typeof NodeList>;
 const Cpu = Type.Object({ vendor: Type.String(), model: Type.String(), cores: Type.Integer(), threads: Type.Integer(), baseGhz: Type.Number() });
 const Dimm = Type.Object({ locator: Type.String(), sizeBytes: Type.Number(), type: Type.String(), speedMts: Type.Integer(), serial: Type.String() });
 const Disk = Type.Object({ name: Type.String(), model: Type.String(), serial: Type.String(), sizeBytes: Type.Number(), nvme: Type.Boolean(), firmware: Type.String() });
-const Nic = Type.Object({ name: Type.String(), mac: Type.String(), speedMbps: Type.Integer(), linkUp: Type.Boolean(), driver: Type.String(), firmware: Type.String(), physical: Type.Boolean() });
+const LldpNeighbor = Type.Object({ switchName: Type.String(), switchId: Type.String(), portId: Type.String(), portDescription: Type.String() });
+const Nic = Type.Object({
+  name: Type.String(), mac: Type.String(), speedMbps: Type.Integer(), linkUp: Type.Boolean(), driver: Type.String(), firmware: Type.String(),
+  physical: Type.Boolean(), neighbor: Type.Union([LldpNeighbor, Type.Null()]),
+});
 const Gpu = Type.Object({
   index: Type.Integer(), model: Type.String(), uuid: Type.String(), serial: Type.String(), vbiosVersion: Type.String(),
   driverVersion: Type.String(), cudaVersion: Type.String(), pciBusId: Type.String(), memoryBytes: Type.Number(),
+  pcieMaxGen: Type.Integer(), pcieMaxWidth: Type.Integer(), migMode: Type.String(), powerLimitW: Type.Number(), defaultPowerLimitW: Type.Number(),
 });
 
 export const Inventory = Type.Object({

@@ -27,10 +27,16 @@ export interface Cpu { vendor: string; model: string; cores: number; threads: nu
 export interface Memory { totalBytes: number; dimms: Dimm[] }
 export interface Dimm { locator: string; sizeBytes: number; type: string; speedMts: number; serial: string }
 export interface Disk { name: string; model: string; serial: string; sizeBytes: number; nvme: boolean; firmware: string }
-export interface Nic { name: string; mac: string; speedMbps: number; linkUp: boolean; driver: string; firmware: string; physical: boolean }
+export interface Nic {
+  name: string; mac: string; speedMbps: number; linkUp: boolean; driver: string; firmware: string; physical: boolean;
+  /** The switch port this NIC is cabled to (LLDP), or null when none was heard. */
+  neighbor: LldpNeighbor | null;
+}
+export interface LldpNeighbor { switchName: string; switchId: string; portId: string; portDescription: string }
 export interface Gpu {
   index: number; model: string; uuid: string; serial: string; vbiosVersion: string;
   driverVersion: string; cudaVersion: string; pciBusId: string; memoryBytes: number;
+  pcieMaxGen: number; pcieMaxWidth: number; migMode: string; powerLimitW: number; defaultPowerLimitW: number;
 }
 export interface OperatingSystem { distro: string; release: string; kernel: string; arch: string; machineId: string }
 export interface CollectorFailure { collector: string; message: string }

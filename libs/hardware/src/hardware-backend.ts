@@ -1,15 +1,19 @@
 // What the agent needs from the machine it runs on. A real backend reads the
-// hardware; the simulated one invents a plausible GPU node. Same interface.
-import type { Inventory, NodeIdentity } from '@metalfleet/domain';
+// hardware through the collector registry; the simulated one invents a GPU
+// node with injectable faults. Same interface, same health pipeline after it.
+import type { HealthReadings, Inventory, NodeIdentity } from '@metalfleet/domain';
 
 export interface GpuReading {
   index: number;
   uuid: string;
   temperatureC: number;
+  memoryTemperatureC: number;
   powerW: number;
   utilizationPercent: number;
   memoryUsedBytes: number;
   eccVolatileUncorrected: number;
+  eccVolatileCorrected: number;
+  clockEventReasons: string[];
 }
 
 export interface TelemetryReading {
@@ -21,10 +25,21 @@ export interface TelemetryReading {
   gpus: GpuReading[];
 }
 
+export interface HealthExpectations {
+  expectedGpuCount: number | null;
+  expectedNvlinksPerGpu: number | null;
+  virtualMachine: boolean;
+}
+
 export interface HardwareBackend {
   /** Short label for logs: "real" or "simulated #3". */
   readonly label: string;
+  /** Starts background readers (the kernel log follower). */
+  start(onError: (error: Error) => void): Promise<void>;
+  stop(): void;
   identity(): Promise<NodeIdentity>;
   inventory(): Promise<Inventory>;
   telemetry(): Promise<TelemetryReading>;
+  health(): Promise<HealthReadings>;
+  expectations(): HealthExpectations;
 }

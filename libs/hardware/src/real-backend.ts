@@ -1,115 +1,110 @@
-// The real machine, through systeminformation (and sysfs where it is silent).
-// Each part is collected on its own with a timeout; a part that fails is
-// recorded in inventory.failures and the rest still goes out.
+// The real machine: the collector registries, in one explicit list each.
+import { readFile } from 'node:fs/promises';
 import { uptime } from 'node:os';
 import si from 'systeminformation';
-import { emptyInventory, type CollectorFailure, type Inventory, type NodeIdentity } from '@metalfleet/domain';
+import { emptyInventory, type NodeIdentity } from '@metalfleet/domain';
+import { collectHealth, collectInventory, type HealthCollector, type InventoryCollector } from './collector.ts';
+import { dcgmCollector, gpuHealthCollector, gpuInventoryCollector, gpuSources, nvlinkCollector, readGpuTelemetry } from './collectors/gpu-collectors.ts';
+import { edacCollector, kernelLogCollector, smartCollector } from './collectors/host-health-collectors.ts';
+import { lldpCollector, nicHealthCollector, nicInventoryCollector, physicalInterfaces } from './collectors/nic-collectors.ts';
+import { cpuCollector, diskCollector, memoryCollector, osCollector, systemCollector } from './collectors/system-collectors.ts';
+import { runCommand, type RunCommand } from './command-runner.ts';
 import type { HardwareBackend, TelemetryReading } from './hardware-backend.ts';
-import { nicFacts } from './sysfs-net.ts';
-import { withTimeout } from './with-timeout.ts';
+import { KernelLogFollower } from './kernel-log-follower.ts';
+import { expectedNvlinks } from './parsers/nvlink.ts';
+import { nvidiaGpusOnPciBus } from './sysfs.ts';
 
-const partTimeoutMs = 10_000;
+export interface RealBackendOptions {
+  run?: RunCommand;
+  /** Recorded outputs to read instead of running the tools (offline diagnosis). */
+  nvidiaSmiXmlFile?: string | undefined;
+  nvidiaSmiCsvFile?: string | undefined;
+  kmsgFile?: string | undefined;
+  /** GPUs this node must have; 0 = as many as the PCI bus shows. */
+  expectedGpus?: number;
+  dcgmDiagIntervalMs?: number;
+}
 
 function clean(value: string | undefined | null): string {
   const v = (value ?? '').trim();
   return v === '-' ? '' : v;
 }
 
-async function part<T>(name: string, failures: CollectorFailure[], work: () => Promise<T>): Promise<T | null> {
-  try {
-    return await withTimeout(work(), partTimeoutMs, name);
-  } catch (error) {
-    failures.push({ collector: name, message: error instanceof Error ? error.message : String(error) });
-    return null;
-  }
-}
+export function createRealBackend(options: RealBackendOptions = {}): HardwareBackend {
+  const run = options.run ?? runCommand;
+  const sources = gpuSources({ run, nvidiaSmiXmlFile: options.nvidiaSmiXmlFile, nvidiaSmiCsvFile: options.nvidiaSmiCsvFile });
+  const follower = new KernelLogFollower();
+  const offline = Boolean(options.nvidiaSmiXmlFile || options.nvidiaSmiCsvFile || options.kmsgFile);
+  let mostGpusSeen = 0;
+  let virtualMachine = false;
+  let gpuModel = '';
 
-async function physicalNics() {
-  const nics = await si.networkInterfaces();
-  return (Array.isArray(nics) ? nics : [nics])
-    .filter((n) => !n.internal && n.mac && n.mac !== '00:00:00:00:00:00')
-    .map((n) => ({ nic: n, facts: nicFacts(n.iface) }));
-}
+  const inventoryCollectors: InventoryCollector[] = [
+    systemCollector, cpuCollector, memoryCollector, diskCollector, osCollector,
+    nicInventoryCollector(run), lldpCollector(run), gpuInventoryCollector(sources),
+  ];
+  const healthCollectors: HealthCollector[] = [
+    gpuHealthCollector(sources), kernelLogCollector(follower), nvlinkCollector(sources), dcgmCollector(sources, options.dcgmDiagIntervalMs ?? 6 * 3600_000),
+    ...(offline ? [] : [smartCollector(run), edacCollector, nicHealthCollector(run)]),
+  ];
 
-export function createRealBackend(): HardwareBackend {
   return {
-    label: 'real',
+    label: offline ? 'recorded' : 'real',
+
+    async start(onError) {
+      if (options.kmsgFile) follower.pushLines(await readFile(options.kmsgFile, 'utf8'));
+      else await follower.start(onError);
+    },
+
+    stop: () => follower.stop(),
 
     async identity(): Promise<NodeIdentity> {
-      const [system, chassis, board, nics] = await Promise.all([
-        si.system(), si.chassis(), si.baseboard(), physicalNics(),
-      ]);
+      const [system, chassis, board, nics] = await Promise.all([si.system(), si.chassis(), si.baseboard(), physicalInterfaces()]);
       return {
         systemUuid: clean(system.uuid).toLowerCase(),
         systemSerial: clean(system.serial),
         chassisSerial: clean(chassis.serial),
         boardSerial: clean(board.serial),
-        macs: nics.filter((n) => n.facts.physical).map((n) => n.nic.mac.toLowerCase()),
+        macs: nics.filter((n) => n.physical).map((n) => n.mac),
         bmcAddress: '',
       };
     },
 
-    async inventory(): Promise<Inventory> {
-      const inventory = emptyInventory();
-      const failures: CollectorFailure[] = [];
-      const [system, bios, cpu, mem, dimms, disks, nics, os, ids] = await Promise.all([
-        part('system', failures, () => si.system()),
-        part('bios', failures, () => si.bios()),
-        part('cpu', failures, () => si.cpu()),
-        part('memory', failures, () => si.mem()),
-        part('dimms', failures, () => si.memLayout()),
-        part('disks', failures, () => si.diskLayout()),
-        part('nics', failures, physicalNics),
-        part('os', failures, () => si.osInfo()),
-        part('machine-id', failures, () => si.uuid()),
-      ]);
-      if (system) {
-        Object.assign(inventory.system, { vendor: clean(system.manufacturer), model: clean(system.model), virtual: system.virtual });
-      }
-      if (bios) Object.assign(inventory.system, { biosVendor: clean(bios.vendor), biosVersion: clean(bios.version) });
-      if (cpu) {
-        const sockets = Math.max(1, cpu.processors || 1);
-        inventory.cpus = Array.from({ length: sockets }, () => ({
-          vendor: cpu.manufacturer, model: cpu.brand, cores: Math.round(cpu.physicalCores / sockets),
-          threads: Math.round(cpu.cores / sockets), baseGhz: cpu.speed,
-        }));
-      }
-      if (mem) inventory.memory.totalBytes = mem.total;
-      if (dimms) {
-        inventory.memory.dimms = dimms.filter((d) => d.size > 0).map((d) => ({
-          locator: clean(d.bank), sizeBytes: d.size, type: clean(d.type), speedMts: d.clockSpeed ?? 0, serial: clean(d.serialNum),
-        }));
-      }
-      if (disks) {
-        inventory.disks = disks.map((d) => ({
-          name: d.device, model: clean(d.name), serial: clean(d.serialNum), sizeBytes: d.size,
-          nvme: d.interfaceType === 'NVMe' || d.device.includes('nvme'), firmware: clean(d.firmwareRevision),
-        }));
-      }
-      if (nics) {
-        inventory.nics = nics.map(({ nic, facts }) => ({
-          name: nic.iface, mac: nic.mac.toLowerCase(), speedMbps: nic.speed && nic.speed > 0 ? nic.speed : 0,
-          linkUp: nic.operstate === 'up', driver: facts.driver, firmware: '', physical: facts.physical,
-        }));
-      }
-      if (os) {
-        inventory.os = { distro: os.distro, release: os.release, kernel: os.kernel, arch: os.arch, machineId: ids?.os ?? '' };
-        inventory.system.hostname = os.hostname;
-      }
-      inventory.failures = failures;
-      inventory.collectedAt = new Date();
+    async inventory() {
+      const inventory = await collectInventory(inventoryCollectors, emptyInventory());
+      virtualMachine = inventory.system.virtual;
+      mostGpusSeen = Math.max(mostGpusSeen, inventory.gpus.length);
+      gpuModel = inventory.gpus[0]?.model ?? gpuModel;
       return inventory;
+    },
+
+    async health() {
+      const readings = await collectHealth(healthCollectors);
+      if (readings.gpus?.ok) mostGpusSeen = Math.max(mostGpusSeen, readings.gpus.gpus.length);
+      return readings;
+    },
+
+    expectations() {
+      const configured = options.expectedGpus ?? 0;
+      const expected = Math.max(configured, offline ? 0 : nvidiaGpusOnPciBus(), mostGpusSeen);
+      return { expectedGpuCount: expected > 0 ? expected : null, expectedNvlinksPerGpu: expectedNvlinks(gpuModel), virtualMachine };
     },
 
     async telemetry(): Promise<TelemetryReading> {
       const [load, mem] = await Promise.all([si.currentLoad(), si.mem()]);
+      const hasGpus = !offline && mostGpusSeen > 0;
+      const gpus = hasGpus ? await readGpuTelemetry(sources).catch(() => []) : [];
       return {
         at: new Date(),
         cpuLoadPercent: load.currentLoad,
         memoryUsedBytes: mem.active,
         memoryTotalBytes: mem.total,
         uptimeSeconds: uptime(),
-        gpus: [],
+        gpus: gpus.map((g) => ({
+          index: g.index, uuid: g.uuid, temperatureC: g.temperature.gpuC ?? 0, memoryTemperatureC: g.temperature.memoryC ?? 0, powerW: g.power.drawW ?? 0,
+          utilizationPercent: g.utilizationGpuPercent ?? 0, memoryUsedBytes: (g.memoryUsedMiB ?? 0) * 1024 * 1024,
+          eccVolatileUncorrected: g.ecc.volatileUncorrected ?? 0, eccVolatileCorrected: g.ecc.volatileCorrected ?? 0, clockEventReasons: g.clockEventsActive ?? [],
+        })),
       };
     },
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyGpus, classifyNvidiaSmiFailure } from './gpu-classify.ts';
+import { classifyGpus, classifyNvidiaSmiFailure, type GpuExpectations } from './gpu-classify.ts';
 import { emptyGpuSnapshot, type GpuSnapshot } from './gpu-snapshot.ts';
 
 type Patch = (g: GpuSnapshot) => void;
@@ -10,7 +10,7 @@ function gpu(patch: Patch): GpuSnapshot {
   patch(g);
   return g;
 }
-const bare = { expectedGpuCount: null, virtualMachine: false };
+const bare: GpuExpectations = { expectedGpuCount: null, virtualMachine: false };
 const codes = (gs: GpuSnapshot[], expect = bare) => classifyGpus(gs, expect).map((f) => `${f.code} ${f.severity} ${f.remediation}`);
 
 describe('classifyGpus', () => {

@@ -8,3 +8,4 @@ export * from './kernel-classify.ts';
 export * from './kernel-events.ts';
 export * from './xid-catalog.ts';
 export * from './action-buckets.ts';
+export * from './health-readings.ts';

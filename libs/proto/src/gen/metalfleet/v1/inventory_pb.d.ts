@@ -292,6 +292,13 @@ export declare type Nic = Message<"metalfleet.v1.Nic"> & {
    * @generated from field: bool physical = 7;
    */
   physical: boolean;
+
+  /**
+   * The switch port this NIC is cabled to, from LLDP; absent when none was heard.
+   *
+   * @generated from field: metalfleet.v1.LldpNeighbor neighbor = 8;
+   */
+  neighbor?: LldpNeighbor | undefined;
 };
 
 /**
@@ -299,6 +306,37 @@ export declare type Nic = Message<"metalfleet.v1.Nic"> & {
  * Use `create(NicSchema)` to create a new message.
  */
 export declare const NicSchema: GenMessage<Nic>;
+
+/**
+ * @generated from message metalfleet.v1.LldpNeighbor
+ */
+export declare type LldpNeighbor = Message<"metalfleet.v1.LldpNeighbor"> & {
+  /**
+   * @generated from field: string switch_name = 1;
+   */
+  switchName: string;
+
+  /**
+   * @generated from field: string switch_id = 2;
+   */
+  switchId: string;
+
+  /**
+   * @generated from field: string port_id = 3;
+   */
+  portId: string;
+
+  /**
+   * @generated from field: string port_description = 4;
+   */
+  portDescription: string;
+};
+
+/**
+ * Describes the message metalfleet.v1.LldpNeighbor.
+ * Use `create(LldpNeighborSchema)` to create a new message.
+ */
+export declare const LldpNeighborSchema: GenMessage<LldpNeighbor>;
 
 /**
  * @generated from message metalfleet.v1.Gpu
@@ -348,6 +386,33 @@ export declare type Gpu = Message<"metalfleet.v1.Gpu"> & {
    * @generated from field: uint64 memory_bytes = 9;
    */
   memoryBytes: bigint;
+
+  /**
+   * @generated from field: uint32 pcie_max_gen = 10;
+   */
+  pcieMaxGen: number;
+
+  /**
+   * @generated from field: uint32 pcie_max_width = 11;
+   */
+  pcieMaxWidth: number;
+
+  /**
+   * "Enabled", "Disabled", or empty when the GPU does not support MIG.
+   *
+   * @generated from field: string mig_mode = 12;
+   */
+  migMode: string;
+
+  /**
+   * @generated from field: double power_limit_w = 13;
+   */
+  powerLimitW: number;
+
+  /**
+   * @generated from field: double default_power_limit_w = 14;
+   */
+  defaultPowerLimitW: number;
 };
 
 /**

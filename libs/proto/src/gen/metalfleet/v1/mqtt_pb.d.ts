@@ -128,6 +128,23 @@ export declare type GpuSample = Message<"metalfleet.v1.GpuSample"> & {
    * @generated from field: uint64 ecc_volatile_uncorrected = 7;
    */
   eccVolatileUncorrected: bigint;
+
+  /**
+   * Active clock event (throttle) reasons, e.g. "hw_thermal_slowdown".
+   *
+   * @generated from field: repeated string clock_event_reasons = 8;
+   */
+  clockEventReasons: string[];
+
+  /**
+   * @generated from field: double memory_temperature_c = 9;
+   */
+  memoryTemperatureC: number;
+
+  /**
+   * @generated from field: uint64 ecc_volatile_corrected = 10;
+   */
+  eccVolatileCorrected: bigint;
 };
 
 /**
@@ -137,11 +154,96 @@ export declare type GpuSample = Message<"metalfleet.v1.GpuSample"> & {
 export declare const GpuSampleSchema: GenMessage<GpuSample>;
 
 /**
- * Topic `health`: health-condition changes (edge-triggered), QoS 1.
+ * Topic `health`, QoS 1: either an edge-triggered event (conditions that
+ * appeared, changed or cleared) or the periodic digest (the full current set).
  *
- * @generated from message metalfleet.v1.HealthReport
+ * @generated from message metalfleet.v1.HealthMessage
  */
-export declare type HealthReport = Message<"metalfleet.v1.HealthReport"> & {
+export declare type HealthMessage = Message<"metalfleet.v1.HealthMessage"> & {
+  /**
+   * @generated from oneof metalfleet.v1.HealthMessage.kind
+   */
+  kind: {
+    /**
+     * @generated from field: metalfleet.v1.HealthEvent event = 1;
+     */
+    value: HealthEvent;
+    case: "event";
+  } | {
+    /**
+     * @generated from field: metalfleet.v1.HealthDigest digest = 2;
+     */
+    value: HealthDigest;
+    case: "digest";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message metalfleet.v1.HealthMessage.
+ * Use `create(HealthMessageSchema)` to create a new message.
+ */
+export declare const HealthMessageSchema: GenMessage<HealthMessage>;
+
+/**
+ * @generated from message metalfleet.v1.HealthEvent
+ */
+export declare type HealthEvent = Message<"metalfleet.v1.HealthEvent"> & {
+  /**
+   * Unique per event; the manager stores each event once, however often it is delivered.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * Increases by one per event of this agent installation, across restarts.
+   *
+   * @generated from field: uint64 sequence = 2;
+   */
+  sequence: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 3;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * @generated from field: repeated metalfleet.v1.HealthChange changes = 4;
+   */
+  changes: HealthChange[];
+};
+
+/**
+ * Describes the message metalfleet.v1.HealthEvent.
+ * Use `create(HealthEventSchema)` to create a new message.
+ */
+export declare const HealthEventSchema: GenMessage<HealthEvent>;
+
+/**
+ * @generated from message metalfleet.v1.HealthChange
+ */
+export declare type HealthChange = Message<"metalfleet.v1.HealthChange"> & {
+  /**
+   * @generated from field: metalfleet.v1.HealthChangeKind kind = 1;
+   */
+  kind: HealthChangeKind;
+
+  /**
+   * @generated from field: metalfleet.v1.HealthCondition condition = 2;
+   */
+  condition?: HealthCondition | undefined;
+};
+
+/**
+ * Describes the message metalfleet.v1.HealthChange.
+ * Use `create(HealthChangeSchema)` to create a new message.
+ */
+export declare const HealthChangeSchema: GenMessage<HealthChange>;
+
+/**
+ * @generated from message metalfleet.v1.HealthDigest
+ */
+export declare type HealthDigest = Message<"metalfleet.v1.HealthDigest"> & {
   /**
    * @generated from field: google.protobuf.Timestamp at = 1;
    */
@@ -151,20 +253,13 @@ export declare type HealthReport = Message<"metalfleet.v1.HealthReport"> & {
    * @generated from field: repeated metalfleet.v1.HealthCondition conditions = 2;
    */
   conditions: HealthCondition[];
-
-  /**
-   * True for the periodic digest (the full set), false for a change.
-   *
-   * @generated from field: bool digest = 3;
-   */
-  digest: boolean;
 };
 
 /**
- * Describes the message metalfleet.v1.HealthReport.
- * Use `create(HealthReportSchema)` to create a new message.
+ * Describes the message metalfleet.v1.HealthDigest.
+ * Use `create(HealthDigestSchema)` to create a new message.
  */
-export declare const HealthReportSchema: GenMessage<HealthReport>;
+export declare const HealthDigestSchema: GenMessage<HealthDigest>;
 
 /**
  * @generated from message metalfleet.v1.HealthCondition
@@ -348,6 +443,36 @@ export enum Presence {
  * Describes the enum metalfleet.v1.Presence.
  */
 export declare const PresenceSchema: GenEnum<Presence>;
+
+/**
+ * @generated from enum metalfleet.v1.HealthChangeKind
+ */
+export enum HealthChangeKind {
+  /**
+   * @generated from enum value: HEALTH_CHANGE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: HEALTH_CHANGE_KIND_APPEARED = 1;
+   */
+  APPEARED = 1,
+
+  /**
+   * @generated from enum value: HEALTH_CHANGE_KIND_CHANGED = 2;
+   */
+  CHANGED = 2,
+
+  /**
+   * @generated from enum value: HEALTH_CHANGE_KIND_CLEARED = 3;
+   */
+  CLEARED = 3,
+}
+
+/**
+ * Describes the enum metalfleet.v1.HealthChangeKind.
+ */
+export declare const HealthChangeKindSchema: GenEnum<HealthChangeKind>;
 
 /**
  * @generated from enum metalfleet.v1.Severity

@@ -9,7 +9,7 @@ import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
  * Describes the file metalfleet/v1/mqtt.proto.
  */
 export const file_metalfleet_v1_mqtt = /*@__PURE__*/
-  fileDesc("ChhtZXRhbGZsZWV0L3YxL21xdHQucHJvdG8SDW1ldGFsZmxlZXQudjEihwEKCk5vZGVTdGF0dXMSKQoIcHJlc2VuY2UYASABKA4yFy5tZXRhbGZsZWV0LnYxLlByZXNlbmNlEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEg8KB2Jvb3RfaWQYBCABKAkixAEKCVRlbGVtZXRyeRImCgJhdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQY3B1X2xvYWRfcGVyY2VudBgCIAEoARIZChFtZW1vcnlfdXNlZF9ieXRlcxgDIAEoBBIaChJtZW1vcnlfdG90YWxfYnl0ZXMYBCABKAQSFgoOdXB0aW1lX3NlY29uZHMYBSABKAESJgoEZ3B1cxgGIAMoCzIYLm1ldGFsZmxlZXQudjEuR3B1U2FtcGxlIqoBCglHcHVTYW1wbGUSDQoFaW5kZXgYASABKA0SDAoEdXVpZBgCIAEoCRIVCg10ZW1wZXJhdHVyZV9jGAMgASgBEg8KB3Bvd2VyX3cYBCABKAESGwoTdXRpbGl6YXRpb25fcGVyY2VudBgFIAEoARIZChFtZW1vcnlfdXNlZF9ieXRlcxgGIAEoBBIgChhlY2Nfdm9sYXRpbGVfdW5jb3JyZWN0ZWQYByABKAQiegoMSGVhbHRoUmVwb3J0EiYKAmF0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCgpjb25kaXRpb25zGAIgAygLMh4ubWV0YWxmbGVldC52MS5IZWFsdGhDb25kaXRpb24SDgoGZGlnZXN0GAMgASgIIsoBCg9IZWFsdGhDb25kaXRpb24SEQoJY29tcG9uZW50GAEgASgJEgwKBGNvZGUYAiABKAkSKQoIc2V2ZXJpdHkYAyABKA4yFy5tZXRhbGZsZWV0LnYxLlNldmVyaXR5Eg8KB21lc3NhZ2UYBCABKAkSLwoLcmVtZWRpYXRpb24YBSABKA4yGi5tZXRhbGZsZWV0LnYxLlJlbWVkaWF0aW9uEikKBXNpbmNlGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK2AQoHQ29tbWFuZBISCgpjb21tYW5kX2lkGAEgASgJEi0KCWlzc3VlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoGcmVib290GAMgASgLMhwubWV0YWxmbGVldC52MS5SZWJvb3RDb21tYW5kSAASMAoHcmVpbWFnZRgEIAEoCzIdLm1ldGFsZmxlZXQudjEuUmVpbWFnZUNvbW1hbmRIAEIGCgRraW5kIiEKDVJlYm9vdENvbW1hbmQSEAoIcHhlX25leHQYASABKAgiOwoOUmVpbWFnZUNvbW1hbmQSEgoKaW1hZ2VfbmFtZRgBIAEoCRIVCg1pbWFnZV92ZXJzaW9uGAIgASgJIpsBCg9Db21tYW5kUHJvZ3Jlc3MSEgoKY29tbWFuZF9pZBgBIAEoCRImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoFcGhhc2UYAyABKA4yGy5tZXRhbGZsZWV0LnYxLkNvbW1hbmRQaGFzZRIPCgdtZXNzYWdlGAQgASgJEg8KB3BlcmNlbnQYBSABKA0qTwoIUHJlc2VuY2USGAoUUFJFU0VOQ0VfVU5TUEVDSUZJRUQQABITCg9QUkVTRU5DRV9PTkxJTkUQARIUChBQUkVTRU5DRV9PRkZMSU5FEAIqYgoIU2V2ZXJpdHkSGAoUU0VWRVJJVFlfVU5TUEVDSUZJRUQQABIPCgtTRVZFUklUWV9PSxABEhQKEFNFVkVSSVRZX1dBUk5JTkcQAhIVChFTRVZFUklUWV9DUklUSUNBTBADKqUBCgtSZW1lZGlhdGlvbhIbChdSRU1FRElBVElPTl9VTlNQRUNJRklFRBAAEhQKEFJFTUVESUFUSU9OX05PTkUQARIZChVSRU1FRElBVElPTl9SRVNFVF9HUFUQAhIWChJSRU1FRElBVElPTl9SRUJPT1QQAxIXChNSRU1FRElBVElPTl9SRUlNQUdFEAQSFwoTUkVNRURJQVRJT05fUkVQTEFDRRAFKpgBCgxDb21tYW5kUGhhc2USHQoZQ09NTUFORF9QSEFTRV9VTlNQRUNJRklFRBAAEhcKE0NPTU1BTkRfUEhBU0VfQUNLRUQQARIZChVDT01NQU5EX1BIQVNFX1JVTk5JTkcQAhIbChdDT01NQU5EX1BIQVNFX1NVQ0NFRURFRBADEhgKFENPTU1BTkRfUEhBU0VfRkFJTEVEEARiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChhtZXRhbGZsZWV0L3YxL21xdHQucHJvdG8SDW1ldGFsZmxlZXQudjEihwEKCk5vZGVTdGF0dXMSKQoIcHJlc2VuY2UYASABKA4yFy5tZXRhbGZsZWV0LnYxLlByZXNlbmNlEiYKAmF0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEg8KB2Jvb3RfaWQYBCABKAkixAEKCVRlbGVtZXRyeRImCgJhdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGAoQY3B1X2xvYWRfcGVyY2VudBgCIAEoARIZChFtZW1vcnlfdXNlZF9ieXRlcxgDIAEoBBIaChJtZW1vcnlfdG90YWxfYnl0ZXMYBCABKAQSFgoOdXB0aW1lX3NlY29uZHMYBSABKAESJgoEZ3B1cxgGIAMoCzIYLm1ldGFsZmxlZXQudjEuR3B1U2FtcGxlIoUCCglHcHVTYW1wbGUSDQoFaW5kZXgYASABKA0SDAoEdXVpZBgCIAEoCRIVCg10ZW1wZXJhdHVyZV9jGAMgASgBEg8KB3Bvd2VyX3cYBCABKAESGwoTdXRpbGl6YXRpb25fcGVyY2VudBgFIAEoARIZChFtZW1vcnlfdXNlZF9ieXRlcxgGIAEoBBIgChhlY2Nfdm9sYXRpbGVfdW5jb3JyZWN0ZWQYByABKAQSGwoTY2xvY2tfZXZlbnRfcmVhc29ucxgIIAMoCRIcChRtZW1vcnlfdGVtcGVyYXR1cmVfYxgJIAEoARIeChZlY2Nfdm9sYXRpbGVfY29ycmVjdGVkGAogASgEInMKDUhlYWx0aE1lc3NhZ2USKwoFZXZlbnQYASABKAsyGi5tZXRhbGZsZWV0LnYxLkhlYWx0aEV2ZW50SAASLQoGZGlnZXN0GAIgASgLMhsubWV0YWxmbGVldC52MS5IZWFsdGhEaWdlc3RIAEIGCgRraW5kIocBCgtIZWFsdGhFdmVudBIQCghldmVudF9pZBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBImCgJhdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoHY2hhbmdlcxgEIAMoCzIbLm1ldGFsZmxlZXQudjEuSGVhbHRoQ2hhbmdlInAKDEhlYWx0aENoYW5nZRItCgRraW5kGAEgASgOMh8ubWV0YWxmbGVldC52MS5IZWFsdGhDaGFuZ2VLaW5kEjEKCWNvbmRpdGlvbhgCIAEoCzIeLm1ldGFsZmxlZXQudjEuSGVhbHRoQ29uZGl0aW9uImoKDEhlYWx0aERpZ2VzdBImCgJhdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoKY29uZGl0aW9ucxgCIAMoCzIeLm1ldGFsZmxlZXQudjEuSGVhbHRoQ29uZGl0aW9uIsoBCg9IZWFsdGhDb25kaXRpb24SEQoJY29tcG9uZW50GAEgASgJEgwKBGNvZGUYAiABKAkSKQoIc2V2ZXJpdHkYAyABKA4yFy5tZXRhbGZsZWV0LnYxLlNldmVyaXR5Eg8KB21lc3NhZ2UYBCABKAkSLwoLcmVtZWRpYXRpb24YBSABKA4yGi5tZXRhbGZsZWV0LnYxLlJlbWVkaWF0aW9uEikKBXNpbmNlGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK2AQoHQ29tbWFuZBISCgpjb21tYW5kX2lkGAEgASgJEi0KCWlzc3VlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoGcmVib290GAMgASgLMhwubWV0YWxmbGVldC52MS5SZWJvb3RDb21tYW5kSAASMAoHcmVpbWFnZRgEIAEoCzIdLm1ldGFsZmxlZXQudjEuUmVpbWFnZUNvbW1hbmRIAEIGCgRraW5kIiEKDVJlYm9vdENvbW1hbmQSEAoIcHhlX25leHQYASABKAgiOwoOUmVpbWFnZUNvbW1hbmQSEgoKaW1hZ2VfbmFtZRgBIAEoCRIVCg1pbWFnZV92ZXJzaW9uGAIgASgJIpsBCg9Db21tYW5kUHJvZ3Jlc3MSEgoKY29tbWFuZF9pZBgBIAEoCRImCgJhdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKgoFcGhhc2UYAyABKA4yGy5tZXRhbGZsZWV0LnYxLkNvbW1hbmRQaGFzZRIPCgdtZXNzYWdlGAQgASgJEg8KB3BlcmNlbnQYBSABKA0qTwoIUHJlc2VuY2USGAoUUFJFU0VOQ0VfVU5TUEVDSUZJRUQQABITCg9QUkVTRU5DRV9PTkxJTkUQARIUChBQUkVTRU5DRV9PRkZMSU5FEAIqlwEKEEhlYWx0aENoYW5nZUtpbmQSIgoeSEVBTFRIX0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASHwobSEVBTFRIX0NIQU5HRV9LSU5EX0FQUEVBUkVEEAESHgoaSEVBTFRIX0NIQU5HRV9LSU5EX0NIQU5HRUQQAhIeChpIRUFMVEhfQ0hBTkdFX0tJTkRfQ0xFQVJFRBADKmIKCFNldmVyaXR5EhgKFFNFVkVSSVRZX1VOU1BFQ0lGSUVEEAASDwoLU0VWRVJJVFlfT0sQARIUChBTRVZFUklUWV9XQVJOSU5HEAISFQoRU0VWRVJJVFlfQ1JJVElDQUwQAyqlAQoLUmVtZWRpYXRpb24SGwoXUkVNRURJQVRJT05fVU5TUEVDSUZJRUQQABIUChBSRU1FRElBVElPTl9OT05FEAESGQoVUkVNRURJQVRJT05fUkVTRVRfR1BVEAISFgoSUkVNRURJQVRJT05fUkVCT09UEAMSFwoTUkVNRURJQVRJT05fUkVJTUFHRRAEEhcKE1JFTUVESUFUSU9OX1JFUExBQ0UQBSqYAQoMQ29tbWFuZFBoYXNlEh0KGUNPTU1BTkRfUEhBU0VfVU5TUEVDSUZJRUQQABIXChNDT01NQU5EX1BIQVNFX0FDS0VEEAESGQoVQ09NTUFORF9QSEFTRV9SVU5OSU5HEAISGwoXQ09NTUFORF9QSEFTRV9TVUNDRUVERUQQAxIYChRDT01NQU5EX1BIQVNFX0ZBSUxFRBAEYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Describes the message metalfleet.v1.NodeStatus.
@@ -33,46 +33,67 @@ export const GpuSampleSchema = /*@__PURE__*/
   messageDesc(file_metalfleet_v1_mqtt, 2);
 
 /**
- * Describes the message metalfleet.v1.HealthReport.
- * Use `create(HealthReportSchema)` to create a new message.
+ * Describes the message metalfleet.v1.HealthMessage.
+ * Use `create(HealthMessageSchema)` to create a new message.
  */
-export const HealthReportSchema = /*@__PURE__*/
+export const HealthMessageSchema = /*@__PURE__*/
   messageDesc(file_metalfleet_v1_mqtt, 3);
+
+/**
+ * Describes the message metalfleet.v1.HealthEvent.
+ * Use `create(HealthEventSchema)` to create a new message.
+ */
+export const HealthEventSchema = /*@__PURE__*/
+  messageDesc(file_metalfleet_v1_mqtt, 4);
+
+/**
+ * Describes the message metalfleet.v1.HealthChange.
+ * Use `create(HealthChangeSchema)` to create a new message.
+ */
+export const HealthChangeSchema = /*@__PURE__*/
+  messageDesc(file_metalfleet_v1_mqtt, 5);
+
+/**
+ * Describes the message metalfleet.v1.HealthDigest.
+ * Use `create(HealthDigestSchema)` to create a new message.
+ */
+export const HealthDigestSchema = /*@__PURE__*/
+  messageDesc(file_metalfleet_v1_mqtt, 6);
 
 /**
  * Describes the message metalfleet.v1.HealthCondition.
  * Use `create(HealthConditionSchema)` to create a new message.
  */
 export const HealthConditionSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_mqtt, 4);
+  messageDesc(file_metalfleet_v1_mqtt, 7);
 
 /**
  * Describes the message metalfleet.v1.Command.
  * Use `create(CommandSchema)` to create a new message.
  */
 export const CommandSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_mqtt, 5);
+  messageDesc(file_metalfleet_v1_mqtt, 8);
 
 /**
  * Describes the message metalfleet.v1.RebootCommand.
  * Use `create(RebootCommandSchema)` to create a new message.
  */
 export const RebootCommandSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_mqtt, 6);
+  messageDesc(file_metalfleet_v1_mqtt, 9);
 
 /**
  * Describes the message metalfleet.v1.ReimageCommand.
  * Use `create(ReimageCommandSchema)` to create a new message.
  */
 export const ReimageCommandSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_mqtt, 7);
+  messageDesc(file_metalfleet_v1_mqtt, 10);
 
 /**
  * Describes the message metalfleet.v1.CommandProgress.
  * Use `create(CommandProgressSchema)` to create a new message.
  */
 export const CommandProgressSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_mqtt, 8);
+  messageDesc(file_metalfleet_v1_mqtt, 11);
 
 /**
  * Describes the enum metalfleet.v1.Presence.
@@ -87,10 +108,22 @@ export const Presence = /*@__PURE__*/
   tsEnum(PresenceSchema);
 
 /**
+ * Describes the enum metalfleet.v1.HealthChangeKind.
+ */
+export const HealthChangeKindSchema = /*@__PURE__*/
+  enumDesc(file_metalfleet_v1_mqtt, 1);
+
+/**
+ * @generated from enum metalfleet.v1.HealthChangeKind
+ */
+export const HealthChangeKind = /*@__PURE__*/
+  tsEnum(HealthChangeKindSchema);
+
+/**
  * Describes the enum metalfleet.v1.Severity.
  */
 export const SeveritySchema = /*@__PURE__*/
-  enumDesc(file_metalfleet_v1_mqtt, 1);
+  enumDesc(file_metalfleet_v1_mqtt, 2);
 
 /**
  * @generated from enum metalfleet.v1.Severity
@@ -102,7 +135,7 @@ export const Severity = /*@__PURE__*/
  * Describes the enum metalfleet.v1.Remediation.
  */
 export const RemediationSchema = /*@__PURE__*/
-  enumDesc(file_metalfleet_v1_mqtt, 2);
+  enumDesc(file_metalfleet_v1_mqtt, 3);
 
 /**
  * @generated from enum metalfleet.v1.Remediation
@@ -114,7 +147,7 @@ export const Remediation = /*@__PURE__*/
  * Describes the enum metalfleet.v1.CommandPhase.
  */
 export const CommandPhaseSchema = /*@__PURE__*/
-  enumDesc(file_metalfleet_v1_mqtt, 3);
+  enumDesc(file_metalfleet_v1_mqtt, 4);
 
 /**
  * @generated from enum metalfleet.v1.CommandPhase

@@ -1,0 +1,114 @@
+// NVIDIA GPUs: inventory and state from `nvidia-smi -q -x`, NVLink from
+// `nvidia-smi nvlink -s`, DCGM when installed. Recorded outputs can stand in
+// for the tools (offline diagnosis of a saved bug report).
+import { readFile } from 'node:fs/promises';
+import type { GpuReadout } from '@metalfleet/domain';
+import type { HealthCollector, InventoryCollector } from '../collector.ts';
+import { CommandError, commandExists, runCommand, type RunCommand } from '../command-runner.ts';
+import { parseDcgmDiag, parseDcgmHealth } from '../parsers/dcgm.ts';
+import { parseNvidiaSmiCsv, telemetryQueryFields } from '../parsers/nvidia-smi-csv.ts';
+import { parseNvidiaSmiXml, type NvidiaSmiReport } from '../parsers/nvidia-smi-xml.ts';
+import { parseNvlinkStatus } from '../parsers/nvlink.ts';
+import { nvidiaGpusOnPciBus } from '../sysfs.ts';
+
+export interface GpuSources {
+  run: RunCommand;
+  /** Paths of recorded outputs that replace running the tools. */
+  nvidiaSmiXmlFile?: string | undefined;
+  nvidiaSmiCsvFile?: string | undefined;
+  nvidiaSmiTimeoutMs: number;
+}
+
+export function gpuSources(partial: Partial<GpuSources> = {}): GpuSources {
+  return { run: runCommand, nvidiaSmiTimeoutMs: 30_000, ...partial };
+}
+
+function recorded(sources: GpuSources): boolean {
+  return Boolean(sources.nvidiaSmiXmlFile || sources.nvidiaSmiCsvFile);
+}
+
+/** GPUs are expected here: NVIDIA devices on the PCI bus, nvidia-smi installed, or recorded output given. */
+async function hasGpus(sources: GpuSources): Promise<boolean> {
+  return recorded(sources) || nvidiaGpusOnPciBus() > 0 || commandExists('nvidia-smi');
+}
+
+async function readReport(sources: GpuSources): Promise<NvidiaSmiReport> {
+  if (sources.nvidiaSmiXmlFile) return parseNvidiaSmiXml(await readFile(sources.nvidiaSmiXmlFile, 'utf8'));
+  if (sources.nvidiaSmiCsvFile) {
+    const gpus = parseNvidiaSmiCsv(await readFile(sources.nvidiaSmiCsvFile, 'utf8'));
+    return { driverVersion: gpus[0]?.driverVersion ?? '', cudaVersion: '', attachedGpus: gpus.length, gpus, details: gpus.map(() => ({ pcieMaxGen: null, pcieMaxWidth: null, powerLimitW: null, defaultPowerLimitW: null, migMode: null, memoryTotalMiB: null })) };
+  }
+  return parseNvidiaSmiXml(await sources.run('nvidia-smi', ['-q', '-x'], { timeoutMs: sources.nvidiaSmiTimeoutMs }));
+}
+
+export function gpuInventoryCollector(sources: GpuSources): InventoryCollector {
+  return {
+    name: 'gpus',
+    probe: () => hasGpus(sources),
+    async collect() {
+      const report = await readReport(sources);
+      return {
+        gpus: report.gpus.map((g, i) => {
+          const d = report.details[i];
+          return {
+            index: g.index, model: g.model, uuid: g.uuid, serial: g.serial, vbiosVersion: g.vbiosVersion, driverVersion: g.driverVersion,
+            cudaVersion: g.cudaVersion, pciBusId: g.pciBusId, memoryBytes: (d?.memoryTotalMiB ?? g.memoryTotalMiB ?? 0) * 1024 * 1024,
+            pcieMaxGen: d?.pcieMaxGen ?? 0, pcieMaxWidth: d?.pcieMaxWidth ?? 0, migMode: d?.migMode ?? '', powerLimitW: d?.powerLimitW ?? 0, defaultPowerLimitW: d?.defaultPowerLimitW ?? 0,
+          };
+        }),
+      };
+    },
+  };
+}
+
+/** GPU state for health. A hang or an nvidia-smi error is itself the finding, not a collector failure. */
+export function gpuHealthCollector(sources: GpuSources): HealthCollector {
+  return {
+    name: 'nvidia-smi',
+    probe: () => hasGpus(sources),
+    async collect() {
+      let gpus: GpuReadout;
+      try {
+        gpus = { ok: true, gpus: (await readReport(sources)).gpus };
+      } catch (error) {
+        if (!(error instanceof CommandError) || error.kind === 'missing') throw error;
+        gpus = { ok: false, failure: error.kind === 'timeout' ? 'timeout' : 'error', detail: error.message };
+      }
+      return { gpus };
+    },
+  };
+}
+
+export function nvlinkCollector(sources: GpuSources): HealthCollector {
+  return {
+    name: 'nvlink',
+    probe: async () => !recorded(sources) && (await hasGpus(sources)),
+    async collect() {
+      return { nvlinks: parseNvlinkStatus(await sources.run('nvidia-smi', ['nvlink', '-s'], { timeoutMs: sources.nvidiaSmiTimeoutMs })) };
+    },
+  };
+}
+
+/** DCGM is optional: used when `dcgmi` is installed. The quick diag (-r 1) runs at most every diagIntervalMs. */
+export function dcgmCollector(sources: GpuSources, diagIntervalMs: number): HealthCollector {
+  let lastDiag = 0;
+  let diag: ReturnType<typeof parseDcgmDiag> | undefined;
+  return {
+    name: 'dcgm',
+    probe: async () => !recorded(sources) && commandExists('dcgmi'),
+    async collect() {
+      const health = parseDcgmHealth(await sources.run('dcgmi', ['health', '-c', '-j'], { timeoutMs: 30_000 }));
+      if (Date.now() - lastDiag > diagIntervalMs) {
+        lastDiag = Date.now();
+        diag = parseDcgmDiag(await sources.run('dcgmi', ['diag', '-r', '1', '-j'], { timeoutMs: 120_000, acceptExitCode: () => true }));
+      }
+      return { dcgmHealth: health.findings, ...(diag ? { dcgmDiag: diag } : {}) };
+    },
+  };
+}
+
+/** Per-GPU telemetry through the CSV query (much cheaper than the XML). */
+export async function readGpuTelemetry(sources: GpuSources) {
+  const csv = await sources.run('nvidia-smi', [`--query-gpu=${telemetryQueryFields.join(',')}`, '--format=csv,noheader,nounits'], { timeoutMs: sources.nvidiaSmiTimeoutMs });
+  return parseNvidiaSmiCsv(csv, telemetryQueryFields);
+}

@@ -1,0 +1,73 @@
+// Follows the kernel log live from /dev/kmsg (every record of this boot, then
+// new ones as they come), without blocking a libuv thread: the device is opened
+// non-blocking and polled. Keeps a bounded list of GPU-related events.
+import { constants, promises as fs } from 'node:fs';
+import type { SeenKernelEvent } from '@metalfleet/domain';
+import { KernelLogParser } from './parsers/kernel-log.ts';
+
+const maxEvents = 5000;
+
+export class KernelLogFollower {
+  private readonly parser = new KernelLogParser();
+  private readonly events: SeenKernelEvent[] = [];
+  private stopped = false;
+  private readonly path: string;
+  private readonly pollMs: number;
+
+  constructor(path = '/dev/kmsg', pollMs = 1000) {
+    this.path = path;
+    this.pollMs = pollMs;
+  }
+
+  /** Feeds lines directly (a recorded log, or a test). */
+  pushLines(text: string, seenAt = new Date()): void {
+    for (const line of text.split(/\r?\n/)) {
+      for (const event of this.parser.push(line)) this.events.push({ event, seenAt });
+    }
+    if (this.events.length > maxEvents) this.events.splice(0, this.events.length - maxEvents);
+  }
+
+  snapshot(): SeenKernelEvent[] {
+    return [...this.events];
+  }
+
+  /** Resolves once the device is open; reading continues in the background until stop(). */
+  async start(onError: (error: Error) => void): Promise<void> {
+    const handle = await fs.open(this.path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const buffer = Buffer.alloc(16 * 1024);
+    void (async () => {
+      try {
+        while (!this.stopped) {
+          let bytes = 0;
+          try {
+            ({ bytesRead: bytes } = await handle.read(buffer, 0, buffer.length, null));
+          } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code;
+            if (code === 'EAGAIN') {
+              await new Promise((r) => setTimeout(r, this.pollMs));
+              continue;
+            }
+            if (code === 'EPIPE') continue; // records were overwritten before we read them
+            throw error;
+          }
+          if (bytes === 0) {
+            await new Promise((r) => setTimeout(r, this.pollMs));
+            continue;
+          }
+          // One record per read: "pri,seq,usec,flags;message\n KEY=value…"
+          const record = buffer.toString('utf8', 0, bytes);
+          const message = record.slice(record.indexOf(';') + 1).split('\n')[0] ?? '';
+          this.pushLines(message);
+        }
+      } catch (error) {
+        onError(error as Error);
+      } finally {
+        await handle.close();
+      }
+    })();
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+}

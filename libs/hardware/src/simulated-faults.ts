@@ -1,0 +1,22 @@
+// Fault injection for simulated nodes: one name per failure class the agent
+// must detect (issue: Xid 79, Xid 48/64 + row-remap failure, Xid 119, thermal
+// slowdown, PCIe x8 of x16, NVLink down, SMART failure, NIC down).
+export const faultKinds = [
+  'xid79-fallen-off-bus', 'xid48-row-remap-failure', 'xid119-gsp-timeout', 'thermal-slowdown',
+  'pcie-x8', 'nvlink-down', 'smart-failure', 'nic-down',
+] as const;
+export type FaultKind = (typeof faultKinds)[number];
+
+export function isFaultKind(value: string): value is FaultKind {
+  return (faultKinds as readonly string[]).includes(value);
+}
+
+/**
+ * A faults file maps a simulated node index (or "all") to fault names, e.g.
+ * `{ "3": ["thermal-slowdown"], "all": [] }`. Unknown names are reported, not ignored.
+ */
+export function faultsFor(index: number, file: unknown): { faults: FaultKind[]; unknown: string[] } {
+  const map = file !== null && typeof file === 'object' ? (file as Record<string, unknown>) : {};
+  const names = [...(Array.isArray(map['all']) ? map['all'] : []), ...(Array.isArray(map[String(index)]) ? map[String(index)] as unknown[] : [])].map(String);
+  return { faults: [...new Set(names.filter(isFaultKind))], unknown: names.filter((n) => !isFaultKind(n)) };
+}
