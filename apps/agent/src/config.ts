@@ -1,15 +1,22 @@
-// The agent's configuration: one schema, from flags, METALFLEET_* variables and
-// an optional file; read once and frozen.
-import { Command } from 'commander';
+// The agent's configuration for `run`: one schema, from flags, METALFLEET_*
+// variables and an optional file; read once and frozen.
 import { Type, type Static } from 'typebox';
-import { ConfigError, parseConfigFlags } from '@metalfleet/config';
+import { ConfigError } from '@metalfleet/config';
 
 export const AgentConfig = Type.Object({
   manager: Type.String({ default: '127.0.0.1:7471', description: 'gRPC address of the manager, host:port.' }),
   bootstrapToken: Type.String({ default: '', description: 'Bootstrap token (prefer the file or METALFLEET_BOOTSTRAP_TOKEN: flags show in ps).' }),
   bootstrapTokenFile: Type.String({ default: '', description: 'File holding the bootstrap token; waited for if it does not exist yet.' }),
+  stateDir: Type.String({ default: '/var/lib/metalfleet-agent', description: 'Where the agent keeps its spool of undelivered events.' }),
+  spoolMaxEntries: Type.Integer({ minimum: 10, default: 10000, description: 'Most events kept while the manager is unreachable (oldest dropped first).' }),
+  healthIntervalS: Type.Number({ exclusiveMinimum: 0, default: 30, description: 'How often health is evaluated until the manager sets it.' }),
+  digestIntervalS: Type.Number({ exclusiveMinimum: 0, default: 300, description: 'How often the full set of conditions is sent until the manager sets it.' }),
+  expectedGpus: Type.Integer({ minimum: 0, default: 0, description: 'GPUs this node must have; 0: as many as the PCI bus shows.' }),
   simulate: Type.Integer({ minimum: 0, maximum: 10000, default: 0, description: 'Run <n> simulated GPU nodes instead of reporting this machine.' }),
   simulateSeed: Type.String({ default: 'metalfleet-dev', description: 'Seed for simulated identities; the same seed gives the same machines.' }),
+  simulateGpuModel: Type.String({ default: 'NVIDIA H100 80GB HBM3', description: 'GPU model of simulated nodes.' }),
+  simulateGpuCount: Type.Integer({ minimum: 0, maximum: 16, default: 8, description: 'GPUs per simulated node.' }),
+  faultsFile: Type.String({ default: '', description: 'JSON file of faults for simulated nodes, e.g. {"3": ["xid79-fallen-off-bus"]}; re-read every cycle.' }),
   mqttProtocolVersion: Type.Union([Type.Literal(4), Type.Literal(5)], { default: 4, description: 'MQTT protocol: 4 (3.1.1, what the embedded broker speaks) or 5.' }),
   retryInitialMs: Type.Integer({ minimum: 10, default: 1000, description: 'First delay before retrying registration.' }),
   retryMaxMs: Type.Integer({ minimum: 10, default: 30000, description: 'Longest delay between registration attempts.' }),
@@ -17,12 +24,7 @@ export const AgentConfig = Type.Object({
 });
 export type AgentConfig = Static<typeof AgentConfig>;
 
-export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>, version: string): AgentConfig {
-  const program = new Command('metalfleet-agent')
-    .description('metalfleet agent: registers this node with the manager, reports inventory, health and telemetry.\n' +
-      'Every option can also be set as METALFLEET_<OPTION> (e.g. METALFLEET_MANAGER) or in the --config file.')
-    .version(version);
-  const config = parseConfigFlags(program, AgentConfig, argv, env);
+export function checkAgentConfig(config: AgentConfig): AgentConfig {
   if (config.bootstrapToken === '' && config.bootstrapTokenFile === '') {
     throw new ConfigError(['bootstrapToken: set --bootstrap-token-file, METALFLEET_BOOTSTRAP_TOKEN or --bootstrap-token']);
   }

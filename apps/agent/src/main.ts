@@ -1,45 +1,44 @@
-// metalfleet-agent: parse config, create the logger, run one agent (this
-// machine) or many (simulated), stop on signals.
-import { readFile } from 'node:fs/promises';
+// metalfleet-agent: `run` (the default) registers and reports; `inventory` and
+// `health` print this machine's (or a saved) report and exit.
+import { Command } from 'commander';
 import { pino } from 'pino';
-import { ConfigError } from '@metalfleet/config';
-import { createRealBackend, createSimulatedBackend, type HardwareBackend } from '@metalfleet/hardware';
-import { runAgent } from '@metalfleet/agent-runtime';
+import { addConfigOptions, ConfigError, readConfig } from '@metalfleet/config';
 import packageJson from '../package.json' with { type: 'json' };
-import { parseCommandLine } from './config.ts';
+import { AgentConfig, checkAgentConfig } from './config.ts';
+import { printHealth, printInventory, type ReportOptions } from './commands/report.ts';
+import { runAgents } from './commands/run.ts';
 
-let config;
-try {
-  config = parseCommandLine(process.argv.slice(2), process.env, packageJson.version);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`metalfleet-agent: ${error.message}\n`);
-  process.exit(2);
-}
+const program = new Command('metalfleet-agent')
+  .description('metalfleet agent: registers this node with the manager, reports inventory, health and telemetry, and keeps ' +
+    'undelivered events in an on-disk spool. Options of `run` can also be set as METALFLEET_<OPTION> or in a --config file.')
+  .version(packageJson.version);
 
-const logger = pino({ name: 'metalfleet-agent', level: config.logLevel, redact: ['*.credential', '*.password', '*.bootstrapToken'] });
-const { bootstrapToken, bootstrapTokenFile } = config;
-const readBootstrapToken = async () => {
-  if (bootstrapToken !== '') return bootstrapToken;
+const run = program.command('run', { isDefault: true }).description('register this node and report until stopped (default)');
+addConfigOptions(run, AgentConfig).action(async () => {
+  let config: AgentConfig;
   try {
-    return (await readFile(bootstrapTokenFile, 'utf8')).trim();
+    config = checkAgentConfig(readConfig(run, AgentConfig, process.env));
   } catch (error) {
-    throw new Error(`cannot read the bootstrap token file ${bootstrapTokenFile}: ${(error as Error).message}`, { cause: error });
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`metalfleet-agent: ${error.message}\n`);
+    process.exit(2);
   }
-};
+  const logger = pino({ name: 'metalfleet-agent', level: config.logLevel, redact: ['*.credential', '*.password', '*.bootstrapToken'] });
+  const stop = new AbortController();
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop.abort());
+  process.exit(await runAgents(config, logger, packageJson.version, stop.signal));
+});
 
-const backends: HardwareBackend[] = config.simulate > 0
-  ? Array.from({ length: config.simulate }, (_, i) => createSimulatedBackend({ seed: config.simulateSeed, index: i + 1 }))
-  : [createRealBackend()];
+const recorded = (command: Command) => command
+  .option('--json', 'print JSON', false)
+  .option('--nvidia-smi-xml <file>', 'read a saved `nvidia-smi -q -x` instead of running nvidia-smi')
+  .option('--nvidia-smi-csv <file>', 'read a saved `nvidia-smi --query-gpu=… --format=csv` instead')
+  .option('--kmsg <file>', 'read a saved kernel log (dmesg, journalctl -k) instead of /dev/kmsg')
+  .option('--expected-gpus <n>', 'GPUs this node must have');
 
-const stop = new AbortController();
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop.abort());
+recorded(program.command('inventory').description('print this machine\'s inventory'))
+  .action(async (options: ReportOptions) => process.exit(await printInventory(options)));
+recorded(program.command('health').description('print this machine\'s health conditions (exit 0 healthy, 1 warning, 2 critical)'))
+  .action(async (options: ReportOptions) => process.exit(await printHealth(options)));
 
-logger.info({ manager: config.manager, nodes: backends.length, simulated: config.simulate > 0 }, 'agent starting');
-const results = await Promise.allSettled(backends.map((backend) => runAgent({
-  managerAddress: config.manager, backend, readBootstrapToken, version: packageJson.version, logger,
-  mqttProtocolVersion: config.mqttProtocolVersion, backoff: { initialMs: config.retryInitialMs, maxMs: config.retryMaxMs },
-}, stop.signal)));
-const failed = results.filter((r) => r.status === 'rejected');
-for (const f of failed) logger.fatal({ err: f.reason }, 'agent stopped on an error it cannot retry');
-process.exit(failed.length > 0 ? 1 : 0);
+await program.parseAsync(process.argv);

@@ -17,6 +17,8 @@ export const ManagerConfig = Type.Object({
   telemetryIntervalS: Type.Number({ exclusiveMinimum: 0, default: 15, description: 'How often agents send telemetry (also their heartbeat).' }),
   heartbeatGraceS: Type.Number({ exclusiveMinimum: 0, default: 45, description: 'A node silent for longer is shown offline.' }),
   inventoryIntervalS: Type.Number({ exclusiveMinimum: 0, default: 3600, description: 'How often agents re-send their inventory.' }),
+  healthIntervalS: Type.Number({ exclusiveMinimum: 0, default: 30, description: 'How often agents evaluate health (changes are sent at once).' }),
+  healthDigestIntervalS: Type.Number({ exclusiveMinimum: 0, default: 300, description: 'How often agents send their full set of conditions.' }),
   maxPayloadBytes: Type.Integer({ minimum: 1024, default: 262144, description: 'Largest MQTT payload accepted from a node.' }),
   grpcMaxMessageBytes: Type.Integer({ minimum: 1024, default: 4194304, description: 'Largest gRPC request accepted.' }),
   dashboardDir: Type.String({ default: '', description: 'Static dashboard files; empty: the bundled dashboard.' }),

@@ -57,7 +57,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   const mqttAddress = await broker.listen(config.mqttPort, config.listenHost);
 
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
-  await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes });
+  await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store });
   const sweeper = setInterval(() => {
     presence.sweep().catch((error: unknown) => logger.error({ err: error }, 'presence sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
@@ -74,6 +74,8 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
       telemetryIntervalMs: config.telemetryIntervalS * 1000,
       heartbeatIntervalMs: config.telemetryIntervalS * 1000,
       inventoryIntervalMs: config.inventoryIntervalS * 1000,
+      healthIntervalMs: config.healthIntervalS * 1000,
+      healthDigestIntervalMs: config.healthDigestIntervalS * 1000,
     },
   }), { onInternalError: (method, error) => logger.error({ err: error, method }, 'gRPC call failed') });
   const grpcPort = await bindGrpc(grpcServer, config.listenHost, config.grpcPort);

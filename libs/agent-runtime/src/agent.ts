@@ -6,8 +6,11 @@ import type { BackoffPolicy } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
 import { AgentService } from '@metalfleet/proto';
 import { createClient } from '@metalfleet/transport';
+import { HealthMonitor } from './health-monitor.ts';
 import { runMqttSession } from './mqtt-session.ts';
 import { registerUntilAccepted } from './registration.ts';
+import { Spool } from './spool.ts';
+import { SpoolDrainer } from './spool-drainer.ts';
 
 export interface AgentOptions {
   /** gRPC address of the manager, host:port. */
@@ -18,6 +21,28 @@ export interface AgentOptions {
   logger: Logger;
   mqttProtocolVersion: 4 | 5;
   backoff: BackoffPolicy;
+  /** Where the spool lives (a file, or ':memory:' for a throwaway agent). */
+  spoolPath: string;
+  spoolMaxEntries: number;
+  /** Until the manager says otherwise at registration. */
+  healthIntervalMs: number;
+  digestIntervalMs: number;
+}
+
+/** Runs `work` now and every `ms`; returns a function that changes the period. */
+function every(ms: number, work: () => void): { reschedule: (next: number) => void; stop: () => void } {
+  let timer = setInterval(work, ms);
+  let period = ms;
+  work();
+  return {
+    reschedule(next) {
+      if (next === period) return;
+      clearInterval(timer);
+      period = next;
+      timer = setInterval(work, next);
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 export function managerHost(address: string): string {
@@ -30,6 +55,14 @@ export function managerHost(address: string): string {
 export async function runAgent(options: AgentOptions, signal: AbortSignal): Promise<void> {
   const { client, close } = createClient(AgentService, options.managerAddress, credentials.createInsecure());
   const logger = options.logger.child({ hardware: options.backend.label });
+  await options.backend.start((error) => logger.warn({ err: error }, 'kernel log follower stopped'));
+  const spool = new Spool(options.spoolPath, options.spoolMaxEntries);
+  const drainer = new SpoolDrainer(spool, logger);
+  const health = new HealthMonitor({ backend: options.backend, spool, logger, onSpooled: () => drainer.kick() });
+  const evaluate = () => void health.evaluate().catch((error: unknown) => logger.warn({ err: error }, 'health evaluation failed'));
+  const healthTimer = every(options.healthIntervalMs, evaluate);
+  const digestTimer = every(options.digestIntervalMs, () => health.spoolDigest());
+  const kickTimer = setInterval(() => drainer.kick(), 5000);
   try {
     while (!signal.aborted) {
       let registration;
@@ -42,15 +75,22 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
         if (signal.aborted) return;
         throw error;
       }
+      if (registration.healthIntervalMs) healthTimer.reschedule(registration.healthIntervalMs);
+      if (registration.digestIntervalMs) digestTimer.reschedule(registration.digestIntervalMs);
       const nodeLogger = logger.child({ nodeId: registration.nodeId });
       nodeLogger.info({ returning: registration.returning }, registration.returning ? 'registered again (known machine)' : 'registered as a new node');
       const end = await runMqttSession({
         registration, client, backend: options.backend, version: options.version, logger: nodeLogger,
-        mqttProtocolVersion: options.mqttProtocolVersion, signal,
+        mqttProtocolVersion: options.mqttProtocolVersion, signal, drainer, health,
       });
       if (end === 'stopped') return;
     }
   } finally {
+    healthTimer.stop();
+    digestTimer.stop();
+    clearInterval(kickTimer);
+    options.backend.stop();
+    spool.close();
     close();
   }
 }

@@ -10,8 +10,10 @@ import { isDomainError } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
 import type { AgentService } from '@metalfleet/proto';
 import { inventoryToProto, nodeTopic, type ServiceClient } from '@metalfleet/transport';
+import type { HealthMonitor } from './health-monitor.ts';
 import { statusPayload, telemetryPayload } from './messages.ts';
 import type { Registration } from './registration.ts';
+import type { SpoolDrainer } from './spool-drainer.ts';
 
 export type SessionEnd = 'stopped' | 'credential-refused';
 
@@ -23,6 +25,8 @@ export interface SessionDeps {
   logger: Logger;
   mqttProtocolVersion: 4 | 5;
   signal: AbortSignal;
+  drainer: SpoolDrainer;
+  health: HealthMonitor;
 }
 
 // CONNACK codes for a refused credential: 4/5 in MQTT 3.1.1, 134/135 in MQTT 5.
@@ -54,6 +58,7 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
       if (ended) return;
       ended = true;
       for (const t of timers) clearInterval(t);
+      deps.drainer.detach();
       deps.signal.removeEventListener('abort', onAbort);
       const close = () => client.end(false, {}, () => resolve(why));
       if (graceful && client.connected) {
@@ -68,6 +73,9 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     client.on('connect', () => {
       logger.info({ url }, 'connected to the broker');
       client.publish(statusTopic, Buffer.from(statusPayload('online', new Date(), deps.version, bootId)), { qos: 1, retain: true });
+      // The manager may have missed anything (it restarted, we were away): send the full set, then drain in order.
+      deps.health.spoolDigest();
+      deps.drainer.attach(client, reg.nodeId);
     });
     client.on('error', (error: Error & { code?: number | string }) => {
       if (typeof error.code === 'number' && credentialRefused.has(error.code)) {

@@ -16,6 +16,8 @@ export interface Registration {
   mqttPort: number;
   telemetryIntervalMs: number;
   inventoryIntervalMs: number;
+  healthIntervalMs: number | null;
+  digestIntervalMs: number | null;
 }
 
 export interface RegisterDeps {
@@ -49,6 +51,8 @@ export async function registerUntilAccepted(deps: RegisterDeps): Promise<Registr
         mqttPort: reply.mqtt?.port ?? 0,
         telemetryIntervalMs: reply.intervals?.telemetry ? durationMs(reply.intervals.telemetry) : 15_000,
         inventoryIntervalMs: reply.intervals?.inventory ? durationMs(reply.intervals.inventory) : 3_600_000,
+        healthIntervalMs: reply.intervals?.health ? durationMs(reply.intervals.health) : null,
+        digestIntervalMs: reply.intervals?.healthDigest ? durationMs(reply.intervals.healthDigest) : null,
       };
     } catch (error) {
       if (isDomainError(error) && error.code === 'invalid-argument') throw error;

@@ -16,6 +16,15 @@ export const NodeIdentity = Type.Object({
   bmcAddress: Type.String(),
 });
 
+export const Severity = Type.Enum(['ok', 'warning', 'critical']);
+export const Remediation = Type.Enum(['none', 'reset-gpu', 'reboot', 'reimage', 'replace']);
+
+export const NodeHealthSummary = Type.Object({
+  severity: Severity,
+  remediation: Remediation,
+  conditionCount: Type.Integer(),
+});
+
 export const NodeSummary = Type.Object({
   id: Type.String(),
   hostname: Type.String(),
@@ -26,6 +35,7 @@ export const NodeSummary = Type.Object({
   registeredAt: Timestamp,
   agentVersion: Type.String(),
   identity: NodeIdentity,
+  health: NodeHealthSummary,
 });
 export type NodeSummary = Static<typeof NodeSummary>;
 
@@ -76,3 +86,31 @@ export const NodeListQuery = Type.Object({
   state: Type.Optional(NodeState),
 });
 export type NodeListQuery = Static<typeof NodeListQuery>;
+
+export const HealthCondition = Type.Object({
+  component: Type.String(),
+  code: Type.String(),
+  severity: Severity,
+  remediation: Remediation,
+  message: Type.String(),
+  since: Timestamp,
+});
+
+export const HealthEvent = Type.Object({
+  eventId: Type.String(),
+  sequence: Type.Integer(),
+  at: Timestamp,
+  receivedAt: Timestamp,
+  changes: Type.Array(Type.Object({ kind: Type.Enum(['appeared', 'changed', 'cleared']), condition: HealthCondition })),
+});
+
+export const NodeHealth = Type.Object({
+  overall: Type.Object({ severity: Severity, remediation: Remediation }),
+  conditions: Type.Array(HealthCondition),
+  events: Type.Array(HealthEvent),
+});
+export type NodeHealth = Static<typeof NodeHealth>;
+
+export const NodeHealthQuery = Type.Object({
+  events: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 100, description: 'How many of the latest events to include.' })),
+});

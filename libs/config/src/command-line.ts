@@ -19,12 +19,23 @@ export function parseConfigFlags<S extends TObject>(
   argv: readonly string[],
   env: Record<string, string | undefined>,
 ): Readonly<Static<S>> {
-  program.option('-c, --config <file>', 'YAML or JSON file with any of the options below (camelCase keys)');
+  addConfigOptions(program, schema);
+  program.parse(argv, { from: 'user' });
+  return readConfig(program, schema, env);
+}
+
+/** Adds `--config <file>` and one flag per schema key to a command (or subcommand). */
+export function addConfigOptions<S extends TObject>(command: Command, schema: S): Command {
+  command.option('-c, --config <file>', 'YAML or JSON file with any of the options below (camelCase keys)');
   for (const [key, property] of Object.entries(schema.properties)) {
     const { description = '', default: fallback } = property as { description?: string; default?: unknown };
-    program.addOption(new Option(`--${flagName(key)} <value>`, `${description} (default: ${JSON.stringify(fallback)})`));
+    command.addOption(new Option(`--${flagName(key)} <value>`, `${description} (default: ${JSON.stringify(fallback)})`));
   }
-  program.parse(argv, { from: 'user' });
+  return command;
+}
+
+/** The config after the command was parsed: its flags > METALFLEET_* env > --config file > defaults. */
+export function readConfig<S extends TObject>(program: Command, schema: S, env: Record<string, string | undefined>): Readonly<Static<S>> {
   const options = program.opts<Record<string, unknown>>();
   const flags: Record<string, unknown> = {};
   for (const key of Object.keys(schema.properties)) {

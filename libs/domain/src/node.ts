@@ -1,4 +1,5 @@
 // The node as the manager knows it.
+import type { Remediation, Severity } from './health/health-condition.ts';
 import type { NodeIdentity } from './node-identity.ts';
 
 /** Lifecycle states (ARCHITECTURE.md). Presence is kept apart from them. */
@@ -20,4 +21,11 @@ export interface NodeSummary {
   lastSeenAt: Date | null;
   registeredAt: Date;
   agentVersion: string;
+  health: NodeHealthSummary;
+}
+
+export interface NodeHealthSummary {
+  severity: Severity;
+  remediation: Remediation;
+  conditionCount: number;
 }

@@ -11,7 +11,7 @@ describe('UpdateInventory', () => {
   it('accepts only the node\'s own credential, and changes nothing otherwise', async () => {
     const store = openSqliteFleetStore({ path: ':memory:' });
     const register = createRegistrar({ store, events: new FleetEvents(), bootstrapTokens: () => ['t'], newNodeId: () => 'n1', now: () => new Date() });
-    const handlers = agentServiceHandlers({ register, store, config: { mqttHost: '', mqttPort: 1, mqttTls: false, telemetryIntervalMs: 1, heartbeatIntervalMs: 1, inventoryIntervalMs: 1 } });
+    const handlers = agentServiceHandlers({ register, store, config: { mqttHost: '', mqttPort: 1, mqttTls: false, telemetryIntervalMs: 1, heartbeatIntervalMs: 1, inventoryIntervalMs: 1, healthIntervalMs: 1, healthDigestIntervalMs: 1 } });
     const reply = await handlers.register(create(RegisterRequestSchema, {
       identity: { systemUuid: 'uuid-1' }, bootstrapToken: 't', inventory: { system: { hostname: 'before' } },
     }), { metadata: new Metadata(), peer: 'test', method: 'Register' });

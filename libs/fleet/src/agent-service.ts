@@ -15,6 +15,8 @@ export interface AgentServiceConfig {
   telemetryIntervalMs: number;
   heartbeatIntervalMs: number;
   inventoryIntervalMs: number;
+  healthIntervalMs: number;
+  healthDigestIntervalMs: number;
 }
 
 /** Metadata keys a registered node authenticates its calls with. */
@@ -56,6 +58,8 @@ export function agentServiceHandlers(deps: { register: Register; store: FleetSto
           telemetry: durationFromMs(config.telemetryIntervalMs),
           heartbeat: durationFromMs(config.heartbeatIntervalMs),
           inventory: durationFromMs(config.inventoryIntervalMs),
+          health: durationFromMs(config.healthIntervalMs),
+          healthDigest: durationFromMs(config.healthDigestIntervalMs),
         },
       };
     },

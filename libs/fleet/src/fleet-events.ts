@@ -7,7 +7,9 @@ export type FleetEvent =
   | { type: 'identity-conflict'; nodeIds: readonly string[]; reason: string; at: Date }
   | { type: 'registration-refused'; reason: string; peer: string; at: Date }
   | { type: 'presence-changed'; nodeId: string; presence: Presence; reason: string; at: Date }
-  | { type: 'bad-message'; nodeId: string; topic: string; error: string; at: Date };
+  | { type: 'bad-message'; nodeId: string; topic: string; error: string; at: Date }
+  | { type: 'health-changed'; nodeId: string; eventId: string; changes: string[]; at: Date }
+  | { type: 'health-duplicate'; nodeId: string; eventId: string; at: Date };
 
 export class FleetEvents {
   private readonly emitter = new EventEmitter();

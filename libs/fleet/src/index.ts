@@ -4,3 +4,4 @@ export * from './mqtt-ingest.ts';
 export * from './presence-tracker.ts';
 export * from './registrar.ts';
 export * from './secrets.ts';
+export * from './health-ingest.ts';

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { create, toBinary } from '@bufbuild/protobuf';
-import { NodeStatusSchema, Presence, TelemetrySchema } from '@metalfleet/proto';
+import { HealthChangeKind, HealthMessageSchema, NodeStatusSchema, Presence, Remediation, Severity, TelemetrySchema } from '@metalfleet/proto';
 import { createNodeBroker, type NodeBroker } from '@metalfleet/transport';
 import { emptyInventory } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
@@ -38,7 +38,7 @@ beforeAll(async () => {
   });
   const { port } = await broker.listen(0, '127.0.0.1');
   const presence = createPresenceTracker({ store, events, now: () => new Date(), heartbeatGraceMs: 60_000 });
-  await startMqttIngest({ broker, presence, events, now: () => new Date(), maxPayloadBytes: 4096 });
+  await startMqttIngest({ broker, presence, events, now: () => new Date(), maxPayloadBytes: 4096, store });
   node = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'n1', username: 'n1', password: 'cred-1', reconnectPeriod: 0 });
 });
 
@@ -73,5 +73,29 @@ describe('MQTT ingest', () => {
     await new Promise((r) => setTimeout(r, 5));
     await node.publishAsync('mf/v1/nodes/n1/telemetry', Buffer.from(toBinary(TelemetrySchema, create(TelemetrySchema, { cpuLoadPercent: 12 }))), { qos: 1 });
     await until(async () => ((await store.getNode('n1'))?.lastSeenAt?.getTime() ?? 0) > before);
+  });
+
+  it('stores a health event once however often it is delivered, refuses malformed ones, and applies digests', async () => {
+    const condition = { component: 'gpu:0000:18:00', code: 'thermal-slowdown', severity: Severity.WARNING, remediation: Remediation.NONE, message: 'hot' };
+    const event = Buffer.from(toBinary(HealthMessageSchema, create(HealthMessageSchema, {
+      kind: { case: 'event', value: { eventId: 'event-0001', sequence: 1n, changes: [{ kind: HealthChangeKind.APPEARED, condition }] } },
+    })));
+    await node.publishAsync('mf/v1/nodes/n1/health', event, { qos: 1 });
+    await node.publishAsync('mf/v1/nodes/n1/health', event, { qos: 1 });
+    await until(() => seen.some((e) => e.type === 'health-duplicate'));
+    expect(seen.filter((e) => e.type === 'health-changed')).toHaveLength(1);
+    expect((await store.healthEvents('n1', 10)).map((e) => e.eventId)).toEqual(['event-0001']);
+    expect((await store.conditions('n1')).map((c) => c.code)).toEqual(['thermal-slowdown']);
+
+    const invalid = Buffer.from(toBinary(HealthMessageSchema, create(HealthMessageSchema, {
+      kind: { case: 'event', value: { eventId: 'event-0002', changes: [{ kind: HealthChangeKind.APPEARED, condition: { ...condition, severity: Severity.UNSPECIFIED } }] } },
+    })));
+    await node.publishAsync('mf/v1/nodes/n1/health', invalid, { qos: 1 });
+    await until(() => seen.some((e) => e.type === 'bad-message' && e.error.includes('invalid change')));
+    expect((await store.healthEvents('n1', 10))).toHaveLength(1);
+
+    const digest = Buffer.from(toBinary(HealthMessageSchema, create(HealthMessageSchema, { kind: { case: 'digest', value: { conditions: [] } } })));
+    await node.publishAsync('mf/v1/nodes/n1/health', digest, { qos: 1 });
+    await until(async () => (await store.conditions('n1')).length === 0);
   });
 });

@@ -1,7 +1,9 @@
 // Adapter: protobuf payloads from the broker's node topics into fleet calls.
 // The broker has already checked that the publisher owns the topic's node id.
-import { NodeStatusSchema, Presence as PresenceMessage, TelemetrySchema } from '@metalfleet/proto';
+import { HealthMessageSchema, NodeStatusSchema, Presence as PresenceMessage, TelemetrySchema } from '@metalfleet/proto';
 import { allNodesTopic, decodePayload, parseNodeTopic, type NodeBroker } from '@metalfleet/transport';
+import type { FleetStore } from '@metalfleet/store';
+import { healthMessageToRecord } from './health-ingest.ts';
 import type { Presence } from '@metalfleet/domain';
 import type { FleetEvents } from './fleet-events.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
@@ -18,6 +20,7 @@ export interface IngestDeps {
   events: FleetEvents;
   now: () => Date;
   maxPayloadBytes: number;
+  store: FleetStore;
 }
 
 export async function startMqttIngest(deps: IngestDeps): Promise<void> {
@@ -39,5 +42,23 @@ export async function startMqttIngest(deps: IngestDeps): Promise<void> {
     const decoded = decodePayload(TelemetrySchema, payload, deps.maxPayloadBytes);
     if (!decoded.ok) return bad(parsed.nodeId, topic, decoded.error);
     await deps.presence.heartbeat(parsed.nodeId);
+  });
+
+  await deps.broker.subscribe(allNodesTopic('health'), async ({ topic, payload }) => {
+    const parsed = parseNodeTopic(topic);
+    if (!parsed) return;
+    const decoded = decodePayload(HealthMessageSchema, payload, deps.maxPayloadBytes);
+    if (!decoded.ok) return bad(parsed.nodeId, topic, decoded.error);
+    const record = healthMessageToRecord(decoded.message, deps.now());
+    if (!record.ok) return bad(parsed.nodeId, topic, record.error);
+    await deps.presence.heartbeat(parsed.nodeId);
+    if (record.kind === 'digest') {
+      await deps.store.replaceConditions(parsed.nodeId, record.conditions);
+      return;
+    }
+    const applied = await deps.store.applyHealthEvent(parsed.nodeId, record.event);
+    deps.events.emit(applied
+      ? { type: 'health-changed', nodeId: parsed.nodeId, eventId: record.event.eventId, changes: record.event.changes.map((c) => `${c.kind} ${c.condition.component} ${c.condition.code}`), at: deps.now() }
+      : { type: 'health-duplicate', nodeId: parsed.nodeId, eventId: record.event.eventId, at: deps.now() });
   });
 }

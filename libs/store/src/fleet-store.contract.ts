@@ -1,6 +1,6 @@
 // One behavioural suite every FleetStore implementation must pass.
 import { describe, expect, it } from 'vitest';
-import { emptyInventory, type NodeIdentity } from '@metalfleet/domain';
+import { emptyInventory, type HealthCondition, type NodeIdentity } from '@metalfleet/domain';
 import type { FleetStore, NewNode } from './fleet-store.ts';
 
 export interface StoreFactory {
@@ -76,6 +76,28 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       const store = await factory.open('conflicts');
       await store.recordConflict({ at: new Date('2026-11-01T00:00:00Z'), identity: identity({ systemUuid: 'dup' }), nodeIds: ['n1', 'n2'], reason: 'two nodes share it' });
       expect(await store.listConflicts()).toEqual([expect.objectContaining({ nodeIds: ['n1', 'n2'], reason: 'two nodes share it' })]);
+      await store.close();
+    });
+
+    it('applies each health event once, and a digest replaces the set', async () => {
+      const store = await factory.open('health');
+      await store.createNode(newNode('n1', { systemUuid: 'u-h' }));
+      const since = new Date('2026-11-01T01:00:00Z');
+      const hot: HealthCondition = { component: 'gpu:0000:18:00', code: 'thermal-slowdown', severity: 'warning', remediation: 'none', message: 'hot', since };
+      const x8: HealthCondition = { ...hot, code: 'pcie-width-degraded', remediation: 'replace', message: 'x8 of x16' };
+      const event = (eventId: string, sequence: number, changes: Array<{ kind: 'appeared' | 'changed' | 'cleared'; condition: HealthCondition }>) =>
+        ({ eventId, sequence, at: since, receivedAt: since, changes });
+      expect(await store.applyHealthEvent('n1', event('e1', 1, [{ kind: 'appeared', condition: hot }, { kind: 'appeared', condition: x8 }]))).toBe(true);
+      expect(await store.applyHealthEvent('n1', event('e1', 1, [{ kind: 'appeared', condition: hot }]))).toBe(false);
+      expect(await store.applyHealthEvent('n1', event('e2', 2, [{ kind: 'cleared', condition: hot }]))).toBe(true);
+      expect((await store.conditions('n1')).map((c) => c.code)).toEqual(['pcie-width-degraded']);
+      expect((await store.healthEvents('n1', 10)).map((e) => e.eventId)).toEqual(['e1', 'e2']);
+      expect((await store.healthEvents('n1', 1)).map((e) => e.eventId)).toEqual(['e2']);
+      expect((await store.getNode('n1'))?.health).toEqual({ severity: 'warning', remediation: 'replace', conditionCount: 1 });
+      expect(await store.applyHealthEvent('unknown-node', event('e3', 3, [{ kind: 'appeared', condition: hot }]))).toBe(false);
+      await store.replaceConditions('n1', [{ ...hot, severity: 'critical' }]);
+      expect((await store.listNodes())[0]?.health).toEqual({ severity: 'critical', remediation: 'none', conditionCount: 1 });
+      expect((await store.healthEvents('n1', 10))[0]?.changes[0]?.condition.since).toEqual(since);
       await store.close();
     });
 

@@ -1,6 +1,6 @@
 // The repository API the manager uses for fleet state. SQLite implements it
 // today; PostgreSQL implements the same interface for high availability.
-import type { Inventory, KnownIdentity, NodeIdentity, NodeSummary, Presence } from '@metalfleet/domain';
+import type { HealthChange, HealthCondition, Inventory, KnownIdentity, NodeIdentity, NodeSummary, Presence } from '@metalfleet/domain';
 
 export interface NodeRecord extends NodeSummary {
   inventory: Inventory;
@@ -23,6 +23,15 @@ export interface IdentityConflict {
   reason: string;
 }
 
+/** A health event as the agent sent it; stored once per event id. */
+export interface HealthEventRecord {
+  eventId: string;
+  sequence: number;
+  at: Date;
+  receivedAt: Date;
+  changes: Array<{ kind: HealthChange['kind']; condition: HealthCondition }>;
+}
+
 export interface FleetStore {
   /** Nodes sharing the system UUID, any serial or any MAC with this identity. */
   findIdentityCandidates(identity: NodeIdentity): Promise<KnownIdentity[]>;
@@ -38,6 +47,16 @@ export interface FleetStore {
   silentNodes(before: Date): Promise<string[]>;
   recordConflict(conflict: IdentityConflict): Promise<void>;
   listConflicts(): Promise<IdentityConflict[]>;
+  /**
+   * Stores a health event and applies its changes to the node's conditions, in
+   * one transaction. Returns false (and changes nothing) for an event id already stored.
+   */
+  applyHealthEvent(nodeId: string, event: HealthEventRecord): Promise<boolean>;
+  /** A digest: the node's full set of conditions now. */
+  replaceConditions(nodeId: string, conditions: readonly HealthCondition[]): Promise<void>;
+  conditions(nodeId: string): Promise<HealthCondition[]>;
+  /** Oldest first, at most `limit` of the latest. */
+  healthEvents(nodeId: string, limit: number): Promise<HealthEventRecord[]>;
   listNodes(): Promise<NodeSummary[]>;
   getNode(nodeId: string): Promise<NodeRecord | null>;
   close(): Promise<void>;

@@ -3,10 +3,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import {
-  normalizeIdentity, nodeStates, type Inventory, type KnownIdentity, type NodeIdentity, type NodeState,
-  type NodeSummary, type Presence,
+  normalizeIdentity, nodeStates, overallHealth, remediations, severities, type HealthCondition, type Inventory, type KnownIdentity,
+  type NodeHealthSummary, type NodeIdentity, type NodeState, type NodeSummary, type Presence, type Remediation, type Severity,
 } from '@metalfleet/domain';
-import type { FleetStore, IdentityConflict, NewNode, NodeRecord } from './fleet-store.ts';
+import type { FleetStore, HealthEventRecord, IdentityConflict, NewNode, NodeRecord } from './fleet-store.ts';
 import { sqliteMigrations, type Migration } from './sqlite-migrations.ts';
 
 interface NodeRow {
@@ -84,7 +84,21 @@ function rowIdentity(row: NodeRow): NodeIdentity {
   };
 }
 
-function rowSummary(row: NodeRow): NodeSummary {
+interface ConditionRow { node_id: string; component: string; code: string; severity: string; remediation: string; message: string; since: number }
+
+function rowCondition(row: ConditionRow): HealthCondition {
+  return {
+    component: row.component, code: row.code, message: row.message, since: new Date(row.since),
+    severity: (severities as readonly string[]).includes(row.severity) ? (row.severity as Severity) : 'warning',
+    remediation: (remediations as readonly string[]).includes(row.remediation) ? (row.remediation as Remediation) : 'none',
+  };
+}
+
+function healthSummary(conditions: readonly HealthCondition[]): NodeHealthSummary {
+  return { ...overallHealth(conditions), conditionCount: conditions.length };
+}
+
+function rowSummary(row: NodeRow, conditions: readonly HealthCondition[] = []): NodeSummary {
   return {
     id: row.id,
     hostname: row.hostname,
@@ -95,6 +109,7 @@ function rowSummary(row: NodeRow): NodeSummary {
     lastSeenAt: fromMillis(row.last_seen_at),
     registeredAt: new Date(row.registered_at),
     agentVersion: row.agent_version,
+    health: healthSummary(conditions),
   };
 }
 
@@ -110,6 +125,9 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   applyMigrations(db, sqliteMigrations);
 
   const selectNode = db.prepare(`SELECT ${nodeColumns} FROM nodes n WHERE n.id = ?`);
+  const selectConditions = db.prepare('SELECT * FROM node_conditions WHERE node_id = ? ORDER BY component, code');
+  const upsertCondition = db.prepare(`INSERT INTO node_conditions (node_id, component, code, severity, remediation, message, since) VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (node_id, component, code) DO UPDATE SET severity = excluded.severity, remediation = excluded.remediation, message = excluded.message`);
 
   function writeIdentity(node: NewNode, identity: NodeIdentity): void {
     db.prepare('DELETE FROM node_macs WHERE node_id = ?').run(node.id);
@@ -196,15 +214,58 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       return rows.map((r): IdentityConflict => ({ at: new Date(r.at), identity: JSON.parse(r.identity_json) as NodeIdentity, nodeIds: r.node_ids.split(','), reason: r.reason }));
     },
 
+    async applyHealthEvent(nodeId, event) {
+      return inTransaction(db, () => {
+        const inserted = db.prepare(`INSERT INTO health_events (node_id, event_id, sequence, at, received_at, changes_json)
+            SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM nodes WHERE id = ?)
+            ON CONFLICT (node_id, event_id) DO NOTHING`).run(
+          nodeId, event.eventId, event.sequence, event.at.getTime(), event.receivedAt.getTime(), JSON.stringify(event.changes), nodeId);
+        if (inserted.changes === 0) return false;
+        for (const { kind, condition: c } of event.changes) {
+          if (kind === 'cleared') db.prepare('DELETE FROM node_conditions WHERE node_id = ? AND component = ? AND code = ?').run(nodeId, c.component, c.code);
+          else upsertCondition.run(nodeId, c.component, c.code, c.severity, c.remediation, c.message, c.since.getTime());
+        }
+        return true;
+      });
+    },
+
+    async replaceConditions(nodeId, conditions) {
+      inTransaction(db, () => {
+        db.prepare('DELETE FROM node_conditions WHERE node_id = ?').run(nodeId);
+        for (const c of conditions) upsertCondition.run(nodeId, c.component, c.code, c.severity, c.remediation, c.message, c.since.getTime());
+      });
+    },
+
+    async conditions(nodeId) {
+      return (selectConditions.all(nodeId) as unknown as ConditionRow[]).map(rowCondition);
+    },
+
+    async healthEvents(nodeId, limit) {
+      const rows = db.prepare(`SELECT * FROM (SELECT event_id, sequence, at, received_at, changes_json, rowid AS r FROM health_events
+          WHERE node_id = ? ORDER BY rowid DESC LIMIT ?) ORDER BY r`).all(nodeId, limit) as Array<{ event_id: string; sequence: number; at: number; received_at: number; changes_json: string }>;
+      return rows.map((r): HealthEventRecord => ({
+        eventId: r.event_id, sequence: r.sequence, at: new Date(r.at), receivedAt: new Date(r.received_at),
+        changes: (JSON.parse(r.changes_json) as Array<{ kind: HealthEventRecord['changes'][number]['kind']; condition: HealthCondition & { since: string } }>)
+          .map((c) => ({ kind: c.kind, condition: { ...c.condition, since: new Date(c.condition.since) } })),
+      }));
+    },
+
     async listNodes() {
       const rows = db.prepare(`SELECT ${nodeColumns} FROM nodes n ORDER BY n.registered_at, n.id`).all() as unknown as NodeRow[];
-      return rows.map(rowSummary);
+      const byNode = new Map<string, HealthCondition[]>();
+      for (const row of db.prepare('SELECT * FROM node_conditions').all() as unknown as ConditionRow[]) {
+        const list = byNode.get(row.node_id) ?? [];
+        list.push(rowCondition(row));
+        byNode.set(row.node_id, list);
+      }
+      return rows.map((row) => rowSummary(row, byNode.get(row.id)));
     },
 
     async getNode(nodeId) {
       const row = selectNode.get(nodeId) as unknown as NodeRow | undefined;
       if (!row) return null;
-      const record: NodeRecord = { ...rowSummary(row), inventory: parseInventory(row.inventory_json) };
+      const conditions = (selectConditions.all(nodeId) as unknown as ConditionRow[]).map(rowCondition);
+      const record: NodeRecord = { ...rowSummary(row, conditions), inventory: parseInventory(row.inventory_json) };
       return record;
     },
 

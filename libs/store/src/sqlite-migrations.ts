@@ -46,4 +46,30 @@ export const sqliteMigrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 2,
+    name: 'health',
+    sql: `
+      CREATE TABLE health_events (
+        node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+        event_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        at INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        changes_json TEXT NOT NULL,
+        PRIMARY KEY (node_id, event_id)
+      ) STRICT;
+      CREATE INDEX health_events_by_node ON health_events (node_id, received_at);
+      CREATE TABLE node_conditions (
+        node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+        component TEXT NOT NULL,
+        code TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        remediation TEXT NOT NULL,
+        message TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        PRIMARY KEY (node_id, component, code)
+      ) STRICT;
+    `,
+  },
 ];

@@ -4,3 +4,4 @@ export * from './inventory-mapper.ts';
 export * from './mqtt-broker.ts';
 export * from './mqtt-topics.ts';
 export * from './payload-codec.ts';
+export * from './health-mapper.ts';

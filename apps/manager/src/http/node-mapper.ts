@@ -1,7 +1,7 @@
 // Domain nodes to the API's JSON shapes (dates as ISO strings).
-import type { NodeSummary as DomainNode } from '@metalfleet/domain';
-import type { NodeRecord } from '@metalfleet/store';
-import type { NodeDetail, NodeSummary } from '@metalfleet/api';
+import { overallHealth, type HealthCondition, type NodeSummary as DomainNode } from '@metalfleet/domain';
+import type { HealthEventRecord, NodeRecord } from '@metalfleet/store';
+import type { NodeDetail, NodeHealth, NodeSummary } from '@metalfleet/api';
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
 
@@ -16,6 +16,20 @@ export function nodeSummaryToApi(node: DomainNode): NodeSummary {
     registeredAt: node.registeredAt.toISOString(),
     agentVersion: node.agentVersion,
     identity: { ...node.identity, macs: [...node.identity.macs] },
+    health: { ...node.health },
+  };
+}
+
+const conditionToApi = (c: HealthCondition) => ({ ...c, since: c.since.toISOString() });
+
+export function nodeHealthToApi(conditions: readonly HealthCondition[], events: readonly HealthEventRecord[]): NodeHealth {
+  return {
+    overall: overallHealth(conditions),
+    conditions: conditions.map(conditionToApi),
+    events: events.map((e) => ({
+      eventId: e.eventId, sequence: e.sequence, at: e.at.toISOString(), receivedAt: e.receivedAt.toISOString(),
+      changes: e.changes.map((c) => ({ kind: c.kind, condition: conditionToApi(c.condition) })),
+    })),
   };
 }
 

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ApiError, NodeDetail, NodeIdParams, NodeList, NodeListQuery } from '@metalfleet/api';
+import { ApiError, NodeDetail, NodeHealth, NodeHealthQuery, NodeIdParams, NodeList, NodeListQuery } from '@metalfleet/api';
 import { DomainError } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
-import { nodeDetailToApi, nodeSummaryToApi } from './node-mapper.ts';
+import { nodeDetailToApi, nodeHealthToApi, nodeSummaryToApi } from './node-mapper.ts';
 
 export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore }> = async (app, { store }) => {
   app.get('/api/v1/nodes', {
@@ -21,5 +21,13 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore }> = asyn
     const node = await store.getNode(request.params.id);
     if (!node) throw new DomainError('not-found', `no node ${request.params.id}`);
     return nodeDetailToApi(node);
+  });
+
+  app.get('/api/v1/nodes/:id/health', {
+    schema: { summary: 'A node\'s health conditions and its latest health events', params: NodeIdParams, querystring: NodeHealthQuery, response: { 200: NodeHealth, 400: ApiError, 404: ApiError } },
+  }, async (request) => {
+    const { id } = request.params;
+    if (!(await store.getNode(id))) throw new DomainError('not-found', `no node ${id}`);
+    return nodeHealthToApi(await store.conditions(id), await store.healthEvents(id, request.query.events ?? 100));
   });
 };

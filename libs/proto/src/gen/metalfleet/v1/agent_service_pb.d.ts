@@ -137,6 +137,20 @@ export declare type ReportingIntervals = Message<"metalfleet.v1.ReportingInterva
    * @generated from field: google.protobuf.Duration inventory = 3;
    */
   inventory?: Duration | undefined;
+
+  /**
+   * How often health is evaluated (changes are sent when they happen).
+   *
+   * @generated from field: google.protobuf.Duration health = 4;
+   */
+  health?: Duration | undefined;
+
+  /**
+   * How often the full set of conditions is sent, so the manager can reconcile.
+   *
+   * @generated from field: google.protobuf.Duration health_digest = 5;
+   */
+  healthDigest?: Duration | undefined;
 };
 
 /**

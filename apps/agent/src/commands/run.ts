@@ -1,0 +1,64 @@
+// `metalfleet-agent run`: one agent for this machine, or many simulated nodes.
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { createRealBackend, createSimulatedBackend, faultsFor, type FaultKind, type HardwareBackend } from '@metalfleet/hardware';
+import { runAgent } from '@metalfleet/agent-runtime';
+import type { AgentConfig } from '../config.ts';
+
+/** Faults for simulated node `index`, re-read from the faults file each time (so tests and demos can inject live). */
+function faultReader(file: string, index: number, logger: Logger): () => FaultKind[] {
+  let reported = '';
+  return () => {
+    if (file === '') return [];
+    let parsed: unknown = null;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && reported !== 'parse') {
+        reported = 'parse';
+        logger.warn({ file, err: error }, 'faults file unreadable; no faults applied');
+      }
+      return [];
+    }
+    const { faults, unknown } = faultsFor(index, parsed);
+    if (unknown.length > 0 && reported !== unknown.join()) {
+      reported = unknown.join();
+      logger.warn({ file, unknown }, 'unknown fault names ignored');
+    }
+    return faults;
+  };
+}
+
+export async function runAgents(config: AgentConfig, logger: Logger, version: string, signal: AbortSignal): Promise<number> {
+  const { bootstrapToken, bootstrapTokenFile } = config;
+  const readBootstrapToken = async () => {
+    if (bootstrapToken !== '') return bootstrapToken;
+    try {
+      return (await readFile(bootstrapTokenFile, 'utf8')).trim();
+    } catch (error) {
+      throw new Error(`cannot read the bootstrap token file ${bootstrapTokenFile}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+
+  const nodes: Array<{ backend: HardwareBackend; spoolPath: string }> = config.simulate > 0
+    ? Array.from({ length: config.simulate }, (_, i) => ({
+      backend: createSimulatedBackend({
+        seed: config.simulateSeed, index: i + 1, spec: { gpuModel: config.simulateGpuModel, gpuCount: config.simulateGpuCount },
+        faults: faultReader(config.faultsFile, i + 1, logger),
+      }),
+      spoolPath: join(config.stateDir, `sim-${String(i + 1).padStart(3, '0')}`, 'spool.db'),
+    }))
+    : [{ backend: createRealBackend({ expectedGpus: config.expectedGpus }), spoolPath: join(config.stateDir, 'spool.db') }];
+
+  logger.info({ manager: config.manager, nodes: nodes.length, simulated: config.simulate > 0 }, 'agent starting');
+  const results = await Promise.allSettled(nodes.map(({ backend, spoolPath }) => runAgent({
+    managerAddress: config.manager, backend, readBootstrapToken, version, logger, mqttProtocolVersion: config.mqttProtocolVersion,
+    backoff: { initialMs: config.retryInitialMs, maxMs: config.retryMaxMs }, spoolPath, spoolMaxEntries: config.spoolMaxEntries,
+    healthIntervalMs: config.healthIntervalS * 1000, digestIntervalMs: config.digestIntervalS * 1000,
+  }, signal)));
+  const failed = results.filter((r) => r.status === 'rejected');
+  for (const f of failed) logger.fatal({ err: f.reason }, 'agent stopped on an error it cannot retry');
+  return failed.length > 0 ? 1 : 0;
+}
