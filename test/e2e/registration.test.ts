@@ -36,7 +36,8 @@ function samePorts(): string[] {
 }
 
 function startAgent(): Proc {
-  const agent = start(agentBin, ['--manager', grpc, '--bootstrap-token-file', join(dataDir, 'bootstrap-token'), '--retry-initial-ms', '200', '--retry-max-ms', '1000']);
+  const agent = start(agentBin, ['--manager', grpc, '--bootstrap-token-file', join(dataDir, 'bootstrap-token'), '--state-dir', join(dataDir, 'agent'),
+    '--retry-initial-ms', '200', '--retry-max-ms', '1000']);
   agents.push(agent);
   return agent;
 }

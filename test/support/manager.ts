@@ -1,0 +1,47 @@
+// A real manager process for cross-app tests, restartable on the same ports.
+import { join } from 'node:path';
+import type { NodeList } from '@metalfleet/api';
+import { managerBin, start, type Proc } from './processes.ts';
+
+export class ManagerProcess {
+  proc: Proc | null = null;
+  http = '';
+  grpc = '';
+  private ports: string[] = ['--http-port', '0', '--grpc-port', '0', '--mqtt-port', '0'];
+  readonly dataDir: string;
+  private readonly extra: string[];
+
+  constructor(dataDir: string, extra: string[] = []) {
+    this.dataDir = dataDir;
+    this.extra = extra;
+  }
+
+  get tokenFile(): string {
+    return join(this.dataDir, 'bootstrap-token');
+  }
+
+  async start(): Promise<void> {
+    this.proc = start(managerBin, ['--data-dir', this.dataDir, '--listen-host', '127.0.0.1', ...this.ports, ...this.extra]);
+    const ready = await this.proc.waitForLog('manager ready');
+    this.http = String(ready['http']);
+    this.grpc = String(ready['grpc']);
+    const port = (url: unknown) => String(url).split(':').at(-1) ?? '0';
+    // The next start listens where agents already expect this manager.
+    this.ports = ['--http-port', port(ready['http']), '--grpc-port', port(ready['grpc']), '--mqtt-port', port(ready['mqtt'])];
+  }
+
+  async stop(): Promise<void> {
+    await this.proc?.stop();
+    this.proc = null;
+  }
+
+  async get<T>(path: string): Promise<T> {
+    const response = await fetch(`${this.http}${path}`);
+    if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status} ${await response.text()}`);
+    return (await response.json()) as T;
+  }
+
+  nodes(): Promise<NodeList> {
+    return this.get<NodeList>('/api/v1/nodes');
+  }
+}
