@@ -139,8 +139,9 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
   return {
     label: `simulated #${index}`,
 
-    async start() {},
-    stop() {},
+    // Nothing runs in the background: faults are applied when readings are taken.
+    start: () => Promise.resolve(),
+    stop: () => undefined,
 
     async identity() {
       return { ...identity, macs: [...identity.macs] };

@@ -42,7 +42,7 @@ export async function printInventory(options: ReportOptions): Promise<number> {
 /** Exit codes follow the monitoring convention: 0 healthy, 1 warning, 2 critical. */
 export async function printHealth(options: ReportOptions): Promise<number> {
   const backend = backendFor(options);
-  await backend.start(() => {});
+  await backend.start((error) => process.stderr.write(`kernel log: ${error.message}\n`));
   await backend.inventory(); // learns the GPU model and count the checks expect
   const readings = await backend.health();
   backend.stop();
