@@ -18,8 +18,8 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function start(bin: string, args: string[]): Proc {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function start(bin: string, args: string[], nodeOptions: string[] = []): Proc {
+  const child = spawn(process.execPath, [...nodeOptions, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters: Array<() => void> = [];
   for (const stream of [child.stdout, child.stderr]) {

@@ -38,13 +38,14 @@ export function createRealBackend(options: RealBackendOptions = {}): HardwareBac
   let mostGpusSeen = 0;
   let virtualMachine = false;
   let gpuModel = '';
+  let kernelLogProblem: string | null = null;
 
   const inventoryCollectors: InventoryCollector[] = [
     systemCollector, cpuCollector, memoryCollector, diskCollector, osCollector,
     nicInventoryCollector(run), lldpCollector(run), gpuInventoryCollector(sources),
   ];
   const healthCollectors: HealthCollector[] = [
-    gpuHealthCollector(sources), kernelLogCollector(follower), nvlinkCollector(sources), dcgmCollector(sources, options.dcgmDiagIntervalMs ?? 6 * 3600_000),
+    gpuHealthCollector(sources), kernelLogCollector(follower, () => kernelLogProblem), nvlinkCollector(sources), dcgmCollector(sources, options.dcgmDiagIntervalMs ?? 6 * 3600_000),
     ...(offline ? [] : [smartCollector(run), edacCollector, nicHealthCollector(run)]),
   ];
 
@@ -52,8 +53,16 @@ export function createRealBackend(options: RealBackendOptions = {}): HardwareBac
     label: offline ? 'recorded' : 'real',
 
     async start(onError) {
-      if (options.kmsgFile) follower.pushLines(await readFile(options.kmsgFile, 'utf8'));
-      else await follower.start(onError);
+      if (options.kmsgFile) {
+        follower.pushLines(await readFile(options.kmsgFile, 'utf8'));
+        return;
+      }
+      try {
+        await follower.start(onError);
+      } catch (error) {
+        // No /dev/kmsg (some containers) or no permission: the agent still runs; health shows the gap.
+        kernelLogProblem = `cannot follow /dev/kmsg: ${(error as Error).message}`;
+      }
     },
 
     stop: () => follower.stop(),

@@ -34,10 +34,14 @@ export const edacCollector: HealthCollector = {
   collect: async () => ({ memoryControllers: edacCounters() }),
 };
 
-export function kernelLogCollector(follower: KernelLogFollower): HealthCollector {
+export function kernelLogCollector(follower: KernelLogFollower, problem: () => string | null = () => null): HealthCollector {
   return {
     name: 'kernel-log',
     probe: async () => true,
-    collect: async () => ({ kernelEvents: follower.snapshot() }),
+    async collect() {
+      const why = problem();
+      if (why) throw new Error(why);
+      return { kernelEvents: follower.snapshot() };
+    },
   };
 }
