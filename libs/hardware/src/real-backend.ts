@@ -4,6 +4,7 @@ import { uptime } from 'node:os';
 import si from 'systeminformation';
 import { emptyInventory, type NodeIdentity } from '@metalfleet/domain';
 import { collectHealth, collectInventory, type HealthCollector, type InventoryCollector } from './collector.ts';
+import { bmcAddress, bmcCollector } from './collectors/bmc-collector.ts';
 import { dcgmCollector, gpuHealthCollector, gpuInventoryCollector, gpuSources, nvlinkCollector, readGpuTelemetry } from './collectors/gpu-collectors.ts';
 import { edacCollector, kernelLogCollector, smartCollector } from './collectors/host-health-collectors.ts';
 import { lldpCollector, nicHealthCollector, nicInventoryCollector, physicalInterfaces } from './collectors/nic-collectors.ts';
@@ -42,7 +43,7 @@ export function createRealBackend(options: RealBackendOptions = {}): HardwareBac
 
   const inventoryCollectors: InventoryCollector[] = [
     systemCollector, cpuCollector, memoryCollector, diskCollector, osCollector,
-    nicInventoryCollector(run), lldpCollector(run), gpuInventoryCollector(sources),
+    nicInventoryCollector(run), lldpCollector(run), gpuInventoryCollector(sources), bmcCollector(run),
   ];
   const healthCollectors: HealthCollector[] = [
     gpuHealthCollector(sources), kernelLogCollector(follower, () => kernelLogProblem), nvlinkCollector(sources), dcgmCollector(sources, options.dcgmDiagIntervalMs ?? 6 * 3600_000),
@@ -68,14 +69,14 @@ export function createRealBackend(options: RealBackendOptions = {}): HardwareBac
     stop: () => follower.stop(),
 
     async identity(): Promise<NodeIdentity> {
-      const [system, chassis, board, nics] = await Promise.all([si.system(), si.chassis(), si.baseboard(), physicalInterfaces()]);
+      const [system, chassis, board, nics, bmc] = await Promise.all([si.system(), si.chassis(), si.baseboard(), physicalInterfaces(), bmcAddress(run)]);
       return {
         systemUuid: clean(system.uuid).toLowerCase(),
         systemSerial: clean(system.serial),
         chassisSerial: clean(chassis.serial),
         boardSerial: clean(board.serial),
         macs: nics.filter((n) => n.physical).map((n) => n.mac),
-        bmcAddress: '',
+        bmcAddress: bmc,
       };
     },
 

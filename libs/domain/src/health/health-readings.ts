@@ -3,8 +3,8 @@
 import { classifyGpus, classifyNvidiaSmiFailure, type GpuExpectations, type PreviousSample } from './gpu-classify.ts';
 import type { GpuSnapshot } from './gpu-snapshot.ts';
 import { finding, type ConditionFinding } from './health-condition.ts';
-import { classifyDcgmDiag, classifyDcgmHealth, classifyDisks, classifyMemoryControllers, classifyNics, classifyNvlinks } from './host-classify.ts';
-import type { DcgmDiagResult, DcgmHealthFinding, DiskHealth, MemoryControllerHealth, NicState, NvlinkGpuState } from './host-snapshot.ts';
+import { classifyDcgmDiag, classifyDcgmHealth, classifyDisks, classifyMemoryControllers, classifyNics, classifyNvlinkErrors, classifyNvlinks } from './host-classify.ts';
+import type { DcgmDiagResult, DcgmHealthFinding, DiskHealth, MemoryControllerHealth, NicState, NvlinkErrorGrowth, NvlinkGpuState } from './host-snapshot.ts';
 import { classifyKernelEvents } from './kernel-classify.ts';
 import type { SeenKernelEvent } from './kernel-events.ts';
 
@@ -17,6 +17,7 @@ export interface HealthReadings {
   gpus?: GpuReadout;
   kernelEvents: SeenKernelEvent[];
   nvlinks?: NvlinkGpuState[];
+  nvlinkErrors?: NvlinkErrorGrowth[];
   dcgmHealth?: DcgmHealthFinding[];
   dcgmDiag?: DcgmDiagResult[];
   disks?: DiskHealth[];
@@ -38,6 +39,7 @@ export function evaluateHealth(readings: HealthReadings, context: HealthContext)
   else if (readings.gpus?.ok === false) out.push(classifyNvidiaSmiFailure(readings.gpus.failure, readings.gpus.detail));
   out.push(...classifyKernelEvents(readings.kernelEvents, context.now));
   if (readings.nvlinks) out.push(...classifyNvlinks(readings.nvlinks, context.expectedNvlinksPerGpu));
+  if (readings.nvlinkErrors) out.push(...classifyNvlinkErrors(readings.nvlinkErrors));
   if (readings.dcgmHealth) out.push(...classifyDcgmHealth(readings.dcgmHealth));
   if (readings.dcgmDiag) out.push(...classifyDcgmDiag(readings.dcgmDiag));
   if (readings.disks) out.push(...classifyDisks(readings.disks));

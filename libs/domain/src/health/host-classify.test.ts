@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyDcgmHealth, classifyDisks, classifyMemoryControllers, classifyNics, classifyNvlinks } from './host-classify.ts';
+import { classifyDcgmHealth, classifyDisks, classifyMemoryControllers, classifyNics, classifyNvlinkErrors, classifyNvlinks } from './host-classify.ts';
 import type { DiskHealth } from './host-snapshot.ts';
 
 const disk = (p: Partial<DiskHealth>): DiskHealth => ({
@@ -38,5 +38,11 @@ describe('host classification', () => {
   it('DCGM health: failures by system', () => {
     expect(codes(classifyDcgmHealth([{ gpuId: '0', system: 'Memory system', verdict: 'fail', message: 'DBE' }, { gpuId: '1', system: 'Thermal system', verdict: 'warn', message: 'hot' }])))
       .toEqual(['dcgm-memory-system critical reset-gpu', 'dcgm-thermal-system warning none']);
+  });
+
+  it('NVLink errors: recovery is critical, replay a warning, many CRC a warning', () => {
+    expect(codes(classifyNvlinkErrors([{ gpuIndex: 0, link: 3, replay: 0, recovery: 1, crc: 0 }]))).toEqual(['nvlink-recovery-errors critical reset-gpu']);
+    expect(codes(classifyNvlinkErrors([{ gpuIndex: 0, link: 3, replay: 2, recovery: 0, crc: 5000 }]))).toEqual(['nvlink-replay-errors warning none', 'nvlink-crc-errors warning none']);
+    expect(classifyNvlinkErrors([{ gpuIndex: 0, link: 3, replay: 0, recovery: 0, crc: 10 }])).toEqual([]);
   });
 });

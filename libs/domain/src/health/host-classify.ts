@@ -1,6 +1,6 @@
 // Disks (SMART), memory (EDAC), NICs, NVLink and DCGM results to findings.
 import { finding, type ConditionFinding, type Remediation } from './health-condition.ts';
-import type { DcgmDiagResult, DcgmHealthFinding, DiskHealth, MemoryControllerHealth, NicState, NvlinkGpuState } from './host-snapshot.ts';
+import type { DcgmDiagResult, DcgmHealthFinding, DiskHealth, MemoryControllerHealth, NicState, NvlinkErrorGrowth, NvlinkGpuState } from './host-snapshot.ts';
 
 export function classifyDisks(disks: readonly DiskHealth[]): ConditionFinding[] {
   const out: ConditionFinding[] = [];
@@ -81,6 +81,20 @@ export function classifyDcgmDiag(results: readonly DcgmDiagResult[]): ConditionF
     for (const gpu of r.gpuIds.length > 0 ? r.gpuIds : ['all']) {
       out.push(finding(`gpu-dcgm:${gpu}`, code, r.status === 'fail' ? 'critical' : 'warning', remediation, `dcgmi diag ${r.test}: ${r.info || r.status}`));
     }
+  }
+  return out;
+}
+
+/** CRC errors beyond this growth are a link going marginal (DCGM warns on CRC, fails on replay/recovery). */
+const nvlinkCrcLimit = 1000;
+
+export function classifyNvlinkErrors(growth: readonly NvlinkErrorGrowth[]): ConditionFinding[] {
+  const out: ConditionFinding[] = [];
+  for (const g of growth) {
+    const component = `gpu-nvlink:${g.gpuIndex}:${g.link}`;
+    if (g.recovery > 0) out.push(finding(component, 'nvlink-recovery-errors', 'critical', 'reset-gpu', `NVLink ${g.link} of GPU ${g.gpuIndex}: ${g.recovery} recovery errors`));
+    else if (g.replay > 0) out.push(finding(component, 'nvlink-replay-errors', 'warning', 'none', `NVLink ${g.link} of GPU ${g.gpuIndex}: ${g.replay} replay errors`));
+    if (g.crc >= nvlinkCrcLimit) out.push(finding(component, 'nvlink-crc-errors', 'warning', 'none', `NVLink ${g.link} of GPU ${g.gpuIndex}: ${g.crc} CRC errors`));
   }
   return out;
 }

@@ -52,3 +52,12 @@ export interface DcgmDiagResult {
   /** DCGM error_severity of the first warning (6 = drain and reset, 2 = isolate). */
   errorSeverity: number | null;
 }
+
+/** NVLink error counters that grew since the agent's first sample (counters are cumulative since driver load). */
+export interface NvlinkErrorGrowth {
+  gpuIndex: number;
+  link: number;
+  replay: number;
+  recovery: number;
+  crc: number;
+}

@@ -8,7 +8,7 @@ import { CommandError, commandExists, runCommand, type RunCommand } from '../com
 import { parseDcgmDiag, parseDcgmHealth } from '../parsers/dcgm.ts';
 import { parseNvidiaSmiCsv, telemetryQueryFields } from '../parsers/nvidia-smi-csv.ts';
 import { parseNvidiaSmiXml, type NvidiaSmiReport } from '../parsers/nvidia-smi-xml.ts';
-import { parseNvlinkStatus } from '../parsers/nvlink.ts';
+import { parseNvlinkErrors, parseNvlinkStatus, type NvlinkErrorCounters } from '../parsers/nvlink.ts';
 import { nvidiaGpusOnPciBus } from '../sysfs.ts';
 
 export interface GpuSources {
@@ -79,12 +79,21 @@ export function gpuHealthCollector(sources: GpuSources): HealthCollector {
   };
 }
 
+/** Link states (`nvlink -s`) and error counters (`nvlink -e`), the latter as growth since the agent's first sample. */
 export function nvlinkCollector(sources: GpuSources): HealthCollector {
+  let baseline: NvlinkErrorCounters[] | null = null;
   return {
     name: 'nvlink',
     probe: async () => !recorded(sources) && (await hasGpus(sources)),
     async collect() {
-      return { nvlinks: parseNvlinkStatus(await sources.run('nvidia-smi', ['nvlink', '-s'], { timeoutMs: sources.nvidiaSmiTimeoutMs })) };
+      const nvlinks = parseNvlinkStatus(await sources.run('nvidia-smi', ['nvlink', '-s'], { timeoutMs: sources.nvidiaSmiTimeoutMs }));
+      const counters = parseNvlinkErrors(await sources.run('nvidia-smi', ['nvlink', '-e'], { timeoutMs: sources.nvidiaSmiTimeoutMs }));
+      baseline ??= counters;
+      const nvlinkErrors = counters.flatMap((gpu) => gpu.links.map((link, i) => {
+        const base = baseline?.find((b) => b.uuid === gpu.uuid)?.links[i] ?? { replay: 0, recovery: 0, crc: 0 };
+        return { gpuIndex: gpu.gpuIndex, link: i, replay: link.replay - base.replay, recovery: link.recovery - base.recovery, crc: link.crc - base.crc };
+      })).filter((g) => g.replay > 0 || g.recovery > 0 || g.crc > 0);
+      return { nvlinks, nvlinkErrors };
     },
   };
 }

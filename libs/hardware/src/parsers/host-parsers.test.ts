@@ -41,3 +41,22 @@ describe('ethtool', () => {
     expect(parseEthtoolMaxSpeed('Settings for veth0:\n\tSpeed: 10000Mb/s\n')).toBeNull();
   });
 });
+
+describe('ipmitool', () => {
+  it('reads the BMC firmware and address; 0.0.0.0 is no address', async () => {
+    const { parseIpmiLanPrint, parseIpmiMcInfo } = await import('./ipmitool.ts');
+    expect(parseIpmiMcInfo('Device ID                 : 32\nFirmware Revision         : 7.10\nIPMI Version              : 2.0\nManufacturer Name         : DELL Inc\n'))
+      .toEqual({ firmwareRevision: '7.10', manufacturer: 'DELL Inc' });
+    expect(parseIpmiLanPrint('Set in Progress         : Set Complete\nIP Address Source       : DHCP Address\nIP Address              : 10.0.8.21\nMAC Address             : D0:8E:79:00:00:01\n'))
+      .toEqual({ ipAddress: '10.0.8.21', macAddress: 'd0:8e:79:00:00:01' });
+    expect(parseIpmiLanPrint('IP Address              : 0.0.0.0\n').ipAddress).toBe('');
+  });
+});
+
+describe('nvidia-smi nvlink -e', () => {
+  it('reads replay, recovery and CRC counters per link', async () => {
+    const { parseNvlinkErrors } = await import('./nvlink.ts');
+    const out = 'GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-1)\n\t Link 0: Replay Errors: 0\n\t Link 0: Recovery Errors: 2\n\t Link 0: CRC Errors: 5\n\t Link 1: Replay Errors: 1\n\t Link 1: Recovery Errors: 0\n\t Link 1: CRC Errors: 0\n';
+    expect(parseNvlinkErrors(out)).toEqual([{ gpuIndex: 0, uuid: 'GPU-1', links: [{ replay: 0, recovery: 2, crc: 5 }, { replay: 1, recovery: 0, crc: 0 }] }]);
+  });
+});

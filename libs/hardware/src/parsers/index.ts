@@ -1,6 +1,7 @@
 export * from './dcgm.ts';
 export * from './ethtool.ts';
 export * from './fabric-manager-log.ts';
+export * from './ipmitool.ts';
 export * from './kernel-log.ts';
 export * from './lldp.ts';
 export * from './nvidia-smi-csv.ts';

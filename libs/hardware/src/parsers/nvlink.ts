@@ -58,3 +58,30 @@ export function parseNvlinkThroughput(output: string): NvlinkThroughput[] {
   }
   return gpus;
 }
+
+export interface NvlinkErrorCounters {
+  gpuIndex: number;
+  uuid: string;
+  /** Per link: replay, recovery and CRC error counters. */
+  links: Array<{ replay: number; recovery: number; crc: number }>;
+}
+
+/** `nvidia-smi nvlink -e`: "Link N: Replay Errors: 0", "Link N: Recovery Errors: 0", "Link N: CRC Errors: 0". */
+export function parseNvlinkErrors(output: string): NvlinkErrorCounters[] {
+  const gpus: NvlinkErrorCounters[] = [];
+  for (const raw of output.split(/\r?\n/)) {
+    const line = raw.trim();
+    const gpu = /^GPU (\d+): .*\(UUID: ([^)]+)\)/.exec(line);
+    if (gpu?.[1] && gpu[2]) {
+      gpus.push({ gpuIndex: Number(gpu[1]), uuid: gpu[2], links: [] });
+      continue;
+    }
+    const m = /^Link (\d+): (Replay|Recovery|CRC)(?: Data| Flit)? Errors: (\d+)$/i.exec(line);
+    const current = gpus.at(-1);
+    if (!m?.[1] || !m[2] || !m[3] || !current) continue;
+    const link = (current.links[Number(m[1])] ??= { replay: 0, recovery: 0, crc: 0 });
+    const key = m[2].toLowerCase() as 'replay' | 'recovery' | 'crc';
+    link[key] += Number(m[3]);
+  }
+  return gpus;
+}
