@@ -67,7 +67,11 @@ describe('a node registering end to end', () => {
     nodeId = node.id;
     expect(node.identity.systemUuid).toBe(systemUuid());
     expect(node.identity.macs).toEqual(physicalMacs());
-    expect(node.state).toBe('discovered');
+    // Registered in the discovery image: inspected, and available once its first health digest is not critical.
+    const inspected = await eventually(nodes, (l) => l.items[0]?.state === 'available');
+    expect(inspected.items[0]?.state).toBe('available');
+    const history = (await (await fetch(`${http}/api/v1/nodes/${nodeId}/history`)).json()) as { items: Array<{ event: string; actor: string }> };
+    expect(history.items.map((t) => `${t.event} by ${t.actor}`)).toEqual(['inspect by registration', 'inspection-passed by inspection']);
 
     const detail = (await (await fetch(`${http}/api/v1/nodes/${nodeId}`)).json()) as NodeDetail;
     expect(detail.inventory.nics.map((n) => n.mac).sort()).toEqual(expect.arrayContaining(physicalMacs()));
@@ -77,7 +81,7 @@ describe('a node registering end to end', () => {
   it('is listed by the operator CLI, as a table and as JSON', async () => {
     const run = promisify(execFile);
     const table = await run(process.execPath, [cliBin, '--manager', http, 'nodes', 'ls']);
-    expect(table.stdout).toMatch(new RegExp(`^${nodeId}\\s+\\S+\\s+online\\s+discovered`, 'm'));
+    expect(table.stdout).toMatch(new RegExp(`^${nodeId}\\s+\\S+\\s+online\\s+available`, 'm'));
     const json = JSON.parse((await run(process.execPath, [cliBin, '--manager', http, '--json', 'nodes', 'show', nodeId])).stdout) as NodeDetail;
     expect(json.identity.macs).toEqual(physicalMacs());
     const missing = await run(process.execPath, [cliBin, '--manager', http, 'nodes', 'show', 'no-such-node']).catch((e: { code: number; stderr: string }) => e);

@@ -16,6 +16,7 @@ export const ManagerConfig = Type.Object({
   bootstrapToken: Type.String({ default: '', description: 'Token agents register with; empty: generated once into <dataDir>/bootstrap-token.' }),
   telemetryIntervalS: Type.Number({ exclusiveMinimum: 0, default: 15, description: 'How often agents send telemetry (also their heartbeat).' }),
   heartbeatGraceS: Type.Number({ exclusiveMinimum: 0, default: 45, description: 'A node silent for longer is shown offline.' }),
+  offlineFailureGraceS: Type.Number({ exclusiveMinimum: 0, default: 600, description: 'A node in service offline for longer is failed (and replaced).' }),
   inventoryIntervalS: Type.Number({ exclusiveMinimum: 0, default: 3600, description: 'How often agents re-send their inventory.' }),
   healthIntervalS: Type.Number({ exclusiveMinimum: 0, default: 30, description: 'How often agents evaluate health (changes are sent at once).' }),
   healthDigestIntervalS: Type.Number({ exclusiveMinimum: 0, default: 300, description: 'How often agents send their full set of conditions.' }),

@@ -9,7 +9,7 @@ import { AgentService } from '@metalfleet/proto';
 import { addService, createNodeBroker } from '@metalfleet/transport';
 import { openSqliteFleetStore } from '@metalfleet/store';
 import {
-  FleetEvents, agentServiceHandlers, createPresenceTracker, createRegistrar, secretMatches, startMqttIngest,
+  FleetEvents, agentServiceHandlers, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
 } from '@metalfleet/fleet';
 import type { ManagerConfig } from './config.ts';
 import { ensureBootstrapToken } from './bootstrap-token.ts';
@@ -58,8 +58,13 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
 
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
   await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store });
+  const lifecycle = createLifecycle({ store, events, now });
+  const controllers = startLifecycleControllers({
+    store, events, lifecycle, now, offlineFailureGraceMs: config.offlineFailureGraceS * 1000,
+    onError: (error) => logger.error({ err: error }, 'lifecycle controller failed'),
+  });
   const sweeper = setInterval(() => {
-    presence.sweep().catch((error: unknown) => logger.error({ err: error }, 'presence sweep failed'));
+    presence.sweep().then(controllers.sweep).catch((error: unknown) => logger.error({ err: error }, 'presence sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
 
   const grpcServer = new Server({ 'grpc.max_receive_message_length': config.grpcMaxMessageBytes });
@@ -96,6 +101,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     bootstrapTokenFile: bootstrap.file,
     async close() {
       clearInterval(sweeper);
+      controllers.stop();
       await http.close();
       await new Promise<void>((done) => grpcServer.tryShutdown(() => done()));
       await broker.close();

@@ -114,3 +114,15 @@ export type NodeHealth = Static<typeof NodeHealth>;
 export const NodeHealthQuery = Type.Object({
   events: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 100, description: 'How many of the latest events to include.' })),
 });
+
+export const Transition = Type.Object({
+  from: NodeState,
+  to: NodeState,
+  event: Type.String(),
+  actor: Type.String(),
+  reason: Type.String(),
+  at: Timestamp,
+});
+
+export const NodeHistory = Type.Object({ items: Type.Array(Transition) });
+export type NodeHistory = Static<typeof NodeHistory>;

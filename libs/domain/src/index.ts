@@ -4,3 +4,4 @@ export * from './node.ts';
 export * from './node-identity.ts';
 export * from './backoff.ts';
 export * from './health/index.ts';
+export * from './node-lifecycle.ts';

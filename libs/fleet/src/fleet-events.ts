@@ -1,6 +1,6 @@
 // What happened in the fleet, for whoever listens (logs, SSE, controllers).
 import { EventEmitter } from 'node:events';
-import type { Presence } from '@metalfleet/domain';
+import type { LifecycleEffect, LifecycleEvent, NodeState, Presence } from '@metalfleet/domain';
 
 export type FleetEvent =
   | { type: 'node-registered'; nodeId: string; returning: boolean; via: string; at: Date }
@@ -9,7 +9,12 @@ export type FleetEvent =
   | { type: 'presence-changed'; nodeId: string; presence: Presence; reason: string; at: Date }
   | { type: 'bad-message'; nodeId: string; topic: string; error: string; at: Date }
   | { type: 'health-changed'; nodeId: string; eventId: string; changes: string[]; at: Date }
-  | { type: 'health-duplicate'; nodeId: string; eventId: string; at: Date };
+  | { type: 'health-duplicate'; nodeId: string; eventId: string; at: Date }
+  | { type: 'health-digest'; nodeId: string; conditions: number; at: Date }
+  | {
+    type: 'state-changed'; nodeId: string; from: NodeState; to: NodeState; event: LifecycleEvent; actor: string; reason: string;
+    effects: LifecycleEffect[]; at: Date;
+  };
 
 export class FleetEvents {
   private readonly emitter = new EventEmitter();

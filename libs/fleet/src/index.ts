@@ -5,3 +5,5 @@ export * from './presence-tracker.ts';
 export * from './registrar.ts';
 export * from './secrets.ts';
 export * from './health-ingest.ts';
+export * from './lifecycle.ts';
+export * from './lifecycle-controllers.ts';

@@ -54,6 +54,7 @@ export async function startMqttIngest(deps: IngestDeps): Promise<void> {
     await deps.presence.heartbeat(parsed.nodeId);
     if (record.kind === 'digest') {
       await deps.store.replaceConditions(parsed.nodeId, record.conditions);
+      deps.events.emit({ type: 'health-digest', nodeId: parsed.nodeId, conditions: record.conditions.length, at: deps.now() });
       return;
     }
     const applied = await deps.store.applyHealthEvent(parsed.nodeId, record.event);

@@ -101,6 +101,26 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it('moves state only from the expected state, and keeps the history', async () => {
+      const store = await factory.open('lifecycle');
+      await store.createNode(newNode('n1', { systemUuid: 'u-l' }));
+      const at = new Date('2026-11-01T02:00:00Z');
+      expect(await store.transitionNode('n1', 'discovered', 'inspecting', 'inspect', { actor: 'registration', reason: 'first boot', at })).toBe(true);
+      expect(await store.transitionNode('n1', 'discovered', 'inspecting', 'inspect', { actor: 'late controller', reason: 'again', at })).toBe(false);
+      expect(await store.transitionNode('n1', 'inspecting', 'available', 'inspection-passed', { actor: 'inspection', reason: 'healthy', at })).toBe(true);
+      expect((await store.getNode('n1'))?.state).toBe('available');
+      expect(await store.history('n1')).toEqual([
+        { from: 'discovered', to: 'inspecting', event: 'inspect', actor: 'registration', reason: 'first boot', at },
+        { from: 'inspecting', to: 'available', event: 'inspection-passed', actor: 'inspection', reason: 'healthy', at },
+      ]);
+      expect(await store.transitionNode('missing', 'discovered', 'inspecting', 'inspect', { actor: 'x', reason: 'y', at })).toBe(false);
+      await store.setPresence('n1', 'offline', new Date('2026-11-01T03:00:00Z'));
+      expect(await store.offlineSince('available', new Date('2026-11-01T03:10:00Z'))).toEqual(['n1']);
+      expect(await store.offlineSince('available', new Date('2026-11-01T02:50:00Z'))).toEqual([]);
+      expect(await store.offlineSince('active', new Date('2026-11-01T03:10:00Z'))).toEqual([]);
+      await store.close();
+    });
+
     it('lists nodes in registration order and answers null for an unknown node', async () => {
       const store = await factory.open('list');
       await store.createNode(newNode('b', { systemUuid: 'u-b' }, new Date('2026-11-01T00:00:02Z')));

@@ -1,6 +1,6 @@
 // The repository API the manager uses for fleet state. SQLite implements it
 // today; PostgreSQL implements the same interface for high availability.
-import type { HealthChange, HealthCondition, Inventory, KnownIdentity, NodeIdentity, NodeSummary, Presence } from '@metalfleet/domain';
+import type { HealthChange, HealthCondition, Inventory, KnownIdentity, LifecycleEvent, NodeIdentity, NodeState, NodeSummary, Presence, TransitionCause } from '@metalfleet/domain';
 
 export interface NodeRecord extends NodeSummary {
   inventory: Inventory;
@@ -32,6 +32,15 @@ export interface HealthEventRecord {
   changes: Array<{ kind: HealthChange['kind']; condition: HealthCondition }>;
 }
 
+export interface TransitionRecord {
+  from: NodeState;
+  to: NodeState;
+  event: LifecycleEvent;
+  actor: string;
+  reason: string;
+  at: Date;
+}
+
 export interface FleetStore {
   /** Nodes sharing the system UUID, any serial or any MAC with this identity. */
   findIdentityCandidates(identity: NodeIdentity): Promise<KnownIdentity[]>;
@@ -57,6 +66,15 @@ export interface FleetStore {
   conditions(nodeId: string): Promise<HealthCondition[]>;
   /** Oldest first, at most `limit` of the latest. */
   healthEvents(nodeId: string, limit: number): Promise<HealthEventRecord[]>;
+  /**
+   * Moves a node from `from` to `to` and records why, only if it is still in
+   * `from` (compare-and-set: two controllers can never both win). Returns false otherwise.
+   */
+  transitionNode(nodeId: string, from: NodeState, to: NodeState, event: LifecycleEvent, cause: TransitionCause): Promise<boolean>;
+  /** Oldest first. */
+  history(nodeId: string): Promise<TransitionRecord[]>;
+  /** Nodes in `state` that have been offline since before `before`. */
+  offlineSince(state: NodeState, before: Date): Promise<string[]>;
   listNodes(): Promise<NodeSummary[]>;
   getNode(nodeId: string): Promise<NodeRecord | null>;
   close(): Promise<void>;

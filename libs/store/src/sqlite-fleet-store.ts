@@ -6,7 +6,7 @@ import {
   normalizeIdentity, nodeStates, overallHealth, remediations, severities, type HealthCondition, type Inventory, type KnownIdentity,
   type NodeHealthSummary, type NodeIdentity, type NodeState, type NodeSummary, type Presence, type Remediation, type Severity,
 } from '@metalfleet/domain';
-import type { FleetStore, HealthEventRecord, IdentityConflict, NewNode, NodeRecord } from './fleet-store.ts';
+import type { FleetStore, HealthEventRecord, IdentityConflict, NewNode, NodeRecord, TransitionRecord } from './fleet-store.ts';
 import { sqliteMigrations, type Migration } from './sqlite-migrations.ts';
 
 interface NodeRow {
@@ -248,6 +248,29 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
         changes: (JSON.parse(r.changes_json) as Array<{ kind: HealthEventRecord['changes'][number]['kind']; condition: HealthCondition & { since: string } }>)
           .map((c) => ({ kind: c.kind, condition: { ...c.condition, since: new Date(c.condition.since) } })),
       }));
+    },
+
+    async transitionNode(nodeId, from, to, event, cause) {
+      return inTransaction(db, () => {
+        const moved = db.prepare('UPDATE nodes SET state = ? WHERE id = ? AND state = ?').run(to, nodeId, from);
+        if (moved.changes === 0) return false;
+        db.prepare('INSERT INTO node_transitions (node_id, from_state, to_state, event, actor, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+          .run(nodeId, from, to, event, cause.actor, cause.reason, cause.at.getTime());
+        return true;
+      });
+    },
+
+    async history(nodeId) {
+      const rows = db.prepare('SELECT from_state, to_state, event, actor, reason, at FROM node_transitions WHERE node_id = ? ORDER BY id').all(nodeId) as
+        Array<{ from_state: string; to_state: string; event: string; actor: string; reason: string; at: number }>;
+      return rows.map((r): TransitionRecord => ({
+        from: asState(r.from_state), to: asState(r.to_state), event: r.event as TransitionRecord['event'], actor: r.actor, reason: r.reason, at: new Date(r.at),
+      }));
+    },
+
+    async offlineSince(state, before) {
+      const rows = db.prepare("SELECT id FROM nodes WHERE state = ? AND presence = 'offline' AND presence_changed_at < ?").all(state, before.getTime()) as Array<{ id: string }>;
+      return rows.map((r) => r.id);
     },
 
     async listNodes() {

@@ -72,4 +72,21 @@ export const sqliteMigrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: 'lifecycle',
+    sql: `
+      CREATE TABLE node_transitions (
+        id INTEGER PRIMARY KEY,
+        node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        event TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX node_transitions_by_node ON node_transitions (node_id, id);
+    `,
+  },
 ];

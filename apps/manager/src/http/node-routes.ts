@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ApiError, NodeDetail, NodeHealth, NodeHealthQuery, NodeIdParams, NodeList, NodeListQuery } from '@metalfleet/api';
+import { ApiError, NodeDetail, NodeHealth, NodeHealthQuery, NodeHistory, NodeIdParams, NodeList, NodeListQuery } from '@metalfleet/api';
 import { DomainError } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import { nodeDetailToApi, nodeHealthToApi, nodeSummaryToApi } from './node-mapper.ts';
@@ -29,5 +29,13 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore }> = asyn
     const { id } = request.params;
     if (!(await store.getNode(id))) throw new DomainError('not-found', `no node ${id}`);
     return nodeHealthToApi(await store.conditions(id), await store.healthEvents(id, request.query.events ?? 100));
+  });
+
+  app.get('/api/v1/nodes/:id/history', {
+    schema: { summary: 'A node\'s lifecycle transitions with their causes, oldest first', params: NodeIdParams, response: { 200: NodeHistory, 400: ApiError, 404: ApiError } },
+  }, async (request) => {
+    const { id } = request.params;
+    if (!(await store.getNode(id))) throw new DomainError('not-found', `no node ${id}`);
+    return { items: (await store.history(id)).map((t) => ({ ...t, at: t.at.toISOString() })) };
   });
 };

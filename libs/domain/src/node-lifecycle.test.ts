@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { nodeStates, type NodeState } from './node.ts';
+import { lifecycleEvents, transition, type LifecycleEvent } from './node-lifecycle.ts';
+
+// Every allowed transition, written out; every other (state, event) pair must be refused.
+const allowed: Array<[NodeState, LifecycleEvent, NodeState]> = [
+  ['discovered', 'inspect', 'inspecting'],
+  ['inspecting', 'inspection-passed', 'available'],
+  ['inspecting', 'inspection-failed', 'failed'],
+  ['available', 'allocate', 'allocated'],
+  ['allocated', 'provision', 'provisioning'],
+  ['active', 'provision', 'provisioning'],
+  ['provisioning', 'provisioned', 'active'],
+  ['provisioning', 'provision-failed', 'failed'],
+  ['allocated', 'release', 'releasing'],
+  ['provisioning', 'release', 'releasing'],
+  ['active', 'release', 'releasing'],
+  ['releasing', 'released', 'available'],
+  ['inspecting', 'fail', 'failed'],
+  ['available', 'fail', 'failed'],
+  ['allocated', 'fail', 'failed'],
+  ['provisioning', 'fail', 'failed'],
+  ['active', 'fail', 'failed'],
+  ['releasing', 'fail', 'failed'],
+  ['failed', 'repair', 'repair'],
+  ['repair', 'repaired', 'inspecting'],
+  ...nodeStates.filter((s) => s !== 'retired').map((s): [NodeState, LifecycleEvent, NodeState] => [s, 'retire', 'retired']),
+];
+
+const key = (s: NodeState, e: LifecycleEvent) => `${s} + ${e}`;
+const allowedKeys = new Map(allowed.map(([s, e, to]) => [key(s, e), to]));
+const refused = nodeStates.flatMap((s) => lifecycleEvents.map((e): [NodeState, LifecycleEvent] => [s, e])).filter(([s, e]) => !allowedKeys.has(key(s, e)));
+
+describe('node lifecycle', () => {
+  it.each(allowed)('%s + %s → %s', (from, event, to) => {
+    expect(transition(from, event)).toMatchObject({ ok: true, from, to });
+  });
+
+  it.each(refused)('%s + %s is refused', (from, event) => {
+    const result = transition(from, event);
+    expect(result.ok).toBe(false);
+    expect(result).toMatchObject({ reason: expect.stringContaining(`not allowed in state ${from}`) });
+  });
+
+  it('covers every (state, event) pair', () => {
+    expect(allowed.length + refused.length).toBe(nodeStates.length * lifecycleEvents.length);
+  });
+
+  it.each([
+    ['active', 'fail', ['isolate-from-tenant', 'request-replacement']],
+    ['available', 'fail', []],
+    ['provisioning', 'provision-failed', ['isolate-from-tenant', 'request-replacement']],
+    ['available', 'allocate', ['configure-tenant-network']],
+    ['discovered', 'inspect', ['start-inspection']],
+    ['failed', 'repair', ['open-repair-ticket']],
+    ['active', 'retire', ['isolate-from-tenant', 'power-off']],
+  ] as Array<[NodeState, LifecycleEvent, string[]]>)('%s + %s has effects %j', (from, event, effects) => {
+    expect(transition(from, event)).toMatchObject({ ok: true, effects });
+  });
+});

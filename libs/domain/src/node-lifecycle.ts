@@ -1,0 +1,81 @@
+// The node lifecycle (ARCHITECTURE.md) as one pure function. Every state
+// change goes through transition(); nothing else decides a node's state.
+//
+//   discovered → inspecting → available → allocated → provisioning → active
+//                    │             ▲                        │            │
+//                    ▼             └────── releasing ◄──────┴────────────┤
+//                 failed ◄──────────────────────────────────────────────┘
+//                    │
+//                    ▼
+//                 repair → inspecting …              any state → retired
+import type { NodeState } from './node.ts';
+
+export const lifecycleEvents = [
+  'inspect', 'inspection-passed', 'inspection-failed', 'allocate', 'provision', 'provisioned', 'provision-failed',
+  'release', 'released', 'fail', 'repair', 'repaired', 'retire',
+] as const;
+export type LifecycleEvent = (typeof lifecycleEvents)[number];
+
+/** What the manager must do because of a transition; adapters carry these out. */
+export type LifecycleEffect =
+  | 'start-inspection' | 'configure-tenant-network' | 'start-provisioning' | 'isolate-from-tenant'
+  | 'request-replacement' | 'open-repair-ticket' | 'power-off';
+
+const table: Record<LifecycleEvent, { from: readonly NodeState[]; to: NodeState }> = {
+  inspect: { from: ['discovered'], to: 'inspecting' },
+  'inspection-passed': { from: ['inspecting'], to: 'available' },
+  'inspection-failed': { from: ['inspecting'], to: 'failed' },
+  allocate: { from: ['available'], to: 'allocated' },
+  provision: { from: ['allocated', 'active'], to: 'provisioning' },
+  provisioned: { from: ['provisioning'], to: 'active' },
+  'provision-failed': { from: ['provisioning'], to: 'failed' },
+  release: { from: ['allocated', 'provisioning', 'active'], to: 'releasing' },
+  released: { from: ['releasing'], to: 'available' },
+  fail: { from: ['inspecting', 'available', 'allocated', 'provisioning', 'active', 'releasing'], to: 'failed' },
+  repair: { from: ['failed'], to: 'repair' },
+  repaired: { from: ['repair'], to: 'inspecting' },
+  retire: { from: ['discovered', 'inspecting', 'available', 'allocated', 'provisioning', 'active', 'releasing', 'failed', 'repair'], to: 'retired' },
+};
+
+function effectsOf(from: NodeState, event: LifecycleEvent): LifecycleEffect[] {
+  switch (event) {
+    case 'inspect':
+    case 'repaired':
+      return ['start-inspection'];
+    case 'allocate':
+      return ['configure-tenant-network'];
+    case 'provision':
+      return ['start-provisioning'];
+    case 'release':
+      return ['isolate-from-tenant'];
+    case 'fail':
+    case 'provision-failed':
+      // A tenant loses a node it was using: isolate it and find a replacement.
+      return ['active', 'allocated', 'provisioning'].includes(from) ? ['isolate-from-tenant', 'request-replacement'] : [];
+    case 'repair':
+      return ['open-repair-ticket'];
+    case 'retire':
+      return ['isolate-from-tenant', 'power-off'];
+    default:
+      return [];
+  }
+}
+
+export type TransitionResult =
+  | { ok: true; from: NodeState; to: NodeState; effects: LifecycleEffect[] }
+  | { ok: false; from: NodeState; reason: string };
+
+export function transition(state: NodeState, event: LifecycleEvent): TransitionResult {
+  const rule = table[event];
+  if (!rule.from.includes(state)) {
+    return { ok: false, from: state, reason: `${event} is not allowed in state ${state} (allowed in: ${rule.from.join(', ')})` };
+  }
+  return { ok: true, from: state, to: rule.to, effects: effectsOf(state, event) };
+}
+
+/** Who or what caused a transition: persisted with it as the node's history. */
+export interface TransitionCause {
+  actor: string;
+  reason: string;
+  at: Date;
+}
