@@ -110,10 +110,11 @@ describe('a node registering end to end', () => {
   });
 
   it('refuses a registration with a wrong bootstrap token, creating nothing', async () => {
-    const { client, close } = createClient(AgentService, grpc, credentials.createInsecure());
+    const ca = readFileSync(join(dataDir, 'pki', 'ca.crt'));
+    const { client, close } = createClient(AgentService, grpc, credentials.createSsl(ca));
     const error = await client.register({ identity: { systemUuid: 'aaaaaaaa-0000-4000-8000-000000000001' }, bootstrapToken: 'not-the-token' }).catch((e: unknown) => e);
     close();
-    expect(error).toMatchObject({ code: 'unauthenticated' });
+    expect(error).toMatchObject({ code: 'unauthenticated', message: 'bootstrap token malformed' });
     expect((await nodes()).items.map((n) => n.id)).toEqual([nodeId]);
     expect(readFileSync(join(dataDir, 'bootstrap-token'), 'utf8').trim()).not.toBe('not-the-token');
   });

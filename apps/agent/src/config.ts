@@ -7,6 +7,8 @@ export const AgentConfig = Type.Object({
   manager: Type.String({ default: '127.0.0.1:7471', description: 'gRPC address of the manager, host:port.' }),
   bootstrapToken: Type.String({ default: '', description: 'Bootstrap token (prefer the file or METALFLEET_BOOTSTRAP_TOKEN: flags show in ps).' }),
   bootstrapTokenFile: Type.String({ default: '', description: 'File holding the bootstrap token; waited for if it does not exist yet.' }),
+  caFile: Type.String({ default: '', description: 'CA certificate to verify the manager with; empty: the CA pinned by the bootstrap token.' }),
+  kernelCmdline: Type.String({ default: '/proc/cmdline', description: 'Read metalfleet.manager= and metalfleet.token= from this file (the PXE boot script sets them).' }),
   stateDir: Type.String({ default: '/var/lib/metalfleet-agent', description: 'Where the agent keeps its spool of undelivered events.' }),
   spoolMaxEntries: Type.Integer({ minimum: 10, default: 10000, description: 'Most events kept while the manager is unreachable (oldest dropped first).' }),
   healthIntervalS: Type.Number({ exclusiveMinimum: 0, default: 30, description: 'How often health is evaluated until the manager sets it.' }),
@@ -29,4 +31,15 @@ export function checkAgentConfig(config: AgentConfig): AgentConfig {
     throw new ConfigError(['bootstrapToken: set --bootstrap-token-file, METALFLEET_BOOTSTRAP_TOKEN or --bootstrap-token']);
   }
   return config;
+}
+
+/** `metalfleet.manager=host:port metalfleet.token=…` on the kernel command line, as config values. */
+export function kernelCmdlineValues(cmdline: string): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const word of cmdline.trim().split(/\s+/)) {
+    const m = /^metalfleet\.(manager|token)=(.+)$/.exec(word);
+    if (m?.[1] === 'manager' && m[2]) values['manager'] = m[2];
+    if (m?.[1] === 'token' && m[2]) values['bootstrapToken'] = m[2];
+  }
+  return values;
 }

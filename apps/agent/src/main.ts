@@ -1,10 +1,11 @@
 // metalfleet-agent: `run` (the default) registers and reports; `inventory` and
 // `health` print this machine's (or a saved) report and exit.
+import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { addConfigOptions, ConfigError, readConfig } from '@metalfleet/config';
 import packageJson from '../package.json' with { type: 'json' };
-import { AgentConfig, checkAgentConfig } from './config.ts';
+import { AgentConfig, checkAgentConfig, kernelCmdlineValues } from './config.ts';
 import { printHealth, printInventory, type ReportOptions } from './commands/report.ts';
 import { runAgents } from './commands/run.ts';
 
@@ -17,7 +18,10 @@ const run = program.command('run', { isDefault: true }).description('register th
 addConfigOptions(run, AgentConfig).action(async () => {
   let config: AgentConfig;
   try {
-    config = checkAgentConfig(readConfig(run, AgentConfig, process.env));
+    // The kernel command line is the lowest layer: flags, environment and the config file override it.
+    const cmdlineFile = String(run.opts<Record<string, unknown>>()['kernelCmdline'] ?? process.env['METALFLEET_KERNEL_CMDLINE'] ?? '/proc/cmdline');
+    const cmdline = existsSync(cmdlineFile) ? kernelCmdlineValues(readFileSync(cmdlineFile, 'utf8')) : {};
+    config = checkAgentConfig(readConfig(run, AgentConfig, process.env, { values: cmdline, origin: cmdlineFile }));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`metalfleet-agent: ${error.message}\n`);

@@ -1,20 +1,17 @@
-// The bootstrap token agents register with. Until operators manage tokens
-// through the API, the manager uses the configured one or creates one on first
-// start in <dataDir>/bootstrap-token, readable only by its own user.
+// The first bootstrap token: so that a new manager (and `npm start`) has a
+// token to hand to agents, the manager keeps a usable one in
+// <dataDir>/bootstrap-token, readable only by its own user, and replaces it
+// when it has expired or been revoked. Operators create others through the API.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { newSecret } from '@metalfleet/fleet';
+import type { BootstrapTokens } from '@metalfleet/fleet';
 
-export function ensureBootstrapToken(dataDir: string, configured: string): { token: string; file: string | null; created: boolean } {
-  if (configured !== '') return { token: configured, file: null, created: false };
+export async function ensureBootstrapTokenFile(dataDir: string, tokens: BootstrapTokens, ttlHours: number): Promise<{ file: string; created: boolean }> {
   const file = join(dataDir, 'bootstrap-token');
-  if (existsSync(file)) {
-    const token = readFileSync(file, 'utf8').trim();
-    if (token !== '') return { token, file, created: false };
-  }
+  if (existsSync(file) && (await tokens.stillUsable(readFileSync(file, 'utf8').trim()))) return { file, created: false };
   mkdirSync(dataDir, { recursive: true });
-  const token = newSecret();
+  const { token } = await tokens.create({ description: 'written to <dataDir>/bootstrap-token at start', ttlSeconds: ttlHours * 3600, maxUses: null });
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
-  return { token, file, created: true };
+  return { file, created: true };
 }

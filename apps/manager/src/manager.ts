@@ -1,25 +1,27 @@
 // Composition of the manager: store, broker, gRPC, HTTP and the controllers.
 // Everything is created here and closed in reverse order by close().
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { AgentService } from '@metalfleet/proto';
-import { addService, createNodeBroker } from '@metalfleet/transport';
+import { addService, createNodeBroker, ensureCertificateAuthority, issueServerCertificate } from '@metalfleet/transport';
 import { openSqliteFleetStore } from '@metalfleet/store';
 import {
-  FleetEvents, agentServiceHandlers, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
+  FleetEvents, agentServiceHandlers, createBootstrapTokens, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
 } from '@metalfleet/fleet';
 import type { ManagerConfig } from './config.ts';
-import { ensureBootstrapToken } from './bootstrap-token.ts';
+import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
 import { buildHttpApp } from './http/http-app.ts';
 
 export interface RunningManager {
   http: string;
   grpc: string;
   mqtt: string;
-  bootstrapTokenFile: string | null;
+  bootstrapTokenFile: string;
+  caFingerprint: string | null;
   close(): Promise<void>;
 }
 
@@ -27,9 +29,18 @@ function bundledDashboardDir(): string {
   return join(dirname(fileURLToPath(import.meta.resolve('@metalfleet/dashboard/package.json'))), 'public');
 }
 
-function bindGrpc(server: Server, host: string, port: number): Promise<number> {
+function bindGrpc(server: Server, host: string, port: number, credentials: ServerCredentials): Promise<number> {
   return new Promise((resolvePort, reject) =>
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolvePort(bound))));
+    server.bindAsync(`${host}:${port}`, credentials, (error, bound) => (error ? reject(error) : resolvePort(bound))));
+}
+
+async function serverTls(config: ManagerConfig, dataDir: string, logger: Logger) {
+  if (!config.tls) return null;
+  const ca = await ensureCertificateAuthority(join(dataDir, 'pki'));
+  if (ca.created) logger.warn({ dir: join(dataDir, 'pki'), fingerprint: ca.fingerprint }, 'created the manager CA');
+  const hosts = ['localhost', '127.0.0.1', '::1', hostname(), config.advertiseHost, ...(config.listenHost !== '0.0.0.0' ? [config.listenHost] : []),
+    ...config.tlsHosts.split(',').map((h) => h.trim())];
+  return { ca, cert: await issueServerCertificate(ca, hosts) };
 }
 
 function urlHost(host: string): string {
@@ -43,8 +54,10 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   const events = new FleetEvents();
   events.on((event) => logger.info({ event }, event.type));
 
-  const bootstrap = ensureBootstrapToken(dataDir, config.bootstrapToken);
-  if (bootstrap.created) logger.warn({ file: bootstrap.file }, 'created a bootstrap token for agents; hand it to them with --bootstrap-token-file');
+  const tls = await serverTls(config, dataDir, logger);
+  const tokens = createBootstrapTokens({ store, now, caFingerprint: tls?.ca.fingerprint ?? null });
+  const bootstrap = await ensureBootstrapTokenFile(dataDir, tokens, config.initialTokenTtlH);
+  if (bootstrap.created) logger.warn({ file: bootstrap.file }, 'wrote a bootstrap token for agents; hand it to them with --bootstrap-token-file');
 
   const broker = await createNodeBroker({
     maxPayloadBytes: config.maxPayloadBytes,
@@ -54,7 +67,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     },
     onEvent: (event) => logger.warn({ event }, `mqtt ${event.type}`),
   });
-  const mqttAddress = await broker.listen(config.mqttPort, config.listenHost);
+  const mqttAddress = await broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined);
 
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
   await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store });
@@ -68,14 +81,14 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
 
   const grpcServer = new Server({ 'grpc.max_receive_message_length': config.grpcMaxMessageBytes });
-  const register = createRegistrar({ store, events, bootstrapTokens: () => [bootstrap.token], newNodeId: randomUUID, now });
+  const register = createRegistrar({ store, events, consumeBootstrapToken: tokens.consume, newNodeId: randomUUID, now });
   addService(grpcServer, AgentService, agentServiceHandlers({
     register,
     store,
     config: {
       mqttHost: config.advertiseHost,
       mqttPort: mqttAddress.port,
-      mqttTls: false,
+      mqttTls: tls !== null,
       telemetryIntervalMs: config.telemetryIntervalS * 1000,
       heartbeatIntervalMs: config.telemetryIntervalS * 1000,
       inventoryIntervalMs: config.inventoryIntervalS * 1000,
@@ -83,10 +96,13 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
       healthDigestIntervalMs: config.healthDigestIntervalS * 1000,
     },
   }), { onInternalError: (method, error) => logger.error({ err: error, method }, 'gRPC call failed') });
-  const grpcPort = await bindGrpc(grpcServer, config.listenHost, config.grpcPort);
+  const grpcCredentials = tls
+    ? ServerCredentials.createSsl(null, [{ private_key: Buffer.from(tls.cert.keyPem), cert_chain: Buffer.from(tls.cert.chainPem) }], false)
+    : ServerCredentials.createInsecure();
+  const grpcPort = await bindGrpc(grpcServer, config.listenHost, config.grpcPort, grpcCredentials);
 
   const http = await buildHttpApp({
-    store, logger, version, startedAt: now(), now,
+    store, logger, version, startedAt: now(), now, tokens,
     dashboardDir: config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir(),
   });
   await http.listen({ host: config.listenHost, port: config.httpPort });
@@ -97,8 +113,9 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   return {
     http: `http://${host}:${httpPort}`,
     grpc: `${host}:${grpcPort}`,
-    mqtt: `mqtt://${host}:${mqttAddress.port}`,
+    mqtt: `${tls ? 'mqtts' : 'mqtt'}://${host}:${mqttAddress.port}`,
     bootstrapTokenFile: bootstrap.file,
+    caFingerprint: tls?.ca.fingerprint ?? null,
     async close() {
       clearInterval(sweeper);
       controllers.stop();

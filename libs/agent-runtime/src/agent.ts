@@ -1,11 +1,10 @@
 // The agent's life: register, keep a session, register again if the manager
 // forgets the node, until stopped.
-import { credentials } from '@grpc/grpc-js';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BackoffPolicy } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
-import { AgentService } from '@metalfleet/proto';
-import { createClient } from '@metalfleet/transport';
 import { HealthMonitor } from './health-monitor.ts';
 import { runMqttSession } from './mqtt-session.ts';
 import { registerUntilAccepted } from './registration.ts';
@@ -21,8 +20,10 @@ export interface AgentOptions {
   logger: Logger;
   mqttProtocolVersion: 4 | 5;
   backoff: BackoffPolicy;
-  /** Where the spool lives (a file, or ':memory:' for a throwaway agent). */
-  spoolPath: string;
+  /** The node's own directory: spool, saved credential, pinned manager CA. */
+  stateDir: string;
+  /** A CA certificate to trust instead of the one pinned by the bootstrap token. */
+  caFile: string;
   spoolMaxEntries: number;
   /** Until the manager says otherwise at registration. */
   healthIntervalMs: number;
@@ -45,18 +46,20 @@ function every(ms: number, work: () => void): { reschedule: (next: number) => vo
   };
 }
 
-export function managerHost(address: string): string {
-  const bracketed = /^\[([^\]]+)\]:\d+$/.exec(address);
-  if (bracketed?.[1]) return bracketed[1];
+export function splitAddress(address: string): { host: string; port: number } {
+  const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(address);
+  if (bracketed?.[1] && bracketed[2]) return { host: bracketed[1], port: Number(bracketed[2]) };
   const colon = address.lastIndexOf(':');
-  return colon > 0 ? address.slice(0, colon) : address;
+  return colon > 0 ? { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) } : { host: address, port: 7471 };
 }
 
 export async function runAgent(options: AgentOptions, signal: AbortSignal): Promise<void> {
-  const { client, close } = createClient(AgentService, options.managerAddress, credentials.createInsecure());
   const logger = options.logger.child({ hardware: options.backend.label });
+  mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
   await options.backend.start((error) => logger.warn({ err: error }, 'kernel log follower stopped'));
-  const spool = new Spool(options.spoolPath, options.spoolMaxEntries);
+  const spool = new Spool(join(options.stateDir, 'spool.db'), options.spoolMaxEntries);
+  const { host, port } = splitAddress(options.managerAddress);
+  let connection: { close: () => void } | null = null;
   const drainer = new SpoolDrainer(spool, logger);
   const health = new HealthMonitor({ backend: options.backend, spool, logger, onSpooled: () => drainer.kick() });
   const evaluate = () => void health.evaluate().catch((error: unknown) => logger.warn({ err: error }, 'health evaluation failed'));
@@ -65,22 +68,25 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
   const kickTimer = setInterval(() => drainer.kick(), 5000);
   try {
     while (!signal.aborted) {
-      let registration;
+      let registered;
       try {
-        registration = await registerUntilAccepted({
-          client, managerHost: managerHost(options.managerAddress), backend: options.backend, readBootstrapToken: options.readBootstrapToken,
-          version: options.version, logger, backoff: options.backoff, signal,
+        registered = await registerUntilAccepted({
+          managerAddress: options.managerAddress, managerHost: host, managerPort: port, backend: options.backend, readBootstrapToken: options.readBootstrapToken,
+          caFile: options.caFile, stateDir: options.stateDir, version: options.version, logger, backoff: options.backoff, signal,
         });
       } catch (error) {
         if (signal.aborted) return;
         throw error;
       }
+      const { registration } = registered;
+      connection?.close();
+      connection = registered.connection;
       if (registration.healthIntervalMs) healthTimer.reschedule(registration.healthIntervalMs);
       if (registration.digestIntervalMs) digestTimer.reschedule(registration.digestIntervalMs);
       const nodeLogger = logger.child({ nodeId: registration.nodeId });
       nodeLogger.info({ returning: registration.returning }, registration.returning ? 'registered again (known machine)' : 'registered as a new node');
       const end = await runMqttSession({
-        registration, client, backend: options.backend, version: options.version, logger: nodeLogger,
+        registration, client: registered.connection.client, caPem: registered.connection.trust.caPem, backend: options.backend, version: options.version, logger: nodeLogger,
         mqttProtocolVersion: options.mqttProtocolVersion, signal, drainer, health,
       });
       if (end === 'stopped') return;
@@ -91,6 +97,6 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
     clearInterval(kickTimer);
     options.backend.stop();
     spool.close();
-    close();
+    connection?.close();
   }
 }

@@ -5,3 +5,5 @@ export * from './mqtt-session.ts';
 export * from './registration.ts';
 export * from './spool.ts';
 export * from './spool-drainer.ts';
+export * from './credential-file.ts';
+export * from './trust.ts';

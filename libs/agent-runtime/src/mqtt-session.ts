@@ -3,7 +3,6 @@
 // agent stops, or when the manager no longer accepts the node credential
 // (then the agent registers again).
 import { randomUUID } from 'node:crypto';
-import { Metadata } from '@grpc/grpc-js';
 import mqtt, { type IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import { isDomainError } from '@metalfleet/domain';
@@ -12,7 +11,7 @@ import type { AgentService } from '@metalfleet/proto';
 import { inventoryToProto, nodeTopic, type ServiceClient } from '@metalfleet/transport';
 import type { HealthMonitor } from './health-monitor.ts';
 import { statusPayload, telemetryPayload } from './messages.ts';
-import type { Registration } from './registration.ts';
+import { credentialMetadata, type Registration } from './registration.ts';
 import type { SpoolDrainer } from './spool-drainer.ts';
 
 export type SessionEnd = 'stopped' | 'credential-refused';
@@ -20,6 +19,8 @@ export type SessionEnd = 'stopped' | 'credential-refused';
 export interface SessionDeps {
   registration: Registration;
   client: ServiceClient<typeof AgentService>;
+  /** The manager's CA when it speaks TLS. */
+  caPem: string | null;
   backend: HardwareBackend;
   version: string;
   logger: Logger;
@@ -47,7 +48,12 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     keepalive: 30,
     will: { topic: statusTopic, payload: Buffer.from(statusPayload('offline', new Date(), deps.version, bootId)), qos: 1, retain: true },
   };
-  const url = `mqtt://${reg.mqttHost}:${reg.mqttPort}`;
+  if (reg.mqttTls) {
+    if (!deps.caPem) throw new Error('the manager requires MQTT over TLS but the agent has no CA to verify it with');
+    options.ca = deps.caPem;
+    options.rejectUnauthorized = true;
+  }
+  const url = `${reg.mqttTls ? 'mqtts' : 'mqtt'}://${reg.mqttHost}:${reg.mqttPort}`;
   const client = mqtt.connect(url, options);
 
   return new Promise<SessionEnd>((resolve) => {
@@ -98,9 +104,7 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     };
     const sendInventory = async () => {
       try {
-        const metadata = new Metadata();
-        metadata.set('x-metalfleet-node-id', reg.nodeId);
-        metadata.set('authorization', `Bearer ${reg.credential}`);
+        const metadata = credentialMetadata(reg.nodeId, reg.credential);
         await deps.client.updateInventory({ inventory: inventoryToProto(await deps.backend.inventory()) }, { metadata, deadlineMs: 15_000 });
       } catch (error) {
         if (isDomainError(error) && error.code === 'unauthenticated') end('credential-refused', false);

@@ -1,12 +1,15 @@
 // Registering at power-on: keep trying until the manager answers, with backoff,
 // because a rack powers on before (or while) the manager is reachable.
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Metadata } from '@grpc/grpc-js';
 import { durationMs } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
 import { backoffDelay, isDomainError, type BackoffPolicy } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
-import type { AgentService } from '@metalfleet/proto';
-import { identityToProto, inventoryToProto, type ServiceClient } from '@metalfleet/transport';
+import { AgentService } from '@metalfleet/proto';
+import { createClient, identityToProto, inventoryToProto, type ServiceClient } from '@metalfleet/transport';
+import { readCredential, writeCredential } from './credential-file.ts';
+import { establishTrust, type ManagerTrust } from './trust.ts';
 
 export interface Registration {
   nodeId: string;
@@ -14,48 +17,87 @@ export interface Registration {
   returning: boolean;
   mqttHost: string;
   mqttPort: number;
+  mqttTls: boolean;
   telemetryIntervalMs: number;
   inventoryIntervalMs: number;
   healthIntervalMs: number | null;
   digestIntervalMs: number | null;
 }
 
-export interface RegisterDeps {
+/** A connection to the manager: who we trust and the gRPC client that uses it. */
+export interface ManagerConnection {
+  trust: ManagerTrust;
   client: ServiceClient<typeof AgentService>;
+  close: () => void;
+}
+
+export interface RegisterDeps {
+  managerAddress: string;
   /** Host the agent dialled for gRPC; the MQTT host when the manager names none. */
   managerHost: string;
+  managerPort: number;
   backend: HardwareBackend;
   readBootstrapToken: () => Promise<string>;
+  caFile: string;
+  stateDir: string;
   version: string;
   logger: Logger;
   backoff: BackoffPolicy;
   signal: AbortSignal;
 }
 
-/** Resolves with a registration, or rejects when aborted or the request itself is invalid. */
-export async function registerUntilAccepted(deps: RegisterDeps): Promise<Registration> {
+export function credentialMetadata(nodeId: string, credential: string): Metadata {
+  const metadata = new Metadata();
+  metadata.set('x-metalfleet-node-id', nodeId);
+  metadata.set('authorization', `Bearer ${credential}`);
+  return metadata;
+}
+
+/** Resolves with a registration and the connection it used, or rejects when aborted or the request itself is invalid. */
+export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ registration: Registration; connection: ManagerConnection }> {
+  let connection: ManagerConnection | null = null;
   for (let attempt = 0; ; attempt += 1) {
     deps.signal.throwIfAborted();
     try {
-      const [identity, inventory, token] = await Promise.all([deps.backend.identity(), deps.backend.inventory(), deps.readBootstrapToken()]);
+      const token = await deps.readBootstrapToken().catch((error: unknown) => {
+        // A node with a saved credential can register without a token.
+        if (readCredential(deps.stateDir)) return '';
+        throw error;
+      });
+      if (!connection) {
+        const trust = await establishTrust({ caFile: deps.caFile, stateDir: deps.stateDir, token, host: deps.managerHost, port: deps.managerPort });
+        connection = { trust, ...createClient(AgentService, deps.managerAddress, trust.grpc) };
+      }
+      const [identity, inventory] = await Promise.all([deps.backend.identity(), deps.backend.inventory()]);
       for (const failure of inventory.failures) deps.logger.warn({ failure }, 'inventory part failed; sending the rest');
-      const reply = await deps.client.register(
+      const saved = readCredential(deps.stateDir);
+      const reply = await connection.client.register(
         { identity: identityToProto(identity), inventory: inventoryToProto(inventory), bootstrapToken: token, agentVersion: deps.version },
-        { deadlineMs: 15_000 },
+        { deadlineMs: 15_000, ...(saved ? { metadata: credentialMetadata(saved.nodeId, saved.credential) } : {}) },
       );
+      writeCredential(deps.stateDir, { nodeId: reply.nodeId, credential: reply.nodeCredential });
       return {
-        nodeId: reply.nodeId,
-        credential: reply.nodeCredential,
-        returning: reply.returning,
-        mqttHost: reply.mqtt?.host || deps.managerHost,
-        mqttPort: reply.mqtt?.port ?? 0,
-        telemetryIntervalMs: reply.intervals?.telemetry ? durationMs(reply.intervals.telemetry) : 15_000,
-        inventoryIntervalMs: reply.intervals?.inventory ? durationMs(reply.intervals.inventory) : 3_600_000,
-        healthIntervalMs: reply.intervals?.health ? durationMs(reply.intervals.health) : null,
-        digestIntervalMs: reply.intervals?.healthDigest ? durationMs(reply.intervals.healthDigest) : null,
+        connection,
+        registration: {
+          nodeId: reply.nodeId,
+          credential: reply.nodeCredential,
+          returning: reply.returning,
+          mqttHost: reply.mqtt?.host || deps.managerHost,
+          mqttPort: reply.mqtt?.port ?? 0,
+          mqttTls: reply.mqtt?.tls ?? false,
+          telemetryIntervalMs: reply.intervals?.telemetry ? durationMs(reply.intervals.telemetry) : 15_000,
+          inventoryIntervalMs: reply.intervals?.inventory ? durationMs(reply.intervals.inventory) : 3_600_000,
+          healthIntervalMs: reply.intervals?.health ? durationMs(reply.intervals.health) : null,
+          digestIntervalMs: reply.intervals?.healthDigest ? durationMs(reply.intervals.healthDigest) : null,
+        },
       };
     } catch (error) {
       if (isDomainError(error) && error.code === 'invalid-argument') throw error;
+      if (connection && isDomainError(error) && error.code === 'unavailable') {
+        // The manager may have a new certificate or address: build the connection again next time.
+        connection.close();
+        connection = null;
+      }
       const delay = backoffDelay(attempt, deps.backoff, Math.random());
       deps.logger.warn({ attempt: attempt + 1, retryInMs: delay, code: isDomainError(error) ? error.code : 'error', reason: error instanceof Error ? error.message : String(error) },
         'registration failed; retrying');

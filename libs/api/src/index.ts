@@ -2,3 +2,4 @@
 // manager, and type the dashboard and the CLI.
 export * from './common.ts';
 export * from './nodes.ts';
+export * from './bootstrap-tokens.ts';

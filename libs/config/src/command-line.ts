@@ -35,11 +35,13 @@ export function addConfigOptions<S extends TObject>(command: Command, schema: S)
 }
 
 /** The config after the command was parsed: its flags > METALFLEET_* env > --config file > defaults. */
-export function readConfig<S extends TObject>(program: Command, schema: S, env: Record<string, string | undefined>): Readonly<Static<S>> {
+export function readConfig<S extends TObject>(
+  program: Command, schema: S, env: Record<string, string | undefined>, base?: { values: Record<string, unknown>; origin: string },
+): Readonly<Static<S>> {
   const options = program.opts<Record<string, unknown>>();
   const flags: Record<string, unknown> = {};
   for (const key of Object.keys(schema.properties)) {
     if (program.getOptionValueSource(key) === 'cli') flags[key] = options[key];
   }
-  return loadConfig(schema, { flags, env, envPrefix: 'METALFLEET_', file: options['config'] as string | undefined });
+  return loadConfig(schema, { flags, env, envPrefix: 'METALFLEET_', file: options['config'] as string | undefined, base });
 }

@@ -14,6 +14,8 @@ export interface ConfigSources {
   envPrefix: string;
   /** Optional YAML/JSON file whose keys are the config keys. */
   file?: string | undefined;
+  /** Values below all of the above, e.g. from the kernel command line, with where they came from. */
+  base?: { values: Record<string, unknown>; origin: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -58,6 +60,7 @@ export function loadConfig<S extends TObject>(schema: S, sources: ConfigSources)
   };
 
   const problems: string[] = [];
+  if (sources.base) layer(sources.base.values, () => sources.base?.origin ?? '');
   if (sources.file) {
     const fromFile = readFile(sources.file);
     for (const key of Object.keys(fromFile)) if (!keys.includes(key)) problems.push(`${key}: unknown key in ${sources.file}`);

@@ -5,3 +5,4 @@ export * from './node-identity.ts';
 export * from './backoff.ts';
 export * from './health/index.ts';
 export * from './node-lifecycle.ts';
+export * from './bootstrap-token.ts';

@@ -5,15 +5,18 @@ import { RegisterRequestSchema, UpdateInventoryRequestSchema } from '@metalfleet
 import { openSqliteFleetStore } from '@metalfleet/store';
 import { agentServiceHandlers } from './agent-service.ts';
 import { FleetEvents } from './fleet-events.ts';
+import { createBootstrapTokens } from './bootstrap-tokens.ts';
 import { createRegistrar } from './registrar.ts';
 
 describe('UpdateInventory', () => {
   it('accepts only the node\'s own credential, and changes nothing otherwise', async () => {
     const store = openSqliteFleetStore({ path: ':memory:' });
-    const register = createRegistrar({ store, events: new FleetEvents(), bootstrapTokens: () => ['t'], newNodeId: () => 'n1', now: () => new Date() });
+    const tokens = createBootstrapTokens({ store, now: () => new Date(), caFingerprint: null });
+    const { token } = await tokens.create({ description: 'test', ttlSeconds: 60, maxUses: null });
+    const register = createRegistrar({ store, events: new FleetEvents(), consumeBootstrapToken: tokens.consume, newNodeId: () => 'n1', now: () => new Date() });
     const handlers = agentServiceHandlers({ register, store, config: { mqttHost: '', mqttPort: 1, mqttTls: false, telemetryIntervalMs: 1, heartbeatIntervalMs: 1, inventoryIntervalMs: 1, healthIntervalMs: 1, healthDigestIntervalMs: 1 } });
     const reply = await handlers.register(create(RegisterRequestSchema, {
-      identity: { systemUuid: 'uuid-1' }, bootstrapToken: 't', inventory: { system: { hostname: 'before' } },
+      identity: { systemUuid: 'uuid-1' }, bootstrapToken: token, inventory: { system: { hostname: 'before' } },
     }), { metadata: new Metadata(), peer: 'test', method: 'Register' });
 
     const call = (nodeId: string, credential: string) => {

@@ -42,10 +42,13 @@ export function agentServiceHandlers(deps: { register: Register; store: FleetSto
   const { config } = deps;
   return {
     async register(request, context) {
+      const nodeId = metadataValue(context.metadata, nodeIdKey);
+      const bearer = metadataValue(context.metadata, 'authorization').replace(/^Bearer\s+/i, '');
       const result = await deps.register({
         identity: identityFromProto(request.identity),
         inventory: inventoryFromProto(request.inventory),
         bootstrapToken: request.bootstrapToken,
+        nodeCredential: nodeId && bearer ? { nodeId, secret: bearer } : null,
         agentVersion: request.agentVersion,
         peer: context.peer,
       });

@@ -7,3 +7,4 @@ export * from './secrets.ts';
 export * from './health-ingest.ts';
 export * from './lifecycle.ts';
 export * from './lifecycle-controllers.ts';
+export * from './bootstrap-tokens.ts';

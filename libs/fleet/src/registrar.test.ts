@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { emptyInventory, type NodeIdentity } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
+import { createBootstrapTokens, type BootstrapTokens } from './bootstrap-tokens.ts';
 import { FleetEvents, type FleetEvent } from './fleet-events.ts';
 import { createRegistrar, type Register } from './registrar.ts';
 import { secretMatches } from './secrets.ts';
@@ -11,38 +12,58 @@ function identity(partial: Partial<NodeIdentity>): NodeIdentity {
 
 let store: FleetStore;
 let register: Register;
+let tokens: BootstrapTokens;
+let token: string;
 let events: FleetEvent[];
 let counter: number;
+let now: Date;
 
-beforeEach(() => {
+beforeEach(async () => {
   store = openSqliteFleetStore({ path: ':memory:' });
   events = [];
   counter = 0;
+  now = new Date('2026-11-21T10:00:00Z');
   const bus = new FleetEvents();
   bus.on((e) => events.push(e));
-  register = createRegistrar({
-    store, events: bus, bootstrapTokens: () => ['boot-1'], newNodeId: () => `node-${++counter}`, now: () => new Date('2026-11-21T10:00:00Z'),
-  });
+  tokens = createBootstrapTokens({ store, now: () => now, caFingerprint: 'c'.repeat(64) });
+  ({ token } = await tokens.create({ description: 'rack 12', ttlSeconds: 3600, maxUses: null }));
+  register = createRegistrar({ store, events: bus, consumeBootstrapToken: tokens.consume, newNodeId: () => `node-${++counter}`, now: () => now });
 });
 
 const machine = identity({ systemUuid: 'A1B2C3D4-0000-1111-2222-333344445555', systemSerial: 'SER-1', macs: ['0c:42:a1:00:00:01'] });
-const input = (id: NodeIdentity, token = 'boot-1') => ({ identity: id, inventory: emptyInventory(), bootstrapToken: token, agentVersion: '0.1.0', peer: 'test' });
+const input = (id: NodeIdentity, bootstrapToken: string, nodeCredential: { nodeId: string; secret: string } | null = null) =>
+  ({ identity: id, inventory: emptyInventory(), bootstrapToken, nodeCredential, agentVersion: '0.1.0', peer: 'test' });
 
 describe('registration', () => {
-  it('refuses a bad bootstrap token and stores nothing', async () => {
-    await expect(register(input(machine, 'wrong'))).rejects.toMatchObject({ code: 'unauthenticated' });
-    await expect(register(input(machine, ''))).rejects.toMatchObject({ code: 'unauthenticated' });
+  it('refuses missing, malformed, unknown and wrong-secret tokens with a clear reason, storing nothing', async () => {
+    await expect(register(input(machine, ''))).rejects.toMatchObject({ code: 'unauthenticated', message: 'bootstrap token missing' });
+    await expect(register(input(machine, 'hunter2'))).rejects.toMatchObject({ code: 'unauthenticated', message: 'bootstrap token malformed' });
+    const [, id] = token.split('.');
+    await expect(register(input(machine, `mfbt.${id}.${'x'.repeat(43)}`))).rejects.toMatchObject({ message: 'bootstrap token unknown' });
+    await expect(register(input(machine, `mfbt.zzzzzzzz.${'x'.repeat(43)}`))).rejects.toMatchObject({ message: 'bootstrap token unknown' });
     expect(await store.listNodes()).toEqual([]);
-    expect(events.map((e) => e.type)).toEqual(['registration-refused', 'registration-refused']);
+    expect(events.filter((e) => e.type === 'registration-refused')).toHaveLength(4);
+  });
+
+  it('refuses an expired or revoked token, and a token with no uses left', async () => {
+    now = new Date(now.getTime() + 3601_000);
+    await expect(register(input(machine, token))).rejects.toMatchObject({ code: 'unauthenticated', message: expect.stringMatching(/expired at/) });
+    now = new Date('2026-11-21T10:00:00Z');
+    const revoked = await tokens.create({ description: 'x', ttlSeconds: 60, maxUses: null });
+    await tokens.revoke(revoked.record.id);
+    await expect(register(input(machine, revoked.token))).rejects.toMatchObject({ message: expect.stringMatching(/was revoked/) });
+    const once = await tokens.create({ description: 'single use', ttlSeconds: 60, maxUses: 1 });
+    await register(input(machine, once.token));
+    await expect(register(input(identity({ systemUuid: 'other-machine' }), once.token))).rejects.toMatchObject({ message: expect.stringMatching(/no uses left/) });
   });
 
   it('refuses a machine with nothing to recognise it by', async () => {
-    await expect(register(input(identity({ systemSerial: 'Default string' })))).rejects.toMatchObject({ code: 'invalid-argument' });
+    await expect(register(input(identity({ systemSerial: 'Default string' }), token))).rejects.toMatchObject({ code: 'invalid-argument' });
   });
 
   it('gives the same machine the same node id across reboots, with a fresh credential', async () => {
-    const first = await register(input(machine));
-    const again = await register(input({ ...machine, macs: ['0c:42:a1:00:00:01', '0c:42:a1:00:00:02'] }));
+    const first = await register(input(machine, token));
+    const again = await register(input({ ...machine, macs: ['0c:42:a1:00:00:01', '0c:42:a1:00:00:02'] }, token));
     expect(first).toMatchObject({ nodeId: 'node-1', returning: false });
     expect(again).toMatchObject({ nodeId: 'node-1', returning: true });
     expect(again.credential).not.toBe(first.credential);
@@ -52,10 +73,21 @@ describe('registration', () => {
     expect((await store.listNodes()).map((n) => n.id)).toEqual(['node-1']);
   });
 
+  it('lets a known node re-register with its own credential instead of a token, never another node\'s', async () => {
+    const once = await tokens.create({ description: 'single use', ttlSeconds: 60, maxUses: 1 });
+    const first = await register(input(machine, once.token));
+    const again = await register(input(machine, '', { nodeId: first.nodeId, secret: first.credential }));
+    expect(again).toMatchObject({ nodeId: first.nodeId, returning: true });
+    const other = await register(input(identity({ systemUuid: 'second-machine' }), token));
+    await expect(register(input(identity({ systemUuid: 'second-machine' }), '', { nodeId: first.nodeId, secret: again.credential })))
+      .rejects.toMatchObject({ code: 'unauthenticated' });
+    expect(other.nodeId).toBe('node-2');
+  });
+
   it('flags two machines claiming one identity as a conflict and changes nothing', async () => {
-    await register(input(machine));
+    await register(input(machine, token));
     const before = await store.getNode('node-1');
-    await expect(register(input({ ...machine, systemSerial: 'SER-OTHER' }))).rejects.toMatchObject({ code: 'conflict' });
+    await expect(register(input({ ...machine, systemSerial: 'SER-OTHER' }, token))).rejects.toMatchObject({ code: 'conflict' });
     expect(await store.getNode('node-1')).toEqual(before);
     expect(await store.listConflicts()).toHaveLength(1);
     expect(events.at(-1)).toMatchObject({ type: 'identity-conflict', nodeIds: ['node-1'] });

@@ -3,12 +3,14 @@
 import { DomainError, isAnonymous, matchIdentity, type Inventory, type NodeIdentity } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from './fleet-events.ts';
-import { hashSecret, newSecret, tokenAccepted } from './secrets.ts';
+import { hashSecret, newSecret, secretMatches } from './secrets.ts';
 
 export interface RegistrationInput {
   identity: NodeIdentity;
   inventory: Inventory;
   bootstrapToken: string;
+  /** A node that registered before proves it with its node credential instead of a bootstrap token. */
+  nodeCredential: { nodeId: string; secret: string } | null;
   agentVersion: string;
   peer: string;
 }
@@ -22,8 +24,8 @@ export interface RegistrationResult {
 export interface RegistrarDeps {
   store: FleetStore;
   events: FleetEvents;
-  /** Bootstrap tokens accepted right now. */
-  bootstrapTokens: () => readonly string[];
+  /** Checks and counts a bootstrap token; throws `unauthenticated` with the reason. */
+  consumeBootstrapToken: (token: string) => Promise<unknown>;
   newNodeId: () => string;
   now: () => Date;
 }
@@ -34,15 +36,28 @@ export function createRegistrar(deps: RegistrarDeps) {
     throw new DomainError(code, reason);
   };
 
+  async function credentialValid(credential: RegistrationInput['nodeCredential']): Promise<boolean> {
+    if (!credential) return false;
+    const hash = await deps.store.credentialHash(credential.nodeId);
+    return hash !== null && secretMatches(credential.secret, hash);
+  }
+
   return async function register(input: RegistrationInput): Promise<RegistrationResult> {
-    if (!tokenAccepted(input.bootstrapToken, deps.bootstrapTokens())) {
-      refuse('unauthenticated', 'bootstrap token missing, unknown or expired', input.peer);
-    }
     if (isAnonymous(input.identity)) {
       refuse('invalid-argument', 'identity has no system UUID, serial number or MAC address to recognise the machine by', input.peer);
     }
     const at = deps.now();
     const match = matchIdentity(input.identity, await deps.store.findIdentityCandidates(input.identity));
+    // A known node with its own valid credential re-registers without spending a bootstrap token.
+    const vouched = match.kind === 'known' && (await credentialValid(input.nodeCredential)) && input.nodeCredential?.nodeId === match.nodeId;
+    if (!vouched) {
+      try {
+        await deps.consumeBootstrapToken(input.bootstrapToken);
+      } catch (error) {
+        deps.events.emit({ type: 'registration-refused', reason: error instanceof Error ? error.message : String(error), peer: input.peer, at });
+        throw error;
+      }
+    }
     if (match.kind === 'conflict') {
       await deps.store.recordConflict({ at, identity: input.identity, nodeIds: match.nodeIds, reason: match.reason });
       deps.events.emit({ type: 'identity-conflict', nodeIds: match.nodeIds, reason: match.reason, at });

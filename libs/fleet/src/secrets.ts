@@ -15,13 +15,3 @@ export function secretMatches(secret: string, expectedHash: string): boolean {
   const expected = Buffer.from(expectedHash, 'hex');
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
-
-/** Constant-time comparison of a presented token with each accepted one. */
-export function tokenAccepted(presented: string, accepted: readonly string[]): boolean {
-  const p = Buffer.from(hashSecret(presented), 'hex');
-  let ok = false;
-  for (const token of accepted) {
-    if (token !== '' && timingSafeEqual(p, Buffer.from(hashSecret(token), 'hex'))) ok = true;
-  }
-  return ok;
-}

@@ -121,6 +121,26 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it('creates, lists, counts uses of and revokes bootstrap tokens', async () => {
+      const store = await factory.open('tokens');
+      const t = (id: string, createdAt: Date, maxUses: number | null) => ({
+        id, description: `token ${id}`, secretHash: `hash-${id}`, createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses, uses: 0,
+      });
+      await store.createBootstrapToken(t('tok-a', new Date('2026-11-01T00:00:00Z'), null));
+      await store.createBootstrapToken(t('tok-b', new Date('2026-11-02T00:00:00Z'), 1));
+      expect((await store.listBootstrapTokens()).map((x) => x.id)).toEqual(['tok-b', 'tok-a']);
+      expect(await store.useBootstrapToken('tok-b')).toBe(true);
+      expect(await store.useBootstrapToken('tok-b')).toBe(false);
+      expect((await store.getBootstrapToken('tok-b'))?.uses).toBe(1);
+      const at = new Date('2026-11-03T00:00:00Z');
+      expect(await store.revokeBootstrapToken('tok-a', at)).toBe(true);
+      expect(await store.revokeBootstrapToken('tok-a', at)).toBe(false);
+      expect(await store.revokeBootstrapToken('nope', at)).toBe(false);
+      expect(await store.getBootstrapToken('tok-a')).toMatchObject({ revokedAt: at, secretHash: 'hash-tok-a', description: 'token tok-a' });
+      expect(await store.getBootstrapToken('nope')).toBeNull();
+      await store.close();
+    });
+
     it('lists nodes in registration order and answers null for an unknown node', async () => {
       const store = await factory.open('list');
       await store.createNode(newNode('b', { systemUuid: 'u-b' }, new Date('2026-11-01T00:00:02Z')));

@@ -1,6 +1,6 @@
 // The repository API the manager uses for fleet state. SQLite implements it
 // today; PostgreSQL implements the same interface for high availability.
-import type { HealthChange, HealthCondition, Inventory, KnownIdentity, LifecycleEvent, NodeIdentity, NodeState, NodeSummary, Presence, TransitionCause } from '@metalfleet/domain';
+import type { BootstrapTokenRecord, HealthChange, HealthCondition, Inventory, KnownIdentity, LifecycleEvent, NodeIdentity, NodeState, NodeSummary, Presence, TransitionCause } from '@metalfleet/domain';
 
 export interface NodeRecord extends NodeSummary {
   inventory: Inventory;
@@ -75,6 +75,14 @@ export interface FleetStore {
   history(nodeId: string): Promise<TransitionRecord[]>;
   /** Nodes in `state` that have been offline since before `before`. */
   offlineSince(state: NodeState, before: Date): Promise<string[]>;
+  createBootstrapToken(token: BootstrapTokenRecord): Promise<void>;
+  getBootstrapToken(id: string): Promise<BootstrapTokenRecord | null>;
+  /** Newest first. */
+  listBootstrapTokens(): Promise<BootstrapTokenRecord[]>;
+  /** Returns false for an unknown or already revoked token. */
+  revokeBootstrapToken(id: string, at: Date): Promise<boolean>;
+  /** Counts one use, unless the token has no uses left; returns whether it was counted. */
+  useBootstrapToken(id: string): Promise<boolean>;
   listNodes(): Promise<NodeSummary[]>;
   getNode(nodeId: string): Promise<NodeRecord | null>;
   close(): Promise<void>;

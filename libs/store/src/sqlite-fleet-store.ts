@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import {
-  normalizeIdentity, nodeStates, overallHealth, remediations, severities, type HealthCondition, type Inventory, type KnownIdentity,
+  type BootstrapTokenRecord, normalizeIdentity, nodeStates, overallHealth, remediations, severities, type HealthCondition, type Inventory, type KnownIdentity,
   type NodeHealthSummary, type NodeIdentity, type NodeState, type NodeSummary, type Presence, type Remediation, type Severity,
 } from '@metalfleet/domain';
 import type { FleetStore, HealthEventRecord, IdentityConflict, NewNode, NodeRecord, TransitionRecord } from './fleet-store.ts';
@@ -81,6 +81,15 @@ function rowIdentity(row: NodeRow): NodeIdentity {
     boardSerial: row.board_serial,
     macs: row.macs ? row.macs.split(',') : [],
     bmcAddress: row.bmc_address,
+  };
+}
+
+interface TokenRow { id: string; description: string; secret_hash: string; created_at: number; expires_at: number; revoked_at: number | null; max_uses: number | null; uses: number }
+
+function rowToken(r: TokenRow): BootstrapTokenRecord {
+  return {
+    id: r.id, description: r.description, secretHash: r.secret_hash, createdAt: new Date(r.created_at), expiresAt: new Date(r.expires_at),
+    revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at), maxUses: r.max_uses, uses: r.uses,
   };
 }
 
@@ -271,6 +280,28 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     async offlineSince(state, before) {
       const rows = db.prepare("SELECT id FROM nodes WHERE state = ? AND presence = 'offline' AND presence_changed_at < ?").all(state, before.getTime()) as Array<{ id: string }>;
       return rows.map((r) => r.id);
+    },
+
+    async createBootstrapToken(t) {
+      db.prepare('INSERT INTO bootstrap_tokens (id, description, secret_hash, created_at, expires_at, revoked_at, max_uses, uses) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(t.id, t.description, t.secretHash, t.createdAt.getTime(), t.expiresAt.getTime(), t.revokedAt?.getTime() ?? null, t.maxUses, t.uses);
+    },
+
+    async getBootstrapToken(id) {
+      const row = db.prepare('SELECT * FROM bootstrap_tokens WHERE id = ?').get(id) as unknown as TokenRow | undefined;
+      return row ? rowToken(row) : null;
+    },
+
+    async listBootstrapTokens() {
+      return (db.prepare('SELECT * FROM bootstrap_tokens ORDER BY created_at DESC, id').all() as unknown as TokenRow[]).map(rowToken);
+    },
+
+    async revokeBootstrapToken(id, at) {
+      return db.prepare('UPDATE bootstrap_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at.getTime(), id).changes > 0;
+    },
+
+    async useBootstrapToken(id) {
+      return db.prepare('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)').run(id).changes > 0;
     },
 
     async listNodes() {

@@ -89,4 +89,20 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX node_transitions_by_node ON node_transitions (node_id, id);
     `,
   },
+  {
+    version: 4,
+    name: 'bootstrap tokens',
+    sql: `
+      CREATE TABLE bootstrap_tokens (
+        id TEXT PRIMARY KEY,
+        description TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        max_uses INTEGER,
+        uses INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+    `,
+  },
 ];

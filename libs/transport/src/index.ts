@@ -5,3 +5,5 @@ export * from './mqtt-broker.ts';
 export * from './mqtt-topics.ts';
 export * from './payload-codec.ts';
 export * from './health-mapper.ts';
+export * from './pki.ts';
+export * from './tls-pin.ts';

@@ -6,6 +6,7 @@
 // subscribe only to its own commands. The manager talks to the broker
 // in-process through subscribe()/publish() below.
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { isValidNodeId, mayPublish, maySubscribe } from './mqtt-topics.ts';
 
@@ -30,7 +31,8 @@ export interface BrokerMessage {
 }
 
 export interface NodeBroker {
-  listen(port: number, host: string): Promise<AddressInfo>;
+  /** Plain TCP, or TLS when a key and certificate chain are given. */
+  listen(port: number, host: string, tls?: { keyPem: string; chainPem: string }): Promise<AddressInfo>;
   /** In-process subscription (the manager's side); the handler's errors are reported as client-error events. */
   subscribe(filter: string, handler: (message: BrokerMessage) => Promise<void> | void): Promise<void>;
   publish(topic: string, payload: Uint8Array, options: { qos: 0 | 1; retain: boolean }): Promise<void>;
@@ -108,9 +110,9 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
   let server: Server | null = null;
 
   return {
-    listen: (port, host) =>
+    listen: (port, host, tls) =>
       new Promise((resolve, reject) => {
-        server = createServer(aedes.handle);
+        server = tls ? createTlsServer({ key: tls.keyPem, cert: tls.chainPem }, aedes.handle) : createServer(aedes.handle);
         server.once('error', reject);
         server.listen(port, host, () => resolve(server?.address() as AddressInfo));
       }),

@@ -42,20 +42,20 @@ export async function runAgents(config: AgentConfig, logger: Logger, version: st
     }
   };
 
-  const nodes: Array<{ backend: HardwareBackend; spoolPath: string }> = config.simulate > 0
+  const nodes: Array<{ backend: HardwareBackend; stateDir: string }> = config.simulate > 0
     ? Array.from({ length: config.simulate }, (_, i) => ({
       backend: createSimulatedBackend({
         seed: config.simulateSeed, index: i + 1, spec: { gpuModel: config.simulateGpuModel, gpuCount: config.simulateGpuCount },
         faults: faultReader(config.faultsFile, i + 1, logger),
       }),
-      spoolPath: join(config.stateDir, `sim-${String(i + 1).padStart(3, '0')}`, 'spool.db'),
+      stateDir: join(config.stateDir, `sim-${String(i + 1).padStart(3, '0')}`),
     }))
-    : [{ backend: createRealBackend({ expectedGpus: config.expectedGpus }), spoolPath: join(config.stateDir, 'spool.db') }];
+    : [{ backend: createRealBackend({ expectedGpus: config.expectedGpus }), stateDir: config.stateDir }];
 
   logger.info({ manager: config.manager, nodes: nodes.length, simulated: config.simulate > 0 }, 'agent starting');
-  const results = await Promise.allSettled(nodes.map(({ backend, spoolPath }) => runAgent({
+  const results = await Promise.allSettled(nodes.map(({ backend, stateDir }) => runAgent({
     managerAddress: config.manager, backend, readBootstrapToken, version, logger, mqttProtocolVersion: config.mqttProtocolVersion,
-    backoff: { initialMs: config.retryInitialMs, maxMs: config.retryMaxMs }, spoolPath, spoolMaxEntries: config.spoolMaxEntries,
+    backoff: { initialMs: config.retryInitialMs, maxMs: config.retryMaxMs }, stateDir, caFile: config.caFile, spoolMaxEntries: config.spoolMaxEntries,
     healthIntervalMs: config.healthIntervalS * 1000, digestIntervalMs: config.digestIntervalS * 1000,
   }, signal)));
   const failed = results.filter((r) => r.status === 'rejected');

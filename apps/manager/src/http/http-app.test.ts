@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { emptyInventory } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import type { FastifyInstance } from 'fastify';
+import { createBootstrapTokens } from '@metalfleet/fleet';
 import { buildHttpApp } from './http-app.ts';
 
 let store: FleetStore;
@@ -15,7 +16,8 @@ beforeAll(async () => {
     await store.createNode({ id, hostname: `host-${id}`, identity: { systemUuid: uuid, systemSerial: '', chassisSerial: '', boardSerial: '', macs: ['aa:bb:cc:00:00:01'], bmcAddress: '' }, inventory: emptyInventory(), agentVersion: '0.1.0', credentialHash: 'h', at });
   }
   await store.setPresence('n1', 'online', at);
-  app = await buildHttpApp({ store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now: () => new Date(at.getTime() + 5000), dashboardDir: null });
+  const now = () => new Date(at.getTime() + 5000);
+  app = await buildHttpApp({ store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }) });
 });
 
 afterAll(async () => {
@@ -55,5 +57,32 @@ describe('REST API', () => {
     const res = await app.inject({ method: 'GET', url: '/api/v1/nope' });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toMatchObject({ error: { code: 'not-found' } });
+  });
+
+  it('creates a bootstrap token once, lists it without its secret, and revokes it', async () => {
+    const created = await app.inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', payload: { description: 'rack 12', ttlSeconds: 3600, maxUses: 5 } });
+    expect(created.statusCode).toBe(201);
+    const body = created.json();
+    expect(body).toMatchObject({ description: 'rack 12', state: 'active', maxUses: 5, uses: 0, token: expect.stringMatching(new RegExp(`^mfbt\\.${body.id}\\.[\\w-]+\\.${'f'.repeat(64)}$`)) });
+    const listed = await app.inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' });
+    expect(listed.json().items).toEqual([expect.objectContaining({ id: body.id, state: 'active' })]);
+    expect(listed.body).not.toContain(body.token.split('.')[2]);
+    expect((await app.inject({ method: 'DELETE', url: `/api/v1/bootstrap-tokens/${body.id}` })).statusCode).toBe(204);
+    expect((await app.inject({ method: 'DELETE', url: `/api/v1/bootstrap-tokens/${body.id}` })).json()).toMatchObject({ error: { code: 'conflict' } });
+    expect((await app.inject({ method: 'DELETE', url: '/api/v1/bootstrap-tokens/unknown1' })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' })).json().items[0].state).toBe('revoked');
+  });
+
+  it('refuses bad JSON, unknown fields and out-of-range values with 400, creating nothing', async () => {
+    const before = (await app.inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' })).json().items.length;
+    const badJson = await app.inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', headers: { 'content-type': 'application/json' }, payload: '{"description": ' });
+    expect(badJson.statusCode).toBe(400);
+    expect(badJson.json()).toMatchObject({ error: { code: 'invalid-argument' } });
+    expect((await app.inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', payload: { ttlSeconds: 5 } })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', payload: { admin: true } })).statusCode).toBe(400);
+    const huge = await app.inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ description: 'x'.repeat(2_000_000) }) });
+    expect(huge.statusCode).toBe(413);
+    expect(huge.json()).toMatchObject({ error: { code: 'payload-too-large' } });
+    expect((await app.inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' })).json().items.length).toBe(before);
   });
 });

@@ -5,9 +5,11 @@ import fastifyStatic from '@fastify/static';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { FleetStore } from '@metalfleet/store';
+import type { BootstrapTokens } from '@metalfleet/fleet';
 import { installErrorHandling } from './errors.ts';
 import { healthRoutes } from './health-routes.ts';
 import { nodeRoutes } from './node-routes.ts';
+import { tokenRoutes } from './token-routes.ts';
 
 export interface HttpAppDeps {
   store: FleetStore;
@@ -15,16 +17,19 @@ export interface HttpAppDeps {
   version: string;
   startedAt: Date;
   now: () => Date;
+  tokens: BootstrapTokens;
   /** Folder with the dashboard's static files; null serves no dashboard. */
   dashboardDir: string | null;
 }
 
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = deps.logger.child({ component: 'http' });
-  const app = Fastify({ loggerInstance: logger, bodyLimit: 1024 * 1024 }).withTypeProvider<TypeBoxTypeProvider>();
+  // Unknown fields are refused, not silently dropped: a typo in a request must not pass for a default.
+  const app = Fastify({ loggerInstance: logger, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
   await app.register(healthRoutes, { version: deps.version, startedAt: deps.startedAt, now: deps.now });
   await app.register(nodeRoutes, { store: deps.store });
+  await app.register(tokenRoutes, { tokens: deps.tokens, now: deps.now });
   if (deps.dashboardDir) {
     await app.register(fastifyStatic, { root: deps.dashboardDir, prefix: '/', index: 'index.html' });
   }

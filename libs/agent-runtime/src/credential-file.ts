@@ -1,0 +1,26 @@
+// The node credential, kept in the state directory (mode 600) so a restarted
+// agent re-registers as the same node without spending a bootstrap token.
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface SavedCredential {
+  nodeId: string;
+  credential: string;
+}
+
+export function readCredential(stateDir: string): SavedCredential | null {
+  const file = join(stateDir, 'credential.json');
+  if (!existsSync(file)) return null;
+  try {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as Partial<SavedCredential>;
+    return typeof saved.nodeId === 'string' && typeof saved.credential === 'string' ? { nodeId: saved.nodeId, credential: saved.credential } : null;
+  } catch {
+    return null;
+  }
+}
+
+export function writeCredential(stateDir: string, saved: SavedCredential): void {
+  const file = join(stateDir, 'credential.json');
+  writeFileSync(file, JSON.stringify(saved), { mode: 0o600 });
+  chmodSync(file, 0o600);
+}

@@ -1,0 +1,43 @@
+// Bootstrap tokens: created by an operator, expiring, revocable, optionally
+// limited in uses. The token string carries the manager CA's fingerprint so a
+// node can verify the manager before it trusts it:
+//   mfbt.<id>.<secret>[.<sha256 of the CA certificate>]
+
+export interface BootstrapTokenRecord {
+  id: string;
+  description: string;
+  secretHash: string;
+  createdAt: Date;
+  expiresAt: Date;
+  revokedAt: Date | null;
+  /** null: unlimited. */
+  maxUses: number | null;
+  uses: number;
+}
+
+export type BootstrapTokenState = 'active' | 'expired' | 'revoked' | 'used-up';
+
+export interface ParsedBootstrapToken {
+  id: string;
+  secret: string;
+  caFingerprint: string | null;
+}
+
+const tokenPattern = /^mfbt\.([A-Za-z0-9_-]{6,32})\.([A-Za-z0-9_-]{20,128})(?:\.([0-9a-f]{64}))?$/;
+
+export function formatBootstrapToken(id: string, secret: string, caFingerprint: string | null): string {
+  return `mfbt.${id}.${secret}${caFingerprint ? `.${caFingerprint}` : ''}`;
+}
+
+export function parseBootstrapToken(token: string): ParsedBootstrapToken | null {
+  const m = tokenPattern.exec(token.trim());
+  if (!m?.[1] || !m[2]) return null;
+  return { id: m[1], secret: m[2], caFingerprint: m[3] ?? null };
+}
+
+export function bootstrapTokenState(record: BootstrapTokenRecord, now: Date): BootstrapTokenState {
+  if (record.revokedAt !== null) return 'revoked';
+  if (record.expiresAt.getTime() <= now.getTime()) return 'expired';
+  if (record.maxUses !== null && record.uses >= record.maxUses) return 'used-up';
+  return 'active';
+}
