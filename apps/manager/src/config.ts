@@ -7,7 +7,9 @@ import { parseConfigFlags } from '@metalfleet/config';
 const Port = (def: number, description: string) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
 
 export const ManagerConfig = Type.Object({
-  dataDir: Type.String({ default: './data', description: 'State directory: SQLite database, bootstrap token.' }),
+  dataDir: Type.String({ default: './data', description: 'State directory: SQLite database, CA, bootstrap token.' }),
+  postgresUrl: Type.String({ default: '', description: 'PostgreSQL connection string for fleet state (high availability); empty: SQLite in the data directory.' }),
+  postgresSchema: Type.String({ default: 'metalfleet', pattern: '^[a-z_][a-z0-9_]*$', description: 'PostgreSQL schema for fleet state.' }),
   listenHost: Type.String({ default: '0.0.0.0', description: 'Address the HTTP, gRPC and MQTT listeners bind to.' }),
   httpPort: Port(7470, 'REST API, dashboard and /healthz (0: any free port).'),
   grpcPort: Port(7471, 'gRPC AgentService (0: any free port).'),

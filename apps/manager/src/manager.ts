@@ -8,7 +8,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { AgentService } from '@metalfleet/proto';
 import { addService, createNodeBroker, ensureCertificateAuthority, issueServerCertificate } from '@metalfleet/transport';
-import { openSqliteFleetStore } from '@metalfleet/store';
+import { openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
 import {
   FleetEvents, agentServiceHandlers, createBootstrapTokens, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
 } from '@metalfleet/fleet';
@@ -50,7 +50,10 @@ function urlHost(host: string): string {
 export async function startManager(config: ManagerConfig, logger: Logger, version: string): Promise<RunningManager> {
   const now = () => new Date();
   const dataDir = resolve(config.dataDir);
-  const store = openSqliteFleetStore({ path: join(dataDir, 'fleet.db') });
+  const store = config.postgresUrl !== ''
+    ? await openPgFleetStore({ connectionString: config.postgresUrl, schema: config.postgresSchema })
+    : openSqliteFleetStore({ path: join(dataDir, 'fleet.db') });
+  logger.info({ store: config.postgresUrl !== '' ? `postgresql (schema ${config.postgresSchema})` : join(dataDir, 'fleet.db') }, 'fleet state store open');
   const events = new FleetEvents();
   events.on((event) => logger.info({ event }, event.type));
 

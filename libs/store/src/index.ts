@@ -1,2 +1,3 @@
 export * from './fleet-store.ts';
 export * from './sqlite-fleet-store.ts';
+export * from './pg-fleet-store.ts';

@@ -2,34 +2,15 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { normalizeIdentity, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
+import type { FleetStore, IdentityConflict, NewNode, NodeRecord } from './fleet-store.ts';
 import {
-  type BootstrapTokenRecord, normalizeIdentity, nodeStates, overallHealth, remediations, severities, type HealthCondition, type Inventory, type KnownIdentity,
-  type NodeHealthSummary, type NodeIdentity, type NodeState, type NodeSummary, type Presence, type Remediation, type Severity,
-} from '@metalfleet/domain';
-import type { FleetStore, HealthEventRecord, IdentityConflict, NewNode, NodeRecord, TransitionRecord } from './fleet-store.ts';
+  groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
+  type ConditionRow, type HealthEventRow, type NodeRow, type TokenRow, type TransitionRow,
+} from './rows.ts';
 import { sqliteMigrations, type Migration } from './sqlite-migrations.ts';
 
-interface NodeRow {
-  id: string;
-  hostname: string;
-  system_uuid: string;
-  system_serial: string;
-  chassis_serial: string;
-  board_serial: string;
-  bmc_address: string;
-  state: string;
-  presence: string;
-  presence_changed_at: number | null;
-  last_seen_at: number | null;
-  registered_at: number;
-  agent_version: string;
-  inventory_json: string;
-  macs: string | null;
-}
-
-const nodeColumns = `n.id, n.hostname, n.system_uuid, n.system_serial, n.chassis_serial, n.board_serial, n.bmc_address,
-  n.state, n.presence, n.presence_changed_at, n.last_seen_at, n.registered_at, n.agent_version, n.inventory_json,
-  (SELECT group_concat(mac, ',') FROM (SELECT mac FROM node_macs WHERE node_id = n.id ORDER BY mac)) AS macs`;
+const sqliteNodeColumns = nodeColumns("(SELECT group_concat(mac, ',') FROM (SELECT mac FROM node_macs WHERE node_id = n.id ORDER BY mac))");
 
 function applyMigrations(db: DatabaseSync, migrations: readonly Migration[]): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT');
@@ -56,72 +37,6 @@ function inTransaction<T>(db: DatabaseSync, work: () => T): T {
 }
 
 
-function fromMillis(value: number | null): Date | null {
-  return value === null ? null : new Date(value);
-}
-
-function parseInventory(json: string): Inventory {
-  const inventory = JSON.parse(json) as Omit<Inventory, 'collectedAt'> & { collectedAt: string | null };
-  return { ...inventory, collectedAt: inventory.collectedAt ? new Date(inventory.collectedAt) : null };
-}
-
-function asState(value: string): NodeState {
-  return (nodeStates as readonly string[]).includes(value) ? (value as NodeState) : 'discovered';
-}
-
-function asPresence(value: string): Presence {
-  return value === 'online' || value === 'offline' ? value : 'unknown';
-}
-
-function rowIdentity(row: NodeRow): NodeIdentity {
-  return {
-    systemUuid: row.system_uuid,
-    systemSerial: row.system_serial,
-    chassisSerial: row.chassis_serial,
-    boardSerial: row.board_serial,
-    macs: row.macs ? row.macs.split(',') : [],
-    bmcAddress: row.bmc_address,
-  };
-}
-
-interface TokenRow { id: string; description: string; secret_hash: string; created_at: number; expires_at: number; revoked_at: number | null; max_uses: number | null; uses: number }
-
-function rowToken(r: TokenRow): BootstrapTokenRecord {
-  return {
-    id: r.id, description: r.description, secretHash: r.secret_hash, createdAt: new Date(r.created_at), expiresAt: new Date(r.expires_at),
-    revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at), maxUses: r.max_uses, uses: r.uses,
-  };
-}
-
-interface ConditionRow { node_id: string; component: string; code: string; severity: string; remediation: string; message: string; since: number }
-
-function rowCondition(row: ConditionRow): HealthCondition {
-  return {
-    component: row.component, code: row.code, message: row.message, since: new Date(row.since),
-    severity: (severities as readonly string[]).includes(row.severity) ? (row.severity as Severity) : 'warning',
-    remediation: (remediations as readonly string[]).includes(row.remediation) ? (row.remediation as Remediation) : 'none',
-  };
-}
-
-function healthSummary(conditions: readonly HealthCondition[]): NodeHealthSummary {
-  return { ...overallHealth(conditions), conditionCount: conditions.length };
-}
-
-function rowSummary(row: NodeRow, conditions: readonly HealthCondition[] = []): NodeSummary {
-  return {
-    id: row.id,
-    hostname: row.hostname,
-    identity: rowIdentity(row),
-    state: asState(row.state),
-    presence: asPresence(row.presence),
-    presenceChangedAt: fromMillis(row.presence_changed_at),
-    lastSeenAt: fromMillis(row.last_seen_at),
-    registeredAt: new Date(row.registered_at),
-    agentVersion: row.agent_version,
-    health: healthSummary(conditions),
-  };
-}
-
 export interface SqliteOptions {
   /** A file path, or ':memory:'. The directory is created when missing. */
   path: string;
@@ -133,7 +48,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
   applyMigrations(db, sqliteMigrations);
 
-  const selectNode = db.prepare(`SELECT ${nodeColumns} FROM nodes n WHERE n.id = ?`);
+  const selectNode = db.prepare(`SELECT ${sqliteNodeColumns} FROM nodes n WHERE n.id = ?`);
   const selectConditions = db.prepare('SELECT * FROM node_conditions WHERE node_id = ? ORDER BY component, code');
   const upsertCondition = db.prepare(`INSERT INTO node_conditions (node_id, component, code, severity, remediation, message, since) VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (node_id, component, code) DO UPDATE SET severity = excluded.severity, remediation = excluded.remediation, message = excluded.message`);
@@ -160,7 +75,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
         params.push(...n.macs);
       }
       if (clauses.length === 0) return [];
-      const rows = db.prepare(`SELECT ${nodeColumns} FROM nodes n WHERE ${clauses.join(' OR ')}`).all(...params) as unknown as NodeRow[];
+      const rows = db.prepare(`SELECT ${sqliteNodeColumns} FROM nodes n WHERE ${clauses.join(' OR ')}`).all(...params) as unknown as NodeRow[];
       return rows.map((row): KnownIdentity => ({ nodeId: row.id, identity: rowIdentity(row) }));
     },
 
@@ -251,12 +166,8 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
 
     async healthEvents(nodeId, limit) {
       const rows = db.prepare(`SELECT * FROM (SELECT event_id, sequence, at, received_at, changes_json, rowid AS r FROM health_events
-          WHERE node_id = ? ORDER BY rowid DESC LIMIT ?) ORDER BY r`).all(nodeId, limit) as Array<{ event_id: string; sequence: number; at: number; received_at: number; changes_json: string }>;
-      return rows.map((r): HealthEventRecord => ({
-        eventId: r.event_id, sequence: r.sequence, at: new Date(r.at), receivedAt: new Date(r.received_at),
-        changes: (JSON.parse(r.changes_json) as Array<{ kind: HealthEventRecord['changes'][number]['kind']; condition: HealthCondition & { since: string } }>)
-          .map((c) => ({ kind: c.kind, condition: { ...c.condition, since: new Date(c.condition.since) } })),
-      }));
+          WHERE node_id = ? ORDER BY rowid DESC LIMIT ?) ORDER BY r`).all(nodeId, limit) as unknown as HealthEventRow[];
+      return rows.map(rowHealthEvent);
     },
 
     async transitionNode(nodeId, from, to, event, cause) {
@@ -270,11 +181,8 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     },
 
     async history(nodeId) {
-      const rows = db.prepare('SELECT from_state, to_state, event, actor, reason, at FROM node_transitions WHERE node_id = ? ORDER BY id').all(nodeId) as
-        Array<{ from_state: string; to_state: string; event: string; actor: string; reason: string; at: number }>;
-      return rows.map((r): TransitionRecord => ({
-        from: asState(r.from_state), to: asState(r.to_state), event: r.event as TransitionRecord['event'], actor: r.actor, reason: r.reason, at: new Date(r.at),
-      }));
+      const rows = db.prepare('SELECT from_state, to_state, event, actor, reason, at FROM node_transitions WHERE node_id = ? ORDER BY id').all(nodeId) as unknown as TransitionRow[];
+      return rows.map(rowTransition);
     },
 
     async offlineSince(state, before) {
@@ -305,13 +213,8 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     },
 
     async listNodes() {
-      const rows = db.prepare(`SELECT ${nodeColumns} FROM nodes n ORDER BY n.registered_at, n.id`).all() as unknown as NodeRow[];
-      const byNode = new Map<string, HealthCondition[]>();
-      for (const row of db.prepare('SELECT * FROM node_conditions').all() as unknown as ConditionRow[]) {
-        const list = byNode.get(row.node_id) ?? [];
-        list.push(rowCondition(row));
-        byNode.set(row.node_id, list);
-      }
+      const rows = db.prepare(`SELECT ${sqliteNodeColumns} FROM nodes n ORDER BY n.registered_at, n.id`).all() as unknown as NodeRow[];
+      const byNode = groupConditions(db.prepare('SELECT * FROM node_conditions').all() as unknown as ConditionRow[]);
       return rows.map((row) => rowSummary(row, byNode.get(row.id)));
     },
 

@@ -1,0 +1,241 @@
+// FleetStore on PostgreSQL (`pg`), for high availability and several manager
+// replicas. Same behaviour as the SQLite store: one contract suite runs on both.
+import pg from 'pg';
+import { normalizeIdentity, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
+import type { FleetStore, IdentityConflict, NewNode, NodeRecord } from './fleet-store.ts';
+import { pgMigrations } from './pg-migrations.ts';
+import {
+  groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
+  type ConditionRow, type HealthEventRow, type NodeRow, type TokenRow, type TransitionRow,
+} from './rows.ts';
+
+const pgNodeColumns = nodeColumns("(SELECT string_agg(mac, ',' ORDER BY mac) FROM node_macs WHERE node_id = n.id)");
+
+// BIGINT (int8) columns hold epoch milliseconds: safe as JavaScript numbers.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
+
+export interface PgOptions {
+  connectionString: string;
+  /** A schema of its own (created if missing); tests use a fresh one each. */
+  schema?: string;
+  maxConnections?: number;
+}
+
+type Query = (sql: string, params?: unknown[]) => Promise<pg.QueryResult>;
+
+export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> {
+  const schema = options.schema ?? 'public';
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10, types, options: `-c search_path=${schema}` });
+  const query: Query = (sql, params = []) => pool.query(sql, params);
+
+  async function inTransaction<T>(work: (q: Query) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work((sql, params = []) => client.query(sql, params));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK');
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  await query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  // Several managers may start at once: one applies migrations, the others wait on the lock.
+  await inTransaction(async (q) => {
+    await q("SELECT pg_advisory_xact_lock(hashtext('metalfleet-migrations'))");
+    await q('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+    const applied = new Set((await q('SELECT version FROM schema_migrations')).rows.map((r: { version: number }) => r.version));
+    for (const m of pgMigrations) {
+      if (applied.has(m.version)) continue;
+      await q(m.sql);
+      await q('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+    }
+  });
+
+  async function writeMacs(q: Query, nodeId: string, identity: NodeIdentity): Promise<void> {
+    await q('DELETE FROM node_macs WHERE node_id = $1', [nodeId]);
+    for (const mac of identity.macs) await q('INSERT INTO node_macs (mac, node_id) VALUES ($1, $2)', [mac, nodeId]);
+  }
+
+  const upsertCondition = `INSERT INTO node_conditions (node_id, component, code, severity, remediation, message, since) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (node_id, component, code) DO UPDATE SET severity = excluded.severity, remediation = excluded.remediation, message = excluded.message`;
+
+  return {
+    async findIdentityCandidates(identity) {
+      const n = normalizeIdentity(identity);
+      const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((s) => s !== '');
+      const clauses: string[] = [];
+      const params: unknown[] = [];
+      const p = (value: unknown) => `$${params.push(value)}`;
+      if (n.systemUuid) clauses.push(`n.system_uuid = ${p(n.systemUuid)}`);
+      for (const s of serials) {
+        const ref = p(s);
+        clauses.push(`${ref} IN (n.system_serial, n.chassis_serial, n.board_serial)`);
+      }
+      if (n.macs.length > 0) clauses.push(`n.id IN (SELECT node_id FROM node_macs WHERE mac = ANY(${p(n.macs)}))`);
+      if (clauses.length === 0) return [];
+      const { rows } = await query(`SELECT ${pgNodeColumns} FROM nodes n WHERE ${clauses.join(' OR ')}`, params);
+      return (rows as NodeRow[]).map((row): KnownIdentity => ({ nodeId: row.id, identity: rowIdentity(row) }));
+    },
+
+    async createNode(node) {
+      const i = normalizeIdentity(node.identity);
+      await inTransaction(async (q) => {
+        await q(`INSERT INTO nodes (id, hostname, system_uuid, system_serial, chassis_serial, board_serial, bmc_address, state, presence,
+            presence_changed_at, last_seen_at, registered_at, agent_version, credential_hash, inventory_json)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, 'discovered', 'unknown', NULL, $8, $8, $9, $10, $11)`,
+        [node.id, node.hostname, i.systemUuid, i.systemSerial, i.chassisSerial, i.boardSerial, i.bmcAddress, node.at.getTime(), node.agentVersion, node.credentialHash, JSON.stringify(node.inventory)]);
+        await writeMacs(q, node.id, i);
+      });
+    },
+
+    async updateRegistration(node) {
+      const i = normalizeIdentity(node.identity);
+      await inTransaction(async (q) => {
+        await q(`UPDATE nodes SET hostname = $1, system_uuid = $2, system_serial = $3, chassis_serial = $4, board_serial = $5, bmc_address = $6,
+            last_seen_at = $7, agent_version = $8, credential_hash = $9, inventory_json = $10 WHERE id = $11`,
+        [node.hostname, i.systemUuid, i.systemSerial, i.chassisSerial, i.boardSerial, i.bmcAddress, node.at.getTime(), node.agentVersion, node.credentialHash, JSON.stringify(node.inventory), node.id]);
+        await writeMacs(q, node.id, i);
+      });
+    },
+
+    async updateInventory(nodeId, inventory) {
+      return ((await query('UPDATE nodes SET inventory_json = $1, hostname = $2 WHERE id = $3', [JSON.stringify(inventory), inventory.system.hostname, nodeId])).rowCount ?? 0) > 0;
+    },
+
+    async credentialHash(nodeId) {
+      const { rows } = await query('SELECT credential_hash FROM nodes WHERE id = $1', [nodeId]);
+      return (rows[0] as { credential_hash: string } | undefined)?.credential_hash ?? null;
+    },
+
+    async setPresence(nodeId, presence, at) {
+      const result = await query(`UPDATE nodes SET presence = $1, presence_changed_at = $2,
+          last_seen_at = CASE WHEN $1 = 'online' THEN $2 ELSE last_seen_at END
+        WHERE id = $3 AND presence <> $1`, [presence, at.getTime(), nodeId]);
+      return (result.rowCount ?? 0) > 0;
+    },
+
+    async markSeen(nodeId, at) {
+      await query('UPDATE nodes SET last_seen_at = GREATEST(COALESCE(last_seen_at, 0), $1) WHERE id = $2', [at.getTime(), nodeId]);
+    },
+
+    async silentNodes(before) {
+      const { rows } = await query("SELECT id FROM nodes WHERE presence = 'online' AND COALESCE(last_seen_at, 0) < $1", [before.getTime()]);
+      return rows.map((r: { id: string }) => r.id);
+    },
+
+    async recordConflict(conflict) {
+      await query('INSERT INTO identity_conflicts (at, identity_json, node_ids, reason) VALUES ($1, $2, $3, $4)',
+        [conflict.at.getTime(), JSON.stringify(conflict.identity), conflict.nodeIds.join(','), conflict.reason]);
+    },
+
+    async listConflicts() {
+      const { rows } = await query('SELECT at, identity_json, node_ids, reason FROM identity_conflicts ORDER BY id');
+      return (rows as Array<{ at: number; identity_json: string; node_ids: string; reason: string }>).map((r): IdentityConflict => ({
+        at: new Date(r.at), identity: JSON.parse(r.identity_json) as NodeIdentity, nodeIds: r.node_ids.split(','), reason: r.reason,
+      }));
+    },
+
+    async applyHealthEvent(nodeId, event) {
+      return inTransaction(async (q) => {
+        const inserted = await q(`INSERT INTO health_events (node_id, event_id, sequence, at, received_at, changes_json)
+            SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM nodes WHERE id = $1)
+            ON CONFLICT (node_id, event_id) DO NOTHING`,
+        [nodeId, event.eventId, event.sequence, event.at.getTime(), event.receivedAt.getTime(), JSON.stringify(event.changes)]);
+        if ((inserted.rowCount ?? 0) === 0) return false;
+        for (const { kind, condition: c } of event.changes) {
+          if (kind === 'cleared') await q('DELETE FROM node_conditions WHERE node_id = $1 AND component = $2 AND code = $3', [nodeId, c.component, c.code]);
+          else await q(upsertCondition, [nodeId, c.component, c.code, c.severity, c.remediation, c.message, c.since.getTime()]);
+        }
+        return true;
+      });
+    },
+
+    async replaceConditions(nodeId, conditions) {
+      await inTransaction(async (q) => {
+        await q('DELETE FROM node_conditions WHERE node_id = $1', [nodeId]);
+        for (const c of conditions) await q(upsertCondition, [nodeId, c.component, c.code, c.severity, c.remediation, c.message, c.since.getTime()]);
+      });
+    },
+
+    async conditions(nodeId) {
+      const { rows } = await query('SELECT * FROM node_conditions WHERE node_id = $1 ORDER BY component, code', [nodeId]);
+      return (rows as ConditionRow[]).map(rowCondition);
+    },
+
+    async healthEvents(nodeId, limit) {
+      const { rows } = await query(`SELECT * FROM (SELECT event_id, sequence, at, received_at, changes_json, seq FROM health_events
+          WHERE node_id = $1 ORDER BY seq DESC LIMIT $2) latest ORDER BY seq`, [nodeId, limit]);
+      return (rows as HealthEventRow[]).map(rowHealthEvent);
+    },
+
+    async transitionNode(nodeId, from, to, event, cause) {
+      return inTransaction(async (q) => {
+        const moved = await q('UPDATE nodes SET state = $1 WHERE id = $2 AND state = $3', [to, nodeId, from]);
+        if ((moved.rowCount ?? 0) === 0) return false;
+        await q('INSERT INTO node_transitions (node_id, from_state, to_state, event, actor, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+          [nodeId, from, to, event, cause.actor, cause.reason, cause.at.getTime()]);
+        return true;
+      });
+    },
+
+    async history(nodeId) {
+      const { rows } = await query('SELECT from_state, to_state, event, actor, reason, at FROM node_transitions WHERE node_id = $1 ORDER BY id', [nodeId]);
+      return (rows as TransitionRow[]).map(rowTransition);
+    },
+
+    async offlineSince(state, before) {
+      const { rows } = await query("SELECT id FROM nodes WHERE state = $1 AND presence = 'offline' AND presence_changed_at < $2", [state, before.getTime()]);
+      return rows.map((r: { id: string }) => r.id);
+    },
+
+    async createBootstrapToken(t) {
+      await query('INSERT INTO bootstrap_tokens (id, description, secret_hash, created_at, expires_at, revoked_at, max_uses, uses) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+        [t.id, t.description, t.secretHash, t.createdAt.getTime(), t.expiresAt.getTime(), t.revokedAt?.getTime() ?? null, t.maxUses, t.uses]);
+    },
+
+    async getBootstrapToken(id) {
+      const { rows } = await query('SELECT * FROM bootstrap_tokens WHERE id = $1', [id]);
+      return rows[0] ? rowToken(rows[0] as TokenRow) : null;
+    },
+
+    async listBootstrapTokens() {
+      return ((await query('SELECT * FROM bootstrap_tokens ORDER BY created_at DESC, id')).rows as TokenRow[]).map(rowToken);
+    },
+
+    async revokeBootstrapToken(id, at) {
+      return ((await query('UPDATE bootstrap_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at.getTime(), id])).rowCount ?? 0) > 0;
+    },
+
+    async useBootstrapToken(id) {
+      return ((await query('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = $1 AND (max_uses IS NULL OR uses < max_uses)', [id])).rowCount ?? 0) > 0;
+    },
+
+    async listNodes() {
+      const { rows } = await query(`SELECT ${pgNodeColumns} FROM nodes n ORDER BY n.registered_at, n.id`);
+      const byNode = groupConditions((await query('SELECT * FROM node_conditions')).rows as ConditionRow[]);
+      return (rows as NodeRow[]).map((row) => rowSummary(row, byNode.get(row.id)));
+    },
+
+    async getNode(nodeId) {
+      const { rows } = await query(`SELECT ${pgNodeColumns} FROM nodes n WHERE n.id = $1`, [nodeId]);
+      const row = rows[0] as NodeRow | undefined;
+      if (!row) return null;
+      const conditions = ((await query('SELECT * FROM node_conditions WHERE node_id = $1 ORDER BY component, code', [nodeId])).rows as ConditionRow[]).map(rowCondition);
+      const record: NodeRecord = { ...rowSummary(row, conditions), inventory: parseInventory(row.inventory_json) };
+      return record;
+    },
+
+    async close() {
+      await pool.end();
+    },
+  };
+}

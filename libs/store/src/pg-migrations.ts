@@ -1,0 +1,105 @@
+// Versioned schema for the PostgreSQL store: the same versions as SQLite's,
+// in PostgreSQL's dialect. Append a migration; never edit one that has shipped.
+import type { Migration } from './sqlite-migrations.ts';
+
+export const pgMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'nodes',
+    sql: `
+      CREATE TABLE nodes (
+        id TEXT PRIMARY KEY,
+        hostname TEXT NOT NULL,
+        system_uuid TEXT NOT NULL,
+        system_serial TEXT NOT NULL,
+        chassis_serial TEXT NOT NULL,
+        board_serial TEXT NOT NULL,
+        bmc_address TEXT NOT NULL,
+        state TEXT NOT NULL,
+        presence TEXT NOT NULL,
+        presence_changed_at BIGINT,
+        last_seen_at BIGINT,
+        registered_at BIGINT NOT NULL,
+        agent_version TEXT NOT NULL,
+        credential_hash TEXT NOT NULL,
+        inventory_json TEXT NOT NULL
+      );
+      CREATE INDEX nodes_system_uuid ON nodes (system_uuid) WHERE system_uuid <> '';
+      CREATE INDEX nodes_system_serial ON nodes (system_serial) WHERE system_serial <> '';
+      CREATE INDEX nodes_chassis_serial ON nodes (chassis_serial) WHERE chassis_serial <> '';
+      CREATE INDEX nodes_board_serial ON nodes (board_serial) WHERE board_serial <> '';
+      CREATE TABLE node_macs (
+        mac TEXT NOT NULL,
+        node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+        PRIMARY KEY (mac, node_id)
+      );
+      CREATE TABLE identity_conflicts (
+        id BIGSERIAL PRIMARY KEY,
+        at BIGINT NOT NULL,
+        identity_json TEXT NOT NULL,
+        node_ids TEXT NOT NULL,
+        reason TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: 'health',
+    sql: `
+      CREATE TABLE health_events (
+        seq BIGSERIAL,
+        node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+        event_id TEXT NOT NULL,
+        sequence BIGINT NOT NULL,
+        at BIGINT NOT NULL,
+        received_at BIGINT NOT NULL,
+        changes_json TEXT NOT NULL,
+        PRIMARY KEY (node_id, event_id)
+      );
+      CREATE INDEX health_events_by_node ON health_events (node_id, seq);
+      CREATE TABLE node_conditions (
+        node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+        component TEXT NOT NULL,
+        code TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        remediation TEXT NOT NULL,
+        message TEXT NOT NULL,
+        since BIGINT NOT NULL,
+        PRIMARY KEY (node_id, component, code)
+      );
+    `,
+  },
+  {
+    version: 3,
+    name: 'lifecycle',
+    sql: `
+      CREATE TABLE node_transitions (
+        id BIGSERIAL PRIMARY KEY,
+        node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        event TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at BIGINT NOT NULL
+      );
+      CREATE INDEX node_transitions_by_node ON node_transitions (node_id, id);
+    `,
+  },
+  {
+    version: 4,
+    name: 'bootstrap tokens',
+    sql: `
+      CREATE TABLE bootstrap_tokens (
+        id TEXT PRIMARY KEY,
+        description TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        revoked_at BIGINT,
+        max_uses INTEGER,
+        uses INTEGER NOT NULL DEFAULT 0
+      );
+    `,
+  },
+];
