@@ -64,8 +64,9 @@ async function main(): Promise<void> {
     const result = await measure(pids, seconds, cycleSeconds);
     clearInterval(scrape);
 
-    const a = result['metalfleet-agent']!;
-    const e = result['node-exporter (scraped)']!;
+    const a = result['metalfleet-agent'];
+    const e = result['node-exporter (scraped)'];
+    if (!a || !e) throw new Error('no measurement');
     console.log(`\n${'process'.padEnd(24)} ${'RSS avg'.padStart(8)} ${'RSS max'.padStart(8)} ${'anon avg'.padStart(9)} ${'CPU %core'.padStart(10)} ${'CPU ms/cycle'.padStart(12)}`);
     console.log(row('metalfleet-agent', a));
     console.log(row('node-exporter (scraped)', e));

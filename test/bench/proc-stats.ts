@@ -40,8 +40,8 @@ export async function measure(pids: Record<string, number>, seconds: number, cyc
   const started = Date.now();
   while (Date.now() - started < seconds * 1000) {
     for (const [k, pid] of Object.entries(pids)) {
-      rss[k]!.push(rssMiB(pid));
-      anon[k]!.push(anonRssMiB(pid));
+      rss[k]?.push(rssMiB(pid));
+      anon[k]?.push(anonRssMiB(pid));
     }
     await new Promise((r) => setTimeout(r, 1000));
   }

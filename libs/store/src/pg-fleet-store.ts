@@ -2,7 +2,7 @@
 // replicas. Same behaviour as the SQLite store: one contract suite runs on both.
 import pg from 'pg';
 import { normalizeIdentity, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
-import type { FleetStore, IdentityConflict, NewNode, NodeRecord } from './fleet-store.ts';
+import type { FleetStore, IdentityConflict, NodeRecord } from './fleet-store.ts';
 import { pgMigrations } from './pg-migrations.ts';
 import {
   groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
