@@ -33,7 +33,7 @@ export default [
             { sourceTag: 'scope:manager', onlyDependOnLibsWithTags: ['scope:manager', 'scope:shared'] },
             { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:cli', 'scope:shared'] },
             { sourceTag: 'scope:dashboard', onlyDependOnLibsWithTags: ['scope:dashboard', 'scope:shared'] },
-            { sourceTag: 'scope:test', onlyDependOnLibsWithTags: ['scope:shared'] },
+            { sourceTag: 'scope:test', onlyDependOnLibsWithTags: ['scope:shared', 'scope:manager', 'scope:agent'] },
           ],
         },
       ],

@@ -6,10 +6,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManagerProcess } from '../support/manager.ts';
+import { freePort } from '../support/ports.ts';
 import { start } from '../support/processes.ts';
 import { measure, type Footprint } from './proc-stats.ts';
 
@@ -30,15 +30,6 @@ function ensureNodeExporter(): void {
   if (existsSync(exporterBin)) return;
   console.log('installing prometheus-node-exporter (Debian) for the comparison…');
   execFileSync('apt-get', ['install', '-y', 'prometheus-node-exporter'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const row = (name: string, f: Footprint) =>

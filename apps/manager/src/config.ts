@@ -15,6 +15,8 @@ export const ManagerConfig = Type.Object({
   grpcPort: Port(7471, 'gRPC AgentService (0: any free port).'),
   mqttPort: Port(7472, 'Embedded MQTT broker (0: any free port). 1883 is left to site brokers.'),
   advertiseHost: Type.String({ default: '', description: 'MQTT host told to agents; empty: the host they reached gRPC on.' }),
+  influxUrl: Type.String({ default: '', description: 'InfluxDB 1.x URL (e.g. http://127.0.0.1:8086) to also write telemetry to; empty: embedded rollups only.' }),
+  influxDatabase: Type.String({ default: 'metalfleet', description: 'InfluxDB database for telemetry (created if missing).' }),
   tls: Type.Boolean({ default: true, description: 'gRPC and MQTT over TLS, with a CA the manager creates in <dataDir>/pki on first start.' }),
   tlsHosts: Type.String({ default: '', description: 'Extra names and addresses (comma separated) for the server certificate; localhost, 127.0.0.1, the host name and --advertise-host are always in it.' }),
   initialTokenTtlH: Type.Number({ exclusiveMinimum: 0, default: 168, description: 'Lifetime of the bootstrap token written to <dataDir>/bootstrap-token at start.' }),

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { AgentService } from '@metalfleet/proto';
 import { addService, createNodeBroker, ensureCertificateAuthority, issueServerCertificate } from '@metalfleet/transport';
 import { openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
+import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
   FleetEvents, agentServiceHandlers, createBootstrapTokens, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
 } from '@metalfleet/fleet';
@@ -72,8 +73,19 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   });
   const mqttAddress = await broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined);
 
+  const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db') });
+  const telemetry: TelemetrySink[] = [rollups];
+  if (config.influxUrl !== '') {
+    const influx = new InfluxSink({ url: config.influxUrl, database: config.influxDatabase, onError: (error) => logger.warn({ err: error }, 'InfluxDB write failed; will retry') });
+    await influx.init();
+    telemetry.push(influx);
+  }
+  const flusher = setInterval(() => {
+    for (const sink of telemetry) sink.flush().catch((error: unknown) => logger.error({ err: error, sink: sink.name }, 'telemetry flush failed'));
+  }, 5000);
+
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
-  await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store });
+  await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry });
   const lifecycle = createLifecycle({ store, events, now });
   const controllers = startLifecycleControllers({
     store, events, lifecycle, now, offlineFailureGraceMs: config.offlineFailureGraceS * 1000,
@@ -105,7 +117,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   const grpcPort = await bindGrpc(grpcServer, config.listenHost, config.grpcPort, grpcCredentials);
 
   const http = await buildHttpApp({
-    store, logger, version, startedAt: now(), now, tokens,
+    store, logger, version, startedAt: now(), now, tokens, telemetry: rollups,
     dashboardDir: config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir(),
   });
   await http.listen({ host: config.listenHost, port: config.httpPort });
@@ -125,6 +137,8 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
       await http.close();
       await new Promise<void>((done) => grpcServer.tryShutdown(() => done()));
       await broker.close();
+      clearInterval(flusher);
+      for (const sink of telemetry) await sink.close();
       await store.close();
     },
   };

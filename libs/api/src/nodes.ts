@@ -126,3 +126,17 @@ export const Transition = Type.Object({
 
 export const NodeHistory = Type.Object({ items: Type.Array(Transition) });
 export type NodeHistory = Static<typeof NodeHistory>;
+
+export const TelemetryQuery = Type.Object({
+  metric: Type.Enum(['cpu_load_percent', 'memory_used_bytes', 'temperature_c', 'memory_temperature_c', 'power_w', 'utilization_percent', 'ecc_volatile_uncorrected']),
+  gpu: Type.Optional(Type.Integer({ minimum: 0, maximum: 63, description: 'GPU index; omit for node-level metrics.' })),
+  range: Type.Enum(['1h', '6h', '24h'], { default: '1h' }),
+});
+export type TelemetryQuery = Static<typeof TelemetryQuery>;
+
+export const TelemetrySeries = Type.Object({
+  metric: Type.String(),
+  gpu: Type.Union([Type.Integer(), Type.Null()]),
+  points: Type.Array(Type.Object({ at: Timestamp, avg: Type.Number(), min: Type.Number(), max: Type.Number(), count: Type.Integer() })),
+});
+export type TelemetrySeries = Static<typeof TelemetrySeries>;

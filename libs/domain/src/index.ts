@@ -6,3 +6,4 @@ export * from './backoff.ts';
 export * from './health/index.ts';
 export * from './node-lifecycle.ts';
 export * from './bootstrap-token.ts';
+export * from './telemetry.ts';

@@ -8,3 +8,4 @@ export * from './health-ingest.ts';
 export * from './lifecycle.ts';
 export * from './lifecycle-controllers.ts';
 export * from './bootstrap-tokens.ts';
+export * from './telemetry-ingest.ts';

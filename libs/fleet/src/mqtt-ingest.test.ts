@@ -9,11 +9,13 @@ import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { FleetEvents, type FleetEvent } from './fleet-events.ts';
 import { startMqttIngest } from './mqtt-ingest.ts';
 import { createPresenceTracker } from './presence-tracker.ts';
+import { RollupStore } from '@metalfleet/telemetry';
 import { hashSecret, secretMatches } from './secrets.ts';
 
 let broker: NodeBroker;
 let store: FleetStore;
 let node: MqttClient;
+const rollups = new RollupStore({ path: ':memory:' });
 const seen: FleetEvent[] = [];
 
 async function until(predicate: () => Promise<boolean> | boolean, ms = 3000): Promise<void> {
@@ -38,7 +40,7 @@ beforeAll(async () => {
   });
   const { port } = await broker.listen(0, '127.0.0.1');
   const presence = createPresenceTracker({ store, events, now: () => new Date(), heartbeatGraceMs: 60_000 });
-  await startMqttIngest({ broker, presence, events, now: () => new Date(), maxPayloadBytes: 4096, store });
+  await startMqttIngest({ broker, presence, events, now: () => new Date(), maxPayloadBytes: 4096, store, telemetry: [rollups] });
   node = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'n1', username: 'n1', password: 'cred-1', reconnectPeriod: 0 });
 });
 
@@ -73,6 +75,9 @@ describe('MQTT ingest', () => {
     await new Promise((r) => setTimeout(r, 5));
     await node.publishAsync('mf/v1/nodes/n1/telemetry', Buffer.from(toBinary(TelemetrySchema, create(TelemetrySchema, { cpuLoadPercent: 12 }))), { qos: 1 });
     await until(async () => ((await store.getNode('n1'))?.lastSeenAt?.getTime() ?? 0) > before);
+    const now = new Date();
+    const series = await rollups.series({ nodeId: 'n1', metric: 'cpu_load_percent', gpu: null, from: new Date(now.getTime() - 120_000), to: now });
+    expect(series.map((p) => p.avg)).toEqual([12]);
   });
 
   it('stores a health event once however often it is delivered, refuses malformed ones, and applies digests', async () => {

@@ -3,7 +3,9 @@
 import { HealthMessageSchema, NodeStatusSchema, Presence as PresenceMessage, TelemetrySchema } from '@metalfleet/proto';
 import { allNodesTopic, decodePayload, parseNodeTopic, type NodeBroker } from '@metalfleet/transport';
 import type { FleetStore } from '@metalfleet/store';
+import type { TelemetrySink } from '@metalfleet/telemetry';
 import { healthMessageToRecord } from './health-ingest.ts';
+import { telemetryToSample } from './telemetry-ingest.ts';
 import type { Presence } from '@metalfleet/domain';
 import type { FleetEvents } from './fleet-events.ts';
 import type { PresenceTracker } from './presence-tracker.ts';
@@ -21,6 +23,9 @@ export interface IngestDeps {
   now: () => Date;
   maxPayloadBytes: number;
   store: FleetStore;
+  telemetry: readonly TelemetrySink[];
+  /** Counts ingested messages by topic kind (for /metrics). */
+  onIngested?: (kind: string) => void;
 }
 
 export async function startMqttIngest(deps: IngestDeps): Promise<void> {
@@ -41,6 +46,9 @@ export async function startMqttIngest(deps: IngestDeps): Promise<void> {
     if (!parsed) return;
     const decoded = decodePayload(TelemetrySchema, payload, deps.maxPayloadBytes);
     if (!decoded.ok) return bad(parsed.nodeId, topic, decoded.error);
+    const sample = telemetryToSample(parsed.nodeId, decoded.message, deps.now());
+    for (const sink of deps.telemetry) sink.write(sample);
+    deps.onIngested?.('telemetry');
     await deps.presence.heartbeat(parsed.nodeId);
   });
 

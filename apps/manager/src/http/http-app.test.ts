@@ -4,10 +4,12 @@ import { emptyInventory } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import type { FastifyInstance } from 'fastify';
 import { createBootstrapTokens } from '@metalfleet/fleet';
+import { RollupStore } from '@metalfleet/telemetry';
 import { buildHttpApp } from './http-app.ts';
 
 let store: FleetStore;
 let app: FastifyInstance;
+let rollups: RollupStore;
 const at = new Date('2026-11-21T10:00:00Z');
 
 beforeAll(async () => {
@@ -17,7 +19,9 @@ beforeAll(async () => {
   }
   await store.setPresence('n1', 'online', at);
   const now = () => new Date(at.getTime() + 5000);
-  app = await buildHttpApp({ store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }) });
+  rollups = new RollupStore({ path: ':memory:', now });
+  rollups.write({ nodeId: 'n1', at: new Date(at.getTime() - 60_000), points: [{ gpu: 0, metric: 'power_w', value: 600 }, { gpu: 0, metric: 'power_w', value: 640 }] });
+  app = await buildHttpApp({ store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }), telemetry: rollups });
 });
 
 afterAll(async () => {
@@ -84,5 +88,12 @@ describe('REST API', () => {
     expect(huge.statusCode).toBe(413);
     expect(huge.json()).toMatchObject({ error: { code: 'payload-too-large' } });
     expect((await app.inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' })).json().items.length).toBe(before);
+  });
+
+  it('serves a GPU telemetry series, and refuses an unknown metric', async () => {
+    const res = await app.inject({ method: 'GET', url: '/api/v1/nodes/n1/telemetry?metric=power_w&gpu=0&range=1h' });
+    expect(res.json()).toEqual({ metric: 'power_w', gpu: 0, points: [{ at: new Date(at.getTime() - 60_000).toISOString(), avg: 620, min: 600, max: 640, count: 2 }] });
+    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes/n1/telemetry?metric=vibes' })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes/n9/telemetry?metric=power_w' })).statusCode).toBe(404);
   });
 });

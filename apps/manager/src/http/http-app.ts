@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { FleetStore } from '@metalfleet/store';
 import type { BootstrapTokens } from '@metalfleet/fleet';
+import type { TelemetryReader } from '@metalfleet/telemetry';
 import { installErrorHandling } from './errors.ts';
 import { healthRoutes } from './health-routes.ts';
 import { nodeRoutes } from './node-routes.ts';
@@ -18,6 +19,7 @@ export interface HttpAppDeps {
   startedAt: Date;
   now: () => Date;
   tokens: BootstrapTokens;
+  telemetry: TelemetryReader;
   /** Folder with the dashboard's static files; null serves no dashboard. */
   dashboardDir: string | null;
 }
@@ -28,7 +30,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   const app = Fastify({ loggerInstance: logger, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
   await app.register(healthRoutes, { version: deps.version, startedAt: deps.startedAt, now: deps.now });
-  await app.register(nodeRoutes, { store: deps.store });
+  await app.register(nodeRoutes, { store: deps.store, telemetry: deps.telemetry, now: deps.now });
   await app.register(tokenRoutes, { tokens: deps.tokens, now: deps.now });
   if (deps.dashboardDir) {
     await app.register(fastifyStatic, { root: deps.dashboardDir, prefix: '/', index: 'index.html' });

@@ -1,10 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ApiError, NodeDetail, NodeHealth, NodeHealthQuery, NodeHistory, NodeIdParams, NodeList, NodeListQuery } from '@metalfleet/api';
+import { ApiError, NodeDetail, NodeHealth, NodeHealthQuery, NodeHistory, NodeIdParams, NodeList, NodeListQuery, TelemetryQuery, TelemetrySeries } from '@metalfleet/api';
+import type { TelemetryReader } from '@metalfleet/telemetry';
 import { DomainError } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import { nodeDetailToApi, nodeHealthToApi, nodeSummaryToApi } from './node-mapper.ts';
 
-export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore }> = async (app, { store }) => {
+const rangeMs = { '1h': 3600_000, '6h': 6 * 3600_000, '24h': 24 * 3600_000 } as const;
+
+export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetry: TelemetryReader; now: () => Date }> = async (app, { store, telemetry, now }) => {
   app.get('/api/v1/nodes', {
     schema: { summary: 'List nodes', querystring: NodeListQuery, response: { 200: NodeList, 400: ApiError } },
   }, async (request) => {
@@ -37,5 +40,16 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore }> = asyn
     const { id } = request.params;
     if (!(await store.getNode(id))) throw new DomainError('not-found', `no node ${id}`);
     return { items: (await store.history(id)).map((t) => ({ ...t, at: t.at.toISOString() })) };
+  });
+
+  app.get('/api/v1/nodes/:id/telemetry', {
+    schema: { summary: 'A telemetry series of a node or one of its GPUs (1-minute buckets for the last hour, 15-minute for the day)', params: NodeIdParams, querystring: TelemetryQuery, response: { 200: TelemetrySeries, 400: ApiError, 404: ApiError } },
+  }, async (request) => {
+    const { id } = request.params;
+    if (!(await store.getNode(id))) throw new DomainError('not-found', `no node ${id}`);
+    const { metric, gpu, range } = request.query;
+    const to = now();
+    const points = await telemetry.series({ nodeId: id, metric, gpu: gpu ?? null, from: new Date(to.getTime() - rangeMs[range]), to });
+    return { metric, gpu: gpu ?? null, points: points.map((p) => ({ ...p, at: p.at.toISOString() })) };
   });
 };
