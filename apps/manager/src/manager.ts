@@ -16,6 +16,7 @@ import {
 import type { ManagerConfig } from './config.ts';
 import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
 import { buildHttpApp } from './http/http-app.ts';
+import { createManagerMetrics } from './http/metrics-routes.ts';
 
 export interface RunningManager {
   http: string;
@@ -84,8 +85,9 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     for (const sink of telemetry) sink.flush().catch((error: unknown) => logger.error({ err: error, sink: sink.name }, 'telemetry flush failed'));
   }, 5000);
 
+  const metrics = createManagerMetrics(store, events);
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
-  await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry });
+  await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry, onIngested: (kind) => metrics.ingested.inc({ kind }) });
   const lifecycle = createLifecycle({ store, events, now });
   const controllers = startLifecycleControllers({
     store, events, lifecycle, now, offlineFailureGraceMs: config.offlineFailureGraceS * 1000,
@@ -117,7 +119,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   const grpcPort = await bindGrpc(grpcServer, config.listenHost, config.grpcPort, grpcCredentials);
 
   const http = await buildHttpApp({
-    store, logger, version, startedAt: now(), now, tokens, telemetry: rollups,
+    store, logger, version, startedAt: now(), now, tokens, telemetry: rollups, events, metrics,
     dashboardDir: config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir(),
   });
   await http.listen({ host: config.listenHost, port: config.httpPort });

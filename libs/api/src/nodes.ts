@@ -36,12 +36,19 @@ export const NodeSummary = Type.Object({
   agentVersion: Type.String(),
   identity: NodeIdentity,
   health: NodeHealthSummary,
+  tenant: Type.Union([Type.String(), Type.Null()]),
+  rack: Type.String(),
+  gpuModel: Type.String(),
+  gpuCount: Type.Integer(),
 });
 export type NodeSummary = Static<typeof NodeSummary>;
 
 export const NodeList = Type.Object({
   items: Type.Array(NodeSummary),
+  /** All nodes matching the filters, not only this page. */
   total: Type.Integer(),
+  offset: Type.Integer(),
+  limit: Type.Integer(),
 });
 export type NodeList = Static<typeof NodeList>;
 
@@ -84,7 +91,14 @@ export const NodeIdParams = Type.Object({
 export const NodeListQuery = Type.Object({
   presence: Type.Optional(Presence),
   state: Type.Optional(NodeState),
-});
+  tenant: Type.Optional(Type.String({ maxLength: 128 })),
+  rack: Type.Optional(Type.String({ maxLength: 128 })),
+  gpuModel: Type.Optional(Type.String({ maxLength: 128 })),
+  health: Type.Optional(Type.Enum(['ok', 'warning', 'critical'], { description: 'Worst condition severity' })),
+  q: Type.Optional(Type.String({ maxLength: 200, description: 'Free text: id, host name, serial, UUID, MAC, rack, tenant, GPU model' })),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+}, { additionalProperties: false });
 export type NodeListQuery = Static<typeof NodeListQuery>;
 
 export const HealthCondition = Type.Object({

@@ -7,3 +7,4 @@ export * from './health/index.ts';
 export * from './node-lifecycle.ts';
 export * from './bootstrap-token.ts';
 export * from './telemetry.ts';
+export * from './node-query.ts';

@@ -22,6 +22,11 @@ export interface NodeSummary {
   registeredAt: Date;
   agentVersion: string;
   health: NodeHealthSummary;
+  /** Tenant the node is allocated to; null while it belongs to the fleet. */
+  tenant: string | null;
+  rack: string;
+  gpuModel: string;
+  gpuCount: number;
 }
 
 export interface NodeHealthSummary {

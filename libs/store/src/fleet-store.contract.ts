@@ -44,6 +44,7 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       const node = await second.getNode('n1');
       expect(node).toMatchObject({ id: 'n1', hostname: 'host-n1', presence: 'online', state: 'discovered', identity: { systemUuid: 'uuid-r', macs: ['aa:bb:cc:00:00:09'] } });
       expect(node?.inventory.collectedAt).toEqual(new Date('2026-11-01T00:00:00Z'));
+      expect(node).toMatchObject({ tenant: null, rack: '', gpuModel: '', gpuCount: 0 });
       expect(await second.credentialHash('n1')).toBe('hash-n1');
       await second.close();
     });
@@ -59,6 +60,18 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(await store.setPresence('n1', 'offline', new Date('2026-11-01T00:00:31Z'))).toBe(true);
       expect(await store.silentNodes(new Date('2026-11-01T00:00:40Z'))).toEqual([]);
       expect(await store.setPresence('missing', 'online', new Date())).toBe(false);
+      await store.close();
+    });
+
+    it('keeps the GPU model, GPU count and rack (from LLDP) of the latest inventory with the node', async () => {
+      const store = await factory.open('facts');
+      const n = newNode('n1', { systemUuid: 'u-f' });
+      await store.createNode(n);
+      const inventory = { ...n.inventory, gpus: [0, 1].map((index) => ({ index, model: 'NVIDIA H200', uuid: `GPU-${index}`, serial: '', vbiosVersion: '', driverVersion: '', cudaVersion: '', pciBusId: '', memoryBytes: 0, pcieMaxGen: 5, pcieMaxWidth: 16, migMode: '', powerLimitW: 700, defaultPowerLimitW: 700 })),
+        nics: [{ name: 'eth0', mac: 'aa:bb:cc:00:00:01', speedMbps: 100000, linkUp: true, driver: '', firmware: '', physical: true, neighbor: { switchName: 'leaf-07', switchId: 'x', portId: 'Ethernet4', portDescription: '' } }] };
+      expect(await store.updateInventory('n1', inventory)).toBe(true);
+      expect((await store.listNodes())[0]).toMatchObject({ gpuModel: 'NVIDIA H200', gpuCount: 2, rack: 'leaf-07' });
+      expect(await store.updateInventory('missing', inventory)).toBe(false);
       await store.close();
     });
 

@@ -1,7 +1,7 @@
 // FleetStore on PostgreSQL (`pg`), for high availability and several manager
 // replicas. Same behaviour as the SQLite store: one contract suite runs on both.
 import pg from 'pg';
-import { normalizeIdentity, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
+import { inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
 import type { FleetStore, IdentityConflict, NodeRecord } from './fleet-store.ts';
 import { pgMigrations } from './pg-migrations.ts';
 import {
@@ -65,6 +65,11 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     for (const mac of identity.macs) await q('INSERT INTO node_macs (mac, node_id) VALUES ($1, $2)', [mac, nodeId]);
   }
 
+  async function writeFacts(q: Query, nodeId: string, inventory: Inventory): Promise<void> {
+    const facts = inventoryFacts(inventory);
+    await q('UPDATE nodes SET gpu_model = $1, gpu_count = $2, rack = $3 WHERE id = $4', [facts.gpuModel, facts.gpuCount, facts.rack, nodeId]);
+  }
+
   const upsertCondition = `INSERT INTO node_conditions (node_id, component, code, severity, remediation, message, since) VALUES ($1, $2, $3, $4, $5, $6, $7)
     ON CONFLICT (node_id, component, code) DO UPDATE SET severity = excluded.severity, remediation = excluded.remediation, message = excluded.message`;
 
@@ -94,6 +99,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
           VALUES ($1, $2, $3, $4, $5, $6, $7, 'discovered', 'unknown', NULL, $8, $8, $9, $10, $11)`,
         [node.id, node.hostname, i.systemUuid, i.systemSerial, i.chassisSerial, i.boardSerial, i.bmcAddress, node.at.getTime(), node.agentVersion, node.credentialHash, JSON.stringify(node.inventory)]);
         await writeMacs(q, node.id, i);
+        await writeFacts(q, node.id, node.inventory);
       });
     },
 
@@ -104,11 +110,14 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
             last_seen_at = $7, agent_version = $8, credential_hash = $9, inventory_json = $10 WHERE id = $11`,
         [node.hostname, i.systemUuid, i.systemSerial, i.chassisSerial, i.boardSerial, i.bmcAddress, node.at.getTime(), node.agentVersion, node.credentialHash, JSON.stringify(node.inventory), node.id]);
         await writeMacs(q, node.id, i);
+        await writeFacts(q, node.id, node.inventory);
       });
     },
 
     async updateInventory(nodeId, inventory) {
-      return ((await query('UPDATE nodes SET inventory_json = $1, hostname = $2 WHERE id = $3', [JSON.stringify(inventory), inventory.system.hostname, nodeId])).rowCount ?? 0) > 0;
+      const updated = ((await query('UPDATE nodes SET inventory_json = $1, hostname = $2 WHERE id = $3', [JSON.stringify(inventory), inventory.system.hostname, nodeId])).rowCount ?? 0) > 0;
+      await writeFacts(query, nodeId, inventory);
+      return updated;
     },
 
     async credentialHash(nodeId) {

@@ -21,12 +21,17 @@ export interface NodeRow {
   agent_version: string;
   inventory_json: string;
   macs: string | null;
+  tenant: string | null;
+  rack: string;
+  gpu_model: string;
+  gpu_count: number;
 }
 
 /** Node columns; the MAC list is aggregated with the dialect's own function. */
 export function nodeColumns(aggregateMacs: string): string {
   return `n.id, n.hostname, n.system_uuid, n.system_serial, n.chassis_serial, n.board_serial, n.bmc_address,
-  n.state, n.presence, n.presence_changed_at, n.last_seen_at, n.registered_at, n.agent_version, n.inventory_json, ${aggregateMacs} AS macs`;
+  n.state, n.presence, n.presence_changed_at, n.last_seen_at, n.registered_at, n.agent_version, n.inventory_json,
+  n.tenant, n.rack, n.gpu_model, n.gpu_count, ${aggregateMacs} AS macs`;
 }
 
 export function fromMillis(value: number | null): Date | null {
@@ -92,6 +97,10 @@ export function rowSummary(row: NodeRow, conditions: readonly HealthCondition[] 
     registeredAt: new Date(row.registered_at),
     agentVersion: row.agent_version,
     health: healthSummary(conditions),
+    tenant: row.tenant,
+    rack: row.rack,
+    gpuModel: row.gpu_model,
+    gpuCount: row.gpu_count,
   };
 }
 

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
-import { normalizeIdentity, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
+import { inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
 import type { FleetStore, IdentityConflict, NewNode, NodeRecord } from './fleet-store.ts';
 import {
   groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
@@ -53,6 +53,11 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   const upsertCondition = db.prepare(`INSERT INTO node_conditions (node_id, component, code, severity, remediation, message, since) VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (node_id, component, code) DO UPDATE SET severity = excluded.severity, remediation = excluded.remediation, message = excluded.message`);
 
+  function writeFacts(nodeId: string, inventory: Inventory): void {
+    const facts = inventoryFacts(inventory);
+    db.prepare('UPDATE nodes SET gpu_model = ?, gpu_count = ?, rack = ? WHERE id = ?').run(facts.gpuModel, facts.gpuCount, facts.rack, nodeId);
+  }
+
   function writeIdentity(node: NewNode, identity: NodeIdentity): void {
     db.prepare('DELETE FROM node_macs WHERE node_id = ?').run(node.id);
     const insertMac = db.prepare('INSERT INTO node_macs (mac, node_id) VALUES (?, ?)');
@@ -88,6 +93,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
           node.id, node.hostname, identity.systemUuid, identity.systemSerial, identity.chassisSerial, identity.boardSerial,
           identity.bmcAddress, node.at.getTime(), node.at.getTime(), node.agentVersion, node.credentialHash, JSON.stringify(node.inventory));
         writeIdentity(node, identity);
+        writeFacts(node.id, node.inventory);
       });
     },
 
@@ -99,11 +105,13 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
           node.hostname, identity.systemUuid, identity.systemSerial, identity.chassisSerial, identity.boardSerial,
           identity.bmcAddress, node.at.getTime(), node.agentVersion, node.credentialHash, JSON.stringify(node.inventory), node.id);
         writeIdentity(node, identity);
+        writeFacts(node.id, node.inventory);
       });
     },
 
     async updateInventory(nodeId, inventory) {
       const result = db.prepare('UPDATE nodes SET inventory_json = ?, hostname = ? WHERE id = ?').run(JSON.stringify(inventory), inventory.system.hostname, nodeId);
+      writeFacts(nodeId, inventory);
       return result.changes > 0;
     },
 

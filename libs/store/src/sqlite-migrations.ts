@@ -105,4 +105,14 @@ export const sqliteMigrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 5,
+    name: 'node list facts',
+    sql: `
+      ALTER TABLE nodes ADD COLUMN tenant TEXT;
+      ALTER TABLE nodes ADD COLUMN rack TEXT NOT NULL DEFAULT '';
+      ALTER TABLE nodes ADD COLUMN gpu_model TEXT NOT NULL DEFAULT '';
+      ALTER TABLE nodes ADD COLUMN gpu_count INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];

@@ -3,13 +3,15 @@ import { pino } from 'pino';
 import { emptyInventory } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import type { FastifyInstance } from 'fastify';
-import { createBootstrapTokens } from '@metalfleet/fleet';
+import { FleetEvents, createBootstrapTokens } from '@metalfleet/fleet';
+import { createManagerMetrics } from './metrics-routes.ts';
 import { RollupStore } from '@metalfleet/telemetry';
 import { buildHttpApp } from './http-app.ts';
 
 let store: FleetStore;
 let app: FastifyInstance;
 let rollups: RollupStore;
+const events = new FleetEvents();
 const at = new Date('2026-11-21T10:00:00Z');
 
 beforeAll(async () => {
@@ -21,7 +23,7 @@ beforeAll(async () => {
   const now = () => new Date(at.getTime() + 5000);
   rollups = new RollupStore({ path: ':memory:', now });
   rollups.write({ nodeId: 'n1', at: new Date(at.getTime() - 60_000), points: [{ gpu: 0, metric: 'power_w', value: 600 }, { gpu: 0, metric: 'power_w', value: 640 }] });
-  app = await buildHttpApp({ store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }), telemetry: rollups });
+  app = await buildHttpApp({ store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }), telemetry: rollups, events, metrics: createManagerMetrics(store, events) });
 });
 
 afterAll(async () => {
@@ -95,5 +97,46 @@ describe('REST API', () => {
     expect(res.json()).toEqual({ metric: 'power_w', gpu: 0, points: [{ at: new Date(at.getTime() - 60_000).toISOString(), avg: 620, min: 600, max: 640, count: 2 }] });
     expect((await app.inject({ method: 'GET', url: '/api/v1/nodes/n1/telemetry?metric=vibes' })).statusCode).toBe(400);
     expect((await app.inject({ method: 'GET', url: '/api/v1/nodes/n9/telemetry?metric=power_w' })).statusCode).toBe(404);
+  });
+
+  it('pages and filters the node list', async () => {
+    const page = (await app.inject({ method: 'GET', url: '/api/v1/nodes?limit=1&offset=1' })).json();
+    expect(page).toMatchObject({ total: 2, offset: 1, limit: 1, items: [{ id: 'n2' }] });
+    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes?q=UUID-2' })).json().items.map((n: { id: string }) => n.id)).toEqual(['n2']);
+    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes?health=critical' })).json().total).toBe(0);
+    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes?limit=5000' })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes?colour=red' })).statusCode).toBe(400);
+  });
+
+  it('serves the OpenAPI document and its UI at /api/docs', async () => {
+    const spec = (await app.inject({ method: 'GET', url: '/api/docs/json' })).json();
+    expect(spec.openapi).toMatch(/^3\./);
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/api/v1/nodes', '/api/v1/nodes/{id}', '/api/v1/nodes/{id}/health', '/api/v1/nodes/{id}/telemetry', '/api/v1/bootstrap-tokens', '/api/v1/events']));
+    expect((await app.inject({ method: 'GET', url: '/api/docs/' })).statusCode).toBe(200);
+  });
+
+  it('exposes Prometheus metrics: nodes by state and presence, counters from fleet events', async () => {
+    events.emit({ type: 'node-registered', nodeId: 'n1', returning: false, via: 'new', at });
+    events.emit({ type: 'registration-refused', reason: 'x', peer: 'p', at });
+    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(text).toContain('metalfleet_nodes{state="discovered",presence="online"} 1');
+    expect(text).toContain('metalfleet_nodes{state="discovered",presence="unknown"} 1');
+    expect(text).toContain('metalfleet_registrations_total{result="new"} 1');
+    expect(text).toContain('metalfleet_registrations_total{result="refused"} 1');
+    expect(text).toContain('metalfleet_nodes_by_health{severity="ok"} 2');
+  });
+
+  it('streams fleet events as server-sent events', async () => {
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const abort = new AbortController();
+    const response = await fetch(`${address}/api/v1/events`, { signal: abort.signal });
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = decoder.decode((await reader.read()).value);
+    events.emit({ type: 'presence-changed', nodeId: 'n2', presence: 'offline', reason: 'last will', at });
+    while (!text.includes('presence-changed')) text += decoder.decode((await reader.read()).value);
+    expect(text).toMatch(/event: presence-changed\ndata: \{"type":"presence-changed","nodeId":"n2","presence":"offline"/);
+    abort.abort();
   });
 });

@@ -2,12 +2,16 @@
 // without opening a port; manager.ts decides where it listens.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { FleetStore } from '@metalfleet/store';
-import type { BootstrapTokens } from '@metalfleet/fleet';
+import type { BootstrapTokens, FleetEvents } from '@metalfleet/fleet';
 import type { TelemetryReader } from '@metalfleet/telemetry';
 import { installErrorHandling } from './errors.ts';
+import { eventStreamRoutes } from './event-stream.ts';
+import { metricsRoutes, type ManagerMetrics } from './metrics-routes.ts';
 import { healthRoutes } from './health-routes.ts';
 import { nodeRoutes } from './node-routes.ts';
 import { tokenRoutes } from './token-routes.ts';
@@ -20,6 +24,8 @@ export interface HttpAppDeps {
   now: () => Date;
   tokens: BootstrapTokens;
   telemetry: TelemetryReader;
+  events: FleetEvents;
+  metrics: ManagerMetrics;
   /** Folder with the dashboard's static files; null serves no dashboard. */
   dashboardDir: string | null;
 }
@@ -29,9 +35,15 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   // Unknown fields are refused, not silently dropped: a typo in a request must not pass for a default.
   const app = Fastify({ loggerInstance: logger, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
+  await app.register(fastifySwagger, {
+    openapi: { info: { title: 'metalfleet manager API', version: deps.version, description: 'Fleet state, health, telemetry and bootstrap tokens of a bare-metal GPU fleet.' } },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
   await app.register(healthRoutes, { version: deps.version, startedAt: deps.startedAt, now: deps.now });
   await app.register(nodeRoutes, { store: deps.store, telemetry: deps.telemetry, now: deps.now });
   await app.register(tokenRoutes, { tokens: deps.tokens, now: deps.now });
+  await app.register(eventStreamRoutes, { events: deps.events });
+  await app.register(metricsRoutes, { metrics: deps.metrics });
   if (deps.dashboardDir) {
     await app.register(fastifyStatic, { root: deps.dashboardDir, prefix: '/', index: 'index.html' });
   }

@@ -17,6 +17,10 @@ export function nodeSummaryToApi(node: DomainNode): NodeSummary {
     agentVersion: node.agentVersion,
     identity: { ...node.identity, macs: [...node.identity.macs] },
     health: { ...node.health },
+    tenant: node.tenant,
+    rack: node.rack,
+    gpuModel: node.gpuModel,
+    gpuCount: node.gpuCount,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ApiError, NodeDetail, NodeHealth, NodeHealthQuery, NodeHistory, NodeIdParams, NodeList, NodeListQuery, TelemetryQuery, TelemetrySeries } from '@metalfleet/api';
 import type { TelemetryReader } from '@metalfleet/telemetry';
-import { DomainError } from '@metalfleet/domain';
+import { DomainError, queryNodes } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import { nodeDetailToApi, nodeHealthToApi, nodeSummaryToApi } from './node-mapper.ts';
 
@@ -9,13 +9,11 @@ const rangeMs = { '1h': 3600_000, '6h': 6 * 3600_000, '24h': 24 * 3600_000 } as 
 
 export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetry: TelemetryReader; now: () => Date }> = async (app, { store, telemetry, now }) => {
   app.get('/api/v1/nodes', {
-    schema: { summary: 'List nodes', querystring: NodeListQuery, response: { 200: NodeList, 400: ApiError } },
+    schema: { summary: 'List nodes: filters, free-text search and paging', querystring: NodeListQuery, response: { 200: NodeList, 400: ApiError } },
   }, async (request) => {
-    const { presence, state } = request.query;
-    const items = (await store.listNodes())
-      .filter((n) => (presence ? n.presence === presence : true) && (state ? n.state === state : true))
-      .map(nodeSummaryToApi);
-    return { items, total: items.length };
+    const { offset, limit, ...filter } = request.query;
+    const page = queryNodes(await store.listNodes(), filter, offset, limit);
+    return { ...page, items: page.items.map(nodeSummaryToApi) };
   });
 
   app.get('/api/v1/nodes/:id', {
