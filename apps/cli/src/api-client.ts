@@ -29,7 +29,17 @@ export function createApiClient(baseUrl: string) {
     return body as T;
   }
   return {
-    listNodes: () => get<NodeList>('/api/v1/nodes'),
+    /** Every node, page by page. */
+    async listNodes(): Promise<NodeList> {
+      const first = await get<NodeList>('/api/v1/nodes?limit=1000');
+      const items = [...first.items];
+      while (items.length < first.total) {
+        const page = await get<NodeList>(`/api/v1/nodes?limit=1000&offset=${items.length}`);
+        if (page.items.length === 0) break;
+        items.push(...page.items);
+      }
+      return { ...first, items, offset: 0, limit: items.length };
+    },
     getNode: (id: string) => get<NodeDetail>(`/api/v1/nodes/${encodeURIComponent(id)}`),
   };
 }
