@@ -11,9 +11,12 @@ export class ManagerProcess {
   readonly dataDir: string;
   private readonly extra: string[];
 
-  constructor(dataDir: string, extra: string[] = []) {
+  private readonly nodeOptions: string[];
+
+  constructor(dataDir: string, extra: string[] = [], nodeOptions: string[] = []) {
     this.dataDir = dataDir;
     this.extra = extra;
+    this.nodeOptions = nodeOptions;
   }
 
   get tokenFile(): string {
@@ -21,7 +24,7 @@ export class ManagerProcess {
   }
 
   async start(): Promise<void> {
-    this.proc = start(managerBin, ['--data-dir', this.dataDir, '--listen-host', '127.0.0.1', ...this.ports, ...this.extra]);
+    this.proc = start(managerBin, ['--data-dir', this.dataDir, '--listen-host', '127.0.0.1', ...this.ports, ...this.extra], this.nodeOptions);
     const ready = await this.proc.waitForLog('manager ready');
     this.http = String(ready['http']);
     this.grpc = String(ready['grpc']);

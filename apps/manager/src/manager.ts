@@ -87,7 +87,10 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
 
   const metrics = createManagerMetrics(store, events);
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
-  await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry, onIngested: (kind) => metrics.ingested.inc({ kind }) });
+  await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry, onIngested: (kind, lagMs) => {
+    metrics.ingested.inc({ kind });
+    if (lagMs !== null) metrics.ingestLag.observe(lagMs / 1000);
+  } });
   const lifecycle = createLifecycle({ store, events, now });
   const controllers = startLifecycleControllers({
     store, events, lifecycle, now, offlineFailureGraceMs: config.offlineFailureGraceS * 1000,

@@ -1,14 +1,13 @@
 // The agent's life: register, keep a session, register again if the manager
 // forgets the node, until stopped.
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { BackoffPolicy } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
 import { HealthMonitor } from './health-monitor.ts';
 import { runMqttSession } from './mqtt-session.ts';
 import { registerUntilAccepted } from './registration.ts';
-import { Spool } from './spool.ts';
+import type { Spool } from './spool.ts';
 import { SpoolDrainer } from './spool-drainer.ts';
 
 export interface AgentOptions {
@@ -20,11 +19,12 @@ export interface AgentOptions {
   logger: Logger;
   mqttProtocolVersion: 4 | 5;
   backoff: BackoffPolicy;
-  /** The node's own directory: spool, saved credential, pinned manager CA. */
+  /** The node's own directory: saved credential, pinned manager CA. */
   stateDir: string;
+  /** Where health events and command results wait for the broker (this node's namespace). */
+  spool: Spool;
   /** A CA certificate to trust instead of the one pinned by the bootstrap token. */
   caFile: string;
-  spoolMaxEntries: number;
   /** Until the manager says otherwise at registration. */
   healthIntervalMs: number;
   digestIntervalMs: number;
@@ -57,7 +57,7 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
   const logger = options.logger.child({ hardware: options.backend.label });
   mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
   await options.backend.start((error) => logger.warn({ err: error }, 'kernel log follower stopped'));
-  const spool = new Spool(join(options.stateDir, 'spool.db'), options.spoolMaxEntries);
+  const { spool } = options;
   const { host, port } = splitAddress(options.managerAddress);
   let connection: { close: () => void } | null = null;
   const drainer = new SpoolDrainer(spool, logger);
@@ -96,7 +96,6 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
     digestTimer.stop();
     clearInterval(kickTimer);
     options.backend.stop();
-    spool.close();
     connection?.close();
   }
 }

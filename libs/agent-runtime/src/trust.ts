@@ -13,8 +13,22 @@ export interface ManagerTrust {
   grpc: ChannelCredentials;
 }
 
+// Many simulated nodes in one process pin the same CA: fetch it once.
+const pinned = new Map<string, Promise<string>>();
+
+// One credentials object per CA: grpc-js builds one TLS context for it, not one per node.
+const byCa = new Map<string, ManagerTrust>();
+
+function tls(caPem: string): ManagerTrust {
+  let trust = byCa.get(caPem);
+  if (!trust) {
+    trust = { caPem, grpc: credentials.createSsl(Buffer.from(caPem)) };
+    byCa.set(caPem, trust);
+  }
+  return trust;
+}
+
 export async function establishTrust(options: { caFile: string; stateDir: string; token: string; host: string; port: number }): Promise<ManagerTrust> {
-  const tls = (caPem: string): ManagerTrust => ({ caPem, grpc: credentials.createSsl(Buffer.from(caPem)) });
   if (options.caFile !== '') return tls(readFileSync(options.caFile, 'utf8'));
   const pin = parseBootstrapToken(options.token)?.caFingerprint ?? null;
   if (pin === null) return { caPem: null, grpc: credentials.createInsecure() };
@@ -23,7 +37,12 @@ export async function establishTrust(options: { caFile: string; stateDir: string
     const pem = readFileSync(cached, 'utf8');
     if (fingerprintOf(pem) === pin) return tls(pem);
   }
-  const pem = await fetchPinnedCa(options.host, options.port, pin);
+  const key = `${options.host}:${options.port}:${pin}`;
+  if (!pinned.has(key)) pinned.set(key, fetchPinnedCa(options.host, options.port, pin).catch((error: unknown) => {
+    pinned.delete(key);
+    throw error;
+  }));
+  const pem = await (pinned.get(key) as Promise<string>);
   writeFileSync(cached, pem);
   return tls(pem);
 }

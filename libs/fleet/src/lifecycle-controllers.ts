@@ -26,12 +26,12 @@ export function startLifecycleControllers(deps: ControllerDeps): { sweep: () => 
 
   async function onEvent(event: FleetEvent): Promise<void> {
     if (event.type === 'node-registered') {
-      const node = await store.getNode(event.nodeId);
+      const node = await store.getNodeSummary(event.nodeId);
       if (node?.state === 'discovered') await lifecycle.apply(event.nodeId, 'inspect', 'registration', 'registered in the discovery image');
       return;
     }
     if (event.type !== 'health-digest' && event.type !== 'health-changed') return;
-    const node = await store.getNode(event.nodeId);
+    const node = await store.getNodeSummary(event.nodeId);
     if (!node) return;
     const conditions = await store.conditions(event.nodeId);
     const critical = conditions.filter((c) => c.severity === 'critical');

@@ -17,7 +17,7 @@ export function createLifecycle(deps: LifecycleDeps) {
     async apply(nodeId: string, event: LifecycleEvent, actor: string, reason: string): Promise<ApplyResult> {
       // A concurrent writer may move the node between read and write; retry once from its new state.
       for (let attempt = 0; attempt < 2; attempt += 1) {
-        const node = await deps.store.getNode(nodeId);
+        const node = await deps.store.getNodeSummary(nodeId);
         if (!node) return { ok: false, from: null, reason: `no node ${nodeId}` };
         const result = transition(node.state, event);
         if (!result.ok) return result;

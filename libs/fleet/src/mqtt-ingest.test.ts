@@ -15,6 +15,7 @@ import { hashSecret, secretMatches } from './secrets.ts';
 let broker: NodeBroker;
 let store: FleetStore;
 let node: MqttClient;
+let presence: ReturnType<typeof createPresenceTracker>;
 const rollups = new RollupStore({ path: ':memory:' });
 const seen: FleetEvent[] = [];
 
@@ -39,7 +40,7 @@ beforeAll(async () => {
     },
   });
   const { port } = await broker.listen(0, '127.0.0.1');
-  const presence = createPresenceTracker({ store, events, now: () => new Date(), heartbeatGraceMs: 60_000 });
+  presence = createPresenceTracker({ store, events, now: () => new Date(), heartbeatGraceMs: 60_000 });
   await startMqttIngest({ broker, presence, events, now: () => new Date(), maxPayloadBytes: 4096, store, telemetry: [rollups] });
   node = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'n1', username: 'n1', password: 'cred-1', reconnectPeriod: 0 });
 });
@@ -74,7 +75,10 @@ describe('MQTT ingest', () => {
     const before = (await store.getNode('n1'))?.lastSeenAt?.getTime() ?? 0;
     await new Promise((r) => setTimeout(r, 5));
     await node.publishAsync('mf/v1/nodes/n1/telemetry', Buffer.from(toBinary(TelemetrySchema, create(TelemetrySchema, { cpuLoadPercent: 12 }))), { qos: 1 });
-    await until(async () => ((await store.getNode('n1'))?.lastSeenAt?.getTime() ?? 0) > before);
+    await until(async () => {
+      await presence.flush(); // heartbeats are written in batches
+      return ((await store.getNode('n1'))?.lastSeenAt?.getTime() ?? 0) > before;
+    });
     const now = new Date();
     const series = await rollups.series({ nodeId: 'n1', metric: 'cpu_load_percent', gpu: null, from: new Date(now.getTime() - 120_000), to: now });
     expect(series.map((p) => p.avg)).toEqual([12]);

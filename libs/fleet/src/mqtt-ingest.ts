@@ -3,6 +3,7 @@
 import { HealthMessageSchema, NodeStatusSchema, Presence as PresenceMessage, TelemetrySchema } from '@metalfleet/proto';
 import { allNodesTopic, decodePayload, parseNodeTopic, type NodeBroker } from '@metalfleet/transport';
 import type { FleetStore } from '@metalfleet/store';
+import { timestampMs } from '@bufbuild/protobuf/wkt';
 import type { TelemetrySink } from '@metalfleet/telemetry';
 import { healthMessageToRecord } from './health-ingest.ts';
 import { telemetryToSample } from './telemetry-ingest.ts';
@@ -24,8 +25,8 @@ export interface IngestDeps {
   maxPayloadBytes: number;
   store: FleetStore;
   telemetry: readonly TelemetrySink[];
-  /** Counts ingested messages by topic kind (for /metrics). */
-  onIngested?: (kind: string) => void;
+  /** Counts ingested messages by topic kind (for /metrics); `lagMs` from the agent's timestamp to now. */
+  onIngested?: (kind: string, lagMs: number | null) => void;
 }
 
 export async function startMqttIngest(deps: IngestDeps): Promise<void> {
@@ -48,7 +49,7 @@ export async function startMqttIngest(deps: IngestDeps): Promise<void> {
     if (!decoded.ok) return bad(parsed.nodeId, topic, decoded.error);
     const sample = telemetryToSample(parsed.nodeId, decoded.message, deps.now());
     for (const sink of deps.telemetry) sink.write(sample);
-    deps.onIngested?.('telemetry');
+    deps.onIngested?.('telemetry', decoded.message.at ? deps.now().getTime() - timestampMs(decoded.message.at) : null);
     await deps.presence.heartbeat(parsed.nodeId);
   });
 

@@ -12,26 +12,43 @@ export interface PresenceDeps {
   heartbeatGraceMs: number;
 }
 
+// Heartbeats arrive thousands of times a second: they update memory, and the
+// last-seen times are written in one batch before each sweep. Presence itself
+// is written only when it changes.
 export function createPresenceTracker(deps: PresenceDeps) {
+  const pendingSeen = new Map<string, Date>();
+  const knownOnline = new Set<string>();
+
   async function change(nodeId: string, presence: Presence, reason: string): Promise<void> {
     const at = deps.now();
+    if (presence === 'online') knownOnline.add(nodeId);
+    else knownOnline.delete(nodeId);
     if (await deps.store.setPresence(nodeId, presence, at)) {
       deps.events.emit({ type: 'presence-changed', nodeId, presence, reason, at });
     }
+  }
+
+  async function flush(): Promise<void> {
+    const seen = [...pendingSeen];
+    pendingSeen.clear();
+    await deps.store.markSeenMany(seen);
   }
 
   return {
     /** The agent said so, or its last will did. */
     statusReported: (nodeId: string, presence: Presence, reason: string) => change(nodeId, presence, reason),
 
-    /** Any sign of life (telemetry) keeps the node online. */
+    /** Any sign of life (telemetry, health) keeps the node online. */
     async heartbeat(nodeId: string): Promise<void> {
-      await deps.store.markSeen(nodeId, deps.now());
-      await change(nodeId, 'online', 'heartbeat');
+      pendingSeen.set(nodeId, deps.now());
+      if (!knownOnline.has(nodeId)) await change(nodeId, 'online', 'heartbeat');
     },
+
+    flush,
 
     /** Marks offline every online node not heard from within the grace period. */
     async sweep(): Promise<string[]> {
+      await flush();
       const before = new Date(deps.now().getTime() - deps.heartbeatGraceMs);
       const silent = await deps.store.silentNodes(before);
       for (const nodeId of silent) await change(nodeId, 'offline', `silent for more than ${deps.heartbeatGraceMs / 1000}s`);

@@ -45,6 +45,9 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(node).toMatchObject({ id: 'n1', hostname: 'host-n1', presence: 'online', state: 'discovered', identity: { systemUuid: 'uuid-r', macs: ['aa:bb:cc:00:00:09'] } });
       expect(node?.inventory.collectedAt).toEqual(new Date('2026-11-01T00:00:00Z'));
       expect(node).toMatchObject({ tenant: null, rack: '', gpuModel: '', gpuCount: 0 });
+      const { inventory: _inventory, ...summary } = node!;
+      expect(await second.getNodeSummary('n1')).toEqual(summary);
+      expect(await second.getNodeSummary('nope')).toBeNull();
       expect(await second.credentialHash('n1')).toBe('hash-n1');
       await second.close();
     });
@@ -60,6 +63,11 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(await store.setPresence('n1', 'offline', new Date('2026-11-01T00:00:31Z'))).toBe(true);
       expect(await store.silentNodes(new Date('2026-11-01T00:00:40Z'))).toEqual([]);
       expect(await store.setPresence('missing', 'online', new Date())).toBe(false);
+      await store.setPresence('n1', 'online', new Date('2026-11-01T00:00:41Z'));
+      await store.markSeenMany([['n1', new Date('2026-11-01T00:01:00Z')], ['missing', new Date('2026-11-01T00:01:00Z')]]);
+      expect((await store.getNode('n1'))?.lastSeenAt).toEqual(new Date('2026-11-01T00:01:00Z'));
+      await store.markSeenMany([['n1', new Date('2026-11-01T00:00:50Z')]]);
+      expect((await store.getNode('n1'))?.lastSeenAt).toEqual(new Date('2026-11-01T00:01:00Z'));
       await store.close();
     });
 
@@ -107,6 +115,8 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect((await store.healthEvents('n1', 10)).map((e) => e.eventId)).toEqual(['e1', 'e2']);
       expect((await store.healthEvents('n1', 1)).map((e) => e.eventId)).toEqual(['e2']);
       expect((await store.getNode('n1'))?.health).toEqual({ severity: 'warning', remediation: 'replace', conditionCount: 1 });
+      await store.createNode(newNode('n2', { systemUuid: 'u-h2' }));
+      expect(await store.nodeCounts()).toEqual({ byStateAndPresence: [{ state: 'discovered', presence: 'unknown', count: 2 }], bySeverity: { ok: 1, warning: 1, critical: 0 } });
       expect(await store.applyHealthEvent('unknown-node', event('e3', 3, [{ kind: 'appeared', condition: hot }]))).toBe(false);
       await store.replaceConditions('n1', [{ ...hot, severity: 'critical' }]);
       expect((await store.listNodes())[0]?.health).toEqual({ severity: 'critical', remediation: 'none', conditionCount: 1 });

@@ -41,6 +41,11 @@ export interface TransitionRecord {
   at: Date;
 }
 
+export interface NodeCounts {
+  byStateAndPresence: Array<{ state: NodeState; presence: Presence; count: number }>;
+  bySeverity: Record<'ok' | 'warning' | 'critical', number>;
+}
+
 export interface FleetStore {
   /** Nodes sharing the system UUID, any serial or any MAC with this identity. */
   findIdentityCandidates(identity: NodeIdentity): Promise<KnownIdentity[]>;
@@ -52,6 +57,8 @@ export interface FleetStore {
   /** Returns true when the presence changed. */
   setPresence(nodeId: string, presence: Presence, at: Date): Promise<boolean>;
   markSeen(nodeId: string, at: Date): Promise<void>;
+  /** Many heartbeats in one write (the presence tracker batches them). */
+  markSeenMany(seen: ReadonlyArray<readonly [nodeId: string, at: Date]>): Promise<void>;
   /** Online nodes last seen before `before`. */
   silentNodes(before: Date): Promise<string[]>;
   recordConflict(conflict: IdentityConflict): Promise<void>;
@@ -84,6 +91,10 @@ export interface FleetStore {
   /** Counts one use, unless the token has no uses left; returns whether it was counted. */
   useBootstrapToken(id: string): Promise<boolean>;
   listNodes(): Promise<NodeSummary[]>;
+  /** Aggregates for /metrics, computed by the database. */
+  nodeCounts(): Promise<NodeCounts>;
   getNode(nodeId: string): Promise<NodeRecord | null>;
+  /** The node without its inventory: cheap, for hot paths (controllers, existence checks). */
+  getNodeSummary(nodeId: string): Promise<NodeSummary | null>;
   close(): Promise<void>;
 }

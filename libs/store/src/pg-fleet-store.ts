@@ -5,7 +5,7 @@ import { inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, 
 import type { FleetStore, IdentityConflict, NodeRecord } from './fleet-store.ts';
 import { pgMigrations } from './pg-migrations.ts';
 import {
-  groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
+  countsFrom, groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
   type ConditionRow, type HealthEventRow, type NodeRow, type TokenRow, type TransitionRow,
 } from './rows.ts';
 
@@ -76,18 +76,19 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
   return {
     async findIdentityCandidates(identity) {
       const n = normalizeIdentity(identity);
-      const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((s) => s !== '');
-      const clauses: string[] = [];
+      const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((v) => v !== '');
+      // One indexed lookup per kind of identifier (a single OR across columns scans the table).
+      const lookups: string[] = [];
       const params: unknown[] = [];
       const p = (value: unknown) => `$${params.push(value)}`;
-      if (n.systemUuid) clauses.push(`n.system_uuid = ${p(n.systemUuid)}`);
-      for (const s of serials) {
-        const ref = p(s);
-        clauses.push(`${ref} IN (n.system_serial, n.chassis_serial, n.board_serial)`);
+      if (n.systemUuid) lookups.push(`SELECT id FROM nodes WHERE system_uuid = ${p(n.systemUuid)} AND system_uuid <> ''`);
+      if (serials.length > 0) {
+        const ref = p(serials);
+        for (const column of ['system_serial', 'chassis_serial', 'board_serial']) lookups.push(`SELECT id FROM nodes WHERE ${column} = ANY(${ref}) AND ${column} <> ''`);
       }
-      if (n.macs.length > 0) clauses.push(`n.id IN (SELECT node_id FROM node_macs WHERE mac = ANY(${p(n.macs)}))`);
-      if (clauses.length === 0) return [];
-      const { rows } = await query(`SELECT ${pgNodeColumns} FROM nodes n WHERE ${clauses.join(' OR ')}`, params);
+      if (n.macs.length > 0) lookups.push(`SELECT node_id FROM node_macs WHERE mac = ANY(${p(n.macs)})`);
+      if (lookups.length === 0) return [];
+      const { rows } = await query(`SELECT ${pgNodeColumns} FROM nodes n WHERE n.id IN (${lookups.join(' UNION ')})`, params);
       return (rows as NodeRow[]).map((row): KnownIdentity => ({ nodeId: row.id, identity: rowIdentity(row) }));
     },
 
@@ -134,6 +135,12 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
 
     async markSeen(nodeId, at) {
       await query('UPDATE nodes SET last_seen_at = GREATEST(COALESCE(last_seen_at, 0), $1) WHERE id = $2', [at.getTime(), nodeId]);
+    },
+
+    async markSeenMany(seen) {
+      if (seen.length === 0) return;
+      await query(`UPDATE nodes SET last_seen_at = GREATEST(COALESCE(nodes.last_seen_at, 0), s.at)
+        FROM unnest($1::text[], $2::bigint[]) AS s(id, at) WHERE nodes.id = s.id`, [seen.map(([id]) => id), seen.map(([, at]) => at.getTime())]);
     },
 
     async silentNodes(before) {
@@ -228,10 +235,24 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       return ((await query('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = $1 AND (max_uses IS NULL OR uses < max_uses)', [id])).rowCount ?? 0) > 0;
     },
 
+    async nodeCounts() {
+      const byState = (await query('SELECT state, presence, count(*)::int AS n FROM nodes GROUP BY state, presence')).rows as Array<{ state: string; presence: string; n: number }>;
+      const worst = (await query(`SELECT w, count(*)::int AS n FROM (SELECT max(CASE severity WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END) AS w
+        FROM node_conditions GROUP BY node_id) per_node GROUP BY w`)).rows as Array<{ w: number; n: number }>;
+      const total = ((await query('SELECT count(*)::int AS n FROM nodes')).rows[0] as { n: number }).n;
+      return countsFrom(byState, worst, total);
+    },
+
     async listNodes() {
       const { rows } = await query(`SELECT ${pgNodeColumns} FROM nodes n ORDER BY n.registered_at, n.id`);
       const byNode = groupConditions((await query('SELECT * FROM node_conditions')).rows as ConditionRow[]);
       return (rows as NodeRow[]).map((row) => rowSummary(row, byNode.get(row.id)));
+    },
+
+    async getNodeSummary(nodeId) {
+      const row = (await query(`SELECT ${pgNodeColumns} FROM nodes n WHERE n.id = $1`, [nodeId])).rows[0] as NodeRow | undefined;
+      if (!row) return null;
+      return rowSummary(row, ((await query('SELECT * FROM node_conditions WHERE node_id = $1 ORDER BY component, code', [nodeId])).rows as ConditionRow[]).map(rowCondition));
     },
 
     async getNode(nodeId) {
@@ -239,7 +260,8 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       const row = rows[0] as NodeRow | undefined;
       if (!row) return null;
       const conditions = ((await query('SELECT * FROM node_conditions WHERE node_id = $1 ORDER BY component, code', [nodeId])).rows as ConditionRow[]).map(rowCondition);
-      const record: NodeRecord = { ...rowSummary(row, conditions), inventory: parseInventory(row.inventory_json) };
+      const json = ((await query('SELECT inventory_json FROM nodes WHERE id = $1', [nodeId])).rows[0] as { inventory_json: string }).inventory_json;
+      const record: NodeRecord = { ...rowSummary(row, conditions), inventory: parseInventory(json) };
       return record;
     },
 

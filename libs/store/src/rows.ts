@@ -3,7 +3,7 @@ import {
   nodeStates, overallHealth, remediations, severities, type BootstrapTokenRecord, type HealthCondition, type Inventory,
   type NodeHealthSummary, type NodeIdentity, type NodeState, type NodeSummary, type Presence, type Remediation, type Severity,
 } from '@metalfleet/domain';
-import type { HealthEventRecord, TransitionRecord } from './fleet-store.ts';
+import type { HealthEventRecord, NodeCounts, TransitionRecord } from './fleet-store.ts';
 
 export interface NodeRow {
   id: string;
@@ -19,7 +19,6 @@ export interface NodeRow {
   last_seen_at: number | null;
   registered_at: number;
   agent_version: string;
-  inventory_json: string;
   macs: string | null;
   tenant: string | null;
   rack: string;
@@ -30,7 +29,7 @@ export interface NodeRow {
 /** Node columns; the MAC list is aggregated with the dialect's own function. */
 export function nodeColumns(aggregateMacs: string): string {
   return `n.id, n.hostname, n.system_uuid, n.system_serial, n.chassis_serial, n.board_serial, n.bmc_address,
-  n.state, n.presence, n.presence_changed_at, n.last_seen_at, n.registered_at, n.agent_version, n.inventory_json,
+  n.state, n.presence, n.presence_changed_at, n.last_seen_at, n.registered_at, n.agent_version,
   n.tenant, n.rack, n.gpu_model, n.gpu_count, ${aggregateMacs} AS macs`;
 }
 
@@ -130,4 +129,18 @@ export function groupConditions(rows: readonly ConditionRow[]): Map<string, Heal
     byNode.set(row.node_id, list);
   }
   return byNode;
+}
+
+/** Node counts for /metrics, without loading nodes: by (state, presence), and by worst condition. */
+export function countsFrom(
+  byState: ReadonlyArray<{ state: string; presence: string; n: number }>, worst: ReadonlyArray<{ w: number; n: number }>, total: number,
+): NodeCounts {
+  const bySeverity = { ok: 0, warning: 0, critical: 0 };
+  let withConditions = 0;
+  for (const r of worst) {
+    withConditions += r.n;
+    bySeverity[r.w === 2 ? 'critical' : r.w === 1 ? 'warning' : 'ok'] += r.n;
+  }
+  bySeverity.ok += total - withConditions;
+  return { byStateAndPresence: byState.map((r) => ({ state: asState(r.state), presence: asPresence(r.presence), count: r.n })), bySeverity };
 }

@@ -5,7 +5,7 @@ import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
 import type { FleetStore, IdentityConflict, NewNode, NodeRecord } from './fleet-store.ts';
 import {
-  groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
+  countsFrom, groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
   type ConditionRow, type HealthEventRow, type NodeRow, type TokenRow, type TransitionRow,
 } from './rows.ts';
 import { sqliteMigrations, type Migration } from './sqlite-migrations.ts';
@@ -67,20 +67,27 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   return {
     async findIdentityCandidates(identity) {
       const n = normalizeIdentity(identity);
-      const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((s) => s !== '');
-      const clauses: string[] = [];
+      const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((v) => v !== '');
+      // One indexed lookup per kind of identifier (a single OR across columns scans the table).
+      const lookups: string[] = [];
       const params: SQLInputValue[] = [];
-      if (n.systemUuid) { clauses.push('n.system_uuid = ?'); params.push(n.systemUuid); }
-      for (const s of serials) {
-        clauses.push('? IN (n.system_serial, n.chassis_serial, n.board_serial)');
-        params.push(s);
+      const list = (values: readonly string[]) => values.map(() => '?').join(',');
+      if (n.systemUuid) {
+        lookups.push("SELECT id FROM nodes WHERE system_uuid = ? AND system_uuid <> ''");
+        params.push(n.systemUuid);
+      }
+      if (serials.length > 0) {
+        for (const column of ['system_serial', 'chassis_serial', 'board_serial']) {
+          lookups.push(`SELECT id FROM nodes WHERE ${column} IN (${list(serials)}) AND ${column} <> ''`);
+          params.push(...serials);
+        }
       }
       if (n.macs.length > 0) {
-        clauses.push(`n.id IN (SELECT node_id FROM node_macs WHERE mac IN (${n.macs.map(() => '?').join(',')}))`);
+        lookups.push(`SELECT node_id FROM node_macs WHERE mac IN (${list(n.macs)})`);
         params.push(...n.macs);
       }
-      if (clauses.length === 0) return [];
-      const rows = db.prepare(`SELECT ${sqliteNodeColumns} FROM nodes n WHERE ${clauses.join(' OR ')}`).all(...params) as unknown as NodeRow[];
+      if (lookups.length === 0) return [];
+      const rows = db.prepare(`SELECT ${sqliteNodeColumns} FROM nodes n WHERE n.id IN (${lookups.join(' UNION ')})`).all(...params) as unknown as NodeRow[];
       return rows.map((row): KnownIdentity => ({ nodeId: row.id, identity: rowIdentity(row) }));
     },
 
@@ -129,6 +136,14 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
 
     async markSeen(nodeId, at) {
       db.prepare('UPDATE nodes SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?').run(at.getTime(), nodeId);
+    },
+
+    async markSeenMany(seen) {
+      if (seen.length === 0) return;
+      const mark = db.prepare('UPDATE nodes SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?');
+      inTransaction(db, () => {
+        for (const [nodeId, at] of seen) mark.run(at.getTime(), nodeId);
+      });
     },
 
     async silentNodes(before) {
@@ -220,17 +235,30 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       return db.prepare('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)').run(id).changes > 0;
     },
 
+    async nodeCounts() {
+      const byState = db.prepare('SELECT state, presence, count(*) AS n FROM nodes GROUP BY state, presence').all() as Array<{ state: string; presence: string; n: number }>;
+      const worst = db.prepare(`SELECT w, count(*) AS n FROM (SELECT max(CASE severity WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END) AS w
+        FROM node_conditions GROUP BY node_id) GROUP BY w`).all() as Array<{ w: number; n: number }>;
+      return countsFrom(byState, worst, (db.prepare('SELECT count(*) AS n FROM nodes').get() as { n: number }).n);
+    },
+
     async listNodes() {
       const rows = db.prepare(`SELECT ${sqliteNodeColumns} FROM nodes n ORDER BY n.registered_at, n.id`).all() as unknown as NodeRow[];
       const byNode = groupConditions(db.prepare('SELECT * FROM node_conditions').all() as unknown as ConditionRow[]);
       return rows.map((row) => rowSummary(row, byNode.get(row.id)));
     },
 
+    async getNodeSummary(nodeId) {
+      const row = selectNode.get(nodeId) as unknown as NodeRow | undefined;
+      return row ? rowSummary(row, (selectConditions.all(nodeId) as unknown as ConditionRow[]).map(rowCondition)) : null;
+    },
+
     async getNode(nodeId) {
       const row = selectNode.get(nodeId) as unknown as NodeRow | undefined;
       if (!row) return null;
       const conditions = (selectConditions.all(nodeId) as unknown as ConditionRow[]).map(rowCondition);
-      const record: NodeRecord = { ...rowSummary(row, conditions), inventory: parseInventory(row.inventory_json) };
+      const { inventory_json: json } = db.prepare('SELECT inventory_json FROM nodes WHERE id = ?').get(nodeId) as { inventory_json: string };
+      const record: NodeRecord = { ...rowSummary(row, conditions), inventory: parseInventory(json) };
       return record;
     },
 

@@ -48,3 +48,14 @@ describe('embedded telemetry rollups', () => {
     await store.close();
   });
 });
+
+describe('embedded telemetry rollups: bound on series', () => {
+  it('keeps no more than maxSeries series, counting what it refused', async () => {
+    const store = new RollupStore({ path: ':memory:', maxSeries: 2, now: () => new Date(t0) });
+    store.write({ nodeId: 'a', at: new Date(t0), points: [{ gpu: 0, metric: 'power_w', value: 1 }, { gpu: 1, metric: 'power_w', value: 2 }, { gpu: 2, metric: 'power_w', value: 3 }] });
+    await store.series({ nodeId: 'a', metric: 'power_w', gpu: 0, from: new Date(t0), to: new Date(t0) }); // reads write everything first
+    expect(store.refused).toBe(1);
+    expect(store.size()).toBe(4); // 2 series × 2 tiers
+    await store.close();
+  });
+});

@@ -1,12 +1,14 @@
 // The embedded telemetry store: bounded rollups that serve the last 24 h.
-// Samples are aggregated in memory (count, sum, min, max per series and bucket)
-// and flushed to SQLite in one transaction; 1-minute buckets are kept for the
-// last hour and 15-minute buckets for the last day, so each series holds at
-// most 60 + 96 rows whatever the number of samples.
+// Samples are aggregated in memory (count, sum, min, max per series and bucket,
+// in typed arrays indexed by series, so ingest costs a few array writes per
+// point) and flushed to SQLite in chunks that never hold the event loop long.
+// 1-minute buckets are kept for the last hour and 15-minute buckets for the
+// last day: each series holds at most 60 + 96 rows. Past `maxSeries` series
+// new ones are not kept (InfluxDB is the store for fleets that large).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import type { SeriesPoint, TelemetrySample } from '@metalfleet/domain';
+import { gpuMetrics, nodeMetrics, type SeriesPoint, type TelemetryMetric, type TelemetrySample } from '@metalfleet/domain';
 import type { SeriesQuery, TelemetryReader, TelemetrySink } from './telemetry-sink.ts';
 
 const minute = 60_000;
@@ -15,23 +17,64 @@ const tiers = [
   { name: 'coarse', bucketMs: 15 * minute, keepMs: 24 * 60 * minute },
 ] as const;
 
-interface Accumulator { count: number; sum: number; min: number; max: number }
+const metrics: readonly TelemetryMetric[] = [...new Set<TelemetryMetric>([...nodeMetrics, ...gpuMetrics])];
+const metricIndex = new Map(metrics.map((m, i) => [m, i]));
+const maxGpus = 16;
+const slotsPerNode = (maxGpus + 1) * metrics.length; // gpu -1 (node level) .. 15
+const chunkRows = 5000;
+// Buckets still filling are written at most this often (or when read); finished buckets at every flush.
+const partialFlushMs = 30_000;
+
+/** Per tier: the bucket each series is accumulating and its running aggregates. */
+class TierAccumulator {
+  bucket = new Float64Array(1024);
+  count = new Float64Array(1024);
+  sum = new Float64Array(1024);
+  min = new Float64Array(1024);
+  max = new Float64Array(1024);
+
+  grow(size: number): void {
+    if (size <= this.bucket.length) return;
+    const next = Math.max(size, this.bucket.length * 2);
+    for (const key of ['bucket', 'count', 'sum', 'min', 'max'] as const) {
+      const bigger = new Float64Array(next);
+      bigger.set(this[key]);
+      this[key] = bigger;
+    }
+  }
+}
+
+interface Row { tier: string; series: number; bucket: number; count: number; sum: number; min: number; max: number }
 
 export interface RollupStoreOptions {
   path: string;
   now?: () => Date;
+  maxSeries?: number;
 }
 
 export class RollupStore implements TelemetrySink, TelemetryReader {
   readonly name = 'embedded rollups';
   private readonly db: DatabaseSync;
   private readonly now: () => Date;
-  private pending = new Map<string, Accumulator>();
+  private readonly maxSeries: number;
+  private readonly slots = new Map<string, Int32Array>();
+  private readonly seriesNode: string[] = [];
+  private readonly seriesGpu: number[] = [];
+  private readonly seriesMetric: TelemetryMetric[] = [];
+  private readonly acc = tiers.map(() => new TierAccumulator());
+  private dirty = new Set<number>();
+  private completed: Row[] = [];
+  private flushing: Promise<void> | null = null;
+  private lastPrune = 0;
+  private lastPartialFlush = 0;
+  /** Points not kept because the store reached maxSeries. */
+  refused = 0;
 
   constructor(options: RollupStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.db = new DatabaseSync(options.path);
     this.now = options.now ?? (() => new Date());
+    this.maxSeries = options.maxSeries ?? 500_000;
     this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS rollups (
         tier TEXT NOT NULL, node_id TEXT NOT NULL, gpu INTEGER NOT NULL, metric TEXT NOT NULL, bucket INTEGER NOT NULL,
@@ -40,47 +83,119 @@ export class RollupStore implements TelemetrySink, TelemetryReader {
       ) STRICT, WITHOUT ROWID;`);
   }
 
+  private seriesId(nodeId: string, gpu: number | null, metric: TelemetryMetric): number {
+    let slots = this.slots.get(nodeId);
+    if (!slots) {
+      slots = new Int32Array(slotsPerNode).fill(-1);
+      this.slots.set(nodeId, slots);
+    }
+    const g = gpu ?? -1;
+    if (g < -1 || g >= maxGpus) return -1;
+    const slot = (g + 1) * metrics.length + (metricIndex.get(metric) ?? 0);
+    let id = slots[slot] ?? -1;
+    if (id < 0) {
+      if (this.seriesNode.length >= this.maxSeries) return -1;
+      id = this.seriesNode.length;
+      this.seriesNode.push(nodeId);
+      this.seriesGpu.push(g);
+      this.seriesMetric.push(metric);
+      for (const a of this.acc) {
+        a.grow(id + 1);
+        a.bucket[id] = -1;
+      }
+      slots[slot] = id;
+    }
+    return id;
+  }
+
   write(sample: TelemetrySample): void {
     const t = sample.at.getTime();
     for (const p of sample.points) {
       if (!Number.isFinite(p.value)) continue;
-      for (const tier of tiers) {
-        const key = `${tier.name}\u0000${sample.nodeId}\u0000${p.gpu ?? -1}\u0000${p.metric}\u0000${t - (t % tier.bucketMs)}`;
-        const acc = this.pending.get(key);
-        if (acc) {
-          acc.count += 1;
-          acc.sum += p.value;
-          acc.min = Math.min(acc.min, p.value);
-          acc.max = Math.max(acc.max, p.value);
-        } else this.pending.set(key, { count: 1, sum: p.value, min: p.value, max: p.value });
+      const id = this.seriesId(sample.nodeId, p.gpu, p.metric);
+      if (id < 0) {
+        this.refused += 1;
+        continue;
       }
+      for (let i = 0; i < tiers.length; i += 1) {
+        const a = this.acc[i] as TierAccumulator;
+        const tier = tiers[i] as (typeof tiers)[number];
+        const bucket = t - (t % tier.bucketMs);
+        if (a.bucket[id] !== bucket) {
+          if ((a.count[id] ?? 0) > 0) this.completed.push(this.takeRow(i, id));
+          a.bucket[id] = bucket;
+        }
+        if (a.count[id] === 0) {
+          a.min[id] = p.value;
+          a.max[id] = p.value;
+        } else {
+          if (p.value < (a.min[id] as number)) a.min[id] = p.value;
+          if (p.value > (a.max[id] as number)) a.max[id] = p.value;
+        }
+        a.count[id] = (a.count[id] as number) + 1;
+        a.sum[id] = (a.sum[id] as number) + p.value;
+      }
+      this.dirty.add(id);
     }
   }
 
-  async flush(): Promise<void> {
-    const batch = this.pending;
-    this.pending = new Map();
+  /** The aggregate so far, reset so the next flush writes only what came after (the database adds them up). */
+  private takeRow(tierIndex: number, id: number): Row {
+    const a = this.acc[tierIndex] as TierAccumulator;
+    const row = { tier: (tiers[tierIndex] as (typeof tiers)[number]).name, series: id, bucket: a.bucket[id] as number, count: a.count[id] as number, sum: a.sum[id] as number, min: a.min[id] as number, max: a.max[id] as number };
+    a.count[id] = 0;
+    a.sum[id] = 0;
+    return row;
+  }
+
+  flush(): Promise<void> {
+    return this.flushRows(false);
+  }
+
+  private flushRows(force: boolean): Promise<void> {
+    this.flushing ??= this.flushOnce(force).finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async flushOnce(force: boolean): Promise<void> {
+    const rows = this.completed;
+    this.completed = [];
+    const now = this.now().getTime();
+    if (force || now - this.lastPartialFlush >= partialFlushMs) {
+      this.lastPartialFlush = now;
+      for (const id of this.dirty) {
+        for (let i = 0; i < tiers.length; i += 1) if (((this.acc[i] as TierAccumulator).count[id] ?? 0) > 0) rows.push(this.takeRow(i, id));
+      }
+      this.dirty = new Set();
+    }
     const upsert = this.db.prepare(`INSERT INTO rollups (tier, node_id, gpu, metric, bucket, count, sum, min, max) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (tier, node_id, gpu, metric, bucket) DO UPDATE SET count = count + excluded.count, sum = sum + excluded.sum,
         min = min(min, excluded.min), max = max(max, excluded.max)`);
-    this.db.exec('BEGIN');
-    try {
-      for (const [key, a] of batch) {
-        const [tier = '', nodeId = '', gpu = '-1', metric = '', bucket = '0'] = key.split('\u0000');
-        upsert.run(tier, nodeId, Number(gpu), metric, Number(bucket), a.count, a.sum, a.min, a.max);
+    for (let start = 0; start < rows.length; start += chunkRows) {
+      this.db.exec('BEGIN');
+      try {
+        for (const r of rows.slice(start, start + chunkRows)) {
+          upsert.run(r.tier, this.seriesNode[r.series] ?? '', this.seriesGpu[r.series] ?? -1, this.seriesMetric[r.series] ?? '', r.bucket, r.count, r.sum, r.min, r.max);
+        }
+        this.db.exec('COMMIT');
+      } catch (error) {
+        this.db.exec('ROLLBACK');
+        throw error;
       }
-      const now = this.now().getTime();
+      if (start + chunkRows < rows.length) await new Promise((resolve) => setImmediate(resolve)); // let ingest run between chunks
+    }
+    if (now - this.lastPrune >= minute) {
+      this.lastPrune = now;
       for (const tier of tiers) this.db.prepare('DELETE FROM rollups WHERE tier = ? AND bucket < ?').run(tier.name, now - tier.keepMs - tier.bucketMs);
-      this.db.exec('COMMIT');
-    } catch (error) {
-      this.db.exec('ROLLBACK');
-      throw error;
     }
   }
 
   /** Series from the finest tier that still covers the start of the range. */
   async series(query: SeriesQuery): Promise<SeriesPoint[]> {
-    await this.flush();
+    await this.flushing;
+    await this.flushRows(true);
     const age = this.now().getTime() - query.from.getTime();
     const tier = tiers.find((t) => age <= t.keepMs) ?? tiers[tiers.length - 1];
     const rows = this.db.prepare(`SELECT bucket, count, sum, min, max FROM rollups WHERE tier = ? AND node_id = ? AND gpu = ? AND metric = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket`)
@@ -95,7 +210,8 @@ export class RollupStore implements TelemetrySink, TelemetryReader {
   }
 
   async close(): Promise<void> {
-    await this.flush();
+    await this.flushing;
+    await this.flushRows(true);
     this.db.close();
   }
 }

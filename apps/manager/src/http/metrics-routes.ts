@@ -2,7 +2,7 @@
 // conditions by severity (computed at scrape time), plus counters fed by fleet
 // events (registrations, messages ingested, transitions).
 import type { FastifyPluginAsync } from 'fastify';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, Summary, collectDefaultMetrics } from 'prom-client';
 import { nodeStates } from '@metalfleet/domain';
 import type { FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
@@ -10,6 +10,8 @@ import type { FleetStore } from '@metalfleet/store';
 export interface ManagerMetrics {
   registry: Registry;
   ingested: Counter<'kind'>;
+  /** Seconds from the agent's timestamp to ingest, over the last minute. */
+  ingestLag: Summary;
 }
 
 export function createManagerMetrics(store: FleetStore, events: FleetEvents): ManagerMetrics {
@@ -19,17 +21,14 @@ export function createManagerMetrics(store: FleetStore, events: FleetEvents): Ma
     name: 'metalfleet_nodes', help: 'Nodes by lifecycle state and presence', labelNames: ['state', 'presence'], registers: [registry],
     async collect() {
       this.reset();
-      const counts = new Map<string, number>();
-      for (const n of await store.listNodes()) counts.set(`${n.state}|${n.presence}`, (counts.get(`${n.state}|${n.presence}`) ?? 0) + 1);
+      const counts = new Map((await store.nodeCounts()).byStateAndPresence.map((c) => [`${c.state}|${c.presence}`, c.count]));
       for (const state of nodeStates) for (const presence of ['online', 'offline', 'unknown']) this.set({ state, presence }, counts.get(`${state}|${presence}`) ?? 0);
     },
   });
   new Gauge({
     name: 'metalfleet_nodes_by_health', help: 'Nodes by their worst health condition', labelNames: ['severity'], registers: [registry],
     async collect() {
-      const counts = { ok: 0, warning: 0, critical: 0 };
-      for (const n of await store.listNodes()) counts[n.health.severity] += 1;
-      for (const [severity, value] of Object.entries(counts)) this.set({ severity }, value);
+      for (const [severity, value] of Object.entries((await store.nodeCounts()).bySeverity)) this.set({ severity }, value);
     },
   });
   const registrations = new Counter({ name: 'metalfleet_registrations_total', help: 'Registrations by result', labelNames: ['result'], registers: [registry] });
@@ -44,7 +43,11 @@ export function createManagerMetrics(store: FleetStore, events: FleetEvents): Ma
     else if (e.type === 'health-changed') ingested.inc({ kind: 'health' });
     else if (e.type === 'state-changed') transitions.inc({ to: e.to });
   });
-  return { registry, ingested };
+  const ingestLag = new Summary({
+    name: 'metalfleet_telemetry_ingest_lag_seconds', help: 'From the telemetry timestamp the agent set to its ingest by the manager', percentiles: [0.5, 0.99],
+    maxAgeSeconds: 60, ageBuckets: 6, registers: [registry],
+  });
+  return { registry, ingested, ingestLag };
 }
 
 export const metricsRoutes: FastifyPluginAsync<{ metrics: ManagerMetrics }> = async (app, { metrics }) => {

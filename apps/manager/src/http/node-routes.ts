@@ -28,7 +28,7 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
     schema: { summary: 'A node\'s health conditions and its latest health events', params: NodeIdParams, querystring: NodeHealthQuery, response: { 200: NodeHealth, 400: ApiError, 404: ApiError } },
   }, async (request) => {
     const { id } = request.params;
-    if (!(await store.getNode(id))) throw new DomainError('not-found', `no node ${id}`);
+    if (!(await store.getNodeSummary(id))) throw new DomainError('not-found', `no node ${id}`);
     return nodeHealthToApi(await store.conditions(id), await store.healthEvents(id, request.query.events ?? 100));
   });
 
@@ -36,7 +36,7 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
     schema: { summary: 'A node\'s lifecycle transitions with their causes, oldest first', params: NodeIdParams, response: { 200: NodeHistory, 400: ApiError, 404: ApiError } },
   }, async (request) => {
     const { id } = request.params;
-    if (!(await store.getNode(id))) throw new DomainError('not-found', `no node ${id}`);
+    if (!(await store.getNodeSummary(id))) throw new DomainError('not-found', `no node ${id}`);
     return { items: (await store.history(id)).map((t) => ({ ...t, at: t.at.toISOString() })) };
   });
 
@@ -44,7 +44,7 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
     schema: { summary: 'A telemetry series of a node or one of its GPUs (1-minute buckets for the last hour, 15-minute for the day)', params: NodeIdParams, querystring: TelemetryQuery, response: { 200: TelemetrySeries, 400: ApiError, 404: ApiError } },
   }, async (request) => {
     const { id } = request.params;
-    if (!(await store.getNode(id))) throw new DomainError('not-found', `no node ${id}`);
+    if (!(await store.getNodeSummary(id))) throw new DomainError('not-found', `no node ${id}`);
     const { metric, gpu, range } = request.query;
     const to = now();
     const points = await telemetry.series({ nodeId: id, metric, gpu: gpu ?? null, from: new Date(to.getTime() - rangeMs[range]), to });

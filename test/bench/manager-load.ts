@@ -1,0 +1,123 @@
+// npm run bench (part): the real manager under a fleet of simulated agents.
+//  1. Registration storm: 5,000 simulated nodes power on at once (4 agent
+//     processes); time until all are registered. Target: within 30 s.
+//  2. Telemetry: the 5,000 connected nodes report every 0.5 s (10,000 msg/s);
+//     messages ingested per second and ingest lag. Target: 10,000 msg/s, lag < 1 s.
+// Beside each, the same broker load through Mosquitto (127.0.0.1:1883) in the
+// same run: 5,000 clients connecting at once, then publishing the same
+// payloads at the same rate to a subscriber.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fromBinary } from '@bufbuild/protobuf';
+import { timestampMs } from '@bufbuild/protobuf/wkt';
+import mqtt from 'mqtt';
+import { TelemetrySchema } from '@metalfleet/proto';
+import { ManagerProcess } from '../support/manager.ts';
+import { agentBin, start, type Proc } from '../support/processes.ts';
+
+const nodes = Number(process.env['BENCH_NODES'] ?? 5000);
+const processes = 4;
+const intervalS = 0.5;
+const measureS = Number(process.env['BENCH_INGEST_SECONDS'] ?? 30);
+const publishersBin = fileURLToPath(new URL('./mqtt-publishers.ts', import.meta.url));
+
+async function metric(manager: ManagerProcess, pattern: RegExp): Promise<number> {
+  const text = await (await fetch(`${manager.http}/metrics`)).text();
+  const line = text.split('\n').find((l) => pattern.test(l));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+async function until(probe: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await probe()) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+async function benchManager(dir: string) {
+  const manager = new ManagerProcess(join(dir, 'manager'), ['--telemetry-interval-s', String(intervalS), '--health-interval-s', '600', '--heartbeat-grace-s', '120']);
+  const agents: Proc[] = [];
+  try {
+    await manager.start();
+    const perProcess = Math.ceil(nodes / processes);
+    const t0 = Date.now();
+    for (let p = 0; p < processes; p += 1) {
+      agents.push(start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', String(Math.min(perProcess, nodes - p * perProcess)),
+        '--simulate-seed', `bench-${p}`, '--state-dir', join(dir, `agents-${p}`), '--log-level', 'error', '--retry-initial-ms', '500', '--retry-max-ms', '5000',
+        '--kernel-cmdline', '/nonexistent', '--health-interval-s', '600', '--digest-interval-s', '3600']));
+    }
+    const registered = () => metric(manager, /^metalfleet_registrations_total\{result="new"\}/);
+    const allIn = await until(async () => (await registered()) >= nodes, 180_000);
+    const registrationS = (Date.now() - t0) / 1000;
+    const count = await registered();
+
+    await new Promise((r) => setTimeout(r, 10_000)); // every node connected and reporting
+    const ingested = () => metric(manager, /^metalfleet_messages_ingested_total\{kind="telemetry"\}/);
+    const before = await ingested();
+    const m0 = Date.now();
+    await new Promise((r) => setTimeout(r, measureS * 1000));
+    const rate = ((await ingested()) - before) / ((Date.now() - m0) / 1000);
+    const p50 = await metric(manager, /^metalfleet_telemetry_ingest_lag_seconds\{quantile="0.5"\}/);
+    const p99 = await metric(manager, /^metalfleet_telemetry_ingest_lag_seconds\{quantile="0.99"\}/);
+    return { allIn, registrationS, count, rate, p50, p99 };
+  } finally {
+    for (const a of agents) await a.stop('SIGKILL');
+    await manager.stop();
+  }
+}
+
+async function benchMosquitto() {
+  let received = 0;
+  const lags: number[] = [];
+  const subscriber = await mqtt.connectAsync('mqtt://127.0.0.1:1883', { clientId: `bench-sub-${process.pid}` });
+  await subscriber.subscribeAsync('mf/v1/nodes/+/telemetry', { qos: 0 });
+  subscriber.on('message', (_topic, payload) => {
+    received += 1;
+    if (received % 10 === 0) {
+      const at = fromBinary(TelemetrySchema, payload).at;
+      if (at) lags.push(Date.now() - timestampMs(at));
+    }
+  });
+  const perProcess = Math.ceil(nodes / processes);
+  const t0 = Date.now();
+  const publishers = Array.from({ length: processes }, (_, p) =>
+    start(publishersBin, ['mqtt://127.0.0.1:1883', `bench-${process.pid}-${p}`, String(Math.min(perProcess, nodes - p * perProcess)), String(intervalS * 1000), String(measureS + 20)]));
+  await until(async () => publishers.every((p) => p.lines.some((l) => l.includes('"connected"'))), 180_000);
+  const connectS = (Date.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 10_000));
+  const before = received;
+  lags.length = 0;
+  const m0 = Date.now();
+  await new Promise((r) => setTimeout(r, measureS * 1000));
+  const rate = (received - before) / ((Date.now() - m0) / 1000);
+  lags.sort((a, b) => a - b);
+  const q = (f: number) => (lags[Math.floor(f * (lags.length - 1))] ?? 0) / 1000;
+  for (const p of publishers) await p.stop('SIGKILL');
+  await subscriber.endAsync();
+  return { connectS, rate, p50: q(0.5), p99: q(0.99) };
+}
+
+export async function runManagerLoad(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-load-'));
+  try {
+    console.log(`\nmanager under ${nodes} simulated nodes (${processes} agent processes), telemetry every ${intervalS} s…`);
+    const m = await benchManager(dir);
+    console.log(`the same broker load through Mosquitto 127.0.0.1:1883…`);
+    const q = await benchMosquitto();
+    console.log(`\n${''.padEnd(34)} ${'metalfleet'.padStart(12)} ${'mosquitto'.padStart(12)}`);
+    console.log(`${'storm: all nodes in (s)'.padEnd(34)} ${m.registrationS.toFixed(1).padStart(12)} ${q.connectS.toFixed(1).padStart(12)}   (metalfleet: gRPC registration + MQTT connect; mosquitto: MQTT connect)`);
+    console.log(`${'storm: registrations / s'.padEnd(34)} ${(m.count / m.registrationS).toFixed(0).padStart(12)} ${(nodes / q.connectS).toFixed(0).padStart(12)}`);
+    console.log(`${'telemetry ingested (msg/s)'.padEnd(34)} ${m.rate.toFixed(0).padStart(12)} ${q.rate.toFixed(0).padStart(12)}   ratio ${(m.rate / q.rate).toFixed(2)}`);
+    console.log(`${'ingest lag p50 / p99 (s)'.padEnd(34)} ${`${m.p50.toFixed(3)}/${m.p99.toFixed(3)}`.padStart(12)} ${`${q.p50.toFixed(3)}/${q.p99.toFixed(3)}`.padStart(12)}`);
+    console.log(`targets: all ${nodes} registered within 30 s ${m.allIn && m.registrationS <= 30 ? 'met' : 'MISSED'} (${m.count} in ${m.registrationS.toFixed(1)} s); ` +
+      `10,000 msg/s ${m.rate >= 10_000 ? 'met' : 'MISSED'} (${m.rate.toFixed(0)}); lag < 1 s ${m.p99 < 1 ? 'met' : 'MISSED'} (p99 ${m.p99.toFixed(3)} s)`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await runManagerLoad();

@@ -1,0 +1,39 @@
+// A child process of the load bench: N MQTT clients connect at once to a
+// broker, then each publishes a protobuf Telemetry message (8 GPUs, stamped
+// with the send time) every interval. Prints one JSON line when all are connected.
+import { create, toBinary } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import mqtt, { type MqttClient } from 'mqtt';
+import { TelemetrySchema } from '@metalfleet/proto';
+
+const [url = 'mqtt://127.0.0.1:1883', prefix = 'gen', countText = '100', intervalText = '1000', secondsText = '30'] = process.argv.slice(2);
+const count = Number(countText);
+const intervalMs = Number(intervalText);
+
+function payload(): Uint8Array {
+  return toBinary(TelemetrySchema, create(TelemetrySchema, {
+    at: timestampFromDate(new Date()), cpuLoadPercent: 42, memoryUsedBytes: 1n << 36n, memoryTotalBytes: 1n << 41n,
+    gpus: Array.from({ length: 8 }, (_, i) => ({ index: i, uuid: `GPU-${i}`, temperatureC: 60, powerW: 500, utilizationPercent: 90, memoryUsedBytes: 1n << 35n })),
+  }));
+}
+
+const started = Date.now();
+const clients: MqttClient[] = await Promise.all(Array.from({ length: count }, (_, i) =>
+  mqtt.connectAsync(url, { clientId: `${prefix}-${i}`, reconnectPeriod: 1000, connectTimeout: 60_000, keepalive: 60 })));
+process.stdout.write(`${JSON.stringify({ connected: clients.length, connectMs: Date.now() - started })}\n`);
+
+const timers = clients.map((client, i) => {
+  const topic = `mf/v1/nodes/${prefix}-${i}/telemetry`;
+  // Spread the clients over the interval like real nodes booted at different times.
+  const first = setTimeout(() => {
+    client.publish(topic, Buffer.from(payload()), { qos: 0 });
+    timers[i] = setInterval(() => client.publish(topic, Buffer.from(payload()), { qos: 0 }), intervalMs);
+  }, Math.floor((i / count) * intervalMs));
+  return first;
+});
+
+setTimeout(async () => {
+  for (const t of timers) clearInterval(t);
+  await Promise.all(clients.map((c) => c.endAsync()));
+  process.exit(0);
+}, Number(secondsText) * 1000);

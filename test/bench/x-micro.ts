@@ -1,0 +1,24 @@
+import { create, toBinary, fromBinary } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { TelemetrySchema } from '@metalfleet/proto';
+import { telemetryToSample } from '@metalfleet/fleet';
+import { RollupStore } from '@metalfleet/telemetry';
+import { Summary, Registry } from 'prom-client';
+const payload = toBinary(TelemetrySchema, create(TelemetrySchema, { at: timestampFromDate(new Date()), cpuLoadPercent: 42, memoryUsedBytes: 1n << 36n,
+  gpus: Array.from({ length: 8 }, (_, i) => ({ index: i, uuid: `GPU-${i}`, temperatureC: 60, powerW: 500, utilizationPercent: 90, memoryUsedBytes: 1n << 35n, clockEventReasons: ['gpu_idle'] })) }));
+const n = 20000;
+let t = performance.now();
+let msg; for (let i = 0; i < n; i++) msg = fromBinary(TelemetrySchema, payload);
+console.log('decode µs/msg', ((performance.now() - t) * 1000 / n).toFixed(1));
+t = performance.now();
+let s; for (let i = 0; i < n; i++) s = telemetryToSample(`node-${i % 5000}`, msg!, new Date());
+console.log('toSample µs/msg', ((performance.now() - t) * 1000 / n).toFixed(1));
+const r = new RollupStore({ path: ':memory:' });
+t = performance.now();
+for (let i = 0; i < n; i++) r.write({ ...s!, nodeId: `node-${i % 5000}` });
+console.log('rollup write µs/msg', ((performance.now() - t) * 1000 / n).toFixed(1));
+t = performance.now(); await r.flush(); console.log('flush ms', (performance.now() - t).toFixed(0));
+const sum = new Summary({ name: 'x', help: 'x', percentiles: [0.5, 0.99], maxAgeSeconds: 60, ageBuckets: 6, registers: [new Registry()] });
+t = performance.now();
+for (let i = 0; i < n; i++) sum.observe(Math.random());
+console.log('summary observe µs', ((performance.now() - t) * 1000 / n).toFixed(1));
