@@ -35,7 +35,7 @@ function ensureNodeExporter(): void {
 const row = (name: string, f: Footprint) =>
   `${name.padEnd(24)} ${f.rssAvgMiB.toFixed(1).padStart(8)} ${f.rssMaxMiB.toFixed(1).padStart(8)} ${f.anonRssAvgMiB.toFixed(1).padStart(9)} ${f.cpuPercentOfOneCore.toFixed(3).padStart(10)} ${f.cpuMsPerCycle.toFixed(1).padStart(12)}`;
 
-async function main(): Promise<void> {
+export async function runAgentFootprint(): Promise<void> {
   ensureNodeExporter();
   const dir = mkdtempSync(join(tmpdir(), 'mf-bench-'));
   const manager = new ManagerProcess(join(dir, 'manager'), ['--telemetry-interval-s', String(cycleSeconds), '--health-interval-s', String(cycleSeconds)]);
@@ -71,4 +71,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (import.meta.url === `file://${process.argv[1]}`) await runAgentFootprint();

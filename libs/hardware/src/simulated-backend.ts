@@ -204,12 +204,15 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
     async telemetry(): Promise<TelemetryReading> {
       tick += 1;
       const faults = currentFaults();
+      // Readings only, not full snapshots: a simulator runs thousands of these per second.
       const gpus: GpuReading[] = visibleGpus(faults).map((g) => {
-        const s = gpuSnapshot(g, faults);
+        const load = wave(g);
+        const hot = faults.has('thermal-slowdown') && g === faultGpu['thermal-slowdown'];
         return {
-          index: g, uuid: s.uuid, temperatureC: s.temperature.gpuC ?? 0, memoryTemperatureC: s.temperature.memoryC ?? 0, powerW: s.power.drawW ?? 0,
-          utilizationPercent: s.utilizationGpuPercent ?? 0, memoryUsedBytes: (s.memoryUsedMiB ?? 0) * 1024 * 1024,
-          eccVolatileUncorrected: s.ecc.volatileUncorrected ?? 0, eccVolatileCorrected: s.ecc.volatileCorrected ?? 0, clockEventReasons: s.clockEventsActive ?? [],
+          index: g, uuid: gpuUuids[g] ?? '', temperatureC: hot ? 91 : Math.round(38 + 35 * load), memoryTemperatureC: Math.round(40 + 30 * load),
+          powerW: Math.round(90 + 560 * load), utilizationPercent: Math.round(100 * load), memoryUsedBytes: Math.round(81559 * load) * 1024 * 1024,
+          eccVolatileUncorrected: faults.has('xid48-row-remap-failure') && g === faultGpu['xid48-row-remap-failure'] ? 1 : 0, eccVolatileCorrected: 0,
+          clockEventReasons: hot ? ['hw_slowdown', 'hw_thermal_slowdown'] : [],
         };
       });
       return {

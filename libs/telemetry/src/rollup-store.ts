@@ -110,6 +110,7 @@ export class RollupStore implements TelemetrySink, TelemetryReader {
 
   write(sample: TelemetrySample): void {
     const t = sample.at.getTime();
+    const buckets = tiers.map((tier) => t - (t % tier.bucketMs));
     for (const p of sample.points) {
       if (!Number.isFinite(p.value)) continue;
       const id = this.seriesId(sample.nodeId, p.gpu, p.metric);
@@ -119,8 +120,7 @@ export class RollupStore implements TelemetrySink, TelemetryReader {
       }
       for (let i = 0; i < tiers.length; i += 1) {
         const a = this.acc[i] as TierAccumulator;
-        const tier = tiers[i] as (typeof tiers)[number];
-        const bucket = t - (t % tier.bucketMs);
+        const bucket = buckets[i] as number;
         if (a.bucket[id] !== bucket) {
           if ((a.count[id] ?? 0) > 0) this.completed.push(this.takeRow(i, id));
           a.bucket[id] = bucket;
