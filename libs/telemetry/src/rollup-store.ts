@@ -62,7 +62,8 @@ export class RollupStore implements TelemetrySink, TelemetryReader {
   private readonly seriesGpu: number[] = [];
   private readonly seriesMetric: TelemetryMetric[] = [];
   private readonly acc = tiers.map(() => new TierAccumulator());
-  private dirty = new Set<number>();
+  private dirty: number[] = [];
+  private dirtyFlag = new Uint8Array(1024);
   private completed: Row[] = [];
   private flushing: Promise<void> | null = null;
   private lastPrune = 0;
@@ -83,12 +84,16 @@ export class RollupStore implements TelemetrySink, TelemetryReader {
       ) STRICT, WITHOUT ROWID;`);
   }
 
-  private seriesId(nodeId: string, gpu: number | null, metric: TelemetryMetric): number {
+  private slotsOf(nodeId: string): Int32Array {
     let slots = this.slots.get(nodeId);
     if (!slots) {
       slots = new Int32Array(slotsPerNode).fill(-1);
       this.slots.set(nodeId, slots);
     }
+    return slots;
+  }
+
+  private seriesId(slots: Int32Array, nodeId: string, gpu: number | null, metric: TelemetryMetric): number {
     const g = gpu ?? -1;
     if (g < -1 || g >= maxGpus) return -1;
     const slot = (g + 1) * metrics.length + (metricIndex.get(metric) ?? 0);
@@ -103,6 +108,11 @@ export class RollupStore implements TelemetrySink, TelemetryReader {
         a.grow(id + 1);
         a.bucket[id] = -1;
       }
+      if (id >= this.dirtyFlag.length) {
+        const bigger = new Uint8Array(this.dirtyFlag.length * 2);
+        bigger.set(this.dirtyFlag);
+        this.dirtyFlag = bigger;
+      }
       slots[slot] = id;
     }
     return id;
@@ -111,9 +121,10 @@ export class RollupStore implements TelemetrySink, TelemetryReader {
   write(sample: TelemetrySample): void {
     const t = sample.at.getTime();
     const buckets = tiers.map((tier) => t - (t % tier.bucketMs));
+    const slots = this.slotsOf(sample.nodeId);
     for (const p of sample.points) {
       if (!Number.isFinite(p.value)) continue;
-      const id = this.seriesId(sample.nodeId, p.gpu, p.metric);
+      const id = this.seriesId(slots, sample.nodeId, p.gpu, p.metric);
       if (id < 0) {
         this.refused += 1;
         continue;
@@ -135,7 +146,10 @@ export class RollupStore implements TelemetrySink, TelemetryReader {
         a.count[id] = (a.count[id] as number) + 1;
         a.sum[id] = (a.sum[id] as number) + p.value;
       }
-      this.dirty.add(id);
+      if (this.dirtyFlag[id] !== 1) {
+        this.dirtyFlag[id] = 1;
+        this.dirty.push(id);
+      }
     }
   }
 
@@ -166,9 +180,10 @@ export class RollupStore implements TelemetrySink, TelemetryReader {
     if (force || now - this.lastPartialFlush >= partialFlushMs) {
       this.lastPartialFlush = now;
       for (const id of this.dirty) {
+        this.dirtyFlag[id] = 0;
         for (let i = 0; i < tiers.length; i += 1) if (((this.acc[i] as TierAccumulator).count[id] ?? 0) > 0) rows.push(this.takeRow(i, id));
       }
-      this.dirty = new Set();
+      this.dirty = [];
     }
     const upsert = this.db.prepare(`INSERT INTO rollups (tier, node_id, gpu, metric, bucket, count, sum, min, max) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (tier, node_id, gpu, metric, bucket) DO UPDATE SET count = count + excluded.count, sum = sum + excluded.sum,
