@@ -6,7 +6,7 @@
 // Beside each, the same broker load through Mosquitto (127.0.0.1:1883) in the
 // same run: 5,000 clients connecting at once, then publishing the same
 // payloads at the same rate to a subscriber.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,11 +63,44 @@ async function benchManager(dir: string) {
     const rate = ((await ingested()) - before) / ((Date.now() - m0) / 1000);
     const p50 = await metric(manager, /^metalfleet_telemetry_ingest_lag_seconds\{quantile="0.5"\}/);
     const p99 = await metric(manager, /^metalfleet_telemetry_ingest_lag_seconds\{quantile="0.99"\}/);
-    return { allIn, registrationS, count, rate, p50, p99 };
+    // The same manager, its nodes' load now coming from thin publishers with the nodes' own
+    // credentials: the manager's ingest capacity without the simulated agents' CPU.
+    for (const a of agents) await a.stop('SIGKILL');
+    agents.length = 0;
+    const thin = await thinPublishers(manager, dir);
+    return { allIn, registrationS, count, rate, p50, p99, thin };
   } finally {
     for (const a of agents) await a.stop('SIGKILL');
     await manager.stop();
   }
+}
+
+async function thinPublishers(manager: ManagerProcess, dir: string) {
+  const credentials: Array<{ nodeId: string; credential: string }> = [];
+  for (let p = 0; p < processes; p += 1) {
+    const base = join(dir, `agents-${p}`);
+    for (const sim of existsSync(base) ? readdirSync(base).filter((d) => d.startsWith('sim-')) : []) {
+      credentials.push(JSON.parse(readFileSync(join(base, sim, 'credential.json'), 'utf8')) as { nodeId: string; credential: string });
+    }
+  }
+  const ready = JSON.parse(manager.proc?.lines.find((l) => l.includes('"manager ready"')) ?? '{}') as { mqtt?: string };
+  const url = String(ready.mqtt);
+  const perProcess = Math.ceil(credentials.length / processes);
+  const ingested = () => metric(manager, /^metalfleet_messages_ingested_total\{kind="telemetry"\}/);
+  const publishers = Array.from({ length: processes }, (_, p) => {
+    const file = join(dir, `credentials-${p}.json`);
+    writeFileSync(file, JSON.stringify(credentials.slice(p * perProcess, (p + 1) * perProcess)));
+    return start(publishersBin, [url, 'thin', '0', String(intervalS * 1000), String(measureS + 20), file, join(manager.dataDir, 'pki', 'ca.crt')]);
+  });
+  await until(async () => publishers.every((p) => p.lines.some((l) => l.includes('"connected"'))), 120_000);
+  await new Promise((r) => setTimeout(r, 10_000));
+  const before = await ingested();
+  const m0 = Date.now();
+  await new Promise((r) => setTimeout(r, measureS * 1000));
+  const rate = ((await ingested()) - before) / ((Date.now() - m0) / 1000);
+  const p99 = await metric(manager, /^metalfleet_telemetry_ingest_lag_seconds\{quantile="0.99"\}/);
+  for (const p of publishers) await p.stop('SIGKILL');
+  return { rate, p99, nodes: credentials.length };
 }
 
 async function benchMosquitto() {
@@ -113,6 +146,7 @@ export async function runManagerLoad(): Promise<void> {
     console.log(`${'storm: registrations / s'.padEnd(34)} ${(m.count / m.registrationS).toFixed(0).padStart(12)} ${(nodes / q.connectS).toFixed(0).padStart(12)}`);
     console.log(`${'telemetry ingested (msg/s)'.padEnd(34)} ${m.rate.toFixed(0).padStart(12)} ${q.rate.toFixed(0).padStart(12)}   ratio ${(m.rate / q.rate).toFixed(2)}`);
     console.log(`${'ingest lag p50 / p99 (s)'.padEnd(34)} ${`${m.p50.toFixed(3)}/${m.p99.toFixed(3)}`.padStart(12)} ${`${q.p50.toFixed(3)}/${q.p99.toFixed(3)}`.padStart(12)}`);
+    console.log(`${'same, thin publishers (msg/s)'.padEnd(34)} ${m.thin.rate.toFixed(0).padStart(12)} ${q.rate.toFixed(0).padStart(12)}   (${m.thin.nodes} nodes' own credentials over TLS, no agent logic; lag p99 ${m.thin.p99.toFixed(3)} s)`);
     console.log(`targets: all ${nodes} registered within 30 s ${m.allIn && m.registrationS <= 30 ? 'met' : 'MISSED'} (${m.count} in ${m.registrationS.toFixed(1)} s); ` +
       `10,000 msg/s ${m.rate >= 10_000 ? 'met' : 'MISSED'} (${m.rate.toFixed(0)}); lag < 1 s ${m.p99 < 1 ? 'met' : 'MISSED'} (p99 ${m.p99.toFixed(3)} s)`);
   } finally {

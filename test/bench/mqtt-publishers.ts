@@ -1,13 +1,18 @@
 // A child process of the load bench: N MQTT clients connect at once to a
 // broker, then each publishes a protobuf Telemetry message (8 GPUs, stamped
 // with the send time) every interval. Prints one JSON line when all are connected.
+// With a credentials file (and the manager's CA), the clients are registered
+// nodes publishing to the manager's own broker.
+import { readFileSync } from 'node:fs';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import mqtt, { type MqttClient } from 'mqtt';
 import { TelemetrySchema } from '@metalfleet/proto';
 
-const [url = 'mqtt://127.0.0.1:1883', prefix = 'gen', countText = '100', intervalText = '1000', secondsText = '30'] = process.argv.slice(2);
-const count = Number(countText);
+const [url = 'mqtt://127.0.0.1:1883', prefix = 'gen', countText = '100', intervalText = '1000', secondsText = '30', credentialsFile = '', caFile = ''] = process.argv.slice(2);
+const nodes = credentialsFile ? (JSON.parse(readFileSync(credentialsFile, 'utf8')) as Array<{ nodeId: string; credential: string }>) : null;
+const count = nodes ? nodes.length : Number(countText);
+const ca = caFile ? readFileSync(caFile) : undefined;
 const intervalMs = Number(intervalText);
 
 function payload(): Uint8Array {
@@ -18,12 +23,17 @@ function payload(): Uint8Array {
 }
 
 const started = Date.now();
-const clients: MqttClient[] = await Promise.all(Array.from({ length: count }, (_, i) =>
-  mqtt.connectAsync(url, { clientId: `${prefix}-${i}`, reconnectPeriod: 1000, connectTimeout: 60_000, keepalive: 60 })));
+const clients: MqttClient[] = await Promise.all(Array.from({ length: count }, (_, i) => {
+  const node = nodes?.[i];
+  return mqtt.connectAsync(url, {
+    clientId: node?.nodeId ?? `${prefix}-${i}`, reconnectPeriod: 1000, connectTimeout: 60_000, keepalive: 60,
+    ...(node ? { username: node.nodeId, password: node.credential } : {}), ...(ca ? { ca } : {}),
+  });
+}));
 process.stdout.write(`${JSON.stringify({ connected: clients.length, connectMs: Date.now() - started })}\n`);
 
 const timers = clients.map((client, i) => {
-  const topic = `mf/v1/nodes/${prefix}-${i}/telemetry`;
+  const topic = `mf/v1/nodes/${nodes?.[i]?.nodeId ?? `${prefix}-${i}`}/telemetry`;
   // Spread the clients over the interval like real nodes booted at different times.
   const first = setTimeout(() => {
     client.publish(topic, Buffer.from(payload()), { qos: 0 });
