@@ -42,15 +42,17 @@ export async function startMqttIngest(deps: IngestDeps): Promise<void> {
     await deps.presence.statusReported(parsed.nodeId, presence, presence === 'online' ? 'agent online' : 'agent offline (last will or shutdown)');
   });
 
-  await deps.broker.subscribe(allNodesTopic('telemetry'), async ({ topic, payload }) => {
+  // The hot path (thousands of messages a second): synchronous unless presence changes.
+  await deps.broker.subscribe(allNodesTopic('telemetry'), ({ topic, payload }) => {
     const parsed = parseNodeTopic(topic);
     if (!parsed) return;
     const decoded = decodePayload(TelemetrySchema, payload, deps.maxPayloadBytes);
     if (!decoded.ok) return bad(parsed.nodeId, topic, decoded.error);
-    const sample = telemetryToSample(parsed.nodeId, decoded.message, deps.now());
+    const now = deps.now();
+    const sample = telemetryToSample(parsed.nodeId, decoded.message, now);
     for (const sink of deps.telemetry) sink.write(sample);
-    deps.onIngested?.('telemetry', decoded.message.at ? deps.now().getTime() - timestampMs(decoded.message.at) : null);
-    await deps.presence.heartbeat(parsed.nodeId);
+    deps.onIngested?.('telemetry', decoded.message.at ? now.getTime() - timestampMs(decoded.message.at) : null);
+    return deps.presence.heartbeat(parsed.nodeId);
   });
 
   await deps.broker.subscribe(allNodesTopic('health'), async ({ topic, payload }) => {

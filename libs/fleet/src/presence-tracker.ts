@@ -38,10 +38,10 @@ export function createPresenceTracker(deps: PresenceDeps) {
     /** The agent said so, or its last will did. */
     statusReported: (nodeId: string, presence: Presence, reason: string) => change(nodeId, presence, reason),
 
-    /** Any sign of life (telemetry, health) keeps the node online. */
-    async heartbeat(nodeId: string): Promise<void> {
+    /** Any sign of life (telemetry, health) keeps the node online; only a change costs a write. */
+    heartbeat(nodeId: string): Promise<void> | undefined {
       pendingSeen.set(nodeId, deps.now());
-      if (!knownOnline.has(nodeId)) await change(nodeId, 'online', 'heartbeat');
+      return knownOnline.has(nodeId) ? undefined : change(nodeId, 'online', 'heartbeat');
     },
 
     flush,

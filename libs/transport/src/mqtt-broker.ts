@@ -122,10 +122,17 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
         aedes.subscribe(
           filter,
           (packet: PublishPacket, callback: () => void) => {
-            Promise.resolve()
-              .then(() => handler({ topic: packet.topic, payload: Buffer.from(packet.payload) }))
-              .catch((error: unknown) => emit({ type: 'client-error', clientId: '(manager)', message: String(error) }))
-              .finally(callback);
+            const failed = (error: unknown) => emit({ type: 'client-error', clientId: '(manager)', message: String(error) });
+            try {
+              const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+              const done = handler({ topic: packet.topic, payload });
+              // Most messages finish synchronously: no promise chain per message unless the handler awaits.
+              if (done instanceof Promise) done.catch(failed).finally(callback);
+              else callback();
+            } catch (error) {
+              failed(error);
+              callback();
+            }
           },
           () => resolve(),
         );
