@@ -51,7 +51,7 @@ export function createBootstrapTokens(deps: { store: FleetStore; now: () => Date
       }
     },
 
-    /** The token in `file` if it is still usable, or null. */
+    /** Whether a token (e.g. the one kept in the data directory) can still register nodes with this CA. */
     async stillUsable(token: string): Promise<boolean> {
       const parsed = parseBootstrapToken(token);
       if (!parsed || parsed.caFingerprint !== deps.caFingerprint) return false;
