@@ -22,8 +22,10 @@ const metricIndex = new Map(metrics.map((m, i) => [m, i]));
 const maxGpus = 16;
 const slotsPerNode = (maxGpus + 1) * metrics.length; // gpu -1 (node level) .. 15
 const chunkRows = 5000;
-// Buckets still filling are written at most this often (or when read); finished buckets at every flush.
-const partialFlushMs = 30_000;
+// Finished buckets are written at every flush. Buckets still filling are written
+// when the store is read or closed, and the 15-minute ones also every 5 minutes,
+// so a crash loses at most a few minutes of the day's rollups.
+const partialFlushMs = 5 * minute;
 
 /** Per tier: the bucket each series is accumulating and its running aggregates. */
 class TierAccumulator {
@@ -177,12 +179,18 @@ export class RollupStore implements TelemetrySink, TelemetryReader {
     const rows = this.completed;
     this.completed = [];
     const now = this.now().getTime();
-    if (force || now - this.lastPartialFlush >= partialFlushMs) {
-      this.lastPartialFlush = now;
-      for (const id of this.dirty) {
-        this.dirtyFlag[id] = 0;
+    const periodic = !force && now - this.lastPartialFlush >= partialFlushMs;
+    if (force) {
+      for (let id = 0; id < this.seriesNode.length; id += 1) {
         for (let i = 0; i < tiers.length; i += 1) if (((this.acc[i] as TierAccumulator).count[id] ?? 0) > 0) rows.push(this.takeRow(i, id));
       }
+    } else if (periodic) {
+      this.lastPartialFlush = now;
+      const coarse = tiers.length - 1;
+      for (const id of this.dirty) if (((this.acc[coarse] as TierAccumulator).count[id] ?? 0) > 0) rows.push(this.takeRow(coarse, id));
+    }
+    if (force || periodic) {
+      for (const id of this.dirty) this.dirtyFlag[id] = 0;
       this.dirty = [];
     }
     const upsert = this.db.prepare(`INSERT INTO rollups (tier, node_id, gpu, metric, bucket, count, sum, min, max) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
