@@ -116,7 +116,7 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect((await store.healthEvents('n1', 1)).map((e) => e.eventId)).toEqual(['e2']);
       expect((await store.getNode('n1'))?.health).toEqual({ severity: 'warning', remediation: 'replace', conditionCount: 1 });
       await store.createNode(newNode('n2', { systemUuid: 'u-h2' }));
-      expect(await store.nodeCounts()).toEqual({ byStateAndPresence: [{ state: 'discovered', presence: 'unknown', count: 2 }], bySeverity: { ok: 1, warning: 1, critical: 0 } });
+      expect(await store.nodeCounts()).toEqual({ byStateAndPresence: [{ state: 'discovered', presence: 'unknown', count: 2 }], bySeverity: { ok: 1, warning: 1, critical: 0 }, conditionsBySeverity: { ok: 0, warning: 1, critical: 0 } });
       expect(await store.applyHealthEvent('unknown-node', event('e3', 3, [{ kind: 'appeared', condition: hot }]))).toBe(false);
       await store.replaceConditions('n1', [{ ...hot, severity: 'critical' }]);
       expect((await store.listNodes())[0]?.health).toEqual({ severity: 'critical', remediation: 'none', conditionCount: 1 });

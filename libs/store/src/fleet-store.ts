@@ -43,7 +43,10 @@ export interface TransitionRecord {
 
 export interface NodeCounts {
   byStateAndPresence: Array<{ state: NodeState; presence: Presence; count: number }>;
+  /** Nodes by their worst condition. */
   bySeverity: Record<'ok' | 'warning' | 'critical', number>;
+  /** Conditions (not nodes) by severity. */
+  conditionsBySeverity: Record<'ok' | 'warning' | 'critical', number>;
 }
 
 export interface FleetStore {

@@ -240,7 +240,8 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       const worst = (await query(`SELECT w, count(*)::int AS n FROM (SELECT max(CASE severity WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END) AS w
         FROM node_conditions GROUP BY node_id) per_node GROUP BY w`)).rows as Array<{ w: number; n: number }>;
       const total = ((await query('SELECT count(*)::int AS n FROM nodes')).rows[0] as { n: number }).n;
-      return countsFrom(byState, worst, total);
+      const conditions = (await query('SELECT severity, count(*)::int AS n FROM node_conditions GROUP BY severity')).rows as Array<{ severity: string; n: number }>;
+      return countsFrom(byState, worst, total, conditions);
     },
 
     async listNodes() {

@@ -134,7 +134,10 @@ export function groupConditions(rows: readonly ConditionRow[]): Map<string, Heal
 /** Node counts for /metrics, without loading nodes: by (state, presence), and by worst condition. */
 export function countsFrom(
   byState: ReadonlyArray<{ state: string; presence: string; n: number }>, worst: ReadonlyArray<{ w: number; n: number }>, total: number,
+  conditions: ReadonlyArray<{ severity: string; n: number }>,
 ): NodeCounts {
+  const conditionsBySeverity = { ok: 0, warning: 0, critical: 0 };
+  for (const c of conditions) if (c.severity === 'ok' || c.severity === 'warning' || c.severity === 'critical') conditionsBySeverity[c.severity] += c.n;
   const bySeverity = { ok: 0, warning: 0, critical: 0 };
   let withConditions = 0;
   for (const r of worst) {
@@ -142,5 +145,5 @@ export function countsFrom(
     bySeverity[r.w === 2 ? 'critical' : r.w === 1 ? 'warning' : 'ok'] += r.n;
   }
   bySeverity.ok += total - withConditions;
-  return { byStateAndPresence: byState.map((r) => ({ state: asState(r.state), presence: asPresence(r.presence), count: r.n })), bySeverity };
+  return { byStateAndPresence: byState.map((r) => ({ state: asState(r.state), presence: asPresence(r.presence), count: r.n })), bySeverity, conditionsBySeverity };
 }

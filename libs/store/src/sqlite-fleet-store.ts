@@ -239,7 +239,8 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       const byState = db.prepare('SELECT state, presence, count(*) AS n FROM nodes GROUP BY state, presence').all() as Array<{ state: string; presence: string; n: number }>;
       const worst = db.prepare(`SELECT w, count(*) AS n FROM (SELECT max(CASE severity WHEN 'critical' THEN 2 WHEN 'warning' THEN 1 ELSE 0 END) AS w
         FROM node_conditions GROUP BY node_id) GROUP BY w`).all() as Array<{ w: number; n: number }>;
-      return countsFrom(byState, worst, (db.prepare('SELECT count(*) AS n FROM nodes').get() as { n: number }).n);
+      const conditions = db.prepare('SELECT severity, count(*) AS n FROM node_conditions GROUP BY severity').all() as Array<{ severity: string; n: number }>;
+      return countsFrom(byState, worst, (db.prepare('SELECT count(*) AS n FROM nodes').get() as { n: number }).n, conditions);
     },
 
     async listNodes() {

@@ -118,12 +118,19 @@ describe('REST API', () => {
   it('exposes Prometheus metrics: nodes by state and presence, counters from fleet events', async () => {
     events.emit({ type: 'node-registered', nodeId: 'n1', returning: false, via: 'new', at });
     events.emit({ type: 'registration-refused', reason: 'x', peer: 'p', at });
+    await store.replaceConditions('n2', [
+      { component: 'gpu:0000:18:00', code: 'xid-79', severity: 'critical', remediation: 'reboot', message: 'fell off the bus', since: at },
+      { component: 'gpu:0000:28:00', code: 'thermal-slowdown', severity: 'warning', remediation: 'none', message: 'hot', since: at },
+    ]);
     const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(text).toContain('metalfleet_nodes{state="discovered",presence="online"} 1');
     expect(text).toContain('metalfleet_nodes{state="discovered",presence="unknown"} 1');
     expect(text).toContain('metalfleet_registrations_total{result="new"} 1');
     expect(text).toContain('metalfleet_registrations_total{result="refused"} 1');
-    expect(text).toContain('metalfleet_nodes_by_health{severity="ok"} 2');
+    expect(text).toContain('metalfleet_nodes_by_health{severity="ok"} 1');
+    expect(text).toContain('metalfleet_nodes_by_health{severity="critical"} 1');
+    expect(text).toContain('metalfleet_health_conditions{severity="critical"} 1');
+    expect(text).toContain('metalfleet_health_conditions{severity="warning"} 1');
   });
 
   it('streams fleet events as server-sent events', async () => {

@@ -31,6 +31,12 @@ export function createManagerMetrics(store: FleetStore, events: FleetEvents): Ma
       for (const [severity, value] of Object.entries((await store.nodeCounts()).bySeverity)) this.set({ severity }, value);
     },
   });
+  new Gauge({
+    name: 'metalfleet_health_conditions', help: 'Health conditions across the fleet by severity', labelNames: ['severity'], registers: [registry],
+    async collect() {
+      for (const [severity, value] of Object.entries((await store.nodeCounts()).conditionsBySeverity)) this.set({ severity }, value);
+    },
+  });
   const registrations = new Counter({ name: 'metalfleet_registrations_total', help: 'Registrations by result', labelNames: ['result'], registers: [registry] });
   const ingested = new Counter({ name: 'metalfleet_messages_ingested_total', help: 'Agent messages ingested by kind', labelNames: ['kind'], registers: [registry] });
   const bad = new Counter({ name: 'metalfleet_bad_messages_total', help: 'Messages refused as malformed', registers: [registry] });
