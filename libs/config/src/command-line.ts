@@ -3,11 +3,7 @@
 // schema, and --help always lists all of them.
 import { Option, type Command } from 'commander';
 import type { Static, TObject } from 'typebox';
-import { loadConfig } from './load-config.ts';
-
-export function flagName(key: string): string {
-  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
+import { flagName, loadConfig } from './load-config.ts';
 
 /**
  * Adds `--config <file>` and one `--kebab-case <value>` flag per schema key to the

@@ -33,6 +33,11 @@ export function envName(prefix: string, key: string): string {
   return prefix + key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 }
 
+/** camelCase key -> kebab-case flag, e.g. httpPort -> http-port. */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
 function readFile(path: string): Record<string, unknown> {
   let text: string;
   try {
@@ -69,7 +74,7 @@ export function loadConfig<S extends TObject>(schema: S, sources: ConfigSources)
   const fromEnv: Record<string, unknown> = {};
   for (const key of keys) fromEnv[key] = sources.env[envName(sources.envPrefix, key)];
   layer(fromEnv, (key) => envName(sources.envPrefix, key));
-  layer(sources.flags, (key) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  layer(sources.flags, (key) => `--${flagName(key)}`);
 
   const withDefaults = Value.Default(schema, Value.Convert(schema, merged));
   for (const error of Value.Errors(schema, withDefaults)) {

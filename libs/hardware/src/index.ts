@@ -6,4 +6,3 @@ export * from './parsers/index.ts';
 export * from './real-backend.ts';
 export * from './simulated-backend.ts';
 export * from './simulated-faults.ts';
-export * from './with-timeout.ts';

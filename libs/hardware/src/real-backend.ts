@@ -8,7 +8,7 @@ import { bmcAddress, bmcCollector } from './collectors/bmc-collector.ts';
 import { dcgmCollector, gpuHealthCollector, gpuInventoryCollector, gpuSources, nvlinkCollector, readGpuTelemetry } from './collectors/gpu-collectors.ts';
 import { edacCollector, kernelLogCollector, smartCollector } from './collectors/host-health-collectors.ts';
 import { lldpCollector, nicHealthCollector, nicInventoryCollector, physicalInterfaces } from './collectors/nic-collectors.ts';
-import { cpuCollector, diskCollector, memoryCollector, osCollector, systemCollector } from './collectors/system-collectors.ts';
+import { clean, cpuCollector, diskCollector, memoryCollector, osCollector, systemCollector } from './collectors/system-collectors.ts';
 import { runCommand, type RunCommand } from './command-runner.ts';
 import type { HardwareBackend, TelemetryReading } from './hardware-backend.ts';
 import { KernelLogFollower } from './kernel-log-follower.ts';
@@ -26,10 +26,6 @@ export interface RealBackendOptions {
   dcgmDiagIntervalMs?: number;
 }
 
-function clean(value: string | undefined | null): string {
-  const v = (value ?? '').trim();
-  return v === '-' ? '' : v;
-}
 
 export function createRealBackend(options: RealBackendOptions = {}): HardwareBackend {
   const run = options.run ?? runCommand;

@@ -57,7 +57,7 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       await store.createNode(newNode('n1', { systemUuid: 'u-p' }));
       expect(await store.setPresence('n1', 'online', new Date('2026-11-01T00:00:10Z'))).toBe(true);
       expect(await store.setPresence('n1', 'online', new Date('2026-11-01T00:00:11Z'))).toBe(false);
-      await store.markSeen('n1', new Date('2026-11-01T00:00:20Z'));
+      await store.markSeenMany([['n1', new Date('2026-11-01T00:00:20Z')]]);
       expect(await store.silentNodes(new Date('2026-11-01T00:00:15Z'))).toEqual([]);
       expect(await store.silentNodes(new Date('2026-11-01T00:00:30Z'))).toEqual(['n1']);
       expect(await store.setPresence('n1', 'offline', new Date('2026-11-01T00:00:31Z'))).toBe(true);

@@ -59,8 +59,7 @@ export interface FleetStore {
   credentialHash(nodeId: string): Promise<string | null>;
   /** Returns true when the presence changed. */
   setPresence(nodeId: string, presence: Presence, at: Date): Promise<boolean>;
-  markSeen(nodeId: string, at: Date): Promise<void>;
-  /** Many heartbeats in one write (the presence tracker batches them). */
+  /** Last-seen times of many nodes in one write (the presence tracker batches heartbeats); never moves a time back. */
   markSeenMany(seen: ReadonlyArray<readonly [nodeId: string, at: Date]>): Promise<void>;
   /** Online nodes last seen before `before`. */
   silentNodes(before: Date): Promise<string[]>;

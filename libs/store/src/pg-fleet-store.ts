@@ -133,10 +133,6 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       return (result.rowCount ?? 0) > 0;
     },
 
-    async markSeen(nodeId, at) {
-      await query('UPDATE nodes SET last_seen_at = GREATEST(COALESCE(last_seen_at, 0), $1) WHERE id = $2', [at.getTime(), nodeId]);
-    },
-
     async markSeenMany(seen) {
       if (seen.length === 0) return;
       await query(`UPDATE nodes SET last_seen_at = GREATEST(COALESCE(nodes.last_seen_at, 0), s.at)

@@ -134,10 +134,6 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       return result.changes > 0;
     },
 
-    async markSeen(nodeId, at) {
-      db.prepare('UPDATE nodes SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?').run(at.getTime(), nodeId);
-    },
-
     async markSeenMany(seen) {
       if (seen.length === 0) return;
       const mark = db.prepare('UPDATE nodes SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?');

@@ -36,7 +36,7 @@ async function readReport(sources: GpuSources): Promise<NvidiaSmiReport> {
   if (sources.nvidiaSmiXmlFile) return parseNvidiaSmiXml(await readFile(sources.nvidiaSmiXmlFile, 'utf8'));
   if (sources.nvidiaSmiCsvFile) {
     const gpus = parseNvidiaSmiCsv(await readFile(sources.nvidiaSmiCsvFile, 'utf8'));
-    return { driverVersion: gpus[0]?.driverVersion ?? '', cudaVersion: '', attachedGpus: gpus.length, gpus, details: gpus.map(() => ({ pcieMaxGen: null, pcieMaxWidth: null, powerLimitW: null, defaultPowerLimitW: null, migMode: null, memoryTotalMiB: null })) };
+    return { driverVersion: gpus[0]?.driverVersion ?? '', cudaVersion: '', attachedGpus: gpus.length, gpus, deviceMaxPcieGen: gpus.map((g) => g.pcie.genMax) };
   }
   return parseNvidiaSmiXml(await sources.run('nvidia-smi', ['-q', '-x'], { timeoutMs: sources.nvidiaSmiTimeoutMs }));
 }
@@ -48,14 +48,12 @@ export function gpuInventoryCollector(sources: GpuSources): InventoryCollector {
     async collect() {
       const report = await readReport(sources);
       return {
-        gpus: report.gpus.map((g, i) => {
-          const d = report.details[i];
-          return {
-            index: g.index, model: g.model, uuid: g.uuid, serial: g.serial, vbiosVersion: g.vbiosVersion, driverVersion: g.driverVersion,
-            cudaVersion: g.cudaVersion, pciBusId: g.pciBusId, memoryBytes: (d?.memoryTotalMiB ?? g.memoryTotalMiB ?? 0) * 1024 * 1024,
-            pcieMaxGen: d?.pcieMaxGen ?? 0, pcieMaxWidth: d?.pcieMaxWidth ?? 0, migMode: d?.migMode ?? '', powerLimitW: d?.powerLimitW ?? 0, defaultPowerLimitW: d?.defaultPowerLimitW ?? 0,
-          };
-        }),
+        gpus: report.gpus.map((g, i) => ({
+          index: g.index, model: g.model, uuid: g.uuid, serial: g.serial, vbiosVersion: g.vbiosVersion, driverVersion: g.driverVersion,
+          cudaVersion: g.cudaVersion, pciBusId: g.pciBusId, memoryBytes: (g.memoryTotalMiB ?? 0) * 1024 * 1024,
+          pcieMaxGen: report.deviceMaxPcieGen[i] ?? 0, pcieMaxWidth: g.pcie.widthMax ?? 0, migMode: g.migCurrent ?? '',
+          powerLimitW: g.power.limitW ?? 0, defaultPowerLimitW: g.power.defaultLimitW ?? 0,
+        })),
       };
     },
   };

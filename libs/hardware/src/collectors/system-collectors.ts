@@ -2,7 +2,8 @@
 import si from 'systeminformation';
 import type { InventoryCollector } from '../collector.ts';
 
-function clean(value: string | undefined | null): string {
+/** systeminformation reports a missing value as '' or '-'. */
+export function clean(value: string | undefined | null): string {
   const v = (value ?? '').trim();
   return v === '-' ? '' : v;
 }

@@ -12,18 +12,10 @@ export interface NvidiaSmiReport {
   /** What the header claims; trimmed captures may list fewer <gpu> elements. */
   attachedGpus: number | null;
   gpus: GpuSnapshot[];
-  /** Extra inventory facts not in the snapshot. */
-  details: GpuDetails[];
+  /** Per GPU, the device's own maximum PCIe generation (the snapshot's genMax is the link's, capped by the host). */
+  deviceMaxPcieGen: Array<number | null>;
 }
 
-export interface GpuDetails {
-  pcieMaxGen: number | null;
-  pcieMaxWidth: number | null;
-  powerLimitW: number | null;
-  defaultPowerLimitW: number | null;
-  migMode: string | null;
-  memoryTotalMiB: number | null;
-}
 
 const parser = new XMLParser({
   ignoreAttributes: false,
@@ -157,17 +149,6 @@ function snapshot(gpu: Node, index: number, driverVersion: string, cudaVersion: 
   };
 }
 
-function details(gpu: Node): GpuDetails {
-  return {
-    pcieMaxGen: number(first(gpu, 'pci/pci_gpu_link_info/pcie_gen/max_device_link_gen', 'pci/pci_gpu_link_info/pcie_gen/max_link_gen')),
-    pcieMaxWidth: number(get(gpu, 'pci/pci_gpu_link_info/link_widths/max_link_width')),
-    powerLimitW: number(first(gpu, 'gpu_power_readings/current_power_limit', 'power_readings/enforced_power_limit', 'power_readings/power_limit')),
-    defaultPowerLimitW: number(first(gpu, 'gpu_power_readings/default_power_limit', 'power_readings/default_power_limit')),
-    migMode: text(get(gpu, 'mig_mode/current_mig')),
-    memoryTotalMiB: number(get(gpu, 'fb_memory_usage/total')),
-  };
-}
-
 export class NvidiaSmiParseError extends Error {}
 
 export function parseNvidiaSmiXml(xml: string): NvidiaSmiReport {
@@ -188,6 +169,6 @@ export function parseNvidiaSmiXml(xml: string): NvidiaSmiReport {
     cudaVersion,
     attachedGpus: number(log['attached_gpus']),
     gpus: gpus.map((g, i) => snapshot(g, i, driverVersion, cudaVersion)),
-    details: gpus.map(details),
+    deviceMaxPcieGen: gpus.map((g) => number(first(g, 'pci/pci_gpu_link_info/pcie_gen/max_device_link_gen', 'pci/pci_gpu_link_info/pcie_gen/max_link_gen'))),
   };
 }
