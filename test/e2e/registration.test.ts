@@ -76,6 +76,8 @@ describe('a node registering end to end', () => {
     const detail = (await (await fetch(`${http}/api/v1/nodes/${nodeId}`)).json()) as NodeDetail;
     expect(detail.inventory.nics.map((n) => n.mac).sort()).toEqual(expect.arrayContaining(physicalMacs()));
     expect(detail.inventory.cpus.length).toBeGreaterThan(0);
+    expect(detail.history.map((t) => t.event)).toEqual(['inspect', 'inspection-passed']);
+    expect(detail.conditions.every((c) => c.severity !== 'critical')).toBe(true);
   });
 
   it('is listed by the operator CLI, as a table and as JSON', async () => {

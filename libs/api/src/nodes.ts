@@ -81,8 +81,6 @@ export const Inventory = Type.Object({
   collectedAt: NullableTimestamp,
 });
 
-export const NodeDetail = Type.Intersect([NodeSummary, Type.Object({ inventory: Inventory })]);
-export type NodeDetail = Static<typeof NodeDetail>;
 
 export const NodeIdParams = Type.Object({
   id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$', description: 'Node id' }),
@@ -154,3 +152,11 @@ export const TelemetrySeries = Type.Object({
   points: Type.Array(Type.Object({ at: Timestamp, avg: Type.Number(), min: Type.Number(), max: Type.Number(), count: Type.Integer() })),
 });
 export type TelemetrySeries = Static<typeof TelemetrySeries>;
+
+/** One node: its summary, full inventory, current health conditions and lifecycle history. */
+export const NodeDetail = Type.Intersect([NodeSummary, Type.Object({
+  inventory: Inventory,
+  conditions: Type.Array(HealthCondition),
+  history: Type.Array(Transition),
+})]);
+export type NodeDetail = Static<typeof NodeDetail>;

@@ -52,7 +52,7 @@ describe('REST API', () => {
   });
 
   it('returns a node with its inventory, 404 for an unknown one, 400 for a malformed id', async () => {
-    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes/n2' })).json()).toMatchObject({ id: 'n2', inventory: { cpus: [], collectedAt: null } });
+    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes/n2' })).json()).toMatchObject({ id: 'n2', inventory: { cpus: [], collectedAt: null }, conditions: [], history: [] });
     const missing = await app.inject({ method: 'GET', url: '/api/v1/nodes/n3' });
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toEqual({ error: { code: 'not-found', message: 'no node n3' } });

@@ -1,9 +1,10 @@
 // Domain nodes to the API's JSON shapes (dates as ISO strings).
 import { overallHealth, type HealthCondition, type NodeSummary as DomainNode } from '@metalfleet/domain';
-import type { HealthEventRecord, NodeRecord } from '@metalfleet/store';
+import type { HealthEventRecord, NodeRecord, TransitionRecord } from '@metalfleet/store';
 import type { NodeDetail, NodeHealth, NodeSummary } from '@metalfleet/api';
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null);
+const conditionToApi = (c: HealthCondition) => ({ ...c, since: c.since.toISOString() });
 
 export function nodeSummaryToApi(node: DomainNode): NodeSummary {
   return {
@@ -24,7 +25,6 @@ export function nodeSummaryToApi(node: DomainNode): NodeSummary {
   };
 }
 
-const conditionToApi = (c: HealthCondition) => ({ ...c, since: c.since.toISOString() });
 
 export function nodeHealthToApi(conditions: readonly HealthCondition[], events: readonly HealthEventRecord[]): NodeHealth {
   return {
@@ -37,6 +37,11 @@ export function nodeHealthToApi(conditions: readonly HealthCondition[], events: 
   };
 }
 
-export function nodeDetailToApi(node: NodeRecord): NodeDetail {
-  return { ...nodeSummaryToApi(node), inventory: { ...node.inventory, collectedAt: iso(node.inventory.collectedAt) } };
+export function nodeDetailToApi(node: NodeRecord, conditions: readonly HealthCondition[], history: readonly TransitionRecord[]): NodeDetail {
+  return {
+    ...nodeSummaryToApi(node),
+    inventory: { ...node.inventory, collectedAt: iso(node.inventory.collectedAt) },
+    conditions: conditions.map(conditionToApi),
+    history: history.map((t) => ({ ...t, at: t.at.toISOString() })),
+  };
 }

@@ -17,11 +17,11 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
   });
 
   app.get('/api/v1/nodes/:id', {
-    schema: { summary: 'One node with its inventory', params: NodeIdParams, response: { 200: NodeDetail, 400: ApiError, 404: ApiError } },
+    schema: { summary: 'One node with its inventory, health conditions and lifecycle history', params: NodeIdParams, response: { 200: NodeDetail, 400: ApiError, 404: ApiError } },
   }, async (request) => {
     const node = await store.getNode(request.params.id);
     if (!node) throw new DomainError('not-found', `no node ${request.params.id}`);
-    return nodeDetailToApi(node);
+    return nodeDetailToApi(node, await store.conditions(node.id), await store.history(node.id));
   });
 
   app.get('/api/v1/nodes/:id/health', {
