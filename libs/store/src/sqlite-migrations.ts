@@ -115,4 +115,10 @@ export const sqliteMigrations: readonly Migration[] = [
       ALTER TABLE nodes ADD COLUMN gpu_count INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 6,
+    name: 'node macs by node',
+    // Every node read gathers its MACs by node id; the primary key leads with the MAC.
+    sql: 'CREATE INDEX node_macs_by_node ON node_macs (node_id);',
+  },
 ];
