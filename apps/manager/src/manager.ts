@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { AgentService } from '@metalfleet/proto';
-import { addService, createNodeBroker, ensureCertificateAuthority, issueServerCertificate } from '@metalfleet/transport';
+import { addService, createNodeBroker, ensureCertificateAuthority, issueServerCertificate, listenGrpcForStorm } from '@metalfleet/transport';
 import { openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
@@ -29,11 +29,6 @@ export interface RunningManager {
 
 function bundledDashboardDir(): string {
   return join(dirname(fileURLToPath(import.meta.resolve('@metalfleet/dashboard/package.json'))), 'public');
-}
-
-function bindGrpc(server: Server, host: string, port: number, credentials: ServerCredentials): Promise<number> {
-  return new Promise((resolvePort, reject) =>
-    server.bindAsync(`${host}:${port}`, credentials, (error, bound) => (error ? reject(error) : resolvePort(bound))));
 }
 
 async function serverTls(config: ManagerConfig, dataDir: string, logger: Logger) {
@@ -85,7 +80,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     for (const sink of telemetry) sink.flush().catch((error: unknown) => logger.error({ err: error, sink: sink.name }, 'telemetry flush failed'));
   }, 5000);
 
-  const metrics = createManagerMetrics(store, events);
+  const metrics = createManagerMetrics(store, events, () => broker.connectedClients());
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
   await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry, onIngested: (kind, lagMs) => {
     metrics.ingested.inc({ kind });
@@ -119,7 +114,8 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   const grpcCredentials = tls
     ? ServerCredentials.createSsl(null, [{ private_key: Buffer.from(tls.cert.keyPem), cert_chain: Buffer.from(tls.cert.chainPem) }], false)
     : ServerCredentials.createInsecure();
-  const grpcPort = await bindGrpc(grpcServer, config.listenHost, config.grpcPort, grpcCredentials);
+  const grpcListener = await listenGrpcForStorm(grpcServer, grpcCredentials, { host: config.listenHost, port: config.grpcPort });
+  const grpcPort = grpcListener.address.port;
 
   const http = await buildHttpApp({
     store, logger, version, startedAt: now(), now, tokens, telemetry: rollups, events, metrics,
@@ -140,6 +136,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
       clearInterval(sweeper);
       controllers.stop();
       await http.close();
+      await grpcListener.close();
       await new Promise<void>((done) => grpcServer.tryShutdown(() => done()));
       await broker.close();
       clearInterval(flusher);

@@ -7,3 +7,4 @@ export * from './payload-codec.ts';
 export * from './health-mapper.ts';
 export * from './pki.ts';
 export * from './tls-pin.ts';
+export * from './storm-listener.ts';

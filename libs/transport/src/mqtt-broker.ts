@@ -5,10 +5,11 @@
 // credential as password. It may publish only under mf/v1/nodes/{its id}/ and
 // subscribe only to its own commands. The manager talks to the broker
 // in-process through subscribe()/publish() below.
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { isValidNodeId, mayPublish, maySubscribe } from './mqtt-topics.ts';
+import { listenForStorm, type StormListener } from './storm-listener.ts';
 
 export type BrokerEvent =
   | { type: 'auth-failed'; clientId: string; reason: string }
@@ -107,15 +108,15 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
 
   aedes.on('clientError', (client, error) => emit({ type: 'client-error', clientId: client.id, message: error.message }));
 
-  let server: Server | null = null;
+  let listener: StormListener | null = null;
 
   return {
-    listen: (port, host, tls) =>
-      new Promise((resolve, reject) => {
-        server = tls ? createTlsServer({ key: tls.keyPem, cert: tls.chainPem }, aedes.handle) : createServer(aedes.handle);
-        server.once('error', reject);
-        server.listen(port, host, () => resolve(server?.address() as AddressInfo));
-      }),
+    async listen(port, host, tls) {
+      const tlsServer = tls ? createTlsServer({ key: tls.keyPem, cert: tls.chainPem }, aedes.handle) : null;
+      // A TLS server takes over sockets accepted elsewhere through its 'connection' event.
+      listener = await listenForStorm({ port, host }, (socket) => (tlsServer ? tlsServer.emit('connection', socket) : aedes.handle(socket)));
+      return listener.address;
+    },
 
     subscribe: (filter, handler) =>
       new Promise((resolve) => {
@@ -150,7 +151,7 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
 
     close: async () => {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await listener?.close();
     },
   };
 }
