@@ -3,6 +3,7 @@
 // agent stops, or when the manager no longer accepts the node credential
 // (then the agent registers again).
 import { randomUUID } from 'node:crypto';
+import { createSecureContext, type ConnectionOptions, type SecureContext } from 'node:tls';
 import mqtt, { type IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import { isDomainError } from '@metalfleet/domain';
@@ -33,24 +34,39 @@ export interface SessionDeps {
 // CONNACK codes for a refused credential: 4/5 in MQTT 3.1.1, 134/135 in MQTT 5.
 const credentialRefused = new Set([4, 5, 134, 135]);
 
+// One TLS context per CA: a simulator runs thousands of sessions in one process,
+// and building a context from PEM costs more than the handshake it serves.
+const secureContexts = new Map<string, SecureContext>();
+function secureContextFor(caPem: string): SecureContext {
+  let context = secureContexts.get(caPem);
+  if (!context) {
+    context = createSecureContext({ ca: caPem });
+    secureContexts.set(caPem, context);
+  }
+  return context;
+}
+
 export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
   const { registration: reg, logger } = deps;
   const bootId = randomUUID();
   const statusTopic = nodeTopic(reg.nodeId, 'status');
-  const options: IClientOptions = {
+  // mqtt.js hands its options on to tls.connect, secureContext included.
+  const options: IClientOptions & Pick<ConnectionOptions, 'secureContext'> = {
     clientId: reg.nodeId,
     username: reg.nodeId,
     password: reg.credential,
     clean: false,
     protocolVersion: deps.mqttProtocolVersion,
-    reconnectPeriod: 2000,
-    connectTimeout: 10_000,
+    // When a whole rack powers on, the broker answers late rather than never: wait
+    // for the CONNACK instead of starting a new handshake, and retry at spread times.
+    reconnectPeriod: 1000 + Math.floor(Math.random() * 2000),
+    connectTimeout: 30_000,
     keepalive: 30,
     will: { topic: statusTopic, payload: Buffer.from(statusPayload('offline', new Date(), deps.version, bootId)), qos: 1, retain: true },
   };
   if (reg.mqttTls) {
     if (!deps.caPem) throw new Error('the manager requires MQTT over TLS but the agent has no CA to verify it with');
-    options.ca = deps.caPem;
+    options.secureContext = secureContextFor(deps.caPem);
     options.rejectUnauthorized = true;
   }
   const url = `${reg.mqttTls ? 'mqtts' : 'mqtt'}://${reg.mqttHost}:${reg.mqttPort}`;

@@ -23,7 +23,7 @@ beforeAll(async () => {
   const now = () => new Date(at.getTime() + 5000);
   rollups = new RollupStore({ path: ':memory:', now });
   rollups.write({ nodeId: 'n1', at: new Date(at.getTime() - 60_000), points: [{ gpu: 0, metric: 'power_w', value: 600 }, { gpu: 0, metric: 'power_w', value: 640 }] });
-  app = await buildHttpApp({ store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }), telemetry: rollups, events, metrics: createManagerMetrics(store, events) });
+  app = await buildHttpApp({ store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }), telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3) });
 });
 
 afterAll(async () => {
@@ -131,6 +131,7 @@ describe('REST API', () => {
     expect(text).toContain('metalfleet_nodes_by_health{severity="critical"} 1');
     expect(text).toContain('metalfleet_health_conditions{severity="critical"} 1');
     expect(text).toContain('metalfleet_health_conditions{severity="warning"} 1');
+    expect(text).toContain('metalfleet_mqtt_clients 3');
   });
 
   it('streams fleet events as server-sent events', async () => {

@@ -14,7 +14,7 @@ export interface ManagerMetrics {
   ingestLag: Summary;
 }
 
-export function createManagerMetrics(store: FleetStore, events: FleetEvents): ManagerMetrics {
+export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqttClients: () => number): ManagerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'metalfleet_manager_' });
   new Gauge({
@@ -35,6 +35,12 @@ export function createManagerMetrics(store: FleetStore, events: FleetEvents): Ma
     name: 'metalfleet_health_conditions', help: 'Health conditions across the fleet by severity', labelNames: ['severity'], registers: [registry],
     async collect() {
       for (const [severity, value] of Object.entries((await store.nodeCounts()).conditionsBySeverity)) this.set({ severity }, value);
+    },
+  });
+  new Gauge({
+    name: 'metalfleet_mqtt_clients', help: 'Nodes connected to the embedded MQTT broker', registers: [registry],
+    collect() {
+      this.set(mqttClients());
     },
   });
   const registrations = new Counter({ name: 'metalfleet_registrations_total', help: 'Registrations by result', labelNames: ['result'], registers: [registry] });
