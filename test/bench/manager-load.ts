@@ -1,7 +1,7 @@
 // npm run bench (part): the real manager under a fleet of simulated agents.
 //  1. Registration storm: 5,000 simulated nodes power on at once (4 agent
 //     processes); time until all are registered. Target: within 30 s.
-//  2. Telemetry: the 5,000 connected nodes report every 0.5 s (10,000 msg/s);
+//  2. Telemetry: once all 5,000 nodes are connected to the broker, they report every 0.48 s (10,417 msg/s offered);
 //     messages ingested per second and ingest lag. Target: 10,000 msg/s, lag < 1 s.
 // Beside each, the same broker load through Mosquitto (127.0.0.1:1883) in the
 // same run: 5,000 clients connecting at once, then publishing the same
@@ -19,7 +19,8 @@ import { agentBin, start, type Proc } from '../support/processes.ts';
 
 const nodes = Number(process.env['BENCH_NODES'] ?? 5000);
 const processes = 4;
-const intervalS = 0.5;
+// A little above 2 messages a node a second, so that ingesting all of them clears 10,000 msg/s.
+const intervalS = 0.48;
 const measureS = Number(process.env['BENCH_INGEST_SECONDS'] ?? 30);
 const publishersBin = fileURLToPath(new URL('./mqtt-publishers.ts', import.meta.url));
 
@@ -54,8 +55,12 @@ async function benchManager(dir: string) {
     const allIn = await until(async () => (await registered()) >= nodes, 180_000);
     const registrationS = (Date.now() - t0) / 1000;
     const count = await registered();
+    // Registered is not yet reporting: each node then connects to the broker over TLS.
+    const allConnected = await until(async () => (await metric(manager, /^metalfleet_mqtt_clients /)) >= nodes, 180_000);
+    const connectedS = (Date.now() - t0) / 1000;
+    const connected = await metric(manager, /^metalfleet_mqtt_clients /);
 
-    await new Promise((r) => setTimeout(r, 10_000)); // every node connected and reporting
+    await new Promise((r) => setTimeout(r, 10_000)); // every node reporting at its own phase
     const ingested = () => metric(manager, /^metalfleet_messages_ingested_total\{kind="telemetry"\}/);
     const before = await ingested();
     const m0 = Date.now();
@@ -68,7 +73,7 @@ async function benchManager(dir: string) {
     for (const a of agents) await a.stop('SIGKILL');
     agents.length = 0;
     const thin = await thinPublishers(manager, dir);
-    return { allIn, registrationS, count, rate, p50, p99, thin };
+    return { allIn, registrationS, count, allConnected, connectedS, connected, rate, p50, p99, thin };
   } finally {
     for (const a of agents) await a.stop('SIGKILL');
     await manager.stop();
@@ -142,11 +147,13 @@ export async function runManagerLoad(): Promise<void> {
     console.log(`the same broker load through Mosquitto 127.0.0.1:1883…`);
     const q = await benchMosquitto();
     console.log(`\n${''.padEnd(34)} ${'metalfleet'.padStart(12)} ${'mosquitto'.padStart(12)}`);
-    console.log(`${'storm: all nodes in (s)'.padEnd(34)} ${m.registrationS.toFixed(1).padStart(12)} ${q.connectS.toFixed(1).padStart(12)}   (metalfleet: gRPC registration + MQTT connect; mosquitto: MQTT connect)`);
+    console.log(`${'storm: all nodes registered (s)'.padEnd(34)} ${m.registrationS.toFixed(1).padStart(12)} ${''.padStart(12)}   (gRPC Register over TLS, inventory included)`);
+    console.log(`${'storm: all nodes on MQTT (s)'.padEnd(34)} ${m.connectedS.toFixed(1).padStart(12)} ${q.connectS.toFixed(1).padStart(12)}   (metalfleet: registration, then MQTT over TLS with the node credential; mosquitto: plain MQTT connect)`);
     console.log(`${'storm: registrations / s'.padEnd(34)} ${(m.count / m.registrationS).toFixed(0).padStart(12)} ${(nodes / q.connectS).toFixed(0).padStart(12)}`);
-    console.log(`${'telemetry ingested (msg/s)'.padEnd(34)} ${m.rate.toFixed(0).padStart(12)} ${q.rate.toFixed(0).padStart(12)}   ratio ${(m.rate / q.rate).toFixed(2)}`);
+    console.log(`${'telemetry ingested (msg/s)'.padEnd(34)} ${m.rate.toFixed(0).padStart(12)} ${q.rate.toFixed(0).padStart(12)}   ratio ${(m.rate / q.rate).toFixed(2)}; offered ${(nodes / intervalS).toFixed(0)}`);
     console.log(`${'ingest lag p50 / p99 (s)'.padEnd(34)} ${`${m.p50.toFixed(3)}/${m.p99.toFixed(3)}`.padStart(12)} ${`${q.p50.toFixed(3)}/${q.p99.toFixed(3)}`.padStart(12)}`);
     console.log(`${'same, thin publishers (msg/s)'.padEnd(34)} ${m.thin.rate.toFixed(0).padStart(12)} ${q.rate.toFixed(0).padStart(12)}   (${m.thin.nodes} nodes' own credentials over TLS, no agent logic; lag p99 ${m.thin.p99.toFixed(3)} s)`);
+    if (!m.allConnected) console.log(`only ${m.connected} of ${nodes} nodes connected to MQTT within 180 s: the telemetry figures below are for those`);
     console.log(`targets: all ${nodes} registered within 30 s ${m.allIn && m.registrationS <= 30 ? 'met' : 'MISSED'} (${m.count} in ${m.registrationS.toFixed(1)} s); ` +
       `10,000 msg/s ${m.rate >= 10_000 ? 'met' : 'MISSED'} (${m.rate.toFixed(0)}); lag < 1 s ${m.p99 < 1 ? 'met' : 'MISSED'} (p99 ${m.p99.toFixed(3)} s)`);
   } finally {
