@@ -8,3 +8,4 @@ export * from './node-lifecycle.ts';
 export * from './bootstrap-token.ts';
 export * from './telemetry.ts';
 export * from './node-query.ts';
+export * from './network/index.ts';

@@ -1,0 +1,3 @@
+export * from './id-pool.ts';
+export * from './port-plan.ts';
+export * from './cabling.ts';
