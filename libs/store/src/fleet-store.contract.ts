@@ -45,7 +45,8 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(node).toMatchObject({ id: 'n1', hostname: 'host-n1', presence: 'online', state: 'discovered', identity: { systemUuid: 'uuid-r', macs: ['aa:bb:cc:00:00:09'] } });
       expect(node?.inventory.collectedAt).toEqual(new Date('2026-11-01T00:00:00Z'));
       expect(node).toMatchObject({ tenant: null, rack: '', gpuModel: '', gpuCount: 0 });
-      const { inventory: _inventory, ...summary } = node!;
+      if (!node) throw new Error('node n1 lost across the restart');
+      const { inventory: _inventory, ...summary } = node;
       expect(await second.getNodeSummary('n1')).toEqual(summary);
       expect(await second.getNodeSummary('nope')).toBeNull();
       expect(await second.credentialHash('n1')).toBe('hash-n1');
@@ -170,6 +171,46 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       await store.createNode(newNode('a', { systemUuid: 'u-a' }, new Date('2026-11-01T00:00:01Z')));
       expect((await store.listNodes()).map((n) => n.id)).toEqual(['a', 'b']);
       expect(await store.getNode('nope')).toBeNull();
+      await store.close();
+    });
+
+    it('keeps tenants unique by name, VLAN and VNI, and refuses to delete one that still has nodes', async () => {
+      const store = await factory.open('tenants');
+      const at = new Date('2026-11-01T00:00:00Z');
+      await store.createTenant({ id: 't1', name: 'acme', vlan: 101, vni: 10101, createdAt: at });
+      for (const clash of [{ name: 'acme', vlan: 102, vni: 10102 }, { name: 'blue', vlan: 101, vni: 10102 }, { name: 'blue', vlan: 102, vni: 10101 }]) {
+        await expect(store.createTenant({ id: 't2', ...clash, createdAt: at })).rejects.toMatchObject({ code: 'conflict' });
+      }
+      await store.createNode(newNode('n1', { systemUuid: 'u-t' }));
+      expect(await store.setNodeTenant('n1', 't1')).toBe(true);
+      expect(await store.setNodeTenant('nobody', 't1')).toBe(false);
+      expect((await store.getNodeSummary('n1'))?.tenant).toBe('t1');
+      await expect(store.deleteTenant('t1')).rejects.toMatchObject({ code: 'conflict' });
+      await store.setNodeTenant('n1', null);
+      expect(await store.deleteTenant('t1')).toBe(true);
+      expect(await store.deleteTenant('t1')).toBe(false);
+      expect(await store.listTenants()).toEqual([]);
+      await store.close();
+    });
+
+    it('keeps planned links by hand and learns links from the LLDP neighbours in inventories', async () => {
+      const store = await factory.open('links');
+      const node = newNode('n1', { systemUuid: 'u-l' });
+      const nic = { name: 'eth0', mac: 'AA:00:00:00:00:01', speedMbps: 1000, linkUp: true, driver: 'e1000', firmware: '', physical: true, neighbor: { switchName: 'leaf-1', switchId: '', portId: 'p1', portDescription: '' } };
+      node.inventory.nics = [nic];
+      await store.createNode(node);
+      await store.setPlannedLink('leaf-1', 'p2', { nodeId: 'n1', mac: 'AA:00:00:00:00:02' });
+      expect(await store.portLinks()).toEqual({
+        planned: [{ switchName: 'leaf-1', port: 'p2', nodeId: 'n1', mac: 'aa:00:00:00:00:02' }],
+        learned: [{ switchName: 'leaf-1', port: 'p1', nodeId: 'n1', mac: 'aa:00:00:00:00:01', source: 'lldp' }],
+      });
+      // The node is recabled: the next inventory moves what LLDP heard.
+      nic.neighbor = { switchName: 'leaf-1', switchId: '', portId: 'p7', portDescription: '' };
+      expect(await store.updateInventory('n1', node.inventory)).toBe(true);
+      expect((await store.portLinks()).learned.map((l) => l.port)).toEqual(['p7']);
+      expect(await store.updateInventory('nobody', node.inventory)).toBe(false);
+      await store.setPlannedLink('leaf-1', 'p2', null);
+      expect((await store.portLinks()).planned).toEqual([]);
       await store.close();
     });
   });

@@ -1,5 +1,6 @@
 // The repository API the manager uses for fleet state. SQLite implements it
 // today; PostgreSQL implements the same interface for high availability.
+import type { NetworkStore } from './network-store.ts';
 import type { BootstrapTokenRecord, HealthChange, HealthCondition, Inventory, KnownIdentity, LifecycleEvent, NodeIdentity, NodeState, NodeSummary, Presence, TransitionCause } from '@metalfleet/domain';
 
 export interface NodeRecord extends NodeSummary {
@@ -49,7 +50,7 @@ export interface NodeCounts {
   conditionsBySeverity: Record<'ok' | 'warning' | 'critical', number>;
 }
 
-export interface FleetStore {
+export interface FleetStore extends NetworkStore {
   /** Nodes sharing the system UUID, any serial or any MAC with this identity. */
   findIdentityCandidates(identity: NodeIdentity): Promise<KnownIdentity[]>;
   createNode(node: NewNode): Promise<void>;

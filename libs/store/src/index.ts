@@ -1,3 +1,4 @@
 export * from './fleet-store.ts';
 export * from './sqlite-fleet-store.ts';
 export * from './pg-fleet-store.ts';
+export * from './network-store.ts';

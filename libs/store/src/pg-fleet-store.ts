@@ -4,6 +4,7 @@ import pg from 'pg';
 import { inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
 import type { FleetStore, IdentityConflict, NodeRecord } from './fleet-store.ts';
 import { pgMigrations } from './pg-migrations.ts';
+import { pgNetworkStore, writeLearnedLinksPg } from './pg-network.ts';
 import {
   countsFrom, groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
   type ConditionRow, type HealthEventRow, type NodeRow, type TokenRow, type TransitionRow,
@@ -68,12 +69,14 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
   async function writeFacts(q: Query, nodeId: string, inventory: Inventory): Promise<void> {
     const facts = inventoryFacts(inventory);
     await q('UPDATE nodes SET gpu_model = $1, gpu_count = $2, rack = $3 WHERE id = $4', [facts.gpuModel, facts.gpuCount, facts.rack, nodeId]);
+    await writeLearnedLinksPg(q, nodeId, inventory);
   }
 
   const upsertCondition = `INSERT INTO node_conditions (node_id, component, code, severity, remediation, message, since) VALUES ($1, $2, $3, $4, $5, $6, $7)
     ON CONFLICT (node_id, component, code) DO UPDATE SET severity = excluded.severity, remediation = excluded.remediation, message = excluded.message`;
 
   return {
+    ...pgNetworkStore(query),
     async findIdentityCandidates(identity) {
       const n = normalizeIdentity(identity);
       const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((v) => v !== '');
@@ -117,7 +120,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
 
     async updateInventory(nodeId, inventory) {
       const updated = ((await query('UPDATE nodes SET inventory_json = $1, hostname = $2 WHERE id = $3', [JSON.stringify(inventory), inventory.system.hostname, nodeId])).rowCount ?? 0) > 0;
-      await writeFacts(query, nodeId, inventory);
+      if (updated) await writeFacts(query, nodeId, inventory);
       return updated;
     },
 

@@ -9,6 +9,7 @@ import {
   type ConditionRow, type HealthEventRow, type NodeRow, type TokenRow, type TransitionRow,
 } from './rows.ts';
 import { sqliteMigrations, type Migration } from './sqlite-migrations.ts';
+import { sqliteNetworkStore, writeLearnedLinksSqlite } from './sqlite-network.ts';
 
 const sqliteNodeColumns = nodeColumns("(SELECT group_concat(mac, ',') FROM (SELECT mac FROM node_macs WHERE node_id = n.id ORDER BY mac))");
 
@@ -56,6 +57,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   function writeFacts(nodeId: string, inventory: Inventory): void {
     const facts = inventoryFacts(inventory);
     db.prepare('UPDATE nodes SET gpu_model = ?, gpu_count = ?, rack = ? WHERE id = ?').run(facts.gpuModel, facts.gpuCount, facts.rack, nodeId);
+    writeLearnedLinksSqlite(db, nodeId, inventory);
   }
 
   function writeIdentity(node: NewNode, identity: NodeIdentity): void {
@@ -65,6 +67,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   }
 
   return {
+    ...sqliteNetworkStore(db),
     async findIdentityCandidates(identity) {
       const n = normalizeIdentity(identity);
       const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((v) => v !== '');
@@ -118,8 +121,9 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
 
     async updateInventory(nodeId, inventory) {
       const result = db.prepare('UPDATE nodes SET inventory_json = ?, hostname = ? WHERE id = ?').run(JSON.stringify(inventory), inventory.system.hostname, nodeId);
+      if (result.changes === 0) return false;
       writeFacts(nodeId, inventory);
-      return result.changes > 0;
+      return true;
     },
 
     async credentialHash(nodeId) {

@@ -121,4 +121,27 @@ export const sqliteMigrations: readonly Migration[] = [
     // Every node read gathers its MACs by node id; the primary key leads with the MAC.
     sql: 'CREATE INDEX node_macs_by_node ON node_macs (node_id);',
   },
+  {
+    version: 7,
+    name: 'tenant networks',
+    sql: `
+      CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        vlan INTEGER NOT NULL UNIQUE,
+        vni INTEGER NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      -- The cabling: planned by hand ('manual') or heard by the node ('lldp'). One NIC per port and source.
+      CREATE TABLE port_links (
+        switch_name TEXT NOT NULL,
+        port TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('manual', 'lldp')),
+        node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+        mac TEXT NOT NULL,
+        PRIMARY KEY (switch_name, port, source)
+      ) STRICT;
+      CREATE INDEX port_links_by_node ON port_links (node_id);
+    `,
+  },
 ];

@@ -1,0 +1,23 @@
+// Tenants and the cabling map: the part of the repository API the fabric
+// reconciler and the tenant API use. Part of FleetStore; its SQL lives in
+// sqlite-network.ts and pg-network.ts.
+import type { LearnedLink, PlannedLink, TenantNetwork } from '@metalfleet/domain';
+
+export interface TenantRecord extends TenantNetwork {
+  createdAt: Date;
+}
+
+export interface NetworkStore {
+  /** Fails with `conflict` when the name, VLAN or VNI is taken (the database's unique keys are the last word). */
+  createTenant(tenant: TenantRecord): Promise<void>;
+  /** Oldest first. */
+  listTenants(): Promise<TenantRecord[]>;
+  getTenant(id: string): Promise<TenantRecord | null>;
+  /** Returns false for an unknown tenant; fails with `conflict` while nodes still belong to it. */
+  deleteTenant(id: string): Promise<boolean>;
+  /** Returns false for an unknown node. */
+  setNodeTenant(nodeId: string, tenantId: string | null): Promise<boolean>;
+  /** Sets (or with `null` node, removes) the planned link of one switch port. */
+  setPlannedLink(switchName: string, port: string, link: { nodeId: string; mac: string } | null): Promise<void>;
+  portLinks(): Promise<{ planned: PlannedLink[]; learned: LearnedLink[] }>;
+}
