@@ -28,6 +28,11 @@ export const ManagerConfig = Type.Object({
   healthDigestIntervalS: Type.Number({ exclusiveMinimum: 0, default: 300, description: 'How often agents send their full set of conditions.' }),
   maxPayloadBytes: Type.Integer({ minimum: 1024, default: 262144, description: 'Largest MQTT payload accepted from a node.' }),
   grpcMaxMessageBytes: Type.Integer({ minimum: 1024, default: 4194304, description: 'Largest gRPC request accepted.' }),
+  ovsdbSwitches: Type.String({ default: '', description: 'Open vSwitch switches to program over OVSDB, comma separated: <name>=<host>:<port> (name as the switch announces itself in LLDP).' }),
+  vlanPool: Type.String({ default: '100-3999', pattern: '^\\d+-\\d+$', description: 'VLANs given to tenants (first-last).' }),
+  vniPool: Type.String({ default: '10000-99999', pattern: '^\\d+-\\d+$', description: 'VXLAN VNIs given to tenants (first-last).' }),
+  provisioningVlan: Type.Integer({ minimum: 1, maximum: 4094, default: 10, description: 'VLAN of the provisioning network (PXE, discovery, reimaging); never a tenant\'s.' }),
+  fabricIntervalS: Type.Number({ exclusiveMinimum: 0, default: 5, description: 'How often switch ports are compared with the plan (drift is repaired then; node moves apply at once).' }),
   dashboardDir: Type.String({ default: '', description: 'Static dashboard files; empty: the bundled dashboard.' }),
   logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { default: 'info', description: 'Log level.' }),
 });

@@ -17,6 +17,7 @@ import type { ManagerConfig } from './config.ts';
 import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
 import { buildHttpApp } from './http/http-app.ts';
 import { createManagerMetrics } from './http/metrics-routes.ts';
+import { startFabric } from './fabric.ts';
 
 export interface RunningManager {
   http: string;
@@ -91,6 +92,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     store, events, lifecycle, now, offlineFailureGraceMs: config.offlineFailureGraceS * 1000,
     onError: (error) => logger.error({ err: error }, 'lifecycle controller failed'),
   });
+  const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }) });
   const sweeper = setInterval(() => {
     presence.sweep().then(controllers.sweep).catch((error: unknown) => logger.error({ err: error }, 'presence sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
@@ -119,6 +121,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
 
   const http = await buildHttpApp({
     store, logger, version, startedAt: now(), now, tokens, telemetry: rollups, events, metrics,
+    fabric: { tenants: fabric.tenants, reconciler: fabric.reconciler, lifecycle, drivers: fabric.drivers, provisioningVlan: config.provisioningVlan },
     dashboardDir: config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir(),
   });
   await http.listen({ host: config.listenHost, port: config.httpPort });
@@ -135,6 +138,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     async close() {
       clearInterval(sweeper);
       controllers.stop();
+      await fabric.stop();
       await http.close();
       await grpcListener.close();
       await new Promise<void>((done) => grpcServer.tryShutdown(() => done()));

@@ -14,7 +14,16 @@ export type FleetEvent =
   | {
     type: 'state-changed'; nodeId: string; from: NodeState; to: NodeState; event: LifecycleEvent; actor: string; reason: string;
     effects: LifecycleEffect[]; at: Date;
-  };
+  }
+  | { type: 'tenant-created'; tenantId: string; name: string; vlan: number; vni: number; at: Date }
+  | { type: 'tenant-deleted'; tenantId: string; at: Date }
+  | { type: 'node-tenant-changed'; nodeId: string; tenantId: string | null; previous: string | null; at: Date }
+  /** The manager moved a port to the VLAN its node's state calls for. */
+  | { type: 'port-configured'; switchName: string; port: string; nodeId: string; vlan: number; previousVlan: number | null; why: string; at: Date }
+  /** Someone changed a port behind the manager's back; it was put back. */
+  | { type: 'port-drift-repaired'; switchName: string; port: string; nodeId: string; vlan: number; foundVlan: number | null; at: Date }
+  | { type: 'cabling-warning'; nodeId: string; mac: string; message: string; at: Date }
+  | { type: 'fabric-error'; switchName: string; message: string; at: Date };
 
 export class FleetEvents {
   private readonly emitter = new EventEmitter();

@@ -9,3 +9,5 @@ export * from './lifecycle.ts';
 export * from './lifecycle-controllers.ts';
 export * from './bootstrap-tokens.ts';
 export * from './telemetry-ingest.ts';
+export * from './tenants.ts';
+export * from './fabric-reconciler.ts';

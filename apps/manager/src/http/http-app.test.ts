@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { emptyInventory } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import type { FastifyInstance } from 'fastify';
-import { FleetEvents, createBootstrapTokens } from '@metalfleet/fleet';
+import { FleetEvents, createBootstrapTokens, createFabricReconciler, createLifecycle, createTenants } from '@metalfleet/fleet';
 import { createManagerMetrics } from './metrics-routes.ts';
 import { RollupStore } from '@metalfleet/telemetry';
 import { buildHttpApp } from './http-app.ts';
@@ -23,7 +23,14 @@ beforeAll(async () => {
   const now = () => new Date(at.getTime() + 5000);
   rollups = new RollupStore({ path: ':memory:', now });
   rollups.write({ nodeId: 'n1', at: new Date(at.getTime() - 60_000), points: [{ gpu: 0, metric: 'power_w', value: 600 }, { gpu: 0, metric: 'power_w', value: 640 }] });
-  app = await buildHttpApp({ store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }), telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3) });
+  const lifecycle = createLifecycle({ store, events, now });
+  const reconciler = createFabricReconciler({ store, events, drivers: [], provisioningVlan: 10, now });
+  const pools = { vlans: { kind: 'VLAN', first: 100, last: 101 }, vnis: { kind: 'VNI', first: 5000, last: 5009 }, provisioningVlan: 10 };
+  const tenants = createTenants({ store, events, lifecycle, now, newId: () => `t-${Math.random().toString(36).slice(2, 8)}`, pools, vlansOnPorts: reconciler.vlansOnPorts });
+  app = await buildHttpApp({
+    store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }),
+    telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
+  });
 });
 
 afterAll(async () => {
@@ -146,5 +153,34 @@ describe('REST API', () => {
     while (!text.includes('presence-changed')) text += decoder.decode((await reader.read()).value);
     expect(text).toMatch(/event: presence-changed\ndata: \{"type":"presence-changed","nodeId":"n2","presence":"offline"/);
     abort.abort();
+  });
+
+  it('creates tenants with their own VLAN and VNI from the pools, and refuses what it cannot do', async () => {
+    const create = (body: unknown) => app.inject({ method: 'POST', url: '/api/v1/tenants', payload: body as object });
+    const acme = await create({ name: 'acme' });
+    expect(acme.statusCode).toBe(201);
+    expect(acme.json()).toMatchObject({ name: 'acme', vlan: 100, vni: 5000, nodes: [], ports: [] });
+    expect((await create({ name: 'blue' })).json()).toMatchObject({ vlan: 101, vni: 5001 });
+    expect((await create({ name: 'acme' })).json()).toEqual({ error: { code: 'conflict', message: 'a tenant named acme already exists' } });
+    expect((await create({ name: 'coral' })).json()).toEqual({ error: { code: 'conflict', message: 'VLAN pool 100-101 has no free id' } });
+    expect((await create({ name: 'Bad Name' })).statusCode).toBe(400);
+    expect((await create({ name: 'x', vlan: 7 })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: '/api/v1/tenants' })).json().items.map((t: { name: string }) => t.name)).toEqual(['acme', 'blue']);
+  });
+
+  it('allocates only an available node, and releases it from its tenant', async () => {
+    const tenant = (await app.inject({ method: 'GET', url: '/api/v1/tenants' })).json().items[0] as { id: string };
+    const allocate = (nodeId: string) => app.inject({ method: 'POST', url: `/api/v1/tenants/${tenant.id}/nodes`, payload: { nodeId } });
+    expect((await allocate('n1')).json()).toMatchObject({ error: { code: 'conflict', message: 'node n1 is discovered; only an available node can be allocated' } });
+    expect((await allocate('nobody')).statusCode).toBe(404);
+    await store.transitionNode('n1', 'discovered', 'inspecting', 'inspect', { actor: 'test', reason: 'test', at });
+    await store.transitionNode('n1', 'inspecting', 'available', 'inspection-passed', { actor: 'test', reason: 'test', at });
+    const allocated = await allocate('n1');
+    expect(allocated.json()).toMatchObject({ nodes: [{ id: 'n1', state: 'allocated' }] });
+    expect((await app.inject({ method: 'DELETE', url: `/api/v1/tenants/${tenant.id}` })).statusCode).toBe(409);
+    const released = await app.inject({ method: 'DELETE', url: `/api/v1/tenants/${tenant.id}/nodes/n1` });
+    expect(released.json()).toMatchObject({ nodes: [] });
+    expect((await store.getNodeSummary('n1'))).toMatchObject({ state: 'releasing', tenant: null });
+    expect((await app.inject({ method: 'GET', url: '/api/v1/fabric' })).json()).toMatchObject({ provisioningVlan: 10, switches: [], ports: [], driftRepairs: 0 });
   });
 });

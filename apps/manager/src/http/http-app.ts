@@ -15,6 +15,7 @@ import { metricsRoutes, type ManagerMetrics } from './metrics-routes.ts';
 import { healthRoutes } from './health-routes.ts';
 import { nodeRoutes } from './node-routes.ts';
 import { tokenRoutes } from './token-routes.ts';
+import { fabricRoutes, type FabricRouteDeps } from './fabric-routes.ts';
 
 export interface HttpAppDeps {
   store: FleetStore;
@@ -26,6 +27,7 @@ export interface HttpAppDeps {
   telemetry: TelemetryReader;
   events: FleetEvents;
   metrics: ManagerMetrics;
+  fabric: Omit<FabricRouteDeps, 'store'>;
   /** Folder with the dashboard's static files; null serves no dashboard. */
   dashboardDir: string | null;
 }
@@ -36,12 +38,13 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   const app = Fastify({ loggerInstance: logger, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
   await app.register(fastifySwagger, {
-    openapi: { info: { title: 'metalfleet manager API', version: deps.version, description: 'Fleet state, health, telemetry and bootstrap tokens of a bare-metal GPU fleet.' } },
+    openapi: { info: { title: 'metalfleet manager API', version: deps.version, description: 'Fleet state, health, telemetry, bootstrap tokens, tenants and their networks of a bare-metal GPU fleet.' } },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
   await app.register(healthRoutes, { version: deps.version, startedAt: deps.startedAt, now: deps.now });
   await app.register(nodeRoutes, { store: deps.store, telemetry: deps.telemetry, now: deps.now });
   await app.register(tokenRoutes, { tokens: deps.tokens, now: deps.now });
+  await app.register(fabricRoutes, { store: deps.store, ...deps.fabric });
   await app.register(eventStreamRoutes, { events: deps.events });
   await app.register(metricsRoutes, { metrics: deps.metrics });
   if (deps.dashboardDir) {

@@ -55,6 +55,15 @@ export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqt
     else if (e.type === 'health-changed') ingested.inc({ kind: 'health' });
     else if (e.type === 'state-changed') transitions.inc({ to: e.to });
   });
+  const portChanges = new Counter({
+    name: 'metalfleet_fabric_port_changes_total', help: 'Switch ports reprogrammed: "planned" for node moves, "drift" for ports someone else changed', labelNames: ['reason'], registers: [registry],
+  });
+  const fabricErrors = new Counter({ name: 'metalfleet_fabric_errors_total', help: 'Switch reads or writes that failed', registers: [registry] });
+  events.on((e) => {
+    if (e.type === 'port-configured') portChanges.inc({ reason: 'planned' });
+    else if (e.type === 'port-drift-repaired') portChanges.inc({ reason: 'drift' });
+    else if (e.type === 'fabric-error') fabricErrors.inc();
+  });
   const ingestLag = new Summary({
     name: 'metalfleet_telemetry_ingest_lag_seconds', help: 'From the telemetry timestamp the agent set to its ingest by the manager', percentiles: [0.5, 0.99],
     maxAgeSeconds: 60, ageBuckets: 6, registers: [registry],

@@ -1,0 +1,36 @@
+// Composing the tenant networks: pools from config, one driver per configured
+// switch, the reconciler run on a timer and at once on every change that moves
+// a port.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { parsePool, vlanRange, vniRange } from '@metalfleet/domain';
+import { OvsdbDriver, parseOvsdbSwitches, type FabricDriver } from '@metalfleet/fabric';
+import { createFabricReconciler, createTenants, type FleetEvents, type Lifecycle } from '@metalfleet/fleet';
+import type { FleetStore } from '@metalfleet/store';
+import type { ManagerConfig } from './config.ts';
+
+const movesPorts = new Set(['state-changed', 'node-tenant-changed', 'tenant-created', 'tenant-deleted']);
+
+export function startFabric(config: ManagerConfig, deps: { store: FleetStore; events: FleetEvents; lifecycle: Lifecycle; now: () => Date; logger: Logger }) {
+  const pools = { vlans: parsePool('VLAN', config.vlanPool, vlanRange), vnis: parsePool('VNI', config.vniPool, vniRange), provisioningVlan: config.provisioningVlan };
+  const drivers: FabricDriver[] = parseOvsdbSwitches(config.ovsdbSwitches).map((options) => new OvsdbDriver(options));
+  const reconciler = createFabricReconciler({ store: deps.store, events: deps.events, drivers, provisioningVlan: config.provisioningVlan, now: deps.now });
+  const tenants = createTenants({
+    store: deps.store, events: deps.events, lifecycle: deps.lifecycle, now: deps.now, newId: randomUUID, pools, vlansOnPorts: reconciler.vlansOnPorts,
+  });
+  const run = () => reconciler.reconcile().catch((error: unknown) => deps.logger.error({ err: error }, 'fabric reconciliation failed'));
+  const unsubscribe = deps.events.on((event) => {
+    if (movesPorts.has(event.type)) void run();
+  });
+  const timer = drivers.length > 0 ? setInterval(() => void run(), config.fabricIntervalS * 1000) : null;
+  if (drivers.length > 0) void run();
+  return {
+    pools, drivers, reconciler, tenants,
+    async stop() {
+      unsubscribe();
+      if (timer) clearInterval(timer);
+      await reconciler.reconcile().catch(() => undefined);
+      for (const driver of drivers) await driver.close();
+    },
+  };
+}

@@ -1,0 +1,128 @@
+// Tenants, their nodes and the switch ports that follow from them.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import {
+  AllocateNode, ApiError, CreateTenant, FabricStatus, PlannedLinkBody, PortParams, Tenant, TenantList, TenantNodeParams, TenantParams,
+  type PortState,
+} from '@metalfleet/api';
+import { DomainError, type LifecycleEvent } from '@metalfleet/domain';
+import type { FabricDriver } from '@metalfleet/fabric';
+import type { FabricReconciler, Lifecycle, PortStatus, Tenants } from '@metalfleet/fleet';
+import type { FleetStore, TenantRecord } from '@metalfleet/store';
+import { Type } from 'typebox';
+
+export interface FabricRouteDeps {
+  store: FleetStore;
+  tenants: Tenants;
+  reconciler: FabricReconciler;
+  lifecycle: Lifecycle;
+  drivers: readonly FabricDriver[];
+  provisioningVlan: number;
+}
+
+function portToApi(p: PortStatus): PortState {
+  return { switchName: p.switchName, port: p.port, nodeId: p.nodeId, role: p.role, desiredVlan: p.vlan, actualVlan: p.actualVlan, drift: !p.inSync, why: p.why };
+}
+
+// Operators report these by hand until reimaging (issue 6) reports them itself;
+// the state machine still decides whether each is allowed.
+const OperatorEvent = Type.Object({
+  event: Type.Union([Type.Literal('provision'), Type.Literal('provisioned'), Type.Literal('released')]),
+  reason: Type.String({ minLength: 1, maxLength: 500 }),
+}, { additionalProperties: false });
+
+export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (app, deps) => {
+  const { store, tenants, reconciler } = deps;
+
+  async function tenantToApi(t: TenantRecord) {
+    const nodes = (await store.listNodes()).filter((n) => n.tenant === t.id);
+    const ids = new Set(nodes.map((n) => n.id));
+    return {
+      id: t.id, name: t.name, vlan: t.vlan, vni: t.vni, createdAt: t.createdAt.toISOString(),
+      nodes: nodes.map((n) => ({ id: n.id, hostname: n.hostname, state: n.state })),
+      ports: reconciler.view().ports.filter((p) => ids.has(p.nodeId)).map(portToApi),
+    };
+  }
+
+  async function tenantOr404(id: string): Promise<TenantRecord> {
+    const tenant = await store.getTenant(id);
+    if (!tenant) throw new DomainError('not-found', `no tenant ${id}`);
+    return tenant;
+  }
+
+  app.post('/api/v1/tenants', {
+    schema: { summary: 'Create a tenant: it gets its own VLAN and VNI from the pools', body: CreateTenant, response: { 201: Tenant, 400: ApiError, 409: ApiError } },
+  }, async (request, reply) => reply.status(201).send(await tenantToApi(await tenants.create(request.body.name))));
+
+  app.get('/api/v1/tenants', {
+    schema: { summary: 'Tenants with their VLAN/VNI, nodes and ports', response: { 200: TenantList } },
+  }, async () => ({ items: await Promise.all((await store.listTenants()).map(tenantToApi)) }));
+
+  app.get('/api/v1/tenants/:id', {
+    schema: { summary: 'One tenant with its VLAN/VNI, nodes and ports (desired vs actual)', params: TenantParams, response: { 200: Tenant, 404: ApiError } },
+  }, async (request) => tenantToApi(await tenantOr404(request.params.id)));
+
+  app.delete('/api/v1/tenants/:id', {
+    schema: { summary: 'Delete a tenant that has no nodes left', params: TenantParams, response: { 204: { type: 'null' }, 404: ApiError, 409: ApiError } },
+  }, async (request, reply) => {
+    await tenants.remove(request.params.id);
+    return reply.status(204).send(null);
+  });
+
+  app.post('/api/v1/tenants/:id/nodes', {
+    schema: { summary: 'Allocate an available node to the tenant', params: TenantParams, body: AllocateNode, response: { 200: Tenant, 400: ApiError, 404: ApiError, 409: ApiError } },
+  }, async (request) => {
+    await tenants.allocateNode(request.params.id, request.body.nodeId, 'api');
+    await reconciler.reconcile();
+    return tenantToApi(await tenantOr404(request.params.id));
+  });
+
+  app.delete('/api/v1/tenants/:id/nodes/:nodeId', {
+    schema: { summary: 'Release a node: it leaves the tenant\'s network at once', params: TenantNodeParams, response: { 200: Tenant, 404: ApiError, 409: ApiError } },
+  }, async (request) => {
+    await tenants.releaseNode(request.params.id, request.params.nodeId, 'api');
+    await reconciler.reconcile();
+    return tenantToApi(await tenantOr404(request.params.id));
+  });
+
+  app.post('/api/v1/nodes/:id/lifecycle', {
+    schema: {
+      summary: 'Report a provisioning step by hand (until reimaging reports it)', params: TenantParams, body: OperatorEvent,
+      response: { 204: { type: 'null' }, 404: ApiError, 409: ApiError },
+    },
+  }, async (request, reply) => {
+    const result = await deps.lifecycle.apply(request.params.id, request.body.event satisfies LifecycleEvent, 'api', request.body.reason);
+    if (!result.ok) throw new DomainError(result.from === null && /^no node/.test(result.reason) ? 'not-found' : 'conflict', result.reason);
+    await reconciler.reconcile();
+    return reply.status(204).send(null);
+  });
+
+  app.get('/api/v1/fabric', {
+    schema: { summary: 'Every managed switch port: desired vs actual VLAN, drift, errors and cabling warnings', response: { 200: FabricStatus } },
+  }, async () => {
+    const view = reconciler.view();
+    return {
+      checkedAt: view.at?.toISOString() ?? null, provisioningVlan: deps.provisioningVlan,
+      switches: deps.drivers.map((d) => ({ name: d.switchName, kind: d.kind })),
+      ports: view.ports.map(portToApi), errors: view.errors, cablingWarnings: view.cablingWarnings, driftRepairs: view.driftRepairs,
+    };
+  });
+
+  app.put('/api/v1/fabric/links/:switchName/:port', {
+    schema: { summary: 'Plan which node NIC is cabled to a switch port (wins over LLDP)', params: PortParams, body: PlannedLinkBody, response: { 204: { type: 'null' }, 400: ApiError, 404: ApiError } },
+  }, async (request, reply) => {
+    const { switchName, port } = request.params;
+    if (!deps.drivers.some((d) => d.switchName === switchName)) throw new DomainError('not-found', `no managed switch ${switchName}`);
+    if (!(await store.getNodeSummary(request.body.nodeId))) throw new DomainError('not-found', `no node ${request.body.nodeId}`);
+    await store.setPlannedLink(switchName, port, { nodeId: request.body.nodeId, mac: request.body.mac });
+    await reconciler.reconcile();
+    return reply.status(204).send(null);
+  });
+
+  app.delete('/api/v1/fabric/links/:switchName/:port', {
+    schema: { summary: 'Remove a planned link', params: PortParams, response: { 204: { type: 'null' } } },
+  }, async (request, reply) => {
+    await store.setPlannedLink(request.params.switchName, request.params.port, null);
+    await reconciler.reconcile();
+    return reply.status(204).send(null);
+  });
+};

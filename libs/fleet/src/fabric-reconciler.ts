@@ -1,0 +1,136 @@
+// Keeps every switch port on the VLAN its node's state calls for. Each pass
+// reads the cabling, the nodes and the tenants, plans the ports (pure, in
+// libs/domain), asks each switch what its ports carry, and fixes the
+// difference. A difference the manager did not cause (a port retagged by hand)
+// is drift: repaired the same way, and announced as such.
+import { desiredPorts, effectiveLinks, portDrift, type ActualPort, type DesiredPort, type PlannedNode, type TenantNetwork } from '@metalfleet/domain';
+import type { FabricDriver } from '@metalfleet/fabric';
+import type { FleetStore } from '@metalfleet/store';
+import type { FleetEvents } from './fleet-events.ts';
+
+export interface ReconcilerDeps {
+  store: FleetStore;
+  events: FleetEvents;
+  drivers: readonly FabricDriver[];
+  provisioningVlan: number;
+  now: () => Date;
+}
+
+export interface PortStatus extends DesiredPort {
+  actualVlan: number | null;
+  inSync: boolean;
+}
+
+export interface FabricView {
+  at: Date | null;
+  ports: PortStatus[];
+  /** Switches the last pass could not read or program, with why. */
+  errors: Array<{ switchName: string; message: string }>;
+  cablingWarnings: string[];
+  driftRepairs: number;
+}
+
+const key = (p: { switchName: string; port: string }) => `${p.switchName}\u0000${p.port}`;
+
+export function createFabricReconciler(deps: ReconcilerDeps) {
+  /** What the manager itself last set on each port: a port that differs from it was changed by someone else. */
+  const applied = new Map<string, number>();
+  const warned = new Set<string>();
+  let view: FabricView = { at: null, ports: [], errors: [], cablingWarnings: [], driftRepairs: 0 };
+  let running: Promise<void> | null = null;
+  let again = false;
+
+  async function plan(): Promise<{ wanted: DesiredPort[]; warnings: string[] }> {
+    const { planned, learned } = await deps.store.portLinks();
+    const { links, warnings } = effectiveLinks(planned, learned);
+    for (const w of warnings) {
+      if (warned.has(w.message)) continue;
+      warned.add(w.message);
+      deps.events.emit({ type: 'cabling-warning', nodeId: w.nodeId, mac: w.mac, message: w.message, at: deps.now() });
+    }
+    const nodes = new Map<string, PlannedNode>((await deps.store.listNodes()).map((n) => [n.id, { id: n.id, state: n.state, tenant: n.tenant }]));
+    const tenants = new Map<string, TenantNetwork>((await deps.store.listTenants()).map((t) => [t.id, t]));
+    return { wanted: desiredPorts(links, nodes, tenants, deps.provisioningVlan), warnings: warnings.map((w) => w.message) };
+  }
+
+  async function pass(): Promise<void> {
+    const { wanted, warnings } = await plan();
+    const ports: PortStatus[] = [];
+    const errors: FabricView['errors'] = [];
+    let repairs = view.driftRepairs;
+    for (const driver of deps.drivers) {
+      const mine = wanted.filter((p) => p.switchName === driver.switchName);
+      let actual: ActualPort[];
+      try {
+        actual = await driver.ports();
+      } catch (error) {
+        errors.push({ switchName: driver.switchName, message: String((error as Error).message ?? error) });
+        ports.push(...mine.map((p) => ({ ...p, actualVlan: null, inSync: false })));
+        continue;
+      }
+      const actualByPort = new Map(actual.map((p) => [key(p), p.vlan]));
+      const drifted = new Map(portDrift(mine, actual).map((d) => [key(d), d]));
+      for (const want of mine) {
+        const d = drifted.get(key(want));
+        if (!d) {
+          applied.set(key(want), want.vlan);
+          ports.push({ ...want, actualVlan: want.vlan, inSync: true });
+          continue;
+        }
+        if (!actualByPort.has(key(want))) {
+          errors.push({ switchName: driver.switchName, message: `port ${want.port} is cabled to node ${want.nodeId} but the switch has no such port` });
+          ports.push({ ...want, actualVlan: null, inSync: false });
+          continue;
+        }
+        const last = applied.get(key(want));
+        try {
+          await driver.setAccessVlan(want.port, want.vlan);
+        } catch (error) {
+          errors.push({ switchName: driver.switchName, message: `port ${want.port}: ${String((error as Error).message ?? error)}` });
+          ports.push({ ...want, actualVlan: d.actualVlan, inSync: false });
+          continue;
+        }
+        applied.set(key(want), want.vlan);
+        const at = deps.now();
+        if (last !== undefined && last === want.vlan) {
+          // The manager had this port where it wants it; someone moved it.
+          repairs += 1;
+          deps.events.emit({ type: 'port-drift-repaired', switchName: driver.switchName, port: want.port, nodeId: want.nodeId, vlan: want.vlan, foundVlan: d.actualVlan, at });
+        } else {
+          deps.events.emit({ type: 'port-configured', switchName: driver.switchName, port: want.port, nodeId: want.nodeId, vlan: want.vlan, previousVlan: d.actualVlan, why: want.why, at });
+        }
+        ports.push({ ...want, actualVlan: want.vlan, inSync: true });
+      }
+    }
+    for (const e of errors) deps.events.emit({ type: 'fabric-error', switchName: e.switchName, message: e.message, at: deps.now() });
+    view = { at: deps.now(), ports, errors, cablingWarnings: warnings, driftRepairs: repairs };
+  }
+
+  /** Runs a pass now; a request during a pass runs one more pass after it (never two at once). */
+  function reconcile(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        do {
+          again = false;
+          await pass();
+        } while (again);
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  }
+
+  return {
+    reconcile,
+    view: (): FabricView => view,
+    /** VLANs some managed port carries now (from the last pass). */
+    vlansOnPorts: (): ReadonlySet<number> => new Set(view.ports.flatMap((p) => (p.actualVlan === null ? [] : [p.actualVlan]))),
+  };
+}
+
+export type FabricReconciler = ReturnType<typeof createFabricReconciler>;
