@@ -1,6 +1,6 @@
 // The node credential, kept in the state directory (mode 600) so a restarted
 // agent re-registers as the same node without spending a bootstrap token.
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface SavedCredential {
@@ -20,7 +20,8 @@ export function readCredential(stateDir: string): SavedCredential | null {
 }
 
 export function writeCredential(stateDir: string, saved: SavedCredential): void {
+  // Written aside and renamed over: a crash mid-write never leaves half a credential.
   const file = join(stateDir, 'credential.json');
-  writeFileSync(file, JSON.stringify(saved), { mode: 0o600 });
-  chmodSync(file, 0o600);
+  writeFileSync(`${file}.new`, JSON.stringify(saved), { mode: 0o600 });
+  renameSync(`${file}.new`, file);
 }
