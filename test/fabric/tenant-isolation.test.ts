@@ -117,6 +117,18 @@ describe('tenant networks on a real Open vSwitch', () => {
     expect(await reaches(n2(), n4(), true)).toBe(true); // now with the other provisioning node
   });
 
+  it('moves a node to another tenant only through wiping: then it reaches the new tenant and not the old', async () => {
+    // Released, then wiped (reported by hand until reimaging reports it), then allocated and provisioned for blue.
+    await api('POST', `/api/v1/nodes/${nodeIds[1]}/lifecycle`, { event: 'released', reason: 'test: wiped' });
+    await api('POST', `/api/v1/tenants/${blue.id}/nodes`, { nodeId: nodeIds[1] });
+    expect(tag(n2())).toBe(String(provisioningVlan));
+    await api('POST', `/api/v1/nodes/${nodeIds[1]}/lifecycle`, { event: 'provision', reason: 'test: reimage for blue' });
+    await api('POST', `/api/v1/nodes/${nodeIds[1]}/lifecycle`, { event: 'provisioned', reason: 'test: reimaged' });
+    expect(tag(n2())).toBe(String(blue.vlan));
+    expect(await reaches(n2(), n3(), true)).toBe(true);
+    expect(lab.ping(n2(), n1().address)).toBe(false);
+  });
+
   it('puts a port retagged by hand back within seconds, and counts the repair', async () => {
     lab.vsctl('set', 'port', n3().port, `tag=${acme.vlan}`); // someone moves a blue node onto acme's network
     await eventually(async () => tag(n3()), (t) => t === String(blue.vlan), 10_000);

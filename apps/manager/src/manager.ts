@@ -53,7 +53,9 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     : openSqliteFleetStore({ path: join(dataDir, 'fleet.db') });
   logger.info({ store: config.postgresUrl !== '' ? `postgresql (schema ${config.postgresSchema})` : join(dataDir, 'fleet.db') }, 'fleet state store open');
   const events = new FleetEvents();
-  events.on((event) => logger.info({ event }, event.type));
+  // What an operator must look at is logged above info: someone changed a switch port, cabling disagrees, a switch fails.
+  const loud: Record<string, 'warn' | 'error'> = { 'port-drift-repaired': 'warn', 'cabling-warning': 'warn', 'fabric-error': 'error', 'identity-conflict': 'warn' };
+  events.on((event) => logger[loud[event.type] ?? 'info']({ event }, event.type));
 
   const tls = await serverTls(config, dataDir, logger);
   const tokens = createBootstrapTokens({ store, now, caFingerprint: tls?.ca.fingerprint ?? null });
