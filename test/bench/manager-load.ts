@@ -85,7 +85,9 @@ async function thinPublishers(manager: ManagerProcess, dir: string) {
   for (let p = 0; p < processes; p += 1) {
     const base = join(dir, `agents-${p}`);
     for (const sim of existsSync(base) ? readdirSync(base).filter((d) => d.startsWith('sim-')) : []) {
-      credentials.push(JSON.parse(readFileSync(join(base, sim, 'credential.json'), 'utf8')) as { nodeId: string; credential: string });
+      const file = join(base, sim, 'credential.json');
+      // A node killed while registering again has none: it is left out.
+      if (existsSync(file)) credentials.push(JSON.parse(readFileSync(file, 'utf8')) as { nodeId: string; credential: string });
     }
   }
   const ready = JSON.parse(manager.proc?.lines.find((l) => l.includes('"manager ready"')) ?? '{}') as { mqtt?: string };
