@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { freePort } from './ports.ts';
 
 export function ensureOvsInstalled(): void {
-  if (existsSync('/usr/sbin/ovs-vswitchd') && existsSync('/usr/bin/ping')) return;
-  execFileSync('apt-get', ['install', '-y', 'openvswitch-switch', 'iputils-ping'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (existsSync('/usr/sbin/ovs-vswitchd') && existsSync('/usr/bin/ping') && (existsSync('/usr/sbin/ip') || existsSync('/usr/bin/ip'))) return;
+  execFileSync('apt-get', ['install', '-y', 'openvswitch-switch', 'iputils-ping', 'iproute2'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
 }
 
 function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {
