@@ -5,11 +5,17 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { parsePool, vlanRange, vniRange } from '@metalfleet/domain';
 import { OvsdbDriver, parseOvsdbSwitches, type FabricDriver } from '@metalfleet/fabric';
-import { createFabricReconciler, createTenants, type FleetEvents, type Lifecycle } from '@metalfleet/fleet';
+import { createFabricReconciler, createTenants, type FleetEvent, type FleetEvents, type Lifecycle } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import type { ManagerConfig } from './config.ts';
 
-const movesPorts = new Set(['state-changed', 'node-tenant-changed', 'tenant-created', 'tenant-deleted']);
+// Only these can change a port's VLAN: a node entering or leaving `active` (the
+// one state that opens a tenant's VLAN) or changing tenant. Everything else,
+// a registration storm's thousands of transitions included, leaves ports as they are.
+function movesPorts(event: FleetEvent): boolean {
+  if (event.type === 'state-changed') return event.from === 'active' || event.to === 'active';
+  return event.type === 'node-tenant-changed' || event.type === 'tenant-deleted';
+}
 
 export function startFabric(config: ManagerConfig, deps: { store: FleetStore; events: FleetEvents; lifecycle: Lifecycle; now: () => Date; logger: Logger }) {
   const pools = { vlans: parsePool('VLAN', config.vlanPool, vlanRange), vnis: parsePool('VNI', config.vniPool, vniRange), provisioningVlan: config.provisioningVlan };
@@ -19,9 +25,10 @@ export function startFabric(config: ManagerConfig, deps: { store: FleetStore; ev
     store: deps.store, events: deps.events, lifecycle: deps.lifecycle, now: deps.now, newId: randomUUID, pools, vlansOnPorts: reconciler.vlansOnPorts,
   });
   const run = () => reconciler.reconcile().catch((error: unknown) => deps.logger.error({ err: error }, 'fabric reconciliation failed'));
-  const unsubscribe = deps.events.on((event) => {
-    if (movesPorts.has(event.type)) void run();
-  });
+  // Without switches there is nothing to program: no passes at all.
+  const unsubscribe = drivers.length > 0 ? deps.events.on((event) => {
+    if (movesPorts(event)) void run();
+  }) : () => undefined;
   const timer = drivers.length > 0 ? setInterval(() => void run(), config.fabricIntervalS * 1000) : null;
   if (drivers.length > 0) void run();
   return {
