@@ -52,3 +52,10 @@ export const PlannedLinkBody = Type.Object({
   mac: Type.String({ pattern: '^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$', description: 'The node NIC cabled to this port.' }),
 }, { additionalProperties: false });
 export const PortParams = Type.Object({ switchName: Type.String({ minLength: 1, maxLength: 128 }), port: Type.String({ minLength: 1, maxLength: 128 }) });
+
+// Provisioning steps an operator reports by hand until reimaging reports them
+// itself; the state machine still decides whether each is allowed.
+export const LifecycleReport = Type.Object({
+  event: Type.Union([Type.Literal('provision'), Type.Literal('provisioned'), Type.Literal('released')]),
+  reason: Type.String({ minLength: 1, maxLength: 500 }),
+}, { additionalProperties: false });

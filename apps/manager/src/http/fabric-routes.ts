@@ -1,14 +1,13 @@
 // Tenants, their nodes and the switch ports that follow from them.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
-  AllocateNode, ApiError, CreateTenant, FabricStatus, PlannedLinkBody, PortParams, Tenant, TenantList, TenantNodeParams, TenantParams,
+  AllocateNode, ApiError, CreateTenant, FabricStatus, LifecycleReport, NodeIdParams, PlannedLinkBody, PortParams, Tenant, TenantList, TenantNodeParams, TenantParams,
   type PortState,
 } from '@metalfleet/api';
 import { DomainError, type LifecycleEvent } from '@metalfleet/domain';
 import type { FabricDriver } from '@metalfleet/fabric';
 import type { FabricReconciler, Lifecycle, PortStatus, Tenants } from '@metalfleet/fleet';
 import type { FleetStore, TenantRecord } from '@metalfleet/store';
-import { Type } from 'typebox';
 
 export interface FabricRouteDeps {
   store: FleetStore;
@@ -22,13 +21,6 @@ export interface FabricRouteDeps {
 function portToApi(p: PortStatus): PortState {
   return { switchName: p.switchName, port: p.port, nodeId: p.nodeId, role: p.role, desiredVlan: p.vlan, actualVlan: p.actualVlan, drift: !p.inSync, why: p.why };
 }
-
-// Operators report these by hand until reimaging (issue 6) reports them itself;
-// the state machine still decides whether each is allowed.
-const OperatorEvent = Type.Object({
-  event: Type.Union([Type.Literal('provision'), Type.Literal('provisioned'), Type.Literal('released')]),
-  reason: Type.String({ minLength: 1, maxLength: 500 }),
-}, { additionalProperties: false });
 
 export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (app, deps) => {
   const { store, tenants, reconciler } = deps;
@@ -86,8 +78,8 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
 
   app.post('/api/v1/nodes/:id/lifecycle', {
     schema: {
-      summary: 'Report a provisioning step by hand (until reimaging reports it)', params: TenantParams, body: OperatorEvent,
-      response: { 204: { type: 'null' }, 404: ApiError, 409: ApiError },
+      summary: 'Report a provisioning step by hand (until reimaging reports it)', params: NodeIdParams, body: LifecycleReport,
+      response: { 204: { type: 'null' }, 400: ApiError, 404: ApiError, 409: ApiError },
     },
   }, async (request, reply) => {
     const result = await deps.lifecycle.apply(request.params.id, request.body.event satisfies LifecycleEvent, 'api', request.body.reason);
