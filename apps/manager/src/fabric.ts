@@ -36,7 +36,7 @@ export function startFabric(config: ManagerConfig, deps: { store: FleetStore; ev
     async stop() {
       unsubscribe();
       if (timer) clearInterval(timer);
-      await reconciler.reconcile().catch(() => undefined);
+      await reconciler.settled().catch(() => undefined);
       for (const driver of drivers) await driver.close();
     },
   };

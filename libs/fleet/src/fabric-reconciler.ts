@@ -54,6 +54,7 @@ export function createFabricReconciler(deps: ReconcilerDeps) {
   }
 
   async function pass(): Promise<void> {
+    if (deps.drivers.length === 0) return; // no switch to program: nothing to plan either
     const { wanted, warnings } = await plan();
     const ports: PortStatus[] = [];
     const errors: FabricView['errors'] = [];
@@ -127,6 +128,8 @@ export function createFabricReconciler(deps: ReconcilerDeps) {
 
   return {
     reconcile,
+    /** Resolves once no pass is running (for shutdown: never starts one). */
+    settled: (): Promise<void> => running ?? Promise.resolve(),
     view: (): FabricView => view,
     /** VLANs some managed port carries now (from the last pass). */
     vlansOnPorts: (): ReadonlySet<number> => new Set(view.ports.flatMap((p) => (p.actualVlan === null ? [] : [p.actualVlan]))),

@@ -4,7 +4,7 @@ import {
   AllocateNode, ApiError, CreateTenant, FabricStatus, LifecycleReport, NodeIdParams, PlannedLinkBody, PortParams, Tenant, TenantList, TenantNodeParams, TenantParams,
   type PortState,
 } from '@metalfleet/api';
-import { DomainError, type LifecycleEvent } from '@metalfleet/domain';
+import { DomainError, type LifecycleEvent, type NodeSummary } from '@metalfleet/domain';
 import type { FabricDriver } from '@metalfleet/fabric';
 import type { FabricReconciler, Lifecycle, PortStatus, Tenants } from '@metalfleet/fleet';
 import type { FleetStore, TenantRecord } from '@metalfleet/store';
@@ -25,14 +25,19 @@ function portToApi(p: PortStatus): PortState {
 export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (app, deps) => {
   const { store, tenants, reconciler } = deps;
 
-  async function tenantToApi(t: TenantRecord) {
-    const nodes = (await store.listNodes()).filter((n) => n.tenant === t.id);
-    const ids = new Set(nodes.map((n) => n.id));
+  /** `nodes`: the fleet's node list, read once for however many tenants are shown. */
+  function tenantToApi(t: TenantRecord, nodes: readonly NodeSummary[]) {
+    const mine = nodes.filter((n) => n.tenant === t.id);
+    const ids = new Set(mine.map((n) => n.id));
     return {
       id: t.id, name: t.name, vlan: t.vlan, vni: t.vni, createdAt: t.createdAt.toISOString(),
-      nodes: nodes.map((n) => ({ id: n.id, hostname: n.hostname, state: n.state })),
+      nodes: mine.map((n) => ({ id: n.id, hostname: n.hostname, state: n.state })),
       ports: reconciler.view().ports.filter((p) => ids.has(p.nodeId)).map(portToApi),
     };
+  }
+
+  async function showTenant(id: string) {
+    return tenantToApi(await tenantOr404(id), await store.listNodes());
   }
 
   async function tenantOr404(id: string): Promise<TenantRecord> {
@@ -43,15 +48,18 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
 
   app.post('/api/v1/tenants', {
     schema: { summary: 'Create a tenant: it gets its own VLAN and VNI from the pools', body: CreateTenant, response: { 201: Tenant, 400: ApiError, 409: ApiError } },
-  }, async (request, reply) => reply.status(201).send(await tenantToApi(await tenants.create(request.body.name))));
+  }, async (request, reply) => reply.status(201).send(tenantToApi(await tenants.create(request.body.name), [])));
 
   app.get('/api/v1/tenants', {
     schema: { summary: 'Tenants with their VLAN/VNI, nodes and ports', response: { 200: TenantList } },
-  }, async () => ({ items: await Promise.all((await store.listTenants()).map(tenantToApi)) }));
+  }, async () => {
+    const nodes = await store.listNodes();
+    return { items: (await store.listTenants()).map((t) => tenantToApi(t, nodes)) };
+  });
 
   app.get('/api/v1/tenants/:id', {
     schema: { summary: 'One tenant with its VLAN/VNI, nodes and ports (desired vs actual)', params: TenantParams, response: { 200: Tenant, 404: ApiError } },
-  }, async (request) => tenantToApi(await tenantOr404(request.params.id)));
+  }, async (request) => showTenant(request.params.id));
 
   app.delete('/api/v1/tenants/:id', {
     schema: { summary: 'Delete a tenant that has no nodes left', params: TenantParams, response: { 204: { type: 'null' }, 404: ApiError, 409: ApiError } },
@@ -65,7 +73,7 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
   }, async (request) => {
     await tenants.allocateNode(request.params.id, request.body.nodeId, 'api');
     await reconciler.reconcile();
-    return tenantToApi(await tenantOr404(request.params.id));
+    return showTenant(request.params.id);
   });
 
   app.delete('/api/v1/tenants/:id/nodes/:nodeId', {
@@ -73,7 +81,7 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
   }, async (request) => {
     await tenants.releaseNode(request.params.id, request.params.nodeId, 'api');
     await reconciler.reconcile();
-    return tenantToApi(await tenantOr404(request.params.id));
+    return showTenant(request.params.id);
   });
 
   app.post('/api/v1/nodes/:id/lifecycle', {
@@ -82,8 +90,9 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
       response: { 204: { type: 'null' }, 400: ApiError, 404: ApiError, 409: ApiError },
     },
   }, async (request, reply) => {
+    if (!(await store.getNodeSummary(request.params.id))) throw new DomainError('not-found', `no node ${request.params.id}`);
     const result = await deps.lifecycle.apply(request.params.id, request.body.event satisfies LifecycleEvent, 'api', request.body.reason);
-    if (!result.ok) throw new DomainError(result.from === null && /^no node/.test(result.reason) ? 'not-found' : 'conflict', result.reason);
+    if (!result.ok) throw new DomainError('conflict', result.reason);
     await reconciler.reconcile();
     return reply.status(204).send(null);
   });

@@ -183,5 +183,10 @@ describe('REST API', () => {
     expect(released.json()).toMatchObject({ nodes: [] });
     expect((await store.getNodeSummary('n1'))).toMatchObject({ state: 'releasing', tenant: null });
     expect((await app.inject({ method: 'GET', url: '/api/v1/fabric' })).json()).toMatchObject({ provisioningVlan: 10, switches: [], ports: [], driftRepairs: 0 });
+    const report = (id: string, event: string) => app.inject({ method: 'POST', url: `/api/v1/nodes/${id}/lifecycle`, payload: { event, reason: 'test' } });
+    expect((await report('nobody', 'provisioned')).json()).toEqual({ error: { code: 'not-found', message: 'no node nobody' } });
+    expect((await report('n2', 'provisioned')).json()).toMatchObject({ error: { code: 'conflict' } }); // discovered: never provisioning
+    expect((await report('n1', 'released')).statusCode).toBe(204);
+    expect((await store.getNodeSummary('n1'))?.state).toBe('available');
   });
 });
