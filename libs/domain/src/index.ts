@@ -9,3 +9,4 @@ export * from './bootstrap-token.ts';
 export * from './telemetry.ts';
 export * from './node-query.ts';
 export * from './network/index.ts';
+export * from './work/index.ts';

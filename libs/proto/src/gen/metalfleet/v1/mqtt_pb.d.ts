@@ -333,6 +333,12 @@ export declare type Command = Message<"metalfleet.v1.Command"> & {
      */
     value: ReimageCommand;
     case: "reimage";
+  } | {
+    /**
+     * @generated from field: metalfleet.v1.ResetGpuCommand reset_gpu = 5;
+     */
+    value: ResetGpuCommand;
+    case: "resetGpu";
   } | { case: undefined; value?: undefined };
 };
 
@@ -359,6 +365,11 @@ export declare type RebootCommand = Message<"metalfleet.v1.RebootCommand"> & {
 export declare const RebootCommandSchema: GenMessage<RebootCommand>;
 
 /**
+ * Reboot into the network boot: the node sets its next boot to PXE and
+ * reboots; the boot endpoint then serves it the image named here, with this
+ * command's id on the kernel command line, and the agent in the new image
+ * verifies the image and reports this command's result.
+ *
  * @generated from message metalfleet.v1.ReimageCommand
  */
 export declare type ReimageCommand = Message<"metalfleet.v1.ReimageCommand"> & {
@@ -371,6 +382,21 @@ export declare type ReimageCommand = Message<"metalfleet.v1.ReimageCommand"> & {
    * @generated from field: string image_version = 2;
    */
   imageVersion: string;
+
+  /**
+   * sha256 of the root image the catalog names.
+   *
+   * @generated from field: string sha256 = 3;
+   */
+  sha256: string;
+
+  /**
+   * This node's iPXE script on the manager's boot endpoint. Real firmware
+   * finds it through DHCP; simulated hardware fetches it from here.
+   *
+   * @generated from field: string boot_script_url = 4;
+   */
+  bootScriptUrl: string;
 };
 
 /**
@@ -378,6 +404,24 @@ export declare type ReimageCommand = Message<"metalfleet.v1.ReimageCommand"> & {
  * Use `create(ReimageCommandSchema)` to create a new message.
  */
 export declare const ReimageCommandSchema: GenMessage<ReimageCommand>;
+
+/**
+ * Reset one GPU (nvidia-smi -r) to clear a software fault.
+ *
+ * @generated from message metalfleet.v1.ResetGpuCommand
+ */
+export declare type ResetGpuCommand = Message<"metalfleet.v1.ResetGpuCommand"> & {
+  /**
+   * @generated from field: uint32 gpu_index = 1;
+   */
+  gpuIndex: number;
+};
+
+/**
+ * Describes the message metalfleet.v1.ResetGpuCommand.
+ * Use `create(ResetGpuCommandSchema)` to create a new message.
+ */
+export declare const ResetGpuCommandSchema: GenMessage<ResetGpuCommand>;
 
 /**
  * Topic `progress`: command ack, progress and result, QoS 1.
@@ -411,6 +455,13 @@ export declare type CommandProgress = Message<"metalfleet.v1.CommandProgress"> &
    * @generated from field: uint32 percent = 5;
    */
   percent: number;
+
+  /**
+   * Reimage result: the sha256 the agent computed over the image it booted.
+   *
+   * @generated from field: string verified_sha256 = 6;
+   */
+  verifiedSha256: string;
 };
 
 /**

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { queuedProgress, stepReimage, type ReimagePhase, type ReimagePolicy, type ReimageProgress, type ReimageSignal } from './reimage-phases.ts';
+
+const now = new Date('2026-11-21T10:00:00Z');
+const sha = 'ab'.repeat(32);
+const policy: ReimagePolicy = {
+  timeoutsMs: { draining: 1000, isolating: 2000, rebooting: 3000, installing: 4000, 'health-check': 5000, restoring: 6000 },
+  maxPowerCycles: 1, hasBmc: true, expectedSha256: sha,
+};
+const at = (phase: ReimagePhase, powerCycles = 0): ReimageProgress => ({ phase, powerCycles, deadlineAt: null, message: '' });
+
+describe('stepReimage', () => {
+  it.each<{ from: ReimagePhase; signal: ReimageSignal; to: ReimagePhase; effects: string[]; deadlineMs: number | null }>([
+    { from: 'queued', signal: { kind: 'start' }, to: 'draining', effects: ['drain'], deadlineMs: 1000 },
+    { from: 'draining', signal: { kind: 'drained' }, to: 'isolating', effects: ['isolate'], deadlineMs: 2000 },
+    { from: 'isolating', signal: { kind: 'isolated' }, to: 'rebooting', effects: ['send-command'], deadlineMs: 3000 },
+    { from: 'rebooting', signal: { kind: 'rebooting' }, to: 'installing', effects: [], deadlineMs: 4000 },
+    { from: 'installing', signal: { kind: 'installed', sha256: sha }, to: 'health-check', effects: ['check-health'], deadlineMs: 5000 },
+    // The agent's ack can be lost while the new image still reports: that is enough.
+    { from: 'rebooting', signal: { kind: 'installed', sha256: sha.toUpperCase() }, to: 'health-check', effects: ['check-health'], deadlineMs: 5000 },
+    { from: 'installing', signal: { kind: 'installed', sha256: 'cd'.repeat(32) }, to: 'failed', effects: ['fail-node'], deadlineMs: null },
+    { from: 'health-check', signal: { kind: 'healthy' }, to: 'restoring', effects: ['restore'], deadlineMs: 6000 },
+    { from: 'restoring', signal: { kind: 'restored' }, to: 'done', effects: [], deadlineMs: null },
+    { from: 'health-check', signal: { kind: 'failed', message: 'gpu lost' }, to: 'failed', effects: ['fail-node'], deadlineMs: null },
+    { from: 'draining', signal: { kind: 'timeout' }, to: 'failed', effects: ['fail-node'], deadlineMs: null },
+    { from: 'rebooting', signal: { kind: 'timeout' }, to: 'installing', effects: ['power-cycle-pxe'], deadlineMs: 4000 },
+    { from: 'installing', signal: { kind: 'timeout' }, to: 'installing', effects: ['power-cycle-pxe'], deadlineMs: 4000 },
+  ])('$from + $signal.kind → $to', ({ from, signal, to, effects, deadlineMs }) => {
+    const result = stepReimage(at(from), signal, now, policy);
+    if ('ignored' in result) throw new Error(result.ignored);
+    expect(result.progress.phase).toBe(to);
+    expect(result.effects).toEqual(effects);
+    expect(result.progress.deadlineAt?.getTime() ?? null).toBe(deadlineMs === null ? null : now.getTime() + deadlineMs);
+  });
+
+  it('power-cycles an unresponsive node only as often as allowed, then fails it with the evidence', () => {
+    const result = stepReimage(at('installing', 1), { kind: 'timeout' }, now, policy);
+    expect('progress' in result && result.progress).toMatchObject({ phase: 'failed', message: 'timed out in installing' });
+    const noBmc = stepReimage(at('rebooting'), { kind: 'timeout' }, now, { ...policy, hasBmc: false });
+    expect('progress' in noBmc && noBmc.progress.message).toBe('timed out in rebooting; the node has no BMC to power-cycle it with');
+  });
+
+  it.each<{ from: ReimagePhase; signal: ReimageSignal }>([
+    { from: 'queued', signal: { kind: 'drained' } },
+    { from: 'draining', signal: { kind: 'installed', sha256: sha } },
+    { from: 'installing', signal: { kind: 'restored' } },
+    { from: 'done', signal: { kind: 'timeout' } },
+    { from: 'failed', signal: { kind: 'start' } },
+  ])('ignores $signal.kind in $from (a late or repeated signal changes nothing)', ({ from, signal }) => {
+    expect(stepReimage(at(from), signal, now, policy)).toHaveProperty('ignored');
+  });
+
+  it('starts queued with no deadline', () => {
+    expect(queuedProgress()).toMatchObject({ phase: 'queued', deadlineAt: null, powerCycles: 0 });
+  });
+});

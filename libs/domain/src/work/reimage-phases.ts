@@ -1,0 +1,106 @@
+// One node's way through a reimage, as a pure step function. The controller
+// persists the result of every step before it carries out the effects, so a
+// manager that dies mid-way resumes from the last phase written.
+//
+//   queued → draining → isolating → rebooting → installing → health-check → restoring → done
+//                                       │  (no answer: power-cycle into PXE through the BMC, then fail)
+//   any phase ── timeout / error ──► failed
+
+export const reimagePhases = ['queued', 'draining', 'isolating', 'rebooting', 'installing', 'health-check', 'restoring', 'done', 'failed'] as const;
+export type ReimagePhase = (typeof reimagePhases)[number];
+
+/** Phases in which the node is taken down: what the concurrency limits count. */
+export function isInFlight(phase: ReimagePhase): boolean {
+  return phase !== 'queued' && phase !== 'done' && phase !== 'failed';
+}
+
+export type ReimageSignal =
+  | { kind: 'start' }
+  | { kind: 'drained' }
+  | { kind: 'isolated' }
+  /** The agent acked the command and is rebooting into PXE. */
+  | { kind: 'rebooting' }
+  /** The agent in the new image verified the image and reported success. */
+  | { kind: 'installed'; sha256: string }
+  | { kind: 'healthy' }
+  | { kind: 'restored' }
+  /** Anything that ends the node's reimage: an effect that failed, a bad result, critical health. */
+  | { kind: 'failed'; message: string }
+  /** The phase's deadline passed (or the command was never acked). */
+  | { kind: 'timeout' };
+
+/** What the controller must do after a step. */
+export type ReimageEffect =
+  | 'drain' | 'isolate' | 'send-command' | 'power-cycle-pxe' | 'check-health' | 'restore' | 'fail-node';
+
+export interface ReimageProgress {
+  phase: ReimagePhase;
+  /** Power cycles spent on this node so far. */
+  powerCycles: number;
+  deadlineAt: Date | null;
+  message: string;
+}
+
+export interface ReimagePolicy {
+  timeoutsMs: Record<Exclude<ReimagePhase, 'queued' | 'done' | 'failed'>, number>;
+  /** How often an unresponsive node is power-cycled through its BMC before it is failed. */
+  maxPowerCycles: number;
+  hasBmc: boolean;
+  expectedSha256: string;
+}
+
+export type StepResult = { progress: ReimageProgress; effects: ReimageEffect[] } | { ignored: string };
+
+const effectOnEntry: Partial<Record<ReimagePhase, ReimageEffect>> = {
+  draining: 'drain', isolating: 'isolate', rebooting: 'send-command', 'health-check': 'check-health', restoring: 'restore', failed: 'fail-node',
+};
+
+function enter(phase: ReimagePhase, from: ReimageProgress, message: string, now: Date, policy: ReimagePolicy): { progress: ReimageProgress; effects: ReimageEffect[] } {
+  const timeout = phase === 'queued' || phase === 'done' || phase === 'failed' ? null : policy.timeoutsMs[phase];
+  const effect = effectOnEntry[phase];
+  return {
+    progress: { phase, powerCycles: from.powerCycles, deadlineAt: timeout === null ? null : new Date(now.getTime() + timeout), message },
+    effects: effect ? [effect] : [],
+  };
+}
+
+/** The phase that follows `signal` in `progress.phase`, or why the signal does not apply there. */
+export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, now: Date, policy: ReimagePolicy): StepResult {
+  const { phase } = progress;
+  const go = (next: ReimagePhase, message: string) => enter(next, progress, message, now, policy);
+  if (phase === 'done' || phase === 'failed') return { ignored: `the reimage already ended (${phase})` };
+  if (signal.kind === 'failed') return go('failed', `${phase}: ${signal.message}`);
+  if (signal.kind === 'timeout') {
+    const waitingForNode = phase === 'rebooting' || phase === 'installing';
+    if (waitingForNode && policy.hasBmc && progress.powerCycles < policy.maxPowerCycles) {
+      return {
+        progress: {
+          phase: 'installing', powerCycles: progress.powerCycles + 1, deadlineAt: new Date(now.getTime() + policy.timeoutsMs.installing),
+          message: `no answer in ${phase}; power-cycled into PXE through the BMC (${progress.powerCycles + 1}/${policy.maxPowerCycles})`,
+        },
+        effects: ['power-cycle-pxe'],
+      };
+    }
+    const evidence = waitingForNode && !policy.hasBmc ? '; the node has no BMC to power-cycle it with' : '';
+    return go('failed', `timed out in ${phase}${evidence}`);
+  }
+  switch (`${phase}:${signal.kind}`) {
+    case 'queued:start': return go('draining', 'draining workloads');
+    case 'draining:drained': return go('isolating', 'moving to the provisioning network');
+    case 'isolating:isolated': return go('rebooting', 'rebooting into PXE');
+    case 'rebooting:rebooting': return go('installing', 'booting the image');
+    case 'rebooting:installed':
+    case 'installing:installed': {
+      const sha = signal.kind === 'installed' ? signal.sha256.toLowerCase() : '';
+      if (sha !== policy.expectedSha256.toLowerCase()) return go('failed', `installing: the node booted an image with sha256 ${sha || '(none)'}, expected ${policy.expectedSha256}`);
+      return go('health-check', 'checking health in the new image');
+    }
+    case 'health-check:healthy': return go('restoring', 'returning to the tenant network');
+    case 'restoring:restored': return go('done', 'reimaged');
+    default: return { ignored: `${signal.kind} does not apply in phase ${phase}` };
+  }
+}
+
+export function queuedProgress(): ReimageProgress {
+  return { phase: 'queued', powerCycles: 0, deadlineAt: null, message: 'waiting for a slot' };
+}

@@ -1,0 +1,42 @@
+// What the manager does about a node's health on its own. Only critical
+// conditions act; warnings are for people. Hardware faults on a tenant's node
+// replace it (the tenant keeps its size, the node goes to repair); software
+// faults are fixed in place with the least disruptive remedy that clears them.
+import { remediations, type HealthCondition, type Remediation } from '../health/health-condition.ts';
+import type { NodeState } from '../node.ts';
+
+export type RemediationAction =
+  | { action: 'none'; reason: string }
+  | { action: 'reset-gpu'; gpuComponent: string; reason: string }
+  | { action: 'reboot'; reason: string }
+  | { action: 'reimage'; reason: string }
+  /** An active tenant node with a hardware fault: drain, swap in a spare, send this one to repair. */
+  | { action: 'replace'; reason: string }
+  /** A node in the spare pool with a hardware fault: out of the pool and into repair. */
+  | { action: 'repair'; reason: string };
+
+export interface RemediationSubject {
+  state: NodeState;
+  tenant: string | null;
+}
+
+function describe(conditions: readonly HealthCondition[]): string {
+  return conditions.map((c) => `${c.component} ${c.code}: ${c.message}`).join('; ');
+}
+
+export function decideRemediation(node: RemediationSubject, conditions: readonly HealthCondition[]): RemediationAction {
+  const critical = conditions.filter((c) => c.severity === 'critical' && c.remediation !== 'none');
+  if (critical.length === 0) return { action: 'none', reason: 'no critical condition with a remedy' };
+  const strongest = critical.reduce<Remediation>((acc, c) => (remediations.indexOf(c.remediation) > remediations.indexOf(acc) ? c.remediation : acc), 'none');
+  const deciding = critical.filter((c) => c.remediation === strongest);
+  const reason = describe(deciding);
+  if (strongest === 'replace') {
+    if (node.tenant !== null && (node.state === 'active' || node.state === 'provisioning' || node.state === 'allocated')) return { action: 'replace', reason };
+    if (node.state === 'available' || node.state === 'inspecting') return { action: 'repair', reason };
+    return { action: 'none', reason: `hardware fault, but a ${node.state} node is not in service: ${reason}` };
+  }
+  // Software remedies disturb a running node: only for nodes in service.
+  if (node.state !== 'active') return { action: 'none', reason: `software fault on a ${node.state} node; fixed by its next reimage: ${reason}` };
+  if (strongest === 'reset-gpu') return { action: 'reset-gpu', gpuComponent: deciding[0]?.component ?? '', reason };
+  return { action: strongest, reason };
+}

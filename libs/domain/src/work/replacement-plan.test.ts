@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { pickSpare, type SpareCandidate } from './replacement-plan.ts';
+
+const GiB = 1024 ** 3;
+const spare = (id: string, extra: Partial<SpareCandidate> = {}): SpareCandidate => ({
+  id, rack: 'r2', state: 'available', presence: 'online', severity: 'ok', gpuModel: 'H100', gpuCount: 8, memoryBytes: 2048 * GiB, ...extra,
+});
+const profile = { gpuModel: 'H100', gpuCount: 8, minMemoryBytes: 1024 * GiB };
+const failed = { id: 'bad', rack: 'r1' };
+
+describe('pickSpare', () => {
+  it('prefers the failed node\'s rack, then the lowest id', () => {
+    expect(pickSpare(failed, profile, [spare('b'), spare('c', { rack: 'r1' }), spare('a')])).toEqual({ ok: true, spareId: 'c', sameRack: true });
+    expect(pickSpare(failed, profile, [spare('b'), spare('a')])).toEqual({ ok: true, spareId: 'a', sameRack: false });
+  });
+
+  it.each<{ name: string; candidate: Partial<SpareCandidate> }>([
+    { name: 'another GPU model', candidate: { gpuModel: 'A100' } },
+    { name: 'fewer GPUs', candidate: { gpuCount: 4 } },
+    { name: 'too little memory', candidate: { memoryBytes: 512 * GiB } },
+    { name: 'not available', candidate: { state: 'active' } },
+    { name: 'offline', candidate: { presence: 'offline' } },
+    { name: 'critical itself', candidate: { severity: 'critical' } },
+  ])('never picks a node with $name', ({ candidate }) => {
+    const pick = pickSpare(failed, profile, [spare('x', candidate)]);
+    expect(pick.ok).toBe(false);
+    expect(!pick.ok && pick.reason).toMatch(/^no available, online, healthy node matches 8x H100/);
+  });
+
+  it('never picks the failed node or a node already promised elsewhere', () => {
+    expect(pickSpare(failed, profile, [spare('bad'), spare('x')], new Set(['x'])).ok).toBe(false);
+  });
+});
