@@ -213,5 +213,63 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect((await store.portLinks()).planned).toEqual([]);
       await store.close();
     });
+    it('keeps images, templates and BMCs, and refuses a second template of the same name', async () => {
+      const store = await factory.open('catalog');
+      const at = new Date('2026-11-01T00:00:00Z');
+      const image = { name: 'ubuntu', version: '24.04', kernelUrl: 'http://i/k', initrdUrl: 'http://i/i', rootUrl: 'http://i/r', sha256: 'AB'.repeat(32), cmdline: 'quiet' };
+      await store.putImage(image, at);
+      await store.putImage({ ...image, rootUrl: 'http://i/r2' }, at);
+      expect(await store.listImages()).toEqual([{ ...image, rootUrl: 'http://i/r2', sha256: 'ab'.repeat(32) }]);
+      expect(await store.getImage({ name: 'ubuntu', version: '22.04' })).toBeNull();
+      expect(await store.deleteImage({ name: 'ubuntu', version: '24.04' })).toBe(true);
+      expect(await store.deleteImage({ name: 'ubuntu', version: '24.04' })).toBe(false);
+      const template = { id: 'tp1', name: 'train-64', image: { name: 'ubuntu', version: '24.04' }, profile: { gpuModel: 'H100', gpuCount: 8, minMemoryBytes: 1 }, tenantId: 't1', nodeCount: 64, createdAt: at };
+      await store.createTemplate(template);
+      await expect(store.createTemplate({ ...template, id: 'tp2' })).rejects.toMatchObject({ code: 'conflict' });
+      expect(await store.getTemplate('tp1')).toEqual(template);
+      expect(await store.listTemplates()).toEqual([template]);
+      expect(await store.deleteTemplate('tp1')).toBe(true);
+      await store.createNode(newNode('n1', { systemUuid: 'u-bmc' }));
+      const bmc = { driver: 'ipmi' as const, address: '127.0.0.2', port: 623, username: 'admin', password: 'secret', cipherSuite: 3, insecureTls: false };
+      await store.setBmc('n1', bmc);
+      expect(await store.getBmc('n1')).toEqual(bmc);
+      await store.setBmc('n1', null);
+      expect(await store.getBmc('n1')).toBeNull();
+      await store.close();
+    });
+
+    it('keeps operations with their nodes\' phases, and the command outbox, across a restart', async () => {
+      const first = await factory.open('operations');
+      const at = new Date('2026-11-01T00:00:00Z');
+      const op = { id: 'op1', kind: 'reimage' as const, state: 'running' as const, image: { name: 'ubuntu', version: '24.04' }, priority: 0, urgent: false, actor: 'test', reason: 'r', createdAt: at, updatedAt: at };
+      const nodes = Array.from({ length: 450 }, (_, i) => ({
+        operationId: 'op1', nodeId: `n${i}`, position: i, rack: `r${i % 5}`, tenant: null, progress: { phase: 'queued' as const, powerCycles: 0, deadlineAt: null, message: 'waiting' }, commandId: null, updatedAt: at,
+      }));
+      await first.createOperation(op, nodes);
+      const deadline = new Date('2026-11-01T00:05:00Z');
+      await first.saveOperationNode('op1', 'n1', { phase: 'rebooting', powerCycles: 1, deadlineAt: deadline, message: 'rebooting' }, 'c1', at);
+      await first.saveOperationNode('op1', 'n2', { phase: 'done', powerCycles: 0, deadlineAt: null, message: 'reimaged' }, null, at);
+      await first.createCommand({
+        id: 'c1', nodeId: 'n1', operationId: 'op1', kind: 'reimage', args: { image: 'ubuntu@24.04', sha256: 'ab' }, state: 'pending', attempts: 0, ackDeadlineAt: null,
+        message: '', verifiedSha256: '', createdAt: at, updatedAt: at,
+      });
+      expect(await first.updateCommand('c1', ['pending'], { state: 'sent', attempts: 1, ackDeadlineAt: deadline }, at)).toBe(true);
+      expect(await first.updateCommand('c1', ['pending'], { state: 'sent' }, at)).toBe(false);
+      await first.close();
+
+      const second = await factory.open('operations');
+      expect(await second.getOperation('op1')).toEqual(op);
+      const open = await second.openOperationNodes();
+      expect(open).toHaveLength(449);
+      expect(open[1]).toMatchObject({ nodeId: 'n1', progress: { phase: 'rebooting', powerCycles: 1, deadlineAt: deadline }, commandId: 'c1', operation: { id: 'op1' } });
+      expect((await second.operationNodes('op1')).map((n) => n.nodeId).slice(0, 3)).toEqual(['n0', 'n1', 'n2']);
+      expect(await second.openCommands()).toEqual([expect.objectContaining({ id: 'c1', state: 'sent', attempts: 1, ackDeadlineAt: deadline, args: { image: 'ubuntu@24.04', sha256: 'ab' } })]);
+      expect(await second.updateCommand('c1', ['sent', 'acked'], { state: 'succeeded', verifiedSha256: 'ab' }, at)).toBe(true);
+      expect(await second.openCommands()).toEqual([]);
+      await second.finishOperation('op1', 'succeeded', at);
+      expect(await second.openOperationNodes()).toEqual([]);
+      expect((await second.listOperations(10)).map((o) => o.state)).toEqual(['succeeded']);
+      await second.close();
+    });
   });
 }

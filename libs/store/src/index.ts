@@ -2,3 +2,4 @@ export * from './fleet-store.ts';
 export * from './sqlite-fleet-store.ts';
 export * from './pg-fleet-store.ts';
 export * from './network-store.ts';
+export * from './work-store.ts';

@@ -141,4 +141,75 @@ export const pgMigrations: readonly Migration[] = [
       CREATE INDEX port_links_by_node ON port_links (node_id);
     `,
   },
+  {
+    version: 8,
+    name: 'images, templates, BMCs, operations and commands',
+    sql: `
+      CREATE TABLE images (
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        kernel_url TEXT NOT NULL,
+        initrd_url TEXT NOT NULL,
+        root_url TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        cmdline TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (name, version)
+      );
+      CREATE TABLE templates (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        spec TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+      CREATE TABLE node_bmcs (
+        node_id TEXT PRIMARY KEY REFERENCES nodes (id) ON DELETE CASCADE,
+        config TEXT NOT NULL
+      );
+      CREATE TABLE operations (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('creating', 'running', 'succeeded', 'failed')),
+        image_name TEXT NOT NULL,
+        image_version TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        urgent INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      CREATE INDEX operations_by_state ON operations (state, created_at);
+      CREATE TABLE operation_nodes (
+        operation_id TEXT NOT NULL REFERENCES operations (id) ON DELETE CASCADE,
+        node_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        rack TEXT NOT NULL,
+        tenant TEXT,
+        phase TEXT NOT NULL,
+        power_cycles INTEGER NOT NULL,
+        deadline_at BIGINT,
+        message TEXT NOT NULL,
+        command_id TEXT,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (operation_id, node_id)
+      );
+      -- The outbox: a command is written here before it is published, and sent again until it is acked.
+      CREATE TABLE commands (
+        id TEXT PRIMARY KEY,
+        node_id TEXT NOT NULL,
+        operation_id TEXT,
+        kind TEXT NOT NULL,
+        args TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        ack_deadline_at BIGINT,
+        message TEXT NOT NULL,
+        verified_sha256 TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      CREATE INDEX commands_by_state ON commands (state);
+    `,
+  },
 ];

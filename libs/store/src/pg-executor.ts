@@ -1,0 +1,17 @@
+// SqlExecutor on a `pg` pool: `?` placeholders numbered for PostgreSQL.
+import type pg from 'pg';
+import { numberPlaceholders, type SqlExecutor } from './sql-executor.ts';
+
+const uniqueViolation = '23505';
+
+export function pgExecutor(pool: pg.Pool): SqlExecutor {
+  return {
+    async all<T>(sql: string, params: readonly unknown[] = []) {
+      return (await pool.query(numberPlaceholders(sql), [...params])).rows as T[];
+    },
+    async run(sql: string, params: readonly unknown[] = []) {
+      return (await pool.query(numberPlaceholders(sql), [...params])).rowCount ?? 0;
+    },
+    isUniqueViolation: (error) => (error as { code?: string } | null)?.code === uniqueViolation,
+  };
+}

@@ -1,0 +1,166 @@
+// WorkStore in SQL both SQLite and PostgreSQL speak: times are epoch
+// milliseconds, structured arguments are JSON text.
+import { DomainError, type ClusterTemplate, type Image, type ReimagePhase } from '@metalfleet/domain';
+import type { SqlExecutor } from './sql-executor.ts';
+import type { BmcConfig, CommandRecord, CommandState, OperationNodeRecord, OperationRecord, WorkStore } from './work-store.ts';
+
+interface ImageRow { name: string; version: string; kernel_url: string; initrd_url: string; root_url: string; sha256: string; cmdline: string }
+interface TemplateRow { id: string; name: string; spec: string; created_at: number }
+interface OperationRow { id: string; kind: string; state: string; image_name: string; image_version: string; priority: number; urgent: number; actor: string; reason: string; created_at: number; updated_at: number }
+interface OperationNodeRow { operation_id: string; node_id: string; position: number; rack: string; tenant: string | null; phase: string; power_cycles: number; deadline_at: number | null; message: string; command_id: string | null; updated_at: number }
+interface CommandRow { id: string; node_id: string; operation_id: string | null; kind: string; args: string; state: string; attempts: number; ack_deadline_at: number | null; message: string; verified_sha256: string; created_at: number; updated_at: number }
+
+const rowImage = (r: ImageRow): Image => ({ name: r.name, version: r.version, kernelUrl: r.kernel_url, initrdUrl: r.initrd_url, rootUrl: r.root_url, sha256: r.sha256, cmdline: r.cmdline });
+
+function rowTemplate(r: TemplateRow): ClusterTemplate {
+  const spec = JSON.parse(r.spec) as Omit<ClusterTemplate, 'id' | 'name' | 'createdAt'>;
+  return { id: r.id, name: r.name, ...spec, createdAt: new Date(r.created_at) };
+}
+
+const rowOperation = (r: OperationRow): OperationRecord => ({
+  id: r.id, kind: r.kind as OperationRecord['kind'], state: r.state as OperationRecord['state'], image: { name: r.image_name, version: r.image_version },
+  priority: r.priority, urgent: r.urgent === 1, actor: r.actor, reason: r.reason, createdAt: new Date(r.created_at), updatedAt: new Date(r.updated_at),
+});
+
+const rowOperationNode = (r: OperationNodeRow): OperationNodeRecord => ({
+  operationId: r.operation_id, nodeId: r.node_id, position: r.position, rack: r.rack, tenant: r.tenant,
+  progress: { phase: r.phase as ReimagePhase, powerCycles: r.power_cycles, deadlineAt: r.deadline_at === null ? null : new Date(r.deadline_at), message: r.message },
+  commandId: r.command_id, updatedAt: new Date(r.updated_at),
+});
+
+const rowCommand = (r: CommandRow): CommandRecord => ({
+  id: r.id, nodeId: r.node_id, operationId: r.operation_id, kind: r.kind as CommandRecord['kind'], args: JSON.parse(r.args) as CommandRecord['args'],
+  state: r.state as CommandState, attempts: r.attempts, ackDeadlineAt: r.ack_deadline_at === null ? null : new Date(r.ack_deadline_at),
+  message: r.message, verifiedSha256: r.verified_sha256, createdAt: new Date(r.created_at), updatedAt: new Date(r.updated_at),
+});
+
+const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+// Both databases take thousands of parameters per statement; 11 columns × 400 rows stays far below.
+const nodeRowsPerInsert = 400;
+
+export function sqlWorkStore(db: SqlExecutor): WorkStore {
+  return {
+    async putImage(image, at) {
+      await db.run(`INSERT INTO images (name, version, kernel_url, initrd_url, root_url, sha256, cmdline, created_at) VALUES (${placeholders(8)})
+        ON CONFLICT (name, version) DO UPDATE SET kernel_url = excluded.kernel_url, initrd_url = excluded.initrd_url, root_url = excluded.root_url,
+        sha256 = excluded.sha256, cmdline = excluded.cmdline`,
+      [image.name, image.version, image.kernelUrl, image.initrdUrl, image.rootUrl, image.sha256.toLowerCase(), image.cmdline, at.getTime()]);
+    },
+    async listImages() {
+      return (await db.all<ImageRow>('SELECT * FROM images ORDER BY name, version')).map(rowImage);
+    },
+    async getImage(ref) {
+      const [row] = await db.all<ImageRow>('SELECT * FROM images WHERE name = ? AND version = ?', [ref.name, ref.version]);
+      return row ? rowImage(row) : null;
+    },
+    async deleteImage(ref) {
+      return (await db.run('DELETE FROM images WHERE name = ? AND version = ?', [ref.name, ref.version])) > 0;
+    },
+
+    async createTemplate(template) {
+      const { id, name, createdAt, ...spec } = template;
+      try {
+        await db.run('INSERT INTO templates (id, name, spec, created_at) VALUES (?, ?, ?, ?)', [id, name, JSON.stringify(spec), createdAt.getTime()]);
+      } catch (error) {
+        if (db.isUniqueViolation(error)) throw new DomainError('conflict', `a template named ${name} exists`);
+        throw error;
+      }
+    },
+    async listTemplates() {
+      return (await db.all<TemplateRow>('SELECT * FROM templates ORDER BY name')).map(rowTemplate);
+    },
+    async getTemplate(id) {
+      const [row] = await db.all<TemplateRow>('SELECT * FROM templates WHERE id = ?', [id]);
+      return row ? rowTemplate(row) : null;
+    },
+    async deleteTemplate(id) {
+      return (await db.run('DELETE FROM templates WHERE id = ?', [id])) > 0;
+    },
+
+    async setBmc(nodeId, bmc) {
+      if (!bmc) {
+        await db.run('DELETE FROM node_bmcs WHERE node_id = ?', [nodeId]);
+        return;
+      }
+      await db.run('INSERT INTO node_bmcs (node_id, config) VALUES (?, ?) ON CONFLICT (node_id) DO UPDATE SET config = excluded.config', [nodeId, JSON.stringify(bmc)]);
+    },
+    async getBmc(nodeId) {
+      const [row] = await db.all<{ config: string }>('SELECT config FROM node_bmcs WHERE node_id = ?', [nodeId]);
+      return row ? (JSON.parse(row.config) as BmcConfig) : null;
+    },
+
+    async createOperation(op, nodes) {
+      // Written as 'creating' and switched to its state last: a crash half-way leaves an operation nobody runs, never half of one.
+      await db.run(`INSERT INTO operations (id, kind, state, image_name, image_version, priority, urgent, actor, reason, created_at, updated_at) VALUES (${placeholders(11)})`,
+        [op.id, op.kind, 'creating', op.image.name, op.image.version, op.priority, op.urgent ? 1 : 0, op.actor, op.reason, op.createdAt.getTime(), op.updatedAt.getTime()]);
+      for (let i = 0; i < nodes.length; i += nodeRowsPerInsert) {
+        const chunk = nodes.slice(i, i + nodeRowsPerInsert);
+        await db.run(`INSERT INTO operation_nodes (operation_id, node_id, position, rack, tenant, phase, power_cycles, deadline_at, message, command_id, updated_at)
+          VALUES ${chunk.map(() => `(${placeholders(11)})`).join(', ')}`,
+        chunk.flatMap((n) => [n.operationId, n.nodeId, n.position, n.rack, n.tenant, n.progress.phase, n.progress.powerCycles, n.progress.deadlineAt?.getTime() ?? null,
+          n.progress.message, n.commandId, n.updatedAt.getTime()]));
+      }
+      await db.run('UPDATE operations SET state = ? WHERE id = ?', [op.state, op.id]);
+    },
+    async getOperation(id) {
+      const [row] = await db.all<OperationRow>('SELECT * FROM operations WHERE id = ?', [id]);
+      return row ? rowOperation(row) : null;
+    },
+    async operationNodes(operationId) {
+      return (await db.all<OperationNodeRow>('SELECT * FROM operation_nodes WHERE operation_id = ? ORDER BY position', [operationId])).map(rowOperationNode);
+    },
+    async listOperations(limit) {
+      return (await db.all<OperationRow>('SELECT * FROM operations ORDER BY created_at DESC, id LIMIT ?', [limit])).map(rowOperation);
+    },
+    async finishOperation(id, state, at) {
+      await db.run('UPDATE operations SET state = ?, updated_at = ? WHERE id = ?', [state, at.getTime(), id]);
+    },
+    async saveOperationNode(operationId, nodeId, progress, commandId, at) {
+      await db.run('UPDATE operation_nodes SET phase = ?, power_cycles = ?, deadline_at = ?, message = ?, command_id = ?, updated_at = ? WHERE operation_id = ? AND node_id = ?',
+        [progress.phase, progress.powerCycles, progress.deadlineAt?.getTime() ?? null, progress.message, commandId, at.getTime(), operationId, nodeId]);
+    },
+    async openOperationNodes() {
+      const rows = await db.all<OperationNodeRow & { [K in keyof OperationRow as `op_${K}`]: OperationRow[K] }>(`
+        SELECT n.*, o.id AS op_id, o.kind AS op_kind, o.state AS op_state, o.image_name AS op_image_name, o.image_version AS op_image_version,
+          o.priority AS op_priority, o.urgent AS op_urgent, o.actor AS op_actor, o.reason AS op_reason, o.created_at AS op_created_at, o.updated_at AS op_updated_at
+        FROM operation_nodes n JOIN operations o ON o.id = n.operation_id
+        WHERE o.state = 'running' AND n.phase NOT IN ('done', 'failed')
+        ORDER BY o.created_at, o.id, n.position`);
+      return rows.map((r) => ({
+        ...rowOperationNode(r),
+        operation: rowOperation({
+          id: r.op_id, kind: r.op_kind, state: r.op_state, image_name: r.op_image_name, image_version: r.op_image_version, priority: r.op_priority,
+          urgent: r.op_urgent, actor: r.op_actor, reason: r.op_reason, created_at: r.op_created_at, updated_at: r.op_updated_at,
+        }),
+      }));
+    },
+
+    async createCommand(c) {
+      await db.run(`INSERT INTO commands (id, node_id, operation_id, kind, args, state, attempts, ack_deadline_at, message, verified_sha256, created_at, updated_at)
+        VALUES (${placeholders(12)})`,
+      [c.id, c.nodeId, c.operationId, c.kind, JSON.stringify(c.args), c.state, c.attempts, c.ackDeadlineAt?.getTime() ?? null, c.message, c.verifiedSha256,
+        c.createdAt.getTime(), c.updatedAt.getTime()]);
+    },
+    async getCommand(id) {
+      const [row] = await db.all<CommandRow>('SELECT * FROM commands WHERE id = ?', [id]);
+      return row ? rowCommand(row) : null;
+    },
+    async updateCommand(id, from, update, at) {
+      const sets: string[] = ['updated_at = ?'];
+      const params: unknown[] = [at.getTime()];
+      const set = (column: string, value: unknown) => {
+        sets.push(`${column} = ?`);
+        params.push(value);
+      };
+      if (update.state !== undefined) set('state', update.state);
+      if (update.attempts !== undefined) set('attempts', update.attempts);
+      if (update.ackDeadlineAt !== undefined) set('ack_deadline_at', update.ackDeadlineAt?.getTime() ?? null);
+      if (update.message !== undefined) set('message', update.message);
+      if (update.verifiedSha256 !== undefined) set('verified_sha256', update.verifiedSha256);
+      return (await db.run(`UPDATE commands SET ${sets.join(', ')} WHERE id = ? AND state IN (${placeholders(from.length)})`, [...params, id, ...from])) > 0;
+    },
+    async openCommands() {
+      return (await db.all<CommandRow>("SELECT * FROM commands WHERE state IN ('pending', 'sent', 'acked', 'running') ORDER BY created_at, id")).map(rowCommand);
+    },
+  };
+}

@@ -1,0 +1,15 @@
+// SqlExecutor on node:sqlite.
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import type { SqlExecutor } from './sql-executor.ts';
+
+export function sqliteExecutor(db: DatabaseSync): SqlExecutor {
+  return {
+    async all<T>(sql: string, params: readonly unknown[] = []) {
+      return db.prepare(sql).all(...(params as SQLInputValue[])) as T[];
+    },
+    async run(sql: string, params: readonly unknown[] = []) {
+      return Number(db.prepare(sql).run(...(params as SQLInputValue[])).changes);
+    },
+    isUniqueViolation: (error) => error instanceof Error && /UNIQUE constraint failed/.test(error.message),
+  };
+}

@@ -1,0 +1,108 @@
+// Images, templates, BMCs, operations and commands: the part of the repository
+// API that reimaging and replacement use. Part of FleetStore; one SQL
+// implementation (sql-work-store.ts) serves SQLite and PostgreSQL.
+import type { ClusterTemplate, Image, ImageRef, ReimageProgress } from '@metalfleet/domain';
+
+export interface BmcConfig {
+  driver: 'ipmi' | 'redfish';
+  /** Host name or address of the BMC. */
+  address: string;
+  port: number;
+  username: string;
+  password: string;
+  /** IPMI cipher suite (lanplus); 3 is the common default. */
+  cipherSuite: number;
+  /** Redfish over HTTPS with the BMC's self-signed certificate. */
+  insecureTls: boolean;
+}
+
+export type OperationKind = 'reimage' | 'apply-template' | 'replace-node';
+export type OperationState = 'running' | 'succeeded' | 'failed';
+
+export interface OperationRecord {
+  id: string;
+  kind: OperationKind;
+  state: OperationState;
+  image: ImageRef;
+  priority: number;
+  /** Urgent work (replacements) ignores maintenance windows and goes first. */
+  urgent: boolean;
+  actor: string;
+  reason: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface OperationNodeRecord {
+  operationId: string;
+  nodeId: string;
+  /** Position in the operation's node list: queue order. */
+  position: number;
+  rack: string;
+  tenant: string | null;
+  progress: ReimageProgress;
+  commandId: string | null;
+  updatedAt: Date;
+}
+
+export const commandKinds = ['reimage', 'reboot', 'reset-gpu'] as const;
+export type CommandKind = (typeof commandKinds)[number];
+export const commandStates = ['pending', 'sent', 'acked', 'running', 'succeeded', 'failed', 'expired'] as const;
+export type CommandState = (typeof commandStates)[number];
+export const openCommandStates: readonly CommandState[] = ['pending', 'sent', 'acked', 'running'];
+
+export interface CommandRecord {
+  id: string;
+  nodeId: string;
+  operationId: string | null;
+  kind: CommandKind;
+  /** The command's arguments as the agent gets them (image, sha256, boot script URL, GPU). */
+  args: Record<string, string | number | boolean>;
+  state: CommandState;
+  /** Deliveries so far. */
+  attempts: number;
+  /** When an unacknowledged delivery is sent again (or, after the last, given up). */
+  ackDeadlineAt: Date | null;
+  message: string;
+  verifiedSha256: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type CommandUpdate = Partial<Pick<CommandRecord, 'state' | 'attempts' | 'ackDeadlineAt' | 'message' | 'verifiedSha256'>>;
+
+export interface WorkStore {
+  /** Adds or replaces an image (name and version are its key). */
+  putImage(image: Image, at: Date): Promise<void>;
+  listImages(): Promise<Image[]>;
+  getImage(ref: ImageRef): Promise<Image | null>;
+  deleteImage(ref: ImageRef): Promise<boolean>;
+
+  /** Fails with `conflict` when the name is taken. */
+  createTemplate(template: ClusterTemplate): Promise<void>;
+  listTemplates(): Promise<ClusterTemplate[]>;
+  getTemplate(id: string): Promise<ClusterTemplate | null>;
+  deleteTemplate(id: string): Promise<boolean>;
+
+  /** Sets (or with null, forgets) how to reach a node's BMC. */
+  setBmc(nodeId: string, bmc: BmcConfig | null): Promise<void>;
+  getBmc(nodeId: string): Promise<BmcConfig | null>;
+
+  /** The operation and all its nodes, in one transaction. */
+  createOperation(operation: OperationRecord, nodes: readonly OperationNodeRecord[]): Promise<void>;
+  getOperation(id: string): Promise<OperationRecord | null>;
+  operationNodes(operationId: string): Promise<OperationNodeRecord[]>;
+  /** Newest first. */
+  listOperations(limit: number): Promise<OperationRecord[]>;
+  finishOperation(id: string, state: OperationState, at: Date): Promise<void>;
+  saveOperationNode(operationId: string, nodeId: string, progress: ReimageProgress, commandId: string | null, at: Date): Promise<void>;
+  /** Nodes of running operations that have not ended (queued or in flight), oldest operation first. */
+  openOperationNodes(): Promise<Array<OperationNodeRecord & { operation: OperationRecord }>>;
+
+  createCommand(command: CommandRecord): Promise<void>;
+  getCommand(id: string): Promise<CommandRecord | null>;
+  /** Applies `update` only while the command is in one of `from`; returns whether it did. */
+  updateCommand(id: string, from: readonly CommandState[], update: CommandUpdate, at: Date): Promise<boolean>;
+  /** Commands not yet finished: pending, sent, acked, running. */
+  openCommands(): Promise<CommandRecord[]>;
+}
