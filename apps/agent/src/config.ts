@@ -2,13 +2,14 @@
 // variables and an optional file; read once and frozen.
 import { Type, type Static } from 'typebox';
 import { ConfigError } from '@metalfleet/config';
+import { parseBootParameters } from '@metalfleet/domain';
 
 export const AgentConfig = Type.Object({
   manager: Type.String({ default: '127.0.0.1:7471', description: 'gRPC address of the manager, host:port.' }),
   bootstrapToken: Type.String({ default: '', description: 'Bootstrap token (prefer the file or METALFLEET_BOOTSTRAP_TOKEN: flags show in ps).' }),
   bootstrapTokenFile: Type.String({ default: '', description: 'File holding the bootstrap token; waited for if it does not exist yet.' }),
   caFile: Type.String({ default: '', description: 'CA certificate to verify the manager with; empty: the CA pinned by the bootstrap token.' }),
-  kernelCmdline: Type.String({ default: '/proc/cmdline', description: 'Read metalfleet.manager= and metalfleet.token= from this file (the PXE boot script sets them).' }),
+  kernelCmdline: Type.String({ default: '/proc/cmdline', description: 'Read metalfleet.* boot parameters (manager, token, the reimage this boot completes) from this file; the PXE boot script sets them.' }),
   stateDir: Type.String({ default: '/var/lib/metalfleet-agent', description: 'Where the agent keeps its spool of undelivered events.' }),
   spoolMaxEntries: Type.Integer({ minimum: 10, default: 10000, description: 'Most events kept while the manager is unreachable (oldest dropped first).' }),
   healthIntervalS: Type.Number({ exclusiveMinimum: 0, default: 30, description: 'How often health is evaluated until the manager sets it.' }),
@@ -18,6 +19,7 @@ export const AgentConfig = Type.Object({
   simulateSeed: Type.String({ default: 'metalfleet-dev', description: 'Seed for simulated identities; the same seed gives the same machines.' }),
   simulateGpuModel: Type.String({ default: 'NVIDIA H100 80GB HBM3', description: 'GPU model of simulated nodes.' }),
   simulateGpuCount: Type.Integer({ minimum: 0, maximum: 16, default: 8, description: 'GPUs per simulated node.' }),
+  simulateRebootMs: Type.Integer({ minimum: 0, default: 3000, description: 'How long a simulated node takes to reboot (power cycle, firmware, image write).' }),
   faultsFile: Type.String({ default: '', description: 'JSON file of faults for simulated nodes, e.g. {"3": ["xid79-fallen-off-bus"]}; re-read every cycle.' }),
   mqttProtocolVersion: Type.Union([Type.Literal(4), Type.Literal(5)], { default: 4, description: 'MQTT protocol: 4 (3.1.1, what the embedded broker speaks) or 5.' }),
   retryInitialMs: Type.Integer({ minimum: 10, default: 1000, description: 'First delay before retrying registration.' }),
@@ -35,11 +37,6 @@ export function checkAgentConfig(config: AgentConfig): AgentConfig {
 
 /** `metalfleet.manager=host:port metalfleet.token=…` on the kernel command line, as config values. */
 export function kernelCmdlineValues(cmdline: string): Record<string, string> {
-  const values: Record<string, string> = {};
-  for (const word of cmdline.trim().split(/\s+/)) {
-    const m = /^metalfleet\.(manager|token)=(.+)$/.exec(word);
-    if (m?.[1] === 'manager' && m[2]) values['manager'] = m[2];
-    if (m?.[1] === 'token' && m[2]) values['bootstrapToken'] = m[2];
-  }
-  return values;
+  const { manager, token } = parseBootParameters(cmdline);
+  return { ...(manager ? { manager } : {}), ...(token ? { bootstrapToken: token } : {}) };
 }

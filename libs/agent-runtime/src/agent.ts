@@ -2,9 +2,12 @@
 // forgets the node, until stopped.
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { BackoffPolicy } from '@metalfleet/domain';
+import type { BackoffPolicy, BootParameters } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
+import { CommandExecutor } from './command-executor.ts';
 import { HealthMonitor } from './health-monitor.ts';
+import { sha256OfUrl } from './image-verifier.ts';
+import type { MachineControl } from './machine-control.ts';
 import { runMqttSession } from './mqtt-session.ts';
 import { registerUntilAccepted } from './registration.ts';
 import type { Spool } from './spool.ts';
@@ -28,6 +31,12 @@ export interface AgentOptions {
   /** Until the manager says otherwise at registration. */
   healthIntervalMs: number;
   digestIntervalMs: number;
+  /** Reboots and GPU resets for commands. */
+  machine: MachineControl;
+  /** The metalfleet.* words this boot was started with (kernel command line). */
+  boot: BootParameters;
+  /** sha256 of a root image URL (default: download and hash it). */
+  verifyImage?: (url: string) => Promise<string>;
 }
 
 /** Runs `work` now and every `ms`; returns a function that changes the period. */
@@ -62,6 +71,9 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
   let connection: { close: () => void } | null = null;
   const drainer = new SpoolDrainer(spool, logger);
   const health = new HealthMonitor({ backend: options.backend, spool, logger, onSpooled: () => drainer.kick() });
+  const commands = new CommandExecutor({
+    spool, machine: options.machine, boot: options.boot, logger, onSpooled: () => drainer.kick(), verifyImage: options.verifyImage ?? ((url) => sha256OfUrl(url, signal)),
+  });
   const evaluate = () => void health.evaluate().catch((error: unknown) => logger.warn({ err: error }, 'health evaluation failed'));
   const healthTimer = every(options.healthIntervalMs, evaluate);
   const digestTimer = every(options.digestIntervalMs, () => health.spoolDigest());
@@ -87,7 +99,7 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
       nodeLogger.info({ returning: registration.returning }, registration.returning ? 'registered again (known machine)' : 'registered as a new node');
       const end = await runMqttSession({
         registration, client: registered.connection.client, caPem: registered.connection.trust.caPem, backend: options.backend, version: options.version, logger: nodeLogger,
-        mqttProtocolVersion: options.mqttProtocolVersion, signal, drainer, health,
+        mqttProtocolVersion: options.mqttProtocolVersion, signal, drainer, health, commands,
       });
       if (end === 'stopped') return;
     }

@@ -1,6 +1,6 @@
 // The node credential, kept in the state directory (mode 600) so a restarted
 // agent re-registers as the same node without spending a bootstrap token.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface SavedCredential {
@@ -24,4 +24,9 @@ export function writeCredential(stateDir: string, saved: SavedCredential): void 
   const file = join(stateDir, 'credential.json');
   writeFileSync(`${file}.new`, JSON.stringify(saved), { mode: 0o600 });
   renameSync(`${file}.new`, file);
+}
+
+/** A reimage rewrites the disk: the credential goes with it, and the new image registers with its boot token. */
+export function forgetCredential(stateDir: string): void {
+  rmSync(join(stateDir, 'credential.json'), { force: true });
 }

@@ -7,3 +7,7 @@ export * from './spool.ts';
 export * from './spool-drainer.ts';
 export * from './credential-file.ts';
 export * from './trust.ts';
+export * from './command-executor.ts';
+export * from './machine-control.ts';
+export * from './image-verifier.ts';
+export * from './simulated-node.ts';

@@ -10,6 +10,7 @@ import { isDomainError } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
 import type { AgentService } from '@metalfleet/proto';
 import { inventoryToProto, nodeTopic, type ServiceClient } from '@metalfleet/transport';
+import type { CommandExecutor } from './command-executor.ts';
 import type { HealthMonitor } from './health-monitor.ts';
 import { statusPayload, telemetryPayload } from './messages.ts';
 import { credentialMetadata, type Registration } from './registration.ts';
@@ -29,6 +30,7 @@ export interface SessionDeps {
   signal: AbortSignal;
   drainer: SpoolDrainer;
   health: HealthMonitor;
+  commands: CommandExecutor;
 }
 
 // CONNACK codes for a refused credential: 4/5 in MQTT 3.1.1, 134/135 in MQTT 5.
@@ -50,6 +52,7 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
   const { registration: reg, logger } = deps;
   const bootId = randomUUID();
   const statusTopic = nodeTopic(reg.nodeId, 'status');
+  const commandsTopic = nodeTopic(reg.nodeId, 'commands');
   // mqtt.js hands its options on to tls.connect, secureContext included.
   const options: IClientOptions & Pick<ConnectionOptions, 'secureContext'> = {
     clientId: reg.nodeId,
@@ -98,6 +101,14 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
       // The manager may have missed anything (it restarted, we were away): send the full set, then drain in order.
       deps.health.spoolDigest();
       deps.drainer.attach(client, reg.nodeId);
+      // The session is persistent (clean: false), but a restarted broker may have forgotten it: subscribe every time.
+      client.subscribe(commandsTopic, { qos: 1 }, (error) => {
+        if (error) logger.warn({ err: error }, 'subscribing to commands failed');
+      });
+      void deps.commands.reportBootResult();
+    });
+    client.on('message', (topic, payload) => {
+      if (topic === commandsTopic) void deps.commands.handle(payload);
     });
     client.on('error', (error: Error & { code?: number | string }) => {
       if (typeof error.code === 'number' && credentialRefused.has(error.code)) {

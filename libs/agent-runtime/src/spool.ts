@@ -29,7 +29,8 @@ export class SpoolFile {
     this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL, replace_key TEXT);
       CREATE INDEX IF NOT EXISTS spool_by_namespace ON spool (namespace, seq);
-      CREATE TABLE IF NOT EXISTS counters (namespace TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (namespace, name));`);
+      CREATE TABLE IF NOT EXISTS counters (namespace TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (namespace, name));
+      CREATE TABLE IF NOT EXISTS executed (namespace TEXT NOT NULL, key TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (namespace, key));`);
   }
 
   spool(namespace: string, maxEntries = 10_000): Spool {
@@ -84,6 +85,14 @@ export class Spool {
 
   size(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM spool WHERE namespace = ?').get(this.ns) as { n: number }).n;
+  }
+
+  /**
+   * Records that `key` (a command id) is being carried out; false when it was
+   * already: a redelivered command is then not executed twice.
+   */
+  firstDelivery(key: string, at: Date): boolean {
+    return this.db.prepare('INSERT INTO executed (namespace, key, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(this.ns, key, at.getTime()).changes > 0;
   }
 
   /** A counter that survives restarts (health event sequence numbers, drops). */

@@ -6,3 +6,4 @@ export * from './parsers/index.ts';
 export * from './real-backend.ts';
 export * from './simulated-backend.ts';
 export * from './simulated-faults.ts';
+export * from './real-machine-control.ts';

@@ -1,10 +1,11 @@
 // `metalfleet-agent run`: one agent for this machine, or many simulated nodes.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
-import { createRealBackend, createSimulatedBackend, faultsFor, type FaultKind, type HardwareBackend } from '@metalfleet/hardware';
-import { SpoolFile, runAgent } from '@metalfleet/agent-runtime';
+import { createRealBackend, createRealMachineControl, createSimulatedBackend, faultsFor, type FaultKind, type HardwareBackend } from '@metalfleet/hardware';
+import { parseBootParameters } from '@metalfleet/domain';
+import { SpoolFile, runAgent, runSimulatedNode } from '@metalfleet/agent-runtime';
 import type { AgentConfig } from '../config.ts';
 
 /** Faults for simulated node `index`, re-read from the faults file each time (so tests and demos can inject live). */
@@ -53,13 +54,19 @@ export async function runAgents(config: AgentConfig, logger: Logger, version: st
     : [{ backend: createRealBackend({ expectedGpus: config.expectedGpus }), stateDir: config.stateDir }];
 
   logger.info({ manager: config.manager, nodes: nodes.length, simulated: config.simulate > 0 }, 'agent starting');
+  const kernelCmdline = existsSync(config.kernelCmdline) ? readFileSync(config.kernelCmdline, 'utf8') : '';
   const spoolFile = new SpoolFile(join(config.stateDir, 'spool.db'));
-  const results = await Promise.allSettled(nodes.map(({ backend, stateDir }) => runAgent({
-    managerAddress: config.manager, backend, readBootstrapToken, version, logger, mqttProtocolVersion: config.mqttProtocolVersion,
-    backoff: { initialMs: config.retryInitialMs, maxMs: config.retryMaxMs }, stateDir, caFile: config.caFile,
-    spool: spoolFile.spool(basename(stateDir) || 'node', config.spoolMaxEntries),
-    healthIntervalMs: config.healthIntervalS * 1000, digestIntervalMs: config.digestIntervalS * 1000,
-  }, signal)));
+  const results = await Promise.allSettled(nodes.map(({ backend, stateDir }) => {
+    const options = {
+      managerAddress: config.manager, backend, readBootstrapToken, version, logger, mqttProtocolVersion: config.mqttProtocolVersion,
+      backoff: { initialMs: config.retryInitialMs, maxMs: config.retryMaxMs }, stateDir, caFile: config.caFile,
+      spool: spoolFile.spool(basename(stateDir) || 'node', config.spoolMaxEntries),
+      healthIntervalMs: config.healthIntervalS * 1000, digestIntervalMs: config.digestIntervalS * 1000,
+    };
+    return config.simulate > 0
+      ? runSimulatedNode({ ...options, rebootMs: config.simulateRebootMs }, signal)
+      : runAgent({ ...options, machine: createRealMachineControl(), boot: parseBootParameters(kernelCmdline) }, signal);
+  }));
   spoolFile.close();
   const failed = results.filter((r) => r.status === 'rejected');
   for (const f of failed) logger.fatal({ err: f.reason }, 'agent stopped on an error it cannot retry');

@@ -4,3 +4,4 @@ export * from './reimage-phases.ts';
 export * from './reimage-scheduler.ts';
 export * from './remediation-policy.ts';
 export * from './replacement-plan.ts';
+export * from './boot-script.ts';

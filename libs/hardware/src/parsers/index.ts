@@ -9,3 +9,4 @@ export * from './nvidia-smi-xml.ts';
 export * from './nvlink.ts';
 export * from './smartctl.ts';
 export * from './values.ts';
+export * from './efibootmgr.ts';

@@ -1,0 +1,63 @@
+// A simulated machine around the agent: when a command reboots it, the agent
+// stops (power off), the machine waits (POST, image write) and boots again —
+// from the network when asked: like iPXE it fetches this node's boot script
+// from the manager and boots with the kernel command line in it. The same
+// protocol as a real node, without the hardware.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { kernelCmdlineOf, parseBootParameters, type BootParameters } from '@metalfleet/domain';
+import { runAgent, type AgentOptions } from './agent.ts';
+import { forgetCredential } from './credential-file.ts';
+import type { MachineControl } from './machine-control.ts';
+
+export interface SimulatedNodeOptions extends Omit<AgentOptions, 'machine' | 'boot'> {
+  /** Time a reboot takes (power cycle, firmware, image write). */
+  rebootMs: number;
+}
+
+/** What simulated firmware boots from the network: the kernel command line of this node's iPXE script. */
+export async function simulatedNetworkBoot(bootScriptUrl: string, signal: AbortSignal): Promise<BootParameters> {
+  const response = await fetch(bootScriptUrl, { signal });
+  if (!response.ok) throw new Error(`network boot: ${bootScriptUrl} answered HTTP ${response.status}`);
+  const cmdline = kernelCmdlineOf(await response.text());
+  return cmdline === null ? {} : parseBootParameters(cmdline);
+}
+
+export async function runSimulatedNode(options: SimulatedNodeOptions, signal: AbortSignal): Promise<void> {
+  let boot: BootParameters = {};
+  while (!signal.aborted) {
+    const power = new AbortController();
+    let networkBoot: string | null = null;
+    const machine: MachineControl = {
+      async rebootIntoPxe(bootScriptUrl) {
+        networkBoot = bootScriptUrl;
+        power.abort();
+      },
+      async reboot() {
+        power.abort();
+      },
+      async resetGpu(index) {
+        // Simulated GPUs have nothing to reset; injected faults stay until the faults file clears them.
+        options.logger.info({ hardware: options.backend.label, gpu: index }, 'simulated GPU reset');
+      },
+    };
+    const token = boot.token;
+    await runAgent({ ...options, machine, boot, readBootstrapToken: token ? async () => token : options.readBootstrapToken }, AbortSignal.any([signal, power.signal]));
+    if (signal.aborted) return;
+    options.logger.info({ hardware: options.backend.label, network: networkBoot !== null }, 'simulated reboot');
+    await sleep(options.rebootMs, undefined, { signal }).catch(() => undefined);
+    boot = {};
+    const url: string | null = networkBoot;
+    if (url === null || signal.aborted) continue;
+    // Firmware retries the network boot until it gets a script (the manager may be restarting).
+    for (let attempt = 0; !signal.aborted; attempt += 1) {
+      try {
+        boot = await simulatedNetworkBoot(url, signal);
+        break;
+      } catch (error) {
+        options.logger.warn({ err: error, attempt }, 'simulated network boot failed; retrying');
+        await sleep(Math.min(10_000, 500 * 2 ** attempt), undefined, { signal }).catch(() => undefined);
+      }
+    }
+    if (boot.commandId) forgetCredential(options.stateDir);
+  }
+}

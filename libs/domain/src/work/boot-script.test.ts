@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { bootCmdline, ipxeLocalBoot, ipxeScript, kernelCmdlineOf, parseBootParameters } from './boot-script.ts';
+
+const image = { name: 'ubuntu-gpu', version: '24.04.1', kernelUrl: 'http://m/k', initrdUrl: 'http://m/i', rootUrl: 'http://m/root.img', sha256: 'ab'.repeat(32), cmdline: 'console=ttyS0 panic=-1' };
+
+describe('boot script', () => {
+  it('round-trips from the script the manager serves to the parameters the agent reads', () => {
+    const script = ipxeScript(image, bootCmdline(image, { manager: '10.0.2.100:7471', token: 'mfbt.a.b', commandId: 'cmd-1' }));
+    expect(script).toContain('initrd --name initrd.img http://m/i');
+    const cmdline = kernelCmdlineOf(script);
+    expect(cmdline).toMatch(/^initrd=initrd.img console=ttyS0 panic=-1 metalfleet.manager=/);
+    expect(parseBootParameters(cmdline ?? '')).toEqual({
+      manager: '10.0.2.100:7471', token: 'mfbt.a.b', commandId: 'cmd-1', image: { name: 'ubuntu-gpu', version: '24.04.1' }, rootUrl: 'http://m/root.img', sha256: 'ab'.repeat(32),
+    });
+  });
+
+  it('ignores other words, empty values and malformed images', () => {
+    expect(parseBootParameters('BOOT_IMAGE=/vmlinuz root=/dev/sda1 metalfleet.token= metalfleet.image=noversion metalfleet.other=1 quiet')).toEqual({});
+  });
+
+  it('a local boot boots no kernel', () => {
+    expect(kernelCmdlineOf(ipxeLocalBoot('unknown MAC'))).toBeNull();
+  });
+
+  it('refuses values that would split the command line', () => {
+    expect(() => bootCmdline({ ...image, rootUrl: 'http://m/a b' }, { manager: 'm:1', token: 't' })).toThrow('metalfleet.root must not contain whitespace');
+  });
+});
