@@ -1,0 +1,87 @@
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { CommandPhase, CommandProgressSchema, CommandSchema } from '@metalfleet/proto';
+import { CommandExecutor } from './command-executor.ts';
+import type { MachineControl } from './machine-control.ts';
+import { SpoolFile, type Spool } from './spool.ts';
+
+const sha = 'ab'.repeat(32);
+
+function progress(spool: Spool): Array<{ id: string; phase: string; message: string; sha: string }> {
+  const out = [];
+  for (let entry = spool.head(); entry; entry = spool.head()) {
+    const p = fromBinary(CommandProgressSchema, entry.payload);
+    out.push({ id: p.commandId, phase: CommandPhase[p.phase], message: p.message, sha: p.verifiedSha256 });
+    spool.remove(entry.seq);
+  }
+  return out;
+}
+
+function setup(boot = {}, verifyImage = async () => sha) {
+  const spool = new SpoolFile(':memory:').spool('n1');
+  const calls: string[] = [];
+  const machine: MachineControl = {
+    rebootIntoPxe: async (url) => void calls.push(`pxe ${url}`),
+    reboot: async () => void calls.push('reboot'),
+    resetGpu: async (i) => {
+      if (i === 9) throw new Error('no GPU 9');
+      calls.push(`reset ${i}`);
+    },
+  };
+  const executor = new CommandExecutor({ spool, machine, boot, logger: pino({ level: 'silent' }), onSpooled: () => undefined, verifyImage });
+  return { spool, calls, executor };
+}
+
+const reimage = (id: string) => toBinary(CommandSchema, create(CommandSchema, {
+  commandId: id, kind: { case: 'reimage', value: { imageName: 'ubuntu', imageVersion: '24.04', sha256: sha, bootScriptUrl: 'http://m/boot/ipxe?mac=x' } },
+}));
+
+describe('CommandExecutor', () => {
+  it('acks, reports and reboots into PXE once however often the command is delivered', async () => {
+    const { spool, calls, executor } = setup();
+    const reports: ReturnType<typeof progress> = [];
+    // The spool must drain for the reboot to go ahead: empty it as the broker would.
+    const draining = setInterval(() => reports.push(...progress(spool)), 20);
+    await executor.handle(reimage('c1'));
+    await executor.handle(reimage('c1'));
+    clearInterval(draining);
+    reports.push(...progress(spool));
+    expect(calls).toEqual(['pxe http://m/boot/ipxe?mac=x']);
+    expect(reports.map((r) => r.phase)).toEqual(['ACKED', 'RUNNING']);
+  });
+
+  it('reports a failure with the reason', async () => {
+    const { spool, executor } = setup();
+    await executor.handle(toBinary(CommandSchema, create(CommandSchema, { commandId: 'c2', kind: { case: 'resetGpu', value: { gpuIndex: 9 } } })));
+    expect(progress(spool)).toEqual([
+      expect.objectContaining({ phase: 'ACKED' }), expect.objectContaining({ phase: 'RUNNING' }), expect.objectContaining({ phase: 'FAILED', message: 'no GPU 9' }),
+    ]);
+  });
+
+  it('ignores garbage and commands without an id', async () => {
+    const { spool, calls, executor } = setup();
+    await executor.handle(new Uint8Array([0xff, 0xff, 0xff]));
+    await executor.handle(toBinary(CommandSchema, create(CommandSchema, { kind: { case: 'reboot', value: {} } })));
+    expect(calls).toEqual([]);
+    expect(spool.size()).toBe(0);
+  });
+
+  it('in the new boot: verifies the image once, and does not run its own reimage again', async () => {
+    const boot = { commandId: 'c1', rootUrl: 'http://m/root.img', sha256: sha, image: { name: 'ubuntu', version: '24.04' } };
+    const { spool, calls, executor } = setup(boot);
+    await executor.handle(reimage('c1'));
+    await executor.reportBootResult();
+    await executor.reportBootResult();
+    expect(calls).toEqual([]);
+    expect(progress(spool)).toEqual([
+      expect.objectContaining({ id: 'c1', phase: 'RUNNING' }), { id: 'c1', phase: 'SUCCEEDED', message: 'image verified', sha },
+    ]);
+  });
+
+  it('in the new boot: a wrong image is a failed reimage, with the checksum it found', async () => {
+    const { spool, executor } = setup({ commandId: 'c1', rootUrl: 'http://m/root.img', sha256: sha }, async () => 'cd'.repeat(32));
+    await executor.reportBootResult();
+    expect(progress(spool)[1]).toEqual({ id: 'c1', phase: 'FAILED', message: `image checksum mismatch: expected ${sha}, got ${'cd'.repeat(32)}`, sha: 'cd'.repeat(32) });
+  });
+});
