@@ -23,7 +23,15 @@ export type FleetEvent =
   /** Someone changed a port behind the manager's back; it was put back. */
   | { type: 'port-drift-repaired'; switchName: string; port: string; nodeId: string; vlan: number; foundVlan: number | null; at: Date }
   | { type: 'cabling-warning'; nodeId: string; mac: string; message: string; at: Date }
-  | { type: 'fabric-error'; switchName: string; message: string; at: Date };
+  | { type: 'fabric-error'; switchName: string; message: string; at: Date }
+  | { type: 'command-sent'; commandId: string; nodeId: string; kind: string; attempt: number; at: Date }
+  | { type: 'command-progress'; commandId: string; nodeId: string; operationId: string | null; phase: 'acked' | 'running' | 'succeeded' | 'failed'; message: string; verifiedSha256: string; at: Date }
+  /** Never acknowledged after every retry: escalated to whoever sent it. */
+  | { type: 'command-expired'; commandId: string; nodeId: string; operationId: string | null; attempts: number; at: Date }
+  | { type: 'operation-created'; operationId: string; kind: string; nodes: number; reason: string; at: Date }
+  | { type: 'operation-progress'; operationId: string; nodeId: string; phase: string; message: string; at: Date }
+  | { type: 'operation-finished'; operationId: string; state: 'succeeded' | 'failed'; done: number; failed: number; at: Date }
+  | { type: 'remediation'; nodeId: string; action: string; reason: string; outcome: string; at: Date };
 
 export class FleetEvents {
   private readonly emitter = new EventEmitter();

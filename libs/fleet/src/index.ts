@@ -11,3 +11,8 @@ export * from './bootstrap-tokens.ts';
 export * from './telemetry-ingest.ts';
 export * from './tenants.ts';
 export * from './fabric-reconciler.ts';
+export * from './command-outbox.ts';
+export * from './reimages.ts';
+export * from './cluster-templates.ts';
+export * from './remediation.ts';
+export * from './spares.ts';

@@ -1,0 +1,109 @@
+// The remediation controller: when a node's health changes, the policy of
+// libs/domain decides, and this carries it out. A tenant node with a hardware
+// fault is drained, failed and sent to repair with its evidence, and a
+// matching spare — same rack first — is allocated to the tenant and reimaged
+// with the tenant's template: the cluster returns to its size by itself.
+import { decideRemediation, pickSpare, type NodeSummary } from '@metalfleet/domain';
+import type { FleetStore } from '@metalfleet/store';
+import type { ClusterTemplates } from './cluster-templates.ts';
+import type { CommandOutbox } from './command-outbox.ts';
+import type { FleetEvents } from './fleet-events.ts';
+import type { Lifecycle } from './lifecycle.ts';
+import type { Reimages } from './reimages.ts';
+import { spareCandidates } from './spares.ts';
+import type { Tenants } from './tenants.ts';
+
+export interface RemediationDeps {
+  store: FleetStore;
+  events: FleetEvents;
+  lifecycle: Lifecycle;
+  tenants: Tenants;
+  templates: ClusterTemplates;
+  reimages: Reimages;
+  outbox: CommandOutbox;
+  drain: (node: NodeSummary, reason: string) => Promise<void>;
+  now: () => Date;
+  /** A software remedy is not repeated on one node within this time (a fault that comes back needs a person). */
+  cooldownMs: number;
+  onError: (error: unknown, context: Record<string, unknown>) => void;
+}
+
+const actor = 'remediation';
+
+export function startRemediation(deps: RemediationDeps): () => void {
+  const lastAction = new Map<string, number>();
+  const busy = new Map<string, Promise<void>>();
+  const report = (nodeId: string, action: string, reason: string, outcome: string) =>
+    deps.events.emit({ type: 'remediation', nodeId, action, reason, outcome, at: deps.now() });
+
+  async function replace(node: NodeSummary, reason: string): Promise<void> {
+    const tenantId = node.tenant;
+    if (!tenantId) return;
+    const template = await deps.templates.forTenant(tenantId);
+    await deps.drain(node, `hardware fault: ${reason}`).catch((error: unknown) => deps.onError(error, { nodeId: node.id, step: 'drain hook' }));
+    const failed = await deps.lifecycle.apply(node.id, 'fail', actor, `hardware fault: ${reason}`);
+    if (!failed.ok) return report(node.id, 'replace', reason, `not replaced: ${failed.reason}`);
+    await deps.store.setNodeTenant(node.id, null);
+    deps.events.emit({ type: 'node-tenant-changed', nodeId: node.id, tenantId: null, previous: tenantId, at: deps.now() });
+    await deps.lifecycle.apply(node.id, 'repair', actor, `sent to repair with its evidence: ${reason}`);
+    if (!template) return report(node.id, 'replace', reason, `failed node sent to repair; no replacement: tenant ${tenantId} has no template to build one from`);
+    const pick = pickSpare({ id: node.id, rack: node.rack }, template.profile, await spareCandidates(deps.store));
+    if (!pick.ok) return report(node.id, 'replace', reason, `failed node sent to repair; no replacement: ${pick.reason}`);
+    await deps.tenants.allocateNode(tenantId, pick.spareId, actor);
+    const operation = await deps.reimages.create({
+      kind: 'replace-node', image: template.image, nodeIds: [pick.spareId], priority: 100, urgent: true, actor,
+      reason: `replaces ${node.id} (${node.hostname}) in tenant ${tenantId}: ${reason}`,
+    });
+    report(node.id, 'replace', reason, `replaced by ${pick.spareId}${pick.sameRack ? ' (same rack)' : ''}, reimaging in operation ${operation.id}; failed node in repair`);
+  }
+
+  async function remediate(nodeId: string): Promise<void> {
+    const node = await deps.store.getNodeSummary(nodeId);
+    if (!node) return;
+    const decision = decideRemediation(node, await deps.store.conditions(nodeId));
+    switch (decision.action) {
+      case 'none':
+        return;
+      case 'replace':
+        return replace(node, decision.reason);
+      case 'repair': {
+        const failed = await deps.lifecycle.apply(nodeId, 'fail', actor, `hardware fault on a spare: ${decision.reason}`);
+        if (failed.ok) await deps.lifecycle.apply(nodeId, 'repair', actor, `sent to repair with its evidence: ${decision.reason}`);
+        return report(nodeId, 'repair', decision.reason, failed.ok ? 'out of the spare pool, in repair' : failed.reason);
+      }
+      default: {
+        const last = lastAction.get(nodeId);
+        if (last !== undefined && deps.now().getTime() - last < deps.cooldownMs) return report(nodeId, decision.action, decision.reason, 'not repeated: tried recently; needs a person');
+        lastAction.set(nodeId, deps.now().getTime());
+        if (decision.action === 'reimage') {
+          const template = node.tenant ? await deps.templates.forTenant(node.tenant) : null;
+          if (!template) return report(nodeId, 'reimage', decision.reason, 'not reimaged: no template names the image this node should run');
+          const operation = await deps.reimages.create({ kind: 'reimage', image: template.image, nodeIds: [nodeId], priority: 50, urgent: true, actor, reason: `software fault: ${decision.reason}` });
+          return report(nodeId, 'reimage', decision.reason, `reimaging in place in operation ${operation.id}`);
+        }
+        const gpuIndex = decision.action === 'reset-gpu' ? await gpuIndexOf(nodeId, decision.gpuComponent) : 0;
+        const command = await deps.outbox.send(nodeId, decision.action, decision.action === 'reset-gpu' ? { gpuIndex } : {}, null);
+        return report(nodeId, decision.action, decision.reason, `command ${command.id} sent`);
+      }
+    }
+  }
+
+  async function gpuIndexOf(nodeId: string, component: string): Promise<number> {
+    const bus = component.replace(/^gpu:/, '').toLowerCase();
+    const gpu = (await deps.store.getNode(nodeId))?.inventory.gpus.find((g) => g.pciBusId.toLowerCase().endsWith(bus) || g.pciBusId.toLowerCase().includes(bus));
+    return gpu?.index ?? 0;
+  }
+
+  // One remediation at a time per node; a change that arrives meanwhile is looked at afterwards.
+  function schedule(nodeId: string): void {
+    const next = (busy.get(nodeId) ?? Promise.resolve()).then(() => remediate(nodeId)).catch((error: unknown) => deps.onError(error, { nodeId, step: 'remediation' }));
+    busy.set(nodeId, next);
+    void next.finally(() => {
+      if (busy.get(nodeId) === next) busy.delete(nodeId);
+    });
+  }
+
+  return deps.events.on((event) => {
+    if (event.type === 'health-changed' || (event.type === 'health-digest' && event.conditions > 0)) schedule(event.nodeId);
+  });
+}

@@ -1,0 +1,17 @@
+// The spare pool as pickSpare (libs/domain) sees it: available nodes with the
+// hardware facts profile matching needs.
+import type { SpareCandidate } from '@metalfleet/domain';
+import type { FleetStore } from '@metalfleet/store';
+
+export async function spareCandidates(store: FleetStore): Promise<SpareCandidate[]> {
+  const available = (await store.listNodes()).filter((n) => n.state === 'available');
+  const candidates: SpareCandidate[] = [];
+  for (const node of available) {
+    const full = await store.getNode(node.id);
+    candidates.push({
+      id: node.id, rack: node.rack, state: node.state, presence: node.presence, severity: node.health.severity,
+      gpuModel: node.gpuModel, gpuCount: node.gpuCount, memoryBytes: full?.inventory.memory.totalBytes ?? 0,
+    });
+  }
+  return candidates;
+}
