@@ -1,6 +1,7 @@
 // Composition of the manager: store, broker, gRPC, HTTP and the controllers.
 // Everything is created here and closed in reverse order by close().
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,7 @@ import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
 import { buildHttpApp } from './http/http-app.ts';
 import { createManagerMetrics } from './http/metrics-routes.ts';
 import { startFabric } from './fabric.ts';
+import { bmcDriver, startReimaging } from './reimaging.ts';
 
 export interface RunningManager {
   http: string;
@@ -95,6 +97,10 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     onError: (error) => logger.error({ err: error }, 'lifecycle controller failed'),
   });
   const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }) });
+  let publicUrl = config.publicUrl.replace(/\/$/, '');
+  const reimaging = await startReimaging(config, {
+    store, events, lifecycle, broker, tenants: fabric.tenants, reconciler: fabric.reconciler, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
+  });
   const sweeper = setInterval(() => {
     presence.sweep().then(controllers.sweep).catch((error: unknown) => logger.error({ err: error }, 'presence sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
@@ -121,14 +127,23 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   const grpcListener = await listenGrpcForStorm(grpcServer, grpcCredentials, { host: config.listenHost, port: config.grpcPort });
   const grpcPort = grpcListener.address.port;
 
+  const imageDir = resolve(config.imageDir !== '' ? config.imageDir : join(dataDir, 'images'));
+  mkdirSync(imageDir, { recursive: true });
   const http = await buildHttpApp({
     store, logger, version, startedAt: now(), now, tokens, telemetry: rollups, events, metrics,
     fabric: { tenants: fabric.tenants, reconciler: fabric.reconciler, lifecycle, drivers: fabric.drivers, provisioningVlan: config.provisioningVlan },
+    operations: { reimages: reimaging.reimages, templates: reimaging.templates },
+    power: { driverFor: bmcDriver },
+    boot: {
+      managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, discoveryImage: config.discoveryImage,
+      imageDir: imageDir,
+    },
     dashboardDir: config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir(),
   });
   await http.listen({ host: config.listenHost, port: config.httpPort });
   const httpAddress = http.server.address();
   const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : config.httpPort;
+  if (publicUrl === '') publicUrl = `http://${config.advertiseHost || urlHost(config.listenHost)}:${httpPort}`;
 
   const host = urlHost(config.listenHost);
   return {
@@ -140,6 +155,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     async close() {
       clearInterval(sweeper);
       controllers.stop();
+      await reimaging.stop();
       await fabric.stop();
       await http.close();
       await grpcListener.close();

@@ -4,3 +4,4 @@ export * from './common.ts';
 export * from './nodes.ts';
 export * from './bootstrap-tokens.ts';
 export * from './tenants.ts';
+export * from './operations.ts';

@@ -16,3 +16,4 @@ export * from './reimages.ts';
 export * from './cluster-templates.ts';
 export * from './remediation.ts';
 export * from './spares.ts';
+export * from './drain-hook.ts';

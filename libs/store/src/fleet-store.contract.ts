@@ -230,7 +230,7 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(await store.listTemplates()).toEqual([template]);
       expect(await store.deleteTemplate('tp1')).toBe(true);
       await store.createNode(newNode('n1', { systemUuid: 'u-bmc' }));
-      const bmc = { driver: 'ipmi' as const, address: '127.0.0.2', port: 623, username: 'admin', password: 'secret', cipherSuite: 3, insecureTls: false };
+      const bmc = { driver: 'ipmi' as const, address: '127.0.0.2', port: 623, username: 'admin', password: 'secret', cipherSuite: 3, https: true, insecureTls: false };
       await store.setBmc('n1', bmc);
       expect(await store.getBmc('n1')).toEqual(bmc);
       await store.setBmc('n1', null);

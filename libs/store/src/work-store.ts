@@ -12,6 +12,8 @@ export interface BmcConfig {
   password: string;
   /** IPMI cipher suite (lanplus); 3 is the common default. */
   cipherSuite: number;
+  /** Redfish over HTTPS (false only in a lab). */
+  https: boolean;
   /** Redfish over HTTPS with the BMC's self-signed certificate. */
   insecureTls: boolean;
 }

@@ -3,7 +3,11 @@ import { pino } from 'pino';
 import { emptyInventory } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import type { FastifyInstance } from 'fastify';
-import { FleetEvents, createBootstrapTokens, createFabricReconciler, createLifecycle, createTenants } from '@metalfleet/fleet';
+import {
+  FleetEvents, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createFabricReconciler, createLifecycle, createReimages, createTenants,
+} from '@metalfleet/fleet';
+import { createNodeBroker, type NodeBroker } from '@metalfleet/transport';
+import { bmcDriver } from '../reimaging.ts';
 import { createManagerMetrics } from './metrics-routes.ts';
 import { RollupStore } from '@metalfleet/telemetry';
 import { buildHttpApp } from './http-app.ts';
@@ -11,6 +15,7 @@ import { buildHttpApp } from './http-app.ts';
 let store: FleetStore;
 let app: FastifyInstance;
 let rollups: RollupStore;
+let broker: NodeBroker;
 const events = new FleetEvents();
 const at = new Date('2026-11-21T10:00:00Z');
 
@@ -27,14 +32,26 @@ beforeAll(async () => {
   const reconciler = createFabricReconciler({ store, events, drivers: [], provisioningVlan: 10, now });
   const pools = { vlans: { kind: 'VLAN', first: 100, last: 101 }, vnis: { kind: 'VNI', first: 5000, last: 5009 }, provisioningVlan: 10 };
   const tenants = createTenants({ store, events, lifecycle, now, newId: () => `t-${Math.random().toString(36).slice(2, 8)}`, pools, vlansOnPorts: reconciler.vlansOnPorts });
+  broker = await createNodeBroker({ maxPayloadBytes: 65536, authenticateNode: async () => false });
+  let id = 0;
+  const newId = () => `id-${(id += 1)}`;
+  const outbox = createCommandOutbox({ store, broker, events, now, newId, ackTimeoutMs: 1000, maxAttempts: 2, maxPayloadBytes: 65536 });
+  const reimages = createReimages({
+    store, events, lifecycle, outbox, now, newId, settleFabric: async () => undefined, bmcFor: async () => null, drain: async () => undefined,
+    bootScriptUrl: () => 'http://m/boot', limits: { global: 10, perRack: 2, perTenant: 4 }, windows: [],
+    timeoutsMs: { draining: 1000, isolating: 1000, rebooting: 1000, installing: 1000, 'health-check': 1000, restoring: 1000 }, maxPowerCycles: 1, onError: () => undefined,
+  });
+  const templates = createClusterTemplates({ store, tenants, reimages, now, newId });
   app = await buildHttpApp({
     store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }),
     telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
+    operations: { reimages, templates }, power: { driverFor: bmcDriver }, boot: { managerAddress: () => '10.0.0.1:7471', discoveryImage: 'discovery@1', imageDir: null },
   });
 });
 
 afterAll(async () => {
   await app.close();
+  await broker.close();
   await store.close();
 });
 
@@ -188,5 +205,67 @@ describe('REST API', () => {
     expect((await report('n2', 'provisioned')).json()).toMatchObject({ error: { code: 'conflict' } }); // discovered: never provisioning
     expect((await report('n1', 'released')).statusCode).toBe(204);
     expect((await store.getNodeSummary('n1'))?.state).toBe('available');
+  });
+
+  describe('images, templates, reimaging, power and the boot endpoint', () => {
+    const sha = 'ab'.repeat(32);
+    const image = { kernelUrl: 'http://m/images/vmlinuz', initrdUrl: 'http://m/images/initrd', rootUrl: 'http://m/images/root.img', sha256: sha.toUpperCase(), cmdline: 'console=ttyS0' };
+
+    it('keeps an image catalog and refuses a malformed image', async () => {
+      expect((await app.inject({ method: 'PUT', url: '/api/v1/images/discovery/1', payload: image })).json()).toMatchObject({ name: 'discovery', version: '1', sha256: sha });
+      expect((await app.inject({ method: 'PUT', url: '/api/v1/images/ubuntu/24.04', payload: image })).statusCode).toBe(200);
+      expect((await app.inject({ method: 'GET', url: '/api/v1/images' })).json().items.map((i: { name: string }) => i.name)).toEqual(['discovery', 'ubuntu']);
+      for (const bad of [{ ...image, sha256: 'xyz' }, { ...image, kernelUrl: 'ftp://x' }, { ...image, extra: 1 }]) {
+        const res = await app.inject({ method: 'PUT', url: '/api/v1/images/ubuntu/24.04', payload: bad });
+        expect(res.statusCode).toBe(400);
+      }
+      expect((await app.inject({ method: 'PUT', url: '/api/v1/images/bad%20name/1', payload: image })).statusCode).toBe(400);
+      expect((await app.inject({ method: 'GET', url: '/api/v1/images' })).json().items).toHaveLength(2);
+    });
+
+    it('refuses to reimage a node no tenant has, an unknown image or an unknown node, and starts nothing', async () => {
+      const cases = [
+        { url: '/api/v1/nodes/n2/reimage', payload: { image: 'ubuntu@24.04' }, status: 409, message: 'node n2 is discovered; only nodes allocated to a tenant or active are reimaged' },
+        { url: '/api/v1/nodes/n1/reimage', payload: { image: 'ubuntu@99' }, status: 404, message: 'no image ubuntu@99 in the catalog' },
+        { url: '/api/v1/nodes/nobody/reimage', payload: { image: 'ubuntu@24.04' }, status: 404, message: 'no node nobody' },
+        { url: '/api/v1/nodes/n1/reimage', payload: { image: 'no-version' }, status: 400, message: expect.any(String) },
+        { url: '/api/v1/reimage', payload: { image: 'ubuntu@24.04', selector: { rack: 'nowhere' } }, status: 400, message: expect.stringContaining('no node matches') },
+      ];
+      for (const c of cases) {
+        const res = await app.inject({ method: 'POST', url: c.url, payload: c.payload });
+        expect([res.statusCode, res.json().error.message]).toEqual([c.status, c.message]);
+      }
+      expect((await app.inject({ method: 'GET', url: '/api/v1/operations' })).json().items).toEqual([]);
+    });
+
+    it('a template that cannot be filled allocates nothing', async () => {
+      const tenant = (await app.inject({ method: 'GET', url: '/api/v1/tenants' })).json().items[0] as { id: string };
+      const created = await app.inject({ method: 'POST', url: '/api/v1/templates', payload: { name: 'train', image: 'ubuntu@24.04', tenantId: tenant.id, nodeCount: 2, gpuCount: 8 } });
+      expect(created.statusCode).toBe(201);
+      expect((await app.inject({ method: 'POST', url: '/api/v1/templates', payload: { name: 'x', image: 'ubuntu@1', tenantId: tenant.id, nodeCount: 1 } })).statusCode).toBe(404);
+      const applied = await app.inject({ method: 'POST', url: `/api/v1/templates/${created.json().id}/apply` });
+      expect(applied.statusCode).toBe(409);
+      expect(applied.json().error.message).toMatch(/needs 2 more node\(s\), only 0 available/);
+      expect((await store.listNodes()).filter((n) => n.tenant === tenant.id)).toEqual([]);
+    });
+
+    it('power control needs a BMC, and never shows its password', async () => {
+      expect((await app.inject({ method: 'GET', url: '/api/v1/nodes/n1/power' })).json().error.message).toMatch(/has no BMC configured/);
+      const set = await app.inject({ method: 'PUT', url: '/api/v1/nodes/n1/bmc', payload: { driver: 'redfish', address: '127.0.0.1', port: 1, username: 'u', password: 'p', https: false } });
+      expect(set.json()).toEqual({ driver: 'redfish', address: '127.0.0.1', port: 1, username: 'u', cipherSuite: 3, insecureTls: false });
+      const power = await app.inject({ method: 'POST', url: '/api/v1/nodes/n1/power', payload: { action: 'cycle' } });
+      expect([power.statusCode, power.json().error.code]).toEqual([503, 'unavailable']);
+      expect((await app.inject({ method: 'POST', url: '/api/v1/nodes/n1/power', payload: { action: 'explode' } })).statusCode).toBe(400);
+    });
+
+    it('boots a known node without work from its disk, and an unknown machine into discovery with a token', async () => {
+      const known = await app.inject({ method: 'GET', url: '/boot/ipxe?mac=AA:BB:CC:00:00:01' });
+      expect(known.headers['content-type']).toMatch(/^text\/plain/);
+      expect(known.body).toMatch(/^#!ipxe\necho metalfleet: node n\d has no reimage in progress; booting from the local disk\nexit/);
+      const unknown = (await app.inject({ method: 'GET', url: '/boot/ipxe?mac=02-00-00-00-00-99' })).body;
+      expect(unknown).toMatch(/^kernel http:\/\/m\/images\/vmlinuz initrd=initrd.img console=ttyS0 metalfleet.manager=10.0.0.1:7471 metalfleet.token=mfbt\.\S+ metalfleet.image=discovery@1 /m);
+      expect(unknown).not.toContain('metalfleet.command=');
+      expect((await app.inject({ method: 'GET', url: '/boot/ipxe?mac=nonsense' })).statusCode).toBe(400);
+    });
   });
 });

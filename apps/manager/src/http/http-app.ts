@@ -16,6 +16,9 @@ import { healthRoutes } from './health-routes.ts';
 import { nodeRoutes } from './node-routes.ts';
 import { tokenRoutes } from './token-routes.ts';
 import { fabricRoutes, type FabricRouteDeps } from './fabric-routes.ts';
+import { operationRoutes, type OperationRouteDeps } from './operation-routes.ts';
+import { powerRoutes, type PowerRouteDeps } from './power-routes.ts';
+import { bootRoutes, type BootRouteDeps } from './boot-routes.ts';
 
 export interface HttpAppDeps {
   store: FleetStore;
@@ -28,6 +31,9 @@ export interface HttpAppDeps {
   events: FleetEvents;
   metrics: ManagerMetrics;
   fabric: Omit<FabricRouteDeps, 'store'>;
+  operations: Omit<OperationRouteDeps, 'store' | 'now'>;
+  power: Omit<PowerRouteDeps, 'store'>;
+  boot: Omit<BootRouteDeps, 'store' | 'tokens'>;
   /** Folder with the dashboard's static files; null serves no dashboard. */
   dashboardDir: string | null;
 }
@@ -38,13 +44,16 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   const app = Fastify({ loggerInstance: logger, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
   await app.register(fastifySwagger, {
-    openapi: { info: { title: 'metalfleet manager API', version: deps.version, description: 'Fleet state, health, telemetry, bootstrap tokens, tenants and their networks of a bare-metal GPU fleet.' } },
+    openapi: { info: { title: 'metalfleet manager API', version: deps.version, description: 'Fleet state, health, telemetry, bootstrap tokens, tenants and their networks, images, templates, reimage operations and power control of a bare-metal GPU fleet.' } },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
   await app.register(healthRoutes, { version: deps.version, startedAt: deps.startedAt, now: deps.now });
   await app.register(nodeRoutes, { store: deps.store, telemetry: deps.telemetry, now: deps.now });
   await app.register(tokenRoutes, { tokens: deps.tokens, now: deps.now });
   await app.register(fabricRoutes, { store: deps.store, ...deps.fabric });
+  await app.register(operationRoutes, { store: deps.store, now: deps.now, ...deps.operations });
+  await app.register(powerRoutes, { store: deps.store, ...deps.power });
+  await app.register(bootRoutes, { store: deps.store, tokens: deps.tokens, ...deps.boot });
   await app.register(eventStreamRoutes, { events: deps.events });
   await app.register(metricsRoutes, { metrics: deps.metrics });
   if (deps.dashboardDir) {

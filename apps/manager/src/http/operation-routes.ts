@@ -1,0 +1,143 @@
+// The image catalog, cluster templates, reimage requests and the operations
+// that carry them out.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import {
+  ApiError, CreateTemplate, Image, ImageBody, ImageList, ImageParams, NodeIdParams, Operation, OperationList, OperationParams, ReimageBatch, ReimageNode, Template,
+  TemplateApplyResult, TemplateList, TenantParams,
+} from '@metalfleet/api';
+import { DomainError, imageLabel, parseImageRef, type ClusterTemplate, type ImageRef } from '@metalfleet/domain';
+import type { ClusterTemplates, Reimages } from '@metalfleet/fleet';
+import type { FleetStore, OperationNodeRecord, OperationRecord } from '@metalfleet/store';
+
+export interface OperationRouteDeps {
+  store: FleetStore;
+  reimages: Reimages;
+  templates: ClusterTemplates;
+  now: () => Date;
+}
+
+const GiB = 1024 ** 3;
+const actor = 'api';
+
+function imageRef(text: string): ImageRef {
+  const ref = parseImageRef(text);
+  if (!ref) throw new DomainError('invalid-argument', `image must be name@version, not ${text}`);
+  return ref;
+}
+
+function templateToApi(t: ClusterTemplate) {
+  return {
+    id: t.id, name: t.name, image: imageLabel(t.image), tenantId: t.tenantId, nodeCount: t.nodeCount, gpuModel: t.profile.gpuModel, gpuCount: t.profile.gpuCount,
+    minMemoryGiB: t.profile.minMemoryBytes / GiB, createdAt: t.createdAt.toISOString(),
+  };
+}
+
+function summaryToApi(o: OperationRecord) {
+  return {
+    id: o.id, kind: o.kind, state: o.state, image: imageLabel(o.image), priority: o.priority, urgent: o.urgent, actor: o.actor, reason: o.reason,
+    createdAt: o.createdAt.toISOString(), updatedAt: o.updatedAt.toISOString(),
+  };
+}
+
+export function operationToApi(o: OperationRecord, nodes: readonly OperationNodeRecord[]) {
+  const count = (test: (phase: string) => boolean) => nodes.filter((n) => test(n.progress.phase)).length;
+  return {
+    ...summaryToApi(o),
+    progress: {
+      total: nodes.length, done: count((p) => p === 'done'), failed: count((p) => p === 'failed'), queued: count((p) => p === 'queued'),
+      inFlight: count((p) => !['done', 'failed', 'queued'].includes(p)),
+    },
+    nodes: nodes.map((n) => ({
+      nodeId: n.nodeId, rack: n.rack, tenant: n.tenant, phase: n.progress.phase, message: n.progress.message, powerCycles: n.progress.powerCycles,
+      deadlineAt: n.progress.deadlineAt?.toISOString() ?? null, commandId: n.commandId, updatedAt: n.updatedAt.toISOString(),
+    })),
+  };
+}
+
+export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = async (app, deps) => {
+  const { store, reimages, templates } = deps;
+  const operationView = async (o: OperationRecord) => operationToApi(o, await store.operationNodes(o.id));
+
+  app.get('/api/v1/images', { schema: { summary: 'The image catalog', response: { 200: ImageList } } }, async () => ({ items: await store.listImages() }));
+
+  app.put('/api/v1/images/:name/:version', {
+    schema: { summary: 'Add or replace an image', params: ImageParams, body: ImageBody, response: { 200: Image, 400: ApiError } },
+  }, async (request) => {
+    const image = { ...request.params, ...request.body, sha256: request.body.sha256.toLowerCase() };
+    await store.putImage(image, deps.now());
+    return image;
+  });
+
+  app.delete('/api/v1/images/:name/:version', {
+    schema: { summary: 'Remove an image from the catalog', params: ImageParams, response: { 204: { type: 'null' }, 404: ApiError } },
+  }, async (request, reply) => {
+    if (!(await store.deleteImage(request.params))) throw new DomainError('not-found', `no image ${imageLabel(request.params)}`);
+    return reply.status(204).send(null);
+  });
+
+  app.post('/api/v1/templates', {
+    schema: { summary: 'Create a cluster template', body: CreateTemplate, response: { 201: Template, 400: ApiError, 404: ApiError, 409: ApiError } },
+  }, async (request, reply) => {
+    const b = request.body;
+    const template = await templates.create({
+      name: b.name, image: imageRef(b.image), tenantId: b.tenantId, nodeCount: b.nodeCount,
+      profile: { gpuModel: b.gpuModel, gpuCount: b.gpuCount, minMemoryBytes: Math.round(b.minMemoryGiB * GiB) },
+    });
+    return reply.status(201).send(templateToApi(template));
+  });
+
+  app.get('/api/v1/templates', { schema: { summary: 'Cluster templates', response: { 200: TemplateList } } }, async () => ({ items: (await store.listTemplates()).map(templateToApi) }));
+
+  app.delete('/api/v1/templates/:id', {
+    schema: { summary: 'Delete a cluster template (its nodes stay)', params: TenantParams, response: { 204: { type: 'null' }, 404: ApiError } },
+  }, async (request, reply) => {
+    if (!(await store.deleteTemplate(request.params.id))) throw new DomainError('not-found', `no template ${request.params.id}`);
+    return reply.status(204).send(null);
+  });
+
+  app.post('/api/v1/templates/:id/apply', {
+    schema: {
+      summary: 'Bring the template\'s tenant up to its size: allocate matching spares and reimage them all',
+      params: TenantParams, response: { 200: TemplateApplyResult, 404: ApiError, 409: ApiError },
+    },
+  }, async (request) => {
+    const result = await templates.apply(request.params.id, actor);
+    return { ...result, operation: result.operation ? await operationView(result.operation) : null };
+  });
+
+  app.post('/api/v1/nodes/:id/reimage', {
+    schema: { summary: 'Reimage one node', params: NodeIdParams, body: ReimageNode, response: { 202: Operation, 400: ApiError, 404: ApiError, 409: ApiError } },
+  }, async (request, reply) => {
+    const operation = await reimages.create({
+      kind: 'reimage', image: imageRef(request.body.image), nodeIds: [request.params.id], priority: request.body.priority, urgent: false, actor, reason: 'operator request',
+    });
+    return reply.status(202).send(await operationView(operation));
+  });
+
+  app.post('/api/v1/reimage', {
+    schema: { summary: 'Reimage many nodes (ids and/or a selector), within the concurrency limits', body: ReimageBatch, response: { 202: Operation, 400: ApiError, 404: ApiError, 409: ApiError } },
+  }, async (request, reply) => {
+    const { nodeIds = [], selector, image, priority, reason } = request.body;
+    const selected = selector
+      ? (await store.listNodes()).filter((n) => (n.state === 'allocated' || n.state === 'active')
+        && (selector.state === undefined || n.state === selector.state) && (selector.tenant === undefined || n.tenant === selector.tenant)
+        && (selector.rack === undefined || n.rack === selector.rack) && (selector.gpuModel === undefined || n.gpuModel === selector.gpuModel)).map((n) => n.id)
+      : [];
+    const ids = [...new Set([...nodeIds, ...selected])];
+    if (ids.length === 0) throw new DomainError('invalid-argument', 'no node matches: give nodeIds or a selector that matches allocated or active nodes');
+    const operation = await reimages.create({ kind: 'reimage', image: imageRef(image), nodeIds: ids, priority, urgent: false, actor, reason });
+    return reply.status(202).send(await operationView(operation));
+  });
+
+  app.get('/api/v1/operations', {
+    schema: { summary: 'Operations, newest first', response: { 200: OperationList } },
+  }, async () => ({ items: (await store.listOperations(200)).map(summaryToApi) }));
+
+  app.get('/api/v1/operations/:id', {
+    schema: { summary: 'An operation with each node\'s phase', params: OperationParams, response: { 200: Operation, 404: ApiError } },
+  }, async (request) => {
+    const operation = await store.getOperation(request.params.id);
+    if (!operation) throw new DomainError('not-found', `no operation ${request.params.id}`);
+    return operationView(operation);
+  });
+};

@@ -1,0 +1,43 @@
+// BMC settings per node and power control through them.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ApiError, BmcBody, BmcView, NodeIdParams, PowerAction, PowerStatus } from '@metalfleet/api';
+import { DomainError } from '@metalfleet/domain';
+import type { BmcDriver } from '@metalfleet/power';
+import type { BmcConfig, FleetStore } from '@metalfleet/store';
+
+export interface PowerRouteDeps {
+  store: FleetStore;
+  driverFor: (bmc: BmcConfig) => BmcDriver;
+}
+
+export const powerRoutes: FastifyPluginAsyncTypebox<PowerRouteDeps> = async (app, { store, driverFor }) => {
+  async function bmcOf(nodeId: string): Promise<BmcConfig> {
+    if (!(await store.getNodeSummary(nodeId))) throw new DomainError('not-found', `no node ${nodeId}`);
+    const bmc = await store.getBmc(nodeId);
+    if (!bmc) throw new DomainError('not-found', `node ${nodeId} has no BMC configured; PUT /api/v1/nodes/${nodeId}/bmc first`);
+    return bmc;
+  }
+
+  app.put('/api/v1/nodes/:id/bmc', {
+    schema: { summary: 'Set how to reach the node\'s BMC (the password is never shown again)', params: NodeIdParams, body: BmcBody, response: { 200: BmcView, 400: ApiError, 404: ApiError } },
+  }, async (request) => {
+    if (!(await store.getNodeSummary(request.params.id))) throw new DomainError('not-found', `no node ${request.params.id}`);
+    const bmc: BmcConfig = { ...request.body };
+    await store.setBmc(request.params.id, bmc);
+    const { password: _password, https: _https, ...view } = bmc;
+    return view;
+  });
+
+  app.get('/api/v1/nodes/:id/power', {
+    schema: { summary: 'Power state, asked of the BMC', params: NodeIdParams, response: { 200: PowerStatus, 404: ApiError, 503: ApiError } },
+  }, async (request) => ({ power: await driverFor(await bmcOf(request.params.id)).powerState() }));
+
+  app.post('/api/v1/nodes/:id/power', {
+    schema: { summary: 'Power on, off, cycle, or next boot from the network', params: NodeIdParams, body: PowerAction, response: { 200: PowerStatus, 404: ApiError, 503: ApiError } },
+  }, async (request) => {
+    const driver = driverFor(await bmcOf(request.params.id));
+    const actions = { on: () => driver.powerOn(), off: () => driver.powerOff(), cycle: () => driver.powerCycle(), pxe: () => driver.setNextBootPxe() };
+    await actions[request.body.action]();
+    return { power: await driver.powerState() };
+  });
+};

@@ -1,0 +1,79 @@
+// Composing reimaging and replacement: the command outbox on the embedded
+// broker, BMC drivers from each node's BMC settings, the drain hook, the
+// reimage scheduler's limits and windows, templates and remediation.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { parseMaintenanceWindows, type NodeSummary } from '@metalfleet/domain';
+import {
+  createClusterTemplates, createCommandOutbox, createReimages, startRemediation, webhookDrain, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
+} from '@metalfleet/fleet';
+import { IpmiDriver, RedfishDriver, type BmcDriver } from '@metalfleet/power';
+import type { BmcConfig, FleetStore } from '@metalfleet/store';
+import type { NodeBroker } from '@metalfleet/transport';
+import type { ManagerConfig } from './config.ts';
+
+export function bmcDriver(bmc: BmcConfig): BmcDriver {
+  return bmc.driver === 'ipmi'
+    ? new IpmiDriver({ host: bmc.address, port: bmc.port, username: bmc.username, password: bmc.password, cipherSuite: bmc.cipherSuite })
+    : new RedfishDriver({ baseUrl: `${bmc.https ? 'https' : 'http'}://${bmc.address}:${bmc.port}`, username: bmc.username, password: bmc.password, insecureTls: bmc.insecureTls });
+}
+
+export interface ReimagingDeps {
+  store: FleetStore;
+  events: FleetEvents;
+  lifecycle: Lifecycle;
+  broker: NodeBroker;
+  tenants: Tenants;
+  reconciler: FabricReconciler;
+  now: () => Date;
+  logger: Logger;
+  /** The manager's HTTP URL as nodes reach it. */
+  publicUrl: () => string;
+}
+
+export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps) {
+  const windows = parseMaintenanceWindows(config.maintenanceWindows);
+  if (!windows.ok) throw new Error(`--maintenance-windows: ${windows.error}`);
+  const onError = (error: unknown, context: Record<string, unknown>) => deps.logger.error({ err: error, ...context }, 'reimaging step failed');
+  const outbox = createCommandOutbox({
+    store: deps.store, broker: deps.broker, events: deps.events, now: deps.now, newId: randomUUID,
+    ackTimeoutMs: config.commandAckTimeoutS * 1000, maxAttempts: config.commandMaxAttempts, maxPayloadBytes: config.maxPayloadBytes,
+  });
+  await outbox.listen();
+  const drain = webhookDrain(config.drainHookUrl, config.reimageStepTimeoutS * 1000);
+  const step = config.reimageStepTimeoutS * 1000;
+  const boot = config.reimageBootTimeoutS * 1000;
+  const reimages = createReimages({
+    store: deps.store, events: deps.events, lifecycle: deps.lifecycle, outbox, now: deps.now, newId: randomUUID,
+    // A request during a pass gets one more pass after it: resolves once the change is on the switches.
+    settleFabric: () => deps.reconciler.reconcile(),
+    bmcFor: async (nodeId) => {
+      const bmc = await deps.store.getBmc(nodeId);
+      return bmc ? bmcDriver(bmc) : null;
+    },
+    drain,
+    bootScriptUrl: (node: NodeSummary) => `${deps.publicUrl()}/boot/ipxe?mac=${encodeURIComponent(node.identity.macs[0] ?? '')}`,
+    limits: { global: config.reimageConcurrency, perRack: config.reimagePerRack, perTenant: config.reimagePerTenant },
+    windows: windows.windows,
+    timeoutsMs: { draining: step, isolating: step, rebooting: boot, installing: boot, 'health-check': step, restoring: step },
+    maxPowerCycles: config.maxPowerCycles,
+    onError,
+  });
+  const templates = createClusterTemplates({ store: deps.store, tenants: deps.tenants, reimages, now: deps.now, newId: randomUUID });
+  const stopRemediation = startRemediation({
+    store: deps.store, events: deps.events, lifecycle: deps.lifecycle, tenants: deps.tenants, templates, reimages, outbox, drain, now: deps.now,
+    cooldownMs: config.remediationCooldownS * 1000, onError,
+  });
+  const resent = await outbox.resume();
+  const running = await reimages.start(1000);
+  if (resent > 0 || running.resumed > 0) deps.logger.warn({ commandsResent: resent, reimagesResumed: running.resumed }, 'resumed work in flight at the last stop');
+  const sweeper = setInterval(() => void outbox.sweep().catch((error: unknown) => onError(error, { step: 'command sweep' })), 1000);
+  return {
+    outbox, reimages, templates,
+    async stop() {
+      clearInterval(sweeper);
+      stopRemediation();
+      await running.stop();
+    },
+  };
+}

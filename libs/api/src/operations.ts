@@ -1,0 +1,110 @@
+// Images, cluster templates, reimage operations and BMC power control.
+import { Type, type Static } from 'typebox';
+import { NullableTimestamp, Timestamp } from './common.ts';
+
+const Name = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' });
+const ImageRefText = Type.String({ minLength: 3, maxLength: 129, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'name@version of a catalog image.' });
+const Url = Type.String({ minLength: 1, maxLength: 2048, pattern: '^https?://\\S+$' });
+
+export const ImageBody = Type.Object({
+  kernelUrl: Url,
+  initrdUrl: Url,
+  rootUrl: Type.String({ ...Url, description: 'The root image the agent downloads and verifies in the new boot.' }),
+  sha256: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'sha256 of the root image.' }),
+  cmdline: Type.String({ maxLength: 1024, default: '', description: 'Extra kernel command line.' }),
+}, { additionalProperties: false });
+export type ImageBody = Static<typeof ImageBody>;
+
+export const Image = Type.Object({ name: Type.String(), version: Type.String(), kernelUrl: Type.String(), initrdUrl: Type.String(), rootUrl: Type.String(), sha256: Type.String(), cmdline: Type.String() });
+export type Image = Static<typeof Image>;
+export const ImageList = Type.Object({ items: Type.Array(Image) });
+export const ImageParams = Type.Object({ name: Name, version: Name });
+
+export const CreateTemplate = Type.Object({
+  name: Name,
+  image: ImageRefText,
+  tenantId: Type.String({ minLength: 1, maxLength: 64 }),
+  nodeCount: Type.Integer({ minimum: 1, maximum: 100000 }),
+  gpuModel: Type.String({ maxLength: 128, default: '', description: 'Exact GPU model; empty: any.' }),
+  gpuCount: Type.Integer({ minimum: 0, maximum: 64, default: 0, description: 'At least this many GPUs.' }),
+  minMemoryGiB: Type.Number({ minimum: 0, default: 0, description: 'At least this much memory.' }),
+}, { additionalProperties: false });
+export type CreateTemplate = Static<typeof CreateTemplate>;
+
+export const Template = Type.Object({
+  id: Type.String(), name: Type.String(), image: Type.String(), tenantId: Type.String(), nodeCount: Type.Integer(),
+  gpuModel: Type.String(), gpuCount: Type.Integer(), minMemoryGiB: Type.Number(), createdAt: Timestamp,
+});
+export type Template = Static<typeof Template>;
+export const TemplateList = Type.Object({ items: Type.Array(Template) });
+
+export const OperationNode = Type.Object({
+  nodeId: Type.String(), rack: Type.String(), tenant: Type.Union([Type.String(), Type.Null()]), phase: Type.String(), message: Type.String(),
+  powerCycles: Type.Integer(), deadlineAt: NullableTimestamp, commandId: Type.Union([Type.String(), Type.Null()]), updatedAt: Timestamp,
+});
+
+const operationSummaryFields = {
+  id: Type.String(),
+  kind: Type.String(),
+  state: Type.String({ description: 'running, succeeded or failed.' }),
+  image: Type.String(),
+  priority: Type.Integer(),
+  urgent: Type.Boolean(),
+  actor: Type.String(),
+  reason: Type.String(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+};
+export const OperationSummary = Type.Object(operationSummaryFields);
+export const Operation = Type.Object({
+  ...operationSummaryFields,
+  progress: Type.Object({ total: Type.Integer(), done: Type.Integer(), failed: Type.Integer(), inFlight: Type.Integer(), queued: Type.Integer() }),
+  nodes: Type.Array(OperationNode),
+});
+export type Operation = Static<typeof Operation>;
+export const OperationList = Type.Object({ items: Type.Array(OperationSummary) });
+export const OperationParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export const ReimageNode = Type.Object({
+  image: ImageRefText,
+  priority: Type.Integer({ minimum: -1000, maximum: 1000, default: 0 }),
+}, { additionalProperties: false });
+
+export const ReimageBatch = Type.Object({
+  image: ImageRefText,
+  priority: Type.Integer({ minimum: -1000, maximum: 1000, default: 0 }),
+  nodeIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 100000 })),
+  selector: Type.Optional(Type.Object({
+    tenant: Type.Optional(Type.String({ maxLength: 64 })),
+    rack: Type.Optional(Type.String({ maxLength: 128 })),
+    gpuModel: Type.Optional(Type.String({ maxLength: 128 })),
+    state: Type.Optional(Type.Union([Type.Literal('allocated'), Type.Literal('active')])),
+  }, { additionalProperties: false, description: 'Every node matching all given fields.' })),
+  reason: Type.String({ maxLength: 512, default: 'operator request' }),
+}, { additionalProperties: false });
+export type ReimageBatch = Static<typeof ReimageBatch>;
+
+export const TemplateApplyResult = Type.Object({
+  operation: Type.Union([Operation, Type.Null()]),
+  allocated: Type.Array(Type.String()),
+  already: Type.Integer({ description: 'Nodes the tenant already had towards the template\'s size.' }),
+});
+
+export const BmcBody = Type.Object({
+  driver: Type.Union([Type.Literal('ipmi'), Type.Literal('redfish')]),
+  address: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:-]+$' }),
+  port: Type.Integer({ minimum: 1, maximum: 65535, description: 'IPMI: usually 623; Redfish: 443.' }),
+  username: Type.String({ minLength: 1, maxLength: 64 }),
+  password: Type.String({ minLength: 1, maxLength: 128 }),
+  cipherSuite: Type.Integer({ minimum: 0, maximum: 17, default: 3, description: 'IPMI lanplus cipher suite.' }),
+  insecureTls: Type.Boolean({ default: false, description: 'Redfish: accept the BMC\'s self-signed certificate.' }),
+  https: Type.Boolean({ default: true, description: 'Redfish: https (false only for a lab).' }),
+}, { additionalProperties: false });
+export type BmcBody = Static<typeof BmcBody>;
+
+export const BmcView = Type.Object({ driver: Type.String(), address: Type.String(), port: Type.Integer(), username: Type.String(), cipherSuite: Type.Integer(), insecureTls: Type.Boolean() });
+
+export const PowerAction = Type.Object({
+  action: Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('cycle'), Type.Literal('pxe')], { description: 'pxe: next boot from the network (once).' }),
+}, { additionalProperties: false });
+export const PowerStatus = Type.Object({ power: Type.Union([Type.Literal('on'), Type.Literal('off')]) });
