@@ -51,16 +51,14 @@ describe('lifecycle controllers', () => {
     expect(await store.history('n2')).toContainEqual(expect.objectContaining({ event: 'inspection-failed', reason: 'gpu:0000:18:00 xid-79' }));
   });
 
-  it('fails an active node with a new critical condition, requesting a replacement', async () => {
+  it('leaves a node in service with a critical condition to the remediation controller', async () => {
     await node('n3');
     for (const e of ['inspect', 'inspection-passed', 'allocate', 'provision', 'provisioned'] as const) await lifecycle.apply('n3', e, 'test', 'setup');
-    const seen: string[] = [];
-    events.on((e) => { if (e.type === 'state-changed') seen.push(`${e.from}→${e.to} ${e.effects.join(',')}`); });
     await store.replaceConditions('n3', [critical]);
     events.emit({ type: 'health-changed', nodeId: 'n3', eventId: 'e1', changes: [], at: now });
+    events.emit({ type: 'health-digest', nodeId: 'n3', conditions: 1, at: now });
     await settle();
-    expect((await store.getNode('n3'))?.state).toBe('failed');
-    expect(seen).toEqual(['active→failed isolate-from-tenant,request-replacement']);
+    expect((await store.getNode('n3'))?.state).toBe('active');
   });
 
   it('fails an active node offline past the failure grace, not before', async () => {

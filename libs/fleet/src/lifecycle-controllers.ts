@@ -2,9 +2,10 @@
 // state themselves.
 // - inspection: a registered node in `discovered` is inspected; its first
 //   health digest decides: no critical condition → available, else failed.
-// - failure: a critical condition on a node that is in service fails it.
+// - health after inspection belongs to the remediation controller
+//   (remediation.ts): it fails, replaces or repairs nodes by the policy.
 // - presence: a node in service offline for longer than the failure grace fails.
-import { overallHealth, type NodeState } from '@metalfleet/domain';
+import type { NodeState } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { FleetEvent, FleetEvents } from './fleet-events.ts';
 import type { Lifecycle } from './lifecycle.ts';
@@ -30,20 +31,14 @@ export function startLifecycleControllers(deps: ControllerDeps): { sweep: () => 
       if (node?.state === 'discovered') await lifecycle.apply(event.nodeId, 'inspect', 'registration', 'registered in the discovery image');
       return;
     }
-    if (event.type !== 'health-digest' && event.type !== 'health-changed') return;
+    if (event.type !== 'health-digest') return;
     const node = await store.getNodeSummary(event.nodeId);
     if (!node) return;
     const conditions = await store.conditions(event.nodeId);
     const critical = conditions.filter((c) => c.severity === 'critical');
-    if (node.state === 'inspecting' && event.type === 'health-digest') {
-      if (critical.length === 0) await lifecycle.apply(node.id, 'inspection-passed', 'inspection', `healthy: ${conditions.length} non-critical conditions`);
-      else await lifecycle.apply(node.id, 'inspection-failed', 'inspection', critical.map((c) => `${c.component} ${c.code}`).join(', '));
-      return;
-    }
-    if (inService.includes(node.state) && critical.length > 0) {
-      const { remediation } = overallHealth(conditions);
-      await lifecycle.apply(node.id, 'fail', 'health', `critical: ${critical.map((c) => `${c.component} ${c.code}`).join(', ')} (remediation ${remediation})`);
-    }
+    if (node.state !== 'inspecting') return;
+    if (critical.length === 0) await lifecycle.apply(node.id, 'inspection-passed', 'inspection', `healthy: ${conditions.length} non-critical conditions`);
+    else await lifecycle.apply(node.id, 'inspection-failed', 'inspection', critical.map((c) => `${c.component} ${c.code}`).join(', '));
   }
 
   const unsubscribe = deps.events.on((event) => {

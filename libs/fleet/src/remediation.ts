@@ -81,8 +81,7 @@ export function startRemediation(deps: RemediationDeps): () => void {
           const operation = await deps.reimages.create({ kind: 'reimage', image: template.image, nodeIds: [nodeId], priority: 50, urgent: true, actor, reason: `software fault: ${decision.reason}` });
           return report(nodeId, 'reimage', decision.reason, `reimaging in place in operation ${operation.id}`);
         }
-        const gpuIndex = decision.action === 'reset-gpu' ? await gpuIndexOf(nodeId, decision.gpuComponent) : 0;
-        const command = await deps.outbox.send(nodeId, decision.action, decision.action === 'reset-gpu' ? { gpuIndex } : {}, null);
+        const command = await deps.outbox.send(nodeId, 'reset-gpu', { gpuIndex: await gpuIndexOf(nodeId, decision.gpuComponent) }, null);
         return report(nodeId, decision.action, decision.reason, `command ${command.id} sent`);
       }
     }

@@ -16,7 +16,10 @@ describe('decideRemediation', () => {
     { name: 'Xid 79 on a spare', state: 'available', tenant: null, conditions: [c('xid-79', 'critical', 'replace')], action: 'repair' },
     { name: 'Xid 79 on a node already failed', state: 'failed', tenant: null, conditions: [c('xid-79', 'critical', 'replace')], action: 'none' },
     { name: 'GSP timeout', state: 'active', tenant: 't', conditions: [c('xid-119', 'critical', 'reset-gpu')], action: 'reset-gpu' },
-    { name: 'reboot beats reset', state: 'active', tenant: 't', conditions: [c('xid-119', 'critical', 'reset-gpu'), c('xid-62', 'critical', 'reboot')], action: 'reboot' },
+    // A GPU that needs a power cycle takes the node down: the tenant gets a spare at once.
+    { name: 'Xid 79 as the catalog has it (reboot)', state: 'active', tenant: 't', conditions: [c('xid-79', 'critical', 'reboot')], action: 'replace' },
+    { name: 'reboot beats reset', state: 'active', tenant: 't', conditions: [c('xid-119', 'critical', 'reset-gpu'), c('xid-62', 'critical', 'reboot')], action: 'replace' },
+    { name: 'reboot-level fault on a spare', state: 'available', tenant: null, conditions: [c('xid-62', 'critical', 'reboot')], action: 'repair' },
     { name: 'reimage', state: 'active', tenant: 't', conditions: [c('driver', 'critical', 'reimage', 'node')], action: 'reimage' },
     { name: 'replace beats software', state: 'active', tenant: 't', conditions: [c('xid-62', 'critical', 'reboot'), c('xid-79', 'critical', 'replace')], action: 'replace' },
     { name: 'software fault on a spare waits', state: 'available', tenant: null, conditions: [c('xid-119', 'critical', 'reset-gpu')], action: 'none' },

@@ -1,14 +1,18 @@
 // What the manager does about a node's health on its own. Only critical
-// conditions act; warnings are for people. Hardware faults on a tenant's node
-// replace it (the tenant keeps its size, the node goes to repair); software
-// faults are fixed in place with the least disruptive remedy that clears them.
+// conditions act; warnings are for people.
+// - Faults whose remedy takes the machine down for a power cycle or more
+//   (reboot: a GPU off the bus, a hung GSP; replace: failed memory rows, a
+//   dead link) are hardware faults: a tenant's node is replaced by a spare at
+//   once and goes to repair, where its remedy is applied without a tenant
+//   waiting on it (GPU-HEALTH.md: Xid 79 → drain, cold power-cycle, RMA on
+//   recurrence). A spare with one leaves the pool for repair.
+// - A GPU reset or a reimage fixes software in place, on an active node.
 import { remediations, type HealthCondition, type Remediation } from '../health/health-condition.ts';
 import type { NodeState } from '../node.ts';
 
 export type RemediationAction =
   | { action: 'none'; reason: string }
   | { action: 'reset-gpu'; gpuComponent: string; reason: string }
-  | { action: 'reboot'; reason: string }
   | { action: 'reimage'; reason: string }
   /** An active tenant node with a hardware fault: drain, swap in a spare, send this one to repair. */
   | { action: 'replace'; reason: string }
@@ -30,7 +34,7 @@ export function decideRemediation(node: RemediationSubject, conditions: readonly
   const strongest = critical.reduce<Remediation>((acc, c) => (remediations.indexOf(c.remediation) > remediations.indexOf(acc) ? c.remediation : acc), 'none');
   const deciding = critical.filter((c) => c.remediation === strongest);
   const reason = describe(deciding);
-  if (strongest === 'replace') {
+  if (strongest === 'replace' || strongest === 'reboot') {
     if (node.tenant !== null && (node.state === 'active' || node.state === 'provisioning' || node.state === 'allocated')) return { action: 'replace', reason };
     if (node.state === 'available' || node.state === 'inspecting') return { action: 'repair', reason };
     return { action: 'none', reason: `hardware fault, but a ${node.state} node is not in service: ${reason}` };
@@ -38,5 +42,5 @@ export function decideRemediation(node: RemediationSubject, conditions: readonly
   // Software remedies disturb a running node: only for nodes in service.
   if (node.state !== 'active') return { action: 'none', reason: `software fault on a ${node.state} node; fixed by its next reimage: ${reason}` };
   if (strongest === 'reset-gpu') return { action: 'reset-gpu', gpuComponent: deciding[0]?.component ?? '', reason };
-  return { action: strongest, reason };
+  return { action: 'reimage', reason };
 }
