@@ -2,9 +2,12 @@
 // target is met. Timing is measured here, never asserted in tests.
 import { runAgentFootprint } from './agent-footprint.ts';
 import { runManagerLoad } from './manager-load.ts';
+import { runReimagingBench } from './reimaging.ts';
 
 console.log('== agent footprint (issue: under 60 MiB RSS, under 0.5 % of a core) ==');
 await runAgentFootprint();
 console.log('\n== manager load (issue: 5,000 registered within 30 s; 10,000 msg/s with lag under 1 s) ==');
 await runManagerLoad();
+console.log('\n== reimaging (issue: time from an injected failure to the replacement active; fan a reimage out to 1,000 nodes and get every ack) ==');
+await runReimagingBench();
 process.exit(0);

@@ -37,7 +37,7 @@ export async function startRedfishStandIn(credentials = { username: 'admin', pas
   const expected = `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
   const server = createServer((req, res) => {
     void (async () => {
-      const path = (req.url ?? '/').split('?')[0]!.replace(/\/$/, '');
+      const path = new URL(req.url ?? '/', 'http://stand-in').pathname.replace(/\/$/, '');
       if (path === '/redfish') return send(res, 200, { v1: '/redfish/v1/' });
       if (path === '/redfish/v1') {
         return send(res, 200, {

@@ -24,8 +24,8 @@ export interface IpmiOptions {
 
 /** `Chassis Power is on` → 'on'. */
 export function parsePowerStatus(output: string): PowerState | null {
-  const match = /Chassis Power is (on|off)/i.exec(output);
-  return match ? (match[1]!.toLowerCase() as PowerState) : null;
+  const state = /Chassis Power is (on|off)/i.exec(output)?.[1]?.toLowerCase();
+  return state === 'on' || state === 'off' ? state : null;
 }
 
 export class IpmiDriver implements BmcDriver {

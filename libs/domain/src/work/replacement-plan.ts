@@ -22,6 +22,7 @@ export function pickSpare(failed: { id: string; rack: string }, profile: Hardwar
     const want = `${profile.gpuCount}x ${profile.gpuModel || 'any GPU'}, ≥ ${Math.round(profile.minMemoryBytes / 1024 ** 3)} GiB`;
     return { ok: false, reason: `no available, online, healthy node matches ${want} (${usable.length} available, none matching)` };
   }
-  const best = [...matching].sort((a, b) => Number(b.rack === failed.rack) - Number(a.rack === failed.rack) || a.id.localeCompare(b.id))[0]!;
+  const [best] = [...matching].sort((a, b) => Number(b.rack === failed.rack) - Number(a.rack === failed.rack) || a.id.localeCompare(b.id));
+  if (!best) return { ok: false, reason: 'no candidate' };
   return { ok: true, spareId: best.id, sameRack: best.rack === failed.rack };
 }

@@ -14,8 +14,8 @@ export interface BootEntry {
 export function parseEfiBootEntries(output: string): BootEntry[] {
   const entries: BootEntry[] = [];
   for (const line of output.split('\n')) {
-    const m = /^Boot([0-9A-Fa-f]{4})(\*?)\s+(.*)$/.exec(line.trim());
-    if (m) entries.push({ id: m[1]!.toUpperCase(), active: m[2] === '*', label: m[3]!.trim() });
+    const [, id, star, label] = /^Boot([0-9A-Fa-f]{4})(\*?)\s+(.*)$/.exec(line.trim()) ?? [];
+    if (id && label !== undefined) entries.push({ id: id.toUpperCase(), active: star === '*', label: label.trim() });
   }
   return entries;
 }
