@@ -99,7 +99,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }) });
   let publicUrl = config.publicUrl.replace(/\/$/, '');
   const reimaging = await startReimaging(config, {
-    store, events, lifecycle, broker, tenants: fabric.tenants, reconciler: fabric.reconciler, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
+    store, events, lifecycle, broker, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
   });
   const sweeper = setInterval(() => {
     presence.sweep().then(controllers.sweep).catch((error: unknown) => logger.error({ err: error }, 'presence sweep failed'));

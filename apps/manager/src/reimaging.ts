@@ -25,6 +25,8 @@ export interface ReimagingDeps {
   broker: NodeBroker;
   tenants: Tenants;
   reconciler: FabricReconciler;
+  /** Switches the reconciler programs; none: no port to settle. */
+  switches: number;
   now: () => Date;
   logger: Logger;
   /** The manager's HTTP URL as nodes reach it. */
@@ -46,7 +48,7 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   const reimages = createReimages({
     store: deps.store, events: deps.events, lifecycle: deps.lifecycle, outbox, now: deps.now, newId: randomUUID,
     // A request during a pass gets one more pass after it: resolves once the change is on the switches.
-    settleFabric: () => deps.reconciler.reconcile(),
+    settleFabric: deps.switches > 0 ? () => deps.reconciler.reconcile() : async () => undefined,
     bmcFor: async (nodeId) => {
       const bmc = await deps.store.getBmc(nodeId);
       return bmc ? bmcDriver(bmc) : null;
