@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeList, Operation, Tenant } from '@metalfleet/api';
+import { startBmcLab, type BmcLab } from '../support/bmc-lab.ts';
 import { ManagerProcess } from '../support/manager.ts';
 import { agentBin, eventually, start, type Proc } from '../support/processes.ts';
 
@@ -16,6 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), 'mf-reimage-'));
 const faultsFile = join(dir, 'faults.json');
 let manager: ManagerProcess;
 let agent: Proc | null = null;
+let bmc: BmcLab | null = null;
 
 async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(`${manager.http}${path}`, {
@@ -47,7 +49,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'manager', 'images', 'root.img'), root);
   manager = new ManagerProcess(join(dir, 'manager'), [
     '--telemetry-interval-s', '1', '--health-interval-s', '1', '--health-digest-interval-s', '2', '--command-ack-timeout-s', '3',
-    '--reimage-concurrency', '1', '--reimage-boot-timeout-s', '60', '--reimage-step-timeout-s', '30',
+    '--reimage-concurrency', '1', '--reimage-boot-timeout-s', '10', '--reimage-step-timeout-s', '30', '--command-max-attempts', '2',
   ]);
   await manager.start();
   agent = start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', '5', '--simulate-seed', 'reimage',
@@ -60,6 +62,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  bmc?.stop();
   await agent?.stop('SIGKILL');
   await manager?.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -132,4 +135,23 @@ describe('reimaging and replacement', () => {
     const node = (await api<NodeList>('GET', '/api/v1/nodes')).items.find((n) => n.id === target!.id);
     expect(node?.state).toBe('failed');
   });
+
+  it('power-cycles a node that stops answering through its BMC (a real ipmi_sim), then fails it with the phase and the evidence', async () => {
+    bmc = await startBmcLab();
+    const [target] = (await api<NodeList>('GET', `/api/v1/nodes?tenant=${tenant.id}`)).items.filter((n) => n.state === 'active');
+    await api('PUT', `/api/v1/nodes/${target!.id}/bmc`, { driver: 'ipmi', address: bmc.host, port: bmc.port, username: bmc.username, password: bmc.password, cipherSuite: 3 });
+    expect(await api('POST', `/api/v1/nodes/${target!.id}/power`, { action: 'on' })).toEqual({ power: 'on' });
+    // Every simulated node dies: nothing acks, nothing boots.
+    await agent?.stop('SIGKILL');
+    agent = null;
+    const op = await api<Operation>('POST', `/api/v1/nodes/${target!.id}/reimage`, { image: 'gpu-os@1.0' });
+    const done = await finished(op.id, 90_000);
+    expect(done.state).toBe('failed');
+    expect(done.nodes[0]).toMatchObject({ powerCycles: 1, message: 'timed out in installing' });
+    // The BMC was told to boot from the network and to cycle the power.
+    expect(bmc.actions()).toEqual(expect.arrayContaining(['boot pxe', 'power 0']));
+    const last = (await history(target!.id)).at(-1);
+    expect(last).toMatchObject({ from: 'provisioning', to: 'failed', event: 'provision-failed' });
+    expect(last?.reason).toContain('failed: timed out in installing');
+  }, 120_000);
 });
