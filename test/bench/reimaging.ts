@@ -16,12 +16,7 @@ import { agentBin, start, type Proc } from '../support/processes.ts';
 
 const fanOutNodes = Number(process.env['BENCH_REIMAGE_NODES'] ?? 1000);
 
-async function api<T>(manager: ManagerProcess, method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${manager.http}${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status} ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
+const api = <T>(manager: ManagerProcess, method: string, path: string, body?: unknown): Promise<T> => manager.request<T>(method, path, body);
 
 async function until(probe: () => Promise<boolean>, timeoutMs: number, everyMs = 200): Promise<boolean> {
   const end = Date.now() + timeoutMs;

@@ -19,14 +19,7 @@ let manager: ManagerProcess;
 let agent: Proc | null = null;
 let bmc: BmcLab | null = null;
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${manager.http}${path}`, {
-    method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status} ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
+const api = <T>(method: string, path: string, body?: unknown): Promise<T> => manager.request<T>(method, path, body);
 
 const operation = (id: string) => api<Operation>('GET', `/api/v1/operations/${id}`);
 const finished = (id: string, timeoutMs = 60_000) => eventually(() => operation(id), (o) => o.state !== 'running', timeoutMs);

@@ -21,14 +21,7 @@ const lanes: LabNode[] = [];
 /** Node ids of the simulated nodes, in the order of the lab's namespaces. */
 const nodeIds: string[] = [];
 
-async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${manager.http}${path}`, {
-    method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status} ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
+const api = <T>(method: string, path: string, body?: unknown): Promise<T> => manager.request<T>(method, path, body);
 
 const tag = (lane: LabNode) => lab.vsctl('get', 'port', lane.port, 'tag');
 /** Pings until the answer is `expected` (a changed port may take a moment to pass traffic); returns the last answer. */

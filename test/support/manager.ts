@@ -44,6 +44,16 @@ export class ManagerProcess {
     return (await response.json()) as T;
   }
 
+  /** A JSON request to the REST API; a non-2xx answer throws with the status and body. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${this.http}${path}`, {
+      method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status} ${text}`);
+    return (text ? JSON.parse(text) : null) as T;
+  }
+
   nodes(): Promise<NodeList> {
     return this.get<NodeList>('/api/v1/nodes');
   }

@@ -64,6 +64,7 @@ export const Operation = Type.Object({
 export type Operation = Static<typeof Operation>;
 export const OperationList = Type.Object({ items: Type.Array(OperationSummary) });
 export const OperationParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export const TemplateParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
 export const ReimageNode = Type.Object({
   image: ImageRefText,

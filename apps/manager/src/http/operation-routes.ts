@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   ApiError, CreateTemplate, Image, ImageBody, ImageList, ImageParams, NodeIdParams, Operation, OperationList, OperationParams, ReimageBatch, ReimageNode, Template,
-  TemplateApplyResult, TemplateList, TenantParams,
+  TemplateApplyResult, TemplateList, TemplateParams,
 } from '@metalfleet/api';
 import { DomainError, imageLabel, parseImageRef, type ClusterTemplate, type ImageRef } from '@metalfleet/domain';
 import type { ClusterTemplates, Reimages } from '@metalfleet/fleet';
@@ -89,7 +89,7 @@ export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = as
   app.get('/api/v1/templates', { schema: { summary: 'Cluster templates', response: { 200: TemplateList } } }, async () => ({ items: (await store.listTemplates()).map(templateToApi) }));
 
   app.delete('/api/v1/templates/:id', {
-    schema: { summary: 'Delete a cluster template (its nodes stay)', params: TenantParams, response: { 204: { type: 'null' }, 404: ApiError } },
+    schema: { summary: 'Delete a cluster template (its nodes stay)', params: TemplateParams, response: { 204: { type: 'null' }, 404: ApiError } },
   }, async (request, reply) => {
     if (!(await store.deleteTemplate(request.params.id))) throw new DomainError('not-found', `no template ${request.params.id}`);
     return reply.status(204).send(null);
@@ -98,7 +98,7 @@ export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = as
   app.post('/api/v1/templates/:id/apply', {
     schema: {
       summary: 'Bring the template\'s tenant up to its size: allocate matching spares and reimage them all',
-      params: TenantParams, response: { 200: TemplateApplyResult, 404: ApiError, 409: ApiError },
+      params: TemplateParams, response: { 200: TemplateApplyResult, 404: ApiError, 409: ApiError },
     },
   }, async (request) => {
     const result = await templates.apply(request.params.id, actor);
