@@ -135,8 +135,8 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     operations: { reimages: reimaging.reimages, templates: reimaging.templates },
     power: { driverFor: bmcDriver },
     boot: {
-      managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, discoveryImage: config.discoveryImage,
-      imageDir: imageDir,
+      managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
+      imageDir,
     },
     dashboardDir: config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir(),
   });

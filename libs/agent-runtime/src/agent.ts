@@ -6,7 +6,7 @@ import type { BackoffPolicy, BootParameters } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
 import { CommandExecutor } from './command-executor.ts';
 import { HealthMonitor } from './health-monitor.ts';
-import { sha256OfUrl } from './image-verifier.ts';
+import { verifyingInstaller, type InstallImage } from './image-installer.ts';
 import type { MachineControl } from './machine-control.ts';
 import { runMqttSession } from './mqtt-session.ts';
 import { registerUntilAccepted } from './registration.ts';
@@ -35,8 +35,8 @@ export interface AgentOptions {
   machine: MachineControl;
   /** The metalfleet.* words this boot was started with (kernel command line). */
   boot: BootParameters;
-  /** sha256 of a root image URL (default: download and hash it). */
-  verifyImage?: (url: string) => Promise<string>;
+  /** Installs a reimage's root image (default: download and hash it, as simulated machines do). */
+  installImage?: InstallImage;
 }
 
 /** Runs `work` now and every `ms`; returns a function that changes the period. */
@@ -72,7 +72,7 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
   const drainer = new SpoolDrainer(spool, logger);
   const health = new HealthMonitor({ backend: options.backend, spool, logger, onSpooled: () => drainer.kick() });
   const commands = new CommandExecutor({
-    spool, machine: options.machine, boot: options.boot, logger, onSpooled: () => drainer.kick(), verifyImage: options.verifyImage ?? ((url) => sha256OfUrl(url, signal)),
+    spool, machine: options.machine, boot: options.boot, logger, onSpooled: () => drainer.kick(), installImage: options.installImage ?? verifyingInstaller(signal),
   });
   const evaluate = () => void health.evaluate().catch((error: unknown) => logger.warn({ err: error }, 'health evaluation failed'));
   const healthTimer = every(options.healthIntervalMs, evaluate);

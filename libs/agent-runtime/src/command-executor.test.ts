@@ -18,7 +18,12 @@ function progress(spool: Spool): Array<{ id: string; phase: string; message: str
   return out;
 }
 
-function setup(boot = {}, verifyImage = async () => sha) {
+const installed = (digest: string) => async (url: string, onProgress: (p: { bytes: number; total: number | null }) => void) => {
+  for (const bytes of [250, 500, 750, 1000]) onProgress({ bytes, total: 1000 });
+  return { sha256: digest, bytes: 1000, detail: `wrote 1000 bytes of ${url} to /dev/vda and read them back` };
+};
+
+function setup(boot = {}, installImage = installed(sha)) {
   const spool = new SpoolFile(':memory:').spool('n1');
   const calls: string[] = [];
   const machine: MachineControl = {
@@ -28,8 +33,13 @@ function setup(boot = {}, verifyImage = async () => sha) {
       if (i === 9) throw new Error('no GPU 9');
       calls.push(`reset ${i}`);
     },
+    flushDisks: async () => void calls.push('sync'),
+    setNextBootToDisk: async () => {
+      calls.push('next boot disk');
+      return 'UEFI BootNext 0001 (debian)';
+    },
   };
-  const executor = new CommandExecutor({ spool, machine, boot, logger: pino({ level: 'silent' }), onSpooled: () => undefined, verifyImage });
+  const executor = new CommandExecutor({ spool, machine, boot, logger: pino({ level: 'silent' }), onSpooled: () => undefined, installImage });
   return { spool, calls, executor };
 }
 
@@ -67,21 +77,44 @@ describe('CommandExecutor', () => {
     expect(spool.size()).toBe(0);
   });
 
-  it('in the new boot: verifies the image once, and does not run its own reimage again', async () => {
+  it('with a BMC: flushes the disks and leaves the power cycle to the manager', async () => {
+    const { spool, calls, executor } = setup();
+    await executor.handle(toBinary(CommandSchema, create(CommandSchema, {
+      commandId: 'c3', kind: { case: 'reimage', value: { imageName: 'ubuntu', imageVersion: '24.04', sha256: sha, powerCycledByBmc: true } },
+    })));
+    expect(calls).toEqual(['sync']);
+    expect(progress(spool)).toEqual([
+      expect.objectContaining({ phase: 'ACKED' }),
+      expect.objectContaining({ phase: 'RUNNING', message: 'disks flushed; the manager power-cycles this node into ubuntu@24.04 through its BMC' }),
+    ]);
+  });
+
+  it('in the new boot: installs the image once with progress, sets the next boot to disk, and does not run its own reimage again', async () => {
     const boot = { commandId: 'c1', rootUrl: 'http://m/root.img', sha256: sha, image: { name: 'ubuntu', version: '24.04' } };
     const { spool, calls, executor } = setup(boot);
     await executor.handle(reimage('c1'));
     await executor.reportBootResult();
     await executor.reportBootResult();
-    expect(calls).toEqual([]);
+    expect(calls).toEqual(['next boot disk']);
     expect(progress(spool)).toEqual([
-      expect.objectContaining({ id: 'c1', phase: 'RUNNING' }), { id: 'c1', phase: 'SUCCEEDED', message: 'image verified', sha },
+      expect.objectContaining({ id: 'c1', phase: 'RUNNING', message: 'booted ubuntu@24.04; installing http://m/root.img' }),
+      expect.objectContaining({ phase: 'RUNNING', message: 'installing ubuntu@24.04: 250 of 1000 bytes' }),
+      expect.objectContaining({ phase: 'RUNNING', message: 'installing ubuntu@24.04: 500 of 1000 bytes' }),
+      expect.objectContaining({ phase: 'RUNNING', message: 'installing ubuntu@24.04: 750 of 1000 bytes' }),
+      {
+        id: 'c1', phase: 'SUCCEEDED', sha,
+        message: 'image installed and verified: wrote 1000 bytes of http://m/root.img to /dev/vda and read them back; next boot: UEFI BootNext 0001 (debian)',
+      },
     ]);
   });
 
-  it('in the new boot: a wrong image is a failed reimage, with the checksum it found', async () => {
-    const { spool, executor } = setup({ commandId: 'c1', rootUrl: 'http://m/root.img', sha256: sha }, async () => 'cd'.repeat(32));
+  it('in the new boot: a wrong image is a failed reimage, with the checksum it found, and the next boot stays as it was', async () => {
+    const { spool, calls, executor } = setup({ commandId: 'c1', rootUrl: 'http://m/root.img', sha256: sha }, installed('cd'.repeat(32)));
     await executor.reportBootResult();
-    expect(progress(spool)[1]).toEqual({ id: 'c1', phase: 'FAILED', message: `image checksum mismatch: expected ${sha}, got ${'cd'.repeat(32)}`, sha: 'cd'.repeat(32) });
+    expect(progress(spool).at(-1)).toEqual({
+      id: 'c1', phase: 'FAILED', sha: 'cd'.repeat(32),
+      message: `image checksum mismatch: expected ${sha}, got ${'cd'.repeat(32)} (wrote 1000 bytes of http://m/root.img to /dev/vda and read them back)`,
+    });
+    expect(calls).toEqual([]);
   });
 });

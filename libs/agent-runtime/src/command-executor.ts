@@ -1,14 +1,15 @@
 // Commands from the manager (topic `commands`, QoS 1): ack, report progress
 // and the result through the spool (in order, across restarts), and carry each
 // command id out once however often it is delivered. A reimage ends in a new
-// boot: the agent there reports the result for the command id on its kernel
-// command line, after verifying the image.
+// boot: the agent there installs the root image, checks what it wrote, and
+// reports the result for the command id on its kernel command line.
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BootParameters } from '@metalfleet/domain';
 import { CommandPhase, CommandProgressSchema, CommandSchema, type Command } from '@metalfleet/proto';
+import type { InstallImage } from './image-installer.ts';
 import type { MachineControl } from './machine-control.ts';
 import type { Spool } from './spool.ts';
 
@@ -20,7 +21,8 @@ export interface CommandExecutorDeps {
   logger: Logger;
   /** Called after a progress report is spooled (kicks the drainer). */
   onSpooled: () => void;
-  verifyImage: (url: string) => Promise<string>;
+  /** Writes (or, simulated, fetches) the root image and returns the sha256 of what was installed. */
+  installImage: InstallImage;
   now?: () => Date;
 }
 
@@ -74,7 +76,12 @@ export class CommandExecutor {
     try {
       switch (command.kind.case) {
         case 'reimage': {
-          const { imageName, imageVersion, bootScriptUrl } = command.kind.value;
+          const { imageName, imageVersion, bootScriptUrl, powerCycledByBmc } = command.kind.value;
+          if (powerCycledByBmc) {
+            await this.deps.machine.flushDisks();
+            this.report(commandId, CommandPhase.RUNNING, `disks flushed; the manager power-cycles this node into ${imageName}@${imageVersion} through its BMC`);
+            return;
+          }
           this.report(commandId, CommandPhase.RUNNING, `next boot from the network for ${imageName}@${imageVersion}; rebooting`);
           await this.drained();
           await this.deps.machine.rebootIntoPxe(bootScriptUrl);
@@ -97,7 +104,7 @@ export class CommandExecutor {
     }
   }
 
-  /** In a boot started by a reimage: verify the image and report that command's result (once). */
+  /** In a boot started by a reimage: install the image, check it, and report that command's result (once). */
   async reportBootResult(): Promise<void> {
     const { commandId, rootUrl, sha256, image } = this.deps.boot;
     if (!commandId || !this.deps.spool.firstDelivery(`boot-result:${commandId}`, this.now())) return;
@@ -106,18 +113,28 @@ export class CommandExecutor {
       this.report(commandId, CommandPhase.FAILED, 'booted without metalfleet.root and metalfleet.sha256 on the kernel command line');
       return;
     }
-    this.report(commandId, CommandPhase.RUNNING, `booted ${image ? `${image.name}@${image.version}` : 'an image'}; verifying ${rootUrl}`, { percent: 50 });
+    const label = image ? `${image.name}@${image.version}` : 'the image';
+    this.report(commandId, CommandPhase.RUNNING, `booted ${label}; installing ${rootUrl}`, { percent: 0 });
+    let reported = 0;
+    const onProgress = ({ bytes, total }: { bytes: number; total: number | null }) => {
+      // Every tenth of the image: enough to see it move, few enough messages for a thousand nodes.
+      const percent = total ? Math.floor((bytes / total) * 10) * 10 : 0;
+      if (percent <= reported || percent >= 100) return;
+      reported = percent;
+      this.report(commandId, CommandPhase.RUNNING, `installing ${label}: ${bytes} of ${total ?? '?'} bytes`, { percent });
+    };
     try {
-      const actual = await this.deps.verifyImage(rootUrl);
-      if (actual !== sha256.toLowerCase()) {
-        log.warn({ expected: sha256, actual }, 'image checksum mismatch');
-        this.report(commandId, CommandPhase.FAILED, `image checksum mismatch: expected ${sha256}, got ${actual}`, { verifiedSha256: actual });
+      const installed = await this.deps.installImage(rootUrl, onProgress);
+      if (installed.sha256 !== sha256.toLowerCase()) {
+        log.warn({ expected: sha256, actual: installed.sha256 }, 'image checksum mismatch');
+        this.report(commandId, CommandPhase.FAILED, `image checksum mismatch: expected ${sha256}, got ${installed.sha256} (${installed.detail})`, { verifiedSha256: installed.sha256 });
         return;
       }
-      log.info({ sha256: actual }, 'image verified');
-      this.report(commandId, CommandPhase.SUCCEEDED, 'image verified', { percent: 100, verifiedSha256: actual });
+      const nextBoot = await this.deps.machine.setNextBootToDisk();
+      log.info({ sha256: installed.sha256, detail: installed.detail, nextBoot }, 'image installed and verified');
+      this.report(commandId, CommandPhase.SUCCEEDED, `image installed and verified: ${installed.detail}; next boot: ${nextBoot}`, { percent: 100, verifiedSha256: installed.sha256 });
     } catch (error) {
-      this.report(commandId, CommandPhase.FAILED, `image verification failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.report(commandId, CommandPhase.FAILED, `image install failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 }

@@ -11,3 +11,4 @@ export * from './command-executor.ts';
 export * from './machine-control.ts';
 export * from './image-verifier.ts';
 export * from './simulated-node.ts';
+export * from './image-installer.ts';

@@ -35,6 +35,12 @@ export async function runSimulatedNode(options: SimulatedNodeOptions, signal: Ab
       async reboot() {
         power.abort();
       },
+      async flushDisks() {
+        // Nothing buffered on a simulated disk.
+      },
+      async setNextBootToDisk() {
+        return 'simulated firmware boots what the manager\'s boot script says';
+      },
       async resetGpu(index) {
         // Simulated GPUs have nothing to reset; injected faults stay until the faults file clears them.
         options.logger.info({ hardware: options.backend.label, gpu: index }, 'simulated GPU reset');

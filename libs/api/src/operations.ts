@@ -4,13 +4,16 @@ import { NullableTimestamp, Timestamp } from './common.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' });
 const ImageRefText = Type.String({ minLength: 3, maxLength: 129, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'name@version of a catalog image.' });
-const Url = Type.String({ minLength: 1, maxLength: 2048, pattern: '^https?://\\S+$' });
+const Url = Type.String({
+  minLength: 1, maxLength: 2048, pattern: '^(https?://|/)\\S+$',
+  description: 'http(s) URL, or a path on the manager (/images/…) that is completed with the address nodes reach it at.',
+});
 
 export const ImageBody = Type.Object({
   kernelUrl: Url,
   initrdUrl: Url,
-  rootUrl: Type.String({ ...Url, description: 'The root image the agent downloads and verifies in the new boot.' }),
-  sha256: Type.String({ pattern: '^[0-9a-fA-F]{64}$', description: 'sha256 of the root image.' }),
+  rootUrl: Type.String({ maxLength: 2048, pattern: '^((https?://|/)\\S+)?$', default: '', description: 'The root image the agent writes to the node\'s disk; empty for a discovery image.' }),
+  sha256: Type.String({ pattern: '^([0-9a-fA-F]{64})?$', default: '', description: 'sha256 of the root image; empty with an empty rootUrl.' }),
   cmdline: Type.String({ maxLength: 1024, default: '', description: 'Extra kernel command line.' }),
 }, { additionalProperties: false });
 export type ImageBody = Static<typeof ImageBody>;

@@ -41,7 +41,13 @@ function commandKind(record: CommandRecord): MessageInitShape<typeof CommandSche
   const a = record.args;
   switch (record.kind) {
     case 'reimage':
-      return { case: 'reimage', value: { imageName: String(a['imageName'] ?? ''), imageVersion: String(a['imageVersion'] ?? ''), sha256: String(a['sha256'] ?? ''), bootScriptUrl: String(a['bootScriptUrl'] ?? '') } };
+      return {
+        case: 'reimage',
+        value: {
+          imageName: String(a['imageName'] ?? ''), imageVersion: String(a['imageVersion'] ?? ''), sha256: String(a['sha256'] ?? ''),
+          bootScriptUrl: String(a['bootScriptUrl'] ?? ''), powerCycledByBmc: a['powerCycledByBmc'] === true,
+        },
+      };
     case 'reboot':
       return { case: 'reboot', value: { pxeNext: a['pxeNext'] === true } };
     case 'reset-gpu':

@@ -5,7 +5,7 @@
 // node from its last phase: nothing lost, nothing done twice (commands have
 // ids derived from the operation and node, and the agent runs each id once).
 import {
-  DomainError, imageLabel, inMaintenanceWindow, isInFlight, pickReimageStarts, queuedProgress, stepReimage,
+  DomainError, imageLabel, inMaintenanceWindow, installsRoot, isInFlight, pickReimageStarts, queuedProgress, stepReimage,
   type ConcurrencyLimits, type ImageRef, type MaintenanceWindow, type NodeSummary, type ReimagePolicy, type ReimageSignal,
 } from '@metalfleet/domain';
 import type { FleetStore, OperationKind, OperationNodeRecord, OperationRecord } from '@metalfleet/store';
@@ -85,7 +85,7 @@ export function createReimages(deps: ReimageDeps) {
       if (!node || stopped) return;
       // Several passes may see one deadline pass before the first step is written: act on it once.
       if (s.kind === 'timeout' && (!node.progress.deadlineAt || node.progress.deadlineAt > deps.now()) && node.progress.phase !== 'rebooting') return;
-      const result = stepReimage(node.progress, s, deps.now(), await policyFor(node, s.kind === 'timeout'));
+      const result = stepReimage(node.progress, s, deps.now(), await policyFor(node, s.kind === 'timeout' || s.kind === 'rebooting'));
       if ('ignored' in result) return;
       await save(node, result.progress, node.commandId);
       for (const effect of result.effects) void serially(key(operationId, nodeId), () => runEffect(node, effect));
@@ -124,10 +124,11 @@ export function createReimages(deps: ReimageDeps) {
           const image = await deps.store.getImage(node.operation.image);
           if (!image) return fail(node, `image ${label} is no longer in the catalog`);
           const bmc = await deps.bmcFor(node.nodeId);
-          // Belt and braces: the BMC sets the next boot too, so a node whose agent dies still boots the image.
+          // With a BMC the manager power-cycles the node into PXE once the agent acks (the agent only flushes its disks);
+          // the next boot is set now too, so a node whose agent dies still boots the image after the timeout's power cycle.
           await bmc?.setNextBootPxe().catch((error: unknown) => deps.onError(error, { node: node.nodeId, step: 'bmc bootdev pxe' }));
           const command = await deps.outbox.send(node.nodeId, 'reimage', {
-            imageName: image.name, imageVersion: image.version, sha256: image.sha256, bootScriptUrl: deps.bootScriptUrl(summary),
+            imageName: image.name, imageVersion: image.version, sha256: image.sha256, bootScriptUrl: deps.bootScriptUrl(summary), powerCycledByBmc: bmc !== null,
           }, node.operationId, `reimage-${node.operationId}-${node.nodeId}`);
           return void serially(key(node.operationId, node.nodeId), () => save(node, node.progress, command.id));
         }
@@ -235,6 +236,7 @@ export function createReimages(deps: ReimageDeps) {
       if (request.nodeIds.length === 0) throw new DomainError('invalid-argument', 'no nodes to reimage');
       const image = await deps.store.getImage(request.image);
       if (!image) throw new DomainError('not-found', `no image ${imageLabel(request.image)} in the catalog`);
+      if (!installsRoot(image)) throw new DomainError('invalid-argument', `image ${imageLabel(request.image)} has no root image (rootUrl, sha256) to install; it can only boot machines for discovery`);
       const busy = new Set((await deps.store.openOperationNodes()).map((n) => n.nodeId));
       const nodes: NodeSummary[] = [];
       for (const id of new Set(request.nodeIds)) {

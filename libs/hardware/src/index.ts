@@ -7,3 +7,4 @@ export * from './real-backend.ts';
 export * from './simulated-backend.ts';
 export * from './simulated-faults.ts';
 export * from './real-machine-control.ts';
+export * from './install-disk.ts';

@@ -1,15 +1,18 @@
 // Reboots and GPU resets on real hardware: efibootmgr for a one-time network
-// boot, the system's reboot, nvidia-smi for a GPU reset.
-import { parseEfiBootEntries, pxeBootEntry } from './parsers/efibootmgr.ts';
+// (or disk) boot, the system's reboot, sync, nvidia-smi for a GPU reset.
+import { existsSync } from 'node:fs';
+import { diskBootEntry, parseEfiBootEntries, pxeBootEntry } from './parsers/efibootmgr.ts';
 import { runCommand, type RunCommand } from './command-runner.ts';
 
 export interface RealMachineControl {
   rebootIntoPxe(bootScriptUrl: string): Promise<void>;
   reboot(): Promise<void>;
   resetGpu(index: number): Promise<void>;
+  flushDisks(): Promise<void>;
+  setNextBootToDisk(): Promise<string>;
 }
 
-export function createRealMachineControl(run: RunCommand = runCommand): RealMachineControl {
+export function createRealMachineControl(run: RunCommand = runCommand, efiDir = '/sys/firmware/efi'): RealMachineControl {
   const reboot = async () => {
     // systemd where there is one; the PXE image's busybox otherwise.
     await run('systemctl', ['reboot']).catch(() => run('reboot', []));
@@ -22,6 +25,16 @@ export function createRealMachineControl(run: RunCommand = runCommand): RealMach
       await reboot();
     },
     reboot,
+    async flushDisks() {
+      await run('sync', []);
+    },
+    async setNextBootToDisk() {
+      if (!existsSync(efiDir)) return 'legacy BIOS: the boot order and the manager\'s boot script (local boot) bring up the disk';
+      const entry = diskBootEntry(parseEfiBootEntries(await run('efibootmgr', [])));
+      if (!entry) return 'no UEFI disk boot entry to set; the manager\'s boot script (local boot) brings up the disk';
+      await run('efibootmgr', ['--bootnext', entry.id]);
+      return `UEFI BootNext ${entry.id} (${entry.label})`;
+    },
     async resetGpu(index) {
       await run('nvidia-smi', ['-r', '-i', String(index)], { timeoutMs: 120_000 });
     },

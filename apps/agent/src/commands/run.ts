@@ -3,9 +3,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
-import { createRealBackend, createRealMachineControl, createSimulatedBackend, faultsFor, type FaultKind, type HardwareBackend } from '@metalfleet/hardware';
+import {
+  createRealBackend, createRealMachineControl, createSimulatedBackend, faultsFor, installTarget, type FaultKind, type HardwareBackend,
+} from '@metalfleet/hardware';
 import { parseBootParameters } from '@metalfleet/domain';
-import { SpoolFile, runAgent, runSimulatedNode } from '@metalfleet/agent-runtime';
+import { SpoolFile, diskInstaller, runAgent, runSimulatedNode } from '@metalfleet/agent-runtime';
 import type { AgentConfig } from '../config.ts';
 
 /** Faults for simulated node `index`, re-read from the faults file each time (so tests and demos can inject live). */
@@ -55,6 +57,7 @@ export async function runAgents(config: AgentConfig, logger: Logger, version: st
 
   logger.info({ manager: config.manager, nodes: nodes.length, simulated: config.simulate > 0 }, 'agent starting');
   const kernelCmdline = existsSync(config.kernelCmdline) ? readFileSync(config.kernelCmdline, 'utf8') : '';
+  const boot = parseBootParameters(kernelCmdline);
   const spoolFile = new SpoolFile(join(config.stateDir, 'spool.db'));
   const results = await Promise.allSettled(nodes.map(({ backend, stateDir }) => {
     const options = {
@@ -65,7 +68,7 @@ export async function runAgents(config: AgentConfig, logger: Logger, version: st
     };
     return config.simulate > 0
       ? runSimulatedNode({ ...options, rebootMs: config.simulateRebootMs }, signal)
-      : runAgent({ ...options, machine: createRealMachineControl(), boot: parseBootParameters(kernelCmdline) }, signal);
+      : runAgent({ ...options, machine: createRealMachineControl(), boot, installImage: diskInstaller(() => installTarget(boot.disk ?? ''), signal) }, signal);
   }));
   spoolFile.close();
   const failed = results.filter((r) => r.status === 'rejected');

@@ -1,41 +1,50 @@
 // The network boot endpoint: iPXE asks for its script by MAC. A node being
-// reimaged gets its image, with the manager's address, a fresh single-node
-// bootstrap token and the reimage command's id on the kernel command line;
-// an unknown machine gets the discovery image (when one is configured); any
-// other machine boots from its disk.
+// reimaged gets its install image, with the manager's address, a fresh
+// single-use bootstrap token and the reimage command's id on the kernel
+// command line; an unknown machine gets the discovery image (when one is
+// configured); any other machine boots from its disk. Artifacts under
+// /images/ are served with range requests and a Repr-Digest (sha256) header.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import fastifyStatic from '@fastify/static';
 import { Type } from 'typebox';
-import { bootCmdline, imageLabel, ipxeLocalBoot, ipxeScript, parseImageRef, type Image } from '@metalfleet/domain';
+import {
+  bootCmdline, imageLabel, ipxeChainWithMac, ipxeLocalBoot, ipxeScript, parseImageRef, resolveImageUrls, type Image,
+} from '@metalfleet/domain';
 import type { BootstrapTokens } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
+import { createFileDigests } from './file-digests.ts';
 
 export interface BootRouteDeps {
   store: FleetStore;
   tokens: BootstrapTokens;
   /** gRPC address (host:port) nodes register at. */
   managerAddress: () => string;
+  /** The manager's HTTP URL as nodes reach it: completes catalog paths such as /images/…. */
+  publicUrl: () => string;
   /** name@version for machines with no work; empty: local boot. */
   discoveryImage: string;
   /** Served at /images/; null: not served. */
   imageDir: string | null;
 }
 
-const BootQuery = Type.Object({ mac: Type.String({ pattern: '^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$', description: 'The booting NIC\'s MAC (iPXE: ${net0/mac}).' }) });
-// A token lives long enough to boot and register (slow firmware, retries), and serves one machine.
+const BootQuery = Type.Object({
+  mac: Type.Optional(Type.String({ pattern: '^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$', description: 'The booting NIC\'s MAC (iPXE: ${netX/mac}); without it the answer asks again with it.' })),
+});
+// A token lives long enough to boot and register (slow firmware, retries), and registers one machine once.
 const tokenTtlSeconds = 3600;
-const tokenUses = 3;
 
 export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, deps) => {
   async function scriptFor(image: Image, description: string, commandId?: string): Promise<string> {
-    const { token } = await deps.tokens.create({ description, ttlSeconds: tokenTtlSeconds, maxUses: tokenUses });
-    return ipxeScript(image, bootCmdline(image, { manager: deps.managerAddress(), token, ...(commandId ? { commandId } : {}) }));
+    const { token } = await deps.tokens.create({ description, ttlSeconds: tokenTtlSeconds, maxUses: 1 });
+    const resolved = resolveImageUrls(image, deps.publicUrl());
+    return ipxeScript(resolved, bootCmdline(resolved, { manager: deps.managerAddress(), token, ...(commandId ? { commandId } : {}) }));
   }
 
   app.get('/boot/ipxe', {
     schema: { summary: 'iPXE script for the machine with this MAC', querystring: BootQuery, produces: ['text/plain'], response: { 200: Type.String() } },
   }, async (request, reply) => {
     void reply.type('text/plain; charset=utf-8');
+    if (request.query.mac === undefined) return ipxeChainWithMac('/boot/ipxe');
     const mac = request.query.mac.toLowerCase().replace(/-/g, ':');
     const [candidate] = await deps.store.findIdentityCandidates({ systemUuid: '', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [mac], bmcAddress: '' });
     if (candidate) {
@@ -44,6 +53,7 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
       if (work) {
         const image = await deps.store.getImage(work.operation.image);
         if (!image) return ipxeLocalBoot(`image ${imageLabel(work.operation.image)} is gone from the catalog`);
+        request.log.info({ nodeId: candidate.nodeId, mac, image: imageLabel(image) }, 'boot: install image for a reimage');
         return scriptFor(image, `reimage boot of ${candidate.nodeId}`, work.commandId ?? undefined);
       }
       return ipxeLocalBoot(`node ${candidate.nodeId} has no reimage in progress`);
@@ -51,8 +61,23 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
     const discovery = parseImageRef(deps.discoveryImage);
     const image = discovery ? await deps.store.getImage(discovery) : null;
     if (!image) return ipxeLocalBoot(`unknown machine ${mac} and no discovery image configured`);
+    request.log.info({ mac, image: imageLabel(image) }, 'boot: discovery image for an unknown machine');
     return scriptFor(image, `discovery boot of ${mac}`);
   });
 
-  if (deps.imageDir) await app.register(fastifyStatic, { root: deps.imageDir, prefix: '/images/', decorateReply: false });
+  if (deps.imageDir) {
+    const digests = createFileDigests(deps.imageDir);
+    // Digests are computed before the file is sent (cached by path, size and mtime), so setHeaders finds them.
+    app.addHook('onRequest', async (request) => {
+      if (request.url.startsWith('/images/')) await digests.prepare(request.url.slice('/images/'.length));
+    });
+    // RFC 9530: the sha256 of the whole file, on full and ranged answers alike, so a client can check what it assembled.
+    await app.register(fastifyStatic, {
+      root: deps.imageDir, prefix: '/images/', decorateReply: false,
+      setHeaders: (reply, path, stat) => {
+        const digest = digests.cached(path, stat);
+        if (digest) void reply.header('repr-digest', `sha-256=:${digest}:`);
+      },
+    });
+  }
 };

@@ -45,7 +45,7 @@ beforeAll(async () => {
   app = await buildHttpApp({
     store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }),
     telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
-    operations: { reimages, templates }, power: { driverFor: bmcDriver }, boot: { managerAddress: () => '10.0.0.1:7471', discoveryImage: 'discovery@1', imageDir: null },
+    operations: { reimages, templates }, power: { driverFor: bmcDriver }, boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: 'discovery@1', imageDir: null },
   });
 });
 
@@ -266,6 +266,23 @@ describe('REST API', () => {
       expect(unknown).toMatch(/^kernel http:\/\/m\/images\/vmlinuz initrd=initrd.img console=ttyS0 metalfleet.manager=10.0.0.1:7471 metalfleet.token=mfbt\.\S+ metalfleet.image=discovery@1 /m);
       expect(unknown).not.toContain('metalfleet.command=');
       expect((await app.inject({ method: 'GET', url: '/boot/ipxe?mac=nonsense' })).statusCode).toBe(400);
+      // A client that did not say which NIC it is asks again with the MAC.
+      expect((await app.inject({ method: 'GET', url: '/boot/ipxe' })).body).toBe('#!ipxe\nchain /boot/ipxe?mac=${netX/mac}\n');
+    });
+
+    it('serves a discovery image kept on the manager, with a single-use token, and installs nothing with it', async () => {
+      const discovery = { kernelUrl: '/images/pxe/2/vmlinuz', initrdUrl: '/images/pxe/2/initrd.img', cmdline: 'console=ttyS0' };
+      expect((await app.inject({ method: 'PUT', url: '/api/v1/images/discovery/1', payload: discovery })).json()).toMatchObject({ rootUrl: '', sha256: '' });
+      const script = (await app.inject({ method: 'GET', url: '/boot/ipxe?mac=02:00:00:00:00:98' })).body;
+      expect(script).toContain('kernel http://10.0.0.1:7470/images/pxe/2/vmlinuz initrd=initrd.img console=ttyS0 metalfleet.manager=10.0.0.1:7471 metalfleet.token=mfbt.');
+      expect(script).toContain('initrd --name initrd.img http://10.0.0.1:7470/images/pxe/2/initrd.img');
+      expect(script).not.toContain('metalfleet.root');
+      const tokens = (await app.inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' })).json().items as Array<{ description: string; maxUses: number }>;
+      expect(tokens.find((t) => t.description === 'discovery boot of 02:00:00:00:00:98')).toMatchObject({ maxUses: 1 });
+      const reimage = await app.inject({ method: 'POST', url: '/api/v1/nodes/n1/reimage', payload: { image: 'discovery@1' } });
+      expect(reimage.json()).toMatchObject({ error: { message: 'image discovery@1 has no root image (rootUrl, sha256) to install; it can only boot machines for discovery' } });
+      const half = await app.inject({ method: 'PUT', url: '/api/v1/images/half/1', payload: { ...discovery, rootUrl: '/images/root.img' } });
+      expect(half.json()).toMatchObject({ error: { message: 'rootUrl and sha256 go together: both for an install image, neither for a discovery image' } });
     });
   });
 });

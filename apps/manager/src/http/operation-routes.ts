@@ -64,6 +64,9 @@ export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = as
     schema: { summary: 'Add or replace an image', params: ImageParams, body: ImageBody, response: { 200: Image, 400: ApiError } },
   }, async (request) => {
     const image = { ...request.params, ...request.body, sha256: request.body.sha256.toLowerCase() };
+    if ((image.rootUrl === '') !== (image.sha256 === '')) {
+      throw new DomainError('invalid-argument', 'rootUrl and sha256 go together: both for an install image, neither for a discovery image');
+    }
     await store.putImage(image, deps.now());
     return image;
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bootCmdline, ipxeLocalBoot, ipxeScript, kernelCmdlineOf, parseBootParameters } from './boot-script.ts';
+import { bootCmdline, ipxeChainWithMac, ipxeLocalBoot, ipxeScript, kernelCmdlineOf, parseBootParameters } from './boot-script.ts';
+import { resolveImageUrls } from './catalog.ts';
 
 const image = { name: 'ubuntu-gpu', version: '24.04.1', kernelUrl: 'http://m/k', initrdUrl: 'http://m/i', rootUrl: 'http://m/root.img', sha256: 'ab'.repeat(32), cmdline: 'console=ttyS0 panic=-1' };
 
@@ -24,5 +25,23 @@ describe('boot script', () => {
 
   it('refuses values that would split the command line', () => {
     expect(() => bootCmdline({ ...image, rootUrl: 'http://m/a b' }, { manager: 'm:1', token: 't' })).toThrow('metalfleet.root must not contain whitespace');
+  });
+
+  it('completes catalog paths with the address nodes reach the manager at, and leaves absolute URLs alone', () => {
+    const onManager = { ...image, kernelUrl: '/images/pxe/1/vmlinuz', initrdUrl: '/images/pxe/1/initrd.img', rootUrl: 'https://mirror/root.img' };
+    expect(resolveImageUrls(onManager, 'http://10.0.2.100:7470/')).toMatchObject({
+      kernelUrl: 'http://10.0.2.100:7470/images/pxe/1/vmlinuz', initrdUrl: 'http://10.0.2.100:7470/images/pxe/1/initrd.img', rootUrl: 'https://mirror/root.img',
+    });
+  });
+
+  it('a discovery image (no root) boots the agent with no install parameters; the disk to install to is read', () => {
+    const discovery = { ...image, rootUrl: '', sha256: '' };
+    const cmdline = bootCmdline(discovery, { manager: 'm:1', token: 't' });
+    expect(cmdline).toBe('console=ttyS0 panic=-1 metalfleet.manager=m:1 metalfleet.token=t metalfleet.image=ubuntu-gpu@24.04.1');
+    expect(parseBootParameters(`${cmdline} metalfleet.disk=/dev/nvme0n1`)).toMatchObject({ disk: '/dev/nvme0n1' });
+  });
+
+  it('asks a client that did not give its MAC to ask again with it', () => {
+    expect(ipxeChainWithMac('/boot/ipxe')).toBe('#!ipxe\nchain /boot/ipxe?mac=${netX/mac}\n');
   });
 });

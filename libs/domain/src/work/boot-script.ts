@@ -13,10 +13,13 @@ export interface BootParameters {
   image?: ImageRef;
   rootUrl?: string;
   sha256?: string;
+  /** The disk an install image writes to (e.g. /dev/nvme0n1); unset: the agent picks the first fixed disk. */
+  disk?: string;
 }
 
 const keys: Record<string, keyof BootParameters> = {
   'metalfleet.manager': 'manager', 'metalfleet.token': 'token', 'metalfleet.command': 'commandId', 'metalfleet.image': 'image', 'metalfleet.root': 'rootUrl', 'metalfleet.sha256': 'sha256',
+  'metalfleet.disk': 'disk',
 };
 
 /** Reads the metalfleet.* words of a kernel command line; everything else is ignored. */
@@ -50,14 +53,21 @@ export function bootCmdline(image: Image, params: Required<Pick<BootParameters, 
     word('metalfleet.manager', params.manager),
     word('metalfleet.token', params.token),
     word('metalfleet.image', imageLabel(image)),
-    word('metalfleet.root', image.rootUrl),
-    word('metalfleet.sha256', image.sha256),
+    ...(image.rootUrl !== '' ? [word('metalfleet.root', image.rootUrl), word('metalfleet.sha256', image.sha256)] : []),
     ...(params.commandId ? [word('metalfleet.command', params.commandId)] : []),
   ].filter((w) => w !== '').join(' ');
 }
 
 export function ipxeScript(image: Image, cmdline: string): string {
   return ['#!ipxe', `kernel ${image.kernelUrl} initrd=initrd.img ${cmdline}`, `initrd --name initrd.img ${image.initrdUrl}`, 'boot', ''].join('\n');
+}
+
+/**
+ * What a PXE client that did not say which machine it is gets: a script that
+ * asks again with the MAC of the NIC it booted from (iPXE fills in netX).
+ */
+export function ipxeChainWithMac(bootPath: string): string {
+  return ['#!ipxe', `chain ${bootPath}?mac=\${netX/mac}`, ''].join('\n');
 }
 
 /** The script for a node with nothing to boot from the network: continue with the local disk. */

@@ -1,18 +1,39 @@
 // What the manager can put on a node (images) and what a cluster is made of
 // (templates, hardware profiles).
 
-/** One bootable image: what the boot endpoint hands a node, and how the agent verifies it. */
+/**
+ * One bootable image: what the boot endpoint hands a node, and what the agent
+ * in it writes to the node's disk. URLs are absolute, or paths on the manager
+ * (`/images/…`) that the boot endpoint completes with the address nodes reach
+ * it at.
+ */
 export interface Image {
   name: string;
   version: string;
   kernelUrl: string;
   initrdUrl: string;
-  /** The root image the agent downloads and verifies in the new boot. */
+  /** The root image the agent writes to the node's disk; empty for a discovery image, which installs nothing. */
   rootUrl: string;
-  /** sha256 of the root image, lower-case hex. */
+  /** sha256 of the root image, lower-case hex; empty when there is no root image. */
   sha256: string;
   /** Extra kernel command line arguments. */
   cmdline: string;
+}
+
+/** A discovery image only boots the agent; an install image also writes a root image to disk. */
+export function installsRoot(image: Image): boolean {
+  return image.rootUrl !== '' && image.sha256 !== '';
+}
+
+/** An artifact URL as a node fetches it: paths on the manager are completed with its public base URL. */
+export function artifactUrl(url: string, managerBaseUrl: string): string {
+  return url.startsWith('/') ? `${managerBaseUrl.replace(/\/$/, '')}${url}` : url;
+}
+
+/** The image with every artifact URL absolute, as the boot script and the kernel command line carry them. */
+export function resolveImageUrls(image: Image, managerBaseUrl: string): Image {
+  const resolve = (url: string) => (url === '' ? '' : artifactUrl(url, managerBaseUrl));
+  return { ...image, kernelUrl: resolve(image.kernelUrl), initrdUrl: resolve(image.initrdUrl), rootUrl: resolve(image.rootUrl) };
 }
 
 export interface ImageRef {

@@ -14,7 +14,8 @@ describe('stepReimage', () => {
     { from: 'queued', signal: { kind: 'start' }, to: 'draining', effects: ['drain'], deadlineMs: 1000 },
     { from: 'draining', signal: { kind: 'drained' }, to: 'isolating', effects: ['isolate'], deadlineMs: 2000 },
     { from: 'isolating', signal: { kind: 'isolated' }, to: 'rebooting', effects: ['send-command'], deadlineMs: 3000 },
-    { from: 'rebooting', signal: { kind: 'rebooting' }, to: 'installing', effects: [], deadlineMs: 4000 },
+    // Acked: a node with a BMC is power-cycled into PXE through it (the agent only flushed its disks).
+    { from: 'rebooting', signal: { kind: 'rebooting' }, to: 'installing', effects: ['power-cycle-pxe'], deadlineMs: 4000 },
     { from: 'installing', signal: { kind: 'installed', sha256: sha }, to: 'health-check', effects: ['check-health'], deadlineMs: 5000 },
     // The agent's ack can be lost while the new image still reports: that is enough.
     { from: 'rebooting', signal: { kind: 'installed', sha256: sha.toUpperCase() }, to: 'health-check', effects: ['check-health'], deadlineMs: 5000 },
@@ -31,6 +32,13 @@ describe('stepReimage', () => {
     expect(result.progress.phase).toBe(to);
     expect(result.effects).toEqual(effects);
     expect(result.progress.deadlineAt?.getTime() ?? null).toBe(deadlineMs === null ? null : now.getTime() + deadlineMs);
+  });
+
+  it('without a BMC the agent reboots by itself, and the planned power cycle is not counted against the node', () => {
+    const acked = stepReimage(at('rebooting'), { kind: 'rebooting' }, now, { ...policy, hasBmc: false });
+    expect(acked).toMatchObject({ progress: { phase: 'installing', message: 'booting the image' }, effects: [] });
+    const cycled = stepReimage(at('rebooting'), { kind: 'rebooting' }, now, policy);
+    expect(cycled).toMatchObject({ progress: { phase: 'installing', powerCycles: 0, message: 'power-cycling into PXE through the BMC' } });
   });
 
   it('power-cycles an unresponsive node only as often as allowed, then fails it with the evidence', () => {

@@ -3,7 +3,8 @@
 // manager that dies mid-way resumes from the last phase written.
 //
 //   queued → draining → isolating → rebooting → installing → health-check → restoring → done
-//                                       │  (no answer: power-cycle into PXE through the BMC, then fail)
+//                                       │  (acked: a node with a BMC is power-cycled into PXE through it;
+//                                       │   no answer: power-cycle into PXE through the BMC, then fail)
 //   any phase ── timeout / error ──► failed
 
 export const reimagePhases = ['queued', 'draining', 'isolating', 'rebooting', 'installing', 'health-check', 'restoring', 'done', 'failed'] as const;
@@ -18,7 +19,7 @@ export type ReimageSignal =
   | { kind: 'start' }
   | { kind: 'drained' }
   | { kind: 'isolated' }
-  /** The agent acked the command and is rebooting into PXE. */
+  /** The agent acked the command: it reboots into PXE, or waits for the BMC power cycle where the node has a BMC. */
   | { kind: 'rebooting' }
   /** The agent in the new image verified the image and reported success. */
   | { kind: 'installed'; sha256: string }
@@ -45,6 +46,7 @@ export interface ReimagePolicy {
   timeoutsMs: Record<Exclude<ReimagePhase, 'queued' | 'done' | 'failed'>, number>;
   /** How often an unresponsive node is power-cycled through its BMC before it is failed. */
   maxPowerCycles: number;
+  /** Known for the signals that need it (timeouts, acks). */
   hasBmc: boolean;
   expectedSha256: string;
 }
@@ -88,7 +90,9 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
     case 'queued:start': return go('draining', 'draining workloads');
     case 'draining:drained': return go('isolating', 'moving to the provisioning network');
     case 'isolating:isolated': return go('rebooting', 'rebooting into PXE');
-    case 'rebooting:rebooting': return go('installing', 'booting the image');
+    case 'rebooting:rebooting':
+      if (policy.hasBmc) return { ...go('installing', 'power-cycling into PXE through the BMC'), effects: ['power-cycle-pxe'] };
+      return go('installing', 'booting the image');
     case 'rebooting:installed':
     case 'installing:installed': {
       const sha = signal.kind === 'installed' ? signal.sha256.toLowerCase() : '';

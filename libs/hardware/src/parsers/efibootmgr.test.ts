@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEfiBootEntries, pxeBootEntry } from './efibootmgr.ts';
+import { diskBootEntry, parseEfiBootEntries, pxeBootEntry } from './efibootmgr.ts';
 
 // OVMF in QEMU with a virtio NIC, as `efibootmgr` prints it.
 const ovmf = `BootCurrent: 0001
@@ -21,5 +21,10 @@ describe('efibootmgr', () => {
 
   it('skips inactive entries and answers null without any network entry', () => {
     expect(pxeBootEntry(parseEfiBootEntries('Boot0003  UEFI PXEv4 (MAC:1)\nBoot0001* debian\n'))).toBeNull();
+  });
+
+  it('finds the disk entry for the boot after an install, never a firmware menu or a network entry', () => {
+    expect(diskBootEntry(parseEfiBootEntries(ovmf))).toMatchObject({ id: '0001', label: expect.stringContaining('debian') });
+    expect(diskBootEntry(parseEfiBootEntries('Boot0000* UiApp\nBoot0003* UEFI PXEv4 (MAC:1)\nBoot0005* EFI Internal Shell\n'))).toBeNull();
   });
 });

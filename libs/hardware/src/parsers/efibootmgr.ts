@@ -20,8 +20,17 @@ export function parseEfiBootEntries(output: string): BootEntry[] {
   return entries;
 }
 
+const network = /\bPXE|\bNetwork\b|\bNIC\b|HTTP/i;
+// Firmware menus and shells are not disks either.
+const notDisk = /UiApp|Setup|Shell|Boot Manager|EFI Internal|Firmware/i;
+
 /** The first active PXE (IPv4 before IPv6) entry; HTTP boot and disks are not PXE. */
 export function pxeBootEntry(entries: readonly BootEntry[]): BootEntry | null {
-  const pxe = entries.filter((e) => e.active && /\bPXE|\bNetwork\b|\bNIC\b/i.test(e.label) && !/HTTP/i.test(e.label));
+  const pxe = entries.filter((e) => e.active && network.test(e.label) && !/HTTP/i.test(e.label));
   return pxe.find((e) => /v4|IPv4/i.test(e.label)) ?? pxe[0] ?? null;
+}
+
+/** The first active entry that boots a disk (not the network, not a firmware menu). */
+export function diskBootEntry(entries: readonly BootEntry[]): BootEntry | null {
+  return entries.find((e) => e.active && !network.test(e.label) && !notDisk.test(e.label)) ?? null;
 }

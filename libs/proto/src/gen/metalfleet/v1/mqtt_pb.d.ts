@@ -397,6 +397,15 @@ export declare type ReimageCommand = Message<"metalfleet.v1.ReimageCommand"> & {
    * @generated from field: string boot_script_url = 4;
    */
   bootScriptUrl: string;
+
+  /**
+   * The manager power-cycles the node through its BMC (next boot PXE) once
+   * this command is acked: the agent flushes its disks and does not reboot
+   * by itself.
+   *
+   * @generated from field: bool power_cycled_by_bmc = 5;
+   */
+  powerCycledByBmc: boolean;
 };
 
 /**
