@@ -133,7 +133,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     store, logger, version, startedAt: now(), now, tokens, telemetry: rollups, events, metrics,
     fabric: { tenants: fabric.tenants, reconciler: fabric.reconciler, lifecycle, drivers: fabric.drivers, provisioningVlan: config.provisioningVlan },
     operations: { reimages: reimaging.reimages, templates: reimaging.templates },
-    power: { driverFor: bmcDriver },
+    power: { driverFor: bmcDriver, enrollments: reimaging.enrollments },
     boot: {
       managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
       imageDir,

@@ -1,11 +1,12 @@
 // Composing reimaging and replacement: the command outbox on the embedded
 // broker, BMC drivers from each node's BMC settings, the drain hook, the
-// reimage scheduler's limits and windows, templates and remediation.
+// reimage scheduler's limits and windows, templates, remediation and BMC
+// enrollments.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { parseMaintenanceWindows, type NodeSummary } from '@metalfleet/domain';
 import {
-  createClusterTemplates, createCommandOutbox, createReimages, startRemediation, webhookDrain, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
+  createClusterTemplates, createCommandOutbox, createEnrollments, createReimages, startRemediation, webhookDrain, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
 } from '@metalfleet/fleet';
 import { IpmiDriver, RedfishDriver, type BmcDriver } from '@metalfleet/power';
 import type { BmcConfig, FleetStore } from '@metalfleet/store';
@@ -66,15 +67,18 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     store: deps.store, events: deps.events, lifecycle: deps.lifecycle, tenants: deps.tenants, templates, reimages, outbox, drain, now: deps.now,
     cooldownMs: config.remediationCooldownS * 1000, onError,
   });
+  const enrollments = createEnrollments({ store: deps.store, events: deps.events, power: bmcDriver, now: deps.now, onError });
+  const stopEnrollments = enrollments.listen();
   const resent = await outbox.resume();
   const running = await reimages.start(1000);
   if (resent > 0 || running.resumed > 0) deps.logger.warn({ commandsResent: resent, reimagesResumed: running.resumed }, 'resumed work in flight at the last stop');
   const sweeper = setInterval(() => void outbox.sweep().catch((error: unknown) => onError(error, { step: 'command sweep' })), 1000);
   return {
-    outbox, reimages, templates,
+    outbox, reimages, templates, enrollments,
     async stop() {
       clearInterval(sweeper);
       stopRemediation();
+      stopEnrollments();
       await running.stop();
     },
   };

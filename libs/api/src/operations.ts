@@ -108,6 +108,18 @@ export type BmcBody = Static<typeof BmcBody>;
 
 export const BmcView = Type.Object({ driver: Type.String(), address: Type.String(), port: Type.Integer(), username: Type.String(), cipherSuite: Type.Integer(), insecureTls: Type.Boolean() });
 
+export const EnrollBody = Type.Object({
+  mac: Type.String({ pattern: '^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$', description: 'MAC of the NIC the machine network-boots from.' }),
+  bmc: BmcBody,
+  powerOn: Type.Boolean({ default: true, description: 'Set the next boot to PXE and power on (a machine already on is power-cycled).' }),
+}, { additionalProperties: false });
+export type EnrollBody = Static<typeof EnrollBody>;
+export const Enrollment = Type.Object({
+  mac: Type.String(), bmc: BmcView, createdAt: Timestamp, nodeId: Type.Union([Type.String(), Type.Null()]), claimedAt: NullableTimestamp,
+});
+export const EnrollResult = Type.Object({ ...Enrollment.properties, power: Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('unchanged')]) });
+export const EnrollmentList = Type.Object({ items: Type.Array(Enrollment) });
+
 export const PowerAction = Type.Object({
   action: Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('cycle'), Type.Literal('pxe')], { description: 'pxe: next boot from the network (once).' }),
 }, { additionalProperties: false });

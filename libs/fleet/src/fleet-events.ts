@@ -31,6 +31,7 @@ export type FleetEvent =
   | { type: 'operation-created'; operationId: string; kind: string; nodes: number; reason: string; at: Date }
   | { type: 'operation-progress'; operationId: string; nodeId: string; phase: string; message: string; at: Date }
   | { type: 'operation-finished'; operationId: string; state: 'succeeded' | 'failed'; done: number; failed: number; at: Date }
+  | { type: 'enrollment-claimed'; nodeId: string; mac: string; bmcAddress: string; at: Date }
   | { type: 'remediation'; nodeId: string; action: string; reason: string; outcome: string; at: Date };
 
 export class FleetEvents {

@@ -17,3 +17,4 @@ export * from './cluster-templates.ts';
 export * from './remediation.ts';
 export * from './spares.ts';
 export * from './drain-hook.ts';
+export * from './enrollments.ts';

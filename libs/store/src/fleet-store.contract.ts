@@ -238,6 +238,18 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it('keeps BMC enrollments until a machine with one of their MACs claims them, once', async () => {
+      const store = await factory.open('enrollments');
+      const bmc = { driver: 'ipmi' as const, address: '127.0.0.3', port: 623, username: 'admin', password: 'secret', cipherSuite: 3, https: true, insecureTls: false };
+      const at = new Date('2026-11-21T10:00:00Z');
+      await store.putEnrollment({ mac: '52:54:00:AA:00:01', bmc, createdAt: at, nodeId: null, claimedAt: null });
+      expect(await store.claimEnrollment(['02:00:00:00:00:09'], 'n1', at)).toBeNull();
+      expect(await store.claimEnrollment(['02:00:00:00:00:09', '52:54:00:aa:00:01'], 'n7', at)).toMatchObject({ mac: '52:54:00:aa:00:01', bmc, nodeId: 'n7' });
+      expect(await store.claimEnrollment(['52:54:00:aa:00:01'], 'n8', at)).toBeNull();
+      expect(await store.listEnrollments()).toEqual([{ mac: '52:54:00:aa:00:01', bmc, createdAt: at, nodeId: 'n7', claimedAt: at }]);
+      await store.close();
+    });
+
     it('keeps operations with their nodes\' phases, and the command outbox, across a restart', async () => {
       const first = await factory.open('operations');
       const at = new Date('2026-11-01T00:00:00Z');

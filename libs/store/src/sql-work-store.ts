@@ -2,14 +2,19 @@
 // milliseconds, structured arguments are JSON text.
 import { DomainError, type ClusterTemplate, type Image, type ReimagePhase } from '@metalfleet/domain';
 import type { SqlExecutor } from './sql-executor.ts';
-import type { BmcConfig, CommandRecord, CommandState, OperationNodeRecord, OperationRecord, WorkStore } from './work-store.ts';
+import type { BmcConfig, CommandRecord, EnrollmentRecord, CommandState, OperationNodeRecord, OperationRecord, WorkStore } from './work-store.ts';
 
 interface ImageRow { name: string; version: string; kernel_url: string; initrd_url: string; root_url: string; sha256: string; cmdline: string }
 interface TemplateRow { id: string; name: string; spec: string; created_at: number }
 interface OperationRow { id: string; kind: string; state: string; image_name: string; image_version: string; priority: number; urgent: number; actor: string; reason: string; created_at: number; updated_at: number }
 interface OperationNodeRow { operation_id: string; node_id: string; position: number; rack: string; tenant: string | null; phase: string; power_cycles: number; deadline_at: number | null; message: string; command_id: string | null; updated_at: number }
+interface EnrollmentRow { mac: string; bmc: string; created_at: number; node_id: string | null; claimed_at: number | null }
 interface CommandRow { id: string; node_id: string; operation_id: string | null; kind: string; args: string; state: string; attempts: number; ack_deadline_at: number | null; message: string; verified_sha256: string; created_at: number; updated_at: number }
 
+const rowEnrollment = (r: EnrollmentRow): EnrollmentRecord => ({
+  mac: r.mac, bmc: JSON.parse(r.bmc) as BmcConfig, createdAt: new Date(Number(r.created_at)), nodeId: r.node_id,
+  claimedAt: r.claimed_at === null ? null : new Date(Number(r.claimed_at)),
+});
 const rowImage = (r: ImageRow): Image => ({ name: r.name, version: r.version, kernelUrl: r.kernel_url, initrdUrl: r.initrd_url, rootUrl: r.root_url, sha256: r.sha256, cmdline: r.cmdline });
 
 function rowTemplate(r: TemplateRow): ClusterTemplate {
@@ -87,6 +92,23 @@ export function sqlWorkStore(db: SqlExecutor): WorkStore {
     async getBmc(nodeId) {
       const [row] = await db.all<{ config: string }>('SELECT config FROM node_bmcs WHERE node_id = ?', [nodeId]);
       return row ? (JSON.parse(row.config) as BmcConfig) : null;
+    },
+
+    async putEnrollment(e) {
+      await db.run(`INSERT INTO enrollments (mac, bmc, created_at, node_id, claimed_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (mac) DO UPDATE SET bmc = excluded.bmc, created_at = excluded.created_at, node_id = excluded.node_id, claimed_at = excluded.claimed_at`,
+      [e.mac.toLowerCase(), JSON.stringify(e.bmc), e.createdAt.getTime(), e.nodeId, e.claimedAt?.getTime() ?? null]);
+    },
+    async listEnrollments() {
+      return (await db.all<EnrollmentRow>('SELECT * FROM enrollments ORDER BY created_at, mac')).map(rowEnrollment);
+    },
+    async claimEnrollment(macs, nodeId, at) {
+      if (macs.length === 0) return null;
+      const lower = macs.map((m) => m.toLowerCase());
+      const [row] = await db.all<EnrollmentRow>(`SELECT * FROM enrollments WHERE node_id IS NULL AND mac IN (${placeholders(lower.length)}) ORDER BY mac`, lower);
+      if (!row) return null;
+      await db.run('UPDATE enrollments SET node_id = ?, claimed_at = ? WHERE mac = ? AND node_id IS NULL', [nodeId, at.getTime(), row.mac]);
+      return { ...rowEnrollment(row), nodeId, claimedAt: at };
     },
 
     async createOperation(op, nodes) {

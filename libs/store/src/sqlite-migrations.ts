@@ -215,4 +215,18 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX commands_by_state ON commands (state);
     `,
   },
+  {
+    version: 9,
+    name: 'BMC enrollments',
+    sql: `
+      -- A machine known by its BMC before it ever booted: powered on into PXE, and given its BMC when it registers.
+      CREATE TABLE enrollments (
+        mac TEXT PRIMARY KEY,
+        bmc TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        node_id TEXT,
+        claimed_at INTEGER
+      ) STRICT;
+    `,
+  },
 ];

@@ -18,6 +18,15 @@ export interface BmcConfig {
   insecureTls: boolean;
 }
 
+/** A machine enrolled by its BMC and boot MAC; `nodeId` once it registered. */
+export interface EnrollmentRecord {
+  mac: string;
+  bmc: BmcConfig;
+  createdAt: Date;
+  nodeId: string | null;
+  claimedAt: Date | null;
+}
+
 export type OperationKind = 'reimage' | 'apply-template' | 'replace-node';
 export type OperationState = 'running' | 'succeeded' | 'failed';
 
@@ -89,6 +98,12 @@ export interface WorkStore {
   /** Sets (or with null, forgets) how to reach a node's BMC. */
   setBmc(nodeId: string, bmc: BmcConfig | null): Promise<void>;
   getBmc(nodeId: string): Promise<BmcConfig | null>;
+
+  /** Adds or replaces the enrollment of the machine that boots from `mac`. */
+  putEnrollment(enrollment: EnrollmentRecord): Promise<void>;
+  listEnrollments(): Promise<EnrollmentRecord[]>;
+  /** Marks the unclaimed enrollment of one of `macs` as this node's and returns it; null when there is none. */
+  claimEnrollment(macs: readonly string[], nodeId: string, at: Date): Promise<EnrollmentRecord | null>;
 
   /** The operation and all its nodes, in one transaction. */
   createOperation(operation: OperationRecord, nodes: readonly OperationNodeRecord[]): Promise<void>;

@@ -4,7 +4,7 @@ import { emptyInventory } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import type { FastifyInstance } from 'fastify';
 import {
-  FleetEvents, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createFabricReconciler, createLifecycle, createReimages, createTenants,
+  FleetEvents, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createLifecycle, createReimages, createTenants,
 } from '@metalfleet/fleet';
 import { createNodeBroker, type NodeBroker } from '@metalfleet/transport';
 import { bmcDriver } from '../reimaging.ts';
@@ -45,7 +45,7 @@ beforeAll(async () => {
   app = await buildHttpApp({
     store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }),
     telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
-    operations: { reimages, templates }, power: { driverFor: bmcDriver }, boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: 'discovery@1', imageDir: null },
+    operations: { reimages, templates }, power: { driverFor: bmcDriver, enrollments: createEnrollments({ store, events, power: bmcDriver, now, onError: () => undefined }) }, boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: 'discovery@1', imageDir: null },
   });
 });
 
@@ -247,6 +247,20 @@ describe('REST API', () => {
       expect(applied.statusCode).toBe(409);
       expect(applied.json().error.message).toMatch(/needs 2 more node\(s\), only 0 available/);
       expect((await store.listNodes()).filter((n) => n.tenant === tenant.id)).toEqual([]);
+    });
+
+    it('enrolls a machine by its BMC and boot MAC, refuses a MAC a node has, and stores nothing when the BMC does not answer', async () => {
+      const bmc = { driver: 'ipmi', address: '127.0.0.1', port: 9, username: 'admin', password: 'pw' };
+      const enrolled = await app.inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: '52-54-00-AA-00-01', bmc, powerOn: false } });
+      expect(enrolled.statusCode).toBe(201);
+      expect(enrolled.json()).toMatchObject({ mac: '52:54:00:aa:00:01', nodeId: null, power: 'unchanged', bmc: { address: '127.0.0.1', cipherSuite: 3 } });
+      expect(enrolled.body).not.toContain('pw');
+      const taken = await app.inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: 'aa:bb:cc:00:00:01', bmc, powerOn: false } });
+      expect([taken.statusCode, taken.json().error.message]).toEqual([409, expect.stringMatching(/^MAC aa:bb:cc:00:00:01 belongs to node n\d already/)]);
+      const unreachable = await app.inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: '52:54:00:aa:00:02', bmc } });
+      expect(unreachable.statusCode).toBe(503);
+      expect((await app.inject({ method: 'GET', url: '/api/v1/enrollments' })).json().items.map((e: { mac: string }) => e.mac)).toEqual(['52:54:00:aa:00:01']);
+      expect((await app.inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: 'nope', bmc } })).statusCode).toBe(400);
     });
 
     it('power control needs a BMC, and never shows its password', async () => {

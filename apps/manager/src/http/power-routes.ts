@@ -1,16 +1,29 @@
-// BMC settings per node and power control through them.
+// BMC settings per node, power control through them, and machines enrolled
+// by their BMC before they first boot.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ApiError, BmcBody, BmcView, NodeIdParams, PowerAction, PowerStatus } from '@metalfleet/api';
+import { ApiError, BmcBody, BmcView, EnrollBody, EnrollmentList, EnrollResult, NodeIdParams, PowerAction, PowerStatus } from '@metalfleet/api';
 import { DomainError } from '@metalfleet/domain';
+import type { Enrollments } from '@metalfleet/fleet';
 import type { BmcDriver } from '@metalfleet/power';
-import type { BmcConfig, FleetStore } from '@metalfleet/store';
+import type { BmcConfig, EnrollmentRecord, FleetStore } from '@metalfleet/store';
 
 export interface PowerRouteDeps {
   store: FleetStore;
   driverFor: (bmc: BmcConfig) => BmcDriver;
+  enrollments: Enrollments;
 }
 
-export const powerRoutes: FastifyPluginAsyncTypebox<PowerRouteDeps> = async (app, { store, driverFor }) => {
+/** A BMC as the API shows it: never the password. */
+function bmcView(bmc: BmcConfig) {
+  const { password: _password, https: _https, ...view } = bmc;
+  return view;
+}
+
+const enrollmentView = (e: EnrollmentRecord) => ({
+  mac: e.mac, bmc: bmcView(e.bmc), createdAt: e.createdAt.toISOString(), nodeId: e.nodeId, claimedAt: e.claimedAt?.toISOString() ?? null,
+});
+
+export const powerRoutes: FastifyPluginAsyncTypebox<PowerRouteDeps> = async (app, { store, driverFor, enrollments }) => {
   async function bmcOf(nodeId: string): Promise<BmcConfig> {
     if (!(await store.getNodeSummary(nodeId))) throw new DomainError('not-found', `no node ${nodeId}`);
     const bmc = await store.getBmc(nodeId);
@@ -24,9 +37,22 @@ export const powerRoutes: FastifyPluginAsyncTypebox<PowerRouteDeps> = async (app
     if (!(await store.getNodeSummary(request.params.id))) throw new DomainError('not-found', `no node ${request.params.id}`);
     const bmc: BmcConfig = { ...request.body };
     await store.setBmc(request.params.id, bmc);
-    const { password: _password, https: _https, ...view } = bmc;
-    return view;
+    return bmcView(bmc);
   });
+
+  app.post('/api/v1/enrollments', {
+    schema: {
+      summary: 'Enroll a machine by its BMC and boot MAC: next boot PXE, power on; it gets the BMC when it registers',
+      body: EnrollBody, response: { 201: EnrollResult, 400: ApiError, 409: ApiError, 503: ApiError },
+    },
+  }, async (request, reply) => {
+    const { enrollment, power } = await enrollments.enroll({ mac: request.body.mac, bmc: { ...request.body.bmc }, powerOn: request.body.powerOn });
+    return reply.status(201).send({ ...enrollmentView(enrollment), power });
+  });
+
+  app.get('/api/v1/enrollments', {
+    schema: { summary: 'Enrolled machines, and the node each became', response: { 200: EnrollmentList } },
+  }, async () => ({ items: (await enrollments.list()).map(enrollmentView) }));
 
   app.get('/api/v1/nodes/:id/power', {
     schema: { summary: 'Power state, asked of the BMC', params: NodeIdParams, response: { 200: PowerStatus, 404: ApiError, 503: ApiError } },
