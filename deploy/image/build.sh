@@ -148,7 +148,7 @@ done
 
 if [ -n "$register" ]; then
   step "registering $name@$version at $register"
-  body=$(printf '{"kernelUrl":"/images/%s/%s/vmlinuz","initrdUrl":"/images/%s/%s/initrd.img","cmdline":"console=ttyS0 console=tty0 panic=-1"}' \
+  body=$(printf '{"kernelUrl":"/images/%s/%s/vmlinuz","initrdUrl":"/images/%s/%s/initrd.img","cmdline":"console=tty0 console=ttyS0 panic=-1"}' \
     "$name" "$version" "$name" "$version")
   curl -fsS -X PUT -H 'content-type: application/json' -d "$body" "$register/api/v1/images/$name/$version" > /dev/null
   echo "    $register/api/v1/images/$name/$version"

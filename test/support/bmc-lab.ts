@@ -45,6 +45,10 @@ export interface BmcLab {
   actions(): string[];
   /** The power the simulated chassis has now. */
   power(): 'on' | 'off';
+  /** Calls `listener` with each new chassis action, in order (polled every 100 ms). */
+  watchActions(listener: (action: string) => void): () => void;
+  /** What the machine did by itself (it powered off): the BMC reports it from now on. */
+  setPower(on: boolean): void;
   stop(): void;
 }
 
@@ -92,6 +96,16 @@ mc_enable 0x20
     host: '127.0.0.1', port, username: 'admin', password: 'secret',
     actions: () => read(join(chassis, 'actions')).split('\n').filter((l) => l !== ''),
     power: () => (read(join(chassis, 'power')).trim() === '1' ? 'on' : 'off'),
+    watchActions(listener) {
+      let seen = read(join(chassis, 'actions')).split('\n').filter((l) => l !== '').length;
+      const timer = setInterval(() => {
+        const lines = read(join(chassis, 'actions')).split('\n').filter((l) => l !== '');
+        for (const line of lines.slice(seen)) listener(line);
+        seen = lines.length;
+      }, 100);
+      return () => clearInterval(timer);
+    },
+    setPower: (on) => writeFileSync(join(chassis, 'power'), on ? '1\n' : '0\n'),
     stop() {
       child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });

@@ -44,7 +44,7 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
     schema: { summary: 'iPXE script for the machine with this MAC', querystring: BootQuery, produces: ['text/plain'], response: { 200: Type.String() } },
   }, async (request, reply) => {
     void reply.type('text/plain; charset=utf-8');
-    if (request.query.mac === undefined) return ipxeChainWithMac('/boot/ipxe');
+    if (request.query.mac === undefined) return ipxeChainWithMac(`${deps.publicUrl()}/boot/ipxe`);
     const mac = request.query.mac.toLowerCase().replace(/-/g, ':');
     const [candidate] = await deps.store.findIdentityCandidates({ systemUuid: '', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [mac], bmcAddress: '' });
     if (candidate) {

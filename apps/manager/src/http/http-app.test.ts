@@ -281,7 +281,7 @@ describe('REST API', () => {
       expect(unknown).not.toContain('metalfleet.command=');
       expect((await app.inject({ method: 'GET', url: '/boot/ipxe?mac=nonsense' })).statusCode).toBe(400);
       // A client that did not say which NIC it is asks again with the MAC.
-      expect((await app.inject({ method: 'GET', url: '/boot/ipxe' })).body).toBe('#!ipxe\nchain /boot/ipxe?mac=${netX/mac}\n');
+      expect((await app.inject({ method: 'GET', url: '/boot/ipxe' })).body).toBe('#!ipxe\nchain http://10.0.0.1:7470/boot/ipxe?mac=${netX/mac}\n');
     });
 
     it('serves a discovery image kept on the manager, with a single-use token, and installs nothing with it', async () => {

@@ -66,8 +66,8 @@ export function ipxeScript(image: Image, cmdline: string): string {
  * What a PXE client that did not say which machine it is gets: a script that
  * asks again with the MAC of the NIC it booted from (iPXE fills in netX).
  */
-export function ipxeChainWithMac(bootPath: string): string {
-  return ['#!ipxe', `chain ${bootPath}?mac=\${netX/mac}`, ''].join('\n');
+export function ipxeChainWithMac(bootUrl: string): string {
+  return ['#!ipxe', `chain ${bootUrl}?mac=\${netX/mac}`, ''].join('\n');
 }
 
 /** The script for a node with nothing to boot from the network: continue with the local disk. */
