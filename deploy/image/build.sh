@@ -7,8 +7,9 @@
 #   deploy/image/build.sh [--out DIR] [--name NAME] [--version VERSION]
 #                         [--register MANAGER_URL] [--cache DIR]
 #
-# Writes DIR/NAME/VERSION/{vmlinuz,initrd.img,manifest.json} and prints each
-# artifact's size and sha256. Point the manager's --image-dir at DIR (or copy
+# Writes DIR/NAME/VERSION/{vmlinuz,initrd.img,metalfleet-agent.mjs,manifest.json}
+# and prints each artifact's size and sha256 (the agent bundle also runs on
+# installed systems: deploy/systemd/metalfleet-agent.service). Point the manager's --image-dir at DIR (or copy
 # NAME/ there); --register then adds NAME@VERSION to the manager's catalog with
 # URLs relative to the manager (/images/NAME/VERSION/…).
 set -euo pipefail
@@ -120,6 +121,7 @@ step "initramfs"
 dest=$out/$name/$version
 mkdir -p "$dest"
 cp "$work/kernel/boot/vmlinuz-$kernel_release" "$dest/vmlinuz"
+cp "$root/opt/metalfleet/agent.mjs" "$dest/metalfleet-agent.mjs"
 find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --owner=0:0 --reproducible --quiet) | zstd -10 -T1 -q > "$dest/initrd.img"
 
@@ -136,13 +138,14 @@ cat > "$dest/manifest.json" << JSON
   "sourceDateEpoch": $SOURCE_DATE_EPOCH,
   "artifacts": {
     "vmlinuz": { "bytes": $(size "$dest/vmlinuz"), "sha256": "$(sha "$dest/vmlinuz")" },
-    "initrd.img": { "bytes": $(size "$dest/initrd.img"), "sha256": "$(sha "$dest/initrd.img")" }
+    "initrd.img": { "bytes": $(size "$dest/initrd.img"), "sha256": "$(sha "$dest/initrd.img")" },
+    "metalfleet-agent.mjs": { "bytes": $(size "$dest/metalfleet-agent.mjs"), "sha256": "$(sha "$dest/metalfleet-agent.mjs")" }
   }
 }
 JSON
 
 step "built $name@$version in $dest"
-for artifact in vmlinuz initrd.img; do
+for artifact in vmlinuz initrd.img metalfleet-agent.mjs; do
   printf '    %-11s %6.1f MB  sha256 %s\n' "$artifact" "$("$node" -p "$(size "$dest/$artifact") / 1e6")" "$(sha "$dest/$artifact")"
 done
 
