@@ -146,7 +146,7 @@ JSON
 
 step "built $name@$version in $dest"
 for artifact in vmlinuz initrd.img metalfleet-agent.mjs; do
-  printf '    %-11s %6.1f MB  sha256 %s\n' "$artifact" "$("$node" -p "$(size "$dest/$artifact") / 1e6")" "$(sha "$dest/$artifact")"
+  printf '    %-21s %6.1f MB  sha256 %s\n' "$artifact" "$("$node" -p "$(size "$dest/$artifact") / 1e6")" "$(sha "$dest/$artifact")"
 done
 
 if [ -n "$register" ]; then

@@ -2,6 +2,7 @@
 // target is met. Timing is measured here, never asserted in tests.
 import { runAgentFootprint } from './agent-footprint.ts';
 import { runManagerLoad } from './manager-load.ts';
+import { runPxeBench } from './pxe.ts';
 import { runReimagingBench } from './reimaging.ts';
 
 console.log('== agent footprint (issue: under 60 MiB RSS, under 0.5 % of a core) ==');
@@ -10,4 +11,6 @@ console.log('\n== manager load (issue: 5,000 registered within 30 s; 10,000 msg/
 await runManagerLoad();
 console.log('\n== reimaging (issue: time from an injected failure to the replacement active; fan a reimage out to 1,000 nodes and get every ack) ==');
 await runReimagingBench();
+console.log('\n== PXE in a VM (issue: power-on → registered, and the whole reimage cycle; initramfs under 45 MB) ==');
+await runPxeBench();
 process.exit(0);
