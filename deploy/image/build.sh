@@ -48,8 +48,9 @@ need cpio cpio zstd zstd strip binutils dpkg-deb dpkg
 
 node=$repo/node_modules/.bin/node
 [ -x "$node" ] || { echo "build.sh: run npm ci first (the repository's Node 24 and esbuild are used)" >&2; exit 1; }
-node_version=$("$node" -p "require('$repo/node_modules/node/package.json').version")
-agent_version=$("$node" -p "require('$repo/apps/agent/package.json').version")
+# -e with write, not -p: -p colours its output when the caller sets FORCE_COLOR.
+node_version=$("$node" -e "process.stdout.write(require('$repo/node_modules/node/package.json').version)")
+agent_version=$("$node" -e "process.stdout.write(require('$repo/apps/agent/package.json').version)")
 [ -n "$version" ] || version=$agent_version
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%ct 2> /dev/null || echo 0)}
 
@@ -146,7 +147,7 @@ JSON
 
 step "built $name@$version in $dest"
 for artifact in vmlinuz initrd.img metalfleet-agent.mjs; do
-  printf '    %-21s %6.1f MB  sha256 %s\n' "$artifact" "$("$node" -p "$(size "$dest/$artifact") / 1e6")" "$(sha "$dest/$artifact")"
+  printf '    %-21s %6.1f MB  sha256 %s\n' "$artifact" "$(awk "BEGIN { print $(size "$dest/$artifact") / 1e6 }")" "$(sha "$dest/$artifact")"
 done
 
 if [ -n "$register" ]; then

@@ -124,7 +124,7 @@ describe('reimaging and replacement', () => {
     const op = await api<Operation>('POST', `/api/v1/nodes/${target!.id}/reimage`, { image: 'broken@1.0' });
     const done = await finished(op.id);
     expect(done.state).toBe('failed');
-    expect(done.nodes[0]!.message).toMatch(/^(installing|rebooting): the agent reported: image checksum mismatch: expected 0{64}, got [0-9a-f]{64}$/);
+    expect(done.nodes[0]!.message).toMatch(/^(installing|rebooting): the agent reported: image checksum mismatch: expected 0{64}, got [0-9a-f]{64} \(downloaded and verified \(simulated disk\)\)$/);
     const node = (await api<NodeList>('GET', '/api/v1/nodes')).items.find((n) => n.id === target!.id);
     expect(node?.state).toBe('failed');
   });

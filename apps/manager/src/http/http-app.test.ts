@@ -257,7 +257,8 @@ describe('REST API', () => {
       expect(enrolled.body).not.toContain('pw');
       const taken = await app.inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: 'aa:bb:cc:00:00:01', bmc, powerOn: false } });
       expect([taken.statusCode, taken.json().error.message]).toEqual([409, expect.stringMatching(/^MAC aa:bb:cc:00:00:01 belongs to node n\d already/)]);
-      const unreachable = await app.inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: '52:54:00:aa:00:02', bmc } });
+      // A Redfish BMC on a closed port: refused at once.
+      const unreachable = await app.inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: '52:54:00:aa:00:02', bmc: { ...bmc, driver: 'redfish', https: false } } });
       expect(unreachable.statusCode).toBe(503);
       expect((await app.inject({ method: 'GET', url: '/api/v1/enrollments' })).json().items.map((e: { mac: string }) => e.mac)).toEqual(['52:54:00:aa:00:01']);
       expect((await app.inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: 'nope', bmc } })).statusCode).toBe(400);
