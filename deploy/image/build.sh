@@ -5,13 +5,15 @@
 # give the same bytes (sorted cpio, fixed timestamps, fixed compression).
 #
 #   deploy/image/build.sh [--out DIR] [--name NAME] [--version VERSION]
-#                         [--register MANAGER_URL] [--cache DIR]
+#                         [--register MANAGER_URL] [--token TOKEN] [--cache DIR]
 #
 # Writes DIR/NAME/VERSION/{vmlinuz,initrd.img,metalfleet-agent.mjs,manifest.json}
 # and prints each artifact's size and sha256 (the agent bundle also runs on
-# installed systems: deploy/systemd/metalfleet-agent.service). Point the manager's --image-dir at DIR (or copy
-# NAME/ there); --register then adds NAME@VERSION to the manager's catalog with
-# URLs relative to the manager (/images/NAME/VERSION/…).
+# installed systems: deploy/systemd/metalfleet-agent.service). Point the
+# manager's --image-dir at DIR (or copy NAME/ there); --register then adds
+# NAME@VERSION to the manager's catalog with URLs relative to the manager
+# (/images/NAME/VERSION/…), with an admin API token from --token or
+# METALFLEET_TOKEN.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,15 +22,18 @@ out=$repo/dist/image
 name=metalfleet-pxe
 version=
 register=
+token=${METALFLEET_TOKEN:-}
 cache=$repo/.cache/image
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+# The comment block at the top of this file is the help.
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while [ $# -gt 0 ]; do
   case $1 in
     --out) out=$2; shift 2;;
     --name) name=$2; shift 2;;
     --version) version=$2; shift 2;;
     --register) register=${2%/}; shift 2;;
+    --token) token=$2; shift 2;;
     --cache) cache=$2; shift 2;;
     -h|--help) usage; exit 0;;
     *) echo "build.sh: unknown argument $1" >&2; usage >&2; exit 2;;
@@ -154,6 +159,7 @@ if [ -n "$register" ]; then
   step "registering $name@$version at $register"
   body=$(printf '{"kernelUrl":"/images/%s/%s/vmlinuz","initrdUrl":"/images/%s/%s/initrd.img","cmdline":"console=tty0 console=ttyS0 panic=-1"}' \
     "$name" "$version" "$name" "$version")
-  curl -fsS -X PUT -H 'content-type: application/json' -d "$body" "$register/api/v1/images/$name/$version" > /dev/null
+  [ -n "$token" ] || { echo "build.sh: --register needs an admin API token: --token or METALFLEET_TOKEN" >&2; exit 2; }
+  curl -fsS -X PUT -H 'content-type: application/json' -H "authorization: Bearer $token" -d "$body" "$register/api/v1/images/$name/$version" > /dev/null
   echo "    $register/api/v1/images/$name/$version"
 fi

@@ -25,7 +25,7 @@ const measureS = Number(process.env['BENCH_INGEST_SECONDS'] ?? 30);
 const publishersBin = fileURLToPath(new URL('./mqtt-publishers.ts', import.meta.url));
 
 async function metric(manager: ManagerProcess, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`${manager.http}/metrics`)).text();
+  const text = await (await fetch(`${manager.http}/metrics`, { headers: manager.auth() })).text();
   const line = text.split('\n').find((l) => pattern.test(l));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }

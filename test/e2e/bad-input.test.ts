@@ -86,11 +86,11 @@ describe('bad input against the real manager', () => {
   });
 
   it('REST: bad JSON, unknown ids and unknown routes get clear errors', async () => {
-    const bad = await fetch(`${manager.http}/api/v1/bootstrap-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ttlSeconds":' });
+    const bad = await fetch(`${manager.http}/api/v1/bootstrap-tokens`, { method: 'POST', headers: manager.auth({ 'content-type': 'application/json' }), body: '{"ttlSeconds":' });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: { code: 'invalid-argument' } });
-    expect((await fetch(`${manager.http}/api/v1/nodes/no-such-node/health`)).status).toBe(404);
-    expect((await fetch(`${manager.http}/api/v1/bootstrap-tokens/nosuchtoken`, { method: 'DELETE' })).status).toBe(404);
+    expect((await fetch(`${manager.http}/api/v1/nodes/no-such-node/health`, { headers: manager.auth() })).status).toBe(404);
+    expect((await fetch(`${manager.http}/api/v1/bootstrap-tokens/nosuchtoken`, { method: 'DELETE', headers: manager.auth() })).status).toBe(404);
   });
 
   it('changed nothing, and still serves', async () => {

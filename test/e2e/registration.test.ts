@@ -1,6 +1,6 @@
 // One real node registering with a real manager: both started as separate
 // processes from their bins, talking gRPC and MQTT over loopback.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,8 +42,11 @@ function startAgent(): Proc {
   return agent;
 }
 
+/** As the admin whose token the manager wrote at its first start. */
+const auth = () => ({ headers: { authorization: `Bearer ${readFileSync(join(dataDir, 'admin-token'), 'utf8').trim()}` } });
+
 async function nodes(): Promise<NodeList> {
-  const response = await fetch(`${http}/api/v1/nodes`);
+  const response = await fetch(`${http}/api/v1/nodes`, auth());
   expect(response.status).toBe(200);
   return (await response.json()) as NodeList;
 }
@@ -70,24 +73,36 @@ describe('a node registering end to end', () => {
     // Registered in the discovery image: inspected, and available once its first health digest is not critical.
     const inspected = await eventually(nodes, (l) => l.items[0]?.state === 'available');
     expect(inspected.items[0]?.state).toBe('available');
-    const history = (await (await fetch(`${http}/api/v1/nodes/${nodeId}/history`)).json()) as { items: Array<{ event: string; actor: string }> };
+    const history = (await (await fetch(`${http}/api/v1/nodes/${nodeId}/history`, auth())).json()) as { items: Array<{ event: string; actor: string }> };
     expect(history.items.map((t) => `${t.event} by ${t.actor}`)).toEqual(['inspect by registration', 'inspection-passed by inspection']);
 
-    const detail = (await (await fetch(`${http}/api/v1/nodes/${nodeId}`)).json()) as NodeDetail;
+    const detail = (await (await fetch(`${http}/api/v1/nodes/${nodeId}`, auth())).json()) as NodeDetail;
     expect(detail.inventory.nics.map((n) => n.mac).sort()).toEqual(expect.arrayContaining(physicalMacs()));
     expect(detail.inventory.cpus.length).toBeGreaterThan(0);
     expect(detail.history.map((t) => t.event)).toEqual(['inspect', 'inspection-passed']);
     expect(detail.conditions.every((c) => c.severity !== 'critical')).toBe(true);
   });
 
-  it('is listed by the operator CLI, as a table and as JSON', async () => {
+  it('is listed by the operator CLI after login, as a table and as JSON; without a token the CLI exits 4', async () => {
     const run = promisify(execFile);
-    const table = await run(process.execPath, [cliBin, '--manager', http, 'nodes', 'ls']);
+    const home = mkdtempSync(join(tmpdir(), 'mf-cli-home-'));
+    // A clean environment: nothing but the config directory of this test.
+    const env = { PATH: process.env['PATH'] ?? '', XDG_CONFIG_HOME: home };
+    const denied = await run(process.execPath, [cliBin, '--manager', http, 'nodes', 'ls'], { env }).catch((e: { code: number; stderr: string }) => e);
+    expect(denied).toMatchObject({ code: 4, stderr: expect.stringContaining('API token missing') });
+    const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+    const login = await run(process.execPath, [cliBin, '--manager', http, '--token', token, 'login'], { env });
+    expect(login.stdout).toContain(`logged in to ${http}`);
+    expect(statSync(join(home, 'metalfleet', 'config.json')).mode & 0o777).toBe(0o600);
+    const table = await run(process.execPath, [cliBin, 'nodes', 'ls'], { env });
     expect(table.stdout).toMatch(new RegExp(`^${nodeId}\\s+\\S+\\s+online\\s+available`, 'm'));
-    const json = JSON.parse((await run(process.execPath, [cliBin, '--manager', http, '--json', 'nodes', 'show', nodeId])).stdout) as NodeDetail;
+    const json = JSON.parse((await run(process.execPath, [cliBin, '--json', 'nodes', 'show', nodeId], { env })).stdout) as NodeDetail;
     expect(json.identity.macs).toEqual(physicalMacs());
-    const missing = await run(process.execPath, [cliBin, '--manager', http, 'nodes', 'show', 'no-such-node']).catch((e: { code: number; stderr: string }) => e);
+    const missing = await run(process.execPath, [cliBin, 'nodes', 'show', 'no-such-node'], { env }).catch((e: { code: number; stderr: string }) => e);
     expect(missing).toMatchObject({ code: 1, stderr: expect.stringContaining('(not-found)') });
+    const wrong = await run(process.execPath, [cliBin, '--token', `mfat.wrongtoken.${'x'.repeat(43)}`, 'nodes', 'ls'], { env }).catch((e: { code: number; stderr: string }) => e);
+    expect(wrong).toMatchObject({ code: 4, stderr: expect.stringContaining('API token unknown') });
+    rmSync(home, { recursive: true, force: true });
   });
 
   it('is shown offline as soon as the agent is killed', async () => {
@@ -128,10 +143,10 @@ describe('a node registering end to end', () => {
   });
 
   it('answers 404 with a stable code for an unknown node and 400 for a malformed id', async () => {
-    const missing = await fetch(`${http}/api/v1/nodes/no-such-node`);
+    const missing = await fetch(`${http}/api/v1/nodes/no-such-node`, auth());
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'not-found' } });
-    const malformed = await fetch(`${http}/api/v1/nodes/${encodeURIComponent('../etc')}`);
+    const malformed = await fetch(`${http}/api/v1/nodes/${encodeURIComponent('../etc')}`, auth());
     expect(malformed.status).toBe(400);
     expect(await malformed.json()).toMatchObject({ error: { code: 'invalid-argument' } });
   });

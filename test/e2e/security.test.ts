@@ -51,9 +51,9 @@ describe('the manager as gatekeeper', () => {
 
   it('refuses unknown and revoked tokens with UNAUTHENTICATED and a reason, registering nothing', async () => {
     expect(await register(`mfbt.nosuchid.${'x'.repeat(43)}`)).toMatchObject({ code: 'unauthenticated', message: 'bootstrap token unknown' });
-    const created = await fetch(`${manager.http}/api/v1/bootstrap-tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ description: 'to revoke' }) });
+    const created = await fetch(`${manager.http}/api/v1/bootstrap-tokens`, { method: 'POST', headers: manager.auth({ 'content-type': 'application/json' }), body: JSON.stringify({ description: 'to revoke' }) });
     const { id, token } = (await created.json()) as { id: string; token: string };
-    expect((await fetch(`${manager.http}/api/v1/bootstrap-tokens/${id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await fetch(`${manager.http}/api/v1/bootstrap-tokens/${id}`, { method: 'DELETE', headers: manager.auth() })).status).toBe(204);
     expect(await register(token)).toMatchObject({ code: 'unauthenticated', message: `bootstrap token ${id} was revoked` });
     expect((await manager.nodes()).items).toHaveLength(2);
   });

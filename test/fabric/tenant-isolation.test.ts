@@ -128,12 +128,12 @@ describe('tenant networks on a real Open vSwitch', () => {
     expect(await reaches(n1(), n3(), false)).toBe(false);
     const fabric = await api<FabricStatus>('GET', '/api/v1/fabric');
     expect(fabric.driftRepairs).toBe(1);
-    const metrics = await (await fetch(`${manager.http}/metrics`)).text();
+    const metrics = await (await fetch(`${manager.http}/metrics`, { headers: manager.auth() })).text();
     expect(metrics).toContain('metalfleet_fabric_port_changes_total{reason="drift"} 1');
   });
 
   it('refuses to delete a tenant that still has nodes', async () => {
-    const response = await fetch(`${manager.http}/api/v1/tenants/${acme.id}`, { method: 'DELETE' });
+    const response = await fetch(`${manager.http}/api/v1/tenants/${acme.id}`, { method: 'DELETE', headers: manager.auth() });
     expect(response.status).toBe(409);
   });
 });

@@ -1,4 +1,5 @@
 // A real manager process for cross-app tests, restartable on the same ports.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeList } from '@metalfleet/api';
 import { managerBin, start, type Proc } from './processes.ts';
@@ -23,6 +24,16 @@ export class ManagerProcess {
     return join(this.dataDir, 'bootstrap-token');
   }
 
+  /** The admin API token the manager wrote at its first start. */
+  get adminToken(): string {
+    return readFileSync(join(this.dataDir, 'admin-token'), 'utf8').trim();
+  }
+
+  /** Headers for an API call as the admin. */
+  auth(extra: Record<string, string> = {}): Record<string, string> {
+    return { authorization: `Bearer ${this.adminToken}`, ...extra };
+  }
+
   async start(): Promise<void> {
     this.proc = start(managerBin, ['--data-dir', this.dataDir, '--listen-host', '127.0.0.1', ...this.ports, ...this.extra], this.nodeOptions);
     const ready = await this.proc.waitForLog('manager ready');
@@ -39,7 +50,7 @@ export class ManagerProcess {
   }
 
   async get<T>(path: string): Promise<T> {
-    const response = await fetch(`${this.http}${path}`);
+    const response = await fetch(`${this.http}${path}`, { headers: this.auth() });
     if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status} ${await response.text()}`);
     return (await response.json()) as T;
   }
@@ -47,7 +58,7 @@ export class ManagerProcess {
   /** A JSON request to the REST API; a non-2xx answer throws with the status and body. */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await fetch(`${this.http}${path}`, {
-      method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      method, headers: this.auth(body === undefined ? {} : { 'content-type': 'application/json' }), ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await response.text();
     if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status} ${text}`);

@@ -49,7 +49,7 @@ export async function startPxeLab(options: { rootBytes?: number } = {}): Promise
   await manager.start();
 
   // The image, built as an operator would, registered at the manager by the same script.
-  const buildOutput = execFileSync(join(repo, 'deploy', 'image', 'build.sh'), ['--out', imageDir, '--name', 'metalfleet-pxe', '--version', 'test', '--register', manager.http], {
+  const buildOutput = execFileSync(join(repo, 'deploy', 'image', 'build.sh'), ['--out', imageDir, '--name', 'metalfleet-pxe', '--version', 'test', '--register', manager.http, '--token', manager.adminToken], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
   });
   // The install image boots the same kernel and initramfs and writes a root image to the disk.

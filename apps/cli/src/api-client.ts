@@ -13,11 +13,11 @@ export class ApiCallError extends Error {
   }
 }
 
-export function createApiClient(baseUrl: string) {
+export function createApiClient(baseUrl: string, token: string) {
   async function get<T>(path: string): Promise<T> {
     let response: Response;
     try {
-      response = await fetch(new URL(path, baseUrl));
+      response = await fetch(new URL(path, baseUrl), { headers: token === '' ? {} : { authorization: `Bearer ${token}` } });
     } catch (error) {
       throw new ApiCallError(0, 'unavailable', `cannot reach the manager at ${baseUrl}: ${(error as Error).cause ?? (error as Error).message}`);
     }
@@ -40,6 +40,8 @@ export function createApiClient(baseUrl: string) {
       }
       return { ...first, items, offset: 0, limit: items.length };
     },
+    /** Proves the token works (any read will do). */
+    check: () => get<NodeList>('/api/v1/nodes?limit=1'),
     getNode: (id: string) => get<NodeDetail>(`/api/v1/nodes/${encodeURIComponent(id)}`),
   };
 }

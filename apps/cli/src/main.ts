@@ -1,20 +1,38 @@
 // metalfleet: the operator CLI over the manager's REST API.
-// Exit codes: 0 ok, 1 API error, 2 usage error, 3 manager unreachable.
+// Exit codes: 0 ok, 1 API error, 2 usage error, 3 manager unreachable,
+// 4 not authenticated or not allowed.
 import { Command } from 'commander';
 import packageJson from '../package.json' with { type: 'json' };
 import { ApiCallError, createApiClient } from './api-client.ts';
+import { resolveSettings, save } from './cli-config.ts';
 import { formatTable } from './table.ts';
 
 const program = new Command('metalfleet')
   .description('Operate a metalfleet GPU fleet from the command line.')
   .version(packageJson.version)
-  .option('--manager <url>', 'manager URL (or METALFLEET_MANAGER)', process.env['METALFLEET_MANAGER'] ?? 'http://127.0.0.1:7470')
+  .option('--manager <url>', 'manager URL (or METALFLEET_MANAGER, or the one `login` saved; default http://127.0.0.1:7470)')
+  .option('--token <token>', 'API token (or METALFLEET_TOKEN, or the one `login` saved)')
   .option('--json', 'print JSON instead of a table', false)
   .showHelpAfterError();
 
-const client = () => createApiClient(program.opts<{ manager: string }>().manager);
+const settings = () => resolveSettings(program.opts<{ manager?: string; token?: string }>());
+const client = () => {
+  const { manager, token } = settings();
+  return createApiClient(manager, token);
+};
 const asJson = () => program.opts<{ json: boolean }>().json;
 const print = (value: unknown, human: () => string) => process.stdout.write(`${asJson() ? JSON.stringify(value, null, 2) : human()}\n`);
+
+program.command('login').description('check the manager URL and token, and save them for later commands (mode 600)').action(async () => {
+  const { manager, token } = settings();
+  if (token === '') {
+    process.stderr.write('metalfleet: login needs a token: --token <token> or METALFLEET_TOKEN (an admin finds the first one in <dataDir>/admin-token)\n');
+    process.exit(2);
+  }
+  await createApiClient(manager, token).check();
+  const file = save({ manager, token });
+  print({ manager, saved: file }, () => `logged in to ${manager}; saved in ${file}`);
+});
 
 const nodes = program.command('nodes').description('nodes of the fleet');
 nodes.command('ls').description('list nodes with their presence and state').action(async () => {
@@ -41,7 +59,7 @@ try {
 } catch (error) {
   if (error instanceof ApiCallError) {
     process.stderr.write(`metalfleet: ${error.message} (${error.code})\n`);
-    process.exit(error.code === 'unavailable' ? 3 : 1);
+    process.exit(error.code === 'unavailable' ? 3 : error.status === 401 || error.status === 403 ? 4 : 1);
   }
   throw error;
 }

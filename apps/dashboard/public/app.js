@@ -32,9 +32,19 @@ function render(nodes) {
   }));
 }
 
+// The API wants a token (viewer is enough); it is kept in this browser only.
+const tokenKey = 'metalfleet.token';
+
 async function refresh() {
   try {
-    const response = await fetch('/api/v1/nodes');
+    let response = await fetch('/api/v1/nodes', { headers: { authorization: `Bearer ${localStorage.getItem(tokenKey) ?? ''}` } });
+    if (response.status === 401) {
+      const token = window.prompt('API token (metalfleet tokens create, or <dataDir>/admin-token):');
+      if (token) {
+        localStorage.setItem(tokenKey, token.trim());
+        response = await fetch('/api/v1/nodes', { headers: { authorization: `Bearer ${token.trim()}` } });
+      }
+    }
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const body = /** @type {{ items: NodeSummary[] }} */ (await response.json());
     render(body.items);

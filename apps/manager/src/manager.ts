@@ -12,10 +12,11 @@ import { addService, createNodeBroker, ensureCertificateAuthority, issueServerCe
 import { openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
-  FleetEvents, agentServiceHandlers, createBootstrapTokens, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
+  FleetEvents, agentServiceHandlers, createApiTokens, createBootstrapTokens, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
 } from '@metalfleet/fleet';
 import type { ManagerConfig } from './config.ts';
 import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
+import { ensureAdminTokenFile } from './admin-token.ts';
 import { buildHttpApp } from './http/http-app.ts';
 import { createManagerMetrics } from './http/metrics-routes.ts';
 import { startFabric } from './fabric.ts';
@@ -26,6 +27,7 @@ export interface RunningManager {
   grpc: string;
   mqtt: string;
   bootstrapTokenFile: string;
+  adminTokenFile: string;
   caFingerprint: string | null;
   close(): Promise<void>;
 }
@@ -62,6 +64,9 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   const tls = await serverTls(config, dataDir, logger);
   const tokens = createBootstrapTokens({ store, now, caFingerprint: tls?.ca.fingerprint ?? null });
   const bootstrap = await ensureBootstrapTokenFile(dataDir, tokens, config.initialTokenTtlH);
+  const apiTokens = createApiTokens({ store, now });
+  const admin = await ensureAdminTokenFile(dataDir, apiTokens);
+  if (admin.created) logger.warn({ file: admin.file }, 'created an admin API token; it is in this file (readable only by this user)');
   if (bootstrap.created) logger.warn({ file: bootstrap.file }, 'wrote a bootstrap token for agents; hand it to them with --bootstrap-token-file');
 
   const broker = await createNodeBroker({
@@ -130,7 +135,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   const imageDir = resolve(config.imageDir !== '' ? config.imageDir : join(dataDir, 'images'));
   mkdirSync(imageDir, { recursive: true });
   const http = await buildHttpApp({
-    store, logger, version, startedAt: now(), now, tokens, telemetry: rollups, events, metrics,
+    store, logger, version, startedAt: now(), now, tokens, apiTokens, telemetry: rollups, events, metrics,
     fabric: { tenants: fabric.tenants, reconciler: fabric.reconciler, lifecycle, drivers: fabric.drivers, provisioningVlan: config.provisioningVlan },
     operations: { reimages: reimaging.reimages, templates: reimaging.templates },
     power: { driverFor: bmcDriver, enrollments: reimaging.enrollments },
@@ -151,6 +156,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     grpc: `${host}:${grpcPort}`,
     mqtt: `${tls ? 'mqtts' : 'mqtt'}://${host}:${mqttAddress.port}`,
     bootstrapTokenFile: bootstrap.file,
+    adminTokenFile: admin.file,
     caFingerprint: tls?.ca.fingerprint ?? null,
     async close() {
       clearInterval(sweeper);

@@ -5,3 +5,4 @@ export * from './nodes.ts';
 export * from './bootstrap-tokens.ts';
 export * from './tenants.ts';
 export * from './operations.ts';
+export * from './access.ts';

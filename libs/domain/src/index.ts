@@ -10,3 +10,4 @@ export * from './telemetry.ts';
 export * from './node-query.ts';
 export * from './network/index.ts';
 export * from './work/index.ts';
+export * from './access.ts';

@@ -18,3 +18,4 @@ export * from './remediation.ts';
 export * from './spares.ts';
 export * from './drain-hook.ts';
 export * from './enrollments.ts';
+export * from './api-tokens.ts';

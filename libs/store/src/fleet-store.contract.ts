@@ -238,6 +238,26 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it('keeps API tokens (revoked once) and an audit log read newest first, in pages', async () => {
+      const store = await factory.open('access');
+      const at = new Date('2026-11-21T10:00:00Z');
+      const token = { id: 'tok12345', name: 'ci', role: 'operator' as const, tenantId: 't1', secretHash: 'h', createdAt: at, expiresAt: null, revokedAt: null, lastUsedAt: null };
+      await store.createApiToken(token);
+      await store.touchApiToken('tok12345', at);
+      expect(await store.getApiToken('tok12345')).toEqual({ ...token, lastUsedAt: at });
+      expect(await store.revokeApiToken('tok12345', at)).toBe(true);
+      expect(await store.revokeApiToken('tok12345', at)).toBe(false);
+      expect(await store.revokeApiToken('nobody', at)).toBe(false);
+      expect((await store.listApiTokens()).map((t) => t.revokedAt)).toEqual([at]);
+      for (const status of [200, 403, 201]) {
+        await store.appendAudit({ at, tokenId: 'tok12345', actor: 'ci', method: 'POST', route: 'POST /api/v1/x', target: '/api/v1/x', status, error: status === 403 ? 'no' : '' });
+      }
+      const page = await store.listAudit({ limit: 2 });
+      expect(page.map((e) => e.status)).toEqual([201, 403]);
+      expect((await store.listAudit({ limit: 2, before: page[1]?.seq ?? 0 })).map((e) => e.status)).toEqual([200]);
+      await store.close();
+    });
+
     it('keeps BMC enrollments until a machine with one of their MACs claims them, once', async () => {
       const store = await factory.open('enrollments');
       const bmc = { driver: 'ipmi' as const, address: '127.0.0.3', port: 623, username: 'admin', password: 'secret', cipherSuite: 3, https: true, insecureTls: false };

@@ -2,6 +2,7 @@
 // today; PostgreSQL implements the same interface for high availability.
 import type { NetworkStore } from './network-store.ts';
 import type { WorkStore } from './work-store.ts';
+import type { AccessStore } from './access-store.ts';
 import type { BootstrapTokenRecord, HealthChange, HealthCondition, Inventory, KnownIdentity, LifecycleEvent, NodeIdentity, NodeState, NodeSummary, Presence, TransitionCause } from '@metalfleet/domain';
 
 export interface NodeRecord extends NodeSummary {
@@ -51,7 +52,7 @@ export interface NodeCounts {
   conditionsBySeverity: Record<'ok' | 'warning' | 'critical', number>;
 }
 
-export interface FleetStore extends NetworkStore, WorkStore {
+export interface FleetStore extends NetworkStore, WorkStore, AccessStore {
   /** Nodes sharing the system UUID, any serial or any MAC with this identity. */
   findIdentityCandidates(identity: NodeIdentity): Promise<KnownIdentity[]>;
   createNode(node: NewNode): Promise<void>;

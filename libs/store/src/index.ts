@@ -3,3 +3,4 @@ export * from './sqlite-fleet-store.ts';
 export * from './pg-fleet-store.ts';
 export * from './network-store.ts';
 export * from './work-store.ts';
+export * from './access-store.ts';

@@ -7,6 +7,7 @@ import { pgMigrations } from './pg-migrations.ts';
 import { pgNetworkStore, writeLearnedLinksPg } from './pg-network.ts';
 import { pgExecutor } from './pg-executor.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
+import { sqlAccessStore } from './access-store.ts';
 import {
   countsFrom, groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
   type ConditionRow, type HealthEventRow, type NodeRow, type TokenRow, type TransitionRow,
@@ -80,6 +81,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
   return {
     ...pgNetworkStore(query),
     ...sqlWorkStore(pgExecutor(pool)),
+    ...sqlAccessStore(pgExecutor(pool)),
     async findIdentityCandidates(identity) {
       const n = normalizeIdentity(identity);
       const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((v) => v !== '');

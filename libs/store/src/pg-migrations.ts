@@ -226,4 +226,33 @@ export const pgMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: 'API tokens and the audit log',
+    sql: `
+      CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        tenant_id TEXT,
+        secret_hash TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT,
+        revoked_at BIGINT,
+        last_used_at BIGINT
+      );
+      CREATE TABLE audit_log (
+        seq BIGSERIAL PRIMARY KEY,
+        at BIGINT NOT NULL,
+        token_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        method TEXT NOT NULL,
+        route TEXT NOT NULL,
+        target TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        error TEXT NOT NULL
+      );
+      CREATE INDEX audit_log_by_at ON audit_log (at);
+    `,
+  },
 ];

@@ -12,6 +12,7 @@ import { sqliteMigrations, type Migration } from './sqlite-migrations.ts';
 import { sqliteNetworkStore, writeLearnedLinksSqlite } from './sqlite-network.ts';
 import { sqliteExecutor } from './sqlite-executor.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
+import { sqlAccessStore } from './access-store.ts';
 
 const sqliteNodeColumns = nodeColumns("(SELECT group_concat(mac, ',') FROM (SELECT mac FROM node_macs WHERE node_id = n.id ORDER BY mac))");
 
@@ -71,6 +72,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   return {
     ...sqliteNetworkStore(db),
     ...sqlWorkStore(sqliteExecutor(db)),
+    ...sqlAccessStore(sqliteExecutor(db)),
     async findIdentityCandidates(identity) {
       const n = normalizeIdentity(identity);
       const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((v) => v !== '');

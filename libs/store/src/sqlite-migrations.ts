@@ -229,4 +229,33 @@ export const sqliteMigrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 10,
+    name: 'API tokens and the audit log',
+    sql: `
+      CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        tenant_id TEXT,
+        secret_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER,
+        last_used_at INTEGER
+      ) STRICT;
+      CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        token_id TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        method TEXT NOT NULL,
+        route TEXT NOT NULL,
+        target TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        error TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX audit_log_by_at ON audit_log (at);
+    `,
+  },
 ];

@@ -13,6 +13,7 @@ import {
 import type { BootstrapTokens } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import { createFileDigests } from './file-digests.ts';
+import { open } from './access.ts';
 
 export interface BootRouteDeps {
   store: FleetStore;
@@ -41,7 +42,7 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
   }
 
   app.get('/boot/ipxe', {
-    schema: { summary: 'iPXE script for the machine with this MAC', querystring: BootQuery, produces: ['text/plain'], response: { 200: Type.String() } },
+    schema: { ...open, summary: 'iPXE script for the machine with this MAC', querystring: BootQuery, produces: ['text/plain'], response: { 200: Type.String() } },
   }, async (request, reply) => {
     void reply.type('text/plain; charset=utf-8');
     if (request.query.mac === undefined) return ipxeChainWithMac(`${deps.publicUrl()}/boot/ipxe`);

@@ -3,12 +3,13 @@
 // one slow browser never holds memory on the manager.
 import type { FastifyPluginAsync } from 'fastify';
 import type { FleetEvents } from '@metalfleet/fleet';
+import { needs } from './access.ts';
 
 const maxBufferedBytes = 1024 * 1024;
 
 export const eventStreamRoutes: FastifyPluginAsync<{ events: FleetEvents; heartbeatMs?: number }> = async (app, { events, heartbeatMs = 15_000 }) => {
   app.get('/api/v1/events', {
-    schema: { summary: 'Server-sent events stream of fleet changes (event: <type>, data: JSON)', produces: ['text/event-stream'] },
+    schema: { ...needs('fleet:read'), summary: 'Server-sent events stream of fleet changes (event: <type>, data: JSON)', produces: ['text/event-stream'] },
   }, (request, reply) => {
     reply.hijack();
     const res = reply.raw;

@@ -8,6 +8,7 @@ import { DomainError, type LifecycleEvent, type NodeSummary } from '@metalfleet/
 import type { FabricDriver } from '@metalfleet/fabric';
 import type { FabricReconciler, Lifecycle, PortStatus, Tenants } from '@metalfleet/fleet';
 import type { FleetStore, TenantRecord } from '@metalfleet/store';
+import { needs } from './access.ts';
 
 export interface FabricRouteDeps {
   store: FleetStore;
@@ -47,29 +48,29 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
   }
 
   app.post('/api/v1/tenants', {
-    schema: { summary: 'Create a tenant: it gets its own VLAN and VNI from the pools', body: CreateTenant, response: { 201: Tenant, 400: ApiError, 409: ApiError } },
+    schema: { ...needs('tenants:write'), summary: 'Create a tenant: it gets its own VLAN and VNI from the pools', body: CreateTenant, response: { 201: Tenant, 400: ApiError, 409: ApiError } },
   }, async (request, reply) => reply.status(201).send(tenantToApi(await tenants.create(request.body.name), [])));
 
   app.get('/api/v1/tenants', {
-    schema: { summary: 'Tenants with their VLAN/VNI, nodes and ports', response: { 200: TenantList } },
+    schema: { ...needs('fleet:read'), summary: 'Tenants with their VLAN/VNI, nodes and ports', response: { 200: TenantList } },
   }, async () => {
     const nodes = await store.listNodes();
     return { items: (await store.listTenants()).map((t) => tenantToApi(t, nodes)) };
   });
 
   app.get('/api/v1/tenants/:id', {
-    schema: { summary: 'One tenant with its VLAN/VNI, nodes and ports (desired vs actual)', params: TenantParams, response: { 200: Tenant, 404: ApiError } },
+    schema: { ...needs('fleet:read'), summary: 'One tenant with its VLAN/VNI, nodes and ports (desired vs actual)', params: TenantParams, response: { 200: Tenant, 404: ApiError } },
   }, async (request) => showTenant(request.params.id));
 
   app.delete('/api/v1/tenants/:id', {
-    schema: { summary: 'Delete a tenant that has no nodes left', params: TenantParams, response: { 204: { type: 'null' }, 404: ApiError, 409: ApiError } },
+    schema: { ...needs('tenants:write'), summary: 'Delete a tenant that has no nodes left', params: TenantParams, response: { 204: { type: 'null' }, 404: ApiError, 409: ApiError } },
   }, async (request, reply) => {
     await tenants.remove(request.params.id);
     return reply.status(204).send(null);
   });
 
   app.post('/api/v1/tenants/:id/nodes', {
-    schema: { summary: 'Allocate an available node to the tenant', params: TenantParams, body: AllocateNode, response: { 200: Tenant, 400: ApiError, 404: ApiError, 409: ApiError } },
+    schema: { ...needs('tenants:write'), summary: 'Allocate an available node to the tenant', params: TenantParams, body: AllocateNode, response: { 200: Tenant, 400: ApiError, 404: ApiError, 409: ApiError } },
   }, async (request) => {
     await tenants.allocateNode(request.params.id, request.body.nodeId, 'api');
     await reconciler.reconcile();
@@ -77,7 +78,7 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
   });
 
   app.delete('/api/v1/tenants/:id/nodes/:nodeId', {
-    schema: { summary: 'Release a node: it leaves the tenant\'s network at once', params: TenantNodeParams, response: { 200: Tenant, 404: ApiError, 409: ApiError } },
+    schema: { ...needs('tenants:write'), summary: 'Release a node: it leaves the tenant\'s network at once', params: TenantNodeParams, response: { 200: Tenant, 404: ApiError, 409: ApiError } },
   }, async (request) => {
     await tenants.releaseNode(request.params.id, request.params.nodeId, 'api');
     await reconciler.reconcile();
@@ -85,7 +86,7 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
   });
 
   app.post('/api/v1/nodes/:id/lifecycle', {
-    schema: {
+    schema: { ...needs('nodes:write', { tenantScoped: true }),
       summary: 'Report a provisioning step by hand (until reimaging reports it)', params: NodeIdParams, body: LifecycleReport,
       response: { 204: { type: 'null' }, 400: ApiError, 404: ApiError, 409: ApiError },
     },
@@ -98,7 +99,7 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
   });
 
   app.get('/api/v1/fabric', {
-    schema: { summary: 'Every managed switch port: desired vs actual VLAN, drift, errors and cabling warnings', response: { 200: FabricStatus } },
+    schema: { ...needs('fleet:read'), summary: 'Every managed switch port: desired vs actual VLAN, drift, errors and cabling warnings', response: { 200: FabricStatus } },
   }, async () => {
     const view = reconciler.view();
     return {
@@ -109,7 +110,7 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
   });
 
   app.put('/api/v1/fabric/links/:switchName/:port', {
-    schema: { summary: 'Plan which node NIC is cabled to a switch port (wins over LLDP)', params: PortParams, body: PlannedLinkBody, response: { 204: { type: 'null' }, 400: ApiError, 404: ApiError } },
+    schema: { ...needs('admin'), summary: 'Plan which node NIC is cabled to a switch port (wins over LLDP)', params: PortParams, body: PlannedLinkBody, response: { 204: { type: 'null' }, 400: ApiError, 404: ApiError } },
   }, async (request, reply) => {
     const { switchName, port } = request.params;
     if (!deps.drivers.some((d) => d.switchName === switchName)) throw new DomainError('not-found', `no managed switch ${switchName}`);
@@ -120,7 +121,7 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
   });
 
   app.delete('/api/v1/fabric/links/:switchName/:port', {
-    schema: { summary: 'Remove a planned link', params: PortParams, response: { 204: { type: 'null' } } },
+    schema: { ...needs('admin'), summary: 'Remove a planned link', params: PortParams, response: { 204: { type: 'null' } } },
   }, async (request, reply) => {
     await store.setPlannedLink(request.params.switchName, request.params.port, null);
     await reconciler.reconcile();

@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { emptyInventory } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import {
-  FleetEvents, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createLifecycle, createReimages, createTenants,
+  FleetEvents, createApiTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createLifecycle, createReimages, createTenants,
 } from '@metalfleet/fleet';
 import { createNodeBroker, type NodeBroker } from '@metalfleet/transport';
 import { bmcDriver } from '../reimaging.ts';
@@ -17,6 +17,10 @@ let app: FastifyInstance;
 let rollups: RollupStore;
 let broker: NodeBroker;
 const events = new FleetEvents();
+/** Bearer tokens by role; `admin` is what most tests call with. */
+const bearer: Record<string, string> = {};
+/** The API as an admin calls it. */
+const inject = (options: InjectOptions) => app.inject({ ...options, headers: { authorization: `Bearer ${bearer['admin'] ?? ''}`, ...options.headers } });
 const at = new Date('2026-11-21T10:00:00Z');
 
 beforeAll(async () => {
@@ -42,7 +46,9 @@ beforeAll(async () => {
     timeoutsMs: { draining: 1000, isolating: 1000, rebooting: 1000, installing: 1000, 'health-check': 1000, restoring: 1000 }, maxPowerCycles: 1, onError: () => undefined,
   });
   const templates = createClusterTemplates({ store, tenants, reimages, now, newId });
-  app = await buildHttpApp({
+  const apiTokens = createApiTokens({ store, now });
+  bearer['admin'] = (await apiTokens.create({ name: 'test admin', role: 'admin', tenantId: null, ttlSeconds: null })).token;
+  app = await buildHttpApp({ apiTokens,
     store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }),
     telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
     operations: { reimages, templates }, power: { driverFor: bmcDriver, enrollments: createEnrollments({ store, events, power: bmcDriver, now, onError: () => undefined }) }, boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: 'discovery@1', imageDir: null },
@@ -57,86 +63,86 @@ afterAll(async () => {
 
 describe('REST API', () => {
   it('answers /healthz with version and uptime', async () => {
-    const res = await app.inject({ method: 'GET', url: '/healthz' });
+    const res = await inject({ method: 'GET', url: '/healthz' });
     expect(res.json()).toEqual({ status: 'ok', version: '9.9.9', uptimeSeconds: 5 });
   });
 
   it('lists nodes, filtered by presence', async () => {
-    const all = (await app.inject({ method: 'GET', url: '/api/v1/nodes' })).json();
+    const all = (await inject({ method: 'GET', url: '/api/v1/nodes' })).json();
     expect(all.total).toBe(2);
     expect(all.items[0]).toMatchObject({ id: 'n1', presence: 'online', state: 'discovered', registeredAt: at.toISOString(), identity: { systemUuid: 'uuid-1' } });
-    const online = (await app.inject({ method: 'GET', url: '/api/v1/nodes?presence=online' })).json();
+    const online = (await inject({ method: 'GET', url: '/api/v1/nodes?presence=online' })).json();
     expect(online.items.map((n: { id: string }) => n.id)).toEqual(['n1']);
   });
 
   it('refuses an invalid filter with a stable code', async () => {
-    const res = await app.inject({ method: 'GET', url: '/api/v1/nodes?presence=sideways' });
+    const res = await inject({ method: 'GET', url: '/api/v1/nodes?presence=sideways' });
     expect(res.statusCode).toBe(400);
     expect(res.json()).toMatchObject({ error: { code: 'invalid-argument' } });
   });
 
   it('returns a node with its inventory, 404 for an unknown one, 400 for a malformed id', async () => {
-    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes/n2' })).json()).toMatchObject({ id: 'n2', inventory: { cpus: [], collectedAt: null }, conditions: [], history: [] });
-    const missing = await app.inject({ method: 'GET', url: '/api/v1/nodes/n3' });
+    expect((await inject({ method: 'GET', url: '/api/v1/nodes/n2' })).json()).toMatchObject({ id: 'n2', inventory: { cpus: [], collectedAt: null }, conditions: [], history: [] });
+    const missing = await inject({ method: 'GET', url: '/api/v1/nodes/n3' });
     expect(missing.statusCode).toBe(404);
     expect(missing.json()).toEqual({ error: { code: 'not-found', message: 'no node n3' } });
-    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes/%24bad' })).statusCode).toBe(400);
+    expect((await inject({ method: 'GET', url: '/api/v1/nodes/%24bad' })).statusCode).toBe(400);
   });
 
   it('answers unknown routes with a JSON 404', async () => {
-    const res = await app.inject({ method: 'GET', url: '/api/v1/nope' });
+    const res = await inject({ method: 'GET', url: '/api/v1/nope' });
     expect(res.statusCode).toBe(404);
     expect(res.json()).toMatchObject({ error: { code: 'not-found' } });
   });
 
   it('creates a bootstrap token once, lists it without its secret, and revokes it', async () => {
-    const created = await app.inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', payload: { description: 'rack 12', ttlSeconds: 3600, maxUses: 5 } });
+    const created = await inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', payload: { description: 'rack 12', ttlSeconds: 3600, maxUses: 5 } });
     expect(created.statusCode).toBe(201);
     const body = created.json();
     expect(body).toMatchObject({ description: 'rack 12', state: 'active', maxUses: 5, uses: 0, token: expect.stringMatching(new RegExp(`^mfbt\\.${body.id}\\.[\\w-]+\\.${'f'.repeat(64)}$`)) });
-    const listed = await app.inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' });
+    const listed = await inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' });
     expect(listed.json().items).toEqual([expect.objectContaining({ id: body.id, state: 'active' })]);
     expect(listed.body).not.toContain(body.token.split('.')[2]);
-    expect((await app.inject({ method: 'DELETE', url: `/api/v1/bootstrap-tokens/${body.id}` })).statusCode).toBe(204);
-    expect((await app.inject({ method: 'DELETE', url: `/api/v1/bootstrap-tokens/${body.id}` })).json()).toMatchObject({ error: { code: 'conflict' } });
-    expect((await app.inject({ method: 'DELETE', url: '/api/v1/bootstrap-tokens/unknown1' })).statusCode).toBe(404);
-    expect((await app.inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' })).json().items[0].state).toBe('revoked');
+    expect((await inject({ method: 'DELETE', url: `/api/v1/bootstrap-tokens/${body.id}` })).statusCode).toBe(204);
+    expect((await inject({ method: 'DELETE', url: `/api/v1/bootstrap-tokens/${body.id}` })).json()).toMatchObject({ error: { code: 'conflict' } });
+    expect((await inject({ method: 'DELETE', url: '/api/v1/bootstrap-tokens/unknown1' })).statusCode).toBe(404);
+    expect((await inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' })).json().items[0].state).toBe('revoked');
   });
 
   it('refuses bad JSON, unknown fields and out-of-range values with 400, creating nothing', async () => {
-    const before = (await app.inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' })).json().items.length;
-    const badJson = await app.inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', headers: { 'content-type': 'application/json' }, payload: '{"description": ' });
+    const before = (await inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' })).json().items.length;
+    const badJson = await inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', headers: { 'content-type': 'application/json' }, payload: '{"description": ' });
     expect(badJson.statusCode).toBe(400);
     expect(badJson.json()).toMatchObject({ error: { code: 'invalid-argument' } });
-    expect((await app.inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', payload: { ttlSeconds: 5 } })).statusCode).toBe(400);
-    expect((await app.inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', payload: { admin: true } })).statusCode).toBe(400);
-    const huge = await app.inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ description: 'x'.repeat(2_000_000) }) });
+    expect((await inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', payload: { ttlSeconds: 5 } })).statusCode).toBe(400);
+    expect((await inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', payload: { admin: true } })).statusCode).toBe(400);
+    const huge = await inject({ method: 'POST', url: '/api/v1/bootstrap-tokens', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ description: 'x'.repeat(2_000_000) }) });
     expect(huge.statusCode).toBe(413);
     expect(huge.json()).toMatchObject({ error: { code: 'payload-too-large' } });
-    expect((await app.inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' })).json().items.length).toBe(before);
+    expect((await inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' })).json().items.length).toBe(before);
   });
 
   it('serves a GPU telemetry series, and refuses an unknown metric', async () => {
-    const res = await app.inject({ method: 'GET', url: '/api/v1/nodes/n1/telemetry?metric=power_w&gpu=0&range=1h' });
+    const res = await inject({ method: 'GET', url: '/api/v1/nodes/n1/telemetry?metric=power_w&gpu=0&range=1h' });
     expect(res.json()).toEqual({ metric: 'power_w', gpu: 0, points: [{ at: new Date(at.getTime() - 60_000).toISOString(), avg: 620, min: 600, max: 640, count: 2 }] });
-    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes/n1/telemetry?metric=vibes' })).statusCode).toBe(400);
-    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes/n9/telemetry?metric=power_w' })).statusCode).toBe(404);
+    expect((await inject({ method: 'GET', url: '/api/v1/nodes/n1/telemetry?metric=vibes' })).statusCode).toBe(400);
+    expect((await inject({ method: 'GET', url: '/api/v1/nodes/n9/telemetry?metric=power_w' })).statusCode).toBe(404);
   });
 
   it('pages and filters the node list', async () => {
-    const page = (await app.inject({ method: 'GET', url: '/api/v1/nodes?limit=1&offset=1' })).json();
+    const page = (await inject({ method: 'GET', url: '/api/v1/nodes?limit=1&offset=1' })).json();
     expect(page).toMatchObject({ total: 2, offset: 1, limit: 1, items: [{ id: 'n2' }] });
-    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes?q=UUID-2' })).json().items.map((n: { id: string }) => n.id)).toEqual(['n2']);
-    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes?health=critical' })).json().total).toBe(0);
-    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes?limit=5000' })).statusCode).toBe(400);
-    expect((await app.inject({ method: 'GET', url: '/api/v1/nodes?colour=red' })).statusCode).toBe(400);
+    expect((await inject({ method: 'GET', url: '/api/v1/nodes?q=UUID-2' })).json().items.map((n: { id: string }) => n.id)).toEqual(['n2']);
+    expect((await inject({ method: 'GET', url: '/api/v1/nodes?health=critical' })).json().total).toBe(0);
+    expect((await inject({ method: 'GET', url: '/api/v1/nodes?limit=5000' })).statusCode).toBe(400);
+    expect((await inject({ method: 'GET', url: '/api/v1/nodes?colour=red' })).statusCode).toBe(400);
   });
 
   it('serves the OpenAPI document and its UI at /api/docs', async () => {
-    const spec = (await app.inject({ method: 'GET', url: '/api/docs/json' })).json();
+    const spec = (await inject({ method: 'GET', url: '/api/docs/json' })).json();
     expect(spec.openapi).toMatch(/^3\./);
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/api/v1/nodes', '/api/v1/nodes/{id}', '/api/v1/nodes/{id}/health', '/api/v1/nodes/{id}/telemetry', '/api/v1/bootstrap-tokens', '/api/v1/events']));
-    expect((await app.inject({ method: 'GET', url: '/api/docs/' })).statusCode).toBe(200);
+    expect((await inject({ method: 'GET', url: '/api/docs/' })).statusCode).toBe(200);
   });
 
   it('exposes Prometheus metrics: nodes by state and presence, counters from fleet events', async () => {
@@ -146,7 +152,7 @@ describe('REST API', () => {
       { component: 'gpu:0000:18:00', code: 'xid-79', severity: 'critical', remediation: 'reboot', message: 'fell off the bus', since: at },
       { component: 'gpu:0000:28:00', code: 'thermal-slowdown', severity: 'warning', remediation: 'none', message: 'hot', since: at },
     ]);
-    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    const text = (await inject({ method: 'GET', url: '/metrics' })).body;
     expect(text).toContain('metalfleet_nodes{state="discovered",presence="online"} 1');
     expect(text).toContain('metalfleet_nodes{state="discovered",presence="unknown"} 1');
     expect(text).toContain('metalfleet_registrations_total{result="new"} 1');
@@ -161,7 +167,7 @@ describe('REST API', () => {
   it('streams fleet events as server-sent events', async () => {
     const address = await app.listen({ port: 0, host: '127.0.0.1' });
     const abort = new AbortController();
-    const response = await fetch(`${address}/api/v1/events`, { signal: abort.signal });
+    const response = await fetch(`${address}/api/v1/events`, { signal: abort.signal, headers: { authorization: `Bearer ${bearer['admin'] ?? ''}` } });
     expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const reader = response.body!.getReader();
     const decoder = new TextDecoder();
@@ -173,7 +179,7 @@ describe('REST API', () => {
   });
 
   it('creates tenants with their own VLAN and VNI from the pools, and refuses what it cannot do', async () => {
-    const create = (body: unknown) => app.inject({ method: 'POST', url: '/api/v1/tenants', payload: body as object });
+    const create = (body: unknown) => inject({ method: 'POST', url: '/api/v1/tenants', payload: body as object });
     const acme = await create({ name: 'acme' });
     expect(acme.statusCode).toBe(201);
     expect(acme.json()).toMatchObject({ name: 'acme', vlan: 100, vni: 5000, nodes: [], ports: [] });
@@ -183,24 +189,24 @@ describe('REST API', () => {
     expect((await create({ name: 'Bad Name' })).statusCode).toBe(400);
     expect((await create({ name: 'x', vlan: 7 })).statusCode).toBe(400);
     // Created in the same (fake) millisecond: compare as a set.
-    expect((await app.inject({ method: 'GET', url: '/api/v1/tenants' })).json().items.map((t: { name: string }) => t.name).sort()).toEqual(['acme', 'blue']);
+    expect((await inject({ method: 'GET', url: '/api/v1/tenants' })).json().items.map((t: { name: string }) => t.name).sort()).toEqual(['acme', 'blue']);
   });
 
   it('allocates only an available node, and releases it from its tenant', async () => {
-    const tenant = (await app.inject({ method: 'GET', url: '/api/v1/tenants' })).json().items[0] as { id: string };
-    const allocate = (nodeId: string) => app.inject({ method: 'POST', url: `/api/v1/tenants/${tenant.id}/nodes`, payload: { nodeId } });
+    const tenant = (await inject({ method: 'GET', url: '/api/v1/tenants' })).json().items[0] as { id: string };
+    const allocate = (nodeId: string) => inject({ method: 'POST', url: `/api/v1/tenants/${tenant.id}/nodes`, payload: { nodeId } });
     expect((await allocate('n1')).json()).toMatchObject({ error: { code: 'conflict', message: 'node n1 is discovered; only an available node can be allocated' } });
     expect((await allocate('nobody')).statusCode).toBe(404);
     await store.transitionNode('n1', 'discovered', 'inspecting', 'inspect', { actor: 'test', reason: 'test', at });
     await store.transitionNode('n1', 'inspecting', 'available', 'inspection-passed', { actor: 'test', reason: 'test', at });
     const allocated = await allocate('n1');
     expect(allocated.json()).toMatchObject({ nodes: [{ id: 'n1', state: 'allocated' }] });
-    expect((await app.inject({ method: 'DELETE', url: `/api/v1/tenants/${tenant.id}` })).statusCode).toBe(409);
-    const released = await app.inject({ method: 'DELETE', url: `/api/v1/tenants/${tenant.id}/nodes/n1` });
+    expect((await inject({ method: 'DELETE', url: `/api/v1/tenants/${tenant.id}` })).statusCode).toBe(409);
+    const released = await inject({ method: 'DELETE', url: `/api/v1/tenants/${tenant.id}/nodes/n1` });
     expect(released.json()).toMatchObject({ nodes: [] });
     expect((await store.getNodeSummary('n1'))).toMatchObject({ state: 'releasing', tenant: null });
-    expect((await app.inject({ method: 'GET', url: '/api/v1/fabric' })).json()).toMatchObject({ provisioningVlan: 10, switches: [], ports: [], driftRepairs: 0 });
-    const report = (id: string, event: string) => app.inject({ method: 'POST', url: `/api/v1/nodes/${id}/lifecycle`, payload: { event, reason: 'test' } });
+    expect((await inject({ method: 'GET', url: '/api/v1/fabric' })).json()).toMatchObject({ provisioningVlan: 10, switches: [], ports: [], driftRepairs: 0 });
+    const report = (id: string, event: string) => inject({ method: 'POST', url: `/api/v1/nodes/${id}/lifecycle`, payload: { event, reason: 'test' } });
     expect((await report('nobody', 'provisioned')).json()).toEqual({ error: { code: 'not-found', message: 'no node nobody' } });
     expect((await report('n2', 'provisioned')).json()).toMatchObject({ error: { code: 'conflict' } }); // discovered: never provisioning
     expect((await report('n1', 'released')).statusCode).toBe(204);
@@ -212,15 +218,15 @@ describe('REST API', () => {
     const image = { kernelUrl: 'http://m/images/vmlinuz', initrdUrl: 'http://m/images/initrd', rootUrl: 'http://m/images/root.img', sha256: sha.toUpperCase(), cmdline: 'console=ttyS0' };
 
     it('keeps an image catalog and refuses a malformed image', async () => {
-      expect((await app.inject({ method: 'PUT', url: '/api/v1/images/discovery/1', payload: image })).json()).toMatchObject({ name: 'discovery', version: '1', sha256: sha });
-      expect((await app.inject({ method: 'PUT', url: '/api/v1/images/ubuntu/24.04', payload: image })).statusCode).toBe(200);
-      expect((await app.inject({ method: 'GET', url: '/api/v1/images' })).json().items.map((i: { name: string }) => i.name)).toEqual(['discovery', 'ubuntu']);
+      expect((await inject({ method: 'PUT', url: '/api/v1/images/discovery/1', payload: image })).json()).toMatchObject({ name: 'discovery', version: '1', sha256: sha });
+      expect((await inject({ method: 'PUT', url: '/api/v1/images/ubuntu/24.04', payload: image })).statusCode).toBe(200);
+      expect((await inject({ method: 'GET', url: '/api/v1/images' })).json().items.map((i: { name: string }) => i.name)).toEqual(['discovery', 'ubuntu']);
       for (const bad of [{ ...image, sha256: 'xyz' }, { ...image, kernelUrl: 'ftp://x' }, { ...image, extra: 1 }]) {
-        const res = await app.inject({ method: 'PUT', url: '/api/v1/images/ubuntu/24.04', payload: bad });
+        const res = await inject({ method: 'PUT', url: '/api/v1/images/ubuntu/24.04', payload: bad });
         expect(res.statusCode).toBe(400);
       }
-      expect((await app.inject({ method: 'PUT', url: '/api/v1/images/bad%20name/1', payload: image })).statusCode).toBe(400);
-      expect((await app.inject({ method: 'GET', url: '/api/v1/images' })).json().items).toHaveLength(2);
+      expect((await inject({ method: 'PUT', url: '/api/v1/images/bad%20name/1', payload: image })).statusCode).toBe(400);
+      expect((await inject({ method: 'GET', url: '/api/v1/images' })).json().items).toHaveLength(2);
     });
 
     it('refuses to reimage a node no tenant has, an unknown image or an unknown node, and starts nothing', async () => {
@@ -232,18 +238,18 @@ describe('REST API', () => {
         { url: '/api/v1/reimage', payload: { image: 'ubuntu@24.04', selector: { rack: 'nowhere' } }, status: 400, message: expect.stringContaining('no node matches') },
       ];
       for (const c of cases) {
-        const res = await app.inject({ method: 'POST', url: c.url, payload: c.payload });
+        const res = await inject({ method: 'POST', url: c.url, payload: c.payload });
         expect([res.statusCode, res.json().error.message]).toEqual([c.status, c.message]);
       }
-      expect((await app.inject({ method: 'GET', url: '/api/v1/operations' })).json().items).toEqual([]);
+      expect((await inject({ method: 'GET', url: '/api/v1/operations' })).json().items).toEqual([]);
     });
 
     it('a template that cannot be filled allocates nothing', async () => {
-      const tenant = (await app.inject({ method: 'GET', url: '/api/v1/tenants' })).json().items[0] as { id: string };
-      const created = await app.inject({ method: 'POST', url: '/api/v1/templates', payload: { name: 'train', image: 'ubuntu@24.04', tenantId: tenant.id, nodeCount: 2, gpuCount: 8 } });
+      const tenant = (await inject({ method: 'GET', url: '/api/v1/tenants' })).json().items[0] as { id: string };
+      const created = await inject({ method: 'POST', url: '/api/v1/templates', payload: { name: 'train', image: 'ubuntu@24.04', tenantId: tenant.id, nodeCount: 2, gpuCount: 8 } });
       expect(created.statusCode).toBe(201);
-      expect((await app.inject({ method: 'POST', url: '/api/v1/templates', payload: { name: 'x', image: 'ubuntu@1', tenantId: tenant.id, nodeCount: 1 } })).statusCode).toBe(404);
-      const applied = await app.inject({ method: 'POST', url: `/api/v1/templates/${created.json().id}/apply` });
+      expect((await inject({ method: 'POST', url: '/api/v1/templates', payload: { name: 'x', image: 'ubuntu@1', tenantId: tenant.id, nodeCount: 1 } })).statusCode).toBe(404);
+      const applied = await inject({ method: 'POST', url: `/api/v1/templates/${created.json().id}/apply` });
       expect(applied.statusCode).toBe(409);
       expect(applied.json().error.message).toMatch(/needs 2 more node\(s\), only 0 available/);
       expect((await store.listNodes()).filter((n) => n.tenant === tenant.id)).toEqual([]);
@@ -251,53 +257,143 @@ describe('REST API', () => {
 
     it('enrolls a machine by its BMC and boot MAC, refuses a MAC a node has, and stores nothing when the BMC does not answer', async () => {
       const bmc = { driver: 'ipmi', address: '127.0.0.1', port: 9, username: 'admin', password: 'pw' };
-      const enrolled = await app.inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: '52-54-00-AA-00-01', bmc, powerOn: false } });
+      const enrolled = await inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: '52-54-00-AA-00-01', bmc, powerOn: false } });
       expect(enrolled.statusCode).toBe(201);
       expect(enrolled.json()).toMatchObject({ mac: '52:54:00:aa:00:01', nodeId: null, power: 'unchanged', bmc: { address: '127.0.0.1', cipherSuite: 3 } });
       expect(enrolled.body).not.toContain('pw');
-      const taken = await app.inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: 'aa:bb:cc:00:00:01', bmc, powerOn: false } });
+      const taken = await inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: 'aa:bb:cc:00:00:01', bmc, powerOn: false } });
       expect([taken.statusCode, taken.json().error.message]).toEqual([409, expect.stringMatching(/^MAC aa:bb:cc:00:00:01 belongs to node n\d already/)]);
       // A Redfish BMC on a closed port: refused at once.
-      const unreachable = await app.inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: '52:54:00:aa:00:02', bmc: { ...bmc, driver: 'redfish', https: false } } });
+      const unreachable = await inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: '52:54:00:aa:00:02', bmc: { ...bmc, driver: 'redfish', https: false } } });
       expect(unreachable.statusCode).toBe(503);
-      expect((await app.inject({ method: 'GET', url: '/api/v1/enrollments' })).json().items.map((e: { mac: string }) => e.mac)).toEqual(['52:54:00:aa:00:01']);
-      expect((await app.inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: 'nope', bmc } })).statusCode).toBe(400);
+      expect((await inject({ method: 'GET', url: '/api/v1/enrollments' })).json().items.map((e: { mac: string }) => e.mac)).toEqual(['52:54:00:aa:00:01']);
+      expect((await inject({ method: 'POST', url: '/api/v1/enrollments', payload: { mac: 'nope', bmc } })).statusCode).toBe(400);
     });
 
     it('power control needs a BMC, and never shows its password', async () => {
-      expect((await app.inject({ method: 'GET', url: '/api/v1/nodes/n1/power' })).json().error.message).toMatch(/has no BMC configured/);
-      const set = await app.inject({ method: 'PUT', url: '/api/v1/nodes/n1/bmc', payload: { driver: 'redfish', address: '127.0.0.1', port: 1, username: 'u', password: 'p', https: false } });
+      expect((await inject({ method: 'GET', url: '/api/v1/nodes/n1/power' })).json().error.message).toMatch(/has no BMC configured/);
+      const set = await inject({ method: 'PUT', url: '/api/v1/nodes/n1/bmc', payload: { driver: 'redfish', address: '127.0.0.1', port: 1, username: 'u', password: 'p', https: false } });
       expect(set.json()).toEqual({ driver: 'redfish', address: '127.0.0.1', port: 1, username: 'u', cipherSuite: 3, insecureTls: false });
-      const power = await app.inject({ method: 'POST', url: '/api/v1/nodes/n1/power', payload: { action: 'cycle' } });
+      const power = await inject({ method: 'POST', url: '/api/v1/nodes/n1/power', payload: { action: 'cycle' } });
       expect([power.statusCode, power.json().error.code]).toEqual([503, 'unavailable']);
-      expect((await app.inject({ method: 'POST', url: '/api/v1/nodes/n1/power', payload: { action: 'explode' } })).statusCode).toBe(400);
+      expect((await inject({ method: 'POST', url: '/api/v1/nodes/n1/power', payload: { action: 'explode' } })).statusCode).toBe(400);
     });
 
     it('boots a known node without work from its disk, and an unknown machine into discovery with a token', async () => {
-      const known = await app.inject({ method: 'GET', url: '/boot/ipxe?mac=AA:BB:CC:00:00:01' });
+      const known = await inject({ method: 'GET', url: '/boot/ipxe?mac=AA:BB:CC:00:00:01' });
       expect(known.headers['content-type']).toMatch(/^text\/plain/);
       expect(known.body).toMatch(/^#!ipxe\necho metalfleet: node n\d has no reimage in progress; booting from the local disk\nexit/);
-      const unknown = (await app.inject({ method: 'GET', url: '/boot/ipxe?mac=02-00-00-00-00-99' })).body;
+      const unknown = (await inject({ method: 'GET', url: '/boot/ipxe?mac=02-00-00-00-00-99' })).body;
       expect(unknown).toMatch(/^kernel http:\/\/m\/images\/vmlinuz initrd=initrd.img console=ttyS0 metalfleet.manager=10.0.0.1:7471 metalfleet.token=mfbt\.\S+ metalfleet.image=discovery@1 /m);
       expect(unknown).not.toContain('metalfleet.command=');
-      expect((await app.inject({ method: 'GET', url: '/boot/ipxe?mac=nonsense' })).statusCode).toBe(400);
+      expect((await inject({ method: 'GET', url: '/boot/ipxe?mac=nonsense' })).statusCode).toBe(400);
       // A client that did not say which NIC it is asks again with the MAC.
-      expect((await app.inject({ method: 'GET', url: '/boot/ipxe' })).body).toBe('#!ipxe\nchain http://10.0.0.1:7470/boot/ipxe?mac=${netX/mac}\n');
+      expect((await inject({ method: 'GET', url: '/boot/ipxe' })).body).toBe('#!ipxe\nchain http://10.0.0.1:7470/boot/ipxe?mac=${netX/mac}\n');
     });
 
     it('serves a discovery image kept on the manager, with a single-use token, and installs nothing with it', async () => {
       const discovery = { kernelUrl: '/images/pxe/2/vmlinuz', initrdUrl: '/images/pxe/2/initrd.img', cmdline: 'console=ttyS0' };
-      expect((await app.inject({ method: 'PUT', url: '/api/v1/images/discovery/1', payload: discovery })).json()).toMatchObject({ rootUrl: '', sha256: '' });
-      const script = (await app.inject({ method: 'GET', url: '/boot/ipxe?mac=02:00:00:00:00:98' })).body;
+      expect((await inject({ method: 'PUT', url: '/api/v1/images/discovery/1', payload: discovery })).json()).toMatchObject({ rootUrl: '', sha256: '' });
+      const script = (await inject({ method: 'GET', url: '/boot/ipxe?mac=02:00:00:00:00:98' })).body;
       expect(script).toContain('kernel http://10.0.0.1:7470/images/pxe/2/vmlinuz initrd=initrd.img console=ttyS0 metalfleet.manager=10.0.0.1:7471 metalfleet.token=mfbt.');
       expect(script).toContain('initrd --name initrd.img http://10.0.0.1:7470/images/pxe/2/initrd.img');
       expect(script).not.toContain('metalfleet.root');
-      const tokens = (await app.inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' })).json().items as Array<{ description: string; maxUses: number }>;
+      const tokens = (await inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' })).json().items as Array<{ description: string; maxUses: number }>;
       expect(tokens.find((t) => t.description === 'discovery boot of 02:00:00:00:00:98')).toMatchObject({ maxUses: 1 });
-      const reimage = await app.inject({ method: 'POST', url: '/api/v1/nodes/n1/reimage', payload: { image: 'discovery@1' } });
+      const reimage = await inject({ method: 'POST', url: '/api/v1/nodes/n1/reimage', payload: { image: 'discovery@1' } });
       expect(reimage.json()).toMatchObject({ error: { message: 'image discovery@1 has no root image (rootUrl, sha256) to install; it can only boot machines for discovery' } });
-      const half = await app.inject({ method: 'PUT', url: '/api/v1/images/half/1', payload: { ...discovery, rootUrl: '/images/root.img' } });
+      const half = await inject({ method: 'PUT', url: '/api/v1/images/half/1', payload: { ...discovery, rootUrl: '/images/root.img' } });
       expect(half.json()).toMatchObject({ error: { message: 'rootUrl and sha256 go together: both for an install image, neither for a discovery image' } });
+    });
+  });
+
+  describe('who may do what', () => {
+    type Operation = { method: string; path: string; scopes: string[] | null };
+    let operations: Operation[] = [];
+    let tenantId = '';
+
+    beforeAll(async () => {
+      const spec = app.swagger() as { paths: Record<string, Record<string, { security?: Array<Record<string, string[]>> }>> };
+      operations = Object.entries(spec.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({
+        method: method.toUpperCase(), path, scopes: op.security === undefined ? null : (op.security[0]?.['apiToken'] ?? []),
+      })));
+      // A tenant the earlier tests made (the test pools hold two).
+      const [tenant] = (await inject({ method: 'GET', url: '/api/v1/tenants' })).json<{ items: Array<{ id: string }> }>().items;
+      tenantId = tenant?.id ?? '';
+      expect(tenantId).not.toBe('');
+      for (const [name, role, scope] of [['operator', 'operator', null], ['viewer', 'viewer', null], ['tenant-operator', 'operator', tenantId], ['tenant-viewer', 'viewer', tenantId]] as const) {
+        const created = await inject({ method: 'POST', url: '/api/v1/tokens', payload: { name, role, tenantId: scope } });
+        expect(created.statusCode).toBe(201);
+        bearer[name] = created.json<{ token: string }>().token;
+      }
+    });
+
+    it('every API route declares the permission it needs; only the boot script and liveness are open', () => {
+      expect(operations.length).toBeGreaterThan(35);
+      const undeclared = operations.filter((o) => o.scopes === null && (o.path.startsWith('/api/v1') || o.path === '/metrics'));
+      expect(undeclared.map((o) => `${o.method} ${o.path}`)).toEqual([]);
+      expect(operations.filter((o) => o.scopes?.length === 0).map((o) => `${o.method} ${o.path}`).sort()).toEqual(['GET /boot/ipxe', 'GET /healthz']);
+    });
+
+    it('answers 401 without a valid token, 403 where the role does not allow, and lets the allowed through — every route, every role', async () => {
+      const grants: Record<string, string[]> = {
+        admin: ['fleet:read', 'nodes:write', 'tenants:write', 'admin'], operator: ['fleet:read', 'nodes:write', 'tenants:write'], viewer: ['fleet:read'],
+        'tenant-operator': ['fleet:read', 'nodes:write'], 'tenant-viewer': ['fleet:read'],
+      };
+      const checked: string[] = [];
+      for (const op of operations.filter((o) => (o.scopes?.length ?? 0) > 0 && o.path !== '/api/v1/events')) {
+        const url = op.path.replace(/\{[^}]+\}/g, 'zz-none');
+        const permission = op.scopes?.find((x) => x !== 'tenant-scoped') ?? '';
+        const payload = ['POST', 'PUT'].includes(op.method) ? { zzUnknownField: 1 } : undefined;
+        for (const auth of [undefined, 'Bearer mfat.nosuchtok.' + 'x'.repeat(43), 'Basic abc']) {
+          const res = await app.inject({ method: op.method as 'GET', url, ...(payload ? { payload } : {}), headers: auth ? { authorization: auth } : {} });
+          expect([`${op.method} ${op.path}`, res.statusCode]).toEqual([`${op.method} ${op.path}`, 401]);
+        }
+        for (const [role, allowed] of Object.entries(grants)) {
+          const scoped = role.startsWith('tenant-');
+          const may = allowed.includes(permission) && (!scoped || op.scopes?.includes('tenant-scoped') === true);
+          const res = await app.inject({ method: op.method as 'GET', url, ...(payload ? { payload } : {}), headers: { authorization: `Bearer ${bearer[role] ?? ''}` } });
+          const verdict = may ? ![401, 403].includes(res.statusCode) : res.statusCode === 403;
+          expect([`${role} ${op.method} ${op.path}`, res.statusCode, verdict]).toEqual([`${role} ${op.method} ${op.path}`, res.statusCode, true]);
+        }
+        checked.push(`${op.method} ${op.path}`);
+      }
+      expect(checked.length).toBeGreaterThan(35);
+    });
+
+    it('a tenant-scoped token sees only its tenant\'s nodes: another tenant\'s node answers 404, like one that does not exist', async () => {
+      await store.setNodeTenant('n1', null);
+      await store.setNodeTenant('n2', tenantId);
+      const as = (role: string, url: string) => app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${bearer[role] ?? ''}` } });
+      expect((await as('tenant-viewer', '/api/v1/nodes')).json<{ items: Array<{ id: string }> }>().items.map((n) => n.id)).toEqual(['n2']);
+      expect((await as('tenant-viewer', '/api/v1/nodes?tenant=someone-else')).json<{ items: Array<{ id: string }> }>().items.map((n) => n.id)).toEqual(['n2']);
+      expect((await as('tenant-viewer', '/api/v1/nodes/n2')).statusCode).toBe(200);
+      const foreign = await as('tenant-viewer', '/api/v1/nodes/n1');
+      const missing = await as('tenant-viewer', '/api/v1/nodes/n9');
+      expect([foreign.statusCode, foreign.json()]).toEqual([404, { error: { code: 'not-found', message: 'no node n1' } }]);
+      expect(missing.json()).toEqual({ error: { code: 'not-found', message: 'no node n9' } });
+      const reimage = await app.inject({ method: 'POST', url: '/api/v1/nodes/n1/reimage', payload: { image: 'ubuntu@24.04' }, headers: { authorization: `Bearer ${bearer['tenant-operator'] ?? ''}` } });
+      expect(reimage.statusCode).toBe(404);
+      expect((await as('tenant-operator', '/api/v1/tenants')).statusCode).toBe(403);
+    });
+
+    it('keeps an audit log of every mutating call, refused ones too, readable by admins only', async () => {
+      const audit = (await inject({ method: 'GET', url: '/api/v1/audit?limit=1000' })).json<{ items: Array<{ actor: string; route: string; target: string; status: number; error: string }> }>().items;
+      expect(audit).toContainEqual(expect.objectContaining({ actor: 'tenant-operator', route: 'POST /api/v1/nodes/:id/reimage', target: '/api/v1/nodes/n1/reimage', status: 404, error: 'no node n1' }));
+      expect(audit).toContainEqual(expect.objectContaining({ actor: 'anonymous', status: 401, error: 'API token missing: send Authorization: Bearer <token>' }));
+      expect(audit).toContainEqual(expect.objectContaining({ actor: 'test admin', route: 'POST /api/v1/tokens', status: 201 }));
+      expect(audit.some((e) => e.route.startsWith('GET '))).toBe(false);
+      const asOperator = await app.inject({ method: 'GET', url: '/api/v1/audit', headers: { authorization: `Bearer ${bearer['operator'] ?? ''}` } });
+      expect([asOperator.statusCode, asOperator.json().error.message]).toEqual([403, 'role operator may not admin']);
+    });
+
+    it('revokes a token: it stops working at once', async () => {
+      const tokens = (await inject({ method: 'GET', url: '/api/v1/tokens' })).json<{ items: Array<{ id: string; name: string }> }>().items;
+      const viewer = tokens.find((t) => t.name === 'viewer');
+      expect((await inject({ method: 'DELETE', url: `/api/v1/tokens/${viewer?.id ?? ''}` })).statusCode).toBe(204);
+      const res = await app.inject({ method: 'GET', url: '/api/v1/nodes', headers: { authorization: `Bearer ${bearer['viewer'] ?? ''}` } });
+      expect([res.statusCode, res.json().error.message]).toEqual([401, `API token ${viewer?.id ?? ''} was revoked`]);
+      expect(JSON.stringify(tokens)).not.toContain(bearer['viewer']?.split('.')[2]);
     });
   });
 });

@@ -7,9 +7,11 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { FleetStore } from '@metalfleet/store';
-import type { BootstrapTokens, FleetEvents } from '@metalfleet/fleet';
+import type { ApiTokens, BootstrapTokens, FleetEvents } from '@metalfleet/fleet';
 import type { TelemetryReader } from '@metalfleet/telemetry';
 import { installErrorHandling } from './errors.ts';
+import { installAccessControl } from './access.ts';
+import { accessRoutes } from './access-routes.ts';
 import { eventStreamRoutes } from './event-stream.ts';
 import { metricsRoutes, type ManagerMetrics } from './metrics-routes.ts';
 import { healthRoutes } from './health-routes.ts';
@@ -27,6 +29,7 @@ export interface HttpAppDeps {
   startedAt: Date;
   now: () => Date;
   tokens: BootstrapTokens;
+  apiTokens: ApiTokens;
   telemetry: TelemetryReader;
   events: FleetEvents;
   metrics: ManagerMetrics;
@@ -43,13 +46,15 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   // Unknown fields are refused, not silently dropped: a typo in a request must not pass for a default.
   const app = Fastify({ loggerInstance: logger, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
+  installAccessControl(app, { tokens: deps.apiTokens, store: deps.store, now: deps.now });
   await app.register(fastifySwagger, {
-    openapi: { info: { title: 'metalfleet manager API', version: deps.version, description: 'Fleet state, health, telemetry, bootstrap tokens, tenants and their networks, images, templates, reimage operations and power control of a bare-metal GPU fleet.' } },
+    openapi: { components: { securitySchemes: { apiToken: { type: 'http', scheme: 'bearer', description: 'API token (mfat.…): admin, operator or viewer, optionally scoped to a tenant.' } } }, info: { title: 'metalfleet manager API', version: deps.version, description: 'Fleet state, health, telemetry, bootstrap tokens, tenants and their networks, images, templates, reimage operations and power control of a bare-metal GPU fleet.' } },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
   await app.register(healthRoutes, { version: deps.version, startedAt: deps.startedAt, now: deps.now });
   await app.register(nodeRoutes, { store: deps.store, telemetry: deps.telemetry, now: deps.now });
   await app.register(tokenRoutes, { tokens: deps.tokens, now: deps.now });
+  await app.register(accessRoutes, { tokens: deps.apiTokens, store: deps.store, now: deps.now });
   await app.register(fabricRoutes, { store: deps.store, ...deps.fabric });
   await app.register(operationRoutes, { store: deps.store, now: deps.now, ...deps.operations });
   await app.register(powerRoutes, { store: deps.store, ...deps.power });

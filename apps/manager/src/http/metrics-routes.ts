@@ -6,6 +6,7 @@ import { Counter, Gauge, Registry, Summary, collectDefaultMetrics } from 'prom-c
 import { nodeStates } from '@metalfleet/domain';
 import type { FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
+import { needs } from './access.ts';
 
 export interface ManagerMetrics {
   registry: Registry;
@@ -72,7 +73,7 @@ export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqt
 }
 
 export const metricsRoutes: FastifyPluginAsync<{ metrics: ManagerMetrics }> = async (app, { metrics }) => {
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', produces: ['text/plain'] } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { ...needs('fleet:read'), summary: 'Prometheus metrics', produces: ['text/plain'] } }, async (_request, reply) => {
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

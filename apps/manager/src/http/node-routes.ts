@@ -4,20 +4,23 @@ import type { TelemetryReader } from '@metalfleet/telemetry';
 import { DomainError, queryNodes } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import { nodeDetailToApi, nodeHealthToApi, nodeSummaryToApi } from './node-mapper.ts';
+import { needs } from './access.ts';
 
 const rangeMs = { '1h': 3600_000, '6h': 6 * 3600_000, '24h': 24 * 3600_000 } as const;
 
 export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetry: TelemetryReader; now: () => Date }> = async (app, { store, telemetry, now }) => {
   app.get('/api/v1/nodes', {
-    schema: { summary: 'List nodes: filters, free-text search and paging', querystring: NodeListQuery, response: { 200: NodeList, 400: ApiError } },
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'List nodes: filters, free-text search and paging', querystring: NodeListQuery, response: { 200: NodeList, 400: ApiError } },
   }, async (request) => {
     const { offset, limit, ...filter } = request.query;
-    const page = queryNodes(await store.listNodes(), filter, offset, limit);
+    // A tenant-scoped token lists its tenant's nodes, whatever tenant it asks for.
+    const tenant = request.principal?.tenantId;
+    const page = queryNodes(await store.listNodes(), tenant ? { ...filter, tenant } : filter, offset, limit);
     return { ...page, items: page.items.map(nodeSummaryToApi) };
   });
 
   app.get('/api/v1/nodes/:id', {
-    schema: { summary: 'One node with its inventory, health conditions and lifecycle history', params: NodeIdParams, response: { 200: NodeDetail, 400: ApiError, 404: ApiError } },
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'One node with its inventory, health conditions and lifecycle history', params: NodeIdParams, response: { 200: NodeDetail, 400: ApiError, 404: ApiError } },
   }, async (request) => {
     const node = await store.getNode(request.params.id);
     if (!node) throw new DomainError('not-found', `no node ${request.params.id}`);
@@ -25,7 +28,7 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
   });
 
   app.get('/api/v1/nodes/:id/health', {
-    schema: { summary: 'A node\'s health conditions and its latest health events', params: NodeIdParams, querystring: NodeHealthQuery, response: { 200: NodeHealth, 400: ApiError, 404: ApiError } },
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'A node\'s health conditions and its latest health events', params: NodeIdParams, querystring: NodeHealthQuery, response: { 200: NodeHealth, 400: ApiError, 404: ApiError } },
   }, async (request) => {
     const { id } = request.params;
     if (!(await store.getNodeSummary(id))) throw new DomainError('not-found', `no node ${id}`);
@@ -33,7 +36,7 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
   });
 
   app.get('/api/v1/nodes/:id/history', {
-    schema: { summary: 'A node\'s lifecycle transitions with their causes, oldest first', params: NodeIdParams, response: { 200: NodeHistory, 400: ApiError, 404: ApiError } },
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'A node\'s lifecycle transitions with their causes, oldest first', params: NodeIdParams, response: { 200: NodeHistory, 400: ApiError, 404: ApiError } },
   }, async (request) => {
     const { id } = request.params;
     if (!(await store.getNodeSummary(id))) throw new DomainError('not-found', `no node ${id}`);
@@ -41,7 +44,7 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
   });
 
   app.get('/api/v1/nodes/:id/telemetry', {
-    schema: { summary: 'A telemetry series of a node or one of its GPUs (1-minute buckets for the last hour, 15-minute for the day)', params: NodeIdParams, querystring: TelemetryQuery, response: { 200: TelemetrySeries, 400: ApiError, 404: ApiError } },
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'A telemetry series of a node or one of its GPUs (1-minute buckets for the last hour, 15-minute for the day)', params: NodeIdParams, querystring: TelemetryQuery, response: { 200: TelemetrySeries, 400: ApiError, 404: ApiError } },
   }, async (request) => {
     const { id } = request.params;
     if (!(await store.getNodeSummary(id))) throw new DomainError('not-found', `no node ${id}`);

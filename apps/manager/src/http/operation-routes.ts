@@ -8,6 +8,7 @@ import {
 import { DomainError, imageLabel, parseImageRef, type ClusterTemplate, type ImageRef } from '@metalfleet/domain';
 import type { ClusterTemplates, Reimages } from '@metalfleet/fleet';
 import type { FleetStore, OperationNodeRecord, OperationRecord } from '@metalfleet/store';
+import { needs } from './access.ts';
 
 export interface OperationRouteDeps {
   store: FleetStore;
@@ -58,10 +59,10 @@ export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = as
   const { store, reimages, templates } = deps;
   const operationView = async (o: OperationRecord) => operationToApi(o, await store.operationNodes(o.id));
 
-  app.get('/api/v1/images', { schema: { summary: 'The image catalog', response: { 200: ImageList } } }, async () => ({ items: await store.listImages() }));
+  app.get('/api/v1/images', { schema: { ...needs('fleet:read'), summary: 'The image catalog', response: { 200: ImageList } } }, async () => ({ items: await store.listImages() }));
 
   app.put('/api/v1/images/:name/:version', {
-    schema: { summary: 'Add or replace an image', params: ImageParams, body: ImageBody, response: { 200: Image, 400: ApiError } },
+    schema: { ...needs('admin'), summary: 'Add or replace an image', params: ImageParams, body: ImageBody, response: { 200: Image, 400: ApiError } },
   }, async (request) => {
     const image = { ...request.params, ...request.body, sha256: request.body.sha256.toLowerCase() };
     if ((image.rootUrl === '') !== (image.sha256 === '')) {
@@ -72,14 +73,14 @@ export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = as
   });
 
   app.delete('/api/v1/images/:name/:version', {
-    schema: { summary: 'Remove an image from the catalog', params: ImageParams, response: { 204: { type: 'null' }, 404: ApiError } },
+    schema: { ...needs('admin'), summary: 'Remove an image from the catalog', params: ImageParams, response: { 204: { type: 'null' }, 404: ApiError } },
   }, async (request, reply) => {
     if (!(await store.deleteImage(request.params))) throw new DomainError('not-found', `no image ${imageLabel(request.params)}`);
     return reply.status(204).send(null);
   });
 
   app.post('/api/v1/templates', {
-    schema: { summary: 'Create a cluster template', body: CreateTemplate, response: { 201: Template, 400: ApiError, 404: ApiError, 409: ApiError } },
+    schema: { ...needs('tenants:write'), summary: 'Create a cluster template', body: CreateTemplate, response: { 201: Template, 400: ApiError, 404: ApiError, 409: ApiError } },
   }, async (request, reply) => {
     const b = request.body;
     const template = await templates.create({
@@ -89,17 +90,17 @@ export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = as
     return reply.status(201).send(templateToApi(template));
   });
 
-  app.get('/api/v1/templates', { schema: { summary: 'Cluster templates', response: { 200: TemplateList } } }, async () => ({ items: (await store.listTemplates()).map(templateToApi) }));
+  app.get('/api/v1/templates', { schema: { ...needs('fleet:read'), summary: 'Cluster templates', response: { 200: TemplateList } } }, async () => ({ items: (await store.listTemplates()).map(templateToApi) }));
 
   app.delete('/api/v1/templates/:id', {
-    schema: { summary: 'Delete a cluster template (its nodes stay)', params: TemplateParams, response: { 204: { type: 'null' }, 404: ApiError } },
+    schema: { ...needs('tenants:write'), summary: 'Delete a cluster template (its nodes stay)', params: TemplateParams, response: { 204: { type: 'null' }, 404: ApiError } },
   }, async (request, reply) => {
     if (!(await store.deleteTemplate(request.params.id))) throw new DomainError('not-found', `no template ${request.params.id}`);
     return reply.status(204).send(null);
   });
 
   app.post('/api/v1/templates/:id/apply', {
-    schema: {
+    schema: { ...needs('tenants:write'),
       summary: 'Bring the template\'s tenant up to its size: allocate matching spares and reimage them all',
       params: TemplateParams, response: { 200: TemplateApplyResult, 404: ApiError, 409: ApiError },
     },
@@ -109,7 +110,7 @@ export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = as
   });
 
   app.post('/api/v1/nodes/:id/reimage', {
-    schema: { summary: 'Reimage one node', params: NodeIdParams, body: ReimageNode, response: { 202: Operation, 400: ApiError, 404: ApiError, 409: ApiError } },
+    schema: { ...needs('nodes:write', { tenantScoped: true }), summary: 'Reimage one node', params: NodeIdParams, body: ReimageNode, response: { 202: Operation, 400: ApiError, 404: ApiError, 409: ApiError } },
   }, async (request, reply) => {
     const operation = await reimages.create({
       kind: 'reimage', image: imageRef(request.body.image), nodeIds: [request.params.id], priority: request.body.priority, urgent: false, actor, reason: 'operator request',
@@ -118,7 +119,7 @@ export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = as
   });
 
   app.post('/api/v1/reimage', {
-    schema: { summary: 'Reimage many nodes (ids and/or a selector), within the concurrency limits', body: ReimageBatch, response: { 202: Operation, 400: ApiError, 404: ApiError, 409: ApiError } },
+    schema: { ...needs('nodes:write'), summary: 'Reimage many nodes (ids and/or a selector), within the concurrency limits', body: ReimageBatch, response: { 202: Operation, 400: ApiError, 404: ApiError, 409: ApiError } },
   }, async (request, reply) => {
     const { nodeIds = [], selector, image, priority, reason } = request.body;
     const selected = selector
@@ -133,11 +134,11 @@ export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = as
   });
 
   app.get('/api/v1/operations', {
-    schema: { summary: 'Operations, newest first', response: { 200: OperationList } },
+    schema: { ...needs('fleet:read'), summary: 'Operations, newest first', response: { 200: OperationList } },
   }, async () => ({ items: (await store.listOperations(200)).map(summaryToApi) }));
 
   app.get('/api/v1/operations/:id', {
-    schema: { summary: 'An operation with each node\'s phase', params: OperationParams, response: { 200: Operation, 404: ApiError } },
+    schema: { ...needs('fleet:read'), summary: 'An operation with each node\'s phase', params: OperationParams, response: { 200: Operation, 404: ApiError } },
   }, async (request) => {
     const operation = await store.getOperation(request.params.id);
     if (!operation) throw new DomainError('not-found', `no operation ${request.params.id}`);

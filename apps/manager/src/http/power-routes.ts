@@ -6,6 +6,7 @@ import { DomainError } from '@metalfleet/domain';
 import type { Enrollments } from '@metalfleet/fleet';
 import type { BmcDriver } from '@metalfleet/power';
 import type { BmcConfig, EnrollmentRecord, FleetStore } from '@metalfleet/store';
+import { needs } from './access.ts';
 
 export interface PowerRouteDeps {
   store: FleetStore;
@@ -32,7 +33,7 @@ export const powerRoutes: FastifyPluginAsyncTypebox<PowerRouteDeps> = async (app
   }
 
   app.put('/api/v1/nodes/:id/bmc', {
-    schema: { summary: 'Set how to reach the node\'s BMC (the password is never shown again)', params: NodeIdParams, body: BmcBody, response: { 200: BmcView, 400: ApiError, 404: ApiError } },
+    schema: { ...needs('nodes:write', { tenantScoped: true }), summary: 'Set how to reach the node\'s BMC (the password is never shown again)', params: NodeIdParams, body: BmcBody, response: { 200: BmcView, 400: ApiError, 404: ApiError } },
   }, async (request) => {
     if (!(await store.getNodeSummary(request.params.id))) throw new DomainError('not-found', `no node ${request.params.id}`);
     const bmc: BmcConfig = { ...request.body };
@@ -41,7 +42,7 @@ export const powerRoutes: FastifyPluginAsyncTypebox<PowerRouteDeps> = async (app
   });
 
   app.post('/api/v1/enrollments', {
-    schema: {
+    schema: { ...needs('nodes:write'),
       summary: 'Enroll a machine by its BMC and boot MAC: next boot PXE, power on; it gets the BMC when it registers',
       body: EnrollBody, response: { 201: EnrollResult, 400: ApiError, 409: ApiError, 503: ApiError },
     },
@@ -51,15 +52,15 @@ export const powerRoutes: FastifyPluginAsyncTypebox<PowerRouteDeps> = async (app
   });
 
   app.get('/api/v1/enrollments', {
-    schema: { summary: 'Enrolled machines, and the node each became', response: { 200: EnrollmentList } },
+    schema: { ...needs('fleet:read'), summary: 'Enrolled machines, and the node each became', response: { 200: EnrollmentList } },
   }, async () => ({ items: (await enrollments.list()).map(enrollmentView) }));
 
   app.get('/api/v1/nodes/:id/power', {
-    schema: { summary: 'Power state, asked of the BMC', params: NodeIdParams, response: { 200: PowerStatus, 404: ApiError, 503: ApiError } },
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'Power state, asked of the BMC', params: NodeIdParams, response: { 200: PowerStatus, 404: ApiError, 503: ApiError } },
   }, async (request) => ({ power: await driverFor(await bmcOf(request.params.id)).powerState() }));
 
   app.post('/api/v1/nodes/:id/power', {
-    schema: { summary: 'Power on, off, cycle, or next boot from the network', params: NodeIdParams, body: PowerAction, response: { 200: PowerStatus, 404: ApiError, 503: ApiError } },
+    schema: { ...needs('nodes:write', { tenantScoped: true }), summary: 'Power on, off, cycle, or next boot from the network', params: NodeIdParams, body: PowerAction, response: { 200: PowerStatus, 404: ApiError, 503: ApiError } },
   }, async (request) => {
     const driver = driverFor(await bmcOf(request.params.id));
     const actions = { on: () => driver.powerOn(), off: () => driver.powerOff(), cycle: () => driver.powerCycle(), pxe: () => driver.setNextBootPxe() };
