@@ -138,6 +138,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     store, logger, version, startedAt: now(), now, tokens, apiTokens, telemetry: rollups, events, metrics,
     fabric: { tenants: fabric.tenants, reconciler: fabric.reconciler, lifecycle, drivers: fabric.drivers, provisioningVlan: config.provisioningVlan },
     operations: { reimages: reimaging.reimages, templates: reimaging.templates },
+    nodeActions: { remediation: reimaging.remediation },
     power: { driverFor: bmcDriver, enrollments: reimaging.enrollments },
     boot: {
       managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,

@@ -63,7 +63,7 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     onError,
   });
   const templates = createClusterTemplates({ store: deps.store, tenants: deps.tenants, reimages, now: deps.now, newId: randomUUID });
-  const stopRemediation = startRemediation({
+  const remediation = startRemediation({
     store: deps.store, events: deps.events, lifecycle: deps.lifecycle, tenants: deps.tenants, templates, reimages, outbox, drain, now: deps.now,
     cooldownMs: config.remediationCooldownS * 1000, onError,
   });
@@ -74,10 +74,10 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   if (resent > 0 || running.resumed > 0) deps.logger.warn({ commandsResent: resent, reimagesResumed: running.resumed }, 'resumed work in flight at the last stop');
   const sweeper = setInterval(() => void outbox.sweep().catch((error: unknown) => onError(error, { step: 'command sweep' })), 1000);
   return {
-    outbox, reimages, templates, enrollments,
+    outbox, reimages, templates, enrollments, remediation,
     async stop() {
       clearInterval(sweeper);
-      stopRemediation();
+      remediation.stop();
       stopEnrollments();
       await running.stop();
     },

@@ -124,3 +124,11 @@ export const PowerAction = Type.Object({
   action: Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('cycle'), Type.Literal('pxe')], { description: 'pxe: next boot from the network (once).' }),
 }, { additionalProperties: false });
 export const PowerStatus = Type.Object({ power: Type.Union([Type.Literal('on'), Type.Literal('off')]) });
+
+export const NodeActionBody = Type.Object({
+  reason: Type.String({ minLength: 1, maxLength: 500, description: 'Why: kept in the node\'s history and the audit log.' }),
+}, { additionalProperties: false });
+export const ReplaceResult = Type.Object({
+  outcome: Type.String(),
+  operationId: Type.Union([Type.String(), Type.Null()], { description: 'The reimage of the replacement, when one was found.' }),
+});

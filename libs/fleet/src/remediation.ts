@@ -3,7 +3,7 @@
 // fault is drained, failed and sent to repair with its evidence, and a
 // matching spare — same rack first — is allocated to the tenant and reimaged
 // with the tenant's template: the cluster returns to its size by itself.
-import { decideRemediation, pickSpare, type NodeSummary } from '@metalfleet/domain';
+import { DomainError, decideRemediation, pickSpare, type NodeSummary } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { ClusterTemplates } from './cluster-templates.ts';
 import type { CommandOutbox } from './command-outbox.ts';
@@ -30,31 +30,41 @@ export interface RemediationDeps {
 
 const actor = 'remediation';
 
-export function startRemediation(deps: RemediationDeps): () => void {
+export interface Remediation {
+  /** An operator's replace: the same as for a hardware fault. Answers what happened. */
+  replace(nodeId: string, reason: string, by: string): Promise<{ outcome: string; operationId: string | null }>;
+  /** An operator's drain: the drain hook, nothing else. */
+  drain(nodeId: string, reason: string): Promise<void>;
+  stop(): void;
+}
+
+export function startRemediation(deps: RemediationDeps): Remediation {
   const lastAction = new Map<string, number>();
   const busy = new Map<string, Promise<void>>();
-  const report = (nodeId: string, action: string, reason: string, outcome: string) =>
+  const report = (nodeId: string, action: string, reason: string, outcome: string, operationId: string | null = null) => {
     deps.events.emit({ type: 'remediation', nodeId, action, reason, outcome, at: deps.now() });
+    return { outcome, operationId };
+  };
 
-  async function replace(node: NodeSummary, reason: string): Promise<void> {
+  async function replace(node: NodeSummary, reason: string, by = actor): Promise<{ outcome: string; operationId: string | null }> {
     const tenantId = node.tenant;
-    if (!tenantId) return;
+    if (!tenantId) return report(node.id, 'replace', reason, `not replaced: node ${node.id} is in no tenant`);
     const template = await deps.templates.forTenant(tenantId);
-    await deps.drain(node, `hardware fault: ${reason}`).catch((error: unknown) => deps.onError(error, { nodeId: node.id, step: 'drain hook' }));
-    const failed = await deps.lifecycle.apply(node.id, 'fail', actor, `hardware fault: ${reason}`);
+    await deps.drain(node, `replace: ${reason}`).catch((error: unknown) => deps.onError(error, { nodeId: node.id, step: 'drain hook' }));
+    const failed = await deps.lifecycle.apply(node.id, 'fail', by, `replace: ${reason}`);
     if (!failed.ok) return report(node.id, 'replace', reason, `not replaced: ${failed.reason}`);
     await deps.store.setNodeTenant(node.id, null);
     deps.events.emit({ type: 'node-tenant-changed', nodeId: node.id, tenantId: null, previous: tenantId, at: deps.now() });
-    await deps.lifecycle.apply(node.id, 'repair', actor, `sent to repair with its evidence: ${reason}`);
+    await deps.lifecycle.apply(node.id, 'repair', by, `sent to repair with its evidence: ${reason}`);
     if (!template) return report(node.id, 'replace', reason, `failed node sent to repair; no replacement: tenant ${tenantId} has no template to build one from`);
     const pick = pickSpare({ id: node.id, rack: node.rack }, template.profile, await spareCandidates(deps.store));
     if (!pick.ok) return report(node.id, 'replace', reason, `failed node sent to repair; no replacement: ${pick.reason}`);
-    await deps.tenants.allocateNode(tenantId, pick.spareId, actor);
+    await deps.tenants.allocateNode(tenantId, pick.spareId, by);
     const operation = await deps.reimages.create({
-      kind: 'replace-node', image: template.image, nodeIds: [pick.spareId], priority: 100, urgent: true, actor,
+      kind: 'replace-node', image: template.image, nodeIds: [pick.spareId], priority: 100, urgent: true, actor: by,
       reason: `replaces ${node.id} (${node.hostname}) in tenant ${tenantId}: ${reason}`,
     });
-    report(node.id, 'replace', reason, `replaced by ${pick.spareId}${pick.sameRack ? ' (same rack)' : ''}, reimaging in operation ${operation.id}; failed node in repair`);
+    return report(node.id, 'replace', reason, `replaced by ${pick.spareId}${pick.sameRack ? ' (same rack)' : ''}, reimaging in operation ${operation.id}; failed node in repair`, operation.id);
   }
 
   async function remediate(nodeId: string): Promise<void> {
@@ -65,24 +75,33 @@ export function startRemediation(deps: RemediationDeps): () => void {
       case 'none':
         return;
       case 'replace':
-        return replace(node, decision.reason);
+        await replace(node, decision.reason);
+        return;
       case 'repair': {
         const failed = await deps.lifecycle.apply(nodeId, 'fail', actor, `hardware fault on a spare: ${decision.reason}`);
         if (failed.ok) await deps.lifecycle.apply(nodeId, 'repair', actor, `sent to repair with its evidence: ${decision.reason}`);
-        return report(nodeId, 'repair', decision.reason, failed.ok ? 'out of the spare pool, in repair' : failed.reason);
+        report(nodeId, 'repair', decision.reason, failed.ok ? 'out of the spare pool, in repair' : failed.reason);
+        return;
       }
       default: {
         const last = lastAction.get(nodeId);
-        if (last !== undefined && deps.now().getTime() - last < deps.cooldownMs) return report(nodeId, decision.action, decision.reason, 'not repeated: tried recently; needs a person');
+        if (last !== undefined && deps.now().getTime() - last < deps.cooldownMs) {
+          report(nodeId, decision.action, decision.reason, 'not repeated: tried recently; needs a person');
+          return;
+        }
         lastAction.set(nodeId, deps.now().getTime());
         if (decision.action === 'reimage') {
           const template = node.tenant ? await deps.templates.forTenant(node.tenant) : null;
-          if (!template) return report(nodeId, 'reimage', decision.reason, 'not reimaged: no template names the image this node should run');
+          if (!template) {
+            report(nodeId, 'reimage', decision.reason, 'not reimaged: no template names the image this node should run');
+            return;
+          }
           const operation = await deps.reimages.create({ kind: 'reimage', image: template.image, nodeIds: [nodeId], priority: 50, urgent: true, actor, reason: `software fault: ${decision.reason}` });
-          return report(nodeId, 'reimage', decision.reason, `reimaging in place in operation ${operation.id}`);
+          report(nodeId, 'reimage', decision.reason, `reimaging in place in operation ${operation.id}`);
+          return;
         }
         const command = await deps.outbox.send(nodeId, 'reset-gpu', { gpuIndex: await gpuIndexOf(nodeId, decision.gpuComponent) }, null);
-        return report(nodeId, decision.action, decision.reason, `command ${command.id} sent`);
+        report(nodeId, decision.action, decision.reason, `command ${command.id} sent`);
       }
     }
   }
@@ -102,7 +121,27 @@ export function startRemediation(deps: RemediationDeps): () => void {
     });
   }
 
-  return deps.events.on((event) => {
+  const stop = deps.events.on((event) => {
     if (event.type === 'health-changed' || (event.type === 'health-digest' && event.conditions > 0)) schedule(event.nodeId);
   });
+
+  async function nodeOrThrow(nodeId: string): Promise<NodeSummary> {
+    const node = await deps.store.getNodeSummary(nodeId);
+    if (!node) throw new DomainError('not-found', `no node ${nodeId}`);
+    return node;
+  }
+
+  return {
+    async replace(nodeId, reason, by) {
+      const node = await nodeOrThrow(nodeId);
+      if (!node.tenant) throw new DomainError('conflict', `node ${nodeId} is in no tenant: there is nothing to replace it in`);
+      // After any remediation already under way for this node.
+      await busy.get(nodeId);
+      return replace(node, reason, by);
+    },
+    async drain(nodeId, reason) {
+      await deps.drain(await nodeOrThrow(nodeId), reason);
+    },
+    stop,
+  };
 }

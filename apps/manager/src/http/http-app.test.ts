@@ -4,7 +4,7 @@ import { emptyInventory } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import {
-  FleetEvents, createApiTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createLifecycle, createReimages, createTenants,
+  FleetEvents, createApiTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createLifecycle, createReimages, createTenants, startRemediation,
 } from '@metalfleet/fleet';
 import { createNodeBroker, type NodeBroker } from '@metalfleet/transport';
 import { bmcDriver } from '../reimaging.ts';
@@ -46,12 +46,13 @@ beforeAll(async () => {
     timeoutsMs: { draining: 1000, isolating: 1000, rebooting: 1000, installing: 1000, 'health-check': 1000, restoring: 1000 }, maxPowerCycles: 1, onError: () => undefined,
   });
   const templates = createClusterTemplates({ store, tenants, reimages, now, newId });
+  const remediation = startRemediation({ store, events, lifecycle, tenants, templates, reimages, outbox, drain: async () => undefined, now, cooldownMs: 60_000, onError: () => undefined });
   const apiTokens = createApiTokens({ store, now });
   bearer['admin'] = (await apiTokens.create({ name: 'test admin', role: 'admin', tenantId: null, ttlSeconds: null })).token;
   app = await buildHttpApp({ apiTokens,
     store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }),
     telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
-    operations: { reimages, templates }, power: { driverFor: bmcDriver, enrollments: createEnrollments({ store, events, power: bmcDriver, now, onError: () => undefined }) }, boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: 'discovery@1', imageDir: null },
+    operations: { reimages, templates }, nodeActions: { remediation }, power: { driverFor: bmcDriver, enrollments: createEnrollments({ store, events, power: bmcDriver, now, onError: () => undefined }) }, boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: 'discovery@1', imageDir: null },
   });
 });
 

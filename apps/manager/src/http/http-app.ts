@@ -12,6 +12,7 @@ import type { TelemetryReader } from '@metalfleet/telemetry';
 import { installErrorHandling } from './errors.ts';
 import { installAccessControl } from './access.ts';
 import { accessRoutes } from './access-routes.ts';
+import { nodeActionRoutes, type NodeActionDeps } from './node-action-routes.ts';
 import { eventStreamRoutes } from './event-stream.ts';
 import { metricsRoutes, type ManagerMetrics } from './metrics-routes.ts';
 import { healthRoutes } from './health-routes.ts';
@@ -36,6 +37,7 @@ export interface HttpAppDeps {
   fabric: Omit<FabricRouteDeps, 'store'>;
   operations: Omit<OperationRouteDeps, 'store' | 'now'>;
   power: Omit<PowerRouteDeps, 'store'>;
+  nodeActions: NodeActionDeps;
   boot: Omit<BootRouteDeps, 'store' | 'tokens'>;
   /** Folder with the dashboard's static files; null serves no dashboard. */
   dashboardDir: string | null;
@@ -58,6 +60,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(fabricRoutes, { store: deps.store, ...deps.fabric });
   await app.register(operationRoutes, { store: deps.store, now: deps.now, ...deps.operations });
   await app.register(powerRoutes, { store: deps.store, ...deps.power });
+  await app.register(nodeActionRoutes, deps.nodeActions);
   await app.register(bootRoutes, { store: deps.store, tokens: deps.tokens, ...deps.boot });
   await app.register(eventStreamRoutes, { events: deps.events });
   await app.register(metricsRoutes, { metrics: deps.metrics });

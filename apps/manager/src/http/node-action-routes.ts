@@ -1,0 +1,27 @@
+// What an operator does to one node by hand: drain it (the drain hook: the
+// workload scheduler stops placing work and waits for the jobs), or replace it
+// (drain, fail, to repair, and a matching spare reimaged into its tenant).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ApiError, NodeActionBody, NodeIdParams, ReplaceResult } from '@metalfleet/api';
+import type { Remediation } from '@metalfleet/fleet';
+import { needs, principalOf } from './access.ts';
+
+export interface NodeActionDeps {
+  remediation: Pick<Remediation, 'replace' | 'drain'>;
+}
+
+export const nodeActionRoutes: FastifyPluginAsyncTypebox<NodeActionDeps> = async (app, { remediation }) => {
+  app.post('/api/v1/nodes/:id/drain', {
+    schema: { ...needs('nodes:write', { tenantScoped: true }), summary: 'Drain the node\'s workloads through the drain hook', params: NodeIdParams, body: NodeActionBody, response: { 204: { type: 'null' }, 404: ApiError, 503: ApiError } },
+  }, async (request, reply) => {
+    await remediation.drain(request.params.id, request.body.reason);
+    return reply.status(204).send(null);
+  });
+
+  app.post('/api/v1/nodes/:id/replace', {
+    schema: {
+      ...needs('nodes:write', { tenantScoped: true }), summary: 'Replace a tenant\'s node: drain, fail and repair it, and reimage a matching spare into the tenant',
+      params: NodeIdParams, body: NodeActionBody, response: { 200: ReplaceResult, 404: ApiError, 409: ApiError },
+    },
+  }, async (request) => remediation.replace(request.params.id, request.body.reason, `api ${principalOf(request).name}`));
+};
