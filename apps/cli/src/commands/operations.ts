@@ -1,0 +1,41 @@
+// metalfleet operations ls|show|watch, and the --wait of reimage and apply.
+import type { Command } from 'commander';
+import type { Static } from 'typebox';
+import type { Operation, OperationList } from '@metalfleet/api';
+import { exitCodes, type CliContext } from '../context.ts';
+import { formatTable } from '../table.ts';
+import { summarize, watchOperation } from '../watch.ts';
+
+export function operationTable(op: Operation): string {
+  const p = op.progress;
+  return [
+    `Operation: ${op.id} (${op.kind}) ${op.state}`, `Image:     ${op.image}`, `By:        ${op.actor}: ${op.reason}`,
+    `Progress:  ${p.done} done, ${p.failed} failed, ${p.inFlight} in flight, ${p.queued} queued of ${p.total}`, '',
+    formatTable(['NODE', 'RACK', 'TENANT', 'PHASE', 'MESSAGE'], op.nodes.map((n) => [n.nodeId, n.rack, n.tenant ?? '-', n.phase, n.message])),
+  ].join('\n');
+}
+
+/** Follows an operation to its end (or Ctrl-C) and exits with what scripts need to know. */
+export async function waitAndExit(ctx: CliContext, operationId: string): Promise<never> {
+  const result = await watchOperation(ctx.client(), operationId, { quiet: ctx.json() });
+  ctx.print(result.operation, () => summarize(result));
+  if (result.interrupted) process.exit(exitCodes.interrupted);
+  process.exit(result.operation.state === 'succeeded' ? exitCodes.ok : exitCodes.operationFailed);
+}
+
+export function registerOperations(program: Command, ctx: CliContext): void {
+  const operations = program.command('operations').description('reimage, template and replacement operations');
+  operations.command('ls').description('operations, newest first').action(async () => {
+    const list = await ctx.client().get<Static<typeof OperationList>>('/api/v1/operations');
+    ctx.print(list, () => formatTable(
+      ['ID', 'KIND', 'STATE', 'IMAGE', 'CREATED', 'BY', 'REASON'],
+      list.items.map((o) => [o.id, o.kind, o.state, o.image, o.createdAt, o.actor, o.reason]),
+    ));
+  });
+  operations.command('show').description('one operation with each node\'s phase').argument('<id>').action(async (id: string) => {
+    const op = await ctx.client().get<Operation>(`/api/v1/operations/${encodeURIComponent(id)}`);
+    ctx.print(op, () => operationTable(op));
+  });
+  operations.command('watch').description('follow an operation with a progress bar until it ends (Ctrl-C stops watching, not the operation)')
+    .argument('<id>').action(async (id: string) => waitAndExit(ctx, id));
+}

@@ -1,0 +1,30 @@
+// What every command needs: the API client for the chosen manager and token,
+// and printing as a table for humans or JSON for scripts.
+import type { Command } from 'commander';
+import { createApiClient, type ApiClient } from './api-client.ts';
+import { resolveSettings } from './cli-config.ts';
+
+/** Exit codes scripts can rely on. */
+export const exitCodes = { ok: 0, apiError: 1, usage: 2, unreachable: 3, notAllowed: 4, operationFailed: 5, interrupted: 130 } as const;
+
+export interface CliContext {
+  client(): ApiClient;
+  json(): boolean;
+  print(value: unknown, human: () => string): void;
+}
+
+export function cliContext(program: Command): CliContext {
+  const json = () => program.opts<{ json: boolean }>().json;
+  return {
+    client() {
+      const { manager, token } = resolveSettings(program.opts<{ manager?: string; token?: string }>());
+      return createApiClient(manager, token);
+    },
+    json,
+    print(value, human) {
+      process.stdout.write(`${json() ? JSON.stringify(value, null, 2) : human()}\n`);
+    },
+  };
+}
+
+export const orDash = (value: string | null | undefined) => (value === null || value === undefined || value === '' ? '-' : value);

@@ -1,0 +1,139 @@
+// The operator CLI against a real manager and simulated nodes that speak the
+// real protocol: tokens and roles, tenants, the image catalog, a reimage
+// followed with --wait to its end, a failing one (exit 5), Ctrl-C on a watch
+// (exit 130, the operation goes on), drain, replace, power without a BMC, and
+// a revoked token (exit 4).
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeList, Operation } from '@metalfleet/api';
+import { ManagerProcess } from '../support/manager.ts';
+import { agentBin, cliBin, eventually, start, type Proc } from '../support/processes.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'mf-cli-'));
+let manager: ManagerProcess;
+let agent: Proc | null = null;
+let operatorToken = '';
+let nodeIds: string[] = [];
+
+interface Run { code: number; stdout: string; stderr: string }
+
+/** Runs the CLI with a clean environment: only the manager URL and the token it is given. */
+function cli(args: string[], token: string): Promise<Run> {
+  const env = { PATH: process.env['PATH'] ?? '', HOME: dir, METALFLEET_MANAGER: manager.http, METALFLEET_TOKEN: token };
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cliBin, ...args], { env }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+const json = async <T>(args: string[], token = operatorToken): Promise<T> => {
+  const run = await cli(['--json', ...args], token);
+  if (run.code !== 0) throw new Error(`metalfleet ${args.join(' ')}: exit ${run.code}: ${run.stderr}`);
+  return JSON.parse(run.stdout) as T;
+};
+
+beforeAll(async () => {
+  const root = Buffer.from('metalfleet CLI test root image\n'.repeat(2048));
+  mkdirSync(join(dir, 'manager', 'images'), { recursive: true });
+  writeFileSync(join(dir, 'manager', 'images', 'root.img'), root);
+  manager = new ManagerProcess(join(dir, 'manager'), ['--health-interval-s', '1', '--command-ack-timeout-s', '3', '--reimage-boot-timeout-s', '20']);
+  await manager.start();
+  agent = start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', '3', '--simulate-seed', 'cli',
+    '--simulate-reboot-ms', '2500', '--state-dir', join(dir, 'agents'), '--kernel-cmdline', '/nonexistent']);
+  const nodes = await eventually(() => manager.nodes(), (l: NodeList) => l.items.length === 3 && l.items.every((n) => n.state === 'available'), 45_000);
+  nodeIds = nodes.items.map((n) => n.id).sort();
+  const images = `${manager.http}/images`;
+  const sha256 = createHash('sha256').update(root).digest('hex');
+  const admin = manager.adminToken;
+  for (const [ref, sha] of [['gpu-os@1', sha256], ['broken@1', '0'.repeat(64)]] as const) {
+    const put = await cli(['images', 'put', ref, '--kernel', `${images}/vmlinuz`, '--initrd', `${images}/initrd`, '--root', `${images}/root.img`, '--sha256', sha], admin);
+    expect(put).toMatchObject({ code: 0, stdout: `${ref} in the catalog\n` });
+  }
+}, 90_000);
+
+afterAll(async () => {
+  await agent?.stop('SIGKILL');
+  await manager?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('metalfleet CLI', () => {
+  it('creates an operator token as admin; the operator may not manage tokens or images (exit 4)', async () => {
+    const created = await json<{ id: string; token: string }>(['tokens', 'create', '--name', 'ops', '--role', 'operator'], manager.adminToken);
+    operatorToken = created.token;
+    expect(operatorToken).toMatch(/^mfat\./);
+    const table = await cli(['tokens', 'ls'], manager.adminToken);
+    expect(table.stdout).toMatch(new RegExp(`^${created.id}\\s+ops\\s+operator\\s+-\\s+active`, 'm'));
+    expect(table.stdout).not.toContain(operatorToken.split('.')[2]);
+    const denied = await cli(['tokens', 'ls'], operatorToken);
+    expect(denied).toMatchObject({ code: 4, stderr: 'metalfleet: role operator may not admin (permission-denied)\n' });
+    expect((await cli(['images', 'rm', 'gpu-os@1'], operatorToken)).code).toBe(4);
+  });
+
+  it('lists nodes as a table and as JSON, and filters them', async () => {
+    const table = await cli(['nodes', 'ls'], operatorToken);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+HOSTNAME\s+PRESENCE\s+STATE\s+TENANT\s+RACK\s+HEALTH\s+GPUS/);
+    for (const id of nodeIds) expect(table.stdout).toMatch(new RegExp(`^${id}\\s+\\S+\\s+online\\s+available\\s+-`, 'm'));
+    expect((await json<NodeList>(['nodes', 'ls', '--state', 'active'])).items).toEqual([]);
+    expect((await json<{ id: string }>(['nodes', 'show', nodeIds[0] ?? ''])).id).toBe(nodeIds[0]);
+    expect(await cli(['nodes', 'show', 'no-such-node'], operatorToken)).toMatchObject({ code: 1, stderr: 'metalfleet: no node no-such-node (not-found)\n' });
+  });
+
+  it('reimages a tenant\'s node with --wait: a progress bar, then the summary, exit 0', async () => {
+    const tenant = await json<{ id: string }>(['tenants', 'create', 'acme']);
+    for (const id of nodeIds.slice(0, 2)) expect((await cli(['tenants', 'add', tenant.id, id], operatorToken)).code).toBe(0);
+    const run = await cli(['nodes', 'reimage', nodeIds[0] ?? '', '--image', 'gpu-os@1', '--wait'], operatorToken);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/operation \S+ \|.*\| 1\/1 done, 0 failed/);
+    expect(run.stdout).toMatch(/^operation \S+ succeeded: 1 done, 0 failed of 1$/m);
+    const ops = await cli(['operations', 'ls'], operatorToken);
+    expect(ops.stdout).toMatch(/^\S+\s+reimage\s+succeeded\s+gpu-os@1/m);
+  }, 60_000);
+
+  it('exits 5 when the awaited operation fails, and names the node and why', async () => {
+    const run = await cli(['nodes', 'reimage', nodeIds[1] ?? '', '--image', 'broken@1', '--wait'], operatorToken);
+    expect(run.code).toBe(5);
+    expect(run.stdout).toContain(`${nodeIds[1] ?? ''}: installing: the agent reported: image checksum mismatch`);
+  }, 60_000);
+
+  it('Ctrl-C stops watching (exit 130), not the operation', async () => {
+    const operation = await json<Operation>(['nodes', 'reimage', nodeIds[0] ?? '', '--image', 'gpu-os@1']);
+    const env = { PATH: process.env['PATH'] ?? '', HOME: dir, METALFLEET_MANAGER: manager.http, METALFLEET_TOKEN: operatorToken };
+    const watch = spawn(process.execPath, [cliBin, 'operations', 'watch', operation.id], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    watch.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    watch.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => watch.once('exit', resolve));
+    expect(code).toBe(130);
+    expect(stdout).toContain(`stopped watching operation ${operation.id}; it goes on`);
+    const done = await eventually(() => json<Operation>(['operations', 'show', operation.id]), (o) => o.state !== 'running', 30_000);
+    expect(done.state).toBe('succeeded');
+  }, 60_000);
+
+  it('drains, says why a node has no power control, and replaces a node (no template: to repair, no spare)', async () => {
+    expect(await cli(['nodes', 'drain', nodeIds[0] ?? '', '--reason', 'kernel upgrade'], operatorToken)).toMatchObject({ code: 0, stdout: `${nodeIds[0] ?? ''}: drained\n` });
+    const power = await cli(['nodes', 'power', nodeIds[0] ?? ''], operatorToken);
+    expect(power).toMatchObject({ code: 1, stderr: expect.stringContaining('has no BMC configured') });
+    expect((await cli(['nodes', 'power', nodeIds[0] ?? '', 'explode'], operatorToken)).code).toBe(2);
+    const replaced = await json<{ outcome: string }>(['nodes', 'replace', nodeIds[0] ?? '', '--reason', 'fans failing']);
+    expect(replaced.outcome).toMatch(/^failed node sent to repair; no replacement: tenant \S+ has no template/);
+    expect((await json<{ state: string }>(['nodes', 'show', nodeIds[0] ?? ''])).state).toBe('repair');
+  });
+
+  it('a revoked token stops working (exit 4); an unreachable manager is exit 3', async () => {
+    const tokens = await json<{ items: Array<{ id: string; name: string }> }>(['tokens', 'ls'], manager.adminToken);
+    const ops = tokens.items.find((t) => t.name === 'ops');
+    expect((await cli(['tokens', 'revoke', ops?.id ?? ''], manager.adminToken)).code).toBe(0);
+    expect(await cli(['nodes', 'ls'], operatorToken)).toMatchObject({ code: 4, stderr: expect.stringContaining('was revoked') });
+    const env = { PATH: process.env['PATH'] ?? '', HOME: dir };
+    const unreachable = await new Promise<number>((resolve) => {
+      execFile(process.execPath, [cliBin, '--manager', 'http://127.0.0.1:9', '--token', 'x', 'nodes', 'ls'], { env }, (error) => resolve(Number((error as { code?: number } | null)?.code ?? 0)));
+    });
+    expect(unreachable).toBe(3);
+  });
+});
