@@ -50,8 +50,9 @@ export function startRemediation(deps: RemediationDeps): Remediation {
     const tenantId = node.tenant;
     if (!tenantId) return report(node.id, 'replace', reason, `not replaced: node ${node.id} is in no tenant`);
     const template = await deps.templates.forTenant(tenantId);
-    await deps.drain(node, `replace: ${reason}`).catch((error: unknown) => deps.onError(error, { nodeId: node.id, step: 'drain hook' }));
-    const failed = await deps.lifecycle.apply(node.id, 'fail', by, `replace: ${reason}`);
+    const why = by === actor ? `hardware fault: ${reason}` : `replaced by an operator: ${reason}`;
+    await deps.drain(node, why).catch((error: unknown) => deps.onError(error, { nodeId: node.id, step: 'drain hook' }));
+    const failed = await deps.lifecycle.apply(node.id, 'fail', by, why);
     if (!failed.ok) return report(node.id, 'replace', reason, `not replaced: ${failed.reason}`);
     await deps.store.setNodeTenant(node.id, null);
     deps.events.emit({ type: 'node-tenant-changed', nodeId: node.id, tenantId: null, previous: tenantId, at: deps.now() });
