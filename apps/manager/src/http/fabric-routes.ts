@@ -52,15 +52,21 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
   }, async (request, reply) => reply.status(201).send(tenantToApi(await tenants.create(request.body.name), [])));
 
   app.get('/api/v1/tenants', {
-    schema: { ...needs('fleet:read'), summary: 'Tenants with their VLAN/VNI, nodes and ports', response: { 200: TenantList } },
-  }, async () => {
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'Tenants with their VLAN/VNI, nodes and ports (a tenant-scoped token: its own)', response: { 200: TenantList } },
+  }, async (request) => {
     const nodes = await store.listNodes();
-    return { items: (await store.listTenants()).map((t) => tenantToApi(t, nodes)) };
+    const scope = request.principal?.tenantId ?? null;
+    return { items: (await store.listTenants()).filter((t) => scope === null || t.id === scope).map((t) => tenantToApi(t, nodes)) };
   });
 
   app.get('/api/v1/tenants/:id', {
-    schema: { ...needs('fleet:read'), summary: 'One tenant with its VLAN/VNI, nodes and ports (desired vs actual)', params: TenantParams, response: { 200: Tenant, 404: ApiError } },
-  }, async (request) => showTenant(request.params.id));
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'One tenant with its VLAN/VNI, nodes and ports (desired vs actual)', params: TenantParams, response: { 200: Tenant, 404: ApiError } },
+  }, async (request) => {
+    // Another tenant does not exist for a tenant-scoped token.
+    const scope = request.principal?.tenantId ?? null;
+    if (scope !== null && scope !== request.params.id) throw new DomainError('not-found', `no tenant ${request.params.id}`);
+    return showTenant(request.params.id);
+  });
 
   app.delete('/api/v1/tenants/:id', {
     schema: { ...needs('tenants:write'), summary: 'Delete a tenant that has no nodes left', params: TenantParams, response: { 204: { type: 'null' }, 404: ApiError, 409: ApiError } },

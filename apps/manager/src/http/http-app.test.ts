@@ -375,7 +375,29 @@ describe('REST API', () => {
       expect(missing.json()).toEqual({ error: { code: 'not-found', message: 'no node n9' } });
       const reimage = await app.inject({ method: 'POST', url: '/api/v1/nodes/n1/reimage', payload: { image: 'ubuntu@24.04' }, headers: { authorization: `Bearer ${bearer['tenant-operator'] ?? ''}` } });
       expect(reimage.statusCode).toBe(404);
-      expect((await as('tenant-operator', '/api/v1/tenants')).statusCode).toBe(403);
+      // Its own tenant only; another tenant answers 404.
+      const all = (await inject({ method: 'GET', url: '/api/v1/tenants' })).json<{ items: Array<{ id: string }> }>().items.map((t) => t.id);
+      expect((await as('tenant-viewer', '/api/v1/tenants')).json<{ items: Array<{ id: string }> }>().items.map((t) => t.id)).toEqual([tenantId]);
+      for (const other of all.filter((id) => id !== tenantId)) expect((await as('tenant-viewer', `/api/v1/tenants/${other}`)).statusCode).toBe(404);
+      // Operations: only those on its nodes, and only its nodes in them. One across both tenants' nodes, one on the other's only.
+      const progress = { phase: 'queued' as const, powerCycles: 0, deadlineAt: null, message: 'waiting for a slot' };
+      for (const [id, nodes] of [['op-mixed', [['n1', null], ['n2', tenantId]]], ['op-other', [['n1', null]]]] as const) {
+        await store.createOperation(
+          { id, kind: 'reimage', state: 'running', image: { name: 'ubuntu', version: '24.04' }, priority: 0, urgent: false, actor: 'test', reason: 'scope', createdAt: at, updatedAt: at },
+          nodes.map(([nodeId, tenant], position) => ({ operationId: id, nodeId, position, rack: '', tenant, progress, commandId: null, updatedAt: at })),
+        );
+      }
+      const ops = (await inject({ method: 'GET', url: '/api/v1/operations' })).json<{ items: Array<{ id: string }> }>().items;
+      const seen = (await as('tenant-viewer', '/api/v1/operations')).json<{ items: Array<{ id: string }> }>().items.map((o) => o.id);
+      for (const op of ops) {
+        const detail = (await inject({ method: 'GET', url: `/api/v1/operations/${op.id}` })).json<{ nodes: Array<{ tenant: string | null }> }>();
+        const theirs = detail.nodes.filter((n) => n.tenant === tenantId).length;
+        const scoped = await as('tenant-viewer', `/api/v1/operations/${op.id}`);
+        expect([op.id, scoped.statusCode, seen.includes(op.id)]).toEqual([op.id, theirs > 0 ? 200 : 404, theirs > 0]);
+        if (theirs > 0) expect(scoped.json<{ progress: { total: number } }>().progress.total).toBe(theirs);
+      }
+      expect(ops.length).toBeGreaterThan(0);
+      expect((await as('tenant-operator', '/api/v1/fabric')).statusCode).toBe(403);
     });
 
     it('keeps an audit log of every mutating call, refused ones too, readable by admins only', async () => {

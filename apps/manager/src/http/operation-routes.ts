@@ -58,6 +58,12 @@ export function operationToApi(o: OperationRecord, nodes: readonly OperationNode
 export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = async (app, deps) => {
   const { store, reimages, templates } = deps;
   const operationView = async (o: OperationRecord) => operationToApi(o, await store.operationNodes(o.id));
+  /** A tenant-scoped token sees an operation only through its tenant's nodes in it (progress counts those alone). */
+  const scopedView = async (o: OperationRecord, scope: string | null) => {
+    const nodes = await store.operationNodes(o.id);
+    const visible = scope === null ? nodes : nodes.filter((n) => n.tenant === scope);
+    return visible.length > 0 || scope === null ? operationToApi(o, visible) : null;
+  };
 
   app.get('/api/v1/images', { schema: { ...needs('fleet:read'), summary: 'The image catalog', response: { 200: ImageList } } }, async () => ({ items: await store.listImages() }));
 
@@ -134,14 +140,20 @@ export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = as
   });
 
   app.get('/api/v1/operations', {
-    schema: { ...needs('fleet:read'), summary: 'Operations, newest first', response: { 200: OperationList } },
-  }, async () => ({ items: (await store.listOperations(200)).map(summaryToApi) }));
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'Operations, newest first (a tenant-scoped token: those on its nodes)', response: { 200: OperationList } },
+  }, async (request) => {
+    const scope = request.principal?.tenantId ?? null;
+    const operations = await store.listOperations(200);
+    const visible = scope === null ? operations : (await Promise.all(operations.map(async (o) => ((await scopedView(o, scope)) ? o : null)))).filter((o) => o !== null);
+    return { items: visible.map(summaryToApi) };
+  });
 
   app.get('/api/v1/operations/:id', {
-    schema: { ...needs('fleet:read'), summary: 'An operation with each node\'s phase', params: OperationParams, response: { 200: Operation, 404: ApiError } },
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'An operation with each node\'s phase', params: OperationParams, response: { 200: Operation, 404: ApiError } },
   }, async (request) => {
     const operation = await store.getOperation(request.params.id);
-    if (!operation) throw new DomainError('not-found', `no operation ${request.params.id}`);
-    return operationView(operation);
+    const view = operation ? await scopedView(operation, request.principal?.tenantId ?? null) : null;
+    if (!view) throw new DomainError('not-found', `no operation ${request.params.id}`);
+    return view;
   });
 };
