@@ -47,6 +47,11 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
+/** Who acted, for node histories and operations: "api <token name>". */
+export function actorOf(request: FastifyRequest): string {
+  return request.principal ? `api ${request.principal.name}` : 'api';
+}
+
 const mutating = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export function installAccessControl(app: FastifyInstance, deps: { tokens: ApiTokens; store: FleetStore; now: () => Date }): void {

@@ -8,7 +8,7 @@ import { DomainError, type LifecycleEvent, type NodeSummary } from '@metalfleet/
 import type { FabricDriver } from '@metalfleet/fabric';
 import type { FabricReconciler, Lifecycle, PortStatus, Tenants } from '@metalfleet/fleet';
 import type { FleetStore, TenantRecord } from '@metalfleet/store';
-import { needs } from './access.ts';
+import { actorOf, needs } from './access.ts';
 
 export interface FabricRouteDeps {
   store: FleetStore;
@@ -78,7 +78,7 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
   app.post('/api/v1/tenants/:id/nodes', {
     schema: { ...needs('tenants:write'), summary: 'Allocate an available node to the tenant', params: TenantParams, body: AllocateNode, response: { 200: Tenant, 400: ApiError, 404: ApiError, 409: ApiError } },
   }, async (request) => {
-    await tenants.allocateNode(request.params.id, request.body.nodeId, 'api');
+    await tenants.allocateNode(request.params.id, request.body.nodeId, actorOf(request));
     await reconciler.reconcile();
     return showTenant(request.params.id);
   });
@@ -86,7 +86,7 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
   app.delete('/api/v1/tenants/:id/nodes/:nodeId', {
     schema: { ...needs('tenants:write'), summary: 'Release a node: it leaves the tenant\'s network at once', params: TenantNodeParams, response: { 200: Tenant, 404: ApiError, 409: ApiError } },
   }, async (request) => {
-    await tenants.releaseNode(request.params.id, request.params.nodeId, 'api');
+    await tenants.releaseNode(request.params.id, request.params.nodeId, actorOf(request));
     await reconciler.reconcile();
     return showTenant(request.params.id);
   });
@@ -98,7 +98,7 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
     },
   }, async (request, reply) => {
     if (!(await store.getNodeSummary(request.params.id))) throw new DomainError('not-found', `no node ${request.params.id}`);
-    const result = await deps.lifecycle.apply(request.params.id, request.body.event satisfies LifecycleEvent, 'api', request.body.reason);
+    const result = await deps.lifecycle.apply(request.params.id, request.body.event satisfies LifecycleEvent, actorOf(request), request.body.reason);
     if (!result.ok) throw new DomainError('conflict', result.reason);
     await reconciler.reconcile();
     return reply.status(204).send(null);

@@ -398,6 +398,23 @@ describe('REST API', () => {
       }
       expect(ops.length).toBeGreaterThan(0);
       expect((await as('tenant-operator', '/api/v1/fabric')).statusCode).toBe(403);
+
+      // The event stream: its nodes' and operations' events, not the other tenant's.
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      const abort = new AbortController();
+      const response = await fetch(`http://127.0.0.1:${port}/api/v1/events`, { signal: abort.signal, headers: { authorization: `Bearer ${bearer['tenant-viewer'] ?? ''}` } });
+      const reader = response.body?.getReader();
+      const decoder = new TextDecoder();
+      let text = decoder.decode((await reader?.read())?.value);
+      events.emit({ type: 'presence-changed', nodeId: 'n1', presence: 'offline', reason: 'other tenant', at });
+      events.emit({ type: 'operation-finished', operationId: 'op-other', state: 'succeeded', done: 1, failed: 0, at });
+      events.emit({ type: 'operation-finished', operationId: 'op-mixed', state: 'succeeded', done: 2, failed: 0, at });
+      events.emit({ type: 'presence-changed', nodeId: 'n2', presence: 'offline', reason: 'own tenant', at });
+      while (!text.includes('own tenant')) text += decoder.decode((await reader?.read())?.value);
+      abort.abort();
+      expect([...text.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1] ?? '{}') as { type: string; nodeId?: string; operationId?: string })
+        .map((e) => `${e.type} ${e.nodeId ?? e.operationId ?? ''}`)).toEqual(['operation-finished op-mixed', 'presence-changed n2']);
     });
 
     it('keeps an audit log of every mutating call, refused ones too, readable by admins only', async () => {

@@ -62,7 +62,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(powerRoutes, { store: deps.store, ...deps.power });
   await app.register(nodeActionRoutes, deps.nodeActions);
   await app.register(bootRoutes, { store: deps.store, tokens: deps.tokens, ...deps.boot });
-  await app.register(eventStreamRoutes, { events: deps.events });
+  await app.register(eventStreamRoutes, { events: deps.events, store: deps.store });
   await app.register(metricsRoutes, { metrics: deps.metrics });
   if (deps.dashboardDir) {
     await app.register(fastifyStatic, { root: deps.dashboardDir, prefix: '/', index: 'index.html' });

@@ -8,7 +8,7 @@ import {
 import { DomainError, imageLabel, parseImageRef, type ClusterTemplate, type ImageRef } from '@metalfleet/domain';
 import type { ClusterTemplates, Reimages } from '@metalfleet/fleet';
 import type { FleetStore, OperationNodeRecord, OperationRecord } from '@metalfleet/store';
-import { needs } from './access.ts';
+import { actorOf, needs } from './access.ts';
 
 export interface OperationRouteDeps {
   store: FleetStore;
@@ -18,7 +18,6 @@ export interface OperationRouteDeps {
 }
 
 const GiB = 1024 ** 3;
-const actor = 'api';
 
 function imageRef(text: string): ImageRef {
   const ref = parseImageRef(text);
@@ -111,7 +110,7 @@ export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = as
       params: TemplateParams, response: { 200: TemplateApplyResult, 404: ApiError, 409: ApiError },
     },
   }, async (request) => {
-    const result = await templates.apply(request.params.id, actor);
+    const result = await templates.apply(request.params.id, actorOf(request));
     return { ...result, operation: result.operation ? await operationView(result.operation) : null };
   });
 
@@ -119,7 +118,7 @@ export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = as
     schema: { ...needs('nodes:write', { tenantScoped: true }), summary: 'Reimage one node', params: NodeIdParams, body: ReimageNode, response: { 202: Operation, 400: ApiError, 404: ApiError, 409: ApiError } },
   }, async (request, reply) => {
     const operation = await reimages.create({
-      kind: 'reimage', image: imageRef(request.body.image), nodeIds: [request.params.id], priority: request.body.priority, urgent: false, actor, reason: 'operator request',
+      kind: 'reimage', image: imageRef(request.body.image), nodeIds: [request.params.id], priority: request.body.priority, urgent: false, actor: actorOf(request), reason: 'operator request',
     });
     return reply.status(202).send(await operationView(operation));
   });
@@ -135,7 +134,7 @@ export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = as
       : [];
     const ids = [...new Set([...nodeIds, ...selected])];
     if (ids.length === 0) throw new DomainError('invalid-argument', 'no node matches: give nodeIds or a selector that matches allocated or active nodes');
-    const operation = await reimages.create({ kind: 'reimage', image: imageRef(image), nodeIds: ids, priority, urgent: false, actor, reason });
+    const operation = await reimages.create({ kind: 'reimage', image: imageRef(image), nodeIds: ids, priority, urgent: false, actor: actorOf(request), reason });
     return reply.status(202).send(await operationView(operation));
   });
 
