@@ -11,3 +11,4 @@ export * from './node-query.ts';
 export * from './network/index.ts';
 export * from './work/index.ts';
 export * from './access.ts';
+export * from './failures/index.ts';

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { emptyInventory } from '../inventory.ts';
+import { cohortsOf, type Cohorts } from './cohorts.ts';
+import { failureRates, repeatFailures, type FailureEvent } from './failure-rate.ts';
+
+const now = new Date('2026-11-21T12:00:00Z');
+const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000);
+const day = 24 * 3_600_000;
+
+const cohorts = (rack: string, driver = '550.54.15'): Cohorts => ({
+  fleet: 'fleet', pool: 'spares', rack, tenant: 'none', vendor: 'Supermicro', model: 'SYS-821GE', gpuModel: 'H100', bios: '2.1', vbios: '96.00.89', driver, firmware: '1.0',
+});
+// Rack r1 has 10 nodes, r2 has 4.
+const population = [
+  ...Array.from({ length: 10 }, (_, i) => ({ nodeId: `a${i}`, cohorts: cohorts('r1') })),
+  ...Array.from({ length: 4 }, (_, i) => ({ nodeId: `b${i}`, cohorts: cohorts('r2', '535.161.08') })),
+];
+const failure = (nodeId: string, at: Date, code = 'xid-79', rack = nodeId.startsWith('a') ? 'r1' : 'r2'): FailureEvent =>
+  ({ nodeId, at, kind: 'critical-condition', code, cohorts: cohorts(rack, rack === 'r1' ? '550.54.15' : '535.161.08') });
+
+describe('failureRates', () => {
+  it.each<{ name: string; events: FailureEvent[]; by: 'rack' | 'driver' | 'fleet'; expected: Array<[string, number, number, number]> }>([
+    { name: 'no failures: every cohort at 0', events: [], by: 'rack', expected: [['r1', 10, 0, 0], ['r2', 4, 0, 0]] },
+    {
+      name: 'distinct nodes, not events: one node failing three times is one failed node',
+      events: [failure('a1', hoursAgo(1)), failure('a1', hoursAgo(2)), failure('a1', hoursAgo(3)), failure('b0', hoursAgo(5))],
+      by: 'rack', expected: [['r2', 4, 1, 1], ['r1', 10, 1, 3]],
+    },
+    {
+      name: 'only the window counts: 25 h ago and in the future are out',
+      events: [failure('a1', hoursAgo(25)), failure('a2', new Date(now.getTime() + 1000)), failure('a3', hoursAgo(23.9))],
+      by: 'rack', expected: [['r1', 10, 1, 1], ['r2', 4, 0, 0]],
+    },
+    {
+      name: 'grouped by driver version, and the whole fleet',
+      events: [failure('b0', hoursAgo(1)), failure('b1', hoursAgo(1)), failure('a0', hoursAgo(1))],
+      by: 'driver', expected: [['535.161.08', 4, 2, 2], ['550.54.15', 10, 1, 1]],
+    },
+    { name: 'the fleet', events: [failure('b0', hoursAgo(1)), failure('a0', hoursAgo(1))], by: 'fleet', expected: [['fleet', 14, 2, 2]] },
+  ])('$name', ({ events, by, expected }) => {
+    const rates = failureRates(events, population, { by, windowMs: day, now });
+    expect(rates.map((r) => [r.cohort, r.nodes, r.failedNodes, r.failures])).toEqual(expected);
+    for (const r of rates) expect(r.rate).toBeCloseTo(r.failedNodes / r.nodes);
+  });
+
+  it('estimates MTBF as node-hours in the window per failure', () => {
+    const [r1] = failureRates([failure('a1', hoursAgo(1)), failure('a2', hoursAgo(2))], population, { by: 'rack', windowMs: day, now });
+    expect(r1).toMatchObject({ cohort: 'r1', mtbfHours: (10 * 24) / 2 });
+    expect(failureRates([], population, { by: 'rack', windowMs: day, now })[0]?.mtbfHours).toBeNull();
+  });
+
+  it('ignores failures of cohorts that have no nodes now (a rack taken out)', () => {
+    expect(failureRates([failure('z1', hoursAgo(1), 'xid-79', 'r9')], population, { by: 'rack', windowMs: day, now }).map((r) => r.cohort)).toEqual(['r1', 'r2']);
+  });
+});
+
+describe('repeatFailures', () => {
+  it('finds the same fault before and after a repair or reimage, once per code and reset', () => {
+    const events = [failure('a1', hoursAgo(30)), failure('a1', hoursAgo(10)), failure('a1', hoursAgo(5)), failure('a1', hoursAgo(4), 'ecc-dbe'), failure('a2', hoursAgo(2))];
+    const reset = { nodeId: 'a1', at: hoursAgo(20), kind: 'reimaged' as const };
+    expect(repeatFailures(events, [reset, { nodeId: 'a2', at: hoursAgo(3), kind: 'repaired' }])).toEqual([
+      { nodeId: 'a1', code: 'xid-79', after: reset, first: hoursAgo(30), again: hoursAgo(10) },
+    ]);
+  });
+
+  it('a different fault after the reset is not a repeat', () => {
+    expect(repeatFailures([failure('a1', hoursAgo(30)), failure('a1', hoursAgo(1), 'xid-48')], [{ nodeId: 'a1', at: hoursAgo(20), kind: 'repaired' }])).toEqual([]);
+  });
+});
+
+describe('cohortsOf', () => {
+  it('reads the cohorts from the inventory; mixed GPUs count where most are; blanks are "unknown"', () => {
+    const inventory = emptyInventory();
+    inventory.system = { ...inventory.system, vendor: 'Supermicro', model: 'SYS-821GE', biosVersion: '2.1', bmcFirmwareVersion: '' };
+    const gpu = { index: 0, model: 'H100', uuid: '', serial: '', vbiosVersion: '96.00.89', driverVersion: '550.54.15', cudaVersion: '12.4', pciBusId: '', memoryBytes: 0 };
+    inventory.gpus = [gpu, { ...gpu, index: 1 }, { ...gpu, index: 2, model: 'A100', driverVersion: '535.161.08' }] as typeof inventory.gpus;
+    expect(cohortsOf({ rack: 'r1', tenant: null, pool: '' }, inventory)).toEqual({
+      fleet: 'fleet', pool: 'unknown', rack: 'r1', tenant: 'none', vendor: 'Supermicro', model: 'SYS-821GE', gpuModel: 'H100', bios: '2.1', vbios: '96.00.89', driver: '550.54.15', firmware: 'unknown',
+    });
+    expect(cohortsOf({ rack: '', tenant: 't1', pool: 'training' }, emptyInventory())).toMatchObject({ rack: 'unknown', tenant: 't1', gpuModel: 'none', driver: 'none' });
+  });
+});

@@ -1,0 +1,99 @@
+// Failure rates over a sliding window: distinct failed nodes / nodes in the
+// cohort, per cohort of one dimension, with the failures counted and an MTBF
+// estimate (node-hours in the window / failures). And repeat failures: the
+// same fault on a node after it was repaired or reimaged, which escalates.
+import type { CohortDimension, Cohorts } from './cohorts.ts';
+
+export type FailureKind = 'critical-condition' | 'reimage-failed' | 'node-lost';
+
+export interface FailureEvent {
+  nodeId: string;
+  at: Date;
+  kind: FailureKind;
+  /** What failed, e.g. "xid-79" or "ecc-dbe"; the same code twice is a repeat. */
+  code: string;
+  /** The node's cohorts when it failed. */
+  cohorts: Cohorts;
+}
+
+export interface CohortMember {
+  nodeId: string;
+  cohorts: Cohorts;
+}
+
+export interface CohortRate {
+  /** The cohort's value in the dimension, e.g. rack "r12". */
+  cohort: string;
+  nodes: number;
+  failedNodes: number;
+  failures: number;
+  /** failedNodes / nodes, 0..1. */
+  rate: number;
+  /** Node-hours in the window per failure; null without failures. */
+  mtbfHours: number | null;
+}
+
+export interface RateQuery {
+  by: CohortDimension;
+  windowMs: number;
+  now: Date;
+}
+
+/** Rates per cohort, highest rate first (ties: more failed nodes, then name). Cohorts without nodes are left out. */
+export function failureRates(events: readonly FailureEvent[], population: readonly CohortMember[], query: RateQuery): CohortRate[] {
+  const since = query.now.getTime() - query.windowMs;
+  const sizes = new Map<string, number>();
+  for (const member of population) sizes.set(member.cohorts[query.by], (sizes.get(member.cohorts[query.by]) ?? 0) + 1);
+  const failed = new Map<string, Set<string>>();
+  const counts = new Map<string, number>();
+  for (const event of events) {
+    const t = event.at.getTime();
+    if (t <= since || t > query.now.getTime()) continue;
+    const cohort = event.cohorts[query.by];
+    if (!sizes.has(cohort)) continue;
+    if (!failed.has(cohort)) failed.set(cohort, new Set());
+    failed.get(cohort)?.add(event.nodeId);
+    counts.set(cohort, (counts.get(cohort) ?? 0) + 1);
+  }
+  const hours = query.windowMs / 3_600_000;
+  return [...sizes].map(([cohort, nodes]) => {
+    const failedNodes = failed.get(cohort)?.size ?? 0;
+    const failures = counts.get(cohort) ?? 0;
+    return { cohort, nodes, failedNodes, failures, rate: failedNodes / nodes, mtbfHours: failures === 0 ? null : (nodes * hours) / failures };
+  }).sort((a, b) => b.rate - a.rate || b.failedNodes - a.failedNodes || a.cohort.localeCompare(b.cohort));
+}
+
+/** A node back from repair or a reimage: a fault seen before it and again after it is a repeat. */
+export interface NodeReset {
+  nodeId: string;
+  at: Date;
+  kind: 'repaired' | 'reimaged';
+}
+
+export interface RepeatFailure {
+  nodeId: string;
+  code: string;
+  /** The reset the fault survived. */
+  after: NodeReset;
+  first: Date;
+  again: Date;
+}
+
+/** Faults that came back on the same node after a repair or reimage: these escalate (to repair, or to RMA). */
+export function repeatFailures(events: readonly FailureEvent[], resets: readonly NodeReset[]): RepeatFailure[] {
+  const repeats: RepeatFailure[] = [];
+  for (const reset of resets) {
+    const mine = events.filter((e) => e.nodeId === reset.nodeId);
+    const before = new Map<string, Date>();
+    for (const e of mine) if (e.at < reset.at && (!before.has(e.code) || (before.get(e.code) ?? e.at) < e.at)) before.set(e.code, e.at);
+    const reported = new Set<string>();
+    for (const e of [...mine].sort((a, b) => a.at.getTime() - b.at.getTime())) {
+      const first = before.get(e.code);
+      if (e.at > reset.at && first && !reported.has(e.code)) {
+        reported.add(e.code);
+        repeats.push({ nodeId: e.nodeId, code: e.code, after: reset, first, again: e.at });
+      }
+    }
+  }
+  return repeats;
+}

@@ -1,0 +1,2 @@
+export * from './cohorts.ts';
+export * from './failure-rate.ts';
