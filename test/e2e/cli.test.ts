@@ -98,6 +98,10 @@ describe('metalfleet CLI', () => {
     const run = await cli(['nodes', 'reimage', nodeIds[1] ?? '', '--image', 'broken@1', '--wait'], operatorToken);
     expect(run.code).toBe(5);
     expect(run.stdout).toContain(`${nodeIds[1] ?? ''}: installing: the agent reported: image checksum mismatch`);
+    // The failed reimage is a failure of that node: 1 of the 3 nodes in the fleet.
+    const rates = await eventually(() => cli(['failure-rates', '--by', 'fleet'], operatorToken), (r) => /^fleet\s+3\s+1\s+33\.3%/m.test(r.stdout));
+    expect(rates.stdout.split('\n')[0]).toMatch(/^FLEET\s+NODES\s+FAILED\s+RATE\s+FAILURES\s+MTBF \(H\)$/);
+    expect((await cli(['failure-rates', '--by', 'moon'], operatorToken)).code).toBe(1);
   }, 60_000);
 
   it('Ctrl-C stops watching (exit 130), not the operation', async () => {

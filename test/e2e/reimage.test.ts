@@ -129,6 +129,16 @@ describe('reimaging and replacement', () => {
     expect(node?.state).toBe('failed');
   });
 
+  it('counts both failures (the Xid 79 node, the failed reimage) in the fleet\'s failure rate, by cohort', async () => {
+    type Rates = { items: Array<{ cohort: string; nodes: number; failedNodes: number; failures: number; rate: number; mtbfHours: number | null }> };
+    const fleet = await eventually(() => api<Rates>('GET', '/api/v1/failure-rates?window=24h&by=fleet'), (r) => (r.items[0]?.failedNodes ?? 0) >= 2);
+    expect(fleet.items).toEqual([expect.objectContaining({ cohort: 'fleet', nodes: 5, failedNodes: 2, rate: 0.4 })]);
+    expect(fleet.items[0]?.mtbfHours).toBeCloseTo((5 * 24) / (fleet.items[0]?.failures ?? 1));
+    const byGpu = await api<Rates>('GET', '/api/v1/failure-rates?window=1h&by=gpuModel');
+    expect(byGpu.items.map((r) => r.cohort)).toEqual(['NVIDIA H100 80GB HBM3']);
+    await expect(api('GET', '/api/v1/failure-rates?by=moon-phase')).rejects.toThrow(/HTTP 400/);
+  });
+
   it('power-cycles a node that stops answering through its BMC (a real ipmi_sim), then fails it with the phase and the evidence', async () => {
     bmc = await startBmcLab();
     const [target] = (await api<NodeList>('GET', `/api/v1/nodes?tenant=${tenant.id}`)).items.filter((n) => n.state === 'active');

@@ -12,7 +12,7 @@ import { addService, createNodeBroker, ensureCertificateAuthority, issueServerCe
 import { openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
-  FleetEvents, agentServiceHandlers, createApiTokens, createBootstrapTokens, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
+  FleetEvents, agentServiceHandlers, createApiTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
 } from '@metalfleet/fleet';
 import type { ManagerConfig } from './config.ts';
 import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
@@ -103,6 +103,8 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   });
   const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }) });
   let publicUrl = config.publicUrl.replace(/\/$/, '');
+  const failures = createFailures({ store, events, onError: (error, context) => logger.error({ err: error, ...context }, 'failure analytics step failed') });
+  const stopFailures = failures.listen();
   const reimaging = await startReimaging(config, {
     store, events, lifecycle, broker, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
   });
@@ -139,6 +141,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     fabric: { tenants: fabric.tenants, reconciler: fabric.reconciler, lifecycle, drivers: fabric.drivers, provisioningVlan: config.provisioningVlan },
     operations: { reimages: reimaging.reimages, templates: reimaging.templates },
     nodeActions: { remediation: reimaging.remediation },
+    failures,
     power: { driverFor: bmcDriver, enrollments: reimaging.enrollments },
     boot: {
       managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
@@ -162,6 +165,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     async close() {
       clearInterval(sweeper);
       controllers.stop();
+      stopFailures();
       await reimaging.stop();
       await fabric.stop();
       await http.close();

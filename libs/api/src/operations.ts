@@ -132,3 +132,16 @@ export const ReplaceResult = Type.Object({
   outcome: Type.String(),
   operationId: Type.Union([Type.String(), Type.Null()], { description: 'The reimage of the replacement, when one was found.' }),
 });
+
+export const FailureRateQuery = Type.Object({
+  window: Type.Enum(['1h', '6h', '24h', '7d', '30d'], { default: '24h', description: 'Sliding window ending now.' }),
+  by: Type.Enum(['fleet', 'pool', 'rack', 'tenant', 'vendor', 'model', 'gpuModel', 'bios', 'vbios', 'driver', 'firmware'], { default: 'fleet', description: 'Cohort dimension.' }),
+}, { additionalProperties: false });
+export const FailureRates = Type.Object({
+  window: Type.String(), by: Type.String(),
+  items: Type.Array(Type.Object({
+    cohort: Type.String(), nodes: Type.Integer(), failedNodes: Type.Integer(), failures: Type.Integer(),
+    rate: Type.Number({ description: 'Distinct failed nodes / nodes in the cohort, 0..1.' }),
+    mtbfHours: Type.Union([Type.Number(), Type.Null()], { description: 'Node-hours in the window per failure.' }),
+  })),
+});

@@ -19,3 +19,4 @@ export * from './spares.ts';
 export * from './drain-hook.ts';
 export * from './enrollments.ts';
 export * from './api-tokens.ts';
+export * from './failures.ts';

@@ -1,7 +1,7 @@
-// API tokens and the audit log: the part of the repository API that
-// authentication uses. Part of FleetStore; one SQL implementation serves
+// API tokens, the audit log and failure events: the part of the repository
+// API that access control and failure analytics use. Part of FleetStore; one SQL implementation serves
 // SQLite and PostgreSQL.
-import type { ApiTokenRecord, AuditEntry, Role } from '@metalfleet/domain';
+import type { ApiTokenRecord, AuditEntry, Cohorts, FailureEvent, FailureKind, Role } from '@metalfleet/domain';
 import type { SqlExecutor } from './sql-executor.ts';
 
 export interface AccessStore {
@@ -14,9 +14,13 @@ export interface AccessStore {
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Newest first; `before` pages back by sequence number. */
   listAudit(options: { limit: number; before?: number }): Promise<Array<AuditEntry & { seq: number }>>;
+  /** Keeps a failure once: the same node, code and time again changes nothing. */
+  recordFailure(event: FailureEvent): Promise<void>;
+  failuresSince(since: Date): Promise<FailureEvent[]>;
 }
 
 interface TokenRow { id: string; name: string; role: string; tenant_id: string | null; secret_hash: string; created_at: number; expires_at: number | null; revoked_at: number | null; last_used_at: number | null }
+interface FailureRow { node_id: string; kind: string; code: string; at: number; cohorts: string }
 interface AuditRow { seq: number; at: number; token_id: string; actor: string; method: string; route: string; target: string; status: number; error: string }
 
 const date = (ms: number | null) => (ms === null ? null : new Date(Number(ms)));
@@ -50,6 +54,14 @@ export function sqlAccessStore(db: SqlExecutor): AccessStore {
     async appendAudit(e) {
       await db.run('INSERT INTO audit_log (at, token_id, actor, method, route, target, status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         [e.at.getTime(), e.tokenId, e.actor, e.method, e.route, e.target, e.status, e.error]);
+    },
+    async recordFailure(e) {
+      await db.run('INSERT INTO failures (node_id, kind, code, at, cohorts) VALUES (?, ?, ?, ?, ?) ON CONFLICT (node_id, code, at) DO NOTHING',
+        [e.nodeId, e.kind, e.code, e.at.getTime(), JSON.stringify(e.cohorts)]);
+    },
+    async failuresSince(since) {
+      const rows = await db.all<FailureRow>('SELECT * FROM failures WHERE at > ? ORDER BY at', [since.getTime()]);
+      return rows.map((r) => ({ nodeId: r.node_id, kind: r.kind as FailureKind, code: r.code, at: new Date(Number(r.at)), cohorts: JSON.parse(r.cohorts) as Cohorts }));
     },
     async listAudit({ limit, before }) {
       const rows = before === undefined

@@ -258,6 +258,19 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it('keeps failure events once each, with their cohorts, and reads them from a time on', async () => {
+      const store = await factory.open('failures');
+      const cohorts = { fleet: 'fleet', pool: 'spares', rack: 'r1', tenant: 'none', vendor: 'v', model: 'm', gpuModel: 'H100', bios: 'b', vbios: 'vb', driver: 'd', firmware: 'f' };
+      const at = new Date('2026-11-21T10:00:00Z');
+      const event = { nodeId: 'n1', kind: 'critical-condition' as const, code: 'xid-79', at, cohorts };
+      await store.recordFailure(event);
+      await store.recordFailure(event);
+      await store.recordFailure({ ...event, at: new Date(at.getTime() - 3_600_000) });
+      expect(await store.failuresSince(new Date(at.getTime() - 60_000))).toEqual([event]);
+      expect(await store.failuresSince(new Date(0))).toHaveLength(2);
+      await store.close();
+    });
+
     it('keeps BMC enrollments until a machine with one of their MACs claims them, once', async () => {
       const store = await factory.open('enrollments');
       const bmc = { driver: 'ipmi' as const, address: '127.0.0.3', port: 623, username: 'admin', password: 'secret', cipherSuite: 3, https: true, insecureTls: false };

@@ -255,4 +255,20 @@ export const pgMigrations: readonly Migration[] = [
       CREATE INDEX audit_log_by_at ON audit_log (at);
     `,
   },
+  {
+    version: 11,
+    name: 'failure events',
+    sql: `
+      -- Every failure with the node's cohorts at the time; (node, code, at) makes recording it again harmless.
+      CREATE TABLE failures (
+        node_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        code TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        cohorts TEXT NOT NULL,
+        PRIMARY KEY (node_id, code, at)
+      );
+      CREATE INDEX failures_by_at ON failures (at);
+    `,
+  },
 ];

@@ -1,7 +1,7 @@
 // metalfleet operations ls|show|watch, and the --wait of reimage and apply.
 import type { Command } from 'commander';
 import type { Static } from 'typebox';
-import type { Operation, OperationList } from '@metalfleet/api';
+import type { FailureRates, Operation, OperationList } from '@metalfleet/api';
 import { exitCodes, type CliContext } from '../context.ts';
 import { formatTable } from '../table.ts';
 import { summarize, watchOperation } from '../watch.ts';
@@ -38,4 +38,13 @@ export function registerOperations(program: Command, ctx: CliContext): void {
   });
   operations.command('watch').description('follow an operation with a progress bar until it ends (Ctrl-C stops watching, not the operation)')
     .argument('<id>').action(async (id: string) => waitAndExit(ctx, id));
+
+  program.command('failure-rates').description('failure rate (distinct failed nodes / nodes) and MTBF per cohort, highest first')
+    .option('--window <w>', '1h, 6h, 24h, 7d or 30d', '24h').option('--by <dimension>', 'fleet, pool, rack, tenant, vendor, model, gpuModel, bios, vbios, driver or firmware', 'fleet')
+    .action(async (o: { window: string; by: string }) => {
+      const rates = await ctx.client().get<Static<typeof FailureRates>>(`/api/v1/failure-rates?window=${encodeURIComponent(o.window)}&by=${encodeURIComponent(o.by)}`);
+      ctx.print(rates, () => formatTable([o.by.toUpperCase(), 'NODES', 'FAILED', 'RATE', 'FAILURES', 'MTBF (H)'], rates.items.map((r) => [
+        r.cohort, String(r.nodes), String(r.failedNodes), `${(r.rate * 100).toFixed(1)}%`, String(r.failures), r.mtbfHours === null ? '-' : r.mtbfHours.toFixed(0),
+      ])));
+    });
 }

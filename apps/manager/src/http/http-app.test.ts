@@ -4,7 +4,7 @@ import { emptyInventory } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import {
-  FleetEvents, createApiTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createLifecycle, createReimages, createTenants, startRemediation,
+  FleetEvents, createApiTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createLifecycle, createFailures, createReimages, createTenants, startRemediation,
 } from '@metalfleet/fleet';
 import { createNodeBroker, type NodeBroker } from '@metalfleet/transport';
 import { bmcDriver } from '../reimaging.ts';
@@ -52,7 +52,7 @@ beforeAll(async () => {
   app = await buildHttpApp({ apiTokens,
     store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }),
     telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
-    operations: { reimages, templates }, nodeActions: { remediation }, power: { driverFor: bmcDriver, enrollments: createEnrollments({ store, events, power: bmcDriver, now, onError: () => undefined }) }, boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: 'discovery@1', imageDir: null },
+    operations: { reimages, templates }, nodeActions: { remediation }, failures: createFailures({ store, events, onError: () => undefined }), power: { driverFor: bmcDriver, enrollments: createEnrollments({ store, events, power: bmcDriver, now, onError: () => undefined }) }, boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: 'discovery@1', imageDir: null },
   });
 });
 

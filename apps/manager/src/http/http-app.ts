@@ -13,6 +13,7 @@ import { installErrorHandling } from './errors.ts';
 import { installAccessControl } from './access.ts';
 import { accessRoutes } from './access-routes.ts';
 import { nodeActionRoutes, type NodeActionDeps } from './node-action-routes.ts';
+import { failureRoutes, type FailureRouteDeps } from './failure-routes.ts';
 import { eventStreamRoutes } from './event-stream.ts';
 import { metricsRoutes, type ManagerMetrics } from './metrics-routes.ts';
 import { healthRoutes } from './health-routes.ts';
@@ -38,6 +39,7 @@ export interface HttpAppDeps {
   operations: Omit<OperationRouteDeps, 'store' | 'now'>;
   power: Omit<PowerRouteDeps, 'store'>;
   nodeActions: NodeActionDeps;
+  failures: FailureRouteDeps['failures'];
   boot: Omit<BootRouteDeps, 'store' | 'tokens'>;
   /** Folder with the dashboard's static files; null serves no dashboard. */
   dashboardDir: string | null;
@@ -61,6 +63,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(operationRoutes, { store: deps.store, now: deps.now, ...deps.operations });
   await app.register(powerRoutes, { store: deps.store, ...deps.power });
   await app.register(nodeActionRoutes, deps.nodeActions);
+  await app.register(failureRoutes, { failures: deps.failures, now: deps.now });
   await app.register(bootRoutes, { store: deps.store, tokens: deps.tokens, ...deps.boot });
   await app.register(eventStreamRoutes, { events: deps.events, store: deps.store });
   await app.register(metricsRoutes, { metrics: deps.metrics });

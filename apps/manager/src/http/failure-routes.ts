@@ -1,0 +1,23 @@
+// Failure rates per cohort over a sliding window, with MTBF: which rack, GPU
+// batch or driver version stands out.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ApiError, FailureRateQuery, FailureRates } from '@metalfleet/api';
+import type { CohortDimension } from '@metalfleet/domain';
+import type { Failures } from '@metalfleet/fleet';
+import { needs } from './access.ts';
+
+const windowMs: Record<string, number> = { '1h': 3_600_000, '6h': 6 * 3_600_000, '24h': 24 * 3_600_000, '7d': 7 * 24 * 3_600_000, '30d': 30 * 24 * 3_600_000 };
+
+export interface FailureRouteDeps {
+  failures: Pick<Failures, 'rates'>;
+  now: () => Date;
+}
+
+export const failureRoutes: FastifyPluginAsyncTypebox<FailureRouteDeps> = async (app, { failures, now }) => {
+  app.get('/api/v1/failure-rates', {
+    schema: { ...needs('fleet:read'), summary: 'Failure rate (distinct failed nodes / nodes) and MTBF per cohort over a window, highest rate first', querystring: FailureRateQuery, response: { 200: FailureRates, 400: ApiError } },
+  }, async (request) => {
+    const { window, by } = request.query;
+    return { window, by, items: await failures.rates(by as CohortDimension, windowMs[window] ?? windowMs['24h'] ?? 0, now()) };
+  });
+};

@@ -1,0 +1,90 @@
+// Failure analytics: every failure is recorded once with the node's cohorts at
+// that moment — a critical health condition (at the time it appeared), a
+// failed reimage, a node in service that stayed offline — and failure rates are
+// computed over them by libs/domain.
+import { cohortsOf, failureRates, type CohortDimension, type CohortRate, type CohortMember, type FailureEvent, type FailureKind } from '@metalfleet/domain';
+import type { FleetStore } from '@metalfleet/store';
+import type { FleetEvents } from './fleet-events.ts';
+
+const inService = new Set(['allocated', 'provisioning', 'active']);
+
+export interface FailureDeps {
+  store: FleetStore;
+  events: FleetEvents;
+  onError: (error: unknown, context: Record<string, unknown>) => void;
+  /** A node in service offline this long is lost (shorter: a blip, or the manager's own restart). Default 60 s. */
+  lostAfterMs?: number;
+}
+
+/** The pool a node is counted in: its tenant, or the spares. */
+const poolOf = (tenant: string | null) => tenant ?? 'spares';
+
+export function createFailures(deps: FailureDeps) {
+  const lostAfterMs = deps.lostAfterMs ?? 60_000;
+  const pendingLost = new Map<string, NodeJS.Timeout>();
+  async function cohortsFor(nodeId: string) {
+    const node = await deps.store.getNode(nodeId);
+    return node ? cohortsOf({ rack: node.rack, tenant: node.tenant, pool: poolOf(node.tenant) }, node.inventory) : null;
+  }
+
+  async function record(nodeId: string, kind: FailureKind, code: string, at: Date): Promise<void> {
+    const cohorts = await cohortsFor(nodeId);
+    if (cohorts) await deps.store.recordFailure({ nodeId, kind, code, at, cohorts });
+  }
+
+  async function onEvent(event: Parameters<Parameters<FleetEvents['on']>[0]>[0]): Promise<void> {
+    switch (event.type) {
+      case 'health-changed':
+      case 'health-digest':
+        for (const c of (await deps.store.conditions(event.nodeId)).filter((x) => x.severity === 'critical')) {
+          await record(event.nodeId, 'critical-condition', c.code, c.since);
+        }
+        return;
+      case 'operation-progress':
+        if (event.phase === 'failed') await record(event.nodeId, 'reimage-failed', 'reimage-failed', event.at);
+        return;
+      case 'presence-changed': {
+        clearTimeout(pendingLost.get(event.nodeId));
+        pendingLost.delete(event.nodeId);
+        if (event.presence !== 'offline') return;
+        // Lost only if it is still offline, and in service, after the grace period.
+        pendingLost.set(event.nodeId, setTimeout(() => {
+          pendingLost.delete(event.nodeId);
+          void deps.store.getNodeSummary(event.nodeId).then(async (node) => {
+            if (node && node.presence === 'offline' && inService.has(node.state)) await record(event.nodeId, 'node-lost', 'node-lost', event.at);
+          }).catch((error: unknown) => deps.onError(error, { step: 'record node lost', nodeId: event.nodeId }));
+        }, lostAfterMs));
+        return;
+      }
+      default:
+    }
+  }
+
+  return {
+    listen(): () => void {
+      let queue = Promise.resolve();
+      const off = deps.events.on((event) => {
+        queue = queue.then(() => onEvent(event)).catch((error: unknown) => deps.onError(error, { step: 'record failure', type: event.type }));
+      });
+      return () => {
+        off();
+        for (const timer of pendingLost.values()) clearTimeout(timer);
+        pendingLost.clear();
+      };
+    },
+
+    /** Rates per cohort of one dimension over the window ending now; the population is every node not retired. */
+    async rates(by: CohortDimension, windowMs: number, now: Date): Promise<CohortRate[]> {
+      const population: CohortMember[] = [];
+      for (const summary of await deps.store.listNodes()) {
+        if (summary.state === 'retired') continue;
+        const cohorts = await cohortsFor(summary.id);
+        if (cohorts) population.push({ nodeId: summary.id, cohorts });
+      }
+      const events: FailureEvent[] = await deps.store.failuresSince(new Date(now.getTime() - windowMs));
+      return failureRates(events, population, { by, windowMs, now });
+    },
+  };
+}
+
+export type Failures = ReturnType<typeof createFailures>;
