@@ -1,0 +1,77 @@
+// The manager's HTTP app over an in-memory store with two nodes, for the
+// HTTP tests (inject, no port): every dependency real but the BMC, which no
+// test here reaches. `inject` calls as the admin.
+import { pino } from 'pino';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { emptyInventory } from '@metalfleet/domain';
+import {
+  FleetEvents, createApiTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createFailures,
+  createLifecycle, createReimages, createTenants, startRemediation,
+} from '@metalfleet/fleet';
+import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
+import { RollupStore } from '@metalfleet/telemetry';
+import { createNodeBroker } from '@metalfleet/transport';
+import { bmcDriver } from '../reimaging.ts';
+import { buildHttpApp } from './http-app.ts';
+import { createManagerMetrics } from './metrics-routes.ts';
+
+export const testTime = new Date('2026-11-21T10:00:00Z');
+
+export interface TestApp {
+  app: FastifyInstance;
+  store: FleetStore;
+  events: FleetEvents;
+  rollups: RollupStore;
+  /** Bearer tokens by name; `admin` is created here, tests add others. */
+  bearer: Record<string, string>;
+  /** The API as the admin calls it. */
+  inject: (options: InjectOptions) => Promise<LightMyRequestResponse>;
+  close: () => Promise<void>;
+}
+
+export async function startTestApp(): Promise<TestApp> {
+  const at = testTime;
+  const events = new FleetEvents();
+  const store = openSqliteFleetStore({ path: ':memory:' });
+  for (const [id, uuid] of [['n1', 'uuid-1'], ['n2', 'uuid-2']] as const) {
+    await store.createNode({ id, hostname: `host-${id}`, identity: { systemUuid: uuid, systemSerial: '', chassisSerial: '', boardSerial: '', macs: ['aa:bb:cc:00:00:01'], bmcAddress: '' }, inventory: emptyInventory(), agentVersion: '0.1.0', credentialHash: 'h', at });
+  }
+  await store.setPresence('n1', 'online', at);
+  const now = () => new Date(at.getTime() + 5000);
+  const rollups = new RollupStore({ path: ':memory:', now });
+  rollups.write({ nodeId: 'n1', at: new Date(at.getTime() - 60_000), points: [{ gpu: 0, metric: 'power_w', value: 600 }, { gpu: 0, metric: 'power_w', value: 640 }] });
+  const lifecycle = createLifecycle({ store, events, now });
+  const reconciler = createFabricReconciler({ store, events, drivers: [], provisioningVlan: 10, now });
+  const pools = { vlans: { kind: 'VLAN', first: 100, last: 101 }, vnis: { kind: 'VNI', first: 5000, last: 5009 }, provisioningVlan: 10 };
+  const tenants = createTenants({ store, events, lifecycle, now, newId: () => `t-${Math.random().toString(36).slice(2, 8)}`, pools, vlansOnPorts: reconciler.vlansOnPorts });
+  const broker = await createNodeBroker({ maxPayloadBytes: 65536, authenticateNode: async () => false });
+  let id = 0;
+  const newId = () => `id-${(id += 1)}`;
+  const outbox = createCommandOutbox({ store, broker, events, now, newId, ackTimeoutMs: 1000, maxAttempts: 2, maxPayloadBytes: 65536 });
+  const reimages = createReimages({
+    store, events, lifecycle, outbox, now, newId, settleFabric: async () => undefined, bmcFor: async () => null, drain: async () => undefined,
+    bootScriptUrl: () => 'http://m/boot', limits: { global: 10, perRack: 2, perTenant: 4 }, windows: [],
+    timeoutsMs: { draining: 1000, isolating: 1000, rebooting: 1000, installing: 1000, 'health-check': 1000, restoring: 1000 }, maxPowerCycles: 1, onError: () => undefined,
+  });
+  const templates = createClusterTemplates({ store, tenants, reimages, now, newId });
+  const remediation = startRemediation({ store, events, lifecycle, tenants, templates, reimages, outbox, drain: async () => undefined, now, cooldownMs: 60_000, onError: () => undefined });
+  const apiTokens = createApiTokens({ store, now });
+  const bearer: Record<string, string> = { admin: (await apiTokens.create({ name: 'test admin', role: 'admin', tenantId: null, ttlSeconds: null })).token };
+  const app = await buildHttpApp({
+    store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }), apiTokens,
+    telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
+    operations: { reimages, templates }, nodeActions: { remediation }, failures: createFailures({ store, events, onError: () => undefined }),
+    power: { driverFor: bmcDriver, enrollments: createEnrollments({ store, events, power: bmcDriver, now, onError: () => undefined }) },
+    boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: 'discovery@1', imageDir: null },
+  });
+  return {
+    app, store, events, rollups, bearer,
+    inject: (options) => app.inject({ ...options, headers: { authorization: `Bearer ${bearer['admin'] ?? ''}`, ...options.headers } }),
+    async close() {
+      remediation.stop();
+      await app.close();
+      await broker.close();
+      await store.close();
+    },
+  };
+}
