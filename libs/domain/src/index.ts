@@ -12,3 +12,4 @@ export * from './network/index.ts';
 export * from './work/index.ts';
 export * from './access.ts';
 export * from './failures/index.ts';
+export * from './alerts/index.ts';
