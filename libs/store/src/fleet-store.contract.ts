@@ -12,7 +12,7 @@ function identity(partial: Partial<NodeIdentity>): NodeIdentity {
   return { systemUuid: '', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '', ...partial };
 }
 
-function newNode(id: string, partial: Partial<NodeIdentity>, at = new Date('2026-11-01T00:00:00Z')): NewNode {
+export function newNode(id: string, partial: Partial<NodeIdentity>, at = new Date('2026-11-01T00:00:00Z')): NewNode {
   const inventory = emptyInventory();
   inventory.system.hostname = `host-${id}`;
   inventory.collectedAt = at;

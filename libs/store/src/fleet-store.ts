@@ -3,6 +3,7 @@
 import type { NetworkStore } from './network-store.ts';
 import type { WorkStore } from './work-store.ts';
 import type { AccessStore } from './access-store.ts';
+import type { AlertStore } from './alert-store.ts';
 import type { BootstrapTokenRecord, HealthChange, HealthCondition, Inventory, KnownIdentity, LifecycleEvent, NodeIdentity, NodeState, NodeSummary, Presence, TransitionCause } from '@metalfleet/domain';
 
 export interface NodeRecord extends NodeSummary {
@@ -52,7 +53,7 @@ export interface NodeCounts {
   conditionsBySeverity: Record<'ok' | 'warning' | 'critical', number>;
 }
 
-export interface FleetStore extends NetworkStore, WorkStore, AccessStore {
+export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertStore {
   /** Nodes sharing the system UUID, any serial or any MAC with this identity. */
   findIdentityCandidates(identity: NodeIdentity): Promise<KnownIdentity[]>;
   createNode(node: NewNode): Promise<void>;

@@ -4,3 +4,4 @@ export * from './pg-fleet-store.ts';
 export * from './network-store.ts';
 export * from './work-store.ts';
 export * from './access-store.ts';
+export * from './alert-store.ts';

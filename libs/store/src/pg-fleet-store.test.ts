@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll } from 'vitest';
-import { describeFleetStore } from './fleet-store.contract.ts';
+import { describeAlertStore } from './alert-store.contract.ts';
+import { describeFleetStore, type StoreFactory } from './fleet-store.contract.ts';
 import { openPgFleetStore } from './pg-fleet-store.ts';
 
 const connectionString = process.env['METALFLEET_TEST_POSTGRES'] ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -17,10 +18,13 @@ afterAll(async () => {
   await client.end();
 });
 
-describeFleetStore('PostgreSQL', {
+const factory: StoreFactory = {
   open: async (key) => {
     const schema = `mf_test_${run}_${key}`;
     schemas.add(schema);
     return openPgFleetStore({ connectionString, schema });
   },
-});
+};
+
+describeFleetStore('PostgreSQL', factory);
+describeAlertStore('PostgreSQL', factory);

@@ -8,6 +8,7 @@ import { pgNetworkStore, writeLearnedLinksPg } from './pg-network.ts';
 import { pgExecutor } from './pg-executor.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqlAccessStore } from './access-store.ts';
+import { sqlAlertStore } from './alert-store.ts';
 import {
   countsFrom, groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
   type ConditionRow, type HealthEventRow, type NodeRow, type TokenRow, type TransitionRow,
@@ -82,6 +83,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     ...pgNetworkStore(query),
     ...sqlWorkStore(pgExecutor(pool)),
     ...sqlAccessStore(pgExecutor(pool)),
+    ...sqlAlertStore(pgExecutor(pool)),
     async findIdentityCandidates(identity) {
       const n = normalizeIdentity(identity);
       const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((v) => v !== '');

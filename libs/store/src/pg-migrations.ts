@@ -271,4 +271,34 @@ export const pgMigrations: readonly Migration[] = [
       CREATE INDEX failures_by_at ON failures (at);
     `,
   },
+  {
+    version: 12,
+    name: 'alerts',
+    sql: `
+      -- Rules made through the API (the rules file is read at start, not stored).
+      CREATE TABLE alert_rules (
+        name TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        created_by TEXT NOT NULL
+      );
+      -- Every pending, firing and recently resolved alert, with what each notifier was told.
+      CREATE TABLE alerts (
+        fingerprint TEXT PRIMARY KEY,
+        rule TEXT NOT NULL,
+        state TEXT NOT NULL,
+        body TEXT NOT NULL
+      );
+      CREATE TABLE silences (
+        id TEXT PRIMARY KEY,
+        matchers TEXT NOT NULL,
+        starts_at BIGINT NOT NULL,
+        ends_at BIGINT NOT NULL,
+        created_by TEXT NOT NULL,
+        comment TEXT NOT NULL
+      );
+      -- XID storms are counted from health events across nodes by arrival time.
+      CREATE INDEX health_events_by_received_at ON health_events (received_at);
+    `,
+  },
 ];

@@ -2,12 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { describeFleetStore } from './fleet-store.contract.ts';
+import { describeAlertStore } from './alert-store.contract.ts';
+import { describeFleetStore, type StoreFactory } from './fleet-store.contract.ts';
 import { openSqliteFleetStore } from './sqlite-fleet-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describeFleetStore('SQLite (WAL file)', {
+const factory: StoreFactory = {
   open: async (key) => openSqliteFleetStore({ path: join(dir, key, 'fleet.db') }),
-});
+};
+
+describeFleetStore('SQLite (WAL file)', factory);
+describeAlertStore('SQLite (WAL file)', factory);

@@ -13,6 +13,7 @@ import { sqliteNetworkStore, writeLearnedLinksSqlite } from './sqlite-network.ts
 import { sqliteExecutor } from './sqlite-executor.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqlAccessStore } from './access-store.ts';
+import { sqlAlertStore } from './alert-store.ts';
 
 const sqliteNodeColumns = nodeColumns("(SELECT group_concat(mac, ',') FROM (SELECT mac FROM node_macs WHERE node_id = n.id ORDER BY mac))");
 
@@ -73,6 +74,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     ...sqliteNetworkStore(db),
     ...sqlWorkStore(sqliteExecutor(db)),
     ...sqlAccessStore(sqliteExecutor(db)),
+    ...sqlAlertStore(sqliteExecutor(db)),
     async findIdentityCandidates(identity) {
       const n = normalizeIdentity(identity);
       const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((v) => v !== '');

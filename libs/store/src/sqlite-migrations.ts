@@ -274,4 +274,34 @@ export const sqliteMigrations: readonly Migration[] = [
       CREATE INDEX failures_by_at ON failures (at);
     `,
   },
+  {
+    version: 12,
+    name: 'alerts',
+    sql: `
+      -- Rules made through the API (the rules file is read at start, not stored).
+      CREATE TABLE alert_rules (
+        name TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL
+      ) STRICT;
+      -- Every pending, firing and recently resolved alert, with what each notifier was told.
+      CREATE TABLE alerts (
+        fingerprint TEXT PRIMARY KEY,
+        rule TEXT NOT NULL,
+        state TEXT NOT NULL,
+        body TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE silences (
+        id TEXT PRIMARY KEY,
+        matchers TEXT NOT NULL,
+        starts_at INTEGER NOT NULL,
+        ends_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        comment TEXT NOT NULL
+      ) STRICT;
+      -- XID storms are counted from health events across nodes by arrival time.
+      CREATE INDEX health_events_by_received_at ON health_events (received_at);
+    `,
+  },
 ];
