@@ -2,7 +2,7 @@
 // that moment — a critical health condition (at the time it appeared), a
 // failed reimage, a node in service that stayed offline — and failure rates are
 // computed over them by libs/domain.
-import { cohortsOf, failureRates, type CohortDimension, type CohortRate, type CohortMember, type FailureEvent, type FailureKind } from '@metalfleet/domain';
+import { cohortsOf, failureRates, type AlertNode, type CohortDimension, type CohortRate, type FailureEvent, type FailureKind } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from './fleet-events.ts';
 
@@ -29,7 +29,8 @@ export function createFailures(deps: FailureDeps) {
 
   async function record(nodeId: string, kind: FailureKind, code: string, at: Date): Promise<void> {
     const cohorts = await cohortsFor(nodeId);
-    if (cohorts) await deps.store.recordFailure({ nodeId, kind, code, at, cohorts });
+    if (!cohorts) return;
+    if (await deps.store.recordFailure({ nodeId, kind, code, at, cohorts })) deps.events.emit({ type: 'failure-recorded', nodeId, kind, code, at });
   }
 
   async function onEvent(event: Parameters<Parameters<FleetEvents['on']>[0]>[0]): Promise<void> {
@@ -60,6 +61,19 @@ export function createFailures(deps: FailureDeps) {
     }
   }
 
+  /** Every node not retired, with its cohorts now, state and presence. */
+  async function population(): Promise<AlertNode[]> {
+    const members: AlertNode[] = [];
+    for (const summary of await deps.store.listNodes()) {
+      if (summary.state === 'retired') continue;
+      const node = await deps.store.getNode(summary.id);
+      if (!node) continue;
+      const cohorts = cohortsOf({ rack: node.rack, tenant: node.tenant, pool: poolOf(node.tenant) }, node.inventory);
+      members.push({ nodeId: node.id, hostname: node.hostname, cohorts, state: node.state, presence: node.presence });
+    }
+    return members;
+  }
+
   return {
     listen(): () => void {
       let queue = Promise.resolve();
@@ -73,16 +87,11 @@ export function createFailures(deps: FailureDeps) {
       };
     },
 
+    population,
     /** Rates per cohort of one dimension over the window ending now; the population is every node not retired. */
     async rates(by: CohortDimension, windowMs: number, now: Date): Promise<CohortRate[]> {
-      const population: CohortMember[] = [];
-      for (const summary of await deps.store.listNodes()) {
-        if (summary.state === 'retired') continue;
-        const cohorts = await cohortsFor(summary.id);
-        if (cohorts) population.push({ nodeId: summary.id, cohorts });
-      }
       const events: FailureEvent[] = await deps.store.failuresSince(new Date(now.getTime() - windowMs));
-      return failureRates(events, population, { by, windowMs, now });
+      return failureRates(events, await population(), { by, windowMs, now });
     },
   };
 }

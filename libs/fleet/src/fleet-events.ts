@@ -1,6 +1,6 @@
 // What happened in the fleet, for whoever listens (logs, SSE, controllers).
 import { EventEmitter } from 'node:events';
-import type { LifecycleEffect, LifecycleEvent, NodeState, Presence } from '@metalfleet/domain';
+import type { AlertSeverity, AlertState, FailureKind, LifecycleEffect, LifecycleEvent, NodeState, Presence } from '@metalfleet/domain';
 
 export type FleetEvent =
   | { type: 'node-registered'; nodeId: string; returning: boolean; via: string; at: Date }
@@ -32,7 +32,12 @@ export type FleetEvent =
   | { type: 'operation-progress'; operationId: string; nodeId: string; phase: string; message: string; at: Date }
   | { type: 'operation-finished'; operationId: string; state: 'succeeded' | 'failed'; done: number; failed: number; at: Date }
   | { type: 'enrollment-claimed'; nodeId: string; mac: string; bmcAddress: string; at: Date }
-  | { type: 'remediation'; nodeId: string; action: string; reason: string; outcome: string; at: Date };
+  | { type: 'remediation'; nodeId: string; action: string; reason: string; outcome: string; at: Date }
+  /** A failure counted in the failure rates (recorded once). */
+  | { type: 'failure-recorded'; nodeId: string; kind: FailureKind; code: string; at: Date }
+  /** An alert moved along its lifecycle; tenantId is set when the alert is about one tenant. */
+  | { type: 'alert-changed'; fingerprint: string; rule: string; severity: AlertSeverity; from: AlertState | null; to: AlertState; summary: string; tenantId: string | null; at: Date }
+  | { type: 'notification-failed'; notifier: string; rule: string; error: string; at: Date };
 
 export class FleetEvents {
   private readonly emitter = new EventEmitter();

@@ -20,3 +20,6 @@ export * from './drain-hook.ts';
 export * from './enrollments.ts';
 export * from './api-tokens.ts';
 export * from './failures.ts';
+export * from './alerts/alert-rules.ts';
+export * from './alerts/alert-engine.ts';
+export * from './alerts/notifiers.ts';

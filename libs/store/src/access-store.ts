@@ -14,8 +14,8 @@ export interface AccessStore {
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Newest first; `before` pages back by sequence number. */
   listAudit(options: { limit: number; before?: number }): Promise<Array<AuditEntry & { seq: number }>>;
-  /** Keeps a failure once: the same node, code and time again changes nothing. */
-  recordFailure(event: FailureEvent): Promise<void>;
+  /** Keeps a failure once: the same node, code and time again changes nothing (and answers false). */
+  recordFailure(event: FailureEvent): Promise<boolean>;
   failuresSince(since: Date): Promise<FailureEvent[]>;
 }
 
@@ -56,8 +56,8 @@ export function sqlAccessStore(db: SqlExecutor): AccessStore {
         [e.at.getTime(), e.tokenId, e.actor, e.method, e.route, e.target, e.status, e.error]);
     },
     async recordFailure(e) {
-      await db.run('INSERT INTO failures (node_id, kind, code, at, cohorts) VALUES (?, ?, ?, ?, ?) ON CONFLICT (node_id, code, at) DO NOTHING',
-        [e.nodeId, e.kind, e.code, e.at.getTime(), JSON.stringify(e.cohorts)]);
+      return (await db.run('INSERT INTO failures (node_id, kind, code, at, cohorts) VALUES (?, ?, ?, ?, ?) ON CONFLICT (node_id, code, at) DO NOTHING',
+        [e.nodeId, e.kind, e.code, e.at.getTime(), JSON.stringify(e.cohorts)])) > 0;
     },
     async failuresSince(since) {
       const rows = await db.all<FailureRow>('SELECT * FROM failures WHERE at > ? ORDER BY at', [since.getTime()]);

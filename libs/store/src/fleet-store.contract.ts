@@ -263,8 +263,8 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       const cohorts = { fleet: 'fleet', pool: 'spares', rack: 'r1', tenant: 'none', vendor: 'v', model: 'm', gpuModel: 'H100', bios: 'b', vbios: 'vb', driver: 'd', firmware: 'f' };
       const at = new Date('2026-11-21T10:00:00Z');
       const event = { nodeId: 'n1', kind: 'critical-condition' as const, code: 'xid-79', at, cohorts };
-      await store.recordFailure(event);
-      await store.recordFailure(event);
+      expect(await store.recordFailure(event)).toBe(true);
+      expect(await store.recordFailure(event)).toBe(false);
       await store.recordFailure({ ...event, at: new Date(at.getTime() - 3_600_000) });
       expect(await store.failuresSince(new Date(at.getTime() - 60_000))).toEqual([event]);
       expect(await store.failuresSince(new Date(0))).toHaveLength(2);
