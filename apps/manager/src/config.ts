@@ -47,6 +47,12 @@ export const ManagerConfig = Type.Object({
   commandAckTimeoutS: Type.Number({ exclusiveMinimum: 0, default: 30, description: 'How long a command waits for the agent\'s ack before it is sent again.' }),
   commandMaxAttempts: Type.Integer({ minimum: 1, default: 3, description: 'Deliveries of a command before it is given up and escalated.' }),
   remediationCooldownS: Type.Number({ minimum: 0, default: 3600, description: 'A software remedy (GPU reset, reboot, reimage) is not repeated on a node within this time.' }),
+  alertRulesFile: Type.String({ default: '', description: 'Alert rules (YAML or JSON list, see docs/alerting.md); empty: the default rules. Rules made through the API come on top.' }),
+  alertIntervalS: Type.Number({ exclusiveMinimum: 0, default: 5, description: 'How often alert rules are evaluated (also soon after every failure).' }),
+  alertmanagerUrls: Type.String({ default: '', description: 'Prometheus Alertmanagers to send alerts to, comma separated (e.g. http://127.0.0.1:9093).' }),
+  alertmanagerRefreshS: Type.Number({ exclusiveMinimum: 0, default: 60, description: 'How often firing alerts are sent to Alertmanager again (they expire there after 4 of these).' }),
+  alertWebhookUrls: Type.String({ default: '', description: 'URLs POSTed a JSON message per rule when alerts fire or resolve, comma separated.' }),
+  slackWebhookUrls: Type.String({ default: '', description: 'Slack-compatible incoming webhooks for firing and resolved alerts, comma separated.' }),
   dashboardDir: Type.String({ default: '', description: 'Static dashboard files; empty: the bundled dashboard.' }),
   logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { default: 'info', description: 'Log level.' }),
 });

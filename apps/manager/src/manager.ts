@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { Alert } from '@metalfleet/domain';
 import { AgentService } from '@metalfleet/proto';
 import { addService, createNodeBroker, ensureCertificateAuthority, issueServerCertificate, listenGrpcForStorm } from '@metalfleet/transport';
 import { openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
@@ -20,6 +21,7 @@ import { ensureAdminTokenFile } from './admin-token.ts';
 import { buildHttpApp } from './http/http-app.ts';
 import { createManagerMetrics } from './http/metrics-routes.ts';
 import { startFabric } from './fabric.ts';
+import { startAlerting } from './alerting.ts';
 import { bmcDriver, startReimaging } from './reimaging.ts';
 
 export interface RunningManager {
@@ -90,7 +92,10 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     for (const sink of telemetry) sink.flush().catch((error: unknown) => logger.error({ err: error, sink: sink.name }, 'telemetry flush failed'));
   }, 5000);
 
-  const metrics = createManagerMetrics(store, events, () => broker.connectedClients());
+  const failures = createFailures({ store, events, onError: (error, context) => logger.error({ err: error, ...context }, 'failure analytics step failed') });
+  const stopFailures = failures.listen();
+  let alertList: () => Alert[] = () => [];
+  const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now });
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
   await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry, onIngested: (kind, lagMs) => {
     metrics.ingested.inc({ kind });
@@ -103,8 +108,10 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   });
   const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }) });
   let publicUrl = config.publicUrl.replace(/\/$/, '');
-  const failures = createFailures({ store, events, onError: (error, context) => logger.error({ err: error, ...context }, 'failure analytics step failed') });
-  const stopFailures = failures.listen();
+  const alerting = await startAlerting(config, {
+    store, events, failures, reconciler: fabric.drivers.length > 0 ? fabric.reconciler : null, now, publicUrl: () => publicUrl, logger: logger.child({ component: 'alerting' }),
+  });
+  alertList = () => alerting.engine.list(now());
   const reimaging = await startReimaging(config, {
     store, events, lifecycle, broker, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
   });
@@ -142,6 +149,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     operations: { reimages: reimaging.reimages, templates: reimaging.templates },
     nodeActions: { remediation: reimaging.remediation },
     failures,
+    alerts: { engine: alerting.engine, rules: alerting.rules },
     power: { driverFor: bmcDriver, enrollments: reimaging.enrollments },
     boot: {
       managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
@@ -165,6 +173,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     async close() {
       clearInterval(sweeper);
       controllers.stop();
+      await alerting.stop();
       stopFailures();
       await reimaging.stop();
       await fabric.stop();

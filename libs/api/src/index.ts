@@ -6,3 +6,4 @@ export * from './bootstrap-tokens.ts';
 export * from './tenants.ts';
 export * from './operations.ts';
 export * from './access.ts';
+export * from './alerts.ts';

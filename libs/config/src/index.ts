@@ -1,2 +1,3 @@
 export * from './load-config.ts';
 export * from './command-line.ts';
+export * from './data-file.ts';

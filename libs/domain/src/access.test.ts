@@ -5,8 +5,8 @@ const principal = (role: Role, tenantId: string | null = null) => ({ tokenId: 't
 
 describe('access', () => {
   it.each<[Role, Permission[]]>([
-    ['admin', ['fleet:read', 'nodes:write', 'tenants:write', 'admin']],
-    ['operator', ['fleet:read', 'nodes:write', 'tenants:write']],
+    ['admin', ['fleet:read', 'nodes:write', 'tenants:write', 'alerts:write', 'admin']],
+    ['operator', ['fleet:read', 'nodes:write', 'tenants:write', 'alerts:write']],
     ['viewer', ['fleet:read']],
   ])('%s may %j and nothing else', (role, allowed) => {
     for (const permission of permissions) {

@@ -6,12 +6,14 @@ export const roles = ['admin', 'operator', 'viewer'] as const;
 export type Role = (typeof roles)[number];
 
 export const permissions = [
-  /** Read the fleet: nodes, health, telemetry, operations, tenants, images, fabric, events, metrics. */
+  /** Read the fleet: nodes, health, telemetry, operations, tenants, images, fabric, events, metrics, alerts. */
   'fleet:read',
   /** Act on nodes: lifecycle, reimage, power, BMC settings, enrollments. */
   'nodes:write',
   /** Tenants and their nodes, cluster templates. */
   'tenants:write',
+  /** Silence alerts and manage alert rules. */
+  'alerts:write',
   /** The image catalog, the cabling plan, bootstrap tokens, API tokens, the audit log. */
   'admin',
 ] as const;
@@ -19,7 +21,7 @@ export type Permission = (typeof permissions)[number];
 
 const granted: Record<Role, readonly Permission[]> = {
   admin: permissions,
-  operator: ['fleet:read', 'nodes:write', 'tenants:write'],
+  operator: ['fleet:read', 'nodes:write', 'tenants:write', 'alerts:write'],
   viewer: ['fleet:read'],
 };
 

@@ -93,6 +93,12 @@ export function createFailures(deps: FailureDeps) {
       const events: FailureEvent[] = await deps.store.failuresSince(new Date(now.getTime() - windowMs));
       return failureRates(events, await population(), { by, windowMs, now });
     },
+    /** Rates for several dimensions at once (one read of the fleet): for /metrics. */
+    async ratesBy(dimensions: readonly CohortDimension[], windowMs: number, now: Date): Promise<Array<{ by: CohortDimension; rates: CohortRate[] }>> {
+      const events: FailureEvent[] = await deps.store.failuresSince(new Date(now.getTime() - windowMs));
+      const members = await population();
+      return dimensions.map((by) => ({ by, rates: failureRates(events, members, { by, windowMs, now }) }));
+    },
   };
 }
 

@@ -54,7 +54,7 @@ describe('who may do what', () => {
 
   it('answers 401 without a valid token, 403 where the role does not allow, and lets the allowed through — every route, every role', async () => {
     const grants: Record<string, string[]> = {
-      admin: ['fleet:read', 'nodes:write', 'tenants:write', 'admin'], operator: ['fleet:read', 'nodes:write', 'tenants:write'], viewer: ['fleet:read'],
+      admin: ['fleet:read', 'nodes:write', 'tenants:write', 'alerts:write', 'admin'], operator: ['fleet:read', 'nodes:write', 'tenants:write', 'alerts:write'], viewer: ['fleet:read'],
       'tenant-operator': ['fleet:read', 'nodes:write'], 'tenant-viewer': ['fleet:read'],
     };
     const checked: string[] = [];

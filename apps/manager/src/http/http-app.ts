@@ -14,6 +14,7 @@ import { installAccessControl } from './access.ts';
 import { accessRoutes } from './access-routes.ts';
 import { nodeActionRoutes, type NodeActionDeps } from './node-action-routes.ts';
 import { failureRoutes, type FailureRouteDeps } from './failure-routes.ts';
+import { alertRoutes, type AlertRouteDeps } from './alert-routes.ts';
 import { eventStreamRoutes } from './event-stream.ts';
 import { metricsRoutes, type ManagerMetrics } from './metrics-routes.ts';
 import { healthRoutes } from './health-routes.ts';
@@ -40,6 +41,7 @@ export interface HttpAppDeps {
   power: Omit<PowerRouteDeps, 'store'>;
   nodeActions: NodeActionDeps;
   failures: FailureRouteDeps['failures'];
+  alerts: Omit<AlertRouteDeps, 'store' | 'now'>;
   boot: Omit<BootRouteDeps, 'store' | 'tokens'>;
   /** Folder with the dashboard's static files; null serves no dashboard. */
   dashboardDir: string | null;
@@ -64,6 +66,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(powerRoutes, { store: deps.store, ...deps.power });
   await app.register(nodeActionRoutes, deps.nodeActions);
   await app.register(failureRoutes, { failures: deps.failures, now: deps.now });
+  await app.register(alertRoutes, { store: deps.store, now: deps.now, ...deps.alerts });
   await app.register(bootRoutes, { store: deps.store, tokens: deps.tokens, ...deps.boot });
   await app.register(eventStreamRoutes, { events: deps.events, store: deps.store });
   await app.register(metricsRoutes, { metrics: deps.metrics });

@@ -3,8 +3,8 @@
 // events (registrations, messages ingested, transitions).
 import type { FastifyPluginAsync } from 'fastify';
 import { Counter, Gauge, Registry, Summary, collectDefaultMetrics } from 'prom-client';
-import { nodeStates } from '@metalfleet/domain';
-import type { FleetEvents } from '@metalfleet/fleet';
+import { nodeStates, type Alert, type CohortDimension, type CohortRate } from '@metalfleet/domain';
+import type { Failures, FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import { needs } from './access.ts';
 
@@ -15,8 +15,50 @@ export interface ManagerMetrics {
   ingestLag: Summary;
 }
 
-export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqttClients: () => number): ManagerMetrics {
+/** Failure analytics and alerts, read at scrape time. */
+export interface AlertingView {
+  failures: Pick<Failures, 'ratesBy'>;
+  alerts: () => readonly Alert[];
+  now: () => Date;
+}
+
+/** Cohorts whose failure rates are exported, over the last 24 h (the API has every dimension and window). */
+const exportedCohorts: readonly CohortDimension[] = ['fleet', 'pool', 'rack', 'gpuModel', 'driver'];
+
+export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqttClients: () => number, alerting: AlertingView): ManagerMetrics {
   const registry = new Registry();
+  // The three cohort gauges come from one computation per scrape (prom-client collects them concurrently).
+  let scrape: { at: number; rates: ReturnType<Failures['ratesBy']> } | null = null;
+  const cohortRates = () => {
+    if (!scrape || Date.now() - scrape.at > 1000) scrape = { at: Date.now(), rates: alerting.failures.ratesBy(exportedCohorts, 86_400_000, alerting.now()) };
+    return scrape.rates;
+  };
+  const cohortGauge = (name: string, help: string, value: (r: CohortRate) => number) => new Gauge({
+    name, help, labelNames: ['by', 'cohort'], registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { by, rates } of await cohortRates()) for (const r of rates) this.set({ by, cohort: r.cohort }, value(r));
+    },
+  });
+  cohortGauge('metalfleet_failure_rate', 'Failed nodes / nodes of the cohort over the last 24 h (0..1)', (r) => r.rate);
+  cohortGauge('metalfleet_cohort_failed_nodes', 'Distinct nodes of the cohort that failed in the last 24 h', (r) => r.failedNodes);
+  cohortGauge('metalfleet_cohort_nodes', 'Nodes in the cohort (not retired)', (r) => r.nodes);
+  new Gauge({
+    name: 'metalfleet_alerts', help: 'Alerts by rule, severity and state (pending, firing, resolved in the last 24 h)', labelNames: ['alertname', 'severity', 'state'], registers: [registry],
+    collect() {
+      this.reset();
+      const counts = new Map<string, number>();
+      for (const a of alerting.alerts()) counts.set(`${a.rule}|${a.severity}|${a.state}`, (counts.get(`${a.rule}|${a.severity}|${a.state}`) ?? 0) + 1);
+      for (const [key, value] of counts) {
+        const [alertname = '', severity = '', state = ''] = key.split('|');
+        this.set({ alertname, severity, state }, value);
+      }
+    },
+  });
+  const notificationFailures = new Counter({ name: 'metalfleet_alert_notifications_failed_total', help: 'Alert deliveries a notifier did not take', labelNames: ['notifier'], registers: [registry] });
+  events.on((e) => {
+    if (e.type === 'notification-failed') notificationFailures.inc({ notifier: e.notifier });
+  });
   collectDefaultMetrics({ register: registry, prefix: 'metalfleet_manager_' });
   new Gauge({
     name: 'metalfleet_nodes', help: 'Nodes by lifecycle state and presence', labelNames: ['state', 'presence'], registers: [registry],

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { emptyInventory } from '@metalfleet/domain';
 import {
-  FleetEvents, createApiTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createFailures,
+  FleetEvents, type AlertEngine, createAlertEngine, createAlertRules, createApiTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createFailures,
   createLifecycle, createReimages, createTenants, startRemediation,
 } from '@metalfleet/fleet';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
@@ -22,6 +22,7 @@ export interface TestApp {
   store: FleetStore;
   events: FleetEvents;
   rollups: RollupStore;
+  alerts: AlertEngine;
   /** Bearer tokens by name; `admin` is created here, tests add others. */
   bearer: Record<string, string>;
   /** The API as the admin calls it. */
@@ -56,16 +57,19 @@ export async function startTestApp(): Promise<TestApp> {
   const templates = createClusterTemplates({ store, tenants, reimages, now, newId });
   const remediation = startRemediation({ store, events, lifecycle, tenants, templates, reimages, outbox, drain: async () => undefined, now, cooldownMs: 60_000, onError: () => undefined });
   const apiTokens = createApiTokens({ store, now });
+  const failures = createFailures({ store, events, onError: () => undefined });
+  const alertRules = createAlertRules({ store, fileRules: null });
+  const alerts = createAlertEngine({ store, events, rules: alertRules, population: failures.population, fabric: () => null, notifiers: [], now, onError: () => undefined });
   const bearer: Record<string, string> = { admin: (await apiTokens.create({ name: 'test admin', role: 'admin', tenantId: null, ttlSeconds: null })).token };
   const app = await buildHttpApp({
     store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }), apiTokens,
-    telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
-    operations: { reimages, templates }, nodeActions: { remediation }, failures: createFailures({ store, events, onError: () => undefined }),
+    telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3, { failures, alerts: () => alerts.list(now()), now }), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
+    operations: { reimages, templates }, nodeActions: { remediation }, failures, alerts: { engine: alerts, rules: alertRules },
     power: { driverFor: bmcDriver, enrollments: createEnrollments({ store, events, power: bmcDriver, now, onError: () => undefined }) },
     boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: 'discovery@1', imageDir: null },
   });
   return {
-    app, store, events, rollups, bearer,
+    app, store, events, rollups, bearer, alerts,
     inject: (options) => app.inject({ ...options, headers: { authorization: `Bearer ${bearer['admin'] ?? ''}`, ...options.headers } }),
     async close() {
       remediation.stop();

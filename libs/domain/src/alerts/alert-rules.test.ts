@@ -27,7 +27,7 @@ describe('ruleFromSpec', () => {
     { spec: { name: 'x', kind: 'disk-full' as never }, problem: 'kind "disk-full" is not one of failure-rate' },
     { spec: { name: 'x', kind: 'failure-rate', window: '7y' }, problem: 'rule "x": window "7y" is not a duration like 30s, 10m, 24h or 7d' },
     { spec: { name: 'x', kind: 'failure-rate', threshold: 10 }, problem: 'threshold 10 must be a fraction from 0 to below 1 (0.1 is 10 %)' },
-    { spec: { name: 'x', kind: 'failure-rate', by: 'colour' }, problem: 'by "colour" is not one of fleet, pool, rack' },
+    { spec: { name: 'x', kind: 'failure-rate', by: 'colour' as never }, problem: 'by "colour" is not one of fleet, pool, rack' },
     { spec: { name: 'x', kind: 'failure-burst', minFailures: 0 }, problem: 'minFailures must be a whole number of at least 1, not 0' },
     { spec: { name: 'x', kind: 'cohort-outlier', factor: 1 }, problem: 'factor 1 must be above 1' },
     { spec: { name: 'x', kind: 'nodes-offline', threshold: 0.5 }, problem: '"threshold" does not apply to a nodes-offline rule' },

@@ -38,7 +38,7 @@ export interface AlertRuleSpec {
   kind: AlertRuleKind;
   severity?: AlertSeverity;
   for?: string;
-  by?: string;
+  by?: CohortDimension;
   window?: string;
   threshold?: number;
   factor?: number;
