@@ -89,14 +89,14 @@ function evaluateRule(rule: AlertRule, inputs: AlertInputs): AlertCandidate[] {
         if (rule.kind === 'failure-rate' ? r.rate <= rule.threshold : r.failedNodes < rule.minFailedNodes || fleetRate === 0 || r.rate < rule.factor * fleetRate - 1e-9) return [];
         const failed = window.filter((f) => f.cohorts[rule.by] === r.cohort);
         const nodes = distinct(failed.map((f) => f.nodeId));
-        const what = `${rule.by} ${r.cohort}`;
+        const what = rule.by === 'fleet' ? 'the fleet' : `${rule.by} ${r.cohort}`;
         const tenant = (rule.by === 'tenant' || rule.by === 'pool') && r.cohort !== 'none' && r.cohort !== 'spares' ? { tenant: r.cohort } : {} as Record<string, string>;
         const summary = rule.kind === 'failure-rate'
           ? `${what}: ${r.failedNodes} of ${r.nodes} nodes failed in ${formatDuration(rule.windowMs)} (${percent(r.rate)}, more than ${percent(rule.threshold)})`
           : `${what} fails at ${(r.rate / fleetRate).toFixed(1)}× the fleet's rate: ${r.failedNodes} of ${r.nodes} nodes (${percent(r.rate)}) against ${percent(fleetRate)} fleet-wide in ${formatDuration(rule.windowMs)}`;
         return [{
           ...base, labels: labels({ by: rule.by, cohort: r.cohort, ...tenant }), value: r.rate, nodes, conditions: distinct(failed.map((f) => f.code)),
-          summary: `${summary}; nodes ${listed(nodes.map(nameOf))}; ${listed(distinct(failed.map((f) => f.code)))}`,
+          summary: `${summary}; nodes ${listed(distinct(nodes.map(nameOf)))}; ${listed(distinct(failed.map((f) => f.code)))}`,
         }];
       });
     }
@@ -106,7 +106,7 @@ function evaluateRule(rule: AlertRule, inputs: AlertInputs): AlertCandidate[] {
       const nodes = distinct(window.map((f) => f.nodeId));
       return [{
         ...base, labels: labels({}), value: window.length, nodes, conditions: distinct(window.map((f) => f.code)),
-        summary: `${window.length} failures on ${nodes.length} nodes in ${formatDuration(rule.windowMs)}: ${listed(distinct(window.map((f) => f.code)))}; nodes ${listed(nodes.map(nameOf))}`,
+        summary: `${window.length} failures on ${nodes.length} nodes in ${formatDuration(rule.windowMs)}: ${listed(distinct(window.map((f) => f.code)))}; nodes ${listed(distinct(nodes.map(nameOf)))}`,
       }];
     }
     case 'xid-storm': {
@@ -143,7 +143,7 @@ function evaluateRule(rule: AlertRule, inputs: AlertInputs): AlertCandidate[] {
       if (offline.length < rule.minNodes) return [];
       return [{
         ...base, labels: labels({}), value: offline.length, nodes: offline, conditions: [],
-        summary: `${offline.length} nodes in service offline: ${listed(offline.map(nameOf))}`,
+        summary: `${offline.length} nodes in service offline: ${listed(distinct(offline.map(nameOf)))}`,
       }];
     }
   }
