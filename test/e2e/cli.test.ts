@@ -1,8 +1,8 @@
 // The operator CLI against a real manager and simulated nodes that speak the
 // real protocol: tokens and roles, tenants, the image catalog, a reimage
 // followed with --wait to its end, a failing one (exit 5), Ctrl-C on a watch
-// (exit 130, the operation goes on), drain, replace, power without a BMC, and
-// a revoked token (exit 4).
+// (exit 130, the operation goes on), alerts and silences, drain, replace, power
+// without a BMC, and a revoked token (exit 4).
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -102,6 +102,24 @@ describe('metalfleet CLI', () => {
     const rates = await eventually(() => cli(['failure-rates', '--by', 'fleet'], operatorToken), (r) => /^fleet\s+3\s+1\s+33\.3%/m.test(r.stdout));
     expect(rates.stdout.split('\n')[0]).toMatch(/^FLEET\s+NODES\s+FAILED\s+RATE\s+FAILURES\s+MTBF \(H\)$/);
     expect((await cli(['failure-rates', '--by', 'moon'], operatorToken)).code).toBe(1);
+  }, 60_000);
+
+  it('adds an alert rule that the failed reimage trips, lists the alert, silences it and removes the rule', async () => {
+    const added = await cli(['alerts', 'rules', 'add', 'fleet-rate', '--kind', 'failure-rate', '--by', 'fleet', '--threshold', '0.2', '--min-nodes', '3'], operatorToken);
+    expect(added).toMatchObject({ code: 0, stdout: 'rule fleet-rate added: failure-rate severity=critical for=0s by=fleet window=24h threshold=0.2 minNodes=3\n' });
+    const bad = await cli(['alerts', 'rules', 'add', 'bad', '--kind', 'failure-rate', '--threshold', 'lots'], operatorToken);
+    expect(bad).toMatchObject({ code: 1, stderr: 'metalfleet: --threshold lots: expected a number\n' });
+    const firing = await eventually(() => cli(['alerts', '--state', 'firing'], operatorToken), (r) => r.stdout.includes('fleet-rate'));
+    expect(firing.stdout.split('\n')[0]).toMatch(/^STATE\s+SEVERITY\s+RULE\s+SINCE\s+SILENCED\s+SUMMARY$/);
+    expect(firing.stdout).toMatch(/^firing\s+critical\s+fleet-rate\s+\S+\s+-\s+the fleet: 1 of 3 nodes failed in 24h \(33\.3%, more than 20\.0%\); nodes sim-\d+; reimage-failed$/m);
+    const silence = await json<{ id: string }>(['alerts', 'silence', '--match', 'alertname=fleet-rate', '--for', '2h', '--comment', 'known bad image'], operatorToken);
+    expect((await cli(['alerts'], operatorToken)).stdout).toMatch(/^firing\s+critical\s+fleet-rate\s+\S+\s+yes\s/m);
+    expect((await cli(['alerts', 'silences'], operatorToken)).stdout).toMatch(new RegExp(`^${silence.id}\\s+active\\s+alertname=fleet-rate\\s`, 'm'));
+    expect(await cli(['alerts', 'silence', '--match', 'nolabel', '--for', '1h', '--comment', 'x'], operatorToken)).toMatchObject({ code: 1 });
+    expect((await cli(['alerts', 'unsilence', silence.id], operatorToken)).code).toBe(0);
+    expect((await cli(['alerts', 'rules', 'rm', 'pool-failure-rate'], operatorToken))).toMatchObject({ code: 1, stderr: expect.stringContaining('comes from the default rules') as string });
+    expect((await cli(['alerts', 'rules', 'rm', 'fleet-rate'], operatorToken)).code).toBe(0);
+    expect((await cli(['alerts', '--state', 'resolved'], operatorToken)).stdout).toMatch(/^resolved\s+critical\s+fleet-rate\s/m);
   }, 60_000);
 
   it('Ctrl-C stops watching (exit 130), not the operation', async () => {

@@ -7,6 +7,7 @@ import packageJson from '../package.json' with { type: 'json' };
 import { ApiCallError, createApiClient } from './api-client.ts';
 import { resolveSettings, save } from './cli-config.ts';
 import { cliContext, exitCodes } from './context.ts';
+import { registerAlerts } from './commands/alerts.ts';
 import { registerFleetAdmin } from './commands/fleet-admin.ts';
 import { registerNodes } from './commands/nodes.ts';
 import { registerOperations } from './commands/operations.ts';
@@ -36,6 +37,7 @@ program.command('login').description('check the manager URL and token, and save 
 registerNodes(program, ctx);
 registerOperations(program, ctx);
 registerFleetAdmin(program, ctx);
+registerAlerts(program, ctx);
 
 try {
   await program.parseAsync(process.argv);
