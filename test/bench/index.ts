@@ -1,6 +1,7 @@
 // npm run bench: every benchmark, printing numbers, ratios and whether each
 // target is met. Timing is measured here, never asserted in tests.
 import { runAgentFootprint } from './agent-footprint.ts';
+import { runAlertingBench } from './alerting.ts';
 import { runManagerLoad } from './manager-load.ts';
 import { runPxeBench } from './pxe.ts';
 import { runReimagingBench } from './reimaging.ts';
@@ -11,6 +12,8 @@ console.log('\n== manager load (issue: 5,000 registered within 30 s; 10,000 msg/
 await runManagerLoad();
 console.log('\n== reimaging (issue: time from an injected failure to the replacement active; fan a reimage out to 1,000 nodes and get every ack) ==');
 await runReimagingBench();
+console.log('\n== alerting (issue: an XID line in a node\'s kernel log → the alert at a webhook, under 5 s) ==');
+await runAlertingBench();
 console.log('\n== PXE in a VM (issue: power-on → registered, and the whole reimage cycle; initramfs under 45 MB) ==');
 await runPxeBench();
 process.exit(0);

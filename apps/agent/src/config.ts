@@ -20,6 +20,7 @@ export const AgentConfig = Type.Object({
   simulateGpuModel: Type.String({ default: 'NVIDIA H100 80GB HBM3', description: 'GPU model of simulated nodes.' }),
   simulateGpuCount: Type.Integer({ minimum: 0, maximum: 16, default: 8, description: 'GPUs per simulated node.' }),
   simulateRebootMs: Type.Integer({ minimum: 0, default: 3000, description: 'How long a simulated node takes to reboot (power cycle, firmware, image write).' }),
+  simulateKernelLogDir: Type.String({ default: '', description: 'Simulated nodes follow <dir>/sim-NNN.log as their kernel log (append an Xid line to inject one); empty: none.' }),
   faultsFile: Type.String({ default: '', description: 'JSON file of faults for simulated nodes, e.g. {"3": ["xid79-fallen-off-bus"]}; re-read every cycle.' }),
   mqttProtocolVersion: Type.Union([Type.Literal(4), Type.Literal(5)], { default: 4, description: 'MQTT protocol: 4 (3.1.1, what the embedded broker speaks) or 5.' }),
   retryInitialMs: Type.Integer({ minimum: 10, default: 1000, description: 'First delay before retrying registration.' }),

@@ -76,6 +76,14 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
   });
   const evaluate = () => void health.evaluate().catch((error: unknown) => logger.warn({ err: error }, 'health evaluation failed'));
   const healthTimer = every(options.healthIntervalMs, evaluate);
+  // An XID in the kernel log is evaluated at once (after a short pause that gathers a burst of lines), not at the next period.
+  let soon: NodeJS.Timeout | null = null;
+  const offKernel = options.backend.onKernelEvents(() => {
+    soon ??= setTimeout(() => {
+      soon = null;
+      evaluate();
+    }, 100);
+  });
   const digestTimer = every(options.digestIntervalMs, () => health.spoolDigest());
   const kickTimer = setInterval(() => drainer.kick(), 5000);
   try {
@@ -105,6 +113,8 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
     }
   } finally {
     healthTimer.stop();
+    offKernel();
+    if (soon) clearTimeout(soon);
     digestTimer.stop();
     clearInterval(kickTimer);
     options.backend.stop();

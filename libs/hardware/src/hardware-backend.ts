@@ -42,4 +42,6 @@ export interface HardwareBackend {
   telemetry(): Promise<TelemetryReading>;
   health(): Promise<HealthReadings>;
   expectations(): HealthExpectations;
+  /** Calls `listener` when the kernel log shows new GPU events (an XID), so health can be evaluated at once. */
+  onKernelEvents(listener: () => void): () => void;
 }

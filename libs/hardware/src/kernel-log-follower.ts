@@ -11,6 +11,7 @@ export class KernelLogFollower {
   private readonly parser = new KernelLogParser();
   private readonly events: SeenKernelEvent[] = [];
   private stopped = false;
+  private readonly listeners = new Set<() => void>();
   private readonly path: string;
   private readonly pollMs: number;
 
@@ -21,10 +22,52 @@ export class KernelLogFollower {
 
   /** Feeds lines directly (a recorded log, or a test). */
   pushLines(text: string, seenAt = new Date()): void {
+    let added = 0;
     for (const line of text.split(/\r?\n/)) {
-      for (const event of this.parser.push(line)) this.events.push({ event, seenAt });
+      for (const event of this.parser.push(line)) {
+        this.events.push({ event, seenAt });
+        added += 1;
+      }
     }
     if (this.events.length > maxEvents) this.events.splice(0, this.events.length - maxEvents);
+    if (added > 0) for (const listener of this.listeners) listener();
+  }
+
+  /** Calls `listener` whenever new GPU-related events arrive, so health is evaluated at once rather than at the next period. */
+  onEvents(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Follows a plain-text log file as it grows (a simulated node's kernel log,
+   * or a console log): lines appended are read every poll.
+   */
+  async followText(onError: (error: Error) => void): Promise<void> {
+    const handle = await fs.open(this.path, constants.O_RDONLY | constants.O_CREAT, 0o644);
+    const buffer = Buffer.alloc(64 * 1024);
+    let position = 0;
+    let partial = '';
+    void (async () => {
+      try {
+        while (!this.stopped) {
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+          if (bytesRead === 0) {
+            await new Promise((r) => setTimeout(r, this.pollMs));
+            continue;
+          }
+          position += bytesRead;
+          const text = partial + buffer.toString('utf8', 0, bytesRead);
+          const end = text.lastIndexOf('\n');
+          partial = end < 0 ? text : text.slice(end + 1);
+          if (end >= 0) this.pushLines(text.slice(0, end));
+        }
+      } catch (error) {
+        onError(error as Error);
+      } finally {
+        await handle.close();
+      }
+    })();
   }
 
   snapshot(): SeenKernelEvent[] {

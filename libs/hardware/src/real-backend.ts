@@ -63,6 +63,7 @@ export function createRealBackend(options: RealBackendOptions = {}): HardwareBac
     },
 
     stop: () => follower.stop(),
+    onKernelEvents: (listener) => follower.onEvents(listener),
 
     async identity(): Promise<NodeIdentity> {
       const [system, chassis, board, nics, bmc] = await Promise.all([si.system(), si.chassis(), si.baseboard(), physicalInterfaces(), bmcAddress(run)]);

@@ -30,6 +30,8 @@ export interface SimulatedBackendOptions {
   /** Faults to apply now; read at every health and telemetry cycle. */
   faults?: () => readonly FaultKind[];
   startedAt?: Date;
+  /** A text file this node's kernel log is followed from as it grows (created if missing): append an Xid line to inject one. */
+  kernelLogFile?: string | undefined;
 }
 
 function digest(seed: string, index: number, field: string): string {
@@ -70,7 +72,7 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
   const gpuUuids = Array.from({ length: spec.gpuCount }, (_, g) => `GPU-${uuidFrom(digest(seed, index, `gpu${g}`))}`);
   const pciOf = (g: number) => `00000000:${(0x18 + g * 0x10).toString(16).toUpperCase().padStart(2, '0')}:00.0`;
   const shortPci = (g: number) => `0000:${(0x18 + g * 0x10).toString(16).padStart(2, '0')}:00`;
-  const follower = new KernelLogFollower();
+  const follower = new KernelLogFollower(options.kernelLogFile, 100);
   const logged = new Set<FaultKind>();
   let tick = 0;
 
@@ -139,9 +141,10 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
   return {
     label: `simulated #${index}`,
 
-    // Nothing runs in the background: faults are applied when readings are taken.
-    start: () => Promise.resolve(),
-    stop: () => undefined,
+    // Faults are applied when readings are taken; only the kernel log file, if any, is followed in the background.
+    start: (onError) => (options.kernelLogFile ? follower.followText(onError) : Promise.resolve()),
+    stop: () => follower.stop(),
+    onKernelEvents: (listener) => follower.onEvents(listener),
 
     async identity() {
       return { ...identity, macs: [...identity.macs] };

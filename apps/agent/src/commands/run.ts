@@ -1,5 +1,5 @@
 // `metalfleet-agent run`: one agent for this machine, or many simulated nodes.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -45,11 +45,13 @@ export async function runAgents(config: AgentConfig, logger: Logger, version: st
     }
   };
 
+  if (config.simulateKernelLogDir !== '') mkdirSync(config.simulateKernelLogDir, { recursive: true });
   const nodes: Array<{ backend: HardwareBackend; stateDir: string }> = config.simulate > 0
     ? Array.from({ length: config.simulate }, (_, i) => ({
       backend: createSimulatedBackend({
         seed: config.simulateSeed, index: i + 1, spec: { gpuModel: config.simulateGpuModel, gpuCount: config.simulateGpuCount },
         faults: faultReader(config.faultsFile, i + 1, logger),
+        kernelLogFile: config.simulateKernelLogDir !== '' ? join(config.simulateKernelLogDir, `sim-${String(i + 1).padStart(3, '0')}.log`) : undefined,
       }),
       stateDir: join(config.stateDir, `sim-${String(i + 1).padStart(3, '0')}`),
     }))
