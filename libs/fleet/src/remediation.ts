@@ -3,7 +3,7 @@
 // fault is drained, failed and sent to repair with its evidence, and a
 // matching spare — same rack first — is allocated to the tenant and reimaged
 // with the tenant's template: the cluster returns to its size by itself.
-import { DomainError, decideRemediation, pickSpare, type NodeSummary } from '@metalfleet/domain';
+import { DomainError, decideRemediation, pickSpare, type FaultHistory, type NodeSummary } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { ClusterTemplates } from './cluster-templates.ts';
 import type { CommandOutbox } from './command-outbox.ts';
@@ -68,10 +68,17 @@ export function startRemediation(deps: RemediationDeps): Remediation {
     return report(node.id, 'replace', reason, `replaced by ${pick.spareId}${pick.sameRack ? ' (same rack)' : ''}, reimaging in operation ${operation.id}; failed node in repair`, operation.id);
   }
 
+  /** The node's recorded failures and the repairs and reimages it went through: a fault back after one escalates. */
+  async function faultHistory(nodeId: string): Promise<FaultHistory> {
+    const resets = (await deps.store.history(nodeId)).flatMap<FaultHistory['resets'][number]>((t) => (t.event === 'repaired' ? [{ at: t.at, kind: 'repaired' }]
+      : t.event === 'provisioned' ? [{ at: t.at, kind: 'reimaged' }] : []));
+    return { failures: resets.length === 0 ? [] : await deps.store.failuresOf(nodeId), resets };
+  }
+
   async function remediate(nodeId: string): Promise<void> {
     const node = await deps.store.getNodeSummary(nodeId);
     if (!node) return;
-    const decision = decideRemediation(node, await deps.store.conditions(nodeId));
+    const decision = decideRemediation(node, await deps.store.conditions(nodeId), await faultHistory(nodeId));
     switch (decision.action) {
       case 'none':
         return;

@@ -17,6 +17,8 @@ export interface AccessStore {
   /** Keeps a failure once: the same node, code and time again changes nothing (and answers false). */
   recordFailure(event: FailureEvent): Promise<boolean>;
   failuresSince(since: Date): Promise<FailureEvent[]>;
+  /** One node's failures, oldest first. */
+  failuresOf(nodeId: string): Promise<FailureEvent[]>;
 }
 
 interface TokenRow { id: string; name: string; role: string; tenant_id: string | null; secret_hash: string; created_at: number; expires_at: number | null; revoked_at: number | null; last_used_at: number | null }
@@ -28,6 +30,8 @@ const rowToken = (r: TokenRow): ApiTokenRecord => ({
   id: r.id, name: r.name, role: r.role as Role, tenantId: r.tenant_id, secretHash: r.secret_hash, createdAt: new Date(Number(r.created_at)),
   expiresAt: date(r.expires_at), revokedAt: date(r.revoked_at), lastUsedAt: date(r.last_used_at),
 });
+
+const rowFailure = (r: FailureRow): FailureEvent => ({ nodeId: r.node_id, kind: r.kind as FailureKind, code: r.code, at: new Date(Number(r.at)), cohorts: JSON.parse(r.cohorts) as Cohorts });
 
 export function sqlAccessStore(db: SqlExecutor): AccessStore {
   return {
@@ -60,8 +64,10 @@ export function sqlAccessStore(db: SqlExecutor): AccessStore {
         [e.nodeId, e.kind, e.code, e.at.getTime(), JSON.stringify(e.cohorts)])) > 0;
     },
     async failuresSince(since) {
-      const rows = await db.all<FailureRow>('SELECT * FROM failures WHERE at > ? ORDER BY at', [since.getTime()]);
-      return rows.map((r) => ({ nodeId: r.node_id, kind: r.kind as FailureKind, code: r.code, at: new Date(Number(r.at)), cohorts: JSON.parse(r.cohorts) as Cohorts }));
+      return (await db.all<FailureRow>('SELECT * FROM failures WHERE at > ? ORDER BY at', [since.getTime()])).map(rowFailure);
+    },
+    async failuresOf(nodeId) {
+      return (await db.all<FailureRow>('SELECT * FROM failures WHERE node_id = ? ORDER BY at', [nodeId])).map(rowFailure);
     },
     async listAudit({ limit, before }) {
       const rows = before === undefined

@@ -268,6 +268,8 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       await store.recordFailure({ ...event, at: new Date(at.getTime() - 3_600_000) });
       expect(await store.failuresSince(new Date(at.getTime() - 60_000))).toEqual([event]);
       expect(await store.failuresSince(new Date(0))).toHaveLength(2);
+      expect((await store.failuresOf('n1')).map((f) => f.at)).toEqual([new Date(at.getTime() - 3_600_000), at]);
+      expect(await store.failuresOf('n2')).toEqual([]);
       await store.close();
     });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { HealthCondition, Remediation, Severity } from '../health/health-condition.ts';
 import type { NodeState } from '../node.ts';
-import { decideRemediation } from './remediation-policy.ts';
+import { decideRemediation, recurringConditions, type FaultHistory } from './remediation-policy.ts';
 
 const since = new Date('2026-11-21T00:00:00Z');
 const c = (code: string, severity: Severity, remediation: Remediation, component = 'gpu:0000:9b:00'): HealthCondition =>
@@ -31,5 +31,27 @@ describe('decideRemediation', () => {
   it('names the condition that decided, and the GPU to reset', () => {
     const decision = decideRemediation({ state: 'active', tenant: 't' }, [c('xid-119', 'critical', 'reset-gpu', 'gpu:0000:1b:00')]);
     expect(decision).toEqual({ action: 'reset-gpu', gpuComponent: 'gpu:0000:1b:00', reason: 'gpu:0000:1b:00 xid-119: xid-119' });
+  });
+});
+
+describe('repeat faults escalate', () => {
+  const day = 86_400_000;
+  const before = (days: number) => new Date(since.getTime() - days * day);
+  const gsp = c('xid-119', 'critical', 'reset-gpu');
+  it.each<{ name: string; history: FaultHistory; state: NodeState; tenant: string | null; action: string }>([
+    { name: 'the same fault after a reimage: the tenant node is replaced', history: { failures: [{ code: 'xid-119', at: before(3) }], resets: [{ at: before(2), kind: 'reimaged' }] }, state: 'active', tenant: 't', action: 'replace' },
+    { name: 'the same fault after a repair, on a spare: back to repair', history: { failures: [{ code: 'xid-119', at: before(3) }], resets: [{ at: before(1), kind: 'repaired' }] }, state: 'available', tenant: null, action: 'repair' },
+    { name: 'seen before, but no reset since: the software remedy again', history: { failures: [{ code: 'xid-119', at: before(3) }], resets: [] }, state: 'active', tenant: 't', action: 'reset-gpu' },
+    { name: 'a different fault before the reimage is not a repeat', history: { failures: [{ code: 'xid-13', at: before(3) }], resets: [{ at: before(2), kind: 'reimaged' }] }, state: 'active', tenant: 't', action: 'reset-gpu' },
+    { name: 'a reset after the fault appeared does not count', history: { failures: [{ code: 'xid-119', at: before(3) }], resets: [{ at: new Date(since.getTime() + 1000), kind: 'reimaged' }] }, state: 'active', tenant: 't', action: 'reset-gpu' },
+  ])('$name', ({ history, state, tenant, action }) => {
+    expect(decideRemediation({ state, tenant }, [gsp], history).action).toBe(action);
+  });
+
+  it('says what came back after what', () => {
+    const decision = decideRemediation({ state: 'active', tenant: 't' }, [gsp], { failures: [{ code: 'xid-119', at: before(3) }], resets: [{ at: before(2), kind: 'reimaged' }] });
+    expect(decision.reason).toBe('gpu:0000:9b:00 xid-119: xid-119; came back after the node was reimaged at 2026-11-19T00:00:00.000Z: escalated to repair');
+    expect(recurringConditions([gsp], { failures: [{ code: 'xid-119', at: before(3) }], resets: [{ at: before(2), kind: 'reimaged' }, { at: before(1), kind: 'repaired' }] }))
+      .toEqual([{ condition: gsp, after: { at: before(1), kind: 'repaired' } }]);
   });
 });
