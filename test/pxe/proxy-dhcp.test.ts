@@ -19,6 +19,8 @@ const suffix = Math.random().toString(36).slice(2, 7);
 const ns = { segment: `mfseg-${suffix}`, site: `mfsite-${suffix}`, proxy: `mfprx-${suffix}` };
 const mac = '52:54:00:6d:66:02';
 const children: ChildProcess[] = [];
+/** Set in afterAll: output still in the pipes then is not written into the removed folder. */
+let closing = false;
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
 function inNamespace(name: string, command: string, args: string[], log: string): ChildProcess {
@@ -26,7 +28,7 @@ function inNamespace(name: string, command: string, args: string[], log: string)
   let output = '';
   const append = (chunk: Buffer) => {
     output += chunk.toString();
-    writeFileSync(join(dir, log), output);
+    if (!closing) writeFileSync(join(dir, log), output);
   };
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
@@ -67,6 +69,7 @@ beforeAll(() => {
 });
 
 afterAll(() => {
+  closing = true;
   for (const child of children) child.kill('SIGKILL');
   for (const name of Object.values(ns)) {
     try {

@@ -142,6 +142,27 @@ describe('alert engine', () => {
     expect(hook.bodies).toHaveLength(4);
   });
 
+  it('finds a reimage stuck in a phase in the store, and switch drift in the fabric view and its repairs', async () => {
+    const op = { id: 'op1', kind: 'reimage' as const, state: 'running' as const, image: { name: 'gpu-os', version: '1' }, priority: 0, urgent: false, actor: 'test', reason: 'r', createdAt: t0, updatedAt: t0 };
+    await store.createOperation(op, [{ operationId: 'op1', nodeId: 'n4', position: 0, rack: 'r0', tenant: null, progress: { phase: 'queued', powerCycles: 0, deadlineAt: null, message: '' }, commandId: null, updatedAt: t0 }]);
+    await store.saveOperationNode('op1', 'n4', { phase: 'installing', powerCycles: 0, deadlineAt: null, message: 'writing' }, null, t0);
+    const port = { switchName: 'leaf1', port: 'p4', nodeId: 'n4', vlan: 101, role: 'tenant' as const, tenant: 'training', why: 'active in tenant' };
+    const alerts = createAlertEngine({
+      store, events, population: async () => nodes, notifiers: [], now: () => clock, onError: () => {},
+      rules: createAlertRules({ store, fileRules: [{ name: 'stuck', kind: 'stuck-phase', max: '30m' }, { name: 'drift', kind: 'switch-drift', minRepairs: 2 }] }),
+      fabric: () => ({ at: clock, ports: [{ ...port, actualVlan: 300, inSync: false }], errors: [], cablingWarnings: [], driftRepairs: 0 }),
+    });
+    const stop = await alerts.start();
+    for (const at of [t0, new Date(t0.getTime() + 1000)]) events.emit({ type: 'port-drift-repaired', switchName: 'leaf1', port: 'p5', nodeId: 'n5', vlan: 101, foundVlan: 300, at });
+    clock = new Date(t0.getTime() + 31 * 60_000);
+    await alerts.evaluate();
+    await stop();
+    expect(alerts.list(clock).map((a) => a.summary)).toEqual([
+      '1 switch ports out of plan: leaf1/p4 (carries VLAN 300, planned 101); 2 ports changed behind the manager\'s back and put back in 1h: leaf1/p5',
+      'node gpu-4 has been in phase installing for 31m (more than 30m), operation op1',
+    ]);
+  });
+
   it('API rules join the file\'s; file rules cannot be changed through the API', async () => {
     const rules = createAlertRules({ store, fileRules: rulesFile });
     await rules.create({ name: 'rack-rate', kind: 'failure-rate', by: 'rack', minNodes: 5, threshold: 0.3 }, 'api admin', clock);
