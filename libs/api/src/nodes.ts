@@ -52,6 +52,15 @@ export const NodeList = Type.Object({
 });
 export type NodeList = Static<typeof NodeList>;
 
+const Counts = (keys: readonly string[]) => Type.Object(Object.fromEntries(keys.map((k) => [k, Type.Integer()])));
+export const FleetSummary = Type.Object({
+  total: Type.Integer(),
+  byState: Counts(['discovered', 'inspecting', 'available', 'allocated', 'provisioning', 'active', 'releasing', 'failed', 'repair', 'retired']),
+  byPresence: Counts(['online', 'offline', 'unknown']),
+  byHealth: Counts(['ok', 'warning', 'critical']),
+});
+export type FleetSummary = Static<typeof FleetSummary>;
+
 const Cpu = Type.Object({ vendor: Type.String(), model: Type.String(), cores: Type.Integer(), threads: Type.Integer(), baseGhz: Type.Number() });
 const Dimm = Type.Object({ locator: Type.String(), sizeBytes: Type.Number(), type: Type.String(), speedMts: Type.Integer(), serial: Type.String() });
 const Disk = Type.Object({ name: Type.String(), model: Type.String(), serial: Type.String(), sizeBytes: Type.Number(), nvme: Type.Boolean(), firmware: Type.String() });

@@ -48,3 +48,24 @@ export function inventoryFacts(inventory: Inventory): { gpuModel: string; gpuCou
   const rack = inventory.nics.find((n) => n.neighbor?.switchName)?.neighbor?.switchName ?? '';
   return { gpuModel: model, gpuCount: inventory.gpus.length, rack };
 }
+
+export interface FleetSummary {
+  total: number;
+  byState: Record<NodeState, number>;
+  byPresence: Record<Presence, number>;
+  /** Nodes by their worst condition. */
+  byHealth: Record<Severity, number>;
+}
+
+/** Counts for the dashboard's overview: every state, presence and severity, zeros included. */
+export function summarizeNodes(nodes: readonly NodeSummary[], states: readonly NodeState[]): FleetSummary {
+  const byState = Object.fromEntries(states.map((s) => [s, 0])) as Record<NodeState, number>;
+  const byPresence: Record<Presence, number> = { online: 0, offline: 0, unknown: 0 };
+  const byHealth: Record<Severity, number> = { ok: 0, warning: 0, critical: 0 };
+  for (const n of nodes) {
+    byState[n.state] += 1;
+    byPresence[n.presence] += 1;
+    byHealth[n.health.severity] += 1;
+  }
+  return { total: nodes.length, byState, byPresence, byHealth };
+}

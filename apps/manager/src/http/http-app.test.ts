@@ -34,6 +34,12 @@ describe('REST API', () => {
     expect(online.items.map((n: { id: string }) => n.id)).toEqual(['n1']);
   });
 
+  it('sums the fleet up by state, presence and health, zeros included', async () => {
+    const summary = (await inject({ method: 'GET', url: '/api/v1/summary' })).json();
+    expect(summary).toMatchObject({ total: 2, byPresence: { online: 1, offline: 0, unknown: 1 }, byHealth: { ok: 2, warning: 0, critical: 0 } });
+    expect(summary.byState).toMatchObject({ discovered: 2, active: 0, failed: 0 });
+  });
+
   it('refuses an invalid filter with a stable code', async () => {
     const res = await inject({ method: 'GET', url: '/api/v1/nodes?presence=sideways' });
     expect(res.statusCode).toBe(400);

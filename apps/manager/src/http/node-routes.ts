@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ApiError, NodeDetail, NodeHealth, NodeHealthQuery, NodeHistory, NodeIdParams, NodeList, NodeListQuery, TelemetryQuery, TelemetrySeries } from '@metalfleet/api';
+import { ApiError, FleetSummary, NodeDetail, NodeHealth, NodeHealthQuery, NodeHistory, NodeIdParams, NodeList, NodeListQuery, TelemetryQuery, TelemetrySeries } from '@metalfleet/api';
 import type { TelemetryReader } from '@metalfleet/telemetry';
-import { DomainError, queryNodes } from '@metalfleet/domain';
+import { DomainError, nodeStates, queryNodes, summarizeNodes } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import { nodeDetailToApi, nodeHealthToApi, nodeSummaryToApi } from './node-mapper.ts';
 import { needs } from './access.ts';
@@ -17,6 +17,14 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
     const tenant = request.principal?.tenantId;
     const page = queryNodes(await store.listNodes(), tenant ? { ...filter, tenant } : filter, offset, limit);
     return { ...page, items: page.items.map(nodeSummaryToApi) };
+  });
+
+  app.get('/api/v1/summary', {
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'Nodes by state, presence and worst health (a tenant-scoped token: its tenant\'s)', response: { 200: FleetSummary } },
+  }, async (request) => {
+    const tenant = request.principal?.tenantId;
+    const nodes = await store.listNodes();
+    return summarizeNodes(tenant ? nodes.filter((n) => n.tenant === tenant) : nodes, nodeStates);
   });
 
   app.get('/api/v1/nodes/:id', {
