@@ -92,6 +92,7 @@ describe('proxy DHCP (deploy/dnsmasq)', () => {
     expect(read('site.leases')).toContain(`${mac} ${address}`);
     expect(read('proxy.log')).toContain(`PXE(eth0) ${mac} proxy`);
     expect(read('proxy.log')).not.toMatch(/DHCPACK|DHCPOFFER/);
-    expect(read('vm.log')).toContain('metalfleet boot script');
+    // The console may still be printing the script it fetched.
+    expect(await eventually(async () => read('vm.log'), (l) => l.includes('metalfleet boot script'), 10_000)).toContain('metalfleet boot script');
   }, 120_000);
 });
