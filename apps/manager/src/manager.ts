@@ -1,7 +1,7 @@
 // Composition of the manager: store, broker, gRPC, HTTP and the controllers.
 // Everything is created here and closed in reverse order by close().
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,8 +34,10 @@ export interface RunningManager {
   close(): Promise<void>;
 }
 
-function bundledDashboardDir(): string {
-  return join(dirname(fileURLToPath(import.meta.resolve('@metalfleet/dashboard/package.json'))), 'public');
+/** The dashboard as `npm ci` builds it (apps/dashboard/dist); null when it was not built. */
+function bundledDashboardDir(): string | null {
+  const dist = join(dirname(fileURLToPath(import.meta.resolve('@metalfleet/dashboard/package.json'))), 'dist');
+  return existsSync(join(dist, 'index.html')) ? dist : null;
 }
 
 async function serverTls(config: ManagerConfig, dataDir: string, logger: Logger) {
@@ -143,6 +145,8 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
 
   const imageDir = resolve(config.imageDir !== '' ? config.imageDir : join(dataDir, 'images'));
   mkdirSync(imageDir, { recursive: true });
+  const dashboardDir = config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir();
+  if (dashboardDir === null) logger.warn('the dashboard is not built (npm run build -w @metalfleet/dashboard): / serves nothing');
   const http = await buildHttpApp({
     store, logger, version, startedAt: now(), now, tokens, apiTokens, telemetry: rollups, events, metrics,
     fabric: { tenants: fabric.tenants, reconciler: fabric.reconciler, lifecycle, drivers: fabric.drivers, provisioningVlan: config.provisioningVlan },
@@ -155,7 +159,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
       managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
       imageDir,
     },
-    dashboardDir: config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir(),
+    dashboardDir,
   });
   await http.listen({ host: config.listenHost, port: config.httpPort });
   const httpAddress = http.server.address();

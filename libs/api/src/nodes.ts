@@ -52,12 +52,14 @@ export const NodeList = Type.Object({
 });
 export type NodeList = Static<typeof NodeList>;
 
-const Counts = (keys: readonly string[]) => Type.Object(Object.fromEntries(keys.map((k) => [k, Type.Integer()])));
+const Count = Type.Integer({ minimum: 0 });
 export const FleetSummary = Type.Object({
-  total: Type.Integer(),
-  byState: Counts(['discovered', 'inspecting', 'available', 'allocated', 'provisioning', 'active', 'releasing', 'failed', 'repair', 'retired']),
-  byPresence: Counts(['online', 'offline', 'unknown']),
-  byHealth: Counts(['ok', 'warning', 'critical']),
+  total: Count,
+  byState: Type.Object({
+    discovered: Count, inspecting: Count, available: Count, allocated: Count, provisioning: Count, active: Count, releasing: Count, failed: Count, repair: Count, retired: Count,
+  }),
+  byPresence: Type.Object({ online: Count, offline: Count, unknown: Count }),
+  byHealth: Type.Object({ ok: Count, warning: Count, critical: Count }, { description: 'Nodes by their worst condition.' }),
 });
 export type FleetSummary = Static<typeof FleetSummary>;
 

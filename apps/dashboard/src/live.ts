@@ -1,0 +1,108 @@
+// Live updates: the manager's server-sent event stream, read with fetch (an
+// EventSource cannot send the Authorization header) and parsed by
+// eventsource-parser. Reconnects after a drop; pages subscribe by event type.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { createParser } from 'eventsource-parser';
+import { session } from './api.ts';
+
+type Listener = (type: string, data: unknown) => void;
+const listeners = new Set<Listener>();
+let connected = false;
+const statusListeners = new Set<(up: boolean) => void>();
+
+function setConnected(up: boolean): void {
+  connected = up;
+  for (const l of statusListeners) l(up);
+}
+
+let running: AbortController | null = null;
+
+/** Starts (or restarts, after a login) the stream. */
+export function connectLive(): void {
+  running?.abort();
+  const controller = new AbortController();
+  running = controller;
+  void (async () => {
+    while (!controller.signal.aborted) {
+      try {
+        const response = await fetch('/api/v1/events', { headers: { authorization: `Bearer ${session.token() ?? ''}` }, signal: controller.signal });
+        if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+        setConnected(true);
+        const parser = createParser({
+          onEvent: (event) => {
+            const data: unknown = JSON.parse(event.data);
+            for (const l of listeners) l(event.event ?? 'message', data);
+          },
+        });
+        const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          parser.feed(value);
+        }
+      } catch {
+        // Dropped or refused: shown as offline, retried below.
+      }
+      setConnected(false);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  })();
+}
+
+export function disconnectLive(): void {
+  running?.abort();
+  running = null;
+  setConnected(false);
+}
+
+/** Whether the live stream is up, for the header. */
+export function useLiveStatus(): boolean {
+  const [up, setUp] = useState(connected);
+  useEffect(() => {
+    statusListeners.add(setUp);
+    return () => void statusListeners.delete(setUp);
+  }, []);
+  return up;
+}
+
+/**
+ * Loads with `load` now and again shortly after any of `types` arrives (a burst
+ * of events is one reload), so a page follows the fleet without a reload.
+ */
+export function useLiveData<T>(load: () => Promise<T>, types: readonly string[], deps: readonly unknown[] = []): { data: T | null; error: string | null; reload: () => void } {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let alive = true;
+    loadRef.current().then((value) => {
+      if (alive) {
+        setData(value);
+        setError(null);
+      }
+    }, (e: unknown) => {
+      if (alive) setError(e instanceof Error ? e.message : String(e));
+    });
+    return () => {
+      alive = false;
+    };
+  }, [tick, ...deps]);
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const listener: Listener = (type) => {
+      if (!types.includes(type) || timer) return;
+      timer = setTimeout(() => {
+        timer = null;
+        setTick((t) => t + 1);
+      }, 300);
+    };
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (timer) clearTimeout(timer);
+    };
+  }, [types.join(',')]);
+  return { data, error, reload: () => setTick((t) => t + 1) };
+}

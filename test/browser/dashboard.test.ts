@@ -1,0 +1,117 @@
+// The dashboard in a real browser (Debian chromium through playwright-core)
+// against a real manager and a simulated fleet: the overview's counts, the
+// node table's filters, a reimage started from the UI to its end, and an
+// injected GPU failure that shows up as an alert without a reload.
+// Screenshots of each page go to test/artifacts/screenshots.
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import type { NodeList, Tenant } from '@metalfleet/api';
+import { buildDashboard, launchBrowser, screenshotDir } from '../support/browser.ts';
+import { ManagerProcess } from '../support/manager.ts';
+import { agentBin, eventually, start, type Proc } from '../support/processes.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'mf-browser-'));
+const faultsFile = join(dir, 'faults.json');
+let manager: ManagerProcess;
+let agent: Proc | null = null;
+let browser: Browser;
+let page: Page;
+let nodes: NodeList['items'] = [];
+
+const shot = (name: string) => page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true });
+
+beforeAll(async () => {
+  buildDashboard();
+  writeFileSync(faultsFile, '{}');
+  writeFileSync(join(dir, 'rules.yaml'), '- name: fleet-failure-rate\n  kind: failure-rate\n  by: fleet\n  threshold: 0.1\n  minNodes: 5\n');
+  const root = Buffer.from('metalfleet browser test root image\n'.repeat(2048));
+  mkdirSync(join(dir, 'manager', 'images'), { recursive: true });
+  writeFileSync(join(dir, 'manager', 'images', 'root.img'), root);
+  manager = new ManagerProcess(join(dir, 'manager'), ['--health-interval-s', '1', '--telemetry-interval-s', '2', '--alert-rules-file', join(dir, 'rules.yaml')]);
+  await manager.start();
+  agent = start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', '6', '--simulate-seed', 'browser',
+    '--simulate-reboot-ms', '1000', '--faults-file', faultsFile, '--state-dir', join(dir, 'agents'), '--kernel-cmdline', '/nonexistent']);
+  nodes = (await eventually(() => manager.get<NodeList>('/api/v1/nodes'), (l) => l.items.length === 6 && l.items.every((n) => n.state === 'available' && n.presence === 'online'), 45_000)).items;
+  const images = `${manager.http}/images`;
+  await manager.request('PUT', '/api/v1/images/gpu-os/1.0', { kernelUrl: `${images}/vmlinuz`, initrdUrl: `${images}/initrd`, rootUrl: `${images}/root.img`, sha256: createHash('sha256').update(root).digest('hex'), cmdline: '' });
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await agent?.stop('SIGKILL');
+  await manager?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('dashboard in a real browser', () => {
+  it('refuses a bad token, logs in with a good one, and shows the fleet\'s counts', async () => {
+    await page.goto(manager.http);
+    await page.getByLabel('API token').fill('mfat.nosuchtok.' + 'x'.repeat(43));
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/API token/);
+    await page.getByLabel('API token').fill(manager.adminToken);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    await expect.poll(() => page.getByTestId('tile-nodes').textContent()).toBe('6nodes');
+    expect(await page.getByTestId('tile-online').textContent()).toBe('6online');
+    expect(await page.getByTestId('tile-available').textContent()).toBe('6available');
+    await page.getByText('● live').waitFor();
+    await shot('overview');
+  }, 30_000);
+
+  it('filters the node table on the server: search by host name, state, presence', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Nodes', exact: true }).click();
+    await expect.poll(() => page.getByTestId('node-total').textContent()).toBe('6');
+    await page.getByLabel('search nodes').fill('sim-003');
+    await page.getByLabel('search nodes').press('Enter');
+    await expect.poll(() => page.getByTestId('node-total').textContent()).toBe('1');
+    expect(await page.getByRole('row').filter({ hasText: 'sim-003' }).count()).toBe(1);
+    await page.getByLabel('search nodes').fill('');
+    await page.getByLabel('search nodes').press('Enter');
+    await page.getByLabel('filter by presence').selectOption('offline');
+    await expect.poll(() => page.getByText('No node matches.').count()).toBe(1);
+    await page.getByLabel('filter by presence').selectOption('');
+    await expect.poll(() => page.getByTestId('node-total').textContent()).toBe('6');
+    await shot('nodes');
+  }, 30_000);
+
+  it('reimages a tenant\'s node from the table: pick, confirm with an image, follow the operation to its end', async () => {
+    const tenant = await manager.request<Tenant>('POST', '/api/v1/tenants', { name: 'ui' });
+    const target = nodes.find((n) => n.hostname === 'sim-005');
+    await manager.request('POST', `/api/v1/tenants/${tenant.id}/nodes`, { nodeId: target?.id });
+    await page.getByLabel('filter by state').selectOption('allocated');
+    await expect.poll(() => page.getByTestId('node-total').textContent()).toBe('1');
+    await page.getByLabel('select sim-005').check();
+    await page.getByRole('button', { name: 'Reimage…' }).click();
+    await page.getByRole('dialog').getByLabel('Image').selectOption('gpu-os@1.0');
+    await shot('reimage-dialog');
+    await page.getByRole('dialog').getByRole('button', { name: 'Reimage' }).click();
+    await expect.poll(() => page.getByTestId('operation-progress').textContent(), { timeout: 30_000 }).toBe('1 done, 0 failed, 0 in flight, 0 queued of 1');
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toContain('succeeded');
+    await shot('operation');
+    expect((await manager.get<NodeList>(`/api/v1/nodes?tenant=${tenant.id}`)).items.map((n) => n.state)).toEqual(['active']);
+  }, 60_000);
+
+  it('an injected GPU failure appears as a firing alert and in the counts without a reload', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Overview', exact: true }).click();
+    await expect.poll(() => page.getByTestId('tile-critical').textContent()).toBe('0critical');
+    const navigations: string[] = [];
+    page.on('framenavigated', (frame) => navigations.push(frame.url()));
+    writeFileSync(faultsFile, JSON.stringify({ 2: ['xid79-fallen-off-bus'] }));
+    await expect.poll(() => page.getByTestId('firing-alerts').textContent(), { timeout: 20_000 }).toContain('fleet-failure-rate');
+    expect(await page.getByTestId('firing-alerts').textContent()).toContain('the fleet: 1 of 6 nodes failed in 24h');
+    await expect.poll(() => page.getByTestId('tile-critical').textContent()).toBe('1critical');
+    expect(navigations).toEqual([]);
+    await shot('overview-alert');
+    await page.getByRole('navigation').getByRole('link', { name: 'Alerts', exact: true }).click();
+    await page.getByTestId('alerts-table').waitFor();
+    expect(await page.getByTestId('alerts-table').textContent()).toContain('sim-002');
+    await shot('alerts');
+  }, 40_000);
+});

@@ -1,0 +1,27 @@
+// A real browser: Debian's chromium driven by playwright-core (no browser
+// download), installed on first use; and the dashboard built fresh for it.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+
+const repo = resolve(import.meta.dirname, '..', '..');
+/** Screenshots of each page land here (CI keeps them as artifacts). */
+export const screenshotDir = join(repo, 'test', 'artifacts', 'screenshots');
+
+export function ensureChromiumInstalled(): void {
+  if (existsSync('/usr/bin/chromium')) return;
+  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+/** Builds apps/dashboard into its dist/, which the manager serves. */
+export function buildDashboard(): void {
+  execFileSync(process.execPath, [join(repo, 'apps', 'dashboard', 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--logLevel', 'warn'], { cwd: join(repo, 'apps', 'dashboard'), stdio: 'inherit' });
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  ensureChromiumInstalled();
+  mkdirSync(screenshotDir, { recursive: true });
+  // --no-sandbox: tests run as root in CI, where Chromium's sandbox refuses to start.
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+}
