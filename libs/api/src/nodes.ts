@@ -171,3 +171,23 @@ export const NodeDetail = Type.Intersect([NodeSummary, Type.Object({
   history: Type.Array(Transition),
 })]);
 export type NodeDetail = Static<typeof NodeDetail>;
+
+export const NodeCommand = Type.Object({
+  id: Type.String(), kind: Type.String(), state: Type.String(), operationId: Type.Union([Type.String(), Type.Null()]),
+  args: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])), attempts: Type.Integer(), message: Type.String(),
+  createdAt: Timestamp, updatedAt: Timestamp,
+});
+export const NodeCommandList = Type.Object({ items: Type.Array(NodeCommand) });
+
+const GpuCell = Type.Object({
+  index: Type.Union([Type.Integer(), Type.Null()], { description: 'null: a GPU the inventory no longer shows (fallen off the bus).' }),
+  bus: Type.String(), severity: Severity, codes: Type.Array(Type.String()),
+});
+/** Racks × nodes × GPUs coloured by worst condition. */
+export const GpuHealthMap = Type.Object({
+  items: Type.Array(Type.Object({
+    nodeId: Type.String(), hostname: Type.String(), rack: Type.String(), tenant: Type.Union([Type.String(), Type.Null()]), state: NodeState,
+    host: Severity, hostCodes: Type.Array(Type.String()), gpus: Type.Array(GpuCell),
+  })),
+});
+export type GpuHealthMap = Static<typeof GpuHealthMap>;

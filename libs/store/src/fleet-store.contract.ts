@@ -311,6 +311,8 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(open[1]).toMatchObject({ nodeId: 'n1', progress: { phase: 'rebooting', powerCycles: 1, deadlineAt: deadline }, commandId: 'c1', operation: { id: 'op1' } });
       expect((await second.operationNodes('op1')).map((n) => n.nodeId).slice(0, 3)).toEqual(['n0', 'n1', 'n2']);
       expect(await second.openCommands()).toEqual([expect.objectContaining({ id: 'c1', state: 'sent', attempts: 1, ackDeadlineAt: deadline, args: { image: 'ubuntu@24.04', sha256: 'ab' } })]);
+      expect((await second.commandsOf('n1', 10)).map((c) => c.id)).toEqual(['c1']);
+      expect(await second.commandsOf('n2', 10)).toEqual([]);
       expect(await second.updateCommand('c1', ['sent', 'acked'], { state: 'succeeded', verifiedSha256: 'ab' }, at)).toBe(true);
       expect(await second.openCommands()).toEqual([]);
       await second.finishOperation('op1', 'succeeded', at);

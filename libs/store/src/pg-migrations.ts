@@ -299,6 +299,8 @@ export const pgMigrations: readonly Migration[] = [
       );
       -- XID storms are counted from health events across nodes by arrival time.
       CREATE INDEX health_events_by_received_at ON health_events (received_at);
+      -- A node's commands, newest first, for its detail page.
+      CREATE INDEX commands_by_node ON commands (node_id, created_at);
     `,
   },
 ];

@@ -184,5 +184,8 @@ export function sqlWorkStore(db: SqlExecutor): WorkStore {
     async openCommands() {
       return (await db.all<CommandRow>("SELECT * FROM commands WHERE state IN ('pending', 'sent', 'acked', 'running') ORDER BY created_at, id")).map(rowCommand);
     },
+    async commandsOf(nodeId, limit) {
+      return (await db.all<CommandRow>('SELECT * FROM commands WHERE node_id = ? ORDER BY created_at DESC, id DESC LIMIT ?', [nodeId, limit])).map(rowCommand);
+    },
   };
 }

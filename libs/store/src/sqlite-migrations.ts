@@ -302,6 +302,8 @@ export const sqliteMigrations: readonly Migration[] = [
       ) STRICT;
       -- XID storms are counted from health events across nodes by arrival time.
       CREATE INDEX health_events_by_received_at ON health_events (received_at);
+      -- A node's commands, newest first, for its detail page.
+      CREATE INDEX commands_by_node ON commands (node_id, created_at);
     `,
   },
 ];

@@ -122,4 +122,6 @@ export interface WorkStore {
   updateCommand(id: string, from: readonly CommandState[], update: CommandUpdate, at: Date): Promise<boolean>;
   /** Commands not yet finished: pending, sent, acked, running. */
   openCommands(): Promise<CommandRecord[]>;
+  /** A node's commands, newest first. */
+  commandsOf(nodeId: string, limit: number): Promise<CommandRecord[]>;
 }

@@ -40,6 +40,22 @@ describe('REST API', () => {
     expect(summary.byState).toMatchObject({ discovered: 2, active: 0, failed: 0 });
   });
 
+  it('maps GPU conditions for the heatmap and lists a node\'s commands', async () => {
+    const since = new Date(at.getTime() + 1000);
+    await t.store.applyHealthEvent('n2', { eventId: 'heat-1', sequence: 1, at: since, receivedAt: since, changes: [
+      { kind: 'appeared', condition: { component: 'gpu:0000:9b:00', code: 'xid-79', severity: 'critical', remediation: 'replace', message: 'fallen off the bus', since } },
+      { kind: 'appeared', condition: { component: 'disk:/dev/nvme0n1', code: 'smart-failed', severity: 'warning', remediation: 'replace', message: 'SMART', since } },
+    ] });
+    const map = (await inject({ method: 'GET', url: '/api/v1/gpu-health' })).json();
+    expect(map.items.find((n: { nodeId: string }) => n.nodeId === 'n2')).toMatchObject({
+      host: 'warning', hostCodes: ['disk:/dev/nvme0n1 smart-failed'], gpus: [{ index: null, bus: '0000:9b:00', severity: 'critical', codes: ['xid-79'] }],
+    });
+    expect(map.items.find((n: { nodeId: string }) => n.nodeId === 'n1')).toMatchObject({ host: 'ok', gpus: [] });
+    expect((await inject({ method: 'GET', url: '/api/v1/nodes/n1/commands' })).json()).toEqual({ items: [] });
+    expect((await inject({ method: 'GET', url: '/api/v1/nodes/nope/commands' })).statusCode).toBe(404);
+    await t.store.replaceConditions('n2', []);
+  });
+
   it('refuses an invalid filter with a stable code', async () => {
     const res = await inject({ method: 'GET', url: '/api/v1/nodes?presence=sideways' });
     expect(res.statusCode).toBe(400);

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ApiError, FleetSummary, NodeDetail, NodeHealth, NodeHealthQuery, NodeHistory, NodeIdParams, NodeList, NodeListQuery, TelemetryQuery, TelemetrySeries } from '@metalfleet/api';
+import { ApiError, FleetSummary, GpuHealthMap, NodeCommandList, NodeDetail, NodeHealth, NodeHealthQuery, NodeHistory, NodeIdParams, NodeList, NodeListQuery, TelemetryQuery, TelemetrySeries } from '@metalfleet/api';
 import type { TelemetryReader } from '@metalfleet/telemetry';
-import { DomainError, nodeStates, queryNodes, summarizeNodes } from '@metalfleet/domain';
+import { DomainError, gpuHealthCells, nodeStates, queryNodes, summarizeNodes } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import { nodeDetailToApi, nodeHealthToApi, nodeSummaryToApi } from './node-mapper.ts';
 import { needs } from './access.ts';
@@ -49,6 +49,29 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
     const { id } = request.params;
     if (!(await store.getNodeSummary(id))) throw new DomainError('not-found', `no node ${id}`);
     return { items: (await store.history(id)).map((t) => ({ ...t, at: t.at.toISOString() })) };
+  });
+
+  app.get('/api/v1/nodes/:id/commands', {
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'A node\'s last 50 commands (reimage, reboot, GPU reset) and their results, newest first', params: NodeIdParams, response: { 200: NodeCommandList, 400: ApiError, 404: ApiError } },
+  }, async (request) => {
+    const { id } = request.params;
+    if (!(await store.getNodeSummary(id))) throw new DomainError('not-found', `no node ${id}`);
+    return { items: (await store.commandsOf(id, 50)).map((c) => ({ ...c, createdAt: c.createdAt.toISOString(), updatedAt: c.updatedAt.toISOString() })) };
+  });
+
+  app.get('/api/v1/gpu-health', {
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'Every node\'s GPUs by worst condition, by rack (the heatmap); healthy nodes cost no lookup', response: { 200: GpuHealthMap } },
+  }, async (request) => {
+    const tenant = request.principal?.tenantId;
+    const nodes = (await store.listNodes()).filter((n) => n.state !== 'retired' && (!tenant || n.tenant === tenant));
+    const items = [];
+    for (const n of nodes) {
+      const healthy = n.health.severity === 'ok';
+      const inventory = healthy ? null : (await store.getNode(n.id))?.inventory ?? null;
+      const cells = gpuHealthCells(inventory?.gpus ?? [], n.gpuCount, healthy ? [] : await store.conditions(n.id));
+      items.push({ nodeId: n.id, hostname: n.hostname, rack: n.rack, tenant: n.tenant, state: n.state, ...cells });
+    }
+    return { items: items.sort((a, b) => a.rack.localeCompare(b.rack) || a.hostname.localeCompare(b.hostname)) };
   });
 
   app.get('/api/v1/nodes/:id/telemetry', {

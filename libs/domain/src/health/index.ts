@@ -9,3 +9,4 @@ export * from './kernel-events.ts';
 export * from './xid-catalog.ts';
 export * from './action-buckets.ts';
 export * from './health-readings.ts';
+export * from './gpu-health-map.ts';
