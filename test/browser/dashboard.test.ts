@@ -98,17 +98,44 @@ describe('dashboard in a real browser', () => {
     expect((await manager.get<NodeList>(`/api/v1/nodes?tenant=${tenant.id}`)).items.map((n) => n.state)).toEqual(['active']);
   }, 60_000);
 
-  it('an injected GPU failure appears as a firing alert and in the counts without a reload', async () => {
-    await page.getByRole('navigation').getByRole('link', { name: 'Overview', exact: true }).click();
-    await expect.poll(() => page.getByTestId('tile-critical').textContent()).toBe('0critical');
-    const navigations: string[] = [];
-    page.on('framenavigated', (frame) => navigations.push(frame.url()));
+  it('shows a node: GPUs with serials and VBIOS, NICs with switch ports, history, commands, telemetry per GPU', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'Nodes', exact: true }).click();
+    await page.getByLabel('filter by state').selectOption('active');
+    await page.getByRole('link', { name: 'sim-005' }).click();
+    await page.getByRole('heading', { name: /sim-005/ }).waitFor();
+    const gpus = await page.getByTestId('gpus').locator('tbody tr').allTextContents();
+    expect(gpus).toHaveLength(8);
+    expect(gpus[0]).toMatch(/^0NVIDIA H100 80GB HBM3\S+96\.00\.99\.00\.01570\.124\.06/);
+    expect(await page.getByText(/leaf-1 Ethernet/).count()).toBeGreaterThan(0);
+    expect(await page.getByText('provisioning → active').count()).toBeGreaterThan(0);
+    expect(await page.getByRole('link', { name: 'operation' }).count()).toBeGreaterThan(0);
+    await page.getByRole('img', { name: 'GPU temperature, one line per GPU' }).locator('canvas').waitFor();
+    await shot('node');
+  }, 30_000);
+
+  it('an injected GPU failure appears as a firing alert, in the counts and in the GPU heatmap without a reload', async () => {
+    await page.getByRole('navigation').getByRole('link', { name: 'GPU health', exact: true }).click();
+    await expect.poll(() => page.getByTestId('heatmap').locator('a.node').count()).toBe(6);
+    expect(await page.getByTestId('heat-sim-002').getAttribute('data-worst')).toBe('ok');
+    // Hash routes move between pages; a page load would be a reload.
+    let loads = 0;
+    page.on('load', () => (loads += 1));
     writeFileSync(faultsFile, JSON.stringify({ 2: ['xid79-fallen-off-bus'] }));
+    await expect.poll(() => page.getByTestId('heat-sim-002').getAttribute('data-worst'), { timeout: 20_000 }).toBe('critical');
+    expect(await page.getByTestId('heat-sim-002').locator('.cell.critical').count()).toBe(1);
+    await shot('gpu-health');
+    await page.getByRole('navigation').getByRole('link', { name: 'Overview', exact: true }).click();
     await expect.poll(() => page.getByTestId('firing-alerts').textContent(), { timeout: 20_000 }).toContain('fleet-failure-rate');
     expect(await page.getByTestId('firing-alerts').textContent()).toContain('the fleet: 1 of 6 nodes failed in 24h');
     await expect.poll(() => page.getByTestId('tile-critical').textContent()).toBe('1critical');
-    expect(navigations).toEqual([]);
+    expect(loads).toBe(0);
     await shot('overview-alert');
+    await page.getByRole('navigation').getByRole('link', { name: 'Tenants', exact: true }).click();
+    await page.getByRole('region', { name: 'tenant ui' }).getByRole('link', { name: 'sim-005' }).waitFor();
+    await shot('tenants');
+    await page.getByRole('navigation').getByRole('link', { name: 'Operations', exact: true }).click();
+    await page.getByRole('link', { name: 'reimage' }).waitFor();
+    await shot('operations');
     await page.getByRole('navigation').getByRole('link', { name: 'Alerts', exact: true }).click();
     await page.getByTestId('alerts-table').waitFor();
     expect(await page.getByTestId('alerts-table').textContent()).toContain('sim-002');

@@ -5,13 +5,20 @@ import { connectLive, disconnectLive, useLiveStatus } from './live.ts';
 import { useRoute } from './router.ts';
 import { AlertsPage } from './pages/alerts.tsx';
 import { LoginPage } from './pages/login.tsx';
+import { HeatmapPage } from './pages/heatmap.tsx';
+import { NodePage } from './pages/node.tsx';
 import { NodesPage } from './pages/nodes.tsx';
+import { OperationsPage } from './pages/operations.tsx';
+import { TenantsPage } from './pages/tenants.tsx';
 import { OperationPage } from './pages/operation.tsx';
 import { OverviewPage } from './pages/overview.tsx';
 
 const pages = [
   { path: '/', label: 'Overview' },
   { path: '/nodes', label: 'Nodes' },
+  { path: '/gpu-health', label: 'GPU health' },
+  { path: '/tenants', label: 'Tenants' },
+  { path: '/operations', label: 'Operations' },
   { path: '/alerts', label: 'Alerts' },
 ] as const;
 
@@ -29,7 +36,7 @@ export function App() {
   }, [loggedIn]);
 
   if (!loggedIn) return <LoginPage onLogin={() => setLoggedIn(true)} />;
-  const section = route.path.split('/')[1] ?? '';
+  const [, section = '', detail = ''] = route.path.split('/');
   return (
     <>
       <header class="top">
@@ -45,9 +52,11 @@ export function App() {
       </header>
       <main>
         {section === '' && <OverviewPage />}
-        {section === 'nodes' && <NodesPage params={route.params} />}
+        {section === 'nodes' && (detail ? <NodePage id={detail} /> : <NodesPage params={route.params} />)}
+        {section === 'gpu-health' && <HeatmapPage />}
+        {section === 'tenants' && <TenantsPage />}
+        {section === 'operations' && (detail ? <OperationPage id={detail} /> : <OperationsPage />)}
         {section === 'alerts' && <AlertsPage params={route.params} />}
-        {section === 'operations' && <OperationPage id={route.path.split('/')[2] ?? ''} />}
       </main>
     </>
   );

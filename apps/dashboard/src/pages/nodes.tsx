@@ -3,10 +3,10 @@
 // batch reimage. Stays fast at 10,000 nodes.
 import { useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } from 'preact/hooks';
 import { Virtualizer, elementScroll, observeElementOffset, observeElementRect } from '@tanstack/virtual-core';
-import type { ImageList, NodeList, NodeSummary, Operation } from '@metalfleet/api';
-import type { Static } from 'typebox';
+import type { NodeList, NodeSummary } from '@metalfleet/api';
 import { api, query } from '../api.ts';
 import { useLiveData } from '../live.ts';
+import { ReimageDialog } from '../components/reimage-dialog.tsx';
 import { go } from '../router.ts';
 import { Badge, Empty, Failed } from '../ui.tsx';
 
@@ -29,40 +29,6 @@ function useVirtualRows(count: number, scroller: { current: HTMLElement | null }
   useLayoutEffect(() => virtualizer._didMount(), []);
   useLayoutEffect(() => virtualizer._willUpdate());
   return virtualizer;
-}
-
-function ReimageDialog({ nodeIds, close }: { nodeIds: string[]; close: () => void }) {
-  const images = useLiveData(() => api<Static<typeof ImageList>>('/api/v1/images'), []);
-  const [image, setImage] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const installable = images.data?.items.filter((i) => i.rootUrl !== '') ?? [];
-  const submit = async (event: Event) => {
-    event.preventDefault();
-    try {
-      const op = await api<Operation>('/api/v1/reimage', { method: 'POST', body: { image, nodeIds, reason: 'reimage from the dashboard' } });
-      go(`/operations/${op.id}`);
-    } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
-    }
-  };
-  return (
-    <div class="dialog" role="dialog" aria-modal="true" aria-labelledby="reimage-title">
-      <form onSubmit={submit}>
-        <h2 id="reimage-title">Reimage {nodeIds.length} node{nodeIds.length === 1 ? '' : 's'}</h2>
-        <p>Their disks are overwritten with the image; tenants lose what runs on them.</p>
-        <label>Image <select value={image} onChange={(e) => setImage(e.currentTarget.value)} required autofocus>
-          <option value="">choose…</option>
-          {installable.map((i) => <option value={`${i.name}@${i.version}`}>{i.name}@{i.version}</option>)}
-        </select></label>
-        {images.data && installable.length === 0 && <p class="muted">No image with a root image in the catalog.</p>}
-        {error && <p class="error" role="alert">{error}</p>}
-        <div class="actions">
-          <button type="button" onClick={close}>Cancel</button>
-          <button type="submit" class="danger" disabled={image === ''}>Reimage</button>
-        </div>
-      </form>
-    </div>
-  );
 }
 
 export function NodesPage({ params }: { params: URLSearchParams }) {
@@ -156,7 +122,7 @@ export function NodesPage({ params }: { params: URLSearchParams }) {
               <div role="row" class="grid-row" key={v.key} style={{ transform: `translateY(${v.start}px)`, height: `${rowHeight}px` }} aria-rowindex={v.index + 1}>
                 {n ? <>
                   <span><input type="checkbox" checked={selected.has(n.id)} onChange={() => toggle(n.id)} aria-label={`select ${n.hostname}`} /></span>
-                  <span>{n.hostname}</span><span><Badge value={n.state} /></span><span><Badge value={n.presence} /></span>
+                  <span><a href={`#/nodes/${n.id}`}>{n.hostname}</a></span><span><Badge value={n.state} /></span><span><Badge value={n.presence} /></span>
                   <span><Badge value={n.health.severity} /></span><span>{n.tenant ?? '—'}</span><span>{n.rack || '—'}</span>
                   <span>{n.gpuCount} × {n.gpuModel || '—'}</span><span class="mono">{n.id.slice(0, 8)}</span>
                 </> : <span class="muted">loading…</span>}
