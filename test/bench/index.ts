@@ -2,6 +2,7 @@
 // target is met. Timing is measured here, never asserted in tests.
 import { runAgentFootprint } from './agent-footprint.ts';
 import { runAlertingBench } from './alerting.ts';
+import { runDashboardBench } from './dashboard.ts';
 import { runManagerLoad } from './manager-load.ts';
 import { runPxeBench } from './pxe.ts';
 import { runReimagingBench } from './reimaging.ts';
@@ -14,6 +15,8 @@ console.log('\n== reimaging (issue: time from an injected failure to the replace
 await runReimagingBench();
 console.log('\n== alerting (issue: an XID line in a node\'s kernel log → the alert at a webhook, under 5 s) ==');
 await runAlertingBench();
+console.log('\n== dashboard (issue: the overview of a 10,000-node fleet renders in under 1 s) ==');
+await runDashboardBench();
 console.log('\n== PXE in a VM (issue: power-on → registered, and the whole reimage cycle; initramfs under 45 MB) ==');
 await runPxeBench();
 process.exit(0);

@@ -58,6 +58,15 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   const upsertCondition = db.prepare(`INSERT INTO node_conditions (node_id, component, code, severity, remediation, message, since) VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (node_id, component, code) DO UPDATE SET severity = excluded.severity, remediation = excluded.remediation, message = excluded.message`);
 
+  const listNodeRows = db.prepare(`SELECT ${nodeColumns('NULL')} FROM nodes n ORDER BY n.registered_at, n.id`);
+  const listMacs = db.prepare('SELECT node_id, mac FROM node_macs ORDER BY node_id, mac');
+  const selectInventory = db.prepare('SELECT inventory_json FROM node_inventories WHERE node_id = ?');
+  const upsertInventory = db.prepare('INSERT INTO node_inventories (node_id, inventory_json) VALUES (?, ?) ON CONFLICT (node_id) DO UPDATE SET inventory_json = excluded.inventory_json');
+
+  function writeInventory(nodeId: string, inventory: Inventory): void {
+    upsertInventory.run(nodeId, JSON.stringify(inventory));
+  }
+
   function writeFacts(nodeId: string, inventory: Inventory): void {
     const facts = inventoryFacts(inventory);
     db.prepare('UPDATE nodes SET gpu_model = ?, gpu_count = ?, rack = ? WHERE id = ?').run(facts.gpuModel, facts.gpuCount, facts.rack, nodeId);
@@ -105,10 +114,11 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       const identity = normalizeIdentity(node.identity);
       inTransaction(db, () => {
         db.prepare(`INSERT INTO nodes (id, hostname, system_uuid, system_serial, chassis_serial, board_serial, bmc_address,
-            state, presence, presence_changed_at, last_seen_at, registered_at, agent_version, credential_hash, inventory_json)
-          VALUES (?, ?, ?, ?, ?, ?, ?, 'discovered', 'unknown', NULL, ?, ?, ?, ?, ?)`).run(
+            state, presence, presence_changed_at, last_seen_at, registered_at, agent_version, credential_hash)
+          VALUES (?, ?, ?, ?, ?, ?, ?, 'discovered', 'unknown', NULL, ?, ?, ?, ?)`).run(
           node.id, node.hostname, identity.systemUuid, identity.systemSerial, identity.chassisSerial, identity.boardSerial,
-          identity.bmcAddress, node.at.getTime(), node.at.getTime(), node.agentVersion, node.credentialHash, JSON.stringify(node.inventory));
+          identity.bmcAddress, node.at.getTime(), node.at.getTime(), node.agentVersion, node.credentialHash);
+        writeInventory(node.id, node.inventory);
         writeIdentity(node, identity);
         writeFacts(node.id, node.inventory);
       });
@@ -118,19 +128,23 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       const identity = normalizeIdentity(node.identity);
       inTransaction(db, () => {
         db.prepare(`UPDATE nodes SET hostname = ?, system_uuid = ?, system_serial = ?, chassis_serial = ?, board_serial = ?,
-            bmc_address = ?, last_seen_at = ?, agent_version = ?, credential_hash = ?, inventory_json = ? WHERE id = ?`).run(
+            bmc_address = ?, last_seen_at = ?, agent_version = ?, credential_hash = ? WHERE id = ?`).run(
           node.hostname, identity.systemUuid, identity.systemSerial, identity.chassisSerial, identity.boardSerial,
-          identity.bmcAddress, node.at.getTime(), node.agentVersion, node.credentialHash, JSON.stringify(node.inventory), node.id);
+          identity.bmcAddress, node.at.getTime(), node.agentVersion, node.credentialHash, node.id);
+        writeInventory(node.id, node.inventory);
         writeIdentity(node, identity);
         writeFacts(node.id, node.inventory);
       });
     },
 
     async updateInventory(nodeId, inventory) {
-      const result = db.prepare('UPDATE nodes SET inventory_json = ?, hostname = ? WHERE id = ?').run(JSON.stringify(inventory), inventory.system.hostname, nodeId);
-      if (result.changes === 0) return false;
-      writeFacts(nodeId, inventory);
-      return true;
+      return inTransaction(db, () => {
+        const result = db.prepare('UPDATE nodes SET hostname = ? WHERE id = ?').run(inventory.system.hostname, nodeId);
+        if (result.changes === 0) return false;
+        writeInventory(nodeId, inventory);
+        writeFacts(nodeId, inventory);
+        return true;
+      });
     },
 
     async credentialHash(nodeId) {
@@ -251,9 +265,19 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     },
 
     async listNodes() {
-      const rows = db.prepare(`SELECT ${sqliteNodeColumns} FROM nodes n ORDER BY n.registered_at, n.id`).all() as unknown as NodeRow[];
+      // MACs in one pass, not a subquery per node (a third of the time at 10,000 nodes).
+      const macs = new Map<string, string[]>();
+      for (const r of listMacs.all() as Array<{ node_id: string; mac: string }>) {
+        const list = macs.get(r.node_id);
+        if (list) list.push(r.mac);
+        else macs.set(r.node_id, [r.mac]);
+      }
+      const rows = listNodeRows.all() as unknown as NodeRow[];
       const byNode = groupConditions(db.prepare('SELECT * FROM node_conditions').all() as unknown as ConditionRow[]);
-      return rows.map((row) => rowSummary(row, byNode.get(row.id)));
+      return rows.map((row) => {
+        row.macs = macs.get(row.id)?.join(',') ?? null;
+        return rowSummary(row, byNode.get(row.id));
+      });
     },
 
     async getNodeSummary(nodeId) {
@@ -265,7 +289,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       const row = selectNode.get(nodeId) as unknown as NodeRow | undefined;
       if (!row) return null;
       const conditions = (selectConditions.all(nodeId) as unknown as ConditionRow[]).map(rowCondition);
-      const { inventory_json: json } = db.prepare('SELECT inventory_json FROM nodes WHERE id = ?').get(nodeId) as { inventory_json: string };
+      const { inventory_json: json } = selectInventory.get(nodeId) as { inventory_json: string };
       const record: NodeRecord = { ...rowSummary(row, conditions), inventory: parseInventory(json) };
       return record;
     },

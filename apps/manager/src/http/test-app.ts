@@ -57,7 +57,7 @@ export async function startTestApp(): Promise<TestApp> {
   const templates = createClusterTemplates({ store, tenants, reimages, now, newId });
   const remediation = startRemediation({ store, events, lifecycle, tenants, templates, reimages, outbox, drain: async () => undefined, now, cooldownMs: 60_000, onError: () => undefined });
   const apiTokens = createApiTokens({ store, now });
-  const failures = createFailures({ store, events, onError: () => undefined });
+  const failures = createFailures({ store, events, onError: () => undefined, populationTtlMs: 0, cohortTtlMs: 0 });
   const alertRules = createAlertRules({ store, fileRules: null });
   const alerts = createAlertEngine({ store, events, rules: alertRules, population: failures.population, fabric: () => null, notifiers: [], now, onError: () => undefined });
   const bearer: Record<string, string> = { admin: (await apiTokens.create({ name: 'test admin', role: 'admin', tenantId: null, ttlSeconds: null })).token };
