@@ -21,6 +21,7 @@ let agent: Proc | null = null;
 let browser: Browser;
 let page: Page;
 let nodes: NodeList['items'] = [];
+let tenantId = '';
 
 const shot = (name: string) => page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true });
 
@@ -83,6 +84,7 @@ describe('dashboard in a real browser', () => {
 
   it('reimages a tenant\'s node from the table: pick, confirm with an image, follow the operation to its end', async () => {
     const tenant = await manager.request<Tenant>('POST', '/api/v1/tenants', { name: 'ui' });
+    tenantId = tenant.id;
     const target = nodes.find((n) => n.hostname === 'sim-005');
     await manager.request('POST', `/api/v1/tenants/${tenant.id}/nodes`, { nodeId: target?.id });
     await page.getByLabel('filter by state').selectOption('allocated');
@@ -141,4 +143,20 @@ describe('dashboard in a real browser', () => {
     expect(await page.getByTestId('alerts-table').textContent()).toContain('sim-002');
     await shot('alerts');
   }, 40_000);
+
+  it('a tenant\'s viewer sees only the tenant\'s node: in the counts, the table and the heatmap', async () => {
+    const { token } = await manager.request<{ token: string }>('POST', '/api/v1/tokens', { name: 'ui-viewer', role: 'viewer', tenantId });
+    const viewer = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await viewer.goto(manager.http);
+    await viewer.getByLabel('API token').fill(token);
+    await viewer.getByRole('button', { name: 'Log in' }).click();
+    await expect.poll(() => viewer.getByTestId('tile-nodes').textContent()).toBe('1nodes');
+    await viewer.getByRole('navigation').getByRole('link', { name: 'Nodes', exact: true }).click();
+    await expect.poll(() => viewer.getByTestId('node-total').textContent()).toBe('1');
+    expect(await viewer.locator('.grid-row a').allTextContents()).toEqual(['sim-005']);
+    await viewer.getByRole('navigation').getByRole('link', { name: 'GPU health', exact: true }).click();
+    await expect.poll(() => viewer.getByTestId('heatmap').locator('a.node').count()).toBe(1);
+    await viewer.screenshot({ path: join(screenshotDir, 'tenant-viewer.png'), fullPage: true });
+    await viewer.close();
+  }, 30_000);
 });

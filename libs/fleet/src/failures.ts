@@ -123,10 +123,11 @@ export function createFailures(deps: FailureDeps) {
     },
 
     population,
-    /** Rates per cohort of one dimension over the window ending now; the population is every node not retired. */
-    async rates(by: CohortDimension, windowMs: number, now: Date): Promise<CohortRate[]> {
+    /** Rates per cohort of one dimension over the window ending now; the population is every node not retired (of one tenant, if given). */
+    async rates(by: CohortDimension, windowMs: number, now: Date, tenant: string | null = null): Promise<CohortRate[]> {
+      const mine = <T extends { cohorts: Cohorts }>(items: readonly T[]) => (tenant === null ? items : items.filter((x) => x.cohorts.tenant === tenant));
       const events: FailureEvent[] = await deps.store.failuresSince(new Date(now.getTime() - windowMs));
-      return failureRates(events, await population(), { by, windowMs, now });
+      return failureRates(mine(events), mine(await population()), { by, windowMs, now });
     },
     /** Rates for several dimensions at once (one read of the fleet): for /metrics. */
     async ratesBy(dimensions: readonly CohortDimension[], windowMs: number, now: Date): Promise<Array<{ by: CohortDimension; rates: CohortRate[] }>> {

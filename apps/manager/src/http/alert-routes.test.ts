@@ -48,6 +48,11 @@ describe('alert API', () => {
     expect(await seenBy('tenant-viewer')).toEqual(['tenant-rate']);
     expect(await seenBy('other-viewer')).toEqual([]);
     expect((await t.inject({ method: 'GET', url: '/api/v1/alerts?state=bogus' })).statusCode).toBe(400);
+    // Failure rates for a tenant-scoped token count its tenant's nodes only.
+    const rates = async (who: string) => (await as(t.bearer[who] ?? '', 'GET', '/api/v1/failure-rates?by=fleet')).json<{ items: Array<{ nodes: number; failedNodes: number }> }>().items;
+    expect(await rates('tenant-viewer')).toEqual([expect.objectContaining({ nodes: 1, failedNodes: 1 })]);
+    expect(await rates('other-viewer')).toEqual([]);
+    expect(await rates('viewer')).toEqual([expect.objectContaining({ nodes: 2, failedNodes: 1 })]);
   });
 
   it('silences by label, for a while; ending a silence brings the alert back', async () => {

@@ -15,9 +15,9 @@ export interface FailureRouteDeps {
 
 export const failureRoutes: FastifyPluginAsyncTypebox<FailureRouteDeps> = async (app, { failures, now }) => {
   app.get('/api/v1/failure-rates', {
-    schema: { ...needs('fleet:read'), summary: 'Failure rate (distinct failed nodes / nodes) and MTBF per cohort over a window, highest rate first', querystring: FailureRateQuery, response: { 200: FailureRates, 400: ApiError } },
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'Failure rate (distinct failed nodes / nodes) and MTBF per cohort over a window, highest rate first (a tenant-scoped token: its tenant\'s nodes only)', querystring: FailureRateQuery, response: { 200: FailureRates, 400: ApiError } },
   }, async (request) => {
     const { window, by } = request.query;
-    return { window, by, items: await failures.rates(by as CohortDimension, windowMs[window] ?? windowMs['24h'] ?? 0, now()) };
+    return { window, by, items: await failures.rates(by as CohortDimension, windowMs[window] ?? windowMs['24h'] ?? 0, now(), request.principal?.tenantId ?? null) };
   });
 };
