@@ -145,3 +145,14 @@ export const FailureRates = Type.Object({
     mtbfHours: Type.Union([Type.Number(), Type.Null()], { description: 'Node-hours in the window per failure.' }),
   })),
 });
+
+export const FailureTrendQuery = Type.Object({
+  days: Type.Integer({ minimum: 1, maximum: 90, default: 30 }),
+}, { additionalProperties: false });
+export const FailureTrend = Type.Object({
+  days: Type.Integer(),
+  items: Type.Array(Type.Object({
+    at: Timestamp, failures: Type.Integer(), failedNodes: Type.Integer(),
+    rate: Type.Number({ description: 'Failed nodes that day / nodes now.' }),
+  })),
+});

@@ -2,7 +2,7 @@
 // that moment — a critical health condition (at the time it appeared), a
 // failed reimage, a node in service that stayed offline — and failure rates are
 // computed over them by libs/domain.
-import { cohortsOf, failureRates, type AlertNode, type CohortDimension, type Cohorts, type CohortRate, type FailureEvent, type FailureKind } from '@metalfleet/domain';
+import { cohortsOf, failureRates, failureTrend, type AlertNode, type TrendPoint, type CohortDimension, type Cohorts, type CohortRate, type FailureEvent, type FailureKind } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from './fleet-events.ts';
 
@@ -128,6 +128,12 @@ export function createFailures(deps: FailureDeps) {
       const mine = <T extends { cohorts: Cohorts }>(items: readonly T[]) => (tenant === null ? items : items.filter((x) => x.cohorts.tenant === tenant));
       const events: FailureEvent[] = await deps.store.failuresSince(new Date(now.getTime() - windowMs));
       return failureRates(mine(events), mine(await population()), { by, windowMs, now });
+    },
+    /** Failures per day over the last `days` days (of one tenant, if given), for the overview's trend. */
+    async trend(days: number, now: Date, tenant: string | null = null): Promise<TrendPoint[]> {
+      const mine = <T extends { cohorts: Cohorts }>(items: readonly T[]) => (tenant === null ? items : items.filter((x) => x.cohorts.tenant === tenant));
+      const events = mine(await deps.store.failuresSince(new Date(now.getTime() - days * 86_400_000)));
+      return failureTrend(events, mine(await population()).length, 86_400_000, days, now);
     },
     /** Rates for several dimensions at once (one read of the fleet): for /metrics. */
     async ratesBy(dimensions: readonly CohortDimension[], windowMs: number, now: Date): Promise<Array<{ by: CohortDimension; rates: CohortRate[] }>> {

@@ -1,14 +1,16 @@
 // The fleet at a glance: nodes by state, presence and health, the cohorts
 // that fail most, firing alerts and operations in flight. Live.
-import type { AlertList, FailureRates, FleetSummary, OperationList } from '@metalfleet/api';
+import type { AlertList, FailureRates, FailureTrend, FleetSummary, OperationList } from '@metalfleet/api';
 import type { Static } from 'typebox';
 import { api } from '../api.ts';
 import { useLiveData } from '../live.ts';
+import { TrendChart } from '../components/trend-chart.tsx';
 import { Empty, Loaded, Tile, percent } from '../ui.tsx';
 
 type Alerts = Static<typeof AlertList>;
 type Rates = Static<typeof FailureRates>;
 type Operations = Static<typeof OperationList>;
+type Trend = Static<typeof FailureTrend>;
 
 const stateTones: Record<string, string> = { active: 'good', available: 'good', failed: 'bad', repair: 'warn', provisioning: 'busy' };
 const nodeEvents = ['node-registered', 'state-changed', 'presence-changed', 'health-changed', 'node-tenant-changed'];
@@ -18,6 +20,7 @@ export function OverviewPage() {
   const alerts = useLiveData(() => api<Alerts>('/api/v1/alerts?state=firing'), ['alert-changed']);
   const operations = useLiveData(() => api<Operations>('/api/v1/operations'), ['operation-created', 'operation-finished', 'operation-progress']);
   const racks = useLiveData(() => api<Rates>('/api/v1/failure-rates?window=24h&by=rack'), ['failure-recorded']);
+  const trend = useLiveData(() => api<Trend>('/api/v1/failure-trend?days=30'), ['failure-recorded']);
   const fleet = useLiveData(async () => Promise.all(['1h', '24h', '7d', '30d'].map((w) => api<Rates>(`/api/v1/failure-rates?window=${w}&by=fleet`))), ['failure-recorded']);
   return (
     <>
@@ -55,6 +58,7 @@ export function OverviewPage() {
         </section>
         <section aria-labelledby="rates-h">
           <h2 id="rates-h">Failure rate</h2>
+          <Loaded {...trend} what="the failure trend">{(t) => <TrendChart points={t.items} />}</Loaded>
           <Loaded {...fleet} what="failure rates">{(windows) => (
             <table class="compact"><thead><tr><th>window</th><th>failed nodes</th><th>rate</th></tr></thead>
               <tbody>{windows.map((w) => <tr><td>{w.window}</td><td>{w.items[0]?.failedNodes ?? 0} of {w.items[0]?.nodes ?? 0}</td><td>{percent(w.items[0]?.rate ?? 0)}</td></tr>)}</tbody>

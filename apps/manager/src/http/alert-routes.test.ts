@@ -53,6 +53,11 @@ describe('alert API', () => {
     expect(await rates('tenant-viewer')).toEqual([expect.objectContaining({ nodes: 1, failedNodes: 1 })]);
     expect(await rates('other-viewer')).toEqual([]);
     expect(await rates('viewer')).toEqual([expect.objectContaining({ nodes: 2, failedNodes: 1 })]);
+    const trend = (await t.inject({ method: 'GET', url: '/api/v1/failure-trend?days=2' })).json<{ items: Array<{ at: string; failures: number; failedNodes: number; rate: number }> }>();
+    expect(trend.items).toEqual([
+      { at: '2026-11-20T00:00:00.000Z', failures: 0, failedNodes: 0, rate: 0 },
+      { at: '2026-11-21T00:00:00.000Z', failures: 1, failedNodes: 1, rate: 0.5 },
+    ]);
   });
 
   it('silences by label, for a while; ending a silence brings the alert back', async () => {

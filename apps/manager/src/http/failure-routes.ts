@@ -1,7 +1,7 @@
 // Failure rates per cohort over a sliding window, with MTBF: which rack, GPU
 // batch or driver version stands out.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ApiError, FailureRateQuery, FailureRates } from '@metalfleet/api';
+import { ApiError, FailureRateQuery, FailureRates, FailureTrend, FailureTrendQuery } from '@metalfleet/api';
 import type { CohortDimension } from '@metalfleet/domain';
 import type { Failures } from '@metalfleet/fleet';
 import { needs } from './access.ts';
@@ -9,7 +9,7 @@ import { needs } from './access.ts';
 const windowMs: Record<string, number> = { '1h': 3_600_000, '6h': 6 * 3_600_000, '24h': 24 * 3_600_000, '7d': 7 * 24 * 3_600_000, '30d': 30 * 24 * 3_600_000 };
 
 export interface FailureRouteDeps {
-  failures: Pick<Failures, 'rates'>;
+  failures: Pick<Failures, 'rates' | 'trend'>;
   now: () => Date;
 }
 
@@ -19,5 +19,12 @@ export const failureRoutes: FastifyPluginAsyncTypebox<FailureRouteDeps> = async 
   }, async (request) => {
     const { window, by } = request.query;
     return { window, by, items: await failures.rates(by as CohortDimension, windowMs[window] ?? windowMs['24h'] ?? 0, now(), request.principal?.tenantId ?? null) };
+  });
+
+  app.get('/api/v1/failure-trend', {
+    schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'Failures and distinct failed nodes per day over the last days, oldest first', querystring: FailureTrendQuery, response: { 200: FailureTrend, 400: ApiError } },
+  }, async (request) => {
+    const items = await failures.trend(request.query.days, now(), request.principal?.tenantId ?? null);
+    return { days: request.query.days, items: items.map((p) => ({ ...p, at: p.at.toISOString() })) };
   });
 };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { emptyInventory } from '../inventory.ts';
 import { cohortsOf, type Cohorts } from './cohorts.ts';
-import { failureRates, repeatFailures, type FailureEvent } from './failure-rate.ts';
+import { failureRates, failureTrend, repeatFailures, type FailureEvent } from './failure-rate.ts';
 
 const now = new Date('2026-11-21T12:00:00Z');
 const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000);
@@ -78,5 +78,16 @@ describe('cohortsOf', () => {
       fleet: 'fleet', pool: 'unknown', rack: 'r1', tenant: 'none', vendor: 'Supermicro', model: 'SYS-821GE', gpuModel: 'H100', bios: '2.1', vbios: '96.00.89', driver: '550.54.15', firmware: 'unknown',
     });
     expect(cohortsOf({ rack: '', tenant: 't1', pool: 'training' }, emptyInventory())).toMatchObject({ rack: 'unknown', tenant: 't1', gpuModel: 'none', driver: 'none' });
+  });
+});
+
+describe('failureTrend', () => {
+  it('counts failures and distinct failed nodes per day, oldest first, empty days included', () => {
+    const events = [failure('a1', hoursAgo(1)), failure('a1', hoursAgo(2)), failure('a2', hoursAgo(3)), failure('b0', hoursAgo(30)), failure('b1', hoursAgo(24 * 5))];
+    const trend = failureTrend(events, 14, day, 3, now);
+    expect(trend.map((p) => [p.at.toISOString(), p.failures, p.failedNodes])).toEqual([
+      ['2026-11-19T00:00:00.000Z', 0, 0], ['2026-11-20T00:00:00.000Z', 1, 1], ['2026-11-21T00:00:00.000Z', 3, 2],
+    ]);
+    expect(trend[2]?.rate).toBeCloseTo(2 / 14);
   });
 });

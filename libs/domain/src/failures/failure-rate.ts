@@ -97,3 +97,27 @@ export function repeatFailures(events: readonly FailureEvent[], resets: readonly
   }
   return repeats;
 }
+
+export interface TrendPoint {
+  /** Start of the bucket. */
+  at: Date;
+  failures: number;
+  failedNodes: number;
+  /** failedNodes / the population now (the past population is not kept). */
+  rate: number;
+}
+
+/** Failures per bucket (e.g. a day) over `buckets` buckets ending with the one holding `now`, oldest first. */
+export function failureTrend(events: readonly FailureEvent[], populationSize: number, bucketMs: number, buckets: number, now: Date): TrendPoint[] {
+  const lastStart = Math.floor(now.getTime() / bucketMs) * bucketMs;
+  const firstStart = lastStart - (buckets - 1) * bucketMs;
+  const points = Array.from({ length: buckets }, (_, i) => ({ at: new Date(firstStart + i * bucketMs), failures: 0, nodes: new Set<string>() }));
+  for (const e of events) {
+    const i = Math.floor((e.at.getTime() - firstStart) / bucketMs);
+    const point = points[i];
+    if (!point || e.at.getTime() > now.getTime()) continue;
+    point.failures += 1;
+    point.nodes.add(e.nodeId);
+  }
+  return points.map((p) => ({ at: p.at, failures: p.failures, failedNodes: p.nodes.size, rate: populationSize === 0 ? 0 : p.nodes.size / populationSize }));
+}
