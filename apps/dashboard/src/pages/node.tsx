@@ -6,6 +6,7 @@ import type { NodeCommandList, NodeDetail, TelemetrySeries } from '@metalfleet/a
 import type { Static } from 'typebox';
 import { api } from '../api.ts';
 import { useLiveData } from '../live.ts';
+import { go } from '../router.ts';
 import { ConfirmDialog } from '../components/confirm-dialog.tsx';
 import { GpuChart } from '../components/gpu-chart.tsx';
 import { ReimageDialog } from '../components/reimage-dialog.tsx';
@@ -60,7 +61,11 @@ export function NodePage({ id }: { id: string }) {
         </div>
         {action === 'reimage' && <ReimageDialog nodeIds={[n.id]} close={close} />}
         {action === 'replace' && <ConfirmDialog title={`Replace ${n.hostname}`} confirmLabel="Replace" danger askReason close={close}
-          run={async (reason) => (await api<{ outcome: string }>(`/api/v1/nodes/${n.id}/replace`, { method: 'POST', body: { reason } })).outcome}>
+          run={async (reason) => {
+            const result = await api<{ outcome: string; operationId: string | null }>(`/api/v1/nodes/${n.id}/replace`, { method: 'POST', body: { reason } });
+            if (result.operationId) go(`/operations/${result.operationId}`);
+            else return result.outcome;
+          }}>
           Drains it, fails it into repair, and reimages a matching spare into tenant {n.tenant}.</ConfirmDialog>}
         {action === 'drain' && <ConfirmDialog title={`Drain ${n.hostname}`} confirmLabel="Drain" askReason close={close}
           run={async (reason) => {

@@ -6,6 +6,7 @@ import { Virtualizer, elementScroll, observeElementOffset, observeElementRect } 
 import type { NodeList, NodeSummary } from '@metalfleet/api';
 import { api, query } from '../api.ts';
 import { useLiveData } from '../live.ts';
+import { ConfirmDialog } from '../components/confirm-dialog.tsx';
 import { ReimageDialog } from '../components/reimage-dialog.tsx';
 import { go } from '../router.ts';
 import { Badge, Empty, Failed } from '../ui.tsx';
@@ -41,6 +42,7 @@ export function NodesPage({ params }: { params: URLSearchParams }) {
   const [version, bump] = useReducer((n: number) => n + 1, 0);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [reimaging, setReimaging] = useState(false);
+  const [draining, setDraining] = useState(false);
   const [search, setSearch] = useState(filter['q'] ?? '');
   const scroller = useRef<HTMLDivElement>(null);
 
@@ -107,6 +109,7 @@ export function NodesPage({ params }: { params: URLSearchParams }) {
       <div class="toolbar">
         <span>{selected.size} selected</span>
         <button type="button" disabled={selected.size === 0} onClick={() => setReimaging(true)}>Reimage…</button>
+        <button type="button" disabled={selected.size === 0} onClick={() => setDraining(true)}>Drain…</button>
         {selected.size > 0 && <button type="button" class="link" onClick={() => setSelected(new Set())}>Clear selection</button>}
       </div>
       {error && <Failed error={`Could not load nodes: ${error}`} retry={() => void loadPage(0, true)} />}
@@ -132,6 +135,12 @@ export function NodesPage({ params }: { params: URLSearchParams }) {
         </div>
       </div>
       {reimaging && <ReimageDialog nodeIds={[...selected]} close={() => setReimaging(false)} />}
+      {draining && <ConfirmDialog title={`Drain ${selected.size} node${selected.size === 1 ? '' : 's'}`} confirmLabel="Drain" askReason close={() => setDraining(false)}
+        run={async (reason) => {
+          const failed: string[] = [];
+          for (const id of selected) await api(`/api/v1/nodes/${id}/drain`, { method: 'POST', body: { reason } }).catch((e: unknown) => failed.push(`${id.slice(0, 8)}: ${e instanceof Error ? e.message : String(e)}`));
+          return failed.length === 0 ? `${selected.size} drained.` : `${selected.size - failed.length} drained; not: ${failed.join('; ')}`;
+        }}>Asks the workload scheduler (the drain hook) to stop placing work on each and waits for their jobs.</ConfirmDialog>}
     </>
   );
 }
