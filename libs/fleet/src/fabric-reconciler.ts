@@ -6,6 +6,7 @@
 import { desiredPorts, effectiveLinks, portDrift, type ActualPort, type DesiredPort, type PlannedNode, type TenantNetwork } from '@metalfleet/domain';
 import type { FabricDriver } from '@metalfleet/fabric';
 import type { FleetStore } from '@metalfleet/store';
+import { coalesced } from './coalesced.ts';
 import type { FleetEvents } from './fleet-events.ts';
 
 export interface ReconcilerDeps {
@@ -37,8 +38,6 @@ export function createFabricReconciler(deps: ReconcilerDeps) {
   const applied = new Map<string, number>();
   const warned = new Set<string>();
   let view: FabricView = { at: null, ports: [], errors: [], cablingWarnings: [], driftRepairs: 0 };
-  let running: Promise<void> | null = null;
-  let again = false;
 
   async function plan(): Promise<{ wanted: DesiredPort[]; warnings: string[] }> {
     const { planned, learned } = await deps.store.portLinks();
@@ -108,28 +107,13 @@ export function createFabricReconciler(deps: ReconcilerDeps) {
   }
 
   /** Runs a pass now; a request during a pass runs one more pass after it (never two at once). */
-  function reconcile(): Promise<void> {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      try {
-        do {
-          again = false;
-          await pass();
-        } while (again);
-      } finally {
-        running = null;
-      }
-    })();
-    return running;
-  }
+  const runs = coalesced(pass);
+  const reconcile = (): Promise<void> => runs.run();
 
   return {
     reconcile,
     /** Resolves once no pass is running (for shutdown: never starts one). */
-    settled: (): Promise<void> => running ?? Promise.resolve(),
+    settled: runs.settled,
     view: (): FabricView => view,
     /** VLANs some managed port carries now (from the last pass). */
     vlansOnPorts: (): ReadonlySet<number> => new Set(view.ports.flatMap((p) => (p.actualVlan === null ? [] : [p.actualVlan]))),

@@ -3,21 +3,15 @@
 // alert, never a second one. A rule's condition must hold for its `for` before
 // the alert fires; a pending alert that clears is dropped without a word; a
 // firing one that clears is resolved and kept a while so it can be told.
-import type { AlertRule, AlertSeverity } from './alert-rules.ts';
+import type { AlertRule } from './alert-rules.ts';
 import type { AlertCandidate } from './evaluate-rules.ts';
 
 export const alertStates = ['pending', 'firing', 'resolved'] as const;
 export type AlertState = (typeof alertStates)[number];
 
-export interface Alert {
+/** An alert as kept: what the rule found, plus its identity and lifecycle. */
+export interface Alert extends AlertCandidate {
   fingerprint: string;
-  rule: string;
-  severity: AlertSeverity;
-  labels: Record<string, string>;
-  summary: string;
-  nodes: string[];
-  conditions: string[];
-  value: number;
   state: AlertState;
   /** When the condition was first seen (this time round). */
   activeSince: Date;

@@ -8,6 +8,7 @@ import {
   type Alert, type AlertInputs, type AlertNode, type AlertRule, type Silence,
 } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
+import { coalesced } from '../coalesced.ts';
 import type { FabricView } from '../fabric-reconciler.ts';
 import type { FleetEvents } from '../fleet-events.ts';
 import type { AlertRules } from './alert-rules.ts';
@@ -41,8 +42,6 @@ export function createAlertEngine(deps: AlertEngineDeps) {
   const repairs: Array<{ at: Date; switchName: string; port: string }> = [];
   const backoff = new Map<string, { failures: number; nextAt: number }>();
   const lastRefresh = new Map<string, number>();
-  let running: Promise<void> | null = null;
-  let again = false;
 
   async function inputs(rules: readonly AlertRule[], now: Date): Promise<AlertInputs> {
     const since = new Date(now.getTime() - longestWindowMs(rules));
@@ -119,23 +118,8 @@ export function createAlertEngine(deps: AlertEngineDeps) {
   }
 
   /** One evaluation now; a request during one runs one more after it (never two at once). */
-  function evaluate(): Promise<void> {
-    if (running) {
-      again = true;
-      return running;
-    }
-    running = (async () => {
-      try {
-        do {
-          again = false;
-          await round();
-        } while (again);
-      } finally {
-        running = null;
-      }
-    })();
-    return running;
-  }
+  const runs = coalesced(round);
+  const evaluate = (): Promise<void> => runs.run();
 
   const evaluateLogged = () => {
     evaluate().catch((error: unknown) => deps.onError(error, { step: 'evaluate alerts' }));
@@ -162,7 +146,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
         off();
         clearInterval(timer);
         if (soon) clearTimeout(soon);
-        await running;
+        await runs.settled();
       };
     },
     /** Current alerts, firing first, each with the silences that mute it. */
