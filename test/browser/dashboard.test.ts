@@ -160,4 +160,36 @@ describe('dashboard in a real browser', () => {
     await viewer.screenshot({ path: join(screenshotDir, 'tenant-viewer.png'), fullPage: true });
     await viewer.close();
   }, 30_000);
+
+  it('acts from the node and alert pages: allocate to a tenant, drain, a power cycle without a BMC says why, silence an alert', async () => {
+    const spare = nodes.find((n) => n.hostname === 'sim-004');
+    await page.goto(`${manager.http}/#/nodes/${spare?.id ?? ''}`);
+    await page.getByRole('button', { name: 'Allocate to a tenant…' }).click();
+    await page.getByRole('dialog').getByLabel('Tenant').selectOption(tenantId);
+    await page.getByRole('dialog').getByRole('button', { name: 'Allocate' }).click();
+    await expect.poll(async () => (await manager.get<{ state: string; tenant: string | null }>(`/api/v1/nodes/${spare?.id ?? ''}`)).tenant).toBe(tenantId);
+    await page.getByRole('heading', { name: /sim-004 allocated/ }).waitFor();
+
+    await page.getByRole('button', { name: 'Drain…' }).click();
+    await page.getByRole('dialog').getByLabel('Why').fill('kernel upgrade');
+    await page.getByRole('dialog').getByRole('button', { name: 'Drain' }).click();
+    await page.getByRole('dialog').getByRole('status').getByText('Drained').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
+
+    await page.getByRole('button', { name: 'Power cycle…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Power cycle' }).click();
+    await expect.poll(() => page.getByRole('dialog').getByRole('alert').textContent()).toMatch(/BMC/);
+    await page.keyboard.press('Escape');
+    expect(await page.getByRole('dialog').count()).toBe(0);
+
+    await page.getByRole('navigation').getByRole('link', { name: 'Alerts', exact: true }).click();
+    const row = page.getByTestId('alerts-table').getByRole('row').filter({ hasText: 'fleet-failure-rate' });
+    await row.getByRole('button', { name: 'Silence…' }).click();
+    await row.getByLabel('why').fill('RMA 4711');
+    await row.getByRole('button', { name: 'Silence', exact: true }).click();
+    await row.getByText('silenced').waitFor();
+    const silences = await manager.get<{ items: Array<{ comment: string; createdBy: string; matchers: Array<{ label: string; value: string }> }> }>('/api/v1/silences');
+    expect(silences.items).toEqual([expect.objectContaining({ comment: 'RMA 4711', matchers: expect.arrayContaining([{ label: 'alertname', value: 'fleet-failure-rate' }]) as unknown })]);
+    await shot('alerts-silenced');
+  }, 40_000);
 });

@@ -1,6 +1,7 @@
 // Small pieces every page uses: honest loading, error and empty states, count
 // tiles, badges.
 import type { ComponentChildren } from 'preact';
+import { useEffect } from 'preact/hooks';
 
 export function Loading({ what }: { what: string }) {
   return <p class="muted" role="status">Loading {what}…</p>;
@@ -36,3 +37,14 @@ export function Badge({ value }: { value: string }) {
 
 export const percent = (fraction: number): string => `${(fraction * 100).toFixed(1)}%`;
 export const when = (iso: string | null): string => (iso ? new Date(iso).toLocaleString() : '—');
+
+/** Escape closes the dialog that calls this, wherever the focus is. */
+export function useEscape(close: () => void): void {
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key === 'Escape') close();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [close]);
+}

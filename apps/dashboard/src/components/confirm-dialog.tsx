@@ -3,6 +3,7 @@
 // answer or error.
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
+import { useEscape } from '../ui.tsx';
 
 export interface ConfirmProps {
   title: string;
@@ -16,6 +17,7 @@ export interface ConfirmProps {
 }
 
 export function ConfirmDialog({ title, children, confirmLabel, askReason = false, danger = false, run, close }: ConfirmProps) {
+  useEscape(close);
   const [reason, setReason] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -35,7 +37,7 @@ export function ConfirmDialog({ title, children, confirmLabel, askReason = false
     }
   };
   return (
-    <div class="dialog" role="dialog" aria-modal="true" aria-label={title} onKeyDown={(e) => e.key === 'Escape' && close()}>
+    <div class="dialog" role="dialog" aria-modal="true" aria-label={title}>
       <form onSubmit={submit}>
         <h2>{title}</h2>
         <div>{children}</div>

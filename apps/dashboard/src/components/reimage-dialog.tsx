@@ -6,8 +6,10 @@ import type { Static } from 'typebox';
 import { api } from '../api.ts';
 import { useLiveData } from '../live.ts';
 import { go } from '../router.ts';
+import { useEscape } from '../ui.tsx';
 
 export function ReimageDialog({ nodeIds, close }: { nodeIds: string[]; close: () => void }) {
+  useEscape(close);
   const images = useLiveData(() => api<Static<typeof ImageList>>('/api/v1/images'), []);
   const [image, setImage] = useState('');
   const [error, setError] = useState<string | null>(null);

@@ -3,8 +3,10 @@ import { useState } from 'preact/hooks';
 import type { Tenant } from '@metalfleet/api';
 import { api } from '../api.ts';
 import { useLiveData } from '../live.ts';
+import { useEscape } from '../ui.tsx';
 
 export function TenantPicker({ nodeId, close }: { nodeId: string; close: () => void }) {
+  useEscape(close);
   const tenants = useLiveData(() => api<{ items: Tenant[] }>('/api/v1/tenants'), []);
   const [tenant, setTenant] = useState('');
   const [error, setError] = useState<string | null>(null);
