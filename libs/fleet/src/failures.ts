@@ -79,10 +79,13 @@ export function createFailures(deps: FailureDeps) {
   async function readPopulation(): Promise<AlertNode[]> {
     const members: AlertNode[] = [];
     const now = Date.now();
+    let reads = 0;
     for (const summary of await deps.store.listNodes()) {
       if (summary.state === 'retired') continue;
       let cached = cohortCache.get(summary.id);
       if (!cached || now - cached.at > cohortTtlMs) {
+        // Reading inventories blocks (SQLite is synchronous): let telemetry through every 100.
+        if ((reads += 1) % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
         const node = await deps.store.getNode(summary.id);
         if (!node) continue;
         cached = { cohorts: cohortsOf({ rack: node.rack, tenant: node.tenant, pool: poolOf(node.tenant) }, node.inventory), at: now };

@@ -34,6 +34,8 @@ export interface AlertEngineDeps {
 /** Events after which rules may see something new, so evaluation comes soon instead of at the next period. */
 const prompting = new Set(['failure-recorded', 'health-changed', 'presence-changed', 'port-drift-repaired', 'fabric-error', 'operation-progress']);
 const soonMs = 100;
+/** Prompted evaluations are at least this far apart: a storm of events (5,000 nodes powering on) is not a storm of evaluations. */
+const minGapMs = 1000;
 
 export function createAlertEngine(deps: AlertEngineDeps) {
   const keepResolvedMs = deps.keepResolvedMs ?? 86_400_000;
@@ -102,7 +104,9 @@ export function createAlertEngine(deps: AlertEngineDeps) {
     alerts = [...next];
   }
 
+  let lastRoundAt = 0;
   async function round(): Promise<void> {
+    lastRoundAt = Date.now();
     const now = deps.now();
     const rules = await deps.rules.active();
     silences = await deps.store.listSilences();
@@ -138,7 +142,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
         soon = setTimeout(() => {
           soon = null;
           evaluateLogged();
-        }, soonMs);
+        }, Math.max(soonMs, lastRoundAt + minGapMs - Date.now()));
       });
       const timer = setInterval(evaluateLogged, deps.intervalMs ?? 5000);
       evaluateLogged();
