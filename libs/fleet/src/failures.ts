@@ -20,6 +20,11 @@ export interface FailureDeps {
   populationTtlMs?: number;
 }
 
+/** Only what belongs to `tenant` (all of it when null): what a tenant-scoped token may see. */
+function ofTenant<T extends { cohorts: Cohorts }>(items: readonly T[], tenant: string | null): readonly T[] {
+  return tenant === null ? items : items.filter((x) => x.cohorts.tenant === tenant);
+}
+
 /** The pool a node is counted in: its tenant, or the spares. */
 const poolOf = (tenant: string | null) => tenant ?? 'spares';
 
@@ -128,15 +133,13 @@ export function createFailures(deps: FailureDeps) {
     population,
     /** Rates per cohort of one dimension over the window ending now; the population is every node not retired (of one tenant, if given). */
     async rates(by: CohortDimension, windowMs: number, now: Date, tenant: string | null = null): Promise<CohortRate[]> {
-      const mine = <T extends { cohorts: Cohorts }>(items: readonly T[]) => (tenant === null ? items : items.filter((x) => x.cohorts.tenant === tenant));
       const events: FailureEvent[] = await deps.store.failuresSince(new Date(now.getTime() - windowMs));
-      return failureRates(mine(events), mine(await population()), { by, windowMs, now });
+      return failureRates(ofTenant(events, tenant), ofTenant(await population(), tenant), { by, windowMs, now });
     },
     /** Failures per day over the last `days` days (of one tenant, if given), for the overview's trend. */
     async trend(days: number, now: Date, tenant: string | null = null): Promise<TrendPoint[]> {
-      const mine = <T extends { cohorts: Cohorts }>(items: readonly T[]) => (tenant === null ? items : items.filter((x) => x.cohorts.tenant === tenant));
-      const events = mine(await deps.store.failuresSince(new Date(now.getTime() - days * 86_400_000)));
-      return failureTrend(events, mine(await population()).length, 86_400_000, days, now);
+      const events = ofTenant(await deps.store.failuresSince(new Date(now.getTime() - days * 86_400_000)), tenant);
+      return failureTrend(events, ofTenant(await population(), tenant).length, 86_400_000, days, now);
     },
     /** Rates for several dimensions at once (one read of the fleet): for /metrics. */
     async ratesBy(dimensions: readonly CohortDimension[], windowMs: number, now: Date): Promise<Array<{ by: CohortDimension; rates: CohortRate[] }>> {

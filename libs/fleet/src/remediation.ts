@@ -3,7 +3,7 @@
 // fault is drained, failed and sent to repair with its evidence, and a
 // matching spare — same rack first — is allocated to the tenant and reimaged
 // with the tenant's template: the cluster returns to its size by itself.
-import { DomainError, decideRemediation, pickSpare, type FaultHistory, type NodeSummary } from '@metalfleet/domain';
+import { DomainError, decideRemediation, gpuIndexOfComponent, pickSpare, type FaultHistory, type NodeSummary } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { ClusterTemplates } from './cluster-templates.ts';
 import type { CommandOutbox } from './command-outbox.ts';
@@ -115,9 +115,7 @@ export function startRemediation(deps: RemediationDeps): Remediation {
   }
 
   async function gpuIndexOf(nodeId: string, component: string): Promise<number> {
-    const bus = component.replace(/^gpu:/, '').toLowerCase();
-    const gpu = (await deps.store.getNode(nodeId))?.inventory.gpus.find((g) => g.pciBusId.toLowerCase().endsWith(bus) || g.pciBusId.toLowerCase().includes(bus));
-    return gpu?.index ?? 0;
+    return gpuIndexOfComponent((await deps.store.getNode(nodeId))?.inventory.gpus ?? [], component) ?? 0;
   }
 
   // One remediation at a time per node; a change that arrives meanwhile is looked at afterwards.

@@ -2,11 +2,9 @@
 // batch or driver version stands out.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ApiError, FailureRateQuery, FailureRates, FailureTrend, FailureTrendQuery } from '@metalfleet/api';
-import type { CohortDimension } from '@metalfleet/domain';
+import { parseDuration, type CohortDimension } from '@metalfleet/domain';
 import type { Failures } from '@metalfleet/fleet';
 import { needs } from './access.ts';
-
-const windowMs: Record<string, number> = { '1h': 3_600_000, '6h': 6 * 3_600_000, '24h': 24 * 3_600_000, '7d': 7 * 24 * 3_600_000, '30d': 30 * 24 * 3_600_000 };
 
 export interface FailureRouteDeps {
   failures: Pick<Failures, 'rates' | 'trend'>;
@@ -18,7 +16,7 @@ export const failureRoutes: FastifyPluginAsyncTypebox<FailureRouteDeps> = async 
     schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'Failure rate (distinct failed nodes / nodes) and MTBF per cohort over a window, highest rate first (a tenant-scoped token: its tenant\'s nodes only)', querystring: FailureRateQuery, response: { 200: FailureRates, 400: ApiError } },
   }, async (request) => {
     const { window, by } = request.query;
-    return { window, by, items: await failures.rates(by as CohortDimension, windowMs[window] ?? windowMs['24h'] ?? 0, now(), request.principal?.tenantId ?? null) };
+    return { window, by, items: await failures.rates(by as CohortDimension, parseDuration(window) ?? 86_400_000, now(), request.principal?.tenantId ?? null) };
   });
 
   app.get('/api/v1/failure-trend', {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { emptyInventory } from '../inventory.ts';
 import { cohortsOf, type Cohorts } from './cohorts.ts';
-import { failureRates, failureTrend, repeatFailures, type FailureEvent } from './failure-rate.ts';
+import { failureRates, failureTrend, type FailureEvent } from './failure-rate.ts';
 
 const now = new Date('2026-11-21T12:00:00Z');
 const hoursAgo = (h: number) => new Date(now.getTime() - h * 3_600_000);
@@ -51,20 +51,6 @@ describe('failureRates', () => {
 
   it('ignores failures of cohorts that have no nodes now (a rack taken out)', () => {
     expect(failureRates([failure('z1', hoursAgo(1), 'xid-79', 'r9')], population, { by: 'rack', windowMs: day, now }).map((r) => r.cohort)).toEqual(['r1', 'r2']);
-  });
-});
-
-describe('repeatFailures', () => {
-  it('finds the same fault before and after a repair or reimage, once per code and reset', () => {
-    const events = [failure('a1', hoursAgo(30)), failure('a1', hoursAgo(10)), failure('a1', hoursAgo(5)), failure('a1', hoursAgo(4), 'ecc-dbe'), failure('a2', hoursAgo(2))];
-    const reset = { nodeId: 'a1', at: hoursAgo(20), kind: 'reimaged' as const };
-    expect(repeatFailures(events, [reset, { nodeId: 'a2', at: hoursAgo(3), kind: 'repaired' }])).toEqual([
-      { nodeId: 'a1', code: 'xid-79', after: reset, first: hoursAgo(30), again: hoursAgo(10) },
-    ]);
-  });
-
-  it('a different fault after the reset is not a repeat', () => {
-    expect(repeatFailures([failure('a1', hoursAgo(30)), failure('a1', hoursAgo(1), 'xid-48')], [{ nodeId: 'a1', at: hoursAgo(20), kind: 'repaired' }])).toEqual([]);
   });
 });
 

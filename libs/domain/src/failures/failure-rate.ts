@@ -1,7 +1,7 @@
 // Failure rates over a sliding window: distinct failed nodes / nodes in the
 // cohort, per cohort of one dimension, with the failures counted and an MTBF
-// estimate (node-hours in the window / failures). And repeat failures: the
-// same fault on a node after it was repaired or reimaged, which escalates.
+// estimate (node-hours in the window / failures); and failures per day. (A
+// fault that comes back after a repair or reimage: remediation-policy.ts.)
 import type { CohortDimension, Cohorts } from './cohorts.ts';
 
 export type FailureKind = 'critical-condition' | 'reimage-failed' | 'node-lost';
@@ -61,41 +61,6 @@ export function failureRates(events: readonly FailureEvent[], population: readon
     const failures = counts.get(cohort) ?? 0;
     return { cohort, nodes, failedNodes, failures, rate: failedNodes / nodes, mtbfHours: failures === 0 ? null : (nodes * hours) / failures };
   }).sort((a, b) => b.rate - a.rate || b.failedNodes - a.failedNodes || a.cohort.localeCompare(b.cohort));
-}
-
-/** A node back from repair or a reimage: a fault seen before it and again after it is a repeat. */
-export interface NodeReset {
-  nodeId: string;
-  at: Date;
-  kind: 'repaired' | 'reimaged';
-}
-
-export interface RepeatFailure {
-  nodeId: string;
-  code: string;
-  /** The reset the fault survived. */
-  after: NodeReset;
-  first: Date;
-  again: Date;
-}
-
-/** Faults that came back on the same node after a repair or reimage: these escalate (to repair, or to RMA). */
-export function repeatFailures(events: readonly FailureEvent[], resets: readonly NodeReset[]): RepeatFailure[] {
-  const repeats: RepeatFailure[] = [];
-  for (const reset of resets) {
-    const mine = events.filter((e) => e.nodeId === reset.nodeId);
-    const before = new Map<string, Date>();
-    for (const e of mine) if (e.at < reset.at && (!before.has(e.code) || (before.get(e.code) ?? e.at) < e.at)) before.set(e.code, e.at);
-    const reported = new Set<string>();
-    for (const e of [...mine].sort((a, b) => a.at.getTime() - b.at.getTime())) {
-      const first = before.get(e.code);
-      if (e.at > reset.at && first && !reported.has(e.code)) {
-        reported.add(e.code);
-        repeats.push({ nodeId: e.nodeId, code: e.code, after: reset, first, again: e.at });
-      }
-    }
-  }
-  return repeats;
 }
 
 export interface TrendPoint {

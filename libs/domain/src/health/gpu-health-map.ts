@@ -13,18 +13,26 @@ export interface GpuCell {
   codes: string[];
 }
 
-/** `0000:9B:00.0` and `00000000:9b:00.0` both end in the bus `0000:9b:00` a condition names. */
-function busOf(pciBusId: string): string {
-  const parts = pciBusId.toLowerCase().split(':');
-  const bus = parts.at(-2) ?? '';
-  const device = (parts.at(-1) ?? '').split('.')[0] ?? '';
-  return `${bus}:${device}`;
+/**
+ * The bus a GPU sits on as conditions name it (`0000:9b:00`), from a PCI
+ * address as nvidia-smi writes it (`00000000:9B:00.0`) or from a condition's
+ * component (`gpu:0000:9b:00`).
+ */
+export function gpuBus(address: string): string {
+  const parts = address.replace(/^gpu:/, '').toLowerCase().split(':');
+  return `0000:${parts.at(-2) ?? ''}:${(parts.at(-1) ?? '').split('.')[0] ?? ''}`;
+}
+
+/** The index of the GPU a condition's component names; null when the inventory has no GPU there. */
+export function gpuIndexOfComponent(gpus: ReadonlyArray<{ index: number; pciBusId: string }>, component: string): number | null {
+  const bus = gpuBus(component);
+  return gpus.find((g) => gpuBus(g.pciBusId) === bus)?.index ?? null;
 }
 
 export function gpuHealthCells(gpus: ReadonlyArray<{ index: number; pciBusId: string }>, gpuCount: number, conditions: readonly HealthCondition[]): { gpus: GpuCell[]; host: Severity; hostCodes: string[] } {
   const cells: GpuCell[] = Array.from({ length: Math.max(gpuCount, gpus.length) }, (_, index) => {
     const gpu = gpus.find((g) => g.index === index);
-    return { index, bus: gpu ? `0000:${busOf(gpu.pciBusId)}` : '', severity: 'ok', codes: [] };
+    return { index, bus: gpu ? gpuBus(gpu.pciBusId) : '', severity: 'ok', codes: [] };
   });
   const byBus = new Map(cells.map((cell) => [cell.bus, cell]));
   let host: Severity = 'ok';
@@ -32,7 +40,7 @@ export function gpuHealthCells(gpus: ReadonlyArray<{ index: number; pciBusId: st
   for (const c of conditions) {
     if (c.severity === 'ok') continue;
     if (c.component.startsWith('gpu:')) {
-      const bus = `0000:${busOf(`${c.component.slice(4)}.0`)}`;
+      const bus = gpuBus(c.component);
       let cell = byBus.get(bus);
       if (!cell) {
         // A GPU the inventory no longer lists: it still gets its cell.
