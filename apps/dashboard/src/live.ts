@@ -65,16 +65,35 @@ export function useLiveStatus(): boolean {
   return up;
 }
 
-/**
- * Loads with `load` now and again shortly after any of `types` arrives (a burst
- * of events is one reload), so a page follows the fleet without a reload.
- */
+/** Calls `onBurst` shortly after any of `types` arrives; a burst of events is one call. */
+export function useLiveEvents(types: readonly string[], onBurst: () => void): void {
+  const callback = useRef(onBurst);
+  callback.current = onBurst;
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const listener: Listener = (type) => {
+      if (!types.includes(type) || timer) return;
+      timer = setTimeout(() => {
+        timer = null;
+        callback.current();
+      }, 300);
+    };
+    listeners.add(listener);
+    return () => {
+      listeners.delete(listener);
+      if (timer) clearTimeout(timer);
+    };
+  }, [types.join(',')]);
+}
+
+/** Loads with `load` now and again after any of `types` arrives, so a page follows the fleet without a reload. */
 export function useLiveData<T>(load: () => Promise<T>, types: readonly string[], deps: readonly unknown[] = []): { data: T | null; error: string | null; reload: () => void } {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const loadRef = useRef(load);
   loadRef.current = load;
   const [tick, setTick] = useState(0);
+  const reload = () => setTick((t) => t + 1);
   useEffect(() => {
     let alive = true;
     loadRef.current().then((value) => {
@@ -89,20 +108,6 @@ export function useLiveData<T>(load: () => Promise<T>, types: readonly string[],
       alive = false;
     };
   }, [tick, ...deps]);
-  useEffect(() => {
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    const listener: Listener = (type) => {
-      if (!types.includes(type) || timer) return;
-      timer = setTimeout(() => {
-        timer = null;
-        setTick((t) => t + 1);
-      }, 300);
-    };
-    listeners.add(listener);
-    return () => {
-      listeners.delete(listener);
-      if (timer) clearTimeout(timer);
-    };
-  }, [types.join(',')]);
-  return { data, error, reload: () => setTick((t) => t + 1) };
+  useLiveEvents(types, reload);
+  return { data, error, reload };
 }

@@ -5,7 +5,7 @@ import { useEffect, useLayoutEffect, useMemo, useReducer, useRef, useState } fro
 import { Virtualizer, elementScroll, observeElementOffset, observeElementRect } from '@tanstack/virtual-core';
 import type { NodeList, NodeSummary } from '@metalfleet/api';
 import { api, query } from '../api.ts';
-import { useLiveData } from '../live.ts';
+import { useLiveEvents } from '../live.ts';
 import { ConfirmDialog } from '../components/confirm-dialog.tsx';
 import { ReimageDialog } from '../components/reimage-dialog.tsx';
 import { go } from '../router.ts';
@@ -70,11 +70,10 @@ export function NodesPage({ params }: { params: URLSearchParams }) {
     setSelected(new Set());
     void loadPage(0, true);
   }, [filterKey]);
-  useLiveData(async () => {
-    const pages = new Set(virtualizer.getVirtualItems().map((v) => Math.floor(v.index / pageSize)));
-    for (const page of pages.size > 0 ? pages : [0]) await loadPage(page, false);
-    return null;
-  }, ['node-registered', 'state-changed', 'presence-changed', 'health-changed', 'node-tenant-changed'], [filterKey]);
+  useLiveEvents(['node-registered', 'state-changed', 'presence-changed', 'health-changed', 'node-tenant-changed'], () => {
+    const inView = new Set(virtualizer.getVirtualItems().map((v) => Math.floor(v.index / pageSize)));
+    for (const page of inView.size > 0 ? inView : [0]) void loadPage(page);
+  });
 
   const virtualizer = useVirtualRows(total ?? 0, scroller);
   const items = virtualizer.getVirtualItems();
