@@ -78,6 +78,16 @@ describe('node broker ACL (real MQTT clients)', () => {
     await a.endAsync();
   });
 
+  it('delivers a node\'s retained status and its last will to the manager', async () => {
+    const will = { topic: 'mf/v1/nodes/node-a/status', payload: Buffer.from('gone'), qos: 1 as const, retain: true };
+    const a = await mqtt.connectAsync(url, { clientId: 'node-a', username: 'node-a', password: 'secret-a', reconnectPeriod: 0, will });
+    await a.publishAsync('mf/v1/nodes/node-a/status', Buffer.from('here'), { qos: 1, retain: true });
+    expect(await waitFor(() => received.some((m) => m.payload.toString() === 'here'))).toBe(true);
+    a.stream.destroy(); // the node vanishes without a DISCONNECT: the broker publishes its will
+    expect(await waitFor(() => received.some((m) => m.topic === will.topic && m.payload.toString() === 'gone'))).toBe(true);
+    a.end(true);
+  });
+
   it('refuses an oversized payload', async () => {
     const b = await connect('node-b', 'secret-b');
     const closed = new Promise<void>((resolve) => b.once('close', () => resolve()));

@@ -85,6 +85,12 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
         emit({ type: 'publish-denied', nodeId, topic: packet.topic, reason });
         return done(new Error(reason));
       }
+      // A node's retained message (its status, its last will) is delivered but not kept: only the
+      // manager may read node topics, and it reads them live and keeps presence in its store. Kept,
+      // they would cost memory per node and, worse, a scan of every one of them at each SUBSCRIBE
+      // (aedes tests each retained topic against a new subscription): a power-on storm of N nodes
+      // would cost N² topic matches, and the last nodes of 5,000 waited a minute for their SUBACK.
+      packet.retain = false;
       done(null);
     },
 
