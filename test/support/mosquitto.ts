@@ -1,0 +1,70 @@
+// A private Mosquitto (Debian `mosquitto`) with a TLS listener on a loopback
+// port, for measuring the same broker load as the manager's (MQTT over TLS)
+// through a broker written in C. The machine's own Mosquitto on 1883 is plain
+// MQTT and is left alone.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports.ts';
+
+const bin = '/usr/sbin/mosquitto';
+
+export interface PrivateMosquitto {
+  url: string;
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+function accepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+/** Starts Mosquitto serving MQTT over TLS with the given certificate chain and key; anonymous clients allowed. */
+export async function startMosquittoTls(tls: { chainPem: string; keyPem: string }): Promise<PrivateMosquitto> {
+  if (!existsSync(bin)) execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'mosquitto'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const dir = mkdtempSync(join(tmpdir(), 'mf-mosquitto-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'chain.pem'), tls.chainPem);
+  writeFileSync(join(dir, 'key.pem'), tls.keyPem);
+  // `user` keeps a root-started broker able to read its private directory (it would drop to `mosquitto`).
+  writeFileSync(join(dir, 'mosquitto.conf'), [
+    `user ${process.getuid?.() === 0 ? 'root' : 'mosquitto'}`,
+    `listener ${port} 127.0.0.1`,
+    `certfile ${join(dir, 'chain.pem')}`,
+    `keyfile ${join(dir, 'key.pem')}`,
+    'allow_anonymous true',
+    'persistence false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    '',
+  ].join('\n'));
+  let output = '';
+  const child = spawn(bin, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 10_000;
+  while (!(await accepting(port))) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      await stop();
+      throw new Error(`mosquitto did not listen on 127.0.0.1:${port}:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url: `mqtts://127.0.0.1:${port}`, output: () => output, stop };
+}
