@@ -193,7 +193,7 @@ export async function runManagerLoad(): Promise<void> {
     row('ingest lag p50 / p99 (s)', lag(m), lag(tls), lag(plain));
     row('same, thin publishers (msg/s)', m.thin.rate.toFixed(0), tls.rate.toFixed(0), plain.rate.toFixed(0),
       `(${m.thin.nodes} nodes' own credentials over TLS, no agent logic; lag p99 ${m.thin.p99.toFixed(3)} s)`);
-    if (!m.allConnected) console.log(`only ${m.connected} of ${nodes} nodes connected to MQTT within 180 s: the telemetry figures below are for those`);
+    if (!m.allConnected) console.log(`only ${m.connected} of ${nodes} nodes connected to MQTT within 180 s: the telemetry figures above are for those`);
     console.log(`targets: all ${nodes} registered within 30 s ${m.allIn && m.registrationS <= 30 ? 'met' : 'MISSED'} (${m.count} in ${m.registrationS.toFixed(1)} s); ` +
       `10,000 msg/s ${m.rate >= 10_000 ? 'met' : 'MISSED'} (${m.rate.toFixed(0)}); lag < 1 s ${m.p99 < 1 ? 'met' : 'MISSED'} (p99 ${m.p99.toFixed(3)} s)`);
   } finally {
