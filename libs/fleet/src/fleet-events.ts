@@ -31,6 +31,10 @@ export type FleetEvent =
   | { type: 'operation-created'; operationId: string; kind: string; nodes: number; reason: string; at: Date }
   | { type: 'operation-progress'; operationId: string; nodeId: string; phase: string; message: string; at: Date }
   | { type: 'operation-finished'; operationId: string; state: 'succeeded' | 'failed'; done: number; failed: number; at: Date }
+  /** The boot endpoint answered a machine: the manager's own evidence that it booted over the network (and into which image). */
+  | { type: 'boot-script-served'; nodeId: string | null; mac: string; commandId: string | null; purpose: 'discovery' | 'install' | 'local'; peer: string; at: Date }
+  /** An agent registered with an install token bound to this node and command: it runs the manager's install image. */
+  | { type: 'install-registered'; nodeId: string; commandId: string; at: Date }
   | { type: 'enrollment-claimed'; nodeId: string; mac: string; bmcAddress: string; at: Date }
   | { type: 'remediation'; nodeId: string; action: string; reason: string; outcome: string; at: Date }
   /** A failure counted in the failure rates (recorded once). */

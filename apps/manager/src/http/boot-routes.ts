@@ -10,7 +10,7 @@ import { Type } from 'typebox';
 import {
   bootCmdline, imageLabel, ipxeChainWithMac, ipxeLocalBoot, ipxeScript, parseImageRef, resolveImageUrls, type Image,
 } from '@metalfleet/domain';
-import type { BootstrapTokens } from '@metalfleet/fleet';
+import type { BootstrapTokens, FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import { createFileDigests } from './file-digests.ts';
 import { open } from './access.ts';
@@ -18,6 +18,8 @@ import { open } from './access.ts';
 export interface BootRouteDeps {
   store: FleetStore;
   tokens: BootstrapTokens;
+  events: FleetEvents;
+  now: () => Date;
   /** gRPC address (host:port) nodes register at. */
   managerAddress: () => string;
   /** The manager's HTTP URL as nodes reach it: completes catalog paths such as /images/…. */
@@ -55,14 +57,17 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
         const image = await deps.store.getImage(work.operation.image);
         if (!image) return ipxeLocalBoot(`image ${imageLabel(work.operation.image)} is gone from the catalog`);
         request.log.info({ nodeId: candidate.nodeId, mac, image: imageLabel(image) }, 'boot: install image for a reimage');
+        deps.events.emit({ type: 'boot-script-served', nodeId: candidate.nodeId, mac, commandId: work.commandId, purpose: 'install', peer: request.ip, at: deps.now() });
         return scriptFor(image, `reimage boot of ${candidate.nodeId}`, work.commandId ?? undefined);
       }
+      deps.events.emit({ type: 'boot-script-served', nodeId: candidate.nodeId, mac, commandId: null, purpose: 'local', peer: request.ip, at: deps.now() });
       return ipxeLocalBoot(`node ${candidate.nodeId} has no reimage in progress`);
     }
     const discovery = parseImageRef(deps.discoveryImage);
     const image = discovery ? await deps.store.getImage(discovery) : null;
     if (!image) return ipxeLocalBoot(`unknown machine ${mac} and no discovery image configured`);
     request.log.info({ mac, image: imageLabel(image) }, 'boot: discovery image for an unknown machine');
+    deps.events.emit({ type: 'boot-script-served', nodeId: null, mac, commandId: null, purpose: 'discovery', peer: request.ip, at: deps.now() });
     return scriptFor(image, `discovery boot of ${mac}`);
   });
 

@@ -42,7 +42,7 @@ export interface HttpAppDeps {
   nodeActions: NodeActionDeps;
   failures: FailureRouteDeps['failures'];
   alerts: Omit<AlertRouteDeps, 'store' | 'now'>;
-  boot: Omit<BootRouteDeps, 'store' | 'tokens'>;
+  boot: Omit<BootRouteDeps, 'store' | 'tokens' | 'events' | 'now'>;
   /** Folder with the dashboard's static files; null serves no dashboard. */
   dashboardDir: string | null;
 }
@@ -67,7 +67,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(nodeActionRoutes, deps.nodeActions);
   await app.register(failureRoutes, { failures: deps.failures, now: deps.now });
   await app.register(alertRoutes, { store: deps.store, now: deps.now, ...deps.alerts });
-  await app.register(bootRoutes, { store: deps.store, tokens: deps.tokens, ...deps.boot });
+  await app.register(bootRoutes, { store: deps.store, tokens: deps.tokens, events: deps.events, now: deps.now, ...deps.boot });
   await app.register(eventStreamRoutes, { events: deps.events, store: deps.store });
   await app.register(metricsRoutes, { metrics: deps.metrics });
   if (deps.dashboardDir) {
