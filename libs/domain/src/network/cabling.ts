@@ -1,8 +1,12 @@
 // The node-NIC ↔ switch-port map. A link is set by hand (the cabling plan) or
-// learned from the LLDP neighbour the agent heard on a NIC. A planned link
-// wins; where LLDP disagrees with the plan, the operator gets a warning, since
-// programming the wrong port would put a node on someone else's network.
+// learned: from LLDP the node reported, or from the switch's own view. Only
+// the plan and trusted learned links (cabling-trust.ts) map a port; the plan
+// wins; a port mapped to a node stays with it until an operator plans it
+// otherwise, however many later claims say otherwise. Every disagreement is a
+// warning for the operator and changes nothing, since programming the wrong
+// port would put a node on someone else's network.
 import type { Nic } from '../inventory.ts';
+import type { LinkSource } from './cabling-trust.ts';
 import type { PortLink } from './port-plan.ts';
 
 export interface PlannedLink extends PortLink {
@@ -11,58 +15,90 @@ export interface PlannedLink extends PortLink {
 }
 
 export interface LearnedLink extends PlannedLink {
-  source: 'lldp';
+  source: LinkSource;
+  /** Whether the source may map a port (decided by trustedSource when the link was recorded). */
+  trusted: boolean;
+  /** When this node was first heard on this port from this source: the earliest trusted claim keeps a port. */
+  since: Date;
 }
 
+export interface PortRef { switchName: string; port: string }
+
 export interface CablingWarning {
+  /** off-plan: the plan puts this NIC elsewhere; port-conflict: the port is already another node's. */
+  kind: 'off-plan' | 'port-conflict';
   nodeId: string;
   mac: string;
-  planned: { switchName: string; port: string };
-  heard: { switchName: string; port: string };
+  source: LinkSource;
+  heard: PortRef;
+  /** off-plan: where the plan puts the NIC. */
+  planned: PortRef | null;
+  /** port-conflict: who holds the port, and why. */
+  holder: { nodeId: string; mac: string; by: 'plan' | 'earlier-trusted-claim' } | null;
   message: string;
 }
 
-/** The links LLDP reveals for one node's NICs. */
-export function learnedLinks(nodeId: string, nics: readonly Nic[]): LearnedLink[] {
-  return nics.flatMap((nic) =>
-    nic.neighbor && nic.neighbor.switchName && nic.neighbor.portId
-      ? [{ nodeId, mac: nic.mac.toLowerCase(), switchName: nic.neighbor.switchName, port: nic.neighbor.portId, source: 'lldp' as const }]
-      : []);
+/** The links LLDP reveals for one node's NICs (one NIC per port: the first heard wins). */
+export function learnedLinks(nodeId: string, nics: readonly Nic[]): PlannedLink[] {
+  const seen = new Set<string>();
+  return nics.flatMap((nic) => {
+    if (!nic.neighbor?.switchName || !nic.neighbor.portId) return [];
+    const link = { nodeId, mac: nic.mac.toLowerCase(), switchName: nic.neighbor.switchName, port: nic.neighbor.portId };
+    if (seen.has(portKey(link))) return [];
+    seen.add(portKey(link));
+    return [link];
+  });
 }
 
-/** The map the fabric is programmed from: planned links, then learned ones for ports no plan claims. */
+const portKey = (l: PortRef) => `${l.switchName}\u0000${l.port}`;
+const where = (l: PortRef) => `${l.switchName}/${l.port}`;
+const sourceText: Record<LinkSource, string> = {
+  'lldp-manager-image': "LLDP from the manager's image",
+  'lldp-node-os': "LLDP from the node's own OS (not trusted)",
+  switch: 'the switch',
+};
+
+/** Trusted claims first, oldest first: the earliest trusted claim keeps a port; untrusted ones only ever warn. */
+function byPrecedence(a: LearnedLink, b: LearnedLink): number {
+  if (a.trusted !== b.trusted) return a.trusted ? -1 : 1;
+  return a.since.getTime() - b.since.getTime() || a.nodeId.localeCompare(b.nodeId) || a.mac.localeCompare(b.mac);
+}
+
+/** The map the fabric is programmed from: planned links, then trusted learned ones for ports nobody holds yet. */
 export function effectiveLinks(planned: readonly PlannedLink[], learned: readonly LearnedLink[]): {
   links: PlannedLink[];
   warnings: CablingWarning[];
 } {
-  const portKey = (l: { switchName: string; port: string }) => `${l.switchName}\u0000${l.port}`;
   const plannedByMac = new Map(planned.map((l) => [l.mac.toLowerCase(), l]));
-  const claimed = new Set(planned.map(portKey));
+  const holders = new Map<string, { link: PlannedLink; by: 'plan' | 'earlier-trusted-claim' }>(planned.map((l) => [portKey(l), { link: l, by: 'plan' }]));
   const links: PlannedLink[] = [...planned];
   const warnings: CablingWarning[] = [];
-  for (const heard of learned) {
+  for (const heard of [...learned].sort(byPrecedence)) {
+    const base = { nodeId: heard.nodeId, mac: heard.mac, source: heard.source, heard: { switchName: heard.switchName, port: heard.port } };
     const plan = plannedByMac.get(heard.mac);
     if (plan) {
       if (portKey(plan) !== portKey(heard)) {
         warnings.push({
-          nodeId: heard.nodeId, mac: heard.mac, planned: { switchName: plan.switchName, port: plan.port }, heard: { switchName: heard.switchName, port: heard.port },
-          message: `NIC ${heard.mac} of node ${heard.nodeId} is planned on ${plan.switchName}/${plan.port} but LLDP hears ${heard.switchName}/${heard.port}`,
+          ...base, kind: 'off-plan', planned: { switchName: plan.switchName, port: plan.port }, holder: null,
+          message: `NIC ${heard.mac} of node ${heard.nodeId} is planned on ${where(plan)} but ${sourceText[heard.source]} hears it on ${where(heard)}`,
         });
       }
       continue;
     }
-    const owner = planned.find((l) => portKey(l) === portKey(heard));
-    if (owner) {
-      // The plan gives this port to another NIC: the plan wins, and the operator hears of it.
+    const holder = holders.get(portKey(heard));
+    if (holder) {
+      if (holder.link.nodeId === heard.nodeId) continue;
+      const why = holder.by === 'plan' ? 'the plan gives it to' : 'it already belongs to';
       warnings.push({
-        nodeId: heard.nodeId, mac: heard.mac, planned: { switchName: owner.switchName, port: owner.port }, heard: { switchName: heard.switchName, port: heard.port },
-        message: `LLDP hears NIC ${heard.mac} of node ${heard.nodeId} on ${heard.switchName}/${heard.port}, which the plan gives to NIC ${owner.mac} of node ${owner.nodeId}`,
+        ...base, kind: 'port-conflict', planned: null, holder: { nodeId: holder.link.nodeId, mac: holder.link.mac, by: holder.by },
+        message: `node ${heard.nodeId} claims ${where(heard)} for NIC ${heard.mac} by ${sourceText[heard.source]}, but ${why} NIC ${holder.link.mac} of node ${holder.link.nodeId}: the port stays, an operator decides`,
       });
       continue;
     }
-    if (claimed.has(portKey(heard))) continue; // two NICs heard on one port: the first one keeps it
-    claimed.add(portKey(heard));
-    links.push({ nodeId: heard.nodeId, mac: heard.mac, switchName: heard.switchName, port: heard.port });
+    if (!heard.trusted) continue; // a claim nobody can check maps nothing
+    const link = { nodeId: heard.nodeId, mac: heard.mac, switchName: heard.switchName, port: heard.port };
+    holders.set(portKey(heard), { link, by: 'earlier-trusted-claim' });
+    links.push(link);
   }
   return { links, warnings };
 }

@@ -1,3 +1,4 @@
 export * from './id-pool.ts';
 export * from './port-plan.ts';
 export * from './cabling.ts';
+export * from './cabling-trust.ts';

@@ -1,0 +1,28 @@
+// Where a learned link came from, and whether it may put a port on a node's
+// network. On bare metal the tenant is root on its node: it can send any
+// inventory with its node credential, so LLDP reported from the tenant's OS is
+// a claim, never cabling. What the tenant cannot forge is trusted: the switch's
+// own view, and LLDP heard while the node runs the manager's image (discovery
+// or install), which registers with a manager-issued bootstrap token — the
+// tenant's OS only ever holds the node credential.
+
+export const linkSources = ['lldp-manager-image', 'lldp-node-os', 'switch'] as const;
+export type LinkSource = (typeof linkSources)[number];
+
+/** How an inventory with LLDP neighbours reached the manager. */
+export type LldpReport = 'register-with-bootstrap-token' | 'register-with-node-credential' | 'inventory-update';
+
+export function lldpSource(report: LldpReport): LinkSource {
+  switch (report) {
+    case 'register-with-bootstrap-token':
+      return 'lldp-manager-image';
+    case 'register-with-node-credential':
+    case 'inventory-update':
+      return 'lldp-node-os';
+  }
+}
+
+/** Whether a link from this source may map a port to a node (the plan always may). */
+export function trustedSource(source: LinkSource): boolean {
+  return source !== 'lldp-node-os';
+}
