@@ -193,22 +193,35 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
-    it('keeps planned links by hand and learns links from the LLDP neighbours in inventories', async () => {
+    it('keeps planned links by hand, and learned links with their source, trust and first sighting', async () => {
       const store = await factory.open('links');
       const node = newNode('n1', { systemUuid: 'u-l' });
-      const nic = { name: 'eth0', mac: 'AA:00:00:00:00:01', speedMbps: 1000, linkUp: true, driver: 'e1000', firmware: '', physical: true, neighbor: { switchName: 'leaf-1', switchId: '', portId: 'p1', portDescription: '' } };
-      node.inventory.nics = [nic];
+      node.inventory.nics = [{ name: 'eth0', mac: 'AA:00:00:00:00:01', speedMbps: 1000, linkUp: true, driver: 'e1000', firmware: '', physical: true, neighbor: { switchName: 'leaf-1', switchId: '', portId: 'p1', portDescription: '' } }];
       await store.createNode(node);
+      await store.createNode(newNode('n2', { systemUuid: 'u-l2' }));
+      // An inventory is no cabling: only recorded links are.
+      expect(await store.portLinks()).toEqual({ planned: [], learned: [] });
       await store.setPlannedLink('leaf-1', 'p2', { nodeId: 'n1', mac: 'AA:00:00:00:00:02' });
+      const t1 = new Date('2026-11-01T00:00:00Z');
+      const t2 = new Date('2026-11-01T01:00:00Z');
+      await store.recordLearnedLinks('n1', 'lldp-manager-image', [{ nodeId: 'n1', switchName: 'leaf-1', port: 'p1', mac: 'AA:00:00:00:00:01' }], t1);
+      // Another node claims the same port from its own OS: both claims are kept, the domain decides.
+      await store.recordLearnedLinks('n2', 'lldp-node-os', [{ nodeId: 'n2', switchName: 'leaf-1', port: 'p1', mac: 'aa:00:00:00:00:09' }], t2);
       expect(await store.portLinks()).toEqual({
         planned: [{ switchName: 'leaf-1', port: 'p2', nodeId: 'n1', mac: 'aa:00:00:00:00:02' }],
-        learned: [{ switchName: 'leaf-1', port: 'p1', nodeId: 'n1', mac: 'aa:00:00:00:00:01', source: 'lldp' }],
+        learned: [
+          { switchName: 'leaf-1', port: 'p1', nodeId: 'n1', mac: 'aa:00:00:00:00:01', source: 'lldp-manager-image', trusted: true, since: t1 },
+          { switchName: 'leaf-1', port: 'p1', nodeId: 'n2', mac: 'aa:00:00:00:00:09', source: 'lldp-node-os', trusted: false, since: t2 },
+        ],
       });
-      // The node is recabled: the next inventory moves what LLDP heard.
-      nic.neighbor = { switchName: 'leaf-1', switchId: '', portId: 'p7', portDescription: '' };
-      expect(await store.updateInventory('n1', node.inventory)).toBe(true);
-      expect((await store.portLinks()).learned.map((l) => l.port)).toEqual(['p7']);
-      expect(await store.updateInventory('nobody', node.inventory)).toBe(false);
+      // Heard again later: still first seen at t1. Recabled: the old port goes, the new one starts now.
+      await store.recordLearnedLinks('n1', 'lldp-manager-image', [{ nodeId: 'n1', switchName: 'leaf-1', port: 'p1', mac: 'aa:00:00:00:00:01' }, { nodeId: 'n1', switchName: 'leaf-1', port: 'p7', mac: 'aa:00:00:00:00:03' }], t2);
+      expect((await store.portLinks()).learned.filter((l) => l.nodeId === 'n1').map((l) => [l.port, l.since])).toEqual([['p1', t1], ['p7', t2]]);
+      await store.recordLearnedLinks('n1', 'lldp-manager-image', [{ nodeId: 'n1', switchName: 'leaf-1', port: 'p7', mac: 'aa:00:00:00:00:03' }], t2);
+      expect((await store.portLinks()).learned.map((l) => [l.nodeId, l.port, l.source])).toEqual([['n2', 'p1', 'lldp-node-os'], ['n1', 'p7', 'lldp-manager-image']]);
+      // A report from one source leaves the others' alone.
+      await store.recordLearnedLinks('n1', 'lldp-node-os', [], t2);
+      expect((await store.portLinks()).learned).toHaveLength(2);
       await store.setPlannedLink('leaf-1', 'p2', null);
       expect((await store.portLinks()).planned).toEqual([]);
       await store.close();

@@ -1,34 +1,27 @@
 // Row shapes of the tenant and cabling tables, shared by both dialects.
-import { DomainError, learnedLinks, type Inventory, type LearnedLink, type PlannedLink } from '@metalfleet/domain';
+import { DomainError, type LearnedLink, type LinkSource, type PlannedLink } from '@metalfleet/domain';
 import type { TenantRecord } from './network-store.ts';
 
 export interface TenantRow { id: string; name: string; vlan: number; vni: number; created_at: number }
-export interface LinkRow { switch_name: string; port: string; source: 'manual' | 'lldp'; node_id: string; mac: string }
+export interface LinkRow { switch_name: string; port: string; source: 'manual'; node_id: string; mac: string }
+export interface LearnedLinkRow { switch_name: string; port: string; node_id: string; source: LinkSource; mac: string; trusted: number | boolean; since: number | string }
 
 export function rowTenant(row: TenantRow): TenantRecord {
   return { id: row.id, name: row.name, vlan: Number(row.vlan), vni: Number(row.vni), createdAt: new Date(Number(row.created_at)) };
 }
 
-export function splitLinks(rows: readonly LinkRow[]): { planned: PlannedLink[]; learned: LearnedLink[] } {
-  const planned: PlannedLink[] = [];
-  const learned: LearnedLink[] = [];
-  for (const r of rows) {
-    const link = { switchName: r.switch_name, port: r.port, nodeId: r.node_id, mac: r.mac };
-    if (r.source === 'manual') planned.push(link);
-    else learned.push({ ...link, source: 'lldp' });
-  }
-  return { planned, learned };
+export function rowPlannedLink(r: LinkRow): PlannedLink {
+  return { switchName: r.switch_name, port: r.port, nodeId: r.node_id, mac: r.mac };
 }
 
-/** The LLDP links to store for a node's inventory (one NIC per port: the first heard wins). */
-export function lldpRows(nodeId: string, inventory: Inventory): LinkRow[] {
-  const seen = new Set<string>();
-  return learnedLinks(nodeId, inventory.nics).flatMap((l) => {
-    const key = `${l.switchName}\u0000${l.port}`;
-    if (seen.has(key)) return [];
-    seen.add(key);
-    return [{ switch_name: l.switchName, port: l.port, source: 'lldp' as const, node_id: nodeId, mac: l.mac }];
-  });
+export function rowLearnedLink(r: LearnedLinkRow): LearnedLink {
+  return { switchName: r.switch_name, port: r.port, nodeId: r.node_id, mac: r.mac, source: r.source, trusted: Boolean(r.trusted), since: new Date(Number(r.since)) };
+}
+
+/** The ports of `existing` that one source no longer reports for the node (the rest are upserted, keeping their `since`). */
+export function portsNoLongerHeard(existing: ReadonlyArray<{ switch_name: string; port: string }>, links: readonly PlannedLink[]): Array<{ switch_name: string; port: string }> {
+  const heard = new Set(links.map((l) => `${l.switchName}\u0000${l.port}`));
+  return existing.filter((r) => !heard.has(`${r.switch_name}\u0000${r.port}`));
 }
 
 export function tenantConflict(tenant: TenantRecord): DomainError {

@@ -1,7 +1,7 @@
 // Tenants and the cabling map: the part of the repository API the fabric
 // reconciler and the tenant API use. Part of FleetStore; its SQL lives in
 // sqlite-network.ts and pg-network.ts.
-import type { LearnedLink, PlannedLink, TenantNetwork } from '@metalfleet/domain';
+import type { LearnedLink, LinkSource, PlannedLink, TenantNetwork } from '@metalfleet/domain';
 
 export interface TenantRecord extends TenantNetwork {
   createdAt: Date;
@@ -19,5 +19,13 @@ export interface NetworkStore {
   setNodeTenant(nodeId: string, tenantId: string | null): Promise<boolean>;
   /** Sets (or with `null` node, removes) the planned link of one switch port. */
   setPlannedLink(switchName: string, port: string, link: { nodeId: string; mac: string } | null): Promise<void>;
+  /**
+   * Replaces what one source says about one node's cabling with `links`,
+   * trusted or not as the domain's trustedSource says. A link still reported
+   * keeps its `since` (the earliest trusted claim keeps a port); one no longer
+   * reported goes. Claims of other nodes on the same ports are kept: several
+   * nodes may claim one port, and the domain decides.
+   */
+  recordLearnedLinks(nodeId: string, source: LinkSource, links: readonly PlannedLink[], at: Date): Promise<void>;
   portLinks(): Promise<{ planned: PlannedLink[]; learned: LearnedLink[] }>;
 }

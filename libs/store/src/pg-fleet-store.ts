@@ -4,7 +4,7 @@ import pg from 'pg';
 import { inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
 import type { FleetStore, IdentityConflict, NodeRecord } from './fleet-store.ts';
 import { pgMigrations } from './pg-migrations.ts';
-import { pgNetworkStore, writeLearnedLinksPg } from './pg-network.ts';
+import { pgNetworkStore } from './pg-network.ts';
 import { pgExecutor } from './pg-executor.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqlAccessStore } from './access-store.ts';
@@ -73,14 +73,13 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
   async function writeFacts(q: Query, nodeId: string, inventory: Inventory): Promise<void> {
     const facts = inventoryFacts(inventory);
     await q('UPDATE nodes SET gpu_model = $1, gpu_count = $2, rack = $3 WHERE id = $4', [facts.gpuModel, facts.gpuCount, facts.rack, nodeId]);
-    await writeLearnedLinksPg(q, nodeId, inventory);
   }
 
   const upsertCondition = `INSERT INTO node_conditions (node_id, component, code, severity, remediation, message, since) VALUES ($1, $2, $3, $4, $5, $6, $7)
     ON CONFLICT (node_id, component, code) DO UPDATE SET severity = excluded.severity, remediation = excluded.remediation, message = excluded.message`;
 
   return {
-    ...pgNetworkStore(query),
+    ...pgNetworkStore(query, inTransaction),
     ...sqlWorkStore(pgExecutor(pool)),
     ...sqlAccessStore(pgExecutor(pool)),
     ...sqlAlertStore(pgExecutor(pool)),

@@ -303,4 +303,29 @@ export const pgMigrations: readonly Migration[] = [
       CREATE INDEX commands_by_node ON commands (node_id, created_at);
     `,
   },
+  {
+    version: 16,
+    name: 'learned links with source and trust',
+    sql: `
+      -- Learned cabling apart from the plan: every claim with where it came
+      -- from, whether that source may map a port, and since when. Several
+      -- nodes may claim one port; the domain decides who holds it (the earliest
+      -- trusted claim) and warns about the rest. Links learned before this
+      -- are kept as trusted ('lldp-legacy'): those ports were already mapped.
+      CREATE TABLE learned_links (
+        switch_name TEXT NOT NULL,
+        port TEXT NOT NULL,
+        node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+        source TEXT NOT NULL CHECK (source IN ('lldp-manager-image', 'lldp-node-os', 'switch', 'lldp-legacy')),
+        mac TEXT NOT NULL,
+        trusted BOOLEAN NOT NULL,
+        since BIGINT NOT NULL,
+        PRIMARY KEY (node_id, source, switch_name, port)
+      );
+      CREATE INDEX learned_links_by_port ON learned_links (switch_name, port);
+      INSERT INTO learned_links (switch_name, port, node_id, source, mac, trusted, since)
+        SELECT switch_name, port, node_id, 'lldp-legacy', mac, TRUE, 0 FROM port_links WHERE source = 'lldp';
+      DELETE FROM port_links WHERE source = 'lldp';
+    `,
+  },
 ];

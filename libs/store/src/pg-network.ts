@@ -1,23 +1,14 @@
 // NetworkStore on PostgreSQL: spread into the PostgreSQL FleetStore.
 import type pg from 'pg';
-import { DomainError, type Inventory } from '@metalfleet/domain';
-import { lldpRows, rowTenant, splitLinks, tenantConflict, type LinkRow, type TenantRow } from './network-rows.ts';
+import { DomainError, trustedSource } from '@metalfleet/domain';
+import { portsNoLongerHeard, rowLearnedLink, rowPlannedLink, rowTenant, tenantConflict, type LearnedLinkRow, type LinkRow, type TenantRow } from './network-rows.ts';
 import type { NetworkStore } from './network-store.ts';
 
 type Query = (sql: string, params?: unknown[]) => Promise<pg.QueryResult>;
 
 const uniqueViolation = '23505';
 
-/** Replaces what LLDP says about a node's cabling; called with every inventory write. */
-export async function writeLearnedLinksPg(q: Query, nodeId: string, inventory: Inventory): Promise<void> {
-  await q("DELETE FROM port_links WHERE node_id = $1 AND source = 'lldp'", [nodeId]);
-  for (const row of lldpRows(nodeId, inventory)) {
-    await q(`INSERT INTO port_links (switch_name, port, source, node_id, mac) VALUES ($1, $2, 'lldp', $3, $4)
-      ON CONFLICT (switch_name, port, source) DO UPDATE SET node_id = excluded.node_id, mac = excluded.mac`, [row.switch_name, row.port, row.node_id, row.mac]);
-  }
-}
-
-export function pgNetworkStore(query: Query): NetworkStore {
+export function pgNetworkStore(query: Query, inTransaction: <T>(work: (q: Query) => Promise<T>) => Promise<T>): NetworkStore {
   return {
     async createTenant(tenant) {
       try {
@@ -56,8 +47,24 @@ export function pgNetworkStore(query: Query): NetworkStore {
         ON CONFLICT (switch_name, port, source) DO UPDATE SET node_id = excluded.node_id, mac = excluded.mac`, [switchName, port, link.nodeId, link.mac.toLowerCase()]);
     },
 
+    async recordLearnedLinks(nodeId, source, links, at) {
+      await inTransaction(async (q) => {
+        const existing = (await q('SELECT switch_name, port FROM learned_links WHERE node_id = $1 AND source = $2 FOR UPDATE', [nodeId, source])).rows as LearnedLinkRow[];
+        for (const gone of portsNoLongerHeard(existing, links)) {
+          await q('DELETE FROM learned_links WHERE node_id = $1 AND source = $2 AND switch_name = $3 AND port = $4', [nodeId, source, gone.switch_name, gone.port]);
+        }
+        for (const l of links) {
+          await q(`INSERT INTO learned_links (switch_name, port, node_id, source, mac, trusted, since) VALUES ($1, $2, $3, $4, $5, $6, $7)
+            ON CONFLICT (node_id, source, switch_name, port) DO UPDATE SET mac = excluded.mac, trusted = excluded.trusted`,
+          [l.switchName, l.port, nodeId, source, l.mac.toLowerCase(), trustedSource(source), at.getTime()]);
+        }
+      });
+    },
+
     async portLinks() {
-      return splitLinks((await query('SELECT * FROM port_links ORDER BY switch_name, port, source')).rows as LinkRow[]);
+      const planned = (await query("SELECT * FROM port_links WHERE source = 'manual' ORDER BY switch_name, port")).rows as LinkRow[];
+      const learned = (await query('SELECT * FROM learned_links ORDER BY switch_name, port, since, node_id, source')).rows as LearnedLinkRow[];
+      return { planned: planned.map(rowPlannedLink), learned: learned.map(rowLearnedLink) };
     },
   };
 }

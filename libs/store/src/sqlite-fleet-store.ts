@@ -9,7 +9,7 @@ import {
   type ConditionRow, type HealthEventRow, type NodeRow, type TokenRow, type TransitionRow,
 } from './rows.ts';
 import { sqliteMigrations, type Migration } from './sqlite-migrations.ts';
-import { sqliteNetworkStore, writeLearnedLinksSqlite } from './sqlite-network.ts';
+import { sqliteNetworkStore } from './sqlite-network.ts';
 import { sqliteExecutor } from './sqlite-executor.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqlAccessStore } from './access-store.ts';
@@ -70,7 +70,6 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   function writeFacts(nodeId: string, inventory: Inventory): void {
     const facts = inventoryFacts(inventory);
     db.prepare('UPDATE nodes SET gpu_model = ?, gpu_count = ?, rack = ? WHERE id = ?').run(facts.gpuModel, facts.gpuCount, facts.rack, nodeId);
-    writeLearnedLinksSqlite(db, nodeId, inventory);
   }
 
   function writeIdentity(node: NewNode, identity: NodeIdentity): void {
@@ -80,7 +79,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   }
 
   return {
-    ...sqliteNetworkStore(db),
+    ...sqliteNetworkStore(db, inTransaction),
     ...sqlWorkStore(sqliteExecutor(db)),
     ...sqlAccessStore(sqliteExecutor(db)),
     ...sqlAlertStore(sqliteExecutor(db)),

@@ -322,4 +322,29 @@ export const sqliteMigrations: readonly Migration[] = [
       ALTER TABLE nodes DROP COLUMN inventory_json;
     `,
   },
+  {
+    version: 16,
+    name: 'learned links with source and trust',
+    sql: `
+      -- Learned cabling apart from the plan: every claim with where it came
+      -- from, whether that source may map a port, and since when. Several
+      -- nodes may claim one port; the domain decides who holds it (the earliest
+      -- trusted claim) and warns about the rest. Links learned before this
+      -- are kept as trusted ('lldp-legacy'): those ports were already mapped.
+      CREATE TABLE learned_links (
+        switch_name TEXT NOT NULL,
+        port TEXT NOT NULL,
+        node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+        source TEXT NOT NULL CHECK (source IN ('lldp-manager-image', 'lldp-node-os', 'switch', 'lldp-legacy')),
+        mac TEXT NOT NULL,
+        trusted INTEGER NOT NULL CHECK (trusted IN (0, 1)),
+        since INTEGER NOT NULL,
+        PRIMARY KEY (node_id, source, switch_name, port)
+      ) STRICT;
+      CREATE INDEX learned_links_by_port ON learned_links (switch_name, port);
+      INSERT INTO learned_links (switch_name, port, node_id, source, mac, trusted, since)
+        SELECT switch_name, port, node_id, 'lldp-legacy', mac, 1, 0 FROM port_links WHERE source = 'lldp';
+      DELETE FROM port_links WHERE source = 'lldp';
+    `,
+  },
 ];

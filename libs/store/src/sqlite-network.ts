@@ -1,18 +1,10 @@
 // NetworkStore on SQLite: spread into the SQLite FleetStore.
 import type { DatabaseSync } from 'node:sqlite';
-import { DomainError, type Inventory } from '@metalfleet/domain';
-import { lldpRows, rowTenant, splitLinks, tenantConflict, type LinkRow, type TenantRow } from './network-rows.ts';
+import { DomainError, trustedSource } from '@metalfleet/domain';
+import { portsNoLongerHeard, rowLearnedLink, rowPlannedLink, rowTenant, tenantConflict, type LearnedLinkRow, type LinkRow, type TenantRow } from './network-rows.ts';
 import type { NetworkStore } from './network-store.ts';
 
-/** Replaces what LLDP says about a node's cabling; called with every inventory write. */
-export function writeLearnedLinksSqlite(db: DatabaseSync, nodeId: string, inventory: Inventory): void {
-  db.prepare("DELETE FROM port_links WHERE node_id = ? AND source = 'lldp'").run(nodeId);
-  const upsert = db.prepare(`INSERT INTO port_links (switch_name, port, source, node_id, mac) VALUES (?, ?, 'lldp', ?, ?)
-    ON CONFLICT (switch_name, port, source) DO UPDATE SET node_id = excluded.node_id, mac = excluded.mac`);
-  for (const row of lldpRows(nodeId, inventory)) upsert.run(row.switch_name, row.port, row.node_id, row.mac);
-}
-
-export function sqliteNetworkStore(db: DatabaseSync): NetworkStore {
+export function sqliteNetworkStore(db: DatabaseSync, inTransaction: <T>(db: DatabaseSync, work: () => T) => T): NetworkStore {
   return {
     async createTenant(tenant) {
       try {
@@ -51,8 +43,21 @@ export function sqliteNetworkStore(db: DatabaseSync): NetworkStore {
         ON CONFLICT (switch_name, port, source) DO UPDATE SET node_id = excluded.node_id, mac = excluded.mac`).run(switchName, port, link.nodeId, link.mac.toLowerCase());
     },
 
+    async recordLearnedLinks(nodeId, source, links, at) {
+      inTransaction(db, () => {
+        const existing = db.prepare('SELECT switch_name, port FROM learned_links WHERE node_id = ? AND source = ?').all(nodeId, source) as unknown as LearnedLinkRow[];
+        const remove = db.prepare('DELETE FROM learned_links WHERE node_id = ? AND source = ? AND switch_name = ? AND port = ?');
+        for (const gone of portsNoLongerHeard(existing, links)) remove.run(nodeId, source, gone.switch_name, gone.port);
+        const upsert = db.prepare(`INSERT INTO learned_links (switch_name, port, node_id, source, mac, trusted, since) VALUES (?, ?, ?, ?, ?, ?, ?)
+          ON CONFLICT (node_id, source, switch_name, port) DO UPDATE SET mac = excluded.mac, trusted = excluded.trusted`);
+        for (const l of links) upsert.run(l.switchName, l.port, nodeId, source, l.mac.toLowerCase(), trustedSource(source) ? 1 : 0, at.getTime());
+      });
+    },
+
     async portLinks() {
-      return splitLinks(db.prepare('SELECT * FROM port_links ORDER BY switch_name, port, source').all() as unknown as LinkRow[]);
+      const planned = db.prepare("SELECT * FROM port_links WHERE source = 'manual' ORDER BY switch_name, port").all() as unknown as LinkRow[];
+      const learned = db.prepare('SELECT * FROM learned_links ORDER BY switch_name, port, since, node_id, source').all() as unknown as LearnedLinkRow[];
+      return { planned: planned.map(rowPlannedLink), learned: learned.map(rowLearnedLink) };
     },
   };
 }

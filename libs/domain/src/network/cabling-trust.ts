@@ -6,7 +6,11 @@
 // or install), which registers with a manager-issued bootstrap token — the
 // tenant's OS only ever holds the node credential.
 
-export const linkSources = ['lldp-manager-image', 'lldp-node-os', 'switch'] as const;
+/**
+ * lldp-legacy: learned before the manager told sources apart; kept as trusted,
+ * since those ports were already mapped and a port never moves without an operator.
+ */
+export const linkSources = ['lldp-manager-image', 'lldp-node-os', 'switch', 'lldp-legacy'] as const;
 export type LinkSource = (typeof linkSources)[number];
 
 /** How an inventory with LLDP neighbours reached the manager. */

@@ -56,6 +56,7 @@ const sourceText: Record<LinkSource, string> = {
   'lldp-manager-image': "LLDP from the manager's image",
   'lldp-node-os': "LLDP from the node's own OS (not trusted)",
   switch: 'the switch',
+  'lldp-legacy': 'LLDP learned before cabling trust',
 };
 
 /** Trusted claims first, oldest first: the earliest trusted claim keeps a port; untrusted ones only ever warn. */
