@@ -126,6 +126,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   addService(grpcServer, AgentService, agentServiceHandlers({
     register,
     store,
+    now,
     config: {
       mqttHost: config.advertiseHost,
       mqttPort: mqttAddress.port,

@@ -32,3 +32,32 @@ describe('UpdateInventory', () => {
     expect((await store.getNode('n1'))?.hostname).toBe('after');
   });
 });
+
+describe('cabling reported by agents', () => {
+  const nics = (portId: string) => [{ name: 'eth0', mac: 'AA:00:00:00:00:0B', speedMbps: 1000, linkUp: true, driver: 'e1000', firmware: '', physical: true, neighbor: { switchName: 'leaf-1', switchId: '', portId, portDescription: '' } }];
+
+  it("trusts LLDP only from a registration with a manager-issued token; the node's credential (its OS) only claims", async () => {
+    const store = openSqliteFleetStore({ path: ':memory:' });
+    const tokens = createBootstrapTokens({ store, now: () => new Date(), caFingerprint: null });
+    const { token } = await tokens.create({ description: 'test', ttlSeconds: 60, maxUses: null });
+    const register = createRegistrar({ store, events: new FleetEvents(), consumeBootstrapToken: tokens.consume, newNodeId: () => 'n1', now: () => new Date() });
+    const handlers = agentServiceHandlers({ register, store, config: { mqttHost: '', mqttPort: 1, mqttTls: false, telemetryIntervalMs: 1, heartbeatIntervalMs: 1, inventoryIntervalMs: 1, healthIntervalMs: 1, healthDigestIntervalMs: 1 } });
+    const identity = { systemUuid: 'uuid-1', macs: ['aa:00:00:00:00:0b'] };
+    const reply = await handlers.register(create(RegisterRequestSchema, { identity, bootstrapToken: token, inventory: { nics: nics('p1') } }), { metadata: new Metadata(), peer: 'test', method: 'Register' });
+    const asNode = () => {
+      const metadata = new Metadata();
+      metadata.set('x-metalfleet-node-id', reply.nodeId ?? '');
+      metadata.set('authorization', `Bearer ${reply.nodeCredential ?? ''}`);
+      return metadata;
+    };
+    const heard = async () => (await store.portLinks()).learned.map((l) => [l.port, l.source, l.trusted]);
+    expect(await heard()).toEqual([['p1', 'lldp-manager-image', true]]);
+
+    await handlers.updateInventory(create(UpdateInventoryRequestSchema, { inventory: { nics: nics('p2') } }), { metadata: asNode(), peer: 'test', method: 'UpdateInventory' });
+    expect(await heard()).toEqual([['p1', 'lldp-manager-image', true], ['p2', 'lldp-node-os', false]]);
+
+    const again = await handlers.register(create(RegisterRequestSchema, { identity, inventory: { nics: nics('p3') } }), { metadata: asNode(), peer: 'test', method: 'Register' });
+    expect(again.returning).toBe(true);
+    expect(await heard()).toEqual([['p1', 'lldp-manager-image', true], ['p3', 'lldp-node-os', false]]);
+  });
+});

@@ -6,6 +6,7 @@ import type { FleetStore } from '@metalfleet/store';
 import { identityFromProto, inventoryFromProto, type ServiceHandlers } from '@metalfleet/transport';
 import type { AgentService } from '@metalfleet/proto';
 import type { Register } from './registrar.ts';
+import { recordReportedCabling } from './reported-cabling.ts';
 import { secretMatches } from './secrets.ts';
 
 export interface AgentServiceConfig {
@@ -38,8 +39,9 @@ export async function authenticateNodeCall(store: FleetStore, metadata: Metadata
   return nodeId;
 }
 
-export function agentServiceHandlers(deps: { register: Register; store: FleetStore; config: AgentServiceConfig }): ServiceHandlers<typeof AgentService> {
+export function agentServiceHandlers(deps: { register: Register; store: FleetStore; config: AgentServiceConfig; now?: () => Date }): ServiceHandlers<typeof AgentService> {
   const { config } = deps;
+  const now = deps.now ?? (() => new Date());
   return {
     async register(request, context) {
       const nodeId = metadataValue(context.metadata, nodeIdKey);
@@ -69,7 +71,10 @@ export function agentServiceHandlers(deps: { register: Register; store: FleetSto
 
     async updateInventory(request, context) {
       const nodeId = await authenticateNodeCall(deps.store, context.metadata);
-      await deps.store.updateInventory(nodeId, inventoryFromProto(request.inventory));
+      const inventory = inventoryFromProto(request.inventory);
+      await deps.store.updateInventory(nodeId, inventory);
+      // From the node's running OS (the tenant's, once it is active): a claim on ports, never cabling.
+      await recordReportedCabling(deps.store, nodeId, inventory, 'inventory-update', now());
       return {};
     },
   };

@@ -3,7 +3,7 @@
 // libs/domain), asks each switch what its ports carry, and fixes the
 // difference. A difference the manager did not cause (a port retagged by hand)
 // is drift: repaired the same way, and announced as such.
-import { desiredPorts, effectiveLinks, portDrift, type ActualPort, type DesiredPort, type PlannedNode, type TenantNetwork } from '@metalfleet/domain';
+import { desiredPorts, effectiveLinks, portDrift, type ActualPort, type CablingWarning, type DesiredPort, type PlannedNode, type TenantNetwork } from '@metalfleet/domain';
 import type { FabricDriver } from '@metalfleet/fabric';
 import type { FleetStore } from '@metalfleet/store';
 import { coalesced } from './coalesced.ts';
@@ -28,6 +28,8 @@ export interface FabricView {
   /** Switches the last pass could not read or program, with why. */
   errors: Array<{ switchName: string; message: string }>;
   cablingWarnings: string[];
+  /** The same warnings with who claims which port from what source, and who holds it. */
+  cabling: CablingWarning[];
   driftRepairs: number;
 }
 
@@ -37,9 +39,9 @@ export function createFabricReconciler(deps: ReconcilerDeps) {
   /** What the manager itself last set on each port: a port that differs from it was changed by someone else. */
   const applied = new Map<string, number>();
   const warned = new Set<string>();
-  let view: FabricView = { at: null, ports: [], errors: [], cablingWarnings: [], driftRepairs: 0 };
+  let view: FabricView = { at: null, ports: [], errors: [], cablingWarnings: [], cabling: [], driftRepairs: 0 };
 
-  async function plan(): Promise<{ wanted: DesiredPort[]; warnings: string[] }> {
+  async function plan(): Promise<{ wanted: DesiredPort[]; warnings: CablingWarning[] }> {
     const { planned, learned } = await deps.store.portLinks();
     const { links, warnings } = effectiveLinks(planned, learned);
     for (const w of warnings) {
@@ -49,7 +51,7 @@ export function createFabricReconciler(deps: ReconcilerDeps) {
     }
     const nodes = new Map<string, PlannedNode>((await deps.store.listNodes()).map((n) => [n.id, { id: n.id, state: n.state, tenant: n.tenant }]));
     const tenants = new Map<string, TenantNetwork>((await deps.store.listTenants()).map((t) => [t.id, t]));
-    return { wanted: desiredPorts(links, nodes, tenants, deps.provisioningVlan), warnings: warnings.map((w) => w.message) };
+    return { wanted: desiredPorts(links, nodes, tenants, deps.provisioningVlan), warnings };
   }
 
   async function pass(): Promise<void> {
@@ -103,7 +105,7 @@ export function createFabricReconciler(deps: ReconcilerDeps) {
       }
     }
     for (const e of errors) deps.events.emit({ type: 'fabric-error', switchName: e.switchName, message: e.message, at: deps.now() });
-    view = { at: deps.now(), ports, errors, cablingWarnings: warnings, driftRepairs: repairs };
+    view = { at: deps.now(), ports, errors, cablingWarnings: warnings.map((w) => w.message), cabling: warnings, driftRepairs: repairs };
   }
 
   /** Runs a pass now; a request during a pass runs one more pass after it (never two at once). */

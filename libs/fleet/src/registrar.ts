@@ -3,6 +3,7 @@
 import { DomainError, isAnonymous, matchIdentity, type Inventory, type NodeIdentity } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from './fleet-events.ts';
+import { recordReportedCabling } from './reported-cabling.ts';
 import { hashSecret, newSecret, secretMatches } from './secrets.ts';
 
 export interface RegistrationInput {
@@ -76,6 +77,8 @@ export function createRegistrar(deps: RegistrarDeps) {
     };
     if (match.kind === 'known') await deps.store.updateRegistration(record);
     else await deps.store.createNode(record);
+    // Cabling: trusted only from an inventory sent with a manager-issued token (the manager's image), never with the node credential alone.
+    await recordReportedCabling(deps.store, nodeId, input.inventory, vouched ? 'register-with-node-credential' : 'register-with-bootstrap-token', at);
     deps.events.emit({ type: 'node-registered', nodeId, returning: match.kind === 'known', via: match.kind === 'known' ? match.via : 'new', at });
     return { nodeId, credential, returning: match.kind === 'known' };
   };

@@ -16,7 +16,7 @@ const nodes: AlertNode[] = [
 ];
 const cohortOf = (id: string) => nodes.find((n) => n.nodeId === id)?.cohorts ?? cohorts('spares', 'r2');
 const failure = (nodeId: string, at: Date, code = 'xid-79'): FailureEvent => ({ nodeId, at, kind: 'critical-condition', code, cohorts: cohortOf(nodeId) });
-const empty: AlertInputs = { now, nodes, failures: [], xidReports: [], inPhase: [], fabric: { outOfPlan: [], repairs: [] } };
+const empty: AlertInputs = { now, nodes, failures: [], xidReports: [], inPhase: [], fabric: { outOfPlan: [], repairs: [], cablingConflicts: [] } };
 const rule = (spec: AlertRuleSpec): AlertRule => {
   const checked = ruleFromSpec(spec);
   if (!checked.ok) throw new Error(checked.problems.join('; '));
@@ -83,14 +83,26 @@ describe('evaluateRules', () => {
     {
       name: 'switch ports out of plan',
       spec: { name: 'drift', kind: 'switch-drift' },
-      inputs: { fabric: { outOfPlan: [{ switchName: 'leaf1', port: 'p3', nodeId: 't3', reason: 'carries VLAN 300, planned 101' }], repairs: [] } },
+      inputs: { fabric: { outOfPlan: [{ switchName: 'leaf1', port: 'p3', nodeId: 't3', reason: 'carries VLAN 300, planned 101' }], repairs: [], cablingConflicts: [] } },
       expected: [{ labels: { alertname: 'drift', severity: 'warning' }, value: 1, nodes: ['t3'], summary: '1 switch ports out of plan: leaf1/p3 (carries VLAN 300, planned 101)' }],
     },
     {
       name: 'ports changed again and again behind the manager\'s back',
       spec: { name: 'drift', kind: 'switch-drift', minRepairs: 2 },
-      inputs: { fabric: { outOfPlan: [], repairs: [{ at: minutesAgo(5), switchName: 'leaf1', port: 'p3' }, { at: minutesAgo(1), switchName: 'leaf1', port: 'p3' }, { at: minutesAgo(90), switchName: 'leaf1', port: 'p4' }] } },
+      inputs: { fabric: { outOfPlan: [], repairs: [{ at: minutesAgo(5), switchName: 'leaf1', port: 'p3' }, { at: minutesAgo(1), switchName: 'leaf1', port: 'p3' }, { at: minutesAgo(90), switchName: 'leaf1', port: 'p4' }], cablingConflicts: [] } },
       expected: [{ labels: { alertname: 'drift', severity: 'warning' }, value: 2, nodes: [] }],
+    },
+    {
+      name: "a node claiming another node's port, one alert per port, without the tenant label",
+      spec: { name: 'cabling', kind: 'cabling-conflict' },
+      inputs: { fabric: { outOfPlan: [], repairs: [], cablingConflicts: [{ switchName: 'leaf1', port: 'p1', nodeId: 't3', holderNodeId: 't1', message: 'node t3 claims leaf1/p1' }] } },
+      expected: [{ labels: { alertname: 'cabling', severity: 'warning', switch: 'leaf1', port: 'p1', node: 't3' }, value: 1, nodes: ['t1', 't3'], summary: 'node t3 claims leaf1/p1' }],
+    },
+    {
+      name: 'no cabling conflict, no alert',
+      spec: { name: 'cabling', kind: 'cabling-conflict' },
+      inputs: {},
+      expected: [],
     },
     {
       name: 'nodes in service offline; a spare offline does not count',

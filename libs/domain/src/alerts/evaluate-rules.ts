@@ -30,6 +30,8 @@ export interface AlertInputs {
   fabric: {
     outOfPlan: ReadonlyArray<{ switchName: string; port: string; nodeId: string | null; reason: string }>;
     repairs: ReadonlyArray<{ at: Date; switchName: string; port: string }>;
+    /** Claims on switch ports that another node holds (the claim changed nothing). */
+    cablingConflicts: ReadonlyArray<{ switchName: string; port: string; nodeId: string; holderNodeId: string; message: string }>;
   };
 }
 
@@ -138,6 +140,12 @@ function evaluateRule(rule: AlertRule, inputs: AlertInputs): AlertCandidate[] {
         summary: parts.join('; '),
       }];
     }
+    case 'cabling-conflict':
+      // No tenant label: the summary names the port's holder, which the claimant's tenant must not learn.
+      return inputs.fabric.cablingConflicts.map((c) => ({
+        ...base, labels: labels({ switch: c.switchName, port: c.port, node: c.nodeId }), value: 1, nodes: distinct([c.nodeId, c.holderNodeId]), conditions: [],
+        summary: c.message,
+      }));
     case 'nodes-offline': {
       const offline = inputs.nodes.filter((n) => inService.has(n.state) && n.presence === 'offline').map((n) => n.nodeId).sort();
       if (offline.length < rule.minNodes) return [];

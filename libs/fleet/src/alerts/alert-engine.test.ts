@@ -150,7 +150,7 @@ describe('alert engine', () => {
     const alerts = createAlertEngine({
       store, events, population: async () => nodes, notifiers: [], now: () => clock, onError: () => {},
       rules: createAlertRules({ store, fileRules: [{ name: 'stuck', kind: 'stuck-phase', max: '30m' }, { name: 'drift', kind: 'switch-drift', minRepairs: 2 }] }),
-      fabric: () => ({ at: clock, ports: [{ ...port, actualVlan: 300, inSync: false }], errors: [], cablingWarnings: [], driftRepairs: 0 }),
+      fabric: () => ({ at: clock, ports: [{ ...port, actualVlan: 300, inSync: false }], errors: [], cablingWarnings: [], cabling: [], driftRepairs: 0 }),
     });
     const stop = await alerts.start();
     for (const at of [t0, new Date(t0.getTime() + 1000)]) events.emit({ type: 'port-drift-repaired', switchName: 'leaf1', port: 'p5', nodeId: 'n5', vlan: 101, foundVlan: 300, at });

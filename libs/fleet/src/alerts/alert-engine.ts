@@ -32,7 +32,7 @@ export interface AlertEngineDeps {
 }
 
 /** Events after which rules may see something new, so evaluation comes soon instead of at the next period. */
-const prompting = new Set(['failure-recorded', 'health-changed', 'presence-changed', 'port-drift-repaired', 'fabric-error', 'operation-progress']);
+const prompting = new Set(['failure-recorded', 'health-changed', 'presence-changed', 'port-drift-repaired', 'fabric-error', 'operation-progress', 'cabling-warning']);
 const soonMs = 100;
 /** Prompted evaluations are at least this far apart: a storm of events (5,000 nodes powering on) is not a storm of evaluations. */
 const minGapMs = 1000;
@@ -64,6 +64,9 @@ export function createAlertEngine(deps: AlertEngineDeps) {
           ...view.errors.map((e) => ({ switchName: e.switchName, port: '*', nodeId: null, reason: e.message })),
         ],
         repairs,
+        cablingConflicts: view === null ? [] : view.cabling.flatMap((w) => (w.kind === 'port-conflict' && w.holder
+          ? [{ switchName: w.heard.switchName, port: w.heard.port, nodeId: w.nodeId, holderNodeId: w.holder.nodeId, message: w.message }]
+          : [])),
       },
     };
   }
