@@ -85,6 +85,13 @@ describe('cabling', () => {
       warnings: [['port-conflict', 'b', 'p1', 'a']],
     },
     {
+      name: "maps a NIC once: the switch seeing the same MAC on a second port (a spoofed MAC) takes no second port",
+      planned: [],
+      learned: [heard('a', 'a1', 'p1', 'lldp-manager-image'), heard('a', 'a1', 'p9', 'switch', 4), heard('a', 'a1', 'p8', 'lldp-node-os', 5)],
+      links: [['a', 'p1']],
+      warnings: [['nic-elsewhere', 'a', 'p9', null], ['nic-elsewhere', 'a', 'p8', null]],
+    },
+    {
       name: 'lets no claim, trusted or not, take a port the plan gives to another NIC',
       planned: [plan('n1', 'a1', 'p1')],
       learned: [heard('n2', 'a2', 'p1', 'lldp-manager-image'), heard('n3', 'a3', 'p1', 'lldp-node-os')],

@@ -25,8 +25,12 @@ export interface LearnedLink extends PlannedLink {
 export interface PortRef { switchName: string; port: string }
 
 export interface CablingWarning {
-  /** off-plan: the plan puts this NIC elsewhere; port-conflict: the port is already another node's. */
-  kind: 'off-plan' | 'port-conflict';
+  /**
+   * off-plan: the plan puts this NIC elsewhere; nic-elsewhere: an earlier
+   * trusted claim already put this NIC on another port; port-conflict: the
+   * port is already another node's.
+   */
+  kind: 'off-plan' | 'nic-elsewhere' | 'port-conflict';
   nodeId: string;
   mac: string;
   source: LinkSource;
@@ -73,6 +77,9 @@ export function effectiveLinks(planned: readonly PlannedLink[], learned: readonl
   const plannedByMac = new Map(planned.map((l) => [l.mac.toLowerCase(), l]));
   const holders = new Map<string, { link: PlannedLink; by: 'plan' | 'earlier-trusted-claim' }>(planned.map((l) => [portKey(l), { link: l, by: 'plan' }]));
   const links: PlannedLink[] = [...planned];
+  /** Where learned links put each NIC: a NIC heard on a second port (a MAC spoofed elsewhere) takes no second one. */
+  const learnedByNic = new Map<string, PlannedLink>();
+  const nicKey = (l: { nodeId: string; mac: string }) => `${l.nodeId}\u0000${l.mac}`;
   const warnings: CablingWarning[] = [];
   for (const heard of [...learned].sort(byPrecedence)) {
     const base = { nodeId: heard.nodeId, mac: heard.mac, source: heard.source, heard: { switchName: heard.switchName, port: heard.port } };
@@ -96,9 +103,18 @@ export function effectiveLinks(planned: readonly PlannedLink[], learned: readonl
       });
       continue;
     }
+    const elsewhere = learnedByNic.get(nicKey(heard));
+    if (elsewhere) {
+      warnings.push({
+        ...base, kind: 'nic-elsewhere', planned: { switchName: elsewhere.switchName, port: elsewhere.port }, holder: null,
+        message: `NIC ${heard.mac} of node ${heard.nodeId} is on ${where(elsewhere)} but ${sourceText[heard.source]} hears it on ${where(heard)}: it stays, an operator decides`,
+      });
+      continue;
+    }
     if (!heard.trusted) continue; // a claim nobody can check maps nothing
     const link = { nodeId: heard.nodeId, mac: heard.mac, switchName: heard.switchName, port: heard.port };
     holders.set(portKey(heard), { link, by: 'earlier-trusted-claim' });
+    learnedByNic.set(nicKey(heard), link);
     links.push(link);
   }
   return { links, warnings };
