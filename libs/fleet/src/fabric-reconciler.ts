@@ -3,7 +3,7 @@
 // libs/domain), asks each switch what its ports carry, and fixes the
 // difference. A difference the manager did not cause (a port retagged by hand)
 // is drift: repaired the same way, and announced as such.
-import { desiredPorts, effectiveLinks, portDrift, type ActualPort, type CablingWarning, type DesiredPort, type PlannedNode, type TenantNetwork } from '@metalfleet/domain';
+import { desiredPorts, effectiveLinks, linksDiffer, linksSeenBySwitches, portDrift, type ActualPort, type CablingWarning, type DesiredPort, type NodeSummary, type PlannedLink, type PlannedNode, type SeenOnPort, type TenantNetwork } from '@metalfleet/domain';
 import type { FabricDriver } from '@metalfleet/fabric';
 import type { FleetStore } from '@metalfleet/store';
 import { coalesced } from './coalesced.ts';
@@ -41,7 +41,36 @@ export function createFabricReconciler(deps: ReconcilerDeps) {
   const warned = new Set<string>();
   let view: FabricView = { at: null, ports: [], errors: [], cablingWarnings: [], cabling: [], driftRepairs: 0 };
 
-  async function plan(): Promise<{ wanted: DesiredPort[]; warnings: CablingWarning[] }> {
+  /**
+   * Records what the switches themselves saw as 'switch' links, for drivers
+   * that can read it (none of today's: see FabricDriver.seenOnPorts). Writes
+   * only the nodes whose links changed; skipped when any switch did not answer.
+   */
+  async function recordSwitchView(listed: readonly NodeSummary[], errors: FabricView['errors']): Promise<void> {
+    const readers = deps.drivers.filter((d) => d.seenOnPorts);
+    if (readers.length === 0) return;
+    const seen: SeenOnPort[] = [];
+    for (const driver of readers) {
+      try {
+        seen.push(...(await driver.seenOnPorts?.() ?? []));
+      } catch (error) {
+        errors.push({ switchName: driver.switchName, message: `reading what the switch saw on its ports: ${String((error as Error).message ?? error)}` });
+        return;
+      }
+    }
+    const owners = new Map(listed.flatMap((n) => n.identity.macs.map((mac) => [mac.toLowerCase(), n.id] as const)));
+    const now = linksSeenBySwitches(seen, owners);
+    const before = new Map<string, PlannedLink[]>();
+    for (const l of (await deps.store.portLinks()).learned) if (l.source === 'switch') before.set(l.nodeId, [...(before.get(l.nodeId) ?? []), l]);
+    for (const nodeId of new Set([...now.keys(), ...before.keys()])) {
+      const links = now.get(nodeId) ?? [];
+      if (linksDiffer(links, before.get(nodeId) ?? [])) await deps.store.recordLearnedLinks(nodeId, 'switch', links, deps.now());
+    }
+  }
+
+  async function plan(errors: FabricView['errors']): Promise<{ wanted: DesiredPort[]; warnings: CablingWarning[] }> {
+    const listed = await deps.store.listNodes();
+    await recordSwitchView(listed, errors);
     const { planned, learned } = await deps.store.portLinks();
     const { links, warnings } = effectiveLinks(planned, learned);
     for (const w of warnings) {
@@ -49,16 +78,16 @@ export function createFabricReconciler(deps: ReconcilerDeps) {
       warned.add(w.message);
       deps.events.emit({ type: 'cabling-warning', nodeId: w.nodeId, mac: w.mac, message: w.message, at: deps.now() });
     }
-    const nodes = new Map<string, PlannedNode>((await deps.store.listNodes()).map((n) => [n.id, { id: n.id, state: n.state, tenant: n.tenant }]));
+    const nodes = new Map<string, PlannedNode>(listed.map((n) => [n.id, { id: n.id, state: n.state, tenant: n.tenant }]));
     const tenants = new Map<string, TenantNetwork>((await deps.store.listTenants()).map((t) => [t.id, t]));
     return { wanted: desiredPorts(links, nodes, tenants, deps.provisioningVlan), warnings };
   }
 
   async function pass(): Promise<void> {
     if (deps.drivers.length === 0) return; // no switch to program: nothing to plan either
-    const { wanted, warnings } = await plan();
-    const ports: PortStatus[] = [];
     const errors: FabricView['errors'] = [];
+    const { wanted, warnings } = await plan(errors);
+    const ports: PortStatus[] = [];
     let repairs = view.driftRepairs;
     for (const driver of deps.drivers) {
       const mine = wanted.filter((p) => p.switchName === driver.switchName);
