@@ -19,6 +19,7 @@ export * from './spares.ts';
 export * from './drain-hook.ts';
 export * from './enrollments.ts';
 export * from './api-tokens.ts';
+export * from './event-visibility.ts';
 export * from './failures.ts';
 export * from './alerts/alert-rules.ts';
 export * from './alerts/alert-engine.ts';
