@@ -303,4 +303,12 @@ export const pgMigrations: readonly Migration[] = [
       CREATE INDEX commands_by_node ON commands (node_id, created_at);
     `,
   },
+  {
+    version: 17,
+    name: 'audit detail',
+    sql: `
+      -- What a call changed, where the path alone does not say (a BMC's new address); never a secret.
+      ALTER TABLE audit_log ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];
