@@ -77,5 +77,6 @@ export async function openSealedSecrets(store: FleetStore, keyFile: string): Pro
   }
   const plain = stored.filter((s) => !isSealed(s.bmc.password));
   for (const p of plain) await p.reseal(await sealBmc(box, p.bmc));
+  if (plain.length > 0) await store.purgeOverwrittenSecrets();
   return { store: sealedSecretsStore(store, box), keyId: box.keyId, created, sealedNow: plain.length };
 }
