@@ -2,7 +2,8 @@
 // variables and an optional file, then frozen and passed down.
 import { Command } from 'commander';
 import { Type, type Static } from 'typebox';
-import { parseConfigFlags } from '@metalfleet/config';
+import { ConfigError, parseConfigFlags } from '@metalfleet/config';
+import { parseBmcNetworks } from '@metalfleet/fleet';
 
 const Port = (def: number, description: string) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
 
@@ -68,5 +69,11 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     .description('metalfleet manager: fleet state, embedded MQTT broker, gRPC AgentService, REST API and dashboard.\n' +
       'Every option can also be set as METALFLEET_<OPTION> (e.g. METALFLEET_HTTP_PORT) or in the --config file.')
     .version(version);
-  return parseConfigFlags(program, ManagerConfig, argv, env);
+  const config = parseConfigFlags(program, ManagerConfig, argv, env);
+  try {
+    parseBmcNetworks(config.bmcNetworks);
+  } catch (error) {
+    throw new ConfigError([(error as Error).message]);
+  }
+  return config;
 }
