@@ -1,9 +1,13 @@
 // The event stream as a tenant sees it: only its own nodes, tenant and
 // operation entries, even from an operation that touches another tenant's
 // nodes; and a stream that ends, saying why, when its token stops working.
+import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatApiToken } from '@metalfleet/domain';
-import { hashSecret, newSecret } from '@metalfleet/fleet';
+import { createApiTokens, hashSecret, newSecret } from '@metalfleet/fleet';
+import { installAccessControl } from './access.ts';
+import { installErrorHandling } from './errors.ts';
+import { eventStreamRoutes } from './event-stream.ts';
 import { startTestApp, testTime as at, type TestApp } from './test-app.ts';
 
 let t: TestApp;
@@ -14,8 +18,8 @@ let tenantB = '';
 interface SseEvent { event: string; data: Record<string, unknown> }
 
 /** An open stream: what arrived so far, read on until a condition holds (or the stream ends, or 5 s pass). */
-async function openStream(token: string) {
-  const response = await fetch(`${base}/api/v1/events`, { headers: { authorization: `Bearer ${token}` } });
+async function openStream(token: string, url = base) {
+  const response = await fetch(`${url}/api/v1/events`, { headers: { authorization: `Bearer ${token}` } });
   expect(response.status).toBe(200);
   const reader = response.body?.getReader();
   if (!reader) throw new Error('no body');
@@ -144,5 +148,27 @@ describe('GET /api/v1/events for a tenant-scoped token', () => {
     const seen = await stream.until((e) => e.length > 0);
     await stream.close();
     expect(seen.map((e) => e.data['reason'])).toEqual(['admin sees B']);
+  });
+
+  it('ends a stream whose token was revoked elsewhere (another replica) at the next re-check', async () => {
+    // The stream alone, re-checking every 100 ms; the revocation goes straight to the store, as another manager's would.
+    const now = () => new Date(at.getTime() + 5000);
+    const apiTokens = createApiTokens({ store: t.store, now });
+    const app = Fastify({ logger: false });
+    installErrorHandling(app);
+    installAccessControl(app, { tokens: apiTokens, store: t.store, now });
+    await app.register(eventStreamRoutes, { events: t.events, store: t.store, apiTokens, now, tokenRecheckMs: 100 });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { id, token } = await tokenFor('elsewhere', 'viewer', tenantA);
+      const address = app.server.address();
+      const stream = await openStream(token, `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`);
+      await stream.until((e) => e.length === 0 && stream.text.includes(': connected'));
+      expect(await t.store.revokeApiToken(id, now())).toBe(true);
+      const seen = await stream.until(() => false);
+      expect([stream.ended, seen]).toEqual([true, [{ event: 'stream-ended', data: { reason: 'token-revoked' } }]]);
+    } finally {
+      await app.close();
+    }
   });
 });
