@@ -52,7 +52,9 @@ export interface BmcLab {
   stop(): void;
 }
 
-export async function startBmcLab(): Promise<BmcLab> {
+/** `password`: the admin's (IPMI allows at most 20 bytes); default `secret`. */
+export async function startBmcLab(options: { password?: string } = {}): Promise<BmcLab> {
+  const password = options.password ?? 'secret';
   ensureIpmiInstalled();
   const dir = mkdtempSync(join(tmpdir(), 'mf-bmc-'));
   const chassis = join(dir, 'chassis');
@@ -73,7 +75,7 @@ set_working_mc 0x20
     guid a123456789abcdefa123456789abcdef
   endlan
   chassis_control "${join(dir, 'hook.sh')} ${chassis}"
-user 2 true "admin" "secret" admin 10 none md2 md5 straight
+user 2 true "admin" "${password}" admin 10 none md2 md5 straight
 `);
   writeFileSync(join(dir, 'bmc.emu'), `mc_setbmc 0x20
 mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
@@ -84,7 +86,7 @@ mc_enable 0x20
   // Ready when it answers a status request.
   for (let i = 0; ; i += 1) {
     try {
-      execFileSync('ipmitool', ['-I', 'lanplus', '-C', '3', '-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-P', 'secret', '-N', '1', '-R', '1', 'chassis', 'power', 'status'], { stdio: 'ignore' });
+      execFileSync('ipmitool', ['-I', 'lanplus', '-C', '3', '-H', '127.0.0.1', '-p', String(port), '-U', 'admin', '-P', password, '-N', '1', '-R', '1', 'chassis', 'power', 'status'], { stdio: 'ignore' });
       break;
     } catch (error) {
       if (i >= 50) throw new Error('ipmi_sim did not answer within 10 s', { cause: error });
@@ -93,7 +95,7 @@ mc_enable 0x20
   }
   const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '');
   return {
-    host: '127.0.0.1', port, username: 'admin', password: 'secret',
+    host: '127.0.0.1', port, username: 'admin', password,
     actions: () => read(join(chassis, 'actions')).split('\n').filter((l) => l !== ''),
     power: () => (read(join(chassis, 'power')).trim() === '1' ? 'on' : 'off'),
     watchActions(listener) {

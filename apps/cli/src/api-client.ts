@@ -69,7 +69,10 @@ export function createApiClient(baseUrl: string, token: string) {
       const stream = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
       try {
         for await (const message of stream) {
-          yield { type: message.event ?? 'message', data: JSON.parse(message.data) as Record<string, unknown> };
+          const data = JSON.parse(message.data) as Record<string, unknown>;
+          // The manager's last word when the token stopped being valid mid-stream.
+          if (message.event === 'stream-ended') throw new ApiCallError(401, 'unauthenticated', `the manager ended the event stream: ${String(data['reason'])}`);
+          yield { type: message.event ?? 'message', data };
         }
       } catch (error) {
         if (!signal.aborted) throw error;

@@ -26,6 +26,11 @@ export const onUnauthorized = (listener: () => void): (() => boolean) => {
   return () => unauthorized.delete(listener);
 };
 
+/** The token no longer works: the login page comes back. */
+export function tokenRefused(): void {
+  for (const listener of unauthorized) listener();
+}
+
 export async function api<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<T> {
   const token = init.token ?? session.token() ?? '';
   const response = await fetch(path, {
@@ -36,7 +41,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   if (response.status === 204) return undefined as T;
   const payload = (await response.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
   if (!response.ok) {
-    if (response.status === 401 && init.token === undefined) for (const listener of unauthorized) listener();
+    if (response.status === 401 && init.token === undefined) tokenRefused();
     throw new ApiCallError(response.status, payload?.error?.code ?? 'unknown', payload?.error?.message ?? `HTTP ${response.status}`);
   }
   return payload as T;

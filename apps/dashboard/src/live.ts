@@ -3,7 +3,7 @@
 // eventsource-parser. Reconnects after a drop; pages subscribe by event type.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { createParser } from 'eventsource-parser';
-import { session } from './api.ts';
+import { session, tokenRefused } from './api.ts';
 
 type Listener = (type: string, data: unknown) => void;
 const listeners = new Set<Listener>();
@@ -26,10 +26,18 @@ export function connectLive(): void {
     while (!controller.signal.aborted) {
       try {
         const response = await fetch('/api/v1/events', { headers: { authorization: `Bearer ${session.token() ?? ''}` }, signal: controller.signal });
+        // A revoked or expired token: back to the login page instead of retrying it.
+        if (response.status === 401) {
+          setConnected(false);
+          tokenRefused();
+          return;
+        }
         if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
         setConnected(true);
         const parser = createParser({
           onEvent: (event) => {
+            // The manager's last event when the token stops being valid; the next attempt answers 401.
+            if (event.event === 'stream-ended') return;
             const data: unknown = JSON.parse(event.data);
             for (const l of listeners) l(event.event ?? 'message', data);
           },

@@ -2,7 +2,8 @@
 // variables and an optional file, then frozen and passed down.
 import { Command } from 'commander';
 import { Type, type Static } from 'typebox';
-import { parseConfigFlags } from '@metalfleet/config';
+import { ConfigError, parseConfigFlags } from '@metalfleet/config';
+import { parseBmcNetworks } from '@metalfleet/fleet';
 
 const Port = (def: number, description: string) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
 
@@ -10,6 +11,11 @@ export const ManagerConfig = Type.Object({
   dataDir: Type.String({ default: './data', description: 'State directory: SQLite database, CA, bootstrap token.' }),
   postgresUrl: Type.String({ default: '', description: 'PostgreSQL connection string for fleet state (high availability); empty: SQLite in the data directory.' }),
   postgresSchema: Type.String({ default: 'metalfleet', pattern: '^[a-z_][a-z0-9_]*$', description: 'PostgreSQL schema for fleet state.' }),
+  secretKeyFile: Type.String({ default: '', description: 'Key that seals the BMC passwords kept in the state store (created, mode 600, on first start); keep it apart from the database and its backups. Empty: <dataDir>/secret.key.' }),
+  bmcNetworks: Type.String({
+    default: '', pattern: '^([0-9a-fA-F:.]+/[0-9]{1,3}(, *[0-9a-fA-F:.]+/[0-9]{1,3})*)?$',
+    description: 'CIDR ranges (comma separated, e.g. 10.1.0.0/16) that BMC addresses set by operators must fall in; admins may set any address. Empty: only admins set BMC addresses.',
+  }),
   listenHost: Type.String({ default: '0.0.0.0', description: 'Address the HTTP, gRPC and MQTT listeners bind to.' }),
   httpPort: Port(7470, 'REST API, dashboard and /healthz (0: any free port).'),
   grpcPort: Port(7471, 'gRPC AgentService (0: any free port).'),
@@ -63,5 +69,11 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     .description('metalfleet manager: fleet state, embedded MQTT broker, gRPC AgentService, REST API and dashboard.\n' +
       'Every option can also be set as METALFLEET_<OPTION> (e.g. METALFLEET_HTTP_PORT) or in the --config file.')
     .version(version);
-  return parseConfigFlags(program, ManagerConfig, argv, env);
+  const config = parseConfigFlags(program, ManagerConfig, argv, env);
+  try {
+    parseBmcNetworks(config.bmcNetworks);
+  } catch (error) {
+    throw new ConfigError([(error as Error).message]);
+  }
+  return config;
 }

@@ -1,6 +1,7 @@
 // metalfleet-manager: parse config, create the logger, start, stop on signals.
 import { pino } from 'pino';
 import { ConfigError } from '@metalfleet/config';
+import { SecretBoxError } from '@metalfleet/fleet';
 import packageJson from '../package.json' with { type: 'json' };
 import { parseCommandLine } from './config.ts';
 import { startManager } from './manager.ts';
@@ -15,7 +16,16 @@ try {
 }
 
 const logger = pino({ name: 'metalfleet-manager', level: config.logLevel, redact: ['*.bootstrapToken', '*.credential', '*.password'] });
-const manager = await startManager(config, logger, packageJson.version);
+let manager;
+try {
+  manager = await startManager(config, logger, packageJson.version);
+} catch (error) {
+  // Sealed BMC passwords that the key at hand cannot open: say which key is needed, and do not start.
+  if (!(error instanceof SecretBoxError)) throw error;
+  logger.fatal({ code: error.code }, error.message);
+  process.stderr.write(`metalfleet-manager: ${error.message}\n`);
+  process.exit(2);
+}
 logger.info({ http: manager.http, grpc: manager.grpc, mqtt: manager.mqtt, bootstrapTokenFile: manager.bootstrapTokenFile, adminTokenFile: manager.adminTokenFile, caFingerprint: manager.caFingerprint }, 'manager ready');
 
 let stopping = false;

@@ -10,10 +10,11 @@ import type { Logger } from 'pino';
 import type { Alert } from '@metalfleet/domain';
 import { AgentService } from '@metalfleet/proto';
 import { addService, createNodeBroker, ensureCertificateAuthority, issueServerCertificate, listenGrpcForStorm } from '@metalfleet/transport';
-import { openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
+import { createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
   FleetEvents, agentServiceHandlers, createApiTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
+  openSealedSecrets, parseBmcNetworks,
 } from '@metalfleet/fleet';
 import type { ManagerConfig } from './config.ts';
 import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
@@ -56,10 +57,24 @@ function urlHost(host: string): string {
 export async function startManager(config: ManagerConfig, logger: Logger, version: string): Promise<RunningManager> {
   const now = () => new Date();
   const dataDir = resolve(config.dataDir);
-  const store = config.postgresUrl !== ''
+  const bmcNetworks = parseBmcNetworks(config.bmcNetworks);
+  // The data directory and its databases are this user's alone (700/600), also when an older manager made them readable.
+  makeDataDirPrivate(dataDir);
+  if (config.postgresUrl === '') createPrivateFile(join(dataDir, 'fleet.db'));
+  createPrivateFile(join(dataDir, 'telemetry.db'));
+  const openedStore = config.postgresUrl !== ''
     ? await openPgFleetStore({ connectionString: config.postgresUrl, schema: config.postgresSchema })
     : openSqliteFleetStore({ path: join(dataDir, 'fleet.db') });
   logger.info({ store: config.postgresUrl !== '' ? `postgresql (schema ${config.postgresSchema})` : join(dataDir, 'fleet.db') }, 'fleet state store open');
+  // BMC passwords are sealed at rest with a key kept out of the store; from here on the manager sees them only through `store`.
+  const secretKeyFile = resolve(config.secretKeyFile !== '' ? config.secretKeyFile : join(dataDir, 'secret.key'));
+  const secrets = await openSealedSecrets(openedStore, secretKeyFile).catch(async (error: unknown) => {
+    await openedStore.close();
+    throw error;
+  });
+  const store = secrets.store;
+  if (secrets.created) logger.warn({ file: secretKeyFile, keyId: secrets.keyId }, 'created the key that seals stored BMC passwords; back it up apart from the database');
+  if (secrets.sealedNow > 0) logger.warn({ count: secrets.sealedNow, keyId: secrets.keyId }, 'sealed BMC passwords that were stored in plaintext');
   const events = new FleetEvents();
   // What an operator must look at is logged above info: someone changed a switch port, cabling disagrees, a switch fails.
   const loud: Record<string, 'warn' | 'error'> = { 'port-drift-repaired': 'warn', 'cabling-warning': 'warn', 'fabric-error': 'error', 'identity-conflict': 'warn' };
@@ -155,7 +170,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     nodeActions: { remediation: reimaging.remediation },
     failures,
     alerts: { engine: alerting.engine, rules: alerting.rules },
-    power: { driverFor: bmcDriver, enrollments: reimaging.enrollments },
+    power: { driverFor: bmcDriver, enrollments: reimaging.enrollments, bmcNetworks },
     boot: {
       managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
       imageDir,

@@ -95,4 +95,6 @@ export interface AuditEntry {
   status: number;
   /** The error message of a refused or failed call; empty on success. */
   error: string;
+  /** What the call changed where the target does not say it (a BMC's driver and address); never a secret. */
+  detail?: string;
 }

@@ -2,6 +2,7 @@
 // revocable. authenticate() turns a presented bearer token into the principal
 // the API checks permissions for, or says why it is refused.
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import {
   DomainError, apiTokenState, formatApiToken, parseApiToken, type ApiTokenRecord, type Principal, type Role,
 } from '@metalfleet/domain';
@@ -21,8 +22,12 @@ const touchEveryMs = 60_000;
 
 export function createApiTokens(deps: { store: FleetStore; now: () => Date }) {
   const touched = new Map<string, number>();
+  // One listener per open event stream.
+  const revocations = new EventEmitter().setMaxListeners(0);
   return {
     async create(request: ApiTokenRequest): Promise<{ record: ApiTokenRecord; token: string }> {
+      // An empty tenant id must not pass for "no tenant": that would make an unscoped token out of a scoped request.
+      if (request.tenantId !== null && request.tenantId.trim() === '') throw new DomainError('invalid-argument', 'tenantId must name a tenant; leave it out (or null) for a token that is not scoped to one');
       if (request.tenantId !== null && request.role === 'admin') throw new DomainError('invalid-argument', 'an admin token cannot be scoped to a tenant');
       if (request.tenantId !== null && !(await deps.store.getTenant(request.tenantId))) throw new DomainError('not-found', `no tenant ${request.tenantId}`);
       const id = randomBytes(9).toString('base64url');
@@ -61,6 +66,19 @@ export function createApiTokens(deps: { store: FleetStore; now: () => Date }) {
       if (!(await deps.store.revokeApiToken(id, deps.now()))) {
         throw (await deps.store.getApiToken(id)) ? new DomainError('conflict', `API token ${id} is already revoked`) : new DomainError('not-found', `no API token ${id}`);
       }
+      revocations.emit('revoked', id);
+    },
+
+    /** Calls `listener` with the id of every token revoked through this manager, at once (other replicas' revocations: see state()). */
+    onRevoked(listener: (tokenId: string) => void): () => void {
+      revocations.on('revoked', listener);
+      return () => revocations.off('revoked', listener);
+    },
+
+    /** A token's state now, as the store has it ('unknown' when it is gone), and when it expires. */
+    async state(id: string): Promise<{ state: 'active' | 'expired' | 'revoked' | 'unknown'; expiresAt: Date | null }> {
+      const record = await deps.store.getApiToken(id);
+      return record ? { state: apiTokenState(record, deps.now()), expiresAt: record.expiresAt } : { state: 'unknown', expiresAt: null };
     },
 
     /** Whether `token` still authenticates as an admin (the token kept in the data directory). */

@@ -23,7 +23,7 @@ export interface AccessStore {
 
 interface TokenRow { id: string; name: string; role: string; tenant_id: string | null; secret_hash: string; created_at: number; expires_at: number | null; revoked_at: number | null; last_used_at: number | null }
 interface FailureRow { node_id: string; kind: string; code: string; at: number; cohorts: string }
-interface AuditRow { seq: number; at: number; token_id: string; actor: string; method: string; route: string; target: string; status: number; error: string }
+interface AuditRow { seq: number; at: number; token_id: string; actor: string; method: string; route: string; target: string; status: number; error: string; detail: string }
 
 const date = (ms: number | null) => (ms === null ? null : new Date(Number(ms)));
 const rowToken = (r: TokenRow): ApiTokenRecord => ({
@@ -56,8 +56,8 @@ export function sqlAccessStore(db: SqlExecutor): AccessStore {
       await db.run('UPDATE api_tokens SET last_used_at = ? WHERE id = ?', [at.getTime(), id]);
     },
     async appendAudit(e) {
-      await db.run('INSERT INTO audit_log (at, token_id, actor, method, route, target, status, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-        [e.at.getTime(), e.tokenId, e.actor, e.method, e.route, e.target, e.status, e.error]);
+      await db.run('INSERT INTO audit_log (at, token_id, actor, method, route, target, status, error, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        [e.at.getTime(), e.tokenId, e.actor, e.method, e.route, e.target, e.status, e.error, e.detail ?? '']);
     },
     async recordFailure(e) {
       return (await db.run('INSERT INTO failures (node_id, kind, code, at, cohorts) VALUES (?, ?, ?, ?, ?) ON CONFLICT (node_id, code, at) DO NOTHING',
@@ -74,7 +74,7 @@ export function sqlAccessStore(db: SqlExecutor): AccessStore {
         ? await db.all<AuditRow>('SELECT * FROM audit_log ORDER BY seq DESC LIMIT ?', [limit])
         : await db.all<AuditRow>('SELECT * FROM audit_log WHERE seq < ? ORDER BY seq DESC LIMIT ?', [before, limit]);
       return rows.map((r) => ({
-        seq: Number(r.seq), at: new Date(Number(r.at)), tokenId: r.token_id, actor: r.actor, method: r.method, route: r.route, target: r.target, status: Number(r.status), error: r.error,
+        seq: Number(r.seq), at: new Date(Number(r.at)), tokenId: r.token_id, actor: r.actor, method: r.method, route: r.route, target: r.target, status: Number(r.status), error: r.error, detail: r.detail,
       }));
     },
   };

@@ -246,6 +246,10 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       const bmc = { driver: 'ipmi' as const, address: '127.0.0.2', port: 623, username: 'admin', password: 'secret', cipherSuite: 3, https: true, insecureTls: false };
       await store.setBmc('n1', bmc);
       expect(await store.getBmc('n1')).toEqual(bmc);
+      expect(await store.listBmcs()).toEqual([{ nodeId: 'n1', bmc }]);
+      // Rewriting the files keeps every row.
+      await store.purgeOverwrittenSecrets();
+      expect(await store.getBmc('n1')).toEqual(bmc);
       await store.setBmc('n1', null);
       expect(await store.getBmc('n1')).toBeNull();
       await store.close();
@@ -265,8 +269,10 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       for (const status of [200, 403, 201]) {
         await store.appendAudit({ at, tokenId: 'tok12345', actor: 'ci', method: 'POST', route: 'POST /api/v1/x', target: '/api/v1/x', status, error: status === 403 ? 'no' : '' });
       }
-      const page = await store.listAudit({ limit: 2 });
-      expect(page.map((e) => e.status)).toEqual([201, 403]);
+      await store.appendAudit({ at, tokenId: 'tok12345', actor: 'ci', method: 'PUT', route: 'PUT /api/v1/nodes/:id/bmc', target: '/api/v1/nodes/n1/bmc', status: 200, error: '', detail: 'node n1 bmc ipmi 10.1.0.7:623 user admin' });
+      expect((await store.listAudit({ limit: 1 }))[0]?.detail).toBe('node n1 bmc ipmi 10.1.0.7:623 user admin');
+      const page = (await store.listAudit({ limit: 3 })).slice(1);
+      expect(page.map((e) => [e.status, e.detail])).toEqual([[201, ''], [403, '']]);
       expect((await store.listAudit({ limit: 2, before: page[1]?.seq ?? 0 })).map((e) => e.status)).toEqual([200]);
       await store.close();
     });

@@ -102,5 +102,7 @@ export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertS
   getNode(nodeId: string): Promise<NodeRecord | null>;
   /** The node without its inventory: cheap, for hot paths (controllers, existence checks). */
   getNodeSummary(nodeId: string): Promise<NodeSummary | null>;
+  /** Rewrites what holds BMC settings so that values overwritten there (plaintext passwords, once sealed) are gone from the files too. */
+  purgeOverwrittenSecrets(): Promise<void>;
   close(): Promise<void>;
 }

@@ -271,6 +271,10 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       return record;
     },
 
+    async purgeOverwrittenSecrets() {
+      // Dead row versions keep the old values until the table is rewritten.
+      await pool.query('VACUUM FULL node_bmcs, enrollments');
+    },
     async close() {
       await pool.end();
     },

@@ -328,4 +328,12 @@ export const pgMigrations: readonly Migration[] = [
       DELETE FROM port_links WHERE source = 'lldp';
     `,
   },
+  {
+    version: 17,
+    name: 'audit detail',
+    sql: `
+      -- What a call changed, where the path alone does not say (a BMC's new address); never a secret.
+      ALTER TABLE audit_log ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];

@@ -93,6 +93,9 @@ export function sqlWorkStore(db: SqlExecutor): WorkStore {
       const [row] = await db.all<{ config: string }>('SELECT config FROM node_bmcs WHERE node_id = ?', [nodeId]);
       return row ? (JSON.parse(row.config) as BmcConfig) : null;
     },
+    async listBmcs() {
+      return (await db.all<{ node_id: string; config: string }>('SELECT node_id, config FROM node_bmcs ORDER BY node_id')).map((r) => ({ nodeId: r.node_id, bmc: JSON.parse(r.config) as BmcConfig }));
+    },
 
     async putEnrollment(e) {
       await db.run(`INSERT INTO enrollments (mac, bmc, created_at, node_id, claimed_at) VALUES (?, ?, ?, ?, ?)

@@ -293,6 +293,12 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       return record;
     },
 
+    async purgeOverwrittenSecrets() {
+      // VACUUM copies live rows into fresh pages (freed cells keep their old bytes otherwise); the checkpoint moves
+      // them into fleet.db and empties the WAL, which still holds the old pages.
+      db.exec('VACUUM');
+      db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    },
     async close() {
       db.close();
     },

@@ -98,6 +98,8 @@ export interface WorkStore {
   /** Sets (or with null, forgets) how to reach a node's BMC. */
   setBmc(nodeId: string, bmc: BmcConfig | null): Promise<void>;
   getBmc(nodeId: string): Promise<BmcConfig | null>;
+  /** Every node's BMC (to seal stored passwords at start). */
+  listBmcs(): Promise<Array<{ nodeId: string; bmc: BmcConfig }>>;
 
   /** Adds or replaces the enrollment of the machine that boots from `mac`. */
   putEnrollment(enrollment: EnrollmentRecord): Promise<void>;

@@ -1,7 +1,7 @@
 // API tokens (admins create, list and revoke them) and the audit log.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ApiError, ApiTokenList, ApiTokenParams, AuditList, AuditQuery, CreateApiToken, CreatedApiToken } from '@metalfleet/api';
-import { apiTokenState, type ApiTokenRecord } from '@metalfleet/domain';
+import { DomainError, apiTokenState, type ApiTokenRecord } from '@metalfleet/domain';
 import type { ApiTokens } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import { needs } from './access.ts';
@@ -16,6 +16,11 @@ function toApi(t: ApiTokenRecord, now: Date) {
 export const accessRoutes: FastifyPluginAsyncTypebox<{ tokens: ApiTokens; store: FleetStore; now: () => Date }> = async (app, { tokens, store, now }) => {
   app.post('/api/v1/tokens', {
     schema: { ...needs('admin'), summary: 'Create an API token (the secret is shown once)', body: CreateApiToken, response: { 201: CreatedApiToken, 400: ApiError, 404: ApiError } },
+    // Before validation: its type coercion would turn "" into null, an unscoped token out of a scoped request.
+    preValidation: async (request) => {
+      const tenantId = (request.body as { tenantId?: unknown } | null)?.tenantId;
+      if (typeof tenantId === 'string' && tenantId.trim() === '') throw new DomainError('invalid-argument', 'tenantId must name a tenant; leave it out (or null) for a token that is not scoped to one');
+    },
   }, async (request, reply) => {
     const { name, role, tenantId, ttlSeconds } = request.body;
     const { record, token } = await tokens.create({ name, role: role as ApiTokenRecord['role'], tenantId: tenantId ?? null, ttlSeconds: ttlSeconds ?? null });
@@ -36,6 +41,6 @@ export const accessRoutes: FastifyPluginAsyncTypebox<{ tokens: ApiTokens; store:
   app.get('/api/v1/audit', {
     schema: { ...needs('admin'), summary: 'Every mutating API call, newest first: who, what, target, result, when', querystring: AuditQuery, response: { 200: AuditList } },
   }, async (request) => ({
-    items: (await store.listAudit({ limit: request.query.limit, ...(request.query.before ? { before: request.query.before } : {}) })).map((e) => ({ ...e, at: e.at.toISOString() })),
+    items: (await store.listAudit({ limit: request.query.limit, ...(request.query.before ? { before: request.query.before } : {}) })).map((e) => ({ ...e, at: e.at.toISOString(), detail: e.detail ?? '' })),
   }));
 };

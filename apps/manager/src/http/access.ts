@@ -14,6 +14,8 @@ declare module 'fastify' {
     /** Who is calling; null on open routes. */
     principal: Principal | null;
     auditError: string;
+    /** What the call changes, for the audit log (never a secret). */
+    auditDetail: string;
   }
 }
 
@@ -57,6 +59,7 @@ const mutating = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export function installAccessControl(app: FastifyInstance, deps: { tokens: ApiTokens; store: FleetStore; now: () => Date }): void {
   app.decorateRequest('principal', null);
   app.decorateRequest('auditError', '');
+  app.decorateRequest('auditDetail', '');
 
   app.addHook('onRequest', async (request) => {
     const url = request.routeOptions.url;
@@ -95,7 +98,7 @@ export function installAccessControl(app: FastifyInstance, deps: { tokens: ApiTo
     const route = request.routeOptions.url ?? '(no route)';
     await deps.store.appendAudit({
       at: deps.now(), tokenId: request.principal?.tokenId ?? '', actor: request.principal?.name ?? 'anonymous', method: request.method,
-      route: `${request.method} ${route}`, target: request.url.split('?')[0] ?? request.url, status: reply.statusCode, error: request.auditError,
+      route: `${request.method} ${route}`, target: request.url.split('?')[0] ?? request.url, status: reply.statusCode, error: request.auditError, detail: request.auditDetail,
     }).catch((error: unknown) => request.log.error({ err: error }, 'audit entry not written'));
   });
 }

@@ -1,61 +1,116 @@
 // Server-sent events: every fleet change, as it happens, for the dashboard and
 // the CLI. A client that cannot keep up is disconnected (it reconnects), so
-// one slow browser never holds memory on the manager.
+// one slow browser never holds memory on the manager. A tenant-scoped stream
+// gets each event as eventForTenant (libs/fleet) allows it; every stream ends
+// with a last `stream-ended` event when its token is revoked or expires.
 import type { FastifyPluginAsync } from 'fastify';
-import type { FleetEvent, FleetEvents } from '@metalfleet/fleet';
+import { eventForTenant, type ApiTokens, type EventLookups, type FleetEvent, type FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import { needs } from './access.ts';
 
-/** Whether a tenant-scoped client may see an event: one about its tenant, its nodes, or an operation on its nodes. */
-function tenantFilter(store: FleetStore, tenantId: string): (event: FleetEvent) => Promise<boolean> {
-  const nodeTenant = async (nodeId: string) => (await store.getNodeSummary(nodeId))?.tenant ?? null;
-  const operationTouches = async (operationId: string) => (await store.operationNodes(operationId)).some((n) => n.tenant === tenantId);
-  return async (event) => {
-    const e = event as Partial<Record<'tenantId' | 'previous' | 'nodeId' | 'operationId', string | null>>;
-    if (e.tenantId === tenantId || e.previous === tenantId) return true;
-    if (typeof e.operationId === 'string') return operationTouches(e.operationId);
-    if (typeof e.nodeId === 'string') return (await nodeTenant(e.nodeId)) === tenantId;
-    return false;
+const maxBufferedBytes = 1024 * 1024;
+/** setTimeout's longest delay; a later expiry is re-armed. */
+const maxTimerMs = 2 ** 31 - 1;
+
+export type StreamEndReason = 'token-revoked' | 'token-expired';
+
+export interface EventStreamDeps {
+  events: FleetEvents;
+  store: FleetStore;
+  apiTokens: ApiTokens;
+  now: () => Date;
+  heartbeatMs?: number;
+  /** How often a stream's token is looked up again (a revocation on another replica, a clock that jumped). */
+  tokenRecheckMs?: number;
+}
+
+function lookupsOf(store: FleetStore): EventLookups {
+  return {
+    nodeTenant: async (nodeId) => {
+      const node = await store.getNodeSummary(nodeId);
+      return node ? node.tenant : undefined;
+    },
+    operationEntries: async (operationId) => (await store.operationNodes(operationId)).map((e) => ({ nodeId: e.nodeId, tenant: e.tenant, phase: e.progress.phase })),
   };
 }
 
-const maxBufferedBytes = 1024 * 1024;
-
-export const eventStreamRoutes: FastifyPluginAsync<{ events: FleetEvents; store: FleetStore; heartbeatMs?: number }> = async (app, { events, store, heartbeatMs = 15_000 }) => {
+export const eventStreamRoutes: FastifyPluginAsync<EventStreamDeps> = async (app, deps) => {
+  const { events, store, apiTokens, now, heartbeatMs = 15_000, tokenRecheckMs = 10_000 } = deps;
+  const lookups = lookupsOf(store);
   app.get('/api/v1/events', {
     schema: {
       ...needs('fleet:read', { tenantScoped: true }), produces: ['text/event-stream'],
-      summary: 'Server-sent events stream of fleet changes (event: <type>, data: JSON); a tenant-scoped token gets those about its tenant, nodes and operations',
+      summary: 'Server-sent events stream of fleet changes (event: <type>, data: JSON); a tenant-scoped token gets only what is about its own nodes, '
+        + 'tenant, operation entries and alerts. Ends with `event: stream-ended` (data {reason: token-revoked | token-expired}) when the token stops being valid',
     },
-  }, (request, reply) => {
-    const scope = request.principal?.tenantId ?? null;
-    const visible = scope === null ? null : tenantFilter(store, scope);
+  }, async (request, reply) => {
+    const principal = request.principal;
+    const scope = principal?.tenantId ?? null;
+    const token = principal ? await apiTokens.state(principal.tokenId) : null;
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(': connected\n\n');
     let id = 0;
+    let ended = false;
+    const write = (type: string, data: unknown) => {
+      id += 1;
+      res.write(`id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    };
     const send = (event: FleetEvent) => {
+      if (res.writableEnded) return;
       if (res.writableLength > maxBufferedBytes) {
         res.end();
         return;
       }
-      id += 1;
-      res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      write(event.type, event);
     };
     // Filtered events are looked up one after another, so they keep their order.
     let queue = Promise.resolve();
     const off = events.on((event) => {
-      if (!visible) return send(event);
+      if (scope === null) return send(event);
       queue = queue.then(async () => {
-        if (await visible(event)) send(event);
+        const visible = await eventForTenant(event, scope, lookups);
+        if (visible) send(visible);
       }).catch((error: unknown) => request.log.warn({ err: error }, 'event filter failed'));
     });
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), heartbeatMs);
+    let expiry: NodeJS.Timeout | undefined;
     const stop = () => {
+      ended = true;
       off();
+      offRevoked();
       clearInterval(heartbeat);
+      clearInterval(recheck);
+      clearTimeout(expiry);
     };
+    const end = (reason: StreamEndReason) => {
+      if (ended) return;
+      ended = true;
+      off();
+      // What was already let through goes out first, then the reason, then nothing.
+      void queue.finally(() => {
+        stop();
+        if (res.writableEnded) return;
+        write('stream-ended', { reason });
+        res.end();
+      });
+    };
+    const offRevoked = principal ? apiTokens.onRevoked((tokenId) => tokenId === principal.tokenId && end('token-revoked')) : () => undefined;
+    const check = async () => {
+      if (!principal) return;
+      const { state } = await apiTokens.state(principal.tokenId);
+      if (state === 'revoked' || state === 'unknown') end('token-revoked');
+      else if (state === 'expired') end('token-expired');
+    };
+    const recheck = setInterval(() => void check().catch((error: unknown) => request.log.warn({ err: error }, 'token re-check failed')), tokenRecheckMs);
+    const armExpiry = (expiresAt: Date) => {
+      const ms = expiresAt.getTime() - now().getTime();
+      expiry = ms > maxTimerMs ? setTimeout(() => armExpiry(expiresAt), maxTimerMs) : setTimeout(() => end('token-expired'), Math.max(0, ms));
+    };
+    if (token?.expiresAt) armExpiry(token.expiresAt);
+    // Revoked between authentication and here.
+    if (token && token.state !== 'active') end(token.state === 'expired' ? 'token-expired' : 'token-revoked');
     request.raw.on('close', stop);
     res.on('close', stop);
   });

@@ -68,7 +68,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(failureRoutes, { failures: deps.failures, now: deps.now });
   await app.register(alertRoutes, { store: deps.store, now: deps.now, ...deps.alerts });
   await app.register(bootRoutes, { store: deps.store, tokens: deps.tokens, events: deps.events, now: deps.now, ...deps.boot });
-  await app.register(eventStreamRoutes, { events: deps.events, store: deps.store });
+  await app.register(eventStreamRoutes, { events: deps.events, store: deps.store, apiTokens: deps.apiTokens, now: deps.now });
   await app.register(metricsRoutes, { metrics: deps.metrics });
   if (deps.dashboardDir) {
     await app.register(fastifyStatic, { root: deps.dashboardDir, prefix: '/', index: 'index.html' });

@@ -6,7 +6,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { emptyInventory } from '@metalfleet/domain';
 import {
   FleetEvents, type AlertEngine, createAlertEngine, createAlertRules, createApiTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createFailures,
-  createLifecycle, createReimages, createTenants, startRemediation,
+  createLifecycle, createReimages, createTenants, parseBmcNetworks, startRemediation,
 } from '@metalfleet/fleet';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { RollupStore } from '@metalfleet/telemetry';
@@ -30,7 +30,7 @@ export interface TestApp {
   close: () => Promise<void>;
 }
 
-export async function startTestApp(): Promise<TestApp> {
+export async function startTestApp(options: { bmcNetworks?: string } = {}): Promise<TestApp> {
   const at = testTime;
   const events = new FleetEvents();
   const store = openSqliteFleetStore({ path: ':memory:' });
@@ -65,7 +65,7 @@ export async function startTestApp(): Promise<TestApp> {
     store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }), apiTokens,
     telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3, { failures, alerts: () => alerts.list(now()), now }), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
     operations: { reimages, templates }, nodeActions: { remediation }, failures, alerts: { engine: alerts, rules: alertRules },
-    power: { driverFor: bmcDriver, enrollments: createEnrollments({ store, events, power: bmcDriver, now, onError: () => undefined }) },
+    power: { driverFor: bmcDriver, enrollments: createEnrollments({ store, events, power: bmcDriver, now, onError: () => undefined }), bmcNetworks: parseBmcNetworks(options.bmcNetworks ?? '') },
     boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: 'discovery@1', imageDir: null },
   });
   return {

@@ -1,0 +1,174 @@
+// The event stream as a tenant sees it: only its own nodes, tenant and
+// operation entries, even from an operation that touches another tenant's
+// nodes; and a stream that ends, saying why, when its token stops working.
+import Fastify from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatApiToken } from '@metalfleet/domain';
+import { createApiTokens, hashSecret, newSecret } from '@metalfleet/fleet';
+import { installAccessControl } from './access.ts';
+import { installErrorHandling } from './errors.ts';
+import { eventStreamRoutes } from './event-stream.ts';
+import { startTestApp, testTime as at, type TestApp } from './test-app.ts';
+
+let t: TestApp;
+let base = '';
+let tenantA = '';
+let tenantB = '';
+
+interface SseEvent { event: string; data: Record<string, unknown> }
+
+/** An open stream: what arrived so far, read on until a condition holds (or the stream ends, or 5 s pass). */
+async function openStream(token: string, url = base) {
+  const response = await fetch(`${url}/api/v1/events`, { headers: { authorization: `Bearer ${token}` } });
+  expect(response.status).toBe(200);
+  const reader = response.body?.getReader();
+  if (!reader) throw new Error('no body');
+  const decoder = new TextDecoder();
+  let text = '';
+  let ended = false;
+  const parsed = (): SseEvent[] => text.split('\n\n').flatMap((block) => {
+    const event = /^event: (.*)$/m.exec(block)?.[1];
+    const data = /^data: (.*)$/m.exec(block)?.[1];
+    return event && data ? [{ event, data: JSON.parse(data) as Record<string, unknown> }] : [];
+  });
+  return {
+    get text() {
+      return text;
+    },
+    get ended() {
+      return ended;
+    },
+    events: parsed,
+    async until(condition: (events: SseEvent[]) => boolean): Promise<SseEvent[]> {
+      const deadline = Date.now() + 5000;
+      while (!condition(parsed()) && !ended && Date.now() < deadline) {
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<'timeout'>((done) => (timer = setTimeout(() => done('timeout'), deadline - Date.now())));
+        const chunk = await Promise.race([reader.read(), timeout]);
+        clearTimeout(timer);
+        if (chunk === 'timeout') break;
+        if (chunk.done) ended = true;
+        else text += decoder.decode(chunk.value, { stream: true });
+      }
+      return parsed();
+    },
+    close: () => reader.cancel(),
+  };
+}
+
+async function tokenFor(name: string, role: 'operator' | 'viewer', tenantId: string | null): Promise<{ id: string; token: string }> {
+  const created = await t.inject({ method: 'POST', url: '/api/v1/tokens', payload: { name, role, tenantId } });
+  expect(created.statusCode).toBe(201);
+  return created.json<{ id: string; token: string }>();
+}
+
+beforeAll(async () => {
+  t = await startTestApp();
+  await t.app.listen({ port: 0, host: '127.0.0.1' });
+  const address = t.app.server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  tenantA = (await t.inject({ method: 'POST', url: '/api/v1/tenants', payload: { name: 'tenant-a' } })).json<{ id: string }>().id;
+  tenantB = (await t.inject({ method: 'POST', url: '/api/v1/tenants', payload: { name: 'tenant-b' } })).json<{ id: string }>().id;
+  // n2 is A's, n1 is B's.
+  await t.store.setNodeTenant('n2', tenantA);
+  await t.store.setNodeTenant('n1', tenantB);
+});
+
+afterAll(async () => {
+  await t.close();
+});
+
+describe('GET /api/v1/events for a tenant-scoped token', () => {
+  it('shows tenant A nothing of tenant B from an operation that touches both: only A\'s own entries, counted alone', async () => {
+    const { token } = await tokenFor('a-operator', 'operator', tenantA);
+    const progress = (phase: 'done' | 'failed') => ({ phase, powerCycles: 0, deadlineAt: null, message: phase });
+    await t.store.createOperation(
+      { id: 'op-ab', kind: 'reimage', state: 'running', image: { name: 'gpu-os', version: '1' }, priority: 0, urgent: false, actor: 'admin', reason: 'fleet upgrade', createdAt: at, updatedAt: at },
+      [['n1', tenantB, 'failed'], ['n2', tenantA, 'done']].map(([nodeId = '', tenant = '', phase], position) => (
+        { operationId: 'op-ab', nodeId, position, rack: '', tenant, progress: progress(phase as 'done' | 'failed'), commandId: null, updatedAt: at })),
+    );
+    const stream = await openStream(token);
+    await stream.until((e) => e.length === 0 && stream.text.includes(': connected'));
+    const emit = t.events.emit.bind(t.events);
+    emit({ type: 'operation-created', operationId: 'op-ab', kind: 'reimage', nodes: 2, reason: 'fleet upgrade', at });
+    emit({ type: 'operation-progress', operationId: 'op-ab', nodeId: 'n1', phase: 'draining', message: 'B draining', at });
+    emit({ type: 'operation-progress', operationId: 'op-ab', nodeId: 'n2', phase: 'draining', message: 'A draining', at });
+    emit({ type: 'command-sent', commandId: 'c1', nodeId: 'n1', kind: 'reimage', attempt: 1, at });
+    emit({ type: 'command-progress', commandId: 'c1', nodeId: 'n1', operationId: 'op-ab', phase: 'failed', message: 'B failed', verifiedSha256: '', at });
+    emit({ type: 'command-progress', commandId: 'c2', nodeId: 'n2', operationId: 'op-ab', phase: 'succeeded', message: 'A written', verifiedSha256: '', at });
+    emit({ type: 'identity-conflict', nodeIds: ['n2', 'n1'], reason: 'both claim one serial', at });
+    emit({ type: 'node-tenant-changed', nodeId: 'n1', tenantId: tenantB, previous: null, at });
+    emit({ type: 'tenant-created', tenantId: tenantB, name: 'tenant-b', vlan: 101, vni: 5001, at });
+    emit({ type: 'alert-changed', fingerprint: 'f', rule: 'r', severity: 'critical', from: null, to: 'firing', summary: 'B burns', tenantId: tenantB, at });
+    emit({ type: 'operation-finished', operationId: 'op-ab', state: 'failed', done: 1, failed: 1, at });
+    emit({ type: 'presence-changed', nodeId: 'n2', presence: 'offline', reason: 'last one', at });
+    const seen = await stream.until((e) => e.some((x) => x.data['reason'] === 'last one'));
+    await stream.close();
+    expect(seen.map((e) => [e.event, e.data['nodeId'] ?? e.data['operationId']])).toEqual([
+      ['operation-created', 'op-ab'], ['operation-progress', 'n2'], ['command-progress', 'n2'], ['operation-finished', 'op-ab'], ['presence-changed', 'n2'],
+    ]);
+    // The operation as A sees it: its one node, which succeeded.
+    expect(seen[0]?.data['nodes']).toBe(1);
+    expect(seen[3]?.data).toMatchObject({ state: 'succeeded', done: 1, failed: 0 });
+    expect(stream.text).not.toContain('n1');
+    expect(stream.text).not.toContain(tenantB);
+    expect(stream.text).not.toContain('B ');
+  });
+
+  it('ends a stream with a last stream-ended event when its token is revoked', async () => {
+    const { id, token } = await tokenFor('a-viewer', 'viewer', tenantA);
+    const stream = await openStream(token);
+    t.events.emit({ type: 'presence-changed', nodeId: 'n2', presence: 'online', reason: 'before', at });
+    await stream.until((e) => e.some((x) => x.data['reason'] === 'before'));
+    expect((await t.inject({ method: 'DELETE', url: `/api/v1/tokens/${id}` })).statusCode).toBe(204);
+    const seen = await stream.until(() => false);
+    expect(stream.ended).toBe(true);
+    expect(seen.at(-1)).toEqual({ event: 'stream-ended', data: { reason: 'token-revoked' } });
+    // Nothing comes after it.
+    t.events.emit({ type: 'presence-changed', nodeId: 'n2', presence: 'offline', reason: 'after', at });
+    expect(stream.text).not.toContain('after');
+  });
+
+  it('ends a stream when its token expires, at the expiry time', async () => {
+    const secret = newSecret();
+    const now = new Date(at.getTime() + 5000); // the test app's clock
+    await t.store.createApiToken({
+      id: 'shortlived1', name: 'short', role: 'viewer', tenantId: tenantA, secretHash: hashSecret(secret), createdAt: now,
+      expiresAt: new Date(now.getTime() + 300), revokedAt: null, lastUsedAt: null,
+    });
+    const stream = await openStream(formatApiToken('shortlived1', secret));
+    const seen = await stream.until(() => false);
+    expect(stream.ended).toBe(true);
+    expect(seen).toEqual([{ event: 'stream-ended', data: { reason: 'token-expired' } }]);
+  });
+
+  it('an unscoped admin stream still sees every event', async () => {
+    const stream = await openStream(t.bearer['admin'] ?? '');
+    t.events.emit({ type: 'presence-changed', nodeId: 'n1', presence: 'online', reason: 'admin sees B', at });
+    const seen = await stream.until((e) => e.length > 0);
+    await stream.close();
+    expect(seen.map((e) => e.data['reason'])).toEqual(['admin sees B']);
+  });
+
+  it('ends a stream whose token was revoked elsewhere (another replica) at the next re-check', async () => {
+    // The stream alone, re-checking every 100 ms; the revocation goes straight to the store, as another manager's would.
+    const now = () => new Date(at.getTime() + 5000);
+    const apiTokens = createApiTokens({ store: t.store, now });
+    const app = Fastify({ logger: false });
+    installErrorHandling(app);
+    installAccessControl(app, { tokens: apiTokens, store: t.store, now });
+    await app.register(eventStreamRoutes, { events: t.events, store: t.store, apiTokens, now, tokenRecheckMs: 100 });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const { id, token } = await tokenFor('elsewhere', 'viewer', tenantA);
+      const address = app.server.address();
+      const stream = await openStream(token, `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`);
+      await stream.until((e) => e.length === 0 && stream.text.includes(': connected'));
+      expect(await t.store.revokeApiToken(id, now())).toBe(true);
+      const seen = await stream.until(() => false);
+      expect([stream.ended, seen]).toEqual([true, [{ event: 'stream-ended', data: { reason: 'token-revoked' } }]]);
+    } finally {
+      await app.close();
+    }
+  });
+});
