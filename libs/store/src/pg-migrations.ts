@@ -303,4 +303,13 @@ export const pgMigrations: readonly Migration[] = [
       CREATE INDEX commands_by_node ON commands (node_id, created_at);
     `,
   },
+  {
+    version: 18,
+    name: 'reimage evidence',
+    sql: `
+      -- What the manager itself saw of each node's reimage (its power cycle, the
+      -- install script served after it), as JSON: a reported install needs it.
+      ALTER TABLE operation_nodes ADD COLUMN evidence TEXT NOT NULL DEFAULT '{}';
+    `,
+  },
 ];
