@@ -91,6 +91,10 @@ describe('PXE boot in a VM', () => {
     // The manager set PXE and power-cycled the machine through the BMC; QEMU was started again.
     expect(lab.bmc.actions().slice(actionsBefore)).toEqual(expect.arrayContaining(['boot pxe', 'power 0', 'power 1']));
     expect(lab.vm.boots).toBe(bootsBefore + 1);
+    // The manager believed the install because it saw it: its own power cycle, then the VM's iPXE fetching the install script.
+    const { evidence } = done.nodes[0]!;
+    expect(evidence).toMatchObject({ rebootBy: 'bmc', missing: null });
+    expect(Date.parse(evidence.installBoot!.at)).toBeGreaterThan(Date.parse(evidence.powerCycledAt!));
     // The same machine is the same node, active again; there is still only one.
     const node = await waitForNode(lab, (n) => n.state === 'active', 30_000);
     expect(node.id).toBe(nodeId);

@@ -41,9 +41,20 @@ export const Template = Type.Object({
 export type Template = Static<typeof Template>;
 export const TemplateList = Type.Object({ items: Type.Array(Template) });
 
+/** What the manager itself saw of the node going down and booting the install image; a reported install needs it. */
+export const ReimageEvidence = Type.Object({
+  rebootBy: Type.Union([Type.Literal('bmc'), Type.Literal('agent'), Type.Null()], { description: 'How the node was to go down once it acked: through its BMC, or rebooted by its agent.' }),
+  rebootAckedAt: NullableTimestamp,
+  powerCycledAt: Type.Union([Timestamp, Type.Null()], { description: 'The manager\'s last power cycle of the node through its BMC.' }),
+  installBoot: Type.Union([Type.Object({ at: Timestamp, peer: Type.String() }), Type.Null()], { description: 'The last time the boot endpoint served this reimage\'s install script.' }),
+  installRegisteredAt: NullableTimestamp,
+  missing: Type.Union([Type.Literal('reboot'), Type.Literal('power-cycle'), Type.Literal('install-boot'), Type.Null()], { description: 'Why a reported install was refused.' }),
+});
+
 export const OperationNode = Type.Object({
   nodeId: Type.String(), rack: Type.String(), tenant: Type.Union([Type.String(), Type.Null()]), phase: Type.String(), message: Type.String(),
   powerCycles: Type.Integer(), deadlineAt: NullableTimestamp, commandId: Type.Union([Type.String(), Type.Null()]), updatedAt: Timestamp,
+  evidence: ReimageEvidence,
 });
 
 const operationSummaryFields = {

@@ -102,6 +102,13 @@ export function createReimages(deps: ReimageDeps) {
     deps.events.emit({ type: 'operation-progress', operationId: node.operationId, nodeId: node.nodeId, phase: progress.phase, message: progress.message, at });
   }
 
+  /** An observation about the reimage whose command this is (none: nothing to record it on). */
+  function observed(nodeId: string, commandId: string, s: ReimageSignal): void {
+    for (const node of open.values()) {
+      if (node.nodeId === nodeId && node.commandId === commandId) return void signal(node.operationId, nodeId, s);
+    }
+  }
+
   const fail = (node: OpenNode, message: string) => void signal(node.operationId, node.nodeId, { kind: 'failed', message });
   const actor = (node: OpenNode) => `reimage ${node.operationId}`;
 
@@ -135,9 +142,12 @@ export function createReimages(deps: ReimageDeps) {
         case 'power-cycle-pxe': {
           const bmc = await deps.bmcFor(node.nodeId);
           if (!bmc) return fail(node, 'no BMC to power-cycle the node with');
+          // Taken before the call: the node cannot fetch its install script because of this cycle any earlier.
+          const at = deps.now();
           await bmc.setNextBootPxe();
           await bmc.powerCycle();
-          return;
+          // Recorded once the BMC did it: a manager that dies in between has no evidence, and the reported install is refused.
+          return void signal(node.operationId, node.nodeId, { kind: 'power-cycled', at });
         }
         case 'check-health': {
           const critical = (await deps.store.conditions(node.nodeId)).filter((c) => c.severity === 'critical');
@@ -263,11 +273,16 @@ export function createReimages(deps: ReimageDeps) {
       const resumed = await resume();
       const unsubscribe = deps.events.on((event) => {
         if (event.type === 'command-progress' && event.operationId) {
-          if (event.phase === 'running') void signal(event.operationId, event.nodeId, { kind: 'rebooting' });
+          if (event.phase === 'running') void signal(event.operationId, event.nodeId, { kind: 'rebooting', at: event.at });
           if (event.phase === 'succeeded') void signal(event.operationId, event.nodeId, { kind: 'installed', sha256: event.verifiedSha256 });
           if (event.phase === 'failed') void signal(event.operationId, event.nodeId, { kind: 'failed', message: `the agent reported: ${event.message}` });
         }
         if (event.type === 'command-expired' && event.operationId) void signal(event.operationId, event.nodeId, { kind: 'timeout' });
+        // The manager's own view of the node booting its install image: evidence for the reported install.
+        if (event.type === 'boot-script-served' && event.purpose === 'install' && event.nodeId && event.commandId) {
+          observed(event.nodeId, event.commandId, { kind: 'install-boot-served', at: event.at, peer: event.peer });
+        }
+        if (event.type === 'install-registered') observed(event.nodeId, event.commandId, { kind: 'install-registered', at: event.at });
       });
       const timer = setInterval(kick, intervalMs);
       kick();

@@ -1,6 +1,6 @@
 // One behavioural suite every FleetStore implementation must pass.
 import { describe, expect, it } from 'vitest';
-import { emptyInventory, type HealthCondition, type NodeIdentity } from '@metalfleet/domain';
+import { emptyInventory, noEvidence, type HealthCondition, type NodeIdentity, type ReimageEvidence } from '@metalfleet/domain';
 import type { FleetStore, NewNode } from './fleet-store.ts';
 
 export interface StoreFactory {
@@ -309,12 +309,17 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       const at = new Date('2026-11-01T00:00:00Z');
       const op = { id: 'op1', kind: 'reimage' as const, state: 'running' as const, image: { name: 'ubuntu', version: '24.04' }, priority: 0, urgent: false, actor: 'test', reason: 'r', createdAt: at, updatedAt: at };
       const nodes = Array.from({ length: 450 }, (_, i) => ({
-        operationId: 'op1', nodeId: `n${i}`, position: i, rack: `r${i % 5}`, tenant: null, progress: { phase: 'queued' as const, powerCycles: 0, deadlineAt: null, message: 'waiting' }, commandId: null, updatedAt: at,
+        operationId: 'op1', nodeId: `n${i}`, position: i, rack: `r${i % 5}`, tenant: null, progress: { phase: 'queued' as const, powerCycles: 0, deadlineAt: null, message: 'waiting', evidence: noEvidence() }, commandId: null, updatedAt: at,
       }));
+      // What the manager saw of the node's reboot survives a restart with it.
+      const evidence: ReimageEvidence = {
+        rebootBy: 'bmc', rebootAckedAt: new Date('2026-11-01T00:01:00Z'), powerCycledAt: new Date('2026-11-01T00:01:01Z'),
+        installBoot: { at: new Date('2026-11-01T00:01:30Z'), peer: '10.0.0.7' }, installRegisteredAt: null, missing: 'install-boot',
+      };
       await first.createOperation(op, nodes);
       const deadline = new Date('2026-11-01T00:05:00Z');
-      await first.saveOperationNode('op1', 'n1', { phase: 'rebooting', powerCycles: 1, deadlineAt: deadline, message: 'rebooting' }, 'c1', at);
-      await first.saveOperationNode('op1', 'n2', { phase: 'done', powerCycles: 0, deadlineAt: null, message: 'reimaged' }, null, at);
+      await first.saveOperationNode('op1', 'n1', { phase: 'rebooting', powerCycles: 1, deadlineAt: deadline, message: 'rebooting', evidence }, 'c1', at);
+      await first.saveOperationNode('op1', 'n2', { phase: 'done', powerCycles: 0, deadlineAt: null, message: 'reimaged', evidence: noEvidence() }, null, at);
       await first.createCommand({
         id: 'c1', nodeId: 'n1', operationId: 'op1', kind: 'reimage', args: { image: 'ubuntu@24.04', sha256: 'ab' }, state: 'pending', attempts: 0, ackDeadlineAt: null,
         message: '', verifiedSha256: '', createdAt: at, updatedAt: at,
@@ -327,7 +332,8 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(await second.getOperation('op1')).toEqual(op);
       const open = await second.openOperationNodes();
       expect(open).toHaveLength(449);
-      expect(open[1]).toMatchObject({ nodeId: 'n1', progress: { phase: 'rebooting', powerCycles: 1, deadlineAt: deadline }, commandId: 'c1', operation: { id: 'op1' } });
+      expect(open[1]).toMatchObject({ nodeId: 'n1', progress: { phase: 'rebooting', powerCycles: 1, deadlineAt: deadline, evidence }, commandId: 'c1', operation: { id: 'op1' } });
+      expect(open[0]?.progress.evidence).toEqual(noEvidence());
       expect((await second.operationNodes('op1')).map((n) => n.nodeId).slice(0, 3)).toEqual(['n0', 'n1', 'n2']);
       expect(await second.openCommands()).toEqual([expect.objectContaining({ id: 'c1', state: 'sent', attempts: 1, ackDeadlineAt: deadline, args: { image: 'ubuntu@24.04', sha256: 'ab' } })]);
       expect((await second.commandsOf('n1', 10)).map((c) => c.id)).toEqual(['c1']);

@@ -1,13 +1,14 @@
 // WorkStore in SQL both SQLite and PostgreSQL speak: times are epoch
 // milliseconds, structured arguments are JSON text.
 import { DomainError, type ClusterTemplate, type Image, type ReimagePhase } from '@metalfleet/domain';
+import { evidenceFromJson, evidenceToJson } from './reimage-evidence-json.ts';
 import type { SqlExecutor } from './sql-executor.ts';
 import type { BmcConfig, CommandRecord, EnrollmentRecord, CommandState, OperationNodeRecord, OperationRecord, WorkStore } from './work-store.ts';
 
 interface ImageRow { name: string; version: string; kernel_url: string; initrd_url: string; root_url: string; sha256: string; cmdline: string }
 interface TemplateRow { id: string; name: string; spec: string; created_at: number }
 interface OperationRow { id: string; kind: string; state: string; image_name: string; image_version: string; priority: number; urgent: number; actor: string; reason: string; created_at: number; updated_at: number }
-interface OperationNodeRow { operation_id: string; node_id: string; position: number; rack: string; tenant: string | null; phase: string; power_cycles: number; deadline_at: number | null; message: string; command_id: string | null; updated_at: number }
+interface OperationNodeRow { operation_id: string; node_id: string; position: number; rack: string; tenant: string | null; phase: string; power_cycles: number; deadline_at: number | null; message: string; command_id: string | null; updated_at: number; evidence: string }
 interface EnrollmentRow { mac: string; bmc: string; created_at: number; node_id: string | null; claimed_at: number | null }
 interface CommandRow { id: string; node_id: string; operation_id: string | null; kind: string; args: string; state: string; attempts: number; ack_deadline_at: number | null; message: string; verified_sha256: string; created_at: number; updated_at: number }
 
@@ -29,7 +30,8 @@ const rowOperation = (r: OperationRow): OperationRecord => ({
 
 const rowOperationNode = (r: OperationNodeRow): OperationNodeRecord => ({
   operationId: r.operation_id, nodeId: r.node_id, position: r.position, rack: r.rack, tenant: r.tenant,
-  progress: { phase: r.phase as ReimagePhase, powerCycles: r.power_cycles, deadlineAt: r.deadline_at === null ? null : new Date(r.deadline_at), message: r.message },
+  progress: { phase: r.phase as ReimagePhase, powerCycles: r.power_cycles, deadlineAt: r.deadline_at === null ? null : new Date(r.deadline_at), message: r.message,
+    evidence: evidenceFromJson(r.evidence) },
   commandId: r.command_id, updatedAt: new Date(r.updated_at),
 });
 
@@ -120,10 +122,10 @@ export function sqlWorkStore(db: SqlExecutor): WorkStore {
         [op.id, op.kind, 'creating', op.image.name, op.image.version, op.priority, op.urgent ? 1 : 0, op.actor, op.reason, op.createdAt.getTime(), op.updatedAt.getTime()]);
       for (let i = 0; i < nodes.length; i += nodeRowsPerInsert) {
         const chunk = nodes.slice(i, i + nodeRowsPerInsert);
-        await db.run(`INSERT INTO operation_nodes (operation_id, node_id, position, rack, tenant, phase, power_cycles, deadline_at, message, command_id, updated_at)
-          VALUES ${chunk.map(() => `(${placeholders(11)})`).join(', ')}`,
+        await db.run(`INSERT INTO operation_nodes (operation_id, node_id, position, rack, tenant, phase, power_cycles, deadline_at, message, command_id, updated_at, evidence)
+          VALUES ${chunk.map(() => `(${placeholders(12)})`).join(', ')}`,
         chunk.flatMap((n) => [n.operationId, n.nodeId, n.position, n.rack, n.tenant, n.progress.phase, n.progress.powerCycles, n.progress.deadlineAt?.getTime() ?? null,
-          n.progress.message, n.commandId, n.updatedAt.getTime()]));
+          n.progress.message, n.commandId, n.updatedAt.getTime(), evidenceToJson(n.progress.evidence)]));
       }
       await db.run('UPDATE operations SET state = ? WHERE id = ?', [op.state, op.id]);
     },
@@ -141,8 +143,8 @@ export function sqlWorkStore(db: SqlExecutor): WorkStore {
       await db.run('UPDATE operations SET state = ?, updated_at = ? WHERE id = ?', [state, at.getTime(), id]);
     },
     async saveOperationNode(operationId, nodeId, progress, commandId, at) {
-      await db.run('UPDATE operation_nodes SET phase = ?, power_cycles = ?, deadline_at = ?, message = ?, command_id = ?, updated_at = ? WHERE operation_id = ? AND node_id = ?',
-        [progress.phase, progress.powerCycles, progress.deadlineAt?.getTime() ?? null, progress.message, commandId, at.getTime(), operationId, nodeId]);
+      await db.run('UPDATE operation_nodes SET phase = ?, power_cycles = ?, deadline_at = ?, message = ?, command_id = ?, updated_at = ?, evidence = ? WHERE operation_id = ? AND node_id = ?',
+        [progress.phase, progress.powerCycles, progress.deadlineAt?.getTime() ?? null, progress.message, commandId, at.getTime(), evidenceToJson(progress.evidence), operationId, nodeId]);
     },
     async openOperationNodes() {
       const rows = await db.all<OperationNodeRow & { [K in keyof OperationRow as `op_${K}`]: OperationRow[K] }>(`

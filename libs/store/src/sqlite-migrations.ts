@@ -355,4 +355,13 @@ export const sqliteMigrations: readonly Migration[] = [
       ALTER TABLE audit_log ADD COLUMN detail TEXT NOT NULL DEFAULT '';
     `,
   },
+  {
+    version: 18,
+    name: 'reimage evidence',
+    sql: `
+      -- What the manager itself saw of each node's reimage (its power cycle, the
+      -- install script served after it), as JSON: a reported install needs it.
+      ALTER TABLE operation_nodes ADD COLUMN evidence TEXT NOT NULL DEFAULT '{}';
+    `,
+  },
 ];

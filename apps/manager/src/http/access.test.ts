@@ -2,6 +2,7 @@
 // isolation, the audit log and revocation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import { queuedProgress } from '@metalfleet/domain';
 import type { FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import { startTestApp, testTime as at, type TestApp } from './test-app.ts';
@@ -96,7 +97,7 @@ describe('who may do what', () => {
     expect((await as('tenant-viewer', '/api/v1/tenants')).json<{ items: Array<{ id: string }> }>().items.map((t) => t.id)).toEqual([tenantId]);
     for (const other of all.filter((id) => id !== tenantId)) expect((await as('tenant-viewer', `/api/v1/tenants/${other}`)).statusCode).toBe(404);
     // Operations: only those on its nodes, and only its nodes in them. One across both tenants' nodes, one on the other's only.
-    const progress = { phase: 'queued' as const, powerCycles: 0, deadlineAt: null, message: 'waiting for a slot' };
+    const progress = queuedProgress();
     for (const [id, nodes] of [['op-mixed', [['n1', null], ['n2', tenantId]]], ['op-other', [['n1', null]]]] as const) {
       await store.createOperation(
         { id, kind: 'reimage', state: 'running', image: { name: 'ubuntu', version: '24.04' }, priority: 0, urgent: false, actor: 'test', reason: 'scope', createdAt: at, updatedAt: at },

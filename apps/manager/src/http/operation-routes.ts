@@ -5,7 +5,7 @@ import {
   ApiError, CreateTemplate, Image, ImageBody, ImageList, ImageParams, NodeIdParams, Operation, OperationList, OperationParams, ReimageBatch, ReimageNode, Template,
   TemplateApplyResult, TemplateList, TemplateParams,
 } from '@metalfleet/api';
-import { DomainError, imageLabel, parseImageRef, type ClusterTemplate, type ImageRef } from '@metalfleet/domain';
+import { DomainError, imageLabel, parseImageRef, type ClusterTemplate, type ImageRef, type ReimageEvidence } from '@metalfleet/domain';
 import type { ClusterTemplates, Reimages } from '@metalfleet/fleet';
 import type { FleetStore, OperationNodeRecord, OperationRecord } from '@metalfleet/store';
 import { actorOf, needs } from './access.ts';
@@ -39,6 +39,14 @@ function summaryToApi(o: OperationRecord) {
   };
 }
 
+function evidenceToApi(e: ReimageEvidence) {
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  return {
+    rebootBy: e.rebootBy, rebootAckedAt: iso(e.rebootAckedAt), powerCycledAt: iso(e.powerCycledAt),
+    installBoot: e.installBoot ? { at: e.installBoot.at.toISOString(), peer: e.installBoot.peer } : null, installRegisteredAt: iso(e.installRegisteredAt), missing: e.missing,
+  };
+}
+
 export function operationToApi(o: OperationRecord, nodes: readonly OperationNodeRecord[]) {
   const count = (test: (phase: string) => boolean) => nodes.filter((n) => test(n.progress.phase)).length;
   return {
@@ -49,7 +57,7 @@ export function operationToApi(o: OperationRecord, nodes: readonly OperationNode
     },
     nodes: nodes.map((n) => ({
       nodeId: n.nodeId, rack: n.rack, tenant: n.tenant, phase: n.progress.phase, message: n.progress.message, powerCycles: n.progress.powerCycles,
-      deadlineAt: n.progress.deadlineAt?.toISOString() ?? null, commandId: n.commandId, updatedAt: n.updatedAt.toISOString(),
+      deadlineAt: n.progress.deadlineAt?.toISOString() ?? null, commandId: n.commandId, updatedAt: n.updatedAt.toISOString(), evidence: evidenceToApi(n.progress.evidence),
     })),
   };
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { noEvidence, type ReimageEvidence } from './reimage-evidence.ts';
 import { queuedProgress, stepReimage, type ReimagePhase, type ReimagePolicy, type ReimageProgress, type ReimageSignal } from './reimage-phases.ts';
 
 const now = new Date('2026-11-21T10:00:00Z');
@@ -7,7 +8,12 @@ const policy: ReimagePolicy = {
   timeoutsMs: { draining: 1000, isolating: 2000, rebooting: 3000, installing: 4000, 'health-check': 5000, restoring: 6000 },
   maxPowerCycles: 1, hasBmc: true, expectedSha256: sha,
 };
-const at = (phase: ReimagePhase, powerCycles = 0): ReimageProgress => ({ phase, powerCycles, deadlineAt: null, message: '' });
+// The manager power-cycled the node and then served it the install script: a reported install is believed.
+const seen: ReimageEvidence = {
+  ...noEvidence(), rebootBy: 'bmc', rebootAckedAt: new Date(now.getTime() - 60_000), powerCycledAt: new Date(now.getTime() - 59_000),
+  installBoot: { at: new Date(now.getTime() - 30_000), peer: '10.0.0.5' },
+};
+const at = (phase: ReimagePhase, powerCycles = 0): ReimageProgress => ({ phase, powerCycles, deadlineAt: null, message: '', evidence: seen });
 
 describe('stepReimage', () => {
   it.each<{ from: ReimagePhase; signal: ReimageSignal; to: ReimagePhase; effects: string[]; deadlineMs: number | null }>([
@@ -17,7 +23,7 @@ describe('stepReimage', () => {
     // Acked: a node with a BMC is power-cycled into PXE through it (the agent only flushed its disks).
     { from: 'rebooting', signal: { kind: 'rebooting' }, to: 'installing', effects: ['power-cycle-pxe'], deadlineMs: 4000 },
     { from: 'installing', signal: { kind: 'installed', sha256: sha }, to: 'health-check', effects: ['check-health'], deadlineMs: 5000 },
-    // The agent's ack can be lost while the new image still reports: that is enough.
+    // The agent's ack can be lost while the new image still reports: with the power cycle and the boot seen, that is enough.
     { from: 'rebooting', signal: { kind: 'installed', sha256: sha.toUpperCase() }, to: 'health-check', effects: ['check-health'], deadlineMs: 5000 },
     { from: 'installing', signal: { kind: 'installed', sha256: 'cd'.repeat(32) }, to: 'failed', effects: ['fail-node'], deadlineMs: null },
     { from: 'health-check', signal: { kind: 'healthy' }, to: 'restoring', effects: ['restore'], deadlineMs: 6000 },

@@ -6,6 +6,11 @@
 //                                       │  (acked: a node with a BMC is power-cycled into PXE through it;
 //                                       │   no answer: power-cycle into PXE through the BMC, then fail)
 //   any phase ── timeout / error ──► failed
+//
+// An install reported by the agent is believed only with the manager's own
+// evidence that the node went down and booted the install image (see
+// reimage-evidence.ts); the observations are signals that change no phase.
+import { missingInstallEvidence, noEvidence, type ReimageEvidence } from './reimage-evidence.ts';
 
 export const reimagePhases = ['queued', 'draining', 'isolating', 'rebooting', 'installing', 'health-check', 'restoring', 'done', 'failed'] as const;
 export type ReimagePhase = (typeof reimagePhases)[number];
@@ -19,10 +24,16 @@ export type ReimageSignal =
   | { kind: 'start' }
   | { kind: 'drained' }
   | { kind: 'isolated' }
-  /** The agent acked the command: it reboots into PXE, or waits for the BMC power cycle where the node has a BMC. */
-  | { kind: 'rebooting' }
+  /** The agent acked the command: it reboots into PXE, or waits for the BMC power cycle where the node has a BMC. `at`: when the ack arrived (default: now). */
+  | { kind: 'rebooting'; at?: Date }
   /** The agent in the new image verified the image and reported success. */
   | { kind: 'installed'; sha256: string }
+  /** Observed: the manager power-cycled the node into PXE through its BMC (`at`: before the BMC call). */
+  | { kind: 'power-cycled'; at: Date }
+  /** Observed: the boot endpoint served this reimage's install script. */
+  | { kind: 'install-boot-served'; at: Date; peer: string }
+  /** Observed: an agent registered with the install token bound to this node and command. */
+  | { kind: 'install-registered'; at: Date }
   | { kind: 'healthy' }
   | { kind: 'restored' }
   /** Anything that ends the node's reimage: an effect that failed, a bad result, critical health. */
@@ -40,6 +51,8 @@ export interface ReimageProgress {
   powerCycles: number;
   deadlineAt: Date | null;
   message: string;
+  /** What the manager itself saw of the node going down and booting the install image. */
+  evidence: ReimageEvidence;
 }
 
 export interface ReimagePolicy {
@@ -61,7 +74,7 @@ function enter(phase: ReimagePhase, from: ReimageProgress, message: string, now:
   const timeout = phase === 'queued' || phase === 'done' || phase === 'failed' ? null : policy.timeoutsMs[phase];
   const effect = effectOnEntry[phase];
   return {
-    progress: { phase, powerCycles: from.powerCycles, deadlineAt: timeout === null ? null : new Date(now.getTime() + timeout), message },
+    progress: { phase, powerCycles: from.powerCycles, deadlineAt: timeout === null ? null : new Date(now.getTime() + timeout), message, evidence: from.evidence },
     effects: effect ? [effect] : [],
   };
 }
@@ -79,6 +92,7 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
         progress: {
           phase: 'installing', powerCycles: progress.powerCycles + 1, deadlineAt: new Date(now.getTime() + policy.timeoutsMs.installing),
           message: `no answer in ${phase}; power-cycled into PXE through the BMC (${progress.powerCycles + 1}/${policy.maxPowerCycles})`,
+          evidence: progress.evidence,
         },
         effects: ['power-cycle-pxe'],
       };
@@ -86,17 +100,22 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
     const evidence = waitingForNode && !policy.hasBmc ? '; the node has no BMC to power-cycle it with' : '';
     return go('failed', `timed out in ${phase}${evidence}`);
   }
+  if (signal.kind === 'power-cycled' || signal.kind === 'install-boot-served' || signal.kind === 'install-registered') return observe(progress, signal);
   switch (`${phase}:${signal.kind}`) {
     case 'queued:start': return go('draining', 'draining workloads');
     case 'draining:drained': return go('isolating', 'moving to the provisioning network');
     case 'isolating:isolated': return go('rebooting', 'rebooting into PXE');
-    case 'rebooting:rebooting':
-      if (policy.hasBmc) return { ...go('installing', 'power-cycling into PXE through the BMC'), effects: ['power-cycle-pxe'] };
-      return go('installing', 'booting the image');
+    case 'rebooting:rebooting': {
+      const acked = { ...progress.evidence, rebootBy: policy.hasBmc ? 'bmc' as const : 'agent' as const, rebootAckedAt: (signal.kind === 'rebooting' && signal.at) || now };
+      const next = enter('installing', { ...progress, evidence: acked }, policy.hasBmc ? 'power-cycling into PXE through the BMC' : 'booting the image', now, policy);
+      return policy.hasBmc ? { ...next, effects: ['power-cycle-pxe'] } : next;
+    }
     case 'rebooting:installed':
     case 'installing:installed': {
       const sha = signal.kind === 'installed' ? signal.sha256.toLowerCase() : '';
       if (sha !== policy.expectedSha256.toLowerCase()) return go('failed', `installing: the node booted an image with sha256 ${sha || '(none)'}, expected ${policy.expectedSha256}`);
+      const missing = missingInstallEvidence(progress.evidence);
+      if (missing) return enter('failed', { ...progress, evidence: { ...progress.evidence, missing: missing.code } }, `${phase}: ${missing.message}`, now, policy);
       return go('health-check', 'checking health in the new image');
     }
     case 'health-check:healthy': return go('restoring', 'returning to the tenant network');
@@ -106,5 +125,18 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
 }
 
 export function queuedProgress(): ReimageProgress {
-  return { phase: 'queued', powerCycles: 0, deadlineAt: null, message: 'waiting for a slot' };
+  return { phase: 'queued', powerCycles: 0, deadlineAt: null, message: 'waiting for a slot', evidence: noEvidence() };
+}
+
+type Observation = Extract<ReimageSignal, { kind: 'power-cycled' | 'install-boot-served' | 'install-registered' }>;
+
+/** Records what the manager saw while the node is down; the phase, deadline and message stay. */
+function observe(progress: ReimageProgress, signal: Observation): StepResult {
+  if (progress.phase !== 'rebooting' && progress.phase !== 'installing') return { ignored: `${signal.kind} does not apply in phase ${progress.phase}` };
+  const evidence = { ...progress.evidence };
+  // The latest of each: a node power-cycled again after a timeout must boot the install image again after that.
+  if (signal.kind === 'power-cycled') evidence.powerCycledAt = signal.at;
+  if (signal.kind === 'install-boot-served') evidence.installBoot = { at: signal.at, peer: signal.peer };
+  if (signal.kind === 'install-registered') evidence.installRegisteredAt = signal.at;
+  return { progress: { ...progress, evidence }, effects: [] };
 }

@@ -1,0 +1,54 @@
+// What the manager itself saw of a node's reimage, kept beside the agent's
+// word. A tenant is root on its node: it can answer the reimage command with
+// "installed" and the right sha256 without ever rebooting. So a reported
+// install is believed only when the manager saw the node go down (its own
+// power cycle through the BMC, or — without a BMC — the agent's ack of the
+// reboot) and then saw the boot endpoint serve this command's install script.
+// A fetch before that point proves nothing: a tenant can GET its own node's
+// boot script from the tenant OS.
+
+export interface ReimageEvidence {
+  /** How the node was to go down once it acked: the manager power-cycles it through its BMC, or the agent reboots it. */
+  rebootBy: 'bmc' | 'agent' | null;
+  /** When the manager received the agent's ack of the reboot (its running report). */
+  rebootAckedAt: Date | null;
+  /** When the manager last power-cycled the node into PXE through its BMC (taken before the BMC call). */
+  powerCycledAt: Date | null;
+  /** The last time the boot endpoint served this reimage's install script, and to which address. */
+  installBoot: { at: Date; peer: string } | null;
+  /** An agent registered with the install token bound to this node and command (kept when seen, not required). */
+  installRegisteredAt: Date | null;
+  /** Set when a reported install was refused: what the manager did not see. */
+  missing: MissingEvidence['code'] | null;
+}
+
+export interface MissingEvidence {
+  code: 'reboot' | 'power-cycle' | 'install-boot';
+  message: string;
+}
+
+export function noEvidence(): ReimageEvidence {
+  return { rebootBy: null, rebootAckedAt: null, powerCycledAt: null, installBoot: null, installRegisteredAt: null, missing: null };
+}
+
+const prefix = 'reported installed but the manager never saw it boot the install image';
+
+/** What is missing for the manager to believe a reported install, or null when it saw the node go down and boot the install image. */
+export function missingInstallEvidence(evidence: ReimageEvidence): MissingEvidence | null {
+  const point = rebootPoint(evidence);
+  if ('missing' in point) return point.missing;
+  const boot = evidence.installBoot;
+  if (boot && boot.at.getTime() >= point.at.getTime()) return null;
+  const earlier = boot ? ` (the last one, at ${boot.at.toISOString()} from ${boot.peer}, came before it)` : '';
+  return { code: 'install-boot', message: `${prefix}: no boot-script fetch after ${point.label}${earlier}` };
+}
+
+/** From when a fetch of the install script counts: the manager's own power cycle, else (no BMC) the agent's ack of the reboot. */
+function rebootPoint(evidence: ReimageEvidence): { at: Date; label: string } | { missing: MissingEvidence } {
+  if (evidence.powerCycledAt) return { at: evidence.powerCycledAt, label: `the power cycle at ${evidence.powerCycledAt.toISOString()}` };
+  if (evidence.rebootBy === 'bmc') {
+    return { missing: { code: 'power-cycle', message: `${prefix}: the manager never power-cycled it through its BMC` } };
+  }
+  if (evidence.rebootAckedAt) return { at: evidence.rebootAckedAt, label: `the agent acknowledged the reboot at ${evidence.rebootAckedAt.toISOString()}` };
+  return { missing: { code: 'reboot', message: `${prefix}: it never acknowledged the reboot and the manager never power-cycled it` } };
+}
