@@ -3,7 +3,7 @@
 // nodes; and a stream that ends, saying why, when its token stops working.
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatApiToken } from '@metalfleet/domain';
+import { formatApiToken, noEvidence } from '@metalfleet/domain';
 import { createApiTokens, hashSecret, newSecret } from '@metalfleet/fleet';
 import { installAccessControl } from './access.ts';
 import { installErrorHandling } from './errors.ts';
@@ -81,7 +81,7 @@ afterAll(async () => {
 describe('GET /api/v1/events for a tenant-scoped token', () => {
   it('shows tenant A nothing of tenant B from an operation that touches both: only A\'s own entries, counted alone', async () => {
     const { token } = await tokenFor('a-operator', 'operator', tenantA);
-    const progress = (phase: 'done' | 'failed') => ({ phase, powerCycles: 0, deadlineAt: null, message: phase });
+    const progress = (phase: 'done' | 'failed') => ({ phase, powerCycles: 0, deadlineAt: null, message: phase, evidence: noEvidence() });
     await t.store.createOperation(
       { id: 'op-ab', kind: 'reimage', state: 'running', image: { name: 'gpu-os', version: '1' }, priority: 0, urgent: false, actor: 'admin', reason: 'fleet upgrade', createdAt: at, updatedAt: at },
       [['n1', tenantB, 'failed'], ['n2', tenantA, 'done']].map(([nodeId = '', tenant = '', phase], position) => (
