@@ -9,7 +9,9 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Alert } from '@metalfleet/domain';
 import { AgentService } from '@metalfleet/proto';
-import { addService, createNodeBroker, ensureCertificateAuthority, issueServerCertificate, listenGrpcForStorm } from '@metalfleet/transport';
+import {
+  addService, createNodeBroker, ensureCertificateAuthority, grpcServerCredentials, issueServerCertificate, listenGrpcForStorm,
+} from '@metalfleet/transport';
 import { openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
@@ -75,6 +77,8 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
 
   const broker = await createNodeBroker({
     maxPayloadBytes: config.maxPayloadBytes,
+    maxConnectionsPerAddress: config.mqttMaxConnectionsPerAddress,
+    maxUnauthenticatedPacketBytes: config.mqttMaxUnauthenticatedPacketBytes,
     authenticateNode: async (nodeId, secret) => {
       const hash = await store.credentialHash(nodeId);
       return hash !== null && secretMatches(secret, hash);
@@ -137,9 +141,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
       healthDigestIntervalMs: config.healthDigestIntervalS * 1000,
     },
   }), { onInternalError: (method, error) => logger.error({ err: error, method }, 'gRPC call failed') });
-  const grpcCredentials = tls
-    ? ServerCredentials.createSsl(null, [{ private_key: Buffer.from(tls.cert.keyPem), cert_chain: Buffer.from(tls.cert.chainPem) }], false)
-    : ServerCredentials.createInsecure();
+  const grpcCredentials = tls ? grpcServerCredentials(tls.cert.keyPem, tls.cert.chainPem) : ServerCredentials.createInsecure();
   const grpcListener = await listenGrpcForStorm(grpcServer, grpcCredentials, { host: config.listenHost, port: config.grpcPort });
   const grpcPort = grpcListener.address.port;
 
