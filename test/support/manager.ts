@@ -8,6 +8,8 @@ export class ManagerProcess {
   proc: Proc | null = null;
   http = '';
   grpc = '';
+  /** mqtts://host:port (mqtt:// with --tls false). */
+  mqtt = '';
   private ports: string[] = ['--http-port', '0', '--grpc-port', '0', '--mqtt-port', '0'];
   readonly dataDir: string;
   private readonly extra: string[];
@@ -39,6 +41,7 @@ export class ManagerProcess {
     const ready = await this.proc.waitForLog('manager ready');
     this.http = String(ready['http']);
     this.grpc = String(ready['grpc']);
+    this.mqtt = String(ready['mqtt']);
     const port = (url: unknown) => String(url).split(':').at(-1) ?? '0';
     // The next start listens where agents already expect this manager.
     this.ports = ['--http-port', port(ready['http']), '--grpc-port', port(ready['grpc']), '--mqtt-port', port(ready['mqtt'])];
