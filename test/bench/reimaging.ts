@@ -51,7 +51,8 @@ async function fleet(manager: ManagerProcess, dir: string, count: number, proces
 
 async function benchFanOut(dir: string): Promise<void> {
   const manager = new ManagerProcess(join(dir, 'fanout'), ['--reimage-concurrency', '1000', '--reimage-per-rack', '1000', '--reimage-per-tenant', '1000',
-    '--telemetry-interval-s', '30', '--heartbeat-grace-s', '120', '--command-ack-timeout-s', '30', '--reimage-boot-timeout-s', '600']);
+    '--telemetry-interval-s', '30', '--heartbeat-grace-s', '120', '--command-ack-timeout-s', '30', '--reimage-boot-timeout-s', '600',
+    '--mqtt-max-connections-per-address', '0']); // 1,000 simulated nodes on 127.0.0.1
   let agents: Proc[] = [];
   try {
     await manager.start();
