@@ -16,7 +16,7 @@ try {
 
 const logger = pino({ name: 'metalfleet-manager', level: config.logLevel, redact: ['*.bootstrapToken', '*.credential', '*.password'] });
 const manager = await startManager(config, logger, packageJson.version);
-logger.info({ http: manager.http, grpc: manager.grpc, mqtt: manager.mqtt, bootstrapTokenFile: manager.bootstrapTokenFile, adminTokenFile: manager.adminTokenFile, caFingerprint: manager.caFingerprint }, 'manager ready');
+logger.info({ http: manager.http, boot: manager.boot, caFile: manager.caFile, grpc: manager.grpc, mqtt: manager.mqtt, bootstrapTokenFile: manager.bootstrapTokenFile, adminTokenFile: manager.adminTokenFile, caFingerprint: manager.caFingerprint }, 'manager ready');
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
