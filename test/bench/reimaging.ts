@@ -31,7 +31,7 @@ async function setUpImage(manager: ManagerProcess): Promise<void> {
   const root = Buffer.alloc(1024 * 1024, 7);
   mkdirSync(join(manager.dataDir, 'images'), { recursive: true });
   writeFileSync(join(manager.dataDir, 'images', 'root.img'), root);
-  const base = `${manager.http}/images`;
+  const base = `${manager.boot}/images`;
   await api(manager, 'PUT', '/api/v1/images/gpu-os/1.0', {
     kernelUrl: `${base}/vmlinuz`, initrdUrl: `${base}/initrd`, rootUrl: `${base}/root.img`, sha256: createHash('sha256').update(root).digest('hex'), cmdline: '',
   });

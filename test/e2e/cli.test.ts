@@ -46,7 +46,7 @@ beforeAll(async () => {
     '--simulate-reboot-ms', '2500', '--state-dir', join(dir, 'agents'), '--kernel-cmdline', '/nonexistent']);
   const nodes = await eventually(() => manager.nodes(), (l: NodeList) => l.items.length === 3 && l.items.every((n) => n.state === 'available'), 45_000);
   nodeIds = nodes.items.map((n) => n.id).sort();
-  const images = `${manager.http}/images`;
+  const images = `${manager.boot}/images`;
   const sha256 = createHash('sha256').update(root).digest('hex');
   const admin = manager.adminToken;
   for (const [ref, sha] of [['gpu-os@1', sha256], ['broken@1', '0'.repeat(64)]] as const) {
