@@ -4,13 +4,15 @@
 // TLS listener, and an MQTT broker that does not buffer what an
 // unauthenticated client announces, nor take unlimited connections from one
 // address.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManagerProcess } from '../support/manager.ts';
+import { cliBin } from '../support/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-transport-'));
 const perAddress = 20;
@@ -108,6 +110,39 @@ describe('HTTPS for the API and dashboard, by default', () => {
     const plain = manager.http.replace(/^https:/, 'http:');
     expect(await plainGet(`${plain}/api/v1/nodes`, manager.auth())).toMatchObject({ error: expect.any(String) as unknown });
     expect(await plainGet(`${plain}/healthz`)).toMatchObject({ error: expect.any(String) as unknown });
+  });
+});
+
+/** The CLI with a clean environment (its own HOME and config) and these arguments. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const home = join(dir, 'cli-home');
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cliBin, ...args], { env: { PATH: process.env['PATH'] ?? '', HOME: home, XDG_CONFIG_HOME: join(home, '.config'), ...env } }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('the CLI over HTTPS', () => {
+  it('refuses a manager whose CA it was not given, and says how to give it', async () => {
+    const run = await cli(['--manager', manager.http, '--token', manager.adminToken, 'nodes', 'ls']);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/not trusted: give its CA with --ca-file/);
+  });
+
+  it('says the port speaks HTTPS when given an http:// URL', async () => {
+    const run = await cli(['--manager', manager.http.replace(/^https:/, 'http:'), '--token', manager.adminToken, 'nodes', 'ls']);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/speaks HTTPS on this port/);
+  });
+
+  it('logs in with --ca-file, saves the CA with the token (mode 600), and later commands trust it', async () => {
+    const login = await cli(['--manager', manager.http, '--token', manager.adminToken, '--ca-file', manager.caFile, 'login']);
+    expect(login).toMatchObject({ code: 0, stdout: expect.stringContaining('its CA saved too') as unknown });
+    expect(statSync(join(dir, 'cli-home', '.config', 'metalfleet', 'config.json')).mode & 0o777).toBe(0o600);
+    const list = await cli(['--json', 'nodes', 'ls']);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toMatchObject({ items: [], total: 0 });
   });
 });
 
