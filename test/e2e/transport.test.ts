@@ -205,3 +205,19 @@ describe('the MQTT broker before authentication', () => {
     await expect.poll(() => manager.proc?.lines.some((l) => l.includes('"packet-too-large"'))).toBe(true);
   });
 });
+
+describe('--http-tls false', () => {
+  it('serves the API over plain HTTP, and the CLI given https:// says so', async () => {
+    const plain = new ManagerProcess(join(dir, 'plain-manager'), ['--http-tls', 'false']);
+    await plain.start();
+    try {
+      expect(plain.http).toMatch(/^http:\/\//);
+      expect(await plainGet(`${plain.http}/api/v1/nodes`, plain.auth())).toMatchObject({ status: 200 });
+      const run = await cli(['--manager', plain.http.replace(/^http:/, 'https:'), '--token', plain.adminToken, 'nodes', 'ls']);
+      expect(run.code).toBe(3);
+      expect(run.stderr).toMatch(/answers plain HTTP here/);
+    } finally {
+      await plain.stop();
+    }
+  });
+});
