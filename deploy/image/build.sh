@@ -5,7 +5,7 @@
 # give the same bytes (sorted cpio, fixed timestamps, fixed compression).
 #
 #   deploy/image/build.sh [--out DIR] [--name NAME] [--version VERSION]
-#                         [--register MANAGER_URL] [--token TOKEN] [--cache DIR]
+#                         [--register MANAGER_URL] [--token TOKEN] [--ca-file CA] [--cache DIR]
 #
 # Writes DIR/NAME/VERSION/{vmlinuz,initrd.img,metalfleet-agent.mjs,manifest.json}
 # and prints each artifact's size and sha256 (the agent bundle also runs on
@@ -13,7 +13,8 @@
 # manager's --image-dir at DIR (or copy NAME/ there); --register then adds
 # NAME@VERSION to the manager's catalog with URLs relative to the manager
 # (/images/NAME/VERSION/…), with an admin API token from --token or
-# METALFLEET_TOKEN.
+# METALFLEET_TOKEN; MANAGER_URL is the API (https://…:7470), verified with
+# the manager's CA from --ca-file or METALFLEET_CA_FILE (<dataDir>/pki/ca.crt).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,6 +24,7 @@ name=metalfleet-pxe
 version=
 register=
 token=${METALFLEET_TOKEN:-}
+cafile=${METALFLEET_CA_FILE:-}
 cache=$repo/.cache/image
 
 # The comment block at the top of this file is the help.
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
     --version) version=$2; shift 2;;
     --register) register=${2%/}; shift 2;;
     --token) token=$2; shift 2;;
+    --ca-file) cafile=$2; shift 2;;
     --cache) cache=$2; shift 2;;
     -h|--help) usage; exit 0;;
     *) echo "build.sh: unknown argument $1" >&2; usage >&2; exit 2;;
@@ -160,6 +163,6 @@ if [ -n "$register" ]; then
   body=$(printf '{"kernelUrl":"/images/%s/%s/vmlinuz","initrdUrl":"/images/%s/%s/initrd.img","cmdline":"console=tty0 console=ttyS0 panic=-1"}' \
     "$name" "$version" "$name" "$version")
   [ -n "$token" ] || { echo "build.sh: --register needs an admin API token: --token or METALFLEET_TOKEN" >&2; exit 2; }
-  curl -fsS -X PUT -H 'content-type: application/json' -H "authorization: Bearer $token" -d "$body" "$register/api/v1/images/$name/$version" > /dev/null
+  curl -fsS ${cafile:+--cacert "$cafile"} -X PUT -H 'content-type: application/json' -H "authorization: Bearer $token" -d "$body" "$register/api/v1/images/$name/$version" > /dev/null
   echo "    $register/api/v1/images/$name/$version"
 fi

@@ -50,7 +50,7 @@ export async function runDashboardBench(): Promise<void> {
     console.log(`seeded ${nodes} nodes in ${((performance.now() - seeding) / 1000).toFixed(1)} s`);
     await manager.start();
     browser = await launchBrowser();
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, ignoreHTTPSErrors: true });
     await page.goto(manager.http);
     await page.evaluate((token) => localStorage.setItem('metalfleet.token', token), manager.adminToken);
     const timings: number[] = [];

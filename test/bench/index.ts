@@ -3,6 +3,7 @@
 import { runAgentFootprint } from './agent-footprint.ts';
 import { runAlertingBench } from './alerting.ts';
 import { runDashboardBench } from './dashboard.ts';
+import { runHostileMqttBench } from './hostile-mqtt.ts';
 import { runManagerLoad } from './manager-load.ts';
 import { runPxeBench } from './pxe.ts';
 import { runReimagingBench } from './reimaging.ts';
@@ -17,6 +18,8 @@ console.log('\n== alerting (issue: an XID line in a node\'s kernel log → the a
 await runAlertingBench();
 console.log('\n== dashboard (issue: the overview of a 10,000-node fleet renders in under 1 s) ==');
 await runDashboardBench();
+console.log('\n== hostile MQTT clients (issue: the manager\'s RSS under 50 unauthenticated CONNECTs announcing 250 MB each grows by no more than 10 MB) ==');
+await runHostileMqttBench();
 console.log('\n== PXE in a VM (issue: power-on → registered, and the whole reimage cycle; initramfs under 45 MB) ==');
 await runPxeBench();
 process.exit(0);

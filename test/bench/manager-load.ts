@@ -53,7 +53,9 @@ function reportStorm(manager: ManagerProcess, t0: number): () => void {
 }
 
 async function benchManager(dir: string) {
-  const manager = new ManagerProcess(join(dir, 'manager'), ['--telemetry-interval-s', String(intervalS), '--health-interval-s', '600', '--heartbeat-grace-s', '120']);
+  // Every simulated node connects from 127.0.0.1: no per-address limit for this fleet.
+  const manager = new ManagerProcess(join(dir, 'manager'), ['--telemetry-interval-s', String(intervalS), '--health-interval-s', '600', '--heartbeat-grace-s', '120',
+    '--mqtt-max-connections-per-address', '0']);
   const agents: Proc[] = [];
   try {
     await manager.start();

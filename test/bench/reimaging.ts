@@ -31,7 +31,7 @@ async function setUpImage(manager: ManagerProcess): Promise<void> {
   const root = Buffer.alloc(1024 * 1024, 7);
   mkdirSync(join(manager.dataDir, 'images'), { recursive: true });
   writeFileSync(join(manager.dataDir, 'images', 'root.img'), root);
-  const base = `${manager.http}/images`;
+  const base = `${manager.boot}/images`;
   await api(manager, 'PUT', '/api/v1/images/gpu-os/1.0', {
     kernelUrl: `${base}/vmlinuz`, initrdUrl: `${base}/initrd`, rootUrl: `${base}/root.img`, sha256: createHash('sha256').update(root).digest('hex'), cmdline: '',
   });
@@ -51,7 +51,8 @@ async function fleet(manager: ManagerProcess, dir: string, count: number, proces
 
 async function benchFanOut(dir: string): Promise<void> {
   const manager = new ManagerProcess(join(dir, 'fanout'), ['--reimage-concurrency', '1000', '--reimage-per-rack', '1000', '--reimage-per-tenant', '1000',
-    '--telemetry-interval-s', '30', '--heartbeat-grace-s', '120', '--command-ack-timeout-s', '30', '--reimage-boot-timeout-s', '600']);
+    '--telemetry-interval-s', '30', '--heartbeat-grace-s', '120', '--command-ack-timeout-s', '30', '--reimage-boot-timeout-s', '600',
+    '--mqtt-max-connections-per-address', '0']); // 1,000 simulated nodes on 127.0.0.1
   let agents: Proc[] = [];
   try {
     await manager.start();

@@ -37,10 +37,10 @@ beforeAll(async () => {
   agent = start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', '6', '--simulate-seed', 'browser',
     '--simulate-reboot-ms', '1000', '--faults-file', faultsFile, '--state-dir', join(dir, 'agents'), '--kernel-cmdline', '/nonexistent']);
   nodes = (await eventually(() => manager.get<NodeList>('/api/v1/nodes'), (l) => l.items.length === 6 && l.items.every((n) => n.state === 'available' && n.presence === 'online'), 45_000)).items;
-  const images = `${manager.http}/images`;
+  const images = `${manager.boot}/images`;
   await manager.request('PUT', '/api/v1/images/gpu-os/1.0', { kernelUrl: `${images}/vmlinuz`, initrdUrl: `${images}/initrd`, rootUrl: `${images}/root.img`, sha256: createHash('sha256').update(root).digest('hex'), cmdline: '' });
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 }, ignoreHTTPSErrors: true });
 }, 120_000);
 
 afterAll(async () => {
@@ -147,7 +147,7 @@ describe('dashboard in a real browser', () => {
 
   it('a tenant\'s viewer sees only the tenant\'s node: in the counts, the table and the heatmap', async () => {
     const { token } = await manager.request<{ token: string }>('POST', '/api/v1/tokens', { name: 'ui-viewer', role: 'viewer', tenantId });
-    const viewer = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const viewer = await browser.newPage({ viewport: { width: 1280, height: 900 }, ignoreHTTPSErrors: true });
     await viewer.goto(manager.http);
     await viewer.getByLabel('API token').fill(token);
     await viewer.getByRole('button', { name: 'Log in' }).click();

@@ -51,7 +51,7 @@ beforeAll(async () => {
     '--alertmanager-urls', alertmanager.url, '--alertmanager-refresh-s', '1', '--alert-webhook-urls', `${hookUrl}/from-metalfleet`,
   ]);
   await manager.start();
-  prometheus = await startPrometheus(new URL(manager.http).host, join(manager.dataDir, 'admin-token'));
+  prometheus = await startPrometheus(new URL(manager.http).host, join(manager.dataDir, 'admin-token'), manager.caFile);
   agent = start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', '5', '--simulate-seed', 'alerting',
     '--faults-file', faultsFile, '--state-dir', join(dir, 'agents'), '--kernel-cmdline', '/nonexistent']);
   await eventually(() => manager.get<NodeList>('/api/v1/nodes'), (l) => l.items.length === 5 && l.items.every((n) => n.presence === 'online'), 45_000);

@@ -21,9 +21,9 @@ let nodeIds: string[] = [];
 
 interface Run { code: number; stdout: string; stderr: string }
 
-/** Runs the CLI with a clean environment: only the manager URL and the token it is given. */
+/** Runs the CLI with a clean environment: only the manager URL, its CA and the token it is given. */
 function cli(args: string[], token: string): Promise<Run> {
-  const env = { PATH: process.env['PATH'] ?? '', HOME: dir, METALFLEET_MANAGER: manager.http, METALFLEET_TOKEN: token };
+  const env = { PATH: process.env['PATH'] ?? '', HOME: dir, METALFLEET_MANAGER: manager.http, METALFLEET_CA_FILE: manager.caFile, METALFLEET_TOKEN: token };
   return new Promise((resolve) => {
     execFile(process.execPath, [cliBin, ...args], { env }, (error, stdout, stderr) => {
       resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
@@ -46,7 +46,7 @@ beforeAll(async () => {
     '--simulate-reboot-ms', '2500', '--state-dir', join(dir, 'agents'), '--kernel-cmdline', '/nonexistent']);
   const nodes = await eventually(() => manager.nodes(), (l: NodeList) => l.items.length === 3 && l.items.every((n) => n.state === 'available'), 45_000);
   nodeIds = nodes.items.map((n) => n.id).sort();
-  const images = `${manager.http}/images`;
+  const images = `${manager.boot}/images`;
   const sha256 = createHash('sha256').update(root).digest('hex');
   const admin = manager.adminToken;
   for (const [ref, sha] of [['gpu-os@1', sha256], ['broken@1', '0'.repeat(64)]] as const) {
@@ -124,7 +124,7 @@ describe('metalfleet CLI', () => {
 
   it('Ctrl-C stops watching (exit 130), not the operation', async () => {
     const operation = await json<Operation>(['nodes', 'reimage', nodeIds[0] ?? '', '--image', 'gpu-os@1']);
-    const env = { PATH: process.env['PATH'] ?? '', HOME: dir, METALFLEET_MANAGER: manager.http, METALFLEET_TOKEN: operatorToken };
+    const env = { PATH: process.env['PATH'] ?? '', HOME: dir, METALFLEET_MANAGER: manager.http, METALFLEET_CA_FILE: manager.caFile, METALFLEET_TOKEN: operatorToken };
     const watch = spawn(process.execPath, [cliBin, 'operations', 'watch', operation.id], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     watch.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });

@@ -12,10 +12,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { agentBin, cliBin, eventually, managerBin, start, type Proc } from '../support/processes.ts';
 import { physicalMacs, systemUuid } from '../support/machine.ts';
+import { trustCa } from '../support/manager.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'mf-e2e-'));
 const managerArgs = ['--data-dir', dataDir, '--listen-host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--mqtt-port', '0',
-  '--telemetry-interval-s', '1', '--heartbeat-grace-s', '5'];
+  '--boot-port', '0', '--telemetry-interval-s', '1', '--heartbeat-grace-s', '5'];
 let manager: Proc;
 let http: string;
 let grpc: string;
@@ -26,13 +27,16 @@ async function startManager(ports: string[] = []): Promise<void> {
   const ready = await manager.waitForLog('manager ready');
   http = String(ready['http']);
   grpc = String(ready['grpc']);
+  trustCa(readFileSync(caFile(), 'utf8')); // the API is HTTPS with a certificate from the manager's CA
 }
+
+const caFile = () => join(dataDir, 'pki', 'ca.crt');
 
 /** The ports the running manager got, to start the next one where agents expect it. */
 function samePorts(): string[] {
   const ready = JSON.parse(manager.lines.find((l) => l.includes('"manager ready"')) ?? '{}') as Record<string, string>;
   const port = (url: string | undefined) => String(url ?? '').split(':').at(-1) ?? '0';
-  return ['--http-port', port(ready['http']), '--grpc-port', port(ready['grpc']), '--mqtt-port', port(ready['mqtt'])];
+  return ['--http-port', port(ready['http']), '--grpc-port', port(ready['grpc']), '--mqtt-port', port(ready['mqtt']), '--boot-port', port(ready['boot'])];
 }
 
 function startAgent(): Proc {
@@ -87,7 +91,7 @@ describe('a node registering end to end', () => {
     const run = promisify(execFile);
     const home = mkdtempSync(join(tmpdir(), 'mf-cli-home-'));
     // A clean environment: nothing but the config directory of this test.
-    const env = { PATH: process.env['PATH'] ?? '', XDG_CONFIG_HOME: home };
+    const env = { PATH: process.env['PATH'] ?? '', XDG_CONFIG_HOME: home, METALFLEET_CA_FILE: caFile() };
     const denied = await run(process.execPath, [cliBin, '--manager', http, 'nodes', 'ls'], { env }).catch((e: { code: number; stderr: string }) => e);
     expect(denied).toMatchObject({ code: 4, stderr: expect.stringContaining('API token missing') });
     const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();

@@ -49,7 +49,7 @@ beforeAll(async () => {
     '--simulate-reboot-ms', '300', '--faults-file', faultsFile, '--state-dir', join(dir, 'agents'), '--kernel-cmdline', '/nonexistent']);
   await eventually(() => api<NodeList>('GET', '/api/v1/nodes'), (l) => l.items.length === 5 && l.items.every((n) => n.state === 'available' && n.presence === 'online'), 45_000);
   const sha256 = createHash('sha256').update(root).digest('hex');
-  const images = `${manager.http}/images`;
+  const images = `${manager.boot}/images`;
   await api('PUT', '/api/v1/images/gpu-os/1.0', { kernelUrl: `${images}/vmlinuz`, initrdUrl: `${images}/initrd`, rootUrl: `${images}/root.img`, sha256, cmdline: 'console=ttyS0' });
   await api('PUT', '/api/v1/images/broken/1.0', { kernelUrl: `${images}/vmlinuz`, initrdUrl: `${images}/initrd`, rootUrl: `${images}/root.img`, sha256: '0'.repeat(64), cmdline: '' });
 }, 120_000);

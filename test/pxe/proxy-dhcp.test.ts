@@ -60,7 +60,7 @@ beforeAll(() => {
     '--dhcp-range=10.77.0.100,10.77.0.150,1h', `--dhcp-leasefile=${join(dir, 'site.leases')}`, `--pid-file=${join(dir, 'site.pid')}`], 'site.log');
   // metalfleet's proxy, from the shipped file with its two CHANGE values filled in.
   const shipped = readFileSync(join(repo, 'deploy', 'dnsmasq', 'metalfleet-proxy-dhcp.conf'), 'utf8');
-  writeFileSync(join(dir, 'proxy.conf'), shipped.replace(/^dhcp-range=.*$/m, 'dhcp-range=10.77.0.0,proxy').replaceAll('http://manager.example:7470', 'http://10.77.0.3:8080'));
+  writeFileSync(join(dir, 'proxy.conf'), shipped.replace(/^dhcp-range=.*$/m, 'dhcp-range=10.77.0.0,proxy').replaceAll('http://manager.example:7473', 'http://10.77.0.3:8080'));
   inNamespace(ns.proxy, 'dnsmasq', ['--no-daemon', '-C', join(dir, 'proxy.conf'), '--interface=eth0', `--pid-file=${join(dir, 'proxy.pid')}`], 'proxy.log');
   // Stand-in for the manager's boot endpoint: records what iPXE asks for.
   inNamespace(ns.proxy, process.execPath, ['-e', `require('node:http').createServer((q, r) => { console.log('GET ' + q.url + ' from ' + q.socket.remoteAddress); r.end('#!ipxe\\necho metalfleet boot script\\n'); }).listen(8080, '10.77.0.3')`], 'boot-endpoint.log');

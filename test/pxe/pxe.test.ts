@@ -44,7 +44,7 @@ describe('PXE boot in a VM', () => {
     const catalog = await api<{ items: Array<{ name: string; kernelUrl: string; rootUrl: string }> }>('GET', '/api/v1/images');
     expect(catalog.items).toContainEqual(expect.objectContaining({ name: 'metalfleet-pxe', kernelUrl: '/images/metalfleet-pxe/test/vmlinuz', rootUrl: '' }));
     // Served with its checksum and with range requests.
-    const initrd = await fetch(`${lab.manager.http}/images/metalfleet-pxe/test/initrd.img`, { headers: { range: 'bytes=0-3' } });
+    const initrd = await fetch(`${lab.manager.boot}/images/metalfleet-pxe/test/initrd.img`, { headers: { range: 'bytes=0-3' } });
     expect(initrd.status).toBe(206);
     expect(initrd.headers.get('repr-digest')).toBe(`sha-256=:${Buffer.from(sizes[1]?.[3] ?? '', 'hex').toString('base64')}:`);
     // The first four bytes of a zstd frame.

@@ -1,14 +1,27 @@
 // A real manager process for cross-app tests, restartable on the same ports.
+//
+// The manager serves its API over HTTPS with a certificate from its own CA.
+// Once it is up, this test process trusts that CA for every TLS client that
+// brings no CA of its own (tls.setDefaultCACertificates), so fetch(manager.http …)
+// anywhere in a test works as it did over plain HTTP.
 import { readFileSync } from 'node:fs';
+import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { join } from 'node:path';
 import type { NodeList } from '@metalfleet/api';
 import { managerBin, start, type Proc } from './processes.ts';
 
 export class ManagerProcess {
   proc: Proc | null = null;
+  /** https://host:port of the REST API and dashboard (http:// with --http-tls false). */
   http = '';
+  /** http://host:port of the plain-HTTP boot endpoint (/boot/ipxe, /images/). */
+  boot = '';
+  /** The manager's CA certificate (<dataDir>/pki/ca.crt); '' when it has none. */
+  caFile = '';
   grpc = '';
-  private ports: string[] = ['--http-port', '0', '--grpc-port', '0', '--mqtt-port', '0'];
+  /** mqtts://host:port (mqtt:// with --tls false). */
+  mqtt = '';
+  private ports: string[] = ['--http-port', '0', '--grpc-port', '0', '--mqtt-port', '0', '--boot-port', '0'];
   readonly dataDir: string;
   private readonly extra: string[];
 
@@ -39,9 +52,18 @@ export class ManagerProcess {
     const ready = await this.proc.waitForLog('manager ready');
     this.http = String(ready['http']);
     this.grpc = String(ready['grpc']);
+    this.mqtt = String(ready['mqtt']);
+    this.boot = String(ready['boot']);
+    this.caFile = typeof ready['caFile'] === 'string' ? ready['caFile'] : '';
+    if (this.caFile !== '') trustCa(readFileSync(this.caFile, 'utf8'));
     const port = (url: unknown) => String(url).split(':').at(-1) ?? '0';
     // The next start listens where agents already expect this manager.
-    this.ports = ['--http-port', port(ready['http']), '--grpc-port', port(ready['grpc']), '--mqtt-port', port(ready['mqtt'])];
+    this.ports = ['--http-port', port(ready['http']), '--grpc-port', port(ready['grpc']), '--mqtt-port', port(ready['mqtt']), '--boot-port', port(ready['boot'])];
+  }
+
+  /** The manager's CA certificate (PEM). */
+  get caPem(): string {
+    return readFileSync(this.caFile, 'utf8');
   }
 
   async stop(): Promise<void> {
@@ -68,4 +90,10 @@ export class ManagerProcess {
   nodes(): Promise<NodeList> {
     return this.get<NodeList>('/api/v1/nodes');
   }
+}
+
+/** Adds a CA to the ones this process's TLS clients (fetch included) trust by default. */
+export function trustCa(pem: string): void {
+  const current = getCACertificates('default');
+  if (!current.includes(pem)) setDefaultCACertificates([...current, pem]);
 }

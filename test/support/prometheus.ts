@@ -67,15 +67,16 @@ receivers:
   ], config, '/-/ready');
 }
 
-/** Prometheus scraping `target` (host:port) /metrics every second with the bearer token in `tokenFile`. */
-export function startPrometheus(target: string, tokenFile: string): Promise<RunningService> {
+/** Prometheus scraping `target` (host:port) /metrics every second with the bearer token in `tokenFile`; over HTTPS verified with `caFile` when given. */
+export function startPrometheus(target: string, tokenFile: string, caFile = ''): Promise<RunningService> {
+  const tls = caFile === '' ? '' : `    scheme: https\n    tls_config:\n      ca_file: ${caFile}\n`;
   const config = `global:
   scrape_interval: 1s
   evaluation_interval: 1s
 scrape_configs:
   - job_name: metalfleet
     metrics_path: /metrics
-    authorization:
+${tls}    authorization:
       type: Bearer
       credentials_file: ${tokenFile}
     static_configs:

@@ -39,17 +39,17 @@ export async function startPxeLab(options: { rootBytes?: number } = {}): Promise
   const dir = mkdtempSync(join(tmpdir(), 'mf-pxe-'));
   const imageDir = join(dir, 'images');
   mkdirSync(imageDir, { recursive: true });
-  const ports = { http: await freePort(), grpc: await freePort(), mqtt: await freePort() };
+  const ports = { http: await freePort(), grpc: await freePort(), mqtt: await freePort(), boot: await freePort() };
   const manager = new ManagerProcess(join(dir, 'manager'), [
-    '--http-port', String(ports.http), '--grpc-port', String(ports.grpc), '--mqtt-port', String(ports.mqtt),
-    '--advertise-host', guestManagerHost, '--public-url', `http://${guestManagerHost}:${ports.http}`,
+    '--http-port', String(ports.http), '--grpc-port', String(ports.grpc), '--mqtt-port', String(ports.mqtt), '--boot-port', String(ports.boot),
+    '--advertise-host', guestManagerHost, '--public-url', `http://${guestManagerHost}:${ports.boot}`,
     '--image-dir', imageDir, '--discovery-image', discoveryImage,
     '--health-interval-s', '5', '--reimage-boot-timeout-s', '240', '--command-ack-timeout-s', '20',
   ]);
   await manager.start();
 
   // The image, built as an operator would, registered at the manager by the same script.
-  const buildOutput = execFileSync(join(repo, 'deploy', 'image', 'build.sh'), ['--out', imageDir, '--name', 'metalfleet-pxe', '--version', 'test', '--register', manager.http, '--token', manager.adminToken], {
+  const buildOutput = execFileSync(join(repo, 'deploy', 'image', 'build.sh'), ['--out', imageDir, '--name', 'metalfleet-pxe', '--version', 'test', '--register', manager.http, '--token', manager.adminToken, '--ca-file', manager.caFile], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
   });
   // The install image boots the same kernel and initramfs and writes a root image to the disk.

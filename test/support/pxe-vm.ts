@@ -2,7 +2,7 @@
 // system UUID, a raw virtual disk and a virtio NIC, whose power is an
 // ipmi_sim BMC's: the chassis hook records "power 1", "power 0", "reset 1"
 // and this watcher starts and stops QEMU to match (recipe: LAB.md). The
-// guest's user-mode network reaches nothing but the manager's three ports,
+// guest's user-mode network reaches nothing but the manager's boot, gRPC and MQTT ports,
 // forwarded from 10.0.2.100 to loopback.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
@@ -24,7 +24,7 @@ export interface PxeVmOptions {
   mac: string;
   diskPath: string;
   /** Manager ports on 127.0.0.1, forwarded into the guest at the same numbers on 10.0.2.100. */
-  ports: { http: number; grpc: number; mqtt: number };
+  ports: { boot: number; grpc: number; mqtt: number };
   /** Where the serial console goes. */
   consoleLog: string;
   memoryMiB?: number;
@@ -39,13 +39,13 @@ export interface PxeVm {
 }
 
 export function attachPxeVm(options: PxeVmOptions): PxeVm {
-  const { http, grpc, mqtt } = options.ports;
+  const { boot, grpc, mqtt } = options.ports;
   const forward = (port: number) => `guestfwd=tcp:${guestManagerHost}:${port}-cmd:busybox nc 127.0.0.1 ${port}`;
   const args = [
     '-nographic', '-no-reboot', '-m', String(options.memoryMiB ?? 768), '-smp', '1', '-uuid', options.uuid, '-boot', 'n',
     '-drive', `file=${options.diskPath},format=raw,if=virtio`,
     '-device', `virtio-net-pci,netdev=n0,mac=${options.mac}`,
-    '-netdev', ['user,id=n0,restrict=on', `bootfile=http://${guestManagerHost}:${http}/boot/ipxe`, forward(http), forward(grpc), forward(mqtt)].join(','),
+    '-netdev', ['user,id=n0,restrict=on', `bootfile=http://${guestManagerHost}:${boot}/boot/ipxe`, forward(boot), forward(grpc), forward(mqtt)].join(','),
   ];
   let qemu: ChildProcess | null = null;
   let boots = 0;

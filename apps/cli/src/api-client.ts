@@ -1,6 +1,7 @@
 // A small typed client for the manager's REST API; errors carry the API's code.
 // Server-sent events come as an async iterator (fetch streaming, parsed by
 // eventsource-parser).
+import { getCACertificates, setDefaultCACertificates } from 'node:tls';
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import type { ApiError, NodeList } from '@metalfleet/api';
 
@@ -21,7 +22,33 @@ export interface StreamedEvent {
   data: Record<string, unknown>;
 }
 
-export function createApiClient(baseUrl: string, token: string) {
+/** Codes of a certificate the client could not verify. */
+const untrusted = new Set(['SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+
+/** What to do about a connection that failed, where the cause says more than "fetch failed". */
+export function connectionHint(baseUrl: string, cause: { code?: string; message?: string }): string {
+  const code = cause.code ?? '';
+  if (untrusted.has(code)) {
+    return 'the manager\'s certificate is not trusted: give its CA with --ca-file <dataDir>/pki/ca.crt (or METALFLEET_CA_FILE); `metalfleet login` saves it';
+  }
+  if (baseUrl.startsWith('http:') && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET')) {
+    return `the manager speaks HTTPS on this port unless started with --http-tls false: use --manager ${baseUrl.replace(/^http:/, 'https:')} with --ca-file <dataDir>/pki/ca.crt`;
+  }
+  if (baseUrl.startsWith('https:') && /WRONG_VERSION_NUMBER|packet length too long|http request/i.test(`${code} ${cause.message ?? ''}`)) {
+    return `the manager answers plain HTTP here (started with --http-tls false?): use --manager ${baseUrl.replace(/^https:/, 'http:')}`;
+  }
+  return '';
+}
+
+/**
+ * A client of the API at `baseUrl`. `ca` (PEM), when given, is trusted for the manager's certificate
+ * besides the system's CAs: the CLI is one short-lived process, so it is added to the process's default CAs.
+ */
+export function createApiClient(baseUrl: string, token: string, ca = '') {
+  if (ca !== '') {
+    const current = getCACertificates('default');
+    if (!current.includes(ca)) setDefaultCACertificates([...current, ca]);
+  }
   const headers = (extra: Record<string, string> = {}) => (token === '' ? extra : { authorization: `Bearer ${token}`, ...extra });
 
   async function send(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
@@ -31,7 +58,9 @@ export function createApiClient(baseUrl: string, token: string) {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }), ...(signal ? { signal } : {}),
       });
     } catch (error) {
-      throw new ApiCallError(0, 'unavailable', `cannot reach the manager at ${baseUrl}: ${String((error as Error).cause ?? (error as Error).message)}`);
+      const cause = (error as Error).cause as { code?: string; message?: string } | undefined;
+      const hint = cause ? connectionHint(baseUrl, cause) : '';
+      throw new ApiCallError(0, 'unavailable', `cannot reach the manager at ${baseUrl}: ${String(cause ?? (error as Error).message)}${hint ? `; ${hint}` : ''}`);
     }
   }
 

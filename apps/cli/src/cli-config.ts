@@ -1,6 +1,8 @@
-// Where the CLI finds the manager and its token: --manager/--token, then
-// METALFLEET_MANAGER/METALFLEET_TOKEN, then what `metalfleet login` saved in
-// $XDG_CONFIG_HOME/metalfleet/config.json (mode 600).
+// Where the CLI finds the manager, its token and the CA it trusts the
+// manager's HTTPS certificate with: --manager/--token/--ca-file, then
+// METALFLEET_MANAGER/METALFLEET_TOKEN/METALFLEET_CA_FILE, then what
+// `metalfleet login` saved in $XDG_CONFIG_HOME/metalfleet/config.json (mode 600;
+// the CA is saved as PEM, so the file it came from may move).
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,9 +10,11 @@ import { dirname, join } from 'node:path';
 export interface CliSettings {
   manager: string;
   token: string;
+  /** PEM of the CA the manager's certificate is verified with; '' for the system's CAs only. */
+  ca: string;
 }
 
-export const defaultManager = 'http://127.0.0.1:7470';
+export const defaultManager = 'https://127.0.0.1:7470';
 
 export function configFile(env: NodeJS.ProcessEnv = process.env): string {
   return join(env['XDG_CONFIG_HOME'] || join(homedir(), '.config'), 'metalfleet', 'config.json');
@@ -21,7 +25,10 @@ export function readSaved(env: NodeJS.ProcessEnv = process.env): Partial<CliSett
   if (!existsSync(file)) return {};
   try {
     const saved = JSON.parse(readFileSync(file, 'utf8')) as Partial<CliSettings>;
-    return { ...(typeof saved.manager === 'string' ? { manager: saved.manager } : {}), ...(typeof saved.token === 'string' ? { token: saved.token } : {}) };
+    return {
+      ...(typeof saved.manager === 'string' ? { manager: saved.manager } : {}), ...(typeof saved.token === 'string' ? { token: saved.token } : {}),
+      ...(typeof saved.ca === 'string' ? { ca: saved.ca } : {}),
+    };
   } catch {
     throw new Error(`${file} is not valid JSON; run metalfleet login again`);
   }
@@ -36,10 +43,23 @@ export function save(settings: CliSettings, env: NodeJS.ProcessEnv = process.env
 }
 
 /** Flags win over the environment, the environment over the saved login. */
-export function resolveSettings(flags: { manager?: string | undefined; token?: string | undefined }, env: NodeJS.ProcessEnv = process.env): CliSettings {
+export function resolveSettings(flags: { manager?: string | undefined; token?: string | undefined; caFile?: string | undefined }, env: NodeJS.ProcessEnv = process.env): CliSettings {
   const saved = readSaved(env);
+  const caFile = flags.caFile ?? env['METALFLEET_CA_FILE'];
   return {
     manager: flags.manager ?? env['METALFLEET_MANAGER'] ?? saved.manager ?? defaultManager,
     token: flags.token ?? env['METALFLEET_TOKEN'] ?? saved.token ?? '',
+    ca: caFile !== undefined && caFile !== '' ? readCaFile(caFile) : saved.ca ?? '',
   };
+}
+
+function readCaFile(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read the CA file ${file}: ${(error as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`${file} is not a PEM certificate (the manager's is <dataDir>/pki/ca.crt)`);
+  return pem;
 }

@@ -17,8 +17,8 @@ export function cliContext(program: Command): CliContext {
   const json = () => program.opts<{ json: boolean }>().json;
   return {
     client() {
-      const { manager, token } = resolveSettings(program.opts<{ manager?: string; token?: string }>());
-      return createApiClient(manager, token);
+      const { manager, token, ca } = resolveSettings(program.opts<{ manager?: string; token?: string; caFile?: string }>());
+      return createApiClient(manager, token, ca);
     },
     json,
     print(value, human) {

@@ -15,7 +15,8 @@ import { registerOperations } from './commands/operations.ts';
 const program = new Command('metalfleet')
   .description('Operate a metalfleet GPU fleet from the command line. Tables for people, --json for scripts.')
   .version(packageJson.version)
-  .option('--manager <url>', 'manager URL (or METALFLEET_MANAGER, or the one `login` saved; default http://127.0.0.1:7470)')
+  .option('--manager <url>', 'manager URL (or METALFLEET_MANAGER, or the one `login` saved; default https://127.0.0.1:7470)')
+  .option('--ca-file <file>', 'CA to verify the manager\'s HTTPS certificate with, the manager\'s <dataDir>/pki/ca.crt (or METALFLEET_CA_FILE, or the one `login` saved)')
   .option('--token <token>', 'API token (or METALFLEET_TOKEN, or the one `login` saved)')
   .option('--json', 'print JSON instead of a table', false)
   .showHelpAfterError()
@@ -23,15 +24,15 @@ const program = new Command('metalfleet')
 
 const ctx = cliContext(program);
 
-program.command('login').description('check the manager URL and token, and save them for later commands (mode 600)').action(async () => {
-  const { manager, token } = resolveSettings(program.opts<{ manager?: string; token?: string }>());
+program.command('login').description('check the manager URL, token and CA, and save them for later commands (mode 600)').action(async () => {
+  const { manager, token, ca } = resolveSettings(program.opts<{ manager?: string; token?: string; caFile?: string }>());
   if (token === '') {
     process.stderr.write('metalfleet: login needs a token: --token <token> or METALFLEET_TOKEN (an admin finds the first one in <dataDir>/admin-token)\n');
     process.exit(exitCodes.usage);
   }
-  await createApiClient(manager, token).check();
-  const file = save({ manager, token });
-  ctx.print({ manager, saved: file }, () => `logged in to ${manager}; saved in ${file}`);
+  await createApiClient(manager, token, ca).check();
+  const file = save({ manager, token, ca });
+  ctx.print({ manager, saved: file, ca: ca !== '' }, () => `logged in to ${manager}${ca !== '' ? ' (its CA saved too)' : ''}; saved in ${file}`);
 });
 
 registerNodes(program, ctx);

@@ -26,7 +26,7 @@ try {
   process.stderr.write(`metalfleet-manager: ${error.message}\n`);
   process.exit(2);
 }
-logger.info({ http: manager.http, grpc: manager.grpc, mqtt: manager.mqtt, bootstrapTokenFile: manager.bootstrapTokenFile, adminTokenFile: manager.adminTokenFile, caFingerprint: manager.caFingerprint }, 'manager ready');
+logger.info({ http: manager.http, boot: manager.boot, caFile: manager.caFile, grpc: manager.grpc, mqtt: manager.mqtt, bootstrapTokenFile: manager.bootstrapTokenFile, adminTokenFile: manager.adminTokenFile, caFingerprint: manager.caFingerprint }, 'manager ready');
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

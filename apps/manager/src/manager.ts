@@ -9,7 +9,9 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Alert } from '@metalfleet/domain';
 import { AgentService } from '@metalfleet/proto';
-import { addService, createNodeBroker, ensureCertificateAuthority, issueServerCertificate, listenGrpcForStorm } from '@metalfleet/transport';
+import {
+  addService, createNodeBroker, ensureCertificateAuthority, grpcServerCredentials, issueServerCertificate, listenGrpcForStorm,
+} from '@metalfleet/transport';
 import { createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
@@ -20,13 +22,19 @@ import type { ManagerConfig } from './config.ts';
 import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
 import { ensureAdminTokenFile } from './admin-token.ts';
 import { buildHttpApp } from './http/http-app.ts';
+import { buildBootApp } from './http/boot-app.ts';
 import { createManagerMetrics } from './http/metrics-routes.ts';
 import { startFabric } from './fabric.ts';
 import { startAlerting } from './alerting.ts';
 import { bmcDriver, startReimaging } from './reimaging.ts';
 
 export interface RunningManager {
+  /** The REST API and dashboard: https:// unless --http-tls false. */
   http: string;
+  /** The plain-HTTP boot endpoint (/boot/ipxe, /images/). */
+  boot: string;
+  /** The CA clients of the HTTPS API trust; null when the manager has no CA (--tls false and --http-tls false). */
+  caFile: string | null;
   grpc: string;
   mqtt: string;
   bootstrapTokenFile: string;
@@ -41,13 +49,14 @@ function bundledDashboardDir(): string | null {
   return existsSync(join(dist, 'index.html')) ? dist : null;
 }
 
+/** The CA and server certificate, when any listener speaks TLS. */
 async function serverTls(config: ManagerConfig, dataDir: string, logger: Logger) {
-  if (!config.tls) return null;
+  if (!config.tls && !config.httpTls) return null;
   const ca = await ensureCertificateAuthority(join(dataDir, 'pki'));
   if (ca.created) logger.warn({ dir: join(dataDir, 'pki'), fingerprint: ca.fingerprint }, 'created the manager CA');
   const hosts = ['localhost', '127.0.0.1', '::1', hostname(), config.advertiseHost, ...(config.listenHost !== '0.0.0.0' ? [config.listenHost] : []),
     ...config.tlsHosts.split(',').map((h) => h.trim())];
-  return { ca, cert: await issueServerCertificate(ca, hosts) };
+  return { ca, caFile: join(dataDir, 'pki', 'ca.crt'), cert: await issueServerCertificate(ca, hosts) };
 }
 
 function urlHost(host: string): string {
@@ -80,7 +89,9 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   const loud: Record<string, 'warn' | 'error'> = { 'port-drift-repaired': 'warn', 'cabling-warning': 'warn', 'fabric-error': 'error', 'identity-conflict': 'warn' };
   events.on((event) => logger[loud[event.type] ?? 'info']({ event }, event.type));
 
-  const tls = await serverTls(config, dataDir, logger);
+  const pki = await serverTls(config, dataDir, logger);
+  // gRPC and MQTT (the nodes' side) follow --tls; the API and dashboard follow --http-tls.
+  const tls = config.tls ? pki : null;
   const tokens = createBootstrapTokens({ store, now, caFingerprint: tls?.ca.fingerprint ?? null });
   const bootstrap = await ensureBootstrapTokenFile(dataDir, tokens, config.initialTokenTtlH);
   const apiTokens = createApiTokens({ store, now });
@@ -90,6 +101,8 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
 
   const broker = await createNodeBroker({
     maxPayloadBytes: config.maxPayloadBytes,
+    maxConnectionsPerAddress: config.mqttMaxConnectionsPerAddress,
+    maxUnauthenticatedPacketBytes: config.mqttMaxUnauthenticatedPacketBytes,
     authenticateNode: async (nodeId, secret) => {
       const hash = await store.credentialHash(nodeId);
       return hash !== null && secretMatches(secret, hash);
@@ -125,8 +138,9 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   });
   const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }) });
   let publicUrl = config.publicUrl.replace(/\/$/, '');
+  let dashboardUrl = config.dashboardUrl.replace(/\/$/, '');
   const alerting = await startAlerting(config, {
-    store, events, failures, reconciler: fabric.drivers.length > 0 ? fabric.reconciler : null, now, publicUrl: () => publicUrl, logger: logger.child({ component: 'alerting' }),
+    store, events, failures, reconciler: fabric.drivers.length > 0 ? fabric.reconciler : null, now, publicUrl: () => dashboardUrl, logger: logger.child({ component: 'alerting' }),
   });
   alertList = () => alerting.engine.list(now());
   const reimaging = await startReimaging(config, {
@@ -153,9 +167,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
       healthDigestIntervalMs: config.healthDigestIntervalS * 1000,
     },
   }), { onInternalError: (method, error) => logger.error({ err: error, method }, 'gRPC call failed') });
-  const grpcCredentials = tls
-    ? ServerCredentials.createSsl(null, [{ private_key: Buffer.from(tls.cert.keyPem), cert_chain: Buffer.from(tls.cert.chainPem) }], false)
-    : ServerCredentials.createInsecure();
+  const grpcCredentials = tls ? grpcServerCredentials(tls.cert.keyPem, tls.cert.chainPem) : ServerCredentials.createInsecure();
   const grpcListener = await listenGrpcForStorm(grpcServer, grpcCredentials, { host: config.listenHost, port: config.grpcPort });
   const grpcPort = grpcListener.address.port;
 
@@ -171,20 +183,33 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     failures,
     alerts: { engine: alerting.engine, rules: alerting.rules },
     power: { driverFor: bmcDriver, enrollments: reimaging.enrollments, bmcNetworks },
-    boot: {
-      managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
-      imageDir,
-    },
+    boot: null,
+    https: config.httpTls && pki ? { keyPem: pki.cert.keyPem, chainPem: pki.cert.chainPem } : null,
     dashboardDir,
   });
   await http.listen({ host: config.listenHost, port: config.httpPort });
-  const httpAddress = http.server.address();
-  const httpPort = typeof httpAddress === 'object' && httpAddress ? httpAddress.port : config.httpPort;
-  if (publicUrl === '') publicUrl = `http://${config.advertiseHost || urlHost(config.listenHost)}:${httpPort}`;
+  const httpScheme = config.httpTls ? 'https' : 'http';
+  const bootApp = await buildBootApp({
+    store, tokens, events, now, logger,
+    managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
+    imageDir,
+  });
+  await bootApp.listen({ host: config.listenHost, port: config.bootPort });
+  const listeningPort = (server: typeof http.server, fallback: number) => {
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : fallback;
+  };
+  const httpPort = listeningPort(http.server, config.httpPort);
+  const bootPort = listeningPort(bootApp.server, config.bootPort);
+  const reachableHost = config.advertiseHost || urlHost(config.listenHost);
+  if (publicUrl === '') publicUrl = `http://${reachableHost}:${bootPort}`;
+  if (dashboardUrl === '') dashboardUrl = `${httpScheme}://${reachableHost}:${httpPort}`;
 
   const host = urlHost(config.listenHost);
   return {
-    http: `http://${host}:${httpPort}`,
+    http: `${httpScheme}://${host}:${httpPort}`,
+    boot: `http://${host}:${bootPort}`,
+    caFile: pki?.caFile ?? null,
     grpc: `${host}:${grpcPort}`,
     mqtt: `${tls ? 'mqtts' : 'mqtt'}://${host}:${mqttAddress.port}`,
     bootstrapTokenFile: bootstrap.file,
@@ -198,6 +223,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
       await reimaging.stop();
       await fabric.stop();
       await http.close();
+      await bootApp.close();
       await grpcListener.close();
       await new Promise<void>((done) => grpcServer.tryShutdown(() => done()));
       await broker.close();

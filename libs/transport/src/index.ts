@@ -8,3 +8,6 @@ export * from './health-mapper.ts';
 export * from './pki.ts';
 export * from './tls-pin.ts';
 export * from './storm-listener.ts';
+export * from './tls-policy.ts';
+export * from './connection-limits.ts';
+export * from './mqtt-frame-guard.ts';

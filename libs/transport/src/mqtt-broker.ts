@@ -5,23 +5,35 @@
 // credential as password. It may publish only under mf/v1/nodes/{its id}/ and
 // subscribe only to its own commands. The manager talks to the broker
 // in-process through subscribe()/publish() below.
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import { createConnectionLimiter } from './connection-limits.ts';
+import { guardMqttFrames, type FrameGuard } from './mqtt-frame-guard.ts';
 import { isValidNodeId, mayPublish, maySubscribe } from './mqtt-topics.ts';
 import { listenForStorm, type StormListener } from './storm-listener.ts';
+import { serverTlsOptions } from './tls-policy.ts';
 
 export type BrokerEvent =
   | { type: 'auth-failed'; clientId: string; reason: string }
   | { type: 'publish-denied'; nodeId: string; topic: string; reason: string }
   | { type: 'subscribe-denied'; nodeId: string; topic: string }
-  | { type: 'client-error'; clientId: string; message: string };
+  | { type: 'client-error'; clientId: string; message: string }
+  | { type: 'packet-too-large'; clientId: string; address: string; announced: number; limit: number; authenticated: boolean }
+  | { type: 'connection-refused'; address: string; reason: string };
 
 export interface BrokerOptions {
   /** Checks a node's credential; resolves false for an unknown node or a wrong secret. */
   authenticateNode: (nodeId: string, secret: string) => Promise<boolean>;
-  /** Larger publishes are refused (the connection is closed). */
+  /** Larger publishes are refused (the connection is closed); a packet announcing more than this plus room for its topic is cut before it is buffered. */
   maxPayloadBytes: number;
+  /** Largest packet a connection may announce before its CONNECT is authenticated (default 8 KiB: a CONNECT is small). */
+  maxUnauthenticatedPacketBytes?: number;
+  /** Concurrent connections from one source address (default 1024; 0: no limit). */
+  maxConnectionsPerAddress?: number;
+  /** How long a connection may take to send its CONNECT once its TLS handshake is done (default 10 s). */
+  connectTimeoutMs?: number;
   /** The broker never logs; the app decides what to do with these. */
   onEvent?: (event: BrokerEvent) => void;
 }
@@ -42,6 +54,12 @@ export interface NodeBroker {
 }
 
 const badCredentials = 4; // CONNACK return code "bad user name or password"
+// Room for the fixed and variable headers of a PUBLISH around its payload: topic, packet id, MQTT 5 properties.
+const publishOverheadBytes = 4096;
+export const defaultMaxUnauthenticatedPacketBytes = 8192;
+export const defaultMaxConnectionsPerAddress = 1024;
+// The TLS handshake of an idle or hostile client is given up after this (node's default is 120 s).
+const tlsHandshakeTimeoutMs = 30_000;
 
 function authError(message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode: badCredentials });
@@ -51,8 +69,12 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
   const emit = options.onEvent ?? ((_event: BrokerEvent) => undefined);
   // The node id each client proved with its credential; set only by authenticate.
   const nodeIds = new WeakMap<Client, string>();
+  // The size guard on each connection, raised to the payload limit once the node is authenticated.
+  const guards = new WeakMap<Duplex, FrameGuard>();
+  const authenticatedLimit = options.maxPayloadBytes + publishOverheadBytes;
 
   const aedes = await Aedes.createBroker({
+    connectTimeout: options.connectTimeoutMs ?? 10_000,
     preConnect: (_client, _packet, done) => done(null, true),
 
     authenticate: (client, username, password, done) => {
@@ -67,6 +89,7 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
         (ok) => {
           if (!ok) return deny('unknown node or wrong credential');
           nodeIds.set(client, nodeId);
+          guards.get(client.conn)?.raise(authenticatedLimit);
           done(null, true);
         },
         (error: unknown) => deny(`credential check failed: ${String(error)}`),
@@ -115,12 +138,38 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
   aedes.on('clientError', (client, error) => emit({ type: 'client-error', clientId: client.id, message: error.message }));
 
   let listener: StormListener | null = null;
+  const limiter = createConnectionLimiter(options.maxConnectionsPerAddress ?? defaultMaxConnectionsPerAddress);
+  const preAuthLimit = options.maxUnauthenticatedPacketBytes ?? defaultMaxUnauthenticatedPacketBytes;
+
+  // Every connection reaches aedes through the size guard; `address` is the raw socket's peer.
+  const handle = (conn: Duplex, address: string) => {
+    const guard = guardMqttFrames(conn, preAuthLimit, (violation) => {
+      const client = (conn as Duplex & { client?: Client }).client;
+      const authenticated = client !== undefined && nodeIds.has(client);
+      emit({ type: 'packet-too-large', clientId: client?.id ?? '', address, ...violation, authenticated });
+    });
+    guards.set(conn, guard);
+    aedes.handle(conn);
+  };
 
   return {
     async listen(port, host, tls) {
-      const tlsServer = tls ? createTlsServer({ key: tls.keyPem, cert: tls.chainPem }, aedes.handle) : null;
-      // A TLS server takes over sockets accepted elsewhere through its 'connection' event.
-      listener = await listenForStorm({ port, host }, (socket) => (tlsServer ? tlsServer.emit('connection', socket) : aedes.handle(socket)));
+      const tlsServer = tls
+        ? createTlsServer({ ...serverTlsOptions(tls.keyPem, tls.chainPem), handshakeTimeout: tlsHandshakeTimeoutMs }, (conn) => handle(conn, conn.remoteAddress ?? ''))
+        : null;
+      // TLS errors of clients that never finish a handshake (or offer no suite of the policy) are theirs, not the broker's.
+      tlsServer?.on('tlsClientError', () => undefined);
+      const accept = (socket: Socket) => {
+        if (!limiter.admit(socket)) {
+          emit({ type: 'connection-refused', address: socket.remoteAddress ?? '', reason: 'too many connections from this address' });
+          socket.destroy();
+          return;
+        }
+        // A TLS server takes over sockets accepted elsewhere through its 'connection' event.
+        if (tlsServer) tlsServer.emit('connection', socket);
+        else handle(socket, socket.remoteAddress ?? '');
+      };
+      listener = await listenForStorm({ port, host }, accept);
       return listener.address;
     },
 

@@ -1,6 +1,6 @@
 // The HTTP side of the manager as one fastify app: tests call inject() on it
 // without opening a port; manager.ts decides where it listens.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { FleetStore } from '@metalfleet/store';
 import type { ApiTokens, BootstrapTokens, FleetEvents } from '@metalfleet/fleet';
 import type { TelemetryReader } from '@metalfleet/telemetry';
+import { serverTlsOptions } from '@metalfleet/transport';
 import { installErrorHandling } from './errors.ts';
 import { installAccessControl } from './access.ts';
 import { accessRoutes } from './access-routes.ts';
@@ -42,7 +43,10 @@ export interface HttpAppDeps {
   nodeActions: NodeActionDeps;
   failures: FailureRouteDeps['failures'];
   alerts: Omit<AlertRouteDeps, 'store' | 'now'>;
-  boot: Omit<BootRouteDeps, 'store' | 'tokens' | 'events' | 'now'>;
+  /** The boot endpoint in this app (inject tests); null where it has a plain-HTTP listener of its own (boot-app.ts). */
+  boot: Omit<BootRouteDeps, 'store' | 'tokens' | 'events' | 'now'> | null;
+  /** HTTPS with this key and chain, under the transport TLS policy; null: plain HTTP. */
+  https?: { keyPem: string; chainPem: string } | null;
   /** Folder with the dashboard's static files; null serves no dashboard. */
   dashboardDir: string | null;
 }
@@ -50,7 +54,9 @@ export interface HttpAppDeps {
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = deps.logger.child({ component: 'http' });
   // Unknown fields are refused, not silently dropped: a typo in a request must not pass for a default.
-  const app = Fastify({ loggerInstance: logger, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>();
+  const https = deps.https ? { https: serverTlsOptions(deps.https.keyPem, deps.https.chainPem) } : {};
+  const options: FastifyServerOptions = { loggerInstance: logger, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } }, ...https };
+  const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
   installAccessControl(app, { tokens: deps.apiTokens, store: deps.store, now: deps.now });
   await app.register(fastifySwagger, {
@@ -67,7 +73,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(nodeActionRoutes, deps.nodeActions);
   await app.register(failureRoutes, { failures: deps.failures, now: deps.now });
   await app.register(alertRoutes, { store: deps.store, now: deps.now, ...deps.alerts });
-  await app.register(bootRoutes, { store: deps.store, tokens: deps.tokens, events: deps.events, now: deps.now, ...deps.boot });
+  if (deps.boot) await app.register(bootRoutes, { store: deps.store, tokens: deps.tokens, events: deps.events, now: deps.now, ...deps.boot });
   await app.register(eventStreamRoutes, { events: deps.events, store: deps.store, apiTokens: deps.apiTokens, now: deps.now });
   await app.register(metricsRoutes, { metrics: deps.metrics });
   if (deps.dashboardDir) {

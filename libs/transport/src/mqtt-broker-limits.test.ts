@@ -1,0 +1,155 @@
+// The broker against hostile raw clients: packets that announce far more than
+// they should, and one address opening more connections than allowed.
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { createNodeBroker, type BrokerEvent, type NodeBroker } from './mqtt-broker.ts';
+import { MqttFrameScanner } from './mqtt-frame-guard.ts';
+
+const maxPayloadBytes = 64 * 1024;
+const perAddress = 5;
+let broker: NodeBroker;
+let port: number;
+const events: BrokerEvent[] = [];
+
+beforeAll(async () => {
+  broker = await createNodeBroker({
+    authenticateNode: async (nodeId, secret) => nodeId === 'node-a' && secret === 'secret-a',
+    maxPayloadBytes,
+    maxConnectionsPerAddress: perAddress,
+    onEvent: (e) => events.push(e),
+  });
+  port = (await broker.listen(0, '127.0.0.1')).port;
+});
+
+afterAll(() => broker.close());
+
+/** MQTT's variable-length encoding of a remaining length. */
+function remainingLength(n: number): Buffer {
+  const bytes: number[] = [];
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (n > 0);
+  return Buffer.from(bytes);
+}
+
+const announced250MB = 250 * 1024 * 1024;
+
+function dial(to = port): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port: to, host: '127.0.0.1' }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+/**
+ * Sends `header` and then as much of the announced body as the broker takes,
+ * 64 KiB at a time, until it closes the connection or `max` bytes are out.
+ * Resolves with how many body bytes were written before the close.
+ */
+function pushUntilClosed(socket: Socket, header: Buffer, max: number): Promise<{ written: number; closedByServer: boolean }> {
+  return new Promise((resolve) => {
+    let written = 0;
+    let closed = false;
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      closed = true;
+      resolve({ written, closedByServer: written < max });
+    });
+    const pump = () => {
+      while (!closed && written < max) {
+        written += chunk.length;
+        if (!socket.write(chunk)) return void socket.once('drain', pump);
+      }
+      if (!closed) resolve({ written, closedByServer: false });
+    };
+    socket.write(header);
+    pump();
+  });
+}
+
+describe('MQTT packet size before and after authentication', () => {
+  it('cuts an unauthenticated CONNECT announcing 250 MB before the client could send even 16 MB of it', async () => {
+    const socket = await dial();
+    const { written, closedByServer } = await pushUntilClosed(socket, Buffer.concat([Buffer.from([0x10]), remainingLength(announced250MB)]), 64 * 1024 * 1024);
+    expect(closedByServer).toBe(true);
+    // What the kernel's socket buffers take on loopback is all that went out: the broker read a few KB of it.
+    expect(written).toBeLessThan(16 * 1024 * 1024);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'packet-too-large', announced: announced250MB, authenticated: false }));
+    socket.destroy();
+  });
+
+  it('cuts a pre-CONNECT packet just over the few-KB limit, and accepts a real client', async () => {
+    const socket = await dial();
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.write(Buffer.concat([Buffer.from([0x10]), remainingLength(9000)]));
+    await closed;
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'node-a', username: 'node-a', password: 'secret-a', reconnectPeriod: 0 });
+    expect(client.connected).toBe(true);
+    await client.endAsync();
+  });
+
+  it('lets an authenticated node publish up to its payload limit and cuts a PUBLISH announcing 250 MB', async () => {
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'node-a', username: 'node-a', password: 'secret-a', reconnectPeriod: 0 });
+    await client.publishAsync('mf/v1/nodes/node-a/telemetry', Buffer.alloc(maxPayloadBytes - 100), { qos: 1 });
+    const socket = client.stream as Socket;
+    const topic = Buffer.from('mf/v1/nodes/node-a/telemetry');
+    const header = Buffer.concat([Buffer.from([0x30]), remainingLength(announced250MB), Buffer.from([0, topic.length]), topic]);
+    const { written, closedByServer } = await pushUntilClosed(socket, header, 64 * 1024 * 1024);
+    expect(closedByServer).toBe(true);
+    expect(written).toBeLessThan(16 * 1024 * 1024);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'packet-too-large', clientId: 'node-a', announced: announced250MB, authenticated: true }));
+    client.end(true);
+  });
+});
+
+describe('connections per source address', () => {
+  it(`refuses the connection over ${perAddress} from one address and takes one again once another closes`, async () => {
+    // A broker of its own, so that no connection of the tests above still counts.
+    const own = await createNodeBroker({
+      authenticateNode: async (nodeId, secret) => nodeId === 'node-a' && secret === 'secret-a', maxPayloadBytes, maxConnectionsPerAddress: perAddress, onEvent: (e) => events.push(e),
+    });
+    const ownPort = (await own.listen(0, '127.0.0.1')).port;
+    const held = await Promise.all(Array.from({ length: perAddress }, () => dial(ownPort)));
+    const extra = await dial(ownPort);
+    // The refused one is closed by the broker without a byte sent; the ones held stay open.
+    await new Promise<void>((resolve) => extra.once('close', () => resolve()));
+    expect(held.every((s) => !s.destroyed)).toBe(true);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'connection-refused', address: '127.0.0.1' }));
+    const first = held.shift();
+    const gone = new Promise<void>((resolve) => first?.once('close', () => resolve()));
+    first?.destroy();
+    await gone;
+    // The broker sees the close on its side too; a real client then gets in.
+    await expect.poll(async () => {
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ownPort}`, { clientId: 'node-a', username: 'node-a', password: 'secret-a', reconnectPeriod: 0, connectTimeout: 2000 }).catch(() => null);
+      await client?.endAsync();
+      return client !== null;
+    }).toBe(true);
+    for (const socket of held) socket.destroy();
+    await own.close();
+  });
+});
+
+describe('MqttFrameScanner', () => {
+  it.each([
+    ['a small packet whole', [Buffer.from([0x30, 3, 1, 2, 3])], null],
+    // Over the limit as soon as the decoded part of the length is: 127 + 127·128 already is.
+    ['a length split across chunks', [Buffer.from([0x10, 0xff]), Buffer.from([0xff, 0x7f])], 16_383],
+    ['a second packet over the limit after a small one', [Buffer.from([0xc0, 0, 0x30]), Buffer.from([0x80, 0x80, 0x01])], 16_384],
+    ['a body that spans chunks, then a small packet', [Buffer.from([0x30, 200, 0]), Buffer.alloc(199), Buffer.from([0xc0, 0])], null],
+  ])('%s', (_name, chunks, announced) => {
+    const scanner = new MqttFrameScanner(8192);
+    const found = chunks.map((c) => scanner.scan(c)).find((v) => v !== null) ?? null;
+    expect(found?.announced ?? null).toBe(announced);
+  });
+
+  it('refuses a remaining length of more than four bytes', () => {
+    expect(new MqttFrameScanner(Number.MAX_SAFE_INTEGER).scan(Buffer.from([0x30, 0x80, 0x80, 0x80, 0x80, 0x01]))).toEqual({ announced: -1, limit: Number.MAX_SAFE_INTEGER });
+  });
+});
