@@ -51,7 +51,7 @@ beforeAll(async () => {
   // One honest node in its own process; two the tenant takes over (their agent process is killed once they are registered).
   agents.push(simulated('proof-honest', 1, join(dir, 'honest')), simulated('proof-hostile', 2, join(dir, 'hostile')));
   await eventually(nodes, (l) => l.length === 3 && l.every((n) => n.state === 'available'), 60_000);
-  const images = `${manager.http}/images`;
+  const images = `${manager.boot}/images`;
   await api('PUT', '/api/v1/images/gpu-os/1.0', { kernelUrl: `${images}/vmlinuz`, initrdUrl: `${images}/initrd`, rootUrl: `${images}/root.img`, sha256, cmdline: '' });
   tenant = await api<Tenant>('POST', '/api/v1/tenants', { name: 'proof' });
   for (const node of await nodes()) await api('POST', `/api/v1/tenants/${tenant.id}/nodes`, { nodeId: node.id });
@@ -146,7 +146,7 @@ describe('a reimage needs the manager\'s own evidence that the node booted the i
     const forged = await forgeReimage(2, {
       // From the tenant OS, before the ack: the request iPXE makes, which hands out the install script.
       onCommand: async () => {
-        script = await (await fetch(`${manager.http}/boot/ipxe?mac=${encodeURIComponent(target.identity.macs[0]!)}`)).text();
+        script = await (await fetch(`${manager.boot}/boot/ipxe?mac=${encodeURIComponent(target.identity.macs[0]!)}`)).text();
       },
       // The manager power-cycles the node through its BMC once it acked (the simulated chassis leaves the tenant's client running).
       beforeResult: async () => void await eventually(async () => (operationId ? nodeEntry(operationId) : null), (n) => n?.evidence?.powerCycledAt != null, 30_000),
