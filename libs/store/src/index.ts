@@ -5,3 +5,4 @@ export * from './network-store.ts';
 export * from './work-store.ts';
 export * from './access-store.ts';
 export * from './alert-store.ts';
+export * from './identity-store.ts';
