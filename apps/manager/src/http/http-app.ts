@@ -24,6 +24,8 @@ import { fabricRoutes, type FabricRouteDeps } from './fabric-routes.ts';
 import { operationRoutes, type OperationRouteDeps } from './operation-routes.ts';
 import { powerRoutes, type PowerRouteDeps } from './power-routes.ts';
 import { bootRoutes, type BootRouteDeps } from './boot-routes.ts';
+import { identityRoutes } from './identity-routes.ts';
+import { createIdentityReviews } from '@metalfleet/fleet';
 
 export interface HttpAppDeps {
   store: FleetStore;
@@ -42,7 +44,7 @@ export interface HttpAppDeps {
   nodeActions: NodeActionDeps;
   failures: FailureRouteDeps['failures'];
   alerts: Omit<AlertRouteDeps, 'store' | 'now'>;
-  boot: Omit<BootRouteDeps, 'store' | 'tokens' | 'events' | 'now'>;
+  boot: Omit<BootRouteDeps, 'store' | 'events' | 'now'>;
   /** Folder with the dashboard's static files; null serves no dashboard. */
   dashboardDir: string | null;
 }
@@ -67,7 +69,8 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(nodeActionRoutes, deps.nodeActions);
   await app.register(failureRoutes, { failures: deps.failures, now: deps.now });
   await app.register(alertRoutes, { store: deps.store, now: deps.now, ...deps.alerts });
-  await app.register(bootRoutes, { store: deps.store, tokens: deps.tokens, events: deps.events, now: deps.now, ...deps.boot });
+  await app.register(identityRoutes, { reviews: createIdentityReviews({ store: deps.store, now: deps.now }) });
+  await app.register(bootRoutes, { store: deps.store, events: deps.events, now: deps.now, ...deps.boot });
   await app.register(eventStreamRoutes, { events: deps.events, store: deps.store });
   await app.register(metricsRoutes, { metrics: deps.metrics });
   if (deps.dashboardDir) {
