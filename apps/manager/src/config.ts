@@ -35,7 +35,7 @@ export const ManagerConfig = Type.Object({
   fabricIntervalS: Type.Number({ exclusiveMinimum: 0, default: 5, description: 'How often switch ports are compared with the plan (drift is repaired then; node moves apply at once).' }),
   publicUrl: Type.String({ default: '', description: 'The manager\'s HTTP URL as nodes reach it (boot scripts, images); empty: http://<advertise host or this host>:<http port>.' }),
   imageDir: Type.String({ default: '', description: 'Directory served at /images/ (kernels, initrds, root images); empty: <dataDir>/images.' }),
-  discoveryTokenTtlS: Type.Integer({ minimum: 60, default: 900, description: 'Lifetime of a discovery token the boot endpoint hands an unknown MAC (single use, bound to that MAC); also the window of the two limits below.' }),
+  discoveryTokenTtlS: Type.Integer({ minimum: 1, default: 900, description: 'Lifetime of a discovery token the boot endpoint hands an unknown MAC (single use, bound to that MAC); also the window of the two limits below.' }),
   discoveryTokensPerMac: Type.Integer({ minimum: 1, default: 3, description: 'Discovery tokens one MAC gets per token lifetime; beyond: HTTP 429 and a local-boot script.' }),
   discoveryTokensMax: Type.Integer({ minimum: 1, default: 100, description: 'Discovery tokens handed out per token lifetime, all MACs together; beyond: HTTP 429 and a local-boot script.' }),
   bootTokenPurgeIntervalS: Type.Number({ exclusiveMinimum: 0, default: 60, description: 'How often expired boot-endpoint tokens (discovery, install) are deleted.' }),
