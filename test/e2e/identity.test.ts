@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { credentials } from '@grpc/grpc-js';
-import type { NodeList, NodeSummary, Tenant } from '@metalfleet/api';
+import type { NodeSummary, Tenant } from '@metalfleet/api';
 import { AgentService } from '@metalfleet/proto';
 import { createClient } from '@metalfleet/transport';
 import { ManagerProcess } from '../support/manager.ts';
@@ -38,6 +38,7 @@ const ca = () => readFileSync(join(manager.dataDir, 'pki', 'ca.crt'));
 const nodes = async () => (await manager.nodes()).items;
 const conflicts = (status = 'open') => manager.get<{ items: Conflict[] }>(`/api/v1/identity-conflicts?status=${status}`).then((r) => r.items);
 const tokens = () => manager.get<{ items: Token[] }>('/api/v1/bootstrap-tokens').then((r) => r.items);
+const savedIn = async (stateDir: string) => (existsSync(join(stateDir, 'sim-001', 'credential.json')) ? saved(stateDir) : null);
 const saved = (stateDir: string) => JSON.parse(readFileSync(join(stateDir, 'sim-001', 'credential.json'), 'utf8')) as { nodeId: string; credential: string };
 const boot = (mac: string, base = manager.http) => fetch(`${base}/boot/ipxe?mac=${mac}`).then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.text() }));
 const tokenIn = (script: string) => /metalfleet\.token=(\S+)/.exec(script)?.[1] ?? '';
@@ -131,8 +132,7 @@ describe('node identity', () => {
     const state = join(dir, 'wiped');
     const first = start(agentBin, agentArgs('wiped', 1, state));
     agents.push(first);
-    const node = await eventually(() => existsSync(join(state, 'sim-001', 'credential.json')) ? saved(state) : null, (s) => s !== null);
-    const old = node!;
+    const old = (await eventually(() => savedIn(state), (s) => s !== null))!;
     await eventually(nodes, (l) => l.some((n) => n.id === old.nodeId && n.presence === 'online'));
     await first.stop('SIGKILL');
     rmSync(state, { recursive: true, force: true });
@@ -152,13 +152,13 @@ describe('node identity', () => {
 
     expect(await cli('conflicts', 'ls')).toMatchObject({ code: 0, stdout: expect.stringMatching(new RegExp(`${pending!.id}\\s+re-enrolment\\s+open\\s+${old.nodeId}`)) });
     expect(await cli('conflicts', 'approve', pending!.id)).toMatchObject({ code: 0, stdout: `conflict ${pending!.id} approved as node ${old.nodeId}; its next registration enrols it\n` });
-    const enrolled = await eventually(() => existsSync(join(state, 'sim-001', 'credential.json')) ? saved(state) : null, (s) => s !== null);
+    const enrolled = await eventually(() => savedIn(state), (s) => s !== null);
     expect(enrolled!.nodeId).toBe(old.nodeId);
     expect(enrolled!.credential).not.toBe(old.credential);
     expect(await credentialWorks(old.nodeId, old.credential)).toBe(false);
     await eventually(nodes, (l) => l.some((n) => n.id === old.nodeId && n.presence === 'online'));
     expect((await nodes()).filter((n) => n.hostname === 'sim-001')).toHaveLength(2);
-    expect(await manager.get<Conflict>(`/api/v1/identity-conflicts?status=enrolled`).then((r) => (r as unknown as { items: Conflict[] }).items.map((c) => c.id))).toContain(pending!.id);
+    expect((await conflicts('enrolled')).map((c) => c.id)).toContain(pending!.id);
   });
 });
 

@@ -12,7 +12,9 @@ export function createIdentityReviews(deps: { store: FleetStore; now: () => Date
   }
 
   async function resolved(id: string): Promise<IdentityConflictRecord> {
-    return (await deps.store.getConflict(id))!;
+    const conflict = await deps.store.getConflict(id);
+    if (!conflict) throw new DomainError('not-found', `no identity conflict ${id}`);
+    return conflict;
   }
 
   return {

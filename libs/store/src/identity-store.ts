@@ -93,6 +93,11 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
     const [row] = await db.all<ConflictRow>(`SELECT ${conflictColumns} FROM identity_conflicts WHERE id = ?`, [Number(id)]);
     return row ? rowConflict(row) : null;
   };
+  const written = async (id: number | undefined): Promise<IdentityConflictRecord> => {
+    const conflict = id === undefined ? null : await getConflict(String(id));
+    if (!conflict) throw new Error('identity conflict not found right after writing it');
+    return conflict;
+  };
 
   return {
     async recordConflict(c) {
@@ -102,11 +107,11 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
       if (open) {
         await db.run('UPDATE identity_conflicts SET attempts = attempts + 1, last_at = ?, reason = ?, node_ids = ? WHERE id = ?',
           [c.at.getTime(), c.reason, c.nodeIds.join(','), open.id]);
-        return (await getConflict(String(open.id)))!;
+        return written(open.id);
       }
       const [row] = await db.all<{ id: number }>(`INSERT INTO identity_conflicts (at, identity_json, node_ids, reason, identity_key, kind, status, attempts, last_at)
         VALUES (?, ?, ?, ?, ?, ?, 'open', 1, ?) RETURNING id`, [c.at.getTime(), JSON.stringify(c.identity), c.nodeIds.join(','), c.reason, key, kind, c.at.getTime()]);
-      return (await getConflict(String(row!.id)))!;
+      return written(row?.id);
     },
 
     async listConflicts(filter = {}) {
