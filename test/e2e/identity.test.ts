@@ -102,6 +102,15 @@ describe('node identity', () => {
     expect(manager.proc!.lines.some((l) => l.includes('"identity-conflict"') && l.includes(victim.id))).toBe(true);
   });
 
+  it('raises an alert while conflicts wait for an operator, and resolves it once they are rejected', async () => {
+    type Alerts = { items: Array<{ rule: string; state: string; summary: string }> };
+    const alert = () => manager.get<Alerts>('/api/v1/alerts').then((r) => r.items.find((a) => a.rule === 'identity-conflicts'));
+    expect(await eventually(alert, (a) => a?.state === 'firing')).toMatchObject({ summary: expect.stringMatching(/^3 identity conflicts wait for an operator/) });
+    for (const c of await conflicts()) expect(await cli('conflicts', 'reject', c.id)).toMatchObject({ code: 0, stdout: `conflict ${c.id} rejected\n` });
+    expect(await conflicts()).toEqual([]);
+    await eventually(alert, (a) => a?.state === 'resolved');
+  });
+
   it('hands a boot-endpoint token only to an unknown MAC, bound to it, and never lets it register a known node', async () => {
     const lab = saved(join(dir, 'lab'));
     const victim = (await nodes()).find((n) => n.id === lab.nodeId)!;

@@ -3,7 +3,7 @@
 // checked into an AlertRule, or refused with every problem named.
 import { cohortDimensions, type CohortDimension } from '../failures/cohorts.ts';
 
-export const alertRuleKinds = ['failure-rate', 'failure-burst', 'xid-storm', 'cohort-outlier', 'stuck-phase', 'switch-drift', 'nodes-offline'] as const;
+export const alertRuleKinds = ['failure-rate', 'failure-burst', 'xid-storm', 'cohort-outlier', 'stuck-phase', 'switch-drift', 'nodes-offline', 'identity-conflicts'] as const;
 export type AlertRuleKind = (typeof alertRuleKinds)[number];
 export const alertSeverities = ['warning', 'critical'] as const;
 export type AlertSeverity = (typeof alertSeverities)[number];
@@ -30,6 +30,8 @@ export type AlertRule = RuleBase & (
   | { kind: 'switch-drift'; windowMs: number; minRepairs: number }
   /** At least `minNodes` nodes in service (allocated, provisioning, active) offline. */
   | { kind: 'nodes-offline'; minNodes: number }
+  /** Identity conflicts or re-enrolments waiting for an operator: a machine claims to be (part of) a known node. */
+  | { kind: 'identity-conflicts' }
 );
 
 /** A rule as people write it: durations as text, parameters left out take the kind's defaults. */
@@ -59,6 +61,7 @@ const kindDefaults: Record<AlertRuleKind, Omit<AlertRuleSpec, 'name' | 'kind'>> 
   'stuck-phase': { severity: 'warning', for: '0s', max: '1h' },
   'switch-drift': { severity: 'warning', for: '2m', window: '1h', minRepairs: 3 },
   'nodes-offline': { severity: 'warning', for: '5m', minNodes: 1 },
+  'identity-conflicts': { severity: 'warning', for: '0s' },
 };
 
 /** The rules used when the operator configured none: one of each kind. */
@@ -70,6 +73,7 @@ export const defaultAlertRuleSpecs: readonly AlertRuleSpec[] = [
   { name: 'reimage-stuck', kind: 'stuck-phase' },
   { name: 'switch-drift', kind: 'switch-drift' },
   { name: 'nodes-offline', kind: 'nodes-offline' },
+  { name: 'identity-conflicts', kind: 'identity-conflicts' },
 ];
 
 const durationUnits: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -143,6 +147,9 @@ export function ruleFromSpec(input: AlertRuleSpec): RuleCheck {
       break;
     case 'nodes-offline':
       rule = { ...base, kind: spec.kind, minNodes: count('minNodes') };
+      break;
+    case 'identity-conflicts':
+      rule = { ...base, kind: spec.kind };
       break;
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, rule };

@@ -65,6 +65,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
         ],
         repairs,
       },
+      identityConflicts: rules.some((r) => r.kind === 'identity-conflicts') ? await deps.store.listConflicts({ status: 'open' }) : [],
     };
   }
 
