@@ -3,7 +3,7 @@ import { emptyInventory, type NodeIdentity } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { createBootstrapTokens, type BootstrapTokens } from './bootstrap-tokens.ts';
 import { FleetEvents, type FleetEvent } from './fleet-events.ts';
-import { createRegistrar, type Register } from './registrar.ts';
+import { createRegistrar, maxOpenConflicts, type Register } from './registrar.ts';
 import { secretMatches } from './secrets.ts';
 
 function identity(partial: Partial<NodeIdentity>): NodeIdentity {
@@ -94,6 +94,16 @@ describe('registration', () => {
     expect(secretMatches(first.credential, (await store.credentialHash('node-1'))!)).toBe(true);
     expect(await store.listConflicts()).toEqual([expect.objectContaining({ kind: 'mismatch', nodeIds: ['node-1'], status: 'open' })]);
     expect(events.at(-1)).toMatchObject({ type: 'identity-conflict', nodeIds: ['node-1'] });
+  });
+
+  it('keeps the operator\'s list bounded: past the cap a new conflicting identity is refused without a record', async () => {
+    await register(input(machine, token));
+    for (let i = 0; i < maxOpenConflicts; i += 1) {
+      await store.recordConflict({ at: now, identity: identity({ systemUuid: `made-up-${i}` }), nodeIds: ['node-1'], reason: 'filler' });
+    }
+    await expect(register(input(identity({ macs: ['0c:42:a1:00:00:01'] }), token))).rejects.toMatchObject({ code: 'unauthenticated', message: expect.stringMatching(/refused without recording/) });
+    expect(await store.listConflicts({ status: 'open' })).toHaveLength(maxOpenConflicts);
+    expect(events.at(-1)).toMatchObject({ type: 'registration-refused' });
   });
 
   it('binds a discovery token to its MAC and a new machine, and keeps what it registers out of service until admitted', async () => {

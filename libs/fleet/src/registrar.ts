@@ -5,7 +5,7 @@
 // identity match is a conflict an operator resolves; a known node without its
 // credential waits for approval; neither ever gets a credential.
 import {
-  DomainError, decideRegistration, isAnonymous, matchIdentity, type BootstrapTokenRecord, type Inventory, type NodeIdentity, type RegistrationDecision,
+  DomainError, decideRegistration, identityKey, isAnonymous, matchIdentity, type BootstrapTokenRecord, type Inventory, type NodeIdentity, type RegistrationDecision,
 } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from './fleet-events.ts';
@@ -33,6 +33,9 @@ export interface RegistrationResult {
  * also when it claims an enrollment made through its BMC; `open`: at once.
  */
 export type DiscoveredAdmission = 'operator' | 'bmc-enrollment' | 'open';
+
+/** Open conflicts kept at most; beyond, new identities are refused without a record (each one still emits registration-refused). */
+export const maxOpenConflicts = 1000;
 
 export interface RegistrarDeps {
   store: FleetStore;
@@ -77,6 +80,12 @@ export function createRegistrar(deps: RegistrarDeps) {
   async function recordConflict(input: RegistrationInput, decision: Extract<RegistrationDecision, { action: 'conflict' | 'pending-approval' }>): Promise<never> {
     const at = deps.now();
     const pending = decision.action === 'pending-approval';
+    // Someone who holds a token can invent identities without end: the operator's list stays bounded.
+    const open = await deps.store.listConflicts({ status: 'open' });
+    const key = identityKey(input.identity);
+    if (open.length >= maxOpenConflicts && !open.some((c) => identityKey(c.identity) === key)) {
+      return refuse('unauthenticated', `${open.length} identity conflicts already wait for an operator; refused without recording: ${decision.reason}`, input.peer);
+    }
     const nodeIds = pending ? [decision.nodeId] : decision.nodeIds;
     const conflict = await deps.store.recordConflict({ at, identity: input.identity, nodeIds, reason: decision.reason, kind: pending ? 're-enrolment' : 'mismatch' });
     deps.events.emit({ type: 'identity-conflict', nodeIds, reason: decision.reason, at });
