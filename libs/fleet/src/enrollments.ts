@@ -40,11 +40,11 @@ export function createEnrollments(deps: EnrollmentDeps) {
     if (!enrollment) return;
     // A BMC the operator set on the node by hand wins over the enrollment.
     if (!(await deps.store.getBmc(nodeId))) await deps.store.setBmc(nodeId, enrollment.bmc);
-    deps.events.emit({ type: 'enrollment-claimed', nodeId, mac: enrollment.mac, bmcAddress: enrollment.bmc.address, at: deps.now() });
     // The operator named this MAC and BMC before the machine booted: that vouches for it as much as accepting it by hand.
     if (deps.admitOnClaim && (await deps.store.getAdmission(nodeId))?.state === 'pending') {
       await deps.store.setAdmission({ nodeId, state: 'admitted', via: 'bmc-enrollment', actor: `enrollment of ${enrollment.mac} (BMC ${enrollment.bmc.address})`, at: deps.now() });
     }
+    deps.events.emit({ type: 'enrollment-claimed', nodeId, mac: enrollment.mac, bmcAddress: enrollment.bmc.address, at: deps.now() });
   }
 
   return {
