@@ -4,10 +4,10 @@ import { DomainError } from '@metalfleet/domain';
 import type { AdmissionRecord, ConflictStatus, FleetStore, IdentityConflictRecord } from '@metalfleet/store';
 
 export function createIdentityReviews(deps: { store: FleetStore; now: () => Date }) {
-  async function openConflict(id: string): Promise<IdentityConflictRecord> {
+  async function openConflict(id: string, from: readonly ConflictStatus[] = ['open']): Promise<IdentityConflictRecord> {
     const conflict = await deps.store.getConflict(id);
     if (!conflict) throw new DomainError('not-found', `no identity conflict ${id}`);
-    if (conflict.status !== 'open') throw new DomainError('conflict', `identity conflict ${id} is ${conflict.status} already`);
+    if (!from.includes(conflict.status)) throw new DomainError('conflict', `identity conflict ${id} is ${conflict.status} already`);
     return conflict;
   }
 
@@ -20,9 +20,9 @@ export function createIdentityReviews(deps: { store: FleetStore; now: () => Date
   return {
     conflicts: (status?: ConflictStatus) => deps.store.listConflicts(status ? { status } : {}),
 
-    /** The machine is `nodeId` (one the conflict names): its next registration gets that node's id and a fresh credential, once. */
+    /** The machine is `nodeId` (one the conflict names): its next registration gets that node's id and a fresh credential, once. A rejected conflict may still be approved. */
     async approve(id: string, nodeId: string | undefined, actor: string): Promise<IdentityConflictRecord> {
-      const conflict = await openConflict(id);
+      const conflict = await openConflict(id, ['open', 'rejected']);
       const target = nodeId ?? (conflict.nodeIds.length === 1 ? conflict.nodeIds[0] : undefined);
       if (target === undefined) throw new DomainError('invalid-argument', `identity conflict ${id} names ${conflict.nodeIds.join(', ')}: say which node the machine is (nodeId)`);
       if (!conflict.nodeIds.includes(target)) throw new DomainError('invalid-argument', `identity conflict ${id} is about ${conflict.nodeIds.join(', ')}, not ${target}`);

@@ -96,6 +96,19 @@ describe('registration', () => {
     expect(events.at(-1)).toMatchObject({ type: 'identity-conflict', nodeIds: ['node-1'] });
   });
 
+  it('keeps refusing a rejected machine without reopening its conflict, until an operator approves it after all', async () => {
+    await register(input(machine, token));
+    const wiped = () => register(input(machine, token));
+    await expect(wiped()).rejects.toMatchObject({ code: 'pending-approval' });
+    const [pending] = await store.listConflicts({ status: 'open' });
+    await store.resolveConflict(pending!.id, { status: 'rejected', nodeId: null, by: 'api admin', at: now });
+    await expect(wiped()).rejects.toMatchObject({ code: 'unauthenticated', message: expect.stringMatching(/was rejected by api admin/) });
+    expect(await store.listConflicts({ status: 'open' })).toEqual([]);
+    expect(await store.getConflict(pending!.id)).toMatchObject({ status: 'rejected', attempts: 2 });
+    await store.resolveConflict(pending!.id, { status: 'approved', nodeId: 'node-1', by: 'api admin', at: now });
+    expect(await wiped()).toMatchObject({ nodeId: 'node-1', returning: true });
+  });
+
   it('keeps the operator\'s list bounded: past the cap a new conflicting identity is refused without a record', async () => {
     await register(input(machine, token));
     for (let i = 0; i < maxOpenConflicts; i += 1) {

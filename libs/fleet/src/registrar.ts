@@ -88,6 +88,9 @@ export function createRegistrar(deps: RegistrarDeps) {
     }
     const nodeIds = pending ? [decision.nodeId] : decision.nodeIds;
     const conflict = await deps.store.recordConflict({ at, identity: input.identity, nodeIds, reason: decision.reason, kind: pending ? 're-enrolment' : 'mismatch' });
+    if (conflict.status === 'rejected') {
+      return refuse('unauthenticated', `identity conflict ${conflict.id} was rejected by ${conflict.resolvedBy ?? 'an operator'}: ${decision.reason}`, input.peer);
+    }
     deps.events.emit({ type: 'identity-conflict', nodeIds, reason: decision.reason, at });
     if (pending) {
       throw new DomainError('pending-approval', `${decision.reason} (conflict ${conflict.id}); try again after approval`, { conflictId: conflict.id, nodeId: decision.nodeId });

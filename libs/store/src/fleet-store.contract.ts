@@ -108,7 +108,7 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       ]);
       const by = { by: 'admin', at: later };
       expect(await store.resolveConflict(first.id, { status: 'rejected', nodeId: null, ...by })).toBe(true);
-      expect(await store.resolveConflict(first.id, { status: 'approved', nodeId: 'n1', ...by })).toBe(false);
+      expect(await store.resolveConflict(first.id, { status: 'rejected', nodeId: null, ...by })).toBe(false);
       expect(await store.resolveConflict('999999', { status: 'rejected', nodeId: null, ...by })).toBe(false);
       expect(await store.resolveConflict('not-a-number', { status: 'rejected', nodeId: null, ...by })).toBe(false);
       expect(await store.findApproval(identity({ systemUuid: 'u-w' }))).toBeNull();
@@ -119,8 +119,10 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(await store.findApproval(identity({ systemUuid: 'u-w' }))).toBeNull();
       expect((await store.listConflicts({ status: 'open' }))).toEqual([]);
       expect(await store.getConflict(first.id)).toMatchObject({ status: 'rejected', resolvedBy: 'admin', resolvedAt: later });
-      // A rejected identity trying again is a new open conflict.
-      expect((await store.recordConflict({ at: later, identity: identity({ systemUuid: 'dup' }), nodeIds: ['n1'], reason: 'again' })).id).not.toBe(first.id);
+      // A rejected identity trying again stays rejected, counted; an operator may still approve it.
+      expect(await store.recordConflict({ at: later, identity: identity({ systemUuid: 'dup' }), nodeIds: ['n1', 'n2'], reason: 'again' })).toMatchObject({ id: first.id, status: 'rejected', attempts: 3 });
+      expect(await store.resolveConflict(first.id, { status: 'approved', nodeId: 'n1', ...by })).toBe(true);
+      expect(await store.resolveConflict(first.id, { status: 'approved', nodeId: 'n1', ...by })).toBe(false);
       await store.close();
     });
 

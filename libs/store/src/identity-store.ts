@@ -50,12 +50,12 @@ export interface AdmissionRecord {
 }
 
 export interface IdentityStore {
-  /** Records a conflict; the same identity again while one is open counts an attempt on it instead. */
+  /** Records a conflict; the same identity again while one is open (or after it was rejected) counts an attempt on that one instead. */
   recordConflict(conflict: IdentityConflict): Promise<IdentityConflictRecord>;
   /** Oldest first. */
   listConflicts(filter?: { status?: ConflictStatus }): Promise<IdentityConflictRecord[]>;
   getConflict(id: string): Promise<IdentityConflictRecord | null>;
-  /** Only an open conflict is resolved; false otherwise. */
+  /** Resolves an open conflict (approval: also a rejected one); false otherwise. */
   resolveConflict(id: string, resolution: ConflictResolution): Promise<boolean>;
   /** The node an operator approved this identity as, if an approval waits. */
   findApproval(identity: NodeIdentity): Promise<{ conflictId: string; nodeId: string } | null>;
@@ -103,7 +103,8 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
     async recordConflict(c) {
       const key = identityKey(c.identity);
       const kind = c.kind ?? 'mismatch';
-      const [open] = await db.all<{ id: number }>("SELECT id FROM identity_conflicts WHERE identity_key = ? AND kind = ? AND status = 'open' ORDER BY id LIMIT 1", [key, kind]);
+      // A rejected identity stays rejected: its retries count on that row instead of reopening one for the operator.
+      const [open] = await db.all<{ id: number }>("SELECT id FROM identity_conflicts WHERE identity_key = ? AND kind = ? AND status IN ('open', 'rejected') ORDER BY id DESC LIMIT 1", [key, kind]);
       if (open) {
         await db.run('UPDATE identity_conflicts SET attempts = attempts + 1, last_at = ?, reason = ?, node_ids = ? WHERE id = ?',
           [c.at.getTime(), c.reason, c.nodeIds.join(','), open.id]);
@@ -125,7 +126,9 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
 
     async resolveConflict(id, r) {
       if (!/^\d{1,15}$/.test(id)) return false;
-      return (await db.run("UPDATE identity_conflicts SET status = ?, resolved_node_id = ?, resolved_by = ?, resolved_at = ? WHERE id = ? AND status = 'open'",
+      // An operator may still approve what was rejected (the machine turned out to be that node); nothing else is resolved twice.
+      const from = r.status === 'approved' ? "('open', 'rejected')" : "('open')";
+      return (await db.run(`UPDATE identity_conflicts SET status = ?, resolved_node_id = ?, resolved_by = ?, resolved_at = ? WHERE id = ? AND status IN ${from}`,
         [r.status, r.nodeId, r.by, r.at.getTime(), Number(id)])) > 0;
     },
 
