@@ -184,6 +184,9 @@ describe('a rogue machine through the boot endpoint', () => {
     const applied = await manager.request<{ allocated: string[] }>('POST', `/api/v1/templates/${template.id}/apply`);
     const [member] = applied.allocated;
     await eventually(nodes, (l) => l.find((n) => n.id === member)?.state === 'active', 45_000);
+    // It came back from its install image through an install token bound to it and its reimage command.
+    await manager.proc!.waitForLog('install-registered');
+    expect(manager.proc!.lines.some((l) => l.includes('"type":"install-registered"') && l.includes(`"nodeId":"${member!}"`))).toBe(true);
     const parking = await manager.request<Tenant>('POST', '/api/v1/tenants', { name: 'parking' });
     for (const n of await nodes()) {
       if (n.state === 'available') await manager.request('POST', `/api/v1/tenants/${parking.id}/nodes`, { nodeId: n.id });
