@@ -20,6 +20,8 @@ export async function runPxeBench(): Promise<void> {
     const registeredS = (Date.now() - started) / 1000;
     console.log(`power-on (BMC) → registered: ${registeredS.toFixed(1)} s (${(registeredS / labFirstRequestS).toFixed(2)}× LAB.md's ~${labFirstRequestS} s to the agent's first request)`);
     await waitForNode(lab, (n) => n.state === 'available', 120_000);
+    // Discovered, and admitted by its BMC enrollment (the lab's --admit-discovered bmc-enrollment) before it may serve a tenant.
+    await eventually(() => lab.manager.request<{ items: Array<{ nodeId: string; state: string }> }>('GET', '/api/v1/admissions'), (l) => l.items.some((a) => a.nodeId === node.id && a.state === 'admitted'));
     const tenant = await lab.manager.request<{ id: string }>('POST', '/api/v1/tenants', { name: 'bench' });
     await lab.manager.request('POST', `/api/v1/tenants/${tenant.id}/nodes`, { nodeId: node.id });
     started = Date.now();

@@ -66,6 +66,9 @@ describe('PXE boot in a VM', () => {
     expect(node.identity.macs).toContain(lab.mac);
     // The node has the BMC it was enrolled with: the manager reads its power through it.
     await eventually(() => api<{ items: Array<{ nodeId: string | null }> }>('GET', '/api/v1/enrollments'), (e) => e.items[0]?.nodeId === node.id);
+    // Discovered through the boot endpoint, and admitted because it matches the enrollment made through its BMC (--admit-discovered bmc-enrollment).
+    const admissions = await eventually(() => api<{ items: Array<{ nodeId: string; state: string; via: string }> }>('GET', '/api/v1/admissions'), (l) => l.items.some((a) => a.nodeId === node.id && a.state === 'admitted'));
+    expect(admissions.items).toContainEqual(expect.objectContaining({ nodeId: node.id, state: 'admitted', via: 'bmc-enrollment' }));
     expect(await api('GET', `/api/v1/nodes/${node.id}/power`)).toEqual({ power: 'on' });
     const serial = lab.vm.console();
     expect(serial).toContain('iPXE');

@@ -44,6 +44,8 @@ export async function startPxeLab(options: { rootBytes?: number } = {}): Promise
     '--http-port', String(ports.http), '--grpc-port', String(ports.grpc), '--mqtt-port', String(ports.mqtt), '--boot-port', String(ports.boot),
     '--advertise-host', guestManagerHost, '--public-url', `http://${guestManagerHost}:${ports.boot}`,
     '--image-dir', imageDir, '--discovery-image', discoveryImage,
+    // The lab's machine is enrolled through its BMC before it boots: that admits it once discovered.
+    '--admit-discovered', 'bmc-enrollment',
     '--health-interval-s', '5', '--reimage-boot-timeout-s', '240', '--command-ack-timeout-s', '20',
   ]);
   await manager.start();

@@ -9,6 +9,7 @@ import { resolveSettings, save } from './cli-config.ts';
 import { cliContext, exitCodes } from './context.ts';
 import { registerAlerts } from './commands/alerts.ts';
 import { registerFleetAdmin } from './commands/fleet-admin.ts';
+import { registerIdentity } from './commands/identity.ts';
 import { registerNodes } from './commands/nodes.ts';
 import { registerOperations } from './commands/operations.ts';
 
@@ -39,6 +40,7 @@ registerNodes(program, ctx);
 registerOperations(program, ctx);
 registerFleetAdmin(program, ctx);
 registerAlerts(program, ctx);
+registerIdentity(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

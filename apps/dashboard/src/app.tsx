@@ -12,6 +12,7 @@ import { OperationsPage } from './pages/operations.tsx';
 import { TenantsPage } from './pages/tenants.tsx';
 import { OperationPage } from './pages/operation.tsx';
 import { OverviewPage } from './pages/overview.tsx';
+import { IdentityPage } from './pages/identity.tsx';
 
 const pages = [
   { path: '/', label: 'Overview' },
@@ -20,6 +21,7 @@ const pages = [
   { path: '/tenants', label: 'Tenants' },
   { path: '/operations', label: 'Operations' },
   { path: '/alerts', label: 'Alerts' },
+  { path: '/identity', label: 'Identity' },
 ] as const;
 
 export function App() {
@@ -57,6 +59,7 @@ export function App() {
         {section === 'tenants' && <TenantsPage />}
         {section === 'operations' && (detail ? <OperationPage id={detail} /> : <OperationsPage />)}
         {section === 'alerts' && <AlertsPage params={route.params} />}
+        {section === 'identity' && <IdentityPage />}
       </main>
     </>
   );

@@ -15,7 +15,7 @@ import {
 import { createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
-  FleetEvents, agentServiceHandlers, createApiTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
+  FleetEvents, agentServiceHandlers, createApiTokens, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
   openSealedSecrets, parseBmcNetworks,
 } from '@metalfleet/fleet';
 import type { ManagerConfig } from './config.ts';
@@ -151,7 +151,16 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
 
   const grpcServer = new Server({ 'grpc.max_receive_message_length': config.grpcMaxMessageBytes });
-  const register = createRegistrar({ store, events, consumeBootstrapToken: tokens.consume, newNodeId: randomUUID, now });
+  const register = createRegistrar({ store, events, tokens, admitDiscovered: config.admitDiscovered, newNodeId: randomUUID, now });
+  const bootTokens = createBootTokens({
+    tokens, store, now,
+    limits: { discoveryTtlSeconds: config.discoveryTokenTtlS, discoveryPerMac: config.discoveryTokensPerMac, discoveryMax: config.discoveryTokensMax, installTtlSeconds: 3600, installPerNode: 5 },
+  });
+  const tokenPurger = setInterval(() => {
+    bootTokens.purgeExpired().then((purged) => {
+      if (purged > 0) logger.info({ purged }, 'expired boot tokens deleted');
+    }).catch((error: unknown) => logger.error({ err: error }, 'boot token purge failed'));
+  }, config.bootTokenPurgeIntervalS * 1000);
   addService(grpcServer, AgentService, agentServiceHandlers({
     register,
     store,
@@ -190,9 +199,9 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   await http.listen({ host: config.listenHost, port: config.httpPort });
   const httpScheme = config.httpTls ? 'https' : 'http';
   const bootApp = await buildBootApp({
-    store, tokens, events, now, logger,
+    store, events, now, logger,
     managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
-    imageDir,
+    imageDir, bootTokens, retryAfterS: config.discoveryTokenTtlS,
   });
   await bootApp.listen({ host: config.listenHost, port: config.bootPort });
   const listeningPort = (server: typeof http.server, fallback: number) => {
@@ -217,6 +226,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     caFingerprint: tls?.ca.fingerprint ?? null,
     async close() {
       clearInterval(sweeper);
+      clearInterval(tokenPurger);
       controllers.stop();
       await alerting.stop();
       stopFailures();

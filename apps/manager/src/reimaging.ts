@@ -67,7 +67,7 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     store: deps.store, events: deps.events, lifecycle: deps.lifecycle, tenants: deps.tenants, templates, reimages, outbox, drain, now: deps.now,
     cooldownMs: config.remediationCooldownS * 1000, onError,
   });
-  const enrollments = createEnrollments({ store: deps.store, events: deps.events, power: bmcDriver, now: deps.now, onError });
+  const enrollments = createEnrollments({ store: deps.store, events: deps.events, power: bmcDriver, now: deps.now, onError, admitOnClaim: config.admitDiscovered === 'bmc-enrollment' });
   const stopEnrollments = enrollments.listen();
   const resent = await outbox.resume();
   const running = await reimages.start(1000);

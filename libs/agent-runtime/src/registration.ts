@@ -99,8 +99,12 @@ export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ regis
         connection = null;
       }
       const delay = backoffDelay(attempt, deps.backoff, Math.random());
-      deps.logger.warn({ attempt: attempt + 1, retryInMs: delay, code: isDomainError(error) ? error.code : 'error', reason: error instanceof Error ? error.message : String(error) },
-        'registration failed; retrying');
+      const code = isDomainError(error) ? error.code : 'error';
+      // Waiting for an operator is not a failure of this machine: say so, and keep asking (the token is not spent meanwhile).
+      const why = code === 'pending-approval' ? 'registration waits for an operator to approve this machine (metalfleet conflicts approve); asking again'
+        : code === 'conflict' ? 'registration refused: this machine\'s identity conflicts with a known node; an operator must resolve it; asking again'
+          : 'registration failed; retrying';
+      deps.logger.warn({ attempt: attempt + 1, retryInMs: delay, code, reason: error instanceof Error ? error.message : String(error) }, why);
       await sleep(delay, undefined, { signal: deps.signal });
     }
   }

@@ -8,7 +8,7 @@ const Count = (description: string) => Type.Integer({ minimum: 1, description })
 /** An alert rule as written in the rules file or sent to the API; parameters left out take the kind's defaults. */
 export const AlertRuleSpec = Type.Object({
   name: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'Unique name; the alert\'s alertname.' }),
-  kind: Type.Enum(['failure-rate', 'failure-burst', 'xid-storm', 'cohort-outlier', 'stuck-phase', 'switch-drift', 'nodes-offline', 'cabling-conflict']),
+  kind: Type.Enum(['failure-rate', 'failure-burst', 'xid-storm', 'cohort-outlier', 'stuck-phase', 'switch-drift', 'nodes-offline', 'cabling-conflict', 'identity-conflicts']),
   severity: Type.Optional(Type.Enum(['warning', 'critical'])),
   for: Type.Optional(Duration('How long the condition must hold before the alert fires')),
   by: Type.Optional(Type.Enum(['fleet', 'pool', 'rack', 'tenant', 'vendor', 'model', 'gpuModel', 'bios', 'vbios', 'driver', 'firmware'], { description: 'Cohort dimension (failure-rate, cohort-outlier).' })),

@@ -17,6 +17,7 @@ export const BootstrapToken = Type.Object({
   revokedAt: NullableTimestamp,
   maxUses: Type.Union([Type.Integer(), Type.Null()]),
   uses: Type.Integer(),
+  purpose: Type.Optional(Type.Enum(['operator', 'discovery', 'install'], { description: 'operator: made through the API; discovery and install: handed out by the boot endpoint (bound to a MAC, or to a node and command).' })),
 });
 export type BootstrapToken = Static<typeof BootstrapToken>;
 

@@ -7,3 +7,4 @@ export * from './tenants.ts';
 export * from './operations.ts';
 export * from './access.ts';
 export * from './alerts.ts';
+export * from './identity.ts';

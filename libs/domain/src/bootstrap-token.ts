@@ -3,8 +3,24 @@
 // node can verify the manager before it trusts it:
 //   mfbt.<id>.<secret>[.<sha256 of the CA certificate>]
 
+/**
+ * Who a token is for. `operator`: made by an operator (API, CLI, the token file
+ * the manager writes), registers new machines. `discovery`: handed out by the
+ * boot endpoint to a machine whose MAC is unknown, bound to that MAC, single
+ * use, short-lived. `install`: handed out by the boot endpoint to a node being
+ * reimaged, bound to that node and that command.
+ */
+export type BootstrapTokenPurpose = 'operator' | 'discovery' | 'install';
+
 export interface BootstrapTokenRecord {
   id: string;
+  purpose: BootstrapTokenPurpose;
+  /** install: the node it re-registers. */
+  nodeId: string | null;
+  /** install: the reimage command it belongs to. */
+  commandId: string | null;
+  /** discovery: the MAC it was handed to (the registration must include it). */
+  mac: string | null;
   description: string;
   secretHash: string;
   createdAt: Date;

@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'permission-denied'
   | 'not-found'
   | 'conflict'
+  /** The request is recorded and waits for an operator (a re-enrolment); the same request succeeds once approved. */
+  | 'pending-approval'
   | 'unavailable'
   | 'internal';
 

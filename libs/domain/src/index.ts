@@ -2,6 +2,7 @@ export * from './errors.ts';
 export * from './inventory.ts';
 export * from './node.ts';
 export * from './node-identity.ts';
+export * from './registration-decision.ts';
 export * from './backoff.ts';
 export * from './health/index.ts';
 export * from './node-lifecycle.ts';

@@ -17,7 +17,7 @@ export interface KnownIdentity {
 
 export type IdentityMatch =
   | { kind: 'new' }
-  | { kind: 'known'; nodeId: string; via: 'system-uuid' | 'serial' | 'macs' }
+  | { kind: 'known'; nodeId: string }
   | { kind: 'conflict'; nodeIds: readonly string[]; reason: string };
 
 // Values firmware vendors ship instead of a real identifier. Two machines with
@@ -75,53 +75,57 @@ function serials(identity: NodeIdentity): string[] {
   return [identity.systemSerial, identity.chassisSerial, identity.boardSerial].filter((s) => s !== '');
 }
 
-function sharesSerial(a: NodeIdentity, b: NodeIdentity): boolean {
-  const theirs = new Set(serials(b));
-  return serials(a).some((s) => theirs.has(s));
+/** Shares at least one identifier: the store's candidates, checked again here so a broad lookup is harmless. */
+function sharesAny(a: NodeIdentity, b: NodeIdentity): boolean {
+  if (a.systemUuid !== '' && a.systemUuid === b.systemUuid) return true;
+  const theirSerials = new Set(serials(b));
+  if (serials(a).some((s) => theirSerials.has(s))) return true;
+  const theirMacs = new Set(b.macs);
+  return a.macs.some((m) => theirMacs.has(m));
 }
 
-function sharesMac(a: NodeIdentity, b: NodeIdentity): boolean {
-  const theirs = new Set(b.macs);
-  return a.macs.some((m) => theirs.has(m));
+const show = (value: string) => (value === '' ? 'none' : value);
+
+/** Where a presented identity disagrees with a stored one, in words; empty when every strong identifier agrees. */
+export function identityDifferences(stored: NodeIdentity, presented: NodeIdentity): string[] {
+  const s = normalizeIdentity(stored);
+  const p = normalizeIdentity(presented);
+  const fields = [
+    ['system UUID', s.systemUuid, p.systemUuid], ['system serial', s.systemSerial, p.systemSerial],
+    ['chassis serial', s.chassisSerial, p.chassisSerial], ['board serial', s.boardSerial, p.boardSerial],
+  ] as const;
+  const differences = fields.filter(([, a, b]) => a !== b).map(([name, a, b]) => `${name} ${show(b)} (known: ${show(a)})`);
+  const missing = s.macs.filter((m) => !p.macs.includes(m));
+  const extra = p.macs.filter((m) => !s.macs.includes(m));
+  if (missing.length > 0 || extra.length > 0) {
+    differences.push(`MACs differ (${[missing.length > 0 ? `missing ${missing.join(' ')}` : '', extra.length > 0 ? `new ${extra.join(' ')}` : ''].filter(Boolean).join(', ')})`);
+  }
+  return differences;
 }
 
-// Both sides have a system serial and they differ: a different machine that
-// happens to share a UUID or a NIC (cloned firmware, a moved card).
-function serialsDisagree(a: NodeIdentity, b: NodeIdentity): boolean {
-  return a.systemSerial !== '' && b.systemSerial !== '' && a.systemSerial !== b.systemSerial;
+/** One string per distinct identity: operator approvals and recorded conflicts are keyed by it. */
+export function identityKey(identity: NodeIdentity): string {
+  const n = normalizeIdentity(identity);
+  return [n.systemUuid, n.systemSerial, n.chassisSerial, n.boardSerial, n.macs.join(',')].join('|');
 }
 
 /**
- * Matches on system UUID, then serial numbers, then the MAC set. Ambiguity is a
- * conflict for an operator to resolve, never a silent merge.
+ * A machine is a known node only when it shares identifiers with exactly one
+ * node and every strong identifier agrees: system UUID, system, chassis and
+ * board serials, and the set of MACs. Anything less (one MAC, one serial, a
+ * NIC swapped) is a conflict for an operator, never a silent match: a tenant
+ * who is root on one machine can read and replay any single identifier.
  */
 export function matchIdentity(identity: NodeIdentity, candidates: readonly KnownIdentity[]): IdentityMatch {
   const me = normalizeIdentity(identity);
-  const known = candidates.map((c) => ({ nodeId: c.nodeId, identity: normalizeIdentity(c.identity) }));
-
-  const steps = [
-    { via: 'system-uuid', applies: me.systemUuid !== '', same: (o: NodeIdentity) => o.systemUuid === me.systemUuid },
-    { via: 'serial', applies: serials(me).length > 0, same: (o: NodeIdentity) => sharesSerial(me, o) },
-    { via: 'macs', applies: me.macs.length > 0, same: (o: NodeIdentity) => sharesMac(me, o) },
-  ] as const;
-
-  for (const step of steps) {
-    if (!step.applies) continue;
-    const hits = known.filter((k) => step.same(k.identity));
-    if (hits.length === 0) continue;
-    const ids = hits.map((h) => h.nodeId);
-    if (hits.length > 1) {
-      return { kind: 'conflict', nodeIds: ids, reason: `${hits.length} nodes share this machine's ${step.via}` };
-    }
-    const [hit] = hits as [(typeof hits)[number]];
-    if (serialsDisagree(me, hit.identity)) {
-      return {
-        kind: 'conflict',
-        nodeIds: ids,
-        reason: `node ${hit.nodeId} has the same ${step.via} but system serial ${hit.identity.systemSerial}, not ${me.systemSerial}`,
-      };
-    }
-    return { kind: 'known', nodeId: hit.nodeId, via: step.via };
-  }
-  return { kind: 'new' };
+  const sharing = candidates
+    .map((c) => ({ nodeId: c.nodeId, identity: normalizeIdentity(c.identity) }))
+    .filter((c) => sharesAny(me, c.identity));
+  if (sharing.length === 0) return { kind: 'new' };
+  const ids = sharing.map((c) => c.nodeId);
+  if (sharing.length > 1) return { kind: 'conflict', nodeIds: ids, reason: `identifiers shared with ${sharing.length} nodes (${ids.join(', ')})` };
+  const [hit] = sharing as [(typeof sharing)[number]];
+  const differences = identityDifferences(hit.identity, me);
+  if (differences.length > 0) return { kind: 'conflict', nodeIds: ids, reason: `partial match with node ${hit.nodeId}: ${differences.join('; ')}` };
+  return { kind: 'known', nodeId: hit.nodeId };
 }

@@ -21,6 +21,8 @@ export interface EnrollmentDeps {
   power: (bmc: BmcConfig) => EnrollmentPower;
   now: () => Date;
   onError: (error: unknown, context: Record<string, unknown>) => void;
+  /** A discovered node waiting for admission is admitted when it claims an enrollment (policy bmc-enrollment). */
+  admitOnClaim?: boolean;
 }
 
 export interface EnrollInput {
@@ -38,6 +40,10 @@ export function createEnrollments(deps: EnrollmentDeps) {
     if (!enrollment) return;
     // A BMC the operator set on the node by hand wins over the enrollment.
     if (!(await deps.store.getBmc(nodeId))) await deps.store.setBmc(nodeId, enrollment.bmc);
+    // The operator named this MAC and BMC before the machine booted: that vouches for it as much as accepting it by hand.
+    if (deps.admitOnClaim && (await deps.store.getAdmission(nodeId))?.state === 'pending') {
+      await deps.store.setAdmission({ nodeId, state: 'admitted', via: 'bmc-enrollment', actor: `enrollment of ${enrollment.mac} (BMC ${enrollment.bmc.address})`, at: deps.now() });
+    }
     deps.events.emit({ type: 'enrollment-claimed', nodeId, mac: enrollment.mac, bmcAddress: enrollment.bmc.address, at: deps.now() });
   }
 

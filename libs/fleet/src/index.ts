@@ -28,3 +28,5 @@ export * from './failures.ts';
 export * from './alerts/alert-rules.ts';
 export * from './alerts/alert-engine.ts';
 export * from './alerts/notifiers.ts';
+export * from './boot-tokens.ts';
+export * from './identity-reviews.ts';

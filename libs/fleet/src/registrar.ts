@@ -1,6 +1,12 @@
 // Registration at power-on: bootstrap token in, node id and node credential out.
-// The same machine always gets the same node id; ambiguity is a conflict.
-import { DomainError, isAnonymous, matchIdentity, type Inventory, type NodeIdentity } from '@metalfleet/domain';
+// The same machine always gets the same node id, but only with proof
+// (decideRegistration in libs/domain): a known node's credential, an install
+// token bound to it and its reimage, or an operator's approval. A partial
+// identity match is a conflict an operator resolves; a known node without its
+// credential waits for approval; neither ever gets a credential.
+import {
+  DomainError, decideRegistration, identityKey, isAnonymous, matchIdentity, type BootstrapTokenRecord, type Inventory, type NodeIdentity, type RegistrationDecision,
+} from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from './fleet-events.ts';
 import { recordReportedCabling } from './reported-cabling.ts';
@@ -22,11 +28,25 @@ export interface RegistrationResult {
   returning: boolean;
 }
 
+/**
+ * Who may serve (as a spare, in a tenant) once registered through a boot-endpoint
+ * discovery token: `operator`: only after an operator admits it; `bmc-enrollment`:
+ * also when it claims an enrollment made through its BMC; `open`: at once.
+ */
+export type DiscoveredAdmission = 'operator' | 'bmc-enrollment' | 'open';
+
+/** Open conflicts kept at most; beyond, new identities are refused without a record (each one still emits registration-refused). */
+export const maxOpenConflicts = 1000;
+
 export interface RegistrarDeps {
   store: FleetStore;
   events: FleetEvents;
-  /** Checks and counts a bootstrap token; throws `unauthenticated` with the reason. */
-  consumeBootstrapToken: (token: string) => Promise<unknown>;
+  tokens: {
+    /** Checks a presented token without using it; throws `unauthenticated` with the reason. */
+    check: (token: string) => Promise<BootstrapTokenRecord>;
+    spend: (record: BootstrapTokenRecord) => Promise<void>;
+  };
+  admitDiscovered: DiscoveredAdmission;
   newNodeId: () => string;
   now: () => Date;
 }
@@ -37,35 +57,74 @@ export function createRegistrar(deps: RegistrarDeps) {
     throw new DomainError(code, reason);
   };
 
-  async function credentialValid(credential: RegistrationInput['nodeCredential']): Promise<boolean> {
-    if (!credential) return false;
+  async function credentialOwner(credential: RegistrationInput['nodeCredential']): Promise<string | null> {
+    if (!credential) return null;
     const hash = await deps.store.credentialHash(credential.nodeId);
-    return hash !== null && secretMatches(credential.secret, hash);
+    return hash !== null && secretMatches(credential.secret, hash) ? credential.nodeId : null;
+  }
+
+  async function checkToken(token: string): Promise<{ record: BootstrapTokenRecord | null; error: string | null }> {
+    if (token === '') return { record: null, error: 'bootstrap token missing' };
+    try {
+      return { record: await deps.tokens.check(token), error: null };
+    } catch (error) {
+      return { record: null, error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  async function installInProgress(token: BootstrapTokenRecord | null): Promise<boolean> {
+    if (token?.purpose !== 'install' || token.nodeId === null || token.commandId === null) return false;
+    return (await deps.store.openOperationNodes()).some((n) => n.nodeId === token.nodeId && n.commandId === token.commandId
+      && (n.progress.phase === 'rebooting' || n.progress.phase === 'installing'));
+  }
+
+  async function recordConflict(input: RegistrationInput, decision: Extract<RegistrationDecision, { action: 'conflict' | 'pending-approval' }>): Promise<never> {
+    const at = deps.now();
+    const pending = decision.action === 'pending-approval';
+    // Someone who holds a token can invent identities without end: the operator's list stays bounded.
+    const open = await deps.store.listConflicts({ status: 'open' });
+    const key = identityKey(input.identity);
+    if (open.length >= maxOpenConflicts && !open.some((c) => identityKey(c.identity) === key)) {
+      return refuse('unauthenticated', `${open.length} identity conflicts already wait for an operator; refused without recording: ${decision.reason}`, input.peer);
+    }
+    const nodeIds = pending ? [decision.nodeId] : decision.nodeIds;
+    const conflict = await deps.store.recordConflict({ at, identity: input.identity, nodeIds, reason: decision.reason, kind: pending ? 're-enrolment' : 'mismatch' });
+    if (conflict.status === 'rejected') {
+      return refuse('unauthenticated', `identity conflict ${conflict.id} was rejected by ${conflict.resolvedBy ?? 'an operator'}: ${decision.reason}`, input.peer);
+    }
+    deps.events.emit({ type: 'identity-conflict', nodeIds, reason: decision.reason, at });
+    if (pending) {
+      throw new DomainError('pending-approval', `${decision.reason} (conflict ${conflict.id}); try again after approval`, { conflictId: conflict.id, nodeId: decision.nodeId });
+    }
+    throw new DomainError('conflict', `identity conflict ${conflict.id}: ${decision.reason}; an operator must resolve it`, { conflictId: conflict.id, nodeIds });
   }
 
   return async function register(input: RegistrationInput): Promise<RegistrationResult> {
     if (isAnonymous(input.identity)) {
       refuse('invalid-argument', 'identity has no system UUID, serial number or MAC address to recognise the machine by', input.peer);
     }
-    const at = deps.now();
     const match = matchIdentity(input.identity, await deps.store.findIdentityCandidates(input.identity));
-    // A known node with its own valid credential re-registers without spending a bootstrap token.
-    const vouched = match.kind === 'known' && (await credentialValid(input.nodeCredential)) && input.nodeCredential?.nodeId === match.nodeId;
-    if (!vouched) {
-      try {
-        await deps.consumeBootstrapToken(input.bootstrapToken);
-      } catch (error) {
-        deps.events.emit({ type: 'registration-refused', reason: error instanceof Error ? error.message : String(error), peer: input.peer, at });
-        throw error;
-      }
-    }
-    if (match.kind === 'conflict') {
-      await deps.store.recordConflict({ at, identity: input.identity, nodeIds: match.nodeIds, reason: match.reason });
-      deps.events.emit({ type: 'identity-conflict', nodeIds: match.nodeIds, reason: match.reason, at });
-      throw new DomainError('conflict', `identity conflict: ${match.reason}; an operator must resolve it`, { nodeIds: match.nodeIds });
+    const token = await checkToken(input.bootstrapToken);
+    const approval = match.kind === 'new' ? null : await deps.store.findApproval(input.identity);
+    const decision = decideRegistration(input.identity, match, {
+      credentialOf: await credentialOwner(input.nodeCredential),
+      token: token.record,
+      tokenError: token.error,
+      installInProgress: await installInProgress(token.record),
+      approvedAs: approval?.nodeId ?? null,
+    });
+
+    if (decision.action === 'refuse') return refuse('unauthenticated', decision.reason, input.peer);
+    if (decision.action === 'conflict' || decision.action === 'pending-approval') return recordConflict(input, decision);
+
+    const at = deps.now();
+    // Spent before anything is written: two registrations racing for one single-use token get one node.
+    if (token.record && (decision.action === 'create' || decision.spendToken)) await deps.tokens.spend(token.record);
+    if (decision.action === 'returning' && decision.via === 'approval' && !(approval && (await deps.store.takeApproval(approval.conflictId, at)))) {
+      return refuse('unauthenticated', 'the operator\'s approval was used or withdrawn meanwhile', input.peer);
     }
     const credential = newSecret();
-    const nodeId = match.kind === 'known' ? match.nodeId : deps.newNodeId();
+    const nodeId = decision.action === 'returning' ? decision.nodeId : deps.newNodeId();
     const record = {
       id: nodeId,
       hostname: input.inventory.system.hostname,
@@ -75,12 +134,24 @@ export function createRegistrar(deps: RegistrarDeps) {
       credentialHash: hashSecret(credential),
       at,
     };
-    if (match.kind === 'known') await deps.store.updateRegistration(record);
-    else await deps.store.createNode(record);
-    // Cabling: trusted only from an inventory sent with a manager-issued token (the manager's image), never with the node credential alone.
-    await recordReportedCabling(deps.store, nodeId, input.inventory, vouched ? 'register-with-node-credential' : 'register-with-bootstrap-token', at);
-    deps.events.emit({ type: 'node-registered', nodeId, returning: match.kind === 'known', via: match.kind === 'known' ? match.via : 'new', at });
-    return { nodeId, credential, returning: match.kind === 'known' };
+    if (decision.action === 'returning') {
+      await deps.store.updateRegistration(record);
+    } else {
+      await deps.store.createNode(record);
+      if (decision.discovered && deps.admitDiscovered !== 'open') {
+        await deps.store.setAdmission({ nodeId, state: 'pending', via: 'discovery', actor: `boot endpoint (${input.peer})`, at });
+      }
+    }
+    const returning = decision.action === 'returning';
+    // Cabling: trusted only from an inventory sent while the machine runs the manager's image (a new machine's
+    // registration, or a reimage's install token), never from the node's OS, which holds only its credential.
+    const fromManagerImage = decision.action === 'create' || decision.via === 'install-token';
+    await recordReportedCabling(deps.store, nodeId, input.inventory, fromManagerImage ? 'register-with-bootstrap-token' : 'register-with-node-credential', at);
+    deps.events.emit({ type: 'node-registered', nodeId, returning, via: returning ? decision.via : decision.discovered ? 'discovery' : 'new', at });
+    if (returning && decision.via === 'install-token' && token.record?.commandId) {
+      deps.events.emit({ type: 'install-registered', nodeId, commandId: token.record.commandId, at });
+    }
+    return { nodeId, credential, returning };
   };
 }
 

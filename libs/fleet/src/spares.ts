@@ -1,15 +1,16 @@
 // The spare pool as pickSpare (libs/domain) sees it: available nodes with the
-// hardware facts profile matching needs.
+// hardware facts profile matching needs, and whether each was admitted.
 import type { SpareCandidate } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 
 export async function spareCandidates(store: FleetStore): Promise<SpareCandidate[]> {
   const available = (await store.listNodes()).filter((n) => n.state === 'available');
+  const pending = new Set((await store.listAdmissions({ state: 'pending' })).map((a) => a.nodeId));
   const candidates: SpareCandidate[] = [];
   for (const node of available) {
     const full = await store.getNode(node.id);
     candidates.push({
-      id: node.id, rack: node.rack, state: node.state, presence: node.presence, severity: node.health.severity,
+      id: node.id, rack: node.rack, state: node.state, presence: node.presence, severity: node.health.severity, admitted: !pending.has(node.id),
       gpuModel: node.gpuModel, gpuCount: node.gpuCount, memoryBytes: full?.inventory.memory.totalBytes ?? 0,
     });
   }

@@ -71,6 +71,9 @@ export function createTenants(deps: TenantDeps) {
       if (!node) throw new DomainError('not-found', `no node ${nodeId}`);
       if (node.tenant !== null) throw new DomainError('conflict', `node ${nodeId} already belongs to tenant ${node.tenant}`);
       if (node.state !== 'available') throw new DomainError('conflict', `node ${nodeId} is ${node.state}; only an available node can be allocated`);
+      if ((await deps.store.getAdmission(nodeId))?.state === 'pending') {
+        throw new DomainError('conflict', `node ${nodeId} was discovered through the boot endpoint and waits for an operator to admit it (POST /api/v1/nodes/${nodeId}/admit)`);
+      }
       // The tenant first: a node allocated without one would be nobody's. Undone if the transition loses a race.
       await deps.store.setNodeTenant(nodeId, tenantId);
       const result = await deps.lifecycle.apply(nodeId, 'allocate', actor, `allocated to tenant ${tenantId}`);

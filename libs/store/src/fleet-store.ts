@@ -4,6 +4,8 @@ import type { NetworkStore } from './network-store.ts';
 import type { WorkStore } from './work-store.ts';
 import type { AccessStore } from './access-store.ts';
 import type { AlertStore } from './alert-store.ts';
+import type { IdentityStore } from './identity-store.ts';
+export type { IdentityConflict } from './identity-store.ts';
 import type { BootstrapTokenRecord, HealthChange, HealthCondition, Inventory, KnownIdentity, LifecycleEvent, NodeIdentity, NodeState, NodeSummary, Presence, TransitionCause } from '@metalfleet/domain';
 
 export interface NodeRecord extends NodeSummary {
@@ -18,13 +20,6 @@ export interface NewNode {
   agentVersion: string;
   credentialHash: string;
   at: Date;
-}
-
-export interface IdentityConflict {
-  at: Date;
-  identity: NodeIdentity;
-  nodeIds: readonly string[];
-  reason: string;
 }
 
 /** A health event as the agent sent it; stored once per event id. */
@@ -53,7 +48,7 @@ export interface NodeCounts {
   conditionsBySeverity: Record<'ok' | 'warning' | 'critical', number>;
 }
 
-export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertStore {
+export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertStore, IdentityStore {
   /** Nodes sharing the system UUID, any serial or any MAC with this identity. */
   findIdentityCandidates(identity: NodeIdentity): Promise<KnownIdentity[]>;
   createNode(node: NewNode): Promise<void>;
@@ -67,8 +62,6 @@ export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertS
   markSeenMany(seen: ReadonlyArray<readonly [nodeId: string, at: Date]>): Promise<void>;
   /** Online nodes last seen before `before`. */
   silentNodes(before: Date): Promise<string[]>;
-  recordConflict(conflict: IdentityConflict): Promise<void>;
-  listConflicts(): Promise<IdentityConflict[]>;
   /**
    * Stores a health event and applies its changes to the node's conditions, in
    * one transaction. Returns false (and changes nothing) for an event id already stored.

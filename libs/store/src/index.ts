@@ -6,3 +6,4 @@ export * from './work-store.ts';
 export * from './access-store.ts';
 export * from './alert-store.ts';
 export * from './private-files.ts';
+export * from './identity-store.ts';

@@ -2,13 +2,14 @@
 // replicas. Same behaviour as the SQLite store: one contract suite runs on both.
 import pg from 'pg';
 import { inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
-import type { FleetStore, IdentityConflict, NodeRecord } from './fleet-store.ts';
+import type { FleetStore, NodeRecord } from './fleet-store.ts';
 import { pgMigrations } from './pg-migrations.ts';
 import { pgNetworkStore } from './pg-network.ts';
 import { pgExecutor } from './pg-executor.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
+import { sqlIdentityStore } from './identity-store.ts';
 import {
   countsFrom, groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
   type ConditionRow, type HealthEventRow, type NodeRow, type TokenRow, type TransitionRow,
@@ -83,6 +84,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     ...sqlWorkStore(pgExecutor(pool)),
     ...sqlAccessStore(pgExecutor(pool)),
     ...sqlAlertStore(pgExecutor(pool)),
+    ...sqlIdentityStore(pgExecutor(pool)),
     async findIdentityCandidates(identity) {
       const n = normalizeIdentity(identity);
       const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((v) => v !== '');
@@ -153,18 +155,6 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       return rows.map((r: { id: string }) => r.id);
     },
 
-    async recordConflict(conflict) {
-      await query('INSERT INTO identity_conflicts (at, identity_json, node_ids, reason) VALUES ($1, $2, $3, $4)',
-        [conflict.at.getTime(), JSON.stringify(conflict.identity), conflict.nodeIds.join(','), conflict.reason]);
-    },
-
-    async listConflicts() {
-      const { rows } = await query('SELECT at, identity_json, node_ids, reason FROM identity_conflicts ORDER BY id');
-      return (rows as Array<{ at: number; identity_json: string; node_ids: string; reason: string }>).map((r): IdentityConflict => ({
-        at: new Date(r.at), identity: JSON.parse(r.identity_json) as NodeIdentity, nodeIds: r.node_ids.split(','), reason: r.reason,
-      }));
-    },
-
     async applyHealthEvent(nodeId, event) {
       return inTransaction(async (q) => {
         const inserted = await q(`INSERT INTO health_events (node_id, event_id, sequence, at, received_at, changes_json)
@@ -219,8 +209,9 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     },
 
     async createBootstrapToken(t) {
-      await query('INSERT INTO bootstrap_tokens (id, description, secret_hash, created_at, expires_at, revoked_at, max_uses, uses) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-        [t.id, t.description, t.secretHash, t.createdAt.getTime(), t.expiresAt.getTime(), t.revokedAt?.getTime() ?? null, t.maxUses, t.uses]);
+      await query(`INSERT INTO bootstrap_tokens (id, purpose, node_id, command_id, mac, description, secret_hash, created_at, expires_at, revoked_at, max_uses, uses)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      [t.id, t.purpose, t.nodeId, t.commandId, t.mac, t.description, t.secretHash, t.createdAt.getTime(), t.expiresAt.getTime(), t.revokedAt?.getTime() ?? null, t.maxUses, t.uses]);
     },
 
     async getBootstrapToken(id) {

@@ -304,6 +304,46 @@ export const pgMigrations: readonly Migration[] = [
     `,
   },
   {
+    version: 14,
+    name: 'scoped bootstrap tokens',
+    sql: `
+      -- Tokens from the boot endpoint are bound: a discovery token to the MAC it
+      -- was handed to, an install token to its node and reimage command. Counted
+      -- per purpose and MAC for the boot endpoint's caps, purged when expired.
+      ALTER TABLE bootstrap_tokens ADD COLUMN purpose TEXT NOT NULL DEFAULT 'operator';
+      ALTER TABLE bootstrap_tokens ADD COLUMN node_id TEXT;
+      ALTER TABLE bootstrap_tokens ADD COLUMN command_id TEXT;
+      ALTER TABLE bootstrap_tokens ADD COLUMN mac TEXT;
+      CREATE INDEX bootstrap_tokens_by_purpose ON bootstrap_tokens (purpose, expires_at);
+    `,
+  },
+  {
+    version: 15,
+    name: 'identity conflicts resolved, admissions',
+    sql: `
+      -- A conflict (or a re-enrolment waiting for approval) is one row per
+      -- distinct identity while open; an operator approves it as a node or rejects it.
+      ALTER TABLE identity_conflicts ADD COLUMN identity_key TEXT NOT NULL DEFAULT '';
+      ALTER TABLE identity_conflicts ADD COLUMN kind TEXT NOT NULL DEFAULT 'mismatch';
+      ALTER TABLE identity_conflicts ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
+      ALTER TABLE identity_conflicts ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE identity_conflicts ADD COLUMN last_at BIGINT;
+      ALTER TABLE identity_conflicts ADD COLUMN resolved_node_id TEXT;
+      ALTER TABLE identity_conflicts ADD COLUMN resolved_by TEXT;
+      ALTER TABLE identity_conflicts ADD COLUMN resolved_at BIGINT;
+      CREATE INDEX identity_conflicts_by_key ON identity_conflicts (identity_key, status);
+      -- Nodes that came through a boot-endpoint discovery token wait here until
+      -- an operator (or a BMC enrollment, by policy) admits them; no row: admitted.
+      CREATE TABLE node_admissions (
+        node_id TEXT PRIMARY KEY REFERENCES nodes (id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        via TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at BIGINT NOT NULL
+      );
+    `,
+  },
+  {
     version: 16,
     name: 'learned links with source and trust',
     sql: `

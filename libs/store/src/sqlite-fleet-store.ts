@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
-import type { FleetStore, IdentityConflict, NewNode, NodeRecord } from './fleet-store.ts';
+import type { FleetStore, NewNode, NodeRecord } from './fleet-store.ts';
 import {
   countsFrom, groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
   type ConditionRow, type HealthEventRow, type NodeRow, type TokenRow, type TransitionRow,
@@ -14,6 +14,7 @@ import { sqliteExecutor } from './sqlite-executor.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
+import { sqlIdentityStore } from './identity-store.ts';
 
 const sqliteNodeColumns = nodeColumns("(SELECT group_concat(mac, ',') FROM (SELECT mac FROM node_macs WHERE node_id = n.id ORDER BY mac))");
 
@@ -83,6 +84,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     ...sqlWorkStore(sqliteExecutor(db)),
     ...sqlAccessStore(sqliteExecutor(db)),
     ...sqlAlertStore(sqliteExecutor(db)),
+    ...sqlIdentityStore(sqliteExecutor(db)),
     async findIdentityCandidates(identity) {
       const n = normalizeIdentity(identity);
       const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((v) => v !== '');
@@ -171,16 +173,6 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       return rows.map((r) => r.id);
     },
 
-    async recordConflict(conflict) {
-      db.prepare('INSERT INTO identity_conflicts (at, identity_json, node_ids, reason) VALUES (?, ?, ?, ?)').run(
-        conflict.at.getTime(), JSON.stringify(conflict.identity), conflict.nodeIds.join(','), conflict.reason);
-    },
-
-    async listConflicts() {
-      const rows = db.prepare('SELECT at, identity_json, node_ids, reason FROM identity_conflicts ORDER BY id').all() as Array<{ at: number; identity_json: string; node_ids: string; reason: string }>;
-      return rows.map((r): IdentityConflict => ({ at: new Date(r.at), identity: JSON.parse(r.identity_json) as NodeIdentity, nodeIds: r.node_ids.split(','), reason: r.reason }));
-    },
-
     async applyHealthEvent(nodeId, event) {
       return inTransaction(db, () => {
         const inserted = db.prepare(`INSERT INTO health_events (node_id, event_id, sequence, at, received_at, changes_json)
@@ -234,8 +226,9 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     },
 
     async createBootstrapToken(t) {
-      db.prepare('INSERT INTO bootstrap_tokens (id, description, secret_hash, created_at, expires_at, revoked_at, max_uses, uses) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(t.id, t.description, t.secretHash, t.createdAt.getTime(), t.expiresAt.getTime(), t.revokedAt?.getTime() ?? null, t.maxUses, t.uses);
+      db.prepare(`INSERT INTO bootstrap_tokens (id, purpose, node_id, command_id, mac, description, secret_hash, created_at, expires_at, revoked_at, max_uses, uses)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(t.id, t.purpose, t.nodeId, t.commandId, t.mac, t.description, t.secretHash, t.createdAt.getTime(), t.expiresAt.getTime(), t.revokedAt?.getTime() ?? null, t.maxUses, t.uses);
     },
 
     async getBootstrapToken(id) {

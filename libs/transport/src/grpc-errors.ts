@@ -8,6 +8,7 @@ const codeToStatus: Record<ErrorCode, status> = {
   'permission-denied': status.PERMISSION_DENIED,
   'not-found': status.NOT_FOUND,
   conflict: status.ALREADY_EXISTS,
+  'pending-approval': status.FAILED_PRECONDITION,
   unavailable: status.UNAVAILABLE,
   internal: status.INTERNAL,
 };
@@ -18,6 +19,7 @@ const statusToCode = new Map<status, ErrorCode>([
   [status.PERMISSION_DENIED, 'permission-denied'],
   [status.NOT_FOUND, 'not-found'],
   [status.ALREADY_EXISTS, 'conflict'],
+  [status.FAILED_PRECONDITION, 'pending-approval'],
   [status.UNAVAILABLE, 'unavailable'],
   [status.DEADLINE_EXCEEDED, 'unavailable'],
   [status.RESOURCE_EXHAUSTED, 'invalid-argument'],

@@ -60,7 +60,7 @@ export function registerAlerts(program: Command, ctx: CliContext): void {
     ctx.print(list, () => formatTable(['NAME', 'KIND', 'SOURCE', 'PARAMETERS'], list.items.map((r) => [r.spec.name, r.spec.kind, r.source, parameters(r.spec)])));
   });
   rules.command('add').description('add a rule; parameters left out take the kind\'s defaults (see docs/alerting.md)').argument('<name>')
-    .addOption(new Option('--kind <kind>').choices(['failure-rate', 'failure-burst', 'xid-storm', 'cohort-outlier', 'stuck-phase', 'switch-drift', 'nodes-offline', 'cabling-conflict']).makeOptionMandatory())
+    .addOption(new Option('--kind <kind>').choices(['failure-rate', 'failure-burst', 'xid-storm', 'cohort-outlier', 'stuck-phase', 'switch-drift', 'nodes-offline', 'cabling-conflict', 'identity-conflicts']).makeOptionMandatory())
     .addOption(new Option('--severity <severity>').choices(['warning', 'critical']))
     .option('--for <duration>', 'how long it must hold before it fires, e.g. 5m').option('--by <dimension>', 'cohort: pool, rack, tenant, gpuModel, driver, ...')
     .option('--window <duration>', 'sliding window, e.g. 24h').option('--threshold <fraction>', 'failure-rate: above this fraction (0.1 = 10 %)')

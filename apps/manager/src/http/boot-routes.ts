@@ -1,23 +1,28 @@
 // The network boot endpoint: iPXE asks for its script by MAC. A node being
-// reimaged gets its install image, with the manager's address, a fresh
-// single-use bootstrap token and the reimage command's id on the kernel
-// command line; an unknown machine gets the discovery image (when one is
-// configured); any other machine boots from its disk. Artifacts under
+// reimaged gets its install image, with the manager's address, a single-use
+// install token bound to that node and command, and the command's id on the
+// kernel command line; an unknown machine gets the discovery image (when one
+// is configured) with a single-use discovery token bound to its MAC; any other
+// machine boots from its disk. Tokens are capped (boot-tokens.ts): past a cap
+// the answer is HTTP 429 with Retry-After and a local-boot script. Artifacts under
 // /images/ are served with range requests and a Repr-Digest (sha256) header.
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import fastifyStatic from '@fastify/static';
 import { Type } from 'typebox';
 import {
   bootCmdline, imageLabel, ipxeChainWithMac, ipxeLocalBoot, ipxeScript, parseImageRef, resolveImageUrls, type Image,
 } from '@metalfleet/domain';
-import type { BootstrapTokens, FleetEvents } from '@metalfleet/fleet';
+import type { BootTokenGrant, BootTokens, FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import { createFileDigests } from './file-digests.ts';
 import { open } from './access.ts';
 
 export interface BootRouteDeps {
   store: FleetStore;
-  tokens: BootstrapTokens;
+  bootTokens: BootTokens;
+  /** Seconds a refused machine is told to wait (Retry-After): the discovery token lifetime. */
+  retryAfterS: number;
   events: FleetEvents;
   now: () => Date;
   /** gRPC address (host:port) nodes register at. */
@@ -33,14 +38,17 @@ export interface BootRouteDeps {
 const BootQuery = Type.Object({
   mac: Type.Optional(Type.String({ pattern: '^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$', description: 'The booting NIC\'s MAC (iPXE: ${netX/mac}); without it the answer asks again with it.' })),
 });
-// A token lives long enough to boot and register (slow firmware, retries), and registers one machine once.
-const tokenTtlSeconds = 3600;
 
 export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, deps) => {
-  async function scriptFor(image: Image, description: string, commandId?: string): Promise<string> {
-    const { token } = await deps.tokens.create({ description, ttlSeconds: tokenTtlSeconds, maxUses: 1 });
+  function scriptFor(image: Image, token: string, commandId?: string): string {
     const resolved = resolveImageUrls(image, deps.publicUrl());
     return ipxeScript(resolved, bootCmdline(resolved, { manager: deps.managerAddress(), token, ...(commandId ? { commandId } : {}) }));
+  }
+
+  function refused(reply: FastifyReply, grant: Extract<BootTokenGrant, { ok: false }>, mac: string): string {
+    reply.log.warn({ mac, reason: grant.reason }, 'boot: token refused');
+    void reply.status(429).header('retry-after', String(deps.retryAfterS));
+    return ipxeLocalBoot(`no token: ${grant.reason}`);
   }
 
   app.get('/boot/ipxe', {
@@ -56,9 +64,11 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
       if (work) {
         const image = await deps.store.getImage(work.operation.image);
         if (!image) return ipxeLocalBoot(`image ${imageLabel(work.operation.image)} is gone from the catalog`);
+        const grant = await deps.bootTokens.install(candidate.nodeId, work.commandId ?? '');
+        if (!grant.ok) return refused(reply, grant, mac);
         request.log.info({ nodeId: candidate.nodeId, mac, image: imageLabel(image) }, 'boot: install image for a reimage');
         deps.events.emit({ type: 'boot-script-served', nodeId: candidate.nodeId, mac, commandId: work.commandId, purpose: 'install', peer: request.ip, at: deps.now() });
-        return scriptFor(image, `reimage boot of ${candidate.nodeId}`, work.commandId ?? undefined);
+        return scriptFor(image, grant.token, work.commandId ?? undefined);
       }
       deps.events.emit({ type: 'boot-script-served', nodeId: candidate.nodeId, mac, commandId: null, purpose: 'local', peer: request.ip, at: deps.now() });
       return ipxeLocalBoot(`node ${candidate.nodeId} has no reimage in progress`);
@@ -66,9 +76,11 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
     const discovery = parseImageRef(deps.discoveryImage);
     const image = discovery ? await deps.store.getImage(discovery) : null;
     if (!image) return ipxeLocalBoot(`unknown machine ${mac} and no discovery image configured`);
+    const grant = await deps.bootTokens.discovery(mac);
+    if (!grant.ok) return refused(reply, grant, mac);
     request.log.info({ mac, image: imageLabel(image) }, 'boot: discovery image for an unknown machine');
     deps.events.emit({ type: 'boot-script-served', nodeId: null, mac, commandId: null, purpose: 'discovery', peer: request.ip, at: deps.now() });
-    return scriptFor(image, `discovery boot of ${mac}`);
+    return scriptFor(image, grant.token);
   });
 
   if (deps.imageDir) {

@@ -9,6 +9,7 @@ const httpStatus: Record<ErrorCode, number> = {
   'permission-denied': 403,
   'not-found': 404,
   conflict: 409,
+  'pending-approval': 409,
   unavailable: 503,
   internal: 500,
 };

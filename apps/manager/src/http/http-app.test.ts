@@ -286,5 +286,23 @@ describe('REST API', () => {
       const half = await inject({ method: 'PUT', url: '/api/v1/images/half/1', payload: { ...discovery, rootUrl: '/images/root.img' } });
       expect(half.json()).toMatchObject({ error: { message: 'rootUrl and sha256 go together: both for an install image, neither for a discovery image' } });
     });
+
+    it('caps discovery tokens per MAC and overall: past the cap, HTTP 429 with a local-boot script and no token', async () => {
+      // This app allows 2 per MAC and 3 overall per token lifetime (test-app.ts).
+      const ask = (mac: string) => inject({ method: 'GET', url: `/boot/ipxe?mac=${mac}` });
+      const answers = [];
+      for (const mac of ['02:00:00:00:01:01', '02:00:00:00:01:01', '02:00:00:00:01:01', '02:00:00:00:01:02', '02:00:00:00:01:03', '02:00:00:00:01:04']) answers.push(await ask(mac));
+      // Earlier tests here took discovery tokens too: whatever the order, never more than the cap exist.
+      const refused = answers.filter((a) => a.statusCode === 429);
+      expect(refused.length).toBeGreaterThanOrEqual(3);
+      for (const r of refused) {
+        expect(r.body).toMatch(/^#!ipxe\necho metalfleet: no token: [\s\S]*\nexit/);
+        expect(r.body).not.toContain('metalfleet.token=');
+        expect(r.headers['retry-after']).toBe('900');
+      }
+      const tokens = (await inject({ method: 'GET', url: '/api/v1/bootstrap-tokens' })).json().items as Array<{ purpose: string; state: string }>;
+      expect(tokens.filter((t) => t.purpose === 'discovery')).toHaveLength(3);
+      expect(answers.at(-1)).toMatchObject({ statusCode: 429, body: expect.stringMatching(/limit 3/) });
+    });
   });
 });

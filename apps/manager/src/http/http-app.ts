@@ -25,6 +25,8 @@ import { fabricRoutes, type FabricRouteDeps } from './fabric-routes.ts';
 import { operationRoutes, type OperationRouteDeps } from './operation-routes.ts';
 import { powerRoutes, type PowerRouteDeps } from './power-routes.ts';
 import { bootRoutes, type BootRouteDeps } from './boot-routes.ts';
+import { identityRoutes } from './identity-routes.ts';
+import { createIdentityReviews } from '@metalfleet/fleet';
 
 export interface HttpAppDeps {
   store: FleetStore;
@@ -44,7 +46,7 @@ export interface HttpAppDeps {
   failures: FailureRouteDeps['failures'];
   alerts: Omit<AlertRouteDeps, 'store' | 'now'>;
   /** The boot endpoint in this app (inject tests); null where it has a plain-HTTP listener of its own (boot-app.ts). */
-  boot: Omit<BootRouteDeps, 'store' | 'tokens' | 'events' | 'now'> | null;
+  boot: Omit<BootRouteDeps, 'store' | 'events' | 'now'> | null;
   /** HTTPS with this key and chain, under the transport TLS policy; null: plain HTTP. */
   https?: { keyPem: string; chainPem: string } | null;
   /** Folder with the dashboard's static files; null serves no dashboard. */
@@ -73,7 +75,8 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(nodeActionRoutes, deps.nodeActions);
   await app.register(failureRoutes, { failures: deps.failures, now: deps.now });
   await app.register(alertRoutes, { store: deps.store, now: deps.now, ...deps.alerts });
-  if (deps.boot) await app.register(bootRoutes, { store: deps.store, tokens: deps.tokens, events: deps.events, now: deps.now, ...deps.boot });
+  await app.register(identityRoutes, { reviews: createIdentityReviews({ store: deps.store, now: deps.now }) });
+  if (deps.boot) await app.register(bootRoutes, { store: deps.store, events: deps.events, now: deps.now, ...deps.boot });
   await app.register(eventStreamRoutes, { events: deps.events, store: deps.store, apiTokens: deps.apiTokens, now: deps.now });
   await app.register(metricsRoutes, { metrics: deps.metrics });
   if (deps.dashboardDir) {

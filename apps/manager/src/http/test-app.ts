@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { emptyInventory } from '@metalfleet/domain';
 import {
-  FleetEvents, type AlertEngine, createAlertEngine, createAlertRules, createApiTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createFailures,
+  FleetEvents, type AlertEngine, createAlertEngine, createAlertRules, createApiTokens, createBootTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createFailures,
   createLifecycle, createReimages, createTenants, parseBmcNetworks, startRemediation,
 } from '@metalfleet/fleet';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
@@ -61,12 +61,14 @@ export async function startTestApp(options: { bmcNetworks?: string } = {}): Prom
   const alertRules = createAlertRules({ store, fileRules: null });
   const alerts = createAlertEngine({ store, events, rules: alertRules, population: failures.population, fabric: () => null, notifiers: [], now, onError: () => undefined });
   const bearer: Record<string, string> = { admin: (await apiTokens.create({ name: 'test admin', role: 'admin', tenantId: null, ttlSeconds: null })).token };
+  const tokens = createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) });
+  const bootTokens = createBootTokens({ tokens, store, now, limits: { discoveryTtlSeconds: 900, discoveryPerMac: 2, discoveryMax: 3, installTtlSeconds: 3600, installPerNode: 2 } });
   const app = await buildHttpApp({
-    store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens: createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) }), apiTokens,
+    store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens, apiTokens,
     telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3, { failures, alerts: () => alerts.list(now()), now }), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
     operations: { reimages, templates }, nodeActions: { remediation }, failures, alerts: { engine: alerts, rules: alertRules },
     power: { driverFor: bmcDriver, enrollments: createEnrollments({ store, events, power: bmcDriver, now, onError: () => undefined }), bmcNetworks: parseBmcNetworks(options.bmcNetworks ?? '') },
-    boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: 'discovery@1', imageDir: null },
+    boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: 'discovery@1', imageDir: null, bootTokens, retryAfterS: 900 },
   });
   return {
     app, store, events, rollups, bearer, alerts,

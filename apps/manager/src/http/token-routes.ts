@@ -7,7 +7,7 @@ import { needs } from './access.ts';
 function toApi(r: BootstrapTokenRecord, now: Date) {
   return {
     id: r.id, description: r.description, state: bootstrapTokenState(r, now), createdAt: r.createdAt.toISOString(), expiresAt: r.expiresAt.toISOString(),
-    revokedAt: r.revokedAt?.toISOString() ?? null, maxUses: r.maxUses, uses: r.uses,
+    revokedAt: r.revokedAt?.toISOString() ?? null, maxUses: r.maxUses, uses: r.uses, purpose: r.purpose,
   };
 }
 

@@ -46,7 +46,7 @@ describe('ruleFromSpec', () => {
 describe('rulesFromSpecs', () => {
   it('accepts the default rules, one of each kind', () => {
     const checked = rulesFromSpecs(defaultAlertRuleSpecs);
-    expect(checked.ok && checked.rules.map((r) => r.kind)).toEqual(['failure-rate', 'failure-burst', 'xid-storm', 'cohort-outlier', 'stuck-phase', 'switch-drift', 'nodes-offline', 'cabling-conflict']);
+    expect(checked.ok && checked.rules.map((r) => r.kind)).toEqual(['failure-rate', 'failure-burst', 'xid-storm', 'cohort-outlier', 'stuck-phase', 'switch-drift', 'nodes-offline', 'cabling-conflict', 'identity-conflicts']);
   });
 
   it('names a rule defined twice and every bad rule', () => {

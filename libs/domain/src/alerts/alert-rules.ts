@@ -3,7 +3,7 @@
 // checked into an AlertRule, or refused with every problem named.
 import { cohortDimensions, type CohortDimension } from '../failures/cohorts.ts';
 
-export const alertRuleKinds = ['failure-rate', 'failure-burst', 'xid-storm', 'cohort-outlier', 'stuck-phase', 'switch-drift', 'nodes-offline', 'cabling-conflict'] as const;
+export const alertRuleKinds = ['failure-rate', 'failure-burst', 'xid-storm', 'cohort-outlier', 'stuck-phase', 'switch-drift', 'nodes-offline', 'cabling-conflict', 'identity-conflicts'] as const;
 export type AlertRuleKind = (typeof alertRuleKinds)[number];
 export const alertSeverities = ['warning', 'critical'] as const;
 export type AlertSeverity = (typeof alertSeverities)[number];
@@ -32,6 +32,8 @@ export type AlertRule = RuleBase & (
   | { kind: 'nodes-offline'; minNodes: number }
   /** A node claims a switch port another node holds (by the plan or an earlier trusted claim): the port stays, an operator decides. */
   | { kind: 'cabling-conflict' }
+  /** Identity conflicts or re-enrolments waiting for an operator: a machine claims to be (part of) a known node. */
+  | { kind: 'identity-conflicts' }
 );
 
 /** A rule as people write it: durations as text, parameters left out take the kind's defaults. */
@@ -62,6 +64,7 @@ const kindDefaults: Record<AlertRuleKind, Omit<AlertRuleSpec, 'name' | 'kind'>> 
   'switch-drift': { severity: 'warning', for: '2m', window: '1h', minRepairs: 3 },
   'nodes-offline': { severity: 'warning', for: '5m', minNodes: 1 },
   'cabling-conflict': { severity: 'warning', for: '0s' },
+  'identity-conflicts': { severity: 'warning', for: '0s' },
 };
 
 /** The rules used when the operator configured none: one of each kind. */
@@ -74,6 +77,7 @@ export const defaultAlertRuleSpecs: readonly AlertRuleSpec[] = [
   { name: 'switch-drift', kind: 'switch-drift' },
   { name: 'nodes-offline', kind: 'nodes-offline' },
   { name: 'cabling-conflict', kind: 'cabling-conflict' },
+  { name: 'identity-conflicts', kind: 'identity-conflicts' },
 ];
 
 const durationUnits: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -149,6 +153,7 @@ export function ruleFromSpec(input: AlertRuleSpec): RuleCheck {
       rule = { ...base, kind: spec.kind, minNodes: count('minNodes') };
       break;
     case 'cabling-conflict':
+    case 'identity-conflicts':
       rule = { ...base, kind: spec.kind };
       break;
   }

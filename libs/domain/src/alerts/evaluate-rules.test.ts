@@ -105,6 +105,16 @@ describe('evaluateRules', () => {
       expected: [],
     },
     {
+      name: 'no identity conflict waiting: nothing',
+      spec: { name: 'who', kind: 'identity-conflicts' }, inputs: { identityConflicts: [] }, expected: [],
+    },
+    {
+      name: 'identity conflicts waiting for an operator',
+      spec: { name: 'who', kind: 'identity-conflicts' },
+      inputs: { identityConflicts: [{ id: '3', kind: 'mismatch', nodeIds: ['t1'], reason: 'partial match with node t1' }, { id: '4', kind: 're-enrolment', nodeIds: ['t2'], reason: 'node t2 registered again without its credential' }] },
+      expected: [{ labels: { alertname: 'who', severity: 'warning' }, value: 2, nodes: ['t1', 't2'], summary: '2 identity conflicts wait for an operator (1 re-enrolments): #3 partial match with node t1, #4 node t2 registered again without its credential; see metalfleet conflicts ls' }],
+    },
+    {
       name: 'nodes in service offline; a spare offline does not count',
       spec: { name: 'offline', kind: 'nodes-offline', minNodes: 2 },
       inputs: { nodes: nodes.map((n) => (['t1', 't2', 's1'].includes(n.nodeId) ? { ...n, presence: 'offline' as const } : n)) },

@@ -33,6 +33,8 @@ export interface AlertInputs {
     /** Claims on switch ports that another node holds (the claim changed nothing). */
     cablingConflicts: ReadonlyArray<{ switchName: string; port: string; nodeId: string; holderNodeId: string; message: string }>;
   };
+  /** Open identity conflicts and re-enrolments waiting for an operator (none when left out). */
+  identityConflicts?: ReadonlyArray<{ id: string; kind: string; nodeIds: readonly string[]; reason: string }>;
 }
 
 /** An alert that should be active now. Its labels identify it (same labels: the same alert). */
@@ -152,6 +154,15 @@ function evaluateRule(rule: AlertRule, inputs: AlertInputs): AlertCandidate[] {
       return [{
         ...base, labels: labels({}), value: offline.length, nodes: offline, conditions: [],
         summary: `${offline.length} nodes in service offline: ${listed(distinct(offline.map(nameOf)))}`,
+      }];
+    }
+    case 'identity-conflicts': {
+      const open = inputs.identityConflicts ?? [];
+      if (open.length === 0) return [];
+      const waiting = open.filter((c) => c.kind === 're-enrolment').length;
+      return [{
+        ...base, labels: labels({}), value: open.length, nodes: distinct(open.flatMap((c) => c.nodeIds)), conditions: [],
+        summary: `${open.length} identity conflicts wait for an operator (${waiting} re-enrolments): ${listed(open.map((c) => `#${c.id} ${c.reason}`), 3)}; see metalfleet conflicts ls`,
       }];
     }
   }

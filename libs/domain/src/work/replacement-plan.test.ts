@@ -3,7 +3,7 @@ import { pickSpare, type SpareCandidate } from './replacement-plan.ts';
 
 const GiB = 1024 ** 3;
 const spare = (id: string, extra: Partial<SpareCandidate> = {}): SpareCandidate => ({
-  id, rack: 'r2', state: 'available', presence: 'online', severity: 'ok', gpuModel: 'H100', gpuCount: 8, memoryBytes: 2048 * GiB, ...extra,
+  id, rack: 'r2', state: 'available', presence: 'online', severity: 'ok', admitted: true, gpuModel: 'H100', gpuCount: 8, memoryBytes: 2048 * GiB, ...extra,
 });
 const profile = { gpuModel: 'H100', gpuCount: 8, minMemoryBytes: 1024 * GiB };
 const failed = { id: 'bad', rack: 'r1' };
@@ -21,10 +21,11 @@ describe('pickSpare', () => {
     { name: 'not available', candidate: { state: 'active' } },
     { name: 'offline', candidate: { presence: 'offline' } },
     { name: 'critical itself', candidate: { severity: 'critical' } },
+    { name: 'no admission (discovered, not yet accepted)', candidate: { admitted: false } },
   ])('never picks a node with $name', ({ candidate }) => {
     const pick = pickSpare(failed, profile, [spare('x', candidate)]);
     expect(pick.ok).toBe(false);
-    expect(!pick.ok && pick.reason).toMatch(/^no available, online, healthy node matches 8x H100/);
+    expect(!pick.ok && pick.reason).toMatch(/^no available, online, healthy, admitted node matches 8x H100/);
   });
 
   it('never picks the failed node or a node already promised elsewhere', () => {

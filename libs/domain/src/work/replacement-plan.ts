@@ -1,5 +1,5 @@
-// Choosing the spare for a failed node: an available, online, healthy node
-// whose hardware matches the profile, preferring the failed node's rack
+// Choosing the spare for a failed node: an available, online, healthy,
+// admitted node whose hardware matches the profile, preferring the failed node's rack
 // (same switch, same power and cooling domain), then the lowest id (stable).
 import { matchesProfile, type HardwareProfile, type NodeHardware } from './catalog.ts';
 import type { NodeState, Presence } from '../node.ts';
@@ -11,16 +11,18 @@ export interface SpareCandidate extends NodeHardware {
   state: NodeState;
   presence: Presence;
   severity: Severity;
+  /** False for a machine discovered through the boot endpoint that no operator (or BMC enrollment) admitted yet: its claims are its own word. */
+  admitted: boolean;
 }
 
 export type SparePick = { ok: true; spareId: string; sameRack: boolean } | { ok: false; reason: string };
 
 export function pickSpare(failed: { id: string; rack: string }, profile: HardwareProfile, candidates: readonly SpareCandidate[], exclude: ReadonlySet<string> = new Set()): SparePick {
-  const usable = candidates.filter((c) => c.id !== failed.id && !exclude.has(c.id) && c.state === 'available' && c.presence === 'online' && c.severity !== 'critical');
+  const usable = candidates.filter((c) => c.id !== failed.id && !exclude.has(c.id) && c.state === 'available' && c.presence === 'online' && c.severity !== 'critical' && c.admitted);
   const matching = usable.filter((c) => matchesProfile(c, profile));
   if (matching.length === 0) {
     const want = `${profile.gpuCount}x ${profile.gpuModel || 'any GPU'}, ≥ ${Math.round(profile.minMemoryBytes / 1024 ** 3)} GiB`;
-    return { ok: false, reason: `no available, online, healthy node matches ${want} (${usable.length} available, none matching)` };
+    return { ok: false, reason: `no available, online, healthy, admitted node matches ${want} (${usable.length} available, none matching)` };
   }
   const [best] = [...matching].sort((a, b) => Number(b.rack === failed.rack) - Number(a.rack === failed.rack) || a.id.localeCompare(b.id));
   if (!best) return { ok: false, reason: 'no candidate' };

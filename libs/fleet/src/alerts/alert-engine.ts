@@ -68,6 +68,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
           ? [{ switchName: w.heard.switchName, port: w.heard.port, nodeId: w.nodeId, holderNodeId: w.holder.nodeId, message: w.message }]
           : [])),
       },
+      identityConflicts: rules.some((r) => r.kind === 'identity-conflicts') ? await deps.store.listConflicts({ status: 'open' }) : [],
     };
   }
 

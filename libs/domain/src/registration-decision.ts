@@ -1,0 +1,80 @@
+// What a registration may do, given which node its identity matches and what it
+// proves. Pure: the registrar looks up the match, the credential, the token and
+// any operator approval, and executes the decision.
+//
+// Re-registering a known node needs its current credential, an install token
+// bound to that node and a reimage command now in progress, or an operator's
+// approval. A token alone never hands out a known node's credential: a wiped
+// disk re-enrols through approval.
+import type { BootstrapTokenPurpose } from './bootstrap-token.ts';
+import type { IdentityMatch, NodeIdentity } from './node-identity.ts';
+import { normalizeIdentity } from './node-identity.ts';
+
+export interface RegistrationProof {
+  /** The node whose credential the caller presented and which verified; null: none or wrong. */
+  credentialOf: string | null;
+  /** A valid (active) bootstrap token; null: none or refused (see tokenError). */
+  token: { purpose: BootstrapTokenPurpose; id: string; nodeId: string | null; commandId: string | null; mac: string | null } | null;
+  /** Why the presented token was refused (missing, expired, …); null when it is valid. */
+  tokenError: string | null;
+  /** The install token's reimage is in its rebooting or installing phase now. */
+  installInProgress: boolean;
+  /** The node an operator approved this exact identity as; null: no approval waiting. */
+  approvedAs: string | null;
+}
+
+export type RegistrationDecision =
+  /** A known node, proven: same node id, fresh credential. */
+  | { action: 'returning'; nodeId: string; via: 'credential' | 'install-token' | 'approval'; spendToken: boolean }
+  /** A machine nothing is known about; `discovered`: it came through a boot-endpoint discovery token. */
+  | { action: 'create'; discovered: boolean }
+  /** A known node without its credential: recorded, refused until an operator approves. */
+  | { action: 'pending-approval'; nodeId: string; reason: string }
+  | { action: 'conflict'; nodeIds: readonly string[]; reason: string }
+  | { action: 'refuse'; reason: string };
+
+export function decideRegistration(identity: NodeIdentity, match: IdentityMatch, proof: RegistrationProof): RegistrationDecision {
+  const { token } = proof;
+  const noProof = { action: 'refuse', reason: proof.tokenError ?? 'bootstrap token missing' } as const;
+
+  if (match.kind === 'conflict') {
+    if (proof.approvedAs !== null && match.nodeIds.includes(proof.approvedAs)) return { action: 'returning', nodeId: proof.approvedAs, via: 'approval', spendToken: false };
+    if (proof.credentialOf === null && token === null) return noProof;
+    return { action: 'conflict', nodeIds: match.nodeIds, reason: match.reason };
+  }
+
+  if (match.kind === 'known') {
+    const nodeId = match.nodeId;
+    if (proof.credentialOf === nodeId) return { action: 'returning', nodeId, via: 'credential', spendToken: false };
+    if (token?.purpose === 'install' && token.nodeId === nodeId && proof.installInProgress) return { action: 'returning', nodeId, via: 'install-token', spendToken: true };
+    if (proof.approvedAs === nodeId) return { action: 'returning', nodeId, via: 'approval', spendToken: false };
+    if (proof.credentialOf !== null) {
+      return { action: 'conflict', nodeIds: [nodeId, proof.credentialOf], reason: `presents node ${proof.credentialOf}'s credential with node ${nodeId}'s identity` };
+    }
+    if (token === null) return noProof;
+    if (token.purpose === 'install') {
+      const why = token.nodeId === nodeId ? `its reimage (command ${token.commandId ?? '?'}) is not rebooting or installing` : `it is bound to node ${token.nodeId ?? '?'}`;
+      return { action: 'refuse', reason: `install token ${token.id} cannot register node ${nodeId}: ${why}` };
+    }
+    if (token.purpose === 'discovery') {
+      return { action: 'conflict', nodeIds: [nodeId], reason: `discovery token ${token.id} presented with the identity of known node ${nodeId}` };
+    }
+    return { action: 'pending-approval', nodeId, reason: `node ${nodeId} registered again without its credential (disk wiped or replaced?); an operator must approve the re-enrolment` };
+  }
+
+  if (token === null) {
+    if (proof.credentialOf !== null) {
+      return { action: 'conflict', nodeIds: [proof.credentialOf], reason: `presents node ${proof.credentialOf}'s credential with an identity that matches no known node` };
+    }
+    return noProof;
+  }
+  if (token.purpose === 'install') return { action: 'refuse', reason: `install token ${token.id} is bound to node ${token.nodeId ?? '?'}` };
+  if (token.purpose === 'discovery') {
+    const macs = normalizeIdentity(identity).macs;
+    if (token.mac === null || !macs.includes(token.mac)) {
+      return { action: 'refuse', reason: `discovery token ${token.id} was handed to MAC ${token.mac ?? '?'}, which this machine does not report` };
+    }
+    return { action: 'create', discovered: true };
+  }
+  return { action: 'create', discovered: false };
+}
