@@ -29,7 +29,7 @@ beforeAll(async () => {
   agents.push(agent());
   await eventually(() => manager.get<NodeList>('/api/v1/nodes'), (l) => l.items.some((n) => n.presence === 'online'), 45_000);
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 }, ignoreHTTPSErrors: true });
   await page.goto(manager.http);
   await page.getByLabel('API token').fill(manager.adminToken);
   await page.getByRole('button', { name: 'Log in' }).click();
