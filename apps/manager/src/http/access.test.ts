@@ -53,6 +53,13 @@ describe('who may do what', () => {
     expect(operations.filter((o) => o.scopes?.length === 0).map((o) => `${o.method} ${o.path}`).sort()).toEqual(['GET /boot/ipxe', 'GET /healthz']);
   });
 
+  it('a tenant-scoped operator changes only these, on its own nodes: never a BMC (the reimage evidence) nor a lifecycle step (active without a wipe)', () => {
+    const tenantWrites = operations.filter((o) => o.scopes?.includes('tenant-scoped') === true && o.scopes.includes('nodes:write')).map((o) => `${o.method} ${o.path}`).sort();
+    expect(tenantWrites).toEqual([
+      'POST /api/v1/nodes/{id}/drain', 'POST /api/v1/nodes/{id}/power', 'POST /api/v1/nodes/{id}/reimage', 'POST /api/v1/nodes/{id}/replace',
+    ]);
+  });
+
   it('answers 401 without a valid token, 403 where the role does not allow, and lets the allowed through — every route, every role', async () => {
     const grants: Record<string, string[]> = {
       admin: ['fleet:read', 'nodes:write', 'tenants:write', 'alerts:write', 'admin'], operator: ['fleet:read', 'nodes:write', 'tenants:write', 'alerts:write'], viewer: ['fleet:read'],

@@ -43,8 +43,8 @@ afterAll(async () => {
 });
 
 describe('PUT /api/v1/nodes/:id/bmc and POST /api/v1/enrollments', () => {
-  it('refuses a tenant operator a BMC address outside --bmc-networks: 403, nothing stored, the listener never reached', async () => {
-    const res = await as('tenant-operator', 'PUT', '/api/v1/nodes/n2/bmc', bmc('127.0.0.1', listenerPort));
+  it('refuses an operator a BMC address outside --bmc-networks: 403, nothing stored, the listener never reached', async () => {
+    const res = await as('operator', 'PUT', '/api/v1/nodes/n2/bmc', bmc('127.0.0.1', listenerPort));
     expect([res.statusCode, res.json().error]).toEqual([403, {
       code: 'permission-denied', message: 'BMC address 127.0.0.1 is outside the BMC networks (10.1.0.0/16, fd00:b0c::/32); only admins may set it',
     }]);
@@ -59,8 +59,23 @@ describe('PUT /api/v1/nodes/:id/bmc and POST /api/v1/enrollments', () => {
     expect([connections, received]).toEqual([0, []]);
   });
 
+  it('refuses a tenant-scoped operator any BMC, even inside the networks: a decoy BMC would fake the power cycle a reimage is proven by', async () => {
+    // A decoy Redfish service inside --bmc-networks, with credentials the tenant chose: the manager's "power cycle" would reach it
+    // while the tenant's OS never rebooted. Only unscoped operators and admins set a BMC; the tenant keeps power actions.
+    const res = await as('tenant-operator', 'PUT', '/api/v1/nodes/n2/bmc', bmc('10.1.66.6'));
+    expect([res.statusCode, res.json().error]).toEqual([403, { code: 'permission-denied', message: `a token scoped to tenant ${tenantId} may not use this route` }]);
+    expect(await t.store.getBmc('n2')).toBeNull();
+    // Power actions stay the tenant's: allowed (404 here only because no BMC is set yet, never 403).
+    expect((await as('tenant-operator', 'POST', '/api/v1/nodes/n2/power', { action: 'cycle' })).statusCode).toBe(404);
+    const real = { ...bmc('10.1.2.3'), password: 'calvin-secret' };
+    expect((await as('operator', 'PUT', '/api/v1/nodes/n2/bmc', real)).statusCode).toBe(200);
+    // Nor can it re-point the BMC an operator set.
+    expect((await as('tenant-operator', 'PUT', '/api/v1/nodes/n2/bmc', bmc('10.1.66.6'))).statusCode).toBe(403);
+    expect(await t.store.getBmc('n2')).toMatchObject({ address: '10.1.2.3', username: 'root' });
+  });
+
   it('lets operators set addresses inside the networks, refuses names, and lets admins set any address', async () => {
-    expect((await as('tenant-operator', 'PUT', '/api/v1/nodes/n2/bmc', bmc('10.1.2.3'))).statusCode).toBe(200);
+    expect((await as('operator', 'PUT', '/api/v1/nodes/n2/bmc', bmc('10.1.2.3'))).statusCode).toBe(200);
     expect((await t.store.getBmc('n2'))?.address).toBe('10.1.2.3');
     expect((await as('operator', 'PUT', '/api/v1/nodes/n1/bmc', bmc('::ffff:10.1.9.9'))).statusCode).toBe(200);
     const named = await as('operator', 'PUT', '/api/v1/nodes/n1/bmc', bmc('bmc.attacker.example'));
@@ -84,8 +99,10 @@ describe('PUT /api/v1/nodes/:id/bmc and POST /api/v1/enrollments', () => {
   it('the audit log shows who changed which node\'s BMC to which address, refused attempts too, never the password', async () => {
     const audit = (await t.inject({ method: 'GET', url: '/api/v1/audit?limit=1000' })).json<{ items: Array<{ actor: string; route: string; status: number; detail: string }> }>().items;
     const bmcChanges = audit.filter((e) => e.route === 'PUT /api/v1/nodes/:id/bmc').map((e) => [e.actor, e.status, e.detail]);
-    expect(bmcChanges).toContainEqual(['tenant-operator', 403, `node n2 bmc redfish 127.0.0.1:${listenerPort} user root`]);
-    expect(bmcChanges).toContainEqual(['tenant-operator', 200, 'node n2 bmc redfish 10.1.2.3:623 user root']);
+    expect(bmcChanges).toContainEqual(['operator', 403, `node n2 bmc redfish 127.0.0.1:${listenerPort} user root`]);
+    expect(bmcChanges).toContainEqual(['operator', 200, 'node n2 bmc redfish 10.1.2.3:623 user root']);
+    expect(bmcChanges).toContainEqual(['tenant-operator', 403, '']);
+    expect(bmcChanges.filter(([actor, status]) => actor === 'tenant-operator' && status === 200)).toEqual([]);
     expect(bmcChanges).toContainEqual(['test admin', 200, 'node n1 bmc redfish 192.0.2.50:623 user root']);
     expect(audit.find((e) => e.route === 'POST /api/v1/enrollments')?.detail).toBe(`enrollment 52:54:00:00:00:99 bmc redfish 127.0.0.1:${listenerPort} user root`);
     expect(JSON.stringify(audit)).not.toContain('calvin-secret');

@@ -91,12 +91,18 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
     return showTenant(request.params.id);
   });
 
+  // Not for tenant-scoped tokens: `provisioned` makes a node active (its port
+  // on the tenant's VLAN) without the wipe and reimage that attest it, so a
+  // tenant could keep the previous tenant's disk, or its own OS, on its node.
+  // Unscoped operators and admins may still report a step the manager cannot
+  // see (a node without an agent yet); the audit log names who and what.
   app.post('/api/v1/nodes/:id/lifecycle', {
-    schema: { ...needs('nodes:write', { tenantScoped: true }),
-      summary: 'Report a provisioning step by hand (until reimaging reports it)', params: NodeIdParams, body: LifecycleReport,
-      response: { 204: { type: 'null' }, 400: ApiError, 404: ApiError, 409: ApiError },
+    schema: { ...needs('nodes:write'),
+      summary: 'Report a provisioning step by hand (until reimaging reports it); not for tenant-scoped tokens', params: NodeIdParams, body: LifecycleReport,
+      response: { 204: { type: 'null' }, 400: ApiError, 403: ApiError, 404: ApiError, 409: ApiError },
     },
   }, async (request, reply) => {
+    request.auditDetail = `node ${request.params.id} lifecycle ${request.body.event}`;
     if (!(await store.getNodeSummary(request.params.id))) throw new DomainError('not-found', `no node ${request.params.id}`);
     const result = await deps.lifecycle.apply(request.params.id, request.body.event satisfies LifecycleEvent, actorOf(request), request.body.reason);
     if (!result.ok) throw new DomainError('conflict', result.reason);

@@ -37,9 +37,12 @@ export const powerRoutes: FastifyPluginAsyncTypebox<PowerRouteDeps> = async (app
     return bmc;
   }
 
+  // Not for tenant-scoped tokens: the manager's power cycle through this BMC
+  // is the evidence that a reimage really rebooted the node, so a BMC the
+  // tenant chose (a decoy that answers "cycled") would let it fake a reimage.
   app.put('/api/v1/nodes/:id/bmc', {
     schema: {
-      ...needs('nodes:write', { tenantScoped: true }), summary: 'Set how to reach the node\'s BMC (the password is never shown again; operators only inside --bmc-networks)',
+      ...needs('nodes:write'), summary: 'Set how to reach the node\'s BMC (the password is never shown again; operators only inside --bmc-networks; not tenant-scoped tokens)',
       params: NodeIdParams, body: BmcBody, response: { 200: BmcView, 400: ApiError, 403: ApiError, 404: ApiError },
     },
   }, async (request) => {
