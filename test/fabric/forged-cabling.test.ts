@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { credentials, Metadata } from '@grpc/grpc-js';
-import { create, toBinary } from '@bufbuild/protobuf';
-import type { FabricStatus, NodeList, Tenant } from '@metalfleet/api';
-import { AgentService, HealthMessageSchema } from '@metalfleet/proto';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { FabricStatus, NodeList, Operation, Tenant } from '@metalfleet/api';
+import { AgentService, CommandPhase, CommandProgressSchema, CommandSchema, HealthMessageSchema } from '@metalfleet/proto';
 import { createClient } from '@metalfleet/transport';
 import { ManagerProcess } from '../support/manager.ts';
 import { startOvsLab, type LabNode, type OvsLab } from '../support/ovs.ts';
@@ -147,5 +148,51 @@ describe('cabling a tenant cannot forge, on a real Open vSwitch', () => {
     // The operator re-plans the port: now it moves.
     await api('PUT', `/api/v1/fabric/links/lab/${a1.lane.port}`, { nodeId: b.nodeId, mac: '02:00:00:00:0b:02' });
     await eventually(async () => tag(a1.lane), (t) => t === String(blue.vlan), 10_000);
+  });
+
+  it("keeps a port with its node after the node re-registers in the manager's image without LLDP; a new machine's claim on it is a warning", async () => {
+    const { a2 } = machines;
+    const holder = (f: FabricStatus) => f.ports.find((p) => p.switchName === 'lab' && p.port === a2.lane.port)?.nodeId;
+    expect(holder(await api<FabricStatus>('GET', '/api/v1/fabric'))).toBe(a2.nodeId);
+    // a2 is reimaged: its agent (here: a client with its credential) acks the reboot, and the install image it boots
+    // registers with the install token from its boot script, as the manager's image does, but with an inventory without LLDP.
+    const images = `${manager.boot}/images`;
+    await api('PUT', '/api/v1/images/lab-os/1.0', { kernelUrl: `${images}/vmlinuz`, initrdUrl: `${images}/initrd`, rootUrl: `${images}/root.img`, sha256: 'ab'.repeat(32), cmdline: '' });
+    const agent = await mqtt.connectAsync(mqttUrl, { clientId: a2.nodeId, username: a2.nodeId, password: a2.credential, ca: ca(), reconnectPeriod: 0 });
+    try {
+      await agent.subscribeAsync(`mf/v1/nodes/${a2.nodeId}/commands`, { qos: 1 });
+      agent.on('message', (_topic, payload) => {
+        const command = fromBinary(CommandSchema, payload);
+        for (const [phase, message] of [[CommandPhase.ACKED, 'received'], [CommandPhase.RUNNING, 'rebooting']] as const) {
+          void agent.publishAsync(`mf/v1/nodes/${a2.nodeId}/progress`, Buffer.from(toBinary(CommandProgressSchema, create(CommandProgressSchema, {
+            commandId: command.commandId, at: timestampFromDate(new Date()), phase, message, verifiedSha256: '',
+          }))), { qos: 1 });
+        }
+      });
+      const op = await api<Operation>('POST', `/api/v1/nodes/${a2.nodeId}/reimage`, { image: 'lab-os@1.0' });
+      await eventually(() => api<Operation>('GET', `/api/v1/operations/${op.id}`), (o) => o.nodes[0]?.phase === 'installing', 30_000);
+    } finally {
+      await agent.endAsync(true);
+    }
+    const script = await (await fetch(`${manager.boot}/boot/ipxe?mac=${encodeURIComponent(a2.lane.mac)}`)).text();
+    const installToken = /metalfleet\.token=(\S+)/.exec(script)?.[1] ?? '';
+    expect(installToken).not.toBe('');
+    const withoutLldp = registration(a2);
+    withoutLldp.inventory.nics = withoutLldp.inventory.nics.map((n) => ({ ...n, neighbor: { switchName: '', switchId: '', portId: '', portDescription: '' } }));
+    const reinstalled = await agentClient.client.register({ ...withoutLldp, bootstrapToken: installToken });
+    expect([reinstalled.nodeId, reinstalled.returning]).toEqual([a2.nodeId, true]);
+
+    // Then a new machine in the manager's image claims a2's port: a trusted claim, but the port is a2's and stays so.
+    const mac = '02:00:00:00:0d:01';
+    await agentClient.client.register({
+      identity: { systemUuid: 'c0ffee00-0000-4000-8000-00000000000d', macs: [mac] },
+      inventory: { system: { hostname: 'port-thief' }, nics: [{ name: 'eth0', mac, speedMbps: 1000, linkUp: true, driver: 'veth', firmware: '', physical: true, neighbor: { switchName: 'lab', switchId: '', portId: a2.lane.port, portDescription: '' } }] },
+      agentVersion: 'test', bootstrapToken: readFileSync(manager.tokenFile, 'utf8').trim(),
+    });
+    const thief = (await api<NodeList>('GET', '/api/v1/nodes')).items.find((n) => n.hostname === 'port-thief');
+    const onA2 = (w: string) => w.includes(`lab/${a2.lane.port}`) && w.includes(`node ${thief?.id ?? '?'}`) && w.includes(`node ${a2.nodeId}`);
+    const fabric = await eventually(() => api<FabricStatus>('GET', '/api/v1/fabric'), (f) => f.cablingWarnings.some(onA2));
+    expect(fabric.cablingWarnings.filter(onA2)).toEqual([expect.stringContaining("LLDP from the manager's image")]);
+    expect(holder(fabric)).toBe(a2.nodeId);
   });
 });

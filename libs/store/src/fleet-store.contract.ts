@@ -271,14 +271,28 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
           { switchName: 'leaf-1', port: 'p1', nodeId: 'n2', mac: 'aa:00:00:00:00:09', source: 'lldp-node-os', trusted: false, since: t2 },
         ],
       });
-      // Heard again later: still first seen at t1. Recabled: the old port goes, the new one starts now.
+      // Heard again later: still first seen at t1; a new port starts now.
       await store.recordLearnedLinks('n1', 'lldp-manager-image', [{ nodeId: 'n1', switchName: 'leaf-1', port: 'p1', mac: 'aa:00:00:00:00:01' }, { nodeId: 'n1', switchName: 'leaf-1', port: 'p7', mac: 'aa:00:00:00:00:03' }], t2);
       expect((await store.portLinks()).learned.filter((l) => l.nodeId === 'n1').map((l) => [l.port, l.since])).toEqual([['p1', t1], ['p7', t2]]);
+      // A trusted claim is never removed by a later report that leaves it out (a registration without LLDP):
+      // otherwise the port would be free for the next claimant. Only an operator or the node's deletion removes it.
       await store.recordLearnedLinks('n1', 'lldp-manager-image', [{ nodeId: 'n1', switchName: 'leaf-1', port: 'p7', mac: 'aa:00:00:00:00:03' }], t2);
-      expect((await store.portLinks()).learned.map((l) => [l.nodeId, l.port, l.source])).toEqual([['n2', 'p1', 'lldp-node-os'], ['n1', 'p7', 'lldp-manager-image']]);
+      await store.recordLearnedLinks('n1', 'lldp-manager-image', [], t2);
+      expect((await store.portLinks()).learned.map((l) => [l.nodeId, l.port, l.source, l.since])).toEqual([
+        ['n1', 'p1', 'lldp-manager-image', t1], ['n2', 'p1', 'lldp-node-os', t2], ['n1', 'p7', 'lldp-manager-image', t2],
+      ]);
+      // An untrusted claim is only the node's latest word: the next report replaces it.
+      await store.recordLearnedLinks('n2', 'lldp-node-os', [{ nodeId: 'n2', switchName: 'leaf-1', port: 'p3', mac: 'aa:00:00:00:00:09' }], t2);
+      expect((await store.portLinks()).learned.filter((l) => l.nodeId === 'n2').map((l) => l.port)).toEqual(['p3']);
+      await store.recordLearnedLinks('n2', 'lldp-node-os', [], t2);
       // A report from one source leaves the others' alone.
       await store.recordLearnedLinks('n1', 'lldp-node-os', [], t2);
-      expect((await store.portLinks()).learned).toHaveLength(2);
+      expect((await store.portLinks()).learned.map((l) => [l.nodeId, l.port])).toEqual([['n1', 'p1'], ['n1', 'p7']]);
+      // The operator removes what maps a port: its plan and every claim on it, trusted ones too; other ports keep theirs.
+      await store.setPlannedLink('leaf-1', 'p1', { nodeId: 'n2', mac: 'aa:00:00:00:00:09' });
+      await store.forgetPort('leaf-1', 'p1');
+      expect((await store.portLinks()).planned.map((l) => l.port)).toEqual(['p2']);
+      expect((await store.portLinks()).learned.map((l) => [l.nodeId, l.port])).toEqual([['n1', 'p7']]);
       await store.setPlannedLink('leaf-1', 'p2', null);
       expect((await store.portLinks()).planned).toEqual([]);
       await store.close();

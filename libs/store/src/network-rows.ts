@@ -1,5 +1,5 @@
 // Row shapes of the tenant and cabling tables, shared by both dialects.
-import { DomainError, type LearnedLink, type LinkSource, type PlannedLink } from '@metalfleet/domain';
+import { DomainError, claimsReplacedByReport, type LearnedLink, type LinkSource, type PlannedLink } from '@metalfleet/domain';
 import type { TenantRecord } from './network-store.ts';
 
 export interface TenantRow { id: string; name: string; vlan: number; vni: number; created_at: number }
@@ -18,10 +18,9 @@ export function rowLearnedLink(r: LearnedLinkRow): LearnedLink {
   return { switchName: r.switch_name, port: r.port, nodeId: r.node_id, mac: r.mac, source: r.source, trusted: Boolean(r.trusted), since: new Date(Number(r.since)) };
 }
 
-/** The ports of `existing` that one source no longer reports for the node (the rest are upserted, keeping their `since`). */
-export function portsNoLongerHeard(existing: ReadonlyArray<{ switch_name: string; port: string }>, links: readonly PlannedLink[]): Array<{ switch_name: string; port: string }> {
-  const heard = new Set(links.map((l) => `${l.switchName}\u0000${l.port}`));
-  return existing.filter((r) => !heard.has(`${r.switch_name}\u0000${r.port}`));
+/** The rows of `existing` (one node, one source) that this report replaces: the domain decides (never a trusted claim). */
+export function portsReplacedByReport(source: LinkSource, existing: ReadonlyArray<{ switch_name: string; port: string }>, links: readonly PlannedLink[]): Array<{ switch_name: string; port: string }> {
+  return claimsReplacedByReport(source, existing.map((r) => ({ ...r, switchName: r.switch_name })), links).map(({ switch_name, port }) => ({ switch_name, port }));
 }
 
 export function tenantConflict(tenant: TenantRecord): DomainError {

@@ -23,9 +23,13 @@ export interface NetworkStore {
    * Replaces what one source says about one node's cabling with `links`,
    * trusted or not as the domain's trustedSource says. A link still reported
    * keeps its `since` (the earliest trusted claim keeps a port); one no longer
-   * reported goes. Claims of other nodes on the same ports are kept: several
-   * nodes may claim one port, and the domain decides.
+   * reported goes only if the source is untrusted (the domain's
+   * claimsReplacedByReport): a trusted claim stays until an operator removes
+   * it (forgetPort) or the node is deleted. Claims of other nodes on the same
+   * ports are kept: several nodes may claim one port, and the domain decides.
    */
   recordLearnedLinks(nodeId: string, source: LinkSource, links: readonly PlannedLink[], at: Date): Promise<void>;
+  /** An operator's removal of what maps one port: its planned link and every learned claim on it. */
+  forgetPort(switchName: string, port: string): Promise<void>;
   portLinks(): Promise<{ planned: PlannedLink[]; learned: LearnedLink[] }>;
 }

@@ -1,7 +1,7 @@
 // NetworkStore on PostgreSQL: spread into the PostgreSQL FleetStore.
 import type pg from 'pg';
 import { DomainError, trustedSource } from '@metalfleet/domain';
-import { portsNoLongerHeard, rowLearnedLink, rowPlannedLink, rowTenant, tenantConflict, type LearnedLinkRow, type LinkRow, type TenantRow } from './network-rows.ts';
+import { portsReplacedByReport, rowLearnedLink, rowPlannedLink, rowTenant, tenantConflict, type LearnedLinkRow, type LinkRow, type TenantRow } from './network-rows.ts';
 import type { NetworkStore } from './network-store.ts';
 
 type Query = (sql: string, params?: unknown[]) => Promise<pg.QueryResult>;
@@ -50,7 +50,7 @@ export function pgNetworkStore(query: Query, inTransaction: <T>(work: (q: Query)
     async recordLearnedLinks(nodeId, source, links, at) {
       await inTransaction(async (q) => {
         const existing = (await q('SELECT switch_name, port FROM learned_links WHERE node_id = $1 AND source = $2 FOR UPDATE', [nodeId, source])).rows as LearnedLinkRow[];
-        for (const gone of portsNoLongerHeard(existing, links)) {
+        for (const gone of portsReplacedByReport(source, existing, links)) {
           await q('DELETE FROM learned_links WHERE node_id = $1 AND source = $2 AND switch_name = $3 AND port = $4', [nodeId, source, gone.switch_name, gone.port]);
         }
         for (const l of links) {
@@ -58,6 +58,13 @@ export function pgNetworkStore(query: Query, inTransaction: <T>(work: (q: Query)
             ON CONFLICT (node_id, source, switch_name, port) DO UPDATE SET mac = excluded.mac, trusted = excluded.trusted`,
           [l.switchName, l.port, nodeId, source, l.mac.toLowerCase(), trustedSource(source), at.getTime()]);
         }
+      });
+    },
+
+    async forgetPort(switchName, port) {
+      await inTransaction(async (q) => {
+        await q("DELETE FROM port_links WHERE switch_name = $1 AND port = $2 AND source = 'manual'", [switchName, port]);
+        await q('DELETE FROM learned_links WHERE switch_name = $1 AND port = $2', [switchName, port]);
       });
     },
 

@@ -1,7 +1,7 @@
 // NetworkStore on SQLite: spread into the SQLite FleetStore.
 import type { DatabaseSync } from 'node:sqlite';
 import { DomainError, trustedSource } from '@metalfleet/domain';
-import { portsNoLongerHeard, rowLearnedLink, rowPlannedLink, rowTenant, tenantConflict, type LearnedLinkRow, type LinkRow, type TenantRow } from './network-rows.ts';
+import { portsReplacedByReport, rowLearnedLink, rowPlannedLink, rowTenant, tenantConflict, type LearnedLinkRow, type LinkRow, type TenantRow } from './network-rows.ts';
 import type { NetworkStore } from './network-store.ts';
 
 export function sqliteNetworkStore(db: DatabaseSync, inTransaction: <T>(db: DatabaseSync, work: () => T) => T): NetworkStore {
@@ -47,10 +47,17 @@ export function sqliteNetworkStore(db: DatabaseSync, inTransaction: <T>(db: Data
       inTransaction(db, () => {
         const existing = db.prepare('SELECT switch_name, port FROM learned_links WHERE node_id = ? AND source = ?').all(nodeId, source) as unknown as LearnedLinkRow[];
         const remove = db.prepare('DELETE FROM learned_links WHERE node_id = ? AND source = ? AND switch_name = ? AND port = ?');
-        for (const gone of portsNoLongerHeard(existing, links)) remove.run(nodeId, source, gone.switch_name, gone.port);
+        for (const gone of portsReplacedByReport(source, existing, links)) remove.run(nodeId, source, gone.switch_name, gone.port);
         const upsert = db.prepare(`INSERT INTO learned_links (switch_name, port, node_id, source, mac, trusted, since) VALUES (?, ?, ?, ?, ?, ?, ?)
           ON CONFLICT (node_id, source, switch_name, port) DO UPDATE SET mac = excluded.mac, trusted = excluded.trusted`);
         for (const l of links) upsert.run(l.switchName, l.port, nodeId, source, l.mac.toLowerCase(), trustedSource(source) ? 1 : 0, at.getTime());
+      });
+    },
+
+    async forgetPort(switchName, port) {
+      inTransaction(db, () => {
+        db.prepare("DELETE FROM port_links WHERE switch_name = ? AND port = ? AND source = 'manual'").run(switchName, port);
+        db.prepare('DELETE FROM learned_links WHERE switch_name = ? AND port = ?').run(switchName, port);
       });
     },
 

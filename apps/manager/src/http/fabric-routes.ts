@@ -133,9 +133,10 @@ export const fabricRoutes: FastifyPluginAsyncTypebox<FabricRouteDeps> = async (a
   });
 
   app.delete('/api/v1/fabric/links/:switchName/:port', {
-    schema: { ...needs('admin'), summary: 'Remove a planned link', params: PortParams, response: { 204: { type: 'null' } } },
+    schema: { ...needs('admin'), summary: 'Unmap a port: remove its planned link and every learned claim on it (trusted ones stay until this)', params: PortParams, response: { 204: { type: 'null' } } },
   }, async (request, reply) => {
-    await store.setPlannedLink(request.params.switchName, request.params.port, null);
+    request.auditDetail = `port ${request.params.switchName}/${request.params.port}`;
+    await store.forgetPort(request.params.switchName, request.params.port);
     await reconciler.reconcile();
     return reply.status(204).send(null);
   });

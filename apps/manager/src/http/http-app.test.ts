@@ -194,6 +194,15 @@ describe('REST API', () => {
     expect((await store.getNodeSummary('n1'))?.state).toBe('available');
   });
 
+  it('an admin unmaps a port: its plan and every claim on it go, trusted ones too, which no later report can remove', async () => {
+    const at = new Date('2026-11-01T00:00:00Z');
+    await store.recordLearnedLinks('n2', 'lldp-manager-image', [{ nodeId: 'n2', switchName: 'leaf-9', port: 'p1', mac: 'aa:bb:cc:00:00:01' }], at);
+    await store.recordLearnedLinks('n2', 'lldp-manager-image', [], at);
+    expect((await store.portLinks()).learned.filter((l) => l.switchName === 'leaf-9').map((l) => l.port)).toEqual(['p1']);
+    expect((await inject({ method: 'DELETE', url: '/api/v1/fabric/links/leaf-9/p1' })).statusCode).toBe(204);
+    expect((await store.portLinks()).learned.filter((l) => l.switchName === 'leaf-9')).toEqual([]);
+  });
+
   describe('images, templates, reimaging, power and the boot endpoint', () => {
     const sha = 'ab'.repeat(32);
     const image = { kernelUrl: 'http://m/images/vmlinuz', initrdUrl: 'http://m/images/initrd', rootUrl: 'http://m/images/root.img', sha256: sha.toUpperCase(), cmdline: 'console=ttyS0' };

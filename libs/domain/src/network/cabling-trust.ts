@@ -30,3 +30,20 @@ export function lldpSource(report: LldpReport): LinkSource {
 export function trustedSource(source: LinkSource): boolean {
   return source !== 'lldp-node-os';
 }
+
+/**
+ * Which of a node's earlier claims from `source` a new report replaces: those
+ * it no longer mentions, when the source is untrusted (the tenant's OS says
+ * what it likes, and only its latest word is kept). A trusted claim maps a
+ * port, and a port already mapped never moves without an operator, so a later
+ * report that simply leaves it out (a registration without LLDP) removes
+ * nothing: it goes when an operator removes it or the node is deleted.
+ */
+export function claimsReplacedByReport<T extends { switchName: string; port: string }>(
+  source: LinkSource, earlier: readonly T[], heard: ReadonlyArray<{ switchName: string; port: string }>,
+): T[] {
+  if (trustedSource(source)) return [];
+  const key = (l: { switchName: string; port: string }) => `${l.switchName}\u0000${l.port}`;
+  const now = new Set(heard.map(key));
+  return earlier.filter((l) => !now.has(key(l)));
+}

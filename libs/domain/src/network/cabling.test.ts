@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Nic } from '../inventory.ts';
 import { effectiveLinks, learnedLinks, type LearnedLink, type PlannedLink } from './cabling.ts';
-import { lldpSource, trustedSource, type LinkSource, type LldpReport } from './cabling-trust.ts';
+import { claimsReplacedByReport, lldpSource, trustedSource, type LinkSource, type LldpReport } from './cabling-trust.ts';
 
 const nic = (mac: string, switchName: string, portId: string): Nic => ({
   name: 'eth0', mac, speedMbps: 100000, linkUp: true, driver: 'mlx5_core', firmware: '', physical: true,
@@ -25,6 +25,29 @@ describe('cabling trust', () => {
 
   it('trusts what the switch itself sees', () => {
     expect(trustedSource('switch')).toBe(true);
+  });
+});
+
+describe('what a new report replaces', () => {
+  const p = (port: string) => ({ switchName: 'leaf-1', port });
+  it.each<[string, LinkSource, string[], string[], string[]]>([
+    ['the tenant OS: only its latest word is kept', 'lldp-node-os', ['p1', 'p2'], ['p2'], ['p1']],
+    ['the tenant OS: a report without LLDP drops its claims', 'lldp-node-os', ['p1'], [], ['p1']],
+    ["the manager's image without LLDP: the mapped port stays", 'lldp-manager-image', ['p1'], [], []],
+    ["the manager's image heard elsewhere: the old port stays (an operator decides)", 'lldp-manager-image', ['p1'], ['p2'], []],
+    ['the switch no longer sees it: the port stays', 'switch', ['p1'], [], []],
+    ['legacy claims stay', 'lldp-legacy', ['p1'], [], []],
+  ])('%s', (_case, source, earlier, now, replaced) => {
+    expect(claimsReplacedByReport(source, earlier.map(p), now.map(p)).map((l) => l.port)).toEqual(replaced);
+  });
+
+  it('keeps a port with its owner after a report without LLDP: a new trusted claim on it is a conflict, the NIC heard elsewhere a warning', () => {
+    // V was heard on p1 in the manager's image, re-registered in it without LLDP (nothing replaced), then a new machine claims p1.
+    const earlier = [heard('v', 'aa:00:00:00:00:01', 'p1', 'lldp-manager-image', 0)];
+    expect(claimsReplacedByReport('lldp-manager-image', earlier, [])).toEqual([]);
+    const { links, warnings } = effectiveLinks([], [...earlier, heard('x', 'aa:00:00:00:00:99', 'p1', 'lldp-manager-image', 5), heard('v', 'aa:00:00:00:00:01', 'p2', 'lldp-manager-image', 6)]);
+    expect(links).toEqual([{ nodeId: 'v', mac: 'aa:00:00:00:00:01', switchName: 'leaf-1', port: 'p1' }]);
+    expect(warnings.map((w) => [w.kind, w.nodeId, w.heard.port])).toEqual([['port-conflict', 'x', 'p1'], ['nic-elsewhere', 'v', 'p2']]);
   });
 });
 
