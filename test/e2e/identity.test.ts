@@ -95,7 +95,12 @@ describe('node identity', () => {
     const lab = saved(join(dir, 'lab'));
     const victim = (await nodes()).find((n) => n.id === lab.nodeId)!;
     const refused = await register(claim(victim), readFileSync(manager.tokenFile, 'utf8').trim());
-    expect(refused).toMatchObject({ code: 'conflict', message: expect.stringContaining(`partial match with node ${victim.id}`) });
+    // The caller learns the conflict id only: nothing of the known node (an oracle for whoever replays one identifier).
+    expect(refused).toMatchObject({ code: 'conflict', message: expect.stringMatching(/^identity conflict \d+: an operator must resolve it$/) });
+    const known = [victim.id, victim.identity.systemUuid, victim.identity.systemSerial, victim.identity.chassisSerial, victim.identity.boardSerial, ...victim.identity.macs].filter((v) => v !== '');
+    const message = (refused as Error).message;
+    for (const value of known) expect(message).not.toContain(value);
+    expect((await conflicts()).find((c) => message.startsWith(`identity conflict ${c.id}:`))?.reason).toContain(`partial match with node ${victim.id}`);
     expect((await nodes()).find((n) => n.id === victim.id)?.identity).toEqual(victim.identity);
     expect(await credentialWorks(lab.nodeId, lab.credential)).toBe(true);
     expect(await conflicts()).toContainEqual(expect.objectContaining({ kind: 'mismatch', nodeIds: [victim.id] }));
@@ -118,7 +123,8 @@ describe('node identity', () => {
     expect(await boot(victim.identity.macs[0]!)).toMatchObject({ status: 200, body: expect.not.stringContaining('metalfleet.token=') });
     const token = tokenIn((await boot('02:aa:00:00:00:01')).body);
     expect(token).toMatch(/^mfbt\./);
-    expect(await register(victim.identity, token)).toMatchObject({ code: 'conflict', message: expect.stringMatching(/discovery token .* known node/) });
+    expect(await register(victim.identity, token)).toMatchObject({ code: 'conflict', message: expect.not.stringContaining(victim.id) });
+    expect((await conflicts()).some((c) => /discovery token .* known node/.test(c.reason))).toBe(true);
     expect(await register({ macs: ['02:aa:00:00:00:01', victim.identity.macs[0]!] }, token)).toMatchObject({ code: 'conflict' });
     expect(await register({ systemUuid: '0badc0de-0000-4000-8000-000000000001', macs: ['02:aa:00:00:00:02'] }, token))
       .toMatchObject({ code: 'unauthenticated', message: expect.stringContaining('02:aa:00:00:00:01') });
