@@ -28,7 +28,7 @@ const manager = new ManagerProcess(join(dir, 'manager'), [
 const agents: Proc[] = [];
 let mqttUrl = '';
 
-type Conflict = { id: string; kind: string; status: string; nodeIds: string[]; reason: string; attempts: number };
+type Conflict = { id: string; kind: string; status: string; nodeIds: string[]; reason: string; attempts: number; lastPeer: string; enrolledPeer: string | null };
 type Token = { id: string; purpose: string; uses: number; description: string };
 
 const agentArgs = (seed: string, count: number, stateDir: string, tokenFile = manager.tokenFile, faults = quietFaults) => ['--manager', manager.grpc, '--bootstrap-token-file', tokenFile,
@@ -258,5 +258,23 @@ describe('expired boot tokens', () => {
     } finally {
       await short.stop();
     }
+  });
+});
+
+// Last: the machine it registers has no agent and would stand in the way of the spare and template tests above.
+describe('an operator\'s approval', () => {
+  it('uses an approval only with a token: whoever presents the approved identity first without one gets nothing', async () => {
+    const operatorToken = readFileSync(manager.tokenFile, 'utf8').trim();
+    const machine = { systemUuid: '5f0c0000-0000-4000-8000-00000000a001', systemSerial: 'RACE-1', macs: ['02:ac:00:00:00:01'] };
+    const first = (await register(machine, operatorToken)) as { nodeId: string };
+    expect(await register(machine, operatorToken)).toMatchObject({ code: 'pending-approval' });
+    const pending = (await conflicts()).find((c) => c.kind === 're-enrolment' && c.nodeIds.includes(first.nodeId))!;
+    expect(await cli('conflicts', 'approve', pending.id)).toMatchObject({ code: 0 });
+    expect(await register(machine, '')).toMatchObject({ code: 'unauthenticated' });
+    expect(pending.lastPeer).toMatch(/:\d+$/);
+    expect((await conflicts('approved')).map((c) => c.id)).toContain(pending.id);
+    expect(await register(machine, operatorToken)).toMatchObject({ nodeId: first.nodeId });
+    // Where the approval was used from is recorded (the caller's address and port).
+    expect((await conflicts('enrolled')).find((c) => c.id === pending.id)?.enrolledPeer).toMatch(/^(127\.0\.0\.1|::1|::ffff:127\.0\.0\.1|\[::1\]):\d+$/);
   });
 });
