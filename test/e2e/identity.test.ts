@@ -28,7 +28,7 @@ const manager = new ManagerProcess(join(dir, 'manager'), [
 const agents: Proc[] = [];
 let mqttUrl = '';
 
-type Conflict = { id: string; kind: string; status: string; nodeIds: string[]; reason: string; attempts: number };
+type Conflict = { id: string; kind: string; status: string; nodeIds: string[]; reason: string; attempts: number; lastPeer: string; enrolledPeer: string | null };
 type Token = { id: string; purpose: string; uses: number; description: string };
 
 const agentArgs = (seed: string, count: number, stateDir: string, tokenFile = manager.tokenFile, faults = quietFaults) => ['--manager', manager.grpc, '--bootstrap-token-file', tokenFile,
@@ -95,7 +95,12 @@ describe('node identity', () => {
     const lab = saved(join(dir, 'lab'));
     const victim = (await nodes()).find((n) => n.id === lab.nodeId)!;
     const refused = await register(claim(victim), readFileSync(manager.tokenFile, 'utf8').trim());
-    expect(refused).toMatchObject({ code: 'conflict', message: expect.stringContaining(`partial match with node ${victim.id}`) });
+    // The caller learns the conflict id only: nothing of the known node (an oracle for whoever replays one identifier).
+    expect(refused).toMatchObject({ code: 'conflict', message: expect.stringMatching(/^identity conflict \d+: an operator must resolve it$/) });
+    const known = [victim.id, victim.identity.systemUuid, victim.identity.systemSerial, victim.identity.chassisSerial, victim.identity.boardSerial, ...victim.identity.macs].filter((v) => v !== '');
+    const message = (refused as Error).message;
+    for (const value of known) expect(message).not.toContain(value);
+    expect((await conflicts()).find((c) => message.startsWith(`identity conflict ${c.id}:`))?.reason).toContain(`partial match with node ${victim.id}`);
     expect((await nodes()).find((n) => n.id === victim.id)?.identity).toEqual(victim.identity);
     expect(await credentialWorks(lab.nodeId, lab.credential)).toBe(true);
     expect(await conflicts()).toContainEqual(expect.objectContaining({ kind: 'mismatch', nodeIds: [victim.id] }));
@@ -118,7 +123,8 @@ describe('node identity', () => {
     expect(await boot(victim.identity.macs[0]!)).toMatchObject({ status: 200, body: expect.not.stringContaining('metalfleet.token=') });
     const token = tokenIn((await boot('02:aa:00:00:00:01')).body);
     expect(token).toMatch(/^mfbt\./);
-    expect(await register(victim.identity, token)).toMatchObject({ code: 'conflict', message: expect.stringMatching(/discovery token .* known node/) });
+    expect(await register(victim.identity, token)).toMatchObject({ code: 'conflict', message: expect.not.stringContaining(victim.id) });
+    expect((await conflicts()).some((c) => /discovery token .* known node/.test(c.reason))).toBe(true);
     expect(await register({ macs: ['02:aa:00:00:00:01', victim.identity.macs[0]!] }, token)).toMatchObject({ code: 'conflict' });
     expect(await register({ systemUuid: '0badc0de-0000-4000-8000-000000000001', macs: ['02:aa:00:00:00:02'] }, token))
       .toMatchObject({ code: 'unauthenticated', message: expect.stringContaining('02:aa:00:00:00:01') });
@@ -252,5 +258,23 @@ describe('expired boot tokens', () => {
     } finally {
       await short.stop();
     }
+  });
+});
+
+// Last: the machine it registers has no agent and would stand in the way of the spare and template tests above.
+describe('an operator\'s approval', () => {
+  it('uses an approval only with a token: whoever presents the approved identity first without one gets nothing', async () => {
+    const operatorToken = readFileSync(manager.tokenFile, 'utf8').trim();
+    const machine = { systemUuid: '5f0c0000-0000-4000-8000-00000000a001', systemSerial: 'RACE-1', macs: ['02:ac:00:00:00:01'] };
+    const first = (await register(machine, operatorToken)) as { nodeId: string };
+    expect(await register(machine, operatorToken)).toMatchObject({ code: 'pending-approval' });
+    const pending = (await conflicts()).find((c) => c.kind === 're-enrolment' && c.nodeIds.includes(first.nodeId))!;
+    expect(await cli('conflicts', 'approve', pending.id)).toMatchObject({ code: 0 });
+    expect(await register(machine, '')).toMatchObject({ code: 'unauthenticated' });
+    expect(pending.lastPeer).toMatch(/:\d+$/);
+    expect((await conflicts('approved')).map((c) => c.id)).toContain(pending.id);
+    expect(await register(machine, operatorToken)).toMatchObject({ nodeId: first.nodeId });
+    // Where the approval was used from is recorded (the caller's address and port).
+    expect((await conflicts('enrolled')).find((c) => c.id === pending.id)?.enrolledPeer).toMatch(/^(127\.0\.0\.1|::1|::ffff:127\.0\.0\.1|\[::1\]):\d+$/);
   });
 });

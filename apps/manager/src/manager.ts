@@ -154,7 +154,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   const register = createRegistrar({ store, events, tokens, admitDiscovered: config.admitDiscovered, newNodeId: randomUUID, now });
   const bootTokens = createBootTokens({
     tokens, store, now,
-    limits: { discoveryTtlSeconds: config.discoveryTokenTtlS, discoveryPerMac: config.discoveryTokensPerMac, discoveryMax: config.discoveryTokensMax, installTtlSeconds: 3600, installPerNode: 5 },
+    limits: { discoveryTtlSeconds: config.discoveryTokenTtlS, discoveryPerMac: config.discoveryTokensPerMac, discoveryMax: config.discoveryTokensMax, installTtlSeconds: 3600 },
   });
   const tokenPurger = setInterval(() => {
     bootTokens.purgeExpired().then((purged) => {

@@ -18,6 +18,8 @@ export const IdentityConflict = Type.Object({
   resolvedNodeId: Type.Union([Type.String(), Type.Null()]),
   resolvedBy: Type.Union([Type.String(), Type.Null()]),
   resolvedAt: NullableTimestamp,
+  lastPeer: Type.String({ description: 'The network address the latest refused registration came from.' }),
+  enrolledPeer: Type.Union([Type.String(), Type.Null()], { description: 'The network address of the registration that used the approval.' }),
 });
 export type IdentityConflict = Static<typeof IdentityConflict>;
 

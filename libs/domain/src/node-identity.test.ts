@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { identityKey, isAnonymous, matchIdentity, normalizeIdentity, type NodeIdentity } from './node-identity.ts';
+import { identityKey, isAnonymous, matchIdentity, normalizeIdentity, parseMac, type NodeIdentity } from './node-identity.ts';
 
 function id(partial: Partial<NodeIdentity>): NodeIdentity {
   return { systemUuid: '', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '', ...partial };
@@ -51,5 +51,31 @@ describe('identityKey', () => {
   it('is the same for the same machine written differently, and differs when any identifier does', () => {
     expect(identityKey(id({ systemUuid: 'ABC', macs: ['AA-BB-CC-00-00-02', 'aa:bb:cc:00:00:01'] }))).toBe(identityKey(id({ systemUuid: 'abc', macs: ['aa:bb:cc:00:00:01', 'aa:bb:cc:00:00:02'] })));
     expect(identityKey(id({ systemUuid: 'abc', boardSerial: 'B1' }))).not.toBe(identityKey(id({ systemUuid: 'abc', boardSerial: 'B2' })));
+  });
+});
+
+describe('one machine, spelled as different tools print it', () => {
+  const stored = id({ systemUuid: '4c4c4544-0042-3510-8052-b4c04f4e4d32', systemSerial: 'SN-A1', boardSerial: 'BRD-7X', macs: ['0c:42:a1:00:00:01', '0c:42:a1:00:00:02'] });
+  const cases: Array<{ name: string; me: NodeIdentity }> = [
+    { name: 'UUID in braces', me: { ...stored, systemUuid: '{4C4C4544-0042-3510-8052-B4C04F4E4D32}' } },
+    { name: 'serials in lower case', me: { ...stored, systemSerial: 'sn-a1', boardSerial: 'brd-7x' } },
+    { name: 'MACs without separators', me: { ...stored, macs: ['0C42A1000001', '0c42a1000002'] } },
+    { name: 'MACs dotted', me: { ...stored, macs: ['0c42.a100.0001', '0C42.A100.0002'] } },
+    { name: 'MACs dashed', me: { ...stored, macs: ['0C-42-A1-00-00-01', '0c-42-a1-00-00-02'] } },
+  ];
+  it.each(cases)('$name: the same node, the same key', ({ me }) => {
+    expect(matchIdentity(me, [{ nodeId: 'n1', identity: stored }])).toEqual({ kind: 'known', nodeId: 'n1' });
+    expect(identityKey(me)).toBe(identityKey(stored));
+  });
+
+  it('keeps the serial as reported for display', () => {
+    expect(normalizeIdentity(id({ systemSerial: ' sn-a1 ' })).systemSerial).toBe('sn-a1');
+  });
+
+  it.each([
+    ['aa:bb:cc:dd:ee:ff', 'aa:bb:cc:dd:ee:ff'], ['AA-BB-CC-DD-EE-FF', 'aa:bb:cc:dd:ee:ff'], ['aabb.ccdd.eeff', 'aa:bb:cc:dd:ee:ff'],
+    ['AABBCCDDEEFF', 'aa:bb:cc:dd:ee:ff'], ['aa:bb:cc:dd:ee', null], ['aabb.ccdd.eef', null], ['aa:bb-cc:dd:ee:ff:00', null], ['junk', null], ['', null],
+  ])('parseMac(%j) is %j', (value, expected) => {
+    expect(parseMac(value)).toBe(expected);
   });
 });

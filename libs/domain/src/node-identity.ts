@@ -37,8 +37,9 @@ const placeholderSerials = new Set([
 
 const badMacs = new Set(['00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff']);
 
+// SMBIOS tools print the UUID with or without braces, in either case.
 function cleanUuid(value: string): string {
-  const v = value.trim().toLowerCase();
+  const v = value.trim().replace(/^\{(.*)\}$/, '$1').trim().toLowerCase();
   return placeholderUuids.has(v) ? '' : v;
 }
 
@@ -47,9 +48,26 @@ function cleanSerial(value: string): string {
   return placeholderSerials.has(v.toLowerCase()) ? '' : v;
 }
 
+/** Serials are compared without regard to case (vendors' tools disagree on it); what is stored and shown keeps the case reported. */
+export function serialForComparison(value: string): string {
+  return cleanSerial(value).toUpperCase();
+}
+
+/**
+ * A MAC in any common spelling (aa:bb:cc:dd:ee:ff, AA-BB-…, aabb.ccdd.eeff,
+ * aabbccddeeff) as lower-case colon form; null when it is none of them.
+ */
+export function parseMac(value: string): string | null {
+  const v = value.trim().toLowerCase();
+  const hex = /^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$/.test(v) ? v.replace(/[:-]/g, '')
+    : /^([0-9a-f]{4}\.){2}[0-9a-f]{4}$/.test(v) ? v.replaceAll('.', '')
+      : /^[0-9a-f]{12}$/.test(v) ? v : null;
+  return hex === null ? null : (hex.match(/../g) ?? []).join(':');
+}
+
 function cleanMac(value: string): string {
-  const v = value.trim().toLowerCase().replaceAll('-', ':');
-  return /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(v) && !badMacs.has(v) ? v : '';
+  const v = parseMac(value);
+  return v !== null && !badMacs.has(v) ? v : '';
 }
 
 /** Drops placeholders and normalises case, so comparisons are meaningful. */
@@ -75,6 +93,12 @@ function serials(identity: NodeIdentity): string[] {
   return [identity.systemSerial, identity.chassisSerial, identity.boardSerial].filter((s) => s !== '');
 }
 
+/** The normalised identity with serials case-folded: what comparisons and keys use. */
+function comparable(identity: NodeIdentity): NodeIdentity {
+  const n = normalizeIdentity(identity);
+  return { ...n, systemSerial: n.systemSerial.toUpperCase(), chassisSerial: n.chassisSerial.toUpperCase(), boardSerial: n.boardSerial.toUpperCase() };
+}
+
 /** Shares at least one identifier: the store's candidates, checked again here so a broad lookup is harmless. */
 function sharesAny(a: NodeIdentity, b: NodeIdentity): boolean {
   if (a.systemUuid !== '' && a.systemUuid === b.systemUuid) return true;
@@ -88,8 +112,8 @@ const show = (value: string) => (value === '' ? 'none' : value);
 
 /** Where a presented identity disagrees with a stored one, in words; empty when every strong identifier agrees. */
 export function identityDifferences(stored: NodeIdentity, presented: NodeIdentity): string[] {
-  const s = normalizeIdentity(stored);
-  const p = normalizeIdentity(presented);
+  const s = comparable(stored);
+  const p = comparable(presented);
   const fields = [
     ['system UUID', s.systemUuid, p.systemUuid], ['system serial', s.systemSerial, p.systemSerial],
     ['chassis serial', s.chassisSerial, p.chassisSerial], ['board serial', s.boardSerial, p.boardSerial],
@@ -105,7 +129,7 @@ export function identityDifferences(stored: NodeIdentity, presented: NodeIdentit
 
 /** One string per distinct identity: operator approvals and recorded conflicts are keyed by it. */
 export function identityKey(identity: NodeIdentity): string {
-  const n = normalizeIdentity(identity);
+  const n = comparable(identity);
   return [n.systemUuid, n.systemSerial, n.chassisSerial, n.boardSerial, n.macs.join(',')].join('|');
 }
 
@@ -117,9 +141,9 @@ export function identityKey(identity: NodeIdentity): string {
  * who is root on one machine can read and replay any single identifier.
  */
 export function matchIdentity(identity: NodeIdentity, candidates: readonly KnownIdentity[]): IdentityMatch {
-  const me = normalizeIdentity(identity);
+  const me = comparable(identity);
   const sharing = candidates
-    .map((c) => ({ nodeId: c.nodeId, identity: normalizeIdentity(c.identity) }))
+    .map((c) => ({ nodeId: c.nodeId, identity: comparable(c.identity) }))
     .filter((c) => sharesAny(me, c.identity));
   if (sharing.length === 0) return { kind: 'new' };
   const ids = sharing.map((c) => c.nodeId);

@@ -24,7 +24,7 @@ describe('decideRegistration', () => {
     { name: 'known node, another node\'s credential: conflict', match: known, proof: { ...none, credentialOf: 'n2' }, expected: { action: 'conflict', nodeIds: ['n1', 'n2'] } },
     { name: 'known node, install token for it during its reimage: returning', match: known, proof: install('n1', true), expected: { action: 'returning', nodeId: 'n1', via: 'install-token', spendToken: true } },
     { name: 'known node, install token for it, no reimage in progress: refused', match: known, proof: install('n1', false), expected: { action: 'refuse', reason: expect.stringContaining('not rebooting or installing') } },
-    { name: 'known node, install token for another node: refused', match: known, proof: install('n2', true), expected: { action: 'refuse', reason: expect.stringContaining('bound to node n2') } },
+    { name: 'known node, install token for another node: refused', match: known, proof: install('n2', true), expected: { action: 'refuse', reason: expect.stringContaining('bound to another node') } },
     { name: 'known node, discovery token: conflict, never its credential', match: known, proof: discovery('0c:42:a1:00:00:01'), expected: { action: 'conflict', nodeIds: ['n1'] } },
     { name: 'known node, operator token (wiped disk): pending approval', match: known, proof: operator, expected: { action: 'pending-approval', nodeId: 'n1' } },
     { name: 'known node, operator token, approved: returning', match: known, proof: { ...operator, approvedAs: 'n1' }, expected: { action: 'returning', nodeId: 'n1', via: 'approval' } },
@@ -34,6 +34,13 @@ describe('decideRegistration', () => {
     { name: 'partial match, approved as that node: returning', match: partial, proof: { ...operator, approvedAs: 'n1' }, expected: { action: 'returning', nodeId: 'n1', via: 'approval' } },
     { name: 'partial match, approved as a node it does not match: conflict', match: partial, proof: { ...operator, approvedAs: 'n7' }, expected: { action: 'conflict' } },
     { name: 'partial match, no proof: refused, nothing recorded', match: partial, proof: none, expected: { action: 'refuse' } },
+    // An approval names an identity anyone may have read: it needs a token an operator or the boot endpoint gave this machine.
+    { name: 'known node, approved, no token and no credential: refused', match: known, proof: { ...none, approvedAs: 'n1' }, expected: { action: 'refuse', reason: 'bootstrap token missing' } },
+    { name: 'partial match, approved, no token: refused', match: partial, proof: { ...none, approvedAs: 'n1' }, expected: { action: 'refuse' } },
+    { name: 'known node, approved, discovery token for one of its MACs: returning, token spent', match: known, proof: { ...discovery('0c:42:a1:00:00:01'), approvedAs: 'n1' }, expected: { action: 'returning', nodeId: 'n1', via: 'approval', spendToken: true } },
+    { name: 'known node, approved, discovery token for another MAC: not returning', match: known, proof: { ...discovery('0c:42:a1:00:00:99'), approvedAs: 'n1' }, expected: { action: 'conflict' } },
+    { name: 'known node, approved, install token for another node: refused', match: known, proof: { ...install('n2', true), approvedAs: 'n1' }, expected: { action: 'refuse' } },
+    { name: 'known node, approved, operator token: returning, token spent', match: known, proof: { ...operator, approvedAs: 'n1' }, expected: { action: 'returning', via: 'approval', spendToken: true } },
   ];
 
   it.each(cases)('$name', ({ match, proof, expected }) => {

@@ -33,12 +33,24 @@ export type RegistrationDecision =
   | { action: 'conflict'; nodeIds: readonly string[]; reason: string }
   | { action: 'refuse'; reason: string };
 
+/**
+ * An approval names an identity, which anyone who read it can replay: it is
+ * used only together with a token an operator handed out, or a discovery token
+ * the boot endpoint gave to one of this machine's MACs.
+ */
+function tokenFitsApproval(identity: NodeIdentity, token: RegistrationProof['token']): boolean {
+  if (token?.purpose === 'operator') return true;
+  return token?.purpose === 'discovery' && token.mac !== null && normalizeIdentity(identity).macs.includes(token.mac);
+}
+
 export function decideRegistration(identity: NodeIdentity, match: IdentityMatch, proof: RegistrationProof): RegistrationDecision {
   const { token } = proof;
   const noProof = { action: 'refuse', reason: proof.tokenError ?? 'bootstrap token missing' } as const;
+  const approved = (nodeId: string) => proof.approvedAs === nodeId && tokenFitsApproval(identity, token);
 
   if (match.kind === 'conflict') {
-    if (proof.approvedAs !== null && match.nodeIds.includes(proof.approvedAs)) return { action: 'returning', nodeId: proof.approvedAs, via: 'approval', spendToken: false };
+    const approvedAs = match.nodeIds.find(approved);
+    if (approvedAs !== undefined) return { action: 'returning', nodeId: approvedAs, via: 'approval', spendToken: true };
     if (proof.credentialOf === null && token === null) return noProof;
     return { action: 'conflict', nodeIds: match.nodeIds, reason: match.reason };
   }
@@ -47,14 +59,15 @@ export function decideRegistration(identity: NodeIdentity, match: IdentityMatch,
     const nodeId = match.nodeId;
     if (proof.credentialOf === nodeId) return { action: 'returning', nodeId, via: 'credential', spendToken: false };
     if (token?.purpose === 'install' && token.nodeId === nodeId && proof.installInProgress) return { action: 'returning', nodeId, via: 'install-token', spendToken: true };
-    if (proof.approvedAs === nodeId) return { action: 'returning', nodeId, via: 'approval', spendToken: false };
+    if (approved(nodeId)) return { action: 'returning', nodeId, via: 'approval', spendToken: true };
     if (proof.credentialOf !== null) {
       return { action: 'conflict', nodeIds: [nodeId, proof.credentialOf], reason: `presents node ${proof.credentialOf}'s credential with node ${nodeId}'s identity` };
     }
     if (token === null) return noProof;
     if (token.purpose === 'install') {
-      const why = token.nodeId === nodeId ? `its reimage (command ${token.commandId ?? '?'}) is not rebooting or installing` : `it is bound to node ${token.nodeId ?? '?'}`;
-      return { action: 'refuse', reason: `install token ${token.id} cannot register node ${nodeId}: ${why}` };
+      // The caller learns nothing about which node the token or the identity belongs to.
+      const why = token.nodeId === nodeId ? 'its reimage is not rebooting or installing' : 'it is bound to another node';
+      return { action: 'refuse', reason: `install token ${token.id} cannot register this machine: ${why}` };
     }
     if (token.purpose === 'discovery') {
       return { action: 'conflict', nodeIds: [nodeId], reason: `discovery token ${token.id} presented with the identity of known node ${nodeId}` };
@@ -68,7 +81,7 @@ export function decideRegistration(identity: NodeIdentity, match: IdentityMatch,
     }
     return noProof;
   }
-  if (token.purpose === 'install') return { action: 'refuse', reason: `install token ${token.id} is bound to node ${token.nodeId ?? '?'}` };
+  if (token.purpose === 'install') return { action: 'refuse', reason: `install token ${token.id} registers only the node it was made for` };
   if (token.purpose === 'discovery') {
     const macs = normalizeIdentity(identity).macs;
     if (token.mac === null || !macs.includes(token.mac)) {

@@ -30,6 +30,12 @@ describe('UpdateInventory', () => {
     expect((await store.getNode('n1'))?.hostname).toBe('before');
     await call('n1', reply.nodeCredential ?? '');
     expect((await store.getNode('n1'))?.hostname).toBe('after');
+    const metadata = new Metadata();
+    metadata.set('x-metalfleet-node-id', 'n1');
+    metadata.set('authorization', `Bearer ${reply.nodeCredential ?? ''}`);
+    const huge = create(UpdateInventoryRequestSchema, { inventory: { system: { hostname: 'h'.repeat(100_000) } } });
+    await expect(handlers.updateInventory(huge, { metadata, peer: 'test', method: 'UpdateInventory' })).rejects.toMatchObject({ code: 'invalid-argument', message: expect.stringMatching(/hostname is 100000 characters long/) });
+    expect((await store.getNode('n1'))?.hostname).toBe('after');
   });
 });
 

@@ -1,7 +1,7 @@
 // gRPC AgentService handlers: the adapter between wire messages and the fleet.
 import type { Metadata } from '@grpc/grpc-js';
 import { durationFromMs } from '@bufbuild/protobuf/wkt';
-import { DomainError } from '@metalfleet/domain';
+import { DomainError, inventoryProblem } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import { identityFromProto, inventoryFromProto, type ServiceHandlers } from '@metalfleet/transport';
 import type { AgentService } from '@metalfleet/proto';
@@ -72,6 +72,9 @@ export function agentServiceHandlers(deps: { register: Register; store: FleetSto
     async updateInventory(request, context) {
       const nodeId = await authenticateNodeCall(deps.store, context.metadata);
       const inventory = inventoryFromProto(request.inventory);
+      // The same limits as at registration: the node's OS is the tenant's, and it may send anything.
+      const invalid = inventoryProblem(inventory);
+      if (invalid !== null) throw new DomainError('invalid-argument', invalid);
       await deps.store.updateInventory(nodeId, inventory);
       // From the node's running OS (the tenant's, once it is active): a claim on ports, never cabling.
       await recordReportedCabling(deps.store, nodeId, inventory, 'inventory-update', now());

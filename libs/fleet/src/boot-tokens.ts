@@ -5,8 +5,11 @@
 //     report it), at most `discoveryPerMac` live per MAC and `discoveryMax`
 //     live overall (live: not expired, used or not), so at most `discoveryMax`
 //     per lifetime: the rate limit.
-//   install: for a node whose reimage is rebooting or installing, bound to the
-//     node and the command; at most `installPerNode` live per node.
+//   install: for a node whose reimage is rebooting or installing (with a BMC:
+//     only after the manager's own power cycle, boot-routes.ts), bound to the
+//     node and the command; one live per command: a new fetch revokes the
+//     unused one before it, so asking again exhausts nothing, and only one
+//     install registration per command succeeds (registrar.ts).
 // Expired ones are deleted by `purgeExpired`, which the manager runs periodically.
 import type { FleetStore } from '@metalfleet/store';
 import type { BootstrapTokens } from './bootstrap-tokens.ts';
@@ -16,7 +19,6 @@ export interface BootTokenLimits {
   discoveryPerMac: number;
   discoveryMax: number;
   installTtlSeconds: number;
-  installPerNode: number;
 }
 
 export type BootTokenGrant = { ok: true; token: string } | { ok: false; reason: string };
@@ -35,8 +37,7 @@ export function createBootTokens(deps: { tokens: BootstrapTokens; store: FleetSt
     },
 
     async install(nodeId: string, commandId: string): Promise<BootTokenGrant> {
-      const live = await deps.store.countLiveBootTokens({ purpose: 'install', now: deps.now(), nodeId });
-      if (live >= limits.installPerNode) return { ok: false, reason: `node ${nodeId} already has ${live} install tokens (limit ${limits.installPerNode})` };
+      await deps.store.revokeUnusedInstallTokens(commandId, deps.now());
       const { token } = await deps.tokens.create({
         description: `reimage boot of ${nodeId}`, ttlSeconds: limits.installTtlSeconds, maxUses: 1, purpose: 'install', nodeId, commandId,
       });

@@ -40,6 +40,7 @@ export async function eventForTenant(event: FleetEvent, tenantId: string, lookup
     case 'command-sent':
     case 'command-expired':
     case 'install-registered':
+    case 'install-conflict':
     case 'enrollment-claimed':
     case 'remediation':
     case 'failure-recorded':

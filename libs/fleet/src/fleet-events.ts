@@ -4,8 +4,11 @@ import type { AlertSeverity, AlertState, FailureKind, LifecycleEffect, Lifecycle
 
 export type FleetEvent =
   | { type: 'node-registered'; nodeId: string; returning: boolean; via: string; at: Date }
-  | { type: 'identity-conflict'; nodeIds: readonly string[]; reason: string; at: Date }
+  /** reason is generic: what the registering machine claimed stays in the conflict record, for operators. */
+  | { type: 'identity-conflict'; conflictId: string; kind: 'mismatch' | 're-enrolment'; nodeIds: readonly string[]; reason: string; at: Date }
   | { type: 'registration-refused'; reason: string; peer: string; at: Date }
+  /** A second registration with an install token of one reimage command: recorded as a conflict; the reimage fails. */
+  | { type: 'install-conflict'; nodeId: string; commandId: string; conflictId: string; at: Date }
   | { type: 'presence-changed'; nodeId: string; presence: Presence; reason: string; at: Date }
   | { type: 'bad-message'; nodeId: string; topic: string; error: string; at: Date }
   | { type: 'health-changed'; nodeId: string; eventId: string; changes: string[]; at: Date }

@@ -5,7 +5,7 @@
 // identity match is a conflict an operator resolves; a known node without its
 // credential waits for approval; neither ever gets a credential.
 import {
-  DomainError, decideRegistration, identityKey, isAnonymous, matchIdentity, type BootstrapTokenRecord, type Inventory, type NodeIdentity, type RegistrationDecision,
+  DomainError, decideRegistration, identityProblem, inventoryProblem, isAnonymous, matchIdentity, type BootstrapTokenRecord, type Inventory, type NodeIdentity, type RegistrationDecision,
 } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from './fleet-events.ts';
@@ -78,28 +78,34 @@ export function createRegistrar(deps: RegistrarDeps) {
       && (n.progress.phase === 'rebooting' || n.progress.phase === 'installing'));
   }
 
+  // What the caller is told about a conflict is the conflict id only: the known node's id and identifiers,
+  // and how they differ from the claim, are an oracle for whoever replays one identifier. They stay in the
+  // conflict record (API, dashboard) and the operators' log.
   async function recordConflict(input: RegistrationInput, decision: Extract<RegistrationDecision, { action: 'conflict' | 'pending-approval' }>): Promise<never> {
     const at = deps.now();
     const pending = decision.action === 'pending-approval';
     // Someone who holds a token can invent identities without end: the operator's list stays bounded.
-    const open = await deps.store.listConflicts({ status: 'open' });
-    const key = identityKey(input.identity);
-    if (open.length >= maxOpenConflicts && !open.some((c) => identityKey(c.identity) === key)) {
-      return refuse('unauthenticated', `${open.length} identity conflicts already wait for an operator; refused without recording: ${decision.reason}`, input.peer);
+    const open = await deps.store.countConflicts('open');
+    if (open >= maxOpenConflicts && !(await deps.store.hasUnresolvedConflict(input.identity))) {
+      return refuse('unauthenticated', `${open} identity conflicts already wait for an operator; this registration was refused without recording it`, input.peer);
     }
     const nodeIds = pending ? [decision.nodeId] : decision.nodeIds;
-    const conflict = await deps.store.recordConflict({ at, identity: input.identity, nodeIds, reason: decision.reason, kind: pending ? 're-enrolment' : 'mismatch' });
+    const kind = pending ? 're-enrolment' : 'mismatch';
+    const conflict = await deps.store.recordConflict({ at, identity: input.identity, nodeIds, reason: decision.reason, kind, peer: input.peer });
     if (conflict.status === 'rejected') {
-      return refuse('unauthenticated', `identity conflict ${conflict.id} was rejected by ${conflict.resolvedBy ?? 'an operator'}: ${decision.reason}`, input.peer);
+      return refuse('unauthenticated', `identity conflict ${conflict.id} was rejected by an operator`, input.peer);
     }
-    deps.events.emit({ type: 'identity-conflict', nodeIds, reason: decision.reason, at });
+    deps.events.emit({ type: 'identity-conflict', conflictId: conflict.id, kind, nodeIds, reason: `registration refused: ${kind === 'mismatch' ? 'identity conflict' : 're-enrolment waits for approval'} (conflict ${conflict.id})`, at });
     if (pending) {
-      throw new DomainError('pending-approval', `${decision.reason} (conflict ${conflict.id}); try again after approval`, { conflictId: conflict.id, nodeId: decision.nodeId });
+      throw new DomainError('pending-approval', `re-enrolment of this machine waits for an operator's approval (conflict ${conflict.id}); try again after approval`, { conflictId: conflict.id });
     }
-    throw new DomainError('conflict', `identity conflict ${conflict.id}: ${decision.reason}; an operator must resolve it`, { conflictId: conflict.id, nodeIds });
+    throw new DomainError('conflict', `identity conflict ${conflict.id}: an operator must resolve it`, { conflictId: conflict.id });
   }
 
   return async function register(input: RegistrationInput): Promise<RegistrationResult> {
+    // Checked before anything is looked up or recorded: a megabyte serial must not reach a conflict record.
+    const invalid = identityProblem(input.identity) ?? inventoryProblem(input.inventory);
+    if (invalid !== null) refuse('invalid-argument', invalid, input.peer);
     if (isAnonymous(input.identity)) {
       refuse('invalid-argument', 'identity has no system UUID, serial number or MAC address to recognise the machine by', input.peer);
     }
@@ -120,8 +126,21 @@ export function createRegistrar(deps: RegistrarDeps) {
     const at = deps.now();
     // Spent before anything is written: two registrations racing for one single-use token get one node.
     if (token.record && (decision.action === 'create' || decision.spendToken)) await deps.tokens.spend(token.record);
-    if (decision.action === 'returning' && decision.via === 'approval' && !(approval && (await deps.store.takeApproval(approval.conflictId, at)))) {
+    if (decision.action === 'returning' && decision.via === 'approval' && !(approval && (await deps.store.takeApproval(approval.conflictId, at, input.peer)))) {
       return refuse('unauthenticated', 'the operator\'s approval was used or withdrawn meanwhile', input.peer);
+    }
+    // One install registration per reimage command: whoever registers second (after the real installer, or
+    // before it) is a conflict for an operator, and the reimage fails rather than trust either machine.
+    if (decision.action === 'returning' && decision.via === 'install-token' && token.record?.commandId
+      && (await deps.store.countUsedInstallTokens(token.record.commandId)) > 1) {
+      const { commandId } = token.record;
+      const conflict = await deps.store.recordConflict({
+        at, identity: input.identity, nodeIds: [decision.nodeId], peer: input.peer,
+        reason: `a second registration with an install token of reimage command ${commandId} of node ${decision.nodeId}, from ${input.peer}; the reimage is failed`,
+      });
+      deps.events.emit({ type: 'identity-conflict', conflictId: conflict.id, kind: 'mismatch', nodeIds: [decision.nodeId], reason: `registration refused: identity conflict (conflict ${conflict.id})`, at });
+      deps.events.emit({ type: 'install-conflict', nodeId: decision.nodeId, commandId, conflictId: conflict.id, at });
+      throw new DomainError('conflict', `identity conflict ${conflict.id}: an operator must resolve it`, { conflictId: conflict.id });
     }
     const credential = newSecret();
     const nodeId = decision.action === 'returning' ? decision.nodeId : deps.newNodeId();

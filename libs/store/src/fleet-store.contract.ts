@@ -29,6 +29,8 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(await ids({ systemUuid: 'uuid-1' })).toEqual(['n1']);
       expect(await ids({ chassisSerial: 'S1' })).toEqual(['n1']);
       expect(await ids({ systemSerial: 'B2' })).toEqual(['n2']);
+      expect(await ids({ boardSerial: 'b2' })).toEqual(['n2']);
+      expect(await ids({ systemUuid: '{UUID-1}', macs: ['aabb.cc00.0003'] })).toEqual(['n1', 'n2']);
       expect(await ids({ macs: ['AA:BB:CC:00:00:03'] })).toEqual(['n2']);
       expect(await ids({ systemUuid: 'uuid-1', macs: ['aa:bb:cc:00:00:02'] })).toEqual(['n1', 'n2']);
       expect(await ids({ systemUuid: 'nobody' })).toEqual([]);
@@ -102,6 +104,9 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       const again = await store.recordConflict({ at: later, identity: identity({ systemUuid: 'DUP' }), nodeIds: ['n1', 'n2'], reason: 'still shared' });
       const wiped = await store.recordConflict({ at, identity: identity({ systemUuid: 'u-w' }), nodeIds: ['n3'], reason: 'no credential', kind: 're-enrolment' });
       expect(again).toMatchObject({ id: first.id, attempts: 2, reason: 'still shared', lastAt: later, status: 'open', kind: 'mismatch' });
+      expect(await store.countConflicts('open')).toBe(2);
+      expect(await store.hasUnresolvedConflict(identity({ systemUuid: 'Dup' }))).toBe(true);
+      expect(await store.hasUnresolvedConflict(identity({ systemUuid: 'other' }))).toBe(false);
       expect(await store.listConflicts()).toEqual([
         expect.objectContaining({ id: first.id, nodeIds: ['n1', 'n2'], attempts: 2 }),
         expect.objectContaining({ id: wiped.id, kind: 're-enrolment', nodeIds: ['n3'] }),
@@ -114,8 +119,9 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(await store.findApproval(identity({ systemUuid: 'u-w' }))).toBeNull();
       expect(await store.resolveConflict(wiped.id, { status: 'approved', nodeId: 'n3', ...by })).toBe(true);
       expect(await store.findApproval(identity({ systemUuid: 'u-w' }))).toEqual({ conflictId: wiped.id, nodeId: 'n3' });
-      expect(await store.takeApproval(wiped.id, later)).toBe(true);
-      expect(await store.takeApproval(wiped.id, later)).toBe(false);
+      expect(await store.takeApproval(wiped.id, later, '10.0.0.5')).toBe(true);
+      expect(await store.takeApproval(wiped.id, later, '10.0.0.6')).toBe(false);
+      expect(await store.getConflict(wiped.id)).toMatchObject({ status: 'enrolled', enrolledPeer: '10.0.0.5' });
       expect(await store.findApproval(identity({ systemUuid: 'u-w' }))).toBeNull();
       expect((await store.listConflicts({ status: 'open' }))).toEqual([]);
       expect(await store.getConflict(first.id)).toMatchObject({ status: 'rejected', resolvedBy: 'admin', resolvedAt: later });

@@ -16,6 +16,8 @@ export interface IdentityConflict {
   reason: string;
   /** mismatch (the default): a partial match or disagreement; re-enrolment: a known node without its credential. */
   kind?: ConflictKind;
+  /** The network address the registration came from. */
+  peer?: string;
 }
 
 export interface IdentityConflictRecord extends IdentityConflict {
@@ -28,6 +30,10 @@ export interface IdentityConflictRecord extends IdentityConflict {
   resolvedNodeId: string | null;
   resolvedBy: string | null;
   resolvedAt: Date | null;
+  /** Where the latest refused registration came from ('' before it was recorded). */
+  lastPeer: string;
+  /** Where the registration that used the approval came from. */
+  enrolledPeer: string | null;
 }
 
 export interface ConflictResolution {
@@ -54,19 +60,27 @@ export interface IdentityStore {
   recordConflict(conflict: IdentityConflict): Promise<IdentityConflictRecord>;
   /** Oldest first. */
   listConflicts(filter?: { status?: ConflictStatus }): Promise<IdentityConflictRecord[]>;
+  /** How many conflicts have this status, without loading them. */
+  countConflicts(status: ConflictStatus): Promise<number>;
+  /** A conflict of this identity that is open or rejected (the one recordConflict would count an attempt on). */
+  hasUnresolvedConflict(identity: NodeIdentity): Promise<boolean>;
   getConflict(id: string): Promise<IdentityConflictRecord | null>;
   /** Resolves an open conflict (approval: also a rejected one); false otherwise. */
   resolveConflict(id: string, resolution: ConflictResolution): Promise<boolean>;
   /** The node an operator approved this identity as, if an approval waits. */
   findApproval(identity: NodeIdentity): Promise<{ conflictId: string; nodeId: string } | null>;
   /** Uses an approval once (approved → enrolled); false when it was used or changed meanwhile. */
-  takeApproval(conflictId: string, at: Date): Promise<boolean>;
+  takeApproval(conflictId: string, at: Date, peer: string): Promise<boolean>;
   setAdmission(admission: AdmissionRecord): Promise<void>;
   /** null: the node never waited for admission (admitted). */
   getAdmission(nodeId: string): Promise<AdmissionRecord | null>;
   listAdmissions(filter?: { state?: AdmissionState }): Promise<AdmissionRecord[]>;
   /** Tokens of this purpose not yet expired nor revoked (used or not), optionally for one MAC or node. */
   countLiveBootTokens(query: { purpose: BootstrapTokenPurpose; now: Date; mac?: string; nodeId?: string }): Promise<number>;
+  /** Revokes the install tokens of this command not used yet; returns how many. */
+  revokeUnusedInstallTokens(commandId: string, now: Date): Promise<number>;
+  /** Install tokens of this command already used to register. */
+  countUsedInstallTokens(commandId: string): Promise<number>;
   /** Deletes expired boot-endpoint tokens (discovery, install); operator tokens stay listed. Returns how many. */
   purgeBootTokens(now: Date): Promise<number>;
 }
@@ -74,6 +88,7 @@ export interface IdentityStore {
 interface ConflictRow {
   id: number | string; at: number; identity_json: string; node_ids: string; reason: string; kind: string; status: string; attempts: number;
   last_at: number | null; resolved_node_id: string | null; resolved_by: string | null; resolved_at: number | null;
+  last_peer: string; enrolled_peer: string | null;
 }
 interface AdmissionRow { node_id: string; state: string; via: string; actor: string; at: number }
 
@@ -81,11 +96,12 @@ const rowConflict = (r: ConflictRow): IdentityConflictRecord => ({
   id: String(r.id), at: new Date(Number(r.at)), identity: JSON.parse(r.identity_json) as NodeIdentity, nodeIds: r.node_ids === '' ? [] : r.node_ids.split(','), reason: r.reason,
   kind: r.kind as ConflictKind, status: r.status as ConflictStatus, attempts: Number(r.attempts), lastAt: new Date(Number(r.last_at ?? r.at)),
   resolvedNodeId: r.resolved_node_id, resolvedBy: r.resolved_by, resolvedAt: r.resolved_at === null ? null : new Date(Number(r.resolved_at)),
+  lastPeer: r.last_peer, enrolledPeer: r.enrolled_peer,
 });
 
 const rowAdmission = (r: AdmissionRow): AdmissionRecord => ({ nodeId: r.node_id, state: r.state as AdmissionState, via: r.via, actor: r.actor, at: new Date(Number(r.at)) });
 
-const conflictColumns = 'id, at, identity_json, node_ids, reason, kind, status, attempts, last_at, resolved_node_id, resolved_by, resolved_at';
+const conflictColumns = 'id, at, identity_json, node_ids, reason, kind, status, attempts, last_at, resolved_node_id, resolved_by, resolved_at, last_peer, enrolled_peer';
 
 export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
   const getConflict = async (id: string) => {
@@ -106,12 +122,12 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
       // A rejected identity stays rejected: its retries count on that row instead of reopening one for the operator.
       const [open] = await db.all<{ id: number }>("SELECT id FROM identity_conflicts WHERE identity_key = ? AND kind = ? AND status IN ('open', 'rejected') ORDER BY id DESC LIMIT 1", [key, kind]);
       if (open) {
-        await db.run('UPDATE identity_conflicts SET attempts = attempts + 1, last_at = ?, reason = ?, node_ids = ? WHERE id = ?',
-          [c.at.getTime(), c.reason, c.nodeIds.join(','), open.id]);
+        await db.run('UPDATE identity_conflicts SET attempts = attempts + 1, last_at = ?, reason = ?, node_ids = ?, last_peer = ? WHERE id = ?',
+          [c.at.getTime(), c.reason, c.nodeIds.join(','), c.peer ?? '', open.id]);
         return written(open.id);
       }
-      const [row] = await db.all<{ id: number }>(`INSERT INTO identity_conflicts (at, identity_json, node_ids, reason, identity_key, kind, status, attempts, last_at)
-        VALUES (?, ?, ?, ?, ?, ?, 'open', 1, ?) RETURNING id`, [c.at.getTime(), JSON.stringify(c.identity), c.nodeIds.join(','), c.reason, key, kind, c.at.getTime()]);
+      const [row] = await db.all<{ id: number }>(`INSERT INTO identity_conflicts (at, identity_json, node_ids, reason, identity_key, kind, status, attempts, last_at, last_peer)
+        VALUES (?, ?, ?, ?, ?, ?, 'open', 1, ?, ?) RETURNING id`, [c.at.getTime(), JSON.stringify(c.identity), c.nodeIds.join(','), c.reason, key, kind, c.at.getTime(), c.peer ?? '']);
       return written(row?.id);
     },
 
@@ -120,6 +136,16 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
         ? await db.all<ConflictRow>(`SELECT ${conflictColumns} FROM identity_conflicts WHERE status = ? ORDER BY id`, [filter.status])
         : await db.all<ConflictRow>(`SELECT ${conflictColumns} FROM identity_conflicts ORDER BY id`);
       return rows.map(rowConflict);
+    },
+
+    async countConflicts(status) {
+      const [row] = await db.all<{ n: number | string }>('SELECT count(*) AS n FROM identity_conflicts WHERE status = ?', [status]);
+      return Number(row?.n ?? 0);
+    },
+
+    async hasUnresolvedConflict(identity) {
+      const rows = await db.all<{ id: number }>("SELECT id FROM identity_conflicts WHERE identity_key = ? AND status IN ('open', 'rejected') LIMIT 1", [identityKey(identity)]);
+      return rows.length > 0;
     },
 
     getConflict,
@@ -138,8 +164,8 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
       return row ? { conflictId: String(row.id), nodeId: row.resolved_node_id } : null;
     },
 
-    async takeApproval(conflictId, at) {
-      return (await db.run("UPDATE identity_conflicts SET status = 'enrolled', last_at = ? WHERE id = ? AND status = 'approved'", [at.getTime(), Number(conflictId)])) > 0;
+    async takeApproval(conflictId, at, peer) {
+      return (await db.run("UPDATE identity_conflicts SET status = 'enrolled', last_at = ?, enrolled_peer = ? WHERE id = ? AND status = 'approved'", [at.getTime(), peer, Number(conflictId)])) > 0;
     },
 
     async setAdmission(a) {
@@ -172,6 +198,15 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
         params.push(q.nodeId);
       }
       const [row] = await db.all<{ n: number | string }>(`SELECT count(*) AS n FROM bootstrap_tokens WHERE ${where.join(' AND ')}`, params);
+      return Number(row?.n ?? 0);
+    },
+
+    async revokeUnusedInstallTokens(commandId, now) {
+      return db.run("UPDATE bootstrap_tokens SET revoked_at = ? WHERE purpose = 'install' AND command_id = ? AND uses = 0 AND revoked_at IS NULL", [now.getTime(), commandId]);
+    },
+
+    async countUsedInstallTokens(commandId) {
+      const [row] = await db.all<{ n: number | string }>("SELECT count(*) AS n FROM bootstrap_tokens WHERE purpose = 'install' AND command_id = ? AND uses > 0", [commandId]);
       return Number(row?.n ?? 0);
     },
 

@@ -87,7 +87,8 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     ...sqlIdentityStore(pgExecutor(pool)),
     async findIdentityCandidates(identity) {
       const n = normalizeIdentity(identity);
-      const serials = [n.systemSerial, n.chassisSerial, n.boardSerial].filter((v) => v !== '');
+      // Serials compare without case (matchIdentity): look up the spellings as reported, upper- and lower-case, so the indexes still serve.
+      const serials = [...new Set([n.systemSerial, n.chassisSerial, n.boardSerial].filter((v) => v !== '').flatMap((v) => [v, v.toUpperCase(), v.toLowerCase()]))];
       // One indexed lookup per kind of identifier (a single OR across columns scans the table).
       const lookups: string[] = [];
       const params: unknown[] = [];

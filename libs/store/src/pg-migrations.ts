@@ -385,4 +385,13 @@ export const pgMigrations: readonly Migration[] = [
       ALTER TABLE operation_nodes ADD COLUMN evidence TEXT NOT NULL DEFAULT '{}';
     `,
   },
+  {
+    version: 19,
+    name: 'identity conflict peers',
+    sql: `
+      -- Where the refused registrations and the one that used an approval came from, for the operator.
+      ALTER TABLE identity_conflicts ADD COLUMN last_peer TEXT NOT NULL DEFAULT '';
+      ALTER TABLE identity_conflicts ADD COLUMN enrolled_peer TEXT;
+    `,
+  },
 ];

@@ -8,8 +8,8 @@ export function registerIdentity(program: Command, ctx: CliContext): void {
   const conflicts = program.command('conflicts').description('identity conflicts and re-enrolments (wiped disks) waiting for an operator');
   conflicts.command('ls').option('--all', 'also the resolved ones', false).action(async (o: { all: boolean }) => {
     const list = await ctx.client().get<IdentityConflictList>(`/api/v1/identity-conflicts${o.all ? '' : '?status=open'}`);
-    ctx.print(list, () => formatTable(['ID', 'KIND', 'STATUS', 'NODES', 'ATTEMPTS', 'REASON'],
-      list.items.map((c) => [c.id, c.kind, c.status, c.nodeIds.join(','), String(c.attempts), c.reason])));
+    ctx.print(list, () => formatTable(['ID', 'KIND', 'STATUS', 'NODES', 'ATTEMPTS', 'FROM', 'REASON'],
+      list.items.map((c) => [c.id, c.kind, c.status, c.nodeIds.join(','), String(c.attempts), c.enrolledPeer ?? (c.lastPeer || '-'), c.reason])));
   });
   conflicts.command('approve').description('the machine is this node: its next registration gets the node\'s id and a fresh credential')
     .argument('<id>').option('--node <nodeId>', 'the node it is (when the conflict names several)')

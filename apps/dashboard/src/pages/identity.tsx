@@ -25,7 +25,7 @@ export function IdentityPage() {
       <h2>Conflicts and re-enrolments</h2>
       <Loaded {...conflicts} what="identity conflicts" retry={conflicts.reload}>{(list) => list.items.length === 0 ? <Empty>No machine waits for a decision.</Empty> : (
         <table data-testid="conflicts-table">
-          <thead><tr><th>#</th><th>kind</th><th>nodes</th><th>presented</th><th>reason</th><th>attempts</th><th>since</th><th></th></tr></thead>
+          <thead><tr><th>#</th><th>kind</th><th>nodes</th><th>presented</th><th>reason</th><th>attempts</th><th>from</th><th>since</th><th></th></tr></thead>
           <tbody>{list.items.map((c) => (
             <tr>
               <td>{c.id}</td>
@@ -34,6 +34,7 @@ export function IdentityPage() {
               <td class="mono">{c.identity.systemUuid || '—'}<div class="muted">{[c.identity.systemSerial, c.identity.boardSerial].filter(Boolean).join(' · ')}</div><div class="muted">{c.identity.macs.join(' ')}</div></td>
               <td>{c.reason}</td>
               <td>{c.attempts}</td>
+              <td class="mono">{c.lastPeer || '—'}</td>
               <td>{when(c.at)}</td>
               <td>
                 <button type="button" onClick={() => setDialog({ kind: 'approve', conflict: c })}>Approve…</button>{' '}

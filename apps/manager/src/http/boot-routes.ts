@@ -3,7 +3,8 @@
 // install token bound to that node and command, and the command's id on the
 // kernel command line; an unknown machine gets the discovery image (when one
 // is configured) with a single-use discovery token bound to its MAC; any other
-// machine boots from its disk. Tokens are capped (boot-tokens.ts): past a cap
+// machine boots from its disk. A node with a BMC gets its install script only
+// after the manager power-cycled it for that reimage. Tokens are capped (boot-tokens.ts): past a cap
 // the answer is HTTP 429 with Retry-After and a local-boot script. Artifacts under
 // /images/ are served with range requests and a Repr-Digest (sha256) header.
 import type { FastifyReply } from 'fastify';
@@ -11,7 +12,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import fastifyStatic from '@fastify/static';
 import { Type } from 'typebox';
 import {
-  bootCmdline, imageLabel, ipxeChainWithMac, ipxeLocalBoot, ipxeScript, parseImageRef, resolveImageUrls, type Image,
+  bootCmdline, imageLabel, ipxeChainWithMac, ipxeLocalBoot, ipxeRetry, ipxeScript, parseImageRef, resolveImageUrls, type Image,
 } from '@metalfleet/domain';
 import type { BootTokenGrant, BootTokens, FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
@@ -64,6 +65,12 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
       if (work) {
         const image = await deps.store.getImage(work.operation.image);
         if (!image) return ipxeLocalBoot(`image ${imageLabel(work.operation.image)} is gone from the catalog`);
+        // A node with a BMC gets its install token only after the manager's own power cycle, which ends the
+        // tenant's OS: a fetch made from that OS before it gets nothing to register with. The firmware asks again.
+        if (work.progress.evidence.powerCycledAt === null && (await deps.store.getBmc(candidate.nodeId)) !== null) {
+          request.log.info({ nodeId: candidate.nodeId, mac, peer: request.ip }, 'boot: install script held back until the power cycle');
+          return ipxeRetry('the reimage waits for the manager\'s power cycle', `${deps.publicUrl()}/boot/ipxe`, 10);
+        }
         const grant = await deps.bootTokens.install(candidate.nodeId, work.commandId ?? '');
         if (!grant.ok) return refused(reply, grant, mac);
         request.log.info({ nodeId: candidate.nodeId, mac, image: imageLabel(image) }, 'boot: install image for a reimage');

@@ -96,7 +96,7 @@ describe('GET /api/v1/events for a tenant-scoped token', () => {
     emit({ type: 'command-sent', commandId: 'c1', nodeId: 'n1', kind: 'reimage', attempt: 1, at });
     emit({ type: 'command-progress', commandId: 'c1', nodeId: 'n1', operationId: 'op-ab', phase: 'failed', message: 'B failed', verifiedSha256: '', at });
     emit({ type: 'command-progress', commandId: 'c2', nodeId: 'n2', operationId: 'op-ab', phase: 'succeeded', message: 'A written', verifiedSha256: '', at });
-    emit({ type: 'identity-conflict', nodeIds: ['n2', 'n1'], reason: 'both claim one serial', at });
+    emit({ type: 'identity-conflict', conflictId: '1', kind: 'mismatch', nodeIds: ['n2', 'n1'], reason: 'both claim one serial', at });
     emit({ type: 'node-tenant-changed', nodeId: 'n1', tenantId: tenantB, previous: null, at });
     emit({ type: 'tenant-created', tenantId: tenantB, name: 'tenant-b', vlan: 101, vni: 5001, at });
     emit({ type: 'alert-changed', fingerprint: 'f', rule: 'r', severity: 'critical', from: null, to: 'firing', summary: 'B burns', tenantId: tenantB, at });

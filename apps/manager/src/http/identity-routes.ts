@@ -16,6 +16,7 @@ function conflictToApi(c: IdentityConflictRecord) {
   return {
     id: c.id, kind: c.kind, status: c.status, identity: { ...c.identity, macs: [...c.identity.macs] }, nodeIds: [...c.nodeIds], reason: c.reason, attempts: c.attempts,
     at: c.at.toISOString(), lastAt: c.lastAt.toISOString(), resolvedNodeId: c.resolvedNodeId, resolvedBy: c.resolvedBy, resolvedAt: iso(c.resolvedAt),
+    lastPeer: c.lastPeer, enrolledPeer: c.enrolledPeer,
   };
 }
 

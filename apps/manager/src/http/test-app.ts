@@ -62,7 +62,7 @@ export async function startTestApp(options: { bmcNetworks?: string } = {}): Prom
   const alerts = createAlertEngine({ store, events, rules: alertRules, population: failures.population, fabric: () => null, notifiers: [], now, onError: () => undefined });
   const bearer: Record<string, string> = { admin: (await apiTokens.create({ name: 'test admin', role: 'admin', tenantId: null, ttlSeconds: null })).token };
   const tokens = createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) });
-  const bootTokens = createBootTokens({ tokens, store, now, limits: { discoveryTtlSeconds: 900, discoveryPerMac: 2, discoveryMax: 3, installTtlSeconds: 3600, installPerNode: 2 } });
+  const bootTokens = createBootTokens({ tokens, store, now, limits: { discoveryTtlSeconds: 900, discoveryPerMac: 2, discoveryMax: 3, installTtlSeconds: 3600 } });
   const app = await buildHttpApp({
     store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens, apiTokens,
     telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3, { failures, alerts: () => alerts.list(now()), now }), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },

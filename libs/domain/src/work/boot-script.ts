@@ -70,6 +70,11 @@ export function ipxeChainWithMac(bootUrl: string): string {
   return ['#!ipxe', `chain ${bootUrl}?mac=\${netX/mac}`, ''].join('\n');
 }
 
+/** The script for a machine that must ask again later: waits, then chains back with its MAC. */
+export function ipxeRetry(why: string, bootUrl: string, seconds: number): string {
+  return ['#!ipxe', `echo metalfleet: ${why.replace(/[\r\n]/g, ' ')}; asking again in ${seconds} s`, `sleep ${seconds}`, `chain ${bootUrl}?mac=\${netX/mac}`, ''].join('\n');
+}
+
 /** The script for a node with nothing to boot from the network: continue with the local disk. */
 export function ipxeLocalBoot(why: string): string {
   return ['#!ipxe', `echo metalfleet: ${why.replace(/[\r\n]/g, ' ')}; booting from the local disk`, 'exit', ''].join('\n');
