@@ -99,11 +99,17 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
     authorizePublish: (client, packet, done) => {
       if (client === null) return done(null); // the manager's own in-process publish
       const nodeId = nodeIds.get(client) ?? '';
-      const reason = !mayPublish(nodeId, packet.topic)
-        ? 'topic outside the node\'s own publish topics'
+      // aedes keeps every QoS 2 publish in its persistence until the client sends PUBREL, per
+      // persistent session and across reconnects (its in-flight cap restarts with each connection):
+      // a node that never released them grew the manager's memory without limit. Nodes publish at
+      // QoS 0 (telemetry) and 1 (the rest), so QoS 2 is refused before aedes stores anything.
+      const reason = packet.qos === 2
+        ? 'QoS 2 is not accepted from nodes (QoS 0 or 1 only)'
+        : !mayPublish(nodeId, packet.topic)
+          ? 'topic outside the node\'s own publish topics'
         : packet.payload.length > options.maxPayloadBytes
-          ? `payload of ${packet.payload.length} bytes exceeds ${options.maxPayloadBytes}`
-          : null;
+            ? `payload of ${packet.payload.length} bytes exceeds ${options.maxPayloadBytes}`
+            : null;
       if (reason) {
         emit({ type: 'publish-denied', nodeId, topic: packet.topic, reason });
         return done(new Error(reason));
