@@ -1,10 +1,14 @@
 // The broker against hostile raw clients: packets that announce far more than
 // they should, and one address opening more connections than allowed.
+import { mkdtempSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createNodeBroker, type BrokerEvent, type NodeBroker } from './mqtt-broker.ts';
 import { MqttFrameScanner } from './mqtt-frame-guard.ts';
+import { ensureCertificateAuthority, issueServerCertificate } from './pki.ts';
 
 const maxPayloadBytes = 64 * 1024;
 const perAddress = 5;
@@ -173,6 +177,33 @@ describe('connections per source address', realConnections, () => {
     await closeSocket(held[0] as Socket);
     // Once the broker sees that close, a real node gets in.
     (await untilNodeGetsIn({ port: ownPort })).end(true);
+    for (const socket of held) socket.destroy();
+    await own.close();
+  });
+});
+
+describe('connections not yet authenticated, all addresses together', realConnections, () => {
+  it.each(['plain TCP', 'TLS'])('over %s: refuses a connection over the cap while others wait unauthenticated, and stops counting a node once it authenticates', async (transport) => {
+    const cap = 3;
+    const own = await createNodeBroker({ authenticateNode, maxPayloadBytes, maxConnectionsPerAddress: 0, maxUnauthenticatedConnections: cap, connectTimeoutMs: 120_000, onEvent: (e) => events.push(e) });
+    let target: Target;
+    if (transport === 'TLS') {
+      const ca = await ensureCertificateAuthority(join(mkdtempSync(join(tmpdir(), 'mf-broker-limits-')), 'pki'));
+      const cert = await issueServerCertificate(ca, ['127.0.0.1']);
+      target = { port: (await own.listen(0, '127.0.0.1', { keyPem: cert.keyPem, chainPem: cert.chainPem })).port, ca: ca.certPem };
+    } else {
+      target = { port: (await own.listen(0, '127.0.0.1')).port };
+    }
+    // Three silent connections (not even a TLS handshake) fill the cap; which one of four is refused is the kernel's choice.
+    const { held } = await dialUntilOneRefused(target.port, cap + 1);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'connection-refused', reason: 'too many connections not yet authenticated' }));
+    expect(await nodeGetsIn(target)).toBe(false);
+    // One leaves: node A gets in and, authenticated, no longer counts. With two still waiting,
+    // node B gets in as well (were node A still counted, the cap of three would refuse it).
+    await closeSocket(held[0] as Socket);
+    const nodeA = await untilNodeGetsIn(target);
+    expect(await nodeGetsIn(target, 'node-b')).toBe(true);
+    nodeA.end(true);
     for (const socket of held) socket.destroy();
     await own.close();
   });
