@@ -5,6 +5,7 @@ import { runAlertingBench } from './alerting.ts';
 import { runDashboardBench } from './dashboard.ts';
 import { runHostileMqttBench } from './hostile-mqtt.ts';
 import { runManagerLoad } from './manager-load.ts';
+import { runQos2HoldBench } from './mqtt-qos2-hold.ts';
 import { runPxeBench } from './pxe.ts';
 import { runReimagingBench } from './reimaging.ts';
 
@@ -20,6 +21,7 @@ console.log('\n== dashboard (issue: the overview of a 10,000-node fleet renders 
 await runDashboardBench();
 console.log('\n== hostile MQTT clients (issue: the manager\'s RSS under 50 unauthenticated CONNECTs announcing 250 MB each grows by no more than 10 MB) ==');
 await runHostileMqttBench();
+await runQos2HoldBench();
 console.log('\n== PXE in a VM (issue: power-on → registered, and the whole reimage cycle; initramfs under 45 MB) ==');
 await runPxeBench();
 process.exit(0);

@@ -36,6 +36,7 @@ export const ManagerConfig = Type.Object({
   healthDigestIntervalS: Type.Number({ exclusiveMinimum: 0, default: 300, description: 'How often agents send their full set of conditions.' }),
   maxPayloadBytes: Type.Integer({ minimum: 1024, default: 262144, description: 'Largest MQTT payload accepted from a node.' }),
   mqttMaxConnectionsPerAddress: Type.Integer({ minimum: 0, default: 1024, description: 'Concurrent MQTT connections from one source address (0: no limit); nodes behind one NAT share theirs, so leave room for them.' }),
+  mqttMaxUnauthenticatedConnections: Type.Integer({ minimum: 0, default: 10000, description: 'Concurrent MQTT connections that have not authenticated yet, all addresses together (0: no limit); each holds about 64 KiB. Leave room for a power-on storm: every node of it waits here at once.' }),
   mqttMaxUnauthenticatedPacketBytes: Type.Integer({ minimum: 1024, default: 8192, description: 'Largest MQTT packet a connection may announce before its CONNECT is authenticated; larger ones are cut before they are buffered.' }),
   grpcMaxMessageBytes: Type.Integer({ minimum: 1024, default: 4194304, description: 'Largest gRPC request accepted.' }),
   ovsdbSwitches: Type.String({ default: '', description: 'Open vSwitch switches to program over OVSDB, comma separated: <name>=<host>:<port> (name as the switch announces itself in LLDP).' }),

@@ -103,6 +103,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     maxPayloadBytes: config.maxPayloadBytes,
     maxConnectionsPerAddress: config.mqttMaxConnectionsPerAddress,
     maxUnauthenticatedPacketBytes: config.mqttMaxUnauthenticatedPacketBytes,
+    maxUnauthenticatedConnections: config.mqttMaxUnauthenticatedConnections,
     authenticateNode: async (nodeId, secret) => {
       const hash = await store.credentialHash(nodeId);
       return hash !== null && secretMatches(secret, hash);

@@ -32,3 +32,38 @@ export function createConnectionLimiter(limit: number): ConnectionLimiter {
     count: (address) => open.get(address) ?? 0,
   };
 }
+
+export interface UnauthenticatedLimiter {
+  /**
+   * Counts the socket as not yet authenticated until the returned function is
+   * called (its CONNECT was accepted) or it closes; null (and nothing counted)
+   * when the cap is reached.
+   */
+  admit(socket: Socket): (() => void) | null;
+  /** Connections counted now. */
+  count(): number;
+}
+
+/**
+ * A cap on connections that have not authenticated yet, all addresses together:
+ * each holds a TLS handshake and parser state (tens of KiB) on nobody's
+ * credential, so the per-address cap alone leaves the total unbounded. `limit` 0: no limit.
+ */
+export function createUnauthenticatedLimiter(limit: number): UnauthenticatedLimiter {
+  let open = 0;
+  return {
+    admit(socket) {
+      if (limit > 0 && open >= limit) return null;
+      open += 1;
+      let counted = true;
+      const settle = () => {
+        if (!counted) return;
+        counted = false;
+        open -= 1;
+      };
+      socket.once('close', settle);
+      return settle;
+    },
+    count: () => open,
+  };
+}

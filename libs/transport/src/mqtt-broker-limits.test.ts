@@ -1,16 +1,23 @@
 // The broker against hostile raw clients: packets that announce far more than
 // they should, and one address opening more connections than allowed.
+import { mkdtempSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import mqtt from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import { createNodeBroker, type BrokerEvent, type NodeBroker } from './mqtt-broker.ts';
 import { MqttFrameScanner } from './mqtt-frame-guard.ts';
+import { ensureCertificateAuthority, issueServerCertificate } from './pki.ts';
 
 const maxPayloadBytes = 64 * 1024;
 const perAddress = 5;
 let broker: NodeBroker;
 let port: number;
 const events: BrokerEvent[] = [];
+// Real connections on a loaded host (a full `npm test` on two cores) take far longer than alone;
+// every wait here is on a broker's answer, so a generous limit costs nothing when all is well.
+const realConnections = { timeout: 60_000 };
 
 beforeAll(async () => {
   broker = await createNodeBroker({
@@ -72,7 +79,7 @@ function pushUntilClosed(socket: Socket, header: Buffer, max: number): Promise<{
   });
 }
 
-describe('MQTT packet size before and after authentication', () => {
+describe('MQTT packet size before and after authentication', realConnections, () => {
   it('cuts an unauthenticated CONNECT announcing 250 MB before the client could send even 16 MB of it', async () => {
     const socket = await dial();
     const { written, closedByServer } = await pushUntilClosed(socket, Buffer.concat([Buffer.from([0x10]), remainingLength(announced250MB)]), 64 * 1024 * 1024);
@@ -108,29 +115,95 @@ describe('MQTT packet size before and after authentication', () => {
   });
 });
 
-describe('connections per source address', () => {
-  it(`refuses the connection over ${perAddress} from one address and takes one again once another closes`, async () => {
-    // A broker of its own, so that no connection of the tests above still counts.
-    const own = await createNodeBroker({
-      authenticateNode: async (nodeId, secret) => nodeId === 'node-a' && secret === 'secret-a', maxPayloadBytes, maxConnectionsPerAddress: perAddress, onEvent: (e) => events.push(e),
+/** A broker's listener as a node reaches it: plain, or TLS with the CA that signed the broker's certificate. */
+interface Target { port: number; ca?: string }
+
+/** A real node's connection once its CONNECT is accepted, or null once the broker closes the connection instead. */
+function connectNode(to: Target, nodeId = 'node-a'): Promise<MqttClient | null> {
+  return new Promise((resolve) => {
+    const client = mqtt.connect(`${to.ca ? 'mqtts' : 'mqtt'}://127.0.0.1:${to.port}`, {
+      clientId: nodeId, username: nodeId, password: `secret-${nodeId.slice(5)}`, reconnectPeriod: 0, connectTimeout: 30_000, ...(to.ca ? { ca: to.ca } : {}),
     });
+    client.on('error', () => undefined);
+    client.once('close', () => resolve(null));
+    client.once('connect', () => resolve(client));
+  });
+}
+
+async function nodeGetsIn(to: Target, nodeId = 'node-a'): Promise<boolean> {
+  const client = await connectNode(to, nodeId);
+  client?.end(true);
+  return client !== null;
+}
+
+/** Tries until a node gets in: each try waits for the broker's answer, so this waits on the broker, not on a clock. */
+async function untilNodeGetsIn(to: Target, nodeId = 'node-a'): Promise<MqttClient> {
+  for (;;) {
+    const client = await connectNode(to, nodeId);
+    if (client) return client; // else the broker has not seen the close yet: try again
+  }
+}
+
+/** Opens `count` silent connections (no CONNECT) and waits for the broker to close the first of them: which one depends on the order the kernel hands them over in. */
+async function dialUntilOneRefused(to: number, count: number): Promise<{ refused: Socket; held: Socket[] }> {
+  const sockets = await Promise.all(Array.from({ length: count }, () => dial(to)));
+  for (const socket of sockets) socket.on('error', () => undefined);
+  const refused = await Promise.race(sockets.map((s) => new Promise<Socket>((resolve) => s.once('close', () => resolve(s)))));
+  return { refused, held: sockets.filter((s) => s !== refused) };
+}
+
+async function closeSocket(socket: Socket): Promise<void> {
+  const gone = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.destroy();
+  await gone;
+}
+
+const authenticateNode = async (nodeId: string, secret: string) => ['node-a', 'node-b'].includes(nodeId) && secret === `secret-${nodeId.slice(5)}`;
+
+describe('connections per source address', realConnections, () => {
+  it(`refuses the connection over ${perAddress} from one address and takes one again once another closes`, async () => {
+    // A broker of its own, so that no connection of the tests above still counts; silent connections
+    // are not cut by the CONNECT timeout however slow the host.
+    const own = await createNodeBroker({ authenticateNode, maxPayloadBytes, maxConnectionsPerAddress: perAddress, connectTimeoutMs: 120_000, onEvent: (e) => events.push(e) });
     const ownPort = (await own.listen(0, '127.0.0.1')).port;
-    const held = await Promise.all(Array.from({ length: perAddress }, () => dial(ownPort)));
-    const extra = await dial(ownPort);
-    // The refused one is closed by the broker without a byte sent; the ones held stay open.
-    await new Promise<void>((resolve) => extra.once('close', () => resolve()));
+    // The listener is several sockets on one port (SO_REUSEPORT): the kernel decides which connection
+    // the broker takes last, so the refused one is whichever the broker closes.
+    const { held } = await dialUntilOneRefused(ownPort, perAddress + 1);
+    expect(held).toHaveLength(perAddress);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'connection-refused', address: '127.0.0.1', reason: 'too many connections from this address' }));
+    // Exactly one was refused: the other five are still counted, so a real node is refused too.
+    expect(await nodeGetsIn({ port: ownPort })).toBe(false);
     expect(held.every((s) => !s.destroyed)).toBe(true);
-    expect(events).toContainEqual(expect.objectContaining({ type: 'connection-refused', address: '127.0.0.1' }));
-    const first = held.shift();
-    const gone = new Promise<void>((resolve) => first?.once('close', () => resolve()));
-    first?.destroy();
-    await gone;
-    // The broker sees the close on its side too; a real client then gets in.
-    await expect.poll(async () => {
-      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${ownPort}`, { clientId: 'node-a', username: 'node-a', password: 'secret-a', reconnectPeriod: 0, connectTimeout: 2000 }).catch(() => null);
-      await client?.endAsync();
-      return client !== null;
-    }).toBe(true);
+    await closeSocket(held[0] as Socket);
+    // Once the broker sees that close, a real node gets in.
+    (await untilNodeGetsIn({ port: ownPort })).end(true);
+    for (const socket of held) socket.destroy();
+    await own.close();
+  });
+});
+
+describe('connections not yet authenticated, all addresses together', realConnections, () => {
+  it.each(['plain TCP', 'TLS'])('over %s: refuses a connection over the cap while others wait unauthenticated, and stops counting a node once it authenticates', async (transport) => {
+    const cap = 3;
+    const own = await createNodeBroker({ authenticateNode, maxPayloadBytes, maxConnectionsPerAddress: 0, maxUnauthenticatedConnections: cap, connectTimeoutMs: 120_000, onEvent: (e) => events.push(e) });
+    let target: Target;
+    if (transport === 'TLS') {
+      const ca = await ensureCertificateAuthority(join(mkdtempSync(join(tmpdir(), 'mf-broker-limits-')), 'pki'));
+      const cert = await issueServerCertificate(ca, ['127.0.0.1']);
+      target = { port: (await own.listen(0, '127.0.0.1', { keyPem: cert.keyPem, chainPem: cert.chainPem })).port, ca: ca.certPem };
+    } else {
+      target = { port: (await own.listen(0, '127.0.0.1')).port };
+    }
+    // Three silent connections (not even a TLS handshake) fill the cap; which one of four is refused is the kernel's choice.
+    const { held } = await dialUntilOneRefused(target.port, cap + 1);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'connection-refused', reason: 'too many connections not yet authenticated' }));
+    expect(await nodeGetsIn(target)).toBe(false);
+    // One leaves: node A gets in and, authenticated, no longer counts. With two still waiting,
+    // node B gets in as well (were node A still counted, the cap of three would refuse it).
+    await closeSocket(held[0] as Socket);
+    const nodeA = await untilNodeGetsIn(target);
+    expect(await nodeGetsIn(target, 'node-b')).toBe(true);
+    nodeA.end(true);
     for (const socket of held) socket.destroy();
     await own.close();
   });

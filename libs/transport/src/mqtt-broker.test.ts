@@ -88,6 +88,28 @@ describe('node broker ACL (real MQTT clients)', () => {
     a.end(true);
   });
 
+  it('refuses a QoS 2 publish from a node and disconnects it before the manager (or the broker\'s store) takes it', async () => {
+    // aedes keeps an unreleased QoS 2 publish per persistent session until PUBREL: the attack held
+    // them with clean: false and reconnected. Refused at authorization, nothing is stored or delivered.
+    const b = await mqtt.connectAsync(url, { clientId: 'node-b', username: 'node-b', password: 'secret-b', reconnectPeriod: 0, clean: false });
+    const closed = new Promise<void>((resolve) => b.once('close', () => resolve()));
+    b.publish('mf/v1/nodes/node-b/health', Buffer.from('held at qos 2'), { qos: 2 });
+    const delivered = () => received.some((m) => m.payload.toString() === 'held at qos 2');
+    // Whichever comes first: the broker closing the connection, or the manager receiving the message.
+    await Promise.race([closed, waitFor(delivered, 10_000)]);
+    expect(delivered()).toBe(false);
+    expect(b.connected).toBe(false);
+    expect(events).toContainEqual(expect.objectContaining({ type: 'publish-denied', nodeId: 'node-b', reason: expect.stringMatching(/QoS 2/) as unknown }));
+    b.end(true);
+
+    // The node is not shut out: QoS 1, what its health reports use, still goes through.
+    const again = await connect('node-b', 'secret-b');
+    await again.publishAsync('mf/v1/nodes/node-b/health', Buffer.from('at qos 1'), { qos: 1 });
+    expect(await waitFor(() => received.some((m) => m.payload.toString() === 'at qos 1'))).toBe(true);
+    expect(delivered()).toBe(false);
+    await again.endAsync();
+  });
+
   it('refuses an oversized payload', async () => {
     const b = await connect('node-b', 'secret-b');
     const closed = new Promise<void>((resolve) => b.once('close', () => resolve()));

@@ -9,7 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
-import { createConnectionLimiter } from './connection-limits.ts';
+import { createConnectionLimiter, createUnauthenticatedLimiter } from './connection-limits.ts';
 import { guardMqttFrames, type FrameGuard } from './mqtt-frame-guard.ts';
 import { isValidNodeId, mayPublish, maySubscribe } from './mqtt-topics.ts';
 import { listenForStorm, type StormListener } from './storm-listener.ts';
@@ -32,6 +32,8 @@ export interface BrokerOptions {
   maxUnauthenticatedPacketBytes?: number;
   /** Concurrent connections from one source address (default 1024; 0: no limit). */
   maxConnectionsPerAddress?: number;
+  /** Concurrent connections that have not authenticated yet, all addresses together (default 10,000; 0: no limit). */
+  maxUnauthenticatedConnections?: number;
   /** How long a connection may take to send its CONNECT once its TLS handshake is done (default 10 s). */
   connectTimeoutMs?: number;
   /** The broker never logs; the app decides what to do with these. */
@@ -58,6 +60,8 @@ const badCredentials = 4; // CONNACK return code "bad user name or password"
 const publishOverheadBytes = 4096;
 export const defaultMaxUnauthenticatedPacketBytes = 8192;
 export const defaultMaxConnectionsPerAddress = 1024;
+// Twice a 5,000-node power-on storm; each waiting connection costs about 64 KiB (TLS and parser state).
+export const defaultMaxUnauthenticatedConnections = 10_000;
 // The TLS handshake of an idle or hostile client is given up after this (node's default is 120 s).
 const tlsHandshakeTimeoutMs = 30_000;
 
@@ -69,8 +73,9 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
   const emit = options.onEvent ?? ((_event: BrokerEvent) => undefined);
   // The node id each client proved with its credential; set only by authenticate.
   const nodeIds = new WeakMap<Client, string>();
-  // The size guard on each connection, raised to the payload limit once the node is authenticated.
-  const guards = new WeakMap<Duplex, FrameGuard>();
+  // Per connection: its size guard, raised to the payload limit once the node is authenticated,
+  // and what takes it off the count of unauthenticated connections.
+  const connections = new WeakMap<Duplex, { guard: FrameGuard; authenticated: () => void }>();
   const authenticatedLimit = options.maxPayloadBytes + publishOverheadBytes;
 
   const aedes = await Aedes.createBroker({
@@ -89,7 +94,9 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
         (ok) => {
           if (!ok) return deny('unknown node or wrong credential');
           nodeIds.set(client, nodeId);
-          guards.get(client.conn)?.raise(authenticatedLimit);
+          const connection = connections.get(client.conn);
+          connection?.guard.raise(authenticatedLimit);
+          connection?.authenticated();
           done(null, true);
         },
         (error: unknown) => deny(`credential check failed: ${String(error)}`),
@@ -99,11 +106,17 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
     authorizePublish: (client, packet, done) => {
       if (client === null) return done(null); // the manager's own in-process publish
       const nodeId = nodeIds.get(client) ?? '';
-      const reason = !mayPublish(nodeId, packet.topic)
-        ? 'topic outside the node\'s own publish topics'
+      // aedes keeps every QoS 2 publish in its persistence until the client sends PUBREL, per
+      // persistent session and across reconnects (its in-flight cap restarts with each connection):
+      // a node that never released them grew the manager's memory without limit. Nodes publish at
+      // QoS 0 (telemetry) and 1 (the rest), so QoS 2 is refused before aedes stores anything.
+      const reason = packet.qos === 2
+        ? 'QoS 2 is not accepted from nodes (QoS 0 or 1 only)'
+        : !mayPublish(nodeId, packet.topic)
+          ? 'topic outside the node\'s own publish topics'
         : packet.payload.length > options.maxPayloadBytes
-          ? `payload of ${packet.payload.length} bytes exceeds ${options.maxPayloadBytes}`
-          : null;
+            ? `payload of ${packet.payload.length} bytes exceeds ${options.maxPayloadBytes}`
+            : null;
       if (reason) {
         emit({ type: 'publish-denied', nodeId, topic: packet.topic, reason });
         return done(new Error(reason));
@@ -139,6 +152,11 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
 
   let listener: StormListener | null = null;
   const limiter = createConnectionLimiter(options.maxConnectionsPerAddress ?? defaultMaxConnectionsPerAddress);
+  const unauthenticated = createUnauthenticatedLimiter(options.maxUnauthenticatedConnections ?? defaultMaxUnauthenticatedConnections);
+  // An accepted raw socket's slot among the unauthenticated, by peer: a TLS server hands on a new
+  // socket object wrapping the raw one, with the same peer address and port.
+  const unauthenticatedSlots = new Map<string, () => void>();
+  const peer = (conn: { remoteAddress?: string; remotePort?: number }) => `${conn.remoteAddress ?? ''}|${conn.remotePort ?? ''}`;
   const preAuthLimit = options.maxUnauthenticatedPacketBytes ?? defaultMaxUnauthenticatedPacketBytes;
 
   // Every connection reaches aedes through the size guard; `address` is the raw socket's peer.
@@ -148,7 +166,7 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
       const authenticated = client !== undefined && nodeIds.has(client);
       emit({ type: 'packet-too-large', clientId: client?.id ?? '', address, ...violation, authenticated });
     });
-    guards.set(conn, guard);
+    connections.set(conn, { guard, authenticated: unauthenticatedSlots.get(peer(conn as Duplex & Socket)) ?? (() => undefined) });
     aedes.handle(conn);
   };
 
@@ -160,11 +178,18 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
       // TLS errors of clients that never finish a handshake (or offer no suite of the policy) are theirs, not the broker's.
       tlsServer?.on('tlsClientError', () => undefined);
       const accept = (socket: Socket) => {
-        if (!limiter.admit(socket)) {
-          emit({ type: 'connection-refused', address: socket.remoteAddress ?? '', reason: 'too many connections from this address' });
+        const refuse = (reason: string) => {
+          emit({ type: 'connection-refused', address: socket.remoteAddress ?? '', reason });
           socket.destroy();
-          return;
-        }
+        };
+        if (!limiter.admit(socket)) return refuse('too many connections from this address');
+        const slot = unauthenticated.admit(socket);
+        if (!slot) return refuse('too many connections not yet authenticated');
+        const key = peer(socket);
+        unauthenticatedSlots.set(key, slot);
+        socket.once('close', () => {
+          if (unauthenticatedSlots.get(key) === slot) unauthenticatedSlots.delete(key);
+        });
         // A TLS server takes over sockets accepted elsewhere through its 'connection' event.
         if (tlsServer) tlsServer.emit('connection', socket);
         else handle(socket, socket.remoteAddress ?? '');
