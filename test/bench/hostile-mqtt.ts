@@ -10,23 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'node:tls';
+import { mqttFixedHeader } from '@metalfleet/transport';
 import { ManagerProcess } from '../support/manager.ts';
 import { rssMiB } from './proc-stats.ts';
 
 const connections = 50;
 const announcedBytes = 250 * 1024 * 1024;
 const targetGrowthMiB = 10;
-
-function remainingLength(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (n > 0);
-  return Buffer.from(bytes);
-}
 
 /** One hostile client: CONNECT header announcing 250 MB, then the body until the manager closes the connection (or all of it is sent). */
 function hostile(host: string, port: number): Promise<{ sent: number; cut: boolean; ms: number }> {
@@ -36,7 +26,7 @@ function hostile(host: string, port: number): Promise<{ sent: number; cut: boole
     let closed = false;
     const chunk = Buffer.alloc(256 * 1024, 0x61);
     const socket = connect({ host, port, rejectUnauthorized: false }, () => {
-      socket.write(Buffer.concat([Buffer.from([0x10]), remainingLength(announcedBytes)]));
+      socket.write(mqttFixedHeader(0x10, announcedBytes));
       pump();
     });
     const pump = () => {

@@ -10,26 +10,15 @@ import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createNodeBroker } from '@metalfleet/transport';
+import { createNodeBroker, mqttFixedHeader } from '@metalfleet/transport';
 import { rssMiB } from './proc-stats.ts';
 
 const rounds = 3;
 const publishesPerRound = 400;
 const payloadBytes = 250 * 1024;
 
-function remainingLength(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (n > 0);
-  return Buffer.from(bytes);
-}
-
 const field = (s: string) => Buffer.concat([Buffer.from([s.length >> 8, s.length & 0xff]), Buffer.from(s)]);
-const packet = (type: number, body: Buffer) => Buffer.concat([Buffer.from([type]), remainingLength(body.length), body]);
+const packet = (type: number, body: Buffer) => Buffer.concat([mqttFixedHeader(type, body.length), body]);
 
 /** CONNECT (MQTT 3.1.1) with a user name and password and clean session off. */
 const connectPacket = (nodeId: string, secret: string) =>
@@ -38,7 +27,7 @@ const connectPacket = (nodeId: string, secret: string) =>
 /** The head of a QoS 2 PUBLISH (its payload follows), written by hand so that no client library answers the PUBREC with a PUBREL. */
 const topic = field('mf/v1/nodes/node-q/telemetry');
 const publishHead = (id: number) =>
-  Buffer.concat([Buffer.from([0x34]), remainingLength(topic.length + 2 + payloadBytes), topic, Buffer.from([id >> 8, id & 0xff])]);
+  Buffer.concat([mqttFixedHeader(0x34, topic.length + 2 + payloadBytes), topic, Buffer.from([id >> 8, id & 0xff])]);
 const payload = Buffer.alloc(payloadBytes, 0x61);
 
 /** One round: connect, send the publishes, count PUBRECs until all came back or the broker closed the connection. */

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mqttFixedHeader } from '@metalfleet/transport';
 import { ManagerProcess } from '../support/manager.ts';
 import { cliBin } from '../support/processes.ts';
 
@@ -58,17 +59,6 @@ function plainGet(url: string, headers: Record<string, string> = {}): Promise<{ 
   });
 }
 
-function remainingLength(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (n > 0);
-  return Buffer.from(bytes);
-}
-
 /** Over TLS to the broker: a CONNECT header announcing 250 MB, then its body until the manager closes the connection (or 64 MiB are out). */
 function hostileConnect(): Promise<{ written: number; cut: boolean }> {
   const max = 64 * 1024 * 1024;
@@ -77,7 +67,7 @@ function hostileConnect(): Promise<{ written: number; cut: boolean }> {
     let closed = false;
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     const socket: TLSSocket = tlsConnect({ host: '127.0.0.1', port: port(manager.mqtt), ca: manager.caPem, servername: 'localhost' }, () => {
-      socket.write(Buffer.concat([Buffer.from([0x10]), remainingLength(250 * 1024 * 1024)]));
+      socket.write(mqttFixedHeader(0x10, 250 * 1024 * 1024));
       pump();
     });
     const pump = () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { createNodeBroker, type BrokerEvent, type NodeBroker } from './mqtt-broker.ts';
-import { MqttFrameScanner } from './mqtt-frame-guard.ts';
+import { MqttFrameScanner, mqttFixedHeader } from './mqtt-frame-guard.ts';
 import { ensureCertificateAuthority, issueServerCertificate } from './pki.ts';
 
 const maxPayloadBytes = 64 * 1024;
@@ -30,18 +30,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => broker.close());
-
-/** MQTT's variable-length encoding of a remaining length. */
-function remainingLength(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (n > 0);
-  return Buffer.from(bytes);
-}
 
 const announced250MB = 250 * 1024 * 1024;
 
@@ -82,7 +70,7 @@ function pushUntilClosed(socket: Socket, header: Buffer, max: number): Promise<{
 describe('MQTT packet size before and after authentication', realConnections, () => {
   it('cuts an unauthenticated CONNECT announcing 250 MB before the client could send even 16 MB of it', async () => {
     const socket = await dial();
-    const { written, closedByServer } = await pushUntilClosed(socket, Buffer.concat([Buffer.from([0x10]), remainingLength(announced250MB)]), 64 * 1024 * 1024);
+    const { written, closedByServer } = await pushUntilClosed(socket, mqttFixedHeader(0x10, announced250MB), 64 * 1024 * 1024);
     expect(closedByServer).toBe(true);
     // What the kernel's socket buffers take on loopback is all that went out: the broker read a few KB of it.
     expect(written).toBeLessThan(16 * 1024 * 1024);
@@ -94,7 +82,7 @@ describe('MQTT packet size before and after authentication', realConnections, ()
     const socket = await dial();
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     socket.on('error', () => undefined);
-    socket.write(Buffer.concat([Buffer.from([0x10]), remainingLength(9000)]));
+    socket.write(mqttFixedHeader(0x10, 9000));
     await closed;
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'node-a', username: 'node-a', password: 'secret-a', reconnectPeriod: 0 });
     expect(client.connected).toBe(true);
@@ -106,7 +94,7 @@ describe('MQTT packet size before and after authentication', realConnections, ()
     await client.publishAsync('mf/v1/nodes/node-a/telemetry', Buffer.alloc(maxPayloadBytes - 100), { qos: 1 });
     const socket = client.stream as Socket;
     const topic = Buffer.from('mf/v1/nodes/node-a/telemetry');
-    const header = Buffer.concat([Buffer.from([0x30]), remainingLength(announced250MB), Buffer.from([0, topic.length]), topic]);
+    const header = Buffer.concat([mqttFixedHeader(0x30, announced250MB), Buffer.from([0, topic.length]), topic]);
     const { written, closedByServer } = await pushUntilClosed(socket, header, 64 * 1024 * 1024);
     expect(closedByServer).toBe(true);
     expect(written).toBeLessThan(16 * 1024 * 1024);

@@ -95,3 +95,16 @@ export function guardMqttFrames(conn: Duplex, limit: number, onViolation: (viola
   };
   return { raise: (next) => void (scanner.limit = next) };
 }
+
+/** A packet's fixed header as the scanner reads it: the type byte, then MQTT's variable-length remaining length (for clients and tests). */
+export function mqttFixedHeader(typeByte: number, remainingLength: number): Buffer {
+  const bytes = [typeByte];
+  let n = remainingLength;
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (n > 0);
+  return Buffer.from(bytes);
+}
