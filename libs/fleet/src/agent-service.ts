@@ -77,7 +77,8 @@ export function agentServiceHandlers(deps: { register: Register; store: FleetSto
       if (invalid !== null) throw new DomainError('invalid-argument', invalid);
       await deps.store.updateInventory(nodeId, inventory);
       // From the node's running OS (the tenant's, once it is active): a claim on ports, never cabling.
-      await recordReportedCabling(deps.store, nodeId, inventory, 'inventory-update', now());
+      const ownMacs = (await deps.store.getNode(nodeId))?.identity.macs ?? [];
+      await recordReportedCabling(deps.store, nodeId, inventory, ownMacs, 'inventory-update', now());
       return {};
     },
   };

@@ -7,8 +7,8 @@
 //     per lifetime: the rate limit.
 //   install: for a node whose reimage is rebooting or installing (with a BMC:
 //     only after the manager's own power cycle, boot-routes.ts), bound to the
-//     node and the command; one live per command: a new fetch revokes the
-//     unused one before it, so asking again exhausts nothing, and only one
+//     node and the command; one live per command: a new fetch deletes the
+//     unused one before it (so the table cannot fill up either), so asking again exhausts nothing, and only one
 //     install registration per command succeeds (registrar.ts).
 // Expired ones are deleted by `purgeExpired`, which the manager runs periodically.
 import type { FleetStore } from '@metalfleet/store';
@@ -37,7 +37,7 @@ export function createBootTokens(deps: { tokens: BootstrapTokens; store: FleetSt
     },
 
     async install(nodeId: string, commandId: string): Promise<BootTokenGrant> {
-      await deps.store.revokeUnusedInstallTokens(commandId, deps.now());
+      await deps.store.dropUnusedInstallTokens(commandId);
       const { token } = await deps.tokens.create({
         description: `reimage boot of ${nodeId}`, ttlSeconds: limits.installTtlSeconds, maxUses: 1, purpose: 'install', nodeId, commandId,
       });

@@ -1,7 +1,9 @@
 // Adapter: a HealthMessage from the wire into what the store keeps. Anything
-// malformed (unknown severity, missing condition, no event id) is refused whole.
+// malformed (unknown severity, missing condition, no event id) or beyond the
+// limits below is refused whole: the node's OS is the tenant's, and what it
+// sends is kept, scanned and streamed, so nothing in it may grow without bound.
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import type { HealthCondition } from '@metalfleet/domain';
+import { conditionKey, type HealthCondition } from '@metalfleet/domain';
 import type { HealthMessage } from '@metalfleet/proto';
 import type { HealthEventRecord } from '@metalfleet/store';
 import { changeKindFromProto, conditionFromProto } from '@metalfleet/transport';
@@ -11,24 +13,44 @@ export type HealthRecord =
   | { ok: true; kind: 'digest'; conditions: HealthCondition[] }
   | { ok: false; error: string };
 
-const maxChanges = 1000;
+/** A real 8-GPU node has a few dozen conditions at most; these leave room and bound what one node can make the manager keep. */
+export const healthLimits = { conditionsPerNode: 256, changesPerEvent: 256, componentChars: 64, codeChars: 64, messageChars: 1024 } as const;
+
+function oversized(c: HealthCondition): boolean {
+  return c.component.length > healthLimits.componentChars || c.code.length > healthLimits.codeChars || c.message.length > healthLimits.messageChars;
+}
+
+const tooLong = `a condition's component, code or message over ${healthLimits.componentChars}, ${healthLimits.codeChars} or ${healthLimits.messageChars} characters`;
 
 export function healthMessageToRecord(message: HealthMessage, receivedAt: Date): HealthRecord {
   if (message.kind.case === 'digest') {
     const conditions = message.kind.value.conditions.map(conditionFromProto);
     if (conditions.some((c) => c === null)) return { ok: false, error: 'digest with an invalid condition' };
+    if (conditions.length > healthLimits.conditionsPerNode) return { ok: false, error: `digest with ${conditions.length} conditions (limit ${healthLimits.conditionsPerNode})` };
+    if ((conditions as HealthCondition[]).some(oversized)) return { ok: false, error: `digest with ${tooLong}` };
     return { ok: true, kind: 'digest', conditions: conditions as HealthCondition[] };
   }
   if (message.kind.case !== 'event') return { ok: false, error: 'health message is neither an event nor a digest' };
   const e = message.kind.value;
   if (!/^[A-Za-z0-9-]{8,64}$/.test(e.eventId)) return { ok: false, error: 'health event without a valid event id' };
-  if (e.changes.length === 0 || e.changes.length > maxChanges) return { ok: false, error: `health event with ${e.changes.length} changes` };
+  if (e.changes.length === 0 || e.changes.length > healthLimits.changesPerEvent) return { ok: false, error: `health event with ${e.changes.length} changes (limit ${healthLimits.changesPerEvent})` };
   const changes: HealthEventRecord['changes'] = [];
   for (const c of e.changes) {
     const kind = changeKindFromProto.get(c.kind);
     const condition = conditionFromProto(c.condition);
     if (!kind || !condition) return { ok: false, error: 'health event with an invalid change' };
+    if (oversized(condition)) return { ok: false, error: `health event with ${tooLong}` };
     changes.push({ kind, condition });
   }
   return { ok: true, kind: 'event', event: { eventId: e.eventId, sequence: Number(e.sequence), at: e.at ? timestampDate(e.at) : receivedAt, receivedAt, changes } };
+}
+
+/** How many conditions the node would hold after `event` (those it holds, plus the ones the event adds). */
+export function conditionsAfter(held: readonly HealthCondition[], event: HealthEventRecord): number {
+  const keys = new Set(held.map(conditionKey));
+  for (const change of event.changes) {
+    if (change.kind === 'cleared') keys.delete(conditionKey(change.condition));
+    else keys.add(conditionKey(change.condition));
+  }
+  return keys.size;
 }

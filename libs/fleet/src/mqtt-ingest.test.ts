@@ -107,4 +107,16 @@ describe('MQTT ingest', () => {
     await node.publishAsync('mf/v1/nodes/n1/health', digest, { qos: 1 });
     await until(async () => (await store.conditions('n1')).length === 0);
   });
+  it('refuses a health event that would leave a node holding more conditions than the limit, and keeps what it had', async () => {
+    const batch = (n: number) => Buffer.from(toBinary(HealthMessageSchema, create(HealthMessageSchema, {
+      kind: { case: 'event', value: { eventId: `flood-${String(n).padStart(4, '0')}`, sequence: BigInt(100 + n), changes: Array.from({ length: 40 }, (_, i) => ({
+        kind: HealthChangeKind.APPEARED, condition: { component: 'gpu0', code: `flood-${n}-${i}`, severity: Severity.WARNING, remediation: Remediation.NONE, message: 'm' },
+      })) } },
+    })));
+    for (let n = 0; n < 8; n += 1) await node.publishAsync('mf/v1/nodes/n1/health', batch(n), { qos: 1 });
+    await until(() => seen.some((e) => e.type === 'bad-message' && e.error.includes('limit 256')));
+    const held = await store.conditions('n1');
+    expect(held.length).toBeLessThanOrEqual(256);
+    expect(held.filter((c) => c.code.startsWith('flood-7-'))).toEqual([]);
+  });
 });

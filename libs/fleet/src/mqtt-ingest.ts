@@ -5,7 +5,7 @@ import { allNodesTopic, decodePayload, parseNodeTopic, type NodeBroker } from '@
 import type { FleetStore } from '@metalfleet/store';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import type { TelemetrySink } from '@metalfleet/telemetry';
-import { healthMessageToRecord } from './health-ingest.ts';
+import { conditionsAfter, healthLimits, healthMessageToRecord } from './health-ingest.ts';
 import { telemetryToSample } from './telemetry-ingest.ts';
 import type { Presence } from '@metalfleet/domain';
 import type { FleetEvents } from './fleet-events.ts';
@@ -68,6 +68,8 @@ export async function startMqttIngest(deps: IngestDeps): Promise<void> {
       deps.events.emit({ type: 'health-digest', nodeId: parsed.nodeId, conditions: record.conditions.length, at: deps.now() });
       return;
     }
+    const held = conditionsAfter(await deps.store.conditions(parsed.nodeId), record.event);
+    if (held > healthLimits.conditionsPerNode) return bad(parsed.nodeId, topic, `health event would leave the node with ${held} conditions (limit ${healthLimits.conditionsPerNode})`);
     const applied = await deps.store.applyHealthEvent(parsed.nodeId, record.event);
     deps.events.emit(applied
       ? { type: 'health-changed', nodeId: parsed.nodeId, eventId: record.event.eventId, changes: record.event.changes.map((c) => `${c.kind} ${c.condition.component} ${c.condition.code}`), at: deps.now() }

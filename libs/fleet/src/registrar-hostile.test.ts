@@ -126,3 +126,22 @@ describe('sizes and spellings', () => {
     expect((await store.listNodes()).map((n) => n.id)).toEqual(['node-1']);
   });
 });
+
+describe('cabling from a registration', () => {
+  const heardOn = (mac: string, port: string) => ({ name: 'eth0', mac, speedMbps: 1000, linkUp: true, driver: 'e1000', firmware: '', physical: true, neighbor: { switchName: 'leaf-7', switchId: '', portId: port, portDescription: '' } });
+  const claims = async () => (await store.portLinks()).learned.map((l) => [l.nodeId, l.port, l.trusted]);
+
+  it('maps no port for a machine discovered through a boot-endpoint token until an operator admits it, and none with made-up NICs', async () => {
+    const mac = '0c:42:a1:00:00:77';
+    const discovery = await tokens.create({ description: 'discovery', ttlSeconds: 900, maxUses: 1, purpose: 'discovery', mac });
+    const made = [heardOn(mac, 'Ethernet1'), ...Array.from({ length: 20 }, (_, i) => heardOn(`not-a-mac-${i}`, `Ethernet${i + 2}`))];
+    const rogue = await register({ ...input(identity({ systemUuid: 'feed0000-0000-4000-8000-000000000077', macs: [mac] }), discovery.token), inventory: { ...emptyInventory(), nics: made } });
+    expect(await claims()).toEqual([[rogue.nodeId, 'Ethernet1', false]]);
+  });
+
+  it("trusts the LLDP of a machine an operator's token registered (its own NICs only)", async () => {
+    const mac = '0c:42:a1:00:00:55';
+    const node = await register({ ...input(identity({ systemUuid: 'feed0000-0000-4000-8000-000000000055', macs: [mac] }), token), inventory: { ...emptyInventory(), nics: [heardOn(mac, 'Ethernet9'), heardOn('0c:42:a1:00:00:56', 'Ethernet10')] } });
+    expect(await claims()).toEqual([[node.nodeId, 'Ethernet9', true]]);
+  });
+});

@@ -163,9 +163,12 @@ export function createRegistrar(deps: RegistrarDeps) {
     }
     const returning = decision.action === 'returning';
     // Cabling: trusted only from an inventory sent while the machine runs the manager's image (a new machine's
-    // registration, or a reimage's install token), never from the node's OS, which holds only its credential.
-    const fromManagerImage = decision.action === 'create' || decision.via === 'install-token';
-    await recordReportedCabling(deps.store, nodeId, input.inventory, fromManagerImage ? 'register-with-bootstrap-token' : 'register-with-node-credential', at);
+    // registration, or a reimage's install token), never from the node's OS, which holds only its credential; and
+    // not from a machine discovered through the boot endpoint until an operator admits it (anyone can get a
+    // discovery token): its cabling is trusted from its first install image on.
+    const awaitingAdmission = decision.action === 'create' && decision.discovered && deps.admitDiscovered !== 'open';
+    const fromManagerImage = (decision.action === 'create' && !awaitingAdmission) || (decision.action === 'returning' && decision.via === 'install-token');
+    await recordReportedCabling(deps.store, nodeId, input.inventory, input.identity.macs, fromManagerImage ? 'register-with-bootstrap-token' : 'register-with-node-credential', at);
     deps.events.emit({ type: 'node-registered', nodeId, returning, via: returning ? decision.via : decision.discovered ? 'discovery' : 'new', at });
     if (returning && decision.via === 'install-token' && token.record?.commandId) {
       deps.events.emit({ type: 'install-registered', nodeId, commandId: token.record.commandId, at });

@@ -5,6 +5,7 @@
 import { learnedLinks, lldpSource, type Inventory, type LldpReport } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 
-export async function recordReportedCabling(store: FleetStore, nodeId: string, inventory: Inventory, report: LldpReport, at: Date): Promise<void> {
-  await store.recordLearnedLinks(nodeId, lldpSource(report), learnedLinks(nodeId, inventory.nics), at);
+/** `ownMacs`: the MACs of the node's registered identity; a NIC with any other MAC claims nothing. */
+export async function recordReportedCabling(store: FleetStore, nodeId: string, inventory: Inventory, ownMacs: readonly string[], report: LldpReport, at: Date): Promise<void> {
+  await store.recordLearnedLinks(nodeId, lldpSource(report), learnedLinks(nodeId, inventory.nics, ownMacs), at);
 }

@@ -78,7 +78,8 @@ export interface IdentityStore {
   /** Tokens of this purpose not yet expired nor revoked (used or not), optionally for one MAC or node. */
   countLiveBootTokens(query: { purpose: BootstrapTokenPurpose; now: Date; mac?: string; nodeId?: string }): Promise<number>;
   /** Revokes the install tokens of this command not used yet; returns how many. */
-  revokeUnusedInstallTokens(commandId: string, now: Date): Promise<number>;
+  /** Deletes a command's install tokens that were never used (a new fetch replaces them). */
+  dropUnusedInstallTokens(commandId: string): Promise<number>;
   /** Install tokens of this command already used to register. */
   countUsedInstallTokens(commandId: string): Promise<number>;
   /** Deletes expired boot-endpoint tokens (discovery, install); operator tokens stay listed. Returns how many. */
@@ -201,8 +202,9 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
       return Number(row?.n ?? 0);
     },
 
-    async revokeUnusedInstallTokens(commandId, now) {
-      return db.run("UPDATE bootstrap_tokens SET revoked_at = ? WHERE purpose = 'install' AND command_id = ? AND uses = 0 AND revoked_at IS NULL", [now.getTime(), commandId]);
+    async dropUnusedInstallTokens(commandId) {
+      // Deleted, not revoked: a MAC fetched again and again must not fill the table until the tokens expire.
+      return db.run("DELETE FROM bootstrap_tokens WHERE purpose = 'install' AND command_id = ? AND uses = 0", [commandId]);
     },
 
     async countUsedInstallTokens(commandId) {

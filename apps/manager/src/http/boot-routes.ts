@@ -78,7 +78,7 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
         return scriptFor(image, grant.token, work.commandId ?? undefined);
       }
       deps.events.emit({ type: 'boot-script-served', nodeId: candidate.nodeId, mac, commandId: null, purpose: 'local', peer: request.ip, at: deps.now() });
-      return ipxeLocalBoot(`node ${candidate.nodeId} has no reimage in progress`);
+      return ipxeLocalBoot('no work for this machine');
     }
     const discovery = parseImageRef(deps.discoveryImage);
     const image = discovery ? await deps.store.getImage(discovery) : null;

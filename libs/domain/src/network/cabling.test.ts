@@ -53,9 +53,28 @@ describe('what a new report replaces', () => {
 
 describe('cabling', () => {
   it('learns links from the LLDP neighbours a node heard, skipping NICs that heard none and a second NIC on one port', () => {
-    expect(learnedLinks('n1', [nic('AA:00:00:00:00:01', 'leaf-1', 'Ethernet1'), nic('aa:00:00:00:00:02', '', ''), nic('aa:00:00:00:00:03', 'leaf-1', 'Ethernet1')])).toEqual([
+    const own = ['aa:00:00:00:00:01', 'aa:00:00:00:00:02', 'aa:00:00:00:00:03'];
+    expect(learnedLinks('n1', [nic('AA:00:00:00:00:01', 'leaf-1', 'Ethernet1'), nic('aa:00:00:00:00:02', '', ''), nic('aa:00:00:00:00:03', 'leaf-1', 'Ethernet1')], own)).toEqual([
       { nodeId: 'n1', mac: 'aa:00:00:00:00:01', switchName: 'leaf-1', port: 'Ethernet1' },
     ]);
+  });
+
+  it("claims ports only with the machine's own MACs: made-up NICs and respellings of one MAC claim nothing more", () => {
+    const own = ['52:54:00:66:00:01'];
+    const nics = [
+      nic('52-54-00-66-00-01', 'leaf-7', 'Ethernet1'),
+      ...Array.from({ length: 256 }, (_, i) => nic(`not-a-mac-${i}`, 'leaf-7', `Ethernet${i + 2}`)),
+      nic('aa:00:00:00:00:09', 'leaf-7', 'Ethernet300'),
+      nic('5254.0066.0001', 'leaf-7', 'Ethernet301'),
+    ];
+    expect(learnedLinks('rogue', nics, own)).toEqual([
+      { nodeId: 'rogue', mac: '52:54:00:66:00:01', switchName: 'leaf-7', port: 'Ethernet1' },
+      { nodeId: 'rogue', mac: '52:54:00:66:00:01', switchName: 'leaf-7', port: 'Ethernet301' },
+    ]);
+    // The second spelling is the same NIC: once mapped, it takes no second port (nic-elsewhere).
+    const { links, warnings } = effectiveLinks([], learnedLinks('rogue', nics, own).map((l, i) => ({ ...l, source: 'lldp-manager-image' as const, trusted: true, since: new Date(i) })));
+    expect(links.map((l) => l.port)).toEqual(['Ethernet1']);
+    expect(warnings.map((w) => w.kind)).toEqual(['nic-elsewhere']);
   });
 
   const cases: Array<{

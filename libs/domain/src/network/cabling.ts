@@ -6,6 +6,7 @@
 // warning for the operator and changes nothing, since programming the wrong
 // port would put a node on someone else's network.
 import type { Nic } from '../inventory.ts';
+import { parseMac } from '../node-identity.ts';
 import type { LinkSource } from './cabling-trust.ts';
 import type { PortLink } from './port-plan.ts';
 
@@ -42,12 +43,18 @@ export interface CablingWarning {
   message: string;
 }
 
-/** The links LLDP reveals for one node's NICs (one NIC per port: the first heard wins). */
-export function learnedLinks(nodeId: string, nics: readonly Nic[]): PlannedLink[] {
+/**
+ * The links LLDP reveals for one node's NICs (one NIC per port: the first heard wins). Only NICs with a real MAC
+ * count, and only the machine's own (`ownMacs`, the MACs of its registered identity): an inventory that lists
+ * made-up NICs claims no port with them.
+ */
+export function learnedLinks(nodeId: string, nics: readonly Nic[], ownMacs: readonly string[]): PlannedLink[] {
+  const own = new Set(ownMacs.map(parseMac).filter((m) => m !== null));
   const seen = new Set<string>();
   return nics.flatMap((nic) => {
-    if (!nic.neighbor?.switchName || !nic.neighbor.portId) return [];
-    const link = { nodeId, mac: nic.mac.toLowerCase(), switchName: nic.neighbor.switchName, port: nic.neighbor.portId };
+    const mac = parseMac(nic.mac);
+    if (mac === null || !own.has(mac) || !nic.neighbor?.switchName || !nic.neighbor.portId) return [];
+    const link = { nodeId, mac, switchName: nic.neighbor.switchName, port: nic.neighbor.portId };
     if (seen.has(portKey(link))) return [];
     seen.add(portKey(link));
     return [link];
