@@ -47,8 +47,10 @@ const nics = (m: LabMachine, claims: Array<{ mac: string; port: string }> = []) 
   name: `eth${i}`, mac: n.mac, speedMbps: 1000, linkUp: true, driver: 'veth', firmware: '', physical: true,
   neighbor: { switchName: 'lab', switchId: '', portId: n.port, portDescription: '' },
 }));
+const secondNic = (m: LabMachine) => `02:00:00:00:0${m.lane.name.at(-1) ?? '0'}:02`;
 const registration = (m: LabMachine, claims: Array<{ mac: string; port: string }> = []) => ({
-  identity: { systemUuid: m.uuid, macs: [m.lane.mac] },
+  // A second NIC (02:00:00:00:0<x>:02), cabled nowhere in the lab: the one a tenant's root makes claims with.
+  identity: { systemUuid: m.uuid, macs: [m.lane.mac, secondNic(m)] },
   inventory: { system: { hostname: m.lane.name }, nics: nics(m, claims) },
   agentVersion: 'test',
 });
