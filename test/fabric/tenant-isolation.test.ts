@@ -24,13 +24,6 @@ const nodeIds: string[] = [];
 const api = <T>(method: string, path: string, body?: unknown): Promise<T> => manager.request<T>(method, path, body);
 
 const tag = (lane: LabNode) => lab.vsctl('get', 'port', lane.port, 'tag');
-/** Pings until the answer is `expected` (a changed port may take a moment to pass traffic); returns the last answer. */
-async function reaches(from: LabNode, to: LabNode, expected: boolean): Promise<boolean> {
-  let answer = !expected;
-  for (let i = 0; i < 8 && answer !== expected; i += 1) answer = lab.ping(from, to.address);
-  return answer;
-}
-
 beforeAll(async () => {
   lab = await startOvsLab();
   for (let i = 0; i < 4; i += 1) lanes.push(lab.addNode(`n${i + 1}`, `192.0.2.${11 + i}`));
@@ -95,7 +88,7 @@ describe('tenant networks on a real Open vSwitch', () => {
   });
 
   it('lets nodes of one tenant reach each other, and nothing else', async () => {
-    expect(await reaches(n1(), n2(), true)).toBe(true);
+    expect(lab.reaches(n1(), n2(), true)).toBe(true);
     expect(lab.ping(n1(), n3().address)).toBe(false); // another tenant
     expect(lab.ping(n3(), n1().address)).toBe(false);
     expect(lab.ping(n1(), n4().address)).toBe(false); // the provisioning network
@@ -107,7 +100,7 @@ describe('tenant networks on a real Open vSwitch', () => {
     // The API answers after the switch is programmed: no grace period in which the old tenant still reaches it.
     expect(tag(n2())).toBe(String(provisioningVlan));
     expect(lab.ping(n1(), n2().address)).toBe(false);
-    expect(await reaches(n2(), n4(), true)).toBe(true); // now with the other provisioning node
+    expect(lab.reaches(n2(), n4(), true)).toBe(true); // now with the other provisioning node
   });
 
   it('moves a node to another tenant only through wiping: then it reaches the new tenant and not the old', async () => {
@@ -118,14 +111,14 @@ describe('tenant networks on a real Open vSwitch', () => {
     await api('POST', `/api/v1/nodes/${nodeIds[1]}/lifecycle`, { event: 'provision', reason: 'test: reimage for blue' });
     await api('POST', `/api/v1/nodes/${nodeIds[1]}/lifecycle`, { event: 'provisioned', reason: 'test: reimaged' });
     expect(tag(n2())).toBe(String(blue.vlan));
-    expect(await reaches(n2(), n3(), true)).toBe(true);
+    expect(lab.reaches(n2(), n3(), true)).toBe(true);
     expect(lab.ping(n2(), n1().address)).toBe(false);
   });
 
   it('puts a port retagged by hand back within seconds, and counts the repair', async () => {
     lab.vsctl('set', 'port', n3().port, `tag=${acme.vlan}`); // someone moves a blue node onto acme's network
     await eventually(async () => tag(n3()), (t) => t === String(blue.vlan), 10_000);
-    expect(await reaches(n1(), n3(), false)).toBe(false);
+    expect(lab.reaches(n1(), n3(), false)).toBe(false);
     const fabric = await api<FabricStatus>('GET', '/api/v1/fabric');
     expect(fabric.driftRepairs).toBe(1);
     const metrics = await (await fetch(`${manager.http}/metrics`, { headers: manager.auth() })).text();

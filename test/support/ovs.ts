@@ -36,6 +36,8 @@ export interface OvsLab {
   addNode(name: string, address: string): LabNode;
   /** One ICMP echo from `from` to `to`, 1 s deadline: true when answered. */
   ping(from: LabNode, to: string): boolean;
+  /** Pings until the answer is `expected` (a retagged port may take a moment to pass traffic); returns the last answer. */
+  reaches(from: LabNode, to: LabNode, expected: boolean): boolean;
   stop(): void;
 }
 
@@ -68,6 +70,14 @@ export async function startOvsLab(): Promise<OvsLab> {
     }
     rmSync(dir, { recursive: true, force: true });
   };
+  const ping = (from: LabNode, to: string): boolean => {
+    try {
+      run('ip', ['netns', 'exec', from.namespace, 'ping', '-c', '1', '-W', '1', '-q', to]);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   try {
     run('ovsdb-tool', ['create', join(dir, 'conf.db'), '/usr/share/openvswitch/vswitch.ovsschema'], env);
     run('ovsdb-server', [join(dir, 'conf.db'), `--remote=punix:${join(dir, 'db.sock')}`, `--remote=ptcp:${ovsdbPort}:127.0.0.1`,
@@ -92,13 +102,11 @@ export async function startOvsLab(): Promise<OvsLab> {
         const mac = run('ip', ['-n', namespace, '-brief', 'link', 'show', 'eth0']).split(/\s+/)[2] ?? '';
         return { name, namespace, port, address, mac };
       },
-      ping(from, to) {
-        try {
-          run('ip', ['netns', 'exec', from.namespace, 'ping', '-c', '1', '-W', '1', '-q', to]);
-          return true;
-        } catch {
-          return false;
-        }
+      ping,
+      reaches(from, to, expected) {
+        let answer = !expected;
+        for (let i = 0; i < 8 && answer !== expected; i += 1) answer = ping(from, to.address);
+        return answer;
       },
     };
   } catch (error) {

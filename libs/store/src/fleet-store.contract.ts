@@ -96,74 +96,6 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
-    it('records identity conflicts once per identity while open, and an operator resolves each once', async () => {
-      const store = await factory.open('conflicts');
-      const at = new Date('2026-11-01T00:00:00Z');
-      const later = new Date('2026-11-01T00:05:00Z');
-      const first = await store.recordConflict({ at, identity: identity({ systemUuid: 'dup' }), nodeIds: ['n1', 'n2'], reason: 'two nodes share it' });
-      const again = await store.recordConflict({ at: later, identity: identity({ systemUuid: 'DUP' }), nodeIds: ['n1', 'n2'], reason: 'still shared' });
-      const wiped = await store.recordConflict({ at, identity: identity({ systemUuid: 'u-w' }), nodeIds: ['n3'], reason: 'no credential', kind: 're-enrolment' });
-      expect(again).toMatchObject({ id: first.id, attempts: 2, reason: 'still shared', lastAt: later, status: 'open', kind: 'mismatch' });
-      expect(await store.countConflicts('open')).toBe(2);
-      expect(await store.hasUnresolvedConflict(identity({ systemUuid: 'Dup' }))).toBe(true);
-      expect(await store.hasUnresolvedConflict(identity({ systemUuid: 'other' }))).toBe(false);
-      expect(await store.listConflicts()).toEqual([
-        expect.objectContaining({ id: first.id, nodeIds: ['n1', 'n2'], attempts: 2 }),
-        expect.objectContaining({ id: wiped.id, kind: 're-enrolment', nodeIds: ['n3'] }),
-      ]);
-      const by = { by: 'admin', at: later };
-      expect(await store.resolveConflict(first.id, { status: 'rejected', nodeId: null, ...by })).toBe(true);
-      expect(await store.resolveConflict(first.id, { status: 'rejected', nodeId: null, ...by })).toBe(false);
-      expect(await store.resolveConflict('999999', { status: 'rejected', nodeId: null, ...by })).toBe(false);
-      expect(await store.resolveConflict('not-a-number', { status: 'rejected', nodeId: null, ...by })).toBe(false);
-      expect(await store.findApproval(identity({ systemUuid: 'u-w' }))).toBeNull();
-      expect(await store.resolveConflict(wiped.id, { status: 'approved', nodeId: 'n3', ...by })).toBe(true);
-      expect(await store.findApproval(identity({ systemUuid: 'u-w' }))).toEqual({ conflictId: wiped.id, nodeId: 'n3' });
-      expect(await store.takeApproval(wiped.id, later, '10.0.0.5')).toBe(true);
-      expect(await store.takeApproval(wiped.id, later, '10.0.0.6')).toBe(false);
-      expect(await store.getConflict(wiped.id)).toMatchObject({ status: 'enrolled', enrolledPeer: '10.0.0.5' });
-      expect(await store.findApproval(identity({ systemUuid: 'u-w' }))).toBeNull();
-      expect((await store.listConflicts({ status: 'open' }))).toEqual([]);
-      expect(await store.getConflict(first.id)).toMatchObject({ status: 'rejected', resolvedBy: 'admin', resolvedAt: later });
-      // A rejected identity trying again stays rejected, counted; an operator may still approve it.
-      expect(await store.recordConflict({ at: later, identity: identity({ systemUuid: 'dup' }), nodeIds: ['n1', 'n2'], reason: 'again' })).toMatchObject({ id: first.id, status: 'rejected', attempts: 3 });
-      expect(await store.resolveConflict(first.id, { status: 'approved', nodeId: 'n1', ...by })).toBe(true);
-      expect(await store.resolveConflict(first.id, { status: 'approved', nodeId: 'n1', ...by })).toBe(false);
-      await store.close();
-    });
-
-    it('keeps node admissions, and counts and purges the boot endpoint\'s tokens', async () => {
-      const store = await factory.open('admissions');
-      await store.createNode(newNode('n1', { systemUuid: 'u-a1' }));
-      await store.createNode(newNode('n2', { systemUuid: 'u-a2' }));
-      const at = new Date('2026-11-01T00:00:00Z');
-      await store.setAdmission({ nodeId: 'n1', state: 'pending', via: 'discovery', actor: 'boot endpoint', at });
-      await store.setAdmission({ nodeId: 'n2', state: 'pending', via: 'discovery', actor: 'boot endpoint', at });
-      await store.setAdmission({ nodeId: 'n2', state: 'admitted', via: 'operator', actor: 'admin', at });
-      expect(await store.listAdmissions({ state: 'pending' })).toEqual([{ nodeId: 'n1', state: 'pending', via: 'discovery', actor: 'boot endpoint', at }]);
-      expect(await store.getAdmission('n2')).toMatchObject({ state: 'admitted', actor: 'admin' });
-      expect(await store.getAdmission('nope')).toBeNull();
-
-      const token = (id: string, purpose: 'operator' | 'discovery' | 'install', mac: string | null, expiresAt: Date) => ({
-        id, purpose, nodeId: purpose === 'install' ? 'n1' : null, commandId: purpose === 'install' ? 'c1' : null, mac, description: id, secretHash: 'h', createdAt: at, expiresAt, revokedAt: null, maxUses: 1, uses: 0,
-      });
-      const soon = new Date(at.getTime() + 60_000);
-      const later = new Date(at.getTime() + 3_600_000);
-      await store.createBootstrapToken(token('disc-1', 'discovery', 'aa:bb:cc:00:00:01', soon));
-      await store.createBootstrapToken(token('disc-2', 'discovery', 'aa:bb:cc:00:00:01', later));
-      await store.createBootstrapToken(token('disc-3', 'discovery', 'aa:bb:cc:00:00:02', later));
-      await store.createBootstrapToken(token('inst-1', 'install', null, soon));
-      await store.createBootstrapToken(token('oper-1', 'operator', null, soon));
-      expect(await store.getBootstrapToken('inst-1')).toMatchObject({ purpose: 'install', nodeId: 'n1', commandId: 'c1', mac: null });
-      expect(await store.countLiveBootTokens({ purpose: 'discovery', now: at })).toBe(3);
-      expect(await store.countLiveBootTokens({ purpose: 'discovery', now: at, mac: 'aa:bb:cc:00:00:01' })).toBe(2);
-      expect(await store.countLiveBootTokens({ purpose: 'install', now: at, nodeId: 'n1' })).toBe(1);
-      expect(await store.countLiveBootTokens({ purpose: 'discovery', now: soon })).toBe(2);
-      expect(await store.purgeBootTokens(soon)).toBe(2);
-      expect((await store.listBootstrapTokens()).map((t) => t.id).sort()).toEqual(['disc-2', 'disc-3', 'oper-1']);
-      await store.close();
-    });
-
     it('applies each health event once, and a digest replaces the set', async () => {
       const store = await factory.open('health');
       await store.createNode(newNode('n1', { systemUuid: 'u-h' }));
@@ -205,26 +137,6 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(await store.offlineSince('available', new Date('2026-11-01T03:10:00Z'))).toEqual(['n1']);
       expect(await store.offlineSince('available', new Date('2026-11-01T02:50:00Z'))).toEqual([]);
       expect(await store.offlineSince('active', new Date('2026-11-01T03:10:00Z'))).toEqual([]);
-      await store.close();
-    });
-
-    it('creates, lists, counts uses of and revokes bootstrap tokens', async () => {
-      const store = await factory.open('tokens');
-      const t = (id: string, createdAt: Date, maxUses: number | null) => ({
-        id, purpose: 'operator' as const, nodeId: null, commandId: null, mac: null, description: `token ${id}`, secretHash: `hash-${id}`, createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses, uses: 0,
-      });
-      await store.createBootstrapToken(t('tok-a', new Date('2026-11-01T00:00:00Z'), null));
-      await store.createBootstrapToken(t('tok-b', new Date('2026-11-02T00:00:00Z'), 1));
-      expect((await store.listBootstrapTokens()).map((x) => x.id)).toEqual(['tok-b', 'tok-a']);
-      expect(await store.useBootstrapToken('tok-b')).toBe(true);
-      expect(await store.useBootstrapToken('tok-b')).toBe(false);
-      expect((await store.getBootstrapToken('tok-b'))?.uses).toBe(1);
-      const at = new Date('2026-11-03T00:00:00Z');
-      expect(await store.revokeBootstrapToken('tok-a', at)).toBe(true);
-      expect(await store.revokeBootstrapToken('tok-a', at)).toBe(false);
-      expect(await store.revokeBootstrapToken('nope', at)).toBe(false);
-      expect(await store.getBootstrapToken('tok-a')).toMatchObject({ revokedAt: at, secretHash: 'hash-tok-a', description: 'token tok-a' });
-      expect(await store.getBootstrapToken('nope')).toBeNull();
       await store.close();
     });
 

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterAll } from 'vitest';
 import { describeAlertStore } from './alert-store.contract.ts';
 import { describeFleetStore, type StoreFactory } from './fleet-store.contract.ts';
+import { describeIdentityStore } from './identity-store.contract.ts';
 import { openPgFleetStore } from './pg-fleet-store.ts';
 
 const connectionString = process.env['METALFLEET_TEST_POSTGRES'] ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -27,4 +28,5 @@ const factory: StoreFactory = {
 };
 
 describeFleetStore('PostgreSQL', factory);
+describeIdentityStore('PostgreSQL', factory);
 describeAlertStore('PostgreSQL', factory);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { describeAlertStore } from './alert-store.contract.ts';
 import { describeFleetStore, type StoreFactory } from './fleet-store.contract.ts';
+import { describeIdentityStore } from './identity-store.contract.ts';
 import { openSqliteFleetStore } from './sqlite-fleet-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-store-'));
@@ -14,4 +15,5 @@ const factory: StoreFactory = {
 };
 
 describeFleetStore('SQLite (WAL file)', factory);
+describeIdentityStore('SQLite (WAL file)', factory);
 describeAlertStore('SQLite (WAL file)', factory);

@@ -1,0 +1,99 @@
+// Versions 14 on of the SQLite schema: the trust model against a hostile
+// tenant (scoped boot tokens, identity conflicts and admissions, learned
+// cabling with its source, the audit detail, reimage evidence, who enrolled
+// from where). Append a migration; never edit one that has shipped.
+import type { Migration } from './sqlite-migrations.ts';
+
+export const sqliteTrustMigrations: readonly Migration[] = [
+  {
+    version: 14,
+    name: 'scoped bootstrap tokens',
+    sql: `
+      -- Tokens from the boot endpoint are bound: a discovery token to the MAC it
+      -- was handed to, an install token to its node and reimage command. Counted
+      -- per purpose and MAC for the boot endpoint's caps, purged when expired.
+      ALTER TABLE bootstrap_tokens ADD COLUMN purpose TEXT NOT NULL DEFAULT 'operator';
+      ALTER TABLE bootstrap_tokens ADD COLUMN node_id TEXT;
+      ALTER TABLE bootstrap_tokens ADD COLUMN command_id TEXT;
+      ALTER TABLE bootstrap_tokens ADD COLUMN mac TEXT;
+      CREATE INDEX bootstrap_tokens_by_purpose ON bootstrap_tokens (purpose, expires_at);
+    `,
+  },
+  {
+    version: 15,
+    name: 'identity conflicts resolved, admissions',
+    sql: `
+      -- A conflict (or a re-enrolment waiting for approval) is one row per
+      -- distinct identity while open; an operator approves it as a node or rejects it.
+      ALTER TABLE identity_conflicts ADD COLUMN identity_key TEXT NOT NULL DEFAULT '';
+      ALTER TABLE identity_conflicts ADD COLUMN kind TEXT NOT NULL DEFAULT 'mismatch';
+      ALTER TABLE identity_conflicts ADD COLUMN status TEXT NOT NULL DEFAULT 'open';
+      ALTER TABLE identity_conflicts ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE identity_conflicts ADD COLUMN last_at INTEGER;
+      ALTER TABLE identity_conflicts ADD COLUMN resolved_node_id TEXT;
+      ALTER TABLE identity_conflicts ADD COLUMN resolved_by TEXT;
+      ALTER TABLE identity_conflicts ADD COLUMN resolved_at INTEGER;
+      CREATE INDEX identity_conflicts_by_key ON identity_conflicts (identity_key, status);
+      -- Nodes that came through a boot-endpoint discovery token wait here until
+      -- an operator (or a BMC enrollment, by policy) admits them; no row: admitted.
+      CREATE TABLE node_admissions (
+        node_id TEXT PRIMARY KEY REFERENCES nodes (id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        via TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
+  {
+    version: 16,
+    name: 'learned links with source and trust',
+    sql: `
+      -- Learned cabling apart from the plan: every claim with where it came
+      -- from, whether that source may map a port, and since when. Several
+      -- nodes may claim one port; the domain decides who holds it (the earliest
+      -- trusted claim) and warns about the rest. Links learned before this
+      -- are kept as trusted ('lldp-legacy'): those ports were already mapped.
+      CREATE TABLE learned_links (
+        switch_name TEXT NOT NULL,
+        port TEXT NOT NULL,
+        node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+        source TEXT NOT NULL CHECK (source IN ('lldp-manager-image', 'lldp-node-os', 'switch', 'lldp-legacy')),
+        mac TEXT NOT NULL,
+        trusted INTEGER NOT NULL CHECK (trusted IN (0, 1)),
+        since INTEGER NOT NULL,
+        PRIMARY KEY (node_id, source, switch_name, port)
+      ) STRICT;
+      CREATE INDEX learned_links_by_port ON learned_links (switch_name, port);
+      INSERT INTO learned_links (switch_name, port, node_id, source, mac, trusted, since)
+        SELECT switch_name, port, node_id, 'lldp-legacy', mac, 1, 0 FROM port_links WHERE source = 'lldp';
+      DELETE FROM port_links WHERE source = 'lldp';
+    `,
+  },
+  {
+    version: 17,
+    name: 'audit detail',
+    sql: `
+      -- What a call changed, where the path alone does not say (a BMC's new address); never a secret.
+      ALTER TABLE audit_log ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+    `,
+  },
+  {
+    version: 18,
+    name: 'reimage evidence',
+    sql: `
+      -- What the manager itself saw of each node's reimage (its power cycle, the
+      -- install script served after it), as JSON: a reported install needs it.
+      ALTER TABLE operation_nodes ADD COLUMN evidence TEXT NOT NULL DEFAULT '{}';
+    `,
+  },
+  {
+    version: 19,
+    name: 'identity conflict peers',
+    sql: `
+      -- Where the refused registrations and the one that used an approval came from, for the operator.
+      ALTER TABLE identity_conflicts ADD COLUMN last_peer TEXT NOT NULL DEFAULT '';
+      ALTER TABLE identity_conflicts ADD COLUMN enrolled_peer TEXT;
+    `,
+  },
+];
