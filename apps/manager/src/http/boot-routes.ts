@@ -12,7 +12,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import fastifyStatic from '@fastify/static';
 import { Type } from 'typebox';
 import {
-  bootCmdline, imageLabel, ipxeChainWithMac, ipxeLocalBoot, ipxeRetry, ipxeScript, parseImageRef, resolveImageUrls, type Image,
+  bootCmdline, imageLabel, ipxeChainWithMac, ipxeLocalBoot, ipxeRetry, ipxeScript, parseImageRef, parseMac, resolveImageUrls, type Image,
 } from '@metalfleet/domain';
 import type { BootTokenGrant, BootTokens, FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
@@ -57,7 +57,8 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
   }, async (request, reply) => {
     void reply.type('text/plain; charset=utf-8');
     if (request.query.mac === undefined) return ipxeChainWithMac(`${deps.publicUrl()}/boot/ipxe`);
-    const mac = request.query.mac.toLowerCase().replace(/-/g, ':');
+    // The schema admits colon and dash spellings only; parseMac is the one normalisation the registrar uses too.
+    const mac = parseMac(request.query.mac) ?? request.query.mac;
     const [candidate] = await deps.store.findIdentityCandidates({ systemUuid: '', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [mac], bmcAddress: '' });
     if (candidate) {
       const work = (await deps.store.openOperationNodes()).find((n) => n.nodeId === candidate.nodeId && n.commandId !== null
