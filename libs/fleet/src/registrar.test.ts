@@ -146,6 +146,16 @@ describe('registration', () => {
     expect(other.nodeId).toBe('node-2');
   });
 
+  it('keeps a credential-proven node\'s credential, so a reply lost on the way leaves the agent with one that still works', async () => {
+    const first = await register(input(machine, token));
+    const again = await register(input(machine, '', { nodeId: first.nodeId, secret: first.credential }));
+    // The agent never saw `again` (killed, connection dropped): it comes back with the credential it holds.
+    const after = await register(input(machine, '', { nodeId: first.nodeId, secret: first.credential }));
+    expect([again.credential, after.credential]).toEqual([first.credential, first.credential]);
+    expect(after).toMatchObject({ nodeId: first.nodeId, returning: true });
+    expect(await store.listConflicts({ status: 'open' })).toEqual([]);
+  });
+
   it('flags two machines claiming one identity as a conflict and changes nothing', async () => {
     await register(input(machine, token));
     const before = await store.getNode('node-1');

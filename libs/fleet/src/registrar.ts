@@ -142,7 +142,11 @@ export function createRegistrar(deps: RegistrarDeps) {
       deps.events.emit({ type: 'install-conflict', nodeId: decision.nodeId, commandId, conflictId: conflict.id, at });
       throw new DomainError('conflict', `identity conflict ${conflict.id}: an operator must resolve it`, { conflictId: conflict.id });
     }
-    const credential = newSecret();
+    // A node that proved itself with its credential keeps it: rotated here, a reply lost on the way (a manager or
+    // agent killed, a dropped connection) would leave the agent with a secret the manager no longer knows, and a
+    // known node without its credential waits for an operator. Every other way in gets a fresh one.
+    const keptCredential = decision.action === 'returning' && decision.via === 'credential' ? input.nodeCredential?.secret ?? null : null;
+    const credential = keptCredential ?? newSecret();
     const nodeId = decision.action === 'returning' ? decision.nodeId : deps.newNodeId();
     const record = {
       id: nodeId,

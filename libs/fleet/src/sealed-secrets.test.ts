@@ -82,6 +82,33 @@ describe('openSealedSecrets', () => {
     expect((await (await openSealedSecrets(raw, keyFile)).store.getBmc('n1'))?.password).toBe('hunter2-bmc');
   });
 
+  it('replaces the empty key file a start killed while writing it leaves, while nothing is sealed; never once something is', async () => {
+    const keyFile = join(dir, 'secret.key');
+    writeFileSync(keyFile, '', { mode: 0o600 });
+    await raw.setBmc('n1', bmc);
+    const opened = await openSealedSecrets(raw, keyFile);
+    expect(readFileSync(keyFile, 'utf8').trim()).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect((await opened.store.getBmc('n1'))?.password).toBe('hunter2-bmc');
+    writeFileSync(keyFile, '');
+    expect((await refusal(openSealedSecrets(raw, keyFile)))?.[0]).toBe('secret-key-unreadable');
+  });
+
+  it('purges the old plaintext at the next start when the start that resealed it died before its purge, and only then', async () => {
+    await raw.setBmc('n1', bmc);
+    const keyFile = join(dir, 'secret.key');
+    const dying: FleetStore = { ...raw, purgeOverwrittenSecrets: () => Promise.reject(new Error('killed before the purge')) };
+    await expect(openSealedSecrets(dying, keyFile)).rejects.toThrow('killed before the purge');
+    expect(isSealed((await raw.getBmc('n1'))?.password ?? '')).toBe(true);
+    let purges = 0;
+    const counting: FleetStore = { ...raw, purgeOverwrittenSecrets: () => {
+      purges += 1;
+      return raw.purgeOverwrittenSecrets();
+    } };
+    await openSealedSecrets(counting, keyFile);
+    await openSealedSecrets(counting, keyFile);
+    expect(purges).toBe(1);
+  });
+
   it('a sealed password moved to another BMC address in the database no longer opens', async () => {
     const opened = await openSealedSecrets(raw, join(dir, 'secret.key'));
     await opened.store.setBmc('n1', bmc);

@@ -3,6 +3,7 @@
 // so nothing else in the manager sees ciphertext. At start, passwords stored
 // in plaintext by an older manager are sealed, and the manager refuses to
 // start when sealed ones exist that the key it has cannot open.
+import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { BmcConfig, EnrollmentRecord, FleetStore } from '@metalfleet/store';
 import { SecretBoxError, isSealed, sealedKeyId, type SecretBox } from './secret-box.ts';
 import { openSecretKeyFile, secretKeyFileExists } from './secret-key-file.ts';
@@ -76,7 +77,14 @@ export async function openSealedSecrets(store: FleetStore, keyFile: string): Pro
     }
   }
   const plain = stored.filter((s) => !isSealed(s.bmc.password));
+  // Resealing leaves the old plaintext in free pages until the purge; a start killed in between must still purge,
+  // though it then finds nothing left to seal: the marker says a purge is owed.
+  const purgeOwed = `${keyFile}.purge-pending`;
+  if (plain.length > 0) writeFileSync(purgeOwed, `${plain.length} password(s) resealed; the files still hold them in clear until a purge\n`, { mode: 0o600 });
   for (const p of plain) await p.reseal(await sealBmc(box, p.bmc));
-  if (plain.length > 0) await store.purgeOverwrittenSecrets();
+  if (existsSync(purgeOwed)) {
+    await store.purgeOverwrittenSecrets();
+    unlinkSync(purgeOwed);
+  }
   return { store: sealedSecretsStore(store, box), keyId: box.keyId, created, sealedNow: plain.length };
 }
