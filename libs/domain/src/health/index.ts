@@ -1,3 +1,4 @@
+export * from './clock-events.ts';
 export * from './gpu-classify.ts';
 export * from './gpu-snapshot.ts';
 export * from './health-condition.ts';
