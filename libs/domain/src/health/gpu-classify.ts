@@ -2,6 +2,7 @@
 // in GPU-HEALTH.md §4–5; state is preferred over logs.
 import { finding, type ConditionFinding } from './health-condition.ts';
 import { shortPciId, type GpuSnapshot } from './gpu-snapshot.ts';
+import { gpuThermalLimits, type ThermalLimit, type ThermalLimits } from './gpu-thermal-limits.ts';
 
 export interface GpuExpectations {
   /** GPUs this node should have; fewer is the fallen-off-the-bus path. */
@@ -82,20 +83,37 @@ function memoryRepairFindings(gpu: GpuSnapshot, component: string): ConditionFin
   return out;
 }
 
+/** A limit's origin, said when it is not the driver's own number. */
+function limitNote(limit: ThermalLimit): string {
+  return limit.source === 'reported' ? '' : ` (${limit.basis})`;
+}
+
+/** One temperature finding: the worse of the absolute limits and the T.Limit headroom. */
+function temperatureFinding(gpu: GpuSnapshot, component: string, { slowdown, shutdown }: ThermalLimits): ConditionFinding | null {
+  const t = gpu.temperature;
+  const found: ConditionFinding[] = [];
+  if (t.gpuC !== null && t.gpuC >= shutdown.celsius) {
+    found.push(finding(component, 'temperature-critical', 'critical', 'none', `GPU at ${t.gpuC} C, shutdown threshold ${shutdown.celsius} C${limitNote(shutdown)}`));
+  } else if (t.gpuC !== null && t.gpuC >= slowdown.celsius) {
+    found.push(finding(component, 'temperature-high', 'warning', 'none', `GPU at ${t.gpuC} C, slowdown threshold ${slowdown.celsius} C${limitNote(slowdown)}`));
+  }
+  if (t.tlimitC !== null && t.tlimitC <= 0) {
+    found.push(finding(component, 'temperature-critical', 'critical', 'none', `GPU at its thermal limit (T.Limit headroom ${t.tlimitC} C)`));
+  } else if (t.tlimitC !== null && t.tlimitC <= 5) {
+    found.push(finding(component, 'temperature-high', 'warning', 'none', `GPU ${t.tlimitC} C from its thermal limit`));
+  }
+  return found.find((f) => f.severity === 'critical') ?? found[0] ?? null;
+}
+
 function thermalFindings(gpu: GpuSnapshot, component: string): ConditionFinding[] {
   const out: ConditionFinding[] = [];
+  const limits = gpuThermalLimits(gpu);
+  const temperature = temperatureFinding(gpu, component, limits);
+  if (temperature) out.push(temperature);
   const t = gpu.temperature;
-  if (t.gpuC !== null && t.shutdownC !== null && t.gpuC >= t.shutdownC) {
-    out.push(finding(component, 'temperature-critical', 'critical', 'none', `GPU at ${t.gpuC} C, shutdown threshold ${t.shutdownC} C`));
-  } else if (t.gpuC !== null && t.slowdownC !== null && t.gpuC >= t.slowdownC) {
-    out.push(finding(component, 'temperature-high', 'warning', 'none', `GPU at ${t.gpuC} C, slowdown threshold ${t.slowdownC} C`));
-  } else if (t.tlimitC !== null && t.tlimitC <= 0) {
-    out.push(finding(component, 'temperature-critical', 'critical', 'none', `GPU at its thermal limit (T.Limit headroom ${t.tlimitC} C)`));
-  } else if (t.tlimitC !== null && t.tlimitC <= 5) {
-    out.push(finding(component, 'temperature-high', 'warning', 'none', `GPU ${t.tlimitC} C from its thermal limit`));
-  }
-  if (t.memoryC !== null && t.memoryMaxC !== null && t.memoryC >= t.memoryMaxC) {
-    out.push(finding(component, 'memory-temperature-high', 'warning', 'none', `HBM at ${t.memoryC} C, limit ${t.memoryMaxC} C`));
+  const memoryMax = limits.memoryMax;
+  if (t.memoryC !== null && memoryMax !== null && t.memoryC >= memoryMax.celsius) {
+    out.push(finding(component, 'memory-temperature-high', 'warning', 'none', `HBM at ${t.memoryC} C, limit ${memoryMax.celsius} C${limitNote(memoryMax)}`));
   }
   const active = new Set(gpu.clockEventsActive ?? []);
   if (active.has('hw_thermal_slowdown')) out.push(finding(component, 'thermal-slowdown', 'warning', 'none', 'hardware thermal slowdown active: check cooling'));

@@ -74,7 +74,8 @@ function rowSnapshot(row: ReadonlyMap<string, string>, position: number): GpuSna
     recoveryAction: text(v('gpu_recovery_action')),
     clockEventsActive: active,
     clockEventCounters: counters,
-    temperature: { gpuC: n('temperature.gpu'), memoryC: n('temperature.memory'), slowdownC: null, shutdownC: null, memoryMaxC: null, tlimitC: n('temperature.gpu.tlimit') },
+    // No threshold fields exist in the query; the domain falls back (gpuThermalLimits).
+    temperature: { ...s.temperature, gpuC: n('temperature.gpu'), memoryC: n('temperature.memory'), tlimitC: n('temperature.gpu.tlimit') },
     power: { drawW: n('power.draw', 'power.draw.average', 'power.draw.instant'), limitW: n('enforced.power.limit', 'power.limit'), defaultLimitW: n('power.default_limit') },
     pcie: {
       genCurrent: n('pcie.link.gen.gpucurrent', 'pcie.link.gen.current'), genMax: n('pcie.link.gen.max', 'pcie.link.gen.gpumax'),

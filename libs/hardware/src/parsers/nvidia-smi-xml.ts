@@ -139,6 +139,8 @@ function snapshot(gpu: Node, index: number, driverVersion: string, cudaVersion: 
       shutdownC: number(get(gpu, 'temperature/gpu_temp_max_threshold')),
       memoryMaxC: number(get(gpu, 'temperature/gpu_temp_max_mem_threshold')),
       tlimitC: number(get(gpu, 'temperature/gpu_temp_tlimit')),
+      slowdownTlimitC: number(get(gpu, 'temperature/gpu_temp_slow_tlimit_threshold')),
+      shutdownTlimitC: number(get(gpu, 'temperature/gpu_temp_max_tlimit_threshold')),
     },
     power: {
       drawW: number(first(gpu, 'gpu_power_readings/power_draw', 'gpu_power_readings/average_power_draw', 'gpu_power_readings/instant_power_draw', 'power_readings/power_draw')),
