@@ -55,6 +55,19 @@ describe('classifyGpus', () => {
     expect(classifyGpus([fast], bare, { snapshots: [before], elapsedSeconds: 60 }).map((f) => f.code)).toEqual(['pcie-replay-rate']);
   });
 
+  it('flags a slowdown between samples by its counter, though no reason is active at either', () => {
+    const at = (hwThermal: number, powerBrake: number, swPowerCap: number) => gpu((g) => {
+      g.clockEventsActive = [];
+      g.clockEventCounters = { hw_thermal_slowdown: hwThermal, hw_power_brake_slowdown: powerBrake, sw_power_cap: swPowerCap };
+    });
+    const before = at(1_000_000, 0, 0);
+    const findings = (now: GpuSnapshot) => classifyGpus([now], bare, { snapshots: [before], elapsedSeconds: 60 }).map((f) => `${f.code}: ${f.message}`);
+    expect(findings(at(1_000_000, 0, 50_000_000))).toEqual([]); // power capping is normal
+    expect(findings(at(4_500_000, 0, 0))).toEqual(['thermal-slowdown: hardware thermal slowdown for 3.5 s since the last sample: check cooling']);
+    expect(findings(at(1_000_000, 250_000, 0))).toEqual(['power-brake-slowdown: hardware power brake for 0.3 s since the last sample: check the PSU / power supply']);
+    expect(findings(at(0, 0, 0))).toEqual([]); // counters restart with the driver
+  });
+
   it('flags fewer GPUs than expected on the node', () => {
     expect(codes([gpu(() => {})], { expectedGpuCount: 8, virtualMachine: false })).toEqual(['gpu-missing critical reboot']);
   });

@@ -115,11 +115,28 @@ function thermalFindings(gpu: GpuSnapshot, component: string): ConditionFinding[
   if (t.memoryC !== null && memoryMax !== null && t.memoryC >= memoryMax.celsius) {
     out.push(finding(component, 'memory-temperature-high', 'warning', 'none', `HBM at ${t.memoryC} C, limit ${memoryMax.celsius} C${limitNote(memoryMax)}`));
   }
+  return out;
+}
+
+/** Slowdowns active now, or whose counters grew since the previous sample (DCGM: violation counters rising). */
+function clockEventFindings(gpu: GpuSnapshot, component: string, previous: GpuSnapshot | undefined): ConditionFinding[] {
+  const out: ConditionFinding[] = [];
   const active = new Set(gpu.clockEventsActive ?? []);
-  if (active.has('hw_thermal_slowdown')) out.push(finding(component, 'thermal-slowdown', 'warning', 'none', 'hardware thermal slowdown active: check cooling'));
-  else if (active.has('sw_thermal_slowdown')) out.push(finding(component, 'thermal-slowdown', 'warning', 'none', 'software thermal slowdown active: check cooling'));
-  if (active.has('hw_power_brake_slowdown')) out.push(finding(component, 'power-brake-slowdown', 'warning', 'none', 'hardware power brake active: check the PSU / power supply'));
-  else if (active.has('hw_slowdown') && !active.has('hw_thermal_slowdown')) {
+  // A slowdown between two samples shows only in its counter (µs, cumulative).
+  const grew = (reason: string) => {
+    const now = gpu.clockEventCounters[reason];
+    const then = previous?.clockEventCounters[reason];
+    return now !== undefined && then !== undefined && now > then ? (now - then) / 1e6 : 0;
+  };
+  const since = (reason: string, what: string) => (active.has(reason) ? `${what} active` : `${what} for ${grew(reason).toFixed(1)} s since the last sample`);
+  const hwThermal = active.has('hw_thermal_slowdown') || grew('hw_thermal_slowdown') > 0;
+  if (hwThermal) out.push(finding(component, 'thermal-slowdown', 'warning', 'none', `${since('hw_thermal_slowdown', 'hardware thermal slowdown')}: check cooling`));
+  else if (active.has('sw_thermal_slowdown') || grew('sw_thermal_slowdown') > 0) {
+    out.push(finding(component, 'thermal-slowdown', 'warning', 'none', `${since('sw_thermal_slowdown', 'software thermal slowdown')}: check cooling`));
+  }
+  if (active.has('hw_power_brake_slowdown') || grew('hw_power_brake_slowdown') > 0) {
+    out.push(finding(component, 'power-brake-slowdown', 'warning', 'none', `${since('hw_power_brake_slowdown', 'hardware power brake')}: check the PSU / power supply`));
+  } else if (active.has('hw_slowdown') && !hwThermal) {
     out.push(finding(component, 'hw-slowdown', 'warning', 'none', 'hardware slowdown active (cooling or power)'));
   }
   return out;
@@ -180,7 +197,7 @@ export function classifyGpus(gpus: readonly GpuSnapshot[], expect: GpuExpectatio
     const before = previous?.snapshots.find((p) => p.uuid === gpu.uuid && p.uuid !== '');
     out.push(
       ...otherFindings(gpu, component), ...eccFindings(gpu, component), ...memoryRepairFindings(gpu, component),
-      ...thermalFindings(gpu, component), ...pcieFindings(gpu, component, expect, before, previous?.elapsedSeconds ?? 0),
+      ...thermalFindings(gpu, component), ...clockEventFindings(gpu, component, before), ...pcieFindings(gpu, component, expect, before, previous?.elapsedSeconds ?? 0),
     );
   }
   if (expect.expectedGpuCount !== null && gpus.length < expect.expectedGpuCount) {

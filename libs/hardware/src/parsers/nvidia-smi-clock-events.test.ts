@@ -88,3 +88,15 @@ describe('an active hardware slowdown in a capture becomes a health condition', 
     expect(conditions(activate(read(file), ...reasons))).toEqual(expected);
   });
 });
+
+describe('a slowdown between two samples shows in the counters (590+)', () => {
+  it('RTX 3080 (v13): the HW thermal slowdown counter grows, no reason active at either sample', () => {
+    const before = read('influxdata__telegraf__rtx-3080-v13.xml');
+    const after = before.replace(/<clocks_event_reasons_counters_hw_therm_slowdown>0 us</, '<clocks_event_reasons_counters_hw_therm_slowdown>2500000 us<');
+    const previous = { snapshots: parseNvidiaSmiXml(before).gpus, elapsedSeconds: 60 };
+    const findings = evaluateHealth({ gpus: { ok: true, gpus: parseNvidiaSmiXml(after).gpus }, kernelEvents: [], failures: [] }, { ...context, previous });
+    expect(findings.map((f) => `${f.component} ${f.code} ${f.severity}: ${f.message}`)).toEqual([
+      'gpu:0000:0c:00 thermal-slowdown warning: hardware thermal slowdown for 2.5 s since the last sample: check cooling',
+    ]);
+  });
+});
