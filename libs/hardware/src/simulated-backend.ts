@@ -104,7 +104,7 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
     s.rowRemap = { correctable: 0, uncorrectable: 0, pending: false, failure: false, banksWithoutSpares: 0 };
     s.recoveryAction = 'None';
     s.clockEventsActive = [];
-    s.temperature = { gpuC: Math.round(38 + 35 * load), memoryC: Math.round(40 + 30 * load), slowdownC: 87, shutdownC: 92, memoryMaxC: 95, tlimitC: null };
+    s.temperature = { gpuC: Math.round(38 + 35 * load), memoryC: Math.round(40 + 30 * load), slowdownC: 87, shutdownC: 92, memoryMaxC: 95, tlimitC: null, slowdownTlimitC: null, shutdownTlimitC: null };
     s.power = { drawW: Math.round(90 + 560 * load), limitW: 700, defaultLimitW: 700 };
     s.pcie = { genCurrent: 5, genMax: 5, widthCurrent: 16, widthMax: 16, replayCounter: 0 };
     s.fabric = { state: 'Completed', status: 'Success' };

@@ -28,6 +28,12 @@ describe('classifyGpus', () => {
     ['above the slowdown threshold', (g) => { g.temperature.gpuC = 90; g.temperature.slowdownC = 89; g.temperature.shutdownC = 92; }, ['temperature-high warning none']],
     ['at the shutdown threshold', (g) => { g.temperature.gpuC = 92; g.temperature.slowdownC = 89; g.temperature.shutdownC = 92; }, ['temperature-critical critical none']],
     ['T.Limit headroom 3 C (Hopper)', (g) => { g.temperature.tlimitC = 3; }, ['temperature-high warning none']],
+    ['past the slowdown threshold and past T.Limit: the worse one', (g) => { g.temperature.gpuC = 90; g.temperature.slowdownC = 89; g.temperature.shutdownC = 92; g.temperature.tlimitC = -1; }, ['temperature-critical critical none']],
+    ['95 C and no threshold reported (CSV, unknown model)', (g) => { g.temperature.gpuC = 95; }, ['temperature-critical critical none']],
+    ['88 C and no threshold reported: the generic slowdown (87 C)', (g) => { g.temperature.gpuC = 88; }, ['temperature-high warning none']],
+    ['88 C on an A100 SXM4 without thresholds: below its own 89 C', (g) => { g.model = 'NVIDIA A100-SXM4-80GB'; g.temperature.gpuC = 88; }, []],
+    ['HBM at 96 C on an A100 SXM4 without thresholds', (g) => { g.model = 'NVIDIA A100-SXM4-80GB'; g.temperature.memoryC = 96; }, ['memory-temperature-high warning none']],
+    ['SW thermal slowdown active', (g) => { g.clockEventsActive = ['sw_thermal_slowdown']; }, ['thermal-slowdown warning none']],
     ['HW thermal slowdown active', (g) => { g.clockEventsActive = ['hw_slowdown', 'hw_thermal_slowdown']; }, ['thermal-slowdown warning none']],
     ['power brake', (g) => { g.clockEventsActive = ['hw_slowdown', 'hw_power_brake_slowdown']; }, ['power-brake-slowdown warning none']],
     ['SW power cap alone is normal', (g) => { g.clockEventsActive = ['sw_power_cap']; }, []],
@@ -47,6 +53,19 @@ describe('classifyGpus', () => {
     const fast = gpu((g) => { g.pcie.replayCounter = 200; g.pcie.genCurrent = 5; g.pcie.widthCurrent = 16; });
     expect(classifyGpus([slow], bare, { snapshots: [before], elapsedSeconds: 60 })).toEqual([]);
     expect(classifyGpus([fast], bare, { snapshots: [before], elapsedSeconds: 60 }).map((f) => f.code)).toEqual(['pcie-replay-rate']);
+  });
+
+  it('flags a slowdown between samples by its counter, though no reason is active at either', () => {
+    const at = (hwThermal: number, powerBrake: number, swPowerCap: number) => gpu((g) => {
+      g.clockEventsActive = [];
+      g.clockEventCounters = { hw_thermal_slowdown: hwThermal, hw_power_brake_slowdown: powerBrake, sw_power_cap: swPowerCap };
+    });
+    const before = at(1_000_000, 0, 0);
+    const findings = (now: GpuSnapshot) => classifyGpus([now], bare, { snapshots: [before], elapsedSeconds: 60 }).map((f) => `${f.code}: ${f.message}`);
+    expect(findings(at(1_000_000, 0, 50_000_000))).toEqual([]); // power capping is normal
+    expect(findings(at(4_500_000, 0, 0))).toEqual(['thermal-slowdown: hardware thermal slowdown for 3.5 s since the last sample: check cooling']);
+    expect(findings(at(1_000_000, 250_000, 0))).toEqual(['power-brake-slowdown: hardware power brake for 0.3 s since the last sample: check the PSU / power supply']);
+    expect(findings(at(0, 0, 0))).toEqual([]); // counters restart with the driver
   });
 
   it('flags fewer GPUs than expected on the node', () => {

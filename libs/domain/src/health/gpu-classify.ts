@@ -2,6 +2,7 @@
 // in GPU-HEALTH.md §4–5; state is preferred over logs.
 import { finding, type ConditionFinding } from './health-condition.ts';
 import { shortPciId, type GpuSnapshot } from './gpu-snapshot.ts';
+import { gpuThermalLimits, type ThermalLimit, type ThermalLimits } from './gpu-thermal-limits.ts';
 
 export interface GpuExpectations {
   /** GPUs this node should have; fewer is the fallen-off-the-bus path. */
@@ -82,26 +83,60 @@ function memoryRepairFindings(gpu: GpuSnapshot, component: string): ConditionFin
   return out;
 }
 
+/** A limit's origin, said when it is not the driver's own number. */
+function limitNote(limit: ThermalLimit): string {
+  return limit.source === 'reported' ? '' : ` (${limit.basis})`;
+}
+
+/** One temperature finding: the worse of the absolute limits and the T.Limit headroom. */
+function temperatureFinding(gpu: GpuSnapshot, component: string, { slowdown, shutdown }: ThermalLimits): ConditionFinding | null {
+  const t = gpu.temperature;
+  const found: ConditionFinding[] = [];
+  if (t.gpuC !== null && t.gpuC >= shutdown.celsius) {
+    found.push(finding(component, 'temperature-critical', 'critical', 'none', `GPU at ${t.gpuC} C, shutdown threshold ${shutdown.celsius} C${limitNote(shutdown)}`));
+  } else if (t.gpuC !== null && t.gpuC >= slowdown.celsius) {
+    found.push(finding(component, 'temperature-high', 'warning', 'none', `GPU at ${t.gpuC} C, slowdown threshold ${slowdown.celsius} C${limitNote(slowdown)}`));
+  }
+  if (t.tlimitC !== null && t.tlimitC <= 0) {
+    found.push(finding(component, 'temperature-critical', 'critical', 'none', `GPU at its thermal limit (T.Limit headroom ${t.tlimitC} C)`));
+  } else if (t.tlimitC !== null && t.tlimitC <= 5) {
+    found.push(finding(component, 'temperature-high', 'warning', 'none', `GPU ${t.tlimitC} C from its thermal limit`));
+  }
+  return found.find((f) => f.severity === 'critical') ?? found[0] ?? null;
+}
+
 function thermalFindings(gpu: GpuSnapshot, component: string): ConditionFinding[] {
   const out: ConditionFinding[] = [];
+  const limits = gpuThermalLimits(gpu);
+  const temperature = temperatureFinding(gpu, component, limits);
+  if (temperature) out.push(temperature);
   const t = gpu.temperature;
-  if (t.gpuC !== null && t.shutdownC !== null && t.gpuC >= t.shutdownC) {
-    out.push(finding(component, 'temperature-critical', 'critical', 'none', `GPU at ${t.gpuC} C, shutdown threshold ${t.shutdownC} C`));
-  } else if (t.gpuC !== null && t.slowdownC !== null && t.gpuC >= t.slowdownC) {
-    out.push(finding(component, 'temperature-high', 'warning', 'none', `GPU at ${t.gpuC} C, slowdown threshold ${t.slowdownC} C`));
-  } else if (t.tlimitC !== null && t.tlimitC <= 0) {
-    out.push(finding(component, 'temperature-critical', 'critical', 'none', `GPU at its thermal limit (T.Limit headroom ${t.tlimitC} C)`));
-  } else if (t.tlimitC !== null && t.tlimitC <= 5) {
-    out.push(finding(component, 'temperature-high', 'warning', 'none', `GPU ${t.tlimitC} C from its thermal limit`));
+  const memoryMax = limits.memoryMax;
+  if (t.memoryC !== null && memoryMax !== null && t.memoryC >= memoryMax.celsius) {
+    out.push(finding(component, 'memory-temperature-high', 'warning', 'none', `HBM at ${t.memoryC} C, limit ${memoryMax.celsius} C${limitNote(memoryMax)}`));
   }
-  if (t.memoryC !== null && t.memoryMaxC !== null && t.memoryC >= t.memoryMaxC) {
-    out.push(finding(component, 'memory-temperature-high', 'warning', 'none', `HBM at ${t.memoryC} C, limit ${t.memoryMaxC} C`));
-  }
+  return out;
+}
+
+/** Slowdowns active now, or whose counters grew since the previous sample (DCGM: violation counters rising). */
+function clockEventFindings(gpu: GpuSnapshot, component: string, previous: GpuSnapshot | undefined): ConditionFinding[] {
+  const out: ConditionFinding[] = [];
   const active = new Set(gpu.clockEventsActive ?? []);
-  if (active.has('hw_thermal_slowdown')) out.push(finding(component, 'thermal-slowdown', 'warning', 'none', 'hardware thermal slowdown active: check cooling'));
-  else if (active.has('sw_thermal_slowdown')) out.push(finding(component, 'thermal-slowdown', 'warning', 'none', 'software thermal slowdown active: check cooling'));
-  if (active.has('hw_power_brake_slowdown')) out.push(finding(component, 'power-brake-slowdown', 'warning', 'none', 'hardware power brake active: check the PSU / power supply'));
-  else if (active.has('hw_slowdown') && !active.has('hw_thermal_slowdown')) {
+  // A slowdown between two samples shows only in its counter (µs, cumulative).
+  const grew = (reason: string) => {
+    const now = gpu.clockEventCounters[reason];
+    const then = previous?.clockEventCounters[reason];
+    return now !== undefined && then !== undefined && now > then ? (now - then) / 1e6 : 0;
+  };
+  const since = (reason: string, what: string) => (active.has(reason) ? `${what} active` : `${what} for ${grew(reason).toFixed(1)} s since the last sample`);
+  const hwThermal = active.has('hw_thermal_slowdown') || grew('hw_thermal_slowdown') > 0;
+  if (hwThermal) out.push(finding(component, 'thermal-slowdown', 'warning', 'none', `${since('hw_thermal_slowdown', 'hardware thermal slowdown')}: check cooling`));
+  else if (active.has('sw_thermal_slowdown') || grew('sw_thermal_slowdown') > 0) {
+    out.push(finding(component, 'thermal-slowdown', 'warning', 'none', `${since('sw_thermal_slowdown', 'software thermal slowdown')}: check cooling`));
+  }
+  if (active.has('hw_power_brake_slowdown') || grew('hw_power_brake_slowdown') > 0) {
+    out.push(finding(component, 'power-brake-slowdown', 'warning', 'none', `${since('hw_power_brake_slowdown', 'hardware power brake')}: check the PSU / power supply`));
+  } else if (active.has('hw_slowdown') && !hwThermal) {
     out.push(finding(component, 'hw-slowdown', 'warning', 'none', 'hardware slowdown active (cooling or power)'));
   }
   return out;
@@ -162,7 +197,7 @@ export function classifyGpus(gpus: readonly GpuSnapshot[], expect: GpuExpectatio
     const before = previous?.snapshots.find((p) => p.uuid === gpu.uuid && p.uuid !== '');
     out.push(
       ...otherFindings(gpu, component), ...eccFindings(gpu, component), ...memoryRepairFindings(gpu, component),
-      ...thermalFindings(gpu, component), ...pcieFindings(gpu, component, expect, before, previous?.elapsedSeconds ?? 0),
+      ...thermalFindings(gpu, component), ...clockEventFindings(gpu, component, before), ...pcieFindings(gpu, component, expect, before, previous?.elapsedSeconds ?? 0),
     );
   }
   if (expect.expectedGpuCount !== null && gpus.length < expect.expectedGpuCount) {

@@ -64,8 +64,12 @@ export interface TemperatureState {
   slowdownC: number | null;
   shutdownC: number | null;
   memoryMaxC: number | null;
-  /** Headroom to the slowdown limit (T.Limit), Hopper/Blackwell; °C. */
+  /** Headroom to the max operating temperature (T.Limit), Hopper/Ada/Blackwell; °C. */
   tlimitC: number | null;
+  /** The T.Limit reading at which hardware slowdown starts (e.g. -2); °C. */
+  slowdownTlimitC: number | null;
+  /** The T.Limit reading at which the GPU shuts down (e.g. -8); °C. */
+  shutdownTlimitC: number | null;
 }
 
 export interface PowerState {
@@ -95,7 +99,7 @@ export function emptyGpuSnapshot(index: number): GpuSnapshot {
     rowRemap: { correctable: null, uncorrectable: null, pending: null, failure: null, banksWithoutSpares: null },
     recoveryAction: null, resetRequired: null, drainAndResetRecommended: null,
     clockEventsActive: null, clockEventCounters: {},
-    temperature: { gpuC: null, memoryC: null, slowdownC: null, shutdownC: null, memoryMaxC: null, tlimitC: null },
+    temperature: { gpuC: null, memoryC: null, slowdownC: null, shutdownC: null, memoryMaxC: null, tlimitC: null, slowdownTlimitC: null, shutdownTlimitC: null },
     power: { drawW: null, limitW: null, defaultLimitW: null },
     pcie: { genCurrent: null, genMax: null, widthCurrent: null, widthMax: null, replayCounter: null },
     fabric: { state: null, status: null },

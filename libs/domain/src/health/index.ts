@@ -1,5 +1,7 @@
+export * from './clock-events.ts';
 export * from './gpu-classify.ts';
 export * from './gpu-snapshot.ts';
+export * from './gpu-thermal-limits.ts';
 export * from './health-condition.ts';
 export * from './health-diff.ts';
 export * from './host-classify.ts';

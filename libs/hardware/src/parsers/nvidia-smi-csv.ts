@@ -1,13 +1,7 @@
 // `nvidia-smi --query-gpu=… --format=csv[,noheader][,nounits]` → GPU snapshots.
 // Works with any field selection: what was not queried stays null.
-import { emptyGpuSnapshot, type GpuSnapshot } from '@metalfleet/domain';
+import { clockEventReasonName, clockEventsFromMask, emptyGpuSnapshot, type GpuSnapshot } from '@metalfleet/domain';
 import { number, sumKnown, text, yesNo } from './values.ts';
-
-/** Bits of clocks_event_reasons.active (GPU-HEALTH.md §4). */
-const reasonBits: ReadonlyArray<[number, string]> = [
-  [0x1, 'gpu_idle'], [0x2, 'applications_clocks_setting'], [0x4, 'sw_power_cap'], [0x8, 'hw_slowdown'], [0x10, 'sync_boost'],
-  [0x20, 'sw_thermal_slowdown'], [0x40, 'hw_thermal_slowdown'], [0x80, 'hw_power_brake_slowdown'], [0x100, 'display_clock_setting'],
-];
 
 /** The fields the agent queries every telemetry interval (cheaper than the XML). */
 export const telemetryQueryFields = [
@@ -37,7 +31,7 @@ function rowSnapshot(row: ReadonlyMap<string, string>, position: number): GpuSna
   const prefix = row.has('clocks_event_reasons.active') || [...row.keys()].some((k) => k.startsWith('clocks_event_reasons.')) ? 'clocks_event_reasons' : 'clocks_throttle_reasons';
   let active: string[] | null = null;
   const mask = number(v(`${prefix}.active`));
-  if (mask !== null) active = reasonBits.filter(([bit]) => (mask & bit) !== 0).map(([, name]) => name);
+  if (mask !== null) active = clockEventsFromMask(mask);
   else {
     const named = [...row.entries()].filter(([k]) => k.startsWith(`${prefix}.`) && !k.endsWith('.supported'));
     if (named.length > 0) active = named.filter(([, value]) => yesNo(value) === true).map(([k]) => k.slice(prefix.length + 1));
@@ -46,7 +40,7 @@ function rowSnapshot(row: ReadonlyMap<string, string>, position: number): GpuSna
   for (const [k, value] of row) {
     if (!k.startsWith('clocks_event_reasons_counters.')) continue;
     const c = number(value);
-    if (c !== null) counters[k.slice('clocks_event_reasons_counters.'.length)] = c;
+    if (c !== null) counters[clockEventReasonName(k.slice('clocks_event_reasons_counters.'.length))] = c;
   }
   return {
     ...s,
@@ -80,7 +74,8 @@ function rowSnapshot(row: ReadonlyMap<string, string>, position: number): GpuSna
     recoveryAction: text(v('gpu_recovery_action')),
     clockEventsActive: active,
     clockEventCounters: counters,
-    temperature: { gpuC: n('temperature.gpu'), memoryC: n('temperature.memory'), slowdownC: null, shutdownC: null, memoryMaxC: null, tlimitC: n('temperature.gpu.tlimit') },
+    // No threshold fields exist in the query; the domain falls back (gpuThermalLimits).
+    temperature: { ...s.temperature, gpuC: n('temperature.gpu'), memoryC: n('temperature.memory'), tlimitC: n('temperature.gpu.tlimit') },
     power: { drawW: n('power.draw', 'power.draw.average', 'power.draw.instant'), limitW: n('enforced.power.limit', 'power.limit'), defaultLimitW: n('power.default_limit') },
     pcie: {
       genCurrent: n('pcie.link.gen.gpucurrent', 'pcie.link.gen.current'), genMax: n('pcie.link.gen.max', 'pcie.link.gen.gpumax'),

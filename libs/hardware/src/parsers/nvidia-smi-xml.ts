@@ -1,7 +1,7 @@
 // `nvidia-smi -q -x` → GPU snapshots and inventory, across schema versions
 // (DTD v11/v12/v13 and older): old and new tag names are tried in turn.
 import { XMLParser } from 'fast-xml-parser';
-import { emptyGpuSnapshot, type GpuSnapshot } from '@metalfleet/domain';
+import { clockEventReasonName, emptyGpuSnapshot, type GpuSnapshot } from '@metalfleet/domain';
 import { number, sumKnown, text, yesNo } from './values.ts';
 
 type Node = Record<string, unknown>;
@@ -43,23 +43,33 @@ function first(node: unknown, ...paths: string[]): unknown {
   return undefined;
 }
 
+/**
+ * First path that holds an element (a block of child elements). `first` cannot
+ * find these: an element has no text. A block that is just text (`N/A` in a
+ * vGPU guest) is no element.
+ */
+function firstElement(node: unknown, ...paths: string[]): Node | undefined {
+  for (const p of paths) {
+    const v = get(node, p);
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Node;
+  }
+  return undefined;
+}
+
 function reasons(gpu: Node): { active: string[] | null; counters: Record<string, number> } {
-  const block = (first(gpu, 'clocks_event_reasons') !== undefined ? get(gpu, 'clocks_event_reasons') : get(gpu, 'clocks_throttle_reasons')) as Node | undefined;
+  // 535 renamed <clocks_throttle_reasons> to <clocks_event_reasons>; some v12 drivers still print the old one.
+  const block = firstElement(gpu, 'clocks_event_reasons', 'clocks_throttle_reasons');
   let active: string[] | null = null;
-  if (block && typeof block === 'object') {
+  if (block) {
     active = [];
     for (const [key, value] of Object.entries(block)) {
-      const name = key.replace(/^clocks_(event|throttle)_reason_/, '');
-      if (yesNo(value) === true) active.push(name);
+      if (yesNo(value) === true) active.push(key.replace(/^clocks_(event|throttle)_reason_/, ''));
     }
   }
   const counters: Record<string, number> = {};
-  const counterBlock = get(gpu, 'clocks_event_reasons_counters');
-  if (counterBlock && typeof counterBlock === 'object') {
-    for (const [key, value] of Object.entries(counterBlock as Node)) {
-      const n = number(value);
-      if (n !== null) counters[key.replace(/^clocks_event_reasons_counters_/, '')] = n;
-    }
+  for (const [key, value] of Object.entries(firstElement(gpu, 'clocks_event_reasons_counters') ?? {})) {
+    const n = number(value);
+    if (n !== null) counters[clockEventReasonName(key.replace(/^clocks_event_reasons_counters_/, ''))] = n;
   }
   return { active, counters };
 }
@@ -129,6 +139,8 @@ function snapshot(gpu: Node, index: number, driverVersion: string, cudaVersion: 
       shutdownC: number(get(gpu, 'temperature/gpu_temp_max_threshold')),
       memoryMaxC: number(get(gpu, 'temperature/gpu_temp_max_mem_threshold')),
       tlimitC: number(get(gpu, 'temperature/gpu_temp_tlimit')),
+      slowdownTlimitC: number(get(gpu, 'temperature/gpu_temp_slow_tlimit_threshold')),
+      shutdownTlimitC: number(get(gpu, 'temperature/gpu_temp_max_tlimit_threshold')),
     },
     power: {
       drawW: number(first(gpu, 'gpu_power_readings/power_draw', 'gpu_power_readings/average_power_draw', 'gpu_power_readings/instant_power_draw', 'power_readings/power_draw')),
