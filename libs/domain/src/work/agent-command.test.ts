@@ -17,7 +17,7 @@ describe('checkAgentCommand', () => {
   it.each([
     ['power-off', {}, 'unknown command kind "power-off" (known: reimage, reboot, reset-gpu)'],
     ['reimage', { ...reimage, imageName: '' }, 'reimage command: imageName and imageVersion must be non-empty strings'],
-    ['reimage', { ...reimage, sha256: 'ab' }, 'reimage command: sha256 must be 64 lowercase hex digits'],
+    ['reimage', { ...reimage, sha256: 'ab' }, 'reimage command: sha256 must be 64 hex digits'],
     ['reimage', { ...reimage, powerCycledByBmc: 'true' }, 'reimage command: powerCycledByBmc must be a boolean'],
     ['reimage', { ...reimage, bootScriptUrl: '' }, 'reimage command: bootScriptUrl must be an http(s) URL when the agent reboots the node itself'],
     ['reimage', { ...reimage, image: 'ubuntu@24.04' }, 'reimage command: unexpected argument "image"'],

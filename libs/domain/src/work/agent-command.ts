@@ -54,7 +54,7 @@ export const maxGpuIndex = 63;
 
 export type CommandCheck = { ok: true; command: AgentCommand } | { ok: false; error: string };
 
-const sha256Pattern = /^[0-9a-f]{64}$/;
+const sha256Pattern = /^[0-9a-fA-F]{64}$/;
 const urlPattern = /^https?:\/\/[^\s/]+\S*$/;
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -83,7 +83,7 @@ export function checkAgentCommand(kind: string, args: unknown): CommandCheck {
       const powerCycledByBmc = flag('powerCycledByBmc');
       const bootScriptUrl = args['bootScriptUrl'] ?? '';
       if (imageName === null || imageVersion === null) return fail('imageName and imageVersion must be non-empty strings');
-      if (sha256 === null || !sha256Pattern.test(sha256)) return fail('sha256 must be 64 lowercase hex digits');
+      if (sha256 === null || !sha256Pattern.test(sha256)) return fail('sha256 must be 64 hex digits');
       if (powerCycledByBmc === null) return fail('powerCycledByBmc must be a boolean');
       if (typeof bootScriptUrl !== 'string') return fail('bootScriptUrl must be a string');
       // Without a BMC the agent reboots into the network boot itself and (simulated firmware) needs the script's address.
