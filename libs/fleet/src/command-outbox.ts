@@ -67,17 +67,15 @@ export function createCommandOutbox(deps: OutboxDeps) {
 
   // Sweeps and the resume after a restart read a snapshot of the open commands
   // and publish from it: two of them at once would both find a command due and
-  // send it twice. One runs at a time; a call made meanwhile joins the running
-  // one (the periodic timer comes back soon enough for what that one missed).
-  let running: Promise<unknown> | null = null;
-  function oneAtATime<T>(work: () => Promise<T>): Promise<T> {
-    if (running) return running as Promise<T>;
-    const current = work().finally(() => {
-      running = null;
-    });
-    running = current;
-    return current;
+  // send it twice. They run one after the other; a sweep asked for while one is
+  // running joins it (the periodic timer comes back soon for what it missed).
+  let lane: Promise<unknown> = Promise.resolve();
+  function exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = lane.then(work, work);
+    lane = next.catch(() => undefined);
+    return next;
   }
+  let sweeping: Promise<void> | null = null;
 
   async function sweepOnce(): Promise<void> {
     const at = deps.now();
@@ -126,10 +124,15 @@ export function createCommandOutbox(deps: OutboxDeps) {
     },
 
     /** Sends again what is due, gives up what has had every try. Run periodically; never overlaps itself or resume(). */
-    sweep: (): Promise<void> => oneAtATime(sweepOnce),
+    sweep(): Promise<void> {
+      sweeping ??= exclusive(sweepOnce).finally(() => {
+        sweeping = null;
+      });
+      return sweeping;
+    },
 
     /** After a restart: deliver again everything not yet acknowledged (the agent carries out each id once). */
-    resume: (): Promise<number> => oneAtATime(resumeOnce),
+    resume: (): Promise<number> => exclusive(resumeOnce),
 
     /** Listens for progress reports on every node's `progress` topic. */
     async listen(): Promise<void> {
