@@ -38,6 +38,7 @@ function setup(boot = {}, installImage = installed(sha)) {
       calls.push('next boot disk');
       return 'UEFI BootNext 0001 (debian)';
     },
+    bootId: () => 'boot-1',
   };
   const executor = new CommandExecutor({ spool, machine, boot, logger: pino({ level: 'silent' }), onSpooled: () => undefined, installImage });
   return { spool, calls, executor };
@@ -69,12 +70,30 @@ describe('CommandExecutor', () => {
     ]);
   });
 
-  it('ignores garbage and commands without an id', async () => {
+  it('ignores garbage and commands without an id: nothing to report them against', async () => {
     const { spool, calls, executor } = setup();
     await executor.handle(new Uint8Array([0xff, 0xff, 0xff]));
     await executor.handle(toBinary(CommandSchema, create(CommandSchema, { kind: { case: 'reboot', value: {} } })));
     expect(calls).toEqual([]);
     expect(spool.size()).toBe(0);
+  });
+
+  it.each([
+    ['no kind (or one newer than this agent)', create(CommandSchema, { commandId: 'k1' }), 'command of no kind this agent knows (none set, or one newer than this agent)'],
+    ['a reimage without a valid sha256', create(CommandSchema, { commandId: 'k2', kind: { case: 'reimage', value: { imageName: 'ubuntu', imageVersion: '24.04', sha256: 'abc', bootScriptUrl: 'http://m/b' } } }),
+      'refused: reimage command: sha256 must be 64 hex digits'],
+    ['a reimage without its boot script', create(CommandSchema, { commandId: 'k3', kind: { case: 'reimage', value: { imageName: 'ubuntu', imageVersion: '24.04', sha256: sha } } }),
+      'refused: reimage command: bootScriptUrl must be an http(s) URL when the agent reboots the node itself'],
+    ['a reboot into PXE', create(CommandSchema, { commandId: 'k4', kind: { case: 'reboot', value: { pxeNext: true } } }),
+      'refused: reboot command: pxeNext is not supported: a reboot into the network boot is a reimage command'],
+    ['a GPU past the last', create(CommandSchema, { commandId: 'k5', kind: { case: 'resetGpu', value: { gpuIndex: 4096 } } }),
+      'refused: reset-gpu command: gpuIndex must be an integer from 0 to 63'],
+  ])('refuses %s with the reason, once, and does nothing', async (_name, command, message) => {
+    const { spool, calls, executor } = setup();
+    await executor.handle(toBinary(CommandSchema, command));
+    await executor.handle(toBinary(CommandSchema, command));
+    expect(calls).toEqual([]);
+    expect(progress(spool)).toEqual([{ id: command.commandId, phase: 'FAILED', message, sha: '' }]);
   });
 
   it('with a BMC: flushes the disks and leaves the power cycle to the manager', async () => {

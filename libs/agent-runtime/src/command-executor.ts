@@ -3,12 +3,28 @@
 // command id out once however often it is delivered. A reimage ends in a new
 // boot: the agent there installs the root image, checks what it wrote, and
 // reports the result for the command id on its kernel command line.
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+//
+// What happens to a command a crash (or a SIGKILL, or a reboot) interrupted is
+// decided per kind (crashRecovery in libs/domain; docs/agent-commands.md):
+//
+//   kind               on a restart while started, not done
+//   reimage (ack)      same boot: run again (set the next boot, reboot: both
+//                      idempotent); another boot that is not its install boot:
+//                      failed (the node did not network-boot)
+//   reimage (install)  run again: write the image and check it again
+//   reboot             not repeated; a new boot means it happened (succeeded),
+//                      the same boot means it did not (failed)
+//   reset-gpu          not repeated; whether the GPU was reset is not known (failed)
+//
+// The journal in the spool records a command as started before it runs and as
+// done when its result is spooled; recover() runs once per start.
+import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BootParameters } from '@metalfleet/domain';
-import { CommandPhase, CommandProgressSchema, CommandSchema, type Command } from '@metalfleet/proto';
+import { crashRecovery, type AgentCommand, type BootParameters } from '@metalfleet/domain';
+import { CommandPhase, CommandProgressSchema } from '@metalfleet/proto';
+import { decodeCommand } from './command-message.ts';
 import type { InstallImage } from './image-installer.ts';
 import type { MachineControl } from './machine-control.ts';
 import type { Spool } from './spool.ts';
@@ -25,6 +41,9 @@ export interface CommandExecutorDeps {
   installImage: InstallImage;
   now?: () => Date;
 }
+
+/** The journal kind of a reimage's install in its own boot. */
+const installKind = 'reimage-install';
 
 /** How long a reboot waits for the spool to reach the broker, so the manager hears "rebooting" first. */
 const drainWaitMs = 10_000;
@@ -48,67 +67,153 @@ export class CommandExecutor {
     for (let waited = 0; this.deps.spool.size() > 0 && waited < drainWaitMs; waited += 100) await sleep(100);
   }
 
+  private get bootId(): string {
+    return this.deps.machine.bootId();
+  }
+
   /** One delivery from the broker. Never throws: failures are reported to the manager. */
   async handle(payload: Uint8Array): Promise<void> {
-    let command: Command;
-    try {
-      command = fromBinary(CommandSchema, payload);
-    } catch (error) {
-      this.deps.logger.warn({ err: error }, 'undecodable command ignored');
+    const decoded = decodeCommand(payload);
+    if (!decoded.ok) {
+      this.refuse(decoded.commandId, decoded.error, payload);
       return;
     }
-    const { commandId } = command;
-    const log = this.deps.logger.child({ commandId, kind: command.kind.case });
-    if (commandId === '' || command.kind.case === undefined) {
-      log.warn('command without an id or a kind ignored');
-      return;
-    }
+    const { commandId, command } = decoded;
+    const log = this.deps.logger.child({ commandId, kind: command.kind });
     if (commandId === this.deps.boot.commandId) {
       log.info('this boot is that reimage; its result is reported from here');
       return;
     }
-    if (!this.deps.spool.firstDelivery(commandId, this.now())) {
-      log.info('duplicate delivery of a command already carried out; ignored');
+    const recorded = this.deps.spool.startCommand({ key: commandId, kind: command.kind, payload, bootId: this.bootId }, this.now());
+    if (recorded !== 'new') {
+      log.info({ recorded }, 'duplicate delivery of a command already started; ignored');
       return;
     }
     log.info('executing command');
     this.report(commandId, CommandPhase.ACKED, 'received');
+    await this.run(commandId, command, log);
+  }
+
+  /** A command that does not fit: reported failed with the reason (once), never run. */
+  private refuse(commandId: string, error: string, payload: Uint8Array): void {
+    this.deps.logger.warn({ commandId, error }, 'command refused');
+    if (commandId === '') return; // nothing to report it against; the manager gives up after its last delivery
+    if (this.deps.spool.startCommand({ key: commandId, kind: 'refused', payload, bootId: this.bootId }, this.now()) !== 'new') return;
+    this.report(commandId, CommandPhase.FAILED, error);
+    this.deps.spool.finishCommand(commandId);
+  }
+
+  private async run(commandId: string, command: AgentCommand, log: Logger): Promise<void> {
     try {
-      switch (command.kind.case) {
+      switch (command.kind) {
         case 'reimage': {
-          const { imageName, imageVersion, bootScriptUrl, powerCycledByBmc } = command.kind.value;
+          const { imageName, imageVersion, bootScriptUrl, powerCycledByBmc } = command.args;
           if (powerCycledByBmc) {
             await this.deps.machine.flushDisks();
             this.report(commandId, CommandPhase.RUNNING, `disks flushed; the manager power-cycles this node into ${imageName}@${imageVersion} through its BMC`);
+            this.deps.spool.finishCommand(commandId);
             return;
           }
           this.report(commandId, CommandPhase.RUNNING, `next boot from the network for ${imageName}@${imageVersion}; rebooting`);
           await this.drained();
+          // Left unfinished: the reboot ends this boot. Interrupted before it, recover() runs it again in the same boot.
           await this.deps.machine.rebootIntoPxe(bootScriptUrl);
           return;
         }
         case 'reboot':
-          this.report(commandId, CommandPhase.SUCCEEDED, 'rebooting');
+          this.report(commandId, CommandPhase.RUNNING, 'rebooting');
           await this.drained();
+          // Left unfinished: recover() in the next boot reports it succeeded.
           await this.deps.machine.reboot();
           return;
-        case 'resetGpu':
-          this.report(commandId, CommandPhase.RUNNING, `resetting GPU ${command.kind.value.gpuIndex}`);
-          await this.deps.machine.resetGpu(command.kind.value.gpuIndex);
-          this.report(commandId, CommandPhase.SUCCEEDED, `GPU ${command.kind.value.gpuIndex} reset`);
+        case 'reset-gpu':
+          this.report(commandId, CommandPhase.RUNNING, `resetting GPU ${command.args.gpuIndex}`);
+          await this.deps.machine.resetGpu(command.args.gpuIndex);
+          this.report(commandId, CommandPhase.SUCCEEDED, `GPU ${command.args.gpuIndex} reset`);
+          this.deps.spool.finishCommand(commandId);
           return;
       }
     } catch (error) {
       log.warn({ err: error }, 'command failed');
       this.report(commandId, CommandPhase.FAILED, error instanceof Error ? error.message : String(error));
+      this.deps.spool.finishCommand(commandId);
+    }
+  }
+
+  private recovering: Promise<void> | null = null;
+
+  /** Once per start, before new work: what a crash or a reboot left started and not done, by kind (see the table above). */
+  recover(): Promise<void> {
+    this.recovering ??= this.recoverOnce().catch((error: unknown) => this.deps.logger.warn({ err: error }, 'recovering interrupted commands failed'));
+    return this.recovering;
+  }
+
+  private async recoverOnce(): Promise<void> {
+    const bootId = this.bootId;
+    for (const entry of this.deps.spool.unfinishedCommands()) {
+      if (entry.kind === installKind) continue; // reportBootResult() runs it again
+      const decoded = decodeCommand(entry.payload);
+      const log = this.deps.logger.child({ commandId: entry.key, kind: entry.kind });
+      if (!decoded.ok || entry.key === this.deps.boot.commandId) {
+        // Refused commands are finished when refused; a reimage whose install boot this is goes on in reportBootResult().
+        this.deps.spool.finishCommand(entry.key);
+        continue;
+      }
+      const { command } = decoded;
+      const sameBoot = bootId !== '' && entry.bootId === bootId;
+      if (crashRecovery[command.kind] === 'run-again' && sameBoot) {
+        log.info('command interrupted by an agent restart; running it again');
+        await this.run(entry.key, command, log);
+        continue;
+      }
+      const [phase, message] = this.interrupted(command, sameBoot, bootId === '');
+      log.info({ phase: CommandPhase[phase], message }, 'command interrupted; not repeated');
+      this.report(entry.key, phase, message);
+      this.deps.spool.finishCommand(entry.key);
+    }
+  }
+
+  /** The result of a command a restart interrupted that is not run again: done when this boot proves it, otherwise not known. */
+  private interrupted(command: AgentCommand, sameBoot: boolean, bootUnknown: boolean): [CommandPhase, string] {
+    const notKnown = bootUnknown ? 'this machine does not say which boot it is in, so ' : '';
+    switch (command.kind) {
+      case 'reboot':
+        if (bootUnknown) return [CommandPhase.FAILED, 'the agent restarted during the reboot; this machine does not say which boot it is in, so whether it rebooted is not known; not repeated'];
+        return sameBoot
+          ? [CommandPhase.FAILED, 'the agent restarted before the reboot took place (same boot); not repeated']
+          : [CommandPhase.SUCCEEDED, 'rebooted: the agent is back in a new boot'];
+      case 'reset-gpu':
+        return [CommandPhase.FAILED, `the agent restarted during the reset; ${notKnown}whether GPU ${command.args.gpuIndex} was reset is not known; not repeated`];
+      case 'reimage':
+        return [CommandPhase.FAILED, bootUnknown
+          ? 'the agent restarted during the reimage and this machine does not say which boot it is in; not repeated'
+          : 'the node booted again, but not into the network boot of this reimage'];
     }
   }
 
   /** In a boot started by a reimage: install the image, check it, and report that command's result (once). */
-  async reportBootResult(): Promise<void> {
+  reportBootResult(): Promise<void> {
+    // Once per start (each broker connection asks): the journal carries it across restarts.
+    this.installing ??= this.installOnce();
+    return this.installing;
+  }
+
+  private installing: Promise<void> | null = null;
+
+  private async installOnce(): Promise<void> {
     const { commandId, rootUrl, sha256, image } = this.deps.boot;
-    if (!commandId || !this.deps.spool.firstDelivery(`boot-result:${commandId}`, this.now())) return;
+    if (!commandId) return;
+    const key = `boot-result:${commandId}`;
+    const recorded = this.deps.spool.startCommand({ key, kind: installKind, payload: new Uint8Array(), bootId: this.bootId }, this.now());
+    if (recorded === 'done') return;
     const log = this.deps.logger.child({ commandId });
+    // Writing the image and checking it can be done again: an install a crash interrupted starts over.
+    if (recorded === 'started') log.info('image install interrupted by an agent restart; installing again');
+    await this.install(commandId, rootUrl, sha256, image, log);
+    this.deps.spool.finishCommand(key);
+  }
+
+  private async install(commandId: string, rootUrl: string | undefined, sha256: string | undefined, image: BootParameters['image'], log: Logger): Promise<void> {
     if (!rootUrl || !sha256) {
       this.report(commandId, CommandPhase.FAILED, 'booted without metalfleet.root and metalfleet.sha256 on the kernel command line');
       return;

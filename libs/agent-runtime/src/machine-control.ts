@@ -13,4 +13,9 @@ export interface MachineControl {
   flushDisks(): Promise<void>;
   /** After an install: the next boot comes from the disk. Says how (UEFI BootNext, or the boot order and the manager's boot script). */
   setNextBootToDisk(): Promise<string>;
+  /**
+   * Which boot of the machine this is (Linux: /proc/sys/kernel/random/boot_id), '' when unknown. A command interrupted
+   * in another boot than this one was interrupted by a reboot, not only by an agent restart (docs/agent-commands.md).
+   */
+  bootId(): string;
 }

@@ -105,7 +105,8 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
       client.subscribe(commandsTopic, { qos: 1 }, (error) => {
         if (error) logger.warn({ err: error }, 'subscribing to commands failed');
       });
-      void deps.commands.reportBootResult();
+      // What a crash or a reboot interrupted first, then (in a reimage's boot) the install: both once per start.
+      void deps.commands.recover().then(() => deps.commands.reportBootResult());
     });
     client.on('message', (topic, payload) => {
       if (topic === commandsTopic) void deps.commands.handle(payload);

@@ -3,6 +3,14 @@
 // from the network when asked: like iPXE it fetches this node's boot script
 // from the manager and boots with the kernel command line in it. The same
 // protocol as a real node, without the hardware.
+//
+// The boot the simulated machine is in is kept in its state dir: a simulator
+// process killed and started again is an agent restarted in the same boot (as
+// systemd restarts a crashed agent), not a power cycle. The file goes when the
+// simulated machine reboots; started while it is off, the machine boots from disk.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kernelCmdlineOf, parseBootParameters, type BootParameters } from '@metalfleet/domain';
 import { runAgent, type AgentOptions } from './agent.ts';
@@ -22,9 +30,35 @@ export async function simulatedNetworkBoot(bootScriptUrl: string, signal: AbortS
   return cmdline === null ? {} : parseBootParameters(cmdline);
 }
 
+interface SimulatedBoot {
+  id: string;
+  boot: BootParameters;
+}
+
+function bootFile(stateDir: string): string {
+  return join(stateDir, 'simulated-boot.json');
+}
+
+function currentBoot(stateDir: string): SimulatedBoot | null {
+  try {
+    const saved = JSON.parse(readFileSync(bootFile(stateDir), 'utf8')) as Partial<SimulatedBoot>;
+    return typeof saved.id === 'string' && typeof saved.boot === 'object' && saved.boot !== null ? { id: saved.id, boot: saved.boot } : null;
+  } catch {
+    return null;
+  }
+}
+
+function powerOn(stateDir: string, boot: BootParameters): SimulatedBoot {
+  const current = { id: randomUUID(), boot };
+  writeFileSync(bootFile(stateDir), JSON.stringify(current), { mode: 0o600 });
+  return current;
+}
+
 export async function runSimulatedNode(options: SimulatedNodeOptions, signal: AbortSignal): Promise<void> {
-  let boot: BootParameters = {};
+  mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+  let current = currentBoot(options.stateDir) ?? powerOn(options.stateDir, {});
   while (!signal.aborted) {
+    const { boot } = current;
     const power = new AbortController();
     let networkBoot: string | null = null;
     const machine: MachineControl = {
@@ -41,6 +75,7 @@ export async function runSimulatedNode(options: SimulatedNodeOptions, signal: Ab
       async setNextBootToDisk() {
         return 'simulated firmware boots what the manager\'s boot script says';
       },
+      bootId: () => current.id,
       async resetGpu(index) {
         // Simulated GPUs have nothing to reset; injected faults stay until the faults file clears them.
         options.logger.info({ hardware: options.backend.label, gpu: index }, 'simulated GPU reset');
@@ -50,20 +85,27 @@ export async function runSimulatedNode(options: SimulatedNodeOptions, signal: Ab
     await runAgent({ ...options, machine, boot, readBootstrapToken: token ? async () => token : options.readBootstrapToken }, AbortSignal.any([signal, power.signal]));
     if (signal.aborted) return;
     options.logger.info({ hardware: options.backend.label, network: networkBoot !== null }, 'simulated reboot');
+    rmSync(bootFile(options.stateDir), { force: true });
     await sleep(options.rebootMs, undefined, { signal }).catch(() => undefined);
-    boot = {};
+    if (signal.aborted) return;
     const url: string | null = networkBoot;
-    if (url === null || signal.aborted) continue;
+    if (url === null) {
+      current = powerOn(options.stateDir, {});
+      continue;
+    }
+    let next: BootParameters = {};
     // Firmware retries the network boot until it gets a script (the manager may be restarting).
     for (let attempt = 0; !signal.aborted; attempt += 1) {
       try {
-        boot = await simulatedNetworkBoot(url, signal);
+        next = await simulatedNetworkBoot(url, signal);
         break;
       } catch (error) {
         options.logger.warn({ err: error, attempt }, 'simulated network boot failed; retrying');
         await sleep(Math.min(10_000, 500 * 2 ** attempt), undefined, { signal }).catch(() => undefined);
       }
     }
-    if (boot.commandId) forgetCredential(options.stateDir);
+    if (signal.aborted) return;
+    if (next.commandId) forgetCredential(options.stateDir);
+    current = powerOn(options.stateDir, next);
   }
 }

@@ -30,7 +30,9 @@ export class SpoolFile {
       CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL, replace_key TEXT);
       CREATE INDEX IF NOT EXISTS spool_by_namespace ON spool (namespace, seq);
       CREATE TABLE IF NOT EXISTS counters (namespace TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (namespace, name));
-      CREATE TABLE IF NOT EXISTS executed (namespace TEXT NOT NULL, key TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (namespace, key));`);
+      CREATE TABLE IF NOT EXISTS executed (namespace TEXT NOT NULL, key TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (namespace, key));
+      CREATE TABLE IF NOT EXISTS command_journal (namespace TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL,
+        boot_id TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, at INTEGER NOT NULL, PRIMARY KEY (namespace, key));`);
   }
 
   spool(namespace: string, maxEntries = 10_000): Spool {
@@ -40,6 +42,14 @@ export class SpoolFile {
   close(): void {
     this.db.close();
   }
+}
+
+/** A command the agent has started: what it was, and in which boot of the machine. */
+export interface JournalEntry {
+  key: string;
+  kind: string;
+  payload: Uint8Array;
+  bootId: string;
 }
 
 export class Spool {
@@ -88,11 +98,31 @@ export class Spool {
   }
 
   /**
-   * Records that `key` (a command id) is being carried out; false when it was
-   * already: a redelivered command is then not executed twice.
+   * The command journal (docs/agent-commands.md). Records that `key` (a command
+   * id) is started, unless it was before: 'new' when this call recorded it,
+   * otherwise 'started' or 'done'. Ids carried out by an agent from before the
+   * journal (the `executed` table) count as done.
    */
-  firstDelivery(key: string, at: Date): boolean {
-    return this.db.prepare('INSERT INTO executed (namespace, key, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(this.ns, key, at.getTime()).changes > 0;
+  startCommand(entry: JournalEntry, at: Date): 'new' | 'started' | 'done' {
+    const legacy = this.db.prepare('SELECT 1 FROM executed WHERE namespace = ? AND key = ?').get(this.ns, entry.key);
+    if (legacy) return 'done';
+    const inserted = this.db.prepare('INSERT INTO command_journal (namespace, key, kind, payload, boot_id, at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING')
+      .run(this.ns, entry.key, entry.kind, entry.payload, entry.bootId, at.getTime()).changes > 0;
+    if (inserted) return 'new';
+    const row = this.db.prepare('SELECT done FROM command_journal WHERE namespace = ? AND key = ?').get(this.ns, entry.key) as { done: number };
+    return row.done ? 'done' : 'started';
+  }
+
+  /** Records that a started command is over (its result is in the spool, or it needs nothing more from this agent). */
+  finishCommand(key: string): void {
+    this.db.prepare('UPDATE command_journal SET done = 1 WHERE namespace = ? AND key = ?').run(this.ns, key);
+  }
+
+  /** Commands started and not finished: what a crash (or a reboot) interrupted, oldest first. */
+  unfinishedCommands(): JournalEntry[] {
+    const rows = this.db.prepare('SELECT key, kind, payload, boot_id FROM command_journal WHERE namespace = ? AND done = 0 ORDER BY at, key').all(this.ns) as
+      Array<{ key: string; kind: string; payload: Uint8Array; boot_id: string }>;
+    return rows.map((r) => ({ key: r.key, kind: r.kind, payload: r.payload, bootId: r.boot_id }));
   }
 
   /** A counter that survives restarts (health event sequence numbers, drops). */

@@ -5,9 +5,9 @@
 // on its own commands. After a restart, resume() sends what was in flight.
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { DomainError } from '@metalfleet/domain';
+import { checkAgentCommand, DomainError, type AgentCommand } from '@metalfleet/domain';
 import { CommandPhase, CommandProgressSchema, CommandSchema } from '@metalfleet/proto';
-import type { CommandKind, CommandRecord, CommandState, FleetStore } from '@metalfleet/store';
+import type { CommandRecord, CommandState, FleetStore } from '@metalfleet/store';
 import { allNodesTopic, decodePayload, nodeTopic, parseNodeTopic, type NodeBroker } from '@metalfleet/transport';
 import type { FleetEvents } from './fleet-events.ts';
 
@@ -37,21 +37,15 @@ const movesFrom: Record<Progress, readonly CommandState[]> = {
   failed: ['pending', 'sent', 'acked', 'running', 'expired'],
 };
 
-function commandKind(record: CommandRecord): MessageInitShape<typeof CommandSchema>['kind'] {
-  const a = record.args;
-  switch (record.kind) {
+// The domain command to its protobuf message: field for field, nothing coerced.
+function commandKind(command: AgentCommand): MessageInitShape<typeof CommandSchema>['kind'] {
+  switch (command.kind) {
     case 'reimage':
-      return {
-        case: 'reimage',
-        value: {
-          imageName: String(a['imageName'] ?? ''), imageVersion: String(a['imageVersion'] ?? ''), sha256: String(a['sha256'] ?? ''),
-          bootScriptUrl: String(a['bootScriptUrl'] ?? ''), powerCycledByBmc: a['powerCycledByBmc'] === true,
-        },
-      };
+      return { case: 'reimage', value: command.args };
     case 'reboot':
-      return { case: 'reboot', value: { pxeNext: a['pxeNext'] === true } };
+      return { case: 'reboot', value: command.args };
     case 'reset-gpu':
-      return { case: 'resetGpu', value: { gpuIndex: Number(a['gpuIndex'] ?? 0) } };
+      return { case: 'resetGpu', value: command.args };
   }
 }
 
@@ -60,11 +54,46 @@ function commandMessage(record: CommandRecord, at: Date): Uint8Array {
 }
 
 export function createCommandOutbox(deps: OutboxDeps) {
+  const deliver = async (record: CommandRecord, attempt: number, at: Date): Promise<void> => {
+    await deps.broker.publish(nodeTopic(record.nodeId, 'commands'), commandMessage(record, at), { qos: 1, retain: false });
+    deps.events.emit({ type: 'command-sent', commandId: record.id, nodeId: record.nodeId, kind: record.kind, attempt, at });
+  };
+
   async function publish(record: CommandRecord, attempt: number): Promise<void> {
     const at = deps.now();
     await deps.store.updateCommand(record.id, ['pending', 'sent'], { state: 'sent', attempts: attempt, ackDeadlineAt: new Date(at.getTime() + deps.ackTimeoutMs) }, at);
-    await deps.broker.publish(nodeTopic(record.nodeId, 'commands'), commandMessage(record, at), { qos: 1, retain: false });
-    deps.events.emit({ type: 'command-sent', commandId: record.id, nodeId: record.nodeId, kind: record.kind, attempt, at });
+    await deliver(record, attempt, at);
+  }
+
+  // Sweeps and the resume after a restart read a snapshot of the open commands
+  // and publish from it: two of them at once would both find a command due and
+  // send it twice. They run one after the other; a sweep asked for while one is
+  // running joins it (the periodic timer comes back soon for what it missed).
+  let lane: Promise<unknown> = Promise.resolve();
+  function exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = lane.then(work, work);
+    lane = next.catch(() => undefined);
+    return next;
+  }
+  let sweeping: Promise<void> | null = null;
+
+  async function sweepOnce(): Promise<void> {
+    const at = deps.now();
+    for (const command of await deps.store.openCommands()) {
+      const due = command.state === 'pending' || (command.state === 'sent' && command.ackDeadlineAt !== null && command.ackDeadlineAt <= at);
+      if (!due) continue;
+      if (command.attempts < deps.maxAttempts) {
+        await publish(command, command.attempts + 1);
+      } else if (await deps.store.updateCommand(command.id, ['sent'], { state: 'expired', message: `no ack after ${command.attempts} deliveries` }, at)) {
+        deps.events.emit({ type: 'command-expired', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, attempts: command.attempts, at });
+      }
+    }
+  }
+
+  async function resumeOnce(): Promise<number> {
+    const unacked = (await deps.store.openCommands()).filter((c) => c.state === 'pending' || c.state === 'sent');
+    for (const command of unacked) await publish(command, Math.min(command.attempts + 1, deps.maxAttempts));
+    return unacked.length;
   }
 
   return {
@@ -73,41 +102,37 @@ export function createCommandOutbox(deps: OutboxDeps) {
      * command already written under that id is returned as it is (the sweep
      * delivers it), so a caller resuming after a crash never sends it twice.
      */
-    async send(nodeId: string, kind: CommandKind, args: CommandRecord['args'], operationId: string | null, id?: string): Promise<CommandRecord> {
+    async send(nodeId: string, command: AgentCommand, operationId: string | null, id?: string): Promise<CommandRecord> {
+      // Typed by the caller, and its values checked here too: a command the agent would refuse is not stored or sent.
+      const checked = checkAgentCommand(command.kind, command.args);
+      if (!checked.ok) throw new DomainError('invalid-argument', checked.error);
       if (id) {
         const existing = await deps.store.getCommand(id);
         if (existing) return existing;
       }
       if (!(await deps.store.getNodeSummary(nodeId))) throw new DomainError('not-found', `no node ${nodeId}`);
       const at = deps.now();
+      // Written as sent, first delivery and its deadline included, before it is published: a sweep running
+      // meanwhile finds it not yet due instead of publishing it a second time; a lost publish goes again at the deadline.
       const record: CommandRecord = {
-        id: id ?? deps.newId(), nodeId, operationId, kind, args, state: 'pending', attempts: 0, ackDeadlineAt: null, message: '', verifiedSha256: '', createdAt: at, updatedAt: at,
+        id: id ?? deps.newId(), nodeId, operationId, ...checked.command, state: 'sent', attempts: 1, ackDeadlineAt: new Date(at.getTime() + deps.ackTimeoutMs),
+        message: '', verifiedSha256: '', createdAt: at, updatedAt: at,
       };
       await deps.store.createCommand(record);
-      await publish(record, 1);
+      await deliver(record, 1, at);
       return record;
     },
 
-    /** Sends again what is due, gives up what has had every try. Run periodically. */
-    async sweep(): Promise<void> {
-      const at = deps.now();
-      for (const command of await deps.store.openCommands()) {
-        const due = command.state === 'pending' || (command.state === 'sent' && command.ackDeadlineAt !== null && command.ackDeadlineAt <= at);
-        if (!due) continue;
-        if (command.attempts < deps.maxAttempts) {
-          await publish(command, command.attempts + 1);
-        } else if (await deps.store.updateCommand(command.id, ['sent'], { state: 'expired', message: `no ack after ${command.attempts} deliveries` }, at)) {
-          deps.events.emit({ type: 'command-expired', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, attempts: command.attempts, at });
-        }
-      }
+    /** Sends again what is due, gives up what has had every try. Run periodically; never overlaps itself or resume(). */
+    sweep(): Promise<void> {
+      sweeping ??= exclusive(sweepOnce).finally(() => {
+        sweeping = null;
+      });
+      return sweeping;
     },
 
     /** After a restart: deliver again everything not yet acknowledged (the agent carries out each id once). */
-    async resume(): Promise<number> {
-      const unacked = (await deps.store.openCommands()).filter((c) => c.state === 'pending' || c.state === 'sent');
-      for (const command of unacked) await publish(command, Math.min(command.attempts + 1, deps.maxAttempts));
-      return unacked.length;
-    },
+    resume: (): Promise<number> => exclusive(resumeOnce),
 
     /** Listens for progress reports on every node's `progress` topic. */
     async listen(): Promise<void> {

@@ -134,9 +134,9 @@ export function createReimages(deps: ReimageDeps) {
           // With a BMC the manager power-cycles the node into PXE once the agent acks (the agent only flushes its disks);
           // the next boot is set now too, so a node whose agent dies still boots the image after the timeout's power cycle.
           await bmc?.setNextBootPxe().catch((error: unknown) => deps.onError(error, { node: node.nodeId, step: 'bmc bootdev pxe' }));
-          const command = await deps.outbox.send(node.nodeId, 'reimage', {
+          const command = await deps.outbox.send(node.nodeId, { kind: 'reimage', args: {
             imageName: image.name, imageVersion: image.version, sha256: image.sha256, bootScriptUrl: deps.bootScriptUrl(summary), powerCycledByBmc: bmc !== null,
-          }, node.operationId, `reimage-${node.operationId}-${node.nodeId}`);
+          } }, node.operationId, `reimage-${node.operationId}-${node.nodeId}`);
           return void serially(key(node.operationId, node.nodeId), () => save(node, node.progress, command.id));
         }
         case 'power-cycle-pxe': {

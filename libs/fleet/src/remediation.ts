@@ -108,7 +108,7 @@ export function startRemediation(deps: RemediationDeps): Remediation {
           report(nodeId, 'reimage', decision.reason, `reimaging in place in operation ${operation.id}`);
           return;
         }
-        const command = await deps.outbox.send(nodeId, 'reset-gpu', { gpuIndex: await gpuIndexOf(nodeId, decision.gpuComponent) }, null);
+        const command = await deps.outbox.send(nodeId, { kind: 'reset-gpu', args: { gpuIndex: await gpuIndexOf(nodeId, decision.gpuComponent) } }, null);
         report(nodeId, decision.action, decision.reason, `command ${command.id} sent`);
       }
     }

@@ -1,6 +1,6 @@
 // Reboots and GPU resets on real hardware: efibootmgr for a one-time network
 // (or disk) boot, the system's reboot, sync, nvidia-smi for a GPU reset.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { diskBootEntry, parseEfiBootEntries, pxeBootEntry } from './parsers/efibootmgr.ts';
 import { runCommand, type RunCommand } from './command-runner.ts';
 
@@ -10,9 +10,10 @@ export interface RealMachineControl {
   resetGpu(index: number): Promise<void>;
   flushDisks(): Promise<void>;
   setNextBootToDisk(): Promise<string>;
+  bootId(): string;
 }
 
-export function createRealMachineControl(run: RunCommand = runCommand, efiDir = '/sys/firmware/efi'): RealMachineControl {
+export function createRealMachineControl(run: RunCommand = runCommand, efiDir = '/sys/firmware/efi', bootIdFile = '/proc/sys/kernel/random/boot_id'): RealMachineControl {
   const reboot = async () => {
     // systemd where there is one; the PXE image's busybox otherwise.
     await run('systemctl', ['reboot']).catch(() => run('reboot', []));
@@ -25,6 +26,14 @@ export function createRealMachineControl(run: RunCommand = runCommand, efiDir = 
       await reboot();
     },
     reboot,
+    bootId() {
+      // The kernel's id for this boot: a new one after every reboot, the same across agent restarts.
+      try {
+        return readFileSync(bootIdFile, 'utf8').trim();
+      } catch {
+        return '';
+      }
+    },
     async flushDisks() {
       await run('sync', []);
     },

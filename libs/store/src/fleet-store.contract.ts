@@ -309,8 +309,9 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       const deadline = new Date('2026-11-01T00:05:00Z');
       await first.saveOperationNode('op1', 'n1', { phase: 'rebooting', powerCycles: 1, deadlineAt: deadline, message: 'rebooting', evidence }, 'c1', at);
       await first.saveOperationNode('op1', 'n2', { phase: 'done', powerCycles: 0, deadlineAt: null, message: 'reimaged', evidence: noEvidence() }, null, at);
+      const reimageArgs = { imageName: 'ubuntu', imageVersion: '24.04', sha256: 'ab'.repeat(32), bootScriptUrl: 'http://m/boot/ipxe?mac=x', powerCycledByBmc: false };
       await first.createCommand({
-        id: 'c1', nodeId: 'n1', operationId: 'op1', kind: 'reimage', args: { image: 'ubuntu@24.04', sha256: 'ab' }, state: 'pending', attempts: 0, ackDeadlineAt: null,
+        id: 'c1', nodeId: 'n1', operationId: 'op1', kind: 'reimage', args: reimageArgs, state: 'pending', attempts: 0, ackDeadlineAt: null,
         message: '', verifiedSha256: '', createdAt: at, updatedAt: at,
       });
       expect(await first.updateCommand('c1', ['pending'], { state: 'sent', attempts: 1, ackDeadlineAt: deadline }, at)).toBe(true);
@@ -324,7 +325,7 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(open[1]).toMatchObject({ nodeId: 'n1', progress: { phase: 'rebooting', powerCycles: 1, deadlineAt: deadline, evidence }, commandId: 'c1', operation: { id: 'op1' } });
       expect(open[0]?.progress.evidence).toEqual(noEvidence());
       expect((await second.operationNodes('op1')).map((n) => n.nodeId).slice(0, 3)).toEqual(['n0', 'n1', 'n2']);
-      expect(await second.openCommands()).toEqual([expect.objectContaining({ id: 'c1', state: 'sent', attempts: 1, ackDeadlineAt: deadline, args: { image: 'ubuntu@24.04', sha256: 'ab' } })]);
+      expect(await second.openCommands()).toEqual([expect.objectContaining({ id: 'c1', state: 'sent', attempts: 1, ackDeadlineAt: deadline, kind: 'reimage', args: reimageArgs })]);
       expect((await second.commandsOf('n1', 10)).map((c) => c.id)).toEqual(['c1']);
       expect(await second.commandsOf('n2', 10)).toEqual([]);
       expect(await second.updateCommand('c1', ['sent', 'acked'], { state: 'succeeded', verifiedSha256: 'ab' }, at)).toBe(true);

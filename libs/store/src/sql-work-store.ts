@@ -1,6 +1,6 @@
 // WorkStore in SQL both SQLite and PostgreSQL speak: times are epoch
 // milliseconds, structured arguments are JSON text.
-import { DomainError, type ClusterTemplate, type Image, type ReimagePhase } from '@metalfleet/domain';
+import { DomainError, checkAgentCommand, type ClusterTemplate, type Image, type ReimagePhase } from '@metalfleet/domain';
 import { evidenceFromJson, evidenceToJson } from './reimage-evidence-json.ts';
 import type { SqlExecutor } from './sql-executor.ts';
 import type { BmcConfig, CommandRecord, EnrollmentRecord, CommandState, OperationNodeRecord, OperationRecord, WorkStore } from './work-store.ts';
@@ -35,8 +35,15 @@ const rowOperationNode = (r: OperationNodeRow): OperationNodeRecord => ({
   commandId: r.command_id, updatedAt: new Date(r.updated_at),
 });
 
+// The arguments are checked as they come back: a row that no longer fits its kind is an error, not a command sent with guessed values.
+function commandOf(r: CommandRow) {
+  const checked = checkAgentCommand(r.kind, JSON.parse(r.args));
+  if (!checked.ok) throw new DomainError('internal', `stored command ${r.id} is invalid: ${checked.error}`);
+  return checked.command;
+}
+
 const rowCommand = (r: CommandRow): CommandRecord => ({
-  id: r.id, nodeId: r.node_id, operationId: r.operation_id, kind: r.kind as CommandRecord['kind'], args: JSON.parse(r.args) as CommandRecord['args'],
+  id: r.id, nodeId: r.node_id, operationId: r.operation_id, ...commandOf(r),
   state: r.state as CommandState, attempts: r.attempts, ackDeadlineAt: r.ack_deadline_at === null ? null : new Date(r.ack_deadline_at),
   message: r.message, verifiedSha256: r.verified_sha256, createdAt: new Date(r.created_at), updatedAt: new Date(r.updated_at),
 });

@@ -1,7 +1,7 @@
 // Images, templates, BMCs, operations and commands: the part of the repository
 // API that reimaging and replacement use. Part of FleetStore; one SQL
 // implementation (sql-work-store.ts) serves SQLite and PostgreSQL.
-import type { ClusterTemplate, Image, ImageRef, ReimageProgress } from '@metalfleet/domain';
+import type { AgentCommand, ClusterTemplate, Image, ImageRef, ReimageProgress } from '@metalfleet/domain';
 
 export interface BmcConfig {
   driver: 'ipmi' | 'redfish';
@@ -56,19 +56,16 @@ export interface OperationNodeRecord {
   updatedAt: Date;
 }
 
-export const commandKinds = ['reimage', 'reboot', 'reset-gpu'] as const;
-export type CommandKind = (typeof commandKinds)[number];
+export { commandKinds, type CommandKind } from '@metalfleet/domain';
 export const commandStates = ['pending', 'sent', 'acked', 'running', 'succeeded', 'failed', 'expired'] as const;
 export type CommandState = (typeof commandStates)[number];
 export const openCommandStates: readonly CommandState[] = ['pending', 'sent', 'acked', 'running'];
 
-export interface CommandRecord {
+/** A command and its bookkeeping; kind and args are one of the typed commands (checked when read back). */
+export type CommandRecord = AgentCommand & {
   id: string;
   nodeId: string;
   operationId: string | null;
-  kind: CommandKind;
-  /** The command's arguments as the agent gets them (image, sha256, boot script URL, GPU). */
-  args: Record<string, string | number | boolean>;
   state: CommandState;
   /** Deliveries so far. */
   attempts: number;
@@ -78,7 +75,7 @@ export interface CommandRecord {
   verifiedSha256: string;
   createdAt: Date;
   updatedAt: Date;
-}
+};
 
 export type CommandUpdate = Partial<Pick<CommandRecord, 'state' | 'attempts' | 'ackDeadlineAt' | 'message' | 'verifiedSha256'>>;
 

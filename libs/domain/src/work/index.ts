@@ -6,3 +6,4 @@ export * from './reimage-scheduler.ts';
 export * from './remediation-policy.ts';
 export * from './replacement-plan.ts';
 export * from './boot-script.ts';
+export * from './agent-command.ts';

@@ -1,0 +1,107 @@
+// The commands the manager sends an agent, one argument type per kind. The
+// manager checks a command before it stores it and again when it reads it back
+// (the store keeps the arguments as JSON); the agent checks the protobuf message
+// it receives. Nothing is coerced: a command that does not fit is refused with
+// the reason.
+
+export const commandKinds = ['reimage', 'reboot', 'reset-gpu'] as const;
+export type CommandKind = (typeof commandKinds)[number];
+
+export type ReimageArgs = {
+  imageName: string;
+  imageVersion: string;
+  /** sha256 of the root image the catalog names (64 hex digits). */
+  sha256: string;
+  /** The node's iPXE script on the boot endpoint; empty when the BMC power-cycles the node. */
+  bootScriptUrl: string;
+  /** The manager power-cycles the node through its BMC once the command is acked: the agent only flushes its disks. */
+  powerCycledByBmc: boolean;
+};
+export type RebootArgs = {
+  /** Always false: a reboot into the network boot is a reimage (the agent refuses true, which it cannot honour). */
+  pxeNext: boolean;
+};
+export type ResetGpuArgs = { gpuIndex: number };
+
+export type AgentCommand =
+  | { kind: 'reimage'; args: ReimageArgs }
+  | { kind: 'reboot'; args: RebootArgs }
+  | { kind: 'reset-gpu'; args: ResetGpuArgs };
+export type CommandArgs<K extends CommandKind> = Extract<AgentCommand, { kind: K }>['args'];
+
+/**
+ * What the agent does with a command it had started when it crashed (or was
+ * killed) — docs/agent-commands.md has the reasoning:
+ * - `run-again`: every step can be done twice with the same effect (setting the
+ *   next boot, flushing disks, writing and checking an image); the command is
+ *   recorded as started, run, and recorded as done; after a restart a started
+ *   command that is not done runs again.
+ * - `not-repeated`: a power action or a reset, whose second run would hit the
+ *   machine (or the jobs on it) again. Recorded before it runs and never run a
+ *   second time; after a restart the agent reports what it can tell: a reboot
+ *   followed by a new boot is done, anything else is reported as not known to
+ *   have happened (failed, with that reason), for a person or the manager to decide.
+ */
+export type CrashRecovery = 'run-again' | 'not-repeated';
+export const crashRecovery: Readonly<Record<CommandKind, CrashRecovery>> = {
+  reimage: 'run-again',
+  reboot: 'not-repeated',
+  'reset-gpu': 'not-repeated',
+};
+
+/** Largest GPU index a node may name (nvidia-smi numbers the GPUs of one host from 0). */
+export const maxGpuIndex = 63;
+
+export type CommandCheck = { ok: true; command: AgentCommand } | { ok: false; error: string };
+
+const sha256Pattern = /^[0-9a-fA-F]{64}$/;
+const urlPattern = /^https?:\/\/[^\s/]+\S*$/;
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Checks a command kind and its arguments (decoded JSON or a mapped protobuf
+ * message). A missing boolean is false, as in protobuf; every other field must
+ * be there with the right type, and nothing else may be.
+ */
+export function checkAgentCommand(kind: string, args: unknown): CommandCheck {
+  const fail = (error: string): CommandCheck => ({ ok: false, error: `${kind} command: ${error}` });
+  if (!(commandKinds as readonly string[]).includes(kind)) return { ok: false, error: `unknown command kind "${kind}" (known: ${commandKinds.join(', ')})` };
+  if (!isRecord(args)) return fail('arguments must be an object');
+  const allowed: Record<CommandKind, readonly string[]> = {
+    reimage: ['imageName', 'imageVersion', 'sha256', 'bootScriptUrl', 'powerCycledByBmc'], reboot: ['pxeNext'], 'reset-gpu': ['gpuIndex'],
+  };
+  const known = allowed[kind as CommandKind];
+  const extra = Object.keys(args).filter((key) => !known.includes(key));
+  if (extra.length > 0) return fail(`unexpected argument ${extra.map((k) => `"${k}"`).join(', ')}`);
+  const text = (key: string): string | null => (typeof args[key] === 'string' && args[key] !== '' ? args[key] : null);
+  const flag = (key: string): boolean | null => (args[key] === undefined ? false : typeof args[key] === 'boolean' ? args[key] : null);
+  switch (kind as CommandKind) {
+    case 'reimage': {
+      const imageName = text('imageName');
+      const imageVersion = text('imageVersion');
+      const sha256 = text('sha256');
+      const powerCycledByBmc = flag('powerCycledByBmc');
+      const bootScriptUrl = args['bootScriptUrl'] ?? '';
+      if (imageName === null || imageVersion === null) return fail('imageName and imageVersion must be non-empty strings');
+      if (sha256 === null || !sha256Pattern.test(sha256)) return fail('sha256 must be 64 hex digits');
+      if (powerCycledByBmc === null) return fail('powerCycledByBmc must be a boolean');
+      if (typeof bootScriptUrl !== 'string') return fail('bootScriptUrl must be a string');
+      // Without a BMC the agent reboots into the network boot itself and (simulated firmware) needs the script's address.
+      if (!powerCycledByBmc && !urlPattern.test(bootScriptUrl)) return fail('bootScriptUrl must be an http(s) URL when the agent reboots the node itself');
+      return { ok: true, command: { kind: 'reimage', args: { imageName, imageVersion, sha256, bootScriptUrl, powerCycledByBmc } } };
+    }
+    case 'reboot': {
+      const pxeNext = flag('pxeNext');
+      if (pxeNext === null) return fail('pxeNext must be a boolean');
+      if (pxeNext) return fail('pxeNext is not supported: a reboot into the network boot is a reimage command');
+      return { ok: true, command: { kind: 'reboot', args: { pxeNext } } };
+    }
+    case 'reset-gpu': {
+      const gpuIndex = args['gpuIndex'];
+      if (typeof gpuIndex !== 'number' || !Number.isInteger(gpuIndex) || gpuIndex < 0 || gpuIndex > maxGpuIndex) {
+        return fail(`gpuIndex must be an integer from 0 to ${maxGpuIndex}`);
+      }
+      return { ok: true, command: { kind: 'reset-gpu', args: { gpuIndex } } };
+    }
+  }
+}
