@@ -45,7 +45,8 @@ export type FleetEvent =
   | { type: 'alert-changed'; fingerprint: string; rule: string; severity: AlertSeverity; from: AlertState | null; to: AlertState; summary: string; tenantId: string | null; at: Date }
   | { type: 'notification-failed'; notifier: string; rule: string; error: string; at: Date };
 
-export type FleetEventListener = (event: FleetEvent) => void | Promise<void>;
+/** What a listener returns is ignored, except a promise: its rejection is reported like a throw. */
+export type FleetEventListener = (event: FleetEvent) => unknown;
 
 export interface FleetEventsOptions {
   /** A listener threw (or its promise rejected): the app logs it. The other listeners still get the event. */
