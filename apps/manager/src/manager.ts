@@ -84,7 +84,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   const store = secrets.store;
   if (secrets.created) logger.warn({ file: secretKeyFile, keyId: secrets.keyId }, 'created the key that seals stored BMC passwords; back it up apart from the database');
   if (secrets.sealedNow > 0) logger.warn({ count: secrets.sealedNow, keyId: secrets.keyId }, 'sealed BMC passwords that were stored in plaintext');
-  const events = new FleetEvents();
+  const events = new FleetEvents({ onListenerError: (error, event) => logger.error({ err: error, eventType: event.type }, 'a fleet event listener failed') });
   // What an operator must look at is logged above info: someone changed a switch port, cabling disagrees, a switch fails.
   const loud: Record<string, 'warn' | 'error'> = { 'port-drift-repaired': 'warn', 'cabling-warning': 'warn', 'fabric-error': 'error', 'identity-conflict': 'warn' };
   events.on((event) => logger[loud[event.type] ?? 'info']({ event }, event.type));

@@ -8,3 +8,4 @@ export * from './operations.ts';
 export * from './access.ts';
 export * from './alerts.ts';
 export * from './identity.ts';
+export * from './events.ts';

@@ -3,7 +3,7 @@
 // a lost connection fails every request in flight with `unavailable`.
 import { connect, type Socket } from 'node:net';
 import { DomainError } from '@metalfleet/domain';
-import { JsonStreamSplitter } from './json-stream.ts';
+import { JsonStreamSplitter, type JsonStreamOptions } from './json-stream.ts';
 
 export interface OvsdbAddress {
   host: string;
@@ -35,19 +35,27 @@ export class OvsdbClient {
   private readonly socket: Socket;
   private readonly timeoutMs: number;
 
-  private constructor(socket: Socket, timeoutMs: number) {
+  private constructor(socket: Socket, timeoutMs: number, framing: JsonStreamOptions) {
     this.socket = socket;
     this.timeoutMs = timeoutMs;
-    const splitter = new JsonStreamSplitter();
+    const splitter = new JsonStreamSplitter(framing);
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
-      for (const text of splitter.push(chunk)) this.receive(text);
+      let texts: string[];
+      try {
+        texts = splitter.push(chunk);
+      } catch (error) {
+        // A message past the limit: the stream is out of step, so the connection goes.
+        socket.destroy(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      for (const text of texts) this.receive(text);
     });
     socket.on('close', () => this.failAll(new DomainError('unavailable', 'OVSDB connection closed')));
     socket.on('error', (error) => this.failAll(new DomainError('unavailable', `OVSDB connection failed: ${error.message}`)));
   }
 
-  static connect(address: OvsdbAddress, timeoutMs = 5000): Promise<OvsdbClient> {
+  static connect(address: OvsdbAddress, timeoutMs = 5000, framing: JsonStreamOptions = {}): Promise<OvsdbClient> {
     return new Promise((resolve, reject) => {
       const socket = connect(address);
       const timer = setTimeout(() => {
@@ -56,7 +64,7 @@ export class OvsdbClient {
       }, timeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
-        resolve(new OvsdbClient(socket, timeoutMs));
+        resolve(new OvsdbClient(socket, timeoutMs, framing));
       });
       socket.once('error', (error) => {
         clearTimeout(timer);

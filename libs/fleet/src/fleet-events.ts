@@ -1,5 +1,4 @@
 // What happened in the fleet, for whoever listens (logs, SSE, controllers).
-import { EventEmitter } from 'node:events';
 import type { AlertSeverity, AlertState, FailureKind, LifecycleEffect, LifecycleEvent, NodeState, Presence } from '@metalfleet/domain';
 
 export type FleetEvent =
@@ -46,15 +45,63 @@ export type FleetEvent =
   | { type: 'alert-changed'; fingerprint: string; rule: string; severity: AlertSeverity; from: AlertState | null; to: AlertState; summary: string; tenantId: string | null; at: Date }
   | { type: 'notification-failed'; notifier: string; rule: string; error: string; at: Date };
 
-export class FleetEvents {
-  private readonly emitter = new EventEmitter();
+/** What a listener returns is ignored, except a promise: its rejection is reported like a throw. */
+export type FleetEventListener = (event: FleetEvent) => unknown;
 
-  emit(event: FleetEvent): void {
-    this.emitter.emit('event', event);
+export interface FleetEventsOptions {
+  /** A listener threw (or its promise rejected): the app logs it. The other listeners still get the event. */
+  onListenerError?: (error: unknown, event: FleetEvent) => void;
+}
+
+/**
+ * The in-process event bus. Listeners are held in a Set rather than an
+ * EventEmitter: the manager's controllers, metrics and log are a dozen
+ * long-lived listeners by design (an EventEmitter warns past ten), and one
+ * listener that throws must not keep the event from the ones after it nor
+ * unwind into whoever emitted. Edges that serve many clients (the SSE stream)
+ * subscribe once and fan out themselves.
+ */
+export class FleetEvents {
+  private readonly listeners = new Set<FleetEventListener>();
+  private readonly onListenerError: (error: unknown, event: FleetEvent) => void;
+
+  constructor(options: FleetEventsOptions = {}) {
+    this.onListenerError = options.onListenerError ?? ((error, event) => {
+      process.emitWarning(`a fleet event listener failed on ${event.type}: ${error instanceof Error ? error.message : String(error)}`, 'FleetEventListenerError');
+    });
   }
 
-  on(listener: (event: FleetEvent) => void): () => void {
-    this.emitter.on('event', listener);
-    return () => this.emitter.off('event', listener);
+  emit(event: FleetEvent): void {
+    // A copy: a listener that unsubscribes (or subscribes) while the event is delivered does not change who gets this one.
+    for (const listener of [...this.listeners]) {
+      try {
+        const result = listener(event);
+        if (result instanceof Promise) result.catch((error: unknown) => this.report(error, event));
+      } catch (error) {
+        this.report(error, event);
+      }
+    }
+  }
+
+  on(listener: FleetEventListener): () => void {
+    // Wrapped, so the same function subscribed twice is two subscriptions, each removed by its own `off`.
+    const subscription: FleetEventListener = (event) => listener(event);
+    this.listeners.add(subscription);
+    return () => {
+      this.listeners.delete(subscription);
+    };
+  }
+
+  /** Subscriptions now, for tests and gauges. */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  private report(error: unknown, event: FleetEvent): void {
+    try {
+      this.onListenerError(error, event);
+    } catch {
+      // The reporter itself failed: nothing sensible is left to tell.
+    }
   }
 }

@@ -7,3 +7,4 @@ export * from './access-store.ts';
 export * from './alert-store.ts';
 export * from './private-files.ts';
 export * from './identity-store.ts';
+export { UnknownStoredValueError } from './rows.ts';

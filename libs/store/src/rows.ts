@@ -1,6 +1,6 @@
 // Rows as both SQL stores return them, and their mapping to domain types.
 import {
-  nodeStates, overallHealth, remediations, severities, type BootstrapTokenRecord, type HealthCondition, type Inventory,
+  DomainError, nodeStates, overallHealth, remediations, severities, type BootstrapTokenRecord, type HealthCondition, type Inventory,
   type NodeHealthSummary, type NodeIdentity, type NodeState, type NodeSummary, type Presence, type Remediation, type Severity,
 } from '@metalfleet/domain';
 import type { HealthEventRecord, NodeCounts, TransitionRecord } from './fleet-store.ts';
@@ -42,12 +42,31 @@ export function parseInventory(json: string): Inventory {
   return { ...inventory, collectedAt: inventory.collectedAt ? new Date(inventory.collectedAt) : null };
 }
 
-export function asState(value: string): NodeState {
-  return (nodeStates as readonly string[]).includes(value) ? (value as NodeState) : 'discovered';
+/**
+ * A stored value no version of the code writes (a hand edit, a newer manager's
+ * data read by an older one). It is refused rather than read as a default: a
+ * failed node read as `discovered` would be handed out again.
+ */
+export class UnknownStoredValueError extends DomainError {
+  constructor(column: string, value: string) {
+    super('internal', `${column} holds '${value}', which is not a value this manager knows`, { column, value });
+    this.name = 'UnknownStoredValueError';
+  }
+}
+
+const presences: readonly Presence[] = ['online', 'offline', 'unknown'];
+
+function oneOf<T extends string>(known: readonly T[], column: string, value: string): T {
+  if ((known as readonly string[]).includes(value)) return value as T;
+  throw new UnknownStoredValueError(column, value);
+}
+
+export function asState(value: string, column = 'nodes.state'): NodeState {
+  return oneOf(nodeStates, column, value);
 }
 
 export function asPresence(value: string): Presence {
-  return value === 'online' || value === 'offline' ? value : 'unknown';
+  return oneOf(presences, 'nodes.presence', value);
 }
 
 export function rowIdentity(row: NodeRow): NodeIdentity {
@@ -108,7 +127,7 @@ export function rowSummary(row: NodeRow, conditions: readonly HealthCondition[] 
 export interface TransitionRow { from_state: string; to_state: string; event: string; actor: string; reason: string; at: number }
 
 export function rowTransition(r: TransitionRow): TransitionRecord {
-  return { from: asState(r.from_state), to: asState(r.to_state), event: r.event as TransitionRecord['event'], actor: r.actor, reason: r.reason, at: new Date(r.at) };
+  return { from: asState(r.from_state, 'node_transitions.from_state'), to: asState(r.to_state, 'node_transitions.to_state'), event: r.event as TransitionRecord['event'], actor: r.actor, reason: r.reason, at: new Date(r.at) };
 }
 
 export interface HealthEventRow { event_id: string; sequence: number; at: number; received_at: number; changes_json: string }

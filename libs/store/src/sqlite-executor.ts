@@ -1,8 +1,9 @@
 // SqlExecutor on node:sqlite.
-import type { DatabaseSync, SQLInputValue } from 'node:sqlite';
+import type { SQLInputValue } from 'node:sqlite';
+import type { SqliteHandle } from './sqlite-statements.ts';
 import type { SqlExecutor } from './sql-executor.ts';
 
-export function sqliteExecutor(db: DatabaseSync): SqlExecutor {
+export function sqliteExecutor(db: SqliteHandle): SqlExecutor {
   return {
     async all<T>(sql: string, params: readonly unknown[] = []) {
       return db.prepare(sql).all(...(params as SQLInputValue[])) as T[];

@@ -11,6 +11,7 @@ import {
 import { sqliteMigrations, type Migration } from './sqlite-migrations.ts';
 import { sqliteNetworkStore } from './sqlite-network.ts';
 import { sqliteExecutor } from './sqlite-executor.ts';
+import { withStatementCache, type SqliteHandle } from './sqlite-statements.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
@@ -30,7 +31,7 @@ function applyMigrations(db: DatabaseSync, migrations: readonly Migration[]): vo
   }
 }
 
-function inTransaction<T>(db: DatabaseSync, work: () => T): T {
+function inTransaction<T>(db: SqliteHandle, work: () => T): T {
   db.exec('BEGIN IMMEDIATE');
   try {
     const result = work();
@@ -50,9 +51,12 @@ export interface SqliteOptions {
 
 export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-  const db = new DatabaseSync(options.path);
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
-  applyMigrations(db, sqliteMigrations);
+  const database = new DatabaseSync(options.path);
+  database.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
+  applyMigrations(database, sqliteMigrations);
+  // Every query below goes through the cache (prepared once, after the migrations, so no statement predates the schema).
+  const db = withStatementCache(database);
+  const executor = sqliteExecutor(db);
 
   const selectNode = db.prepare(`SELECT ${sqliteNodeColumns} FROM nodes n WHERE n.id = ?`);
   const selectConditions = db.prepare('SELECT * FROM node_conditions WHERE node_id = ? ORDER BY component, code');
@@ -81,10 +85,10 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
 
   return {
     ...sqliteNetworkStore(db, inTransaction),
-    ...sqlWorkStore(sqliteExecutor(db)),
-    ...sqlAccessStore(sqliteExecutor(db)),
-    ...sqlAlertStore(sqliteExecutor(db)),
-    ...sqlIdentityStore(sqliteExecutor(db)),
+    ...sqlWorkStore(executor),
+    ...sqlAccessStore(executor),
+    ...sqlAlertStore(executor),
+    ...sqlIdentityStore(executor),
     async findIdentityCandidates(identity) {
       const n = normalizeIdentity(identity);
       // Serials compare without case (matchIdentity): look up the spellings as reported, upper- and lower-case, so the indexes still serve.
@@ -294,7 +298,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     },
     async close() {
-      db.close();
+      database.close();
     },
   };
 }

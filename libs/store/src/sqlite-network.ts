@@ -1,10 +1,10 @@
 // NetworkStore on SQLite: spread into the SQLite FleetStore.
-import type { DatabaseSync } from 'node:sqlite';
+import type { SqliteHandle } from './sqlite-statements.ts';
 import { DomainError, trustedSource } from '@metalfleet/domain';
 import { portsReplacedByReport, rowLearnedLink, rowPlannedLink, rowTenant, tenantConflict, type LearnedLinkRow, type LinkRow, type TenantRow } from './network-rows.ts';
 import type { NetworkStore } from './network-store.ts';
 
-export function sqliteNetworkStore(db: DatabaseSync, inTransaction: <T>(db: DatabaseSync, work: () => T) => T): NetworkStore {
+export function sqliteNetworkStore(db: SqliteHandle, inTransaction: <T>(db: SqliteHandle, work: () => T) => T): NetworkStore {
   return {
     async createTenant(tenant) {
       try {

@@ -43,8 +43,8 @@ describe('embedded telemetry rollups', () => {
     const hour = await store.series({ nodeId: 'n1', metric: 'temperature_c', gpu: 0, from: new Date(now.getTime() - 3600_000), to: now });
     expect(hour.length).toBeGreaterThanOrEqual(60);
     expect(hour.every((p) => p.count === 6)).toBe(true);
-    // 2 series × (≤ 62 fine + ≤ 98 coarse) rows, not 30 h of samples.
-    expect(store.size()).toBeLessThanOrEqual(2 * (62 + 98));
+    // 2 series × (≤ 67 fine + ≤ 99 coarse) rows (each tier keeps 5 minutes past what it serves), not 30 h of samples.
+    expect(store.size()).toBeLessThanOrEqual(2 * (67 + 99));
     await store.close();
   });
 });
@@ -56,6 +56,31 @@ describe('embedded telemetry rollups: bound on series', () => {
     await store.series({ nodeId: 'a', metric: 'power_w', gpu: 0, from: new Date(t0), to: new Date(t0) }); // reads write everything first
     expect(store.refused).toBe(1);
     expect(store.size()).toBe(4); // 2 series × 2 tiers
+    await store.close();
+  });
+});
+
+describe('embedded telemetry rollups: one resolution per range', () => {
+  it('answers a last-hour query in 1-minute buckets for every GPU even when time passes between the request and the read', async () => {
+    // A clock that moves on a little each time it is read, as a real one does while the route awaits and the store flushes.
+    let clock = t0;
+    const read = () => new Date((clock += 250));
+    const store = new RollupStore({ path: ':memory:', now: read });
+    // The node came up at 10:07 and sends every 10 s, for two GPUs, for two hours.
+    const start = t0 + 7 * 60_000;
+    for (let ms = 0; ms < 2 * 3600_000; ms += 10_000) {
+      clock = start + ms;
+      store.write({ nodeId: 'n1', at: new Date(clock), points: [{ gpu: 0, metric: 'power_w', value: 300 }, { gpu: 1, metric: 'power_w', value: 310 }] });
+      if (ms % 600_000 === 0) await store.flush();
+    }
+    for (const gpu of [0, 1]) {
+      const to = read(); // the route's "now"
+      const from = new Date(to.getTime() - 3600_000);
+      const points = await store.series({ nodeId: 'n1', metric: 'power_w', gpu, from, to });
+      expect(points.length).toBeGreaterThanOrEqual(60);
+      expect(points.every((p) => p.count <= 6)).toBe(true); // 1 minute of 10 s samples, never a 15-minute bucket of 90
+      expect(points.every((p) => p.at.getTime() >= from.getTime() - 60_000)).toBe(true);
+    }
     await store.close();
   });
 });

@@ -2,9 +2,10 @@
 // Samples are aggregated in memory (count, sum, min, max per series and bucket,
 // in typed arrays indexed by series, so ingest costs a few array writes per
 // point) and flushed to SQLite in chunks that never hold the event loop long.
-// 1-minute buckets are kept for the last hour and 15-minute buckets for the
-// last day: each series holds at most 60 + 96 rows. Past `maxSeries` series
-// new ones are not kept (InfluxDB is the store for fleets that large).
+// 1-minute buckets serve the last hour and 15-minute buckets the last day;
+// each tier keeps a few minutes more than it serves (see readSlackMs), so each
+// series holds at most 67 + 99 rows. Past `maxSeries` series new ones are not
+// kept (InfluxDB is the store for fleets that large).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -12,6 +13,14 @@ import { gpuMetrics, nodeMetrics, type SeriesPoint, type TelemetryMetric, type T
 import type { SeriesQuery, TelemetryReader, TelemetrySink } from './telemetry-sink.ts';
 
 const minute = 60_000;
+// A query's range is computed by its caller (the route: from = now - 1 h), and
+// the store reads its own clock later, after flushing. Choosing the tier on
+// "age <= what the tier serves" put a last-hour query a few milliseconds past
+// the fine tier, so it came back in 15-minute buckets — one GPU's series at one
+// resolution and the next GPU's at the other on the same chart. Each tier
+// therefore answers ranges starting up to readSlackMs past what it serves, and
+// keeps that much more data, so a range the API offers always gets one tier.
+const readSlackMs = 5 * minute;
 const tiers = [
   { name: 'fine', bucketMs: minute, keepMs: 60 * minute },
   { name: 'coarse', bucketMs: 15 * minute, keepMs: 24 * 60 * minute },
@@ -211,16 +220,16 @@ export class RollupStore implements TelemetrySink, TelemetryReader {
     }
     if (now - this.lastPrune >= minute) {
       this.lastPrune = now;
-      for (const tier of tiers) this.db.prepare('DELETE FROM rollups WHERE tier = ? AND bucket < ?').run(tier.name, now - tier.keepMs - tier.bucketMs);
+      for (const tier of tiers) this.db.prepare('DELETE FROM rollups WHERE tier = ? AND bucket < ?').run(tier.name, now - tier.keepMs - readSlackMs - tier.bucketMs);
     }
   }
 
-  /** Series from the finest tier that still covers the start of the range. */
+  /** Series from the finest tier that still covers the start of the range (all of it from that one tier). */
   async series(query: SeriesQuery): Promise<SeriesPoint[]> {
     await this.flushing;
     await this.flushRows(true);
     const age = this.now().getTime() - query.from.getTime();
-    const tier = tiers.find((t) => age <= t.keepMs) ?? tiers[tiers.length - 1];
+    const tier = tiers.find((t) => age <= t.keepMs + readSlackMs) ?? tiers[tiers.length - 1];
     const rows = this.db.prepare(`SELECT bucket, count, sum, min, max FROM rollups WHERE tier = ? AND node_id = ? AND gpu = ? AND metric = ? AND bucket >= ? AND bucket <= ? ORDER BY bucket`)
       .all(tier?.name ?? 'coarse', query.nodeId, query.gpu ?? -1, query.metric, query.from.getTime() - (tier?.bucketMs ?? 0), query.to.getTime()) as
       Array<{ bucket: number; count: number; sum: number; min: number; max: number }>;

@@ -4,7 +4,7 @@ import { AgentService, RegisterRequestSchema } from '@metalfleet/proto';
 import { DomainError } from '@metalfleet/domain';
 import { toBinary, create } from '@bufbuild/protobuf';
 import { addService, createClient, type ServiceClient } from './grpc-bridge.ts';
-import { RpcError } from './grpc-errors.ts';
+import { RpcError, errorCodeKey } from './grpc-errors.ts';
 
 let server: Server;
 let address: string;
@@ -18,6 +18,8 @@ beforeAll(async () => {
     async register(request, context) {
       if (request.bootstrapToken === 'bad') throw new DomainError('unauthenticated', 'bootstrap token expired');
       if (request.bootstrapToken === 'boom') throw new Error('database password is hunter2');
+      // A reply the bridge cannot turn into a message: reading it throws.
+      if (request.bootstrapToken === 'bad-reply') return { get nodeId(): string { throw new Error('reply built from hunter2'); } };
       return { nodeId: `node-for-${request.identity?.systemUuid}`, nodeCredential: context.metadata.get('x-test')[0]?.toString() ?? '' };
     },
     async updateInventory() {
@@ -56,6 +58,12 @@ describe('typed gRPC bridge', () => {
     expect(String(internalErrors.at(-1))).toContain('hunter2');
   });
 
+  it('answers INTERNAL when the reply cannot be turned into a message, without leaking why', async () => {
+    const error = await client.register({ bootstrapToken: 'bad-reply' }, { deadlineMs: 5_000 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ grpcStatus: status.INTERNAL, code: 'internal', message: 'internal error' });
+    expect(String(internalErrors.at(-1))).toContain('reply built from hunter2');
+  });
+
   it('refuses a malformed protobuf with INVALID_ARGUMENT', async () => {
     const raw = new Client(address, credentials.createInsecure());
     const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]); // field 1, length far past the end
@@ -77,5 +85,32 @@ describe('typed gRPC bridge', () => {
     });
     raw.close();
     expect(code).toBe(status.OK);
+  });
+
+  it('takes the domain code from the status when the code sent is not one of ours (an inherited property name)', async () => {
+    const raw = new Server();
+    raw.addService({
+      register: {
+        path: '/metalfleet.v1.AgentService/Register', requestStream: false, responseStream: false,
+        requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b,
+        responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b,
+      },
+    }, {
+      register: (_call: unknown, callback: (error: { code: number; details: string; metadata: Metadata }) => void) => {
+        const metadata = new Metadata();
+        metadata.set(errorCodeKey, 'constructor');
+        callback({ code: status.NOT_FOUND, details: 'no such node', metadata });
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      raw.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const other = createClient(AgentService, `127.0.0.1:${port}`, credentials.createInsecure());
+    try {
+      const error = await other.client.register({}).catch((e: unknown) => e);
+      expect(error).toMatchObject({ grpcStatus: status.NOT_FOUND, code: 'not-found' });
+    } finally {
+      other.close();
+      raw.forceShutdown();
+    }
   });
 });

@@ -92,8 +92,13 @@ export function addService<S extends DescService>(server: Server, service: S, ha
         return;
       }
       const context: CallContext = { metadata: call.metadata, peer: call.getPeer(), method: path };
-      handler(decoded.message, context).then(
-        (reply) => callback(null, create(method.output, reply)),
+      // The handler and the building of its reply run inside one promise, so
+      // anything that throws (a handler that throws before its first await, a
+      // reply create() cannot read) is answered with a status, never left
+      // unanswered as an unhandled rejection.
+      const reply = (async () => create(method.output, await handler(decoded.message, context)))();
+      reply.then(
+        (message) => callback(null, message),
         (error: unknown) => {
           const grpcStatus = toGrpcStatus(error);
           if (grpcStatus.code === status.INTERNAL) hooks.onInternalError?.(path, error);

@@ -2,16 +2,22 @@
 import { status, Metadata, type ServiceError, type StatusObject } from '@grpc/grpc-js';
 import { DomainError, isDomainError, type ErrorCode } from '@metalfleet/domain';
 
-const codeToStatus: Record<ErrorCode, status> = {
-  'invalid-argument': status.INVALID_ARGUMENT,
-  unauthenticated: status.UNAUTHENTICATED,
-  'permission-denied': status.PERMISSION_DENIED,
-  'not-found': status.NOT_FOUND,
-  conflict: status.ALREADY_EXISTS,
-  'pending-approval': status.FAILED_PRECONDITION,
-  unavailable: status.UNAVAILABLE,
-  internal: status.INTERNAL,
-};
+// A Map, not an object literal: a code read off the wire is looked up here, and
+// an object would answer for inherited names such as 'constructor'.
+const codeToStatus: ReadonlyMap<string, status> = new Map<ErrorCode, status>([
+  ['invalid-argument', status.INVALID_ARGUMENT],
+  ['unauthenticated', status.UNAUTHENTICATED],
+  ['permission-denied', status.PERMISSION_DENIED],
+  ['not-found', status.NOT_FOUND],
+  ['conflict', status.ALREADY_EXISTS],
+  ['pending-approval', status.FAILED_PRECONDITION],
+  ['unavailable', status.UNAVAILABLE],
+  ['internal', status.INTERNAL],
+]);
+
+function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && codeToStatus.has(value);
+}
 
 const statusToCode = new Map<status, ErrorCode>([
   [status.INVALID_ARGUMENT, 'invalid-argument'],
@@ -31,9 +37,10 @@ export const errorCodeKey = 'x-metalfleet-error-code';
 /** A domain error becomes its status; anything else is INTERNAL without internals. */
 export function toGrpcStatus(error: unknown): Partial<StatusObject> {
   const metadata = new Metadata();
-  if (isDomainError(error) && error.code !== 'internal') {
+  const mapped = isDomainError(error) && error.code !== 'internal' ? codeToStatus.get(error.code) : undefined;
+  if (isDomainError(error) && mapped !== undefined) {
     metadata.set(errorCodeKey, error.code);
-    return { code: codeToStatus[error.code], details: error.message, metadata };
+    return { code: mapped, details: error.message, metadata };
   }
   metadata.set(errorCodeKey, 'internal');
   return { code: status.INTERNAL, details: 'internal error', metadata };
@@ -45,7 +52,7 @@ export class RpcError extends DomainError {
 
   constructor(error: ServiceError) {
     const sent = error.metadata?.get(errorCodeKey)[0];
-    const code = typeof sent === 'string' && sent in codeToStatus ? (sent as ErrorCode) : (statusToCode.get(error.code) ?? 'internal');
+    const code = isErrorCode(sent) ? sent : (statusToCode.get(error.code) ?? 'internal');
     super(code, error.details || error.message);
     this.name = 'RpcError';
     this.grpcStatus = error.code;

@@ -2,7 +2,9 @@
 // operation entries, even from an operation that touches another tenant's
 // nodes; and a stream that ends, saying why, when its token stops working.
 import Fastify from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Value } from 'typebox/value';
+import { StateChangedEvent, StreamEnded, StreamEvent } from '@metalfleet/api';
 import { formatApiToken, noEvidence } from '@metalfleet/domain';
 import { createApiTokens, hashSecret, newSecret } from '@metalfleet/fleet';
 import { installAccessControl } from './access.ts';
@@ -170,5 +172,57 @@ describe('GET /api/v1/events for a tenant-scoped token', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('GET /api/v1/events for many clients', () => {
+  it('feeds every open stream from one subscription to the fleet\'s events, and gives it back when the last one closes', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const before = t.events.listenerCount;
+      const subscribe = vi.spyOn(t.events, 'on');
+      const streams = [];
+      for (let i = 0; i < 40; i += 1) {
+        const stream = await openStream(t.bearer['admin'] ?? '');
+        await stream.until(() => stream.text.includes(': connected'));
+        streams.push(stream);
+      }
+      expect(subscribe).toHaveBeenCalledTimes(1);
+      subscribe.mockRestore();
+      expect(t.events.listenerCount).toBe(before + 1);
+      t.events.emit({ type: 'presence-changed', nodeId: 'n1', presence: 'online', reason: 'to all forty', at });
+      for (const stream of streams) {
+        const seen = await stream.until((e) => e.some((x) => x.data['reason'] === 'to all forty'));
+        expect(seen.map((e) => e.data['reason'])).toContain('to all forty');
+      }
+      for (const stream of streams) await stream.close();
+      await expect.poll(() => t.events.listenerCount).toBe(before);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('sends each event in its API shape: valid against its schema, without the manager\'s internal fields', async () => {
+    const stream = await openStream(t.bearer['admin'] ?? '');
+    await stream.until(() => stream.text.includes(': connected'));
+    t.events.emit({
+      type: 'state-changed', nodeId: 'n1', from: 'available', to: 'failed', event: 'fail', actor: 'health', reason: 'XID 79',
+      effects: ['isolate-from-tenant', 'request-replacement'], at,
+    });
+    t.events.emit({ type: 'boot-script-served', nodeId: null, mac: 'aa:bb:cc:00:00:09', commandId: null, purpose: 'discovery', peer: '10.0.0.9', at });
+    const seen = await stream.until((e) => e.length === 2);
+    await stream.close();
+    expect(seen[0]?.event).toBe('state-changed');
+    expect(Value.Check(StateChangedEvent, seen[0]?.data)).toBe(true);
+    expect(seen[0]?.data).toEqual({ type: 'state-changed', nodeId: 'n1', from: 'available', to: 'failed', event: 'fail', actor: 'health', reason: 'XID 79', at: at.toISOString() });
+    expect(stream.text).not.toContain('request-replacement');
+    for (const e of seen) expect([e.event, Value.Check(StreamEvent, e.data)]).toEqual([e.data['type'], true]);
+    // A payload with a field the schema does not list is refused, so a leak is caught here.
+    expect(Value.Check(StateChangedEvent, { ...seen[0]?.data, effects: [] })).toBe(false);
+    expect(Value.Check(StreamEnded, { reason: 'token-revoked' })).toBe(true);
   });
 });

@@ -3,16 +3,60 @@
 // one slow browser never holds memory on the manager. A tenant-scoped stream
 // gets each event as eventForTenant (libs/fleet) allows it; every stream ends
 // with a last `stream-ended` event when its token is revoked or expires.
+// Every stream is fed from one subscription to the fleet's events, taken while
+// any stream is open: a thousand open dashboards are one listener on the bus,
+// and an event is mapped to its API shape (toStreamEvent) once for them all.
 import type { FastifyPluginAsync } from 'fastify';
+import type { StreamEnded, StreamEvent } from '@metalfleet/api';
 import { eventForTenant, type ApiTokens, type EventLookups, type FleetEvent, type FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import { needs } from './access.ts';
+import { toStreamEvent } from './event-mapper.ts';
 
 const maxBufferedBytes = 1024 * 1024;
 /** setTimeout's longest delay; a later expiry is re-armed. */
 const maxTimerMs = 2 ** 31 - 1;
 
-export type StreamEndReason = 'token-revoked' | 'token-expired';
+export type StreamEndReason = StreamEnded['reason'];
+
+/** One open stream, as the shared subscription sees it. */
+interface StreamClient {
+  /** An event every stream may see, already in its API shape. */
+  all(event: StreamEvent): void;
+  /** An event the stream judges itself (tenant-scoped streams). */
+  scoped(event: FleetEvent): void;
+  readonly tenantScoped: boolean;
+}
+
+/** The one subscription that feeds every open stream; held only while a stream is open. */
+function streamFanOut(events: FleetEvents, onError: (error: unknown) => void) {
+  const clients = new Set<StreamClient>();
+  let off: (() => void) | null = null;
+  const deliver = (event: FleetEvent) => {
+    let mapped: StreamEvent | undefined;
+    for (const client of [...clients]) {
+      try {
+        if (client.tenantScoped) client.scoped(event);
+        else client.all((mapped ??= toStreamEvent(event)));
+      } catch (error) {
+        onError(error); // one broken stream does not keep the event from the others
+      }
+    }
+  };
+  return {
+    add(client: StreamClient): () => void {
+      clients.add(client);
+      off ??= events.on(deliver);
+      return () => {
+        clients.delete(client);
+        if (clients.size === 0 && off) {
+          off();
+          off = null;
+        }
+      };
+    },
+  };
+}
 
 export interface EventStreamDeps {
   events: FleetEvents;
@@ -37,6 +81,7 @@ function lookupsOf(store: FleetStore): EventLookups {
 export const eventStreamRoutes: FastifyPluginAsync<EventStreamDeps> = async (app, deps) => {
   const { events, store, apiTokens, now, heartbeatMs = 15_000, tokenRecheckMs = 10_000 } = deps;
   const lookups = lookupsOf(store);
+  const fanOut = streamFanOut(events, (error) => app.log.warn({ err: error }, 'event stream delivery failed'));
   app.get('/api/v1/events', {
     schema: {
       ...needs('fleet:read', { tenantScoped: true }), produces: ['text/event-stream'],
@@ -57,7 +102,7 @@ export const eventStreamRoutes: FastifyPluginAsync<EventStreamDeps> = async (app
       id += 1;
       res.write(`id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
     };
-    const send = (event: FleetEvent) => {
+    const send = (event: StreamEvent) => {
       if (res.writableEnded) return;
       if (res.writableLength > maxBufferedBytes) {
         res.end();
@@ -67,12 +112,16 @@ export const eventStreamRoutes: FastifyPluginAsync<EventStreamDeps> = async (app
     };
     // Filtered events are looked up one after another, so they keep their order.
     let queue = Promise.resolve();
-    const off = events.on((event) => {
-      if (scope === null) return send(event);
-      queue = queue.then(async () => {
-        const visible = await eventForTenant(event, scope, lookups);
-        if (visible) send(visible);
-      }).catch((error: unknown) => request.log.warn({ err: error }, 'event filter failed'));
+    const off = fanOut.add({
+      tenantScoped: scope !== null,
+      all: send,
+      scoped: (event) => {
+        if (scope === null) return;
+        queue = queue.then(async () => {
+          const visible = await eventForTenant(event, scope, lookups);
+          if (visible) send(toStreamEvent(visible));
+        }).catch((error: unknown) => request.log.warn({ err: error }, 'event filter failed'));
+      },
     });
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), heartbeatMs);
     let expiry: NodeJS.Timeout | undefined;
@@ -92,7 +141,8 @@ export const eventStreamRoutes: FastifyPluginAsync<EventStreamDeps> = async (app
       void queue.finally(() => {
         stop();
         if (res.writableEnded) return;
-        write('stream-ended', { reason });
+        const last: StreamEnded = { reason };
+        write('stream-ended', last);
         res.end();
       });
     };
