@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'node:tls';
-import { mqttFixedHeader } from '@metalfleet/transport';
+import { mqttFixedHeader } from '@metalfleet/manager-transport';
 import { ManagerProcess } from '../support/manager.ts';
 import { rssMiB } from './proc-stats.ts';
 

@@ -16,7 +16,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import mqtt from 'mqtt';
 import { TelemetrySchema } from '@metalfleet/proto';
-import { ensureCertificateAuthority, issueServerCertificate } from '@metalfleet/transport';
+import { ensureCertificateAuthority, issueServerCertificate } from '@metalfleet/manager-transport';
 import { startMosquittoTls } from '../support/mosquitto.ts';
 import { ManagerProcess } from '../support/manager.ts';
 import { agentBin, start, type Proc } from '../support/processes.ts';

@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createNodeBroker, mqttFixedHeader } from '@metalfleet/transport';
+import { createNodeBroker, mqttFixedHeader } from '@metalfleet/manager-transport';
 import { rssMiB } from './proc-stats.ts';
 
 const rounds = 3;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mqttFixedHeader } from '@metalfleet/transport';
+import { mqttFixedHeader } from '@metalfleet/manager-transport';
 import { ManagerProcess } from '../support/manager.ts';
 import { cliBin } from '../support/processes.ts';
 

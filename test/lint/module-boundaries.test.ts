@@ -42,6 +42,17 @@ describe('module boundaries', () => {
     expect(managerToAgent).toEqual([expect.stringContaining('@nx/enforce-module-boundaries')]);
   });
 
+  it('keeps the manager\'s broker and CA out of agent and shared code', async () => {
+    const boundary = [expect.stringContaining('@nx/enforce-module-boundaries')];
+    const broker = "import { createNodeBroker } from '@metalfleet/manager-transport';\nexport const b = createNodeBroker;\n";
+    expect(await errorsFor('libs/agent-runtime/src/probe.ts', broker)).toEqual(boundary);
+    expect(await errorsFor('libs/transport/src/probe.ts', broker)).toEqual(boundary);
+    expect(await errorsFor('libs/transport/src/probe.ts', "import { Aedes } from 'aedes';\nexport const a = Aedes;\n")).toEqual(boundary);
+    expect(await errorsFor('libs/agent-runtime/src/probe.ts', "import * as x509 from '@peculiar/x509';\nexport const x = x509;\n")).toEqual(boundary);
+    expect(await errorsFor('libs/transport/src/probe.ts', "import 'reflect-metadata';\n")).toEqual(boundary);
+    expect(await errorsFor('apps/manager/src/probe.ts', broker)).toEqual([]);
+  });
+
   it('accepts what the layering allows', async () => {
     expect(await errorsFor('libs/domain/src/probe.ts', "import { matchIdentity } from './node-identity.ts';\nexport const m = matchIdentity;\n")).toEqual([]);
     expect(await errorsFor('apps/manager/src/probe.ts', "import { openSqliteFleetStore } from '@metalfleet/store';\nexport const s = openSqliteFleetStore;\n")).toEqual([]);

@@ -9,9 +9,10 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Alert } from '@metalfleet/domain';
 import { AgentService } from '@metalfleet/proto';
+import { addService } from '@metalfleet/transport';
 import {
-  addService, createNodeBroker, ensureCertificateAuthority, grpcServerCredentials, issueServerCertificate, listenGrpcForStorm,
-} from '@metalfleet/transport';
+  createNodeBroker, ensureCertificateAuthority, grpcServerCredentials, issueServerCertificate, listenGrpcForStorm,
+} from '@metalfleet/manager-transport';
 import { createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {

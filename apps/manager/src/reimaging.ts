@@ -10,7 +10,7 @@ import {
 } from '@metalfleet/fleet';
 import { IpmiDriver, RedfishDriver, type BmcDriver } from '@metalfleet/power';
 import type { BmcConfig, FleetStore } from '@metalfleet/store';
-import type { NodeBroker } from '@metalfleet/transport';
+import type { NodeBroker } from '@metalfleet/manager-transport';
 import type { ManagerConfig } from './config.ts';
 
 export function bmcDriver(bmc: BmcConfig): BmcDriver {

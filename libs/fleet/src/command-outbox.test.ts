@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { CommandPhase, CommandProgressSchema, CommandSchema } from '@metalfleet/proto';
-import { createNodeBroker, type NodeBroker } from '@metalfleet/transport';
+import { createNodeBroker, type NodeBroker } from '@metalfleet/manager-transport';
 import { emptyInventory } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { FleetEvents, type FleetEvent } from './fleet-events.ts';

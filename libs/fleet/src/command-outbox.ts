@@ -8,7 +8,8 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { checkAgentCommand, DomainError, type AgentCommand } from '@metalfleet/domain';
 import { CommandPhase, CommandProgressSchema, CommandSchema } from '@metalfleet/proto';
 import type { CommandRecord, CommandState, FleetStore } from '@metalfleet/store';
-import { allNodesTopic, decodePayload, nodeTopic, parseNodeTopic, type NodeBroker } from '@metalfleet/transport';
+import type { NodeBroker } from '@metalfleet/manager-transport';
+import { allNodesTopic, decodePayload, nodeTopic, parseNodeTopic } from '@metalfleet/transport';
 import type { FleetEvents } from './fleet-events.ts';
 
 export interface OutboxDeps {

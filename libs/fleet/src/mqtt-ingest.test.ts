@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt, { type MqttClient } from 'mqtt';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { HealthChangeKind, HealthMessageSchema, NodeStatusSchema, Presence, Remediation, Severity, TelemetrySchema } from '@metalfleet/proto';
-import { createNodeBroker, type NodeBroker } from '@metalfleet/transport';
+import { createNodeBroker, type NodeBroker } from '@metalfleet/manager-transport';
 import { emptyInventory } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { FleetEvents, type FleetEvent } from './fleet-events.ts';

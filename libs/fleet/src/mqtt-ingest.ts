@@ -1,7 +1,8 @@
 // Adapter: protobuf payloads from the broker's node topics into fleet calls.
 // The broker has already checked that the publisher owns the topic's node id.
 import { HealthMessageSchema, NodeStatusSchema, Presence as PresenceMessage, TelemetrySchema } from '@metalfleet/proto';
-import { allNodesTopic, decodePayload, parseNodeTopic, type NodeBroker } from '@metalfleet/transport';
+import type { NodeBroker } from '@metalfleet/manager-transport';
+import { allNodesTopic, decodePayload, parseNodeTopic } from '@metalfleet/transport';
 import type { FleetStore } from '@metalfleet/store';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import type { TelemetrySink } from '@metalfleet/telemetry';

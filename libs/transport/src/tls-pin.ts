@@ -1,6 +1,7 @@
 // Trust on first contact, but pinned: the agent reads the manager's certificate
 // chain and keeps the CA only if its SHA-256 matches the fingerprint that came
 // with the bootstrap token. From then on it verifies the manager against that CA.
+import { X509Certificate } from 'node:crypto';
 import { connect, type PeerCertificate, type DetailedPeerCertificate } from 'node:tls';
 import { DomainError } from '@metalfleet/domain';
 
@@ -16,6 +17,11 @@ function chain(cert: DetailedPeerCertificate): PeerCertificate[] {
     current = current.issuerCertificate === current ? undefined : current.issuerCertificate;
   }
   return out;
+}
+
+/** SHA-256 of a PEM certificate's DER, lower-case hex without separators: the form a pin takes. */
+export function fingerprintOf(certPem: string): string {
+  return new X509Certificate(certPem).fingerprint256.replaceAll(':', '').toLowerCase();
 }
 
 /** Returns the PEM of the CA in the manager's chain whose fingerprint is `pin`, or fails with `unauthenticated`. */

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { FleetStore } from '@metalfleet/store';
 import type { ApiTokens, BootstrapTokens, FleetEvents } from '@metalfleet/fleet';
 import type { TelemetryReader } from '@metalfleet/telemetry';
-import { serverTlsOptions } from '@metalfleet/transport';
+import { serverTlsOptions } from '@metalfleet/manager-transport';
 import { installErrorHandling } from './errors.ts';
 import { installAccessControl } from './access.ts';
 import { accessRoutes } from './access-routes.ts';

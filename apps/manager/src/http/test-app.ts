@@ -10,7 +10,7 @@ import {
 } from '@metalfleet/fleet';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { RollupStore } from '@metalfleet/telemetry';
-import { createNodeBroker } from '@metalfleet/transport';
+import { createNodeBroker } from '@metalfleet/manager-transport';
 import { bmcDriver } from '../reimaging.ts';
 import { buildHttpApp } from './http-app.ts';
 import { createManagerMetrics } from './metrics-routes.ts';

@@ -8,7 +8,7 @@ import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Server } from '@grpc/grpc-js';
 import { AgentService } from '@metalfleet/proto';
-import { addService } from './grpc-bridge.ts';
+import { addService } from '@metalfleet/transport';
 import { createNodeBroker, type NodeBroker } from './mqtt-broker.ts';
 import { ensureCertificateAuthority, issueServerCertificate } from './pki.ts';
 import { listenGrpcForStorm, type StormListener } from './storm-listener.ts';

@@ -9,9 +9,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import { isValidNodeId, mayPublish, maySubscribe } from '@metalfleet/transport';
 import { createConnectionLimiter, createUnauthenticatedLimiter } from './connection-limits.ts';
 import { guardMqttFrames, type FrameGuard } from './mqtt-frame-guard.ts';
-import { isValidNodeId, mayPublish, maySubscribe } from './mqtt-topics.ts';
 import { listenForStorm, type StormListener } from './storm-listener.ts';
 import { serverTlsOptions } from './tls-policy.ts';
 

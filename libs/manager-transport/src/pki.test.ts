@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Server, ServerCredentials, credentials } from '@grpc/grpc-js';
 import { AgentService } from '@metalfleet/proto';
-import { addService, createClient } from './grpc-bridge.ts';
+import { addService, createClient, fetchPinnedCa } from '@metalfleet/transport';
 import { ensureCertificateAuthority, issueServerCertificate, type CertificateAuthority } from './pki.ts';
-import { fetchPinnedCa } from './tls-pin.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-pki-'));
 let ca: CertificateAuthority;

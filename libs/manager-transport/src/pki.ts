@@ -3,11 +3,12 @@
 // MQTT over TLS). Agents pin the CA by its SHA-256 fingerprint, which travels
 // inside the bootstrap token, so no certificate has to be distributed by hand.
 import 'reflect-metadata';
-import { X509Certificate as NodeX509, webcrypto } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
+import { fingerprintOf } from '@metalfleet/transport';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -36,10 +37,6 @@ function serial(): string {
   const bytes = webcrypto.getRandomValues(new Uint8Array(16));
   bytes[0] = (bytes[0] ?? 0) & 0x7f; // positive
   return Buffer.from(bytes).toString('hex');
-}
-
-export function fingerprintOf(certPem: string): string {
-  return new NodeX509(certPem).fingerprint256.replaceAll(':', '').toLowerCase();
 }
 
 async function importKey(keyPem: string): Promise<webcrypto.CryptoKey> {
