@@ -119,7 +119,7 @@ export function sqlWorkStore(db: SqlExecutor): WorkStore {
     async createOperation(op, nodes) {
       // One transaction: an operation exists with all its nodes or not at all, and the one-open-entry-per-node index
       // refuses a node another operation holds, however many creations race.
-      const statements = [{
+      const statements: Array<{ sql: string; params: unknown[] }> = [{
         sql: `INSERT INTO operations (id, kind, state, image_name, image_version, priority, urgent, actor, reason, created_at, updated_at) VALUES (${placeholders(11)})`,
         params: [op.id, op.kind, op.state, op.image.name, op.image.version, op.priority, op.urgent ? 1 : 0, op.actor, op.reason, op.createdAt.getTime(), op.updatedAt.getTime()],
       }];

@@ -57,6 +57,8 @@ export type ReimageEffect =
 export const reimageFailureCodes = [
   'node-missing', 'image-missing', 'transition-refused', 'drain-failed', 'isolate-failed', 'command-failed', 'power-cycle-failed', 'no-bmc',
   'health-check-failed', 'unhealthy', 'restore-failed', 'agent-failed', 'identity-conflict', 'timeout', 'image-mismatch', 'missing-evidence',
+  /** Another operation held the node (entries from before one open entry per node was enforced). */
+  'node-busy',
 ] as const;
 export type ReimageFailureCode = (typeof reimageFailureCodes)[number];
 
