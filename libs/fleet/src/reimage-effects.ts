@@ -11,8 +11,8 @@ export type OpenNode = OperationNodeRecord & { operation: OperationRecord };
 export interface EffectPort {
   /** Feeds the next signal to the node's reimage (after this effect, in order). */
   signal(s: ReimageSignal): void;
-  /** Records the command sent for the node's reimage. */
-  recordCommand(commandId: string): Promise<void>;
+  /** Records the command sent for the node's reimage (after this effect: never awaited inside it). */
+  recordCommand(commandId: string): void;
 }
 
 /** The code a thrown error in each effect fails the reimage with. */

@@ -98,7 +98,7 @@ export function createReimages(deps: ReimageDeps) {
 
   const portFor = (node: OpenNode) => ({
     signal: (s: ReimageSignal) => void signal(node.operationId, node.nodeId, s),
-    recordCommand: (commandId: string) => serially(key(node.operationId, node.nodeId), () => save(node, node.progress, commandId)),
+    recordCommand: (commandId: string) => void serially(key(node.operationId, node.nodeId), () => save(node, node.progress, commandId)),
   });
 
   async function save(node: OpenNode, progress: OpenNode['progress'], commandId: string | null): Promise<void> {
@@ -164,6 +164,12 @@ export function createReimages(deps: ReimageDeps) {
     await runPass().catch((error: unknown) => deps.onError(error, { step: 'reimage pass' }));
   });
   const kick = (): void => void passes.run();
+
+  /** Resolves once no pass runs and no node has a step or effect queued (starts nothing). */
+  async function settled(): Promise<void> {
+    await passes.settled();
+    while (chains.size > 0) await Promise.all(chains.values());
+  }
 
   /** After a restart: carry on with the effect of the phase each in-flight node was in (the step function's own table). */
   async function resume(): Promise<number> {
@@ -232,12 +238,12 @@ export function createReimages(deps: ReimageDeps) {
           stopped = true;
           unsubscribe();
           clearInterval(timer);
-          await passes.settled();
-          await Promise.all(chains.values());
+          await settled();
         },
       };
     },
     kick,
+    settled,
   };
 }
 
