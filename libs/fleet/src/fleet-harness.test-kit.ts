@@ -1,8 +1,8 @@
 // The manager's fleet services wired as main does, over an in-memory SQLite
 // store, an embedded broker and (optionally) a fake switch that reports which
 // MAC it saw on which port: for the reimage and lifecycle-effect tests.
-import { emptyInventory, type NodeSummary } from '@metalfleet/domain';
-import type { ActualPort, FabricDriver } from '@metalfleet/fabric';
+import { emptyInventory, type ActualPort, type NodeSummary } from '@metalfleet/domain';
+import type { FabricDriver } from '@metalfleet/fabric';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { createNodeBroker } from '@metalfleet/transport';
 import { createClusterTemplates } from './cluster-templates.ts';
