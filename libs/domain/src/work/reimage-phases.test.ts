@@ -53,7 +53,7 @@ describe('stepReimage', () => {
 
   it('power-cycles an unresponsive node only as often as allowed, then fails it with the evidence', () => {
     const result = stepReimage(at('installing', 1), { kind: 'timeout' }, now, policy);
-    expect('progress' in result && result.progress).toMatchObject({ phase: 'failed', failure: { code: 'timeout', phase: 'installing', details: 'timed out in installing' } });
+    expect('progress' in result && result.progress).toMatchObject({ phase: 'failed', message: 'timed out in installing', failure: { code: 'timeout', phase: 'installing', details: 'timed out in installing' } });
     const noBmc = stepReimage(at('rebooting'), { kind: 'timeout' }, now, { ...policy, hasBmc: false });
     expect('progress' in noBmc && noBmc.progress.failure).toEqual({ code: 'timeout', phase: 'rebooting', details: 'timed out in rebooting; the node has no BMC to power-cycle it with' });
   });

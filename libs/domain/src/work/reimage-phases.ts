@@ -122,9 +122,9 @@ function enter(phase: ReimagePhase, from: ReimageProgress, message: string, now:
   };
 }
 
-function fail(from: ReimageProgress, code: ReimageFailureCode, details: string): { progress: ReimageProgress; effects: ReimageEffect[] } {
+function fail(from: ReimageProgress, code: ReimageFailureCode, details: string, message = `${from.phase}: ${details}`): { progress: ReimageProgress; effects: ReimageEffect[] } {
   return {
-    progress: { ...from, phase: 'failed', deadlineAt: null, message: `${from.phase}: ${details}`, failure: { code, phase: from.phase, details } },
+    progress: { ...from, phase: 'failed', deadlineAt: null, message, failure: { code, phase: from.phase, details } },
     effects: failureEffects(from.phase),
   };
 }
@@ -148,7 +148,8 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
       };
     }
     const evidence = waitingForNode && !policy.hasBmc ? '; the node has no BMC to power-cycle it with' : '';
-    return fail(progress, 'timeout', `timed out in ${phase}${evidence}`);
+    const details = `timed out in ${phase}${evidence}`;
+    return fail(progress, 'timeout', details, details);
   }
   if (signal.kind === 'power-cycled' || signal.kind === 'install-boot-served' || signal.kind === 'install-registered') return observe(progress, signal);
   switch (`${phase}:${signal.kind}`) {
