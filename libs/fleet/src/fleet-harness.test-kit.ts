@@ -36,6 +36,8 @@ export interface HarnessOptions {
   drain?: ReimageDeps['drain'];
   switchFor?: readonly string[];
   bmc?: BmcControl | null;
+  /** While it answers true, settling the fabric fails (a switch that cannot be reached). */
+  fabricDown?: () => boolean;
 }
 
 export async function startFleet(options: HarnessOptions) {
@@ -55,7 +57,10 @@ export async function startFleet(options: HarnessOptions) {
   const tenants = createTenants({ store, events, lifecycle, now, newId, pools, vlansOnPorts: reconciler.vlansOnPorts });
   const broker = await createNodeBroker({ maxPayloadBytes: 65536, authenticateNode: async () => false });
   const outbox = createCommandOutbox({ store, broker, events, now, newId, ackTimeoutMs: 60_000, maxAttempts: 2, maxPayloadBytes: 65536 });
-  const settleFabric = () => reconciler.reconcile();
+  const settleFabric = async () => {
+    if (options.fabricDown?.()) throw new Error('switch leaf-1 unreachable');
+    await reconciler.reconcile();
+  };
   const reimages = createReimages({
     store, events, lifecycle, outbox, now, newId, settleFabric, bmcFor: async () => options.bmc ?? null, drain: options.drain ?? (async () => undefined),
     bootScriptUrl: () => 'http://m/boot', limits: { global: 10, perRack: 10, perTenant: 10 }, windows: [],

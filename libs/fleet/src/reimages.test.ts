@@ -50,6 +50,21 @@ describe('reimage operations', () => {
     expect((await f.store.history('n1')).at(-1)).toMatchObject({ event: 'provisioned', actor: 'test' });
   });
 
+  it('gives a node back to its tenant when its isolation fails before it went down: allocated, not failed, with the code isolate-failed', async () => {
+    let down = false;
+    const f = await fleet({ now: () => t0, fabricDown: () => down });
+    const tenant = await f.tenants.create('training');
+    await f.addNode('n1');
+    await f.activeIn(tenant.id, 'n1');
+    down = true;
+    const op = await f.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'r' });
+    await until(() => f.store.getOperation(op.id), (o) => o?.state !== 'running', 'the operation to finish');
+    await f.reimages.settled();
+    expect((await f.store.operationNodes(op.id))[0]?.progress.failure).toMatchObject({ code: 'isolate-failed', phase: 'isolating', details: 'switch leaf-1 unreachable' });
+    expect(await f.node('n1')).toMatchObject({ state: 'allocated', tenant: tenant.id });
+    expect((await f.store.history('n1')).slice(-2).map((h) => h.event)).toEqual(['provision', 'provision-aborted']);
+  });
+
   it('finishes an operation whose nodes all ended even when a thousand newer operations came after it', async () => {
     const store = openSqliteFleetStore({ path: ':memory:' });
     const f = await fleet({ now: () => t0, store });
