@@ -9,11 +9,11 @@ import { createFabricReconciler, createTenants, type FleetEvent, type FleetEvent
 import type { FleetStore } from '@metalfleet/store';
 import type { ManagerConfig } from './config.ts';
 
-// Only these can change a port's VLAN: a node entering or leaving `active` (the
-// one state that opens a tenant's VLAN) or changing tenant. Everything else,
-// a registration storm's thousands of transitions included, leaves ports as they are.
+// Besides the lifecycle's own effects (a node entering or leaving `active`, the one
+// state that opens a tenant's VLAN: lifecycle-effects.ts settles the ports), only a
+// node changing tenant or a tenant going away moves a port. Everything else, a
+// registration storm's thousands of transitions included, leaves ports as they are.
 function movesPorts(event: FleetEvent): boolean {
-  if (event.type === 'state-changed') return event.from === 'active' || event.to === 'active';
   return event.type === 'node-tenant-changed' || event.type === 'tenant-deleted';
 }
 

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { parseMaintenanceWindows, type NodeSummary } from '@metalfleet/domain';
 import {
-  createClusterTemplates, createCommandOutbox, createEnrollments, createReimages, startRemediation, webhookDrain, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
+  createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createReimages, startRemediation, webhookDrain, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
 } from '@metalfleet/fleet';
 import { IpmiDriver, RedfishDriver, type BmcDriver } from '@metalfleet/power';
 import type { BmcConfig, FleetStore } from '@metalfleet/store';
@@ -46,10 +46,10 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   const drain = webhookDrain(config.drainHookUrl, config.reimageStepTimeoutS * 1000);
   const step = config.reimageStepTimeoutS * 1000;
   const boot = config.reimageBootTimeoutS * 1000;
+  // A request during a pass gets one more pass after it: resolves once the change is on the switches.
+  const settleFabric = deps.switches > 0 ? () => deps.reconciler.reconcile() : async () => undefined;
   const reimages = createReimages({
-    store: deps.store, events: deps.events, lifecycle: deps.lifecycle, outbox, now: deps.now, newId: randomUUID,
-    // A request during a pass gets one more pass after it: resolves once the change is on the switches.
-    settleFabric: deps.switches > 0 ? () => deps.reconciler.reconcile() : async () => undefined,
+    store: deps.store, events: deps.events, lifecycle: deps.lifecycle, outbox, now: deps.now, newId: randomUUID, settleFabric,
     bmcFor: async (nodeId) => {
       const bmc = await deps.store.getBmc(nodeId);
       return bmc ? bmcDriver(bmc) : null;
@@ -63,8 +63,17 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     onError,
   });
   const templates = createClusterTemplates({ store: deps.store, tenants: deps.tenants, reimages, now: deps.now, newId: randomUUID });
+  // Every transition's effects, from here on: replacements, isolation, repair tickets, power.
+  deps.lifecycle.executeEffectsWith(createLifecycleEffects({
+    store: deps.store, events: deps.events, tenants: deps.tenants, templates, reimages, settleFabric, now: deps.now, onError,
+    powerOff: async (nodeId) => {
+      const bmc = await deps.store.getBmc(nodeId);
+      if (bmc) await bmcDriver(bmc).powerOff();
+      return bmc !== null;
+    },
+  }));
   const remediation = startRemediation({
-    store: deps.store, events: deps.events, lifecycle: deps.lifecycle, tenants: deps.tenants, templates, reimages, outbox, drain, now: deps.now,
+    store: deps.store, events: deps.events, lifecycle: deps.lifecycle, templates, reimages, outbox, drain, now: deps.now,
     cooldownMs: config.remediationCooldownS * 1000, onError,
   });
   const enrollments = createEnrollments({ store: deps.store, events: deps.events, power: bmcDriver, now: deps.now, onError, admitOnClaim: config.admitDiscovered === 'bmc-enrollment' });

@@ -51,10 +51,23 @@ export const ReimageEvidence = Type.Object({
   missing: Type.Union([Type.Literal('reboot'), Type.Literal('power-cycle'), Type.Literal('install-boot'), Type.Null()], { description: 'Why a reported install was refused.' }),
 });
 
+/** Why a node's reimage failed: match on `code` (stable), show `details`. The manager's mapper checks these against the domain's codes. */
+export const reimageFailureCodes = [
+  'node-missing', 'image-missing', 'transition-refused', 'drain-failed', 'isolate-failed', 'command-failed', 'power-cycle-failed', 'no-bmc',
+  'health-check-failed', 'unhealthy', 'restore-failed', 'agent-failed', 'identity-conflict', 'timeout', 'image-mismatch', 'missing-evidence', 'node-busy',
+] as const;
+export const ReimageFailure = Type.Object({
+  code: Type.Enum(reimageFailureCodes),
+  phase: Type.String({ description: 'The phase the node was in when its reimage failed.' }),
+  details: Type.String(),
+});
+export type ReimageFailure = Static<typeof ReimageFailure>;
+
 export const OperationNode = Type.Object({
   nodeId: Type.String(), rack: Type.String(), tenant: Type.Union([Type.String(), Type.Null()]), phase: Type.String(), message: Type.String(),
   powerCycles: Type.Integer(), deadlineAt: NullableTimestamp, commandId: Type.Union([Type.String(), Type.Null()]), updatedAt: Timestamp,
   evidence: ReimageEvidence,
+  failure: Type.Union([ReimageFailure, Type.Null()], { description: 'Set when phase is failed.' }),
 });
 
 const operationSummaryFields = {

@@ -11,15 +11,20 @@
 import type { NodeState } from './node.ts';
 
 export const lifecycleEvents = [
-  'inspect', 'inspection-passed', 'inspection-failed', 'allocate', 'provision', 'provisioned', 'provision-failed',
+  'inspect', 'inspection-passed', 'inspection-failed', 'allocate', 'provision', 'provisioned', 'provision-failed', 'provision-aborted',
   'release', 'released', 'fail', 'repair', 'repaired', 'retire',
 ] as const;
 export type LifecycleEvent = (typeof lifecycleEvents)[number];
 
-/** What the manager must do because of a transition; adapters carry these out. */
-export type LifecycleEffect =
-  | 'start-inspection' | 'configure-tenant-network' | 'start-provisioning' | 'isolate-from-tenant'
-  | 'request-replacement' | 'open-repair-ticket' | 'power-off';
+/**
+ * What the manager must do because of a transition. One executor in
+ * libs/fleet (lifecycle-effects.ts) carries out every one, whatever caused the
+ * transition. Work that is itself the cause of a transition is no effect of it:
+ * inspection is the agent's next health digest, provisioning the reimage that
+ * applied `provision`.
+ */
+export const lifecycleEffects = ['configure-tenant-network', 'isolate-from-tenant', 'request-replacement', 'open-repair-ticket', 'power-off'] as const;
+export type LifecycleEffect = (typeof lifecycleEffects)[number];
 
 const table: Record<LifecycleEvent, { from: readonly NodeState[]; to: NodeState }> = {
   inspect: { from: ['discovered'], to: 'inspecting' },
@@ -29,6 +34,8 @@ const table: Record<LifecycleEvent, { from: readonly NodeState[]; to: NodeState 
   provision: { from: ['allocated', 'active'], to: 'provisioning' },
   provisioned: { from: ['provisioning'], to: 'active' },
   'provision-failed': { from: ['provisioning'], to: 'failed' },
+  // A reimage that ended before the node went down: it stays its tenant's, off the tenant network until a reimage makes it active again.
+  'provision-aborted': { from: ['provisioning'], to: 'allocated' },
   release: { from: ['allocated', 'provisioning', 'active'], to: 'releasing' },
   released: { from: ['releasing'], to: 'available' },
   fail: { from: ['inspecting', 'available', 'allocated', 'provisioning', 'active', 'releasing'], to: 'failed' },
@@ -39,13 +46,10 @@ const table: Record<LifecycleEvent, { from: readonly NodeState[]; to: NodeState 
 
 function effectsOf(from: NodeState, event: LifecycleEvent): LifecycleEffect[] {
   switch (event) {
-    case 'inspect':
-    case 'repaired':
-      return ['start-inspection'];
-    case 'allocate':
+    case 'provisioned':
+      // Active: the one state whose port carries the tenant's network.
       return ['configure-tenant-network'];
     case 'provision':
-      return ['start-provisioning'];
     case 'release':
       return ['isolate-from-tenant'];
     case 'fail':

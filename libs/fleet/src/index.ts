@@ -6,6 +6,7 @@ export * from './registrar.ts';
 export * from './secrets.ts';
 export * from './health-ingest.ts';
 export * from './lifecycle.ts';
+export * from './lifecycle-effects.ts';
 export * from './lifecycle-controllers.ts';
 export * from './bootstrap-tokens.ts';
 export * from './telemetry-ingest.ts';

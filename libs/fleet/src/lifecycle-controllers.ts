@@ -4,7 +4,9 @@
 //   health digest decides: no critical condition → available, else failed.
 // - health after inspection belongs to the remediation controller
 //   (remediation.ts): it fails, replaces or repairs nodes by the policy.
-// - presence: a node in service offline for longer than the failure grace fails.
+// - presence: a node in service offline for longer than the failure grace fails;
+//   the transition's effects (lifecycle-effects.ts) take a tenant node off the
+//   tenant network and replace it with a spare, as for any other failure.
 import type { NodeState } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { FleetEvent, FleetEvents } from './fleet-events.ts';

@@ -1,23 +1,21 @@
 // The remediation controller: when a node's health changes, the policy of
 // libs/domain decides, and this carries it out. A tenant node with a hardware
-// fault is drained, failed and sent to repair with its evidence, and a
-// matching spare — same rack first — is allocated to the tenant and reimaged
-// with the tenant's template: the cluster returns to its size by itself.
-import { DomainError, decideRemediation, gpuIndexOfComponent, pickSpare, type FaultHistory, type NodeSummary } from '@metalfleet/domain';
+// fault is drained, failed and sent to repair with its evidence; failing it
+// replaces it (the lifecycle's effects, lifecycle-effects.ts): a matching
+// spare — same rack first — is allocated to the tenant and reimaged with the
+// tenant's template, and the cluster returns to its size by itself.
+import { DomainError, decideRemediation, gpuIndexOfComponent, type FaultHistory, type NodeSummary } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { ClusterTemplates } from './cluster-templates.ts';
 import type { CommandOutbox } from './command-outbox.ts';
 import type { FleetEvents } from './fleet-events.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { Reimages } from './reimages.ts';
-import { spareCandidates } from './spares.ts';
-import type { Tenants } from './tenants.ts';
 
 export interface RemediationDeps {
   store: FleetStore;
   events: FleetEvents;
   lifecycle: Lifecycle;
-  tenants: Tenants;
   templates: ClusterTemplates;
   reimages: Reimages;
   outbox: CommandOutbox;
@@ -46,26 +44,21 @@ export function startRemediation(deps: RemediationDeps): Remediation {
     return { outcome, operationId };
   };
 
+  /**
+   * Drained, failed, sent to repair. Failing a tenant node is what replaces it: the lifecycle's effects
+   * (lifecycle-effects.ts) take it out of its tenant and allocate and reimage a spare, whoever failed it.
+   */
   async function replace(node: NodeSummary, reason: string, by = actor): Promise<{ outcome: string; operationId: string | null }> {
-    const tenantId = node.tenant;
-    if (!tenantId) return report(node.id, 'replace', reason, `not replaced: node ${node.id} is in no tenant`);
-    const template = await deps.templates.forTenant(tenantId);
     const why = by === actor ? `hardware fault: ${reason}` : `replaced by an operator: ${reason}`;
     await deps.drain(node, why).catch((error: unknown) => deps.onError(error, { nodeId: node.id, step: 'drain hook' }));
     const failed = await deps.lifecycle.apply(node.id, 'fail', by, why);
     if (!failed.ok) return report(node.id, 'replace', reason, `not replaced: ${failed.reason}`);
-    await deps.store.setNodeTenant(node.id, null);
-    deps.events.emit({ type: 'node-tenant-changed', nodeId: node.id, tenantId: null, previous: tenantId, at: deps.now() });
     await deps.lifecycle.apply(node.id, 'repair', by, `sent to repair with its evidence: ${reason}`);
-    if (!template) return report(node.id, 'replace', reason, `failed node sent to repair; no replacement: tenant ${tenantId} has no template to build one from`);
-    const pick = pickSpare({ id: node.id, rack: node.rack }, template.profile, await spareCandidates(deps.store));
-    if (!pick.ok) return report(node.id, 'replace', reason, `failed node sent to repair; no replacement: ${pick.reason}`);
-    await deps.tenants.allocateNode(tenantId, pick.spareId, by);
-    const operation = await deps.reimages.create({
-      kind: 'replace-node', image: template.image, nodeIds: [pick.spareId], priority: 100, urgent: true, actor: by,
-      reason: `replaces ${node.id} (${node.hostname}) in tenant ${tenantId}: ${reason}`,
-    });
-    return report(node.id, 'replace', reason, `replaced by ${pick.spareId}${pick.sameRack ? ' (same rack)' : ''}, reimaging in operation ${operation.id}; failed node in repair`, operation.id);
+    const replacement = failed.outcomes.find((o) => o.effect === 'request-replacement');
+    if (!replacement) return { outcome: 'failed node sent to repair; no replacement was asked for', operationId: null };
+    return replacement.operationId
+      ? { outcome: `${replacement.outcome}; failed node in repair`, operationId: replacement.operationId }
+      : { outcome: `failed node sent to repair; ${replacement.outcome}`, operationId: null };
   }
 
   /** The node's recorded failures and the repairs and reimages it went through: a fault back after one escalates. */

@@ -298,7 +298,7 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       const at = new Date('2026-11-01T00:00:00Z');
       const op = { id: 'op1', kind: 'reimage' as const, state: 'running' as const, image: { name: 'ubuntu', version: '24.04' }, priority: 0, urgent: false, actor: 'test', reason: 'r', createdAt: at, updatedAt: at };
       const nodes = Array.from({ length: 450 }, (_, i) => ({
-        operationId: 'op1', nodeId: `n${i}`, position: i, rack: `r${i % 5}`, tenant: null, progress: { phase: 'queued' as const, powerCycles: 0, deadlineAt: null, message: 'waiting', evidence: noEvidence() }, commandId: null, updatedAt: at,
+        operationId: 'op1', nodeId: `n${i}`, position: i, rack: `r${i % 5}`, tenant: null, progress: { phase: 'queued' as const, powerCycles: 0, deadlineAt: null, message: 'waiting', evidence: noEvidence(), failure: null }, commandId: null, updatedAt: at,
       }));
       // What the manager saw of the node's reboot survives a restart with it.
       const evidence: ReimageEvidence = {
@@ -307,8 +307,8 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       };
       await first.createOperation(op, nodes);
       const deadline = new Date('2026-11-01T00:05:00Z');
-      await first.saveOperationNode('op1', 'n1', { phase: 'rebooting', powerCycles: 1, deadlineAt: deadline, message: 'rebooting', evidence }, 'c1', at);
-      await first.saveOperationNode('op1', 'n2', { phase: 'done', powerCycles: 0, deadlineAt: null, message: 'reimaged', evidence: noEvidence() }, null, at);
+      await first.saveOperationNode('op1', 'n1', { phase: 'rebooting', powerCycles: 1, deadlineAt: deadline, message: 'rebooting', evidence, failure: null }, 'c1', at);
+      await first.saveOperationNode('op1', 'n2', { phase: 'done', powerCycles: 0, deadlineAt: null, message: 'reimaged', evidence: noEvidence(), failure: null }, null, at);
       const reimageArgs = { imageName: 'ubuntu', imageVersion: '24.04', sha256: 'ab'.repeat(32), bootScriptUrl: 'http://m/boot/ipxe?mac=x', powerCycledByBmc: false };
       await first.createCommand({
         id: 'c1', nodeId: 'n1', operationId: 'op1', kind: 'reimage', args: reimageArgs, state: 'pending', attempts: 0, ackDeadlineAt: null,

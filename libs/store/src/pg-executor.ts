@@ -12,6 +12,19 @@ export function pgExecutor(pool: pg.Pool): SqlExecutor {
     async run(sql: string, params: readonly unknown[] = []) {
       return (await pool.query(numberPlaceholders(sql), [...params])).rowCount ?? 0;
     },
+    async atomically(statements) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        for (const s of statements) await client.query(numberPlaceholders(s.sql), [...s.params]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
     isUniqueViolation: (error) => (error as { code?: string } | null)?.code === uniqueViolation,
   };
 }

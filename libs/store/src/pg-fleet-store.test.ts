@@ -6,6 +6,7 @@ import { afterAll } from 'vitest';
 import { describeAlertStore } from './alert-store.contract.ts';
 import { describeFleetStore, type StoreFactory } from './fleet-store.contract.ts';
 import { describeIdentityStore } from './identity-store.contract.ts';
+import { describeWorkStore } from './work-store.contract.ts';
 import { openPgFleetStore } from './pg-fleet-store.ts';
 
 const connectionString = process.env['METALFLEET_TEST_POSTGRES'] ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -30,3 +31,4 @@ const factory: StoreFactory = {
 describeFleetStore('PostgreSQL', factory);
 describeIdentityStore('PostgreSQL', factory);
 describeAlertStore('PostgreSQL', factory);
+describeWorkStore('PostgreSQL', factory);

@@ -96,4 +96,24 @@ export const pgTrustMigrations: readonly Migration[] = [
       ALTER TABLE identity_conflicts ADD COLUMN enrolled_peer TEXT;
     `,
   },
+  {
+    version: 20,
+    name: 'reimage failure reasons, one open entry per node',
+    sql: `
+      -- Why a node's reimage failed, as JSON {code, phase, details}; null unless it failed.
+      ALTER TABLE operation_nodes ADD COLUMN failure TEXT;
+      -- Operations are now created in one transaction: one left half-created by a crash ran nowhere; dropped, so it holds no node.
+      DELETE FROM operation_nodes WHERE operation_id IN (SELECT id FROM operations WHERE state = 'creating');
+      DELETE FROM operations WHERE state = 'creating';
+      -- A node in two open entries (created by a check-then-insert race): the later operation's entry ends.
+      UPDATE operation_nodes SET phase = 'failed', deadline_at = NULL, message = 'queued: another operation already held the node',
+        failure = '{"code":"node-busy","phase":"queued","details":"another operation already held the node"}'
+        WHERE phase NOT IN ('done', 'failed') AND EXISTS (
+          SELECT 1 FROM operation_nodes e JOIN operations eo ON eo.id = e.operation_id JOIN operations mine ON mine.id = operation_nodes.operation_id
+          WHERE e.node_id = operation_nodes.node_id AND e.phase NOT IN ('done', 'failed')
+            AND (eo.created_at < mine.created_at OR (eo.created_at = mine.created_at AND eo.id < mine.id)));
+      -- Two operations never hold one node: at most one open entry per node, enforced here rather than checked before an insert.
+      CREATE UNIQUE INDEX operation_nodes_one_open_per_node ON operation_nodes (node_id) WHERE phase NOT IN ('done', 'failed');
+    `,
+  },
 ];

@@ -1,6 +1,6 @@
-// A reimage's evidence as JSON text in operation_nodes.evidence (times as
+// A reimage's evidence and failure as JSON text in operation_nodes.evidence (times as
 // epoch milliseconds). Rows written before the column existed hold '{}'.
-import { noEvidence, type ReimageEvidence } from '@metalfleet/domain';
+import { noEvidence, type ReimageEvidence, type ReimageFailure } from '@metalfleet/domain';
 
 interface EvidenceJson {
   rebootBy?: 'bmc' | 'agent' | null;
@@ -29,4 +29,15 @@ export function evidenceFromJson(text: string): ReimageEvidence {
     rebootBy: j.rebootBy ?? null, rebootAckedAt: date(j.rebootAckedAt), powerCycledAt: date(j.powerCycledAt),
     installBoot: j.installBoot ? { at: new Date(j.installBoot.at), peer: j.installBoot.peer } : null, installRegisteredAt: date(j.installRegisteredAt), missing: j.missing ?? null,
   };
+}
+
+/** Why a node's reimage failed, as JSON text in operation_nodes.failure (null unless it failed). */
+export function failureToJson(f: ReimageFailure | null): string | null {
+  return f === null ? null : JSON.stringify({ code: f.code, phase: f.phase, details: f.details });
+}
+
+export function failureFromJson(text: string | null): ReimageFailure | null {
+  if (text === null || text === '') return null;
+  const j = JSON.parse(text) as Partial<ReimageFailure>;
+  return { code: j.code ?? 'node-busy', phase: j.phase ?? 'queued', details: j.details ?? '' };
 }

@@ -4,6 +4,8 @@ export interface SqlExecutor {
   all<T>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** Returns the number of rows changed. */
   run(sql: string, params?: readonly unknown[]): Promise<number>;
+  /** Runs the statements in one transaction: all of them, or (on an error, which it throws) none. */
+  atomically(statements: ReadonlyArray<{ sql: string; params: readonly unknown[] }>): Promise<void>;
   /** The driver's unique-key violation, so callers can answer `conflict`. */
   isUniqueViolation(error: unknown): boolean;
 }

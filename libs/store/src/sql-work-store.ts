@@ -1,14 +1,14 @@
 // WorkStore in SQL both SQLite and PostgreSQL speak: times are epoch
 // milliseconds, structured arguments are JSON text.
 import { DomainError, checkAgentCommand, type ClusterTemplate, type Image, type ReimagePhase } from '@metalfleet/domain';
-import { evidenceFromJson, evidenceToJson } from './reimage-evidence-json.ts';
+import { evidenceFromJson, evidenceToJson, failureFromJson, failureToJson } from './reimage-evidence-json.ts';
 import type { SqlExecutor } from './sql-executor.ts';
 import type { BmcConfig, CommandRecord, EnrollmentRecord, CommandState, OperationNodeRecord, OperationRecord, WorkStore } from './work-store.ts';
 
 interface ImageRow { name: string; version: string; kernel_url: string; initrd_url: string; root_url: string; sha256: string; cmdline: string }
 interface TemplateRow { id: string; name: string; spec: string; created_at: number }
 interface OperationRow { id: string; kind: string; state: string; image_name: string; image_version: string; priority: number; urgent: number; actor: string; reason: string; created_at: number; updated_at: number }
-interface OperationNodeRow { operation_id: string; node_id: string; position: number; rack: string; tenant: string | null; phase: string; power_cycles: number; deadline_at: number | null; message: string; command_id: string | null; updated_at: number; evidence: string }
+interface OperationNodeRow { operation_id: string; node_id: string; position: number; rack: string; tenant: string | null; phase: string; power_cycles: number; deadline_at: number | null; message: string; command_id: string | null; updated_at: number; evidence: string; failure: string | null }
 interface EnrollmentRow { mac: string; bmc: string; created_at: number; node_id: string | null; claimed_at: number | null }
 interface CommandRow { id: string; node_id: string; operation_id: string | null; kind: string; args: string; state: string; attempts: number; ack_deadline_at: number | null; message: string; verified_sha256: string; created_at: number; updated_at: number }
 
@@ -31,7 +31,7 @@ const rowOperation = (r: OperationRow): OperationRecord => ({
 const rowOperationNode = (r: OperationNodeRow): OperationNodeRecord => ({
   operationId: r.operation_id, nodeId: r.node_id, position: r.position, rack: r.rack, tenant: r.tenant,
   progress: { phase: r.phase as ReimagePhase, powerCycles: r.power_cycles, deadlineAt: r.deadline_at === null ? null : new Date(r.deadline_at), message: r.message,
-    evidence: evidenceFromJson(r.evidence) },
+    evidence: evidenceFromJson(r.evidence), failure: failureFromJson(r.failure) },
   commandId: r.command_id, updatedAt: new Date(r.updated_at),
 });
 
@@ -49,7 +49,7 @@ const rowCommand = (r: CommandRow): CommandRecord => ({
 });
 
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
-// Both databases take thousands of parameters per statement; 11 columns × 400 rows stays far below.
+// Both databases take thousands of parameters per statement; 13 columns × 400 rows stays far below.
 const nodeRowsPerInsert = 400;
 
 export function sqlWorkStore(db: SqlExecutor): WorkStore {
@@ -124,17 +124,32 @@ export function sqlWorkStore(db: SqlExecutor): WorkStore {
     },
 
     async createOperation(op, nodes) {
-      // Written as 'creating' and switched to its state last: a crash half-way leaves an operation nobody runs, never half of one.
-      await db.run(`INSERT INTO operations (id, kind, state, image_name, image_version, priority, urgent, actor, reason, created_at, updated_at) VALUES (${placeholders(11)})`,
-        [op.id, op.kind, 'creating', op.image.name, op.image.version, op.priority, op.urgent ? 1 : 0, op.actor, op.reason, op.createdAt.getTime(), op.updatedAt.getTime()]);
+      // One transaction: an operation exists with all its nodes or not at all, and the one-open-entry-per-node index
+      // refuses a node another operation holds, however many creations race.
+      const statements: Array<{ sql: string; params: unknown[] }> = [{
+        sql: `INSERT INTO operations (id, kind, state, image_name, image_version, priority, urgent, actor, reason, created_at, updated_at) VALUES (${placeholders(11)})`,
+        params: [op.id, op.kind, op.state, op.image.name, op.image.version, op.priority, op.urgent ? 1 : 0, op.actor, op.reason, op.createdAt.getTime(), op.updatedAt.getTime()],
+      }];
       for (let i = 0; i < nodes.length; i += nodeRowsPerInsert) {
         const chunk = nodes.slice(i, i + nodeRowsPerInsert);
-        await db.run(`INSERT INTO operation_nodes (operation_id, node_id, position, rack, tenant, phase, power_cycles, deadline_at, message, command_id, updated_at, evidence)
-          VALUES ${chunk.map(() => `(${placeholders(12)})`).join(', ')}`,
-        chunk.flatMap((n) => [n.operationId, n.nodeId, n.position, n.rack, n.tenant, n.progress.phase, n.progress.powerCycles, n.progress.deadlineAt?.getTime() ?? null,
-          n.progress.message, n.commandId, n.updatedAt.getTime(), evidenceToJson(n.progress.evidence)]));
+        statements.push({
+          sql: `INSERT INTO operation_nodes (operation_id, node_id, position, rack, tenant, phase, power_cycles, deadline_at, message, command_id, updated_at, evidence, failure)
+            VALUES ${chunk.map(() => `(${placeholders(13)})`).join(', ')}`,
+          params: chunk.flatMap((n) => [n.operationId, n.nodeId, n.position, n.rack, n.tenant, n.progress.phase, n.progress.powerCycles, n.progress.deadlineAt?.getTime() ?? null,
+            n.progress.message, n.commandId, n.updatedAt.getTime(), evidenceToJson(n.progress.evidence), failureToJson(n.progress.failure)]),
+        });
       }
-      await db.run('UPDATE operations SET state = ? WHERE id = ?', [op.state, op.id]);
+      try {
+        await db.atomically(statements);
+      } catch (error) {
+        if (!db.isUniqueViolation(error)) throw error;
+        const ids = nodes.map((n) => n.nodeId);
+        const held = (await db.all<{ node_id: string; operation_id: string }>(
+          `SELECT node_id, operation_id FROM operation_nodes WHERE phase NOT IN ('done', 'failed') AND node_id IN (${placeholders(ids.length)}) ORDER BY node_id`, ids));
+        if (held.length === 0) throw new DomainError('conflict', `operation ${op.id} exists`);
+        throw new DomainError('conflict', `node ${held.map((h) => `${h.node_id} is already in operation ${h.operation_id}`).join(', node ')}`,
+          { nodeIds: held.map((h) => h.node_id) });
+      }
     },
     async getOperation(id) {
       const [row] = await db.all<OperationRow>('SELECT * FROM operations WHERE id = ?', [id]);
@@ -146,12 +161,18 @@ export function sqlWorkStore(db: SqlExecutor): WorkStore {
     async listOperations(limit) {
       return (await db.all<OperationRow>('SELECT * FROM operations ORDER BY created_at DESC, id LIMIT ?', [limit])).map(rowOperation);
     },
+    async operationsToFinish() {
+      return (await db.all<OperationRow>(`SELECT * FROM operations o WHERE o.state = 'running'
+        AND NOT EXISTS (SELECT 1 FROM operation_nodes n WHERE n.operation_id = o.id AND n.phase NOT IN ('done', 'failed'))
+        ORDER BY o.created_at, o.id`)).map(rowOperation);
+    },
     async finishOperation(id, state, at) {
       await db.run('UPDATE operations SET state = ?, updated_at = ? WHERE id = ?', [state, at.getTime(), id]);
     },
     async saveOperationNode(operationId, nodeId, progress, commandId, at) {
-      await db.run('UPDATE operation_nodes SET phase = ?, power_cycles = ?, deadline_at = ?, message = ?, command_id = ?, updated_at = ?, evidence = ? WHERE operation_id = ? AND node_id = ?',
-        [progress.phase, progress.powerCycles, progress.deadlineAt?.getTime() ?? null, progress.message, commandId, at.getTime(), evidenceToJson(progress.evidence), operationId, nodeId]);
+      await db.run('UPDATE operation_nodes SET phase = ?, power_cycles = ?, deadline_at = ?, message = ?, command_id = ?, updated_at = ?, evidence = ?, failure = ? WHERE operation_id = ? AND node_id = ?',
+        [progress.phase, progress.powerCycles, progress.deadlineAt?.getTime() ?? null, progress.message, commandId, at.getTime(), evidenceToJson(progress.evidence),
+          failureToJson(progress.failure), operationId, nodeId]);
     },
     async openOperationNodes() {
       const rows = await db.all<OperationNodeRow & { [K in keyof OperationRow as `op_${K}`]: OperationRow[K] }>(`

@@ -11,6 +11,17 @@ export function sqliteExecutor(db: SqliteHandle): SqlExecutor {
     async run(sql: string, params: readonly unknown[] = []) {
       return Number(db.prepare(sql).run(...(params as SQLInputValue[])).changes);
     },
+    async atomically(statements) {
+      // Synchronous from BEGIN to COMMIT: no other caller's statement can land inside the transaction.
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        for (const s of statements) db.prepare(s.sql).run(...(s.params as SQLInputValue[]));
+        db.exec('COMMIT');
+      } catch (error) {
+        db.exec('ROLLBACK');
+        throw error;
+      }
+    },
     isUniqueViolation: (error) => error instanceof Error && /UNIQUE constraint failed/.test(error.message),
   };
 }

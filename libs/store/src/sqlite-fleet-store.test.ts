@@ -5,6 +5,7 @@ import { afterAll } from 'vitest';
 import { describeAlertStore } from './alert-store.contract.ts';
 import { describeFleetStore, type StoreFactory } from './fleet-store.contract.ts';
 import { describeIdentityStore } from './identity-store.contract.ts';
+import { describeWorkStore } from './work-store.contract.ts';
 import { openSqliteFleetStore } from './sqlite-fleet-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-store-'));
@@ -17,3 +18,4 @@ const factory: StoreFactory = {
 describeFleetStore('SQLite (WAL file)', factory);
 describeIdentityStore('SQLite (WAL file)', factory);
 describeAlertStore('SQLite (WAL file)', factory);
+describeWorkStore('SQLite (WAL file)', factory);

@@ -104,12 +104,17 @@ export interface WorkStore {
   /** Marks the unclaimed enrollment of one of `macs` as this node's and returns it; null when there is none. */
   claimEnrollment(macs: readonly string[], nodeId: string, at: Date): Promise<EnrollmentRecord | null>;
 
-  /** The operation and all its nodes, in one transaction. */
+  /**
+   * The operation and all its nodes, in one transaction. Fails with `conflict` (details.nodeIds) and writes
+   * nothing when another operation holds one of the nodes in an entry that has not ended.
+   */
   createOperation(operation: OperationRecord, nodes: readonly OperationNodeRecord[]): Promise<void>;
   getOperation(id: string): Promise<OperationRecord | null>;
   operationNodes(operationId: string): Promise<OperationNodeRecord[]>;
   /** Newest first. */
   listOperations(limit: number): Promise<OperationRecord[]>;
+  /** Running operations whose every node has ended (done or failed), however old: what is left is to finish them. */
+  operationsToFinish(): Promise<OperationRecord[]>;
   finishOperation(id: string, state: OperationState, at: Date): Promise<void>;
   saveOperationNode(operationId: string, nodeId: string, progress: ReimageProgress, commandId: string | null, at: Date): Promise<void>;
   /** Nodes of running operations that have not ended (queued or in flight), oldest operation first. */

@@ -21,8 +21,14 @@ export function OperationPage({ id }: { id: string }) {
           </div>
           <p data-testid="operation-progress">{p.done} done, {p.failed} failed, {p.inFlight} in flight, {p.queued} queued of {p.total}</p>
           <table>
-            <thead><tr><th>node</th><th>rack</th><th>tenant</th><th>phase</th><th>message</th></tr></thead>
-            <tbody>{o.nodes.map((n) => <tr><td class="mono">{n.nodeId}</td><td>{n.rack}</td><td>{n.tenant ?? '—'}</td><td><Badge value={n.phase} /></td><td>{n.message}</td></tr>)}</tbody>
+            <thead><tr><th>node</th><th>rack</th><th>tenant</th><th>phase</th><th>failure</th><th>message</th></tr></thead>
+            <tbody>{o.nodes.map((n) => (
+              <tr>
+                <td class="mono">{n.nodeId}</td><td>{n.rack}</td><td>{n.tenant ?? '—'}</td><td><Badge value={n.phase} /></td>
+                <td>{n.failure ? <><span class="mono">{n.failure.code}</span> in {n.failure.phase}</> : '—'}</td>
+                <td>{n.failure ? n.failure.details : n.message}</td>
+              </tr>
+            ))}</tbody>
           </table>
         </>
       );

@@ -104,8 +104,9 @@ describe('who may do what', () => {
     expect((await as('tenant-viewer', '/api/v1/tenants')).json<{ items: Array<{ id: string }> }>().items.map((t) => t.id)).toEqual([tenantId]);
     for (const other of all.filter((id) => id !== tenantId)) expect((await as('tenant-viewer', `/api/v1/tenants/${other}`)).statusCode).toBe(404);
     // Operations: only those on its nodes, and only its nodes in them. One across both tenants' nodes, one on the other's only.
-    const progress = queuedProgress();
-    for (const [id, nodes] of [['op-mixed', [['n1', null], ['n2', tenantId]]], ['op-other', [['n1', null]]]] as const) {
+    // One open entry per node: n1's entry in the other operation has ended.
+    for (const [id, nodes, phase] of [['op-mixed', [['n1', null], ['n2', tenantId]], 'queued'], ['op-other', [['n1', null]], 'done']] as const) {
+      const progress = { ...queuedProgress(), phase };
       await store.createOperation(
         { id, kind: 'reimage', state: 'running', image: { name: 'ubuntu', version: '24.04' }, priority: 0, urgent: false, actor: 'test', reason: 'scope', createdAt: at, updatedAt: at },
         nodes.map(([nodeId, tenant], position) => ({ operationId: id, nodeId, position, rack: '', tenant, progress, commandId: null, updatedAt: at })),

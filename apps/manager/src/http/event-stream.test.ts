@@ -83,7 +83,7 @@ afterAll(async () => {
 describe('GET /api/v1/events for a tenant-scoped token', () => {
   it('shows tenant A nothing of tenant B from an operation that touches both: only A\'s own entries, counted alone', async () => {
     const { token } = await tokenFor('a-operator', 'operator', tenantA);
-    const progress = (phase: 'done' | 'failed') => ({ phase, powerCycles: 0, deadlineAt: null, message: phase, evidence: noEvidence() });
+    const progress = (phase: 'done' | 'failed') => ({ phase, powerCycles: 0, deadlineAt: null, message: phase, evidence: noEvidence(), failure: null });
     await t.store.createOperation(
       { id: 'op-ab', kind: 'reimage', state: 'running', image: { name: 'gpu-os', version: '1' }, priority: 0, urgent: false, actor: 'admin', reason: 'fleet upgrade', createdAt: at, updatedAt: at },
       [['n1', tenantB, 'failed'], ['n2', tenantA, 'done']].map(([nodeId = '', tenant = '', phase], position) => (

@@ -3,9 +3,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   ApiError, CreateTemplate, Image, ImageBody, ImageList, ImageParams, NodeIdParams, Operation, OperationList, OperationParams, ReimageBatch, ReimageNode, Template,
-  TemplateApplyResult, TemplateList, TemplateParams,
+  TemplateApplyResult, TemplateList, TemplateParams, type ReimageFailure as ApiReimageFailure,
 } from '@metalfleet/api';
-import { DomainError, imageLabel, parseImageRef, type ClusterTemplate, type ImageRef, type ReimageEvidence } from '@metalfleet/domain';
+import { DomainError, imageLabel, parseImageRef, type ClusterTemplate, type ImageRef, type ReimageEvidence, type ReimageFailure } from '@metalfleet/domain';
 import type { ClusterTemplates, Reimages } from '@metalfleet/fleet';
 import type { FleetStore, OperationNodeRecord, OperationRecord } from '@metalfleet/store';
 import { actorOf, needs } from './access.ts';
@@ -47,6 +47,11 @@ function evidenceToApi(e: ReimageEvidence) {
   };
 }
 
+/** The domain's failure as the API shows it; a domain code the API does not list fails to compile here. */
+function failureToApi(f: ReimageFailure | null): ApiReimageFailure | null {
+  return f === null ? null : { code: f.code, phase: f.phase, details: f.details };
+}
+
 export function operationToApi(o: OperationRecord, nodes: readonly OperationNodeRecord[]) {
   const count = (test: (phase: string) => boolean) => nodes.filter((n) => test(n.progress.phase)).length;
   return {
@@ -58,6 +63,7 @@ export function operationToApi(o: OperationRecord, nodes: readonly OperationNode
     nodes: nodes.map((n) => ({
       nodeId: n.nodeId, rack: n.rack, tenant: n.tenant, phase: n.progress.phase, message: n.progress.message, powerCycles: n.progress.powerCycles,
       deadlineAt: n.progress.deadlineAt?.toISOString() ?? null, commandId: n.commandId, updatedAt: n.updatedAt.toISOString(), evidence: evidenceToApi(n.progress.evidence),
+      failure: failureToApi(n.progress.failure),
     })),
   };
 }

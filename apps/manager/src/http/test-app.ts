@@ -6,7 +6,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { emptyInventory } from '@metalfleet/domain';
 import {
   FleetEvents, type AlertEngine, createAlertEngine, createAlertRules, createApiTokens, createBootTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createFailures,
-  createLifecycle, createReimages, createTenants, parseBmcNetworks, startRemediation,
+  createLifecycle, createLifecycleEffects, createReimages, createTenants, parseBmcNetworks, startRemediation,
 } from '@metalfleet/fleet';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { RollupStore } from '@metalfleet/telemetry';
@@ -55,7 +55,10 @@ export async function startTestApp(options: { bmcNetworks?: string } = {}): Prom
     timeoutsMs: { draining: 1000, isolating: 1000, rebooting: 1000, installing: 1000, 'health-check': 1000, restoring: 1000 }, maxPowerCycles: 1, onError: () => undefined,
   });
   const templates = createClusterTemplates({ store, tenants, reimages, now, newId });
-  const remediation = startRemediation({ store, events, lifecycle, tenants, templates, reimages, outbox, drain: async () => undefined, now, cooldownMs: 60_000, onError: () => undefined });
+  lifecycle.executeEffectsWith(createLifecycleEffects({
+    store, events, tenants, templates, reimages, settleFabric: async () => undefined, powerOff: async () => false, now, onError: () => undefined,
+  }));
+  const remediation = startRemediation({ store, events, lifecycle, templates, reimages, outbox, drain: async () => undefined, now, cooldownMs: 60_000, onError: () => undefined });
   const apiTokens = createApiTokens({ store, now });
   const failures = createFailures({ store, events, onError: () => undefined, populationTtlMs: 0, cohortTtlMs: 0 });
   const alertRules = createAlertRules({ store, fileRules: null });

@@ -21,7 +21,7 @@ const timeout = (s: number): Step => [s, { kind: 'timeout' }];
 
 /** Walks a node in `rebooting` through the steps; a step that does not apply leaves it where it is. */
 function walk(steps: Step[], hasBmc: boolean): ReimageProgress {
-  let progress: ReimageProgress = { phase: 'rebooting', powerCycles: 0, deadlineAt: t(60), message: 'rebooting into PXE', evidence: noEvidence() };
+  let progress: ReimageProgress = { phase: 'rebooting', powerCycles: 0, deadlineAt: t(60), message: 'rebooting into PXE', evidence: noEvidence(), failure: null };
   for (const [s, signal] of steps) {
     const result = stepReimage(progress, signal, t(s), { ...policy, hasBmc });
     if ('progress' in result) progress = result.progress;
@@ -75,7 +75,7 @@ describe('a reported install is believed only with the manager\'s own evidence o
   });
 
   it.each(['queued', 'draining', 'health-check', 'restoring', 'done', 'failed'] as const)('ignores observations in %s', (phase) => {
-    const progress: ReimageProgress = { phase, powerCycles: 0, deadlineAt: null, message: '', evidence: noEvidence() };
+    const progress: ReimageProgress = { phase, powerCycles: 0, deadlineAt: null, message: '', evidence: noEvidence(), failure: null };
     expect(stepReimage(progress, { kind: 'install-boot-served', at: t(1), peer: 'x' }, t(1), policy)).toHaveProperty('ignored');
   });
 });

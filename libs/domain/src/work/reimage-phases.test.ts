@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { noEvidence, type ReimageEvidence } from './reimage-evidence.ts';
-import { queuedProgress, stepReimage, type ReimagePhase, type ReimagePolicy, type ReimageProgress, type ReimageSignal } from './reimage-phases.ts';
+import { queuedProgress, reimageEffectOnEntry, stepReimage, type ReimagePhase, type ReimagePolicy, type ReimageProgress, type ReimageSignal } from './reimage-phases.ts';
 
 const now = new Date('2026-11-21T10:00:00Z');
 const sha = 'ab'.repeat(32);
@@ -13,7 +13,7 @@ const seen: ReimageEvidence = {
   ...noEvidence(), rebootBy: 'bmc', rebootAckedAt: new Date(now.getTime() - 60_000), powerCycledAt: new Date(now.getTime() - 59_000),
   installBoot: { at: new Date(now.getTime() - 30_000), peer: '10.0.0.5' },
 };
-const at = (phase: ReimagePhase, powerCycles = 0): ReimageProgress => ({ phase, powerCycles, deadlineAt: null, message: '', evidence: seen });
+const at = (phase: ReimagePhase, powerCycles = 0): ReimageProgress => ({ phase, powerCycles, deadlineAt: null, message: '', evidence: seen, failure: null });
 
 describe('stepReimage', () => {
   it.each<{ from: ReimagePhase; signal: ReimageSignal; to: ReimagePhase; effects: string[]; deadlineMs: number | null }>([
@@ -28,8 +28,12 @@ describe('stepReimage', () => {
     { from: 'installing', signal: { kind: 'installed', sha256: 'cd'.repeat(32) }, to: 'failed', effects: ['fail-node'], deadlineMs: null },
     { from: 'health-check', signal: { kind: 'healthy' }, to: 'restoring', effects: ['restore'], deadlineMs: 6000 },
     { from: 'restoring', signal: { kind: 'restored' }, to: 'done', effects: [], deadlineMs: null },
-    { from: 'health-check', signal: { kind: 'failed', message: 'gpu lost' }, to: 'failed', effects: ['fail-node'], deadlineMs: null },
-    { from: 'draining', signal: { kind: 'timeout' }, to: 'failed', effects: ['fail-node'], deadlineMs: null },
+    { from: 'health-check', signal: { kind: 'failed', code: 'unhealthy', details: 'gpu lost' }, to: 'failed', effects: ['fail-node'], deadlineMs: null },
+    // Before the node went down, a failure leaves it in service: nothing to undo while draining, the isolation while isolating.
+    { from: 'draining', signal: { kind: 'timeout' }, to: 'failed', effects: [], deadlineMs: null },
+    { from: 'draining', signal: { kind: 'failed', code: 'drain-failed', details: 'drain hook answered 503' }, to: 'failed', effects: [], deadlineMs: null },
+    { from: 'isolating', signal: { kind: 'failed', code: 'isolate-failed', details: 'switch unreachable' }, to: 'failed', effects: ['return-node'], deadlineMs: null },
+    { from: 'rebooting', signal: { kind: 'failed', code: 'agent-failed', details: 'disk gone' }, to: 'failed', effects: ['fail-node'], deadlineMs: null },
     { from: 'rebooting', signal: { kind: 'timeout' }, to: 'installing', effects: ['power-cycle-pxe'], deadlineMs: 4000 },
     { from: 'installing', signal: { kind: 'timeout' }, to: 'installing', effects: ['power-cycle-pxe'], deadlineMs: 4000 },
   ])('$from + $signal.kind → $to', ({ from, signal, to, effects, deadlineMs }) => {
@@ -49,9 +53,20 @@ describe('stepReimage', () => {
 
   it('power-cycles an unresponsive node only as often as allowed, then fails it with the evidence', () => {
     const result = stepReimage(at('installing', 1), { kind: 'timeout' }, now, policy);
-    expect('progress' in result && result.progress).toMatchObject({ phase: 'failed', message: 'timed out in installing' });
+    expect('progress' in result && result.progress).toMatchObject({ phase: 'failed', message: 'timed out in installing', failure: { code: 'timeout', phase: 'installing', details: 'timed out in installing' } });
     const noBmc = stepReimage(at('rebooting'), { kind: 'timeout' }, now, { ...policy, hasBmc: false });
-    expect('progress' in noBmc && noBmc.progress.message).toBe('timed out in rebooting; the node has no BMC to power-cycle it with');
+    expect('progress' in noBmc && noBmc.progress.failure).toEqual({ code: 'timeout', phase: 'rebooting', details: 'timed out in rebooting; the node has no BMC to power-cycle it with' });
+  });
+
+  it('records why a node failed as a code, the phase and details', () => {
+    const result = stepReimage(at('installing'), { kind: 'installed', sha256: 'cd'.repeat(32) }, now, policy);
+    expect('progress' in result && result.progress.failure).toMatchObject({ code: 'image-mismatch', phase: 'installing' });
+    const unproven = stepReimage({ ...at('installing'), evidence: noEvidence() }, { kind: 'installed', sha256: sha }, now, policy);
+    expect('progress' in unproven && unproven.progress).toMatchObject({ phase: 'failed', failure: { code: 'missing-evidence', phase: 'installing' }, evidence: { missing: 'reboot' } });
+  });
+
+  it('a restarted manager redoes the effect of the phase it finds a node in: the same table the steps use', () => {
+    expect(reimageEffectOnEntry).toEqual({ draining: 'drain', isolating: 'isolate', rebooting: 'send-command', 'health-check': 'check-health', restoring: 'restore' });
   });
 
   it.each<{ from: ReimagePhase; signal: ReimageSignal }>([

@@ -7,6 +7,10 @@
 //                                       │   no answer: power-cycle into PXE through the BMC, then fail)
 //   any phase ── timeout / error ──► failed
 //
+// A failure before the node was taken down (queued, draining, isolating) ends
+// the node's entry and leaves the node in service: only a node that went down
+// and did not come back is failed (and, through the lifecycle, replaced).
+//
 // An install reported by the agent is believed only with the manager's own
 // evidence that the node went down and booted the install image (see
 // reimage-evidence.ts); the observations are signals that change no phase.
@@ -37,13 +41,33 @@ export type ReimageSignal =
   | { kind: 'healthy' }
   | { kind: 'restored' }
   /** Anything that ends the node's reimage: an effect that failed, a bad result, critical health. */
-  | { kind: 'failed'; message: string }
+  | { kind: 'failed'; code: ReimageFailureCode; details: string }
   /** The phase's deadline passed (or the command was never acked). */
   | { kind: 'timeout' };
 
 /** What the controller must do after a step. */
 export type ReimageEffect =
-  | 'drain' | 'isolate' | 'send-command' | 'power-cycle-pxe' | 'check-health' | 'restore' | 'fail-node';
+  | 'drain' | 'isolate' | 'send-command' | 'power-cycle-pxe' | 'check-health' | 'restore'
+  /** The node went down and did not come back: it fails in the lifecycle. */
+  | 'fail-node'
+  /** The reimage ended after the node left the tenant's network but before it went down: it goes back to its tenant, unharmed. */
+  | 'return-node';
+
+/** Why a node's reimage failed: stable codes that callers (API, CLI, tests) match on. */
+export const reimageFailureCodes = [
+  'node-missing', 'image-missing', 'transition-refused', 'drain-failed', 'isolate-failed', 'command-failed', 'power-cycle-failed', 'no-bmc',
+  'health-check-failed', 'unhealthy', 'restore-failed', 'agent-failed', 'identity-conflict', 'timeout', 'image-mismatch', 'missing-evidence',
+  /** Another operation held the node (entries from before one open entry per node was enforced). */
+  'node-busy',
+] as const;
+export type ReimageFailureCode = (typeof reimageFailureCodes)[number];
+
+export interface ReimageFailure {
+  code: ReimageFailureCode;
+  /** The phase the node was in when its reimage failed. */
+  phase: ReimagePhase;
+  details: string;
+}
 
 export interface ReimageProgress {
   phase: ReimagePhase;
@@ -53,6 +77,8 @@ export interface ReimageProgress {
   message: string;
   /** What the manager itself saw of the node going down and booting the install image. */
   evidence: ReimageEvidence;
+  /** Set in `failed` only. */
+  failure: ReimageFailure | null;
 }
 
 export interface ReimagePolicy {
@@ -66,16 +92,40 @@ export interface ReimagePolicy {
 
 export type StepResult = { progress: ReimageProgress; effects: ReimageEffect[] } | { ignored: string };
 
-const effectOnEntry: Partial<Record<ReimagePhase, ReimageEffect>> = {
-  draining: 'drain', isolating: 'isolate', rebooting: 'send-command', 'health-check': 'check-health', restoring: 'restore', failed: 'fail-node',
+/**
+ * The effect that entering each phase calls for: what a step does, and what a
+ * restarted manager does again for a node it finds in that phase (effects are
+ * idempotent). `installing` has none: the node is down, the deadline watches it.
+ */
+export const reimageEffectOnEntry: Readonly<Partial<Record<ReimagePhase, ReimageEffect>>> = {
+  draining: 'drain', isolating: 'isolate', rebooting: 'send-command', 'health-check': 'check-health', restoring: 'restore',
 };
+
+/** Whether a node in `phase` has been taken down (sent the reimage command) and not yet restored to its tenant. */
+export function isTakenDown(phase: ReimagePhase): boolean {
+  return phase === 'rebooting' || phase === 'installing' || phase === 'health-check' || phase === 'restoring';
+}
+
+/** What ending a node's reimage in `phase` does to the node itself. */
+function failureEffects(phase: ReimagePhase): ReimageEffect[] {
+  if (isTakenDown(phase)) return ['fail-node'];
+  // Drained at most: the node still runs its image in the tenant network; nothing to undo but the isolation.
+  return phase === 'isolating' ? ['return-node'] : [];
+}
 
 function enter(phase: ReimagePhase, from: ReimageProgress, message: string, now: Date, policy: ReimagePolicy): { progress: ReimageProgress; effects: ReimageEffect[] } {
   const timeout = phase === 'queued' || phase === 'done' || phase === 'failed' ? null : policy.timeoutsMs[phase];
-  const effect = effectOnEntry[phase];
+  const effect = reimageEffectOnEntry[phase];
   return {
-    progress: { phase, powerCycles: from.powerCycles, deadlineAt: timeout === null ? null : new Date(now.getTime() + timeout), message, evidence: from.evidence },
+    progress: { phase, powerCycles: from.powerCycles, deadlineAt: timeout === null ? null : new Date(now.getTime() + timeout), message, evidence: from.evidence, failure: null },
     effects: effect ? [effect] : [],
+  };
+}
+
+function fail(from: ReimageProgress, code: ReimageFailureCode, details: string, message = `${from.phase}: ${details}`): { progress: ReimageProgress; effects: ReimageEffect[] } {
+  return {
+    progress: { ...from, phase: 'failed', deadlineAt: null, message, failure: { code, phase: from.phase, details } },
+    effects: failureEffects(from.phase),
   };
 }
 
@@ -84,7 +134,7 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
   const { phase } = progress;
   const go = (next: ReimagePhase, message: string) => enter(next, progress, message, now, policy);
   if (phase === 'done' || phase === 'failed') return { ignored: `the reimage already ended (${phase})` };
-  if (signal.kind === 'failed') return go('failed', `${phase}: ${signal.message}`);
+  if (signal.kind === 'failed') return fail(progress, signal.code, signal.details);
   if (signal.kind === 'timeout') {
     const waitingForNode = phase === 'rebooting' || phase === 'installing';
     if (waitingForNode && policy.hasBmc && progress.powerCycles < policy.maxPowerCycles) {
@@ -92,13 +142,14 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
         progress: {
           phase: 'installing', powerCycles: progress.powerCycles + 1, deadlineAt: new Date(now.getTime() + policy.timeoutsMs.installing),
           message: `no answer in ${phase}; power-cycled into PXE through the BMC (${progress.powerCycles + 1}/${policy.maxPowerCycles})`,
-          evidence: progress.evidence,
+          evidence: progress.evidence, failure: null,
         },
         effects: ['power-cycle-pxe'],
       };
     }
     const evidence = waitingForNode && !policy.hasBmc ? '; the node has no BMC to power-cycle it with' : '';
-    return go('failed', `timed out in ${phase}${evidence}`);
+    const details = `timed out in ${phase}${evidence}`;
+    return fail(progress, 'timeout', details, details);
   }
   if (signal.kind === 'power-cycled' || signal.kind === 'install-boot-served' || signal.kind === 'install-registered') return observe(progress, signal);
   switch (`${phase}:${signal.kind}`) {
@@ -113,9 +164,9 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
     case 'rebooting:installed':
     case 'installing:installed': {
       const sha = signal.kind === 'installed' ? signal.sha256.toLowerCase() : '';
-      if (sha !== policy.expectedSha256.toLowerCase()) return go('failed', `installing: the node booted an image with sha256 ${sha || '(none)'}, expected ${policy.expectedSha256}`);
+      if (sha !== policy.expectedSha256.toLowerCase()) return fail(progress, 'image-mismatch', `the node booted an image with sha256 ${sha || '(none)'}, expected ${policy.expectedSha256}`);
       const missing = missingInstallEvidence(progress.evidence);
-      if (missing) return enter('failed', { ...progress, evidence: { ...progress.evidence, missing: missing.code } }, `${phase}: ${missing.message}`, now, policy);
+      if (missing) return fail({ ...progress, evidence: { ...progress.evidence, missing: missing.code } }, 'missing-evidence', missing.message);
       return go('health-check', 'checking health in the new image');
     }
     case 'health-check:healthy': return go('restoring', 'returning to the tenant network');
@@ -125,7 +176,7 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
 }
 
 export function queuedProgress(): ReimageProgress {
-  return { phase: 'queued', powerCycles: 0, deadlineAt: null, message: 'waiting for a slot', evidence: noEvidence() };
+  return { phase: 'queued', powerCycles: 0, deadlineAt: null, message: 'waiting for a slot', evidence: noEvidence(), failure: null };
 }
 
 type Observation = Extract<ReimageSignal, { kind: 'power-cycled' | 'install-boot-served' | 'install-registered' }>;

@@ -144,8 +144,8 @@ describe('alert engine', () => {
 
   it('finds a reimage stuck in a phase in the store, and switch drift in the fabric view and its repairs', async () => {
     const op = { id: 'op1', kind: 'reimage' as const, state: 'running' as const, image: { name: 'gpu-os', version: '1' }, priority: 0, urgent: false, actor: 'test', reason: 'r', createdAt: t0, updatedAt: t0 };
-    await store.createOperation(op, [{ operationId: 'op1', nodeId: 'n4', position: 0, rack: 'r0', tenant: null, progress: { phase: 'queued', powerCycles: 0, deadlineAt: null, message: '', evidence: noEvidence() }, commandId: null, updatedAt: t0 }]);
-    await store.saveOperationNode('op1', 'n4', { phase: 'installing', powerCycles: 0, deadlineAt: null, message: 'writing', evidence: noEvidence() }, null, t0);
+    await store.createOperation(op, [{ operationId: 'op1', nodeId: 'n4', position: 0, rack: 'r0', tenant: null, progress: { phase: 'queued', powerCycles: 0, deadlineAt: null, message: '', evidence: noEvidence(), failure: null }, commandId: null, updatedAt: t0 }]);
+    await store.saveOperationNode('op1', 'n4', { phase: 'installing', powerCycles: 0, deadlineAt: null, message: 'writing', evidence: noEvidence(), failure: null }, null, t0);
     const port = { switchName: 'leaf1', port: 'p4', nodeId: 'n4', vlan: 101, role: 'tenant' as const, tenant: 'training', why: 'active in tenant' };
     const alerts = createAlertEngine({
       store, events, population: async () => nodes, notifiers: [], now: () => clock, onError: () => {},

@@ -1,0 +1,65 @@
+// Reimage operations on every FleetStore: one open entry per node, enforced by
+// the store itself (racing creations included), and why a node's reimage failed.
+import { describe, expect, it } from 'vitest';
+import { DomainError, queuedProgress, type ReimageProgress } from '@metalfleet/domain';
+import type { StoreFactory } from './fleet-store.contract.ts';
+import type { OperationNodeRecord, OperationRecord } from './work-store.ts';
+
+const at = new Date('2026-11-01T00:00:00Z');
+
+function operation(id: string, createdAt = at): OperationRecord {
+  return { id, kind: 'reimage', state: 'running', image: { name: 'ubuntu', version: '24.04' }, priority: 0, urgent: false, actor: 'test', reason: 'r', createdAt, updatedAt: createdAt };
+}
+
+function entries(operationId: string, nodeIds: readonly string[]): OperationNodeRecord[] {
+  return nodeIds.map((nodeId, position) => ({ operationId, nodeId, position, rack: 'r1', tenant: null, progress: queuedProgress(), commandId: null, updatedAt: at }));
+}
+
+export function describeWorkStore(name: string, factory: StoreFactory): void {
+  describe(`reimage operations on ${name}`, () => {
+    it('lets only one of two racing operations hold a node, and writes nothing of the other', async () => {
+      const store = await factory.open('op_race');
+      for (let round = 0; round < 5; round += 1) {
+        const results = await Promise.allSettled([
+          store.createOperation(operation(`a${round}`), entries(`a${round}`, [`x${round}`, `n${round}`])),
+          store.createOperation(operation(`b${round}`), entries(`b${round}`, [`n${round}`, `y${round}`])),
+        ]);
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        const refused = results.find((r) => r.status === 'rejected');
+        expect(refused?.reason).toBeInstanceOf(DomainError);
+        expect(refused?.reason).toMatchObject({ code: 'conflict', details: { nodeIds: [`n${round}`] } });
+        const winner = results[0]?.status === 'fulfilled' ? `a${round}` : `b${round}`;
+        const loser = winner === `a${round}` ? `b${round}` : `a${round}`;
+        expect(await store.getOperation(loser)).toBeNull();
+        expect(await store.operationNodes(loser)).toEqual([]);
+        expect((await store.openOperationNodes()).filter((n) => n.nodeId === `n${round}`).map((n) => n.operationId)).toEqual([winner]);
+      }
+      await store.close();
+    });
+
+    it('frees a node once its entry ended, and keeps why a node failed', async () => {
+      const store = await factory.open('op_free');
+      await store.createOperation(operation('first'), entries('first', ['n1', 'n2']));
+      await expect(store.createOperation(operation('second'), entries('second', ['n1']))).rejects.toMatchObject({ code: 'conflict' });
+      const failed: ReimageProgress = {
+        ...queuedProgress(), phase: 'failed', message: 'draining: drain hook answered 503', failure: { code: 'drain-failed', phase: 'draining', details: 'drain hook answered 503' },
+      };
+      await store.saveOperationNode('first', 'n1', failed, null, at);
+      await store.createOperation(operation('second'), entries('second', ['n1']));
+      expect((await store.operationNodes('first'))[0]?.progress).toEqual(failed);
+      expect((await store.operationNodes('second'))[0]?.progress.failure).toBeNull();
+      await store.close();
+    });
+
+    it('lists every running operation whose nodes have all ended, however old', async () => {
+      const store = await factory.open('op_finish');
+      await store.createOperation(operation('old', new Date(at.getTime() - 86_400_000)), entries('old', ['n1']));
+      await store.createOperation(operation('busy'), entries('busy', ['n2']));
+      await store.saveOperationNode('old', 'n1', { ...queuedProgress(), phase: 'done', message: 'reimaged' }, null, at);
+      expect((await store.operationsToFinish()).map((o) => o.id)).toEqual(['old']);
+      await store.finishOperation('old', 'succeeded', at);
+      expect(await store.operationsToFinish()).toEqual([]);
+      await store.close();
+    });
+  });
+}
