@@ -4,7 +4,7 @@
 import { emptyInventory, type ActualPort, type NodeSummary } from '@metalfleet/domain';
 import type { FabricDriver } from '@metalfleet/fabric';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
-import { createNodeBroker } from '@metalfleet/transport';
+import { createNodeBroker } from '@metalfleet/manager-transport';
 import { createClusterTemplates } from './cluster-templates.ts';
 import { createCommandOutbox } from './command-outbox.ts';
 import { createFabricReconciler } from './fabric-reconciler.ts';
