@@ -16,7 +16,7 @@ import { createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFlee
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
   FleetEvents, agentServiceHandlers, createApiTokens, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
-  openSealedSecrets, parseBmcNetworks,
+  openSealedSecrets,
 } from '@metalfleet/fleet';
 import type { ManagerConfig } from './config.ts';
 import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
@@ -55,7 +55,7 @@ async function serverTls(config: ManagerConfig, dataDir: string, logger: Logger)
   const ca = await ensureCertificateAuthority(join(dataDir, 'pki'));
   if (ca.created) logger.warn({ dir: join(dataDir, 'pki'), fingerprint: ca.fingerprint }, 'created the manager CA');
   const hosts = ['localhost', '127.0.0.1', '::1', hostname(), config.advertiseHost, ...(config.listenHost !== '0.0.0.0' ? [config.listenHost] : []),
-    ...config.tlsHosts.split(',').map((h) => h.trim())];
+    ...config.tlsHosts];
   return { ca, caFile: join(dataDir, 'pki', 'ca.crt'), cert: await issueServerCertificate(ca, hosts) };
 }
 
@@ -66,7 +66,6 @@ function urlHost(host: string): string {
 export async function startManager(config: ManagerConfig, logger: Logger, version: string): Promise<RunningManager> {
   const now = () => new Date();
   const dataDir = resolve(config.dataDir);
-  const bmcNetworks = parseBmcNetworks(config.bmcNetworks);
   // The data directory and its databases are this user's alone (700/600), also when an older manager made them readable.
   makeDataDirPrivate(dataDir);
   if (config.postgresUrl === '') createPrivateFile(join(dataDir, 'fleet.db'));
@@ -138,8 +137,8 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     onError: (error) => logger.error({ err: error }, 'lifecycle controller failed'),
   });
   const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }) });
-  let publicUrl = config.publicUrl.replace(/\/$/, '');
-  let dashboardUrl = config.dashboardUrl.replace(/\/$/, '');
+  let publicUrl = config.publicUrl;
+  let dashboardUrl = config.dashboardUrl;
   const alerting = await startAlerting(config, {
     store, events, failures, reconciler: fabric.drivers.length > 0 ? fabric.reconciler : null, now, publicUrl: () => dashboardUrl, logger: logger.child({ component: 'alerting' }),
   });
@@ -192,7 +191,7 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     nodeActions: { remediation: reimaging.remediation },
     failures,
     alerts: { engine: alerting.engine, rules: alerting.rules },
-    power: { driverFor: bmcDriver, enrollments: reimaging.enrollments, bmcNetworks },
+    power: { driverFor: bmcDriver, enrollments: reimaging.enrollments, bmcNetworks: config.bmcNetworks },
     boot: null,
     https: config.httpTls && pki ? { keyPem: pki.cert.keyPem, chainPem: pki.cert.chainPem } : null,
     dashboardDir,
