@@ -126,10 +126,32 @@ const parsers = {
 
 export type ManagerConfig = ParsedConfig<typeof ManagerConfig, typeof parsers>;
 
+/** Every port the manager listens on, with the option that sets it. */
+export function listenerPorts(config: Pick<ManagerConfig, 'httpPort' | 'bootPort' | 'grpcPort' | 'mqttPort'>) {
+  return {
+    http: { option: '--http-port', port: config.httpPort },
+    boot: { option: '--boot-port', port: config.bootPort },
+    grpc: { option: '--grpc-port', port: config.grpcPort },
+    mqtt: { option: '--mqtt-port', port: config.mqttPort },
+  } as const;
+}
+
+/** Two listeners given one port: the second could never open. */
+function checkPortsDiffer(config: ManagerConfig): void {
+  const taken = new Map<number, string>();
+  for (const { option, port } of Object.values(listenerPorts(config))) {
+    const other = taken.get(port);
+    if (other !== undefined) throw new ConfigError([`${option} ${port}: the same port as ${other}`]);
+    if (port !== 0) taken.set(port, option);
+  }
+}
+
 export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>, version: string): ManagerConfig {
   const program = new Command('metalfleet-manager')
     .description('metalfleet manager: fleet state, embedded MQTT broker, gRPC AgentService, REST API and dashboard.\n' +
       'Every option can also be set as METALFLEET_<OPTION> (e.g. METALFLEET_HTTP_PORT) or in the --config file.')
     .version(version);
-  return parseConfigFlags(program, ManagerConfig, argv, env, parsers);
+  const config = parseConfigFlags(program, ManagerConfig, argv, env, parsers);
+  checkPortsDiffer(config);
+  return config;
 }

@@ -18,7 +18,8 @@ import {
   FleetEvents, agentServiceHandlers, createApiTokens, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
   openSealedSecrets,
 } from '@metalfleet/fleet';
-import type { ManagerConfig } from './config.ts';
+import { listenerPorts, type ManagerConfig } from './config.ts';
+import { checkListenable, listenAs } from './listen-check.ts';
 import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
 import { ensureAdminTokenFile } from './admin-token.ts';
 import { buildHttpApp } from './http/http-app.ts';
@@ -66,6 +67,9 @@ function urlHost(host: string): string {
 export async function startManager(config: ManagerConfig, logger: Logger, version: string): Promise<RunningManager> {
   const now = () => new Date();
   const dataDir = resolve(config.dataDir);
+  const ports = listenerPorts(config);
+  // A port taken by another process stops the start here, before the data directory is touched.
+  await checkListenable(config.listenHost, Object.values(ports));
   // The data directory and its databases are this user's alone (700/600), also when an older manager made them readable.
   makeDataDirPrivate(dataDir);
   if (config.postgresUrl === '') createPrivateFile(join(dataDir, 'fleet.db'));
@@ -109,7 +113,8 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     },
     onEvent: (event) => logger.warn({ event }, `mqtt ${event.type}`),
   });
-  const mqttAddress = await broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined);
+  const mqttAddress = await listenAs(ports.mqtt, config.listenHost,
+    () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined));
 
   const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db') });
   const telemetry: TelemetrySink[] = [rollups];
@@ -177,7 +182,8 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     },
   }), { onInternalError: (method, error) => logger.error({ err: error, method }, 'gRPC call failed') });
   const grpcCredentials = tls ? grpcServerCredentials(tls.cert.keyPem, tls.cert.chainPem) : ServerCredentials.createInsecure();
-  const grpcListener = await listenGrpcForStorm(grpcServer, grpcCredentials, { host: config.listenHost, port: config.grpcPort });
+  const grpcListener = await listenAs(ports.grpc, config.listenHost,
+    () => listenGrpcForStorm(grpcServer, grpcCredentials, { host: config.listenHost, port: config.grpcPort }));
   const grpcPort = grpcListener.address.port;
 
   const imageDir = resolve(config.imageDir !== '' ? config.imageDir : join(dataDir, 'images'));
@@ -196,14 +202,14 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     https: config.httpTls && pki ? { keyPem: pki.cert.keyPem, chainPem: pki.cert.chainPem } : null,
     dashboardDir,
   });
-  await http.listen({ host: config.listenHost, port: config.httpPort });
+  await listenAs(ports.http, config.listenHost, () => http.listen({ host: config.listenHost, port: config.httpPort }));
   const httpScheme = config.httpTls ? 'https' : 'http';
   const bootApp = await buildBootApp({
     store, events, now, logger,
     managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
     imageDir, bootTokens, retryAfterS: config.discoveryTokenTtlS,
   });
-  await bootApp.listen({ host: config.listenHost, port: config.bootPort });
+  await listenAs(ports.boot, config.listenHost, () => bootApp.listen({ host: config.listenHost, port: config.bootPort }));
   const listeningPort = (server: typeof http.server, fallback: number) => {
     const address = server.address();
     return typeof address === 'object' && address ? address.port : fallback;
