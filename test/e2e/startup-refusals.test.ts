@@ -1,14 +1,14 @@
-// The real manager binary refusing to start: a structured option with a bad
-// value, or a port another process holds. Each refusal is one line on stderr
+// The real manager (and agent) binary refusing to start: a structured option
+// with a bad value, or a port another process holds. Each refusal is one line on stderr
 // naming the option, exit status 2, no stack trace, and the fresh data
 // directory stays empty (no CA, no tokens, no database).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { managerBin } from '../support/processes.ts';
+import { agentBin, managerBin } from '../support/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-refusals-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -96,5 +96,31 @@ describe('a port another process holds', () => {
     } finally {
       holder.close();
     }
+  });
+});
+
+describe('the agent', () => {
+  const runAgent = (args: string[]) => new Promise<{ code: number | null; stderr: string; stateDir: string }>((resolve) => {
+    const stateDir = join(mkdtempSync(join(dir, 'agent-')), 'state');
+    execFile(process.execPath, [agentBin, '--bootstrap-token', 'mfbt.x.y', '--state-dir', stateDir, '--retry-initial-ms', '200', ...args], { timeout: 20_000 },
+      (error, _stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr, stateDir }));
+  });
+
+  it.each([
+    [['--manager', 'https://mgr.example:7471'], '--manager: "https://mgr.example:7471" is not <host>:<port> (e.g. 10.0.2.100:7471)'],
+    [['--manager', 'mgr.example:74710'], '--manager: "mgr.example:74710" is not <host>:<port> (e.g. 10.0.2.100:7471)'],
+  ])('refuses %j in one line, before it creates its state directory', async (args, line) => {
+    const result = await runAgent(args);
+    expect(result.stderr).toBe(`metalfleet-agent: ${line}\n`);
+    expect(result.code).toBe(2);
+    expect(existsSync(result.stateDir)).toBe(false);
+  });
+
+  it('names the kernel command line when the address came from it', async () => {
+    const cmdline = join(dir, 'cmdline');
+    writeFileSync(cmdline, 'ro quiet metalfleet.manager=10.0.2.100\n');
+    const result = await runAgent(['--kernel-cmdline', cmdline]);
+    expect(result.stderr).toBe(`metalfleet-agent: manager (from ${cmdline}): "10.0.2.100" is not <host>:<port> (e.g. 10.0.2.100:7471)\n`);
+    expect(result.code).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hostList, httpUrlList, optionalHost, optionalHttpUrl } from './value-parsers.ts';
+import { hostAndPort, hostList, httpUrlList, optionalHost, optionalHttpUrl } from './value-parsers.ts';
 
 describe('config value parsers', () => {
   it('URLs: http(s) only, trailing slash dropped, empty means not set', () => {
@@ -20,5 +20,11 @@ describe('config value parsers', () => {
     expect(() => hostList('good,bad name')).toThrow('"bad name" is not a host name or IP address');
     expect(optionalHost('')).toBe('');
     expect(() => optionalHost('http://x')).toThrow('is not a host name');
+  });
+
+  it('host and port', () => {
+    expect(hostAndPort('10.0.2.100:7471')).toBe('10.0.2.100:7471');
+    expect(hostAndPort('[fd00::1]:7471')).toBe('[fd00::1]:7471');
+    for (const bad of ['mgr', 'mgr:0', 'mgr:70000', 'https://mgr:7471', 'fd00::1:7471']) expect(() => hostAndPort(bad)).toThrow('is not <host>:<port>');
   });
 });

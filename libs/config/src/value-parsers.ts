@@ -54,3 +54,12 @@ export function optionalHost(text: string): string {
   if (trimmed !== '' && !isHost(trimmed)) throw new Error(`"${trimmed}" is not a host name or IP address`);
   return trimmed;
 }
+
+/** "<host>:<port>" (an IPv6 address in brackets), e.g. 10.0.2.100:7471 or [fd00::1]:7471. */
+export function hostAndPort(text: string): string {
+  const trimmed = text.trim();
+  const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(trimmed);
+  const port = Number(match?.[2]);
+  if (!match?.[1] || !isHost(match[1]) || port < 1 || port > 65535) throw new Error(`"${trimmed}" is not <host>:<port> (e.g. 10.0.2.100:7471)`);
+  return trimmed;
+}
