@@ -1,4 +1,4 @@
-// The real manager (and agent) binary refusing to start: a structured option
+// The real manager (and agent, and CLI) binary refusing to start: a structured option
 // with a bad value, or a port another process holds. Each refusal is one line on stderr
 // naming the option, exit status 2, no stack trace, and the fresh data
 // directory stays empty (no CA, no tokens, no database).
@@ -8,7 +8,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { agentBin, managerBin } from '../support/processes.ts';
+import { agentBin, cliBin, managerBin } from '../support/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-refusals-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -121,6 +121,23 @@ describe('the agent', () => {
     writeFileSync(cmdline, 'ro quiet metalfleet.manager=10.0.2.100\n');
     const result = await runAgent(['--kernel-cmdline', cmdline]);
     expect(result.stderr).toBe(`metalfleet-agent: manager (from ${cmdline}): "10.0.2.100" is not <host>:<port> (e.g. 10.0.2.100:7471)\n`);
+    expect(result.code).toBe(2);
+  });
+});
+
+describe('the CLI', () => {
+  const runCli = (args: string[], env: Record<string, string> = {}) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    execFile(process.execPath, [cliBin, '--token', 'mfat.x', ...args, 'nodes', 'ls'], { env: { ...process.env, XDG_CONFIG_HOME: mkdtempSync(join(dir, 'cli-')), ...env }, timeout: 20_000 },
+      (error, _stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }));
+  });
+
+  it.each([
+    [['--manager', '127.0.0.1:7470'], {}, '--manager: "127.0.0.1:7470" is not a URL (e.g. https://host:port/path)'],
+    [[], { METALFLEET_MANAGER: 'mgr.example:7470' }, 'METALFLEET_MANAGER: "mgr.example:7470" is not an http:// or https:// URL'],
+    [['--ca-file', join(dir, 'bad-rules.yaml')], {}, `--ca-file: ${join(dir, 'bad-rules.yaml')} is not a PEM certificate (the manager's is <dataDir>/pki/ca.crt)`],
+  ])('refuses %j %j as a usage error (exit 2), naming the option', async (args, env, line) => {
+    const result = await runCli(args, env);
+    expect(result.stderr).toBe(`metalfleet: ${line}\n`);
     expect(result.code).toBe(2);
   });
 });
