@@ -6,7 +6,9 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ConfigError, optionalHttpUrl } from '@metalfleet/config';
+// The two light parts of the config library: the whole of it would add half a second to every command.
+import { ConfigError } from '@metalfleet/config/config-error';
+import { optionalHttpUrl } from '@metalfleet/config/value-parsers';
 
 export interface CliSettings {
   manager: string;

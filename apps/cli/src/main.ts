@@ -3,7 +3,7 @@
 // 4 not authenticated or not allowed, 5 a waited-for operation failed,
 // 130 stopped watching (Ctrl-C; the operation goes on).
 import { Command } from 'commander';
-import { ConfigError } from '@metalfleet/config';
+import { ConfigError } from '@metalfleet/config/config-error';
 import packageJson from '../package.json' with { type: 'json' };
 import { ApiCallError, createApiClient } from './api-client.ts';
 import { resolveSettings, save } from './cli-config.ts';

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { Static, TObject } from 'typebox';
 import { Value } from 'typebox/value';
+import { ConfigError } from './config-error.ts';
 
 export interface ConfigSources {
   /** Flags given on the command line (only those the user actually set). */
@@ -20,16 +21,7 @@ export interface ConfigSources {
   base?: { values: Record<string, unknown>; origin: string } | undefined;
 }
 
-export class ConfigError extends Error {
-  readonly problems: readonly string[];
-
-  constructor(problems: readonly string[]) {
-    // One problem, one line: what the operator sees on stderr.
-    super(problems.length === 1 ? (problems[0] ?? '') : `invalid configuration:\n  ${problems.join('\n  ')}`);
-    this.problems = problems;
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 /** camelCase key -> PREFIX_SNAKE_CASE variable, e.g. httpPort -> METALFLEET_HTTP_PORT. */
 export function envName(prefix: string, key: string): string {
