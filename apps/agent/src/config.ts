@@ -1,7 +1,7 @@
 // The agent's configuration for `run`: one schema, from flags, METALFLEET_*
 // variables and an optional file; read once and frozen.
-import { Type, type Static } from 'typebox';
-import { ConfigError } from '@metalfleet/config';
+import { Type } from 'typebox';
+import { ConfigError, hostAndPort, type ParsedConfig } from '@metalfleet/config';
 import { parseBootParameters } from '@metalfleet/domain';
 
 export const AgentConfig = Type.Object({
@@ -27,7 +27,9 @@ export const AgentConfig = Type.Object({
   retryMaxMs: Type.Integer({ minimum: 10, default: 30000, description: 'Longest delay between registration attempts.' }),
   logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { default: 'info', description: 'Log level.' }),
 });
-export type AgentConfig = Static<typeof AgentConfig>;
+/** Structured options, checked when the config is read: a bad one stops the agent before it starts. */
+export const agentParsers = { manager: hostAndPort } as const;
+export type AgentConfig = ParsedConfig<typeof AgentConfig, typeof agentParsers>;
 
 export function checkAgentConfig(config: AgentConfig): AgentConfig {
   if (config.bootstrapToken === '' && config.bootstrapTokenFile === '') {

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { pino } from 'pino';
 import { addConfigOptions, ConfigError, readConfig } from '@metalfleet/config';
 import packageJson from '../package.json' with { type: 'json' };
-import { AgentConfig, checkAgentConfig, kernelCmdlineValues } from './config.ts';
+import { AgentConfig, agentParsers, checkAgentConfig, kernelCmdlineValues } from './config.ts';
 import { printHealth, printInventory, type ReportOptions } from './commands/report.ts';
 import { runAgents } from './commands/run.ts';
 
@@ -21,7 +21,7 @@ addConfigOptions(run, AgentConfig).action(async () => {
     // The kernel command line is the lowest layer: flags, environment and the config file override it.
     const cmdlineFile = String(run.opts<Record<string, unknown>>()['kernelCmdline'] ?? process.env['METALFLEET_KERNEL_CMDLINE'] ?? '/proc/cmdline');
     const cmdline = existsSync(cmdlineFile) ? kernelCmdlineValues(readFileSync(cmdlineFile, 'utf8')) : {};
-    config = checkAgentConfig(readConfig(run, AgentConfig, process.env, { values: cmdline, origin: cmdlineFile }));
+    config = checkAgentConfig(readConfig(run, AgentConfig, process.env, { values: cmdline, origin: cmdlineFile }, agentParsers));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`metalfleet-agent: ${error.message}\n`);

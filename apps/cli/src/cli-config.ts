@@ -6,6 +6,9 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+// The two light parts of the config library: the whole of it would add half a second to every command.
+import { ConfigError } from '@metalfleet/config/config-error';
+import { optionalHttpUrl } from '@metalfleet/config/value-parsers';
 
 export interface CliSettings {
   manager: string;
@@ -42,24 +45,39 @@ export function save(settings: CliSettings, env: NodeJS.ProcessEnv = process.env
   return file;
 }
 
-/** Flags win over the environment, the environment over the saved login. */
+/** The manager's URL, checked before any call: a bad one is a usage error naming where it came from. */
+function managerUrl(url: string, from: string): string {
+  try {
+    const checked = optionalHttpUrl(url);
+    if (checked === '') throw new Error('is empty');
+    return checked;
+  } catch (error) {
+    throw new ConfigError([`${from}: ${(error as Error).message}`]);
+  }
+}
+
+/** Flags win over the environment, the environment over the saved login; a bad URL or CA file throws ConfigError. */
 export function resolveSettings(flags: { manager?: string | undefined; token?: string | undefined; caFile?: string | undefined }, env: NodeJS.ProcessEnv = process.env): CliSettings {
   const saved = readSaved(env);
+  const caFrom = flags.caFile !== undefined ? '--ca-file' : 'METALFLEET_CA_FILE';
   const caFile = flags.caFile ?? env['METALFLEET_CA_FILE'];
+  const manager = flags.manager !== undefined ? managerUrl(flags.manager, '--manager')
+    : env['METALFLEET_MANAGER'] !== undefined ? managerUrl(env['METALFLEET_MANAGER'], 'METALFLEET_MANAGER')
+      : managerUrl(saved.manager ?? defaultManager, `manager (in ${configFile(env)})`);
   return {
-    manager: flags.manager ?? env['METALFLEET_MANAGER'] ?? saved.manager ?? defaultManager,
+    manager,
     token: flags.token ?? env['METALFLEET_TOKEN'] ?? saved.token ?? '',
-    ca: caFile !== undefined && caFile !== '' ? readCaFile(caFile) : saved.ca ?? '',
+    ca: caFile !== undefined && caFile !== '' ? readCaFile(caFile, caFrom) : saved.ca ?? '',
   };
 }
 
-function readCaFile(file: string): string {
+function readCaFile(file: string, from: string): string {
   let pem: string;
   try {
     pem = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new Error(`cannot read the CA file ${file}: ${(error as Error).message}`);
+    throw new ConfigError([`${from}: cannot read the CA file ${file}: ${(error as Error).message}`]);
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`${file} is not a PEM certificate (the manager's is <dataDir>/pki/ca.crt)`);
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError([`${from}: ${file} is not a PEM certificate (the manager's is <dataDir>/pki/ca.crt)`]);
   return pem;
 }

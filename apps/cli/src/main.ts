@@ -3,6 +3,7 @@
 // 4 not authenticated or not allowed, 5 a waited-for operation failed,
 // 130 stopped watching (Ctrl-C; the operation goes on).
 import { Command } from 'commander';
+import { ConfigError } from '@metalfleet/config/config-error';
 import packageJson from '../package.json' with { type: 'json' };
 import { ApiCallError, createApiClient } from './api-client.ts';
 import { resolveSettings, save } from './cli-config.ts';
@@ -45,6 +46,11 @@ registerIdentity(program, ctx);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
+  // A bad --manager or --ca-file (or its variable, or the saved login): a usage error, before any call.
+  if (error instanceof ConfigError) {
+    process.stderr.write(`metalfleet: ${error.message}\n`);
+    process.exit(exitCodes.usage);
+  }
   if (error instanceof ApiCallError) {
     process.stderr.write(`metalfleet: ${error.message} (${error.code})\n`);
     process.exit(error.code === 'unavailable' && error.status === 0 ? exitCodes.unreachable

@@ -1,16 +1,12 @@
 // Composing alerting: the rules file (or the default rules), the notifiers
 // from config, and the engine that evaluates the rules and tells them.
 import type { Logger } from 'pino';
-import { AlertRulesFile } from '@metalfleet/api';
-import { loadDataFile } from '@metalfleet/config';
 import {
   alertmanagerNotifier, createAlertEngine, createAlertRules, slackNotifier, webhookNotifier,
   type FabricReconciler, type Failures, type FleetEvents, type Notifier,
 } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import type { ManagerConfig } from './config.ts';
-
-const urls = (list: string) => list.split(',').map((u) => u.trim()).filter((u) => u !== '');
 
 export interface AlertingDeps {
   store: FleetStore;
@@ -23,19 +19,19 @@ export interface AlertingDeps {
 }
 
 export async function startAlerting(config: ManagerConfig, deps: AlertingDeps) {
-  const fileRules = config.alertRulesFile !== '' ? loadDataFile(config.alertRulesFile, AlertRulesFile) : null;
+  const fileRules = config.alertRulesFile?.rules ?? null;
   const rules = createAlertRules({ store: deps.store, fileRules });
   const options = { publicUrl: deps.publicUrl, now: deps.now };
   const notifiers: Notifier[] = [
-    ...urls(config.alertmanagerUrls).map((url) => alertmanagerNotifier(url, { ...options, refreshMs: config.alertmanagerRefreshS * 1000 })),
-    ...urls(config.alertWebhookUrls).map((url) => webhookNotifier(url, options)),
-    ...urls(config.slackWebhookUrls).map((url) => slackNotifier(url, options)),
+    ...config.alertmanagerUrls.map((url) => alertmanagerNotifier(url, { ...options, refreshMs: config.alertmanagerRefreshS * 1000 })),
+    ...config.alertWebhookUrls.map((url) => webhookNotifier(url, options)),
+    ...config.slackWebhookUrls.map((url) => slackNotifier(url, options)),
   ];
   const engine = createAlertEngine({
     store: deps.store, events: deps.events, rules, population: deps.failures.population, fabric: () => deps.reconciler?.view() ?? null, notifiers, now: deps.now,
     intervalMs: config.alertIntervalS * 1000, onError: (error, context) => deps.logger.warn({ err: error, ...context }, 'alerting step failed'),
   });
   const stop = await engine.start();
-  deps.logger.info({ rules: fileRules ? config.alertRulesFile : 'default rules', notifiers: notifiers.map((n) => n.name) }, 'alerting started');
+  deps.logger.info({ rules: config.alertRulesFile?.path ?? 'default rules', notifiers: notifiers.map((n) => n.name) }, 'alerting started');
   return { engine, rules, stop };
 }

@@ -1,8 +1,14 @@
 // The manager's configuration: one schema, read once from flags, METALFLEET_*
-// variables and an optional file, then frozen and passed down.
+// variables and an optional file, its structured values parsed, then frozen
+// and passed down. A bad value stops the manager here, before it writes anything.
 import { Command } from 'commander';
-import { Type, type Static } from 'typebox';
-import { ConfigError, parseConfigFlags } from '@metalfleet/config';
+import { Type } from 'typebox';
+import { AlertRulesFile } from '@metalfleet/api';
+import {
+  ConfigError, hostList, httpUrlList, loadDataFile, optionalHost, optionalHttpUrl, parseConfigFlags, type ParsedConfig,
+} from '@metalfleet/config';
+import { parseImageRef, parseMaintenanceWindows, parsePool, vlanRange, vniRange } from '@metalfleet/domain';
+import { parseOvsdbSwitches } from '@metalfleet/fabric';
 import { parseBmcNetworks } from '@metalfleet/fleet';
 
 const Port = (def: number, description: string) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
@@ -13,7 +19,7 @@ export const ManagerConfig = Type.Object({
   postgresSchema: Type.String({ default: 'metalfleet', pattern: '^[a-z_][a-z0-9_]*$', description: 'PostgreSQL schema for fleet state.' }),
   secretKeyFile: Type.String({ default: '', description: 'Key that seals the BMC passwords kept in the state store (created, mode 600, on first start); keep it apart from the database and its backups. Empty: <dataDir>/secret.key.' }),
   bmcNetworks: Type.String({
-    default: '', pattern: '^([0-9a-fA-F:.]+/[0-9]{1,3}(, *[0-9a-fA-F:.]+/[0-9]{1,3})*)?$',
+    default: '',
     description: 'CIDR ranges (comma separated, e.g. 10.1.0.0/16) that BMC addresses set by operators must fall in; admins may set any address. Empty: only admins set BMC addresses.',
   }),
   listenHost: Type.String({ default: '0.0.0.0', description: 'Address the HTTP, gRPC and MQTT listeners bind to.' }),
@@ -40,8 +46,8 @@ export const ManagerConfig = Type.Object({
   mqttMaxUnauthenticatedPacketBytes: Type.Integer({ minimum: 1024, default: 8192, description: 'Largest MQTT packet a connection may announce before its CONNECT is authenticated; larger ones are cut before they are buffered.' }),
   grpcMaxMessageBytes: Type.Integer({ minimum: 1024, default: 4194304, description: 'Largest gRPC request accepted.' }),
   ovsdbSwitches: Type.String({ default: '', description: 'Open vSwitch switches to program over OVSDB, comma separated: <name>=<host>:<port> (name as the switch announces itself in LLDP).' }),
-  vlanPool: Type.String({ default: '100-3999', pattern: '^\\d+-\\d+$', description: 'VLANs given to tenants (first-last).' }),
-  vniPool: Type.String({ default: '10000-99999', pattern: '^\\d+-\\d+$', description: 'VXLAN VNIs given to tenants (first-last).' }),
+  vlanPool: Type.String({ default: '100-3999', description: 'VLANs given to tenants (first-last).' }),
+  vniPool: Type.String({ default: '10000-99999', description: 'VXLAN VNIs given to tenants (first-last).' }),
   provisioningVlan: Type.Integer({ minimum: 1, maximum: 4094, default: 10, description: 'VLAN of the provisioning network (PXE, discovery, reimaging); never a tenant\'s.' }),
   fabricIntervalS: Type.Number({ exclusiveMinimum: 0, default: 5, description: 'How often switch ports are compared with the plan (drift is repaired then; node moves apply at once).' }),
   publicUrl: Type.String({ default: '', description: 'The boot endpoint\'s URL as nodes reach it (boot scripts, images); empty: http://<advertise host or this host>:<boot port>.' }),
@@ -73,18 +79,79 @@ export const ManagerConfig = Type.Object({
   dashboardDir: Type.String({ default: '', description: 'Static dashboard files; empty: the bundled dashboard.' }),
   logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { default: 'info', description: 'Log level.' }),
 });
-export type ManagerConfig = Static<typeof ManagerConfig>;
+
+/** The alert rules file, read and checked at start. */
+function alertRules(path: string) {
+  if (path === '') return null;
+  try {
+    return { path, rules: loadDataFile(path, AlertRulesFile) };
+  } catch (error) {
+    throw error instanceof ConfigError ? new Error(error.problems.join('; ')) : error;
+  }
+}
+
+/** What each structured option becomes; the rest of the manager sees only these. */
+const parsers = {
+  bmcNetworks: parseBmcNetworks,
+  listenHost: (text: string) => {
+    const host = optionalHost(text);
+    if (host === '') throw new Error('is empty (0.0.0.0: every address)');
+    return host;
+  },
+  advertiseHost: optionalHost,
+  tlsHosts: hostList,
+  influxUrl: optionalHttpUrl,
+  ovsdbSwitches: parseOvsdbSwitches,
+  vlanPool: (text: string) => parsePool('VLAN', text, vlanRange),
+  vniPool: (text: string) => parsePool('VNI', text, vniRange),
+  publicUrl: optionalHttpUrl,
+  dashboardUrl: optionalHttpUrl,
+  discoveryImage: (text: string) => {
+    if (text.trim() === '') return null;
+    const ref = parseImageRef(text.trim());
+    if (!ref) throw new Error(`"${text}" is not <name>@<version>`);
+    return ref;
+  },
+  maintenanceWindows: (text: string) => {
+    const parsed = parseMaintenanceWindows(text);
+    if (!parsed.ok) throw new Error(parsed.error);
+    return parsed.windows;
+  },
+  drainHookUrl: optionalHttpUrl,
+  alertRulesFile: alertRules,
+  alertmanagerUrls: httpUrlList,
+  alertWebhookUrls: httpUrlList,
+  slackWebhookUrls: httpUrlList,
+} as const;
+
+export type ManagerConfig = ParsedConfig<typeof ManagerConfig, typeof parsers>;
+
+/** Every port the manager listens on, with the option that sets it. */
+export function listenerPorts(config: Pick<ManagerConfig, 'httpPort' | 'bootPort' | 'grpcPort' | 'mqttPort'>) {
+  return {
+    http: { option: '--http-port', port: config.httpPort },
+    boot: { option: '--boot-port', port: config.bootPort },
+    grpc: { option: '--grpc-port', port: config.grpcPort },
+    mqtt: { option: '--mqtt-port', port: config.mqttPort },
+  } as const;
+}
+
+/** Two listeners given one port: the second could never open. */
+function checkPortsDiffer(config: ManagerConfig): void {
+  const taken = new Map<number, string>();
+  for (const { option, port } of Object.values(listenerPorts(config))) {
+    const other = taken.get(port);
+    if (other !== undefined) throw new ConfigError([`${option} ${port}: the same port as ${other}`]);
+    if (port !== 0) taken.set(port, option);
+  }
+}
 
 export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>, version: string): ManagerConfig {
   const program = new Command('metalfleet-manager')
     .description('metalfleet manager: fleet state, embedded MQTT broker, gRPC AgentService, REST API and dashboard.\n' +
       'Every option can also be set as METALFLEET_<OPTION> (e.g. METALFLEET_HTTP_PORT) or in the --config file.')
     .version(version);
-  const config = parseConfigFlags(program, ManagerConfig, argv, env);
-  try {
-    parseBmcNetworks(config.bmcNetworks);
-  } catch (error) {
-    throw new ConfigError([(error as Error).message]);
-  }
+  const config = parseConfigFlags(program, ManagerConfig, argv, env, parsers);
+  checkPortsDiffer(config);
   return config;
 }

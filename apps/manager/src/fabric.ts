@@ -3,8 +3,7 @@
 // a port.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { parsePool, vlanRange, vniRange } from '@metalfleet/domain';
-import { OvsdbDriver, parseOvsdbSwitches, type FabricDriver } from '@metalfleet/fabric';
+import { OvsdbDriver, type FabricDriver } from '@metalfleet/fabric';
 import { createFabricReconciler, createTenants, type FleetEvent, type FleetEvents, type Lifecycle } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import type { ManagerConfig } from './config.ts';
@@ -18,8 +17,8 @@ function movesPorts(event: FleetEvent): boolean {
 }
 
 export function startFabric(config: ManagerConfig, deps: { store: FleetStore; events: FleetEvents; lifecycle: Lifecycle; now: () => Date; logger: Logger }) {
-  const pools = { vlans: parsePool('VLAN', config.vlanPool, vlanRange), vnis: parsePool('VNI', config.vniPool, vniRange), provisioningVlan: config.provisioningVlan };
-  const drivers: FabricDriver[] = parseOvsdbSwitches(config.ovsdbSwitches).map((options) => new OvsdbDriver(options));
+  const pools = { vlans: config.vlanPool, vnis: config.vniPool, provisioningVlan: config.provisioningVlan };
+  const drivers: FabricDriver[] = config.ovsdbSwitches.map((options) => new OvsdbDriver(options));
   const reconciler = createFabricReconciler({ store: deps.store, events: deps.events, drivers, provisioningVlan: config.provisioningVlan, now: deps.now });
   const tenants = createTenants({
     store: deps.store, events: deps.events, lifecycle: deps.lifecycle, now: deps.now, newId: randomUUID, pools, vlansOnPorts: reconciler.vlansOnPorts,

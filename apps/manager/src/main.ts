@@ -4,6 +4,7 @@ import { ConfigError } from '@metalfleet/config';
 import { SecretBoxError } from '@metalfleet/fleet';
 import packageJson from '../package.json' with { type: 'json' };
 import { parseCommandLine } from './config.ts';
+import { ListenError } from './listen-check.ts';
 import { startManager } from './manager.ts';
 
 let config;
@@ -20,8 +21,9 @@ let manager;
 try {
   manager = await startManager(config, logger, packageJson.version);
 } catch (error) {
-  // Sealed BMC passwords that the key at hand cannot open: say which key is needed, and do not start.
-  if (!(error instanceof SecretBoxError)) throw error;
+  // Sealed BMC passwords that the key at hand cannot open (say which key is needed), or a port
+  // another process holds (say which option): one line, and do not start.
+  if (!(error instanceof SecretBoxError) && !(error instanceof ListenError)) throw error;
   logger.fatal({ code: error.code }, error.message);
   process.stderr.write(`metalfleet-manager: ${error.message}\n`);
   process.exit(2);

@@ -17,9 +17,10 @@ import { createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFlee
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
   FleetEvents, agentServiceHandlers, createApiTokens, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
-  openSealedSecrets, parseBmcNetworks,
+  openSealedSecrets,
 } from '@metalfleet/fleet';
-import type { ManagerConfig } from './config.ts';
+import { listenerPorts, type ManagerConfig } from './config.ts';
+import { checkListenable, listenAs } from './listen-check.ts';
 import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
 import { ensureAdminTokenFile } from './admin-token.ts';
 import { buildHttpApp } from './http/http-app.ts';
@@ -56,7 +57,7 @@ async function serverTls(config: ManagerConfig, dataDir: string, logger: Logger)
   const ca = await ensureCertificateAuthority(join(dataDir, 'pki'));
   if (ca.created) logger.warn({ dir: join(dataDir, 'pki'), fingerprint: ca.fingerprint }, 'created the manager CA');
   const hosts = ['localhost', '127.0.0.1', '::1', hostname(), config.advertiseHost, ...(config.listenHost !== '0.0.0.0' ? [config.listenHost] : []),
-    ...config.tlsHosts.split(',').map((h) => h.trim())];
+    ...config.tlsHosts];
   return { ca, caFile: join(dataDir, 'pki', 'ca.crt'), cert: await issueServerCertificate(ca, hosts) };
 }
 
@@ -67,7 +68,9 @@ function urlHost(host: string): string {
 export async function startManager(config: ManagerConfig, logger: Logger, version: string): Promise<RunningManager> {
   const now = () => new Date();
   const dataDir = resolve(config.dataDir);
-  const bmcNetworks = parseBmcNetworks(config.bmcNetworks);
+  const ports = listenerPorts(config);
+  // A port taken by another process stops the start here, before the data directory is touched.
+  await checkListenable(config.listenHost, Object.values(ports));
   // The data directory and its databases are this user's alone (700/600), also when an older manager made them readable.
   makeDataDirPrivate(dataDir);
   if (config.postgresUrl === '') createPrivateFile(join(dataDir, 'fleet.db'));
@@ -111,7 +114,8 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     },
     onEvent: (event) => logger.warn({ event }, `mqtt ${event.type}`),
   });
-  const mqttAddress = await broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined);
+  const mqttAddress = await listenAs(ports.mqtt, config.listenHost,
+    () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined));
 
   const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db') });
   const telemetry: TelemetrySink[] = [rollups];
@@ -139,8 +143,8 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     onError: (error) => logger.error({ err: error }, 'lifecycle controller failed'),
   });
   const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }) });
-  let publicUrl = config.publicUrl.replace(/\/$/, '');
-  let dashboardUrl = config.dashboardUrl.replace(/\/$/, '');
+  let publicUrl = config.publicUrl;
+  let dashboardUrl = config.dashboardUrl;
   const alerting = await startAlerting(config, {
     store, events, failures, reconciler: fabric.drivers.length > 0 ? fabric.reconciler : null, now, publicUrl: () => dashboardUrl, logger: logger.child({ component: 'alerting' }),
   });
@@ -179,7 +183,8 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     },
   }), { onInternalError: (method, error) => logger.error({ err: error, method }, 'gRPC call failed') });
   const grpcCredentials = tls ? grpcServerCredentials(tls.cert.keyPem, tls.cert.chainPem) : ServerCredentials.createInsecure();
-  const grpcListener = await listenGrpcForStorm(grpcServer, grpcCredentials, { host: config.listenHost, port: config.grpcPort });
+  const grpcListener = await listenAs(ports.grpc, config.listenHost,
+    () => listenGrpcForStorm(grpcServer, grpcCredentials, { host: config.listenHost, port: config.grpcPort }));
   const grpcPort = grpcListener.address.port;
 
   const imageDir = resolve(config.imageDir !== '' ? config.imageDir : join(dataDir, 'images'));
@@ -193,19 +198,19 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
     nodeActions: { remediation: reimaging.remediation },
     failures,
     alerts: { engine: alerting.engine, rules: alerting.rules },
-    power: { driverFor: bmcDriver, enrollments: reimaging.enrollments, bmcNetworks },
+    power: { driverFor: bmcDriver, enrollments: reimaging.enrollments, bmcNetworks: config.bmcNetworks },
     boot: null,
     https: config.httpTls && pki ? { keyPem: pki.cert.keyPem, chainPem: pki.cert.chainPem } : null,
     dashboardDir,
   });
-  await http.listen({ host: config.listenHost, port: config.httpPort });
+  await listenAs(ports.http, config.listenHost, () => http.listen({ host: config.listenHost, port: config.httpPort }));
   const httpScheme = config.httpTls ? 'https' : 'http';
   const bootApp = await buildBootApp({
     store, events, now, logger,
     managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
     imageDir, bootTokens, retryAfterS: config.discoveryTokenTtlS,
   });
-  await bootApp.listen({ host: config.listenHost, port: config.bootPort });
+  await listenAs(ports.boot, config.listenHost, () => bootApp.listen({ host: config.listenHost, port: config.bootPort }));
   const listeningPort = (server: typeof http.server, fallback: number) => {
     const address = server.address();
     return typeof address === 'object' && address ? address.port : fallback;

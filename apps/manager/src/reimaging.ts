@@ -4,7 +4,7 @@
 // enrollments.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { parseMaintenanceWindows, type NodeSummary } from '@metalfleet/domain';
+import type { NodeSummary } from '@metalfleet/domain';
 import {
   createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createReimages, startRemediation, webhookDrain, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
 } from '@metalfleet/fleet';
@@ -35,8 +35,6 @@ export interface ReimagingDeps {
 }
 
 export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps) {
-  const windows = parseMaintenanceWindows(config.maintenanceWindows);
-  if (!windows.ok) throw new Error(`--maintenance-windows: ${windows.error}`);
   const onError = (error: unknown, context: Record<string, unknown>) => deps.logger.error({ err: error, ...context }, 'reimaging step failed');
   const outbox = createCommandOutbox({
     store: deps.store, broker: deps.broker, events: deps.events, now: deps.now, newId: randomUUID,
@@ -57,7 +55,7 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     drain,
     bootScriptUrl: (node: NodeSummary) => `${deps.publicUrl()}/boot/ipxe?mac=${encodeURIComponent(node.identity.macs[0] ?? '')}`,
     limits: { global: config.reimageConcurrency, perRack: config.reimagePerRack, perTenant: config.reimagePerTenant },
-    windows: windows.windows,
+    windows: config.maintenanceWindows,
     timeoutsMs: { draining: step, isolating: step, rebooting: boot, installing: boot, 'health-check': step, restoring: step },
     maxPowerCycles: config.maxPowerCycles,
     onError,

@@ -2,22 +2,23 @@
 // schema's descriptions) and parsing them: every app's options stay in one
 // schema, and --help always lists all of them.
 import { Option, type Command } from 'commander';
-import type { Static, TObject } from 'typebox';
-import { flagName, loadConfig } from './load-config.ts';
+import type { TObject } from 'typebox';
+import { flagName, loadConfig, type ConfigParsers, type ParsedConfig } from './load-config.ts';
 
 /**
  * Adds `--config <file>` and one `--kebab-case <value>` flag per schema key to the
  * program, parses argv, and loads the config (flags > METALFLEET_* env > file > defaults).
  */
-export function parseConfigFlags<S extends TObject>(
+export function parseConfigFlags<S extends TObject, P extends ConfigParsers<S> = Record<never, never>>(
   program: Command,
   schema: S,
   argv: readonly string[],
   env: Record<string, string | undefined>,
-): Readonly<Static<S>> {
+  parsers?: P,
+): ParsedConfig<S, P> {
   addConfigOptions(program, schema);
   program.parse(argv, { from: 'user' });
-  return readConfig(program, schema, env);
+  return readConfig(program, schema, env, undefined, parsers);
 }
 
 /** Adds `--config <file>` and one flag per schema key to a command (or subcommand). */
@@ -31,13 +32,13 @@ export function addConfigOptions<S extends TObject>(command: Command, schema: S)
 }
 
 /** The config after the command was parsed: its flags > METALFLEET_* env > --config file > defaults. */
-export function readConfig<S extends TObject>(
-  program: Command, schema: S, env: Record<string, string | undefined>, base?: { values: Record<string, unknown>; origin: string },
-): Readonly<Static<S>> {
+export function readConfig<S extends TObject, P extends ConfigParsers<S> = Record<never, never>>(
+  program: Command, schema: S, env: Record<string, string | undefined>, base?: { values: Record<string, unknown>; origin: string }, parsers?: P,
+): ParsedConfig<S, P> {
   const options = program.opts<Record<string, unknown>>();
   const flags: Record<string, unknown> = {};
   for (const key of Object.keys(schema.properties)) {
     if (program.getOptionValueSource(key) === 'cli') flags[key] = options[key];
   }
-  return loadConfig(schema, { flags, env, envPrefix: 'METALFLEET_', file: options['config'] as string | undefined, base });
+  return loadConfig(schema, { flags, env, envPrefix: 'METALFLEET_', file: options['config'] as string | undefined, base }, parsers);
 }

@@ -27,9 +27,30 @@ describe('loadConfig', () => {
     expect(config).toEqual({ httpPort: 9002, host: '0.0.0.0', tls: false });
   });
 
-  it('names the bad key and where it came from', () => {
+  it('names the bad option as it was given, in one line', () => {
     expect(() => loadConfig(schema, { flags: {}, env: { METALFLEET_HTTP_PORT: 'eighty' }, envPrefix: 'METALFLEET_' }))
-      .toThrow(/httpPort: .*\(from METALFLEET_HTTP_PORT\)/);
+      .toThrow(/^METALFLEET_HTTP_PORT: [^\n]+$/);
+    expect(() => loadConfig(schema, { flags: { httpPort: 'eighty' }, env: {}, envPrefix: 'METALFLEET_' })).toThrow(/^--http-port: /);
+    const file = join(dir, 'bad-port.yaml');
+    writeFileSync(file, 'httpPort: 70000\n');
+    expect(() => loadConfig(schema, { file, flags: {}, env: {}, envPrefix: 'METALFLEET_' })).toThrow(`httpPort (in ${file}): `);
+  });
+
+  it('parses structured values once, into the frozen config, and names the option when one is bad', () => {
+    const withList = Type.Object({ ...schema.properties, peers: Type.String({ default: '' }) });
+    const parsers = {
+      peers: (text: string) => text.split(',').filter((p) => p !== '').map((p) => {
+        if (!/^\w+$/.test(p)) throw new Error(`"${p}" is not a word`);
+        return p;
+      }),
+    };
+    const config = loadConfig(withList, { flags: { peers: 'a,b' }, env: {}, envPrefix: 'METALFLEET_' }, parsers);
+    expect(config.peers).toEqual(['a', 'b']);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(() => loadConfig(withList, { flags: { peers: 'a,b c' }, env: {}, envPrefix: 'METALFLEET_' }, parsers)).toThrow(/^--peers: "b c" is not a word$/);
+    // Several problems: one line each.
+    expect(() => loadConfig(withList, { flags: { peers: '!', httpPort: -1 }, env: {}, envPrefix: 'METALFLEET_' }, parsers))
+      .toThrow(/^invalid configuration:\n {2}--http-port: .*\n {2}--peers: "!" is not a word$/);
   });
 
   it('refuses unknown keys in a file and a file that is not a mapping', () => {

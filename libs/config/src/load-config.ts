@@ -1,10 +1,13 @@
 // Config from defaults, an optional file (YAML or JSON), METALFLEET_* environment
 // variables and command-line flags, in rising precedence; validated once
-// against the app's schema, then frozen. Apps call this from main.ts only.
+// against the app's schema, structured values (lists, ranges, windows) parsed
+// by the app's parsers, then frozen. Apps call this from main.ts only, so a bad
+// value stops the app before it writes anything, and nothing parses a value twice.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { Static, TObject } from 'typebox';
 import { Value } from 'typebox/value';
+import { ConfigError } from './config-error.ts';
 
 export interface ConfigSources {
   /** Flags given on the command line (only those the user actually set). */
@@ -18,15 +21,7 @@ export interface ConfigSources {
   base?: { values: Record<string, unknown>; origin: string } | undefined;
 }
 
-export class ConfigError extends Error {
-  readonly problems: readonly string[];
-
-  constructor(problems: readonly string[]) {
-    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
-    this.problems = problems;
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 /** camelCase key -> PREFIX_SNAKE_CASE variable, e.g. httpPort -> METALFLEET_HTTP_PORT. */
 export function envName(prefix: string, key: string): string {
@@ -51,7 +46,21 @@ function readFile(path: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-export function loadConfig<S extends TObject>(schema: S, sources: ConfigSources): Readonly<Static<S>> {
+/**
+ * Per key, a function from the schema-checked value to its parsed form; it
+ * throws an Error whose message says what is wrong (the option's name is put
+ * in front of it).
+ */
+export type ConfigParsers<S extends TObject> = { readonly [K in keyof Static<S>]?: (value: Static<S>[K]) => unknown };
+
+/** The config with each parsed key holding what its parser returned. */
+export type ParsedConfig<S extends TObject, P extends ConfigParsers<S>> = Readonly<
+  Omit<Static<S>, keyof P> & { [K in keyof P]: P[K] extends (value: never) => infer R ? R : never }
+>;
+
+export function loadConfig<S extends TObject, P extends ConfigParsers<S> = Record<never, never>>(
+  schema: S, sources: ConfigSources, parsers?: P,
+): ParsedConfig<S, P> {
   const keys = Object.keys(schema.properties);
   const origin = new Map<string, string>();
   const merged: Record<string, unknown> = {};
@@ -65,23 +74,35 @@ export function loadConfig<S extends TObject>(schema: S, sources: ConfigSources)
   };
 
   const problems: string[] = [];
-  if (sources.base) layer(sources.base.values, () => sources.base?.origin ?? '');
+  if (sources.base) layer(sources.base.values, (key) => `${key} (from ${sources.base?.origin ?? ''})`);
   if (sources.file) {
     const fromFile = readFile(sources.file);
     for (const key of Object.keys(fromFile)) if (!keys.includes(key)) problems.push(`${key}: unknown key in ${sources.file}`);
-    layer(fromFile, () => sources.file ?? '');
+    layer(fromFile, (key) => `${key} (in ${sources.file ?? ''})`);
   }
   const fromEnv: Record<string, unknown> = {};
   for (const key of keys) fromEnv[key] = sources.env[envName(sources.envPrefix, key)];
   layer(fromEnv, (key) => envName(sources.envPrefix, key));
   layer(sources.flags, (key) => `--${flagName(key)}`);
+  // The option as the operator wrote it: the flag, the variable, or the key in the file.
+  const option = (key: string) => origin.get(key) ?? `--${flagName(key)}`;
 
-  const withDefaults = Value.Default(schema, Value.Convert(schema, merged));
+  const withDefaults = Value.Default(schema, Value.Convert(schema, merged)) as Record<string, unknown>;
+  const invalid = new Set<string>();
   for (const error of Value.Errors(schema, withDefaults)) {
     const key = error.instancePath.replace(/^\//, '').split('/')[0] ?? '';
-    const from = origin.get(key);
-    problems.push(`${key || '(root)'}: ${error.message}${from ? ` (from ${from})` : ''}`);
+    invalid.add(key);
+    problems.push(`${key ? option(key) : '(root)'}: ${error.message}`);
+  }
+  const config: Record<string, unknown> = { ...withDefaults };
+  for (const [key, parse] of Object.entries(parsers ?? {}) as Array<[string, ((value: unknown) => unknown) | undefined]>) {
+    if (!parse || invalid.has(key)) continue;
+    try {
+      config[key] = parse(withDefaults[key]);
+    } catch (error) {
+      problems.push(`${option(key)}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze(withDefaults as Static<S>);
+  return Object.freeze(config) as ParsedConfig<S, P>;
 }

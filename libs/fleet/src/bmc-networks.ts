@@ -30,7 +30,7 @@ export function parseBmcNetworks(text: string): BmcNetworks {
     const [network = '', bits = ''] = range.split('/');
     const parsed = plainAddress(network);
     const prefix = Number(bits);
-    if (!parsed || !/^\d+$/.test(bits) || prefix > (parsed.family === 'ipv4' ? 32 : 128)) throw new DomainError('invalid-argument', `--bmc-networks: ${range} is not a CIDR range`);
+    if (!parsed || !/^\d+$/.test(bits) || prefix > (parsed.family === 'ipv4' ? 32 : 128)) throw new DomainError('invalid-argument', `${range} is not a CIDR range`);
     list.addSubnet(parsed.address, prefix, parsed.family);
   }
   return {

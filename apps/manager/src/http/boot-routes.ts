@@ -12,7 +12,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import fastifyStatic from '@fastify/static';
 import { Type } from 'typebox';
 import {
-  bootCmdline, imageLabel, ipxeChainWithMac, ipxeLocalBoot, ipxeRetry, ipxeScript, parseImageRef, parseMac, resolveImageUrls, type Image,
+  bootCmdline, imageLabel, ipxeChainWithMac, ipxeLocalBoot, ipxeRetry, ipxeScript, parseMac, resolveImageUrls, type Image, type ImageRef,
 } from '@metalfleet/domain';
 import type { BootTokenGrant, BootTokens, FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
@@ -31,7 +31,8 @@ export interface BootRouteDeps {
   /** The manager's HTTP URL as nodes reach it: completes catalog paths such as /images/…. */
   publicUrl: () => string;
   /** name@version for machines with no work; empty: local boot. */
-  discoveryImage: string;
+  /** The image for machines the manager does not know; null: they boot from their disk. */
+  discoveryImage: ImageRef | null;
   /** Served at /images/; null: not served. */
   imageDir: string | null;
 }
@@ -81,8 +82,7 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
       deps.events.emit({ type: 'boot-script-served', nodeId: candidate.nodeId, mac, commandId: null, purpose: 'local', peer: request.ip, at: deps.now() });
       return ipxeLocalBoot('no work for this machine');
     }
-    const discovery = parseImageRef(deps.discoveryImage);
-    const image = discovery ? await deps.store.getImage(discovery) : null;
+    const image = deps.discoveryImage ? await deps.store.getImage(deps.discoveryImage) : null;
     if (!image) return ipxeLocalBoot(`unknown machine ${mac} and no discovery image configured`);
     const grant = await deps.bootTokens.discovery(mac);
     if (!grant.ok) return refused(reply, grant, mac);
