@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nodeStates, type NodeState } from './node.ts';
-import { lifecycleEvents, transition, type LifecycleEvent } from './node-lifecycle.ts';
+import { lifecycleEvents, transition, transitionContext, type LifecycleEvent } from './node-lifecycle.ts';
 
 // Every allowed transition, written out; every other (state, event) pair must be refused.
 const allowed: Array<[NodeState, LifecycleEvent, NodeState]> = [
@@ -60,5 +60,13 @@ describe('node lifecycle', () => {
     ['active', 'retire', ['isolate-from-tenant', 'power-off']],
   ] as Array<[NodeState, LifecycleEvent, string[]]>)('%s + %s has effects %j', (from, event, effects) => {
     expect(transition(from, event)).toMatchObject({ ok: true, effects });
+  });
+
+  it.each([
+    [[{ event: 'allocate', from: 'available' }, { event: 'provision', from: 'active' }], 'active', ['configure-tenant-network']],
+    [[{ event: 'provision', from: 'active' }, { event: 'provisioned', from: 'provisioning' }, { event: 'provision', from: 'allocated' }], 'allocated', []],
+    [[], 'allocated', []],
+  ] as Array<[Array<{ event: LifecycleEvent; from: NodeState }>, NodeState, string[]]>)('provision-aborted after %j goes back to %s with effects %j', (history, to, effects) => {
+    expect(transition('provisioning', 'provision-aborted', transitionContext(history))).toMatchObject({ ok: true, to, effects });
   });
 });

@@ -34,7 +34,7 @@ const table: Record<LifecycleEvent, { from: readonly NodeState[]; to: NodeState 
   provision: { from: ['allocated', 'active'], to: 'provisioning' },
   provisioned: { from: ['provisioning'], to: 'active' },
   'provision-failed': { from: ['provisioning'], to: 'failed' },
-  // A reimage that ended before the node went down: it stays its tenant's, off the tenant network until a reimage makes it active again.
+  // A reimage that ended before the node went down: it goes back to the state it was provisioned from (TransitionContext).
   'provision-aborted': { from: ['provisioning'], to: 'allocated' },
   release: { from: ['allocated', 'provisioning', 'active'], to: 'releasing' },
   released: { from: ['releasing'], to: 'available' },
@@ -44,8 +44,11 @@ const table: Record<LifecycleEvent, { from: readonly NodeState[]; to: NodeState 
   retire: { from: ['discovered', 'inspecting', 'available', 'allocated', 'provisioning', 'active', 'releasing', 'failed', 'repair'], to: 'retired' },
 };
 
-function effectsOf(from: NodeState, event: LifecycleEvent): LifecycleEffect[] {
+function effectsOf(from: NodeState, to: NodeState, event: LifecycleEvent): LifecycleEffect[] {
   switch (event) {
+    case 'provision-aborted':
+      // Back to active: its port carries the tenant's network again (isolation may have moved it already).
+      return to === 'active' ? ['configure-tenant-network'] : [];
     case 'provisioned':
       // Active: the one state whose port carries the tenant's network.
       return ['configure-tenant-network'];
@@ -69,12 +72,37 @@ export type TransitionResult =
   | { ok: true; from: NodeState; to: NodeState; effects: LifecycleEffect[] }
   | { ok: false; from: NodeState; reason: string };
 
-export function transition(state: NodeState, event: LifecycleEvent): TransitionResult {
+/** What some transitions need beyond the current state: read from the node's history (`needsHistory`). */
+export interface TransitionContext {
+  /** The state the node's latest `provision` started from: where `provision-aborted` returns it. */
+  provisionedFrom?: NodeState | null;
+}
+
+/** Whether `event` needs the node's history (TransitionContext) to decide where it goes. */
+export function needsHistory(event: LifecycleEvent): boolean {
+  return event === 'provision-aborted';
+}
+
+/** The context for a transition, from the node's history in order (oldest first). */
+export function transitionContext(history: readonly { event: LifecycleEvent; from: NodeState }[]): TransitionContext {
+  const provision = history.findLast((h) => h.event === 'provision');
+  return { provisionedFrom: provision?.from ?? null };
+}
+
+function targetOf(event: LifecycleEvent, context: TransitionContext): NodeState {
+  // A node provisioned from active had its tenant's workload: it goes back to serving it. Anything else
+  // (allocated, or no record) goes back to allocated, which never carries the tenant's network.
+  if (event === 'provision-aborted') return context.provisionedFrom === 'active' ? 'active' : 'allocated';
+  return table[event].to;
+}
+
+export function transition(state: NodeState, event: LifecycleEvent, context: TransitionContext = {}): TransitionResult {
   const rule = table[event];
   if (!rule.from.includes(state)) {
     return { ok: false, from: state, reason: `${event} is not allowed in state ${state} (allowed in: ${rule.from.join(', ')})` };
   }
-  return { ok: true, from: state, to: rule.to, effects: effectsOf(state, event) };
+  const to = targetOf(event, context);
+  return { ok: true, from: state, to, effects: effectsOf(state, to, event) };
 }
 
 /** Who or what caused a transition: persisted with it as the node's history. */

@@ -2,7 +2,7 @@
 // persists the transition with its cause (compare-and-set), announces it, and
 // hands the transition's effects to the one executor (lifecycle-effects.ts),
 // whatever caused it: an operator, the offline sweep, remediation, a reimage.
-import { transition, type LifecycleEffect, type LifecycleEvent, type NodeState, type TransitionResult } from '@metalfleet/domain';
+import { needsHistory, transition, transitionContext, type LifecycleEffect, type LifecycleEvent, type NodeState, type TransitionResult } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from './fleet-events.ts';
 
@@ -47,7 +47,8 @@ export function createLifecycle(deps: LifecycleDeps) {
       for (let attempt = 0; attempt < 2; attempt += 1) {
         const node = await deps.store.getNodeSummary(nodeId);
         if (!node) return { ok: false, from: null, reason: `no node ${nodeId}` };
-        const result = transition(node.state, event);
+        const context = needsHistory(event) ? transitionContext(await deps.store.history(nodeId)) : {};
+        const result = transition(node.state, event, context);
         if (!result.ok) return result;
         const at = deps.now();
         if (await deps.store.transitionNode(nodeId, result.from, result.to, event, { actor, reason, at })) {

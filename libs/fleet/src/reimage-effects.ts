@@ -81,7 +81,8 @@ export function createReimageEffects(deps: ReimageDeps) {
         return;
       }
       case 'return-node': {
-        // Isolated but never taken down: back to its tenant. Not provisioning: the isolation itself never happened.
+        // Never taken down: back to the state it was provisioned from (active: onto its tenant's network again).
+        // Not provisioning: the isolation itself never happened.
         if (summary.state !== 'provisioning') return;
         await deps.lifecycle.apply(node.nodeId, 'provision-aborted', actor(node), `reimage to ${label} ended before the node went down: ${node.progress.message}`);
         return;

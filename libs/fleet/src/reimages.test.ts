@@ -50,7 +50,7 @@ describe('reimage operations', () => {
     expect((await f.store.history('n1')).at(-1)).toMatchObject({ event: 'provisioned', actor: 'test' });
   });
 
-  it('gives a node back to its tenant when its isolation fails before it went down: allocated, not failed, with the code isolate-failed', async () => {
+  it('gives a node back to its tenant when its isolation fails before it went down: active again, not failed, with the code isolate-failed', async () => {
     let down = false;
     const f = await fleet({ now: () => t0, fabricDown: () => down });
     const tenant = await f.tenants.create('training');
@@ -61,7 +61,7 @@ describe('reimage operations', () => {
     await until(() => f.store.getOperation(op.id), (o) => o?.state !== 'running', 'the operation to finish');
     await f.reimages.settled();
     expect((await f.store.operationNodes(op.id))[0]?.progress.failure).toMatchObject({ code: 'isolate-failed', phase: 'isolating', details: 'switch leaf-1 unreachable' });
-    expect(await f.node('n1')).toMatchObject({ state: 'allocated', tenant: tenant.id });
+    expect(await f.node('n1')).toMatchObject({ state: 'active', tenant: tenant.id });
     expect((await f.store.history('n1')).slice(-2).map((h) => h.event)).toEqual(['provision', 'provision-aborted']);
   });
 
