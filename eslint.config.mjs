@@ -69,6 +69,18 @@ export default [
     },
   },
   {
+    // libs/fleet keeps protobuf in its wire adapters (libs/fleet/src/wire):
+    // everything else there works on domain types (CONVENTIONS.md, rule 6).
+    files: ['libs/fleet/src/**/*.ts'],
+    ignores: ['libs/fleet/src/wire/**', '**/*.test.ts', '**/*.test-kit.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@metalfleet/proto', '@bufbuild/protobuf', '@bufbuild/protobuf/*', '@grpc/grpc-js'], message: 'protobuf and gRPC stay in libs/fleet/src/wire: map to domain types there.' }] },
+      ],
+    },
+  },
+  {
     files: ['**/*.test.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/no-empty-function': 'off' },
   },

@@ -53,6 +53,14 @@ describe('module boundaries', () => {
     expect(await errorsFor('apps/manager/src/probe.ts', broker)).toEqual([]);
   });
 
+  it('keeps protobuf in libs/fleet\'s wire adapters', async () => {
+    const proto = "import { CommandSchema } from '@metalfleet/proto';\nexport const c = CommandSchema;\n";
+    const restricted = [expect.stringMatching(/^no-restricted-imports: .*stay in libs\/fleet\/src\/wire/)];
+    expect(await errorsFor('libs/fleet/src/controllers/probe.ts', proto)).toEqual(restricted);
+    expect(await errorsFor('libs/fleet/src/services/probe.ts', "import { create } from '@bufbuild/protobuf';\nexport const c = create;\n")).toEqual(restricted);
+    expect(await errorsFor('libs/fleet/src/wire/probe.ts', proto)).toEqual([]);
+  });
+
   it('accepts what the layering allows', async () => {
     expect(await errorsFor('libs/domain/src/probe.ts', "import { matchIdentity } from './node-identity.ts';\nexport const m = matchIdentity;\n")).toEqual([]);
     expect(await errorsFor('apps/manager/src/probe.ts', "import { openSqliteFleetStore } from '@metalfleet/store';\nexport const s = openSqliteFleetStore;\n")).toEqual([]);

@@ -5,14 +5,14 @@ import { emptyInventory, type ActualPort, type NodeSummary } from '@metalfleet/d
 import type { FabricDriver } from '@metalfleet/fabric';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { createNodeBroker } from '@metalfleet/manager-transport';
-import { createClusterTemplates } from './cluster-templates.ts';
-import { createCommandOutbox } from './command-outbox.ts';
-import { createFabricReconciler } from './fabric-reconciler.ts';
-import { FleetEvents, type FleetEvent } from './fleet-events.ts';
-import { createLifecycle } from './lifecycle.ts';
-import { createLifecycleEffects } from './lifecycle-effects.ts';
-import { createReimages, type BmcControl, type ReimageDeps } from './reimages.ts';
-import { createTenants } from './tenants.ts';
+import { createClusterTemplates } from './services/cluster-templates.ts';
+import { createCommandOutbox } from './controllers/command-outbox.ts';
+import { createFabricReconciler } from './controllers/fabric-reconciler.ts';
+import { FleetEvents, type FleetEvent } from './events/fleet-events.ts';
+import { createLifecycle } from './controllers/lifecycle.ts';
+import { createLifecycleEffects } from './controllers/lifecycle-effects.ts';
+import { createReimages, type BmcControl, type ReimageDeps } from './controllers/reimages.ts';
+import { createTenants } from './services/tenants.ts';
 
 export const sha256 = 'ab'.repeat(32);
 

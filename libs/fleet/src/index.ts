@@ -1,33 +1,48 @@
-export * from './agent-service.ts';
-export * from './fleet-events.ts';
-export * from './mqtt-ingest.ts';
-export * from './presence-tracker.ts';
-export * from './registrar.ts';
-export * from './secrets.ts';
-export * from './health-ingest.ts';
-export * from './lifecycle.ts';
-export * from './lifecycle-effects.ts';
-export * from './lifecycle-controllers.ts';
-export * from './bootstrap-tokens.ts';
-export * from './telemetry-ingest.ts';
-export * from './tenants.ts';
-export * from './fabric-reconciler.ts';
-export * from './command-outbox.ts';
-export * from './reimages.ts';
-export * from './cluster-templates.ts';
-export * from './remediation.ts';
-export * from './spares.ts';
-export * from './drain-hook.ts';
-export * from './enrollments.ts';
-export * from './api-tokens.ts';
-export * from './event-visibility.ts';
-export * from './secret-box.ts';
-export * from './secret-key-file.ts';
-export * from './sealed-secrets.ts';
-export * from './bmc-networks.ts';
-export * from './failures.ts';
-export * from './alerts/alert-rules.ts';
-export * from './alerts/alert-engine.ts';
-export * from './alerts/notifiers.ts';
-export * from './boot-tokens.ts';
-export * from './identity-reviews.ts';
+// The manager's fleet logic, by kind (each folder's files are exported here):
+
+// Wire adapters: protobuf from agents in, domain types out (the only place protobuf is read or built).
+export * from './wire/agent-service.ts';
+export * from './wire/health-ingest.ts';
+export * from './wire/mqtt-ingest.ts';
+export * from './wire/telemetry-ingest.ts';
+
+// The fleet event bus and who may see which event.
+export * from './events/event-visibility.ts';
+export * from './events/fleet-events.ts';
+
+// Controllers: the lifecycle, its effects, reimages, commands, presence, remediation, the fabric.
+export * from './controllers/command-outbox.ts';
+export * from './controllers/fabric-reconciler.ts';
+export * from './controllers/lifecycle-controllers.ts';
+export * from './controllers/lifecycle-effects.ts';
+export * from './controllers/lifecycle.ts';
+export * from './controllers/presence-tracker.ts';
+export * from './controllers/reimages.ts';
+export * from './controllers/remediation.ts';
+
+// Services behind the API: registration, tenants, templates, tokens, enrollments, identity reviews.
+export * from './services/api-tokens.ts';
+export * from './services/bmc-networks.ts';
+export * from './services/boot-tokens.ts';
+export * from './services/bootstrap-tokens.ts';
+export * from './services/cluster-templates.ts';
+export * from './services/enrollments.ts';
+export * from './services/identity-reviews.ts';
+export * from './services/registrar.ts';
+export * from './services/spares.ts';
+export * from './services/tenants.ts';
+
+// Sealed secrets and the key that seals them.
+export * from './secrets/sealed-secrets.ts';
+export * from './secrets/secret-box.ts';
+export * from './secrets/secret-key-file.ts';
+export * from './secrets/secrets.ts';
+
+// Failure analytics and alerting.
+export * from './alerting/alert-engine.ts';
+export * from './alerting/alert-rules.ts';
+export * from './alerting/failures.ts';
+
+// Outbound HTTP: the drain hook and alert notifiers.
+export * from './outbound/drain-hook.ts';
+export * from './outbound/notifiers.ts';

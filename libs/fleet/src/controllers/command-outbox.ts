@@ -1,0 +1,143 @@
+// Commands to agents, with the outbox pattern: a command is written to the
+// store before it is published (QoS 1, the node's persistent session), sent
+// again while unacknowledged, and given up (escalated) after the last try.
+// Progress comes back on the node's `progress` topic; a node can report only
+// on its own commands. After a restart, resume() sends what was in flight.
+import { checkAgentCommand, DomainError, type AgentCommand } from '@metalfleet/domain';
+import type { CommandRecord, CommandState, FleetStore } from '@metalfleet/store';
+import type { NodeBroker } from '@metalfleet/manager-transport';
+import { allNodesTopic, nodeTopic, parseNodeTopic } from '@metalfleet/transport';
+import type { FleetEvents } from '../events/fleet-events.ts';
+import { commandMessage, decodeCommandProgress, type CommandProgressPhase } from '../wire/command-wire.ts';
+
+export interface OutboxDeps {
+  store: FleetStore;
+  broker: NodeBroker;
+  events: FleetEvents;
+  now: () => Date;
+  newId: () => string;
+  /** How long a delivery waits for its ack before it is sent again. */
+  ackTimeoutMs: number;
+  /** Deliveries before the command is given up. */
+  maxAttempts: number;
+  maxPayloadBytes: number;
+}
+
+// Which states a report may move a command from: a late ack never reopens a finished command.
+const movesFrom: Record<CommandProgressPhase, readonly CommandState[]> = {
+  acked: ['pending', 'sent'],
+  running: ['pending', 'sent', 'acked', 'running'],
+  // A reimage's result comes from the next boot, which may find the command expired (the node was power-cycled).
+  succeeded: ['pending', 'sent', 'acked', 'running', 'expired'],
+  failed: ['pending', 'sent', 'acked', 'running', 'expired'],
+};
+
+export function createCommandOutbox(deps: OutboxDeps) {
+  const deliver = async (record: CommandRecord, attempt: number, at: Date): Promise<void> => {
+    await deps.broker.publish(nodeTopic(record.nodeId, 'commands'), commandMessage(record, at), { qos: 1, retain: false });
+    deps.events.emit({ type: 'command-sent', commandId: record.id, nodeId: record.nodeId, kind: record.kind, attempt, at });
+  };
+
+  async function publish(record: CommandRecord, attempt: number): Promise<void> {
+    const at = deps.now();
+    await deps.store.updateCommand(record.id, ['pending', 'sent'], { state: 'sent', attempts: attempt, ackDeadlineAt: new Date(at.getTime() + deps.ackTimeoutMs) }, at);
+    await deliver(record, attempt, at);
+  }
+
+  // Sweeps and the resume after a restart read a snapshot of the open commands
+  // and publish from it: two of them at once would both find a command due and
+  // send it twice. They run one after the other; a sweep asked for while one is
+  // running joins it (the periodic timer comes back soon for what it missed).
+  let lane: Promise<unknown> = Promise.resolve();
+  function exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = lane.then(work, work);
+    lane = next.catch(() => undefined);
+    return next;
+  }
+  let sweeping: Promise<void> | null = null;
+
+  async function sweepOnce(): Promise<void> {
+    const at = deps.now();
+    for (const command of await deps.store.openCommands()) {
+      const due = command.state === 'pending' || (command.state === 'sent' && command.ackDeadlineAt !== null && command.ackDeadlineAt <= at);
+      if (!due) continue;
+      if (command.attempts < deps.maxAttempts) {
+        await publish(command, command.attempts + 1);
+      } else if (await deps.store.updateCommand(command.id, ['sent'], { state: 'expired', message: `no ack after ${command.attempts} deliveries` }, at)) {
+        deps.events.emit({ type: 'command-expired', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, attempts: command.attempts, at });
+      }
+    }
+  }
+
+  async function resumeOnce(): Promise<number> {
+    const unacked = (await deps.store.openCommands()).filter((c) => c.state === 'pending' || c.state === 'sent');
+    for (const command of unacked) await publish(command, Math.min(command.attempts + 1, deps.maxAttempts));
+    return unacked.length;
+  }
+
+  return {
+    /**
+     * Persists and publishes a command. With an `id` the call is idempotent: a
+     * command already written under that id is returned as it is (the sweep
+     * delivers it), so a caller resuming after a crash never sends it twice.
+     */
+    async send(nodeId: string, command: AgentCommand, operationId: string | null, id?: string): Promise<CommandRecord> {
+      // Typed by the caller, and its values checked here too: a command the agent would refuse is not stored or sent.
+      const checked = checkAgentCommand(command.kind, command.args);
+      if (!checked.ok) throw new DomainError('invalid-argument', checked.error);
+      if (id) {
+        const existing = await deps.store.getCommand(id);
+        if (existing) return existing;
+      }
+      if (!(await deps.store.getNodeSummary(nodeId))) throw new DomainError('not-found', `no node ${nodeId}`);
+      const at = deps.now();
+      // Written as sent, first delivery and its deadline included, before it is published: a sweep running
+      // meanwhile finds it not yet due instead of publishing it a second time; a lost publish goes again at the deadline.
+      const record: CommandRecord = {
+        id: id ?? deps.newId(), nodeId, operationId, ...checked.command, state: 'sent', attempts: 1, ackDeadlineAt: new Date(at.getTime() + deps.ackTimeoutMs),
+        message: '', verifiedSha256: '', createdAt: at, updatedAt: at,
+      };
+      await deps.store.createCommand(record);
+      await deliver(record, 1, at);
+      return record;
+    },
+
+    /** Sends again what is due, gives up what has had every try. Run periodically; never overlaps itself or resume(). */
+    sweep(): Promise<void> {
+      sweeping ??= exclusive(sweepOnce).finally(() => {
+        sweeping = null;
+      });
+      return sweeping;
+    },
+
+    /** After a restart: deliver again everything not yet acknowledged (the agent carries out each id once). */
+    resume: (): Promise<number> => exclusive(resumeOnce),
+
+    /** Listens for progress reports on every node's `progress` topic. */
+    async listen(): Promise<void> {
+      await deps.broker.subscribe(allNodesTopic('progress'), async ({ topic, payload }) => {
+        const parsed = parseNodeTopic(topic);
+        if (!parsed) return;
+        const bad = (error: string) => deps.events.emit({ type: 'bad-message', nodeId: parsed.nodeId, topic, error, at: deps.now() });
+        const decoded = decodeCommandProgress(payload, deps.maxPayloadBytes);
+        if (!decoded.ok) return bad(decoded.error);
+        const { report } = decoded;
+        const { phase } = report;
+        const command = await deps.store.getCommand(report.commandId);
+        // Unknown, or another node's command: refused, nothing changes.
+        if (!command || command.nodeId !== parsed.nodeId) return bad(`progress for command ${report.commandId}, which is not this node's`);
+        const at = deps.now();
+        const state: CommandState = phase;
+        const changed = await deps.store.updateCommand(command.id, movesFrom[phase], {
+          state, message: report.message, ...(report.verifiedSha256 ? { verifiedSha256: report.verifiedSha256 } : {}),
+        }, at);
+        if (!changed) return; // a repeated or late report
+        deps.events.emit({
+          type: 'command-progress', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, phase, message: report.message, verifiedSha256: report.verifiedSha256, at,
+        });
+      });
+    },
+  };
+}
+
+export type CommandOutbox = ReturnType<typeof createCommandOutbox>;

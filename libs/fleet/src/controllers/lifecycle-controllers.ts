@@ -1,0 +1,60 @@
+// Controllers react to fleet events and drive the lifecycle; they never write
+// state themselves.
+// - inspection: a registered node in `discovered` is inspected; its first
+//   health digest decides: no critical condition → available, else failed.
+// - health after inspection belongs to the remediation controller
+//   (remediation.ts): it fails, replaces or repairs nodes by the policy.
+// - presence: a node in service offline for longer than the failure grace fails;
+//   the transition's effects (lifecycle-effects.ts) take a tenant node off the
+//   tenant network and replace it with a spare, as for any other failure.
+import type { NodeState } from '@metalfleet/domain';
+import type { FleetStore } from '@metalfleet/store';
+import type { FleetEvent, FleetEvents } from '../events/fleet-events.ts';
+import type { Lifecycle } from './lifecycle.ts';
+
+export interface ControllerDeps {
+  store: FleetStore;
+  events: FleetEvents;
+  lifecycle: Lifecycle;
+  now: () => Date;
+  /** An in-service node offline this long is a failure for the remediation policy. */
+  offlineFailureGraceMs: number;
+  onError: (error: unknown) => void;
+}
+
+const inService: readonly NodeState[] = ['available', 'allocated', 'provisioning', 'active', 'releasing'];
+
+export function startLifecycleControllers(deps: ControllerDeps): { sweep: () => Promise<void>; stop: () => void } {
+  const { store, lifecycle } = deps;
+
+  async function onEvent(event: FleetEvent): Promise<void> {
+    if (event.type === 'node-registered') {
+      const node = await store.getNodeSummary(event.nodeId);
+      if (node?.state === 'discovered') await lifecycle.apply(event.nodeId, 'inspect', 'registration', 'registered in the discovery image');
+      return;
+    }
+    if (event.type !== 'health-digest') return;
+    const node = await store.getNodeSummary(event.nodeId);
+    if (!node) return;
+    const conditions = await store.conditions(event.nodeId);
+    const critical = conditions.filter((c) => c.severity === 'critical');
+    if (node.state !== 'inspecting') return;
+    if (critical.length === 0) await lifecycle.apply(node.id, 'inspection-passed', 'inspection', `healthy: ${conditions.length} non-critical conditions`);
+    else await lifecycle.apply(node.id, 'inspection-failed', 'inspection', critical.map((c) => `${c.component} ${c.code}`).join(', '));
+  }
+
+  const unsubscribe = deps.events.on((event) => {
+    onEvent(event).catch(deps.onError);
+  });
+
+  async function sweep(): Promise<void> {
+    const before = new Date(deps.now().getTime() - deps.offlineFailureGraceMs);
+    for (const state of inService) {
+      for (const nodeId of await store.offlineSince(state, before)) {
+        await lifecycle.apply(nodeId, 'fail', 'presence', `offline for more than ${deps.offlineFailureGraceMs / 1000} s`);
+      }
+    }
+  }
+
+  return { sweep, stop: unsubscribe };
+}

@@ -1,0 +1,39 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startFleet } from '../fleet-harness.test-kit.ts';
+import { startLifecycleControllers } from './lifecycle-controllers.ts';
+
+const t0 = new Date('2026-11-21T10:00:00Z');
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+describe('lifecycle effects, whatever caused the transition', () => {
+  it('replaces a tenant node the offline sweep fails: a spare is allocated to the tenant and reimaged, and the failed node leaves the tenant network', async () => {
+    let now = t0;
+    const f = await startFleet({ now: () => now, switchFor: ['n1', 'n2', 'spare'] });
+    closers.push(f.close);
+    const tenant = await f.tenants.create('training');
+    for (const id of ['n1', 'n2', 'spare']) await f.addNode(id);
+    await f.templates.create({ name: 'train', image: { name: 'gpu-os', version: '1' }, tenantId: tenant.id, nodeCount: 2, profile: { gpuModel: '', gpuCount: 0, minMemoryBytes: 0 } });
+    for (const id of ['n1', 'n2']) await f.activeIn(tenant.id, id);
+    expect(f.driver?.vlans.get('p-n1')).toBe(tenant.vlan);
+
+    const controllers = startLifecycleControllers({ store: f.store, events: f.events, lifecycle: f.lifecycle, now: () => now, offlineFailureGraceMs: 300_000, onError: (e) => f.errors.push(e) });
+    closers.push(async () => controllers.stop());
+    await f.store.setPresence('n1', 'offline', now);
+    now = new Date(t0.getTime() + 301_000);
+    await controllers.sweep();
+
+    expect(await f.node('n1')).toMatchObject({ state: 'failed', tenant: null });
+    // Off the tenant's network: its port is back on the provisioning VLAN.
+    expect(f.driver?.vlans.get('p-n1')).toBe(10);
+    expect(f.driver?.vlans.get('p-n2')).toBe(tenant.vlan);
+    expect(await f.node('spare')).toMatchObject({ state: 'allocated', tenant: tenant.id });
+    const replacement = (await f.store.listOperations(10)).find((o) => o.kind === 'replace-node');
+    expect(replacement).toMatchObject({ state: 'running', urgent: true, actor: 'presence', reason: expect.stringContaining('replaces n1') });
+    expect((await f.store.operationNodes(replacement?.id ?? '')).map((n) => n.nodeId)).toEqual(['spare']);
+    expect(f.seen).toContainEqual(expect.objectContaining({ type: 'remediation', nodeId: 'n1', action: 'replace', outcome: expect.stringContaining('replaced by spare') }));
+    expect(f.errors).toEqual([]);
+  });
+});

@@ -1,0 +1,97 @@
+// The one executor of lifecycle effects: every transition's effects (libs/domain
+// node-lifecycle.ts) are carried out here, whatever caused the transition. A
+// tenant node that fails — by a health fault, the offline sweep, a reimage
+// that took it down and lost it — leaves its tenant's network and its tenant,
+// and a matching spare (same rack first) is allocated to the tenant and
+// reimaged with the tenant's template: the cluster returns to its size.
+import { pickSpare, type LifecycleEffect } from '@metalfleet/domain';
+import type { FleetStore } from '@metalfleet/store';
+import type { ClusterTemplates } from '../services/cluster-templates.ts';
+import type { FleetEvents } from '../events/fleet-events.ts';
+import type { EffectExecutor, EffectOutcome, StateChange } from './lifecycle.ts';
+import type { Reimages } from './reimages.ts';
+import { spareCandidates } from '../services/spares.ts';
+import type { Tenants } from '../services/tenants.ts';
+
+export interface LifecycleEffectDeps {
+  store: FleetStore;
+  events: FleetEvents;
+  tenants: Tenants;
+  templates: ClusterTemplates;
+  reimages: Reimages;
+  /** Applies the port plan now and waits for it (nothing to do without switches). */
+  settleFabric: () => Promise<void>;
+  /** Powers the node off through its BMC; false when it has none. */
+  powerOff: (nodeId: string) => Promise<boolean>;
+  now: () => Date;
+  onError: (error: unknown, context: Record<string, unknown>) => void;
+}
+
+type Outcome = Omit<EffectOutcome, 'effect'>;
+
+export function createLifecycleEffects(deps: LifecycleEffectDeps): EffectExecutor {
+  const report = (change: StateChange, action: string, outcome: string, operationId: string | null = null): Outcome => {
+    deps.events.emit({ type: 'remediation', nodeId: change.nodeId, action, reason: change.reason, outcome, at: deps.now() });
+    return { outcome, operationId };
+  };
+
+  /** The failed node leaves its tenant, and a spare built from the tenant's template takes its place. */
+  async function replace(change: StateChange): Promise<Outcome> {
+    const tenantId = change.tenant;
+    if (!tenantId) return report(change, 'replace', `no replacement: node ${change.nodeId} is in no tenant`);
+    const node = await deps.store.getNodeSummary(change.nodeId);
+    if (!node) return report(change, 'replace', `no replacement: node ${change.nodeId} no longer exists`);
+    if (node.tenant === tenantId) {
+      await deps.store.setNodeTenant(node.id, null);
+      deps.events.emit({ type: 'node-tenant-changed', nodeId: node.id, tenantId: null, previous: tenantId, at: deps.now() });
+    }
+    const template = await deps.templates.forTenant(tenantId);
+    if (!template) return report(change, 'replace', `no replacement: tenant ${tenantId} has no template to build one from`);
+    const pick = pickSpare({ id: node.id, rack: node.rack }, template.profile, await spareCandidates(deps.store));
+    if (!pick.ok) return report(change, 'replace', `no replacement: ${pick.reason}`);
+    await deps.tenants.allocateNode(tenantId, pick.spareId, change.actor);
+    const operation = await deps.reimages.create({
+      kind: 'replace-node', image: template.image, nodeIds: [pick.spareId], priority: 100, urgent: true, actor: change.actor,
+      reason: `replaces ${node.id} (${node.hostname}) in tenant ${tenantId}: ${change.reason}`,
+    });
+    return report(change, 'replace', `replaced by ${pick.spareId}${pick.sameRack ? ' (same rack)' : ''}, reimaging in operation ${operation.id}`, operation.id);
+  }
+
+  async function carryOut(effect: LifecycleEffect, change: StateChange): Promise<Outcome> {
+    switch (effect) {
+      case 'configure-tenant-network':
+        await deps.settleFabric();
+        return { outcome: 'port on the tenant network', operationId: null };
+      case 'isolate-from-tenant':
+        // Only an active node's port carries its tenant's network: the plan moves this one off it.
+        await deps.settleFabric();
+        return { outcome: 'port off the tenant network', operationId: null };
+      case 'request-replacement':
+        return replace(change);
+      case 'open-repair-ticket':
+        return report(change, 'repair-ticket', `in repair: ${change.reason}`);
+      case 'power-off':
+        return { outcome: (await deps.powerOff(change.nodeId)) ? 'powered off through its BMC' : 'not powered off: the node has no BMC', operationId: null };
+      default:
+        return unreachable(effect);
+    }
+  }
+
+  return async (change) => {
+    const outcomes: EffectOutcome[] = [];
+    // In order: a failed node is off the tenant network before its replacement is sought.
+    for (const effect of change.effects) {
+      try {
+        outcomes.push({ effect, ...(await carryOut(effect, change)) });
+      } catch (error) {
+        deps.onError(error, { nodeId: change.nodeId, effect });
+        outcomes.push({ effect, outcome: `failed: ${error instanceof Error ? error.message : String(error)}`, operationId: null });
+      }
+    }
+    return outcomes;
+  };
+}
+
+function unreachable(effect: never): never {
+  throw new Error(`no such lifecycle effect: ${String(effect)}`);
+}

@@ -1,0 +1,70 @@
+// The one writer of node state: loads the state, asks the pure state machine,
+// persists the transition with its cause (compare-and-set), announces it, and
+// hands the transition's effects to the one executor (lifecycle-effects.ts),
+// whatever caused it: an operator, the offline sweep, remediation, a reimage.
+import { needsHistory, transition, transitionContext, type LifecycleEffect, type LifecycleEvent, type NodeState, type TransitionResult } from '@metalfleet/domain';
+import type { FleetStore } from '@metalfleet/store';
+import type { FleetEvents } from '../events/fleet-events.ts';
+
+export interface LifecycleDeps {
+  store: FleetStore;
+  events: FleetEvents;
+  now: () => Date;
+}
+
+/** A transition that happened, as the effect executor needs it. */
+export interface StateChange {
+  nodeId: string;
+  from: NodeState;
+  to: NodeState;
+  event: LifecycleEvent;
+  actor: string;
+  reason: string;
+  effects: readonly LifecycleEffect[];
+  /** The node's tenant when it changed state (an effect may take it away). */
+  tenant: string | null;
+  at: Date;
+}
+
+/** What carrying out one effect came to, for whoever caused the transition (an operator's replace answers with it). */
+export interface EffectOutcome {
+  effect: LifecycleEffect;
+  outcome: string;
+  /** The reimage an effect started (a replacement's), if any. */
+  operationId: string | null;
+}
+
+export type EffectExecutor = (change: StateChange) => Promise<EffectOutcome[]>;
+
+export type ApplyResult = (Extract<TransitionResult, { ok: true }> & { outcomes: EffectOutcome[] }) | { ok: false; from: NodeState | null; reason: string };
+
+export function createLifecycle(deps: LifecycleDeps) {
+  // Bound once the services the effects need exist (they themselves apply transitions).
+  let execute: EffectExecutor | null = null;
+  return {
+    async apply(nodeId: string, event: LifecycleEvent, actor: string, reason: string): Promise<ApplyResult> {
+      // A concurrent writer may move the node between read and write; retry once from its new state.
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        const node = await deps.store.getNodeSummary(nodeId);
+        if (!node) return { ok: false, from: null, reason: `no node ${nodeId}` };
+        const context = needsHistory(event) ? transitionContext(await deps.store.history(nodeId)) : {};
+        const result = transition(node.state, event, context);
+        if (!result.ok) return result;
+        const at = deps.now();
+        if (await deps.store.transitionNode(nodeId, result.from, result.to, event, { actor, reason, at })) {
+          deps.events.emit({ type: 'state-changed', nodeId, from: result.from, to: result.to, event, actor, reason, effects: result.effects, at });
+          const change: StateChange = { nodeId, from: result.from, to: result.to, event, actor, reason, effects: result.effects, tenant: node.tenant, at };
+          const outcomes = execute && result.effects.length > 0 ? await execute(change) : [];
+          return { ...result, outcomes };
+        }
+      }
+      return { ok: false, from: null, reason: `node ${nodeId} changed state concurrently` };
+    },
+    /** Every transition's effects go to `executor` from now on. */
+    executeEffectsWith(executor: EffectExecutor): void {
+      execute = executor;
+    },
+  };
+}
+
+export type Lifecycle = ReturnType<typeof createLifecycle>;

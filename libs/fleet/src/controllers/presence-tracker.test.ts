@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { emptyInventory } from '@metalfleet/domain';
+import { openSqliteFleetStore } from '@metalfleet/store';
+import { FleetEvents, type FleetEvent } from '../events/fleet-events.ts';
+import { createPresenceTracker } from './presence-tracker.ts';
+
+describe('presence', () => {
+  it('goes online on status or heartbeat, offline on last will or after the grace period', async () => {
+    const store = openSqliteFleetStore({ path: ':memory:' });
+    let now = new Date('2026-11-21T10:00:00Z');
+    const seen: FleetEvent[] = [];
+    const events = new FleetEvents();
+    events.on((e) => seen.push(e));
+    const tracker = createPresenceTracker({ store, events, now: () => now, heartbeatGraceMs: 30_000 });
+    await store.createNode({ id: 'n1', hostname: 'h', identity: { systemUuid: 'u', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '' }, inventory: emptyInventory(), agentVersion: '', credentialHash: 'x', at: now });
+
+    await tracker.statusReported('n1', 'online', 'agent online');
+    expect((await store.getNode('n1'))?.presence).toBe('online');
+    await tracker.statusReported('n1', 'offline', 'last will');
+    expect((await store.getNode('n1'))?.presence).toBe('offline');
+    await tracker.heartbeat('n1');
+    expect((await store.getNode('n1'))?.presence).toBe('online');
+
+    now = new Date(now.getTime() + 20_000);
+    expect(await tracker.sweep()).toEqual([]);
+    now = new Date(now.getTime() + 20_000);
+    expect(await tracker.sweep()).toEqual(['n1']);
+    expect((await store.getNode('n1'))?.presence).toBe('offline');
+    expect(seen.filter((e) => e.type === 'presence-changed').map((e) => e.type === 'presence-changed' && e.presence))
+      .toEqual(['online', 'offline', 'online', 'offline']);
+  });
+});

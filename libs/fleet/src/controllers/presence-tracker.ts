@@ -1,0 +1,60 @@
+// Presence (online/offline), kept apart from the lifecycle state. Fed by the
+// retained status topic (with the agent's last will) and by telemetry as a
+// heartbeat; a node silent for longer than the grace period is offline.
+import type { Presence } from '@metalfleet/domain';
+import type { FleetStore } from '@metalfleet/store';
+import type { FleetEvents } from '../events/fleet-events.ts';
+
+export interface PresenceDeps {
+  store: FleetStore;
+  events: FleetEvents;
+  now: () => Date;
+  heartbeatGraceMs: number;
+}
+
+// Heartbeats arrive thousands of times a second: they update memory, and the
+// last-seen times are written in one batch before each sweep. Presence itself
+// is written only when it changes.
+export function createPresenceTracker(deps: PresenceDeps) {
+  const pendingSeen = new Map<string, Date>();
+  const knownOnline = new Set<string>();
+
+  async function change(nodeId: string, presence: Presence, reason: string): Promise<void> {
+    const at = deps.now();
+    if (presence === 'online') knownOnline.add(nodeId);
+    else knownOnline.delete(nodeId);
+    if (await deps.store.setPresence(nodeId, presence, at)) {
+      deps.events.emit({ type: 'presence-changed', nodeId, presence, reason, at });
+    }
+  }
+
+  async function flush(): Promise<void> {
+    const seen = [...pendingSeen];
+    pendingSeen.clear();
+    await deps.store.markSeenMany(seen);
+  }
+
+  return {
+    /** The agent said so, or its last will did. */
+    statusReported: (nodeId: string, presence: Presence, reason: string) => change(nodeId, presence, reason),
+
+    /** Any sign of life (telemetry, health) keeps the node online; only a change costs a write. */
+    heartbeat(nodeId: string): Promise<void> | undefined {
+      pendingSeen.set(nodeId, deps.now());
+      return knownOnline.has(nodeId) ? undefined : change(nodeId, 'online', 'heartbeat');
+    },
+
+    flush,
+
+    /** Marks offline every online node not heard from within the grace period. */
+    async sweep(): Promise<string[]> {
+      await flush();
+      const before = new Date(deps.now().getTime() - deps.heartbeatGraceMs);
+      const silent = await deps.store.silentNodes(before);
+      for (const nodeId of silent) await change(nodeId, 'offline', `silent for more than ${deps.heartbeatGraceMs / 1000}s`);
+      return silent;
+    },
+  };
+}
+
+export type PresenceTracker = ReturnType<typeof createPresenceTracker>;

@@ -1,0 +1,164 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DomainError, queuedProgress } from '@metalfleet/domain';
+import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
+import { webhookDrain } from '../outbound/drain-hook.ts';
+import { startFleet, until } from '../fleet-harness.test-kit.ts';
+
+const t0 = new Date('2026-11-21T10:00:00Z');
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+/** A real drain hook (e.g. the site's Slurm webhook) that answers every request with `status`. */
+async function drainHook(status: number): Promise<{ url: string; calls: number }> {
+  const hook = { url: '', calls: 0 };
+  const server: Server = createServer((req, res) => {
+    hook.calls += 1;
+    req.resume();
+    res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 503 ? 'slurmctld is not responding' : 'drained');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  hook.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/drain`;
+  closers.push(() => new Promise((resolve) => server.close(() => resolve())));
+  return hook;
+}
+
+async function fleet(options: Parameters<typeof startFleet>[0]) {
+  const f = await startFleet(options);
+  closers.push(f.close);
+  return f;
+}
+
+describe('reimage operations', () => {
+  it('leaves an active node active when its drain hook answers 503, and fails only its entry, with the code drain-failed', async () => {
+    const hook = await drainHook(503);
+    const f = await fleet({ now: () => t0, drain: webhookDrain(hook.url, 5000) });
+    const tenant = await f.tenants.create('training');
+    await f.addNode('n1');
+    await f.activeIn(tenant.id, 'n1');
+    const op = await f.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'kernel update' });
+    const finished = await until(() => f.store.getOperation(op.id), (o) => o?.state !== 'running', 'the operation to finish');
+    expect(finished?.state).toBe('failed');
+    expect(hook.calls).toBe(1);
+    const [entry] = await f.store.operationNodes(op.id);
+    expect(entry?.progress).toMatchObject({ phase: 'failed', failure: { code: 'drain-failed', phase: 'draining', details: expect.stringContaining('answered 503') } });
+    // Nothing was done to the node: it is active in its tenant, with no transition since it got there.
+    expect(await f.node('n1')).toMatchObject({ state: 'active', tenant: tenant.id });
+    expect((await f.store.history('n1')).at(-1)).toMatchObject({ event: 'provisioned', actor: 'test' });
+  });
+
+  it('gives a node back to its tenant when its isolation fails before it went down: active again, not failed, with the code isolate-failed', async () => {
+    let down = false;
+    const f = await fleet({ now: () => t0, fabricDown: () => down });
+    const tenant = await f.tenants.create('training');
+    await f.addNode('n1');
+    await f.activeIn(tenant.id, 'n1');
+    down = true;
+    const op = await f.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'r' });
+    await until(() => f.store.getOperation(op.id), (o) => o?.state !== 'running', 'the operation to finish');
+    await f.reimages.settled();
+    expect((await f.store.operationNodes(op.id))[0]?.progress.failure).toMatchObject({ code: 'isolate-failed', phase: 'isolating', details: 'switch leaf-1 unreachable' });
+    expect(await f.node('n1')).toMatchObject({ state: 'active', tenant: tenant.id });
+    expect((await f.store.history('n1')).slice(-2).map((h) => h.event)).toEqual(['provision', 'provision-aborted']);
+  });
+
+  it('finishes an operation whose nodes all ended even when a thousand newer operations came after it', async () => {
+    const store = openSqliteFleetStore({ path: ':memory:' });
+    const f = await fleet({ now: () => t0, store });
+    const old = { id: 'old', kind: 'reimage' as const, state: 'running' as const, image: { name: 'gpu-os', version: '1' }, priority: 0, urgent: false, actor: 'test', reason: 'r', createdAt: new Date(t0.getTime() - 86_400_000), updatedAt: t0 };
+    await store.createOperation(old, [{ operationId: 'old', nodeId: 'gone', position: 0, rack: '', tenant: null, progress: queuedProgress(), commandId: null, updatedAt: t0 }]);
+    // The manager stopped after the last node ended but before the operation was finished.
+    await store.saveOperationNode('old', 'gone', { ...queuedProgress(), phase: 'done', message: 'reimaged' }, null, t0);
+    for (let i = 0; i < 1000; i += 1) await store.createOperation({ ...old, id: `newer-${String(i).padStart(4, '0')}`, state: 'succeeded', createdAt: new Date(t0.getTime() - i) }, []);
+    f.reimages.kick();
+    expect(await until(() => store.getOperation('old'), (o) => o?.state !== 'running', 'the old operation to finish')).toMatchObject({ state: 'succeeded' });
+  });
+
+  it('refuses a node that another operation holds, however the two requests race', async () => {
+    const f = await fleet({ now: () => t0, drain: () => new Promise(() => undefined) });
+    const tenant = await f.tenants.create('training');
+    for (const id of ['n1', 'n2']) {
+      await f.addNode(id);
+      await f.activeIn(tenant.id, id);
+    }
+    const request = (nodeIds: string[]) => f.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds, priority: 0, urgent: false, actor: 'test', reason: 'r' });
+    const results = await Promise.allSettled([request(['n1']), request(['n2', 'n1'])]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = results.find((r) => r.status === 'rejected');
+    expect(refused?.reason).toBeInstanceOf(DomainError);
+    expect(refused?.reason).toMatchObject({ code: 'conflict' });
+    expect((await f.store.openOperationNodes()).map((n) => n.nodeId).sort()).toEqual(results[0]?.status === 'fulfilled' ? ['n1'] : ['n1', 'n2']);
+  });
+});
+
+describe('the reimage pass', () => {
+  it('never runs twice at once, and a slow pass does not walk a node that ended meanwhile through its old phase again', async () => {
+    let now = t0;
+    const cycles: Date[] = [];
+    const bmc = { setNextBootPxe: async () => undefined, powerCycle: async () => void cycles.push(now) };
+    const base = openSqliteFleetStore({ path: ':memory:' });
+    // The slow dependency: while `gate` is set, a pass's read of the open entries comes back only when it is released.
+    let gate: Promise<void> | null = null;
+    let reading = 0;
+    let maxReading = 0;
+    let reads = 0;
+    const store: FleetStore = {
+      ...base,
+      async openOperationNodes() {
+        reading += 1;
+        maxReading = Math.max(maxReading, reading);
+        try {
+          const rows = await base.openOperationNodes();
+          if (gate) await gate;
+          return rows;
+        } finally {
+          reading -= 1;
+          reads += 1;
+        }
+      },
+    };
+    const f = await fleet({ now: () => now, store, bmc });
+    const sent: string[] = [];
+    const send = f.outbox.send;
+    f.outbox.send = (...args) => {
+      sent.push(args[0]);
+      return send(...args);
+    };
+    const tenant = await f.tenants.create('training');
+    await f.addNode('n1');
+    await f.activeIn(tenant.id, 'n1');
+    // Listening to the agents' reports; the timer's passes are out of the way (an hour apart): the test kicks them.
+    const running = await f.reimages.start(3_600_000);
+    closers.push(running.stop);
+    const op = await f.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'r' });
+    const entry = async () => (await base.operationNodes(op.id))[0];
+    await until(entry, (e) => e?.progress.phase === 'rebooting' && e.commandId !== null, 'the reimage command to be sent');
+    await f.reimages.settled();
+
+    let release = (): void => undefined;
+    gate = new Promise((resolve) => (release = resolve));
+    const before = reads;
+    f.reimages.kick();
+    await until(() => reading, (n) => n === 1, 'a pass to read the open entries');
+    // Kicked again and again while that pass is slow: no second pass starts beside it.
+    for (let i = 0; i < 5; i += 1) f.reimages.kick();
+    // Meanwhile the agent reports the reimage failed: the node's entry ends.
+    f.events.emit({ type: 'command-progress', commandId: (await entry())?.commandId ?? '', nodeId: 'n1', operationId: op.id, phase: 'failed', message: 'disk gone', verifiedSha256: '', at: now });
+    await until(entry, (e) => e?.progress.phase === 'failed', 'the entry to fail');
+    // The slow pass comes back after the rebooting phase's deadline, with what it read before the node's entry ended.
+    now = new Date(t0.getTime() + 120_000);
+    gate = null;
+    release();
+    await until(() => reads, (n) => n >= before + 2, 'the pass asked for meanwhile to run after the slow one');
+    await f.reimages.settled();
+
+    expect(maxReading).toBe(1);
+    expect(sent).toEqual(['n1']);
+    expect(cycles).toEqual([]);
+    expect((await entry())?.progress).toMatchObject({ phase: 'failed', failure: { code: 'agent-failed', phase: 'rebooting' } });
+    expect(await base.getOperation(op.id)).toMatchObject({ state: 'failed' });
+  }, 20_000);
+});

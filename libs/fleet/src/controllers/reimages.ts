@@ -1,0 +1,250 @@
+// Reimage operations: one node or a thousand, each node walked through the
+// phases of libs/domain's reimage step function, started by the scheduler
+// within the concurrency limits and maintenance windows. Every step is written
+// to the store before its effect runs, so a restarted manager resumes each
+// node from its last phase: nothing lost, nothing done twice (commands have
+// ids derived from the operation and node, and the agent runs each id once).
+import {
+  DomainError, imageLabel, inMaintenanceWindow, installsRoot, isInFlight, pickReimageStarts, queuedProgress, reimageEffectOnEntry, stepReimage,
+  type ConcurrencyLimits, type ImageRef, type MaintenanceWindow, type NodeSummary, type ReimagePolicy, type ReimageSignal,
+} from '@metalfleet/domain';
+import type { FleetStore, OperationKind, OperationRecord } from '@metalfleet/store';
+import { coalesced } from './coalesced.ts';
+import type { CommandOutbox } from './command-outbox.ts';
+import type { FleetEvents } from '../events/fleet-events.ts';
+import type { Lifecycle } from './lifecycle.ts';
+import { createReimageEffects, type OpenNode } from './reimage-effects.ts';
+
+export interface BmcControl {
+  setNextBootPxe(): Promise<void>;
+  powerCycle(): Promise<void>;
+}
+
+export interface ReimageDeps {
+  store: FleetStore;
+  events: FleetEvents;
+  lifecycle: Lifecycle;
+  outbox: CommandOutbox;
+  now: () => Date;
+  newId: () => string;
+  /** Applies the port plan now and waits for it (nothing to do without switches). */
+  settleFabric: () => Promise<void>;
+  bmcFor: (nodeId: string) => Promise<BmcControl | null>;
+  /** Asks the workload scheduler to drain the node (webhook); resolves when drained. */
+  drain: (node: NodeSummary, reason: string) => Promise<void>;
+  bootScriptUrl: (node: NodeSummary) => string;
+  limits: ConcurrencyLimits;
+  windows: readonly MaintenanceWindow[];
+  timeoutsMs: ReimagePolicy['timeoutsMs'];
+  maxPowerCycles: number;
+  onError: (error: unknown, context: Record<string, unknown>) => void;
+}
+
+export interface ReimageRequest {
+  kind: OperationKind;
+  image: ImageRef;
+  nodeIds: readonly string[];
+  priority: number;
+  urgent: boolean;
+  actor: string;
+  reason: string;
+}
+
+/** Reimage rewrites what a tenant runs: only nodes allocated to (or active for) a tenant are reimaged. */
+const reimageable = new Set(['allocated', 'active']);
+
+export function createReimages(deps: ReimageDeps) {
+  const open = new Map<string, OpenNode>();
+  const chains = new Map<string, Promise<void>>();
+  const key = (operationId: string, nodeId: string) => `${operationId}/${nodeId}`;
+  const runEffect = createReimageEffects(deps);
+  // Every write of a node's progress, numbered: a pass ignores rows it read before a newer write of the same node.
+  let writes = 0;
+  const lastWrite = new Map<string, number>();
+  let stopped = false;
+
+  /** Runs `work` after everything queued for this node: one step at a time per node. */
+  function serially(k: string, work: () => Promise<void>): Promise<void> {
+    const next = (chains.get(k) ?? Promise.resolve()).then(work).catch((error: unknown) => deps.onError(error, { node: k }));
+    chains.set(k, next);
+    void next.finally(() => {
+      if (chains.get(k) === next) chains.delete(k);
+    });
+    return next;
+  }
+
+  async function policyFor(node: OpenNode, needBmc: boolean): Promise<ReimagePolicy> {
+    const image = await deps.store.getImage(node.operation.image);
+    return {
+      timeoutsMs: deps.timeoutsMs, maxPowerCycles: deps.maxPowerCycles, expectedSha256: image?.sha256 ?? '',
+      hasBmc: needBmc ? (await deps.bmcFor(node.nodeId)) !== null : false,
+    };
+  }
+
+  function signal(operationId: string, nodeId: string, s: ReimageSignal): Promise<void> {
+    const k = key(operationId, nodeId);
+    return serially(k, async () => {
+      const node = open.get(k);
+      if (!node || stopped) return;
+      // Several passes may see one deadline pass before the first step is written: act on it once.
+      if (s.kind === 'timeout' && (!node.progress.deadlineAt || node.progress.deadlineAt > deps.now()) && node.progress.phase !== 'rebooting') return;
+      const result = stepReimage(node.progress, s, deps.now(), await policyFor(node, s.kind === 'timeout' || s.kind === 'rebooting'));
+      if ('ignored' in result) return;
+      await save(node, result.progress, node.commandId);
+      for (const effect of result.effects) void serially(k, () => runEffect(node, effect, portFor(node)));
+      if (!isInFlight(result.progress.phase) && result.progress.phase !== 'queued') kick();
+    });
+  }
+
+  const portFor = (node: OpenNode) => ({
+    signal: (s: ReimageSignal) => void signal(node.operationId, node.nodeId, s),
+    recordCommand: (commandId: string) => void serially(key(node.operationId, node.nodeId), () => save(node, node.progress, commandId)),
+  });
+
+  async function save(node: OpenNode, progress: OpenNode['progress'], commandId: string | null): Promise<void> {
+    const at = deps.now();
+    const k = key(node.operationId, node.nodeId);
+    lastWrite.set(k, (writes += 1));
+    await deps.store.saveOperationNode(node.operationId, node.nodeId, progress, commandId, at);
+    node.progress = progress;
+    node.commandId = commandId;
+    if (progress.phase === 'done' || progress.phase === 'failed') open.delete(k);
+    deps.events.emit({ type: 'operation-progress', operationId: node.operationId, nodeId: node.nodeId, phase: progress.phase, message: progress.message, at });
+  }
+
+  /** An observation about the reimage whose command this is (none: nothing to record it on). */
+  function observed(nodeId: string, commandId: string, s: ReimageSignal): void {
+    for (const node of open.values()) {
+      if (node.nodeId === nodeId && node.commandId === commandId) return void signal(node.operationId, nodeId, s);
+    }
+  }
+
+  /** Running operations whose nodes have all ended, however many operations came after them. */
+  async function finishEnded(): Promise<void> {
+    for (const operation of await deps.store.operationsToFinish()) {
+      const nodes = await deps.store.operationNodes(operation.id);
+      const failed = nodes.filter((n) => n.progress.phase === 'failed').length;
+      const state = failed === 0 ? 'succeeded' : 'failed';
+      await deps.store.finishOperation(operation.id, state, deps.now());
+      deps.events.emit({ type: 'operation-finished', operationId: operation.id, state, done: nodes.length - failed, failed, at: deps.now() });
+    }
+  }
+
+  async function runPass(): Promise<void> {
+    const readAt = writes;
+    const rows = await deps.store.openOperationNodes();
+    const seen = new Set<string>();
+    for (const row of rows) {
+      const k = key(row.operationId, row.nodeId);
+      seen.add(k);
+      // The in-memory copy is the newer one while a step is being written; a row read before the node's last write
+      // (a slow read) is stale: acting on it would walk an ended node through its old phase again.
+      if (!open.has(k) && (lastWrite.get(k) ?? 0) <= readAt) open.set(k, row);
+    }
+    for (const k of open.keys()) if (!seen.has(k) && !chains.has(k) && (lastWrite.get(k) ?? 0) <= readAt) open.delete(k);
+    for (const [k, n] of lastWrite) if (n <= readAt) lastWrite.delete(k);
+    const now = deps.now();
+    const nodes = [...open.values()];
+    for (const node of nodes) {
+      if (node.progress.deadlineAt && node.progress.deadlineAt <= now) void signal(node.operationId, node.nodeId, { kind: 'timeout' });
+    }
+    const running = nodes.filter((n) => isInFlight(n.progress.phase)).map((n) => ({ nodeId: n.nodeId, rack: n.rack, tenant: n.tenant }));
+    const queued = nodes.filter((n) => n.progress.phase === 'queued').map((n, order) => ({
+      operationId: n.operationId, nodeId: n.nodeId, rack: n.rack, tenant: n.tenant, priority: n.operation.priority, urgent: n.operation.urgent, order,
+    }));
+    // Awaited: the next pass must count these as in flight.
+    await Promise.all(pickReimageStarts(queued, running, deps.limits, inMaintenanceWindow(deps.windows, now))
+      .map((start) => signal(start.operationId, start.nodeId, { kind: 'start' })));
+    await finishEnded();
+  }
+
+  // Never two passes at once: a kick during a pass asks for one more after it.
+  const passes = coalesced(async () => {
+    if (stopped) return;
+    await runPass().catch((error: unknown) => deps.onError(error, { step: 'reimage pass' }));
+  });
+  const kick = (): void => void passes.run();
+
+  /** Resolves once no pass runs and no node has a step or effect queued (starts nothing). */
+  async function settled(): Promise<void> {
+    await passes.settled();
+    while (chains.size > 0) await Promise.all(chains.values());
+  }
+
+  /** After a restart: carry on with the effect of the phase each in-flight node was in (the step function's own table). */
+  async function resume(): Promise<number> {
+    const rows = await deps.store.openOperationNodes();
+    for (const row of rows) {
+      const k = key(row.operationId, row.nodeId);
+      open.set(k, row);
+      const effect = reimageEffectOnEntry[row.progress.phase];
+      if (effect) void serially(k, () => runEffect(row, effect, portFor(row)));
+    }
+    return rows.filter((r) => isInFlight(r.progress.phase)).length;
+  }
+
+  return {
+    async create(request: ReimageRequest): Promise<OperationRecord> {
+      if (request.nodeIds.length === 0) throw new DomainError('invalid-argument', 'no nodes to reimage');
+      const image = await deps.store.getImage(request.image);
+      if (!image) throw new DomainError('not-found', `no image ${imageLabel(request.image)} in the catalog`);
+      if (!installsRoot(image)) throw new DomainError('invalid-argument', `image ${imageLabel(request.image)} has no root image (rootUrl, sha256) to install; it can only boot machines for discovery`);
+      const nodes: NodeSummary[] = [];
+      for (const id of new Set(request.nodeIds)) {
+        const node = await deps.store.getNodeSummary(id);
+        if (!node) throw new DomainError('not-found', `no node ${id}`);
+        if (!reimageable.has(node.state)) throw new DomainError('conflict', `node ${id} is ${node.state}; only nodes allocated to a tenant or active are reimaged`);
+        nodes.push(node);
+      }
+      const at = deps.now();
+      const operation: OperationRecord = {
+        id: deps.newId(), kind: request.kind, state: 'running', image: request.image, priority: request.priority, urgent: request.urgent,
+        actor: request.actor, reason: request.reason, createdAt: at, updatedAt: at,
+      };
+      // A node another operation holds is refused by the store (conflict), in the same transaction: no check-then-insert race.
+      await deps.store.createOperation(operation, nodes.map((n, position) => ({
+        operationId: operation.id, nodeId: n.id, position, rack: n.rack, tenant: n.tenant, progress: queuedProgress(), commandId: null, updatedAt: at,
+      })));
+      deps.events.emit({ type: 'operation-created', operationId: operation.id, kind: operation.kind, nodes: nodes.length, reason: operation.reason, at });
+      kick();
+      return operation;
+    },
+
+    async start(intervalMs: number): Promise<{ resumed: number; stop: () => Promise<void> }> {
+      const resumed = await resume();
+      const unsubscribe = deps.events.on((event) => {
+        if (event.type === 'command-progress' && event.operationId) {
+          if (event.phase === 'running') void signal(event.operationId, event.nodeId, { kind: 'rebooting', at: event.at });
+          if (event.phase === 'succeeded') void signal(event.operationId, event.nodeId, { kind: 'installed', sha256: event.verifiedSha256 });
+          if (event.phase === 'failed') void signal(event.operationId, event.nodeId, { kind: 'failed', code: 'agent-failed', details: `the agent reported: ${event.message}` });
+        }
+        if (event.type === 'command-expired' && event.operationId) void signal(event.operationId, event.nodeId, { kind: 'timeout' });
+        // The manager's own view of the node booting its install image: evidence for the reported install.
+        if (event.type === 'boot-script-served' && event.purpose === 'install' && event.nodeId && event.commandId) {
+          observed(event.nodeId, event.commandId, { kind: 'install-boot-served', at: event.at, peer: event.peer });
+        }
+        if (event.type === 'install-registered') observed(event.nodeId, event.commandId, { kind: 'install-registered', at: event.at });
+        if (event.type === 'install-conflict') {
+          observed(event.nodeId, event.commandId, {
+            kind: 'failed', code: 'identity-conflict', details: `a second machine registered with an install token of this reimage (identity conflict ${event.conflictId})`,
+          });
+        }
+      });
+      const timer = setInterval(kick, intervalMs);
+      kick();
+      return {
+        resumed,
+        async stop() {
+          stopped = true;
+          unsubscribe();
+          clearInterval(timer);
+          await settled();
+        },
+      };
+    },
+    kick,
+    settled,
+  };
+}
+
+export type Reimages = ReturnType<typeof createReimages>;

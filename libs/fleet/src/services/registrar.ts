@@ -1,0 +1,184 @@
+// Registration at power-on: bootstrap token in, node id and node credential out.
+// The same machine always gets the same node id, but only with proof
+// (decideRegistration in libs/domain): a known node's credential, an install
+// token bound to it and its reimage, or an operator's approval. A partial
+// identity match is a conflict an operator resolves; a known node without its
+// credential waits for approval; neither ever gets a credential.
+import {
+  DomainError, decideRegistration, identityProblem, inventoryProblem, isAnonymous, matchIdentity, type BootstrapTokenRecord, type Inventory, type NodeIdentity, type RegistrationDecision,
+} from '@metalfleet/domain';
+import type { FleetStore } from '@metalfleet/store';
+import type { FleetEvents } from '../events/fleet-events.ts';
+import { recordReportedCabling } from './reported-cabling.ts';
+import { hashSecret, newSecret, secretMatches } from '../secrets/secrets.ts';
+
+export interface RegistrationInput {
+  identity: NodeIdentity;
+  inventory: Inventory;
+  bootstrapToken: string;
+  /** A node that registered before proves it with its node credential instead of a bootstrap token. */
+  nodeCredential: { nodeId: string; secret: string } | null;
+  agentVersion: string;
+  peer: string;
+}
+
+export interface RegistrationResult {
+  nodeId: string;
+  credential: string;
+  returning: boolean;
+}
+
+/**
+ * Who may serve (as a spare, in a tenant) once registered through a boot-endpoint
+ * discovery token: `operator`: only after an operator admits it; `bmc-enrollment`:
+ * also when it claims an enrollment made through its BMC; `open`: at once.
+ */
+export type DiscoveredAdmission = 'operator' | 'bmc-enrollment' | 'open';
+
+/** Open conflicts kept at most; beyond, new identities are refused without a record (each one still emits registration-refused). */
+export const maxOpenConflicts = 1000;
+
+export interface RegistrarDeps {
+  store: FleetStore;
+  events: FleetEvents;
+  tokens: {
+    /** Checks a presented token without using it; throws `unauthenticated` with the reason. */
+    check: (token: string) => Promise<BootstrapTokenRecord>;
+    spend: (record: BootstrapTokenRecord) => Promise<void>;
+  };
+  admitDiscovered: DiscoveredAdmission;
+  newNodeId: () => string;
+  now: () => Date;
+}
+
+export function createRegistrar(deps: RegistrarDeps) {
+  const refuse = (code: 'unauthenticated' | 'invalid-argument', reason: string, peer: string): never => {
+    deps.events.emit({ type: 'registration-refused', reason, peer, at: deps.now() });
+    throw new DomainError(code, reason);
+  };
+
+  async function credentialOwner(credential: RegistrationInput['nodeCredential']): Promise<string | null> {
+    if (!credential) return null;
+    const hash = await deps.store.credentialHash(credential.nodeId);
+    return hash !== null && secretMatches(credential.secret, hash) ? credential.nodeId : null;
+  }
+
+  async function checkToken(token: string): Promise<{ record: BootstrapTokenRecord | null; error: string | null }> {
+    if (token === '') return { record: null, error: 'bootstrap token missing' };
+    try {
+      return { record: await deps.tokens.check(token), error: null };
+    } catch (error) {
+      return { record: null, error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  async function installInProgress(token: BootstrapTokenRecord | null): Promise<boolean> {
+    if (token?.purpose !== 'install' || token.nodeId === null || token.commandId === null) return false;
+    return (await deps.store.openOperationNodes()).some((n) => n.nodeId === token.nodeId && n.commandId === token.commandId
+      && (n.progress.phase === 'rebooting' || n.progress.phase === 'installing'));
+  }
+
+  // What the caller is told about a conflict is the conflict id only: the known node's id and identifiers,
+  // and how they differ from the claim, are an oracle for whoever replays one identifier. They stay in the
+  // conflict record (API, dashboard) and the operators' log.
+  async function recordConflict(input: RegistrationInput, decision: Extract<RegistrationDecision, { action: 'conflict' | 'pending-approval' }>): Promise<never> {
+    const at = deps.now();
+    const pending = decision.action === 'pending-approval';
+    // Someone who holds a token can invent identities without end: the operator's list stays bounded.
+    const open = await deps.store.countConflicts('open');
+    if (open >= maxOpenConflicts && !(await deps.store.hasUnresolvedConflict(input.identity))) {
+      return refuse('unauthenticated', `${open} identity conflicts already wait for an operator; this registration was refused without recording it`, input.peer);
+    }
+    const nodeIds = pending ? [decision.nodeId] : decision.nodeIds;
+    const kind = pending ? 're-enrolment' : 'mismatch';
+    const conflict = await deps.store.recordConflict({ at, identity: input.identity, nodeIds, reason: decision.reason, kind, peer: input.peer });
+    if (conflict.status === 'rejected') {
+      return refuse('unauthenticated', `identity conflict ${conflict.id} was rejected by an operator`, input.peer);
+    }
+    deps.events.emit({ type: 'identity-conflict', conflictId: conflict.id, kind, nodeIds, reason: `registration refused: ${kind === 'mismatch' ? 'identity conflict' : 're-enrolment waits for approval'} (conflict ${conflict.id})`, at });
+    if (pending) {
+      throw new DomainError('pending-approval', `re-enrolment of this machine waits for an operator's approval (conflict ${conflict.id}); try again after approval`, { conflictId: conflict.id });
+    }
+    throw new DomainError('conflict', `identity conflict ${conflict.id}: an operator must resolve it`, { conflictId: conflict.id });
+  }
+
+  return async function register(input: RegistrationInput): Promise<RegistrationResult> {
+    // Checked before anything is looked up or recorded: a megabyte serial must not reach a conflict record.
+    const invalid = identityProblem(input.identity) ?? inventoryProblem(input.inventory);
+    if (invalid !== null) refuse('invalid-argument', invalid, input.peer);
+    if (isAnonymous(input.identity)) {
+      refuse('invalid-argument', 'identity has no system UUID, serial number or MAC address to recognise the machine by', input.peer);
+    }
+    const match = matchIdentity(input.identity, await deps.store.findIdentityCandidates(input.identity));
+    const token = await checkToken(input.bootstrapToken);
+    const approval = match.kind === 'new' ? null : await deps.store.findApproval(input.identity);
+    const decision = decideRegistration(input.identity, match, {
+      credentialOf: await credentialOwner(input.nodeCredential),
+      token: token.record,
+      tokenError: token.error,
+      installInProgress: await installInProgress(token.record),
+      approvedAs: approval?.nodeId ?? null,
+    });
+
+    if (decision.action === 'refuse') return refuse('unauthenticated', decision.reason, input.peer);
+    if (decision.action === 'conflict' || decision.action === 'pending-approval') return recordConflict(input, decision);
+
+    const at = deps.now();
+    // Spent before anything is written: two registrations racing for one single-use token get one node.
+    if (token.record && (decision.action === 'create' || decision.spendToken)) await deps.tokens.spend(token.record);
+    if (decision.action === 'returning' && decision.via === 'approval' && !(approval && (await deps.store.takeApproval(approval.conflictId, at, input.peer)))) {
+      return refuse('unauthenticated', 'the operator\'s approval was used or withdrawn meanwhile', input.peer);
+    }
+    // One install registration per reimage command: whoever registers second (after the real installer, or
+    // before it) is a conflict for an operator, and the reimage fails rather than trust either machine.
+    if (decision.action === 'returning' && decision.via === 'install-token' && token.record?.commandId
+      && (await deps.store.countUsedInstallTokens(token.record.commandId)) > 1) {
+      const { commandId } = token.record;
+      const conflict = await deps.store.recordConflict({
+        at, identity: input.identity, nodeIds: [decision.nodeId], peer: input.peer,
+        reason: `a second registration with an install token of reimage command ${commandId} of node ${decision.nodeId}, from ${input.peer}; the reimage is failed`,
+      });
+      deps.events.emit({ type: 'identity-conflict', conflictId: conflict.id, kind: 'mismatch', nodeIds: [decision.nodeId], reason: `registration refused: identity conflict (conflict ${conflict.id})`, at });
+      deps.events.emit({ type: 'install-conflict', nodeId: decision.nodeId, commandId, conflictId: conflict.id, at });
+      throw new DomainError('conflict', `identity conflict ${conflict.id}: an operator must resolve it`, { conflictId: conflict.id });
+    }
+    // A node that proved itself with its credential keeps it: rotated here, a reply lost on the way (a manager or
+    // agent killed, a dropped connection) would leave the agent with a secret the manager no longer knows, and a
+    // known node without its credential waits for an operator. Every other way in gets a fresh one.
+    const keptCredential = decision.action === 'returning' && decision.via === 'credential' ? input.nodeCredential?.secret ?? null : null;
+    const credential = keptCredential ?? newSecret();
+    const nodeId = decision.action === 'returning' ? decision.nodeId : deps.newNodeId();
+    const record = {
+      id: nodeId,
+      hostname: input.inventory.system.hostname,
+      identity: input.identity,
+      inventory: input.inventory,
+      agentVersion: input.agentVersion,
+      credentialHash: hashSecret(credential),
+      at,
+    };
+    if (decision.action === 'returning') {
+      await deps.store.updateRegistration(record);
+    } else {
+      await deps.store.createNode(record);
+      if (decision.discovered && deps.admitDiscovered !== 'open') {
+        await deps.store.setAdmission({ nodeId, state: 'pending', via: 'discovery', actor: `boot endpoint (${input.peer})`, at });
+      }
+    }
+    const returning = decision.action === 'returning';
+    // Cabling: trusted only from an inventory sent while the machine runs the manager's image (a new machine's
+    // registration, or a reimage's install token), never from the node's OS, which holds only its credential; and
+    // not from a machine discovered through the boot endpoint until an operator admits it (anyone can get a
+    // discovery token): its cabling is trusted from its first install image on.
+    const awaitingAdmission = decision.action === 'create' && decision.discovered && deps.admitDiscovered !== 'open';
+    const fromManagerImage = (decision.action === 'create' && !awaitingAdmission) || (decision.action === 'returning' && decision.via === 'install-token');
+    await recordReportedCabling(deps.store, nodeId, input.inventory, input.identity.macs, fromManagerImage ? 'register-with-bootstrap-token' : 'register-with-node-credential', at);
+    deps.events.emit({ type: 'node-registered', nodeId, returning, via: returning ? decision.via : decision.discovered ? 'discovery' : 'new', at });
+    if (returning && decision.via === 'install-token' && token.record?.commandId) {
+      deps.events.emit({ type: 'install-registered', nodeId, commandId: token.record.commandId, at });
+    }
+    return { nodeId, credential, returning };
+  };
+}
+
+export type Register = ReturnType<typeof createRegistrar>;

@@ -1,0 +1,85 @@
+// gRPC AgentService handlers: the adapter between wire messages and the fleet.
+import type { Metadata } from '@grpc/grpc-js';
+import { durationFromMs } from '@bufbuild/protobuf/wkt';
+import { DomainError, inventoryProblem } from '@metalfleet/domain';
+import type { FleetStore } from '@metalfleet/store';
+import { identityFromProto, inventoryFromProto, type ServiceHandlers } from '@metalfleet/transport';
+import type { AgentService } from '@metalfleet/proto';
+import type { Register } from '../services/registrar.ts';
+import { recordReportedCabling } from '../services/reported-cabling.ts';
+import { secretMatches } from '../secrets/secrets.ts';
+
+export interface AgentServiceConfig {
+  mqttHost: string;
+  mqttPort: number;
+  mqttTls: boolean;
+  telemetryIntervalMs: number;
+  heartbeatIntervalMs: number;
+  inventoryIntervalMs: number;
+  healthIntervalMs: number;
+  healthDigestIntervalMs: number;
+}
+
+/** Metadata keys a registered node authenticates its calls with. */
+export const nodeIdKey = 'x-metalfleet-node-id';
+
+function metadataValue(metadata: Metadata, key: string): string {
+  const value = metadata.get(key)[0];
+  return typeof value === 'string' ? value : '';
+}
+
+/** The node a call comes from, proven by its credential, or an UNAUTHENTICATED error. */
+export async function authenticateNodeCall(store: FleetStore, metadata: Metadata): Promise<string> {
+  const nodeId = metadataValue(metadata, nodeIdKey);
+  const bearer = metadataValue(metadata, 'authorization').replace(/^Bearer\s+/i, '');
+  const hash = nodeId ? await store.credentialHash(nodeId) : null;
+  if (!hash || !bearer || !secretMatches(bearer, hash)) {
+    throw new DomainError('unauthenticated', 'node credential missing or invalid; register again');
+  }
+  return nodeId;
+}
+
+export function agentServiceHandlers(deps: { register: Register; store: FleetStore; config: AgentServiceConfig; now?: () => Date }): ServiceHandlers<typeof AgentService> {
+  const { config } = deps;
+  const now = deps.now ?? (() => new Date());
+  return {
+    async register(request, context) {
+      const nodeId = metadataValue(context.metadata, nodeIdKey);
+      const bearer = metadataValue(context.metadata, 'authorization').replace(/^Bearer\s+/i, '');
+      const result = await deps.register({
+        identity: identityFromProto(request.identity),
+        inventory: inventoryFromProto(request.inventory),
+        bootstrapToken: request.bootstrapToken,
+        nodeCredential: nodeId && bearer ? { nodeId, secret: bearer } : null,
+        agentVersion: request.agentVersion,
+        peer: context.peer,
+      });
+      return {
+        nodeId: result.nodeId,
+        nodeCredential: result.credential,
+        returning: result.returning,
+        mqtt: { host: config.mqttHost, port: config.mqttPort, tls: config.mqttTls, username: result.nodeId },
+        intervals: {
+          telemetry: durationFromMs(config.telemetryIntervalMs),
+          heartbeat: durationFromMs(config.heartbeatIntervalMs),
+          inventory: durationFromMs(config.inventoryIntervalMs),
+          health: durationFromMs(config.healthIntervalMs),
+          healthDigest: durationFromMs(config.healthDigestIntervalMs),
+        },
+      };
+    },
+
+    async updateInventory(request, context) {
+      const nodeId = await authenticateNodeCall(deps.store, context.metadata);
+      const inventory = inventoryFromProto(request.inventory);
+      // The same limits as at registration: the node's OS is the tenant's, and it may send anything.
+      const invalid = inventoryProblem(inventory);
+      if (invalid !== null) throw new DomainError('invalid-argument', invalid);
+      await deps.store.updateInventory(nodeId, inventory);
+      // From the node's running OS (the tenant's, once it is active): a claim on ports, never cabling.
+      const ownMacs = (await deps.store.getNode(nodeId))?.identity.macs ?? [];
+      await recordReportedCabling(deps.store, nodeId, inventory, ownMacs, 'inventory-update', now());
+      return {};
+    },
+  };
+}
