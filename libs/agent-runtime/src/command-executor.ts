@@ -154,8 +154,15 @@ export class CommandExecutor {
       if (entry.kind === installKind) continue; // reportBootResult() runs it again
       const decoded = decodeCommand(entry.payload);
       const log = this.deps.logger.child({ commandId: entry.key, kind: entry.kind });
-      if (!decoded.ok || entry.key === this.deps.boot.commandId) {
-        // Refused commands are finished when refused; a reimage whose install boot this is goes on in reportBootResult().
+      if (!decoded.ok) {
+        // Refused, and killed before the refusal was finished: its report may not be in the spool, and a redelivery
+        // finds the id started, so it is reported here (a second identical report changes nothing at the manager).
+        this.report(entry.key, CommandPhase.FAILED, decoded.error);
+        this.deps.spool.finishCommand(entry.key);
+        continue;
+      }
+      if (entry.key === this.deps.boot.commandId) {
+        // A reimage whose install boot this is goes on in reportBootResult().
         this.deps.spool.finishCommand(entry.key);
         continue;
       }
