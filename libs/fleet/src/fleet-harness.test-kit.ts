@@ -98,7 +98,7 @@ export async function startFleet(options: HarnessOptions) {
   };
 
   return {
-    store, events, seen, errors, lifecycle, reconciler, driver, tenants, outbox, reimages, templates, addNode, activeIn, node, resumeEffects,
+    store, events, seen, errors, lifecycle, reconciler, driver, tenants, outbox, reimages, templates, addNode, activeIn, node, executeEffects, resumeEffects,
     async close() {
       await broker.close();
       await store.close();

@@ -41,10 +41,12 @@ export function createLifecycleEffects(deps: LifecycleEffectDeps): EffectExecuto
     if (!tenantId) return report(change, 'replace', `no replacement: node ${change.nodeId} is in no tenant`);
     const node = await deps.store.getNodeSummary(change.nodeId);
     if (!node) return report(change, 'replace', `no replacement: node ${change.nodeId} no longer exists`);
-    if (node.tenant === tenantId) {
-      await deps.store.setNodeTenant(node.id, null);
-      deps.events.emit({ type: 'node-tenant-changed', nodeId: node.id, tenantId: null, previous: tenantId, at: deps.now() });
+    // Whoever takes the node out of its tenant replaces it: the same failure's effects carried out again (a replica
+    // resuming them while another still runs them) find it taken and ask for no second spare.
+    if (!(await deps.store.takeNodeFromTenant(node.id, tenantId))) {
+      return report(change, 'replace', `no replacement: node ${change.nodeId} is no longer in tenant ${tenantId} (replaced already, or moved)`);
     }
+    deps.events.emit({ type: 'node-tenant-changed', nodeId: node.id, tenantId: null, previous: tenantId, at: deps.now() });
     const template = await deps.templates.forTenant(tenantId);
     if (!template) return report(change, 'replace', `no replacement: tenant ${tenantId} has no template to build one from`);
     const pick = pickSpare({ id: node.id, rack: node.rack }, template.profile, await spareCandidates(deps.store));
