@@ -159,6 +159,18 @@ describe('a command interrupted by an agent restart', () => {
   });
 });
 
+describe('a command interrupted while the boot id could not be read', () => {
+  it('reboot recorded in an unknown boot: not reported as done when the next start reads a boot id', async () => {
+    const dir = stateDir();
+    const first = agentStart(dir, { bootId: '', hang: 'reboot' });
+    await killedDuring(first, first.executor.handle(reboot('p3')));
+    const second = agentStart(dir, { bootId: 'b2' });
+    await second.executor.recover();
+    expect(second.calls).toEqual([]);
+    expect(second.reports).toEqual([{ id: 'p3', phase: 'FAILED', message: 'the agent restarted during the reboot; this machine does not say which boot it is in, so whether it rebooted is not known; not repeated' }]);
+  });
+});
+
 describe('a refused command interrupted by an agent restart', () => {
   it('killed after the refusal was journalled and before it was reported: reported failed after the restart, once', async () => {
     const dir = stateDir();

@@ -167,13 +167,15 @@ export class CommandExecutor {
         continue;
       }
       const { command } = decoded;
-      const sameBoot = bootId !== '' && entry.bootId === bootId;
+      // Which boot it was started in is known only when both ids were read: '' compared with an id proves nothing.
+      const bootUnknown = bootId === '' || entry.bootId === '';
+      const sameBoot = !bootUnknown && entry.bootId === bootId;
       if (crashRecovery[command.kind] === 'run-again' && sameBoot) {
         log.info('command interrupted by an agent restart; running it again');
         await this.run(entry.key, command, log);
         continue;
       }
-      const [phase, message] = this.interrupted(command, sameBoot, bootId === '');
+      const [phase, message] = this.interrupted(command, sameBoot, bootUnknown);
       log.info({ phase: CommandPhase[phase], message }, 'command interrupted; not repeated');
       this.report(entry.key, phase, message);
       this.deps.spool.finishCommand(entry.key);
