@@ -80,7 +80,11 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   const resent = await outbox.resume();
   const running = await reimages.start(1000);
   // Failures whose effects (replacement, isolation) the last stop cut off: carried out now.
-  const replaced = await resumeInterruptedEffects(deps.store, executeEffects);
+  // Logged, not fatal: a row the store refuses (an unknown state) must not keep the manager from starting.
+  const replaced = await resumeInterruptedEffects(deps.store, executeEffects).catch((error: unknown) => {
+    onError(error, { step: 'resume interrupted lifecycle effects' });
+    return 0;
+  });
   if (resent > 0 || running.resumed > 0 || replaced > 0) {
     deps.logger.warn({ commandsResent: resent, reimagesResumed: running.resumed, failuresResumed: replaced }, 'resumed work in flight at the last stop');
   }
