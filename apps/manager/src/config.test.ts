@@ -37,4 +37,14 @@ describe('manager config', () => {
     })();
     expect(both).toEqual(['METALFLEET_OVSDB_SWITCHES: switch "leaf" is not <name>=<host>:<port>', '--drain-hook-url: "x" is not a URL (e.g. https://host:port/path)']);
   });
+
+  it('refuses a duration past what it can be used for, before anything is written', () => {
+    // A bootstrap token lifetime past any date: the store threw a stack trace after the key and the CA were created.
+    expect(() => parse(['--initial-token-ttl-h', '1e300'])).toThrow('--initial-token-ttl-h: must be <= 8784');
+    // An interval past a timer's 2^31-1 ms: Node runs it every millisecond instead (the presence sweep, the fabric pass).
+    expect(() => parse(['--heartbeat-grace-s', '1e10'])).toThrow('--heartbeat-grace-s: must be <= 2147483');
+    expect(() => parse(['--fabric-interval-s', '1e7'])).toThrow('--fabric-interval-s: must be <= 2147483');
+    expect(() => parse([], { METALFLEET_REIMAGE_STEP_TIMEOUT_S: '1e13' })).toThrow('METALFLEET_REIMAGE_STEP_TIMEOUT_S: must be <= 2147483');
+    expect(parse(['--remediation-cooldown-s', '604800']).remediationCooldownS).toBe(604800);
+  });
 });

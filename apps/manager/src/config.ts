@@ -12,6 +12,11 @@ import { parseOvsdbSwitches } from '@metalfleet/fabric';
 import { parseBmcNetworks } from '@metalfleet/fleet';
 
 const Port = (def: number, description: string) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
+/**
+ * The longest duration in seconds an option may give: they become Node timers, which hold at most
+ * 2^31-1 ms (about 24.8 days) and run a longer one every millisecond; and deadlines, which must stay dates.
+ */
+const maxDurationS = Math.floor((2 ** 31 - 1) / 1000);
 
 export const ManagerConfig = Type.Object({
   dataDir: Type.String({ default: './data', description: 'State directory: SQLite database, CA, bootstrap token.' }),
@@ -33,13 +38,13 @@ export const ManagerConfig = Type.Object({
   tls: Type.Boolean({ default: true, description: 'gRPC and MQTT over TLS, with a CA the manager creates in <dataDir>/pki on first start.' }),
   httpTls: Type.Boolean({ default: true, description: 'REST API and dashboard over HTTPS, with a certificate from the manager\'s CA (clients trust <dataDir>/pki/ca.crt). false: plain HTTP, API tokens in clear; only behind a TLS proxy.' }),
   tlsHosts: Type.String({ default: '', description: 'Extra names and addresses (comma separated) for the server certificate; localhost, 127.0.0.1, the host name and --advertise-host are always in it.' }),
-  initialTokenTtlH: Type.Number({ exclusiveMinimum: 0, default: 168, description: 'Lifetime of the bootstrap token written to <dataDir>/bootstrap-token at start.' }),
-  telemetryIntervalS: Type.Number({ exclusiveMinimum: 0, default: 15, description: 'How often agents send telemetry (also their heartbeat).' }),
-  heartbeatGraceS: Type.Number({ exclusiveMinimum: 0, default: 45, description: 'A node silent for longer is shown offline.' }),
-  offlineFailureGraceS: Type.Number({ exclusiveMinimum: 0, default: 600, description: 'A node in service offline for longer is failed (and replaced).' }),
-  inventoryIntervalS: Type.Number({ exclusiveMinimum: 0, default: 3600, description: 'How often agents re-send their inventory.' }),
-  healthIntervalS: Type.Number({ exclusiveMinimum: 0, default: 30, description: 'How often agents evaluate health (changes are sent at once).' }),
-  healthDigestIntervalS: Type.Number({ exclusiveMinimum: 0, default: 300, description: 'How often agents send their full set of conditions.' }),
+  initialTokenTtlH: Type.Number({ exclusiveMinimum: 0, maximum: 366 * 24, default: 168, description: 'Lifetime of the bootstrap token written to <dataDir>/bootstrap-token at start (at most 366 days, as through the API).' }),
+  telemetryIntervalS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 15, description: 'How often agents send telemetry (also their heartbeat).' }),
+  heartbeatGraceS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 45, description: 'A node silent for longer is shown offline.' }),
+  offlineFailureGraceS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 600, description: 'A node in service offline for longer is failed (and replaced).' }),
+  inventoryIntervalS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 3600, description: 'How often agents re-send their inventory.' }),
+  healthIntervalS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 30, description: 'How often agents evaluate health (changes are sent at once).' }),
+  healthDigestIntervalS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 300, description: 'How often agents send their full set of conditions.' }),
   maxPayloadBytes: Type.Integer({ minimum: 1024, default: 262144, description: 'Largest MQTT payload accepted from a node.' }),
   mqttMaxConnectionsPerAddress: Type.Integer({ minimum: 0, default: 1024, description: 'Concurrent MQTT connections from one source address (0: no limit); nodes behind one NAT share theirs, so leave room for them.' }),
   mqttMaxUnauthenticatedConnections: Type.Integer({ minimum: 0, default: 10000, description: 'Concurrent MQTT connections that have not authenticated yet, all addresses together (0: no limit); each holds about 64 KiB. Leave room for a power-on storm: every node of it waits here at once.' }),
@@ -49,14 +54,14 @@ export const ManagerConfig = Type.Object({
   vlanPool: Type.String({ default: '100-3999', description: 'VLANs given to tenants (first-last).' }),
   vniPool: Type.String({ default: '10000-99999', description: 'VXLAN VNIs given to tenants (first-last).' }),
   provisioningVlan: Type.Integer({ minimum: 1, maximum: 4094, default: 10, description: 'VLAN of the provisioning network (PXE, discovery, reimaging); never a tenant\'s.' }),
-  fabricIntervalS: Type.Number({ exclusiveMinimum: 0, default: 5, description: 'How often switch ports are compared with the plan (drift is repaired then; node moves apply at once).' }),
+  fabricIntervalS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 5, description: 'How often switch ports are compared with the plan (drift is repaired then; node moves apply at once).' }),
   publicUrl: Type.String({ default: '', description: 'The boot endpoint\'s URL as nodes reach it (boot scripts, images); empty: http://<advertise host or this host>:<boot port>.' }),
   dashboardUrl: Type.String({ default: '', description: 'The dashboard\'s URL as people reach it (links in alerts); empty: https://<advertise host or this host>:<http port>.' }),
   imageDir: Type.String({ default: '', description: 'Directory served at /images/ (kernels, initrds, root images); empty: <dataDir>/images.' }),
-  discoveryTokenTtlS: Type.Integer({ minimum: 1, default: 900, description: 'Lifetime of a discovery token the boot endpoint hands an unknown MAC (single use, bound to that MAC); also the window of the two limits below.' }),
+  discoveryTokenTtlS: Type.Integer({ minimum: 1, maximum: maxDurationS, default: 900, description: 'Lifetime of a discovery token the boot endpoint hands an unknown MAC (single use, bound to that MAC); also the window of the two limits below.' }),
   discoveryTokensPerMac: Type.Integer({ minimum: 1, default: 3, description: 'Discovery tokens one MAC gets per token lifetime; beyond: HTTP 429 and a local-boot script.' }),
   discoveryTokensMax: Type.Integer({ minimum: 1, default: 100, description: 'Discovery tokens handed out per token lifetime, all MACs together; beyond: HTTP 429 and a local-boot script.' }),
-  bootTokenPurgeIntervalS: Type.Number({ exclusiveMinimum: 0, default: 60, description: 'How often expired boot-endpoint tokens (discovery, install) are deleted.' }),
+  bootTokenPurgeIntervalS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 60, description: 'How often expired boot-endpoint tokens (discovery, install) are deleted.' }),
   admitDiscovered: Type.Enum(['operator', 'bmc-enrollment', 'open'], { default: 'operator', description: 'When a machine registered through a discovery token may serve as a spare or in a tenant: operator (after an operator admits it), bmc-enrollment (also when it matches an enrollment made through its BMC), open (at once; labs only).' }),
   discoveryImage: Type.String({ default: '', description: 'Image (name@version) the boot endpoint gives machines it has no work for; empty: they boot from their disk.' }),
   reimageConcurrency: Type.Integer({ minimum: 1, default: 50, description: 'Most nodes being reimaged at once, fleet-wide.' }),
@@ -64,16 +69,16 @@ export const ManagerConfig = Type.Object({
   reimagePerTenant: Type.Integer({ minimum: 1, default: 16, description: 'Most nodes of one tenant being reimaged at once.' }),
   maintenanceWindows: Type.String({ default: '', description: 'Daily UTC windows for planned reimaging, e.g. "02:00-06:00,22:00-23:00"; empty: any time. Replacements ignore them.' }),
   drainHookUrl: Type.String({ default: '', description: 'URL POSTed {nodeId, hostname, tenant, reason} before a node is taken down; a 2xx answer means drained (see deploy/slurm).' }),
-  reimageBootTimeoutS: Type.Number({ exclusiveMinimum: 0, default: 900, description: 'How long a node may take to reboot and report its new image before it is power-cycled, then failed.' }),
-  reimageStepTimeoutS: Type.Number({ exclusiveMinimum: 0, default: 600, description: 'How long the drain, network and health steps of a reimage may take.' }),
+  reimageBootTimeoutS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 900, description: 'How long a node may take to reboot and report its new image before it is power-cycled, then failed.' }),
+  reimageStepTimeoutS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 600, description: 'How long the drain, network and health steps of a reimage may take.' }),
   maxPowerCycles: Type.Integer({ minimum: 0, default: 1, description: 'Power cycles through the BMC for an unresponsive node before its reimage fails.' }),
-  commandAckTimeoutS: Type.Number({ exclusiveMinimum: 0, default: 30, description: 'How long a command waits for the agent\'s ack before it is sent again.' }),
+  commandAckTimeoutS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 30, description: 'How long a command waits for the agent\'s ack before it is sent again.' }),
   commandMaxAttempts: Type.Integer({ minimum: 1, default: 3, description: 'Deliveries of a command before it is given up and escalated.' }),
-  remediationCooldownS: Type.Number({ minimum: 0, default: 3600, description: 'A software remedy (GPU reset, reboot, reimage) is not repeated on a node within this time.' }),
+  remediationCooldownS: Type.Number({ minimum: 0, maximum: maxDurationS, default: 3600, description: 'A software remedy (GPU reset, reboot, reimage) is not repeated on a node within this time.' }),
   alertRulesFile: Type.String({ default: '', description: 'Alert rules (YAML or JSON list, see docs/alerting.md); empty: the default rules. Rules made through the API come on top.' }),
-  alertIntervalS: Type.Number({ exclusiveMinimum: 0, default: 5, description: 'How often alert rules are evaluated (also soon after every failure).' }),
+  alertIntervalS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 5, description: 'How often alert rules are evaluated (also soon after every failure).' }),
   alertmanagerUrls: Type.String({ default: '', description: 'Prometheus Alertmanagers to send alerts to, comma separated (e.g. http://127.0.0.1:9093).' }),
-  alertmanagerRefreshS: Type.Number({ exclusiveMinimum: 0, default: 60, description: 'How often firing alerts are sent to Alertmanager again (they expire there after 4 of these).' }),
+  alertmanagerRefreshS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 60, description: 'How often firing alerts are sent to Alertmanager again (they expire there after 4 of these).' }),
   alertWebhookUrls: Type.String({ default: '', description: 'URLs POSTed a JSON message per rule when alerts fire or resolve, comma separated.' }),
   slackWebhookUrls: Type.String({ default: '', description: 'Slack-compatible incoming webhooks for firing and resolved alerts, comma separated.' }),
   dashboardDir: Type.String({ default: '', description: 'Static dashboard files; empty: the bundled dashboard.' }),

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { NodeSummary } from '@metalfleet/domain';
 import {
-  createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createReimages, startRemediation, webhookDrain, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
+  createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createReimages, resumeInterruptedEffects, startRemediation, webhookDrain, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
 } from '@metalfleet/fleet';
 import { IpmiDriver, RedfishDriver, type BmcDriver } from '@metalfleet/power';
 import type { BmcConfig, FleetStore } from '@metalfleet/store';
@@ -62,14 +62,15 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   });
   const templates = createClusterTemplates({ store: deps.store, tenants: deps.tenants, reimages, now: deps.now, newId: randomUUID });
   // Every transition's effects, from here on: replacements, isolation, repair tickets, power.
-  deps.lifecycle.executeEffectsWith(createLifecycleEffects({
+  const executeEffects = createLifecycleEffects({
     store: deps.store, events: deps.events, tenants: deps.tenants, templates, reimages, settleFabric, now: deps.now, onError,
     powerOff: async (nodeId) => {
       const bmc = await deps.store.getBmc(nodeId);
       if (bmc) await bmcDriver(bmc).powerOff();
       return bmc !== null;
     },
-  }));
+  });
+  deps.lifecycle.executeEffectsWith(executeEffects);
   const remediation = startRemediation({
     store: deps.store, events: deps.events, lifecycle: deps.lifecycle, templates, reimages, outbox, drain, now: deps.now,
     cooldownMs: config.remediationCooldownS * 1000, onError,
@@ -78,7 +79,15 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   const stopEnrollments = enrollments.listen();
   const resent = await outbox.resume();
   const running = await reimages.start(1000);
-  if (resent > 0 || running.resumed > 0) deps.logger.warn({ commandsResent: resent, reimagesResumed: running.resumed }, 'resumed work in flight at the last stop');
+  // Failures whose effects (replacement, isolation) the last stop cut off: carried out now.
+  // Logged, not fatal: a row the store refuses (an unknown state) must not keep the manager from starting.
+  const replaced = await resumeInterruptedEffects(deps.store, executeEffects).catch((error: unknown) => {
+    onError(error, { step: 'resume interrupted lifecycle effects' });
+    return 0;
+  });
+  if (resent > 0 || running.resumed > 0 || replaced > 0) {
+    deps.logger.warn({ commandsResent: resent, reimagesResumed: running.resumed, failuresResumed: replaced }, 'resumed work in flight at the last stop');
+  }
   const sweeper = setInterval(() => void outbox.sweep().catch((error: unknown) => onError(error, { step: 'command sweep' })), 1000);
   return {
     outbox, reimages, templates, enrollments, remediation,

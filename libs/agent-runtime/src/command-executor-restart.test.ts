@@ -158,3 +158,31 @@ describe('a command interrupted by an agent restart', () => {
     expect(second.reports).toEqual([{ id: 'g1', phase: 'FAILED', message: 'the agent restarted during the reset; whether GPU 2 was reset is not known; not repeated' }]);
   });
 });
+
+describe('a command interrupted while the boot id could not be read', () => {
+  it('reboot recorded in an unknown boot: not reported as done when the next start reads a boot id', async () => {
+    const dir = stateDir();
+    const first = agentStart(dir, { bootId: '', hang: 'reboot' });
+    await killedDuring(first, first.executor.handle(reboot('p3')));
+    const second = agentStart(dir, { bootId: 'b2' });
+    await second.executor.recover();
+    expect(second.calls).toEqual([]);
+    expect(second.reports).toEqual([{ id: 'p3', phase: 'FAILED', message: 'the agent restarted during the reboot; this machine does not say which boot it is in, so whether it rebooted is not known; not repeated' }]);
+  });
+});
+
+describe('a refused command interrupted by an agent restart', () => {
+  it('killed after the refusal was journalled and before it was reported: reported failed after the restart, once', async () => {
+    const dir = stateDir();
+    // What the agent leaves when it is killed between journalling a refused command and spooling its report.
+    const bad = message('x1', { case: 'resetGpu', value: { gpuIndex: 99 } });
+    const killed = new SpoolFile(join(dir, 'spool.db'));
+    files.push(killed);
+    expect(killed.spool('node').startCommand({ key: 'x1', kind: 'refused', payload: bad, bootId: 'b1' }, new Date())).toBe('new');
+    const second = agentStart(dir, { bootId: 'b1' });
+    await second.executor.recover();
+    await second.executor.handle(bad); // the manager's redelivery
+    expect(second.calls).toEqual([]);
+    expect(second.reports).toEqual([{ id: 'x1', phase: 'FAILED', message: 'refused: reset-gpu command: gpuIndex must be an integer from 0 to 63' }]);
+  });
+});

@@ -154,19 +154,28 @@ export class CommandExecutor {
       if (entry.kind === installKind) continue; // reportBootResult() runs it again
       const decoded = decodeCommand(entry.payload);
       const log = this.deps.logger.child({ commandId: entry.key, kind: entry.kind });
-      if (!decoded.ok || entry.key === this.deps.boot.commandId) {
-        // Refused commands are finished when refused; a reimage whose install boot this is goes on in reportBootResult().
+      if (!decoded.ok) {
+        // Refused, and killed before the refusal was finished: its report may not be in the spool, and a redelivery
+        // finds the id started, so it is reported here (a second identical report changes nothing at the manager).
+        this.report(entry.key, CommandPhase.FAILED, decoded.error);
+        this.deps.spool.finishCommand(entry.key);
+        continue;
+      }
+      if (entry.key === this.deps.boot.commandId) {
+        // A reimage whose install boot this is goes on in reportBootResult().
         this.deps.spool.finishCommand(entry.key);
         continue;
       }
       const { command } = decoded;
-      const sameBoot = bootId !== '' && entry.bootId === bootId;
+      // Which boot it was started in is known only when both ids were read: '' compared with an id proves nothing.
+      const bootUnknown = bootId === '' || entry.bootId === '';
+      const sameBoot = !bootUnknown && entry.bootId === bootId;
       if (crashRecovery[command.kind] === 'run-again' && sameBoot) {
         log.info('command interrupted by an agent restart; running it again');
         await this.run(entry.key, command, log);
         continue;
       }
-      const [phase, message] = this.interrupted(command, sameBoot, bootId === '');
+      const [phase, message] = this.interrupted(command, sameBoot, bootUnknown);
       log.info({ phase: CommandPhase[phase], message }, 'command interrupted; not repeated');
       this.report(entry.key, phase, message);
       this.deps.spool.finishCommand(entry.key);

@@ -10,7 +10,7 @@ import { createCommandOutbox } from './controllers/command-outbox.ts';
 import { createFabricReconciler } from './controllers/fabric-reconciler.ts';
 import { FleetEvents, type FleetEvent } from './events/fleet-events.ts';
 import { createLifecycle } from './controllers/lifecycle.ts';
-import { createLifecycleEffects } from './controllers/lifecycle-effects.ts';
+import { createLifecycleEffects, resumeInterruptedEffects } from './controllers/lifecycle-effects.ts';
 import { createReimages, type BmcControl, type ReimageDeps } from './controllers/reimages.ts';
 import { createTenants } from './services/tenants.ts';
 
@@ -67,7 +67,10 @@ export async function startFleet(options: HarnessOptions) {
     timeoutsMs: { draining: 60_000, isolating: 60_000, rebooting: 60_000, installing: 60_000, 'health-check': 60_000, restoring: 60_000 }, maxPowerCycles: 1, onError,
   });
   const templates = createClusterTemplates({ store, tenants, reimages, now, newId });
-  lifecycle.executeEffectsWith(createLifecycleEffects({ store, events, tenants, templates, reimages, settleFabric, powerOff: async () => false, now, onError }));
+  const executeEffects = createLifecycleEffects({ store, events, tenants, templates, reimages, settleFabric, powerOff: async () => false, now, onError });
+  lifecycle.executeEffectsWith(executeEffects);
+  /** What a restarted manager does first: the effects a stop cut off. */
+  const resumeEffects = () => resumeInterruptedEffects(store, executeEffects);
   await store.putImage({ name: 'gpu-os', version: '1', kernelUrl: 'http://m/k', initrdUrl: 'http://m/i', rootUrl: 'http://m/r', sha256, cmdline: '' }, now());
 
   async function addNode(id: string): Promise<void> {
@@ -95,7 +98,7 @@ export async function startFleet(options: HarnessOptions) {
   };
 
   return {
-    store, events, seen, errors, lifecycle, reconciler, driver, tenants, outbox, reimages, templates, addNode, activeIn, node,
+    store, events, seen, errors, lifecycle, reconciler, driver, tenants, outbox, reimages, templates, addNode, activeIn, node, executeEffects, resumeEffects,
     async close() {
       await broker.close();
       await store.close();

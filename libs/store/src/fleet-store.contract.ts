@@ -161,7 +161,10 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(await store.setNodeTenant('nobody', 't1')).toBe(false);
       expect((await store.getNodeSummary('n1'))?.tenant).toBe('t1');
       await expect(store.deleteTenant('t1')).rejects.toMatchObject({ code: 'conflict' });
-      await store.setNodeTenant('n1', null);
+      expect(await store.takeNodeFromTenant('n1', 't2')).toBe(false);
+      expect(await store.takeNodeFromTenant('n1', 't1')).toBe(true);
+      expect(await store.takeNodeFromTenant('n1', 't1')).toBe(false);
+      expect((await store.getNodeSummary('n1'))?.tenant).toBeNull();
       expect(await store.deleteTenant('t1')).toBe(true);
       expect(await store.deleteTenant('t1')).toBe(false);
       expect(await store.listTenants()).toEqual([]);

@@ -17,6 +17,8 @@ export interface NetworkStore {
   deleteTenant(id: string): Promise<boolean>;
   /** Returns false for an unknown node. */
   setNodeTenant(nodeId: string, tenantId: string | null): Promise<boolean>;
+  /** Takes the node out of `tenantId` if it is still there: false when another writer took it first (or it was never there). */
+  takeNodeFromTenant(nodeId: string, tenantId: string): Promise<boolean>;
   /** Sets (or with `null` node, removes) the planned link of one switch port. */
   setPlannedLink(switchName: string, port: string, link: { nodeId: string; mac: string } | null): Promise<void>;
   /**

@@ -38,6 +38,10 @@ export function pgNetworkStore(query: Query, inTransaction: <T>(work: (q: Query)
       return ((await query('UPDATE nodes SET tenant = $1 WHERE id = $2', [tenantId, nodeId])).rowCount ?? 0) > 0;
     },
 
+    async takeNodeFromTenant(nodeId, tenantId) {
+      return ((await query('UPDATE nodes SET tenant = NULL WHERE id = $1 AND tenant = $2', [nodeId, tenantId])).rowCount ?? 0) > 0;
+    },
+
     async setPlannedLink(switchName, port, link) {
       if (!link) {
         await query("DELETE FROM port_links WHERE switch_name = $1 AND port = $2 AND source = 'manual'", [switchName, port]);

@@ -1,6 +1,6 @@
 // WorkStore in SQL both SQLite and PostgreSQL speak: times are epoch
 // milliseconds, structured arguments are JSON text.
-import { DomainError, checkAgentCommand, type ClusterTemplate, type Image, type ReimagePhase } from '@metalfleet/domain';
+import { DomainError, checkAgentCommand, commandKinds, type ClusterTemplate, type Image, type ReimagePhase } from '@metalfleet/domain';
 import { evidenceFromJson, evidenceToJson, failureFromJson, failureToJson } from './reimage-evidence-json.ts';
 import type { SqlExecutor } from './sql-executor.ts';
 import type { BmcConfig, CommandRecord, EnrollmentRecord, CommandState, OperationNodeRecord, OperationRecord, WorkStore } from './work-store.ts';
@@ -40,6 +40,16 @@ function commandOf(r: CommandRow) {
   const checked = checkAgentCommand(r.kind, JSON.parse(r.args));
   if (!checked.ok) throw new DomainError('internal', `stored command ${r.id} is invalid: ${checked.error}`);
   return checked.command;
+}
+
+/** Refused arguments when the stored text is not JSON at all; null when it parses. */
+function argsJson(text: string): { ok: false; error: string } | null {
+  try {
+    JSON.parse(text);
+    return null;
+  } catch {
+    return { ok: false, error: 'the arguments are not JSON' };
+  }
 }
 
 const rowCommand = (r: CommandRow): CommandRecord => ({
@@ -215,7 +225,21 @@ export function sqlWorkStore(db: SqlExecutor): WorkStore {
       return (await db.run(`UPDATE commands SET ${sets.join(', ')} WHERE id = ? AND state IN (${placeholders(from.length)})`, [...params, id, ...from])) > 0;
     },
     async openCommands() {
-      return (await db.all<CommandRow>("SELECT * FROM commands WHERE state IN ('pending', 'sent', 'acked', 'running') ORDER BY created_at, id")).map(rowCommand);
+      const rows = await db.all<CommandRow>("SELECT * FROM commands WHERE state IN ('pending', 'sent', 'acked', 'running') ORDER BY created_at, id");
+      const open: CommandRecord[] = [];
+      // One row that does not fit must not stop every other command (the sweep and the manager's start read them all).
+      for (const row of rows) {
+        if (!(commandKinds as readonly string[]).includes(row.kind)) continue; // a newer manager's kind: that manager sends it
+        const checked = argsJson(row.args) ?? checkAgentCommand(row.kind, JSON.parse(row.args));
+        if (checked.ok) {
+          open.push(rowCommand(row));
+          continue;
+        }
+        // A kind this manager sends, with arguments it would refuse (and the agent too): ended with the reason, never sent.
+        await db.run("UPDATE commands SET state = 'failed', message = ?, updated_at = ? WHERE id = ? AND state IN ('pending', 'sent', 'acked', 'running')",
+          [`stored command is invalid, not sent: ${checked.error}`, Date.now(), row.id]);
+      }
+      return open;
     },
     async commandsOf(nodeId, limit) {
       return (await db.all<CommandRow>('SELECT * FROM commands WHERE node_id = ? ORDER BY created_at DESC, id DESC LIMIT ?', [nodeId, limit])).map(rowCommand);

@@ -34,6 +34,10 @@ export function sqliteNetworkStore(db: SqliteHandle, inTransaction: <T>(db: Sqli
       return db.prepare('UPDATE nodes SET tenant = ? WHERE id = ?').run(tenantId, nodeId).changes > 0;
     },
 
+    async takeNodeFromTenant(nodeId, tenantId) {
+      return db.prepare('UPDATE nodes SET tenant = NULL WHERE id = ? AND tenant = ?').run(nodeId, tenantId).changes > 0;
+    },
+
     async setPlannedLink(switchName, port, link) {
       if (!link) {
         db.prepare("DELETE FROM port_links WHERE switch_name = ? AND port = ? AND source = 'manual'").run(switchName, port);

@@ -62,4 +62,38 @@ describe('SQLite rows', () => {
       await store.close();
     }
   });
+
+  it('fails an open command whose stored arguments no longer fit its kind, leaves a kind only a newer manager knows alone, and still hands out the others', async () => {
+    const path = join(dir, 'commands', 'fleet.db');
+    const store = openSqliteFleetStore({ path });
+    try {
+      await store.createNode(newNode('n1', { systemUuid: 'u-c' }));
+      const at = new Date('2026-11-21T10:00:00Z');
+      const command = (id: string) => ({
+        id, nodeId: 'n1', operationId: null, kind: 'reset-gpu' as const, args: { gpuIndex: 1 }, state: 'pending' as const, attempts: 0, ackDeadlineAt: null,
+        message: '', verifiedSha256: '', createdAt: at, updatedAt: at,
+      });
+      await store.createCommand(command('c1'));
+      await store.createCommand(command('c2'));
+      await store.createCommand(command('c3'));
+      await store.createCommand(command('c4'));
+      const raw = new DatabaseSync(path);
+      // A hand edit, and a kind only a newer manager sharing the database knows.
+      raw.prepare(`UPDATE commands SET args = '{"gpuIndex":99}' WHERE id = 'c1'`).run();
+      raw.prepare(`UPDATE commands SET kind = 'firmware-update' WHERE id = 'c3'`).run();
+      raw.prepare(`UPDATE commands SET args = '{gpuIndex' WHERE id = 'c4'`).run();
+      // One such row stopped every command from being sent (the sweep threw) and the manager from starting (resume threw).
+      expect((await store.openCommands()).map((c) => c.id)).toEqual(['c2']);
+      const ended = raw.prepare("SELECT id, state, message FROM commands WHERE id <> 'c2' ORDER BY id").all();
+      raw.close();
+      expect(ended).toEqual([
+        { id: 'c1', state: 'failed', message: expect.stringContaining('gpuIndex must be an integer from 0 to 63') },
+        // Not this manager's to end: the newer one sends it.
+        { id: 'c3', state: 'pending', message: '' },
+        { id: 'c4', state: 'failed', message: 'stored command is invalid, not sent: the arguments are not JSON' },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -124,7 +124,10 @@ export interface WorkStore {
   getCommand(id: string): Promise<CommandRecord | null>;
   /** Applies `update` only while the command is in one of `from`; returns whether it did. */
   updateCommand(id: string, from: readonly CommandState[], update: CommandUpdate, at: Date): Promise<boolean>;
-  /** Commands not yet finished: pending, sent, acked, running. */
+  /**
+   * Commands not yet finished (pending, sent, acked, running), oldest first. One whose stored arguments no longer fit its kind is failed with
+   * the reason and left out; one of a kind this manager does not know (a newer manager's) is left out untouched.
+   */
   openCommands(): Promise<CommandRecord[]>;
   /** A node's commands, newest first. */
   commandsOf(nodeId: string, limit: number): Promise<CommandRecord[]>;

@@ -36,4 +36,48 @@ describe('lifecycle effects, whatever caused the transition', () => {
     expect(f.seen).toContainEqual(expect.objectContaining({ type: 'remediation', nodeId: 'n1', action: 'replace', outcome: expect.stringContaining('replaced by spare') }));
     expect(f.errors).toEqual([]);
   });
+
+  it('after a restart, carries out the effects of a failure whose manager stopped before them: the tenant node is replaced, once', async () => {
+    const f = await startFleet({ now: () => t0, switchFor: ['n1', 'spare'] });
+    closers.push(f.close);
+    const tenant = await f.tenants.create('training');
+    for (const id of ['n1', 'spare']) await f.addNode(id);
+    await f.templates.create({ name: 'train', image: { name: 'gpu-os', version: '1' }, tenantId: tenant.id, nodeCount: 1, profile: { gpuModel: '', gpuCount: 0, minMemoryBytes: 0 } });
+    await f.activeIn(tenant.id, 'n1');
+    // The offline sweep's transition is written; the manager is killed before its effects run (they run after the write).
+    expect(await f.store.transitionNode('n1', 'active', 'failed', 'fail', { actor: 'presence', reason: 'offline for more than 600 s', at: t0 })).toBe(true);
+
+    expect(await f.resumeEffects()).toBe(1);
+    expect(await f.resumeEffects()).toBe(0);
+
+    expect(await f.node('n1')).toMatchObject({ state: 'failed', tenant: null });
+    expect(f.driver?.vlans.get('p-n1')).toBe(10);
+    expect(await f.node('spare')).toMatchObject({ state: 'allocated', tenant: tenant.id });
+    const replacements = (await f.store.listOperations(10)).filter((o) => o.kind === 'replace-node');
+    expect(replacements).toEqual([expect.objectContaining({ actor: 'presence', reason: expect.stringContaining('replaces n1') })]);
+    expect(f.errors).toEqual([]);
+  });
+
+  it('the effects of one failure carried out twice (a replica resuming what another still runs) replace the node once', async () => {
+    const f = await startFleet({ now: () => t0 });
+    closers.push(f.close);
+    const tenant = await f.tenants.create('training');
+    for (const id of ['n1', 'spare-1', 'spare-2']) await f.addNode(id);
+    await f.templates.create({ name: 'train', image: { name: 'gpu-os', version: '1' }, tenantId: tenant.id, nodeCount: 1, profile: { gpuModel: '', gpuCount: 0, minMemoryBytes: 0 } });
+    await f.activeIn(tenant.id, 'n1');
+    expect(await f.store.transitionNode('n1', 'active', 'failed', 'fail', { actor: 'presence', reason: 'offline for more than 600 s', at: t0 })).toBe(true);
+    const change = {
+      nodeId: 'n1', from: 'active', to: 'failed', event: 'fail', actor: 'presence', reason: 'offline for more than 600 s',
+      effects: ['isolate-from-tenant', 'request-replacement'], tenant: tenant.id, at: t0,
+    } as const;
+
+    // Both read the node while it still held its tenant; the second gets to the replacement after the first is done.
+    const [first, second] = [await f.executeEffects(change), await f.executeEffects(change)];
+
+    expect(first.find((o) => o.effect === 'request-replacement')?.operationId).not.toBeNull();
+    expect(second.find((o) => o.effect === 'request-replacement')).toMatchObject({ operationId: null, outcome: expect.stringContaining('no replacement') });
+    expect((await f.store.listOperations(10)).filter((o) => o.kind === 'replace-node')).toHaveLength(1);
+    expect((await f.store.listNodes()).filter((n) => n.tenant === tenant.id)).toHaveLength(1);
+    expect(f.errors).toEqual([]);
+  });
 });

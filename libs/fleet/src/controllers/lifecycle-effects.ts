@@ -4,7 +4,7 @@
 // that took it down and lost it — leaves its tenant's network and its tenant,
 // and a matching spare (same rack first) is allocated to the tenant and
 // reimaged with the tenant's template: the cluster returns to its size.
-import { pickSpare, type LifecycleEffect } from '@metalfleet/domain';
+import { pickSpare, transition, type LifecycleEffect } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { ClusterTemplates } from '../services/cluster-templates.ts';
 import type { FleetEvents } from '../events/fleet-events.ts';
@@ -41,10 +41,12 @@ export function createLifecycleEffects(deps: LifecycleEffectDeps): EffectExecuto
     if (!tenantId) return report(change, 'replace', `no replacement: node ${change.nodeId} is in no tenant`);
     const node = await deps.store.getNodeSummary(change.nodeId);
     if (!node) return report(change, 'replace', `no replacement: node ${change.nodeId} no longer exists`);
-    if (node.tenant === tenantId) {
-      await deps.store.setNodeTenant(node.id, null);
-      deps.events.emit({ type: 'node-tenant-changed', nodeId: node.id, tenantId: null, previous: tenantId, at: deps.now() });
+    // Whoever takes the node out of its tenant replaces it: the same failure's effects carried out again (a replica
+    // resuming them while another still runs them) find it taken and ask for no second spare.
+    if (!(await deps.store.takeNodeFromTenant(node.id, tenantId))) {
+      return report(change, 'replace', `no replacement: node ${change.nodeId} is no longer in tenant ${tenantId} (replaced already, or moved)`);
     }
+    deps.events.emit({ type: 'node-tenant-changed', nodeId: node.id, tenantId: null, previous: tenantId, at: deps.now() });
     const template = await deps.templates.forTenant(tenantId);
     if (!template) return report(change, 'replace', `no replacement: tenant ${tenantId} has no template to build one from`);
     const pick = pickSpare({ id: node.id, rack: node.rack }, template.profile, await spareCandidates(deps.store));
@@ -94,4 +96,31 @@ export function createLifecycleEffects(deps: LifecycleEffectDeps): EffectExecuto
 
 function unreachable(effect: never): never {
   throw new Error(`no such lifecycle effect: ${String(effect)}`);
+}
+
+/**
+ * After a restart: the effects of a failure that a stop (or a crash, or a kill)
+ * cut off. Effects run after their transition is written, so a manager that
+ * dies in between (while the fabric settles, say) leaves a failed node that
+ * still holds its tenant: nothing else would ever replace it. Replacing takes
+ * the tenant away first, so a node failed (or sent on to repair) that still
+ * holds one has had no replacement asked for; its latest failure's effects, as
+ * the domain computes them for that transition, are carried out now. Answers
+ * how many nodes that was.
+ */
+export async function resumeInterruptedEffects(store: FleetStore, execute: EffectExecutor): Promise<number> {
+  let resumed = 0;
+  for (const node of await store.listNodes()) {
+    if (node.tenant === null || (node.state !== 'failed' && node.state !== 'repair')) continue;
+    const failure = (await store.history(node.id)).findLast((h) => h.to === 'failed');
+    if (!failure) continue;
+    const computed = transition(failure.from, failure.event);
+    if (!computed.ok || !computed.effects.includes('request-replacement')) continue;
+    await execute({
+      nodeId: node.id, from: failure.from, to: failure.to, event: failure.event, actor: failure.actor, reason: failure.reason,
+      effects: computed.effects, tenant: node.tenant, at: failure.at,
+    });
+    resumed += 1;
+  }
+  return resumed;
 }
