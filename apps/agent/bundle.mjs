@@ -21,7 +21,7 @@ await build({
 
 /** Every non-ASCII UTF-16 unit as a \uXXXX escape (pairs of them for characters beyond the BMP). */
 export function asciiOnly(source) {
-  return source.replace(/[^\x00-\x7f]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return source.replace(/[\u0080-\uffff]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 writeFileSync(outfile, asciiOnly(readFileSync(outfile, 'utf8')));
