@@ -31,7 +31,7 @@ export const floors: Floor[] = [
   { name: '+ grpc-js, mqtt, protobuf', imports: wire },
   { name: '+ @metalfleet/transport', imports: [...wire, '@metalfleet/transport'] },
   { name: '+ manager-transport (pre-split)', imports: [...wire, '@metalfleet/transport', '@metalfleet/manager-transport'] },
-  { name: '+ transport, the agent\'s other libs', imports: [...wire, '@metalfleet/transport', ...others] },
+  { name: '+ the agent\'s other libraries', imports: [...wire, '@metalfleet/transport', ...others] },
 ];
 
 function probeSource(imports: string[]): string {
