@@ -1,5 +1,6 @@
 // The agent as it ships: one ESM file for Node 24 (npm run bundle; deploy/image/build.sh).
-// Usage: node bundle.mjs [outfile]   (default dist/metalfleet-agent.mjs)
+// Usage: node bundle.mjs [OUTFILE | --outfile=OUTFILE] [--metafile=FILE]
+// (default dist/metalfleet-agent.mjs; the metafile is esbuild's, for test/lint).
 //
 // The output is kept pure ASCII. esbuild escapes non-ASCII characters in strings
 // but not in regular expressions (systeminformation has /[^°]/), and a single
@@ -11,9 +12,13 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const outfile = process.argv[2] ?? `${here}dist/metalfleet-agent.mjs`;
+const args = process.argv.slice(2);
+const flag = (name) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const outfile = flag('outfile') ?? args.find((a) => !a.startsWith('--')) ?? `${here}dist/metalfleet-agent.mjs`;
+const metafile = flag('metafile');
 
-await build({
+const result = await build({
+  metafile: metafile !== undefined,
   entryPoints: [`${here}src/main.ts`], outfile, bundle: true, minify: true, platform: 'node', target: 'node24', format: 'esm',
   logLevel: 'warning', legalComments: 'none',
   banner: { js: "import { createRequire as mfRequire } from 'node:module'; const require = mfRequire(import.meta.url);" },
@@ -25,3 +30,4 @@ export function asciiOnly(source) {
 }
 
 writeFileSync(outfile, asciiOnly(readFileSync(outfile, 'utf8')));
+if (metafile !== undefined) writeFileSync(metafile, JSON.stringify(result.metafile));
