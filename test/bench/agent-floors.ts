@@ -2,8 +2,8 @@
 // run: the same Node with the agent's options importing nothing, then the wire
 // libraries the agent cannot do without (grpc-js, mqtt.js, protobuf-es), then
 // those plus the workspace libraries named in each row. Every probe is an
-// esbuild bundle built with the agent's bundle options (apps/agent/package.json
-// "bundle") and sits idle while it is sampled, so a row minus the row above is
+// esbuild bundle built with the agent's bundle options (apps/agent/bundle.mjs)
+// and sits idle while it is sampled, so a row minus the row above is
 // what that import costs once loaded. The pre-split row is what the agent carried
 // before the broker and the CA moved to libs/manager-transport; the last row is
 // every library the agent bundles, loaded and idle: what is left between it and
