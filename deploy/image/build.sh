@@ -122,9 +122,7 @@ for lib in $(ldd "$root/usr/local/bin/node" | grep -o '/[^ ]*'); do
 done
 
 step "agent bundle"
-"$repo/node_modules/.bin/esbuild" "$repo/apps/agent/src/main.ts" --bundle --minify --platform=node --format=esm --target=node24 \
-  --outfile="$root/opt/metalfleet/agent.mjs" --log-level=warning --legal-comments=none \
-  --banner:js="import { createRequire as mfRequire } from 'node:module'; const require = mfRequire(import.meta.url);"
+"$node" "$repo/apps/agent/bundle.mjs" "$root/opt/metalfleet/agent.mjs"
 
 step "initramfs"
 dest=$out/$name/$version

@@ -2,11 +2,13 @@
 // run: the same Node with the agent's options importing nothing, then the wire
 // libraries the agent cannot do without (grpc-js, mqtt.js, protobuf-es), then
 // those plus the workspace libraries named in each row. Every probe is an
-// esbuild bundle built with the agent's bundle options (apps/agent/package.json
-// "bundle") and sits idle while it is sampled, so a row minus the row above is
-// what that import costs once loaded. The last row is what the agent carried
-// before the broker and the CA moved to libs/manager-transport.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// esbuild bundle built with the agent's bundle options (apps/agent/bundle.mjs)
+// and sits idle while it is sampled, so a row minus the row above is
+// what that import costs once loaded. The pre-split row is what the agent carried
+// before the broker and the CA moved to libs/manager-transport; the last row is
+// every library the agent bundles, loaded and idle: what is left between it and
+// the agent is the agent's own code and state, its connections and its work.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,12 +23,15 @@ export interface Floor {
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const wire = ['@grpc/grpc-js', 'mqtt', '@bufbuild/protobuf'];
+/** Everything else the agent bundles from npm, and the spool's SQLite. */
+const others = ['systeminformation', 'typebox', 'yaml', 'pino', 'commander', 'fast-xml-parser', 'node:sqlite'];
 
 export const floors: Floor[] = [
   { name: 'node, nothing imported', imports: [] },
   { name: '+ grpc-js, mqtt, protobuf', imports: wire },
   { name: '+ @metalfleet/transport', imports: [...wire, '@metalfleet/transport'] },
   { name: '+ manager-transport (pre-split)', imports: [...wire, '@metalfleet/transport', '@metalfleet/manager-transport'] },
+  { name: '+ the agent\'s other libraries', imports: [...wire, '@metalfleet/transport', ...others] },
 ];
 
 function probeSource(imports: string[]): string {
@@ -61,6 +66,8 @@ export async function startFloors(nodeOptions: string[], selected: Floor[] = flo
         bundle: true, minify: true, platform: 'node', target: 'node24', format: 'esm', outfile, logLevel: 'warning',
         banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
       });
+      // ASCII like the agent's bundle (apps/agent/bundle.mjs), or one character doubles the source held in memory.
+      writeFileSync(outfile, readFileSync(outfile, 'utf8').replace(/[\u0080-\uffff]/g, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`));
       procs.push(start(outfile, [], nodeOptions));
     }
     await Promise.all(procs.map((p) => p.waitForLog('loaded')));

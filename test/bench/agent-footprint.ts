@@ -1,7 +1,7 @@
 // npm run bench: the agent's footprint on this machine at a 10 s collection
 // interval (telemetry and health), beside prometheus-node-exporter scraped
 // every 10 s in the same run. The agent runs as it ships to nodes: the esbuild
-// bundle with its production Node options. Target: under 60 MiB RSS and under
+// bundle with its production Node options and environment. Target: under 60 MiB RSS and under
 // 0.5 % of one core on average. Idle probes with the same Node options are
 // measured alongside (agent-floors.ts): Node importing nothing, with the wire
 // libraries, with the shared transport, so the agent's figure can be read
@@ -23,11 +23,11 @@ const cycleSeconds = 10;
 const exporterBin = '/usr/bin/prometheus-node-exporter';
 const agentDir = fileURLToPath(new URL('../../apps/agent/', import.meta.url));
 
-/** Builds the agent bundle and returns how to run it (node options + file). */
-function agentBundle(): { file: string; nodeOptions: string[] } {
+/** Builds the agent bundle and returns how to run it (node options, environment, file), as deploy/ launches it. */
+function agentBundle(): { file: string; nodeOptions: string[]; env: Record<string, string> } {
   execFileSync('npm', ['run', 'bundle', '--silent'], { cwd: agentDir, stdio: 'inherit' });
-  const pkg = JSON.parse(readFileSync(`${agentDir}package.json`, 'utf8')) as { metalfleet: { nodeOptions: string } };
-  return { file: `${agentDir}dist/metalfleet-agent.mjs`, nodeOptions: pkg.metalfleet.nodeOptions.split(' ') };
+  const pkg = JSON.parse(readFileSync(`${agentDir}package.json`, 'utf8')) as { metalfleet: { nodeOptions: string; env: Record<string, string> } };
+  return { file: `${agentDir}dist/metalfleet-agent.mjs`, nodeOptions: pkg.metalfleet.nodeOptions.split(' '), env: pkg.metalfleet.env };
 }
 
 function ensureNodeExporter(): void {
@@ -49,6 +49,8 @@ export async function runAgentFootprint(): Promise<void> {
   try {
     await manager.start();
     const bundle = agentBundle();
+    // The agent's environment (MALLOC_ARENA_MAX) for it and the idle probes; the manager started without it.
+    Object.assign(process.env, bundle.env);
     agent.proc = start(bundle.file, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--state-dir', join(dir, 'agent'), '--log-level', 'warn'], bundle.nodeOptions);
     const exporterPort = await freePort();
     exporter = spawn(exporterBin, [`--web.listen-address=127.0.0.1:${exporterPort}`], { stdio: 'ignore' });
@@ -67,7 +69,7 @@ export async function runAgentFootprint(): Promise<void> {
     console.log(`\n${'process'.padEnd(34)} ${'RSS avg'.padStart(8)} ${'RSS max'.padStart(8)} ${'anon avg'.padStart(9)} ${'CPU %core'.padStart(10)} ${'CPU ms/cycle'.padStart(12)}`);
     console.log(row('metalfleet-agent', a));
     console.log(row('node-exporter (scraped)', e));
-    console.log(`idle probes with the agent's Node options (${bundle.nodeOptions.join(' ')}):`);
+    console.log(`idle probes with the agent's Node options (${bundle.nodeOptions.join(' ')}) and environment (${Object.entries(bundle.env).map(([k, v]) => `${k}=${v}`).join(' ')}):`);
     for (const floor of floors) {
       const f = result[floor.name];
       if (f) console.log(row(`  ${floor.name}`, f));

@@ -5,8 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { get as httpGet, type IncomingMessage } from 'node:http';
-import { get as httpsGet } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,7 +36,9 @@ export interface TargetDisk {
 const attempts = 5;
 
 function request(url: string, from: number, signal?: AbortSignal): Promise<IncomingMessage> {
-  const get = url.startsWith('https:') ? httpsGet : httpGet;
+  // Loaded here, not imported: an ESM import of node:http reads all its exports, and its
+  // lazy WebSocket export loads undici and web streams (about 2 MiB the agent keeps for nothing).
+  const { get } = process.getBuiltinModule(url.startsWith('https:') ? 'node:https' : 'node:http');
   return new Promise((resolve, reject) => {
     const req = get(url, { headers: from > 0 ? { range: `bytes=${from}-` } : {}, ...(signal ? { signal } : {}) }, resolve);
     req.on('error', reject);

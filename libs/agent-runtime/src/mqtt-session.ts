@@ -65,6 +65,9 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     reconnectPeriod: 1000 + Math.floor(Math.random() * 2000),
     connectTimeout: 30_000,
     keepalive: 30,
+    // mqtt-packet otherwise builds a Buffer for each of the 65 536 packet ids on the first
+    // packet and keeps them: 6.5 MiB of heap, a tenth of the agent's memory, to save a 2-byte alloc.
+    writeCache: false,
     will: { topic: statusTopic, payload: Buffer.from(statusPayload('offline', new Date(), deps.version, bootId)), qos: 1, retain: true },
   };
   if (reg.mqttTls) {
