@@ -123,14 +123,30 @@ describe('metalfleet CLI', () => {
   }, 60_000);
 
   it('Ctrl-C stops watching (exit 130), not the operation', async () => {
-    const operation = await json<Operation>(['nodes', 'reimage', nodeIds[0] ?? '', '--image', 'gpu-os@1']);
-    const env = { PATH: process.env['PATH'] ?? '', HOME: dir, METALFLEET_MANAGER: manager.http, METALFLEET_CA_FILE: manager.caFile, METALFLEET_TOKEN: operatorToken };
-    const watch = spawn(process.execPath, [cliBin, 'operations', 'watch', operation.id], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The simulated nodes are paused, so the operation is still running whenever the watch gets its Ctrl-C.
+    agent?.child.kill('SIGSTOP');
+    let operation: Operation;
     let stdout = '';
-    watch.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    watch.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => watch.once('exit', resolve));
+    let code: number | null;
+    try {
+      operation = await json<Operation>(['nodes', 'reimage', nodeIds[0] ?? '', '--image', 'gpu-os@1']);
+      const env = { PATH: process.env['PATH'] ?? '', HOME: dir, METALFLEET_MANAGER: manager.http, METALFLEET_CA_FILE: manager.caFile, METALFLEET_TOKEN: operatorToken };
+      const watch = spawn(process.execPath, [cliBin, 'operations', 'watch', operation.id], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      watch.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+      // Interrupted once it is watching (its progress bar is out), however slowly the CLI started.
+      await new Promise<void>((resolve, reject) => {
+        let stderr = '';
+        watch.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          if (stderr.includes(`operation ${operation.id} |`)) resolve();
+        });
+        watch.once('exit', () => reject(new Error(`the watch ended before it showed progress: ${stderr}`)));
+      });
+      watch.kill('SIGINT');
+      code = await new Promise<number | null>((resolve) => watch.once('exit', resolve));
+    } finally {
+      agent?.child.kill('SIGCONT');
+    }
     expect(code).toBe(130);
     expect(stdout).toContain(`stopped watching operation ${operation.id}; it goes on`);
     const done = await eventually(() => json<Operation>(['operations', 'show', operation.id]), (o) => o.state !== 'running', 30_000);

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { diskInstaller } from './image-installer.ts';
+import { diskInstaller, verifyingInstaller } from './image-installer.ts';
 
 const image = randomBytes(3 * 2 ** 20);
 const sha = createHash('sha256').update(image).digest('hex');
@@ -13,11 +13,17 @@ let server: Server | null = null;
 const ranges: string[] = [];
 
 /** Serves the image with range support; the first full download is cut after 1 MiB, as a dropped link would. */
-async function serve(options: { cutFirst: boolean }): Promise<string> {
+async function serve(options: { cutFirst: boolean; downFor?: number }): Promise<string> {
   let cut = options.cutFirst;
+  let down = options.downFor ?? 0;
   server = createServer((req, res) => {
     const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     ranges.push(req.headers.range ?? 'none');
+    // A manager that is restarting: the connection drops before any answer.
+    if (down > 0) {
+      down -= 1;
+      return void req.socket.destroy();
+    }
     if (req.url !== '/root.img') return void res.writeHead(404).end();
     const start = range ? Number(range[1]) : 0;
     res.writeHead(range ? 206 : 200, { 'content-length': image.length - start });
@@ -69,5 +75,32 @@ describe('diskInstaller', () => {
     await expect(diskInstaller(async () => small)(`${base}/root.img`, () => undefined)).rejects.toThrow(`the image is ${image.length} bytes; ${small.path} holds only ${2 ** 20}`);
     expect(readFileSync(small.path).every((b) => b === 0xee)).toBe(true);
     await expect(diskInstaller(async () => small)(`${base}/gone.img`, () => undefined)).rejects.toThrow('HTTP 404');
+  });
+});
+
+describe('a manager restarting during the download', () => {
+  const quick = { windowMs: 60_000, firstPauseMs: 5 };
+
+  it('is waited for: the disk install resumes after more failed tries than a restart takes (it gave up after 5)', async () => {
+    const base = await serve({ cutFirst: true, downFor: 8 });
+    const target = disk(4 * 2 ** 20);
+    const result = await diskInstaller(async () => target, undefined, quick)(`${base}/root.img`, () => undefined);
+    expect(result.sha256).toBe(sha);
+    expect(ranges.length).toBe(10);
+  }, 20_000);
+
+  it('is waited for by the simulated installer too (it gave up at the first error)', async () => {
+    const base = await serve({ cutFirst: true, downFor: 3 });
+    expect(await verifyingInstaller(undefined, quick)(`${base}/root.img`, () => undefined)).toMatchObject({ sha256: sha });
+  }, 20_000);
+
+  it('gives up when the window has passed, and at once on an answer that will not change (404)', async () => {
+    const base = await serve({ cutFirst: false, downFor: 1000 });
+    await expect(verifyingInstaller(undefined, { windowMs: 50, firstPauseMs: 5 })(`${base}/root.img`, () => undefined)).rejects.toThrow();
+    server?.close();
+    ranges.length = 0;
+    const served = await serve({ cutFirst: false });
+    await expect(verifyingInstaller(undefined, quick)(`${served}/gone.img`, () => undefined)).rejects.toThrow('HTTP 404');
+    expect(ranges.length).toBe(1);
   });
 });

@@ -2,6 +2,9 @@
 // root image from the manager onto the target disk (resuming with a range
 // request if the connection drops), flushes it, and hashes what it reads back
 // from the disk: the checksum that counts is the one of what was written.
+// A manager that restarts mid-download is waited for: the download is tried
+// again, with a growing pause, for a window longer than a restart takes (the
+// manager's own install timeout gives up on the node sooner if it must).
 import { createHash } from 'node:crypto';
 import { createReadStream, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -33,7 +36,27 @@ export interface TargetDisk {
   sizeBytes: number;
 }
 
-const attempts = 5;
+/** How long a failing download is retried, and the first pause (doubling up to 10 s). */
+export interface DownloadRetry {
+  windowMs: number;
+  firstPauseMs: number;
+}
+
+export const defaultDownloadRetry: DownloadRetry = { windowMs: 10 * 60_000, firstPauseMs: 500 };
+
+/** Runs `work` until it succeeds, fails for good (`permanent`), is aborted, or the window (monotonic clock) has passed. */
+async function retrying<T>(work: () => Promise<T>, retry: DownloadRetry, signal?: AbortSignal): Promise<T> {
+  const until = performance.now() + retry.windowMs;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await work();
+    } catch (error) {
+      const pause = Math.min(10_000, retry.firstPauseMs * 2 ** (attempt - 1));
+      if ((error as { permanent?: boolean }).permanent || signal?.aborted || performance.now() + pause > until) throw error;
+      await sleep(pause, undefined, signal ? { signal } : {});
+    }
+  }
+}
 
 function request(url: string, from: number, signal?: AbortSignal): Promise<IncomingMessage> {
   // Loaded here, not imported: an ESM import of node:http reads all its exports, and its
@@ -93,22 +116,14 @@ async function sha256OfDisk(path: string, bytes: number): Promise<string> {
 }
 
 /** Installs to a real disk: `target` says which (the kernel command line's metalfleet.disk, or the first fixed disk). */
-export function diskInstaller(target: () => Promise<TargetDisk>, signal?: AbortSignal): InstallImage {
+export function diskInstaller(target: () => Promise<TargetDisk>, signal?: AbortSignal, retry = defaultDownloadRetry): InstallImage {
   return async (url, onProgress) => {
     const disk = await target();
     const written: Written = { bytes: 0, total: null };
     const file = await open(disk.path, 'r+');
     try {
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          await download(url, disk, file, written, onProgress, signal);
-          break;
-        } catch (error) {
-          if ((error as { permanent?: boolean }).permanent || attempt >= attempts || signal?.aborted) throw error;
-          // Resume from what the disk took, after a pause that grows with each failure.
-          await sleep(500 * attempt);
-        }
-      }
+      // Each try resumes from what the disk took.
+      await retrying(() => download(url, disk, file, written, onProgress, signal), retry, signal);
       await file.sync();
     } finally {
       await file.close();
@@ -119,6 +134,6 @@ export function diskInstaller(target: () => Promise<TargetDisk>, signal?: AbortS
 }
 
 /** Simulated machines have no disk: they download and hash the image, which is what a real write is checked against. */
-export function verifyingInstaller(signal?: AbortSignal): InstallImage {
-  return async (url) => ({ sha256: await sha256OfUrl(url, signal), bytes: 0, detail: 'downloaded and verified (simulated disk)' });
+export function verifyingInstaller(signal?: AbortSignal, retry = defaultDownloadRetry): InstallImage {
+  return async (url) => ({ sha256: await retrying(() => sha256OfUrl(url, signal), retry, signal), bytes: 0, detail: 'downloaded and verified (simulated disk)' });
 }
