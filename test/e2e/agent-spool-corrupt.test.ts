@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeHealth } from '@metalfleet/api';
 import { ManagerProcess } from '../support/manager.ts';
 import { agentBin, eventually, start, type Proc } from '../support/processes.ts';
 
@@ -24,7 +25,7 @@ afterAll(async () => {
 });
 
 describe('an agent whose spool is corrupt', () => {
-  it('quarantines it, warns naming the file, and registers and reports health', async () => {
+  it('quarantines it, warns naming the file, registers and reports health, and tells the manager in a warning condition', async () => {
     const stateDir = join(dir, 'agent');
     mkdirSync(stateDir, { recursive: true });
     const spool = join(stateDir, 'spool.db');
@@ -42,5 +43,8 @@ describe('an agent whose spool is corrupt', () => {
     expect(quarantined).toHaveLength(1);
     expect(warning['quarantinedAs']).toBe(join(stateDir, quarantined[0]!));
     expect(existsSync(spool)).toBe(true);
+    const health = await eventually(() => manager.get<NodeHealth>(`/api/v1/nodes/${list.items[0]!.id}/health`), (h) => h.conditions.length > 0);
+    expect(health.conditions.map((c) => `${c.component} ${c.code} ${c.severity} ${c.remediation}`)).toEqual(['agent agent-spool-corrupt warning none']);
+    expect(health.conditions[0]!.message).toContain(quarantined[0]);
   }, 90_000);
 });

@@ -72,7 +72,7 @@ export async function runAgents(config: AgentConfig, logger: Logger, version: st
     const options = {
       managerAddress: config.manager, backend, readBootstrapToken, version, logger, mqttProtocolVersion: config.mqttProtocolVersion,
       backoff: { initialMs: config.retryInitialMs, maxMs: config.retryMaxMs }, stateDir, caFile: config.caFile,
-      spool: spoolFile.spool(basename(stateDir) || 'node', config.spoolMaxEntries),
+      spool: spoolFile.spool(basename(stateDir) || 'node', config.spoolMaxEntries), spoolLost: lost,
       healthIntervalMs: config.healthIntervalS * 1000, digestIntervalMs: config.digestIntervalS * 1000,
     };
     return config.simulate > 0
