@@ -2,7 +2,7 @@
 // forgets the node, until stopped.
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { BackoffPolicy, BootParameters } from '@metalfleet/domain';
+import { finding, type BackoffPolicy, type BootParameters, type ConditionFinding } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
 import { CommandExecutor } from './command-executor.ts';
 import { HealthMonitor } from './health-monitor.ts';
@@ -11,6 +11,7 @@ import type { MachineControl } from './machine-control.ts';
 import { runMqttSession } from './mqtt-session.ts';
 import { registerUntilAccepted } from './registration.ts';
 import type { Spool } from './spool.ts';
+import type { SpoolRecovery } from './spool-open.ts';
 import { SpoolDrainer } from './spool-drainer.ts';
 
 export interface AgentOptions {
@@ -26,6 +27,8 @@ export interface AgentOptions {
   stateDir: string;
   /** Where health events and command results wait for the broker (this node's namespace). */
   spool: Spool;
+  /** What was wrong with the spool file at this start (it was replaced): reported as a warning condition while this process runs. */
+  spoolLost?: SpoolRecovery | null;
   /** A CA certificate to trust instead of the one pinned by the bootstrap token. */
   caFile: string;
   /** Until the manager says otherwise at registration. */
@@ -55,6 +58,13 @@ function every(ms: number, work: () => void): { reschedule: (next: number) => vo
   };
 }
 
+/** The condition that tells the manager this agent's spool was lost at its start (and with it undelivered reports). */
+export function spoolLostFinding(lost: SpoolRecovery): ConditionFinding {
+  const what = lost.quarantinedAs ? `was corrupt (${lost.detail}) and was moved to ${lost.quarantinedAs}` : `was empty (${lost.detail})`;
+  return finding('agent', `agent-spool-${lost.reason}`, 'warning', 'none',
+    `the agent's spool ${what} at ${lost.at.toISOString()}; a new one was made: reports not yet delivered were lost, and reboots and GPU resets issued before then are not run`);
+}
+
 export function splitAddress(address: string): { host: string; port: number } {
   const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(address);
   if (bracketed?.[1] && bracketed[2]) return { host: bracketed[1], port: Number(bracketed[2]) };
@@ -70,7 +80,9 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
   const { host, port } = splitAddress(options.managerAddress);
   let connection: { close: () => void } | null = null;
   const drainer = new SpoolDrainer(spool, logger);
-  const health = new HealthMonitor({ backend: options.backend, spool, logger, onSpooled: () => drainer.kick() });
+  const health = new HealthMonitor({
+    backend: options.backend, spool, logger, onSpooled: () => drainer.kick(), agentFindings: options.spoolLost ? [spoolLostFinding(options.spoolLost)] : [],
+  });
   const commands = new CommandExecutor({
     spool, machine: options.machine, boot: options.boot, logger, onSpooled: () => drainer.kick(), installImage: options.installImage ?? verifyingInstaller(signal),
   });

@@ -17,7 +17,9 @@
 //   reset-gpu          not repeated; whether the GPU was reset is not known (failed)
 //
 // The journal in the spool records a command as started before it runs and as
-// done when its result is spooled; recover() runs once per start.
+// done when its result is spooled; recover() runs once per start. When the
+// spool (and the journal with it) was lost, a reboot or GPU reset issued
+// before the loss is reported failed instead of run: it may have run already.
 import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
@@ -44,6 +46,13 @@ export interface CommandExecutorDeps {
 
 /** The journal kind of a reimage's install in its own boot. */
 const installKind = 'reimage-install';
+
+/**
+ * After a lost journal, a power action issued up to this long after the loss (by
+ * the agent's clock) is still taken for one from before it: the manager's and the
+ * agent's clocks may disagree, and refusing a new command is the safe mistake.
+ */
+export const journalLossClockMarginMs = 60_000;
 
 /** How long a reboot waits for the spool to reach the broker, so the manager hears "rebooting" first. */
 const drainWaitMs = 10_000;
@@ -84,6 +93,11 @@ export class CommandExecutor {
       log.info('this boot is that reimage; its result is reported from here');
       return;
     }
+    const lost = this.journalLostBefore(command, decoded.issuedAt);
+    if (lost) {
+      this.refuse(commandId, lost, payload);
+      return;
+    }
     const recorded = this.deps.spool.startCommand({ key: commandId, kind: command.kind, payload, bootId: this.bootId }, this.now());
     if (recorded !== 'new') {
       log.info({ recorded }, 'duplicate delivery of a command already started; ignored');
@@ -92,6 +106,20 @@ export class CommandExecutor {
     log.info('executing command');
     this.report(commandId, CommandPhase.ACKED, 'received');
     await this.run(commandId, command, log);
+  }
+
+  /**
+   * Why a power action must not run because the journal that would say whether it
+   * already ran was lost after it was issued; null when it may run. A reimage may:
+   * each of its steps has the same effect twice (docs/agent-commands.md).
+   */
+  private journalLostBefore(command: AgentCommand, issuedAt: Date | null): string | null {
+    if (crashRecovery[command.kind] === 'run-again') return null;
+    const lostAt = this.deps.spool.journalLostAt();
+    if (!lostAt) return null;
+    if (issuedAt && issuedAt.getTime() > lostAt.getTime() + journalLossClockMarginMs) return null;
+    return `journal lost, not repeated: the agent's spool was lost (corrupt or empty) at ${lostAt.toISOString()}, and this command was issued `
+      + `${issuedAt ? `at ${issuedAt.toISOString()}, ` : ''}before that or close to it, so whether it already ran is not known; send it again to run it`;
   }
 
   /** A command that does not fit: reported failed with the reason (once), never run. */

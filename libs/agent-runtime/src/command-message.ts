@@ -4,11 +4,13 @@
 // with the reason (reported to the manager when it names a command id); no
 // field is guessed or coerced.
 import { fromBinary } from '@bufbuild/protobuf';
+import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { checkAgentCommand, type AgentCommand } from '@metalfleet/domain';
 import { CommandSchema, type Command } from '@metalfleet/proto';
 
 export type DecodedCommand =
-  | { ok: true; commandId: string; command: AgentCommand }
+  /** `issuedAt`: when the manager sent this delivery (its clock); null when the message does not say. */
+  | { ok: true; commandId: string; command: AgentCommand; issuedAt: Date | null }
   /** `commandId` is '' when the message is not readable or names none: nothing to report to. */
   | { ok: false; commandId: string; error: string };
 
@@ -40,5 +42,6 @@ export function decodeCommand(payload: Uint8Array): DecodedCommand {
   // An unset oneof is also what a kind added after this agent was built looks like.
   if (!mapped) return { ok: false, commandId, error: 'command of no kind this agent knows (none set, or one newer than this agent)' };
   const checked = checkAgentCommand(mapped.kind, mapped.args);
-  return checked.ok ? { ok: true, commandId, command: checked.command } : { ok: false, commandId, error: `refused: ${checked.error}` };
+  const issuedAt = message.issuedAt ? timestampDate(message.issuedAt) : null;
+  return checked.ok ? { ok: true, commandId, command: checked.command, issuedAt } : { ok: false, commandId, error: `refused: ${checked.error}` };
 }

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
-import { diffHealth, evaluateHealth, type GpuSnapshot, type HealthChange, type HealthCondition } from '@metalfleet/domain';
+import { diffHealth, evaluateHealth, type ConditionFinding, type GpuSnapshot, type HealthChange, type HealthCondition } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
 import { HealthMessageSchema } from '@metalfleet/proto';
 import { changeKindToProto, conditionToProto } from '@metalfleet/transport';
@@ -17,6 +17,8 @@ export interface HealthMonitorDeps {
   logger: Logger;
   /** Called after something was spooled, so it can go out at once. */
   onSpooled: () => void;
+  /** Conditions of the agent itself, found at its start (a lost spool), reported with the hardware's. */
+  agentFindings?: ConditionFinding[];
 }
 
 export class HealthMonitor {
@@ -46,7 +48,7 @@ export class HealthMonitor {
     const readings = await backend.health();
     const now = new Date();
     const previous = this.previousGpus ? { snapshots: this.previousGpus.snapshots, elapsedSeconds: (now.getTime() - this.previousGpus.at.getTime()) / 1000 } : undefined;
-    const findings = evaluateHealth(readings, { ...backend.expectations(), now, ...(previous ? { previous } : {}) });
+    const findings = [...evaluateHealth(readings, { ...backend.expectations(), now, ...(previous ? { previous } : {}) }), ...(this.deps.agentFindings ?? [])];
     if (readings.gpus?.ok) this.previousGpus = { snapshots: readings.gpus.gpus, at: now };
     const diff = diffHealth(this.current, findings, now);
     this.current = diff.current;

@@ -4,6 +4,7 @@ export * from './messages.ts';
 export * from './mqtt-session.ts';
 export * from './registration.ts';
 export * from './spool.ts';
+export * from './spool-open.ts';
 export * from './spool-drainer.ts';
 export * from './credential-file.ts';
 export * from './trust.ts';

@@ -6,9 +6,12 @@
 // One SpoolFile is one SQLite database; a node's Spool is its namespace in it.
 // A real agent has one node, so one namespace; a simulator with thousands of
 // nodes shares one file instead of opening thousands.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+//
+// WAL with synchronous=NORMAL survives the agent (or the process) crashing; only an
+// OS crash or power loss can lose the last commits, and then the node itself is down.
+// A spool found corrupt or empty at open is replaced (spool-open.ts).
+import type { DatabaseSync } from 'node:sqlite';
+import { openSpoolDatabase, type SpoolRecovery } from './spool-open.ts';
 
 export interface SpoolEntry {
   seq: number;
@@ -20,19 +23,11 @@ export interface SpoolEntry {
 
 export class SpoolFile {
   readonly db: DatabaseSync;
+  /** What was wrong with the file found at open (it was quarantined or replaced), or null. The caller logs it. */
+  readonly recovery: SpoolRecovery | null;
 
-  constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new DatabaseSync(path);
-    // WAL with synchronous=NORMAL survives the agent (or the process) crashing; only an
-    // OS crash or power loss can lose the last commits, and then the node itself is down.
-    this.db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
-      CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL, replace_key TEXT);
-      CREATE INDEX IF NOT EXISTS spool_by_namespace ON spool (namespace, seq);
-      CREATE TABLE IF NOT EXISTS counters (namespace TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (namespace, name));
-      CREATE TABLE IF NOT EXISTS executed (namespace TEXT NOT NULL, key TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (namespace, key));
-      CREATE TABLE IF NOT EXISTS command_journal (namespace TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL,
-        boot_id TEXT NOT NULL, done INTEGER NOT NULL DEFAULT 0, at INTEGER NOT NULL, PRIMARY KEY (namespace, key));`);
+  constructor(path: string, now?: () => Date) {
+    ({ db: this.db, recovery: this.recovery } = openSpoolDatabase(path, now));
   }
 
   spool(namespace: string, maxEntries = 10_000): Spool {
@@ -123,6 +118,15 @@ export class Spool {
     const rows = this.db.prepare('SELECT key, kind, payload, boot_id FROM command_journal WHERE namespace = ? AND done = 0 ORDER BY at, key').all(this.ns) as
       Array<{ key: string; kind: string; payload: Uint8Array; boot_id: string }>;
     return rows.map((r) => ({ key: r.key, kind: r.kind, payload: r.payload, bootId: r.boot_id }));
+  }
+
+  /**
+   * When a spool before this one was lost (corrupt or empty), and with it the
+   * record of which commands had run; null when this spool has always been kept.
+   */
+  journalLostAt(): Date | null {
+    const row = this.db.prepare("SELECT value FROM meta WHERE name = 'journal-lost-at'").get() as { value: string } | undefined;
+    return row ? new Date(Number(row.value)) : null;
   }
 
   /** A counter that survives restarts (health event sequence numbers, drops). */

@@ -61,11 +61,18 @@ export async function runAgents(config: AgentConfig, logger: Logger, version: st
   const kernelCmdline = existsSync(config.kernelCmdline) ? readFileSync(config.kernelCmdline, 'utf8') : '';
   const boot = parseBootParameters(kernelCmdline);
   const spoolFile = new SpoolFile(join(config.stateDir, 'spool.db'));
+  const lost = spoolFile.recovery;
+  if (lost) {
+    logger.warn({ file: join(config.stateDir, 'spool.db'), reason: lost.reason, detail: lost.detail, quarantinedAs: lost.quarantinedAs },
+      lost.quarantinedAs
+        ? `spool ${join(config.stateDir, 'spool.db')} was corrupt (${lost.detail}); moved to ${lost.quarantinedAs} and started a new one: undelivered events in it are lost, and reboots and GPU resets issued before now are not run`
+        : `spool ${join(config.stateDir, 'spool.db')} was empty (${lost.detail}); started a new one: reboots and GPU resets issued before now are not run`);
+  }
   const results = await Promise.allSettled(nodes.map(({ backend, stateDir }) => {
     const options = {
       managerAddress: config.manager, backend, readBootstrapToken, version, logger, mqttProtocolVersion: config.mqttProtocolVersion,
       backoff: { initialMs: config.retryInitialMs, maxMs: config.retryMaxMs }, stateDir, caFile: config.caFile,
-      spool: spoolFile.spool(basename(stateDir) || 'node', config.spoolMaxEntries),
+      spool: spoolFile.spool(basename(stateDir) || 'node', config.spoolMaxEntries), spoolLost: lost,
       healthIntervalMs: config.healthIntervalS * 1000, digestIntervalMs: config.digestIntervalS * 1000,
     };
     return config.simulate > 0

@@ -1,0 +1,50 @@
+// An agent started on a state dir whose spool is corrupt (a disk or power
+// fault) keeps working: it moves the bad file aside, says so once, makes a new
+// spool, and registers and reports as before (it used to exit 1, and systemd
+// restarted it into the same exit for good).
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeHealth } from '@metalfleet/api';
+import { ManagerProcess } from '../support/manager.ts';
+import { agentBin, eventually, start, type Proc } from '../support/processes.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'mf-spool-corrupt-'));
+const manager = new ManagerProcess(join(dir, 'manager'), ['--health-interval-s', '0.3']);
+let agent: Proc | null = null;
+
+beforeAll(async () => {
+  await manager.start();
+});
+
+afterAll(async () => {
+  await agent?.stop('SIGKILL');
+  await manager.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('an agent whose spool is corrupt', () => {
+  it('quarantines it, warns naming the file, registers and reports health, and tells the manager in a warning condition', async () => {
+    const stateDir = join(dir, 'agent');
+    mkdirSync(stateDir, { recursive: true });
+    const spool = join(stateDir, 'spool.db');
+    writeFileSync(spool, Buffer.from('SQLite format 3\0'.padEnd(8192, '\u00ff')));
+    agent = start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', '1', '--state-dir', stateDir,
+      '--health-interval-s', '0.3', '--retry-initial-ms', '200', '--retry-max-ms', '500']);
+    const warning = await agent.waitForLog(/^spool .* was corrupt/);
+    expect(warning).toMatchObject({ level: 40, file: spool, reason: 'corrupt' });
+    expect(String(warning['msg'])).toContain(spool);
+    // Registered, inspected from the health it reports, and in service.
+    const list = await eventually(() => manager.nodes(), (l) => l.items[0]?.state === 'available' && l.items[0]?.presence === 'online', 45_000);
+    expect(list.items).toHaveLength(1);
+    expect(agent.child.exitCode).toBeNull();
+    const quarantined = readdirSync(stateDir).filter((n) => n.startsWith('spool.db.corrupt-'));
+    expect(quarantined).toHaveLength(1);
+    expect(warning['quarantinedAs']).toBe(join(stateDir, quarantined[0]!));
+    expect(existsSync(spool)).toBe(true);
+    const health = await eventually(() => manager.get<NodeHealth>(`/api/v1/nodes/${list.items[0]!.id}/health`), (h) => h.conditions.length > 0);
+    expect(health.conditions.map((c) => `${c.component} ${c.code} ${c.severity} ${c.remediation}`)).toEqual(['agent agent-spool-corrupt warning none']);
+    expect(health.conditions[0]!.message).toContain(quarantined[0]);
+  }, 90_000);
+});
