@@ -1,26 +1,32 @@
 // The manager rides out a PostgreSQL outage: a private cluster (its own port and
 // data directory) is restarted and stopped under a running manager. The process
 // lives on, /healthz stays 200, /readyz and writes answer 503 with a reason while
-// the store is down, and once it is back writes work and nothing stored is lost.
+// the store is down, and once it is back writes work and nothing stored is lost
+// (three simulated nodes registered before stay registered and online).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManagerProcess } from '../support/manager.ts';
 import { PrivatePostgres } from '../support/postgres.ts';
-import { eventually } from '../support/processes.ts';
+import { agentBin, eventually, start, type Proc } from '../support/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-pg-restart-'));
 const postgres = new PrivatePostgres();
 let manager: ManagerProcess;
+let agents: Proc;
 
 beforeAll(async () => {
   await postgres.init();
   manager = new ManagerProcess(join(dir, 'manager'), ['--postgres-url', postgres.url]);
   await manager.start();
+  agents = start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', '3', '--state-dir', join(dir, 'agents'),
+    '--retry-initial-ms', '200', '--retry-max-ms', '500', '--kernel-cmdline', '/nonexistent']);
+  await eventually(() => manager.nodes(), (l) => l.items.length === 3 && l.items.every((n) => n.presence === 'online'), 60_000);
 }, 120_000);
 
 afterAll(async () => {
+  await agents?.stop('SIGKILL');
   await manager?.stop();
   await postgres.destroy();
   rmSync(dir, { recursive: true, force: true });
@@ -69,5 +75,7 @@ describe('manager on PostgreSQL that restarts', () => {
     expect((await createTenant('after-outage')).status).toBe(201);
     expect(await tenantNames()).toEqual(['after-outage', 'after-restart', 'before-restart']);
     expect((await probe('/healthz')).status).toBe(200);
+    // The nodes registered before both outages are still there, and online again.
+    await eventually(() => manager.nodes(), (l) => l.items.length === 3 && l.items.every((n) => n.presence === 'online'));
   });
 });
