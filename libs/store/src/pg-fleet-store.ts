@@ -49,9 +49,15 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     return health.watch(() => withPgClient(pool, health, (client) => pgTransaction(client, () => work((sql, params = []) => client.query(sql, params)))));
   }
 
-  await query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  // At open, a database that cannot be reached stops the start with the driver's own error (which
+  // host, what failed): these statements bypass `health`, which is for outages of a running manager.
+  await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch(async (error: unknown) => {
+    await pool.end();
+    throw error;
+  });
   // Several managers may start at once: one applies migrations, the others wait on the lock.
-  await inTransaction(async (q) => {
+  await withPgClient(pool, health, (client) => pgTransaction(client, async () => {
+    const q: Query = (sql, params = []) => client.query(sql, params);
     await q("SELECT pg_advisory_xact_lock(hashtext('metalfleet-migrations'))");
     await q('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
     const applied = new Set((await q('SELECT version FROM schema_migrations')).rows.map((r: { version: number }) => r.version));
@@ -60,7 +66,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       await q(m.sql);
       await q('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
     }
-  });
+  }));
 
   async function writeMacs(q: Query, nodeId: string, identity: NodeIdentity): Promise<void> {
     await q('DELETE FROM node_macs WHERE node_id = $1', [nodeId]);
