@@ -6,6 +6,7 @@ import { runDashboardBench } from './dashboard.ts';
 import { runHostileMqttBench } from './hostile-mqtt.ts';
 import { runManagerLoad } from './manager-load.ts';
 import { runQos2HoldBench } from './mqtt-qos2-hold.ts';
+import { runPgRestartBench } from './pg-restart.ts';
 import { runPxeBench } from './pxe.ts';
 import { runReimagingBench } from './reimaging.ts';
 
@@ -22,6 +23,8 @@ await runDashboardBench();
 console.log('\n== hostile MQTT clients (issue: the manager\'s RSS under 50 unauthenticated CONNECTs announcing 250 MB each grows by no more than 10 MB) ==');
 await runHostileMqttBench();
 await runQos2HoldBench();
+console.log('\n== PostgreSQL restart (issue: the manager rides out a store outage; time until it is ready and writing again) ==');
+await runPgRestartBench();
 console.log('\n== PXE in a VM (issue: power-on → registered, and the whole reimage cycle; initramfs under 45 MB) ==');
 await runPxeBench();
 process.exit(0);

@@ -76,7 +76,10 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   if (config.postgresUrl === '') createPrivateFile(join(dataDir, 'fleet.db'));
   createPrivateFile(join(dataDir, 'telemetry.db'));
   const openedStore = config.postgresUrl !== ''
-    ? await openPgFleetStore({ connectionString: config.postgresUrl, schema: config.postgresSchema })
+    ? await openPgFleetStore({ connectionString: config.postgresUrl, schema: config.postgresSchema, onAvailabilityChange: (state) => {
+      if (state.available) logger.warn('fleet store (PostgreSQL) answers again; ready');
+      else logger.error({ reason: state.reason }, 'fleet store (PostgreSQL) unreachable: writes answer 503 and /readyz is not ready until it answers again');
+    } })
     : openSqliteFleetStore({ path: join(dataDir, 'fleet.db') });
   logger.info({ store: config.postgresUrl !== '' ? `postgresql (schema ${config.postgresSchema})` : join(dataDir, 'fleet.db') }, 'fleet state store open');
   // BMC passwords are sealed at rest with a key kept out of the store; from here on the manager sees them only through `store`.

@@ -18,3 +18,17 @@ export const Health = Type.Object({
   uptimeSeconds: Type.Number(),
 });
 export type Health = Static<typeof Health>;
+
+/** One dependency the manager needs to serve: ready, or not since `since` and why. */
+export const ReadinessCheck = Type.Object({
+  ready: Type.Boolean(),
+  since: Timestamp,
+  message: Type.String({ description: 'What is wrong, for an operator; empty when ready.' }),
+});
+
+/** /readyz: 200 when every dependency answers, 503 naming the ones that do not (the process itself lives: see /healthz). */
+export const Readiness = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('not-ready')]),
+  checks: Type.Object({ store: ReadinessCheck }),
+});
+export type Readiness = Static<typeof Readiness>;

@@ -5,6 +5,8 @@ import type { WorkStore } from './work-store.ts';
 import type { AccessStore } from './access-store.ts';
 import type { AlertStore } from './alert-store.ts';
 import type { IdentityStore } from './identity-store.ts';
+import type { StoreAvailability } from './store-health.ts';
+export type { StoreAvailability } from './store-health.ts';
 export type { IdentityConflict } from './identity-store.ts';
 import type { BootstrapTokenRecord, HealthChange, HealthCondition, Inventory, KnownIdentity, LifecycleEvent, NodeIdentity, NodeState, NodeSummary, Presence, TransitionCause } from '@metalfleet/domain';
 
@@ -97,5 +99,7 @@ export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertS
   getNodeSummary(nodeId: string): Promise<NodeSummary | null>;
   /** Rewrites what holds BMC settings so that values overwritten there (plaintext passwords, once sealed) are gone from the files too. */
   purgeOverwrittenSecrets(): Promise<void>;
+  /** Whether the database answers now (one round trip), and since when; /readyz reports it. */
+  availability(): Promise<StoreAvailability>;
   close(): Promise<void>;
 }

@@ -8,3 +8,4 @@ export * from './alert-store.ts';
 export * from './private-files.ts';
 export * from './identity-store.ts';
 export { UnknownStoredValueError } from './rows.ts';
+export { isConnectionError } from './store-health.ts';

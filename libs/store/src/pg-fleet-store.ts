@@ -5,7 +5,8 @@ import { inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, 
 import type { FleetStore, NodeRecord } from './fleet-store.ts';
 import { pgMigrations } from './pg-migrations.ts';
 import { pgNetworkStore } from './pg-network.ts';
-import { pgExecutor } from './pg-executor.ts';
+import { pgExecutor, pgTransaction, withPgClient } from './pg-executor.ts';
+import { storeHealth, type StoreAvailability } from './store-health.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
@@ -28,6 +29,8 @@ export interface PgOptions {
   /** A schema of its own (created if missing); tests use a fresh one each. */
   schema?: string;
   maxConnections?: number;
+  /** Told when the database becomes unreachable and when it answers again (the manager logs it). */
+  onAvailabilityChange?: (state: StoreAvailability) => void;
 }
 
 type Query = (sql: string, params?: unknown[]) => Promise<pg.QueryResult>;
@@ -35,27 +38,26 @@ type Query = (sql: string, params?: unknown[]) => Promise<pg.QueryResult>;
 export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> {
   const schema = options.schema ?? 'public';
   if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10, types, options: `-c search_path=${schema}` });
-  const query: Query = (sql, params = []) => pool.query(sql, params);
+  // A connect that hangs (a host gone from the network) fails after 5 s instead of holding the request.
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10, connectionTimeoutMillis: 5000, types, options: `-c search_path=${schema}` });
+  const health = storeHealth({ ping: () => pool.query('SELECT 1'), onChange: options.onAvailabilityChange });
+  // An idle connection the server closed (a restart, a failover) is reported here; without a listener it would kill the process.
+  pool.on('error', (error) => health.noteError(error));
+  const query: Query = (sql, params = []) => health.watch(() => pool.query(sql, params));
 
-  async function inTransaction<T>(work: (q: Query) => Promise<T>): Promise<T> {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await work((sql, params = []) => client.query(sql, params));
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK');
-      throw error;
-    } finally {
-      client.release();
-    }
+  function inTransaction<T>(work: (q: Query) => Promise<T>): Promise<T> {
+    return health.watch(() => withPgClient(pool, health, (client) => pgTransaction(client, () => work((sql, params = []) => client.query(sql, params)))));
   }
 
-  await query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  // At open, a database that cannot be reached stops the start with the driver's own error (which
+  // host, what failed): these statements bypass `health`, which is for outages of a running manager.
+  await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch(async (error: unknown) => {
+    await pool.end();
+    throw error;
+  });
   // Several managers may start at once: one applies migrations, the others wait on the lock.
-  await inTransaction(async (q) => {
+  await withPgClient(pool, health, (client) => pgTransaction(client, async () => {
+    const q: Query = (sql, params = []) => client.query(sql, params);
     await q("SELECT pg_advisory_xact_lock(hashtext('metalfleet-migrations'))");
     await q('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
     const applied = new Set((await q('SELECT version FROM schema_migrations')).rows.map((r: { version: number }) => r.version));
@@ -64,7 +66,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       await q(m.sql);
       await q('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
     }
-  });
+  }));
 
   async function writeMacs(q: Query, nodeId: string, identity: NodeIdentity): Promise<void> {
     await q('DELETE FROM node_macs WHERE node_id = $1', [nodeId]);
@@ -79,12 +81,14 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
   const upsertCondition = `INSERT INTO node_conditions (node_id, component, code, severity, remediation, message, since) VALUES ($1, $2, $3, $4, $5, $6, $7)
     ON CONFLICT (node_id, component, code) DO UPDATE SET severity = excluded.severity, remediation = excluded.remediation, message = excluded.message`;
 
+  const executor = pgExecutor(pool, health);
   return {
+    availability: () => health.check(),
     ...pgNetworkStore(query, inTransaction),
-    ...sqlWorkStore(pgExecutor(pool)),
-    ...sqlAccessStore(pgExecutor(pool)),
-    ...sqlAlertStore(pgExecutor(pool)),
-    ...sqlIdentityStore(pgExecutor(pool)),
+    ...sqlWorkStore(executor),
+    ...sqlAccessStore(executor),
+    ...sqlAlertStore(executor),
+    ...sqlIdentityStore(executor),
     async findIdentityCandidates(identity) {
       const n = normalizeIdentity(identity);
       // Serials compare without case (matchIdentity): look up the spellings as reported, upper- and lower-case, so the indexes still serve.
@@ -265,9 +269,10 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
 
     async purgeOverwrittenSecrets() {
       // Dead row versions keep the old values until the table is rewritten.
-      await pool.query('VACUUM FULL node_bmcs, enrollments');
+      await query('VACUUM FULL node_bmcs, enrollments');
     },
     async close() {
+      health.stop();
       await pool.end();
     },
   };

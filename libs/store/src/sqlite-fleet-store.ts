@@ -52,6 +52,7 @@ export interface SqliteOptions {
 export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   const database = new DatabaseSync(options.path);
+  const openedAt = Date.now();
   database.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
   applyMigrations(database, sqliteMigrations);
   // Every query below goes through the cache (prepared once, after the migrations, so no statement predates the schema).
@@ -297,6 +298,8 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       db.exec('VACUUM');
       db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     },
+    // A file in this process: it answers as long as the process runs.
+    availability: async () => ({ available: true, since: openedAt, reason: null }),
     async close() {
       database.close();
     },

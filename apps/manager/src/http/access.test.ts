@@ -46,11 +46,11 @@ describe('who may do what', () => {
     }
   });
 
-  it('every API route declares the permission it needs; only the boot script and liveness are open', () => {
+  it('every API route declares the permission it needs; only the boot script, liveness and readiness are open', () => {
     expect(operations.length).toBeGreaterThan(35);
     const undeclared = operations.filter((o) => o.scopes === null && (o.path.startsWith('/api/v1') || o.path === '/metrics'));
     expect(undeclared.map((o) => `${o.method} ${o.path}`)).toEqual([]);
-    expect(operations.filter((o) => o.scopes?.length === 0).map((o) => `${o.method} ${o.path}`).sort()).toEqual(['GET /boot/ipxe', 'GET /healthz']);
+    expect(operations.filter((o) => o.scopes?.length === 0).map((o) => `${o.method} ${o.path}`).sort()).toEqual(['GET /boot/ipxe', 'GET /healthz', 'GET /readyz']);
   });
 
   it('a tenant-scoped operator changes only these, on its own nodes: never a BMC (the reimage evidence) nor a lifecycle step (active without a wipe)', () => {

@@ -1,5 +1,5 @@
 // The one table mapping domain error codes to HTTP statuses. 5xx answers never
-// carry internals; the full error goes to the log.
+// carry internals (a 503 carries its reason, written for clients); the full error goes to the log.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isDomainError, type ErrorCode } from '@metalfleet/domain';
 
@@ -19,7 +19,10 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (isDomainError(error)) {
       const status = httpStatus[error.code];
       if (status >= 500) request.log.error({ err: error }, 'request failed');
-      return reply.status(status).send({ error: { code: error.code, message: status >= 500 ? 'internal error' : error.message } });
+      // `unavailable` says what is down (its messages are written for clients, without internals) and when to retry.
+      if (error.code === 'unavailable') reply.header('retry-after', '5');
+      const message = status >= 500 && error.code !== 'unavailable' ? 'internal error' : error.message;
+      return reply.status(status).send({ error: { code: error.code, message } });
     }
     if (error.validation) {
       return reply.status(400).send({ error: { code: 'invalid-argument', message: error.message } });

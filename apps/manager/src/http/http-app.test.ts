@@ -26,6 +26,19 @@ describe('REST API', () => {
     expect(res.json()).toEqual({ status: 'ok', version: '9.9.9', uptimeSeconds: 5 });
   });
 
+  it('answers /readyz 200 while the store answers, and 503 naming the store while it does not', async () => {
+    expect((await inject({ method: 'GET', url: '/readyz' })).json()).toMatchObject({ status: 'ready', checks: { store: { ready: true, message: '' } } });
+    const real = store.availability;
+    store.availability = async () => ({ available: false, since: at.getTime(), reason: 'connect ECONNREFUSED' });
+    try {
+      const down = await inject({ method: 'GET', url: '/readyz' });
+      expect([down.statusCode, down.json()]).toEqual([503, { status: 'not-ready', checks: { store: { ready: false, since: at.toISOString(), message: 'the fleet store (PostgreSQL) is unreachable' } } }]);
+      expect((await inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      store.availability = real;
+    }
+  });
+
   it('lists nodes, filtered by presence', async () => {
     const all = (await inject({ method: 'GET', url: '/api/v1/nodes' })).json();
     expect(all.total).toBe(2);

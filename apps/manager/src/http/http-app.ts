@@ -65,7 +65,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     openapi: { components: { securitySchemes: { apiToken: { type: 'http', scheme: 'bearer', description: 'API token (mfat.…): admin, operator or viewer, optionally scoped to a tenant.' } } }, info: { title: 'metalfleet manager API', version: deps.version, description: 'Fleet state, health, telemetry, bootstrap tokens, tenants and their networks, images, templates, reimage operations and power control of a bare-metal GPU fleet.' } },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
-  await app.register(healthRoutes, { version: deps.version, startedAt: deps.startedAt, now: deps.now });
+  await app.register(healthRoutes, { version: deps.version, startedAt: deps.startedAt, now: deps.now, store: deps.store });
   await app.register(nodeRoutes, { store: deps.store, telemetry: deps.telemetry, now: deps.now });
   await app.register(tokenRoutes, { tokens: deps.tokens, now: deps.now });
   await app.register(accessRoutes, { tokens: deps.apiTokens, store: deps.store, now: deps.now });
