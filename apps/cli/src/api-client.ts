@@ -93,10 +93,11 @@ export function createApiClient(baseUrl: string, token: string, ca = '') {
     },
     /** The fleet's events until `signal` aborts. */
     async *events(signal: AbortSignal): AsyncGenerator<StreamedEvent> {
-      const response = await send('GET', '/api/v1/events', undefined, signal);
-      if (!response.ok || !response.body) throw new ApiCallError(response.status, 'unavailable', `event stream: HTTP ${response.status}`);
-      const stream = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
       try {
+        // Stopped while still connecting (Ctrl-C right after a watch began) ends the stream the same way.
+        const response = await send('GET', '/api/v1/events', undefined, signal);
+        if (!response.ok || !response.body) throw new ApiCallError(response.status, 'unavailable', `event stream: HTTP ${response.status}`);
+        const stream = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
         for await (const message of stream) {
           const data = JSON.parse(message.data) as Record<string, unknown>;
           // The manager's last word when the token stopped being valid mid-stream.
