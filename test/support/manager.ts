@@ -26,6 +26,8 @@ export class ManagerProcess {
   private readonly extra: string[];
 
   private readonly nodeOptions: string[];
+  /** The first start sets up a new manager (--init); later ones start it on the state it left. */
+  private started = false;
 
   constructor(dataDir: string, extra: string[] = [], nodeOptions: string[] = []) {
     this.dataDir = dataDir;
@@ -48,8 +50,10 @@ export class ManagerProcess {
   }
 
   async start(): Promise<void> {
-    this.proc = start(managerBin, ['--data-dir', this.dataDir, '--listen-host', '127.0.0.1', ...this.ports, ...this.extra], this.nodeOptions);
+    const init = this.started ? [] : ['--init'];
+    this.proc = start(managerBin, ['--data-dir', this.dataDir, '--listen-host', '127.0.0.1', ...init, ...this.ports, ...this.extra], this.nodeOptions);
     const ready = await this.proc.waitForLog('manager ready');
+    this.started = true;
     this.http = String(ready['http']);
     this.grpc = String(ready['grpc']);
     this.mqtt = String(ready['mqtt']);
