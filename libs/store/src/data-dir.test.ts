@@ -2,14 +2,17 @@
 // process does not keep), and a store that is missing, empty or damaged is
 // refused with what to do, never taken for a new fleet.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { claimDataDir, type DataDirClaim } from './data-dir.ts';
 import { DataDirError } from './data-dir-error.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { newNode } from './fleet-store.contract.ts';
+import { openPgFleetStore } from './pg-fleet-store.ts';
 import { openSqliteFleetStore } from './sqlite-fleet-store.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mf-data-dir-'));
@@ -135,5 +138,32 @@ describe('claiming a data directory', () => {
     const first = await claimDataDir({ dir, init: false, postgres: null });
     expect((await refusal(claimDataDir({ dir, init: false, postgres: null }))).message).toContain(`in use by another manager (pid ${process.pid})`);
     first.lock.release();
+  });
+});
+
+describe('claiming a data directory with its state on PostgreSQL', () => {
+  const connectionString = process.env['METALFLEET_TEST_POSTGRES'] ?? 'postgresql://postgres@127.0.0.1:5432/test';
+  const schema = `mf_test_datadir_${randomBytes(4).toString('hex')}`;
+  const postgres = { connectionString, schema };
+  afterAll(async () => {
+    const client = new pg.Client({ connectionString });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+  });
+
+  it('refuses a schema without metalfleet tables unless --init; then refuses --init over it', async () => {
+    const missing = await refusal(claimDataDir({ dir: newDir(), init: false, postgres }));
+    expect(missing.message).toBe(`PostgreSQL schema ${schema} holds no metalfleet state: to set up a new manager there, start it once with --init (or check --postgres-url and --postgres-schema)`);
+    const dir = newDir();
+    const made = await claimDataDir({ dir, init: true, postgres });
+    expect(made.found.created).toBe(true);
+    await (await openPgFleetStore({ connectionString, schema })).close();
+    made.lock.release();
+    const again = await refusal(claimDataDir({ dir, init: true, postgres }));
+    expect(again.message).toMatch(new RegExp(`^--init: PostgreSQL schema ${schema} already holds metalfleet state \\(schema version \\d+\\)`));
+    const found = await claimDataDir({ dir, init: false, postgres });
+    expect(found.found.schemaVersion).toBeGreaterThan(0);
+    found.lock.release();
   });
 });
