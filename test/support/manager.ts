@@ -35,6 +35,12 @@ export class ManagerProcess {
     this.nodeOptions = nodeOptions;
   }
 
+  /** For a data directory that already holds state (an older manager's, as on an upgrade): the first start takes no --init either. */
+  onExistingState(): this {
+    this.started = true;
+    return this;
+  }
+
   get tokenFile(): string {
     return join(this.dataDir, 'bootstrap-token');
   }
