@@ -22,8 +22,9 @@ let http: string;
 let grpc: string;
 const agents: Proc[] = [];
 
+/** The first start sets up the manager (--init); a restart (with the ports) finds its state. */
 async function startManager(ports: string[] = []): Promise<void> {
-  manager = start(managerBin, [...managerArgs, ...ports]);
+  manager = start(managerBin, [...managerArgs, ...(ports.length === 0 ? ['--init'] : []), ...ports]);
   const ready = await manager.waitForLog('manager ready');
   http = String(ready['http']);
   grpc = String(ready['grpc']);

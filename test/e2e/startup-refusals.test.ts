@@ -1,7 +1,8 @@
 // The real manager (and agent, and CLI) binary refusing to start: a structured option
 // with a bad value, or a port another process holds. Each refusal is one line on stderr
 // naming the option, exit status 2, no stack trace, and the fresh data
-// directory stays empty (no CA, no tokens, no database).
+// directory stays empty (no CA, no tokens, no database; a port refusal comes
+// after the manager locked the directory, so its lock file may be there).
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
@@ -31,7 +32,7 @@ function expectRefused(result: Refusal, line: string | RegExp): void {
   if (typeof line === 'string') expect(result.stderr).toBe(`metalfleet-manager: ${line}\n`);
   else expect(result.stderr).toMatch(line);
   expect(result.code).toBe(2);
-  expect(result.dataDir).toEqual([]);
+  expect(result.dataDir.filter((name) => name !== 'manager.lock')).toEqual([]);
 }
 
 const badRules = join(dir, 'bad-rules.yaml');
@@ -92,7 +93,7 @@ describe('a port another process holds', () => {
     const holder = await occupy(reusePort);
     try {
       const { port } = holder.address() as AddressInfo;
-      expectRefused(await startManager([option, String(port)]), `${option} ${port}: address 127.0.0.1:${port} is already in use`);
+      expectRefused(await startManager(['--init', option, String(port)]), `${option} ${port}: address 127.0.0.1:${port} is already in use`);
     } finally {
       holder.close();
     }

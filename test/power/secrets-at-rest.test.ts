@@ -16,7 +16,8 @@ import { eventually, managerBin, start } from '../support/processes.ts';
 const password = 'Qz7-mf-bmc-pw19';
 const dir = mkdtempSync(join(tmpdir(), 'mf-secrets-'));
 const dataDir = join(dir, 'data');
-const manager = new ManagerProcess(dataDir);
+// The directory holds an older manager's database (beforeAll): started on it, not --init.
+const manager = new ManagerProcess(dataDir).onExistingState();
 let bmc: BmcLab;
 
 const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);

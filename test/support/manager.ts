@@ -26,11 +26,19 @@ export class ManagerProcess {
   private readonly extra: string[];
 
   private readonly nodeOptions: string[];
+  /** The first start sets up a new manager (--init); later ones start it on the state it left. */
+  private started = false;
 
   constructor(dataDir: string, extra: string[] = [], nodeOptions: string[] = []) {
     this.dataDir = dataDir;
     this.extra = extra;
     this.nodeOptions = nodeOptions;
+  }
+
+  /** For a data directory that already holds state (an older manager's, as on an upgrade): the first start takes no --init either. */
+  onExistingState(): this {
+    this.started = true;
+    return this;
   }
 
   get tokenFile(): string {
@@ -48,8 +56,10 @@ export class ManagerProcess {
   }
 
   async start(): Promise<void> {
-    this.proc = start(managerBin, ['--data-dir', this.dataDir, '--listen-host', '127.0.0.1', ...this.ports, ...this.extra], this.nodeOptions);
+    const init = this.started ? [] : ['--init'];
+    this.proc = start(managerBin, ['--data-dir', this.dataDir, '--listen-host', '127.0.0.1', ...init, ...this.ports, ...this.extra], this.nodeOptions);
     const ready = await this.proc.waitForLog('manager ready');
+    this.started = true;
     this.http = String(ready['http']);
     this.grpc = String(ready['grpc']);
     this.mqtt = String(ready['mqtt']);

@@ -129,7 +129,11 @@ const parsers = {
   slackWebhookUrls: httpUrlList,
 } as const;
 
-export type ManagerConfig = ParsedConfig<typeof ManagerConfig, typeof parsers>;
+/**
+ * The options, and `init`: whether this start may set up a new manager (--init). It is a flag only,
+ * never a file key or variable, so a unit or config file cannot make every restart a fresh install.
+ */
+export type ManagerConfig = ParsedConfig<typeof ManagerConfig, typeof parsers> & { readonly init: boolean };
 
 /** Every port the manager listens on, with the option that sets it. */
 export function listenerPorts(config: Pick<ManagerConfig, 'httpPort' | 'bootPort' | 'grpcPort' | 'mqttPort'>) {
@@ -142,7 +146,7 @@ export function listenerPorts(config: Pick<ManagerConfig, 'httpPort' | 'bootPort
 }
 
 /** Two listeners given one port: the second could never open. */
-function checkPortsDiffer(config: ManagerConfig): void {
+function checkPortsDiffer(config: ParsedConfig<typeof ManagerConfig, typeof parsers>): void {
   const taken = new Map<number, string>();
   for (const { option, port } of Object.values(listenerPorts(config))) {
     const other = taken.get(port);
@@ -155,8 +159,10 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   const program = new Command('metalfleet-manager')
     .description('metalfleet manager: fleet state, embedded MQTT broker, gRPC AgentService, REST API and dashboard.\n' +
       'Every option can also be set as METALFLEET_<OPTION> (e.g. METALFLEET_HTTP_PORT) or in the --config file.')
-    .version(version);
+    .version(version)
+    .option('--init', 'Set up a new manager: create the data directory\'s state (database, CA, tokens, key) or the PostgreSQL schema. ' +
+      'Refused where there is one already; without it, a missing, empty or damaged database stops the start.');
   const config = parseConfigFlags(program, ManagerConfig, argv, env, parsers);
   checkPortsDiffer(config);
-  return config;
+  return Object.freeze({ ...config, init: program.opts<{ init?: boolean }>().init === true });
 }

@@ -2,6 +2,7 @@
 import { pino } from 'pino';
 import { ConfigError } from '@metalfleet/config';
 import { SecretBoxError } from '@metalfleet/fleet';
+import { DataDirError } from '@metalfleet/store';
 import packageJson from '../package.json' with { type: 'json' };
 import { parseCommandLine } from './config.ts';
 import { ListenError } from './listen-check.ts';
@@ -21,9 +22,10 @@ let manager;
 try {
   manager = await startManager(config, logger, packageJson.version);
 } catch (error) {
-  // Sealed BMC passwords that the key at hand cannot open (say which key is needed), or a port
-  // another process holds (say which option): one line, and do not start.
-  if (!(error instanceof SecretBoxError) && !(error instanceof ListenError)) throw error;
+  // Sealed BMC passwords that the key at hand cannot open (say which key is needed), a port
+  // another process holds (say which option), a data directory another manager holds, or a
+  // database that is missing, empty or damaged (say what to do): one line, and do not start.
+  if (!(error instanceof SecretBoxError) && !(error instanceof ListenError) && !(error instanceof DataDirError)) throw error;
   logger.fatal({ code: error.code }, error.message);
   process.stderr.write(`metalfleet-manager: ${error.message}\n`);
   process.exit(2);

@@ -18,7 +18,7 @@ describe('starting the manager', () => {
     process.on('warning', onWarning);
     try {
       const config = parseCommandLine(['--data-dir', dataDir, '--listen-host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--mqtt-port', '0',
-        '--boot-port', '0', '--tls', 'false', '--http-tls', 'false'], {}, '0.0.0-test');
+        '--boot-port', '0', '--tls', 'false', '--http-tls', 'false', '--init'], {}, '0.0.0-test');
       const manager = await startManager(config, pino({ level: 'silent' }), '0.0.0-test');
       try {
         await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick

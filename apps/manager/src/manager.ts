@@ -13,7 +13,7 @@ import { addService } from '@metalfleet/transport';
 import {
   createNodeBroker, ensureCertificateAuthority, grpcServerCredentials, issueServerCertificate, listenGrpcForStorm,
 } from '@metalfleet/manager-transport';
-import { createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
+import { claimDataDir, createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
   FleetEvents, agentServiceHandlers, createApiTokens, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
@@ -65,11 +65,30 @@ function urlHost(host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 }
 
+/**
+ * Starts the manager once it holds its data directory (one manager per directory, see claimDataDir)
+ * and has found the store there, or made it with --init; the lock is let go when it closes.
+ */
 export async function startManager(config: ManagerConfig, logger: Logger, version: string): Promise<RunningManager> {
-  const now = () => new Date();
   const dataDir = resolve(config.dataDir);
+  const claim = await claimDataDir({
+    dir: dataDir, init: config.init, postgres: config.postgresUrl === '' ? null : { connectionString: config.postgresUrl, schema: config.postgresSchema },
+  });
+  if (claim.found.created) logger.warn({ dataDir, store: claim.found.store }, 'setting up a new manager (--init)');
+  else logger.info({ dataDir, ...claim.found }, 'data directory locked; fleet state found');
+  try {
+    const running = await startOnDataDir(config, logger, version, dataDir);
+    return { ...running, close: () => running.close().finally(() => claim.lock.release()) };
+  } catch (error) {
+    claim.lock.release();
+    throw error;
+  }
+}
+
+async function startOnDataDir(config: ManagerConfig, logger: Logger, version: string, dataDir: string): Promise<RunningManager> {
+  const now = () => new Date();
   const ports = listenerPorts(config);
-  // A port taken by another process stops the start here, before the data directory is touched.
+  // A port taken by another process stops the start here, before anything but the lock is written.
   await checkListenable(config.listenHost, Object.values(ports));
   // The data directory and its databases are this user's alone (700/600), also when an older manager made them readable.
   makeDataDirPrivate(dataDir);
