@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { credentials } from '@grpc/grpc-js';
+import { credentials, Metadata } from '@grpc/grpc-js';
 import type { NodeSummary, Tenant } from '@metalfleet/api';
 import { AgentService } from '@metalfleet/proto';
 import { createClient } from '@metalfleet/transport';
@@ -56,9 +56,14 @@ function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr:
   });
 }
 
-async function register(identity: Partial<NodeSummary['identity']>, bootstrapToken: string) {
+async function register(identity: Partial<NodeSummary['identity']>, bootstrapToken: string, credential?: { nodeId: string; secret: string }) {
   const { client, close } = createClient(AgentService, manager.grpc, credentials.createSsl(ca()));
-  const result = await client.register({ identity, bootstrapToken, agentVersion: 'attacker' }).catch((e: unknown) => e);
+  const metadata = new Metadata();
+  if (credential) {
+    metadata.set('x-metalfleet-node-id', credential.nodeId);
+    metadata.set('authorization', `Bearer ${credential.secret}`);
+  }
+  const result = await client.register({ identity, bootstrapToken, agentVersion: 'attacker' }, { metadata }).catch((e: unknown) => e);
   close();
   return result;
 }
@@ -266,7 +271,9 @@ describe('an operator\'s approval', () => {
   it('uses an approval only with a token: whoever presents the approved identity first without one gets nothing', async () => {
     const operatorToken = readFileSync(manager.tokenFile, 'utf8').trim();
     const machine = { systemUuid: '5f0c0000-0000-4000-8000-00000000a001', systemSerial: 'RACE-1', macs: ['02:ac:00:00:00:01'] };
-    const first = (await register(machine, operatorToken)) as { nodeId: string };
+    const first = (await register(machine, operatorToken)) as { nodeId: string; nodeCredential: string };
+    // It used its credential (the same token and identity before that would be a lost reply answered again), then its disk was wiped.
+    expect(await register(machine, '', { nodeId: first.nodeId, secret: first.nodeCredential })).toMatchObject({ nodeId: first.nodeId });
     expect(await register(machine, operatorToken)).toMatchObject({ code: 'pending-approval' });
     const pending = (await conflicts()).find((c) => c.kind === 're-enrolment' && c.nodeIds.includes(first.nodeId))!;
     expect(await cli('conflicts', 'approve', pending.id)).toMatchObject({ code: 0 });

@@ -7,7 +7,7 @@ const known: IdentityMatch = { kind: 'known', nodeId: 'n1' };
 const fresh: IdentityMatch = { kind: 'new' };
 const partial: IdentityMatch = { kind: 'conflict', nodeIds: ['n1'], reason: 'partial match with node n1: system serial S9 (known: S1)' };
 
-const none: RegistrationProof = { credentialOf: null, token: null, tokenError: 'bootstrap token missing', installInProgress: false, approvedAs: null };
+const none: RegistrationProof = { credentialOf: null, token: null, tokenError: 'bootstrap token missing', installInProgress: false, approvedAs: null, retryOf: null };
 const operator = { ...none, tokenError: null, token: { purpose: 'operator', id: 't-op', nodeId: null, commandId: null, mac: null } } satisfies RegistrationProof;
 const discovery = (mac: string) => ({ ...none, tokenError: null, token: { purpose: 'discovery', id: 't-disc', nodeId: null, commandId: null, mac } }) satisfies RegistrationProof;
 const install = (nodeId: string, installInProgress: boolean) =>
@@ -40,6 +40,10 @@ describe('decideRegistration', () => {
     { name: 'known node, approved, discovery token for one of its MACs: returning, token spent', match: known, proof: { ...discovery('0c:42:a1:00:00:01'), approvedAs: 'n1' }, expected: { action: 'returning', nodeId: 'n1', via: 'approval', spendToken: true } },
     { name: 'known node, approved, discovery token for another MAC: not returning', match: known, proof: { ...discovery('0c:42:a1:00:00:99'), approvedAs: 'n1' }, expected: { action: 'conflict' } },
     { name: 'known node, approved, install token for another node: refused', match: known, proof: { ...install('n2', true), approvedAs: 'n1' }, expected: { action: 'refuse' } },
+    { name: 'known node, the token whose use registered it (lost reply): returning, no second use', match: known, proof: { ...operator, retryOf: 'n1' }, expected: { action: 'returning', nodeId: 'n1', via: 'retry', spendToken: false } },
+    { name: 'known node, a token that registered another node: not a retry', match: known, proof: { ...operator, retryOf: 'n2' }, expected: { action: 'pending-approval', nodeId: 'n1' } },
+    { name: 'known node, install token that registered it, reimage in progress: returning', match: known, proof: { ...install('n1', true), retryOf: 'n1' }, expected: { action: 'returning', via: 'retry', spendToken: false } },
+    { name: 'known node, install token that registered it, reimage over: refused', match: known, proof: { ...install('n1', false), retryOf: 'n1' }, expected: { action: 'refuse' } },
     { name: 'known node, approved, operator token: returning, token spent', match: known, proof: { ...operator, approvedAs: 'n1' }, expected: { action: 'returning', via: 'approval', spendToken: true } },
   ];
 

@@ -21,11 +21,16 @@ export interface RegistrationProof {
   installInProgress: boolean;
   /** The node an operator approved this exact identity as; null: no approval waiting. */
   approvedAs: string | null;
+  /**
+   * The node an earlier use of this very token registered this exact identity as (its reply may have been
+   * lost): the same registration again, answered again without spending another use; null: none.
+   */
+  retryOf: string | null;
 }
 
 export type RegistrationDecision =
-  /** A known node, proven: same node id, fresh credential. */
-  | { action: 'returning'; nodeId: string; via: 'credential' | 'install-token' | 'approval'; spendToken: boolean }
+  /** A known node, proven: same node id, fresh credential (`retry`: the token's use this machine already spent). */
+  | { action: 'returning'; nodeId: string; via: 'credential' | 'install-token' | 'approval' | 'retry'; spendToken: boolean }
   /** A machine nothing is known about; `discovered`: it came through a boot-endpoint discovery token. */
   | { action: 'create'; discovered: boolean }
   /** A known node without its credential: recorded, refused until an operator approves. */
@@ -58,6 +63,11 @@ export function decideRegistration(identity: NodeIdentity, match: IdentityMatch,
   if (match.kind === 'known') {
     const nodeId = match.nodeId;
     if (proof.credentialOf === nodeId) return { action: 'returning', nodeId, via: 'credential', spendToken: false };
+    // The same token and the same full identity that registered this node: its reply was lost. An install token
+    // still only while its reimage is rebooting or installing.
+    if (proof.retryOf === nodeId && token !== null && (token.purpose !== 'install' || proof.installInProgress)) {
+      return { action: 'returning', nodeId, via: 'retry', spendToken: false };
+    }
     if (token?.purpose === 'install' && token.nodeId === nodeId && proof.installInProgress) return { action: 'returning', nodeId, via: 'install-token', spendToken: true };
     if (approved(nodeId)) return { action: 'returning', nodeId, via: 'approval', spendToken: true };
     if (proof.credentialOf !== null) {

@@ -24,6 +24,17 @@ export interface NewNode {
   at: Date;
 }
 
+/**
+ * The bootstrap token use a registration spends: counted in the same transaction
+ * as the node write (no use is spent for a node that was not written), and
+ * recorded against the machine's identity key so the same registration retried
+ * after a lost reply is recognised (findTokenUse).
+ */
+export interface TokenUse {
+  tokenId: string;
+  identityKey: string;
+}
+
 /** A health event as the agent sent it; stored once per event id. */
 export interface HealthEventRecord {
   eventId: string;
@@ -53,9 +64,10 @@ export interface NodeCounts {
 export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertStore, IdentityStore {
   /** Nodes sharing the system UUID, any serial or any MAC with this identity. */
   findIdentityCandidates(identity: NodeIdentity): Promise<KnownIdentity[]>;
-  createNode(node: NewNode): Promise<void>;
-  /** A known machine registered again (reboot, reimage): new credential, fresh identity and inventory. */
-  updateRegistration(node: NewNode): Promise<void>;
+  /** With a token use: spent in the same transaction; `unauthenticated` (and nothing written) when the token has no uses left. */
+  createNode(node: NewNode, tokenUse?: TokenUse): Promise<void>;
+  /** A known machine registered again (reboot, reimage): new credential, fresh identity and inventory. Token use: as createNode. */
+  updateRegistration(node: NewNode, tokenUse?: TokenUse): Promise<void>;
   updateInventory(nodeId: string, inventory: Inventory): Promise<boolean>;
   credentialHash(nodeId: string): Promise<string | null>;
   /** Returns true when the presence changed. */

@@ -98,5 +98,33 @@ export function describeIdentityStore(name: string, factory: StoreFactory): void
       expect(await store.getBootstrapToken('nope')).toBeNull();
       await store.close();
     });
+
+    it('spends a token use in the node write\'s transaction and remembers which machine spent it', async () => {
+      const store = await factory.open('tokenuses');
+      const createdAt = new Date('2026-11-01T00:00:00Z');
+      await store.createBootstrapToken({
+        id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
+      });
+      await store.createNode(newNode('n1', { systemUuid: 'u-1' }), { tokenId: 'once', identityKey: 'key-1' });
+      expect((await store.getBootstrapToken('once'))?.uses).toBe(1);
+      expect(await store.findTokenUse('once', 'key-1')).toBe('n1');
+      expect(await store.findTokenUse('once', 'key-2')).toBeNull();
+      // No use left: refused, and the node is not written either.
+      await expect(store.createNode(newNode('n2', { systemUuid: 'u-2' }), { tokenId: 'once', identityKey: 'key-2' })).rejects.toMatchObject({ code: 'unauthenticated' });
+      expect(await store.getNodeSummary('n2')).toBeNull();
+      expect(await store.findIdentityCandidates(identity({ systemUuid: 'u-2' }))).toEqual([]);
+      const rotated = { ...newNode('n1', { systemUuid: 'u-1' }), credentialHash: 'rotated' };
+      await expect(store.updateRegistration(rotated, { tokenId: 'once', identityKey: 'key-1' })).rejects.toMatchObject({ code: 'unauthenticated' });
+      expect(await store.credentialHash('n1')).toBe('hash-n1');
+      // A node write without a token use (a retry answered again) spends nothing.
+      await store.updateRegistration(rotated);
+      expect(await store.credentialHash('n1')).toBe('rotated');
+      expect((await store.getBootstrapToken('once'))?.uses).toBe(1);
+      // Once the node showed it holds its credential, the use is final.
+      await store.settleTokenUses('n1');
+      expect(await store.findTokenUse('once', 'key-1')).toBeNull();
+      expect((await store.getBootstrapToken('once'))?.uses).toBe(1);
+      await store.close();
+    });
   });
 }

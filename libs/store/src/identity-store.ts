@@ -84,6 +84,13 @@ export interface IdentityStore {
   countUsedInstallTokens(commandId: string): Promise<number>;
   /** Deletes expired boot-endpoint tokens (discovery, install); operator tokens stay listed. Returns how many. */
   purgeBootTokens(now: Date): Promise<number>;
+  /**
+   * The node a use of this token registered for this identity key, while that node has not yet shown that it
+   * holds the credential it was given (settleTokenUses): a registration retried after its reply was lost.
+   */
+  findTokenUse(tokenId: string, identityKey: string): Promise<string | null>;
+  /** The node showed it holds its credential: the token uses that registered it are final, never answered again. */
+  settleTokenUses(nodeId: string): Promise<void>;
 }
 
 interface ConflictRow {
@@ -213,7 +220,17 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
     },
 
     async purgeBootTokens(now) {
+      // Their recorded uses go with them (ON DELETE CASCADE).
       return db.run("DELETE FROM bootstrap_tokens WHERE purpose <> 'operator' AND expires_at <= ?", [now.getTime()]);
+    },
+
+    async findTokenUse(tokenId, key) {
+      const [row] = await db.all<{ node_id: string }>('SELECT node_id FROM bootstrap_token_uses WHERE token_id = ? AND identity_key = ?', [tokenId, key]);
+      return row?.node_id ?? null;
+    },
+
+    async settleTokenUses(nodeId) {
+      await db.run('DELETE FROM bootstrap_token_uses WHERE node_id = ?', [nodeId]);
     },
   };
 }

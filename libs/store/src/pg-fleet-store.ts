@@ -1,8 +1,8 @@
 // FleetStore on PostgreSQL (`pg`), for high availability and several manager
 // replicas. Same behaviour as the SQLite store: one contract suite runs on both.
 import pg from 'pg';
-import { inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
-import type { FleetStore, NodeRecord } from './fleet-store.ts';
+import { DomainError, inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
+import type { FleetStore, NodeRecord, TokenUse } from './fleet-store.ts';
 import { pgMigrations } from './pg-migrations.ts';
 import { pgNetworkStore } from './pg-network.ts';
 import { pgExecutor, pgTransaction, withPgClient } from './pg-executor.ts';
@@ -78,6 +78,15 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     await q('UPDATE nodes SET gpu_model = $1, gpu_count = $2, rack = $3 WHERE id = $4', [facts.gpuModel, facts.gpuCount, facts.rack, nodeId]);
   }
 
+  // Inside the node write's transaction: a use is spent only for a node written, and a racer finds none left (the row lock).
+  async function spendTokenUse(q: Query, use: TokenUse | undefined, nodeId: string, at: Date): Promise<void> {
+    if (!use) return;
+    const counted = await q('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = $1 AND (max_uses IS NULL OR uses < max_uses)', [use.tokenId]);
+    if ((counted.rowCount ?? 0) === 0) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left`);
+    await q(`INSERT INTO bootstrap_token_uses (token_id, identity_key, node_id, at) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (token_id, identity_key) DO UPDATE SET node_id = excluded.node_id, at = excluded.at`, [use.tokenId, use.identityKey, nodeId, at.getTime()]);
+  }
+
   const upsertCondition = `INSERT INTO node_conditions (node_id, component, code, severity, remediation, message, since) VALUES ($1, $2, $3, $4, $5, $6, $7)
     ON CONFLICT (node_id, component, code) DO UPDATE SET severity = excluded.severity, remediation = excluded.remediation, message = excluded.message`;
 
@@ -108,7 +117,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       return (rows as NodeRow[]).map((row): KnownIdentity => ({ nodeId: row.id, identity: rowIdentity(row) }));
     },
 
-    async createNode(node) {
+    async createNode(node, tokenUse) {
       const i = normalizeIdentity(node.identity);
       await inTransaction(async (q) => {
         await q(`INSERT INTO nodes (id, hostname, system_uuid, system_serial, chassis_serial, board_serial, bmc_address, state, presence,
@@ -117,10 +126,11 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
         [node.id, node.hostname, i.systemUuid, i.systemSerial, i.chassisSerial, i.boardSerial, i.bmcAddress, node.at.getTime(), node.agentVersion, node.credentialHash, JSON.stringify(node.inventory)]);
         await writeMacs(q, node.id, i);
         await writeFacts(q, node.id, node.inventory);
+        await spendTokenUse(q, tokenUse, node.id, node.at);
       });
     },
 
-    async updateRegistration(node) {
+    async updateRegistration(node, tokenUse) {
       const i = normalizeIdentity(node.identity);
       await inTransaction(async (q) => {
         await q(`UPDATE nodes SET hostname = $1, system_uuid = $2, system_serial = $3, chassis_serial = $4, board_serial = $5, bmc_address = $6,
@@ -128,8 +138,10 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
         [node.hostname, i.systemUuid, i.systemSerial, i.chassisSerial, i.boardSerial, i.bmcAddress, node.at.getTime(), node.agentVersion, node.credentialHash, JSON.stringify(node.inventory), node.id]);
         await writeMacs(q, node.id, i);
         await writeFacts(q, node.id, node.inventory);
+        await spendTokenUse(q, tokenUse, node.id, node.at);
       });
     },
+
 
     async updateInventory(nodeId, inventory) {
       const updated = ((await query('UPDATE nodes SET inventory_json = $1, hostname = $2 WHERE id = $3', [JSON.stringify(inventory), inventory.system.hostname, nodeId])).rowCount ?? 0) > 0;

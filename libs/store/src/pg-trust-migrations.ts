@@ -116,4 +116,20 @@ export const pgTrustMigrations: readonly Migration[] = [
       CREATE UNIQUE INDEX operation_nodes_one_open_per_node ON operation_nodes (node_id) WHERE phase NOT IN ('done', 'failed');
     `,
   },
+  {
+    version: 21,
+    name: 'bootstrap token uses',
+    sql: `
+      -- Which machine (its identity key) each token use registered, as which node: the same registration
+      -- retried after a lost reply is answered again instead of refused with "no uses left" (registrar.ts).
+      CREATE TABLE bootstrap_token_uses (
+        token_id TEXT NOT NULL REFERENCES bootstrap_tokens (id) ON DELETE CASCADE,
+        identity_key TEXT NOT NULL,
+        node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (token_id, identity_key)
+      );
+      CREATE INDEX bootstrap_token_uses_by_node ON bootstrap_token_uses (node_id);
+    `,
+  },
 ];

@@ -2,8 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
-import { inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
-import type { FleetStore, NewNode, NodeRecord } from './fleet-store.ts';
+import { DomainError, inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
+import type { FleetStore, NewNode, NodeRecord, TokenUse } from './fleet-store.ts';
 import {
   countsFrom, groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
   type ConditionRow, type HealthEventRow, type NodeRow, type TokenRow, type TransitionRow,
@@ -84,6 +84,15 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     for (const mac of identity.macs) insertMac.run(mac, node.id);
   }
 
+  // Inside the node write's transaction: a use is spent only for a node written, and a racer finds none left.
+  function spendTokenUse(use: TokenUse | undefined, nodeId: string, at: Date): void {
+    if (!use) return;
+    const counted = db.prepare('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)').run(use.tokenId).changes > 0;
+    if (!counted) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left`);
+    db.prepare(`INSERT INTO bootstrap_token_uses (token_id, identity_key, node_id, at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (token_id, identity_key) DO UPDATE SET node_id = excluded.node_id, at = excluded.at`).run(use.tokenId, use.identityKey, nodeId, at.getTime());
+  }
+
   return {
     ...sqliteNetworkStore(db, inTransaction),
     ...sqlWorkStore(executor),
@@ -117,7 +126,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       return rows.map((row): KnownIdentity => ({ nodeId: row.id, identity: rowIdentity(row) }));
     },
 
-    async createNode(node) {
+    async createNode(node, tokenUse) {
       const identity = normalizeIdentity(node.identity);
       inTransaction(db, () => {
         db.prepare(`INSERT INTO nodes (id, hostname, system_uuid, system_serial, chassis_serial, board_serial, bmc_address,
@@ -128,10 +137,11 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
         writeInventory(node.id, node.inventory);
         writeIdentity(node, identity);
         writeFacts(node.id, node.inventory);
+        spendTokenUse(tokenUse, node.id, node.at);
       });
     },
 
-    async updateRegistration(node) {
+    async updateRegistration(node, tokenUse) {
       const identity = normalizeIdentity(node.identity);
       inTransaction(db, () => {
         db.prepare(`UPDATE nodes SET hostname = ?, system_uuid = ?, system_serial = ?, chassis_serial = ?, board_serial = ?,
@@ -141,8 +151,10 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
         writeInventory(node.id, node.inventory);
         writeIdentity(node, identity);
         writeFacts(node.id, node.inventory);
+        spendTokenUse(tokenUse, node.id, node.at);
       });
     },
+
 
     async updateInventory(nodeId, inventory) {
       return inTransaction(db, () => {

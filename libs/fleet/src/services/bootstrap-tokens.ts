@@ -19,7 +19,8 @@ export interface TokenRequest {
 }
 
 export function createBootstrapTokens(deps: { store: FleetStore; now: () => Date; caFingerprint: string | null }) {
-  async function check(token: string): Promise<BootstrapTokenRecord> {
+  /** `usedUp`: a token with no uses left passes too (the registrar then looks for this machine's own use, registrar.ts). */
+  async function check(token: string, options: { usedUp?: boolean } = {}): Promise<BootstrapTokenRecord> {
     const parsed = parseBootstrapToken(token);
     if (!parsed) throw new DomainError('unauthenticated', token === '' ? 'bootstrap token missing' : 'bootstrap token malformed');
     const record = await deps.store.getBootstrapToken(parsed.id);
@@ -27,7 +28,7 @@ export function createBootstrapTokens(deps: { store: FleetStore; now: () => Date
     const state = bootstrapTokenState(record, deps.now());
     if (state === 'expired') throw new DomainError('unauthenticated', `bootstrap token ${record.id} expired at ${record.expiresAt.toISOString()}`);
     if (state === 'revoked') throw new DomainError('unauthenticated', `bootstrap token ${record.id} was revoked`);
-    if (state === 'used-up') throw new DomainError('unauthenticated', `bootstrap token ${record.id} has no uses left`);
+    if (state === 'used-up' && options.usedUp !== true) throw new DomainError('unauthenticated', `bootstrap token ${record.id} has no uses left`);
     return record;
   }
 
@@ -47,11 +48,6 @@ export function createBootstrapTokens(deps: { store: FleetStore; now: () => Date
 
     /** Checks a presented token without using it; throws `unauthenticated` with the reason. */
     check,
-
-    /** Counts one use of a checked token; throws `unauthenticated` when it has none left (another registration won). */
-    async spend(record: BootstrapTokenRecord): Promise<void> {
-      if (!(await deps.store.useBootstrapToken(record.id))) throw new DomainError('unauthenticated', `bootstrap token ${record.id} has no uses left`);
-    },
 
     /** Checks a presented token and counts one use; throws `unauthenticated` with the reason otherwise. */
     async consume(token: string): Promise<BootstrapTokenRecord> {

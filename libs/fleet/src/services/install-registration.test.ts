@@ -61,4 +61,20 @@ describe('install tokens', () => {
     expect(await store.listConflicts({ status: 'open' })).toEqual([expect.objectContaining({ nodeIds: ['node-1'], lastPeer: '10.0.0.66', reason: expect.stringContaining('second registration with an install token of reimage command cmd-1') })]);
     expect(events).toContainEqual(expect.objectContaining({ type: 'install-conflict', nodeId: 'node-1', commandId: 'cmd-1' }));
   });
+
+  it('answers the installer again when its reply was lost: the same token and machine are not a second registration', async () => {
+    const token = await tokenOf();
+    const lost = await register(input(token, '10.0.0.5'));
+    const again = await register(input(token, '10.0.0.5'));
+    expect(again).toMatchObject({ nodeId: 'node-1', returning: true });
+    expect(secretMatches(again.credential, (await store.credentialHash('node-1'))!)).toBe(true);
+    expect(secretMatches(lost.credential, (await store.credentialHash('node-1'))!)).toBe(false);
+    expect(await store.listConflicts()).toEqual([]);
+    expect(events.filter((e) => e.type === 'install-conflict')).toEqual([]);
+    expect(events.filter((e) => e.type === 'install-registered')).toHaveLength(2);
+    expect((await store.listBootstrapTokens()).find((t) => t.purpose === 'install')?.uses).toBe(1);
+    // Once the installer is online with its credential, the token is spent for good.
+    await store.settleTokenUses('node-1');
+    await expect(register(input(token, '10.0.0.66'))).rejects.toMatchObject({ code: 'unauthenticated', message: expect.stringMatching(/no uses left/) });
+  });
 });

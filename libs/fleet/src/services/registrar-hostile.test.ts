@@ -77,6 +77,8 @@ describe('a registration claiming one MAC of another node', () => {
 describe('an approved re-enrolment', () => {
   async function approvedWipedVictim() {
     await register(input(victim, token, null, '10.0.0.5'));
+    // It came online with its credential, then its disk was wiped.
+    await store.settleTokenUses('node-1');
     await expect(register(input(victim, token, null, '10.0.0.5'))).rejects.toMatchObject({ code: 'pending-approval' });
     const [pending] = await store.listConflicts({ status: 'open' });
     expect(pending).toMatchObject({ lastPeer: '10.0.0.5' });
@@ -121,6 +123,7 @@ describe('sizes and spellings', () => {
 
   it('recognises the same machine with its UUID in braces, lower-case serials and bare or dotted MACs', async () => {
     await register(input(victim, token));
+    await store.settleTokenUses('node-1');
     const respelled = { ...victim, systemUuid: `{${victim.systemUuid.toUpperCase()}}`, systemSerial: 'vic-sys-1', chassisSerial: 'vic-ch-1', boardSerial: 'vic-brd-1', macs: ['0C42A1000001', '0c42.a100.0002'] };
     await expect(register(input(respelled, token))).rejects.toMatchObject({ code: 'pending-approval' });
     expect((await store.listNodes()).map((n) => n.id)).toEqual(['node-1']);

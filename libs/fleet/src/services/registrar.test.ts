@@ -63,6 +63,8 @@ describe('registration', () => {
 
   it('never gives a known node\'s id or a credential to a machine without its credential: a wiped disk waits for approval', async () => {
     const first = await register(input(machine, token));
+    // The agent came online with its credential (mqtt-ingest.ts): the same token and identity again is a wiped disk, not a lost reply.
+    await store.settleTokenUses('node-1');
     const before = await store.getNode('node-1');
     await expect(register(input(machine, token))).rejects.toMatchObject({ code: 'pending-approval', message: expect.stringMatching(/waits for an operator's approval/) });
     await expect(register(input(machine, token))).rejects.toMatchObject({ code: 'pending-approval' });
@@ -77,7 +79,8 @@ describe('registration', () => {
     expect(again).toMatchObject({ nodeId: 'node-1', returning: true });
     expect(secretMatches(again.credential, (await store.credentialHash('node-1'))!)).toBe(true);
     expect(secretMatches(first.credential, (await store.credentialHash('node-1'))!)).toBe(false);
-    // The approval is used once.
+    // The approval is used once (once the agent is online with the credential it gave).
+    await store.settleTokenUses('node-1');
     await expect(register(input(machine, token))).rejects.toMatchObject({ code: 'pending-approval' });
     expect((await store.listNodes()).map((n) => n.id)).toEqual(['node-1']);
   });
@@ -98,6 +101,7 @@ describe('registration', () => {
 
   it('keeps refusing a rejected machine without reopening its conflict, until an operator approves it after all', async () => {
     await register(input(machine, token));
+    await store.settleTokenUses('node-1');
     const wiped = () => register(input(machine, token));
     await expect(wiped()).rejects.toMatchObject({ code: 'pending-approval' });
     const [pending] = await store.listConflicts({ status: 'open' });
@@ -144,6 +148,42 @@ describe('registration', () => {
       .rejects.toMatchObject({ code: 'conflict' });
     expect((await store.listConflicts()).at(-1)?.reason).toMatch(/credential/);
     expect(other.nodeId).toBe('node-2');
+  });
+
+  it('answers a registration retried after its reply was lost with the same node and a working credential, spending a single-use token once', async () => {
+    const once = await tokens.create({ description: 'single use', ttlSeconds: 600, maxUses: 1 });
+    const lost = await register(input(machine, once.token));
+    // The reply never reached the agent (manager killed after the write, connection dropped): it sends the same request again.
+    const again = await register(input(machine, once.token));
+    expect(again).toMatchObject({ nodeId: lost.nodeId, returning: true });
+    // The manager keeps one hash per node: the lost credential is replaced by the one the agent now holds.
+    expect(secretMatches(again.credential, (await store.credentialHash(lost.nodeId))!)).toBe(true);
+    expect(secretMatches(lost.credential, (await store.credentialHash(lost.nodeId))!)).toBe(false);
+    expect(await register(input(machine, '', { nodeId: again.nodeId, secret: again.credential }))).toMatchObject({ nodeId: lost.nodeId });
+    expect((await store.listNodes()).map((n) => n.id)).toEqual([lost.nodeId]);
+    expect((await tokens.list()).find((t) => t.id === once.record.id)?.uses).toBe(1);
+    expect(await store.listConflicts()).toEqual([]);
+    expect(events.filter((e) => e.type === 'node-registered').map((e) => 'via' in e && e.via)).toEqual(['new', 'retry', 'credential']);
+  });
+
+  it('never answers a spent single-use token again to another machine, nor to the same one once it used its credential', async () => {
+    const once = await tokens.create({ description: 'single use', ttlSeconds: 600, maxUses: 1 });
+    const first = await register(input(machine, once.token));
+    const stranger = identity({ systemUuid: 'other-machine', macs: ['0c:42:a1:00:00:02'] });
+    await expect(register(input(stranger, once.token))).rejects.toMatchObject({ code: 'unauthenticated', message: expect.stringMatching(/no uses left/) });
+    // Most of the identity (all but its serial) is not the machine that spent it either: a conflict, no credential.
+    await expect(register(input({ ...machine, systemSerial: 'SER-2' }, once.token))).rejects.toMatchObject({ code: 'unauthenticated', message: expect.stringMatching(/no uses left/) });
+    // The agent came online with its credential: from now on the use is final, even for the same token and identity.
+    await store.settleTokenUses(first.nodeId);
+    await expect(register(input(machine, once.token))).rejects.toMatchObject({ code: 'unauthenticated', message: expect.stringMatching(/no uses left/) });
+    expect(secretMatches(first.credential, (await store.credentialHash(first.nodeId))!)).toBe(true);
+    expect((await store.listNodes()).map((n) => n.id)).toEqual([first.nodeId]);
+    // A multi-use token: the same, with a pending approval instead of a second node.
+    const many = await register(input(stranger, token));
+    expect(await register(input(stranger, token))).toMatchObject({ nodeId: many.nodeId, returning: true });
+    await register(input(stranger, '', { nodeId: many.nodeId, secret: (await register(input(stranger, token))).credential }));
+    await expect(register(input(stranger, token))).rejects.toMatchObject({ code: 'pending-approval' });
+    expect((await tokens.list()).find((t) => t.description === 'rack 12')?.uses).toBe(1);
   });
 
   it('keeps a credential-proven node\'s credential, so a reply lost on the way leaves the agent with one that still works', async () => {

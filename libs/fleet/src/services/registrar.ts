@@ -4,10 +4,15 @@
 // token bound to it and its reimage, or an operator's approval. A partial
 // identity match is a conflict an operator resolves; a known node without its
 // credential waits for approval; neither ever gets a credential.
+//
+// Idempotent: a token's use is spent in the node write's transaction and
+// recorded against the machine's full identity, so the same registration
+// retried after its reply was lost (same token, same identity) is answered
+// again with the same node id and a fresh credential, without a second use.
 import {
-  DomainError, decideRegistration, identityProblem, inventoryProblem, isAnonymous, matchIdentity, type BootstrapTokenRecord, type Inventory, type NodeIdentity, type RegistrationDecision,
+  DomainError, decideRegistration, identityKey, identityProblem, inventoryProblem, isAnonymous, matchIdentity, type BootstrapTokenRecord, type Inventory, type NodeIdentity, type RegistrationDecision,
 } from '@metalfleet/domain';
-import type { FleetStore } from '@metalfleet/store';
+import type { FleetStore, TokenUse } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
 import { recordReportedCabling } from './reported-cabling.ts';
 import { hashSecret, newSecret, secretMatches } from '../secrets/secrets.ts';
@@ -42,9 +47,8 @@ export interface RegistrarDeps {
   store: FleetStore;
   events: FleetEvents;
   tokens: {
-    /** Checks a presented token without using it; throws `unauthenticated` with the reason. */
-    check: (token: string) => Promise<BootstrapTokenRecord>;
-    spend: (record: BootstrapTokenRecord) => Promise<void>;
+    /** Checks a presented token without using it (`usedUp`: one with no uses left passes too); throws `unauthenticated` with the reason. */
+    check: (token: string, options?: { usedUp?: boolean }) => Promise<BootstrapTokenRecord>;
   };
   admitDiscovered: DiscoveredAdmission;
   newNodeId: () => string;
@@ -63,12 +67,19 @@ export function createRegistrar(deps: RegistrarDeps) {
     return hash !== null && secretMatches(credential.secret, hash) ? credential.nodeId : null;
   }
 
-  async function checkToken(token: string): Promise<{ record: BootstrapTokenRecord | null; error: string | null }> {
-    if (token === '') return { record: null, error: 'bootstrap token missing' };
+  type CheckedToken = { record: BootstrapTokenRecord | null; error: string | null; retryOf: string | null };
+  async function checkToken(token: string, key: string): Promise<CheckedToken> {
+    if (token === '') return { record: null, error: 'bootstrap token missing', retryOf: null };
     try {
-      return { record: await deps.tokens.check(token), error: null };
+      const record = await deps.tokens.check(token);
+      return { record, error: null, retryOf: await deps.store.findTokenUse(record.id, key) };
     } catch (error) {
-      return { record: null, error: error instanceof Error ? error.message : String(error) };
+      const reason = error instanceof Error ? error.message : String(error);
+      // Used up, maybe by this very machine whose reply was lost: only its own use, with the same token and the
+      // same full identity, lets it through again (and spends nothing); to anyone else it stays used up.
+      const spent = await deps.tokens.check(token, { usedUp: true }).catch(() => null);
+      const retryOf = spent ? await deps.store.findTokenUse(spent.id, key) : null;
+      return retryOf !== null ? { record: spent, error: null, retryOf } : { record: null, error: reason, retryOf: null };
     }
   }
 
@@ -110,7 +121,8 @@ export function createRegistrar(deps: RegistrarDeps) {
       refuse('invalid-argument', 'identity has no system UUID, serial number or MAC address to recognise the machine by', input.peer);
     }
     const match = matchIdentity(input.identity, await deps.store.findIdentityCandidates(input.identity));
-    const token = await checkToken(input.bootstrapToken);
+    const key = identityKey(input.identity);
+    const token = await checkToken(input.bootstrapToken, key);
     const approval = match.kind === 'new' ? null : await deps.store.findApproval(input.identity);
     const decision = decideRegistration(input.identity, match, {
       credentialOf: await credentialOwner(input.nodeCredential),
@@ -118,21 +130,24 @@ export function createRegistrar(deps: RegistrarDeps) {
       tokenError: token.error,
       installInProgress: await installInProgress(token.record),
       approvedAs: approval?.nodeId ?? null,
+      retryOf: token.retryOf,
     });
 
     if (decision.action === 'refuse') return refuse('unauthenticated', decision.reason, input.peer);
     if (decision.action === 'conflict' || decision.action === 'pending-approval') return recordConflict(input, decision);
 
     const at = deps.now();
-    // Spent before anything is written: two registrations racing for one single-use token get one node.
-    if (token.record && (decision.action === 'create' || decision.spendToken)) await deps.tokens.spend(token.record);
+    // Spent in the node write's transaction (the store refuses a use that is gone): two registrations racing for one
+    // single-use token get one node, and a use is never spent for a node that was not written.
+    const tokenUse: TokenUse | undefined = token.record && (decision.action === 'create' || decision.spendToken) ? { tokenId: token.record.id, identityKey: key } : undefined;
     if (decision.action === 'returning' && decision.via === 'approval' && !(approval && (await deps.store.takeApproval(approval.conflictId, at, input.peer)))) {
       return refuse('unauthenticated', 'the operator\'s approval was used or withdrawn meanwhile', input.peer);
     }
     // One install registration per reimage command: whoever registers second (after the real installer, or
-    // before it) is a conflict for an operator, and the reimage fails rather than trust either machine.
+    // before it) with another install token of that command is a conflict for an operator, and the reimage fails
+    // rather than trust either machine. (Checked before the write: two racing at the same instant both pass.)
     if (decision.action === 'returning' && decision.via === 'install-token' && token.record?.commandId
-      && (await deps.store.countUsedInstallTokens(token.record.commandId)) > 1) {
+      && (await deps.store.countUsedInstallTokens(token.record.commandId)) > 0) {
       const { commandId } = token.record;
       const conflict = await deps.store.recordConflict({
         at, identity: input.identity, nodeIds: [decision.nodeId], peer: input.peer,
@@ -158,23 +173,27 @@ export function createRegistrar(deps: RegistrarDeps) {
       at,
     };
     if (decision.action === 'returning') {
-      await deps.store.updateRegistration(record);
+      await deps.store.updateRegistration(record, tokenUse);
     } else {
-      await deps.store.createNode(record);
+      await deps.store.createNode(record, tokenUse);
       if (decision.discovered && deps.admitDiscovered !== 'open') {
         await deps.store.setAdmission({ nodeId, state: 'pending', via: 'discovery', actor: `boot endpoint (${input.peer})`, at });
       }
     }
     const returning = decision.action === 'returning';
+    // It proved it holds a credential: whatever token registered it before is spent for good.
+    if (decision.action === 'returning' && decision.via === 'credential') await deps.store.settleTokenUses(nodeId);
     // Cabling: trusted only from an inventory sent while the machine runs the manager's image (a new machine's
     // registration, or a reimage's install token), never from the node's OS, which holds only its credential; and
     // not from a machine discovered through the boot endpoint until an operator admits it (anyone can get a
     // discovery token): its cabling is trusted from its first install image on.
     const awaitingAdmission = decision.action === 'create' && decision.discovered && deps.admitDiscovered !== 'open';
-    const fromManagerImage = (decision.action === 'create' && !awaitingAdmission) || (decision.action === 'returning' && decision.via === 'install-token');
+    // A retry is trusted only as an install-token one (a retried new machine's cabling was recorded by its first try).
+    const viaInstallToken = decision.action === 'returning' && (decision.via === 'install-token' || (decision.via === 'retry' && token.record?.purpose === 'install'));
+    const fromManagerImage = (decision.action === 'create' && !awaitingAdmission) || viaInstallToken;
     await recordReportedCabling(deps.store, nodeId, input.inventory, input.identity.macs, fromManagerImage ? 'register-with-bootstrap-token' : 'register-with-node-credential', at);
     deps.events.emit({ type: 'node-registered', nodeId, returning, via: returning ? decision.via : decision.discovered ? 'discovery' : 'new', at });
-    if (returning && decision.via === 'install-token' && token.record?.commandId) {
+    if (viaInstallToken && token.record?.commandId) {
       deps.events.emit({ type: 'install-registered', nodeId, commandId: token.record.commandId, at });
     }
     return { nodeId, credential, returning };
