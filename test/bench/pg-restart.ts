@@ -47,7 +47,7 @@ export async function runPgRestartBench(): Promise<void> {
       fromUp.push(t1 - up);
       total.push(t1 - t0);
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
     console.log(`PostgreSQL restart (pg_ctl restart -m fast), ${rounds} rounds: manager ready and writing ${median(fromUp).toFixed(0)} ms (median; max ${Math.max(...fromUp).toFixed(0)} ms) after the server accepts connections, ${median(total).toFixed(0)} ms after the restart began; the manager stayed up`);
   } finally {
     await manager?.stop();
