@@ -95,7 +95,7 @@ export function storeHealth(options: StoreHealthOptions): StoreHealth {
       if (!isConnectionError(error)) throw error;
       down(error);
       // The driver's message (addresses, server wording) goes to the log through onChange, not to API clients.
-      throw new DomainError('unavailable', 'the fleet store (PostgreSQL) is unreachable; retry later', { since: state.since });
+      throw new DomainError('unavailable', 'the fleet store (PostgreSQL) is unreachable; retry later', { since: state.since, forClients: true });
     }
   }
 

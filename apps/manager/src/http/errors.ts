@@ -1,5 +1,5 @@
 // The one table mapping domain error codes to HTTP statuses. 5xx answers never
-// carry internals (a 503 carries its reason, written for clients); the full error goes to the log.
+// carry internals (a 503 carries its reason only when written for clients); the full error goes to the log.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isDomainError, type ErrorCode } from '@metalfleet/domain';
 
@@ -14,14 +14,17 @@ const httpStatus: Record<ErrorCode, number> = {
   internal: 500,
 };
 
+const dependencyDown = 'a service the manager depends on (a BMC, a switch, the drain hook) is unavailable; retry later';
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isDomainError(error)) {
       const status = httpStatus[error.code];
       if (status >= 500) request.log.error({ err: error }, 'request failed');
-      // `unavailable` says what is down (its messages are written for clients, without internals) and when to retry.
+      // `unavailable` says when to retry, and what is down only where the error was written for clients (the
+      // store's): a BMC's, a switch's or a drain hook's carry addresses and answers that a tenant must not read.
       if (error.code === 'unavailable') reply.header('retry-after', '5');
-      const message = status >= 500 && error.code !== 'unavailable' ? 'internal error' : error.message;
+      const message = status < 500 ? error.message : error.code !== 'unavailable' ? 'internal error' : error.details['forClients'] === true ? error.message : dependencyDown;
       return reply.status(status).send({ error: { code: error.code, message } });
     }
     if (error.validation) {
