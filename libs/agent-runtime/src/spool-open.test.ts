@@ -1,6 +1,6 @@
 // A spool file found corrupt or empty when the agent starts: the agent opens a
 // new one and keeps working; a corrupt one is kept aside for a person.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -105,6 +105,14 @@ describe('opening a spool that is not sound', () => {
     const reopened = open(path, new Date('2026-11-28T00:00:00Z'));
     expect(reopened.recovery).toBeNull();
     expect(reopened.spool('node').journalLostAt()).toEqual(new Date('2026-11-27T12:00:00Z'));
+  });
+
+  it('a spool that cannot be opened this once (not damage: SQLITE_CANTOPEN) is left where it is, and the open fails', () => {
+    const path = spoolPath();
+    mkdirSync(path);
+    expect(() => open(path)).toThrow();
+    expect(statSync(path).isDirectory()).toBe(true);
+    expect(readdirSync(join(path, '..')).filter((name) => name.includes('.corrupt-'))).toEqual([]);
   });
 
   it('a sound spool, or a missing one (first start), is no loss', () => {

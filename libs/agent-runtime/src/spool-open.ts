@@ -41,17 +41,33 @@ const probes = [
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+/** What makes a spool unusable as it is: SQLite's damage codes, or our own checks (quick_check, tables, columns). */
+class SpoolDamage extends Error {}
+
+/** SQLITE_CORRUPT (11) and SQLITE_NOTADB (26). Anything else (busy, I/O, permissions, a read-only disk) may pass: the spool is kept. */
+function isDamage(error: unknown): boolean {
+  if (error instanceof SpoolDamage) return true;
+  const code = typeof error === 'object' && error !== null ? ((error as { errcode?: number }).errcode ?? 0) % 256 : 0;
+  return code === 11 || code === 26;
+}
+
 /** Opens an existing spool as it is (empty: it has no tables at all); throws (with SQLite's reason) when it is not a sound spool. */
 function openChecked(path: string): { db: DatabaseSync; empty: boolean } {
   const db = new DatabaseSync(path);
   try {
     const problems = (db.prepare('PRAGMA quick_check').all() as Array<Record<string, string>>).map((row) => Object.values(row)[0]).filter((v) => v !== 'ok');
-    if (problems.length > 0) throw new Error(`quick_check: ${problems.slice(0, 3).join('; ')}`);
+    if (problems.length > 0) throw new SpoolDamage(`quick_check: ${problems.slice(0, 3).join('; ')}`);
     const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'spool'").get() as { n: number };
     const any = db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number };
-    if (tables.n === 0 && any.n > 0) throw new Error('not a spool: it has tables, but no spool table');
-    db.exec(schema);
-    for (const probe of probes) db.prepare(probe);
+    if (tables.n === 0 && any.n > 0) throw new SpoolDamage('not a spool: it has tables, but no spool table');
+    try {
+      db.exec(schema);
+      for (const probe of probes) db.prepare(probe);
+    } catch (error) {
+      // SQLITE_ERROR here is a table without the columns a spool has; anything else (read-only, I/O) is not damage.
+      const code = typeof error === 'object' && error !== null ? ((error as { errcode?: number }).errcode ?? 0) % 256 : 0;
+      throw code === 1 ? new SpoolDamage(`not a spool: ${message(error)}`) : error;
+    }
     return { db, empty: any.n === 0 };
   } catch (error) {
     db.close();
@@ -104,6 +120,8 @@ export function openSpoolDatabase(path: string, now: () => Date = () => new Date
       if (!empty) return { db, recovery: null };
       return { db, recovery: markLost(db, { reason: 'empty', detail: 'the spool file had no tables', quarantinedAs: null, at: now() }) };
     } catch (error) {
+      // A spool that could not be opened this once (busy, I/O error, permissions) is not moved aside: its unsent reports stay.
+      if (!isDamage(error)) throw error;
       const at = now();
       recovery = { reason: 'corrupt', detail: message(error), quarantinedAs: quarantine(path, at), at };
     }

@@ -40,4 +40,16 @@ describe('store health', () => {
     expect((await health.check()).available).toBe(true);
     health.stop();
   });
+
+  it('runs one ping however many readiness checks arrive at once', async () => {
+    let pings = 0;
+    let release: () => void = () => undefined;
+    const health = storeHealth({ ping: () => { pings += 1; return new Promise<void>((resolve) => { release = resolve; }); } });
+    const checks = Array.from({ length: 50 }, () => health.check());
+    release();
+    const states = await Promise.all(checks);
+    expect(pings).toBe(1);
+    expect(states.every((s) => s.available)).toBe(true);
+    health.stop();
+  });
 });

@@ -86,6 +86,8 @@ export function storeHealth(options: StoreHealthOptions): StoreHealth {
     probe.unref();
   }
 
+  let checking: Promise<StoreAvailability> | null = null;
+
   async function watch<T>(work: () => Promise<T>): Promise<T> {
     try {
       const result = await work();
@@ -104,9 +106,12 @@ export function storeHealth(options: StoreHealthOptions): StoreHealth {
     noteError(error) {
       if (isConnectionError(error)) down(error);
     },
-    async check() {
-      await watch(options.ping).catch(() => undefined);
-      return state;
+    check() {
+      // /readyz is open to anyone: however many ask at once, one ping is in flight (one pool connection, not ten).
+      checking ??= watch(options.ping).catch(() => undefined).then(() => state).finally(() => {
+        checking = null;
+      });
+      return checking;
     },
     stop() {
       stopped = true;
