@@ -37,7 +37,7 @@ describe.each([
   }
 
   beforeAll(async () => {
-    manager = start(managerBin, ['--data-dir', dataDir, '--listen-host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--mqtt-port', '0',
+    manager = start(managerBin, ['--init', '--data-dir', dataDir, '--listen-host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--mqtt-port', '0',
       '--boot-port', '0', '--telemetry-interval-s', '1', '--heartbeat-grace-s', '5', ...storeArgs]);
     const ready = await manager.waitForLog('manager ready');
     http = String(ready['http']);
