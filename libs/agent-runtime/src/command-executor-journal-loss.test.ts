@@ -5,13 +5,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CommandPhase, CommandProgressSchema, CommandSchema } from '@metalfleet/proto';
+import { CommandSchema } from '@metalfleet/proto';
 import { CommandExecutor, journalLossClockMarginMs } from './command-executor.ts';
 import type { MachineControl } from './machine-control.ts';
+import { drainReports, type SpooledReport } from './progress-reports.test-kit.ts';
 import { SpoolFile } from './spool.ts';
 
 const lostAt = new Date('2026-11-27T12:00:00Z');
@@ -33,14 +34,8 @@ function agentOnLostSpool(spoolContent: string) {
   files.push(file);
   const spool = file.spool('node');
   const calls: string[] = [];
-  const reports: Array<{ id: string; phase: string; message: string }> = [];
-  const drain = () => {
-    for (let entry = spool.head(); entry; entry = spool.head()) {
-      const p = fromBinary(CommandProgressSchema, entry.payload);
-      reports.push({ id: p.commandId, phase: CommandPhase[p.phase], message: p.message });
-      spool.remove(entry.seq);
-    }
-  };
+  const reports: SpooledReport[] = [];
+  const drain = () => drainReports(spool, reports);
   const step = (name: string) => async () => void calls.push(name);
   const machine: MachineControl = {
     rebootIntoPxe: step('pxe'), reboot: step('reboot'), resetGpu: step('reset'), flushDisks: step('sync'), setNextBootToDisk: async () => 'disk', bootId: () => 'boot-2',

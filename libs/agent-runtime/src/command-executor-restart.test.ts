@@ -4,14 +4,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BootParameters } from '@metalfleet/domain';
-import { CommandPhase, CommandProgressSchema, CommandSchema } from '@metalfleet/proto';
+import { CommandSchema } from '@metalfleet/proto';
 import { CommandExecutor } from './command-executor.ts';
 import type { InstallImage } from './image-installer.ts';
 import type { MachineControl } from './machine-control.ts';
+import { drainReports, type SpooledReport } from './progress-reports.test-kit.ts';
 import { SpoolFile } from './spool.ts';
 
 const sha = 'ab'.repeat(32);
@@ -43,14 +44,8 @@ function agentStart(dir: string, start: Start) {
   files.push(file);
   const spool = file.spool('node');
   const calls: string[] = [];
-  const reports: Array<{ id: string; phase: string; message: string }> = [];
-  const drain = () => {
-    for (let entry = spool.head(); entry; entry = spool.head()) {
-      const p = fromBinary(CommandProgressSchema, entry.payload);
-      reports.push({ id: p.commandId, phase: CommandPhase[p.phase], message: p.message });
-      spool.remove(entry.seq);
-    }
-  };
+  const reports: SpooledReport[] = [];
+  const drain = () => drainReports(spool, reports);
   let reached: () => void = () => undefined;
   /** Resolves when the agent is in the step it hangs in: where the test kills it. */
   const hung = new Promise<void>((resolve) => { reached = resolve; });
