@@ -65,7 +65,7 @@ function every(ms: number, work: () => void): { reschedule: (next: number) => vo
 export function spoolLostFinding(lost: SpoolRecovery): ConditionFinding {
   const what = lost.quarantinedAs ? `was corrupt (${lost.detail}) and was moved to ${lost.quarantinedAs}` : `was empty (${lost.detail})`;
   return finding('agent', `agent-spool-${lost.reason}`, 'warning', 'none',
-    `the agent's spool ${what} at ${lost.at.toISOString()}; a new one was made: reports not yet delivered were lost, and reboots and GPU resets issued before then are not run`);
+    `the agent's spool ${what} at ${lost.at.toISOString()}; a new one was made: reports not yet delivered were lost, and reboots and GPU resets the manager says this node took before are not run again`);
 }
 
 export function splitAddress(address: string): { host: string; port: number } {
@@ -104,7 +104,7 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
   let manager: { client: ServiceClient<typeof AgentService>; registration: Registration } | null = null;
   const commands = new CommandExecutor({
     spool, machine: options.machine, boot: options.boot, logger, onSpooled: () => drainer.kick(), installImage: options.installImage ?? verifyingInstaller(signal),
-    claim: (commandId) => claimFrom(manager, commandId),
+    claim: (commandId) => claimFrom(manager, commandId), signal,
   });
   const evaluate = () => void health.evaluate().catch((error: unknown) => logger.warn({ err: error }, 'health evaluation failed'));
   const healthTimer = every(options.healthIntervalMs, evaluate);

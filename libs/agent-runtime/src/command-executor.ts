@@ -56,8 +56,10 @@ export interface CommandExecutorDeps {
   claim?: (commandId: string) => Promise<ClaimReply>;
   /** The manager's clock as this agent knows it; by default one on this process's monotonic clock. */
   managerClock?: ManagerClock;
-  /** The pause between claims the manager did not answer (default 2 s). */
+  /** The pause between claims the manager did not answer (default: a timer). */
   pause?: (ms: number) => Promise<void>;
+  /** Ends claims still being asked when the agent stops. */
+  signal?: AbortSignal;
   now?: () => Date;
 }
 
@@ -69,7 +71,8 @@ export interface ClaimReply {
   managerTime: Date | null;
 }
 
-const claimRetryMs = 2000;
+/** Claims the manager did not answer are asked again after 1 s, doubling to 16 s (the default pause adds ±25% jitter). */
+const claimRetryMs = { first: 1000, max: 16_000 };
 
 /** The journal kind of a reimage's install in its own boot. */
 const installKind = 'reimage-install';
@@ -89,7 +92,8 @@ export class CommandExecutor {
     this.deps = deps;
     this.now = deps.now ?? (() => new Date());
     this.managerClock = deps.managerClock ?? new ManagerClock();
-    this.pause = deps.pause ?? ((ms) => sleep(ms));
+    // Jittered: a fleet whose manager is away does not come back to it in step.
+    this.pause = deps.pause ?? ((ms) => sleep(ms * (0.75 + Math.random() * 0.5)));
   }
 
   private report(commandId: string, phase: CommandPhase, message: string, extra: { percent?: number; verifiedSha256?: string } = {}): void {
@@ -128,6 +132,7 @@ export class CommandExecutor {
       this.claiming.add(commandId);
       try {
         const refusal = await this.claimed(commandId, command, decoded.expiresAt, claim, log);
+        if (refusal === 'stopped') return; // the next agent process claims it again at its redelivery
         if (refusal) {
           this.refuse(commandId, refusal.reason, payload, refusal.phase);
           return;
@@ -152,13 +157,14 @@ export class CommandExecutor {
   }
 
   /**
-   * Claims the command from the manager, asking again while it cannot answer. Null: claimed, run it.
+   * Claims the command from the manager, asking again while it cannot answer. Null: claimed, run it; 'stopped': the agent stopped first.
    * Otherwise why not, and how to report it: refused (withdrawn, unknown, past its deadline) or failed
    * (a power action this node claimed before that the journal does not know: it may have run).
    */
   private async claimed(commandId: string, command: AgentCommand, expiresAt: Date, claim: (id: string) => Promise<ClaimReply>, log: Logger):
-    Promise<{ reason: string; phase: CommandPhase } | null> {
-    for (;;) {
+    Promise<{ reason: string; phase: CommandPhase } | 'stopped' | null> {
+    for (let pauseMs = claimRetryMs.first; ; pauseMs = Math.min(pauseMs * 2, claimRetryMs.max)) {
+      if (this.deps.signal?.aborted) return 'stopped';
       const sentAt = this.managerClock.mark();
       let reply: ClaimReply | null = null;
       try {
@@ -184,7 +190,7 @@ export class CommandExecutor {
       if (this.managerClock.passed(expiresAt)) {
         return { phase: CommandPhase.REFUSED, reason: `not run: its deadline (${expiresAt.toISOString()}, the manager's clock) passed before the manager could be asked` };
       }
-      await this.pause(claimRetryMs);
+      await this.pause(pauseMs);
     }
   }
 

@@ -162,6 +162,8 @@ export function createCommandOutbox(deps: OutboxDeps) {
       }
       const current = (await deps.store.getCommand(commandId)) ?? command;
       if (current.state === 'expired') return { verdict: 'withdrawn', reason: `withdrawn by the manager: ${current.message}` };
+      // Finished: whatever its kind, a redelivery (or a replay) does not start it again.
+      if (current.state === 'succeeded' || current.state === 'failed') return { verdict: 'withdrawn', reason: `already ${current.state} at the manager; not run again` };
       return { verdict: 'claimed-before', reason: `already ${current.state} at the manager` };
     },
 
