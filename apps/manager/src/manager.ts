@@ -16,7 +16,7 @@ import {
 import { claimDataDir, createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
-  FleetEvents, agentServiceHandlers, createApiTokens, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
+  FleetEvents, agentServiceHandlers, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
   openSealedSecrets,
 } from '@metalfleet/fleet';
 import { listenerPorts, type ManagerConfig } from './config.ts';
@@ -125,7 +125,9 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   if (admin.created) logger.warn({ file: admin.file }, 'created an admin API token; it is in this file (readable only by this user)');
   if (bootstrap.created) logger.warn({ file: bootstrap.file }, 'wrote a bootstrap token for agents; hand it to them with --bootstrap-token-file');
 
+  const withdrawals = createCommandWithdrawals(now);
   const broker = await createNodeBroker({
+    mayForward: withdrawals.mayForward,
     maxPayloadBytes: config.maxPayloadBytes,
     maxConnectionsPerAddress: config.mqttMaxConnectionsPerAddress,
     maxUnauthenticatedPacketBytes: config.mqttMaxUnauthenticatedPacketBytes,
@@ -172,7 +174,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   });
   alertList = () => alerting.engine.list(now());
   const reimaging = await startReimaging(config, {
-    store, events, lifecycle, broker, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
+    store, events, lifecycle, broker, withdrawals, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
   });
   const sweeper = setInterval(() => {
     presence.sweep().then(controllers.sweep).catch((error: unknown) => logger.error({ err: error }, 'presence sweep failed'));
@@ -192,6 +194,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   addService(grpcServer, AgentService, agentServiceHandlers({
     register,
     store,
+    claimCommand: reimaging.outbox.claim,
     now,
     config: {
       mqttHost: config.advertiseHost,
