@@ -13,3 +13,5 @@ export * from './store-check.ts';
 export * from './identity-store.ts';
 export { UnknownStoredValueError } from './rows.ts';
 export { isConnectionError } from './store-health.ts';
+export { classifyStoreError, storeProblems, type StoreProblem } from './store-problems.ts';
+export { freeDiskBytes, minFreeDiskBytes } from './disk-space.ts';

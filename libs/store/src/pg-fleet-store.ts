@@ -7,6 +7,7 @@ import { pgMigrations } from './pg-migrations.ts';
 import { pgNetworkStore } from './pg-network.ts';
 import { pgExecutor, pgTransaction, withPgClient } from './pg-executor.ts';
 import { storeHealth, type StoreAvailability } from './store-health.ts';
+import { writeProbeSql } from './disk-space.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
@@ -29,7 +30,7 @@ export interface PgOptions {
   /** A schema of its own (created if missing); tests use a fresh one each. */
   schema?: string;
   maxConnections?: number;
-  /** Told when the database becomes unreachable and when it answers again (the manager logs it). */
+  /** Told when the database becomes unreachable or cannot write, and when it can again (the manager logs it). */
   onAvailabilityChange?: (state: StoreAvailability) => void;
 }
 
@@ -40,7 +41,8 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
   if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
   // A connect that hangs (a host gone from the network) fails after 5 s instead of holding the request.
   const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10, connectionTimeoutMillis: 5000, types, options: `-c search_path=${schema}` });
-  const health = storeHealth({ ping: () => pool.query('SELECT 1'), onChange: options.onAvailabilityChange });
+  // A full disk on the server (53100) or a read-only database is an outage like a lost connection; only a write proves it over.
+  const health = storeHealth({ ping: () => pool.query('SELECT 1'), writeProbe: () => pool.query(writeProbeSql), onChange: options.onAvailabilityChange });
   // An idle connection the server closed (a restart, a failover) is reported here; without a listener it would kill the process.
   pool.on('error', (error) => health.noteError(error));
   const query: Query = (sql, params = []) => health.watch(() => pool.query(sql, params));
