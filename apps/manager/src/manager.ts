@@ -28,6 +28,7 @@ import { buildBootApp } from './http/boot-app.ts';
 import { createManagerMetrics } from './http/metrics-routes.ts';
 import { startFabric } from './fabric.ts';
 import { startAlerting } from './alerting.ts';
+import { logStoreAvailability } from './store-log.ts';
 import { bmcDriver, startReimaging } from './reimaging.ts';
 
 export interface RunningManager {
@@ -59,6 +60,16 @@ async function serverTls(config: ManagerConfig, dataDir: string, logger: Logger)
   const hosts = ['localhost', '127.0.0.1', '::1', hostname(), config.advertiseHost, ...(config.listenHost !== '0.0.0.0' ? [config.listenHost] : []),
     ...config.tlsHosts];
   return { ca, caFile: join(dataDir, 'pki', 'ca.crt'), cert: await issueServerCertificate(ca, hosts) };
+}
+
+/** The broker's listening state for /readyz, and since when it has been so. */
+function brokerReadiness(broker: { listening(): boolean }, now: () => Date) {
+  let state = { listening: broker.listening(), since: now() };
+  return () => {
+    const listening = broker.listening();
+    if (listening !== state.listening) state = { listening, since: now() };
+    return state;
+  };
 }
 
 function urlHost(host: string): string {
@@ -94,12 +105,10 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   makeDataDirPrivate(dataDir);
   if (config.postgresUrl === '') createPrivateFile(join(dataDir, 'fleet.db'));
   createPrivateFile(join(dataDir, 'telemetry.db'));
+  const onAvailabilityChange = logStoreAvailability(logger, { dataDir, postgres: config.postgresUrl !== '' });
   const openedStore = config.postgresUrl !== ''
-    ? await openPgFleetStore({ connectionString: config.postgresUrl, schema: config.postgresSchema, onAvailabilityChange: (state) => {
-      if (state.available) logger.warn('fleet store (PostgreSQL) answers again; ready');
-      else logger.error({ reason: state.reason }, 'fleet store (PostgreSQL) unreachable: writes answer 503 and /readyz is not ready until it answers again');
-    } })
-    : openSqliteFleetStore({ path: join(dataDir, 'fleet.db') });
+    ? await openPgFleetStore({ connectionString: config.postgresUrl, schema: config.postgresSchema, onAvailabilityChange })
+    : openSqliteFleetStore({ path: join(dataDir, 'fleet.db'), onAvailabilityChange });
   logger.info({ store: config.postgresUrl !== '' ? `postgresql (schema ${config.postgresSchema})` : join(dataDir, 'fleet.db') }, 'fleet state store open');
   // BMC passwords are sealed at rest with a key kept out of the store; from here on the manager sees them only through `store`.
   const secretKeyFile = resolve(config.secretKeyFile !== '' ? config.secretKeyFile : join(dataDir, 'secret.key'));
@@ -224,6 +233,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     boot: null,
     https: config.httpTls && pki ? { keyPem: pki.cert.keyPem, chainPem: pki.cert.chainPem } : null,
     dashboardDir,
+    broker: brokerReadiness(broker, now),
   });
   await listenAs(ports.http, config.listenHost, () => http.listen({ host: config.listenHost, port: config.httpPort }));
   const httpScheme = config.httpTls ? 'https' : 'http';

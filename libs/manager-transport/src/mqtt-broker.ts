@@ -52,6 +52,8 @@ export interface NodeBroker {
   subscribe(filter: string, handler: (message: BrokerMessage) => Promise<void> | void): Promise<void>;
   publish(topic: string, payload: Uint8Array, options: { qos: 0 | 1; retain: boolean }): Promise<void>;
   connectedClients(): number;
+  /** Whether it listens and has not been closed (for /readyz). */
+  listening(): boolean;
   close(): Promise<void>;
 }
 
@@ -228,6 +230,8 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
       }),
 
     connectedClients: () => aedes.connectedClients,
+
+    listening: () => !aedes.closed && (listener?.listening() ?? false),
 
     close: async () => {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
