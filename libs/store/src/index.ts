@@ -12,6 +12,6 @@ export * from './data-dir-lock.ts';
 export * from './store-check.ts';
 export * from './identity-store.ts';
 export { UnknownStoredValueError } from './rows.ts';
-export { isConnectionError } from './store-health.ts';
+export { isConnectionError, isStoreOutage } from './store-health.ts';
 export { classifyStoreError, storeProblems, type StoreProblem } from './store-problems.ts';
 export { freeDiskBytes, minFreeDiskBytes } from './disk-space.ts';

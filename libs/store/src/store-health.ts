@@ -164,3 +164,8 @@ export function storeHealth(options: StoreHealthOptions): StoreHealth {
     },
   };
 }
+
+/** Whether `error` is a store outage that the store's watcher has logged already (once for the episode): callers need not log it again. */
+export function isStoreOutage(error: unknown): boolean {
+  return error instanceof DomainError && typeof error.details['storeProblem'] === 'string';
+}

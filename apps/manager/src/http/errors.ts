@@ -2,6 +2,7 @@
 // carry internals (a 503 carries its reason only when written for clients); the full error goes to the log.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isDomainError, type ErrorCode } from '@metalfleet/domain';
+import { isStoreOutage } from '@metalfleet/store';
 
 const httpStatus: Record<ErrorCode, number> = {
   'invalid-argument': 400,
@@ -21,7 +22,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (isDomainError(error)) {
       const status = httpStatus[error.code];
       // A store outage (unreachable, disk full) is logged once when it starts, by the store's watcher; a line per request would bury it.
-      if (status >= 500) request.log[error.details['storeProblem'] ? 'debug' : 'error']({ err: error }, 'request failed');
+      if (status >= 500) request.log[isStoreOutage(error) ? 'debug' : 'error']({ err: error }, 'request failed');
       // `unavailable` says when to retry, and what is down only where the error was written for clients (the
       // store's): a BMC's, a switch's or a drain hook's carry addresses and answers that a tenant must not read.
       if (error.code === 'unavailable') reply.header('retry-after', '5');
