@@ -13,7 +13,9 @@ import { addService } from '@metalfleet/transport';
 import {
   createNodeBroker, ensureCertificateAuthority, grpcServerCredentials, issueServerCertificate, listenGrpcForStorm,
 } from '@metalfleet/manager-transport';
-import { claimDataDir, createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
+import {
+  claimDataDir, createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry,
+} from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
   FleetEvents, agentServiceHandlers, createApiTokens, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
@@ -82,13 +84,14 @@ function urlHost(host: string): string {
  */
 export async function startManager(config: ManagerConfig, logger: Logger, version: string): Promise<RunningManager> {
   const dataDir = resolve(config.dataDir);
+  const connectRetry = startupConnectRetry(config, logger);
   const claim = await claimDataDir({
-    dir: dataDir, init: config.init, postgres: config.postgresUrl === '' ? null : { connectionString: config.postgresUrl, schema: config.postgresSchema },
+    dir: dataDir, init: config.init, postgres: config.postgresUrl === '' ? null : { connectionString: config.postgresUrl, schema: config.postgresSchema }, connectRetry,
   });
   if (claim.found.created) logger.warn({ dataDir, store: claim.found.store }, 'setting up a new manager (--init)');
   else logger.info({ dataDir, ...claim.found }, 'data directory locked; fleet state found');
   try {
-    const running = await startOnDataDir(config, logger, version, dataDir);
+    const running = await startOnDataDir(config, logger, version, dataDir, connectRetry);
     return { ...running, close: () => running.close().finally(() => claim.lock.release()) };
   } catch (error) {
     claim.lock.release();
@@ -96,7 +99,16 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   }
 }
 
-async function startOnDataDir(config: ManagerConfig, logger: Logger, version: string, dataDir: string): Promise<RunningManager> {
+/** One deadline for every step of the start that connects to PostgreSQL, and a log line for each attempt that failed. */
+function startupConnectRetry(config: ManagerConfig, logger: Logger): ConnectRetry {
+  return {
+    deadline: Date.now() + config.storeConnectTimeoutS * 1000,
+    onRetry: ({ attempt, reason, retryInMs, waitedMs }) =>
+      logger.warn({ attempt, reason, retryInMs, waitedS: Math.round(waitedMs / 1000), timeoutS: config.storeConnectTimeoutS }, 'PostgreSQL does not answer yet; retrying'),
+  };
+}
+
+async function startOnDataDir(config: ManagerConfig, logger: Logger, version: string, dataDir: string, connectRetry: ConnectRetry): Promise<RunningManager> {
   const now = () => new Date();
   const ports = listenerPorts(config);
   // A port taken by another process stops the start here, before anything but the lock is written.
@@ -107,7 +119,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   createPrivateFile(join(dataDir, 'telemetry.db'));
   const onAvailabilityChange = logStoreAvailability(logger, { dataDir, postgres: config.postgresUrl !== '' });
   const openedStore = config.postgresUrl !== ''
-    ? await openPgFleetStore({ connectionString: config.postgresUrl, schema: config.postgresSchema, onAvailabilityChange })
+    ? await retryWhileUnreachable('PostgreSQL', () => openPgFleetStore({ connectionString: config.postgresUrl, schema: config.postgresSchema, onAvailabilityChange }), connectRetry)
     : openSqliteFleetStore({ path: join(dataDir, 'fleet.db'), onAvailabilityChange });
   logger.info({ store: config.postgresUrl !== '' ? `postgresql (schema ${config.postgresSchema})` : join(dataDir, 'fleet.db') }, 'fleet state store open');
   // BMC passwords are sealed at rest with a key kept out of the store; from here on the manager sees them only through `store`.

@@ -15,3 +15,4 @@ export { UnknownStoredValueError } from './rows.ts';
 export { isConnectionError, isStoreOutage } from './store-health.ts';
 export { classifyStoreError, storeProblems, type StoreProblem } from './store-problems.ts';
 export { freeDiskBytes, minFreeDiskBytes } from './disk-space.ts';
+export * from './store-connect.ts';

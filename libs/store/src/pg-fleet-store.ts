@@ -6,7 +6,7 @@ import type { FleetStore, NodeRecord, TokenUse } from './fleet-store.ts';
 import { pgMigrations } from './pg-migrations.ts';
 import { pgNetworkStore } from './pg-network.ts';
 import { pgExecutor, pgTransaction, withPgClient } from './pg-executor.ts';
-import { storeHealth, type StoreAvailability } from './store-health.ts';
+import { storeHealth, type StoreAvailability, type StoreHealth } from './store-health.ts';
 import { writeProbeSql } from './disk-space.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqlAccessStore } from './access-store.ts';
@@ -36,6 +36,21 @@ export interface PgOptions {
 
 type Query = (sql: string, params?: unknown[]) => Promise<pg.QueryResult>;
 
+/** Applies the migrations not applied yet. Several managers may start at once: one applies them, the others wait on the lock. */
+function migrate(pool: pg.Pool, health: StoreHealth): Promise<void> {
+  return withPgClient(pool, health, (client) => pgTransaction(client, async () => {
+    const q: Query = (sql, params = []) => client.query(sql, params);
+    await q("SELECT pg_advisory_xact_lock(hashtext('metalfleet-migrations'))");
+    await q('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+    const applied = new Set((await q('SELECT version FROM schema_migrations')).rows.map((r: { version: number }) => r.version));
+    for (const m of pgMigrations) {
+      if (applied.has(m.version)) continue;
+      await q(m.sql);
+      await q('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+    }
+  }));
+}
+
 export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> {
   const schema = options.schema ?? 'public';
   if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
@@ -51,24 +66,17 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     return health.watch(() => withPgClient(pool, health, (client) => pgTransaction(client, () => work((sql, params = []) => client.query(sql, params)))));
   }
 
-  // At open, a database that cannot be reached stops the start with the driver's own error (which
-  // host, what failed): these statements bypass `health`, which is for outages of a running manager.
-  await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch(async (error: unknown) => {
-    await pool.end();
+  // At open, a database that cannot be reached fails the open with the driver's own error (which host,
+  // what failed; the manager's start retries it): these statements bypass `health`, which is for outages
+  // of a running manager. A failed open leaves no pool behind.
+  try {
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await migrate(pool, health);
+  } catch (error) {
+    health.stop();
+    await pool.end().catch(() => undefined);
     throw error;
-  });
-  // Several managers may start at once: one applies migrations, the others wait on the lock.
-  await withPgClient(pool, health, (client) => pgTransaction(client, async () => {
-    const q: Query = (sql, params = []) => client.query(sql, params);
-    await q("SELECT pg_advisory_xact_lock(hashtext('metalfleet-migrations'))");
-    await q('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
-    const applied = new Set((await q('SELECT version FROM schema_migrations')).rows.map((r: { version: number }) => r.version));
-    for (const m of pgMigrations) {
-      if (applied.has(m.version)) continue;
-      await q(m.sql);
-      await q('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
-    }
-  }));
+  }
 
   async function writeMacs(q: Query, nodeId: string, identity: NodeIdentity): Promise<void> {
     await q('DELETE FROM node_macs WHERE node_id = $1', [nodeId]);
