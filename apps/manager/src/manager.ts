@@ -14,7 +14,7 @@ import {
   createNodeBroker, ensureCertificateAuthority, grpcServerCredentials, issueServerCertificate, listenGrpcForStorm,
 } from '@metalfleet/manager-transport';
 import {
-  claimDataDir, createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry,
+  claimDataDir, createPrivateFile, freeDiskBytes, isStoreOutage, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry,
 } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
@@ -62,6 +62,11 @@ async function serverTls(config: ManagerConfig, dataDir: string, logger: Logger)
   const hosts = ['localhost', '127.0.0.1', '::1', hostname(), config.advertiseHost, ...(config.listenHost !== '0.0.0.0' ? [config.listenHost] : []),
     ...config.tlsHosts];
   return { ca, caFile: join(dataDir, 'pki', 'ca.crt'), cert: await issueServerCertificate(ca, hosts) };
+}
+
+/** A store outage is logged once, when it starts (store-log.ts); what fails because of it meanwhile is not logged again. */
+function failureLevel(error: unknown): 'debug' | 'error' {
+  return isStoreOutage(error) ? 'debug' : 'error';
 }
 
 /** The broker's listening state for /readyz, and since when it has been so. */
@@ -131,7 +136,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const store = secrets.store;
   if (secrets.created) logger.warn({ file: secretKeyFile, keyId: secrets.keyId }, 'created the key that seals stored BMC passwords; back it up apart from the database');
   if (secrets.sealedNow > 0) logger.warn({ count: secrets.sealedNow, keyId: secrets.keyId }, 'sealed BMC passwords that were stored in plaintext');
-  const events = new FleetEvents({ onListenerError: (error, event) => logger.error({ err: error, eventType: event.type }, 'a fleet event listener failed') });
+  const events = new FleetEvents({ onListenerError: (error, event) => logger[failureLevel(error)]({ err: error, eventType: event.type }, 'a fleet event listener failed') });
   // What an operator must look at is logged above info: someone changed a switch port, cabling disagrees, a switch fails.
   const loud: Record<string, 'warn' | 'error'> = { 'port-drift-repaired': 'warn', 'cabling-warning': 'warn', 'fabric-error': 'error', 'identity-conflict': 'warn' };
   events.on((event) => logger[loud[event.type] ?? 'info']({ event }, event.type));
@@ -167,11 +172,21 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     await influx.init();
     telemetry.push(influx);
   }
+  // A sink that keeps failing (a full disk under telemetry.db, InfluxDB away) is logged when it starts and when it is over, not every 5 s.
+  const failingSinks = new Set<string>();
   const flusher = setInterval(() => {
-    for (const sink of telemetry) sink.flush().catch((error: unknown) => logger.error({ err: error, sink: sink.name }, 'telemetry flush failed'));
+    for (const sink of telemetry) {
+      sink.flush().then(() => {
+        if (failingSinks.delete(sink.name)) logger.warn({ sink: sink.name }, 'telemetry flush works again');
+      }, (error: unknown) => {
+        if (failingSinks.has(sink.name)) return;
+        failingSinks.add(sink.name);
+        logger.error({ err: error, sink: sink.name, dataDir, freeBytes: freeDiskBytes(dataDir) }, 'telemetry flush failed; retried every 5 s, logged again when it works');
+      });
+    }
   }, 5000);
 
-  const failures = createFailures({ store, events, onError: (error, context) => logger.error({ err: error, ...context }, 'failure analytics step failed') });
+  const failures = createFailures({ store, events, onError: (error, context) => logger[failureLevel(error)]({ err: error, ...context }, 'failure analytics step failed') });
   const stopFailures = failures.listen();
   let alertList: () => Alert[] = () => [];
   const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now });
@@ -183,7 +198,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const lifecycle = createLifecycle({ store, events, now });
   const controllers = startLifecycleControllers({
     store, events, lifecycle, now, offlineFailureGraceMs: config.offlineFailureGraceS * 1000,
-    onError: (error) => logger.error({ err: error }, 'lifecycle controller failed'),
+    onError: (error) => logger[failureLevel(error)]({ err: error }, 'lifecycle controller failed'),
   });
   const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }) });
   let publicUrl = config.publicUrl;
@@ -196,7 +211,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     store, events, lifecycle, broker, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
   });
   const sweeper = setInterval(() => {
-    presence.sweep().then(controllers.sweep).catch((error: unknown) => logger.error({ err: error }, 'presence sweep failed'));
+    presence.sweep().then(controllers.sweep).catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'presence sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
 
   const grpcServer = new Server({ 'grpc.max_receive_message_length': config.grpcMaxMessageBytes });
@@ -208,7 +223,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const tokenPurger = setInterval(() => {
     bootTokens.purgeExpired().then((purged) => {
       if (purged > 0) logger.info({ purged }, 'expired boot tokens deleted');
-    }).catch((error: unknown) => logger.error({ err: error }, 'boot token purge failed'));
+    }).catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'boot token purge failed'));
   }, config.bootTokenPurgeIntervalS * 1000);
   addService(grpcServer, AgentService, agentServiceHandlers({
     register,
@@ -224,7 +239,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
       healthIntervalMs: config.healthIntervalS * 1000,
       healthDigestIntervalMs: config.healthDigestIntervalS * 1000,
     },
-  }), { onInternalError: (method, error) => logger.error({ err: error, method }, 'gRPC call failed') });
+  }), { onInternalError: (method, error) => logger[failureLevel(error)]({ err: error, method }, 'gRPC call failed') });
   const grpcCredentials = tls ? grpcServerCredentials(tls.cert.keyPem, tls.cert.chainPem) : ServerCredentials.createInsecure();
   const grpcListener = await listenAs(ports.grpc, config.listenHost,
     () => listenGrpcForStorm(grpcServer, grpcCredentials, { host: config.listenHost, port: config.grpcPort }));
