@@ -43,14 +43,16 @@ describe('SQLite on a full disk', () => {
   });
 
   it('store writes answer `unavailable` naming the data directory, the state changes once, and writes work again once there is room', async () => {
-    let connection: DatabaseSync | null = null;
+    // The store's own connection, caught at its first prepare (max_page_count holds per connection).
+    const connections = new Set<DatabaseSync>();
     const prepare = DatabaseSync.prototype.prepare;
     vi.spyOn(DatabaseSync.prototype, 'prepare').mockImplementation(function (this: DatabaseSync, sql: string) {
-      connection ??= this;
+      connections.add(this);
       return prepare.call(this, sql);
     });
     const changes: StoreAvailability[] = [];
     const store = openSqliteFleetStore({ path: join(dir, 'data', 'fleet.db'), onAvailabilityChange: (s) => changes.push(s) });
+    const [connection] = [...connections];
     try {
       await store.createNode(newNode('n0', { systemUuid: 'u-0' }));
       capPages(connection!, 0);
