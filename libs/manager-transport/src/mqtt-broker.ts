@@ -59,6 +59,8 @@ export interface NodeBroker {
   subscribe(filter: string, handler: (message: BrokerMessage) => Promise<void> | void): Promise<void>;
   publish(topic: string, payload: Uint8Array, options: { qos: 0 | 1; retain: boolean }): Promise<void>;
   connectedClients(): number;
+  /** Whether it listens and has not been closed (for /readyz). */
+  listening(): boolean;
   close(): Promise<void>;
 }
 
@@ -241,6 +243,8 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
       }),
 
     connectedClients: () => aedes.connectedClients,
+
+    listening: () => !aedes.closed && (listener?.listening() ?? false),
 
     close: async () => {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
