@@ -7,6 +7,7 @@ import type { HardwareBackend } from '@metalfleet/hardware';
 import { CommandExecutor } from './command-executor.ts';
 import { HealthMonitor } from './health-monitor.ts';
 import { verifyingInstaller, type InstallImage } from './image-installer.ts';
+import { downloadRetryFor } from './resumable-download.ts';
 import type { MachineControl } from './machine-control.ts';
 import { runMqttSession } from './mqtt-session.ts';
 import { registerUntilAccepted } from './registration.ts';
@@ -84,7 +85,7 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
     backend: options.backend, spool, logger, onSpooled: () => drainer.kick(), agentFindings: options.spoolLost ? [spoolLostFinding(options.spoolLost)] : [],
   });
   const commands = new CommandExecutor({
-    spool, machine: options.machine, boot: options.boot, logger, onSpooled: () => drainer.kick(), installImage: options.installImage ?? verifyingInstaller(signal),
+    spool, machine: options.machine, boot: options.boot, logger, onSpooled: () => drainer.kick(), installImage: options.installImage ?? verifyingInstaller(signal, downloadRetryFor(options.boot.installWindowS)),
   });
   const evaluate = () => void health.evaluate().catch((error: unknown) => logger.warn({ err: error }, 'health evaluation failed'));
   const healthTimer = every(options.healthIntervalMs, evaluate);
