@@ -87,12 +87,16 @@ function sameVersion(a: Version, b: Version): boolean {
   return !differs(a.etag, b.etag) && !differs(a.lastModified, b.lastModified) && !differs(a.digest, b.digest);
 }
 
+const idleTimeoutMs = 60_000;
+
 function request(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage> {
   // Loaded here, not imported: an ESM import of node:http reads all its exports, and its
   // lazy WebSocket export loads undici and web streams (about 2 MiB the agent keeps for nothing).
   const { get } = process.getBuiltinModule(url.startsWith('https:') ? 'node:https' : 'node:http');
   return new Promise((resolve, reject) => {
     const req = get(url, { headers, ...(signal ? { signal } : {}) }, resolve);
+    // A server that went silent (its host gone, no reset sent) is a failed try, not a hang.
+    req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`no data from ${url} for ${idleTimeoutMs / 1000} s`)));
     req.on('error', reject);
   });
 }
