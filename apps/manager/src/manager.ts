@@ -203,7 +203,30 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     onError: (error) => logger[failureLevel(error)]({ err: error }, 'lifecycle controller failed'),
   });
   const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }) });
-  let publicUrl = config.publicUrl;
+  const reachableHost = config.advertiseHost || urlHost(config.listenHost);
+  // The boot endpoint listens before anything can resume a reimage: the URL nodes fetch their boot script from
+  // goes into reimage commands, and it must be absolute (a relative /boot/ipxe?… was sent after a restart).
+  // Its requests wait until everything has started: what it serves is evidence the reimage controller must see.
+  const bootTokens = createBootTokens({
+    tokens, store, now,
+    limits: { discoveryTtlSeconds: config.discoveryTokenTtlS, discoveryPerMac: config.discoveryTokensPerMac, discoveryMax: config.discoveryTokensMax, installTtlSeconds: 3600 },
+  });
+  const imageDir = resolve(config.imageDir !== '' ? config.imageDir : join(dataDir, 'images'));
+  mkdirSync(imageDir, { recursive: true });
+  let grpcPort = config.grpcPort;
+  let started = () => undefined as void;
+  const bootApp = await buildBootApp({
+    store, events, now, logger,
+    managerAddress: () => `${reachableHost}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
+    imageDir, bootTokens, retryAfterS: config.discoveryTokenTtlS, started: new Promise<void>((resolve) => { started = resolve; }),
+  });
+  await listenAs(ports.boot, config.listenHost, () => bootApp.listen({ host: config.listenHost, port: config.bootPort }));
+  const listeningPort = (server: typeof bootApp.server, fallback: number) => {
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : fallback;
+  };
+  const bootPort = listeningPort(bootApp.server, config.bootPort);
+  const publicUrl = config.publicUrl !== '' ? config.publicUrl : `http://${reachableHost}:${bootPort}`;
   let dashboardUrl = config.dashboardUrl;
   const alerting = await startAlerting(config, {
     store, events, failures, reconciler: fabric.drivers.length > 0 ? fabric.reconciler : null, now, publicUrl: () => dashboardUrl, logger: logger.child({ component: 'alerting' }),
@@ -218,10 +241,6 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
 
   const grpcServer = new Server({ 'grpc.max_receive_message_length': config.grpcMaxMessageBytes });
   const register = createRegistrar({ store, events, tokens, admitDiscovered: config.admitDiscovered, newNodeId: randomUUID, now });
-  const bootTokens = createBootTokens({
-    tokens, store, now,
-    limits: { discoveryTtlSeconds: config.discoveryTokenTtlS, discoveryPerMac: config.discoveryTokensPerMac, discoveryMax: config.discoveryTokensMax, installTtlSeconds: 3600 },
-  });
   const tokenPurger = setInterval(() => {
     bootTokens.purgeExpired().then((purged) => {
       if (purged > 0) logger.info({ purged }, 'expired boot tokens deleted');
@@ -246,10 +265,8 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const grpcCredentials = tls ? grpcServerCredentials(tls.cert.keyPem, tls.cert.chainPem) : ServerCredentials.createInsecure();
   const grpcListener = await listenAs(ports.grpc, config.listenHost,
     () => listenGrpcForStorm(grpcServer, grpcCredentials, { host: config.listenHost, port: config.grpcPort }));
-  const grpcPort = grpcListener.address.port;
+  grpcPort = grpcListener.address.port;
 
-  const imageDir = resolve(config.imageDir !== '' ? config.imageDir : join(dataDir, 'images'));
-  mkdirSync(imageDir, { recursive: true });
   const dashboardDir = config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir();
   if (dashboardDir === null) logger.warn('the dashboard is not built (npm run build -w @metalfleet/dashboard): / serves nothing');
   const http = await buildHttpApp({
@@ -267,21 +284,9 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   });
   await listenAs(ports.http, config.listenHost, () => http.listen({ host: config.listenHost, port: config.httpPort }));
   const httpScheme = config.httpTls ? 'https' : 'http';
-  const bootApp = await buildBootApp({
-    store, events, now, logger,
-    managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
-    imageDir, bootTokens, retryAfterS: config.discoveryTokenTtlS,
-  });
-  await listenAs(ports.boot, config.listenHost, () => bootApp.listen({ host: config.listenHost, port: config.bootPort }));
-  const listeningPort = (server: typeof http.server, fallback: number) => {
-    const address = server.address();
-    return typeof address === 'object' && address ? address.port : fallback;
-  };
   const httpPort = listeningPort(http.server, config.httpPort);
-  const bootPort = listeningPort(bootApp.server, config.bootPort);
-  const reachableHost = config.advertiseHost || urlHost(config.listenHost);
-  if (publicUrl === '') publicUrl = `http://${reachableHost}:${bootPort}`;
   if (dashboardUrl === '') dashboardUrl = `${httpScheme}://${reachableHost}:${httpPort}`;
+  started();
 
   const host = urlHost(config.listenHost);
   return {

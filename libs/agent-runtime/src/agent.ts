@@ -10,6 +10,7 @@ import type { ServiceClient } from '@metalfleet/transport';
 import { CommandExecutor, type ClaimReply } from './command-executor.ts';
 import { HealthMonitor } from './health-monitor.ts';
 import { verifyingInstaller, type InstallImage } from './image-installer.ts';
+import { downloadRetryFor } from './resumable-download.ts';
 import type { MachineControl } from './machine-control.ts';
 import { runMqttSession } from './mqtt-session.ts';
 import { credentialMetadata, registerUntilAccepted, type Registration } from './registration.ts';
@@ -103,7 +104,7 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
   // Claims go to the manager this agent is registered with, over the connection of that registration.
   let manager: { client: ServiceClient<typeof AgentService>; registration: Registration } | null = null;
   const commands = new CommandExecutor({
-    spool, machine: options.machine, boot: options.boot, logger, onSpooled: () => drainer.kick(), installImage: options.installImage ?? verifyingInstaller(signal),
+    spool, machine: options.machine, boot: options.boot, logger, onSpooled: () => drainer.kick(), installImage: options.installImage ?? verifyingInstaller(signal, downloadRetryFor(options.boot.installWindowS)),
     claim: (commandId) => claimFrom(manager, commandId), signal,
   });
   const evaluate = () => void health.evaluate().catch((error: unknown) => logger.warn({ err: error }, 'health evaluation failed'));
