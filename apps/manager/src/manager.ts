@@ -17,7 +17,7 @@ import { claimDataDir, createPrivateFile, makeDataDirPrivate, openPgFleetStore, 
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
   FleetEvents, agentServiceHandlers, createApiTokens, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
-  openSealedSecrets,
+  openManagerClock, openSealedSecrets,
 } from '@metalfleet/fleet';
 import { listenerPorts, type ManagerConfig } from './config.ts';
 import { checkListenable, listenAs } from './listen-check.ts';
@@ -86,7 +86,12 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
 }
 
 async function startOnDataDir(config: ManagerConfig, logger: Logger, version: string, dataDir: string): Promise<RunningManager> {
-  const now = () => new Date();
+  // One time base for every deadline, expiry and record: host clock steps are absorbed, not followed (docs/time.md).
+  const clock = openManagerClock(join(dataDir, 'clock.json'), (step) => logger[step.adopted ? 'error' : 'warn']({ offsetS: Math.round(step.gapMs / 1000) },
+    step.adopted ? 'the host clock is more than 6 h off the manager\'s time: adopted it at once; deadlines in flight may fire'
+      : 'the host clock stepped: the manager\'s time does not jump with it, it catches up at 10 % of the time that passes'));
+  if (clock.resumed) logger.info({ offsetS: Math.round(clock.offsetMs() / 1000) }, 'the manager\'s time carries on from clock.json (host clock minus manager time: offsetS)');
+  const now = clock.now;
   const ports = listenerPorts(config);
   // A port taken by another process stops the start here, before anything but the lock is written.
   await checkListenable(config.listenHost, Object.values(ports));
@@ -174,7 +179,15 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const reimaging = await startReimaging(config, {
     store, events, lifecycle, broker, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
   });
+  const saveClock = () => {
+    try {
+      clock.save();
+    } catch (error) {
+      logger.warn({ err: error }, 'could not write clock.json (the manager\'s time, for a restart)');
+    }
+  };
   const sweeper = setInterval(() => {
+    saveClock();
     presence.sweep().then(controllers.sweep).catch((error: unknown) => logger.error({ err: error }, 'presence sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
 
@@ -255,6 +268,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     caFingerprint: tls?.ca.fingerprint ?? null,
     async close() {
       clearInterval(sweeper);
+      saveClock();
       clearInterval(tokenPurger);
       controllers.stop();
       await alerting.stop();
