@@ -30,7 +30,7 @@ export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqt
   // The three cohort gauges come from one computation per scrape (prom-client collects them concurrently).
   let scrape: { at: number; rates: ReturnType<Failures['ratesBy']> } | null = null;
   const cohortRates = () => {
-    if (!scrape || Date.now() - scrape.at > 1000) scrape = { at: Date.now(), rates: alerting.failures.ratesBy(exportedCohorts, 86_400_000, alerting.now()) };
+    if (!scrape || performance.now() - scrape.at > 1000) scrape = { at: performance.now(), rates: alerting.failures.ratesBy(exportedCohorts, 86_400_000, alerting.now()) };
     return scrape.rates;
   };
   const cohortGauge = (name: string, help: string, value: (r: CohortRate) => number) => new Gauge({
