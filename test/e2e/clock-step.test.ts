@@ -61,6 +61,8 @@ describe('a step of the manager\'s wall clock', () => {
     clock.set('+1h');
     const stepped = await manager.proc!.waitForLog(/host clock stepped/, 15_000);
     expect(Number(stepped['offsetS'])).toBeGreaterThan(3500);
+    const metrics = await (await fetch(`${manager.http}/metrics`, { headers: manager.auth() })).text();
+    expect(Number(/^metalfleet_clock_offset_seconds (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(3500);
 
     const done = await eventually(() => operation(applied.operation.id), (o) => o.state !== 'running', 60_000);
     expect(done).toMatchObject({ state: 'succeeded', progress: { total: 1, done: 1, failed: 0 } });

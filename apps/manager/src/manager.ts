@@ -158,7 +158,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const failures = createFailures({ store, events, onError: (error, context) => logger.error({ err: error, ...context }, 'failure analytics step failed') });
   const stopFailures = failures.listen();
   let alertList: () => Alert[] = () => [];
-  const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now });
+  const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now }, clock);
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
   await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry, onIngested: (kind, lagMs) => {
     metrics.ingested.inc({ kind });
