@@ -144,7 +144,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const mqttAddress = await listenAs(ports.mqtt, config.listenHost,
     () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined));
 
-  const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db') });
+  const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db'), now });
   const telemetry: TelemetrySink[] = [rollups];
   if (config.influxUrl !== '') {
     const influx = new InfluxSink({ url: config.influxUrl, database: config.influxDatabase, onError: (error) => logger.warn({ err: error }, 'InfluxDB write failed; will retry') });
