@@ -18,8 +18,9 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function start(bin: string, args: string[], nodeOptions: string[] = []): Proc {
-  const child = spawn(process.execPath, [...nodeOptions, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `env`: added to this process's environment for the child. */
+export function start(bin: string, args: string[], nodeOptions: string[] = [], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [...nodeOptions, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const lines: string[] = [];
   const waiters: Array<() => void> = [];
   for (const stream of [child.stdout, child.stderr]) {

@@ -19,7 +19,7 @@ import {
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
   FleetEvents, agentServiceHandlers, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
-  openSealedSecrets,
+  openManagerClock, openSealedSecrets,
 } from '@metalfleet/fleet';
 import { listenerPorts, type ManagerConfig } from './config.ts';
 import { checkListenable, listenAs } from './listen-check.ts';
@@ -107,14 +107,21 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
 /** One deadline for every step of the start that connects to PostgreSQL, and a log line for each attempt that failed. */
 function startupConnectRetry(config: ManagerConfig, logger: Logger): ConnectRetry {
   return {
-    deadline: Date.now() + config.storeConnectTimeoutS * 1000,
+    // On the monotonic clock: a host clock step during the start neither cuts the wait short nor stretches it.
+    deadline: performance.now() + config.storeConnectTimeoutS * 1000,
+    now: () => performance.now(),
     onRetry: ({ attempt, reason, retryInMs, waitedMs }) =>
       logger.warn({ attempt, reason, retryInMs, waitedS: Math.round(waitedMs / 1000), timeoutS: config.storeConnectTimeoutS }, 'PostgreSQL does not answer yet; retrying'),
   };
 }
 
 async function startOnDataDir(config: ManagerConfig, logger: Logger, version: string, dataDir: string, connectRetry: ConnectRetry): Promise<RunningManager> {
-  const now = () => new Date();
+  // One time base for every deadline, expiry and record: host clock steps are absorbed, not followed (docs/time.md).
+  const clock = openManagerClock(join(dataDir, 'clock.json'), (step) => logger[step.adopted ? 'error' : 'warn']({ offsetS: Math.round(step.gapMs / 1000) },
+    step.adopted ? 'the host clock is more than 6 h off the manager\'s time: adopted it at once; deadlines in flight may fire'
+      : 'the host clock stepped: the manager\'s time does not jump with it, it catches up at 10 % of the time that passes'));
+  if (clock.resumed) logger.info({ offsetS: Math.round(clock.offsetMs() / 1000) }, 'the manager\'s time carries on from clock.json (host clock minus manager time: offsetS)');
+  const now = clock.now;
   const ports = listenerPorts(config);
   // A port taken by another process stops the start here, before anything but the lock is written.
   await checkListenable(config.listenHost, Object.values(ports));
@@ -167,7 +174,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const mqttAddress = await listenAs(ports.mqtt, config.listenHost,
     () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined));
 
-  const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db') });
+  const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db'), now });
   const telemetry: TelemetrySink[] = [rollups];
   if (config.influxUrl !== '') {
     const influx = new InfluxSink({ url: config.influxUrl, database: config.influxDatabase, onError: (error) => logger.warn({ err: error }, 'InfluxDB write failed; will retry') });
@@ -191,7 +198,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const failures = createFailures({ store, events, onError: (error, context) => logger[failureLevel(error)]({ err: error, ...context }, 'failure analytics step failed') });
   const stopFailures = failures.listen();
   let alertList: () => Alert[] = () => [];
-  const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now });
+  const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now }, clock);
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
   await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry, onIngested: (kind, lagMs) => {
     metrics.ingested.inc({ kind });
@@ -235,7 +242,15 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const reimaging = await startReimaging(config, {
     store, events, lifecycle, broker, withdrawals, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
   });
+  const saveClock = () => {
+    try {
+      clock.save();
+    } catch (error) {
+      logger.warn({ err: error }, 'could not write clock.json (the manager\'s time, for a restart)');
+    }
+  };
   const sweeper = setInterval(() => {
+    saveClock();
     presence.sweep().then(controllers.sweep).catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'presence sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
 
@@ -300,6 +315,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     caFingerprint: tls?.ca.fingerprint ?? null,
     async close() {
       clearInterval(sweeper);
+      saveClock();
       clearInterval(tokenPurger);
       controllers.stop();
       await alerting.stop();

@@ -39,6 +39,10 @@ export * from './secrets/secret-box.ts';
 export * from './secrets/secret-key-file.ts';
 export * from './secrets/secrets.ts';
 
+// The manager's clock: steady across host clock steps, carried on across restarts.
+export * from './time/clock-anchor.ts';
+export * from './time/steady-clock.ts';
+
 // Failure analytics and alerting.
 export * from './alerting/alert-engine.ts';
 export * from './alerting/alert-rules.ts';

@@ -23,7 +23,7 @@ export interface ConnectAttempt {
 }
 
 export interface ConnectRetry {
-  /** Epoch ms after which the start gives up (one deadline for every step of the start that connects). */
+  /** Time on `now`'s scale (epoch ms by default) after which the start gives up (one deadline for every step of the start that connects). */
   deadline: number;
   /** Told of each failed attempt that will be retried. */
   onRetry: (attempt: ConnectAttempt) => void;

@@ -25,12 +25,21 @@ export interface AlertingView {
 /** Cohorts whose failure rates are exported, over the last 24 h (the API has every dimension and window). */
 const exportedCohorts: readonly CohortDimension[] = ['fleet', 'pool', 'rack', 'gpuModel', 'driver'];
 
-export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqttClients: () => number, alerting: AlertingView): ManagerMetrics {
+/** `clock`: the manager's clock (docs/time.md), for how far the host clock is from it. */
+export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqttClients: () => number, alerting: AlertingView, clock?: { offsetMs(): number }): ManagerMetrics {
   const registry = new Registry();
+  if (clock) {
+    new Gauge({
+      name: 'metalfleet_clock_offset_seconds', help: 'Host clock minus the manager\'s time: non-zero after the host clock stepped, until the manager caught up', registers: [registry],
+      collect() {
+        this.set(clock.offsetMs() / 1000);
+      },
+    });
+  }
   // The three cohort gauges come from one computation per scrape (prom-client collects them concurrently).
   let scrape: { at: number; rates: ReturnType<Failures['ratesBy']> } | null = null;
   const cohortRates = () => {
-    if (!scrape || Date.now() - scrape.at > 1000) scrape = { at: Date.now(), rates: alerting.failures.ratesBy(exportedCohorts, 86_400_000, alerting.now()) };
+    if (!scrape || performance.now() - scrape.at > 1000) scrape = { at: performance.now(), rates: alerting.failures.ratesBy(exportedCohorts, 86_400_000, alerting.now()) };
     return scrape.rates;
   };
   const cohortGauge = (name: string, help: string, value: (r: CohortRate) => number) => new Gauge({
