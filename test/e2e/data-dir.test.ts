@@ -62,6 +62,14 @@ describe('one manager per data directory', () => {
     expect(await manager.nodes()).toEqual(before);
   });
 
+  it('refuses a second manager also after manager.lock was deleted under the first', async () => {
+    rmSync(join(manager.dataDir, 'manager.lock'));
+    const before = await manager.nodes();
+    const second = await run(manager.dataDir);
+    expectRefused(second, new RegExp(`data directory ${manager.dataDir} is in use by another manager \\(pid ${manager.proc?.child.pid}\\): one manager per data directory; stop that one first`));
+    expect(await manager.nodes()).toEqual(before);
+  });
+
   it('starts again after the first was killed with SIGKILL (no stale lock)', async () => {
     const admin = manager.adminToken;
     await manager.proc?.stop('SIGKILL');

@@ -49,6 +49,16 @@ describe('the data directory lock', () => {
     lockDataDir(dir).release();
   });
 
+  it('refuses a second claim also after manager.lock was deleted under the first', async () => {
+    const dir = await realDataDir();
+    const first = await claimDataDir({ dir, init: false, postgres: null });
+    rmSync(join(dir, 'manager.lock'));
+    const error = await refusal(claimDataDir({ dir, init: false, postgres: null }));
+    expect(error.code).toBe('data-dir-locked');
+    expect(error.message).toBe(`data directory ${dir} is in use by another manager (pid ${process.pid}): one manager per data directory; stop that one first`);
+    first.lock.release();
+  });
+
   it('is let go by a process killed with SIGKILL', async () => {
     const dir = newDir();
     mkdirSync(dir);

@@ -7,7 +7,8 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataDirError } from './data-dir-error.ts';
-import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
+import { lockDataDir, refuseLocked, type DataDirLock } from './data-dir-lock.ts';
+import { lockDataDirName } from './data-dir-name-lock.ts';
 import { checkSqliteDatabase, pgSchemaVersion } from './store-check.ts';
 
 /** Entries a manager leaves in its data directory; anything else there (images/, lost+found, the lock) is not state. */
@@ -72,6 +73,18 @@ export interface DataDirClaim {
   found: { store: string; schemaVersion: number; integrity?: 'ok'; checkMs?: number; created: boolean };
 }
 
+/** The file lock (names its holder across containers) and the directory's name lock (outlives a deleted manager.lock), both or neither. */
+async function lockDataDirAndName(dir: string): Promise<DataDirLock> {
+  const file = lockDataDir(dir);
+  try {
+    const name = await lockDataDirName(dir, (pid) => refuseLocked(dir, pid));
+    return { file: file.file, release: () => { name.release(); file.release(); } };
+  } catch (error) {
+    file.release();
+    throw error;
+  }
+}
+
 function refuseIf(error: DataDirError | null): void {
   if (error) throw error;
 }
@@ -85,7 +98,7 @@ export async function claimDataDir(target: StoreTarget): Promise<DataDirClaim> {
   const sqlite = postgres === null;
   refuseIf(judgeDataDir(dir, readDataDirFacts(dir), { init, sqlite }));
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const lock = lockDataDir(dir);
+  const lock = await lockDataDirAndName(dir);
   try {
     // Again under the lock: another manager may have created or changed it meanwhile.
     const facts = readDataDirFacts(dir);
