@@ -13,7 +13,7 @@ import { addService } from '@metalfleet/transport';
 import {
   createNodeBroker, ensureCertificateAuthority, grpcServerCredentials, issueServerCertificate, listenGrpcForStorm,
 } from '@metalfleet/manager-transport';
-import { claimDataDir, createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
+import { claimDataDir, createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, type DataDirClaim } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
   FleetEvents, agentServiceHandlers, createApiTokens, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
@@ -72,12 +72,13 @@ function urlHost(host: string): string {
 export async function startManager(config: ManagerConfig, logger: Logger, version: string): Promise<RunningManager> {
   const dataDir = resolve(config.dataDir);
   const claim = await claimDataDir({
-    dir: dataDir, init: config.init, postgres: config.postgresUrl === '' ? null : { connectionString: config.postgresUrl, schema: config.postgresSchema },
+    dir: dataDir, init: config.init, ca: config.tls || config.httpTls,
+    postgres: config.postgresUrl === '' ? null : { connectionString: config.postgresUrl, schema: config.postgresSchema },
   });
   if (claim.found.created) logger.warn({ dataDir, store: claim.found.store }, 'setting up a new manager (--init)');
   else logger.info({ dataDir, ...claim.found }, 'data directory locked; fleet state found');
   try {
-    const running = await startOnDataDir(config, logger, version, dataDir);
+    const running = await startOnDataDir(config, logger, version, dataDir, claim.init);
     return { ...running, close: () => running.close().finally(() => claim.lock.release()) };
   } catch (error) {
     claim.lock.release();
@@ -85,11 +86,18 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   }
 }
 
-async function startOnDataDir(config: ManagerConfig, logger: Logger, version: string, dataDir: string): Promise<RunningManager> {
+/** A test hook (METALFLEET_TEST_HOOK_INIT_KILL_AFTER, read by config.ts): dies as kill -9 would after the named step of --init. */
+function initStepDone(config: ManagerConfig, step: 'begin' | 'database' | 'secret-key' | 'ca'): void {
+  if (config.testHookInitKillAfter === step) process.kill(process.pid, 'SIGKILL');
+}
+
+async function startOnDataDir(config: ManagerConfig, logger: Logger, version: string, dataDir: string, init: DataDirClaim['init']): Promise<RunningManager> {
   const now = () => new Date();
   const ports = listenerPorts(config);
   // A port taken by another process stops the start here, before anything but the lock is written.
   await checkListenable(config.listenHost, Object.values(ports));
+  init?.begin();
+  initStepDone(config, 'begin');
   // The data directory and its databases are this user's alone (700/600), also when an older manager made them readable.
   makeDataDirPrivate(dataDir);
   if (config.postgresUrl === '') createPrivateFile(join(dataDir, 'fleet.db'));
@@ -101,6 +109,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     } })
     : openSqliteFleetStore({ path: join(dataDir, 'fleet.db') });
   logger.info({ store: config.postgresUrl !== '' ? `postgresql (schema ${config.postgresSchema})` : join(dataDir, 'fleet.db') }, 'fleet state store open');
+  initStepDone(config, 'database');
   // BMC passwords are sealed at rest with a key kept out of the store; from here on the manager sees them only through `store`.
   const secretKeyFile = resolve(config.secretKeyFile !== '' ? config.secretKeyFile : join(dataDir, 'secret.key'));
   const secrets = await openSealedSecrets(openedStore, secretKeyFile).catch(async (error: unknown) => {
@@ -108,6 +117,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     throw error;
   });
   const store = secrets.store;
+  initStepDone(config, 'secret-key');
   if (secrets.created) logger.warn({ file: secretKeyFile, keyId: secrets.keyId }, 'created the key that seals stored BMC passwords; back it up apart from the database');
   if (secrets.sealedNow > 0) logger.warn({ count: secrets.sealedNow, keyId: secrets.keyId }, 'sealed BMC passwords that were stored in plaintext');
   const events = new FleetEvents({ onListenerError: (error, event) => logger.error({ err: error, eventType: event.type }, 'a fleet event listener failed') });
@@ -116,6 +126,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   events.on((event) => logger[loud[event.type] ?? 'info']({ event }, event.type));
 
   const pki = await serverTls(config, dataDir, logger);
+  initStepDone(config, 'ca');
   // gRPC and MQTT (the nodes' side) follow --tls; the API and dashboard follow --http-tls.
   const tls = config.tls ? pki : null;
   const tokens = createBootstrapTokens({ store, now, caFingerprint: tls?.ca.fingerprint ?? null });
@@ -124,6 +135,8 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const admin = await ensureAdminTokenFile(dataDir, apiTokens);
   if (admin.created) logger.warn({ file: admin.file }, 'created an admin API token; it is in this file (readable only by this user)');
   if (bootstrap.created) logger.warn({ file: bootstrap.file }, 'wrote a bootstrap token for agents; hand it to them with --bootstrap-token-file');
+  // All of a new manager's state is there: from now on it starts without --init.
+  init?.finish();
 
   const broker = await createNodeBroker({
     maxPayloadBytes: config.maxPayloadBytes,
