@@ -54,7 +54,7 @@ function askHolder(name: string): Promise<number | null> {
  */
 export async function lockDataDirName(dir: string, refuse: (pid: number | null) => DataDirError, pid: number = process.pid): Promise<DataDirNameLock> {
   const name = dataDirLockName(dir);
-  if (name === null) return { release() {} };
+  if (name === null) return { release: () => undefined };
   const server: Server = createServer((socket) => socket.end(`${pid}\n`));
   const listened = await new Promise<Error | null>((resolve) => {
     server.once('error', resolve);
