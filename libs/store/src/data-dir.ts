@@ -10,6 +10,7 @@ import { DataDirError } from './data-dir-error.ts';
 import { lockDataDir, refuseLocked, type DataDirLock } from './data-dir-lock.ts';
 import { lockDataDirName } from './data-dir-name-lock.ts';
 import { checkSqliteDatabase, pgSchemaVersion } from './store-check.ts';
+import { retryWhileUnreachable, type ConnectRetry } from './store-connect.ts';
 
 /** Entries a manager leaves in its data directory; anything else there (images/, lost+found, the lock) is not state. */
 const stateEntries = ['fleet.db', 'fleet.db-wal', 'telemetry.db', 'pki', 'bootstrap-token', 'admin-token', 'secret.key'] as const;
@@ -109,6 +110,8 @@ export interface StoreTarget {
   ca?: boolean;
   /** null: SQLite in the data directory. */
   postgres: { connectionString: string; schema: string } | null;
+  /** How long to wait for a PostgreSQL that does not answer yet (none: fail at the first connection error). */
+  connectRetry?: ConnectRetry;
 }
 
 export interface DataDirClaim {
@@ -185,7 +188,8 @@ export async function claimDataDir(target: StoreTarget): Promise<DataDirClaim> {
     refuseIf(judgeDataDir(dir, facts, options));
     const initSteps = init ? initMarker(dir) : null;
     if (postgres) {
-      const schemaVersion = await pgSchemaVersion(postgres.connectionString, postgres.schema);
+      const probe = () => pgSchemaVersion(postgres.connectionString, postgres.schema);
+      const schemaVersion = target.connectRetry ? await retryWhileUnreachable('PostgreSQL', probe, target.connectRetry) : await probe();
       const where = `PostgreSQL schema ${postgres.schema}`;
       if (init && schemaVersion > 0 && !facts.initIncomplete) {
         throw new DataDirError('init-over-existing', `--init: ${where} already holds metalfleet state (schema version ${schemaVersion}): start without --init to use it, or give another --postgres-schema`);
