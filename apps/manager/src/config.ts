@@ -137,7 +137,11 @@ const parsers = {
  * The options, and `init`: whether this start may set up a new manager (--init). It is a flag only,
  * never a file key or variable, so a unit or config file cannot make every restart a fresh install.
  */
-export type ManagerConfig = ParsedConfig<typeof ManagerConfig, typeof parsers> & { readonly init: boolean };
+export type ManagerConfig = ParsedConfig<typeof ManagerConfig, typeof parsers> & {
+  readonly init: boolean;
+  /** Test hook, never an option: METALFLEET_TEST_HOOK_INIT_KILL_AFTER=<step> kills the manager (SIGKILL) after that step of --init. */
+  readonly testHookInitKillAfter?: string;
+};
 
 /** Every port the manager listens on, with the option that sets it. */
 export function listenerPorts(config: Pick<ManagerConfig, 'httpPort' | 'bootPort' | 'grpcPort' | 'mqttPort'>) {
@@ -168,5 +172,8 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
       'Refused where there is one already; without it, a missing, empty or damaged database stops the start.');
   const config = parseConfigFlags(program, ManagerConfig, argv, env, parsers);
   checkPortsDiffer(config);
-  return Object.freeze({ ...config, init: program.opts<{ init?: boolean }>().init === true });
+  const testHookInitKillAfter = env['METALFLEET_TEST_HOOK_INIT_KILL_AFTER'];
+  return Object.freeze({
+    ...config, init: program.opts<{ init?: boolean }>().init === true, ...(testHookInitKillAfter ? { testHookInitKillAfter } : {}),
+  });
 }

@@ -14,7 +14,7 @@ import {
   createNodeBroker, ensureCertificateAuthority, grpcServerCredentials, issueServerCertificate, listenGrpcForStorm,
 } from '@metalfleet/manager-transport';
 import {
-  claimDataDir, createPrivateFile, freeDiskBytes, isStoreOutage, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry,
+  claimDataDir, createPrivateFile, freeDiskBytes, isStoreOutage, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry, type DataDirClaim,
 } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
@@ -91,17 +91,23 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   const dataDir = resolve(config.dataDir);
   const connectRetry = startupConnectRetry(config, logger);
   const claim = await claimDataDir({
-    dir: dataDir, init: config.init, postgres: config.postgresUrl === '' ? null : { connectionString: config.postgresUrl, schema: config.postgresSchema }, connectRetry,
+    dir: dataDir, init: config.init, ca: config.tls || config.httpTls,
+    postgres: config.postgresUrl === '' ? null : { connectionString: config.postgresUrl, schema: config.postgresSchema }, connectRetry,
   });
   if (claim.found.created) logger.warn({ dataDir, store: claim.found.store }, 'setting up a new manager (--init)');
   else logger.info({ dataDir, ...claim.found }, 'data directory locked; fleet state found');
   try {
-    const running = await startOnDataDir(config, logger, version, dataDir, connectRetry);
+    const running = await startOnDataDir(config, logger, version, dataDir, connectRetry, claim.init);
     return { ...running, close: () => running.close().finally(() => claim.lock.release()) };
   } catch (error) {
     claim.lock.release();
     throw error;
   }
+}
+
+/** A test hook (METALFLEET_TEST_HOOK_INIT_KILL_AFTER, read by config.ts): dies as kill -9 would after the named step of --init. */
+function initStepDone(config: ManagerConfig, step: 'begin' | 'database' | 'secret-key' | 'ca'): void {
+  if (config.testHookInitKillAfter === step) process.kill(process.pid, 'SIGKILL');
 }
 
 /** One deadline for every step of the start that connects to PostgreSQL, and a log line for each attempt that failed. */
@@ -115,7 +121,9 @@ function startupConnectRetry(config: ManagerConfig, logger: Logger): ConnectRetr
   };
 }
 
-async function startOnDataDir(config: ManagerConfig, logger: Logger, version: string, dataDir: string, connectRetry: ConnectRetry): Promise<RunningManager> {
+async function startOnDataDir(
+  config: ManagerConfig, logger: Logger, version: string, dataDir: string, connectRetry: ConnectRetry, init: DataDirClaim['init'],
+): Promise<RunningManager> {
   // One time base for every deadline, expiry and record: host clock steps are absorbed, not followed (docs/time.md).
   const clock = openManagerClock(join(dataDir, 'clock.json'), (step) => logger[step.adopted ? 'error' : 'warn']({ offsetS: Math.round(step.gapMs / 1000) },
     step.adopted ? 'the host clock is more than 6 h off the manager\'s time: adopted it at once; deadlines in flight may fire'
@@ -125,6 +133,8 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const ports = listenerPorts(config);
   // A port taken by another process stops the start here, before anything but the lock is written.
   await checkListenable(config.listenHost, Object.values(ports));
+  init?.begin();
+  initStepDone(config, 'begin');
   // The data directory and its databases are this user's alone (700/600), also when an older manager made them readable.
   makeDataDirPrivate(dataDir);
   if (config.postgresUrl === '') createPrivateFile(join(dataDir, 'fleet.db'));
@@ -134,6 +144,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     ? await retryWhileUnreachable('PostgreSQL', () => openPgFleetStore({ connectionString: config.postgresUrl, schema: config.postgresSchema, onAvailabilityChange }), connectRetry)
     : openSqliteFleetStore({ path: join(dataDir, 'fleet.db'), onAvailabilityChange });
   logger.info({ store: config.postgresUrl !== '' ? `postgresql (schema ${config.postgresSchema})` : join(dataDir, 'fleet.db') }, 'fleet state store open');
+  initStepDone(config, 'database');
   // BMC passwords are sealed at rest with a key kept out of the store; from here on the manager sees them only through `store`.
   const secretKeyFile = resolve(config.secretKeyFile !== '' ? config.secretKeyFile : join(dataDir, 'secret.key'));
   const secrets = await openSealedSecrets(openedStore, secretKeyFile).catch(async (error: unknown) => {
@@ -141,6 +152,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     throw error;
   });
   const store = secrets.store;
+  initStepDone(config, 'secret-key');
   if (secrets.created) logger.warn({ file: secretKeyFile, keyId: secrets.keyId }, 'created the key that seals stored BMC passwords; back it up apart from the database');
   if (secrets.sealedNow > 0) logger.warn({ count: secrets.sealedNow, keyId: secrets.keyId }, 'sealed BMC passwords that were stored in plaintext');
   const events = new FleetEvents({ onListenerError: (error, event) => logger[failureLevel(error)]({ err: error, eventType: event.type }, 'a fleet event listener failed') });
@@ -149,6 +161,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   events.on((event) => logger[loud[event.type] ?? 'info']({ event }, event.type));
 
   const pki = await serverTls(config, dataDir, logger);
+  initStepDone(config, 'ca');
   // gRPC and MQTT (the nodes' side) follow --tls; the API and dashboard follow --http-tls.
   const tls = config.tls ? pki : null;
   const tokens = createBootstrapTokens({ store, now, caFingerprint: tls?.ca.fingerprint ?? null });
@@ -157,6 +170,8 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const admin = await ensureAdminTokenFile(dataDir, apiTokens);
   if (admin.created) logger.warn({ file: admin.file }, 'created an admin API token; it is in this file (readable only by this user)');
   if (bootstrap.created) logger.warn({ file: bootstrap.file }, 'wrote a bootstrap token for agents; hand it to them with --bootstrap-token-file');
+  // All of a new manager's state is there: from now on it starts without --init.
+  init?.finish();
 
   const withdrawals = createCommandWithdrawals(now);
   const broker = await createNodeBroker({

@@ -64,7 +64,7 @@ function every(ms: number, work: () => void): { reschedule: (next: number) => vo
 
 /** The condition that tells the manager this agent's spool was lost at its start (and with it undelivered reports). */
 export function spoolLostFinding(lost: SpoolRecovery): ConditionFinding {
-  const what = lost.quarantinedAs ? `was corrupt (${lost.detail}) and was moved to ${lost.quarantinedAs}` : `was empty (${lost.detail})`;
+  const what = lost.quarantinedAs ? `was corrupt (${lost.detail}) and was moved to ${lost.quarantinedAs}` : `was ${lost.reason} (${lost.detail})`;
   return finding('agent', `agent-spool-${lost.reason}`, 'warning', 'none',
     `the agent's spool ${what} at ${lost.at.toISOString()}; a new one was made: reports not yet delivered were lost, and reboots and GPU resets the manager says this node took before are not run again`);
 }

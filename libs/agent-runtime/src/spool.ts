@@ -26,8 +26,9 @@ export class SpoolFile {
   /** What was wrong with the file found at open (it was quarantined or replaced), or null. The caller logs it. */
   readonly recovery: SpoolRecovery | null;
 
-  constructor(path: string, now?: () => Date) {
-    ({ db: this.db, recovery: this.recovery } = openSpoolDatabase(path, now));
+  /** `ranBefore`: the agent has state from an earlier run, so a missing file was lost (see openSpoolDatabase). */
+  constructor(path: string, now?: () => Date, ranBefore = false) {
+    ({ db: this.db, recovery: this.recovery } = openSpoolDatabase(path, now, ranBefore));
   }
 
   spool(namespace: string, maxEntries = 10_000): Spool {

@@ -91,6 +91,13 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
   // Inside the node write's transaction: a use is spent only for a node written, and a racer finds none left (the row lock).
   async function spendTokenUse(q: Query, use: TokenUse | undefined, nodeId: string, at: Date): Promise<void> {
     if (!use) return;
+    if (use.retry) {
+      // FOR UPDATE: a racing retry waits here for this one's commit, then finds the credential changed.
+      const still = await q(`SELECT 1 FROM bootstrap_token_uses u JOIN nodes n ON n.id = u.node_id
+        WHERE u.token_id = $1 AND u.identity_key = $2 AND u.node_id = $3 AND n.credential_hash = $4 FOR UPDATE`, [use.tokenId, use.identityKey, nodeId, use.retry.credentialHash]);
+      if ((still.rowCount ?? 0) === 0) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left (its use by this machine was settled or retried meanwhile)`);
+      return;
+    }
     const counted = await q('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = $1 AND (max_uses IS NULL OR uses < max_uses)', [use.tokenId]);
     if ((counted.rowCount ?? 0) === 0) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left`);
     await q(`INSERT INTO bootstrap_token_uses (token_id, identity_key, node_id, at) VALUES ($1, $2, $3, $4)
@@ -143,12 +150,13 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     async updateRegistration(node, tokenUse) {
       const i = normalizeIdentity(node.identity);
       await inTransaction(async (q) => {
+        // First: a retry's check reads (and locks) the credential the node had before this write.
+        await spendTokenUse(q, tokenUse, node.id, node.at);
         await q(`UPDATE nodes SET hostname = $1, system_uuid = $2, system_serial = $3, chassis_serial = $4, board_serial = $5, bmc_address = $6,
             last_seen_at = $7, agent_version = $8, credential_hash = $9, inventory_json = $10 WHERE id = $11`,
         [node.hostname, i.systemUuid, i.systemSerial, i.chassisSerial, i.boardSerial, i.bmcAddress, node.at.getTime(), node.agentVersion, node.credentialHash, JSON.stringify(node.inventory), node.id]);
         await writeMacs(q, node.id, i);
         await writeFacts(q, node.id, node.inventory);
-        await spendTokenUse(q, tokenUse, node.id, node.at);
       });
     },
 

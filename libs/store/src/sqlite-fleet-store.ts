@@ -89,6 +89,12 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   // Inside the node write's transaction: a use is spent only for a node written, and a racer finds none left.
   function spendTokenUse(use: TokenUse | undefined, nodeId: string, at: Date): void {
     if (!use) return;
+    if (use.retry) {
+      const still = db.prepare(`SELECT 1 AS ok FROM bootstrap_token_uses u JOIN nodes n ON n.id = u.node_id
+        WHERE u.token_id = ? AND u.identity_key = ? AND u.node_id = ? AND n.credential_hash = ?`).get(use.tokenId, use.identityKey, nodeId, use.retry.credentialHash);
+      if (!still) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left (its use by this machine was settled or retried meanwhile)`);
+      return;
+    }
     const counted = db.prepare('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)').run(use.tokenId).changes > 0;
     if (!counted) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left`);
     db.prepare(`INSERT INTO bootstrap_token_uses (token_id, identity_key, node_id, at) VALUES (?, ?, ?, ?)
@@ -146,6 +152,8 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     async updateRegistration(node, tokenUse) {
       const identity = normalizeIdentity(node.identity);
       sqliteTransaction(db, () => {
+        // First: a retry's check reads the credential the node had before this write.
+        spendTokenUse(tokenUse, node.id, node.at);
         db.prepare(`UPDATE nodes SET hostname = ?, system_uuid = ?, system_serial = ?, chassis_serial = ?, board_serial = ?,
             bmc_address = ?, last_seen_at = ?, agent_version = ?, credential_hash = ? WHERE id = ?`).run(
           node.hostname, identity.systemUuid, identity.systemSerial, identity.chassisSerial, identity.boardSerial,
@@ -153,7 +161,6 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
         writeInventory(node.id, node.inventory);
         writeIdentity(node, identity);
         writeFacts(node.id, node.inventory);
-        spendTokenUse(tokenUse, node.id, node.at);
       });
     },
 

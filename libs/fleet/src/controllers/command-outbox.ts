@@ -57,10 +57,12 @@ export function createCommandOutbox(deps: OutboxDeps) {
     deps.events.emit({ type: 'command-sent', commandId: record.id, nodeId: record.nodeId, kind: record.kind, attempt, at });
   };
 
-  async function publish(record: CommandRecord, attempt: number): Promise<void> {
+  /** False when the command moved on since it was read (acked, expired, withdrawn by another path): then it is not sent again. */
+  async function publish(record: CommandRecord, attempt: number): Promise<boolean> {
     const at = deps.now();
-    await deps.store.updateCommand(record.id, ['pending', 'sent'], { state: 'sent', attempts: attempt, ackDeadlineAt: new Date(at.getTime() + deps.ackTimeoutMs) }, at);
+    if (!(await deps.store.updateCommand(record.id, ['pending', 'sent'], { state: 'sent', attempts: attempt, ackDeadlineAt: new Date(at.getTime() + deps.ackTimeoutMs) }, at))) return false;
     await deliver(record, attempt, at);
+    return true;
   }
 
   // Sweeps and the resume after a restart read a snapshot of the open commands
@@ -115,8 +117,9 @@ export function createCommandOutbox(deps: OutboxDeps) {
 
   async function resumeOnce(): Promise<number> {
     const unacked = (await deps.store.openCommands()).filter((c) => c.state === 'pending' || c.state === 'sent');
-    for (const command of unacked) await publish(command, Math.min(command.attempts + 1, deps.maxAttempts));
-    return unacked.length;
+    let sent = 0;
+    for (const command of unacked) if (await publish(command, Math.min(command.attempts + 1, deps.maxAttempts))) sent += 1;
+    return sent;
   }
 
   return {
