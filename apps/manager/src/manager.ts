@@ -136,8 +136,6 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     },
     onEvent: (event) => logger.warn({ event }, `mqtt ${event.type}`),
   });
-  const mqttAddress = await listenAs(ports.mqtt, config.listenHost,
-    () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined));
 
   const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db') });
   const telemetry: TelemetrySink[] = [rollups];
@@ -174,6 +172,9 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const reimaging = await startReimaging(config, {
     store, events, lifecycle, broker, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
   });
+  // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
+  const mqttAddress = await listenAs(ports.mqtt, config.listenHost,
+    () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined));
   const sweeper = setInterval(() => {
     presence.sweep().then(controllers.sweep).catch((error: unknown) => logger.error({ err: error }, 'presence sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));

@@ -33,6 +33,7 @@ const movesFrom: Record<CommandProgressPhase, readonly CommandState[]> = {
 };
 
 export function createCommandOutbox(deps: OutboxDeps) {
+  const followers = new Set<(progress: CommandProgress) => Promise<void>>();
   const deliver = async (record: CommandRecord, attempt: number, at: Date): Promise<void> => {
     await deps.broker.publish(nodeTopic(record.nodeId, 'commands'), commandMessage(record, at), { qos: 1, retain: false });
     deps.events.emit({ type: 'command-sent', commandId: record.id, nodeId: record.nodeId, kind: record.kind, attempt, at });
@@ -131,13 +132,32 @@ export function createCommandOutbox(deps: OutboxDeps) {
         const changed = await deps.store.updateCommand(command.id, movesFrom[phase], {
           state, message: report.message, ...(report.verifiedSha256 ? { verifiedSha256: report.verifiedSha256 } : {}),
         }, at);
-        if (!changed) return; // a repeated or late report
-        deps.events.emit({
-          type: 'command-progress', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, phase, message: report.message, verifiedSha256: report.verifiedSha256, at,
-        });
+        // A late report changes nothing. The same report again is one the node sent again because its acknowledgement
+        // never came (the manager stopped before it): what follows from it runs again, and each follower acts on it once.
+        if (!changed && command.state !== phase) return;
+        const progress: CommandProgress = { commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, phase, message: report.message, verifiedSha256: report.verifiedSha256, at };
+        if (changed) deps.events.emit({ type: 'command-progress', ...progress });
+        // Awaited: the node's report is acknowledged only once what it moves is stored too.
+        for (const follower of [...followers]) await follower(progress);
       });
     },
+
+    /** Runs `follower` on each report that moved a command (and on the same report sent again); the report is acknowledged after it. */
+    follow(follower: (progress: CommandProgress) => Promise<void>): () => void {
+      followers.add(follower);
+      return () => void followers.delete(follower);
+    },
   };
+}
+
+export interface CommandProgress {
+  commandId: string;
+  nodeId: string;
+  operationId: string | null;
+  phase: CommandProgressPhase;
+  message: string;
+  verifiedSha256: string;
+  at: Date;
 }
 
 export type CommandOutbox = ReturnType<typeof createCommandOutbox>;

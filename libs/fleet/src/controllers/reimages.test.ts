@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { DomainError, queuedProgress } from '@metalfleet/domain';
+import { CommandPhase, CommandProgressSchema } from '@metalfleet/proto';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { webhookDrain } from '../outbound/drain-hook.ts';
 import { startFleet, until } from '../fleet-harness.test-kit.ts';
@@ -146,7 +148,8 @@ describe('the reimage pass', () => {
     // Kicked again and again while that pass is slow: no second pass starts beside it.
     for (let i = 0; i < 5; i += 1) f.reimages.kick();
     // Meanwhile the agent reports the reimage failed: the node's entry ends.
-    f.events.emit({ type: 'command-progress', commandId: (await entry())?.commandId ?? '', nodeId: 'n1', operationId: op.id, phase: 'failed', message: 'disk gone', verifiedSha256: '', at: now });
+    const failed = create(CommandProgressSchema, { commandId: (await entry())?.commandId ?? '', phase: CommandPhase.FAILED, message: 'disk gone' });
+    await f.broker.publish('mf/v1/nodes/n1/progress', toBinary(CommandProgressSchema, failed), { qos: 1, retain: false });
     await until(entry, (e) => e?.progress.phase === 'failed', 'the entry to fail');
     // The slow pass comes back after the rebooting phase's deadline, with what it read before the node's entry ended.
     now = new Date(t0.getTime() + 120_000);
