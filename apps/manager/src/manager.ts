@@ -163,7 +163,9 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     onError: (error) => logger.error({ err: error }, 'lifecycle controller failed'),
   });
   const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }) });
-  let publicUrl = config.publicUrl;
+  // Known now when the boot port is: a reimage resumed at start sends nodes an absolute boot-script URL (a port chosen
+  // at listen, 0, is known only once the boot endpoint listens, below).
+  let publicUrl = config.publicUrl || (config.bootPort !== 0 ? `http://${config.advertiseHost || urlHost(config.listenHost)}:${config.bootPort}` : '');
   let dashboardUrl = config.dashboardUrl;
   const alerting = await startAlerting(config, {
     store, events, failures, reconciler: fabric.drivers.length > 0 ? fabric.reconciler : null, now, publicUrl: () => dashboardUrl, logger: logger.child({ component: 'alerting' }),

@@ -135,8 +135,11 @@ export function createCommandOutbox(deps: OutboxDeps) {
         // A late report changes nothing. The same report again is one the node sent again because its acknowledgement
         // never came (the manager stopped before it): what follows from it runs again, and each follower acts on it once.
         if (!changed && command.state !== phase) return;
-        const progress: CommandProgress = { commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, phase, message: report.message, verifiedSha256: report.verifiedSha256, at };
-        if (changed) deps.events.emit({ type: 'command-progress', ...progress });
+        const progress: CommandProgress = {
+          commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, phase, message: report.message, verifiedSha256: report.verifiedSha256, at,
+          madeAt: madeAt(report.madeAt, command.createdAt, at),
+        };
+        if (changed) deps.events.emit({ type: 'command-progress', commandId: progress.commandId, nodeId: progress.nodeId, operationId: progress.operationId, phase, message: progress.message, verifiedSha256: progress.verifiedSha256, at });
         // Awaited: the node's report is acknowledged only once what it moves is stored too.
         for (const follower of [...followers]) await follower(progress);
       });
@@ -157,7 +160,19 @@ export interface CommandProgress {
   phase: CommandProgressPhase;
   message: string;
   verifiedSha256: string;
+  /** When the manager received it. */
   at: Date;
+  /**
+   * When the agent made it, by its clock, held between the command's creation and `at`: a report the agent kept while
+   * the manager was down arrives late, and its effect (a reboot acknowledged) happened when it was made. The agent is
+   * the tenant's, so it can move this only within that window, never before the command existed.
+   */
+  madeAt: Date;
+}
+
+function madeAt(claimed: Date | null, created: Date, received: Date): Date {
+  if (!claimed) return received;
+  return new Date(Math.min(received.getTime(), Math.max(created.getTime(), claimed.getTime())));
 }
 
 export type CommandOutbox = ReturnType<typeof createCommandOutbox>;

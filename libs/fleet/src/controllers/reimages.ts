@@ -194,7 +194,8 @@ export function createReimages(deps: ReimageDeps) {
       if (effect) void serially(k, () => runEffect(row, effect, portFor(row)));
       // A report stored on the command whose step the stop cut off: its step is taken now (a step taken already ignores it).
       const reported = row.commandId ? await deps.store.getCommand(row.commandId) : null;
-      const followed = reported ? reportedSignal(reported) : null;
+      // When it was made is not kept: at the latest when the command moved, at the earliest (as a report may claim) when it was created.
+      const followed = reported ? reportedSignal({ ...reported, updatedAt: reported.createdAt }) : null;
       if (followed) void signal(row.operationId, row.nodeId, followed);
     }
     return rows.filter((r) => isInFlight(r.progress.phase)).length;
@@ -231,7 +232,8 @@ export function createReimages(deps: ReimageDeps) {
       const resumed = await resume();
       // The node's report is acknowledged once the step it caused is stored (or sent again if that failed).
       const unfollow = deps.outbox.follow(async (report) => {
-        const followed = reportedSignal({ state: report.phase, updatedAt: report.at, verifiedSha256: report.verifiedSha256, message: report.message });
+        // The reboot was acknowledged when the agent made its report: one it kept while the manager was down arrives after the install boot it led to.
+        const followed = reportedSignal({ state: report.phase, updatedAt: report.madeAt, verifiedSha256: report.verifiedSha256, message: report.message });
         if (report.operationId && followed) await signal(report.operationId, report.nodeId, followed, true);
       });
       const unsubscribe = deps.events.on((event) => {
