@@ -22,6 +22,10 @@ export const ManagerConfig = Type.Object({
   dataDir: Type.String({ default: './data', description: 'State directory: SQLite database, CA, bootstrap token.' }),
   postgresUrl: Type.String({ default: '', description: 'PostgreSQL connection string for fleet state (high availability); empty: SQLite in the data directory.' }),
   postgresSchema: Type.String({ default: 'metalfleet', pattern: '^[a-z_][a-z0-9_]*$', description: 'PostgreSQL schema for fleet state.' }),
+  storeConnectTimeoutS: Type.Number({
+    exclusiveMinimum: 0, maximum: maxDurationS, default: 60,
+    description: 'How long a start waits for PostgreSQL to answer (retrying with backoff, a log line per attempt) before it gives up with exit status 1.',
+  }),
   secretKeyFile: Type.String({ default: '', description: 'Key that seals the BMC passwords kept in the state store (created, mode 600, on first start); keep it apart from the database and its backups. Empty: <dataDir>/secret.key.' }),
   bmcNetworks: Type.String({
     default: '',

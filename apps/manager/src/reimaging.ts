@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { NodeSummary } from '@metalfleet/domain';
 import {
-  createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createReimages, resumeInterruptedEffects, startRemediation, webhookDrain, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
+  createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createReimages, resumeInterruptedEffects, startRemediation, webhookDrain, type CommandWithdrawals, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
 } from '@metalfleet/fleet';
 import { IpmiDriver, RedfishDriver, type BmcDriver } from '@metalfleet/power';
 import type { BmcConfig, FleetStore } from '@metalfleet/store';
@@ -24,6 +24,8 @@ export interface ReimagingDeps {
   events: FleetEvents;
   lifecycle: Lifecycle;
   broker: NodeBroker;
+  /** Commands withdrawn from nodes' sessions (the broker drops their queued deliveries). */
+  withdrawals: CommandWithdrawals;
   tenants: Tenants;
   reconciler: FabricReconciler;
   /** Switches the reconciler programs; none: no port to settle. */
@@ -37,7 +39,7 @@ export interface ReimagingDeps {
 export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps) {
   const onError = (error: unknown, context: Record<string, unknown>) => deps.logger.error({ err: error, ...context }, 'reimaging step failed');
   const outbox = createCommandOutbox({
-    store: deps.store, broker: deps.broker, events: deps.events, now: deps.now, newId: randomUUID,
+    store: deps.store, broker: deps.broker, events: deps.events, now: deps.now, newId: randomUUID, withdrawals: deps.withdrawals,
     ackTimeoutMs: config.commandAckTimeoutS * 1000, maxAttempts: config.commandMaxAttempts, maxPayloadBytes: config.maxPayloadBytes,
   });
   await outbox.listen();

@@ -108,6 +108,13 @@ export class Spool {
     return row.done ? 'done' : 'started';
   }
 
+  /** What the journal knows of `key` (read only): 'started', 'done', or null when it was never started. */
+  commandRecorded(key: string): 'started' | 'done' | null {
+    if (this.db.prepare('SELECT 1 FROM executed WHERE namespace = ? AND key = ?').get(this.ns, key)) return 'done';
+    const row = this.db.prepare('SELECT done FROM command_journal WHERE namespace = ? AND key = ?').get(this.ns, key) as { done: number } | undefined;
+    return row ? (row.done ? 'done' : 'started') : null;
+  }
+
   /** Records that a started command is over (its result is in the spool, or it needs nothing more from this agent). */
   finishCommand(key: string): void {
     this.db.prepare('UPDATE command_journal SET done = 1 WHERE namespace = ? AND key = ?').run(this.ns, key);

@@ -12,6 +12,7 @@ export * from './events/fleet-events.ts';
 
 // Controllers: the lifecycle, its effects, reimages, commands, presence, remediation, the fabric.
 export * from './controllers/command-outbox.ts';
+export * from './controllers/command-withdrawals.ts';
 export * from './controllers/fabric-reconciler.ts';
 export * from './controllers/lifecycle-controllers.ts';
 export * from './controllers/lifecycle-effects.ts';

@@ -22,7 +22,9 @@ export type BrokerEvent =
   | { type: 'subscribe-denied'; nodeId: string; topic: string }
   | { type: 'client-error'; clientId: string; message: string }
   | { type: 'packet-too-large'; clientId: string; address: string; announced: number; limit: number; authenticated: boolean }
-  | { type: 'connection-refused'; address: string; reason: string };
+  | { type: 'connection-refused'; address: string; reason: string }
+  /** A message to a node that mayForward refused (a withdrawn command): not sent, and gone from the node's session. */
+  | { type: 'forward-withheld'; nodeId: string; topic: string };
 
 export interface BrokerOptions {
   /** Checks a node's credential; resolves false for an unknown node or a wrong secret. */
@@ -39,6 +41,11 @@ export interface BrokerOptions {
   connectTimeoutMs?: number;
   /** The broker never logs; the app decides what to do with these. */
   onEvent?: (event: BrokerEvent) => void;
+  /**
+   * Whether a message to a node may still go out (default: all may). Asked for each delivery, queued ones
+   * included: one refused when a node reconnects is also removed from the node's persistent session.
+   */
+  mayForward?: (topic: string, payload: Buffer) => boolean;
 }
 
 export interface BrokerMessage {
@@ -57,6 +64,8 @@ export interface NodeBroker {
   subscribe(filter: string, handler: (message: BrokerMessage) => Promise<void> | void): Promise<void>;
   publish(topic: string, payload: Uint8Array, options: { qos: 0 | 1; retain: boolean }): Promise<void>;
   connectedClients(): number;
+  /** Whether it listens and has not been closed (for /readyz). */
+  listening(): boolean;
   close(): Promise<void>;
 }
 
@@ -149,7 +158,13 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
     // Defence in depth: even with a subscription in place, a node receives only its own commands.
     authorizeForward: (client, packet) => {
       const nodeId = nodeIds.get(client);
-      return nodeId !== undefined && maySubscribe(nodeId, packet.topic) ? packet : null;
+      if (nodeId === undefined || !maySubscribe(nodeId, packet.topic)) return null;
+      // A withdrawn command: aedes drops it from the session instead of sending it.
+      if (options.mayForward && !options.mayForward(packet.topic, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload)) {
+        emit({ type: 'forward-withheld', nodeId, topic: packet.topic });
+        return null;
+      }
+      return packet;
     },
 
     published: (_packet, _client, done) => done(null),
@@ -237,6 +252,8 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
       }),
 
     connectedClients: () => aedes.connectedClients,
+
+    listening: () => !aedes.closed && (listener?.listening() ?? false),
 
     close: async () => {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));

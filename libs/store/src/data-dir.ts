@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { DataDirError } from './data-dir-error.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 import { checkSqliteDatabase, pgSchemaVersion } from './store-check.ts';
+import { retryWhileUnreachable, type ConnectRetry } from './store-connect.ts';
 
 /** Entries a manager leaves in its data directory; anything else there (images/, lost+found, the lock) is not state. */
 const stateEntries = ['fleet.db', 'fleet.db-wal', 'telemetry.db', 'pki', 'bootstrap-token', 'admin-token', 'secret.key'] as const;
@@ -64,6 +65,8 @@ export interface StoreTarget {
   init: boolean;
   /** null: SQLite in the data directory. */
   postgres: { connectionString: string; schema: string } | null;
+  /** How long to wait for a PostgreSQL that does not answer yet (none: fail at the first connection error). */
+  connectRetry?: ConnectRetry;
 }
 
 export interface DataDirClaim {
@@ -91,7 +94,8 @@ export async function claimDataDir(target: StoreTarget): Promise<DataDirClaim> {
     const facts = readDataDirFacts(dir);
     refuseIf(judgeDataDir(dir, facts, { init, sqlite }));
     if (postgres) {
-      const schemaVersion = await pgSchemaVersion(postgres.connectionString, postgres.schema);
+      const probe = () => pgSchemaVersion(postgres.connectionString, postgres.schema);
+      const schemaVersion = target.connectRetry ? await retryWhileUnreachable('PostgreSQL', probe, target.connectRetry) : await probe();
       const where = `PostgreSQL schema ${postgres.schema}`;
       if (init && schemaVersion > 0) {
         throw new DataDirError('init-over-existing', `--init: ${where} already holds metalfleet state (schema version ${schemaVersion}): start without --init to use it, or give another --postgres-schema`);

@@ -7,7 +7,7 @@ import {
   createRealBackend, createRealMachineControl, createSimulatedBackend, faultsFor, installTarget, type FaultKind, type HardwareBackend,
 } from '@metalfleet/hardware';
 import { parseBootParameters } from '@metalfleet/domain';
-import { SpoolFile, diskInstaller, runAgent, runSimulatedNode } from '@metalfleet/agent-runtime';
+import { SpoolFile, diskInstaller, downloadRetryFor, runAgent, runSimulatedNode } from '@metalfleet/agent-runtime';
 import type { AgentConfig } from '../config.ts';
 
 /** Faults for simulated node `index`, re-read from the faults file each time (so tests and demos can inject live). */
@@ -77,7 +77,7 @@ export async function runAgents(config: AgentConfig, logger: Logger, version: st
     };
     return config.simulate > 0
       ? runSimulatedNode({ ...options, rebootMs: config.simulateRebootMs }, signal)
-      : runAgent({ ...options, machine: createRealMachineControl(), boot, installImage: diskInstaller(() => installTarget(boot.disk ?? ''), signal) }, signal);
+      : runAgent({ ...options, machine: createRealMachineControl(), boot, installImage: diskInstaller(() => installTarget(boot.disk ?? ''), signal, downloadRetryFor(boot.installWindowS)) }, signal);
   }));
   spoolFile.close();
   const failed = results.filter((r) => r.status === 'rejected');

@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Counter, Gauge, Registry, Summary, collectDefaultMetrics } from 'prom-client';
 import { nodeStates, type Alert, type CohortDimension, type CohortRate } from '@metalfleet/domain';
 import type { Failures, FleetEvents } from '@metalfleet/fleet';
-import type { FleetStore } from '@metalfleet/store';
+import { storeProblems, type FleetStore } from '@metalfleet/store';
 import { needs } from './access.ts';
 
 export interface ManagerMetrics {
@@ -60,6 +60,21 @@ export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqt
     if (e.type === 'notification-failed') notificationFailures.inc({ notifier: e.notifier });
   });
   collectDefaultMetrics({ register: registry, prefix: 'metalfleet_manager_' });
+  // The store's state as /readyz sees it: a full disk or an unreachable database shows here, not only as failing writes.
+  new Gauge({
+    name: 'metalfleet_store_writable', help: '1 while the fleet store answers and can write; 0 while it is unreachable, its disk is full or it cannot write', registers: [registry],
+    async collect() {
+      this.set((await store.availability()).available ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'metalfleet_store_errors_total', help: 'Store calls that failed because of the store (reason: unreachable, disk-full, not-writable)', labelNames: ['reason'], registers: [registry],
+    async collect() {
+      const { errors } = await store.availability();
+      this.reset();
+      for (const reason of storeProblems) this.inc({ reason }, errors[reason]);
+    },
+  });
   new Gauge({
     name: 'metalfleet_nodes', help: 'Nodes by lifecycle state and presence', labelNames: ['state', 'presence'], registers: [registry],
     async collect() {

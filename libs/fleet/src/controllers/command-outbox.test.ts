@@ -62,7 +62,7 @@ describe('command outbox', () => {
     expect(delivered.map((d) => d.id)).toEqual([sent.id, sent.id, sent.id]);
     tick(30_001);
     await outbox.sweep();
-    expect(await store.getCommand(sent.id)).toMatchObject({ state: 'expired', attempts: 3, message: 'no ack after 3 deliveries' });
+    expect(await store.getCommand(sent.id)).toMatchObject({ state: 'expired', attempts: 3, message: 'no ack after 3 deliveries; withdrawn from the node' });
     expect(seen).toContainEqual(expect.objectContaining({ type: 'command-expired', commandId: sent.id, attempts: 3 }));
   });
 
@@ -147,8 +147,9 @@ describe('command outbox sweep', () => {
     let now = new Date('2026-11-21T10:00:00Z');
     let ids = 0;
     const slow = createCommandOutbox({ store: slowStore, broker: slowBroker, events: new FleetEvents(), now: () => now, newId: () => `slow-${(ids += 1)}`, ackTimeoutMs: 30_000, maxAttempts: 5, maxPayloadBytes: 4096 });
+    // Two kinds: a second reboot would supersede the first.
     await slow.send('n1', reboot, null);
-    await slow.send('n1', reboot, null);
+    await slow.send('n1', reimage, null);
     expect(published).toEqual(['slow-1', 'slow-2']);
     now = new Date(now.getTime() + 30_001);
     gate = new Promise((resolve) => { release = resolve; });
