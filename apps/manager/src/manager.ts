@@ -186,8 +186,6 @@ async function startOnDataDir(
     },
     onEvent: (event) => logger.warn({ event }, `mqtt ${event.type}`),
   });
-  const mqttAddress = await listenAs(ports.mqtt, config.listenHost,
-    () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined));
 
   const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db'), now });
   const telemetry: TelemetrySink[] = [rollups];
@@ -257,6 +255,9 @@ async function startOnDataDir(
   const reimaging = await startReimaging(config, {
     store, events, lifecycle, broker, withdrawals, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
   });
+  // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
+  const mqttAddress = await listenAs(ports.mqtt, config.listenHost,
+    () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined));
   const saveClock = () => {
     try {
       clock.save();

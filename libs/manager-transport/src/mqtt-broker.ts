@@ -14,6 +14,7 @@ import { createConnectionLimiter, createUnauthenticatedLimiter } from './connect
 import { guardMqttFrames, type FrameGuard } from './mqtt-frame-guard.ts';
 import { listenForStorm, type StormListener } from './storm-listener.ts';
 import { serverTlsOptions } from './tls-policy.ts';
+import { createStoredBeforeAck } from './stored-before-ack.ts';
 
 export type BrokerEvent =
   | { type: 'auth-failed'; clientId: string; reason: string }
@@ -55,7 +56,11 @@ export interface BrokerMessage {
 export interface NodeBroker {
   /** Plain TCP, or TLS when a key and certificate chain are given. */
   listen(port: number, host: string, tls?: { keyPem: string; chainPem: string }): Promise<AddressInfo>;
-  /** In-process subscription (the manager's side); the handler's errors are reported as client-error events. */
+  /**
+   * In-process subscription (the manager's side). A node's QoS 1 publish is acknowledged only after the handler
+   * finished: one that throws (a store write failed) gets no PUBACK, its connection is closed and the node sends it
+   * again (stored-before-ack.ts); the error is reported as a client-error event.
+   */
   subscribe(filter: string, handler: (message: BrokerMessage) => Promise<void> | void): Promise<void>;
   publish(topic: string, payload: Uint8Array, options: { qos: 0 | 1; retain: boolean }): Promise<void>;
   connectedClients(): number;
@@ -86,6 +91,8 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
   // and what takes it off the count of unauthenticated connections.
   const connections = new WeakMap<Duplex, { guard: FrameGuard; authenticated: () => void }>();
   const authenticatedLimit = options.maxPayloadBytes + publishOverheadBytes;
+  const reports = createStoredBeforeAck((client, topic, error) =>
+    emit({ type: 'client-error', clientId: client.id, message: `publish on ${topic} not stored, not acknowledged: ${String(error)}` }));
 
   const aedes = await Aedes.createBroker({
     connectTimeout: options.connectTimeoutMs ?? 10_000,
@@ -136,7 +143,7 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
       // (aedes tests each retained topic against a new subscription): a power-on storm of N nodes
       // would cost N² topic matches, and the last nodes of 5,000 waited a minute for their SUBACK.
       packet.retain = false;
-      done(null);
+      reports.beforeAck(client, packet, done);
     },
 
     authorizeSubscribe: (client, subscription, done) => {
@@ -215,9 +222,11 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
 
     subscribe: (filter, handler) =>
       new Promise((resolve) => {
+        reports.add(filter, handler);
         aedes.subscribe(
           filter,
           (packet: PublishPacket, callback: () => void) => {
+            if (Buffer.isBuffer(packet.payload) && reports.alreadyHandled(packet.payload)) return callback();
             const failed = (error: unknown) => emit({ type: 'client-error', clientId: '(manager)', message: String(error) });
             try {
               const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;

@@ -49,6 +49,7 @@ const movesFrom: Record<CommandProgressPhase, readonly CommandState[]> = {
 };
 
 export function createCommandOutbox(deps: OutboxDeps) {
+  const followers = new Set<(progress: CommandProgress) => Promise<void>>();
   const deliver = async (record: CommandRecord, attempt: number, at: Date): Promise<void> => {
     // The manager gives up no sooner than after the ack timeouts of this delivery and of each one left:
     // a deadline the agent may judge by, never later than the moment the manager really gives up.
@@ -200,13 +201,47 @@ export function createCommandOutbox(deps: OutboxDeps) {
         const changed = await deps.store.updateCommand(command.id, movesFrom[phase], {
           state, message: report.message, ...(report.verifiedSha256 ? { verifiedSha256: report.verifiedSha256 } : {}),
         }, at);
-        if (!changed) return; // a repeated or late report
-        deps.events.emit({
-          type: 'command-progress', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, phase, message: report.message, verifiedSha256: report.verifiedSha256, at,
-        });
+        // A late report changes nothing. The same report again is one the node sent again because its acknowledgement
+        // never came (the manager stopped before it): what follows from it runs again, and each follower acts on it once.
+        if (!changed && command.state !== phase) return;
+        const progress: CommandProgress = {
+          commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, phase, message: report.message, verifiedSha256: report.verifiedSha256, at,
+          madeAt: madeAt(report.madeAt, command.createdAt, at),
+        };
+        if (changed) deps.events.emit({ type: 'command-progress', commandId: progress.commandId, nodeId: progress.nodeId, operationId: progress.operationId, phase, message: progress.message, verifiedSha256: progress.verifiedSha256, at });
+        // Awaited: the node's report is acknowledged only once what it moves is stored too.
+        for (const follower of [...followers]) await follower(progress);
       });
     },
+
+    /** Runs `follower` on each report that moved a command (and on the same report sent again); the report is acknowledged after it. */
+    follow(follower: (progress: CommandProgress) => Promise<void>): () => void {
+      followers.add(follower);
+      return () => void followers.delete(follower);
+    },
   };
+}
+
+export interface CommandProgress {
+  commandId: string;
+  nodeId: string;
+  operationId: string | null;
+  phase: CommandProgressPhase;
+  message: string;
+  verifiedSha256: string;
+  /** When the manager received it. */
+  at: Date;
+  /**
+   * When the agent made it, by its clock, held between the command's creation and `at`: a report the agent kept while
+   * the manager was down arrives late, and its effect (a reboot acknowledged) happened when it was made. The agent is
+   * the tenant's, so it can move this only within that window, never before the command existed.
+   */
+  madeAt: Date;
+}
+
+function madeAt(claimed: Date | null, created: Date, received: Date): Date {
+  if (!claimed) return received;
+  return new Date(Math.min(received.getTime(), Math.max(created.getTime(), claimed.getTime())));
 }
 
 export type CommandOutbox = ReturnType<typeof createCommandOutbox>;

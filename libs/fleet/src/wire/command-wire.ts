@@ -2,7 +2,7 @@
 // types and the protobuf messages on the node's `commands` and `progress`
 // topics. Field for field, nothing coerced.
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { AgentCommand } from '@metalfleet/domain';
 import { CommandPhase, CommandProgressSchema, CommandSchema } from '@metalfleet/proto';
 import { decodePayload } from '@metalfleet/transport';
@@ -15,6 +15,8 @@ export interface CommandProgressReport {
   phase: CommandProgressPhase;
   message: string;
   verifiedSha256: string;
+  /** When the agent says it made the report (its clock); null when it did not say. */
+  madeAt: Date | null;
 }
 
 const phaseOf: Partial<Record<CommandPhase, CommandProgressPhase>> = {
@@ -60,5 +62,5 @@ export function decodeCommandProgress(payload: Uint8Array, maxBytes: number): { 
   const { commandId, message, verifiedSha256 } = decoded.message;
   const phase = phaseOf[decoded.message.phase];
   if (!phase) return { ok: false, error: `progress without a phase for command ${commandId}` };
-  return { ok: true, report: { commandId, phase, message, verifiedSha256 } };
+  return { ok: true, report: { commandId, phase, message, verifiedSha256, madeAt: decoded.message.at ? timestampDate(decoded.message.at) : null } };
 }
