@@ -254,6 +254,7 @@ async function startOnDataDir(
   alertList = () => alerting.engine.list(now());
   const reimaging = await startReimaging(config, {
     store, events, lifecycle, broker, withdrawals, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
+    pausedMs: clock.lastRunAt ? Math.max(0, now().getTime() - clock.lastRunAt.getTime()) : 0,
   });
   // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
   const mqttAddress = await listenAs(ports.mqtt, config.listenHost,

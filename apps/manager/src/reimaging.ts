@@ -34,6 +34,8 @@ export interface ReimagingDeps {
   logger: Logger;
   /** The manager's HTTP URL as nodes reach it. */
   publicUrl: () => string;
+  /** How long the manager was down before this start (0 when unknown): added to the deadlines of reimages in flight. */
+  pausedMs: number;
 }
 
 export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps) {
@@ -80,7 +82,7 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   const enrollments = createEnrollments({ store: deps.store, events: deps.events, power: bmcDriver, now: deps.now, onError, admitOnClaim: config.admitDiscovered === 'bmc-enrollment' });
   const stopEnrollments = enrollments.listen();
   const resent = await outbox.resume();
-  const running = await reimages.start(1000);
+  const running = await reimages.start(1000, deps.pausedMs);
   // Failures whose effects (replacement, isolation) the last stop cut off: carried out now.
   // Logged, not fatal: a row the store refuses (an unknown state) must not keep the manager from starting.
   const replaced = await resumeInterruptedEffects(deps.store, executeEffects).catch((error: unknown) => {
@@ -88,7 +90,8 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     return 0;
   });
   if (resent > 0 || running.resumed > 0 || replaced > 0) {
-    deps.logger.warn({ commandsResent: resent, reimagesResumed: running.resumed, failuresResumed: replaced }, 'resumed work in flight at the last stop');
+    deps.logger.warn({ commandsResent: resent, reimagesResumed: running.resumed, failuresResumed: replaced, deadlinesMovedS: Math.round(deps.pausedMs / 1000) },
+      'resumed work in flight at the last stop (the time the manager was down does not count against reimage deadlines)');
   }
   const sweeper = setInterval(() => void outbox.sweep().catch((error: unknown) => onError(error, { step: 'command sweep' })), 1000);
   return {

@@ -103,6 +103,39 @@ describe('reimage operations', () => {
     expect(resumed?.progress.evidence).toMatchObject({ rebootBy: 'agent', rebootAckedAt: expect.any(Date) });
   });
 
+  it('does not count the time the manager was down against a reimage in flight: its deadline moves by the downtime', async () => {
+    let clock = t0;
+    const now = () => clock;
+    const store = openSqliteFleetStore({ path: ':memory:' });
+    const first = await startFleet({ now, store: { ...store, close: async () => undefined } });
+    const tenant = await first.tenants.create('training');
+    for (const id of ['n1', 'n2']) {
+      await first.addNode(id);
+      await first.activeIn(tenant.id, id);
+    }
+    const running = await first.reimages.start(3_600_000);
+    const op = await first.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1', 'n2'], priority: 0, urgent: false, actor: 'test', reason: 'r' });
+    const entries = () => store.operationNodes(op.id);
+    const sent = await until(entries, (e) => e.every((n) => n.progress.phase === 'rebooting' && n.progress.deadlineAt !== null), 'both reboot commands to be sent');
+    await running.stop();
+    await first.close();
+    const deadline = sent[0]!.progress.deadlineAt!;
+    // The manager is down past the phase's deadline (a slow restart).
+    const downtimeMs = deadline.getTime() - t0.getTime() + 60_000;
+    clock = new Date(t0.getTime() + downtimeMs);
+
+    const second = await fleet({ now, store });
+    closers.push((await second.reimages.start(50, downtimeMs)).stop);
+    await second.reimages.settled();
+    const moved = await until(entries, (e) => e.every((n) => n.progress.deadlineAt!.getTime() === deadline.getTime() + downtimeMs), 'the deadlines to move by the downtime');
+    expect(moved.map((n) => n.progress.phase)).toEqual(['rebooting', 'rebooting']);
+    // The start's pass has run and found nothing due; only once the moved deadline passes does the phase time out.
+    await second.reimages.settled();
+    expect((await entries()).map((n) => n.progress.phase)).toEqual(['rebooting', 'rebooting']);
+    clock = new Date(deadline.getTime() + downtimeMs + 1);
+    await until(entries, (e) => e.every((n) => n.progress.phase === 'failed'), 'the phase to time out at its moved deadline');
+  });
+
   it('refuses a node that another operation holds, however the two requests race', async () => {
     const f = await fleet({ now: () => t0, drain: () => new Promise(() => undefined) });
     const tenant = await f.tenants.create('training');

@@ -5,7 +5,7 @@
 // node from its last phase: nothing lost, nothing done twice (commands have
 // ids derived from the operation and node, and the agent runs each id once).
 import {
-  DomainError, imageLabel, inMaintenanceWindow, installsRoot, isInFlight, pickReimageStarts, queuedProgress, reimageEffectOnEntry, stepReimage,
+  DomainError, deadlineAfterPause, imageLabel, inMaintenanceWindow, installsRoot, isInFlight, pickReimageStarts, queuedProgress, reimageEffectOnEntry, stepReimage,
   type ConcurrencyLimits, type ImageRef, type MaintenanceWindow, type NodeSummary, type ReimagePolicy, type ReimageSignal,
 } from '@metalfleet/domain';
 import type { FleetStore, OperationKind, OperationRecord } from '@metalfleet/store';
@@ -184,11 +184,19 @@ export function createReimages(deps: ReimageDeps) {
     while (chains.size > 0) await Promise.all(chains.values());
   }
 
-  /** After a restart: carry on with the effect of the phase each in-flight node was in (the step function's own table). */
-  async function resume(): Promise<number> {
+  /**
+   * After a restart: carry on with the effect of the phase each in-flight node was in (the step function's own table).
+   * `pausedMs`, how long the manager was down, is added to each phase's deadline first (deadlineAfterPause).
+   */
+  async function resume(pausedMs: number): Promise<number> {
     const rows = await deps.store.openOperationNodes();
     for (const row of rows) {
       const k = key(row.operationId, row.nodeId);
+      const progress = deadlineAfterPause(row.progress, pausedMs);
+      if (progress !== row.progress) {
+        await deps.store.saveOperationNode(row.operationId, row.nodeId, progress, row.commandId, deps.now());
+        row.progress = progress;
+      }
       open.set(k, row);
       const effect = reimageEffectOnEntry[row.progress.phase];
       if (effect) void serially(k, () => runEffect(row, effect, portFor(row)));
@@ -228,8 +236,9 @@ export function createReimages(deps: ReimageDeps) {
       return operation;
     },
 
-    async start(intervalMs: number): Promise<{ resumed: number; stop: () => Promise<void> }> {
-      const resumed = await resume();
+    /** `pausedMs`: how long the manager was down before this start (0 when unknown); see resume(). */
+    async start(intervalMs: number, pausedMs = 0): Promise<{ resumed: number; stop: () => Promise<void> }> {
+      const resumed = await resume(pausedMs);
       // The node's report is acknowledged once the step it caused is stored (or sent again if that failed).
       const unfollow = deps.outbox.follow(async (report) => {
         // The reboot was acknowledged when the agent made its report: one it kept while the manager was down arrives after the install boot it led to.

@@ -50,5 +50,8 @@ describe('clock anchor', () => {
     expect(second.resumed).toBe(true);
     expect(second.now().getTime()).toBe(saved + 30_000);
     expect(second.offsetMs()).toBe(hour);
+    // How long it was down (what reimage deadlines move by), whatever the host clock did meanwhile.
+    expect(first.lastRunAt).toBeNull();
+    expect(second.now().getTime() - second.lastRunAt!.getTime()).toBe(30_000);
   });
 });

@@ -46,6 +46,8 @@ export function writeClockAnchor(file: string, anchor: ClockAnchor): void {
 export interface ManagerClock extends SteadyClock {
   /** true: carried on from the anchor of a run before this one (same boot of the host). */
   resumed: boolean;
+  /** The manager's time when the run before this one last wrote the anchor (about when it stopped); null without one. */
+  lastRunAt: Date | null;
   /** Writes the anchor (every few seconds, and at close). */
   save(): void;
 }
@@ -53,11 +55,13 @@ export interface ManagerClock extends SteadyClock {
 /** The manager's clock, carried on from `file` when the host has not rebooted since it was written. */
 export function openManagerClock(file: string, onStep: (step: ClockStep) => void, sources = systemClockSources): ManagerClock {
   const bootId = hostBootId();
-  const startMs = resumeFromAnchor(readClockAnchor(file), bootId, sources.monotonicMs());
+  const anchor = readClockAnchor(file);
+  const startMs = resumeFromAnchor(anchor, bootId, sources.monotonicMs());
   const clock = createSteadyClock(sources, { ...(startMs !== null ? { startMs } : {}), onStep });
   return {
     ...clock,
     resumed: startMs !== null,
+    lastRunAt: anchor ? new Date(anchor.steadyMs) : null,
     save() {
       const steadyMs = clock.now().getTime();
       if (bootId !== null) writeClockAnchor(file, { bootId, monotonicMs: sources.monotonicMs(), steadyMs });
