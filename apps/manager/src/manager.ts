@@ -254,7 +254,8 @@ async function startOnDataDir(
   alertList = () => alerting.engine.list(now());
   const reimaging = await startReimaging(config, {
     store, events, lifecycle, broker, withdrawals, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
-    pausedMs: clock.lastRunAt ? Math.max(0, now().getTime() - clock.lastRunAt.getTime()) : 0,
+    // At most 6 h: after a host reboot the gap is measured on the host clock, which may have been far off (docs/time.md).
+    pausedMs: clock.lastRunAt ? Math.min(6 * 3_600_000, Math.max(0, now().getTime() - clock.lastRunAt.getTime())) : 0,
   });
   // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
   const mqttAddress = await listenAs(ports.mqtt, config.listenHost,
