@@ -180,8 +180,9 @@ describe('registration', () => {
     await expect(register(input(identity({ systemUuid: 'rack-12-u7' }), token, null, 'o'.repeat(43)))).rejects.toMatchObject({ code: 'pending-approval' });
     expect(secretMatches(lost.credential, (await store.credentialHash(lost.nodeId))!)).toBe(true);
     expect(secretMatches(shared.credential, (await store.credentialHash(shared.nodeId))!)).toBe(true);
-    // The agent itself, with its nonce, is still answered.
+    // The agents themselves, with their nonces, are still answered (the stranger's pending conflict does not stand in the way).
     expect(await register(input(machine, once.token))).toMatchObject({ nodeId: lost.nodeId, returning: true });
+    expect(await register(input(identity({ systemUuid: 'rack-12-u7' }), token))).toMatchObject({ nodeId: shared.nodeId, returning: true });
   });
 
   it('answers an older agent\'s registration (no nonce) once, and never again', async () => {
