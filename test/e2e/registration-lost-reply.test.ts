@@ -4,7 +4,7 @@
 // looping on "no uses left" until the reimage's boot timeout (issue 20). On
 // both stores: PostgreSQL lost more replies in the fault runs.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -84,6 +84,9 @@ describe.each([
     expect(list.items).toHaveLength(1);
     expect(registered['nodeId']).toBe(list.items[0]?.id);
     expect(agent.lines.join('\n')).not.toMatch(/no uses left/);
+    // Its retry was answered because it sent the same registration nonce; once the credential is saved, that is gone.
+    expect(existsSync(join(dataDir, 'agent', 'registration-nonce.json'))).toBe(false);
+    expect(existsSync(join(dataDir, 'agent', 'credential.json'))).toBe(true);
     const tokens = (await (await fetch(`${http}/api/v1/bootstrap-tokens`, auth())).json()) as { items: Array<{ id: string; uses: number }> };
     expect(tokens.items.find((t) => t.id === tokenId)?.uses).toBe(1);
   });

@@ -27,7 +27,7 @@ addConfigOptions(run, AgentConfig).action(async () => {
     process.stderr.write(`metalfleet-agent: ${error.message}\n`);
     process.exit(2);
   }
-  const logger = pino({ name: 'metalfleet-agent', level: config.logLevel, redact: ['*.credential', '*.password', '*.bootstrapToken'] });
+  const logger = pino({ name: 'metalfleet-agent', level: config.logLevel, redact: ['*.credential', '*.password', '*.bootstrapToken', '*.registrationNonce'] });
   const stop = new AbortController();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop.abort());
   process.exit(await runAgents(config, logger, packageJson.version, stop.signal));

@@ -17,7 +17,7 @@ try {
   process.exit(2);
 }
 
-const logger = pino({ name: 'metalfleet-manager', level: config.logLevel, redact: ['*.bootstrapToken', '*.credential', '*.password'] });
+const logger = pino({ name: 'metalfleet-manager', level: config.logLevel, redact: ['*.bootstrapToken', '*.credential', '*.password', '*.registrationNonce'] });
 let manager;
 try {
   manager = await startManager(config, logger, packageJson.version);

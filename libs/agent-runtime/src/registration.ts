@@ -9,6 +9,7 @@ import type { HardwareBackend } from '@metalfleet/hardware';
 import { AgentService } from '@metalfleet/proto';
 import { createClient, identityToProto, inventoryToProto, type ServiceClient } from '@metalfleet/transport';
 import { readCredential, writeCredential } from './credential-file.ts';
+import { forgetRegistrationNonce, registrationNonce } from './registration-nonce.ts';
 import { establishTrust, type ManagerTrust } from './trust.ts';
 
 export interface Registration {
@@ -71,11 +72,14 @@ export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ regis
       const [identity, inventory] = await Promise.all([deps.backend.identity(), deps.backend.inventory()]);
       for (const failure of inventory.failures) deps.logger.warn({ failure }, 'inventory part failed; sending the rest');
       const saved = readCredential(deps.stateDir);
+      // The same on every try of this registration (kept on disk before it is first sent): a try whose reply was lost is answered again.
+      const nonce = token === '' ? '' : registrationNonce(deps.stateDir, token);
       const reply = await connection.client.register(
-        { identity: identityToProto(identity), inventory: inventoryToProto(inventory), bootstrapToken: token, agentVersion: deps.version },
+        { identity: identityToProto(identity), inventory: inventoryToProto(inventory), bootstrapToken: token, agentVersion: deps.version, registrationNonce: nonce },
         { deadlineMs: 15_000, ...(saved ? { metadata: credentialMetadata(saved.nodeId, saved.credential) } : {}) },
       );
       writeCredential(deps.stateDir, { nodeId: reply.nodeId, credential: reply.nodeCredential });
+      forgetRegistrationNonce(deps.stateDir);
       return {
         connection,
         registration: {

@@ -33,10 +33,12 @@ export interface NewNode {
 export interface TokenUse {
   tokenId: string;
   identityKey: string;
+  /** Hash of the registration's secret nonce; a retry is answered only to the same nonce (null: never answered again). */
+  nonceHash: string | null;
   /**
    * A registration retried after its reply was lost spends nothing more: its write goes ahead only while
    * the use it found is still recorded for this node (not settled by the node coming online) and the node
-   * still has the credential it had then (`credentialHash`): of two retries racing, one is written, and the
+   * still has the credential it had then (`credentialHash`) and the use's nonce hash is still `nonceHash`: of two retries racing, one is written, and the
    * other is refused (`unauthenticated`) instead of answering with a credential the first replaced.
    */
   retry?: { credentialHash: string | null };

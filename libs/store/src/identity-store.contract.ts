@@ -105,16 +105,16 @@ export function describeIdentityStore(name: string, factory: StoreFactory): void
       await store.createBootstrapToken({
         id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
       });
-      await store.createNode(newNode('n1', { systemUuid: 'u-1' }), { tokenId: 'once', identityKey: 'key-1' });
+      await store.createNode(newNode('n1', { systemUuid: 'u-1' }), { tokenId: 'once', identityKey: 'key-1', nonceHash: 'nonce-1' });
       expect((await store.getBootstrapToken('once'))?.uses).toBe(1);
-      expect(await store.findTokenUse('once', 'key-1')).toBe('n1');
+      expect(await store.findTokenUse('once', 'key-1')).toEqual({ nodeId: 'n1', nonceHash: 'nonce-1' });
       expect(await store.findTokenUse('once', 'key-2')).toBeNull();
       // No use left: refused, and the node is not written either.
-      await expect(store.createNode(newNode('n2', { systemUuid: 'u-2' }), { tokenId: 'once', identityKey: 'key-2' })).rejects.toMatchObject({ code: 'unauthenticated' });
+      await expect(store.createNode(newNode('n2', { systemUuid: 'u-2' }), { tokenId: 'once', identityKey: 'key-2', nonceHash: null })).rejects.toMatchObject({ code: 'unauthenticated' });
       expect(await store.getNodeSummary('n2')).toBeNull();
       expect(await store.findIdentityCandidates(identity({ systemUuid: 'u-2' }))).toEqual([]);
       const rotated = { ...newNode('n1', { systemUuid: 'u-1' }), credentialHash: 'rotated' };
-      await expect(store.updateRegistration(rotated, { tokenId: 'once', identityKey: 'key-1' })).rejects.toMatchObject({ code: 'unauthenticated' });
+      await expect(store.updateRegistration(rotated, { tokenId: 'once', identityKey: 'key-1', nonceHash: 'nonce-1' })).rejects.toMatchObject({ code: 'unauthenticated' });
       expect(await store.credentialHash('n1')).toBe('hash-n1');
       // A node write without a token use (a retry answered again) spends nothing.
       await store.updateRegistration(rotated);
@@ -127,14 +127,32 @@ export function describeIdentityStore(name: string, factory: StoreFactory): void
       await store.close();
     });
 
+    it('keeps no nonce for a use spent without one (an older agent): it is never answered again', async () => {
+      const store = await factory.open('tokennononce');
+      const createdAt = new Date('2026-11-01T00:00:00Z');
+      await store.createBootstrapToken({
+        id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
+      });
+      await store.createNode(newNode('n1', { systemUuid: 'u-1' }), { tokenId: 'once', identityKey: 'key-1', nonceHash: null });
+      expect(await store.findTokenUse('once', 'key-1')).toEqual({ nodeId: 'n1', nonceHash: null });
+      await expect(store.updateRegistration({ ...newNode('n1', { systemUuid: 'u-1' }), credentialHash: 'stranger' }, { tokenId: 'once', identityKey: 'key-1', nonceHash: null, retry: { credentialHash: 'hash-n1' } }))
+        .rejects.toMatchObject({ code: 'unauthenticated' });
+      expect(await store.credentialHash('n1')).toBe('hash-n1');
+      await store.close();
+    });
+
     it('writes one of two retries of a registration racing, and none once the use was settled', async () => {
       const store = await factory.open('tokenretries');
       const createdAt = new Date('2026-11-01T00:00:00Z');
       await store.createBootstrapToken({
         id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
       });
-      await store.createNode(newNode('n1', { systemUuid: 'u-1' }), { tokenId: 'once', identityKey: 'key-1' });
-      const retry = { tokenId: 'once', identityKey: 'key-1', retry: { credentialHash: 'hash-n1' } };
+      await store.createNode(newNode('n1', { systemUuid: 'u-1' }), { tokenId: 'once', identityKey: 'key-1', nonceHash: 'nonce-1' });
+      // A retry with another nonce (its caller is not the registration that spent the use) is never written.
+      await expect(store.updateRegistration({ ...newNode('n1', { systemUuid: 'u-1' }), credentialHash: 'stranger' }, { tokenId: 'once', identityKey: 'key-1', nonceHash: 'nonce-2', retry: { credentialHash: 'hash-n1' } }))
+        .rejects.toMatchObject({ code: 'unauthenticated' });
+      expect(await store.credentialHash('n1')).toBe('hash-n1');
+      const retry = { tokenId: 'once', identityKey: 'key-1', nonceHash: 'nonce-1', retry: { credentialHash: 'hash-n1' } };
       const results = await Promise.allSettled(['a', 'b'].map((c) => store.updateRegistration({ ...newNode('n1', { systemUuid: 'u-1' }), credentialHash: `retry-${c}` }, retry)));
       expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
       expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'unauthenticated' } });

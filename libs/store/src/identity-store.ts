@@ -85,10 +85,11 @@ export interface IdentityStore {
   /** Deletes expired boot-endpoint tokens (discovery, install); operator tokens stay listed. Returns how many. */
   purgeBootTokens(now: Date): Promise<number>;
   /**
-   * The node a use of this token registered for this identity key, while that node has not yet shown that it
-   * holds the credential it was given (settleTokenUses): a registration retried after its reply was lost.
+   * The node a use of this token registered for this identity key, and the hash of the nonce that registration
+   * sent (null: none), while that node has not yet shown that it holds the credential it was given
+   * (settleTokenUses): a registration retried after its reply was lost, if the caller proves the same nonce.
    */
-  findTokenUse(tokenId: string, identityKey: string): Promise<string | null>;
+  findTokenUse(tokenId: string, identityKey: string): Promise<{ nodeId: string; nonceHash: string | null } | null>;
   /** The node showed it holds its credential: the token uses that registered it are final, never answered again. */
   settleTokenUses(nodeId: string): Promise<void>;
 }
@@ -225,8 +226,8 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
     },
 
     async findTokenUse(tokenId, key) {
-      const [row] = await db.all<{ node_id: string }>('SELECT node_id FROM bootstrap_token_uses WHERE token_id = ? AND identity_key = ?', [tokenId, key]);
-      return row?.node_id ?? null;
+      const [row] = await db.all<{ node_id: string; nonce_hash: string | null }>('SELECT node_id, nonce_hash FROM bootstrap_token_uses WHERE token_id = ? AND identity_key = ?', [tokenId, key]);
+      return row ? { nodeId: row.node_id, nonceHash: row.nonce_hash } : null;
     },
 
     async settleTokenUses(nodeId) {

@@ -94,14 +94,16 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     if (use.retry) {
       // FOR UPDATE: a racing retry waits here for this one's commit, then finds the credential changed.
       const still = await q(`SELECT 1 FROM bootstrap_token_uses u JOIN nodes n ON n.id = u.node_id
-        WHERE u.token_id = $1 AND u.identity_key = $2 AND u.node_id = $3 AND n.credential_hash = $4 FOR UPDATE`, [use.tokenId, use.identityKey, nodeId, use.retry.credentialHash]);
+        WHERE u.token_id = $1 AND u.identity_key = $2 AND u.node_id = $3 AND n.credential_hash = $4 AND u.nonce_hash = $5 FOR UPDATE`,
+      [use.tokenId, use.identityKey, nodeId, use.retry.credentialHash, use.nonceHash]);
       if ((still.rowCount ?? 0) === 0) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left (its use by this machine was settled or retried meanwhile)`);
       return;
     }
     const counted = await q('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = $1 AND (max_uses IS NULL OR uses < max_uses)', [use.tokenId]);
     if ((counted.rowCount ?? 0) === 0) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left`);
-    await q(`INSERT INTO bootstrap_token_uses (token_id, identity_key, node_id, at) VALUES ($1, $2, $3, $4)
-      ON CONFLICT (token_id, identity_key) DO UPDATE SET node_id = excluded.node_id, at = excluded.at`, [use.tokenId, use.identityKey, nodeId, at.getTime()]);
+    await q(`INSERT INTO bootstrap_token_uses (token_id, identity_key, node_id, at, nonce_hash) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (token_id, identity_key) DO UPDATE SET node_id = excluded.node_id, at = excluded.at, nonce_hash = excluded.nonce_hash`,
+    [use.tokenId, use.identityKey, nodeId, at.getTime(), use.nonceHash]);
   }
 
   const upsertCondition = `INSERT INTO node_conditions (node_id, component, code, severity, remediation, message, since) VALUES ($1, $2, $3, $4, $5, $6, $7)

@@ -132,4 +132,14 @@ export const pgTrustMigrations: readonly Migration[] = [
       CREATE INDEX bootstrap_token_uses_by_node ON bootstrap_token_uses (node_id);
     `,
   },
+  {
+    version: 22,
+    name: 'registration nonces',
+    sql: `
+      -- A hash of the secret nonce the agent sent with the registration that spent the use: a retry is answered
+      -- again only to the same nonce (the token and the machine's identifiers are not secret enough). Uses
+      -- recorded before have none, and are not answered again.
+      ALTER TABLE bootstrap_token_uses ADD COLUMN nonce_hash TEXT;
+    `,
+  },
 ];

@@ -91,14 +91,16 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     if (!use) return;
     if (use.retry) {
       const still = db.prepare(`SELECT 1 AS ok FROM bootstrap_token_uses u JOIN nodes n ON n.id = u.node_id
-        WHERE u.token_id = ? AND u.identity_key = ? AND u.node_id = ? AND n.credential_hash = ?`).get(use.tokenId, use.identityKey, nodeId, use.retry.credentialHash);
+        WHERE u.token_id = ? AND u.identity_key = ? AND u.node_id = ? AND n.credential_hash = ? AND u.nonce_hash = ?`)
+        .get(use.tokenId, use.identityKey, nodeId, use.retry.credentialHash, use.nonceHash);
       if (!still) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left (its use by this machine was settled or retried meanwhile)`);
       return;
     }
     const counted = db.prepare('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)').run(use.tokenId).changes > 0;
     if (!counted) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left`);
-    db.prepare(`INSERT INTO bootstrap_token_uses (token_id, identity_key, node_id, at) VALUES (?, ?, ?, ?)
-      ON CONFLICT (token_id, identity_key) DO UPDATE SET node_id = excluded.node_id, at = excluded.at`).run(use.tokenId, use.identityKey, nodeId, at.getTime());
+    db.prepare(`INSERT INTO bootstrap_token_uses (token_id, identity_key, node_id, at, nonce_hash) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (token_id, identity_key) DO UPDATE SET node_id = excluded.node_id, at = excluded.at, nonce_hash = excluded.nonce_hash`)
+      .run(use.tokenId, use.identityKey, nodeId, at.getTime(), use.nonceHash);
   }
 
   return {

@@ -18,7 +18,7 @@ let register: Register;
 let boot: BootTokens;
 let events: FleetEvent[];
 
-const input = (bootstrapToken: string, peer: string) => ({ identity: node, inventory: emptyInventory(), bootstrapToken, nodeCredential: null, agentVersion: '0.1.0', peer });
+const input = (bootstrapToken: string, peer: string) => ({ identity: node, inventory: emptyInventory(), bootstrapToken, nodeCredential: null, registrationNonce: 'i'.repeat(43), agentVersion: '0.1.0', peer });
 
 beforeEach(async () => {
   store = openSqliteFleetStore({ path: ':memory:' });

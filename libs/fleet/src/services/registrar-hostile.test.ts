@@ -37,7 +37,7 @@ beforeEach(async () => {
 });
 
 const input = (id: NodeIdentity, bootstrapToken: string, nodeCredential: { nodeId: string; secret: string } | null = null, peer = '10.0.0.66') =>
-  ({ identity: id, inventory: emptyInventory(), bootstrapToken, nodeCredential, agentVersion: '0.1.0', peer });
+  ({ identity: id, inventory: emptyInventory(), bootstrapToken, nodeCredential, registrationNonce: 'h'.repeat(43), agentVersion: '0.1.0', peer });
 
 async function refusal(attempt: Promise<unknown>): Promise<Error & { code: string; details: Record<string, unknown> }> {
   const error = await attempt.then(() => null, (e: unknown) => e);

@@ -31,8 +31,10 @@ beforeEach(async () => {
 });
 
 const machine = identity({ systemUuid: 'A1B2C3D4-0000-1111-2222-333344445555', systemSerial: 'SER-1', macs: ['0c:42:a1:00:00:01'] });
-const input = (id: NodeIdentity, bootstrapToken: string, nodeCredential: { nodeId: string; secret: string } | null = null) =>
-  ({ identity: id, inventory: emptyInventory(), bootstrapToken, nodeCredential, agentVersion: '0.1.0', peer: 'test' });
+/** The agent's nonce for its registration: the same on every try of it. */
+const agentNonce = 'n'.repeat(43);
+const input = (id: NodeIdentity, bootstrapToken: string, nodeCredential: { nodeId: string; secret: string } | null = null, registrationNonce = agentNonce) =>
+  ({ identity: id, inventory: emptyInventory(), bootstrapToken, nodeCredential, registrationNonce, agentVersion: '0.1.0', peer: 'test' });
 
 describe('registration', () => {
   it('refuses missing, malformed, unknown and wrong-secret tokens with a clear reason, storing nothing', async () => {
@@ -164,6 +166,37 @@ describe('registration', () => {
     expect((await tokens.list()).find((t) => t.id === once.record.id)?.uses).toBe(1);
     expect(await store.listConflicts()).toEqual([]);
     expect(events.filter((e) => e.type === 'node-registered').map((e) => 'via' in e && e.via)).toEqual(['new', 'retry', 'credential']);
+  });
+
+  it('answers a lost reply again only to the same nonce: whoever knows the token and the machine\'s identifiers gets no credential', async () => {
+    const once = await tokens.create({ description: 'single use', ttlSeconds: 600, maxUses: 1 });
+    const lost = await register(input(machine, once.token));
+    // Same token, same (not secret) identity, before the node came online: another nonce, or none, is told what anyone is.
+    for (const nonce of ['o'.repeat(43), '']) {
+      await expect(register(input(machine, once.token, null, nonce))).rejects.toMatchObject({ code: 'unauthenticated', message: expect.stringMatching(/no uses left/) });
+    }
+    // With a token that has uses left, a stranger with the machine's identity is a known machine without proof: no credential either.
+    const shared = await register(input(identity({ systemUuid: 'rack-12-u7' }), token));
+    await expect(register(input(identity({ systemUuid: 'rack-12-u7' }), token, null, 'o'.repeat(43)))).rejects.toMatchObject({ code: 'pending-approval' });
+    expect(secretMatches(lost.credential, (await store.credentialHash(lost.nodeId))!)).toBe(true);
+    expect(secretMatches(shared.credential, (await store.credentialHash(shared.nodeId))!)).toBe(true);
+    // The agents themselves, with their nonces, are still answered (the stranger's pending conflict does not stand in the way).
+    expect(await register(input(machine, once.token))).toMatchObject({ nodeId: lost.nodeId, returning: true });
+    expect(await register(input(identity({ systemUuid: 'rack-12-u7' }), token))).toMatchObject({ nodeId: shared.nodeId, returning: true });
+  });
+
+  it('answers an older agent\'s registration (no nonce) once, and never again', async () => {
+    const once = await tokens.create({ description: 'single use', ttlSeconds: 600, maxUses: 1 });
+    const first = await register(input(machine, once.token, null, ''));
+    await expect(register(input(machine, once.token, null, ''))).rejects.toMatchObject({ code: 'unauthenticated', message: expect.stringMatching(/no uses left/) });
+    expect(secretMatches(first.credential, (await store.credentialHash(first.nodeId))!)).toBe(true);
+  });
+
+  it('refuses a nonce too short to be secret, or too long, storing nothing', async () => {
+    for (const nonce of ['short', 'x'.repeat(129)]) {
+      await expect(register(input(machine, token, null, nonce))).rejects.toMatchObject({ code: 'invalid-argument', message: expect.stringMatching(/registration nonce/) });
+    }
+    expect(await store.listNodes()).toEqual([]);
   });
 
   it('answers only one of two retries racing after a lost reply, so that no agent is handed a credential the other replaced', async () => {

@@ -8,7 +8,11 @@
 // Idempotent: a token's use is spent in the node write's transaction and
 // recorded against the machine's full identity, so the same registration
 // retried after its reply was lost (same token, same identity) is answered
-// again with the same node id and a fresh credential, without a second use.
+// again with the same node id and a fresh credential, without a second use --
+// but only to the same registration nonce: a secret the agent made for this
+// registration, stored here only as a hash. The token may be shared (a rack's,
+// a tenant's, leaked) and serials and MACs are no secret: without the nonce,
+// whoever knew them could take the node's credential until it came online.
 import {
   DomainError, decideRegistration, identityKey, identityProblem, inventoryProblem, isAnonymous, matchIdentity, type BootstrapTokenRecord, type Inventory, type NodeIdentity, type RegistrationDecision,
 } from '@metalfleet/domain';
@@ -21,6 +25,8 @@ export interface RegistrationInput {
   identity: NodeIdentity;
   inventory: Inventory;
   bootstrapToken: string;
+  /** The secret nonce of this registration, the same on every try of it ('' from an older agent: never answered again). */
+  registrationNonce: string;
   /** A node that registered before proves it with its node credential instead of a bootstrap token. */
   nodeCredential: { nodeId: string; secret: string } | null;
   agentVersion: string;
@@ -39,6 +45,9 @@ export interface RegistrationResult {
  * also when it claims an enrollment made through its BMC; `open`: at once.
  */
 export type DiscoveredAdmission = 'operator' | 'bmc-enrollment' | 'open';
+
+/** A registration nonce, when sent: base64url of 32 random bytes is 43 characters; a short one is guessable, a long one is waste. */
+export const registrationNonceLength = { min: 32, max: 128 };
 
 /** Open conflicts kept at most; beyond, new identities are refused without a record (each one still emits registration-refused). */
 export const maxOpenConflicts = 1000;
@@ -69,21 +78,24 @@ export function createRegistrar(deps: RegistrarDeps) {
 
   /** `retryHash`: with `retryOf`, the credential that node had when the use was found (its write re-checks both). */
   type CheckedToken = { record: BootstrapTokenRecord | null; error: string | null; retryOf: string | null; retryHash: string | null };
-  const retryOfUse = async (tokenId: string, key: string) => {
-    const retryOf = await deps.store.findTokenUse(tokenId, key);
+  // A use is this registration's own only with the nonce it was spent with (compared in constant time); to any
+  // other caller it is as if there were none, so the answer says nothing about the node.
+  const retryOfUse = async (tokenId: string, key: string, nonce: string) => {
+    const use = nonce === '' ? null : await deps.store.findTokenUse(tokenId, key);
+    const retryOf = use?.nonceHash && secretMatches(nonce, use.nonceHash) ? use.nodeId : null;
     return { retryOf, retryHash: retryOf === null ? null : await deps.store.credentialHash(retryOf) };
   };
-  async function checkToken(token: string, key: string): Promise<CheckedToken> {
+  async function checkToken(token: string, key: string, nonce: string): Promise<CheckedToken> {
     if (token === '') return { record: null, error: 'bootstrap token missing', retryOf: null, retryHash: null };
     try {
       const record = await deps.tokens.check(token);
-      return { record, error: null, ...(await retryOfUse(record.id, key)) };
+      return { record, error: null, ...(await retryOfUse(record.id, key, nonce)) };
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      // Used up, maybe by this very machine whose reply was lost: only its own use, with the same token and the
-      // same full identity, lets it through again (and spends nothing); to anyone else it stays used up.
+      // Used up, maybe by this very machine whose reply was lost: only its own use, with the same token, the same
+      // full identity and the same nonce, lets it through again (and spends nothing); to anyone else it stays used up.
       const spent = await deps.tokens.check(token, { usedUp: true }).catch(() => null);
-      const retry = spent ? await retryOfUse(spent.id, key) : { retryOf: null, retryHash: null };
+      const retry = spent ? await retryOfUse(spent.id, key, nonce) : { retryOf: null, retryHash: null };
       return retry.retryOf !== null ? { record: spent, error: null, ...retry } : { record: null, error: reason, retryOf: null, retryHash: null };
     }
   }
@@ -122,12 +134,16 @@ export function createRegistrar(deps: RegistrarDeps) {
     // Checked before anything is looked up or recorded: a megabyte serial must not reach a conflict record.
     const invalid = identityProblem(input.identity) ?? inventoryProblem(input.inventory);
     if (invalid !== null) refuse('invalid-argument', invalid, input.peer);
+    const nonce = input.registrationNonce;
+    if (nonce !== '' && (nonce.length < registrationNonceLength.min || nonce.length > registrationNonceLength.max)) {
+      refuse('invalid-argument', `registration nonce must be ${registrationNonceLength.min} to ${registrationNonceLength.max} characters (or none)`, input.peer);
+    }
     if (isAnonymous(input.identity)) {
       refuse('invalid-argument', 'identity has no system UUID, serial number or MAC address to recognise the machine by', input.peer);
     }
     const match = matchIdentity(input.identity, await deps.store.findIdentityCandidates(input.identity));
     const key = identityKey(input.identity);
-    const token = await checkToken(input.bootstrapToken, key);
+    const token = await checkToken(input.bootstrapToken, key, nonce);
     const approval = match.kind === 'new' ? null : await deps.store.findApproval(input.identity);
     const decision = decideRegistration(input.identity, match, {
       credentialOf: await credentialOwner(input.nodeCredential),
@@ -147,7 +163,7 @@ export function createRegistrar(deps: RegistrarDeps) {
     // A retry spends nothing, and is written only while its use and the node's credential are as it found them.
     const retried = decision.action === 'returning' && decision.via === 'retry';
     const tokenUse: TokenUse | undefined = token.record && (decision.action === 'create' || decision.spendToken || retried)
-      ? { tokenId: token.record.id, identityKey: key, ...(retried ? { retry: { credentialHash: token.retryHash } } : {}) } : undefined;
+      ? { tokenId: token.record.id, identityKey: key, nonceHash: nonce === '' ? null : hashSecret(nonce), ...(retried ? { retry: { credentialHash: token.retryHash } } : {}) } : undefined;
     if (decision.action === 'returning' && decision.via === 'approval' && !(approval && (await deps.store.takeApproval(approval.conflictId, at, input.peer)))) {
       return refuse('unauthenticated', 'the operator\'s approval was used or withdrawn meanwhile', input.peer);
     }

@@ -64,6 +64,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
         identity: identityFromProto(request.identity),
         inventory: inventoryFromProto(request.inventory),
         bootstrapToken: request.bootstrapToken,
+        registrationNonce: request.registrationNonce,
         nodeCredential: nodeId && bearer ? { nodeId, secret: bearer } : null,
         agentVersion: request.agentVersion,
         peer: context.peer,

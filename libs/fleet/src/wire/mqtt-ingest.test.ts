@@ -32,7 +32,7 @@ beforeAll(async () => {
   const at = new Date();
   await store.createBootstrapToken({ id: 'tok-1', purpose: 'operator', nodeId: null, commandId: null, mac: null, description: 'single use', secretHash: 'h', createdAt: at, expiresAt: new Date(at.getTime() + 600_000), revokedAt: null, maxUses: 1, uses: 0 });
   await store.createNode({ id: 'n1', hostname: 'h', identity: { systemUuid: 'u1', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '' }, inventory: emptyInventory(), agentVersion: '', credentialHash: hashSecret('cred-1'), at },
-    { tokenId: 'tok-1', identityKey: 'key-u1' });
+    { tokenId: 'tok-1', identityKey: 'key-u1', nonceHash: 'nonce-u1' });
   const events = new FleetEvents();
   events.on((e) => seen.push(e));
   broker = await createNodeBroker({
@@ -58,7 +58,7 @@ const presenceOf = async () => (await store.getNode('n1'))?.presence;
 
 describe('MQTT ingest', () => {
   it('sets presence from a protobuf status message; online, the token use that registered the node is final', async () => {
-    expect(await store.findTokenUse('tok-1', 'key-u1')).toBe('n1');
+    expect(await store.findTokenUse('tok-1', 'key-u1')).toMatchObject({ nodeId: 'n1' });
     await node.publishAsync('mf/v1/nodes/n1/status', Buffer.from(toBinary(NodeStatusSchema, create(NodeStatusSchema, { presence: Presence.ONLINE }))), { qos: 1 });
     await until(async () => (await presenceOf()) === 'online');
     // The node has its credential: the same token and identity again is no longer a lost reply (registrar.ts).

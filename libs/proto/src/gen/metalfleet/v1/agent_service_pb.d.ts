@@ -84,6 +84,15 @@ export declare type RegisterRequest = Message<"metalfleet.v1.RegisterRequest"> &
    * @generated from field: string agent_version = 4;
    */
   agentVersion: string;
+
+  /**
+   * A random secret the agent makes for one registration (base64url of 32 bytes) and sends with every try of it
+   * until it has saved its credential: a try whose reply was lost is answered again only to the same nonce.
+   * Empty (an older agent): the first try works, a retry does not.
+   *
+   * @generated from field: string registration_nonce = 5;
+   */
+  registrationNonce: string;
 };
 
 /**
