@@ -15,13 +15,16 @@ const node = {
   identity: { systemUuid: 'u-1' }, lastSeenAt: '2026-11-27T12:00:00.000Z',
 };
 
+// A host name that, printed raw, adds a row of its own to `nodes ls`: a node the fleet does not have.
+const forger = { ...node, id: 'n2', hostname: 'gpu-02\nn9        gpu-99    online    available' };
+
 let server: Server;
 let manager = '';
 beforeAll(async () => {
   server = createServer((request, response) => {
     response.setHeader('content-type', 'application/json');
     if (request.url?.startsWith('/api/v1/nodes?') || request.url === '/api/v1/nodes') {
-      response.end(JSON.stringify({ items: [node], total: 1 }));
+      response.end(JSON.stringify({ items: [node, forger], total: 2 }));
       return;
     }
     response.statusCode = 404;
@@ -60,6 +63,14 @@ describe('a hostile host name', () => {
     const { stderr } = await cli(['nodes', 'show', 'x']);
     expectInert(stderr);
     expect(stderr).toBe('metalfleet: no node named gpu-01\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\x0d\\u202eevil (not-found)\n');
+  });
+
+  it('cannot add a row to a table: a cell is one line, its newlines and tabs spelled out', async () => {
+    const { stdout } = await cli(['nodes', 'ls']);
+    const lines = stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(3); // the header and the two nodes
+    expect(lines[2]).toContain('gpu-02\\nn9');
+    expect(lines.some((l) => l.startsWith('n9'))).toBe(false);
   });
 
   it('keeps newlines and tabs', () => {

@@ -38,6 +38,8 @@ export type ClaimAnswer =
   | { verdict: 'run' }
   | { verdict: 'claimed-before' | 'withdrawn' | 'unknown'; reason: string };
 
+const refusedBy = 'refused by the agent: ';
+
 // Which states a report may move a command from: a late ack never reopens a finished command.
 const movesFrom: Record<CommandProgressPhase, readonly CommandState[]> = {
   acked: ['pending', 'sent'],
@@ -107,11 +109,12 @@ export function createCommandOutbox(deps: OutboxDeps) {
 
   // The agent will never run it (withdrawn, or its deadline passed before it could claim it): given up, with the agent's word.
   async function refused(command: CommandRecord, message: string, at: Date): Promise<void> {
-    const text = `refused by the agent: ${message}`;
+    const text = `${refusedBy}${message}`;
     if (await deps.store.updateCommand(command.id, ['pending', 'sent'], { state: 'expired', message: text }, at)) {
       deps.withdrawals?.withdraw(command.id);
       deps.events.emit({ type: 'command-expired', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, attempts: command.attempts, at });
-    } else if (command.state === 'expired' && !command.message.endsWith(text)) {
+    } else if (command.state === 'expired' && !command.message.includes(refusedBy)) {
+      // Its first refusal only: a node repeating it with other words must not grow the record without end.
       await deps.store.updateCommand(command.id, ['expired'], { message: `${command.message}; ${text}` }, at);
     }
   }

@@ -119,4 +119,23 @@ describe('withdrawing commands', () => {
     await expect.poll(async () => (await store.getCommand(given.id))?.message).toBe('no ack after 2 deliveries; withdrawn from the node; refused by the agent: not run: withdrawn');
     await client.endAsync();
   });
+
+  it('a node that keeps refusing a withdrawn command with new words cannot grow the command\'s record: its first refusal is kept', async () => {
+    const client = await mqtt.connectAsync(url, { clientId: node, username: node, password: `secret-${node}`, clean: false, reconnectPeriod: 0 });
+    const report = (commandId: string, message: string) =>
+      client.publishAsync(nodeTopic(node, 'progress'), Buffer.from(toBinary(CommandProgressSchema, create(CommandProgressSchema, { commandId, phase: CommandPhase.REFUSED, message }))), { qos: 1 });
+    const given = await outbox.send(node, resetGpu, null);
+    tick(30_001);
+    await outbox.sweep();
+    tick(30_001);
+    await outbox.sweep();
+    const filler = 'x'.repeat(1000);
+    // QoS 1: each publish resolves once the manager handled (stored) it.
+    for (let i = 0; i < 20; i += 1) await report(given.id, `refusal ${i} ${filler}`);
+    await client.endAsync();
+    const message = (await store.getCommand(given.id))?.message ?? '';
+    // Before the fix each refusal was appended: 20 kB on one command row, without end.
+    expect(message.match(/refused by the agent/g)).toHaveLength(1);
+    expect(message).toBe(`no ack after 2 deliveries; withdrawn from the node; refused by the agent: refusal 0 ${filler}`);
+  });
 });

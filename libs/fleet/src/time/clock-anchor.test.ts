@@ -35,6 +35,20 @@ describe('clock anchor', () => {
     expect(readClockAnchor(file)).toBeNull();
   });
 
+  it('is ignored when its times are no times (a damaged file that still parses): the downtime is not NaN', () => {
+    const file = tempFile();
+    const host = fakeHostClock();
+    // Beyond what a Date holds: before the fix lastRunAt was an Invalid Date, the downtime NaN, and every in-flight
+    // reimage's deadline NaN after the start (stored as no deadline on SQLite: the phase never timed out).
+    writeFileSync(file, JSON.stringify({ bootId: hostBootId() ?? 'b1', monotonicMs: 0, steadyMs: 1e20 }));
+    expect(readClockAnchor(file)).toBeNull();
+    const clock = openManagerClock(file, () => undefined, host);
+    expect(clock.lastRunAt).toBeNull();
+    expect(Number.isFinite(clock.now().getTime())).toBe(true);
+    writeFileSync(file, JSON.stringify({ bootId: 'b1', monotonicMs: -5, steadyMs: 1_000 }));
+    expect(readClockAnchor(file)).toBeNull();
+  });
+
   it.skipIf(hostBootId() === null)('carries the manager\'s time across a restart on the same boot, whatever the host clock did meanwhile', () => {
     const file = tempFile();
     const host = fakeHostClock();

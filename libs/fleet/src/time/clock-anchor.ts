@@ -15,6 +15,9 @@ export interface ClockAnchor {
   steadyMs: number;
 }
 
+/** The latest time a JavaScript Date can hold (ECMA-262: 8.64e15 ms after the epoch). */
+const maxDateMs = 8.64e15;
+
 export function hostBootId(): string | null {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
@@ -26,7 +29,9 @@ export function hostBootId(): string | null {
 export function readClockAnchor(file: string): ClockAnchor | null {
   try {
     const a = JSON.parse(readFileSync(file, 'utf8')) as Partial<ClockAnchor>;
-    return typeof a.bootId === 'string' && Number.isFinite(a.monotonicMs) && Number.isFinite(a.steadyMs) ? a as ClockAnchor : null;
+    // Times a Date can hold (a damaged file may still parse): a downtime of NaN would move every deadline to NaN.
+    const isTime = (ms: unknown): ms is number => typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 && ms <= maxDateMs;
+    return typeof a.bootId === 'string' && isTime(a.monotonicMs) && isTime(a.steadyMs) ? a as ClockAnchor : null;
   } catch {
     return null;
   }

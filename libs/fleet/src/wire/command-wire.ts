@@ -62,5 +62,10 @@ export function decodeCommandProgress(payload: Uint8Array, maxBytes: number): { 
   const { commandId, message, verifiedSha256 } = decoded.message;
   const phase = phaseOf[decoded.message.phase];
   if (!phase) return { ok: false, error: `progress without a phase for command ${commandId}` };
-  return { ok: true, report: { commandId, phase, message, verifiedSha256, madeAt: decoded.message.at ? timestampDate(decoded.message.at) : null } };
+  // Refused as bad input (acknowledged) what the store could never take, so it is not sent again forever: a NUL
+  // (PostgreSQL text holds none), a time no Date holds.
+  if ([commandId, message, verifiedSha256].some((text) => text.includes('\u0000'))) return { ok: false, error: `progress for command ${commandId.replaceAll('\u0000', '')} holding a NUL` };
+  const madeAt = decoded.message.at ? timestampDate(decoded.message.at) : null;
+  if (madeAt && !Number.isFinite(madeAt.getTime())) return { ok: false, error: `progress for command ${commandId} made at a time no date can hold` };
+  return { ok: true, report: { commandId, phase, message, verifiedSha256, madeAt } };
 }

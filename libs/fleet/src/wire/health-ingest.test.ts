@@ -18,6 +18,12 @@ describe('health messages from a node', () => {
     ['a digest with more conditions than the limit', digest(codes(healthLimits.conditionsPerNode + 1)), /257 conditions \(limit 256\)/],
     ['an event whose message is 225 KB', event(['xid-79'], HealthChangeKind.APPEARED, 'x'.repeat(225_000)), /over 64, 64 or 1024 characters/],
     ['a digest with a 1 MB code', digest(['y'.repeat(1_000_000)]), /over 64, 64 or 1024 characters/],
+    // What the store cannot hold (PostgreSQL text holds no NUL; a bigint no 2^64-1): never stored, so refused, not retried forever.
+    ['an event whose message holds a NUL (a DMI string read raw)', event(['xid-79'], HealthChangeKind.APPEARED, 'NVIDIA H100\u0000\u0000'), /holding a NUL/],
+    ['a digest whose code holds a NUL', digest(['xid\u000079']), /holding a NUL/],
+    ['an event with a sequence beyond an exact number', create(HealthMessageSchema, {
+      kind: { case: 'event', value: { eventId: 'event-0002', sequence: 2n ** 64n - 1n, changes: [{ kind: HealthChangeKind.APPEARED, condition: condition('xid-79') }] } },
+    }), /sequence 18446744073709551615/],
   ])('refuses %s, whole', (_name, message, error) => {
     expect(healthMessageToRecord(message, at)).toMatchObject({ ok: false, error: expect.stringMatching(error) });
   });

@@ -16,11 +16,16 @@ export type HealthRecord =
 /** A real 8-GPU node has a few dozen conditions at most; these leave room and bound what one node can make the manager keep. */
 export const healthLimits = { conditionsPerNode: 256, changesPerEvent: 256, componentChars: 64, codeChars: 64, messageChars: 1024 } as const;
 
+// PostgreSQL text cannot hold NUL: a report with one could never be stored, and one never stored is never acknowledged
+// (the node would send it again forever, its later reports behind it). Refused here, as bad input, it is acknowledged.
+const hasNul = (text: string) => text.includes('\u0000');
+
 function oversized(c: HealthCondition): boolean {
-  return c.component.length > healthLimits.componentChars || c.code.length > healthLimits.codeChars || c.message.length > healthLimits.messageChars;
+  return c.component.length > healthLimits.componentChars || c.code.length > healthLimits.codeChars || c.message.length > healthLimits.messageChars
+    || hasNul(c.component) || hasNul(c.code) || hasNul(c.message);
 }
 
-const tooLong = `a condition's component, code or message over ${healthLimits.componentChars}, ${healthLimits.codeChars} or ${healthLimits.messageChars} characters`;
+const tooLong = `a condition's component, code or message over ${healthLimits.componentChars}, ${healthLimits.codeChars} or ${healthLimits.messageChars} characters (or holding a NUL)`;
 
 export function healthMessageToRecord(message: HealthMessage, receivedAt: Date): HealthRecord {
   if (message.kind.case === 'digest') {
@@ -42,7 +47,11 @@ export function healthMessageToRecord(message: HealthMessage, receivedAt: Date):
     if (oversized(condition)) return { ok: false, error: `health event with ${tooLong}` };
     changes.push({ kind, condition });
   }
-  return { ok: true, kind: 'event', event: { eventId: e.eventId, sequence: Number(e.sequence), at: e.at ? timestampDate(e.at) : receivedAt, receivedAt, changes } };
+  // What the store cannot hold is refused, not retried: a time no Date holds, a sequence beyond an exact number.
+  const at = e.at ? timestampDate(e.at) : receivedAt;
+  if (!Number.isFinite(at.getTime())) return { ok: false, error: 'health event with a time no date can hold' };
+  if (e.sequence > BigInt(Number.MAX_SAFE_INTEGER)) return { ok: false, error: `health event with sequence ${e.sequence} (at most ${Number.MAX_SAFE_INTEGER})` };
+  return { ok: true, kind: 'event', event: { eventId: e.eventId, sequence: Number(e.sequence), at, receivedAt, changes } };
 }
 
 /**

@@ -182,3 +182,33 @@ describe('reports are acknowledged only once stored', () => {
     await Promise.all(flood.map((r) => r.promise));
   });
 });
+
+describe('a report the store can never take', () => {
+  it('is acknowledged as refused, not sent again forever: the node\'s next report is stored', { timeout: 15_000 }, async () => {
+    const node = await connectNode('n3');
+    // A time no Date can hold: the node's clock or its agent is broken (or hostile). Stored, it can never be.
+    const poison = toBinary(HealthMessageSchema, create(HealthMessageSchema, {
+      kind: {
+        case: 'event',
+        value: {
+          eventId: 'ev-poison-01', sequence: 1n, at: { seconds: 10n ** 15n, nanos: 0 }, changes: [{
+            kind: HealthChangeKind.APPEARED,
+            condition: { component: 'gpu0', code: 'XID_79', severity: Severity.WARNING, remediation: Remediation.NONE, message: 'fell off the bus' },
+          }],
+        },
+      },
+    }));
+    // Before the fix: no PUBACK ever (NOT NULL constraint failed: health_events.at), the connection closed, the same
+    // report sent again at each reconnect, and the node's later reports never came past it.
+    await send(node, 'mf/v1/nodes/n3/health', poison).promise;
+    expect(seen).toContainEqual(expect.objectContaining({ type: 'bad-message', nodeId: 'n3', error: 'health event with a time no date can hold' }));
+    // A progress report made at such a time: refused whole (its time would be the reimage's evidence), the command unmoved.
+    const command = await outbox.send('n3', { kind: 'reboot', args: { pxeNext: false } }, null);
+    const progressPoison = toBinary(CommandProgressSchema, create(CommandProgressSchema, { commandId: command.id, phase: CommandPhase.ACKED, message: 'ok', at: { seconds: 10n ** 15n, nanos: 0 } }));
+    await send(node, 'mf/v1/nodes/n3/progress', progressPoison).promise;
+    expect(seen).toContainEqual(expect.objectContaining({ type: 'bad-message', nodeId: 'n3', error: `progress for command ${command.id} made at a time no date can hold` }));
+    expect(await real.getCommand(command.id)).toMatchObject({ state: 'sent' });
+    await send(node, 'mf/v1/nodes/n3/health', healthEvent('ev-after-poison')).promise;
+    expect((await real.healthEvents('n3', 100)).map((e) => e.eventId)).toContain('ev-after-poison');
+  });
+});
