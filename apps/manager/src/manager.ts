@@ -16,7 +16,7 @@ import {
 import { claimDataDir, createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
-  FleetEvents, agentServiceHandlers, createApiTokens, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
+  FleetEvents, agentServiceHandlers, createApiTokens, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, createRegistrationAdmission, secretMatches, startLifecycleControllers, startMqttIngest,
   openSealedSecrets,
 } from '@metalfleet/fleet';
 import { listenerPorts, type ManagerConfig } from './config.ts';
@@ -130,11 +130,14 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     maxConnectionsPerAddress: config.mqttMaxConnectionsPerAddress,
     maxUnauthenticatedPacketBytes: config.mqttMaxUnauthenticatedPacketBytes,
     maxUnauthenticatedConnections: config.mqttMaxUnauthenticatedConnections,
+    maxConcurrentConnects: config.mqttMaxConcurrentConnects,
+    maxConnectWaitMs: config.mqttConnectWaitS * 1000,
     authenticateNode: async (nodeId, secret) => {
       const hash = await store.credentialHash(nodeId);
       return hash !== null && secretMatches(secret, hash);
     },
-    onEvent: (event) => logger.warn({ event }, `mqtt ${event.type}`),
+    // Connections shed in a storm are counted (metalfleet_mqtt_connections_refused_total), not logged one by one.
+    onEvent: (event) => (event.type === 'connection-shed' ? undefined : logger.warn({ event }, `mqtt ${event.type}`)),
   });
   const mqttAddress = await listenAs(ports.mqtt, config.listenHost,
     () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined));
@@ -153,7 +156,9 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const failures = createFailures({ store, events, onError: (error, context) => logger.error({ err: error, ...context }, 'failure analytics step failed') });
   const stopFailures = failures.listen();
   let alertList: () => Alert[] = () => [];
-  const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now });
+  const registrationAdmission = createRegistrationAdmission({ concurrent: config.maxConcurrentRegistrations, retryAfterMs: config.registrationRetryAfterS * 1000 });
+  const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now },
+    { mqtt: () => broker.admission(), registrationsRefused: () => registrationAdmission.refused() });
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
   await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry, onIngested: (kind, lagMs) => {
     metrics.ingested.inc({ kind });
@@ -191,6 +196,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   }, config.bootTokenPurgeIntervalS * 1000);
   addService(grpcServer, AgentService, agentServiceHandlers({
     register,
+    admission: registrationAdmission,
     store,
     now,
     config: {

@@ -6,6 +6,7 @@ import type { FleetStore } from '@metalfleet/store';
 import { identityFromProto, inventoryFromProto, type ServiceHandlers } from '@metalfleet/transport';
 import type { AgentService } from '@metalfleet/proto';
 import type { Register } from '../services/registrar.ts';
+import { createRegistrationAdmission, defaultRegistrationAdmission, type RegistrationAdmission } from '../services/registration-admission.ts';
 import { recordReportedCabling } from '../services/reported-cabling.ts';
 import { secretMatches } from '../secrets/secrets.ts';
 
@@ -39,21 +40,26 @@ export async function authenticateNodeCall(store: FleetStore, metadata: Metadata
   return nodeId;
 }
 
-export function agentServiceHandlers(deps: { register: Register; store: FleetStore; config: AgentServiceConfig; now?: () => Date }): ServiceHandlers<typeof AgentService> {
+export function agentServiceHandlers(deps: {
+  register: Register; store: FleetStore; config: AgentServiceConfig; now?: () => Date;
+  /** Bounds concurrent registrations (default: 64 at once, refused ones told to retry after 2 s). */
+  admission?: RegistrationAdmission;
+}): ServiceHandlers<typeof AgentService> {
   const { config } = deps;
   const now = deps.now ?? (() => new Date());
+  const admission = deps.admission ?? createRegistrationAdmission(defaultRegistrationAdmission);
   return {
     async register(request, context) {
       const nodeId = metadataValue(context.metadata, nodeIdKey);
       const bearer = metadataValue(context.metadata, 'authorization').replace(/^Bearer\s+/i, '');
-      const result = await deps.register({
+      const result = await admission.run(() => deps.register({
         identity: identityFromProto(request.identity),
         inventory: inventoryFromProto(request.inventory),
         bootstrapToken: request.bootstrapToken,
         nodeCredential: nodeId && bearer ? { nodeId, secret: bearer } : null,
         agentVersion: request.agentVersion,
         peer: context.peer,
-      });
+      }));
       return {
         nodeId: result.nodeId,
         nodeCredential: result.credential,
