@@ -33,7 +33,7 @@ async function metrics(): Promise<Map<string, number>> {
 beforeAll(async () => {
   manager = new ManagerProcess(join(dir, 'manager'), [
     '--mqtt-max-connections-per-address', '0', '--max-concurrent-registrations', '2', '--registration-retry-after-s', '0.3',
-    '--mqtt-max-concurrent-connects', '2', '--mqtt-connect-wait-s', '0.3', '--health-interval-s', '600', '--telemetry-interval-s', '60', '--heartbeat-grace-s', '600',
+    '--mqtt-max-concurrent-connects', '2', '--grpc-max-concurrent-handshakes', '2', '--connect-wait-s', '0.3', '--health-interval-s', '600', '--telemetry-interval-s', '60', '--heartbeat-grace-s', '600',
   ]);
   await manager.start();
 }, 60_000);

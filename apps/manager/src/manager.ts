@@ -11,7 +11,7 @@ import type { Alert } from '@metalfleet/domain';
 import { AgentService } from '@metalfleet/proto';
 import { addService } from '@metalfleet/transport';
 import {
-  createNodeBroker, ensureCertificateAuthority, grpcServerCredentials, issueServerCertificate, listenGrpcForStorm,
+  createNodeBroker, ensureCertificateAuthority, issueServerCertificate, listenGrpcForStorm, listenGrpcTlsForStorm,
 } from '@metalfleet/manager-transport';
 import { claimDataDir, createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
@@ -131,7 +131,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     maxUnauthenticatedPacketBytes: config.mqttMaxUnauthenticatedPacketBytes,
     maxUnauthenticatedConnections: config.mqttMaxUnauthenticatedConnections,
     maxConcurrentConnects: config.mqttMaxConcurrentConnects,
-    maxConnectWaitMs: config.mqttConnectWaitS * 1000,
+    maxConnectWaitMs: config.connectWaitS * 1000,
     authenticateNode: async (nodeId, secret) => {
       const hash = await store.credentialHash(nodeId);
       return hash !== null && secretMatches(secret, hash);
@@ -210,9 +210,11 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
       healthDigestIntervalMs: config.healthDigestIntervalS * 1000,
     },
   }), { onInternalError: (method, error) => logger.error({ err: error, method }, 'gRPC call failed') });
-  const grpcCredentials = tls ? grpcServerCredentials(tls.cert.keyPem, tls.cert.chainPem) : ServerCredentials.createInsecure();
-  const grpcListener = await listenAs(ports.grpc, config.listenHost,
-    () => listenGrpcForStorm(grpcServer, grpcCredentials, { host: config.listenHost, port: config.grpcPort }));
+  // Over TLS the handshakes are done by the storm listener, a bounded number at a time.
+  const grpcListener = await listenAs(ports.grpc, config.listenHost, () => (tls
+    ? listenGrpcTlsForStorm(grpcServer, { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem, maxConcurrentHandshakes: config.grpcMaxConcurrentHandshakes, maxWaitMs: config.connectWaitS * 1000 },
+      { host: config.listenHost, port: config.grpcPort })
+    : listenGrpcForStorm(grpcServer, ServerCredentials.createInsecure(), { host: config.listenHost, port: config.grpcPort })));
   const grpcPort = grpcListener.address.port;
 
   const imageDir = resolve(config.imageDir !== '' ? config.imageDir : join(dataDir, 'images'));

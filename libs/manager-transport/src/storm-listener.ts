@@ -8,8 +8,12 @@
 // the same port (SO_REUSEPORT: the kernel spreads new connections over them,
 // and only sockets of this same user may join) multiply the accept rate, and a
 // deep backlog keeps waiting connections instead of dropping their SYNs.
+import { constants } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
+import { createSecureContext, TLSSocket } from 'node:tls';
+import { ServerCredentials, type Server as GrpcServer } from '@grpc/grpc-js';
+import { createConnectGate, type ConnectGate } from './connect-gate.ts';
+import { serverTlsOptions } from './tls-policy.ts';
 
 export interface StormListener {
   address: AddressInfo;
@@ -52,4 +56,53 @@ export async function listenForStorm(options: StormListenerOptions, onConnection
 export function listenGrpcForStorm(server: GrpcServer, credentials: ServerCredentials, options: StormListenerOptions): Promise<StormListener> {
   const injector = server.createConnectionInjector(credentials);
   return listenForStorm(options, (socket) => injector.injectConnection(socket));
+}
+
+export interface GatedGrpcTlsOptions {
+  keyPem: string;
+  chainPem: string;
+  /** TLS handshakes at once (0: no limit); the rest wait their turn, untouched. */
+  maxConcurrentHandshakes: number;
+  /** Longest wait for a turn; then the connection is closed before any TLS work. */
+  maxWaitMs: number;
+  /** A handshake not done by then is given up (default 10 s). */
+  handshakeTimeoutMs?: number;
+}
+
+/**
+ * A gRPC server over TLS on storm listeners, with the TLS handshakes done here, at most
+ * `maxConcurrentHandshakes` at once (the connect gate), and the secured connections handed to
+ * grpc-js as they are ready. grpc-js's own TLS would start every accepted connection's handshake
+ * at once, and in a power-on storm none would finish before its agent gave up.
+ */
+export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTlsOptions, options: StormListenerOptions): Promise<StormListener & { gate: ConnectGate }> {
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const context = createSecureContext({ ...serverTlsOptions(tls.keyPem, tls.chainPem), secureOptions: constants.SSL_OP_CIPHER_SERVER_PREFERENCE });
+  const gate = createConnectGate({ concurrent: tls.maxConcurrentHandshakes, maxWaiting: Number.POSITIVE_INFINITY, maxWaitMs: tls.maxWaitMs });
+  const listener = await listenForStorm(options, (socket) => {
+    let done: () => void = () => undefined;
+    done = gate.enter(socket, () => {
+      // gRPC clients insist on HTTP/2 negotiated by ALPN.
+      const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ['h2'], requestCert: false });
+      const timer = setTimeout(() => secure.destroy(), tls.handshakeTimeoutMs ?? 10_000);
+      timer.unref();
+      secure.once('secure', () => {
+        clearTimeout(timer);
+        done();
+        // What node's TLS server does before it hands a socket on ('secureConnection'); http2 waits
+        // for a 'secureConnect' that a server-side socket never emits while secureConnecting is set.
+        const internals = secure as TLSSocket & { secureConnecting?: boolean; _releaseControl?: () => boolean };
+        internals.secureConnecting = false;
+        internals._releaseControl?.();
+        injector.injectConnection(secure);
+      });
+      // A client that fails its handshake (or offers no suite of the policy) is its own problem.
+      secure.once('error', () => secure.destroy());
+      secure.once('close', () => {
+        clearTimeout(timer);
+        done();
+      });
+    });
+  });
+  return { ...listener, gate };
 }
