@@ -10,7 +10,12 @@
 // `taskset -c 0` can pin it, manager and agents included, to one core.
 //
 // Sizes: BENCH_STORM_NODES (comma-separated, default 5000,10000; the default
-// `npm run bench` uses 1000); BENCH_STORM_PINNED=0 skips the one-core runs.
+// `npm run bench` uses 1000, without the one-core run); BENCH_STORM_PINNED=0
+// skips the one-core runs; BENCH_STORM_TELEMETRY_S (default 15) is the nodes'
+// telemetry interval (the issue's stall was seen at 0.48 s, in manager-load);
+// BENCH_STORM_LIMIT_S (default 300) how long each phase may take;
+// BENCH_STORM_MANAGER_ARGS extra manager flags (e.g. `--mqtt-max-concurrent-connects 0
+// --grpc-max-concurrent-handshakes 0 --max-concurrent-registrations 0` for no admission control).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -186,8 +191,7 @@ function runScenario(nodes: number, pinned: boolean): Promise<ScenarioResult | n
 
 const seconds = (s: number | null | undefined) => (s === null || s === undefined ? 'never' : s.toFixed(1));
 
-export async function runStormBench(sizes: number[] = (process.env['BENCH_STORM_NODES'] ?? '5000,10000').split(',').map(Number)): Promise<void> {
-  const pinnedToo = process.env['BENCH_STORM_PINNED'] !== '0';
+export async function runStormBench(sizes: number[] = (process.env['BENCH_STORM_NODES'] ?? '5000,10000').split(',').map(Number), pinnedToo = process.env['BENCH_STORM_PINNED'] !== '0'): Promise<void> {
   const rows: string[] = [];
   const row = (...cells: string[]) => rows.push(cells.map((c, i) => (i === 0 ? c.padEnd(28) : c.padStart(12))).join(' '));
   row('', 'registered', 'on MQTT', 'restart: MQTT', 'mosq. TLS', 'mosq. plain', 'ratio TLS', 'refused');

@@ -36,7 +36,7 @@ beforeAll(async () => {
     '--mqtt-max-concurrent-connects', '2', '--grpc-max-concurrent-handshakes', '2', '--connect-wait-s', '0.3', '--health-interval-s', '600', '--telemetry-interval-s', '60', '--heartbeat-grace-s', '600',
   ]);
   await manager.start();
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   for (const a of agents) await a.stop('SIGKILL');
@@ -59,7 +59,9 @@ describe('a connect storm against small admission limits', () => {
 
   it('manager killed and started again: the whole fleet is back on MQTT', async () => {
     await manager.proc?.stop('SIGKILL');
-    await manager.start();
+    // start() gives a manager 30 s to be ready; on a loaded two-core machine, with the whole fleet
+    // dialling it as it starts, it can take longer: the same process is waited for (same ports).
+    await manager.start().catch(() => manager.proc?.waitForLog('manager ready', 120_000));
     let sawQueue = false;
     await eventually(async () => {
       const m = await metrics();
