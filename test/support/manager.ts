@@ -26,6 +26,8 @@ export class ManagerProcess {
   private readonly extra: string[];
 
   private readonly nodeOptions: string[];
+  /** How long start() waits for "manager ready" (a loaded machine, or a fleet dialling the manager as it starts, needs longer). */
+  readyTimeoutMs = 30_000;
   /** The first start sets up a new manager (--init); later ones start it on the state it left. */
   private started = false;
 
@@ -58,7 +60,7 @@ export class ManagerProcess {
   async start(): Promise<void> {
     const init = this.started ? [] : ['--init'];
     this.proc = start(managerBin, ['--data-dir', this.dataDir, '--listen-host', '127.0.0.1', ...init, ...this.ports, ...this.extra], this.nodeOptions);
-    const ready = await this.proc.waitForLog('manager ready');
+    const ready = await this.proc.waitForLog('manager ready', this.readyTimeoutMs);
     this.started = true;
     this.http = String(ready['http']);
     this.grpc = String(ready['grpc']);
