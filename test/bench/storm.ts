@@ -65,7 +65,8 @@ function socketsOn(port: string): { backlog: number; established: number } {
 async function progress(manager: ManagerProcess): Promise<Progress> {
   const text = await metrics(manager);
   return {
-    registered: sum(text, /^metalfleet_registrations_total\{/),
+    // New nodes only: a node that registers again (its reply was lost) is counted as returning.
+    registered: sum(text, /^metalfleet_registrations_total\{result="new"\}/),
     connected: sum(text, /^metalfleet_mqtt_clients /),
     refused: sum(text, /^metalfleet_(mqtt_connections|registrations)_refused_total/),
     lagP99: sum(text, /^metalfleet_manager_nodejs_eventloop_lag_p99_seconds /),
