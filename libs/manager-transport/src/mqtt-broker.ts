@@ -13,7 +13,7 @@ import { isValidNodeId, mayPublish, maySubscribe } from '@metalfleet/transport';
 import { createConnectGate } from './connect-gate.ts';
 import { createConnectionLimiter, createUnauthenticatedLimiter } from './connection-limits.ts';
 import { guardMqttFrames, type FrameGuard } from './mqtt-frame-guard.ts';
-import { listenForStorm, type StormListener } from './storm-listener.ts';
+import { brokerBacklog, listenForStorm, type StormListener } from './storm-listener.ts';
 import { serverTlsOptions } from './tls-policy.ts';
 
 export type BrokerEvent =
@@ -222,7 +222,7 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
           else handle(socket, socket.remoteAddress ?? '');
         });
       };
-      listener = await listenForStorm({ port, host }, accept);
+      listener = await listenForStorm({ port, host, backlog: brokerBacklog }, accept);
       return listener.address;
     },
 

@@ -8,21 +8,26 @@
 // the same port (SO_REUSEPORT: the kernel spreads new connections over them,
 // and only sockets of this same user may join) multiply the accept rate.
 //
-// The backlog is kept short on purpose. A connection in the kernel's accept
-// queue is established for its client, whose connect timeout runs, but
-// invisible to the manager's admission control; with a deep backlog (4096 a
-// socket) a 5,000-node storm measured 2,000 to 6,500 connections waiting
-// there while the manager's own queue was empty: most were given up by their
-// clients before the manager took them, and it then did TLS work for peers
-// that had left. A full accept queue drops new SYNs instead, which costs the
-// manager nothing and makes the client's TCP retry them later (1 s, 2 s, 4 s…);
-// what is accepted is queued where it is counted, bounded in time, and shed.
+// The MQTT listener's backlog is kept short on purpose (brokerBacklog). A
+// connection in the kernel's accept queue is established for its client, whose
+// connect timeout runs, but invisible to the manager's admission control; with
+// a deep backlog (4096 a socket) a 5,000-node storm measured 2,000 to 6,500
+// MQTT connections waiting there while the admission queue was empty: most
+// were given up by their clients before the manager took them, and it then did
+// TLS work for peers that had left. A full accept queue drops new SYNs instead,
+// which costs the manager nothing and makes the client's TCP retry later.
+// gRPC keeps the deep default: with 128 a socket, agents whose SYNs were
+// dropped during registration gave up their trust check (10 s) and backed off
+// for long, and registrations stalled at a third of the fleet in a measured run.
 import { constants } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
 import { ServerCredentials, type Server as GrpcServer } from '@grpc/grpc-js';
 import { createConnectGate, type ConnectGate } from './connect-gate.ts';
 import { serverTlsOptions } from './tls-policy.ts';
+
+/** Accept queue of each MQTT listening socket: short, so that waiting connections are where admission control sees them (above). */
+export const brokerBacklog = 128;
 
 export interface StormListener {
   address: AddressInfo;
@@ -35,7 +40,7 @@ export interface StormListenerOptions {
   host: string;
   /** Listening sockets sharing the port (default 16). */
   sockets?: number;
-  /** Accept queue of each socket (default 128; see above why short). */
+  /** Accept queue of each socket (default 4096; see above). */
   backlog?: number;
 }
 
@@ -46,7 +51,7 @@ export async function listenForStorm(options: StormListenerOptions, onConnection
       const server = createServer(onConnection);
       servers.push(server);
       server.once('error', reject);
-      server.listen({ port, host: options.host, backlog: options.backlog ?? 128, reusePort: true }, () => resolve(server.address() as AddressInfo));
+      server.listen({ port, host: options.host, backlog: options.backlog ?? 4096, reusePort: true }, () => resolve(server.address() as AddressInfo));
     });
   const close = async () => {
     for (const server of servers) server.close();
