@@ -145,9 +145,10 @@ async function mosquittoConnect(url: string, nodes: number, caFile = ''): Promis
   const per = Math.ceil(nodes / processes);
   const t0 = Date.now();
   const clients = Array.from({ length: processes }, (_, p) =>
-    start(publishersBin, [url, `storm-${process.pid}-${p}`, String(Math.min(per, nodes - p * per)), '3600000', '2', '', caFile]));
+    start(publishersBin, [url, `storm-${process.pid}-${p}`, String(Math.min(per, nodes - p * per)), '3600000', String(limitS + 60), '', caFile]));
   try {
     const all = () => clients.every((c) => c.lines.some((l) => l.includes('"connected"')));
+    // A client process that exits before all are connected failed (they stay until killed below).
     const exited = () => clients.some((c) => c.child.exitCode !== null);
     while (!all() && !exited() && Date.now() - t0 < limitS * 1000) await new Promise((r) => setTimeout(r, 100));
     return all() ? (Date.now() - t0) / 1000 : null;
