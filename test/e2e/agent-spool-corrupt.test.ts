@@ -47,4 +47,18 @@ describe('an agent whose spool is corrupt', () => {
     expect(health.conditions.map((c) => `${c.component} ${c.code} ${c.severity} ${c.remediation}`)).toEqual(['agent agent-spool-corrupt warning none']);
     expect(health.conditions[0]!.message).toContain(quarantined[0]);
   }, 90_000);
+
+  it('a spool deleted under an agent that ran before (it has its credential) is a loss too: warned, and a warning condition', async () => {
+    const stateDir = join(dir, 'agent');
+    await agent?.stop('SIGTERM');
+    for (const name of readdirSync(stateDir).filter((n) => n.startsWith('spool.db'))) rmSync(join(stateDir, name));
+    expect(existsSync(join(stateDir, 'sim-001', 'credential.json'))).toBe(true);
+    agent = start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', '1', '--state-dir', stateDir,
+      '--health-interval-s', '0.3', '--retry-initial-ms', '200', '--retry-max-ms', '500']);
+    const warning = await agent.waitForLog(/^spool .* was missing/);
+    expect(warning).toMatchObject({ level: 40, file: join(stateDir, 'spool.db'), reason: 'missing' });
+    const nodeId = (await manager.nodes()).items[0]!.id;
+    const health = await eventually(() => manager.get<NodeHealth>(`/api/v1/nodes/${nodeId}/health`), (h) => h.conditions.some((c) => c.code === 'agent-spool-missing'));
+    expect(health.conditions.map((c) => `${c.component} ${c.code} ${c.severity} ${c.remediation}`)).toContain('agent agent-spool-missing warning none');
+  }, 90_000);
 });

@@ -17,11 +17,11 @@ const manager = new ManagerProcess(join(dir, 'manager'));
 interface Exit { code: number | null; stderr: string }
 
 /** Runs the manager on `dataDir` until it exits; one that does not refuse is stopped after a while (the test then fails on its exit code). */
-function run(dataDir: string, args: string[] = []): Promise<Exit> {
+function run(dataDir: string, args: string[] = [], env: Record<string, string> = {}): Promise<Exit & { signal: string | null }> {
   const ports = ['--http-port', '0', '--grpc-port', '0', '--mqtt-port', '0', '--boot-port', '0'];
   return new Promise((resolve) => {
-    execFile(process.execPath, [managerBin, '--data-dir', dataDir, '--listen-host', '127.0.0.1', ...ports, ...args], { timeout: 20_000 },
-      (error, _stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }));
+    execFile(process.execPath, [managerBin, '--data-dir', dataDir, '--listen-host', '127.0.0.1', ...ports, ...args], { timeout: 20_000, env: { ...process.env, ...env } },
+      (error, _stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, signal: error?.signal ?? null, stderr }));
   });
 }
 
@@ -56,6 +56,14 @@ afterAll(async () => {
 
 describe('one manager per data directory', () => {
   it('refuses a second manager on the directory, naming the first one\'s pid; the first keeps serving', async () => {
+    const before = await manager.nodes();
+    const second = await run(manager.dataDir);
+    expectRefused(second, new RegExp(`data directory ${manager.dataDir} is in use by another manager \\(pid ${manager.proc?.child.pid}\\): one manager per data directory; stop that one first`));
+    expect(await manager.nodes()).toEqual(before);
+  });
+
+  it('refuses a second manager also after manager.lock was deleted under the first', async () => {
+    rmSync(join(manager.dataDir, 'manager.lock'));
     const before = await manager.nodes();
     const second = await run(manager.dataDir);
     expectRefused(second, new RegExp(`data directory ${manager.dataDir} is in use by another manager \\(pid ${manager.proc?.child.pid}\\): one manager per data directory; stop that one first`));
@@ -113,4 +121,48 @@ describe('a data directory without usable state', () => {
     expectRefused(await run(copy), /fleet\.db is missing, but .* holds manager state \(.*pki.*\): restore fleet\.db from a backup/);
     expect(snapshot(copy)).toEqual(before);
   });
+});
+
+describe('a fleet whose CA is gone', () => {
+  beforeAll(() => manager.stop());
+  afterAll(() => manager.start());
+
+  it('refuses to start (a new CA would cut every agent off), writing nothing', async () => {
+    const copy = copyOfState('no-pki');
+    rmSync(join(copy, 'pki'), { recursive: true });
+    const before = snapshot(copy);
+    expectRefused(await run(copy), new RegExp(`${copy}/pki is missing, but ${copy} holds a fleet: restore pki/ \\(ca\\.crt and ca\\.key\\) from a backup; a new CA would make every agent refuse this manager`));
+    expect(snapshot(copy)).toEqual(before);
+    expect(existsSync(join(copy, 'pki'))).toBe(false);
+  });
+
+  it('refuses a pki/ without its key too', async () => {
+    const copy = copyOfState('no-ca-key');
+    rmSync(join(copy, 'pki', 'ca.key'));
+    expectRefused(await run(copy), /pki lacks ca\.crt or ca\.key, but .* holds a fleet: restore pki\//);
+    expect(existsSync(join(copy, 'pki', 'ca.key'))).toBe(false);
+  });
+});
+
+describe('an --init cut short by kill -9', () => {
+  it.each(['database', 'ca'])('after its %s step: refused without --init (saying so), finished by another --init', async (step) => {
+    const dataDir = join(dir, `init-killed-after-${step}`);
+    const killed = await run(dataDir, ['--init'], { METALFLEET_TEST_HOOK_INIT_KILL_AFTER: step });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(existsSync(join(dataDir, 'fleet.db'))).toBe(true);
+    expect(existsSync(join(dataDir, 'admin-token'))).toBe(false);
+    const before = snapshot(dataDir);
+    expectRefused(await run(dataDir), new RegExp(`an --init of ${dataDir} was cut short \\(${dataDir}/init-incomplete is there; it holds fleet\\.db.*\\): start with --init again to finish it`));
+    expect(snapshot(dataDir)).toEqual(before);
+    // Another --init finishes it (ManagerProcess's first start passes --init), and later starts need none.
+    const finished = new ManagerProcess(dataDir);
+    await finished.start();
+    const admin = finished.adminToken;
+    expect((await finished.nodes()).items).toEqual([]);
+    await finished.stop();
+    expect(existsSync(join(dataDir, 'init-incomplete'))).toBe(false);
+    await finished.start();
+    expect(finished.adminToken).toBe(admin);
+    await finished.stop();
+  }, 120_000);
 });

@@ -42,13 +42,18 @@ export class PrivatePostgres {
   }
 
   async init(): Promise<void> {
+    await this.create();
+    await this.start();
+  }
+
+  /** Makes the cluster and picks its port, without starting it (a test that starts it later: `url` is known now). */
+  async create(): Promise<void> {
     if (this.asRoot) {
       const { uid, gid } = await postgresIds();
       chownSync(this.dir, uid, gid);
     }
     this.port = await freePort();
     await this.exec('initdb', ['-D', this.dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
-    await this.start();
   }
 
   private options(): string {

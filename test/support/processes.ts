@@ -15,13 +15,24 @@ export interface Proc {
   lines: string[];
   /** Resolves with the first JSON log line whose msg matches. */
   waitForLog(msg: string | RegExp, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Calls `act` in the same turn as the first line from index `from` on that `match` accepts (to act at that instant); resolves with the line. */
+  onLine(from: number, match: (entry: Record<string, unknown>) => boolean, act: () => void): Promise<Record<string, unknown>>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function start(bin: string, args: string[], nodeOptions: string[] = []): Proc {
-  const child = spawn(process.execPath, [...nodeOptions, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `env`: added to this process's environment for the child. */
+export function start(bin: string, args: string[], nodeOptions: string[] = [], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [...nodeOptions, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const lines: string[] = [];
   const waiters: Array<() => void> = [];
+  const parse = (line: string): Record<string, unknown> | null => {
+    if (!line.startsWith('{')) return null;
+    try {
+      return JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return null;
+    }
+  };
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream }).on('line', (line) => {
@@ -60,6 +71,28 @@ export function start(bin: string, args: string[], nodeOptions: string[] = []): 
             clearTimeout(timer);
             reject(new Error(`process exited before "${msg}"; output:\n${lines.join('\n')}`));
           }
+        });
+      });
+    },
+    onLine(from, match, act) {
+      return new Promise((resolve, reject) => {
+        let next = from;
+        let done = false;
+        const check = () => {
+          for (; !done && next < lines.length; next += 1) {
+            const entry = parse(lines[next] ?? '');
+            if (entry && match(entry)) {
+              done = true;
+              act();
+              resolve(entry);
+            }
+          }
+        };
+        waiters.push(check);
+        check();
+        void exited.then(() => {
+          check();
+          if (!done) reject(new Error(`process exited before the line looked for; output:\n${lines.slice(from).join('\n')}`));
         });
       });
     },

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { createApiClient, type ApiClient } from './api-client.ts';
 import { resolveSettings } from './cli-config.ts';
+import { inertJson, inertText } from './terminal-text.ts';
 
 /** Exit codes scripts can rely on. */
 export const exitCodes = { ok: 0, apiError: 1, usage: 2, unreachable: 3, notAllowed: 4, operationFailed: 5, interrupted: 130 } as const;
@@ -21,8 +22,9 @@ export function cliContext(program: Command): CliContext {
       return createApiClient(manager, token, ca);
     },
     json,
+    // Node- and tenant-chosen text is in what is printed: never a control sequence for the terminal.
     print(value, human) {
-      process.stdout.write(`${json() ? JSON.stringify(value, null, 2) : human()}\n`);
+      process.stdout.write(`${json() ? inertJson(value) : inertText(human())}\n`);
     },
   };
 }

@@ -8,6 +8,7 @@ import packageJson from '../package.json' with { type: 'json' };
 import { ApiCallError, createApiClient } from './api-client.ts';
 import { resolveSettings, save } from './cli-config.ts';
 import { cliContext, exitCodes } from './context.ts';
+import { inertText } from './terminal-text.ts';
 import { registerAlerts } from './commands/alerts.ts';
 import { registerFleetAdmin } from './commands/fleet-admin.ts';
 import { registerIdentity } from './commands/identity.ts';
@@ -52,12 +53,13 @@ try {
     process.exit(exitCodes.usage);
   }
   if (error instanceof ApiCallError) {
-    process.stderr.write(`metalfleet: ${error.message} (${error.code})\n`);
+    // An API error's message may quote what a node sent.
+    process.stderr.write(`metalfleet: ${inertText(error.message)} (${inertText(error.code)})\n`);
     process.exit(error.code === 'unavailable' && error.status === 0 ? exitCodes.unreachable
       : error.status === 401 || error.status === 403 ? exitCodes.notAllowed : exitCodes.apiError);
   }
   if (error instanceof Error) {
-    process.stderr.write(`metalfleet: ${error.message}\n`);
+    process.stderr.write(`metalfleet: ${inertText(error.message)}\n`);
     process.exit(exitCodes.apiError);
   }
   throw error;

@@ -22,6 +22,10 @@ export const ManagerConfig = Type.Object({
   dataDir: Type.String({ default: './data', description: 'State directory: SQLite database, CA, bootstrap token.' }),
   postgresUrl: Type.String({ default: '', description: 'PostgreSQL connection string for fleet state (high availability); empty: SQLite in the data directory.' }),
   postgresSchema: Type.String({ default: 'metalfleet', pattern: '^[a-z_][a-z0-9_]*$', description: 'PostgreSQL schema for fleet state.' }),
+  storeConnectTimeoutS: Type.Number({
+    exclusiveMinimum: 0, maximum: maxDurationS, default: 60,
+    description: 'How long a start waits for PostgreSQL to answer (retrying with backoff, a log line per attempt) before it gives up with exit status 1.',
+  }),
   secretKeyFile: Type.String({ default: '', description: 'Key that seals the BMC passwords kept in the state store (created, mode 600, on first start); keep it apart from the database and its backups. Empty: <dataDir>/secret.key.' }),
   bmcNetworks: Type.String({
     default: '',
@@ -138,7 +142,11 @@ const parsers = {
  * The options, and `init`: whether this start may set up a new manager (--init). It is a flag only,
  * never a file key or variable, so a unit or config file cannot make every restart a fresh install.
  */
-export type ManagerConfig = ParsedConfig<typeof ManagerConfig, typeof parsers> & { readonly init: boolean };
+export type ManagerConfig = ParsedConfig<typeof ManagerConfig, typeof parsers> & {
+  readonly init: boolean;
+  /** Test hook, never an option: METALFLEET_TEST_HOOK_INIT_KILL_AFTER=<step> kills the manager (SIGKILL) after that step of --init. */
+  readonly testHookInitKillAfter?: string;
+};
 
 /** Every port the manager listens on, with the option that sets it. */
 export function listenerPorts(config: Pick<ManagerConfig, 'httpPort' | 'bootPort' | 'grpcPort' | 'mqttPort'>) {
@@ -169,5 +177,8 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
       'Refused where there is one already; without it, a missing, empty or damaged database stops the start.');
   const config = parseConfigFlags(program, ManagerConfig, argv, env, parsers);
   checkPortsDiffer(config);
-  return Object.freeze({ ...config, init: program.opts<{ init?: boolean }>().init === true });
+  const testHookInitKillAfter = env['METALFLEET_TEST_HOOK_INIT_KILL_AFTER'];
+  return Object.freeze({
+    ...config, init: program.opts<{ init?: boolean }>().init === true, ...(testHookInitKillAfter ? { testHookInitKillAfter } : {}),
+  });
 }

@@ -2,7 +2,7 @@
 import { pino } from 'pino';
 import { ConfigError } from '@metalfleet/config';
 import { SecretBoxError } from '@metalfleet/fleet';
-import { DataDirError } from '@metalfleet/store';
+import { DataDirError, StoreConnectError } from '@metalfleet/store';
 import packageJson from '../package.json' with { type: 'json' };
 import { parseCommandLine } from './config.ts';
 import { ListenError } from './listen-check.ts';
@@ -25,10 +25,11 @@ try {
   // Sealed BMC passwords that the key at hand cannot open (say which key is needed), a port
   // another process holds (say which option), a data directory another manager holds, or a
   // database that is missing, empty or damaged (say what to do): one line, and do not start.
-  if (!(error instanceof SecretBoxError) && !(error instanceof ListenError) && !(error instanceof DataDirError)) throw error;
+  // A PostgreSQL that did not answer within --store-connect-timeout-s: one line too, and exit status 1 (try again later).
+  if (!(error instanceof SecretBoxError) && !(error instanceof ListenError) && !(error instanceof DataDirError) && !(error instanceof StoreConnectError)) throw error;
   logger.fatal({ code: error.code }, error.message);
   process.stderr.write(`metalfleet-manager: ${error.message}\n`);
-  process.exit(2);
+  process.exit(error instanceof StoreConnectError ? 1 : 2);
 }
 logger.info({ http: manager.http, boot: manager.boot, caFile: manager.caFile, grpc: manager.grpc, mqtt: manager.mqtt, bootstrapTokenFile: manager.bootstrapTokenFile, adminTokenFile: manager.adminTokenFile, caFingerprint: manager.caFingerprint }, 'manager ready');
 

@@ -13,11 +13,13 @@ import { addService } from '@metalfleet/transport';
 import {
   createNodeBroker, ensureCertificateAuthority, issueServerCertificate, listenGrpcForStorm, listenGrpcTlsForStorm,
 } from '@metalfleet/manager-transport';
-import { claimDataDir, createPrivateFile, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore } from '@metalfleet/store';
+import {
+  claimDataDir, createPrivateFile, freeDiskBytes, isStoreOutage, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry, type DataDirClaim,
+} from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
-  FleetEvents, agentServiceHandlers, createApiTokens, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, createRegistrationAdmission, secretMatches, startLifecycleControllers, startMqttIngest,
-  openSealedSecrets,
+  FleetEvents, agentServiceHandlers, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, createRegistrationAdmission, secretMatches, startLifecycleControllers, startMqttIngest,
+  openManagerClock, openSealedSecrets,
 } from '@metalfleet/fleet';
 import { listenerPorts, type ManagerConfig } from './config.ts';
 import { checkListenable, listenAs } from './listen-check.ts';
@@ -28,6 +30,7 @@ import { buildBootApp } from './http/boot-app.ts';
 import { createManagerMetrics } from './http/metrics-routes.ts';
 import { startFabric } from './fabric.ts';
 import { startAlerting } from './alerting.ts';
+import { logStoreAvailability } from './store-log.ts';
 import { bmcDriver, startReimaging } from './reimaging.ts';
 
 export interface RunningManager {
@@ -61,6 +64,21 @@ async function serverTls(config: ManagerConfig, dataDir: string, logger: Logger)
   return { ca, caFile: join(dataDir, 'pki', 'ca.crt'), cert: await issueServerCertificate(ca, hosts) };
 }
 
+/** A store outage is logged once, when it starts (store-log.ts); what fails because of it meanwhile is not logged again. */
+function failureLevel(error: unknown): 'debug' | 'error' {
+  return isStoreOutage(error) ? 'debug' : 'error';
+}
+
+/** The broker's listening state for /readyz, and since when it has been so. */
+function brokerReadiness(broker: { listening(): boolean }, now: () => Date) {
+  let state = { listening: broker.listening(), since: now() };
+  return () => {
+    const listening = broker.listening();
+    if (listening !== state.listening) state = { listening, since: now() };
+    return state;
+  };
+}
+
 function urlHost(host: string): string {
   return host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 }
@@ -71,13 +89,15 @@ function urlHost(host: string): string {
  */
 export async function startManager(config: ManagerConfig, logger: Logger, version: string): Promise<RunningManager> {
   const dataDir = resolve(config.dataDir);
+  const connectRetry = startupConnectRetry(config, logger);
   const claim = await claimDataDir({
-    dir: dataDir, init: config.init, postgres: config.postgresUrl === '' ? null : { connectionString: config.postgresUrl, schema: config.postgresSchema },
+    dir: dataDir, init: config.init, ca: config.tls || config.httpTls,
+    postgres: config.postgresUrl === '' ? null : { connectionString: config.postgresUrl, schema: config.postgresSchema }, connectRetry,
   });
   if (claim.found.created) logger.warn({ dataDir, store: claim.found.store }, 'setting up a new manager (--init)');
   else logger.info({ dataDir, ...claim.found }, 'data directory locked; fleet state found');
   try {
-    const running = await startOnDataDir(config, logger, version, dataDir);
+    const running = await startOnDataDir(config, logger, version, dataDir, connectRetry, claim.init);
     return { ...running, close: () => running.close().finally(() => claim.lock.release()) };
   } catch (error) {
     claim.lock.release();
@@ -85,22 +105,46 @@ export async function startManager(config: ManagerConfig, logger: Logger, versio
   }
 }
 
-async function startOnDataDir(config: ManagerConfig, logger: Logger, version: string, dataDir: string): Promise<RunningManager> {
-  const now = () => new Date();
+/** A test hook (METALFLEET_TEST_HOOK_INIT_KILL_AFTER, read by config.ts): dies as kill -9 would after the named step of --init. */
+function initStepDone(config: ManagerConfig, step: 'begin' | 'database' | 'secret-key' | 'ca'): void {
+  if (config.testHookInitKillAfter === step) process.kill(process.pid, 'SIGKILL');
+}
+
+/** One deadline for every step of the start that connects to PostgreSQL, and a log line for each attempt that failed. */
+function startupConnectRetry(config: ManagerConfig, logger: Logger): ConnectRetry {
+  return {
+    // On the monotonic clock: a host clock step during the start neither cuts the wait short nor stretches it.
+    deadline: performance.now() + config.storeConnectTimeoutS * 1000,
+    now: () => performance.now(),
+    onRetry: ({ attempt, reason, retryInMs, waitedMs }) =>
+      logger.warn({ attempt, reason, retryInMs, waitedS: Math.round(waitedMs / 1000), timeoutS: config.storeConnectTimeoutS }, 'PostgreSQL does not answer yet; retrying'),
+  };
+}
+
+async function startOnDataDir(
+  config: ManagerConfig, logger: Logger, version: string, dataDir: string, connectRetry: ConnectRetry, init: DataDirClaim['init'],
+): Promise<RunningManager> {
+  // One time base for every deadline, expiry and record: host clock steps are absorbed, not followed (docs/time.md).
+  const clock = openManagerClock(join(dataDir, 'clock.json'), (step) => logger[step.adopted ? 'error' : 'warn']({ offsetS: Math.round(step.gapMs / 1000) },
+    step.adopted ? 'the host clock is more than 6 h off the manager\'s time: adopted it at once; deadlines in flight may fire'
+      : 'the host clock stepped: the manager\'s time does not jump with it, it catches up at 10 % of the time that passes'));
+  if (clock.resumed) logger.info({ offsetS: Math.round(clock.offsetMs() / 1000) }, 'the manager\'s time carries on from clock.json (host clock minus manager time: offsetS)');
+  const now = clock.now;
   const ports = listenerPorts(config);
   // A port taken by another process stops the start here, before anything but the lock is written.
   await checkListenable(config.listenHost, Object.values(ports));
+  init?.begin();
+  initStepDone(config, 'begin');
   // The data directory and its databases are this user's alone (700/600), also when an older manager made them readable.
   makeDataDirPrivate(dataDir);
   if (config.postgresUrl === '') createPrivateFile(join(dataDir, 'fleet.db'));
   createPrivateFile(join(dataDir, 'telemetry.db'));
+  const onAvailabilityChange = logStoreAvailability(logger, { dataDir, postgres: config.postgresUrl !== '' });
   const openedStore = config.postgresUrl !== ''
-    ? await openPgFleetStore({ connectionString: config.postgresUrl, schema: config.postgresSchema, onAvailabilityChange: (state) => {
-      if (state.available) logger.warn('fleet store (PostgreSQL) answers again; ready');
-      else logger.error({ reason: state.reason }, 'fleet store (PostgreSQL) unreachable: writes answer 503 and /readyz is not ready until it answers again');
-    } })
-    : openSqliteFleetStore({ path: join(dataDir, 'fleet.db') });
+    ? await retryWhileUnreachable('PostgreSQL', () => openPgFleetStore({ connectionString: config.postgresUrl, schema: config.postgresSchema, onAvailabilityChange }), connectRetry)
+    : openSqliteFleetStore({ path: join(dataDir, 'fleet.db'), onAvailabilityChange });
   logger.info({ store: config.postgresUrl !== '' ? `postgresql (schema ${config.postgresSchema})` : join(dataDir, 'fleet.db') }, 'fleet state store open');
+  initStepDone(config, 'database');
   // BMC passwords are sealed at rest with a key kept out of the store; from here on the manager sees them only through `store`.
   const secretKeyFile = resolve(config.secretKeyFile !== '' ? config.secretKeyFile : join(dataDir, 'secret.key'));
   const secrets = await openSealedSecrets(openedStore, secretKeyFile).catch(async (error: unknown) => {
@@ -108,14 +152,16 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     throw error;
   });
   const store = secrets.store;
+  initStepDone(config, 'secret-key');
   if (secrets.created) logger.warn({ file: secretKeyFile, keyId: secrets.keyId }, 'created the key that seals stored BMC passwords; back it up apart from the database');
   if (secrets.sealedNow > 0) logger.warn({ count: secrets.sealedNow, keyId: secrets.keyId }, 'sealed BMC passwords that were stored in plaintext');
-  const events = new FleetEvents({ onListenerError: (error, event) => logger.error({ err: error, eventType: event.type }, 'a fleet event listener failed') });
+  const events = new FleetEvents({ onListenerError: (error, event) => logger[failureLevel(error)]({ err: error, eventType: event.type }, 'a fleet event listener failed') });
   // What an operator must look at is logged above info: someone changed a switch port, cabling disagrees, a switch fails.
   const loud: Record<string, 'warn' | 'error'> = { 'port-drift-repaired': 'warn', 'cabling-warning': 'warn', 'fabric-error': 'error', 'identity-conflict': 'warn' };
   events.on((event) => logger[loud[event.type] ?? 'info']({ event }, event.type));
 
   const pki = await serverTls(config, dataDir, logger);
+  initStepDone(config, 'ca');
   // gRPC and MQTT (the nodes' side) follow --tls; the API and dashboard follow --http-tls.
   const tls = config.tls ? pki : null;
   const tokens = createBootstrapTokens({ store, now, caFingerprint: tls?.ca.fingerprint ?? null });
@@ -124,8 +170,12 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const admin = await ensureAdminTokenFile(dataDir, apiTokens);
   if (admin.created) logger.warn({ file: admin.file }, 'created an admin API token; it is in this file (readable only by this user)');
   if (bootstrap.created) logger.warn({ file: bootstrap.file }, 'wrote a bootstrap token for agents; hand it to them with --bootstrap-token-file');
+  // All of a new manager's state is there: from now on it starts without --init.
+  init?.finish();
 
+  const withdrawals = createCommandWithdrawals(now);
   const broker = await createNodeBroker({
+    mayForward: withdrawals.mayForward,
     maxPayloadBytes: config.maxPayloadBytes,
     maxConnectionsPerAddress: config.mqttMaxConnectionsPerAddress,
     maxUnauthenticatedPacketBytes: config.mqttMaxUnauthenticatedPacketBytes,
@@ -139,25 +189,33 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     // Connections shed in a storm are counted (metalfleet_mqtt_connections_refused_total), not logged one by one.
     onEvent: (event) => (event.type === 'connection-shed' ? undefined : logger.warn({ event }, `mqtt ${event.type}`)),
   });
-  const mqttAddress = await listenAs(ports.mqtt, config.listenHost,
-    () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined));
 
-  const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db') });
+  const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db'), now });
   const telemetry: TelemetrySink[] = [rollups];
   if (config.influxUrl !== '') {
     const influx = new InfluxSink({ url: config.influxUrl, database: config.influxDatabase, onError: (error) => logger.warn({ err: error }, 'InfluxDB write failed; will retry') });
     await influx.init();
     telemetry.push(influx);
   }
+  // A sink that keeps failing (a full disk under telemetry.db, InfluxDB away) is logged when it starts and when it is over, not every 5 s.
+  const failingSinks = new Set<string>();
   const flusher = setInterval(() => {
-    for (const sink of telemetry) sink.flush().catch((error: unknown) => logger.error({ err: error, sink: sink.name }, 'telemetry flush failed'));
+    for (const sink of telemetry) {
+      sink.flush().then(() => {
+        if (failingSinks.delete(sink.name)) logger.warn({ sink: sink.name }, 'telemetry flush works again');
+      }, (error: unknown) => {
+        if (failingSinks.has(sink.name)) return;
+        failingSinks.add(sink.name);
+        logger.error({ err: error, sink: sink.name, dataDir, freeBytes: freeDiskBytes(dataDir) }, 'telemetry flush failed; retried every 5 s, logged again when it works');
+      });
+    }
   }, 5000);
 
-  const failures = createFailures({ store, events, onError: (error, context) => logger.error({ err: error, ...context }, 'failure analytics step failed') });
+  const failures = createFailures({ store, events, onError: (error, context) => logger[failureLevel(error)]({ err: error, ...context }, 'failure analytics step failed') });
   const stopFailures = failures.listen();
   let alertList: () => Alert[] = () => [];
   const registrationAdmission = createRegistrationAdmission({ concurrent: config.maxConcurrentRegistrations, retryAfterMs: config.registrationRetryAfterS * 1000 });
-  const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now },
+  const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now }, clock,
     { mqtt: () => broker.admission(), registrationsRefused: () => registrationAdmission.refused() });
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
   await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry, onIngested: (kind, lagMs) => {
@@ -167,37 +225,70 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
   const lifecycle = createLifecycle({ store, events, now });
   const controllers = startLifecycleControllers({
     store, events, lifecycle, now, offlineFailureGraceMs: config.offlineFailureGraceS * 1000,
-    onError: (error) => logger.error({ err: error }, 'lifecycle controller failed'),
+    onError: (error) => logger[failureLevel(error)]({ err: error }, 'lifecycle controller failed'),
   });
   const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }) });
-  let publicUrl = config.publicUrl;
+  const reachableHost = config.advertiseHost || urlHost(config.listenHost);
+  // The boot endpoint listens before anything can resume a reimage: the URL nodes fetch their boot script from
+  // goes into reimage commands, and it must be absolute (a relative /boot/ipxe?… was sent after a restart).
+  // Its requests wait until everything has started: what it serves is evidence the reimage controller must see.
+  const bootTokens = createBootTokens({
+    tokens, store, now,
+    limits: { discoveryTtlSeconds: config.discoveryTokenTtlS, discoveryPerMac: config.discoveryTokensPerMac, discoveryMax: config.discoveryTokensMax, installTtlSeconds: 3600 },
+  });
+  const imageDir = resolve(config.imageDir !== '' ? config.imageDir : join(dataDir, 'images'));
+  mkdirSync(imageDir, { recursive: true });
+  let grpcPort = config.grpcPort;
+  let started = () => undefined as void;
+  const bootApp = await buildBootApp({
+    store, events, now, logger,
+    managerAddress: () => `${reachableHost}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
+    imageDir, bootTokens, retryAfterS: config.discoveryTokenTtlS, started: new Promise<void>((resolve) => { started = resolve; }),
+  });
+  await listenAs(ports.boot, config.listenHost, () => bootApp.listen({ host: config.listenHost, port: config.bootPort }));
+  const listeningPort = (server: typeof bootApp.server, fallback: number) => {
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : fallback;
+  };
+  const bootPort = listeningPort(bootApp.server, config.bootPort);
+  const publicUrl = config.publicUrl !== '' ? config.publicUrl : `http://${reachableHost}:${bootPort}`;
   let dashboardUrl = config.dashboardUrl;
   const alerting = await startAlerting(config, {
     store, events, failures, reconciler: fabric.drivers.length > 0 ? fabric.reconciler : null, now, publicUrl: () => dashboardUrl, logger: logger.child({ component: 'alerting' }),
   });
   alertList = () => alerting.engine.list(now());
   const reimaging = await startReimaging(config, {
-    store, events, lifecycle, broker, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
+    store, events, lifecycle, broker, withdrawals, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
+    // At most 6 h: after a host reboot the gap is measured on the host clock, which may have been far off (docs/time.md).
+    pausedMs: clock.lastRunAt ? Math.min(6 * 3_600_000, Math.max(0, now().getTime() - clock.lastRunAt.getTime())) : 0,
   });
+  // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
+  const mqttAddress = await listenAs(ports.mqtt, config.listenHost,
+    () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined));
+  const saveClock = () => {
+    try {
+      clock.save();
+    } catch (error) {
+      logger.warn({ err: error }, 'could not write clock.json (the manager\'s time, for a restart)');
+    }
+  };
   const sweeper = setInterval(() => {
-    presence.sweep().then(controllers.sweep).catch((error: unknown) => logger.error({ err: error }, 'presence sweep failed'));
+    saveClock();
+    presence.sweep().then(controllers.sweep).catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'presence sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
 
   const grpcServer = new Server({ 'grpc.max_receive_message_length': config.grpcMaxMessageBytes });
   const register = createRegistrar({ store, events, tokens, admitDiscovered: config.admitDiscovered, newNodeId: randomUUID, now });
-  const bootTokens = createBootTokens({
-    tokens, store, now,
-    limits: { discoveryTtlSeconds: config.discoveryTokenTtlS, discoveryPerMac: config.discoveryTokensPerMac, discoveryMax: config.discoveryTokensMax, installTtlSeconds: 3600 },
-  });
   const tokenPurger = setInterval(() => {
     bootTokens.purgeExpired().then((purged) => {
       if (purged > 0) logger.info({ purged }, 'expired boot tokens deleted');
-    }).catch((error: unknown) => logger.error({ err: error }, 'boot token purge failed'));
+    }).catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'boot token purge failed'));
   }, config.bootTokenPurgeIntervalS * 1000);
   addService(grpcServer, AgentService, agentServiceHandlers({
     register,
     admission: registrationAdmission,
     store,
+    claimCommand: reimaging.outbox.claim,
     now,
     config: {
       mqttHost: config.advertiseHost,
@@ -209,16 +300,14 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
       healthIntervalMs: config.healthIntervalS * 1000,
       healthDigestIntervalMs: config.healthDigestIntervalS * 1000,
     },
-  }), { onInternalError: (method, error) => logger.error({ err: error, method }, 'gRPC call failed') });
+  }), { onInternalError: (method, error) => logger[failureLevel(error)]({ err: error, method }, 'gRPC call failed') });
   // Over TLS the handshakes are done by the storm listener, a bounded number at a time.
   const grpcListener = await listenAs(ports.grpc, config.listenHost, () => (tls
     ? listenGrpcTlsForStorm(grpcServer, { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem, maxConcurrentHandshakes: config.grpcMaxConcurrentHandshakes, maxWaitMs: config.connectWaitS * 1000 },
       { host: config.listenHost, port: config.grpcPort })
     : listenGrpcForStorm(grpcServer, ServerCredentials.createInsecure(), { host: config.listenHost, port: config.grpcPort })));
-  const grpcPort = grpcListener.address.port;
+  grpcPort = grpcListener.address.port;
 
-  const imageDir = resolve(config.imageDir !== '' ? config.imageDir : join(dataDir, 'images'));
-  mkdirSync(imageDir, { recursive: true });
   const dashboardDir = config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir();
   if (dashboardDir === null) logger.warn('the dashboard is not built (npm run build -w @metalfleet/dashboard): / serves nothing');
   const http = await buildHttpApp({
@@ -232,24 +321,13 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     boot: null,
     https: config.httpTls && pki ? { keyPem: pki.cert.keyPem, chainPem: pki.cert.chainPem } : null,
     dashboardDir,
+    broker: brokerReadiness(broker, now),
   });
   await listenAs(ports.http, config.listenHost, () => http.listen({ host: config.listenHost, port: config.httpPort }));
   const httpScheme = config.httpTls ? 'https' : 'http';
-  const bootApp = await buildBootApp({
-    store, events, now, logger,
-    managerAddress: () => `${config.advertiseHost || urlHost(config.listenHost)}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
-    imageDir, bootTokens, retryAfterS: config.discoveryTokenTtlS,
-  });
-  await listenAs(ports.boot, config.listenHost, () => bootApp.listen({ host: config.listenHost, port: config.bootPort }));
-  const listeningPort = (server: typeof http.server, fallback: number) => {
-    const address = server.address();
-    return typeof address === 'object' && address ? address.port : fallback;
-  };
   const httpPort = listeningPort(http.server, config.httpPort);
-  const bootPort = listeningPort(bootApp.server, config.bootPort);
-  const reachableHost = config.advertiseHost || urlHost(config.listenHost);
-  if (publicUrl === '') publicUrl = `http://${reachableHost}:${bootPort}`;
   if (dashboardUrl === '') dashboardUrl = `${httpScheme}://${reachableHost}:${httpPort}`;
+  started();
 
   const host = urlHost(config.listenHost);
   return {
@@ -263,6 +341,7 @@ async function startOnDataDir(config: ManagerConfig, logger: Logger, version: st
     caFingerprint: tls?.ca.fingerprint ?? null,
     async close() {
       clearInterval(sweeper);
+      saveClock();
       clearInterval(tokenPurger);
       controllers.stop();
       await alerting.stop();

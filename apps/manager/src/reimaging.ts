@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { NodeSummary } from '@metalfleet/domain';
 import {
-  createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createReimages, resumeInterruptedEffects, startRemediation, webhookDrain, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
+  createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createReimages, resumeInterruptedEffects, startRemediation, webhookDrain, type CommandWithdrawals, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
 } from '@metalfleet/fleet';
 import { IpmiDriver, RedfishDriver, type BmcDriver } from '@metalfleet/power';
 import type { BmcConfig, FleetStore } from '@metalfleet/store';
@@ -24,6 +24,8 @@ export interface ReimagingDeps {
   events: FleetEvents;
   lifecycle: Lifecycle;
   broker: NodeBroker;
+  /** Commands withdrawn from nodes' sessions (the broker drops their queued deliveries). */
+  withdrawals: CommandWithdrawals;
   tenants: Tenants;
   reconciler: FabricReconciler;
   /** Switches the reconciler programs; none: no port to settle. */
@@ -32,12 +34,14 @@ export interface ReimagingDeps {
   logger: Logger;
   /** The manager's HTTP URL as nodes reach it. */
   publicUrl: () => string;
+  /** How long the manager was down before this start (0 when unknown): added to the deadlines of reimages in flight. */
+  pausedMs: number;
 }
 
 export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps) {
   const onError = (error: unknown, context: Record<string, unknown>) => deps.logger.error({ err: error, ...context }, 'reimaging step failed');
   const outbox = createCommandOutbox({
-    store: deps.store, broker: deps.broker, events: deps.events, now: deps.now, newId: randomUUID,
+    store: deps.store, broker: deps.broker, events: deps.events, now: deps.now, newId: randomUUID, withdrawals: deps.withdrawals,
     ackTimeoutMs: config.commandAckTimeoutS * 1000, maxAttempts: config.commandMaxAttempts, maxPayloadBytes: config.maxPayloadBytes,
   });
   await outbox.listen();
@@ -78,7 +82,7 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   const enrollments = createEnrollments({ store: deps.store, events: deps.events, power: bmcDriver, now: deps.now, onError, admitOnClaim: config.admitDiscovered === 'bmc-enrollment' });
   const stopEnrollments = enrollments.listen();
   const resent = await outbox.resume();
-  const running = await reimages.start(1000);
+  const running = await reimages.start(1000, deps.pausedMs);
   // Failures whose effects (replacement, isolation) the last stop cut off: carried out now.
   // Logged, not fatal: a row the store refuses (an unknown state) must not keep the manager from starting.
   const replaced = await resumeInterruptedEffects(deps.store, executeEffects).catch((error: unknown) => {
@@ -86,7 +90,8 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     return 0;
   });
   if (resent > 0 || running.resumed > 0 || replaced > 0) {
-    deps.logger.warn({ commandsResent: resent, reimagesResumed: running.resumed, failuresResumed: replaced }, 'resumed work in flight at the last stop');
+    deps.logger.warn({ commandsResent: resent, reimagesResumed: running.resumed, failuresResumed: replaced, deadlinesMovedS: Math.round(deps.pausedMs / 1000) },
+      'resumed work in flight at the last stop (the time the manager was down does not count against reimage deadlines)');
   }
   const sweeper = setInterval(() => void outbox.sweep().catch((error: unknown) => onError(error, { step: 'command sweep' })), 1000);
   return {

@@ -4,12 +4,16 @@ import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { finding, type BackoffPolicy, type BootParameters, type ConditionFinding } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
-import { CommandExecutor } from './command-executor.ts';
+import { timestampDate } from '@bufbuild/protobuf/wkt';
+import { ClaimVerdict, type AgentService } from '@metalfleet/proto';
+import type { ServiceClient } from '@metalfleet/transport';
+import { CommandExecutor, type ClaimReply } from './command-executor.ts';
 import { HealthMonitor } from './health-monitor.ts';
 import { verifyingInstaller, type InstallImage } from './image-installer.ts';
+import { downloadRetryFor } from './resumable-download.ts';
 import type { MachineControl } from './machine-control.ts';
 import { runMqttSession } from './mqtt-session.ts';
-import { registerUntilAccepted } from './registration.ts';
+import { credentialMetadata, registerUntilAccepted, type Registration } from './registration.ts';
 import type { Spool } from './spool.ts';
 import type { SpoolRecovery } from './spool-open.ts';
 import { SpoolDrainer } from './spool-drainer.ts';
@@ -60,9 +64,9 @@ function every(ms: number, work: () => void): { reschedule: (next: number) => vo
 
 /** The condition that tells the manager this agent's spool was lost at its start (and with it undelivered reports). */
 export function spoolLostFinding(lost: SpoolRecovery): ConditionFinding {
-  const what = lost.quarantinedAs ? `was corrupt (${lost.detail}) and was moved to ${lost.quarantinedAs}` : `was empty (${lost.detail})`;
+  const what = lost.quarantinedAs ? `was corrupt (${lost.detail}) and was moved to ${lost.quarantinedAs}` : `was ${lost.reason} (${lost.detail})`;
   return finding('agent', `agent-spool-${lost.reason}`, 'warning', 'none',
-    `the agent's spool ${what} at ${lost.at.toISOString()}; a new one was made: reports not yet delivered were lost, and reboots and GPU resets issued before then are not run`);
+    `the agent's spool ${what} at ${lost.at.toISOString()}; a new one was made: reports not yet delivered were lost, and reboots and GPU resets the manager says this node took before are not run again`);
 }
 
 export function splitAddress(address: string): { host: string; port: number } {
@@ -70,6 +74,20 @@ export function splitAddress(address: string): { host: string; port: number } {
   if (bracketed?.[1] && bracketed[2]) return { host: bracketed[1], port: Number(bracketed[2]) };
   const colon = address.lastIndexOf(':');
   return colon > 0 ? { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) } : { host: address, port: 7471 };
+}
+
+const verdicts: Partial<Record<ClaimVerdict, ClaimReply['verdict']>> = {
+  [ClaimVerdict.RUN]: 'run', [ClaimVerdict.CLAIMED_BEFORE]: 'claimed-before', [ClaimVerdict.WITHDRAWN]: 'withdrawn', [ClaimVerdict.UNKNOWN]: 'unknown',
+};
+
+/** AgentService.ClaimCommand, as the executor takes it; rejects when it cannot be asked or answers nothing it knows. */
+async function claimFrom(manager: { client: ServiceClient<typeof AgentService>; registration: Registration } | null, commandId: string): Promise<ClaimReply> {
+  if (!manager) throw new Error('not registered with a manager yet');
+  const { nodeId, credential } = manager.registration;
+  const reply = await manager.client.claimCommand({ commandId }, { metadata: credentialMetadata(nodeId, credential), deadlineMs: 10_000 });
+  const verdict = verdicts[reply.verdict];
+  if (!verdict) throw new Error(`claim answered with no verdict this agent knows (${reply.verdict})`);
+  return { verdict, reason: reply.reason, managerTime: reply.managerTime ? timestampDate(reply.managerTime) : null };
 }
 
 export async function runAgent(options: AgentOptions, signal: AbortSignal): Promise<void> {
@@ -83,8 +101,11 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
   const health = new HealthMonitor({
     backend: options.backend, spool, logger, onSpooled: () => drainer.kick(), agentFindings: options.spoolLost ? [spoolLostFinding(options.spoolLost)] : [],
   });
+  // Claims go to the manager this agent is registered with, over the connection of that registration.
+  let manager: { client: ServiceClient<typeof AgentService>; registration: Registration } | null = null;
   const commands = new CommandExecutor({
-    spool, machine: options.machine, boot: options.boot, logger, onSpooled: () => drainer.kick(), installImage: options.installImage ?? verifyingInstaller(signal),
+    spool, machine: options.machine, boot: options.boot, logger, onSpooled: () => drainer.kick(), installImage: options.installImage ?? verifyingInstaller(signal, downloadRetryFor(options.boot.installWindowS)),
+    claim: (commandId) => claimFrom(manager, commandId), signal,
   });
   const evaluate = () => void health.evaluate().catch((error: unknown) => logger.warn({ err: error }, 'health evaluation failed'));
   const healthTimer = every(options.healthIntervalMs, evaluate);
@@ -113,6 +134,7 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
       const { registration } = registered;
       connection?.close();
       connection = registered.connection;
+      manager = { client: registered.connection.client, registration };
       if (registration.healthIntervalMs) healthTimer.reschedule(registration.healthIntervalMs);
       if (registration.digestIntervalMs) digestTimer.reschedule(registration.digestIntervalMs);
       const nodeLogger = logger.child({ nodeId: registration.nodeId });

@@ -17,9 +17,16 @@
 //   reset-gpu          not repeated; whether the GPU was reset is not known (failed)
 //
 // The journal in the spool records a command as started before it runs and as
-// done when its result is spooled; recover() runs once per start. When the
-// spool (and the journal with it) was lost, a reboot or GPU reset issued
-// before the loss is reported failed instead of run: it may have run already.
+// done when its result is spooled; recover() runs once per start.
+//
+// Before a new command runs, the agent claims it from the manager (gRPC
+// ClaimCommand): the manager takes it as acknowledged, or answers that it was
+// withdrawn (expired, superseded) or that this node claimed it before. Only a
+// claimed command runs; a withdrawn one is reported refused. While the manager
+// cannot be asked, the command's deadline (the manager's clock) is judged by a
+// ManagerClock, never by this node's wall clock. A power action the manager
+// says was claimed before, which the journal does not know (the spool was lost,
+// or the agent died between the claim and the journal), is not run again.
 import { create, toBinary } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
@@ -29,6 +36,7 @@ import { CommandPhase, CommandProgressSchema } from '@metalfleet/proto';
 import { decodeCommand } from './command-message.ts';
 import type { InstallImage } from './image-installer.ts';
 import type { MachineControl } from './machine-control.ts';
+import { ManagerClock } from './manager-clock.ts';
 import type { Spool } from './spool.ts';
 
 export interface CommandExecutorDeps {
@@ -41,18 +49,33 @@ export interface CommandExecutorDeps {
   onSpooled: () => void;
   /** Writes (or, simulated, fetches) the root image and returns the sha256 of what was installed. */
   installImage: InstallImage;
+  /**
+   * Asks the manager whether this node may run a command (AgentService.ClaimCommand); rejects when the
+   * manager cannot be asked. None: commands run without a claim (tests of the other rules).
+   */
+  claim?: (commandId: string) => Promise<ClaimReply>;
+  /** The manager's clock as this agent knows it; by default one on this process's monotonic clock. */
+  managerClock?: ManagerClock;
+  /** The pause between claims the manager did not answer (default: a timer). */
+  pause?: (ms: number) => Promise<void>;
+  /** Ends claims still being asked when the agent stops. */
+  signal?: AbortSignal;
   now?: () => Date;
 }
 
+/** The manager's answer to a claim (AgentService.ClaimCommand). */
+export interface ClaimReply {
+  verdict: 'run' | 'claimed-before' | 'withdrawn' | 'unknown';
+  reason: string;
+  /** The manager's clock when it answered. */
+  managerTime: Date | null;
+}
+
+/** Claims the manager did not answer are asked again after 1 s, doubling to 16 s (the default pause adds ±25% jitter). */
+const claimRetryMs = { first: 1000, max: 16_000 };
+
 /** The journal kind of a reimage's install in its own boot. */
 const installKind = 'reimage-install';
-
-/**
- * After a lost journal, a power action issued up to this long after the loss (by
- * the agent's clock) is still taken for one from before it: the manager's and the
- * agent's clocks may disagree, and refusing a new command is the safe mistake.
- */
-export const journalLossClockMarginMs = 60_000;
 
 /** How long a reboot waits for the spool to reach the broker, so the manager hears "rebooting" first. */
 const drainWaitMs = 10_000;
@@ -60,10 +83,17 @@ const drainWaitMs = 10_000;
 export class CommandExecutor {
   private readonly deps: CommandExecutorDeps;
   private readonly now: () => Date;
+  private readonly managerClock: ManagerClock;
+  private readonly pause: (ms: number) => Promise<void>;
+  /** Ids being claimed: a redelivery meanwhile is the same command. */
+  private readonly claiming = new Set<string>();
 
   constructor(deps: CommandExecutorDeps) {
     this.deps = deps;
     this.now = deps.now ?? (() => new Date());
+    this.managerClock = deps.managerClock ?? new ManagerClock();
+    // Jittered: a fleet whose manager is away does not come back to it in step.
+    this.pause = deps.pause ?? ((ms) => sleep(ms * (0.75 + Math.random() * 0.5)));
   }
 
   private report(commandId: string, phase: CommandPhase, message: string, extra: { percent?: number; verifiedSha256?: string } = {}): void {
@@ -93,9 +123,27 @@ export class CommandExecutor {
       log.info('this boot is that reimage; its result is reported from here');
       return;
     }
-    const lost = this.journalLostBefore(command, decoded.issuedAt);
-    if (lost) {
-      this.refuse(commandId, lost, payload);
+    const { claim } = this.deps;
+    if (claim && decoded.expiresAt) {
+      if (this.deps.spool.commandRecorded(commandId) || this.claiming.has(commandId)) {
+        log.info('duplicate delivery of a command already started; ignored');
+        return;
+      }
+      this.claiming.add(commandId);
+      try {
+        const refusal = await this.claimed(commandId, command, decoded.expiresAt, claim, log);
+        if (refusal === 'stopped') return; // the next agent process claims it again at its redelivery
+        if (refusal) {
+          this.refuse(commandId, refusal.reason, payload, refusal.phase);
+          return;
+        }
+      } finally {
+        this.claiming.delete(commandId);
+      }
+    } else if (crashRecovery[command.kind] !== 'run-again' && this.deps.spool.journalLostAt()) {
+      // A manager that takes no claims cannot say whether this node ran the command before the journal was lost.
+      this.refuse(commandId, `journal lost, not repeated: the agent's spool was lost (corrupt or empty) at ${this.deps.spool.journalLostAt()?.toISOString()}, `
+        + 'and this manager does not say whether this node took the command before; send it again from an up-to-date manager to run it', payload);
       return;
     }
     const recorded = this.deps.spool.startCommand({ key: commandId, kind: command.kind, payload, bootId: this.bootId }, this.now());
@@ -109,25 +157,49 @@ export class CommandExecutor {
   }
 
   /**
-   * Why a power action must not run because the journal that would say whether it
-   * already ran was lost after it was issued; null when it may run. A reimage may:
-   * each of its steps has the same effect twice (docs/agent-commands.md).
+   * Claims the command from the manager, asking again while it cannot answer. Null: claimed, run it; 'stopped': the agent stopped first.
+   * Otherwise why not, and how to report it: refused (withdrawn, unknown, past its deadline) or failed
+   * (a power action this node claimed before that the journal does not know: it may have run).
    */
-  private journalLostBefore(command: AgentCommand, issuedAt: Date | null): string | null {
-    if (crashRecovery[command.kind] === 'run-again') return null;
-    const lostAt = this.deps.spool.journalLostAt();
-    if (!lostAt) return null;
-    if (issuedAt && issuedAt.getTime() > lostAt.getTime() + journalLossClockMarginMs) return null;
-    return `journal lost, not repeated: the agent's spool was lost (corrupt or empty) at ${lostAt.toISOString()}, and this command was issued `
-      + `${issuedAt ? `at ${issuedAt.toISOString()}, ` : ''}before that or close to it, so whether it already ran is not known; send it again to run it`;
+  private async claimed(commandId: string, command: AgentCommand, expiresAt: Date, claim: (id: string) => Promise<ClaimReply>, log: Logger):
+    Promise<{ reason: string; phase: CommandPhase } | 'stopped' | null> {
+    for (let pauseMs = claimRetryMs.first; ; pauseMs = Math.min(pauseMs * 2, claimRetryMs.max)) {
+      if (this.deps.signal?.aborted) return 'stopped';
+      const sentAt = this.managerClock.mark();
+      let reply: ClaimReply | null = null;
+      try {
+        reply = await claim(commandId);
+      } catch (error) {
+        log.warn({ err: error }, 'the manager did not answer the claim of a command; asking again');
+      }
+      if (reply) {
+        if (reply.managerTime) this.managerClock.observe(reply.managerTime, sentAt);
+        switch (reply.verdict) {
+          case 'run':
+            return null;
+          case 'claimed-before':
+            if (crashRecovery[command.kind] === 'run-again') return null;
+            return { phase: CommandPhase.FAILED, reason: `not repeated: the manager says this node took the command before (${reply.reason}), and this agent's journal has no record of it `
+              + '(its spool was lost, or it stopped between the claim and the journal), so whether it already ran is not known; send it again to run it' };
+          case 'withdrawn':
+          case 'unknown':
+            return { phase: CommandPhase.REFUSED, reason: `not run: ${reply.reason}` };
+        }
+      }
+      // Judged against the manager's clock only (a reference from an earlier answer): this node's clock is not asked.
+      if (this.managerClock.passed(expiresAt)) {
+        return { phase: CommandPhase.REFUSED, reason: `not run: its deadline (${expiresAt.toISOString()}, the manager's clock) passed before the manager could be asked` };
+      }
+      await this.pause(pauseMs);
+    }
   }
 
-  /** A command that does not fit: reported failed with the reason (once), never run. */
-  private refuse(commandId: string, error: string, payload: Uint8Array): void {
+  /** A command that does not fit, or may not run: reported (failed, or refused) with the reason (once), never run. */
+  private refuse(commandId: string, error: string, payload: Uint8Array, phase = CommandPhase.FAILED): void {
     this.deps.logger.warn({ commandId, error }, 'command refused');
     if (commandId === '') return; // nothing to report it against; the manager gives up after its last delivery
     if (this.deps.spool.startCommand({ key: commandId, kind: 'refused', payload, bootId: this.bootId }, this.now()) !== 'new') return;
-    this.report(commandId, CommandPhase.FAILED, error);
+    this.report(commandId, phase, error);
     this.deps.spool.finishCommand(commandId);
   }
 

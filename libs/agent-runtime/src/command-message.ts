@@ -9,8 +9,12 @@ import { checkAgentCommand, type AgentCommand } from '@metalfleet/domain';
 import { CommandSchema, type Command } from '@metalfleet/proto';
 
 export type DecodedCommand =
-  /** `issuedAt`: when the manager sent this delivery (its clock); null when the message does not say. */
-  | { ok: true; commandId: string; command: AgentCommand; issuedAt: Date | null }
+  /**
+   * `issuedAt`: when the manager sent this delivery; `firstIssuedAt`: when it first sent the command;
+   * `expiresAt`: after when the manager may have given it up. All three in the manager's clock; null when
+   * the message does not say (a manager from before deadlines: then it takes no claims either).
+   */
+  | { ok: true; commandId: string; command: AgentCommand; issuedAt: Date | null; firstIssuedAt: Date | null; expiresAt: Date | null }
   /** `commandId` is '' when the message is not readable or names none: nothing to report to. */
   | { ok: false; commandId: string; error: string };
 
@@ -42,6 +46,8 @@ export function decodeCommand(payload: Uint8Array): DecodedCommand {
   // An unset oneof is also what a kind added after this agent was built looks like.
   if (!mapped) return { ok: false, commandId, error: 'command of no kind this agent knows (none set, or one newer than this agent)' };
   const checked = checkAgentCommand(mapped.kind, mapped.args);
-  const issuedAt = message.issuedAt ? timestampDate(message.issuedAt) : null;
-  return checked.ok ? { ok: true, commandId, command: checked.command, issuedAt } : { ok: false, commandId, error: `refused: ${checked.error}` };
+  const time = (t: typeof message.issuedAt) => (t ? timestampDate(t) : null);
+  return checked.ok
+    ? { ok: true, commandId, command: checked.command, issuedAt: time(message.issuedAt), firstIssuedAt: time(message.firstIssuedAt), expiresAt: time(message.expiresAt) }
+    : { ok: false, commandId, error: `refused: ${checked.error}` };
 }

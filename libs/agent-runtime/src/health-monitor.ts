@@ -24,7 +24,8 @@ export interface HealthMonitorDeps {
 export class HealthMonitor {
   private readonly deps: HealthMonitorDeps;
   private current: HealthCondition[] = [];
-  private previousGpus: { snapshots: GpuSnapshot[]; at: Date } | undefined;
+  /** The last GPU readings and when (monotonic ms: a wall-clock step must not make a rate out of nothing). */
+  private previousGpus: { snapshots: GpuSnapshot[]; atMs: number } | undefined;
   private running: Promise<HealthChange[]> | null = null;
 
   constructor(deps: HealthMonitorDeps) {
@@ -47,9 +48,10 @@ export class HealthMonitor {
     const { backend, spool, logger } = this.deps;
     const readings = await backend.health();
     const now = new Date();
-    const previous = this.previousGpus ? { snapshots: this.previousGpus.snapshots, elapsedSeconds: (now.getTime() - this.previousGpus.at.getTime()) / 1000 } : undefined;
+    const nowMs = performance.now();
+    const previous = this.previousGpus ? { snapshots: this.previousGpus.snapshots, elapsedSeconds: (nowMs - this.previousGpus.atMs) / 1000 } : undefined;
     const findings = [...evaluateHealth(readings, { ...backend.expectations(), now, ...(previous ? { previous } : {}) }), ...(this.deps.agentFindings ?? [])];
-    if (readings.gpus?.ok) this.previousGpus = { snapshots: readings.gpus.gpus, at: now };
+    if (readings.gpus?.ok) this.previousGpus = { snapshots: readings.gpus.gpus, atMs: nowMs };
     const diff = diffHealth(this.current, findings, now);
     this.current = diff.current;
     if (diff.changes.length > 0) {

@@ -6,33 +6,64 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { diskInstaller, verifyingInstaller } from './image-installer.ts';
+import { defaultDownloadRetry, downloadRetryFor } from './resumable-download.ts';
 
 const image = randomBytes(3 * 2 ** 20);
 const sha = createHash('sha256').update(image).digest('hex');
+const other = randomBytes(3 * 2 ** 20);
+const otherSha = createHash('sha256').update(other).digest('hex');
 let server: Server | null = null;
+/** The Range header of each request ('none' without), and the If-Range beside it. */
 const ranges: string[] = [];
+const ifRanges: string[] = [];
+/** Body bytes the server sent, over all requests. */
+let sent = 0;
 
-/** Serves the image with range support; the first full download is cut after 1 MiB, as a dropped link would. */
-async function serve(options: { cutFirst: boolean; downFor?: number }): Promise<string> {
+interface Served {
+  /** Cut the first full download after 1 MiB, as a dropped link would. */
+  cutFirst: boolean;
+  /** Drop this many connections before any answer (a manager restarting). */
+  downFor?: number;
+  /** After this many requests the file is `other` (the image was replaced between tries). */
+  changeAfter?: number;
+  /** A broken server: answers ranges without checking If-Range, and with the validators of the first file. */
+  ignoreIfRange?: boolean;
+}
+
+const etagOf = (data: Buffer) => `"${createHash('sha256').update(data).digest('hex').slice(0, 16)}"`;
+const digestOf = (data: Buffer) => `sha-256=:${createHash('sha256').update(data).digest('base64')}:`;
+
+/** Serves the image as the manager does: ranges, a strong ETag checked by If-Range, Repr-Digest. */
+async function serve(options: Served): Promise<string> {
   let cut = options.cutFirst;
   let down = options.downFor ?? 0;
+  let requests = 0;
   server = createServer((req, res) => {
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    requests += 1;
+    const file = options.changeAfter !== undefined && requests > options.changeAfter ? other : image;
     ranges.push(req.headers.range ?? 'none');
-    // A manager that is restarting: the connection drops before any answer.
+    ifRanges.push(String(req.headers['if-range'] ?? 'none'));
     if (down > 0) {
       down -= 1;
       return void req.socket.destroy();
     }
     if (req.url !== '/root.img') return void res.writeHead(404).end();
-    const start = range ? Number(range[1]) : 0;
-    res.writeHead(range ? 206 : 200, { 'content-length': image.length - start });
+    const asked = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const fresh = options.ignoreIfRange || req.headers['if-range'] === undefined || req.headers['if-range'] === etagOf(file);
+    const start = asked && fresh ? Number(asked[1]) : 0;
+    const validators = options.ignoreIfRange && start > 0 ? { etag: etagOf(image), 'repr-digest': digestOf(image) } : { etag: etagOf(file), 'repr-digest': digestOf(file) };
+    const body = file.subarray(start);
+    res.writeHead(start > 0 ? 206 : 200, {
+      'content-length': body.length, ...validators, ...(start > 0 ? { 'content-range': `bytes ${start}-${file.length - 1}/${file.length}` } : {}),
+    });
     if (cut) {
       cut = false;
-      res.write(image.subarray(0, 2 ** 20), () => res.destroy());
+      sent += 2 ** 20;
+      res.write(body.subarray(0, 2 ** 20), () => res.destroy());
       return;
     }
-    res.end(image.subarray(start));
+    sent += body.length;
+    res.end(body);
   });
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -42,6 +73,8 @@ afterEach(() => {
   server?.close();
   server = null;
   ranges.length = 0;
+  ifRanges.length = 0;
+  sent = 0;
 });
 
 function disk(bytes: number): { path: string; sizeBytes: number } {
@@ -99,8 +132,67 @@ describe('a manager restarting during the download', () => {
     await expect(verifyingInstaller(undefined, { windowMs: 50, firstPauseMs: 5 })(`${base}/root.img`, () => undefined)).rejects.toThrow();
     server?.close();
     ranges.length = 0;
+    ifRanges.length = 0;
     const served = await serve({ cutFirst: false });
     await expect(verifyingInstaller(undefined, quick)(`${served}/gone.img`, () => undefined)).rejects.toThrow('HTTP 404');
     expect(ranges.length).toBe(1);
+  });
+});
+
+describe('resuming a cut download', () => {
+  const quick = { windowMs: 60_000, firstPauseMs: 5 };
+
+  it('the simulated installer asks only for the rest, conditional on the version it started (it downloaded everything again)', async () => {
+    const base = await serve({ cutFirst: true });
+    const seen: number[] = [];
+    expect(await verifyingInstaller(undefined, quick)(`${base}/root.img`, (p) => seen.push(p.bytes))).toMatchObject({ sha256: sha });
+    expect(ranges).toEqual(['none', expect.stringMatching(/^bytes=\d+-$/)]);
+    expect(ifRanges[1]).toBe(etagOf(image));
+    const resumedAt = Number(/\d+/.exec(ranges[1] ?? '')?.[0]);
+    expect(resumedAt).toBeGreaterThan(0);
+    // Fewer bytes than the whole image went over the wire again.
+    expect(sent - 2 ** 20).toBe(image.length - resumedAt);
+    expect(seen.at(-1)).toBe(image.length);
+  }, 20_000);
+
+  it('the disk installer sends the same If-Range', async () => {
+    const base = await serve({ cutFirst: true, downFor: 0 });
+    const target = disk(4 * 2 ** 20);
+    expect((await diskInstaller(async () => target, undefined, quick)(`${base}/root.img`, () => undefined)).sha256).toBe(sha);
+    // Every try after the first asks for the rest of the version it started with.
+    expect(ranges[0]).toBe('none');
+    expect(ranges.slice(1)).toEqual(ranges.slice(1).map(() => expect.stringMatching(/^bytes=[1-9]\d*-$/)));
+    expect(ifRanges.slice(1)).toEqual(ifRanges.slice(1).map(() => etagOf(image)));
+    expect(ranges.length).toBeGreaterThan(1);
+  }, 20_000);
+
+  it('starts over from byte 0 when the image changed between tries (If-Range: the whole new image)', async () => {
+    const base = await serve({ cutFirst: true, changeAfter: 1 });
+    const target = disk(4 * 2 ** 20);
+    const result = await diskInstaller(async () => target, undefined, quick)(`${base}/root.img`, () => undefined);
+    // The new image, whole: nothing of the first one spliced in.
+    expect(result).toMatchObject({ sha256: otherSha, bytes: other.length });
+    expect(readFileSync(target.path).subarray(0, other.length).equals(other)).toBe(true);
+    expect(await verifyingInstaller(undefined, quick)(`${base}/root.img`, () => undefined)).toMatchObject({ sha256: otherSha });
+  }, 20_000);
+
+  it('starts over when the assembled image does not match the server\'s digest (a server that splices), and then verifies', async () => {
+    // The broken server resumes into the replaced file with the first file's validators: only the whole-image check sees it.
+    const base = await serve({ cutFirst: true, changeAfter: 1, ignoreIfRange: true });
+    const target = disk(4 * 2 ** 20);
+    const installer = diskInstaller(async () => target, undefined, quick);
+    await expect(installer(`${base}/root.img`, () => undefined)).resolves.toMatchObject({ sha256: otherSha, bytes: other.length });
+    // First the whole image, then the rest (spliced, refused), then from 0 again.
+    expect(ranges[0]).toBe('none');
+    expect(ranges[1]).toMatch(/^bytes=\d+-$/);
+    expect(ranges[2]).toBe('none');
+  }, 20_000);
+});
+
+describe('the retry window', () => {
+  it('is the manager\'s install window from the kernel command line, else 10 minutes', () => {
+    expect(downloadRetryFor(900).windowMs).toBe(900_000);
+    expect(downloadRetryFor(undefined)).toEqual(defaultDownloadRetry);
+    expect(defaultDownloadRetry.windowMs).toBe(600_000);
   });
 });

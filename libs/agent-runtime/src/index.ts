@@ -13,3 +13,4 @@ export * from './machine-control.ts';
 export * from './image-verifier.ts';
 export * from './simulated-node.ts';
 export * from './image-installer.ts';
+export * from './resumable-download.ts';

@@ -1,7 +1,8 @@
 // Delivers the spool to the broker in order: publish the oldest entry (QoS 1),
-// remove it once the broker acknowledged it, repeat. A dropped connection
-// leaves the entry in the spool; the next session sends it again, and the
-// manager stores each event once by its id.
+// remove it once the broker acknowledged it, repeat. The manager acknowledges
+// only what it stored; a dropped connection (or one it closed because a write
+// failed) leaves the entry in the spool, the next session sends it again, and
+// the manager stores each report once by its id.
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { nodeTopic, type NodeTopicKind } from '@metalfleet/transport';
@@ -36,6 +37,9 @@ export class SpoolDrainer {
       .catch((error: unknown) => this.logger.warn({ err: error, pending: this.spool.size() }, 'spool delivery paused; will resume on reconnect'))
       .finally(() => {
         this.draining = false;
+        // A new connection came while the old one's last publish was pending (it is sent again on the new one, and
+        // its PUBACK ends that loop): its own drain was refused then, so it starts now.
+        if (this.session !== session) this.kick();
       });
   }
 

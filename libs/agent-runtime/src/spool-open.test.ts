@@ -107,6 +107,15 @@ describe('opening a spool that is not sound', () => {
     expect(reopened.spool('node').journalLostAt()).toEqual(new Date('2026-11-27T12:00:00Z'));
   });
 
+  it('missing where the agent ran before (it has a credential): a new spool that remembers the journal was lost', () => {
+    const path = spoolPath();
+    const file = new SpoolFile(path, () => new Date('2026-11-27T12:00:00Z'), true);
+    files.push(file);
+    expect(file.recovery).toMatchObject({ reason: 'missing', quarantinedAs: null });
+    expect(file.spool('node').journalLostAt()).toEqual(new Date('2026-11-27T12:00:00Z'));
+    expectWorking(path, file);
+  });
+
   it('a spool that cannot be opened this once (not damage: SQLITE_CANTOPEN) is left where it is, and the open fails', () => {
     const path = spoolPath();
     mkdirSync(path);

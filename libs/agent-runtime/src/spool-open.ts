@@ -1,7 +1,8 @@
 // Opening the spool file so that a bad one never stops the agent: a spool that
 // cannot be opened, fails SQLite's quick_check, or is not a spool (wrong
 // schema) is moved aside (quarantined, a few kept for a person to look at) and
-// a new one is made; a zero-length one is replaced. Either way the new spool
+// a new one is made; a zero-length one is replaced, and so is one that is
+// missing where the agent has run before (it has a saved credential). Either way the new spool
 // records when the old one was lost, because with it went the command journal
 // (what already ran): see journalLostAt and docs/agent-commands.md.
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { DatabaseSync } from 'node:sqlite';
 
 /** What was wrong with the spool file found at open, and where it went. */
 export interface SpoolRecovery {
-  reason: 'corrupt' | 'empty';
+  reason: 'corrupt' | 'empty' | 'missing';
   /** What SQLite (or the schema check) said. */
   detail: string;
   /** The file it was moved to; null when there was nothing to keep (zero-length). */
@@ -98,8 +99,10 @@ function quarantine(path: string, at: Date): string {
 /**
  * The spool database at `path`, sound: a new one when it was missing, a
  * rebuilt one (with `recovery` saying why) when it was empty or not usable.
+ * `ranBefore`: the agent has state from an earlier run (a saved credential), so
+ * a missing spool was lost, not never made, and is treated like an empty one.
  */
-export function openSpoolDatabase(path: string, now: () => Date = () => new Date()): { db: DatabaseSync; recovery: SpoolRecovery | null } {
+export function openSpoolDatabase(path: string, now: () => Date = () => new Date(), ranBefore = false): { db: DatabaseSync; recovery: SpoolRecovery | null } {
   if (path === ':memory:') {
     const db = new DatabaseSync(path);
     db.exec(schema);
@@ -108,7 +111,11 @@ export function openSpoolDatabase(path: string, now: () => Date = () => new Date
   mkdirSync(dirname(path), { recursive: true });
   const size = existsSync(path) ? statSync(path).size : null;
   let recovery: SpoolRecovery | null = null;
-  if (size === 0 && !(existsSync(`${path}-wal`) && statSync(`${path}-wal`).size > 0)) {
+  if (size === null && ranBefore) {
+    rmSync(`${path}-wal`, { force: true });
+    rmSync(`${path}-shm`, { force: true });
+    recovery = { reason: 'missing', detail: 'the spool file was missing, but the agent has run here before (it has a saved credential)', quarantinedAs: null, at: now() };
+  } else if (size === 0 && !(existsSync(`${path}-wal`) && statSync(`${path}-wal`).size > 0)) {
     // Nothing in it to keep, and SQLite would take it for a new database.
     rmSync(path, { force: true });
     rmSync(`${path}-shm`, { force: true });

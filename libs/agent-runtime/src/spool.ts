@@ -26,8 +26,9 @@ export class SpoolFile {
   /** What was wrong with the file found at open (it was quarantined or replaced), or null. The caller logs it. */
   readonly recovery: SpoolRecovery | null;
 
-  constructor(path: string, now?: () => Date) {
-    ({ db: this.db, recovery: this.recovery } = openSpoolDatabase(path, now));
+  /** `ranBefore`: the agent has state from an earlier run, so a missing file was lost (see openSpoolDatabase). */
+  constructor(path: string, now?: () => Date, ranBefore = false) {
+    ({ db: this.db, recovery: this.recovery } = openSpoolDatabase(path, now, ranBefore));
   }
 
   spool(namespace: string, maxEntries = 10_000): Spool {
@@ -106,6 +107,13 @@ export class Spool {
     if (inserted) return 'new';
     const row = this.db.prepare('SELECT done FROM command_journal WHERE namespace = ? AND key = ?').get(this.ns, entry.key) as { done: number };
     return row.done ? 'done' : 'started';
+  }
+
+  /** What the journal knows of `key` (read only): 'started', 'done', or null when it was never started. */
+  commandRecorded(key: string): 'started' | 'done' | null {
+    if (this.db.prepare('SELECT 1 FROM executed WHERE namespace = ? AND key = ?').get(this.ns, key)) return 'done';
+    const row = this.db.prepare('SELECT done FROM command_journal WHERE namespace = ? AND key = ?').get(this.ns, key) as { done: number } | undefined;
+    return row ? (row.done ? 'done' : 'started') : null;
   }
 
   /** Records that a started command is over (its result is in the spool, or it needs nothing more from this agent). */

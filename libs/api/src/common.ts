@@ -24,11 +24,16 @@ export const ReadinessCheck = Type.Object({
   ready: Type.Boolean(),
   since: Timestamp,
   message: Type.String({ description: 'What is wrong, for an operator; empty when ready.' }),
+  problem: Type.Optional(Type.String({ description: 'For the store: unreachable, disk-full or not-writable; absent when ready.' })),
 });
 
 /** /readyz: 200 when every dependency answers, 503 naming the ones that do not (the process itself lives: see /healthz). */
 export const Readiness = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('not-ready')]),
-  checks: Type.Object({ store: ReadinessCheck }),
+  checks: Type.Object({
+    store: ReadinessCheck,
+    /** The embedded MQTT broker listens (absent where the API runs without one, as in tests). */
+    broker: Type.Optional(ReadinessCheck),
+  }),
 });
 export type Readiness = Static<typeof Readiness>;

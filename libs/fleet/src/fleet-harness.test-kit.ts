@@ -57,6 +57,7 @@ export async function startFleet(options: HarnessOptions) {
   const tenants = createTenants({ store, events, lifecycle, now, newId, pools, vlansOnPorts: reconciler.vlansOnPorts });
   const broker = await createNodeBroker({ maxPayloadBytes: 65536, authenticateNode: async () => false });
   const outbox = createCommandOutbox({ store, broker, events, now, newId, ackTimeoutMs: 60_000, maxAttempts: 2, maxPayloadBytes: 65536 });
+  await outbox.listen();
   const settleFabric = async () => {
     if (options.fabricDown?.()) throw new Error('switch leaf-1 unreachable');
     await reconciler.reconcile();
@@ -98,7 +99,7 @@ export async function startFleet(options: HarnessOptions) {
   };
 
   return {
-    store, events, seen, errors, lifecycle, reconciler, driver, tenants, outbox, reimages, templates, addNode, activeIn, node, executeEffects, resumeEffects,
+    store, events, seen, errors, lifecycle, reconciler, driver, tenants, broker, outbox, reimages, templates, addNode, activeIn, node, executeEffects, resumeEffects,
     async close() {
       await broker.close();
       await store.close();

@@ -12,6 +12,7 @@ export * from './events/fleet-events.ts';
 
 // Controllers: the lifecycle, its effects, reimages, commands, presence, remediation, the fabric.
 export * from './controllers/command-outbox.ts';
+export * from './controllers/command-withdrawals.ts';
 export * from './controllers/fabric-reconciler.ts';
 export * from './controllers/lifecycle-controllers.ts';
 export * from './controllers/lifecycle-effects.ts';
@@ -38,6 +39,10 @@ export * from './secrets/sealed-secrets.ts';
 export * from './secrets/secret-box.ts';
 export * from './secrets/secret-key-file.ts';
 export * from './secrets/secrets.ts';
+
+// The manager's clock: steady across host clock steps, carried on across restarts.
+export * from './time/clock-anchor.ts';
+export * from './time/steady-clock.ts';
 
 // Failure analytics and alerting.
 export * from './alerting/alert-engine.ts';

@@ -15,6 +15,7 @@ import { createConnectionLimiter, createUnauthenticatedLimiter } from './connect
 import { guardMqttFrames, type FrameGuard } from './mqtt-frame-guard.ts';
 import { brokerBacklog, listenForStorm, type StormListener } from './storm-listener.ts';
 import { serverTlsOptions } from './tls-policy.ts';
+import { createStoredBeforeAck } from './stored-before-ack.ts';
 
 export type BrokerEvent =
   | { type: 'auth-failed'; clientId: string; reason: string }
@@ -25,6 +26,8 @@ export type BrokerEvent =
   | { type: 'connection-refused'; address: string; reason: string }
   /** Closed unread by admission control (too many connections being set up): counted, not worth a log line each. */
   | { type: 'connection-shed'; address: string; reason: 'queue-full' | 'waited-too-long' };
+  /** A message to a node that mayForward refused (a withdrawn command): not sent, and gone from the node's session. */
+  | { type: 'forward-withheld'; nodeId: string; topic: string };
 
 export interface BrokerOptions {
   /** Checks a node's credential; resolves false for an unknown node or a wrong secret. */
@@ -45,6 +48,11 @@ export interface BrokerOptions {
   connectTimeoutMs?: number;
   /** The broker never logs; the app decides what to do with these. */
   onEvent?: (event: BrokerEvent) => void;
+  /**
+   * Whether a message to a node may still go out (default: all may). Asked for each delivery, queued ones
+   * included: one refused when a node reconnects is also removed from the node's persistent session.
+   */
+  mayForward?: (topic: string, payload: Buffer) => boolean;
 }
 
 export interface BrokerMessage {
@@ -55,12 +63,18 @@ export interface BrokerMessage {
 export interface NodeBroker {
   /** Plain TCP, or TLS when a key and certificate chain are given. */
   listen(port: number, host: string, tls?: { keyPem: string; chainPem: string }): Promise<AddressInfo>;
-  /** In-process subscription (the manager's side); the handler's errors are reported as client-error events. */
+  /**
+   * In-process subscription (the manager's side). A node's QoS 1 publish is acknowledged only after the handler
+   * finished: one that throws (a store write failed) gets no PUBACK, its connection is closed and the node sends it
+   * again (stored-before-ack.ts); the error is reported as a client-error event.
+   */
   subscribe(filter: string, handler: (message: BrokerMessage) => Promise<void> | void): Promise<void>;
   publish(topic: string, payload: Uint8Array, options: { qos: 0 | 1; retain: boolean }): Promise<void>;
   connectedClients(): number;
   /** Admission control now: connections being set up, waiting for their turn, and closed unread so far. */
   admission(): { connecting: number; waiting: number; shed: number };
+  /** Whether it listens and has not been closed (for /readyz). */
+  listening(): boolean;
   close(): Promise<void>;
 }
 
@@ -90,6 +104,8 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
   // and what takes it off the count of unauthenticated connections.
   const connections = new WeakMap<Duplex, { guard: FrameGuard; authenticated: () => void }>();
   const authenticatedLimit = options.maxPayloadBytes + publishOverheadBytes;
+  const reports = createStoredBeforeAck((client, topic, error) =>
+    emit({ type: 'client-error', clientId: client.id, message: `publish on ${topic} not stored, not acknowledged: ${String(error)}` }));
 
   const aedes = await Aedes.createBroker({
     connectTimeout: options.connectTimeoutMs ?? 10_000,
@@ -140,7 +156,7 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
       // (aedes tests each retained topic against a new subscription): a power-on storm of N nodes
       // would cost N² topic matches, and the last nodes of 5,000 waited a minute for their SUBACK.
       packet.retain = false;
-      done(null);
+      reports.beforeAck(client, packet, done);
     },
 
     authorizeSubscribe: (client, subscription, done) => {
@@ -155,7 +171,13 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
     // Defence in depth: even with a subscription in place, a node receives only its own commands.
     authorizeForward: (client, packet) => {
       const nodeId = nodeIds.get(client);
-      return nodeId !== undefined && maySubscribe(nodeId, packet.topic) ? packet : null;
+      if (nodeId === undefined || !maySubscribe(nodeId, packet.topic)) return null;
+      // A withdrawn command: aedes drops it from the session instead of sending it.
+      if (options.mayForward && !options.mayForward(packet.topic, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload)) {
+        emit({ type: 'forward-withheld', nodeId, topic: packet.topic });
+        return null;
+      }
+      return packet;
     },
 
     published: (_packet, _client, done) => done(null),
@@ -228,9 +250,11 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
 
     subscribe: (filter, handler) =>
       new Promise((resolve) => {
+        reports.add(filter, handler);
         aedes.subscribe(
           filter,
           (packet: PublishPacket, callback: () => void) => {
+            if (Buffer.isBuffer(packet.payload) && reports.alreadyHandled(packet.payload)) return callback();
             const failed = (error: unknown) => emit({ type: 'client-error', clientId: '(manager)', message: String(error) });
             try {
               const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
@@ -257,6 +281,8 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
 
     connectedClients: () => aedes.connectedClients,
     admission: () => ({ connecting: gate.active(), waiting: gate.waiting(), shed: gate.shed() }),
+
+    listening: () => !aedes.closed && (listener?.listening() ?? false),
 
     close: async () => {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));

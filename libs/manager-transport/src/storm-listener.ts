@@ -33,6 +33,8 @@ export interface StormListener {
   address: AddressInfo;
   /** Stops accepting. Accepted connections belong to whoever took them (broker, gRPC server), which closes them. */
   close(): Promise<void>;
+  /** Whether a socket still listens (for /readyz). */
+  listening(): boolean;
 }
 
 export interface StormListenerOptions {
@@ -60,7 +62,7 @@ export async function listenForStorm(options: StormListenerOptions, onConnection
   try {
     const address = await listenOne(options.port);
     for (let i = 1; i < (options.sockets ?? 16); i += 1) await listenOne(address.port);
-    return { address, close };
+    return { address, close, listening: () => servers.some((server) => server.listening) };
   } catch (error) {
     await close();
     throw error;

@@ -6,7 +6,9 @@ export type DataDirErrorCode =
   | 'database-missing'
   | 'database-empty'
   | 'database-corrupt'
-  | 'init-over-existing';
+  | 'init-over-existing'
+  | 'init-incomplete'
+  | 'ca-missing';
 
 export class DataDirError extends Error {
   readonly code: DataDirErrorCode;

@@ -32,7 +32,8 @@ function holderPid(db: DatabaseSync): number | null {
   }
 }
 
-function refuse(dir: string, pid: number | null): DataDirError {
+/** The refusal a second manager gets, naming the holder's pid where known. */
+export function refuseLocked(dir: string, pid: number | null): DataDirError {
   const who = pid === null ? 'another manager' : `another manager (pid ${pid})`;
   return new DataDirError('data-dir-locked', `data directory ${dir} is in use by ${who}: one manager per data directory; stop that one first`);
 }
@@ -57,12 +58,12 @@ export function lockDataDir(dir: string, pid: number = process.pid): DataDirLock
     }
   };
   try {
-    if (!take()) throw refuse(dir, holderPid(db));
+    if (!take()) throw refuseLocked(dir, holderPid(db));
     db.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL, since INTEGER NOT NULL)');
     db.exec('DELETE FROM holder');
     db.prepare('INSERT INTO holder (pid, since) VALUES (?, ?)').run(pid, Date.now());
     db.exec('COMMIT');
-    if (!take()) throw refuse(dir, holderPid(db));
+    if (!take()) throw refuseLocked(dir, holderPid(db));
   } catch (error) {
     db.close();
     throw error;

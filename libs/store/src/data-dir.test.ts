@@ -49,6 +49,16 @@ describe('the data directory lock', () => {
     lockDataDir(dir).release();
   });
 
+  it('refuses a second claim also after manager.lock was deleted under the first', async () => {
+    const dir = await realDataDir();
+    const first = await claimDataDir({ dir, init: false, postgres: null });
+    rmSync(join(dir, 'manager.lock'));
+    const error = await refusal(claimDataDir({ dir, init: false, postgres: null }));
+    expect(error.code).toBe('data-dir-locked');
+    expect(error.message).toBe(`data directory ${dir} is in use by another manager (pid ${process.pid}): one manager per data directory; stop that one first`);
+    first.lock.release();
+  });
+
   it('is let go by a process killed with SIGKILL', async () => {
     const dir = newDir();
     mkdirSync(dir);
@@ -65,6 +75,36 @@ describe('the data directory lock', () => {
 });
 
 describe('claiming a data directory', () => {
+  it('refuses a fleet whose CA is missing when TLS needs it, unless pki/ was made empty on purpose', async () => {
+    const dir = await realDataDir();
+    const error = await refusal(claimDataDir({ dir, init: false, ca: true, postgres: null }));
+    expect(error.code).toBe('ca-missing');
+    expect(error.message).toContain(`${dir}/pki is missing, but ${dir} holds a fleet: restore pki/ (ca.crt and ca.key) from a backup`);
+    (await claimDataDir({ dir, init: false, ca: false, postgres: null })).lock.release();
+    mkdirSync(join(dir, 'pki'));
+    (await claimDataDir({ dir, init: false, ca: true, postgres: null })).lock.release();
+  });
+
+  it('an --init cut short: refused without --init, taken up again by --init and finished', async () => {
+    const dir = newDir();
+    const first = await claimDataDir({ dir, init: true, postgres: null });
+    first.init?.begin();
+    await openSqliteFleetStore({ path: join(dir, 'fleet.db') }).close();
+    first.lock.release();
+    const error = await refusal(claimDataDir({ dir, init: false, postgres: null }));
+    expect(error.code).toBe('init-incomplete');
+    expect(error.message).toBe(`an --init of ${dir} was cut short (${dir}/init-incomplete is there; it holds fleet.db): start with --init again to finish it, ` +
+      `or to start over instead, move ${dir} aside and start with --init`);
+    const again = await claimDataDir({ dir, init: true, postgres: null });
+    expect(again.found.created).toBe(true);
+    again.init?.begin();
+    again.init?.finish();
+    again.lock.release();
+    const found = await claimDataDir({ dir, init: false, postgres: null });
+    expect(found.found.created).toBe(false);
+    found.lock.release();
+  });
+
   it('sets up a new one with --init, and finds it again without', async () => {
     const dir = newDir();
     const made = await claimDataDir({ dir, init: true, postgres: null });

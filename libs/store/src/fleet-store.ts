@@ -33,6 +33,13 @@ export interface NewNode {
 export interface TokenUse {
   tokenId: string;
   identityKey: string;
+  /**
+   * A registration retried after its reply was lost spends nothing more: its write goes ahead only while
+   * the use it found is still recorded for this node (not settled by the node coming online) and the node
+   * still has the credential it had then (`credentialHash`): of two retries racing, one is written, and the
+   * other is refused (`unauthenticated`) instead of answering with a credential the first replaced.
+   */
+  retry?: { credentialHash: string | null };
 }
 
 /** A health event as the agent sent it; stored once per event id. */

@@ -126,5 +126,26 @@ export function describeIdentityStore(name: string, factory: StoreFactory): void
       expect((await store.getBootstrapToken('once'))?.uses).toBe(1);
       await store.close();
     });
+
+    it('writes one of two retries of a registration racing, and none once the use was settled', async () => {
+      const store = await factory.open('tokenretries');
+      const createdAt = new Date('2026-11-01T00:00:00Z');
+      await store.createBootstrapToken({
+        id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
+      });
+      await store.createNode(newNode('n1', { systemUuid: 'u-1' }), { tokenId: 'once', identityKey: 'key-1' });
+      const retry = { tokenId: 'once', identityKey: 'key-1', retry: { credentialHash: 'hash-n1' } };
+      const results = await Promise.allSettled(['a', 'b'].map((c) => store.updateRegistration({ ...newNode('n1', { systemUuid: 'u-1' }), credentialHash: `retry-${c}` }, retry)));
+      expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'unauthenticated' } });
+      const written = results[0]?.status === 'fulfilled' ? 'retry-a' : 'retry-b';
+      expect(await store.credentialHash('n1')).toBe(written);
+      expect((await store.getBootstrapToken('once'))?.uses).toBe(1);
+      await store.settleTokenUses('n1');
+      await expect(store.updateRegistration({ ...newNode('n1', { systemUuid: 'u-1' }), credentialHash: 'late' }, { ...retry, retry: { credentialHash: written } }))
+        .rejects.toMatchObject({ code: 'unauthenticated' });
+      expect(await store.credentialHash('n1')).toBe(written);
+      await store.close();
+    });
   });
 }

@@ -12,4 +12,7 @@ export * from './data-dir-lock.ts';
 export * from './store-check.ts';
 export * from './identity-store.ts';
 export { UnknownStoredValueError } from './rows.ts';
-export { isConnectionError } from './store-health.ts';
+export { isConnectionError, isStoreOutage } from './store-health.ts';
+export { classifyStoreError, storeProblems, type StoreProblem } from './store-problems.ts';
+export { freeDiskBytes, minFreeDiskBytes } from './disk-space.ts';
+export * from './store-connect.ts';

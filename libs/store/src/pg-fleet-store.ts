@@ -6,7 +6,8 @@ import type { FleetStore, NodeRecord, TokenUse } from './fleet-store.ts';
 import { pgMigrations } from './pg-migrations.ts';
 import { pgNetworkStore } from './pg-network.ts';
 import { pgExecutor, pgTransaction, withPgClient } from './pg-executor.ts';
-import { storeHealth, type StoreAvailability } from './store-health.ts';
+import { storeHealth, type StoreAvailability, type StoreHealth } from './store-health.ts';
+import { writeProbeSql } from './disk-space.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
@@ -29,34 +30,15 @@ export interface PgOptions {
   /** A schema of its own (created if missing); tests use a fresh one each. */
   schema?: string;
   maxConnections?: number;
-  /** Told when the database becomes unreachable and when it answers again (the manager logs it). */
+  /** Told when the database becomes unreachable or cannot write, and when it can again (the manager logs it). */
   onAvailabilityChange?: (state: StoreAvailability) => void;
 }
 
 type Query = (sql: string, params?: unknown[]) => Promise<pg.QueryResult>;
 
-export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> {
-  const schema = options.schema ?? 'public';
-  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
-  // A connect that hangs (a host gone from the network) fails after 5 s instead of holding the request.
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10, connectionTimeoutMillis: 5000, types, options: `-c search_path=${schema}` });
-  const health = storeHealth({ ping: () => pool.query('SELECT 1'), onChange: options.onAvailabilityChange });
-  // An idle connection the server closed (a restart, a failover) is reported here; without a listener it would kill the process.
-  pool.on('error', (error) => health.noteError(error));
-  const query: Query = (sql, params = []) => health.watch(() => pool.query(sql, params));
-
-  function inTransaction<T>(work: (q: Query) => Promise<T>): Promise<T> {
-    return health.watch(() => withPgClient(pool, health, (client) => pgTransaction(client, () => work((sql, params = []) => client.query(sql, params)))));
-  }
-
-  // At open, a database that cannot be reached stops the start with the driver's own error (which
-  // host, what failed): these statements bypass `health`, which is for outages of a running manager.
-  await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch(async (error: unknown) => {
-    await pool.end();
-    throw error;
-  });
-  // Several managers may start at once: one applies migrations, the others wait on the lock.
-  await withPgClient(pool, health, (client) => pgTransaction(client, async () => {
+/** Applies the migrations not applied yet. Several managers may start at once: one applies them, the others wait on the lock. */
+function migrate(pool: pg.Pool, health: StoreHealth): Promise<void> {
+  return withPgClient(pool, health, (client) => pgTransaction(client, async () => {
     const q: Query = (sql, params = []) => client.query(sql, params);
     await q("SELECT pg_advisory_xact_lock(hashtext('metalfleet-migrations'))");
     await q('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
@@ -67,6 +49,34 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       await q('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
     }
   }));
+}
+
+export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> {
+  const schema = options.schema ?? 'public';
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
+  // A connect that hangs (a host gone from the network) fails after 5 s instead of holding the request.
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10, connectionTimeoutMillis: 5000, types, options: `-c search_path=${schema}` });
+  // A full disk on the server (53100) or a read-only database is an outage like a lost connection; only a write proves it over.
+  const health = storeHealth({ ping: () => pool.query('SELECT 1'), writeProbe: () => pool.query(writeProbeSql), onChange: options.onAvailabilityChange });
+  // An idle connection the server closed (a restart, a failover) is reported here; without a listener it would kill the process.
+  pool.on('error', (error) => health.noteError(error));
+  const query: Query = (sql, params = []) => health.watch(() => pool.query(sql, params));
+
+  function inTransaction<T>(work: (q: Query) => Promise<T>): Promise<T> {
+    return health.watch(() => withPgClient(pool, health, (client) => pgTransaction(client, () => work((sql, params = []) => client.query(sql, params)))));
+  }
+
+  // At open, a database that cannot be reached fails the open with the driver's own error (which host,
+  // what failed; the manager's start retries it): these statements bypass `health`, which is for outages
+  // of a running manager. A failed open leaves no pool behind.
+  try {
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await migrate(pool, health);
+  } catch (error) {
+    health.stop();
+    await pool.end().catch(() => undefined);
+    throw error;
+  }
 
   async function writeMacs(q: Query, nodeId: string, identity: NodeIdentity): Promise<void> {
     await q('DELETE FROM node_macs WHERE node_id = $1', [nodeId]);
@@ -81,6 +91,13 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
   // Inside the node write's transaction: a use is spent only for a node written, and a racer finds none left (the row lock).
   async function spendTokenUse(q: Query, use: TokenUse | undefined, nodeId: string, at: Date): Promise<void> {
     if (!use) return;
+    if (use.retry) {
+      // FOR UPDATE: a racing retry waits here for this one's commit, then finds the credential changed.
+      const still = await q(`SELECT 1 FROM bootstrap_token_uses u JOIN nodes n ON n.id = u.node_id
+        WHERE u.token_id = $1 AND u.identity_key = $2 AND u.node_id = $3 AND n.credential_hash = $4 FOR UPDATE`, [use.tokenId, use.identityKey, nodeId, use.retry.credentialHash]);
+      if ((still.rowCount ?? 0) === 0) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left (its use by this machine was settled or retried meanwhile)`);
+      return;
+    }
     const counted = await q('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = $1 AND (max_uses IS NULL OR uses < max_uses)', [use.tokenId]);
     if ((counted.rowCount ?? 0) === 0) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left`);
     await q(`INSERT INTO bootstrap_token_uses (token_id, identity_key, node_id, at) VALUES ($1, $2, $3, $4)
@@ -133,12 +150,13 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     async updateRegistration(node, tokenUse) {
       const i = normalizeIdentity(node.identity);
       await inTransaction(async (q) => {
+        // First: a retry's check reads (and locks) the credential the node had before this write.
+        await spendTokenUse(q, tokenUse, node.id, node.at);
         await q(`UPDATE nodes SET hostname = $1, system_uuid = $2, system_serial = $3, chassis_serial = $4, board_serial = $5, bmc_address = $6,
             last_seen_at = $7, agent_version = $8, credential_hash = $9, inventory_json = $10 WHERE id = $11`,
         [node.hostname, i.systemUuid, i.systemSerial, i.chassisSerial, i.boardSerial, i.bmcAddress, node.at.getTime(), node.agentVersion, node.credentialHash, JSON.stringify(node.inventory), node.id]);
         await writeMacs(q, node.id, i);
         await writeFacts(q, node.id, node.inventory);
-        await spendTokenUse(q, tokenUse, node.id, node.at);
       });
     },
 

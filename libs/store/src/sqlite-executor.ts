@@ -1,6 +1,6 @@
 // SqlExecutor on node:sqlite.
 import type { SQLInputValue } from 'node:sqlite';
-import type { SqliteHandle } from './sqlite-statements.ts';
+import { sqliteTransaction, type SqliteHandle } from './sqlite-statements.ts';
 import type { SqlExecutor } from './sql-executor.ts';
 
 export function sqliteExecutor(db: SqliteHandle): SqlExecutor {
@@ -13,14 +13,9 @@ export function sqliteExecutor(db: SqliteHandle): SqlExecutor {
     },
     async atomically(statements) {
       // Synchronous from BEGIN to COMMIT: no other caller's statement can land inside the transaction.
-      db.exec('BEGIN IMMEDIATE');
-      try {
+      sqliteTransaction(db, () => {
         for (const s of statements) db.prepare(s.sql).run(...(s.params as SQLInputValue[]));
-        db.exec('COMMIT');
-      } catch (error) {
-        db.exec('ROLLBACK');
-        throw error;
-      }
+      });
     },
     isUniqueViolation: (error) => error instanceof Error && /UNIQUE constraint failed/.test(error.message),
   };

@@ -1,6 +1,6 @@
 // FleetStore on SQLite through node:sqlite (no native addon), WAL mode.
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { DomainError, inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
 import type { FleetStore, NewNode, NodeRecord, TokenUse } from './fleet-store.ts';
@@ -11,11 +11,13 @@ import {
 import { sqliteMigrations, type Migration } from './sqlite-migrations.ts';
 import { sqliteNetworkStore } from './sqlite-network.ts';
 import { sqliteExecutor } from './sqlite-executor.ts';
-import { withStatementCache, type SqliteHandle } from './sqlite-statements.ts';
+import { sqliteTransaction, withStatementCache } from './sqlite-statements.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
 import { sqlIdentityStore } from './identity-store.ts';
+import { storeHealth, type StoreAvailability } from './store-health.ts';
+import { lowDiskSpace, writeProbeSql } from './disk-space.ts';
 
 const sqliteNodeColumns = nodeColumns("(SELECT group_concat(mac, ',') FROM (SELECT mac FROM node_macs WHERE node_id = n.id ORDER BY mac))");
 
@@ -24,39 +26,39 @@ function applyMigrations(db: DatabaseSync, migrations: readonly Migration[]): vo
   const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version));
   for (const migration of migrations) {
     if (applied.has(migration.version)) continue;
-    inTransaction(db, () => {
+    sqliteTransaction(db, () => {
       db.exec(migration.sql);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, Date.now());
     });
   }
 }
 
-function inTransaction<T>(db: SqliteHandle, work: () => T): T {
-  db.exec('BEGIN IMMEDIATE');
-  try {
-    const result = work();
-    db.exec('COMMIT');
-    return result;
-  } catch (error) {
-    db.exec('ROLLBACK');
-    throw error;
-  }
-}
 
 
 export interface SqliteOptions {
   /** A file path, or ':memory:'. The directory is created when missing. */
   path: string;
+  /** Told when the store cannot write (a full disk, an I/O error) and when it can again (the manager logs it). */
+  onAvailabilityChange?: (state: StoreAvailability) => void;
 }
 
 export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   const database = new DatabaseSync(options.path);
-  const openedAt = Date.now();
   database.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;');
   applyMigrations(database, sqliteMigrations);
   // Every query below goes through the cache (prepared once, after the migrations, so no statement predates the schema).
-  const db = withStatementCache(database);
+  // A full disk or an I/O error on write is an outage (`unavailable`, 503), not a 500; the probe writes for real (on
+  // the database itself, so the driver's errors reach it untranslated) and checks the free space first.
+  const dir = options.path === ':memory:' ? null : dirname(resolve(options.path));
+  const health = storeHealth({
+    ping: async () => database.prepare('SELECT 1').get(),
+    writeProbe: async () => database.prepare(writeProbeSql).run(),
+    precheck: dir === null ? undefined : () => lowDiskSpace(dir),
+    describe: ({ problem, what }) => (problem === 'disk-full' ? `the manager's disk is full: ${dir ?? options.path}` : `the fleet store cannot write (${what}): ${options.path}`),
+    onChange: options.onAvailabilityChange,
+  });
+  const db = withStatementCache(database, undefined, health.translate);
   const executor = sqliteExecutor(db);
 
   const selectNode = db.prepare(`SELECT ${sqliteNodeColumns} FROM nodes n WHERE n.id = ?`);
@@ -87,6 +89,12 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   // Inside the node write's transaction: a use is spent only for a node written, and a racer finds none left.
   function spendTokenUse(use: TokenUse | undefined, nodeId: string, at: Date): void {
     if (!use) return;
+    if (use.retry) {
+      const still = db.prepare(`SELECT 1 AS ok FROM bootstrap_token_uses u JOIN nodes n ON n.id = u.node_id
+        WHERE u.token_id = ? AND u.identity_key = ? AND u.node_id = ? AND n.credential_hash = ?`).get(use.tokenId, use.identityKey, nodeId, use.retry.credentialHash);
+      if (!still) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left (its use by this machine was settled or retried meanwhile)`);
+      return;
+    }
     const counted = db.prepare('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)').run(use.tokenId).changes > 0;
     if (!counted) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left`);
     db.prepare(`INSERT INTO bootstrap_token_uses (token_id, identity_key, node_id, at) VALUES (?, ?, ?, ?)
@@ -94,7 +102,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   }
 
   return {
-    ...sqliteNetworkStore(db, inTransaction),
+    ...sqliteNetworkStore(db, sqliteTransaction),
     ...sqlWorkStore(executor),
     ...sqlAccessStore(executor),
     ...sqlAlertStore(executor),
@@ -128,7 +136,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
 
     async createNode(node, tokenUse) {
       const identity = normalizeIdentity(node.identity);
-      inTransaction(db, () => {
+      sqliteTransaction(db, () => {
         db.prepare(`INSERT INTO nodes (id, hostname, system_uuid, system_serial, chassis_serial, board_serial, bmc_address,
             state, presence, presence_changed_at, last_seen_at, registered_at, agent_version, credential_hash)
           VALUES (?, ?, ?, ?, ?, ?, ?, 'discovered', 'unknown', NULL, ?, ?, ?, ?)`).run(
@@ -143,7 +151,9 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
 
     async updateRegistration(node, tokenUse) {
       const identity = normalizeIdentity(node.identity);
-      inTransaction(db, () => {
+      sqliteTransaction(db, () => {
+        // First: a retry's check reads the credential the node had before this write.
+        spendTokenUse(tokenUse, node.id, node.at);
         db.prepare(`UPDATE nodes SET hostname = ?, system_uuid = ?, system_serial = ?, chassis_serial = ?, board_serial = ?,
             bmc_address = ?, last_seen_at = ?, agent_version = ?, credential_hash = ? WHERE id = ?`).run(
           node.hostname, identity.systemUuid, identity.systemSerial, identity.chassisSerial, identity.boardSerial,
@@ -151,13 +161,12 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
         writeInventory(node.id, node.inventory);
         writeIdentity(node, identity);
         writeFacts(node.id, node.inventory);
-        spendTokenUse(tokenUse, node.id, node.at);
       });
     },
 
 
     async updateInventory(nodeId, inventory) {
-      return inTransaction(db, () => {
+      return sqliteTransaction(db, () => {
         const result = db.prepare('UPDATE nodes SET hostname = ? WHERE id = ?').run(inventory.system.hostname, nodeId);
         if (result.changes === 0) return false;
         writeInventory(nodeId, inventory);
@@ -181,7 +190,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     async markSeenMany(seen) {
       if (seen.length === 0) return;
       const mark = db.prepare('UPDATE nodes SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?');
-      inTransaction(db, () => {
+      sqliteTransaction(db, () => {
         for (const [nodeId, at] of seen) mark.run(at.getTime(), nodeId);
       });
     },
@@ -192,7 +201,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     },
 
     async applyHealthEvent(nodeId, event) {
-      return inTransaction(db, () => {
+      return sqliteTransaction(db, () => {
         const inserted = db.prepare(`INSERT INTO health_events (node_id, event_id, sequence, at, received_at, changes_json)
             SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM nodes WHERE id = ?)
             ON CONFLICT (node_id, event_id) DO NOTHING`).run(
@@ -207,7 +216,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     },
 
     async replaceConditions(nodeId, conditions) {
-      inTransaction(db, () => {
+      sqliteTransaction(db, () => {
         db.prepare('DELETE FROM node_conditions WHERE node_id = ?').run(nodeId);
         for (const c of conditions) upsertCondition.run(nodeId, c.component, c.code, c.severity, c.remediation, c.message, c.since.getTime());
       });
@@ -224,7 +233,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     },
 
     async transitionNode(nodeId, from, to, event, cause) {
-      return inTransaction(db, () => {
+      return sqliteTransaction(db, () => {
         const moved = db.prepare('UPDATE nodes SET state = ? WHERE id = ? AND state = ?').run(to, nodeId, from);
         if (moved.changes === 0) return false;
         db.prepare('INSERT INTO node_transitions (node_id, from_state, to_state, event, actor, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)')
@@ -310,9 +319,9 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       db.exec('VACUUM');
       db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     },
-    // A file in this process: it answers as long as the process runs.
-    availability: async () => ({ available: true, since: openedAt, reason: null }),
+    availability: () => health.check(),
     async close() {
+      health.stop();
       database.close();
     },
   };

@@ -12,11 +12,33 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 export interface SqliteHandle {
   prepare(sql: string): StatementSync;
   exec(sql: string): void;
+  /** Whether a transaction is open: SQLite rolls one back by itself when a statement in it fails with SQLITE_FULL or an I/O error. */
+  readonly isTransaction: boolean;
+}
+
+/** What to throw instead of a driver error (the store's typed `unavailable` for a full disk); the error itself when it is the statement's. */
+export type ErrorTranslator = (error: unknown) => unknown;
+
+/** `statement` with every method's error passed through `translate`. */
+function translating(statement: StatementSync, translate: ErrorTranslator): StatementSync {
+  return new Proxy(statement, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        try {
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        } catch (error) {
+          throw translate(error);
+        }
+      };
+    },
+  });
 }
 
 export const defaultStatementCacheSize = 256;
 
-export function withStatementCache(db: DatabaseSync, capacity = defaultStatementCacheSize): SqliteHandle {
+export function withStatementCache(db: DatabaseSync, capacity = defaultStatementCacheSize, translate: ErrorTranslator | null = null): SqliteHandle {
   // A Map keeps insertion order: re-inserting on use makes the first key the least recently used.
   const statements = new Map<string, StatementSync>();
   return {
@@ -27,13 +49,49 @@ export function withStatementCache(db: DatabaseSync, capacity = defaultStatement
         statements.set(sql, cached);
         return cached;
       }
-      const statement = db.prepare(sql);
+      let statement: StatementSync;
+      try {
+        statement = db.prepare(sql);
+      } catch (error) {
+        throw translate ? translate(error) : error;
+      }
+      if (translate) statement = translating(statement, translate);
       statements.set(sql, statement);
       if (statements.size > capacity) statements.delete(statements.keys().next().value as string);
       return statement;
     },
     exec(sql: string): void {
-      db.exec(sql);
+      try {
+        db.exec(sql);
+      } catch (error) {
+        throw translate ? translate(error) : error;
+      }
+    },
+    get isTransaction() {
+      return db.isTransaction;
     },
   };
+}
+
+/**
+ * Runs `work` in one write transaction. On an error the transaction is rolled back, unless SQLite
+ * already did (SQLITE_FULL, an I/O error): a ROLLBACK then would fail with "no transaction is
+ * active" and hide the error that matters, which is always the one thrown.
+ */
+export function sqliteTransaction<T>(db: SqliteHandle, work: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const result = work();
+    db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    if (db.isTransaction) {
+      try {
+        db.exec('ROLLBACK');
+      } catch {
+        // The first error is the one to report; SQLite ends the transaction when it cannot roll back.
+      }
+    }
+    throw error;
+  }
 }

@@ -38,7 +38,8 @@ export function checkSqliteDatabase(file: string, started: () => number = Date.n
 
 /** The newest migration applied in a PostgreSQL schema; 0 when the schema or its migrations table is not there. */
 export async function pgSchemaVersion(connectionString: string, schema: string): Promise<number> {
-  const client = new pg.Client({ connectionString });
+  // A host gone from the network fails this probe in 5 s (and the start retries it) instead of hanging.
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: 5000 });
   // A connection the server ends while this probe is open must not become an unhandled 'error' event.
   client.on('error', () => undefined);
   await client.connect();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '@metalfleet/domain';
 import { isConnectionError, storeHealth, type StoreAvailability } from './store-health.ts';
+import { classifyStoreError } from './store-problems.ts';
 
 const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5999'), { code: 'ECONNREFUSED' });
 
@@ -51,5 +52,52 @@ describe('store health', () => {
     expect(pings).toBe(1);
     expect(states.every((s) => s.available)).toBe(true);
     health.stop();
+  });
+
+  it('a full disk is `unavailable` naming the disk, logged once per episode, and over only when a write probe succeeds', async () => {
+    let full = true;
+    const diskFull = Object.assign(new Error('database or disk is full'), { code: 'ERR_SQLITE_ERROR', errcode: 13 });
+    const changes: StoreAvailability[] = [];
+    const health = storeHealth({
+      ping: async () => undefined,
+      writeProbe: async () => { if (full) throw diskFull; },
+      describe: ({ problem }) => (problem === 'disk-full' ? "the manager's disk is full: /data" : 'other'),
+      onChange: (s) => changes.push(s), firstRetryMs: 1, maxRetryMs: 4,
+    });
+    for (let i = 0; i < 5; i += 1) {
+      const failed = health.translate(diskFull);
+      expect(failed).toBeInstanceOf(DomainError);
+      expect(failed).toMatchObject({ code: 'unavailable', message: "the manager's disk is full: /data; retry later", details: { storeProblem: 'disk-full', forClients: true } });
+    }
+    // Reads still answer: that does not make the disk less full.
+    expect(await health.watch(async () => 'read')).toBe('read');
+    expect(await health.check()).toMatchObject({ available: false, problem: 'disk-full', message: "the manager's disk is full: /data", errors: { 'disk-full': 5 } });
+    full = false;
+    await until(() => changes.at(-1)?.available === true);
+    expect(changes.map((c) => [c.available, c.problem])).toEqual([[false, 'disk-full'], [true, null]]);
+    health.stop();
+  });
+
+  it('a precheck (free space under the floor) makes the store not ready before any write fails', async () => {
+    let low = true;
+    const changes: StoreAvailability[] = [];
+    const health = storeHealth({
+      ping: async () => undefined, writeProbe: async () => undefined, firstRetryMs: 1, maxRetryMs: 4, onChange: (s) => changes.push(s),
+      precheck: () => (low ? { problem: 'disk-full', what: 'disk full', reason: '0 bytes free in /data' } : null),
+    });
+    expect(await health.check()).toMatchObject({ available: false, problem: 'disk-full', reason: '0 bytes free in /data', errors: { 'disk-full': 0 } });
+    low = false;
+    await until(() => changes.at(-1)?.available === true);
+    expect((await health.check()).available).toBe(true);
+    health.stop();
+  });
+
+  it('classifies PostgreSQL and SQLite errors that mean the store cannot write', () => {
+    expect(classifyStoreError(Object.assign(new Error('could not extend file'), { code: '53100' }))).toEqual({ problem: 'disk-full', what: 'disk full' });
+    expect(classifyStoreError(Object.assign(new Error('out of memory'), { code: '53200' }))?.problem).toBe('not-writable');
+    expect(classifyStoreError(Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' }))?.problem).toBe('not-writable');
+    expect(classifyStoreError(Object.assign(new Error('disk I/O error'), { code: 'ERR_SQLITE_ERROR', errcode: 778 }))).toEqual({ problem: 'not-writable', what: 'I/O error' });
+    expect(classifyStoreError(Object.assign(new Error('UNIQUE constraint failed'), { code: 'ERR_SQLITE_ERROR', errcode: 2067 }))).toBeNull();
+    expect(classifyStoreError(new DomainError('conflict', 'taken'))).toBeNull();
   });
 });

@@ -1,20 +1,33 @@
-// Whether the store answers: an outage of the database is a state the manager
-// rides out, not a crash. Connection errors become `unavailable` (retryable, 503
-// at the HTTP edge); while the store is down a probe retries with backoff, so
-// /readyz turns ready again without waiting for traffic.
+// Whether the store can do its work: an outage of the database (unreachable, its
+// disk full, unable to write) is a state the manager rides out, not a crash or a
+// 500. Such errors become `unavailable` (retryable, 503 at the HTTP edge, with a
+// reason written for clients); the state changes once per episode (onChange, for
+// the log), and while the store is down a probe retries with backoff, so /readyz
+// turns ready again without waiting for traffic.
 import { DomainError } from '@metalfleet/domain';
+import { classifyStoreError, storeProblems, type ClassifiedProblem, type StoreProblem } from './store-problems.ts';
+
+export { isConnectionError } from './store-problems.ts';
 
 export interface StoreAvailability {
   available: boolean;
   /** Epoch ms since when the store has been in this state. */
   since: number;
-  /** Why the store is unavailable (the driver's message); null while available. */
+  /** What is wrong; null while available. */
+  problem: StoreProblem | null;
+  /** What is wrong, for clients and /readyz (no driver text, no addresses); '' while available. */
+  message: string;
+  /** Why, in the driver's words (for the log); null while available. */
   reason: string | null;
+  /** Store calls that failed, by problem, since the store was opened (/metrics). */
+  errors: Readonly<Record<StoreProblem, number>>;
 }
 
 export interface StoreHealth {
-  /** Runs `work`; a connection error marks the store unavailable and is rethrown as `unavailable`. */
+  /** Runs `work`; a store problem marks the store down and is rethrown as `unavailable`. */
   watch<T>(work: () => Promise<T>): Promise<T>;
+  /** For a synchronous driver: what to throw for `error` (`unavailable` for a store problem, which it records; else `error` itself). */
+  translate(error: unknown): unknown;
   /** A connection-level error seen outside a call (an idle connection the server closed). */
   noteError(error: unknown): void;
   /** Probes the store now and returns its state. */
@@ -23,92 +36,123 @@ export interface StoreHealth {
   stop(): void;
 }
 
-// SQLSTATE class 08 (connection exception) and the server shutting down or starting up.
-const connectionStates = new Set(['57P01', '57P02', '57P03', '53300']);
-const connectionErrnos = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-// What `pg` throws itself when a socket goes away; it carries no code.
-const connectionMessages = /connection terminated|connection error|not queryable|timeout exceeded when trying to connect|server closed the connection/i;
-
-/** Whether `error` means the database cannot be reached (as opposed to a bad statement). */
-export function isConnectionError(error: unknown): boolean {
-  if (error === null || typeof error !== 'object') return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (code.startsWith('08') || connectionStates.has(code) || connectionErrnos.has(code))) return true;
-  return error instanceof Error && connectionMessages.test(error.message);
+/** A problem found without a failed call (free disk space below the floor), with the driver-style reason for the log. */
+export interface PrecheckProblem extends ClassifiedProblem {
+  reason: string;
 }
 
 export interface StoreHealthOptions {
   /** One round trip to the store (`SELECT 1`). */
   ping: () => Promise<unknown>;
-  /** Told when the store goes down or comes back (for the log). */
+  /** A write that proves the store can write again after disk-full or not-writable (the ping when absent). */
+  writeProbe?: () => Promise<unknown>;
+  /** A cheap check run with every readiness check and probe (free disk space): a problem it finds marks the store down. */
+  precheck?: () => PrecheckProblem | null;
+  /** The sentence for clients and /readyz for each problem (where it is, never the driver's text). */
+  describe?: (problem: ClassifiedProblem) => string;
+  /** Told when the store goes down, changes problem, or comes back (for the log: once per episode). */
   onChange?: (state: StoreAvailability) => void;
   now?: () => number;
   firstRetryMs?: number;
   maxRetryMs?: number;
 }
 
+/** PostgreSQL's sentences; SQLite gives its own (the data directory is on this host). */
+export function describePgProblem({ problem, what }: ClassifiedProblem): string {
+  if (problem === 'unreachable') return 'the fleet store (PostgreSQL) is unreachable';
+  if (problem === 'disk-full') return "the fleet store's disk (PostgreSQL) is full";
+  return `the fleet store (PostgreSQL) cannot write (${what})`;
+}
+
 export function storeHealth(options: StoreHealthOptions): StoreHealth {
   const now = options.now ?? Date.now;
+  const describe = options.describe ?? describePgProblem;
   const firstRetryMs = options.firstRetryMs ?? 250;
   const maxRetryMs = options.maxRetryMs ?? 5000;
-  let state: StoreAvailability = { available: true, since: now(), reason: null };
+  const errors = Object.fromEntries(storeProblems.map((p) => [p, 0])) as Record<StoreProblem, number>;
+  let state = { available: true, since: now(), problem: null as StoreProblem | null, message: '', reason: null as string | null };
   let probe: NodeJS.Timeout | null = null;
   let retryMs = firstRetryMs;
   let stopped = false;
 
-  function set(available: boolean, reason: string | null): void {
-    if (state.available === available) {
-      if (!available) state = { ...state, reason };
-      return;
-    }
-    state = { available, since: now(), reason };
-    options.onChange?.(state);
+  const snapshot = (): StoreAvailability => ({ ...state, errors: { ...errors } });
+
+  function up(): void {
+    if (state.available) return;
+    retryMs = firstRetryMs;
+    state = { available: true, since: now(), problem: null, message: '', reason: null };
+    options.onChange?.(snapshot());
   }
 
-  function down(error: unknown): void {
-    set(false, error instanceof Error ? error.message : String(error));
+  function down(found: ClassifiedProblem, reason: string): void {
+    if (!state.available && state.problem === found.problem) {
+      state = { ...state, reason };
+    } else {
+      state = { available: false, since: now(), problem: found.problem, message: describe(found), reason };
+      options.onChange?.(snapshot());
+    }
     scheduleProbe();
+  }
+
+  const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+  function runProbe(): Promise<unknown> {
+    if (state.problem === 'unreachable') return options.ping();
+    const pre = options.precheck?.();
+    if (pre) return Promise.reject(Object.assign(new Error(pre.reason), { precheck: pre }));
+    return (options.writeProbe ?? options.ping)();
   }
 
   function scheduleProbe(): void {
     if (probe !== null || stopped) return;
     probe = setTimeout(() => {
       probe = null;
-      options.ping().then(() => {
-        retryMs = firstRetryMs;
-        set(true, null);
-      }, (error: unknown) => {
+      runProbe().then(up, (error: unknown) => {
         retryMs = Math.min(retryMs * 2, maxRetryMs);
-        down(error);
+        const found = (error as { precheck?: ClassifiedProblem }).precheck ?? classifyStoreError(error);
+        // A probe that fails for another reason (a bug in it, a busy database) keeps the problem as it was.
+        down(found ?? { problem: state.problem ?? 'not-writable', what: 'probe failed' }, reasonOf(error));
       });
     }, retryMs);
     // The probe never keeps the process alive on its own.
     probe.unref();
   }
 
-  let checking: Promise<StoreAvailability> | null = null;
+  function translate(error: unknown): unknown {
+    const found = classifyStoreError(error);
+    if (found === null) return error;
+    errors[found.problem] += 1;
+    down(found, reasonOf(error));
+    // The driver's message (addresses, server wording) goes to the log through onChange, not to API clients.
+    return new DomainError('unavailable', `${state.message}; retry later`, { since: state.since, forClients: true, storeProblem: state.problem });
+  }
 
   async function watch<T>(work: () => Promise<T>): Promise<T> {
     try {
       const result = await work();
-      set(true, null);
+      // Any answer proves the store reachable; only the probe (a write) proves it can write again.
+      if (state.problem === 'unreachable') up();
       return result;
     } catch (error) {
-      if (!isConnectionError(error)) throw error;
-      down(error);
-      // The driver's message (addresses, server wording) goes to the log through onChange, not to API clients.
-      throw new DomainError('unavailable', 'the fleet store (PostgreSQL) is unreachable; retry later', { since: state.since, forClients: true });
+      throw translate(error);
     }
   }
 
+  let checking: Promise<StoreAvailability> | null = null;
+
   return {
     watch,
+    translate,
     noteError(error) {
-      if (isConnectionError(error)) down(error);
+      const found = classifyStoreError(error);
+      if (found?.problem === 'unreachable') down(found, reasonOf(error));
     },
     check() {
       // /readyz is open to anyone: however many ask at once, one ping is in flight (one pool connection, not ten).
-      checking ??= watch(options.ping).catch(() => undefined).then(() => state).finally(() => {
+      if (checking) return checking;
+      const pre = state.available ? options.precheck?.() : null;
+      if (pre) down(pre, pre.reason);
+      checking = (pre ? Promise.resolve() : watch(options.ping).catch(() => undefined)).then(snapshot).finally(() => {
         checking = null;
       });
       return checking;
@@ -119,4 +163,9 @@ export function storeHealth(options: StoreHealthOptions): StoreHealth {
       probe = null;
     },
   };
+}
+
+/** Whether `error` is a store outage that the store's watcher has logged already (once for the episode): callers need not log it again. */
+export function isStoreOutage(error: unknown): boolean {
+  return error instanceof DomainError && typeof error.details['storeProblem'] === 'string';
 }

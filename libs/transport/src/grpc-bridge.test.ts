@@ -25,6 +25,9 @@ beforeAll(async () => {
     async updateInventory() {
       return {};
     },
+    async claimCommand() {
+      return {};
+    },
   }, { onInternalError: (_m, e) => internalErrors.push(e) });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));

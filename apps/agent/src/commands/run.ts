@@ -7,7 +7,7 @@ import {
   createRealBackend, createRealMachineControl, createSimulatedBackend, faultsFor, installTarget, type FaultKind, type HardwareBackend,
 } from '@metalfleet/hardware';
 import { parseBootParameters } from '@metalfleet/domain';
-import { SpoolFile, diskInstaller, runAgent, runSimulatedNode } from '@metalfleet/agent-runtime';
+import { SpoolFile, diskInstaller, downloadRetryFor, readCredential, runAgent, runSimulatedNode } from '@metalfleet/agent-runtime';
 import type { AgentConfig } from '../config.ts';
 
 /** Faults for simulated node `index`, re-read from the faults file each time (so tests and demos can inject live). */
@@ -60,13 +60,14 @@ export async function runAgents(config: AgentConfig, logger: Logger, version: st
   logger.info({ manager: config.manager, nodes: nodes.length, simulated: config.simulate > 0 }, 'agent starting');
   const kernelCmdline = existsSync(config.kernelCmdline) ? readFileSync(config.kernelCmdline, 'utf8') : '';
   const boot = parseBootParameters(kernelCmdline);
-  const spoolFile = new SpoolFile(join(config.stateDir, 'spool.db'));
+  // A node with a saved credential has run here before: its spool cannot be missing unless it was lost.
+  const spoolFile = new SpoolFile(join(config.stateDir, 'spool.db'), undefined, nodes.some(({ stateDir }) => readCredential(stateDir) !== null));
   const lost = spoolFile.recovery;
   if (lost) {
     logger.warn({ file: join(config.stateDir, 'spool.db'), reason: lost.reason, detail: lost.detail, quarantinedAs: lost.quarantinedAs },
       lost.quarantinedAs
         ? `spool ${join(config.stateDir, 'spool.db')} was corrupt (${lost.detail}); moved to ${lost.quarantinedAs} and started a new one: undelivered events in it are lost, and reboots and GPU resets issued before now are not run`
-        : `spool ${join(config.stateDir, 'spool.db')} was empty (${lost.detail}); started a new one: reboots and GPU resets issued before now are not run`);
+        : `spool ${join(config.stateDir, 'spool.db')} was ${lost.reason} (${lost.detail}); started a new one: reboots and GPU resets issued before now are not run`);
   }
   const results = await Promise.allSettled(nodes.map(({ backend, stateDir }) => {
     const options = {
@@ -77,7 +78,7 @@ export async function runAgents(config: AgentConfig, logger: Logger, version: st
     };
     return config.simulate > 0
       ? runSimulatedNode({ ...options, rebootMs: config.simulateRebootMs }, signal)
-      : runAgent({ ...options, machine: createRealMachineControl(), boot, installImage: diskInstaller(() => installTarget(boot.disk ?? ''), signal) }, signal);
+      : runAgent({ ...options, machine: createRealMachineControl(), boot, installImage: diskInstaller(() => installTarget(boot.disk ?? ''), signal, downloadRetryFor(boot.installWindowS)) }, signal);
   }));
   spoolFile.close();
   const failed = results.filter((r) => r.status === 'rejected');

@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DomainError, canSeeTenant, decideAccess, type Permission, type Principal } from '@metalfleet/domain';
 import type { ApiTokens } from '@metalfleet/fleet';
-import type { FleetStore } from '@metalfleet/store';
+import { isStoreOutage, type FleetStore } from '@metalfleet/store';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -99,6 +99,6 @@ export function installAccessControl(app: FastifyInstance, deps: { tokens: ApiTo
     await deps.store.appendAudit({
       at: deps.now(), tokenId: request.principal?.tokenId ?? '', actor: request.principal?.name ?? 'anonymous', method: request.method,
       route: `${request.method} ${route}`, target: request.url.split('?')[0] ?? request.url, status: reply.statusCode, error: request.auditError, detail: request.auditDetail,
-    }).catch((error: unknown) => request.log.error({ err: error }, 'audit entry not written'));
+    }).catch((error: unknown) => request.log[isStoreOutage(error) ? 'debug' : 'error']({ err: error }, 'audit entry not written'));
   });
 }

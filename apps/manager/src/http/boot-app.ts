@@ -10,11 +10,17 @@ import type { Logger } from 'pino';
 import { installErrorHandling } from './errors.ts';
 import { bootRoutes, type BootRouteDeps } from './boot-routes.ts';
 
-export async function buildBootApp(deps: BootRouteDeps & { logger: Logger }): Promise<FastifyInstance> {
-  const { logger, ...boot } = deps;
+/** `started`: requests wait for it (the manager listens here before the rest has started, to know its own URL). */
+export async function buildBootApp(deps: BootRouteDeps & { logger: Logger; started?: Promise<void> }): Promise<FastifyInstance> {
+  const { logger, started, ...boot } = deps;
   const loggerInstance: FastifyBaseLogger = logger.child({ component: 'boot' });
   const app = Fastify({ loggerInstance, bodyLimit: 1024, ajv: { customOptions: { removeAdditional: false } } }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
+  if (started) {
+    app.addHook('onRequest', async () => {
+      await started;
+    });
+  }
   await app.register(bootRoutes, boot);
   return app;
 }

@@ -6,7 +6,9 @@
 // machine boots from its disk. A node with a BMC gets its install script only
 // after the manager power-cycled it for that reimage. Tokens are capped (boot-tokens.ts): past a cap
 // the answer is HTTP 429 with Retry-After and a local-boot script. Artifacts under
-// /images/ are served with range requests and a Repr-Digest (sha256) header.
+// /images/ are served with range requests, a Repr-Digest (sha256) header and
+// that digest as a strong ETag; If-Range is decided with it, so an install that
+// resumes a download gets the rest of the same file or the whole new one.
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import fastifyStatic from '@fastify/static';
@@ -16,7 +18,7 @@ import {
 } from '@metalfleet/domain';
 import type { BootTokenGrant, BootTokens, FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
-import { createFileDigests } from './file-digests.ts';
+import { createFileDigests, strongEtag, type FileDigest } from './file-digests.ts';
 import { open } from './access.ts';
 
 export interface BootRouteDeps {
@@ -42,9 +44,13 @@ const BootQuery = Type.Object({
 });
 
 export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, deps) => {
-  function scriptFor(image: Image, token: string, commandId?: string): string {
+  /** `deadlineAt`: when the reimage gives up on the install; the agent retries an interrupted download until then. */
+  function scriptFor(image: Image, token: string, commandId?: string, deadlineAt?: Date | null): string {
     const resolved = resolveImageUrls(image, deps.publicUrl());
-    return ipxeScript(resolved, bootCmdline(resolved, { manager: deps.managerAddress(), token, ...(commandId ? { commandId } : {}) }));
+    const installWindowS = deadlineAt ? Math.max(0, Math.floor((deadlineAt.getTime() - deps.now().getTime()) / 1000)) : undefined;
+    return ipxeScript(resolved, bootCmdline(resolved, {
+      manager: deps.managerAddress(), token, ...(commandId ? { commandId } : {}), ...(installWindowS !== undefined ? { installWindowS } : {}),
+    }));
   }
 
   function refused(reply: FastifyReply, grant: Extract<BootTokenGrant, { ok: false }>, mac: string): string {
@@ -77,7 +83,7 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
         if (!grant.ok) return refused(reply, grant, mac);
         request.log.info({ nodeId: candidate.nodeId, mac, image: imageLabel(image) }, 'boot: install image for a reimage');
         deps.events.emit({ type: 'boot-script-served', nodeId: candidate.nodeId, mac, commandId: work.commandId, purpose: 'install', peer: request.ip, at: deps.now() });
-        return scriptFor(image, grant.token, work.commandId ?? undefined);
+        return scriptFor(image, grant.token, work.commandId ?? undefined, work.progress.deadlineAt);
       }
       deps.events.emit({ type: 'boot-script-served', nodeId: candidate.nodeId, mac, commandId: null, purpose: 'local', peer: request.ip, at: deps.now() });
       return ipxeLocalBoot('no work for this machine');
@@ -95,15 +101,30 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
     const digests = createFileDigests(deps.imageDir);
     // Digests are computed before the file is sent (cached by path, size and mtime), so setHeaders finds them.
     app.addHook('onRequest', async (request) => {
-      if (request.url.startsWith('/images/')) await digests.prepare(request.url.slice('/images/'.length));
+      if (!request.url.startsWith('/images/')) return;
+      const file = await digests.prepare(request.url.slice('/images/'.length));
+      // If-Range (RFC 9110 13.1.5) is decided here, with the strong ETag: the static file sender knows only a weak one.
+      // A validator that does not match drops the range: the answer is the whole file (200).
+      const headers = request.raw.headers;
+      const ifRange = headers['if-range'];
+      if (ifRange === undefined) return;
+      if (!file || typeof ifRange !== 'string' || !stillValid(ifRange, file)) delete headers.range;
+      delete headers['if-range'];
     });
     // RFC 9530: the sha256 of the whole file, on full and ranged answers alike, so a client can check what it assembled.
     await app.register(fastifyStatic, {
-      root: deps.imageDir, prefix: '/images/', decorateReply: false,
+      root: deps.imageDir, prefix: '/images/', decorateReply: false, etag: false,
       setHeaders: (reply, path, stat) => {
         const digest = digests.cached(path, stat);
-        if (digest) void reply.header('repr-digest', `sha-256=:${digest}:`);
+        if (digest) void reply.header('repr-digest', `sha-256=:${digest}:`).header('etag', strongEtag(digest));
       },
     });
   }
 };
+
+/** Whether an If-Range value names this version of the file: its strong ETag, or exactly its Last-Modified second. */
+function stillValid(ifRange: string, file: FileDigest): boolean {
+  if (ifRange.includes('"')) return ifRange === strongEtag(file.digest);
+  const at = Date.parse(ifRange);
+  return Number.isFinite(at) && at === Math.floor(file.mtimeMs / 1000) * 1000;
+}

@@ -2,6 +2,7 @@
 // carry internals (a 503 carries its reason only when written for clients); the full error goes to the log.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isDomainError, type ErrorCode } from '@metalfleet/domain';
+import { isStoreOutage } from '@metalfleet/store';
 
 const httpStatus: Record<ErrorCode, number> = {
   'invalid-argument': 400,
@@ -20,7 +21,8 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isDomainError(error)) {
       const status = httpStatus[error.code];
-      if (status >= 500) request.log.error({ err: error }, 'request failed');
+      // A store outage (unreachable, disk full) is logged once when it starts, by the store's watcher; a line per request would bury it.
+      if (status >= 500) request.log[isStoreOutage(error) ? 'debug' : 'error']({ err: error }, 'request failed');
       // `unavailable` says when to retry, and what is down only where the error was written for clients (the
       // store's): a BMC's, a switch's or a drain hook's carry addresses and answers that a tenant must not read.
       if (error.code === 'unavailable') reply.header('retry-after', '5');

@@ -1,24 +1,40 @@
 // /healthz: the process lives and serves HTTP (a supervisor restarts it when this fails).
-// /readyz: it can do its work now; 503 names the dependency that is down (a load balancer
-// stops sending it work, nobody restarts it: it recovers by itself when the store answers again).
+// /readyz: it can do its work now; 503 names the dependency that is down and why (the store
+// unreachable, its disk full, the broker not listening). A load balancer stops sending it work,
+// nobody restarts it: it recovers by itself when the store can write again.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Health, Readiness } from '@metalfleet/api';
 import type { FleetStore } from '@metalfleet/store';
 import { open } from './access.ts';
 
-export const healthRoutes: FastifyPluginAsyncTypebox<{ version: string; startedAt: Date; now: () => Date; store: Pick<FleetStore, 'availability'> }> = async (app, opts) => {
+/** Whether the embedded MQTT broker listens, and since when it has been in that state. */
+export type BrokerReadiness = () => { listening: boolean; since: Date };
+
+export const healthRoutes: FastifyPluginAsyncTypebox<{
+  version: string; startedAt: Date; now: () => Date; store: Pick<FleetStore, 'availability'>; broker?: BrokerReadiness | undefined;
+}> = async (app, opts) => {
   app.get('/healthz', { schema: { ...open, summary: 'Liveness', response: { 200: Health } } }, async () => ({
     status: 'ok' as const,
     version: opts.version,
     uptimeSeconds: (opts.now().getTime() - opts.startedAt.getTime()) / 1000,
   }));
 
-  app.get('/readyz', { schema: { ...open, summary: 'Readiness: the fleet store answers', response: { 200: Readiness, 503: Readiness } } }, async (_request, reply) => {
+  app.get('/readyz', {
+    schema: { ...open, summary: 'Readiness: the fleet store answers and can write, the broker listens', response: { 200: Readiness, 503: Readiness } },
+  }, async (_request, reply) => {
     const store = await opts.store.availability();
-    const ready = store.available;
+    const storeCheck = {
+      ready: store.available,
+      since: new Date(store.since).toISOString(),
+      message: store.available ? '' : store.message,
+      ...(store.problem ? { problem: store.problem } : {}),
+    };
+    const broker = opts.broker?.();
+    const brokerCheck = broker && { ready: broker.listening, since: broker.since.toISOString(), message: broker.listening ? '' : 'the MQTT broker is not listening: nodes cannot report' };
+    const ready = store.available && (broker?.listening ?? true);
     return reply.status(ready ? 200 : 503).send({
       status: ready ? 'ready' as const : 'not-ready' as const,
-      checks: { store: { ready, since: new Date(store.since).toISOString(), message: ready ? '' : 'the fleet store (PostgreSQL) is unreachable' } },
+      checks: { store: storeCheck, ...(brokerCheck ? { broker: brokerCheck } : {}) },
     });
   });
 };

@@ -29,11 +29,22 @@ describe('REST API', () => {
   it('answers /readyz 200 while the store answers, and 503 naming the store while it does not', async () => {
     expect((await inject({ method: 'GET', url: '/readyz' })).json()).toMatchObject({ status: 'ready', checks: { store: { ready: true, message: '' } } });
     const real = store.availability;
-    store.availability = async () => ({ available: false, since: at.getTime(), reason: 'connect ECONNREFUSED' });
+    const errors = { unreachable: 1, 'disk-full': 0, 'not-writable': 0 };
+    store.availability = async () => ({
+      available: false, since: at.getTime(), problem: 'unreachable', message: 'the fleet store (PostgreSQL) is unreachable', reason: 'connect ECONNREFUSED', errors,
+    });
     try {
       const down = await inject({ method: 'GET', url: '/readyz' });
-      expect([down.statusCode, down.json()]).toEqual([503, { status: 'not-ready', checks: { store: { ready: false, since: at.toISOString(), message: 'the fleet store (PostgreSQL) is unreachable' } } }]);
+      expect([down.statusCode, down.json()]).toEqual([503, {
+        status: 'not-ready', checks: { store: { ready: false, since: at.toISOString(), problem: 'unreachable', message: 'the fleet store (PostgreSQL) is unreachable' } },
+      }]);
       expect((await inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      store.availability = async () => ({
+        available: false, since: at.getTime(), problem: 'disk-full', message: "the manager's disk is full: /var/lib/metalfleet", reason: 'database or disk is full', errors,
+      });
+      expect((await inject({ method: 'GET', url: '/readyz' })).json()).toMatchObject({
+        status: 'not-ready', checks: { store: { ready: false, problem: 'disk-full', message: "the manager's disk is full: /var/lib/metalfleet" } },
+      });
     } finally {
       store.availability = real;
     }

@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Counter, Gauge, Registry, Summary, collectDefaultMetrics } from 'prom-client';
 import { nodeStates, type Alert, type CohortDimension, type CohortRate } from '@metalfleet/domain';
 import type { Failures, FleetEvents } from '@metalfleet/fleet';
-import type { FleetStore } from '@metalfleet/store';
+import { storeProblems, type FleetStore } from '@metalfleet/store';
 import { needs } from './access.ts';
 
 export interface ManagerMetrics {
@@ -31,12 +31,21 @@ export interface AdmissionView {
   registrationsRefused: () => number;
 }
 
-export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqttClients: () => number, alerting: AlertingView, admission?: AdmissionView): ManagerMetrics {
+/** `clock`: the manager's clock (docs/time.md), for how far the host clock is from it. */
+export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqttClients: () => number, alerting: AlertingView, clock?: { offsetMs(): number }, admission?: AdmissionView): ManagerMetrics {
   const registry = new Registry();
+  if (clock) {
+    new Gauge({
+      name: 'metalfleet_clock_offset_seconds', help: 'Host clock minus the manager\'s time: non-zero after the host clock stepped, until the manager caught up', registers: [registry],
+      collect() {
+        this.set(clock.offsetMs() / 1000);
+      },
+    });
+  }
   // The three cohort gauges come from one computation per scrape (prom-client collects them concurrently).
   let scrape: { at: number; rates: ReturnType<Failures['ratesBy']> } | null = null;
   const cohortRates = () => {
-    if (!scrape || Date.now() - scrape.at > 1000) scrape = { at: Date.now(), rates: alerting.failures.ratesBy(exportedCohorts, 86_400_000, alerting.now()) };
+    if (!scrape || performance.now() - scrape.at > 1000) scrape = { at: performance.now(), rates: alerting.failures.ratesBy(exportedCohorts, 86_400_000, alerting.now()) };
     return scrape.rates;
   };
   const cohortGauge = (name: string, help: string, value: (r: CohortRate) => number) => new Gauge({
@@ -66,6 +75,21 @@ export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqt
     if (e.type === 'notification-failed') notificationFailures.inc({ notifier: e.notifier });
   });
   collectDefaultMetrics({ register: registry, prefix: 'metalfleet_manager_' });
+  // The store's state as /readyz sees it: a full disk or an unreachable database shows here, not only as failing writes.
+  new Gauge({
+    name: 'metalfleet_store_writable', help: '1 while the fleet store answers and can write; 0 while it is unreachable, its disk is full or it cannot write', registers: [registry],
+    async collect() {
+      this.set((await store.availability()).available ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'metalfleet_store_errors_total', help: 'Store calls that failed because of the store (reason: unreachable, disk-full, not-writable)', labelNames: ['reason'], registers: [registry],
+    async collect() {
+      const { errors } = await store.availability();
+      this.reset();
+      for (const reason of storeProblems) this.inc({ reason }, errors[reason]);
+    },
+  });
   new Gauge({
     name: 'metalfleet_nodes', help: 'Nodes by lifecycle state and presence', labelNames: ['state', 'presence'], registers: [registry],
     async collect() {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkAgentCommand } from './agent-command.ts';
+import { checkAgentCommand, supersedes, type AgentCommand } from './agent-command.ts';
 
 const sha = 'ab'.repeat(32);
 const reimage = { imageName: 'ubuntu', imageVersion: '24.04', sha256: sha, bootScriptUrl: 'http://m:8080/boot/ipxe?mac=x', powerCycledByBmc: false };
@@ -28,5 +28,23 @@ describe('checkAgentCommand', () => {
     ['reset-gpu', null, 'reset-gpu command: arguments must be an object'],
   ])('refuses %s %j', (kind, args, error) => {
     expect(checkAgentCommand(kind, args)).toEqual({ ok: false, error });
+  });
+});
+
+describe('supersedes: a newer command withdraws an older one, not yet acknowledged, that it makes pointless', () => {
+  const reboot: AgentCommand = { kind: 'reboot', args: { pxeNext: false } };
+  const gpu = (gpuIndex: number): AgentCommand => ({ kind: 'reset-gpu', args: { gpuIndex } });
+  const reimage = (imageVersion: string): AgentCommand => ({
+    kind: 'reimage', args: { imageName: 'ubuntu', imageVersion, sha256: 'ab'.repeat(32), bootScriptUrl: 'http://m/boot', powerCycledByBmc: false },
+  });
+  it.each<[string, AgentCommand, AgentCommand, boolean]>([
+    ['a reboot, a reboot', reboot, reboot, true],
+    ['a reimage, a reimage of another version', reimage('2'), reimage('1'), true],
+    ['a reset of GPU 1, a reset of GPU 1', gpu(1), gpu(1), true],
+    ['a reset of GPU 1, a reset of GPU 2', gpu(1), gpu(2), false],
+    ['a reimage, a reboot', reimage('1'), reboot, false],
+    ['a reboot, a GPU reset', reboot, gpu(0), false],
+  ])('%s', (_, newer, older, expected) => {
+    expect(supersedes(newer, older)).toBe(expected);
   });
 });

@@ -49,6 +49,16 @@ export const crashRecovery: Readonly<Record<CommandKind, CrashRecovery>> = {
   'reset-gpu': 'not-repeated',
 };
 
+/**
+ * Whether a newer command makes an older one for the same node, not yet acknowledged, pointless: the
+ * older is then withdrawn (docs/agent-commands.md). A reimage or a reboot replaces one of its kind; a
+ * GPU reset replaces only a reset of the same GPU.
+ */
+export function supersedes(newer: AgentCommand, older: AgentCommand): boolean {
+  if (newer.kind === 'reset-gpu' && older.kind === 'reset-gpu') return newer.args.gpuIndex === older.args.gpuIndex;
+  return newer.kind === older.kind;
+}
+
 /** Largest GPU index a node may name (nvidia-smi numbers the GPUs of one host from 0). */
 export const maxGpuIndex = 63;
 

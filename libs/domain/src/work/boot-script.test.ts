@@ -15,6 +15,13 @@ describe('boot script', () => {
     });
   });
 
+  it('carries the install window (seconds to the install deadline) for the agent\'s download retries', () => {
+    const cmdline = bootCmdline(image, { manager: 'm:1', token: 't', commandId: 'c', installWindowS: 1799.6 });
+    expect(cmdline).toContain(' metalfleet.window=1799');
+    expect(parseBootParameters(cmdline).installWindowS).toBe(1799);
+    expect(parseBootParameters('metalfleet.window=soon metalfleet.window=-5').installWindowS).toBeUndefined();
+  });
+
   it('ignores other words, empty values and malformed images', () => {
     expect(parseBootParameters('BOOT_IMAGE=/vmlinuz root=/dev/sda1 metalfleet.token= metalfleet.image=noversion metalfleet.other=1 quiet')).toEqual({});
   });

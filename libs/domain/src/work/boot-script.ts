@@ -15,11 +15,13 @@ export interface BootParameters {
   sha256?: string;
   /** The disk an install image writes to (e.g. /dev/nvme0n1); unset: the agent picks the first fixed disk. */
   disk?: string;
+  /** Seconds the install may take (the manager's deadline for it): how long an interrupted download is retried. */
+  installWindowS?: number;
 }
 
 const keys: Record<string, keyof BootParameters> = {
   'metalfleet.manager': 'manager', 'metalfleet.token': 'token', 'metalfleet.command': 'commandId', 'metalfleet.image': 'image', 'metalfleet.root': 'rootUrl', 'metalfleet.sha256': 'sha256',
-  'metalfleet.disk': 'disk',
+  'metalfleet.disk': 'disk', 'metalfleet.window': 'installWindowS',
 };
 
 /** Reads the metalfleet.* words of a kernel command line; everything else is ignored. */
@@ -34,6 +36,8 @@ export function parseBootParameters(cmdline: string): BootParameters {
     if (key === 'image') {
       const ref = parseImageRef(value);
       if (ref) params.image = ref;
+    } else if (key === 'installWindowS') {
+      if (/^\d{1,9}$/.test(value)) params.installWindowS = Number(value);
     } else {
       params[key] = value;
     }
@@ -47,7 +51,7 @@ function word(key: string, value: string): string {
   return `${key}=${value}`;
 }
 
-export function bootCmdline(image: Image, params: Required<Pick<BootParameters, 'manager' | 'token'>> & Pick<BootParameters, 'commandId'>): string {
+export function bootCmdline(image: Image, params: Required<Pick<BootParameters, 'manager' | 'token'>> & Pick<BootParameters, 'commandId' | 'installWindowS'>): string {
   return [
     image.cmdline.trim(),
     word('metalfleet.manager', params.manager),
@@ -55,6 +59,7 @@ export function bootCmdline(image: Image, params: Required<Pick<BootParameters, 
     word('metalfleet.image', imageLabel(image)),
     ...(image.rootUrl !== '' ? [word('metalfleet.root', image.rootUrl), word('metalfleet.sha256', image.sha256)] : []),
     ...(params.commandId ? [word('metalfleet.command', params.commandId)] : []),
+    ...(params.installWindowS !== undefined ? [word('metalfleet.window', String(Math.max(0, Math.floor(params.installWindowS))))] : []),
   ].filter((w) => w !== '').join(' ');
 }
 

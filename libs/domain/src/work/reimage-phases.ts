@@ -175,6 +175,16 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
   }
 }
 
+/**
+ * The manager was down for `pausedMs` while the node was in this phase: the phase's deadline moves later by as much.
+ * A node cannot be judged on time the manager was not there to see it (its reports wait in its spool, its boot
+ * script waits for the listener), so a restart never fails a reimage by itself.
+ */
+export function deadlineAfterPause(progress: ReimageProgress, pausedMs: number): ReimageProgress {
+  if (pausedMs <= 0 || progress.deadlineAt === null || !isInFlight(progress.phase)) return progress;
+  return { ...progress, deadlineAt: new Date(progress.deadlineAt.getTime() + pausedMs) };
+}
+
 export function queuedProgress(): ReimageProgress {
   return { phase: 'queued', powerCycles: 0, deadlineAt: null, message: 'waiting for a slot', evidence: noEvidence(), failure: null };
 }

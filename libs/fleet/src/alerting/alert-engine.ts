@@ -110,7 +110,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
 
   let lastRoundAt = 0;
   async function round(): Promise<void> {
-    lastRoundAt = Date.now();
+    lastRoundAt = performance.now();
     const now = deps.now();
     const rules = await deps.rules.active();
     silences = await deps.store.listSilences();
@@ -146,7 +146,7 @@ export function createAlertEngine(deps: AlertEngineDeps) {
         soon = setTimeout(() => {
           soon = null;
           evaluateLogged();
-        }, Math.max(soonMs, lastRoundAt + minGapMs - Date.now()));
+        }, Math.max(soonMs, lastRoundAt + minGapMs - performance.now()));
       });
       const timer = setInterval(evaluateLogged, deps.intervalMs ?? 5000);
       evaluateLogged();

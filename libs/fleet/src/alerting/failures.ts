@@ -83,7 +83,7 @@ export function createFailures(deps: FailureDeps) {
 
   async function readPopulation(): Promise<AlertNode[]> {
     const members: AlertNode[] = [];
-    const now = Date.now();
+    const now = performance.now();
     let reads = 0;
     for (const summary of await deps.store.listNodes()) {
       if (summary.state === 'retired') continue;
@@ -108,11 +108,11 @@ export function createFailures(deps: FailureDeps) {
    */
   let lastRead: { at: number; members: Promise<AlertNode[]> } | null = null;
   function population(): Promise<AlertNode[]> {
-    if (lastRead && Date.now() - lastRead.at < populationTtlMs) return lastRead.members;
+    if (lastRead && performance.now() - lastRead.at < populationTtlMs) return lastRead.members;
     reading ??= readPopulation().finally(() => {
       reading = null;
     });
-    lastRead = { at: Date.now(), members: reading };
+    lastRead = { at: performance.now(), members: reading };
     return reading;
   }
 

@@ -62,7 +62,7 @@ describe('command outbox', () => {
     expect(delivered.map((d) => d.id)).toEqual([sent.id, sent.id, sent.id]);
     tick(30_001);
     await outbox.sweep();
-    expect(await store.getCommand(sent.id)).toMatchObject({ state: 'expired', attempts: 3, message: 'no ack after 3 deliveries' });
+    expect(await store.getCommand(sent.id)).toMatchObject({ state: 'expired', attempts: 3, message: 'no ack after 3 deliveries; withdrawn from the node' });
     expect(seen).toContainEqual(expect.objectContaining({ type: 'command-expired', commandId: sent.id, attempts: 3 }));
   });
 
@@ -147,8 +147,9 @@ describe('command outbox sweep', () => {
     let now = new Date('2026-11-21T10:00:00Z');
     let ids = 0;
     const slow = createCommandOutbox({ store: slowStore, broker: slowBroker, events: new FleetEvents(), now: () => now, newId: () => `slow-${(ids += 1)}`, ackTimeoutMs: 30_000, maxAttempts: 5, maxPayloadBytes: 4096 });
+    // Two kinds: a second reboot would supersede the first.
     await slow.send('n1', reboot, null);
-    await slow.send('n1', reboot, null);
+    await slow.send('n1', reimage, null);
     expect(published).toEqual(['slow-1', 'slow-2']);
     now = new Date(now.getTime() + 30_001);
     gate = new Promise((resolve) => { release = resolve; });
@@ -162,5 +163,37 @@ describe('command outbox sweep', () => {
     expect(published.toSorted()).toEqual(['slow-1', 'slow-1', 'slow-2', 'slow-2']);
     expect(await slowStore.getCommand('slow-2')).toMatchObject({ state: 'sent', attempts: 2 });
     await slowStore.close();
+  });
+
+  it('does not send again a command that moved on (acked by its node) between the sweep\'s read and its resend', async () => {
+    const racyStore = openSqliteFleetStore({ path: ':memory:' });
+    await racyStore.createNode({ id: 'n1', hostname: 'n1', identity: { systemUuid: 'n1', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '' }, inventory: emptyInventory(), agentVersion: '', credentialHash: 'h', at: clock });
+    let now = new Date('2026-11-21T10:00:00Z');
+    // The node's ack is stored right after the sweep (or resume) read the open commands, before it sends them again.
+    const acking = new Proxy(racyStore, {
+      get: (target, key: keyof FleetStore) => (key === 'openCommands'
+        ? async () => {
+          const open = await target.openCommands();
+          for (const command of open) await target.updateCommand(command.id, ['sent'], { state: 'acked' }, now);
+          return open;
+        }
+        : target[key]),
+    });
+    const published: string[] = [];
+    const events: FleetEvent[] = [];
+    const bus = new FleetEvents();
+    bus.on((e) => events.push(e));
+    const recording: NodeBroker = { ...broker, publish: async (_topic, payload) => { published.push(fromBinary(CommandSchema, payload).commandId); } };
+    const racy = createCommandOutbox({ store: acking, broker: recording, events: bus, now: () => now, newId: () => 'racy-1', ackTimeoutMs: 30_000, maxAttempts: 5, maxPayloadBytes: 4096 });
+    await racy.send('n1', reboot, null);
+    now = new Date(now.getTime() + 30_001);
+    await racy.sweep();
+    expect(published).toEqual(['racy-1']);
+    expect(await racyStore.getCommand('racy-1')).toMatchObject({ state: 'acked', attempts: 1 });
+    expect(events.filter((e) => e.type === 'command-sent')).toHaveLength(1);
+    await racyStore.updateCommand('racy-1', ['acked'], { state: 'sent' }, now);
+    expect(await racy.resume()).toBe(0);
+    expect(published).toEqual(['racy-1']);
+    await racyStore.close();
   });
 });

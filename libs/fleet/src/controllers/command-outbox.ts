@@ -3,12 +3,20 @@
 // again while unacknowledged, and given up (escalated) after the last try.
 // Progress comes back on the node's `progress` topic; a node can report only
 // on its own commands. After a restart, resume() sends what was in flight.
-import { checkAgentCommand, DomainError, type AgentCommand } from '@metalfleet/domain';
+//
+// A command the manager gave up on (expired) or replaced by a newer one of the
+// same kind for the node (superseded) is withdrawn: its queued deliveries are
+// dropped from the node's session (CommandWithdrawals, through the broker), and
+// the agent, which claims each command before it runs it (claim() here, over
+// gRPC), is told not to run it. A claim and a give-up are one conditional store
+// update each, so exactly one of them wins (docs/agent-commands.md).
+import { checkAgentCommand, DomainError, supersedes, type AgentCommand } from '@metalfleet/domain';
 import type { CommandRecord, CommandState, FleetStore } from '@metalfleet/store';
 import type { NodeBroker } from '@metalfleet/manager-transport';
 import { allNodesTopic, nodeTopic, parseNodeTopic } from '@metalfleet/transport';
 import type { FleetEvents } from '../events/fleet-events.ts';
 import { commandMessage, decodeCommandProgress, type CommandProgressPhase } from '../wire/command-wire.ts';
+import type { CommandWithdrawals } from './command-withdrawals.ts';
 
 export interface OutboxDeps {
   store: FleetStore;
@@ -21,7 +29,14 @@ export interface OutboxDeps {
   /** Deliveries before the command is given up. */
   maxAttempts: number;
   maxPayloadBytes: number;
+  /** Where withdrawn commands are listed for the broker; none: nothing is dropped from sessions. */
+  withdrawals?: CommandWithdrawals;
 }
+
+/** The manager's answer to an agent's claim of a command before it runs it. */
+export type ClaimAnswer =
+  | { verdict: 'run' }
+  | { verdict: 'claimed-before' | 'withdrawn' | 'unknown'; reason: string };
 
 // Which states a report may move a command from: a late ack never reopens a finished command.
 const movesFrom: Record<CommandProgressPhase, readonly CommandState[]> = {
@@ -30,18 +45,25 @@ const movesFrom: Record<CommandProgressPhase, readonly CommandState[]> = {
   // A reimage's result comes from the next boot, which may find the command expired (the node was power-cycled).
   succeeded: ['pending', 'sent', 'acked', 'running', 'expired'],
   failed: ['pending', 'sent', 'acked', 'running', 'expired'],
+  refused: ['pending', 'sent', 'expired'],
 };
 
 export function createCommandOutbox(deps: OutboxDeps) {
+  const followers = new Set<(progress: CommandProgress) => Promise<void>>();
   const deliver = async (record: CommandRecord, attempt: number, at: Date): Promise<void> => {
-    await deps.broker.publish(nodeTopic(record.nodeId, 'commands'), commandMessage(record, at), { qos: 1, retain: false });
+    // The manager gives up no sooner than after the ack timeouts of this delivery and of each one left:
+    // a deadline the agent may judge by, never later than the moment the manager really gives up.
+    const expiresAt = new Date(at.getTime() + (Math.max(deps.maxAttempts - attempt, 0) + 1) * deps.ackTimeoutMs);
+    await deps.broker.publish(nodeTopic(record.nodeId, 'commands'), commandMessage(record, at, expiresAt), { qos: 1, retain: false });
     deps.events.emit({ type: 'command-sent', commandId: record.id, nodeId: record.nodeId, kind: record.kind, attempt, at });
   };
 
-  async function publish(record: CommandRecord, attempt: number): Promise<void> {
+  /** False when the command moved on since it was read (acked, expired, withdrawn by another path): then it is not sent again. */
+  async function publish(record: CommandRecord, attempt: number): Promise<boolean> {
     const at = deps.now();
-    await deps.store.updateCommand(record.id, ['pending', 'sent'], { state: 'sent', attempts: attempt, ackDeadlineAt: new Date(at.getTime() + deps.ackTimeoutMs) }, at);
+    if (!(await deps.store.updateCommand(record.id, ['pending', 'sent'], { state: 'sent', attempts: attempt, ackDeadlineAt: new Date(at.getTime() + deps.ackTimeoutMs) }, at))) return false;
     await deliver(record, attempt, at);
+    return true;
   }
 
   // Sweeps and the resume after a restart read a snapshot of the open commands
@@ -63,16 +85,42 @@ export function createCommandOutbox(deps: OutboxDeps) {
       if (!due) continue;
       if (command.attempts < deps.maxAttempts) {
         await publish(command, command.attempts + 1);
-      } else if (await deps.store.updateCommand(command.id, ['sent'], { state: 'expired', message: `no ack after ${command.attempts} deliveries` }, at)) {
+      } else if (await deps.store.updateCommand(command.id, ['sent'], { state: 'expired', message: `no ack after ${command.attempts} deliveries; withdrawn from the node` }, at)) {
+        deps.withdrawals?.withdraw(command.id);
         deps.events.emit({ type: 'command-expired', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, attempts: command.attempts, at });
       }
     }
   }
 
+  // A newer command that does what an older one for the node, not yet acknowledged, would do replaces it: the older is withdrawn.
+  async function supersede(record: CommandRecord, at: Date): Promise<void> {
+    for (const older of await deps.store.commandsOf(record.nodeId, 100)) {
+      if (older.id === record.id || (older.state !== 'pending' && older.state !== 'sent') || !supersedes(record, older)) continue;
+      if (!(await deps.store.updateCommand(older.id, ['pending', 'sent'], { state: 'expired', message: `superseded by command ${record.id}; withdrawn` }, at))) continue;
+      deps.withdrawals?.withdraw(older.id);
+      // Its operation (when it is not the newer command's own) hears that it will not run.
+      if (older.operationId !== record.operationId) {
+        deps.events.emit({ type: 'command-expired', commandId: older.id, nodeId: older.nodeId, operationId: older.operationId, attempts: older.attempts, at });
+      }
+    }
+  }
+
+  // The agent will never run it (withdrawn, or its deadline passed before it could claim it): given up, with the agent's word.
+  async function refused(command: CommandRecord, message: string, at: Date): Promise<void> {
+    const text = `refused by the agent: ${message}`;
+    if (await deps.store.updateCommand(command.id, ['pending', 'sent'], { state: 'expired', message: text }, at)) {
+      deps.withdrawals?.withdraw(command.id);
+      deps.events.emit({ type: 'command-expired', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, attempts: command.attempts, at });
+    } else if (command.state === 'expired' && !command.message.endsWith(text)) {
+      await deps.store.updateCommand(command.id, ['expired'], { message: `${command.message}; ${text}` }, at);
+    }
+  }
+
   async function resumeOnce(): Promise<number> {
     const unacked = (await deps.store.openCommands()).filter((c) => c.state === 'pending' || c.state === 'sent');
-    for (const command of unacked) await publish(command, Math.min(command.attempts + 1, deps.maxAttempts));
-    return unacked.length;
+    let sent = 0;
+    for (const command of unacked) if (await publish(command, Math.min(command.attempts + 1, deps.maxAttempts))) sent += 1;
+    return sent;
   }
 
   return {
@@ -98,8 +146,29 @@ export function createCommandOutbox(deps: OutboxDeps) {
         message: '', verifiedSha256: '', createdAt: at, updatedAt: at,
       };
       await deps.store.createCommand(record);
+      await supersede(record, at);
       await deliver(record, 1, at);
       return record;
+    },
+
+    /**
+     * An agent's claim of a command it is about to run (gRPC ClaimCommand, the node authenticated). Claimed
+     * once: the command counts as acknowledged and is never given up. A withdrawn one is refused with why.
+     */
+    async claim(nodeId: string, commandId: string): Promise<ClaimAnswer> {
+      const command = await deps.store.getCommand(commandId);
+      // Another node's command is answered as no command at all: a node learns nothing of others.
+      if (!command || command.nodeId !== nodeId) return { verdict: 'unknown', reason: `no command ${commandId} for this node` };
+      const at = deps.now();
+      if (await deps.store.updateCommand(command.id, ['pending', 'sent'], { state: 'acked', message: 'claimed by the agent' }, at)) {
+        deps.events.emit({ type: 'command-progress', commandId: command.id, nodeId, operationId: command.operationId, phase: 'acked', message: 'claimed by the agent', verifiedSha256: '', at });
+        return { verdict: 'run' };
+      }
+      const current = (await deps.store.getCommand(commandId)) ?? command;
+      if (current.state === 'expired') return { verdict: 'withdrawn', reason: `withdrawn by the manager: ${current.message}` };
+      // Finished: whatever its kind, a redelivery (or a replay) does not start it again.
+      if (current.state === 'succeeded' || current.state === 'failed') return { verdict: 'withdrawn', reason: `already ${current.state} at the manager; not run again` };
+      return { verdict: 'claimed-before', reason: `already ${current.state} at the manager` };
     },
 
     /** Sends again what is due, gives up what has had every try. Run periodically; never overlaps itself or resume(). */
@@ -127,17 +196,52 @@ export function createCommandOutbox(deps: OutboxDeps) {
         // Unknown, or another node's command: refused, nothing changes.
         if (!command || command.nodeId !== parsed.nodeId) return bad(`progress for command ${report.commandId}, which is not this node's`);
         const at = deps.now();
+        if (phase === 'refused') return refused(command, report.message, at);
         const state: CommandState = phase;
         const changed = await deps.store.updateCommand(command.id, movesFrom[phase], {
           state, message: report.message, ...(report.verifiedSha256 ? { verifiedSha256: report.verifiedSha256 } : {}),
         }, at);
-        if (!changed) return; // a repeated or late report
-        deps.events.emit({
-          type: 'command-progress', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, phase, message: report.message, verifiedSha256: report.verifiedSha256, at,
-        });
+        // A late report changes nothing. The same report again is one the node sent again because its acknowledgement
+        // never came (the manager stopped before it): what follows from it runs again, and each follower acts on it once.
+        if (!changed && command.state !== phase) return;
+        const progress: CommandProgress = {
+          commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, phase, message: report.message, verifiedSha256: report.verifiedSha256, at,
+          madeAt: madeAt(report.madeAt, command.createdAt, at),
+        };
+        if (changed) deps.events.emit({ type: 'command-progress', commandId: progress.commandId, nodeId: progress.nodeId, operationId: progress.operationId, phase, message: progress.message, verifiedSha256: progress.verifiedSha256, at });
+        // Awaited: the node's report is acknowledged only once what it moves is stored too.
+        for (const follower of [...followers]) await follower(progress);
       });
     },
+
+    /** Runs `follower` on each report that moved a command (and on the same report sent again); the report is acknowledged after it. */
+    follow(follower: (progress: CommandProgress) => Promise<void>): () => void {
+      followers.add(follower);
+      return () => void followers.delete(follower);
+    },
   };
+}
+
+export interface CommandProgress {
+  commandId: string;
+  nodeId: string;
+  operationId: string | null;
+  phase: CommandProgressPhase;
+  message: string;
+  verifiedSha256: string;
+  /** When the manager received it. */
+  at: Date;
+  /**
+   * When the agent made it, by its clock, held between the command's creation and `at`: a report the agent kept while
+   * the manager was down arrives late, and its effect (a reboot acknowledged) happened when it was made. The agent is
+   * the tenant's, so it can move this only within that window, never before the command existed.
+   */
+  madeAt: Date;
+}
+
+function madeAt(claimed: Date | null, created: Date, received: Date): Date {
+  if (!claimed) return received;
+  return new Date(Math.min(received.getTime(), Math.max(created.getTime(), claimed.getTime())));
 }
 
 export type CommandOutbox = ReturnType<typeof createCommandOutbox>;

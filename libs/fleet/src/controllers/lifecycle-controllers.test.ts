@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { emptyInventory } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { FleetEvents } from '../events/fleet-events.ts';
@@ -40,6 +40,28 @@ describe('lifecycle controllers', () => {
     await settle();
     expect((await store.getNode('n1'))?.state).toBe('available');
     expect((await store.history('n1')).map((h) => `${h.event} by ${h.actor}`)).toEqual(['inspect by registration', 'inspection-passed by inspection']);
+  });
+
+  it('passes inspection on a digest that came before the inspect transition committed (PostgreSQL: nodes sat in inspecting for 300 s)', async () => {
+    // A store that commits transitions slowly, as PostgreSQL over the network does.
+    const slow = new Proxy(store, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (name !== 'transitionNode' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+        return async (...args: unknown[]) => {
+          await new Promise((r) => setTimeout(r, 20));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    controllers.stop();
+    lifecycle = createLifecycle({ store: slow, events, now: () => now });
+    controllers = startLifecycleControllers({ store: slow, events, lifecycle, now: () => now, offlineFailureGraceMs: 300_000, onError: (e) => errors.push(e) });
+    await node('n6');
+    events.emit({ type: 'node-registered', nodeId: 'n6', returning: false, via: 'new', at: now });
+    events.emit({ type: 'health-digest', nodeId: 'n6', conditions: 0, at: now });
+    await vi.waitFor(async () => expect((await store.getNode('n6'))?.state).toBe('available'), { timeout: 2000 });
+    expect((await store.history('n6')).map((h) => h.event)).toEqual(['inspect', 'inspection-passed']);
   });
 
   it('fails inspection on a critical condition', async () => {

@@ -2,6 +2,11 @@
 // state themselves.
 // - inspection: a registered node in `discovered` is inspected; its first
 //   health digest decides: no critical condition → available, else failed.
+//   One node's events are handled in the order they came, each after the one
+//   before has committed: the digest an agent sends right after registering
+//   must find the node `inspecting` (on PostgreSQL it used to be read before
+//   the `inspect` transition committed, was dropped, and the node waited for
+//   the next digest, minutes later).
 // - health after inspection belongs to the remediation controller
 //   (remediation.ts): it fails, replaces or repairs nodes by the policy.
 // - presence: a node in service offline for longer than the failure grace fails;
@@ -43,8 +48,18 @@ export function startLifecycleControllers(deps: ControllerDeps): { sweep: () => 
     else await lifecycle.apply(node.id, 'inspection-failed', 'inspection', critical.map((c) => `${c.component} ${c.code}`).join(', '));
   }
 
+  // The tail of each node's queue; a node's entry goes once its queue is empty.
+  const queues = new Map<string, Promise<void>>();
+  function inOrder(nodeId: string, work: () => Promise<void>): void {
+    const tail = (queues.get(nodeId) ?? Promise.resolve()).then(work).catch(deps.onError);
+    queues.set(nodeId, tail);
+    void tail.then(() => {
+      if (queues.get(nodeId) === tail) queues.delete(nodeId);
+    });
+  }
+
   const unsubscribe = deps.events.on((event) => {
-    onEvent(event).catch(deps.onError);
+    if (event.type === 'node-registered' || event.type === 'health-digest') inOrder(event.nodeId, () => onEvent(event));
   });
 
   async function sweep(): Promise<void> {

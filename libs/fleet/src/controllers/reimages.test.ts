@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { DomainError, queuedProgress } from '@metalfleet/domain';
+import { CommandPhase, CommandProgressSchema } from '@metalfleet/proto';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { webhookDrain } from '../outbound/drain-hook.ts';
 import { startFleet, until } from '../fleet-harness.test-kit.ts';
@@ -77,6 +79,63 @@ describe('reimage operations', () => {
     expect(await until(() => store.getOperation('old'), (o) => o?.state !== 'running', 'the old operation to finish')).toMatchObject({ state: 'succeeded' });
   });
 
+  it('takes, after a restart, the step of a report stored on its command whose own step the stop cut off', async () => {
+    const now = () => t0;
+    const store = openSqliteFleetStore({ path: ':memory:' });
+    // The first manager: its reimage sends the command, then it stops.
+    const first = await startFleet({ now, store: { ...store, close: async () => undefined } });
+    const tenant = await first.tenants.create('training');
+    await first.addNode('n1');
+    await first.activeIn(tenant.id, 'n1');
+    const running = await first.reimages.start(3_600_000);
+    const op = await first.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'r' });
+    const entry = async () => (await store.operationNodes(op.id))[0];
+    const sent = await until(entry, (e) => e?.progress.phase === 'rebooting' && e.commandId !== null, 'the reimage command to be sent');
+    await running.stop();
+    await first.close();
+    // The agent's reboot ack was written on the command, and the manager died before the step it causes.
+    expect(await store.updateCommand(sent!.commandId!, ['sent'], { state: 'running', message: 'rebooting' }, t0)).toBe(true);
+
+    // The next manager on the same store takes that step at once, instead of waiting out the phase's deadline.
+    const second = await fleet({ now, store });
+    closers.push((await second.reimages.start(3_600_000)).stop);
+    const resumed = await until(entry, (e) => e?.progress.phase === 'installing', 'the resumed entry to take the reported reboot');
+    expect(resumed?.progress.evidence).toMatchObject({ rebootBy: 'agent', rebootAckedAt: expect.any(Date) });
+  });
+
+  it('does not count the time the manager was down against a reimage in flight: its deadline moves by the downtime', async () => {
+    let clock = t0;
+    const now = () => clock;
+    const store = openSqliteFleetStore({ path: ':memory:' });
+    const first = await startFleet({ now, store: { ...store, close: async () => undefined } });
+    const tenant = await first.tenants.create('training');
+    for (const id of ['n1', 'n2']) {
+      await first.addNode(id);
+      await first.activeIn(tenant.id, id);
+    }
+    const running = await first.reimages.start(3_600_000);
+    const op = await first.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1', 'n2'], priority: 0, urgent: false, actor: 'test', reason: 'r' });
+    const entries = () => store.operationNodes(op.id);
+    const sent = await until(entries, (e) => e.every((n) => n.progress.phase === 'rebooting' && n.progress.deadlineAt !== null), 'both reboot commands to be sent');
+    await running.stop();
+    await first.close();
+    const deadline = sent[0]!.progress.deadlineAt!;
+    // The manager is down past the phase's deadline (a slow restart).
+    const downtimeMs = deadline.getTime() - t0.getTime() + 60_000;
+    clock = new Date(t0.getTime() + downtimeMs);
+
+    const second = await fleet({ now, store });
+    closers.push((await second.reimages.start(50, downtimeMs)).stop);
+    await second.reimages.settled();
+    const moved = await until(entries, (e) => e.every((n) => n.progress.deadlineAt!.getTime() === deadline.getTime() + downtimeMs), 'the deadlines to move by the downtime');
+    expect(moved.map((n) => n.progress.phase)).toEqual(['rebooting', 'rebooting']);
+    // The start's pass has run and found nothing due; only once the moved deadline passes does the phase time out.
+    await second.reimages.settled();
+    expect((await entries()).map((n) => n.progress.phase)).toEqual(['rebooting', 'rebooting']);
+    clock = new Date(deadline.getTime() + downtimeMs + 1);
+    await until(entries, (e) => e.every((n) => n.progress.phase === 'failed'), 'the phase to time out at its moved deadline');
+  });
+
   it('refuses a node that another operation holds, however the two requests race', async () => {
     const f = await fleet({ now: () => t0, drain: () => new Promise(() => undefined) });
     const tenant = await f.tenants.create('training');
@@ -146,7 +205,8 @@ describe('the reimage pass', () => {
     // Kicked again and again while that pass is slow: no second pass starts beside it.
     for (let i = 0; i < 5; i += 1) f.reimages.kick();
     // Meanwhile the agent reports the reimage failed: the node's entry ends.
-    f.events.emit({ type: 'command-progress', commandId: (await entry())?.commandId ?? '', nodeId: 'n1', operationId: op.id, phase: 'failed', message: 'disk gone', verifiedSha256: '', at: now });
+    const failed = create(CommandProgressSchema, { commandId: (await entry())?.commandId ?? '', phase: CommandPhase.FAILED, message: 'disk gone' });
+    await f.broker.publish('mf/v1/nodes/n1/progress', toBinary(CommandProgressSchema, failed), { qos: 1, retain: false });
     await until(entry, (e) => e?.progress.phase === 'failed', 'the entry to fail');
     // The slow pass comes back after the rebooting phase's deadline, with what it read before the node's entry ended.
     now = new Date(t0.getTime() + 120_000);

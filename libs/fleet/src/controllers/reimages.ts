@@ -5,7 +5,7 @@
 // node from its last phase: nothing lost, nothing done twice (commands have
 // ids derived from the operation and node, and the agent runs each id once).
 import {
-  DomainError, imageLabel, inMaintenanceWindow, installsRoot, isInFlight, pickReimageStarts, queuedProgress, reimageEffectOnEntry, stepReimage,
+  DomainError, deadlineAfterPause, imageLabel, inMaintenanceWindow, installsRoot, isInFlight, pickReimageStarts, queuedProgress, reimageEffectOnEntry, stepReimage,
   type ConcurrencyLimits, type ImageRef, type MaintenanceWindow, type NodeSummary, type ReimagePolicy, type ReimageSignal,
 } from '@metalfleet/domain';
 import type { FleetStore, OperationKind, OperationRecord } from '@metalfleet/store';
@@ -53,6 +53,14 @@ export interface ReimageRequest {
 /** Reimage rewrites what a tenant runs: only nodes allocated to (or active for) a tenant are reimaged. */
 const reimageable = new Set(['allocated', 'active']);
 
+/** The reimage step a command's reported state stands for (none for a command not reported on). */
+function reportedSignal(command: { state: string; updatedAt: Date; verifiedSha256: string; message: string }): ReimageSignal | null {
+  if (command.state === 'running') return { kind: 'rebooting', at: command.updatedAt };
+  if (command.state === 'succeeded') return { kind: 'installed', sha256: command.verifiedSha256 };
+  if (command.state === 'failed') return { kind: 'failed', code: 'agent-failed', details: `the agent reported: ${command.message}` };
+  return null;
+}
+
 export function createReimages(deps: ReimageDeps) {
   const open = new Map<string, OpenNode>();
   const chains = new Map<string, Promise<void>>();
@@ -63,14 +71,18 @@ export function createReimages(deps: ReimageDeps) {
   const lastWrite = new Map<string, number>();
   let stopped = false;
 
-  /** Runs `work` after everything queued for this node: one step at a time per node. */
-  function serially(k: string, work: () => Promise<void>): Promise<void> {
-    const next = (chains.get(k) ?? Promise.resolve()).then(work).catch((error: unknown) => deps.onError(error, { node: k }));
+  /**
+   * Runs `work` after everything queued for this node: one step at a time per node. Resolves when it has run (its
+   * error goes to onError); with `strict`, rejects with its error instead, for a caller that must know it was stored.
+   */
+  function serially(k: string, work: () => Promise<void>, strict = false): Promise<void> {
+    const run = (chains.get(k) ?? Promise.resolve()).then(work);
+    const next = run.catch((error: unknown) => deps.onError(error, { node: k }));
     chains.set(k, next);
     void next.finally(() => {
       if (chains.get(k) === next) chains.delete(k);
     });
-    return next;
+    return strict ? run : next;
   }
 
   async function policyFor(node: OpenNode, needBmc: boolean): Promise<ReimagePolicy> {
@@ -81,10 +93,11 @@ export function createReimages(deps: ReimageDeps) {
     };
   }
 
-  function signal(operationId: string, nodeId: string, s: ReimageSignal): Promise<void> {
+  function signal(operationId: string, nodeId: string, s: ReimageSignal, strict = false): Promise<void> {
     const k = key(operationId, nodeId);
     return serially(k, async () => {
       const node = open.get(k);
+      if (stopped && strict) throw new Error('reimaging is stopping; the report is taken again after the restart');
       if (!node || stopped) return;
       // Several passes may see one deadline pass before the first step is written: act on it once.
       if (s.kind === 'timeout' && (!node.progress.deadlineAt || node.progress.deadlineAt > deps.now()) && node.progress.phase !== 'rebooting') return;
@@ -93,7 +106,7 @@ export function createReimages(deps: ReimageDeps) {
       await save(node, result.progress, node.commandId);
       for (const effect of result.effects) void serially(k, () => runEffect(node, effect, portFor(node)));
       if (!isInFlight(result.progress.phase) && result.progress.phase !== 'queued') kick();
-    });
+    }, strict);
   }
 
   const portFor = (node: OpenNode) => ({
@@ -171,14 +184,27 @@ export function createReimages(deps: ReimageDeps) {
     while (chains.size > 0) await Promise.all(chains.values());
   }
 
-  /** After a restart: carry on with the effect of the phase each in-flight node was in (the step function's own table). */
-  async function resume(): Promise<number> {
+  /**
+   * After a restart: carry on with the effect of the phase each in-flight node was in (the step function's own table).
+   * `pausedMs`, how long the manager was down, is added to each phase's deadline first (deadlineAfterPause).
+   */
+  async function resume(pausedMs: number): Promise<number> {
     const rows = await deps.store.openOperationNodes();
     for (const row of rows) {
       const k = key(row.operationId, row.nodeId);
+      const progress = deadlineAfterPause(row.progress, pausedMs);
+      if (progress !== row.progress) {
+        await deps.store.saveOperationNode(row.operationId, row.nodeId, progress, row.commandId, deps.now());
+        row.progress = progress;
+      }
       open.set(k, row);
       const effect = reimageEffectOnEntry[row.progress.phase];
       if (effect) void serially(k, () => runEffect(row, effect, portFor(row)));
+      // A report stored on the command whose step the stop cut off: its step is taken now (a step taken already ignores it).
+      const reported = row.commandId ? await deps.store.getCommand(row.commandId) : null;
+      // When it was made is not kept: at the latest when the command moved, at the earliest (as a report may claim) when it was created.
+      const followed = reported ? reportedSignal({ ...reported, updatedAt: reported.createdAt }) : null;
+      if (followed) void signal(row.operationId, row.nodeId, followed);
     }
     return rows.filter((r) => isInFlight(r.progress.phase)).length;
   }
@@ -210,14 +236,16 @@ export function createReimages(deps: ReimageDeps) {
       return operation;
     },
 
-    async start(intervalMs: number): Promise<{ resumed: number; stop: () => Promise<void> }> {
-      const resumed = await resume();
+    /** `pausedMs`: how long the manager was down before this start (0 when unknown); see resume(). */
+    async start(intervalMs: number, pausedMs = 0): Promise<{ resumed: number; stop: () => Promise<void> }> {
+      const resumed = await resume(pausedMs);
+      // The node's report is acknowledged once the step it caused is stored (or sent again if that failed).
+      const unfollow = deps.outbox.follow(async (report) => {
+        // The reboot was acknowledged when the agent made its report: one it kept while the manager was down arrives after the install boot it led to.
+        const followed = reportedSignal({ state: report.phase, updatedAt: report.madeAt, verifiedSha256: report.verifiedSha256, message: report.message });
+        if (report.operationId && followed) await signal(report.operationId, report.nodeId, followed, true);
+      });
       const unsubscribe = deps.events.on((event) => {
-        if (event.type === 'command-progress' && event.operationId) {
-          if (event.phase === 'running') void signal(event.operationId, event.nodeId, { kind: 'rebooting', at: event.at });
-          if (event.phase === 'succeeded') void signal(event.operationId, event.nodeId, { kind: 'installed', sha256: event.verifiedSha256 });
-          if (event.phase === 'failed') void signal(event.operationId, event.nodeId, { kind: 'failed', code: 'agent-failed', details: `the agent reported: ${event.message}` });
-        }
         if (event.type === 'command-expired' && event.operationId) void signal(event.operationId, event.nodeId, { kind: 'timeout' });
         // The manager's own view of the node booting its install image: evidence for the reported install.
         if (event.type === 'boot-script-served' && event.purpose === 'install' && event.nodeId && event.commandId) {
@@ -236,6 +264,7 @@ export function createReimages(deps: ReimageDeps) {
         resumed,
         async stop() {
           stopped = true;
+          unfollow();
           unsubscribe();
           clearInterval(timer);
           await settled();

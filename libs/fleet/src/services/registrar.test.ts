@@ -166,6 +166,36 @@ describe('registration', () => {
     expect(events.filter((e) => e.type === 'node-registered').map((e) => 'via' in e && e.via)).toEqual(['new', 'retry', 'credential']);
   });
 
+  it('answers only one of two retries racing after a lost reply, so that no agent is handed a credential the other replaced', async () => {
+    const once = await tokens.create({ description: 'single use', ttlSeconds: 600, maxUses: 1 });
+    const lost = await register(input(machine, once.token));
+    const results = await Promise.allSettled([register(input(machine, once.token)), register(input(machine, once.token))]);
+    const answered = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    expect(answered).toHaveLength(1);
+    expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'unauthenticated' } });
+    expect(secretMatches(answered[0]!.credential, (await store.credentialHash(lost.nodeId))!)).toBe(true);
+    // The refused one tries again, and is answered (its use is still unsettled).
+    const again = await register(input(machine, once.token));
+    expect(secretMatches(again.credential, (await store.credentialHash(lost.nodeId))!)).toBe(true);
+  });
+
+  it('refuses a retry whose use was settled (the node came online) between its check and its write', async () => {
+    const once = await tokens.create({ description: 'single use', ttlSeconds: 600, maxUses: 1 });
+    const lost = await register(input(machine, once.token));
+    // The node comes online (mqtt-ingest settles its use) after the retry found its use, before the retry writes.
+    const settling = new Proxy(store, {
+      get: (target, key: keyof FleetStore) => (key === 'findApproval'
+        ? async (...args: Parameters<FleetStore['findApproval']>) => {
+          await target.settleTokenUses(lost.nodeId);
+          return target.findApproval(...args);
+        }
+        : target[key]),
+    });
+    const racing = createRegistrar({ store: settling, events: new FleetEvents(), tokens, admitDiscovered: 'operator', newNodeId: () => 'unused', now: () => now });
+    await expect(racing(input(machine, once.token))).rejects.toMatchObject({ code: 'unauthenticated' });
+    expect(secretMatches(lost.credential, (await store.credentialHash(lost.nodeId))!)).toBe(true);
+  });
+
   it('never answers a spent single-use token again to another machine, nor to the same one once it used its credential', async () => {
     const once = await tokens.create({ description: 'single use', ttlSeconds: 600, maxUses: 1 });
     const first = await register(input(machine, once.token));

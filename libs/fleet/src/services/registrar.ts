@@ -67,19 +67,24 @@ export function createRegistrar(deps: RegistrarDeps) {
     return hash !== null && secretMatches(credential.secret, hash) ? credential.nodeId : null;
   }
 
-  type CheckedToken = { record: BootstrapTokenRecord | null; error: string | null; retryOf: string | null };
+  /** `retryHash`: with `retryOf`, the credential that node had when the use was found (its write re-checks both). */
+  type CheckedToken = { record: BootstrapTokenRecord | null; error: string | null; retryOf: string | null; retryHash: string | null };
+  const retryOfUse = async (tokenId: string, key: string) => {
+    const retryOf = await deps.store.findTokenUse(tokenId, key);
+    return { retryOf, retryHash: retryOf === null ? null : await deps.store.credentialHash(retryOf) };
+  };
   async function checkToken(token: string, key: string): Promise<CheckedToken> {
-    if (token === '') return { record: null, error: 'bootstrap token missing', retryOf: null };
+    if (token === '') return { record: null, error: 'bootstrap token missing', retryOf: null, retryHash: null };
     try {
       const record = await deps.tokens.check(token);
-      return { record, error: null, retryOf: await deps.store.findTokenUse(record.id, key) };
+      return { record, error: null, ...(await retryOfUse(record.id, key)) };
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       // Used up, maybe by this very machine whose reply was lost: only its own use, with the same token and the
       // same full identity, lets it through again (and spends nothing); to anyone else it stays used up.
       const spent = await deps.tokens.check(token, { usedUp: true }).catch(() => null);
-      const retryOf = spent ? await deps.store.findTokenUse(spent.id, key) : null;
-      return retryOf !== null ? { record: spent, error: null, retryOf } : { record: null, error: reason, retryOf: null };
+      const retry = spent ? await retryOfUse(spent.id, key) : { retryOf: null, retryHash: null };
+      return retry.retryOf !== null ? { record: spent, error: null, ...retry } : { record: null, error: reason, retryOf: null, retryHash: null };
     }
   }
 
@@ -139,7 +144,10 @@ export function createRegistrar(deps: RegistrarDeps) {
     const at = deps.now();
     // Spent in the node write's transaction (the store refuses a use that is gone): two registrations racing for one
     // single-use token get one node, and a use is never spent for a node that was not written.
-    const tokenUse: TokenUse | undefined = token.record && (decision.action === 'create' || decision.spendToken) ? { tokenId: token.record.id, identityKey: key } : undefined;
+    // A retry spends nothing, and is written only while its use and the node's credential are as it found them.
+    const retried = decision.action === 'returning' && decision.via === 'retry';
+    const tokenUse: TokenUse | undefined = token.record && (decision.action === 'create' || decision.spendToken || retried)
+      ? { tokenId: token.record.id, identityKey: key, ...(retried ? { retry: { credentialHash: token.retryHash } } : {}) } : undefined;
     if (decision.action === 'returning' && decision.via === 'approval' && !(approval && (await deps.store.takeApproval(approval.conflictId, at, input.peer)))) {
       return refuse('unauthenticated', 'the operator\'s approval was used or withdrawn meanwhile', input.peer);
     }

@@ -1,10 +1,11 @@
 // gRPC AgentService handlers: the adapter between wire messages and the fleet.
 import type { Metadata } from '@grpc/grpc-js';
-import { durationFromMs } from '@bufbuild/protobuf/wkt';
+import { durationFromMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { DomainError, inventoryProblem } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import { identityFromProto, inventoryFromProto, type ServiceHandlers } from '@metalfleet/transport';
-import type { AgentService } from '@metalfleet/proto';
+import { ClaimVerdict, type AgentService } from '@metalfleet/proto';
+import type { ClaimAnswer } from '../controllers/command-outbox.ts';
 import type { Register } from '../services/registrar.ts';
 import { createRegistrationAdmission, defaultRegistrationAdmission, type RegistrationAdmission } from '../services/registration-admission.ts';
 import { recordReportedCabling } from '../services/reported-cabling.ts';
@@ -40,11 +41,22 @@ export async function authenticateNodeCall(store: FleetStore, metadata: Metadata
   return nodeId;
 }
 
-export function agentServiceHandlers(deps: {
-  register: Register; store: FleetStore; config: AgentServiceConfig; now?: () => Date;
+const verdicts: Record<ClaimAnswer['verdict'], ClaimVerdict> = {
+  run: ClaimVerdict.RUN, 'claimed-before': ClaimVerdict.CLAIMED_BEFORE, withdrawn: ClaimVerdict.WITHDRAWN, unknown: ClaimVerdict.UNKNOWN,
+};
+
+export interface AgentServiceDeps {
+  register: Register;
+  store: FleetStore;
+  config: AgentServiceConfig;
+  /** The outbox's claim: a node about to run one of its commands. */
+  claimCommand: (nodeId: string, commandId: string) => Promise<ClaimAnswer>;
+  now?: () => Date;
   /** Bounds concurrent registrations (default: 64 at once, refused ones told to retry after 2 s). */
   admission?: RegistrationAdmission;
-}): ServiceHandlers<typeof AgentService> {
+}
+
+export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<typeof AgentService> {
   const { config } = deps;
   const now = deps.now ?? (() => new Date());
   const admission = deps.admission ?? createRegistrationAdmission(defaultRegistrationAdmission);
@@ -86,6 +98,14 @@ export function agentServiceHandlers(deps: {
       const ownMacs = (await deps.store.getNode(nodeId))?.identity.macs ?? [];
       await recordReportedCabling(deps.store, nodeId, inventory, ownMacs, 'inventory-update', now());
       return {};
+    },
+
+    async claimCommand(request, context) {
+      const nodeId = await authenticateNodeCall(deps.store, context.metadata);
+      if (request.commandId === '') throw new DomainError('invalid-argument', 'claim without a command id');
+      const answer = await deps.claimCommand(nodeId, request.commandId);
+      // The time after the decision: a deadline the agent compares with it is judged no earlier than the manager judged it.
+      return { verdict: verdicts[answer.verdict], reason: answer.verdict === 'run' ? '' : answer.reason, managerTime: timestampFromDate(now()) };
     },
   };
 }

@@ -1,24 +1,27 @@
 // Adapter: commands to agents and their progress reports, between the domain's
 // types and the protobuf messages on the node's `commands` and `progress`
 // topics. Field for field, nothing coerced.
-import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
+import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { AgentCommand } from '@metalfleet/domain';
 import { CommandPhase, CommandProgressSchema, CommandSchema } from '@metalfleet/proto';
 import { decodePayload } from '@metalfleet/transport';
 
-/** The phases an agent reports a command in. */
-export type CommandProgressPhase = 'acked' | 'running' | 'succeeded' | 'failed';
+/** The phases an agent reports a command in; `refused`: not run, and never will be (withdrawn, or past its deadline). */
+export type CommandProgressPhase = 'acked' | 'running' | 'succeeded' | 'failed' | 'refused';
 
 export interface CommandProgressReport {
   commandId: string;
   phase: CommandProgressPhase;
   message: string;
   verifiedSha256: string;
+  /** When the agent says it made the report (its clock); null when it did not say. */
+  madeAt: Date | null;
 }
 
 const phaseOf: Partial<Record<CommandPhase, CommandProgressPhase>> = {
   [CommandPhase.ACKED]: 'acked', [CommandPhase.RUNNING]: 'running', [CommandPhase.SUCCEEDED]: 'succeeded', [CommandPhase.FAILED]: 'failed',
+  [CommandPhase.REFUSED]: 'refused',
 };
 
 function commandKind(command: AgentCommand): MessageInitShape<typeof CommandSchema>['kind'] {
@@ -32,9 +35,24 @@ function commandKind(command: AgentCommand): MessageInitShape<typeof CommandSche
   }
 }
 
-/** The command message published to the node, stamped with when it was sent. */
-export function commandMessage(command: AgentCommand & { id: string }, at: Date): Uint8Array {
-  return toBinary(CommandSchema, create(CommandSchema, { commandId: command.id, issuedAt: timestampFromDate(at), kind: commandKind(command) }));
+/**
+ * The command message published to the node: stamped with when this delivery was sent (`at`), when the
+ * command was first issued (the same in every resend) and the instant after which the manager may have
+ * given it up (`expiresAt`, the manager's clock; docs/agent-commands.md).
+ */
+export function commandMessage(command: AgentCommand & { id: string; createdAt: Date }, at: Date, expiresAt: Date): Uint8Array {
+  return toBinary(CommandSchema, create(CommandSchema, {
+    commandId: command.id, issuedAt: timestampFromDate(at), firstIssuedAt: timestampFromDate(command.createdAt), expiresAt: timestampFromDate(expiresAt), kind: commandKind(command),
+  }));
+}
+
+/** The command id of a message on a `commands` topic; '' when it is not one. */
+export function commandIdOf(payload: Uint8Array): string {
+  try {
+    return fromBinary(CommandSchema, payload).commandId;
+  } catch {
+    return '';
+  }
 }
 
 /** A progress report from a node, or why it is not one. */
@@ -44,5 +62,5 @@ export function decodeCommandProgress(payload: Uint8Array, maxBytes: number): { 
   const { commandId, message, verifiedSha256 } = decoded.message;
   const phase = phaseOf[decoded.message.phase];
   if (!phase) return { ok: false, error: `progress without a phase for command ${commandId}` };
-  return { ok: true, report: { commandId, phase, message, verifiedSha256 } };
+  return { ok: true, report: { commandId, phase, message, verifiedSha256, madeAt: decoded.message.at ? timestampDate(decoded.message.at) : null } };
 }

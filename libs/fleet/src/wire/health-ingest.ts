@@ -45,6 +45,22 @@ export function healthMessageToRecord(message: HealthMessage, receivedAt: Date):
   return { ok: true, kind: 'event', event: { eventId: e.eventId, sequence: Number(e.sequence), at: e.at ? timestampDate(e.at) : receivedAt, receivedAt, changes } };
 }
 
+/**
+ * The node's conditions stamped with the manager's time: one the node already holds keeps the time the manager first
+ * got it, a new one gets `receivedAt`. The node's own clock may be off by hours (its claimed time stays on the health
+ * event, for display); failure windows and "since when" must not move with it.
+ */
+export function sinceReceived(held: readonly HealthCondition[], conditions: readonly HealthCondition[], receivedAt: Date): HealthCondition[] {
+  const first = new Map(held.map((c) => [conditionKey(c), c.since]));
+  return conditions.map((c) => ({ ...c, since: first.get(conditionKey(c)) ?? receivedAt }));
+}
+
+/** A health event whose raised and updated conditions are stamped as sinceReceived does. */
+export function eventSinceReceived(held: readonly HealthCondition[], event: HealthEventRecord): HealthEventRecord {
+  const stamped = sinceReceived(held, event.changes.map((c) => c.condition), event.receivedAt);
+  return { ...event, changes: event.changes.map((c, i) => ({ kind: c.kind, condition: stamped[i] ?? c.condition })) };
+}
+
 /** How many conditions the node would hold after `event` (those it holds, plus the ones the event adds). */
 export function conditionsAfter(held: readonly HealthCondition[], event: HealthEventRecord): number {
   const keys = new Set(held.map(conditionKey));

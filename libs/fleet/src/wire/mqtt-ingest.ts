@@ -6,7 +6,7 @@ import { allNodesTopic, decodePayload, parseNodeTopic } from '@metalfleet/transp
 import type { FleetStore } from '@metalfleet/store';
 import { timestampMs } from '@bufbuild/protobuf/wkt';
 import type { TelemetrySink } from '@metalfleet/telemetry';
-import { conditionsAfter, healthLimits, healthMessageToRecord } from './health-ingest.ts';
+import { conditionsAfter, eventSinceReceived, healthLimits, healthMessageToRecord, sinceReceived } from './health-ingest.ts';
 import { telemetryToSample } from './telemetry-ingest.ts';
 import type { Presence } from '@metalfleet/domain';
 import type { FleetEvents } from '../events/fleet-events.ts';
@@ -64,17 +64,19 @@ export async function startMqttIngest(deps: IngestDeps): Promise<void> {
     if (!parsed) return;
     const decoded = decodePayload(HealthMessageSchema, payload, deps.maxPayloadBytes);
     if (!decoded.ok) return bad(parsed.nodeId, topic, decoded.error);
-    const record = healthMessageToRecord(decoded.message, deps.now());
+    const receivedAt = deps.now();
+    const record = healthMessageToRecord(decoded.message, receivedAt);
     if (!record.ok) return bad(parsed.nodeId, topic, record.error);
     await deps.presence.heartbeat(parsed.nodeId);
     if (record.kind === 'digest') {
-      await deps.store.replaceConditions(parsed.nodeId, record.conditions);
+      await deps.store.replaceConditions(parsed.nodeId, sinceReceived(await deps.store.conditions(parsed.nodeId), record.conditions, receivedAt));
       deps.events.emit({ type: 'health-digest', nodeId: parsed.nodeId, conditions: record.conditions.length, at: deps.now() });
       return;
     }
-    const held = conditionsAfter(await deps.store.conditions(parsed.nodeId), record.event);
+    const before = await deps.store.conditions(parsed.nodeId);
+    const held = conditionsAfter(before, record.event);
     if (held > healthLimits.conditionsPerNode) return bad(parsed.nodeId, topic, `health event would leave the node with ${held} conditions (limit ${healthLimits.conditionsPerNode})`);
-    const applied = await deps.store.applyHealthEvent(parsed.nodeId, record.event);
+    const applied = await deps.store.applyHealthEvent(parsed.nodeId, eventSinceReceived(before, record.event));
     deps.events.emit(applied
       ? { type: 'health-changed', nodeId: parsed.nodeId, eventId: record.event.eventId, changes: record.event.changes.map((c) => `${c.kind} ${c.condition.component} ${c.condition.code}`), at: deps.now() }
       : { type: 'health-duplicate', nodeId: parsed.nodeId, eventId: record.event.eventId, at: deps.now() });

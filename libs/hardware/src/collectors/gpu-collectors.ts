@@ -98,15 +98,15 @@ export function nvlinkCollector(sources: GpuSources): HealthCollector {
 
 /** DCGM is optional: used when `dcgmi` is installed. The quick diag (-r 1) runs at most every diagIntervalMs. */
 export function dcgmCollector(sources: GpuSources, diagIntervalMs: number): HealthCollector {
-  let lastDiag = 0;
+  let lastDiag = -Infinity;
   let diag: ReturnType<typeof parseDcgmDiag> | undefined;
   return {
     name: 'dcgm',
     probe: async () => !recorded(sources) && commandExists('dcgmi'),
     async collect() {
       const health = parseDcgmHealth(await sources.run('dcgmi', ['health', '-c', '-j'], { timeoutMs: 30_000 }));
-      if (Date.now() - lastDiag > diagIntervalMs) {
-        lastDiag = Date.now();
+      if (performance.now() - lastDiag > diagIntervalMs) {
+        lastDiag = performance.now();
         diag = parseDcgmDiag(await sources.run('dcgmi', ['diag', '-r', '1', '-j'], { timeoutMs: 120_000, acceptExitCode: () => true }));
       }
       return { dcgmHealth: health.findings, ...(diag ? { dcgmDiag: diag } : {}) };

@@ -2,16 +2,62 @@
 // @generated from file metalfleet/v1/agent_service.proto (package metalfleet.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { NodeIdentity } from "./identity_pb.js";
 import type { Inventory } from "./inventory_pb.js";
-import type { Duration } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file metalfleet/v1/agent_service.proto.
  */
 export declare const file_metalfleet_v1_agent_service: GenFile;
+
+/**
+ * @generated from message metalfleet.v1.ClaimCommandRequest
+ */
+export declare type ClaimCommandRequest = Message<"metalfleet.v1.ClaimCommandRequest"> & {
+  /**
+   * @generated from field: string command_id = 1;
+   */
+  commandId: string;
+};
+
+/**
+ * Describes the message metalfleet.v1.ClaimCommandRequest.
+ * Use `create(ClaimCommandRequestSchema)` to create a new message.
+ */
+export declare const ClaimCommandRequestSchema: GenMessage<ClaimCommandRequest>;
+
+/**
+ * @generated from message metalfleet.v1.ClaimCommandResponse
+ */
+export declare type ClaimCommandResponse = Message<"metalfleet.v1.ClaimCommandResponse"> & {
+  /**
+   * @generated from field: metalfleet.v1.ClaimVerdict verdict = 1;
+   */
+  verdict: ClaimVerdict;
+
+  /**
+   * Why, for the log and the refusal report.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * The manager's clock when it answered: the agent's reference for command deadlines.
+   *
+   * @generated from field: google.protobuf.Timestamp manager_time = 3;
+   */
+  managerTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message metalfleet.v1.ClaimCommandResponse.
+ * Use `create(ClaimCommandResponseSchema)` to create a new message.
+ */
+export declare const ClaimCommandResponseSchema: GenMessage<ClaimCommandResponse>;
 
 /**
  * @generated from message metalfleet.v1.RegisterRequest
@@ -188,6 +234,49 @@ export declare type UpdateInventoryResponse = Message<"metalfleet.v1.UpdateInven
 export declare const UpdateInventoryResponseSchema: GenMessage<UpdateInventoryResponse>;
 
 /**
+ * @generated from enum metalfleet.v1.ClaimVerdict
+ */
+export enum ClaimVerdict {
+  /**
+   * @generated from enum value: CLAIM_VERDICT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Claimed now: run it.
+   *
+   * @generated from enum value: CLAIM_VERDICT_RUN = 1;
+   */
+  RUN = 1,
+
+  /**
+   * This node claimed it before: a redelivery; it may have run already.
+   *
+   * @generated from enum value: CLAIM_VERDICT_CLAIMED_BEFORE = 2;
+   */
+  CLAIMED_BEFORE = 2,
+
+  /**
+   * The manager withdrew it (expired or superseded): do not run it.
+   *
+   * @generated from enum value: CLAIM_VERDICT_WITHDRAWN = 3;
+   */
+  WITHDRAWN = 3,
+
+  /**
+   * No such command for this node: do not run it.
+   *
+   * @generated from enum value: CLAIM_VERDICT_UNKNOWN = 4;
+   */
+  UNKNOWN = 4,
+}
+
+/**
+ * Describes the enum metalfleet.v1.ClaimVerdict.
+ */
+export declare const ClaimVerdictSchema: GenEnum<ClaimVerdict>;
+
+/**
  * Request/response calls from the agent to the manager.
  *
  * @generated from service metalfleet.v1.AgentService
@@ -213,6 +302,19 @@ export declare const AgentService: GenService<{
     methodKind: "unary";
     input: typeof UpdateInventoryRequestSchema;
     output: typeof UpdateInventoryResponseSchema;
+  },
+  /**
+   * Asked by the agent before it runs a command (authenticated like
+   * UpdateInventory): the manager takes the command as acknowledged, or says
+   * why it must not run (withdrawn: expired or superseded). A command the
+   * manager gave up on can then never start, whatever the clocks say.
+   *
+   * @generated from rpc metalfleet.v1.AgentService.ClaimCommand
+   */
+  claimCommand: {
+    methodKind: "unary";
+    input: typeof ClaimCommandRequestSchema;
+    output: typeof ClaimCommandResponseSchema;
   },
 }>;
 

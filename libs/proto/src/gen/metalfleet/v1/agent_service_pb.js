@@ -2,8 +2,8 @@
 // @generated from file metalfleet/v1/agent_service.proto (package metalfleet.v1, syntax proto3)
 /* eslint-disable */
 
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import { file_google_protobuf_duration } from "@bufbuild/protobuf/wkt";
+import { enumDesc, fileDesc, messageDesc, serviceDesc, tsEnum } from "@bufbuild/protobuf/codegenv2";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_metalfleet_v1_identity } from "./identity_pb.js";
 import { file_metalfleet_v1_inventory } from "./inventory_pb.js";
 
@@ -11,49 +11,75 @@ import { file_metalfleet_v1_inventory } from "./inventory_pb.js";
  * Describes the file metalfleet/v1/agent_service.proto.
  */
 export const file_metalfleet_v1_agent_service = /*@__PURE__*/
-  fileDesc("CiFtZXRhbGZsZWV0L3YxL2FnZW50X3NlcnZpY2UucHJvdG8SDW1ldGFsZmxlZXQudjEinQEKD1JlZ2lzdGVyUmVxdWVzdBItCghpZGVudGl0eRgBIAEoCzIbLm1ldGFsZmxlZXQudjEuTm9kZUlkZW50aXR5EisKCWludmVudG9yeRgCIAEoCzIYLm1ldGFsZmxlZXQudjEuSW52ZW50b3J5EhcKD2Jvb3RzdHJhcF90b2tlbhgDIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAQgASgJIrABChBSZWdpc3RlclJlc3BvbnNlEg8KB25vZGVfaWQYASABKAkSFwoPbm9kZV9jcmVkZW50aWFsGAIgASgJEikKBG1xdHQYAyABKAsyGy5tZXRhbGZsZWV0LnYxLk1xdHRFbmRwb2ludBI0CglpbnRlcnZhbHMYBCABKAsyIS5tZXRhbGZsZWV0LnYxLlJlcG9ydGluZ0ludGVydmFscxIRCglyZXR1cm5pbmcYBSABKAgiSQoMTXF0dEVuZHBvaW50EgwKBGhvc3QYASABKAkSDAoEcG9ydBgCIAEoDRILCgN0bHMYAyABKAgSEAoIdXNlcm5hbWUYBCABKAki+wEKElJlcG9ydGluZ0ludGVydmFscxIsCgl0ZWxlbWV0cnkYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoJaGVhcnRiZWF0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCWludmVudG9yeRgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIpCgZoZWFsdGgYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMAoNaGVhbHRoX2RpZ2VzdBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJFChZVcGRhdGVJbnZlbnRvcnlSZXF1ZXN0EisKCWludmVudG9yeRgBIAEoCzIYLm1ldGFsZmxlZXQudjEuSW52ZW50b3J5IhkKF1VwZGF0ZUludmVudG9yeVJlc3BvbnNlMr0BCgxBZ2VudFNlcnZpY2USSwoIUmVnaXN0ZXISHi5tZXRhbGZsZWV0LnYxLlJlZ2lzdGVyUmVxdWVzdBofLm1ldGFsZmxlZXQudjEuUmVnaXN0ZXJSZXNwb25zZRJgCg9VcGRhdGVJbnZlbnRvcnkSJS5tZXRhbGZsZWV0LnYxLlVwZGF0ZUludmVudG9yeVJlcXVlc3QaJi5tZXRhbGZsZWV0LnYxLlVwZGF0ZUludmVudG9yeVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_metalfleet_v1_identity, file_metalfleet_v1_inventory]);
+  fileDesc("CiFtZXRhbGZsZWV0L3YxL2FnZW50X3NlcnZpY2UucHJvdG8SDW1ldGFsZmxlZXQudjEiKQoTQ2xhaW1Db21tYW5kUmVxdWVzdBISCgpjb21tYW5kX2lkGAEgASgJIoYBChRDbGFpbUNvbW1hbmRSZXNwb25zZRIsCgd2ZXJkaWN0GAEgASgOMhsubWV0YWxmbGVldC52MS5DbGFpbVZlcmRpY3QSDgoGcmVhc29uGAIgASgJEjAKDG1hbmFnZXJfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAinQEKD1JlZ2lzdGVyUmVxdWVzdBItCghpZGVudGl0eRgBIAEoCzIbLm1ldGFsZmxlZXQudjEuTm9kZUlkZW50aXR5EisKCWludmVudG9yeRgCIAEoCzIYLm1ldGFsZmxlZXQudjEuSW52ZW50b3J5EhcKD2Jvb3RzdHJhcF90b2tlbhgDIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAQgASgJIrABChBSZWdpc3RlclJlc3BvbnNlEg8KB25vZGVfaWQYASABKAkSFwoPbm9kZV9jcmVkZW50aWFsGAIgASgJEikKBG1xdHQYAyABKAsyGy5tZXRhbGZsZWV0LnYxLk1xdHRFbmRwb2ludBI0CglpbnRlcnZhbHMYBCABKAsyIS5tZXRhbGZsZWV0LnYxLlJlcG9ydGluZ0ludGVydmFscxIRCglyZXR1cm5pbmcYBSABKAgiSQoMTXF0dEVuZHBvaW50EgwKBGhvc3QYASABKAkSDAoEcG9ydBgCIAEoDRILCgN0bHMYAyABKAgSEAoIdXNlcm5hbWUYBCABKAki+wEKElJlcG9ydGluZ0ludGVydmFscxIsCgl0ZWxlbWV0cnkYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoJaGVhcnRiZWF0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCWludmVudG9yeRgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIpCgZoZWFsdGgYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMAoNaGVhbHRoX2RpZ2VzdBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJFChZVcGRhdGVJbnZlbnRvcnlSZXF1ZXN0EisKCWludmVudG9yeRgBIAEoCzIYLm1ldGFsZmxlZXQudjEuSW52ZW50b3J5IhkKF1VwZGF0ZUludmVudG9yeVJlc3BvbnNlKp4BCgxDbGFpbVZlcmRpY3QSHQoZQ0xBSU1fVkVSRElDVF9VTlNQRUNJRklFRBAAEhUKEUNMQUlNX1ZFUkRJQ1RfUlVOEAESIAocQ0xBSU1fVkVSRElDVF9DTEFJTUVEX0JFRk9SRRACEhsKF0NMQUlNX1ZFUkRJQ1RfV0lUSERSQVdOEAMSGQoVQ0xBSU1fVkVSRElDVF9VTktOT1dOEAQylgIKDEFnZW50U2VydmljZRJLCghSZWdpc3RlchIeLm1ldGFsZmxlZXQudjEuUmVnaXN0ZXJSZXF1ZXN0Gh8ubWV0YWxmbGVldC52MS5SZWdpc3RlclJlc3BvbnNlEmAKD1VwZGF0ZUludmVudG9yeRIlLm1ldGFsZmxlZXQudjEuVXBkYXRlSW52ZW50b3J5UmVxdWVzdBomLm1ldGFsZmxlZXQudjEuVXBkYXRlSW52ZW50b3J5UmVzcG9uc2USVwoMQ2xhaW1Db21tYW5kEiIubWV0YWxmbGVldC52MS5DbGFpbUNvbW1hbmRSZXF1ZXN0GiMubWV0YWxmbGVldC52MS5DbGFpbUNvbW1hbmRSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_metalfleet_v1_identity, file_metalfleet_v1_inventory]);
+
+/**
+ * Describes the message metalfleet.v1.ClaimCommandRequest.
+ * Use `create(ClaimCommandRequestSchema)` to create a new message.
+ */
+export const ClaimCommandRequestSchema = /*@__PURE__*/
+  messageDesc(file_metalfleet_v1_agent_service, 0);
+
+/**
+ * Describes the message metalfleet.v1.ClaimCommandResponse.
+ * Use `create(ClaimCommandResponseSchema)` to create a new message.
+ */
+export const ClaimCommandResponseSchema = /*@__PURE__*/
+  messageDesc(file_metalfleet_v1_agent_service, 1);
 
 /**
  * Describes the message metalfleet.v1.RegisterRequest.
  * Use `create(RegisterRequestSchema)` to create a new message.
  */
 export const RegisterRequestSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_agent_service, 0);
+  messageDesc(file_metalfleet_v1_agent_service, 2);
 
 /**
  * Describes the message metalfleet.v1.RegisterResponse.
  * Use `create(RegisterResponseSchema)` to create a new message.
  */
 export const RegisterResponseSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_agent_service, 1);
+  messageDesc(file_metalfleet_v1_agent_service, 3);
 
 /**
  * Describes the message metalfleet.v1.MqttEndpoint.
  * Use `create(MqttEndpointSchema)` to create a new message.
  */
 export const MqttEndpointSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_agent_service, 2);
+  messageDesc(file_metalfleet_v1_agent_service, 4);
 
 /**
  * Describes the message metalfleet.v1.ReportingIntervals.
  * Use `create(ReportingIntervalsSchema)` to create a new message.
  */
 export const ReportingIntervalsSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_agent_service, 3);
+  messageDesc(file_metalfleet_v1_agent_service, 5);
 
 /**
  * Describes the message metalfleet.v1.UpdateInventoryRequest.
  * Use `create(UpdateInventoryRequestSchema)` to create a new message.
  */
 export const UpdateInventoryRequestSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_agent_service, 4);
+  messageDesc(file_metalfleet_v1_agent_service, 6);
 
 /**
  * Describes the message metalfleet.v1.UpdateInventoryResponse.
  * Use `create(UpdateInventoryResponseSchema)` to create a new message.
  */
 export const UpdateInventoryResponseSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_agent_service, 5);
+  messageDesc(file_metalfleet_v1_agent_service, 7);
+
+/**
+ * Describes the enum metalfleet.v1.ClaimVerdict.
+ */
+export const ClaimVerdictSchema = /*@__PURE__*/
+  enumDesc(file_metalfleet_v1_agent_service, 0);
+
+/**
+ * @generated from enum metalfleet.v1.ClaimVerdict
+ */
+export const ClaimVerdict = /*@__PURE__*/
+  tsEnum(ClaimVerdictSchema);
 
 /**
  * Request/response calls from the agent to the manager.

@@ -314,6 +314,8 @@ export declare type Command = Message<"metalfleet.v1.Command"> & {
   commandId: string;
 
   /**
+   * When this delivery was sent (the manager's clock; each resend has its own).
+   *
    * @generated from field: google.protobuf.Timestamp issued_at = 2;
    */
   issuedAt?: Timestamp | undefined;
@@ -340,6 +342,24 @@ export declare type Command = Message<"metalfleet.v1.Command"> & {
     value: ResetGpuCommand;
     case: "resetGpu";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * When the command was first issued (the manager's clock; the same in every resend).
+   *
+   * @generated from field: google.protobuf.Timestamp first_issued_at = 6;
+   */
+  firstIssuedAt?: Timestamp | undefined;
+
+  /**
+   * After this instant (the manager's clock) the manager has given the command
+   * up: the agent must not start it. The agent never compares it with its own
+   * wall clock: it asks the manager (AgentService.ClaimCommand) before it runs
+   * a command, and judges the deadline against the manager's time from that
+   * answer (docs/agent-commands.md). Unset: a manager from before deadlines.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 7;
+   */
+  expiresAt?: Timestamp | undefined;
 };
 
 /**
@@ -632,6 +652,14 @@ export enum CommandPhase {
    * @generated from enum value: COMMAND_PHASE_FAILED = 4;
    */
   FAILED = 4,
+
+  /**
+   * Not run, and never will be: the manager withdrew it (expired or superseded)
+   * or its deadline passed before the agent could claim it.
+   *
+   * @generated from enum value: COMMAND_PHASE_REFUSED = 5;
+   */
+  REFUSED = 5,
 }
 
 /**
