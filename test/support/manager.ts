@@ -26,6 +26,8 @@ export class ManagerProcess {
   private readonly extra: string[];
 
   private readonly nodeOptions: string[];
+  /** How long start() waits for "manager ready" (a loaded machine, or a fleet dialling the manager as it starts, needs longer). */
+  readyTimeoutMs = 30_000;
   /** Added to the manager's environment (e.g. libfaketime's, see faketime.ts). */
   private readonly env: Record<string, string>;
   /** The first start sets up a new manager (--init); later ones start it on the state it left. */
@@ -61,7 +63,7 @@ export class ManagerProcess {
   async start(): Promise<void> {
     const init = this.started ? [] : ['--init'];
     this.proc = start(managerBin, ['--data-dir', this.dataDir, '--listen-host', '127.0.0.1', ...init, ...this.ports, ...this.extra], this.nodeOptions, this.env);
-    const ready = await this.proc.waitForLog('manager ready');
+    const ready = await this.proc.waitForLog('manager ready', this.readyTimeoutMs);
     this.started = true;
     this.http = String(ready['http']);
     this.grpc = String(ready['grpc']);

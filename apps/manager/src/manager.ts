@@ -11,14 +11,14 @@ import type { Alert } from '@metalfleet/domain';
 import { AgentService } from '@metalfleet/proto';
 import { addService } from '@metalfleet/transport';
 import {
-  createNodeBroker, ensureCertificateAuthority, grpcServerCredentials, issueServerCertificate, listenGrpcForStorm,
+  createNodeBroker, ensureCertificateAuthority, issueServerCertificate, listenGrpcForStorm, listenGrpcTlsForStorm,
 } from '@metalfleet/manager-transport';
 import {
   claimDataDir, createPrivateFile, freeDiskBytes, isStoreOutage, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry, type DataDirClaim,
 } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
-  FleetEvents, agentServiceHandlers, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, secretMatches, startLifecycleControllers, startMqttIngest,
+  FleetEvents, agentServiceHandlers, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, createRegistrationAdmission, secretMatches, startLifecycleControllers, startMqttIngest,
   openManagerClock, openSealedSecrets,
 } from '@metalfleet/fleet';
 import { listenerPorts, type ManagerConfig } from './config.ts';
@@ -180,11 +180,14 @@ async function startOnDataDir(
     maxConnectionsPerAddress: config.mqttMaxConnectionsPerAddress,
     maxUnauthenticatedPacketBytes: config.mqttMaxUnauthenticatedPacketBytes,
     maxUnauthenticatedConnections: config.mqttMaxUnauthenticatedConnections,
+    maxConcurrentConnects: config.mqttMaxConcurrentConnects,
+    maxConnectWaitMs: config.connectWaitS * 1000,
     authenticateNode: async (nodeId, secret) => {
       const hash = await store.credentialHash(nodeId);
       return hash !== null && secretMatches(secret, hash);
     },
-    onEvent: (event) => logger.warn({ event }, `mqtt ${event.type}`),
+    // Connections shed in a storm are counted (metalfleet_mqtt_connections_refused_total), not logged one by one.
+    onEvent: (event) => (event.type === 'connection-shed' ? undefined : logger.warn({ event }, `mqtt ${event.type}`)),
   });
 
   const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db'), now });
@@ -211,7 +214,9 @@ async function startOnDataDir(
   const failures = createFailures({ store, events, onError: (error, context) => logger[failureLevel(error)]({ err: error, ...context }, 'failure analytics step failed') });
   const stopFailures = failures.listen();
   let alertList: () => Alert[] = () => [];
-  const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now }, clock);
+  const registrationAdmission = createRegistrationAdmission({ concurrent: config.maxConcurrentRegistrations, retryAfterMs: config.registrationRetryAfterS * 1000 });
+  const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now }, clock,
+    { mqtt: () => broker.admission(), registrationsRefused: () => registrationAdmission.refused() });
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
   await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry, onIngested: (kind, lagMs) => {
     metrics.ingested.inc({ kind });
@@ -281,6 +286,7 @@ async function startOnDataDir(
   }, config.bootTokenPurgeIntervalS * 1000);
   addService(grpcServer, AgentService, agentServiceHandlers({
     register,
+    admission: registrationAdmission,
     store,
     claimCommand: reimaging.outbox.claim,
     now,
@@ -295,9 +301,11 @@ async function startOnDataDir(
       healthDigestIntervalMs: config.healthDigestIntervalS * 1000,
     },
   }), { onInternalError: (method, error) => logger[failureLevel(error)]({ err: error, method }, 'gRPC call failed') });
-  const grpcCredentials = tls ? grpcServerCredentials(tls.cert.keyPem, tls.cert.chainPem) : ServerCredentials.createInsecure();
-  const grpcListener = await listenAs(ports.grpc, config.listenHost,
-    () => listenGrpcForStorm(grpcServer, grpcCredentials, { host: config.listenHost, port: config.grpcPort }));
+  // Over TLS the handshakes are done by the storm listener, a bounded number at a time.
+  const grpcListener = await listenAs(ports.grpc, config.listenHost, () => (tls
+    ? listenGrpcTlsForStorm(grpcServer, { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem, maxConcurrentHandshakes: config.grpcMaxConcurrentHandshakes, maxWaitMs: config.connectWaitS * 1000 },
+      { host: config.listenHost, port: config.grpcPort })
+    : listenGrpcForStorm(grpcServer, ServerCredentials.createInsecure(), { host: config.listenHost, port: config.grpcPort })));
   grpcPort = grpcListener.address.port;
 
   const dashboardDir = config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir();

@@ -141,7 +141,7 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
       nodeLogger.info({ returning: registration.returning }, registration.returning ? 'registered again (known machine)' : 'registered as a new node');
       const end = await runMqttSession({
         registration, client: registered.connection.client, caPem: registered.connection.trust.caPem, backend: options.backend, version: options.version, logger: nodeLogger,
-        mqttProtocolVersion: options.mqttProtocolVersion, signal, drainer, health, commands,
+        mqttProtocolVersion: options.mqttProtocolVersion, signal, drainer, health, commands, backoff: options.backoff,
       });
       if (end === 'stopped') return;
     }

@@ -6,13 +6,14 @@ import { randomUUID } from 'node:crypto';
 import { createSecureContext, type ConnectionOptions, type SecureContext } from 'node:tls';
 import mqtt, { type IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
-import { isDomainError } from '@metalfleet/domain';
+import { isDomainError, type BackoffPolicy } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
 import type { AgentService } from '@metalfleet/proto';
 import { inventoryToProto, nodeTopic, type ServiceClient } from '@metalfleet/transport';
 import type { CommandExecutor } from './command-executor.ts';
 import type { HealthMonitor } from './health-monitor.ts';
 import { statusPayload, telemetryPayload } from './messages.ts';
+import { applyReconnectBackoff, firstReconnectPeriod } from './reconnect-backoff.ts';
 import { credentialMetadata, type Registration } from './registration.ts';
 import type { SpoolDrainer } from './spool-drainer.ts';
 
@@ -31,6 +32,8 @@ export interface SessionDeps {
   drainer: SpoolDrainer;
   health: HealthMonitor;
   commands: CommandExecutor;
+  /** Reconnect delays: exponential with full jitter from initialMs, capped at maxMs, reset by each CONNACK. */
+  backoff: BackoffPolicy;
 }
 
 // CONNACK codes for a refused credential: 4/5 in MQTT 3.1.1, 134/135 in MQTT 5.
@@ -61,8 +64,9 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     clean: false,
     protocolVersion: deps.mqttProtocolVersion,
     // When a whole rack powers on, the broker answers late rather than never: wait
-    // for the CONNACK instead of starting a new handshake, and retry at spread times.
-    reconnectPeriod: 1000 + Math.floor(Math.random() * 2000),
+    // for the CONNACK instead of starting a new handshake (the manager closes a connection
+    // it cannot set up within 10 s at once), and retry at spread, growing times (below).
+    reconnectPeriod: firstReconnectPeriod(deps.backoff),
     connectTimeout: 30_000,
     keepalive: 30,
     // mqtt-packet otherwise builds a Buffer for each of the 65 536 packet ids on the first
@@ -77,6 +81,7 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
   }
   const url = `${reg.mqttTls ? 'mqtts' : 'mqtt'}://${reg.mqttHost}:${reg.mqttPort}`;
   const client = mqtt.connect(url, options);
+  applyReconnectBackoff(client as unknown as Parameters<typeof applyReconnectBackoff>[0], deps.backoff);
 
   return new Promise<SessionEnd>((resolve) => {
     const timers: NodeJS.Timeout[] = [];

@@ -4,10 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Metadata } from '@grpc/grpc-js';
 import { durationMs } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
-import { backoffDelay, isDomainError, type BackoffPolicy } from '@metalfleet/domain';
+import { isDomainError, retryDelay, type BackoffPolicy } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
 import { AgentService } from '@metalfleet/proto';
-import { createClient, identityToProto, inventoryToProto, type ServiceClient } from '@metalfleet/transport';
+import { createClient, identityToProto, inventoryToProto, retryAfterMsOf, type ServiceClient } from '@metalfleet/transport';
 import { readCredential, writeCredential } from './credential-file.ts';
 import { forgetRegistrationNonce, registrationNonce } from './registration-nonce.ts';
 import { establishTrust, type ManagerTrust } from './trust.ts';
@@ -45,6 +45,8 @@ export interface RegisterDeps {
   logger: Logger;
   backoff: BackoffPolicy;
   signal: AbortSignal;
+  /** [0, 1) for the jitter of retry delays (default Math.random). */
+  random?: () => number;
 }
 
 export function credentialMetadata(nodeId: string, credential: string): Metadata {
@@ -97,17 +99,20 @@ export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ regis
       };
     } catch (error) {
       if (isDomainError(error) && error.code === 'invalid-argument') throw error;
-      if (connection && isDomainError(error) && error.code === 'unavailable') {
+      // A busy manager that shed the call says when to come back; the connection to it is fine.
+      const retryAfterMs = retryAfterMsOf(error);
+      if (connection && isDomainError(error) && error.code === 'unavailable' && retryAfterMs === null) {
         // The manager may have a new certificate or address: build the connection again next time.
         connection.close();
         connection = null;
       }
-      const delay = backoffDelay(attempt, deps.backoff, Math.random());
+      const delay = retryDelay(attempt, deps.backoff, (deps.random ?? Math.random)(), retryAfterMs);
       const code = isDomainError(error) ? error.code : 'error';
       // Waiting for an operator is not a failure of this machine: say so, and keep asking (the token is not spent meanwhile).
       const why = code === 'pending-approval' ? 'registration waits for an operator to approve this machine (metalfleet conflicts approve); asking again'
         : code === 'conflict' ? 'registration refused: this machine\'s identity conflicts with a known node; an operator must resolve it; asking again'
-          : 'registration failed; retrying';
+          : retryAfterMs !== null ? 'the manager is busy (connect storm) and asked to come back later; retrying'
+            : 'registration failed; retrying';
       deps.logger.warn({ attempt: attempt + 1, retryInMs: delay, code, reason: error instanceof Error ? error.message : String(error) }, why);
       await sleep(delay, undefined, { signal: deps.signal });
     }

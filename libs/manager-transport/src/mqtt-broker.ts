@@ -10,9 +10,10 @@ import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { isValidNodeId, mayPublish, maySubscribe } from '@metalfleet/transport';
+import { createConnectGate } from './connect-gate.ts';
 import { createConnectionLimiter, createUnauthenticatedLimiter } from './connection-limits.ts';
 import { guardMqttFrames, type FrameGuard } from './mqtt-frame-guard.ts';
-import { listenForStorm, type StormListener } from './storm-listener.ts';
+import { brokerBacklog, listenForStorm, type StormListener } from './storm-listener.ts';
 import { serverTlsOptions } from './tls-policy.ts';
 import { createStoredBeforeAck } from './stored-before-ack.ts';
 
@@ -23,6 +24,8 @@ export type BrokerEvent =
   | { type: 'client-error'; clientId: string; message: string }
   | { type: 'packet-too-large'; clientId: string; address: string; announced: number; limit: number; authenticated: boolean }
   | { type: 'connection-refused'; address: string; reason: string }
+  /** Closed unread by admission control (too many connections being set up): counted, not worth a log line each. */
+  | { type: 'connection-shed'; address: string; reason: 'queue-full' | 'waited-too-long' };
   /** A message to a node that mayForward refused (a withdrawn command): not sent, and gone from the node's session. */
   | { type: 'forward-withheld'; nodeId: string; topic: string };
 
@@ -37,6 +40,10 @@ export interface BrokerOptions {
   maxConnectionsPerAddress?: number;
   /** Concurrent connections that have not authenticated yet, all addresses together (default 10,000; 0: no limit). */
   maxUnauthenticatedConnections?: number;
+  /** Connections set up at once: TLS handshake, CONNECT and credential check (default 64; 0: no limit). Others wait their turn. */
+  maxConcurrentConnects?: number;
+  /** Longest a connection waits for its turn to be set up before it is closed unread (default 10 s, below the agents' 30 s connect timeout). */
+  maxConnectWaitMs?: number;
   /** How long a connection may take to send its CONNECT once its TLS handshake is done (default 10 s). */
   connectTimeoutMs?: number;
   /** The broker never logs; the app decides what to do with these. */
@@ -64,6 +71,8 @@ export interface NodeBroker {
   subscribe(filter: string, handler: (message: BrokerMessage) => Promise<void> | void): Promise<void>;
   publish(topic: string, payload: Uint8Array, options: { qos: 0 | 1; retain: boolean }): Promise<void>;
   connectedClients(): number;
+  /** Admission control now: connections being set up, waiting for their turn, and closed unread so far. */
+  admission(): { connecting: number; waiting: number; shed: number };
   /** Whether it listens and has not been closed (for /readyz). */
   listening(): boolean;
   close(): Promise<void>;
@@ -76,6 +85,10 @@ export const defaultMaxUnauthenticatedPacketBytes = 8192;
 export const defaultMaxConnectionsPerAddress = 1024;
 // Twice a 5,000-node power-on storm; each waiting connection costs about 64 KiB (TLS and parser state).
 export const defaultMaxUnauthenticatedConnections = 10_000;
+// A TLS handshake costs the manager a few milliseconds of CPU: 64 at once keep the event loop busy
+// without sharing it so thinly that none finishes before its client gives up.
+export const defaultMaxConcurrentConnects = 64;
+export const defaultMaxConnectWaitMs = 10_000;
 // The TLS handshake of an idle or hostile client is given up after this (node's default is 120 s).
 const tlsHandshakeTimeoutMs = 30_000;
 
@@ -180,6 +193,13 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
   const unauthenticatedSlots = new Map<string, () => void>();
   const peer = (conn: { remoteAddress?: string; remotePort?: number }) => `${conn.remoteAddress ?? ''}|${conn.remotePort ?? ''}`;
   const preAuthLimit = options.maxUnauthenticatedPacketBytes ?? defaultMaxUnauthenticatedPacketBytes;
+  // Waiting connections are counted among the unauthenticated too: that cap bounds the queue.
+  const gate = createConnectGate({
+    concurrent: options.maxConcurrentConnects ?? defaultMaxConcurrentConnects,
+    maxWaiting: Number.POSITIVE_INFINITY,
+    maxWaitMs: options.maxConnectWaitMs ?? defaultMaxConnectWaitMs,
+    onShed: (socket, reason) => emit({ type: 'connection-shed', address: socket.remoteAddress ?? '', reason }),
+  });
 
   // Every connection reaches aedes through the size guard; `address` is the raw socket's peer.
   const handle = (conn: Duplex, address: string) => {
@@ -208,15 +228,23 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
         const slot = unauthenticated.admit(socket);
         if (!slot) return refuse('too many connections not yet authenticated');
         const key = peer(socket);
-        unauthenticatedSlots.set(key, slot);
+        // Its turn among the connections being set up ends, as its unauthenticated slot does, when its CONNECT is accepted.
+        let turn: () => void = () => undefined;
+        const authenticated = () => {
+          slot();
+          turn();
+        };
+        unauthenticatedSlots.set(key, authenticated);
         socket.once('close', () => {
-          if (unauthenticatedSlots.get(key) === slot) unauthenticatedSlots.delete(key);
+          if (unauthenticatedSlots.get(key) === authenticated) unauthenticatedSlots.delete(key);
         });
-        // A TLS server takes over sockets accepted elsewhere through its 'connection' event.
-        if (tlsServer) tlsServer.emit('connection', socket);
-        else handle(socket, socket.remoteAddress ?? '');
+        turn = gate.enter(socket, () => {
+          // A TLS server takes over sockets accepted elsewhere through its 'connection' event.
+          if (tlsServer) tlsServer.emit('connection', socket);
+          else handle(socket, socket.remoteAddress ?? '');
+        });
       };
-      listener = await listenForStorm({ port, host }, accept);
+      listener = await listenForStorm({ port, host, backlog: brokerBacklog }, accept);
       return listener.address;
     },
 
@@ -252,6 +280,7 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
       }),
 
     connectedClients: () => aedes.connectedClients,
+    admission: () => ({ connecting: gate.active(), waiting: gate.waiting(), shed: gate.shed() }),
 
     listening: () => !aedes.closed && (listener?.listening() ?? false),
 

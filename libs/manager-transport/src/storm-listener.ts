@@ -6,10 +6,28 @@
 // milliseconds, so a single socket admits a few dozen nodes a second; the
 // rest time out and retry, and the retries make it worse. Several sockets on
 // the same port (SO_REUSEPORT: the kernel spreads new connections over them,
-// and only sockets of this same user may join) multiply the accept rate, and a
-// deep backlog keeps waiting connections instead of dropping their SYNs.
+// and only sockets of this same user may join) multiply the accept rate.
+//
+// The MQTT listener's backlog is kept short on purpose (brokerBacklog). A
+// connection in the kernel's accept queue is established for its client, whose
+// connect timeout runs, but invisible to the manager's admission control; with
+// a deep backlog (4096 a socket) a 5,000-node storm measured 2,000 to 6,500
+// MQTT connections waiting there while the admission queue was empty: most
+// were given up by their clients before the manager took them, and it then did
+// TLS work for peers that had left. A full accept queue drops new SYNs instead,
+// which costs the manager nothing and makes the client's TCP retry later.
+// gRPC keeps the deep default: with 128 a socket, agents whose SYNs were
+// dropped during registration gave up their trust check (10 s) and backed off
+// for long, and registrations stalled at a third of the fleet in a measured run.
+import { constants } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
+import { createSecureContext, TLSSocket } from 'node:tls';
+import { ServerCredentials, type Server as GrpcServer } from '@grpc/grpc-js';
+import { createConnectGate, type ConnectGate } from './connect-gate.ts';
+import { serverTlsOptions } from './tls-policy.ts';
+
+/** Accept queue of each MQTT listening socket: short, so that waiting connections are where admission control sees them (above). */
+export const brokerBacklog = 128;
 
 export interface StormListener {
   address: AddressInfo;
@@ -22,8 +40,9 @@ export interface StormListener {
 export interface StormListenerOptions {
   port: number;
   host: string;
-  /** Listening sockets sharing the port. */
+  /** Listening sockets sharing the port (default 16). */
   sockets?: number;
+  /** Accept queue of each socket (default 4096; see above). */
   backlog?: number;
 }
 
@@ -42,7 +61,7 @@ export async function listenForStorm(options: StormListenerOptions, onConnection
   };
   try {
     const address = await listenOne(options.port);
-    for (let i = 1; i < (options.sockets ?? 8); i += 1) await listenOne(address.port);
+    for (let i = 1; i < (options.sockets ?? 16); i += 1) await listenOne(address.port);
     return { address, close, listening: () => servers.some((server) => server.listening) };
   } catch (error) {
     await close();
@@ -54,4 +73,53 @@ export async function listenForStorm(options: StormListenerOptions, onConnection
 export function listenGrpcForStorm(server: GrpcServer, credentials: ServerCredentials, options: StormListenerOptions): Promise<StormListener> {
   const injector = server.createConnectionInjector(credentials);
   return listenForStorm(options, (socket) => injector.injectConnection(socket));
+}
+
+export interface GatedGrpcTlsOptions {
+  keyPem: string;
+  chainPem: string;
+  /** TLS handshakes at once (0: no limit); the rest wait their turn, untouched. */
+  maxConcurrentHandshakes: number;
+  /** Longest wait for a turn; then the connection is closed before any TLS work. */
+  maxWaitMs: number;
+  /** A handshake not done by then is given up (default 10 s). */
+  handshakeTimeoutMs?: number;
+}
+
+/**
+ * A gRPC server over TLS on storm listeners, with the TLS handshakes done here, at most
+ * `maxConcurrentHandshakes` at once (the connect gate), and the secured connections handed to
+ * grpc-js as they are ready. grpc-js's own TLS would start every accepted connection's handshake
+ * at once, and in a power-on storm none would finish before its agent gave up.
+ */
+export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTlsOptions, options: StormListenerOptions): Promise<StormListener & { gate: ConnectGate }> {
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const context = createSecureContext({ ...serverTlsOptions(tls.keyPem, tls.chainPem), secureOptions: constants.SSL_OP_CIPHER_SERVER_PREFERENCE });
+  const gate = createConnectGate({ concurrent: tls.maxConcurrentHandshakes, maxWaiting: Number.POSITIVE_INFINITY, maxWaitMs: tls.maxWaitMs });
+  const listener = await listenForStorm(options, (socket) => {
+    let done: () => void = () => undefined;
+    done = gate.enter(socket, () => {
+      // gRPC clients insist on HTTP/2 negotiated by ALPN.
+      const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ['h2'], requestCert: false });
+      const timer = setTimeout(() => secure.destroy(), tls.handshakeTimeoutMs ?? 10_000);
+      timer.unref();
+      secure.once('secure', () => {
+        clearTimeout(timer);
+        done();
+        // What node's TLS server does before it hands a socket on ('secureConnection'); http2 waits
+        // for a 'secureConnect' that a server-side socket never emits while secureConnecting is set.
+        const internals = secure as TLSSocket & { secureConnecting?: boolean; _releaseControl?: () => boolean };
+        internals.secureConnecting = false;
+        internals._releaseControl?.();
+        injector.injectConnection(secure);
+      });
+      // A client that fails its handshake (or offers no suite of the policy) is its own problem.
+      secure.once('error', () => secure.destroy());
+      secure.once('close', () => {
+        clearTimeout(timer);
+        done();
+      });
+    });
+  });
+  return { ...listener, gate };
 }

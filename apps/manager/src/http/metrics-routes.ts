@@ -25,8 +25,14 @@ export interface AlertingView {
 /** Cohorts whose failure rates are exported, over the last 24 h (the API has every dimension and window). */
 const exportedCohorts: readonly CohortDimension[] = ['fleet', 'pool', 'rack', 'gpuModel', 'driver'];
 
+/** Admission control in a connect storm, read at each scrape. */
+export interface AdmissionView {
+  mqtt: () => { connecting: number; waiting: number; shed: number };
+  registrationsRefused: () => number;
+}
+
 /** `clock`: the manager's clock (docs/time.md), for how far the host clock is from it. */
-export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqttClients: () => number, alerting: AlertingView, clock?: { offsetMs(): number }): ManagerMetrics {
+export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqttClients: () => number, alerting: AlertingView, clock?: { offsetMs(): number }, admission?: AdmissionView): ManagerMetrics {
   const registry = new Registry();
   if (clock) {
     new Gauge({
@@ -110,6 +116,28 @@ export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqt
       this.set(mqttClients());
     },
   });
+  if (admission) {
+    new Gauge({
+      name: 'metalfleet_mqtt_connections_setting_up', help: 'MQTT connections in TLS handshake or CONNECT now (admitted), or waiting for their turn', labelNames: ['stage'], registers: [registry],
+      collect() {
+        const now = admission.mqtt();
+        this.set({ stage: 'admitted' }, now.connecting);
+        this.set({ stage: 'waiting' }, now.waiting);
+      },
+    });
+    new Gauge({
+      name: 'metalfleet_mqtt_connections_refused_total', help: 'MQTT connections closed unread by admission control (waited too long for their turn to be set up)', registers: [registry],
+      collect() {
+        this.set(admission.mqtt().shed);
+      },
+    });
+    new Gauge({
+      name: 'metalfleet_registrations_refused_total', help: 'Registrations refused as busy (too many at once), the agent told to retry later', registers: [registry],
+      collect() {
+        this.set(admission.registrationsRefused());
+      },
+    });
+  }
   const registrations = new Counter({ name: 'metalfleet_registrations_total', help: 'Registrations by result', labelNames: ['result'], registers: [registry] });
   const ingested = new Counter({ name: 'metalfleet_messages_ingested_total', help: 'Agent messages ingested by kind', labelNames: ['kind'], registers: [registry] });
   const bad = new Counter({ name: 'metalfleet_bad_messages_total', help: 'Messages refused as malformed', registers: [registry] });

@@ -7,6 +7,7 @@ import { identityFromProto, inventoryFromProto, type ServiceHandlers } from '@me
 import { ClaimVerdict, type AgentService } from '@metalfleet/proto';
 import type { ClaimAnswer } from '../controllers/command-outbox.ts';
 import type { Register } from '../services/registrar.ts';
+import { createRegistrationAdmission, defaultRegistrationAdmission, type RegistrationAdmission } from '../services/registration-admission.ts';
 import { recordReportedCabling } from '../services/reported-cabling.ts';
 import { secretMatches } from '../secrets/secrets.ts';
 
@@ -51,16 +52,19 @@ export interface AgentServiceDeps {
   /** The outbox's claim: a node about to run one of its commands. */
   claimCommand: (nodeId: string, commandId: string) => Promise<ClaimAnswer>;
   now?: () => Date;
+  /** Bounds concurrent registrations (default: 64 at once, refused ones told to retry after 2 s). */
+  admission?: RegistrationAdmission;
 }
 
 export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<typeof AgentService> {
   const { config } = deps;
   const now = deps.now ?? (() => new Date());
+  const admission = deps.admission ?? createRegistrationAdmission(defaultRegistrationAdmission);
   return {
     async register(request, context) {
       const nodeId = metadataValue(context.metadata, nodeIdKey);
       const bearer = metadataValue(context.metadata, 'authorization').replace(/^Bearer\s+/i, '');
-      const result = await deps.register({
+      const result = await admission.run(() => deps.register({
         identity: identityFromProto(request.identity),
         inventory: inventoryFromProto(request.inventory),
         bootstrapToken: request.bootstrapToken,
@@ -68,7 +72,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
         nodeCredential: nodeId && bearer ? { nodeId, secret: bearer } : null,
         agentVersion: request.agentVersion,
         peer: context.peer,
-      });
+      }));
       return {
         nodeId: result.nodeId,
         nodeCredential: result.credential,

@@ -1,0 +1,84 @@
+// gRPC over TLS done by the storm listener: calls work as with grpc-js's own
+// TLS (pinning, verification, the policy), a bounded number of handshakes run
+// at once, and a connection that waits too long for its turn is closed unread.
+import { mkdtempSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Server, credentials } from '@grpc/grpc-js';
+import { DomainError } from '@metalfleet/domain';
+import { AgentService } from '@metalfleet/proto';
+import { addService, createClient, fetchPinnedCa, retryAfterMsOf } from '@metalfleet/transport';
+import { ensureCertificateAuthority, issueServerCertificate, type CertificateAuthority } from './pki.ts';
+import { listenGrpcTlsForStorm } from './storm-listener.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'mf-grpc-gate-'));
+let ca: CertificateAuthority;
+let server: Server;
+let listener: Awaited<ReturnType<typeof listenGrpcTlsForStorm>>;
+let port: number;
+
+beforeAll(async () => {
+  ca = await ensureCertificateAuthority(join(dir, 'pki'));
+  const cert = await issueServerCertificate(ca, ['localhost', '127.0.0.1']);
+  server = new Server();
+  addService(server, AgentService, {
+    register: async (request) => {
+      if (request.bootstrapToken === 'busy') throw new DomainError('unavailable', 'busy', { retryAfterMs: 1500 });
+      return { nodeId: 'gated-ok' };
+    },
+    updateInventory: async () => ({}),
+  });
+  listener = await listenGrpcTlsForStorm(server, { keyPem: cert.keyPem, chainPem: cert.chainPem, maxConcurrentHandshakes: 2, maxWaitMs: 500 }, { host: '127.0.0.1', port: 0 });
+  port = listener.address.port;
+});
+
+afterAll(async () => {
+  await listener.close();
+  server.forceShutdown();
+});
+
+function dial(): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+describe('gRPC with gated TLS handshakes', () => {
+  it('serves pinned, verified gRPC calls; a busy refusal carries its retry-after hint to the client', async () => {
+    const caPem = await fetchPinnedCa('127.0.0.1', port, ca.fingerprint);
+    const { client, close } = createClient(AgentService, `127.0.0.1:${port}`, credentials.createSsl(Buffer.from(caPem)));
+    try {
+      expect((await client.register({})).nodeId).toBe('gated-ok');
+      const refused = await client.register({ bootstrapToken: 'busy' }).catch((error: unknown) => error);
+      expect(refused).toMatchObject({ code: 'unavailable' });
+      expect(retryAfterMsOf(refused)).toBe(1500);
+    } finally {
+      close();
+    }
+  });
+
+  it('holds handshakes beyond the limit back, and closes unread one that waited too long, freeing nothing it never took', async () => {
+    // Two silent connections take both handshake slots (a client that never sends its hello).
+    const silent = [await dial(), await dial()];
+    await expect.poll(() => listener.gate.active()).toBe(2);
+    const third = await dial();
+    const closed = new Promise<number>((resolve) => {
+      let received = 0;
+      third.on('data', (chunk: Buffer) => (received += chunk.length));
+      third.on('error', () => undefined);
+      third.once('close', () => resolve(received));
+    });
+    await expect.poll(() => listener.gate.waiting()).toBe(1);
+    // Closed after its wait with not a byte of TLS sent back.
+    expect(await closed).toBe(0);
+    expect(listener.gate.shed()).toBe(1);
+    for (const s of silent) s.destroy();
+    await expect.poll(() => listener.gate.active()).toBe(0);
+    // And the listener still serves.
+    const caPem = await fetchPinnedCa('127.0.0.1', port, ca.fingerprint);
+    expect(caPem).toContain('BEGIN CERTIFICATE');
+  });
+});
