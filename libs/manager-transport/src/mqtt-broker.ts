@@ -25,7 +25,7 @@ export type BrokerEvent =
   | { type: 'packet-too-large'; clientId: string; address: string; announced: number; limit: number; authenticated: boolean }
   | { type: 'connection-refused'; address: string; reason: string }
   /** Closed unread by admission control (too many connections being set up): counted, not worth a log line each. */
-  | { type: 'connection-shed'; address: string; reason: 'queue-full' | 'waited-too-long' };
+  | { type: 'connection-shed'; address: string; reason: 'queue-full' | 'waited-too-long' }
   /** A message to a node that mayForward refused (a withdrawn command): not sent, and gone from the node's session. */
   | { type: 'forward-withheld'; nodeId: string; topic: string };
 
