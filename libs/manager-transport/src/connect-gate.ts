@@ -62,10 +62,10 @@ export function createConnectGate(options: ConnectGateOptions): ConnectGate {
 
   const next = () => {
     while (head < queue.length && (options.concurrent <= 0 || active < options.concurrent)) {
-      const waiter = queue[head]!;
+      const waiter = queue[head];
       queue[head] = undefined as unknown as Waiter;
       head += 1;
-      if (waiter.held.released) continue;
+      if (!waiter || waiter.held.released) continue;
       queued -= 1;
       clearTimeout(waiter.timer);
       waiter.held.started = true;
