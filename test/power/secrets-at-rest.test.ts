@@ -36,6 +36,9 @@ beforeAll(async () => {
   await old.setBmc('legacy-node', { driver: 'ipmi', address: bmc.host, port: bmc.port, username: bmc.username, password, cipherSuite: 3, https: false, insecureTls: false });
   await old.close();
   chmodSync(join(dataDir, 'fleet.db'), 0o644);
+  // Only the database is built here, not the older manager's CA: an empty pki/ is how an operator asks for a new one
+  // (a fleet.db without any pki/ is refused, ca-missing).
+  mkdirSync(join(dataDir, 'pki'), { mode: 0o700 });
   expect(stateBytes().includes(password)).toBe(true);
   await manager.start();
 });
