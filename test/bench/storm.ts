@@ -110,11 +110,12 @@ async function scenario(nodes: number): Promise<void> {
     const t0 = Date.now();
     for (let p = 0; p < processes; p += 1) {
       agents.push(start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', String(Math.min(perProcess, nodes - p * perProcess)),
-        '--simulate-seed', `storm-${p}`, '--state-dir', join(dir, `agents-${p}`), '--log-level', 'error',
+        '--simulate-seed', `storm-${p}`, '--state-dir', join(dir, `agents-${p}`), '--log-level', 'warn',
         '--kernel-cmdline', '/nonexistent', '--health-interval-s', '600', '--digest-interval-s', '3600']));
     }
     console.log(`  power-on storm, ${nodes} nodes (${processes} agent processes):`);
     const power = await watch(manager, t0, { registered: nodes, connected: nodes });
+    if (power.connectedS === null) printWhyWaiting(agents);
     let restart = null;
     if (power.connectedS !== null) {
       await manager.proc?.stop('SIGKILL');
@@ -137,6 +138,24 @@ async function scenario(nodes: number): Promise<void> {
     await manager.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A storm that did not converge: what the agents said in their last minute (warnings and errors, by message, code and reason). */
+function printWhyWaiting(agents: Proc[]): void {
+  const since = Date.now() - 60_000;
+  const counts = new Map<string, number>();
+  for (const line of agents.flatMap((a) => a.lines)) {
+    try {
+      const entry = JSON.parse(line) as { time?: number; msg?: string; code?: string; reason?: string; err?: { message?: string } };
+      if ((entry.time ?? 0) < since) continue;
+      const key = `${entry.msg ?? ''} [${entry.code ?? ''}] ${(entry.reason ?? entry.err?.message ?? '').slice(0, 100)}`;
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    } catch {
+      // not a log line
+    }
+  }
+  console.log('  what the agents said in the last minute (count, message [code] reason):');
+  for (const [key, n] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`    ${String(n).padStart(6)}  ${key}`);
 }
 
 /** Mosquitto's connect time for `nodes` clients (4 client processes), at `url` (the machine's own on 1883 for plain MQTT: connections only, read-only). */
