@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import mqtt from 'mqtt';
 import { Client, credentials, Metadata, status } from '@grpc/grpc-js';
 import { AgentService } from '@metalfleet/proto';
@@ -76,6 +76,10 @@ describe('bad input against the real manager', () => {
       socket.on('error', () => resolve());
     });
     const { nodeId, credential } = saved();
+    // This client takes over the node's session: the agent is paused meanwhile, or it would take the session straight
+    // back (it reconnects within its 200 ms first retry) and this client's QoS 1 publish would wait for a PUBACK forever.
+    agent.child.kill('SIGSTOP');
+    onTestFinished(() => void agent.child.kill('SIGCONT'));
     const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${mqttPort()}`, { clientId: `${nodeId}`, username: nodeId, password: credential, ca: ca(), reconnectPeriod: 0 });
     await client.publishAsync(`mf/v1/nodes/${nodeId}/health`, Buffer.from([0xde, 0xad, 0xbe, 0xef]), { qos: 1 });
     await eventually(async () => manager.proc!.lines.some((l) => l.includes('"bad-message"') && l.includes(nodeId)), (v) => v, 5000);
