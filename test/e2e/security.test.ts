@@ -3,7 +3,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import mqtt from 'mqtt';
 import { credentials } from '@grpc/grpc-js';
 import { AgentService } from '@metalfleet/proto';
@@ -61,6 +61,12 @@ describe('the manager as gatekeeper', () => {
   it('keeps node A to its own topics when it holds its real credential', async () => {
     const a = saved(1);
     const b = saved(2);
+    // This client takes over A's session: the agents are paused meanwhile, or A's would take it straight back (its
+    // jittered reconnect comes within 200 ms) and close this client before its SUBACK.
+    for (const agent of agents) agent.child.kill('SIGSTOP');
+    onTestFinished(() => {
+      for (const agent of agents) agent.child.kill('SIGCONT');
+    });
     const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${mqttPort()}`, { clientId: a.nodeId, username: a.nodeId, password: a.credential, ca: ca(), reconnectPeriod: 0 });
     const refused = await client.subscribeAsync(`mf/v1/nodes/${b.nodeId}/commands`, { qos: 1 }).catch((e: { packet?: { granted?: number[] } }) => e);
     expect(refused).toMatchObject({ packet: { granted: [128] } });
