@@ -17,7 +17,7 @@
 // BENCH_STORM_MANAGER_ARGS extra manager flags (e.g. `--mqtt-max-concurrent-connects 0
 // --grpc-max-concurrent-handshakes 0 --max-concurrent-registrations 0` for no admission control).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,8 +114,9 @@ async function scenario(nodes: number): Promise<void> {
         '--kernel-cmdline', '/nonexistent', '--health-interval-s', '600', '--digest-interval-s', '3600']));
     }
     console.log(`  power-on storm, ${nodes} nodes (${processes} agent processes):`);
+    reportExits(agents);
     const power = await watch(manager, t0, { registered: nodes, connected: nodes });
-    if (power.connectedS === null) printWhyWaiting(agents);
+    if (power.connectedS === null) printWhyWaiting(agents, dir);
     let restart = null;
     if (power.connectedS !== null) {
       await manager.proc?.stop('SIGKILL');
@@ -124,6 +125,7 @@ async function scenario(nodes: number): Promise<void> {
       const upS = (Date.now() - t1) / 1000;
       console.log(`  manager killed (-9) and started again (ready after ${upS.toFixed(1)} s):`);
       const again = await watch(manager, t1, { connected: nodes });
+      if (again.connectedS === null) printWhyWaiting(agents, dir);
       restart = { upS, connectedS: again.connectedS, connected: again.last.connected, refused: again.last.refused };
     }
     for (const a of agents) await a.stop('SIGKILL');
@@ -140,9 +142,41 @@ async function scenario(nodes: number): Promise<void> {
   }
 }
 
-/** A storm that did not converge: what the agents said in their last minute (warnings and errors, by message, code and reason). */
-function printWhyWaiting(agents: Proc[]): void {
+/** An agent process that dies mid-storm takes its nodes with it: say so at once, with its last words. */
+function reportExits(agents: Proc[]): void {
+  agents.forEach((a, i) => a.child.once('exit', (code, signal) => {
+    console.log(`  agent process ${i} (pid ${a.child.pid}) exited: code ${code}, signal ${signal}; its last lines:`);
+    for (const line of a.lines.slice(-10)) console.log(`    ${line.slice(0, 300)}`);
+  }));
+}
+
+/** Simulated nodes of one agent process that saved the credential a registration gave them. */
+function credentialsSaved(stateDir: string): number {
+  try {
+    return readdirSync(stateDir).filter((d) => existsSync(join(stateDir, d, 'credential.json'))).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds (user + system) a process has used, from /proc; null once it is gone. */
+function cpuSeconds(pid: number | undefined): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/** A storm that did not converge: each agent process's state, and what the agents said in their last minute (warnings and errors, by message, code and reason). */
+function printWhyWaiting(agents: Proc[], stateRoot: string): void {
   const since = Date.now() - 60_000;
+  agents.forEach((a, i) => {
+    const recent = a.lines.filter((l) => Number((/"time":(\d+)/.exec(l) ?? [])[1] ?? 0) >= since).length;
+    console.log(`  agent process ${i} (pid ${a.child.pid}): ${a.child.exitCode === null && a.child.signalCode === null ? 'running' : `exited (${a.child.exitCode ?? a.child.signalCode})`}, `
+      + `${cpuSeconds(a.child.pid)?.toFixed(1) ?? '-'} CPU s, ${credentialsSaved(join(stateRoot, `agents-${i}`))} nodes with a saved credential, ${recent} log lines in the last minute`);
+  });
   const counts = new Map<string, number>();
   for (const line of agents.flatMap((a) => a.lines)) {
     try {
