@@ -1,14 +1,16 @@
 // The sha256 digests of served files, kept in the data directory so that a
 // restart does not hash every image again. Each digest is keyed by the file's
-// identity (path, device, inode, size, modification time in ns): a file that
-// was replaced or touched since has another identity and is hashed again.
+// identity (path, device, inode, size, modification and change times in ns):
+// a file that was replaced or written to since has another identity and is
+// hashed again. The change time is there because a copy that keeps times
+// (cp -p, tar) can write new bytes under the old modification time.
 // Written whole to a temporary file and renamed (mode 600); a missing or
 // damaged ledger only means hashing again.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 
 /** What says "this very file": bigints as decimal strings, so the ledger is plain JSON. */
-export interface FileIdentity { dev: string; ino: string; size: number; mtimeNs: string }
+export interface FileIdentity { dev: string; ino: string; size: number; mtimeNs: string; ctimeNs: string }
 
 export interface LedgerEntry extends FileIdentity {
   /** base64 sha256 of the file's bytes. */
@@ -16,17 +18,17 @@ export interface LedgerEntry extends FileIdentity {
 }
 
 export function identityOf(info: BigIntStats): FileIdentity {
-  return { dev: String(info.dev), ino: String(info.ino), size: Number(info.size), mtimeNs: String(info.mtimeNs) };
+  return { dev: String(info.dev), ino: String(info.ino), size: Number(info.size), mtimeNs: String(info.mtimeNs), ctimeNs: String(info.ctimeNs) };
 }
 
 export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
-  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 }
 
 const isEntry = (value: unknown): value is LedgerEntry => {
   const e = value as Partial<LedgerEntry> | null;
   return typeof e === 'object' && e !== null && typeof e.dev === 'string' && typeof e.ino === 'string' && typeof e.size === 'number'
-    && typeof e.mtimeNs === 'string' && typeof e.sha256 === 'string' && /^[A-Za-z0-9+/]{43}=$/.test(e.sha256);
+    && typeof e.mtimeNs === 'string' && typeof e.ctimeNs === 'string' && typeof e.sha256 === 'string' && /^[A-Za-z0-9+/]{43}=$/.test(e.sha256);
 };
 
 /** The entries of `file` by absolute path; empty when it is missing or damaged (`problem` says which). */

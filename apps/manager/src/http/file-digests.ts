@@ -9,7 +9,7 @@
 // request for a file not hashed yet is answered without the digest. Digests
 // are kept in a ledger in the data directory (digest-ledger.ts), keyed by the
 // file's identity, so a restart hashes only what changed. A file that changed
-// while it was hashed gets no digest from that pass.
+// while it was hashed gets no digest from that pass (it is stat'ed again after).
 import { createHash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -196,11 +196,12 @@ export function createFileDigests(options: FileDigestsOptions) {
       return { path, identity, mtimeMs: Number(info.mtimeMs), digest };
     },
     /** The digest of `path` if it was hashed as the file `info` describes (the file about to be sent). */
-    cached(path: string, info: Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs'>): string | null {
+    cached(path: string, info: Pick<Stats, 'dev' | 'ino' | 'size' | 'mtimeMs' | 'ctimeMs'>): string | null {
       const entry = entries.get(resolve(path));
       if (!entry || entry.dev !== String(info.dev) || entry.ino !== String(info.ino) || entry.size !== info.size) return null;
-      // Stats (not bigint) has the time in float ms: equal to the microsecond is the same modification.
-      return Math.abs(Number(BigInt(entry.mtimeNs) / 1000n) / 1000 - info.mtimeMs) < 0.002 ? entry.sha256 : null;
+      // Stats (not bigint) has times in float ms: equal to the microsecond is the same time.
+      const close = (ns: string, ms: number) => Math.abs(Number(BigInt(ns) / 1000n) / 1000 - ms) < 0.002;
+      return close(entry.mtimeNs, info.mtimeMs) && close(entry.ctimeNs, info.ctimeMs) ? entry.sha256 : null;
     },
     /** Files waiting to be hashed (the one being hashed included) and the progress on it. */
     status(): { pending: number; hashedFiles: number; hashing: { path: string; bytes: number; done: number } | null } {
