@@ -1,7 +1,7 @@
 // The digests of served files: hashed in the background, kept across restarts
 // in the data directory by file identity, never given to a file that changed.
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, createReadStream, readFileSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createReadStream, readFileSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
