@@ -138,7 +138,7 @@ export function createFileDigests(options: FileDigestsOptions) {
       for (let path = queue.shift(); path !== undefined && !abort.signal.aborted; path = queue.shift()) await settle(path);
     })().finally(() => {
       worker = null;
-      if (queue.length > 0) work();
+      if (queue.length > 0 && !abort.signal.aborted) work();
       else for (const waiter of idleWaiters.splice(0)) waiter();
     });
   }
