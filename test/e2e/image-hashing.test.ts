@@ -33,6 +33,11 @@ afterAll(async () => {
 
 const hashedLine = (line: string) => line.includes('"msg":"image file hashed"');
 
+const metric = async (name: string) => {
+  const text = await (await fetch(`${manager.http}/metrics`, { headers: manager.auth() })).text();
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+};
+
 /** The response headers of a GET for the root image; the body is not read (3 GiB). */
 async function headersOf(headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers }> {
   const abort = new AbortController();
@@ -60,6 +65,8 @@ describe('a root image the manager has not hashed yet', () => {
     expect(whole.headers.get('repr-digest')).toMatch(/^sha-256=:/);
     const resumed = await headersOf({ range: `bytes=${imageBytes - 10}-`, 'if-range': etag });
     expect(resumed.status).toBe(206);
+    expect(await metric('metalfleet_image_files_unhashed')).toBe(0);
+    expect(await metric('metalfleet_image_files_hashed')).toBe(1);
 
     // Restarted: the digest is known from the data directory; the image is not read again.
     await manager.stop();
@@ -70,5 +77,6 @@ describe('a root image the manager has not hashed yet', () => {
     expect(afterRestart.status).toBe(206);
     expect(afterRestart.headers.get('etag')).toBe(etag);
     expect(manager.proc?.lines.some((line) => line.includes('"msg":"hashing image file'))).toBe(false);
+    expect(await metric('metalfleet_image_files_hashed')).toBe(0);
   }, 240_000);
 });
