@@ -27,7 +27,8 @@ import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
 import { ensureAdminTokenFile } from './admin-token.ts';
 import { buildHttpApp } from './http/http-app.ts';
 import { buildBootApp } from './http/boot-app.ts';
-import { createManagerMetrics } from './http/metrics-routes.ts';
+import { createFileDigests } from './http/file-digests.ts';
+import { createManagerMetrics, registerImageDigestMetrics } from './http/metrics-routes.ts';
 import { startFabric } from './fabric.ts';
 import { startAlerting } from './alerting.ts';
 import { logStoreAvailability } from './store-log.ts';
@@ -238,14 +239,18 @@ async function startOnDataDir(
   });
   const imageDir = resolve(config.imageDir !== '' ? config.imageDir : join(dataDir, 'images'));
   mkdirSync(imageDir, { recursive: true });
+  // Hashed in the background from start, kept in the data directory: a request never waits for a 30 GB image to be hashed.
+  const imageDigests = createFileDigests({ root: imageDir, ledgerFile: join(dataDir, 'image-digests.json'), log: logger.child({ component: 'images' }) });
   let grpcPort = config.grpcPort;
   let started = () => undefined as void;
   const bootApp = await buildBootApp({
     store, events, now, logger,
     managerAddress: () => `${reachableHost}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
-    imageDir, bootTokens, retryAfterS: config.discoveryTokenTtlS, started: new Promise<void>((resolve) => { started = resolve; }),
+    imageDir, imageDigests, bootTokens, retryAfterS: config.discoveryTokenTtlS, started: new Promise<void>((resolve) => { started = resolve; }),
   });
   await listenAs(ports.boot, config.listenHost, () => bootApp.listen({ host: config.listenHost, port: config.bootPort }));
+  void imageDigests.start();
+  registerImageDigestMetrics(metrics.registry, () => imageDigests.status());
   const listeningPort = (server: typeof bootApp.server, fallback: number) => {
     const address = server.address();
     return typeof address === 'object' && address ? address.port : fallback;
@@ -350,6 +355,7 @@ async function startOnDataDir(
       await fabric.stop();
       await http.close();
       await bootApp.close();
+      await imageDigests.close();
       await grpcListener.close();
       await new Promise<void>((done) => grpcServer.tryShutdown(() => done()));
       await broker.close();

@@ -28,7 +28,17 @@ interface Served {
   changeAfter?: number;
   /** A broken server: answers ranges without checking If-Range, and with the validators of the first file. */
   ignoreIfRange?: boolean;
+  /**
+   * The manager after a restart, hashing in the background: the first this many requests are answered without
+   * ETag and Repr-Digest, with a Last-Modified only; later ones with them, and an If-Range date is checked against Last-Modified.
+   */
+  hashedAfter?: number;
+  /** Cut the first range answer after 512 KiB too. */
+  cutFirstRange?: boolean;
 }
+
+/** The Last-Modified of both files (replaced within one second: a date cannot tell them apart). */
+const lastModified = new Date(1_700_000_000_000).toUTCString();
 
 const etagOf = (data: Buffer) => `"${createHash('sha256').update(data).digest('hex').slice(0, 16)}"`;
 const digestOf = (data: Buffer) => `sha-256=:${createHash('sha256').update(data).digest('base64')}:`;
@@ -36,6 +46,7 @@ const digestOf = (data: Buffer) => `sha-256=:${createHash('sha256').update(data)
 /** Serves the image as the manager does: ranges, a strong ETag checked by If-Range, Repr-Digest. */
 async function serve(options: Served): Promise<string> {
   let cut = options.cutFirst;
+  let cutRange = options.cutFirstRange ?? false;
   let down = options.downFor ?? 0;
   let requests = 0;
   server = createServer((req, res) => {
@@ -49,9 +60,13 @@ async function serve(options: Served): Promise<string> {
     }
     if (req.url !== '/root.img') return void res.writeHead(404).end();
     const asked = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-    const fresh = options.ignoreIfRange || req.headers['if-range'] === undefined || req.headers['if-range'] === etagOf(file);
+    const hashed = options.hashedAfter === undefined || requests > options.hashedAfter;
+    const ifRange = req.headers['if-range'];
+    const fresh = options.ignoreIfRange || ifRange === undefined || (hashed && (ifRange === etagOf(file) || ifRange === lastModified));
     const start = asked && fresh ? Number(asked[1]) : 0;
-    const validators = options.ignoreIfRange && start > 0 ? { etag: etagOf(image), 'repr-digest': digestOf(image) } : { etag: etagOf(file), 'repr-digest': digestOf(file) };
+    const validators = !hashed ? { 'last-modified': lastModified }
+      : options.ignoreIfRange && start > 0 ? { etag: etagOf(image), 'repr-digest': digestOf(image) }
+        : { etag: etagOf(file), 'repr-digest': digestOf(file), ...(options.hashedAfter !== undefined ? { 'last-modified': lastModified } : {}) };
     const body = file.subarray(start);
     res.writeHead(start > 0 ? 206 : 200, {
       'content-length': body.length, ...validators, ...(start > 0 ? { 'content-range': `bytes ${start}-${file.length - 1}/${file.length}` } : {}),
@@ -60,6 +75,12 @@ async function serve(options: Served): Promise<string> {
       cut = false;
       sent += 2 ** 20;
       res.write(body.subarray(0, 2 ** 20), () => res.destroy());
+      return;
+    }
+    if (cutRange && start > 0) {
+      cutRange = false;
+      sent += 2 ** 19;
+      res.write(body.subarray(0, 2 ** 19), () => res.destroy());
       return;
     }
     sent += body.length;
@@ -184,6 +205,33 @@ describe('resuming a cut download', () => {
     await expect(installer(`${base}/root.img`, () => undefined)).resolves.toMatchObject({ sha256: otherSha, bytes: other.length });
     // First the whole image, then the rest (spliced, refused), then from 0 again.
     expect(ranges[0]).toBe('none');
+    expect(ranges[1]).toMatch(/^bytes=\d+-$/);
+    expect(ranges[2]).toBe('none');
+  }, 20_000);
+});
+
+describe('a server that had not hashed the image when the download started (a manager just restarted)', () => {
+  const quick = { windowMs: 60_000, firstPauseMs: 5 };
+
+  it('resumes by Last-Modified, then by the strong ETag the range answer brought', async () => {
+    const base = await serve({ cutFirst: true, hashedAfter: 1, cutFirstRange: true });
+    const target = disk(4 * 2 ** 20);
+    const result = await diskInstaller(async () => target, undefined, quick)(`${base}/root.img`, () => undefined);
+    expect(result.sha256).toBe(sha);
+    expect(ifRanges[1]).toBe(lastModified);
+    // The range answer was cut too: the try after it asks with the ETag that answer brought.
+    expect(ifRanges.slice(2)).toEqual(ifRanges.slice(2).map(() => etagOf(image)));
+    expect(ifRanges.length).toBeGreaterThan(2);
+    expect(readFileSync(target.path).subarray(0, image.length).equals(image)).toBe(true);
+  }, 20_000);
+
+  it('checks the whole against the digest a range answer brought: a splice the date could not tell is downloaded again', async () => {
+    // Replaced within the same second: the date validator matches, and the range is of the new file.
+    const base = await serve({ cutFirst: true, hashedAfter: 1, changeAfter: 1 });
+    const target = disk(4 * 2 ** 20);
+    const result = await diskInstaller(async () => target, undefined, quick)(`${base}/root.img`, () => undefined);
+    expect(result).toMatchObject({ sha256: otherSha, bytes: other.length });
+    expect(readFileSync(target.path).subarray(0, other.length).equals(other)).toBe(true);
     expect(ranges[1]).toMatch(/^bytes=\d+-$/);
     expect(ranges[2]).toBe('none');
   }, 20_000);

@@ -6,7 +6,10 @@
 // starts over instead of splicing two images. At the end the bytes kept are
 // hashed and checked against the server's Repr-Digest (the sha256 of the whole
 // file, RFC 9530) when it sent one: a mismatch is a bad splice, and the
-// download starts over from byte 0. Failed tries are repeated, with a growing
+// download starts over from byte 0. A server may send the digest and its ETag
+// only once it has hashed the file (the manager after a restart): the first
+// answer's Last-Modified is then the validator, and the digest a later range
+// answer brings is kept to check the end. Failed tries are repeated, with a growing
 // pause, until the window has passed (a monotonic clock); answers that will not
 // change (4xx other than 416) fail at once.
 import type { IncomingMessage } from 'node:http';
@@ -141,6 +144,10 @@ export async function downloadResuming(url: string, sink: DownloadSink, options:
       // The whole file (first try, changed file, or a server without ranges).
       sink.restart();
       version = answered;
+    } else if (version !== null) {
+      // The rest of the same file: validators it carries now (a server that had not hashed the file yet
+      // when the download started) are kept, so the next try resumes with the strong ETag and the end is checked.
+      version = { etag: version.etag ?? answered.etag, lastModified: version.lastModified ?? answered.lastModified, digest: version.digest ?? answered.digest };
     }
     const length = Number(response.headers['content-length'] ?? NaN);
     total = Number.isFinite(length) ? sink.kept + length : null;

@@ -8,7 +8,9 @@
 // the answer is HTTP 429 with Retry-After and a local-boot script. Artifacts under
 // /images/ are served with range requests, a Repr-Digest (sha256) header and
 // that digest as a strong ETag; If-Range is decided with it, so an install that
-// resumes a download gets the rest of the same file or the whole new one.
+// resumes a download gets the rest of the same file or the whole new one. The
+// digests are computed in the background (file-digests.ts): until a file's is
+// known it is served whole, promptly, without those two headers.
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import fastifyStatic from '@fastify/static';
@@ -18,7 +20,7 @@ import {
 } from '@metalfleet/domain';
 import type { BootTokenGrant, BootTokens, FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
-import { createFileDigests, strongEtag, type FileDigest } from './file-digests.ts';
+import { createFileDigests, strongEtag, type FileDigests, type ServedFile } from './file-digests.ts';
 import { open } from './access.ts';
 
 export interface BootRouteDeps {
@@ -37,6 +39,8 @@ export interface BootRouteDeps {
   discoveryImage: ImageRef | null;
   /** Served at /images/; null: not served. */
   imageDir: string | null;
+  /** The digests of the files under imageDir, hashed in the background (the manager's, kept across restarts); absent: hashed here, kept in memory. */
+  imageDigests?: FileDigests;
 }
 
 const BootQuery = Type.Object({
@@ -98,13 +102,18 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
   });
 
   if (deps.imageDir) {
-    const digests = createFileDigests(deps.imageDir);
-    // Digests are computed before the file is sent (cached by path, size and mtime), so setHeaders finds them.
+    // The manager passes digests it hashes from start and keeps in its data directory; otherwise they are kept here, in memory.
+    const digests = deps.imageDigests ?? createFileDigests({ root: deps.imageDir, ledgerFile: null });
+    if (!deps.imageDigests) {
+      void digests.start();
+      app.addHook('onClose', async () => digests.close());
+    }
+    // A request never waits for a file to be hashed: without its digest the file is served without the strong ETag.
     app.addHook('onRequest', async (request) => {
       if (!request.url.startsWith('/images/')) return;
-      const file = await digests.prepare(request.url.slice('/images/'.length));
+      const file = await digests.lookup(request.url.slice('/images/'.length));
       // If-Range (RFC 9110 13.1.5) is decided here, with the strong ETag: the static file sender knows only a weak one.
-      // A validator that does not match drops the range: the answer is the whole file (200).
+      // A validator that does not match, or a file whose digest is not known yet, drops the range: the answer is the whole file (200).
       const headers = request.raw.headers;
       const ifRange = headers['if-range'];
       if (ifRange === undefined) return;
@@ -112,6 +121,7 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
       delete headers['if-range'];
     });
     // RFC 9530: the sha256 of the whole file, on full and ranged answers alike, so a client can check what it assembled.
+    // Both are set only when the digest is of the very file being sent (its identity as the sender found it).
     await app.register(fastifyStatic, {
       root: deps.imageDir, prefix: '/images/', decorateReply: false, etag: false,
       setHeaders: (reply, path, stat) => {
@@ -123,7 +133,9 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
 };
 
 /** Whether an If-Range value names this version of the file: its strong ETag, or exactly its Last-Modified second. */
-function stillValid(ifRange: string, file: FileDigest): boolean {
+function stillValid(ifRange: string, file: ServedFile): boolean {
+  // Not hashed yet: no validator is known to be strong, so no range is spliced onto what the client has.
+  if (file.digest === null) return false;
   if (ifRange.includes('"')) return ifRange === strongEtag(file.digest);
   const at = Date.parse(ifRange);
   return Number.isFinite(at) && at === Math.floor(file.mtimeMs / 1000) * 1000;

@@ -172,3 +172,19 @@ export const metricsRoutes: FastifyPluginAsync<{ metrics: ManagerMetrics }> = as
     return metrics.registry.metrics();
   });
 };
+
+/** Served image files still to be hashed: until then they are served without a strong ETag (a cut download starts over). */
+export function registerImageDigestMetrics(registry: Registry, status: () => { pending: number; hashedFiles: number }): void {
+  new Gauge({
+    name: 'metalfleet_image_files_unhashed', help: 'Files under the image directory whose sha256 (download validator) is not known yet', registers: [registry],
+    collect() {
+      this.set(status().pending);
+    },
+  });
+  new Gauge({
+    name: 'metalfleet_image_files_hashed', help: 'Files under the image directory hashed since the manager started (others were known from the digest ledger)', registers: [registry],
+    collect() {
+      this.set(status().hashedFiles);
+    },
+  });
+}
