@@ -2,7 +2,8 @@
 // both stores: PostgreSQL text cannot hold one (SQLite can), so before this was
 // checked a registration, an inventory refresh or a claim carrying one answered
 // INTERNAL on PostgreSQL after looking things up. Each is refused at the
-// boundary as INVALID_ARGUMENT, naming the field, and nothing changes.
+// boundary as INVALID_ARGUMENT, naming the field, and nothing changes; so is
+// an operator's API request carrying one (400).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,5 +67,19 @@ describe.each(Object.entries(managers))('a NUL from a node, on %s', (_store, man
     await expect(client.claimCommand({ commandId: 'cmd\u0000' }, { metadata })).rejects.toMatchObject({ code: 'invalid-argument', message: expect.stringMatching(/command id holds a NUL/) });
     const node = await manager.get<{ inventory: { gpus: Array<{ model: string }> } }>(`/api/v1/nodes/${registered.nodeId}`);
     expect(node.inventory.gpus.map((g) => g.model)).toEqual(['H100']);
+  });
+
+  it('in an API request (body, path) is 400 invalid-argument, and changes nothing', async () => {
+    const call = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${manager.http}${path}`, {
+        method, headers: manager.auth(body === undefined ? {} : { 'content-type': 'application/json' }), ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: response.status, body: await response.json() as { error?: { code: string; message: string } } };
+    };
+    const tokens = async () => (await call('GET', '/api/v1/bootstrap-tokens')).body;
+    const before = await tokens();
+    expect(await call('POST', '/api/v1/bootstrap-tokens', { description: 'rack 12\u0000' })).toEqual({ status: 400, body: { error: { code: 'invalid-argument', message: 'body.description holds a NUL character' } } });
+    expect(await call('GET', '/api/v1/nodes/n%00')).toEqual({ status: 400, body: { error: { code: 'invalid-argument', message: 'path.id holds a NUL character' } } });
+    expect(await tokens()).toEqual(before);
   });
 });
