@@ -19,7 +19,7 @@ import {
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
   FleetEvents, agentServiceHandlers, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, createRegistrationAdmission, secretMatches, startLifecycleControllers, startMqttIngest,
-  openManagerClock, openSealedSecrets,
+  downtimeAtStart, openManagerClock, openSealedSecrets,
 } from '@metalfleet/fleet';
 import { listenerPorts, type ManagerConfig } from './config.ts';
 import { checkListenable, listenAs } from './listen-check.ts';
@@ -264,17 +264,21 @@ async function startOnDataDir(
   alertList = () => alerting.engine.list(now());
   const reimaging = await startReimaging(config, {
     store, events, lifecycle, broker, withdrawals, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
-    // At most 6 h: after a host reboot the gap is measured on the host clock, which may have been far off (docs/time.md).
-    pausedMs: clock.lastRunAt ? Math.min(6 * 3_600_000, Math.max(0, now().getTime() - clock.lastRunAt.getTime())) : 0,
+    // From the last sign of the run before (clock.json, or the store's later writes when that file was left stale), at most 6 h (docs/time.md).
+    pausedMs: await downtimeAtStart(clock, store),
   });
   // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
   const mqttAddress = await listenAs(ports.mqtt, config.listenHost,
     () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined));
+  // A failing write is an episode, logged once as it starts and once as it ends: a restart meanwhile finds clock.json
+  // stale, and bounds its downtime by the store's writes instead (downtime.ts).
   const saveClock = () => {
+    const failingSince = clock.saveFailingSince();
     try {
       clock.save();
+      if (failingSince) logger.info({ failedForS: Math.round((now().getTime() - failingSince.getTime()) / 1000) }, 'clock.json written again');
     } catch (error) {
-      logger.warn({ err: error }, 'could not write clock.json (the manager\'s time, for a restart)');
+      if (!failingSince) logger.error({ err: error }, 'could not write clock.json (the manager\'s time, for a restart); trying again every sweep');
     }
   };
   const sweeper = setInterval(() => {

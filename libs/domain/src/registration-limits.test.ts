@@ -17,6 +17,9 @@ describe('identityProblem', () => {
     ['65 MACs', { macs: macs(65) }, /65 MAC addresses \(at most 64\)/],
     ['an unparseable MAC', { macs: ['0c:42:a1:00:00:01', 'not-a-mac'] }, /MAC address "not-a-mac" is not a MAC/],
     ['dotted and bare MACs', { macs: ['0c42.a100.0001', '0C42A1000002'] }, null],
+    // PostgreSQL text holds no NUL (SQLite does): refused on both stores alike.
+    ['a NUL in a serial', { chassisSerial: 'CH\u00001' }, /chassis serial holds a NUL character/],
+    ['a NUL in a MAC', { macs: ['0c:42:a1:00:00:01\u0000'] }, /is not a MAC/],
   ])('%s', (_name, partial, expected) => {
     const problem = identityProblem({ ...ok, ...partial });
     if (expected === null) expect(problem).toBeNull();
@@ -34,6 +37,8 @@ describe('inventoryProblem', () => {
     ['an empty inventory', emptyInventory(), null],
     ['a 254-character hostname', inv((i) => { i.system.hostname = 'h'.repeat(254); }), /hostname is 254 characters long/],
     ['a megabyte GPU model', inv((i) => { i.gpus.push({ index: 0, model: 'H'.repeat(1 << 20), uuid: '', serial: '', vbiosVersion: '', driverVersion: '', cudaVersion: '', pciBusId: '', memoryBytes: 0, pcieMaxGen: 0, pcieMaxWidth: 0, migMode: '', powerLimitW: 0, defaultPowerLimitW: 0 }); }), /inventory\.gpus\[0\]\.model is 1048576 characters long/],
+    ['a NUL in a hostname', inv((i) => { i.system.hostname = 'gpu\u0000-001'; }), /hostname holds a NUL character/],
+    ['a NUL deep in a collector failure', inv((i) => { i.failures.push({ collector: 'nvidia-smi', message: 'exit 9\u0000' }); }), /inventory\.failures\[0\]\.message holds a NUL character/],
     ['ten thousand disks', inv((i) => { i.disks = Array.from({ length: 10_000 }, () => ({ name: 'sda', model: '', serial: '', sizeBytes: 0, nvme: false, firmware: '' })); }), /10000 disks \(at most 256\)/],
   ])('%s', (_name, inventory, expected) => {
     const problem = inventoryProblem(inventory);

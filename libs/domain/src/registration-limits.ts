@@ -13,7 +13,19 @@ export const registrationLimits = {
   textChars: 1024,
   /** Entries per inventory list (CPUs, DIMMs, disks, NICs, GPUs, collector failures). */
   listEntries: 256,
+  /** The agent's version string; a command id a node names. */
+  labelChars: 128,
 } as const;
+
+/**
+ * Why a node-supplied text is unacceptable, or null: too long, or holding a NUL character, which PostgreSQL text
+ * cannot hold (SQLite can): refused here, on both stores alike, before anything is looked up or written.
+ */
+export function textProblem(name: string, value: string, maxChars: number): string | null {
+  if (value.length > maxChars) return `${name} is ${value.length} characters long (at most ${maxChars})`;
+  if (value.includes('\u0000')) return `${name} holds a NUL character`;
+  return null;
+}
 
 /** Why the identity is unacceptable, or null. */
 export function identityProblem(identity: NodeIdentity): string | null {
@@ -21,7 +33,8 @@ export function identityProblem(identity: NodeIdentity): string | null {
   const fields = [['system UUID', identity.systemUuid], ['system serial', identity.systemSerial], ['chassis serial', identity.chassisSerial],
     ['board serial', identity.boardSerial], ['BMC address', identity.bmcAddress]] as const;
   for (const [name, value] of fields) {
-    if (value.length > max) return `${name} is ${value.length} characters long (at most ${max})`;
+    const problem = textProblem(name, value, max);
+    if (problem !== null) return problem;
   }
   if (identity.macs.length > registrationLimits.macs) return `${identity.macs.length} MAC addresses (at most ${registrationLimits.macs})`;
   const bad = identity.macs.find((m) => m.length > 32 || parseMac(m) === null);
@@ -31,9 +44,8 @@ export function identityProblem(identity: NodeIdentity): string | null {
 
 /** Why the inventory is unacceptable, or null. */
 export function inventoryProblem(inventory: Inventory): string | null {
-  if (inventory.system.hostname.length > registrationLimits.hostnameChars) {
-    return `hostname is ${inventory.system.hostname.length} characters long (at most ${registrationLimits.hostnameChars})`;
-  }
+  const hostname = textProblem('hostname', inventory.system.hostname, registrationLimits.hostnameChars);
+  if (hostname !== null) return hostname;
   const lists = { cpus: inventory.cpus, dimms: inventory.memory.dimms, disks: inventory.disks, nics: inventory.nics, gpus: inventory.gpus, failures: inventory.failures };
   for (const [name, list] of Object.entries(lists)) {
     if (list.length > registrationLimits.listEntries) return `inventory lists ${list.length} ${name} (at most ${registrationLimits.listEntries})`;
@@ -42,7 +54,7 @@ export function inventoryProblem(inventory: Inventory): string | null {
 }
 
 function longText(value: unknown, path: string): string | null {
-  if (typeof value === 'string') return value.length > registrationLimits.textChars ? `${path} is ${value.length} characters long (at most ${registrationLimits.textChars})` : null;
+  if (typeof value === 'string') return textProblem(path, value, registrationLimits.textChars);
   if (value === null || typeof value !== 'object' || value instanceof Date) return null;
   for (const [key, inner] of Object.entries(value)) {
     const problem = longText(inner, Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`);

@@ -42,6 +42,7 @@ export * from './secrets/secrets.ts';
 
 // The manager's clock: steady across host clock steps, carried on across restarts.
 export * from './time/clock-anchor.ts';
+export * from './time/downtime.ts';
 export * from './time/steady-clock.ts';
 
 // Failure analytics and alerting.

@@ -2,6 +2,7 @@
 // process does not keep), and a store that is missing, empty or damaged is
 // refused with what to do, never taken for a new fleet.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,6 +58,26 @@ describe('the data directory lock', () => {
     expect(error.code).toBe('data-dir-locked');
     expect(error.message).toBe(`data directory ${dir} is in use by another manager (pid ${process.pid}): one manager per data directory; stop that one first`);
     first.lock.release();
+  });
+
+  it('is not kept from the manager by another local user who binds the directory\'s name first (a squatter)', async () => {
+    const dir = await realDataDir();
+    // Any local user can bind an abstract socket name and stat a directory it can reach: the name the lock used
+    // to take (device and inode) was there for the taking, and the manager refused to start while it was held.
+    const { dev, ino } = statSync(dir, { bigint: true });
+    const squatter = createServer((socket) => socket.end('1\n'));
+    await new Promise<void>((resolve) => squatter.listen(`\0metalfleet-data-dir-${dev.toString(16)}-${ino.toString(16)}`, resolve));
+    try {
+      const claim = await claimDataDir({ dir, init: false, postgres: null });
+      // Still one manager per directory, also with manager.lock deleted under the first.
+      rmSync(join(dir, 'manager.lock'));
+      expect((await refusal(claimDataDir({ dir, init: false, postgres: null }))).code).toBe('data-dir-locked');
+      claim.lock.release();
+      // The name comes from a key only the manager's user can read, made once and kept.
+      expect(statSync(join(dir, 'lock.key')).mode & 0o777).toBe(0o600);
+    } finally {
+      squatter.close();
+    }
   });
 
   it('is let go by a process killed with SIGKILL', async () => {

@@ -55,6 +55,19 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       await second.close();
     });
 
+    it('knows the latest time it stamped on a frequent write (how recently a manager ran), whatever the table', async () => {
+      const store = await factory.open('lastwrite');
+      expect(await store.lastWriteAt()).toBeNull();
+      await store.createNode(newNode('n1', { systemUuid: 'u-lw' }));
+      await store.markSeenMany([['n1', new Date('2026-11-01T03:00:00Z')]]);
+      expect(await store.lastWriteAt()).toEqual(new Date('2026-11-01T03:00:00Z'));
+      await store.transitionNode('n1', 'discovered', 'inspecting', 'inspect', { actor: 'system', reason: 'r', at: new Date('2026-11-01T03:00:05Z') });
+      expect(await store.lastWriteAt()).toEqual(new Date('2026-11-01T03:00:05Z'));
+      await store.setPresence('n1', 'offline', new Date('2026-11-01T03:00:09Z'));
+      expect(await store.lastWriteAt()).toEqual(new Date('2026-11-01T03:00:09Z'));
+      await store.close();
+    });
+
     it('reports a presence change once, and finds online nodes gone silent', async () => {
       const store = await factory.open('presence');
       await store.createNode(newNode('n1', { systemUuid: 'u-p' }));

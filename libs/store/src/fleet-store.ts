@@ -85,6 +85,8 @@ export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertS
   markSeenMany(seen: ReadonlyArray<readonly [nodeId: string, at: Date]>): Promise<void>;
   /** Online nodes last seen before `before`. */
   silentNodes(before: Date): Promise<string[]>;
+  /** The latest manager time stamped on what a running manager writes often (last-write.ts); null in an empty store. */
+  lastWriteAt(): Promise<Date | null>;
   /**
    * Stores a health event and applies its changes to the node's conditions, in
    * one transaction. Returns false (and changes nothing) for an event id already stored.

@@ -8,6 +8,7 @@ import { pgNetworkStore } from './pg-network.ts';
 import { pgExecutor, pgTransaction, withPgClient } from './pg-executor.ts';
 import { storeHealth, type StoreAvailability, type StoreHealth } from './store-health.ts';
 import { writeProbeSql } from './disk-space.ts';
+import { lastWriteFromRow, lastWriteSql } from './last-write.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
@@ -186,6 +187,8 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       await query(`UPDATE nodes SET last_seen_at = GREATEST(COALESCE(nodes.last_seen_at, 0), s.at)
         FROM unnest($1::text[], $2::bigint[]) AS s(id, at) WHERE nodes.id = s.id`, [seen.map(([id]) => id), seen.map(([, at]) => at.getTime())]);
     },
+
+    lastWriteAt: async () => lastWriteFromRow((await query(lastWriteSql)).rows[0] as { t: unknown } | undefined),
 
     async silentNodes(before) {
       const { rows } = await query("SELECT id FROM nodes WHERE presence = 'online' AND COALESCE(last_seen_at, 0) < $1", [before.getTime()]);

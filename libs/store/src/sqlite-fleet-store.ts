@@ -18,6 +18,7 @@ import { sqlAlertStore } from './alert-store.ts';
 import { sqlIdentityStore } from './identity-store.ts';
 import { storeHealth, type StoreAvailability } from './store-health.ts';
 import { lowDiskSpace, writeProbeSql } from './disk-space.ts';
+import { lastWriteFromRow, lastWriteSql } from './last-write.ts';
 
 const sqliteNodeColumns = nodeColumns("(SELECT group_concat(mac, ',') FROM (SELECT mac FROM node_macs WHERE node_id = n.id ORDER BY mac))");
 
@@ -196,6 +197,8 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
         for (const [nodeId, at] of seen) mark.run(at.getTime(), nodeId);
       });
     },
+
+    lastWriteAt: async () => lastWriteFromRow(db.prepare(lastWriteSql).get() as { t: unknown } | undefined),
 
     async silentNodes(before) {
       const rows = db.prepare("SELECT id FROM nodes WHERE presence = 'online' AND coalesce(last_seen_at, 0) < ?").all(before.getTime()) as Array<{ id: string }>;

@@ -11,6 +11,7 @@ import type { ApiTokens, BootstrapTokens, FleetEvents } from '@metalfleet/fleet'
 import type { TelemetryReader } from '@metalfleet/telemetry';
 import { serverTlsOptions } from '@metalfleet/manager-transport';
 import { installErrorHandling } from './errors.ts';
+import { installNulGuard } from './nul-guard.ts';
 import { installAccessControl } from './access.ts';
 import { accessRoutes } from './access-routes.ts';
 import { nodeActionRoutes, type NodeActionDeps } from './node-action-routes.ts';
@@ -62,6 +63,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   const options: FastifyServerOptions = { loggerInstance: logger, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } }, ...https };
   const app = Fastify(options).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
+  installNulGuard(app);
   installAccessControl(app, { tokens: deps.apiTokens, store: deps.store, now: deps.now });
   await app.register(fastifySwagger, {
     openapi: { components: { securitySchemes: { apiToken: { type: 'http', scheme: 'bearer', description: 'API token (mfat.…): admin, operator or viewer, optionally scoped to a tenant.' } } }, info: { title: 'metalfleet manager API', version: deps.version, description: 'Fleet state, health, telemetry, bootstrap tokens, tenants and their networks, images, templates, reimage operations and power control of a bare-metal GPU fleet.' } },

@@ -32,13 +32,25 @@ export interface AdmissionView {
 }
 
 /** `clock`: the manager's clock (docs/time.md), for how far the host clock is from it. */
-export function createManagerMetrics(store: FleetStore, events: FleetEvents, mqttClients: () => number, alerting: AlertingView, clock?: { offsetMs(): number }, admission?: AdmissionView): ManagerMetrics {
+export function createManagerMetrics(
+  store: FleetStore, events: FleetEvents, mqttClients: () => number, alerting: AlertingView, clock?: { offsetMs(): number; anchorAgeMs?(): number }, admission?: AdmissionView,
+): ManagerMetrics {
   const registry = new Registry();
   if (clock) {
     new Gauge({
       name: 'metalfleet_clock_offset_seconds', help: 'Host clock minus the manager\'s time: non-zero after the host clock stepped, until the manager caught up', registers: [registry],
       collect() {
         this.set(clock.offsetMs() / 1000);
+      },
+    });
+  }
+  const anchorAgeMs = clock?.anchorAgeMs?.bind(clock);
+  if (anchorAgeMs) {
+    new Gauge({
+      name: 'metalfleet_clock_anchor_age_seconds', registers: [registry],
+      help: 'How old clock.json is (the manager\'s time carried across a restart): a sweep interval at most while its writes go through, growing while they fail (a full disk)',
+      collect() {
+        this.set(anchorAgeMs() / 1000);
       },
     });
   }

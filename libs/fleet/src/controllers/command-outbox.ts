@@ -108,15 +108,18 @@ export function createCommandOutbox(deps: OutboxDeps) {
   }
 
   // The agent will never run it (withdrawn, or its deadline passed before it could claim it): given up, with the agent's word.
-  async function refused(command: CommandRecord, message: string, at: Date): Promise<void> {
+  // Returns whether the command stands refused (given up now, or before): its followers then take the step it causes.
+  async function refused(command: CommandRecord, message: string, at: Date): Promise<boolean> {
     const text = `${refusedBy}${message}`;
     if (await deps.store.updateCommand(command.id, ['pending', 'sent'], { state: 'expired', message: text }, at)) {
       deps.withdrawals?.withdraw(command.id);
       deps.events.emit({ type: 'command-expired', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, attempts: command.attempts, at });
-    } else if (command.state === 'expired' && !command.message.includes(refusedBy)) {
-      // Its first refusal only: a node repeating it with other words must not grow the record without end.
-      await deps.store.updateCommand(command.id, ['expired'], { message: `${command.message}; ${text}` }, at);
+      return true;
     }
+    if (command.state !== 'expired') return false;
+    // Its first refusal only: a node repeating it with other words must not grow the record without end.
+    if (!command.message.includes(refusedBy)) await deps.store.updateCommand(command.id, ['expired'], { message: `${command.message}; ${text}` }, at);
+    return true;
   }
 
   async function resumeOnce(): Promise<number> {
@@ -199,7 +202,15 @@ export function createCommandOutbox(deps: OutboxDeps) {
         // Unknown, or another node's command: refused, nothing changes.
         if (!command || command.nodeId !== parsed.nodeId) return bad(`progress for command ${report.commandId}, which is not this node's`);
         const at = deps.now();
-        if (phase === 'refused') return refused(command, report.message, at);
+        const progress = (): CommandProgress => ({
+          commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, phase, message: report.message, verifiedSha256: report.verifiedSha256, at,
+          madeAt: madeAt(report.madeAt, command.createdAt, at),
+        });
+        if (phase === 'refused') {
+          // Awaited like any report's step (a reimage gives up its wait for the node): acknowledged once that is stored too.
+          if (await refused(command, report.message, at)) for (const follower of [...followers]) await follower(progress());
+          return;
+        }
         const state: CommandState = phase;
         const changed = await deps.store.updateCommand(command.id, movesFrom[phase], {
           state, message: report.message, ...(report.verifiedSha256 ? { verifiedSha256: report.verifiedSha256 } : {}),
@@ -207,13 +218,9 @@ export function createCommandOutbox(deps: OutboxDeps) {
         // A late report changes nothing. The same report again is one the node sent again because its acknowledgement
         // never came (the manager stopped before it): what follows from it runs again, and each follower acts on it once.
         if (!changed && command.state !== phase) return;
-        const progress: CommandProgress = {
-          commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, phase, message: report.message, verifiedSha256: report.verifiedSha256, at,
-          madeAt: madeAt(report.madeAt, command.createdAt, at),
-        };
-        if (changed) deps.events.emit({ type: 'command-progress', commandId: progress.commandId, nodeId: progress.nodeId, operationId: progress.operationId, phase, message: progress.message, verifiedSha256: progress.verifiedSha256, at });
+        if (changed) deps.events.emit({ type: 'command-progress', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, phase, message: report.message, verifiedSha256: report.verifiedSha256, at });
         // Awaited: the node's report is acknowledged only once what it moves is stored too.
-        for (const follower of [...followers]) await follower(progress);
+        for (const follower of [...followers]) await follower(progress());
       });
     },
 

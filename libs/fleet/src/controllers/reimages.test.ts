@@ -103,6 +103,29 @@ describe('reimage operations', () => {
     expect(resumed?.progress.evidence).toMatchObject({ rebootBy: 'agent', rebootAckedAt: expect.any(Date) });
   });
 
+  it('takes, after a restart, the step of an agent\'s refusal stored on its command whose own step the stop cut off', async () => {
+    const now = () => t0;
+    const store = openSqliteFleetStore({ path: ':memory:' });
+    const first = await startFleet({ now, store: { ...store, close: async () => undefined } });
+    const tenant = await first.tenants.create('training');
+    await first.addNode('n1');
+    await first.activeIn(tenant.id, 'n1');
+    const running = await first.reimages.start(3_600_000);
+    const op = await first.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'r' });
+    const entry = async () => (await store.operationNodes(op.id))[0];
+    const sent = await until(entry, (e) => e?.progress.phase === 'rebooting' && e.commandId !== null, 'the reimage command to be sent');
+    await running.stop();
+    await first.close();
+    // The agent's refusal gave the command up in the store, and the manager died before the step it causes.
+    expect(await store.updateCommand(sent!.commandId!, ['sent'], { state: 'expired', message: 'refused by the agent: not run: withdrawn' }, t0)).toBe(true);
+
+    // The next manager takes it at once (no BMC to power-cycle with: failed), instead of waiting out the phase's deadline.
+    const second = await fleet({ now, store });
+    closers.push((await second.reimages.start(3_600_000)).stop);
+    const resumed = await until(entry, (e) => e?.progress.phase === 'failed', 'the resumed entry to take the refusal');
+    expect(resumed?.progress.failure).toMatchObject({ code: 'timeout', phase: 'rebooting' });
+  });
+
   it('does not count the time the manager was down against a reimage in flight: its deadline moves by the downtime', async () => {
     let clock = t0;
     const now = () => clock;

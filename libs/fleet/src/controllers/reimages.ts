@@ -58,6 +58,8 @@ function reportedSignal(command: { state: string; updatedAt: Date; verifiedSha25
   if (command.state === 'running') return { kind: 'rebooting', at: command.updatedAt };
   if (command.state === 'succeeded') return { kind: 'installed', sha256: command.verifiedSha256 };
   if (command.state === 'failed') return { kind: 'failed', code: 'agent-failed', details: `the agent reported: ${command.message}` };
+  // Refused by the agent, or given up by the manager: the node will not answer it (a timeout: power-cycle or fail).
+  if (command.state === 'refused' || command.state === 'expired') return { kind: 'timeout' };
   return null;
 }
 

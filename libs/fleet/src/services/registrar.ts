@@ -14,7 +14,7 @@
 // a tenant's, leaked) and serials and MACs are no secret: without the nonce,
 // whoever knew them could take the node's credential until it came online.
 import {
-  DomainError, decideRegistration, identityKey, identityProblem, inventoryProblem, isAnonymous, matchIdentity, type BootstrapTokenRecord, type Inventory, type NodeIdentity, type RegistrationDecision,
+  DomainError, decideRegistration, identityKey, identityProblem, inventoryProblem, isAnonymous, matchIdentity, registrationLimits, textProblem, type BootstrapTokenRecord, type Inventory, type NodeIdentity, type RegistrationDecision,
 } from '@metalfleet/domain';
 import type { FleetStore, TokenUse } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
@@ -132,7 +132,7 @@ export function createRegistrar(deps: RegistrarDeps) {
 
   return async function register(input: RegistrationInput): Promise<RegistrationResult> {
     // Checked before anything is looked up or recorded: a megabyte serial must not reach a conflict record.
-    const invalid = identityProblem(input.identity) ?? inventoryProblem(input.inventory);
+    const invalid = identityProblem(input.identity) ?? inventoryProblem(input.inventory) ?? textProblem('agent version', input.agentVersion, registrationLimits.labelChars);
     if (invalid !== null) refuse('invalid-argument', invalid, input.peer);
     const nonce = input.registrationNonce;
     if (nonce !== '' && (nonce.length < registrationNonceLength.min || nonce.length > registrationNonceLength.max)) {

@@ -51,25 +51,44 @@ export function writeClockAnchor(file: string, anchor: ClockAnchor): void {
 export interface ManagerClock extends SteadyClock {
   /** true: carried on from the anchor of a run before this one (same boot of the host). */
   resumed: boolean;
-  /** The manager's time when the run before this one last wrote the anchor (about when it stopped); null without one. */
+  /**
+   * The manager's time when the run before this one last wrote the anchor; null without one. About when it stopped
+   * only if its writes went through: one whose writes failed (a full disk) left an older time (see downtime.ts).
+   */
   lastRunAt: Date | null;
-  /** Writes the anchor (every few seconds, and at close). */
+  /** Writes the anchor (every few seconds, and at close); throws when it cannot. */
   save(): void;
+  /** Since when (the manager's time) every write of the anchor has failed; null while they go through. */
+  saveFailingSince(): Date | null;
+  /** How old the anchor a restart would find is: the manager's time since this run last wrote it (since its start before the first write). */
+  anchorAgeMs(): number;
 }
 
 /** The manager's clock, carried on from `file` when the host has not rebooted since it was written. */
-export function openManagerClock(file: string, onStep: (step: ClockStep) => void, sources = systemClockSources): ManagerClock {
+export function openManagerClock(file: string, onStep: (step: ClockStep) => void, sources = systemClockSources, write = writeClockAnchor): ManagerClock {
   const bootId = hostBootId();
   const anchor = readClockAnchor(file);
   const startMs = resumeFromAnchor(anchor, bootId, sources.monotonicMs());
   const clock = createSteadyClock(sources, { ...(startMs !== null ? { startMs } : {}), onStep });
+  let writtenAt = clock.now().getTime();
+  let failingSince: Date | null = null;
   return {
     ...clock,
     resumed: startMs !== null,
     lastRunAt: anchor ? new Date(anchor.steadyMs) : null,
     save() {
       const steadyMs = clock.now().getTime();
-      if (bootId !== null) writeClockAnchor(file, { bootId, monotonicMs: sources.monotonicMs(), steadyMs });
+      if (bootId === null) return;
+      try {
+        write(file, { bootId, monotonicMs: sources.monotonicMs(), steadyMs });
+      } catch (error) {
+        failingSince ??= new Date(steadyMs);
+        throw error;
+      }
+      writtenAt = steadyMs;
+      failingSince = null;
     },
+    saveFailingSince: () => failingSince,
+    anchorAgeMs: () => Math.max(0, clock.now().getTime() - writtenAt),
   };
 }

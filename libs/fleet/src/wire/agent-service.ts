@@ -1,7 +1,7 @@
 // gRPC AgentService handlers: the adapter between wire messages and the fleet.
 import type { Metadata } from '@grpc/grpc-js';
 import { durationFromMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { DomainError, inventoryProblem } from '@metalfleet/domain';
+import { DomainError, inventoryProblem, registrationLimits, textProblem } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import { identityFromProto, inventoryFromProto, type ServiceHandlers } from '@metalfleet/transport';
 import { ClaimVerdict, type AgentService } from '@metalfleet/proto';
@@ -104,6 +104,8 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
     async claimCommand(request, context) {
       const nodeId = await authenticateNodeCall(deps.store, context.metadata);
       if (request.commandId === '') throw new DomainError('invalid-argument', 'claim without a command id');
+      const invalid = textProblem('command id', request.commandId, registrationLimits.labelChars);
+      if (invalid !== null) throw new DomainError('invalid-argument', invalid);
       const answer = await deps.claimCommand(nodeId, request.commandId);
       // The time after the decision: a deadline the agent compares with it is judged no earlier than the manager judged it.
       return { verdict: verdicts[answer.verdict], reason: answer.verdict === 'run' ? '' : answer.reason, managerTime: timestampFromDate(now()) };

@@ -170,6 +170,35 @@ describe('reports are acknowledged only once stored', () => {
     }
   });
 
+  it('an agent\'s refusal is acknowledged only once the step it causes is stored; sent again, it gives the command up once', { timeout: 15_000 }, async () => {
+    const command = await outbox.send('n3', { kind: 'reboot', args: { pxeNext: false } }, 'op-refused');
+    const followed: string[] = [];
+    let followerFails = true;
+    const unfollow = outbox.follow(async (report) => {
+      followed.push(report.phase);
+      if (followerFails) throw new Error('the reimage step could not be written');
+    });
+    try {
+      const node = nodes.find((n) => n.options.clientId === 'n3') as MqttClient;
+      const refusedN3 = () => brokerEvents.filter((e) => e.type === 'client-error' && e.clientId === 'n3' && e.message.includes('not stored')).length;
+      const errorsBefore = refusedN3();
+      const report = send(node, 'mf/v1/nodes/n3/progress', progress(command.id, CommandPhase.REFUSED));
+      // Before the fix the refusal was acknowledged as soon as the command was given up, with the reimage step it
+      // causes (a timeout: power-cycle or fail) left to an event listener nobody waited for: a kill lost that step.
+      await until(() => refusedN3() > errorsBefore);
+      expect(report.acknowledged).toBe(false);
+      expect(await real.getCommand(command.id)).toMatchObject({ state: 'expired', message: expect.stringContaining('refused by the agent') });
+
+      followerFails = false;
+      await report.promise;
+      // Sent again after the failure: the step ran again (stored this time); the command was given up once.
+      expect(followed.filter((p) => p === 'refused').length).toBeGreaterThanOrEqual(2);
+      expect(seen.filter((e) => e.type === 'command-expired' && e.commandId === command.id)).toHaveLength(1);
+    } finally {
+      unfollow();
+    }
+  });
+
   it('a node whose reports fail does not hold up another node\'s', async () => {
     const [bad, good] = [nodes[0] as MqttClient, nodes[1] as MqttClient];
     failing.add('replaceConditions');
