@@ -44,6 +44,8 @@ interface Progress {
   registered: number;
   connected: number;
   refused: number;
+  /** gRPC connections waiting for their TLS handshake. */
+  grpcWaiting: number;
   lagP99: number;
   /** Connections accepted by the kernel and not yet by the manager (the listen queues of the MQTT port), and established ones. */
   backlog: number;
@@ -68,7 +70,8 @@ async function progress(manager: ManagerProcess): Promise<Progress> {
     // New nodes only: a node that registers again (its reply was lost) is counted as returning.
     registered: sum(text, /^metalfleet_registrations_total\{result="new"\}/),
     connected: sum(text, /^metalfleet_mqtt_clients /),
-    refused: sum(text, /^metalfleet_(mqtt_connections|registrations)_refused_total/),
+    refused: sum(text, /^metalfleet_(mqtt_connections|grpc_connections|registrations)_refused_total/),
+    grpcWaiting: sum(text, /^metalfleet_grpc_connections_setting_up\{stage="waiting"\}/),
     lagP99: sum(text, /^metalfleet_manager_nodejs_eventloop_lag_p99_seconds /),
     ...socketsOn(manager.mqtt.split(':').at(-1) ?? '0'),
   };
@@ -78,7 +81,7 @@ async function progress(manager: ManagerProcess): Promise<Progress> {
 async function watch(manager: ManagerProcess, t0: number, goal: { registered?: number; connected: number }): Promise<{ registeredS: number | null; connectedS: number | null; last: Progress }> {
   let registeredS: number | null = goal.registered === undefined ? 0 : null;
   let connectedS: number | null = null;
-  let last: Progress = { registered: 0, connected: 0, refused: 0, lagP99: 0, backlog: 0, established: 0 };
+  let last: Progress = { registered: 0, connected: 0, refused: 0, grpcWaiting: 0, lagP99: 0, backlog: 0, established: 0 };
   let printed = 0;
   while (Date.now() - t0 < limitS * 1000) {
     last = await progress(manager).catch(() => last);
@@ -87,7 +90,7 @@ async function watch(manager: ManagerProcess, t0: number, goal: { registered?: n
     if (connectedS === null && last.connected >= goal.connected) connectedS = s;
     if (s - printed >= 10) {
       printed = s;
-      console.log(`    ${s.toFixed(0).padStart(4)} s: ${last.registered} registered, ${last.connected} on MQTT, ${last.refused} refused (admission), event-loop lag p99 ${last.lagP99.toFixed(3)} s; MQTT port: ${last.backlog} in accept queues, ${last.established} TCP established`);
+      console.log(`    ${s.toFixed(0).padStart(4)} s: ${last.registered} registered, ${last.connected} on MQTT, ${last.refused} refused (admission), ${last.grpcWaiting} waiting for a gRPC handshake, event-loop lag p99 ${last.lagP99.toFixed(3)} s; MQTT port: ${last.backlog} in accept queues, ${last.established} TCP established`);
     }
     if (registeredS !== null && connectedS !== null) break;
     await new Promise((r) => setTimeout(r, 1000));

@@ -11,7 +11,7 @@ import type { Alert } from '@metalfleet/domain';
 import { AgentService } from '@metalfleet/proto';
 import { addService } from '@metalfleet/transport';
 import {
-  createNodeBroker, ensureCertificateAuthority, issueServerCertificate, listenGrpcForStorm, listenGrpcTlsForStorm,
+  createNodeBroker, ensureCertificateAuthority, issueServerCertificate, listenGrpcForStorm, listenGrpcTlsForStorm, type ConnectGate,
 } from '@metalfleet/manager-transport';
 import {
   claimDataDir, createPrivateFile, freeDiskBytes, isStoreOutage, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry, type DataDirClaim,
@@ -215,9 +215,11 @@ async function startOnDataDir(
   const failures = createFailures({ store, events, onError: (error, context) => logger[failureLevel(error)]({ err: error, ...context }, 'failure analytics step failed') });
   const stopFailures = failures.listen();
   let alertList: () => Alert[] = () => [];
+  // The gRPC listener's TLS handshake gate, once it listens (for the metrics).
+  let grpcGate: ConnectGate | null = null;
   const registrationAdmission = createRegistrationAdmission({ concurrent: config.maxConcurrentRegistrations, retryAfterMs: config.registrationRetryAfterS * 1000 });
   const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now }, clock,
-    { mqtt: () => broker.admission(), registrationsRefused: () => registrationAdmission.refused() });
+    { mqtt: () => broker.admission(), grpc: () => ({ connecting: grpcGate?.active() ?? 0, waiting: grpcGate?.waiting() ?? 0, shed: grpcGate?.shed() ?? 0 }), registrationsRefused: () => registrationAdmission.refused() });
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
   await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry, onIngested: (kind, lagMs) => {
     metrics.ingested.inc({ kind });
@@ -313,7 +315,10 @@ async function startOnDataDir(
   // Over TLS the handshakes are done by the storm listener, a bounded number at a time.
   const grpcListener = await listenAs(ports.grpc, config.listenHost, () => (tls
     ? listenGrpcTlsForStorm(grpcServer, { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem, maxConcurrentHandshakes: config.grpcMaxConcurrentHandshakes, maxWaitMs: config.connectWaitS * 1000 },
-      { host: config.listenHost, port: config.grpcPort })
+      { host: config.listenHost, port: config.grpcPort }).then((listener) => {
+      grpcGate = listener.gate;
+      return listener;
+    })
     : listenGrpcForStorm(grpcServer, ServerCredentials.createInsecure(), { host: config.listenHost, port: config.grpcPort })));
   grpcPort = grpcListener.address.port;
 

@@ -3,6 +3,7 @@ export * from './health-monitor.ts';
 export * from './messages.ts';
 export * from './mqtt-session.ts';
 export * from './registration.ts';
+export * from './manager-connection.ts';
 export * from './spool.ts';
 export * from './spool-open.ts';
 export * from './spool-drainer.ts';

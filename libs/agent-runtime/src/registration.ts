@@ -6,11 +6,11 @@ import { durationMs } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
 import { isDomainError, retryDelay, type BackoffPolicy } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
-import { AgentService } from '@metalfleet/proto';
-import { createClient, identityToProto, inventoryToProto, retryAfterMsOf, type ServiceClient } from '@metalfleet/transport';
+import { identityToProto, inventoryToProto, retryAfterMsOf } from '@metalfleet/transport';
 import { readCredential, writeCredential } from './credential-file.ts';
 import { forgetRegistrationNonce, registrationNonce } from './registration-nonce.ts';
-import { establishTrust, type ManagerTrust } from './trust.ts';
+import { openManagerConnection, type ManagerConnection } from './manager-connection.ts';
+import { establishTrust } from './trust.ts';
 
 export interface Registration {
   nodeId: string;
@@ -23,13 +23,6 @@ export interface Registration {
   inventoryIntervalMs: number;
   healthIntervalMs: number | null;
   digestIntervalMs: number | null;
-}
-
-/** A connection to the manager: who we trust and the gRPC client that uses it. */
-export interface ManagerConnection {
-  trust: ManagerTrust;
-  client: ServiceClient<typeof AgentService>;
-  close: () => void;
 }
 
 export interface RegisterDeps {
@@ -69,7 +62,7 @@ export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ regis
       });
       if (!connection) {
         const trust = await establishTrust({ caFile: deps.caFile, stateDir: deps.stateDir, token, host: deps.managerHost, port: deps.managerPort });
-        connection = { trust, ...createClient(AgentService, deps.managerAddress, trust.grpc) };
+        connection = openManagerConnection(deps.managerAddress, trust, deps.backoff);
       }
       const [identity, inventory] = await Promise.all([deps.backend.identity(), deps.backend.inventory()]);
       for (const failure of inventory.failures) deps.logger.warn({ failure }, 'inventory part failed; sending the rest');

@@ -6,6 +6,7 @@
 export * from './mqtt-broker.ts';
 export * from './pki.ts';
 export * from './storm-listener.ts';
+export type { ConnectGate } from './connect-gate.ts';
 export * from './tls-policy.ts';
 export * from './connection-limits.ts';
 export * from './mqtt-frame-guard.ts';

@@ -13,7 +13,7 @@ import { isValidNodeId, mayPublish, maySubscribe } from '@metalfleet/transport';
 import { createConnectGate } from './connect-gate.ts';
 import { createConnectionLimiter, createUnauthenticatedLimiter } from './connection-limits.ts';
 import { guardMqttFrames, type FrameGuard } from './mqtt-frame-guard.ts';
-import { brokerBacklog, listenForStorm, type StormListener } from './storm-listener.ts';
+import { gatedBacklog, listenForStorm, type StormListener } from './storm-listener.ts';
 import { serverTlsOptions } from './tls-policy.ts';
 import { createStoredBeforeAck } from './stored-before-ack.ts';
 
@@ -244,7 +244,7 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
           else handle(socket, socket.remoteAddress ?? '');
         });
       };
-      listener = await listenForStorm({ port, host, backlog: brokerBacklog }, accept);
+      listener = await listenForStorm({ port, host, backlog: gatedBacklog }, accept);
       return listener.address;
     },
 

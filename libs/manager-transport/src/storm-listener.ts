@@ -8,17 +8,20 @@
 // the same port (SO_REUSEPORT: the kernel spreads new connections over them,
 // and only sockets of this same user may join) multiply the accept rate.
 //
-// The MQTT listener's backlog is kept short on purpose (brokerBacklog). A
-// connection in the kernel's accept queue is established for its client, whose
-// connect timeout runs, but invisible to the manager's admission control; with
-// a deep backlog (4096 a socket) a 5,000-node storm measured 2,000 to 6,500
-// MQTT connections waiting there while the admission queue was empty: most
-// were given up by their clients before the manager took them, and it then did
-// TLS work for peers that had left. A full accept queue drops new SYNs instead,
-// which costs the manager nothing and makes the client's TCP retry later.
-// gRPC keeps the deep default: with 128 a socket, agents whose SYNs were
-// dropped during registration gave up their trust check (10 s) and backed off
-// for long, and registrations stalled at a third of the fleet in a measured run.
+// The listeners with admission control (MQTT, and gRPC over TLS) keep their
+// accept queues short on purpose (gatedBacklog). A connection in the kernel's
+// accept queue is established for its client, whose connect timeout runs, but
+// invisible to the manager's admission control; with a deep backlog (4096 a
+// socket) a 5,000-node storm measured 2,000 to 6,500 MQTT connections waiting
+// there while the admission queue was empty, and a 10,000-node registration
+// storm ~10,000 gRPC connections, most of them given up by their clients
+// before the manager took them: it then spent its turns accepting and closing
+// peers that had left, and registrations stopped at 1,272. A full accept queue
+// drops new SYNs instead, which costs the manager nothing and makes the
+// client's TCP retry later. (An earlier run with a short gRPC queue stalled at
+// a third of the fleet: its simulated nodes shared one gRPC connection per
+// process, whose reconnect backoff grew to grpc-js's 120 s; each node now dials
+// on its own, with the agent's backoff.)
 import { constants } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createSecureContext, TLSSocket } from 'node:tls';
@@ -26,8 +29,8 @@ import { ServerCredentials, type Server as GrpcServer } from '@grpc/grpc-js';
 import { createConnectGate, type ConnectGate } from './connect-gate.ts';
 import { serverTlsOptions } from './tls-policy.ts';
 
-/** Accept queue of each MQTT listening socket: short, so that waiting connections are where admission control sees them (above). */
-export const brokerBacklog = 128;
+/** Accept queue of each listening socket with admission control (MQTT, gRPC over TLS): short, so that waiting connections are where admission control sees them (above). */
+export const gatedBacklog = 128;
 
 export interface StormListener {
   address: AddressInfo;
@@ -96,7 +99,7 @@ export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTl
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   const context = createSecureContext({ ...serverTlsOptions(tls.keyPem, tls.chainPem), secureOptions: constants.SSL_OP_CIPHER_SERVER_PREFERENCE });
   const gate = createConnectGate({ concurrent: tls.maxConcurrentHandshakes, maxWaiting: Number.POSITIVE_INFINITY, maxWaitMs: tls.maxWaitMs });
-  const listener = await listenForStorm(options, (socket) => {
+  const listener = await listenForStorm({ ...options, backlog: options.backlog ?? gatedBacklog }, (socket) => {
     let done: () => void = () => undefined;
     done = gate.enter(socket, () => {
       // gRPC clients insist on HTTP/2 negotiated by ALPN.

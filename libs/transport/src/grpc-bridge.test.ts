@@ -11,6 +11,7 @@ let address: string;
 let client: ServiceClient<typeof AgentService>;
 let close: () => void;
 const internalErrors: unknown[] = [];
+const gaveUp: string[] = [];
 
 beforeAll(async () => {
   server = new Server();
@@ -20,6 +21,12 @@ beforeAll(async () => {
       if (request.bootstrapToken === 'boom') throw new Error('database password is hunter2');
       // A reply the bridge cannot turn into a message: reading it throws.
       if (request.bootstrapToken === 'bad-reply') return { get nodeId(): string { throw new Error('reply built from hunter2'); } };
+      // Waits until its caller gives up, and records that it learned so.
+      if (request.bootstrapToken === 'wait') {
+        await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
+        gaveUp.push(String(context.signal.reason));
+        return {};
+      }
       return { nodeId: `node-for-${request.identity?.systemUuid}`, nodeCredential: context.metadata.get('x-test')[0]?.toString() ?? '' };
     },
     async updateInventory() {
@@ -65,6 +72,12 @@ describe('typed gRPC bridge', () => {
     const error = await client.register({ bootstrapToken: 'bad-reply' }, { deadlineMs: 5_000 }).catch((e: unknown) => e);
     expect(error).toMatchObject({ grpcStatus: status.INTERNAL, code: 'internal', message: 'internal error' });
     expect(String(internalErrors.at(-1))).toContain('reply built from hunter2');
+  });
+
+  it('tells the handler when its caller gave up (the deadline passed), so it can stop before writing', async () => {
+    const error = await client.register({ bootstrapToken: 'wait' }, { deadlineMs: 300 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ grpcStatus: status.DEADLINE_EXCEEDED });
+    await expect.poll(() => gaveUp).toEqual([expect.stringMatching(/caller gave up/)]);
   });
 
   it('refuses a malformed protobuf with INVALID_ARGUMENT', async () => {

@@ -9,6 +9,7 @@ import {
   create, fromBinary, toBinary, type DescMessage, type DescMethod, type DescService,
   type MessageInitShape, type MessageShape,
 } from '@bufbuild/protobuf';
+import { DomainError } from '@metalfleet/domain';
 import { toGrpcStatus, RpcError } from './grpc-errors.ts';
 
 type MethodShape = Pick<DescMethod, 'input' | 'output' | 'methodKind'>;
@@ -18,6 +19,8 @@ export interface CallContext {
   metadata: Metadata;
   peer: string;
   method: string;
+  /** Aborted once the caller has given up (its deadline passed, it cancelled or hung up): its answer would reach no one. */
+  signal: AbortSignal;
 }
 
 export type UnaryHandler<M extends MethodShape> = (
@@ -63,6 +66,24 @@ function assertUnary(service: DescService): void {
   }
 }
 
+/** Aborted when the caller of `call` gives up: it cancelled or hung up, or the deadline it sent passed. */
+function callerSignal(call: ServerUnaryCall<unknown, unknown>): { signal: AbortSignal; done: () => void } {
+  const controller = new AbortController();
+  const giveUp = () => controller.abort(new DomainError('unavailable', 'the caller gave up on this call (its deadline passed, or it hung up)'));
+  call.once('cancelled', giveUp);
+  const deadline = call.getDeadline();
+  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+  const timer = Number.isFinite(deadlineMs) ? setTimeout(giveUp, Math.max(0, deadlineMs - Date.now())) : null;
+  timer?.unref();
+  return {
+    signal: controller.signal,
+    done: () => {
+      if (timer) clearTimeout(timer);
+      call.removeListener('cancelled', giveUp);
+    },
+  };
+}
+
 /** Adds a protobuf-es service with typed handlers to a grpc-js server. */
 export function addService<S extends DescService>(server: Server, service: S, handlers: ServiceHandlers<S>, hooks: BridgeHooks = {}): void {
   assertUnary(service);
@@ -91,13 +112,14 @@ export function addService<S extends DescService>(server: Server, service: S, ha
         callback({ code: status.INVALID_ARGUMENT, details: `malformed ${method.input.typeName}: ${decoded.error}` });
         return;
       }
-      const context: CallContext = { metadata: call.metadata, peer: call.getPeer(), method: path };
+      const caller = callerSignal(call);
+      const context: CallContext = { metadata: call.metadata, peer: call.getPeer(), method: path, signal: caller.signal };
       // The handler and the building of its reply run inside one promise, so
       // anything that throws (a handler that throws before its first await, a
       // reply create() cannot read) is answered with a status, never left
       // unanswered as an unhandled rejection.
       const reply = (async () => create(method.output, await handler(decoded.message, context)))();
-      reply.then(
+      reply.finally(caller.done).then(
         (message) => callback(null, message),
         (error: unknown) => {
           const grpcStatus = toGrpcStatus(error);

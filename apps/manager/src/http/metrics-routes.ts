@@ -28,6 +28,8 @@ const exportedCohorts: readonly CohortDimension[] = ['fleet', 'pool', 'rack', 'g
 /** Admission control in a connect storm, read at each scrape. */
 export interface AdmissionView {
   mqtt: () => { connecting: number; waiting: number; shed: number };
+  /** gRPC TLS handshakes (none without TLS). */
+  grpc: () => { connecting: number; waiting: number; shed: number };
   registrationsRefused: () => number;
 }
 
@@ -141,6 +143,20 @@ export function createManagerMetrics(
       name: 'metalfleet_mqtt_connections_refused_total', help: 'MQTT connections closed unread by admission control (waited too long for their turn to be set up)', registers: [registry],
       collect() {
         this.set(admission.mqtt().shed);
+      },
+    });
+    new Gauge({
+      name: 'metalfleet_grpc_connections_setting_up', help: 'gRPC connections in TLS handshake now (admitted), or waiting for their turn', labelNames: ['stage'], registers: [registry],
+      collect() {
+        const now = admission.grpc();
+        this.set({ stage: 'admitted' }, now.connecting);
+        this.set({ stage: 'waiting' }, now.waiting);
+      },
+    });
+    new Gauge({
+      name: 'metalfleet_grpc_connections_refused_total', help: 'gRPC connections closed unread by admission control (waited too long for their TLS handshake)', registers: [registry],
+      collect() {
+        this.set(admission.grpc().shed);
       },
     });
     new Gauge({

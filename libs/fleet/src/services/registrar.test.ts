@@ -199,17 +199,44 @@ describe('registration', () => {
     expect(await store.listNodes()).toEqual([]);
   });
 
-  it('answers only one of two retries racing after a lost reply, so that no agent is handed a credential the other replaced', async () => {
+  it('handles two retries racing after a lost reply one after the other: one node, the later answer\'s credential is the one that works', async () => {
     const once = await tokens.create({ description: 'single use', ttlSeconds: 600, maxUses: 1 });
     const lost = await register(input(machine, once.token));
-    const results = await Promise.allSettled([register(input(machine, once.token)), register(input(machine, once.token))]);
+    const [first, second] = await Promise.all([register(input(machine, once.token)), register(input(machine, once.token))]);
+    expect([first.nodeId, second.nodeId]).toEqual([lost.nodeId, lost.nodeId]);
+    expect(secretMatches(second.credential, (await store.credentialHash(lost.nodeId))!)).toBe(true);
+    expect(secretMatches(first.credential, (await store.credentialHash(lost.nodeId))!)).toBe(false);
+    expect((await tokens.list()).find((t) => t.id === once.record.id)?.uses).toBe(1);
+  });
+
+  it('handles two tries of one machine\'s registration that overlap (the first outlived its caller\'s deadline) one after the other: one node, the last answer\'s credential works', async () => {
+    const results = await Promise.allSettled([register(input(machine, token)), register(input(machine, token))]);
     const answered = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    expect(answered).toHaveLength(1);
-    expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'unauthenticated' } });
-    expect(secretMatches(answered[0]!.credential, (await store.credentialHash(lost.nodeId))!)).toBe(true);
-    // The refused one tries again, and is answered (its use is still unsettled).
-    const again = await register(input(machine, once.token));
-    expect(secretMatches(again.credential, (await store.credentialHash(lost.nodeId))!)).toBe(true);
+    expect((await store.listNodes()).map((n) => n.id)).toEqual([answered[0]!.nodeId]);
+    expect(answered.map((a) => a.nodeId)).toEqual([answered[0]!.nodeId, answered[0]!.nodeId]);
+    expect(secretMatches(answered[1]!.credential, (await store.credentialHash(answered[0]!.nodeId))!)).toBe(true);
+    expect((await tokens.list())[0]?.uses).toBe(1);
+  });
+
+  it('writes nothing for a try whose caller gave up (its deadline passed while it waited), also when it gives up midway', async () => {
+    const gone = new AbortController();
+    gone.abort();
+    await expect(register({ ...input(machine, token), signal: gone.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    // Gives up after the checks, before the write.
+    const midway = new AbortController();
+    const slow = new Proxy(store, {
+      get: (target, key: keyof FleetStore) => (key === 'findApproval'
+        ? async (...args: Parameters<FleetStore['findApproval']>) => {
+          midway.abort();
+          return target.findApproval(...args);
+        }
+        : target[key]),
+    });
+    const racing = createRegistrar({ store: slow, events: new FleetEvents(), tokens, admitDiscovered: 'operator', newNodeId: () => 'late', now: () => now });
+    const known = await register(input(identity({ systemUuid: 'other-machine' }), token));
+    await expect(racing({ ...input(identity({ systemUuid: 'other-machine' }), token), signal: midway.signal })).rejects.toBeDefined();
+    expect((await store.listNodes()).map((n) => n.id)).toEqual([known.nodeId]);
+    expect(secretMatches(known.credential, (await store.credentialHash(known.nodeId))!)).toBe(true);
   });
 
   it('refuses a retry whose use was settled (the node came online) between its check and its write', async () => {

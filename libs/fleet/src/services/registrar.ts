@@ -13,6 +13,12 @@
 // registration, stored here only as a hash. The token may be shared (a rack's,
 // a tenant's, leaked) and serials and MACs are no secret: without the nonce,
 // whoever knew them could take the node's credential until it came online.
+//
+// The tries of one machine's registration run one after another, and a try
+// whose caller gave up (its deadline passed while it waited in a storm) writes
+// nothing: two overlapping first tries made two nodes of one machine, and a
+// late try that wrote after the agent's next one was answered replaced the
+// credential the agent had just saved.
 import {
   DomainError, decideRegistration, identityKey, identityProblem, inventoryProblem, isAnonymous, matchIdentity, registrationLimits, textProblem, type BootstrapTokenRecord, type Inventory, type NodeIdentity, type RegistrationDecision,
 } from '@metalfleet/domain';
@@ -31,6 +37,8 @@ export interface RegistrationInput {
   nodeCredential: { nodeId: string; secret: string } | null;
   agentVersion: string;
   peer: string;
+  /** Aborted once the caller gave up on this try: nothing is written for it after that. */
+  signal?: AbortSignal;
 }
 
 export interface RegistrationResult {
@@ -130,6 +138,8 @@ export function createRegistrar(deps: RegistrarDeps) {
     throw new DomainError('conflict', `identity conflict ${conflict.id}: an operator must resolve it`, { conflictId: conflict.id });
   }
 
+  const oneMachineAtATime = createKeyedQueue();
+
   return async function register(input: RegistrationInput): Promise<RegistrationResult> {
     // Checked before anything is looked up or recorded: a megabyte serial must not reach a conflict record.
     const invalid = identityProblem(input.identity) ?? inventoryProblem(input.inventory) ?? textProblem('agent version', input.agentVersion, registrationLimits.labelChars);
@@ -141,8 +151,14 @@ export function createRegistrar(deps: RegistrarDeps) {
     if (isAnonymous(input.identity)) {
       refuse('invalid-argument', 'identity has no system UUID, serial number or MAC address to recognise the machine by', input.peer);
     }
-    const match = matchIdentity(input.identity, await deps.store.findIdentityCandidates(input.identity));
     const key = identityKey(input.identity);
+    return oneMachineAtATime(key, () => registerChecked(input, key));
+  };
+
+  async function registerChecked(input: RegistrationInput, key: string): Promise<RegistrationResult> {
+    input.signal?.throwIfAborted();
+    const nonce = input.registrationNonce;
+    const match = matchIdentity(input.identity, await deps.store.findIdentityCandidates(input.identity));
     const token = await checkToken(input.bootstrapToken, key, nonce);
     const approval = match.kind === 'new' ? null : await deps.store.findApproval(input.identity);
     const decision = decideRegistration(input.identity, match, {
@@ -187,6 +203,8 @@ export function createRegistrar(deps: RegistrarDeps) {
     const keptCredential = decision.action === 'returning' && decision.via === 'credential' ? input.nodeCredential?.secret ?? null : null;
     const credential = keptCredential ?? newSecret();
     const nodeId = decision.action === 'returning' ? decision.nodeId : deps.newNodeId();
+    // The last moment to give up: past it, the caller would never learn the credential written for it.
+    input.signal?.throwIfAborted();
     const record = {
       id: nodeId,
       hostname: input.inventory.system.hostname,
@@ -221,6 +239,21 @@ export function createRegistrar(deps: RegistrarDeps) {
       deps.events.emit({ type: 'install-registered', nodeId, commandId: token.record.commandId, at });
     }
     return { nodeId, credential, returning };
+  }
+}
+
+/** Runs the work given for one key one after another, in the order given; other keys' work runs alongside. */
+function createKeyedQueue() {
+  const tails = new Map<string, Promise<unknown>>();
+  return async function run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const mine = (tails.get(key) ?? Promise.resolve()).catch(() => undefined).then(work);
+    const tail = mine.catch(() => undefined);
+    tails.set(key, tail);
+    try {
+      return await mine;
+    } finally {
+      if (tails.get(key) === tail) tails.delete(key);
+    }
   };
 }
 

@@ -72,6 +72,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
         nodeCredential: nodeId && bearer ? { nodeId, secret: bearer } : null,
         agentVersion: request.agentVersion,
         peer: context.peer,
+        signal: context.signal,
       }));
       return {
         nodeId: result.nodeId,
