@@ -243,7 +243,7 @@ async function startOnDataDir(
   const bootApp = await buildBootApp({
     store, events, now, logger,
     managerAddress: () => `${reachableHost}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
-    imageDir, bootTokens, retryAfterS: config.discoveryTokenTtlS, started: new Promise<void>((resolve) => { started = resolve; }),
+    imageDir, bootTokens, retryAfterS: config.discoveryTokenTtlS, installTimeoutMs: config.reimageBootTimeoutS * 1000, started: new Promise<void>((resolve) => { started = resolve; }),
   });
   await listenAs(ports.boot, config.listenHost, () => bootApp.listen({ host: config.listenHost, port: config.bootPort }));
   const listeningPort = (server: typeof bootApp.server, fallback: number) => {

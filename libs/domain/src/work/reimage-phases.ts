@@ -185,6 +185,19 @@ export function deadlineAfterPause(progress: ReimageProgress, pausedMs: number):
   return { ...progress, deadlineAt: new Date(progress.deadlineAt.getTime() + pausedMs) };
 }
 
+/**
+ * How long a node's installer may keep at its install from now (the window on its kernel command line). In
+ * `installing`, what is left of that phase's deadline. In `rebooting` the node fetched its install script before the
+ * manager stored its reboot ack (the ack arrives late): the install phase starts when the manager stores it, no
+ * sooner than now, so the installer gets that phase's whole timeout — never the rest of the rebooting deadline,
+ * and never more than the manager will wait.
+ */
+export function installWindowMs(progress: ReimageProgress, now: Date, installingTimeoutMs: number): number | null {
+  if (progress.phase === 'rebooting') return installingTimeoutMs;
+  if (progress.phase !== 'installing' || progress.deadlineAt === null) return null;
+  return Math.max(0, progress.deadlineAt.getTime() - now.getTime());
+}
+
 export function queuedProgress(): ReimageProgress {
   return { phase: 'queued', powerCycles: 0, deadlineAt: null, message: 'waiting for a slot', evidence: noEvidence(), failure: null };
 }
