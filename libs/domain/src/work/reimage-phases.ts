@@ -14,7 +14,7 @@
 // An install reported by the agent is believed only with the manager's own
 // evidence that the node went down and booted the install image (see
 // reimage-evidence.ts); the observations are signals that change no phase.
-import { missingInstallEvidence, noEvidence, type ReimageEvidence } from './reimage-evidence.ts';
+import { ackLostNote, missingInstallEvidence, noEvidence, type ReimageEvidence } from './reimage-evidence.ts';
 
 export const reimagePhases = ['queued', 'draining', 'isolating', 'rebooting', 'installing', 'health-check', 'restoring', 'done', 'failed'] as const;
 export type ReimagePhase = (typeof reimagePhases)[number];
@@ -165,9 +165,10 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
     case 'installing:installed': {
       const sha = signal.kind === 'installed' ? signal.sha256.toLowerCase() : '';
       if (sha !== policy.expectedSha256.toLowerCase()) return fail(progress, 'image-mismatch', `the node booted an image with sha256 ${sha || '(none)'}, expected ${policy.expectedSha256}`);
-      const missing = missingInstallEvidence(progress.evidence);
+      const missing = missingInstallEvidence(progress.evidence, policy.hasBmc);
       if (missing) return fail({ ...progress, evidence: { ...progress.evidence, missing: missing.code } }, 'missing-evidence', missing.message);
-      return go('health-check', 'checking health in the new image');
+      const note = ackLostNote(progress.evidence, policy.hasBmc);
+      return go('health-check', note ? `checking health in the new image; ${note}` : 'checking health in the new image');
     }
     case 'health-check:healthy': return go('restoring', 'returning to the tenant network');
     case 'restoring:restored': return go('done', 'reimaged');
