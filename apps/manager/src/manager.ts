@@ -248,7 +248,7 @@ async function startOnDataDir(
   const bootApp = await buildBootApp({
     store, events, now, logger,
     managerAddress: () => `${reachableHost}:${grpcPort}`, publicUrl: () => publicUrl, discoveryImage: config.discoveryImage,
-    imageDir, imageDigests, bootTokens, retryAfterS: config.discoveryTokenTtlS, started: new Promise<void>((resolve) => { started = resolve; }),
+    imageDir, imageDigests, bootTokens, retryAfterS: config.discoveryTokenTtlS, installTimeoutMs: config.reimageBootTimeoutS * 1000, started: new Promise<void>((resolve) => { started = resolve; }),
   });
   await listenAs(ports.boot, config.listenHost, () => bootApp.listen({ host: config.listenHost, port: config.bootPort }));
   void imageDigests.start();

@@ -63,6 +63,12 @@ const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',
 const nodeRowsPerInsert = 400;
 
 export function sqlWorkStore(db: SqlExecutor): WorkStore {
+  const insertCommand = async (c: CommandRecord): Promise<void> => {
+    await db.run(`INSERT INTO commands (id, node_id, operation_id, kind, args, state, attempts, ack_deadline_at, message, verified_sha256, created_at, updated_at)
+      VALUES (${placeholders(12)})`,
+    [c.id, c.nodeId, c.operationId, c.kind, JSON.stringify(c.args), c.state, c.attempts, c.ackDeadlineAt?.getTime() ?? null, c.message, c.verifiedSha256,
+      c.createdAt.getTime(), c.updatedAt.getTime()]);
+  };
   return {
     async putImage(image, at) {
       await db.run(`INSERT INTO images (name, version, kernel_url, initrd_url, root_url, sha256, cmdline, created_at) VALUES (${placeholders(8)})
@@ -201,10 +207,35 @@ export function sqlWorkStore(db: SqlExecutor): WorkStore {
     },
 
     async createCommand(c) {
-      await db.run(`INSERT INTO commands (id, node_id, operation_id, kind, args, state, attempts, ack_deadline_at, message, verified_sha256, created_at, updated_at)
-        VALUES (${placeholders(12)})`,
-      [c.id, c.nodeId, c.operationId, c.kind, JSON.stringify(c.args), c.state, c.attempts, c.ackDeadlineAt?.getTime() ?? null, c.message, c.verifiedSha256,
-        c.createdAt.getTime(), c.updatedAt.getTime()]);
+      await insertCommand(c);
+    },
+    async createCommandReplacing(c, replaces, unlessClaimed) {
+      if (unlessClaimed.length === 0) {
+        await insertCommand(c);
+        return 'sent';
+      }
+      const at = c.updatedAt.getTime();
+      const watched = placeholders(unlessClaimed.length);
+      // Claimed (perhaps finished since): the agent runs it, so the newer one must not run too.
+      const claimed = `SELECT id FROM commands WHERE id IN (${watched}) AND state IN ('acked', 'running', 'succeeded', 'failed')`;
+      const statements = replaces.length === 0 ? [] : [{
+        sql: `UPDATE commands SET state = 'expired', message = ?, updated_at = ? WHERE id IN (${placeholders(replaces.length)}) AND state IN ('pending', 'sent')`,
+        params: [`superseded by command ${c.id}; withdrawn`, at, ...replaces],
+      }];
+      // One transaction: SQLite runs it alone; on PostgreSQL the update locks each row it gives up, so a claim of one
+      // waits and then finds it expired, and a claim stored before is seen by the insert (a statement of its own).
+      await db.atomically([...statements, {
+        sql: `INSERT INTO commands (id, node_id, operation_id, kind, args, state, attempts, ack_deadline_at, message, verified_sha256, created_at, updated_at)
+          VALUES (?, ?, ?, ?, ?,
+            CASE WHEN EXISTS (${claimed}) THEN 'expired' ELSE ? END, ?, ?,
+            CASE WHEN EXISTS (${claimed}) THEN 'not sent: command ' || (${claimed} ORDER BY id LIMIT 1)
+              || ', which does the same, was claimed by the agent first; it runs instead' ELSE ? END,
+            ?, ?, ?)`,
+        params: [c.id, c.nodeId, c.operationId, c.kind, JSON.stringify(c.args), ...unlessClaimed, c.state, c.attempts, c.ackDeadlineAt?.getTime() ?? null,
+          ...unlessClaimed, ...unlessClaimed, c.message, c.verifiedSha256, c.createdAt.getTime(), at],
+      }]);
+      const [row] = await db.all<{ state: string }>('SELECT state FROM commands WHERE id = ?', [c.id]);
+      return row?.state === 'expired' ? 'expired' : 'sent';
     },
     async getCommand(id) {
       const [row] = await db.all<CommandRow>('SELECT * FROM commands WHERE id = ?', [id]);

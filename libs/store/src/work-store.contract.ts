@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError, queuedProgress, type ReimageProgress } from '@metalfleet/domain';
 import type { StoreFactory } from './fleet-store.contract.ts';
-import type { OperationNodeRecord, OperationRecord } from './work-store.ts';
+import type { CommandRecord, OperationNodeRecord, OperationRecord } from './work-store.ts';
 
 const at = new Date('2026-11-01T00:00:00Z');
 
@@ -15,7 +15,28 @@ function entries(operationId: string, nodeIds: readonly string[]): OperationNode
   return nodeIds.map((nodeId, position) => ({ operationId, nodeId, position, rack: 'r1', tenant: null, progress: queuedProgress(), commandId: null, updatedAt: at }));
 }
 
+function command(id: string, state: CommandRecord['state'] = 'sent'): CommandRecord {
+  return { id, nodeId: 'n1', operationId: null, kind: 'reset-gpu', args: { gpuIndex: 0 }, state, attempts: 1, ackDeadlineAt: at, message: '', verifiedSha256: '', createdAt: at, updatedAt: at };
+}
+
 export function describeWorkStore(name: string, factory: StoreFactory): void {
+  describe(`a command replacing older ones on ${name}`, () => {
+    it('gives up the older ones and is written sent; or, when one was claimed first, is written expired naming it, and the claim stands', async () => {
+      const store = await factory.open('cmd_replace');
+      await store.createCommand(command('a'));
+      expect(await store.createCommandReplacing(command('b'), ['a'], ['a'])).toBe('sent');
+      expect(await store.getCommand('a')).toMatchObject({ state: 'expired', message: 'superseded by command b; withdrawn' });
+      // The agent's claim of a given-up command finds it expired.
+      expect(await store.updateCommand('a', ['pending', 'sent'], { state: 'acked' }, at)).toBe(false);
+      expect(await store.updateCommand('b', ['pending', 'sent'], { state: 'acked' }, at)).toBe(true);
+      expect(await store.createCommandReplacing(command('c'), ['b'], ['b'])).toBe('expired');
+      expect(await store.getCommand('b')).toMatchObject({ state: 'acked' });
+      expect(await store.getCommand('c')).toMatchObject({ state: 'expired', message: 'not sent: command b, which does the same, was claimed by the agent first; it runs instead' });
+      expect(await store.createCommandReplacing(command('d'), [], [])).toBe('sent');
+      await store.close();
+    });
+  });
+
   describe(`reimage operations on ${name}`, () => {
     it('lets only one of two racing operations hold a node, and writes nothing of the other', async () => {
       const store = await factory.open('op_race');

@@ -121,6 +121,13 @@ export interface WorkStore {
   openOperationNodes(): Promise<Array<OperationNodeRecord & { operation: OperationRecord }>>;
 
   createCommand(command: CommandRecord): Promise<void>;
+  /**
+   * Writes `command` (sent) and gives up each of `replaces` still pending or sent (expired, "superseded by …"), in one
+   * transaction, against the agent's claim (updateCommand pending/sent → acked): when one of `unlessClaimed` (the
+   * replaced ones and any the caller knows to be running) has moved past sent, the agent claimed it and it runs, so
+   * `command` is written expired instead, naming it, and must not be sent. Returns the state `command` was written in.
+   */
+  createCommandReplacing(command: CommandRecord, replaces: readonly string[], unlessClaimed: readonly string[]): Promise<'sent' | 'expired'>;
   getCommand(id: string): Promise<CommandRecord | null>;
   /** Applies `update` only while the command is in one of `from`; returns whether it did. */
   updateCommand(id: string, from: readonly CommandState[], update: CommandUpdate, at: Date): Promise<boolean>;

@@ -16,7 +16,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import fastifyStatic from '@fastify/static';
 import { Type } from 'typebox';
 import {
-  bootCmdline, imageLabel, ipxeChainWithMac, ipxeLocalBoot, ipxeRetry, ipxeScript, parseMac, resolveImageUrls, type Image, type ImageRef,
+  bootCmdline, imageLabel, installWindowMs, ipxeChainWithMac, ipxeLocalBoot, ipxeRetry, ipxeScript, parseMac, resolveImageUrls, type Image, type ImageRef,
 } from '@metalfleet/domain';
 import type { BootTokenGrant, BootTokens, FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
@@ -41,6 +41,8 @@ export interface BootRouteDeps {
   imageDir: string | null;
   /** The digests of the files under imageDir, hashed in the background (the manager's, kept across restarts); absent: hashed here, kept in memory. */
   imageDigests?: FileDigests;
+  /** The reimage's install phase timeout: the window of an installer whose node's reboot ack has not arrived yet. */
+  installTimeoutMs: number;
 }
 
 const BootQuery = Type.Object({
@@ -48,10 +50,10 @@ const BootQuery = Type.Object({
 });
 
 export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, deps) => {
-  /** `deadlineAt`: when the reimage gives up on the install; the agent retries an interrupted download until then. */
-  function scriptFor(image: Image, token: string, commandId?: string, deadlineAt?: Date | null): string {
+  /** `windowMs`: how long the installer retries an interrupted download (installWindowMs); none: its default. */
+  function scriptFor(image: Image, token: string, commandId?: string, windowMs?: number | null): string {
     const resolved = resolveImageUrls(image, deps.publicUrl());
-    const installWindowS = deadlineAt ? Math.max(0, Math.floor((deadlineAt.getTime() - deps.now().getTime()) / 1000)) : undefined;
+    const installWindowS = windowMs === undefined || windowMs === null ? undefined : Math.floor(windowMs / 1000);
     return ipxeScript(resolved, bootCmdline(resolved, {
       manager: deps.managerAddress(), token, ...(commandId ? { commandId } : {}), ...(installWindowS !== undefined ? { installWindowS } : {}),
     }));
@@ -87,7 +89,7 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
         if (!grant.ok) return refused(reply, grant, mac);
         request.log.info({ nodeId: candidate.nodeId, mac, image: imageLabel(image) }, 'boot: install image for a reimage');
         deps.events.emit({ type: 'boot-script-served', nodeId: candidate.nodeId, mac, commandId: work.commandId, purpose: 'install', peer: request.ip, at: deps.now() });
-        return scriptFor(image, grant.token, work.commandId ?? undefined, work.progress.deadlineAt);
+        return scriptFor(image, grant.token, work.commandId ?? undefined, installWindowMs(work.progress, deps.now(), deps.installTimeoutMs));
       }
       deps.events.emit({ type: 'boot-script-served', nodeId: candidate.nodeId, mac, commandId: null, purpose: 'local', peer: request.ip, at: deps.now() });
       return ipxeLocalBoot('no work for this machine');

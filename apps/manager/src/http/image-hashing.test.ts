@@ -48,7 +48,7 @@ beforeAll(async () => {
   const bootTokens = createBootTokens({ tokens, store, now, limits: { discoveryTtlSeconds: 900, discoveryPerMac: 2, discoveryMax: 3, installTtlSeconds: 3600 } });
   app = await buildBootApp({
     store, events: new FleetEvents(), now, logger: pino({ level: 'silent' }), managerAddress: () => '127.0.0.1:1', publicUrl: () => base,
-    discoveryImage: null, imageDir: dir, bootTokens, retryAfterS: 900,
+    discoveryImage: null, imageDir: dir, bootTokens, retryAfterS: 900, installTimeoutMs: 600_000,
   });
   base = await app.listen({ host: '127.0.0.1', port: 0 });
 });

@@ -71,7 +71,7 @@ export async function startTestApp(options: { bmcNetworks?: string } = {}): Prom
     telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3, { failures, alerts: () => alerts.list(now()), now }), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
     operations: { reimages, templates }, nodeActions: { remediation }, failures, alerts: { engine: alerts, rules: alertRules },
     power: { driverFor: bmcDriver, enrollments: createEnrollments({ store, events, power: bmcDriver, now, onError: () => undefined }), bmcNetworks: parseBmcNetworks(options.bmcNetworks ?? '') },
-    boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: { name: 'discovery', version: '1' }, imageDir: null, bootTokens, retryAfterS: 900 },
+    boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: { name: 'discovery', version: '1' }, imageDir: null, bootTokens, retryAfterS: 900, installTimeoutMs: 1000 },
   });
   return {
     app, store, events, rollups, bearer, alerts,

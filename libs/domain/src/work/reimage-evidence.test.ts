@@ -53,6 +53,15 @@ describe('a reported install is believed only with the manager\'s own evidence o
     { name: 'no BMC: a fetch before the ack does not count', hasBmc: false, steps: [fetched(1), ack(2), installed(3)], phase: 'failed', missing: 'install-boot' },
     { name: 'installed straight away: never acked, never power-cycled', hasBmc: false, steps: [fetched(1), installed(2)],
       phase: 'failed', missing: 'reboot', message: `rebooting: ${refused}: it never acknowledged the reboot and the manager never power-cycled it` },
+    // The agent's ack went with its spool (kept there past the reboot, the disk then rewritten): the install boot and the
+    // registration with its single-use install token, both after the command was sent, are what the manager saw.
+    { name: 'no BMC: the ack lost, the install script fetched and its install token registered, then installed', hasBmc: false,
+      steps: [fetched(5), registered(20), installed(30)], phase: 'health-check', missing: null,
+      message: `checking health in the new image; the agent's reboot ack never arrived (lost with its spool?): believed on the install script served at ${iso(5)} and the registration with its install token at ${iso(20)}` },
+    { name: 'no BMC: the ack lost, a registration before the last fetch does not count', hasBmc: false, steps: [fetched(5), registered(6), fetched(7), installed(30)],
+      phase: 'failed', missing: 'reboot' },
+    { name: 'BMC: the ack lost, never power-cycled: the registration is no substitute for the manager\'s own power cycle', hasBmc: true,
+      steps: [fetched(5), registered(20), installed(30)], phase: 'failed', missing: 'reboot' },
     { name: 'the install-token registration is kept as evidence, but not required', hasBmc: true, steps: [ack(1), cycled(2), fetched(30), registered(40), installed(90)],
       phase: 'health-check', missing: null },
   ])('$name', ({ hasBmc, steps, phase, missing, message }) => {

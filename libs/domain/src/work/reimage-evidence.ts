@@ -33,8 +33,12 @@ export function noEvidence(): ReimageEvidence {
 
 const prefix = 'reported installed but the manager never saw it boot the install image';
 
-/** What is missing for the manager to believe a reported install, or null when it saw the node go down and boot the install image. */
-export function missingInstallEvidence(evidence: ReimageEvidence): MissingEvidence | null {
+/**
+ * What is missing for the manager to believe a reported install, or null when it saw the node go down and boot the install image.
+ * `hasBmc`: the node has a BMC, so nothing but the manager's own power cycle shows it went down.
+ */
+export function missingInstallEvidence(evidence: ReimageEvidence, hasBmc: boolean): MissingEvidence | null {
+  if (ackLostButInstalled(evidence, hasBmc)) return null;
   const point = rebootPoint(evidence);
   if ('missing' in point) return point.missing;
   const boot = evidence.installBoot;
@@ -51,4 +55,25 @@ function rebootPoint(evidence: ReimageEvidence): { at: Date; label: string } | {
   }
   if (evidence.rebootAckedAt) return { at: evidence.rebootAckedAt, label: `the agent acknowledged the reboot at ${evidence.rebootAckedAt.toISOString()}` };
   return { missing: { code: 'reboot', message: `${prefix}: it never acknowledged the reboot and the manager never power-cycled it` } };
+}
+
+/**
+ * A node without a BMC whose agent's reboot ack never arrived (it was still in the agent's spool at the reboot, and the
+ * install rewrote the disk with it) is believed on what the manager saw instead: its install script served, then an
+ * agent registered with that script's single-use install token. The install script is served only once the command
+ * exists, so both came after it. This is no weaker than the ack: without a BMC every one of these, the ack included,
+ * comes from the node, whose root is the tenant's (docs/agent-commands.md). A node with a BMC still needs the
+ * manager's own power cycle.
+ */
+function ackLostButInstalled(evidence: ReimageEvidence, hasBmc: boolean): boolean {
+  if (hasBmc || evidence.rebootBy === 'bmc' || evidence.rebootAckedAt || evidence.powerCycledAt) return false;
+  const { installBoot, installRegisteredAt } = evidence;
+  return installBoot !== null && installRegisteredAt !== null && installRegisteredAt.getTime() >= installBoot.at.getTime();
+}
+
+/** For the node's history: why an install was believed without the agent's reboot ack (null when the ack came, or it was not). */
+export function ackLostNote(evidence: ReimageEvidence, hasBmc: boolean): string | null {
+  if (!ackLostButInstalled(evidence, hasBmc) || !evidence.installBoot || !evidence.installRegisteredAt) return null;
+  return `the agent's reboot ack never arrived (lost with its spool?): believed on the install script served at ${evidence.installBoot.at.toISOString()} `
+    + `and the registration with its install token at ${evidence.installRegisteredAt.toISOString()}`;
 }

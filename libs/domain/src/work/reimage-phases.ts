@@ -14,7 +14,7 @@
 // An install reported by the agent is believed only with the manager's own
 // evidence that the node went down and booted the install image (see
 // reimage-evidence.ts); the observations are signals that change no phase.
-import { missingInstallEvidence, noEvidence, type ReimageEvidence } from './reimage-evidence.ts';
+import { ackLostNote, missingInstallEvidence, noEvidence, type ReimageEvidence } from './reimage-evidence.ts';
 
 export const reimagePhases = ['queued', 'draining', 'isolating', 'rebooting', 'installing', 'health-check', 'restoring', 'done', 'failed'] as const;
 export type ReimagePhase = (typeof reimagePhases)[number];
@@ -165,9 +165,10 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
     case 'installing:installed': {
       const sha = signal.kind === 'installed' ? signal.sha256.toLowerCase() : '';
       if (sha !== policy.expectedSha256.toLowerCase()) return fail(progress, 'image-mismatch', `the node booted an image with sha256 ${sha || '(none)'}, expected ${policy.expectedSha256}`);
-      const missing = missingInstallEvidence(progress.evidence);
+      const missing = missingInstallEvidence(progress.evidence, policy.hasBmc);
       if (missing) return fail({ ...progress, evidence: { ...progress.evidence, missing: missing.code } }, 'missing-evidence', missing.message);
-      return go('health-check', 'checking health in the new image');
+      const note = ackLostNote(progress.evidence, policy.hasBmc);
+      return go('health-check', note ? `checking health in the new image; ${note}` : 'checking health in the new image');
     }
     case 'health-check:healthy': return go('restoring', 'returning to the tenant network');
     case 'restoring:restored': return go('done', 'reimaged');
@@ -183,6 +184,19 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
 export function deadlineAfterPause(progress: ReimageProgress, pausedMs: number): ReimageProgress {
   if (pausedMs <= 0 || progress.deadlineAt === null || !isInFlight(progress.phase)) return progress;
   return { ...progress, deadlineAt: new Date(progress.deadlineAt.getTime() + pausedMs) };
+}
+
+/**
+ * How long a node's installer may keep at its install from now (the window on its kernel command line). In
+ * `installing`, what is left of that phase's deadline. In `rebooting` the node fetched its install script before the
+ * manager stored its reboot ack (the ack arrives late): the install phase starts when the manager stores it, no
+ * sooner than now, so the installer gets that phase's whole timeout — never the rest of the rebooting deadline,
+ * and never more than the manager will wait.
+ */
+export function installWindowMs(progress: ReimageProgress, now: Date, installingTimeoutMs: number): number | null {
+  if (progress.phase === 'rebooting') return installingTimeoutMs;
+  if (progress.phase !== 'installing' || progress.deadlineAt === null) return null;
+  return Math.max(0, progress.deadlineAt.getTime() - now.getTime());
 }
 
 export function queuedProgress(): ReimageProgress {

@@ -94,17 +94,27 @@ export function createCommandOutbox(deps: OutboxDeps) {
     }
   }
 
-  // A newer command that does what an older one for the node, not yet acknowledged, would do replaces it: the older is withdrawn.
-  async function supersede(record: CommandRecord, at: Date): Promise<void> {
-    for (const older of await deps.store.commandsOf(record.nodeId, 100)) {
-      if (older.id === record.id || (older.state !== 'pending' && older.state !== 'sent') || !supersedes(record, older)) continue;
-      if (!(await deps.store.updateCommand(older.id, ['pending', 'sent'], { state: 'expired', message: `superseded by command ${record.id}; withdrawn` }, at))) continue;
-      deps.withdrawals?.withdraw(older.id);
+  /**
+   * A newer command that does what an older one for the node, not yet acknowledged, would do replaces it: the older is
+   * withdrawn. Written with the newer command in one store transaction against the agent's claims: an older one the
+   * agent claimed since it was read here runs, and the newer one is written expired instead, not sent. (One claimed
+   * before this read is not replaced: the newer command is sent after an acknowledged one, as any other.)
+   */
+  async function createReplacing(record: CommandRecord, at: Date): Promise<'sent' | 'expired'> {
+    const replaces = (await deps.store.commandsOf(record.nodeId, 100))
+      .filter((older) => older.id !== record.id && (older.state === 'pending' || older.state === 'sent') && supersedes(record, older));
+    const ids = replaces.map((older) => older.id);
+    const written = await deps.store.createCommandReplacing(record, ids, ids);
+    for (const replaced of replaces) {
+      const now = await deps.store.getCommand(replaced.id);
+      if (now?.state !== 'expired' || !now.message.startsWith(`superseded by command ${record.id};`)) continue;
+      deps.withdrawals?.withdraw(replaced.id);
       // Its operation (when it is not the newer command's own) hears that it will not run.
-      if (older.operationId !== record.operationId) {
-        deps.events.emit({ type: 'command-expired', commandId: older.id, nodeId: older.nodeId, operationId: older.operationId, attempts: older.attempts, at });
+      if (replaced.operationId !== record.operationId) {
+        deps.events.emit({ type: 'command-expired', commandId: replaced.id, nodeId: replaced.nodeId, operationId: replaced.operationId, attempts: replaced.attempts, at });
       }
     }
+    return written;
   }
 
   // The agent will never run it (withdrawn, or its deadline passed before it could claim it): given up, with the agent's word.
@@ -134,6 +144,8 @@ export function createCommandOutbox(deps: OutboxDeps) {
      * Persists and publishes a command. With an `id` the call is idempotent: a
      * command already written under that id is returned as it is (the sweep
      * delivers it), so a caller resuming after a crash never sends it twice.
+     * Fails with `conflict` when an older command it would replace was claimed by the
+     * agent meanwhile: that one runs instead; this one is stored expired, not sent.
      */
     async send(nodeId: string, command: AgentCommand, operationId: string | null, id?: string): Promise<CommandRecord> {
       // Typed by the caller, and its values checked here too: a command the agent would refuse is not stored or sent.
@@ -151,8 +163,12 @@ export function createCommandOutbox(deps: OutboxDeps) {
         id: id ?? deps.newId(), nodeId, operationId, ...checked.command, state: 'sent', attempts: 1, ackDeadlineAt: new Date(at.getTime() + deps.ackTimeoutMs),
         message: '', verifiedSha256: '', createdAt: at, updatedAt: at,
       };
-      await deps.store.createCommand(record);
-      await supersede(record, at);
+      if ((await createReplacing(record, at)) === 'expired') {
+        // An older command of the same effect was claimed first and runs: this one is kept as given up, and not sent.
+        deps.withdrawals?.withdraw(record.id);
+        const why = (await deps.store.getCommand(record.id))?.message ?? 'not sent';
+        throw new DomainError('conflict', `command ${record.id} ${why}`, { commandId: record.id });
+      }
       await deliver(record, 1, at);
       return record;
     },

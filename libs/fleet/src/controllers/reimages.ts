@@ -103,7 +103,7 @@ export function createReimages(deps: ReimageDeps) {
       if (!node || stopped) return;
       // Several passes may see one deadline pass before the first step is written: act on it once.
       if (s.kind === 'timeout' && (!node.progress.deadlineAt || node.progress.deadlineAt > deps.now()) && node.progress.phase !== 'rebooting') return;
-      const result = stepReimage(node.progress, s, deps.now(), await policyFor(node, s.kind === 'timeout' || s.kind === 'rebooting'));
+      const result = stepReimage(node.progress, s, deps.now(), await policyFor(node, s.kind === 'timeout' || s.kind === 'rebooting' || s.kind === 'installed'));
       if ('ignored' in result) return;
       await save(node, result.progress, node.commandId);
       for (const effect of result.effects) void serially(k, () => runEffect(node, effect, portFor(node)));

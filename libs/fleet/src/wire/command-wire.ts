@@ -46,12 +46,13 @@ export function commandMessage(command: AgentCommand & { id: string; createdAt: 
   }));
 }
 
-/** The command id of a message on a `commands` topic; '' when it is not one. */
-export function commandIdOf(payload: Uint8Array): string {
+/** The command id of a message on a `commands` topic and the deadline it carries (null: none, a manager from before deadlines); id '' when it is not one. */
+export function commandDeadlineOf(payload: Uint8Array): { commandId: string; expiresAt: Date | null } {
   try {
-    return fromBinary(CommandSchema, payload).commandId;
+    const message = fromBinary(CommandSchema, payload);
+    return { commandId: message.commandId, expiresAt: message.expiresAt ? timestampDate(message.expiresAt) : null };
   } catch {
-    return '';
+    return { commandId: '', expiresAt: null };
   }
 }
 
