@@ -109,6 +109,7 @@ async function scenario(nodes: number): Promise<void> {
   const agents: Proc[] = [];
   try {
     await manager.start();
+    reportManagerExit(manager);
     const perProcess = Math.ceil(nodes / processes);
     const t0 = Date.now();
     for (let p = 0; p < processes; p += 1) {
@@ -125,6 +126,7 @@ async function scenario(nodes: number): Promise<void> {
       await manager.proc?.stop('SIGKILL');
       const t1 = Date.now();
       await manager.start();
+      reportManagerExit(manager);
       const upS = (Date.now() - t1) / 1000;
       console.log(`  manager killed (-9) and started again (ready after ${upS.toFixed(1)} s):`);
       const again = await watch(manager, t1, { connected: nodes });
@@ -160,6 +162,16 @@ function credentialsSaved(stateDir: string): number {
   } catch {
     return 0;
   }
+}
+
+/** A manager that dies mid-storm (not killed by the bench) is a finding: say so at once, with its last words. */
+function reportManagerExit(manager: ManagerProcess): void {
+  const proc = manager.proc;
+  proc?.child.once('exit', (code, signal) => {
+    if (signal === 'SIGKILL' || signal === 'SIGTERM' || code === 0) return;
+    console.log(`  THE MANAGER EXITED mid-storm: code ${code}, signal ${signal}; its last lines:`);
+    for (const line of proc.lines.slice(-15)) console.log(`    ${line.slice(0, 600)}`);
+  });
 }
 
 /** CPU seconds (user + system) a process has used, from /proc; null once it is gone. */
