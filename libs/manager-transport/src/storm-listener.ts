@@ -53,7 +53,13 @@ export async function listenForStorm(options: StormListenerOptions, onConnection
   const servers: Server[] = [];
   const listenOne = (port: number) =>
     new Promise<AddressInfo>((resolve, reject) => {
-      const server = createServer(onConnection);
+      const server = createServer((socket) => {
+        // A peer may reset its connection at any moment, also while it waits for its turn, with nothing of
+        // ours listening yet: an 'error' with no listener would end the process. The 'close' that follows an
+        // error is what frees the connection's place (admission, limits), so nothing else is needed here.
+        socket.on('error', () => undefined);
+        onConnection(socket);
+      });
       servers.push(server);
       server.once('error', reject);
       server.listen({ port, host: options.host, backlog: options.backlog ?? 4096, reusePort: true }, () => resolve(server.address() as AddressInfo));
