@@ -23,12 +23,16 @@ function payload(): Uint8Array {
 }
 
 const started = Date.now();
+// Each client waits for its first CONNACK, riding out refusals and resets with mqtt.js's own reconnects (every
+// second), as the agents ride them out with theirs: one refused connection must not end the comparison.
 const clients: MqttClient[] = await Promise.all(Array.from({ length: count }, (_, i) => {
   const node = nodes?.[i];
-  return mqtt.connectAsync(url, {
+  const client = mqtt.connect(url, {
     clientId: node?.nodeId ?? `${prefix}-${i}`, reconnectPeriod: 1000, connectTimeout: 60_000, keepalive: 60,
     ...(node ? { username: node.nodeId, password: node.credential } : {}), ...(ca ? { ca } : {}),
   });
+  client.on('error', () => undefined);
+  return new Promise<MqttClient>((resolve) => client.once('connect', () => resolve(client)));
 }));
 process.stdout.write(`${JSON.stringify({ connected: clients.length, connectMs: Date.now() - started })}\n`);
 
