@@ -33,6 +33,24 @@ export interface AdmissionView {
   registrationsRefused: () => number;
 }
 
+/** The admission gate of one port: connections being set up or waiting (`<port>_connections_setting_up{stage}`), and those it shed. */
+function connectionGauges(registry: Registry, port: 'mqtt' | 'grpc', help: string, read: AdmissionView['mqtt']): void {
+  new Gauge({
+    name: `metalfleet_${port}_connections_setting_up`, help, labelNames: ['stage'], registers: [registry],
+    collect() {
+      const now = read();
+      this.set({ stage: 'admitted' }, now.connecting);
+      this.set({ stage: 'waiting' }, now.waiting);
+    },
+  });
+  new Gauge({
+    name: `metalfleet_${port}_connections_refused_total`, help: `${port === 'mqtt' ? 'MQTT' : 'gRPC'} connections closed unread by admission control (waited too long for their turn to be set up)`, registers: [registry],
+    collect() {
+      this.set(read().shed);
+    },
+  });
+}
+
 /** `clock`: the manager's clock (docs/time.md), for how far the host clock is from it. */
 export function createManagerMetrics(
   store: FleetStore, events: FleetEvents, mqttClients: () => number, alerting: AlertingView, clock?: { offsetMs(): number; anchorAgeMs?(): number }, admission?: AdmissionView,
@@ -131,34 +149,8 @@ export function createManagerMetrics(
     },
   });
   if (admission) {
-    new Gauge({
-      name: 'metalfleet_mqtt_connections_setting_up', help: 'MQTT connections in TLS handshake or CONNECT now (admitted), or waiting for their turn', labelNames: ['stage'], registers: [registry],
-      collect() {
-        const now = admission.mqtt();
-        this.set({ stage: 'admitted' }, now.connecting);
-        this.set({ stage: 'waiting' }, now.waiting);
-      },
-    });
-    new Gauge({
-      name: 'metalfleet_mqtt_connections_refused_total', help: 'MQTT connections closed unread by admission control (waited too long for their turn to be set up)', registers: [registry],
-      collect() {
-        this.set(admission.mqtt().shed);
-      },
-    });
-    new Gauge({
-      name: 'metalfleet_grpc_connections_setting_up', help: 'gRPC connections in TLS handshake now (admitted), or waiting for their turn', labelNames: ['stage'], registers: [registry],
-      collect() {
-        const now = admission.grpc();
-        this.set({ stage: 'admitted' }, now.connecting);
-        this.set({ stage: 'waiting' }, now.waiting);
-      },
-    });
-    new Gauge({
-      name: 'metalfleet_grpc_connections_refused_total', help: 'gRPC connections closed unread by admission control (waited too long for their TLS handshake)', registers: [registry],
-      collect() {
-        this.set(admission.grpc().shed);
-      },
-    });
+    connectionGauges(registry, 'mqtt', 'MQTT connections in TLS handshake or CONNECT now (admitted), or waiting for their turn', admission.mqtt);
+    connectionGauges(registry, 'grpc', 'gRPC connections in TLS handshake now (admitted), or waiting for their turn', admission.grpc);
     new Gauge({
       name: 'metalfleet_registrations_refused_total', help: 'Registrations refused as busy (too many at once), the agent told to retry later', registers: [registry],
       collect() {
