@@ -7,11 +7,16 @@
 // Beside them, Mosquitto's connect time for N clients in the same run (a
 // private one over TLS, and the machine's plain one on 127.0.0.1:1883, read-only).
 // Each scenario runs in a child process (`node storm.ts scenario N`), so that
-// `taskset -c 0` can pin it, manager and agents included, to one core.
+// `taskset -c 0` can pin it, manager and agents included, to one core. On one
+// core the simulated fleet (8 agent processes, each node with its own TLS
+// connections) takes most of the CPU; a second one-core mode pins only the
+// server (the manager; Mosquitto for the comparison) to core 0 and its clients
+// to core 1: a slow manager host with the fleet's CPU outside it, as in a rack.
 //
 // Sizes: BENCH_STORM_NODES (comma-separated, default 5000,10000; the default
 // `npm run bench` uses 1000, without the one-core run); BENCH_STORM_PINNED=0
-// skips the one-core runs (BENCH_STORM_ONLY_PINNED=1: only those); BENCH_STORM_TELEMETRY_S (default 15) is the nodes'
+// skips the one-core runs (BENCH_STORM_ONLY_PINNED=1: only those; BENCH_STORM_PIN_MODES=all,server picks the
+// one-core modes: everything on core 0, or the server on core 0 and its clients on core 1); BENCH_STORM_TELEMETRY_S (default 15) is the nodes'
 // telemetry interval (the issue's stall was seen at 0.48 s, in manager-load);
 // BENCH_STORM_LIMIT_S (default 300) how long each phase may take;
 // BENCH_STORM_MANAGER_ARGS extra manager flags (e.g. `--mqtt-max-concurrent-connects 0
@@ -99,7 +104,14 @@ async function watch(manager: ManagerProcess, t0: number, goal: { registered?: n
 }
 
 /** One scenario, in this (child) process: prints one JSON line starting with RESULT. */
-async function scenario(nodes: number): Promise<void> {
+/** Pins a process, all its threads, to one core (`taskset -a -p -c`). */
+function pin(pid: number | undefined, core: number): void {
+  if (pid) execFileSync('taskset', ['-a', '-p', '-c', String(core), String(pid)], { stdio: 'ignore' });
+}
+
+/** `serverCore`: pin the manager (and Mosquitto) to this core and the clients to the other. */
+async function scenario(nodes: number, serverCore: number | null): Promise<void> {
+  const clientCore = serverCore === null ? null : 1 - serverCore;
   const dir = mkdtempSync(join(tmpdir(), 'mf-storm-'));
   const processes = Math.max(1, Math.ceil(nodes / 1250));
   const manager = new ManagerProcess(join(dir, 'manager'), ['--telemetry-interval-s', String(telemetryS), '--health-interval-s', '600', '--heartbeat-grace-s', '600',
@@ -110,12 +122,14 @@ async function scenario(nodes: number): Promise<void> {
   try {
     await manager.start();
     reportManagerExit(manager);
+    if (serverCore !== null) pin(manager.proc?.child.pid, serverCore);
     const perProcess = Math.ceil(nodes / processes);
     const t0 = Date.now();
     for (let p = 0; p < processes; p += 1) {
       agents.push(start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', String(Math.min(perProcess, nodes - p * perProcess)),
         '--simulate-seed', `storm-${p}`, '--state-dir', join(dir, `agents-${p}`), '--log-level', 'warn',
         '--kernel-cmdline', '/nonexistent', '--health-interval-s', '600', '--digest-interval-s', '3600']));
+      if (clientCore !== null) pin(agents.at(-1)?.child.pid, clientCore);
     }
     console.log(`  power-on storm, ${nodes} nodes (${processes} agent processes):`);
     reportExits(agents);
@@ -127,6 +141,7 @@ async function scenario(nodes: number): Promise<void> {
       const t1 = Date.now();
       await manager.start();
       reportManagerExit(manager);
+      if (serverCore !== null) pin(manager.proc?.child.pid, serverCore);
       const upS = (Date.now() - t1) / 1000;
       console.log(`  manager killed (-9) and started again (ready after ${upS.toFixed(1)} s):`);
       const again = await watch(manager, t1, { connected: nodes });
@@ -137,8 +152,9 @@ async function scenario(nodes: number): Promise<void> {
     agents.length = 0;
     await manager.stop();
     // Mosquitto in the same process tree, so pinned to the same core when the scenario is.
-    const tls = await mosquittoTlsConnect(nodes);
-    const plain = await mosquittoConnect('mqtt://127.0.0.1:1883', nodes);
+    const tls = await mosquittoTlsConnect(nodes, serverCore);
+    // The machine's own Mosquitto is shared: it is never pinned (its clients are).
+    const plain = await mosquittoConnect('mqtt://127.0.0.1:1883', nodes, '', clientCore);
     console.log(`RESULT ${JSON.stringify({ nodes, power: { registeredS: power.registeredS, connectedS: power.connectedS, registered: power.last.registered, connected: power.last.connected, refused: power.last.refused }, restart, tls, plain })}`);
   } finally {
     for (const a of agents) await a.stop('SIGKILL');
@@ -208,12 +224,13 @@ function printWhyWaiting(agents: Proc[], stateRoot: string): void {
 }
 
 /** Mosquitto's connect time for `nodes` clients (4 client processes), at `url` (the machine's own on 1883 for plain MQTT: connections only, read-only). */
-async function mosquittoConnect(url: string, nodes: number, caFile = ''): Promise<number | null> {
+async function mosquittoConnect(url: string, nodes: number, caFile = '', clientCore: number | null = null): Promise<number | null> {
   const processes = 4;
   const per = Math.ceil(nodes / processes);
   const t0 = Date.now();
   const clients = Array.from({ length: processes }, (_, p) =>
     start(publishersBin, [url, `storm-${process.pid}-${p}`, String(Math.min(per, nodes - p * per)), '3600000', String(limitS + 60), '', caFile]));
+  if (clientCore !== null) for (const c of clients) pin(c.child.pid, clientCore);
   try {
     const all = () => clients.every((c) => c.lines.some((l) => l.includes('"connected"')));
     // A client process that exits before all are connected failed (they stay until killed below).
@@ -225,13 +242,14 @@ async function mosquittoConnect(url: string, nodes: number, caFile = ''): Promis
   }
 }
 
-async function mosquittoTlsConnect(nodes: number): Promise<number | null> {
+async function mosquittoTlsConnect(nodes: number, serverCore: number | null): Promise<number | null> {
   const dir = mkdtempSync(join(tmpdir(), 'mf-storm-mosq-'));
   try {
     const ca = await ensureCertificateAuthority(join(dir, 'pki'), 'bench CA');
     const broker = await startMosquittoTls(await issueServerCertificate(ca, ['127.0.0.1']));
+    if (serverCore !== null) pin(broker.pid, serverCore);
     try {
-      return await mosquittoConnect(broker.url, nodes, join(dir, 'pki', 'ca.crt'));
+      return await mosquittoConnect(broker.url, nodes, join(dir, 'pki', 'ca.crt'), serverCore === null ? null : 1 - serverCore);
     } finally {
       await broker.stop();
     }
@@ -248,9 +266,11 @@ interface ScenarioResult {
   plain: number | null;
 }
 
-function runScenario(nodes: number, pinned: boolean): Promise<ScenarioResult | null> {
+type Pinning = 'none' | 'all' | 'server';
+
+function runScenario(nodes: number, pinning: Pinning): Promise<ScenarioResult | null> {
   const node = process.execPath;
-  const [cmd, args] = pinned ? ['taskset', ['-c', '0', node, self, 'scenario', String(nodes)]] : [node, [self, 'scenario', String(nodes)]];
+  const [cmd, args] = pinning === 'all' ? ['taskset', ['-c', '0', node, self, 'scenario', String(nodes), 'none']] : [node, [self, 'scenario', String(nodes), pinning]];
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let result: ScenarioResult | null = null;
@@ -275,15 +295,18 @@ export async function runStormBench(sizes: number[] = (process.env['BENCH_STORM_
   const rows: string[] = [];
   const row = (...cells: string[]) => rows.push(cells.map((c, i) => (i === 0 ? c.padEnd(28) : c.padStart(12))).join(' '));
   row('', 'registered', 'on MQTT', 'restart: MQTT', 'mosq. TLS', 'mosq. plain', 'ratio TLS', 'refused');
+  const pinModes = (process.env['BENCH_STORM_PIN_MODES'] ?? 'all,server').split(',') as Pinning[];
+  const label: Record<Pinning, string> = { none: '', all: ' (one core)', server: ' (server: 1 core)' };
   for (const nodes of sizes) {
-    for (const pinned of process.env['BENCH_STORM_ONLY_PINNED'] === '1' ? [true] : pinnedToo ? [false, true] : [false]) {
+    for (const pinning of process.env['BENCH_STORM_ONLY_PINNED'] === '1' ? pinModes : pinnedToo ? ['none' as const, ...pinModes] : ['none' as const]) {
       const load = loadavg().map((l) => l.toFixed(2)).join(' ');
-      console.log(`\n${new Date().toISOString()} storm, ${nodes} nodes${pinned ? ', everything pinned to one core (taskset -c 0)' : ''}; load average before: ${load}`);
-      const r = await runScenario(nodes, pinned);
+      const how = pinning === 'all' ? ', everything pinned to one core (taskset -c 0)' : pinning === 'server' ? ', the manager (and Mosquitto) pinned to core 0, the agents (and Mosquitto\'s clients) to core 1' : '';
+      console.log(`\n${new Date().toISOString()} storm, ${nodes} nodes${how}; load average before: ${load}`);
+      const r = await runScenario(nodes, pinning);
       const tls = r?.tls ?? null;
       const plain = r?.plain ?? null;
       const ratio = r?.power.connectedS && tls ? (r.power.connectedS / tls).toFixed(1) : '-';
-      row(`${nodes}${pinned ? ' (one core)' : ''}`, seconds(r?.power.registeredS), seconds(r?.power.connectedS), seconds(r?.restart?.connectedS), seconds(tls), seconds(plain), ratio,
+      row(`${nodes}${label[pinning]}`, seconds(r?.power.registeredS), seconds(r?.power.connectedS), seconds(r?.restart?.connectedS), seconds(tls), seconds(plain), ratio,
         `${r?.power.refused ?? 0}+${r?.restart?.refused ?? 0}`);
       if (r && r.power.connectedS === null) console.log(`  only ${r.power.connected} of ${nodes} on MQTT (${r.power.registered} registered) after ${limitS} s`);
       if (r?.restart && r.restart.connectedS === null) console.log(`  after the restart only ${r.restart.connected} of ${nodes} on MQTT after ${limitS} s`);
@@ -295,7 +318,7 @@ export async function runStormBench(sizes: number[] = (process.env['BENCH_STORM_
 }
 
 if (process.argv[2] === 'scenario') {
-  await scenario(Number(process.argv[3]));
+  await scenario(Number(process.argv[3]), process.argv[4] === 'server' ? 0 : null);
   process.exit(0);
 } else if (import.meta.url === `file://${process.argv[1]}`) {
   await runStormBench(process.argv[2] ? process.argv[2].split(',').map(Number) : undefined);

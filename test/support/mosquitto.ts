@@ -13,6 +13,8 @@ const bin = '/usr/sbin/mosquitto';
 
 export interface PrivateMosquitto {
   url: string;
+  /** The broker's process id. */
+  pid: number;
   output: () => string;
   stop(): Promise<void>;
 }
@@ -66,5 +68,5 @@ export async function startMosquittoTls(tls: { chainPem: string; keyPem: string 
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url: `mqtts://127.0.0.1:${port}`, output: () => output, stop };
+  return { url: `mqtts://127.0.0.1:${port}`, pid: child.pid ?? 0, output: () => output, stop };
 }
