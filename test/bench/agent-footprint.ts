@@ -16,6 +16,7 @@ import { freePort } from '../support/ports.ts';
 import { start } from '../support/processes.ts';
 import { floors, startFloors, type RunningFloors } from './agent-floors.ts';
 import { measure, type Footprint } from './proc-stats.ts';
+import { aptInstall } from '../support/apt.ts';
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 120);
 const warmupSeconds = 20;
@@ -33,7 +34,7 @@ function agentBundle(): { file: string; nodeOptions: string[]; env: Record<strin
 function ensureNodeExporter(): void {
   if (existsSync(exporterBin)) return;
   console.log('installing prometheus-node-exporter (Debian) for the comparison…');
-  execFileSync('apt-get', ['install', '-y', 'prometheus-node-exporter'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  aptInstall(['prometheus-node-exporter']);
 }
 
 const row = (name: string, f: Footprint) =>

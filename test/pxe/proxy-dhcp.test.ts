@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/processes.ts';
 import { ensureQemuInstalled } from '../support/pxe-vm.ts';
+import { aptInstall } from '../support/apt.ts';
 
 const repo = resolve(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'mf-proxy-dhcp-'));
@@ -39,7 +40,7 @@ const read = (file: string) => (existsSync(join(dir, file)) ? readFileSync(join(
 
 beforeAll(() => {
   ensureQemuInstalled();
-  if (!existsSync('/usr/sbin/dnsmasq')) execFileSync('apt-get', ['install', '-y', '-q', 'dnsmasq-base'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (!existsSync('/usr/sbin/dnsmasq')) aptInstall(['dnsmasq-base']);
   for (const name of Object.values(ns)) {
     ip('netns', 'add', name);
     ip('-n', name, 'link', 'set', 'lo', 'up');

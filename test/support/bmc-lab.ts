@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from './ports.ts';
+import { aptInstall } from './apt.ts';
 
 export function ensureIpmiInstalled(): void {
   if (existsSync('/usr/bin/ipmi_sim') && existsSync('/usr/bin/ipmitool')) return;
-  execFileSync('apt-get', ['install', '-y', 'openipmi', 'ipmitool'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  aptInstall(['openipmi', 'ipmitool']);
 }
 
 // ipmi_sim calls `hook <dir> get power boot` and `hook <dir> set power 1 boot pxe …`; it must answer fast.

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { aptInstall } from './apt.ts';
 
 const repo = resolve(import.meta.dirname, '..', '..');
 /** Screenshots of each page land here (CI keeps them as artifacts). */
@@ -11,7 +12,7 @@ export const screenshotDir = join(repo, 'test', 'artifacts', 'screenshots');
 
 export function ensureChromiumInstalled(): void {
   if (existsSync('/usr/bin/chromium')) return;
-  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  aptInstall(['chromium'], { recommends: false });
 }
 
 /** Builds apps/dashboard into its dist/, which the manager serves. */

@@ -2,10 +2,10 @@
 // `faketime`) preloaded into it, reading its offset from a file. The monotonic
 // clock is left alone (FAKETIME_DONT_FAKE_MONOTONIC), as NTP or `date -s`
 // would leave it; Node 24 runs under it (timers, TLS, SQLite and all).
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { aptInstall } from './apt.ts';
 
 const library = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 
@@ -18,7 +18,7 @@ export interface SteppableClock {
 }
 
 export function steppableClock(): SteppableClock {
-  if (!existsSync(library)) execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'faketime'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (!existsSync(library)) aptInstall(['faketime'], { recommends: false });
   const dir = mkdtempSync(join(tmpdir(), 'mf-faketime-'));
   const file = join(dir, 'offset');
   writeFileSync(file, '+0\n');

@@ -1,10 +1,11 @@
 // A real InfluxDB 1.x (Debian `influxdb`) in a private directory on loopback,
 // installed on first use. Recipe: LAB.md.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { aptInstall } from './apt.ts';
 
 export interface RunningInflux {
   url: string;
@@ -13,7 +14,7 @@ export interface RunningInflux {
 
 export function ensureInfluxInstalled(): void {
   if (existsSync('/usr/bin/influxd')) return;
-  execFileSync('apt-get', ['install', '-y', 'influxdb'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  aptInstall(['influxdb']);
 }
 
 export async function startInflux(): Promise<RunningInflux> {

@@ -2,12 +2,13 @@
 // port, for measuring the same broker load as the manager's (MQTT over TLS)
 // through a broker written in C. The machine's own Mosquitto on 1883 is plain
 // MQTT and is left alone.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { aptInstall } from './apt.ts';
 
 const bin = '/usr/sbin/mosquitto';
 
@@ -31,7 +32,7 @@ function accepting(port: number): Promise<boolean> {
 
 /** Starts Mosquitto serving MQTT over TLS with the given certificate chain and key; anonymous clients allowed. */
 export async function startMosquittoTls(tls: { chainPem: string; keyPem: string }): Promise<PrivateMosquitto> {
-  if (!existsSync(bin)) execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'mosquitto'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (!existsSync(bin)) aptInstall(['mosquitto'], { recommends: false });
   const dir = mkdtempSync(join(tmpdir(), 'mf-mosquitto-'));
   const port = await freePort();
   writeFileSync(join(dir, 'chain.pem'), tls.chainPem);

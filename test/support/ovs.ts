@@ -8,10 +8,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { aptInstall } from './apt.ts';
 
 export function ensureOvsInstalled(): void {
   if (existsSync('/usr/sbin/ovs-vswitchd') && existsSync('/usr/bin/ping') && (existsSync('/usr/sbin/ip') || existsSync('/usr/bin/ip'))) return;
-  execFileSync('apt-get', ['install', '-y', 'openvswitch-switch', 'iputils-ping', 'iproute2'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  aptInstall(['openvswitch-switch', 'iputils-ping', 'iproute2']);
 }
 
 function run(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {

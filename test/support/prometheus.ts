@@ -1,11 +1,12 @@
 // A real Prometheus and a real Alertmanager (Debian `prometheus`,
 // `prometheus-alertmanager`) in private directories on loopback, installed on
 // first use.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { aptInstall } from './apt.ts';
 
 export interface RunningService {
   url: string;
@@ -16,7 +17,7 @@ export interface RunningService {
 
 export function ensurePrometheusInstalled(): void {
   if (existsSync('/usr/bin/prometheus') && existsSync('/usr/bin/prometheus-alertmanager')) return;
-  execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'prometheus', 'prometheus-alertmanager'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  aptInstall(['prometheus', 'prometheus-alertmanager'], { recommends: false });
 }
 
 async function run(bin: string, args: (dir: string, port: number) => string[], config: string, readyPath: string): Promise<RunningService> {

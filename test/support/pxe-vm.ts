@@ -4,9 +4,10 @@
 // and this watcher starts and stops QEMU to match (recipe: LAB.md). The
 // guest's user-mode network reaches nothing but the manager's boot, gRPC and MQTT ports,
 // forwarded from 10.0.2.100 to loopback.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import type { BmcLab } from './bmc-lab.ts';
+import { aptInstall } from './apt.ts';
 
 /** The address the manager has inside the guest's private network. */
 export const guestManagerHost = '10.0.2.100';
@@ -15,7 +16,7 @@ export function ensureQemuInstalled(): void {
   const needed = { '/usr/bin/qemu-system-x86_64': 'qemu-system-x86', '/usr/lib/ipxe/qemu/efi-virtio.rom': 'ipxe-qemu', '/bin/busybox': 'busybox-static', '/usr/bin/curl': 'curl' };
   const missing = Object.entries(needed).filter(([path]) => !existsSync(path)).map(([, pkg]) => pkg);
   if (missing.length === 0) return;
-  execFileSync('apt-get', ['install', '-y', '-q', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  aptInstall([...missing]);
 }
 
 export interface PxeVmOptions {

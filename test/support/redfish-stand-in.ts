@@ -2,15 +2,15 @@
 // smallest service real clients accept — ServiceRoot, one ComputerSystem with
 // ComputerSystem.Reset and a Boot override PATCH, basic authentication.
 // Checked against Debian's redfishtool in the test that uses it.
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { aptInstall } from './apt.ts';
 
 /** Debian's redfishtool: the independent client the stand-in is checked with. */
 export function ensureRedfishtoolInstalled(): void {
   if (existsSync('/usr/bin/redfishtool')) return;
-  execFileSync('apt-get', ['install', '-y', 'redfishtool'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  aptInstall(['redfishtool']);
 }
 
 export interface RedfishStandIn {
