@@ -14,7 +14,7 @@
 // An install reported by the agent is believed only with the manager's own
 // evidence that the node went down and booted the install image (see
 // reimage-evidence.ts); the observations are signals that change no phase.
-import { ackLostNote, missingInstallEvidence, noEvidence, type ReimageEvidence } from './reimage-evidence.ts';
+import { ackLostNote, installProof, missingInstallEvidence, noEvidence, unverifiedNote, type ReimageEvidence } from './reimage-evidence.ts';
 
 export const reimagePhases = ['queued', 'draining', 'isolating', 'rebooting', 'installing', 'health-check', 'restoring', 'done', 'failed'] as const;
 export type ReimagePhase = (typeof reimagePhases)[number];
@@ -167,11 +167,15 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
       if (sha !== policy.expectedSha256.toLowerCase()) return fail(progress, 'image-mismatch', `the node booted an image with sha256 ${sha || '(none)'}, expected ${policy.expectedSha256}`);
       const missing = missingInstallEvidence(progress.evidence, policy.hasBmc);
       if (missing) return fail({ ...progress, evidence: { ...progress.evidence, missing: missing.code } }, 'missing-evidence', missing.message);
-      const note = ackLostNote(progress.evidence, policy.hasBmc);
-      return go('health-check', note ? `checking health in the new image; ${note}` : 'checking health in the new image');
+      const believed = { ...progress, evidence: { ...progress.evidence, proof: installProof(policy.hasBmc) } };
+      const notes = [ackLostNote(progress.evidence, policy.hasBmc), unverifiedNote(believed.evidence)].filter((n) => n !== null);
+      return enter('health-check', believed, ['checking health in the new image', ...notes].join('; '), now, policy);
     }
     case 'health-check:healthy': return go('restoring', 'returning to the tenant network');
-    case 'restoring:restored': return go('done', 'reimaged');
+    case 'restoring:restored': {
+      const note = unverifiedNote(progress.evidence);
+      return go('done', note ? `reimaged (${note})` : 'reimaged');
+    }
     default: return { ignored: `${signal.kind} does not apply in phase ${phase}` };
   }
 }
