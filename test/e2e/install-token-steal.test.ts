@@ -124,5 +124,8 @@ describe('another tenant asks for a victim\'s install script by its MAC', () => 
     expect((await eventually(refusals, (r) => r.length === 2))[1]).toMatchObject({
       nodeId: victim.id, step: 'registration', reason: 'the install token was handed to 127.0.0.1, and this registration comes from 127.0.0.2',
     });
+    // The reimage goes on, and its evidence keeps the latest refusal for the operator.
+    const entry = (await eventually(() => operation(op.id), (o) => o.nodes[0]?.evidence.refused?.step === 'registration')).nodes[0]!;
+    expect(entry).toMatchObject({ phase: 'installing', evidence: { refused: { peer: expect.stringMatching(/^127\.0\.0\.2:\d+$/) as unknown } } });
   });
 });

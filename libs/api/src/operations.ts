@@ -53,6 +53,10 @@ export const ReimageEvidence = Type.Object({
     description: 'What a believed install rests on. manager: the manager\'s own power cycle through the BMC, then the install boot. agent-only: the node has no BMC and every sign '
       + 'came from the node itself, whose root may be its tenant\'s: not verified that the disk was rewritten. null: not believed (yet).',
   }),
+  refused: Type.Union([
+    Type.Object({ at: Timestamp, step: Type.Union([Type.Literal('boot-script'), Type.Literal('registration')]), peer: Type.String(), reason: Type.String() }),
+    Type.Null(),
+  ], { description: 'The latest request for this reimage\'s install the manager refused (a second fetch of its install script, a registration with its token from another address); the reimage went on.' }),
 });
 
 /** Why a node's reimage failed: match on `code` (stable), show `details`. The manager's mapper checks these against the domain's codes. */

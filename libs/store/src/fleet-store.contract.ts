@@ -320,6 +320,7 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       const evidence: ReimageEvidence = {
         rebootBy: 'bmc', rebootAckedAt: new Date('2026-11-01T00:01:00Z'), powerCycledAt: new Date('2026-11-01T00:01:01Z'),
         installBoot: { at: new Date('2026-11-01T00:01:30Z'), peer: '10.0.0.7' }, installRegisteredAt: null, missing: 'install-boot', proof: null,
+        refused: { at: new Date('2026-11-01T00:01:40Z'), step: 'boot-script', peer: '10.0.0.66', reason: 'a second request for the install script' },
       };
       await first.createOperation(op, nodes);
       const deadline = new Date('2026-11-01T00:05:00Z');

@@ -10,6 +10,7 @@ interface EvidenceJson {
   installRegisteredAt?: number | null;
   missing?: ReimageEvidence['missing'];
   proof?: InstallProof | null;
+  refused?: { at: number; step: 'boot-script' | 'registration'; peer: string; reason: string } | null;
 }
 
 const millis = (d: Date | null) => d?.getTime() ?? null;
@@ -19,6 +20,7 @@ export function evidenceToJson(e: ReimageEvidence): string {
   const json: EvidenceJson = {
     rebootBy: e.rebootBy, rebootAckedAt: millis(e.rebootAckedAt), powerCycledAt: millis(e.powerCycledAt),
     installBoot: e.installBoot ? { at: e.installBoot.at.getTime(), peer: e.installBoot.peer } : null, installRegisteredAt: millis(e.installRegisteredAt), missing: e.missing, proof: e.proof,
+    refused: e.refused ? { ...e.refused, at: e.refused.at.getTime() } : null,
   };
   return JSON.stringify(json);
 }
@@ -29,6 +31,7 @@ export function evidenceFromJson(text: string): ReimageEvidence {
     ...noEvidence(),
     rebootBy: j.rebootBy ?? null, rebootAckedAt: date(j.rebootAckedAt), powerCycledAt: date(j.powerCycledAt),
     installBoot: j.installBoot ? { at: new Date(j.installBoot.at), peer: j.installBoot.peer } : null, installRegisteredAt: date(j.installRegisteredAt), missing: j.missing ?? null, proof: j.proof ?? null,
+    refused: j.refused ? { ...j.refused, at: new Date(j.refused.at) } : null,
   };
 }
 

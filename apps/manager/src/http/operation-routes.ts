@@ -44,6 +44,7 @@ function evidenceToApi(e: ReimageEvidence) {
   return {
     rebootBy: e.rebootBy, rebootAckedAt: iso(e.rebootAckedAt), powerCycledAt: iso(e.powerCycledAt),
     installBoot: e.installBoot ? { at: e.installBoot.at.toISOString(), peer: e.installBoot.peer } : null, installRegisteredAt: iso(e.installRegisteredAt), missing: e.missing, proof: e.proof,
+    refused: e.refused ? { ...e.refused, at: e.refused.at.toISOString() } : null,
   };
 }
 

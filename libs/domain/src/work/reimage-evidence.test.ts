@@ -90,6 +90,15 @@ describe('a reported install is believed only with the manager\'s own evidence o
     expect([progress.phase, progress.message, progress.evidence.proof]).toEqual(['done', `reimaged (${unverified})`, 'agent-only']);
   });
 
+  it('keeps the latest refused request for the install, and names it when the node then times out', () => {
+    const refusedAt: Step = [8, { kind: 'install-refused', refused: { at: t(8), step: 'boot-script', peer: '10.0.0.66', reason: 'a second request for the install script' } }];
+    const progress = walk([ack(1), fetched(5, '10.0.0.66'), refusedAt, timeout(61)], false);
+    expect(progress).toMatchObject({
+      phase: 'failed', evidence: { refused: { at: t(8), step: 'boot-script', peer: '10.0.0.66' } },
+      message: `timed out in installing; the node has no BMC to power-cycle it with; refused at ${iso(8)} from 10.0.0.66: a second request for the install script`,
+    });
+  });
+
   it('keeps what it saw in the progress, with the times of the manager\'s clock', () => {
     const progress = walk([ack(1), cycled(2), fetched(30, '10.1.2.3'), registered(40)], true);
     expect(progress).toMatchObject({

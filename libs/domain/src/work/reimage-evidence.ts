@@ -28,6 +28,18 @@ export interface ReimageEvidence {
   missing: MissingEvidence['code'] | null;
   /** Set when a reported install was believed: on what (installProof). */
   proof: InstallProof | null;
+  /**
+   * The latest request for this reimage's install the manager refused (the reimage went on): a second fetch of its
+   * install script, or a registration with its install token from another address. Someone else may be after the node.
+   */
+  refused: RefusedInstall | null;
+}
+
+export interface RefusedInstall {
+  at: Date;
+  step: 'boot-script' | 'registration';
+  peer: string;
+  reason: string;
 }
 
 /**
@@ -54,7 +66,7 @@ export interface MissingEvidence {
 }
 
 export function noEvidence(): ReimageEvidence {
-  return { rebootBy: null, rebootAckedAt: null, powerCycledAt: null, installBoot: null, installRegisteredAt: null, missing: null, proof: null };
+  return { rebootBy: null, rebootAckedAt: null, powerCycledAt: null, installBoot: null, installRegisteredAt: null, missing: null, proof: null, refused: null };
 }
 
 const prefix = 'reported installed but the manager never saw it boot the install image';

@@ -14,7 +14,7 @@
 // An install reported by the agent is believed only with the manager's own
 // evidence that the node went down and booted the install image (see
 // reimage-evidence.ts); the observations are signals that change no phase.
-import { ackLostNote, installProof, missingInstallEvidence, noEvidence, unverifiedNote, type ReimageEvidence } from './reimage-evidence.ts';
+import { ackLostNote, installProof, missingInstallEvidence, noEvidence, unverifiedNote, type RefusedInstall, type ReimageEvidence } from './reimage-evidence.ts';
 
 export const reimagePhases = ['queued', 'draining', 'isolating', 'rebooting', 'installing', 'health-check', 'restoring', 'done', 'failed'] as const;
 export type ReimagePhase = (typeof reimagePhases)[number];
@@ -38,6 +38,8 @@ export type ReimageSignal =
   | { kind: 'install-boot-served'; at: Date; peer: string }
   /** Observed: an agent registered with the install token bound to this node and command. */
   | { kind: 'install-registered'; at: Date }
+  /** Observed: a request for this reimage's install was refused (a second fetch, a registration from elsewhere). */
+  | { kind: 'install-refused'; refused: RefusedInstall }
   | { kind: 'healthy' }
   | { kind: 'restored' }
   /** Anything that ends the node's reimage: an effect that failed, a bad result, critical health. */
@@ -148,10 +150,13 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
       };
     }
     const evidence = waitingForNode && !policy.hasBmc ? '; the node has no BMC to power-cycle it with' : '';
-    const details = `timed out in ${phase}${evidence}`;
+    // A refused request may be why (another machine took the install token first): the operator should know.
+    const refused = progress.evidence.refused;
+    const lastRefused = refused ? `; refused at ${refused.at.toISOString()} from ${refused.peer}: ${refused.reason}` : '';
+    const details = `timed out in ${phase}${evidence}${lastRefused}`;
     return fail(progress, 'timeout', details, details);
   }
-  if (signal.kind === 'power-cycled' || signal.kind === 'install-boot-served' || signal.kind === 'install-registered') return observe(progress, signal);
+  if (signal.kind === 'power-cycled' || signal.kind === 'install-boot-served' || signal.kind === 'install-registered' || signal.kind === 'install-refused') return observe(progress, signal);
   switch (`${phase}:${signal.kind}`) {
     case 'queued:start': return go('draining', 'draining workloads');
     case 'draining:drained': return go('isolating', 'moving to the provisioning network');
@@ -207,7 +212,7 @@ export function queuedProgress(): ReimageProgress {
   return { phase: 'queued', powerCycles: 0, deadlineAt: null, message: 'waiting for a slot', evidence: noEvidence(), failure: null };
 }
 
-type Observation = Extract<ReimageSignal, { kind: 'power-cycled' | 'install-boot-served' | 'install-registered' }>;
+type Observation = Extract<ReimageSignal, { kind: 'power-cycled' | 'install-boot-served' | 'install-registered' | 'install-refused' }>;
 
 /** Records what the manager saw while the node is down; the phase, deadline and message stay. */
 function observe(progress: ReimageProgress, signal: Observation): StepResult {
@@ -217,5 +222,6 @@ function observe(progress: ReimageProgress, signal: Observation): StepResult {
   if (signal.kind === 'power-cycled') evidence.powerCycledAt = signal.at;
   if (signal.kind === 'install-boot-served') evidence.installBoot = { at: signal.at, peer: signal.peer };
   if (signal.kind === 'install-registered') evidence.installRegisteredAt = signal.at;
+  if (signal.kind === 'install-refused') evidence.refused = signal.refused;
   return { progress: { ...progress, evidence }, effects: [] };
 }
