@@ -112,7 +112,7 @@ describe('a reimage needs the manager\'s own evidence that the node booted the i
     const op = await api<Operation>('POST', `/api/v1/nodes/${nodeId}/reimage`, { image: 'gpu-os@1.0' });
     const done = await finished(op.id);
     expect(done.state).toBe('succeeded');
-    expect(done.nodes[0]).toMatchObject({ phase: 'done', evidence: { rebootBy: 'agent', powerCycledAt: null, missing: null, installBoot: { peer: expect.any(String) } } });
+    expect(done.nodes[0]).toMatchObject({ phase: 'done', evidence: { rebootBy: 'agent', powerCycledAt: null, missing: null, installBoot: { peer: expect.any(String) }, proof: 'agent-only' } });
     const evidence = done.nodes[0]!.evidence;
     expect(Date.parse(evidence.installBoot!.at)).toBeGreaterThanOrEqual(Date.parse(evidence.rebootAckedAt!));
   });

@@ -157,8 +157,11 @@ async function startOnDataDir(
   if (secrets.created) logger.warn({ file: secretKeyFile, keyId: secrets.keyId }, 'created the key that seals stored BMC passwords; back it up apart from the database');
   if (secrets.sealedNow > 0) logger.warn({ count: secrets.sealedNow, keyId: secrets.keyId }, 'sealed BMC passwords that were stored in plaintext');
   const events = new FleetEvents({ onListenerError: (error, event) => logger[failureLevel(error)]({ err: error, eventType: event.type }, 'a fleet event listener failed') });
-  // What an operator must look at is logged above info: someone changed a switch port, cabling disagrees, a switch fails.
-  const loud: Record<string, 'warn' | 'error'> = { 'port-drift-repaired': 'warn', 'cabling-warning': 'warn', 'fabric-error': 'error', 'identity-conflict': 'warn' };
+  // What an operator must look at is logged above info: someone changed a switch port, cabling disagrees, a switch fails,
+  // someone else asked for a reimaging node's install script or used its token from elsewhere.
+  const loud: Record<string, 'warn' | 'error'> = {
+    'port-drift-repaired': 'warn', 'cabling-warning': 'warn', 'fabric-error': 'error', 'identity-conflict': 'warn', 'install-refused': 'warn',
+  };
   events.on((event) => logger[loud[event.type] ?? 'info']({ event }, event.type));
 
   const pki = await serverTls(config, dataDir, logger);

@@ -22,6 +22,9 @@ export const IdentityConflictEvent = event('identity-conflict', {
 }, 'A registration disagreed with known identities; recorded for an operator.');
 export const RegistrationRefusedEvent = event('registration-refused', { reason: Type.String(), peer: Type.String() }, 'A registration was refused.');
 export const InstallConflictEvent = event('install-conflict', { nodeId: Type.String(), commandId: Type.String(), conflictId: Type.String() }, 'A second registration with one reimage\'s install token.');
+export const InstallRefusedEvent = event('install-refused', {
+  nodeId: Type.String(), commandId: Type.String(), step: Type.Union([Type.Literal('boot-script'), Type.Literal('registration')]), peer: Type.String(), reason: Type.String(),
+}, 'Refused for a reimage under way, which goes on: a second fetch of its install script, or a registration with its install token from another address than the fetch.');
 export const PresenceChangedEvent = event('presence-changed', { nodeId: Type.String(), presence: Presence, reason: Type.String() }, 'A node\'s agent connected or went silent.');
 export const BadMessageEvent = event('bad-message', { nodeId: Type.String(), topic: Type.String(), error: Type.String() }, 'A node sent a message the manager refused.');
 export const HealthChangedEvent = event('health-changed', { nodeId: Type.String(), eventId: Type.String(), changes: Type.Array(Type.String()) }, 'A node\'s health conditions changed.');
@@ -66,7 +69,7 @@ export const NotificationFailedEvent = event('notification-failed', { notifier: 
 
 /** Every fleet event a stream may carry. */
 export const StreamEvent = Type.Union([
-  NodeRegisteredEvent, IdentityConflictEvent, RegistrationRefusedEvent, InstallConflictEvent, PresenceChangedEvent, BadMessageEvent,
+  NodeRegisteredEvent, IdentityConflictEvent, RegistrationRefusedEvent, InstallConflictEvent, InstallRefusedEvent, PresenceChangedEvent, BadMessageEvent,
   HealthChangedEvent, HealthDuplicateEvent, HealthDigestEvent, StateChangedEvent, TenantCreatedEvent, TenantDeletedEvent, NodeTenantChangedEvent,
   PortConfiguredEvent, PortDriftRepairedEvent, CablingWarningEvent, FabricErrorEvent, CommandSentEvent, CommandProgressEvent, CommandExpiredEvent,
   OperationCreatedEvent, OperationProgressEvent, OperationFinishedEvent, BootScriptServedEvent, InstallRegisteredEvent, EnrollmentClaimedEvent,

@@ -49,6 +49,14 @@ export const ReimageEvidence = Type.Object({
   installBoot: Type.Union([Type.Object({ at: Timestamp, peer: Type.String() }), Type.Null()], { description: 'The last time the boot endpoint served this reimage\'s install script.' }),
   installRegisteredAt: NullableTimestamp,
   missing: Type.Union([Type.Literal('reboot'), Type.Literal('power-cycle'), Type.Literal('install-boot'), Type.Null()], { description: 'Why a reported install was refused.' }),
+  proof: Type.Union([Type.Literal('manager'), Type.Literal('agent-only'), Type.Null()], {
+    description: 'What a believed install rests on. manager: the manager\'s own power cycle through the BMC, then the install boot. agent-only: the node has no BMC and every sign '
+      + 'came from the node itself, whose root may be its tenant\'s: not verified that the disk was rewritten. null: not believed (yet).',
+  }),
+  refused: Type.Union([
+    Type.Object({ at: Timestamp, step: Type.Union([Type.Literal('boot-script'), Type.Literal('registration')]), peer: Type.String(), reason: Type.String() }),
+    Type.Null(),
+  ], { description: 'The latest request for this reimage\'s install the manager refused (a second fetch of its install script, a registration with its token from another address); the reimage went on.' }),
 });
 
 /** Why a node's reimage failed: match on `code` (stable), show `details`. The manager's mapper checks these against the domain's codes. */
@@ -85,7 +93,10 @@ const operationSummaryFields = {
 export const OperationSummary = Type.Object(operationSummaryFields);
 export const Operation = Type.Object({
   ...operationSummaryFields,
-  progress: Type.Object({ total: Type.Integer(), done: Type.Integer(), failed: Type.Integer(), inFlight: Type.Integer(), queued: Type.Integer() }),
+  progress: Type.Object({
+    total: Type.Integer(), done: Type.Integer(), failed: Type.Integer(), inFlight: Type.Integer(), queued: Type.Integer(),
+    unverified: Type.Integer({ description: 'Nodes whose install was believed on their agent\'s word alone (evidence.proof agent-only: no BMC); not proven wiped.' }),
+  }),
   nodes: Type.Array(OperationNode),
 });
 export type Operation = Static<typeof Operation>;

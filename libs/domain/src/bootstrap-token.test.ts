@@ -3,7 +3,7 @@ import { bootstrapTokenState, formatBootstrapToken, parseBootstrapToken, type Bo
 
 const now = new Date('2026-11-21T10:00:00Z');
 const record = (p: Partial<BootstrapTokenRecord>): BootstrapTokenRecord => ({
-  id: 'abc123', purpose: 'operator', nodeId: null, commandId: null, mac: null, description: '', secretHash: 'h', createdAt: now, expiresAt: new Date(now.getTime() + 3600_000), revokedAt: null, maxUses: null, uses: 0, ...p,
+  id: 'abc123', purpose: 'operator', nodeId: null, commandId: null, mac: null, issuedTo: null, description: '', secretHash: 'h', createdAt: now, expiresAt: new Date(now.getTime() + 3600_000), revokedAt: null, maxUses: null, uses: 0, ...p,
 });
 
 describe('bootstrap tokens', () => {

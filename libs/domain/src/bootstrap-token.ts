@@ -21,6 +21,8 @@ export interface BootstrapTokenRecord {
   commandId: string | null;
   /** discovery: the MAC it was handed to (the registration must include it). */
   mac: string | null;
+  /** install: the address the boot endpoint handed it to (the registration must come from there); null otherwise. */
+  issuedTo: string | null;
   description: string;
   secretHash: string;
   createdAt: Date;

@@ -319,12 +319,13 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       // What the manager saw of the node's reboot survives a restart with it.
       const evidence: ReimageEvidence = {
         rebootBy: 'bmc', rebootAckedAt: new Date('2026-11-01T00:01:00Z'), powerCycledAt: new Date('2026-11-01T00:01:01Z'),
-        installBoot: { at: new Date('2026-11-01T00:01:30Z'), peer: '10.0.0.7' }, installRegisteredAt: null, missing: 'install-boot',
+        installBoot: { at: new Date('2026-11-01T00:01:30Z'), peer: '10.0.0.7' }, installRegisteredAt: null, missing: 'install-boot', proof: null,
+        refused: { at: new Date('2026-11-01T00:01:40Z'), step: 'boot-script', peer: '10.0.0.66', reason: 'a second request for the install script' },
       };
       await first.createOperation(op, nodes);
       const deadline = new Date('2026-11-01T00:05:00Z');
       await first.saveOperationNode('op1', 'n1', { phase: 'rebooting', powerCycles: 1, deadlineAt: deadline, message: 'rebooting', evidence, failure: null }, 'c1', at);
-      await first.saveOperationNode('op1', 'n2', { phase: 'done', powerCycles: 0, deadlineAt: null, message: 'reimaged', evidence: noEvidence(), failure: null }, null, at);
+      await first.saveOperationNode('op1', 'n2', { phase: 'done', powerCycles: 0, deadlineAt: null, message: 'reimaged', evidence: { ...noEvidence(), rebootBy: 'agent', proof: 'agent-only' }, failure: null }, null, at);
       const reimageArgs = { imageName: 'ubuntu', imageVersion: '24.04', sha256: 'ab'.repeat(32), bootScriptUrl: 'http://m/boot/ipxe?mac=x', powerCycledByBmc: false };
       await first.createCommand({
         id: 'c1', nodeId: 'n1', operationId: 'op1', kind: 'reimage', args: reimageArgs, state: 'pending', attempts: 0, ackDeadlineAt: null,
@@ -341,6 +342,7 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(open[1]).toMatchObject({ nodeId: 'n1', progress: { phase: 'rebooting', powerCycles: 1, deadlineAt: deadline, evidence }, commandId: 'c1', operation: { id: 'op1' } });
       expect(open[0]?.progress.evidence).toEqual(noEvidence());
       expect((await second.operationNodes('op1')).map((n) => n.nodeId).slice(0, 3)).toEqual(['n0', 'n1', 'n2']);
+      expect((await second.operationNodes('op1'))[2]?.progress.evidence).toMatchObject({ rebootBy: 'agent', proof: 'agent-only' });
       expect(await second.openCommands()).toEqual([expect.objectContaining({ id: 'c1', state: 'sent', attempts: 1, ackDeadlineAt: deadline, kind: 'reimage', args: reimageArgs })]);
       expect((await second.commandsOf('n1', 10)).map((c) => c.id)).toEqual(['c1']);
       expect(await second.commandsOf('n2', 10)).toEqual([]);

@@ -60,7 +60,7 @@ export function describeIdentityStore(name: string, factory: StoreFactory): void
       expect(await store.getAdmission('nope')).toBeNull();
 
       const token = (id: string, purpose: 'operator' | 'discovery' | 'install', mac: string | null, expiresAt: Date) => ({
-        id, purpose, nodeId: purpose === 'install' ? 'n1' : null, commandId: purpose === 'install' ? 'c1' : null, mac, description: id, secretHash: 'h', createdAt: at, expiresAt, revokedAt: null, maxUses: 1, uses: 0,
+        id, purpose, nodeId: purpose === 'install' ? 'n1' : null, commandId: purpose === 'install' ? 'c1' : null, mac, issuedTo: purpose === 'install' ? '10.0.0.5' : null, description: id, secretHash: 'h', createdAt: at, expiresAt, revokedAt: null, maxUses: 1, uses: 0,
       });
       const soon = new Date(at.getTime() + 60_000);
       const later = new Date(at.getTime() + 3_600_000);
@@ -69,7 +69,9 @@ export function describeIdentityStore(name: string, factory: StoreFactory): void
       await store.createBootstrapToken(token('disc-3', 'discovery', 'aa:bb:cc:00:00:02', later));
       await store.createBootstrapToken(token('inst-1', 'install', null, soon));
       await store.createBootstrapToken(token('oper-1', 'operator', null, soon));
-      expect(await store.getBootstrapToken('inst-1')).toMatchObject({ purpose: 'install', nodeId: 'n1', commandId: 'c1', mac: null });
+      expect(await store.getBootstrapToken('inst-1')).toMatchObject({ purpose: 'install', nodeId: 'n1', commandId: 'c1', mac: null, issuedTo: '10.0.0.5' });
+      expect((await store.installTokens('c1')).map((t) => [t.id, t.issuedTo])).toEqual([['inst-1', '10.0.0.5']]);
+      expect(await store.installTokens('c2')).toEqual([]);
       expect(await store.countLiveBootTokens({ purpose: 'discovery', now: at })).toBe(3);
       expect(await store.countLiveBootTokens({ purpose: 'discovery', now: at, mac: 'aa:bb:cc:00:00:01' })).toBe(2);
       expect(await store.countLiveBootTokens({ purpose: 'install', now: at, nodeId: 'n1' })).toBe(1);
@@ -82,7 +84,7 @@ export function describeIdentityStore(name: string, factory: StoreFactory): void
     it('creates, lists, counts uses of and revokes bootstrap tokens', async () => {
       const store = await factory.open('tokens');
       const t = (id: string, createdAt: Date, maxUses: number | null) => ({
-        id, purpose: 'operator' as const, nodeId: null, commandId: null, mac: null, description: `token ${id}`, secretHash: `hash-${id}`, createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses, uses: 0,
+        id, purpose: 'operator' as const, nodeId: null, commandId: null, mac: null, issuedTo: null, description: `token ${id}`, secretHash: `hash-${id}`, createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses, uses: 0,
       });
       await store.createBootstrapToken(t('tok-a', new Date('2026-11-01T00:00:00Z'), null));
       await store.createBootstrapToken(t('tok-b', new Date('2026-11-02T00:00:00Z'), 1));
@@ -103,7 +105,7 @@ export function describeIdentityStore(name: string, factory: StoreFactory): void
       const store = await factory.open('tokenuses');
       const createdAt = new Date('2026-11-01T00:00:00Z');
       await store.createBootstrapToken({
-        id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
+        id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, issuedTo: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
       });
       await store.createNode(newNode('n1', { systemUuid: 'u-1' }), { tokenId: 'once', identityKey: 'key-1', nonceHash: 'nonce-1' });
       expect((await store.getBootstrapToken('once'))?.uses).toBe(1);
@@ -131,7 +133,7 @@ export function describeIdentityStore(name: string, factory: StoreFactory): void
       const store = await factory.open('tokennononce');
       const createdAt = new Date('2026-11-01T00:00:00Z');
       await store.createBootstrapToken({
-        id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
+        id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, issuedTo: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
       });
       await store.createNode(newNode('n1', { systemUuid: 'u-1' }), { tokenId: 'once', identityKey: 'key-1', nonceHash: null });
       expect(await store.findTokenUse('once', 'key-1')).toEqual({ nodeId: 'n1', nonceHash: null });
@@ -145,7 +147,7 @@ export function describeIdentityStore(name: string, factory: StoreFactory): void
       const store = await factory.open('tokenretries');
       const createdAt = new Date('2026-11-01T00:00:00Z');
       await store.createBootstrapToken({
-        id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
+        id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, issuedTo: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
       });
       await store.createNode(newNode('n1', { systemUuid: 'u-1' }), { tokenId: 'once', identityKey: 'key-1', nonceHash: 'nonce-1' });
       // A retry with another nonce (its caller is not the registration that spent the use) is never written.

@@ -2,7 +2,8 @@
 // admissions, and the boot endpoint's token counts: the part of the repository
 // API that guards who joins the fleet. Part of FleetStore; one SQL
 // implementation serves SQLite and PostgreSQL.
-import { identityKey, type BootstrapTokenPurpose, type NodeIdentity } from '@metalfleet/domain';
+import { identityKey, type BootstrapTokenPurpose, type BootstrapTokenRecord, type NodeIdentity } from '@metalfleet/domain';
+import { rowToken, type TokenRow } from './rows.ts';
 import type { SqlExecutor } from './sql-executor.ts';
 
 export type ConflictKind = 'mismatch' | 're-enrolment';
@@ -77,8 +78,9 @@ export interface IdentityStore {
   listAdmissions(filter?: { state?: AdmissionState }): Promise<AdmissionRecord[]>;
   /** Tokens of this purpose not yet expired nor revoked (used or not), optionally for one MAC or node. */
   countLiveBootTokens(query: { purpose: BootstrapTokenPurpose; now: Date; mac?: string; nodeId?: string }): Promise<number>;
-  /** Revokes the install tokens of this command not used yet; returns how many. */
-  /** Deletes a command's install tokens that were never used (a new fetch replaces them). */
+  /** A command's install tokens, used or not, oldest first. */
+  installTokens(commandId: string): Promise<BootstrapTokenRecord[]>;
+  /** Deletes a command's install tokens that were never used (those of a boot a later power cycle ended). */
   dropUnusedInstallTokens(commandId: string): Promise<number>;
   /** Install tokens of this command already used to register. */
   countUsedInstallTokens(commandId: string): Promise<number>;
@@ -210,8 +212,11 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
       return Number(row?.n ?? 0);
     },
 
+    async installTokens(commandId) {
+      return (await db.all<TokenRow>("SELECT * FROM bootstrap_tokens WHERE purpose = 'install' AND command_id = ? ORDER BY created_at, id", [commandId])).map(rowToken);
+    },
+
     async dropUnusedInstallTokens(commandId) {
-      // Deleted, not revoked: a MAC fetched again and again must not fill the table until the tokens expire.
       return db.run("DELETE FROM bootstrap_tokens WHERE purpose = 'install' AND command_id = ? AND uses = 0", [commandId]);
     },
 

@@ -249,9 +249,9 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     },
 
     async createBootstrapToken(t) {
-      await query(`INSERT INTO bootstrap_tokens (id, purpose, node_id, command_id, mac, description, secret_hash, created_at, expires_at, revoked_at, max_uses, uses)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [t.id, t.purpose, t.nodeId, t.commandId, t.mac, t.description, t.secretHash, t.createdAt.getTime(), t.expiresAt.getTime(), t.revokedAt?.getTime() ?? null, t.maxUses, t.uses]);
+      await query(`INSERT INTO bootstrap_tokens (id, purpose, node_id, command_id, mac, issued_to, description, secret_hash, created_at, expires_at, revoked_at, max_uses, uses)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      [t.id, t.purpose, t.nodeId, t.commandId, t.mac, t.issuedTo, t.description, t.secretHash, t.createdAt.getTime(), t.expiresAt.getTime(), t.revokedAt?.getTime() ?? null, t.maxUses, t.uses]);
     },
 
     async getBootstrapToken(id) {

@@ -1,6 +1,6 @@
 // A reimage's evidence and failure as JSON text in operation_nodes.evidence (times as
 // epoch milliseconds). Rows written before the column existed hold '{}'.
-import { noEvidence, type ReimageEvidence, type ReimageFailure } from '@metalfleet/domain';
+import { noEvidence, type InstallProof, type ReimageEvidence, type ReimageFailure } from '@metalfleet/domain';
 
 interface EvidenceJson {
   rebootBy?: 'bmc' | 'agent' | null;
@@ -9,6 +9,8 @@ interface EvidenceJson {
   installBoot?: { at: number; peer: string } | null;
   installRegisteredAt?: number | null;
   missing?: ReimageEvidence['missing'];
+  proof?: InstallProof | null;
+  refused?: { at: number; step: 'boot-script' | 'registration'; peer: string; reason: string } | null;
 }
 
 const millis = (d: Date | null) => d?.getTime() ?? null;
@@ -17,7 +19,8 @@ const date = (n: number | null | undefined) => (typeof n === 'number' ? new Date
 export function evidenceToJson(e: ReimageEvidence): string {
   const json: EvidenceJson = {
     rebootBy: e.rebootBy, rebootAckedAt: millis(e.rebootAckedAt), powerCycledAt: millis(e.powerCycledAt),
-    installBoot: e.installBoot ? { at: e.installBoot.at.getTime(), peer: e.installBoot.peer } : null, installRegisteredAt: millis(e.installRegisteredAt), missing: e.missing,
+    installBoot: e.installBoot ? { at: e.installBoot.at.getTime(), peer: e.installBoot.peer } : null, installRegisteredAt: millis(e.installRegisteredAt), missing: e.missing, proof: e.proof,
+    refused: e.refused ? { ...e.refused, at: e.refused.at.getTime() } : null,
   };
   return JSON.stringify(json);
 }
@@ -27,7 +30,8 @@ export function evidenceFromJson(text: string): ReimageEvidence {
   return {
     ...noEvidence(),
     rebootBy: j.rebootBy ?? null, rebootAckedAt: date(j.rebootAckedAt), powerCycledAt: date(j.powerCycledAt),
-    installBoot: j.installBoot ? { at: new Date(j.installBoot.at), peer: j.installBoot.peer } : null, installRegisteredAt: date(j.installRegisteredAt), missing: j.missing ?? null,
+    installBoot: j.installBoot ? { at: new Date(j.installBoot.at), peer: j.installBoot.peer } : null, installRegisteredAt: date(j.installRegisteredAt), missing: j.missing ?? null, proof: j.proof ?? null,
+    refused: j.refused ? { ...j.refused, at: new Date(j.refused.at) } : null,
   };
 }
 

@@ -80,11 +80,11 @@ export function rowIdentity(row: NodeRow): NodeIdentity {
   };
 }
 
-export interface TokenRow { id: string; purpose: string; node_id: string | null; command_id: string | null; mac: string | null; description: string; secret_hash: string; created_at: number; expires_at: number; revoked_at: number | null; max_uses: number | null; uses: number }
+export interface TokenRow { id: string; purpose: string; node_id: string | null; command_id: string | null; mac: string | null; issued_to: string | null; description: string; secret_hash: string; created_at: number; expires_at: number; revoked_at: number | null; max_uses: number | null; uses: number }
 
 export function rowToken(r: TokenRow): BootstrapTokenRecord {
   return {
-    id: r.id, purpose: r.purpose as BootstrapTokenRecord['purpose'], nodeId: r.node_id, commandId: r.command_id, mac: r.mac,
+    id: r.id, purpose: r.purpose as BootstrapTokenRecord['purpose'], nodeId: r.node_id, commandId: r.command_id, mac: r.mac, issuedTo: r.issued_to ?? null,
     description: r.description, secretHash: r.secret_hash, createdAt: new Date(Number(r.created_at)), expiresAt: new Date(Number(r.expires_at)),
     revokedAt: r.revoked_at === null ? null : new Date(r.revoked_at), maxUses: r.max_uses, uses: r.uses,
   };

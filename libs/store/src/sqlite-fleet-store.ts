@@ -258,9 +258,9 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     },
 
     async createBootstrapToken(t) {
-      db.prepare(`INSERT INTO bootstrap_tokens (id, purpose, node_id, command_id, mac, description, secret_hash, created_at, expires_at, revoked_at, max_uses, uses)
-          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-        .run(t.id, t.purpose, t.nodeId, t.commandId, t.mac, t.description, t.secretHash, t.createdAt.getTime(), t.expiresAt.getTime(), t.revokedAt?.getTime() ?? null, t.maxUses, t.uses);
+      db.prepare(`INSERT INTO bootstrap_tokens (id, purpose, node_id, command_id, mac, issued_to, description, secret_hash, created_at, expires_at, revoked_at, max_uses, uses)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(t.id, t.purpose, t.nodeId, t.commandId, t.mac, t.issuedTo, t.description, t.secretHash, t.createdAt.getTime(), t.expiresAt.getTime(), t.revokedAt?.getTime() ?? null, t.maxUses, t.uses);
     },
 
     async getBootstrapToken(id) {

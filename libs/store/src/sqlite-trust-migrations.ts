@@ -142,4 +142,13 @@ export const sqliteTrustMigrations: readonly Migration[] = [
       ALTER TABLE bootstrap_token_uses ADD COLUMN nonce_hash TEXT;
     `,
   },
+  {
+    version: 26,
+    name: 'install token addresses',
+    sql: `
+      -- The address the boot endpoint handed an install token to: the install registration must come from there
+      -- (install-token-grant.ts). Tokens handed out before have none, and are not checked.
+      ALTER TABLE bootstrap_tokens ADD COLUMN issued_to TEXT;
+    `,
+  },
 ];

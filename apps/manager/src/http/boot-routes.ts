@@ -4,7 +4,10 @@
 // kernel command line; an unknown machine gets the discovery image (when one
 // is configured) with a single-use discovery token bound to its MAC; any other
 // machine boots from its disk. A node with a BMC gets its install script only
-// after the manager power-cycled it for that reimage. Tokens are capped (boot-tokens.ts): past a cap
+// after the manager power-cycled it for that reimage. The install token goes to
+// the first fetch after the reboot point only (install-token-grant.ts): a
+// second fetch is answered 409 with a local-boot script and reported
+// (install-refused), and the token is good only from the address it went to. Tokens are capped (boot-tokens.ts): past a cap
 // the answer is HTTP 429 with Retry-After and a local-boot script. Artifacts under
 // /images/ are served with range requests, a Repr-Digest (sha256) header and
 // that digest as a strong ETag; If-Range is decided with it, so an install that
@@ -66,7 +69,7 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
   }
 
   app.get('/boot/ipxe', {
-    schema: { ...open, summary: 'iPXE script for the machine with this MAC', querystring: BootQuery, produces: ['text/plain'], response: { 200: Type.String() } },
+    schema: { ...open, summary: 'iPXE script for the machine with this MAC', querystring: BootQuery, produces: ['text/plain'], response: { 200: Type.String(), 409: Type.String({ description: 'The install script of this reimage was handed out already: a local-boot script.' }) } },
   }, async (request, reply) => {
     void reply.type('text/plain; charset=utf-8');
     if (request.query.mac === undefined) return ipxeChainWithMac(`${deps.publicUrl()}/boot/ipxe`);
@@ -85,8 +88,15 @@ export const bootRoutes: FastifyPluginAsyncTypebox<BootRouteDeps> = async (app, 
           request.log.info({ nodeId: candidate.nodeId, mac, peer: request.ip }, 'boot: install script held back until the power cycle');
           return ipxeRetry('the reimage waits for the manager\'s power cycle', `${deps.publicUrl()}/boot/ipxe`, 10);
         }
-        const grant = await deps.bootTokens.install(candidate.nodeId, work.commandId ?? '');
-        if (!grant.ok) return refused(reply, grant, mac);
+        const commandId = work.commandId ?? '';
+        // One token per reboot point, to the first fetch after it: a later one gets nothing (it never takes the token
+        // from the fetch before it) and is reported; the firmware that lost it boots from its disk.
+        const grant = await deps.bootTokens.install(candidate.nodeId, commandId, request.ip, work.progress.evidence.powerCycledAt);
+        if (!grant.ok) {
+          deps.events.emit({ type: 'install-refused', nodeId: candidate.nodeId, commandId, step: 'boot-script', peer: request.ip, reason: `a second request for the install script: ${grant.reason}`, at: deps.now() });
+          void reply.status(409);
+          return ipxeLocalBoot('this reimage\'s install script was handed out already; an operator must look at it');
+        }
         request.log.info({ nodeId: candidate.nodeId, mac, image: imageLabel(image) }, 'boot: install image for a reimage');
         deps.events.emit({ type: 'boot-script-served', nodeId: candidate.nodeId, mac, commandId: work.commandId, purpose: 'install', peer: request.ip, at: deps.now() });
         return scriptFor(image, grant.token, work.commandId ?? undefined, installWindowMs(work.progress, deps.now(), deps.installTimeoutMs));

@@ -16,6 +16,8 @@ export function toStreamEvent(e: FleetEvent): StreamEvent {
       return { type: e.type, reason: e.reason, peer: e.peer, at };
     case 'install-conflict':
       return { type: e.type, nodeId: e.nodeId, commandId: e.commandId, conflictId: e.conflictId, at };
+    case 'install-refused':
+      return { type: e.type, nodeId: e.nodeId, commandId: e.commandId, step: e.step, peer: e.peer, reason: e.reason, at };
     case 'presence-changed':
       return { type: e.type, nodeId: e.nodeId, presence: e.presence, reason: e.reason, at };
     case 'bad-message':

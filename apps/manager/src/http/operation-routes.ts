@@ -43,7 +43,8 @@ function evidenceToApi(e: ReimageEvidence) {
   const iso = (d: Date | null) => d?.toISOString() ?? null;
   return {
     rebootBy: e.rebootBy, rebootAckedAt: iso(e.rebootAckedAt), powerCycledAt: iso(e.powerCycledAt),
-    installBoot: e.installBoot ? { at: e.installBoot.at.toISOString(), peer: e.installBoot.peer } : null, installRegisteredAt: iso(e.installRegisteredAt), missing: e.missing,
+    installBoot: e.installBoot ? { at: e.installBoot.at.toISOString(), peer: e.installBoot.peer } : null, installRegisteredAt: iso(e.installRegisteredAt), missing: e.missing, proof: e.proof,
+    refused: e.refused ? { ...e.refused, at: e.refused.at.toISOString() } : null,
   };
 }
 
@@ -59,6 +60,7 @@ export function operationToApi(o: OperationRecord, nodes: readonly OperationNode
     progress: {
       total: nodes.length, done: count((p) => p === 'done'), failed: count((p) => p === 'failed'), queued: count((p) => p === 'queued'),
       inFlight: count((p) => !['done', 'failed', 'queued'].includes(p)),
+      unverified: nodes.filter((n) => n.progress.evidence.proof === 'agent-only').length,
     },
     nodes: nodes.map((n) => ({
       nodeId: n.nodeId, rack: n.rack, tenant: n.tenant, phase: n.progress.phase, message: n.progress.message, powerCycles: n.progress.powerCycles,

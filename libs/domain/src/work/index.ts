@@ -7,3 +7,4 @@ export * from './remediation-policy.ts';
 export * from './replacement-plan.ts';
 export * from './boot-script.ts';
 export * from './agent-command.ts';
+export * from './install-token-grant.ts';

@@ -30,6 +30,7 @@ function walk(steps: Step[], hasBmc: boolean): ReimageProgress {
 }
 
 const refused = 'reported installed but the manager never saw it boot the install image';
+const unverified = 'not verified by the manager: the node has no BMC, so every sign of this reimage, from the reboot ack to the result, came from the node itself';
 
 describe('a reported install is believed only with the manager\'s own evidence of the reboot', () => {
   it.each<{ name: string; hasBmc: boolean; steps: Step[]; phase: string; missing: string | null; message?: string }>([
@@ -57,7 +58,7 @@ describe('a reported install is believed only with the manager\'s own evidence o
     // registration with its single-use install token, both after the command was sent, are what the manager saw.
     { name: 'no BMC: the ack lost, the install script fetched and its install token registered, then installed', hasBmc: false,
       steps: [fetched(5), registered(20), installed(30)], phase: 'health-check', missing: null,
-      message: `checking health in the new image; the agent's reboot ack never arrived (lost with its spool?): believed on the install script served at ${iso(5)} and the registration with its install token at ${iso(20)}` },
+      message: `checking health in the new image; the agent's reboot ack never arrived (lost with its spool?): believed on the install script served at ${iso(5)} and the registration with its install token at ${iso(20)}; ${unverified}` },
     { name: 'no BMC: the ack lost, a registration before the last fetch does not count', hasBmc: false, steps: [fetched(5), registered(6), fetched(7), installed(30)],
       phase: 'failed', missing: 'reboot' },
     { name: 'BMC: the ack lost, never power-cycled: the registration is no substitute for the manager\'s own power cycle', hasBmc: true,
@@ -69,6 +70,33 @@ describe('a reported install is believed only with the manager\'s own evidence o
     expect(progress.phase).toBe(phase);
     expect(progress.evidence.missing).toBe(missing);
     if (message) expect(progress.message).toBe(message);
+  });
+
+  it.each<{ name: string; hasBmc: boolean; steps: Step[]; proof: string | null; message: string }>([
+    { name: 'BMC: verified by the manager', hasBmc: true, steps: [ack(1), cycled(2), fetched(30), installed(90)], proof: 'manager', message: 'checking health in the new image' },
+    { name: 'no BMC: the agent\'s word alone, said so', hasBmc: false, steps: [ack(1), fetched(5), installed(30)], proof: 'agent-only', message: `checking health in the new image; ${unverified}` },
+    { name: 'refused: no proof', hasBmc: false, steps: [ack(1), installed(2)], proof: null, message: `installing: ${refused}: no boot-script fetch after the agent acknowledged the reboot at ${iso(1)}` },
+  ])('a believed install says what it rests on: $name', ({ hasBmc, steps, proof, message }) => {
+    const progress = walk(steps, hasBmc);
+    expect([progress.evidence.proof, progress.message]).toEqual([proof, message]);
+  });
+
+  it('ends an agent-only reimage with a message that says it was not verified', () => {
+    let progress = walk([ack(1), fetched(5), installed(30)], false);
+    for (const signal of [{ kind: 'healthy' }, { kind: 'restored' }] as const) {
+      const result = stepReimage(progress, signal, t(40), { ...policy, hasBmc: false });
+      if ('progress' in result) progress = result.progress;
+    }
+    expect([progress.phase, progress.message, progress.evidence.proof]).toEqual(['done', `reimaged (${unverified})`, 'agent-only']);
+  });
+
+  it('keeps the latest refused request for the install, and names it when the node then times out', () => {
+    const refusedAt: Step = [8, { kind: 'install-refused', refused: { at: t(8), step: 'boot-script', peer: '10.0.0.66', reason: 'a second request for the install script' } }];
+    const progress = walk([ack(1), fetched(5, '10.0.0.66'), refusedAt, timeout(61)], false);
+    expect(progress).toMatchObject({
+      phase: 'failed', evidence: { refused: { at: t(8), step: 'boot-script', peer: '10.0.0.66' } },
+      message: `timed out in installing; the node has no BMC to power-cycle it with; refused at ${iso(8)} from 10.0.0.66: a second request for the install script`,
+    });
   });
 
   it('keeps what it saw in the progress, with the times of the manager\'s clock', () => {

@@ -6,6 +6,12 @@
 // reboot) and then saw the boot endpoint serve this command's install script.
 // A fetch before that point proves nothing: a tenant can GET its own node's
 // boot script from the tenant OS.
+//
+// Without a BMC even that is the node's word: the tenant can ack the reboot,
+// fetch the install script, register with its token and report the install
+// without ever rebooting. Such a reimage is believed (nothing better can be
+// had) but marked as the agent's word alone (`proof: 'agent-only'`): the
+// manager never verified that the disk was rewritten.
 
 export interface ReimageEvidence {
   /** How the node was to go down once it acked: the manager power-cycles it through its BMC, or the agent reboots it. */
@@ -20,6 +26,38 @@ export interface ReimageEvidence {
   installRegisteredAt: Date | null;
   /** Set when a reported install was refused: what the manager did not see. */
   missing: MissingEvidence['code'] | null;
+  /** Set when a reported install was believed: on what (installProof). */
+  proof: InstallProof | null;
+  /**
+   * The latest request for this reimage's install the manager refused (the reimage went on): a second fetch of its
+   * install script, or a registration with its install token from another address. Someone else may be after the node.
+   */
+  refused: RefusedInstall | null;
+}
+
+export interface RefusedInstall {
+  at: Date;
+  step: 'boot-script' | 'registration';
+  peer: string;
+  reason: string;
+}
+
+/**
+ * What a believed install rests on. `manager`: the manager's own power cycle through the BMC, then the install
+ * script served after it. `agent-only`: the node has no BMC, and every sign came from the node, whose root may be
+ * its tenant's: not verified that the disk was rewritten.
+ */
+export type InstallProof = 'manager' | 'agent-only';
+
+export function installProof(hasBmc: boolean): InstallProof {
+  return hasBmc ? 'manager' : 'agent-only';
+}
+
+/** For messages and the node's history: what an agent-only install means (null for one the manager verified). */
+export function unverifiedNote(evidence: ReimageEvidence): string | null {
+  return evidence.proof === 'agent-only'
+    ? 'not verified by the manager: the node has no BMC, so every sign of this reimage, from the reboot ack to the result, came from the node itself'
+    : null;
 }
 
 export interface MissingEvidence {
@@ -28,7 +66,7 @@ export interface MissingEvidence {
 }
 
 export function noEvidence(): ReimageEvidence {
-  return { rebootBy: null, rebootAckedAt: null, powerCycledAt: null, installBoot: null, installRegisteredAt: null, missing: null };
+  return { rebootBy: null, rebootAckedAt: null, powerCycledAt: null, installBoot: null, installRegisteredAt: null, missing: null, proof: null, refused: null };
 }
 
 const prefix = 'reported installed but the manager never saw it boot the install image';

@@ -14,7 +14,7 @@
 // An install reported by the agent is believed only with the manager's own
 // evidence that the node went down and booted the install image (see
 // reimage-evidence.ts); the observations are signals that change no phase.
-import { ackLostNote, missingInstallEvidence, noEvidence, type ReimageEvidence } from './reimage-evidence.ts';
+import { ackLostNote, installProof, missingInstallEvidence, noEvidence, unverifiedNote, type RefusedInstall, type ReimageEvidence } from './reimage-evidence.ts';
 
 export const reimagePhases = ['queued', 'draining', 'isolating', 'rebooting', 'installing', 'health-check', 'restoring', 'done', 'failed'] as const;
 export type ReimagePhase = (typeof reimagePhases)[number];
@@ -38,6 +38,8 @@ export type ReimageSignal =
   | { kind: 'install-boot-served'; at: Date; peer: string }
   /** Observed: an agent registered with the install token bound to this node and command. */
   | { kind: 'install-registered'; at: Date }
+  /** Observed: a request for this reimage's install was refused (a second fetch, a registration from elsewhere). */
+  | { kind: 'install-refused'; refused: RefusedInstall }
   | { kind: 'healthy' }
   | { kind: 'restored' }
   /** Anything that ends the node's reimage: an effect that failed, a bad result, critical health. */
@@ -148,10 +150,13 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
       };
     }
     const evidence = waitingForNode && !policy.hasBmc ? '; the node has no BMC to power-cycle it with' : '';
-    const details = `timed out in ${phase}${evidence}`;
+    // A refused request may be why (another machine took the install token first): the operator should know.
+    const refused = progress.evidence.refused;
+    const lastRefused = refused ? `; refused at ${refused.at.toISOString()} from ${refused.peer}: ${refused.reason}` : '';
+    const details = `timed out in ${phase}${evidence}${lastRefused}`;
     return fail(progress, 'timeout', details, details);
   }
-  if (signal.kind === 'power-cycled' || signal.kind === 'install-boot-served' || signal.kind === 'install-registered') return observe(progress, signal);
+  if (signal.kind === 'power-cycled' || signal.kind === 'install-boot-served' || signal.kind === 'install-registered' || signal.kind === 'install-refused') return observe(progress, signal);
   switch (`${phase}:${signal.kind}`) {
     case 'queued:start': return go('draining', 'draining workloads');
     case 'draining:drained': return go('isolating', 'moving to the provisioning network');
@@ -167,11 +172,15 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
       if (sha !== policy.expectedSha256.toLowerCase()) return fail(progress, 'image-mismatch', `the node booted an image with sha256 ${sha || '(none)'}, expected ${policy.expectedSha256}`);
       const missing = missingInstallEvidence(progress.evidence, policy.hasBmc);
       if (missing) return fail({ ...progress, evidence: { ...progress.evidence, missing: missing.code } }, 'missing-evidence', missing.message);
-      const note = ackLostNote(progress.evidence, policy.hasBmc);
-      return go('health-check', note ? `checking health in the new image; ${note}` : 'checking health in the new image');
+      const believed = { ...progress, evidence: { ...progress.evidence, proof: installProof(policy.hasBmc) } };
+      const notes = [ackLostNote(progress.evidence, policy.hasBmc), unverifiedNote(believed.evidence)].filter((n) => n !== null);
+      return enter('health-check', believed, ['checking health in the new image', ...notes].join('; '), now, policy);
     }
     case 'health-check:healthy': return go('restoring', 'returning to the tenant network');
-    case 'restoring:restored': return go('done', 'reimaged');
+    case 'restoring:restored': {
+      const note = unverifiedNote(progress.evidence);
+      return go('done', note ? `reimaged (${note})` : 'reimaged');
+    }
     default: return { ignored: `${signal.kind} does not apply in phase ${phase}` };
   }
 }
@@ -203,7 +212,7 @@ export function queuedProgress(): ReimageProgress {
   return { phase: 'queued', powerCycles: 0, deadlineAt: null, message: 'waiting for a slot', evidence: noEvidence(), failure: null };
 }
 
-type Observation = Extract<ReimageSignal, { kind: 'power-cycled' | 'install-boot-served' | 'install-registered' }>;
+type Observation = Extract<ReimageSignal, { kind: 'power-cycled' | 'install-boot-served' | 'install-registered' | 'install-refused' }>;
 
 /** Records what the manager saw while the node is down; the phase, deadline and message stay. */
 function observe(progress: ReimageProgress, signal: Observation): StepResult {
@@ -213,5 +222,6 @@ function observe(progress: ReimageProgress, signal: Observation): StepResult {
   if (signal.kind === 'power-cycled') evidence.powerCycledAt = signal.at;
   if (signal.kind === 'install-boot-served') evidence.installBoot = { at: signal.at, peer: signal.peer };
   if (signal.kind === 'install-registered') evidence.installRegisteredAt = signal.at;
+  if (signal.kind === 'install-refused') evidence.refused = signal.refused;
   return { progress: { ...progress, evidence }, effects: [] };
 }

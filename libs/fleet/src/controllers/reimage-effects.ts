@@ -2,7 +2,7 @@
 // libs/domain's step function), carried out against the node, its BMC, the
 // fabric and the agent. An effect reports back as the next signal; one that
 // fails reports why, as a code the operation keeps.
-import { imageLabel, type ReimageEffect, type ReimageFailureCode, type ReimageSignal } from '@metalfleet/domain';
+import { imageLabel, unverifiedNote, type ReimageEffect, type ReimageFailureCode, type ReimageSignal } from '@metalfleet/domain';
 import type { OperationNodeRecord, OperationRecord } from '@metalfleet/store';
 import type { ReimageDeps } from './reimages.ts';
 
@@ -70,7 +70,9 @@ export function createReimageEffects(deps: ReimageDeps) {
         return port.signal({ kind: 'healthy' });
       }
       case 'restore': {
-        const moved = await deps.lifecycle.apply(node.nodeId, 'provisioned', actor(node), `reimaged to ${label}`);
+        // The node's history says plainly when the manager could not verify the reimage (no BMC).
+        const note = unverifiedNote(node.progress.evidence);
+        const moved = await deps.lifecycle.apply(node.nodeId, 'provisioned', actor(node), note ? `reimaged to ${label} (${note})` : `reimaged to ${label}`);
         if (!moved.ok && summary.state !== 'active') return fail('transition-refused', moved.reason);
         await deps.settleFabric();
         return port.signal({ kind: 'restored' });

@@ -254,6 +254,9 @@ export function createReimages(deps: ReimageDeps) {
           observed(event.nodeId, event.commandId, { kind: 'install-boot-served', at: event.at, peer: event.peer });
         }
         if (event.type === 'install-registered') observed(event.nodeId, event.commandId, { kind: 'install-registered', at: event.at });
+        if (event.type === 'install-refused') {
+          observed(event.nodeId, event.commandId, { kind: 'install-refused', refused: { at: event.at, step: event.step, peer: event.peer, reason: event.reason } });
+        }
         if (event.type === 'install-conflict') {
           observed(event.nodeId, event.commandId, {
             kind: 'failed', code: 'identity-conflict', details: `a second machine registered with an install token of this reimage (identity conflict ${event.conflictId})`,

@@ -79,6 +79,7 @@ export async function eventForTenant(event: FleetEvent, tenantId: string, lookup
       return event.tenantId === tenantId ? event : null;
     // The operators' business: who was refused, cabling (it names other nodes' ports), switches, notifiers.
     case 'registration-refused':
+    case 'install-refused':
     case 'cabling-warning':
     case 'fabric-error':
     case 'notification-failed':

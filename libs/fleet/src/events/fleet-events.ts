@@ -8,6 +8,12 @@ export type FleetEvent =
   | { type: 'registration-refused'; reason: string; peer: string; at: Date }
   /** A second registration with an install token of one reimage command: recorded as a conflict; the reimage fails. */
   | { type: 'install-conflict'; nodeId: string; commandId: string; conflictId: string; at: Date }
+  /**
+   * Refused for a reimage under way, without failing it: a second fetch of its install script (the token went to
+   * the first), or a registration with its install token from another address than the fetch's. Someone else may
+   * be after the node: an operator looks.
+   */
+  | { type: 'install-refused'; nodeId: string; commandId: string; step: 'boot-script' | 'registration'; peer: string; reason: string; at: Date }
   | { type: 'presence-changed'; nodeId: string; presence: Presence; reason: string; at: Date }
   | { type: 'bad-message'; nodeId: string; topic: string; error: string; at: Date }
   | { type: 'health-changed'; nodeId: string; eventId: string; changes: string[]; at: Date }

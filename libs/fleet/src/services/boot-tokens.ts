@@ -7,10 +7,14 @@
 //     per lifetime: the rate limit.
 //   install: for a node whose reimage is rebooting or installing (with a BMC:
 //     only after the manager's own power cycle, boot-routes.ts), bound to the
-//     node and the command; one live per command: a new fetch deletes the
-//     unused one before it (so the table cannot fill up either), so asking again exhausts nothing, and only one
-//     install registration per command succeeds (registrar.ts).
+//     node, the command and the address it was handed to; one per reboot point
+//     (installTokenGrant in libs/domain): the first fetch gets it, a later one
+//     is refused and never takes it away (another tenant asking with the
+//     node's MAC would otherwise leave its installer without one), so the
+//     table cannot fill up either. Only one install registration per command
+//     succeeds, and only from that address (registrar.ts).
 // Expired ones are deleted by `purgeExpired`, which the manager runs periodically.
+import { installTokenGrant } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { BootstrapTokens } from './bootstrap-tokens.ts';
 
@@ -25,6 +29,17 @@ export type BootTokenGrant = { ok: true; token: string } | { ok: false; reason: 
 
 export function createBootTokens(deps: { tokens: BootstrapTokens; store: FleetStore; now: () => Date; limits: BootTokenLimits }) {
   const { limits } = deps;
+  // One fetch of a command at a time: two fetches at the same instant must not both find no token and both get one.
+  const fetching = new Map<string, Promise<unknown>>();
+  function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const mine = (fetching.get(key) ?? Promise.resolve()).catch(() => undefined).then(work);
+    const tail = mine.catch(() => undefined);
+    fetching.set(key, tail);
+    void tail.then(() => {
+      if (fetching.get(key) === tail) fetching.delete(key);
+    });
+    return mine;
+  }
   return {
     async discovery(mac: string): Promise<BootTokenGrant> {
       const now = deps.now();
@@ -36,13 +51,21 @@ export function createBootTokens(deps: { tokens: BootstrapTokens; store: FleetSt
       return { ok: true, token };
     },
 
-    async install(nodeId: string, commandId: string): Promise<BootTokenGrant> {
-      await deps.store.dropUnusedInstallTokens(commandId);
+    /**
+     * `peer`: the address asking (the registration must come from it); `rebootPointAt`: the manager's latest power
+     * cycle of the node through its BMC (null without one). Refused: the token went to an earlier fetch.
+     */
+    install: (nodeId: string, commandId: string, peer: string, rebootPointAt: Date | null): Promise<BootTokenGrant> => oneAtATime(commandId, async () => {
+      const issued = await deps.store.installTokens(commandId);
+      const grant = installTokenGrant(issued, rebootPointAt);
+      if (!grant.mint) return { ok: false, reason: grant.reason };
+      // Those left from a boot the manager's later power cycle ended: nobody boots with them any more.
+      if (issued.length > 0) await deps.store.dropUnusedInstallTokens(commandId);
       const { token } = await deps.tokens.create({
-        description: `reimage boot of ${nodeId}`, ttlSeconds: limits.installTtlSeconds, maxUses: 1, purpose: 'install', nodeId, commandId,
+        description: `reimage boot of ${nodeId}`, ttlSeconds: limits.installTtlSeconds, maxUses: 1, purpose: 'install', nodeId, commandId, issuedTo: peer,
       });
       return { ok: true, token };
-    },
+    }),
 
     purgeExpired: () => deps.store.purgeBootTokens(deps.now()),
   };

@@ -16,6 +16,8 @@ export interface TokenRequest {
   nodeId?: string;
   commandId?: string;
   mac?: string;
+  /** install: the address the boot endpoint hands it to. */
+  issuedTo?: string;
 }
 
 export function createBootstrapTokens(deps: { store: FleetStore; now: () => Date; caFingerprint: string | null }) {
@@ -38,7 +40,7 @@ export function createBootstrapTokens(deps: { store: FleetStore; now: () => Date
       const secret = newSecret();
       const now = deps.now();
       const record: BootstrapTokenRecord = {
-        id, purpose: request.purpose ?? 'operator', nodeId: request.nodeId ?? null, commandId: request.commandId ?? null, mac: request.mac ?? null,
+        id, purpose: request.purpose ?? 'operator', nodeId: request.nodeId ?? null, commandId: request.commandId ?? null, mac: request.mac ?? null, issuedTo: request.issuedTo ?? null,
         description: request.description, secretHash: hashSecret(secret), createdAt: now,
         expiresAt: new Date(now.getTime() + request.ttlSeconds * 1000), revokedAt: null, maxUses: request.maxUses, uses: 0,
       };

@@ -20,7 +20,7 @@
 // late try that wrote after the agent's next one was answered replaced the
 // credential the agent had just saved.
 import {
-  DomainError, decideRegistration, identityKey, identityProblem, inventoryProblem, isAnonymous, matchIdentity, registrationLimits, textProblem, type BootstrapTokenRecord, type Inventory, type NodeIdentity, type RegistrationDecision,
+  DomainError, decideRegistration, identityKey, identityProblem, installPeerProblem, inventoryProblem, isAnonymous, matchIdentity, registrationLimits, textProblem, type BootstrapTokenRecord, type Inventory, type NodeIdentity, type RegistrationDecision,
 } from '@metalfleet/domain';
 import type { FleetStore, TokenUse } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
@@ -138,6 +138,20 @@ export function createRegistrar(deps: RegistrarDeps) {
     throw new DomainError('conflict', `identity conflict ${conflict.id}: an operator must resolve it`, { conflictId: conflict.id });
   }
 
+  /**
+   * An install token is good only from the address its boot-script fetch came from: one read off the wire or out of
+   * another machine's kernel command line registers nothing (a retry included). The reimage goes on; operators are told.
+   */
+  function refuseInstallFromElsewhere(token: BootstrapTokenRecord | null, peer: string): void {
+    if (token?.purpose !== 'install' || token.nodeId === null || token.commandId === null) return;
+    const problem = installPeerProblem(token.issuedTo, peer);
+    if (problem === null) return;
+    const at = deps.now();
+    deps.events.emit({ type: 'install-refused', nodeId: token.nodeId, commandId: token.commandId, step: 'registration', peer, reason: problem, at });
+    deps.events.emit({ type: 'registration-refused', reason: `install token ${token.id} of node ${token.nodeId}: ${problem}`, peer, at });
+    throw new DomainError('unauthenticated', `install token ${token.id} is not good from this address`);
+  }
+
   const oneMachineAtATime = createKeyedQueue();
 
   return async function register(input: RegistrationInput): Promise<RegistrationResult> {
@@ -160,6 +174,7 @@ export function createRegistrar(deps: RegistrarDeps) {
     const nonce = input.registrationNonce;
     const match = matchIdentity(input.identity, await deps.store.findIdentityCandidates(input.identity));
     const token = await checkToken(input.bootstrapToken, key, nonce);
+    refuseInstallFromElsewhere(token.record, input.peer);
     const approval = match.kind === 'new' ? null : await deps.store.findApproval(input.identity);
     const decision = decideRegistration(input.identity, match, {
       credentialOf: await credentialOwner(input.nodeCredential),
@@ -232,7 +247,11 @@ export function createRegistrar(deps: RegistrarDeps) {
     const awaitingAdmission = decision.action === 'create' && decision.discovered && deps.admitDiscovered !== 'open';
     // A retry is trusted only as an install-token one (a retried new machine's cabling was recorded by its first try).
     const viaInstallToken = decision.action === 'returning' && (decision.via === 'install-token' || (decision.via === 'retry' && token.record?.purpose === 'install'));
-    const fromManagerImage = (decision.action === 'create' && !awaitingAdmission) || viaInstallToken;
+    // Without a BMC the manager never saw the node go down: the tenant, root on it, can fetch its install script and
+    // register with that token from its own OS, LLDP and all. Its cabling stays a claim (an operator plans the link,
+    // or a switch sees it); with a BMC the token exists only after the manager's own power cycle.
+    const installSeenByManager = viaInstallToken && (await deps.store.getBmc(nodeId)) !== null;
+    const fromManagerImage = (decision.action === 'create' && !awaitingAdmission) || installSeenByManager;
     await recordReportedCabling(deps.store, nodeId, input.inventory, input.identity.macs, fromManagerImage ? 'register-with-bootstrap-token' : 'register-with-node-credential', at);
     deps.events.emit({ type: 'node-registered', nodeId, returning, via: returning ? decision.via : decision.discovered ? 'discovery' : 'new', at });
     if (viaInstallToken && token.record?.commandId) {

@@ -30,7 +30,7 @@ async function until(predicate: () => Promise<boolean> | boolean, ms = 3000): Pr
 beforeAll(async () => {
   store = openSqliteFleetStore({ path: ':memory:' });
   const at = new Date();
-  await store.createBootstrapToken({ id: 'tok-1', purpose: 'operator', nodeId: null, commandId: null, mac: null, description: 'single use', secretHash: 'h', createdAt: at, expiresAt: new Date(at.getTime() + 600_000), revokedAt: null, maxUses: 1, uses: 0 });
+  await store.createBootstrapToken({ id: 'tok-1', purpose: 'operator', nodeId: null, commandId: null, mac: null, issuedTo: null, description: 'single use', secretHash: 'h', createdAt: at, expiresAt: new Date(at.getTime() + 600_000), revokedAt: null, maxUses: 1, uses: 0 });
   await store.createNode({ id: 'n1', hostname: 'h', identity: { systemUuid: 'u1', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '' }, inventory: emptyInventory(), agentVersion: '', credentialHash: hashSecret('cred-1'), at },
     { tokenId: 'tok-1', identityKey: 'key-u1', nonceHash: 'nonce-u1' });
   const events = new FleetEvents();
