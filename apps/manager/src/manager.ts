@@ -18,7 +18,7 @@ import {
 } from '@metalfleet/store';
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
-  FleetEvents, agentServiceHandlers, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createPresenceTracker, createRegistrar, createRegistrationAdmission, secretMatches, startLifecycleControllers, startMqttIngest,
+  FleetEvents, agentServiceHandlers, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createNodeCredentials, createPresenceTracker, createRegistrar, createRegistrationAdmission, startLifecycleControllers, startMqttIngest,
   downtimeAtStart, openManagerClock, openSealedSecrets,
 } from '@metalfleet/fleet';
 import { listenerPorts, type ManagerConfig } from './config.ts';
@@ -178,6 +178,8 @@ async function startOnDataDir(
   init?.finish();
 
   const withdrawals = createCommandWithdrawals(now);
+  // The first use of a node's credential, on MQTT or gRPC, ends the retry of the registration that gave it.
+  const nodeCredentials = createNodeCredentials(store);
   const broker = await createNodeBroker({
     mayForward: withdrawals.mayForward,
     maxPayloadBytes: config.maxPayloadBytes,
@@ -186,10 +188,7 @@ async function startOnDataDir(
     maxUnauthenticatedConnections: config.mqttMaxUnauthenticatedConnections,
     maxConcurrentConnects: config.mqttMaxConcurrentConnects,
     maxConnectWaitMs: config.connectWaitS * 1000,
-    authenticateNode: async (nodeId, secret) => {
-      const hash = await store.credentialHash(nodeId);
-      return hash !== null && secretMatches(secret, hash);
-    },
+    authenticateNode: nodeCredentials.check,
     // Connections shed in a storm are counted (metalfleet_mqtt_connections_refused_total), not logged one by one.
     onEvent: (event) => (event.type === 'connection-shed' ? undefined : logger.warn({ event }, `mqtt ${event.type}`)),
   });
@@ -301,6 +300,7 @@ async function startOnDataDir(
   addService(grpcServer, AgentService, agentServiceHandlers({
     register,
     admission: registrationAdmission,
+    credentials: nodeCredentials,
     store,
     claimCommand: reimaging.outbox.claim,
     now,

@@ -13,5 +13,6 @@ export * from './node-query.ts';
 export * from './network/index.ts';
 export * from './work/index.ts';
 export * from './access.ts';
+export * from './node-tenancy.ts';
 export * from './failures/index.ts';
 export * from './alerts/index.ts';

@@ -29,6 +29,7 @@ export * from './services/bootstrap-tokens.ts';
 export * from './services/cluster-templates.ts';
 export * from './services/enrollments.ts';
 export * from './services/identity-reviews.ts';
+export * from './services/node-credentials.ts';
 export * from './services/registrar.ts';
 export * from './services/registration-admission.ts';
 export * from './services/spares.ts';

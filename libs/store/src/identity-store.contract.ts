@@ -109,7 +109,7 @@ export function describeIdentityStore(name: string, factory: StoreFactory): void
       });
       await store.createNode(newNode('n1', { systemUuid: 'u-1' }), { tokenId: 'once', identityKey: 'key-1', nonceHash: 'nonce-1' });
       expect((await store.getBootstrapToken('once'))?.uses).toBe(1);
-      expect(await store.findTokenUse('once', 'key-1')).toEqual({ nodeId: 'n1', nonceHash: 'nonce-1' });
+      expect(await store.findTokenUse('once', 'key-1')).toEqual({ nodeId: 'n1', nonceHash: 'nonce-1', at: newNode('n1', {}).at });
       expect(await store.findTokenUse('once', 'key-2')).toBeNull();
       // No use left: refused, and the node is not written either.
       await expect(store.createNode(newNode('n2', { systemUuid: 'u-2' }), { tokenId: 'once', identityKey: 'key-2', nonceHash: null })).rejects.toMatchObject({ code: 'unauthenticated' });
@@ -136,10 +136,25 @@ export function describeIdentityStore(name: string, factory: StoreFactory): void
         id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, issuedTo: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
       });
       await store.createNode(newNode('n1', { systemUuid: 'u-1' }), { tokenId: 'once', identityKey: 'key-1', nonceHash: null });
-      expect(await store.findTokenUse('once', 'key-1')).toEqual({ nodeId: 'n1', nonceHash: null });
+      expect(await store.findTokenUse('once', 'key-1')).toEqual({ nodeId: 'n1', nonceHash: null, at: newNode('n1', {}).at });
       await expect(store.updateRegistration({ ...newNode('n1', { systemUuid: 'u-1' }), credentialHash: 'stranger' }, { tokenId: 'once', identityKey: 'key-1', nonceHash: null, retry: { credentialHash: 'hash-n1' } }))
         .rejects.toMatchObject({ code: 'unauthenticated' });
       expect(await store.credentialHash('n1')).toBe('hash-n1');
+      await store.close();
+    });
+
+    it('settles a node\'s uses for the credential it showed only while that is still its credential', async () => {
+      const store = await factory.open('tokensettlehash');
+      const createdAt = new Date('2026-11-01T00:00:00Z');
+      await store.createBootstrapToken({
+        id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
+      });
+      await store.createNode(newNode('n1', { systemUuid: 'u-1' }), { tokenId: 'once', identityKey: 'key-1', nonceHash: 'nonce-1' });
+      // A credential the node no longer has (a registration gave it another since): its new use stays open.
+      await store.settleTokenUses('n1', 'hash-before');
+      expect(await store.findTokenUse('once', 'key-1')).toMatchObject({ nodeId: 'n1' });
+      await store.settleTokenUses('n1', 'hash-n1');
+      expect(await store.findTokenUse('once', 'key-1')).toBeNull();
       await store.close();
     });
 

@@ -91,9 +91,13 @@ export interface IdentityStore {
    * sent (null: none), while that node has not yet shown that it holds the credential it was given
    * (settleTokenUses): a registration retried after its reply was lost, if the caller proves the same nonce.
    */
-  findTokenUse(tokenId: string, identityKey: string): Promise<{ nodeId: string; nonceHash: string | null } | null>;
-  /** The node showed it holds its credential: the token uses that registered it are final, never answered again. */
-  settleTokenUses(nodeId: string): Promise<void>;
+  findTokenUse(tokenId: string, identityKey: string): Promise<{ nodeId: string; nonceHash: string | null; at: Date } | null>;
+  /**
+   * The node showed it holds its credential: the token uses that registered it are final, never answered again.
+   * With `credentialHash`, only while that is still the node's credential (a registration written meanwhile
+   * gave it another, and its use stays open until the node shows that one).
+   */
+  settleTokenUses(nodeId: string, credentialHash?: string): Promise<void>;
 }
 
 interface ConflictRow {
@@ -231,12 +235,16 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
     },
 
     async findTokenUse(tokenId, key) {
-      const [row] = await db.all<{ node_id: string; nonce_hash: string | null }>('SELECT node_id, nonce_hash FROM bootstrap_token_uses WHERE token_id = ? AND identity_key = ?', [tokenId, key]);
-      return row ? { nodeId: row.node_id, nonceHash: row.nonce_hash } : null;
+      const [row] = await db.all<{ node_id: string; nonce_hash: string | null; at: number | string }>('SELECT node_id, nonce_hash, at FROM bootstrap_token_uses WHERE token_id = ? AND identity_key = ?', [tokenId, key]);
+      return row ? { nodeId: row.node_id, nonceHash: row.nonce_hash, at: new Date(Number(row.at)) } : null;
     },
 
-    async settleTokenUses(nodeId) {
-      await db.run('DELETE FROM bootstrap_token_uses WHERE node_id = ?', [nodeId]);
+    async settleTokenUses(nodeId, credentialHash) {
+      if (credentialHash === undefined) {
+        await db.run('DELETE FROM bootstrap_token_uses WHERE node_id = ?', [nodeId]);
+        return;
+      }
+      await db.run('DELETE FROM bootstrap_token_uses WHERE node_id = ? AND EXISTS (SELECT 1 FROM nodes WHERE id = ? AND credential_hash = ?)', [nodeId, nodeId, credentialHash]);
     },
   };
 }

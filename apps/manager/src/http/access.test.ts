@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { queuedProgress } from '@metalfleet/domain';
 import type { FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
-import { startTestApp, testTime as at, type TestApp } from './test-app.ts';
+import { giveNode, startTestApp, testTime as at, type TestApp } from './test-app.ts';
 
 let t: TestApp;
 let app: FastifyInstance;
@@ -87,8 +87,8 @@ describe('who may do what', () => {
   });
 
   it('a tenant-scoped token sees only its tenant\'s nodes: another tenant\'s node answers 404, like one that does not exist', async () => {
-    await store.setNodeTenant('n1', null);
-    await store.setNodeTenant('n2', tenantId);
+    await giveNode(store, 'n1', null);
+    await giveNode(store, 'n2', tenantId);
     const as = (role: string, url: string) => app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${bearer[role] ?? ''}` } });
     expect((await as('tenant-viewer', '/api/v1/nodes')).json<{ items: Array<{ id: string }> }>().items.map((n) => n.id)).toEqual(['n2']);
     expect((await as('tenant-viewer', '/api/v1/nodes?tenant=someone-else')).json<{ items: Array<{ id: string }> }>().items.map((n) => n.id)).toEqual(['n2']);

@@ -5,7 +5,7 @@
 // (and fails the route table test). Every mutating call is audited, refused
 // ones included.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { DomainError, canSeeTenant, decideAccess, type Permission, type Principal } from '@metalfleet/domain';
+import { DomainError, canSeeTenant, decideAccess, nodeDataSince, type Permission, type Principal } from '@metalfleet/domain';
 import type { ApiTokens } from '@metalfleet/fleet';
 import { isStoreOutage, type FleetStore } from '@metalfleet/store';
 
@@ -16,6 +16,8 @@ declare module 'fastify' {
     auditError: string;
     /** What the call changes, for the audit log (never a secret). */
     auditDetail: string;
+    /** On a node's routes: the earliest of its data the caller may see (null: all of it); see nodeDataSince. */
+    nodeDataSince: Date | null;
   }
 }
 
@@ -60,6 +62,7 @@ export function installAccessControl(app: FastifyInstance, deps: { tokens: ApiTo
   app.decorateRequest('principal', null);
   app.decorateRequest('auditError', '');
   app.decorateRequest('auditDetail', '');
+  app.decorateRequest('nodeDataSince', null);
 
   app.addHook('onRequest', async (request) => {
     const url = request.routeOptions.url;
@@ -79,6 +82,8 @@ export function installAccessControl(app: FastifyInstance, deps: { tokens: ApiTo
     if (request.principal.tenantId !== null && url.startsWith('/api/v1/nodes/:id') && nodeId !== undefined) {
       const node = await deps.store.getNodeSummary(nodeId);
       if (!node || !canSeeTenant(request.principal, node.tenant)) throw new DomainError('not-found', `no node ${nodeId}`);
+      // Its data from before its current allocation is the previous tenant's (its telemetry, health events, commands, history).
+      request.nodeDataSince = nodeDataSince(request.principal, await deps.store.history(nodeId), deps.now());
     }
   });
 

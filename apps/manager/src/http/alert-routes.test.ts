@@ -1,6 +1,6 @@
 // Alerts, rules and silences through the API, and what /metrics shows of them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, testTime, type TestApp } from './test-app.ts';
+import { giveNode, startTestApp, testTime, type TestApp } from './test-app.ts';
 
 const cohorts = (tenant: string) => ({ fleet: 'fleet', pool: tenant, rack: 'unknown', tenant, vendor: 'unknown', model: 'unknown', gpuModel: 'none', bios: 'unknown', vbios: 'none', driver: 'none', firmware: 'unknown' });
 
@@ -13,7 +13,7 @@ describe('alert API', () => {
   beforeAll(async () => {
     t = await startTestApp();
     tenantId = (await t.inject({ method: 'POST', url: '/api/v1/tenants', payload: { name: 'alerts-tenant' } })).json<{ id: string }>().id;
-    await t.store.setNodeTenant('n1', tenantId);
+    await giveNode(t.store, 'n1', tenantId);
     const otherId = (await t.inject({ method: 'POST', url: '/api/v1/tenants', payload: { name: 'someone-else' } })).json<{ id: string }>().id;
     for (const [name, scope] of [['tenant-viewer', tenantId], ['other-viewer', otherId]] as const) {
       const made = await t.inject({ method: 'POST', url: '/api/v1/tokens', payload: { name, role: 'viewer', tenantId: scope } });

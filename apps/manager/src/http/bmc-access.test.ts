@@ -4,7 +4,7 @@
 // who changed which node's BMC to which address, never the password.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from './test-app.ts';
+import { giveNode, startTestApp, type TestApp } from './test-app.ts';
 
 let t: TestApp;
 let listener: Server;
@@ -30,7 +30,7 @@ beforeAll(async () => {
   listenerPort = typeof address === 'object' && address ? address.port : 0;
   t = await startTestApp({ bmcNetworks: '10.1.0.0/16, fd00:b0c::/32' });
   tenantId = (await t.inject({ method: 'POST', url: '/api/v1/tenants', payload: { name: 'tenant-a' } })).json<{ id: string }>().id;
-  await t.store.setNodeTenant('n2', tenantId);
+  await giveNode(t.store, 'n2', tenantId);
   for (const [name, role, scope] of [['tenant-operator', 'operator', tenantId], ['operator', 'operator', null]] as const) {
     bearer[name] = (await t.inject({ method: 'POST', url: '/api/v1/tokens', payload: { name, role, tenantId: scope } })).json<{ token: string }>().token;
   }

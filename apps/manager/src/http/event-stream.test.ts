@@ -10,7 +10,7 @@ import { createApiTokens, hashSecret, newSecret } from '@metalfleet/fleet';
 import { installAccessControl } from './access.ts';
 import { installErrorHandling } from './errors.ts';
 import { eventStreamRoutes } from './event-stream.ts';
-import { startTestApp, testTime as at, type TestApp } from './test-app.ts';
+import { giveNode, startTestApp, testTime as at, type TestApp } from './test-app.ts';
 
 let t: TestApp;
 let base = '';
@@ -72,8 +72,8 @@ beforeAll(async () => {
   tenantA = (await t.inject({ method: 'POST', url: '/api/v1/tenants', payload: { name: 'tenant-a' } })).json<{ id: string }>().id;
   tenantB = (await t.inject({ method: 'POST', url: '/api/v1/tenants', payload: { name: 'tenant-b' } })).json<{ id: string }>().id;
   // n2 is A's, n1 is B's.
-  await t.store.setNodeTenant('n2', tenantA);
-  await t.store.setNodeTenant('n1', tenantB);
+  await giveNode(t.store, 'n2', tenantA);
+  await giveNode(t.store, 'n1', tenantB);
 });
 
 afterAll(async () => {

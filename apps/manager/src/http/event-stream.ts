@@ -8,6 +8,7 @@
 // and an event is mapped to its API shape (toStreamEvent) once for them all.
 import type { FastifyPluginAsync } from 'fastify';
 import type { StreamEnded, StreamEvent } from '@metalfleet/api';
+import { allocationStart } from '@metalfleet/domain';
 import { eventForTenant, type ApiTokens, type EventLookups, type FleetEvent, type FleetEvents } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import { needs } from './access.ts';
@@ -74,6 +75,7 @@ function lookupsOf(store: FleetStore): EventLookups {
       const node = await store.getNodeSummary(nodeId);
       return node ? node.tenant : undefined;
     },
+    allocatedSince: async (nodeId) => allocationStart(await store.history(nodeId)),
     operationEntries: async (operationId) => (await store.operationNodes(operationId)).map((e) => ({ nodeId: e.nodeId, tenant: e.tenant, phase: e.progress.phase })),
   };
 }

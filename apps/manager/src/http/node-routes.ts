@@ -8,6 +8,9 @@ import { needs } from './access.ts';
 
 const rangeMs = { '1h': 3600_000, '6h': 6 * 3600_000, '24h': 24 * 3600_000 } as const;
 
+/** What a tenant-scoped caller may see of a node's data: from the start of its current allocation on (access.ts). */
+const from = (since: Date | null) => <T>(items: readonly T[], at: (item: T) => Date): T[] => (since === null ? [...items] : items.filter((i) => at(i) >= since));
+
 export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetry: TelemetryReader; now: () => Date }> = async (app, { store, telemetry, now }) => {
   app.get('/api/v1/nodes', {
     schema: { ...needs('fleet:read', { tenantScoped: true }), summary: 'List nodes: filters, free-text search and paging', querystring: NodeListQuery, response: { 200: NodeList, 400: ApiError } },
@@ -32,7 +35,7 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
   }, async (request) => {
     const node = await store.getNode(request.params.id);
     if (!node) throw new DomainError('not-found', `no node ${request.params.id}`);
-    return nodeDetailToApi(node, await store.conditions(node.id), await store.history(node.id));
+    return nodeDetailToApi(node, await store.conditions(node.id), from(request.nodeDataSince)(await store.history(node.id), (t) => t.at));
   });
 
   app.get('/api/v1/nodes/:id/health', {
@@ -40,7 +43,8 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
   }, async (request) => {
     const { id } = request.params;
     if (!(await store.getNodeSummary(id))) throw new DomainError('not-found', `no node ${id}`);
-    return nodeHealthToApi(await store.conditions(id), await store.healthEvents(id, request.query.events ?? 100));
+    // Its conditions are the machine's as it is now; its events, by when the manager received them.
+    return nodeHealthToApi(await store.conditions(id), from(request.nodeDataSince)(await store.healthEvents(id, request.query.events ?? 100), (e) => e.receivedAt));
   });
 
   app.get('/api/v1/nodes/:id/history', {
@@ -48,7 +52,7 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
   }, async (request) => {
     const { id } = request.params;
     if (!(await store.getNodeSummary(id))) throw new DomainError('not-found', `no node ${id}`);
-    return { items: (await store.history(id)).map((t) => ({ ...t, at: t.at.toISOString() })) };
+    return { items: from(request.nodeDataSince)(await store.history(id), (t) => t.at).map((t) => ({ ...t, at: t.at.toISOString() })) };
   });
 
   app.get('/api/v1/nodes/:id/commands', {
@@ -56,7 +60,7 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
   }, async (request) => {
     const { id } = request.params;
     if (!(await store.getNodeSummary(id))) throw new DomainError('not-found', `no node ${id}`);
-    return { items: (await store.commandsOf(id, 50)).map((c) => ({ ...c, createdAt: c.createdAt.toISOString(), updatedAt: c.updatedAt.toISOString() })) };
+    return { items: from(request.nodeDataSince)(await store.commandsOf(id, 50), (c) => c.createdAt).map((c) => ({ ...c, createdAt: c.createdAt.toISOString(), updatedAt: c.updatedAt.toISOString() })) };
   });
 
   app.get('/api/v1/gpu-health', {
@@ -81,7 +85,10 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
     if (!(await store.getNodeSummary(id))) throw new DomainError('not-found', `no node ${id}`);
     const { metric, gpu, range } = request.query;
     const to = now();
-    const points = await telemetry.series({ nodeId: id, metric, gpu: gpu ?? null, from: new Date(to.getTime() - rangeMs[range]), to });
+    const since = request.nodeDataSince;
+    const start = Math.max(to.getTime() - rangeMs[range], since?.getTime() ?? 0);
+    // A bucket that began before the allocation holds the previous tenant's samples too: only whole buckets of this one.
+    const points = from(since)(await telemetry.series({ nodeId: id, metric, gpu: gpu ?? null, from: new Date(start), to }), (p) => p.at);
     return { metric, gpu: gpu ?? null, points: points.map((p) => ({ ...p, at: p.at.toISOString() })) };
   });
 };

@@ -17,6 +17,18 @@ import { createManagerMetrics } from './metrics-routes.ts';
 
 export const testTime = new Date('2026-11-21T10:00:00Z');
 
+/**
+ * Gives a node to a tenant (null: takes it back) as an allocation records it: its tenant, and an `allocate` (a
+ * `release`) in its history an hour before testTime, from which on a tenant-scoped token sees its data. Its state
+ * stays as the test has it.
+ */
+export async function giveNode(store: FleetStore, nodeId: string, tenantId: string | null): Promise<void> {
+  await store.setNodeTenant(nodeId, tenantId);
+  const state = (await store.getNodeSummary(nodeId))?.state ?? 'available';
+  const at = new Date(testTime.getTime() - 3600_000);
+  await store.transitionNode(nodeId, state, state, tenantId === null ? 'release' : 'allocate', { actor: 'test', reason: `given to ${tenantId ?? 'the fleet'}`, at });
+}
+
 export interface TestApp {
   app: FastifyInstance;
   store: FleetStore;

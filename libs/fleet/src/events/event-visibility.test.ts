@@ -5,9 +5,12 @@ import { eventForTenant, type EventLookups } from './event-visibility.ts';
 import type { FleetEvent } from './fleet-events.ts';
 
 const at = new Date('2026-11-27T10:00:00Z');
-const tenantOf: Record<string, string | null> = { mine: 'a', theirs: 'b', spare: null };
+const tenantOf: Record<string, string | null> = { mine: 'a', theirs: 'b', spare: null, given: 'a' };
+/** `given` was allocated to a after the events (it was b's before). */
+const allocated: Record<string, Date> = { mine: new Date(at.getTime() - 3600_000), theirs: new Date(at.getTime() - 3600_000), given: new Date(at.getTime() + 60_000) };
 const lookups: EventLookups = {
   nodeTenant: async (nodeId) => (nodeId in tenantOf ? tenantOf[nodeId] : undefined),
+  allocatedSince: async (nodeId) => allocated[nodeId] ?? null,
   operationEntries: async (operationId) => (operationId === 'op-mixed'
     ? [{ nodeId: 'mine', tenant: 'a', phase: 'done' }, { nodeId: 'theirs', tenant: 'b', phase: 'failed' }]
     : [{ nodeId: 'theirs', tenant: 'b', phase: 'done' }]),
@@ -16,6 +19,8 @@ const lookups: EventLookups = {
 const rows: Array<[string, FleetEvent, FleetEvent | null | 'same']> = [
   ['its own node', { type: 'presence-changed', nodeId: 'mine', presence: 'online', reason: '', at }, 'same'],
   ['another tenant\'s node', { type: 'presence-changed', nodeId: 'theirs', presence: 'online', reason: '', at }, null],
+  ['its node, from before it was its', { type: 'health-changed', nodeId: 'given', eventId: 'e', changes: [], at }, null],
+  ['its node, from the moment it was its', { type: 'health-changed', nodeId: 'given', eventId: 'e', changes: [], at: allocated['given']! }, 'same'],
   ['a spare', { type: 'health-digest', nodeId: 'spare', conditions: 0, at }, null],
   ['a node that is gone', { type: 'failure-recorded', nodeId: 'gone', kind: 'critical-condition', code: 'x', at }, null],
   ['a conflict between its node and another\'s', { type: 'identity-conflict', conflictId: '1', kind: 'mismatch', nodeIds: ['mine', 'theirs'], reason: '', at }, null],

@@ -3,23 +3,33 @@
 // until someone decides who may see it, and anything not decided is denied.
 // An event is judged on its own subjects (the nodes, tenants and operation
 // entries it names), never on an operation it belongs to as a whole: one
-// operation may touch several tenants' nodes.
+// operation may touch several tenants' nodes. A node's event from before its
+// current allocation is not its tenant's (docs/security.md).
 import type { FleetEvent } from './fleet-events.ts';
 
 /** What the filter needs to know of the fleet now. */
 export interface EventLookups {
   /** The node's tenant; undefined when there is no such node. */
   nodeTenant(nodeId: string): Promise<string | null | undefined>;
+  /** When the node's current allocation began (allocationStart); null when none stands. */
+  allocatedSince(nodeId: string): Promise<Date | null>;
   /** The operation's entries: one per node, with the tenant it had when the operation was made, and its phase. */
   operationEntries(operationId: string): Promise<ReadonlyArray<{ nodeId: string; tenant: string | null; phase: string }>>;
 }
 
 /** The event as the tenant `tenantId` may see it (parts about others taken out), or null when it may not see it at all. */
 export async function eventForTenant(event: FleetEvent, tenantId: string, lookups: EventLookups): Promise<FleetEvent | null> {
-  /** Every node named must be the tenant's: one foreign node hides the event. */
+  /**
+   * Every node named must be the tenant's, and have been when the event happened: one foreign node hides the event,
+   * and so does one whose current allocation to the tenant began after it (the previous tenant's business).
+   */
   const ownNodes = async (nodeIds: readonly string[]) => {
     if (nodeIds.length === 0) return false;
-    for (const nodeId of nodeIds) if ((await lookups.nodeTenant(nodeId)) !== tenantId) return false;
+    for (const nodeId of nodeIds) {
+      if ((await lookups.nodeTenant(nodeId)) !== tenantId) return false;
+      const since = await lookups.allocatedSince(nodeId);
+      if (since === null || event.at < since) return false;
+    }
     return true;
   };
   const ifOwnNodes = async (...nodeIds: string[]) => ((await ownNodes(nodeIds)) ? event : null);

@@ -3,7 +3,7 @@ import { emptyInventory, type NodeIdentity } from '@metalfleet/domain';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { createBootstrapTokens, type BootstrapTokens } from './bootstrap-tokens.ts';
 import { FleetEvents, type FleetEvent } from '../events/fleet-events.ts';
-import { createRegistrar, maxOpenConflicts, type Register } from './registrar.ts';
+import { createRegistrar, defaultRegistrationRetryWindowMs, maxOpenConflicts, type Register } from './registrar.ts';
 import { secretMatches } from '../secrets/secrets.ts';
 
 function identity(partial: Partial<NodeIdentity>): NodeIdentity {
@@ -65,7 +65,7 @@ describe('registration', () => {
 
   it('never gives a known node\'s id or a credential to a machine without its credential: a wiped disk waits for approval', async () => {
     const first = await register(input(machine, token));
-    // The agent came online with its credential (mqtt-ingest.ts): the same token and identity again is a wiped disk, not a lost reply.
+    // The agent came online with its credential (node-credentials.ts): the same token and identity again is a wiped disk, not a lost reply.
     await store.settleTokenUses('node-1');
     const before = await store.getNode('node-1');
     await expect(register(input(machine, token))).rejects.toMatchObject({ code: 'pending-approval', message: expect.stringMatching(/waits for an operator's approval/) });
@@ -168,6 +168,18 @@ describe('registration', () => {
     expect(events.filter((e) => e.type === 'node-registered').map((e) => 'via' in e && e.via)).toEqual(['new', 'retry', 'credential']);
   });
 
+  it('answers a lost reply again only within the retry window after the use, a replay after it never', async () => {
+    const once = await tokens.create({ description: 'single use', ttlSeconds: 7200, maxUses: 1 });
+    const lost = await register(input(machine, once.token));
+    now = new Date(now.getTime() + defaultRegistrationRetryWindowMs - 1000);
+    const again = await register(input(machine, once.token));
+    expect(again).toMatchObject({ nodeId: lost.nodeId, returning: true });
+    // The window counts from the use, not from the last retry.
+    now = new Date(now.getTime() + 1000);
+    await expect(register(input(machine, once.token))).rejects.toMatchObject({ code: 'unauthenticated', message: expect.stringMatching(/no uses left/) });
+    expect(secretMatches(again.credential, (await store.credentialHash(lost.nodeId))!)).toBe(true);
+  });
+
   it('answers a lost reply again only to the same nonce: whoever knows the token and the machine\'s identifiers gets no credential', async () => {
     const once = await tokens.create({ description: 'single use', ttlSeconds: 600, maxUses: 1 });
     const lost = await register(input(machine, once.token));
@@ -242,7 +254,7 @@ describe('registration', () => {
   it('refuses a retry whose use was settled (the node came online) between its check and its write', async () => {
     const once = await tokens.create({ description: 'single use', ttlSeconds: 600, maxUses: 1 });
     const lost = await register(input(machine, once.token));
-    // The node comes online (mqtt-ingest settles its use) after the retry found its use, before the retry writes.
+    // The node comes online (node-credentials.ts settles its use) after the retry found its use, before the retry writes.
     const settling = new Proxy(store, {
       get: (target, key: keyof FleetStore) => (key === 'findApproval'
         ? async (...args: Parameters<FleetStore['findApproval']>) => {

@@ -13,6 +13,11 @@
 // registration, stored here only as a hash. The token may be shared (a rack's,
 // a tenant's, leaked) and serials and MACs are no secret: without the nonce,
 // whoever knew them could take the node's credential until it came online.
+// The retry closes as soon as the node shows its credential by any channel
+// (node-credentials.ts: MQTT CONNECT, a gRPC call), and in any case an hour
+// after the use (retryWindowMs): a captured registration (token, identity and
+// nonce) replayed after that is refused, never answered with a new credential
+// that would lock the real node out.
 //
 // The tries of one machine's registration run one after another, and a try
 // whose caller gave up (its deadline passed while it waited in a storm) writes
@@ -57,6 +62,13 @@ export type DiscoveredAdmission = 'operator' | 'bmc-enrollment' | 'open';
 /** A registration nonce, when sent: base64url of 32 random bytes is 43 characters; a short one is guessable, a long one is waste. */
 export const registrationNonceLength = { min: 32, max: 128 };
 
+/**
+ * How long after a token use the same registration (same nonce) is answered again, unless the node showed its
+ * credential before: long enough for a manager restart or a storm's backoff, short enough that a captured
+ * registration is useless soon after. (An install token expires sooner still.)
+ */
+export const defaultRegistrationRetryWindowMs = 3600_000;
+
 /** Open conflicts kept at most; beyond, new identities are refused without a record (each one still emits registration-refused). */
 export const maxOpenConflicts = 1000;
 
@@ -70,9 +82,12 @@ export interface RegistrarDeps {
   admitDiscovered: DiscoveredAdmission;
   newNodeId: () => string;
   now: () => Date;
+  /** Default: defaultRegistrationRetryWindowMs. */
+  retryWindowMs?: number;
 }
 
 export function createRegistrar(deps: RegistrarDeps) {
+  const retryWindowMs = deps.retryWindowMs ?? defaultRegistrationRetryWindowMs;
   const refuse = (code: 'unauthenticated' | 'invalid-argument', reason: string, peer: string): never => {
     deps.events.emit({ type: 'registration-refused', reason, peer, at: deps.now() });
     throw new DomainError(code, reason);
@@ -90,7 +105,8 @@ export function createRegistrar(deps: RegistrarDeps) {
   // other caller it is as if there were none, so the answer says nothing about the node.
   const retryOfUse = async (tokenId: string, key: string, nonce: string) => {
     const use = nonce === '' ? null : await deps.store.findTokenUse(tokenId, key);
-    const retryOf = use?.nonceHash && secretMatches(nonce, use.nonceHash) ? use.nodeId : null;
+    const fresh = use !== null && deps.now().getTime() - use.at.getTime() < retryWindowMs;
+    const retryOf = fresh && use.nonceHash && secretMatches(nonce, use.nonceHash) ? use.nodeId : null;
     return { retryOf, retryHash: retryOf === null ? null : await deps.store.credentialHash(retryOf) };
   };
   async function checkToken(token: string, key: string, nonce: string): Promise<CheckedToken> {

@@ -9,7 +9,7 @@ import type { ClaimAnswer } from '../controllers/command-outbox.ts';
 import type { Register } from '../services/registrar.ts';
 import { createRegistrationAdmission, defaultRegistrationAdmission, type RegistrationAdmission } from '../services/registration-admission.ts';
 import { recordReportedCabling } from '../services/reported-cabling.ts';
-import { secretMatches } from '../secrets/secrets.ts';
+import { createNodeCredentials, type NodeCredentials } from '../services/node-credentials.ts';
 
 export interface AgentServiceConfig {
   mqttHost: string;
@@ -30,12 +30,11 @@ function metadataValue(metadata: Metadata, key: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-/** The node a call comes from, proven by its credential, or an UNAUTHENTICATED error. */
-export async function authenticateNodeCall(store: FleetStore, metadata: Metadata): Promise<string> {
+/** The node a call comes from, proven by its credential (which settles its registration: node-credentials.ts), or an UNAUTHENTICATED error. */
+export async function authenticateNodeCall(credentials: NodeCredentials, metadata: Metadata): Promise<string> {
   const nodeId = metadataValue(metadata, nodeIdKey);
   const bearer = metadataValue(metadata, 'authorization').replace(/^Bearer\s+/i, '');
-  const hash = nodeId ? await store.credentialHash(nodeId) : null;
-  if (!hash || !bearer || !secretMatches(bearer, hash)) {
+  if (!nodeId || !bearer || !(await credentials.check(nodeId, bearer))) {
     throw new DomainError('unauthenticated', 'node credential missing or invalid; register again');
   }
   return nodeId;
@@ -54,12 +53,15 @@ export interface AgentServiceDeps {
   now?: () => Date;
   /** Bounds concurrent registrations (default: 64 at once, refused ones told to retry after 2 s). */
   admission?: RegistrationAdmission;
+  /** Checks a node's credential (default: against the store; the manager shares one with the broker). */
+  credentials?: NodeCredentials;
 }
 
 export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<typeof AgentService> {
   const { config } = deps;
   const now = deps.now ?? (() => new Date());
   const admission = deps.admission ?? createRegistrationAdmission(defaultRegistrationAdmission);
+  const credentials = deps.credentials ?? createNodeCredentials(deps.store);
   return {
     async register(request, context) {
       const nodeId = metadataValue(context.metadata, nodeIdKey);
@@ -90,7 +92,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
     },
 
     async updateInventory(request, context) {
-      const nodeId = await authenticateNodeCall(deps.store, context.metadata);
+      const nodeId = await authenticateNodeCall(credentials, context.metadata);
       const inventory = inventoryFromProto(request.inventory);
       // The same limits as at registration: the node's OS is the tenant's, and it may send anything.
       const invalid = inventoryProblem(inventory);
@@ -103,7 +105,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
     },
 
     async claimCommand(request, context) {
-      const nodeId = await authenticateNodeCall(deps.store, context.metadata);
+      const nodeId = await authenticateNodeCall(credentials, context.metadata);
       if (request.commandId === '') throw new DomainError('invalid-argument', 'claim without a command id');
       const invalid = textProblem('command id', request.commandId, registrationLimits.labelChars);
       if (invalid !== null) throw new DomainError('invalid-argument', invalid);

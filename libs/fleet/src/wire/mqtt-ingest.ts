@@ -40,10 +40,8 @@ export async function startMqttIngest(deps: IngestDeps): Promise<void> {
     if (!decoded.ok) return bad(parsed.nodeId, topic, decoded.error);
     const presence = presenceFromProto[decoded.message.presence] ?? 'unknown';
     if (presence === 'unknown') return bad(parsed.nodeId, topic, 'status without a presence');
+    // (Its token uses were settled when the broker accepted its credential: node-credentials.ts.)
     await deps.presence.statusReported(parsed.nodeId, presence, presence === 'online' ? 'agent online' : 'agent offline (last will or shutdown)');
-    // Online under its own credential (the broker checked it): the node has it, so the token use that registered it is
-    // final; the same token and identity again is no longer a lost reply answered again (registrar.ts).
-    if (presence === 'online') await deps.store.settleTokenUses(parsed.nodeId);
   });
 
   // The hot path (thousands of messages a second): synchronous unless presence changes.
