@@ -147,7 +147,7 @@ export function describeIdentityStore(name: string, factory: StoreFactory): void
       const store = await factory.open('tokensettlehash');
       const createdAt = new Date('2026-11-01T00:00:00Z');
       await store.createBootstrapToken({
-        id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
+        id: 'once', purpose: 'operator', nodeId: null, commandId: null, mac: null, issuedTo: null, description: 'single use', secretHash: 'hash-once', createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: 1, uses: 0,
       });
       await store.createNode(newNode('n1', { systemUuid: 'u-1' }), { tokenId: 'once', identityKey: 'key-1', nonceHash: 'nonce-1' });
       // A credential the node no longer has (a registration gave it another since): its new use stays open.
