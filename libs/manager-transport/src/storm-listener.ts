@@ -84,6 +84,9 @@ export function listenGrpcForStorm(server: GrpcServer, credentials: ServerCreden
   return listenForStorm(options, (socket) => injector.injectConnection(socket));
 }
 
+/** The key-log line of the TLS 1.3 server's application traffic secret: derived once its part of the handshake is sent. */
+const serverSecretLabel = Buffer.from('SERVER_TRAFFIC_SECRET_0 ');
+
 export interface GatedGrpcTlsOptions {
   keyPem: string;
   chainPem: string;
@@ -112,6 +115,14 @@ export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTl
       const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ['h2'], requestCert: false });
       const timer = setTimeout(() => secure.destroy(), tls.handshakeTimeoutMs ?? 10_000);
       timer.unref();
+      // The turn bounds the manager's work, not the client's: in TLS 1.3 the server's part (key agreement,
+      // signature, its Finished) is done when it derives its application secret, and the rest is waiting for the
+      // client's Finished. Held until then, the turns went to clients too slow to answer (a starved simulator, a
+      // slow network, a peer that stalls on purpose), and a storm crawled with the manager idle. TLS 1.2 keeps
+      // its turn until the handshake is done.
+      secure.on('keylog', (line: Buffer) => {
+        if (line.subarray(0, serverSecretLabel.length).equals(serverSecretLabel)) done();
+      });
       secure.once('secure', () => {
         clearTimeout(timer);
         done();
