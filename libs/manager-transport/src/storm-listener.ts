@@ -27,7 +27,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createSecureContext, TLSSocket } from 'node:tls';
 import { ServerCredentials, type Server as GrpcServer } from '@grpc/grpc-js';
 import { createConnectGate, type ConnectGate } from './connect-gate.ts';
-import { serverTlsOptions } from './tls-policy.ts';
+import { serverHandshakeSent, serverTlsOptions } from './tls-policy.ts';
 
 /** Accept queue of each listening socket with admission control (MQTT, gRPC over TLS): short, so that waiting connections are where admission control sees them (above). */
 export const gatedBacklog = 128;
@@ -84,9 +84,6 @@ export function listenGrpcForStorm(server: GrpcServer, credentials: ServerCreden
   return listenForStorm(options, (socket) => injector.injectConnection(socket));
 }
 
-/** The key-log line of the TLS 1.3 server's application traffic secret: derived once its part of the handshake is sent. */
-const serverSecretLabel = Buffer.from('SERVER_TRAFFIC_SECRET_0 ');
-
 export interface GatedGrpcTlsOptions {
   keyPem: string;
   chainPem: string;
@@ -121,7 +118,7 @@ export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTl
       // slow network, a peer that stalls on purpose), and a storm crawled with the manager idle. TLS 1.2 keeps
       // its turn until the handshake is done.
       secure.on('keylog', (line: Buffer) => {
-        if (line.subarray(0, serverSecretLabel.length).equals(serverSecretLabel)) done();
+        if (serverHandshakeSent(line)) done();
       });
       secure.once('secure', () => {
         clearTimeout(timer);
