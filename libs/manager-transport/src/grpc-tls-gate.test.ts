@@ -2,7 +2,8 @@
 // TLS (pinning, verification, the policy), a bounded number of handshakes run
 // at once, and a connection that waits too long for its turn is closed unread.
 import { mkdtempSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,4 +83,42 @@ describe('gRPC with gated TLS handshakes', () => {
     const caPem = await fetchPinnedCa('127.0.0.1', port, ca.fingerprint);
     expect(caPem).toContain('BEGIN CERTIFICATE');
   });
+
+  it('gives a handshake\'s turn back once the server\'s part is sent: clients slow to answer it do not hold the turns', async () => {
+    // Two clients whose hellos reach the manager but that never get its answer (a relay that swallows the
+    // server's bytes), as clients too slow to answer would: before, each kept its turn until its handshake timed out.
+    const relays = await Promise.all([0, 1].map(() => swallowingRelay()));
+    const slow = relays.map((relay) => tlsConnect({ port: relay.port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['h2'] }));
+    for (const s of slow) s.on('error', () => undefined);
+    await expect.poll(() => relays.every((r) => r.swallowed() > 0)).toBe(true);
+    await expect.poll(() => listener.gate.active()).toBe(0);
+    // A client that answers gets its handshake done at once.
+    const caPem = await fetchPinnedCa('127.0.0.1', port, ca.fingerprint);
+    expect(caPem).toContain('BEGIN CERTIFICATE');
+    expect(listener.gate.shed()).toBe(1);
+    for (const s of slow) s.destroy();
+    for (const r of relays) r.close();
+  });
 });
+
+/** A TCP relay to the listener that passes the client's bytes on and swallows the server's. */
+async function swallowingRelay(): Promise<{ port: number; swallowed: () => number; close: () => void }> {
+  let swallowed = 0;
+  const sockets: Socket[] = [];
+  const relay = createServer((client) => {
+    const upstream = connect({ port, host: '127.0.0.1' });
+    sockets.push(client, upstream);
+    for (const s of [client, upstream]) s.on('error', () => undefined);
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => (swallowed += chunk.length));
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (relay.address() as AddressInfo).port,
+    swallowed: () => swallowed,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      relay.close();
+    },
+  };
+}

@@ -1,7 +1,8 @@
 // The broker against hostile raw clients: packets that announce far more than
 // they should, and one address opening more connections than allowed.
 import { mkdtempSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -196,6 +197,49 @@ describe('connections not yet authenticated, all addresses together', realConnec
     await own.close();
   });
 });
+
+describe('connections being set up over TLS (admission control)', realConnections, () => {
+  it('gives a connection\'s turn back once the server\'s part of the handshake is sent: clients slow to answer it do not hold the turns', async () => {
+    const own = await createNodeBroker({ authenticateNode, maxPayloadBytes, maxConnectionsPerAddress: 0, maxConcurrentConnects: 2, maxConnectWaitMs: 60_000, connectTimeoutMs: 120_000 });
+    const ca = await ensureCertificateAuthority(join(mkdtempSync(join(tmpdir(), 'mf-broker-turns-')), 'pki'));
+    const cert = await issueServerCertificate(ca, ['127.0.0.1']);
+    const target = { port: (await own.listen(0, '127.0.0.1', { keyPem: cert.keyPem, chainPem: cert.chainPem })).port, ca: ca.certPem };
+    // Two clients whose hellos reach the broker but that never get its answer (a relay swallows the broker's
+    // bytes), as clients too slow to answer would: before, each kept its turn until its handshake timed out.
+    const relays = await Promise.all([0, 1].map(() => swallowingRelay(target.port)));
+    const slow = relays.map((relay) => tlsConnect({ port: relay.port, host: '127.0.0.1', rejectUnauthorized: false }));
+    for (const socket of slow) socket.on('error', () => undefined);
+    await expect.poll(() => relays.every((r) => r.swallowed() > 0), realConnections).toBe(true);
+    await expect.poll(() => own.admission().connecting, realConnections).toBe(0);
+    // A node that answers gets in at once.
+    expect(await nodeGetsIn(target)).toBe(true);
+    for (const socket of slow) socket.destroy();
+    for (const relay of relays) relay.close();
+    await own.close();
+  });
+});
+
+/** A TCP relay to `port` that passes the client's bytes on and swallows the server's. */
+async function swallowingRelay(port: number): Promise<{ port: number; swallowed: () => number; close: () => void }> {
+  let swallowed = 0;
+  const sockets: Socket[] = [];
+  const relay = createServer((client) => {
+    const upstream = connect({ port, host: '127.0.0.1' });
+    sockets.push(client, upstream);
+    for (const s of [client, upstream]) s.on('error', () => undefined);
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => (swallowed += chunk.length));
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (relay.address() as AddressInfo).port,
+    swallowed: () => swallowed,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      relay.close();
+    },
+  };
+}
 
 describe('MqttFrameScanner', () => {
   it.each([

@@ -14,7 +14,7 @@ import { createConnectGate } from './connect-gate.ts';
 import { createConnectionLimiter, createUnauthenticatedLimiter } from './connection-limits.ts';
 import { guardMqttFrames, type FrameGuard } from './mqtt-frame-guard.ts';
 import { gatedBacklog, listenForStorm, type StormListener } from './storm-listener.ts';
-import { serverTlsOptions } from './tls-policy.ts';
+import { serverHandshakeSent, serverTlsOptions } from './tls-policy.ts';
 import { createStoredBeforeAck } from './stored-before-ack.ts';
 
 export type BrokerEvent =
@@ -219,6 +219,17 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
         : null;
       // TLS errors of clients that never finish a handshake (or offer no suite of the policy) are theirs, not the broker's.
       tlsServer?.on('tlsClientError', () => undefined);
+      // Over TLS 1.3 a connection's turn ends once the server's part of the handshake is sent: the rest (the
+      // client's Finished, its CONNECT, the credential check) waits on the client or costs little, and turns held
+      // by clients too slow to answer left a storm crawling with the manager idle. Found by the peer's address.
+      const turns = new Map<string, () => void>();
+      tlsServer?.on('keylog', (line: Buffer, tlsSocket: Socket) => {
+        if (!serverHandshakeSent(line)) return;
+        const key = peer(tlsSocket);
+        const turn = turns.get(key);
+        turns.delete(key);
+        turn?.();
+      });
       const accept = (socket: Socket) => {
         const refuse = (reason: string) => {
           emit({ type: 'connection-refused', address: socket.remoteAddress ?? '', reason });
@@ -243,6 +254,13 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
           if (tlsServer) tlsServer.emit('connection', socket);
           else handle(socket, socket.remoteAddress ?? '');
         });
+        if (tlsServer) {
+          const mine = turn;
+          turns.set(key, mine);
+          socket.once('close', () => {
+            if (turns.get(key) === mine) turns.delete(key);
+          });
+        }
       };
       listener = await listenForStorm({ port, host, backlog: gatedBacklog }, accept);
       return listener.address;

@@ -27,7 +27,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createSecureContext, TLSSocket } from 'node:tls';
 import { ServerCredentials, type Server as GrpcServer } from '@grpc/grpc-js';
 import { createConnectGate, type ConnectGate } from './connect-gate.ts';
-import { serverTlsOptions } from './tls-policy.ts';
+import { serverHandshakeSent, serverTlsOptions } from './tls-policy.ts';
 
 /** Accept queue of each listening socket with admission control (MQTT, gRPC over TLS): short, so that waiting connections are where admission control sees them (above). */
 export const gatedBacklog = 128;
@@ -112,6 +112,14 @@ export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTl
       const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ['h2'], requestCert: false });
       const timer = setTimeout(() => secure.destroy(), tls.handshakeTimeoutMs ?? 10_000);
       timer.unref();
+      // The turn bounds the manager's work, not the client's: in TLS 1.3 the server's part (key agreement,
+      // signature, its Finished) is done when it derives its application secret, and the rest is waiting for the
+      // client's Finished. Held until then, the turns went to clients too slow to answer (a starved simulator, a
+      // slow network, a peer that stalls on purpose), and a storm crawled with the manager idle. TLS 1.2 keeps
+      // its turn until the handshake is done.
+      secure.on('keylog', (line: Buffer) => {
+        if (serverHandshakeSent(line)) done();
+      });
       secure.once('secure', () => {
         clearTimeout(timer);
         done();
