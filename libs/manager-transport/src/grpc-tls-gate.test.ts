@@ -2,7 +2,7 @@
 // TLS (pinning, verification, the policy), a bounded number of handshakes run
 // at once, and a connection that waits too long for its turn is closed unread.
 import { mkdtempSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { AgentService } from '@metalfleet/proto';
 import { addService, createClient, fetchPinnedCa, retryAfterMsOf } from '@metalfleet/transport';
 import { ensureCertificateAuthority, issueServerCertificate, type CertificateAuthority } from './pki.ts';
 import { listenGrpcTlsForStorm } from './storm-listener.ts';
+import { swallowingRelay } from './swallowing-relay.test-kit.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-grpc-gate-'));
 let ca: CertificateAuthority;
@@ -87,7 +88,7 @@ describe('gRPC with gated TLS handshakes', () => {
   it('gives a handshake\'s turn back once the server\'s part is sent: clients slow to answer it do not hold the turns', async () => {
     // Two clients whose hellos reach the manager but that never get its answer (a relay that swallows the
     // server's bytes), as clients too slow to answer would: before, each kept its turn until its handshake timed out.
-    const relays = await Promise.all([0, 1].map(() => swallowingRelay()));
+    const relays = await Promise.all([0, 1].map(() => swallowingRelay(port)));
     const slow = relays.map((relay) => tlsConnect({ port: relay.port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['h2'] }));
     for (const s of slow) s.on('error', () => undefined);
     await expect.poll(() => relays.every((r) => r.swallowed() > 0)).toBe(true);
@@ -100,25 +101,3 @@ describe('gRPC with gated TLS handshakes', () => {
     for (const r of relays) r.close();
   });
 });
-
-/** A TCP relay to the listener that passes the client's bytes on and swallows the server's. */
-async function swallowingRelay(): Promise<{ port: number; swallowed: () => number; close: () => void }> {
-  let swallowed = 0;
-  const sockets: Socket[] = [];
-  const relay = createServer((client) => {
-    const upstream = connect({ port, host: '127.0.0.1' });
-    sockets.push(client, upstream);
-    for (const s of [client, upstream]) s.on('error', () => undefined);
-    client.pipe(upstream);
-    upstream.on('data', (chunk: Buffer) => (swallowed += chunk.length));
-  });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (relay.address() as AddressInfo).port,
-    swallowed: () => swallowed,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      relay.close();
-    },
-  };
-}

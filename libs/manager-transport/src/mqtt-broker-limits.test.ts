@@ -1,7 +1,7 @@
 // The broker against hostile raw clients: packets that announce far more than
 // they should, and one address opening more connections than allowed.
 import { mkdtempSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { createNodeBroker, type BrokerEvent, type NodeBroker } from './mqtt-broker.ts';
 import { MqttFrameScanner, mqttFixedHeader } from './mqtt-frame-guard.ts';
 import { ensureCertificateAuthority, issueServerCertificate } from './pki.ts';
+import { swallowingRelay } from './swallowing-relay.test-kit.ts';
 
 const maxPayloadBytes = 64 * 1024;
 const perAddress = 5;
@@ -219,27 +220,6 @@ describe('connections being set up over TLS (admission control)', realConnection
   });
 });
 
-/** A TCP relay to `port` that passes the client's bytes on and swallows the server's. */
-async function swallowingRelay(port: number): Promise<{ port: number; swallowed: () => number; close: () => void }> {
-  let swallowed = 0;
-  const sockets: Socket[] = [];
-  const relay = createServer((client) => {
-    const upstream = connect({ port, host: '127.0.0.1' });
-    sockets.push(client, upstream);
-    for (const s of [client, upstream]) s.on('error', () => undefined);
-    client.pipe(upstream);
-    upstream.on('data', (chunk: Buffer) => (swallowed += chunk.length));
-  });
-  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (relay.address() as AddressInfo).port,
-    swallowed: () => swallowed,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      relay.close();
-    },
-  };
-}
 
 describe('MqttFrameScanner', () => {
   it.each([
