@@ -17,6 +17,7 @@
 import { installTokenGrant } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { BootstrapTokens } from './bootstrap-tokens.ts';
+import { createKeyedQueue } from './keyed-queue.ts';
 
 export interface BootTokenLimits {
   discoveryTtlSeconds: number;
@@ -30,16 +31,7 @@ export type BootTokenGrant = { ok: true; token: string } | { ok: false; reason: 
 export function createBootTokens(deps: { tokens: BootstrapTokens; store: FleetStore; now: () => Date; limits: BootTokenLimits }) {
   const { limits } = deps;
   // One fetch of a command at a time: two fetches at the same instant must not both find no token and both get one.
-  const fetching = new Map<string, Promise<unknown>>();
-  function oneAtATime<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const mine = (fetching.get(key) ?? Promise.resolve()).catch(() => undefined).then(work);
-    const tail = mine.catch(() => undefined);
-    fetching.set(key, tail);
-    void tail.then(() => {
-      if (fetching.get(key) === tail) fetching.delete(key);
-    });
-    return mine;
-  }
+  const oneAtATime = createKeyedQueue();
   return {
     async discovery(mac: string): Promise<BootTokenGrant> {
       const now = deps.now();

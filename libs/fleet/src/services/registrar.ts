@@ -29,6 +29,7 @@ import {
 } from '@metalfleet/domain';
 import type { FleetStore, TokenUse } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
+import { createKeyedQueue } from './keyed-queue.ts';
 import { recordReportedCabling } from './reported-cabling.ts';
 import { hashSecret, newSecret, secretMatches } from '../secrets/secrets.ts';
 
@@ -275,21 +276,6 @@ export function createRegistrar(deps: RegistrarDeps) {
     }
     return { nodeId, credential, returning };
   }
-}
-
-/** Runs the work given for one key one after another, in the order given; other keys' work runs alongside. */
-function createKeyedQueue() {
-  const tails = new Map<string, Promise<unknown>>();
-  return async function run<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const mine = (tails.get(key) ?? Promise.resolve()).catch(() => undefined).then(work);
-    const tail = mine.catch(() => undefined);
-    tails.set(key, tail);
-    try {
-      return await mine;
-    } finally {
-      if (tails.get(key) === tail) tails.delete(key);
-    }
-  };
 }
 
 export type Register = ReturnType<typeof createRegistrar>;
