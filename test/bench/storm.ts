@@ -166,6 +166,8 @@ async function scenario(nodes: number, serverCore: number | null): Promise<void>
 /** An agent process that dies mid-storm takes its nodes with it: say so at once, with its last words. */
 function reportExits(agents: Proc[]): void {
   agents.forEach((a, i) => a.child.once('exit', (code, signal) => {
+    // The bench's own kill at the end of a scenario is no finding.
+    if (signal === 'SIGKILL') return;
     console.log(`  agent process ${i} (pid ${a.child.pid}) exited: code ${code}, signal ${signal}; its last lines:`);
     for (const line of a.lines.slice(-10)) console.log(`    ${line.slice(0, 300)}`);
   }));
