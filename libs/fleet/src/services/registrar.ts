@@ -169,7 +169,13 @@ export function createRegistrar(deps: RegistrarDeps) {
     throw new DomainError('unauthenticated', `install token ${token.id} is not good from this address`);
   }
 
-  const oneMachineAtATime = createKeyedQueue();
+  // One try at work and one waiting per machine: each holds an admission slot, and serials and MACs are no
+  // secret, so a tenant sending one identity's registration many times at once would otherwise hold many slots
+  // while one is worked on. The agent sends one try at a time; a third at once is refused as busy.
+  const oneMachineAtATime = createKeyedQueue({
+    maxPerKey: 2,
+    busy: () => new DomainError('unavailable', 'another registration of this machine is in progress; retry later', { retryAfterMs: 2000 }),
+  });
 
   return async function register(input: RegistrationInput): Promise<RegistrationResult> {
     // Checked before anything is looked up or recorded: a megabyte serial must not reach a conflict record.
