@@ -191,7 +191,11 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
   // An accepted raw socket's slot among the unauthenticated, by peer: a TLS server hands on a new
   // socket object wrapping the raw one, with the same peer address and port.
   const unauthenticatedSlots = new Map<string, () => void>();
-  const peer = (conn: { remoteAddress?: string; remotePort?: number }) => `${conn.remoteAddress ?? ''}|${conn.remotePort ?? ''}`;
+  // A connection's key: its whole TCP 4-tuple. The peer's address and port alone are not unique: one client can
+  // hold two connections from one port to two of the manager's addresses (SO_REUSEADDR), and one would take the
+  // other's turn and slot (hostile review).
+  const peer = (conn: { remoteAddress?: string; remotePort?: number; localAddress?: string; localPort?: number }) =>
+    `${conn.remoteAddress ?? ''}|${conn.remotePort ?? ''}|${conn.localAddress ?? ''}|${conn.localPort ?? ''}`;
   const preAuthLimit = options.maxUnauthenticatedPacketBytes ?? defaultMaxUnauthenticatedPacketBytes;
   // Waiting connections are counted among the unauthenticated too: that cap bounds the queue.
   const gate = createConnectGate({

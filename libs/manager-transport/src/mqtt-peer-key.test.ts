@@ -1,4 +1,4 @@
-// Attack (hostile review, evening of 2026-11-27): the MQTT gate finds a connection's turn from the TLS keylog
+// Found by a hostile review (evening of 2026-11-27): the MQTT gate found a connection's turn from the TLS keylog
 // by the peer's address:port alone. A client can hold two connections from one address and port (SO_REUSEADDR
 // on both, each to another address of the manager: 127.0.0.1 and 127.0.0.2 here, two NICs in a rack). The
 // second one's entry replaces the first's in `turns` (and in unauthenticatedSlots): the first's keylog then
@@ -37,7 +37,7 @@ except Exception as e:
 sys.stdin.readline()
 `;
 
-describe('attack: MQTT turns keyed by peer address:port', realConnections, () => {
+describe('MQTT turns keyed by the whole connection, not the peer address:port', realConnections, () => {
   it('two connections from one address and port each get their turn, and both turns end once their handshakes are done', async () => {
     const own = await createNodeBroker({ authenticateNode: async () => false, maxPayloadBytes: 65536, maxConnectionsPerAddress: 0, maxConcurrentConnects: 1, maxConnectWaitMs: 60_000, connectTimeoutMs: 120_000 });
     const ca = await ensureCertificateAuthority(join(mkdtempSync(join(tmpdir(), 'mf-attack-peer-')), 'pki'));
