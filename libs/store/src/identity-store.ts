@@ -230,8 +230,12 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
     },
 
     async purgeBootTokens(now) {
-      // Their recorded uses go with them (ON DELETE CASCADE).
-      return db.run("DELETE FROM bootstrap_tokens WHERE purpose <> 'operator' AND expires_at <= ?", [now.getTime()]);
+      // Their recorded uses go with them (ON DELETE CASCADE). An install token of a reimage still rebooting or
+      // installing stays, expired or not: it is what tells the boot endpoint that the command's one token was
+      // handed out (and used), so purging it would let another address fetch a fresh one (hostile review).
+      return db.run(`DELETE FROM bootstrap_tokens WHERE purpose <> 'operator' AND expires_at <= ?
+        AND NOT (purpose = 'install' AND command_id IN (SELECT command_id FROM operation_nodes WHERE command_id IS NOT NULL AND phase IN ('rebooting', 'installing')))`,
+      [now.getTime()]);
     },
 
     async findTokenUse(tokenId, key) {
