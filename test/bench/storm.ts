@@ -37,8 +37,9 @@ const telemetryS = Number(process.env['BENCH_STORM_TELEMETRY_S'] ?? 15);
 const limitS = Number(process.env['BENCH_STORM_LIMIT_S'] ?? 300);
 const managerArgs = (process.env['BENCH_STORM_MANAGER_ARGS'] ?? '').split(' ').filter(Boolean);
 
+/** The manager's metrics; rejects when it does not answer in 5 s (a starved manager: the bench goes on and says so). */
 async function metrics(manager: ManagerProcess): Promise<string> {
-  return (await fetch(`${manager.http}/metrics`, { headers: manager.auth() })).text();
+  return (await fetch(`${manager.http}/metrics`, { headers: manager.auth(), signal: AbortSignal.timeout(5000) })).text();
 }
 
 function sum(text: string, pattern: RegExp): number {
@@ -89,13 +90,17 @@ async function watch(manager: ManagerProcess, t0: number, goal: { registered?: n
   let last: Progress = { registered: 0, connected: 0, refused: 0, grpcWaiting: 0, lagP99: 0, backlog: 0, established: 0 };
   let printed = 0;
   while (Date.now() - t0 < limitS * 1000) {
-    last = await progress(manager).catch(() => last);
+    let answered = true;
+    last = await progress(manager).catch(() => {
+      answered = false;
+      return last;
+    });
     const s = (Date.now() - t0) / 1000;
     if (registeredS === null && goal.registered !== undefined && last.registered >= goal.registered) registeredS = s;
     if (connectedS === null && last.connected >= goal.connected) connectedS = s;
     if (s - printed >= 10) {
       printed = s;
-      console.log(`    ${s.toFixed(0).padStart(4)} s: ${last.registered} registered, ${last.connected} on MQTT, ${last.refused} refused (admission), ${last.grpcWaiting} waiting for a gRPC handshake, event-loop lag p99 ${last.lagP99.toFixed(3)} s; MQTT port: ${last.backlog} in accept queues, ${last.established} TCP established`);
+      console.log(`    ${s.toFixed(0).padStart(4)} s: ${answered ? '' : '(metrics not answered in 5 s; last known:) '}${last.registered} registered, ${last.connected} on MQTT, ${last.refused} refused (admission), ${last.grpcWaiting} waiting for a gRPC handshake, event-loop lag p99 ${last.lagP99.toFixed(3)} s; MQTT port: ${last.backlog} in accept queues, ${last.established} TCP established`);
     }
     if (registeredS !== null && connectedS !== null) break;
     await new Promise((r) => setTimeout(r, 1000));

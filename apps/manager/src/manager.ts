@@ -221,7 +221,7 @@ async function startOnDataDir(
   let grpcGate: ConnectGate | null = null;
   const registrationAdmission = createRegistrationAdmission({ concurrent: config.maxConcurrentRegistrations, retryAfterMs: config.registrationRetryAfterS * 1000 });
   const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now }, clock,
-    { mqtt: () => broker.admission(), grpc: () => ({ connecting: grpcGate?.active() ?? 0, waiting: grpcGate?.waiting() ?? 0, shed: grpcGate?.shed() ?? 0 }), registrationsRefused: () => registrationAdmission.refused() });
+    { mqtt: () => broker.admission(), grpc: () => ({ connecting: grpcGate?.active() ?? 0, waiting: grpcGate?.waiting() ?? 0, shed: grpcGate?.shed() ?? 0 }), registrationsRefused: () => registrationAdmission.refused(), registrationsLimit: () => registrationAdmission.limit() });
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
   await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry, onIngested: (kind, lagMs) => {
     metrics.ingested.inc({ kind });

@@ -4,12 +4,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Metadata } from '@grpc/grpc-js';
 import { durationMs } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
-import { isDomainError, retryDelay, type BackoffPolicy } from '@metalfleet/domain';
+import { isDomainError, type BackoffPolicy } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
-import { identityToProto, inventoryToProto, retryAfterMsOf } from '@metalfleet/transport';
+import { identityToProto, inventoryToProto } from '@metalfleet/transport';
 import { readCredential, writeCredential } from './credential-file.ts';
 import { forgetRegistrationNonce, registrationNonce } from './registration-nonce.ts';
 import { openManagerConnection, type ManagerConnection } from './manager-connection.ts';
+import { afterFailedTry } from './registration-retry.ts';
 import { establishTrust } from './trust.ts';
 
 export interface Registration {
@@ -49,9 +50,18 @@ export function credentialMetadata(nodeId: string, credential: string): Metadata
   return metadata;
 }
 
+/**
+ * How long a registration try waits for its answer. Long, because in a storm the answer is late
+ * for want of CPU, not lost: the connection is up (a lost manager fails the try at once), and a
+ * try given up is asked again, so the manager does it twice. 15 s was too short on a starved host.
+ */
+export const registrationDeadlineMs = 60_000;
+
 /** Resolves with a registration and the connection it used, or rejects when aborted or the request itself is invalid. */
 export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ registration: Registration; connection: ManagerConnection }> {
   let connection: ManagerConnection | null = null;
+  // Tries in a row that the manager did not answer before their deadline.
+  let unanswered = 0;
   for (let attempt = 0; ; attempt += 1) {
     deps.signal.throwIfAborted();
     try {
@@ -71,7 +81,7 @@ export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ regis
       const nonce = token === '' ? '' : registrationNonce(deps.stateDir, token);
       const reply = await connection.client.register(
         { identity: identityToProto(identity), inventory: inventoryToProto(inventory), bootstrapToken: token, agentVersion: deps.version, registrationNonce: nonce },
-        { deadlineMs: 15_000, ...(saved ? { metadata: credentialMetadata(saved.nodeId, saved.credential) } : {}) },
+        { deadlineMs: registrationDeadlineMs, ...(saved ? { metadata: credentialMetadata(saved.nodeId, saved.credential) } : {}) },
       );
       writeCredential(deps.stateDir, { nodeId: reply.nodeId, credential: reply.nodeCredential });
       forgetRegistrationNonce(deps.stateDir);
@@ -92,14 +102,13 @@ export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ regis
       };
     } catch (error) {
       if (isDomainError(error) && error.code === 'invalid-argument') throw error;
-      // A busy manager that shed the call says when to come back; the connection to it is fine.
-      const retryAfterMs = retryAfterMsOf(error);
-      if (connection && isDomainError(error) && error.code === 'unavailable' && retryAfterMs === null) {
-        // The manager may have a new certificate or address: build the connection again next time.
+      const next = afterFailedTry(error, { attempt, unanswered }, deps.backoff, (deps.random ?? Math.random)());
+      unanswered = next.unanswered;
+      if (connection && next.reconnect) {
         connection.close();
         connection = null;
       }
-      const delay = retryDelay(attempt, deps.backoff, (deps.random ?? Math.random)(), retryAfterMs);
+      const { delayMs: delay, retryAfterMs } = next;
       const code = isDomainError(error) ? error.code : 'error';
       // Waiting for an operator is not a failure of this machine: say so, and keep asking (the token is not spent meanwhile).
       const why = code === 'pending-approval' ? 'registration waits for an operator to approve this machine (metalfleet conflicts approve); asking again'

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { retryDelay } from './backoff.ts';
 
-describe('retryDelay (full jitter, retry-after honoured, capped)', () => {
+describe('retryDelay (full jitter, retry-after honoured)', () => {
   const policy = { initialMs: 1000, maxMs: 30_000 };
 
   it.each([
@@ -22,8 +22,10 @@ describe('retryDelay (full jitter, retry-after honoured, capped)', () => {
     [0, 0, 5000, 5000], [0, 0.999, 5000, 9995], [0, 0.5, 2000, 3000],
     // the growing backoff still wins when it is longer than the hint
     [5, 0.9, 1000, 27_000],
-    // a hint beyond the cap is held to the cap
-    [0, 0, 3_600_000, 30_000], [0, 0.7, 3_600_000, 30_000],
+    // a hint beyond the agent's own cap is followed (a busy manager spreads a storm over minutes), jittered by at most the cap
+    [0, 0, 120_000, 120_000], [0, 0.5, 120_000, 135_000],
+    // a hint beyond ten minutes is held to ten minutes
+    [0, 0, 3_600_000, 600_000], [0, 0.7, 3_600_000, 621_000],
   ])('attempt %i, random %f, retry-after %i ms: waits %i ms', (attempt, random, retryAfter, expected) => {
     expect(retryDelay(attempt, policy, random, retryAfter)).toBe(expected);
   });

@@ -21,6 +21,8 @@ export interface CallContext {
   method: string;
   /** Aborted once the caller has given up (its deadline passed, it cancelled or hung up): its answer would reach no one. */
   signal: AbortSignal;
+  /** When the caller gives up (ms since the epoch, as it reached this server; Infinity: it set no deadline). */
+  deadlineMs: number;
 }
 
 export type UnaryHandler<M extends MethodShape> = (
@@ -67,7 +69,7 @@ function assertUnary(service: DescService): void {
 }
 
 /** Aborted when the caller of `call` gives up: it cancelled or hung up, or the deadline it sent passed. */
-function callerSignal(call: ServerUnaryCall<unknown, unknown>): { signal: AbortSignal; done: () => void } {
+function callerSignal(call: ServerUnaryCall<unknown, unknown>): { signal: AbortSignal; deadlineMs: number; done: () => void } {
   const controller = new AbortController();
   const giveUp = () => controller.abort(new DomainError('unavailable', 'the caller gave up on this call (its deadline passed, or it hung up)'));
   call.once('cancelled', giveUp);
@@ -77,6 +79,7 @@ function callerSignal(call: ServerUnaryCall<unknown, unknown>): { signal: AbortS
   timer?.unref();
   return {
     signal: controller.signal,
+    deadlineMs,
     done: () => {
       if (timer) clearTimeout(timer);
       call.removeListener('cancelled', giveUp);
@@ -113,7 +116,7 @@ export function addService<S extends DescService>(server: Server, service: S, ha
         return;
       }
       const caller = callerSignal(call);
-      const context: CallContext = { metadata: call.metadata, peer: call.getPeer(), method: path, signal: caller.signal };
+      const context: CallContext = { metadata: call.metadata, peer: call.getPeer(), method: path, signal: caller.signal, deadlineMs: caller.deadlineMs };
       // The handler and the building of its reply run inside one promise, so
       // anything that throws (a handler that throws before its first await, a
       // reply create() cannot read) is answered with a status, never left

@@ -31,6 +31,8 @@ export interface AdmissionView {
   /** gRPC TLS handshakes (none without TLS). */
   grpc: () => { connecting: number; waiting: number; shed: number };
   registrationsRefused: () => number;
+  /** Registrations allowed at once now (it follows the measured throughput). */
+  registrationsLimit: () => number;
 }
 
 /** The admission gate of one port: connections being set up or waiting (`<port>_connections_setting_up{stage}`), and those it shed. */
@@ -155,6 +157,12 @@ export function createManagerMetrics(
       name: 'metalfleet_registrations_refused_total', help: 'Registrations refused as busy (too many at once), the agent told to retry later', registers: [registry],
       collect() {
         this.set(admission.registrationsRefused());
+      },
+    });
+    new Gauge({
+      name: 'metalfleet_registrations_concurrent_limit', help: 'Registrations allowed at once now: the measured throughput times the target time (3 s), within --max-concurrent-registrations', registers: [registry],
+      collect() {
+        this.set(admission.registrationsLimit());
       },
     });
   }

@@ -1,15 +1,35 @@
-// Admission control for registrations: at most `concurrent` are processed at
-// once (each checks a token, writes a node and its inventory); beyond that a
-// registration is refused at once as `unavailable` with a retry-after hint
-// (gRPC UNAVAILABLE, trailing metadata retry-after-ms) instead of queueing
-// behind the others until the agent's deadline passes and it asks again.
+// Admission control for registrations, sized by what the manager finishes in time.
+//
+// An agent gives its registration 15 s. A fixed number at once (64) did not
+// keep under that on a starved host: with everything on one core, 64 at once
+// took 13 s and more each, the agents' deadlines passed before the answers
+// came, every agent asked again, and none of 10,000 registered in 120 s while
+// the manager wrote nodes that no agent heard of. So:
+//  - at most `limit` run at once, where the limit follows Little's law: the
+//    measured throughput times the target time (default 3 s), between
+//    `minConcurrent` and `concurrent`. It rises when registrations are quick
+//    and falls when they are slow;
+//  - beyond it a registration is refused at once (`unavailable`) with a
+//    retry-after that places its agent in a virtual line: each refusal takes
+//    the next free slot at the measured throughput, so refused agents come
+//    back about as fast as the manager registers, not all together. Agents
+//    add jitter and may come back early; they are refused again, with a slot
+//    further on.
 import { DomainError } from '@metalfleet/domain';
 
 export interface RegistrationAdmissionOptions {
-  /** Registrations processed at once (0: no limit). */
+  /** Most registrations processed at once (0: no limit, and no refusals). */
   concurrent: number;
-  /** What a refused agent is told to wait before it asks again (it adds jitter). */
+  /** The shortest retry-after hint (the line adds to it). */
   retryAfterMs: number;
+  /** How long a registration should take, queueing included (default 3 s: well inside the agents' 15 s). */
+  targetMs?: number;
+  /** Fewest registrations at once, however slow they are (default 4). */
+  minConcurrent?: number;
+  /** Longest retry-after hint (default 10 min). */
+  maxRetryAfterMs?: number;
+  /** Monotonic milliseconds (default performance.now). */
+  now?: () => number;
 }
 
 export interface RegistrationAdmission {
@@ -18,27 +38,73 @@ export interface RegistrationAdmission {
   /** Registrations refused so far. */
   refused(): number;
   active(): number;
+  /** Registrations allowed at once now. */
+  limit(): number;
 }
 
 export const defaultRegistrationAdmission: RegistrationAdmissionOptions = { concurrent: 64, retryAfterMs: 2000 };
 
+/** Throughput is measured over windows of this length. */
+const windowMs = 1000;
+
 export function createRegistrationAdmission(options: RegistrationAdmissionOptions): RegistrationAdmission {
+  const now = options.now ?? (() => performance.now());
+  const targetMs = options.targetMs ?? 3000;
+  const minConcurrent = Math.min(options.minConcurrent ?? 4, options.concurrent);
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? 600_000;
   let active = 0;
   let refused = 0;
+  let limit = Math.max(minConcurrent, Math.min(options.concurrent, 16));
+  /** Registrations finished per second (null until first measured). */
+  let rate: number | null = null;
+  let windowStart = now();
+  let windowDone = 0;
+  /** Whether the limit was reached in this window: only then does the throughput say what the manager can do. */
+  let windowFull = false;
+  /** When the last refused agent was told to come back. */
+  let lineEnd = now();
+
+  const measure = (at: number) => {
+    const elapsed = at - windowStart;
+    if (elapsed < windowMs) return;
+    const measured = (windowDone * 1000) / elapsed;
+    // A window that never filled measures the demand, not the manager: it may raise the estimate, never lower it.
+    rate = rate === null ? measured : windowFull ? (rate + measured) / 2 : Math.max(rate, measured);
+    limit = Math.round(Math.max(minConcurrent, Math.min(options.concurrent, (rate * targetMs) / 1000)));
+    windowStart = at;
+    windowDone = 0;
+    windowFull = active >= limit;
+  };
+
+  const refuse = (at: number): DomainError => {
+    refused += 1;
+    // One slot per refused agent at the measured throughput (until measured: the limit each second).
+    const slotMs = 1000 / Math.max(rate ?? limit, minConcurrent / (targetMs / 1000));
+    lineEnd = Math.min(at + maxRetryAfterMs, Math.max(at + options.retryAfterMs, lineEnd + slotMs));
+    const retryAfterMs = Math.round(lineEnd - at);
+    return new DomainError('unavailable', `the manager is busy with ${active} other registrations; retry after ${retryAfterMs} ms`, { retryAfterMs });
+  };
+
   return {
     async run(work) {
-      if (options.concurrent > 0 && active >= options.concurrent) {
-        refused += 1;
-        throw new DomainError('unavailable', `the manager is busy with ${active} other registrations; retry after ${options.retryAfterMs} ms`, { retryAfterMs: options.retryAfterMs });
+      const at = now();
+      measure(at);
+      if (options.concurrent > 0 && active >= limit) {
+        windowFull = true;
+        throw refuse(at);
       }
       active += 1;
+      if (active >= limit) windowFull = true;
       try {
         return await work();
       } finally {
         active -= 1;
+        windowDone += 1;
+        measure(now());
       }
     },
     refused: () => refused,
     active: () => active,
+    limit: () => limit,
   };
 }

@@ -17,13 +17,13 @@ describe('UpdateInventory', () => {
     const handlers = agentServiceHandlers({ register, store, claimCommand: async () => ({ verdict: 'unknown', reason: '' }), config: { mqttHost: '', mqttPort: 1, mqttTls: false, telemetryIntervalMs: 1, heartbeatIntervalMs: 1, inventoryIntervalMs: 1, healthIntervalMs: 1, healthDigestIntervalMs: 1 } });
     const reply = await handlers.register(create(RegisterRequestSchema, {
       identity: { systemUuid: 'uuid-1' }, bootstrapToken: token, inventory: { system: { hostname: 'before' } },
-    }), { metadata: new Metadata(), peer: 'test', method: 'Register', signal: new AbortController().signal });
+    }), { metadata: new Metadata(), peer: 'test', method: 'Register', signal: new AbortController().signal, deadlineMs: Number.POSITIVE_INFINITY });
 
     const call = (nodeId: string, credential: string) => {
       const metadata = new Metadata();
       metadata.set('x-metalfleet-node-id', nodeId);
       metadata.set('authorization', `Bearer ${credential}`);
-      return handlers.updateInventory(create(UpdateInventoryRequestSchema, { inventory: { system: { hostname: 'after' } } }), { metadata, peer: 'test', method: 'UpdateInventory', signal: new AbortController().signal });
+      return handlers.updateInventory(create(UpdateInventoryRequestSchema, { inventory: { system: { hostname: 'after' } } }), { metadata, peer: 'test', method: 'UpdateInventory', signal: new AbortController().signal, deadlineMs: Number.POSITIVE_INFINITY });
     };
     await expect(call('n1', 'stolen-or-guessed')).rejects.toMatchObject({ code: 'unauthenticated' });
     await expect(call('n2', reply.nodeCredential ?? '')).rejects.toMatchObject({ code: 'unauthenticated' });
@@ -34,7 +34,7 @@ describe('UpdateInventory', () => {
     metadata.set('x-metalfleet-node-id', 'n1');
     metadata.set('authorization', `Bearer ${reply.nodeCredential ?? ''}`);
     const huge = create(UpdateInventoryRequestSchema, { inventory: { system: { hostname: 'h'.repeat(100_000) } } });
-    await expect(handlers.updateInventory(huge, { metadata, peer: 'test', method: 'UpdateInventory', signal: new AbortController().signal })).rejects.toMatchObject({ code: 'invalid-argument', message: expect.stringMatching(/hostname is 100000 characters long/) });
+    await expect(handlers.updateInventory(huge, { metadata, peer: 'test', method: 'UpdateInventory', signal: new AbortController().signal, deadlineMs: Number.POSITIVE_INFINITY })).rejects.toMatchObject({ code: 'invalid-argument', message: expect.stringMatching(/hostname is 100000 characters long/) });
     expect((await store.getNode('n1'))?.hostname).toBe('after');
   });
 });
@@ -49,7 +49,7 @@ describe('cabling reported by agents', () => {
     const register = createRegistrar({ store, events: new FleetEvents(), tokens, admitDiscovered: 'operator', newNodeId: () => 'n1', now: () => new Date() });
     const handlers = agentServiceHandlers({ register, store, claimCommand: async () => ({ verdict: 'unknown', reason: '' }), config: { mqttHost: '', mqttPort: 1, mqttTls: false, telemetryIntervalMs: 1, heartbeatIntervalMs: 1, inventoryIntervalMs: 1, healthIntervalMs: 1, healthDigestIntervalMs: 1 } });
     const identity = { systemUuid: 'uuid-1', macs: ['aa:00:00:00:00:0b'] };
-    const reply = await handlers.register(create(RegisterRequestSchema, { identity, bootstrapToken: token, inventory: { nics: nics('p1') } }), { metadata: new Metadata(), peer: 'test', method: 'Register', signal: new AbortController().signal });
+    const reply = await handlers.register(create(RegisterRequestSchema, { identity, bootstrapToken: token, inventory: { nics: nics('p1') } }), { metadata: new Metadata(), peer: 'test', method: 'Register', signal: new AbortController().signal, deadlineMs: Number.POSITIVE_INFINITY });
     const asNode = () => {
       const metadata = new Metadata();
       metadata.set('x-metalfleet-node-id', reply.nodeId ?? '');
@@ -59,10 +59,10 @@ describe('cabling reported by agents', () => {
     const heard = async () => (await store.portLinks()).learned.map((l) => [l.port, l.source, l.trusted]);
     expect(await heard()).toEqual([['p1', 'lldp-manager-image', true]]);
 
-    await handlers.updateInventory(create(UpdateInventoryRequestSchema, { inventory: { nics: nics('p2') } }), { metadata: asNode(), peer: 'test', method: 'UpdateInventory', signal: new AbortController().signal });
+    await handlers.updateInventory(create(UpdateInventoryRequestSchema, { inventory: { nics: nics('p2') } }), { metadata: asNode(), peer: 'test', method: 'UpdateInventory', signal: new AbortController().signal, deadlineMs: Number.POSITIVE_INFINITY });
     expect(await heard()).toEqual([['p1', 'lldp-manager-image', true], ['p2', 'lldp-node-os', false]]);
 
-    const again = await handlers.register(create(RegisterRequestSchema, { identity, inventory: { nics: nics('p3') } }), { metadata: asNode(), peer: 'test', method: 'Register', signal: new AbortController().signal });
+    const again = await handlers.register(create(RegisterRequestSchema, { identity, inventory: { nics: nics('p3') } }), { metadata: asNode(), peer: 'test', method: 'Register', signal: new AbortController().signal, deadlineMs: Number.POSITIVE_INFINITY });
     expect(again.returning).toBe(true);
     expect(await heard()).toEqual([['p1', 'lldp-manager-image', true], ['p3', 'lldp-node-os', false]]);
   });
