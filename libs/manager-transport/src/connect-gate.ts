@@ -21,8 +21,11 @@ export interface ConnectGateOptions {
   /** Longest wait for a turn; then the connection is closed unread. */
   maxWaitMs: number;
   /** A connection closed by the gate (before any TLS work). */
-  onShed?: (socket: Socket, reason: 'queue-full' | 'waited-too-long') => void;
+  onShed?: (socket: Socket, reason: ShedReason) => void;
 }
+
+/** Why the gate closed a connection: its queue was full, it waited too long, or its first message (a TLS hello, a CONNECT) did not come whole in time or was none. */
+export type ShedReason = 'queue-full' | 'waited-too-long' | 'no-first-message';
 
 export interface ConnectGate {
   /**
@@ -37,6 +40,8 @@ export interface ConnectGate {
   waiting(): number;
   /** Connections closed by the gate so far. */
   shed(): number;
+  /** Closes a connection that never queued (its first message did not come): counted among the shed. */
+  refuse(socket: Socket, reason: ShedReason): void;
 }
 
 interface Waiter {
@@ -54,7 +59,7 @@ export function createConnectGate(options: ConnectGateOptions): ConnectGate {
   let head = 0;
   let queued = 0;
 
-  const refuse = (socket: Socket, reason: 'queue-full' | 'waited-too-long') => {
+  const refuse = (socket: Socket, reason: ShedReason) => {
     shed += 1;
     options.onShed?.(socket, reason);
     socket.destroy();
@@ -116,5 +121,6 @@ export function createConnectGate(options: ConnectGateOptions): ConnectGate {
     active: () => active,
     waiting: () => queued,
     shed: () => shed,
+    refuse,
   };
 }

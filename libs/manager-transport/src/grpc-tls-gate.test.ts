@@ -64,10 +64,15 @@ describe('gRPC with gated TLS handshakes', () => {
   });
 
   it('holds handshakes beyond the limit back, and closes unread one that waited too long, freeing nothing it never took', async () => {
-    // Two silent connections take both handshake slots (a client that never sends its hello).
-    const silent = [await dial(), await dial()];
+    // Two TLS 1.2 clients take both handshake slots: their hellos reach the manager, its answer never reaches
+    // them (a relay swallows it), and over TLS 1.2 a turn lasts until the handshake is done.
+    const relays = await Promise.all([0, 1].map(() => swallowingRelay(port)));
+    const holding = relays.map((relay) => tlsConnect({ port: relay.port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['h2'], maxVersion: 'TLSv1.2' }));
+    for (const s of holding) s.on('error', () => undefined);
     await expect.poll(() => listener.gate.active()).toBe(2);
+    // A third sends a whole hello record and waits its turn.
     const third = await dial();
+    third.write(Buffer.concat([Buffer.from([22, 3, 1, 0, 4]), Buffer.alloc(4)]));
     const closed = new Promise<number>((resolve) => {
       let received = 0;
       third.on('data', (chunk: Buffer) => (received += chunk.length));
@@ -78,7 +83,8 @@ describe('gRPC with gated TLS handshakes', () => {
     // Closed after its wait with not a byte of TLS sent back.
     expect(await closed).toBe(0);
     expect(listener.gate.shed()).toBe(1);
-    for (const s of silent) s.destroy();
+    for (const s of holding) s.destroy();
+    for (const r of relays) r.close();
     await expect.poll(() => listener.gate.active()).toBe(0);
     // And the listener still serves.
     const caPem = await fetchPinnedCa('127.0.0.1', port, ca.fingerprint);
@@ -99,5 +105,32 @@ describe('gRPC with gated TLS handshakes', () => {
     expect(listener.gate.shed()).toBe(1);
     for (const s of slow) s.destroy();
     for (const r of relays) r.close();
+  });
+
+  it('gives no turn to a peer that sends nothing or half a hello, closes it after the wait, and closes one that sends no TLS at once', async () => {
+    const shedBefore = listener.gate.shed();
+    // Silent peers and a half hello (its record header says 512 bytes; 10 came): before, each took a turn
+    // for the 10 s handshake timeout, so a few such peers from anywhere kept every node waiting.
+    const silent = [await dial(), await dial(), await dial()];
+    const half = await dial();
+    half.write(Buffer.concat([Buffer.from([22, 3, 1, 2, 0]), Buffer.alloc(5)]));
+    const closes = [...silent, half].map((s) => new Promise<void>((resolve) => {
+      s.on('error', () => undefined);
+      s.once('close', () => resolve());
+    }));
+    // A real client is served, the silent ones notwithstanding.
+    const caPem = await fetchPinnedCa('127.0.0.1', port, ca.fingerprint);
+    expect(caPem).toContain('BEGIN CERTIFICATE');
+    // They are closed after the 500 ms wait for a turn (holding turns, they were closed by the 10 s handshake timeout).
+    await Promise.all(closes);
+    expect(listener.gate.active()).toBe(0);
+    expect(listener.gate.shed() - shedBefore).toBe(4);
+    // Not TLS at all: closed without waiting.
+    const plain = await dial();
+    const plainClosed = new Promise<void>((resolve) => plain.once('close', () => resolve()));
+    plain.on('error', () => undefined);
+    plain.write('GET / HTTP/1.1\r\n\r\n');
+    await plainClosed;
+    expect(listener.gate.shed() - shedBefore).toBe(5);
   });
 });

@@ -221,6 +221,34 @@ describe('connections being set up over TLS (admission control)', realConnection
 });
 
 
+describe('connections that send nothing (admission control)', realConnections, () => {
+  it.each(['plain TCP', 'TLS'])('over %s: take no turn until their first message (a CONNECT, a TLS hello) has come whole, and are closed after the wait', async (transport) => {
+    const own = await createNodeBroker({ authenticateNode, maxPayloadBytes, maxConnectionsPerAddress: 0, maxConcurrentConnects: 1, maxConnectWaitMs: 2000, connectTimeoutMs: 120_000 });
+    let target: Target;
+    if (transport === 'TLS') {
+      const ca = await ensureCertificateAuthority(join(mkdtempSync(join(tmpdir(), 'mf-broker-silent-')), 'pki'));
+      const cert = await issueServerCertificate(ca, ['127.0.0.1']);
+      target = { port: (await own.listen(0, '127.0.0.1', { keyPem: cert.keyPem, chainPem: cert.chainPem })).port, ca: ca.certPem };
+    } else {
+      target = { port: (await own.listen(0, '127.0.0.1')).port };
+    }
+    // Silent peers and a half first message: before, the first to be accepted held the only turn
+    // (for the whole CONNECT timeout over plain TCP, the handshake timeout over TLS) and every node waited.
+    const silent = [await dial(target.port), await dial(target.port), await dial(target.port)];
+    silent[2]?.write(Buffer.from(transport === 'TLS' ? [22, 3, 1, 2, 0, 1, 2] : [0x10, 100, 0, 4]));
+    const closed = silent.map((socket) => {
+      socket.on('error', () => undefined);
+      return new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    });
+    const node = await connectNode(target);
+    expect(node?.connected).toBe(true);
+    // Closed after the 2 s wait for a first message (holding the turn: after the CONNECT or handshake timeout).
+    await Promise.all(closed);
+    node?.end(true);
+    await own.close();
+  });
+});
+
 describe('MqttFrameScanner', () => {
   it.each([
     ['a small packet whole', [Buffer.from([0x30, 3, 1, 2, 3])], null],

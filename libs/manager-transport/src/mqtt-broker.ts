@@ -10,7 +10,8 @@ import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { isValidNodeId, mayPublish, maySubscribe } from '@metalfleet/transport';
-import { createConnectGate } from './connect-gate.ts';
+import { createConnectGate, type ShedReason } from './connect-gate.ts';
+import { awaitFirstMessage, mqttConnectPacket, tlsHelloRecord } from './first-message.ts';
 import { createConnectionLimiter, createUnauthenticatedLimiter } from './connection-limits.ts';
 import { guardMqttFrames, type FrameGuard } from './mqtt-frame-guard.ts';
 import { gatedBacklog, listenForStorm, type StormListener } from './storm-listener.ts';
@@ -25,7 +26,7 @@ export type BrokerEvent =
   | { type: 'packet-too-large'; clientId: string; address: string; announced: number; limit: number; authenticated: boolean }
   | { type: 'connection-refused'; address: string; reason: string }
   /** Closed unread by admission control (too many connections being set up): counted, not worth a log line each. */
-  | { type: 'connection-shed'; address: string; reason: 'queue-full' | 'waited-too-long' }
+  | { type: 'connection-shed'; address: string; reason: ShedReason }
   /** A message to a node that mayForward refused (a withdrawn command): not sent, and gone from the node's session. */
   | { type: 'forward-withheld'; nodeId: string; topic: string };
 
@@ -197,6 +198,7 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
   const peer = (conn: { remoteAddress?: string; remotePort?: number; localAddress?: string; localPort?: number }) =>
     `${conn.remoteAddress ?? ''}|${conn.remotePort ?? ''}|${conn.localAddress ?? ''}|${conn.localPort ?? ''}`;
   const preAuthLimit = options.maxUnauthenticatedPacketBytes ?? defaultMaxUnauthenticatedPacketBytes;
+  const firstMessageWaitMs = options.maxConnectWaitMs ?? defaultMaxConnectWaitMs;
   // Waiting connections are counted among the unauthenticated too: that cap bounds the queue.
   const gate = createConnectGate({
     concurrent: options.maxConcurrentConnects ?? defaultMaxConcurrentConnects,
@@ -253,18 +255,22 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
         socket.once('close', () => {
           if (unauthenticatedSlots.get(key) === authenticated) unauthenticatedSlots.delete(key);
         });
-        turn = gate.enter(socket, () => {
-          // A TLS server takes over sockets accepted elsewhere through its 'connection' event.
-          if (tlsServer) tlsServer.emit('connection', socket);
-          else handle(socket, socket.remoteAddress ?? '');
-        });
-        if (tlsServer) {
-          const mine = turn;
-          turns.set(key, mine);
-          socket.once('close', () => {
-            if (turns.get(key) === mine) turns.delete(key);
+        const enterGate = () => {
+          turn = gate.enter(socket, () => {
+            // A TLS server takes over sockets accepted elsewhere through its 'connection' event.
+            if (tlsServer) tlsServer.emit('connection', socket);
+            else handle(socket, socket.remoteAddress ?? '');
           });
-        }
+          if (tlsServer) {
+            const mine = turn;
+            turns.set(key, mine);
+            socket.once('close', () => {
+              if (turns.get(key) === mine) turns.delete(key);
+            });
+          }
+        };
+        // No turn until the client's hello (or plain CONNECT) has come whole (first-message.ts).
+        awaitFirstMessage(socket, tlsServer ? tlsHelloRecord : mqttConnectPacket(preAuthLimit), firstMessageWaitMs, enterGate, () => gate.refuse(socket, 'no-first-message'));
       };
       listener = await listenForStorm({ port, host, backlog: gatedBacklog }, accept);
       return listener.address;

@@ -15,31 +15,49 @@ import { ensureCertificateAuthority, issueServerCertificate } from './pki.ts';
 
 const realConnections = { timeout: 60_000 };
 
-// Two TCP connections from 127.0.0.1:<one port>, to 127.0.0.1 and 127.0.0.2; steps on stdin, progress on stdout.
+// Two TCP connections from 127.0.0.1:<one port>, to 127.0.0.1 and 127.0.0.2, over TLS 1.2 (a turn then lasts
+// until the CONNECT is authenticated); steps on stdin, progress on stdout.
 const client = String.raw`
 import socket, ssl, sys
 port = int(sys.argv[1])
 def dial(dst, local_port):
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(('127.0.0.1', local_port)); s.connect((dst, port)); return s
-a = dial('127.0.0.1', 0); local = a.getsockname()[1]
-print('A', local, flush=True); sys.stdin.readline()
-b = dial('127.0.0.2', local)
-print('B', b.getsockname()[1], flush=True); sys.stdin.readline()
+def field(text):
+    b = text.encode(); return len(b).to_bytes(2, 'big') + b
+def connect_packet(node, secret):
+    rest = field('MQTT') + bytes([4, 0xC2]) + (60).to_bytes(2, 'big') + field(node) + field(node) + field(secret)
+    return bytes([0x10, len(rest)]) + rest
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-sa = ctx.wrap_socket(a, server_hostname='127.0.0.1')
-print('A secure', flush=True); sys.stdin.readline()
-b.settimeout(15)
+ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+def hello(s):
+    t = ctx.wrap_socket(s, server_hostname='127.0.0.1', do_handshake_on_connect=False)
+    t.setblocking(False)
+    try:
+        t.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return t
+a = dial('127.0.0.1', 0); local = a.getsockname()[1]
+sa = hello(a)
+print('A', local, flush=True); sys.stdin.readline()
+sb = hello(dial('127.0.0.2', local))
+print('B', sb.getsockname()[1], flush=True); sys.stdin.readline()
+sa.settimeout(15); sa.do_handshake()
+sa.sendall(connect_packet('node-a', 'secret-a'))
+connack = sa.recv(4)
+print('A CONNACK', connack.hex(), flush=True); sys.stdin.readline()
+sb.settimeout(15)
 try:
-    sb = ctx.wrap_socket(b, server_hostname='127.0.0.1'); print('B secure', flush=True)
+    sb.do_handshake(); print('B secure', flush=True)
 except Exception as e:
     print('B failed', type(e).__name__, flush=True)
 sys.stdin.readline()
 `;
 
 describe('MQTT turns keyed by the whole connection, not the peer address:port', realConnections, () => {
-  it('two connections from one address and port each get their turn, and both turns end once their handshakes are done', async () => {
-    const own = await createNodeBroker({ authenticateNode: async () => false, maxPayloadBytes: 65536, maxConnectionsPerAddress: 0, maxConcurrentConnects: 1, maxConnectWaitMs: 60_000, connectTimeoutMs: 120_000 });
+  it('two connections from one address and port each get their turn: the first one\'s authentication gives back its own turn, and the second begins', async () => {
+    const own = await createNodeBroker({ authenticateNode: async (nodeId, secret) => nodeId === 'node-a' && secret === 'secret-a', maxPayloadBytes: 65536, maxConnectionsPerAddress: 0, maxConcurrentConnects: 1, maxConnectWaitMs: 60_000, connectTimeoutMs: 120_000 });
     const ca = await ensureCertificateAuthority(join(mkdtempSync(join(tmpdir(), 'mf-attack-peer-')), 'pki'));
     const cert = await issueServerCertificate(ca, ['127.0.0.1']);
     const { port } = await own.listen(0, '0.0.0.0', { keyPem: cert.keyPem, chainPem: cert.chainPem });
@@ -47,19 +65,22 @@ describe('MQTT turns keyed by the whole connection, not the peer address:port', 
     const lines = createInterface({ input: py.stdout })[Symbol.asyncIterator]();
     const next = async () => String((await lines.next()).value);
     try {
+      // A sent its hello and holds the only turn until its CONNECT is authenticated (TLS 1.2).
       const a = await next();
       expect(a).toMatch(/^A \d+$/);
       await expect.poll(() => own.admission().connecting, realConnections).toBe(1);
       py.stdin.write('\n');
+      // B, from the same address and port, sent its hello and waits for the turn.
       expect(await next()).toBe(`B ${a.split(' ')[1]}`);
       await expect.poll(() => own.admission().waiting, realConnections).toBe(1);
       py.stdin.write('\n');
-      expect(await next()).toBe('A secure');
+      // A finishes its handshake and authenticates.
+      expect(await next()).toBe('A CONNACK 20020000');
       py.stdin.write('\n');
-      // Fails on current code: 'B failed TimeoutError' (B's turn was given back by A's keylog; B never begun).
+      // Keyed by address:port, A's authentication gave back B's waiting turn instead of its own: B never began ('B failed TimeoutError').
       expect(await next()).toBe('B secure');
-      // And A's turn was never given back: it stays held while A is open.
-      await expect.poll(() => own.admission().connecting, realConnections).toBe(0);
+      // And A's turn was given back: B holds the only one now, nobody waits.
+      await expect.poll(() => own.admission().waiting, realConnections).toBe(0);
     } finally {
       py.kill();
       await own.close();

@@ -27,6 +27,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createSecureContext, TLSSocket } from 'node:tls';
 import { ServerCredentials, type Server as GrpcServer } from '@grpc/grpc-js';
 import { createConnectGate, type ConnectGate } from './connect-gate.ts';
+import { awaitFirstMessage, tlsHelloRecord } from './first-message.ts';
 import { serverHandshakeSent, serverTlsOptions } from './tls-policy.ts';
 
 /** Accept queue of each listening socket with admission control (MQTT, gRPC over TLS): short, so that waiting connections are where admission control sees them (above). */
@@ -106,6 +107,10 @@ export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTl
   const context = createSecureContext({ ...serverTlsOptions(tls.keyPem, tls.chainPem), secureOptions: constants.SSL_OP_CIPHER_SERVER_PREFERENCE });
   const gate = createConnectGate({ concurrent: tls.maxConcurrentHandshakes, maxWaiting: Number.POSITIVE_INFINITY, maxWaitMs: tls.maxWaitMs });
   const listener = await listenForStorm({ ...options, backlog: options.backlog ?? gatedBacklog }, (socket) => {
+    // No turn until the client's hello has come whole (first-message.ts).
+    awaitFirstMessage(socket, tlsHelloRecord, tls.maxWaitMs, () => enterGate(socket), () => gate.refuse(socket, 'no-first-message'));
+  });
+  const enterGate = (socket: Socket) => {
     let done: () => void = () => undefined;
     done = gate.enter(socket, () => {
       // gRPC clients insist on HTTP/2 negotiated by ALPN.
@@ -137,6 +142,6 @@ export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTl
         done();
       });
     });
-  });
+  };
   return { ...listener, gate };
 }
