@@ -16,3 +16,4 @@ export * from './access.ts';
 export * from './node-tenancy.ts';
 export * from './failures/index.ts';
 export * from './alerts/index.ts';
+export * from './leases/index.ts';

@@ -16,3 +16,4 @@ export { isConnectionError, isStoreOutage } from './store-health.ts';
 export { classifyStoreError, storeProblems, type StoreProblem } from './store-problems.ts';
 export { freeDiskBytes, minFreeDiskBytes } from './disk-space.ts';
 export * from './store-connect.ts';
+export * from './lease-store.ts';

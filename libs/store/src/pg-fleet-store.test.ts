@@ -6,6 +6,7 @@ import { afterAll } from 'vitest';
 import { describeAlertStore } from './alert-store.contract.ts';
 import { describeFleetStore, type StoreFactory } from './fleet-store.contract.ts';
 import { describeIdentityStore } from './identity-store.contract.ts';
+import { describeLeaseStore } from './lease-store.contract.ts';
 import { describeWorkStore } from './work-store.contract.ts';
 import { openPgFleetStore } from './pg-fleet-store.ts';
 
@@ -32,3 +33,4 @@ describeFleetStore('PostgreSQL', factory);
 describeIdentityStore('PostgreSQL', factory);
 describeAlertStore('PostgreSQL', factory);
 describeWorkStore('PostgreSQL', factory);
+describeLeaseStore('PostgreSQL', factory);

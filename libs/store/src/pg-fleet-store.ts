@@ -10,6 +10,7 @@ import { storeHealth, type StoreAvailability, type StoreHealth } from './store-h
 import { writeProbeSql } from './disk-space.ts';
 import { lastWriteFromRow, lastWriteSql } from './last-write.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
+import { pgNowMs, sqlLeaseStore } from './lease-store.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
 import { sqlIdentityStore } from './identity-store.ts';
@@ -115,6 +116,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     availability: () => health.check(),
     ...pgNetworkStore(query, inTransaction),
     ...sqlWorkStore(executor),
+    ...sqlLeaseStore(executor, pgNowMs),
     ...sqlAccessStore(executor),
     ...sqlAlertStore(executor),
     ...sqlIdentityStore(executor),

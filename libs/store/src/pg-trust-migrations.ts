@@ -151,4 +151,18 @@ export const pgTrustMigrations: readonly Migration[] = [
       ALTER TABLE bootstrap_tokens ADD COLUMN issued_to TEXT;
     `,
   },
+  {
+    version: 27,
+    name: 'work leases',
+    sql: `
+      -- Work shared by manager replicas (shards of nodes, singleton loops): who holds each lease, under which
+      -- fencing epoch, until when by the database's clock (ms). See lease-store.ts.
+      CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];

@@ -5,6 +5,7 @@ import { afterAll } from 'vitest';
 import { describeAlertStore } from './alert-store.contract.ts';
 import { describeFleetStore, type StoreFactory } from './fleet-store.contract.ts';
 import { describeIdentityStore } from './identity-store.contract.ts';
+import { describeLeaseStore } from './lease-store.contract.ts';
 import { describeWorkStore } from './work-store.contract.ts';
 import { openSqliteFleetStore } from './sqlite-fleet-store.ts';
 
@@ -19,3 +20,4 @@ describeFleetStore('SQLite (WAL file)', factory);
 describeIdentityStore('SQLite (WAL file)', factory);
 describeAlertStore('SQLite (WAL file)', factory);
 describeWorkStore('SQLite (WAL file)', factory);
+describeLeaseStore('SQLite (WAL file)', factory);

@@ -13,6 +13,7 @@ import { sqliteNetworkStore } from './sqlite-network.ts';
 import { sqliteExecutor } from './sqlite-executor.ts';
 import { sqliteTransaction, withStatementCache } from './sqlite-statements.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
+import { sqliteNowMs, sqlLeaseStore } from './lease-store.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
 import { sqlIdentityStore } from './identity-store.ts';
@@ -107,6 +108,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
   return {
     ...sqliteNetworkStore(db, sqliteTransaction),
     ...sqlWorkStore(executor),
+    ...sqlLeaseStore(executor, sqliteNowMs),
     ...sqlAccessStore(executor),
     ...sqlAlertStore(executor),
     ...sqlIdentityStore(executor),

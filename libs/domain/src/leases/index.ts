@@ -1,0 +1,2 @@
+export * from './shards.ts';
+export * from './lease-validity.ts';

@@ -1,0 +1,62 @@
+// Work leases on every FleetStore: taken when free or expired (by the database's
+// clock), a new fencing epoch each time; renewed only while live; a stale holder
+// refused.
+import { describe, expect, it } from 'vitest';
+import type { StoreFactory } from './fleet-store.contract.ts';
+import type { LeaseStore } from './lease-store.ts';
+
+/** Waits until the database's clock says the lease is no longer live. */
+async function untilExpired(store: LeaseStore, name: string): Promise<void> {
+  for (;;) {
+    const row = (await store.listLeases()).find((l) => l.name === name);
+    if (row && !row.live) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+export function describeLeaseStore(name: string, factory: StoreFactory): void {
+  describe(`work leases on ${name}`, () => {
+    it('gives a free lease to the first replica with epoch 1, refuses it to another while live, and renews it for its holder', async () => {
+      const store = await factory.open('lease_take');
+      expect(await store.claimLease('shard/1', 'a', 60_000)).toBe(1);
+      expect(await store.claimLease('shard/1', 'b', 60_000)).toBeNull();
+      expect(await store.renewLease('shard/1', 'a', 1, 60_000)).toBe(true);
+      expect(await store.holdsLease('shard/1', 'a', 1)).toBe(true);
+      expect(await store.holdsLease('shard/1', 'b', 1)).toBe(false);
+      expect(await store.listLeases()).toEqual([{ name: 'shard/1', holder: 'a', epoch: 1, live: true }]);
+    });
+
+    it('hands an expired lease to another replica with a new epoch; the old holder can neither renew nor pass the fencing check', async () => {
+      const store = await factory.open('lease_expire');
+      expect(await store.claimLease('singleton/alerts', 'a', 150)).toBe(1);
+      await untilExpired(store, 'singleton/alerts');
+      expect(await store.claimLease('singleton/alerts', 'b', 60_000)).toBe(2);
+      expect(await store.renewLease('singleton/alerts', 'a', 1, 60_000)).toBe(false);
+      expect(await store.holdsLease('singleton/alerts', 'a', 1)).toBe(false);
+      expect(await store.holdsLease('singleton/alerts', 'b', 2)).toBe(true);
+    });
+
+    it('never renews an expired lease, even with no one else after it: it is taken again under a new epoch', async () => {
+      const store = await factory.open('lease_no_revive');
+      expect(await store.claimLease('shard/9', 'a', 150)).toBe(1);
+      await untilExpired(store, 'shard/9');
+      expect(await store.renewLease('shard/9', 'a', 1, 60_000)).toBe(false);
+      expect(await store.claimLease('shard/9', 'a', 60_000)).toBe(2);
+    });
+
+    it('lets another replica take a released lease at once, and ignores a release by a stale epoch', async () => {
+      const store = await factory.open('lease_release');
+      expect(await store.claimLease('shard/2', 'a', 60_000)).toBe(1);
+      await store.releaseLease('shard/2', 'a', 1);
+      expect(await store.claimLease('shard/2', 'b', 60_000)).toBe(2);
+      await store.releaseLease('shard/2', 'a', 1);
+      expect(await store.holdsLease('shard/2', 'b', 2)).toBe(true);
+    });
+
+    it('gives a lease claimed by many replicas at once to exactly one', async () => {
+      const store = await factory.open('lease_race');
+      const epochs = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((holder) => store.claimLease('shard/3', holder, 60_000)));
+      expect(epochs.filter((e) => e !== null)).toEqual([1]);
+    });
+  });
+}

@@ -1,0 +1,59 @@
+// Leases for work shared by manager replicas (shards of nodes, singleton loops),
+// with fencing epochs. Expiry is decided by the database's clock only: the
+// replicas' clocks may differ and step. Taking a lease (free, or expired)
+// raises its epoch; renewing keeps it and needs the lease still live; an
+// expired lease is never renewed, only taken again with a new epoch, so every
+// effect made under the old epoch can be told apart and refused where it lands.
+import type { SqlExecutor } from './sql-executor.ts';
+
+export interface LeaseRow {
+  name: string;
+  holder: string;
+  epoch: number;
+  /** Whether it has not expired, by the database's clock. */
+  live: boolean;
+}
+
+export interface LeaseStore {
+  /** Takes `name` for `holder` when it is free or expired; the new epoch, or null when another holds it live (or `holder` does: renew it). */
+  claimLease(name: string, holder: string, ttlMs: number): Promise<number | null>;
+  /** Extends a live lease held with `epoch`; false when it expired or was taken meanwhile (stop acting on it). */
+  renewLease(name: string, holder: string, epoch: number, ttlMs: number): Promise<boolean>;
+  /** Gives a lease up at once (others may take it now). */
+  releaseLease(name: string, holder: string, epoch: number): Promise<void>;
+  /** Whether `holder` holds `name` live with `epoch` now: the fencing check where an effect lands. */
+  holdsLease(name: string, holder: string, epoch: number): Promise<boolean>;
+  listLeases(): Promise<LeaseRow[]>;
+}
+
+/** `now`: the database's clock in ms since the epoch, as an SQL expression of the dialect. */
+export function sqlLeaseStore(db: SqlExecutor, now: string): LeaseStore {
+  return {
+    async claimLease(name, holder, ttlMs) {
+      const rows = await db.all<{ epoch: number | string }>(
+        `INSERT INTO leases (name, holder, epoch, expires_at) VALUES (?, ?, 1, ${now} + ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, epoch = leases.epoch + 1, expires_at = excluded.expires_at
+         WHERE leases.expires_at <= ${now}
+         RETURNING epoch`, [name, holder, ttlMs]);
+      return rows[0] ? Number(rows[0].epoch) : null;
+    },
+    async renewLease(name, holder, epoch, ttlMs) {
+      return (await db.run(`UPDATE leases SET expires_at = ${now} + ? WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ${now}`, [ttlMs, name, holder, epoch])) === 1;
+    },
+    async releaseLease(name, holder, epoch) {
+      await db.run(`UPDATE leases SET expires_at = ${now} WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ${now}`, [name, holder, epoch]);
+    },
+    async holdsLease(name, holder, epoch) {
+      return (await db.all(`SELECT 1 FROM leases WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ${now}`, [name, holder, epoch])).length === 1;
+    },
+    async listLeases() {
+      const rows = await db.all<{ name: string; holder: string; epoch: number | string; live: number | boolean }>(
+        `SELECT name, holder, epoch, CASE WHEN expires_at > ${now} THEN 1 ELSE 0 END AS live FROM leases ORDER BY name`);
+      return rows.map((r) => ({ name: r.name, holder: r.holder, epoch: Number(r.epoch), live: Number(r.live) === 1 }));
+    },
+  };
+}
+
+/** The database's clock in ms, per dialect. */
+export const pgNowMs = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+export const sqliteNowMs = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
