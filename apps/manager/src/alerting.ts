@@ -16,6 +16,8 @@ export interface AlertingDeps {
   now: () => Date;
   publicUrl: () => string;
   logger: Logger;
+  /** Whether this replica holds the alerting lease now. */
+  runsHere: () => boolean;
 }
 
 export async function startAlerting(config: ManagerConfig, deps: AlertingDeps) {
@@ -29,7 +31,7 @@ export async function startAlerting(config: ManagerConfig, deps: AlertingDeps) {
   ];
   const engine = createAlertEngine({
     store: deps.store, events: deps.events, rules, population: deps.failures.population, fabric: () => deps.reconciler?.view() ?? null, notifiers, now: deps.now,
-    intervalMs: config.alertIntervalS * 1000, onError: (error, context) => deps.logger.warn({ err: error, ...context }, 'alerting step failed'),
+    intervalMs: config.alertIntervalS * 1000, runsHere: deps.runsHere, onError: (error, context) => deps.logger.warn({ err: error, ...context }, 'alerting step failed'),
   });
   const stop = await engine.start();
   deps.logger.info({ rules: config.alertRulesFile?.path ?? 'default rules', notifiers: notifiers.map((n) => n.name) }, 'alerting started');

@@ -16,14 +16,15 @@ function movesPorts(event: FleetEvent): boolean {
   return event.type === 'node-tenant-changed' || event.type === 'tenant-deleted';
 }
 
-export function startFabric(config: ManagerConfig, deps: { store: FleetStore; events: FleetEvents; lifecycle: Lifecycle; now: () => Date; logger: Logger }) {
+/** `runsHere`: whether this replica holds the lease of the control loops now (the periodic reconcile is one of them). */
+export function startFabric(config: ManagerConfig, deps: { store: FleetStore; events: FleetEvents; lifecycle: Lifecycle; now: () => Date; logger: Logger; runsHere: () => boolean }) {
   const pools = { vlans: config.vlanPool, vnis: config.vniPool, provisioningVlan: config.provisioningVlan };
   const drivers: FabricDriver[] = config.ovsdbSwitches.map((options) => new OvsdbDriver(options));
   const reconciler = createFabricReconciler({ store: deps.store, events: deps.events, drivers, provisioningVlan: config.provisioningVlan, now: deps.now });
   const tenants = createTenants({
     store: deps.store, events: deps.events, lifecycle: deps.lifecycle, now: deps.now, newId: randomUUID, pools, vlansOnPorts: reconciler.vlansOnPorts,
   });
-  const run = () => reconciler.reconcile().catch((error: unknown) => deps.logger.error({ err: error }, 'fabric reconciliation failed'));
+  const run = () => (deps.runsHere() ? reconciler.reconcile() : Promise.resolve()).catch((error: unknown) => deps.logger.error({ err: error }, 'fabric reconciliation failed'));
   // Without switches there is nothing to program: no passes at all.
   const unsubscribe = drivers.length > 0 ? deps.events.on((event) => {
     if (movesPorts(event)) void run();

@@ -19,16 +19,19 @@ import {
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
   FleetEvents, agentServiceHandlers, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createNodeCredentials, createPresenceTracker, createRegistrar, createRegistrationAdmission, startLifecycleControllers, startMqttIngest,
-  downtimeAtStart, openManagerClock, openSealedSecrets,
+  downtimeAtStart, openManagerClock, openSealedSecrets, createLeaseKeeper,
 } from '@metalfleet/fleet';
 import { listenerPorts, type ManagerConfig } from './config.ts';
+
+/** The singleton lease of the loops one replica runs for all: alert evaluation and notifiers, the periodic fabric reconcile, boot token purges. */
+const controlLoops = 'control-loops';
 import { checkListenable, listenAs } from './listen-check.ts';
 import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
 import { ensureAdminTokenFile } from './admin-token.ts';
 import { buildHttpApp } from './http/http-app.ts';
 import { buildBootApp } from './http/boot-app.ts';
 import { createFileDigests } from './http/file-digests.ts';
-import { createManagerMetrics, registerImageDigestMetrics } from './http/metrics-routes.ts';
+import { createManagerMetrics, registerImageDigestMetrics, registerLeaseMetrics } from './http/metrics-routes.ts';
 import { startFabric } from './fabric.ts';
 import { startAlerting } from './alerting.ts';
 import { logStoreAvailability } from './store-log.ts';
@@ -154,6 +157,12 @@ async function startOnDataDir(
   });
   const store = secrets.store;
   initStepDone(config, 'secret-key');
+  // This replica's share of the work, through leases in the store (lease-keeper.ts). The first round before any loop
+  // starts: a lone manager holds everything from the start; with SQLite it always is alone (the data directory lock).
+  const leases = createLeaseKeeper({ store, holder: config.replicaId !== '' ? config.replicaId : `${hostname()}-${process.pid}`, ttlMs: config.leaseTtlS * 1000, singletons: [controlLoops] });
+  await leases.tick();
+  leases.start((error) => logger[failureLevel(error)]({ err: error }, 'lease round failed (work held is given up when its leases can no longer be renewed)'));
+  const runsControlLoops = () => leases.runsSingleton(controlLoops);
   if (secrets.created) logger.warn({ file: secretKeyFile, keyId: secrets.keyId }, 'created the key that seals stored BMC passwords; back it up apart from the database');
   if (secrets.sealedNow > 0) logger.warn({ count: secrets.sealedNow, keyId: secrets.keyId }, 'sealed BMC passwords that were stored in plaintext');
   const events = new FleetEvents({ onListenerError: (error, event) => logger[failureLevel(error)]({ err: error, eventType: event.type }, 'a fleet event listener failed') });
@@ -232,7 +241,7 @@ async function startOnDataDir(
     store, events, lifecycle, now, offlineFailureGraceMs: config.offlineFailureGraceS * 1000,
     onError: (error) => logger[failureLevel(error)]({ err: error }, 'lifecycle controller failed'),
   });
-  const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }) });
+  const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }), runsHere: runsControlLoops });
   const reachableHost = config.advertiseHost || urlHost(config.listenHost);
   // The boot endpoint listens before anything can resume a reimage: the URL nodes fetch their boot script from
   // goes into reimage commands, and it must be absolute (a relative /boot/ipxe?… was sent after a restart).
@@ -255,6 +264,7 @@ async function startOnDataDir(
   await listenAs(ports.boot, config.listenHost, () => bootApp.listen({ host: config.listenHost, port: config.bootPort }));
   void imageDigests.start();
   registerImageDigestMetrics(metrics.registry, () => imageDigests.status());
+  registerLeaseMetrics(metrics.registry, leases);
   const listeningPort = (server: typeof bootApp.server, fallback: number) => {
     const address = server.address();
     return typeof address === 'object' && address ? address.port : fallback;
@@ -264,6 +274,7 @@ async function startOnDataDir(
   let dashboardUrl = config.dashboardUrl;
   const alerting = await startAlerting(config, {
     store, events, failures, reconciler: fabric.drivers.length > 0 ? fabric.reconciler : null, now, publicUrl: () => dashboardUrl, logger: logger.child({ component: 'alerting' }),
+    runsHere: runsControlLoops,
   });
   alertList = () => alerting.engine.list(now());
   const reimaging = await startReimaging(config, {
@@ -293,6 +304,7 @@ async function startOnDataDir(
   const grpcServer = new Server({ 'grpc.max_receive_message_length': config.grpcMaxMessageBytes });
   const register = createRegistrar({ store, events, tokens, admitDiscovered: config.admitDiscovered, newNodeId: randomUUID, now });
   const tokenPurger = setInterval(() => {
+    if (!runsControlLoops()) return;
     bootTokens.purgeExpired().then((purged) => {
       if (purged > 0) logger.info({ purged }, 'expired boot tokens deleted');
     }).catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'boot token purge failed'));
@@ -357,6 +369,8 @@ async function startOnDataDir(
     adminTokenFile: admin.file,
     caFingerprint: tls?.ca.fingerprint ?? null,
     async close() {
+      // First: the other replicas take this one's work over at once.
+      await leases.stop();
       clearInterval(sweeper);
       saveClock();
       clearInterval(tokenPurger);

@@ -25,6 +25,7 @@ export * from './controllers/remediation.ts';
 export * from './services/api-tokens.ts';
 export * from './services/bmc-networks.ts';
 export * from './services/boot-tokens.ts';
+export * from './services/lease-keeper.ts';
 export * from './services/bootstrap-tokens.ts';
 export * from './services/cluster-templates.ts';
 export * from './services/enrollments.ts';

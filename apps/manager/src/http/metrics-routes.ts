@@ -216,3 +216,21 @@ export function registerImageDigestMetrics(registry: Registry, status: () => { p
     },
   });
 }
+
+/** This replica's share of the work (lease-keeper.ts): leases held by kind, and the live replicas it counts. */
+export function registerLeaseMetrics(registry: Registry, leases: { held: () => string[]; replicas: () => number }): void {
+  new Gauge({
+    name: 'metalfleet_leases_held', help: 'Work leases this replica holds and may act on now: node shards (of 256) and singleton loops', labelNames: ['kind'], registers: [registry],
+    collect() {
+      const held = leases.held();
+      this.set({ kind: 'shard' }, held.filter((name) => name.startsWith('shard/')).length);
+      this.set({ kind: 'singleton' }, held.filter((name) => name.startsWith('singleton/')).length);
+    },
+  });
+  new Gauge({
+    name: 'metalfleet_replicas_live', help: 'Manager replicas alive on this store, as this replica counted them at its last lease round', registers: [registry],
+    collect() {
+      this.set(leases.replicas());
+    },
+  });
+}

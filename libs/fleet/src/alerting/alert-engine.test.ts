@@ -88,6 +88,29 @@ describe('alert engine', () => {
     expect(hook.bodies.map((b) => (b as { status: string }).status)).toEqual(['firing', 'resolved']);
   });
 
+  it('with two replicas, only the one holding the control loops evaluates and notifies; the other lists what it stored, and one taking over tells nothing twice', async () => {
+    let aRuns = true;
+    const replica = (runsHere: () => boolean) => createAlertEngine({
+      store, events, rules: createAlertRules({ store, fileRules: rulesFile }), population: async () => nodes, fabric: () => null,
+      notifiers: [webhookNotifier(hook.url, options)], now: () => clock, onError: () => {}, runsHere,
+    });
+    const a = replica(() => aRuns);
+    const b = replica(() => !aRuns);
+    await fail('n1', 0);
+    await fail('n2', 0);
+    await a.evaluate();
+    await b.evaluate();
+    expect(hook.bodies).toHaveLength(1);
+    expect(b.list(clock).map((x) => [x.rule, x.state])).toEqual([['pool-rate', 'firing']]);
+    // a dies; b takes over: it starts from what a stored, so the firing alert is not told again.
+    aRuns = false;
+    await b.evaluate();
+    expect(hook.bodies).toHaveLength(1);
+    clock = new Date(t0.getTime() + 61 * 60_000);
+    await b.evaluate();
+    expect(hook.bodies.map((x) => (x as { status: string }).status)).toEqual(['firing', 'resolved']);
+  });
+
   it('keeps alerts and what was told across a restart: nothing is sent twice', async () => {
     await fail('n1', 0);
     await fail('n2', 0);

@@ -28,6 +28,11 @@ export interface AlertEngineDeps {
   intervalMs?: number;
   /** How long resolved alerts stay listed (default 24 h). */
   keepResolvedMs?: number;
+  /**
+   * Whether this replica evaluates and notifies now (it holds the alerting lease; default: always).
+   * The others read the alerts from the store each period, so that every replica lists them.
+   */
+  runsHere?: () => boolean;
   onError: (error: unknown, context: Record<string, unknown>) => void;
 }
 
@@ -109,8 +114,18 @@ export function createAlertEngine(deps: AlertEngineDeps) {
   }
 
   let lastRoundAt = 0;
+  // Whether the last round evaluated here: one that takes over reloads what the replica before it stored.
+  let evaluatedHere = true;
   async function round(): Promise<void> {
     lastRoundAt = performance.now();
+    if (deps.runsHere && !deps.runsHere()) {
+      evaluatedHere = false;
+      alerts = await deps.store.loadAlerts();
+      silences = await deps.store.listSilences();
+      return;
+    }
+    if (!evaluatedHere) alerts = await deps.store.loadAlerts();
+    evaluatedHere = true;
     const now = deps.now();
     const rules = await deps.rules.active();
     silences = await deps.store.listSilences();
