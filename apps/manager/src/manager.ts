@@ -160,8 +160,10 @@ async function startOnDataDir(
   // This replica's share of the work, through leases in the store (lease-keeper.ts). The first round before any loop
   // starts: a lone manager holds everything from the start; with SQLite it always is alone (the data directory lock).
   const leases = createLeaseKeeper({ store, holder: config.replicaId !== '' ? config.replicaId : `${hostname()}-${process.pid}`, ttlMs: config.leaseTtlS * 1000, singletons: [controlLoops] });
-  await leases.tick();
-  leases.start((error) => logger[failureLevel(error)]({ err: error }, 'lease round failed (work held is given up when its leases can no longer be renewed)'));
+  const leaseRoundFailed = (error: unknown) => logger[failureLevel(error)]({ err: error }, 'lease round failed (work held is given up when its leases can no longer be renewed)');
+  // A store that cannot write now (a full disk) does not stop the start: the loops wait for a round that succeeds.
+  await leases.tick().catch(leaseRoundFailed);
+  leases.start(leaseRoundFailed);
   const runsControlLoops = () => leases.runsSingleton(controlLoops);
   if (secrets.created) logger.warn({ file: secretKeyFile, keyId: secrets.keyId }, 'created the key that seals stored BMC passwords; back it up apart from the database');
   if (secrets.sealedNow > 0) logger.warn({ count: secrets.sealedNow, keyId: secrets.keyId }, 'sealed BMC passwords that were stored in plaintext');
