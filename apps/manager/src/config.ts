@@ -26,7 +26,7 @@ export const ManagerConfig = Type.Object({
     exclusiveMinimum: 0, maximum: maxDurationS, default: 60,
     description: 'How long a start waits for PostgreSQL to answer (retrying with backoff, a log line per attempt) before it gives up with exit status 1.',
   }),
-  replicaId: Type.String({ default: '', maxLength: 200, description: 'This manager among replicas sharing one PostgreSQL (unique; empty: <hostname>-<pid>). Work (node shards, singleton loops) is shared through leases in the store.' }),
+  replicaId: Type.String({ default: '', maxLength: 200, description: 'This manager among replicas sharing one PostgreSQL (unique; empty: <hostname>:<data directory>, so a restarted replica takes its work back at once). Work (node shards, singleton loops) is shared through leases in the store.' }),
   leaseTtlS: Type.Number({ minimum: 3, maximum: 600, default: 15, description: 'Lease period of a replica\'s work: a dead replica\'s work is taken over within it; a replica that cannot renew stops acting a fifth of it (at least 1 s) before.' }),
   secretKeyFile: Type.String({ default: '', description: 'Key that seals the BMC passwords kept in the state store (created, mode 600, on first start); keep it apart from the database and its backups. Empty: <dataDir>/secret.key.' }),
   bmcNetworks: Type.String({

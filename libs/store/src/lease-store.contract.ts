@@ -21,6 +21,7 @@ export function describeLeaseStore(name: string, factory: StoreFactory): void {
       expect(await store.claimLease('shard/1', 'a', 60_000)).toBe(1);
       expect(await store.claimLease('shard/1', 'b', 60_000)).toBeNull();
       expect(await store.renewLease('shard/1', 'a', 1, 60_000)).toBe(true);
+      expect(await store.renewLease('shard/1', 'b', 1, 60_000)).toBe(false);
       expect(await store.holdsLease('shard/1', 'a', 1)).toBe(true);
       expect(await store.holdsLease('shard/1', 'b', 1)).toBe(false);
       expect(await store.listLeases()).toEqual([{ name: 'shard/1', holder: 'a', epoch: 1, live: true }]);
@@ -42,6 +43,15 @@ export function describeLeaseStore(name: string, factory: StoreFactory): void {
       await untilExpired(store, 'shard/9');
       expect(await store.renewLease('shard/9', 'a', 1, 60_000)).toBe(false);
       expect(await store.claimLease('shard/9', 'a', 60_000)).toBe(2);
+    });
+
+    it('gives a replica restarted under the same id its live leases back at once, under a new epoch that fences the one before', async () => {
+      const store = await factory.open('lease_restart');
+      expect(await store.claimLease('shard/4', 'a', 60_000)).toBe(1);
+      expect(await store.claimLease('shard/4', 'a', 60_000)).toBe(2);
+      expect(await store.holdsLease('shard/4', 'a', 1)).toBe(false);
+      expect(await store.renewLease('shard/4', 'a', 1, 60_000)).toBe(false);
+      expect(await store.holdsLease('shard/4', 'a', 2)).toBe(true);
     });
 
     it('lets another replica take a released lease at once, and ignores a release by a stale epoch', async () => {

@@ -15,7 +15,10 @@ export interface LeaseRow {
 }
 
 export interface LeaseStore {
-  /** Takes `name` for `holder` when it is free or expired; the new epoch, or null when another holds it live (or `holder` does: renew it). */
+  /**
+   * Takes `name` for `holder` when it is free, expired, or already `holder`'s (a replica restarted under the
+   * same id takes its leases back at once): the new epoch, or null when another holds it live.
+   */
   claimLease(name: string, holder: string, ttlMs: number): Promise<number | null>;
   /** Extends a live lease held with `epoch`; false when it expired or was taken meanwhile (stop acting on it). */
   renewLease(name: string, holder: string, epoch: number, ttlMs: number): Promise<boolean>;
@@ -33,7 +36,7 @@ export function sqlLeaseStore(db: SqlExecutor, now: string): LeaseStore {
       const rows = await db.all<{ epoch: number | string }>(
         `INSERT INTO leases (name, holder, epoch, expires_at) VALUES (?, ?, 1, ${now} + ?)
          ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, epoch = leases.epoch + 1, expires_at = excluded.expires_at
-         WHERE leases.expires_at <= ${now}
+         WHERE leases.expires_at <= ${now} OR leases.holder = excluded.holder
          RETURNING epoch`, [name, holder, ttlMs]);
       return rows[0] ? Number(rows[0].epoch) : null;
     },

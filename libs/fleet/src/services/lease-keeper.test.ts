@@ -70,6 +70,20 @@ describe.each(stores)('replicas sharing work on %s', (_name, open) => {
     await b.stop();
   });
 
+  it('restarted under the same id (killed, no release), takes its leases back at once under new epochs', async () => {
+    const store = await open();
+    const before = createLeaseKeeper({ store, holder: 'a', ttlMs: 600_000, singletons: ['alerts'] });
+    await before.tick();
+    const epoch = before.epochFor(shardLease(0));
+    const after = createLeaseKeeper({ store, holder: 'a', ttlMs: 600_000, singletons: ['alerts'] });
+    await after.tick();
+    expect(shardsHeld(after)).toHaveLength(256);
+    expect(after.runsSingleton('alerts')).toBe(true);
+    expect(after.epochFor(shardLease(0))).toBe((epoch ?? 0) + 1);
+    expect(await store.holdsLease(shardLease(0), 'a', epoch ?? 0)).toBe(false);
+    await after.stop();
+  });
+
   it('gives its leases back on a clean stop: the other replica takes them at once', async () => {
     const store = await open();
     const a = createLeaseKeeper({ store, holder: 'a', ttlMs: 600_000, singletons: ['alerts'] });

@@ -78,7 +78,8 @@ export function createLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     if (!beliefs.has(self)) await claim(self);
     const rows = await store.listLeases();
     liveReplicas = Math.max(1, rows.filter((r) => r.live && r.name.startsWith(replicaPrefix)).length);
-    const live = new Set(rows.filter((r) => r.live).map((r) => r.name));
+    // Leases live under another holder. Its own from before a restart (same id) count as free: taken back at once, under new epochs.
+    const live = new Set(rows.filter((r) => r.live && r.holder !== holder).map((r) => r.name));
     const heldShards: number[] = [];
     const freeShards: number[] = [];
     // Start the search for free shards at a place of its own, so replicas starting together do not all race for shard 0.
