@@ -73,12 +73,12 @@ function failureLevel(error: unknown): 'debug' | 'error' {
   return isStoreOutage(error) ? 'debug' : 'error';
 }
 
-/** The broker's listening state for /readyz, and since when it has been so. */
-function brokerReadiness(broker: { listening(): boolean }, now: () => Date) {
-  let state = { listening: broker.listening(), since: now() };
+/** A yes/no state for /readyz, and since when it has been so. */
+function stateSince(read: () => boolean, now: () => Date): () => { ok: boolean; since: Date } {
+  let state = { ok: read(), since: now() };
   return () => {
-    const listening = broker.listening();
-    if (listening !== state.listening) state = { listening, since: now() };
+    const ok = read();
+    if (ok !== state.ok) state = { ok, since: now() };
     return state;
   };
 }
@@ -353,7 +353,8 @@ async function startOnDataDir(
     boot: null,
     https: config.httpTls && pki ? { keyPem: pki.cert.keyPem, chainPem: pki.cert.chainPem } : null,
     dashboardDir,
-    broker: brokerReadiness(broker, now),
+    broker: stateSince(() => broker.listening(), now),
+    leases: stateSince(() => leases.renewing(), now),
   });
   await listenAs(ports.http, config.listenHost, () => http.listen({ host: config.listenHost, port: config.httpPort }));
   const httpScheme = config.httpTls ? 'https' : 'http';

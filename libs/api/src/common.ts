@@ -34,6 +34,8 @@ export const Readiness = Type.Object({
     store: ReadinessCheck,
     /** The embedded MQTT broker listens (absent where the API runs without one, as in tests). */
     broker: Type.Optional(ReadinessCheck),
+    /** This replica renews its work leases, so it may act on its share of the work (absent without a lease keeper, as in tests). */
+    leases: Type.Optional(ReadinessCheck),
   }),
 });
 export type Readiness = Static<typeof Readiness>;

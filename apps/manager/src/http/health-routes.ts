@@ -7,11 +7,14 @@ import { Health, Readiness } from '@metalfleet/api';
 import type { FleetStore } from '@metalfleet/store';
 import { open } from './access.ts';
 
-/** Whether the embedded MQTT broker listens, and since when it has been in that state. */
-export type BrokerReadiness = () => { listening: boolean; since: Date };
+/**
+ * A dependency's state, and since when it has been so: the embedded MQTT broker listens; this
+ * replica renews its work leases (lease-keeper.ts).
+ */
+export type DependencyState = () => { ok: boolean; since: Date };
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{
-  version: string; startedAt: Date; now: () => Date; store: Pick<FleetStore, 'availability'>; broker?: BrokerReadiness | undefined;
+  version: string; startedAt: Date; now: () => Date; store: Pick<FleetStore, 'availability'>; broker?: DependencyState | undefined; leases?: DependencyState | undefined;
 }> = async (app, opts) => {
   app.get('/healthz', { schema: { ...open, summary: 'Liveness', response: { 200: Health } } }, async () => ({
     status: 'ok' as const,
@@ -20,7 +23,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
   }));
 
   app.get('/readyz', {
-    schema: { ...open, summary: 'Readiness: the fleet store answers and can write, the broker listens', response: { 200: Readiness, 503: Readiness } },
+    schema: { ...open, summary: 'Readiness: the fleet store answers and can write, the broker listens, the work leases are renewed', response: { 200: Readiness, 503: Readiness } },
   }, async (_request, reply) => {
     const store = await opts.store.availability();
     const storeCheck = {
@@ -30,11 +33,16 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{
       ...(store.problem ? { problem: store.problem } : {}),
     };
     const broker = opts.broker?.();
-    const brokerCheck = broker && { ready: broker.listening, since: broker.since.toISOString(), message: broker.listening ? '' : 'the MQTT broker is not listening: nodes cannot report' };
-    const ready = store.available && (broker?.listening ?? true);
+    const brokerCheck = broker && { ready: broker.ok, since: broker.since.toISOString(), message: broker.ok ? '' : 'the MQTT broker is not listening: nodes cannot report' };
+    const leases = opts.leases?.();
+    const leasesCheck = leases && {
+      ready: leases.ok, since: leases.since.toISOString(),
+      message: leases.ok ? '' : 'this replica cannot renew its work leases: it acts on no node shard or loop until it can (other replicas take its work over)',
+    };
+    const ready = store.available && (broker?.ok ?? true) && (leases?.ok ?? true);
     return reply.status(ready ? 200 : 503).send({
       status: ready ? 'ready' as const : 'not-ready' as const,
-      checks: { store: storeCheck, ...(brokerCheck ? { broker: brokerCheck } : {}) },
+      checks: { store: storeCheck, ...(brokerCheck ? { broker: brokerCheck } : {}), ...(leasesCheck ? { leases: leasesCheck } : {}) },
     });
   });
 };

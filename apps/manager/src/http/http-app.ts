@@ -19,7 +19,7 @@ import { failureRoutes, type FailureRouteDeps } from './failure-routes.ts';
 import { alertRoutes, type AlertRouteDeps } from './alert-routes.ts';
 import { eventStreamRoutes } from './event-stream.ts';
 import { metricsRoutes, type ManagerMetrics } from './metrics-routes.ts';
-import { healthRoutes, type BrokerReadiness } from './health-routes.ts';
+import { healthRoutes, type DependencyState } from './health-routes.ts';
 import { nodeRoutes } from './node-routes.ts';
 import { tokenRoutes } from './token-routes.ts';
 import { fabricRoutes, type FabricRouteDeps } from './fabric-routes.ts';
@@ -53,7 +53,8 @@ export interface HttpAppDeps {
   /** Folder with the dashboard's static files; null serves no dashboard. */
   dashboardDir: string | null;
   /** The embedded MQTT broker's state, for /readyz; absent: /readyz checks the store only. */
-  broker?: BrokerReadiness;
+  broker?: DependencyState;
+  leases?: DependencyState;
 }
 
 export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> {
@@ -69,7 +70,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     openapi: { components: { securitySchemes: { apiToken: { type: 'http', scheme: 'bearer', description: 'API token (mfat.…): admin, operator or viewer, optionally scoped to a tenant.' } } }, info: { title: 'metalfleet manager API', version: deps.version, description: 'Fleet state, health, telemetry, bootstrap tokens, tenants and their networks, images, templates, reimage operations and power control of a bare-metal GPU fleet.' } },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
-  await app.register(healthRoutes, { version: deps.version, startedAt: deps.startedAt, now: deps.now, store: deps.store, broker: deps.broker });
+  await app.register(healthRoutes, { version: deps.version, startedAt: deps.startedAt, now: deps.now, store: deps.store, broker: deps.broker, leases: deps.leases });
   await app.register(nodeRoutes, { store: deps.store, telemetry: deps.telemetry, now: deps.now });
   await app.register(tokenRoutes, { tokens: deps.tokens, now: deps.now });
   await app.register(accessRoutes, { tokens: deps.apiTokens, store: deps.store, now: deps.now });

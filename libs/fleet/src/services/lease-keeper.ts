@@ -38,6 +38,8 @@ export interface LeaseKeeper {
   held(): string[];
   /** Live replicas at the last round. */
   replicas(): number;
+  /** Whether it renews its leases (its own replica lease is certainly live): false while the store does not answer it. */
+  renewing(): boolean;
   /** Ticks every third of the lease period until stop(). */
   start(onError: (error: unknown) => void): void;
   /** Stops, and gives every lease back at once (a clean shutdown hands the work over without waiting for expiry). */
@@ -115,6 +117,7 @@ export function createLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     runsSingleton: (name) => epochFor(singletonLease(name)) !== null,
     held: () => [...beliefs.keys()].filter((name) => name !== self && epochFor(name) !== null).sort(),
     replicas: () => liveReplicas,
+    renewing: () => epochFor(self) !== null,
     start(onError) {
       let stopped = false;
       const next = () => {
