@@ -10,19 +10,30 @@
 // the TLS socket or the broker reads them as if nothing had happened.
 import type { Socket } from 'node:net';
 
-/** Whether `head`, the bytes received so far, hold a whole first message: yes, not yet, or why it is none. */
-export type FirstMessageCheck = (head: Buffer) => 'complete' | 'incomplete' | { refused: string };
+/**
+ * What the first bytes say about the first message: its whole length (header included) once the
+ * header is in, not yet, or why it is none. Only the header is looked at: the rest is counted, not
+ * re-read (a hello trickled a byte at a time costs one pass, not one per byte: hostile review).
+ */
+export type FirstMessageCheck = (head: Buffer) => 'incomplete' | { length: number } | { refused: string };
 
-/** TLS: a handshake record (content type 22, version 3.x) received in full (its 5-byte header gives its length). */
+/** The largest TLS plaintext record (RFC 8446 §5.1): a hello announcing more is none. */
+export const maxTlsRecordBytes = 16_384;
+
+/** TLS: a handshake record (content type 22, version 3.x); its 5-byte header gives its length. */
 export const tlsHelloRecord: FirstMessageCheck = (head) => {
   if (head.length >= 1 && head[0] !== 22) return { refused: 'not a TLS handshake' };
   if (head.length >= 2 && head[1] !== 3) return { refused: 'not a TLS handshake' };
   if (head.length < 5) return 'incomplete';
-  return head.length >= 5 + head.readUInt16BE(3) ? 'complete' : 'incomplete';
+  const record = head.readUInt16BE(3);
+  if (record > maxTlsRecordBytes) return { refused: `a TLS record of ${record} bytes (at most ${maxTlsRecordBytes})` };
+  return { length: 5 + record };
 };
 
-/** MQTT: a CONNECT packet (type 1) received in full (its fixed header gives the remaining length, 1 to 4 bytes). */
-/** One announcing more than `maxBytes` counts as complete at its header: the broker's frame guard cuts it, and reports it. */
+/**
+ * MQTT: a CONNECT packet (type 1); its fixed header gives the remaining length (1 to 4 bytes). One
+ * announcing more than `maxBytes` is handed on at its header: the broker's frame guard cuts it, and says so.
+ */
 export function mqttConnectPacket(maxBytes: number): FirstMessageCheck {
   return (head) => {
     if (head.length >= 1 && head[0] !== 0x10) return { refused: 'not an MQTT CONNECT' };
@@ -31,23 +42,24 @@ export function mqttConnectPacket(maxBytes: number): FirstMessageCheck {
       if (head.length <= i) return 'incomplete';
       const byte = head[i] as number;
       remaining += (byte & 0x7f) * 128 ** (i - 1);
-      if ((byte & 0x80) === 0) {
-        // One over the limit is handed on at once: the broker's frame guard cuts it, and says so.
-        if (1 + i + remaining > maxBytes) return 'complete';
-        return head.length >= 1 + i + remaining ? 'complete' : 'incomplete';
-      }
+      if ((byte & 0x80) === 0) return { length: 1 + i + remaining > maxBytes ? 1 + i : 1 + i + remaining };
     }
     return { refused: 'malformed MQTT remaining length' };
   };
 }
 
+/** Bytes enough for any first message's header (TLS: 5; MQTT: 1 + 4). */
+const headerBytes = 5;
+
 /**
- * Calls `arrived` once `check` finds the socket's first message complete (its bytes put back
- * unread), or `refused` with the reason, which must close the socket, when it is none or is not
- * complete within `timeoutMs`. A socket that closes first gets neither.
+ * Calls `arrived` once the socket's first message has come whole (its bytes put back unread), or
+ * `refused` with the reason, which must close the socket, when it is none or is not whole within
+ * `timeoutMs`. A socket that closes first gets neither.
  */
 export function awaitFirstMessage(socket: Socket, check: FirstMessageCheck, timeoutMs: number, arrived: () => void, refused: (reason: string) => void): void {
   const chunks: Buffer[] = [];
+  let received = 0;
+  let length: number | null = null;
   let settled = false;
   const finish = () => {
     settled = true;
@@ -61,13 +73,19 @@ export function awaitFirstMessage(socket: Socket, check: FirstMessageCheck, time
   };
   const onReadable = () => {
     if (settled) return;
-    for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) chunks.push(chunk);
-    const head = Buffer.concat(chunks);
-    const verdict = check(head);
-    if (verdict === 'incomplete') return;
-    if (verdict !== 'complete') return refuse(verdict.refused);
+    for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
+      chunks.push(chunk);
+      received += chunk.length;
+    }
+    if (length === null) {
+      const verdict = check(Buffer.concat(chunks, Math.min(received, headerBytes)));
+      if (verdict === 'incomplete') return;
+      if ('refused' in verdict) return refuse(verdict.refused);
+      length = verdict.length;
+    }
+    if (received < length) return;
     finish();
-    socket.unshift(head);
+    socket.unshift(Buffer.concat(chunks, received));
     arrived();
   };
   const onClose = () => finish();

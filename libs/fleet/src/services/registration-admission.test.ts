@@ -98,6 +98,18 @@ describe('registration admission', () => {
     for (const w of running) w.finish();
   });
 
+  it('gives a source address one place in the line: one client asking 20,000 times pushes honest agents back by one slot, not to ten minutes', async () => {
+    const clock = { ms: 0 };
+    const admission = createRegistrationAdmission({ concurrent: 64, retryAfterMs: 2000, targetMs: 3000, now: () => clock.ms });
+    const running = await storm(admission, clock, { perSecond: 5, seconds: 10 });
+    const refusedAs = async (source: string) => ((await admission.run(async () => 'admitted', source).catch((e: unknown) => e)) as { details: { retryAfterMs: number } }).details.retryAfterMs;
+    const first = await refusedAs('10.0.0.66');
+    for (let i = 0; i < 20_000; i += 1) expect(await refusedAs('10.0.0.66')).toBeLessThanOrEqual(first);
+    // An honest agent refused next waits about one slot (200 ms at 5 a second) longer than the hostile one.
+    expect(await refusedAs('10.0.0.7')).toBeLessThan(first + 1000);
+    for (const w of running) w.finish();
+  });
+
   it('never tells an agent to wait longer than the longest hint', async () => {
     const clock = 0;
     const admission = createRegistrationAdmission({ concurrent: 1, retryAfterMs: 2000, maxRetryAfterMs: 60_000, now: () => clock });

@@ -14,7 +14,10 @@
 //    the next free slot at the measured throughput, so refused agents come
 //    back about as fast as the manager registers, not all together. Agents
 //    add jitter and may come back early; they are refused again, with a slot
-//    further on.
+//    further on. A source address holds one place in the line at a time: a
+//    refusal is counted before anyone is authenticated, and one hostile client
+//    asking 20,000 times pushed every honest agent's hint to 10 minutes
+//    (hostile review); now it pushes the line by one slot.
 import { DomainError } from '@metalfleet/domain';
 
 export interface RegistrationAdmissionOptions {
@@ -33,8 +36,11 @@ export interface RegistrationAdmissionOptions {
 }
 
 export interface RegistrationAdmission {
-  /** Runs `work` in a slot, or throws DomainError('unavailable', …, { retryAfterMs }) when every slot is taken. */
-  run<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` in a slot, or throws DomainError('unavailable', …, { retryAfterMs }) when every slot is taken.
+   * `source`: the caller's address; it holds one place in the line at a time.
+   */
+  run<T>(work: () => Promise<T>, source?: string): Promise<T>;
   /** Registrations refused so far. */
   refused(): number;
   active(): number;
@@ -76,22 +82,35 @@ export function createRegistrationAdmission(options: RegistrationAdmissionOption
     windowFull = active >= limit;
   };
 
-  const refuse = (at: number): DomainError => {
-    refused += 1;
+  /** The place in the line of each source address that holds one (when its slot comes). */
+  const places = new Map<string, number>();
+
+  const placeFor = (at: number, source: string | undefined): number => {
+    const held = source === undefined ? undefined : places.get(source);
+    if (held !== undefined && held > at) return held;
     // One slot per refused agent at the measured throughput (until measured: the limit each second).
     const slotMs = 1000 / Math.max(rate ?? limit, minConcurrent / (targetMs / 1000));
     lineEnd = Math.min(at + maxRetryAfterMs, Math.max(at + options.retryAfterMs, lineEnd + slotMs));
-    const retryAfterMs = Math.round(lineEnd - at);
+    if (source !== undefined) {
+      places.set(source, lineEnd);
+      if (places.size > 100_000) for (const [key, slot] of places) if (slot <= at) places.delete(key);
+    }
+    return lineEnd;
+  };
+
+  const refuse = (at: number, source: string | undefined): DomainError => {
+    refused += 1;
+    const retryAfterMs = Math.round(placeFor(at, source) - at);
     return new DomainError('unavailable', `the manager is busy with ${active} other registrations; retry after ${retryAfterMs} ms`, { retryAfterMs });
   };
 
   return {
-    async run(work) {
+    async run(work, source) {
       const at = now();
       measure(at);
       if (options.concurrent > 0 && active >= limit) {
         windowFull = true;
-        throw refuse(at);
+        throw refuse(at, source);
       }
       active += 1;
       if (active >= limit) windowFull = true;

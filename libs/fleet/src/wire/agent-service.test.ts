@@ -3,7 +3,7 @@ import { Metadata } from '@grpc/grpc-js';
 import { create } from '@bufbuild/protobuf';
 import { RegisterRequestSchema, UpdateInventoryRequestSchema } from '@metalfleet/proto';
 import { openSqliteFleetStore } from '@metalfleet/store';
-import { agentServiceHandlers } from './agent-service.ts';
+import { agentServiceHandlers, peerAddress } from './agent-service.ts';
 import { FleetEvents } from '../events/fleet-events.ts';
 import { createBootstrapTokens } from '../services/bootstrap-tokens.ts';
 import { createRegistrar } from '../services/registrar.ts';
@@ -65,5 +65,13 @@ describe('cabling reported by agents', () => {
     const again = await handlers.register(create(RegisterRequestSchema, { identity, inventory: { nics: nics('p3') } }), { metadata: asNode(), peer: 'test', method: 'Register', signal: new AbortController().signal, deadlineMs: Number.POSITIVE_INFINITY });
     expect(again.returning).toBe(true);
     expect(await heard()).toEqual([['p1', 'lldp-manager-image', true], ['p3', 'lldp-node-os', false]]);
+  });
+});
+
+describe('a gRPC peer\'s address (its place in the registration line)', () => {
+  it.each([
+    ['ipv4:10.0.0.7:51234', '10.0.0.7'], ['ipv6:[fd00::7]:51234', 'fd00::7'], ['unix:/run/x.sock', 'unix:/run/x.sock'],
+  ])('%s → %s', (peer, address) => {
+    expect(peerAddress(peer)).toBe(address);
   });
 });

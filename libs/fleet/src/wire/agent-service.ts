@@ -57,6 +57,13 @@ export interface AgentServiceDeps {
   credentials?: NodeCredentials;
 }
 
+/** The address of a gRPC peer (`ipv4:10.0.0.7:51234`, `ipv6:[fd00::7]:51234`), without its port. */
+export function peerAddress(peer: string): string {
+  const withoutScheme = peer.replace(/^ipv[46]:/, '');
+  const bracketed = /^\[([^\]]+)\]/.exec(withoutScheme);
+  return bracketed ? (bracketed[1] as string) : withoutScheme.replace(/:\d+$/, '');
+}
+
 export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<typeof AgentService> {
   const { config } = deps;
   const now = deps.now ?? (() => new Date());
@@ -75,7 +82,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
         agentVersion: request.agentVersion,
         peer: context.peer,
         signal: context.signal,
-      }));
+      }), peerAddress(context.peer));
       return {
         nodeId: result.nodeId,
         nodeCredential: result.credential,
