@@ -133,4 +133,28 @@ describe('gRPC with gated TLS handshakes', () => {
     await plainClosed;
     expect(listener.gate.shed() - shedBefore).toBe(5);
   });
+
+  it('holds at most maxPending connections not yet handed to gRPC: one more is closed at once, and room comes back as they close', async () => {
+    const cert = await issueServerCertificate(ca, ['127.0.0.1']);
+    const own = new Server();
+    const small = await listenGrpcTlsForStorm(own, { keyPem: cert.keyPem, chainPem: cert.chainPem, maxConcurrentHandshakes: 2, maxWaitMs: 60_000, maxPending: 2 }, { host: '127.0.0.1', port: 0 });
+    const to = small.address.port;
+    const dialTo = () => new Promise<Socket>((resolve, reject) => {
+      const socket = connect({ port: to, host: '127.0.0.1' }, () => resolve(socket));
+      socket.once('error', reject);
+    });
+    // Three silent peers: two fill it, one is closed (which one is the kernel's order of handing them over).
+    // Before, any number could wait, each with its buffered hello.
+    const peers = [await dialTo(), await dialTo(), await dialTo()];
+    const closed = await Promise.race(peers.map((p, i) => {
+      p.on('error', () => undefined);
+      return new Promise<number>((resolve) => p.once('close', () => resolve(i)));
+    }));
+    expect(small.gate.shed()).toBe(1);
+    expect(peers.filter((p, i) => i !== closed && !p.destroyed)).toHaveLength(2);
+    for (const p of peers) p.destroy();
+    await expect.poll(async () => (await fetchPinnedCa('127.0.0.1', to, ca.fingerprint).catch(() => '')).includes('BEGIN CERTIFICATE')).toBe(true);
+    await small.close();
+    own.forceShutdown();
+  });
 });

@@ -27,6 +27,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { createSecureContext, TLSSocket } from 'node:tls';
 import { ServerCredentials, type Server as GrpcServer } from '@grpc/grpc-js';
 import { createConnectGate, type ConnectGate } from './connect-gate.ts';
+import { createUnauthenticatedLimiter } from './connection-limits.ts';
 import { awaitFirstMessage, tlsHelloRecord } from './first-message.ts';
 import { serverHandshakeSent, serverTlsOptions } from './tls-policy.ts';
 
@@ -94,6 +95,12 @@ export interface GatedGrpcTlsOptions {
   maxWaitMs: number;
   /** A handshake not done by then is given up (default 10 s). */
   handshakeTimeoutMs?: number;
+  /**
+   * Connections not yet handed to gRPC (waiting for their hello or their turn, or in their handshake),
+   * all addresses together; beyond, a new one is closed at once (default 10,000; 0: no limit). Without
+   * it one client could hold tens of thousands of sockets, each with its buffered hello (hostile review).
+   */
+  maxPending?: number;
 }
 
 /**
@@ -106,11 +113,8 @@ export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTl
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   const context = createSecureContext({ ...serverTlsOptions(tls.keyPem, tls.chainPem), secureOptions: constants.SSL_OP_CIPHER_SERVER_PREFERENCE });
   const gate = createConnectGate({ concurrent: tls.maxConcurrentHandshakes, maxWaiting: Number.POSITIVE_INFINITY, maxWaitMs: tls.maxWaitMs });
-  const listener = await listenForStorm({ ...options, backlog: options.backlog ?? gatedBacklog }, (socket) => {
-    // No turn until the client's hello has come whole (first-message.ts).
-    awaitFirstMessage(socket, tlsHelloRecord, tls.maxWaitMs, () => enterGate(socket), () => gate.refuse(socket, 'no-first-message'));
-  });
-  const enterGate = (socket: Socket) => {
+  const pending = createUnauthenticatedLimiter(tls.maxPending ?? 10_000);
+  const enterGate = (socket: Socket, handedOn: () => void) => {
     let done: () => void = () => undefined;
     done = gate.enter(socket, () => {
       // gRPC clients insist on HTTP/2 negotiated by ALPN.
@@ -128,6 +132,7 @@ export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTl
       secure.once('secure', () => {
         clearTimeout(timer);
         done();
+        handedOn();
         // What node's TLS server does before it hands a socket on ('secureConnection'); http2 waits
         // for a 'secureConnect' that a server-side socket never emits while secureConnecting is set.
         const internals = secure as TLSSocket & { secureConnecting?: boolean; _releaseControl?: () => boolean };
@@ -143,5 +148,12 @@ export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTl
       });
     });
   };
+  const listener = await listenForStorm({ ...options, backlog: options.backlog ?? gatedBacklog }, (socket) => {
+    // Counted until its handshake is done (or it closes).
+    const handedOn = pending.admit(socket);
+    if (!handedOn) return gate.refuse(socket, 'queue-full');
+    // No turn until the client's hello has come whole (first-message.ts).
+    awaitFirstMessage(socket, tlsHelloRecord, tls.maxWaitMs, () => enterGate(socket, handedOn), () => gate.refuse(socket, 'no-first-message'));
+  });
   return { ...listener, gate };
 }
