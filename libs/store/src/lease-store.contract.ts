@@ -63,6 +63,18 @@ export function describeLeaseStore(name: string, factory: StoreFactory): void {
       expect(await store.holdsLease('shard/2', 'b', 2)).toBe(true);
     });
 
+    it('takes and renews many leases in one statement each: only the free ones are taken, only the holder\'s own with its epoch renewed', async () => {
+      const store = await factory.open('lease_many');
+      expect(await store.claimLease('shard/7', 'b', 60_000)).toBe(1);
+      const names = Array.from({ length: 600 }, (_, i) => `shard/${i}`);
+      const taken = await store.claimLeases(names, 'a', 60_000);
+      expect(taken.size).toBe(599);
+      expect(taken.has('shard/7')).toBe(false);
+      expect(taken.get('shard/0')).toBe(1);
+      const renewed = await store.renewLeases([{ name: 'shard/0', epoch: 1 }, { name: 'shard/1', epoch: 9 }, { name: 'shard/7', epoch: 1 }], 'a', 60_000);
+      expect([...renewed]).toEqual(['shard/0']);
+    });
+
     it('gives a lease claimed by many replicas at once to exactly one', async () => {
       const store = await factory.open('lease_race');
       const epochs = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((holder) => store.claimLease('shard/3', holder, 60_000)));

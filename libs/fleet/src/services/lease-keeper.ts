@@ -61,23 +61,29 @@ export function createLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
   let running: Promise<void> | null = null;
   let stopNext = () => undefined as unknown;
 
-  const claim = async (name: string) => {
+  // Many leases per statement: a round touches up to 256 shards.
+  const claim = async (names: readonly string[]) => {
+    if (names.length === 0) return;
     const sentAt = now();
-    const epoch = await store.claimLease(name, holder, ttlMs);
-    if (epoch !== null) beliefs.set(name, { name, epoch, sentAt, ttlMs });
+    for (const [name, epoch] of await store.claimLeases(names, holder, ttlMs)) beliefs.set(name, { name, epoch, sentAt, ttlMs });
   };
 
-  const renew = async (belief: LeaseBelief) => {
+  const renewAll = async () => {
+    const held = [...beliefs.values()];
+    if (held.length === 0) return;
     const sentAt = now();
-    if (await store.renewLease(belief.name, holder, belief.epoch, ttlMs)) beliefs.set(belief.name, { ...belief, sentAt });
-    else beliefs.delete(belief.name);
+    const renewed = await store.renewLeases(held, holder, ttlMs);
+    for (const belief of held) {
+      if (renewed.has(belief.name)) beliefs.set(belief.name, { ...belief, sentAt });
+      else beliefs.delete(belief.name);
+    }
   };
 
   const tick = async () => {
     // A belief past its time is dropped: it is taken again (new epoch) if still free.
     for (const [name, belief] of beliefs) if (!mayAct(belief, now())) beliefs.delete(name);
-    await Promise.all([...beliefs.values()].map(renew));
-    if (!beliefs.has(self)) await claim(self);
+    await renewAll();
+    if (!beliefs.has(self)) await claim([self]);
     const rows = await store.listLeases();
     liveReplicas = Math.max(1, rows.filter((r) => r.live && r.name.startsWith(replicaPrefix)).length);
     // Leases live under another holder. Its own from before a restart (same id) count as free: taken back at once, under new epochs.
@@ -92,14 +98,13 @@ export function createLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
       else if (!live.has(shardLease(shard))) freeShards.push(shard);
     }
     const { take, release } = rebalance(heldShards, freeShards, liveReplicas, shards);
-    await Promise.all(take.map((shard) => claim(shardLease(shard))));
-    await Promise.all(singletons.filter((name) => !beliefs.has(name) && !live.has(name)).map(claim));
-    await Promise.all(release.map(async (shard) => {
+    await claim([...take.map(shardLease), ...singletons.filter((name) => !beliefs.has(name) && !live.has(name))]);
+    for (const shard of release) {
       const belief = beliefs.get(shardLease(shard));
-      if (!belief) return;
+      if (!belief) continue;
       beliefs.delete(belief.name);
       await store.releaseLease(belief.name, holder, belief.epoch);
-    }));
+    }
   };
 
   // One round at a time: a slow database must not start a second round over the first.
@@ -135,7 +140,7 @@ export function createLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
       await running?.catch(() => undefined);
       const held = [...beliefs.values()];
       beliefs.clear();
-      await Promise.all(held.map((b) => store.releaseLease(b.name, holder, b.epoch).catch(() => undefined)));
+      for (const b of held) await store.releaseLease(b.name, holder, b.epoch).catch(() => undefined);
     },
   };
 }
