@@ -160,7 +160,10 @@ async function startOnDataDir(
   // This replica's share of the work, through leases in the store (lease-keeper.ts). The first round before any loop
   // starts: a lone manager holds everything from the start; with SQLite it always is alone (the data directory lock).
   // By default a replica is its host and data directory: restarted, it takes its leases back at once (new epochs).
-  const leases = createLeaseKeeper({ store, holder: config.replicaId !== '' ? config.replicaId : `${hostname()}:${dataDir}`, ttlMs: config.leaseTtlS * 1000, singletons: [controlLoops] });
+  const replicaId = config.replicaId !== '' ? config.replicaId : `${hostname()}:${dataDir}`;
+  const leases = createLeaseKeeper({ store, holder: replicaId, ttlMs: config.leaseTtlS * 1000, singletons: [controlLoops],
+    onSharedId: (lease) => logger.error({ replicaId, lease }, 'another manager runs under this replica id: each takes the other\'s work leases; give each replica its own --replica-id'),
+  });
   const leaseRoundFailed = (error: unknown) => logger[failureLevel(error)]({ err: error }, 'lease round failed (work held is given up when its leases can no longer be renewed)');
   // A store that cannot write now (a full disk) does not stop the start: the loops wait for a round that succeeds.
   await leases.tick().catch(leaseRoundFailed);

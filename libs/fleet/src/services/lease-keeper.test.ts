@@ -84,6 +84,19 @@ describe.each(stores)('replicas sharing work on %s', (_name, open) => {
     await after.stop();
   });
 
+  it('says so when another process runs under the same replica id (they take each other\'s leases)', async () => {
+    const store = await open();
+    const warnings: string[] = [];
+    const first = createLeaseKeeper({ store, holder: 'same', ttlMs: 600_000, onSharedId: (lease) => warnings.push(lease) });
+    const second = createLeaseKeeper({ store, holder: 'same', ttlMs: 600_000 });
+    await first.tick();
+    await second.tick();
+    await first.tick();
+    expect(warnings.length).toBeGreaterThan(0);
+    await second.stop();
+    await first.stop();
+  });
+
   it('gives its leases back on a clean stop: the other replica takes them at once', async () => {
     const store = await open();
     const a = createLeaseKeeper({ store, holder: 'a', ttlMs: 600_000, singletons: ['alerts'] });

@@ -23,6 +23,8 @@ export interface LeaseKeeperOptions {
   shards?: number;
   /** Monotonic ms (default performance.now). */
   now?: () => number;
+  /** Told when another process seems to run under this replica's id (a lease of its own it did not renew changed epoch). */
+  onSharedId?: (lease: string) => void;
 }
 
 export interface LeaseKeeper {
@@ -73,9 +75,16 @@ export function createLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     if (held.length === 0) return;
     const sentAt = now();
     const renewed = await store.renewLeases(held, holder, ttlMs);
+    const lost = held.filter((belief) => !renewed.has(belief.name));
     for (const belief of held) {
       if (renewed.has(belief.name)) beliefs.set(belief.name, { ...belief, sentAt });
       else beliefs.delete(belief.name);
+    }
+    // Lost while certainly live, and now held live under this same id with another epoch: another process uses this id.
+    if (lost.length > 0 && options.onSharedId) {
+      const rows = new Map((await store.listLeases()).map((r) => [r.name, r]));
+      const taken = lost.find((belief) => mayAct(belief, sentAt) && rows.get(belief.name)?.live && rows.get(belief.name)?.holder === holder && rows.get(belief.name)?.epoch !== belief.epoch);
+      if (taken) options.onSharedId(taken.name);
     }
   };
 
