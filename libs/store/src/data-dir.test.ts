@@ -185,6 +185,7 @@ describe('claiming a data directory', () => {
     closeSync(fd);
     const error = await refusal(claimDataDir({ dir, init: false, postgres: null }));
     expect(error.code).toBe('database-corrupt');
+    expect(error.message).not.toContain('\n');
     expect(error.message).toMatch(/fleet\.db failed its integrity check \(.+\): restore it from a backup/);
   });
 

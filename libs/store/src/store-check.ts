@@ -22,7 +22,8 @@ export function checkSqliteDatabase(file: string, started: () => number = Date.n
   try {
     db = new DatabaseSync(file);
     const rows = db.prepare('PRAGMA quick_check(5)').all() as Array<{ quick_check: string }>;
-    const problems = rows.map((row) => row.quick_check).filter((line) => line !== 'ok');
+    // One line per problem, even where SQLite's own spans several (a damaged tree lists its pages): the message is a log line.
+    const problems = rows.map((row) => row.quick_check.split('\n').map((part) => part.trim()).filter(Boolean).join(': ')).filter((line) => line !== 'ok');
     if (problems.length > 0) return { ok: false, problem: problems.join('; ') };
     const table = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").get();
     if (table === undefined) return { ok: true, schemaVersion: 0, checkMs: started() - begin };
