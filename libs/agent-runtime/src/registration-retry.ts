@@ -14,6 +14,9 @@ import { retryAfterMsOf, RpcError } from '@metalfleet/transport';
  */
 export const unansweredBackoffMaxMs = 300_000;
 
+/** Tries in a row without an answer after which the connection is built again. */
+export const unansweredBeforeReconnect = 2;
+
 /** Failed tries so far: all of them, and those in a row the manager did not answer before their deadline. */
 export interface FailedTries {
   attempt: number;
@@ -35,9 +38,11 @@ export function afterFailedTry(error: unknown, tries: FailedTries, backoff: Back
   const late = error instanceof RpcError && error.grpcStatus === status.DEADLINE_EXCEEDED;
   const unanswered = late ? tries.unanswered + 1 : 0;
   if (late) {
-    // The connection is kept: the try may still be waiting its turn at the manager.
+    // The connection is kept after one try without an answer: the try may still be waiting its turn at the manager.
+    // After a second in a row it is built again: a manager host gone without a reset leaves a dead connection that
+    // would hold every later try for its whole deadline (hostile review).
     const slower = { initialMs: backoff.initialMs, maxMs: Math.max(backoff.maxMs, unansweredBackoffMaxMs) };
-    return { delayMs: retryDelay(unanswered - 1, slower, random01), unanswered, reconnect: false, retryAfterMs };
+    return { delayMs: retryDelay(unanswered - 1, slower, random01), unanswered, reconnect: unanswered % unansweredBeforeReconnect === 0, retryAfterMs };
   }
   const reconnect = isDomainError(error) && error.code === 'unavailable' && retryAfterMs === null;
   return { delayMs: retryDelay(tries.attempt, backoff, random01, retryAfterMs), unanswered, reconnect, retryAfterMs };
