@@ -46,11 +46,18 @@ export function NodesPage({ params }: { params: URLSearchParams }) {
   const [search, setSearch] = useState(filter['q'] ?? '');
   const scroller = useRef<HTMLDivElement>(null);
 
+  // The filter shown now: an answer for one no longer shown (a slow one, overtaken by the next) is dropped, or it
+  // would replace the rows and the count (a flaky browser test caught the count of the filter before).
+  const shown = useRef(filterKey);
+  shown.current = filterKey;
+
   const loadPage = async (page: number, fresh = false) => {
     if (loading.current.has(page) && !fresh) return;
     loading.current.add(page);
+    const asked = filterKey;
     try {
       const list = await api<NodeList>(`/api/v1/nodes${query({ ...filter, offset: page * pageSize, limit: pageSize })}`);
+      if (asked !== shown.current) return;
       if (fresh) rows.current.clear();
       list.items.forEach((n, i) => rows.current.set(page * pageSize + i, n));
       setTotal(list.total);
