@@ -1,13 +1,12 @@
 // API tokens: created by an admin, shown once, stored hashed, expiring and
 // revocable. authenticate() turns a presented bearer token into the principal
 // the API checks permissions for, or says why it is refused.
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
   DomainError, apiTokenState, formatApiToken, parseApiToken, type ApiTokenRecord, type Principal, type Role,
 } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
-import { hashSecret, newSecret, secretMatches } from '../secrets/secrets.ts';
+import { hashSecret, newSecret, newTokenId, secretMatches } from '../secrets/secrets.ts';
 
 export interface ApiTokenRequest {
   name: string;
@@ -30,7 +29,7 @@ export function createApiTokens(deps: { store: FleetStore; now: () => Date }) {
       if (request.tenantId !== null && request.tenantId.trim() === '') throw new DomainError('invalid-argument', 'tenantId must name a tenant; leave it out (or null) for a token that is not scoped to one');
       if (request.tenantId !== null && request.role === 'admin') throw new DomainError('invalid-argument', 'an admin token cannot be scoped to a tenant');
       if (request.tenantId !== null && !(await deps.store.getTenant(request.tenantId))) throw new DomainError('not-found', `no tenant ${request.tenantId}`);
-      const id = randomBytes(9).toString('base64url');
+      const id = newTokenId();
       const secret = newSecret();
       const now = deps.now();
       const record: ApiTokenRecord = {

@@ -1,11 +1,10 @@
 // Operator-created bootstrap tokens: the secret is shown once and stored only
 // as a hash; verification says clearly why a token is refused.
-import { randomBytes } from 'node:crypto';
 import {
   DomainError, bootstrapTokenState, type BootstrapTokenPurpose, formatBootstrapToken, parseBootstrapToken, type BootstrapTokenRecord,
 } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
-import { hashSecret, newSecret, secretMatches } from '../secrets/secrets.ts';
+import { hashSecret, newSecret, newTokenId, secretMatches } from '../secrets/secrets.ts';
 
 export interface TokenRequest {
   description: string;
@@ -36,7 +35,7 @@ export function createBootstrapTokens(deps: { store: FleetStore; now: () => Date
 
   return {
     async create(request: TokenRequest): Promise<{ record: BootstrapTokenRecord; token: string }> {
-      const id = randomBytes(9).toString('base64url');
+      const id = newTokenId();
       const secret = newSecret();
       const now = deps.now();
       const record: BootstrapTokenRecord = {
