@@ -17,3 +17,4 @@ export { classifyStoreError, storeProblems, type StoreProblem } from './store-pr
 export { freeDiskBytes, minFreeDiskBytes } from './disk-space.ts';
 export * from './store-connect.ts';
 export * from './lease-store.ts';
+export * from './event-journal-store.ts';

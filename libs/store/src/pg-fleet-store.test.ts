@@ -2,11 +2,12 @@
 // `test`), each run in schemas of its own that are dropped afterwards.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { describeAlertStore } from './alert-store.contract.ts';
 import { describeFleetStore, type StoreFactory } from './fleet-store.contract.ts';
 import { describeIdentityStore } from './identity-store.contract.ts';
 import { describeLeaseStore } from './lease-store.contract.ts';
+import { describeEventJournalStore } from './event-journal-store.contract.ts';
 import { describeWorkStore } from './work-store.contract.ts';
 import { openPgFleetStore } from './pg-fleet-store.ts';
 
@@ -34,3 +35,45 @@ describeIdentityStore('PostgreSQL', factory);
 describeAlertStore('PostgreSQL', factory);
 describeWorkStore('PostgreSQL', factory);
 describeLeaseStore('PostgreSQL', factory);
+describeEventJournalStore('PostgreSQL', factory);
+
+describe('event journal across replicas on one PostgreSQL', () => {
+  it('wakes a reader on another connection pool (another replica) when one appends', async () => {
+    const writer = await factory.open('journal_replicas');
+    const reader = await factory.open('journal_replicas');
+    let wakes = 0;
+    const stop = reader.watchEvents(() => (wakes += 1));
+    await expect.poll(async () => {
+      const before = wakes;
+      await writer.appendEvents([{ at: new Date(), type: 't', body: '{}' }]);
+      await expect.poll(() => wakes, { timeout: 2000 }).toBeGreaterThan(before);
+      return true;
+    }, { timeout: 10_000 }).toBe(true);
+    stop();
+    await Promise.all([writer.close(), reader.close()]);
+  });
+
+  it('a reader that follows the sequence numbers misses no entry while two replicas append at once', async () => {
+    const [a, b, reader] = [await factory.open('journal_race'), await factory.open('journal_race'), await factory.open('journal_race')];
+    const append = async (store: typeof a, name: string) => {
+      for (let i = 0; i < 150; i++) await store.appendEvents(Array.from({ length: 4 }, (_, j) => ({ at: new Date(), type: `${name}${i}.${j}`, body: '{}' })));
+    };
+    const seen: string[] = [];
+    let cursor = 0;
+    let writing = true;
+    const follow = (async () => {
+      // Reads until the writers are done and nothing is left: what a stream would have sent.
+      for (;;) {
+        const page = await reader.eventsAfter(cursor, 1000);
+        for (const e of page) seen.push(e.type);
+        cursor = page.at(-1)?.seq ?? cursor;
+        if (page.length === 0 && !writing) return;
+      }
+    })();
+    await Promise.all([append(a, 'a'), append(b, 'b')]);
+    writing = false;
+    await follow;
+    expect(new Set(seen).size).toBe(1200);
+    await Promise.all([a.close(), b.close(), reader.close()]);
+  }, 60_000);
+});

@@ -11,6 +11,8 @@ import { writeProbeSql } from './disk-space.ts';
 import { lastWriteFromRow, lastWriteSql } from './last-write.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { pgNowMs, sqlLeaseStore } from './lease-store.ts';
+import { sqlEventJournalStore } from './event-journal-store.ts';
+import { pgEventWake } from './pg-event-wake.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
 import { sqlIdentityStore } from './identity-store.ts';
@@ -112,11 +114,13 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     ON CONFLICT (node_id, component, code) DO UPDATE SET severity = excluded.severity, remediation = excluded.remediation, message = excluded.message`;
 
   const executor = pgExecutor(pool, health);
+  const eventWake = pgEventWake(executor, { connectionString: options.connectionString, schema });
   return {
     availability: () => health.check(),
     ...pgNetworkStore(query, inTransaction),
     ...sqlWorkStore(executor),
     ...sqlLeaseStore(executor, pgNowMs),
+    ...sqlEventJournalStore(executor, eventWake),
     ...sqlAccessStore(executor),
     ...sqlAlertStore(executor),
     ...sqlIdentityStore(executor),
@@ -310,6 +314,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     },
     async close() {
       health.stop();
+      await eventWake.close();
       await pool.end();
     },
   };

@@ -165,4 +165,19 @@ export const pgTrustMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 28,
+    name: 'event journal',
+    sql: `
+      -- Every fleet event in one order for all replicas (event-journal-store.ts): what the event stream serves and
+      -- replays from Last-Event-ID. body is the event as JSON; kept for --event-retention-h.
+      CREATE TABLE fleet_events (
+        seq BIGSERIAL PRIMARY KEY,
+        at BIGINT NOT NULL,
+        type TEXT NOT NULL,
+        body TEXT NOT NULL
+      );
+      CREATE INDEX fleet_events_at ON fleet_events (at);
+    `,
+  },
 ];

@@ -6,6 +6,7 @@ import { describeAlertStore } from './alert-store.contract.ts';
 import { describeFleetStore, type StoreFactory } from './fleet-store.contract.ts';
 import { describeIdentityStore } from './identity-store.contract.ts';
 import { describeLeaseStore } from './lease-store.contract.ts';
+import { describeEventJournalStore } from './event-journal-store.contract.ts';
 import { describeWorkStore } from './work-store.contract.ts';
 import { openSqliteFleetStore } from './sqlite-fleet-store.ts';
 
@@ -21,3 +22,4 @@ describeIdentityStore('SQLite (WAL file)', factory);
 describeAlertStore('SQLite (WAL file)', factory);
 describeWorkStore('SQLite (WAL file)', factory);
 describeLeaseStore('SQLite (WAL file)', factory);
+describeEventJournalStore('SQLite (WAL file)', factory);

@@ -14,6 +14,7 @@ import { sqliteExecutor } from './sqlite-executor.ts';
 import { sqliteTransaction, withStatementCache } from './sqlite-statements.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqliteNowMs, sqlLeaseStore } from './lease-store.ts';
+import { inProcessEventWake, sqlEventJournalStore } from './event-journal-store.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
 import { sqlIdentityStore } from './identity-store.ts';
@@ -109,6 +110,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     ...sqliteNetworkStore(db, sqliteTransaction),
     ...sqlWorkStore(executor),
     ...sqlLeaseStore(executor, sqliteNowMs),
+    ...sqlEventJournalStore(executor, inProcessEventWake(executor)),
     ...sqlAccessStore(executor),
     ...sqlAlertStore(executor),
     ...sqlIdentityStore(executor),

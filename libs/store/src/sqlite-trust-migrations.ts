@@ -165,4 +165,19 @@ export const sqliteTrustMigrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 28,
+    name: 'event journal',
+    sql: `
+      -- Every fleet event in one order (event-journal-store.ts): what the event stream serves and replays from
+      -- Last-Event-ID. body is the event as JSON; kept for --event-retention-h. AUTOINCREMENT: a purged seq is never given again.
+      CREATE TABLE fleet_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        body TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX fleet_events_at ON fleet_events (at);
+    `,
+  },
 ];
