@@ -55,3 +55,5 @@ export * from './alerting/failures.ts';
 // Outbound HTTP: the drain hook and alert notifiers.
 export * from './outbound/drain-hook.ts';
 export * from './outbound/notifiers.ts';
+export * from './events/event-journal.ts';
+export * from './events/journal-feed.ts';
