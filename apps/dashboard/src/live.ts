@@ -1,6 +1,8 @@
 // Live updates: the manager's server-sent event stream, read with fetch (an
 // EventSource cannot send the Authorization header) and parsed by
-// eventsource-parser. Reconnects after a drop; pages subscribe by event type.
+// eventsource-parser. Reconnects after a drop (to whichever manager replica
+// answers) with the last event's id, so nothing that happened meanwhile is
+// missed; pages subscribe by event type.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { createParser } from 'eventsource-parser';
 import { session, tokenRefused } from './api.ts';
@@ -22,10 +24,14 @@ export function connectLive(): void {
   running?.abort();
   const controller = new AbortController();
   running = controller;
+  // The journal place of the last event shown; a new login starts from now.
+  let lastEventId: string | undefined;
   void (async () => {
     while (!controller.signal.aborted) {
       try {
-        const response = await fetch('/api/v1/events', { headers: { authorization: `Bearer ${session.token() ?? ''}` }, signal: controller.signal });
+        const headers: Record<string, string> = { authorization: `Bearer ${session.token() ?? ''}` };
+        if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+        const response = await fetch('/api/v1/events', { headers, signal: controller.signal });
         // A revoked or expired token: back to the login page instead of retrying it.
         if (response.status === 401) {
           setConnected(false);
@@ -38,6 +44,7 @@ export function connectLive(): void {
           onEvent: (event) => {
             // The manager's last event when the token stops being valid; the next attempt answers 401.
             if (event.event === 'stream-ended') return;
+            if (event.id !== undefined) lastEventId = event.id;
             const data: unknown = JSON.parse(event.data);
             for (const l of listeners) l(event.event ?? 'message', data);
           },

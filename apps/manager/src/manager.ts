@@ -19,7 +19,7 @@ import {
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
   FleetEvents, agentServiceHandlers, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createNodeCredentials, createPresenceTracker, createRegistrar, createRegistrationAdmission, startLifecycleControllers, startMqttIngest,
-  downtimeAtStart, openManagerClock, openSealedSecrets, createLeaseKeeper,
+  downtimeAtStart, openManagerClock, openSealedSecrets, createLeaseKeeper, startEventJournal, createJournalFeed,
 } from '@metalfleet/fleet';
 import { listenerPorts, type ManagerConfig } from './config.ts';
 
@@ -178,6 +178,13 @@ async function startOnDataDir(
     'port-drift-repaired': 'warn', 'cabling-warning': 'warn', 'fabric-error': 'error', 'identity-conflict': 'warn', 'install-refused': 'warn',
   };
   events.on((event) => logger[loud[event.type] ?? 'info']({ event }, event.type));
+  // Every event into the store's journal, where the event streams of every replica read it.
+  const journal = startEventJournal({
+    store, events,
+    onError: (error) => logger[failureLevel(error)]({ err: error }, 'could not store fleet events in the event journal; they are kept and retried'),
+    onDropped: (total) => logger.error({ droppedInAll: total }, 'the event journal could not be written for too long: the oldest waiting events were dropped (event streams will not show them)'),
+  });
+  const feed = createJournalFeed({ store, onError: (error) => logger[failureLevel(error)]({ err: error }, 'reading the event journal failed; tried again') });
 
   const pki = await serverTls(config, dataDir, logger);
   initStepDone(config, 'ca');
@@ -314,6 +321,8 @@ async function startOnDataDir(
     bootTokens.purgeExpired().then((purged) => {
       if (purged > 0) logger.info({ purged }, 'expired boot tokens deleted');
     }).catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'boot token purge failed'));
+    store.purgeEventsBefore(new Date(now().getTime() - config.eventRetentionH * 3_600_000))
+      .catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'event journal purge failed'));
   }, config.bootTokenPurgeIntervalS * 1000);
   addService(grpcServer, AgentService, agentServiceHandlers({
     register,
@@ -346,7 +355,7 @@ async function startOnDataDir(
   const dashboardDir = config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir();
   if (dashboardDir === null) logger.warn('the dashboard is not built (npm run build -w @metalfleet/dashboard): / serves nothing');
   const http = await buildHttpApp({
-    store, logger, version, startedAt: now(), now, tokens, apiTokens, telemetry: rollups, events, metrics,
+    store, logger, version, startedAt: now(), now, tokens, apiTokens, telemetry: rollups, events, feed, metrics,
     fabric: { tenants: fabric.tenants, reconciler: fabric.reconciler, lifecycle, drivers: fabric.drivers, provisioningVlan: config.provisioningVlan },
     operations: { reimages: reimaging.reimages, templates: reimaging.templates },
     nodeActions: { remediation: reimaging.remediation },
@@ -393,6 +402,8 @@ async function startOnDataDir(
       await new Promise<void>((done) => grpcServer.tryShutdown(() => done()));
       await broker.close();
       clearInterval(flusher);
+      // What was emitted while stopping is stored before the store closes.
+      await journal.stop();
       for (const sink of telemetry) await sink.close();
       await store.close();
     },

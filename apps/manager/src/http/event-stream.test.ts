@@ -17,11 +17,11 @@ let base = '';
 let tenantA = '';
 let tenantB = '';
 
-interface SseEvent { event: string; data: Record<string, unknown> }
+interface SseEvent { id?: string; event: string; data: Record<string, unknown> }
 
 /** An open stream: what arrived so far, read on until a condition holds (or the stream ends, or 5 s pass). */
-async function openStream(token: string, url = base) {
-  const response = await fetch(`${url}/api/v1/events`, { headers: { authorization: `Bearer ${token}` } });
+async function openStream(token: string, url = base, headers: Record<string, string> = {}) {
+  const response = await fetch(`${url}/api/v1/events`, { headers: { authorization: `Bearer ${token}`, ...headers } });
   expect(response.status).toBe(200);
   const reader = response.body?.getReader();
   if (!reader) throw new Error('no body');
@@ -29,9 +29,10 @@ async function openStream(token: string, url = base) {
   let text = '';
   let ended = false;
   const parsed = (): SseEvent[] => text.split('\n\n').flatMap((block) => {
+    const id = /^id: (.*)$/m.exec(block)?.[1];
     const event = /^event: (.*)$/m.exec(block)?.[1];
     const data = /^data: (.*)$/m.exec(block)?.[1];
-    return event && data ? [{ event, data: JSON.parse(data) as Record<string, unknown> }] : [];
+    return event && data ? [{ event, data: JSON.parse(data) as Record<string, unknown>, ...(id ? { id } : {}) }] : [];
   });
   return {
     get text() {
@@ -159,7 +160,7 @@ describe('GET /api/v1/events for a tenant-scoped token', () => {
     const app = Fastify({ logger: false });
     installErrorHandling(app);
     installAccessControl(app, { tokens: apiTokens, store: t.store, now });
-    await app.register(eventStreamRoutes, { events: t.events, store: t.store, apiTokens, now, tokenRecheckMs: 100 });
+    await app.register(eventStreamRoutes, { feed: t.feed, store: t.store, apiTokens, now, tokenRecheckMs: 100 });
     await app.listen({ port: 0, host: '127.0.0.1' });
     try {
       const { id, token } = await tokenFor('elsewhere', 'viewer', tenantA);
@@ -176,29 +177,29 @@ describe('GET /api/v1/events for a tenant-scoped token', () => {
 });
 
 describe('GET /api/v1/events for many clients', () => {
-  it('feeds every open stream from one subscription to the fleet\'s events, and gives it back when the last one closes', async () => {
+  it('feeds every open stream from one reader of the event journal, and stops reading when the last one closes', async () => {
     const warnings: Error[] = [];
     const onWarning = (warning: Error) => warnings.push(warning);
     process.on('warning', onWarning);
     try {
-      const before = t.events.listenerCount;
-      const subscribe = vi.spyOn(t.events, 'on');
       const streams = [];
       for (let i = 0; i < 40; i += 1) {
         const stream = await openStream(t.bearer['admin'] ?? '');
         await stream.until(() => stream.text.includes(': connected'));
         streams.push(stream);
       }
-      expect(subscribe).toHaveBeenCalledTimes(1);
-      subscribe.mockRestore();
-      expect(t.events.listenerCount).toBe(before + 1);
+      await expect.poll(() => t.feed.size()).toBe(40);
+      const reads = vi.spyOn(t.store, 'eventsAfter');
       t.events.emit({ type: 'presence-changed', nodeId: 'n1', presence: 'online', reason: 'to all forty', at });
       for (const stream of streams) {
         const seen = await stream.until((e) => e.some((x) => x.data['reason'] === 'to all forty'));
         expect(seen.map((e) => e.data['reason'])).toContain('to all forty');
       }
+      // One read for all forty (a second when a wake-up came while the first was reading), not one per stream.
+      expect(reads.mock.calls.length).toBeLessThanOrEqual(3);
+      reads.mockRestore();
       for (const stream of streams) await stream.close();
-      await expect.poll(() => t.events.listenerCount).toBe(before);
+      await expect.poll(() => t.feed.size()).toBe(0);
       await new Promise((resolve) => setImmediate(resolve));
       expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
     } finally {
@@ -225,4 +226,37 @@ describe('GET /api/v1/events for many clients', () => {
     expect(Value.Check(StateChangedEvent, { ...seen[0]?.data, effects: [] })).toBe(false);
     expect(Value.Check(StreamEnded, { reason: 'token-revoked' })).toBe(true);
   });
+
+  it('replays what came after Last-Event-ID to a client that reconnects, in order, then goes on live', async () => {
+    const admin = t.bearer['admin'] ?? '';
+    const first = await openStream(admin);
+    await first.until(() => first.text.includes(': connected'));
+    t.events.emit({ type: 'presence-changed', nodeId: 'n1', presence: 'online', reason: 'seen before the drop', at });
+    const before = await first.until((e) => e.some((x) => x.data['reason'] === 'seen before the drop'));
+    await first.close();
+    const lastId = before.find((x) => x.data['reason'] === 'seen before the drop')?.id ?? '';
+    expect(lastId).toMatch(/^\d+$/);
+    for (const reason of ['missed 1', 'missed 2']) t.events.emit({ type: 'presence-changed', nodeId: 'n1', presence: 'offline', reason, at });
+    await t.journal.flushed();
+    const back = await openStream(admin, base, { 'last-event-id': lastId });
+    await back.until((e) => e.length === 2);
+    t.events.emit({ type: 'presence-changed', nodeId: 'n1', presence: 'online', reason: 'live again', at });
+    const seen = await back.until((e) => e.length === 3);
+    await back.close();
+    expect(seen.map((e) => e.data['reason'])).toEqual(['missed 1', 'missed 2', 'live again']);
+    expect(seen.map((e) => Number(e.id))).toEqual([Number(lastId) + 1, Number(lastId) + 2, Number(lastId) + 3]);
+  });
+
+  it('refuses a Last-Event-ID that is not an event id, and starts from now for one ahead of the journal', async () => {
+    const refused = await fetch(`${base}/api/v1/events`, { headers: { authorization: `Bearer ${t.bearer['admin'] ?? ''}`, 'last-event-id': '12; DROP' } });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({ error: { code: 'invalid-argument', message: 'Last-Event-ID must be the id of an event this stream sent (a whole number), not "12; DROP"' } });
+    const ahead = await openStream(t.bearer['admin'] ?? '', base, { 'last-event-id': '999999999' });
+    await ahead.until(() => ahead.text.includes(': connected'));
+    t.events.emit({ type: 'presence-changed', nodeId: 'n1', presence: 'online', reason: 'after a far id', at });
+    const seen = await ahead.until((e) => e.length > 0);
+    await ahead.close();
+    expect(seen.map((e) => e.data['reason'])).toEqual(['after a far id']);
+  });
 });
+

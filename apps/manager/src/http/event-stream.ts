@@ -1,15 +1,17 @@
 // Server-sent events: every fleet change, as it happens, for the dashboard and
-// the CLI. A client that cannot keep up is disconnected (it reconnects), so
-// one slow browser never holds memory on the manager. A tenant-scoped stream
-// gets each event as eventForTenant (libs/fleet) allows it; every stream ends
-// with a last `stream-ended` event when its token is revoked or expires.
-// Every stream is fed from one subscription to the fleet's events, taken while
-// any stream is open: a thousand open dashboards are one listener on the bus,
-// and an event is mapped to its API shape (toStreamEvent) once for them all.
+// the CLI. The stream reads the fleet's event journal (journal-feed.ts), which
+// every replica writes: a client sees what any replica did, and each event's
+// `id` is its place in the journal, so a client that reconnects (to any
+// replica) with Last-Event-ID gets what it missed, as long as the journal keeps
+// it (--event-retention-h). A client that cannot keep up is disconnected (it
+// reconnects), so one slow browser never holds memory on the manager. A
+// tenant-scoped stream gets each event as eventForTenant (libs/fleet) allows
+// it; every stream ends with a last `stream-ended` event when its token is
+// revoked or expires.
 import type { FastifyPluginAsync } from 'fastify';
 import type { StreamEnded, StreamEvent } from '@metalfleet/api';
-import { allocationStart } from '@metalfleet/domain';
-import { eventForTenant, type ApiTokens, type EventLookups, type FleetEvent, type FleetEvents } from '@metalfleet/fleet';
+import { DomainError, allocationStart } from '@metalfleet/domain';
+import { eventForTenant, type ApiTokens, type EventLookups, type FleetEvent, type JournalFeed } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import { needs } from './access.ts';
 import { toStreamEvent } from './event-mapper.ts';
@@ -20,47 +22,24 @@ const maxTimerMs = 2 ** 31 - 1;
 
 export type StreamEndReason = StreamEnded['reason'];
 
-/** One open stream, as the shared subscription sees it. */
-interface StreamClient {
-  /** An event every stream may see, already in its API shape. */
-  all(event: StreamEvent): void;
-  /** An event the stream judges itself (tenant-scoped streams). */
-  scoped(event: FleetEvent): void;
-  readonly tenantScoped: boolean;
+/** An event is mapped to its API shape once, however many streams send it (the feed hands them all the same object). */
+const apiShapes = new WeakMap<FleetEvent, StreamEvent>();
+function apiShape(event: FleetEvent): StreamEvent {
+  let shape = apiShapes.get(event);
+  if (!shape) apiShapes.set(event, (shape = toStreamEvent(event)));
+  return shape;
 }
 
-/** The one subscription that feeds every open stream; held only while a stream is open. */
-function streamFanOut(events: FleetEvents, onError: (error: unknown) => void) {
-  const clients = new Set<StreamClient>();
-  let off: (() => void) | null = null;
-  const deliver = (event: FleetEvent) => {
-    let mapped: StreamEvent | undefined;
-    for (const client of [...clients]) {
-      try {
-        if (client.tenantScoped) client.scoped(event);
-        else client.all((mapped ??= toStreamEvent(event)));
-      } catch (error) {
-        onError(error); // one broken stream does not keep the event from the others
-      }
-    }
-  };
-  return {
-    add(client: StreamClient): () => void {
-      clients.add(client);
-      off ??= events.on(deliver);
-      return () => {
-        clients.delete(client);
-        if (clients.size === 0 && off) {
-          off();
-          off = null;
-        }
-      };
-    },
-  };
+/** Last-Event-ID: the journal place of the last event the client got; absent: from now on. */
+function lastEventId(header: string | string[] | undefined): number | null {
+  if (header === undefined) return null;
+  const text = Array.isArray(header) ? header[0] ?? '' : header;
+  if (!/^\d{1,15}$/.test(text.trim())) throw new DomainError('invalid-argument', `Last-Event-ID must be the id of an event this stream sent (a whole number), not ${JSON.stringify(text.slice(0, 40))}`);
+  return Number(text.trim());
 }
 
 export interface EventStreamDeps {
-  events: FleetEvents;
+  feed: JournalFeed;
   store: FleetStore;
   apiTokens: ApiTokens;
   now: () => Date;
@@ -81,49 +60,55 @@ function lookupsOf(store: FleetStore): EventLookups {
 }
 
 export const eventStreamRoutes: FastifyPluginAsync<EventStreamDeps> = async (app, deps) => {
-  const { events, store, apiTokens, now, heartbeatMs = 15_000, tokenRecheckMs = 10_000 } = deps;
+  const { feed, store, apiTokens, now, heartbeatMs = 15_000, tokenRecheckMs = 10_000 } = deps;
   const lookups = lookupsOf(store);
-  const fanOut = streamFanOut(events, (error) => app.log.warn({ err: error }, 'event stream delivery failed'));
   app.get('/api/v1/events', {
     schema: {
       ...needs('fleet:read', { tenantScoped: true }), produces: ['text/event-stream'],
       summary: 'Server-sent events stream of fleet changes (event: <type>, data: JSON); a tenant-scoped token gets only what is about its own nodes, '
-        + 'tenant, operation entries and alerts. Ends with `event: stream-ended` (data {reason: token-revoked | token-expired}) when the token stops being valid',
+        + 'tenant, operation entries and alerts. Each event\'s id is its place in the fleet\'s event journal, the same on every manager replica: '
+        + 'reconnecting with a Last-Event-ID header replays what came after it (kept for --event-retention-h). '
+        + 'Ends with `event: stream-ended` (data {reason: token-revoked | token-expired}) when the token stops being valid',
     },
   }, async (request, reply) => {
     const principal = request.principal;
     const scope = principal?.tenantId ?? null;
     const token = principal ? await apiTokens.state(principal.tokenId) : null;
+    // An id from another database (or a journal that was reset) is never ahead of this one: from now on, then.
+    const newest = await store.lastEventSeq();
+    const after = Math.min(lastEventId(request.headers['last-event-id']) ?? newest, newest);
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(': connected\n\n');
-    let id = 0;
     let ended = false;
-    const write = (type: string, data: unknown) => {
-      id += 1;
-      res.write(`id: ${id}\nevent: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    const send = (event: StreamEvent) => {
+    const send = (seq: number, event: StreamEvent) => {
       if (res.writableEnded) return;
       if (res.writableLength > maxBufferedBytes) {
         res.end();
         return;
       }
-      write(event.type, event);
+      res.write(`id: ${seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     };
     // Filtered events are looked up one after another, so they keep their order.
     let queue = Promise.resolve();
-    const off = fanOut.add({
-      tenantScoped: scope !== null,
-      all: send,
-      scoped: (event) => {
-        if (scope === null) return;
-        queue = queue.then(async () => {
-          const visible = await eventForTenant(event, scope, lookups);
-          if (visible) send(toStreamEvent(visible));
-        }).catch((error: unknown) => request.log.warn({ err: error }, 'event filter failed'));
-      },
+    let unsubscribe: (() => void) | null = null;
+    const off = () => {
+      unsubscribe?.();
+      unsubscribe = null;
+    };
+    void feed.subscribe(after, (seq, event) => {
+      if (scope === null) return send(seq, apiShape(event));
+      queue = queue.then(async () => {
+        const visible = await eventForTenant(event, scope, lookups);
+        if (visible && !ended) send(seq, visible === event ? apiShape(event) : toStreamEvent(visible));
+      }).catch((error: unknown) => request.log.warn({ err: error }, 'event filter failed'));
+    }).then((stopFeed) => {
+      if (ended) stopFeed();
+      else unsubscribe = stopFeed;
+    }, (error: unknown) => {
+      request.log.warn({ err: error }, 'event stream could not start reading the event journal');
+      res.end();
     });
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), heartbeatMs);
     let expiry: NodeJS.Timeout | undefined;
@@ -144,7 +129,8 @@ export const eventStreamRoutes: FastifyPluginAsync<EventStreamDeps> = async (app
         stop();
         if (res.writableEnded) return;
         const last: StreamEnded = { reason };
-        write('stream-ended', last);
+        // No id: a client that reconnects goes on from the last event it got.
+        res.write(`event: stream-ended\ndata: ${JSON.stringify(last)}\n\n`);
         res.end();
       });
     };

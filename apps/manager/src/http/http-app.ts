@@ -7,7 +7,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { FleetStore } from '@metalfleet/store';
-import type { ApiTokens, BootstrapTokens, FleetEvents } from '@metalfleet/fleet';
+import type { ApiTokens, BootstrapTokens, FleetEvents, JournalFeed } from '@metalfleet/fleet';
 import type { TelemetryReader } from '@metalfleet/telemetry';
 import { serverTlsOptions } from '@metalfleet/manager-transport';
 import { installErrorHandling } from './errors.ts';
@@ -39,6 +39,8 @@ export interface HttpAppDeps {
   apiTokens: ApiTokens;
   telemetry: TelemetryReader;
   events: FleetEvents;
+  /** The fleet's event journal, as the event stream reads it. */
+  feed: JournalFeed;
   metrics: ManagerMetrics;
   fabric: Omit<FabricRouteDeps, 'store'>;
   operations: Omit<OperationRouteDeps, 'store' | 'now'>;
@@ -82,7 +84,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(alertRoutes, { store: deps.store, now: deps.now, ...deps.alerts });
   await app.register(identityRoutes, { reviews: createIdentityReviews({ store: deps.store, now: deps.now }) });
   if (deps.boot) await app.register(bootRoutes, { store: deps.store, events: deps.events, now: deps.now, ...deps.boot });
-  await app.register(eventStreamRoutes, { events: deps.events, store: deps.store, apiTokens: deps.apiTokens, now: deps.now });
+  await app.register(eventStreamRoutes, { feed: deps.feed, store: deps.store, apiTokens: deps.apiTokens, now: deps.now });
   await app.register(metricsRoutes, { metrics: deps.metrics });
   if (deps.dashboardDir) {
     await app.register(fastifyStatic, { root: deps.dashboardDir, prefix: '/', index: 'index.html' });

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { emptyInventory } from '@metalfleet/domain';
 import {
-  FleetEvents, type AlertEngine, createAlertEngine, createAlertRules, createApiTokens, createBootTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createFailures,
+  FleetEvents, startEventJournal, createJournalFeed, type EventJournal, type JournalFeed, type AlertEngine, createAlertEngine, createAlertRules, createApiTokens, createBootTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createFailures,
   createLifecycle, createLifecycleEffects, createReimages, createTenants, parseBmcNetworks, startRemediation,
 } from '@metalfleet/fleet';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
@@ -33,6 +33,8 @@ export interface TestApp {
   app: FastifyInstance;
   store: FleetStore;
   events: FleetEvents;
+  feed: JournalFeed;
+  journal: EventJournal;
   rollups: RollupStore;
   alerts: AlertEngine;
   /** Bearer tokens by name; `admin` is created here, tests add others. */
@@ -46,6 +48,8 @@ export async function startTestApp(options: { bmcNetworks?: string } = {}): Prom
   const at = testTime;
   const events = new FleetEvents();
   const store = openSqliteFleetStore({ path: ':memory:' });
+  const journal = startEventJournal({ store, events, onError: () => undefined });
+  const feed = createJournalFeed({ store, onError: () => undefined });
   for (const [id, uuid] of [['n1', 'uuid-1'], ['n2', 'uuid-2']] as const) {
     await store.createNode({ id, hostname: `host-${id}`, identity: { systemUuid: uuid, systemSerial: '', chassisSerial: '', boardSerial: '', macs: ['aa:bb:cc:00:00:01'], bmcAddress: '' }, inventory: emptyInventory(), agentVersion: '0.1.0', credentialHash: 'h', at });
   }
@@ -80,17 +84,18 @@ export async function startTestApp(options: { bmcNetworks?: string } = {}): Prom
   const bootTokens = createBootTokens({ tokens, store, now, limits: { discoveryTtlSeconds: 900, discoveryPerMac: 2, discoveryMax: 3, installTtlSeconds: 3600 } });
   const app = await buildHttpApp({
     store, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens, apiTokens,
-    telemetry: rollups, events, metrics: createManagerMetrics(store, events, () => 3, { failures, alerts: () => alerts.list(now()), now }), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
+    telemetry: rollups, events, feed, metrics: createManagerMetrics(store, events, () => 3, { failures, alerts: () => alerts.list(now()), now }), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
     operations: { reimages, templates }, nodeActions: { remediation }, failures, alerts: { engine: alerts, rules: alertRules },
     power: { driverFor: bmcDriver, enrollments: createEnrollments({ store, events, power: bmcDriver, now, onError: () => undefined }), bmcNetworks: parseBmcNetworks(options.bmcNetworks ?? '') },
     boot: { managerAddress: () => '10.0.0.1:7471', publicUrl: () => 'http://10.0.0.1:7470', discoveryImage: { name: 'discovery', version: '1' }, imageDir: null, bootTokens, retryAfterS: 900, installTimeoutMs: 1000 },
   });
   return {
-    app, store, events, rollups, bearer, alerts,
+    app, store, events, feed, journal, rollups, bearer, alerts,
     inject: (options) => app.inject({ ...options, headers: { authorization: `Bearer ${bearer['admin'] ?? ''}`, ...options.headers } }),
     async close() {
       remediation.stop();
       await app.close();
+      await journal.stop();
       await broker.close();
       await store.close();
     },
