@@ -1,7 +1,8 @@
 // The event stream across manager replicas on one PostgreSQL: a client on
 // replica A sees a change made through replica B, and, reconnecting to
 // replica C with the last id it got, is given everything it missed in the
-// meantime, in order, and nothing it had already seen.
+// meantime, in order, and nothing it had already seen. Each replica warns that
+// its embedded telemetry rollups hold only what it ingested itself.
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,5 +68,7 @@ describe('the event stream across manager replicas', { timeout: 120_000 }, () =>
     await a.request<Tenant>('POST', '/api/v1/tenants', { name: 'live-after' });
     expect(tenantEvents(await onC.until((events) => tenantEvents(events).length === 4)).at(-1)).toEqual(['tenant-created', 'live-after']);
     onC.close();
+    // Each replica says that its telemetry rollups are its own once it sees the others.
+    for (const r of replicas) await expect.poll(() => r.proc?.lines.some((l) => /"replicas":[23]/.test(l) && l.includes('hold only what this replica ingested')), { timeout: 30_000 }).toBe(true);
   });
 });

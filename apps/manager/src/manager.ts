@@ -309,7 +309,16 @@ async function startOnDataDir(
       if (!failingSince) logger.error({ err: error }, 'could not write clock.json (the manager\'s time, for a restart); trying again every sweep');
     }
   };
+  // The rollups in telemetry.db are this replica's own: with several, each answers for what it ingested only.
+  const rollupsNote = 'the embedded telemetry rollups (telemetry.db, the API\'s telemetry answers) hold only what this replica ingested: '
+    + 'with several replicas, read fleet telemetry from InfluxDB or VictoriaMetrics (--influx-url)';
+  if (config.postgresUrl !== '') logger.info(rollupsNote);
+  let rollupsWarned = false;
   const sweeper = setInterval(() => {
+    if (!rollupsWarned && leases.replicas() > 1) {
+      rollupsWarned = true;
+      logger.warn({ replicas: leases.replicas() }, rollupsNote);
+    }
     saveClock();
     presence.sweep().then(controllers.sweep).catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'presence sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
