@@ -10,3 +10,4 @@ export type { ConnectGate } from './connect-gate.ts';
 export * from './tls-policy.ts';
 export * from './connection-limits.ts';
 export * from './mqtt-frame-guard.ts';
+export * from './node-certificates.ts';

@@ -7,6 +7,7 @@ import type { AlertStore } from './alert-store.ts';
 import type { IdentityStore } from './identity-store.ts';
 import type { LeaseStore } from './lease-store.ts';
 import type { EventJournalStore } from './event-journal-store.ts';
+import type { NodeCertificateStore } from './node-certificate-store.ts';
 import type { StoreAvailability } from './store-health.ts';
 export type { StoreAvailability } from './store-health.ts';
 export type { IdentityConflict } from './identity-store.ts';
@@ -72,7 +73,7 @@ export interface NodeCounts {
   conditionsBySeverity: Record<'ok' | 'warning' | 'critical', number>;
 }
 
-export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertStore, IdentityStore, LeaseStore, EventJournalStore {
+export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertStore, IdentityStore, LeaseStore, EventJournalStore, NodeCertificateStore {
   /** Nodes sharing the system UUID, any serial or any MAC with this identity. */
   findIdentityCandidates(identity: NodeIdentity): Promise<KnownIdentity[]>;
   /** With a token use: spent in the same transaction; `unauthenticated` (and nothing written) when the token has no uses left. */

@@ -18,3 +18,4 @@ export { freeDiskBytes, minFreeDiskBytes } from './disk-space.ts';
 export * from './store-connect.ts';
 export * from './lease-store.ts';
 export * from './event-journal-store.ts';
+export * from './node-certificate-store.ts';

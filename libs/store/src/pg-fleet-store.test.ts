@@ -8,6 +8,7 @@ import { describeFleetStore, type StoreFactory } from './fleet-store.contract.ts
 import { describeIdentityStore } from './identity-store.contract.ts';
 import { describeLeaseStore } from './lease-store.contract.ts';
 import { describeEventJournalStore } from './event-journal-store.contract.ts';
+import { describeNodeCertificateStore } from './node-certificate-store.contract.ts';
 import { describeWorkStore } from './work-store.contract.ts';
 import { openPgFleetStore } from './pg-fleet-store.ts';
 
@@ -36,6 +37,7 @@ describeAlertStore('PostgreSQL', factory);
 describeWorkStore('PostgreSQL', factory);
 describeLeaseStore('PostgreSQL', factory);
 describeEventJournalStore('PostgreSQL', factory);
+describeNodeCertificateStore('PostgreSQL', factory);
 
 describe('event journal across replicas on one PostgreSQL', () => {
   it('wakes a reader on another connection pool (another replica) when one appends', async () => {

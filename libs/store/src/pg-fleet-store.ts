@@ -11,6 +11,7 @@ import { writeProbeSql } from './disk-space.ts';
 import { lastWriteFromRow, lastWriteSql } from './last-write.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { pgNowMs, sqlLeaseStore } from './lease-store.ts';
+import { sqlNodeCertificateStore } from './node-certificate-store.ts';
 import { sqlEventJournalStore } from './event-journal-store.ts';
 import { pgEventWake } from './pg-event-wake.ts';
 import { sqlAccessStore } from './access-store.ts';
@@ -122,6 +123,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     ...sqlLeaseStore(executor, pgNowMs),
     ...sqlEventJournalStore(executor, eventWake),
     ...sqlAccessStore(executor),
+    ...sqlNodeCertificateStore(executor),
     ...sqlAlertStore(executor),
     ...sqlIdentityStore(executor),
     async findIdentityCandidates(identity) {

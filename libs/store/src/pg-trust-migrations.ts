@@ -180,4 +180,20 @@ export const pgTrustMigrations: readonly Migration[] = [
       CREATE INDEX fleet_events_at ON fleet_events (at);
     `,
   },
+  {
+    version: 29,
+    name: 'node client certificates',
+    sql: `
+      -- Client certificates signed for nodes (node-certificate-store.ts): a broker checks them itself, with the
+      -- manager's CA and the revocation list made from revoked_at.
+      CREATE TABLE node_certificates (
+        serial TEXT PRIMARY KEY,
+        node_id TEXT NOT NULL,
+        issued_at BIGINT NOT NULL,
+        not_after BIGINT NOT NULL,
+        revoked_at BIGINT
+      );
+      CREATE INDEX node_certificates_node ON node_certificates (node_id);
+    `,
+  },
 ];

@@ -7,6 +7,7 @@ import { describeFleetStore, type StoreFactory } from './fleet-store.contract.ts
 import { describeIdentityStore } from './identity-store.contract.ts';
 import { describeLeaseStore } from './lease-store.contract.ts';
 import { describeEventJournalStore } from './event-journal-store.contract.ts';
+import { describeNodeCertificateStore } from './node-certificate-store.contract.ts';
 import { describeWorkStore } from './work-store.contract.ts';
 import { openSqliteFleetStore } from './sqlite-fleet-store.ts';
 
@@ -23,3 +24,4 @@ describeAlertStore('SQLite (WAL file)', factory);
 describeWorkStore('SQLite (WAL file)', factory);
 describeLeaseStore('SQLite (WAL file)', factory);
 describeEventJournalStore('SQLite (WAL file)', factory);
+describeNodeCertificateStore('SQLite (WAL file)', factory);

@@ -14,6 +14,7 @@ import { sqliteExecutor } from './sqlite-executor.ts';
 import { sqliteTransaction, withStatementCache } from './sqlite-statements.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { sqliteNowMs, sqlLeaseStore } from './lease-store.ts';
+import { sqlNodeCertificateStore } from './node-certificate-store.ts';
 import { inProcessEventWake, sqlEventJournalStore } from './event-journal-store.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
@@ -112,6 +113,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     ...sqlLeaseStore(executor, sqliteNowMs),
     ...sqlEventJournalStore(executor, inProcessEventWake(executor)),
     ...sqlAccessStore(executor),
+    ...sqlNodeCertificateStore(executor),
     ...sqlAlertStore(executor),
     ...sqlIdentityStore(executor),
     async findIdentityCandidates(identity) {

@@ -1,0 +1,52 @@
+// The client certificates signed for nodes: which node each serial was given
+// to, until when, and whether it was revoked. The revocation list a broker
+// checks is made from the revoked ones that have not expired yet.
+import type { SqlExecutor } from './sql-executor.ts';
+
+export interface NodeCertificateRecord {
+  serial: string;
+  nodeId: string;
+  issuedAt: Date;
+  notAfter: Date;
+  revokedAt: Date | null;
+}
+
+export interface NodeCertificateStore {
+  recordNodeCertificate(record: Omit<NodeCertificateRecord, 'revokedAt'>): Promise<void>;
+  /** Revokes every certificate of `nodeId` not revoked yet, but `keep`: how many. */
+  revokeNodeCertificates(nodeId: string, at: Date, keep?: string): Promise<number>;
+  /** Revoked certificates that have not expired by `now`, oldest revocation first: the revocation list. */
+  revokedNodeCertificates(now: Date): Promise<Array<{ serial: string; revokedAt: Date }>>;
+  getNodeCertificate(serial: string): Promise<NodeCertificateRecord | null>;
+  /** Forgets certificates that expired before `before` (a revocation list need not name them). */
+  purgeNodeCertificates(before: Date): Promise<number>;
+}
+
+interface Row { serial: string; node_id: string; issued_at: number | string; not_after: number | string; revoked_at: number | string | null }
+
+export function sqlNodeCertificateStore(db: SqlExecutor): NodeCertificateStore {
+  return {
+    async recordNodeCertificate(record) {
+      await db.run('INSERT INTO node_certificates (serial, node_id, issued_at, not_after, revoked_at) VALUES (?, ?, ?, ?, NULL)',
+        [record.serial, record.nodeId, record.issuedAt.getTime(), record.notAfter.getTime()]);
+    },
+    async revokeNodeCertificates(nodeId, at, keep) {
+      return db.run('UPDATE node_certificates SET revoked_at = ? WHERE node_id = ? AND revoked_at IS NULL AND serial <> ?', [at.getTime(), nodeId, keep ?? '']);
+    },
+    async revokedNodeCertificates(now) {
+      const rows = await db.all<{ serial: string; revoked_at: number | string }>(
+        'SELECT serial, revoked_at FROM node_certificates WHERE revoked_at IS NOT NULL AND not_after > ? ORDER BY revoked_at, serial', [now.getTime()]);
+      return rows.map((r) => ({ serial: r.serial, revokedAt: new Date(Number(r.revoked_at)) }));
+    },
+    async getNodeCertificate(serial) {
+      const row = (await db.all<Row>('SELECT serial, node_id, issued_at, not_after, revoked_at FROM node_certificates WHERE serial = ?', [serial]))[0];
+      return row ? {
+        serial: row.serial, nodeId: row.node_id, issuedAt: new Date(Number(row.issued_at)), notAfter: new Date(Number(row.not_after)),
+        revokedAt: row.revoked_at === null ? null : new Date(Number(row.revoked_at)),
+      } : null;
+    },
+    async purgeNodeCertificates(before) {
+      return db.run('DELETE FROM node_certificates WHERE not_after < ?', [before.getTime()]);
+    },
+  };
+}
