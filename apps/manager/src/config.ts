@@ -42,6 +42,8 @@ export const ManagerConfig = Type.Object({
   influxUrl: Type.String({ default: '', description: 'InfluxDB 1.x URL (e.g. http://127.0.0.1:8086) to also write telemetry to; empty: embedded rollups only.' }),
   influxDatabase: Type.String({ default: 'metalfleet', description: 'InfluxDB database for telemetry (created if missing).' }),
   tls: Type.Boolean({ default: true, description: 'gRPC and MQTT over TLS, with a CA the manager creates in <dataDir>/pki on first start.' }),
+  nodeCertificates: Type.Boolean({ default: false, description: 'Give each node a client certificate signed by the manager\'s CA (common name = node id), for a broker that checks nodes by certificate; revoked ones are listed in <dataDir>/pki/nodes.crl. Needs --tls.' }),
+  nodeCertificateTtlS: Type.Number({ minimum: 60, maximum: 90 * 86_400, default: 86_400, description: 'Lifetime of a node\'s client certificate (default a day); agents renew it when two thirds of it are gone.' }),
   httpTls: Type.Boolean({ default: true, description: 'REST API and dashboard over HTTPS, with a certificate from the manager\'s CA (clients trust <dataDir>/pki/ca.crt). false: plain HTTP, API tokens in clear; only behind a TLS proxy.' }),
   tlsHosts: Type.String({ default: '', description: 'Extra names and addresses (comma separated) for the server certificate; localhost, 127.0.0.1, the host name and --advertise-host are always in it.' }),
   initialTokenTtlH: Type.Number({ exclusiveMinimum: 0, maximum: 366 * 24, default: 168, description: 'Lifetime of the bootstrap token written to <dataDir>/bootstrap-token at start (at most 366 days, as through the API).' }),
@@ -180,6 +182,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
       'Refused where there is one already; without it, a missing, empty or damaged database stops the start.');
   const config = parseConfigFlags(program, ManagerConfig, argv, env, parsers);
   checkPortsDiffer(config);
+  if (config.nodeCertificates && !config.tls) throw new ConfigError(['--node-certificates: needs --tls (the certificates are signed by the CA --tls makes)']);
   const testHookInitKillAfter = env['METALFLEET_TEST_HOOK_INIT_KILL_AFTER'];
   return Object.freeze({
     ...config, init: program.opts<{ init?: boolean }>().init === true, ...(testHookInitKillAfter ? { testHookInitKillAfter } : {}),

@@ -36,6 +36,7 @@ import { startFabric } from './fabric.ts';
 import { startAlerting } from './alerting.ts';
 import { logStoreAvailability } from './store-log.ts';
 import { bmcDriver, startReimaging } from './reimaging.ts';
+import { startNodeCertificates } from './node-certificates.ts';
 
 export interface RunningManager {
   /** The REST API and dashboard: https:// unless --http-tls false. */
@@ -325,6 +326,9 @@ async function startOnDataDir(
 
   const grpcServer = new Server({ 'grpc.max_receive_message_length': config.grpcMaxMessageBytes });
   const register = createRegistrar({ store, events, tokens, admitDiscovered: config.admitDiscovered, newNodeId: randomUUID, now });
+  const nodeCertificates = config.nodeCertificates && tls
+    ? await startNodeCertificates({ ca: tls.ca, dataDir, store, now, ttlS: config.nodeCertificateTtlS, logger: logger.child({ component: 'node-certificates' }) })
+    : null;
   const tokenPurger = setInterval(() => {
     if (!runsControlLoops()) return;
     bootTokens.purgeExpired().then((purged) => {
@@ -332,6 +336,9 @@ async function startOnDataDir(
     }).catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'boot token purge failed'));
     store.purgeEventsBefore(new Date(now().getTime() - config.eventRetentionH * 3_600_000))
       .catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'event journal purge failed'));
+    // Expired a day ago: no broker accepts them, and the revocation list need not name them.
+    store.purgeNodeCertificates(new Date(now().getTime() - 86_400_000))
+      .catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'node certificate purge failed'));
   }, config.bootTokenPurgeIntervalS * 1000);
   addService(grpcServer, AgentService, agentServiceHandlers({
     register,
@@ -339,6 +346,7 @@ async function startOnDataDir(
     credentials: nodeCredentials,
     store,
     claimCommand: reimaging.outbox.claim,
+    certificates: nodeCertificates?.certificates ?? null,
     now,
     config: {
       mqttHost: config.advertiseHost,
@@ -399,6 +407,7 @@ async function startOnDataDir(
       clearInterval(sweeper);
       saveClock();
       clearInterval(tokenPurger);
+      nodeCertificates?.stop();
       controllers.stop();
       await alerting.stop();
       stopFailures();

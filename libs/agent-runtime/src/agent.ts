@@ -1,8 +1,9 @@
 // The agent's life: register, keep a session, register again if the manager
 // forgets the node, until stopped.
 import { mkdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { finding, type BackoffPolicy, type BootParameters, type ConditionFinding } from '@metalfleet/domain';
+import { backoffDelay, finding, type BackoffPolicy, type BootParameters, type ConditionFinding } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { ClaimVerdict, type AgentService } from '@metalfleet/proto';
@@ -14,6 +15,7 @@ import { downloadRetryFor } from './resumable-download.ts';
 import type { MachineControl } from './machine-control.ts';
 import { runMqttSession } from './mqtt-session.ts';
 import { credentialMetadata, registerUntilAccepted, type Registration } from './registration.ts';
+import { issueClientCertificate, keepClientCertificate, type ClientCertificate } from './client-certificate.ts';
 import type { Spool } from './spool.ts';
 import type { SpoolRecovery } from './spool-open.ts';
 import { SpoolDrainer } from './spool-drainer.ts';
@@ -90,6 +92,24 @@ async function claimFrom(manager: { client: ServiceClient<typeof AgentService>; 
   return { verdict, reason: reply.reason, managerTime: reply.managerTime ? timestampDate(reply.managerTime) : null };
 }
 
+/** The node's first certificate of a registration, asked until the manager gives it; null when the agent stops first. */
+async function obtainCertificate(
+  client: ServiceClient<typeof AgentService>, registration: Registration, stateDir: string, logger: Logger, backoff: BackoffPolicy, signal: AbortSignal,
+): Promise<ClientCertificate | null> {
+  for (let attempt = 0; !signal.aborted; attempt += 1) {
+    try {
+      const certificate = await issueClientCertificate(client, registration, stateDir);
+      logger.info({ notAfter: certificate.notAfter.toISOString() }, 'client certificate issued');
+      return certificate;
+    } catch (error) {
+      const delayMs = backoffDelay(attempt, backoff, Math.random());
+      logger.warn({ err: error, retryInMs: delayMs }, 'could not get a client certificate; asking again');
+      await sleep(delayMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+  return null;
+}
+
 export async function runAgent(options: AgentOptions, signal: AbortSignal): Promise<void> {
   const logger = options.logger.child({ hardware: options.backend.label });
   mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
@@ -139,10 +159,26 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
       if (registration.digestIntervalMs) digestTimer.reschedule(registration.digestIntervalMs);
       const nodeLogger = logger.child({ nodeId: registration.nodeId });
       nodeLogger.info({ returning: registration.returning }, registration.returning ? 'registered again (known machine)' : 'registered as a new node');
+      // Held for this registration's session: a new registration gets a new key and certificate.
+      const session = new AbortController();
+      const stopSession = () => session.abort();
+      signal.addEventListener('abort', stopSession, { once: true });
+      let certificate: ClientCertificate | null = null;
+      if (registration.clientCertificates) {
+        certificate = await obtainCertificate(registered.connection.client, registration, options.stateDir, nodeLogger, options.backoff, signal);
+        if (!certificate) return;
+        void keepClientCertificate(certificate, {
+          client: registered.connection.client, registration, stateDir: options.stateDir, logger: nodeLogger, signal: session.signal,
+          onRenewed: (renewed) => (certificate = renewed),
+        });
+      }
       const end = await runMqttSession({
         registration, client: registered.connection.client, caPem: registered.connection.trust.caPem, backend: options.backend, version: options.version, logger: nodeLogger,
         mqttProtocolVersion: options.mqttProtocolVersion, signal, drainer, health, commands, backoff: options.backoff,
+        clientCertificate: () => certificate,
       });
+      session.abort();
+      signal.removeEventListener('abort', stopSession);
       if (end === 'stopped') return;
     }
   } finally {

@@ -18,6 +18,7 @@ async function countingServer(): Promise<{ address: string; connections: () => n
     register: async (request) => ({ nodeId: `node-${request.identity?.systemUuid ?? ''}`, nodeCredential: 'c' }),
     updateInventory: async () => ({}),
     claimCommand: async () => ({}),
+      issueCertificate: async () => ({}),
   });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
   let connections = 0;

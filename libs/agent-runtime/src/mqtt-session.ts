@@ -16,6 +16,7 @@ import { statusPayload, telemetryPayload } from './messages.ts';
 import { applyReconnectBackoff, firstReconnectPeriod } from './reconnect-backoff.ts';
 import { credentialMetadata, type Registration } from './registration.ts';
 import type { SpoolDrainer } from './spool-drainer.ts';
+import type { ClientCertificate } from './client-certificate.ts';
 
 export type SessionEnd = 'stopped' | 'credential-refused';
 
@@ -34,6 +35,8 @@ export interface SessionDeps {
   commands: CommandExecutor;
   /** Reconnect delays: exponential with full jitter from initialMs, capped at maxMs, reset by each CONNACK. */
   backoff: BackoffPolicy;
+  /** The node's client certificate now, presented to a broker that asks for one (renewed ones from the next connection on). */
+  clientCertificate?: () => ClientCertificate | null;
 }
 
 // CONNACK codes for a refused credential: 4/5 in MQTT 3.1.1, 134/135 in MQTT 5.
@@ -74,13 +77,26 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     writeCache: false,
     will: { topic: statusTopic, payload: Buffer.from(statusPayload('offline', new Date(), deps.version, bootId)), qos: 1, retain: true },
   };
+  const caPem = deps.caPem;
+  // The node's own certificate, when it has one, in a context of its own; otherwise the one shared per CA.
+  const tlsContext = (): SecureContext | undefined => {
+    if (!reg.mqttTls || !caPem) return undefined;
+    const certificate = deps.clientCertificate?.() ?? null;
+    return certificate ? createSecureContext({ ca: caPem, key: certificate.keyPem, cert: certificate.certPem }) : secureContextFor(caPem);
+  };
   if (reg.mqttTls) {
-    if (!deps.caPem) throw new Error('the manager requires MQTT over TLS but the agent has no CA to verify it with');
-    options.secureContext = secureContextFor(deps.caPem);
+    if (!caPem) throw new Error('the manager requires MQTT over TLS but the agent has no CA to verify it with');
+    options.secureContext = tlsContext();
     options.rejectUnauthorized = true;
   }
   const url = `${reg.mqttTls ? 'mqtts' : 'mqtt'}://${reg.mqttHost}:${reg.mqttPort}`;
   const client = mqtt.connect(url, options);
+  // Each new connection presents the certificate the node holds then (mqtt.js builds it from client.options).
+  if (deps.clientCertificate) {
+    client.on('reconnect', () => {
+      (client.options as typeof options).secureContext = tlsContext();
+    });
+  }
   applyReconnectBackoff(client as unknown as Parameters<typeof applyReconnectBackoff>[0], deps.backoff);
 
   return new Promise<SessionEnd>((resolve) => {

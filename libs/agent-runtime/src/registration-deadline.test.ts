@@ -26,6 +26,7 @@ describe('a registration try', () => {
       },
       updateInventory: async () => ({}),
       claimCommand: async () => ({}),
+      issueCertificate: async () => ({}),
     });
     const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
     const stateDir = mkdtempSync(join(tmpdir(), 'mf-reg-deadline-'));

@@ -17,6 +17,8 @@ export interface Registration {
   nodeId: string;
   credential: string;
   returning: boolean;
+  /** The broker needs this node's client certificate (client-certificate.ts). */
+  clientCertificates: boolean;
   mqttHost: string;
   mqttPort: number;
   mqttTls: boolean;
@@ -91,6 +93,7 @@ export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ regis
           nodeId: reply.nodeId,
           credential: reply.nodeCredential,
           returning: reply.returning,
+          clientCertificates: reply.clientCertificates,
           mqttHost: reply.mqtt?.host || deps.managerHost,
           mqttPort: reply.mqtt?.port ?? 0,
           mqttTls: reply.mqtt?.tls ?? false,

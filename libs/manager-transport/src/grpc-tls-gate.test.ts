@@ -32,6 +32,7 @@ beforeAll(async () => {
     },
     updateInventory: async () => ({}),
     claimCommand: async () => ({}),
+      issueCertificate: async () => ({}),
   });
   listener = await listenGrpcTlsForStorm(server, { keyPem: cert.keyPem, chainPem: cert.chainPem, maxConcurrentHandshakes: 2, maxWaitMs: 500 }, { host: '127.0.0.1', port: 0 });
   port = listener.address.port;

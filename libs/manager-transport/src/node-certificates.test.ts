@@ -16,8 +16,8 @@ let ca: CertificateAuthority;
 const now = new Date();
 const inADay = new Date(now.getTime() + 86_400_000);
 
-async function request(algorithm: EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' }): Promise<string> {
-  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
+async function request(algorithm: { name: 'ECDSA'; namedCurve: string } = { name: 'ECDSA', namedCurve: 'P-256' }): Promise<string> {
+  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=node-chosen-name', keys, signingAlgorithm: { ...algorithm, hash: 'SHA-256' } });
   return csr.toString('pem');
 }
@@ -48,7 +48,7 @@ describe('node client certificates', () => {
     const signed = await signNodeCertificate(ca, await request(), 'node-7f3a', now, inADay);
     const cert = new X509Certificate(signed.certPem);
     expect(cert.subject).toBe('CN=node-7f3a');
-    expect(cert.serialNumber.toLowerCase()).toBe(signed.serial.replace(/^0+/, ''));
+    expect(cert.serialNumber.toLowerCase()).toBe(signed.serial);
     expect(new Date(cert.validTo).getTime()).toBe(Math.floor(inADay.getTime() / 1000) * 1000);
     expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.2']);
     writeFileSync(join(dir, 'node.crt'), signed.certPem);

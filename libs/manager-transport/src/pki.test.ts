@@ -20,6 +20,7 @@ beforeAll(async () => {
     register: async () => ({ nodeId: 'tls-ok' }),
     updateInventory: async () => ({}),
     claimCommand: async () => ({}),
+      issueCertificate: async () => ({}),
   });
   port = await new Promise((resolve, reject) => server.bindAsync('127.0.0.1:0',
     ServerCredentials.createSsl(null, [{ private_key: Buffer.from(cert.keyPem), cert_chain: Buffer.from(cert.chainPem) }], false),

@@ -25,7 +25,7 @@ beforeAll(async () => {
   broker = await createNodeBroker({ authenticateNode: async () => false, maxPayloadBytes: 1024 });
   ports['mqtt'] = (await broker.listen(0, '127.0.0.1', { keyPem: cert.keyPem, chainPem: cert.chainPem })).port;
   grpc = new Server();
-  addService(grpc, AgentService, { register: async () => ({}), updateInventory: async () => ({}), claimCommand: async () => ({}) });
+  addService(grpc, AgentService, { register: async () => ({}), updateInventory: async () => ({}), claimCommand: async () => ({}), issueCertificate: async () => ({}) });
   grpcListener = await listenGrpcForStorm(grpc, grpcServerCredentials(cert.keyPem, cert.chainPem), { port: 0, host: '127.0.0.1', sockets: 1 });
   ports['grpc'] = grpcListener.address.port;
 });

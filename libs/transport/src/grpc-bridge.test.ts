@@ -35,6 +35,9 @@ beforeAll(async () => {
     async claimCommand() {
       return {};
     },
+    async issueCertificate() {
+      return {};
+    },
   }, { onInternalError: (_m, e) => internalErrors.push(e) });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));

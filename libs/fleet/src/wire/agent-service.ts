@@ -10,6 +10,7 @@ import type { Register } from '../services/registrar.ts';
 import { createRegistrationAdmission, defaultRegistrationAdmission, type RegistrationAdmission } from '../services/registration-admission.ts';
 import { recordReportedCabling } from '../services/reported-cabling.ts';
 import { createNodeCredentials, type NodeCredentials } from '../services/node-credentials.ts';
+import type { ClientCertificates } from '../services/client-certificates.ts';
 
 export interface AgentServiceConfig {
   mqttHost: string;
@@ -55,6 +56,8 @@ export interface AgentServiceDeps {
   admission?: RegistrationAdmission;
   /** Checks a node's credential (default: against the store; the manager shares one with the broker). */
   credentials?: NodeCredentials;
+  /** Nodes' client certificates, when the broker needs them (default: none issued). */
+  certificates?: ClientCertificates | null;
 }
 
 /** The address of a gRPC peer (`ipv4:10.0.0.7:51234`, `ipv6:[fd00::7]:51234`), without its port. */
@@ -69,6 +72,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
   const now = deps.now ?? (() => new Date());
   const admission = deps.admission ?? createRegistrationAdmission(defaultRegistrationAdmission);
   const credentials = deps.credentials ?? createNodeCredentials(deps.store);
+  const certificates = deps.certificates ?? null;
   return {
     async register(request, context) {
       const nodeId = metadataValue(context.metadata, nodeIdKey);
@@ -83,10 +87,13 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
         peer: context.peer,
         signal: context.signal,
       }), peerAddress(context.peer));
+      // A new credential: whoever had the node before (a tenant, root on it) may have copied its certificate off it.
+      if (certificates && result.credential !== bearer) await certificates.revokeAll(result.nodeId);
       return {
         nodeId: result.nodeId,
         nodeCredential: result.credential,
         returning: result.returning,
+        clientCertificates: certificates !== null,
         mqtt: { host: config.mqttHost, port: config.mqttPort, tls: config.mqttTls, username: result.nodeId },
         intervals: {
           telemetry: durationFromMs(config.telemetryIntervalMs),
@@ -119,6 +126,13 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
       const answer = await deps.claimCommand(nodeId, request.commandId);
       // The time after the decision: a deadline the agent compares with it is judged no earlier than the manager judged it.
       return { verdict: verdicts[answer.verdict], reason: answer.verdict === 'run' ? '' : answer.reason, managerTime: timestampFromDate(now()) };
+    },
+
+    async issueCertificate(request, context) {
+      const nodeId = await authenticateNodeCall(credentials, context.metadata);
+      if (!certificates) throw new DomainError('conflict', 'this manager issues no client certificates (--node-certificates is off)');
+      const signed = await certificates.issue(nodeId, request.certificateRequest);
+      return { certificate: signed.certPem, notAfter: timestampFromDate(signed.notAfter) };
     },
   };
 }

@@ -14,6 +14,47 @@ import type { Inventory } from "./inventory_pb.js";
 export declare const file_metalfleet_v1_agent_service: GenFile;
 
 /**
+ * @generated from message metalfleet.v1.IssueCertificateRequest
+ */
+export declare type IssueCertificateRequest = Message<"metalfleet.v1.IssueCertificateRequest"> & {
+  /**
+   * PEM PKCS#10 request for an ECDSA P-256 key the agent made and keeps; signed by that key.
+   *
+   * @generated from field: string certificate_request = 1;
+   */
+  certificateRequest: string;
+};
+
+/**
+ * Describes the message metalfleet.v1.IssueCertificateRequest.
+ * Use `create(IssueCertificateRequestSchema)` to create a new message.
+ */
+export declare const IssueCertificateRequestSchema: GenMessage<IssueCertificateRequest>;
+
+/**
+ * @generated from message metalfleet.v1.IssueCertificateResponse
+ */
+export declare type IssueCertificateResponse = Message<"metalfleet.v1.IssueCertificateResponse"> & {
+  /**
+   * PEM, signed by the manager's CA; for TLS client authentication only.
+   *
+   * @generated from field: string certificate = 1;
+   */
+  certificate: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp not_after = 2;
+   */
+  notAfter?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message metalfleet.v1.IssueCertificateResponse.
+ * Use `create(IssueCertificateResponseSchema)` to create a new message.
+ */
+export declare const IssueCertificateResponseSchema: GenMessage<IssueCertificateResponse>;
+
+/**
  * @generated from message metalfleet.v1.ClaimCommandRequest
  */
 export declare type ClaimCommandRequest = Message<"metalfleet.v1.ClaimCommandRequest"> & {
@@ -133,6 +174,13 @@ export declare type RegisterResponse = Message<"metalfleet.v1.RegisterResponse">
    * @generated from field: bool returning = 5;
    */
   returning: boolean;
+
+  /**
+   * The node needs a client certificate (IssueCertificate) for the broker.
+   *
+   * @generated from field: bool client_certificates = 6;
+   */
+  clientCertificates: boolean;
 };
 
 /**
@@ -324,6 +372,20 @@ export declare const AgentService: GenService<{
     methodKind: "unary";
     input: typeof ClaimCommandRequestSchema;
     output: typeof ClaimCommandResponseSchema;
+  },
+  /**
+   * Signs a client certificate for the node (common name = node id) from its
+   * certificate request; authenticated like UpdateInventory. Asked after
+   * Register when its answer sets client_certificates, and again before the
+   * certificate expires. A node holds one live certificate: issuing one
+   * revokes the node's others.
+   *
+   * @generated from rpc metalfleet.v1.AgentService.IssueCertificate
+   */
+  issueCertificate: {
+    methodKind: "unary";
+    input: typeof IssueCertificateRequestSchema;
+    output: typeof IssueCertificateResponseSchema;
   },
 }>;
 

@@ -11,63 +11,77 @@ import { file_metalfleet_v1_inventory } from "./inventory_pb.js";
  * Describes the file metalfleet/v1/agent_service.proto.
  */
 export const file_metalfleet_v1_agent_service = /*@__PURE__*/
-  fileDesc("CiFtZXRhbGZsZWV0L3YxL2FnZW50X3NlcnZpY2UucHJvdG8SDW1ldGFsZmxlZXQudjEiKQoTQ2xhaW1Db21tYW5kUmVxdWVzdBISCgpjb21tYW5kX2lkGAEgASgJIoYBChRDbGFpbUNvbW1hbmRSZXNwb25zZRIsCgd2ZXJkaWN0GAEgASgOMhsubWV0YWxmbGVldC52MS5DbGFpbVZlcmRpY3QSDgoGcmVhc29uGAIgASgJEjAKDG1hbmFnZXJfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiuQEKD1JlZ2lzdGVyUmVxdWVzdBItCghpZGVudGl0eRgBIAEoCzIbLm1ldGFsZmxlZXQudjEuTm9kZUlkZW50aXR5EisKCWludmVudG9yeRgCIAEoCzIYLm1ldGFsZmxlZXQudjEuSW52ZW50b3J5EhcKD2Jvb3RzdHJhcF90b2tlbhgDIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAQgASgJEhoKEnJlZ2lzdHJhdGlvbl9ub25jZRgFIAEoCSKwAQoQUmVnaXN0ZXJSZXNwb25zZRIPCgdub2RlX2lkGAEgASgJEhcKD25vZGVfY3JlZGVudGlhbBgCIAEoCRIpCgRtcXR0GAMgASgLMhsubWV0YWxmbGVldC52MS5NcXR0RW5kcG9pbnQSNAoJaW50ZXJ2YWxzGAQgASgLMiEubWV0YWxmbGVldC52MS5SZXBvcnRpbmdJbnRlcnZhbHMSEQoJcmV0dXJuaW5nGAUgASgIIkkKDE1xdHRFbmRwb2ludBIMCgRob3N0GAEgASgJEgwKBHBvcnQYAiABKA0SCwoDdGxzGAMgASgIEhAKCHVzZXJuYW1lGAQgASgJIvsBChJSZXBvcnRpbmdJbnRlcnZhbHMSLAoJdGVsZW1ldHJ5GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCWhlYXJ0YmVhdBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCglpbnZlbnRvcnkYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKQoGaGVhbHRoGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjAKDWhlYWx0aF9kaWdlc3QYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iRQoWVXBkYXRlSW52ZW50b3J5UmVxdWVzdBIrCglpbnZlbnRvcnkYASABKAsyGC5tZXRhbGZsZWV0LnYxLkludmVudG9yeSIZChdVcGRhdGVJbnZlbnRvcnlSZXNwb25zZSqeAQoMQ2xhaW1WZXJkaWN0Eh0KGUNMQUlNX1ZFUkRJQ1RfVU5TUEVDSUZJRUQQABIVChFDTEFJTV9WRVJESUNUX1JVThABEiAKHENMQUlNX1ZFUkRJQ1RfQ0xBSU1FRF9CRUZPUkUQAhIbChdDTEFJTV9WRVJESUNUX1dJVEhEUkFXThADEhkKFUNMQUlNX1ZFUkRJQ1RfVU5LTk9XThAEMpYCCgxBZ2VudFNlcnZpY2USSwoIUmVnaXN0ZXISHi5tZXRhbGZsZWV0LnYxLlJlZ2lzdGVyUmVxdWVzdBofLm1ldGFsZmxlZXQudjEuUmVnaXN0ZXJSZXNwb25zZRJgCg9VcGRhdGVJbnZlbnRvcnkSJS5tZXRhbGZsZWV0LnYxLlVwZGF0ZUludmVudG9yeVJlcXVlc3QaJi5tZXRhbGZsZWV0LnYxLlVwZGF0ZUludmVudG9yeVJlc3BvbnNlElcKDENsYWltQ29tbWFuZBIiLm1ldGFsZmxlZXQudjEuQ2xhaW1Db21tYW5kUmVxdWVzdBojLm1ldGFsZmxlZXQudjEuQ2xhaW1Db21tYW5kUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_metalfleet_v1_identity, file_metalfleet_v1_inventory]);
+  fileDesc("CiFtZXRhbGZsZWV0L3YxL2FnZW50X3NlcnZpY2UucHJvdG8SDW1ldGFsZmxlZXQudjEiNgoXSXNzdWVDZXJ0aWZpY2F0ZVJlcXVlc3QSGwoTY2VydGlmaWNhdGVfcmVxdWVzdBgBIAEoCSJeChhJc3N1ZUNlcnRpZmljYXRlUmVzcG9uc2USEwoLY2VydGlmaWNhdGUYASABKAkSLQoJbm90X2FmdGVyGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIpChNDbGFpbUNvbW1hbmRSZXF1ZXN0EhIKCmNvbW1hbmRfaWQYASABKAkihgEKFENsYWltQ29tbWFuZFJlc3BvbnNlEiwKB3ZlcmRpY3QYASABKA4yGy5tZXRhbGZsZWV0LnYxLkNsYWltVmVyZGljdBIOCgZyZWFzb24YAiABKAkSMAoMbWFuYWdlcl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK5AQoPUmVnaXN0ZXJSZXF1ZXN0Ei0KCGlkZW50aXR5GAEgASgLMhsubWV0YWxmbGVldC52MS5Ob2RlSWRlbnRpdHkSKwoJaW52ZW50b3J5GAIgASgLMhgubWV0YWxmbGVldC52MS5JbnZlbnRvcnkSFwoPYm9vdHN0cmFwX3Rva2VuGAMgASgJEhUKDWFnZW50X3ZlcnNpb24YBCABKAkSGgoScmVnaXN0cmF0aW9uX25vbmNlGAUgASgJIs0BChBSZWdpc3RlclJlc3BvbnNlEg8KB25vZGVfaWQYASABKAkSFwoPbm9kZV9jcmVkZW50aWFsGAIgASgJEikKBG1xdHQYAyABKAsyGy5tZXRhbGZsZWV0LnYxLk1xdHRFbmRwb2ludBI0CglpbnRlcnZhbHMYBCABKAsyIS5tZXRhbGZsZWV0LnYxLlJlcG9ydGluZ0ludGVydmFscxIRCglyZXR1cm5pbmcYBSABKAgSGwoTY2xpZW50X2NlcnRpZmljYXRlcxgGIAEoCCJJCgxNcXR0RW5kcG9pbnQSDAoEaG9zdBgBIAEoCRIMCgRwb3J0GAIgASgNEgsKA3RscxgDIAEoCBIQCgh1c2VybmFtZRgEIAEoCSL7AQoSUmVwb3J0aW5nSW50ZXJ2YWxzEiwKCXRlbGVtZXRyeRgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIsCgloZWFydGJlYXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoJaW52ZW50b3J5GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEikKBmhlYWx0aBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIwCg1oZWFsdGhfZGlnZXN0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIkUKFlVwZGF0ZUludmVudG9yeVJlcXVlc3QSKwoJaW52ZW50b3J5GAEgASgLMhgubWV0YWxmbGVldC52MS5JbnZlbnRvcnkiGQoXVXBkYXRlSW52ZW50b3J5UmVzcG9uc2UqngEKDENsYWltVmVyZGljdBIdChlDTEFJTV9WRVJESUNUX1VOU1BFQ0lGSUVEEAASFQoRQ0xBSU1fVkVSRElDVF9SVU4QARIgChxDTEFJTV9WRVJESUNUX0NMQUlNRURfQkVGT1JFEAISGwoXQ0xBSU1fVkVSRElDVF9XSVRIRFJBV04QAxIZChVDTEFJTV9WRVJESUNUX1VOS05PV04QBDL7AgoMQWdlbnRTZXJ2aWNlEksKCFJlZ2lzdGVyEh4ubWV0YWxmbGVldC52MS5SZWdpc3RlclJlcXVlc3QaHy5tZXRhbGZsZWV0LnYxLlJlZ2lzdGVyUmVzcG9uc2USYAoPVXBkYXRlSW52ZW50b3J5EiUubWV0YWxmbGVldC52MS5VcGRhdGVJbnZlbnRvcnlSZXF1ZXN0GiYubWV0YWxmbGVldC52MS5VcGRhdGVJbnZlbnRvcnlSZXNwb25zZRJXCgxDbGFpbUNvbW1hbmQSIi5tZXRhbGZsZWV0LnYxLkNsYWltQ29tbWFuZFJlcXVlc3QaIy5tZXRhbGZsZWV0LnYxLkNsYWltQ29tbWFuZFJlc3BvbnNlEmMKEElzc3VlQ2VydGlmaWNhdGUSJi5tZXRhbGZsZWV0LnYxLklzc3VlQ2VydGlmaWNhdGVSZXF1ZXN0GicubWV0YWxmbGVldC52MS5Jc3N1ZUNlcnRpZmljYXRlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_metalfleet_v1_identity, file_metalfleet_v1_inventory]);
+
+/**
+ * Describes the message metalfleet.v1.IssueCertificateRequest.
+ * Use `create(IssueCertificateRequestSchema)` to create a new message.
+ */
+export const IssueCertificateRequestSchema = /*@__PURE__*/
+  messageDesc(file_metalfleet_v1_agent_service, 0);
+
+/**
+ * Describes the message metalfleet.v1.IssueCertificateResponse.
+ * Use `create(IssueCertificateResponseSchema)` to create a new message.
+ */
+export const IssueCertificateResponseSchema = /*@__PURE__*/
+  messageDesc(file_metalfleet_v1_agent_service, 1);
 
 /**
  * Describes the message metalfleet.v1.ClaimCommandRequest.
  * Use `create(ClaimCommandRequestSchema)` to create a new message.
  */
 export const ClaimCommandRequestSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_agent_service, 0);
+  messageDesc(file_metalfleet_v1_agent_service, 2);
 
 /**
  * Describes the message metalfleet.v1.ClaimCommandResponse.
  * Use `create(ClaimCommandResponseSchema)` to create a new message.
  */
 export const ClaimCommandResponseSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_agent_service, 1);
+  messageDesc(file_metalfleet_v1_agent_service, 3);
 
 /**
  * Describes the message metalfleet.v1.RegisterRequest.
  * Use `create(RegisterRequestSchema)` to create a new message.
  */
 export const RegisterRequestSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_agent_service, 2);
+  messageDesc(file_metalfleet_v1_agent_service, 4);
 
 /**
  * Describes the message metalfleet.v1.RegisterResponse.
  * Use `create(RegisterResponseSchema)` to create a new message.
  */
 export const RegisterResponseSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_agent_service, 3);
+  messageDesc(file_metalfleet_v1_agent_service, 5);
 
 /**
  * Describes the message metalfleet.v1.MqttEndpoint.
  * Use `create(MqttEndpointSchema)` to create a new message.
  */
 export const MqttEndpointSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_agent_service, 4);
+  messageDesc(file_metalfleet_v1_agent_service, 6);
 
 /**
  * Describes the message metalfleet.v1.ReportingIntervals.
  * Use `create(ReportingIntervalsSchema)` to create a new message.
  */
 export const ReportingIntervalsSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_agent_service, 5);
+  messageDesc(file_metalfleet_v1_agent_service, 7);
 
 /**
  * Describes the message metalfleet.v1.UpdateInventoryRequest.
  * Use `create(UpdateInventoryRequestSchema)` to create a new message.
  */
 export const UpdateInventoryRequestSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_agent_service, 6);
+  messageDesc(file_metalfleet_v1_agent_service, 8);
 
 /**
  * Describes the message metalfleet.v1.UpdateInventoryResponse.
  * Use `create(UpdateInventoryResponseSchema)` to create a new message.
  */
 export const UpdateInventoryResponseSchema = /*@__PURE__*/
-  messageDesc(file_metalfleet_v1_agent_service, 7);
+  messageDesc(file_metalfleet_v1_agent_service, 9);
 
 /**
  * Describes the enum metalfleet.v1.ClaimVerdict.

@@ -1,0 +1,35 @@
+// Composing nodes' client certificates (--node-certificates): signed with the
+// manager's CA, their revocation list written to <dataDir>/pki/nodes.crl for a
+// broker's `crlfile`, made again at start and every ten minutes (another
+// replica may have revoked one; the list must never reach its nextUpdate).
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { createClientCertificates, type ClientCertificates } from '@metalfleet/fleet';
+import { CertificateRequestError, signNodeCertificate, signNodeCrl, type CertificateAuthority } from '@metalfleet/manager-transport';
+import type { FleetStore } from '@metalfleet/store';
+
+export const nodeCrlFile = (dataDir: string) => join(dataDir, 'pki', 'nodes.crl');
+
+export async function startNodeCertificates(deps: {
+  ca: CertificateAuthority; dataDir: string; store: FleetStore; now: () => Date; ttlS: number; logger: Logger;
+}): Promise<{ certificates: ClientCertificates; stop: () => void }> {
+  const file = nodeCrlFile(deps.dataDir);
+  const certificates = createClientCertificates({
+    store: deps.store, now: deps.now, ttlMs: deps.ttlS * 1000,
+    sign: (requestPem, nodeId, now, notAfter) => signNodeCertificate(deps.ca, requestPem, nodeId, now, notAfter),
+    isBadRequest: (error) => error instanceof CertificateRequestError,
+    signCrl: (revoked, thisUpdate, nextUpdate) => signNodeCrl(deps.ca, revoked, thisUpdate, nextUpdate),
+    // Written aside and renamed over: a broker reading it never sees half a list.
+    publishCrl: (pem) => {
+      writeFileSync(`${file}.new`, pem, { mode: 0o644 });
+      renameSync(`${file}.new`, file);
+    },
+  });
+  await certificates.refreshCrl();
+  deps.logger.info({ crl: file }, 'nodes get client certificates (--node-certificates); revoked ones are listed in the CRL file');
+  const timer = setInterval(() => {
+    certificates.refreshCrl().catch((error: unknown) => deps.logger.error({ err: error, crl: file }, 'could not write the node certificate revocation list; trying again in ten minutes'));
+  }, 600_000);
+  return { certificates, stop: () => clearInterval(timer) };
+}

@@ -1,0 +1,74 @@
+// The node's client certificate, for a broker that checks nodes by certificate:
+// a new key and certificate after each registration (a new credential revokes
+// the node's old certificates), renewed when two thirds of its life are gone,
+// kept in the state directory (key mode 600) for the MQTT session to present.
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { timestampDate } from '@bufbuild/protobuf/wkt';
+import type { Logger } from 'pino';
+import type { AgentService } from '@metalfleet/proto';
+import type { ServiceClient } from '@metalfleet/transport';
+import { nodeKeyAndRequest } from './certificate-request.ts';
+import { credentialMetadata, type Registration } from './registration.ts';
+
+export interface ClientCertificate {
+  keyPem: string;
+  certPem: string;
+  notAfter: Date;
+}
+
+export const clientKeyFile = 'client.key';
+export const clientCertFile = 'client.crt';
+
+/** Written aside and renamed over: a crash never leaves a key without its certificate half-written. */
+function save(stateDir: string, certificate: ClientCertificate): void {
+  for (const [name, text, mode] of [[clientKeyFile, certificate.keyPem, 0o600], [clientCertFile, certificate.certPem, 0o644]] as const) {
+    writeFileSync(join(stateDir, `${name}.new`), text, { mode });
+    renameSync(join(stateDir, `${name}.new`), join(stateDir, name));
+  }
+}
+
+/** A new key, and the manager's certificate for it. */
+export async function issueClientCertificate(client: ServiceClient<typeof AgentService>, registration: Registration, stateDir: string): Promise<ClientCertificate> {
+  const { keyPem, requestPem } = nodeKeyAndRequest();
+  const reply = await client.issueCertificate({ certificateRequest: requestPem }, { metadata: credentialMetadata(registration.nodeId, registration.credential), deadlineMs: 30_000 });
+  if (!reply.notAfter || reply.certificate === '') throw new Error('the manager answered the certificate request without a certificate');
+  const certificate = { keyPem, certPem: reply.certificate, notAfter: timestampDate(reply.notAfter) };
+  save(stateDir, certificate);
+  return certificate;
+}
+
+export interface CertificateKeeperDeps {
+  client: ServiceClient<typeof AgentService>;
+  registration: Registration;
+  stateDir: string;
+  logger: Logger;
+  signal: AbortSignal;
+  /** A renewed certificate, for the next broker connection. */
+  onRenewed: (certificate: ClientCertificate) => void;
+  now?: () => number;
+}
+
+/** Renews `first` and each certificate after it when two thirds of its life are gone; a failed try is tried again a minute later. */
+export async function keepClientCertificate(first: ClientCertificate, deps: CertificateKeeperDeps): Promise<void> {
+  const now = deps.now ?? Date.now;
+  let current = first;
+  let issuedAt = now();
+  while (!deps.signal.aborted) {
+    const renewAt = issuedAt + ((current.notAfter.getTime() - issuedAt) * 2) / 3;
+    await sleep(Math.max(0, renewAt - now()), undefined, { signal: deps.signal }).catch(() => undefined);
+    while (!deps.signal.aborted) {
+      try {
+        current = await issueClientCertificate(deps.client, deps.registration, deps.stateDir);
+        issuedAt = now();
+        deps.logger.info({ notAfter: current.notAfter.toISOString() }, 'client certificate renewed');
+        deps.onRenewed(current);
+        break;
+      } catch (error) {
+        deps.logger.warn({ err: error, expiresAt: current.notAfter.toISOString() }, 'client certificate renewal failed; trying again in a minute');
+        await sleep(60_000, undefined, { signal: deps.signal }).catch(() => undefined);
+      }
+    }
+  }
+}

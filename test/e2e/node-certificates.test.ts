@@ -1,0 +1,92 @@
+// Nodes' client certificates (--node-certificates), as a broker would check
+// them with openssl: each registered node holds one named after it, signed by
+// the manager's CA for client authentication; it is renewed before it expires
+// (the old one revoked); a node given a new credential loses its old
+// certificate to the revocation list (whoever copied it off the machine).
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeList } from '@metalfleet/api';
+import { ManagerProcess } from '../support/manager.ts';
+import { agentBin, eventually, start, type Proc } from '../support/processes.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'mf-node-certs-'));
+const ttlS = 60;
+let manager: ManagerProcess;
+let agent: Proc | null = null;
+const agentDir = join(dir, 'agent');
+
+const startAgent = () => start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', '1', '--simulate-seed', 'certs', '--state-dir', agentDir, '--kernel-cmdline', '/nonexistent']);
+
+/** The simulated node's state directory (the one holding its credential). */
+function nodeDir(): string {
+  const found = readdirSync(agentDir, { recursive: true, encoding: 'utf8' }).find((path) => path.endsWith('credential.json'));
+  if (!found) throw new Error('the agent saved no credential');
+  return join(agentDir, found, '..');
+}
+
+/** What openssl says of the node's certificate against the manager's CA and its revocation list. */
+function verify(certFile: string): string {
+  try {
+    return execFileSync('openssl', ['verify', '-CAfile', manager.caFile, '-crl_check', '-CRLfile', join(manager.dataDir, 'pki', 'nodes.crl'), '-purpose', 'sslclient', certFile],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    return `${String((error as { stdout?: string }).stdout ?? '')}${String((error as { stderr?: string }).stderr ?? '')}`;
+  }
+}
+
+beforeAll(async () => {
+  manager = new ManagerProcess(join(dir, 'manager'), ['--node-certificates', 'true', '--node-certificate-ttl-s', String(ttlS)]);
+  await manager.start();
+  agent = startAgent();
+}, 60_000);
+
+afterAll(async () => {
+  await agent?.stop('SIGKILL');
+  await manager?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('node client certificates', { timeout: 120_000 }, () => {
+  it('gives each node a certificate named after it, renews it before it expires and revokes the one before', async () => {
+    const nodes = await eventually(() => manager.nodes(), (l: NodeList) => l.items.length === 1, 45_000);
+    const nodeId = nodes.items[0]?.id ?? '';
+    const certFile = join(await eventually(async () => nodeDir(), (d) => existsSync(join(d, 'client.crt')), 30_000), 'client.crt');
+    const first = new X509Certificate(readFileSync(certFile));
+    expect(first.subject).toBe(`CN=${nodeId}`);
+    expect(first.checkIssued(new X509Certificate(readFileSync(manager.caFile)))).toBe(true);
+    expect((new Date(first.validTo).getTime() - Date.now()) / 1000).toBeLessThanOrEqual(ttlS);
+    expect(verify(certFile)).toContain(': OK');
+    const firstPem = readFileSync(certFile, 'utf8');
+
+    // Two thirds of 60 s: a new key and certificate; the first one is on the revocation list.
+    await eventually(async () => readFileSync(certFile, 'utf8'), (pem) => pem !== firstPem, 60_000);
+    expect(new X509Certificate(readFileSync(certFile)).subject).toBe(`CN=${nodeId}`);
+    expect(verify(certFile)).toContain(': OK');
+    const old = join(dir, 'first.crt');
+    writeFileSync(old, firstPem);
+    expect(verify(old)).toContain('certificate revoked');
+  });
+
+  it('revokes a node\'s certificate when the node gets a new credential (its disk wiped, approved again by an operator)', async () => {
+    const certFile = join(nodeDir(), 'client.crt');
+    const before = readFileSync(certFile, 'utf8');
+    await agent?.stop('SIGKILL');
+    rmSync(join(nodeDir(), 'credential.json'));
+    const copied = join(dir, 'copied.crt');
+    writeFileSync(copied, before);
+    expect(verify(copied)).toContain(': OK');
+    agent = startAgent();
+    // A known machine without its credential waits for an operator, who says it is this node: a fresh credential.
+    const conflict = await eventually(() => manager.request<{ items: Array<{ id: string; nodeIds: string[] }> }>('GET', '/api/v1/identity-conflicts?status=open'),
+      (r) => r.items.length === 1, 45_000);
+    const nodeId = new X509Certificate(before).subject.replace('CN=', '');
+    await manager.request('POST', `/api/v1/identity-conflicts/${conflict.items[0]?.id ?? ''}/approve`, { nodeId });
+    await eventually(async () => readFileSync(certFile, 'utf8'), (pem) => pem !== before, 60_000);
+    expect(verify(copied)).toContain('certificate revoked');
+    expect(verify(certFile)).toContain(': OK');
+  });
+});
