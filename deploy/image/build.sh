@@ -50,7 +50,8 @@ need() {
   while [ $# -gt 0 ]; do command -v "$1" > /dev/null || missing+=("$2"); shift 2; done
   [ ${#missing[@]} -eq 0 ] && return
   step "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" > /dev/null
+  # Waits for another install's dpkg lock (tests install what they need at once) instead of failing at once.
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}" > /dev/null
 }
 need cpio cpio zstd zstd strip binutils dpkg-deb dpkg
 
