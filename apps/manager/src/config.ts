@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { Type } from 'typebox';
 import { AlertRulesFile } from '@metalfleet/api';
 import {
-  ConfigError, hostList, httpUrlList, loadDataFile, optionalHost, optionalHttpUrl, parseConfigFlags, type ParsedConfig,
+  ConfigError, hostList, httpUrlList, mqttUrlList, loadDataFile, optionalHost, optionalHttpUrl, parseConfigFlags, type ParsedConfig,
 } from '@metalfleet/config';
 import { parseImageRef, parseMaintenanceWindows, parsePool, vlanRange, vniRange } from '@metalfleet/domain';
 import { parseOvsdbSwitches } from '@metalfleet/fabric';
@@ -42,6 +42,7 @@ export const ManagerConfig = Type.Object({
   influxUrl: Type.String({ default: '', description: 'InfluxDB 1.x URL (e.g. http://127.0.0.1:8086) to also write telemetry to; empty: embedded rollups only.' }),
   influxDatabase: Type.String({ default: 'metalfleet', description: 'InfluxDB database for telemetry (created if missing).' }),
   tls: Type.Boolean({ default: true, description: 'gRPC and MQTT over TLS, with a CA the manager creates in <dataDir>/pki on first start.' }),
+  mqttUrl: Type.String({ default: '', description: 'External MQTT broker(s) the nodes and every manager replica use instead of the embedded one: mqtts://host:port, comma separated (one per broker node; agents and replicas fail over between them). The broker checks nodes by their client certificates (implies --node-certificates; see deploy/ha). Empty: the embedded broker.' }),
   nodeCertificates: Type.Boolean({ default: false, description: 'Give each node a client certificate signed by the manager\'s CA (common name = node id), for a broker that checks nodes by certificate; revoked ones are listed in <dataDir>/pki/nodes.crl. Needs --tls.' }),
   nodeCertificateTtlS: Type.Number({ minimum: 60, maximum: 90 * 86_400, default: 86_400, description: 'Lifetime of a node\'s client certificate (default a day); agents renew it when two thirds of it are gone.' }),
   httpTls: Type.Boolean({ default: true, description: 'REST API and dashboard over HTTPS, with a certificate from the manager\'s CA (clients trust <dataDir>/pki/ca.crt). false: plain HTTP, API tokens in clear; only behind a TLS proxy.' }),
@@ -120,6 +121,7 @@ const parsers = {
   advertiseHost: optionalHost,
   tlsHosts: hostList,
   influxUrl: optionalHttpUrl,
+  mqttUrl: mqttUrlList,
   ovsdbSwitches: parseOvsdbSwitches,
   vlanPool: (text: string) => parsePool('VLAN', text, vlanRange),
   vniPool: (text: string) => parsePool('VNI', text, vniRange),
@@ -183,6 +185,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   const config = parseConfigFlags(program, ManagerConfig, argv, env, parsers);
   checkPortsDiffer(config);
   if (config.nodeCertificates && !config.tls) throw new ConfigError(['--node-certificates: needs --tls (the certificates are signed by the CA --tls makes)']);
+  if (config.mqttUrl.length > 0 && !config.tls) throw new ConfigError(['--mqtt-url: needs --tls (nodes prove themselves to the broker with certificates from the CA --tls makes)']);
   const testHookInitKillAfter = env['METALFLEET_TEST_HOOK_INIT_KILL_AFTER'];
   return Object.freeze({
     ...config, init: program.opts<{ init?: boolean }>().init === true, ...(testHookInitKillAfter ? { testHookInitKillAfter } : {}),

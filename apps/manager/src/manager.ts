@@ -1,6 +1,6 @@
 // Composition of the manager: store, broker, gRPC, HTTP and the controllers.
 // Everything is created here and closed in reverse order by close().
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -11,7 +11,7 @@ import type { Alert } from '@metalfleet/domain';
 import { AgentService } from '@metalfleet/proto';
 import { addService } from '@metalfleet/transport';
 import {
-  createNodeBroker, ensureCertificateAuthority, issueServerCertificate, listenGrpcForStorm, listenGrpcTlsForStorm, type ConnectGate,
+  connectExternalBroker, createNodeBroker, ensureCertificateAuthority, issueManagerClientCertificate, issueServerCertificate, listenGrpcForStorm, listenGrpcTlsForStorm, type ConnectGate,
 } from '@metalfleet/manager-transport';
 import {
   claimDataDir, createPrivateFile, freeDiskBytes, isStoreOutage, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry, type DataDirClaim,
@@ -25,6 +25,8 @@ import { listenerPorts, type ManagerConfig } from './config.ts';
 
 /** The singleton lease of the loops one replica runs for all: alert evaluation and notifiers, the periodic fabric reconcile, boot token purges. */
 const controlLoops = 'control-loops';
+/** The common name of the manager's client certificate on an external broker: its ACL grants it the manager's topics (deploy/ha). */
+const managerBrokerIdentity = 'metalfleet-manager';
 import { checkListenable, listenAs } from './listen-check.ts';
 import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
 import { ensureAdminTokenFile } from './admin-token.ts';
@@ -203,7 +205,16 @@ async function startOnDataDir(
   const withdrawals = createCommandWithdrawals(now);
   // The first use of a node's credential, on MQTT or gRPC, ends the retry of the registration that gave it.
   const nodeCredentials = createNodeCredentials(store);
-  const broker = await createNodeBroker({
+  // An external broker (--mqtt-url) checks nodes by their certificates; the embedded one by their credentials.
+  const external = config.mqttUrl.length > 0;
+  const broker = external && tls ? await connectExternalBroker({
+    urls: config.mqttUrl,
+    tls: { caPem: tls.ca.certPem, ...(await issueManagerClientCertificate(tls.ca, managerBrokerIdentity, now(), new Date(now().getTime() + 397 * 86_400_000))) },
+    // One session per replica: what the broker keeps for it while it restarts is its own.
+    clientId: `mf-manager-${createHash('sha256').update(replicaId).digest('hex').slice(0, 16)}`,
+    onEvent: (event) => logger.warn({ event }, `mqtt ${event.type}`),
+    onConnection: ({ connected, url, reason }) => logger[connected ? 'info' : 'warn']({ url }, connected ? 'connected to the external broker' : `external broker: ${reason}`),
+  }) : await createNodeBroker({
     mayForward: withdrawals.mayForward,
     maxPayloadBytes: config.maxPayloadBytes,
     maxConnectionsPerAddress: config.mqttMaxConnectionsPerAddress,
@@ -297,8 +308,12 @@ async function startOnDataDir(
     pausedMs: await downtimeAtStart(clock, store),
   });
   // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
-  const mqttAddress = await listenAs(ports.mqtt, config.listenHost,
+  const mqttAddress = external ? null : await listenAs(ports.mqtt, config.listenHost,
     () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined));
+  // What agents are told to connect to: this manager's broker, or every node of the external one.
+  const brokers = external
+    ? config.mqttUrl.map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port), tls: url.startsWith('mqtts:') }))
+    : [{ host: config.advertiseHost, port: mqttAddress?.port ?? 0, tls: tls !== null }];
   // A failing write is an episode, logged once as it starts and once as it ends: a restart meanwhile finds clock.json
   // stale, and bounds its downtime by the store's writes instead (downtime.ts).
   const saveClock = () => {
@@ -326,7 +341,7 @@ async function startOnDataDir(
 
   const grpcServer = new Server({ 'grpc.max_receive_message_length': config.grpcMaxMessageBytes });
   const register = createRegistrar({ store, events, tokens, admitDiscovered: config.admitDiscovered, newNodeId: randomUUID, now });
-  const nodeCertificates = config.nodeCertificates && tls
+  const nodeCertificates = (config.nodeCertificates || external) && tls
     ? await startNodeCertificates({ ca: tls.ca, dataDir, store, now, ttlS: config.nodeCertificateTtlS, logger: logger.child({ component: 'node-certificates' }) })
     : null;
   const tokenPurger = setInterval(() => {
@@ -349,9 +364,7 @@ async function startOnDataDir(
     certificates: nodeCertificates?.certificates ?? null,
     now,
     config: {
-      mqttHost: config.advertiseHost,
-      mqttPort: mqttAddress.port,
-      mqttTls: tls !== null,
+      brokers,
       telemetryIntervalMs: config.telemetryIntervalS * 1000,
       heartbeatIntervalMs: config.telemetryIntervalS * 1000,
       inventoryIntervalMs: config.inventoryIntervalS * 1000,
@@ -397,7 +410,7 @@ async function startOnDataDir(
     boot: `http://${host}:${bootPort}`,
     caFile: pki?.caFile ?? null,
     grpc: `${host}:${grpcPort}`,
-    mqtt: `${tls ? 'mqtts' : 'mqtt'}://${host}:${mqttAddress.port}`,
+    mqtt: external ? config.mqttUrl[0] ?? '' : `${tls ? 'mqtts' : 'mqtt'}://${host}:${mqttAddress?.port ?? 0}`,
     bootstrapTokenFile: bootstrap.file,
     adminTokenFile: admin.file,
     caFingerprint: tls?.ca.fingerprint ?? null,

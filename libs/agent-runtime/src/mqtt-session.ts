@@ -89,7 +89,10 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     options.secureContext = tlsContext();
     options.rejectUnauthorized = true;
   }
-  const url = `${reg.mqttTls ? 'mqtts' : 'mqtt'}://${reg.mqttHost}:${reg.mqttPort}`;
+  const protocol = reg.mqttTls ? 'mqtts' : 'mqtt';
+  const url = `${protocol}://${reg.mqttHost}:${reg.mqttPort}`;
+  // A broker cluster: mqtt.js moves on to the next node each time a connection fails or drops.
+  if (reg.brokers.length > 1) options.servers = reg.brokers.map((b) => ({ host: b.host, port: b.port, protocol }));
   const client = mqtt.connect(url, options);
   // Each new connection presents the certificate the node holds then (mqtt.js builds it from client.options).
   if (deps.clientCertificate) {

@@ -22,6 +22,8 @@ export interface Registration {
   mqttHost: string;
   mqttPort: number;
   mqttTls: boolean;
+  /** Every node of an external broker cluster, tried in turn; empty: mqttHost:mqttPort alone. */
+  brokers: Array<{ host: string; port: number }>;
   telemetryIntervalMs: number;
   inventoryIntervalMs: number;
   healthIntervalMs: number | null;
@@ -97,6 +99,7 @@ export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ regis
           mqttHost: reply.mqtt?.host || deps.managerHost,
           mqttPort: reply.mqtt?.port ?? 0,
           mqttTls: reply.mqtt?.tls ?? false,
+          brokers: reply.brokers.map((b) => ({ host: b.host || deps.managerHost, port: b.port })),
           telemetryIntervalMs: reply.intervals?.telemetry ? durationMs(reply.intervals.telemetry) : 15_000,
           inventoryIntervalMs: reply.intervals?.inventory ? durationMs(reply.intervals.inventory) : 3_600_000,
           healthIntervalMs: reply.intervals?.health ? durationMs(reply.intervals.health) : null,

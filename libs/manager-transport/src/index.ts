@@ -11,3 +11,4 @@ export * from './tls-policy.ts';
 export * from './connection-limits.ts';
 export * from './mqtt-frame-guard.ts';
 export * from './node-certificates.ts';
+export * from './external-broker.ts';

@@ -93,3 +93,16 @@ export async function signNodeCrl(ca: CertificateAuthority, revoked: ReadonlyArr
   // The label openssl (and so Mosquitto) reads; the library's own is `CRL`.
   return x509.PemConverter.encode(crl.rawData, 'X509 CRL') + '\n';
 }
+
+/**
+ * A client certificate with a key made here, for the manager's own connection to an external broker: the
+ * broker's ACL grants this common name the manager's topics. Nodes' certificates are named after node ids
+ * (UUIDs the manager makes), so no node can be given this name.
+ */
+export async function issueManagerClientCertificate(ca: CertificateAuthority, commonName: string, now: Date, notAfter: Date): Promise<{ certPem: string; keyPem: string }> {
+  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const request = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=metalfleet manager', keys, signingAlgorithm: algorithm });
+  const signed = await signNodeCertificate(ca, request.toString('pem'), commonName, now, notAfter);
+  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  return { certPem: signed.certPem, keyPem: x509.PemConverter.encode(der, 'PRIVATE KEY') + '\n' };
+}

@@ -14,7 +14,7 @@ describe('UpdateInventory', () => {
     const tokens = createBootstrapTokens({ store, now: () => new Date(), caFingerprint: null });
     const { token } = await tokens.create({ description: 'test', ttlSeconds: 60, maxUses: null });
     const register = createRegistrar({ store, events: new FleetEvents(), tokens, admitDiscovered: 'operator', newNodeId: () => 'n1', now: () => new Date() });
-    const handlers = agentServiceHandlers({ register, store, claimCommand: async () => ({ verdict: 'unknown', reason: '' }), config: { mqttHost: '', mqttPort: 1, mqttTls: false, telemetryIntervalMs: 1, heartbeatIntervalMs: 1, inventoryIntervalMs: 1, healthIntervalMs: 1, healthDigestIntervalMs: 1 } });
+    const handlers = agentServiceHandlers({ register, store, claimCommand: async () => ({ verdict: 'unknown', reason: '' }), config: { brokers: [{ host: '', port: 1, tls: false }], telemetryIntervalMs: 1, heartbeatIntervalMs: 1, inventoryIntervalMs: 1, healthIntervalMs: 1, healthDigestIntervalMs: 1 } });
     const reply = await handlers.register(create(RegisterRequestSchema, {
       identity: { systemUuid: 'uuid-1' }, bootstrapToken: token, inventory: { system: { hostname: 'before' } },
     }), { metadata: new Metadata(), peer: 'test', method: 'Register', signal: new AbortController().signal, deadlineMs: Number.POSITIVE_INFINITY });
@@ -47,7 +47,7 @@ describe('cabling reported by agents', () => {
     const tokens = createBootstrapTokens({ store, now: () => new Date(), caFingerprint: null });
     const { token } = await tokens.create({ description: 'test', ttlSeconds: 60, maxUses: null });
     const register = createRegistrar({ store, events: new FleetEvents(), tokens, admitDiscovered: 'operator', newNodeId: () => 'n1', now: () => new Date() });
-    const handlers = agentServiceHandlers({ register, store, claimCommand: async () => ({ verdict: 'unknown', reason: '' }), config: { mqttHost: '', mqttPort: 1, mqttTls: false, telemetryIntervalMs: 1, heartbeatIntervalMs: 1, inventoryIntervalMs: 1, healthIntervalMs: 1, healthDigestIntervalMs: 1 } });
+    const handlers = agentServiceHandlers({ register, store, claimCommand: async () => ({ verdict: 'unknown', reason: '' }), config: { brokers: [{ host: '', port: 1, tls: false }], telemetryIntervalMs: 1, heartbeatIntervalMs: 1, inventoryIntervalMs: 1, healthIntervalMs: 1, healthDigestIntervalMs: 1 } });
     const identity = { systemUuid: 'uuid-1', macs: ['aa:00:00:00:00:0b'] };
     const reply = await handlers.register(create(RegisterRequestSchema, { identity, bootstrapToken: token, inventory: { nics: nics('p1') } }), { metadata: new Metadata(), peer: 'test', method: 'Register', signal: new AbortController().signal, deadlineMs: Number.POSITIVE_INFINITY });
     const asNode = () => {

@@ -13,9 +13,8 @@ import { createNodeCredentials, type NodeCredentials } from '../services/node-cr
 import type { ClientCertificates } from '../services/client-certificates.ts';
 
 export interface AgentServiceConfig {
-  mqttHost: string;
-  mqttPort: number;
-  mqttTls: boolean;
+  /** Where nodes connect for MQTT, the first tried first; an empty host: the host the agent dialled for gRPC. */
+  brokers: ReadonlyArray<{ host: string; port: number; tls: boolean }>;
   telemetryIntervalMs: number;
   heartbeatIntervalMs: number;
   inventoryIntervalMs: number;
@@ -94,7 +93,8 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
         nodeCredential: result.credential,
         returning: result.returning,
         clientCertificates: certificates !== null,
-        mqtt: { host: config.mqttHost, port: config.mqttPort, tls: config.mqttTls, username: result.nodeId },
+        mqtt: { ...config.brokers[0], username: result.nodeId },
+        brokers: config.brokers.length > 1 ? config.brokers.map((b) => ({ ...b, username: result.nodeId })) : [],
         intervals: {
           telemetry: durationFromMs(config.telemetryIntervalMs),
           heartbeat: durationFromMs(config.heartbeatIntervalMs),

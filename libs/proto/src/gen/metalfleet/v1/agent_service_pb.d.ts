@@ -181,6 +181,13 @@ export declare type RegisterResponse = Message<"metalfleet.v1.RegisterResponse">
    * @generated from field: bool client_certificates = 6;
    */
   clientCertificates: boolean;
+
+  /**
+   * Every node of an external, clustered broker, tried in turn when one is unreachable; empty: `mqtt` alone.
+   *
+   * @generated from field: repeated metalfleet.v1.MqttEndpoint brokers = 7;
+   */
+  brokers: MqttEndpoint[];
 };
 
 /**
