@@ -1,6 +1,6 @@
 // Manager replicas on one PostgreSQL share the work through leases in the store:
-// two replicas hold 128 of the 256 node shards each and one of them the control
-// loops; killed (-9), one's work is taken over by the other within the lease
+// two replicas hold 128 of the 256 node shards each and the two singletons (the
+// control loops, the per-node work) between them; killed (-9), one's work is taken over by the other within the lease
 // period; stopped cleanly, it hands its work over at once.
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -48,19 +48,19 @@ describe('manager replicas on one PostgreSQL', { timeout: 120_000 }, () => {
     const a = replica('a');
     replicas.push(a);
     await a.start();
-    expect(await leases(a)).toEqual({ shards: 256, singletons: 1, replicas: 1 });
+    expect(await leases(a)).toEqual({ shards: 256, singletons: 2, replicas: 1 });
 
     const b = anotherReplica(a, 'b');
     replicas.push(b);
     await b.start();
     const [la, lb] = await eventually(() => Promise.all([leases(a), leases(b)]),
-      ([x, y]) => x.shards === 128 && y.shards === 128 && x.singletons + y.singletons === 1, 60_000);
+      ([x, y]) => x.shards === 128 && y.shards === 128 && x.singletons + y.singletons === 2, 60_000);
     expect(la.replicas + lb.replicas).toBe(4);
 
     // kill -9: nothing is released; b takes a's shards (and the loops, if a had them) once a's leases expire.
     const killedAt = Date.now();
     await a.proc?.stop('SIGKILL');
-    await eventually(() => leases(b), (l) => l.shards === 256 && l.singletons === 1 && l.replicas === 1, 60_000);
+    await eventually(() => leases(b), (l) => l.shards === 256 && l.singletons === 2 && l.replicas === 1, 60_000);
     const takeoverS = (Date.now() - killedAt) / 1000;
     console.log(`takeover after kill -9: ${takeoverS.toFixed(1)} s (lease ${leaseTtlS} s)`);
     expect(takeoverS).toBeLessThan(leaseTtlS + 5);
@@ -71,6 +71,6 @@ describe('manager replicas on one PostgreSQL', { timeout: 120_000 }, () => {
     await c.start();
     await eventually(() => Promise.all([leases(b), leases(c)]), ([x, y]) => x.shards === 128 && y.shards === 128, 60_000);
     await b.stop();
-    await eventually(() => leases(c), (l) => l.shards === 256 && l.singletons === 1, 60_000);
+    await eventually(() => leases(c), (l) => l.shards === 256 && l.singletons === 2, 60_000);
   });
 });

@@ -25,6 +25,12 @@ import { listenerPorts, type ManagerConfig } from './config.ts';
 
 /** The singleton lease of the loops one replica runs for all: alert evaluation and notifiers, the periodic fabric reconcile, boot token purges. */
 const controlLoops = 'control-loops';
+/**
+ * The singleton lease of the per-node work: reimage steps, command resends and give-ups, offline sweeps. One replica
+ * does it; the others serve the API, take node messages and registrations (whatever they store, the one doing the
+ * work takes from the store). Not yet spread over node shards (issue 21): its replica is a ceiling on that work.
+ */
+const nodeLoops = 'node-loops';
 /** The common name of the manager's client certificate on an external broker: its ACL grants it the manager's topics (deploy/ha). */
 const managerBrokerIdentity = 'metalfleet-manager';
 import { checkListenable, listenAs } from './listen-check.ts';
@@ -69,6 +75,11 @@ async function serverTls(config: ManagerConfig, dataDir: string, logger: Logger)
   const hosts = ['localhost', '127.0.0.1', '::1', hostname(), config.advertiseHost, ...(config.listenHost !== '0.0.0.0' ? [config.listenHost] : []),
     ...config.tlsHosts];
   return { ca, caFile: join(dataDir, 'pki', 'ca.crt'), cert: await issueServerCertificate(ca, hosts) };
+}
+
+/** A replica's client id on an external broker: one session each, which another replica can take over when it dies. */
+function brokerClientId(replicaId: string): string {
+  return `mf-manager-${createHash('sha256').update(replicaId).digest('hex').slice(0, 16)}`;
 }
 
 /** A store outage is logged once, when it starts (store-log.ts); what fails because of it meanwhile is not logged again. */
@@ -164,7 +175,7 @@ async function startOnDataDir(
   // starts: a lone manager holds everything from the start; with SQLite it always is alone (the data directory lock).
   // By default a replica is its host and data directory: restarted, it takes its leases back at once (new epochs).
   const replicaId = config.replicaId !== '' ? config.replicaId : `${hostname()}:${dataDir}`;
-  const leases = createLeaseKeeper({ store, holder: replicaId, ttlMs: config.leaseTtlS * 1000, singletons: [controlLoops],
+  const leases = createLeaseKeeper({ store, holder: replicaId, ttlMs: config.leaseTtlS * 1000, singletons: [controlLoops, nodeLoops],
     onSharedId: (lease) => logger.error({ replicaId, lease }, 'another manager runs under this replica id: each takes the other\'s work leases; give each replica its own --replica-id'),
   });
   const leaseRoundFailed = (error: unknown) => logger[failureLevel(error)]({ err: error }, 'lease round failed (work held is given up when its leases can no longer be renewed)');
@@ -172,6 +183,7 @@ async function startOnDataDir(
   await leases.tick().catch(leaseRoundFailed);
   leases.start(leaseRoundFailed);
   const runsControlLoops = () => leases.runsSingleton(controlLoops);
+  const runsNodeLoops = () => leases.runsSingleton(nodeLoops);
   if (secrets.created) logger.warn({ file: secretKeyFile, keyId: secrets.keyId }, 'created the key that seals stored BMC passwords; back it up apart from the database');
   if (secrets.sealedNow > 0) logger.warn({ count: secrets.sealedNow, keyId: secrets.keyId }, 'sealed BMC passwords that were stored in plaintext');
   const events = new FleetEvents({ onListenerError: (error, event) => logger[failureLevel(error)]({ err: error, eventType: event.type }, 'a fleet event listener failed') });
@@ -211,7 +223,7 @@ async function startOnDataDir(
     urls: config.mqttUrl,
     tls: { caPem: tls.ca.certPem, ...(await issueManagerClientCertificate(tls.ca, managerBrokerIdentity, now(), new Date(now().getTime() + 397 * 86_400_000))) },
     // One session per replica: what the broker keeps for it while it restarts is its own.
-    clientId: `mf-manager-${createHash('sha256').update(replicaId).digest('hex').slice(0, 16)}`,
+    clientId: brokerClientId(replicaId),
     onEvent: (event) => logger.warn({ event }, `mqtt ${event.type}`),
     onConnection: ({ connected, url, reason }) => logger[connected ? 'info' : 'warn']({ url }, connected ? 'connected to the external broker' : `external broker: ${reason}`),
   }) : await createNodeBroker({
@@ -306,6 +318,23 @@ async function startOnDataDir(
     store, events, lifecycle, broker, withdrawals, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
     // From the last sign of the run before (clock.json, or the store's later writes when that file was left stale), at most 6 h (docs/time.md).
     pausedMs: await downtimeAtStart(clock, store),
+    runsHere: runsNodeLoops,
+    // A node's boot script or install registration may be served by any replica: its evidence comes through the journal.
+    observations: {
+      on: (listener) => {
+        let off: (() => void) | null = null;
+        let stopped = false;
+        void feed.subscribe(null, (_seq, event) => listener(event)).then((unsubscribe) => (stopped ? unsubscribe() : (off = unsubscribe)));
+        return () => {
+          stopped = true;
+          off?.();
+        };
+      },
+      caughtUp: async () => {
+        await journal.flushed();
+        await feed.caughtUp();
+      },
+    },
   });
   // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
   const mqttAddress = external ? null : await listenAs(ports.mqtt, config.listenHost,
@@ -336,8 +365,33 @@ async function startOnDataDir(
       logger.warn({ replicas: leases.replicas() }, rollupsNote);
     }
     saveClock();
-    presence.sweep().then(controllers.sweep).catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'presence sweep failed'));
+    // Every replica stores when it last heard from the nodes whose messages it took; one marks the silent ones offline.
+    (runsNodeLoops() ? presence.sweep().then(controllers.sweep) : presence.flush())
+      .catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'presence sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
+
+  // What the broker kept for a replica that died (queued, or delivered and never acknowledged) is taken over by the
+  // replica doing the per-node work: it would be lost with that replica's session otherwise.
+  const adoptedSessions = new Set<string>();
+  const adoptDeadSessions = async () => {
+    for (const lease of await store.listLeases()) {
+      if (!lease.name.startsWith('replica/') || lease.holder === replicaId) continue;
+      if (lease.live) {
+        adoptedSessions.delete(lease.holder);
+        continue;
+      }
+      if (adoptedSessions.has(lease.holder) || !broker.adoptSession) continue;
+      adoptedSessions.add(lease.holder);
+      const messages = await broker.adoptSession(brokerClientId(lease.holder));
+      logger.warn({ replica: lease.holder, messages }, 'took over the broker session of a replica whose lease expired, and what the broker had kept for it');
+    }
+  };
+  let adopting: Promise<void> | null = null;
+  const sessionAdopter = external ? setInterval(() => {
+    if (!runsNodeLoops() || adopting) return;
+    adopting = adoptDeadSessions().catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'could not take over a dead replica\'s broker session'))
+      .finally(() => (adopting = null));
+  }, config.leaseTtlS * 1000) : null;
 
   const grpcServer = new Server({ 'grpc.max_receive_message_length': config.grpcMaxMessageBytes });
   const register = createRegistrar({ store, events, tokens, admitDiscovered: config.admitDiscovered, newNodeId: randomUUID, now });
@@ -420,6 +474,7 @@ async function startOnDataDir(
       clearInterval(sweeper);
       saveClock();
       clearInterval(tokenPurger);
+      if (sessionAdopter) clearInterval(sessionAdopter);
       nodeCertificates?.stop();
       controllers.stop();
       await alerting.stop();

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { NodeSummary } from '@metalfleet/domain';
 import {
-  createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createReimages, resumeInterruptedEffects, startRemediation, webhookDrain, type CommandWithdrawals, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
+  createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createReimages, resumeInterruptedEffects, type ReimageDeps, startRemediation, webhookDrain, type CommandWithdrawals, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
 } from '@metalfleet/fleet';
 import { IpmiDriver, RedfishDriver, type BmcDriver } from '@metalfleet/power';
 import type { BmcConfig, FleetStore } from '@metalfleet/store';
@@ -36,6 +36,10 @@ export interface ReimagingDeps {
   publicUrl: () => string;
   /** How long the manager was down before this start (0 when unknown): added to the deadlines of reimages in flight. */
   pausedMs: number;
+  /** Whether this replica does the per-node work now (the node-loops lease). */
+  runsHere: () => boolean;
+  /** The evidence of reimages, as every replica saw it (the event journal). */
+  observations: NonNullable<ReimageDeps['observations']>;
 }
 
 export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps) {
@@ -63,6 +67,8 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     timeoutsMs: { draining: step, isolating: step, rebooting: boot, installing: boot, 'health-check': step, restoring: step },
     maxPowerCycles: config.maxPowerCycles,
     onError,
+    runsHere: deps.runsHere,
+    observations: deps.observations,
   });
   const templates = createClusterTemplates({ store: deps.store, tenants: deps.tenants, reimages, now: deps.now, newId: randomUUID });
   // Every transition's effects, from here on: replacements, isolation, repair tickets, power.
@@ -81,11 +87,12 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   });
   const enrollments = createEnrollments({ store: deps.store, events: deps.events, power: bmcDriver, now: deps.now, onError, admitOnClaim: config.admitDiscovered === 'bmc-enrollment' });
   const stopEnrollments = enrollments.listen();
-  const resent = await outbox.resume();
+  // Sent again now by the replica doing the work; one that gains it later sends them again as their acks time out (sweep).
+  const resent = deps.runsHere() ? await outbox.resume() : 0;
   const running = await reimages.start(1000, deps.pausedMs);
   // Failures whose effects (replacement, isolation) the last stop cut off: carried out now.
   // Logged, not fatal: a row the store refuses (an unknown state) must not keep the manager from starting.
-  const replaced = await resumeInterruptedEffects(deps.store, executeEffects).catch((error: unknown) => {
+  const replaced = !deps.runsHere() ? 0 : await resumeInterruptedEffects(deps.store, executeEffects).catch((error: unknown) => {
     onError(error, { step: 'resume interrupted lifecycle effects' });
     return 0;
   });
@@ -93,7 +100,9 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     deps.logger.warn({ commandsResent: resent, reimagesResumed: running.resumed, failuresResumed: replaced, deadlinesMovedS: Math.round(deps.pausedMs / 1000) },
       'resumed work in flight at the last stop (the time the manager was down does not count against reimage deadlines)');
   }
-  const sweeper = setInterval(() => void outbox.sweep().catch((error: unknown) => onError(error, { step: 'command sweep' })), 1000);
+  const sweeper = setInterval(() => {
+    if (deps.runsHere()) void outbox.sweep().catch((error: unknown) => onError(error, { step: 'command sweep' }));
+  }, 1000);
   return {
     outbox, reimages, templates, enrollments, remediation,
     async stop() {

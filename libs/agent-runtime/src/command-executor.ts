@@ -204,6 +204,8 @@ export class CommandExecutor {
   }
 
   private async run(commandId: string, command: AgentCommand, log: Logger): Promise<void> {
+    // Each execution, on the record: a command id runs once per node, whatever the manager sends again.
+    log.info('running the command');
     try {
       switch (command.kind) {
         case 'reimage': {

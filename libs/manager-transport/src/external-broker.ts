@@ -26,6 +26,12 @@ export interface ExternalBrokerOptions {
   onConnection?: (state: { connected: boolean; url: string; reason: string }) => void;
 }
 
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer from the broker in ${ms} ms`)), ms)));
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Whether an MQTT topic matches a subscription filter (`+` one level, `#` the rest). */
 export function topicMatches(filter: string, topic: string): boolean {
   const f = filter.split('/');
@@ -80,17 +86,18 @@ export async function connectExternalBroker(options: ExternalBrokerOptions): Pro
   client.on('error', (error) => emit({ type: 'client-error', clientId: options.clientId, message: error.message }));
 
   // Acknowledged (PUBACK) only once every matching handler has finished.
-  client.handleMessage = (packet, done) => {
+  const dispatch = (on: MqttClient, clientId: string): MqttClient['handleMessage'] => (packet, done) => {
     const publish = packet as IPublishPacket;
     const topic = publish.topic;
     const payload = typeof publish.payload === 'string' ? Buffer.from(publish.payload) : Buffer.from(publish.payload);
     const matching = handlers.filter((h) => topicMatches(h.filter, topic));
     Promise.all(matching.map((h) => h.handler({ topic, payload }))).then(() => done(), (error: unknown) => {
-      emit({ type: 'client-error', clientId: options.clientId, message: `message on ${topic} not stored, not acknowledged (the broker sends it again): ${String(error)}` });
+      emit({ type: 'client-error', clientId, message: `message on ${topic} not stored, not acknowledged (the broker sends it again): ${String(error)}` });
       // No PUBACK: the connection goes, and the broker redelivers the message to this session when it is back.
-      client.stream.destroy();
+      on.stream.destroy();
     });
   };
+  client.handleMessage = dispatch(client, options.clientId);
 
   return {
     listen(): Promise<AddressInfo> {
@@ -112,6 +119,36 @@ export async function connectExternalBroker(options: ExternalBrokerOptions): Pro
     async close() {
       closed = true;
       await client.endAsync();
+    },
+    // A session of a member of the shared subscription keeps what the broker gave it: a replica killed for good would
+    // take its messages with it. Connected under its id, this replica is given them; the session is then ended.
+    async adoptSession(clientId) {
+      let handled = 0;
+      const adopter = mqtt.connect({ ...clientOptions, clientId, reconnectPeriod: 0 });
+      const original = dispatch(adopter, clientId);
+      let last = Date.now();
+      adopter.handleMessage = (packet, done) => {
+        handled += 1;
+        last = Date.now();
+        original(packet, done);
+      };
+      try {
+        await withTimeout(new Promise<void>((resolve, reject) => {
+          adopter.once('connect', () => resolve());
+          adopter.once('error', reject);
+          adopter.once('close', () => reject(new Error(`could not connect as ${clientId}`)));
+        }), 10_000, `connecting as ${clientId}`);
+        // Out of the shared group first: in it, the session would be handed new messages for as long as it is connected
+        // (and after it, with no one to read them). What it held comes at once on connecting.
+        await withTimeout(adopter.unsubscribeAsync(handlers.map((h) => `$share/${shareGroup}/${h.filter}`)), 5000, 'leaving the shared subscriptions');
+        // Then until it has been quiet for a second (at most a minute): handled and acknowledged.
+        const until = Date.now() + 60_000;
+        while (Date.now() - last < 1000 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 200));
+        return handled;
+      } finally {
+        // Session expiry 0 at disconnect: the broker forgets the session (MQTT 5).
+        await withTimeout(adopter.endAsync(false, { properties: { sessionExpiryInterval: 0 } }), 5000, 'disconnecting').catch(() => adopter.end(true));
+      }
     },
   };
 }

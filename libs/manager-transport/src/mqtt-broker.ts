@@ -77,6 +77,12 @@ export interface NodeBroker {
   /** Whether it listens and has not been closed (for /readyz). */
   listening(): boolean;
   close(): Promise<void>;
+  /**
+   * External broker only: takes over the session of a manager replica that died (its client id), handles what the
+   * broker kept for it (messages queued, or delivered and never acknowledged), then ends that session. Resolves with
+   * how many messages it handled.
+   */
+  adoptSession?(clientId: string): Promise<number>;
 }
 
 const badCredentials = 4; // CONNACK return code "bad user name or password"

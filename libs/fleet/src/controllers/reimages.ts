@@ -38,7 +38,24 @@ export interface ReimageDeps {
   timeoutsMs: ReimagePolicy['timeoutsMs'];
   maxPowerCycles: number;
   onError: (error: unknown, context: Record<string, unknown>) => void;
+  /**
+   * Whether this replica does the per-node work now (its lease; default: always). Another replica may take a
+   * node's report (a shared subscription): the report is in the store, and the replica doing the work takes it
+   * from there at its next pass. A replica that gains the work resumes it from the store, as after a restart.
+   */
+  runsHere?: () => boolean;
+  /**
+   * Where the evidence of a reimage comes from (boot scripts served, install registrations, give-ups): with
+   * replicas, the fleet's event journal, which holds what every replica saw; default `events`, this process's.
+   */
+  observations?: Pick<FleetEvents, 'on'> & {
+    /** Resolves once every event stored before the call has been handed to the listeners. */
+    caughtUp?: () => Promise<void>;
+  };
 }
+
+/** How long evidence is kept while another replica does the work, for this one to take it over with. */
+const keptEvidenceMs = 30 * 60_000;
 
 export interface ReimageRequest {
   kind: OperationKind;
@@ -52,6 +69,18 @@ export interface ReimageRequest {
 
 /** Reimage rewrites what a tenant runs: only nodes allocated to (or active for) a tenant are reimaged. */
 const reimageable = new Set(['allocated', 'active']);
+
+/**
+ * The steps a command's stored state stands for, for a node whose steps may lag it (they were another replica's, or
+ * a stop cut them off). A command that ended (succeeded, failed) was acknowledged (running) before: a node still
+ * waiting for that is given it first. When either was made is not kept: at the earliest, when the command was made.
+ */
+function storedReportSignals(node: { progress: { phase: string } }, command: { state: string; createdAt: Date; verifiedSha256: string; message: string }): ReimageSignal[] {
+  const final = reportedSignal({ ...command, updatedAt: command.createdAt });
+  if (!final) return [];
+  const ended = command.state === 'succeeded' || command.state === 'failed';
+  return ended && node.progress.phase === 'rebooting' ? [{ kind: 'rebooting', at: command.createdAt }, final] : [final];
+}
 
 /** The reimage step a command's reported state stands for (none for a command not reported on). */
 function reportedSignal(command: { state: string; updatedAt: Date; verifiedSha256: string; message: string }): ReimageSignal | null {
@@ -72,6 +101,10 @@ export function createReimages(deps: ReimageDeps) {
   let writes = 0;
   const lastWrite = new Map<string, number>();
   let stopped = false;
+  const runsHere = deps.runsHere ?? (() => true);
+  /** Whether this replica did the work at its last pass; the first pass after gaining it resumes from the store. */
+  let owning = false;
+  let pausedBeforeStart = 0;
 
   /**
    * Runs `work` after everything queued for this node: one step at a time per node. Resolves when it has run (its
@@ -103,6 +136,8 @@ export function createReimages(deps: ReimageDeps) {
       if (!node || stopped) return;
       // Several passes may see one deadline pass before the first step is written: act on it once.
       if (s.kind === 'timeout' && (!node.progress.deadlineAt || node.progress.deadlineAt > deps.now()) && node.progress.phase !== 'rebooting') return;
+      // The install is judged on its evidence: what was seen (on any replica) before the report must be in first.
+      if (s.kind === 'installed') await deps.observations?.caughtUp?.();
       const result = stepReimage(node.progress, s, deps.now(), await policyFor(node, s.kind === 'timeout' || s.kind === 'rebooting' || s.kind === 'installed'));
       if ('ignored' in result) return;
       await save(node, result.progress, node.commandId);
@@ -128,7 +163,16 @@ export function createReimages(deps: ReimageDeps) {
   }
 
   /** An observation about the reimage whose command this is (none: nothing to record it on). */
+  // Evidence seen while another replica does the work: given to the steps once this one takes the work over.
+  let kept: Array<{ nodeId: string; commandId: string; signal: ReimageSignal; at: number }> = [];
+
   function observed(nodeId: string, commandId: string, s: ReimageSignal): void {
+    if (!owning) {
+      const now = deps.now().getTime();
+      kept = kept.filter((k) => now - k.at < keptEvidenceMs).slice(-10_000);
+      kept.push({ nodeId, commandId, signal: s, at: now });
+      return;
+    }
     for (const node of open.values()) {
       if (node.nodeId === nodeId && node.commandId === commandId) return void signal(node.operationId, nodeId, s);
     }
@@ -173,10 +217,43 @@ export function createReimages(deps: ReimageDeps) {
     await finishEnded();
   }
 
+  /**
+   * Reports on in-flight nodes' commands that reached the store through another replica (or whose step a stop cut
+   * off): taken now. A step taken already ignores its signal. The manager's own give-ups (expired) come as events.
+   */
+  async function takeStoredReports(): Promise<void> {
+    for (const node of [...open.values()]) {
+      if (!isInFlight(node.progress.phase) || !node.commandId) continue;
+      const command = await deps.store.getCommand(node.commandId);
+      if (!command || command.state === 'expired') continue;
+      for (const followed of storedReportSignals(node, command)) void signal(node.operationId, node.nodeId, followed);
+    }
+  }
+
   // Never two passes at once: a kick during a pass asks for one more after it.
   const passes = coalesced(async () => {
     if (stopped) return;
-    await runPass().catch((error: unknown) => deps.onError(error, { step: 'reimage pass' }));
+    if (!runsHere()) {
+      // Given up (a lease lost): nothing held here any more; whoever does the work now resumes it from the store.
+      if (owning) open.clear();
+      owning = false;
+      return;
+    }
+    try {
+      if (!owning) {
+        owning = true;
+        await resume(pausedBeforeStart, () => {
+          const evidence = kept;
+          kept = [];
+          for (const k of evidence) observed(k.nodeId, k.commandId, k.signal);
+        });
+        pausedBeforeStart = 0;
+      }
+      await runPass();
+      await takeStoredReports();
+    } catch (error) {
+      deps.onError(error, { step: 'reimage pass' });
+    }
   });
   const kick = (): void => void passes.run();
 
@@ -190,7 +267,7 @@ export function createReimages(deps: ReimageDeps) {
    * After a restart: carry on with the effect of the phase each in-flight node was in (the step function's own table).
    * `pausedMs`, how long the manager was down, is added to each phase's deadline first (deadlineAfterPause).
    */
-  async function resume(pausedMs: number): Promise<number> {
+  async function resume(pausedMs: number, beforeReports: () => void = () => undefined): Promise<number> {
     const rows = await deps.store.openOperationNodes();
     for (const row of rows) {
       const k = key(row.operationId, row.nodeId);
@@ -202,11 +279,13 @@ export function createReimages(deps: ReimageDeps) {
       open.set(k, row);
       const effect = reimageEffectOnEntry[row.progress.phase];
       if (effect) void serially(k, () => runEffect(row, effect, portFor(row)));
-      // A report stored on the command whose step the stop cut off: its step is taken now (a step taken already ignores it).
+    }
+    // Evidence first (what was seen while another replica did the work), then the reports it judges.
+    beforeReports();
+    // A report stored on the command whose step the stop cut off: its step is taken now (a step taken already ignores it).
+    for (const row of rows) {
       const reported = row.commandId ? await deps.store.getCommand(row.commandId) : null;
-      // When it was made is not kept: at the latest when the command moved, at the earliest (as a report may claim) when it was created.
-      const followed = reported ? reportedSignal({ ...reported, updatedAt: reported.createdAt }) : null;
-      if (followed) void signal(row.operationId, row.nodeId, followed);
+      for (const followed of reported ? storedReportSignals(row, reported) : []) void signal(row.operationId, row.nodeId, followed);
     }
     return rows.filter((r) => isInFlight(r.progress.phase)).length;
   }
@@ -240,14 +319,21 @@ export function createReimages(deps: ReimageDeps) {
 
     /** `pausedMs`: how long the manager was down before this start (0 when unknown); see resume(). */
     async start(intervalMs: number, pausedMs = 0): Promise<{ resumed: number; stop: () => Promise<void> }> {
-      const resumed = await resume(pausedMs);
+      // Resumed now when this replica does the work; otherwise by the first pass after it gains it.
+      let resumed = 0;
+      if (runsHere()) {
+        resumed = await resume(pausedMs);
+        owning = true;
+      } else {
+        pausedBeforeStart = pausedMs;
+      }
       // The node's report is acknowledged once the step it caused is stored (or sent again if that failed).
       const unfollow = deps.outbox.follow(async (report) => {
         // The reboot was acknowledged when the agent made its report: one it kept while the manager was down arrives after the install boot it led to.
         const followed = reportedSignal({ state: report.phase, updatedAt: report.madeAt, verifiedSha256: report.verifiedSha256, message: report.message });
         if (report.operationId && followed) await signal(report.operationId, report.nodeId, followed, true);
       });
-      const unsubscribe = deps.events.on((event) => {
+      const unsubscribe = (deps.observations ?? deps.events).on((event) => {
         if (event.type === 'command-expired' && event.operationId) void signal(event.operationId, event.nodeId, { kind: 'timeout' });
         // The manager's own view of the node booting its install image: evidence for the reported install.
         if (event.type === 'boot-script-served' && event.purpose === 'install' && event.nodeId && event.commandId) {

@@ -110,6 +110,11 @@ export function createJournalFeed(deps: JournalFeedDeps) {
       tryCatchUp();
       return () => release(subscriber);
     },
+    /** Resolves once the caught-up subscribers have been handed every event stored before the call. */
+    async caughtUp(): Promise<void> {
+      const target = await deps.store.lastEventSeq();
+      while (head !== null && head < target && live.size > 0) await reader.run();
+    },
     /** Subscribers now, caught up or not. */
     size: () => all.size,
   };
