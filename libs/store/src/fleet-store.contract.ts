@@ -84,6 +84,10 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect((await store.getNode('n1'))?.lastSeenAt).toEqual(new Date('2026-11-01T00:01:00Z'));
       await store.markSeenMany([['n1', new Date('2026-11-01T00:00:50Z')]]);
       expect((await store.getNode('n1'))?.lastSeenAt).toEqual(new Date('2026-11-01T00:01:00Z'));
+      // Heard from after it was marked offline (by another replica): named; heard from only before: not.
+      await store.setPresence('n1', 'offline', new Date('2026-11-01T00:02:00Z'));
+      expect(await store.markSeenMany([['n1', new Date('2026-11-01T00:01:30Z')]])).toEqual([]);
+      expect(await store.markSeenMany([['n1', new Date('2026-11-01T00:02:30Z')], ['missing', new Date('2026-11-01T00:02:30Z')]])).toEqual(['n1']);
       await store.close();
     });
 

@@ -85,7 +85,11 @@ export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertS
   /** Returns true when the presence changed. */
   setPresence(nodeId: string, presence: Presence, at: Date): Promise<boolean>;
   /** Last-seen times of many nodes in one write (the presence tracker batches heartbeats); never moves a time back. */
-  markSeenMany(seen: ReadonlyArray<readonly [nodeId: string, at: Date]>): Promise<void>;
+  /**
+   * Records when nodes were last heard from; returns those of them that are offline since before then (another
+   * replica marked them so while this one was hearing from them).
+   */
+  markSeenMany(seen: ReadonlyArray<readonly [nodeId: string, at: Date]>): Promise<string[]>;
   /** Online nodes last seen before `before`. */
   silentNodes(before: Date): Promise<string[]>;
   /** The latest manager time stamped on what a running manager writes often (last-write.ts); null in an empty store. */

@@ -191,9 +191,12 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     },
 
     async markSeenMany(seen) {
-      if (seen.length === 0) return;
-      await query(`UPDATE nodes SET last_seen_at = GREATEST(COALESCE(nodes.last_seen_at, 0), s.at)
-        FROM unnest($1::text[], $2::bigint[]) AS s(id, at) WHERE nodes.id = s.id`, [seen.map(([id]) => id), seen.map(([, at]) => at.getTime())]);
+      if (seen.length === 0) return [];
+      const { rows } = await query(`UPDATE nodes SET last_seen_at = GREATEST(COALESCE(nodes.last_seen_at, 0), s.at)
+        FROM unnest($1::text[], $2::bigint[]) AS s(id, at) WHERE nodes.id = s.id
+        RETURNING nodes.id, nodes.presence, nodes.presence_changed_at, s.at`, [seen.map(([id]) => id), seen.map(([, at]) => at.getTime())]);
+      return (rows as Array<{ id: string; presence: string; presence_changed_at: number | null; at: number }>)
+        .filter((r) => r.presence === 'offline' && Number(r.presence_changed_at ?? 0) < Number(r.at)).map((r) => r.id);
     },
 
     lastWriteAt: async () => lastWriteFromRow((await query(lastWriteSql)).rows[0] as { t: unknown } | undefined),

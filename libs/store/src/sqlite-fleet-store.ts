@@ -197,11 +197,16 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     },
 
     async markSeenMany(seen) {
-      if (seen.length === 0) return;
-      const mark = db.prepare('UPDATE nodes SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?');
+      if (seen.length === 0) return [];
+      const mark = db.prepare('UPDATE nodes SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ? RETURNING presence, presence_changed_at');
+      const heardAfterOffline: string[] = [];
       sqliteTransaction(db, () => {
-        for (const [nodeId, at] of seen) mark.run(at.getTime(), nodeId);
+        for (const [nodeId, at] of seen) {
+          const row = mark.get(at.getTime(), nodeId) as { presence: string; presence_changed_at: number | null } | undefined;
+          if (row?.presence === 'offline' && Number(row.presence_changed_at ?? 0) < at.getTime()) heardAfterOffline.push(nodeId);
+        }
       });
+      return heardAfterOffline;
     },
 
     lastWriteAt: async () => lastWriteFromRow(db.prepare(lastWriteSql).get() as { t: unknown } | undefined),

@@ -29,4 +29,22 @@ describe('presence', () => {
     expect(seen.filter((e) => e.type === 'presence-changed').map((e) => e.type === 'presence-changed' && e.presence))
       .toEqual(['online', 'offline', 'online', 'offline']);
   });
+
+  it('with two replicas, a node one marks offline while the other hears from it is online again at the other\'s next flush', async () => {
+    const store = openSqliteFleetStore({ path: ':memory:' });
+    let now = new Date('2026-11-21T10:00:00Z');
+    const events = new FleetEvents();
+    const hearing = createPresenceTracker({ store, events, now: () => now, heartbeatGraceMs: 30_000 });
+    const sweeping = createPresenceTracker({ store, events, now: () => now, heartbeatGraceMs: 30_000 });
+    await store.createNode({ id: 'n1', hostname: 'h', identity: { systemUuid: 'u', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '' }, inventory: emptyInventory(), agentVersion: '', credentialHash: 'x', at: now });
+    await hearing.heartbeat('n1');
+    await hearing.flush();
+    // The hearing replica's flush was late (a slow store, a pause): the sweeping one finds the node silent.
+    now = new Date(now.getTime() + 40_000);
+    expect(await sweeping.sweep()).toEqual(['n1']);
+    now = new Date(now.getTime() + 1000);
+    await hearing.heartbeat('n1');
+    await hearing.flush();
+    expect((await store.getNode('n1'))?.presence).toBe('online');
+  });
 });

@@ -31,7 +31,11 @@ export function createPresenceTracker(deps: PresenceDeps) {
   async function flush(): Promise<void> {
     const seen = [...pendingSeen];
     pendingSeen.clear();
-    await deps.store.markSeenMany(seen);
+    // Marked offline meanwhile by another replica's sweep, while this one heard from them: online again.
+    for (const nodeId of await deps.store.markSeenMany(seen)) {
+      knownOnline.delete(nodeId);
+      await change(nodeId, 'online', 'heard from after it was marked offline');
+    }
   }
 
   return {
