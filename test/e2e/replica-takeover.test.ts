@@ -5,7 +5,9 @@
 // one doing the work is killed (-9) in the middle of a reimage batch: the
 // other takes it over within the lease period and every node ends done, each
 // reimage command run once on its node, and no second command made; what the
-// broker had kept for the killed replica's session is taken over too.
+// broker had kept for the killed replica's session is taken over too. Then the
+// one doing the work is paused (SIGSTOP) past its lease: the other takes over,
+// and the paused one, woken, writes no step and sends no command.
 import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +30,7 @@ let broker: NodeMosquitto | null = null;
 let agent: Proc | null = null;
 const replicas: ManagerProcess[] = [];
 const root = Buffer.from('metalfleet takeover test root image\n'.repeat(2048));
+let common: string[] = [];
 
 afterAll(async () => {
   await agent?.stop('SIGKILL');
@@ -55,7 +58,7 @@ async function holder(name: string): Promise<string | null> {
 describe('per-node work taken over from a killed replica', { timeout: 240_000 }, () => {
   it('finishes a reimage batch whose replica was killed -9 in the middle of it: every node done, each command run once', async () => {
     const [mqttPort, bootB, grpcB] = [await freePort(), await freePort(), await freePort()];
-    const common = ['--postgres-url', postgres, '--postgres-schema', schema, '--lease-ttl-s', String(leaseTtlS), '--mqtt-url', `mqtts://127.0.0.1:${mqttPort}`,
+    common = ['--postgres-url', postgres, '--postgres-schema', schema, '--lease-ttl-s', String(leaseTtlS), '--mqtt-url', `mqtts://127.0.0.1:${mqttPort}`,
       '--reimage-concurrency', '2', '--command-ack-timeout-s', '3', '--reimage-boot-timeout-s', '60', '--telemetry-interval-s', '1', '--health-interval-s', '1'];
     // a does the per-node work (it starts first, and singletons stay where they are); the nodes boot and register at b.
     const a = new ManagerProcess(join(dir, 'a'), [...common, '--replica-id', 'a', '--public-url', `http://127.0.0.1:${bootB}`]);
@@ -108,4 +111,37 @@ describe('per-node work taken over from a killed replica', { timeout: 240_000 },
     // What the broker kept for a's session was taken over by b.
     await eventually(async () => b.proc?.lines ?? [], (lines: string[]) => lines.some((l) => l.includes('took over the broker session of a replica')), 30_000);
   });
+
+  it('fences a replica paused past its lease: woken, it writes no step and sends no command; the other finishes the batch', async () => {
+    const [a, b] = replicas as [ManagerProcess, ManagerProcess];
+    // a again (same id), now beside b, which keeps the work it took over.
+    await a.start();
+    const list = await b.nodes();
+    const op = await b.request<Operation>('POST', '/api/v1/reimage', { image: 'gpu-os@1.0', nodeIds: list.items.map((n) => n.id), reason: 'fencing test' });
+    await eventually(() => b.request<Operation>('GET', `/api/v1/operations/${op.id}`), (o) => o.nodes.some((n) => n.phase !== 'queued' && n.phase !== 'done'), 60_000);
+    expect(await holder('singleton/node-loops')).toBe('b');
+    // Paused past its lease: a takes the work over meanwhile.
+    const pausedAt = Date.now();
+    b.proc?.child.kill('SIGSTOP');
+    try {
+      await eventually(() => holder('singleton/node-loops'), (h) => h === 'a', 30_000);
+    } finally {
+      b.proc?.child.kill('SIGCONT');
+    }
+    const done = await eventually(() => a.request<Operation>('GET', `/api/v1/operations/${op.id}`), (o) => o.state !== 'running', 180_000);
+    expect(done.nodes.map((n) => [n.phase, n.failure?.details ?? ''])).toEqual(Array(nodes).fill(['done', '']));
+    // What b did once it woke (it logs every event it emits): no step of a reimage written, no command sent.
+    const stepsByB = (b.proc?.lines ?? []).filter((l) => {
+      const entry = (() => {
+        try {
+          return JSON.parse(l) as { time?: number; msg?: string };
+        } catch {
+          return {};
+        }
+      })();
+      return (entry.time ?? 0) > pausedAt && (entry.msg === 'operation-progress' || entry.msg === 'command-sent');
+    });
+    expect(stepsByB).toEqual([]);
+  });
 });
+

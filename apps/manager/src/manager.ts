@@ -1,6 +1,6 @@
 // Composition of the manager: store, broker, gRPC, HTTP and the controllers.
 // Everything is created here and closed in reverse order by close().
-import { createHash, randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -77,9 +77,14 @@ async function serverTls(config: ManagerConfig, dataDir: string, logger: Logger)
   return { ca, caFile: join(dataDir, 'pki', 'ca.crt'), cert: await issueServerCertificate(ca, hosts) };
 }
 
-/** A replica's client id on an external broker: one session each, which another replica can take over when it dies. */
-function brokerClientId(replicaId: string): string {
-  return `mf-manager-${createHash('sha256').update(replicaId).digest('hex').slice(0, 16)}`;
+/**
+ * A replica's client id on an external broker: one session each, which another replica can take over when it dies.
+ * Keyed with the CA's private key, which the replicas share and no node has: Mosquitto does not tie a client id to
+ * its certificate, and a tenant who could guess a replica's id (its host name and data directory) could take its
+ * session over with its own node certificate.
+ */
+function brokerClientId(replicaId: string, key: string): string {
+  return `mf-manager-${createHmac('sha256', key).update(replicaId).digest('hex').slice(0, 24)}`;
 }
 
 /** A store outage is logged once, when it starts (store-log.ts); what fails because of it meanwhile is not logged again. */
@@ -150,7 +155,8 @@ async function startOnDataDir(
   const now = clock.now;
   const ports = listenerPorts(config);
   // A port taken by another process stops the start here, before anything but the lock is written.
-  await checkListenable(config.listenHost, Object.values(ports));
+  // With an external broker (--mqtt-url) the manager listens for no MQTT: its --mqtt-port is not checked.
+  await checkListenable(config.listenHost, Object.values(ports).filter((port) => port !== ports.mqtt || config.mqttUrl.length === 0));
   init?.begin();
   initStepDone(config, 'begin');
   // The data directory and its databases are this user's alone (700/600), also when an older manager made them readable.
@@ -223,7 +229,7 @@ async function startOnDataDir(
     urls: config.mqttUrl,
     tls: { caPem: tls.ca.certPem, ...(await issueManagerClientCertificate(tls.ca, managerBrokerIdentity, now(), new Date(now().getTime() + 397 * 86_400_000))) },
     // One session per replica: what the broker keeps for it while it restarts is its own.
-    clientId: brokerClientId(replicaId),
+    clientId: brokerClientId(replicaId, tls.ca.keyPem),
     onEvent: (event) => logger.warn({ event }, `mqtt ${event.type}`),
     onConnection: ({ connected, url, reason }) => logger[connected ? 'info' : 'warn']({ url }, connected ? 'connected to the external broker' : `external broker: ${reason}`),
   }) : await createNodeBroker({
@@ -319,6 +325,8 @@ async function startOnDataDir(
     // From the last sign of the run before (clock.json, or the store's later writes when that file was left stale), at most 6 h (docs/time.md).
     pausedMs: await downtimeAtStart(clock, store),
     runsHere: runsNodeLoops,
+    // Each step written under the lease's epoch: a replica paused past it writes nothing when it wakes.
+    fence: () => leases.singletonFence(nodeLoops),
     // A node's boot script or install registration may be served by any replica: its evidence comes through the journal.
     observations: {
       on: (listener) => {
@@ -380,9 +388,10 @@ async function startOnDataDir(
         adoptedSessions.delete(lease.holder);
         continue;
       }
-      if (adoptedSessions.has(lease.holder) || !broker.adoptSession) continue;
+      if (adoptedSessions.has(lease.holder) || !broker.adoptSession || !tls) continue;
+      // Marked once taken over, not before: one that failed (the broker away) is tried again at the next round.
+      const messages = await broker.adoptSession(brokerClientId(lease.holder, tls.ca.keyPem));
       adoptedSessions.add(lease.holder);
-      const messages = await broker.adoptSession(brokerClientId(lease.holder));
       logger.warn({ replica: lease.holder, messages }, 'took over the broker session of a replica whose lease expired, and what the broker had kept for it');
     }
   };

@@ -36,8 +36,9 @@ export interface ReimagingDeps {
   publicUrl: () => string;
   /** How long the manager was down before this start (0 when unknown): added to the deadlines of reimages in flight. */
   pausedMs: number;
-  /** Whether this replica does the per-node work now (the node-loops lease). */
+  /** Whether this replica does the per-node work now (the node-loops lease), and the fence its steps are written under. */
   runsHere: () => boolean;
+  fence: NonNullable<ReimageDeps['fence']>;
   /** The evidence of reimages, as every replica saw it (the event journal). */
   observations: NonNullable<ReimageDeps['observations']>;
 }
@@ -68,6 +69,7 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     maxPowerCycles: config.maxPowerCycles,
     onError,
     runsHere: deps.runsHere,
+    fence: deps.fence,
     observations: deps.observations,
   });
   const templates = createClusterTemplates({ store: deps.store, tenants: deps.tenants, reimages, now: deps.now, newId: randomUUID });

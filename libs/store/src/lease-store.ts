@@ -6,6 +6,28 @@
 // effect made under the old epoch can be told apart and refused where it lands.
 import type { SqlExecutor } from './sql-executor.ts';
 
+/** The lease a write is made under: the write lands only while `holder` holds `lease` live with `epoch`. */
+export interface Fence {
+  lease: string;
+  holder: string;
+  epoch: number;
+}
+
+/** A write refused because its fence no longer holds: the lease expired, or another replica took it (a newer epoch). */
+export class FencedOut extends Error {
+  readonly fence: Fence;
+  constructor(fence: Fence, what: string) {
+    super(`${what} refused: ${fence.holder} no longer holds ${fence.lease} under epoch ${fence.epoch}`);
+    this.name = 'FencedOut';
+    this.fence = fence;
+  }
+}
+
+/** SQL (with its parameters) that holds while `fence` does, by the database's clock (`now` of the dialect). */
+export function fenceHolds(fence: Fence, now: string): { sql: string; params: unknown[] } {
+  return { sql: `EXISTS (SELECT 1 FROM leases WHERE name = ? AND holder = ? AND epoch = ? AND expires_at > ${now})`, params: [fence.lease, fence.holder, fence.epoch] };
+}
+
 export interface LeaseRow {
   name: string;
   holder: string;

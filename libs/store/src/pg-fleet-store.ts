@@ -119,7 +119,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
   return {
     availability: () => health.check(),
     ...pgNetworkStore(query, inTransaction),
-    ...sqlWorkStore(executor),
+    ...sqlWorkStore(executor, pgNowMs),
     ...sqlLeaseStore(executor, pgNowMs),
     ...sqlEventJournalStore(executor, eventWake),
     ...sqlAccessStore(executor),

@@ -2,6 +2,7 @@
 // milliseconds, structured arguments are JSON text.
 import { DomainError, checkAgentCommand, commandKinds, type ClusterTemplate, type Image, type ReimagePhase } from '@metalfleet/domain';
 import { evidenceFromJson, evidenceToJson, failureFromJson, failureToJson } from './reimage-evidence-json.ts';
+import { FencedOut, fenceHolds } from './lease-store.ts';
 import type { SqlExecutor } from './sql-executor.ts';
 import type { BmcConfig, CommandRecord, EnrollmentRecord, CommandState, OperationNodeRecord, OperationRecord, WorkStore } from './work-store.ts';
 
@@ -62,7 +63,8 @@ const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',
 // Both databases take thousands of parameters per statement; 13 columns × 400 rows stays far below.
 const nodeRowsPerInsert = 400;
 
-export function sqlWorkStore(db: SqlExecutor): WorkStore {
+/** `now`: the database's clock in ms, as an SQL expression of the dialect (for fenced writes). */
+export function sqlWorkStore(db: SqlExecutor, now: string): WorkStore {
   const insertCommand = async (c: CommandRecord): Promise<void> => {
     await db.run(`INSERT INTO commands (id, node_id, operation_id, kind, args, state, attempts, ack_deadline_at, message, verified_sha256, created_at, updated_at)
       VALUES (${placeholders(12)})`,
@@ -185,10 +187,15 @@ export function sqlWorkStore(db: SqlExecutor): WorkStore {
     async finishOperation(id, state, at) {
       await db.run('UPDATE operations SET state = ?, updated_at = ? WHERE id = ?', [state, at.getTime(), id]);
     },
-    async saveOperationNode(operationId, nodeId, progress, commandId, at) {
-      await db.run('UPDATE operation_nodes SET phase = ?, power_cycles = ?, deadline_at = ?, message = ?, command_id = ?, updated_at = ?, evidence = ?, failure = ? WHERE operation_id = ? AND node_id = ?',
-        [progress.phase, progress.powerCycles, progress.deadlineAt?.getTime() ?? null, progress.message, commandId, at.getTime(), evidenceToJson(progress.evidence),
-          failureToJson(progress.failure), operationId, nodeId]);
+    async saveOperationNode(operationId, nodeId, progress, commandId, at, fence) {
+      const held = fence ? fenceHolds(fence, now) : null;
+      const written = await db.run(`UPDATE operation_nodes SET phase = ?, power_cycles = ?, deadline_at = ?, message = ?, command_id = ?, updated_at = ?, evidence = ?, failure = ?
+        WHERE operation_id = ? AND node_id = ?${held ? ` AND ${held.sql}` : ''}`,
+      [progress.phase, progress.powerCycles, progress.deadlineAt?.getTime() ?? null, progress.message, commandId, at.getTime(), evidenceToJson(progress.evidence),
+        failureToJson(progress.failure), operationId, nodeId, ...(held?.params ?? [])]);
+      if (fence && written === 0 && (await db.all('SELECT 1 FROM operation_nodes WHERE operation_id = ? AND node_id = ?', [operationId, nodeId])).length > 0) {
+        throw new FencedOut(fence, `the step of node ${nodeId} in operation ${operationId}`);
+      }
     },
     async openOperationNodes() {
       const rows = await db.all<OperationNodeRow & { [K in keyof OperationRow as `op_${K}`]: OperationRow[K] }>(`

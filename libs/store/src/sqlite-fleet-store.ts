@@ -109,7 +109,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
 
   return {
     ...sqliteNetworkStore(db, sqliteTransaction),
-    ...sqlWorkStore(executor),
+    ...sqlWorkStore(executor, sqliteNowMs),
     ...sqlLeaseStore(executor, sqliteNowMs),
     ...sqlEventJournalStore(executor, inProcessEventWake(executor)),
     ...sqlAccessStore(executor),

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError, queuedProgress, type ReimageProgress } from '@metalfleet/domain';
 import type { StoreFactory } from './fleet-store.contract.ts';
+import { FencedOut } from './lease-store.ts';
 import type { CommandRecord, OperationNodeRecord, OperationRecord } from './work-store.ts';
 
 const at = new Date('2026-11-01T00:00:00Z');
@@ -69,6 +70,28 @@ export function describeWorkStore(name: string, factory: StoreFactory): void {
       await store.createOperation(operation('second'), entries('second', ['n1']));
       expect((await store.operationNodes('first'))[0]?.progress).toEqual(failed);
       expect((await store.operationNodes('second'))[0]?.progress.failure).toBeNull();
+      await store.close();
+    });
+
+    it('writes a fenced step only while its lease holds: a replica whose lease another took writes nothing', async () => {
+      const store = await factory.open('op_fence');
+      await store.createOperation(operation('fenced'), entries('fenced', ['n1']));
+      const epoch = await store.claimLease('singleton/node-loops', 'a', 150);
+      const fence = { lease: 'singleton/node-loops', holder: 'a', epoch: epoch ?? 0 };
+      const draining: ReimageProgress = { ...queuedProgress(), phase: 'draining', message: 'draining' };
+      await store.saveOperationNode('fenced', 'n1', draining, null, at, fence);
+      // a is paused past its lease; b takes it (a newer epoch) and moves the node on.
+      for (;;) {
+        if ((await store.listLeases()).some((l) => l.name === fence.lease && !l.live)) break;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const taken = await store.claimLease('singleton/node-loops', 'b', 60_000);
+      const isolating: ReimageProgress = { ...queuedProgress(), phase: 'isolating', message: 'b moved it' };
+      await store.saveOperationNode('fenced', 'n1', isolating, null, at, { lease: fence.lease, holder: 'b', epoch: taken ?? 0 });
+      // a wakes up and writes the step it had under way: refused, and b's step stands.
+      const stale = await store.saveOperationNode('fenced', 'n1', { ...draining, message: 'a, late' }, null, at, fence).then(() => null, (error: unknown) => error);
+      expect(stale).toBeInstanceOf(FencedOut);
+      expect((await store.operationNodes('fenced'))[0]?.progress.message).toBe('b moved it');
       await store.close();
     });
 

@@ -2,6 +2,7 @@
 // API that reimaging and replacement use. Part of FleetStore; one SQL
 // implementation (sql-work-store.ts) serves SQLite and PostgreSQL.
 import type { AgentCommand, ClusterTemplate, Image, ImageRef, ReimageProgress } from '@metalfleet/domain';
+import type { Fence } from './lease-store.ts';
 
 export interface BmcConfig {
   driver: 'ipmi' | 'redfish';
@@ -116,7 +117,8 @@ export interface WorkStore {
   /** Running operations whose every node has ended (done or failed), however old: what is left is to finish them. */
   operationsToFinish(): Promise<OperationRecord[]>;
   finishOperation(id: string, state: OperationState, at: Date): Promise<void>;
-  saveOperationNode(operationId: string, nodeId: string, progress: ReimageProgress, commandId: string | null, at: Date): Promise<void>;
+  /** With `fence`, written only while the lease holds (else FencedOut): a replica paused past its lease writes nothing stale. */
+  saveOperationNode(operationId: string, nodeId: string, progress: ReimageProgress, commandId: string | null, at: Date, fence?: Fence): Promise<void>;
   /** Nodes of running operations that have not ended (queued or in flight), oldest operation first. */
   openOperationNodes(): Promise<Array<OperationNodeRecord & { operation: OperationRecord }>>;
 

@@ -8,7 +8,7 @@ import {
   DomainError, deadlineAfterPause, imageLabel, inMaintenanceWindow, installsRoot, isInFlight, pickReimageStarts, queuedProgress, reimageEffectOnEntry, stepReimage,
   type ConcurrencyLimits, type ImageRef, type MaintenanceWindow, type NodeSummary, type ReimagePolicy, type ReimageSignal,
 } from '@metalfleet/domain';
-import type { FleetStore, OperationKind, OperationRecord } from '@metalfleet/store';
+import type { FleetStore, OperationKind, OperationRecord, Fence } from '@metalfleet/store';
 import { coalesced } from './coalesced.ts';
 import type { CommandOutbox } from './command-outbox.ts';
 import type { FleetEvents } from '../events/fleet-events.ts';
@@ -44,6 +44,8 @@ export interface ReimageDeps {
    * from there at its next pass. A replica that gains the work resumes it from the store, as after a restart.
    */
   runsHere?: () => boolean;
+  /** The lease the steps are written under (default: none): a replica paused past it writes no step after it wakes. */
+  fence?: () => Fence | null;
   /**
    * Where the evidence of a reimage comes from (boot scripts served, install registrations, give-ups): with
    * replicas, the fleet's event journal, which holds what every replica saw; default `events`, this process's.
@@ -102,6 +104,13 @@ export function createReimages(deps: ReimageDeps) {
   const lastWrite = new Map<string, number>();
   let stopped = false;
   const runsHere = deps.runsHere ?? (() => true);
+  /** The fence for a step's write; a replica that no longer holds the work writes nothing. */
+  const fenceNow = (): Fence | undefined => {
+    if (!deps.fence) return undefined;
+    const fence = deps.fence();
+    if (!fence) throw new Error('this replica no longer does the per-node work (its lease lapsed): the step is left to the replica that does');
+    return fence;
+  };
   /** Whether this replica did the work at its last pass; the first pass after gaining it resumes from the store. */
   let owning = false;
   let pausedBeforeStart = 0;
@@ -155,7 +164,7 @@ export function createReimages(deps: ReimageDeps) {
     const at = deps.now();
     const k = key(node.operationId, node.nodeId);
     lastWrite.set(k, (writes += 1));
-    await deps.store.saveOperationNode(node.operationId, node.nodeId, progress, commandId, at);
+    await deps.store.saveOperationNode(node.operationId, node.nodeId, progress, commandId, at, fenceNow());
     node.progress = progress;
     node.commandId = commandId;
     if (progress.phase === 'done' || progress.phase === 'failed') open.delete(k);
@@ -273,7 +282,7 @@ export function createReimages(deps: ReimageDeps) {
       const k = key(row.operationId, row.nodeId);
       const progress = deadlineAfterPause(row.progress, pausedMs);
       if (progress !== row.progress) {
-        await deps.store.saveOperationNode(row.operationId, row.nodeId, progress, row.commandId, deps.now());
+        await deps.store.saveOperationNode(row.operationId, row.nodeId, progress, row.commandId, deps.now(), fenceNow());
         row.progress = progress;
       }
       open.set(k, row);

@@ -10,7 +10,7 @@
 // stops acting before the database hands the lease to another, and a lease
 // it lost is taken again only under a new epoch.
 import { mayAct, rebalance, shardCount, shardLease, shardOf, singletonLease, type LeaseBelief } from '@metalfleet/domain';
-import type { LeaseStore } from '@metalfleet/store';
+import type { LeaseStore, Fence } from '@metalfleet/store';
 
 export interface LeaseKeeperOptions {
   store: LeaseStore;
@@ -36,6 +36,8 @@ export interface LeaseKeeper {
   epochForNode(nodeId: string): number | null;
   /** Whether this replica runs singleton `name` now. */
   runsSingleton(name: string): boolean;
+  /** The fence for writes made under singleton `name` (its epoch), or null when this replica does not run it now. */
+  singletonFence(name: string): Fence | null;
   /** Shards and singletons held now (by name), for /metrics and /readyz. */
   held(): string[];
   /** Live replicas at the last round. */
@@ -129,6 +131,10 @@ export function createLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     epochFor,
     epochForNode: (nodeId) => epochFor(shardLease(shardOf(nodeId, shards))),
     runsSingleton: (name) => epochFor(singletonLease(name)) !== null,
+    singletonFence: (name) => {
+      const epoch = epochFor(singletonLease(name));
+      return epoch === null ? null : { lease: singletonLease(name), holder, epoch };
+    },
     held: () => [...beliefs.keys()].filter((name) => name !== self && epochFor(name) !== null).sort(),
     replicas: () => liveReplicas,
     renewing: () => epochFor(self) !== null,
