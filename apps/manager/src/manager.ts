@@ -451,7 +451,7 @@ async function startOnDataDir(
     store, logger, version, startedAt: now(), now, tokens, apiTokens, telemetry: rollups, events, feed, metrics,
     fabric: { tenants: fabric.tenants, reconciler: fabric.reconciler, lifecycle, drivers: fabric.drivers, provisioningVlan: config.provisioningVlan },
     operations: { reimages: reimaging.reimages, templates: reimaging.templates },
-    nodeActions: { remediation: reimaging.remediation },
+    nodeActions: { remediation: reimaging.remediation, certificates: nodeCertificates?.certificates ?? null, store },
     failures,
     alerts: { engine: alerting.engine, rules: alerting.rules },
     power: { driverFor: bmcDriver, enrollments: reimaging.enrollments, bmcNetworks: config.bmcNetworks },

@@ -15,7 +15,7 @@ import { downloadRetryFor } from './resumable-download.ts';
 import type { MachineControl } from './machine-control.ts';
 import { runMqttSession } from './mqtt-session.ts';
 import { credentialMetadata, registerUntilAccepted, type Registration } from './registration.ts';
-import { issueClientCertificate, keepClientCertificate, type ClientCertificate } from './client-certificate.ts';
+import { issueClientCertificate, keepClientCertificate, savedClientCertificate, type ClientCertificate } from './client-certificate.ts';
 import type { Spool } from './spool.ts';
 import type { SpoolRecovery } from './spool-open.ts';
 import { SpoolDrainer } from './spool-drainer.ts';
@@ -96,6 +96,12 @@ async function claimFrom(manager: { client: ServiceClient<typeof AgentService>; 
 async function obtainCertificate(
   client: ServiceClient<typeof AgentService>, registration: Registration, stateDir: string, logger: Logger, backoff: BackoffPolicy, signal: AbortSignal,
 ): Promise<ClientCertificate | null> {
+  // A restart with the credential it had: the certificate saved with it still stands.
+  const saved = registration.credentialKept ? savedClientCertificate(stateDir, registration.nodeId) : null;
+  if (saved) {
+    logger.info({ notAfter: saved.notAfter.toISOString() }, 'client certificate from the last run still stands');
+    return saved;
+  }
   for (let attempt = 0; !signal.aborted; attempt += 1) {
     try {
       const certificate = await issueClientCertificate(client, registration, stateDir);

@@ -2,7 +2,8 @@
 // a new key and certificate after each registration (a new credential revokes
 // the node's old certificates), renewed when two thirds of its life are gone,
 // kept in the state directory (key mode 600) for the MQTT session to present.
-import { renameSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
@@ -21,11 +22,33 @@ export interface ClientCertificate {
 export const clientKeyFile = 'client.key';
 export const clientCertFile = 'client.crt';
 
-/** Written aside and renamed over: a crash never leaves a key without its certificate half-written. */
+/**
+ * Written aside, then renamed over: the certificate first, the key last. A crash between the two leaves the new
+ * certificate with the old key, which savedClientCertificate finds do not match, and a new one is asked for.
+ */
 function save(stateDir: string, certificate: ClientCertificate): void {
-  for (const [name, text, mode] of [[clientKeyFile, certificate.keyPem, 0o600], [clientCertFile, certificate.certPem, 0o644]] as const) {
+  for (const [name, text, mode] of [[clientCertFile, certificate.certPem, 0o644], [clientKeyFile, certificate.keyPem, 0o600]] as const) {
     writeFileSync(join(stateDir, `${name}.new`), text, { mode });
-    renameSync(join(stateDir, `${name}.new`), join(stateDir, name));
+  }
+  renameSync(join(stateDir, `${clientCertFile}.new`), join(stateDir, clientCertFile));
+  renameSync(join(stateDir, `${clientKeyFile}.new`), join(stateDir, clientKeyFile));
+}
+
+/**
+ * The certificate saved for `nodeId` by an earlier run, when its key matches and more than a third of its life is
+ * left: a restarted agent whose credential still stands uses it instead of asking (the manager refuses a node that
+ * asks again too soon).
+ */
+export function savedClientCertificate(stateDir: string, nodeId: string, now = Date.now()): ClientCertificate | null {
+  try {
+    const certPem = readFileSync(join(stateDir, clientCertFile), 'utf8');
+    const keyPem = readFileSync(join(stateDir, clientKeyFile), 'utf8');
+    const cert = new X509Certificate(certPem);
+    const [from, to] = [new Date(cert.validFrom).getTime(), new Date(cert.validTo).getTime()];
+    if (cert.subject !== `CN=${nodeId}` || !cert.checkPrivateKey(createPrivateKey(keyPem)) || to - now < (to - from) / 3) return null;
+    return { certPem, keyPem, notAfter: new Date(to) };
+  } catch {
+    return null;
   }
 }
 

@@ -19,6 +19,8 @@ export interface Registration {
   returning: boolean;
   /** The broker needs this node's client certificate (client-certificate.ts). */
   clientCertificates: boolean;
+  /** The node kept the credential it had (a restart): a certificate saved for it still stands. */
+  credentialKept: boolean;
   mqttHost: string;
   mqttPort: number;
   mqttTls: boolean;
@@ -96,6 +98,7 @@ export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ regis
           credential: reply.nodeCredential,
           returning: reply.returning,
           clientCertificates: reply.clientCertificates,
+          credentialKept: saved !== null && saved.nodeId === reply.nodeId && saved.credential === reply.nodeCredential,
           mqttHost: reply.mqtt?.host || deps.managerHost,
           mqttPort: reply.mqtt?.port ?? 0,
           mqttTls: reply.mqtt?.tls ?? false,

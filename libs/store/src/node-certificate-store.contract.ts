@@ -20,6 +20,9 @@ export function describeNodeCertificateStore(name: string, factory: StoreFactory
       expect(await store.getNodeCertificate('a3')).toEqual({ serial: 'a3', nodeId: 'n1', issuedAt: t(2), notAfter: t(90), revokedAt: null });
       expect(await store.getNodeCertificate('b1')).toMatchObject({ nodeId: 'n2', revokedAt: null });
       expect(await store.getNodeCertificate('nope')).toBeNull();
+      expect(await store.nodeCertificatesIssuedSince('n1', t(1))).toBe(1);
+      expect(await store.nodeCertificatesIssuedSince('n2', t(-1))).toBe(1);
+      expect(await store.nodeCertificatesIssuedSince('n2', t(0))).toBe(0);
       expect(await store.purgeNodeCertificates(t(61))).toBe(3);
       expect(await store.getNodeCertificate('a3')).toMatchObject({ serial: 'a3' });
     });

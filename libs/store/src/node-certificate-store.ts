@@ -18,6 +18,8 @@ export interface NodeCertificateStore {
   /** Revoked certificates that have not expired by `now`, oldest revocation first: the revocation list. */
   revokedNodeCertificates(now: Date): Promise<Array<{ serial: string; revokedAt: Date }>>;
   getNodeCertificate(serial: string): Promise<NodeCertificateRecord | null>;
+  /** How many certificates not revoked were issued to `nodeId` after `since` (a node asking too often is refused). */
+  nodeCertificatesIssuedSince(nodeId: string, since: Date): Promise<number>;
   /** Forgets certificates that expired before `before` (a revocation list need not name them). */
   purgeNodeCertificates(before: Date): Promise<number>;
 }
@@ -44,6 +46,10 @@ export function sqlNodeCertificateStore(db: SqlExecutor): NodeCertificateStore {
         serial: row.serial, nodeId: row.node_id, issuedAt: new Date(Number(row.issued_at)), notAfter: new Date(Number(row.not_after)),
         revokedAt: row.revoked_at === null ? null : new Date(Number(row.revoked_at)),
       } : null;
+    },
+    async nodeCertificatesIssuedSince(nodeId, since) {
+      const rows = await db.all<{ n: number | string }>('SELECT COUNT(*) AS n FROM node_certificates WHERE node_id = ? AND issued_at > ? AND revoked_at IS NULL', [nodeId, since.getTime()]);
+      return Number(rows[0]?.n ?? 0);
     },
     async purgeNodeCertificates(before) {
       return db.run('DELETE FROM node_certificates WHERE not_after < ?', [before.getTime()]);

@@ -1,8 +1,11 @@
 // Nodes' client certificates: issued from the node's own request to the node
-// proven by its credential, one live certificate per node (issuing one revokes
-// the node's others), all of a node's revoked when it is given a new credential
-// (a reimage, a re-registration: whoever copied the old one off the machine
-// loses it), and a revocation list kept current for the brokers that check them.
+// proven by its credential, at most one per tenth of their lifetime (at least
+// a minute, or half a lifetime shorter than two) while the node's certificates stand, all of a node's revoked when
+// it is given a new credential (a reimage, a re-registration: whoever copied
+// the old one off the machine loses it) or by an operator, and a revocation
+// list kept current for the brokers that check them. A renewal does not revoke
+// the certificate before it: it expires on its own, and the list stays as
+// long as the revocations (a node asking in a loop grew it by one each time).
 import { DomainError } from '@metalfleet/domain';
 import type { NodeCertificateStore } from '@metalfleet/store';
 import { coalesced } from '../controllers/coalesced.ts';
@@ -40,11 +43,15 @@ export function createClientCertificates(deps: ClientCertificatesDeps) {
     async issue(nodeId: string, requestPem: string): Promise<SignedCertificate> {
       if (requestPem.trim() === '') throw new DomainError('invalid-argument', 'no certificate request');
       const now = deps.now();
+      // A tenth of the lifetime, at least a minute; short lifetimes (tests) keep room to renew at two thirds.
+      const spacingMs = Math.max(deps.ttlMs / 10, Math.min(60_000, deps.ttlMs / 2));
+      if ((await deps.store.nodeCertificatesIssuedSince(nodeId, new Date(now.getTime() - spacingMs))) > 0) {
+        throw new DomainError('unavailable', `node ${nodeId} was given a certificate less than ${Math.round(spacingMs / 1000)} s ago; it renews at two thirds of its lifetime`);
+      }
       const signed = await deps.sign(requestPem, nodeId, now, new Date(now.getTime() + deps.ttlMs)).catch((error: unknown) => {
         throw deps.isBadRequest(error) ? new DomainError('invalid-argument', error instanceof Error ? error.message : String(error)) : error;
       });
       await deps.store.recordNodeCertificate({ serial: signed.serial, nodeId, issuedAt: now, notAfter: signed.notAfter });
-      if ((await deps.store.revokeNodeCertificates(nodeId, now, signed.serial)) > 0) await refresh.run();
       return signed;
     },
     /** Revokes every certificate of the node; the revocation list is current when it resolves. */

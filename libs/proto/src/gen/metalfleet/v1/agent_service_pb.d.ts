@@ -384,8 +384,8 @@ export declare const AgentService: GenService<{
    * Signs a client certificate for the node (common name = node id) from its
    * certificate request; authenticated like UpdateInventory. Asked after
    * Register when its answer sets client_certificates, and again before the
-   * certificate expires. A node holds one live certificate: issuing one
-   * revokes the node's others.
+   * certificate expires; refused (UNAVAILABLE) when the node was given one
+   * less than a tenth of the lifetime (at least a minute) ago.
    *
    * @generated from rpc metalfleet.v1.AgentService.IssueCertificate
    */
