@@ -17,6 +17,8 @@ import { needs } from './access.ts';
 import { toStreamEvent } from './event-mapper.ts';
 
 const maxBufferedBytes = 1024 * 1024;
+/** Events a tenant-scoped stream may have waiting for their tenant lookup. */
+const maxQueuedLookups = 5000;
 /** setTimeout's longest delay; a later expiry is re-armed. */
 const maxTimerMs = 2 ** 31 - 1;
 
@@ -90,8 +92,12 @@ export const eventStreamRoutes: FastifyPluginAsync<EventStreamDeps> = async (app
       }
       res.write(`id: ${seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
     };
-    // Filtered events are looked up one after another, so they keep their order.
+    // Filtered events are looked up one after another, so they keep their order. A tenant stream replaying a long
+    // journal (Last-Event-ID) is handed a page at a time, once the page before is looked up; one that still falls
+    // behind live events past maxQueuedLookups is ended (the client comes back from the last event it got). A closed
+    // stream looks nothing more up.
     let queue = Promise.resolve();
+    let queued = 0;
     let unsubscribe: (() => void) | null = null;
     const off = () => {
       unsubscribe?.();
@@ -99,10 +105,20 @@ export const eventStreamRoutes: FastifyPluginAsync<EventStreamDeps> = async (app
     };
     void feed.subscribe(after, (seq, event) => {
       if (scope === null) return send(seq, apiShape(event));
+      if (ended || res.writableEnded) return;
+      if (queued >= maxQueuedLookups) {
+        stop();
+        res.end();
+        return;
+      }
+      queued += 1;
       queue = queue.then(async () => {
+        if (ended || res.writableEnded) return;
         const visible = await eventForTenant(event, scope, lookups);
         if (visible && !ended) send(seq, visible === event ? apiShape(event) : toStreamEvent(visible));
-      }).catch((error: unknown) => request.log.warn({ err: error }, 'event filter failed'));
+      }).catch((error: unknown) => request.log.warn({ err: error }, 'event filter failed')).finally(() => (queued -= 1));
+      // While catching up, the feed hands the next page once these are looked up.
+      return queue;
     }).then((stopFeed) => {
       if (ended) stopFeed();
       else unsubscribe = stopFeed;

@@ -9,7 +9,8 @@ import { coalesced } from '../controllers/coalesced.ts';
 import { decodeEvent } from './event-journal.ts';
 import type { FleetEvent } from './fleet-events.ts';
 
-export type FeedListener = (seq: number, event: FleetEvent) => void;
+/** A listener that returns a promise while catching up is given the next page only once it settles (backpressure). */
+export type FeedListener = (seq: number, event: FleetEvent) => unknown;
 
 interface Subscriber {
   /** The last seq this subscriber got (or was started after). */
@@ -35,11 +36,11 @@ export function createJournalFeed(deps: JournalFeedDeps) {
   let unwatch: (() => void) | null = null;
   let poll: NodeJS.Timeout | undefined;
 
-  const hand = (subscriber: Subscriber, seq: number, event: FleetEvent) => {
+  const hand = (subscriber: Subscriber, seq: number, event: FleetEvent): unknown => {
     // A stream that caught up by its own reads may be ahead of the shared reader.
     if (subscriber.closed || seq <= subscriber.cursor) return;
     subscriber.cursor = seq;
-    subscriber.deliver(seq, event);
+    return subscriber.deliver(seq, event);
   };
 
   const reader = coalesced(async () => {
@@ -47,7 +48,7 @@ export function createJournalFeed(deps: JournalFeedDeps) {
       const page = await deps.store.eventsAfter(head, pageSize);
       for (const row of page) {
         const event = decodeEvent(row);
-        for (const subscriber of [...live]) hand(subscriber, row.seq, event);
+        for (const subscriber of [...live]) void hand(subscriber, row.seq, event);
         if (head !== null) head = row.seq;
       }
       if (page.length < pageSize) return;
@@ -82,7 +83,10 @@ export function createJournalFeed(deps: JournalFeedDeps) {
         return;
       }
       const page = await deps.store.eventsAfter(subscriber.cursor, pageSize);
-      for (const row of page) hand(subscriber, row.seq, decodeEvent(row));
+      // Its own pages wait for it: a slow subscriber (a tenant filter) is not handed the whole journal at once.
+      await Promise.all(page.map((row) => hand(subscriber, row.seq, decodeEvent(row))));
+      // A full page: more to read on its own, at its own pace.
+      if (page.length === pageSize) continue;
       if (head === null) {
         // No one is caught up: this subscriber starts the shared reader where it stands.
         head = subscriber.cursor;
