@@ -4,16 +4,16 @@
 // meantime, in order, and nothing it had already seen. Each replica warns that
 // its embedded telemetry rollups hold only what it ingested itself.
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Tenant } from '@metalfleet/api';
 import { ManagerProcess } from '../support/manager.ts';
+import { copyReplicaState, dropSchema, sharedPostgres } from '../support/replicas.ts';
 import { openEventStream, type StreamedEvent } from '../support/event-stream.ts';
 
-const postgres = 'postgresql://postgres@127.0.0.1:5432/test';
+const postgres = sharedPostgres;
 const schema = `mf_e2e_replica_events_${randomBytes(4).toString('hex')}`;
 const dir = mkdtempSync(join(tmpdir(), 'mf-replica-events-'));
 const replica = (id: string) => new ManagerProcess(join(dir, id), ['--postgres-url', postgres, '--postgres-schema', schema, '--replica-id', id]);
@@ -21,10 +21,7 @@ const replicas: ManagerProcess[] = [];
 
 afterAll(async () => {
   for (const r of replicas) await r.stop();
-  const client = new pg.Client({ connectionString: postgres });
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
+  await dropSchema(schema);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -38,7 +35,7 @@ describe('the event stream across manager replicas', { timeout: 120_000 }, () =>
     await a.start();
     // Each replica with the first one's CA, sealing key and tokens (not its lock, nor its clock).
     for (const id of ['b', 'c']) {
-      cpSync(a.dataDir, join(dir, id), { recursive: true, filter: (path) => !/(manager\.lock|lock\.key|clock\.json)$/.test(path) });
+      copyReplicaState(a.dataDir, join(dir, id));
       const r = replica(id).onExistingState();
       replicas.push(r);
       await r.start();

@@ -3,15 +3,15 @@
 // control loops, the per-node work) between them; killed (-9), one's work is taken over by the other within the lease
 // period; stopped cleanly, it hands its work over at once.
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ManagerProcess } from '../support/manager.ts';
+import { copyReplicaState, dropSchema, sharedPostgres } from '../support/replicas.ts';
 import { eventually } from '../support/processes.ts';
 
-const postgres = 'postgresql://postgres@127.0.0.1:5432/test';
+const postgres = sharedPostgres;
 const schema = `mf_e2e_replicas_${randomBytes(4).toString('hex')}`;
 const dir = mkdtempSync(join(tmpdir(), 'mf-replicas-'));
 const leaseTtlS = 3;
@@ -22,17 +22,14 @@ const replica = (id: string) => new ManagerProcess(join(dir, id), ['--postgres-u
  * sealing key and tokens (not its lock, nor its clock).
  */
 function anotherReplica(from: ManagerProcess, id: string): ManagerProcess {
-  cpSync(from.dataDir, join(dir, id), { recursive: true, filter: (path) => !/(manager\.lock|lock\.key|clock\.json)$/.test(path) });
+  copyReplicaState(from.dataDir, join(dir, id));
   return replica(id).onExistingState();
 }
 const replicas: ManagerProcess[] = [];
 
 afterAll(async () => {
   for (const r of replicas) await r.stop();
-  const client = new pg.Client({ connectionString: postgres });
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
+  await dropSchema(schema);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -9,7 +9,7 @@
 // one doing the work is paused (SIGSTOP) past its lease: the other takes over,
 // and the paused one, woken, writes no step and sends no command.
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -17,11 +17,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { NodeList, Operation, Tenant } from '@metalfleet/api';
 import { issueServerCertificate } from '@metalfleet/manager-transport';
 import { ManagerProcess } from '../support/manager.ts';
+import { copyReplicaState, dropSchema, sharedPostgres } from '../support/replicas.ts';
 import { startNodeMosquitto, type NodeMosquitto } from '../support/mosquitto.ts';
 import { freePort } from '../support/ports.ts';
 import { agentBin, eventually, start, type Proc } from '../support/processes.ts';
 
-const postgres = 'postgresql://postgres@127.0.0.1:5432/test';
+const postgres = sharedPostgres;
 const schema = `mf_e2e_takeover_${randomBytes(4).toString('hex')}`;
 const dir = mkdtempSync(join(tmpdir(), 'mf-takeover-'));
 const leaseTtlS = 3;
@@ -36,10 +37,7 @@ afterAll(async () => {
   await agent?.stop('SIGKILL');
   for (const r of replicas) await r.stop();
   await broker?.stop();
-  const client = new pg.Client({ connectionString: postgres });
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await client.end();
+  await dropSchema(schema);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -66,7 +64,7 @@ describe('per-node work taken over from a killed replica', { timeout: 240_000 },
     await a.start();
     const ca = { certPem: readFileSync(a.caFile, 'utf8'), keyPem: readFileSync(join(a.dataDir, 'pki', 'ca.key'), 'utf8'), fingerprint: '' };
     broker = await startNodeMosquitto({ port: mqttPort, caFile: a.caFile, crlFile: join(a.dataDir, 'pki', 'nodes.crl'), server: await issueServerCertificate(ca, ['127.0.0.1', 'localhost']) });
-    cpSync(a.dataDir, join(dir, 'b'), { recursive: true, filter: (path) => !/(manager\.lock|lock\.key|clock\.json)$/.test(path) });
+    copyReplicaState(a.dataDir, join(dir, 'b'));
     mkdirSync(join(dir, 'b', 'images'), { recursive: true });
     writeFileSync(join(dir, 'b', 'images', 'root.img'), root);
     const b = new ManagerProcess(join(dir, 'b'), [...common, '--replica-id', 'b', '--boot-port', String(bootB), '--grpc-port', String(grpcB)]).onExistingState();
