@@ -48,6 +48,7 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   const outbox = createCommandOutbox({
     store: deps.store, broker: deps.broker, events: deps.events, now: deps.now, newId: randomUUID, withdrawals: deps.withdrawals,
     ackTimeoutMs: config.commandAckTimeoutS * 1000, maxAttempts: config.commandMaxAttempts, maxPayloadBytes: config.maxPayloadBytes,
+    mayAct: deps.runsHere,
   });
   await outbox.listen();
   const drain = webhookDrain(config.drainHookUrl, config.reimageStepTimeoutS * 1000);

@@ -31,6 +31,13 @@ export interface OutboxDeps {
   maxPayloadBytes: number;
   /** Where withdrawn commands are listed for the broker; none: nothing is dropped from sessions. */
   withdrawals?: CommandWithdrawals;
+  /** Whether this replica sends commands again and gives them up now (its lease; default: always). */
+  mayAct?: () => boolean;
+}
+
+export interface SendOptions {
+  /** Whether the sender may still act (its lease): asked right before the command is published. */
+  mayAct?: () => boolean;
 }
 
 /** The manager's answer to an agent's claim of a command before it runs it. */
@@ -85,6 +92,8 @@ export function createCommandOutbox(deps: OutboxDeps) {
     for (const command of await deps.store.openCommands()) {
       const due = command.state === 'pending' || (command.state === 'sent' && command.ackDeadlineAt !== null && command.ackDeadlineAt <= at);
       if (!due) continue;
+      // Asked before each: a sweep under way when its replica was paused past its lease goes no further when it wakes.
+      if (deps.mayAct && !deps.mayAct()) return;
       if (command.attempts < deps.maxAttempts) {
         await publish(command, command.attempts + 1);
       } else if (await deps.store.updateCommand(command.id, ['sent'], { state: 'expired', message: `no ack after ${command.attempts} deliveries; withdrawn from the node` }, at)) {
@@ -147,7 +156,7 @@ export function createCommandOutbox(deps: OutboxDeps) {
      * Fails with `conflict` when an older command it would replace was claimed by the
      * agent meanwhile: that one runs instead; this one is stored expired, not sent.
      */
-    async send(nodeId: string, command: AgentCommand, operationId: string | null, id?: string): Promise<CommandRecord> {
+    async send(nodeId: string, command: AgentCommand, operationId: string | null, id?: string, options: SendOptions = {}): Promise<CommandRecord> {
       // Typed by the caller, and its values checked here too: a command the agent would refuse is not stored or sent.
       const checked = checkAgentCommand(command.kind, command.args);
       if (!checked.ok) throw new DomainError('invalid-argument', checked.error);
@@ -169,6 +178,8 @@ export function createCommandOutbox(deps: OutboxDeps) {
         const why = (await deps.store.getCommand(record.id))?.message ?? 'not sent';
         throw new DomainError('conflict', `command ${record.id} ${why}`, { commandId: record.id });
       }
+      // Asked again just before it goes out: a replica paused past its lease meanwhile sends nothing when it wakes.
+      if (options.mayAct && !options.mayAct()) throw new Error(`command ${record.id} not sent: this replica no longer does the per-node work (its lease lapsed)`);
       await deliver(record, 1, at);
       return record;
     },

@@ -51,7 +51,7 @@ export function createReimageEffects(deps: ReimageDeps) {
         await bmc?.setNextBootPxe().catch((error: unknown) => deps.onError(error, { node: node.nodeId, step: 'bmc bootdev pxe' }));
         const command = await deps.outbox.send(node.nodeId, { kind: 'reimage', args: {
           imageName: image.name, imageVersion: image.version, sha256: image.sha256, bootScriptUrl: deps.bootScriptUrl(summary), powerCycledByBmc: bmc !== null,
-        } }, node.operationId, `reimage-${node.operationId}-${node.nodeId}`);
+        } }, node.operationId, `reimage-${node.operationId}-${node.nodeId}`, { mayAct: deps.runsHere ?? (() => true) });
         return port.recordCommand(command.id);
       }
       case 'power-cycle-pxe': {
