@@ -1,6 +1,6 @@
 // Composition of the manager: store, broker, gRPC, HTTP and the controllers.
 // Everything is created here and closed in reverse order by close().
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -11,7 +11,7 @@ import type { Alert } from '@metalfleet/domain';
 import { AgentService } from '@metalfleet/proto';
 import { addService } from '@metalfleet/transport';
 import {
-  connectExternalBroker, createNodeBroker, ensureCertificateAuthority, issueManagerClientCertificate, issueServerCertificate, listenGrpcForStorm, listenGrpcTlsForStorm, type ConnectGate,
+  ensureCertificateAuthority, issueServerCertificate, listenGrpcForStorm, listenGrpcTlsForStorm, type ConnectGate,
 } from '@metalfleet/manager-transport';
 import {
   claimDataDir, createPrivateFile, freeDiskBytes, isStoreOutage, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry, type DataDirClaim,
@@ -19,20 +19,9 @@ import {
 import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
   FleetEvents, agentServiceHandlers, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createNodeCredentials, createPresenceTracker, createRegistrar, createRegistrationAdmission, startLifecycleControllers, startMqttIngest,
-  downtimeAtStart, openManagerClock, openSealedSecrets, createLeaseKeeper, startEventJournal, createJournalFeed,
+  downtimeAtStart, openManagerClock, openSealedSecrets,
 } from '@metalfleet/fleet';
 import { listenerPorts, type ManagerConfig } from './config.ts';
-
-/** The singleton lease of the loops one replica runs for all: alert evaluation and notifiers, the periodic fabric reconcile, boot token purges. */
-const controlLoops = 'control-loops';
-/**
- * The singleton lease of the per-node work: reimage steps, command resends and give-ups, offline sweeps. One replica
- * does it; the others serve the API, take node messages and registrations (whatever they store, the one doing the
- * work takes from the store). Not yet spread over node shards (issue 21): its replica is a ceiling on that work.
- */
-const nodeLoops = 'node-loops';
-/** The common name of the manager's client certificate on an external broker: its ACL grants it the manager's topics (deploy/ha). */
-const managerBrokerIdentity = 'metalfleet-manager';
 import { checkListenable, listenAs } from './listen-check.ts';
 import { ensureBootstrapTokenFile } from './bootstrap-token.ts';
 import { ensureAdminTokenFile } from './admin-token.ts';
@@ -45,6 +34,10 @@ import { startAlerting } from './alerting.ts';
 import { logStoreAvailability } from './store-log.ts';
 import { bmcDriver, startReimaging } from './reimaging.ts';
 import { startNodeCertificates } from './node-certificates.ts';
+import { openNodeBroker, startSessionAdoption } from './node-broker.ts';
+import { startEventJournalOf } from './event-journal.ts';
+import { startPurges } from './purges.ts';
+import { startReplicaWork } from './replica-work.ts';
 
 export interface RunningManager {
   /** The REST API and dashboard: https:// unless --http-tls false. */
@@ -75,16 +68,6 @@ async function serverTls(config: ManagerConfig, dataDir: string, logger: Logger)
   const hosts = ['localhost', '127.0.0.1', '::1', hostname(), config.advertiseHost, ...(config.listenHost !== '0.0.0.0' ? [config.listenHost] : []),
     ...config.tlsHosts];
   return { ca, caFile: join(dataDir, 'pki', 'ca.crt'), cert: await issueServerCertificate(ca, hosts) };
-}
-
-/**
- * A replica's client id on an external broker: one session each, which another replica can take over when it dies.
- * Keyed with the CA's private key, which the replicas share and no node has: Mosquitto does not tie a client id to
- * its certificate, and a tenant who could guess a replica's id (its host name and data directory) could take its
- * session over with its own node certificate.
- */
-function brokerClientId(replicaId: string, key: string): string {
-  return `mf-manager-${createHmac('sha256', key).update(replicaId).digest('hex').slice(0, 24)}`;
 }
 
 /** A store outage is logged once, when it starts (store-log.ts); what fails because of it meanwhile is not logged again. */
@@ -177,19 +160,8 @@ async function startOnDataDir(
   });
   const store = secrets.store;
   initStepDone(config, 'secret-key');
-  // This replica's share of the work, through leases in the store (lease-keeper.ts). The first round before any loop
-  // starts: a lone manager holds everything from the start; with SQLite it always is alone (the data directory lock).
-  // By default a replica is its host and data directory: restarted, it takes its leases back at once (new epochs).
-  const replicaId = config.replicaId !== '' ? config.replicaId : `${hostname()}:${dataDir}`;
-  const leases = createLeaseKeeper({ store, holder: replicaId, ttlMs: config.leaseTtlS * 1000, singletons: [controlLoops, nodeLoops],
-    onSharedId: (lease) => logger.error({ replicaId, lease }, 'another manager runs under this replica id: each takes the other\'s work leases; give each replica its own --replica-id'),
-  });
-  const leaseRoundFailed = (error: unknown) => logger[failureLevel(error)]({ err: error }, 'lease round failed (work held is given up when its leases can no longer be renewed)');
-  // A store that cannot write now (a full disk) does not stop the start: the loops wait for a round that succeeds.
-  await leases.tick().catch(leaseRoundFailed);
-  leases.start(leaseRoundFailed);
-  const runsControlLoops = () => leases.runsSingleton(controlLoops);
-  const runsNodeLoops = () => leases.runsSingleton(nodeLoops);
+  // This replica's share of the work (replica-work.ts), before any loop starts.
+  const { replicaId, leases, runsControlLoops, runsNodeLoops, nodeLoopsFence, checkReplicas } = await startReplicaWork(config, { store, dataDir, logger, level: failureLevel });
   if (secrets.created) logger.warn({ file: secretKeyFile, keyId: secrets.keyId }, 'created the key that seals stored BMC passwords; back it up apart from the database');
   if (secrets.sealedNow > 0) logger.warn({ count: secrets.sealedNow, keyId: secrets.keyId }, 'sealed BMC passwords that were stored in plaintext');
   const events = new FleetEvents({ onListenerError: (error, event) => logger[failureLevel(error)]({ err: error, eventType: event.type }, 'a fleet event listener failed') });
@@ -200,12 +172,7 @@ async function startOnDataDir(
   };
   events.on((event) => logger[loud[event.type] ?? 'info']({ event }, event.type));
   // Every event into the store's journal, where the event streams of every replica read it.
-  const journal = startEventJournal({
-    store, events,
-    onError: (error) => logger[failureLevel(error)]({ err: error }, 'could not store fleet events in the event journal; they are kept and retried'),
-    onDropped: (total) => logger.error({ droppedInAll: total }, 'the event journal could not be written for too long: the oldest waiting events were dropped (event streams will not show them)'),
-  });
-  const feed = createJournalFeed({ store, onError: (error) => logger[failureLevel(error)]({ err: error }, 'reading the event journal failed; tried again') });
+  const { journal, feed, observations } = startEventJournalOf({ store, events, logger, level: failureLevel });
 
   const pki = await serverTls(config, dataDir, logger);
   initStepDone(config, 'ca');
@@ -225,25 +192,7 @@ async function startOnDataDir(
   const nodeCredentials = createNodeCredentials(store);
   // An external broker (--mqtt-url) checks nodes by their certificates; the embedded one by their credentials.
   const external = config.mqttUrl.length > 0;
-  const broker = external && tls ? await connectExternalBroker({
-    urls: config.mqttUrl,
-    tls: { caPem: tls.ca.certPem, ...(await issueManagerClientCertificate(tls.ca, managerBrokerIdentity, now(), new Date(now().getTime() + 397 * 86_400_000))) },
-    // One session per replica: what the broker keeps for it while it restarts is its own.
-    clientId: brokerClientId(replicaId, tls.ca.keyPem),
-    onEvent: (event) => logger.warn({ event }, `mqtt ${event.type}`),
-    onConnection: ({ connected, url, reason }) => logger[connected ? 'info' : 'warn']({ url }, connected ? 'connected to the external broker' : `external broker: ${reason}`),
-  }) : await createNodeBroker({
-    mayForward: withdrawals.mayForward,
-    maxPayloadBytes: config.maxPayloadBytes,
-    maxConnectionsPerAddress: config.mqttMaxConnectionsPerAddress,
-    maxUnauthenticatedPacketBytes: config.mqttMaxUnauthenticatedPacketBytes,
-    maxUnauthenticatedConnections: config.mqttMaxUnauthenticatedConnections,
-    maxConcurrentConnects: config.mqttMaxConcurrentConnects,
-    maxConnectWaitMs: config.connectWaitS * 1000,
-    authenticateNode: nodeCredentials.check,
-    // Connections shed in a storm are counted (metalfleet_mqtt_connections_refused_total), not logged one by one.
-    onEvent: (event) => (event.type === 'connection-shed' ? undefined : logger.warn({ event }, `mqtt ${event.type}`)),
-  });
+  const broker = await openNodeBroker(config, { ca: tls?.ca ?? null, replicaId, now, logger, withdrawals, nodeCredentials });
 
   const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db'), now });
   const telemetry: TelemetrySink[] = [rollups];
@@ -326,23 +275,9 @@ async function startOnDataDir(
     pausedMs: await downtimeAtStart(clock, store),
     runsHere: runsNodeLoops,
     // Each step written under the lease's epoch: a replica paused past it writes nothing when it wakes.
-    fence: () => leases.singletonFence(nodeLoops),
+    fence: nodeLoopsFence,
     // A node's boot script or install registration may be served by any replica: its evidence comes through the journal.
-    observations: {
-      on: (listener) => {
-        let off: (() => void) | null = null;
-        let stopped = false;
-        void feed.subscribe(null, (_seq, event) => listener(event)).then((unsubscribe) => (stopped ? unsubscribe() : (off = unsubscribe)));
-        return () => {
-          stopped = true;
-          off?.();
-        };
-      },
-      caughtUp: async () => {
-        await journal.flushed();
-        await feed.caughtUp();
-      },
-    },
+    observations,
   });
   // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
   const mqttAddress = external ? null : await listenAs(ports.mqtt, config.listenHost,
@@ -362,62 +297,25 @@ async function startOnDataDir(
       if (!failingSince) logger.error({ err: error }, 'could not write clock.json (the manager\'s time, for a restart); trying again every sweep');
     }
   };
-  // The rollups in telemetry.db are this replica's own: with several, each answers for what it ingested only.
-  const rollupsNote = 'the embedded telemetry rollups (telemetry.db, the API\'s telemetry answers) hold only what this replica ingested: '
-    + 'with several replicas, read fleet telemetry from InfluxDB or VictoriaMetrics (--influx-url)';
-  if (config.postgresUrl !== '') logger.info(rollupsNote);
-  let rollupsWarned = false;
   const sweeper = setInterval(() => {
-    if (!rollupsWarned && leases.replicas() > 1) {
-      rollupsWarned = true;
-      logger.warn({ replicas: leases.replicas() }, rollupsNote);
-    }
+    checkReplicas();
     saveClock();
     // Every replica stores when it last heard from the nodes whose messages it took; one marks the silent ones offline.
     (runsNodeLoops() ? presence.sweep().then(controllers.sweep) : presence.flush())
       .catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'presence sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
 
-  // What the broker kept for a replica that died (queued, or delivered and never acknowledged) is taken over by the
-  // replica doing the per-node work: it would be lost with that replica's session otherwise.
-  const adoptedSessions = new Set<string>();
-  const adoptDeadSessions = async () => {
-    for (const lease of await store.listLeases()) {
-      if (!lease.name.startsWith('replica/') || lease.holder === replicaId) continue;
-      if (lease.live) {
-        adoptedSessions.delete(lease.holder);
-        continue;
-      }
-      if (adoptedSessions.has(lease.holder) || !broker.adoptSession || !tls) continue;
-      // Marked once taken over, not before: one that failed (the broker away) is tried again at the next round.
-      const messages = await broker.adoptSession(brokerClientId(lease.holder, tls.ca.keyPem));
-      adoptedSessions.add(lease.holder);
-      logger.warn({ replica: lease.holder, messages }, 'took over the broker session of a replica whose lease expired, and what the broker had kept for it');
-    }
-  };
-  let adopting: Promise<void> | null = null;
-  const sessionAdopter = external ? setInterval(() => {
-    if (!runsNodeLoops() || adopting) return;
-    adopting = adoptDeadSessions().catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'could not take over a dead replica\'s broker session'))
-      .finally(() => (adopting = null));
-  }, config.leaseTtlS * 1000) : null;
+  const sessionAdoption = external && tls ? startSessionAdoption({
+    broker, store, replicaId, ca: tls.ca, runsHere: runsNodeLoops, intervalMs: config.leaseTtlS * 1000, logger,
+    onError: (error) => logger[failureLevel(error)]({ err: error }, 'could not take over a dead replica\'s broker session'),
+  }) : null;
 
   const grpcServer = new Server({ 'grpc.max_receive_message_length': config.grpcMaxMessageBytes });
   const register = createRegistrar({ store, events, tokens, admitDiscovered: config.admitDiscovered, newNodeId: randomUUID, now });
   const nodeCertificates = (config.nodeCertificates || external) && tls
     ? await startNodeCertificates({ ca: tls.ca, dataDir, store, now, ttlS: config.nodeCertificateTtlS, logger: logger.child({ component: 'node-certificates' }) })
     : null;
-  const tokenPurger = setInterval(() => {
-    if (!runsControlLoops()) return;
-    bootTokens.purgeExpired().then((purged) => {
-      if (purged > 0) logger.info({ purged }, 'expired boot tokens deleted');
-    }).catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'boot token purge failed'));
-    store.purgeEventsBefore(new Date(now().getTime() - config.eventRetentionH * 3_600_000))
-      .catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'event journal purge failed'));
-    // Expired a day ago: no broker accepts them, and the revocation list need not name them.
-    store.purgeNodeCertificates(new Date(now().getTime() - 86_400_000))
-      .catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'node certificate purge failed'));
-  }, config.bootTokenPurgeIntervalS * 1000);
+  const purges = startPurges(config, { store, bootTokens, now, runsHere: runsControlLoops, logger, level: failureLevel });
   addService(grpcServer, AgentService, agentServiceHandlers({
     register,
     admission: registrationAdmission,
@@ -482,8 +380,8 @@ async function startOnDataDir(
       await leases.stop();
       clearInterval(sweeper);
       saveClock();
-      clearInterval(tokenPurger);
-      if (sessionAdopter) clearInterval(sessionAdopter);
+      purges.stop();
+      sessionAdoption?.stop();
       nodeCertificates?.stop();
       controllers.stop();
       await alerting.stop();
