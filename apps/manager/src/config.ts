@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { Type } from 'typebox';
 import { AlertRulesFile } from '@metalfleet/api';
 import {
-  ConfigError, hostList, httpUrlList, mqttUrlList, loadDataFile, optionalHost, optionalHttpUrl, parseConfigFlags, type ParsedConfig,
+  ConfigError, hostList, httpUrlList, mqttUrlList, natsUrlList, loadDataFile, optionalHost, optionalHttpUrl, parseConfigFlags, type ParsedConfig,
 } from '@metalfleet/config';
 import { parseImageRef, parseMaintenanceWindows, parsePool, vlanRange, vniRange } from '@metalfleet/domain';
 import { parseOvsdbSwitches } from '@metalfleet/fabric';
@@ -43,6 +43,8 @@ export const ManagerConfig = Type.Object({
   influxDatabase: Type.String({ default: 'metalfleet', description: 'InfluxDB database for telemetry (created if missing).' }),
   tls: Type.Boolean({ default: true, description: 'gRPC and MQTT over TLS, with a CA the manager creates in <dataDir>/pki on first start.' }),
   mqttUrl: Type.String({ default: '', description: 'External MQTT broker(s) the nodes and every manager replica use instead of the embedded one: mqtts://host:port, comma separated (one per broker node; agents and replicas fail over between them). The broker checks nodes by their client certificates (implies --node-certificates; see deploy/ha). Empty: the embedded broker.' }),
+  natsUrl: Type.String({ default: '', description: 'The external broker is a NATS cluster (nats-server with JetStream and its MQTT listener, deploy/ha/nats): its client ports, nats://host:port, comma separated. The replicas read nodes\' reports from a replicated JetStream stream and send commands over the --mqtt-url listeners; nodes get a NATS user token with their certificate. Needs --mqtt-url.' }),
+  natsStreamReplicas: Type.Integer({ minimum: 1, maximum: 5, default: 3, description: 'How many NATS broker nodes keep each node report until a replica stored it (JetStream replicas; at most the cluster size).' }),
   nodeCertificates: Type.Boolean({ default: false, description: 'Give each node a client certificate signed by the manager\'s CA (common name = node id), for a broker that checks nodes by certificate; revoked ones are listed in <dataDir>/pki/nodes.crl. Needs --tls.' }),
   nodeCertificateTtlS: Type.Number({ minimum: 60, maximum: 90 * 86_400, default: 86_400, description: 'Lifetime of a node\'s client certificate (default a day); agents renew it when two thirds of it are gone.' }),
   httpTls: Type.Boolean({ default: true, description: 'REST API and dashboard over HTTPS, with a certificate from the manager\'s CA (clients trust <dataDir>/pki/ca.crt). false: plain HTTP, API tokens in clear; only behind a TLS proxy.' }),
@@ -122,6 +124,7 @@ const parsers = {
   tlsHosts: hostList,
   influxUrl: optionalHttpUrl,
   mqttUrl: mqttUrlList,
+  natsUrl: natsUrlList,
   ovsdbSwitches: parseOvsdbSwitches,
   vlanPool: (text: string) => parsePool('VLAN', text, vlanRange),
   vniPool: (text: string) => parsePool('VNI', text, vniRange),
@@ -186,6 +189,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   checkPortsDiffer(config);
   if (config.nodeCertificates && !config.tls) throw new ConfigError(['--node-certificates: needs --tls (the certificates are signed by the CA --tls makes)']);
   if (config.mqttUrl.length > 0 && !config.tls) throw new ConfigError(['--mqtt-url: needs --tls (nodes prove themselves to the broker with certificates from the CA --tls makes)']);
+  if (config.natsUrl.length > 0 && config.mqttUrl.length === 0) throw new ConfigError(['--nats-url: needs --mqtt-url, the MQTT listeners of the same NATS cluster (agents and commands use MQTT)']);
   const testHookInitKillAfter = env['METALFLEET_TEST_HOOK_INIT_KILL_AFTER'];
   return Object.freeze({
     ...config, init: program.opts<{ init?: boolean }>().init === true, ...(testHookInitKillAfter ? { testHookInitKillAfter } : {}),

@@ -35,6 +35,7 @@ import { logStoreAvailability } from './store-log.ts';
 import { bmcDriver, startReimaging } from './reimaging.ts';
 import { startNodeCertificates } from './node-certificates.ts';
 import { openNodeBroker, startSessionAdoption } from './node-broker.ts';
+import { openNatsOperator } from './nats.ts';
 import { startEventJournalOf } from './event-journal.ts';
 import { startPurges } from './purges.ts';
 import { startReplicaWork } from './replica-work.ts';
@@ -192,7 +193,8 @@ async function startOnDataDir(
   const nodeCredentials = createNodeCredentials(store);
   // An external broker (--mqtt-url) checks nodes by their certificates; the embedded one by their credentials.
   const external = config.mqttUrl.length > 0;
-  const broker = await openNodeBroker(config, { ca: tls?.ca ?? null, replicaId, now, logger, withdrawals, nodeCredentials });
+  const nats = tls ? await openNatsOperator(config, { dataDir, caPem: tls.ca.certPem, logger }) : null;
+  const broker = await openNodeBroker(config, { ca: tls?.ca ?? null, replicaId, now, logger, withdrawals, nodeCredentials, nats });
 
   const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db'), now });
   const telemetry: TelemetrySink[] = [rollups];
@@ -313,7 +315,7 @@ async function startOnDataDir(
   const grpcServer = new Server({ 'grpc.max_receive_message_length': config.grpcMaxMessageBytes });
   const register = createRegistrar({ store, events, tokens, admitDiscovered: config.admitDiscovered, newNodeId: randomUUID, now });
   const nodeCertificates = (config.nodeCertificates || external) && tls
-    ? await startNodeCertificates({ ca: tls.ca, dataDir, store, now, ttlS: config.nodeCertificateTtlS, logger: logger.child({ component: 'node-certificates' }) })
+    ? await startNodeCertificates({ ca: tls.ca, dataDir, store, now, ttlS: config.nodeCertificateTtlS, logger: logger.child({ component: 'node-certificates' }), nats })
     : null;
   const purges = startPurges(config, { store, bootTokens, now, runsHere: runsControlLoops, logger, level: failureLevel });
   addService(grpcServer, AgentService, agentServiceHandlers({
@@ -394,6 +396,7 @@ async function startOnDataDir(
       await grpcListener.close();
       await new Promise<void>((done) => grpcServer.tryShutdown(() => done()));
       await broker.close();
+      await nats?.close();
       clearInterval(flusher);
       // What was emitted while stopping is stored before the store closes.
       await journal.stop();

@@ -5,11 +5,12 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
-  connectExternalBroker, createNodeBroker, issueManagerClientCertificate, type CertificateAuthority, type NodeBroker,
+  connectExternalBroker, connectNatsBroker, createNodeBroker, issueManagerClientCertificate, type CertificateAuthority, type NodeBroker,
 } from '@metalfleet/manager-transport';
 import type { CommandWithdrawals, NodeCredentials } from '@metalfleet/fleet';
 import type { LeaseStore } from '@metalfleet/store';
 import type { ManagerConfig } from './config.ts';
+import type { NatsOperator } from './nats.ts';
 
 /** The common name of the manager's client certificate on an external broker: its ACL grants it the manager's topics (deploy/ha). */
 const managerBrokerIdentity = 'metalfleet-manager';
@@ -32,14 +33,30 @@ export interface NodeBrokerDeps {
   logger: Logger;
   withdrawals: CommandWithdrawals;
   nodeCredentials: NodeCredentials;
+  /** Set when the external broker is a NATS cluster (--nats-url). */
+  nats: NatsOperator | null;
 }
 
 export async function openNodeBroker(config: ManagerConfig, deps: NodeBrokerDeps): Promise<NodeBroker> {
   const { ca, logger } = deps;
+  const managerCertificate = async (authority: CertificateAuthority) =>
+    issueManagerClientCertificate(authority, managerBrokerIdentity, deps.now(), new Date(deps.now().getTime() + 397 * 86_400_000));
+  if (deps.nats && ca) {
+    return connectNatsBroker({
+      natsUrls: config.natsUrl,
+      mqttUrls: config.mqttUrl,
+      streamReplicas: config.natsStreamReplicas,
+      credentials: await deps.nats.accounts.managerCredentials(),
+      tls: { caPem: ca.certPem, ...(await managerCertificate(ca)) },
+      clientId: brokerClientId(deps.replicaId, ca.keyPem),
+      onEvent: (event) => logger.warn({ event }, `nats ${event.type}`),
+      onConnection: ({ connected, url, reason }) => logger[connected ? 'info' : 'warn']({ url }, connected ? 'connected to the external broker' : `external broker: ${reason}`),
+    });
+  }
   if (config.mqttUrl.length > 0 && ca) {
     return connectExternalBroker({
       urls: config.mqttUrl,
-      tls: { caPem: ca.certPem, ...(await issueManagerClientCertificate(ca, managerBrokerIdentity, deps.now(), new Date(deps.now().getTime() + 397 * 86_400_000))) },
+      tls: { caPem: ca.certPem, ...(await managerCertificate(ca)) },
       // One session per replica: what the broker keeps for it while it restarts is its own.
       clientId: brokerClientId(deps.replicaId, ca.keyPem),
       onEvent: (event) => logger.warn({ event }, `mqtt ${event.type}`),

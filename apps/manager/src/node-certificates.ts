@@ -8,16 +8,23 @@ import type { Logger } from 'pino';
 import { createClientCertificates, type ClientCertificates } from '@metalfleet/fleet';
 import { CertificateRequestError, signNodeCertificate, signNodeCrl, type CertificateAuthority } from '@metalfleet/manager-transport';
 import type { FleetStore } from '@metalfleet/store';
+import type { NatsOperator } from './nats.ts';
 
 export const nodeCrlFile = (dataDir: string) => join(dataDir, 'pki', 'nodes.crl');
 
 export async function startNodeCertificates(deps: {
   ca: CertificateAuthority; dataDir: string; store: FleetStore; now: () => Date; ttlS: number; logger: Logger;
+  /** A NATS cluster's operator: nodes also get a user token, and revocations go to the cluster too. */
+  nats: NatsOperator | null;
 }): Promise<{ certificates: ClientCertificates; stop: () => void }> {
+  const { nats } = deps;
   const file = nodeCrlFile(deps.dataDir);
   const certificates = createClientCertificates({
     store: deps.store, now: deps.now, ttlMs: deps.ttlS * 1000,
-    sign: (requestPem, nodeId, now, notAfter) => signNodeCertificate(deps.ca, requestPem, nodeId, now, notAfter),
+    sign: async (requestPem, nodeId, now, notAfter) => ({
+      ...(await signNodeCertificate(deps.ca, requestPem, nodeId, now, notAfter)),
+      brokerToken: nats ? await nats.accounts.nodeToken(nodeId, now, notAfter) : '',
+    }),
     isBadRequest: (error) => error instanceof CertificateRequestError,
     signCrl: (revoked, thisUpdate, nextUpdate) => signNodeCrl(deps.ca, revoked, thisUpdate, nextUpdate),
     // Written aside and renamed over: a broker reading it never sees half a list.
@@ -25,6 +32,7 @@ export async function startNodeCertificates(deps: {
       writeFileSync(`${file}.new`, pem, { mode: 0o644 });
       renameSync(`${file}.new`, file);
     },
+    ...(nats ? { publishRevocations: nats.publishRevocations } : {}),
   });
   await certificates.refreshCrl();
   deps.logger.info({ crl: file }, 'nodes get client certificates (--node-certificates); revoked ones are listed in the CRL file');

@@ -17,19 +17,24 @@ export interface ClientCertificate {
   keyPem: string;
   certPem: string;
   notAfter: Date;
+  /** The MQTT password on a broker that wants one beside the certificate (NATS: a user JWT); '' where none. */
+  brokerToken: string;
 }
 
 export const clientKeyFile = 'client.key';
 export const clientCertFile = 'client.crt';
+export const brokerTokenFile = 'broker.token';
 
 /**
  * Written aside, then renamed over: the certificate first, the key last. A crash between the two leaves the new
  * certificate with the old key, which savedClientCertificate finds do not match, and a new one is asked for.
  */
 function save(stateDir: string, certificate: ClientCertificate): void {
-  for (const [name, text, mode] of [[clientCertFile, certificate.certPem, 0o644], [clientKeyFile, certificate.keyPem, 0o600]] as const) {
+  for (const [name, text, mode] of [[clientCertFile, certificate.certPem, 0o644], [clientKeyFile, certificate.keyPem, 0o600], [brokerTokenFile, certificate.brokerToken, 0o600]] as const) {
     writeFileSync(join(stateDir, `${name}.new`), text, { mode });
   }
+  // The token first: it expires with the certificate it came with, and one of an older pair is still the node's own.
+  renameSync(join(stateDir, `${brokerTokenFile}.new`), join(stateDir, brokerTokenFile));
   renameSync(join(stateDir, `${clientCertFile}.new`), join(stateDir, clientCertFile));
   renameSync(join(stateDir, `${clientKeyFile}.new`), join(stateDir, clientKeyFile));
 }
@@ -46,7 +51,13 @@ export function savedClientCertificate(stateDir: string, nodeId: string, now = D
     const cert = new X509Certificate(certPem);
     const [from, to] = [new Date(cert.validFrom).getTime(), new Date(cert.validTo).getTime()];
     if (cert.subject !== `CN=${nodeId}` || !cert.checkPrivateKey(createPrivateKey(keyPem)) || to - now < (to - from) / 3) return null;
-    return { certPem, keyPem, notAfter: new Date(to) };
+    let brokerToken = '';
+    try {
+      brokerToken = readFileSync(join(stateDir, brokerTokenFile), 'utf8');
+    } catch {
+      // Saved by an agent before broker tokens, or for a broker that takes none.
+    }
+    return { certPem, keyPem, notAfter: new Date(to), brokerToken };
   } catch {
     return null;
   }
@@ -57,7 +68,7 @@ export async function issueClientCertificate(client: ServiceClient<typeof AgentS
   const { keyPem, requestPem } = nodeKeyAndRequest();
   const reply = await client.issueCertificate({ certificateRequest: requestPem }, { metadata: credentialMetadata(registration.nodeId, registration.credential), deadlineMs: 30_000 });
   if (!reply.notAfter || reply.certificate === '') throw new Error('the manager answered the certificate request without a certificate');
-  const certificate = { keyPem, certPem: reply.certificate, notAfter: timestampDate(reply.notAfter) };
+  const certificate = { keyPem, certPem: reply.certificate, notAfter: timestampDate(reply.notAfter), brokerToken: reply.brokerToken };
   save(stateDir, certificate);
   return certificate;
 }

@@ -84,6 +84,9 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     const certificate = deps.clientCertificate?.() ?? null;
     return certificate ? createSecureContext({ ca: caPem, key: certificate.keyPem, cert: certificate.certPem }) : secureContextFor(caPem);
   };
+  // A broker that wants a token beside the certificate (NATS) is given it as the password; the current one each connection.
+  const brokerToken = () => deps.clientCertificate?.()?.brokerToken ?? '';
+  if (brokerToken() !== '') options.password = brokerToken();
   if (reg.mqttTls) {
     if (!caPem) throw new Error('the manager requires MQTT over TLS but the agent has no CA to verify it with');
     options.secureContext = tlsContext();
@@ -98,6 +101,7 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
   if (deps.clientCertificate) {
     client.on('reconnect', () => {
       (client.options as typeof options).secureContext = tlsContext();
+      if (brokerToken() !== '') client.options.password = brokerToken();
     });
   }
   applyReconnectBackoff(client as unknown as Parameters<typeof applyReconnectBackoff>[0], deps.backoff);

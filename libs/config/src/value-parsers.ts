@@ -23,24 +23,30 @@ export function optionalHttpUrl(text: string): string {
   return trimmed.replace(/\/+$/, '');
 }
 
-/** Comma-separated mqtts:// (or mqtt://) broker URLs with a host and a port, each once; '' is none. */
-export function mqttUrlList(text: string): string[] {
+/** Comma-separated broker URLs of the given schemes with a host and a port, each once; '' is none. */
+function brokerUrlList(text: string, schemes: readonly string[], example: string): string[] {
   const urls = commaList(text).map((item) => {
     let url: URL;
     try {
       url = new URL(item);
     } catch {
-      throw new Error(`"${item}" is not a URL (e.g. mqtts://broker-1:8883)`);
+      throw new Error(`"${item}" is not a URL (e.g. ${example})`);
     }
-    if (url.protocol !== 'mqtts:' && url.protocol !== 'mqtt:') throw new Error(`"${item}" is not an mqtts:// or mqtt:// URL`);
-    if (url.hostname === '' || url.port === '') throw new Error(`"${item}" must name a host and a port (e.g. mqtts://broker-1:8883)`);
-    if (url.pathname !== '' && url.pathname !== '/') throw new Error(`"${item}" has a path; a broker URL is only mqtts://host:port`);
+    if (!schemes.includes(url.protocol)) throw new Error(`"${item}" must begin with ${schemes.map((s) => `${s}//`).join(' or ')}`);
+    if (url.hostname === '' || url.port === '') throw new Error(`"${item}" must name a host and a port (e.g. ${example})`);
+    if (url.pathname !== '' && url.pathname !== '/') throw new Error(`"${item}" has a path; a broker URL is only ${example.replace(/\/\/.*/, '//host:port')}`);
     return `${url.protocol}//${url.host}`;
   });
   const twice = urls.find((url, i) => urls.indexOf(url) !== i);
   if (twice !== undefined) throw new Error(`${twice} is listed twice`);
   return urls;
 }
+
+/** Comma-separated mqtts:// (or mqtt://) broker URLs with a host and a port, each once; '' is none. */
+export const mqttUrlList = (text: string) => brokerUrlList(text, ['mqtts:', 'mqtt:'], 'mqtts://broker-1:8883');
+
+/** Comma-separated nats:// (or tls://) URLs of a NATS cluster's client ports, each once; '' is none. */
+export const natsUrlList = (text: string) => brokerUrlList(text, ['nats:', 'tls:'], 'nats://broker-1:4222');
 
 /** Comma-separated http(s) URLs; a URL listed twice is refused (it would be told everything twice). */
 export function httpUrlList(text: string): string[] {

@@ -12,3 +12,5 @@ export * from './connection-limits.ts';
 export * from './mqtt-frame-guard.ts';
 export * from './node-certificates.ts';
 export * from './external-broker.ts';
+export * from './nats-accounts.ts';
+export * from './nats-broker.ts';

@@ -15,8 +15,8 @@ export function describeNodeCertificateStore(name: string, factory: StoreFactory
       await store.recordNodeCertificate({ serial: 'b1', nodeId: 'n2', issuedAt: t(0), notAfter: t(60) });
       expect(await store.revokeNodeCertificates('n1', t(5), 'a3')).toBe(2);
       expect(await store.revokeNodeCertificates('n1', t(6), 'a3')).toBe(0);
-      expect(await store.revokedNodeCertificates(t(10))).toEqual([{ serial: 'a1', revokedAt: t(5) }, { serial: 'a2', revokedAt: t(5) }]);
-      expect(await store.revokedNodeCertificates(t(40))).toEqual([{ serial: 'a1', revokedAt: t(5) }]);
+      expect(await store.revokedNodeCertificates(t(10))).toEqual([{ serial: 'a1', nodeId: 'n1', revokedAt: t(5) }, { serial: 'a2', nodeId: 'n1', revokedAt: t(5) }]);
+      expect(await store.revokedNodeCertificates(t(40))).toEqual([{ serial: 'a1', nodeId: 'n1', revokedAt: t(5) }]);
       expect(await store.getNodeCertificate('a3')).toEqual({ serial: 'a3', nodeId: 'n1', issuedAt: t(2), notAfter: t(90), revokedAt: null });
       expect(await store.getNodeCertificate('b1')).toMatchObject({ nodeId: 'n2', revokedAt: null });
       expect(await store.getNodeCertificate('nope')).toBeNull();

@@ -16,7 +16,7 @@ export interface NodeCertificateStore {
   /** Revokes every certificate of `nodeId` not revoked yet, but `keep`: how many. */
   revokeNodeCertificates(nodeId: string, at: Date, keep?: string): Promise<number>;
   /** Revoked certificates that have not expired by `now`, oldest revocation first: the revocation list. */
-  revokedNodeCertificates(now: Date): Promise<Array<{ serial: string; revokedAt: Date }>>;
+  revokedNodeCertificates(now: Date): Promise<Array<{ serial: string; nodeId: string; revokedAt: Date }>>;
   getNodeCertificate(serial: string): Promise<NodeCertificateRecord | null>;
   /** How many certificates not revoked were issued to `nodeId` after `since` (a node asking too often is refused). */
   nodeCertificatesIssuedSince(nodeId: string, since: Date): Promise<number>;
@@ -36,9 +36,9 @@ export function sqlNodeCertificateStore(db: SqlExecutor): NodeCertificateStore {
       return db.run('UPDATE node_certificates SET revoked_at = ? WHERE node_id = ? AND revoked_at IS NULL AND serial <> ?', [at.getTime(), nodeId, keep ?? '']);
     },
     async revokedNodeCertificates(now) {
-      const rows = await db.all<{ serial: string; revoked_at: number | string }>(
-        'SELECT serial, revoked_at FROM node_certificates WHERE revoked_at IS NOT NULL AND not_after > ? ORDER BY revoked_at, serial', [now.getTime()]);
-      return rows.map((r) => ({ serial: r.serial, revokedAt: new Date(Number(r.revoked_at)) }));
+      const rows = await db.all<{ serial: string; node_id: string; revoked_at: number | string }>(
+        'SELECT serial, node_id, revoked_at FROM node_certificates WHERE revoked_at IS NOT NULL AND not_after > ? ORDER BY revoked_at, serial', [now.getTime()]);
+      return rows.map((r) => ({ serial: r.serial, nodeId: r.node_id, revokedAt: new Date(Number(r.revoked_at)) }));
     },
     async getNodeCertificate(serial) {
       const row = (await db.all<Row>('SELECT serial, node_id, issued_at, not_after, revoked_at FROM node_certificates WHERE serial = ?', [serial]))[0];

@@ -14,6 +14,8 @@ export interface SignedCertificate {
   certPem: string;
   serial: string;
   notAfter: Date;
+  /** The node's password on a broker that takes one beside the certificate (NATS: a user JWT of the same lifetime); '' otherwise. */
+  brokerToken: string;
 }
 
 export interface ClientCertificatesDeps {
@@ -24,6 +26,8 @@ export interface ClientCertificatesDeps {
   signCrl: (revoked: ReadonlyArray<{ serial: string; revokedAt: Date }>, thisUpdate: Date, nextUpdate: Date) => Promise<string>;
   /** Where the current revocation list goes (a file a broker's `crlfile` names). */
   publishCrl: (pem: string) => void;
+  /** Also told the revoked certificates' nodes, where a broker revokes by node (NATS: the account's revocation list). */
+  publishRevocations?: (revoked: ReadonlyArray<{ nodeId: string; revokedAt: Date }>) => Promise<void>;
   now: () => Date;
   ttlMs: number;
 }
@@ -35,8 +39,10 @@ export function createClientCertificates(deps: ClientCertificatesDeps) {
   let crl: string | null = null;
   const refresh = coalesced(async () => {
     const now = deps.now();
-    crl = await deps.signCrl(await deps.store.revokedNodeCertificates(now), now, new Date(now.getTime() + crlValidityMs));
+    const revoked = await deps.store.revokedNodeCertificates(now);
+    crl = await deps.signCrl(revoked, now, new Date(now.getTime() + crlValidityMs));
     deps.publishCrl(crl);
+    await deps.publishRevocations?.(revoked);
   });
 
   return {

@@ -132,7 +132,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
       const nodeId = await authenticateNodeCall(credentials, context.metadata);
       if (!certificates) throw new DomainError('conflict', 'this manager issues no client certificates (--node-certificates is off)');
       const signed = await certificates.issue(nodeId, request.certificateRequest);
-      return { certificate: signed.certPem, notAfter: timestampFromDate(signed.notAfter) };
+      return { certificate: signed.certPem, notAfter: timestampFromDate(signed.notAfter), brokerToken: signed.brokerToken };
     },
   };
 }

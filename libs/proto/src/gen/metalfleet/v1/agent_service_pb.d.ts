@@ -46,6 +46,15 @@ export declare type IssueCertificateResponse = Message<"metalfleet.v1.IssueCerti
    * @generated from field: google.protobuf.Timestamp not_after = 2;
    */
   notAfter?: Timestamp | undefined;
+
+  /**
+   * The node's MQTT password on a broker that takes one beside the certificate (a NATS cluster: a user JWT
+   * with this node's permissions, expiring with the certificate); empty for one that names clients by their
+   * certificates alone (Mosquitto), where the node sends its credential as before.
+   *
+   * @generated from field: string broker_token = 3;
+   */
+  brokerToken: string;
 };
 
 /**

@@ -1,0 +1,170 @@
+// The manager on a NATS cluster (--nats-url beside --mqtt-url), the same
+// NodeBroker as the others. Agents stay on MQTT 3.1.1 (the cluster's MQTT
+// listener); the replicas read natively. Nodes' reports (status, health,
+// progress) land in a JetStream stream replicated on the broker nodes, read
+// through one durable consumer per kind that all replicas share: each message
+// goes to one replica and is acknowledged after its handler stored it; one
+// not acknowledged (the handler failed, the replica died) is handed out again.
+// Telemetry, sent at most once by the agents, is a core queue group. Commands
+// go out over MQTT QoS 1, so that a node's persistent session keeps them while
+// it is away (NATS hands native publishes to MQTT subscribers at QoS 0).
+import type { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { connect, jwtAuthenticator, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, type ConsumerMessages } from '@nats-io/jetstream';
+import type { BrokerEvent, NodeBroker } from './mqtt-broker.ts';
+
+/** The JetStream stream holding nodes' reports until a replica stored them. */
+export const reportsStream = 'METALFLEET_REPORTS';
+/** The reports kept until stored: a node's status (and its last will), health, and command progress. */
+const reportSubjects = ['status', 'health', 'progress'].map((kind) => `mf.v1.nodes.*.${kind}`);
+const queueGroup = 'metalfleet';
+/** How long a report handed to a replica waits for its acknowledgement before another replica gets it. */
+const ackWaitMs = 15_000;
+
+export interface NatsBrokerOptions {
+  /** nats://host:port of each broker node (the replicas' native connection). */
+  natsUrls: readonly string[];
+  /** mqtts://host:port of each broker node's MQTT listener (commands). */
+  mqttUrls: readonly string[];
+  /** How many broker nodes keep a copy of each report (JetStream replicas; 3 for a three-node cluster). */
+  streamReplicas: number;
+  /** The manager's credentials in the fleet account (nats-accounts.ts). */
+  credentials: { jwt: string; seed: Uint8Array };
+  /** The CA the brokers' certificates are checked with, and the manager's client certificate for the MQTT listener. */
+  tls: { caPem: string; certPem: string; keyPem: string };
+  clientId: string;
+  onEvent?: (event: BrokerEvent) => void;
+  onConnection?: (state: { connected: boolean; url: string; reason: string }) => void;
+}
+
+/** `mf/v1/nodes/+/status` → `mf.v1.nodes.*.status`. */
+export function mqttFilterToSubject(filter: string): string {
+  return filter.split('/').map((level) => (level === '+' ? '*' : level === '#' ? '>' : level)).join('.');
+}
+
+const subjectToTopic = (subject: string) => subject.split('.').join('/');
+/** A durable consumer's name from the kind of report it reads (the last level of the filter). */
+const durableName = (filter: string) => `metalfleet-${filter.split('/').pop() ?? 'reports'}`;
+
+/** Pause before trying again to set up a consumer the cluster was not ready for (no JetStream leader yet, a node away). */
+const retryMs = 2000;
+
+export async function connectNatsBroker(options: NatsBrokerOptions): Promise<NodeBroker> {
+  const emit = options.onEvent ?? (() => undefined);
+  const report = (message: string) => emit({ type: 'client-error', clientId: options.clientId, message });
+  let closed = false;
+  // Not awaited here: with every broker node down the manager still starts (readyz says so), and what needs the
+  // cluster waits for it.
+  const connection: Promise<NatsConnection> = connect({
+    servers: [...options.natsUrls],
+    name: options.clientId,
+    authenticator: jwtAuthenticator(options.credentials.jwt, options.credentials.seed),
+    waitOnFirstConnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1000,
+    ...(options.natsUrls.some((url) => url.startsWith('tls:')) ? { tls: { ca: options.tls.caPem } } : {}),
+  });
+  let connected = false;
+  void connection.then(async (nc) => {
+    connected = true;
+    options.onConnection?.({ connected: true, url: nc.getServer(), reason: 'connected' });
+    for await (const status of nc.status()) {
+      if (status.type !== 'disconnect' && status.type !== 'reconnect') continue;
+      connected = status.type === 'reconnect';
+      options.onConnection?.({ connected, url: String(status.server), reason: connected ? 'reconnected' : 'connection lost; reconnecting' });
+    }
+  }, (error: unknown) => report(`could not connect to the NATS cluster: ${String(error)}`));
+
+  const consumers: ConsumerMessages[] = [];
+  const subscriptions: Subscription[] = [];
+  const stream = { name: reportsStream, subjects: reportSubjects, retention: RetentionPolicy.Workqueue, num_replicas: options.streamReplicas, max_age: 7 * 86_400 * 1e9 };
+  /** The filter's durable consumer, shared by the replicas: made (with the stream), or found as another replica made it. */
+  const durableConsumer = async (nc: NatsConnection, filter: string) => {
+    const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+    if (!(await jsm.streams.info(reportsStream).then(() => true, () => false))) await jsm.streams.add(stream).catch(() => jsm.streams.info(reportsStream));
+    await jsm.consumers.add(reportsStream, {
+      durable_name: durableName(filter), filter_subject: mqttFilterToSubject(filter), ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All, ack_wait: ackWaitMs * 1e6, max_ack_pending: 1000,
+    });
+    return jetstream(nc, { timeout: 10_000 }).consumers.get(reportsStream, durableName(filter));
+  };
+  /** Reads the filter's reports for as long as the broker is open; set up again until the cluster lets it. */
+  const readReports = async (filter: string, deliver: (subject: string, data: Uint8Array) => Promise<void>) => {
+    while (!closed) {
+      try {
+        const messages = await (await durableConsumer(await connection, filter)).consume({ max_messages: 256 });
+        consumers.push(messages);
+        for await (const message of messages) {
+          try {
+            await deliver(message.subject, message.data);
+            message.ack();
+          } catch (error) {
+            report(`message on ${message.subject} not stored, not acknowledged (handed out again): ${String(error)}`);
+            message.nak(1000);
+          }
+        }
+        if (!closed) report(`reading ${filter} from the NATS cluster: the consumer ended; setting it up again`);
+      } catch (error) {
+        if (closed) return;
+        report(`reading ${filter} from the NATS cluster: ${String(error)}; trying again`);
+        await new Promise((resolve) => setTimeout(resolve, retryMs));
+      }
+    }
+  };
+
+  const commandClientOptions: IClientOptions & { secureContext?: ReturnType<typeof createSecureContext> } = {
+    clientId: options.clientId,
+    protocolVersion: 4,
+    clean: true,
+    username: 'metalfleet-manager',
+    password: options.credentials.jwt,
+    servers: options.mqttUrls.map((url) => {
+      const parsed = new URL(url);
+      return { host: parsed.hostname, port: Number(parsed.port || 8883), protocol: parsed.protocol === 'mqtts:' ? 'mqtts' as const : 'mqtt' as const };
+    }),
+    reconnectPeriod: 1000,
+    connectTimeout: 10_000,
+    secureContext: createSecureContext({ ca: options.tls.caPem, cert: options.tls.certPem, key: options.tls.keyPem }),
+    rejectUnauthorized: true,
+  };
+  const commands: MqttClient = mqtt.connect(commandClientOptions);
+  commands.on('error', (error) => emit({ type: 'client-error', clientId: options.clientId, message: `commands over MQTT: ${error.message}` }));
+
+  return {
+    listen(): Promise<AddressInfo> {
+      return Promise.reject(new Error('the manager does not listen for MQTT with an external broker (--mqtt-url)'));
+    },
+    async subscribe(filter, handler) {
+      const deliver = async (subject: string, data: Uint8Array) => handler({ topic: subjectToTopic(subject), payload: Buffer.from(data) });
+      const subject = mqttFilterToSubject(filter);
+      if (reportSubjects.includes(subject)) {
+        void readReports(filter, deliver);
+        return;
+      }
+      // Telemetry (sent at most once by the agents): one replica of the queue group gets each reading.
+      void connection.then(async (nc) => {
+        const sub = nc.subscribe(subject, { queue: queueGroup });
+        subscriptions.push(sub);
+        for await (const message of sub) {
+          await deliver(message.subject, message.data).catch((error: unknown) => report(`on ${message.subject}: ${String(error)}`));
+        }
+      }, () => undefined);
+    },
+    async publish(topic, payload, { qos, retain }) {
+      await commands.publishAsync(topic, Buffer.from(payload), { qos, retain });
+    },
+    connectedClients: () => 0,
+    admission: () => ({ connecting: 0, waiting: 0, shed: 0 }),
+    listening: () => connected && commands.connected,
+    async close() {
+      closed = true;
+      for (const messages of consumers) await messages.close().catch(() => undefined);
+      for (const sub of subscriptions) sub.unsubscribe();
+      await commands.endAsync();
+      // A cluster never reached: the connection attempt is given up with it.
+      await Promise.race([connection.then((nc) => nc.close()), new Promise((resolve) => setTimeout(resolve, 100))]);
+    },
+  };
+}

@@ -1,0 +1,182 @@
+// Two manager replicas on PostgreSQL and a three-node NATS cluster, configured
+// as deploy/ha/nats ships it (JetStream, the MQTT listener with client
+// certificates, the accounts the manager wrote): nodes connect over MQTT with
+// their certificate and the user token the manager signed; the broker alone
+// keeps each node to its own topics; a broker node killed loses no health
+// event (the reports stream is replicated, the agents fail over) and telemetry
+// resumes; a node an operator revoked is refused by every broker node.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NodeHealth, NodeList } from '@metalfleet/api';
+import { statusPayload } from '@metalfleet/agent-runtime';
+import { issueServerCertificate } from '@metalfleet/manager-transport';
+import { ManagerProcess } from '../support/manager.ts';
+import { natsPorts, natsUrls, startNatsCluster, type NatsCluster } from '../support/nats.ts';
+import { copyReplicaState, dropSchema, sharedPostgres } from '../support/replicas.ts';
+import { agentBin, eventually, start, type Proc } from '../support/processes.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'mf-nats-cluster-'));
+const agentDir = join(dir, 'agents');
+const faultsFile = join(dir, 'faults.json');
+const schema = `mf_e2e_nats_${randomBytes(4).toString('hex')}`;
+const size = 4;
+const replicas: ManagerProcess[] = [];
+let cluster: NatsCluster | null = null;
+let agent: Proc | null = null;
+
+interface NodeFiles { certPem: string; keyPem: string; token: string; index: number }
+
+/** Each simulated node's certificate, key and broker token as its agent keeps them, by node id. */
+function nodeFiles(): Map<string, NodeFiles> {
+  const files = new Map<string, NodeFiles>();
+  for (const path of readdirSync(agentDir, { recursive: true, encoding: 'utf8' }).filter((p) => p.endsWith('credential.json'))) {
+    const nodeDir = join(agentDir, path, '..');
+    const { nodeId } = JSON.parse(readFileSync(join(nodeDir, 'credential.json'), 'utf8')) as { nodeId: string };
+    try {
+      files.set(nodeId, {
+        certPem: readFileSync(join(nodeDir, 'client.crt'), 'utf8'), keyPem: readFileSync(join(nodeDir, 'client.key'), 'utf8'),
+        token: readFileSync(join(nodeDir, 'broker.token'), 'utf8'), index: Number(/(\d+)$/.exec(join(path, '..'))?.[1] ?? 0),
+      });
+    } catch {
+      // Not issued yet.
+    }
+  }
+  return files;
+}
+
+/** An MQTT 3.1.1 client of broker node `i` with the given certificate and password: connected, or why not. */
+async function connectAs(i: number, identity: { certPem: string; keyPem: string } | null, password: string, clientId = `test-${randomBytes(4).toString('hex')}`): Promise<{ client: mqtt.MqttClient | null; error: string }> {
+  const client = mqtt.connect(cluster!.nodes[i]!.mqttUrl, {
+    protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, clientId, clean: false, username: 'x', password,
+    ca: readFileSync(replicas[0]!.caFile), rejectUnauthorized: true, ...(identity ? { cert: identity.certPem, key: identity.keyPem } : {}),
+  });
+  return new Promise((resolve) => {
+    client.once('connect', () => resolve({ client, error: '' }));
+    client.once('error', (error) => {
+      client.end(true);
+      resolve({ client: null, error: error.message });
+    });
+    client.once('close', () => resolve({ client: null, error: 'closed by the broker' }));
+  });
+}
+
+/** Health event ids each simulated node (by its index) logged as spooled. */
+function spooledEventIds(): Map<number, string[]> {
+  const ids = new Map<number, string[]>();
+  for (const line of agent?.lines ?? []) {
+    if (!line.includes('"health event spooled"')) continue;
+    const entry = JSON.parse(line) as { eventId: string; hardware: string };
+    const key = Number(/#(\d+)$/.exec(entry.hardware)?.[1] ?? -1);
+    ids.set(key, [...(ids.get(key) ?? []), entry.eventId]);
+  }
+  return ids;
+}
+
+beforeAll(async () => {
+  writeFileSync(faultsFile, '{}');
+  const ports = await natsPorts(3);
+  const urls = natsUrls(ports);
+  const common = ['--postgres-url', sharedPostgres, '--postgres-schema', schema, '--mqtt-url', urls.mqtt, '--nats-url', urls.nats,
+    '--health-interval-s', '0.5', '--telemetry-interval-s', '1', '--heartbeat-grace-s', '30'];
+  const a = new ManagerProcess(join(dir, 'a'), [...common, '--replica-id', 'a']);
+  replicas.push(a);
+  await a.start();
+  // The brokers' certificate from the manager's CA (deploy/ha/README.md), and the accounts file the manager wrote.
+  const ca = { certPem: readFileSync(a.caFile, 'utf8'), keyPem: readFileSync(join(a.dataDir, 'pki', 'ca.key'), 'utf8'), fingerprint: '' };
+  cluster = await startNatsCluster(ports, { accountsFile: join(a.dataDir, 'pki', 'nats-accounts.conf'), caFile: a.caFile, server: await issueServerCertificate(ca, ['127.0.0.1', 'localhost']) });
+  copyReplicaState(a.dataDir, join(dir, 'b'));
+  const b = new ManagerProcess(join(dir, 'b'), [...common, '--replica-id', 'b']).onExistingState();
+  replicas.push(b);
+  await b.start();
+  agent = start(agentBin, ['--manager', b.grpc, '--bootstrap-token-file', b.tokenFile, '--simulate', String(size), '--simulate-seed', 'nats',
+    '--state-dir', agentDir, '--faults-file', faultsFile, '--health-interval-s', '0.5', '--kernel-cmdline', '/nonexistent']);
+}, 120_000);
+
+afterAll(async () => {
+  await agent?.stop('SIGKILL');
+  for (const r of replicas) await r.stop();
+  await cluster?.stop();
+  await dropSchema(schema);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('a three-node NATS cluster', { timeout: 180_000 }, () => {
+  it('carries the nodes\' reports to the replicas: every node online and inspected', async () => {
+    const nodes = await eventually(() => replicas[0]!.nodes(), (l: NodeList) => l.items.length === size && l.items.every((n) => n.state === 'available' && n.presence === 'online'), 120_000);
+    expect(nodes.items).toHaveLength(size);
+    // Both replicas took reports off the shared stream.
+    for (const replica of replicas) expect(replica.proc?.lines.some((l) => l.includes('connected to the external broker'))).toBe(true);
+  });
+
+  it('keeps each node to its own topics, and lets in no client without a certificate from the manager\'s CA and a token', async () => {
+    const files = nodeFiles();
+    const [a, b] = [...files.keys()].sort() as [string, string];
+    const own = files.get(a)!;
+    const { client } = await connectAs(1, own, own.token);
+    expect(client).not.toBeNull();
+    const received: string[] = [];
+    client!.on('message', (topic) => received.push(topic));
+    // Another node's commands, every node's everything: refused (SUBACK failure), nothing delivered.
+    for (const filter of [`mf/v1/nodes/${b}/commands`, 'mf/v1/nodes/#', `mf/v1/nodes/${b}/telemetry`]) {
+      await expect(client!.subscribeAsync(filter, { qos: 1 })).rejects.toThrow(/Subscribe error/);
+    }
+    // Node b said to be offline, by node a: the broker drops it (acknowledged, never delivered).
+    await client!.publishAsync(`mf/v1/nodes/${b}/status`, Buffer.from(statusPayload('offline', new Date(), '0.1.0', 'spoofed')), { qos: 1 });
+    const seen = (list: NodeList) => new Date(list.items.find((n) => n.id === b)?.lastSeenAt ?? 0).getTime();
+    const since = seen(await replicas[0]!.nodes());
+    const after = await eventually(() => replicas[0]!.nodes(), (l: NodeList) => seen(l) > since + 2000, 30_000);
+    expect(after.items.find((n) => n.id === b)?.presence).toBe('online');
+    expect(received).toEqual([]);
+    await client!.endAsync();
+    expect(cluster!.nodes[1]!.output()).toMatch(/Publish Violation/);
+    // Node b's session taken over by node a under b's client id: the broker checks b's subscriptions against a's
+    // permissions as it restores them, so a gets nothing of b's; b reconnects and goes on.
+    const thief = await connectAs(2, own, own.token, b);
+    expect(thief.client).not.toBeNull();
+    const stolen: string[] = [];
+    thief.client!.on('message', (topic) => stolen.push(topic));
+    await eventually(async () => cluster!.nodes[2]!.output(), (out) => out.includes(`Subscription Violation - User "x", Subject "mf.v1.nodes.${b}.commands"`), 10_000);
+    await thief.client!.endAsync();
+    expect(stolen).toEqual([]);
+    // No certificate; a certificate without the token.
+    expect((await connectAs(1, null, own.token)).client).toBeNull();
+    expect((await connectAs(1, own, 'not-a-token')).client).toBeNull();
+  });
+
+  it('loses no health event when a broker node is killed, and telemetry resumes', async () => {
+    const files = nodeFiles();
+    const killedAt = Date.now();
+    await cluster!.nodes[0]!.kill();
+    // A fault on every node while that broker node is down: each raises one health event.
+    writeFileSync(faultsFile, JSON.stringify({ all: ['thermal-slowdown'] }));
+    const spooled = await eventually(async () => spooledEventIds(), (ids) => [...files.values()].every((f) => (ids.get(f.index)?.length ?? 0) >= 1), 30_000);
+    for (const [nodeId, f] of files) {
+      const health = await eventually(() => replicas[1]!.get<NodeHealth>(`/api/v1/nodes/${nodeId}/health`), (h) => h.events.length >= (spooled.get(f.index)?.length ?? 1), 60_000);
+      // Each once, in order.
+      expect(health.events.map((e) => e.eventId)).toEqual(spooled.get(f.index));
+    }
+    // Telemetry (and the nodes' presence) goes on through the other broker nodes.
+    const fresh = (l: NodeList) => l.items.every((n) => n.presence === 'online' && new Date(n.lastSeenAt ?? 0).getTime() > killedAt + 3000);
+    await eventually(() => replicas[0]!.nodes(), fresh, 60_000);
+    await cluster!.nodes[0]!.start();
+  });
+
+  it('refuses a revoked node on every broker node; the rest of the fleet stays', async () => {
+    const files = nodeFiles();
+    const [id, ...others] = [...files.keys()].sort() as [string, ...string[]];
+    const before = files.get(id)!;
+    expect(await replicas[1]!.request('POST', `/api/v1/nodes/${id}/revoke-certificates`)).toMatchObject({ revoked: expect.any(Number) as unknown });
+    for (let i = 0; i < 3; i++) {
+      await eventually(() => connectAs(i, before, before.token).then(async (r) => (await r.client?.endAsync(), r.client === null)), (refused) => refused, 30_000);
+    }
+    const other = files.get(others[0]!)!;
+    const stillIn = await connectAs(2, other, other.token);
+    expect(stillIn.client).not.toBeNull();
+    await stillIn.client?.endAsync();
+    await eventually(() => replicas[0]!.nodes(), (l: NodeList) => others.every((o) => l.items.find((n) => n.id === o)?.presence === 'online'), 60_000);
+  });
+});

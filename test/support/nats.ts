@@ -1,0 +1,106 @@
+// A three-node NATS cluster (Debian `nats-server`) as deploy/ha/nats ships it:
+// JetStream, the MQTT listener over TLS with client certificates, the accounts
+// the manager wrote; on free loopback ports, each node in a directory of its
+// own, any node killed and started again on the same ports and storage.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { aptInstall } from './apt.ts';
+import { freePort } from './ports.ts';
+
+const bin = '/usr/sbin/nats-server';
+const shipped = join(import.meta.dirname, '..', '..', 'deploy', 'ha', 'nats', 'nats-server.conf');
+
+export interface NatsNode {
+  name: string;
+  clientUrl: string;
+  mqttUrl: string;
+  output: () => string;
+  /** Killed with SIGKILL: no goodbye to the cluster. */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export interface NatsCluster {
+  nodes: NatsNode[];
+  stop(): Promise<void>;
+}
+
+function accepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+export type NatsPorts = Array<{ client: number; cluster: number; mqtt: number }>;
+
+/** Ports for a cluster of `size` nodes, chosen before it starts (the manager is told them first). */
+export async function natsPorts(size = 3): Promise<NatsPorts> {
+  const ports: NatsPorts = [];
+  for (let i = 0; i < size; i++) ports.push({ client: await freePort(), cluster: await freePort(), mqtt: await freePort() });
+  return ports;
+}
+
+export const natsUrls = (ports: NatsPorts) => ({
+  nats: ports.map((p) => `nats://127.0.0.1:${p.client}`).join(','),
+  mqtt: ports.map((p) => `mqtts://127.0.0.1:${p.mqtt}`).join(','),
+});
+
+export async function startNatsCluster(ports: NatsPorts, options: { accountsFile: string; caFile: string; server: { chainPem: string; keyPem: string } }): Promise<NatsCluster> {
+  if (!existsSync(bin)) aptInstall(['nats-server'], { recommends: false });
+  const root = mkdtempSync(join(tmpdir(), 'mf-nats-'));
+  const nodes = ports.map((port, i): NatsNode => {
+    const name = `broker-${i + 1}`;
+    const dir = join(root, name);
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(shipped, join(dir, 'nats-server.conf'));
+    copyFileSync(options.accountsFile, join(dir, 'nats-accounts.conf'));
+    copyFileSync(options.caFile, join(dir, 'ca.crt'));
+    writeFileSync(join(dir, 'broker.crt'), options.server.chainPem);
+    writeFileSync(join(dir, 'broker.key'), options.server.keyPem, { mode: 0o600 });
+    const env = {
+      ...process.env, NATS_NAME: name, NATS_CLIENT: `127.0.0.1:${port.client}`, NATS_CLUSTER: `127.0.0.1:${port.cluster}`, NATS_MQTT: `127.0.0.1:${port.mqtt}`,
+      NATS_ACCOUNTS: join(dir, 'accounts'), NATS_JETSTREAM: join(dir, 'jetstream'),
+      ...Object.fromEntries(ports.map((p, j) => [`NATS_ROUTE_${j + 1}`, `nats-route://127.0.0.1:${p.cluster}`])),
+    };
+    let output = '';
+    let child: ChildProcess | null = null;
+    return {
+      name,
+      clientUrl: `nats://127.0.0.1:${port.client}`,
+      mqttUrl: `mqtts://127.0.0.1:${port.mqtt}`,
+      output: () => output,
+      async start() {
+        const started = spawn(bin, ['-c', join(dir, 'nats-server.conf')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        child = started;
+        for (const stream of [started.stdout, started.stderr]) stream?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+        const deadline = Date.now() + 15_000;
+        while (!(await accepting(port.mqtt)) || !(await accepting(port.client))) {
+          if (Date.now() > deadline || started.exitCode !== null) throw new Error(`nats-server ${name} did not listen:\n${output}`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      },
+      async kill() {
+        const running = child;
+        if (!running || running.exitCode !== null) return;
+        const exited = new Promise((resolve) => running.once('exit', resolve));
+        running.kill('SIGKILL');
+        await exited;
+      },
+    };
+  });
+  await Promise.all(nodes.map((node) => node.start()));
+  return {
+    nodes,
+    async stop() {
+      await Promise.all(nodes.map((node) => node.kill()));
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
