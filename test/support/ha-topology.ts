@@ -1,0 +1,88 @@
+// The high-availability topology of deploy/ha on one machine: a PostgreSQL of
+// its own (or a given one), N manager replicas on it, a three-node NATS cluster
+// as deploy/ha/nats ships it, and simulated nodes. Used by `npm run ha` (to
+// try it) and by the HA bench (takeover after kill -9, ingest with N replicas).
+import { cpSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { issueServerCertificate } from '@metalfleet/manager-transport';
+import { ManagerProcess } from './manager.ts';
+import { natsPorts, natsUrls, startNatsCluster, type NatsCluster } from './nats.ts';
+import { PrivatePostgres } from './postgres.ts';
+import { agentBin, start, type Proc } from './processes.ts';
+
+export interface HaTopology {
+  postgresUrl: string;
+  replicas: ManagerProcess[];
+  cluster: NatsCluster;
+  agents: Proc[];
+  /** Starts `count` more simulated nodes (one agent process per 5,000), registering round robin at the replicas. */
+  addNodes(count: number, options?: { seed?: string; extra?: string[] }): Proc[];
+  stop(): Promise<void>;
+}
+
+export interface HaOptions {
+  dir: string;
+  replicas: number;
+  /** An existing PostgreSQL (its schema is made); empty: a private one started here. */
+  postgresUrl?: string;
+  /** Extra manager flags, for every replica. */
+  managerArgs?: string[];
+}
+
+export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
+  let postgres: PrivatePostgres | null = null;
+  let postgresUrl = options.postgresUrl ?? '';
+  if (postgresUrl === '') {
+    postgres = new PrivatePostgres();
+    await postgres.init();
+    postgresUrl = postgres.url;
+  }
+  const schema = `metalfleet_ha_${process.pid}`;
+  const ports = await natsPorts(3);
+  const urls = natsUrls(ports);
+  const common = ['--postgres-url', postgresUrl, '--postgres-schema', schema, '--mqtt-url', urls.mqtt, '--nats-url', urls.nats, ...(options.managerArgs ?? [])];
+  const names = Array.from({ length: options.replicas }, (_, i) => String.fromCharCode(97 + i));
+  const replicaArgs = (name: string) => [...common, '--replica-id', name];
+  const first = new ManagerProcess(join(options.dir, names[0]!), replicaArgs(names[0]!));
+  await first.start();
+  const ca = { certPem: readFileSync(first.caFile, 'utf8'), keyPem: readFileSync(join(first.dataDir, 'pki', 'ca.key'), 'utf8'), fingerprint: '' };
+  const cluster = await startNatsCluster(ports, {
+    accountsFile: join(first.dataDir, 'pki', 'nats-accounts.conf'), caFile: first.caFile, server: await issueServerCertificate(ca, ['127.0.0.1', 'localhost']),
+  });
+  const replicas = [first];
+  for (const name of names.slice(1)) {
+    // A replica's data directory is the first one's, less what is each replica's own (deploy/ha/README.md).
+    cpSync(first.dataDir, join(options.dir, name), { recursive: true, filter: (path) => !/(manager\.lock|lock\.key|clock\.json)$/.test(path) });
+    const replica = new ManagerProcess(join(options.dir, name), replicaArgs(name)).onExistingState();
+    await replica.start();
+    replicas.push(replica);
+  }
+  const agents: Proc[] = [];
+  let added = 0;
+  return {
+    postgresUrl: `${postgresUrl} (schema ${schema})`,
+    replicas,
+    cluster,
+    agents,
+    addNodes(count, { seed = 'ha', extra = [] } = {}) {
+      const started: Proc[] = [];
+      for (let left = count; left > 0; left -= 5000) {
+        const replica = replicas[agents.length % replicas.length]!;
+        const stateDir = join(options.dir, 'agents', String(agents.length));
+        mkdirSync(stateDir, { recursive: true });
+        const agent = start(agentBin, ['--manager', replica.grpc, '--bootstrap-token-file', replica.tokenFile, '--simulate', String(Math.min(5000, left)),
+          '--simulate-seed', `${seed}-${added}`, '--state-dir', stateDir, '--kernel-cmdline', '/nonexistent', ...extra]);
+        added += 1;
+        agents.push(agent);
+        started.push(agent);
+      }
+      return started;
+    },
+    async stop() {
+      for (const agent of agents) await agent.stop('SIGKILL');
+      for (const replica of replicas) await replica.stop();
+      await cluster.stop();
+      await postgres?.destroy();
+    },
+  };
+}
