@@ -6,8 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { NodeList } from '@metalfleet/api';
-import { startHaTopology } from './support/ha-topology.ts';
+import { fleetCounts, startHaTopology } from './support/ha-topology.ts';
 import { eventually } from './support/processes.ts';
 
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '50' }, replicas: { type: 'string', default: '3' }, 'postgres-url': { type: 'string', default: '' } } });
@@ -32,7 +31,7 @@ const stop = async () => {
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
 
-console.log(`\nPostgreSQL: ${ha.postgresUrl}`);
+console.log(`\nPostgreSQL: ${ha.postgresUrl} (schema ${ha.schema})`);
 for (const replica of ha.replicas) console.log(`replica ${replica.dataDir.split('/').at(-1)} (pid ${replica.proc?.child.pid ?? '?'}): dashboard and API ${replica.http}  (gRPC ${replica.grpc})`);
 for (const node of ha.cluster.nodes) console.log(`NATS ${node.name}: ${node.clientUrl}, MQTT ${node.mqttUrl}`);
 console.log(`admin token: ${ha.replicas[0]!.adminToken}\nCA (trust it, or curl -k): ${ha.replicas[0]!.caFile}`);
@@ -41,9 +40,8 @@ if (nodes > 0) {
   const startedAt = Date.now();
   console.log(`\n${nodes} simulated nodes registering …`);
   let last = -1;
-  await eventually(() => ha.replicas[0]!.nodes(), (l: NodeList) => {
-    const online = l.items.filter((n) => n.presence === 'online').length;
-    if (online !== last) console.log(`  ${((Date.now() - startedAt) / 1000).toFixed(0)} s: ${l.items.length} registered, ${online} online`);
+  await eventually(() => fleetCounts(ha.replicas[0]!), ({ registered, online }) => {
+    if (online !== last) console.log(`  ${((Date.now() - startedAt) / 1000).toFixed(0)} s: ${registered} registered, ${online} online`);
     last = online;
     return online >= nodes;
   }, 30 * 60_000);

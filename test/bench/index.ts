@@ -6,6 +6,7 @@
 import { runAgentFootprint } from './agent-footprint.ts';
 import { runAlertingBench } from './alerting.ts';
 import { runDashboardBench } from './dashboard.ts';
+import { runHaBench } from './ha.ts';
 import { runHostileMqttBench } from './hostile-mqtt.ts';
 import { runManagerLoad } from './manager-load.ts';
 import { runQos2HoldBench } from './mqtt-qos2-hold.ts';
@@ -31,6 +32,10 @@ const benches: Array<{ name: string; title: string; run: () => Promise<void> }> 
       await runHostileMqttBench();
       await runQos2HoldBench();
     },
+  },
+  {
+    name: 'ha', title: 'high availability (issue 21: 3 replicas + a 3-node NATS cluster: registration storm, telemetry lag p99 < 1 s, ingest 3 vs 1 replicas, takeover after kill -9 p50/p95, 0 lost and 0 duplicated)',
+    run: runHaBench,
   },
   { name: 'pg-restart', title: 'PostgreSQL restart (issue: the manager rides out a store outage; time until it is ready and writing again)', run: runPgRestartBench },
   { name: 'pxe', title: 'PXE in a VM (issue: power-on → registered, and the whole reimage cycle; initramfs under 45 MB)', run: runPxeBench },

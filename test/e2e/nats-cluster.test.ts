@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
+import { connect as natsConnect, jwtAuthenticator } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeHealth, NodeList } from '@metalfleet/api';
 import { statusPayload } from '@metalfleet/agent-runtime';
@@ -145,6 +146,9 @@ describe('a three-node NATS cluster', { timeout: 180_000 }, () => {
     // No certificate; a certificate without the token.
     expect((await connectAs(1, null, own.token)).client).toBeNull();
     expect((await connectAs(1, own, 'not-a-token')).client).toBeNull();
+    // The token on the brokers' native client port, where $MQTT.sub.> would carry every node's commands: refused.
+    const native = natsConnect({ servers: cluster!.nodes[0]!.clientUrl, authenticator: jwtAuthenticator(own.token), tls: { ca: readFileSync(replicas[0]!.caFile, 'utf8') }, reconnect: false, timeout: 5000 });
+    await expect(native).rejects.toThrow(/Authorization Violation/i);
   });
 
   it('loses no health event when a broker node is killed, and telemetry resumes', async () => {
@@ -173,6 +177,12 @@ describe('a three-node NATS cluster', { timeout: 180_000 }, () => {
     for (let i = 0; i < 3; i++) {
       await eventually(() => connectAs(i, before, before.token).then(async (r) => (await r.client?.endAsync(), r.client === null)), (refused) => refused, 30_000);
     }
+    // A broker node started later from the file as the manager writes it now refuses it too: the file has the revocation.
+    const file = readFileSync(join(replicas[1]!.dataDir, 'pki', 'nats-accounts.conf'), 'utf8');
+    const account = /^ {2}A\w+: (\S+)$/m.exec(file.split('\n').filter((l) => !l.includes(file.match(/^system_account: (\S+)$/m)?.[1] ?? '-')).join('\n'))?.[1] ?? '';
+    const claims = JSON.parse(Buffer.from(account.split('.')[1] ?? '', 'base64url').toString()) as { nats: { revocations?: Record<string, number> } };
+    const tokenUser = (JSON.parse(Buffer.from(before.token.split('.')[1] ?? '', 'base64url').toString()) as { sub: string }).sub;
+    expect(Object.keys(claims.nats.revocations ?? {})).toContain(tokenUser);
     const other = files.get(others[0]!)!;
     const stillIn = await connectAs(2, other, other.token);
     expect(stillIn.client).not.toBeNull();

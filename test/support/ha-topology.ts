@@ -4,14 +4,34 @@
 // try it) and by the HA bench (takeover after kill -9, ingest with N replicas).
 import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { NodeList } from '@metalfleet/api';
 import { issueServerCertificate } from '@metalfleet/manager-transport';
 import { ManagerProcess } from './manager.ts';
 import { natsPorts, natsUrls, startNatsCluster, type NatsCluster } from './nats.ts';
 import { PrivatePostgres } from './postgres.ts';
 import { agentBin, start, type Proc } from './processes.ts';
 
+/** How many nodes the fleet has, and how many of them are online (from the API's totals). */
+export async function fleetCounts(replica: ManagerProcess): Promise<{ registered: number; online: number }> {
+  const [all, online] = await Promise.all([
+    replica.get<NodeList>('/api/v1/nodes?limit=1'), replica.get<NodeList>('/api/v1/nodes?limit=1&presence=online'),
+  ]);
+  return { registered: all.total, online: online.total };
+}
+
+/** Every node's id, page by page. */
+export async function allNodeIds(replica: ManagerProcess): Promise<string[]> {
+  const ids: string[] = [];
+  for (let offset = 0; ; offset += 1000) {
+    const page = await replica.get<NodeList>(`/api/v1/nodes?limit=1000&offset=${offset}`);
+    ids.push(...page.items.map((n) => n.id));
+    if (page.items.length < 1000) return ids;
+  }
+}
+
 export interface HaTopology {
   postgresUrl: string;
+  schema: string;
   replicas: ManagerProcess[];
   cluster: NatsCluster;
   agents: Proc[];
@@ -60,7 +80,8 @@ export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
   const agents: Proc[] = [];
   let added = 0;
   return {
-    postgresUrl: `${postgresUrl} (schema ${schema})`,
+    postgresUrl,
+    schema,
     replicas,
     cluster,
     agents,

@@ -48,7 +48,7 @@ export async function natsPorts(size = 3): Promise<NatsPorts> {
 }
 
 export const natsUrls = (ports: NatsPorts) => ({
-  nats: ports.map((p) => `nats://127.0.0.1:${p.client}`).join(','),
+  nats: ports.map((p) => `tls://127.0.0.1:${p.client}`).join(','),
   mqtt: ports.map((p) => `mqtts://127.0.0.1:${p.mqtt}`).join(','),
 });
 
@@ -73,7 +73,7 @@ export async function startNatsCluster(ports: NatsPorts, options: { accountsFile
     let child: ChildProcess | null = null;
     return {
       name,
-      clientUrl: `nats://127.0.0.1:${port.client}`,
+      clientUrl: `tls://127.0.0.1:${port.client}`,
       mqttUrl: `mqtts://127.0.0.1:${port.mqtt}`,
       output: () => output,
       async start() {

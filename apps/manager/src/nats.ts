@@ -1,11 +1,13 @@
 // The manager as the operator of a NATS cluster (--nats-url): its accounts are
 // made on first start in <dataDir>/pki (the replicas share that directory, as
-// the CA), what each broker node must include is written to
-// <dataDir>/pki/nats-accounts.conf, and revocations are pushed to the cluster.
+// the CA); what each broker node must include is written to
+// <dataDir>/pki/nats-accounts.conf with the revocations as they stand (a
+// broker started from a copy taken later must not let a revoked node in), and
+// revocations are pushed to the cluster.
 import { writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { connectNatsSystem, loadNatsAccounts, type NatsAccounts } from '@metalfleet/manager-transport';
+import { connectNatsSystem, loadNatsAccounts, type NatsAccounts, type Revoked } from '@metalfleet/manager-transport';
 import type { ManagerConfig } from './config.ts';
 
 export const natsAccountsFile = (dataDir: string) => join(dataDir, 'pki', 'nats-accounts.conf');
@@ -13,10 +15,11 @@ export const natsAccountsFile = (dataDir: string) => join(dataDir, 'pki', 'nats-
 export interface NatsOperator {
   accounts: NatsAccounts;
   /**
-   * Pushes the account with these revocations to the cluster (connected on first use, kept). A cluster that cannot be
-   * reached is logged, not thrown: the revocation list is pushed again every ten minutes (node-certificates.ts).
+   * Writes the brokers' file with these revocations and pushes the account to the cluster (connected on first use,
+   * kept). A cluster that cannot be reached is logged, not thrown: they are pushed again every ten minutes
+   * (node-certificates.ts), and at every start.
    */
-  publishRevocations: (revoked: ReadonlyArray<{ nodeId: string; revokedAt: Date }>) => Promise<void>;
+  publishRevocations: (revoked: readonly Revoked[]) => Promise<void>;
   close: () => Promise<void>;
 }
 
@@ -24,17 +27,17 @@ export async function openNatsOperator(config: ManagerConfig, deps: { dataDir: s
   if (config.natsUrl.length === 0) return null;
   const accounts = loadNatsAccounts(join(deps.dataDir, 'pki'));
   const file = natsAccountsFile(deps.dataDir);
-  writeFileSync(`${file}.new`, await accounts.brokerConfig(), { mode: 0o644 });
-  renameSync(`${file}.new`, file);
-  deps.logger.info({ file }, 'NATS cluster (--nats-url): each broker node includes this file (deploy/ha/nats)');
+  deps.logger.info({ file }, 'NATS cluster (--nats-url): each broker node includes this file (deploy/ha/nats); it is written at start and on each revocation');
   let system: ReturnType<typeof connectNatsSystem> | null = null;
   return {
     accounts,
     async publishRevocations(revoked) {
+      writeFileSync(`${file}.new`, await accounts.brokerConfig(revoked), { mode: 0o644 });
+      renameSync(`${file}.new`, file);
       try {
         system ??= connectNatsSystem(config.natsUrl, await accounts.systemCredentials(), deps.caPem);
         await (await system).updateAccount(await accounts.accountJwt(revoked));
-        deps.logger.info({ revokedNodes: new Set(revoked.map((r) => r.nodeId)).size }, 'NATS cluster: account revocations updated');
+        deps.logger.info({ revokedTokens: revoked.length }, 'NATS cluster: account revocations updated');
       } catch (error) {
         // Not connected: connect again next time. Connected: the connection reconnects by itself.
         if (system && !(await system.then(() => true, () => false))) system = null;

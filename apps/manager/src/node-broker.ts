@@ -42,11 +42,14 @@ export async function openNodeBroker(config: ManagerConfig, deps: NodeBrokerDeps
   const managerCertificate = async (authority: CertificateAuthority) =>
     issueManagerClientCertificate(authority, managerBrokerIdentity, deps.now(), new Date(deps.now().getTime() + 397 * 86_400_000));
   if (deps.nats && ca) {
+    const { accounts } = deps.nats;
     return connectNatsBroker({
       natsUrls: config.natsUrl,
       mqttUrls: config.mqttUrl,
       streamReplicas: config.natsStreamReplicas,
-      credentials: await deps.nats.accounts.managerCredentials(),
+      credentials: await accounts.managerCredentials(),
+      commandToken: () => accounts.commandToken(new Date(deps.now().getTime() + 86_400_000)),
+      maxPayloadBytes: config.maxPayloadBytes,
       tls: { caPem: ca.certPem, ...(await managerCertificate(ca)) },
       clientId: brokerClientId(deps.replicaId, ca.keyPem),
       onEvent: (event) => logger.warn({ event }, `nats ${event.type}`),

@@ -13,7 +13,7 @@ import type { NatsOperator } from './nats.ts';
 export const nodeCrlFile = (dataDir: string) => join(dataDir, 'pki', 'nodes.crl');
 
 export async function startNodeCertificates(deps: {
-  ca: CertificateAuthority; dataDir: string; store: FleetStore; now: () => Date; ttlS: number; logger: Logger;
+  ca: CertificateAuthority; dataDir: string; store: FleetStore; now: () => Date; ttlS: number; logger: Logger; maxPayloadBytes: number;
   /** A NATS cluster's operator: nodes also get a user token, and revocations go to the cluster too. */
   nats: NatsOperator | null;
 }): Promise<{ certificates: ClientCertificates; stop: () => void }> {
@@ -21,10 +21,11 @@ export async function startNodeCertificates(deps: {
   const file = nodeCrlFile(deps.dataDir);
   const certificates = createClientCertificates({
     store: deps.store, now: deps.now, ttlMs: deps.ttlS * 1000,
-    sign: async (requestPem, nodeId, now, notAfter) => ({
-      ...(await signNodeCertificate(deps.ca, requestPem, nodeId, now, notAfter)),
-      brokerToken: nats ? await nats.accounts.nodeToken(nodeId, now, notAfter) : '',
-    }),
+    sign: async (requestPem, nodeId, now, notAfter) => {
+      const signed = await signNodeCertificate(deps.ca, requestPem, nodeId, now, notAfter);
+      const broker = nats ? await nats.accounts.nodeToken(nodeId, now, notAfter, deps.maxPayloadBytes) : { token: '', user: '' };
+      return { ...signed, brokerToken: broker.token, brokerUser: broker.user };
+    },
     isBadRequest: (error) => error instanceof CertificateRequestError,
     signCrl: (revoked, thisUpdate, nextUpdate) => signNodeCrl(deps.ca, revoked, thisUpdate, nextUpdate),
     // Written aside and renamed over: a broker reading it never sees half a list.

@@ -1,51 +1,51 @@
 // The NATS side of node identity (--nats-url). NATS 2.9 has no certificate
 // revocation list and no per-user pattern ACL in its configuration file; it
 // has JWT accounts. The manager is their operator: it keeps the operator, the
-// accounts and a signing key scoped to the node role, whose template lets a
-// user named after a node id publish that node's reports and read that node's
-// commands, and nothing else — checked by every broker node alone. Each node
-// is given a user JWT beside its client certificate, with the same lifetime;
-// it is its MQTT password (a bearer token: NATS cannot ask an MQTT client to
-// sign a nonce), and the broker's TLS still wants a certificate from the
-// manager's CA. A node's user key is derived from its id, so revoking every
-// credential of a node is one entry in the account's revocation list, pushed
-// to the cluster through the system account.
-import { createHmac } from 'node:crypto';
+// accounts and a signing key for nodes, and gives each node, beside its client
+// certificate and with the same lifetime, a user JWT named after the node that
+// may publish that node's reports and read that node's commands, over MQTT
+// only — checked by every broker node alone. It is the node's MQTT password (a
+// bearer token: NATS cannot ask an MQTT client to sign a nonce); the broker's
+// TLS still wants a certificate from the manager's CA. Each token has a user
+// key of its own, recorded with its certificate: revoking a certificate puts
+// that key in the account's revocation list, pushed to the cluster through the
+// system account.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { encodeAccount, encodeOperator, encodeUser, type Account } from '@nats-io/jwt';
-import { createAccount, createOperator, createUser, fromSeed, Prefix, type KeyPair } from '@nats-io/nkeys';
+import { createAccount, createOperator, createUser, fromSeed, type KeyPair } from '@nats-io/nkeys';
 import { connect, jwtAuthenticator } from '@nats-io/transport-node';
-
-// The seed encoder is not exported from the package root (CommonJS; no exports map to forbid the deep path).
-const { Codec } = createRequire(import.meta.url)('@nats-io/nkeys/lib/codec') as { Codec: { encodeSeed: (prefix: Prefix, raw: Uint8Array) => Uint8Array } };
 
 /** The NATS account the fleet lives in, and the name of the node role. */
 export const natsAccountName = 'metalfleet';
+
+/** A revoked token's user and when its certificate expires (after which the token is refused anyway). */
+export interface Revoked { brokerUser: string; notAfter: Date }
 
 interface Seeds { operator: string; system: string; account: string; nodeSigner: string; systemUser: string; manager: string }
 
 export interface NatsAccounts {
   systemAccount: string;
   account: string;
-  /** The account JWT revoking the given node ids' credentials issued up to the given times. */
-  accountJwt(revoked?: ReadonlyArray<{ nodeId: string; revokedAt: Date }>): Promise<string>;
-  /** A node's MQTT password on NATS: its user JWT, valid until `notAfter`. */
-  nodeToken(nodeId: string, issuedAt: Date, notAfter: Date): Promise<string>;
-  /** The manager's native and MQTT credentials (JWT and seed) in the fleet account. */
+  /** The account JWT revoking the given tokens' users (each until its certificate expires). */
+  accountJwt(revoked?: readonly Revoked[]): Promise<string>;
+  /** A node's MQTT password on NATS: a user JWT of a key of its own (`user`, to revoke it by), valid until `notAfter`. */
+  nodeToken(nodeId: string, issuedAt: Date, notAfter: Date, maxPayloadBytes: number): Promise<{ token: string; user: string }>;
+  /** The manager's native credentials in the fleet account: a JWT and the seed that signs the server's nonce. */
   managerCredentials(): Promise<{ jwt: string; seed: Uint8Array }>;
+  /** The manager's MQTT password, for sending commands: publishes to nodes' commands only, valid until `notAfter`. */
+  commandToken(notAfter: Date): Promise<string>;
   /** The system account's user, which pushes account updates to the cluster. */
   systemCredentials(): Promise<{ jwt: string; seed: Uint8Array }>;
-  /** What each broker's configuration includes: the operator, the system account and the accounts to start with. */
-  brokerConfig(): Promise<string>;
+  /** What each broker's configuration includes: the operator, the system account and the account as it stands (revocations in). */
+  brokerConfig(revoked?: readonly Revoked[]): Promise<string>;
 }
 
 const unlimited = { subs: -1, conn: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, leaf: -1 } as const;
 const seedText = (pair: KeyPair) => new TextDecoder().decode(pair.getSeed());
 const pairOf = (seed: string) => fromSeed(new TextEncoder().encode(seed));
-/** NATS subjects of a node's own topics; `{{name()}}` is the user's name, the node id. */
-const nodeSubject = (topic: string) => `mf.v1.nodes.{{name()}}.${topic}`;
+/** NATS subjects of a node's own topics (node ids are UUIDs the manager makes: no wildcard can be in one). */
+const nodeSubject = (nodeId: string, topic: string) => `mf.v1.nodes.${nodeId}.${topic}`;
 
 function loadSeeds(dir: string): Seeds {
   const file = join(dir, 'nats-keys.json');
@@ -67,28 +67,14 @@ export function loadNatsAccounts(dir: string): NatsAccounts {
   const system = pairOf(seeds.system);
   const account = pairOf(seeds.account);
   const nodeSigner = pairOf(seeds.nodeSigner);
-  const nodeUser = (nodeId: string) => fromSeed(Codec.encodeSeed(Prefix.User, createHmac('sha256', seeds.account).update(`node:${nodeId}`).digest()));
   const accountClaims = (revocations: Record<string, number>): Partial<Account> => ({
     limits: { ...unlimited, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 },
-    signing_keys: [{
-      kind: 'user_scope', key: nodeSigner.getPublicKey(), role: 'node',
-      template: {
-        pub: { allow: ['status', 'telemetry', 'health', 'progress'].map(nodeSubject), deny: [] },
-        // $MQTT.sub.> is where the broker delivers a QoS 1 subscription's messages (to the subscriber alone).
-        sub: { allow: [nodeSubject('commands'), '$MQTT.sub.>'], deny: [] },
-        bearer_token: true, allowed_connection_types: ['MQTT'], subs: -1, data: -1, payload: -1,
-      },
-    }],
+    signing_keys: [nodeSigner.getPublicKey()],
     revocations,
   });
   const accountJwt: NatsAccounts['accountJwt'] = (revoked = []) => {
-    const revocations: Record<string, number> = {};
-    for (const r of revoked) {
-      const key = nodeUser(r.nodeId).getPublicKey();
-      // NATS revokes the JWTs issued at or before this second. One second earlier: the node's new JWT, issued in the
-      // same second as the revocation (a wiped disk approved again asks at once), must stand.
-      revocations[key] = Math.max(revocations[key] ?? 0, Math.floor(r.revokedAt.getTime() / 1000) - 1);
-    }
+    // NATS refuses a user's JWTs issued up to the given time: each token has a key of its own, so up to its expiry.
+    const revocations = Object.fromEntries(revoked.map((r) => [r.brokerUser, Math.ceil(r.notAfter.getTime() / 1000)]));
     return encodeAccount(natsAccountName, account, accountClaims(revocations), { signer: operator });
   };
   const systemAccountJwt = () => encodeAccount('SYS', system, { limits: unlimited }, { signer: operator });
@@ -96,19 +82,33 @@ export function loadNatsAccounts(dir: string): NatsAccounts {
     systemAccount: system.getPublicKey(),
     account: account.getPublicKey(),
     accountJwt,
-    nodeToken: (nodeId, issuedAt, notAfter) => encodeUser(nodeId, nodeUser(nodeId), account, {}, {
-      // Valid from five minutes back, for clock skew, as the certificate.
-      signer: nodeSigner, scopedUser: true, nbf: Math.floor(issuedAt.getTime() / 1000) - 300, exp: Math.floor(notAfter.getTime() / 1000),
-    }),
+    async nodeToken(nodeId, issuedAt, notAfter, maxPayloadBytes) {
+      const user = createUser();
+      const token = await encodeUser(nodeId, user, account, {
+        pub: { allow: ['status', 'telemetry', 'health', 'progress'].map((topic) => nodeSubject(nodeId, topic)), deny: [] },
+        // $MQTT.sub.> is where the broker delivers a QoS 1 subscription's messages. Over MQTT a client cannot name it
+        // (topics starting $MQTT are refused); the token is refused on every other kind of connection.
+        sub: { allow: [nodeSubject(nodeId, 'commands'), '$MQTT.sub.>'], deny: [] },
+        bearer_token: true, allowed_connection_types: ['MQTT'], subs: 16, data: -1, payload: maxPayloadBytes,
+      }, {
+        // Valid from five minutes back, for clock skew, as the certificate.
+        signer: nodeSigner, nbf: Math.floor(issuedAt.getTime() / 1000) - 300, exp: Math.floor(notAfter.getTime() / 1000),
+      });
+      return { token, user: user.getPublicKey() };
+    },
     managerCredentials: async () => {
       const user = pairOf(seeds.manager);
-      return { jwt: await encodeUser('metalfleet-manager', user, account, { bearer_token: true }), seed: user.getSeed() };
+      return { jwt: await encodeUser('metalfleet-manager', user, account, { allowed_connection_types: ['STANDARD'] }), seed: user.getSeed() };
     },
+    commandToken: (notAfter) => encodeUser('metalfleet-manager', createUser(), account, {
+      pub: { allow: ['mf.v1.nodes.*.commands'], deny: [] }, sub: { allow: [], deny: ['>'] },
+      bearer_token: true, allowed_connection_types: ['MQTT'], subs: 0, data: -1, payload: -1,
+    }, { signer: nodeSigner, exp: Math.floor(notAfter.getTime() / 1000) }),
     systemCredentials: async () => {
       const user = pairOf(seeds.systemUser);
       return { jwt: await encodeUser('metalfleet-system', user, system, {}), seed: user.getSeed() };
     },
-    brokerConfig: async () => [
+    brokerConfig: async (revoked = []) => [
       '# Written by metalfleet-manager (--nats-url): the operator, the system account and the accounts a broker starts with.',
       '# Include it from each broker node\'s configuration (deploy/ha/nats). Account updates (revocations) are pushed to the',
       '# cluster by the manager; a broker keeps them in its resolver directory.',
@@ -116,7 +116,7 @@ export function loadNatsAccounts(dir: string): NatsAccounts {
       `system_account: ${system.getPublicKey()}`,
       'resolver_preload: {',
       `  ${system.getPublicKey()}: ${await systemAccountJwt()}`,
-      `  ${account.getPublicKey()}: ${await accountJwt()}`,
+      `  ${account.getPublicKey()}: ${await accountJwt(revoked)}`,
       '}',
       '',
     ].join('\n'),

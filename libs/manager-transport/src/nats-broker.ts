@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { connect, jwtAuthenticator, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, type ConsumerMessages } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, type ConsumerMessages } from '@nats-io/jetstream';
 import type { BrokerEvent, NodeBroker } from './mqtt-broker.ts';
 
 /** The JetStream stream holding nodes' reports until a replica stored them. */
@@ -30,8 +30,12 @@ export interface NatsBrokerOptions {
   mqttUrls: readonly string[];
   /** How many broker nodes keep a copy of each report (JetStream replicas; 3 for a three-node cluster). */
   streamReplicas: number;
-  /** The manager's credentials in the fleet account (nats-accounts.ts). */
+  /** The manager's native credentials in the fleet account (nats-accounts.ts): the seed signs the server's nonce. */
   credentials: { jwt: string; seed: Uint8Array };
+  /** A fresh MQTT password for sending commands (a short-lived token), asked for each connection. */
+  commandToken: () => Promise<string>;
+  /** Largest report kept (as the embedded broker's --max-payload-bytes). */
+  maxPayloadBytes: number;
   /** The CA the brokers' certificates are checked with, and the manager's client certificate for the MQTT listener. */
   tls: { caPem: string; certPem: string; keyPem: string };
   clientId: string;
@@ -48,6 +52,13 @@ const subjectToTopic = (subject: string) => subject.split('.').join('/');
 /** A durable consumer's name from the kind of report it reads (the last level of the filter). */
 const durableName = (filter: string) => `metalfleet-${filter.split('/').pop() ?? 'reports'}`;
 
+/**
+ * Each node's reports of one kind kept at most this many while no replica took them: a node flooding its own topics
+ * loses its own oldest, and fills no broker's disk.
+ */
+const maxPerNodeAndKind = 10_000;
+/** A report a replica could not store (the database away) is handed out again after 1, 2, 4 … s, at most a minute. */
+const redeliveryDelayMs = (deliveries: number) => Math.min(60_000, 1000 * 2 ** Math.min(6, Math.max(0, deliveries - 1)));
 /** Pause before trying again to set up a consumer the cluster was not ready for (no JetStream leader yet, a node away). */
 const retryMs = 2000;
 
@@ -67,7 +78,11 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
     ...(options.natsUrls.some((url) => url.startsWith('tls:')) ? { tls: { ca: options.tls.caPem } } : {}),
   });
   let connected = false;
+  let established: NatsConnection | null = null;
   void connection.then(async (nc) => {
+    // Closed before the cluster was reached: this connection is not wanted any more.
+    if (closed) return nc.close();
+    established = nc;
     connected = true;
     options.onConnection?.({ connected: true, url: nc.getServer(), reason: 'connected' });
     for await (const status of nc.status()) {
@@ -79,7 +94,10 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
 
   const consumers: ConsumerMessages[] = [];
   const subscriptions: Subscription[] = [];
-  const stream = { name: reportsStream, subjects: reportSubjects, retention: RetentionPolicy.Workqueue, num_replicas: options.streamReplicas, max_age: 7 * 86_400 * 1e9 };
+  const stream = {
+    name: reportsStream, subjects: reportSubjects, retention: RetentionPolicy.Workqueue, num_replicas: options.streamReplicas, max_age: 7 * 86_400 * 1e9,
+    max_msgs_per_subject: maxPerNodeAndKind, discard: DiscardPolicy.Old, max_msg_size: options.maxPayloadBytes,
+  };
   /** The filter's durable consumer, shared by the replicas: made (with the stream), or found as another replica made it. */
   const durableConsumer = async (nc: NatsConnection, filter: string) => {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
@@ -94,15 +112,19 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
   const readReports = async (filter: string, deliver: (subject: string, data: Uint8Array) => Promise<void>) => {
     while (!closed) {
       try {
-        const messages = await (await durableConsumer(await connection, filter)).consume({ max_messages: 256 });
+        // Pull requests last 10 s (heartbeats every 5): a pull left on a broker node that died is noticed within
+        // seconds, not the default 30 s during which this replica would read nothing of this kind.
+        const messages = await (await durableConsumer(await connection, filter)).consume({ max_messages: 256, expires: 10_000 });
         consumers.push(messages);
         for await (const message of messages) {
           try {
             await deliver(message.subject, message.data);
             message.ack();
           } catch (error) {
-            report(`message on ${message.subject} not stored, not acknowledged (handed out again): ${String(error)}`);
-            message.nak(1000);
+            const deliveries = message.info.deliveryCount;
+            // Logged at the first failure and every tenth after it: a database outage is one episode, not a line a report.
+            if (deliveries % 10 === 1) report(`message on ${message.subject} not stored, not acknowledged (handed out again; delivery ${deliveries}): ${String(error)}`);
+            message.nak(redeliveryDelayMs(deliveries));
           }
         }
         if (!closed) report(`reading ${filter} from the NATS cluster: the consumer ended; setting it up again`);
@@ -119,7 +141,6 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
     protocolVersion: 4,
     clean: true,
     username: 'metalfleet-manager',
-    password: options.credentials.jwt,
     servers: options.mqttUrls.map((url) => {
       const parsed = new URL(url);
       return { host: parsed.hostname, port: Number(parsed.port || 8883), protocol: parsed.protocol === 'mqtts:' ? 'mqtts' as const : 'mqtt' as const };
@@ -129,7 +150,12 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
     secureContext: createSecureContext({ ca: options.tls.caPem, cert: options.tls.certPem, key: options.tls.keyPem }),
     rejectUnauthorized: true,
   };
+  // A token lasting a day, made again for each connection (mqtt.js reads the options each time it connects).
+  commandClientOptions.password = await options.commandToken();
   const commands: MqttClient = mqtt.connect(commandClientOptions);
+  commands.on('close', () => {
+    void options.commandToken().then((token) => (commands.options.password = token), () => undefined);
+  });
   commands.on('error', (error) => emit({ type: 'client-error', clientId: options.clientId, message: `commands over MQTT: ${error.message}` }));
 
   return {
@@ -145,6 +171,7 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
       }
       // Telemetry (sent at most once by the agents): one replica of the queue group gets each reading.
       void connection.then(async (nc) => {
+        if (closed) return;
         const sub = nc.subscribe(subject, { queue: queueGroup });
         subscriptions.push(sub);
         for await (const message of sub) {
@@ -163,8 +190,8 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
       for (const messages of consumers) await messages.close().catch(() => undefined);
       for (const sub of subscriptions) sub.unsubscribe();
       await commands.endAsync();
-      // A cluster never reached: the connection attempt is given up with it.
-      await Promise.race([connection.then((nc) => nc.close()), new Promise((resolve) => setTimeout(resolve, 100))]);
+      // A cluster never reached: the attempt goes on in the background and closes itself if it ever connects (above).
+      await established?.close();
     },
   };
 }

@@ -9,15 +9,17 @@ export function describeNodeCertificateStore(name: string, factory: StoreFactory
   describe(`node certificates on ${name}`, () => {
     it('revokes a node\'s certificates but the one it keeps, lists the revoked ones until they expire, then purges them', async () => {
       const store = await factory.open('node_certs');
-      await store.recordNodeCertificate({ serial: 'a1', nodeId: 'n1', issuedAt: t(0), notAfter: t(60) });
-      await store.recordNodeCertificate({ serial: 'a2', nodeId: 'n1', issuedAt: t(1), notAfter: t(30) });
-      await store.recordNodeCertificate({ serial: 'a3', nodeId: 'n1', issuedAt: t(2), notAfter: t(90) });
-      await store.recordNodeCertificate({ serial: 'b1', nodeId: 'n2', issuedAt: t(0), notAfter: t(60) });
+      await store.recordNodeCertificate({ serial: 'a1', nodeId: 'n1', issuedAt: t(0), notAfter: t(60), brokerUser: 'UA1' });
+      await store.recordNodeCertificate({ serial: 'a2', nodeId: 'n1', issuedAt: t(1), notAfter: t(30), brokerUser: '' });
+      await store.recordNodeCertificate({ serial: 'a3', nodeId: 'n1', issuedAt: t(2), notAfter: t(90), brokerUser: 'UA3' });
+      await store.recordNodeCertificate({ serial: 'b1', nodeId: 'n2', issuedAt: t(0), notAfter: t(60), brokerUser: 'UB1' });
       expect(await store.revokeNodeCertificates('n1', t(5), 'a3')).toBe(2);
       expect(await store.revokeNodeCertificates('n1', t(6), 'a3')).toBe(0);
-      expect(await store.revokedNodeCertificates(t(10))).toEqual([{ serial: 'a1', nodeId: 'n1', revokedAt: t(5) }, { serial: 'a2', nodeId: 'n1', revokedAt: t(5) }]);
-      expect(await store.revokedNodeCertificates(t(40))).toEqual([{ serial: 'a1', nodeId: 'n1', revokedAt: t(5) }]);
-      expect(await store.getNodeCertificate('a3')).toEqual({ serial: 'a3', nodeId: 'n1', issuedAt: t(2), notAfter: t(90), revokedAt: null });
+      expect(await store.revokedNodeCertificates(t(10))).toEqual([
+        { serial: 'a1', nodeId: 'n1', revokedAt: t(5), notAfter: t(60), brokerUser: 'UA1' }, { serial: 'a2', nodeId: 'n1', revokedAt: t(5), notAfter: t(30), brokerUser: '' },
+      ]);
+      expect(await store.revokedNodeCertificates(t(40))).toEqual([{ serial: 'a1', nodeId: 'n1', revokedAt: t(5), notAfter: t(60), brokerUser: 'UA1' }]);
+      expect(await store.getNodeCertificate('a3')).toEqual({ serial: 'a3', nodeId: 'n1', issuedAt: t(2), notAfter: t(90), revokedAt: null, brokerUser: 'UA3' });
       expect(await store.getNodeCertificate('b1')).toMatchObject({ nodeId: 'n2', revokedAt: null });
       expect(await store.getNodeCertificate('nope')).toBeNull();
       expect(await store.nodeCertificatesIssuedSince('n1', t(1))).toBe(1);

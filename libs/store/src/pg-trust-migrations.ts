@@ -196,4 +196,13 @@ export const pgTrustMigrations: readonly Migration[] = [
       CREATE INDEX node_certificates_node ON node_certificates (node_id);
     `,
   },
+  {
+    version: 30,
+    name: 'node broker users',
+    sql: `
+      -- The NATS user key of the token given with each certificate (nats-accounts.ts): a revoked certificate's
+      -- token is revoked by that key alone. '' for certificates given with no token.
+      ALTER TABLE node_certificates ADD COLUMN broker_user TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];

@@ -18,7 +18,7 @@ beforeEach(async () => {
   // The signing is the CA's (tested in manager-transport); here each request gets a serial of its own.
   certificates = createClientCertificates({
     store, now: () => now, ttlMs: 3_600_000,
-    sign: async (_request, _nodeId, _at, notAfter) => ({ certPem: 'pem', serial: `s${(serial += 1)}`, notAfter, brokerToken: '' }),
+    sign: async (_request, _nodeId, _at, notAfter) => ({ certPem: 'pem', serial: `s${(serial += 1)}`, notAfter, brokerToken: '', brokerUser: '' }),
     isBadRequest: () => false,
     signCrl: async (revoked) => revoked.map((r) => r.serial).join(','),
     publishCrl: (pem) => published.push({ serials: pem === '' ? [] : pem.split(',') }),

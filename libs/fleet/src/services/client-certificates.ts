@@ -16,6 +16,8 @@ export interface SignedCertificate {
   notAfter: Date;
   /** The node's password on a broker that takes one beside the certificate (NATS: a user JWT of the same lifetime); '' otherwise. */
   brokerToken: string;
+  /** The broker's name for that token's user (NATS: its public key), by which it is revoked; '' where none. */
+  brokerUser: string;
 }
 
 export interface ClientCertificatesDeps {
@@ -27,7 +29,7 @@ export interface ClientCertificatesDeps {
   /** Where the current revocation list goes (a file a broker's `crlfile` names). */
   publishCrl: (pem: string) => void;
   /** Also told the revoked certificates' nodes, where a broker revokes by node (NATS: the account's revocation list). */
-  publishRevocations?: (revoked: ReadonlyArray<{ nodeId: string; revokedAt: Date }>) => Promise<void>;
+  publishRevocations?: (revoked: ReadonlyArray<{ brokerUser: string; notAfter: Date }>) => Promise<void>;
   now: () => Date;
   ttlMs: number;
 }
@@ -42,7 +44,7 @@ export function createClientCertificates(deps: ClientCertificatesDeps) {
     const revoked = await deps.store.revokedNodeCertificates(now);
     crl = await deps.signCrl(revoked, now, new Date(now.getTime() + crlValidityMs));
     deps.publishCrl(crl);
-    await deps.publishRevocations?.(revoked);
+    await deps.publishRevocations?.(revoked.filter((r) => r.brokerUser !== ''));
   });
 
   return {
@@ -57,7 +59,7 @@ export function createClientCertificates(deps: ClientCertificatesDeps) {
       const signed = await deps.sign(requestPem, nodeId, now, new Date(now.getTime() + deps.ttlMs)).catch((error: unknown) => {
         throw deps.isBadRequest(error) ? new DomainError('invalid-argument', error instanceof Error ? error.message : String(error)) : error;
       });
-      await deps.store.recordNodeCertificate({ serial: signed.serial, nodeId, issuedAt: now, notAfter: signed.notAfter });
+      await deps.store.recordNodeCertificate({ serial: signed.serial, nodeId, issuedAt: now, notAfter: signed.notAfter, brokerUser: signed.brokerUser });
       return signed;
     },
     /** Revokes every certificate of the node; the revocation list is current when it resolves. */
