@@ -45,6 +45,12 @@ export interface TokenUse {
    * other is refused (`unauthenticated`) instead of answering with a credential the first replaced.
    */
   retry?: { credentialHash: string | null };
+  /**
+   * The token has no limit on its uses: nothing to race for, so its count is raised once the node's write committed,
+   * not under the token's row lock held through that write (every node of a power-on storm uses one token: held
+   * through each registration's transaction, the lock made registrations go one at a time, across all replicas).
+   */
+  unlimited?: boolean;
 }
 
 /** A health event as the agent sent it; stored once per event id. */

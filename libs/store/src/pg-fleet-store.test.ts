@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeAlertStore } from './alert-store.contract.ts';
-import { describeFleetStore, type StoreFactory } from './fleet-store.contract.ts';
+import { describeFleetStore, newNode, type StoreFactory } from './fleet-store.contract.ts';
 import { describeIdentityStore } from './identity-store.contract.ts';
 import { describeLeaseStore } from './lease-store.contract.ts';
 import { describeEventJournalStore } from './event-journal-store.contract.ts';
@@ -38,6 +38,31 @@ describeWorkStore('PostgreSQL', factory);
 describeLeaseStore('PostgreSQL', factory);
 describeEventJournalStore('PostgreSQL', factory);
 describeNodeCertificateStore('PostgreSQL', factory);
+
+describe('registrations with one bootstrap token on several replicas', () => {
+  it('writes a node registered with an unlimited token while another registration holds the token\'s row', { timeout: 30_000 }, async () => {
+    const store = await factory.open('token_storm');
+    const createdAt = new Date();
+    await store.createBootstrapToken({
+      id: 'fleet', purpose: 'operator', nodeId: null, commandId: null, mac: null, issuedTo: null, description: 'every node', secretHash: 'h',
+      createdAt, expiresAt: new Date(createdAt.getTime() + 3600_000), revokedAt: null, maxUses: null, uses: 0,
+    });
+    // Another replica's registration, in the middle of its transaction, with the token's row locked.
+    const other = new pg.Client({ connectionString });
+    await other.connect();
+    await other.query('BEGIN');
+    await other.query(`SELECT 1 FROM mf_test_${run}_token_storm.bootstrap_tokens WHERE id = 'fleet' FOR NO KEY UPDATE`); // the lock its UPDATE of the count takes
+    const written = store.createNode(newNode('n1', { systemUuid: 'u-storm' }), { tokenId: 'fleet', identityKey: 'k1', nonceHash: null, unlimited: true });
+    // The node is stored (committed) while the other still holds the row: the write did not wait for it.
+    await expect.poll(() => store.getNodeSummary('n1'), { timeout: 10_000 }).not.toBeNull();
+    await other.query('COMMIT');
+    await other.end();
+    await written;
+    expect((await store.getBootstrapToken('fleet'))?.uses).toBe(1);
+    expect(await store.findTokenUse('fleet', 'k1')).toMatchObject({ nodeId: 'n1' });
+    await store.close();
+  });
+});
 
 describe('event journal across replicas on one PostgreSQL', () => {
   it('wakes a reader on another connection pool (another replica) when one appends', async () => {

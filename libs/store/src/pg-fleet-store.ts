@@ -104,11 +104,18 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       if ((still.rowCount ?? 0) === 0) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left (its use by this machine was settled or retried meanwhile)`);
       return;
     }
-    const counted = await q('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = $1 AND (max_uses IS NULL OR uses < max_uses)', [use.tokenId]);
-    if ((counted.rowCount ?? 0) === 0) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left`);
+    if (!use.unlimited) {
+      const counted = await q('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = $1 AND (max_uses IS NULL OR uses < max_uses)', [use.tokenId]);
+      if ((counted.rowCount ?? 0) === 0) throw new DomainError('unauthenticated', `bootstrap token ${use.tokenId} has no uses left`);
+    }
     await q(`INSERT INTO bootstrap_token_uses (token_id, identity_key, node_id, at, nonce_hash) VALUES ($1, $2, $3, $4, $5)
       ON CONFLICT (token_id, identity_key) DO UPDATE SET node_id = excluded.node_id, at = excluded.at, nonce_hash = excluded.nonce_hash`,
     [use.tokenId, use.identityKey, nodeId, at.getTime(), use.nonceHash]);
+  }
+
+  /** An unlimited token's count, raised after the node's write committed (TokenUse.unlimited): the row is locked for this statement only. */
+  async function countUnlimitedUse(use: TokenUse | undefined): Promise<void> {
+    if (use?.unlimited && !use.retry) await query('UPDATE bootstrap_tokens SET uses = uses + 1 WHERE id = $1', [use.tokenId]);
   }
 
   const upsertCondition = `INSERT INTO node_conditions (node_id, component, code, severity, remediation, message, since) VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -156,6 +163,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
         await writeFacts(q, node.id, node.inventory);
         await spendTokenUse(q, tokenUse, node.id, node.at);
       });
+      await countUnlimitedUse(tokenUse);
     },
 
     async updateRegistration(node, tokenUse) {
@@ -169,6 +177,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
         await writeMacs(q, node.id, i);
         await writeFacts(q, node.id, node.inventory);
       });
+      await countUnlimitedUse(tokenUse);
     },
 
 

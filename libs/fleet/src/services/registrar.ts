@@ -217,7 +217,10 @@ export function createRegistrar(deps: RegistrarDeps) {
     // A retry spends nothing, and is written only while its use and the node's credential are as it found them.
     const retried = decision.action === 'returning' && decision.via === 'retry';
     const tokenUse: TokenUse | undefined = token.record && (decision.action === 'create' || decision.spendToken || retried)
-      ? { tokenId: token.record.id, identityKey: key, nonceHash: nonce === '' ? null : hashSecret(nonce), ...(retried ? { retry: { credentialHash: token.retryHash } } : {}) } : undefined;
+      ? {
+        tokenId: token.record.id, identityKey: key, nonceHash: nonce === '' ? null : hashSecret(nonce), unlimited: token.record.maxUses === null,
+        ...(retried ? { retry: { credentialHash: token.retryHash } } : {}),
+      } : undefined;
     if (decision.action === 'returning' && decision.via === 'approval' && !(approval && (await deps.store.takeApproval(approval.conflictId, at, input.peer)))) {
       return refuse('unauthenticated', 'the operator\'s approval was used or withdrawn meanwhile', input.peer);
     }
