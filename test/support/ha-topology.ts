@@ -35,7 +35,7 @@ export interface HaTopology {
   replicas: ManagerProcess[];
   cluster: NatsCluster;
   agents: Proc[];
-  /** Starts `count` more simulated nodes (one agent process per 5,000), registering round robin at the replicas. */
+  /** Starts `count` more simulated nodes in agent processes spread over the replicas (at most 5,000 nodes each). */
   addNodes(count: number, options?: { seed?: string; extra?: string[] }): Proc[];
   stop(): Promise<void>;
 }
@@ -87,11 +87,15 @@ export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
     agents,
     addNodes(count, { seed = 'ha', extra = [] } = {}) {
       const started: Proc[] = [];
-      for (let left = count; left > 0; left -= 5000) {
+      // At least one agent process per replica (each registers at its own), at most 5,000 nodes each.
+      const processes = Math.max(replicas.length, Math.ceil(count / 5000));
+      for (let p = 0; p < processes; p++) {
+        const size = Math.floor(count / processes) + (p < count % processes ? 1 : 0);
+        if (size === 0) continue;
         const replica = replicas[agents.length % replicas.length]!;
         const stateDir = join(options.dir, 'agents', String(agents.length));
         mkdirSync(stateDir, { recursive: true });
-        const agent = start(agentBin, ['--manager', replica.grpc, '--bootstrap-token-file', replica.tokenFile, '--simulate', String(Math.min(5000, left)),
+        const agent = start(agentBin, ['--manager', replica.grpc, '--bootstrap-token-file', replica.tokenFile, '--simulate', String(size),
           '--simulate-seed', `${seed}-${added}`, '--state-dir', stateDir, '--kernel-cmdline', '/nonexistent', ...extra]);
         added += 1;
         agents.push(agent);
