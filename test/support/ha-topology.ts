@@ -19,16 +19,6 @@ export async function fleetCounts(replica: ManagerProcess): Promise<{ registered
   return { registered: all.total, online: online.total };
 }
 
-/** Every node's id, page by page. */
-export async function allNodeIds(replica: ManagerProcess): Promise<string[]> {
-  const ids: string[] = [];
-  for (let offset = 0; ; offset += 1000) {
-    const page = await replica.get<NodeList>(`/api/v1/nodes?limit=1000&offset=${offset}`);
-    ids.push(...page.items.map((n) => n.id));
-    if (page.items.length < 1000) return ids;
-  }
-}
-
 export interface HaTopology {
   postgresUrl: string;
   schema: string;
