@@ -55,7 +55,9 @@ describe('node client certificates', { timeout: 120_000 }, () => {
   it('gives each node a certificate named after it, and renews it before it expires', async () => {
     const nodes = await eventually(() => manager.nodes(), (l: NodeList) => l.items.length === 1, 45_000);
     const nodeId = nodes.items[0]?.id ?? '';
-    const certFile = join(await eventually(async () => nodeDir(), (d) => existsSync(join(d, 'client.crt')), 30_000), 'client.crt');
+    // The manager lists the node as soon as it is stored, a moment before the agent has saved its credential.
+    const savedDir = async () => (readdirSync(agentDir, { recursive: true, encoding: 'utf8' }).some((p) => p.endsWith('credential.json')) ? nodeDir() : '');
+    const certFile = join(await eventually(savedDir, (d) => d !== '' && existsSync(join(d, 'client.crt')), 30_000), 'client.crt');
     const first = new X509Certificate(readFileSync(certFile));
     expect(first.subject).toBe(`CN=${nodeId}`);
     expect(first.checkIssued(new X509Certificate(readFileSync(manager.caFile)))).toBe(true);
