@@ -4,10 +4,9 @@
 // MQTT and is left alone.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.ts';
+import { accepting, freePort } from './ports.ts';
 import { aptInstall } from './apt.ts';
 
 const bin = '/usr/sbin/mosquitto';
@@ -18,16 +17,6 @@ export interface PrivateMosquitto {
   pid: number;
   output: () => string;
   stop(): Promise<void>;
-}
-
-function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
 }
 
 /** Starts Mosquitto serving MQTT over TLS with the given certificate chain and key; anonymous clients allowed. */

@@ -4,11 +4,10 @@
 // own, any node killed and started again on the same ports and storage.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { aptInstall } from './apt.ts';
-import { freePort } from './ports.ts';
+import { accepting, freePort } from './ports.ts';
 
 const bin = '/usr/sbin/nats-server';
 const shipped = join(import.meta.dirname, '..', '..', 'deploy', 'ha', 'nats', 'nats-server.conf');
@@ -26,16 +25,6 @@ export interface NatsNode {
 export interface NatsCluster {
   nodes: NatsNode[];
   stop(): Promise<void>;
-}
-
-function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host: '127.0.0.1' }, () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-  });
 }
 
 export type NatsPorts = Array<{ client: number; cluster: number; mqtt: number }>;
