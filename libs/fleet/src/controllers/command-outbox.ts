@@ -212,6 +212,19 @@ export function createCommandOutbox(deps: OutboxDeps) {
       return sweeping;
     },
 
+    /**
+     * The manager gives up a command not yet acknowledged (its reimage failed or ended first): withdrawn from the node,
+     * so a node that comes back later is refused when it claims it. False when the agent claimed it already (it runs).
+     */
+    async giveUp(commandId: string, reason: string): Promise<boolean> {
+      const at = deps.now();
+      const command = await deps.store.getCommand(commandId);
+      if (!command || !(await deps.store.updateCommand(commandId, ['pending', 'sent'], { state: 'expired', message: `${reason}; withdrawn from the node` }, at))) return false;
+      deps.withdrawals?.withdraw(commandId);
+      deps.events.emit({ type: 'command-expired', commandId, nodeId: command.nodeId, operationId: command.operationId, attempts: command.attempts, at });
+      return true;
+    },
+
     /** After a restart: deliver again everything not yet acknowledged (the agent carries out each id once). */
     resume: (): Promise<number> => exclusive(resumeOnce),
 

@@ -159,6 +159,29 @@ describe('reimage operations', () => {
     await until(entries, (e) => e.every((n) => n.progress.phase === 'failed'), 'the phase to time out at its moved deadline');
   });
 
+  it('withdraws the reimage command when the reimage gives up before the command would: the agent is refused when it claims it later', async () => {
+    // The rebooting phase (60 s) ends before the command's own deadline (2 deliveries x 60 s ack timeout): a node
+    // without a BMC that never answered is failed, and its reboot must not run when the node comes back.
+    let clock = t0;
+    const f = await fleet({ now: () => clock });
+    const tenant = await f.tenants.create('training');
+    await f.addNode('n1');
+    await f.activeIn(tenant.id, 'n1');
+    const running = await f.reimages.start(3_600_000);
+    closers.push(running.stop);
+    const op = await f.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'r' });
+    const entry = async () => (await f.store.operationNodes(op.id))[0];
+    const sent = await until(entry, (e) => e?.progress.phase === 'rebooting' && e.commandId !== null, 'the reimage command to be sent');
+    clock = new Date(t0.getTime() + 61_000);
+    f.reimages.kick();
+    await until(entry, (e) => e?.progress.phase === 'failed', 'the rebooting phase to time out');
+    await f.reimages.settled();
+
+    const commandId = sent?.commandId ?? '';
+    expect(await f.store.getCommand(commandId)).toMatchObject({ state: 'expired', message: expect.stringContaining('the reimage gave up') });
+    expect(await f.outbox.claim('n1', commandId)).toMatchObject({ verdict: 'withdrawn' });
+  });
+
   it('refuses a node that another operation holds, however the two requests race', async () => {
     const f = await fleet({ now: () => t0, drain: () => new Promise(() => undefined) });
     const tenant = await f.tenants.create('training');

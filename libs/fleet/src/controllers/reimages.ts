@@ -168,6 +168,9 @@ export function createReimages(deps: ReimageDeps) {
     node.progress = progress;
     node.commandId = commandId;
     if (progress.phase === 'done' || progress.phase === 'failed') open.delete(k);
+    // A reimage that gave up before its command did (a phase's deadline shorter than the deliveries' ack timeouts)
+    // withdraws it: the node must not reboot into it when it comes back (issue 20, G5).
+    if (progress.phase === 'failed' && commandId) await deps.outbox.giveUp(commandId, `the reimage gave up: ${progress.message}`);
     deps.events.emit({ type: 'operation-progress', operationId: node.operationId, nodeId: node.nodeId, phase: progress.phase, message: progress.message, at });
   }
 
