@@ -20,7 +20,8 @@
 // telemetry interval (the issue's stall was seen at 0.48 s, in manager-load);
 // BENCH_STORM_LIMIT_S (default 300) how long each phase may take;
 // BENCH_STORM_MANAGER_ARGS extra manager flags (e.g. `--mqtt-max-concurrent-connects 0
-// --grpc-max-concurrent-handshakes 0 --max-concurrent-registrations 0` for no admission control).
+// --grpc-max-concurrent-handshakes 0 --max-concurrent-registrations 0` for no admission control);
+// BENCH_STORM_MANAGER_NODE_OPTIONS Node's flags for the manager (a CPU profile: below).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -36,6 +37,8 @@ const publishersBin = fileURLToPath(new URL('./mqtt-publishers.ts', import.meta.
 const telemetryS = Number(process.env['BENCH_STORM_TELEMETRY_S'] ?? 15);
 const limitS = Number(process.env['BENCH_STORM_LIMIT_S'] ?? 300);
 const managerArgs = (process.env['BENCH_STORM_MANAGER_ARGS'] ?? '').split(' ').filter(Boolean);
+// Node's own flags for the manager, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (written when it stops: SIGTERM it once the storm is in).
+const managerNodeOptions = (process.env['BENCH_STORM_MANAGER_NODE_OPTIONS'] ?? '').split(' ').filter(Boolean);
 
 /** The manager's metrics; rejects when it does not answer in 5 s (a starved manager: the bench goes on and says so). */
 async function metrics(manager: ManagerProcess): Promise<string> {
@@ -70,6 +73,18 @@ function socketsOn(port: string): { backlog: number; established: number } {
   }
 }
 
+/** Seconds /healthz took to answer (a supervisor's liveness probe, e.g. systemd's watchdog or a kubelet with a 1 s timeout); 5 when it did not answer in 5 s. */
+async function livenessS(manager: ManagerProcess): Promise<number> {
+  const t0 = performance.now();
+  try {
+    const response = await fetch(`${manager.http}/healthz`, { signal: AbortSignal.timeout(5000) });
+    await response.arrayBuffer();
+  } catch {
+    return 5;
+  }
+  return (performance.now() - t0) / 1000;
+}
+
 async function progress(manager: ManagerProcess): Promise<Progress> {
   const text = await metrics(manager);
   return {
@@ -84,12 +99,14 @@ async function progress(manager: ManagerProcess): Promise<Progress> {
 }
 
 /** Polls every second, prints every 10 s; resolves with the first time (s since t0) each goal was reached, or null. */
-async function watch(manager: ManagerProcess, t0: number, goal: { registered?: number; connected: number }): Promise<{ registeredS: number | null; connectedS: number | null; last: Progress }> {
+async function watch(manager: ManagerProcess, t0: number, goal: { registered?: number; connected: number }): Promise<{ registeredS: number | null; connectedS: number | null; last: Progress; livenessMaxS: number }> {
   let registeredS: number | null = goal.registered === undefined ? 0 : null;
   let connectedS: number | null = null;
   let last: Progress = { registered: 0, connected: 0, refused: 0, grpcWaiting: 0, lagP99: 0, backlog: 0, established: 0 };
   let printed = 0;
+  let livenessMaxS = 0;
   while (Date.now() - t0 < limitS * 1000) {
+    livenessMaxS = Math.max(livenessMaxS, await livenessS(manager));
     let answered = true;
     last = await progress(manager).catch(() => {
       answered = false;
@@ -105,7 +122,7 @@ async function watch(manager: ManagerProcess, t0: number, goal: { registered?: n
     if (registeredS !== null && connectedS !== null) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  return { registeredS, connectedS, last };
+  return { registeredS, connectedS, last, livenessMaxS };
 }
 
 /** One scenario, in this (child) process: prints one JSON line starting with RESULT. */
@@ -120,7 +137,7 @@ async function scenario(nodes: number, serverCore: number | null): Promise<void>
   const dir = mkdtempSync(join(tmpdir(), 'mf-storm-'));
   const processes = Math.max(1, Math.ceil(nodes / 1250));
   const manager = new ManagerProcess(join(dir, 'manager'), ['--telemetry-interval-s', String(telemetryS), '--health-interval-s', '600', '--heartbeat-grace-s', '600',
-    '--mqtt-max-connections-per-address', '0', ...managerArgs]);
+    '--mqtt-max-connections-per-address', '0', ...managerArgs], managerNodeOptions);
   // A loaded machine (or the fleet dialling it as it starts) can keep a manager from being ready in 30 s.
   manager.readyTimeoutMs = 180_000;
   const agents: Proc[] = [];
@@ -151,7 +168,7 @@ async function scenario(nodes: number, serverCore: number | null): Promise<void>
       console.log(`  manager killed (-9) and started again (ready after ${upS.toFixed(1)} s):`);
       const again = await watch(manager, t1, { connected: nodes });
       if (again.connectedS === null) printWhyWaiting(agents, dir);
-      restart = { upS, connectedS: again.connectedS, connected: again.last.connected, refused: again.last.refused };
+      restart = { upS, connectedS: again.connectedS, connected: again.last.connected, refused: again.last.refused, livenessMaxS: again.livenessMaxS };
     }
     for (const a of agents) await a.stop('SIGKILL');
     agents.length = 0;
@@ -160,7 +177,7 @@ async function scenario(nodes: number, serverCore: number | null): Promise<void>
     const tls = await mosquittoTlsConnect(nodes, serverCore);
     // The machine's own Mosquitto is shared: it is never pinned (its clients are).
     const plain = await mosquittoConnect('mqtt://127.0.0.1:1883', nodes, '', clientCore);
-    console.log(`RESULT ${JSON.stringify({ nodes, power: { registeredS: power.registeredS, connectedS: power.connectedS, registered: power.last.registered, connected: power.last.connected, refused: power.last.refused }, restart, tls, plain })}`);
+    console.log(`RESULT ${JSON.stringify({ nodes, power: { registeredS: power.registeredS, connectedS: power.connectedS, registered: power.last.registered, connected: power.last.connected, refused: power.last.refused, livenessMaxS: power.livenessMaxS }, restart, tls, plain })}`);
   } finally {
     for (const a of agents) await a.stop('SIGKILL');
     await manager.stop();
@@ -267,8 +284,8 @@ async function mosquittoTlsConnect(nodes: number, serverCore: number | null): Pr
 
 interface ScenarioResult {
   nodes: number;
-  power: { registeredS: number | null; connectedS: number | null; registered: number; connected: number; refused: number };
-  restart: { upS: number; connectedS: number | null; connected: number; refused: number } | null;
+  power: { registeredS: number | null; connectedS: number | null; registered: number; connected: number; refused: number; livenessMaxS: number };
+  restart: { upS: number; connectedS: number | null; connected: number; refused: number; livenessMaxS: number } | null;
   tls: number | null;
   plain: number | null;
 }
@@ -301,7 +318,7 @@ const seconds = (s: number | null | undefined) => (s === null || s === undefined
 export async function runStormBench(sizes: number[] = (process.env['BENCH_STORM_NODES'] ?? '5000,10000').split(',').map(Number), pinnedToo = process.env['BENCH_STORM_PINNED'] !== '0'): Promise<void> {
   const rows: string[] = [];
   const row = (...cells: string[]) => rows.push(cells.map((c, i) => (i === 0 ? c.padEnd(28) : c.padStart(12))).join(' '));
-  row('', 'registered', 'on MQTT', 'restart: MQTT', 'mosq. TLS', 'mosq. plain', 'ratio TLS', 'refused');
+  row('', 'registered', 'on MQTT', 'restart: MQTT', 'mosq. TLS', 'mosq. plain', 'ratio TLS', 'refused', '/healthz max');
   const pinModes = (process.env['BENCH_STORM_PIN_MODES'] ?? 'all,server').split(',') as Pinning[];
   const label: Record<Pinning, string> = { none: '', all: ' (one core)', server: ' (server: 1 core)' };
   for (const nodes of sizes) {
@@ -314,13 +331,13 @@ export async function runStormBench(sizes: number[] = (process.env['BENCH_STORM_
       const plain = r?.plain ?? null;
       const ratio = r?.power.connectedS && tls ? (r.power.connectedS / tls).toFixed(1) : '-';
       row(`${nodes}${label[pinning]}`, seconds(r?.power.registeredS), seconds(r?.power.connectedS), seconds(r?.restart?.connectedS), seconds(tls), seconds(plain), ratio,
-        `${r?.power.refused ?? 0}+${r?.restart?.refused ?? 0}`);
+        `${r?.power.refused ?? 0}+${r?.restart?.refused ?? 0}`, `${seconds(r?.power.livenessMaxS)}/${seconds(r?.restart?.livenessMaxS)}`);
       if (r && r.power.connectedS === null) console.log(`  only ${r.power.connected} of ${nodes} on MQTT (${r.power.registered} registered) after ${limitS} s`);
       if (r?.restart && r.restart.connectedS === null) console.log(`  after the restart only ${r.restart.connected} of ${nodes} on MQTT after ${limitS} s`);
       console.log(`  load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     }
   }
-  console.log(`\nseconds from power-on (restart: from the manager's start) until all are in; mosquitto: N clients connecting at once, same run; ratio: metalfleet on MQTT / mosquitto TLS; refused: power-on+restart refusals by admission control`);
+  console.log(`\nseconds from power-on (restart: from the manager's start) until all are in; mosquitto: N clients connecting at once, same run; ratio: metalfleet on MQTT / mosquitto TLS; refused: power-on+restart refusals by admission control; /healthz max: the slowest liveness answer, power-on/restart, polled each second (5.0: none in 5 s)`);
   for (const r of rows) console.log(r);
 }
 
