@@ -17,9 +17,34 @@ function fakeSocket(): Socket & { destroyed: boolean } {
   return socket;
 }
 
+/** Lets the event loop turn: the gate begins the next set-ups then (a setImmediate, faked). */
+const nextTurn = () => vi.advanceTimersByTime(0);
+
 describe('createConnectGate (admission control for connection set-up)', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
+
+  it('begins set-ups only in the first turnBudgetMs of an event-loop turn, even when each frees its slot at once (TLS 1.3: freed mid-handshake)', async () => {
+    let ms = 0;
+    const gate = createConnectGate({ concurrent: 2, maxWaiting: 100, maxWaitMs: 10_000, turnBudgetMs: 25, clock: () => ms });
+    const begun: number[] = [];
+    const releases: Array<() => void> = [];
+    // Each handshake takes 10 ms of CPU and frees its slot from a later tick of the same turn, as its keylog event does.
+    for (let i = 0; i < 10; i += 1) releases.push(gate.enter(fakeSocket(), () => {
+      begun.push(i);
+      process.nextTick(() => {
+        ms += 10;
+        releases[i]!();
+      });
+    }));
+    await new Promise((resolve) => process.nextTick(resolve));
+    // Slots freed at 10 and 20 ms began the next two; the one freed at 30 ms waits for the next turn. Before: every
+    // freed slot began the next at once, and all ten ran in one synchronous chain (100 ms).
+    expect(begun).toEqual([0, 1, 2, 3]);
+    expect(gate.waiting()).toBe(6);
+    nextTurn();
+    expect(begun).toEqual([0, 1, 2, 3, 4, 5]);
+  });
 
   it('sets up at most `concurrent` connections at once; the rest wait their turn in arrival order', () => {
     const gate = createConnectGate({ concurrent: 2, maxWaiting: 100, maxWaitMs: 10_000 });
@@ -27,7 +52,8 @@ describe('createConnectGate (admission control for connection set-up)', () => {
     const releases = Array.from({ length: 5 }, (_, i) => gate.enter(fakeSocket(), () => begun.push(i)));
     expect(begun).toEqual([0, 1]);
     expect(gate.waiting()).toBe(3);
-    releases[0]!(); // authenticated: its slot goes to the next in line
+    releases[0]!(); // authenticated: its slot goes to the next in line, on the next turn
+    nextTurn();
     expect(begun).toEqual([0, 1, 2]);
     releases[0]!(); // a second call changes nothing
     expect(begun).toEqual([0, 1, 2]);
@@ -41,6 +67,7 @@ describe('createConnectGate (admission control for connection set-up)', () => {
     gate.enter(first, () => begun.push('first'));
     gate.enter(fakeSocket(), () => begun.push('second'));
     first.destroy();
+    nextTurn();
     expect(begun).toEqual(['first', 'second']);
   });
 
@@ -54,6 +81,7 @@ describe('createConnectGate (admission control for connection set-up)', () => {
     gone.destroy();
     expect(gate.waiting()).toBe(1);
     release();
+    nextTurn();
     expect(begun).toEqual(['next']);
   });
 
@@ -92,12 +120,18 @@ describe('createConnectGate (admission control for connection set-up)', () => {
     expect(begun).toBe(1000);
   });
 
-  it('keeps order and counts through a long storm (the queue compacts as it drains)', () => {
+  it('keeps order and counts through a long storm (the queue compacts as it drains)', async () => {
+    // Real turns: faked ones cost a scan of the 5,000 wait timers each.
+    vi.useRealTimers();
     const gate = createConnectGate({ concurrent: 3, maxWaiting: 100_000, maxWaitMs: 60_000 });
     const begun: number[] = [];
     const releases: Array<() => void> = [];
     for (let i = 0; i < 5000; i += 1) releases.push(gate.enter(fakeSocket(), () => begun.push(i)));
-    for (let i = 0; i < 5000; i += 1) releases[i]!();
+    // Each turn the three being set up are authenticated, and three more begin on the next.
+    for (let i = 0; i < 5000; i += 3) {
+      for (const release of releases.slice(i, i + 3)) release();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     expect(begun).toEqual(Array.from({ length: 5000 }, (_, i) => i));
     expect(gate.active()).toBe(0);
     expect(gate.waiting()).toBe(0);

@@ -11,6 +11,16 @@
 // gets the CPU and finishes; a connection that would wait longer than its
 // client does is closed before any TLS work, which costs an accept and a close,
 // and its agent comes back after a jittered backoff.
+//
+// Set-ups also begin only during the first `turnBudgetMs` of an event-loop
+// turn. A slot is freed early in TLS 1.3 (storm-listener.ts), from inside the
+// handshake: a freed slot that started the next connection at once chained every
+// waiting handshake into one synchronous run (its ClientHello is already
+// buffered). A 10,000-node storm then held the event loop for seconds at a time,
+// and /healthz went unanswered for 6 s. Past the budget, the next set-ups begin
+// on the following turn, after the loop has served other I/O. (A count per turn
+// instead, 64, kept turns short but halved the storm's handshake rate: turns are
+// long for other work then, and 4,818 waiting nodes were shed.)
 import type { Socket } from 'node:net';
 
 export interface ConnectGateOptions {
@@ -22,6 +32,10 @@ export interface ConnectGateOptions {
   maxWaitMs: number;
   /** A connection closed by the gate (before any TLS work). */
   onShed?: (socket: Socket, reason: ShedReason) => void;
+  /** How long into an event-loop turn set-ups may still begin (default 50 ms; see above). */
+  turnBudgetMs?: number;
+  /** Milliseconds, monotonic (default performance.now; tests give their own). */
+  clock?: () => number;
 }
 
 /** Why the gate closed a connection: its queue was full, it waited too long, or its first message (a TLS hello, a CONNECT) did not come whole in time or was none. */
@@ -29,7 +43,8 @@ export type ShedReason = 'queue-full' | 'waited-too-long' | 'no-first-message';
 
 export interface ConnectGate {
   /**
-   * Calls `begin` when the socket's turn comes (at once when a slot is free).
+   * Calls `begin` when the socket's turn comes: at once when a slot is free and this event-loop turn is
+   * within its budget for set-ups, else on a later turn.
    * The slot is held until the returned function is called (the connection is
    * authenticated) or the socket closes.
    */
@@ -54,6 +69,17 @@ interface Waiter {
 export function createConnectGate(options: ConnectGateOptions): ConnectGate {
   let active = 0;
   let shed = 0;
+  // When the first set-up of this event-loop turn began (null: none yet); the turn's end (setImmediate) resets it
+  // and begins the next in line.
+  let turnStartedAt: number | null = null;
+  const limited = options.concurrent > 0;
+  const clock = options.clock ?? (() => performance.now());
+  const budgetMs = options.turnBudgetMs ?? 50;
+  const mayBegin = () => !limited || (active < options.concurrent && (turnStartedAt === null || clock() - turnStartedAt < budgetMs));
+  const endTurn = () => {
+    turnStartedAt = null;
+    next();
+  };
   const queue: Waiter[] = [];
   // Waiters leave the queue lazily (a closed or timed-out one is skipped when reached), so removal is O(1).
   let head = 0;
@@ -65,8 +91,17 @@ export function createConnectGate(options: ConnectGateOptions): ConnectGate {
     socket.destroy();
   };
 
+  const begin = (start: () => void) => {
+    active += 1;
+    if (limited && turnStartedAt === null) {
+      turnStartedAt = clock();
+      setImmediate(endTurn);
+    }
+    start();
+  };
+
   const next = () => {
-    while (head < queue.length && (options.concurrent <= 0 || active < options.concurrent)) {
+    while (head < queue.length && mayBegin()) {
       const waiter = queue[head];
       queue[head] = undefined as unknown as Waiter;
       head += 1;
@@ -74,8 +109,7 @@ export function createConnectGate(options: ConnectGateOptions): ConnectGate {
       queued -= 1;
       clearTimeout(waiter.timer);
       waiter.held.started = true;
-      active += 1;
-      waiter.begin();
+      begin(waiter.begin);
     }
     if (head > 1024 && head * 2 > queue.length) {
       queue.splice(0, head);
@@ -84,7 +118,7 @@ export function createConnectGate(options: ConnectGateOptions): ConnectGate {
   };
 
   return {
-    enter(socket, begin) {
+    enter(socket, start) {
       const held = { released: false, started: false };
       const release = () => {
         if (held.released) return;
@@ -97,10 +131,9 @@ export function createConnectGate(options: ConnectGateOptions): ConnectGate {
         }
       };
       socket.once('close', release);
-      if (options.concurrent <= 0 || (active < options.concurrent && queued === 0)) {
+      if (queued === 0 && mayBegin()) {
         held.started = true;
-        active += 1;
-        begin();
+        begin(start);
         return release;
       }
       if (queued >= options.maxWaiting) {
@@ -115,7 +148,7 @@ export function createConnectGate(options: ConnectGateOptions): ConnectGate {
       }, options.maxWaitMs);
       timer.unref();
       queued += 1;
-      queue.push({ socket, begin, timer, held });
+      queue.push({ socket, begin: start, timer, held });
       return release;
     },
     active: () => active,
