@@ -5,21 +5,15 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Alert } from '@metalfleet/domain';
-import { AgentService } from '@metalfleet/proto';
-import { addService } from '@metalfleet/transport';
+import { ensureCertificateAuthority, issueServerCertificate, type ConnectGate } from '@metalfleet/manager-transport';
 import {
-  ensureCertificateAuthority, issueServerCertificate, listenGrpcForStorm, listenGrpcTlsForStorm, type ConnectGate,
-} from '@metalfleet/manager-transport';
-import {
-  claimDataDir, createPrivateFile, freeDiskBytes, isStoreOutage, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry, type DataDirClaim,
+  claimDataDir, createPrivateFile, isStoreOutage, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry, type DataDirClaim,
 } from '@metalfleet/store';
-import { InfluxSink, RollupStore, type TelemetrySink } from '@metalfleet/telemetry';
 import {
-  FleetEvents, agentServiceHandlers, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createNodeCredentials, createPresenceTracker, createRegistrar, createRegistrationAdmission, startLifecycleControllers, startMqttIngest,
-  downtimeAtStart, openManagerClock, openSealedSecrets,
+  FleetEvents, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createNodeCredentials, createPresenceTracker, createRegistrar, createRegistrationAdmission, startLifecycleControllers, startMqttIngest,
+  downtimeAtStart, openSealedSecrets,
 } from '@metalfleet/fleet';
 import { listenerPorts, type ManagerConfig } from './config.ts';
 import { checkListenable, listenAs } from './listen-check.ts';
@@ -39,6 +33,9 @@ import { openNatsOperator } from './nats.ts';
 import { startEventJournalOf } from './event-journal.ts';
 import { startPurges } from './purges.ts';
 import { startReplicaWork } from './replica-work.ts';
+import { openTelemetrySinks } from './telemetry-sinks.ts';
+import { startAgentGrpc } from './agent-grpc.ts';
+import { openManagerTime } from './manager-time.ts';
 
 export interface RunningManager {
   /** The REST API and dashboard: https:// unless --http-tls false. */
@@ -132,10 +129,7 @@ async function startOnDataDir(
   config: ManagerConfig, logger: Logger, version: string, dataDir: string, connectRetry: ConnectRetry, init: DataDirClaim['init'],
 ): Promise<RunningManager> {
   // One time base for every deadline, expiry and record: host clock steps are absorbed, not followed (docs/time.md).
-  const clock = openManagerClock(join(dataDir, 'clock.json'), (step) => logger[step.adopted ? 'error' : 'warn']({ offsetS: Math.round(step.gapMs / 1000) },
-    step.adopted ? 'the host clock is more than 6 h off the manager\'s time: adopted it at once; deadlines in flight may fire'
-      : 'the host clock stepped: the manager\'s time does not jump with it, it catches up at 10 % of the time that passes'));
-  if (clock.resumed) logger.info({ offsetS: Math.round(clock.offsetMs() / 1000) }, 'the manager\'s time carries on from clock.json (host clock minus manager time: offsetS)');
+  const { clock, save: saveClock } = openManagerTime(dataDir, logger);
   const now = clock.now;
   const ports = listenerPorts(config);
   // A port taken by another process stops the start here, before anything but the lock is written.
@@ -196,26 +190,7 @@ async function startOnDataDir(
   const nats = tls ? await openNatsOperator(config, { dataDir, caPem: tls.ca.certPem, logger }) : null;
   const broker = await openNodeBroker(config, { ca: tls?.ca ?? null, replicaId, now, logger, withdrawals, nodeCredentials, nats });
 
-  const rollups = new RollupStore({ path: join(dataDir, 'telemetry.db'), now });
-  const telemetry: TelemetrySink[] = [rollups];
-  if (config.influxUrl !== '') {
-    const influx = new InfluxSink({ url: config.influxUrl, database: config.influxDatabase, onError: (error) => logger.warn({ err: error }, 'InfluxDB write failed; will retry') });
-    await influx.init();
-    telemetry.push(influx);
-  }
-  // A sink that keeps failing (a full disk under telemetry.db, InfluxDB away) is logged when it starts and when it is over, not every 5 s.
-  const failingSinks = new Set<string>();
-  const flusher = setInterval(() => {
-    for (const sink of telemetry) {
-      sink.flush().then(() => {
-        if (failingSinks.delete(sink.name)) logger.warn({ sink: sink.name }, 'telemetry flush works again');
-      }, (error: unknown) => {
-        if (failingSinks.has(sink.name)) return;
-        failingSinks.add(sink.name);
-        logger.error({ err: error, sink: sink.name, dataDir, freeBytes: freeDiskBytes(dataDir) }, 'telemetry flush failed; retried every 5 s, logged again when it works');
-      });
-    }
-  }, 5000);
+  const telemetry = await openTelemetrySinks(config, { dataDir, now, logger });
 
   const failures = createFailures({ store, events, onError: (error, context) => logger[failureLevel(error)]({ err: error, ...context }, 'failure analytics step failed') });
   const stopFailures = failures.listen();
@@ -226,7 +201,7 @@ async function startOnDataDir(
   const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now }, clock,
     { mqtt: () => broker.admission(), grpc: () => ({ connecting: grpcGate?.active() ?? 0, waiting: grpcGate?.waiting() ?? 0, shed: grpcGate?.shed() ?? 0 }), registrationsRefused: () => registrationAdmission.refused(), registrationsLimit: () => registrationAdmission.limit() });
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
-  await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry, onIngested: (kind, lagMs) => {
+  await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry: telemetry.sinks, onIngested: (kind, lagMs) => {
     metrics.ingested.inc({ kind });
     if (lagMs !== null) metrics.ingestLag.observe(lagMs / 1000);
   } });
@@ -288,17 +263,6 @@ async function startOnDataDir(
   const brokers = external
     ? config.mqttUrl.map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port), tls: url.startsWith('mqtts:') }))
     : [{ host: config.advertiseHost, port: mqttAddress?.port ?? 0, tls: tls !== null }];
-  // A failing write is an episode, logged once as it starts and once as it ends: a restart meanwhile finds clock.json
-  // stale, and bounds its downtime by the store's writes instead (downtime.ts).
-  const saveClock = () => {
-    const failingSince = clock.saveFailingSince();
-    try {
-      clock.save();
-      if (failingSince) logger.info({ failedForS: Math.round((now().getTime() - failingSince.getTime()) / 1000) }, 'clock.json written again');
-    } catch (error) {
-      if (!failingSince) logger.error({ err: error }, 'could not write clock.json (the manager\'s time, for a restart); trying again every sweep');
-    }
-  };
   const sweeper = setInterval(() => {
     checkReplicas();
     saveClock();
@@ -312,43 +276,40 @@ async function startOnDataDir(
     onError: (error) => logger[failureLevel(error)]({ err: error }, 'could not take over a dead replica\'s broker session'),
   }) : null;
 
-  const grpcServer = new Server({ 'grpc.max_receive_message_length': config.grpcMaxMessageBytes });
   const register = createRegistrar({ store, events, tokens, admitDiscovered: config.admitDiscovered, newNodeId: randomUUID, now });
   const nodeCertificates = (config.nodeCertificates || external) && tls
     ? await startNodeCertificates({ ca: tls.ca, dataDir, store, now, ttlS: config.nodeCertificateTtlS, logger: logger.child({ component: 'node-certificates' }), nats, maxPayloadBytes: config.maxPayloadBytes })
     : null;
   const purges = startPurges(config, { store, bootTokens, now, runsHere: runsControlLoops, logger, level: failureLevel });
-  addService(grpcServer, AgentService, agentServiceHandlers({
-    register,
-    admission: registrationAdmission,
-    credentials: nodeCredentials,
-    store,
-    claimCommand: reimaging.outbox.claim,
-    certificates: nodeCertificates?.certificates ?? null,
-    now,
-    config: {
-      brokers,
-      telemetryIntervalMs: config.telemetryIntervalS * 1000,
-      heartbeatIntervalMs: config.telemetryIntervalS * 1000,
-      inventoryIntervalMs: config.inventoryIntervalS * 1000,
-      healthIntervalMs: config.healthIntervalS * 1000,
-      healthDigestIntervalMs: config.healthDigestIntervalS * 1000,
+  const agentGrpc = await startAgentGrpc(config, {
+    service: {
+      register,
+      admission: registrationAdmission,
+      credentials: nodeCredentials,
+      store,
+      claimCommand: reimaging.outbox.claim,
+      certificates: nodeCertificates?.certificates ?? null,
+      now,
+      config: {
+        brokers,
+        telemetryIntervalMs: config.telemetryIntervalS * 1000,
+        heartbeatIntervalMs: config.telemetryIntervalS * 1000,
+        inventoryIntervalMs: config.inventoryIntervalS * 1000,
+        healthIntervalMs: config.healthIntervalS * 1000,
+        healthDigestIntervalMs: config.healthDigestIntervalS * 1000,
+      },
     },
-  }), { onInternalError: (method, error) => logger[failureLevel(error)]({ err: error, method }, 'gRPC call failed') });
-  // Over TLS the handshakes are done by the storm listener, a bounded number at a time.
-  const grpcListener = await listenAs(ports.grpc, config.listenHost, () => (tls
-    ? listenGrpcTlsForStorm(grpcServer, { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem, maxConcurrentHandshakes: config.grpcMaxConcurrentHandshakes, maxWaitMs: config.connectWaitS * 1000 },
-      { host: config.listenHost, port: config.grpcPort }).then((listener) => {
-      grpcGate = listener.gate;
-      return listener;
-    })
-    : listenGrpcForStorm(grpcServer, ServerCredentials.createInsecure(), { host: config.listenHost, port: config.grpcPort })));
-  grpcPort = grpcListener.address.port;
+    tls: tls && { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem },
+    logger,
+    level: failureLevel,
+  });
+  grpcGate = agentGrpc.gate;
+  grpcPort = agentGrpc.port;
 
   const dashboardDir = config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir();
   if (dashboardDir === null) logger.warn('the dashboard is not built (npm run build -w @metalfleet/dashboard): / serves nothing');
   const http = await buildHttpApp({
-    store, logger, version, startedAt: now(), now, tokens, apiTokens, telemetry: rollups, events, feed, metrics,
+    store, logger, version, startedAt: now(), now, tokens, apiTokens, telemetry: telemetry.rollups, events, feed, metrics,
     fabric: { tenants: fabric.tenants, reconciler: fabric.reconciler, lifecycle, drivers: fabric.drivers, provisioningVlan: config.provisioningVlan },
     operations: { reimages: reimaging.reimages, templates: reimaging.templates },
     nodeActions: { remediation: reimaging.remediation, certificates: nodeCertificates?.certificates ?? null, store },
@@ -393,14 +354,13 @@ async function startOnDataDir(
       await http.close();
       await bootApp.close();
       await imageDigests.close();
-      await grpcListener.close();
-      await new Promise<void>((done) => grpcServer.tryShutdown(() => done()));
+      await agentGrpc.close();
       await broker.close();
       await nats?.close();
-      clearInterval(flusher);
+      telemetry.stopFlushing();
       // What was emitted while stopping is stored before the store closes.
       await journal.stop();
-      for (const sink of telemetry) await sink.close();
+      await telemetry.close();
       await store.close();
     },
   };
