@@ -106,12 +106,14 @@ async function watch(manager: ManagerProcess, t0: number, goal: { registered?: n
   let printed = 0;
   let livenessMaxS = 0;
   while (Date.now() - t0 < limitS * 1000) {
-    livenessMaxS = Math.max(livenessMaxS, await livenessS(manager));
     let answered = true;
-    last = await progress(manager).catch(() => {
+    // At once, so that a slow /healthz does not delay the progress sample (and the times read from it).
+    const [liveness, sample] = await Promise.all([livenessS(manager), progress(manager).catch(() => {
       answered = false;
       return last;
-    });
+    })]);
+    livenessMaxS = Math.max(livenessMaxS, liveness);
+    last = sample;
     const s = (Date.now() - t0) / 1000;
     if (registeredS === null && goal.registered !== undefined && last.registered >= goal.registered) registeredS = s;
     if (connectedS === null && last.connected >= goal.connected) connectedS = s;

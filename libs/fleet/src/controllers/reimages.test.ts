@@ -182,6 +182,59 @@ describe('reimage operations', () => {
     expect(await f.outbox.claim('n1', commandId)).toMatchObject({ verdict: 'withdrawn' });
   });
 
+  it('withdraws the command before it writes the failure: a store error in between leaves the step to be taken again, not a command left to run', async () => {
+    let clock = t0;
+    const base = openSqliteFleetStore({ path: ':memory:' });
+    let blips = 1;
+    // The store fails once as the command is given up (a PostgreSQL blip; a kill -9 at that instant is the same).
+    const store: FleetStore = {
+      ...base,
+      updateCommand: async (...args: Parameters<FleetStore['updateCommand']>) => {
+        if (args[2].state === 'expired' && blips > 0) {
+          blips -= 1;
+          throw new Error('connection terminated unexpectedly');
+        }
+        return base.updateCommand(...args);
+      },
+    };
+    const f = await fleet({ now: () => clock, store });
+    const tenant = await f.tenants.create('training');
+    await f.addNode('n1');
+    await f.activeIn(tenant.id, 'n1');
+    const running = await f.reimages.start(3_600_000);
+    closers.push(running.stop);
+    const op = await f.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'r' });
+    const entry = async () => (await base.operationNodes(op.id))[0];
+    const sent = await until(entry, (e) => e?.progress.phase === 'rebooting' && e.commandId !== null, 'the reimage command to be sent');
+    clock = new Date(t0.getTime() + 61_000);
+    f.reimages.kick();
+    await f.reimages.settled();
+    expect(blips).toBe(0);
+    // Before: the failure was written first, the node left the open set, and nothing gave the command up again.
+    f.reimages.kick();
+    await until(entry, (e) => e?.progress.phase === 'failed', 'the failure to be written on a later pass');
+    await f.reimages.settled();
+    expect(await base.getCommand(sent?.commandId ?? '')).toMatchObject({ state: 'expired' });
+  });
+
+  it('says so when the node claimed its command just as the reimage gave up (the claim won: it may still reboot)', async () => {
+    let clock = t0;
+    const f = await fleet({ now: () => clock });
+    const tenant = await f.tenants.create('training');
+    await f.addNode('n1');
+    await f.activeIn(tenant.id, 'n1');
+    const running = await f.reimages.start(3_600_000);
+    closers.push(running.stop);
+    const op = await f.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'r' });
+    const entry = async () => (await f.store.operationNodes(op.id))[0];
+    const sent = await until(entry, (e) => e?.progress.phase === 'rebooting' && e.commandId !== null, 'the reimage command to be sent');
+    expect(await f.outbox.claim('n1', sent?.commandId ?? '')).toEqual({ verdict: 'run' });
+    clock = new Date(t0.getTime() + 61_000);
+    f.reimages.kick();
+    const failed = await until(entry, (e) => e?.progress.phase === 'failed', 'the rebooting phase to time out');
+    expect(failed?.progress.failure?.details).toContain('the node claimed its command as the reimage gave up');
+  });
+
   it('refuses a node that another operation holds, however the two requests race', async () => {
     const f = await fleet({ now: () => t0, drain: () => new Promise(() => undefined) });
     const tenant = await f.tenants.create('training');

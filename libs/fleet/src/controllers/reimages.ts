@@ -160,17 +160,30 @@ export function createReimages(deps: ReimageDeps) {
     recordCommand: (commandId: string) => void serially(key(node.operationId, node.nodeId), () => save(node, node.progress, commandId)),
   });
 
-  async function save(node: OpenNode, progress: OpenNode['progress'], commandId: string | null): Promise<void> {
+  /**
+   * A reimage that gives up before its command did (a phase's deadline shorter than the deliveries' ack timeouts)
+   * withdraws it, so that the node does not reboot into it when it comes back (issue 20, G5). Before the failure is
+   * written: a stop or a store error between the two then leaves the step to be taken again, not a command to run.
+   * A command the node claimed meanwhile runs anyway: the failure says so.
+   */
+  async function withdrawnOnFailure(progress: OpenNode['progress'], commandId: string): Promise<OpenNode['progress']> {
+    if (await deps.outbox.giveUp(commandId, `the reimage gave up: ${progress.message}`)) return progress;
+    const command = await deps.store.getCommand(commandId);
+    if (command?.state !== 'acked' && command?.state !== 'running') return progress;
+    const note = `; the node claimed its command as the reimage gave up (${command.state}): it may still reboot`;
+    return { ...progress, message: `${progress.message}${note}`, failure: progress.failure && { ...progress.failure, details: `${progress.failure.details}${note}` } };
+  }
+
+  async function save(node: OpenNode, next: OpenNode['progress'], commandId: string | null): Promise<void> {
+    const fence = fenceNow();
+    const progress = next.phase === 'failed' && commandId ? await withdrawnOnFailure(next, commandId) : next;
     const at = deps.now();
     const k = key(node.operationId, node.nodeId);
     lastWrite.set(k, (writes += 1));
-    await deps.store.saveOperationNode(node.operationId, node.nodeId, progress, commandId, at, fenceNow());
+    await deps.store.saveOperationNode(node.operationId, node.nodeId, progress, commandId, at, fence);
     node.progress = progress;
     node.commandId = commandId;
     if (progress.phase === 'done' || progress.phase === 'failed') open.delete(k);
-    // A reimage that gave up before its command did (a phase's deadline shorter than the deliveries' ack timeouts)
-    // withdraws it: the node must not reboot into it when it comes back (issue 20, G5).
-    if (progress.phase === 'failed' && commandId) await deps.outbox.giveUp(commandId, `the reimage gave up: ${progress.message}`);
     deps.events.emit({ type: 'operation-progress', operationId: node.operationId, nodeId: node.nodeId, phase: progress.phase, message: progress.message, at });
   }
 
