@@ -15,7 +15,7 @@ import { awaitFirstMessage, mqttConnectPacket, tlsHelloRecord } from './first-me
 import { createConnectionLimiter, createUnauthenticatedLimiter } from './connection-limits.ts';
 import { guardMqttFrames, type FrameGuard } from './mqtt-frame-guard.ts';
 import { gatedBacklog, listenForStorm, type StormListener } from './storm-listener.ts';
-import { serverTlsOptions } from './tls-policy.ts';
+import { serverHandshakeSent, serverTlsOptions } from './tls-policy.ts';
 import { createStoredBeforeAck } from './stored-before-ack.ts';
 
 export type BrokerEvent =
@@ -231,6 +231,17 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
         : null;
       // TLS errors of clients that never finish a handshake (or offer no suite of the policy) are theirs, not the broker's.
       tlsServer?.on('tlsClientError', () => undefined);
+      // Over TLS 1.3 a connection's turn ends once the server's part of the handshake is sent: the rest (the
+      // client's Finished, its CONNECT, the credential check) waits on the client or costs little, and turns held
+      // by clients too slow to answer left a storm crawling with the manager idle. Found by the peer's address.
+      const turns = new Map<string, () => void>();
+      tlsServer?.on('keylog', (line: Buffer, tlsSocket: Socket) => {
+        if (!serverHandshakeSent(line)) return;
+        const key = peer(tlsSocket);
+        const turn = turns.get(key);
+        turns.delete(key);
+        turn?.();
+      });
       const accept = (socket: Socket) => {
         const refuse = (reason: string) => {
           emit({ type: 'connection-refused', address: socket.remoteAddress ?? '', reason });
@@ -240,8 +251,7 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
         const slot = unauthenticated.admit(socket);
         if (!slot) return refuse('too many connections not yet authenticated');
         const key = peer(socket);
-        // Its turn among the connections being set up ends when its CONNECT is accepted (as its unauthenticated slot
-        // does), or over TLS once the server answered its hello (below).
+        // Its turn among the connections being set up ends, as its unauthenticated slot does, when its CONNECT is accepted.
         let turn: () => void = () => undefined;
         const authenticated = () => {
           slot();
@@ -254,12 +264,19 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
         const enterGate = () => {
           turn = gate.enter(socket, () => {
             if (!tlsServer) return handle(socket, socket.remoteAddress ?? '');
-            // A TLS server takes over sockets accepted elsewhere through its 'connection' event. Over TLS the turn
-            // ends once the server has answered the client's hello, by the next check phase (as storm-listener.ts's):
-            // the rest (the client's answer, its CONNECT, the credential check) waits on the client or costs little.
+            // A TLS server takes over sockets accepted elsewhere through its 'connection' event. Whatever the TLS
+            // version, the server has answered the hello by the next check phase, and the turn ends then at the
+            // latest (storm-listener.ts): a TLS 1.2 handshake stalled on purpose held it until authenticated.
             tlsServer.emit('connection', socket);
             setImmediate(() => turn());
           });
+          if (tlsServer) {
+            const mine = turn;
+            turns.set(key, mine);
+            socket.once('close', () => {
+              if (turns.get(key) === mine) turns.delete(key);
+            });
+          }
         };
         // No turn until the client's hello (or plain CONNECT) has come whole (first-message.ts).
         awaitFirstMessage(socket, tlsServer ? tlsHelloRecord : mqttConnectPacket(preAuthLimit), firstMessageWaitMs, enterGate, () => gate.refuse(socket, 'no-first-message'));

@@ -29,7 +29,7 @@ import { ServerCredentials, type Server as GrpcServer } from '@grpc/grpc-js';
 import { createConnectGate, type ConnectGate } from './connect-gate.ts';
 import { createUnauthenticatedLimiter } from './connection-limits.ts';
 import { awaitFirstMessage, tlsHelloRecord } from './first-message.ts';
-import { serverTlsOptions } from './tls-policy.ts';
+import { serverHandshakeSent, serverTlsOptions } from './tls-policy.ts';
 
 /** Accept queue of each listening socket with admission control (MQTT, gRPC over TLS): short, so that waiting connections are where admission control sees them (above). */
 export const gatedBacklog = 128;
@@ -121,13 +121,18 @@ export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTl
       const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ['h2'], requestCert: false });
       const timer = setTimeout(() => secure.destroy(), tls.handshakeTimeoutMs ?? 10_000);
       timer.unref();
-      // The turn bounds the manager's work, not the client's: the client's hello is buffered whole (first-message.ts),
-      // and the TLS socket processes it in the tick after it is made (key agreement, signature, the server's whole
-      // flight, in TLS 1.2 and 1.3 alike). By the next check phase that is done, and what is left waits on the client:
-      // its Finished, in TLS 1.2 its key exchange (one ECDH), after a HelloRetryRequest its second hello. Held until
-      // the handshake was done, turns went to clients too slow to answer (a starved simulator, a slow network), and a
-      // peer that stalls on purpose over TLS 1.2, or with a hello that asks for a retry, held each of its turns for
-      // the 10 s handshake timeout: a few such peers kept every node's registration waiting (hostile review).
+      // The turn bounds the manager's work, not the client's: in TLS 1.3 the server's part (key agreement,
+      // signature, its Finished) is done when it derives its application secret, and the rest is waiting for the
+      // client's Finished. Held until then, the turns went to clients too slow to answer (a starved simulator, a
+      // slow network, a peer that stalls on purpose), and a storm crawled with the manager idle.
+      secure.on('keylog', (line: Buffer) => {
+        if (serverHandshakeSent(line)) done();
+      });
+      // Whatever the version, the server has answered the client's hello by the next check phase: the hello is buffered
+      // whole (first-message.ts), and the TLS socket processes it in the tick after it is made. What is left waits on
+      // the client (TLS 1.2: its key exchange, one ECDH; after a HelloRetryRequest, its second hello) and holds no turn:
+      // held until the handshake was done, a peer stalling a TLS 1.2 handshake on purpose, or answering a retry
+      // request never, kept each of its turns for the 10 s handshake timeout (hostile review).
       setImmediate(() => done());
       secure.once('secure', () => {
         clearTimeout(timer);

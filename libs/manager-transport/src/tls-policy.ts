@@ -39,3 +39,14 @@ class PolicyServerCredentials extends ServerCredentials {
 export function grpcServerCredentials(keyPem: string, chainPem: string): ServerCredentials {
   return new PolicyServerCredentials(keyPem, chainPem);
 }
+
+/** The key-log line of the TLS 1.3 server's application traffic secret: derived once its part of the handshake is sent. */
+const serverSecretLabel = Buffer.from('SERVER_TRAFFIC_SECRET_0 ');
+
+/**
+ * Whether a server's key-log line says its part of a TLS 1.3 handshake is done (key agreement, signature,
+ * its Finished): what is left is waiting for the client. (TLS 1.2 has no such line: false.)
+ */
+export function serverHandshakeSent(keylogLine: Buffer): boolean {
+  return keylogLine.subarray(0, serverSecretLabel.length).equals(serverSecretLabel);
+}
