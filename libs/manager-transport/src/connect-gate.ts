@@ -13,14 +13,16 @@
 // and its agent comes back after a jittered backoff.
 //
 // Set-ups also begin only during the first `turnBudgetMs` of an event-loop
-// turn. A slot is freed early in TLS 1.3 (storm-listener.ts), from inside the
-// handshake: a freed slot that started the next connection at once chained every
-// waiting handshake into one synchronous run (its ClientHello is already
-// buffered). A 10,000-node storm then held the event loop for seconds at a time,
-// and /healthz went unanswered for 6 s. Past the budget, the next set-ups begin
-// on the following turn, after the loop has served other I/O. (A count per turn
-// instead, 64, kept turns short but halved the storm's handshake rate: turns are
-// long for other work then, and 4,818 waiting nodes were shed.)
+// turn: hellos arrive by the thousand in one poll phase of a storm, and each
+// that found a free slot began its handshake at once. Before turns ended at the
+// next check phase (storm-listener.ts), a slot was freed from inside the TLS 1.3
+// handshake, and the freed slot began the next waiting one at once: every
+// buffered handshake ran in one synchronous chain, a 10,000-node storm held the
+// event loop for seconds at a time, and /healthz went unanswered for 6 s. Past
+// the budget, the next set-ups begin on the following turn, after the loop has
+// served other I/O. (A count per turn instead, 64, kept turns short but halved
+// the storm's handshake rate: turns are long for other work then, and 4,818
+// waiting nodes were shed.)
 import type { Socket } from 'node:net';
 
 export interface ConnectGateOptions {

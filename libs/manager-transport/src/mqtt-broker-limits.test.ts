@@ -200,15 +200,16 @@ describe('connections not yet authenticated, all addresses together', realConnec
 });
 
 describe('connections being set up over TLS (admission control)', realConnections, () => {
-  it('gives a connection\'s turn back once the server\'s part of the handshake is sent: clients slow to answer it do not hold the turns', async () => {
+  it.each(['TLSv1.3', 'TLSv1.2'] as const)('gives a connection\'s turn back once the server answered its hello (%s): clients slow to answer, or stalling on purpose, do not hold the turns', async (maxVersion) => {
     const own = await createNodeBroker({ authenticateNode, maxPayloadBytes, maxConnectionsPerAddress: 0, maxConcurrentConnects: 2, maxConnectWaitMs: 60_000, connectTimeoutMs: 120_000 });
     const ca = await ensureCertificateAuthority(join(mkdtempSync(join(tmpdir(), 'mf-broker-turns-')), 'pki'));
     const cert = await issueServerCertificate(ca, ['127.0.0.1']);
     const target = { port: (await own.listen(0, '127.0.0.1', { keyPem: cert.keyPem, chainPem: cert.chainPem })).port, ca: ca.certPem };
     // Two clients whose hellos reach the broker but that never get its answer (a relay swallows the broker's
-    // bytes), as clients too slow to answer would: before, each kept its turn until its handshake timed out.
+    // bytes), as clients too slow to answer would: before, each kept its turn until its handshake timed out (TLS 1.3
+    // until the server's part was sent; TLS 1.2, until the 10 s handshake timeout: a peer stalling on purpose held them).
     const relays = await Promise.all([0, 1].map(() => swallowingRelay(target.port)));
-    const slow = relays.map((relay) => tlsConnect({ port: relay.port, host: '127.0.0.1', rejectUnauthorized: false }));
+    const slow = relays.map((relay) => tlsConnect({ port: relay.port, host: '127.0.0.1', rejectUnauthorized: false, maxVersion }));
     for (const socket of slow) socket.on('error', () => undefined);
     await expect.poll(() => relays.every((r) => r.swallowed() > 0), realConnections).toBe(true);
     await expect.poll(() => own.admission().connecting, realConnections).toBe(0);

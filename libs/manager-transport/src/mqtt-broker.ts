@@ -263,9 +263,12 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
         });
         const enterGate = () => {
           turn = gate.enter(socket, () => {
-            // A TLS server takes over sockets accepted elsewhere through its 'connection' event.
-            if (tlsServer) tlsServer.emit('connection', socket);
-            else handle(socket, socket.remoteAddress ?? '');
+            if (!tlsServer) return handle(socket, socket.remoteAddress ?? '');
+            // A TLS server takes over sockets accepted elsewhere through its 'connection' event. Whatever the TLS
+            // version, the server has answered the hello by the next check phase, and the turn ends then at the
+            // latest (storm-listener.ts): a TLS 1.2 handshake stalled on purpose held it until authenticated.
+            tlsServer.emit('connection', socket);
+            setImmediate(() => turn());
           });
           if (tlsServer) {
             const mine = turn;

@@ -124,11 +124,16 @@ export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTl
       // The turn bounds the manager's work, not the client's: in TLS 1.3 the server's part (key agreement,
       // signature, its Finished) is done when it derives its application secret, and the rest is waiting for the
       // client's Finished. Held until then, the turns went to clients too slow to answer (a starved simulator, a
-      // slow network, a peer that stalls on purpose), and a storm crawled with the manager idle. TLS 1.2 keeps
-      // its turn until the handshake is done.
+      // slow network, a peer that stalls on purpose), and a storm crawled with the manager idle.
       secure.on('keylog', (line: Buffer) => {
         if (serverHandshakeSent(line)) done();
       });
+      // Whatever the version, the server has answered the client's hello by the next check phase: the hello is buffered
+      // whole (first-message.ts), and the TLS socket processes it in the tick after it is made. What is left waits on
+      // the client (TLS 1.2: its key exchange, one ECDH; after a HelloRetryRequest, its second hello) and holds no turn:
+      // held until the handshake was done, a peer stalling a TLS 1.2 handshake on purpose, or answering a retry
+      // request never, kept each of its turns for the 10 s handshake timeout (hostile review).
+      setImmediate(() => done());
       secure.once('secure', () => {
         clearTimeout(timer);
         done();

@@ -11,8 +11,13 @@ export type OpenNode = OperationNodeRecord & { operation: OperationRecord };
 export interface EffectPort {
   /** Feeds the next signal to the node's reimage (after this effect, in order). */
   signal(s: ReimageSignal): void;
-  /** Records the command sent for the node's reimage (after this effect: never awaited inside it). */
-  recordCommand(commandId: string): void;
+  /**
+   * Writes the id of the command about to be sent on the node's step, before it goes out (awaited inside the effect,
+   * which runs in the node's own order): the boot endpoint of any replica serves the install script only to a node
+   * whose step names its command, and a replica killed between the publish and a later write left the rebooting
+   * node to boot from its disk, its reimage failed.
+   */
+  commandGoingOut(commandId: string): Promise<void>;
 }
 
 /** The code a thrown error in each effect fails the reimage with. */
@@ -49,10 +54,12 @@ export function createReimageEffects(deps: ReimageDeps) {
         // With a BMC the manager power-cycles the node into PXE once the agent acks (the agent only flushes its disks);
         // the next boot is set now too, so a node whose agent dies still boots the image after the timeout's power cycle.
         await bmc?.setNextBootPxe().catch((error: unknown) => deps.onError(error, { node: node.nodeId, step: 'bmc bootdev pxe' }));
-        const command = await deps.outbox.send(node.nodeId, { kind: 'reimage', args: {
+        const commandId = `reimage-${node.operationId}-${node.nodeId}`;
+        await port.commandGoingOut(commandId);
+        await deps.outbox.send(node.nodeId, { kind: 'reimage', args: {
           imageName: image.name, imageVersion: image.version, sha256: image.sha256, bootScriptUrl: deps.bootScriptUrl(summary), powerCycledByBmc: bmc !== null,
-        } }, node.operationId, `reimage-${node.operationId}-${node.nodeId}`, { mayAct: deps.runsHere ?? (() => true) });
-        return port.recordCommand(command.id);
+        } }, node.operationId, commandId, { mayAct: deps.runsHere ?? (() => true) });
+        return;
       }
       case 'power-cycle-pxe': {
         const bmc = await deps.bmcFor(node.nodeId);

@@ -235,6 +235,28 @@ describe('reimage operations', () => {
     expect(failed?.progress.failure?.details).toContain('the node claimed its command as the reimage gave up');
   });
 
+  it('writes the command\'s id on the node\'s step before the command goes out: a replica killed between the two leaves no reboot without it', async () => {
+    // The boot endpoint (of any replica) serves the install script only to a node whose step names its command. Before,
+    // the id was written after the publish: a kill -9 between the two sent the rebooting node to its local disk, and
+    // its reimage failed ("booted again, but not into the network boot of this reimage"; replica-takeover e2e on CI).
+    const f = await fleet({ now: () => t0 });
+    const tenant = await f.tenants.create('training');
+    await f.addNode('n1');
+    await f.activeIn(tenant.id, 'n1');
+    let opId = '';
+    const storedAtPublish: Array<string | null> = [];
+    const publish = f.broker.publish.bind(f.broker);
+    f.broker.publish = async (topic, payload, options) => {
+      if (topic.endsWith('/commands')) storedAtPublish.push((await f.store.operationNodes(opId))[0]?.commandId ?? null);
+      return publish(topic, payload, options);
+    };
+    const running = await f.reimages.start(3_600_000);
+    closers.push(running.stop);
+    opId = (await f.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'r' })).id;
+    const sent = await until(async () => (await f.store.operationNodes(opId))[0], (e) => e?.progress.phase === 'rebooting' && e.commandId !== null, 'the reimage command to be sent');
+    expect(storedAtPublish).toEqual([sent?.commandId]);
+  });
+
   it('refuses a node that another operation holds, however the two requests race', async () => {
     const f = await fleet({ now: () => t0, drain: () => new Promise(() => undefined) });
     const tenant = await f.tenants.create('training');

@@ -157,7 +157,7 @@ export function createReimages(deps: ReimageDeps) {
 
   const portFor = (node: OpenNode) => ({
     signal: (s: ReimageSignal) => void signal(node.operationId, node.nodeId, s),
-    recordCommand: (commandId: string) => void serially(key(node.operationId, node.nodeId), () => save(node, node.progress, commandId)),
+    commandGoingOut: (commandId: string) => save(node, node.progress, commandId),
   });
 
   /**
