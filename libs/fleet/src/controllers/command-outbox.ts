@@ -96,9 +96,8 @@ export function createCommandOutbox(deps: OutboxDeps) {
       if (deps.mayAct && !deps.mayAct()) return;
       if (command.attempts < deps.maxAttempts) {
         await publish(command, command.attempts + 1);
-      } else if (await deps.store.updateCommand(command.id, ['sent'], { state: 'expired', message: `no ack after ${command.attempts} deliveries; withdrawn from the node` }, at)) {
-        deps.withdrawals?.withdraw(command.id);
-        deps.events.emit({ type: 'command-expired', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, attempts: command.attempts, at });
+      } else {
+        await expire(command, `no ack after ${command.attempts} deliveries; withdrawn from the node`, at);
       }
     }
   }
@@ -126,15 +125,19 @@ export function createCommandOutbox(deps: OutboxDeps) {
     return written;
   }
 
+  /** Gives up a command not yet acknowledged: expired, withdrawn from the node's session, and said. False when it had moved on. */
+  async function expire(command: CommandRecord, message: string, at: Date): Promise<boolean> {
+    if (!(await deps.store.updateCommand(command.id, ['pending', 'sent'], { state: 'expired', message }, at))) return false;
+    deps.withdrawals?.withdraw(command.id);
+    deps.events.emit({ type: 'command-expired', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, attempts: command.attempts, at });
+    return true;
+  }
+
   // The agent will never run it (withdrawn, or its deadline passed before it could claim it): given up, with the agent's word.
   // Returns whether the command stands refused (given up now, or before): its followers then take the step it causes.
   async function refused(command: CommandRecord, message: string, at: Date): Promise<boolean> {
     const text = `${refusedBy}${message}`;
-    if (await deps.store.updateCommand(command.id, ['pending', 'sent'], { state: 'expired', message: text }, at)) {
-      deps.withdrawals?.withdraw(command.id);
-      deps.events.emit({ type: 'command-expired', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, attempts: command.attempts, at });
-      return true;
-    }
+    if (await expire(command, text, at)) return true;
     if (command.state !== 'expired') return false;
     // Its first refusal only: a node repeating it with other words must not grow the record without end.
     if (!command.message.includes(refusedBy)) await deps.store.updateCommand(command.id, ['expired'], { message: `${command.message}; ${text}` }, at);
@@ -217,12 +220,8 @@ export function createCommandOutbox(deps: OutboxDeps) {
      * so a node that comes back later is refused when it claims it. False when the agent claimed it already (it runs).
      */
     async giveUp(commandId: string, reason: string): Promise<boolean> {
-      const at = deps.now();
       const command = await deps.store.getCommand(commandId);
-      if (!command || !(await deps.store.updateCommand(commandId, ['pending', 'sent'], { state: 'expired', message: `${reason}; withdrawn from the node` }, at))) return false;
-      deps.withdrawals?.withdraw(commandId);
-      deps.events.emit({ type: 'command-expired', commandId, nodeId: command.nodeId, operationId: command.operationId, attempts: command.attempts, at });
-      return true;
+      return command !== null && expire(command, `${reason}; withdrawn from the node`, deps.now());
     },
 
     /** After a restart: deliver again everything not yet acknowledged (the agent carries out each id once). */

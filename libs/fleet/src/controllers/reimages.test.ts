@@ -34,6 +34,22 @@ async function fleet(options: Parameters<typeof startFleet>[0]) {
   return f;
 }
 
+/**
+ * n1, active in a tenant, its reimage under way and its command sent (the rebooting phase, 60 s); the timer's passes
+ * are an hour apart: the test kicks them.
+ */
+async function rebootingNode(f: Awaited<ReturnType<typeof fleet>>) {
+  const tenant = await f.tenants.create('training');
+  await f.addNode('n1');
+  await f.activeIn(tenant.id, 'n1');
+  const running = await f.reimages.start(3_600_000);
+  closers.push(running.stop);
+  const op = await f.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'r' });
+  const entry = async () => (await f.store.operationNodes(op.id))[0];
+  const sent = await until(entry, (e) => e?.progress.phase === 'rebooting' && e.commandId !== null, 'the reimage command to be sent');
+  return { entry, commandId: sent?.commandId ?? '' };
+}
+
 describe('reimage operations', () => {
   it('leaves an active node active when its drain hook answers 503, and fails only its entry, with the code drain-failed', async () => {
     const hook = await drainHook(503);
@@ -164,20 +180,12 @@ describe('reimage operations', () => {
     // without a BMC that never answered is failed, and its reboot must not run when the node comes back.
     let clock = t0;
     const f = await fleet({ now: () => clock });
-    const tenant = await f.tenants.create('training');
-    await f.addNode('n1');
-    await f.activeIn(tenant.id, 'n1');
-    const running = await f.reimages.start(3_600_000);
-    closers.push(running.stop);
-    const op = await f.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'r' });
-    const entry = async () => (await f.store.operationNodes(op.id))[0];
-    const sent = await until(entry, (e) => e?.progress.phase === 'rebooting' && e.commandId !== null, 'the reimage command to be sent');
+    const { entry, commandId } = await rebootingNode(f);
     clock = new Date(t0.getTime() + 61_000);
     f.reimages.kick();
     await until(entry, (e) => e?.progress.phase === 'failed', 'the rebooting phase to time out');
     await f.reimages.settled();
 
-    const commandId = sent?.commandId ?? '';
     expect(await f.store.getCommand(commandId)).toMatchObject({ state: 'expired', message: expect.stringContaining('the reimage gave up') });
     expect(await f.outbox.claim('n1', commandId)).toMatchObject({ verdict: 'withdrawn' });
   });
@@ -198,14 +206,7 @@ describe('reimage operations', () => {
       },
     };
     const f = await fleet({ now: () => clock, store });
-    const tenant = await f.tenants.create('training');
-    await f.addNode('n1');
-    await f.activeIn(tenant.id, 'n1');
-    const running = await f.reimages.start(3_600_000);
-    closers.push(running.stop);
-    const op = await f.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'r' });
-    const entry = async () => (await base.operationNodes(op.id))[0];
-    const sent = await until(entry, (e) => e?.progress.phase === 'rebooting' && e.commandId !== null, 'the reimage command to be sent');
+    const { entry, commandId } = await rebootingNode(f);
     clock = new Date(t0.getTime() + 61_000);
     f.reimages.kick();
     await f.reimages.settled();
@@ -214,21 +215,14 @@ describe('reimage operations', () => {
     f.reimages.kick();
     await until(entry, (e) => e?.progress.phase === 'failed', 'the failure to be written on a later pass');
     await f.reimages.settled();
-    expect(await base.getCommand(sent?.commandId ?? '')).toMatchObject({ state: 'expired' });
+    expect(await base.getCommand(commandId)).toMatchObject({ state: 'expired' });
   });
 
   it('says so when the node claimed its command just as the reimage gave up (the claim won: it may still reboot)', async () => {
     let clock = t0;
     const f = await fleet({ now: () => clock });
-    const tenant = await f.tenants.create('training');
-    await f.addNode('n1');
-    await f.activeIn(tenant.id, 'n1');
-    const running = await f.reimages.start(3_600_000);
-    closers.push(running.stop);
-    const op = await f.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'r' });
-    const entry = async () => (await f.store.operationNodes(op.id))[0];
-    const sent = await until(entry, (e) => e?.progress.phase === 'rebooting' && e.commandId !== null, 'the reimage command to be sent');
-    expect(await f.outbox.claim('n1', sent?.commandId ?? '')).toEqual({ verdict: 'run' });
+    const { entry, commandId } = await rebootingNode(f);
+    expect(await f.outbox.claim('n1', commandId)).toEqual({ verdict: 'run' });
     clock = new Date(t0.getTime() + 61_000);
     f.reimages.kick();
     const failed = await until(entry, (e) => e?.progress.phase === 'failed', 'the rebooting phase to time out');
@@ -240,21 +234,14 @@ describe('reimage operations', () => {
     // the id was written after the publish: a kill -9 between the two sent the rebooting node to its local disk, and
     // its reimage failed ("booted again, but not into the network boot of this reimage"; replica-takeover e2e on CI).
     const f = await fleet({ now: () => t0 });
-    const tenant = await f.tenants.create('training');
-    await f.addNode('n1');
-    await f.activeIn(tenant.id, 'n1');
-    let opId = '';
     const storedAtPublish: Array<string | null> = [];
     const publish = f.broker.publish.bind(f.broker);
     f.broker.publish = async (topic, payload, options) => {
-      if (topic.endsWith('/commands')) storedAtPublish.push((await f.store.operationNodes(opId))[0]?.commandId ?? null);
+      if (topic.endsWith('/commands')) storedAtPublish.push((await f.store.openOperationNodes())[0]?.commandId ?? null);
       return publish(topic, payload, options);
     };
-    const running = await f.reimages.start(3_600_000);
-    closers.push(running.stop);
-    opId = (await f.reimages.create({ kind: 'reimage', image: { name: 'gpu-os', version: '1' }, nodeIds: ['n1'], priority: 0, urgent: false, actor: 'test', reason: 'r' })).id;
-    const sent = await until(async () => (await f.store.operationNodes(opId))[0], (e) => e?.progress.phase === 'rebooting' && e.commandId !== null, 'the reimage command to be sent');
-    expect(storedAtPublish).toEqual([sent?.commandId]);
+    const { commandId } = await rebootingNode(f);
+    expect(storedAtPublish).toEqual([commandId]);
   });
 
   it('refuses a node that another operation holds, however the two requests race', async () => {
