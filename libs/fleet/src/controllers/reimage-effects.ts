@@ -54,6 +54,8 @@ export function createReimageEffects(deps: ReimageDeps) {
         // With a BMC the manager power-cycles the node into PXE once the agent acks (the agent only flushes its disks);
         // the next boot is set now too, so a node whose agent dies still boots the image after the timeout's power cycle.
         await bmc?.setNextBootPxe().catch((error: unknown) => deps.onError(error, { node: node.nodeId, step: 'bmc bootdev pxe' }));
+        // A step taken meanwhile (a timeout queued before this effect failed the node, or moved it on) wants no command.
+        if (node.progress.phase !== 'rebooting') return;
         const commandId = `reimage-${node.operationId}-${node.nodeId}`;
         await port.commandGoingOut(commandId);
         await deps.outbox.send(node.nodeId, { kind: 'reimage', args: {

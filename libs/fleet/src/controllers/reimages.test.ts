@@ -7,6 +7,8 @@ import { CommandPhase, CommandProgressSchema } from '@metalfleet/proto';
 import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { webhookDrain } from '../outbound/drain-hook.ts';
 import { startFleet, until } from '../fleet-harness.test-kit.ts';
+import { createReimageEffects } from './reimage-effects.ts';
+import type { ReimageDeps } from './reimages.ts';
 
 const t0 = new Date('2026-11-21T10:00:00Z');
 const closers: Array<() => Promise<void>> = [];
@@ -242,6 +244,22 @@ describe('reimage operations', () => {
     };
     const { commandId } = await rebootingNode(f);
     expect(storedAtPublish).toEqual([commandId]);
+  });
+
+  it('sends no reimage command for a node whose step moved on before the send-command effect ran (a stale timeout failed it first)', async () => {
+    // Hostile review: the timeout was queued on the node's chain before the effect; the effect then wrote the command
+    // on the failed step and sent it, and nothing withdrew it: the failed node rebooted into PXE.
+    const f = await fleet({ now: () => t0 });
+    await rebootingNode(f);
+    const [row] = await f.store.openOperationNodes();
+    const sent: string[] = [];
+    const going: string[] = [];
+    const effects = createReimageEffects({
+      store: f.store, bmcFor: async () => null, bootScriptUrl: () => 'http://m/boot', onError: () => undefined,
+      outbox: { send: async (nodeId: string) => void sent.push(nodeId) },
+    } as unknown as ReimageDeps);
+    await effects({ ...row!, progress: { ...row!.progress, phase: 'failed' } }, 'send-command', { signal: () => undefined, commandGoingOut: async (id) => void going.push(id) });
+    expect({ sent, going }).toEqual({ sent: [], going: [] });
   });
 
   it('refuses a node that another operation holds, however the two requests race', async () => {
