@@ -20,7 +20,7 @@ export function startEventJournalOf(deps: { store: FleetStore; events: FleetEven
     on: (listener) => {
       let off: (() => void) | null = null;
       let stopped = false;
-      void feed.subscribe(null, (_seq, event) => listener(event)).then((unsubscribe) => (stopped ? unsubscribe() : (off = unsubscribe)));
+      void feed.subscribe(null, (_seq, event) => listener(event, { journaled: true })).then((unsubscribe) => (stopped ? unsubscribe() : (off = unsubscribe)));
       return () => {
         stopped = true;
         off?.();

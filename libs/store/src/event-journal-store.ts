@@ -37,21 +37,38 @@ export interface EventJournalStore {
 
 interface EventRow { seq: number | string; at: number | string; type: string; body: string }
 
+export interface Statement { sql: string; params: unknown[] }
+
+/** The inserts that append `entries` in their order: in slices, since a statement's parameters are bounded (SQLite 32,766; PostgreSQL 65,535). */
+export function journalInserts(entries: readonly JournalEntry[]): Statement[] {
+  const inserts: Statement[] = [];
+  for (let i = 0; i < entries.length; i += 1000) {
+    const slice = entries.slice(i, i + 1000);
+    inserts.push({
+      sql: `INSERT INTO fleet_events (at, type, body) VALUES ${slice.map(() => '(?, ?, ?)').join(', ')}`,
+      params: slice.flatMap((e) => [e.at.getTime(), e.type, e.body]),
+    });
+  }
+  return inserts;
+}
+
+/**
+ * How a dialect appends a change's events inside the change's own transaction (with `atomically`): the statements go
+ * last in it, and `committed` is called once it committed.
+ */
+export interface JournalWithin {
+  statements(entries: readonly JournalEntry[]): Statement[];
+  committed(entries: readonly JournalEntry[]): void;
+}
+
 /** The dialect's part: `append` runs the insert in the transaction that orders it and wakes the readers. */
 export function sqlEventJournalStore(db: SqlExecutor, dialect: {
-  append(insert: { sql: string; params: unknown[] }): Promise<void>;
+  append(insert: Statement): Promise<void>;
   watch(onAppended: () => void): () => void;
 }): EventJournalStore {
   return {
     async appendEvents(entries) {
-      // In slices: a statement's parameters are bounded (SQLite 32,766; PostgreSQL 65,535).
-      for (let i = 0; i < entries.length; i += 1000) {
-        const slice = entries.slice(i, i + 1000);
-        await dialect.append({
-          sql: `INSERT INTO fleet_events (at, type, body) VALUES ${slice.map(() => '(?, ?, ?)').join(', ')}`,
-          params: slice.flatMap((e) => [e.at.getTime(), e.type, e.body]),
-        });
-      }
+      for (const insert of journalInserts(entries)) await dialect.append(insert);
     },
     async eventsAfter(seq, limit) {
       const rows = await db.all<EventRow>('SELECT seq, at, type, body FROM fleet_events WHERE seq > ? ORDER BY seq LIMIT ?', [seq, limit]);
@@ -71,11 +88,22 @@ export function sqlEventJournalStore(db: SqlExecutor, dialect: {
 /** One process appends and reads (SQLite): readers are woken in process, after the append committed. */
 export function inProcessEventWake(db: SqlExecutor) {
   const watchers = new Set<() => void>();
+  const wake = () => {
+    for (const watcher of [...watchers]) watcher();
+  };
   return {
-    async append(insert: { sql: string; params: unknown[] }) {
+    async append(insert: Statement) {
       await db.atomically([insert]);
-      for (const watcher of [...watchers]) watcher();
+      wake();
     },
+    /** For a change that appended its events in its own transaction: called once that committed. */
+    wake,
+    within: {
+      statements: journalInserts,
+      committed: (entries) => {
+        if (entries.length > 0) wake();
+      },
+    } satisfies JournalWithin,
     watch(onAppended: () => void) {
       const watcher = () => onAppended();
       watchers.add(watcher);

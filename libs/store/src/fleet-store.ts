@@ -6,7 +6,7 @@ import type { AccessStore } from './access-store.ts';
 import type { AlertStore } from './alert-store.ts';
 import type { IdentityStore } from './identity-store.ts';
 import type { LeaseStore } from './lease-store.ts';
-import type { EventJournalStore } from './event-journal-store.ts';
+import type { EventJournalStore, JournalEntry } from './event-journal-store.ts';
 import type { NodeCertificateStore } from './node-certificate-store.ts';
 import type { StoreAvailability } from './store-health.ts';
 export type { StoreAvailability } from './store-health.ts';
@@ -113,8 +113,9 @@ export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertS
   /**
    * Moves a node from `from` to `to` and records why, only if it is still in
    * `from` (compare-and-set: two controllers can never both win). Returns false otherwise.
+   * `events` go into the event journal in the same transaction, only if the node moved.
    */
-  transitionNode(nodeId: string, from: NodeState, to: NodeState, event: LifecycleEvent, cause: TransitionCause): Promise<boolean>;
+  transitionNode(nodeId: string, from: NodeState, to: NodeState, event: LifecycleEvent, cause: TransitionCause, events?: readonly JournalEntry[]): Promise<boolean>;
   /** Oldest first. */
   history(nodeId: string): Promise<TransitionRecord[]>;
   /** Nodes in `state` that have been offline since before `before`. */

@@ -2,23 +2,27 @@
 // reconciler and the tenant API use. Part of FleetStore; its SQL lives in
 // sqlite-network.ts and pg-network.ts.
 import type { LearnedLink, LinkSource, PlannedLink, TenantNetwork } from '@metalfleet/domain';
+import type { JournalEntry } from './event-journal-store.ts';
 
 export interface TenantRecord extends TenantNetwork {
   createdAt: Date;
 }
 
 export interface NetworkStore {
-  /** Fails with `conflict` when the name, VLAN or VNI is taken (the database's unique keys are the last word). */
-  createTenant(tenant: TenantRecord): Promise<void>;
+  /**
+   * Fails with `conflict` when the name, VLAN or VNI is taken (the database's unique keys are the last word).
+   * `events` (here and below) go into the event journal in the change's own transaction, only if the change is made.
+   */
+  createTenant(tenant: TenantRecord, events?: readonly JournalEntry[]): Promise<void>;
   /** Oldest first. */
   listTenants(): Promise<TenantRecord[]>;
   getTenant(id: string): Promise<TenantRecord | null>;
   /** Returns false for an unknown tenant; fails with `conflict` while nodes still belong to it. */
-  deleteTenant(id: string): Promise<boolean>;
+  deleteTenant(id: string, events?: readonly JournalEntry[]): Promise<boolean>;
   /** Returns false for an unknown node. */
-  setNodeTenant(nodeId: string, tenantId: string | null): Promise<boolean>;
+  setNodeTenant(nodeId: string, tenantId: string | null, events?: readonly JournalEntry[]): Promise<boolean>;
   /** Takes the node out of `tenantId` if it is still there: false when another writer took it first (or it was never there). */
-  takeNodeFromTenant(nodeId: string, tenantId: string): Promise<boolean>;
+  takeNodeFromTenant(nodeId: string, tenantId: string, events?: readonly JournalEntry[]): Promise<boolean>;
   /** Sets (or with `null` node, removes) the planned link of one switch port. */
   setPlannedLink(switchName: string, port: string, link: { nodeId: string; mac: string } | null): Promise<void>;
   /**

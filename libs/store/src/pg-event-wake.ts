@@ -7,6 +7,7 @@
 // what was appended while it was down.
 import pg from 'pg';
 import type { SqlExecutor } from './sql-executor.ts';
+import { journalInserts, type JournalEntry, type JournalWithin, type Statement } from './event-journal-store.ts';
 
 const reconnectMs = 1000;
 
@@ -43,14 +44,26 @@ export function pgEventWake(db: SqlExecutor, options: { connectionString: string
       .then(() => wake(), lost);
   }
 
+  /** The lock that orders appends, the inserts, and the wake-up (sent at commit). */
+  const ordered = (inserts: Statement[]): Statement[] => [
+    { sql: 'SELECT pg_advisory_xact_lock(hashtext(?))', params: [lockKey] },
+    ...inserts,
+    { sql: 'SELECT pg_notify(?, \'\')', params: [channel] },
+  ];
+
+  /**
+   * The statements that append `entries` inside a change's own transaction, as its last statements: the lock is
+   * held from there to the commit only. None for no entries.
+   */
+  const appendWithin = (entries: readonly JournalEntry[]): Statement[] => (entries.length === 0 ? [] : ordered(journalInserts(entries)));
+
   return {
-    async append(insert: { sql: string; params: unknown[] }) {
-      await db.atomically([
-        { sql: 'SELECT pg_advisory_xact_lock(hashtext(?))', params: [lockKey] },
-        insert,
-        { sql: 'SELECT pg_notify(?, \'\')', params: [channel] },
-      ]);
+    async append(insert: Statement) {
+      await db.atomically(ordered([insert]));
     },
+    appendWithin,
+    /** The same, for dialect-neutral code: the NOTIFY wakes the readers at commit. */
+    within: { statements: appendWithin, committed: () => undefined } satisfies JournalWithin,
     watch(onAppended: () => void) {
       const watcher = () => onAppended();
       watchers.add(watcher);

@@ -80,10 +80,16 @@ describe('event journal across replicas on one PostgreSQL', () => {
     await Promise.all([writer.close(), reader.close()]);
   });
 
-  it('a reader that follows the sequence numbers misses no entry while two replicas append at once', async () => {
-    const [a, b, reader] = [await factory.open('journal_race'), await factory.open('journal_race'), await factory.open('journal_race')];
+  it('a reader that follows the sequence numbers misses no entry while replicas append at once, in batches and with their changes', async () => {
+    const [a, b, c, reader] = [await factory.open('journal_race'), await factory.open('journal_race'), await factory.open('journal_race'), await factory.open('journal_race')];
     const append = async (store: typeof a, name: string) => {
       for (let i = 0; i < 150; i++) await store.appendEvents(Array.from({ length: 4 }, (_, j) => ({ at: new Date(), type: `${name}${i}.${j}`, body: '{}' })));
+    };
+    // A change's events, in its own transaction: 150 tenants, each with its event.
+    const change = async (store: typeof a) => {
+      for (let i = 0; i < 150; i++) {
+        await store.createTenant({ id: `t${i}`, name: `t-${i}`, vlan: 100 + i, vni: 1000 + i, createdAt: new Date() }, [{ at: new Date(), type: `c${i}`, body: '{}' }]);
+      }
     };
     const seen: string[] = [];
     let cursor = 0;
@@ -100,10 +106,10 @@ describe('event journal across replicas on one PostgreSQL', () => {
         if (page.length === 0 && finished) return;
       }
     })();
-    await Promise.all([append(a, 'a'), append(b, 'b')]);
+    await Promise.all([append(a, 'a'), append(b, 'b'), change(c)]);
     writing = false;
     await follow;
-    expect(new Set(seen).size).toBe(1200);
-    await Promise.all([a.close(), b.close(), reader.close()]);
+    expect(new Set(seen).size).toBe(1350);
+    await Promise.all([a.close(), b.close(), c.close(), reader.close()]);
   }, 60_000);
 });

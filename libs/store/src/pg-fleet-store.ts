@@ -6,13 +6,14 @@ import type { FleetStore, NodeRecord, TokenUse } from './fleet-store.ts';
 import { pgMigrations } from './pg-migrations.ts';
 import { pgNetworkStore } from './pg-network.ts';
 import { pgExecutor, pgTransaction, withPgClient } from './pg-executor.ts';
+import { numberPlaceholders } from './sql-executor.ts';
 import { storeHealth, type StoreAvailability, type StoreHealth } from './store-health.ts';
 import { writeProbeSql } from './disk-space.ts';
 import { lastWriteFromRow, lastWriteSql } from './last-write.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { pgNowMs, sqlLeaseStore } from './lease-store.ts';
 import { sqlNodeCertificateStore } from './node-certificate-store.ts';
-import { sqlEventJournalStore } from './event-journal-store.ts';
+import { sqlEventJournalStore, type JournalEntry } from './event-journal-store.ts';
 import { pgEventWake } from './pg-event-wake.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
@@ -123,10 +124,14 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
 
   const executor = pgExecutor(pool, health);
   const eventWake = pgEventWake(executor, { connectionString: options.connectionString, schema });
+  /** A change's events, appended in its own transaction (`q`'s) as its last statements. */
+  async function appendJournal(q: Query, entries: readonly JournalEntry[]): Promise<void> {
+    for (const s of eventWake.appendWithin(entries)) await q(numberPlaceholders(s.sql), s.params);
+  }
   return {
     availability: () => health.check(),
-    ...pgNetworkStore(query, inTransaction),
-    ...sqlWorkStore(executor, pgNowMs),
+    ...pgNetworkStore(query, inTransaction, appendJournal),
+    ...sqlWorkStore(executor, pgNowMs, eventWake.within),
     ...sqlLeaseStore(executor, pgNowMs),
     ...sqlEventJournalStore(executor, eventWake),
     ...sqlAccessStore(executor),
@@ -248,12 +253,13 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       return (rows as HealthEventRow[]).map(rowHealthEvent);
     },
 
-    async transitionNode(nodeId, from, to, event, cause) {
+    async transitionNode(nodeId, from, to, event, cause, events = []) {
       return inTransaction(async (q) => {
         const moved = await q('UPDATE nodes SET state = $1 WHERE id = $2 AND state = $3', [to, nodeId, from]);
         if ((moved.rowCount ?? 0) === 0) return false;
         await q('INSERT INTO node_transitions (node_id, from_state, to_state, event, actor, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
           [nodeId, from, to, event, cause.actor, cause.reason, cause.at.getTime()]);
+        await appendJournal(q, events);
         return true;
       });
     },

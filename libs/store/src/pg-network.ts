@@ -3,16 +3,22 @@ import type pg from 'pg';
 import { DomainError, trustedSource } from '@metalfleet/domain';
 import { portsReplacedByReport, rowLearnedLink, rowPlannedLink, rowTenant, tenantConflict, type LearnedLinkRow, type LinkRow, type TenantRow } from './network-rows.ts';
 import type { NetworkStore } from './network-store.ts';
+import type { JournalEntry } from './event-journal-store.ts';
 
 type Query = (sql: string, params?: unknown[]) => Promise<pg.QueryResult>;
+/** Appends events to the journal inside the transaction `q` runs in. */
+type AppendJournal = (q: Query, entries: readonly JournalEntry[]) => Promise<void>;
 
 const uniqueViolation = '23505';
 
-export function pgNetworkStore(query: Query, inTransaction: <T>(work: (q: Query) => Promise<T>) => Promise<T>): NetworkStore {
+export function pgNetworkStore(query: Query, inTransaction: <T>(work: (q: Query) => Promise<T>) => Promise<T>, appendJournal: AppendJournal): NetworkStore {
   return {
-    async createTenant(tenant) {
+    async createTenant(tenant, events = []) {
       try {
-        await query('INSERT INTO tenants (id, name, vlan, vni, created_at) VALUES ($1, $2, $3, $4, $5)', [tenant.id, tenant.name, tenant.vlan, tenant.vni, tenant.createdAt.getTime()]);
+        await inTransaction(async (q) => {
+          await q('INSERT INTO tenants (id, name, vlan, vni, created_at) VALUES ($1, $2, $3, $4, $5)', [tenant.id, tenant.name, tenant.vlan, tenant.vni, tenant.createdAt.getTime()]);
+          await appendJournal(q, events);
+        });
       } catch (error) {
         if ((error as { code?: string }).code === uniqueViolation) throw tenantConflict(tenant);
         throw error;
@@ -28,18 +34,30 @@ export function pgNetworkStore(query: Query, inTransaction: <T>(work: (q: Query)
       return row ? rowTenant(row) : null;
     },
 
-    async deleteTenant(id) {
+    async deleteTenant(id, events = []) {
       const n = Number(((await query('SELECT count(*) AS n FROM nodes WHERE tenant = $1', [id])).rows[0] as { n: string }).n);
       if (n > 0) throw new DomainError('conflict', `tenant ${id} still has ${n} node(s); release them first`);
-      return ((await query('DELETE FROM tenants WHERE id = $1', [id])).rowCount ?? 0) > 0;
+      return inTransaction(async (q) => {
+        if (((await q('DELETE FROM tenants WHERE id = $1', [id])).rowCount ?? 0) === 0) return false;
+        await appendJournal(q, events);
+        return true;
+      });
     },
 
-    async setNodeTenant(nodeId, tenantId) {
-      return ((await query('UPDATE nodes SET tenant = $1 WHERE id = $2', [tenantId, nodeId])).rowCount ?? 0) > 0;
+    async setNodeTenant(nodeId, tenantId, events = []) {
+      return inTransaction(async (q) => {
+        if (((await q('UPDATE nodes SET tenant = $1 WHERE id = $2', [tenantId, nodeId])).rowCount ?? 0) === 0) return false;
+        await appendJournal(q, events);
+        return true;
+      });
     },
 
-    async takeNodeFromTenant(nodeId, tenantId) {
-      return ((await query('UPDATE nodes SET tenant = NULL WHERE id = $1 AND tenant = $2', [nodeId, tenantId])).rowCount ?? 0) > 0;
+    async takeNodeFromTenant(nodeId, tenantId, events = []) {
+      return inTransaction(async (q) => {
+        if (((await q('UPDATE nodes SET tenant = NULL WHERE id = $1 AND tenant = $2', [nodeId, tenantId])).rowCount ?? 0) === 0) return false;
+        await appendJournal(q, events);
+        return true;
+      });
     },
 
     async setPlannedLink(switchName, port, link) {

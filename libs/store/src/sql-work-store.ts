@@ -4,6 +4,7 @@ import { DomainError, checkAgentCommand, commandKinds, type ClusterTemplate, typ
 import { evidenceFromJson, evidenceToJson, failureFromJson, failureToJson } from './reimage-evidence-json.ts';
 import { FencedOut, fenceHolds } from './lease-store.ts';
 import type { SqlExecutor } from './sql-executor.ts';
+import type { JournalWithin } from './event-journal-store.ts';
 import type { BmcConfig, CommandRecord, EnrollmentRecord, CommandState, OperationNodeRecord, OperationRecord, WorkStore } from './work-store.ts';
 
 interface ImageRow { name: string; version: string; kernel_url: string; initrd_url: string; root_url: string; sha256: string; cmdline: string }
@@ -64,7 +65,7 @@ const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',
 const nodeRowsPerInsert = 400;
 
 /** `now`: the database's clock in ms, as an SQL expression of the dialect (for fenced writes). */
-export function sqlWorkStore(db: SqlExecutor, now: string): WorkStore {
+export function sqlWorkStore(db: SqlExecutor, now: string, journal: JournalWithin): WorkStore {
   const insertCommand = async (c: CommandRecord): Promise<void> => {
     await db.run(`INSERT INTO commands (id, node_id, operation_id, kind, args, state, attempts, ack_deadline_at, message, verified_sha256, created_at, updated_at)
       VALUES (${placeholders(12)})`,
@@ -141,7 +142,7 @@ export function sqlWorkStore(db: SqlExecutor, now: string): WorkStore {
       return { ...rowEnrollment(row), nodeId, claimedAt: at };
     },
 
-    async createOperation(op, nodes) {
+    async createOperation(op, nodes, events = []) {
       // One transaction: an operation exists with all its nodes or not at all, and the one-open-entry-per-node index
       // refuses a node another operation holds, however many creations race.
       const statements: Array<{ sql: string; params: unknown[] }> = [{
@@ -157,8 +158,10 @@ export function sqlWorkStore(db: SqlExecutor, now: string): WorkStore {
             n.progress.message, n.commandId, n.updatedAt.getTime(), evidenceToJson(n.progress.evidence), failureToJson(n.progress.failure)]),
         });
       }
+      statements.push(...journal.statements(events));
       try {
         await db.atomically(statements);
+        journal.committed(events);
       } catch (error) {
         if (!db.isUniqueViolation(error)) throw error;
         const ids = nodes.map((n) => n.nodeId);

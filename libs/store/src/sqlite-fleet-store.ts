@@ -16,6 +16,7 @@ import { sqlWorkStore } from './sql-work-store.ts';
 import { sqliteNowMs, sqlLeaseStore } from './lease-store.ts';
 import { sqlNodeCertificateStore } from './node-certificate-store.ts';
 import { inProcessEventWake, sqlEventJournalStore } from './event-journal-store.ts';
+import { sqliteJournalTransaction } from './sqlite-journal.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
 import { sqlIdentityStore } from './identity-store.ts';
@@ -107,11 +108,14 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       .run(use.tokenId, use.identityKey, nodeId, at.getTime(), use.nonceHash);
   }
 
+  const eventWake = inProcessEventWake(executor);
+  const journaled = sqliteJournalTransaction(db, eventWake.wake);
+
   return {
-    ...sqliteNetworkStore(db, sqliteTransaction),
-    ...sqlWorkStore(executor, sqliteNowMs),
+    ...sqliteNetworkStore(db, sqliteTransaction, journaled),
+    ...sqlWorkStore(executor, sqliteNowMs, eventWake.within),
     ...sqlLeaseStore(executor, sqliteNowMs),
-    ...sqlEventJournalStore(executor, inProcessEventWake(executor)),
+    ...sqlEventJournalStore(executor, eventWake),
     ...sqlAccessStore(executor),
     ...sqlNodeCertificateStore(executor),
     ...sqlAlertStore(executor),
@@ -248,8 +252,8 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       return rows.map(rowHealthEvent);
     },
 
-    async transitionNode(nodeId, from, to, event, cause) {
-      return sqliteTransaction(db, () => {
+    async transitionNode(nodeId, from, to, event, cause, events = []) {
+      return journaled(events, () => {
         const moved = db.prepare('UPDATE nodes SET state = ? WHERE id = ? AND state = ?').run(to, nodeId, from);
         if (moved.changes === 0) return false;
         db.prepare('INSERT INTO node_transitions (node_id, from_state, to_state, event, actor, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)')

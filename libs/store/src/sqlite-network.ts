@@ -3,12 +3,16 @@ import type { SqliteHandle } from './sqlite-statements.ts';
 import { DomainError, trustedSource } from '@metalfleet/domain';
 import { portsReplacedByReport, rowLearnedLink, rowPlannedLink, rowTenant, tenantConflict, type LearnedLinkRow, type LinkRow, type TenantRow } from './network-rows.ts';
 import type { NetworkStore } from './network-store.ts';
+import type { JournalTransaction } from './sqlite-journal.ts';
 
-export function sqliteNetworkStore(db: SqliteHandle, inTransaction: <T>(db: SqliteHandle, work: () => T) => T): NetworkStore {
+export function sqliteNetworkStore(db: SqliteHandle, inTransaction: <T>(db: SqliteHandle, work: () => T) => T, journaled: JournalTransaction): NetworkStore {
   return {
-    async createTenant(tenant) {
+    async createTenant(tenant, events = []) {
       try {
-        db.prepare('INSERT INTO tenants (id, name, vlan, vni, created_at) VALUES (?, ?, ?, ?, ?)').run(tenant.id, tenant.name, tenant.vlan, tenant.vni, tenant.createdAt.getTime());
+        journaled(events, () => {
+          db.prepare('INSERT INTO tenants (id, name, vlan, vni, created_at) VALUES (?, ?, ?, ?, ?)').run(tenant.id, tenant.name, tenant.vlan, tenant.vni, tenant.createdAt.getTime());
+          return true;
+        });
       } catch (error) {
         if (error instanceof Error && /UNIQUE constraint failed/.test(error.message)) throw tenantConflict(tenant);
         throw error;
@@ -24,18 +28,18 @@ export function sqliteNetworkStore(db: SqliteHandle, inTransaction: <T>(db: Sqli
       return row ? rowTenant(row) : null;
     },
 
-    async deleteTenant(id) {
+    async deleteTenant(id, events = []) {
       const { n } = db.prepare('SELECT count(*) AS n FROM nodes WHERE tenant = ?').get(id) as { n: number };
       if (n > 0) throw new DomainError('conflict', `tenant ${id} still has ${n} node(s); release them first`);
-      return db.prepare('DELETE FROM tenants WHERE id = ?').run(id).changes > 0;
+      return journaled(events, () => db.prepare('DELETE FROM tenants WHERE id = ?').run(id).changes > 0);
     },
 
-    async setNodeTenant(nodeId, tenantId) {
-      return db.prepare('UPDATE nodes SET tenant = ? WHERE id = ?').run(tenantId, nodeId).changes > 0;
+    async setNodeTenant(nodeId, tenantId, events = []) {
+      return journaled(events, () => db.prepare('UPDATE nodes SET tenant = ? WHERE id = ?').run(tenantId, nodeId).changes > 0);
     },
 
-    async takeNodeFromTenant(nodeId, tenantId) {
-      return db.prepare('UPDATE nodes SET tenant = NULL WHERE id = ? AND tenant = ?').run(nodeId, tenantId).changes > 0;
+    async takeNodeFromTenant(nodeId, tenantId, events = []) {
+      return journaled(events, () => db.prepare('UPDATE nodes SET tenant = NULL WHERE id = ? AND tenant = ?').run(nodeId, tenantId).changes > 0);
     },
 
     async setPlannedLink(switchName, port, link) {

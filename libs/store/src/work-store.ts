@@ -3,6 +3,7 @@
 // implementation (sql-work-store.ts) serves SQLite and PostgreSQL.
 import type { AgentCommand, ClusterTemplate, Image, ImageRef, ReimageProgress } from '@metalfleet/domain';
 import type { Fence } from './lease-store.ts';
+import type { JournalEntry } from './event-journal-store.ts';
 
 export interface BmcConfig {
   driver: 'ipmi' | 'redfish';
@@ -109,7 +110,8 @@ export interface WorkStore {
    * The operation and all its nodes, in one transaction. Fails with `conflict` (details.nodeIds) and writes
    * nothing when another operation holds one of the nodes in an entry that has not ended.
    */
-  createOperation(operation: OperationRecord, nodes: readonly OperationNodeRecord[]): Promise<void>;
+  /** `events` go into the event journal in the same transaction. */
+  createOperation(operation: OperationRecord, nodes: readonly OperationNodeRecord[], events?: readonly JournalEntry[]): Promise<void>;
   getOperation(id: string): Promise<OperationRecord | null>;
   operationNodes(operationId: string): Promise<OperationNodeRecord[]>;
   /** Newest first. */

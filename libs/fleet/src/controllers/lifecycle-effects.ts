@@ -7,7 +7,8 @@
 import { pickSpare, transition, type LifecycleEffect } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { ClusterTemplates } from '../services/cluster-templates.ts';
-import type { FleetEvents } from '../events/fleet-events.ts';
+import type { FleetEvent, FleetEvents } from '../events/fleet-events.ts';
+import { encodeEvent } from '../events/event-journal.ts';
 import type { EffectExecutor, EffectOutcome, StateChange } from './lifecycle.ts';
 import type { Reimages } from './reimages.ts';
 import { spareCandidates } from '../services/spares.ts';
@@ -43,10 +44,11 @@ export function createLifecycleEffects(deps: LifecycleEffectDeps): EffectExecuto
     if (!node) return report(change, 'replace', `no replacement: node ${change.nodeId} no longer exists`);
     // Whoever takes the node out of its tenant replaces it: the same failure's effects carried out again (a replica
     // resuming them while another still runs them) find it taken and ask for no second spare.
-    if (!(await deps.store.takeNodeFromTenant(node.id, tenantId))) {
+    const taken: FleetEvent = { type: 'node-tenant-changed', nodeId: node.id, tenantId: null, previous: tenantId, at: deps.now() };
+    if (!(await deps.store.takeNodeFromTenant(node.id, tenantId, [encodeEvent(taken)]))) {
       return report(change, 'replace', `no replacement: node ${change.nodeId} is no longer in tenant ${tenantId} (replaced already, or moved)`);
     }
-    deps.events.emit({ type: 'node-tenant-changed', nodeId: node.id, tenantId: null, previous: tenantId, at: deps.now() });
+    deps.events.emit(taken, { journaled: true });
     const template = await deps.templates.forTenant(tenantId);
     if (!template) return report(change, 'replace', `no replacement: tenant ${tenantId} has no template to build one from`);
     const pick = pickSpare({ id: node.id, rack: node.rack }, template.profile, await spareCandidates(deps.store));

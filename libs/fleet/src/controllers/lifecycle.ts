@@ -4,7 +4,8 @@
 // whatever caused it: an operator, the offline sweep, remediation, a reimage.
 import { needsHistory, transition, transitionContext, type LifecycleEffect, type LifecycleEvent, type NodeState, type TransitionResult } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
-import type { FleetEvents } from '../events/fleet-events.ts';
+import type { FleetEvent, FleetEvents } from '../events/fleet-events.ts';
+import { encodeEvent } from '../events/event-journal.ts';
 
 export interface LifecycleDeps {
   store: FleetStore;
@@ -42,7 +43,8 @@ export function createLifecycle(deps: LifecycleDeps) {
   // Bound once the services the effects need exist (they themselves apply transitions).
   let execute: EffectExecutor | null = null;
   return {
-    async apply(nodeId: string, event: LifecycleEvent, actor: string, reason: string): Promise<ApplyResult> {
+    /** `alongside`: events of the caller's that belong to this transition, journaled with it (only if it is made). */
+    async apply(nodeId: string, event: LifecycleEvent, actor: string, reason: string, alongside: readonly FleetEvent[] = []): Promise<ApplyResult> {
       // A concurrent writer may move the node between read and write; retry once from its new state.
       for (let attempt = 0; attempt < 2; attempt += 1) {
         const node = await deps.store.getNodeSummary(nodeId);
@@ -51,8 +53,10 @@ export function createLifecycle(deps: LifecycleDeps) {
         const result = transition(node.state, event, context);
         if (!result.ok) return result;
         const at = deps.now();
-        if (await deps.store.transitionNode(nodeId, result.from, result.to, event, { actor, reason, at })) {
-          deps.events.emit({ type: 'state-changed', nodeId, from: result.from, to: result.to, event, actor, reason, effects: result.effects, at });
+        const changed: FleetEvent = { type: 'state-changed', nodeId, from: result.from, to: result.to, event, actor, reason, effects: result.effects, at };
+        const announced = [changed, ...alongside];
+        if (await deps.store.transitionNode(nodeId, result.from, result.to, event, { actor, reason, at }, announced.map(encodeEvent))) {
+          for (const e of announced) deps.events.emit(e, { journaled: true });
           const change: StateChange = { nodeId, from: result.from, to: result.to, event, actor, reason, effects: result.effects, tenant: node.tenant, at };
           const outcomes = execute && result.effects.length > 0 ? await execute(change) : [];
           return { ...result, outcomes };

@@ -11,7 +11,8 @@ import {
 import type { FleetStore, OperationKind, OperationRecord, Fence } from '@metalfleet/store';
 import { coalesced } from './coalesced.ts';
 import type { CommandOutbox } from './command-outbox.ts';
-import type { FleetEvents } from '../events/fleet-events.ts';
+import type { FleetEvent, FleetEvents } from '../events/fleet-events.ts';
+import { encodeEvent } from '../events/event-journal.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import { createReimageEffects, type OpenNode } from './reimage-effects.ts';
 
@@ -334,10 +335,11 @@ export function createReimages(deps: ReimageDeps) {
         actor: request.actor, reason: request.reason, createdAt: at, updatedAt: at,
       };
       // A node another operation holds is refused by the store (conflict), in the same transaction: no check-then-insert race.
+      const created: FleetEvent = { type: 'operation-created', operationId: operation.id, kind: operation.kind, nodes: nodes.length, reason: operation.reason, at };
       await deps.store.createOperation(operation, nodes.map((n, position) => ({
         operationId: operation.id, nodeId: n.id, position, rack: n.rack, tenant: n.tenant, progress: queuedProgress(), commandId: null, updatedAt: at,
-      })));
-      deps.events.emit({ type: 'operation-created', operationId: operation.id, kind: operation.kind, nodes: nodes.length, reason: operation.reason, at });
+      })), [encodeEvent(created)]);
+      deps.events.emit(created, { journaled: true });
       kick();
       return operation;
     },

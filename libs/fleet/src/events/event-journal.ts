@@ -1,7 +1,11 @@
 // Every fleet event this replica emits goes into the store's event journal,
-// where the event stream of every replica reads it (journal-feed.ts). Events
-// are appended in batches, in the order they were emitted: one transaction
-// per batch, not per event (a registration storm emits thousands a second).
+// where the event stream of every replica reads it (journal-feed.ts). A change
+// made through the API or the lifecycle writes its events in its own
+// transaction (emitted as `journaled`), so the journal's order is the order the
+// changes committed in, across replicas, and a change is never without its
+// events. The rest (observations: heartbeats, health reports, telemetry-driven
+// events) are appended here in batches, in the order they were emitted: one
+// transaction per batch, not per event (a registration storm emits thousands a second).
 // While the store cannot write (an outage, a full disk) they wait here and are
 // retried; past `maxBuffered` the oldest are dropped and counted, so an outage
 // never grows the manager without bound.
@@ -65,7 +69,8 @@ export function startEventJournal(deps: EventJournalDeps) {
     }
   });
 
-  const off = deps.events.on((event) => {
+  const off = deps.events.on((event, { journaled }) => {
+    if (journaled) return;
     pending.push(encodeEvent(event));
     // After the emitting code's synchronous work: the events it emits together are one batch.
     if (pending.length === 1 && !failing) setImmediate(() => void writes.run());

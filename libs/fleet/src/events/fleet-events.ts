@@ -51,8 +51,13 @@ export type FleetEvent =
   | { type: 'alert-changed'; fingerprint: string; rule: string; severity: AlertSeverity; from: AlertState | null; to: AlertState; summary: string; tenantId: string | null; at: Date }
   | { type: 'notification-failed'; notifier: string; rule: string; error: string; at: Date };
 
+export interface Emitted {
+  /** Already in the event journal, written in its change's own transaction: the journal does not append it again. */
+  journaled?: boolean;
+}
+
 /** What a listener returns is ignored, except a promise: its rejection is reported like a throw. */
-export type FleetEventListener = (event: FleetEvent) => unknown;
+export type FleetEventListener = (event: FleetEvent, emitted: Emitted) => unknown;
 
 export interface FleetEventsOptions {
   /** A listener threw (or its promise rejected): the app logs it. The other listeners still get the event. */
@@ -77,11 +82,11 @@ export class FleetEvents {
     });
   }
 
-  emit(event: FleetEvent): void {
+  emit(event: FleetEvent, emitted: Emitted = {}): void {
     // A copy: a listener that unsubscribes (or subscribes) while the event is delivered does not change who gets this one.
     for (const listener of [...this.listeners]) {
       try {
-        const result = listener(event);
+        const result = listener(event, emitted);
         if (result instanceof Promise) result.catch((error: unknown) => this.report(error, event));
       } catch (error) {
         this.report(error, event);
@@ -91,7 +96,7 @@ export class FleetEvents {
 
   on(listener: FleetEventListener): () => void {
     // Wrapped, so the same function subscribed twice is two subscriptions, each removed by its own `off`.
-    const subscription: FleetEventListener = (event) => listener(event);
+    const subscription: FleetEventListener = (event, emitted) => listener(event, emitted);
     this.listeners.add(subscription);
     return () => {
       this.listeners.delete(subscription);

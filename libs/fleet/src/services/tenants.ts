@@ -5,7 +5,8 @@
 // is active, that is wiped and reimaged for it.
 import { DomainError, allocateId, type IdPool } from '@metalfleet/domain';
 import type { FleetStore, TenantRecord } from '@metalfleet/store';
-import type { FleetEvents } from '../events/fleet-events.ts';
+import type { FleetEvent, FleetEvents } from '../events/fleet-events.ts';
+import { encodeEvent } from '../events/event-journal.ts';
 import type { Lifecycle } from '../controllers/lifecycle.ts';
 
 export interface TenantPools {
@@ -47,21 +48,23 @@ export function createTenants(deps: TenantDeps) {
         });
         const vni = allocateId(deps.pools.vnis, { allocated: new Set(existing.map((t) => t.vni)), onPorts: new Set() });
         const tenant: TenantRecord = { id: deps.newId(), name, vlan, vni, createdAt: deps.now() };
+        const created: FleetEvent = { type: 'tenant-created', tenantId: tenant.id, name, vlan, vni, at: tenant.createdAt };
         try {
-          await deps.store.createTenant(tenant);
+          await deps.store.createTenant(tenant, [encodeEvent(created)]);
         } catch (error) {
           if (error instanceof DomainError && error.code === 'conflict') continue;
           throw error;
         }
-        deps.events.emit({ type: 'tenant-created', tenantId: tenant.id, name, vlan, vni, at: tenant.createdAt });
+        deps.events.emit(created, { journaled: true });
         return tenant;
       }
       throw new DomainError('conflict', `could not allocate a VLAN and VNI for ${name}: other tenants were created at the same time; try again`);
     },
 
     async remove(tenantId: string): Promise<void> {
-      if (!(await deps.store.deleteTenant(tenantId))) throw new DomainError('not-found', `no tenant ${tenantId}`);
-      deps.events.emit({ type: 'tenant-deleted', tenantId, at: deps.now() });
+      const deleted: FleetEvent = { type: 'tenant-deleted', tenantId, at: deps.now() };
+      if (!(await deps.store.deleteTenant(tenantId, [encodeEvent(deleted)]))) throw new DomainError('not-found', `no tenant ${tenantId}`);
+      deps.events.emit(deleted, { journaled: true });
     },
 
     /** available → allocated, for this tenant. */
@@ -76,12 +79,12 @@ export function createTenants(deps: TenantDeps) {
       }
       // The tenant first: a node allocated without one would be nobody's. Undone if the transition loses a race.
       await deps.store.setNodeTenant(nodeId, tenantId);
-      const result = await deps.lifecycle.apply(nodeId, 'allocate', actor, `allocated to tenant ${tenantId}`);
+      const given: FleetEvent = { type: 'node-tenant-changed', nodeId, tenantId, previous: null, at: deps.now() };
+      const result = await deps.lifecycle.apply(nodeId, 'allocate', actor, `allocated to tenant ${tenantId}`, [given]);
       if (!result.ok) {
         await deps.store.setNodeTenant(nodeId, null);
         throw new DomainError('conflict', result.reason);
       }
-      deps.events.emit({ type: 'node-tenant-changed', nodeId, tenantId, previous: null, at: deps.now() });
     },
 
     /**
@@ -94,8 +97,9 @@ export function createTenants(deps: TenantDeps) {
       if (!node || node.tenant !== tenantId) throw new DomainError('not-found', `tenant ${tenantId} has no node ${nodeId}`);
       const result = await deps.lifecycle.apply(nodeId, 'release', actor, `released from tenant ${tenantId}`);
       if (!result.ok) throw new DomainError('conflict', result.reason);
-      await deps.store.setNodeTenant(nodeId, null);
-      deps.events.emit({ type: 'node-tenant-changed', nodeId, tenantId: null, previous: tenantId, at: deps.now() });
+      const taken: FleetEvent = { type: 'node-tenant-changed', nodeId, tenantId: null, previous: tenantId, at: deps.now() };
+      await deps.store.setNodeTenant(nodeId, null, [encodeEvent(taken)]);
+      deps.events.emit(taken, { journaled: true });
     },
   };
 }
