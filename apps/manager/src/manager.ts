@@ -156,7 +156,7 @@ async function startOnDataDir(
   const store = secrets.store;
   initStepDone(config, 'secret-key');
   // This replica's share of the work (replica-work.ts), before any loop starts.
-  const { replicaId, leases, runsControlLoops, runsNodeLoops, nodeLoopsFence, checkReplicas } = await startReplicaWork(config, { store, dataDir, logger, level: failureLevel });
+  const { replicaId, leases, runsControlLoops, runsNodeLoops, nodeLoopsFence, nodeFence, checkReplicas } = await startReplicaWork(config, { store, dataDir, logger, level: failureLevel });
   if (secrets.created) logger.warn({ file: secretKeyFile, keyId: secrets.keyId }, 'created the key that seals stored BMC passwords; back it up apart from the database');
   if (secrets.sealedNow > 0) logger.warn({ count: secrets.sealedNow, keyId: secrets.keyId }, 'sealed BMC passwords that were stored in plaintext');
   const events = new FleetEvents({ onListenerError: (error, event) => logger[failureLevel(error)]({ err: error, eventType: event.type }, 'a fleet event listener failed') });
@@ -200,14 +200,14 @@ async function startOnDataDir(
   const registrationAdmission = createRegistrationAdmission({ concurrent: config.maxConcurrentRegistrations, retryAfterMs: config.registrationRetryAfterS * 1000 });
   const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now }, clock,
     { mqtt: () => broker.admission(), grpc: () => ({ connecting: grpcGate?.active() ?? 0, waiting: grpcGate?.waiting() ?? 0, shed: grpcGate?.shed() ?? 0 }), registrationsRefused: () => registrationAdmission.refused(), registrationsLimit: () => registrationAdmission.limit() });
-  const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000 });
+  const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000, fenceFor: nodeFence });
   await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry: telemetry.sinks, onIngested: (kind, lagMs) => {
     metrics.ingested.inc({ kind });
     if (lagMs !== null) metrics.ingestLag.observe(lagMs / 1000);
   } });
   const lifecycle = createLifecycle({ store, events, now });
   const controllers = startLifecycleControllers({
-    store, events, lifecycle, now, offlineFailureGraceMs: config.offlineFailureGraceS * 1000,
+    store, events, lifecycle, now, offlineFailureGraceMs: config.offlineFailureGraceS * 1000, fenceFor: nodeFence,
     onError: (error) => logger[failureLevel(error)]({ err: error }, 'lifecycle controller failed'),
   });
   const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }), runsHere: runsControlLoops });
@@ -253,6 +253,7 @@ async function startOnDataDir(
     runsHere: runsNodeLoops,
     // Each step written under the lease's epoch: a replica paused past it writes nothing when it wakes.
     fence: nodeLoopsFence,
+    nodeFence,
     // A node's boot script or install registration may be served by any replica: its evidence comes through the journal.
     observations,
   });
@@ -266,8 +267,8 @@ async function startOnDataDir(
   const sweeper = setInterval(() => {
     checkReplicas();
     saveClock();
-    // Every replica stores when it last heard from the nodes whose messages it took; one marks the silent ones offline.
-    (runsNodeLoops() ? presence.sweep().then(controllers.sweep) : presence.flush())
+    // Every replica stores when it last heard from the nodes whose messages it took, and marks the silent ones of its shards offline.
+    presence.sweep().then(controllers.sweep)
       .catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'presence sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
 

@@ -9,7 +9,7 @@ import {
   createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createReimages, resumeInterruptedEffects, type ReimageDeps, startRemediation, webhookDrain, type CommandWithdrawals, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
 } from '@metalfleet/fleet';
 import { IpmiDriver, RedfishDriver, type BmcDriver } from '@metalfleet/power';
-import type { BmcConfig, FleetStore } from '@metalfleet/store';
+import type { BmcConfig, Fence, FleetStore } from '@metalfleet/store';
 import type { NodeBroker } from '@metalfleet/manager-transport';
 import type { ManagerConfig } from './config.ts';
 
@@ -39,6 +39,8 @@ export interface ReimagingDeps {
   /** Whether this replica does the per-node work now (the node-loops lease), and the fence its steps are written under. */
   runsHere: () => boolean;
   fence: NonNullable<ReimageDeps['fence']>;
+  /** The fence under which this replica sends a node's commands again and gives them up (its shard's), or null. */
+  nodeFence: (nodeId: string) => Fence | null;
   /** The evidence of reimages, as every replica saw it (the event journal). */
   observations: NonNullable<ReimageDeps['observations']>;
 }
@@ -48,7 +50,7 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   const outbox = createCommandOutbox({
     store: deps.store, broker: deps.broker, events: deps.events, now: deps.now, newId: randomUUID, withdrawals: deps.withdrawals,
     ackTimeoutMs: config.commandAckTimeoutS * 1000, maxAttempts: config.commandMaxAttempts, maxPayloadBytes: config.maxPayloadBytes,
-    mayAct: deps.runsHere,
+    fenceFor: deps.nodeFence,
   });
   await outbox.listen();
   const drain = webhookDrain(config.drainHookUrl, config.reimageStepTimeoutS * 1000);
@@ -90,8 +92,8 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   });
   const enrollments = createEnrollments({ store: deps.store, events: deps.events, power: bmcDriver, now: deps.now, onError, admitOnClaim: config.admitDiscovered === 'bmc-enrollment' });
   const stopEnrollments = enrollments.listen();
-  // Sent again now by the replica doing the work; one that gains it later sends them again as their acks time out (sweep).
-  const resent = deps.runsHere() ? await outbox.resume() : 0;
+  // Sent again now for the nodes of this replica's shards; one that gains a shard later sends them again as their acks time out (sweep).
+  const resent = await outbox.resume();
   const running = await reimages.start(1000, deps.pausedMs);
   // Failures whose effects (replacement, isolation) the last stop cut off: carried out now.
   // Logged, not fatal: a row the store refuses (an unknown state) must not keep the manager from starting.
@@ -104,7 +106,7 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
       'resumed work in flight at the last stop (the time the manager was down does not count against reimage deadlines)');
   }
   const sweeper = setInterval(() => {
-    if (deps.runsHere()) void outbox.sweep().catch((error: unknown) => onError(error, { step: 'command sweep' }));
+    void outbox.sweep().catch((error: unknown) => onError(error, { step: 'command sweep' }));
   }, 1000);
   return {
     outbox, reimages, templates, enrollments, remediation,

@@ -1,6 +1,7 @@
 // This replica's share of the work, through leases in the store
-// (lease-keeper.ts): the two singletons, and the warning that its telemetry
-// rollups are its own once other replicas are seen.
+// (lease-keeper.ts): its node shards (each node's presence and offline sweep,
+// command resends and give-ups), the two singletons, and the warning that its
+// telemetry rollups are its own once other replicas are seen.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { createLeaseKeeper } from '@metalfleet/fleet';
@@ -10,9 +11,10 @@ import type { ManagerConfig } from './config.ts';
 /** The singleton lease of the loops one replica runs for all: alert evaluation and notifiers, the periodic fabric reconcile, purges. */
 const controlLoops = 'control-loops';
 /**
- * The singleton lease of the per-node work: reimage steps, command resends and give-ups, offline sweeps. One replica
- * does it; the others serve the API, take node messages and registrations (whatever they store, the one doing the
- * work takes from the store). Not yet spread over node shards (issue 21): its replica is a ceiling on that work.
+ * The singleton lease of reimaging: the scheduler (global, per-rack and per-tenant limits, maintenance windows) and
+ * the steps of the nodes it started, and the adoption of a dead replica's broker session. The rest of the per-node
+ * work goes by node shard. Reimage steps stay with the scheduler: they are few at a time (bounded by the limits), and
+ * a start handed from the scheduler to another replica's shard would cost a round trip through the store per node.
  */
 const nodeLoops = 'node-loops';
 
@@ -42,8 +44,10 @@ export async function startReplicaWork(config: ManagerConfig, deps: { store: Fle
     leases,
     runsControlLoops: () => leases.runsSingleton(controlLoops),
     runsNodeLoops: () => leases.runsSingleton(nodeLoops),
-    /** The fence the per-node work's writes are made under. */
+    /** The fence reimage steps are written under. */
     nodeLoopsFence: () => leases.singletonFence(nodeLoops),
+    /** The fence of a node's own work here (its shard's lease), or null when another replica owns the node now. */
+    nodeFence: (nodeId: string) => leases.fenceForNode(nodeId),
     /** Called now and then: says once that the rollups are this replica's own, when it first sees another. */
     checkReplicas() {
       if (rollupsWarned || leases.replicas() <= 1) return;

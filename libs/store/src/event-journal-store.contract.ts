@@ -51,8 +51,8 @@ export function describeEventJournalStore(name: string, factory: StoreFactory): 
       await store.createNode(newNode('n1', { systemUuid: 'u-journal' }));
       expect(await store.setNodeTenant('n1', 't1', [entry(2)])).toBe(true);
       expect(await store.setNodeTenant('nobody', 't1', [entry(92)])).toBe(false);
-      expect(await store.transitionNode('n1', 'discovered', 'inspecting', 'inspect', { actor: 'a', reason: 'r', at }, [entry(3)])).toBe(true);
-      expect(await store.transitionNode('n1', 'discovered', 'inspecting', 'inspect', { actor: 'a', reason: 'r', at }, [entry(93)])).toBe(false);
+      expect(await store.transitionNode('n1', 'discovered', 'inspecting', 'inspect', { actor: 'a', reason: 'r', at }, { events: [entry(3)] })).toBe(true);
+      expect(await store.transitionNode('n1', 'discovered', 'inspecting', 'inspect', { actor: 'a', reason: 'r', at }, { events: [entry(93)] })).toBe(false);
       expect(await store.takeNodeFromTenant('n1', 't1', [entry(4)])).toBe(true);
       expect(await store.takeNodeFromTenant('n1', 't1', [entry(94)])).toBe(false);
       const operation = { id: 'op1', kind: 'reimage', state: 'running', image: { name: 'i', version: '1' }, priority: 0, urgent: false, actor: 'a', reason: 'r', createdAt: at, updatedAt: at } as const;

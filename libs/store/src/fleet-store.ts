@@ -5,7 +5,7 @@ import type { WorkStore } from './work-store.ts';
 import type { AccessStore } from './access-store.ts';
 import type { AlertStore } from './alert-store.ts';
 import type { IdentityStore } from './identity-store.ts';
-import type { LeaseStore } from './lease-store.ts';
+import type { Fence, LeaseStore } from './lease-store.ts';
 import type { EventJournalStore, JournalEntry } from './event-journal-store.ts';
 import type { NodeCertificateStore } from './node-certificate-store.ts';
 import type { StoreAvailability } from './store-health.ts';
@@ -62,6 +62,11 @@ export interface HealthEventRecord {
   changes: Array<{ kind: HealthChange['kind']; condition: HealthCondition }>;
 }
 
+export interface TransitionOptions {
+  events?: readonly JournalEntry[];
+  fence?: Fence;
+}
+
 export interface TransitionRecord {
   from: NodeState;
   to: NodeState;
@@ -89,7 +94,8 @@ export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertS
   updateInventory(nodeId: string, inventory: Inventory): Promise<boolean>;
   credentialHash(nodeId: string): Promise<string | null>;
   /** Returns true when the presence changed. */
-  setPresence(nodeId: string, presence: Presence, at: Date): Promise<boolean>;
+  /** Under `fence` (the node's shard lease): false, and nothing written, once it no longer holds. */
+  setPresence(nodeId: string, presence: Presence, at: Date, fence?: Fence): Promise<boolean>;
   /** Last-seen times of many nodes in one write (the presence tracker batches heartbeats); never moves a time back. */
   /**
    * Records when nodes were last heard from; returns those of them that are offline since before then (another
@@ -113,9 +119,10 @@ export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertS
   /**
    * Moves a node from `from` to `to` and records why, only if it is still in
    * `from` (compare-and-set: two controllers can never both win). Returns false otherwise.
-   * `events` go into the event journal in the same transaction, only if the node moved.
+   * `events` go into the event journal in the same transaction, only if the node moved; under `fence` (a lease of
+   * the writer's), false once it no longer holds.
    */
-  transitionNode(nodeId: string, from: NodeState, to: NodeState, event: LifecycleEvent, cause: TransitionCause, events?: readonly JournalEntry[]): Promise<boolean>;
+  transitionNode(nodeId: string, from: NodeState, to: NodeState, event: LifecycleEvent, cause: TransitionCause, options?: TransitionOptions): Promise<boolean>;
   /** Oldest first. */
   history(nodeId: string): Promise<TransitionRecord[]>;
   /** Nodes in `state` that have been offline since before `before`. */

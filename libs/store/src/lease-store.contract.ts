@@ -2,7 +2,7 @@
 // clock), a new fencing epoch each time; renewed only while live; a stale holder
 // refused.
 import { describe, expect, it } from 'vitest';
-import type { StoreFactory } from './fleet-store.contract.ts';
+import { newNode, type StoreFactory } from './fleet-store.contract.ts';
 import type { LeaseStore } from './lease-store.ts';
 
 /** Waits until the database's clock says the lease is no longer live. */
@@ -73,6 +73,30 @@ export function describeLeaseStore(name: string, factory: StoreFactory): void {
       expect(taken.get('shard/0')).toBe(1);
       const renewed = await store.renewLeases([{ name: 'shard/0', epoch: 1 }, { name: 'shard/1', epoch: 9 }, { name: 'shard/7', epoch: 1 }], 'a', 60_000);
       expect([...renewed]).toEqual(['shard/0']);
+    });
+
+    it("makes a node's presence, state and command writes only while their fence holds", async () => {
+      const store = await factory.open('lease_node_fence');
+      const at = new Date('2026-11-28T12:00:00Z');
+      await store.createNode(newNode('n1', { systemUuid: 'u-fence' }));
+      await store.createCommand({ id: 'c1', nodeId: 'n1', operationId: null, kind: 'reset-gpu', args: { gpuIndex: 0 }, state: 'sent', attempts: 1, ackDeadlineAt: at, message: '', verifiedSha256: '', createdAt: at, updatedAt: at });
+      const epoch = await store.claimLease('shard/7', 'a', 60_000);
+      const mine = { lease: 'shard/7', holder: 'a', epoch: epoch ?? 0 };
+      const stale = [{ ...mine, holder: 'b' }, { ...mine, epoch: mine.epoch + 1 }, { ...mine, lease: 'shard/8' }];
+      for (const fence of stale) {
+        expect(await store.setPresence('n1', 'online', at, fence)).toBe(false);
+        expect(await store.transitionNode('n1', 'discovered', 'inspecting', 'inspect', { actor: 'a', reason: 'r', at }, { fence })).toBe(false);
+        expect(await store.updateCommand('c1', ['sent'], { state: 'expired', message: 'given up' }, at, fence)).toBe(false);
+      }
+      expect(await store.getNodeSummary('n1')).toMatchObject({ presence: 'unknown', state: 'discovered' });
+      expect(await store.getCommand('c1')).toMatchObject({ state: 'sent' });
+      expect(await store.setPresence('n1', 'online', at, mine)).toBe(true);
+      expect(await store.transitionNode('n1', 'discovered', 'inspecting', 'inspect', { actor: 'a', reason: 'r', at }, { fence: mine })).toBe(true);
+      expect(await store.updateCommand('c1', ['sent'], { state: 'expired', message: 'given up' }, at, mine)).toBe(true);
+      // Released: the holder's fence no longer holds.
+      await store.releaseLease('shard/7', 'a', mine.epoch);
+      expect(await store.setPresence('n1', 'offline', at, mine)).toBe(false);
+      await store.close();
     });
 
     it('gives a lease claimed by many replicas at once to exactly one', async () => {

@@ -11,7 +11,7 @@ import { storeHealth, type StoreAvailability, type StoreHealth } from './store-h
 import { writeProbeSql } from './disk-space.ts';
 import { lastWriteFromRow, lastWriteSql } from './last-write.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
-import { pgNowMs, sqlLeaseStore } from './lease-store.ts';
+import { fenceHolds, pgNowMs, sqlLeaseStore } from './lease-store.ts';
 import { sqlNodeCertificateStore } from './node-certificate-store.ts';
 import { sqlEventJournalStore, type JournalEntry } from './event-journal-store.ts';
 import { pgEventWake } from './pg-event-wake.ts';
@@ -197,10 +197,11 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       return (rows[0] as { credential_hash: string } | undefined)?.credential_hash ?? null;
     },
 
-    async setPresence(nodeId, presence, at) {
-      const result = await query(`UPDATE nodes SET presence = $1, presence_changed_at = $2,
-          last_seen_at = CASE WHEN $1 = 'online' THEN $2 ELSE last_seen_at END
-        WHERE id = $3 AND presence <> $1`, [presence, at.getTime(), nodeId]);
+    async setPresence(nodeId, presence, at, fence) {
+      const held = fence ? fenceHolds(fence, pgNowMs) : null;
+      const result = await query(numberPlaceholders(`UPDATE nodes SET presence = ?, presence_changed_at = ?,
+          last_seen_at = CASE WHEN ? = 'online' THEN ? ELSE last_seen_at END
+        WHERE id = ? AND presence <> ?${held ? ` AND ${held.sql}` : ''}`), [presence, at.getTime(), presence, at.getTime(), nodeId, presence, ...(held?.params ?? [])]);
       return (result.rowCount ?? 0) > 0;
     },
 
@@ -253,9 +254,10 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       return (rows as HealthEventRow[]).map(rowHealthEvent);
     },
 
-    async transitionNode(nodeId, from, to, event, cause, events = []) {
+    async transitionNode(nodeId, from, to, event, cause, { events = [], fence } = {}) {
+      const held = fence ? fenceHolds(fence, pgNowMs) : null;
       return inTransaction(async (q) => {
-        const moved = await q('UPDATE nodes SET state = $1 WHERE id = $2 AND state = $3', [to, nodeId, from]);
+        const moved = await q(numberPlaceholders(`UPDATE nodes SET state = ? WHERE id = ? AND state = ?${held ? ` AND ${held.sql}` : ''}`), [to, nodeId, from, ...(held?.params ?? [])]);
         if ((moved.rowCount ?? 0) === 0) return false;
         await q('INSERT INTO node_transitions (node_id, from_state, to_state, event, actor, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
           [nodeId, from, to, event, cause.actor, cause.reason, cause.at.getTime()]);

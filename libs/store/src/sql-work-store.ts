@@ -251,7 +251,7 @@ export function sqlWorkStore(db: SqlExecutor, now: string, journal: JournalWithi
       const [row] = await db.all<CommandRow>('SELECT * FROM commands WHERE id = ?', [id]);
       return row ? rowCommand(row) : null;
     },
-    async updateCommand(id, from, update, at) {
+    async updateCommand(id, from, update, at, fence) {
       const sets: string[] = ['updated_at = ?'];
       const params: unknown[] = [at.getTime()];
       const set = (column: string, value: unknown) => {
@@ -263,7 +263,9 @@ export function sqlWorkStore(db: SqlExecutor, now: string, journal: JournalWithi
       if (update.ackDeadlineAt !== undefined) set('ack_deadline_at', update.ackDeadlineAt?.getTime() ?? null);
       if (update.message !== undefined) set('message', update.message);
       if (update.verifiedSha256 !== undefined) set('verified_sha256', update.verifiedSha256);
-      return (await db.run(`UPDATE commands SET ${sets.join(', ')} WHERE id = ? AND state IN (${placeholders(from.length)})`, [...params, id, ...from])) > 0;
+      const held = fence ? fenceHolds(fence, now) : null;
+      return (await db.run(`UPDATE commands SET ${sets.join(', ')} WHERE id = ? AND state IN (${placeholders(from.length)})${held ? ` AND ${held.sql}` : ''}`,
+        [...params, id, ...from, ...(held?.params ?? [])])) > 0;
     },
     async openCommands() {
       const rows = await db.all<CommandRow>("SELECT * FROM commands WHERE state IN ('pending', 'sent', 'acked', 'running') ORDER BY created_at, id");

@@ -13,7 +13,7 @@ import { sqliteNetworkStore } from './sqlite-network.ts';
 import { sqliteExecutor } from './sqlite-executor.ts';
 import { sqliteTransaction, withStatementCache } from './sqlite-statements.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
-import { sqliteNowMs, sqlLeaseStore } from './lease-store.ts';
+import { fenceHolds, sqliteNowMs, sqlLeaseStore } from './lease-store.ts';
 import { sqlNodeCertificateStore } from './node-certificate-store.ts';
 import { inProcessEventWake, sqlEventJournalStore } from './event-journal-store.ts';
 import { sqliteJournalTransaction } from './sqlite-journal.ts';
@@ -193,10 +193,11 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       return row?.credential_hash ?? null;
     },
 
-    async setPresence(nodeId, presence, at) {
+    async setPresence(nodeId, presence, at, fence) {
+      const held = fence ? fenceHolds(fence, sqliteNowMs) : null;
       const result = db.prepare(`UPDATE nodes SET presence = ?, presence_changed_at = ?,
           last_seen_at = CASE WHEN ? = 'online' THEN ? ELSE last_seen_at END
-        WHERE id = ? AND presence <> ?`).run(presence, at.getTime(), presence, at.getTime(), nodeId, presence);
+        WHERE id = ? AND presence <> ?${held ? ` AND ${held.sql}` : ''}`).run(presence, at.getTime(), presence, at.getTime(), nodeId, presence, ...((held?.params ?? []) as SQLInputValue[]));
       return result.changes > 0;
     },
 
@@ -252,9 +253,10 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       return rows.map(rowHealthEvent);
     },
 
-    async transitionNode(nodeId, from, to, event, cause, events = []) {
+    async transitionNode(nodeId, from, to, event, cause, { events = [], fence } = {}) {
+      const held = fence ? fenceHolds(fence, sqliteNowMs) : null;
       return journaled(events, () => {
-        const moved = db.prepare('UPDATE nodes SET state = ? WHERE id = ? AND state = ?').run(to, nodeId, from);
+        const moved = db.prepare(`UPDATE nodes SET state = ? WHERE id = ? AND state = ?${held ? ` AND ${held.sql}` : ''}`).run(to, nodeId, from, ...((held?.params ?? []) as SQLInputValue[]));
         if (moved.changes === 0) return false;
         db.prepare('INSERT INTO node_transitions (node_id, from_state, to_state, event, actor, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?)')
           .run(nodeId, from, to, event, cause.actor, cause.reason, cause.at.getTime());

@@ -134,7 +134,8 @@ export interface WorkStore {
   createCommandReplacing(command: CommandRecord, replaces: readonly string[], unlessClaimed: readonly string[]): Promise<'sent' | 'expired'>;
   getCommand(id: string): Promise<CommandRecord | null>;
   /** Applies `update` only while the command is in one of `from`; returns whether it did. */
-  updateCommand(id: string, from: readonly CommandState[], update: CommandUpdate, at: Date): Promise<boolean>;
+  /** Under `fence` (the node's shard lease, for a resend or a give-up): false, and nothing written, once it no longer holds. */
+  updateCommand(id: string, from: readonly CommandState[], update: CommandUpdate, at: Date, fence?: Fence): Promise<boolean>;
   /**
    * Commands not yet finished (pending, sent, acked, running), oldest first. One whose stored arguments no longer fit its kind is failed with
    * the reason and left out; one of a kind this manager does not know (a newer manager's) is left out untouched.

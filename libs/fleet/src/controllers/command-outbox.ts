@@ -11,7 +11,7 @@
 // gRPC), is told not to run it. A claim and a give-up are one conditional store
 // update each, so exactly one of them wins (docs/agent-commands.md).
 import { checkAgentCommand, DomainError, supersedes, type AgentCommand } from '@metalfleet/domain';
-import type { CommandRecord, CommandState, FleetStore } from '@metalfleet/store';
+import type { CommandRecord, CommandState, Fence, FleetStore } from '@metalfleet/store';
 import type { NodeBroker } from '@metalfleet/manager-transport';
 import { allNodesTopic, nodeTopic, parseNodeTopic } from '@metalfleet/transport';
 import type { FleetEvents } from '../events/fleet-events.ts';
@@ -31,8 +31,11 @@ export interface OutboxDeps {
   maxPayloadBytes: number;
   /** Where withdrawn commands are listed for the broker; none: nothing is dropped from sessions. */
   withdrawals?: CommandWithdrawals;
-  /** Whether this replica sends commands again and gives them up now (its lease; default: always). */
-  mayAct?: () => boolean;
+  /**
+   * The fence under which this replica sends a node's commands again and gives them up: its lease on the node's shard,
+   * null when another replica owns the node now. None: this replica does it for every node, unfenced (tests).
+   */
+  fenceFor?: (nodeId: string) => Fence | null;
 }
 
 export interface SendOptions {
@@ -67,10 +70,14 @@ export function createCommandOutbox(deps: OutboxDeps) {
     deps.events.emit({ type: 'command-sent', commandId: record.id, nodeId: record.nodeId, kind: record.kind, attempt, at });
   };
 
-  /** False when the command moved on since it was read (acked, expired, withdrawn by another path): then it is not sent again. */
-  async function publish(record: CommandRecord, attempt: number): Promise<boolean> {
+  /**
+   * False when the command moved on since it was read (acked, expired, withdrawn by another path), or `fence` no longer
+   * holds (the node's shard went to another replica): then it is not sent again from here.
+   */
+  async function publish(record: CommandRecord, attempt: number, fence?: Fence): Promise<boolean> {
     const at = deps.now();
-    if (!(await deps.store.updateCommand(record.id, ['pending', 'sent'], { state: 'sent', attempts: attempt, ackDeadlineAt: new Date(at.getTime() + deps.ackTimeoutMs) }, at))) return false;
+    const next = { state: 'sent', attempts: attempt, ackDeadlineAt: new Date(at.getTime() + deps.ackTimeoutMs) } as const;
+    if (!(await deps.store.updateCommand(record.id, ['pending', 'sent'], next, at, fence))) return false;
     await deliver(record, attempt, at);
     return true;
   }
@@ -87,17 +94,28 @@ export function createCommandOutbox(deps: OutboxDeps) {
   }
   let sweeping: Promise<void> | null = null;
 
+  /**
+   * The node's fence, or null when this replica leaves the node to another. Asked before each command: a sweep under
+   * way when its replica was paused past its lease skips what it no longer owns when it wakes, and the store refuses
+   * a write under a fence that lapsed meanwhile.
+   */
+  const ownFence = (nodeId: string): { fence?: Fence } | null => {
+    if (!deps.fenceFor) return {};
+    const fence = deps.fenceFor(nodeId);
+    return fence ? { fence } : null;
+  };
+
   async function sweepOnce(): Promise<void> {
     const at = deps.now();
     for (const command of await deps.store.openCommands()) {
       const due = command.state === 'pending' || (command.state === 'sent' && command.ackDeadlineAt !== null && command.ackDeadlineAt <= at);
       if (!due) continue;
-      // Asked before each: a sweep under way when its replica was paused past its lease goes no further when it wakes.
-      if (deps.mayAct && !deps.mayAct()) return;
+      const own = ownFence(command.nodeId);
+      if (!own) continue;
       if (command.attempts < deps.maxAttempts) {
-        await publish(command, command.attempts + 1);
+        await publish(command, command.attempts + 1, own.fence);
       } else {
-        await expire(command, `no ack after ${command.attempts} deliveries; withdrawn from the node`, at);
+        await expire(command, `no ack after ${command.attempts} deliveries; withdrawn from the node`, at, own.fence);
       }
     }
   }
@@ -126,8 +144,8 @@ export function createCommandOutbox(deps: OutboxDeps) {
   }
 
   /** Gives up a command not yet acknowledged: expired, withdrawn from the node's session, and said. False when it had moved on. */
-  async function expire(command: CommandRecord, message: string, at: Date): Promise<boolean> {
-    if (!(await deps.store.updateCommand(command.id, ['pending', 'sent'], { state: 'expired', message }, at))) return false;
+  async function expire(command: CommandRecord, message: string, at: Date, fence?: Fence): Promise<boolean> {
+    if (!(await deps.store.updateCommand(command.id, ['pending', 'sent'], { state: 'expired', message }, at, fence))) return false;
     deps.withdrawals?.withdraw(command.id);
     deps.events.emit({ type: 'command-expired', commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, attempts: command.attempts, at });
     return true;
@@ -147,7 +165,10 @@ export function createCommandOutbox(deps: OutboxDeps) {
   async function resumeOnce(): Promise<number> {
     const unacked = (await deps.store.openCommands()).filter((c) => c.state === 'pending' || c.state === 'sent');
     let sent = 0;
-    for (const command of unacked) if (await publish(command, Math.min(command.attempts + 1, deps.maxAttempts))) sent += 1;
+    for (const command of unacked) {
+      const own = ownFence(command.nodeId);
+      if (own && (await publish(command, Math.min(command.attempts + 1, deps.maxAttempts), own.fence))) sent += 1;
+    }
     return sent;
   }
 
@@ -224,7 +245,7 @@ export function createCommandOutbox(deps: OutboxDeps) {
       return command !== null && expire(command, `${reason}; withdrawn from the node`, deps.now());
     },
 
-    /** After a restart: deliver again everything not yet acknowledged (the agent carries out each id once). */
+    /** After a restart: deliver again everything not yet acknowledged of the nodes this replica owns (the agent carries out each id once). */
     resume: (): Promise<number> => exclusive(resumeOnce),
 
     /** Listens for progress reports on every node's `progress` topic. */

@@ -13,7 +13,7 @@
 //   the transition's effects (lifecycle-effects.ts) take a tenant node off the
 //   tenant network and replace it with a spare, as for any other failure.
 import type { NodeState } from '@metalfleet/domain';
-import type { FleetStore } from '@metalfleet/store';
+import type { Fence, FleetStore } from '@metalfleet/store';
 import type { FleetEvent, FleetEvents } from '../events/fleet-events.ts';
 import type { Lifecycle } from './lifecycle.ts';
 
@@ -25,6 +25,8 @@ export interface ControllerDeps {
   /** An in-service node offline this long is a failure for the remediation policy. */
   offlineFailureGraceMs: number;
   onError: (error: unknown) => void;
+  /** The fence under which this replica fails a node that stayed offline (its shard's lease; null: another replica's node). None: every node. */
+  fenceFor?: (nodeId: string) => Fence | null;
 }
 
 const inService: readonly NodeState[] = ['available', 'allocated', 'provisioning', 'active', 'releasing'];
@@ -66,7 +68,9 @@ export function startLifecycleControllers(deps: ControllerDeps): { sweep: () => 
     const before = new Date(deps.now().getTime() - deps.offlineFailureGraceMs);
     for (const state of inService) {
       for (const nodeId of await store.offlineSince(state, before)) {
-        await lifecycle.apply(nodeId, 'fail', 'presence', `offline for more than ${deps.offlineFailureGraceMs / 1000} s`);
+        const fence = deps.fenceFor?.(nodeId);
+        if (fence === null) continue;
+        await lifecycle.apply(nodeId, 'fail', 'presence', `offline for more than ${deps.offlineFailureGraceMs / 1000} s`, { fence });
       }
     }
   }

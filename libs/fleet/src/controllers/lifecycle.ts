@@ -3,7 +3,7 @@
 // hands the transition's effects to the one executor (lifecycle-effects.ts),
 // whatever caused it: an operator, the offline sweep, remediation, a reimage.
 import { needsHistory, transition, transitionContext, type LifecycleEffect, type LifecycleEvent, type NodeState, type TransitionResult } from '@metalfleet/domain';
-import type { FleetStore } from '@metalfleet/store';
+import type { Fence, FleetStore } from '@metalfleet/store';
 import type { FleetEvent, FleetEvents } from '../events/fleet-events.ts';
 import { encodeEvent } from '../events/event-journal.ts';
 
@@ -37,14 +37,21 @@ export interface EffectOutcome {
 
 export type EffectExecutor = (change: StateChange) => Promise<EffectOutcome[]>;
 
+export interface ApplyOptions {
+  /** Events of the caller's that belong to this transition: journaled with it, only if it is made. */
+  alongside?: readonly FleetEvent[];
+  /** Made only while this lease of the caller's holds (a replica's shard of the node, for its sweeps). */
+  fence?: Fence;
+}
+
 export type ApplyResult = (Extract<TransitionResult, { ok: true }> & { outcomes: EffectOutcome[] }) | { ok: false; from: NodeState | null; reason: string };
 
 export function createLifecycle(deps: LifecycleDeps) {
   // Bound once the services the effects need exist (they themselves apply transitions).
   let execute: EffectExecutor | null = null;
   return {
-    /** `alongside`: events of the caller's that belong to this transition, journaled with it (only if it is made). */
-    async apply(nodeId: string, event: LifecycleEvent, actor: string, reason: string, alongside: readonly FleetEvent[] = []): Promise<ApplyResult> {
+    async apply(nodeId: string, event: LifecycleEvent, actor: string, reason: string, options: ApplyOptions = {}): Promise<ApplyResult> {
+      const { alongside = [], fence } = options;
       // A concurrent writer may move the node between read and write; retry once from its new state.
       for (let attempt = 0; attempt < 2; attempt += 1) {
         const node = await deps.store.getNodeSummary(nodeId);
@@ -55,14 +62,14 @@ export function createLifecycle(deps: LifecycleDeps) {
         const at = deps.now();
         const changed: FleetEvent = { type: 'state-changed', nodeId, from: result.from, to: result.to, event, actor, reason, effects: result.effects, at };
         const announced = [changed, ...alongside];
-        if (await deps.store.transitionNode(nodeId, result.from, result.to, event, { actor, reason, at }, announced.map(encodeEvent))) {
+        if (await deps.store.transitionNode(nodeId, result.from, result.to, event, { actor, reason, at }, { events: announced.map(encodeEvent), fence })) {
           for (const e of announced) deps.events.emit(e, { journaled: true });
           const change: StateChange = { nodeId, from: result.from, to: result.to, event, actor, reason, effects: result.effects, tenant: node.tenant, at };
           const outcomes = execute && result.effects.length > 0 ? await execute(change) : [];
           return { ...result, outcomes };
         }
       }
-      return { ok: false, from: null, reason: `node ${nodeId} changed state concurrently` };
+      return { ok: false, from: null, reason: fence ? `node ${nodeId} changed state concurrently, or this replica's lease on it lapsed` : `node ${nodeId} changed state concurrently` };
     },
     /** Every transition's effects go to `executor` from now on. */
     executeEffectsWith(executor: EffectExecutor): void {

@@ -2,7 +2,7 @@
 // retained status topic (with the agent's last will) and by telemetry as a
 // heartbeat; a node silent for longer than the grace period is offline.
 import type { Presence } from '@metalfleet/domain';
-import type { FleetStore } from '@metalfleet/store';
+import type { Fence, FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
 
 export interface PresenceDeps {
@@ -10,6 +10,11 @@ export interface PresenceDeps {
   events: FleetEvents;
   now: () => Date;
   heartbeatGraceMs: number;
+  /**
+   * The fence under which this replica marks a node offline: its lease on the node's shard, null when another replica
+   * owns the node now. None: every node, unfenced (one manager, tests).
+   */
+  fenceFor?: (nodeId: string) => Fence | null;
 }
 
 // Heartbeats arrive thousands of times a second: they update memory, and the
@@ -19,11 +24,11 @@ export function createPresenceTracker(deps: PresenceDeps) {
   const pendingSeen = new Map<string, Date>();
   const knownOnline = new Set<string>();
 
-  async function change(nodeId: string, presence: Presence, reason: string): Promise<void> {
+  async function change(nodeId: string, presence: Presence, reason: string, fence?: Fence): Promise<void> {
     const at = deps.now();
     if (presence === 'online') knownOnline.add(nodeId);
     else knownOnline.delete(nodeId);
-    if (await deps.store.setPresence(nodeId, presence, at)) {
+    if (await deps.store.setPresence(nodeId, presence, at, fence)) {
       deps.events.emit({ type: 'presence-changed', nodeId, presence, reason, at });
     }
   }
@@ -50,13 +55,18 @@ export function createPresenceTracker(deps: PresenceDeps) {
 
     flush,
 
-    /** Marks offline every online node not heard from within the grace period. */
+    /** Marks offline every online node of this replica's not heard from within the grace period; returns them. */
     async sweep(): Promise<string[]> {
       await flush();
       const before = new Date(deps.now().getTime() - deps.heartbeatGraceMs);
-      const silent = await deps.store.silentNodes(before);
-      for (const nodeId of silent) await change(nodeId, 'offline', `silent for more than ${deps.heartbeatGraceMs / 1000}s`);
-      return silent;
+      const marked: string[] = [];
+      for (const nodeId of await deps.store.silentNodes(before)) {
+        const fence = deps.fenceFor?.(nodeId);
+        if (fence === null) continue;
+        await change(nodeId, 'offline', `silent for more than ${deps.heartbeatGraceMs / 1000}s`, fence);
+        marked.push(nodeId);
+      }
+      return marked;
     },
   };
 }

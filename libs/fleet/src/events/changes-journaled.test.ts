@@ -59,9 +59,9 @@ describe('events of a change, in its own transaction', () => {
     const before = (await journaled()).length;
     await expect(fleet.tenants.remove('no-such-tenant')).rejects.toMatchObject({ code: 'not-found' });
     // Lost compare-and-set: the node is available, not discovered.
-    expect(await fleet.store.transitionNode('n1', 'discovered', 'inspecting', 'inspect', { actor: 't', reason: 'r', at: now() }, [
-      { at: now(), type: 'state-changed', body: '{}' },
-    ])).toBe(false);
+    expect(await fleet.store.transitionNode('n1', 'discovered', 'inspecting', 'inspect', { actor: 't', reason: 'r', at: now() }, {
+      events: [{ at: now(), type: 'state-changed', body: '{}' }],
+    })).toBe(false);
     await journal.flushed();
     expect((await journaled()).slice(before)).toEqual([]);
   });

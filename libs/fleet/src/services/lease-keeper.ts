@@ -34,6 +34,8 @@ export interface LeaseKeeper {
   epochFor(name: string): number | null;
   /** The epoch to act under for node `nodeId` (its shard's), or null. */
   epochForNode(nodeId: string): number | null;
+  /** The fence for writes of node `nodeId`'s own work (its shard's lease), or null when this replica does not own the node now. */
+  fenceForNode(nodeId: string): Fence | null;
   /** Whether this replica runs singleton `name` now. */
   runsSingleton(name: string): boolean;
   /** The fence for writes made under singleton `name` (its epoch), or null when this replica does not run it now. */
@@ -130,6 +132,11 @@ export function createLeaseKeeper(options: LeaseKeeperOptions): LeaseKeeper {
     tick: once,
     epochFor,
     epochForNode: (nodeId) => epochFor(shardLease(shardOf(nodeId, shards))),
+    fenceForNode: (nodeId) => {
+      const lease = shardLease(shardOf(nodeId, shards));
+      const epoch = epochFor(lease);
+      return epoch === null ? null : { lease, holder, epoch };
+    },
     runsSingleton: (name) => epochFor(singletonLease(name)) !== null,
     singletonFence: (name) => {
       const epoch = epochFor(singletonLease(name));

@@ -80,7 +80,7 @@ export function createTenants(deps: TenantDeps) {
       // The tenant first: a node allocated without one would be nobody's. Undone if the transition loses a race.
       await deps.store.setNodeTenant(nodeId, tenantId);
       const given: FleetEvent = { type: 'node-tenant-changed', nodeId, tenantId, previous: null, at: deps.now() };
-      const result = await deps.lifecycle.apply(nodeId, 'allocate', actor, `allocated to tenant ${tenantId}`, [given]);
+      const result = await deps.lifecycle.apply(nodeId, 'allocate', actor, `allocated to tenant ${tenantId}`, { alongside: [given] });
       if (!result.ok) {
         await deps.store.setNodeTenant(nodeId, null);
         throw new DomainError('conflict', result.reason);
