@@ -38,6 +38,8 @@ export interface HarnessOptions {
   bmc?: BmcControl | null;
   /** While it answers true, settling the fabric fails (a switch that cannot be reached). */
   fabricDown?: () => boolean;
+  /** The lease the reimage steps and their effects are made under (none: unfenced). */
+  fence?: ReimageDeps['fence'];
 }
 
 export async function startFleet(options: HarnessOptions) {
@@ -66,6 +68,7 @@ export async function startFleet(options: HarnessOptions) {
     store, events, lifecycle, outbox, now, newId, settleFabric, bmcFor: async () => options.bmc ?? null, drain: options.drain ?? (async () => undefined),
     bootScriptUrl: () => 'http://m/boot', limits: { global: 10, perRack: 10, perTenant: 10 }, windows: [],
     timeoutsMs: { draining: 60_000, isolating: 60_000, rebooting: 60_000, installing: 60_000, 'health-check': 60_000, restoring: 60_000 }, maxPowerCycles: 1, onError,
+    fence: options.fence,
   });
   const templates = createClusterTemplates({ store, tenants, reimages, now, newId });
   const executeEffects = createLifecycleEffects({ store, events, tenants, templates, reimages, settleFabric, powerOff: async () => false, now, onError });

@@ -31,17 +31,32 @@ const errorCode: Record<ReimageEffect, ReimageFailureCode | null> = {
 export function createReimageEffects(deps: ReimageDeps) {
   const actor = (node: OpenNode) => `reimage ${node.operationId}`;
 
+  /**
+   * Asked of the store right before an action outside it (the BMC, the drain hook): whether this replica still holds
+   * the reimaging lease. A replica paused after its step was written, and woken past its lease, acts no further; the
+   * replica holding the lease now carries the step out from its stored phase. No fence (one manager, tests): yes.
+   */
+  async function stillHolds(): Promise<boolean> {
+    if (!deps.fence) return true;
+    const fence = deps.fence();
+    return fence !== null && deps.store.holdsLease(fence.lease, fence.holder, fence.epoch);
+  }
+
   async function carryOut(node: OpenNode, effect: ReimageEffect, port: EffectPort): Promise<void> {
     const fail = (code: ReimageFailureCode, details: string) => port.signal({ kind: 'failed', code, details });
+    // Transitions of the node are made under the same lease as its steps.
+    const fence = deps.fence ? deps.fence() : undefined;
+    if (fence === null) return;
     const summary = await deps.store.getNodeSummary(node.nodeId);
     if (!summary) return fail('node-missing', 'the node no longer exists');
     const label = imageLabel(node.operation.image);
     switch (effect) {
       case 'drain':
+        if (!(await stillHolds())) return;
         await deps.drain(summary, `reimage to ${label}`);
         return port.signal({ kind: 'drained' });
       case 'isolate': {
-        const moved = await deps.lifecycle.apply(node.nodeId, 'provision', actor(node), `${node.operation.reason}: reimage to ${label}`);
+        const moved = await deps.lifecycle.apply(node.nodeId, 'provision', actor(node), `${node.operation.reason}: reimage to ${label}`, { fence });
         if (!moved.ok && summary.state !== 'provisioning') return fail('transition-refused', moved.reason);
         // The port must be on the provisioning network before the node reboots: wait for it (after a restart too).
         await deps.settleFabric();
@@ -68,7 +83,9 @@ export function createReimageEffects(deps: ReimageDeps) {
         if (!bmc) return fail('no-bmc', 'no BMC to power-cycle the node with');
         // Taken before the call: the node cannot fetch its install script because of this cycle any earlier.
         const at = deps.now();
+        if (!(await stillHolds())) return;
         await bmc.setNextBootPxe();
+        if (!(await stillHolds())) return;
         await bmc.powerCycle();
         // Recorded once the BMC did it: a manager that dies in between has no evidence, and the reported install is refused.
         return port.signal({ kind: 'power-cycled', at });
@@ -81,21 +98,21 @@ export function createReimageEffects(deps: ReimageDeps) {
       case 'restore': {
         // The node's history says plainly when the manager could not verify the reimage (no BMC).
         const note = unverifiedNote(node.progress.evidence);
-        const moved = await deps.lifecycle.apply(node.nodeId, 'provisioned', actor(node), note ? `reimaged to ${label} (${note})` : `reimaged to ${label}`);
+        const moved = await deps.lifecycle.apply(node.nodeId, 'provisioned', actor(node), note ? `reimaged to ${label} (${note})` : `reimaged to ${label}`, { fence });
         if (!moved.ok && summary.state !== 'active') return fail('transition-refused', moved.reason);
         await deps.settleFabric();
         return port.signal({ kind: 'restored' });
       }
       case 'fail-node': {
         const event = summary.state === 'provisioning' ? 'provision-failed' : 'fail';
-        await deps.lifecycle.apply(node.nodeId, event, actor(node), `reimage to ${label} failed: ${node.progress.message}`);
+        await deps.lifecycle.apply(node.nodeId, event, actor(node), `reimage to ${label} failed: ${node.progress.message}`, { fence });
         return;
       }
       case 'return-node': {
         // Never taken down: back to the state it was provisioned from (active: onto its tenant's network again).
         // Not provisioning: the isolation itself never happened.
         if (summary.state !== 'provisioning') return;
-        await deps.lifecycle.apply(node.nodeId, 'provision-aborted', actor(node), `reimage to ${label} ended before the node went down: ${node.progress.message}`);
+        await deps.lifecycle.apply(node.nodeId, 'provision-aborted', actor(node), `reimage to ${label} ended before the node went down: ${node.progress.message}`, { fence });
         return;
       }
       default:

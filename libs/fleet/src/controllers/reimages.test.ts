@@ -348,3 +348,35 @@ describe('the reimage pass', () => {
     expect(await base.getOperation(op.id)).toMatchObject({ state: 'failed' });
   }, 20_000);
 });
+
+describe('reimage effects under the reimaging lease', () => {
+  it('makes no power cycle once the lease is gone from the store, even while the replica still believes it holds it', async () => {
+    const calls: string[] = [];
+    const store = openSqliteFleetStore({ path: ':memory:' });
+    const epoch = (await store.claimLease('singleton/node-loops', 'a', 600_000)) ?? 0;
+    const fence = { lease: 'singleton/node-loops', holder: 'a', epoch };
+    // The replica is paused between the BMC's two calls and wakes past its lease: another replica holds it now.
+    const bmc = {
+      setNextBootPxe: async () => {
+        calls.push('pxe');
+        if (calls.length > 1) {
+          await store.releaseLease(fence.lease, 'a', epoch);
+          await store.claimLease(fence.lease, 'b', 600_000);
+        }
+      },
+      powerCycle: async () => void calls.push('cycle'),
+    };
+    const f = await fleet({ now: () => t0, store, bmc, fence: () => fence });
+    const { entry, commandId } = await rebootingNode(f);
+    expect(calls).toEqual(['pxe']);
+    // The agent reports it is rebooting: the manager power-cycles the node into PXE, here up to the first BMC call.
+    const running = create(CommandProgressSchema, { commandId, phase: CommandPhase.RUNNING, message: 'disks flushed' });
+    await f.broker.publish('mf/v1/nodes/n1/progress', toBinary(CommandProgressSchema, running), { qos: 1, retain: false });
+    await until(() => calls, (c) => c.length >= 2, 'the power cycle to begin');
+    await f.reimages.settled();
+    expect(calls).toEqual(['pxe', 'pxe']);
+    // Nothing more done by this replica: the step, written before the pause, waits in its phase for the lease's holder.
+    expect((await entry())?.progress.phase).toBe('installing');
+    expect(f.errors).toEqual([]);
+  });
+});
