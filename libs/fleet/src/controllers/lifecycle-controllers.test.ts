@@ -42,6 +42,17 @@ describe('lifecycle controllers', () => {
     expect((await store.history('n1')).map((h) => `${h.event} by ${h.actor}`)).toEqual(['inspect by registration', 'inspection-passed by inspection']);
   });
 
+  it('passes inspection on a digest taken by another replica before the registration\'s inspect committed (nodes sat in inspecting until the next digest)', async () => {
+    // This replica sees only the digest: the registration, and its inspect, are another replica's.
+    await node('n7');
+    events.emit({ type: 'health-digest', nodeId: 'n7', conditions: 0, at: now });
+    await settle();
+    expect((await store.getNode('n7'))?.state).toBe('available');
+    // The registration's replica comes to it late: nothing more happens.
+    expect(await lifecycle.apply('n7', 'inspect', 'registration', 'registered in the discovery image')).toMatchObject({ ok: false });
+    expect((await store.history('n7')).map((h) => h.event)).toEqual(['inspect', 'inspection-passed']);
+  });
+
   it('passes inspection on a digest that came before the inspect transition committed (PostgreSQL: nodes sat in inspecting for 300 s)', async () => {
     // A store that commits transitions slowly, as PostgreSQL over the network does.
     const slow = new Proxy(store, {

@@ -2,6 +2,8 @@
 // state themselves.
 // - inspection: a registered node in `discovered` is inspected; its first
 //   health digest decides: no critical condition → available, else failed.
+//   A digest that finds the node still `discovered` (taken by another replica
+//   than the registration) inspects it first.
 //   One node's events are handled in the order they came, each after the one
 //   before has committed: the digest an agent sends right after registering
 //   must find the node `inspecting` (on PostgreSQL it used to be read before
@@ -41,8 +43,15 @@ export function startLifecycleControllers(deps: ControllerDeps): { sweep: () => 
       return;
     }
     if (event.type !== 'health-digest') return;
-    const node = await store.getNodeSummary(event.nodeId);
+    let node = await store.getNodeSummary(event.nodeId);
     if (!node) return;
+    // The digest came before its registration's `inspect` committed: registered through one replica, the digest
+    // taken by another (the broker shares node messages out). Inspected here first: whichever is first moves it.
+    if (node.state === 'discovered') {
+      await lifecycle.apply(node.id, 'inspect', 'registration', 'registered in the discovery image');
+      node = await store.getNodeSummary(event.nodeId);
+      if (!node) return;
+    }
     const conditions = await store.conditions(event.nodeId);
     const critical = conditions.filter((c) => c.severity === 'critical');
     if (node.state !== 'inspecting') return;
