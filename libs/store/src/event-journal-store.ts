@@ -63,12 +63,12 @@ export interface JournalWithin {
 
 /** The dialect's part: `append` runs the insert in the transaction that orders it and wakes the readers. */
 export function sqlEventJournalStore(db: SqlExecutor, dialect: {
-  append(insert: Statement): Promise<void>;
+  append(entries: readonly JournalEntry[]): Promise<void>;
   watch(onAppended: () => void): () => void;
 }): EventJournalStore {
   return {
     async appendEvents(entries) {
-      for (const insert of journalInserts(entries)) await dialect.append(insert);
+      if (entries.length > 0) await dialect.append(entries);
     },
     async eventsAfter(seq, limit) {
       const rows = await db.all<EventRow>('SELECT seq, at, type, body FROM fleet_events WHERE seq > ? ORDER BY seq LIMIT ?', [seq, limit]);
@@ -92,8 +92,8 @@ export function inProcessEventWake(db: SqlExecutor) {
     for (const watcher of [...watchers]) watcher();
   };
   return {
-    async append(insert: Statement) {
-      await db.atomically([insert]);
+    async append(entries: readonly JournalEntry[]) {
+      await db.atomically(journalInserts(entries));
       wake();
     },
     /** For a change that appended its events in its own transaction: called once that committed. */

@@ -7,7 +7,7 @@
 // what was appended while it was down.
 import pg from 'pg';
 import type { SqlExecutor } from './sql-executor.ts';
-import { journalInserts, type JournalEntry, type JournalWithin, type Statement } from './event-journal-store.ts';
+import type { JournalEntry, JournalWithin, Statement } from './event-journal-store.ts';
 
 const reconnectMs = 1000;
 
@@ -44,22 +44,20 @@ export function pgEventWake(db: SqlExecutor, options: { connectionString: string
       .then(() => wake(), lost);
   }
 
-  /** The lock that orders appends, the inserts, and the wake-up (sent at commit). */
-  const ordered = (inserts: Statement[]): Statement[] => [
-    { sql: 'SELECT pg_advisory_xact_lock(hashtext(?))', params: [lockKey] },
-    ...inserts,
-    { sql: 'SELECT pg_notify(?, \'\')', params: [channel] },
-  ];
-
   /**
-   * The statements that append `entries` inside a change's own transaction, as its last statements: the lock is
-   * held from there to the commit only. None for no entries.
+   * The statements that append `entries` inside a transaction, as its last ones. The wake-up first: NOTIFY is sent at
+   * commit wherever it stands. Each insert takes the lock that orders appends itself, before its rows get their
+   * sequence numbers: the lock is held from that statement to the commit, one round trip, not three (every replica's
+   * changes wait on it). None for no entries.
    */
-  const appendWithin = (entries: readonly JournalEntry[]): Statement[] => (entries.length === 0 ? [] : ordered(journalInserts(entries)));
+  const appendWithin = (entries: readonly JournalEntry[]): Statement[] => (entries.length === 0 ? [] : [
+    { sql: 'SELECT pg_notify(?, \'\')', params: [channel] },
+    ...lockedInserts(entries, lockKey),
+  ]);
 
   return {
-    async append(insert: Statement) {
-      await db.atomically(ordered([insert]));
+    async append(entries: readonly JournalEntry[]) {
+      await db.atomically(appendWithin(entries));
     },
     appendWithin,
     /** The same, for dialect-neutral code: the NOTIFY wakes the readers at commit. */
@@ -85,4 +83,24 @@ export function pgEventWake(db: SqlExecutor, options: { connectionString: string
       await connection?.end().catch(() => undefined);
     },
   };
+}
+
+/**
+ * Inserts of `entries` in their order, each taking the advisory lock `lockKey` first: the lock's one-row subquery is
+ * joined to the rows, so it is held before the first row's sequence number is drawn (ORDER BY keeps the order).
+ */
+function lockedInserts(entries: readonly JournalEntry[], lockKey: string): Statement[] {
+  const inserts: Statement[] = [];
+  // A statement's parameters are bounded (65,535): 1,000 rows of 4.
+  for (let i = 0; i < entries.length; i += 1000) {
+    const slice = entries.slice(i, i + 1000);
+    inserts.push({
+      sql: `INSERT INTO fleet_events (at, type, body)
+        SELECT v.at, v.type, v.body FROM (SELECT pg_advisory_xact_lock(hashtext(?))) AS l,
+          (VALUES ${slice.map(() => '(?::int, ?::bigint, ?::text, ?::text)').join(', ')}) AS v(n, at, type, body)
+        ORDER BY v.n`,
+      params: [lockKey, ...slice.flatMap((e, n) => [n, e.at.getTime(), e.type, e.body])],
+    });
+  }
+  return inserts;
 }

@@ -42,6 +42,13 @@ export interface PgOptions {
 
 type Query = (sql: string, params?: unknown[]) => Promise<pg.QueryResult>;
 
+/**
+ * A transaction left idle this long is ended by the server: a replica paused (SIGSTOP, a VM frozen) in the middle of
+ * one would otherwise hold its row locks and the event journal's lock, which every replica's changes wait on, until
+ * its TCP connection died (hours).
+ */
+const idleInTransactionTimeoutMs = 10_000;
+
 /** Applies the migrations not applied yet. Several managers may start at once: one applies them, the others wait on the lock. */
 function migrate(pool: pg.Pool, health: StoreHealth): Promise<void> {
   return withPgClient(pool, health, (client) => pgTransaction(client, async () => {
@@ -61,7 +68,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
   const schema = options.schema ?? 'public';
   if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
   // A connect that hangs (a host gone from the network) fails after 5 s instead of holding the request.
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10, connectionTimeoutMillis: 5000, types, options: `-c search_path=${schema}` });
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.maxConnections ?? 10, connectionTimeoutMillis: 5000, types, options: `-c search_path=${schema} -c idle_in_transaction_session_timeout=${idleInTransactionTimeoutMs}` });
   // A full disk on the server (53100) or a read-only database is an outage like a lost connection; only a write proves it over.
   const health = storeHealth({ ping: () => pool.query('SELECT 1'), writeProbe: () => pool.query(writeProbeSql), onChange: options.onAvailabilityChange });
   // An idle connection the server closed (a restart, a failover) is reported here; without a listener it would kill the process.
