@@ -182,6 +182,11 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect(await store.takeNodeFromTenant('n1', 't1')).toBe(true);
       expect(await store.takeNodeFromTenant('n1', 't1')).toBe(false);
       expect((await store.getNodeSummary('n1'))?.tenant).toBeNull();
+      // Given only to a node of no tenant: of two givers, the first.
+      expect(await store.giveNodeToTenant('n1', 't1')).toBe(true);
+      expect(await store.giveNodeToTenant('n1', 't1')).toBe(false);
+      expect(await store.giveNodeToTenant('nobody', 't1')).toBe(false);
+      expect(await store.takeNodeFromTenant('n1', 't1')).toBe(true);
       expect(await store.deleteTenant('t1')).toBe(true);
       expect(await store.deleteTenant('t1')).toBe(false);
       expect(await store.listTenants()).toEqual([]);

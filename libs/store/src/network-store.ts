@@ -21,6 +21,8 @@ export interface NetworkStore {
   deleteTenant(id: string, events?: readonly JournalEntry[]): Promise<boolean>;
   /** Returns false for an unknown node. */
   setNodeTenant(nodeId: string, tenantId: string | null, events?: readonly JournalEntry[]): Promise<boolean>;
+  /** Gives the node to `tenantId` only if it belongs to no tenant: false when another writer gave it first (or no such node). */
+  giveNodeToTenant(nodeId: string, tenantId: string): Promise<boolean>;
   /** Takes the node out of `tenantId` if it is still there: false when another writer took it first (or it was never there). */
   takeNodeFromTenant(nodeId: string, tenantId: string, events?: readonly JournalEntry[]): Promise<boolean>;
   /** Sets (or with `null` node, removes) the planned link of one switch port. */

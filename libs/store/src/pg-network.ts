@@ -52,6 +52,10 @@ export function pgNetworkStore(query: Query, inTransaction: <T>(work: (q: Query)
       });
     },
 
+    async giveNodeToTenant(nodeId, tenantId) {
+      return ((await query('UPDATE nodes SET tenant = $1 WHERE id = $2 AND tenant IS NULL', [tenantId, nodeId])).rowCount ?? 0) > 0;
+    },
+
     async takeNodeFromTenant(nodeId, tenantId, events = []) {
       return inTransaction(async (q) => {
         if (((await q('UPDATE nodes SET tenant = NULL WHERE id = $1 AND tenant = $2', [nodeId, tenantId])).rowCount ?? 0) === 0) return false;

@@ -38,6 +38,10 @@ export function sqliteNetworkStore(db: SqliteHandle, inTransaction: <T>(db: Sqli
       return journaled(events, () => db.prepare('UPDATE nodes SET tenant = ? WHERE id = ?').run(tenantId, nodeId).changes > 0);
     },
 
+    async giveNodeToTenant(nodeId, tenantId) {
+      return db.prepare('UPDATE nodes SET tenant = ? WHERE id = ? AND tenant IS NULL').run(tenantId, nodeId).changes > 0;
+    },
+
     async takeNodeFromTenant(nodeId, tenantId, events = []) {
       return journaled(events, () => db.prepare('UPDATE nodes SET tenant = NULL WHERE id = ? AND tenant = ?').run(nodeId, tenantId).changes > 0);
     },

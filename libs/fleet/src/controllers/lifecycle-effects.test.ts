@@ -37,6 +37,38 @@ describe('lifecycle effects, whatever caused the transition', () => {
     expect(f.errors).toEqual([]);
   });
 
+  it('gives two failures at once (on two replicas\' shards) a spare each, never one spare to both tenants', async () => {
+    const f = await startFleet({ now: () => t0 });
+    closers.push(f.close);
+    const [a, b] = [await f.tenants.create('alpha'), await f.tenants.create('beta')];
+    for (const id of ['na', 'nb', 'spare-1', 'spare-2']) await f.addNode(id);
+    for (const [tenant, id] of [[a, 'na'], [b, 'nb']] as const) {
+      await f.templates.create({ name: `t-${tenant.name}`, image: { name: 'gpu-os', version: '1' }, tenantId: tenant.id, nodeCount: 1, profile: { gpuModel: '', gpuCount: 0, minMemoryBytes: 0 } });
+      await f.activeIn(tenant.id, id);
+    }
+    // Both sweeps fail their node at the same moment; both pick from the same two spares.
+    const [fa, fb] = await Promise.all([
+      f.lifecycle.apply('na', 'fail', 'presence', 'offline'),
+      f.lifecycle.apply('nb', 'fail', 'presence', 'offline'),
+    ]);
+    expect([fa.ok, fb.ok]).toEqual([true, true]);
+    const spares = await Promise.all(['spare-1', 'spare-2'].map((id) => f.node(id)));
+    expect(spares.map((n) => n.state)).toEqual(['allocated', 'allocated']);
+    expect(spares.map((n) => n.tenant).sort()).toEqual([a.id, b.id].sort());
+    expect(f.errors).toEqual([]);
+  });
+
+  it('allocates a node to one of two tenants asking at once, and leaves it wholly the winner\'s', async () => {
+    const f = await startFleet({ now: () => t0 });
+    closers.push(f.close);
+    const [a, b] = [await f.tenants.create('alpha'), await f.tenants.create('beta')];
+    await f.addNode('n1');
+    const results = await Promise.allSettled([f.tenants.allocateNode(a.id, 'n1', 'op'), f.tenants.allocateNode(b.id, 'n1', 'op')]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const winner = results[0]?.status === 'fulfilled' ? a.id : b.id;
+    expect(await f.node('n1')).toMatchObject({ state: 'allocated', tenant: winner });
+  });
+
   it('after a restart, carries out the effects of a failure whose manager stopped before them: the tenant node is replaced, once', async () => {
     const f = await startFleet({ now: () => t0, switchFor: ['n1', 'spare'] });
     closers.push(f.close);

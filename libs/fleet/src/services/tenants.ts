@@ -77,12 +77,14 @@ export function createTenants(deps: TenantDeps) {
       if ((await deps.store.getAdmission(nodeId))?.state === 'pending') {
         throw new DomainError('conflict', `node ${nodeId} was discovered through the boot endpoint and waits for an operator to admit it (POST /api/v1/nodes/${nodeId}/admit)`);
       }
-      // The tenant first: a node allocated without one would be nobody's. Undone if the transition loses a race.
-      await deps.store.setNodeTenant(nodeId, tenantId);
+      // The tenant first: a node allocated without one would be nobody's. Given only if no other tenant was given it
+      // meanwhile (two replacements racing for one spare), and taken back, from this tenant only, if the transition
+      // loses a race.
+      if (!(await deps.store.giveNodeToTenant(nodeId, tenantId))) throw new DomainError('conflict', `node ${nodeId} was just given to another tenant`);
       const given: FleetEvent = { type: 'node-tenant-changed', nodeId, tenantId, previous: null, at: deps.now() };
       const result = await deps.lifecycle.apply(nodeId, 'allocate', actor, `allocated to tenant ${tenantId}`, { alongside: [given] });
       if (!result.ok) {
-        await deps.store.setNodeTenant(nodeId, null);
+        await deps.store.takeNodeFromTenant(nodeId, tenantId);
         throw new DomainError('conflict', result.reason);
       }
     },
@@ -98,8 +100,7 @@ export function createTenants(deps: TenantDeps) {
       const result = await deps.lifecycle.apply(nodeId, 'release', actor, `released from tenant ${tenantId}`);
       if (!result.ok) throw new DomainError('conflict', result.reason);
       const taken: FleetEvent = { type: 'node-tenant-changed', nodeId, tenantId: null, previous: tenantId, at: deps.now() };
-      await deps.store.setNodeTenant(nodeId, null, [encodeEvent(taken)]);
-      deps.events.emit(taken, { journaled: true });
+      if (await deps.store.setNodeTenant(nodeId, null, [encodeEvent(taken)])) deps.events.emit(taken, { journaled: true });
     },
   };
 }
