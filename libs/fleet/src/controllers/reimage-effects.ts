@@ -34,12 +34,14 @@ export function createReimageEffects(deps: ReimageDeps) {
   /**
    * Asked of the store right before an action outside it (the BMC, the drain hook): whether this replica still holds
    * the reimaging lease. A replica paused after its step was written, and woken past its lease, acts no further; the
-   * replica holding the lease now carries the step out from its stored phase. No fence (one manager, tests): yes.
+   * replica holding the lease now carries the step out from its stored phase. No fence (one manager, tests): yes. A
+   * store that cannot answer (a failover) is a no: the step waits for its deadline or the lease's next holder, rather
+   * than failing the reimage half-way between two BMC calls.
    */
   async function stillHolds(): Promise<boolean> {
     if (!deps.fence) return true;
     const fence = deps.fence();
-    return fence !== null && deps.store.holdsLease(fence.lease, fence.holder, fence.epoch);
+    return fence !== null && deps.store.holdsLease(fence.lease, fence.holder, fence.epoch).catch(() => false);
   }
 
   async function carryOut(node: OpenNode, effect: ReimageEffect, port: EffectPort): Promise<void> {
