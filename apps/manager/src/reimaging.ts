@@ -105,8 +105,14 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     deps.logger.warn({ commandsResent: resent, reimagesResumed: running.resumed, failuresResumed: replaced, deadlinesMovedS: Math.round(deps.pausedMs / 1000) },
       'resumed work in flight at the last stop (the time the manager was down does not count against reimage deadlines)');
   }
+  let ticks = 0;
   const sweeper = setInterval(() => {
     void outbox.sweep().catch((error: unknown) => onError(error, { step: 'command sweep' }));
+    // Failures whose replica died before their effects, once they are a minute old: see resumeInterruptedEffects.
+    if ((ticks += 1) % 60 === 0 && deps.runsHere()) {
+      void resumeInterruptedEffects(deps.store, executeEffects, new Date(deps.now().getTime() - 60_000))
+        .catch((error: unknown) => onError(error, { step: 'resume interrupted lifecycle effects' }));
+    }
   }, 1000);
   return {
     outbox, reimages, templates, enrollments, remediation,

@@ -124,13 +124,20 @@ function unreachable(effect: never): never {
  * holds one has had no replacement asked for; its latest failure's effects, as
  * the domain computes them for that transition, are carried out now. Answers
  * how many nodes that was.
+ *
+ * Also run now and then by the replica doing the reimaging: a replica killed
+ * between a failure and its effects (any replica, since failures are made by
+ * the node's shard owner) leaves the same, and may never start again. Then
+ * only failures made before `madeBefore` are taken: a newer one's effects may
+ * still be under way where it was made (and if both run, the tenant is taken
+ * from the node once, so one replacement is asked for).
  */
-export async function resumeInterruptedEffects(store: FleetStore, execute: EffectExecutor): Promise<number> {
+export async function resumeInterruptedEffects(store: FleetStore, execute: EffectExecutor, madeBefore?: Date): Promise<number> {
   let resumed = 0;
   for (const node of await store.listNodes()) {
     if (node.tenant === null || (node.state !== 'failed' && node.state !== 'repair')) continue;
     const failure = (await store.history(node.id)).findLast((h) => h.to === 'failed');
-    if (!failure) continue;
+    if (!failure || (madeBefore && failure.at >= madeBefore)) continue;
     const computed = transition(failure.from, failure.event);
     if (!computed.ok || !computed.effects.includes('request-replacement')) continue;
     await execute({
