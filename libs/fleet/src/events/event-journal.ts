@@ -1,11 +1,15 @@
 // Every fleet event this replica emits goes into the store's event journal,
-// where the event stream of every replica reads it (journal-feed.ts). A change
-// made through the API or the lifecycle writes its events in its own
-// transaction (emitted as `journaled`), so the journal's order is the order the
-// changes committed in, across replicas, and a change is never without its
-// events. The rest (observations: heartbeats, health reports, telemetry-driven
-// events) are appended here in batches, in the order they were emitted: one
-// transaction per batch, not per event (a registration storm emits thousands a second).
+// where the event stream of every replica reads it (journal-feed.ts). Tenant
+// changes, allocations, lifecycle transitions and new reimage operations write
+// their events in their own transaction (emitted as `journaled`): the journal
+// shows them in the order they committed, across replicas, and never one
+// without the other. The rest (registrations, presence, health reports,
+// commands, operation progress) are appended here in batches, in the order they
+// were emitted, just after their change: one transaction per batch, not per
+// event (a registration storm emits thousands a second). These can come after
+// a journaled event they caused (a node's `inspect` before its
+// `node-registered`), and a manager killed in between loses what it had not
+// appended yet.
 // While the store cannot write (an outage, a full disk) they wait here and are
 // retried; past `maxBuffered` the oldest are dropped and counted, so an outage
 // never grows the manager without bound.
