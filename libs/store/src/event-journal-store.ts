@@ -20,7 +20,7 @@ export interface JournaledEvent extends JournalEntry {
 }
 
 export interface EventJournalStore {
-  /** Appends the entries in their order, in one transaction. */
+  /** Appends the entries in their order, in transactions of up to 1,000 (each holds the journal's order while it commits). */
   appendEvents(entries: readonly JournalEntry[]): Promise<void>;
   /** Up to `limit` entries after `seq`, oldest first. */
   eventsAfter(seq: number, limit: number): Promise<JournaledEvent[]>;
@@ -68,7 +68,9 @@ export function sqlEventJournalStore(db: SqlExecutor, dialect: {
 }): EventJournalStore {
   return {
     async appendEvents(entries) {
-      if (entries.length > 0) await dialect.append(entries);
+      // A backlog after an outage (up to 100,000) goes in slices: one transaction of it all would hold the journal's
+      // lock, which every replica's changes wait on, for the whole of it.
+      for (let i = 0; i < entries.length; i += 1000) await dialect.append(entries.slice(i, i + 1000));
     },
     async eventsAfter(seq, limit) {
       const rows = await db.all<EventRow>('SELECT seq, at, type, body FROM fleet_events WHERE seq > ? ORDER BY seq LIMIT ?', [seq, limit]);

@@ -12,8 +12,9 @@ export interface ClassifiedProblem {
   what: string;
 }
 
-// SQLSTATE class 08 (connection exception) and the server shutting down or starting up.
-const connectionStates = new Set(['57P01', '57P02', '57P03', '53300']);
+// SQLSTATE class 08 (connection exception), the server shutting down or starting up, and a session the server ended
+// because its transaction sat idle too long (25P03: the manager's event loop stalled mid-transaction; tried again).
+const connectionStates = new Set(['57P01', '57P02', '57P03', '53300', '25P03']);
 const connectionErrnos = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 // What `pg` throws itself when a socket goes away; it carries no code.
 const connectionMessages = /connection terminated|connection error|not queryable|timeout exceeded when trying to connect|server closed the connection/i;

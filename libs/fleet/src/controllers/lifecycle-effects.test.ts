@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { startFleet } from '../fleet-harness.test-kit.ts';
 import { startLifecycleControllers } from './lifecycle-controllers.ts';
 import { resumeInterruptedEffects } from './lifecycle-effects.ts';
@@ -68,6 +69,28 @@ describe('lifecycle effects, whatever caused the transition', () => {
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
     const winner = results[0]?.status === 'fulfilled' ? a.id : b.id;
     expect(await f.node('n1')).toMatchObject({ state: 'allocated', tenant: winner });
+  });
+
+  it('leaves a node it could not allocate (the store failed) with no tenant, so it can be allocated again', async () => {
+    const base = openSqliteFleetStore({ path: ':memory:' });
+    let failing = false;
+    const store: FleetStore = {
+      ...base,
+      transitionNode: async (...args) => {
+        if (failing) throw new Error('Connection terminated unexpectedly');
+        return base.transitionNode(...args);
+      },
+    };
+    const f = await startFleet({ now: () => t0, store });
+    closers.push(f.close);
+    const tenant = await f.tenants.create('alpha');
+    await f.addNode('n1');
+    failing = true;
+    await expect(f.tenants.allocateNode(tenant.id, 'n1', 'op')).rejects.toThrow('Connection terminated');
+    failing = false;
+    expect(await f.node('n1')).toMatchObject({ state: 'available', tenant: null });
+    await f.tenants.allocateNode(tenant.id, 'n1', 'op');
+    expect(await f.node('n1')).toMatchObject({ state: 'allocated', tenant: tenant.id });
   });
 
   it('after a restart, carries out the effects of a failure whose manager stopped before them: the tenant node is replaced, once', async () => {

@@ -82,7 +82,11 @@ export function createTenants(deps: TenantDeps) {
       // loses a race.
       if (!(await deps.store.giveNodeToTenant(nodeId, tenantId))) throw new DomainError('conflict', `node ${nodeId} was just given to another tenant`);
       const given: FleetEvent = { type: 'node-tenant-changed', nodeId, tenantId, previous: null, at: deps.now() };
-      const result = await deps.lifecycle.apply(nodeId, 'allocate', actor, `allocated to tenant ${tenantId}`, { alongside: [given] });
+      const result = await deps.lifecycle.apply(nodeId, 'allocate', actor, `allocated to tenant ${tenantId}`, { alongside: [given] }).catch(async (error: unknown) => {
+        // Not allocated (the store went away meanwhile): not left with a tenant either, or no one could allocate it again.
+        await deps.store.takeNodeFromTenant(nodeId, tenantId).catch(() => undefined);
+        throw error;
+      });
       if (!result.ok) {
         await deps.store.takeNodeFromTenant(nodeId, tenantId);
         throw new DomainError('conflict', result.reason);
