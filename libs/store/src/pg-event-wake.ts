@@ -55,7 +55,29 @@ export function pgEventWake(db: SqlExecutor, options: { connectionString: string
     ...lockedInserts(entries, lockKey),
   ]);
 
+  /**
+   * The same append for a change made in one statement, run on its own (autocommit): a data-modifying CTE that appends
+   * one set of rows per row of the statement's CTE `made` (none: the change was not made), and a scalar subquery for
+   * the statement's SELECT list that sends the wake-up. The lock is then held to the end of that statement, on the
+   * server, not across a round trip to the client (a busy event loop's lag included). Taken after the change's own
+   * row locks: the CTE reads `made`, which the statement's SELECT has run to the end first.
+   */
+  const appendInStatement = (entries: readonly JournalEntry[], made: string): { cte: Statement; wake: Statement } => {
+    if (entries.length > 1000) throw new Error('a change made in one statement journals at most 1,000 events');
+    return {
+      cte: {
+        sql: `journal AS (INSERT INTO fleet_events (at, type, body)
+          SELECT v.at, v.type, v.body FROM ${made}, (SELECT pg_advisory_xact_lock(hashtext(?))) AS l,
+            (VALUES ${entries.map(() => '(?::int, ?::bigint, ?::text, ?::text)').join(', ')}) AS v(n, at, type, body)
+          ORDER BY v.n)`,
+        params: [lockKey, ...entries.flatMap((e, n) => [n, e.at.getTime(), e.type, e.body])],
+      },
+      wake: { sql: `(SELECT count(pg_notify(?, '')) FROM ${made})`, params: [channel] },
+    };
+  };
+
   return {
+    appendInStatement,
     async append(entries: readonly JournalEntry[]) {
       await db.atomically(appendWithin(entries));
     },

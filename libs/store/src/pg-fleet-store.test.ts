@@ -81,7 +81,8 @@ describe('event journal across replicas on one PostgreSQL', () => {
   });
 
   it('a reader that follows the sequence numbers misses no entry while replicas append at once, in batches and with their changes', async () => {
-    const [a, b, c, reader] = [await factory.open('journal_race'), await factory.open('journal_race'), await factory.open('journal_race'), await factory.open('journal_race')];
+    const [a, b, c, d, reader] = [await factory.open('journal_race'), await factory.open('journal_race'), await factory.open('journal_race'),
+      await factory.open('journal_race'), await factory.open('journal_race')];
     const append = async (store: typeof a, name: string) => {
       for (let i = 0; i < 150; i++) await store.appendEvents(Array.from({ length: 4 }, (_, j) => ({ at: new Date(), type: `${name}${i}.${j}`, body: '{}' })));
     };
@@ -106,10 +107,18 @@ describe('event journal across replicas on one PostgreSQL', () => {
         if (page.length === 0 && finished) return;
       }
     })();
-    await Promise.all([append(a, 'a'), append(b, 'b'), change(c)]);
+    // And transitions, each one statement: 150 moves of one node back and forth, each with its event.
+    const transitions = async (store: typeof a) => {
+      await store.createNode(newNode('tn', { systemUuid: 'u-tn' }));
+      for (let i = 0; i < 150; i++) {
+        const [from, to] = i % 2 === 0 ? ['discovered', 'inspecting'] as const : ['inspecting', 'discovered'] as const;
+        await store.transitionNode('tn', from, to, 'inspect', { actor: 't', reason: 'r', at: new Date() }, { events: [{ at: new Date(), type: `d${i}`, body: '{}' }] });
+      }
+    };
+    await Promise.all([append(a, 'a'), append(b, 'b'), change(c), transitions(d)]);
     writing = false;
     await follow;
-    expect(new Set(seen).size).toBe(1350);
-    await Promise.all([a.close(), b.close(), c.close(), reader.close()]);
+    expect(new Set(seen).size).toBe(1500);
+    await Promise.all([a, b, c, d, reader].map((s) => s.close()));
   }, 60_000);
 });

@@ -13,7 +13,7 @@ import { lastWriteFromRow, lastWriteSql } from './last-write.ts';
 import { sqlWorkStore } from './sql-work-store.ts';
 import { fenceHolds, pgNowMs, sqlLeaseStore } from './lease-store.ts';
 import { sqlNodeCertificateStore } from './node-certificate-store.ts';
-import { sqlEventJournalStore, type JournalEntry } from './event-journal-store.ts';
+import { sqlEventJournalStore, type JournalEntry, type Statement } from './event-journal-store.ts';
 import { pgEventWake } from './pg-event-wake.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
@@ -262,15 +262,23 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     },
 
     async transitionNode(nodeId, from, to, event, cause, { events = [], fence } = {}) {
+      // One statement, on its own: the move, its history row and its events commit together, and the journal's lock
+      // (every replica's transitions take it: two per registration in a storm) is held for no client round trip.
       const held = fence ? fenceHolds(fence, pgNowMs) : null;
-      return inTransaction(async (q) => {
-        const moved = await q(numberPlaceholders(`UPDATE nodes SET state = ? WHERE id = ? AND state = ?${held ? ` AND ${held.sql}` : ''}`), [to, nodeId, from, ...(held?.params ?? [])]);
-        if ((moved.rowCount ?? 0) === 0) return false;
-        await q('INSERT INTO node_transitions (node_id, from_state, to_state, event, actor, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-          [nodeId, from, to, event, cause.actor, cause.reason, cause.at.getTime()]);
-        await appendJournal(q, events);
-        return true;
-      });
+      const journal = events.length > 0 ? eventWake.appendInStatement(events, 'moved') : null;
+      const statement: Statement[] = [
+        { sql: `WITH moved AS (UPDATE nodes SET state = ? WHERE id = ? AND state = ?${held ? ` AND ${held.sql}` : ''} RETURNING id),`, params: [to, nodeId, from, ...(held?.params ?? [])] },
+        {
+          sql: `history AS (INSERT INTO node_transitions (node_id, from_state, to_state, event, actor, reason, at)
+            SELECT id, ?::text, ?::text, ?::text, ?::text, ?::text, ?::bigint FROM moved)`,
+          params: [from, to, event, cause.actor, cause.reason, cause.at.getTime()],
+        },
+        ...(journal ? [{ sql: `, ${journal.cte.sql}`, params: journal.cte.params }] : []),
+        { sql: ' SELECT (SELECT count(*) FROM moved) AS moved', params: [] },
+        ...(journal ? [{ sql: `, ${journal.wake.sql} AS woken`, params: journal.wake.params }] : []),
+      ];
+      const { rows } = await query(numberPlaceholders(statement.map((s) => s.sql).join('\n')), statement.flatMap((s) => s.params));
+      return Number((rows[0] as { moved: number | string }).moved) > 0;
     },
 
     async history(nodeId) {
