@@ -3,14 +3,21 @@
 // the manager's CA for client authentication; it is renewed before it expires
 // (the one before expires on its own); a node given a new credential loses
 // its old certificates to the revocation list (whoever copied one off the
-// machine), and an operator can revoke a node's certificates.
+// machine), and an operator can revoke a node's certificates. The certificate
+// is also what the manager's gRPC and its embedded broker know the node by: a
+// call or a CONNECT that shows it needs no credential, and one revoked is
+// refused whatever comes with it.
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentials, Metadata } from '@grpc/grpc-js';
+import mqtt from 'mqtt';
 import type { NodeList } from '@metalfleet/api';
+import { AgentService, ClaimVerdict } from '@metalfleet/proto';
+import { createClient } from '@metalfleet/transport';
 import { ManagerProcess } from '../support/manager.ts';
 import { agentBin, eventually, start, type Proc } from '../support/processes.ts';
 
@@ -36,6 +43,43 @@ function verify(certFile: string): string {
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (error) {
     return `${String((error as { stdout?: string }).stdout ?? '')}${String((error as { stderr?: string }).stderr ?? '')}`;
+  }
+}
+
+/** A node's key and certificate, copied off its disk as its root (a tenant) can. */
+function copyIdentity(): { keyPem: string; certPem: string } {
+  // The agent renames the new certificate into place a moment before its key: read until they match.
+  for (;;) {
+    const identity = { keyPem: readFileSync(join(nodeDir(), 'client.key'), 'utf8'), certPem: readFileSync(join(nodeDir(), 'client.crt'), 'utf8') };
+    if (new X509Certificate(identity.certPem).checkPrivateKey(createPrivateKey(identity.keyPem))) return identity;
+  }
+}
+
+/** A command claim over mutual TLS with `identity`, naming `nodeId` in the metadata when given, and no credential: the verdict or the error. */
+async function claimWith(identity: { keyPem: string; certPem: string }, nodeId = ''): Promise<string> {
+  const ca = readFileSync(manager.caFile);
+  const { client, close } = createClient(AgentService, manager.grpc, credentials.createSsl(ca, Buffer.from(identity.keyPem), Buffer.from(identity.certPem)));
+  const metadata = new Metadata();
+  if (nodeId !== '') metadata.set('x-metalfleet-node-id', nodeId);
+  try {
+    return ClaimVerdict[(await client.claimCommand({ commandId: 'no-such-command' }, { metadata, deadlineMs: 10_000 })).verdict] ?? 'none';
+  } catch (error) {
+    return `${String((error as { code?: string }).code)}: ${error instanceof Error ? error.message : String(error)}`;
+  } finally {
+    close();
+  }
+}
+
+/** A CONNECT to the embedded broker as `nodeId` with `identity` and no password: 'connected' or the error. */
+async function connectWith(identity: { keyPem: string; certPem: string }, nodeId: string): Promise<string> {
+  try {
+    const client = await mqtt.connectAsync(manager.mqtt, {
+      clientId: nodeId, username: nodeId, ca: readFileSync(manager.caFile, 'utf8'), key: identity.keyPem, cert: identity.certPem, reconnectPeriod: 0, connectTimeout: 10_000,
+    });
+    await client.endAsync(true);
+    return 'connected';
+  } catch (error) {
+    return String(error);
   }
 }
 
@@ -74,9 +118,20 @@ describe('node client certificates', { timeout: 120_000 }, () => {
     expect(verify(old)).toContain(': OK');
   });
 
+  it('knows the node by its certificate on gRPC and the embedded broker, with no credential, and only as that node', async () => {
+    const identity = copyIdentity();
+    const nodeId = new X509Certificate(identity.certPem).subject.replace('CN=', '');
+    expect(await claimWith(identity)).toBe('UNKNOWN');
+    expect(await claimWith(identity, nodeId)).toBe('UNKNOWN');
+    expect(await claimWith(identity, 'another-node')).toMatch(/^unauthenticated: the call names node another-node/);
+    expect(await connectWith(identity, 'another-node')).toMatch(/Bad username or password/i);
+    expect(await connectWith(identity, nodeId)).toBe('connected');
+  });
+
   it('revokes a node\'s certificate when the node gets a new credential (its disk wiped, approved again by an operator)', async () => {
     const certFile = join(nodeDir(), 'client.crt');
     const before = readFileSync(certFile, 'utf8');
+    const copiedIdentity = copyIdentity();
     await agent?.stop('SIGKILL');
     rmSync(join(nodeDir(), 'credential.json'));
     const copied = join(dir, 'copied.crt');
@@ -91,6 +146,10 @@ describe('node client certificates', { timeout: 120_000 }, () => {
     await eventually(async () => readFileSync(certFile, 'utf8'), (pem) => pem !== before, 60_000);
     expect(verify(copied)).toContain('certificate revoked');
     expect(verify(certFile)).toContain(': OK');
+    // The manager refuses it too, on gRPC and on its broker.
+    expect(await claimWith(copiedIdentity)).toMatch(/^unauthenticated: client certificate revoked/);
+    expect(await connectWith(copiedIdentity, nodeId)).toMatch(/Bad username or password/i);
+    expect(await claimWith(copyIdentity())).toBe('UNKNOWN');
 
     // An operator revokes the node's certificates (a machine thought compromised).
     const current = join(dir, 'current.crt');

@@ -18,7 +18,7 @@ export interface AgentGrpc {
 }
 
 export async function startAgentGrpc(config: ManagerConfig, deps: {
-  service: AgentServiceDeps; tls: { keyPem: string; chainPem: string } | null; logger: Logger; level: (error: unknown) => 'debug' | 'error';
+  service: AgentServiceDeps; tls: { keyPem: string; chainPem: string; clientCaPem?: string } | null; logger: Logger; level: (error: unknown) => 'debug' | 'error';
 }): Promise<AgentGrpc> {
   const server = new Server({ 'grpc.max_receive_message_length': config.grpcMaxMessageBytes });
   addService(server, AgentService, agentServiceHandlers(deps.service),
@@ -27,7 +27,7 @@ export async function startAgentGrpc(config: ManagerConfig, deps: {
   let gate: ConnectGate | null = null;
   const listener: StormListener = await listenAs(listenerPorts(config).grpc, config.listenHost, async () => {
     if (!tls) return listenGrpcForStorm(server, ServerCredentials.createInsecure(), { host: config.listenHost, port: config.grpcPort });
-    const gated = await listenGrpcTlsForStorm(server, { keyPem: tls.keyPem, chainPem: tls.chainPem, maxConcurrentHandshakes: config.grpcMaxConcurrentHandshakes, maxWaitMs: config.connectWaitS * 1000 },
+    const gated = await listenGrpcTlsForStorm(server, { ...tls, maxConcurrentHandshakes: config.grpcMaxConcurrentHandshakes, maxWaitMs: config.connectWaitS * 1000 },
       { host: config.listenHost, port: config.grpcPort });
     gate = gated.gate;
     return gated;

@@ -188,7 +188,13 @@ async function startOnDataDir(
   // An external broker (--mqtt-url) checks nodes by their certificates; the embedded one by their credentials.
   const external = config.mqttUrl.length > 0;
   const nats = tls ? await openNatsOperator(config, { dataDir, caPem: tls.ca.certPem, logger }) : null;
-  const broker = await openNodeBroker(config, { ca: tls?.ca ?? null, replicaId, now, logger, withdrawals, nodeCredentials, nats });
+  // Nodes' client certificates: what an external broker checks them by, and what they may show gRPC and the embedded broker.
+  const nodeCertificates = (config.nodeCertificates || external) && tls
+    ? await startNodeCertificates({ ca: tls.ca, dataDir, store, now, ttlS: config.nodeCertificateTtlS, logger: logger.child({ component: 'node-certificates' }), nats, maxPayloadBytes: config.maxPayloadBytes })
+    : null;
+  const broker = await openNodeBroker(config, { ca: tls?.ca ?? null, replicaId, now, logger, withdrawals, nodeCredentials, nodeCertificates: nodeCertificates?.certificates ?? null, nats });
+  // The CA whose node certificates gRPC and the embedded broker ask for (with --node-certificates).
+  const clientCaPem = nodeCertificates && tls ? tls.ca.certPem : undefined;
 
   const telemetry = await openTelemetrySinks(config, { dataDir, now, logger });
 
@@ -259,7 +265,7 @@ async function startOnDataDir(
   });
   // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
   const mqttAddress = external ? null : await listenAs(ports.mqtt, config.listenHost,
-    () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem } : undefined));
+    () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem, ...(clientCaPem ? { clientCaPem } : {}) } : undefined));
   // What agents are told to connect to: this manager's broker, or every node of the external one.
   const brokers = external
     ? config.mqttUrl.map((url) => ({ host: new URL(url).hostname, port: Number(new URL(url).port), tls: url.startsWith('mqtts:') }))
@@ -278,9 +284,6 @@ async function startOnDataDir(
   }) : null;
 
   const register = createRegistrar({ store, events, tokens, admitDiscovered: config.admitDiscovered, newNodeId: randomUUID, now });
-  const nodeCertificates = (config.nodeCertificates || external) && tls
-    ? await startNodeCertificates({ ca: tls.ca, dataDir, store, now, ttlS: config.nodeCertificateTtlS, logger: logger.child({ component: 'node-certificates' }), nats, maxPayloadBytes: config.maxPayloadBytes })
-    : null;
   const purges = startPurges(config, { store, bootTokens, now, runsHere: runsControlLoops, logger, level: failureLevel });
   const agentGrpc = await startAgentGrpc(config, {
     service: {
@@ -300,7 +303,7 @@ async function startOnDataDir(
         healthDigestIntervalMs: config.healthDigestIntervalS * 1000,
       },
     },
-    tls: tls && { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem },
+    tls: tls && { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem, ...(clientCaPem ? { clientCaPem } : {}) },
     logger,
     level: failureLevel,
   });

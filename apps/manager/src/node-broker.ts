@@ -1,5 +1,5 @@
 // The broker the nodes talk to: the embedded one (aedes, nodes checked by
-// their credentials), or an external one (--mqtt-url: Mosquitto, nodes checked
+// their credentials, or by their client certificates with --node-certificates), or an external one (--mqtt-url: Mosquitto, nodes checked
 // by their client certificates), with each replica's session there and the
 // takeover of a dead replica's session by the one doing the per-node work.
 import { createHmac } from 'node:crypto';
@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import {
   connectExternalBroker, connectNatsBroker, createNodeBroker, issueManagerClientCertificate, type CertificateAuthority, type NodeBroker,
 } from '@metalfleet/manager-transport';
-import type { CommandWithdrawals, NodeCredentials } from '@metalfleet/fleet';
+import type { ClientCertificates, CommandWithdrawals, NodeCredentials } from '@metalfleet/fleet';
 import type { LeaseStore } from '@metalfleet/store';
 import type { ManagerConfig } from './config.ts';
 import type { NatsOperator } from './nats.ts';
@@ -33,6 +33,8 @@ export interface NodeBrokerDeps {
   logger: Logger;
   withdrawals: CommandWithdrawals;
   nodeCredentials: NodeCredentials;
+  /** Nodes' client certificates (--node-certificates): the embedded broker takes a node's certificate instead of its credential. */
+  nodeCertificates: ClientCertificates | null;
   /** Set when the external broker is a NATS cluster (--nats-url). */
   nats: NatsOperator | null;
 }
@@ -75,6 +77,7 @@ export async function openNodeBroker(config: ManagerConfig, deps: NodeBrokerDeps
     maxConcurrentConnects: config.mqttMaxConcurrentConnects,
     maxConnectWaitMs: config.connectWaitS * 1000,
     authenticateNode: deps.nodeCredentials.check,
+    ...(deps.nodeCertificates ? { authenticateCertificate: deps.nodeCertificates.nodeOf } : {}),
     // Connections shed in a storm are counted (metalfleet_mqtt_connections_refused_total), not logged one by one.
     onEvent: (event) => (event.type === 'connection-shed' ? undefined : logger.warn({ event }, `mqtt ${event.type}`)),
   });

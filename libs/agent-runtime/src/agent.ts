@@ -6,16 +6,16 @@ import type { Logger } from 'pino';
 import { backoffDelay, finding, type BackoffPolicy, type BootParameters, type ConditionFinding } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { ClaimVerdict, type AgentService } from '@metalfleet/proto';
-import type { ServiceClient } from '@metalfleet/transport';
+import { ClaimVerdict } from '@metalfleet/proto';
 import { CommandExecutor, type ClaimReply } from './command-executor.ts';
 import { HealthMonitor } from './health-monitor.ts';
 import { verifyingInstaller, type InstallImage } from './image-installer.ts';
 import { downloadRetryFor } from './resumable-download.ts';
 import type { MachineControl } from './machine-control.ts';
 import { runMqttSession } from './mqtt-session.ts';
-import { credentialMetadata, registerUntilAccepted, type Registration } from './registration.ts';
-import { issueClientCertificate, keepClientCertificate, savedClientCertificate, type ClientCertificate } from './client-certificate.ts';
+import { registerUntilAccepted, type Registration } from './registration.ts';
+import { forgetClientCertificate, issueClientCertificate, keepClientCertificate, savedClientCertificate, type ClientCertificate } from './client-certificate.ts';
+import { createNodeCalls, type NodeCalls } from './node-calls.ts';
 import type { Spool } from './spool.ts';
 import type { SpoolRecovery } from './spool-open.ts';
 import { SpoolDrainer } from './spool-drainer.ts';
@@ -83,19 +83,17 @@ const verdicts: Partial<Record<ClaimVerdict, ClaimReply['verdict']>> = {
 };
 
 /** AgentService.ClaimCommand, as the executor takes it; rejects when it cannot be asked or answers nothing it knows. */
-async function claimFrom(manager: { client: ServiceClient<typeof AgentService>; registration: Registration } | null, commandId: string): Promise<ClaimReply> {
-  if (!manager) throw new Error('not registered with a manager yet');
-  const { nodeId, credential } = manager.registration;
-  const reply = await manager.client.claimCommand({ commandId }, { metadata: credentialMetadata(nodeId, credential), deadlineMs: 10_000 });
+async function claimFrom(calls: NodeCalls | null, commandId: string): Promise<ClaimReply> {
+  if (!calls) throw new Error('not registered with a manager yet');
+  const { client, metadata } = calls.current();
+  const reply = await client.claimCommand({ commandId }, { metadata: metadata(), deadlineMs: 10_000 });
   const verdict = verdicts[reply.verdict];
   if (!verdict) throw new Error(`claim answered with no verdict this agent knows (${reply.verdict})`);
   return { verdict, reason: reply.reason, managerTime: reply.managerTime ? timestampDate(reply.managerTime) : null };
 }
 
 /** The node's first certificate of a registration, asked until the manager gives it; null when the agent stops first. */
-async function obtainCertificate(
-  client: ServiceClient<typeof AgentService>, registration: Registration, stateDir: string, logger: Logger, backoff: BackoffPolicy, signal: AbortSignal,
-): Promise<ClientCertificate | null> {
+async function obtainCertificate(calls: NodeCalls, registration: Registration, stateDir: string, logger: Logger, backoff: BackoffPolicy, signal: AbortSignal): Promise<ClientCertificate | null> {
   // A restart with the credential it had: the certificate saved with it still stands.
   const saved = registration.credentialKept ? savedClientCertificate(stateDir, registration.nodeId) : null;
   if (saved) {
@@ -104,7 +102,7 @@ async function obtainCertificate(
   }
   for (let attempt = 0; !signal.aborted; attempt += 1) {
     try {
-      const certificate = await issueClientCertificate(client, registration, stateDir);
+      const certificate = await issueClientCertificate(calls.byCredential(), stateDir);
       logger.info({ notAfter: certificate.notAfter.toISOString() }, 'client certificate issued');
       return certificate;
     } catch (error) {
@@ -127,11 +125,11 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
   const health = new HealthMonitor({
     backend: options.backend, spool, logger, onSpooled: () => drainer.kick(), agentFindings: options.spoolLost ? [spoolLostFinding(options.spoolLost)] : [],
   });
-  // Claims go to the manager this agent is registered with, over the connection of that registration.
-  let manager: { client: ServiceClient<typeof AgentService>; registration: Registration } | null = null;
+  // Claims go to the manager this agent is registered with, as the node of that registration.
+  let calls: NodeCalls | null = null;
   const commands = new CommandExecutor({
     spool, machine: options.machine, boot: options.boot, logger, onSpooled: () => drainer.kick(), installImage: options.installImage ?? verifyingInstaller(signal, downloadRetryFor(options.boot.installWindowS)),
-    claim: (commandId) => claimFrom(manager, commandId), signal,
+    claim: (commandId) => claimFrom(calls, commandId), signal,
   });
   const evaluate = () => void health.evaluate().catch((error: unknown) => logger.warn({ err: error }, 'health evaluation failed'));
   const healthTimer = every(options.healthIntervalMs, evaluate);
@@ -159,8 +157,9 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
       }
       const { registration } = registered;
       connection?.close();
+      calls?.close();
       connection = registered.connection;
-      manager = { client: registered.connection.client, registration };
+      calls = createNodeCalls({ address: options.managerAddress, registration, connection: registered.connection, backoff: options.backoff });
       if (registration.healthIntervalMs) healthTimer.reschedule(registration.healthIntervalMs);
       if (registration.digestIntervalMs) digestTimer.reschedule(registration.digestIntervalMs);
       const nodeLogger = logger.child({ nodeId: registration.nodeId });
@@ -170,22 +169,26 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
       const stopSession = () => session.abort();
       signal.addEventListener('abort', stopSession, { once: true });
       let certificate: ClientCertificate | null = null;
+      const nodeCalls = calls;
       if (registration.clientCertificates) {
-        certificate = await obtainCertificate(registered.connection.client, registration, options.stateDir, nodeLogger, options.backoff, signal);
+        certificate = await obtainCertificate(nodeCalls, registration, options.stateDir, nodeLogger, options.backoff, signal);
         if (!certificate) return;
+        nodeCalls.useCertificate(certificate);
         void keepClientCertificate(certificate, {
-          client: registered.connection.client, registration, stateDir: options.stateDir, logger: nodeLogger, signal: session.signal,
+          calls: nodeCalls, stateDir: options.stateDir, logger: nodeLogger, signal: session.signal,
           onRenewed: (renewed) => (certificate = renewed),
         });
       }
       const end = await runMqttSession({
-        registration, client: registered.connection.client, caPem: registered.connection.trust.caPem, backend: options.backend, version: options.version, logger: nodeLogger,
+        registration, calls: nodeCalls, caPem: registered.connection.trust.caPem, backend: options.backend, version: options.version, logger: nodeLogger,
         mqttProtocolVersion: options.mqttProtocolVersion, signal, drainer, health, commands, backoff: options.backoff,
         clientCertificate: () => certificate,
       });
       session.abort();
       signal.removeEventListener('abort', stopSession);
       if (end === 'stopped') return;
+      // Refused by the broker or the manager: a saved certificate (revoked, say) is not shown again after registering.
+      if (certificate) forgetClientCertificate(options.stateDir);
     }
   } finally {
     healthTimer.stop();
@@ -195,5 +198,6 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
     clearInterval(kickTimer);
     options.backend.stop();
     connection?.close();
+    calls?.close();
   }
 }

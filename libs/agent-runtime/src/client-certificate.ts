@@ -1,17 +1,17 @@
-// The node's client certificate, for a broker that checks nodes by certificate:
-// a new key and certificate after each registration (a new credential revokes
-// the node's old certificates), renewed when two thirds of its life are gone,
+// The node's client certificate (--node-certificates on the manager), what the
+// broker and the manager's gRPC know the node by: a new key and certificate
+// after each registration (a new credential revokes the node's old
+// certificates), renewed over mutual TLS when two thirds of its life are gone,
 // kept in the state directory (key mode 600) for the MQTT session to present.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
-import type { AgentService } from '@metalfleet/proto';
-import type { ServiceClient } from '@metalfleet/transport';
+import { isDomainError } from '@metalfleet/domain';
 import { nodeKeyAndRequest } from './certificate-request.ts';
-import { credentialMetadata, type Registration } from './registration.ts';
+import type { NodeCall, NodeCalls } from './node-calls.ts';
 
 export interface ClientCertificate {
   keyPem: string;
@@ -63,23 +63,42 @@ export function savedClientCertificate(stateDir: string, nodeId: string, now = D
   }
 }
 
-/** A new key, and the manager's certificate for it. */
-export async function issueClientCertificate(client: ServiceClient<typeof AgentService>, registration: Registration, stateDir: string): Promise<ClientCertificate> {
+/** A new key, and the manager's certificate for it, asked over `call` (by the current certificate, or the credential). */
+export async function issueClientCertificate(call: NodeCall, stateDir: string): Promise<ClientCertificate> {
   const { keyPem, requestPem } = nodeKeyAndRequest();
-  const reply = await client.issueCertificate({ certificateRequest: requestPem }, { metadata: credentialMetadata(registration.nodeId, registration.credential), deadlineMs: 30_000 });
+  const reply = await call.client.issueCertificate({ certificateRequest: requestPem }, { metadata: call.metadata(), deadlineMs: 30_000 });
   if (!reply.notAfter || reply.certificate === '') throw new Error('the manager answered the certificate request without a certificate');
   const certificate = { keyPem, certPem: reply.certificate, notAfter: timestampDate(reply.notAfter), brokerToken: reply.brokerToken };
   save(stateDir, certificate);
   return certificate;
 }
 
+/** Forgets the saved certificate (one the broker refused: revoked), so that the next registration asks for a new one. */
+export function forgetClientCertificate(stateDir: string): void {
+  rmSync(join(stateDir, clientCertFile), { force: true });
+}
+
+/**
+ * A renewal, over mutual TLS with the certificate it replaces; where the manager refuses that one (an operator
+ * revoked it), with the credential, as a node with no certificate asks.
+ */
+async function renew(calls: NodeCalls, stateDir: string, logger: Logger): Promise<ClientCertificate> {
+  const call = calls.current();
+  try {
+    return await issueClientCertificate(call, stateDir);
+  } catch (error) {
+    if (!call.byCertificate || !isDomainError(error) || error.code !== 'unauthenticated') throw error;
+    logger.warn({ reason: error.message }, 'the manager refused this node\'s client certificate; asking for a new one with the node credential');
+    return issueClientCertificate(calls.byCredential(), stateDir);
+  }
+}
+
 export interface CertificateKeeperDeps {
-  client: ServiceClient<typeof AgentService>;
-  registration: Registration;
+  calls: NodeCalls;
   stateDir: string;
   logger: Logger;
   signal: AbortSignal;
-  /** A renewed certificate, for the next broker connection. */
+  /** A renewed certificate, for the next broker connection (the calls already use it). */
   onRenewed: (certificate: ClientCertificate) => void;
   now?: () => number;
 }
@@ -94,9 +113,10 @@ export async function keepClientCertificate(first: ClientCertificate, deps: Cert
     await sleep(Math.max(0, renewAt - now()), undefined, { signal: deps.signal }).catch(() => undefined);
     while (!deps.signal.aborted) {
       try {
-        current = await issueClientCertificate(deps.client, deps.registration, deps.stateDir);
+        current = await renew(deps.calls, deps.stateDir, deps.logger);
         issuedAt = now();
         deps.logger.info({ notAfter: current.notAfter.toISOString() }, 'client certificate renewed');
+        deps.calls.useCertificate(current);
         deps.onRenewed(current);
         break;
       } catch (error) {

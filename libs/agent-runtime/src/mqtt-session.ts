@@ -8,13 +8,13 @@ import mqtt, { type IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import { isDomainError, type BackoffPolicy } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
-import type { AgentService } from '@metalfleet/proto';
-import { inventoryToProto, nodeTopic, type ServiceClient } from '@metalfleet/transport';
+import { inventoryToProto, nodeTopic } from '@metalfleet/transport';
 import type { CommandExecutor } from './command-executor.ts';
 import type { HealthMonitor } from './health-monitor.ts';
 import { statusPayload, telemetryPayload } from './messages.ts';
 import { applyReconnectBackoff, firstReconnectPeriod } from './reconnect-backoff.ts';
-import { credentialMetadata, type Registration } from './registration.ts';
+import type { Registration } from './registration.ts';
+import type { NodeCalls } from './node-calls.ts';
 import type { SpoolDrainer } from './spool-drainer.ts';
 import type { ClientCertificate } from './client-certificate.ts';
 
@@ -22,7 +22,8 @@ export type SessionEnd = 'stopped' | 'credential-refused';
 
 export interface SessionDeps {
   registration: Registration;
-  client: ServiceClient<typeof AgentService>;
+  /** Calls to the manager as this node (inventory updates). */
+  calls: NodeCalls;
   /** The manager's CA when it speaks TLS. */
   caPem: string | null;
   backend: HardwareBackend;
@@ -63,7 +64,6 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
   const options: IClientOptions & Pick<ConnectionOptions, 'secureContext'> = {
     clientId: reg.nodeId,
     username: reg.nodeId,
-    password: reg.credential,
     clean: false,
     protocolVersion: deps.mqttProtocolVersion,
     // When a whole rack powers on, the broker answers late rather than never: wait
@@ -84,9 +84,19 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     const certificate = deps.clientCertificate?.() ?? null;
     return certificate ? createSecureContext({ ca: caPem, key: certificate.keyPem, cert: certificate.certPem }) : secureContextFor(caPem);
   };
-  // A broker that wants a token beside the certificate (NATS) is given it as the password; the current one each connection.
-  const brokerToken = () => deps.clientCertificate?.()?.brokerToken ?? '';
-  if (brokerToken() !== '') options.password = brokerToken();
+  // With a certificate the node shows no credential (the certificate is what the broker knows it by), but a token a
+  // broker wants beside it (NATS) as the password; the current one each connection. Without, its credential.
+  const password = (): string | undefined => {
+    const certificate = reg.mqttTls && caPem ? deps.clientCertificate?.() ?? null : null;
+    if (!certificate) return reg.credential;
+    return certificate.brokerToken !== '' ? certificate.brokerToken : undefined;
+  };
+  const setPassword = (target: IClientOptions) => {
+    const current = password();
+    if (current === undefined) delete target.password;
+    else target.password = current;
+  };
+  setPassword(options);
   if (reg.mqttTls) {
     if (!caPem) throw new Error('the manager requires MQTT over TLS but the agent has no CA to verify it with');
     options.secureContext = tlsContext();
@@ -101,7 +111,7 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
   if (deps.clientCertificate) {
     client.on('reconnect', () => {
       (client.options as typeof options).secureContext = tlsContext();
-      if (brokerToken() !== '') client.options.password = brokerToken();
+      setPassword(client.options);
     });
   }
   applyReconnectBackoff(client as unknown as Parameters<typeof applyReconnectBackoff>[0], deps.backoff);
@@ -163,8 +173,8 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     };
     const sendInventory = async () => {
       try {
-        const metadata = credentialMetadata(reg.nodeId, reg.credential);
-        await deps.client.updateInventory({ inventory: inventoryToProto(await deps.backend.inventory()) }, { metadata, deadlineMs: 15_000 });
+        const { client, metadata } = deps.calls.current();
+        await client.updateInventory({ inventory: inventoryToProto(await deps.backend.inventory()) }, { metadata: metadata(), deadlineMs: 15_000 });
       } catch (error) {
         if (isDomainError(error) && error.code === 'unauthenticated') end('credential-refused', false);
         else logger.warn({ err: error }, 'inventory update failed; will retry at the next interval');

@@ -2,6 +2,7 @@
 // TLS (pinning, verification, the policy), a bounded number of handshakes run
 // at once, each for the server's answer to the client's hello (what is left waits
 // on the client and holds no turn); a peer that sends no whole hello gets no turn.
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -13,6 +14,7 @@ import { DomainError } from '@metalfleet/domain';
 import { AgentService } from '@metalfleet/proto';
 import { addService, createClient, fetchPinnedCa, retryAfterMsOf } from '@metalfleet/transport';
 import { ensureCertificateAuthority, issueServerCertificate, type CertificateAuthority } from './pki.ts';
+import { issueManagerClientCertificate } from './node-certificates.ts';
 import { listenGrpcTlsForStorm } from './storm-listener.ts';
 import { swallowingRelay } from './swallowing-relay.test-kit.ts';
 
@@ -147,5 +149,45 @@ describe('gRPC with gated TLS handshakes', () => {
     await expect.poll(async () => (await fetchPinnedCa('127.0.0.1', to, ca.fingerprint).catch(() => '')).includes('BEGIN CERTIFICATE')).toBe(true);
     await small.close();
     own.forceShutdown();
+  });
+});
+
+describe('gRPC with client certificates asked for (--node-certificates)', () => {
+  it('hands the handler the caller\'s certificate when it chains to the client CA, and nothing for none or another CA\'s', async () => {
+    const cert = await issueServerCertificate(ca, ['localhost', '127.0.0.1']);
+    const asking = new Server();
+    // The handler answers with what it was told of the caller's certificate.
+    addService(asking, AgentService, {
+      register: async () => ({}),
+      updateInventory: async () => ({}),
+      claimCommand: async (_request, context) => ({ reason: context.peerCertificate ? `${context.peerCertificate.commonName} ${context.peerCertificate.serial}` : 'none' }),
+      issueCertificate: async () => ({}),
+    });
+    const gated = await listenGrpcTlsForStorm(asking, { keyPem: cert.keyPem, chainPem: cert.chainPem, maxConcurrentHandshakes: 2, maxWaitMs: 500, clientCaPem: ca.certPem },
+      { host: '127.0.0.1', port: 0 });
+    const otherCa = await ensureCertificateAuthority(join(dir, 'other-pki'));
+    const now = new Date();
+    const later = new Date(now.getTime() + 3_600_000);
+    const node = await issueManagerClientCertificate(ca, 'node-7', now, later);
+    const forged = await issueManagerClientCertificate(otherCa, 'node-7', now, later);
+    const claimAs = async (identity: { keyPem: string; certPem: string } | null) => {
+      const channel = identity
+        ? credentials.createSsl(Buffer.from(ca.certPem), Buffer.from(identity.keyPem), Buffer.from(identity.certPem))
+        : credentials.createSsl(Buffer.from(ca.certPem));
+      const { client, close } = createClient(AgentService, `127.0.0.1:${gated.address.port}`, channel);
+      try {
+        return (await client.claimCommand({ commandId: 'c' }, { deadlineMs: 5000 })).reason;
+      } finally {
+        close();
+      }
+    };
+    try {
+      expect(await claimAs(node)).toBe(`node-7 ${new X509Certificate(node.certPem).serialNumber.toLowerCase()}`);
+      expect(await claimAs(null)).toBe('none');
+      expect(await claimAs(forged)).toBe('none');
+    } finally {
+      await gated.close();
+      asking.forceShutdown();
+    }
   });
 });

@@ -2,12 +2,13 @@
 // everything by default, so nothing here is left at its default.
 //
 // A node connects with client id = username = its node id and its node
-// credential as password. It may publish only under mf/v1/nodes/{its id}/ and
+// credential as password, or over TLS with its client certificate instead of
+// the password (--node-certificates). It may publish only under mf/v1/nodes/{its id}/ and
 // subscribe only to its own commands. The manager talks to the broker
 // in-process through subscribe()/publish() below.
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, TLSSocket } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { isValidNodeId, mayPublish, maySubscribe } from '@metalfleet/transport';
 import { createConnectGate, type ShedReason } from './connect-gate.ts';
@@ -33,6 +34,11 @@ export type BrokerEvent =
 export interface BrokerOptions {
   /** Checks a node's credential; resolves false for an unknown node or a wrong secret. */
   authenticateNode: (nodeId: string, secret: string) => Promise<boolean>;
+  /**
+   * The node a client certificate names (one that chained to the client CA given to listen): null for one revoked,
+   * expired or not issued to a node. A connection that presents a certificate is judged by it alone, never by a password.
+   */
+  authenticateCertificate?: (certificate: { commonName: string; serial: string }) => Promise<string | null>;
   /** Larger publishes are refused (the connection is closed); a packet announcing more than this plus room for its topic is cut before it is buffered. */
   maxPayloadBytes: number;
   /** Largest packet a connection may announce before its CONNECT is authenticated (default 8 KiB: a CONNECT is small). */
@@ -62,8 +68,8 @@ export interface BrokerMessage {
 }
 
 export interface NodeBroker {
-  /** Plain TCP, or TLS when a key and certificate chain are given. */
-  listen(port: number, host: string, tls?: { keyPem: string; chainPem: string }): Promise<AddressInfo>;
+  /** Plain TCP, or TLS when a key and certificate chain are given; with a client CA, nodes may show certificates it signed. */
+  listen(port: number, host: string, tls?: { keyPem: string; chainPem: string; clientCaPem?: string }): Promise<AddressInfo>;
   /**
    * In-process subscription (the manager's side). A node's QoS 1 publish is acknowledged only after the handler
    * finished: one that throws (a store write failed) gets no PUBACK, its connection is closed and the node sends it
@@ -99,6 +105,14 @@ export const defaultMaxConnectWaitMs = 10_000;
 // The TLS handshake of an idle or hostile client is given up after this (node's default is 120 s).
 const tlsHandshakeTimeoutMs = 30_000;
 
+/** The client certificate a TLS connection showed, when it chained to the client CA (the TLS server's `authorized`). */
+function verifiedPeerCertificate(conn: Duplex): { commonName: string; serial: string } | null {
+  if (!(conn instanceof TLSSocket) || !conn.authorized) return null;
+  const certificate = conn.getPeerCertificate();
+  const commonName = certificate.subject?.CN;
+  return typeof commonName === 'string' && certificate.serialNumber ? { commonName, serial: certificate.serialNumber.toLowerCase() } : null;
+}
+
 function authError(message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode: badCredentials });
 }
@@ -124,17 +138,30 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
         emit({ type: 'auth-failed', clientId: client.id, reason });
         done(authError(reason), false);
       };
-      if (!isValidNodeId(nodeId) || !password) return deny('missing or malformed node id or credential');
+      const accept = () => {
+        nodeIds.set(client, nodeId);
+        const connection = connections.get(client.conn);
+        connection?.guard.raise(authenticatedLimit);
+        connection?.authenticated();
+        done(null, true);
+      };
+      const certificate = options.authenticateCertificate ? verifiedPeerCertificate(client.conn) : null;
+      if (!isValidNodeId(nodeId) || (!password && !certificate)) return deny('missing or malformed node id or credential');
       if (client.id !== nodeId) return deny('client id must equal the node id');
+      if (certificate && options.authenticateCertificate) {
+        options.authenticateCertificate(certificate).then(
+          (named) => {
+            if (named === null) return deny('client certificate revoked, expired or not issued to a node');
+            if (named !== nodeId) return deny(`the client certificate is node ${named}'s`);
+            accept();
+          },
+          (error: unknown) => deny(`certificate check failed: ${String(error)}`),
+        );
+        return;
+      }
+      if (!password) return deny('missing or malformed node id or credential');
       options.authenticateNode(nodeId, password.toString('utf8')).then(
-        (ok) => {
-          if (!ok) return deny('unknown node or wrong credential');
-          nodeIds.set(client, nodeId);
-          const connection = connections.get(client.conn);
-          connection?.guard.raise(authenticatedLimit);
-          connection?.authenticated();
-          done(null, true);
-        },
+        (ok) => (ok ? accept() : deny('unknown node or wrong credential')),
         (error: unknown) => deny(`credential check failed: ${String(error)}`),
       );
     },
@@ -227,7 +254,11 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
   return {
     async listen(port, host, tls) {
       const tlsServer = tls
-        ? createTlsServer({ ...serverTlsOptions(tls.keyPem, tls.chainPem), handshakeTimeout: tlsHandshakeTimeoutMs }, (conn) => handle(conn, conn.remoteAddress ?? ''))
+        ? createTlsServer({
+          ...serverTlsOptions(tls.keyPem, tls.chainPem), handshakeTimeout: tlsHandshakeTimeoutMs,
+          // Asked for, never required: a node shows its password when it has no certificate yet.
+          ...(tls.clientCaPem ? { ca: tls.clientCaPem, requestCert: true, rejectUnauthorized: false } : {}),
+        }, (conn) => handle(conn, conn.remoteAddress ?? ''))
         : null;
       // TLS errors of clients that never finish a handshake (or offer no suite of the policy) are theirs, not the broker's.
       tlsServer?.on('tlsClientError', () => undefined);

@@ -101,6 +101,11 @@ export interface GatedGrpcTlsOptions {
    * it one client could hold tens of thousands of sockets, each with its buffered hello (hostile review).
    */
   maxPending?: number;
+  /**
+   * The CA whose client certificates identify nodes (--node-certificates): each client is asked for one, and one
+   * that chains to it reaches the handlers (CallContext.peerCertificate). A client without one still connects.
+   */
+  clientCaPem?: string;
 }
 
 /**
@@ -111,14 +116,19 @@ export interface GatedGrpcTlsOptions {
  */
 export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTlsOptions, options: StormListenerOptions): Promise<StormListener & { gate: ConnectGate }> {
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const context = createSecureContext({ ...serverTlsOptions(tls.keyPem, tls.chainPem), secureOptions: constants.SSL_OP_CIPHER_SERVER_PREFERENCE });
+  const context = createSecureContext({
+    ...serverTlsOptions(tls.keyPem, tls.chainPem), secureOptions: constants.SSL_OP_CIPHER_SERVER_PREFERENCE, ...(tls.clientCaPem ? { ca: tls.clientCaPem } : {}),
+  });
+  // A client certificate is asked for, never required (a node registers before it has one); whether it verified is
+  // the socket's `authorized`, which grpc-js reads for the call's auth context.
+  const clientCertificates = tls.clientCaPem ? { requestCert: true, rejectUnauthorized: false } : { requestCert: false };
   const gate = createConnectGate({ concurrent: tls.maxConcurrentHandshakes, maxWaiting: Number.POSITIVE_INFINITY, maxWaitMs: tls.maxWaitMs });
   const pending = createUnauthenticatedLimiter(tls.maxPending ?? 10_000);
   const enterGate = (socket: Socket, handedOn: () => void) => {
     let done: () => void = () => undefined;
     done = gate.enter(socket, () => {
       // gRPC clients insist on HTTP/2 negotiated by ALPN.
-      const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ['h2'], requestCert: false });
+      const secure = new TLSSocket(socket, { isServer: true, secureContext: context, ALPNProtocols: ['h2'], ...clientCertificates });
       const timer = setTimeout(() => secure.destroy(), tls.handshakeTimeoutMs ?? 10_000);
       timer.unref();
       // The turn bounds the manager's work, not the client's: in TLS 1.3 the server's part (key agreement,
@@ -140,7 +150,13 @@ export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTl
         handedOn();
         // What node's TLS server does before it hands a socket on ('secureConnection'); http2 waits
         // for a 'secureConnect' that a server-side socket never emits while secureConnecting is set.
-        const internals = secure as TLSSocket & { secureConnecting?: boolean; _releaseControl?: () => boolean };
+        const internals = secure as TLSSocket & { secureConnecting?: boolean; _releaseControl?: () => boolean; _handle?: { verifyError?: () => Error | null } };
+        // Also what it does with a client certificate asked for (onServerSocketSecure): whether it chains to the CA.
+        if (tls.clientCaPem) {
+          const verifyError = internals._handle?.verifyError?.() ?? null;
+          if (verifyError) secure.authorizationError = verifyError;
+          else secure.authorized = true;
+        }
         internals.secureConnecting = false;
         internals._releaseControl?.();
         injector.injectConnection(secure);

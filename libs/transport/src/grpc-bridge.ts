@@ -23,6 +23,25 @@ export interface CallContext {
   signal: AbortSignal;
   /** When the caller gives up (ms since the epoch, as it reached this server; Infinity: it set no deadline). */
   deadlineMs: number;
+  /**
+   * The client certificate of the caller's connection, when it presented one that chains to the CA the server
+   * trusts for clients (what it means is the handler's to decide: revoked, whose); null otherwise.
+   */
+  peerCertificate: PeerCertificateName | null;
+}
+
+/** What identifies a client certificate: its subject's common name, and its serial as lower-case hex. */
+export interface PeerCertificateName {
+  commonName: string;
+  serial: string;
+}
+
+/** The verified client certificate of a call's connection (grpc-js reports one only when the TLS socket authorized it). */
+function peerCertificateOf(call: ServerUnaryCall<unknown, unknown>): PeerCertificateName | null {
+  const certificate = call.getAuthContext().sslPeerCertificate;
+  const commonName = certificate?.subject?.CN;
+  if (!certificate || typeof commonName !== 'string' || !certificate.serialNumber) return null;
+  return { commonName, serial: certificate.serialNumber.toLowerCase() };
 }
 
 export type UnaryHandler<M extends MethodShape> = (
@@ -116,7 +135,9 @@ export function addService<S extends DescService>(server: Server, service: S, ha
         return;
       }
       const caller = callerSignal(call);
-      const context: CallContext = { metadata: call.metadata, peer: call.getPeer(), method: path, signal: caller.signal, deadlineMs: caller.deadlineMs };
+      const context: CallContext = {
+        metadata: call.metadata, peer: call.getPeer(), method: path, signal: caller.signal, deadlineMs: caller.deadlineMs, peerCertificate: peerCertificateOf(call),
+      };
       // The handler and the building of its reply run inside one promise, so
       // anything that throws (a handler that throws before its first await, a
       // reply create() cannot read) is answered with a status, never left

@@ -62,6 +62,16 @@ export function createClientCertificates(deps: ClientCertificatesDeps) {
       await deps.store.recordNodeCertificate({ serial: signed.serial, nodeId, issuedAt: now, notAfter: signed.notAfter, brokerUser: signed.brokerUser });
       return signed;
     },
+    /**
+     * The node a client certificate identifies (one that chained to the CA in its TLS handshake): the one this
+     * manager issued it to, while it is neither revoked nor expired; null otherwise. Asked of the store each time:
+     * another replica may have revoked it a moment ago.
+     */
+    async nodeOf(certificate: { commonName: string; serial: string }): Promise<string | null> {
+      const record = await deps.store.getNodeCertificate(certificate.serial);
+      if (!record || record.nodeId !== certificate.commonName || record.revokedAt !== null || record.notAfter.getTime() <= deps.now().getTime()) return null;
+      return record.nodeId;
+    },
     /** Revokes every certificate of the node; the revocation list is current when it resolves. */
     async revokeAll(nodeId: string): Promise<number> {
       const revoked = await deps.store.revokeNodeCertificates(nodeId, deps.now());

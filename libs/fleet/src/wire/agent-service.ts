@@ -3,7 +3,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import { durationFromMs, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { DomainError, inventoryProblem, registrationLimits, textProblem } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
-import { identityFromProto, inventoryFromProto, type ServiceHandlers } from '@metalfleet/transport';
+import { identityFromProto, inventoryFromProto, type CallContext, type ServiceHandlers } from '@metalfleet/transport';
 import { ClaimVerdict, type AgentService } from '@metalfleet/proto';
 import type { ClaimAnswer } from '../controllers/command-outbox.ts';
 import type { Register } from '../services/registrar.ts';
@@ -30,14 +30,26 @@ function metadataValue(metadata: Metadata, key: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-/** The node a call comes from, proven by its credential (which settles its registration: node-credentials.ts), or an UNAUTHENTICATED error. */
-export async function authenticateNodeCall(credentials: NodeCredentials, metadata: Metadata): Promise<string> {
-  const nodeId = metadataValue(metadata, nodeIdKey);
-  const bearer = metadataValue(metadata, 'authorization').replace(/^Bearer\s+/i, '');
-  if (!nodeId || !bearer || !(await credentials.check(nodeId, bearer))) {
+/**
+ * The node a call comes from: named by the client certificate of its connection (--node-certificates; one that is
+ * revoked or not this manager's is refused, whatever else the call carries), or else proven by its credential
+ * (which settles its registration: node-credentials.ts). UNAUTHENTICATED otherwise.
+ */
+export async function authenticateNodeCall(
+  credentials: NodeCredentials, certificates: ClientCertificates | null, context: Pick<CallContext, 'metadata' | 'peerCertificate'>,
+): Promise<string> {
+  const named = metadataValue(context.metadata, nodeIdKey);
+  if (certificates && context.peerCertificate) {
+    const nodeId = await certificates.nodeOf(context.peerCertificate);
+    if (nodeId === null) throw new DomainError('unauthenticated', 'client certificate revoked, expired or not issued by this manager; register again');
+    if (named !== '' && named !== nodeId) throw new DomainError('unauthenticated', `the call names node ${named}, its client certificate node ${nodeId}`);
+    return nodeId;
+  }
+  const bearer = metadataValue(context.metadata, 'authorization').replace(/^Bearer\s+/i, '');
+  if (!named || !bearer || !(await credentials.check(named, bearer))) {
     throw new DomainError('unauthenticated', 'node credential missing or invalid; register again');
   }
-  return nodeId;
+  return named;
 }
 
 const verdicts: Record<ClaimAnswer['verdict'], ClaimVerdict> = {
@@ -106,7 +118,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
     },
 
     async updateInventory(request, context) {
-      const nodeId = await authenticateNodeCall(credentials, context.metadata);
+      const nodeId = await authenticateNodeCall(credentials, certificates, context);
       const inventory = inventoryFromProto(request.inventory);
       // The same limits as at registration: the node's OS is the tenant's, and it may send anything.
       const invalid = inventoryProblem(inventory);
@@ -119,7 +131,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
     },
 
     async claimCommand(request, context) {
-      const nodeId = await authenticateNodeCall(credentials, context.metadata);
+      const nodeId = await authenticateNodeCall(credentials, certificates, context);
       if (request.commandId === '') throw new DomainError('invalid-argument', 'claim without a command id');
       const invalid = textProblem('command id', request.commandId, registrationLimits.labelChars);
       if (invalid !== null) throw new DomainError('invalid-argument', invalid);
@@ -129,7 +141,7 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
     },
 
     async issueCertificate(request, context) {
-      const nodeId = await authenticateNodeCall(credentials, context.metadata);
+      const nodeId = await authenticateNodeCall(credentials, certificates, context);
       if (!certificates) throw new DomainError('conflict', 'this manager issues no client certificates (--node-certificates is off)');
       const signed = await certificates.issue(nodeId, request.certificateRequest);
       return { certificate: signed.certPem, notAfter: timestampFromDate(signed.notAfter), brokerToken: signed.brokerToken };
