@@ -14,7 +14,9 @@ import { connect as natsConnect, jwtAuthenticator } from '@nats-io/transport-nod
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeHealth, NodeList } from '@metalfleet/api';
 import { statusPayload } from '@metalfleet/agent-runtime';
-import { issueServerCertificate } from '@metalfleet/manager-transport';
+import { issueServerCertificate, loadNatsAccounts } from '@metalfleet/manager-transport';
+import { create, toBinary } from '@bufbuild/protobuf';
+import { HealthChangeKind, HealthMessageSchema, Remediation, Severity } from '@metalfleet/proto';
 import { ManagerProcess } from '../support/manager.ts';
 import { natsPorts, natsUrls, startNatsCluster, type NatsCluster } from '../support/nats.ts';
 import { copyReplicaState, dropSchema, sharedPostgres } from '../support/replicas.ts';
@@ -188,5 +190,53 @@ describe('a three-node NATS cluster', { timeout: 180_000 }, () => {
     expect(stillIn.client).not.toBeNull();
     await stillIn.client?.endAsync();
     await eventually(() => replicas[0]!.nodes(), (l: NodeList) => others.every((o) => l.items.find((n) => n.id === o)?.presence === 'online'), 60_000);
+  });
+
+  it('stores every report a broker node acknowledged while the streams holding reports change leader', async () => {
+    // The last node by id (the revoked one is the first); its own agent goes on beside this client.
+    const files = nodeFiles();
+    const id = [...files.keys()].sort().at(-1)!;
+    const own = files.get(id)!;
+    // As the agent does: a persistent session that reconnects and sends again what was not acknowledged (a broker
+    // node that cannot store a publish closes the connection instead of acknowledging it).
+    const client = await mqtt.connectAsync(cluster!.nodes[1]!.mqttUrl, {
+      protocolVersion: 4, reconnectPeriod: 200, connectTimeout: 5000, clientId: `test-${randomBytes(4).toString('hex')}`, clean: false, username: 'x', password: own.token,
+      ca: readFileSync(replicas[0]!.caFile), rejectUnauthorized: true, cert: own.certPem, key: own.keyPem,
+    });
+    // As the manager, on the cluster's native port: leaders of the streams that hold nodes' reports are made to step
+    // down again and again while the node publishes (a broker node dying does the same, less often).
+    const { jwt, seed } = await loadNatsAccounts(join(replicas[0]!.dataDir, 'pki')).managerCredentials();
+    const nc = await natsConnect({ servers: cluster!.nodes[2]!.clientUrl, authenticator: jwtAuthenticator(jwt, seed), tls: { ca: readFileSync(replicas[0]!.caFile, 'utf8') } });
+    // Five rounds, 400 ms apart, while the node publishes.
+    const stepDowns = (async () => {
+      for (let round = 0; round < 5; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        for (const stream of ['METALFLEET_REPORTS', '$MQTT_msgs']) await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, undefined, { timeout: 5000 }).catch(() => undefined);
+      }
+    })();
+    const sent: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const eventId = `stepdown-${String(i).padStart(5, '0')}`;
+      const change = i % 2 === 0 ? HealthChangeKind.APPEARED : HealthChangeKind.CLEARED;
+      const event = create(HealthMessageSchema, { kind: { case: 'event', value: { eventId, sequence: BigInt(1_000_000 + i), changes: [{ kind: change, condition: { component: 'test', code: 'STEPDOWN', severity: Severity.WARNING, remediation: Remediation.NONE, message: 'stream leaders stepping down' } }] } } });
+      // Acknowledged (PUBACK) before the next is sent: what the agent's spool waits for before it forgets a report.
+      // One not acknowledged within 10 s is not counted (the agent would send it again).
+      const acked = await Promise.race([
+        client.publishAsync(`mf/v1/nodes/${id}/health`, Buffer.from(toBinary(HealthMessageSchema, event)), { qos: 1 }).then(() => true, () => false),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000)),
+      ]);
+      if (acked) sent.push(eventId);
+    }
+    await stepDowns;
+    // Most are acknowledged at once; those sent during an election are acknowledged once sent again.
+    expect(sent.length).toBeGreaterThan(300);
+    await client.endAsync(true);
+    await nc.close();
+    const missing = (h: NodeHealth) => {
+      const stored = new Set(h.events.map((e) => e.eventId));
+      return sent.filter((eventId) => !stored.has(eventId));
+    };
+    const health = await eventually(() => replicas[1]!.get<NodeHealth>(`/api/v1/nodes/${id}/health?events=1000`), (h) => missing(h).length === 0, 30_000).catch(() => null);
+    expect(health === null ? missing(await replicas[1]!.get<NodeHealth>(`/api/v1/nodes/${id}/health?events=1000`)) : []).toEqual([]);
   });
 });

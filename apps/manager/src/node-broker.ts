@@ -48,10 +48,8 @@ export async function openNodeBroker(config: ManagerConfig, deps: NodeBrokerDeps
     return connectNatsBroker({
       natsUrls: config.natsUrl,
       mqttUrls: config.mqttUrl,
-      streamReplicas: config.natsStreamReplicas,
       credentials: await accounts.managerCredentials(),
       commandToken: () => accounts.commandToken(new Date(deps.now().getTime() + 86_400_000)),
-      maxPayloadBytes: config.maxPayloadBytes,
       tls: { caPem: ca.certPem, ...(await managerCertificate(ca)) },
       clientId: brokerClientId(deps.replicaId, ca.keyPem),
       onEvent: (event) => logger.warn({ event }, `nats ${event.type}`),

@@ -1,10 +1,14 @@
 // The manager on a NATS cluster (--nats-url beside --mqtt-url), the same
 // NodeBroker as the others. Agents stay on MQTT 3.1.1 (the cluster's MQTT
 // listener); the replicas read natively. Nodes' reports (status, health,
-// progress) land in a JetStream stream replicated on the broker nodes, read
-// through one durable consumer per kind that all replicas share: each message
-// goes to one replica and is acknowledged after its handler stored it; one
-// not acknowledged (the handler failed, the replica died) is handed out again.
+// progress) are read from the stream where the MQTT listener itself keeps
+// every QoS 1 publish before it acknowledges it (`$MQTT_msgs`, replicated on
+// the broker nodes, kept while a consumer wants it), through one durable
+// consumer per kind that all replicas share: each message goes to one replica
+// and is acknowledged after its handler stored it; one not acknowledged (the
+// handler failed, the replica died) is handed out again. A stream of the
+// manager's own that captured the subjects lost what was published while it
+// had no leader (a broker node dying), though the node had its PUBACK.
 // Telemetry, sent at most once by the agents, is a core queue group. Commands
 // go out over MQTT QoS 1, so that a node's persistent session keeps them while
 // it is away (NATS hands native publishes to MQTT subscribers at QoS 0).
@@ -12,11 +16,17 @@ import type { AddressInfo } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { connect, jwtAuthenticator, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, type ConsumerMessages } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
 import type { BrokerEvent, NodeBroker } from './mqtt-broker.ts';
 
-/** The JetStream stream holding nodes' reports until a replica stored them. */
-export const reportsStream = 'METALFLEET_REPORTS';
+/**
+ * The stream in which the NATS MQTT listener stores a QoS 1 publish (under `$MQTT.msgs.<subject>`) before its PUBACK
+ * (nats-server mqttProcessPub), made by the server with the cluster's replicas and interest retention.
+ */
+export const mqttMessagesStream = '$MQTT_msgs';
+const mqttMessagesPrefix = '$MQTT.msgs.';
+/** Where reports were kept before (they could be lost there): removed when found. */
+const formerReportsStream = 'METALFLEET_REPORTS';
 /** The reports kept until stored: a node's status (and its last will), health, and command progress. */
 const reportSubjects = ['status', 'health', 'progress'].map((kind) => `mf.v1.nodes.*.${kind}`);
 const queueGroup = 'metalfleet';
@@ -28,14 +38,10 @@ export interface NatsBrokerOptions {
   natsUrls: readonly string[];
   /** mqtts://host:port of each broker node's MQTT listener (commands). */
   mqttUrls: readonly string[];
-  /** How many broker nodes keep a copy of each report (JetStream replicas; 3 for a three-node cluster). */
-  streamReplicas: number;
   /** The manager's native credentials in the fleet account (nats-accounts.ts): the seed signs the server's nonce. */
   credentials: { jwt: string; seed: Uint8Array };
   /** A fresh MQTT password for sending commands (a short-lived token), asked for each connection. */
   commandToken: () => Promise<string>;
-  /** Largest report kept (as the embedded broker's --max-payload-bytes). */
-  maxPayloadBytes: number;
   /** The CA the brokers' certificates are checked with, and the manager's client certificate for the MQTT listener. */
   tls: { caPem: string; certPem: string; keyPem: string };
   clientId: string;
@@ -48,15 +54,10 @@ export function mqttFilterToSubject(filter: string): string {
   return filter.split('/').map((level) => (level === '+' ? '*' : level === '#' ? '>' : level)).join('.');
 }
 
-const subjectToTopic = (subject: string) => subject.split('.').join('/');
+const subjectToTopic = (subject: string) => (subject.startsWith(mqttMessagesPrefix) ? subject.slice(mqttMessagesPrefix.length) : subject).split('.').join('/');
 /** A durable consumer's name from the kind of report it reads (the last level of the filter). */
 const durableName = (filter: string) => `metalfleet-${filter.split('/').pop() ?? 'reports'}`;
 
-/**
- * Each node's reports of one kind kept at most this many while no replica took them: a node flooding its own topics
- * loses its own oldest, and fills no broker's disk.
- */
-const maxPerNodeAndKind = 10_000;
 /** A report a replica could not store (the database away) is handed out again after 1, 2, 4 … s, at most a minute. */
 const redeliveryDelayMs = (deliveries: number) => Math.min(60_000, 1000 * 2 ** Math.min(6, Math.max(0, deliveries - 1)));
 /** Pause before trying again to set up a consumer the cluster was not ready for (no JetStream leader yet, a node away). */
@@ -94,19 +95,19 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
 
   const consumers: ConsumerMessages[] = [];
   const subscriptions: Subscription[] = [];
-  const stream = {
-    name: reportsStream, subjects: reportSubjects, retention: RetentionPolicy.Workqueue, num_replicas: options.streamReplicas, max_age: 7 * 86_400 * 1e9,
-    max_msgs_per_subject: maxPerNodeAndKind, discard: DiscardPolicy.Old, max_msg_size: options.maxPayloadBytes,
-  };
-  /** The filter's durable consumer, shared by the replicas: made (with the stream), or found as another replica made it. */
+  /**
+   * The filter's durable consumer on the MQTT listener's stream, shared by the replicas: made, or found as another
+   * replica made it. The stream appears with the first MQTT connection to the account (this manager's own, for
+   * commands): until then this fails and is tried again.
+   */
   const durableConsumer = async (nc: NatsConnection, filter: string) => {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
-    if (!(await jsm.streams.info(reportsStream).then(() => true, () => false))) await jsm.streams.add(stream).catch(() => jsm.streams.info(reportsStream));
-    await jsm.consumers.add(reportsStream, {
-      durable_name: durableName(filter), filter_subject: mqttFilterToSubject(filter), ack_policy: AckPolicy.Explicit,
+    await jsm.streams.delete(formerReportsStream).catch(() => false);
+    await jsm.consumers.add(mqttMessagesStream, {
+      durable_name: durableName(filter), filter_subject: mqttMessagesPrefix + mqttFilterToSubject(filter), ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All, ack_wait: ackWaitMs * 1e6, max_ack_pending: 1000,
     });
-    return jetstream(nc, { timeout: 10_000 }).consumers.get(reportsStream, durableName(filter));
+    return jetstream(nc, { timeout: 10_000 }).consumers.get(mqttMessagesStream, durableName(filter));
   };
   /** Reads the filter's reports for as long as the broker is open; set up again until the cluster lets it. */
   const readReports = async (filter: string, deliver: (subject: string, data: Uint8Array) => Promise<void>) => {
