@@ -3,8 +3,10 @@
 // certificates, the accounts the manager wrote): nodes connect over MQTT with
 // their certificate and the user token the manager signed; the broker alone
 // keeps each node to its own topics; a broker node killed loses no health
-// event (the reports stream is replicated, the agents fail over) and telemetry
-// resumes; a node an operator revoked is refused by every broker node.
+// event (the stream where the MQTT listener keeps QoS 1 publishes is
+// replicated, the agents fail over) and telemetry resumes; a node an operator
+// revoked is refused by every broker node; a report acknowledged while the
+// streams change leader is stored.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
