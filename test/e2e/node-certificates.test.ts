@@ -154,8 +154,13 @@ describe('node client certificates', { timeout: 120_000 }, () => {
     // An operator revokes the node's certificates (a machine thought compromised).
     const current = join(dir, 'current.crt');
     writeFileSync(current, readFileSync(certFile));
+    const revokedPem = readFileSync(certFile, 'utf8');
     expect(await manager.request('POST', `/api/v1/nodes/${nodeId}/revoke-certificates`)).toEqual({ revoked: 1 });
     expect(verify(current)).toContain('certificate revoked');
+    // The broker closes the node's connection; refused on reconnecting, its agent asks for a new certificate at once.
+    await eventually(async () => readFileSync(certFile, 'utf8'), (pem) => pem !== revokedPem, 30_000);
+    await eventually(() => manager.nodes(), (l: NodeList) => l.items[0]?.presence === 'online', 30_000);
+    expect(await claimWith(copyIdentity())).toBe('UNKNOWN');
     await expect(manager.request('POST', '/api/v1/nodes/no-such-node/revoke-certificates')).rejects.toThrow(/HTTP 404/);
   });
 });

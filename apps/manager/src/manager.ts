@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Alert } from '@metalfleet/domain';
-import { ensureCertificateAuthority, issueServerCertificate, type ConnectGate } from '@metalfleet/manager-transport';
+import { ensureCertificateAuthority, issueServerCertificate, type ConnectGate, type NodeBroker } from '@metalfleet/manager-transport';
 import {
   claimDataDir, createPrivateFile, isStoreOutage, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry, type DataDirClaim,
 } from '@metalfleet/store';
@@ -189,10 +189,16 @@ async function startOnDataDir(
   const external = config.mqttUrl.length > 0;
   const nats = tls ? await openNatsOperator(config, { dataDir, caPem: tls.ca.certPem, logger }) : null;
   // Nodes' client certificates: what an external broker checks them by, and what they may show gRPC and the embedded broker.
+  // The broker once open: a node whose certificates are revoked loses the connections it made with one.
+  let openBroker: NodeBroker | null = null;
   const nodeCertificates = (config.nodeCertificates || external) && tls
-    ? await startNodeCertificates({ ca: tls.ca, dataDir, store, now, ttlS: config.nodeCertificateTtlS, logger: logger.child({ component: 'node-certificates' }), nats, maxPayloadBytes: config.maxPayloadBytes })
+    ? await startNodeCertificates({
+      ca: tls.ca, dataDir, store, now, ttlS: config.nodeCertificateTtlS, logger: logger.child({ component: 'node-certificates' }), nats, maxPayloadBytes: config.maxPayloadBytes,
+      onRevoked: (nodeId) => openBroker?.disconnectNode?.(nodeId),
+    })
     : null;
   const broker = await openNodeBroker(config, { ca: tls?.ca ?? null, replicaId, now, logger, withdrawals, nodeCredentials, nodeCertificates: nodeCertificates?.certificates ?? null, nats });
+  openBroker = broker;
   // The CA whose node certificates gRPC and the embedded broker ask for (with --node-certificates).
   const clientCaPem = nodeCertificates && tls ? tls.ca.certPem : undefined;
 

@@ -16,11 +16,13 @@ export async function startNodeCertificates(deps: {
   ca: CertificateAuthority; dataDir: string; store: FleetStore; now: () => Date; ttlS: number; logger: Logger; maxPayloadBytes: number;
   /** A NATS cluster's operator: nodes also get a user token, and revocations go to the cluster too. */
   nats: NatsOperator | null;
+  /** A node's certificates were revoked (its broker connections are closed). */
+  onRevoked: (nodeId: string) => void;
 }): Promise<{ certificates: ClientCertificates; stop: () => void }> {
   const { nats } = deps;
   const file = nodeCrlFile(deps.dataDir);
   const certificates = createClientCertificates({
-    store: deps.store, now: deps.now, ttlMs: deps.ttlS * 1000,
+    store: deps.store, now: deps.now, ttlMs: deps.ttlS * 1000, onRevoked: deps.onRevoked,
     sign: async (requestPem, nodeId, now, notAfter) => {
       const signed = await signNodeCertificate(deps.ca, requestPem, nodeId, now, notAfter);
       const broker = nats ? await nats.accounts.nodeToken(nodeId, now, notAfter, deps.maxPayloadBytes) : { token: '', user: '' };

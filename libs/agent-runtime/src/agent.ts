@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { backoffDelay, finding, type BackoffPolicy, type BootParameters, type ConditionFinding } from '@metalfleet/domain';
+import { backoffDelay, finding, isDomainError, type BackoffPolicy, type BootParameters, type ConditionFinding } from '@metalfleet/domain';
 import type { HardwareBackend } from '@metalfleet/hardware';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { ClaimVerdict } from '@metalfleet/proto';
@@ -14,8 +14,8 @@ import { downloadRetryFor } from './resumable-download.ts';
 import type { MachineControl } from './machine-control.ts';
 import { runMqttSession } from './mqtt-session.ts';
 import { registerUntilAccepted, type Registration } from './registration.ts';
-import { forgetClientCertificate, issueClientCertificate, keepClientCertificate, savedClientCertificate, type ClientCertificate } from './client-certificate.ts';
-import { createNodeCalls, type NodeCalls } from './node-calls.ts';
+import { issueClientCertificate, keepClientCertificate, savedClientCertificate, type ClientCertificate } from './client-certificate.ts';
+import { callAsNode, createNodeCalls, type NodeCalls } from './node-calls.ts';
 import type { Spool } from './spool.ts';
 import type { SpoolRecovery } from './spool-open.ts';
 import { SpoolDrainer } from './spool-drainer.ts';
@@ -85,20 +85,25 @@ const verdicts: Partial<Record<ClaimVerdict, ClaimReply['verdict']>> = {
 /** AgentService.ClaimCommand, as the executor takes it; rejects when it cannot be asked or answers nothing it knows. */
 async function claimFrom(calls: NodeCalls | null, commandId: string): Promise<ClaimReply> {
   if (!calls) throw new Error('not registered with a manager yet');
-  const { client, metadata } = calls.current();
-  const reply = await client.claimCommand({ commandId }, { metadata: metadata(), deadlineMs: 10_000 });
+  const reply = await callAsNode(calls, ({ client, metadata }) => client.claimCommand({ commandId }, { metadata: metadata(), deadlineMs: 10_000 }));
   const verdict = verdicts[reply.verdict];
   if (!verdict) throw new Error(`claim answered with no verdict this agent knows (${reply.verdict})`);
   return { verdict, reason: reply.reason, managerTime: reply.managerTime ? timestampDate(reply.managerTime) : null };
 }
 
-/** The node's first certificate of a registration, asked until the manager gives it; null when the agent stops first. */
-async function obtainCertificate(calls: NodeCalls, registration: Registration, stateDir: string, logger: Logger, backoff: BackoffPolicy, signal: AbortSignal): Promise<ClientCertificate | null> {
-  // A restart with the credential it had: the certificate saved with it still stands.
-  const saved = registration.credentialKept ? savedClientCertificate(stateDir, registration.nodeId) : null;
-  if (saved) {
-    logger.info({ notAfter: saved.notAfter.toISOString() }, 'client certificate from the last run still stands');
-    return saved;
+/**
+ * The node's first certificate of a registration, asked until the manager gives it; null when the agent stops first.
+ * After a restart with its credential, the one saved with it, unless `askAnew` (the broker refused the node: its
+ * certificate may have been revoked); then the saved one only if the manager will not give another so soon.
+ */
+async function obtainCertificate(
+  calls: NodeCalls, registration: Registration, stateDir: string, logger: Logger, backoff: BackoffPolicy, signal: AbortSignal, askAnew: boolean,
+): Promise<ClientCertificate | null> {
+  const saved = () => (registration.credentialKept ? savedClientCertificate(stateDir, registration.nodeId) : null);
+  const standing = askAnew ? null : saved();
+  if (standing) {
+    logger.info({ notAfter: standing.notAfter.toISOString() }, 'client certificate from the last run still stands');
+    return standing;
   }
   for (let attempt = 0; !signal.aborted; attempt += 1) {
     try {
@@ -106,6 +111,12 @@ async function obtainCertificate(calls: NodeCalls, registration: Registration, s
       logger.info({ notAfter: certificate.notAfter.toISOString() }, 'client certificate issued');
       return certificate;
     } catch (error) {
+      // Refused so soon after the last one: that one is not revoked (revoked ones do not count), so it serves.
+      const kept = isDomainError(error) && error.code === 'unavailable' ? saved() : null;
+      if (kept) {
+        logger.info({ notAfter: kept.notAfter.toISOString() }, 'the manager gives no new certificate so soon; the saved one still stands');
+        return kept;
+      }
       const delayMs = backoffDelay(attempt, backoff, Math.random());
       logger.warn({ err: error, retryInMs: delayMs }, 'could not get a client certificate; asking again');
       await sleep(delayMs, undefined, { signal }).catch(() => undefined);
@@ -143,6 +154,8 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
   });
   const digestTimer = every(options.digestIntervalMs, () => health.spoolDigest());
   const kickTimer = setInterval(() => drainer.kick(), 5000);
+  // The last session ended with the node refused while it showed a certificate.
+  let refused = false;
   try {
     while (!signal.aborted) {
       let registered;
@@ -171,7 +184,7 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
       let certificate: ClientCertificate | null = null;
       const nodeCalls = calls;
       if (registration.clientCertificates) {
-        certificate = await obtainCertificate(nodeCalls, registration, options.stateDir, nodeLogger, options.backoff, signal);
+        certificate = await obtainCertificate(nodeCalls, registration, options.stateDir, nodeLogger, options.backoff, signal, refused);
         if (!certificate) return;
         nodeCalls.useCertificate(certificate);
         void keepClientCertificate(certificate, {
@@ -187,8 +200,8 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
       session.abort();
       signal.removeEventListener('abort', stopSession);
       if (end === 'stopped') return;
-      // Refused by the broker or the manager: a saved certificate (revoked, say) is not shown again after registering.
-      if (certificate) forgetClientCertificate(options.stateDir);
+      // Refused by the broker or the manager: the next registration asks for a new certificate (this one may be revoked).
+      refused = certificate !== null;
     }
   } finally {
     healthTimer.stop();

@@ -4,14 +4,13 @@
 // certificates), renewed over mutual TLS when two thirds of its life are gone,
 // kept in the state directory (key mode 600) for the MQTT session to present.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
-import { isDomainError } from '@metalfleet/domain';
 import { nodeKeyAndRequest } from './certificate-request.ts';
-import type { NodeCall, NodeCalls } from './node-calls.ts';
+import { callAsNode, type NodeCall, type NodeCalls } from './node-calls.ts';
 
 export interface ClientCertificate {
   keyPem: string;
@@ -73,24 +72,12 @@ export async function issueClientCertificate(call: NodeCall, stateDir: string): 
   return certificate;
 }
 
-/** Forgets the saved certificate (one the broker refused: revoked), so that the next registration asks for a new one. */
-export function forgetClientCertificate(stateDir: string): void {
-  rmSync(join(stateDir, clientCertFile), { force: true });
-}
-
-/**
- * A renewal, over mutual TLS with the certificate it replaces; where the manager refuses that one (an operator
- * revoked it), with the credential, as a node with no certificate asks.
- */
+/** A renewal, over mutual TLS with the certificate it replaces, or with the credential where the manager refuses that one. */
 async function renew(calls: NodeCalls, stateDir: string, logger: Logger): Promise<ClientCertificate> {
-  const call = calls.current();
-  try {
-    return await issueClientCertificate(call, stateDir);
-  } catch (error) {
-    if (!call.byCertificate || !isDomainError(error) || error.code !== 'unauthenticated') throw error;
-    logger.warn({ reason: error.message }, 'the manager refused this node\'s client certificate; asking for a new one with the node credential');
-    return issueClientCertificate(calls.byCredential(), stateDir);
-  }
+  return callAsNode(calls, (call) => {
+    if (!call.byCertificate && calls.current().byCertificate) logger.warn('the manager refused this node\'s client certificate; asking for a new one with the node credential');
+    return issueClientCertificate(call, stateDir);
+  });
 }
 
 export interface CertificateKeeperDeps {
@@ -114,6 +101,8 @@ export async function keepClientCertificate(first: ClientCertificate, deps: Cert
     while (!deps.signal.aborted) {
       try {
         current = await renew(deps.calls, deps.stateDir, deps.logger);
+        // The session ended meanwhile: the certificate is saved for the next one, whose calls are not these.
+        if (deps.signal.aborted) return;
         issuedAt = now();
         deps.logger.info({ notAfter: current.notAfter.toISOString() }, 'client certificate renewed');
         deps.calls.useCertificate(current);

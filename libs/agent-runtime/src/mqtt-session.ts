@@ -14,7 +14,7 @@ import type { HealthMonitor } from './health-monitor.ts';
 import { statusPayload, telemetryPayload } from './messages.ts';
 import { applyReconnectBackoff, firstReconnectPeriod } from './reconnect-backoff.ts';
 import type { Registration } from './registration.ts';
-import type { NodeCalls } from './node-calls.ts';
+import { callAsNode, type NodeCalls } from './node-calls.ts';
 import type { SpoolDrainer } from './spool-drainer.ts';
 import type { ClientCertificate } from './client-certificate.ts';
 
@@ -173,8 +173,8 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     };
     const sendInventory = async () => {
       try {
-        const { client, metadata } = deps.calls.current();
-        await client.updateInventory({ inventory: inventoryToProto(await deps.backend.inventory()) }, { metadata: metadata(), deadlineMs: 15_000 });
+        const inventory = inventoryToProto(await deps.backend.inventory());
+        await callAsNode(deps.calls, ({ client, metadata }) => client.updateInventory({ inventory }, { metadata: metadata(), deadlineMs: 15_000 }));
       } catch (error) {
         if (isDomainError(error) && error.code === 'unauthenticated') end('credential-refused', false);
         else logger.warn({ err: error }, 'inventory update failed; will retry at the next interval');

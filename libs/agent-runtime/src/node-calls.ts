@@ -4,7 +4,7 @@
 // takes the node id from the certificate); before that, or where the manager
 // speaks no TLS, with its credential on the registration's connection.
 import { credentials, Metadata } from '@grpc/grpc-js';
-import type { BackoffPolicy } from '@metalfleet/domain';
+import { isDomainError, type BackoffPolicy } from '@metalfleet/domain';
 import type { AgentService } from '@metalfleet/proto';
 import type { ServiceClient } from '@metalfleet/transport';
 import type { ClientCertificate } from './client-certificate.ts';
@@ -68,4 +68,18 @@ export function createNodeCalls(deps: { address: string; registration: Registrat
       retiring.clear();
     },
   };
+}
+
+/**
+ * One call as the node: the way calls go now, and, where the manager refuses the certificate (an operator revoked
+ * it; a manager that asks for none), the same call with the credential.
+ */
+export async function callAsNode<T>(calls: NodeCalls, send: (call: NodeCall) => Promise<T>): Promise<T> {
+  const call = calls.current();
+  try {
+    return await send(call);
+  } catch (error) {
+    if (!call.byCertificate || !isDomainError(error) || error.code !== 'unauthenticated') throw error;
+    return send(calls.byCredential());
+  }
 }

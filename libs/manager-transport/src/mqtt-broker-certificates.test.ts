@@ -20,6 +20,8 @@ const events: BrokerEvent[] = [];
 // What the manager's store says of each serial it issued.
 const issued = new Map<string, { nodeId: string; revoked: boolean }>();
 type Identity = { keyPem: string; certPem: string };
+// The store cannot be asked.
+let storeAway = false;
 
 async function certificateFor(authority: CertificateAuthority, nodeId: string, revoked = false): Promise<Identity> {
   const now = new Date();
@@ -34,6 +36,7 @@ beforeAll(async () => {
   broker = await createNodeBroker({
     authenticateNode: async (nodeId, secret) => nodeId === 'node-a' && secret === 'secret-a',
     authenticateCertificate: async ({ commonName, serial }) => {
+      if (storeAway) throw new Error('connection to the store lost');
       const record = issued.get(serial);
       return record && !record.revoked && record.nodeId === commonName ? record.nodeId : null;
     },
@@ -72,6 +75,26 @@ describe('embedded broker, nodes with client certificates', () => {
     expect(events.filter((e) => e.type === 'auth-failed').map((e) => (e as { reason: string }).reason)).toEqual(expect.arrayContaining([
       'client certificate revoked, expired or not issued to a node', 'the client certificate is node node-b\'s',
     ]));
+  });
+
+  it('answers "server unavailable", not "bad credentials", when the certificate cannot be checked (the node must not register again)', async () => {
+    const identity = await certificateFor(ca, 'node-a');
+    storeAway = true;
+    try {
+      await expect(connect('node-a', identity)).rejects.toThrow(/Server unavailable/i);
+    } finally {
+      storeAway = false;
+    }
+    await (await connect('node-a', identity)).endAsync();
+  });
+
+  it('closes a node\'s connection when told its certificates were revoked', async () => {
+    const client = await connect('node-a', await certificateFor(ca, 'node-a'));
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    broker.disconnectNode?.('node-b');
+    broker.disconnectNode?.('node-a');
+    await closed;
+    client.end(true);
   });
 
   it('still takes the password of a node that has no certificate yet, and nothing from one with neither', async () => {

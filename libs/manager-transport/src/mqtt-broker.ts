@@ -82,6 +82,11 @@ export interface NodeBroker {
   admission(): { connecting: number; waiting: number; shed: number };
   /** Whether it listens and has not been closed (for /readyz). */
   listening(): boolean;
+  /**
+   * Embedded broker only: closes the node's connection (its certificate was revoked; a tenant holding a copy of it
+   * connected before keeps nothing). An external broker checks revocations at each connection only.
+   */
+  disconnectNode?(nodeId: string): void;
   close(): Promise<void>;
   /**
    * External broker only: takes over the session of a manager replica that died (its client id), handles what the
@@ -92,6 +97,9 @@ export interface NodeBroker {
 }
 
 const badCredentials = 4; // CONNACK return code "bad user name or password"
+// "Server unavailable": the check itself failed (the store away). Not a refusal: the node connects again later,
+// where "bad credentials" makes an agent register again and ask for a new certificate.
+const serverUnavailable = 3;
 // Room for the fixed and variable headers of a PUBLISH around its payload: topic, packet id, MQTT 5 properties.
 const publishOverheadBytes = 4096;
 export const defaultMaxUnauthenticatedPacketBytes = 8192;
@@ -113,8 +121,8 @@ function verifiedPeerCertificate(conn: Duplex): { commonName: string; serial: st
   return typeof commonName === 'string' && certificate.serialNumber ? { commonName, serial: certificate.serialNumber.toLowerCase() } : null;
 }
 
-function authError(message: string): AuthenticateError {
-  return Object.assign(new Error(message), { returnCode: badCredentials });
+function authError(message: string, returnCode: number): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode });
 }
 
 export async function createNodeBroker(options: BrokerOptions): Promise<NodeBroker> {
@@ -134,9 +142,9 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
 
     authenticate: (client, username, password, done) => {
       const nodeId = username ?? '';
-      const deny = (reason: string) => {
+      const deny = (reason: string, returnCode = badCredentials) => {
         emit({ type: 'auth-failed', clientId: client.id, reason });
-        done(authError(reason), false);
+        done(authError(reason, returnCode), false);
       };
       const accept = () => {
         nodeIds.set(client, nodeId);
@@ -155,14 +163,14 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
             if (named !== nodeId) return deny(`the client certificate is node ${named}'s`);
             accept();
           },
-          (error: unknown) => deny(`certificate check failed: ${String(error)}`),
+          (error: unknown) => deny(`certificate check failed: ${String(error)}`, serverUnavailable),
         );
         return;
       }
       if (!password) return deny('missing or malformed node id or credential');
       options.authenticateNode(nodeId, password.toString('utf8')).then(
         (ok) => (ok ? accept() : deny('unknown node or wrong credential')),
-        (error: unknown) => deny(`credential check failed: ${String(error)}`),
+        (error: unknown) => deny(`credential check failed: ${String(error)}`, serverUnavailable),
       );
     },
 
@@ -258,7 +266,11 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
           ...serverTlsOptions(tls.keyPem, tls.chainPem), handshakeTimeout: tlsHandshakeTimeoutMs,
           // Asked for, never required: a node shows its password when it has no certificate yet.
           ...(tls.clientCaPem ? { ca: tls.clientCaPem, requestCert: true, rejectUnauthorized: false } : {}),
-        }, (conn) => handle(conn, conn.remoteAddress ?? ''))
+        }, (conn) => {
+          // The certificate checked at CONNECT is the one of the handshake: no renegotiation may swap it after.
+          conn.disableRenegotiation();
+          handle(conn, conn.remoteAddress ?? '');
+        })
         : null;
       // TLS errors of clients that never finish a handshake (or offer no suite of the policy) are theirs, not the broker's.
       tlsServer?.on('tlsClientError', () => undefined);
@@ -351,6 +363,12 @@ export async function createNodeBroker(options: BrokerOptions): Promise<NodeBrok
     admission: () => ({ connecting: gate.active(), waiting: gate.waiting(), shed: gate.shed() }),
 
     listening: () => !aedes.closed && (listener?.listening() ?? false),
+
+    disconnectNode: (nodeId) => {
+      // aedes keeps its connected clients by client id, which is the node id (authenticate), but does not type it.
+      const { clients } = aedes as unknown as { clients: Record<string, Client | undefined> };
+      clients[nodeId]?.close();
+    },
 
     close: async () => {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));

@@ -117,7 +117,9 @@ export interface GatedGrpcTlsOptions {
 export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTlsOptions, options: StormListenerOptions): Promise<StormListener & { gate: ConnectGate }> {
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   const context = createSecureContext({
-    ...serverTlsOptions(tls.keyPem, tls.chainPem), secureOptions: constants.SSL_OP_CIPHER_SERVER_PREFERENCE, ...(tls.clientCaPem ? { ca: tls.clientCaPem } : {}),
+    ...serverTlsOptions(tls.keyPem, tls.chainPem), secureOptions: constants.SSL_OP_CIPHER_SERVER_PREFERENCE,
+    // With client certificates asked for, OpenSSL refuses a resumed session that has no id context (a fatal alert).
+    ...(tls.clientCaPem ? { ca: tls.clientCaPem, sessionIdContext: 'metalfleet-grpc' } : {}),
   });
   // A client certificate is asked for, never required (a node registers before it has one); whether it verified is
   // the socket's `authorized`, which grpc-js reads for the call's auth context.
@@ -153,8 +155,10 @@ export async function listenGrpcTlsForStorm(server: GrpcServer, tls: GatedGrpcTl
         const internals = secure as TLSSocket & { secureConnecting?: boolean; _releaseControl?: () => boolean; _handle?: { verifyError?: () => Error | null } };
         // Also what it does with a client certificate asked for (onServerSocketSecure): whether it chains to the CA.
         if (tls.clientCaPem) {
-          const verifyError = internals._handle?.verifyError?.() ?? null;
-          if (verifyError) secure.authorizationError = verifyError;
+          // Closed, not trusted, should a later Node no longer have it.
+          if (typeof internals._handle?.verifyError !== 'function') return secure.destroy();
+          const verifyError = internals._handle.verifyError() as (Error & { code?: string }) | null;
+          if (verifyError) secure.authorizationError = Object.assign(verifyError, { message: verifyError.code ?? verifyError.message });
           else secure.authorized = true;
         }
         internals.secureConnecting = false;

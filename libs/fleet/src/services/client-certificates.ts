@@ -32,6 +32,8 @@ export interface ClientCertificatesDeps {
   publishRevocations?: (revoked: ReadonlyArray<{ brokerUser: string; notAfter: Date }>) => Promise<void>;
   now: () => Date;
   ttlMs: number;
+  /** A node's certificates were revoked: its connections set up with one are closed (the embedded broker's). */
+  onRevoked?: (nodeId: string) => void;
 }
 
 /** How long a revocation list stays valid: a broker that reads an expired one refuses every node, so well past a manager outage. */
@@ -75,7 +77,10 @@ export function createClientCertificates(deps: ClientCertificatesDeps) {
     /** Revokes every certificate of the node; the revocation list is current when it resolves. */
     async revokeAll(nodeId: string): Promise<number> {
       const revoked = await deps.store.revokeNodeCertificates(nodeId, deps.now());
-      if (revoked > 0) await refresh.run();
+      if (revoked > 0) {
+        await refresh.run();
+        deps.onRevoked?.(nodeId);
+      }
       return revoked;
     },
     /** Makes the revocation list again from the store (at start, and now and then: another replica may have revoked). */
