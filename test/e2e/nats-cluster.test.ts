@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { connect as natsConnect, jwtAuthenticator } from '@nats-io/transport-node';
+import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeHealth, NodeList } from '@metalfleet/api';
 import { statusPayload } from '@metalfleet/agent-runtime';
@@ -79,6 +80,20 @@ function spooledEventIds(): Map<number, string[]> {
     ids.set(key, [...(ids.get(key) ?? []), entry.eventId]);
   }
   return ids;
+}
+
+/** A native connection to broker node `i` with the manager's credentials (the account's JetStream API). */
+async function asManager(i: number) {
+  const { jwt, seed } = await loadNatsAccounts(join(replicas[0]!.dataDir, 'pki')).managerCredentials();
+  return natsConnect({ servers: cluster!.nodes[i]!.clientUrl, authenticator: jwtAuthenticator(jwt, seed), tls: { ca: readFileSync(replicas[0]!.caFile, 'utf8') } });
+}
+
+/** A health event as an agent sends it, that raises or clears a test condition. */
+function healthEvent(eventId: string, i: number): Uint8Array {
+  const change = i % 2 === 0 ? HealthChangeKind.APPEARED : HealthChangeKind.CLEARED;
+  return toBinary(HealthMessageSchema, create(HealthMessageSchema, { kind: { case: 'event', value: {
+    eventId, sequence: BigInt(1_000_000 + i), changes: [{ kind: change, condition: { component: 'test', code: 'STREAMS', severity: Severity.WARNING, remediation: Remediation.NONE, message: 'streams under test' } }],
+  } } }));
 }
 
 beforeAll(async () => {
@@ -207,8 +222,11 @@ describe('a three-node NATS cluster', { timeout: 180_000 }, () => {
     });
     // As the manager, on the cluster's native port: leaders of the streams that hold nodes' reports are made to step
     // down again and again while the node publishes (a broker node dying does the same, less often).
-    const { jwt, seed } = await loadNatsAccounts(join(replicas[0]!.dataDir, 'pki')).managerCredentials();
-    const nc = await natsConnect({ servers: cluster!.nodes[2]!.clientUrl, authenticator: jwtAuthenticator(jwt, seed), tls: { ca: readFileSync(replicas[0]!.caFile, 'utf8') } });
+    const nc = await asManager(2);
+    // Kept on the three broker nodes (deploy/ha/nats: stream_replicas), and bounded by the manager.
+    const { config } = await (await jetstreamManager(nc)).streams.info('$MQTT_msgs');
+    expect(config).toMatchObject({ num_replicas: 3, max_msgs_per_subject: 10_000 });
+    expect(config.max_msg_size).toBeGreaterThan(0);
     // Five rounds, 400 ms apart, while the node publishes.
     const stepDowns = (async () => {
       for (let round = 0; round < 5; round++) {
@@ -219,12 +237,10 @@ describe('a three-node NATS cluster', { timeout: 180_000 }, () => {
     const sent: string[] = [];
     for (let i = 0; i < 400; i++) {
       const eventId = `stepdown-${String(i).padStart(5, '0')}`;
-      const change = i % 2 === 0 ? HealthChangeKind.APPEARED : HealthChangeKind.CLEARED;
-      const event = create(HealthMessageSchema, { kind: { case: 'event', value: { eventId, sequence: BigInt(1_000_000 + i), changes: [{ kind: change, condition: { component: 'test', code: 'STEPDOWN', severity: Severity.WARNING, remediation: Remediation.NONE, message: 'stream leaders stepping down' } }] } } });
       // Acknowledged (PUBACK) before the next is sent: what the agent's spool waits for before it forgets a report.
       // One not acknowledged within 10 s is not counted (the agent would send it again).
       const acked = await Promise.race([
-        client.publishAsync(`mf/v1/nodes/${id}/health`, Buffer.from(toBinary(HealthMessageSchema, event)), { qos: 1 }).then(() => true, () => false),
+        client.publishAsync(`mf/v1/nodes/${id}/health`, Buffer.from(healthEvent(eventId, i)), { qos: 1 }).then(() => true, () => false),
         new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000)),
       ]);
       if (acked) sent.push(eventId);
@@ -240,5 +256,21 @@ describe('a three-node NATS cluster', { timeout: 180_000 }, () => {
     };
     const health = await eventually(() => replicas[1]!.get<NodeHealth>(`/api/v1/nodes/${id}/health?events=1000`), (h) => missing(h).length === 0, 30_000).catch(() => null);
     expect(health === null ? missing(await replicas[1]!.get<NodeHealth>(`/api/v1/nodes/${id}/health?events=1000`)) : []).toEqual([]);
+  });
+
+  it('makes a deleted report consumer again, and reads what a former version left in its own stream before removing it', async () => {
+    const id = [...nodeFiles().keys()].sort().at(-1)!;
+    const nc = await asManager(2);
+    const jsm = await jetstreamManager(nc);
+    // The former version's stream and its health consumer, holding a report no replica has read.
+    await jsm.streams.add({ name: 'METALFLEET_REPORTS', subjects: ['status', 'health', 'progress'].map((k) => `mf.v1.nodes.*.${k}`), retention: RetentionPolicy.Workqueue, num_replicas: 3 });
+    await jsm.consumers.add('METALFLEET_REPORTS', { durable_name: 'metalfleet-health', filter_subject: 'mf.v1.nodes.*.health', ack_policy: AckPolicy.Explicit });
+    await jetstream(nc).publish(`mf.v1.nodes.${id}.health`, healthEvent('former-00000', 0));
+    // The replicas' consumer of health reports deleted (by hand, say): they make it again, and drain the former stream on the way.
+    await jsm.consumers.delete('$MQTT_msgs', 'metalfleet-health');
+    await eventually(() => replicas[0]!.get<NodeHealth>(`/api/v1/nodes/${id}/health?events=1000`), (h) => h.events.some((e) => e.eventId === 'former-00000'), 30_000);
+    await eventually(async () => jsm.streams.info('METALFLEET_REPORTS').then(() => 'still there', () => 'removed'), (state) => state === 'removed', 30_000);
+    expect((await jsm.consumers.info('$MQTT_msgs', 'metalfleet-health')).config.filter_subject).toBe('$MQTT.msgs.mf.v1.nodes.*.health');
+    await nc.close();
   });
 });

@@ -50,6 +50,7 @@ export async function openNodeBroker(config: ManagerConfig, deps: NodeBrokerDeps
       mqttUrls: config.mqttUrl,
       credentials: await accounts.managerCredentials(),
       commandToken: () => accounts.commandToken(new Date(deps.now().getTime() + 86_400_000)),
+      maxPayloadBytes: config.maxPayloadBytes,
       tls: { caPem: ca.certPem, ...(await managerCertificate(ca)) },
       clientId: brokerClientId(deps.replicaId, ca.keyPem),
       onEvent: (event) => logger.warn({ event }, `nats ${event.type}`),

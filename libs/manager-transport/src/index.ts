@@ -14,3 +14,4 @@ export * from './node-certificates.ts';
 export * from './external-broker.ts';
 export * from './nats-accounts.ts';
 export * from './nats-broker.ts';
+export * from './nats-reports.ts';

@@ -18,15 +18,8 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { connect, jwtAuthenticator, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
 import type { BrokerEvent, NodeBroker } from './mqtt-broker.ts';
+import { boundMqttMessages, drainFormerReports, formerReportsStream, mqttMessagesPrefix, mqttMessagesStream } from './nats-reports.ts';
 
-/**
- * The stream in which the NATS MQTT listener stores a QoS 1 publish (under `$MQTT.msgs.<subject>`) before its PUBACK
- * (nats-server mqttProcessPub), made by the server with the cluster's replicas and interest retention.
- */
-export const mqttMessagesStream = '$MQTT_msgs';
-const mqttMessagesPrefix = '$MQTT.msgs.';
-/** Where reports were kept before (they could be lost there): removed when found. */
-const formerReportsStream = 'METALFLEET_REPORTS';
 /** The reports kept until stored: a node's status (and its last will), health, and command progress. */
 const reportSubjects = ['status', 'health', 'progress'].map((kind) => `mf.v1.nodes.*.${kind}`);
 const queueGroup = 'metalfleet';
@@ -42,6 +35,8 @@ export interface NatsBrokerOptions {
   credentials: { jwt: string; seed: Uint8Array };
   /** A fresh MQTT password for sending commands (a short-lived token), asked for each connection. */
   commandToken: () => Promise<string>;
+  /** Largest report kept (as the embedded broker's --max-payload-bytes): a larger one is not stored, so not acknowledged. */
+  maxPayloadBytes: number;
   /** The CA the brokers' certificates are checked with, and the manager's client certificate for the MQTT listener. */
   tls: { caPem: string; certPem: string; keyPem: string };
   clientId: string;
@@ -95,18 +90,27 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
 
   const consumers: ConsumerMessages[] = [];
   const subscriptions: Subscription[] = [];
+  // Said once: the MQTT listener's stream kept on fewer broker nodes than the cluster has (mqtt.stream_replicas).
+  let replicasWarned = false;
   /**
    * The filter's durable consumer on the MQTT listener's stream, shared by the replicas: made, or found as another
-   * replica made it. The stream appears with the first MQTT connection to the account (this manager's own, for
-   * commands): until then this fails and is tried again.
+   * replica made it, once the stream is bounded; then what a former version left in its own stream is read. The
+   * stream appears with the first MQTT connection to the account (this manager's own, for commands): until then
+   * this fails and is tried again.
    */
-  const durableConsumer = async (nc: NatsConnection, filter: string) => {
+  const durableConsumer = async (nc: NatsConnection, filter: string, deliver: (subject: string, data: Uint8Array) => Promise<void>) => {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
-    await jsm.streams.delete(formerReportsStream).catch(() => false);
+    const replicas = await boundMqttMessages(jsm, options.maxPayloadBytes);
+    if (replicas < Math.min(3, options.natsUrls.length) && !replicasWarned) {
+      replicasWarned = true;
+      report(`the broker keeps nodes' reports on ${replicas} node(s) of ${options.natsUrls.length} (set mqtt.stream_replicas: 3 before the first MQTT connection, deploy/ha/nats)`);
+    }
     await jsm.consumers.add(mqttMessagesStream, {
       durable_name: durableName(filter), filter_subject: mqttMessagesPrefix + mqttFilterToSubject(filter), ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All, ack_wait: ackWaitMs * 1e6, max_ack_pending: 1000,
     });
+    const drained = await drainFormerReports(nc, jsm, durableName(filter), deliver);
+    if (drained > 0) report(`read ${drained} reports of ${filter} left in ${formerReportsStream} by a former version`);
     return jetstream(nc, { timeout: 10_000 }).consumers.get(mqttMessagesStream, durableName(filter));
   };
   /** Reads the filter's reports for as long as the broker is open; set up again until the cluster lets it. */
@@ -115,7 +119,11 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
       try {
         // Pull requests last 10 s (heartbeats every 5): a pull left on a broker node that died is noticed within
         // seconds, not the default 30 s during which this replica would read nothing of this kind.
-        const messages = await (await durableConsumer(await connection, filter)).consume({ max_messages: 256, expires: 10_000 });
+        // At most 64 reports waiting here at once (each at most the payload limit: the stream is bounded), as each is
+        // handed to another replica if not acknowledged within 15 s of its delivery, waiting included. A consumer
+        // deleted ends the loop, to be made again.
+        const consumer = await durableConsumer(await connection, filter, deliver);
+        const messages = await consumer.consume({ max_messages: 64, expires: 10_000, abort_on_missing_resource: true });
         consumers.push(messages);
         for await (const message of messages) {
           try {
