@@ -7,7 +7,8 @@
 // reimage command run once on its node, and no second command made; what the
 // broker had kept for the killed replica's session is taken over too. Then the
 // one doing the work is paused (SIGSTOP) past its lease: the other takes over,
-// and the paused one, woken, writes no step and sends no command.
+// and the paused one, woken, writes no step and sends no command until it
+// holds a lease again (a shard it takes back, under a new epoch).
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NodeList, Operation, Tenant } from '@metalfleet/api';
+import { shardLease, shardOf } from '@metalfleet/domain';
 import { issueServerCertificate } from '@metalfleet/manager-transport';
 import { ManagerProcess } from '../support/manager.ts';
 import { copyReplicaState, dropSchema, sharedPostgres } from '../support/replicas.ts';
@@ -42,6 +44,18 @@ afterAll(async () => {
 });
 
 /** Who holds a lease now, by the database. */
+/** Every lease's holder and epoch now, by name. */
+async function leaseEpochs(): Promise<Map<string, { holder: string; epoch: number }>> {
+  const client = new pg.Client({ connectionString: postgres });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string; holder: string; epoch: string }>(`SELECT name, holder, epoch FROM ${schema}.leases`);
+    return new Map(rows.map((r) => [r.name, { holder: r.holder, epoch: Number(r.epoch) }]));
+  } finally {
+    await client.end();
+  }
+}
+
 async function holder(name: string): Promise<string | null> {
   const client = new pg.Client({ connectionString: postgres });
   await client.connect();
@@ -126,19 +140,29 @@ describe('per-node work taken over from a killed replica', { timeout: 240_000 },
       b.proc?.child.kill('SIGCONT');
     }
     const wokeAt = Date.now();
+    // The leases as b wakes: whatever it holds after, it took under a newer epoch.
+    const atWake = await leaseEpochs();
     const done = await eventually(() => a.request<Operation>('GET', `/api/v1/operations/${op.id}`), (o) => o.state !== 'running', 180_000);
     expect(done.nodes.map((n) => [n.phase, n.failure?.details ?? ''])).toEqual(Array(nodes).fill(['done', '']));
-    // What b did once it woke (it logs every event it emits): no step of a reimage written, no command sent. A write b
-    // had sent before the pause may land while its lease still held and be logged as it wakes: the first second is left out.
+    // What b did once it woke (it logs every event it emits): no step of a reimage written, and no command sent but
+    // for a node whose shard it took again after waking, under a new epoch (the shards are shared out again as it
+    // comes back: then it may send). A write b had sent before the pause may land while its lease still held and be
+    // logged as it wakes: the first second is left out.
+    const now = await leaseEpochs();
+    const retaken = (nodeId: string) => {
+      const shard = shardLease(shardOf(nodeId));
+      return now.get(shard)?.holder === 'b' && (now.get(shard)?.epoch ?? 0) > (atWake.get(shard)?.epoch ?? 0);
+    };
     const stepsByB = (b.proc?.lines ?? []).filter((l) => {
       const entry = (() => {
         try {
-          return JSON.parse(l) as { time?: number; msg?: string };
+          return JSON.parse(l) as { time?: number; msg?: string; event?: { nodeId?: string } };
         } catch {
           return {};
         }
       })();
-      return (entry.time ?? 0) > wokeAt + 1000 && (entry.msg === 'operation-progress' || entry.msg === 'command-sent');
+      if ((entry.time ?? 0) <= wokeAt + 1000) return false;
+      return entry.msg === 'operation-progress' || (entry.msg === 'command-sent' && !retaken(entry.event?.nodeId ?? ''));
     });
     expect(stepsByB).toEqual([]);
   });
