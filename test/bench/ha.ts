@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { fleetCounts, startHaTopology, type HaTopology } from '../support/ha-topology.ts';
 import type { ManagerProcess } from '../support/manager.ts';
-import { cpuSeconds } from './proc-stats.ts';
+import { cpuByGroup, cpuSeconds, machineCpuSeconds } from './proc-stats.ts';
 
 const nodes = Number(process.env['BENCH_HA_NODES'] ?? 1000);
 const kills = Number(process.env['BENCH_HA_KILLS'] ?? 20);
@@ -26,6 +26,8 @@ const leaseTtlS = Number(process.env['BENCH_HA_LEASE_S'] ?? 5);
 const measureS = Number(process.env['BENCH_HA_MEASURE_S'] ?? 30);
 // The default of --telemetry-interval-s: a 1 s interval makes the storm compete with 1 msg/s a node of ingest.
 const telemetryS = Number(process.env['BENCH_HA_TELEMETRY_S'] ?? 15);
+// Where the replicas write V8 CPU profiles when they stop (a replica killed -9 writes none): how the storm's cost was found.
+const cpuProfileDir = process.env['BENCH_HA_CPU_PROF_DIR'];
 
 async function metric(replica: ManagerProcess, pattern: RegExp): Promise<number> {
   const text = await (await fetch(`${replica.http}/metrics`, { headers: replica.auth() })).text();
@@ -61,6 +63,31 @@ async function ingest(live: ManagerProcess[]) {
   }));
 }
 
+/** Which part of the topology a process is, from its command line. */
+function partOf(cmdline: string): string | null {
+  if (cmdline.includes('metalfleet-manager')) return 'manager replicas';
+  if (cmdline.includes('metalfleet-agent')) return 'simulated nodes';
+  if (cmdline.includes('nats-server')) return 'NATS cluster';
+  // The machine's shared PostgreSQL (15/main) is not the topology's.
+  if ((/^postgres[: ]/.test(cmdline) || cmdline.includes('/postgres ')) && !cmdline.includes('15/main')) return 'PostgreSQL';
+  return null;
+}
+
+/** Where the machine's CPU went between two snapshots: seconds and share by part, and ms per node. */
+function cpuReport(before: { parts: Map<string, number>; machine: { busy: number; idle: number } }, nodes: number): string {
+  const parts = cpuByGroup(partOf);
+  const machine = machineCpuSeconds();
+  const busy = machine.busy - before.machine.busy;
+  const idle = machine.idle - before.machine.idle;
+  const lines = [...parts].map(([part, seconds]) => {
+    const used = seconds - (before.parts.get(part) ?? 0);
+    return `${part} ${used.toFixed(0)} s (${((100 * used) / busy).toFixed(0)} %, ${((1000 * used) / nodes).toFixed(1)} ms/node)`;
+  });
+  const counted = [...parts].reduce((sum, [part, seconds]) => sum + seconds - (before.parts.get(part) ?? 0), 0);
+  return `CPU during the storm: ${lines.join(', ')}, the rest of the machine ${(busy - counted).toFixed(0)} s; ` +
+    `machine busy ${busy.toFixed(0)} s, idle ${idle.toFixed(0)} s`;
+}
+
 async function sql(ha: HaTopology, text: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
   const client = new pg.Client({ connectionString: ha.postgresUrl });
   await client.connect();
@@ -82,10 +109,12 @@ export async function runHaBench(): Promise<void> {
   writeFileSync(faultsFile, '{}');
   const ha = await startHaTopology({
     dir, replicas: 3,
+    ...(cpuProfileDir ? { managerNodeOptions: ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] } : {}),
     managerArgs: ['--lease-ttl-s', String(leaseTtlS), '--telemetry-interval-s', String(telemetryS), '--health-interval-s', '1', '--heartbeat-grace-s', '60'],
   });
   try {
     // 1. Registration storm.
+    const cpuBefore = { parts: cpuByGroup(partOf), machine: machineCpuSeconds() };
     const t0 = Date.now();
     ha.addNodes(nodes, { seed: 'bench-ha', extra: ['--faults-file', faultsFile, '--health-interval-s', '1'] });
     let registeredS = NaN;
@@ -95,6 +124,8 @@ export async function runHaBench(): Promise<void> {
     }, 30 * 60_000);
     const onlineS = (Date.now() - t0) / 1000;
     console.log(`registration storm, ${nodes} nodes at once through 3 replicas and a 3-node NATS cluster: all registered in ${registeredS.toFixed(1)} s, all online via the broker in ${all ? onlineS.toFixed(1) : 'MISSED (30 min)'} s`);
+
+    console.log(`  ${cpuReport(cpuBefore, nodes)}`);
 
     // 2. Ingest, 3 replicas then 1, the same nodes reporting; the storm out of the lag figures (their 60 s window).
     await sleep(60_000);

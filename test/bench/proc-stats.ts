@@ -1,5 +1,5 @@
 // CPU time and resident memory of a process, from /proc (Linux).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const ticksPerSecond = 100; // USER_HZ on Linux
 
@@ -59,4 +59,26 @@ export async function measure(pids: Record<string, number>, seconds: number, cyc
     };
   }
   return out;
+}
+
+/** Every process's CPU seconds so far, by group: `groupOf(cmdline)` names it (null: not counted). */
+export function cpuByGroup(groupOf: (cmdline: string) => string | null): Map<string, number> {
+  const groups = new Map<string, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const group = groupOf(readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' '));
+      if (group !== null) groups.set(group, (groups.get(group) ?? 0) + cpuSeconds(Number(entry)));
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return groups;
+}
+
+/** The whole machine's busy and idle CPU seconds so far (all cores, /proc/stat). */
+export function machineCpuSeconds(): { busy: number; idle: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: (fields.reduce((a, b) => a + b, 0) - idle) / ticksPerSecond, idle: idle / ticksPerSecond };
 }

@@ -37,6 +37,8 @@ export interface HaOptions {
   postgresUrl?: string;
   /** Extra manager flags, for every replica. */
   managerArgs?: string[];
+  /** Node.js flags for every replica (e.g. --cpu-prof). */
+  managerNodeOptions?: string[];
 }
 
 export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
@@ -53,7 +55,7 @@ export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
   const common = ['--postgres-url', postgresUrl, '--postgres-schema', schema, '--mqtt-url', urls.mqtt, '--nats-url', urls.nats, ...(options.managerArgs ?? [])];
   const names = Array.from({ length: options.replicas }, (_, i) => String.fromCharCode(97 + i));
   const replicaArgs = (name: string) => [...common, '--replica-id', name];
-  const first = new ManagerProcess(join(options.dir, names[0]!), replicaArgs(names[0]!));
+  const first = new ManagerProcess(join(options.dir, names[0]!), replicaArgs(names[0]!), options.managerNodeOptions);
   await first.start();
   const ca = { certPem: readFileSync(first.caFile, 'utf8'), keyPem: readFileSync(join(first.dataDir, 'pki', 'ca.key'), 'utf8'), fingerprint: '' };
   const cluster = await startNatsCluster(ports, {
@@ -63,7 +65,7 @@ export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
   for (const name of names.slice(1)) {
     // A replica's data directory is the first one's, less what is each replica's own (deploy/ha/README.md).
     cpSync(first.dataDir, join(options.dir, name), { recursive: true, filter: (path) => !/(manager\.lock|lock\.key|clock\.json)$/.test(path) });
-    const replica = new ManagerProcess(join(options.dir, name), replicaArgs(name)).onExistingState();
+    const replica = new ManagerProcess(join(options.dir, name), replicaArgs(name), options.managerNodeOptions).onExistingState();
     await replica.start();
     replicas.push(replica);
   }

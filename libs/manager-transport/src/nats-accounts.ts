@@ -13,8 +13,9 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeAccount, encodeOperator, encodeUser, type Account } from '@nats-io/jwt';
-import { createAccount, createOperator, createUser, fromSeed, type KeyPair } from '@nats-io/nkeys';
+import { Prefix, type KeyPair } from '@nats-io/nkeys';
 import { connect, jwtAuthenticator } from '@nats-io/transport-node';
+import { keyPairOfSeed, newKeyPair, newUserPublicKey } from './nats-keys.ts';
 
 /** The NATS account the fleet lives in, and the name of the node role. */
 export const natsAccountName = 'metalfleet';
@@ -43,7 +44,6 @@ export interface NatsAccounts {
 
 const unlimited = { subs: -1, conn: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, leaf: -1 } as const;
 const seedText = (pair: KeyPair) => new TextDecoder().decode(pair.getSeed());
-const pairOf = (seed: string) => fromSeed(new TextEncoder().encode(seed));
 /** NATS subjects of a node's own topics (node ids are UUIDs the manager makes: no wildcard can be in one). */
 const nodeSubject = (nodeId: string, topic: string) => `mf.v1.nodes.${nodeId}.${topic}`;
 
@@ -51,8 +51,8 @@ function loadSeeds(dir: string): Seeds {
   const file = join(dir, 'nats-keys.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Seeds;
   const seeds: Seeds = {
-    operator: seedText(createOperator()), system: seedText(createAccount()), account: seedText(createAccount()),
-    nodeSigner: seedText(createAccount()), systemUser: seedText(createUser()), manager: seedText(createUser()),
+    operator: seedText(newKeyPair(Prefix.Operator)), system: seedText(newKeyPair(Prefix.Account)), account: seedText(newKeyPair(Prefix.Account)),
+    nodeSigner: seedText(newKeyPair(Prefix.Account)), systemUser: seedText(newKeyPair(Prefix.User)), manager: seedText(newKeyPair(Prefix.User)),
   };
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(`${file}.new`, JSON.stringify(seeds, null, 2), { mode: 0o600 });
@@ -63,10 +63,10 @@ function loadSeeds(dir: string): Seeds {
 /** The manager's NATS operator and accounts, made on first use in `dir` (the PKI directory, shared by the replicas like the CA). */
 export function loadNatsAccounts(dir: string): NatsAccounts {
   const seeds = loadSeeds(dir);
-  const operator = pairOf(seeds.operator);
-  const system = pairOf(seeds.system);
-  const account = pairOf(seeds.account);
-  const nodeSigner = pairOf(seeds.nodeSigner);
+  const operator = keyPairOfSeed(seeds.operator);
+  const system = keyPairOfSeed(seeds.system);
+  const account = keyPairOfSeed(seeds.account);
+  const nodeSigner = keyPairOfSeed(seeds.nodeSigner);
   const accountClaims = (revocations: Record<string, number>): Partial<Account> => ({
     limits: { ...unlimited, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 },
     signing_keys: [nodeSigner.getPublicKey()],
@@ -83,7 +83,7 @@ export function loadNatsAccounts(dir: string): NatsAccounts {
     account: account.getPublicKey(),
     accountJwt,
     async nodeToken(nodeId, issuedAt, notAfter, maxPayloadBytes) {
-      const user = createUser();
+      const user = newUserPublicKey();
       const token = await encodeUser(nodeId, user, account, {
         pub: { allow: ['status', 'telemetry', 'health', 'progress'].map((topic) => nodeSubject(nodeId, topic)), deny: [] },
         // $MQTT.sub.> is where the broker delivers a QoS 1 subscription's messages. Over MQTT a client cannot name it
@@ -97,15 +97,15 @@ export function loadNatsAccounts(dir: string): NatsAccounts {
       return { token, user: user.getPublicKey() };
     },
     managerCredentials: async () => {
-      const user = pairOf(seeds.manager);
+      const user = keyPairOfSeed(seeds.manager);
       return { jwt: await encodeUser('metalfleet-manager', user, account, { allowed_connection_types: ['STANDARD'] }), seed: user.getSeed() };
     },
-    commandToken: (notAfter) => encodeUser('metalfleet-manager', createUser(), account, {
+    commandToken: (notAfter) => encodeUser('metalfleet-manager', newUserPublicKey(), account, {
       pub: { allow: ['mf.v1.nodes.*.commands'], deny: [] }, sub: { allow: [], deny: ['>'] },
       bearer_token: true, allowed_connection_types: ['MQTT'], subs: 0, data: -1, payload: -1,
     }, { signer: nodeSigner, exp: Math.floor(notAfter.getTime() / 1000) }),
     systemCredentials: async () => {
-      const user = pairOf(seeds.systemUser);
+      const user = keyPairOfSeed(seeds.systemUser);
       return { jwt: await encodeUser('metalfleet-system', user, system, {}), seed: user.getSeed() };
     },
     brokerConfig: async (revoked = []) => [
