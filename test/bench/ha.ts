@@ -26,6 +26,10 @@ const leaseTtlS = Number(process.env['BENCH_HA_LEASE_S'] ?? 5);
 const measureS = Number(process.env['BENCH_HA_MEASURE_S'] ?? 30);
 // The default of --telemetry-interval-s: a 1 s interval makes the storm compete with 1 msg/s a node of ingest.
 const telemetryS = Number(process.env['BENCH_HA_TELEMETRY_S'] ?? 15);
+// How often each simulated node evaluates its health: a fault toggled at a kill is raised within it.
+const healthS = process.env['BENCH_HA_HEALTH_S'] ?? '1';
+// Only the registration storm (BENCH_HA_STORM_ONLY=1): for sizes where the rest would take hours.
+const stormOnly = process.env['BENCH_HA_STORM_ONLY'] === '1';
 // Where the replicas write V8 CPU profiles when they stop (a replica killed -9 writes none): how the storm's cost was found.
 const cpuProfileDir = process.env['BENCH_HA_CPU_PROF_DIR'];
 
@@ -110,13 +114,13 @@ export async function runHaBench(): Promise<void> {
   const ha = await startHaTopology({
     dir, replicas: 3,
     ...(cpuProfileDir ? { managerNodeOptions: ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] } : {}),
-    managerArgs: ['--lease-ttl-s', String(leaseTtlS), '--telemetry-interval-s', String(telemetryS), '--health-interval-s', '1', '--heartbeat-grace-s', '60'],
+    managerArgs: ['--lease-ttl-s', String(leaseTtlS), '--telemetry-interval-s', String(telemetryS), '--health-interval-s', healthS, '--heartbeat-grace-s', '60'],
   });
   try {
     // 1. Registration storm.
     const cpuBefore = { parts: cpuByGroup(partOf), machine: machineCpuSeconds() };
     const t0 = Date.now();
-    ha.addNodes(nodes, { seed: 'bench-ha', extra: ['--faults-file', faultsFile, '--health-interval-s', '1'] });
+    ha.addNodes(nodes, { seed: 'bench-ha', extra: ['--faults-file', faultsFile, '--health-interval-s', healthS] });
     let registeredS = NaN;
     const all = await waitFor(() => fleetCounts(ha.replicas[0]!), ({ registered, online }) => {
       if (Number.isNaN(registeredS) && registered >= nodes) registeredS = (Date.now() - t0) / 1000;
@@ -126,6 +130,7 @@ export async function runHaBench(): Promise<void> {
     console.log(`registration storm, ${nodes} nodes at once through 3 replicas and a 3-node NATS cluster: all registered in ${registeredS.toFixed(1)} s, all online via the broker in ${all ? onlineS.toFixed(1) : 'MISSED (30 min)'} s`);
 
     console.log(`  ${cpuReport(cpuBefore, nodes)}`);
+    if (stormOnly) return;
 
     // 2. Ingest, 3 replicas then 1, the same nodes reporting; the storm out of the lag figures (their 60 s window).
     await sleep(60_000);
