@@ -165,11 +165,30 @@ export const TelemetrySeries = Type.Object({
 export type TelemetrySeries = Static<typeof TelemetrySeries>;
 
 /** One node: its summary, full inventory, current health conditions and lifecycle history. */
+export const NodeAction = Type.Enum(['reimage', 'replace', 'drain', 'power-cycle', 'allocate', 'release', 'retry', 'repair', 'repaired', 'retire'],
+  { description: 'Something an operator may do to a node' });
+
 export const NodeDetail = Type.Intersect([NodeSummary, Type.Object({
   inventory: Inventory,
   conditions: Type.Array(HealthCondition),
   history: Type.Array(Transition),
+  actions: Type.Array(NodeAction, { description: 'What an operator may do to the node in its state (the dashboard shows no other)' }),
 })]);
+
+/** A lifecycle action by hand: why (kept in the node's history and the audit log). */
+export const NodeLifecycleAction = Type.Object({
+  reason: Type.String({ minLength: 1, maxLength: 500, description: 'Why; for `repaired`, what was done (parts swapped, firmware)' }),
+  ticket: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'The repair or RMA ticket, kept with the reason' })),
+}, { additionalProperties: false });
+export type NodeLifecycleAction = Static<typeof NodeLifecycleAction>;
+
+export const NodeActionResult = Type.Object({
+  nodeId: Type.String(),
+  from: NodeState,
+  to: NodeState,
+  actions: Type.Array(NodeAction, { description: 'What the node allows now' }),
+});
+export type NodeActionResult = Static<typeof NodeActionResult>;
 export type NodeDetail = Static<typeof NodeDetail>;
 
 export const NodeCommand = Type.Object({

@@ -6,6 +6,7 @@ export * from './registration-decision.ts';
 export * from './registration-limits.ts';
 export * from './backoff.ts';
 export * from './health/index.ts';
+export * from './node-actions.ts';
 export * from './node-lifecycle.ts';
 export * from './bootstrap-token.ts';
 export * from './telemetry.ts';

@@ -5,14 +5,14 @@
 //                    │             ▲                        │            │
 //                    ▼             └────── releasing ◄──────┴────────────┤
 //                 failed ◄──────────────────────────────────────────────┘
-//                    │
+//                    │  └── retry → inspecting …
 //                    ▼
-//                 repair → inspecting …              any state → retired
+//                 repair → repaired → inspecting …   any state → retired (final)
 import type { NodeState } from './node.ts';
 
 export const lifecycleEvents = [
   'inspect', 'inspection-passed', 'inspection-failed', 'allocate', 'provision', 'provisioned', 'provision-failed', 'provision-aborted',
-  'release', 'released', 'fail', 'repair', 'repaired', 'retire',
+  'release', 'released', 'fail', 'retry', 'repair', 'repaired', 'retire',
 ] as const;
 export type LifecycleEvent = (typeof lifecycleEvents)[number];
 
@@ -39,6 +39,8 @@ const table: Record<LifecycleEvent, { from: readonly NodeState[]; to: NodeState 
   release: { from: ['allocated', 'provisioning', 'active'], to: 'releasing' },
   released: { from: ['releasing'], to: 'available' },
   fail: { from: ['inspecting', 'available', 'allocated', 'provisioning', 'active', 'releasing'], to: 'failed' },
+  // A failed node has left its tenant (its failure asked for a replacement): inspected again, it rejoins the pool.
+  retry: { from: ['failed'], to: 'inspecting' },
   repair: { from: ['failed'], to: 'repair' },
   repaired: { from: ['repair'], to: 'inspecting' },
   retire: { from: ['discovered', 'inspecting', 'available', 'allocated', 'provisioning', 'active', 'releasing', 'failed', 'repair'], to: 'retired' },

@@ -245,7 +245,7 @@ describe('REST API', () => {
 
     it('refuses to reimage a node no tenant has, an unknown image or an unknown node, and starts nothing', async () => {
       const cases = [
-        { url: '/api/v1/nodes/n2/reimage', payload: { image: 'ubuntu@24.04' }, status: 409, message: 'node n2 is discovered; only nodes allocated to a tenant or active are reimaged' },
+        { url: '/api/v1/nodes/n2/reimage', payload: { image: 'ubuntu@24.04' }, status: 409, message: 'reimage is not allowed for node n2 (discovered): only nodes allocated to a tenant or active are reimaged; allowed: power-cycle, retire' },
         { url: '/api/v1/nodes/n1/reimage', payload: { image: 'ubuntu@99' }, status: 404, message: 'no image ubuntu@99 in the catalog' },
         { url: '/api/v1/nodes/nobody/reimage', payload: { image: 'ubuntu@24.04' }, status: 404, message: 'no node nobody' },
         { url: '/api/v1/nodes/n1/reimage', payload: { image: 'no-version' }, status: 400, message: expect.any(String) },

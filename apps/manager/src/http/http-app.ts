@@ -15,6 +15,7 @@ import { installNulGuard } from './nul-guard.ts';
 import { installAccessControl } from './access.ts';
 import { accessRoutes } from './access-routes.ts';
 import { nodeActionRoutes, type NodeActionDeps } from './node-action-routes.ts';
+import { nodeLifecycleRoutes } from './node-lifecycle-routes.ts';
 import { failureRoutes, type FailureRouteDeps } from './failure-routes.ts';
 import { alertRoutes, type AlertRouteDeps } from './alert-routes.ts';
 import { eventStreamRoutes } from './event-stream.ts';
@@ -80,6 +81,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(operationRoutes, { store: deps.store, now: deps.now, ...deps.operations });
   await app.register(powerRoutes, { store: deps.store, ...deps.power });
   await app.register(nodeActionRoutes, deps.nodeActions);
+  await app.register(nodeLifecycleRoutes, { store: deps.store, lifecycle: deps.fabric.lifecycle, reconciler: deps.fabric.reconciler });
   await app.register(failureRoutes, { failures: deps.failures, now: deps.now });
   await app.register(alertRoutes, { store: deps.store, now: deps.now, ...deps.alerts });
   await app.register(identityRoutes, { reviews: createIdentityReviews({ store: deps.store, now: deps.now }) });

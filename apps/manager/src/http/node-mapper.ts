@@ -1,5 +1,5 @@
 // Domain nodes to the API's JSON shapes (dates as ISO strings).
-import { overallHealth, type HealthCondition, type NodeSummary as DomainNode } from '@metalfleet/domain';
+import { actionsFor, overallHealth, type HealthCondition, type NodeSummary as DomainNode } from '@metalfleet/domain';
 import type { HealthEventRecord, NodeRecord, TransitionRecord } from '@metalfleet/store';
 import type { NodeDetail, NodeHealth, NodeSummary } from '@metalfleet/api';
 
@@ -43,5 +43,6 @@ export function nodeDetailToApi(node: NodeRecord, conditions: readonly HealthCon
     inventory: { ...node.inventory, collectedAt: iso(node.inventory.collectedAt) },
     conditions: conditions.map(conditionToApi),
     history: history.map((t) => ({ ...t, at: t.at.toISOString() })),
+    actions: actionsFor(node) satisfies NodeDetail['actions'],
   };
 }

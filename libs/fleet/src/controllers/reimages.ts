@@ -5,7 +5,7 @@
 // node from its last phase: nothing lost, nothing done twice (commands have
 // ids derived from the operation and node, and the agent runs each id once).
 import {
-  DomainError, deadlineAfterPause, imageLabel, inMaintenanceWindow, installsRoot, isInFlight, pickReimageStarts, queuedProgress, reimageEffectOnEntry, stepReimage,
+  DomainError, deadlineAfterPause, refusal, imageLabel, inMaintenanceWindow, installsRoot, isInFlight, pickReimageStarts, queuedProgress, reimageEffectOnEntry, stepReimage,
   type ConcurrencyLimits, type ImageRef, type MaintenanceWindow, type NodeSummary, type ReimagePolicy, type ReimageSignal,
 } from '@metalfleet/domain';
 import type { FleetStore, OperationKind, OperationRecord, Fence } from '@metalfleet/store';
@@ -70,8 +70,6 @@ export interface ReimageRequest {
   reason: string;
 }
 
-/** Reimage rewrites what a tenant runs: only nodes allocated to (or active for) a tenant are reimaged. */
-const reimageable = new Set(['allocated', 'active']);
 
 /**
  * The steps a command's stored state stands for, for a node whose steps may lag it (they were another replica's, or
@@ -326,7 +324,9 @@ export function createReimages(deps: ReimageDeps) {
       for (const id of new Set(request.nodeIds)) {
         const node = await deps.store.getNodeSummary(id);
         if (!node) throw new DomainError('not-found', `no node ${id}`);
-        if (!reimageable.has(node.state)) throw new DomainError('conflict', `node ${id} is ${node.state}; only nodes allocated to a tenant or active are reimaged`);
+        // Reimage rewrites what a tenant runs: only nodes allocated to (or active for) a tenant are reimaged.
+        const refused = refusal('reimage', node);
+        if (refused) throw new DomainError('conflict', refused);
         nodes.push(node);
       }
       const at = deps.now();

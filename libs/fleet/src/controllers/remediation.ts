@@ -4,7 +4,7 @@
 // replaces it (the lifecycle's effects, lifecycle-effects.ts): a matching
 // spare — same rack first — is allocated to the tenant and reimaged with the
 // tenant's template, and the cluster returns to its size by itself.
-import { DomainError, decideRemediation, gpuIndexOfComponent, type FaultHistory, type NodeSummary } from '@metalfleet/domain';
+import { DomainError, decideRemediation, refusal, gpuIndexOfComponent, type FaultHistory, type NodeSummary } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { ClusterTemplates } from '../services/cluster-templates.ts';
 import type { CommandOutbox } from './command-outbox.ts';
@@ -133,7 +133,9 @@ export function startRemediation(deps: RemediationDeps): Remediation {
   return {
     async replace(nodeId, reason, by) {
       const node = await nodeOrThrow(nodeId);
-      if (!node.tenant) throw new DomainError('conflict', `node ${nodeId} is in no tenant: there is nothing to replace it in`);
+      // A failed node was replaced when it failed; one in no tenant has nothing to be replaced in.
+      const refused = refusal('replace', node);
+      if (refused) throw new DomainError('conflict', refused);
       // After any remediation already under way for this node.
       await busy.get(nodeId);
       return replace(node, reason, by);
