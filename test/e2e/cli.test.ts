@@ -2,7 +2,8 @@
 // real protocol: tokens and roles, tenants, the image catalog, a reimage
 // followed with --wait to its end, a failing one (exit 5), Ctrl-C on a watch
 // (exit 130, the operation goes on), alerts and silences, drain, replace, power
-// without a BMC, and a revoked token (exit 4).
+// without a BMC, the ways out of failed and repair (refusals exit 1), and a
+// revoked token (exit 4).
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -40,7 +41,7 @@ beforeAll(async () => {
   const root = Buffer.from('metalfleet CLI test root image\n'.repeat(2048));
   mkdirSync(join(dir, 'manager', 'images'), { recursive: true });
   writeFileSync(join(dir, 'manager', 'images', 'root.img'), root);
-  manager = new ManagerProcess(join(dir, 'manager'), ['--health-interval-s', '1', '--command-ack-timeout-s', '3', '--reimage-boot-timeout-s', '20']);
+  manager = new ManagerProcess(join(dir, 'manager'), ['--health-interval-s', '1', '--health-digest-interval-s', '2', '--command-ack-timeout-s', '3', '--reimage-boot-timeout-s', '20']);
   await manager.start();
   agent = start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', '3', '--simulate-seed', 'cli',
     '--simulate-reboot-ms', '2500', '--state-dir', join(dir, 'agents'), '--kernel-cmdline', '/nonexistent']);
@@ -162,6 +163,30 @@ describe('metalfleet CLI', () => {
     expect(replaced.outcome).toMatch(/^failed node sent to repair; no replacement: tenant \S+ has no template/);
     expect((await json<{ state: string }>(['nodes', 'show', nodeIds[0] ?? ''])).state).toBe('repair');
   });
+
+  it('takes a failed node and one in repair back to the pool, and exits 1 when the state allows no such action', async () => {
+    const [inRepair = '', failed = '', spare = ''] = nodeIds;
+    // The node whose reimage failed above: reimage and replace are refused (replace exited 0 on "not replaced" before).
+    expect(await json<{ state: string; actions: string[] }>(['nodes', 'show', failed])).toMatchObject({ state: 'failed', actions: ['power-cycle', 'retry', 'repair', 'retire'] });
+    expect(await cli(['nodes', 'reimage', failed, '--image', 'gpu-os@1'], operatorToken)).toMatchObject({
+      code: 1, stderr: expect.stringContaining(`reimage is not allowed for node ${failed} (failed): only nodes allocated to a tenant or active are reimaged; allowed: power-cycle, retry, repair, retire`) });
+    expect((await cli(['nodes', 'replace', failed, '--reason', 'again'], operatorToken)).code).toBe(1);
+    expect((await cli(['nodes', 'show', failed], operatorToken)).stdout).toContain('Actions:   power-cycle, retry, repair, retire\n');
+    expect(await cli(['nodes', 'retry', failed, '--reason', 'the image was broken, not the node'], operatorToken)).toMatchObject({
+      code: 0, stdout: `${failed}: failed → inspecting; now allowed: power-cycle, retire\n` });
+    // Replaced above with no spare: in repair. Marked repaired with the ticket, it is inspected again.
+    expect(await cli(['nodes', 'retry', inRepair, '--reason', 'x'], operatorToken)).toMatchObject({ code: 1, stderr: expect.stringContaining('allowed: power-cycle, repaired, retire') });
+    expect((await cli(['nodes', 'repaired', inRepair, '--reason', 'fans replaced', '--ticket', 'RMA-1'], operatorToken)).code).toBe(0);
+    expect((await cli(['nodes', 'repaired', inRepair, '--reason', 'twice'], operatorToken)).code).toBe(1);
+    // Both pass their inspection on their next health digest (every 2 s here) and serve again.
+    const back = await eventually(() => json<NodeList>(['nodes', 'ls']), (l) => [inRepair, failed].every((id) => l.items.find((n) => n.id === id)?.state === 'available'), 30_000);
+    expect(back.items.filter((n) => n.state === 'available').length).toBeGreaterThanOrEqual(2);
+    const history = await json<{ history: Array<{ event: string; actor: string; reason: string }> }>(['nodes', 'show', inRepair]);
+    expect(history.history.find((h) => h.event === 'repaired')).toMatchObject({ actor: 'api ops', reason: 'fans replaced (ticket RMA-1)' });
+    // Retired: final.
+    expect((await cli(['nodes', 'retire', spare, '--reason', 'end of life'], operatorToken)).code).toBe(0);
+    expect(await cli(['nodes', 'retry', spare, '--reason', 'x'], operatorToken)).toMatchObject({ code: 1, stderr: expect.stringContaining('allowed: nothing (retired is final)') });
+  }, 60_000);
 
   it('a revoked token stops working (exit 4); an unreachable manager is exit 3', async () => {
     const tokens = await json<{ items: Array<{ id: string; name: string }> }>(['tokens', 'ls'], manager.adminToken);

@@ -1,8 +1,9 @@
-// metalfleet nodes ls|show|reimage|replace|drain|power
+// metalfleet nodes ls|show|reimage|replace|drain|power (retry|repair|repaired|retire: node-lifecycle.ts)
 import { Argument, type Command } from 'commander';
 import type { NodeDetail, Operation } from '@metalfleet/api';
 import { orDash, type CliContext } from '../context.ts';
 import { formatTable } from '../table.ts';
+import { registerNodeLifecycle } from './node-lifecycle.ts';
 import { waitAndExit } from './operations.ts';
 
 export function registerNodes(program: Command, ctx: CliContext): void {
@@ -32,6 +33,7 @@ export function registerNodes(program: Command, ctx: CliContext): void {
       `CPUs:      ${node.inventory.cpus.map((c) => c.model).join(', ')}`,
       `GPUs:      ${node.inventory.gpus.length} ${node.inventory.gpus[0]?.model ?? ''}`.trimEnd(),
       `Health:    ${node.conditions.length === 0 ? 'ok' : node.conditions.map((c) => `${c.severity} ${c.component} ${c.code}`).join('; ')}`,
+      `Actions:   ${node.actions.length > 0 ? node.actions.join(', ') : 'none (retired)'}`,
       `History:`, ...node.history.slice(-5).map((h) => `  ${h.at} ${h.from} → ${h.to} (${h.event}) by ${h.actor}: ${h.reason}`),
     ].join('\n'));
   });
@@ -71,4 +73,6 @@ export function registerNodes(program: Command, ctx: CliContext): void {
       const state = action === 'status' ? await client.get<{ power: string }>(path) : await client.request<{ power: string }>('POST', path, { action });
       ctx.print({ nodeId: id, ...state }, () => `${id}: power ${state.power}`);
     });
+
+  registerNodeLifecycle(nodes, ctx);
 }

@@ -1,0 +1,26 @@
+// metalfleet nodes retry|repair|repaired|retire: the ways out of failed and
+// repair. Each exits non-zero when the manager refuses it (it names what the
+// node's state allows), so a script never takes "nothing happened" for done.
+import type { Command } from 'commander';
+import type { NodeActionResult } from '@metalfleet/api';
+import type { CliContext } from '../context.ts';
+
+const actions = [
+  { name: 'retry', description: 'inspect a failed node again (it left its tenant when it failed): it rejoins the pool when healthy', reason: 'why it should serve again' },
+  { name: 'repair', description: 'send a failed node to repair: out of the pool until marked repaired', reason: 'what is wrong' },
+  { name: 'repaired', description: 'mark a node in repair repaired: inspected again before it serves', reason: 'what was done (parts swapped, firmware)' },
+  { name: 'retire', description: 'retire a node for good: off every tenant network and powered off (final)', reason: 'why' },
+] as const;
+
+export function registerNodeLifecycle(nodes: Command, ctx: CliContext): void {
+  for (const action of actions) {
+    const command = nodes.command(action.name).description(action.description).argument('<id>', 'node id')
+      .requiredOption('--reason <text>', `${action.reason} (kept in the node's history and the audit log)`);
+    if (action.name === 'repair' || action.name === 'repaired') command.option('--ticket <id>', 'the repair or RMA ticket');
+    command.action(async (id: string, options: { reason: string; ticket?: string }) => {
+      const result = await ctx.client().request<NodeActionResult>('POST', `/api/v1/nodes/${encodeURIComponent(id)}/${action.name}`,
+        { reason: options.reason, ...(options.ticket ? { ticket: options.ticket } : {}) });
+      ctx.print(result, () => `${id}: ${result.from} → ${result.to}${result.actions.length > 0 ? `; now allowed: ${result.actions.join(', ')}` : ''}`);
+    });
+  }
+}
