@@ -1,7 +1,8 @@
 // The dashboard in a real browser (Debian chromium through playwright-core)
 // against a real manager and a simulated fleet: the overview's counts, the
 // node table's filters, a reimage started from the UI to its end, and an
-// injected GPU failure that shows up as an alert without a reload.
+// injected GPU failure that shows up as an alert without a reload, and a node
+// page that offers only what the node's state allows, step by step.
 // Screenshots of each page go to test/artifacts/screenshots.
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -192,4 +193,34 @@ describe('dashboard in a real browser', () => {
     expect(silences.items).toEqual([expect.objectContaining({ comment: 'RMA 4711', matchers: expect.arrayContaining([{ label: 'alertname', value: 'fleet-failure-rate' }]) as unknown })]);
     await shot('alerts-silenced');
   }, 40_000);
+
+  it('offers only what a node\'s state allows at each step: repair, repaired with its fault still there, failed, retired', async () => {
+    // sim-002's Xid 79 (above) sent the spare to repair.
+    const broken = nodes.find((n) => n.hostname === 'sim-002')?.id ?? '';
+    await expect.poll(async () => (await manager.get<{ state: string }>(`/api/v1/nodes/${broken}`)).state, { timeout: 20_000 }).toBe('repair');
+    await page.goto(`${manager.http}/#/nodes/${broken}`);
+    await page.getByRole('heading', { name: /sim-002 repair/ }).waitFor();
+    const toolbar = page.getByRole('toolbar', { name: 'node actions' });
+    const buttons = () => toolbar.getByRole('button').allTextContents();
+    expect(await buttons()).toEqual(['Power cycle…', 'Mark repaired…', 'Retire…']);
+    await toolbar.getByRole('button', { name: 'Mark repaired…' }).click();
+    await page.getByRole('dialog').getByLabel('Why').fill('riser reseated');
+    await page.getByRole('dialog').getByLabel('Ticket').fill('RMA-77');
+    await page.getByRole('dialog').getByRole('button', { name: 'Mark repaired' }).click();
+    await page.getByRole('dialog').getByRole('status').getByText('repair → inspecting').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
+    // The Xid 79 is still in this boot's kernel log: inspected at once, it fails, and the page offers failed's ways out.
+    await page.getByRole('heading', { name: /sim-002 failed/ }).waitFor({ timeout: 10_000 });
+    await page.getByRole('cell', { name: 'riser reseated (ticket RMA-77)' }).waitFor();
+    expect(await buttons()).toEqual(['Power cycle…', 'Retry…', 'Send to repair…', 'Retire…']);
+    await toolbar.getByRole('button', { name: 'Retire…' }).click();
+    await page.getByRole('dialog').getByLabel('Why').fill('third failure this quarter');
+    await page.getByRole('dialog').getByRole('button', { name: 'Retire' }).click();
+    await page.getByRole('dialog').getByRole('status').getByText('failed → retired').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
+    await page.getByRole('heading', { name: /sim-002 retired/ }).waitFor();
+    expect(await buttons()).toEqual([]);
+    await toolbar.getByText('Retired: nothing more can be done to this node.').waitFor();
+    await shot('node-retired');
+  }, 60_000);
 });

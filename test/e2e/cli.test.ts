@@ -41,7 +41,7 @@ beforeAll(async () => {
   const root = Buffer.from('metalfleet CLI test root image\n'.repeat(2048));
   mkdirSync(join(dir, 'manager', 'images'), { recursive: true });
   writeFileSync(join(dir, 'manager', 'images', 'root.img'), root);
-  manager = new ManagerProcess(join(dir, 'manager'), ['--health-interval-s', '1', '--health-digest-interval-s', '2', '--command-ack-timeout-s', '3', '--reimage-boot-timeout-s', '20']);
+  manager = new ManagerProcess(join(dir, 'manager'), ['--health-interval-s', '1', '--command-ack-timeout-s', '3', '--reimage-boot-timeout-s', '20']);
   await manager.start();
   agent = start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', '3', '--simulate-seed', 'cli',
     '--simulate-reboot-ms', '2500', '--state-dir', join(dir, 'agents'), '--kernel-cmdline', '/nonexistent']);
@@ -178,8 +178,8 @@ describe('metalfleet CLI', () => {
     expect(await cli(['nodes', 'retry', inRepair, '--reason', 'x'], operatorToken)).toMatchObject({ code: 1, stderr: expect.stringContaining('allowed: power-cycle, repaired, retire') });
     expect((await cli(['nodes', 'repaired', inRepair, '--reason', 'fans replaced', '--ticket', 'RMA-1'], operatorToken)).code).toBe(0);
     expect((await cli(['nodes', 'repaired', inRepair, '--reason', 'twice'], operatorToken)).code).toBe(1);
-    // Both pass their inspection on their next health digest (every 2 s here) and serve again.
-    const back = await eventually(() => json<NodeList>(['nodes', 'ls']), (l) => [inRepair, failed].every((id) => l.items.find((n) => n.id === id)?.state === 'available'), 30_000);
+    // Both online and healthy: inspected at once (not at their next digest, 5 minutes away), they serve again.
+    const back = await eventually(() => json<NodeList>(['nodes', 'ls']), (l) => [inRepair, failed].every((id) => l.items.find((n) => n.id === id)?.state === 'available'), 10_000);
     expect(back.items.filter((n) => n.state === 'available').length).toBeGreaterThanOrEqual(2);
     const history = await json<{ history: Array<{ event: string; actor: string; reason: string }> }>(['nodes', 'show', inRepair]);
     expect(history.history.find((h) => h.event === 'repaired')).toMatchObject({ actor: 'api ops', reason: 'fans replaced (ticket RMA-1)' });

@@ -11,14 +11,17 @@ export interface ConfirmProps {
   confirmLabel: string;
   /** Ask for a reason (sent to the API). */
   askReason?: boolean;
+  /** Ask for a repair or RMA ticket too (optional). */
+  askTicket?: boolean;
   danger?: boolean;
-  run: (reason: string) => Promise<string | void>;
+  run: (reason: string, ticket: string) => Promise<string | void>;
   close: () => void;
 }
 
-export function ConfirmDialog({ title, children, confirmLabel, askReason = false, danger = false, run, close }: ConfirmProps) {
+export function ConfirmDialog({ title, children, confirmLabel, askReason = false, askTicket = false, danger = false, run, close }: ConfirmProps) {
   useEscape(close);
   const [reason, setReason] = useState('');
+  const [ticket, setTicket] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [outcome, setOutcome] = useState<string | null>(null);
@@ -27,7 +30,7 @@ export function ConfirmDialog({ title, children, confirmLabel, askReason = false
     setBusy(true);
     setError(null);
     try {
-      const said = await run(reason.trim());
+      const said = await run(reason.trim(), ticket.trim());
       if (said) setOutcome(said);
       else close();
     } catch (e) {
@@ -42,6 +45,7 @@ export function ConfirmDialog({ title, children, confirmLabel, askReason = false
         <h2>{title}</h2>
         <div>{children}</div>
         {askReason && <label>Why <input value={reason} onInput={(e) => setReason(e.currentTarget.value)} required autofocus placeholder="ticket, symptom…" /></label>}
+        {askTicket && <label>Ticket <input value={ticket} onInput={(e) => setTicket(e.currentTarget.value)} placeholder="RMA or repair ticket (optional)" /></label>}
         {error && <p class="error" role="alert">{error}</p>}
         {outcome && <p role="status">{outcome}</p>}
         <div class="actions">

@@ -2,7 +2,7 @@
 // ports), how it is (conditions and what fixes them), what happened to it
 // (lifecycle history, commands), its GPUs' telemetry, and the actions that fix it.
 import { useState } from 'preact/hooks';
-import type { NodeCommandList, NodeDetail, TelemetrySeries } from '@metalfleet/api';
+import type { NodeActionResult, NodeCommandList, NodeDetail, TelemetrySeries } from '@metalfleet/api';
 import type { Static } from 'typebox';
 import { api } from '../api.ts';
 import { useLiveData } from '../live.ts';
@@ -19,7 +19,16 @@ const metrics = [
   { metric: 'utilization_percent', label: 'GPU utilisation', unit: '%' },
   { metric: 'ecc_volatile_uncorrected', label: 'Uncorrected ECC errors', unit: 'errors' },
 ] as const;
-type Action = 'reimage' | 'replace' | 'drain' | 'cycle' | 'allocate' | 'release' | null;
+type Action = NodeDetail['actions'][number] | null;
+
+/** The ways out of failed and repair: one dialog each, what it does, and whether it asks for a ticket. */
+const lifecycleActions = {
+  retry: { label: 'Retry', says: 'Inspects the node again (it left its tenant when it failed): it rejoins the pool when healthy.', ticket: false },
+  repair: { label: 'Send to repair', says: 'Keeps the node out of the pool until it is marked repaired.', ticket: true },
+  repaired: { label: 'Mark repaired', says: 'Say what was done (parts swapped, firmware): the node is inspected again before it serves.', ticket: true },
+  retire: { label: 'Retire', says: 'Takes the node off every tenant network and powers it off, for good.', ticket: false },
+} as const;
+const isLifecycleAction = (a: Action): a is keyof typeof lifecycleActions => a !== null && a in lifecycleActions;
 const nodeEvents = ['state-changed', 'presence-changed', 'health-changed', 'node-tenant-changed', 'command-progress', 'command-sent'];
 
 function Telemetry({ node }: { node: NodeDetail }) {
@@ -52,12 +61,17 @@ export function NodePage({ id }: { id: string }) {
         <h1>{n.hostname} <Badge value={n.state} /> <Badge value={n.presence} /> <Badge value={n.health.severity} /></h1>
         <p class="muted mono">{n.id} · rack {n.rack || '—'} · tenant {n.tenant ?? '—'} · agent {n.agentVersion} · last seen {when(n.lastSeenAt)}</p>
         <div class="toolbar" role="toolbar" aria-label="node actions">
-          <button type="button" onClick={() => setAction('reimage')}>Reimage…</button>
-          <button type="button" onClick={() => setAction('replace')} disabled={n.tenant === null}>Replace…</button>
-          <button type="button" onClick={() => setAction('drain')}>Drain…</button>
-          <button type="button" onClick={() => setAction('cycle')}>Power cycle…</button>
-          {n.tenant === null ? <button type="button" onClick={() => setAction('allocate')} disabled={n.state !== 'available'}>Allocate to a tenant…</button>
-            : <button type="button" onClick={() => setAction('release')}>Release from tenant…</button>}
+          {/* Only what the node's state allows (the API's list): no button that would then fail. */}
+          {n.actions.includes('reimage') && <button type="button" onClick={() => setAction('reimage')}>Reimage…</button>}
+          {n.actions.includes('replace') && <button type="button" onClick={() => setAction('replace')}>Replace…</button>}
+          {n.actions.includes('drain') && <button type="button" onClick={() => setAction('drain')}>Drain…</button>}
+          {n.actions.includes('power-cycle') && <button type="button" onClick={() => setAction('power-cycle')}>Power cycle…</button>}
+          {n.actions.includes('allocate') && <button type="button" onClick={() => setAction('allocate')}>Allocate to a tenant…</button>}
+          {n.actions.includes('release') && <button type="button" onClick={() => setAction('release')}>Release from tenant…</button>}
+          {(Object.keys(lifecycleActions) as Array<keyof typeof lifecycleActions>).filter((a) => n.actions.includes(a)).map((a) => (
+            <button type="button" class={a === 'retire' ? 'danger' : ''} onClick={() => setAction(a)}>{lifecycleActions[a].label}…</button>
+          ))}
+          {n.actions.length === 0 && <span class="muted">Retired: nothing more can be done to this node.</span>}
         </div>
         {action === 'reimage' && <ReimageDialog nodeIds={[n.id]} close={close} />}
         {action === 'replace' && <ConfirmDialog title={`Replace ${n.hostname}`} confirmLabel="Replace" danger askReason close={close}
@@ -72,12 +86,18 @@ export function NodePage({ id }: { id: string }) {
             await api(`/api/v1/nodes/${n.id}/drain`, { method: 'POST', body: { reason } });
             return 'Drained: the workload scheduler places no more work here.';
           }}>Asks the workload scheduler (the drain hook) to stop placing work here and waits for the jobs.</ConfirmDialog>}
-        {action === 'cycle' && <ConfirmDialog title={`Power cycle ${n.hostname}`} confirmLabel="Power cycle" danger close={close}
+        {action === 'power-cycle' && <ConfirmDialog title={`Power cycle ${n.hostname}`} confirmLabel="Power cycle" danger close={close}
           run={async () => {
             await api(`/api/v1/nodes/${n.id}/power`, { method: 'POST', body: { action: 'cycle' } });
             return 'Power cycled through the BMC.';
           }}>Cuts and restores power through the node's BMC; whatever runs there stops.</ConfirmDialog>}
         {action === 'allocate' && <TenantPicker nodeId={n.id} close={close} />}
+        {isLifecycleAction(action) && <ConfirmDialog title={`${lifecycleActions[action].label} ${n.hostname}`} confirmLabel={lifecycleActions[action].label}
+          danger={action === 'retire'} askReason askTicket={lifecycleActions[action].ticket} close={close}
+          run={async (reason, ticket) => {
+            const result = await api<NodeActionResult>(`/api/v1/nodes/${n.id}/${action}`, { method: 'POST', body: { reason, ...(ticket ? { ticket } : {}) } });
+            return `${result.from} → ${result.to}`;
+          }}>{lifecycleActions[action].says}</ConfirmDialog>}
         {action === 'release' && <ConfirmDialog title={`Release ${n.hostname}`} confirmLabel="Release" danger close={close}
           run={async () => {
             await api(`/api/v1/tenants/${n.tenant ?? ''}/nodes/${n.id}`, { method: 'DELETE' });

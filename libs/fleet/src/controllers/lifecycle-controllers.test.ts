@@ -84,6 +84,31 @@ describe('lifecycle controllers', () => {
     expect(await store.history('n2')).toContainEqual(expect.objectContaining({ event: 'inspection-failed', reason: 'gpu:0000:18:00 xid-79' }));
   });
 
+  it('decides a node an operator retried or marked repaired at once when it is online, from its stored conditions; an offline one at its digest', async () => {
+    for (const id of ['r1', 'r2', 'r3']) {
+      await node(id);
+      for (const e of ['inspect', 'inspection-failed', 'repair'] as const) await lifecycle.apply(id, e, 'test', 'setup');
+    }
+    await store.setPresence('r1', 'online', now);
+    await store.setPresence('r2', 'online', now);
+    await store.replaceConditions('r2', [critical]);
+    for (const id of ['r1', 'r2', 'r3']) await lifecycle.apply(id, 'repaired', 'operator', 'GPU swapped');
+    await settle();
+    expect([(await store.getNode('r1'))?.state, (await store.getNode('r2'))?.state, (await store.getNode('r3'))?.state]).toEqual(['available', 'failed', 'inspecting']);
+    expect((await store.history('r2')).at(-1)).toMatchObject({ event: 'inspection-failed', reason: 'gpu:0000:18:00 xid-79' });
+    events.emit({ type: 'health-digest', nodeId: 'r3', conditions: 0, at: now });
+    await settle();
+    expect((await store.getNode('r3'))?.state).toBe('available');
+    // Retried from failed: the same.
+    await lifecycle.apply('r2', 'retry', 'operator', 'reseated');
+    await settle();
+    expect((await store.getNode('r2'))?.state).toBe('failed');
+    await store.replaceConditions('r2', []);
+    await lifecycle.apply('r2', 'retry', 'operator', 'reseated again');
+    await settle();
+    expect((await store.getNode('r2'))?.state).toBe('available');
+  });
+
   it('leaves a node in service with a critical condition to the remediation controller', async () => {
     await node('n3');
     for (const e of ['inspect', 'inspection-passed', 'allocate', 'provision', 'provisioned'] as const) await lifecycle.apply('n3', e, 'test', 'setup');

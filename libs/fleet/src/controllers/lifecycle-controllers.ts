@@ -2,6 +2,8 @@
 // state themselves.
 // - inspection: a registered node in `discovered` is inspected; its first
 //   health digest decides: no critical condition → available, else failed.
+//   A node an operator retried or marked repaired is decided at once from its
+//   stored conditions when it is online (its next digest otherwise).
 //   A digest that finds the node still `discovered` (taken by another replica
 //   than the registration) inspects it first.
 //   One node's events are handled in the order they came, each after the one
@@ -52,11 +54,26 @@ export function startLifecycleControllers(deps: ControllerDeps): { sweep: () => 
       node = await store.getNodeSummary(event.nodeId);
       if (!node) return;
     }
-    const conditions = await store.conditions(event.nodeId);
+    if (node.state === 'inspecting') await inspect(node.id);
+  }
+
+  /** No critical condition → available, else failed. */
+  async function inspect(nodeId: string): Promise<void> {
+    const conditions = await store.conditions(nodeId);
     const critical = conditions.filter((c) => c.severity === 'critical');
-    if (node.state !== 'inspecting') return;
-    if (critical.length === 0) await lifecycle.apply(node.id, 'inspection-passed', 'inspection', `healthy: ${conditions.length} non-critical conditions`);
-    else await lifecycle.apply(node.id, 'inspection-failed', 'inspection', critical.map((c) => `${c.component} ${c.code}`).join(', '));
+    if (critical.length === 0) await lifecycle.apply(nodeId, 'inspection-passed', 'inspection', `healthy: ${conditions.length} non-critical conditions`);
+    else await lifecycle.apply(nodeId, 'inspection-failed', 'inspection', critical.map((c) => `${c.component} ${c.code}`).join(', '));
+  }
+
+  /**
+   * An operator's retry or repaired, on a node that is online: its agent sent each change of its conditions as it
+   * happened, so the stored ones decide now rather than at its next digest (minutes away). A node that is offline
+   * (powered off for the repair) is inspected by the digest it sends when it is back.
+   */
+  async function onInspectAgain(event: Extract<FleetEvent, { type: 'state-changed' }>): Promise<void> {
+    if (event.to !== 'inspecting' || (event.event !== 'retry' && event.event !== 'repaired')) return;
+    const node = await store.getNodeSummary(event.nodeId);
+    if (node?.state === 'inspecting' && node.presence === 'online') await inspect(node.id);
   }
 
   // The tail of each node's queue; a node's entry goes once its queue is empty.
@@ -71,6 +88,7 @@ export function startLifecycleControllers(deps: ControllerDeps): { sweep: () => 
 
   const unsubscribe = deps.events.on((event) => {
     if (event.type === 'node-registered' || event.type === 'health-digest') inOrder(event.nodeId, () => onEvent(event));
+    if (event.type === 'state-changed') inOrder(event.nodeId, () => onInspectAgain(event));
   });
 
   async function sweep(): Promise<void> {
