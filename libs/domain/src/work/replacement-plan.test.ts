@@ -21,11 +21,17 @@ describe('pickSpare', () => {
     { name: 'not available', candidate: { state: 'active' } },
     { name: 'offline', candidate: { presence: 'offline' } },
     { name: 'critical itself', candidate: { severity: 'critical' } },
+    // A spare with a thermal-slowdown warning was picked while a healthy one was free (issue 22).
+    { name: 'a warning (thermal slowdown, say)', candidate: { severity: 'warning' } },
     { name: 'no admission (discovered, not yet accepted)', candidate: { admitted: false } },
   ])('never picks a node with $name', ({ candidate }) => {
     const pick = pickSpare(failed, profile, [spare('x', candidate)]);
     expect(pick.ok).toBe(false);
-    expect(!pick.ok && pick.reason).toMatch(/^no available, online, healthy, admitted node matches 8x H100/);
+    expect(!pick.ok && pick.reason).toMatch(/^no available, online, healthy \(no warning\), admitted node matches 8x H100/);
+  });
+
+  it('picks the healthy spare over one with a warning, even in another rack', () => {
+    expect(pickSpare(failed, profile, [spare('a', { rack: 'r1', severity: 'warning' }), spare('b')])).toEqual({ ok: true, spareId: 'b', sameRack: false });
   });
 
   it('never picks the failed node or a node already promised elsewhere', () => {

@@ -18,11 +18,11 @@ export interface SpareCandidate extends NodeHardware {
 export type SparePick = { ok: true; spareId: string; sameRack: boolean } | { ok: false; reason: string };
 
 export function pickSpare(failed: { id: string; rack: string }, profile: HardwareProfile, candidates: readonly SpareCandidate[], exclude: ReadonlySet<string> = new Set()): SparePick {
-  const usable = candidates.filter((c) => c.id !== failed.id && !exclude.has(c.id) && c.state === 'available' && c.presence === 'online' && c.severity !== 'critical' && c.admitted);
+  const usable = candidates.filter((c) => c.id !== failed.id && !exclude.has(c.id) && c.state === 'available' && c.presence === 'online' && c.severity === 'ok' && c.admitted);
   const matching = usable.filter((c) => matchesProfile(c, profile));
   if (matching.length === 0) {
     const want = `${profile.gpuCount}x ${profile.gpuModel || 'any GPU'}, ≥ ${Math.round(profile.minMemoryBytes / 1024 ** 3)} GiB`;
-    return { ok: false, reason: `no available, online, healthy, admitted node matches ${want} (${usable.length} available, none matching)` };
+    return { ok: false, reason: `no available, online, healthy (no warning), admitted node matches ${want} (${usable.length} available, none matching)` };
   }
   const [best] = [...matching].sort((a, b) => Number(b.rack === failed.rack) - Number(a.rack === failed.rack) || a.id.localeCompare(b.id));
   if (!best) return { ok: false, reason: 'no candidate' };
