@@ -9,6 +9,7 @@ import {
 import { parseDcgmDiag, parseDcgmHealth } from './dcgm.ts';
 import { parseFabricManagerLog } from './fabric-manager-log.ts';
 import { parseKernelLog } from './kernel-log.ts';
+import { NcclTestParseError, parseNcclTestOutput } from './nccl-tests.ts';
 import { parseNvidiaSmiCsv, telemetryQueryFields } from './nvidia-smi-csv.ts';
 import { parseNvidiaSmiXml } from './nvidia-smi-xml.ts';
 import { expectedNvlinks, parseNvlinkStatus, parseNvlinkThroughput } from './nvlink.ts';
@@ -230,6 +231,31 @@ describe('DCGM fixtures', () => {
     const report = parseDcgmHealth(read(file));
     expect(report).toEqual({ overall: 'pass', findings: [] });
     expect(classifyDcgmHealth(report.findings)).toEqual([]);
+  });
+});
+
+describe('NCCL tests fixtures', () => {
+  it('all_reduce_perf on 2 nodes of 8 H100: the 16 ranks, every size, the bus bandwidth at 8 GiB, no wrong result', () => {
+    const file = 'lessizzmore__create-a3mega-ztan-fork__ztan-NCCL-test-result.txt';
+    covers(file);
+    const result = parseNcclTestOutput(read(file));
+    expect(result.devices).toHaveLength(16);
+    expect(result.devices[15]).toEqual({ rank: 15, host: 'ztan-mig-gq73', device: 7, pciBusId: '0000:8c:00', model: 'NVIDIA H100 80GB HBM3' });
+    expect(result.rows).toHaveLength(31);
+    expect(result.rows[0]).toEqual({ sizeBytes: 8, count: 2, type: 'float', redop: 'sum',
+      outOfPlace: { timeUs: 135.8, algbwGBs: 0, busbwGBs: 0, wrong: 0 }, inPlace: { timeUs: 123.5, algbwGBs: 0, busbwGBs: 0, wrong: 0 } });
+    expect(result.rows.at(-1)?.sizeBytes).toBe(8589934592);
+    expect(result).toMatchObject({ busbwAtLargestGBs: 338.82, avgBusbwGBs: 70.742, outOfBounds: { count: 0, ok: true }, wrongTotal: 0 });
+  });
+
+  it('says what is wrong with output that is not a result: a run that failed before measuring, a damaged row', () => {
+    expect(() => parseNcclTestOutput('# nThread 1 nGpus 8\nNCCL error: unhandled cuda error\n')).toThrow(NcclTestParseError);
+    const rows = read('lessizzmore__create-a3mega-ztan-fork__ztan-NCCL-test-result.txt').replace('135.8    0.00    0.00', 'abc    0.00    0.00');
+    expect(() => parseNcclTestOutput(rows)).toThrow(/not a NCCL tests result row: 8 +2 +float/);
+    // A GPU corrupting data shows as wrong results, and a FAILED bounds check.
+    const corrupt = read('lessizzmore__create-a3mega-ztan-fork__ztan-NCCL-test-result.txt')
+      .replace('338.82      0    47743  179.92  337.35      0', '338.82      3    47743  179.92  337.35      2').replace(': 0 OK', ': 1 FAILED');
+    expect(parseNcclTestOutput(corrupt)).toMatchObject({ wrongTotal: 5, outOfBounds: { count: 1, ok: false } });
   });
 });
 

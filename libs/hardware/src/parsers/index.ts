@@ -6,6 +6,7 @@ export * from './kernel-log.ts';
 export * from './lldp.ts';
 export * from './nvidia-smi-csv.ts';
 export * from './nvidia-smi-xml.ts';
+export * from './nccl-tests.ts';
 export * from './nvlink.ts';
 export * from './smartctl.ts';
 export * from './values.ts';
