@@ -10,12 +10,14 @@ describe('what an operator may do to a node', () => {
     [spare('discovered'), ['power-cycle', 'retire']],
     [spare('inspecting'), ['power-cycle', 'retire']],
     [spare('available'), ['power-cycle', 'allocate', 'retire']],
-    [tenants('allocated'), ['reimage', 'replace', 'drain', 'power-cycle', 'release', 'retire']],
-    [tenants('provisioning'), ['replace', 'drain', 'power-cycle', 'release', 'retire']],
-    [tenants('active'), ['reimage', 'replace', 'drain', 'power-cycle', 'release', 'retire']],
+    [tenants('allocated'), ['reimage', 'replace', 'drain', 'power-cycle', 'release']],
+    [tenants('provisioning'), ['replace', 'drain', 'power-cycle', 'release']],
+    [tenants('active'), ['reimage', 'replace', 'drain', 'power-cycle', 'release']],
     [spare('releasing'), ['power-cycle', 'retire']],
     [spare('failed'), ['power-cycle', 'retry', 'repair', 'retire']],
-    [tenants('failed'), ['power-cycle', 'repair', 'retire']],
+    // Its failure's effects (replacement pending) take it out of the tenant first: nothing but a power cycle till then.
+    [tenants('failed'), ['power-cycle']],
+    [tenants('repair'), ['power-cycle']],
     [spare('repair'), ['power-cycle', 'repaired', 'retire']],
     [spare('retired'), []],
   ])('%o: %j', (node, actions) => {
@@ -32,8 +34,9 @@ describe('what an operator may do to a node', () => {
     expect(refusal('retry', spare('failed'))).toBeNull();
     expect(refusal('reimage', spare('failed'))).toBe(
       'reimage is not allowed for node n1 (failed): only nodes allocated to a tenant or active are reimaged; allowed: power-cycle, retry, repair, retire');
-    expect(refusal('retry', tenants('failed'))).toBe(
-      'retry is not allowed for node n1 (failed, in tenant t1): only a failed node out of its tenant is retried; allowed: power-cycle, repair, retire');
-    expect(refusal('repaired', spare('retired'))).toBe('repaired is not allowed for node n1 (retired): only nodes in repair are marked repaired; allowed: nothing (retired is final)');
+    expect(refusal('retry', tenants('failed'))).toBe('retry is not allowed for node n1 (failed, in tenant t1): only a failed node out of its tenant is retried ' +
+      '(a tenant\'s node leaves it by a replacement or a release first); allowed: power-cycle');
+    expect(refusal('retire', tenants('active'))).toMatch(/^retire is not allowed for node n1 \(active, in tenant t1\): only a node in no tenant is retired \(replace or release a tenant's node first\)/);
+    expect(refusal('repaired', spare('retired'))).toBe('repaired is not allowed for node n1 (retired): only a node in repair, out of any tenant, is marked repaired; allowed: nothing (retired is final)');
   });
 });

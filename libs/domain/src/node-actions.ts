@@ -10,6 +10,9 @@ import type { NodeState } from './node.ts';
 export const nodeActions = ['reimage', 'replace', 'drain', 'power-cycle', 'allocate', 'release', 'retry', 'repair', 'repaired', 'retire'] as const;
 export type NodeAction = (typeof nodeActions)[number];
 
+/** Lifecycle events that an operator's action makes only for a node in no tenant (the store's writers check it too). */
+export const tenantlessEvents: ReadonlySet<LifecycleEvent> = new Set(['retry', 'repaired', 'retire']);
+
 /** The actions that are one lifecycle event, and that event. */
 export const actionEvents = { retry: 'retry', repair: 'repair', repaired: 'repaired', retire: 'retire' } as const satisfies Partial<Record<NodeAction, LifecycleEvent>>;
 export type LifecycleAction = keyof typeof actionEvents;
@@ -30,15 +33,16 @@ function allowed(action: NodeAction, state: NodeState, inTenant: boolean): boole
       return state === 'available';
     case 'power-cycle':
       return state !== 'retired';
+    // A node still in a tenant has its replacement pending (its failure's effects take it out of the tenant first),
+    // or serves it: it leaves by a replacement or a release, never by these, which would leave the tenant a node short.
     case 'retry':
-      // Its failure took it out of its tenant (and asked for a replacement) before it may rejoin the pool.
       return state === 'failed' && !inTenant;
     case 'repair':
-      return state === 'failed';
+      return state === 'failed' && !inTenant;
     case 'repaired':
-      return state === 'repair';
+      return state === 'repair' && !inTenant;
     case 'retire':
-      return state !== 'retired';
+      return state !== 'retired' && !inTenant;
   }
 }
 
@@ -50,10 +54,10 @@ const needs: Record<NodeAction, string> = {
   'power-cycle': 'a retired node is not powered',
   allocate: 'only available nodes are allocated',
   release: 'only a tenant\'s allocated, provisioning or active node is released',
-  retry: 'only a failed node out of its tenant is retried',
-  repair: 'only failed nodes are sent to repair',
-  repaired: 'only nodes in repair are marked repaired',
-  retire: 'retired is final',
+  retry: 'only a failed node out of its tenant is retried (a tenant\'s node leaves it by a replacement or a release first)',
+  repair: 'only a failed node out of its tenant is sent to repair (a tenant\'s node leaves it by a replacement or a release first)',
+  repaired: 'only a node in repair, out of any tenant, is marked repaired',
+  retire: 'only a node in no tenant is retired (replace or release a tenant\'s node first); retired is final',
 };
 
 /** What an operator may do to a node in `state`, allocated to a tenant or not. */

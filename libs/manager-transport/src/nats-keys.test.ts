@@ -31,6 +31,14 @@ describe('nkeys signed by Node\'s crypto', () => {
     expect(text(newKeyPair(Prefix.Account).getSeed())).not.toBe(text(newKeyPair(Prefix.Account).getSeed()));
   });
 
+  it('refuses every use once cleared, with nkeys\' own error, and zeroes its seed', () => {
+    const pair = newKeyPair(Prefix.Account);
+    const seed = pair.getSeed();
+    pair.clear();
+    expect(seed.every((b) => b === 0)).toBe(true);
+    for (const use of [() => pair.getPublicKey(), () => pair.getSeed(), () => pair.getPrivateKey(), () => pair.sign(message)]) expect(use).toThrow('nkeys: pair is cleared');
+  });
+
   it('makes a user\'s public key with no seed to keep', () => {
     const user = newUserPublicKey();
     expect(user.getPublicKey()).toMatch(/^U[A-Z2-7]{55}$/);

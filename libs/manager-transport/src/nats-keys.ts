@@ -4,7 +4,7 @@
 // did that about eight times, half of each replica's CPU in a registration
 // storm (profiled: docs/scale.md). These pairs derive once, sign with OpenSSL,
 // and read and write the same seeds and keys (nkeys' own codec).
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { fromPublic, NKeysError, NKeysErrorCode, Prefix, type KeyPair } from '@nats-io/nkeys';
 import { Codec } from '@nats-io/nkeys/lib/codec.js';
 
@@ -16,7 +16,7 @@ function rawPublicKey(publicKey: KeyObject): Uint8Array {
 }
 
 class NativeKeyPair implements KeyPair {
-  private readonly seed: Uint8Array;
+  private seed: Uint8Array | null;
   private readonly privateKey: KeyObject;
   private readonly publicKey: string;
   private readonly publicKeyObject: KeyObject;
@@ -32,19 +32,28 @@ class NativeKeyPair implements KeyPair {
     this.encodedPrivateKey = Codec.encode(Prefix.Private, Buffer.concat([raw, publicRaw]));
   }
 
+  /** The seed, or nkeys' ClearedPair error once cleared (as @nats-io/nkeys does). */
+  private live(): Uint8Array {
+    if (!this.seed) throw new NKeysError(NKeysErrorCode.ClearedPair);
+    return this.seed;
+  }
+
   getPublicKey(): string {
+    this.live();
     return this.publicKey;
   }
 
   getPrivateKey(): Uint8Array {
+    this.live();
     return this.encodedPrivateKey;
   }
 
   getSeed(): Uint8Array {
-    return this.seed;
+    return this.live();
   }
 
   sign(input: Uint8Array): Uint8Array {
+    this.live();
     return sign(null, input, this.privateKey);
   }
 
@@ -52,8 +61,12 @@ class NativeKeyPair implements KeyPair {
     return verify(null, input, this.publicKeyObject, signature);
   }
 
+  /** Zeroes the seed and refuses every use afterwards, as nkeys does (OpenSSL's copy in the KeyObject cannot be wiped). */
   clear(): void {
-    // The KeyObject cannot be wiped; the pairs here live as long as the manager.
+    if (!this.seed) return;
+    this.seed.fill(0);
+    this.encodedPrivateKey.fill(0);
+    this.seed = null;
   }
 
   seal(): Uint8Array {
@@ -72,9 +85,8 @@ export function keyPairOfSeed(seed: string): KeyPair {
 
 /** A new key pair of the given role (Prefix.Operator, Account or User), signing with Node's crypto. */
 export function newKeyPair(role: Prefix): KeyPair {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  const raw = privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(pkcs8Ed25519.length);
-  return new NativeKeyPair(Codec.encodeSeed(role, raw));
+  // An Ed25519 private key is any 32 random bytes (RFC 8032).
+  return new NativeKeyPair(Codec.encodeSeed(role, randomBytes(32)));
 }
 
 /** A new user's public key only: for a bearer token, whose seed nobody keeps. */

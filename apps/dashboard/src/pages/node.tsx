@@ -61,17 +61,18 @@ export function NodePage({ id }: { id: string }) {
         <h1>{n.hostname} <Badge value={n.state} /> <Badge value={n.presence} /> <Badge value={n.health.severity} /></h1>
         <p class="muted mono">{n.id} · rack {n.rack || '—'} · tenant {n.tenant ?? '—'} · agent {n.agentVersion} · last seen {when(n.lastSeenAt)}</p>
         <div class="toolbar" role="toolbar" aria-label="node actions">
-          {/* Only what the node's state allows (the API's list): no button that would then fail. */}
-          {n.actions.includes('reimage') && <button type="button" onClick={() => setAction('reimage')}>Reimage…</button>}
-          {n.actions.includes('replace') && <button type="button" onClick={() => setAction('replace')}>Replace…</button>}
-          {n.actions.includes('drain') && <button type="button" onClick={() => setAction('drain')}>Drain…</button>}
-          {n.actions.includes('power-cycle') && <button type="button" onClick={() => setAction('power-cycle')}>Power cycle…</button>}
-          {n.actions.includes('allocate') && <button type="button" onClick={() => setAction('allocate')}>Allocate to a tenant…</button>}
-          {n.actions.includes('release') && <button type="button" onClick={() => setAction('release')}>Release from tenant…</button>}
-          {(Object.keys(lifecycleActions) as Array<keyof typeof lifecycleActions>).filter((a) => n.actions.includes(a)).map((a) => (
+          {/* Only what the node's state allows (the API's list): no button that would then fail. A replica of an older
+              version gives no list (a rolling upgrade): no button until a newer one answers. */}
+          {(n.actions ?? []).includes('reimage') && <button type="button" onClick={() => setAction('reimage')}>Reimage…</button>}
+          {(n.actions ?? []).includes('replace') && <button type="button" onClick={() => setAction('replace')}>Replace…</button>}
+          {(n.actions ?? []).includes('drain') && <button type="button" onClick={() => setAction('drain')}>Drain…</button>}
+          {(n.actions ?? []).includes('power-cycle') && <button type="button" onClick={() => setAction('power-cycle')}>Power cycle…</button>}
+          {(n.actions ?? []).includes('allocate') && <button type="button" onClick={() => setAction('allocate')}>Allocate to a tenant…</button>}
+          {(n.actions ?? []).includes('release') && <button type="button" onClick={() => setAction('release')}>Release from tenant…</button>}
+          {(Object.keys(lifecycleActions) as Array<keyof typeof lifecycleActions>).filter((a) => (n.actions ?? []).includes(a)).map((a) => (
             <button type="button" class={a === 'retire' ? 'danger' : ''} onClick={() => setAction(a)}>{lifecycleActions[a].label}…</button>
           ))}
-          {n.actions.length === 0 && <span class="muted">Retired: nothing more can be done to this node.</span>}
+          {n.actions?.length === 0 && <span class="muted">Retired: nothing more can be done to this node.</span>}
         </div>
         {action === 'reimage' && <ReimageDialog nodeIds={[n.id]} close={close} />}
         {action === 'replace' && <ConfirmDialog title={`Replace ${n.hostname}`} confirmLabel="Replace" danger askReason close={close}

@@ -81,7 +81,9 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(operationRoutes, { store: deps.store, now: deps.now, ...deps.operations });
   await app.register(powerRoutes, { store: deps.store, ...deps.power });
   await app.register(nodeActionRoutes, deps.nodeActions);
-  await app.register(nodeLifecycleRoutes, { store: deps.store, lifecycle: deps.fabric.lifecycle, reconciler: deps.fabric.reconciler });
+  await app.register(nodeLifecycleRoutes, {
+    store: deps.store, lifecycle: deps.fabric.lifecycle, reconciler: deps.fabric.reconciler, certificates: deps.nodeActions.certificates ?? null,
+  });
   await app.register(failureRoutes, { failures: deps.failures, now: deps.now });
   await app.register(alertRoutes, { store: deps.store, now: deps.now, ...deps.alerts });
   await app.register(identityRoutes, { reviews: createIdentityReviews({ store: deps.store, now: deps.now }) });

@@ -2,6 +2,7 @@
 // is retried, sent to repair, marked repaired with its ticket, or retired;
 // every refusal names what the node's state allows and changes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queuedProgress } from '@metalfleet/domain';
 import { startTestApp, testTime, type TestApp } from './test-app.ts';
 
 let t: TestApp;
@@ -46,7 +47,8 @@ describe('the ways out of failed and repair', () => {
     expect([repair.statusCode, repair.json()]).toEqual([200, { nodeId: 'n1', from: 'failed', to: 'repair', actions: ['power-cycle', 'repaired', 'retire'] }]);
     const retry = await act('n1', 'retry', { reason: 'again' });
     expect([retry.statusCode, retry.json().error.message]).toEqual([409,
-      'retry is not allowed for node n1 (repair): only a failed node out of its tenant is retried; allowed: power-cycle, repaired, retire']);
+      'retry is not allowed for node n1 (repair): only a failed node out of its tenant is retried (a tenant\'s node leaves it by a replacement or a release first); ' +
+      'allowed: power-cycle, repaired, retire']);
     const repaired = await act('n1', 'repaired', { reason: 'GPU 3 replaced (serial 1650924060621)', ticket: 'RMA-4411' });
     expect(repaired.json()).toEqual({ nodeId: 'n1', from: 'repair', to: 'inspecting', actions: ['power-cycle', 'retire'] });
     expect((await node('n1')).history.slice(-2).map((h) => [h.event, h.actor, h.reason])).toEqual([
@@ -66,7 +68,7 @@ describe('the ways out of failed and repair', () => {
     expect((await act('n1', 'retire', { reason: 'third GPU failure this quarter' })).json()).toMatchObject({ to: 'retired', actions: [] });
     const again = await act('n1', 'repaired', { reason: 'x' });
     expect([again.statusCode, again.json().error.message]).toEqual([409,
-      'repaired is not allowed for node n1 (retired): only nodes in repair are marked repaired; allowed: nothing (retired is final)']);
+      'repaired is not allowed for node n1 (retired): only a node in repair, out of any tenant, is marked repaired; allowed: nothing (retired is final)']);
     expect((await node('n1')).actions).toEqual([]);
   });
 
@@ -83,5 +85,24 @@ describe('the ways out of failed and repair', () => {
     await t.inject({ method: 'POST', url: `/api/v1/tenants/${tenantId}/nodes`, payload: { nodeId: 'n2' } });
     expect((await act('n2', 'retire', { reason: 'mine' }, tenantOperator)).statusCode).toBe(403);
     expect((await node('n2')).state).toBe('allocated');
+  });
+
+  it('retires no tenant\'s node (it would leave the tenant a node short, for good): replace or release it first', async () => {
+    const res = await act('n2', 'retire', { reason: 'old' });
+    expect([res.statusCode, res.json().error.message]).toEqual([409, 'retire is not allowed for node n2 (allocated, in tenant ' + tenantId +
+      '): only a node in no tenant is retired (replace or release a tenant\'s node first); retired is final; allowed: reimage, replace, drain, power-cycle, release']);
+    expect(await node('n2')).toMatchObject({ state: 'allocated', tenant: tenantId });
+  });
+
+  it('retires no node a reimage still holds (its next step would power it on and install on it), and audits why', async () => {
+    expect((await t.inject({ method: 'DELETE', url: `/api/v1/tenants/${tenantId}/nodes/n2` })).statusCode).toBe(200);
+    await t.store.transitionNode('n2', 'releasing', 'available', 'released', { actor: 'test', reason: 'wiped', at: testTime });
+    await t.store.createOperation({ id: 'op-1', kind: 'reimage', state: 'running', image: { name: 'gpu-os', version: '1' }, priority: 0, urgent: false, actor: 'test', reason: 'test', createdAt: testTime, updatedAt: testTime },
+      [{ operationId: 'op-1', nodeId: 'n2', position: 0, rack: '', tenant: null, progress: queuedProgress(), commandId: null, updatedAt: testTime }], []);
+    const res = await act('n2', 'retire', { reason: 'fans', ticket: 'T-9' });
+    expect([res.statusCode, res.json().error.message]).toEqual([409, 'node n2 is still in reimage operation op-1 (queued): wait for it to end, or cancel it']);
+    expect((await node('n2')).state).toBe('available');
+    const audit = (await t.inject({ method: 'GET', url: '/api/v1/audit?limit=1000' })).json<{ items: Array<{ route: string; status: number; detail: string }> }>().items;
+    expect(audit.filter((e) => e.route === 'POST /api/v1/nodes/:id/retire').map((e) => [e.status, e.detail])).toContainEqual([409, 'node n2 retire: fans (ticket T-9)']);
   });
 });

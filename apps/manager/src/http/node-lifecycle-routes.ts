@@ -6,14 +6,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ApiError, NodeActionResult, NodeIdParams, NodeLifecycleAction } from '@metalfleet/api';
 import { actionEvents, actionsFor, DomainError, refusal, type LifecycleAction } from '@metalfleet/domain';
-import type { FabricReconciler, Lifecycle } from '@metalfleet/fleet';
+import type { ClientCertificates, FabricReconciler, Lifecycle } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import { actorOf, needs } from './access.ts';
 
 export interface NodeLifecycleRouteDeps {
-  store: Pick<FleetStore, 'getNodeSummary'>;
+  store: Pick<FleetStore, 'getNodeSummary' | 'openOperationNodes'>;
   lifecycle: Pick<Lifecycle, 'apply'>;
   reconciler: Pick<FabricReconciler, 'reconcile'>;
+  /** Nodes' client certificates (--node-certificates): a retired node's are revoked. Null: none issued. */
+  certificates: Pick<ClientCertificates, 'revokeAll'> | null;
 }
 
 const summaries: Record<LifecycleAction, string> = {
@@ -23,7 +25,7 @@ const summaries: Record<LifecycleAction, string> = {
   retire: 'Retire a node for good: off every tenant network and powered off; final',
 };
 
-export const nodeLifecycleRoutes: FastifyPluginAsyncTypebox<NodeLifecycleRouteDeps> = async (app, { store, lifecycle, reconciler }) => {
+export const nodeLifecycleRoutes: FastifyPluginAsyncTypebox<NodeLifecycleRouteDeps> = async (app, { store, lifecycle, reconciler, certificates }) => {
   for (const action of Object.keys(actionEvents) as LifecycleAction[]) {
     app.post(`/api/v1/nodes/:id/${action}`, {
       schema: {
@@ -32,14 +34,20 @@ export const nodeLifecycleRoutes: FastifyPluginAsyncTypebox<NodeLifecycleRouteDe
       },
     }, async (request) => {
       const { id } = request.params;
-      request.auditDetail = `node ${id} ${action}`;
+      const { reason, ticket } = request.body;
+      const why = ticket ? `${reason} (ticket ${ticket})` : reason;
+      request.auditDetail = `node ${id} ${action}: ${why.slice(0, 200)}`;
       const node = await store.getNodeSummary(id);
       if (!node) throw new DomainError('not-found', `no node ${id}`);
       const refused = refusal(action, node);
       if (refused) throw new DomainError('conflict', refused);
-      const { reason, ticket } = request.body;
-      const result = await lifecycle.apply(id, actionEvents[action], actorOf(request), ticket ? `${reason} (ticket ${ticket})` : reason);
+      // A reimage still open on the node (one whose deadline has not passed) would power it on again and install on it.
+      const open = (await store.openOperationNodes()).find((n) => n.nodeId === id);
+      if (open) throw new DomainError('conflict', `node ${id} is still in reimage operation ${open.operationId} (${open.progress.phase}): wait for it to end, or cancel it`);
+      const result = await lifecycle.apply(id, actionEvents[action], actorOf(request), why);
       if (!result.ok) throw new DomainError('conflict', result.reason);
+      // Retired for good: its certificates (and with them its broker tokens' users) are revoked at once.
+      if (action === 'retire' && certificates) await certificates.revokeAll(id);
       await reconciler.reconcile();
       const now = await store.getNodeSummary(id);
       return { nodeId: id, from: result.from, to: result.to, actions: now ? actionsFor(now) : [] };

@@ -109,6 +109,16 @@ describe('lifecycle controllers', () => {
     expect((await store.getNode('r2'))?.state).toBe('available');
   });
 
+  it('makes no retry, repaired or retire for a node still in a tenant, whoever asks (its replacement is pending)', async () => {
+    await node('t1');
+    for (const e of ['inspect', 'inspection-failed'] as const) await lifecycle.apply('t1', e, 'test', 'setup');
+    await store.setNodeTenant('t1', 'tenant-a');
+    for (const event of ['retry', 'retire'] as const) {
+      expect(await lifecycle.apply('t1', event, 'operator', 'x')).toEqual({ ok: false, from: 'failed', reason: `${event} is not made for node t1 while it is in tenant tenant-a` });
+    }
+    expect((await store.getNode('t1'))?.state).toBe('failed');
+  });
+
   it('leaves a node in service with a critical condition to the remediation controller', async () => {
     await node('n3');
     for (const e of ['inspect', 'inspection-passed', 'allocate', 'provision', 'provisioned'] as const) await lifecycle.apply('n3', e, 'test', 'setup');

@@ -2,7 +2,7 @@
 // persists the transition with its cause (compare-and-set), announces it, and
 // hands the transition's effects to the one executor (lifecycle-effects.ts),
 // whatever caused it: an operator, the offline sweep, remediation, a reimage.
-import { needsHistory, transition, transitionContext, type LifecycleEffect, type LifecycleEvent, type NodeState, type TransitionResult } from '@metalfleet/domain';
+import { needsHistory, tenantlessEvents, transition, transitionContext, type LifecycleEffect, type LifecycleEvent, type NodeState, type TransitionResult } from '@metalfleet/domain';
 import type { Fence, FleetStore } from '@metalfleet/store';
 import type { FleetEvent, FleetEvents } from '../events/fleet-events.ts';
 import { encodeEvent } from '../events/event-journal.ts';
@@ -56,6 +56,8 @@ export function createLifecycle(deps: LifecycleDeps) {
       for (let attempt = 0; attempt < 2; attempt += 1) {
         const node = await deps.store.getNodeSummary(nodeId);
         if (!node) return { ok: false, from: null, reason: `no node ${nodeId}` };
+        // Whoever asks (a route checks it first): a node in a tenant leaves it by a replacement or a release.
+        if (tenantlessEvents.has(event) && node.tenant) return { ok: false, from: node.state, reason: `${event} is not made for node ${nodeId} while it is in tenant ${node.tenant}` };
         const context = needsHistory(event) ? transitionContext(await deps.store.history(nodeId)) : {};
         const result = transition(node.state, event, context);
         if (!result.ok) return result;

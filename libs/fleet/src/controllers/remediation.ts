@@ -53,12 +53,14 @@ export function startRemediation(deps: RemediationDeps): Remediation {
     await deps.drain(node, why).catch((error: unknown) => deps.onError(error, { nodeId: node.id, step: 'drain hook' }));
     const failed = await deps.lifecycle.apply(node.id, 'fail', by, why);
     if (!failed.ok) return report(node.id, 'replace', reason, `not replaced: ${failed.reason}`);
-    await deps.lifecycle.apply(node.id, 'repair', by, `sent to repair with its evidence: ${reason}`);
+    // An operator's retry may come between the two (the node is out of its tenant once failed): say so, not "in repair".
+    const repaired = await deps.lifecycle.apply(node.id, 'repair', by, `sent to repair with its evidence: ${reason}`);
+    const where = repaired.ok ? 'failed node in repair' : `failed node not sent to repair: ${repaired.reason}`;
     const replacement = failed.outcomes.find((o) => o.effect === 'request-replacement');
-    if (!replacement) return { outcome: 'failed node sent to repair; no replacement was asked for', operationId: null };
+    if (!replacement) return { outcome: `${where}; no replacement was asked for`, operationId: null };
     return replacement.operationId
-      ? { outcome: `${replacement.outcome}; failed node in repair`, operationId: replacement.operationId }
-      : { outcome: `failed node sent to repair; ${replacement.outcome}`, operationId: null };
+      ? { outcome: `${replacement.outcome}; ${where}`, operationId: replacement.operationId }
+      : { outcome: `${where === 'failed node in repair' ? 'failed node sent to repair' : where}; ${replacement.outcome}`, operationId: null };
   }
 
   /** The node's recorded failures and the repairs and reimages it went through: a fault back after one escalates. */
