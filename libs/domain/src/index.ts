@@ -5,6 +5,7 @@ export * from './node-identity.ts';
 export * from './registration-decision.ts';
 export * from './registration-limits.ts';
 export * from './backoff.ts';
+export * from './acceptance/index.ts';
 export * from './health/index.ts';
 export * from './node-actions.ts';
 export * from './node-lifecycle.ts';

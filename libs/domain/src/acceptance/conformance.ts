@@ -1,0 +1,72 @@
+// Conformance to a SKU: each check with what was measured, the threshold and
+// the verdict, from the node's inventory and link states. One failed check
+// keeps the node out of the pool, with the checks as its evidence.
+import type { NvlinkGpuState } from '../health/host-snapshot.ts';
+import type { Inventory } from '../inventory.ts';
+import type { SkuProfile } from './sku-profile.ts';
+
+export type CheckVerdict = 'pass' | 'fail' | 'skip';
+
+export interface AcceptanceCheck {
+  name: string;
+  measured: string;
+  threshold: string;
+  verdict: CheckVerdict;
+}
+
+const GiB = 1024 ** 3;
+const check = (name: string, measured: string, threshold: string, ok: boolean | null): AcceptanceCheck =>
+  ({ name, measured, threshold, verdict: ok === null ? 'skip' : ok ? 'pass' : 'fail' });
+/** "GPU 3: x; GPU 5: y" for the GPUs that miss, or "all N" when none does. */
+const byGpu = <T>(gpus: ReadonlyArray<{ index: number } & T>, miss: (g: T) => string | null): string => {
+  const misses = gpus.flatMap((g) => { const m = miss(g); return m === null ? [] : [`GPU ${g.index}: ${m}`]; });
+  return misses.length === 0 ? `all ${gpus.length}` : misses.join('; ');
+};
+
+export interface ConformanceFacts {
+  inventory: Inventory;
+  /** `nvidia-smi nvlink -s`; null when not read (skipped). */
+  nvlinks: NvlinkGpuState[] | null;
+}
+
+export function checkConformance(profile: SkuProfile, { inventory, nvlinks }: ConformanceFacts): AcceptanceCheck[] {
+  const gpus = inventory.gpus;
+  const model = profile.gpuModel.toLowerCase();
+  const physical = inventory.nics.filter((n) => n.physical);
+  const fastNics = physical.filter((n) => n.speedMbps >= profile.minNicSpeedMbps);
+  const allowedDriver = (v: string) => profile.allowedDrivers.length === 0 || profile.allowedDrivers.includes(v);
+  const allowedVbios = (v: string) => profile.allowedVbios.length === 0 || profile.allowedVbios.includes(v);
+  const checks = [
+    check('gpu-count', String(gpus.length), `= ${profile.gpuCount}`, gpus.length === profile.gpuCount),
+    check('gpu-model', byGpu(gpus, (g) => (g.model.toLowerCase().includes(model) ? null : g.model)), `contains ${profile.gpuModel}`,
+      gpus.length > 0 && gpus.every((g) => g.model.toLowerCase().includes(model))),
+    check('gpu-memory', byGpu(gpus, (g) => (g.memoryBytes >= profile.minGpuMemoryBytes ? null : `${(g.memoryBytes / GiB).toFixed(1)} GiB`)),
+      `≥ ${(profile.minGpuMemoryBytes / GiB).toFixed(0)} GiB each`, gpus.every((g) => g.memoryBytes >= profile.minGpuMemoryBytes)),
+    check('driver-version', [...new Set(gpus.map((g) => g.driverVersion))].join(', ') || 'none',
+      profile.allowedDrivers.length === 0 ? 'any' : `one of ${profile.allowedDrivers.join(', ')}`, gpus.every((g) => allowedDriver(g.driverVersion))),
+    check('vbios-version', byGpu(gpus, (g) => (allowedVbios(g.vbiosVersion) ? null : g.vbiosVersion)),
+      profile.allowedVbios.length === 0 ? 'any' : `one of ${profile.allowedVbios.join(', ')}`, gpus.every((g) => allowedVbios(g.vbiosVersion))),
+    check('pcie-link', byGpu(gpus, (g) => (g.pcieMaxGen >= profile.pcieGen && g.pcieMaxWidth >= profile.pcieWidth ? null : `Gen${g.pcieMaxGen} x${g.pcieMaxWidth}`)),
+      `Gen${profile.pcieGen} x${profile.pcieWidth}`, gpus.every((g) => g.pcieMaxGen >= profile.pcieGen && g.pcieMaxWidth >= profile.pcieWidth)),
+    check('mig-off', byGpu(gpus, (g) => (/enabled/i.test(g.migMode) ? `MIG ${g.migMode}` : null)), 'MIG disabled', gpus.every((g) => !/enabled/i.test(g.migMode))),
+    nvlinkCheck(profile, nvlinks),
+    check('nic-count', `${fastNics.length} of ${physical.length} at ≥ ${profile.minNicSpeedMbps / 1000} Gb/s, link up ${fastNics.filter((n) => n.linkUp).length}`,
+      `≥ ${profile.nicCount} up`, fastNics.filter((n) => n.linkUp).length >= profile.nicCount),
+    check('nvme-count', String(inventory.disks.filter((d) => d.nvme).length), `≥ ${profile.nvmeCount}`, inventory.disks.filter((d) => d.nvme).length >= profile.nvmeCount),
+  ];
+  if (profile.dimmCount !== null) {
+    checks.push(check('dimm-count', String(inventory.memory.dimms.length), `= ${profile.dimmCount}`, inventory.memory.dimms.length === profile.dimmCount));
+  }
+  return checks;
+}
+
+function nvlinkCheck(profile: SkuProfile, nvlinks: NvlinkGpuState[] | null): AcceptanceCheck {
+  const want = profile.nvlinksPerGpu;
+  if (want === null) return check('nvlink', 'PCIe GPUs', 'none', null);
+  if (nvlinks === null) return check('nvlink', 'not read', `${want} up per GPU`, null);
+  const measured = byGpu(nvlinks.map((g) => ({ index: g.gpuIndex, up: g.links.filter((l) => l !== null).length })), (g) => (g.up >= want ? null : `${g.up} up`));
+  return check('nvlink', measured, `${want} up per GPU`, nvlinks.length > 0 && nvlinks.every((g) => g.links.filter((l) => l !== null).length >= want));
+}
+
+/** The node passes when no check failed (skipped ones say what was not measured). */
+export const accepted = (checks: readonly AcceptanceCheck[]) => checks.every((c) => c.verdict !== 'fail');

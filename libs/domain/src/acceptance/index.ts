@@ -1,0 +1,3 @@
+export * from './conformance.ts';
+export * from './diagnostics.ts';
+export * from './sku-profile.ts';

@@ -1,0 +1,60 @@
+// SKU profiles: what a node of a kind must be (hardware, firmware) and must
+// measure (gates) before it serves. Data an operator edits; these defaults are
+// 8-GPU HGX nodes from GPU-HEALTH.md §7 (Azure's aznhc gates, DCGM's SKU
+// tables, published NCCL results).
+
+export interface SkuProfile {
+  /** Its name, e.g. `hgx-h100-8`. */
+  name: string;
+  /** A node is of this SKU when its GPUs' model contains this text (case-insensitive) and it has `gpuCount` of them. */
+  gpuModel: string;
+  gpuCount: number;
+  /** Per GPU, at least (bytes). */
+  minGpuMemoryBytes: number;
+  /** The fleet's allowed driver and VBIOS versions; empty: any. */
+  allowedDrivers: readonly string[];
+  allowedVbios: readonly string[];
+  /** Every GPU's PCIe link at least this generation and width. */
+  pcieGen: number;
+  pcieWidth: number;
+  /** NVLinks up per GPU; null for PCIe cards. */
+  nvlinksPerGpu: number | null;
+  /** Physical NICs of at least `minNicSpeedMbps`. */
+  nicCount: number;
+  minNicSpeedMbps: number;
+  nvmeCount: number;
+  /** DIMMs populated; null: not checked. */
+  dimmCount: number | null;
+  gates: {
+    /** NCCL all_reduce_perf bus bandwidth within the node at the largest size, GB/s. */
+    ncclBusbwGBs: number;
+    /** nvbandwidth device-to-device copy, each GPU pair, GB/s. */
+    p2pGBs: number;
+    /** nvbandwidth host-to-device and device-to-host copy, each GPU, GB/s. */
+    hostCopyGBs: number;
+    /** `dcgmi diag -r N`: the level run where DCGM is installed. */
+    dcgmLevel: 1 | 2 | 3;
+  };
+}
+
+const GiB = 1024 ** 3;
+const hgx = { gpuCount: 8, allowedDrivers: [], allowedVbios: [], pcieWidth: 16, nicCount: 8, nvmeCount: 8, dimmCount: null } as const;
+
+/** Defaults for 8-GPU HGX nodes (GPU-HEALTH.md §7); an operator's profiles replace them by name. */
+export const defaultSkuProfiles: readonly SkuProfile[] = [
+  { ...hgx, name: 'hgx-h100-8', gpuModel: 'H100', minGpuMemoryBytes: 79 * GiB, pcieGen: 5, nvlinksPerGpu: 18, minNicSpeedMbps: 400_000,
+    gates: { ncclBusbwGBs: 460, p2pGBs: 335, hostCopyGBs: 48, dcgmLevel: 3 } },
+  { ...hgx, name: 'hgx-h200-8', gpuModel: 'H200', minGpuMemoryBytes: 140 * GiB, pcieGen: 5, nvlinksPerGpu: 18, minNicSpeedMbps: 400_000,
+    gates: { ncclBusbwGBs: 431, p2pGBs: 335, hostCopyGBs: 48, dcgmLevel: 3 } },
+  { ...hgx, name: 'hgx-a100-8', gpuModel: 'A100', minGpuMemoryBytes: 79 * GiB, pcieGen: 4, nvlinksPerGpu: 12, minNicSpeedMbps: 200_000,
+    gates: { ncclBusbwGBs: 228, p2pGBs: 235, hostCopyGBs: 21, dcgmLevel: 3 } },
+];
+
+/** The profile a node's GPUs make it, or null when none matches (it cannot be accepted: an operator adds one). */
+export function skuOf(gpus: ReadonlyArray<{ model: string }>, profiles: readonly SkuProfile[]): SkuProfile | null {
+  const model = gpus[0]?.model.toLowerCase() ?? '';
+  return profiles.find((p) => model.includes(p.gpuModel.toLowerCase()) && gpus.length === p.gpuCount)
+    // A node short of GPUs is still of its SKU (and fails the count check), not of none.
+    ?? profiles.find((p) => model !== '' && model.includes(p.gpuModel.toLowerCase()))
+    ?? null;
+}
