@@ -6,7 +6,8 @@
 // revoked token (exit 4).
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -187,6 +188,20 @@ describe('metalfleet CLI', () => {
     expect((await cli(['nodes', 'retire', spare, '--reason', 'end of life'], operatorToken)).code).toBe(0);
     expect(await cli(['nodes', 'retry', spare, '--reason', 'x'], operatorToken)).toMatchObject({ code: 1, stderr: expect.stringContaining('allowed: nothing (retired is final)') });
   }, 60_000);
+
+  it('writes a node\'s evidence bundle for its vendor\'s ticket, and never overwrites one', async () => {
+    const failed = nodeIds[1] ?? '';
+    const file = join(dir, 'evidence.tar.gz');
+    const run = await cli(['nodes', 'evidence', failed, '-o', file], operatorToken);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`^${failed}: evidence written to ${file} \\(\\d+ bytes\\)\\n$`));
+    const tar = gunzipSync(readFileSync(file)).toString('utf8');
+    for (const name of ['parts.json', 'health-events.json', 'history.json']) expect(tar).toContain(name);
+    // Its failed reimage and the operator's retry above, with why.
+    expect(tar).toContain('the image was broken, not the node');
+    expect(await cli(['nodes', 'evidence', failed, '-o', file], operatorToken)).toMatchObject({ code: 1, stderr: expect.stringContaining(`${file} exists`) });
+    expect((await cli(['nodes', 'evidence', 'no-such-node', '-o', join(dir, 'none.tar.gz')], operatorToken)).code).toBe(1);
+  });
 
   it('a revoked token stops working (exit 4); an unreachable manager is exit 3', async () => {
     const tokens = await json<{ items: Array<{ id: string; name: string }> }>(['tokens', 'ls'], manager.adminToken);

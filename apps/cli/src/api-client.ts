@@ -75,8 +75,20 @@ export function createApiClient(baseUrl: string, token: string, ca = '') {
     return parsed as T;
   }
 
+  /** A file the API answers with (not JSON): its bytes, or the API's error. */
+  async function download(path: string): Promise<Buffer> {
+    const response = await send('GET', path);
+    if (!response.ok) {
+      const text = await response.text();
+      const apiError = (text.startsWith('{') ? JSON.parse(text) : null) as ApiError | null;
+      throw new ApiCallError(response.status, apiError?.error?.code ?? 'unknown', apiError?.error?.message ?? `HTTP ${response.status}`);
+    }
+    return Buffer.from(await response.arrayBuffer());
+  }
+
   return {
     request,
+    download,
     get: <T>(path: string) => request<T>('GET', path),
     /** Proves the token works (any read will do). */
     check: () => request<NodeList>('GET', '/api/v1/nodes?limit=1'),

@@ -16,6 +16,7 @@ import { installAccessControl } from './access.ts';
 import { accessRoutes } from './access-routes.ts';
 import { nodeActionRoutes, type NodeActionDeps } from './node-action-routes.ts';
 import { nodeLifecycleRoutes } from './node-lifecycle-routes.ts';
+import { evidenceRoutes } from './evidence-routes.ts';
 import { failureRoutes, type FailureRouteDeps } from './failure-routes.ts';
 import { alertRoutes, type AlertRouteDeps } from './alert-routes.ts';
 import { eventStreamRoutes } from './event-stream.ts';
@@ -81,6 +82,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(operationRoutes, { store: deps.store, now: deps.now, ...deps.operations });
   await app.register(powerRoutes, { store: deps.store, ...deps.power });
   await app.register(nodeActionRoutes, deps.nodeActions);
+  await app.register(evidenceRoutes, { store: deps.store, now: deps.now });
   await app.register(nodeLifecycleRoutes, {
     store: deps.store, lifecycle: deps.fabric.lifecycle, reconciler: deps.fabric.reconciler, certificates: deps.nodeActions.certificates ?? null,
   });

@@ -1,0 +1,67 @@
+// GET /api/v1/nodes/:id/evidence: one .tar.gz an operator attaches to a
+// vendor's ticket, with the parts' serials and firmware, conditions, health
+// events, failures and history.
+import { gunzipSync } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { extract } from 'tar-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emptyInventory } from '@metalfleet/domain';
+import { startTestApp, testTime, type TestApp } from './test-app.ts';
+
+let t: TestApp;
+
+async function untar(gz: Buffer): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const tar = extract();
+  tar.on('entry', (header, stream, next) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+    stream.on('end', () => { files.set(header.name, Buffer.concat(chunks).toString('utf8')); next(); });
+  });
+  await new Promise<void>((resolve, reject) => {
+    tar.on('finish', resolve);
+    tar.on('error', reject);
+    Readable.from([gunzipSync(gz)]).pipe(tar);
+  });
+  return files;
+}
+
+beforeAll(async () => {
+  t = await startTestApp();
+  const inventory = emptyInventory();
+  inventory.gpus = [{ index: 3, model: 'NVIDIA H100 80GB HBM3', uuid: 'GPU-3', serial: '1650924060621', vbiosVersion: '96.00.99.00.01', driverVersion: '570.124.06',
+    cudaVersion: '12.8', pciBusId: '0000:9b:00.0', memoryBytes: 80 * 1024 ** 3, pcieMaxGen: 5, pcieMaxWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700 }];
+  inventory.system.hostname = 'host-n1';
+  await t.store.updateInventory('n1', inventory);
+  const condition = { component: 'gpu:0000:9b:00', code: 'xid-79', severity: 'critical' as const, remediation: 'replace' as const, message: 'GPU has fallen off the bus', since: testTime };
+  await t.store.applyHealthEvent('n1', { eventId: 'e-1', sequence: 1, at: testTime, receivedAt: testTime, changes: [{ kind: 'appeared', condition }] });
+  await t.store.transitionNode('n1', 'discovered', 'inspecting', 'inspect', { actor: 'registration', reason: 'registered', at: testTime });
+  await t.store.transitionNode('n1', 'inspecting', 'failed', 'inspection-failed', { actor: 'inspection', reason: 'gpu:0000:9b:00 xid-79', at: testTime });
+});
+
+afterAll(async () => {
+  await t.close();
+});
+
+describe('GET /api/v1/nodes/:id/evidence', () => {
+  it('bundles the failed GPU\'s serial and firmware, the Xid condition and its event, and the history', async () => {
+    const res = await t.inject({ method: 'GET', url: '/api/v1/nodes/n1/evidence' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('application/gzip');
+    expect(res.headers['content-disposition']).toBe('attachment; filename="evidence-n1-2026-11-21.tar.gz"');
+    const files = await untar(res.rawPayload);
+    expect([...files.keys()]).toEqual(['README.txt', 'parts.json', 'conditions.json', 'health-events.json', 'failures.json', 'history.json']);
+    expect(JSON.parse(files.get('parts.json') ?? '{}').gpus).toEqual([{ index: 3, model: 'NVIDIA H100 80GB HBM3', serial: '1650924060621', uuid: 'GPU-3', vbios: '96.00.99.00.01', driver: '570.124.06', pciBusId: '0000:9b:00.0' }]);
+    expect(JSON.parse(files.get('conditions.json') ?? '[]')).toEqual([expect.objectContaining({ code: 'xid-79', message: 'GPU has fallen off the bus' })]);
+    expect(JSON.parse(files.get('health-events.json') ?? '[]')[0].changes[0]).toMatchObject({ kind: 'appeared', condition: { code: 'xid-79' } });
+    expect(JSON.parse(files.get('history.json') ?? '[]').map((h: { event: string }) => h.event)).toEqual(['inspect', 'inspection-failed']);
+    expect(files.get('README.txt')).toMatch(/^Evidence for node host-n1 \(n1\), made by metalfleet-manager at 2026-11-21T10:00:05.000Z for test admin\./);
+  });
+
+  it('answers 404 for an unknown node, and refuses a tenant-scoped token', async () => {
+    expect((await t.inject({ method: 'GET', url: '/api/v1/nodes/nope/evidence' })).statusCode).toBe(404);
+    const tenantId = (await t.inject({ method: 'POST', url: '/api/v1/tenants', payload: { name: 'tenant-e' } })).json<{ id: string }>().id;
+    const token = (await t.inject({ method: 'POST', url: '/api/v1/tokens', payload: { name: 'tv', role: 'viewer', tenantId } })).json<{ token: string }>().token;
+    expect((await t.app.inject({ method: 'GET', url: '/api/v1/nodes/n1/evidence', headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(403);
+  });
+});
