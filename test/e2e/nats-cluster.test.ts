@@ -17,7 +17,7 @@ import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-i
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeHealth, NodeList } from '@metalfleet/api';
 import { statusPayload } from '@metalfleet/agent-runtime';
-import { issueServerCertificate, loadNatsAccounts } from '@metalfleet/manager-transport';
+import { issueManagerClientCertificate, issueServerCertificate, loadNatsAccounts } from '@metalfleet/manager-transport';
 import { create, toBinary } from '@bufbuild/protobuf';
 import { HealthChangeKind, HealthMessageSchema, Remediation, Severity } from '@metalfleet/proto';
 import { ManagerProcess } from '../support/manager.ts';
@@ -105,6 +105,11 @@ beforeAll(async () => {
   const a = new ManagerProcess(join(dir, 'a'), [...common, '--replica-id', 'a']);
   replicas.push(a);
   await a.start();
+  // The nodes power on before the broker cluster is up: they are not registered until the replicas' consumers exist
+  // (the cluster drops what no consumer wants: their first reports would be acknowledged and lost).
+  agent = start(agentBin, ['--manager', a.grpc, '--bootstrap-token-file', a.tokenFile, '--simulate', String(size), '--simulate-seed', 'nats',
+    '--state-dir', agentDir, '--faults-file', faultsFile, '--health-interval-s', '0.5', '--kernel-cmdline', '/nonexistent']);
+  await eventually(async () => agent?.lines.join('\n') ?? '', (out) => out.includes('cannot keep nodes\' reports yet'), 30_000);
   // The brokers' certificate from the manager's CA (deploy/ha/README.md), and the accounts file the manager wrote.
   const ca = { certPem: readFileSync(a.caFile, 'utf8'), keyPem: readFileSync(join(a.dataDir, 'pki', 'ca.key'), 'utf8'), fingerprint: '' };
   cluster = await startNatsCluster(ports, { accountsFile: join(a.dataDir, 'pki', 'nats-accounts.conf'), caFile: a.caFile, server: await issueServerCertificate(ca, ['127.0.0.1', 'localhost']) });
@@ -112,8 +117,6 @@ beforeAll(async () => {
   const b = new ManagerProcess(join(dir, 'b'), [...common, '--replica-id', 'b']).onExistingState();
   replicas.push(b);
   await b.start();
-  agent = start(agentBin, ['--manager', b.grpc, '--bootstrap-token-file', b.tokenFile, '--simulate', String(size), '--simulate-seed', 'nats',
-    '--state-dir', agentDir, '--faults-file', faultsFile, '--health-interval-s', '0.5', '--kernel-cmdline', '/nonexistent']);
 }, 120_000);
 
 afterAll(async () => {
@@ -130,6 +133,32 @@ describe('a three-node NATS cluster', { timeout: 180_000 }, () => {
     expect(nodes.items).toHaveLength(size);
     // Both replicas took reports off the shared stream.
     for (const replica of replicas) expect(replica.proc?.lines.some((l) => l.includes('connected to the external broker'))).toBe(true);
+    // Each replica ready: its commands client is connected to the cluster's MQTT listener, its consumers are set up.
+    for (const replica of replicas) {
+      await eventually(() => fetch(`${replica.http}/readyz`).then(async (r) => ({ status: r.status, body: await r.text() })), (r) => r.status === 200, 30_000);
+    }
+  });
+
+  it('carries a command the manager sends with its command token to the node, over a connection that stays up', async () => {
+    const files = nodeFiles();
+    const [id] = [...files.keys()].sort() as [string];
+    const pki = join(replicas[0]!.dataDir, 'pki');
+    const ca = { certPem: readFileSync(replicas[0]!.caFile, 'utf8'), keyPem: readFileSync(join(pki, 'ca.key'), 'utf8'), fingerprint: '' };
+    const managerCertificate = await issueManagerClientCertificate(ca, 'metalfleet-manager', new Date(), new Date(Date.now() + 3_600_000));
+    const token = await (await loadNatsAccounts(pki)).commandToken(new Date(Date.now() + 3_600_000));
+    const node = await connectAs(2, files.get(id)!, files.get(id)!.token, `test-node-${id}`);
+    const received: string[] = [];
+    node.client!.on('message', (topic, payload) => received.push(`${topic} ${payload.toString()}`));
+    await node.client!.subscribeAsync(`mf/v1/nodes/${id}/commands`, { qos: 1 });
+    const manager = await connectAs(1, managerCertificate, token);
+    expect(manager.error).toBe('');
+    let closed = false;
+    manager.client!.on('close', () => (closed = true));
+    await manager.client!.publishAsync(`mf/v1/nodes/${id}/commands`, Buffer.from('a command'), { qos: 1 });
+    await eventually(async () => received, (r) => r.includes(`mf/v1/nodes/${id}/commands a command`), 15_000);
+    expect(closed).toBe(false);
+    await manager.client!.endAsync();
+    await node.client!.endAsync();
   });
 
   it('keeps each node to its own topics, and lets in no client without a certificate from the manager\'s CA and a token', async () => {

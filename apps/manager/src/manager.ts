@@ -299,6 +299,7 @@ async function startOnDataDir(
       store,
       claimCommand: reimaging.outbox.claim,
       certificates: nodeCertificates?.certificates ?? null,
+      reportsWaiting: () => broker.reportsWaiting?.() ?? null,
       now,
       config: {
         brokers,
@@ -329,7 +330,7 @@ async function startOnDataDir(
     boot: null,
     https: config.httpTls && pki ? { keyPem: pki.cert.keyPem, chainPem: pki.cert.chainPem } : null,
     dashboardDir,
-    broker: stateSince(() => broker.listening(), now),
+    broker: stateSince(() => broker.listening() && (broker.reportsWaiting?.() ?? null) === null, now),
     leases: stateSince(() => leases.renewing(), now),
   });
   await listenAs(ports.http, config.listenHost, () => http.listen({ host: config.listenHost, port: config.httpPort }));

@@ -83,6 +83,13 @@ export interface NodeBroker {
   /** Whether it listens and has not been closed (for /readyz). */
   listening(): boolean;
   /**
+   * Why nodes' reports would not be kept yet, or null once they would. A NATS cluster keeps a QoS 1 publish only for
+   * consumers that exist when it arrives (the stream's retention is by interest): what a node sends before the
+   * replicas' consumers are set up is acknowledged to the node and dropped, so nodes are not registered until then.
+   * Brokers that hold messages for the manager's subscription from the start leave this out.
+   */
+  reportsWaiting?(): string | null;
+  /**
    * Embedded broker only: closes the node's connection (its certificate was revoked; a tenant holding a copy of it
    * connected before keeps nothing). An external broker checks revocations at each connection only.
    */

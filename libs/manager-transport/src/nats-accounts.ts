@@ -102,7 +102,10 @@ export function loadNatsAccounts(dir: string): NatsAccounts {
     },
     commandToken: (notAfter) => encodeUser('metalfleet-manager', newUserPublicKey(), account, {
       pub: { allow: ['mf.v1.nodes.*.commands'], deny: [] }, sub: { allow: [], deny: ['>'] },
-      bearer_token: true, allowed_connection_types: ['MQTT'], subs: 0, data: -1, payload: -1,
+      // The MQTT listener subscribes for each session itself (its JetStream replies): with no subscriptions allowed
+      // ("subs: 0") every connection was closed at once ("maximum subscriptions exceeded"), and commands went out
+      // only in the moments between. What the client may subscribe to is the deny above.
+      bearer_token: true, allowed_connection_types: ['MQTT'], subs: 16, data: -1, payload: -1,
     }, { signer: nodeSigner, exp: Math.floor(notAfter.getTime() / 1000) }),
     systemCredentials: async () => {
       const user = keyPairOfSeed(seeds.systemUser);

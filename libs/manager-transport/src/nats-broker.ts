@@ -89,6 +89,9 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
   }, (error: unknown) => report(`could not connect to the NATS cluster: ${String(error)}`));
 
   const consumers: ConsumerMessages[] = [];
+  /** The report filters subscribed to, and those whose durable consumer is set up (reports to them are kept). */
+  const reportFilters = new Set<string>();
+  const kept = new Set<string>();
   const subscriptions: Subscription[] = [];
   // Said once: the MQTT listener's stream kept on fewer broker nodes than the cluster has (mqtt.stream_replicas).
   let replicasWarned = false;
@@ -123,6 +126,7 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
         // handed to another replica if not acknowledged within 15 s of its delivery, waiting included. A consumer
         // deleted ends the loop, to be made again.
         const consumer = await durableConsumer(await connection, filter, deliver);
+        kept.add(filter);
         const messages = await consumer.consume({ max_messages: 64, expires: 10_000, abort_on_missing_resource: true });
         consumers.push(messages);
         for await (const message of messages) {
@@ -136,6 +140,7 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
             message.nak(redeliveryDelayMs(deliveries));
           }
         }
+        kept.delete(filter);
         if (!closed) report(`reading ${filter} from the NATS cluster: the consumer ended; setting it up again`);
       } catch (error) {
         if (closed) return;
@@ -175,6 +180,7 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
       const deliver = async (subject: string, data: Uint8Array) => handler({ topic: subjectToTopic(subject), payload: Buffer.from(data) });
       const subject = mqttFilterToSubject(filter);
       if (reportSubjects.includes(subject)) {
+        reportFilters.add(filter);
         void readReports(filter, deliver);
         return;
       }
@@ -194,6 +200,10 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
     connectedClients: () => 0,
     admission: () => ({ connecting: 0, waiting: 0, shed: 0 }),
     listening: () => connected && commands.connected,
+    reportsWaiting() {
+      const waiting = [...reportFilters].filter((filter) => !kept.has(filter));
+      return waiting.length === 0 ? null : `the NATS cluster's consumers for ${waiting.join(', ')} are not set up yet`;
+    },
     async close() {
       closed = true;
       for (const messages of consumers) await messages.close().catch(() => undefined);

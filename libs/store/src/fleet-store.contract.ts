@@ -127,6 +127,13 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect((await store.conditions('n1')).map((c) => c.code)).toEqual(['pcie-width-degraded']);
       expect((await store.healthEvents('n1', 10)).map((e) => e.eventId)).toEqual(['e1', 'e2']);
       expect((await store.healthEvents('n1', 1)).map((e) => e.eventId)).toEqual(['e2']);
+      // Paged newest first: the page before the cursor, until none is left.
+      const newest = await store.healthEventPage('n1', 1);
+      expect(newest.events.map((e) => e.eventId)).toEqual(['e2']);
+      const older = await store.healthEventPage('n1', 1, newest.next ?? undefined);
+      expect(older.events.map((e) => e.eventId)).toEqual(['e1']);
+      expect((await store.healthEventPage('n1', 1, older.next ?? undefined)).events).toEqual([]);
+      expect(await store.healthEventPage('n1', 5)).toMatchObject({ events: [{ eventId: 'e2' }, { eventId: 'e1' }], next: null });
       expect((await store.getNode('n1'))?.health).toEqual({ severity: 'warning', remediation: 'replace', conditionCount: 1 });
       await store.createNode(newNode('n2', { systemUuid: 'u-h2' }));
       expect(await store.nodeCounts()).toEqual({ byStateAndPresence: [{ state: 'discovered', presence: 'unknown', count: 2 }], bySeverity: { ok: 1, warning: 1, critical: 0 }, conditionsBySeverity: { ok: 0, warning: 1, critical: 0 } });

@@ -117,6 +117,11 @@ export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AlertS
   /** Oldest first, at most `limit` of the latest. */
   healthEvents(nodeId: string, limit: number): Promise<HealthEventRecord[]>;
   /**
+   * Newest first, `limit` at a time: the page before `before` (the `next` of the page after it; none for the newest),
+   * and the cursor of the page before this one (null when this was the oldest).
+   */
+  healthEventPage(nodeId: string, limit: number, before?: number): Promise<{ events: HealthEventRecord[]; next: number | null }>;
+  /**
    * Moves a node from `from` to `to` and records why, only if it is still in
    * `from` (compare-and-set: two controllers can never both win). Returns false otherwise.
    * `events` go into the event journal in the same transaction, only if the node moved; under `fence` (a lease of

@@ -261,6 +261,13 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       return (rows as HealthEventRow[]).map(rowHealthEvent);
     },
 
+    async healthEventPage(nodeId, limit, before = Number.MAX_SAFE_INTEGER) {
+      const { rows } = await query(`SELECT event_id, sequence, at, received_at, changes_json, seq FROM health_events
+          WHERE node_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`, [nodeId, before, limit]);
+      const page = rows as Array<HealthEventRow & { seq: number }>;
+      return { events: page.map(rowHealthEvent), next: page.length === limit ? (page.at(-1)?.seq ?? null) : null };
+    },
+
     async transitionNode(nodeId, from, to, event, cause, { events = [], fence } = {}) {
       // One statement, on its own: the move, its history row and its events commit together, and the journal's lock
       // (every replica's transitions take it: two per registration in a storm) is held for no client round trip.

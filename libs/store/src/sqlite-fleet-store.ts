@@ -253,6 +253,12 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       return rows.map(rowHealthEvent);
     },
 
+    async healthEventPage(nodeId, limit, before = Number.MAX_SAFE_INTEGER) {
+      const rows = db.prepare(`SELECT event_id, sequence, at, received_at, changes_json, rowid AS r FROM health_events
+          WHERE node_id = ? AND rowid < ? ORDER BY rowid DESC LIMIT ?`).all(nodeId, before, limit) as unknown as Array<HealthEventRow & { r: number }>;
+      return { events: rows.map(rowHealthEvent), next: rows.length === limit ? (rows.at(-1)?.r ?? null) : null };
+    },
+
     async transitionNode(nodeId, from, to, event, cause, { events = [], fence } = {}) {
       const held = fence ? fenceHolds(fence, sqliteNowMs) : null;
       return journaled(events, () => {

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyInventory } from '@metalfleet/domain';
+import { healthEventBytes } from './evidence-routes.ts';
 import { startTestApp, testTime, type TestApp } from './test-app.ts';
 
 let t: TestApp;
@@ -56,6 +57,50 @@ describe('GET /api/v1/nodes/:id/evidence', () => {
     expect(JSON.parse(files.get('health-events.json') ?? '[]')[0].changes[0]).toMatchObject({ kind: 'appeared', condition: { code: 'xid-79' } });
     expect(JSON.parse(files.get('history.json') ?? '[]').map((h: { event: string }) => h.event)).toEqual(['inspect', 'inspection-failed']);
     expect(files.get('README.txt')).toMatch(/^Evidence for node host-n1 \(n1\), made by metalfleet-manager at 2026-11-21T10:00:05.000Z for test admin\./);
+  });
+
+  it('keeps the newest health events within its budget when a node sent thousands of the largest, and says so', async () => {
+    // A tenant is root on its node: 40 events of 256 changes with 1 KiB messages each (≈ 13 MiB of JSON).
+    await t.store.createNode({ id: 'n-loud', hostname: 'loud\u001b[2J\u0007host', identity: { systemUuid: 'u-loud', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '' },
+      inventory: emptyInventory(), agentVersion: '0.1.0', credentialHash: 'h', at: testTime });
+    for (let e = 0; e < 40; e++) {
+      const changes = Array.from({ length: 256 }, (_, i) => ({ kind: 'appeared' as const, condition: { component: `c${i}`, code: `code-${e}`, severity: 'warning' as const, remediation: 'none' as const, message: 'x'.repeat(1024), since: testTime } }));
+      await t.store.applyHealthEvent('n-loud', { eventId: `loud-${String(e).padStart(2, '0')}`, sequence: e, at: testTime, receivedAt: testTime, changes });
+    }
+    const res = await t.inject({ method: 'GET', url: '/api/v1/nodes/n-loud/evidence' });
+    expect(res.statusCode).toBe(200);
+    const files = await untar(res.rawPayload);
+    const events = JSON.parse(files.get('health-events.json') ?? '[]') as Array<{ eventId: string }>;
+    const text = files.get('health-events.json') ?? '';
+    expect(Buffer.byteLength(text)).toBeLessThan(healthEventBytes + 1024 * 1024);
+    expect(events.length).toBeGreaterThan(10);
+    expect(events.length).toBeLessThan(40);
+    expect(events.map((e) => e.eventId)).toEqual(Array.from({ length: events.length }, (_, i) => `loud-${String(39 - i).padStart(2, '0')}`));
+    expect(files.get('README.txt')).toContain(`health-events.json    the newest ${events.length} health events, as its agent reported them, newest first; older ones left out (over 8 MiB)`);
+    // The node's hostname, its agent's word, reaches the reader's terminal as plain text.
+    expect(files.get('README.txt')).toMatch(/^Evidence for node loud\?\[2J\?host \(n-loud\)/);
+  });
+
+  it('makes one bundle at a time', async () => {
+    let reading = 0;
+    let most = 0;
+    const { healthEventPage } = t.store;
+    t.store.healthEventPage = async (...args) => {
+      most = Math.max(most, ++reading);
+      await new Promise((resolve) => setImmediate(resolve));
+      try {
+        return await healthEventPage.apply(t.store, args);
+      } finally {
+        reading--;
+      }
+    };
+    try {
+      const answers = await Promise.all(Array.from({ length: 4 }, () => t.inject({ method: 'GET', url: '/api/v1/nodes/n1/evidence' })));
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 200]);
+      expect(most).toBe(1);
+    } finally {
+      t.store.healthEventPage = healthEventPage;
+    }
   });
 
   it('answers 404 for an unknown node, and refuses a tenant-scoped token', async () => {

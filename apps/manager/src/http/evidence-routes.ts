@@ -3,7 +3,10 @@
 // the serials and firmware of its parts, its conditions, every health event
 // it raised and cleared, its failures and its lifecycle history (repairs,
 // retries, who and why). Not for tenant-scoped tokens: serials and firmware
-// are the fleet's.
+// are the fleet's. A node's health events are its agent's words (a tenant is
+// root there and can send thousands of the largest): the bundle keeps the
+// newest within a byte budget and says what it left out, and bundles are made
+// one at a time.
 import { createGzip } from 'node:zlib';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { pack } from 'tar-stream';
@@ -14,12 +17,35 @@ import type { FleetStore } from '@metalfleet/store';
 import { needs, principalOf } from './access.ts';
 
 export interface EvidenceRouteDeps {
-  store: Pick<FleetStore, 'getNode' | 'conditions' | 'healthEvents' | 'history' | 'failuresOf'>;
+  store: Pick<FleetStore, 'getNode' | 'conditions' | 'healthEventPage' | 'history' | 'failuresOf'>;
   now: () => Date;
 }
 
-/** Every health event the node raised and cleared, newest first, up to this many. */
-const maxHealthEvents = 10_000;
+/** The health events' file holds the newest events up to this many bytes of JSON (one event may pass it). */
+export const healthEventBytes = 8 * 1024 * 1024;
+/** Events read from the store at a time (each at most a few hundred kilobytes). */
+const eventPage = 20;
+
+/** The node's health events, newest first, while they fit in the budget; and whether older ones were left out. */
+async function newestHealthEvents(store: EvidenceRouteDeps['store'], nodeId: string): Promise<{ json: string; kept: number; leftOut: boolean }> {
+  const parts: string[] = [];
+  let bytes = 0;
+  let before: number | undefined;
+  for (;;) {
+    const page = await store.healthEventPage(nodeId, eventPage, before);
+    for (const event of page.events) {
+      if (bytes >= healthEventBytes) return { json: `[\n${parts.join(',\n')}\n]\n`, kept: parts.length, leftOut: true };
+      const text = JSON.stringify(event, null, 2);
+      parts.push(text);
+      bytes += Buffer.byteLength(text);
+    }
+    if (page.next === null) return { json: parts.length === 0 ? '[]\n' : `[\n${parts.join(',\n')}\n]\n`, kept: parts.length, leftOut: false };
+    before = page.next;
+  }
+}
+
+/** A name from the node (its hostname, its agent's word) as plain printable text: no terminal escape reaches a reader. */
+const printable = (text: string) => text.replace(/[^\x20-\x7e]/g, '?');
 
 /** The bundle's files, by name. */
 async function evidenceFiles(store: EvidenceRouteDeps['store'], nodeId: string, generatedAt: Date, by: string): Promise<Map<string, string> | null> {
@@ -27,13 +53,16 @@ async function evidenceFiles(store: EvidenceRouteDeps['store'], nodeId: string, 
   if (!node) return null;
   const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
   const { inventory } = node;
+  const events = await newestHealthEvents(store, node.id);
   return new Map([
     ['README.txt', [
-      `Evidence for node ${node.hostname} (${node.id}), made by metalfleet-manager at ${generatedAt.toISOString()} for ${by}.`,
+      `Evidence for node ${printable(node.hostname)} (${node.id}), made by metalfleet-manager at ${generatedAt.toISOString()} for ${printable(by)}.`,
       '',
       'parts.json            system, BIOS and BMC firmware; each GPU (serial, VBIOS, driver, PCI), NIC (firmware), disk (serial, firmware), DIMM (serial)',
       'conditions.json       the node\'s conditions now (component, code, severity, message, since)',
-      'health-events.json    every condition it raised and cleared, as its agent reported them, newest first',
+      events.leftOut
+        ? `health-events.json    the newest ${events.kept} health events, as its agent reported them, newest first; older ones left out (over ${healthEventBytes / 1024 / 1024} MiB)`
+        : 'health-events.json    every condition it raised and cleared, as its agent reported them, newest first',
       'failures.json         its recorded failures',
       'history.json          its lifecycle: failures, repairs (with tickets), retries, reimages; who and why',
       '',
@@ -47,7 +76,7 @@ async function evidenceFiles(store: EvidenceRouteDeps['store'], nodeId: string, 
       dimms: inventory.memory.dimms, inventoryCollectedAt: inventory.collectedAt,
     })],
     ['conditions.json', json(await store.conditions(node.id))],
-    ['health-events.json', json(await store.healthEvents(node.id, maxHealthEvents))],
+    ['health-events.json', events.json],
     ['failures.json', json(await store.failuresOf(node.id))],
     ['history.json', json(await store.history(node.id))],
   ]);
@@ -71,6 +100,13 @@ async function tarGz(files: Map<string, string>, mtime: Date): Promise<Buffer> {
 }
 
 export const evidenceRoutes: FastifyPluginAsyncTypebox<EvidenceRouteDeps> = async (app, { store, now }) => {
+  // One bundle at a time: each may hold its budget of events in memory, and operators ask for a few a day.
+  let previous: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(make: () => Promise<T>): Promise<T> => {
+    const turn = previous.then(make, make);
+    previous = turn.catch(() => undefined);
+    return turn;
+  };
   app.get('/api/v1/nodes/:id/evidence', {
     schema: {
       ...needs('fleet:read'), summary: 'A node\'s evidence for its vendor (RMA): parts with serials and firmware, conditions, health events, failures, history; a .tar.gz',
@@ -79,9 +115,12 @@ export const evidenceRoutes: FastifyPluginAsyncTypebox<EvidenceRouteDeps> = asyn
     },
   }, async (request, reply) => {
     const at = now();
-    const files = await evidenceFiles(store, request.params.id, at, principalOf(request).name);
-    if (!files) throw new DomainError('not-found', `no node ${request.params.id}`);
+    const archive = await oneAtATime(async () => {
+      const files = await evidenceFiles(store, request.params.id, at, principalOf(request).name);
+      return files ? tarGz(files, at) : null;
+    });
+    if (!archive) throw new DomainError('not-found', `no node ${request.params.id}`);
     const name = `evidence-${request.params.id.replace(/[^A-Za-z0-9._-]/g, '_')}-${at.toISOString().slice(0, 10)}.tar.gz`;
-    return reply.header('content-type', 'application/gzip').header('content-disposition', `attachment; filename="${name}"`).send(await tarGz(files, at));
+    return reply.header('content-type', 'application/gzip').header('content-disposition', `attachment; filename="${name}"`).send(archive);
   });
 };

@@ -117,3 +117,24 @@ describe('calls authenticated by the client certificate of their connection (--n
     expect(claimed).toEqual(['n1', 'n1']);
   });
 });
+
+describe('Register while the broker would not keep reports', () => {
+  it('refuses the node (retry soon) and stores nothing until the broker is ready', async () => {
+    const store = openSqliteFleetStore({ path: ':memory:' });
+    const tokens = createBootstrapTokens({ store, now: () => new Date(), caFingerprint: null });
+    const { token } = await tokens.create({ description: 'test', ttlSeconds: 60, maxUses: 1 });
+    const register = createRegistrar({ store, events: new FleetEvents(), tokens, admitDiscovered: 'operator', newNodeId: () => 'n1', now: () => new Date() });
+    let waiting: string | null = 'the NATS cluster\'s consumers for mf/v1/nodes/+/health are not set up yet';
+    const handlers = agentServiceHandlers({
+      register, store, claimCommand: async () => ({ verdict: 'unknown', reason: '' }), reportsWaiting: () => waiting,
+      config: { brokers: [{ host: '', port: 1, tls: false }], telemetryIntervalMs: 1, heartbeatIntervalMs: 1, inventoryIntervalMs: 1, healthIntervalMs: 1, healthDigestIntervalMs: 1 },
+    });
+    const call = () => handlers.register(create(RegisterRequestSchema, { identity: { systemUuid: 'uuid-1' }, bootstrapToken: token }),
+      { metadata: new Metadata(), peer: 'test', method: 'Register', signal: new AbortController().signal, deadlineMs: Number.POSITIVE_INFINITY, peerCertificate: null });
+    await expect(call()).rejects.toMatchObject({ code: 'unavailable', retryable: true, details: { retryAfterMs: 2000 }, message: expect.stringMatching(/cannot keep nodes' reports yet \(the NATS cluster's consumers for mf\/v1\/nodes\/\+\/health/) });
+    expect(await store.listNodes()).toEqual([]);
+    // The token's one use was not spent on the refusal.
+    waiting = null;
+    expect((await call()).nodeId).toBe('n1');
+  });
+});

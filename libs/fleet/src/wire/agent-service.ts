@@ -69,7 +69,12 @@ export interface AgentServiceDeps {
   credentials?: NodeCredentials;
   /** Nodes' client certificates, when the broker needs them (default: none issued). */
   certificates?: ClientCertificates | null;
+  /** Why the broker would not keep nodes' reports yet (NodeBroker.reportsWaiting); registration waits for it. */
+  reportsWaiting?: () => string | null;
 }
+
+/** How soon a node refused because the broker is not ready for its reports asks again. */
+const reportsWaitingRetryMs = 2000;
 
 /** The address of a gRPC peer (`ipv4:10.0.0.7:51234`, `ipv6:[fd00::7]:51234`), without its port. */
 export function peerAddress(peer: string): string {
@@ -86,6 +91,9 @@ export function agentServiceHandlers(deps: AgentServiceDeps): ServiceHandlers<ty
   const certificates = deps.certificates ?? null;
   return {
     async register(request, context) {
+      // Before anything is stored or issued: a node told where the broker is would send its first reports at once.
+      const waiting = deps.reportsWaiting?.() ?? null;
+      if (waiting !== null) throw new DomainError('unavailable', `this manager cannot keep nodes' reports yet (${waiting}); try again shortly`, { retryAfterMs: reportsWaitingRetryMs });
       const nodeId = metadataValue(context.metadata, nodeIdKey);
       const bearer = metadataValue(context.metadata, 'authorization').replace(/^Bearer\s+/i, '');
       const result = await admission.run(() => deps.register({
