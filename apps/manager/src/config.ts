@@ -3,7 +3,7 @@
 // and passed down. A bad value stops the manager here, before it writes anything.
 import { Command } from 'commander';
 import { Type } from 'typebox';
-import { AlertRulesFile } from '@metalfleet/api';
+import { AlertRulesFile, SkuProfilesFile } from '@metalfleet/api';
 import {
   ConfigError, hostList, httpUrlList, mqttUrlList, natsUrlList, loadDataFile, optionalHost, optionalHttpUrl, parseConfigFlags, type ParsedConfig,
 } from '@metalfleet/config';
@@ -91,6 +91,8 @@ export const ManagerConfig = Type.Object({
   commandAckTimeoutS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 30, description: 'How long a command waits for the agent\'s ack before it is sent again.' }),
   commandMaxAttempts: Type.Integer({ minimum: 1, default: 3, description: 'Deliveries of a command before it is given up and escalated.' }),
   remediationCooldownS: Type.Number({ minimum: 0, maximum: maxDurationS, default: 3600, description: 'A software remedy (GPU reset, reboot, reimage) is not repeated on a node within this time.' }),
+  acceptance: Type.Union([Type.Literal('off'), Type.Literal('on')], { default: 'off', description: 'on: a node that passes inspection (or comes back from repair) runs the acceptance suite of its SKU before it joins the pool; a failed check sends it to repair (docs/acceptance.md).' }),
+  skuProfilesFile: Type.String({ default: '', description: 'SKU profiles (YAML or JSON list, docs/acceptance.md) that come before the defaults for 8-GPU H100, H200 and A100 nodes; one of the same name replaces a default.' }),
   alertRulesFile: Type.String({ default: '', description: 'Alert rules (YAML or JSON list, see docs/alerting.md); empty: the default rules. Rules made through the API come on top.' }),
   alertIntervalS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 5, description: 'How often alert rules are evaluated (also soon after every failure).' }),
   alertmanagerUrls: Type.String({ default: '', description: 'Prometheus Alertmanagers to send alerts to, comma separated (e.g. http://127.0.0.1:9093).' }),
@@ -106,6 +108,15 @@ function alertRules(path: string) {
   if (path === '') return null;
   try {
     return { path, rules: loadDataFile(path, AlertRulesFile) };
+  } catch (error) {
+    throw error instanceof ConfigError ? new Error(error.problems.join('; ')) : error;
+  }
+}
+
+function skuProfiles(path: string) {
+  if (path === '') return null;
+  try {
+    return { path, profiles: loadDataFile(path, SkuProfilesFile) };
   } catch (error) {
     throw error instanceof ConfigError ? new Error(error.problems.join('; ')) : error;
   }
@@ -142,6 +153,7 @@ const parsers = {
   },
   drainHookUrl: optionalHttpUrl,
   alertRulesFile: alertRules,
+  skuProfilesFile: skuProfiles,
   alertmanagerUrls: httpUrlList,
   alertWebhookUrls: httpUrlList,
   slackWebhookUrls: httpUrlList,

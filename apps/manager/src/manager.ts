@@ -6,13 +6,13 @@ import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import type { Alert } from '@metalfleet/domain';
+import { skuProfilesInForce, type Alert } from '@metalfleet/domain';
 import { ensureCertificateAuthority, issueServerCertificate, type ConnectGate, type NodeBroker } from '@metalfleet/manager-transport';
 import {
   claimDataDir, createPrivateFile, isStoreOutage, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry, type DataDirClaim,
 } from '@metalfleet/store';
 import {
-  FleetEvents, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createNodeCredentials, createPresenceTracker, createRegistrar, createRegistrationAdmission, startLifecycleControllers, startMqttIngest,
+  FleetEvents, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createNodeCredentials, createPresenceTracker, createRegistrar, createRegistrationAdmission, startAcceptance, startLifecycleControllers, startMqttIngest,
   downtimeAtStart, openSealedSecrets,
 } from '@metalfleet/fleet';
 import { listenerPorts, type ManagerConfig } from './config.ts';
@@ -219,7 +219,7 @@ async function startOnDataDir(
   } });
   const lifecycle = createLifecycle({ store, events, now });
   const controllers = startLifecycleControllers({
-    store, events, lifecycle, now, offlineFailureGraceMs: config.offlineFailureGraceS * 1000, fenceFor: nodeFence,
+    store, events, lifecycle, now, offlineFailureGraceMs: config.offlineFailureGraceS * 1000, fenceFor: nodeFence, acceptanceRequired: config.acceptance === 'on',
     onError: (error) => logger[failureLevel(error)]({ err: error }, 'lifecycle controller failed'),
   });
   const fabric = startFabric(config, { store, events, lifecycle, now, logger: logger.child({ component: 'fabric' }), runsHere: runsControlLoops });
@@ -269,6 +269,11 @@ async function startOnDataDir(
     // A node's boot script or install registration may be served by any replica: its evidence comes through the journal.
     observations,
   });
+  const profiles = skuProfilesInForce(config.skuProfilesFile?.profiles ?? []);
+  const acceptance = startAcceptance({
+    store, events, lifecycle, outbox: reimaging.outbox, profiles: () => profiles, now, fenceFor: nodeFence,
+    onError: (error) => logger[failureLevel(error)]({ err: error }, 'acceptance testing failed'),
+  });
   // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
   const mqttAddress = external ? null : await listenAs(ports.mqtt, config.listenHost,
     () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem, ...(clientCaPem ? { clientCaPem } : {}) } : undefined));
@@ -280,7 +285,7 @@ async function startOnDataDir(
     checkReplicas();
     saveClock();
     // Every replica stores when it last heard from the nodes whose messages it took, and marks the silent ones of its shards offline.
-    presence.sweep().then(controllers.sweep)
+    presence.sweep().then(controllers.sweep).then(acceptance.sweep)
       .catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'presence sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
 
@@ -320,7 +325,7 @@ async function startOnDataDir(
   const dashboardDir = config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir();
   if (dashboardDir === null) logger.warn('the dashboard is not built (npm run build -w @metalfleet/dashboard): / serves nothing');
   const http = await buildHttpApp({
-    store, logger, version, startedAt: now(), now, tokens, apiTokens, telemetry: telemetry.rollups, events, feed, metrics,
+    store, skuProfiles: () => profiles, logger, version, startedAt: now(), now, tokens, apiTokens, telemetry: telemetry.rollups, events, feed, metrics,
     fabric: { tenants: fabric.tenants, reconciler: fabric.reconciler, lifecycle, drivers: fabric.drivers, provisioningVlan: config.provisioningVlan },
     operations: { reimages: reimaging.reimages, templates: reimaging.templates },
     nodeActions: { remediation: reimaging.remediation, certificates: nodeCertificates?.certificates ?? null, store },
@@ -358,6 +363,7 @@ async function startOnDataDir(
       sessionAdoption?.stop();
       nodeCertificates?.stop();
       controllers.stop();
+      acceptance.stop();
       await alerting.stop();
       stopFailures();
       await reimaging.stop();

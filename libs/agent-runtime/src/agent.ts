@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { backoffDelay, finding, isDomainError, type BackoffPolicy, type BootParameters, type ConditionFinding } from '@metalfleet/domain';
-import type { HardwareBackend } from '@metalfleet/hardware';
+import { acceptanceFacts, type HardwareBackend } from '@metalfleet/hardware';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { ClaimVerdict } from '@metalfleet/proto';
 import { CommandExecutor, type ClaimReply } from './command-executor.ts';
@@ -141,6 +141,7 @@ export async function runAgent(options: AgentOptions, signal: AbortSignal): Prom
   const commands = new CommandExecutor({
     spool, machine: options.machine, boot: options.boot, logger, onSpooled: () => drainer.kick(), installImage: options.installImage ?? verifyingInstaller(signal, downloadRetryFor(options.boot.installWindowS)),
     claim: (commandId) => claimFrom(calls, commandId), signal,
+    acceptance: async (args) => acceptanceFacts(await options.backend.acceptanceOutputs(args)),
   });
   const evaluate = () => void health.evaluate().catch((error: unknown) => logger.warn({ err: error }, 'health evaluation failed'));
   const healthTimer = every(options.healthIntervalMs, evaluate);

@@ -15,6 +15,7 @@
 //   reboot             not repeated; a new boot means it happened (succeeded),
 //                      the same boot means it did not (failed)
 //   reset-gpu          not repeated; whether the GPU was reset is not known (failed)
+//   accept             same boot: run again (it measures again); another boot: failed
 //
 // The journal in the spool records a command as started before it runs and as
 // done when its result is spooled; recover() runs once per start.
@@ -27,12 +28,12 @@
 // ManagerClock, never by this node's wall clock. A power action the manager
 // says was claimed before, which the journal does not know (the spool was lost,
 // or the agent died between the claim and the journal), is not run again.
-import { create, toBinary } from '@bufbuild/protobuf';
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { crashRecovery, type AgentCommand, type BootParameters } from '@metalfleet/domain';
-import { CommandPhase, CommandProgressSchema } from '@metalfleet/proto';
+import { crashRecovery, type AcceptanceFacts, type AcceptArgs, type AgentCommand, type BootParameters } from '@metalfleet/domain';
+import { CommandPhase, CommandProgressSchema, type AcceptanceFactsSchema } from '@metalfleet/proto';
 import { decodeCommand } from './command-message.ts';
 import type { InstallImage } from './image-installer.ts';
 import type { MachineControl } from './machine-control.ts';
@@ -49,6 +50,8 @@ export interface CommandExecutorDeps {
   onSpooled: () => void;
   /** Writes (or, simulated, fetches) the root image and returns the sha256 of what was installed. */
   installImage: InstallImage;
+  /** Runs the acceptance suite and gives what it measured (acceptance-suite.ts). None: accept commands fail, saying so. */
+  acceptance?: (args: AcceptArgs) => Promise<AcceptanceFacts>;
   /**
    * Asks the manager whether this node may run a command (AgentService.ClaimCommand); rejects when the
    * manager cannot be asked. None: commands run without a claim (tests of the other rules).
@@ -96,7 +99,7 @@ export class CommandExecutor {
     this.pause = deps.pause ?? ((ms) => sleep(ms * (0.75 + Math.random() * 0.5)));
   }
 
-  private report(commandId: string, phase: CommandPhase, message: string, extra: { percent?: number; verifiedSha256?: string } = {}): void {
+  private report(commandId: string, phase: CommandPhase, message: string, extra: { percent?: number; verifiedSha256?: string; acceptance?: MessageInitShape<typeof AcceptanceFactsSchema> } = {}): void {
     const payload = toBinary(CommandProgressSchema, create(CommandProgressSchema, { commandId, at: timestampFromDate(this.now()), phase, message, ...extra }));
     this.deps.spool.append('progress', payload);
     this.deps.onSpooled();
@@ -234,6 +237,15 @@ export class CommandExecutor {
           this.report(commandId, CommandPhase.SUCCEEDED, `GPU ${command.args.gpuIndex} reset`);
           this.deps.spool.finishCommand(commandId);
           return;
+        case 'accept': {
+          if (!this.deps.acceptance) throw new Error('this agent cannot run acceptance tests');
+          const { dcgmLevel, nccl } = command.args;
+          this.report(commandId, CommandPhase.RUNNING, `acceptance suite: NVLinks${dcgmLevel > 0 ? `, dcgmi diag -r ${dcgmLevel}` : ''}${nccl ? ', all_reduce_perf' : ''}`);
+          const facts = await this.deps.acceptance(command.args);
+          this.report(commandId, CommandPhase.SUCCEEDED, 'acceptance suite ran; the manager judges it', { acceptance: acceptanceFactsMessage(facts) });
+          this.deps.spool.finishCommand(commandId);
+          return;
+        }
       }
     } catch (error) {
       log.warn({ err: error }, 'command failed');
@@ -295,6 +307,8 @@ export class CommandExecutor {
           : [CommandPhase.SUCCEEDED, 'rebooted: the agent is back in a new boot'];
       case 'reset-gpu':
         return [CommandPhase.FAILED, `the agent restarted during the reset; ${notKnown}whether GPU ${command.args.gpuIndex} was reset is not known; not repeated`];
+      case 'accept':
+        return [CommandPhase.FAILED, 'the node booted again during the acceptance suite; not repeated in this boot'];
       case 'reimage':
         return [CommandPhase.FAILED, bootUnknown
           ? 'the agent restarted during the reimage and this machine does not say which boot it is in; not repeated'
@@ -353,4 +367,16 @@ export class CommandExecutor {
       this.report(commandId, CommandPhase.FAILED, `image install failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+}
+
+/** What the suite measured, as the SUCCEEDED report carries it (the manager judges it). */
+function acceptanceFactsMessage(facts: AcceptanceFacts): MessageInitShape<typeof AcceptanceFactsSchema> {
+  return {
+    nvlinksRead: facts.nvlinks !== null,
+    nvlinks: (facts.nvlinks ?? []).map((g) => ({ gpuIndex: g.gpuIndex, linkGbs: g.links.map((l) => l ?? 0) })),
+    ...(facts.nccl ? { nccl: { busbwGbs: facts.nccl.busbwGBs, sizeBytes: BigInt(facts.nccl.sizeBytes), wrongResults: facts.nccl.wrongResults, devices: facts.nccl.devices, tool: facts.nccl.tool } } : {}),
+    dcgmInstalled: facts.dcgm !== null,
+    dcgm: (facts.dcgm ?? []).map((t) => ({ test: t.test, status: t.status, gpuIds: t.gpuIds, info: t.info })),
+    outputs: facts.outputs,
+  };
 }

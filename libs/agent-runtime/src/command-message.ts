@@ -28,6 +28,8 @@ function argsOf(kind: Command['kind']): { kind: string; args: unknown } | null {
       return { kind: 'reboot', args: { pxeNext: kind.value.pxeNext } };
     case 'resetGpu':
       return { kind: 'reset-gpu', args: { gpuIndex: kind.value.gpuIndex } };
+    case 'accept':
+      return { kind: 'accept', args: { dcgmLevel: kind.value.dcgmLevel, nccl: kind.value.nccl } };
     case undefined:
       return null;
   }

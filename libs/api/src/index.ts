@@ -9,3 +9,4 @@ export * from './access.ts';
 export * from './alerts.ts';
 export * from './identity.ts';
 export * from './events.ts';
+export * from './acceptance.ts';

@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox';
 import { NullableTimestamp, Timestamp } from './common.ts';
 
 export const NodeState = Type.Enum([
-  'discovered', 'inspecting', 'available', 'allocated', 'provisioning', 'active', 'releasing', 'failed', 'repair', 'retired',
+  'discovered', 'inspecting', 'accepting', 'available', 'allocated', 'provisioning', 'active', 'releasing', 'failed', 'repair', 'retired',
 ], { description: 'Lifecycle state' });
 
 export const Presence = Type.Enum(['online', 'offline', 'unknown'], { description: 'Whether the agent is connected' });

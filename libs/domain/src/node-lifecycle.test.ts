@@ -7,6 +7,10 @@ const allowed: Array<[NodeState, LifecycleEvent, NodeState]> = [
   ['discovered', 'inspect', 'inspecting'],
   ['inspecting', 'inspection-passed', 'available'],
   ['inspecting', 'inspection-failed', 'failed'],
+  ['inspecting', 'accept', 'accepting'],
+  ['accepting', 'acceptance-passed', 'available'],
+  ['accepting', 'acceptance-failed', 'repair'],
+  ['accepting', 'fail', 'failed'],
   ['available', 'allocate', 'allocated'],
   ['allocated', 'provision', 'provisioning'],
   ['active', 'provision', 'provisioning'],
@@ -58,6 +62,7 @@ describe('node lifecycle', () => {
     ['provisioning', 'provision-aborted', []],
     ['discovered', 'inspect', []],
     ['failed', 'repair', ['open-repair-ticket']],
+    ['accepting', 'acceptance-failed', ['open-repair-ticket']],
     ['active', 'retire', ['isolate-from-tenant', 'power-off']],
   ] as Array<[NodeState, LifecycleEvent, string[]]>)('%s + %s has effects %j', (from, event, effects) => {
     expect(transition(from, event)).toMatchObject({ ok: true, effects });

@@ -1,17 +1,23 @@
 // The node lifecycle (ARCHITECTURE.md) as one pure function. Every state
 // change goes through transition(); nothing else decides a node's state.
 //
-//   discovered → inspecting → available → allocated → provisioning → active
-//                    │             ▲                        │            │
-//                    ▼             └────── releasing ◄──────┴────────────┤
-//                 failed ◄──────────────────────────────────────────────┘
+//   discovered → inspecting → (accepting) → available → allocated → provisioning → active
+//                    │             │             ▲                        │            │
+//                    │             ▼ failed      └────── releasing ◄──────┴────────────┤
+//                    │           repair                                                 │
+//                    ▼                                                                  │
+//                 failed ◄──────────────────────────────────────────────────────────────┘
 //                    │  └── retry → inspecting …
 //                    ▼
 //                 repair → repaired → inspecting …   any state → retired (final)
+//
+// `accepting` (acceptance testing, --acceptance on): a node that passed
+// inspection runs the suite of its SKU before it joins the pool; a failed
+// check sends it to repair with the checks as its evidence.
 import type { NodeState } from './node.ts';
 
 export const lifecycleEvents = [
-  'inspect', 'inspection-passed', 'inspection-failed', 'allocate', 'provision', 'provisioned', 'provision-failed', 'provision-aborted',
+  'inspect', 'inspection-passed', 'inspection-failed', 'accept', 'acceptance-passed', 'acceptance-failed', 'allocate', 'provision', 'provisioned', 'provision-failed', 'provision-aborted',
   'release', 'released', 'fail', 'retry', 'repair', 'repaired', 'retire',
 ] as const;
 export type LifecycleEvent = (typeof lifecycleEvents)[number];
@@ -30,6 +36,10 @@ const table: Record<LifecycleEvent, { from: readonly NodeState[]; to: NodeState 
   inspect: { from: ['discovered'], to: 'inspecting' },
   'inspection-passed': { from: ['inspecting'], to: 'available' },
   'inspection-failed': { from: ['inspecting'], to: 'failed' },
+  // Inspection passed where acceptance is required: the suite runs before the pool.
+  accept: { from: ['inspecting'], to: 'accepting' },
+  'acceptance-passed': { from: ['accepting'], to: 'available' },
+  'acceptance-failed': { from: ['accepting'], to: 'repair' },
   allocate: { from: ['available'], to: 'allocated' },
   provision: { from: ['allocated', 'active'], to: 'provisioning' },
   provisioned: { from: ['provisioning'], to: 'active' },
@@ -38,12 +48,12 @@ const table: Record<LifecycleEvent, { from: readonly NodeState[]; to: NodeState 
   'provision-aborted': { from: ['provisioning'], to: 'allocated' },
   release: { from: ['allocated', 'provisioning', 'active'], to: 'releasing' },
   released: { from: ['releasing'], to: 'available' },
-  fail: { from: ['inspecting', 'available', 'allocated', 'provisioning', 'active', 'releasing'], to: 'failed' },
+  fail: { from: ['inspecting', 'accepting', 'available', 'allocated', 'provisioning', 'active', 'releasing'], to: 'failed' },
   // A failed node has left its tenant (its failure asked for a replacement): inspected again, it rejoins the pool.
   retry: { from: ['failed'], to: 'inspecting' },
   repair: { from: ['failed'], to: 'repair' },
   repaired: { from: ['repair'], to: 'inspecting' },
-  retire: { from: ['discovered', 'inspecting', 'available', 'allocated', 'provisioning', 'active', 'releasing', 'failed', 'repair'], to: 'retired' },
+  retire: { from: ['discovered', 'inspecting', 'accepting', 'available', 'allocated', 'provisioning', 'active', 'releasing', 'failed', 'repair'], to: 'retired' },
 };
 
 function effectsOf(from: NodeState, to: NodeState, event: LifecycleEvent): LifecycleEffect[] {
@@ -62,6 +72,7 @@ function effectsOf(from: NodeState, to: NodeState, event: LifecycleEvent): Lifec
       // A tenant loses a node it was using: isolate it and find a replacement.
       return ['active', 'allocated', 'provisioning'].includes(from) ? ['isolate-from-tenant', 'request-replacement'] : [];
     case 'repair':
+    case 'acceptance-failed':
       return ['open-repair-ticket'];
     case 'retire':
       return ['isolate-from-tenant', 'power-off'];

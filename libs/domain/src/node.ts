@@ -4,7 +4,7 @@ import type { NodeIdentity } from './node-identity.ts';
 
 /** Lifecycle states (ARCHITECTURE.md). Presence is kept apart from them. */
 export const nodeStates = [
-  'discovered', 'inspecting', 'available', 'allocated', 'provisioning',
+  'discovered', 'inspecting', 'accepting', 'available', 'allocated', 'provisioning',
   'active', 'releasing', 'failed', 'repair', 'retired',
 ] as const;
 export type NodeState = (typeof nodeStates)[number];

@@ -15,6 +15,7 @@ export * from './controllers/command-outbox.ts';
 export * from './controllers/command-withdrawals.ts';
 export * from './controllers/fabric-reconciler.ts';
 export * from './controllers/lifecycle-controllers.ts';
+export * from './controllers/acceptance.ts';
 export * from './controllers/lifecycle-effects.ts';
 export * from './controllers/lifecycle.ts';
 export * from './controllers/presence-tracker.ts';

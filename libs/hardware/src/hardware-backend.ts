@@ -1,7 +1,8 @@
 // What the agent needs from the machine it runs on. A real backend reads the
 // hardware through the collector registry; the simulated one invents a GPU
 // node with injectable faults. Same interface, same health pipeline after it.
-import type { HealthReadings, Inventory, NodeIdentity } from '@metalfleet/domain';
+import type { AcceptArgs, HealthReadings, Inventory, NodeIdentity } from '@metalfleet/domain';
+import type { AcceptanceOutputs } from './acceptance-suite.ts';
 
 export interface GpuReading {
   index: number;
@@ -37,6 +38,8 @@ export interface HardwareBackend {
   /** Starts background readers (the kernel log follower). */
   start(onError: (error: Error) => void): Promise<void>;
   stop(): void;
+  /** Acceptance testing: what the tools printed for this suite (acceptance-suite.ts parses it). */
+  acceptanceOutputs(args: AcceptArgs): Promise<AcceptanceOutputs>;
   identity(): Promise<NodeIdentity>;
   inventory(): Promise<Inventory>;
   telemetry(): Promise<TelemetryReading>;

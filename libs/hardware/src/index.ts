@@ -8,3 +8,4 @@ export * from './simulated-backend.ts';
 export * from './simulated-faults.ts';
 export * from './real-machine-control.ts';
 export * from './install-disk.ts';
+export * from './acceptance-suite.ts';

@@ -9,6 +9,7 @@ import { dcgmCollector, gpuHealthCollector, gpuInventoryCollector, gpuSources, n
 import { edacCollector, kernelLogCollector, smartCollector } from './collectors/host-health-collectors.ts';
 import { lldpCollector, nicHealthCollector, nicInventoryCollector, physicalInterfaces } from './collectors/nic-collectors.ts';
 import { clean, cpuCollector, diskCollector, memoryCollector, osCollector, systemCollector } from './collectors/system-collectors.ts';
+import { runAcceptanceTools } from './acceptance-suite.ts';
 import { runCommand, type RunCommand } from './command-runner.ts';
 import type { HardwareBackend, TelemetryReading } from './hardware-backend.ts';
 import { KernelLogFollower } from './kernel-log-follower.ts';
@@ -83,6 +84,10 @@ export function createRealBackend(options: RealBackendOptions = {}): HardwareBac
       mostGpusSeen = Math.max(mostGpusSeen, inventory.gpus.length);
       gpuModel = inventory.gpus[0]?.model ?? gpuModel;
       return inventory;
+    },
+
+    async acceptanceOutputs(args) {
+      return runAcceptanceTools(run, args, Math.max(mostGpusSeen, options.expectedGpus ?? 0));
     },
 
     async health() {

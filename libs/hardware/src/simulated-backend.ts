@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import {
   emptyGpuSnapshot, emptyInventory, type DiskHealth, type GpuSnapshot, type HealthReadings, type Inventory, type NodeIdentity,
 } from '@metalfleet/domain';
+import { simulatedAcceptanceOutputs } from './acceptance-suite.ts';
 import type { GpuReading, HardwareBackend, TelemetryReading } from './hardware-backend.ts';
 import { KernelLogFollower } from './kernel-log-follower.ts';
 import type { FaultKind } from './simulated-faults.ts';
@@ -50,6 +51,7 @@ function macFrom(hex: string): string {
 // Which GPU each fault hits, so conditions land on a stable component.
 const faultGpu: Partial<Record<FaultKind, number>> = {
   'xid79-fallen-off-bus': 3, 'xid48-row-remap-failure': 2, 'xid119-gsp-timeout': 5, 'thermal-slowdown': 1, 'pcie-x8': 4, 'nvlink-down': 6,
+  'slow-nvlink': 5, 'old-vbios': 2, 'gpu-missing': 3,
 };
 
 const kernelLines: Partial<Record<FaultKind, (pci: string) => string[]>> = {
@@ -94,7 +96,7 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
     s.uuid = gpuUuids[g] ?? '';
     s.serial = `${serial.slice(3)}${g}`;
     s.model = spec.gpuModel;
-    s.vbiosVersion = '96.00.99.00.01';
+    s.vbiosVersion = faults.has('old-vbios') && g === faultGpu['old-vbios'] ? '96.00.30.00.01' : '96.00.99.00.01';
     s.driverVersion = '570.124.06';
     s.cudaVersion = '12.8';
     s.performanceState = 'P0';
@@ -125,8 +127,15 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
     return s;
   }
 
+  /** Each link's speed (GB/s), null when down: two links of the GPU a link fault hits. */
+  function nvlinksOf(g: number, faults: Set<FaultKind>): Array<number | null> {
+    const down = (['nvlink-down', 'slow-nvlink'] as const).some((f) => faults.has(f) && g === faultGpu[f]);
+    return Array.from({ length: spec.nvlinksPerGpu }, (_, l) => (down && l < 2 ? null : 26.562));
+  }
+
   function visibleGpus(faults: Set<FaultKind>): number[] {
-    return gpuUuids.map((_, g) => g).filter((g) => !(faults.has('xid79-fallen-off-bus') && g === faultGpu['xid79-fallen-off-bus']));
+    return gpuUuids.map((_, g) => g).filter((g) => !(faults.has('xid79-fallen-off-bus') && g === faultGpu['xid79-fallen-off-bus'])
+      && !(faults.has('gpu-missing') && g === faultGpu['gpu-missing']));
   }
 
   function logFaults(faults: Set<FaultKind>): void {
@@ -191,13 +200,23 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
         kernelEvents: follower.snapshot(),
         nvlinks: visibleGpus(faults).map((g) => ({
           gpuIndex: g, uuid: gpuUuids[g] ?? '',
-          links: Array.from({ length: spec.nvlinksPerGpu }, (_, l) => (faults.has('nvlink-down') && g === faultGpu['nvlink-down'] && l < 2 ? null : 26.562)),
+          links: nvlinksOf(g, faults),
         })),
         disks,
         memoryControllers: [{ controller: 'mc0', correctable: 0, uncorrectable: 0 }, { controller: 'mc1', correctable: 0, uncorrectable: 0 }],
         nics: macs.map((_, port) => ({ name: `eth${port}`, linkUp: !(faults.has('nic-down') && port === 1), speedMbps: 100_000, maxSpeedMbps: 100_000, expectedUp: true })),
         failures: [],
       };
+    },
+
+    async acceptanceOutputs(args) {
+      const faults = currentFaults();
+      return simulatedAcceptanceOutputs({
+        hostname: name,
+        gpus: visibleGpus(faults).map((g) => ({ index: g, model: spec.gpuModel, uuid: gpuUuids[g] ?? '', pciBusId: pciOf(g), links: nvlinksOf(g, faults) })),
+        // Two links of one GPU down cut the ring's bandwidth to about 300 GB/s.
+        busbwGBs: faults.has('slow-nvlink') || faults.has('nvlink-down') ? 301.4 : 480.3,
+      }, args);
     },
 
     expectations() {

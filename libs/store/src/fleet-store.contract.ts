@@ -144,6 +144,20 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       await store.close();
     });
 
+    it('keeps each acceptance run once per command, newest first', async () => {
+      const store = await factory.open('acceptance');
+      await store.createNode(newNode('n1', { systemUuid: 'u-acc' }));
+      const check = { name: 'nvlink', measured: 'GPU 5: 16 up', threshold: '18 up per GPU', verdict: 'fail' as const };
+      const run = { nodeId: 'n1', commandId: 'c1', profile: 'hgx-h100-8', passed: false, checks: [check], outputs: [{ tool: 'nvidia-smi nvlink -s', text: 'GPU 5: …' }], at: new Date(1000) };
+      expect(await store.recordAcceptance(run)).toBe(true);
+      expect(await store.recordAcceptance({ ...run, passed: true })).toBe(false);
+      expect(await store.recordAcceptance({ ...run, commandId: 'c2', passed: true, checks: [], profile: null, at: new Date(2000) })).toBe(true);
+      expect((await store.acceptanceRuns('n1', 10)).map((r) => [r.commandId, r.passed, r.profile])).toEqual([['c2', true, null], ['c1', false, 'hgx-h100-8']]);
+      expect((await store.acceptanceRuns('n1', 10))[1]).toEqual(run);
+      expect(await store.acceptanceRuns('n2', 10)).toEqual([]);
+      await store.close();
+    });
+
     it('moves state only from the expected state, and keeps the history', async () => {
       const store = await factory.open('lifecycle');
       await store.createNode(newNode('n1', { systemUuid: 'u-l' }));

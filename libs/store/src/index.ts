@@ -4,6 +4,7 @@ export * from './pg-fleet-store.ts';
 export * from './network-store.ts';
 export * from './work-store.ts';
 export * from './access-store.ts';
+export * from './acceptance-store.ts';
 export * from './alert-store.ts';
 export * from './private-files.ts';
 export * from './data-dir.ts';

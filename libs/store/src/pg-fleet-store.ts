@@ -16,6 +16,7 @@ import { sqlNodeCertificateStore } from './node-certificate-store.ts';
 import { sqlEventJournalStore, type JournalEntry, type Statement } from './event-journal-store.ts';
 import { pgEventWake } from './pg-event-wake.ts';
 import { sqlAccessStore } from './access-store.ts';
+import { sqlAcceptanceStore } from './acceptance-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
 import { sqlIdentityStore } from './identity-store.ts';
 import {
@@ -142,6 +143,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     ...sqlLeaseStore(executor, pgNowMs),
     ...sqlEventJournalStore(executor, eventWake),
     ...sqlAccessStore(executor),
+    ...sqlAcceptanceStore(executor),
     ...sqlNodeCertificateStore(executor),
     ...sqlAlertStore(executor),
     ...sqlIdentityStore(executor),

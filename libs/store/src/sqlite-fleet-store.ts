@@ -18,6 +18,7 @@ import { sqlNodeCertificateStore } from './node-certificate-store.ts';
 import { inProcessEventWake, sqlEventJournalStore } from './event-journal-store.ts';
 import { sqliteJournalTransaction } from './sqlite-journal.ts';
 import { sqlAccessStore } from './access-store.ts';
+import { sqlAcceptanceStore } from './acceptance-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
 import { sqlIdentityStore } from './identity-store.ts';
 import { storeHealth, type StoreAvailability } from './store-health.ts';
@@ -117,6 +118,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     ...sqlLeaseStore(executor, sqliteNowMs),
     ...sqlEventJournalStore(executor, eventWake),
     ...sqlAccessStore(executor),
+    ...sqlAcceptanceStore(executor),
     ...sqlNodeCertificateStore(executor),
     ...sqlAlertStore(executor),
     ...sqlIdentityStore(executor),

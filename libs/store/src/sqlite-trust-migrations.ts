@@ -205,4 +205,21 @@ export const sqliteTrustMigrations: readonly Migration[] = [
       ALTER TABLE node_certificates ADD COLUMN broker_user TEXT NOT NULL DEFAULT '';
     `,
   },
+  {
+    version: 31,
+    name: 'acceptance runs',
+    sql: `
+      -- Each acceptance suite judged (acceptance-store.ts): one row per accept command.
+      CREATE TABLE acceptance_runs (
+        command_id TEXT PRIMARY KEY,
+        node_id TEXT NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
+        profile TEXT,
+        passed INTEGER NOT NULL,
+        checks TEXT NOT NULL,
+        outputs TEXT NOT NULL,
+        at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX acceptance_runs_by_node ON acceptance_runs (node_id, at);
+    `,
+  },
 ];

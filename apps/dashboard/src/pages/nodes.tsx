@@ -15,7 +15,7 @@ const pageSize = 500;
 const rowHeight = 34;
 const filterKeys = ['q', 'state', 'presence', 'health', 'tenant', 'rack', 'gpuModel'] as const;
 const choices: Partial<Record<(typeof filterKeys)[number], string[]>> = {
-  state: ['discovered', 'inspecting', 'available', 'allocated', 'provisioning', 'active', 'releasing', 'failed', 'repair', 'retired'],
+  state: ['discovered', 'inspecting', 'accepting', 'available', 'allocated', 'provisioning', 'active', 'releasing', 'failed', 'repair', 'retired'],
   presence: ['online', 'offline', 'unknown'],
   health: ['ok', 'warning', 'critical'],
 };

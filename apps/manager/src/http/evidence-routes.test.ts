@@ -51,7 +51,7 @@ describe('GET /api/v1/nodes/:id/evidence', () => {
     expect(res.headers['content-type']).toBe('application/gzip');
     expect(res.headers['content-disposition']).toBe('attachment; filename="evidence-n1-2026-11-21.tar.gz"');
     const files = await untar(res.rawPayload);
-    expect([...files.keys()]).toEqual(['README.txt', 'parts.json', 'conditions.json', 'health-events.json', 'failures.json', 'history.json']);
+    expect([...files.keys()]).toEqual(['README.txt', 'parts.json', 'conditions.json', 'health-events.json', 'failures.json', 'history.json', 'acceptance.json']);
     expect(JSON.parse(files.get('parts.json') ?? '{}').gpus).toEqual([{ index: 3, model: 'NVIDIA H100 80GB HBM3', serial: '1650924060621', uuid: 'GPU-3', vbios: '96.00.99.00.01', driver: '570.124.06', pciBusId: '0000:9b:00.0' }]);
     expect(JSON.parse(files.get('conditions.json') ?? '[]')).toEqual([expect.objectContaining({ code: 'xid-79', message: 'GPU has fallen off the bus' })]);
     expect(JSON.parse(files.get('health-events.json') ?? '[]')[0].changes[0]).toMatchObject({ kind: 'appeared', condition: { code: 'xid-79' } });

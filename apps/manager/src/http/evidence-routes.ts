@@ -17,12 +17,14 @@ import type { FleetStore } from '@metalfleet/store';
 import { needs, principalOf } from './access.ts';
 
 export interface EvidenceRouteDeps {
-  store: Pick<FleetStore, 'getNode' | 'conditions' | 'healthEventPage' | 'history' | 'failuresOf'>;
+  store: Pick<FleetStore, 'getNode' | 'conditions' | 'healthEventPage' | 'history' | 'failuresOf' | 'acceptanceRuns'>;
   now: () => Date;
 }
 
 /** The health events' file holds the newest events up to this many bytes of JSON (one event may pass it). */
 export const healthEventBytes = 8 * 1024 * 1024;
+/** Acceptance runs kept, newest first (each with its tools' outputs, at most a few hundred kB). */
+const maxAcceptanceRuns = 10;
 /** Events read from the store at a time (each at most a few hundred kilobytes). */
 const eventPage = 20;
 
@@ -65,6 +67,7 @@ async function evidenceFiles(store: EvidenceRouteDeps['store'], nodeId: string, 
         : 'health-events.json    every condition it raised and cleared, as its agent reported them, newest first',
       'failures.json         its recorded failures',
       'history.json          its lifecycle: failures, repairs (with tickets), retries, reimages; who and why',
+      'acceptance.json       its acceptance runs, newest first: each check (measured, threshold, verdict) and the tools\' own outputs',
       '',
     ].join('\n')],
     ['parts.json', json({
@@ -79,6 +82,7 @@ async function evidenceFiles(store: EvidenceRouteDeps['store'], nodeId: string, 
     ['health-events.json', events.json],
     ['failures.json', json(await store.failuresOf(node.id))],
     ['history.json', json(await store.history(node.id))],
+    ['acceptance.json', json(await store.acceptanceRuns(node.id, maxAcceptanceRuns))],
   ]);
 }
 

@@ -16,11 +16,13 @@ import { installAccessControl } from './access.ts';
 import { accessRoutes } from './access-routes.ts';
 import { nodeActionRoutes, type NodeActionDeps } from './node-action-routes.ts';
 import { nodeLifecycleRoutes } from './node-lifecycle-routes.ts';
+import { acceptanceRoutes } from './acceptance-routes.ts';
 import { evidenceRoutes } from './evidence-routes.ts';
 import { failureRoutes, type FailureRouteDeps } from './failure-routes.ts';
 import { alertRoutes, type AlertRouteDeps } from './alert-routes.ts';
 import { eventStreamRoutes } from './event-stream.ts';
 import { metricsRoutes, type ManagerMetrics } from './metrics-routes.ts';
+import type { SkuProfile } from '@metalfleet/domain';
 import { healthRoutes, type DependencyState } from './health-routes.ts';
 import { nodeRoutes } from './node-routes.ts';
 import { tokenRoutes } from './token-routes.ts';
@@ -33,6 +35,8 @@ import { createIdentityReviews } from '@metalfleet/fleet';
 
 export interface HttpAppDeps {
   store: FleetStore;
+  /** The SKU profiles in force (acceptance testing). */
+  skuProfiles: () => readonly SkuProfile[];
   logger: Logger;
   version: string;
   startedAt: Date;
@@ -83,6 +87,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(powerRoutes, { store: deps.store, ...deps.power });
   await app.register(nodeActionRoutes, deps.nodeActions);
   await app.register(evidenceRoutes, { store: deps.store, now: deps.now });
+  await app.register(acceptanceRoutes, { store: deps.store, profiles: deps.skuProfiles });
   await app.register(nodeLifecycleRoutes, {
     store: deps.store, lifecycle: deps.fabric.lifecycle, reconciler: deps.fabric.reconciler, certificates: deps.nodeActions.certificates ?? null,
   });

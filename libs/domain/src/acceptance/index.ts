@@ -1,3 +1,4 @@
 export * from './conformance.ts';
 export * from './diagnostics.ts';
 export * from './sku-profile.ts';
+export * from './judge.ts';

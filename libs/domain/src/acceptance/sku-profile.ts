@@ -58,3 +58,9 @@ export function skuOf(gpus: ReadonlyArray<{ model: string }>, profiles: readonly
     ?? profiles.find((p) => model !== '' && model.includes(p.gpuModel.toLowerCase()))
     ?? null;
 }
+
+/** The operator's profiles first (matched first), then the defaults whose names they do not take. */
+export function skuProfilesInForce(operator: readonly SkuProfile[]): SkuProfile[] {
+  const names = new Set(operator.map((p) => p.name));
+  return [...operator, ...defaultSkuProfiles.filter((p) => !names.has(p.name))];
+}

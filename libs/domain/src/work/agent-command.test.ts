@@ -15,7 +15,7 @@ describe('checkAgentCommand', () => {
   });
 
   it.each([
-    ['power-off', {}, 'unknown command kind "power-off" (known: reimage, reboot, reset-gpu)'],
+    ['power-off', {}, 'unknown command kind "power-off" (known: reimage, reboot, reset-gpu, accept)'],
     ['reimage', { ...reimage, imageName: '' }, 'reimage command: imageName and imageVersion must be non-empty strings'],
     ['reimage', { ...reimage, sha256: 'ab' }, 'reimage command: sha256 must be 64 hex digits'],
     ['reimage', { ...reimage, powerCycledByBmc: 'true' }, 'reimage command: powerCycledByBmc must be a boolean'],

@@ -4,7 +4,7 @@
 // it receives. Nothing is coerced: a command that does not fit is refused with
 // the reason.
 
-export const commandKinds = ['reimage', 'reboot', 'reset-gpu'] as const;
+export const commandKinds = ['reimage', 'reboot', 'reset-gpu', 'accept'] as const;
 export type CommandKind = (typeof commandKinds)[number];
 
 export type ReimageArgs = {
@@ -22,11 +22,14 @@ export type RebootArgs = {
   pxeNext: boolean;
 };
 export type ResetGpuArgs = { gpuIndex: number };
+/** Acceptance testing: the NVLinks read, `dcgmi diag -r dcgmLevel` (0: none) and NCCL all_reduce_perf when `nccl`. */
+export type AcceptArgs = { dcgmLevel: number; nccl: boolean };
 
 export type AgentCommand =
   | { kind: 'reimage'; args: ReimageArgs }
   | { kind: 'reboot'; args: RebootArgs }
-  | { kind: 'reset-gpu'; args: ResetGpuArgs };
+  | { kind: 'reset-gpu'; args: ResetGpuArgs }
+  | { kind: 'accept'; args: AcceptArgs };
 export type CommandArgs<K extends CommandKind> = Extract<AgentCommand, { kind: K }>['args'];
 
 /**
@@ -47,6 +50,8 @@ export const crashRecovery: Readonly<Record<CommandKind, CrashRecovery>> = {
   reimage: 'run-again',
   reboot: 'not-repeated',
   'reset-gpu': 'not-repeated',
+  // Reads and diagnostics on a node out of service: run again, they measure again.
+  accept: 'run-again',
 };
 
 /**
@@ -78,7 +83,7 @@ export function checkAgentCommand(kind: string, args: unknown): CommandCheck {
   if (!(commandKinds as readonly string[]).includes(kind)) return { ok: false, error: `unknown command kind "${kind}" (known: ${commandKinds.join(', ')})` };
   if (!isRecord(args)) return fail('arguments must be an object');
   const allowed: Record<CommandKind, readonly string[]> = {
-    reimage: ['imageName', 'imageVersion', 'sha256', 'bootScriptUrl', 'powerCycledByBmc'], reboot: ['pxeNext'], 'reset-gpu': ['gpuIndex'],
+    reimage: ['imageName', 'imageVersion', 'sha256', 'bootScriptUrl', 'powerCycledByBmc'], reboot: ['pxeNext'], 'reset-gpu': ['gpuIndex'], accept: ['dcgmLevel', 'nccl'],
   };
   const known = allowed[kind as CommandKind];
   const extra = Object.keys(args).filter((key) => !known.includes(key));
@@ -112,6 +117,13 @@ export function checkAgentCommand(kind: string, args: unknown): CommandCheck {
         return fail(`gpuIndex must be an integer from 0 to ${maxGpuIndex}`);
       }
       return { ok: true, command: { kind: 'reset-gpu', args: { gpuIndex } } };
+    }
+    case 'accept': {
+      const dcgmLevel = args['dcgmLevel'] ?? 0;
+      const nccl = flag('nccl');
+      if (typeof dcgmLevel !== 'number' || !Number.isInteger(dcgmLevel) || dcgmLevel < 0 || dcgmLevel > 3) return fail('dcgmLevel must be 0 (none), 1, 2 or 3');
+      if (nccl === null) return fail('nccl must be a boolean');
+      return { ok: true, command: { kind: 'accept', args: { dcgmLevel, nccl } } };
     }
   }
 }

@@ -10,7 +10,7 @@
 // the agent, which claims each command before it runs it (claim() here, over
 // gRPC), is told not to run it. A claim and a give-up are one conditional store
 // update each, so exactly one of them wins (docs/agent-commands.md).
-import { checkAgentCommand, DomainError, supersedes, type AgentCommand } from '@metalfleet/domain';
+import { checkAgentCommand, DomainError, supersedes, type AcceptanceFacts, type AgentCommand, type CommandKind } from '@metalfleet/domain';
 import type { CommandRecord, CommandState, Fence, FleetStore } from '@metalfleet/store';
 import type { NodeBroker } from '@metalfleet/manager-transport';
 import { allNodesTopic, nodeTopic, parseNodeTopic } from '@metalfleet/transport';
@@ -263,7 +263,8 @@ export function createCommandOutbox(deps: OutboxDeps) {
         if (!command || command.nodeId !== parsed.nodeId) return bad(`progress for command ${report.commandId}, which is not this node's`);
         const at = deps.now();
         const progress = (): CommandProgress => ({
-          commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, phase, message: report.message, verifiedSha256: report.verifiedSha256, at,
+          commandId: command.id, nodeId: command.nodeId, operationId: command.operationId, kind: command.kind, phase, message: report.message, verifiedSha256: report.verifiedSha256,
+          acceptance: phase === 'succeeded' ? report.acceptance : null, at,
           madeAt: madeAt(report.madeAt, command.createdAt, at),
         });
         if (phase === 'refused') {
@@ -296,6 +297,9 @@ export interface CommandProgress {
   commandId: string;
   nodeId: string;
   operationId: string | null;
+  kind: CommandKind;
+  /** What an accept command's suite measured (its SUCCEEDED report); null otherwise. */
+  acceptance: AcceptanceFacts | null;
   phase: CommandProgressPhase;
   message: string;
   verifiedSha256: string;

@@ -1,7 +1,8 @@
 // Controllers react to fleet events and drive the lifecycle; they never write
 // state themselves.
 // - inspection: a registered node in `discovered` is inspected; its first
-//   health digest decides: no critical condition → available, else failed.
+//   health digest decides: no critical condition → available (or, where
+//   acceptance is required, accepting: acceptance.ts), else failed.
 //   A node an operator retried or marked repaired is decided at once from its
 //   stored conditions when it is online (its next digest otherwise).
 //   A digest that finds the node still `discovered` (taken by another replica
@@ -31,6 +32,8 @@ export interface ControllerDeps {
   onError: (error: unknown) => void;
   /** The fence under which this replica fails a node that stayed offline (its shard's lease; null: another replica's node). None: every node. */
   fenceFor?: (nodeId: string) => Fence | null;
+  /** A node that passes inspection is acceptance-tested before it joins the pool (--acceptance on). */
+  acceptanceRequired?: boolean;
 }
 
 const inService: readonly NodeState[] = ['available', 'allocated', 'provisioning', 'active', 'releasing'];
@@ -61,7 +64,8 @@ export function startLifecycleControllers(deps: ControllerDeps): { sweep: () => 
   async function inspect(nodeId: string): Promise<void> {
     const conditions = await store.conditions(nodeId);
     const critical = conditions.filter((c) => c.severity === 'critical');
-    if (critical.length === 0) await lifecycle.apply(nodeId, 'inspection-passed', 'inspection', `healthy: ${conditions.length} non-critical conditions`);
+    const healthy = `healthy: ${conditions.length} non-critical conditions`;
+    if (critical.length === 0) await lifecycle.apply(nodeId, deps.acceptanceRequired ? 'accept' : 'inspection-passed', 'inspection', deps.acceptanceRequired ? `${healthy}; acceptance testing` : healthy);
     else await lifecycle.apply(nodeId, 'inspection-failed', 'inspection', critical.map((c) => `${c.component} ${c.code}`).join(', '));
   }
 

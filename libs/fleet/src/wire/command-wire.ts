@@ -3,8 +3,8 @@
 // topics. Field for field, nothing coerced.
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
-import type { AgentCommand } from '@metalfleet/domain';
-import { CommandPhase, CommandProgressSchema, CommandSchema } from '@metalfleet/proto';
+import type { AcceptanceFacts, AgentCommand } from '@metalfleet/domain';
+import { CommandPhase, CommandProgressSchema, CommandSchema, type AcceptanceFacts as AcceptanceFactsMessage } from '@metalfleet/proto';
 import { decodePayload } from '@metalfleet/transport';
 
 /** The phases an agent reports a command in; `refused`: not run, and never will be (withdrawn, or past its deadline). */
@@ -17,7 +17,12 @@ export interface CommandProgressReport {
   verifiedSha256: string;
   /** When the agent says it made the report (its clock); null when it did not say. */
   madeAt: Date | null;
+  /** An accept command's measurements (its SUCCEEDED report); null otherwise. */
+  acceptance: AcceptanceFacts | null;
 }
+
+/** What one acceptance report may hold: a node's GPUs and links, DCGM's tests, and its tools' outputs (a few kB each). */
+export const acceptanceLimits = { gpus: 64, linksPerGpu: 64, dcgmTests: 256, outputs: 8, outputChars: 64 * 1024, textChars: 1024 } as const;
 
 const phaseOf: Partial<Record<CommandPhase, CommandProgressPhase>> = {
   [CommandPhase.ACKED]: 'acked', [CommandPhase.RUNNING]: 'running', [CommandPhase.SUCCEEDED]: 'succeeded', [CommandPhase.FAILED]: 'failed',
@@ -32,6 +37,8 @@ function commandKind(command: AgentCommand): MessageInitShape<typeof CommandSche
       return { case: 'reboot', value: command.args };
     case 'reset-gpu':
       return { case: 'resetGpu', value: command.args };
+    case 'accept':
+      return { case: 'accept', value: command.args };
   }
 }
 
@@ -68,5 +75,29 @@ export function decodeCommandProgress(payload: Uint8Array, maxBytes: number): { 
   if ([commandId, message, verifiedSha256].some((text) => text.includes('\u0000'))) return { ok: false, error: `progress for command ${commandId.replaceAll('\u0000', '')} holding a NUL` };
   const madeAt = decoded.message.at ? timestampDate(decoded.message.at) : null;
   if (madeAt && !Number.isFinite(madeAt.getTime())) return { ok: false, error: `progress for command ${commandId} made at a time no date can hold` };
-  return { ok: true, report: { commandId, phase, message, verifiedSha256, madeAt } };
+  const acceptance = decoded.message.acceptance ? acceptanceFacts(decoded.message.acceptance) : null;
+  if (typeof acceptance === 'string') return { ok: false, error: `progress for command ${commandId}: ${acceptance}` };
+  return { ok: true, report: { commandId, phase, message, verifiedSha256, madeAt, acceptance } };
+}
+
+/** The measurements as the domain judges them, or what is wrong with them (the node's word: bounded, no NUL). */
+function acceptanceFacts(m: AcceptanceFactsMessage): AcceptanceFacts | string {
+  const limits = acceptanceLimits;
+  const texts = [...m.dcgm.flatMap((t) => [t.test, t.status, t.info, ...t.gpuIds]), ...m.outputs.map((o) => o.tool), m.nccl?.tool ?? ''];
+  if (m.nvlinks.length > limits.gpus || m.nvlinks.some((g) => g.linkGbs.length > limits.linksPerGpu)) return `more than ${limits.gpus} GPUs or ${limits.linksPerGpu} links a GPU`;
+  if (m.dcgm.length > limits.dcgmTests) return `more than ${limits.dcgmTests} DCGM tests`;
+  if (m.outputs.length > limits.outputs || m.outputs.some((o) => o.text.length > limits.outputChars)) return `more than ${limits.outputs} tool outputs or one over ${limits.outputChars} characters`;
+  if (texts.some((t) => t.length > limits.textChars)) return `a name or status over ${limits.textChars} characters`;
+  if ([...texts, ...m.outputs.map((o) => o.text)].some((t) => t.includes('\u0000'))) return 'text holding a NUL';
+  const statuses = ['pass', 'warn', 'fail', 'skip'] as const;
+  const badStatus = m.dcgm.find((t) => !(statuses as readonly string[]).includes(t.status));
+  if (badStatus) return `DCGM test ${badStatus.test} with status "${badStatus.status}" (pass, warn, fail or skip)`;
+  const numbers = [...m.nvlinks.flatMap((g) => g.linkGbs), m.nccl?.busbwGbs ?? 0];
+  if (numbers.some((n) => !Number.isFinite(n) || n < 0)) return 'a bandwidth that is not a number ≥ 0';
+  return {
+    nvlinks: m.nvlinksRead ? m.nvlinks.map((g) => ({ gpuIndex: g.gpuIndex, uuid: '', links: g.linkGbs.map((gbs) => (gbs > 0 ? gbs : null)) })) : null,
+    nccl: m.nccl ? { busbwGBs: m.nccl.busbwGbs, sizeBytes: Number(m.nccl.sizeBytes), wrongResults: m.nccl.wrongResults, devices: m.nccl.devices, tool: m.nccl.tool } : null,
+    dcgm: m.dcgmInstalled ? m.dcgm.map((t) => ({ test: t.test, gpuIds: [...t.gpuIds], status: t.status as (typeof statuses)[number], info: t.info, errorSeverity: null })) : null,
+    outputs: m.outputs.map((o) => ({ tool: o.tool, text: o.text })),
+  };
 }

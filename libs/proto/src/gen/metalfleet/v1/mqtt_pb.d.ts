@@ -341,6 +341,12 @@ export declare type Command = Message<"metalfleet.v1.Command"> & {
      */
     value: ResetGpuCommand;
     case: "resetGpu";
+  } | {
+    /**
+     * @generated from field: metalfleet.v1.AcceptCommand accept = 8;
+     */
+    value: AcceptCommand;
+    case: "accept";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -453,6 +459,202 @@ export declare type ResetGpuCommand = Message<"metalfleet.v1.ResetGpuCommand"> &
 export declare const ResetGpuCommandSchema: GenMessage<ResetGpuCommand>;
 
 /**
+ * Acceptance testing (a node out of service: after inspection or repair):
+ * the agent reads the NVLinks and runs the diagnostics asked for, and reports
+ * what it measured in its SUCCEEDED progress (AcceptanceFacts). The manager
+ * judges the facts against the node's SKU profile; the agent gives no verdict.
+ *
+ * @generated from message metalfleet.v1.AcceptCommand
+ */
+export declare type AcceptCommand = Message<"metalfleet.v1.AcceptCommand"> & {
+  /**
+   * dcgmi diag -r LEVEL (1, 2 or 3); 0: none.
+   *
+   * @generated from field: uint32 dcgm_level = 1;
+   */
+  dcgmLevel: number;
+
+  /**
+   * Run NCCL all_reduce_perf across the node's GPUs.
+   *
+   * @generated from field: bool nccl = 2;
+   */
+  nccl: boolean;
+};
+
+/**
+ * Describes the message metalfleet.v1.AcceptCommand.
+ * Use `create(AcceptCommandSchema)` to create a new message.
+ */
+export declare const AcceptCommandSchema: GenMessage<AcceptCommand>;
+
+/**
+ * @generated from message metalfleet.v1.AcceptanceFacts
+ */
+export declare type AcceptanceFacts = Message<"metalfleet.v1.AcceptanceFacts"> & {
+  /**
+   * nvidia-smi nvlink -s, per GPU; nvlinks_read false when it could not be read.
+   *
+   * @generated from field: repeated metalfleet.v1.NvlinkGpu nvlinks = 1;
+   */
+  nvlinks: NvlinkGpu[];
+
+  /**
+   * @generated from field: bool nvlinks_read = 2;
+   */
+  nvlinksRead: boolean;
+
+  /**
+   * all_reduce_perf; absent when not run or it gave no result (see outputs).
+   *
+   * @generated from field: metalfleet.v1.NcclResult nccl = 3;
+   */
+  nccl?: NcclResult | undefined;
+
+  /**
+   * dcgmi diag; dcgm_installed false where DCGM is not installed.
+   *
+   * @generated from field: repeated metalfleet.v1.DcgmTest dcgm = 4;
+   */
+  dcgm: DcgmTest[];
+
+  /**
+   * @generated from field: bool dcgm_installed = 5;
+   */
+  dcgmInstalled: boolean;
+
+  /**
+   * Each tool's own output, for the vendor's evidence (bounded by the agent).
+   *
+   * @generated from field: repeated metalfleet.v1.ToolOutput outputs = 6;
+   */
+  outputs: ToolOutput[];
+};
+
+/**
+ * Describes the message metalfleet.v1.AcceptanceFacts.
+ * Use `create(AcceptanceFactsSchema)` to create a new message.
+ */
+export declare const AcceptanceFactsSchema: GenMessage<AcceptanceFacts>;
+
+/**
+ * @generated from message metalfleet.v1.NvlinkGpu
+ */
+export declare type NvlinkGpu = Message<"metalfleet.v1.NvlinkGpu"> & {
+  /**
+   * @generated from field: uint32 gpu_index = 1;
+   */
+  gpuIndex: number;
+
+  /**
+   * Per link: GB/s; 0 when the link is inactive.
+   *
+   * @generated from field: repeated double link_gbs = 2;
+   */
+  linkGbs: number[];
+};
+
+/**
+ * Describes the message metalfleet.v1.NvlinkGpu.
+ * Use `create(NvlinkGpuSchema)` to create a new message.
+ */
+export declare const NvlinkGpuSchema: GenMessage<NvlinkGpu>;
+
+/**
+ * @generated from message metalfleet.v1.NcclResult
+ */
+export declare type NcclResult = Message<"metalfleet.v1.NcclResult"> & {
+  /**
+   * Bus bandwidth at the largest size (GB/s), that size, the wrong results of the whole run.
+   *
+   * @generated from field: double busbw_gbs = 1;
+   */
+  busbwGbs: number;
+
+  /**
+   * @generated from field: uint64 size_bytes = 2;
+   */
+  sizeBytes: bigint;
+
+  /**
+   * @generated from field: uint32 wrong_results = 3;
+   */
+  wrongResults: number;
+
+  /**
+   * The devices the run used, and the operation (all_reduce_perf).
+   *
+   * @generated from field: uint32 devices = 4;
+   */
+  devices: number;
+
+  /**
+   * @generated from field: string tool = 5;
+   */
+  tool: string;
+};
+
+/**
+ * Describes the message metalfleet.v1.NcclResult.
+ * Use `create(NcclResultSchema)` to create a new message.
+ */
+export declare const NcclResultSchema: GenMessage<NcclResult>;
+
+/**
+ * @generated from message metalfleet.v1.DcgmTest
+ */
+export declare type DcgmTest = Message<"metalfleet.v1.DcgmTest"> & {
+  /**
+   * @generated from field: string test = 1;
+   */
+  test: string;
+
+  /**
+   * pass, warn, fail or skip.
+   *
+   * @generated from field: string status = 2;
+   */
+  status: string;
+
+  /**
+   * @generated from field: repeated string gpu_ids = 3;
+   */
+  gpuIds: string[];
+
+  /**
+   * @generated from field: string info = 4;
+   */
+  info: string;
+};
+
+/**
+ * Describes the message metalfleet.v1.DcgmTest.
+ * Use `create(DcgmTestSchema)` to create a new message.
+ */
+export declare const DcgmTestSchema: GenMessage<DcgmTest>;
+
+/**
+ * @generated from message metalfleet.v1.ToolOutput
+ */
+export declare type ToolOutput = Message<"metalfleet.v1.ToolOutput"> & {
+  /**
+   * @generated from field: string tool = 1;
+   */
+  tool: string;
+
+  /**
+   * @generated from field: string text = 2;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message metalfleet.v1.ToolOutput.
+ * Use `create(ToolOutputSchema)` to create a new message.
+ */
+export declare const ToolOutputSchema: GenMessage<ToolOutput>;
+
+/**
  * Topic `progress`: command ack, progress and result, QoS 1.
  *
  * @generated from message metalfleet.v1.CommandProgress
@@ -491,6 +693,13 @@ export declare type CommandProgress = Message<"metalfleet.v1.CommandProgress"> &
    * @generated from field: string verified_sha256 = 6;
    */
   verifiedSha256: string;
+
+  /**
+   * Accept result: what the agent measured (SUCCEEDED only).
+   *
+   * @generated from field: metalfleet.v1.AcceptanceFacts acceptance = 7;
+   */
+  acceptance?: AcceptanceFacts | undefined;
 };
 
 /**

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { emptyInventory, type Gpu, type Inventory } from '../inventory.ts';
+import type { NvlinkGpuState } from '../health/host-snapshot.ts';
+import { failingChecks, judgeAcceptance, type AcceptanceFacts } from './judge.ts';
+import { defaultSkuProfiles } from './sku-profile.ts';
+
+const GiB = 1024 ** 3;
+const gpu = (index: number): Gpu => ({
+  index, model: 'NVIDIA H100 80GB HBM3', uuid: `GPU-${index}`, serial: `165092406${index}`, vbiosVersion: '96.00.99.00.01', driverVersion: '570.124.06', cudaVersion: '12.8',
+  pciBusId: `0000:1${index}:00.0`, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700,
+});
+function h100Node(gpus = 8): Inventory {
+  const inventory = emptyInventory();
+  inventory.gpus = Array.from({ length: gpus }, (_, i) => gpu(i));
+  inventory.nics = Array.from({ length: 8 }, (_, i) => ({ name: `ib${i}`, mac: `aa:00:00:00:00:0${i}`, speedMbps: 400_000, linkUp: true, driver: 'mlx5', firmware: '', physical: true, neighbor: null }));
+  inventory.disks = Array.from({ length: 8 }, (_, i) => ({ name: `nvme${i}n1`, model: 'SAMSUNG', serial: `S${i}`, sizeBytes: 3.84e12, nvme: true, firmware: '' }));
+  return inventory;
+}
+const links = (n: number): NvlinkGpuState[] => Array.from({ length: n }, (_, gpuIndex) => ({ gpuIndex, uuid: `GPU-${gpuIndex}`, links: Array(18).fill(26.562) }));
+const facts = (extra: Partial<AcceptanceFacts> = {}): AcceptanceFacts => ({
+  nvlinks: links(8), nccl: { busbwGBs: 480.1, sizeBytes: 8 * GiB, wrongResults: 0, devices: 8, tool: 'all_reduce_perf' },
+  dcgm: [{ test: 'Memory', gpuIds: ['0'], status: 'pass', info: '', errorSeverity: null }], outputs: [], ...extra,
+});
+
+describe('an acceptance run judged against the node\'s SKU', () => {
+  it('passes a conforming 8x H100 node that measured its gates', () => {
+    const verdict = judgeAcceptance(defaultSkuProfiles, h100Node(), facts());
+    expect(failingChecks(verdict.checks)).toBe('');
+    expect(verdict).toMatchObject({ profile: 'hgx-h100-8', passed: true });
+  });
+
+  it.each<[string, Inventory, AcceptanceFacts, string]>([
+    ['NCCL that did not run: the gate is required', h100Node(), facts({ nccl: null }), 'nccl-allreduce: not run, or no result (want ≥ 460 GB/s)'],
+    ['NVLinks not read on an NVLink SKU', h100Node(), facts({ nvlinks: null }), 'nvlink: not read (want 18 up per GPU)'],
+    ['NCCL on 4 of 8 GPUs', h100Node(), facts({ nccl: { busbwGBs: 500, sizeBytes: 8 * GiB, wrongResults: 0, devices: 4, tool: 'all_reduce_perf' } }),
+      'nccl-allreduce: all_reduce_perf on 4 GPU(s): 500 GB/s at 8 GiB (want ≥ 460 GB/s)'],
+    ['another collective than all-reduce', h100Node(), facts({ nccl: { busbwGBs: 500, sizeBytes: 8 * GiB, wrongResults: 0, devices: 8, tool: 'all_gather_perf' } }),
+      'nccl-allreduce: all_gather_perf on 8 GPU(s): 500 GB/s at 8 GiB (want ≥ 460 GB/s)'],
+    ['DCGM that skipped every test', h100Node(), facts({ dcgm: [{ test: 'Memory', gpuIds: ['0'], status: 'skip', info: '', errorSeverity: null }] }),
+      'dcgm-diag: every test skipped (want level 3: every test passes)'],
+    ['a slow NVLink: bus bandwidth under the gate', h100Node(), facts({ nccl: { busbwGBs: 301.4, sizeBytes: 8 * GiB, wrongResults: 0, devices: 8, tool: 'all_reduce_perf' } }),
+      'nccl-allreduce: 301.4 GB/s at 8 GiB (want ≥ 460 GB/s)'],
+  ])('fails %s', (_name, inventory, measured, reason) => {
+    const verdict = judgeAcceptance(defaultSkuProfiles, inventory, measured);
+    expect(verdict.passed).toBe(false);
+    expect(failingChecks(verdict.checks)).toBe(reason);
+  });
+
+  it('passes without DCGM where it is not installed, saying it was skipped', () => {
+    const verdict = judgeAcceptance(defaultSkuProfiles, h100Node(), facts({ dcgm: null }));
+    expect(verdict.passed).toBe(true);
+    expect(verdict.checks.find((c) => c.name === 'dcgm-diag')).toMatchObject({ measured: 'DCGM not installed', verdict: 'skip' });
+  });
+
+  it('cannot accept a node that no profile describes', () => {
+    const inventory = h100Node();
+    inventory.gpus = inventory.gpus.map((g) => ({ ...g, model: 'Tesla T4' }));
+    expect(judgeAcceptance(defaultSkuProfiles, inventory, facts())).toEqual({
+      profile: null, passed: false, checks: [{ name: 'sku-profile', measured: '8 x Tesla T4', threshold: 'one of hgx-h100-8, hgx-h200-8, hgx-a100-8', verdict: 'fail' }],
+    });
+  });
+});

@@ -1,0 +1,59 @@
+// An acceptance run judged: the node's inventory and what its agent measured
+// (AcceptanceFacts) against the profile of its SKU. The agent gives facts, never
+// a verdict. What the profile requires and was not measured fails (a suite that
+// did not run proves nothing); only DCGM may be absent (not installed), said so.
+import type { DcgmDiagResult, NvlinkGpuState } from '../health/host-snapshot.ts';
+import type { Inventory } from '../inventory.ts';
+import { checkConformance, type AcceptanceCheck } from './conformance.ts';
+import { checkDcgmDiag, checkNccl, type NcclFacts } from './diagnostics.ts';
+import { skuOf, type SkuProfile } from './sku-profile.ts';
+
+export interface AcceptanceFacts {
+  /** `nvidia-smi nvlink -s`; null when it could not be read. */
+  nvlinks: NvlinkGpuState[] | null;
+  /** all_reduce_perf; null when not run or it gave no result. */
+  nccl: (NcclFacts & { devices: number; tool: string }) | null;
+  /** `dcgmi diag`; null where DCGM is not installed. */
+  dcgm: DcgmDiagResult[] | null;
+  /** Each tool's own output, kept for the vendor's evidence. */
+  outputs: Array<{ tool: string; text: string }>;
+}
+
+export interface AcceptanceVerdict {
+  /** The SKU profile the node was judged by; null when none matches its GPUs. */
+  profile: string | null;
+  checks: AcceptanceCheck[];
+  passed: boolean;
+}
+
+/** What the agent is asked to run for a node of this profile. */
+export const acceptSuite = (profile: SkuProfile | null) => ({ dcgmLevel: profile?.gates.dcgmLevel ?? 1, nccl: (profile?.gates.ncclBusbwGBs ?? 0) > 0 });
+
+const failed = (check: AcceptanceCheck, measured: string): AcceptanceCheck => ({ ...check, measured, verdict: 'fail' });
+
+export function judgeAcceptance(profiles: readonly SkuProfile[], inventory: Inventory, facts: AcceptanceFacts): AcceptanceVerdict {
+  const profile = skuOf(inventory.gpus, profiles);
+  if (!profile) {
+    const gpus = inventory.gpus.length === 0 ? 'no GPU' : `${inventory.gpus.length} x ${inventory.gpus[0]?.model ?? ''}`;
+    return { profile: null, passed: false, checks: [{ name: 'sku-profile', measured: gpus, threshold: `one of ${profiles.map((p) => p.name).join(', ') || 'none defined'}`, verdict: 'fail' }] };
+  }
+  const conformance = checkConformance(profile, { inventory, nvlinks: facts.nvlinks })
+    .map((c) => (c.name === 'nvlink' && c.verdict === 'skip' && profile.nvlinksPerGpu !== null ? failed(c, 'not read') : c));
+  const nccl = checkNccl(profile, facts.nccl).map((c) => {
+    if (c.verdict === 'skip') return profile.gates.ncclBusbwGBs > 0 ? failed(c, 'not run, or no result') : c;
+    // A run on fewer GPUs than the node has, or another collective, measures something else.
+    if (c.name === 'nccl-allreduce' && facts.nccl && (facts.nccl.devices !== profile.gpuCount || facts.nccl.tool !== 'all_reduce_perf')) {
+      return failed(c, `${facts.nccl.tool} on ${facts.nccl.devices} GPU(s): ${c.measured}`);
+    }
+    return c;
+  });
+  const dcgm = checkDcgmDiag(profile, facts.dcgm);
+  // DCGM that ran and skipped every test measured nothing.
+  const dcgmChecked = facts.dcgm !== null && facts.dcgm.every((r) => r.status === 'skip') ? failed(dcgm, 'every test skipped') : dcgm;
+  const checks = [...conformance, ...nccl, dcgmChecked];
+  return { profile: profile.name, checks, passed: checks.every((c) => c.verdict !== 'fail') };
+}
+
+/** The failing checks in one line: the reason a node goes to repair. */
+export const failingChecks = (checks: readonly AcceptanceCheck[]) =>
+  checks.filter((c) => c.verdict === 'fail').map((c) => `${c.name}: ${c.measured} (want ${c.threshold})`).join('; ');

@@ -1,0 +1,59 @@
+// The acceptance suite's facts: from real outputs (NCCL tests on 2 x 8 H100, DCGM diag level 3, nvlink -s of an
+// A100), and from what a simulated node prints, through the same parsers.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { acceptanceFacts, simulatedAcceptanceOutputs } from './acceptance-suite.ts';
+import { createSimulatedBackend } from './simulated-backend.ts';
+import type { FaultKind } from './simulated-faults.ts';
+
+const fixture = (name: string) => readFileSync(join(import.meta.dirname, '..', 'fixtures', 'nvidia', name), 'utf8');
+
+describe('acceptance facts from real outputs', () => {
+  it('reads the bus bandwidth, the devices and the wrong results of a real all_reduce_perf run; DCGM\'s tests; the links', () => {
+    const facts = acceptanceFacts({
+      nvlink: { text: fixture('leptonai__gpud__nvidia-smi.nvlink.status.a100') },
+      dcgm: { text: fixture('microsoft__VirtualClient__DCGMIDiag_r3_results.json') },
+      nccl: { text: fixture('lessizzmore__create-a3mega-ztan-fork__ztan-NCCL-test-result.txt') },
+    });
+    expect(facts.nccl).toEqual({ busbwGBs: 338.82, sizeBytes: 8589934592, wrongResults: 0, devices: 16, tool: 'all_reduce_perf' });
+    expect(facts.dcgm?.length).toBeGreaterThan(3);
+    expect(facts.nvlinks?.[0]?.links.length).toBe(12);
+    expect(facts.outputs.map((o) => o.tool)).toEqual(['nvidia-smi nvlink -s', 'dcgmi diag', 'all_reduce_perf']);
+  });
+
+  it('takes no result from a run cut short, or with values out of bounds; a tool that failed says why', () => {
+    const real = fixture('lessizzmore__create-a3mega-ztan-fork__ztan-NCCL-test-result.txt');
+    const cut = real.split('\n').filter((l) => !l.startsWith('# Out of bounds')).join('\n');
+    const outOfBounds = real.replace('# Out of bounds values : 0 OK', '# Out of bounds values : 12 FAILED');
+    for (const text of [cut, outOfBounds]) expect(acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: { text } }).nccl).toBeNull();
+    const failed = acceptanceFacts({ nvlink: { error: 'nvidia-smi: not found' }, dcgm: { error: 'dcgmi diag: exit 226' }, nccl: null });
+    expect(failed.nvlinks).toBeNull();
+    expect(failed.dcgm).toEqual([{ test: 'dcgmi diag', gpuIds: [], status: 'fail', info: 'dcgmi diag: exit 226', errorSeverity: null }]);
+    expect(failed.outputs).toEqual([{ tool: 'nvidia-smi nvlink -s', text: 'failed: nvidia-smi: not found' }, { tool: 'dcgmi diag', text: 'failed: dcgmi diag: exit 226' }]);
+  });
+});
+
+describe('a simulated node\'s acceptance outputs', () => {
+  const facts = async (faults: FaultKind[]) => acceptanceFacts(await createSimulatedBackend({ seed: 's', index: 1, faults: () => faults }).acceptanceOutputs({ dcgmLevel: 3, nccl: true }));
+
+  it('a healthy 8x H100: every link up, about 480 GB/s on 8 GPUs, no DCGM', async () => {
+    const healthy = await facts([]);
+    expect(healthy.nvlinks?.map((g) => g.links.filter((l) => l !== null).length)).toEqual(Array(8).fill(18));
+    expect(healthy.nccl).toEqual({ busbwGBs: 480.3, sizeBytes: 8 * 1024 ** 3, wrongResults: 0, devices: 8, tool: 'all_reduce_perf' });
+    expect(healthy.dcgm).toBeNull();
+  });
+
+  it('a slow NVLink: two links of GPU 5 down, the all-reduce at about 300 GB/s; a missing GPU: 7 of everything', async () => {
+    const slow = await facts(['slow-nvlink']);
+    expect(slow.nvlinks?.find((g) => g.gpuIndex === 5)?.links.filter((l) => l !== null).length).toBe(16);
+    expect(slow.nccl?.busbwGBs).toBe(301.4);
+    const missing = await facts(['gpu-missing']);
+    expect(missing.nvlinks?.map((g) => g.gpuIndex)).toEqual([0, 1, 2, 4, 5, 6, 7]);
+    expect(missing.nccl?.devices).toBe(7);
+  });
+
+  it('prints no NCCL output when the suite does not ask for it', () => {
+    expect(simulatedAcceptanceOutputs({ hostname: 'h', gpus: [], busbwGBs: 1 }, { dcgmLevel: 0, nccl: false }).nccl).toBeNull();
+  });
+});

@@ -1,0 +1,98 @@
+// Acceptance testing on the node: the NVLinks read, `dcgmi diag -r N` where
+// DCGM is installed, NCCL all_reduce_perf across every GPU. Each tool's own
+// output is parsed here by the parsers tested on real outputs, and kept (cut
+// to a bound) for the vendor's evidence; the manager judges the facts.
+import type { AcceptanceFacts, AcceptArgs } from '@metalfleet/domain';
+import type { RunCommand } from './command-runner.ts';
+import { parseDcgmDiag } from './parsers/dcgm.ts';
+import { NcclTestParseError, parseNcclTestOutput } from './parsers/nccl-tests.ts';
+import { parseNvlinkStatus } from './parsers/nvlink.ts';
+
+/** What the tools printed: null where a tool is not there (DCGM) or was not asked for (NCCL). */
+export interface AcceptanceOutputs {
+  nvlink: { text: string } | { error: string };
+  dcgm: { text: string } | { error: string } | null;
+  nccl: { text: string } | { error: string } | null;
+}
+
+/** Longest output kept per tool (the start: devices and settings; the end: the result lines). */
+const keptChars = 60 * 1024;
+const kept = (text: string) => (text.length <= keptChars ? text : `${text.slice(0, keptChars / 2)}\n[… ${text.length - keptChars} characters left out …]\n${text.slice(-keptChars / 2)}`);
+
+export function acceptanceFacts(outputs: AcceptanceOutputs): AcceptanceFacts {
+  const texts: AcceptanceFacts['outputs'] = [];
+  const keep = (tool: string, output: { text: string } | { error: string }) => texts.push({ tool, text: kept('text' in output ? output.text : `failed: ${output.error}`) });
+  keep('nvidia-smi nvlink -s', outputs.nvlink);
+  const nvlinks = 'text' in outputs.nvlink ? parseNvlinkStatus(outputs.nvlink.text) : null;
+  let dcgm: AcceptanceFacts['dcgm'] = null;
+  if (outputs.dcgm) {
+    keep('dcgmi diag', outputs.dcgm);
+    // DCGM there but its run failed: no test passed (judged as a failure, not as DCGM missing).
+    dcgm = 'text' in outputs.dcgm ? parseDcgmDiag(outputs.dcgm.text) : [{ test: 'dcgmi diag', gpuIds: [], status: 'fail', info: outputs.dcgm.error, errorSeverity: null }];
+  }
+  let nccl: AcceptanceFacts['nccl'] = null;
+  if (outputs.nccl) {
+    keep('all_reduce_perf', outputs.nccl);
+    if ('text' in outputs.nccl) {
+      try {
+        const result = parseNcclTestOutput(outputs.nccl.text);
+        const largest = result.rows.reduce((a, b) => (b.sizeBytes > a.sizeBytes ? b : a));
+        // A run cut short (no bounds line) or with values out of bounds gave no result to trust.
+        if (result.outOfBounds?.ok && result.busbwAtLargestGBs !== null) {
+          nccl = { busbwGBs: result.busbwAtLargestGBs, sizeBytes: largest.sizeBytes, wrongResults: result.wrongTotal, devices: result.devices.length, tool: 'all_reduce_perf' };
+        }
+      } catch (error) {
+        if (!(error instanceof NcclTestParseError)) throw error;
+      }
+    }
+  }
+  return { nvlinks, nccl, dcgm, outputs: texts };
+}
+
+const attempt = async (read: () => Promise<string>) => read().then((text) => ({ text }), (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
+
+/** The real node's tools. DCGM missing (no dcgmi) is not an error: the suite says it did not run. */
+export async function runAcceptanceTools(run: RunCommand, args: AcceptArgs, gpuCount: number): Promise<AcceptanceOutputs> {
+  const nvlink = await attempt(() => run('nvidia-smi', ['nvlink', '-s']));
+  const dcgmAvailable = args.dcgmLevel > 0 && (await run('dcgmi', ['--version']).then(() => true, () => false));
+  const dcgm = dcgmAvailable ? await attempt(() => run('dcgmi', ['diag', '-r', String(args.dcgmLevel), '-j'], { timeoutMs: 2 * 3600_000 })) : null;
+  const nccl = args.nccl
+    ? await attempt(() => run('all_reduce_perf', ['-b', '1G', '-e', '8G', '-f', '2', '-g', String(gpuCount), '-c', '1'], { timeoutMs: 30 * 60_000 }))
+    : null;
+  return { nvlink, dcgm, nccl };
+}
+
+/**
+ * What a simulated node's tools print, in their real formats (the parsers read them as they read real outputs):
+ * `nvidia-smi nvlink -s` for the GPUs it shows, and an all_reduce_perf run whose bus bandwidth at 8 GiB is
+ * `busbwGBs` (an 8x H100 SXM reaches about 480). No DCGM.
+ */
+export function simulatedAcceptanceOutputs(node: { hostname: string; gpus: Array<{ index: number; model: string; uuid: string; pciBusId: string; links: Array<number | null> }>; busbwGBs: number }, args: AcceptArgs): AcceptanceOutputs {
+  const nvlink = node.gpus.map((g) => [`GPU ${g.index}: ${g.model} (UUID: ${g.uuid})`,
+    ...g.links.map((l, i) => `\t Link ${i}: ${l === null ? '<inactive>' : `${l} GB/s`}`)].join('\n')).join('\n');
+  if (!args.nccl) return { nvlink: { text: `${nvlink}\n` }, dcgm: null, nccl: null };
+  const n = node.gpus.length;
+  const factor = n > 1 ? (2 * (n - 1)) / n : 1;
+  const rows = [1, 2, 4, 8].map((gib, i) => {
+    const size = gib * 1024 ** 3;
+    const busbw = node.busbwGBs * (0.9 + 0.1 * (i / 3));
+    const algbw = busbw / factor;
+    const timeUs = size / (algbw * 1e3);
+    const cell = (x: number) => x.toFixed(2).padStart(7);
+    const measured = `${timeUs.toFixed(0).padStart(8)} ${cell(algbw)} ${cell(busbw)}      0`;
+    return `${String(size).padStart(12)}  ${String(size / 4).padStart(12)}     float     sum      -1 ${measured} ${measured}`;
+  });
+  const nccl = [
+    `# nThread 1 nGpus ${n} minBytes 1073741824 maxBytes 8589934592 step: 2(factor) warmup iters: 5 iters: 20 agg iters: 1 validation: 1 graph: 0`,
+    '#', '# Using devices',
+    ...node.gpus.map((g, rank) => `#  Rank ${String(rank).padStart(2)} Group  0 Pid   4242 on ${node.hostname} device ${String(g.index).padStart(2)} [${g.pciBusId.replace(/^0000/, '')}] ${g.model}`),
+    '#', '#                                                              out-of-place                       in-place',
+    '#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong',
+    '#        (B)    (elements)                               (us)  (GB/s)  (GB/s)            (us)  (GB/s)  (GB/s)',
+    ...rows,
+    '# Out of bounds values : 0 OK',
+    `# Avg bus bandwidth    : ${(node.busbwGBs * 0.95).toFixed(3)}`,
+    '#',
+  ].join('\n');
+  return { nvlink: { text: `${nvlink}\n` }, dcgm: null, nccl: { text: `${nccl}\n` } };
+}
