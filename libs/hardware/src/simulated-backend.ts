@@ -127,10 +127,11 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
     return s;
   }
 
-  /** Each link's speed (GB/s), null when down: two links of the GPU a link fault hits. */
+  /** Each link's speed (GB/s), null when down: two links of the GPU a link fault hits are down, or (slow) trained at half speed. */
   function nvlinksOf(g: number, faults: Set<FaultKind>): Array<number | null> {
-    const down = (['nvlink-down', 'slow-nvlink'] as const).some((f) => faults.has(f) && g === faultGpu[f]);
-    return Array.from({ length: spec.nvlinksPerGpu }, (_, l) => (down && l < 2 ? null : 26.562));
+    const down = faults.has('nvlink-down') && g === faultGpu['nvlink-down'];
+    const slow = faults.has('slow-nvlink') && g === faultGpu['slow-nvlink'];
+    return Array.from({ length: spec.nvlinksPerGpu }, (_, l) => (l >= 2 ? 26.562 : down ? null : slow ? 13.281 : 26.562));
   }
 
   function visibleGpus(faults: Set<FaultKind>): number[] {

@@ -4,7 +4,7 @@
 export const faultKinds = [
   'xid79-fallen-off-bus', 'xid48-row-remap-failure', 'xid119-gsp-timeout', 'thermal-slowdown',
   'pcie-x8', 'nvlink-down', 'smart-failure', 'nic-down',
-  // Found by acceptance testing, not by health: two NVLinks of GPU 5 trained down (the all-reduce slows), an old
+  // Found by acceptance testing, not by health: two NVLinks of GPU 5 up at half speed (the all-reduce slows), an old
   // VBIOS on GPU 2 (a repair's spare part), GPU 3 not enumerated (no Xid: it never came up).
   'slow-nvlink', 'old-vbios', 'gpu-missing',
 ] as const;

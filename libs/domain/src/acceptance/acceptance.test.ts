@@ -31,7 +31,9 @@ describe('SKU conformance', () => {
 
   it.each<[string, Inventory, NvlinkGpuState[], string[]]>([
     ['one GPU missing (fallen off the bus)', node(Array.from({ length: 7 }, (_, i) => gpu(i))), links([18, 18, 18, 18, 18, 18, 18]), ['gpu-count: 7 (= 8)']],
-    ['a slow NVLink: GPU 5 with 2 links down', node(), links([18, 18, 18, 18, 18, 16, 18, 18]), ['nvlink: GPU 5: 16 up (18 up per GPU)']],
+    ['GPU 5 with 2 NVLinks down', node(), links([18, 18, 18, 18, 18, 16, 18, 18]), ['nvlink: GPU 5: 16 up (18 up per GPU, all at one speed)']],
+    ['a slow NVLink: 2 links of GPU 5 at half speed', node(), links(Array(8).fill(18)).map((g) => (g.gpuIndex === 5 ? { ...g, links: g.links.map((l, i) => (i < 2 ? 13.281 : l)) } : g)),
+      ['nvlink: GPU 5: 2 at 13.281 GB/s of 26.562 (18 up per GPU, all at one speed)']],
     ['an old VBIOS on GPU 2', node(Array.from({ length: 8 }, (_, i) => gpu(i, i === 2 ? { vbiosVersion: '96.00.30.00.01' } : {}))), links(Array(8).fill(18)),
       ['vbios-version: GPU 2: 96.00.30.00.01 (one of 96.00.99.00.01)']],
     ['MIG left on', node(Array.from({ length: 8 }, (_, i) => gpu(i, i === 0 ? { migMode: 'Enabled' } : {}))), links(Array(8).fill(18)), ['mig-off: GPU 0: MIG Enabled (MIG disabled)']],
@@ -45,7 +47,7 @@ describe('SKU conformance', () => {
 
   it('skips what was not read, and says so', () => {
     const checks = checkConformance(h100, { inventory: node(), nvlinks: null });
-    expect(checks.find((c) => c.name === 'nvlink')).toEqual({ name: 'nvlink', measured: 'not read', threshold: '18 up per GPU', verdict: 'skip' });
+    expect(checks.find((c) => c.name === 'nvlink')).toEqual({ name: 'nvlink', measured: 'not read', threshold: '18 up per GPU, all at one speed', verdict: 'skip' });
   });
 
   it('finds a node\'s SKU by its GPUs, also when it is short of one', () => {

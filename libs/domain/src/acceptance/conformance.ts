@@ -63,9 +63,18 @@ export function checkConformance(profile: SkuProfile, { inventory, nvlinks }: Co
 function nvlinkCheck(profile: SkuProfile, nvlinks: NvlinkGpuState[] | null): AcceptanceCheck {
   const want = profile.nvlinksPerGpu;
   if (want === null) return check('nvlink', 'PCIe GPUs', 'none', null);
-  if (nvlinks === null) return check('nvlink', 'not read', `${want} up per GPU`, null);
-  const measured = byGpu(nvlinks.map((g) => ({ index: g.gpuIndex, up: g.links.filter((l) => l !== null).length })), (g) => (g.up >= want ? null : `${g.up} up`));
-  return check('nvlink', measured, `${want} up per GPU`, nvlinks.length > 0 && nvlinks.every((g) => g.links.filter((l) => l !== null).length >= want));
+  if (nvlinks === null) return check('nvlink', 'not read', `${want} up per GPU, all at one speed`, null);
+  // A link up but trained slower than the node's fastest is a fault too (a badly seated cable): the all-reduce runs at its pace.
+  const speeds = nvlinks.flatMap((g) => g.links.filter((l): l is number => l !== null));
+  const fastest = speeds.length === 0 ? 0 : Math.max(...speeds);
+  const miss = (g: NvlinkGpuState) => {
+    const up = g.links.filter((l): l is number => l !== null);
+    const slow = up.filter((l) => l < fastest);
+    if (up.length < want) return `${up.length} up`;
+    return slow.length > 0 ? `${slow.length} at ${Math.min(...slow)} GB/s of ${fastest}` : null;
+  };
+  const measured = byGpu(nvlinks.map((g) => ({ index: g.gpuIndex, state: g })), (g) => miss(g.state));
+  return check('nvlink', measured, `${want} up per GPU, all at one speed`, nvlinks.length > 0 && nvlinks.every((g) => miss(g) === null));
 }
 
 /** The node passes when no check failed (skipped ones say what was not measured). */

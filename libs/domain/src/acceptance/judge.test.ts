@@ -31,7 +31,7 @@ describe('an acceptance run judged against the node\'s SKU', () => {
 
   it.each<[string, Inventory, AcceptanceFacts, string]>([
     ['NCCL that did not run: the gate is required', h100Node(), facts({ nccl: null }), 'nccl-allreduce: not run, or no result (want ≥ 460 GB/s)'],
-    ['NVLinks not read on an NVLink SKU', h100Node(), facts({ nvlinks: null }), 'nvlink: not read (want 18 up per GPU)'],
+    ['NVLinks not read on an NVLink SKU', h100Node(), facts({ nvlinks: null }), 'nvlink: not read (want 18 up per GPU, all at one speed)'],
     ['NCCL on 4 of 8 GPUs', h100Node(), facts({ nccl: { busbwGBs: 500, sizeBytes: 8 * GiB, wrongResults: 0, devices: 4, tool: 'all_reduce_perf' } }),
       'nccl-allreduce: all_reduce_perf on 4 GPU(s): 500 GB/s at 8 GiB (want ≥ 460 GB/s)'],
     ['another collective than all-reduce', h100Node(), facts({ nccl: { busbwGBs: 500, sizeBytes: 8 * GiB, wrongResults: 0, devices: 8, tool: 'all_gather_perf' } }),
