@@ -6,7 +6,9 @@
 // revoked token (exit 4).
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -201,6 +203,28 @@ describe('metalfleet CLI', () => {
     expect(tar).toContain('the image was broken, not the node');
     expect(await cli(['nodes', 'evidence', failed, '-o', file], operatorToken)).toMatchObject({ code: 1, stderr: expect.stringContaining(`${file} exists`) });
     expect((await cli(['nodes', 'evidence', 'no-such-node', '-o', join(dir, 'none.tar.gz')], operatorToken)).code).toBe(1);
+    // Something else answering 200 (a proxy's page): said, and nothing written.
+    const page = createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<html>sign in</html>'));
+    await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
+    const other = join(dir, 'not-a-bundle.tar.gz');
+    const proxied = await new Promise<Run>((resolve) => {
+      execFile(process.execPath, [cliBin, 'nodes', 'evidence', failed, '-o', other], {
+        env: { PATH: process.env['PATH'] ?? '', HOME: dir, METALFLEET_MANAGER: `http://127.0.0.1:${(page.address() as AddressInfo).port}`, METALFLEET_TOKEN: operatorToken },
+      }, (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    });
+    page.close();
+    expect(proxied).toMatchObject({ code: 1, stderr: expect.stringContaining('answered text/html, not application/gzip') });
+    expect(existsSync(other)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
+  });
+
+  it('shows the SKU profiles in force and a node\'s acceptance runs (none yet where acceptance is off)', async () => {
+    const profiles = await cli(['sku-profiles'], operatorToken);
+    expect(profiles.code, profiles.stderr).toBe(0);
+    expect(profiles.stdout).toMatch(/^hgx-h100-8 +8 x H100 +≥ 79 GiB +Gen5 x16 +18 +8 at 400 Gb\/s +8 +≥ 460 GB\/s +-r 3$/m);
+    const runs = await cli(['nodes', 'acceptance', nodeIds[0] ?? ''], operatorToken);
+    expect(runs).toMatchObject({ code: 0, stdout: `${nodeIds[0]}: no acceptance run yet\n` });
+    expect((await cli(['nodes', 'acceptance', 'no-such-node'], operatorToken)).code).toBe(1);
   });
 
   it('a revoked token stops working (exit 4); an unreachable manager is exit 3', async () => {

@@ -75,14 +75,22 @@ export function createApiClient(baseUrl: string, token: string, ca = '') {
     return parsed as T;
   }
 
-  /** A file the API answers with (not JSON): its bytes, or the API's error. */
-  async function download(path: string): Promise<Buffer> {
+  /** A file of `contentType` the API answers with (not JSON): its bytes, or the API's error. */
+  async function download(path: string, contentType: string): Promise<Buffer> {
     const response = await send('GET', path);
     if (!response.ok) {
       const text = await response.text();
-      const apiError = (text.startsWith('{') ? JSON.parse(text) : null) as ApiError | null;
+      let apiError: ApiError | null = null;
+      try {
+        apiError = JSON.parse(text) as ApiError;
+      } catch {
+        // Not the API's error (a proxy's page): its status says enough.
+      }
       throw new ApiCallError(response.status, apiError?.error?.code ?? 'unknown', apiError?.error?.message ?? `HTTP ${response.status}`);
     }
+    // A proxy's or a captive portal's page answered 200 is no bundle: said, never written as one.
+    const got = response.headers.get('content-type') ?? '';
+    if (!got.startsWith(contentType)) throw new ApiCallError(response.status, 'unknown', `${baseUrl} answered ${got || 'no content type'}, not ${contentType}: is it the manager?`);
     return Buffer.from(await response.arrayBuffer());
   }
 

@@ -14,6 +14,7 @@ import { registerFleetAdmin } from './commands/fleet-admin.ts';
 import { registerIdentity } from './commands/identity.ts';
 import { registerNodes } from './commands/nodes.ts';
 import { registerOperations } from './commands/operations.ts';
+import { registerSkuProfiles } from './commands/sku-profiles.ts';
 
 const program = new Command('metalfleet')
   .description('Operate a metalfleet GPU fleet from the command line. Tables for people, --json for scripts.')
@@ -43,6 +44,7 @@ registerOperations(program, ctx);
 registerFleetAdmin(program, ctx);
 registerAlerts(program, ctx);
 registerIdentity(program, ctx);
+registerSkuProfiles(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

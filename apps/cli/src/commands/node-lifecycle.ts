@@ -2,10 +2,14 @@
 // repair. Each exits non-zero when the manager refuses it (it names what the
 // node's state allows), so a script never takes "nothing happened" for done.
 // metalfleet nodes evidence: the node's bundle for its vendor's ticket.
-import { writeFile } from 'node:fs/promises';
+// metalfleet nodes acceptance: what its acceptance suites measured and why it passed or failed.
+import { link, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import type { NodeActionResult } from '@metalfleet/api';
+import type { Static } from 'typebox';
+import type { AcceptanceRunList, NodeActionResult } from '@metalfleet/api';
 import type { CliContext } from '../context.ts';
+import { formatTable } from '../table.ts';
 
 const actions = [
   { name: 'retry', description: 'inspect a failed node again (it left its tenant when it failed): it rejoins the pool when healthy', reason: 'why it should serve again' },
@@ -26,16 +30,42 @@ export function registerNodeLifecycle(nodes: Command, ctx: CliContext): void {
     });
   }
 
+  nodes.command('acceptance').description('the node\'s acceptance runs, newest first: each check with what was measured, the threshold and the verdict')
+    .argument('<id>', 'node id').option('--all', 'every run kept, not only the latest')
+    .action(async (id: string, options: { all?: boolean }) => {
+      const runs = await ctx.client().get<Static<typeof AcceptanceRunList>>(`/api/v1/nodes/${encodeURIComponent(id)}/acceptance`);
+      const shown = options.all ? runs.items : runs.items.slice(0, 1);
+      ctx.print(runs, () => (shown.length === 0 ? `${id}: no acceptance run yet` : shown.map((r) => [
+        `${r.at}  ${r.passed ? 'PASSED' : 'FAILED'}  profile ${r.profile ?? '(none matches)'}  command ${r.commandId}`,
+        formatTable(['CHECK', 'MEASURED', 'THRESHOLD', 'VERDICT'], r.checks.map((c) => [c.name, c.measured, c.threshold, c.verdict])),
+      ].join('\n')).join('\n\n')));
+    });
+
   nodes.command('evidence').description('the node\'s evidence for its vendor (RMA): parts with serials and firmware, conditions, health events, failures, history')
     .argument('<id>', 'node id').option('-o, --output <file>', 'where to write the .tar.gz (never overwritten)', '')
     .action(async (id: string, options: { output: string }) => {
       const file = options.output || `evidence-${id.replace(/[^A-Za-z0-9._-]/g, '_')}.tar.gz`;
-      const bundle = await ctx.client().download(`/api/v1/nodes/${encodeURIComponent(id)}/evidence`);
-      // 'wx': an earlier bundle (one already attached to a ticket, say) is kept; the error says so.
-      await writeFile(file, bundle, { flag: 'wx' }).catch((error: unknown) => {
-        if ((error as { code?: string }).code === 'EEXIST') throw new Error(`${file} exists: choose another --output (a bundle is never overwritten)`);
-        throw error;
-      });
+      const bundle = await ctx.client().download(`/api/v1/nodes/${encodeURIComponent(id)}/evidence`, 'application/gzip');
+      if (bundle[0] !== 0x1f || bundle[1] !== 0x8b) throw new Error('the manager\'s answer is not a gzip file; nothing written');
+      await writeOnce(file, bundle);
       ctx.print({ nodeId: id, file, bytes: bundle.length }, () => `${id}: evidence written to ${file} (${bundle.length} bytes)`);
     });
+}
+
+/**
+ * Writes `file` whole or not at all, never over an earlier one (a bundle already attached to a ticket): written beside it
+ * under a temporary name, then linked to its name (which fails if it exists), so an interrupted download leaves no
+ * half file that would block the next try.
+ */
+async function writeOnce(file: string, bytes: Buffer): Promise<void> {
+  const temporary = `${file}.${randomBytes(4).toString('hex')}.partial`;
+  await writeFile(temporary, bytes, { flag: 'wx' });
+  try {
+    await link(temporary, file);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'EEXIST') throw new Error(`${file} exists: choose another --output (a bundle is never overwritten)`);
+    throw error;
+  } finally {
+    await unlink(temporary).catch(() => undefined);
+  }
 }
