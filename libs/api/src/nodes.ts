@@ -74,7 +74,7 @@ const Nic = Type.Object({
 const Gpu = Type.Object({
   index: Type.Integer(), model: Type.String(), uuid: Type.String(), serial: Type.String(), vbiosVersion: Type.String(),
   driverVersion: Type.String(), cudaVersion: Type.String(), pciBusId: Type.String(), memoryBytes: Type.Number(),
-  pcieMaxGen: Type.Integer(), pcieMaxWidth: Type.Integer(), migMode: Type.String(), powerLimitW: Type.Number(), defaultPowerLimitW: Type.Number(),
+  pcieMaxGen: Type.Integer(), pcieMaxWidth: Type.Integer(), pcieLinkMaxGen: Type.Integer(), pcieCurrentWidth: Type.Integer(), migMode: Type.String(), powerLimitW: Type.Number(), defaultPowerLimitW: Type.Number(),
 });
 
 export const Inventory = Type.Object({

@@ -36,7 +36,9 @@ export interface LldpNeighbor { switchName: string; switchId: string; portId: st
 export interface Gpu {
   index: number; model: string; uuid: string; serial: string; vbiosVersion: string;
   driverVersion: string; cudaVersion: string; pciBusId: string; memoryBytes: number;
-  pcieMaxGen: number; pcieMaxWidth: number; migMode: string; powerLimitW: number; defaultPowerLimitW: number;
+  pcieMaxGen: number; pcieMaxWidth: number;
+  /** The generation the GPU and its slot allow together, and the width the link trained at (0: not read). */
+  pcieLinkMaxGen: number; pcieCurrentWidth: number; migMode: string; powerLimitW: number; defaultPowerLimitW: number;
 }
 export interface OperatingSystem { distro: string; release: string; kernel: string; arch: string; machineId: string }
 export interface CollectorFailure { collector: string; message: string }

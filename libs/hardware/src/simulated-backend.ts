@@ -178,7 +178,7 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
         const s = gpuSnapshot(g, faults);
         return {
           index: g, model: s.model, uuid: s.uuid, serial: s.serial, vbiosVersion: s.vbiosVersion, driverVersion: s.driverVersion, cudaVersion: s.cudaVersion,
-          pciBusId: s.pciBusId, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700,
+          pciBusId: s.pciBusId, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: s.pcie.genMax ?? 5, pcieCurrentWidth: s.pcie.widthCurrent ?? 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700,
         };
       });
       inventory.os = { distro: 'metalfleet discovery image', release: '0.1', kernel: '6.1.0-simulated', arch: 'x64', machineId: digest(seed, index, 'machine-id').slice(0, 32) };

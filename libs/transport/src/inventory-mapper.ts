@@ -38,7 +38,7 @@ export function inventoryFromProto(message: InventoryMessage | undefined): Inven
     gpus: message.gpus.map((g) => ({
       index: g.index, model: g.model, uuid: g.uuid, serial: g.serial, vbiosVersion: g.vbiosVersion, driverVersion: g.driverVersion,
       cudaVersion: g.cudaVersion, pciBusId: g.pciBusId, memoryBytes: Number(g.memoryBytes), pcieMaxGen: g.pcieMaxGen,
-      pcieMaxWidth: g.pcieMaxWidth, migMode: g.migMode, powerLimitW: g.powerLimitW, defaultPowerLimitW: g.defaultPowerLimitW,
+      pcieMaxWidth: g.pcieMaxWidth, pcieLinkMaxGen: g.pcieLinkMaxGen, pcieCurrentWidth: g.pcieCurrentWidth, migMode: g.migMode, powerLimitW: g.powerLimitW, defaultPowerLimitW: g.defaultPowerLimitW,
     })),
     os: { ...empty.os, ...strip(message.os) },
     failures: message.failures.map((f) => ({ collector: f.collector, message: f.message })),

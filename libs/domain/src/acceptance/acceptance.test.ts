@@ -9,7 +9,7 @@ const GiB = 1024 ** 3;
 const h100 = defaultSkuProfiles.find((p) => p.name === 'hgx-h100-8') as SkuProfile;
 const gpu = (index: number, extra: Partial<Gpu> = {}): Gpu => ({
   index, model: 'NVIDIA H100 80GB HBM3', uuid: `GPU-${index}`, serial: `165092406${index}`, vbiosVersion: '96.00.99.00.01', driverVersion: '570.124.06', cudaVersion: '12.8',
-  pciBusId: `0000:1${index}:00.0`, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700, ...extra,
+  pciBusId: `0000:1${index}:00.0`, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: 5, pcieCurrentWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700, ...extra,
 });
 function node(gpus: Gpu[] = Array.from({ length: 8 }, (_, i) => gpu(i))): Inventory {
   const inventory = emptyInventory();
@@ -37,8 +37,13 @@ describe('SKU conformance', () => {
     ['an old VBIOS on GPU 2', node(Array.from({ length: 8 }, (_, i) => gpu(i, i === 2 ? { vbiosVersion: '96.00.30.00.01' } : {}))), links(Array(8).fill(18)),
       ['vbios-version: GPU 2: 96.00.30.00.01 (one of 96.00.99.00.01)']],
     ['MIG left on', node(Array.from({ length: 8 }, (_, i) => gpu(i, i === 0 ? { migMode: 'Enabled' } : {}))), links(Array(8).fill(18)), ['mig-off: GPU 0: MIG Enabled (MIG disabled)']],
-    ['a GPU on a Gen4 x8 link', node(Array.from({ length: 8 }, (_, i) => gpu(i, i === 7 ? { pcieMaxGen: 4, pcieMaxWidth: 8 } : {}))), links(Array(8).fill(18)),
+    ['a GPU on a Gen4 x8 link', node(Array.from({ length: 8 }, (_, i) => gpu(i, i === 7 ? { pcieLinkMaxGen: 4, pcieCurrentWidth: 8 } : {}))), links(Array(8).fill(18)),
       ['pcie-link: GPU 7: Gen4 x8 (Gen5 x16)']],
+    // A Gen5 x16 GPU whose link trained at x8 (a bad riser or slot): the GPU's own maximum says nothing of it.
+    ['a Gen5 x16 GPU whose link trained at x8', node(Array.from({ length: 8 }, (_, i) => gpu(i, i === 4 ? { pcieCurrentWidth: 8 } : {}))), links(Array(8).fill(18)),
+      ['pcie-link: GPU 4: Gen5 x8 (Gen5 x16)']],
+    ['a Gen5 GPU in a Gen4 slot', node(Array.from({ length: 8 }, (_, i) => gpu(i, i === 1 ? { pcieLinkMaxGen: 4 } : {}))), links(Array(8).fill(18)),
+      ['pcie-link: GPU 1: Gen4 x16 (Gen5 x16)']],
   ])('fails %s, naming it', (_name, inventory, nvlinks, expected) => {
     const checks = checkConformance({ ...h100, allowedVbios: ['96.00.99.00.01'] }, { inventory, nvlinks });
     expect(failed(checks)).toEqual(expected);

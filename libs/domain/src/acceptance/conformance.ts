@@ -35,6 +35,7 @@ export function checkConformance(profile: SkuProfile, { inventory, nvlinks }: Co
   const physical = inventory.nics.filter((n) => n.physical);
   const fastNics = physical.filter((n) => n.speedMbps >= profile.minNicSpeedMbps);
   const allowedDriver = (v: string) => profile.allowedDrivers.length === 0 || profile.allowedDrivers.includes(v);
+  const pcieOk = (g: Inventory['gpus'][number]) => g.pcieLinkMaxGen >= profile.pcieGen && g.pcieCurrentWidth >= profile.pcieWidth;
   const allowedVbios = (v: string) => profile.allowedVbios.length === 0 || profile.allowedVbios.includes(v);
   const checks = [
     check('gpu-count', String(gpus.length), `= ${profile.gpuCount}`, gpus.length === profile.gpuCount),
@@ -46,8 +47,9 @@ export function checkConformance(profile: SkuProfile, { inventory, nvlinks }: Co
       profile.allowedDrivers.length === 0 ? 'any' : `one of ${profile.allowedDrivers.join(', ')}`, gpus.every((g) => allowedDriver(g.driverVersion))),
     check('vbios-version', byGpu(gpus, (g) => (allowedVbios(g.vbiosVersion) ? null : g.vbiosVersion)),
       profile.allowedVbios.length === 0 ? 'any' : `one of ${profile.allowedVbios.join(', ')}`, gpus.every((g) => allowedVbios(g.vbiosVersion))),
-    check('pcie-link', byGpu(gpus, (g) => (g.pcieMaxGen >= profile.pcieGen && g.pcieMaxWidth >= profile.pcieWidth ? null : `Gen${g.pcieMaxGen} x${g.pcieMaxWidth}`)),
-      `Gen${profile.pcieGen} x${profile.pcieWidth}`, gpus.every((g) => g.pcieMaxGen >= profile.pcieGen && g.pcieMaxWidth >= profile.pcieWidth)),
+    // The link as it trained (the width now, the generation the slot allows), not what the GPU could do in another slot.
+    check('pcie-link', byGpu(gpus, (g) => (pcieOk(g) ? null : `Gen${g.pcieLinkMaxGen} x${g.pcieCurrentWidth}`)),
+      `Gen${profile.pcieGen} x${profile.pcieWidth}`, gpus.every(pcieOk)),
     check('mig-off', byGpu(gpus, (g) => (/enabled/i.test(g.migMode) ? `MIG ${g.migMode}` : null)), 'MIG disabled', gpus.every((g) => !/enabled/i.test(g.migMode))),
     nvlinkCheck(profile, nvlinks),
     check('nic-count', `${fastNics.length} of ${physical.length} at ≥ ${profile.minNicSpeedMbps / 1000} Gb/s, link up ${fastNics.filter((n) => n.linkUp).length}`,

@@ -7,7 +7,7 @@ import { defaultSkuProfiles } from './sku-profile.ts';
 const GiB = 1024 ** 3;
 const gpu = (index: number): Gpu => ({
   index, model: 'NVIDIA H100 80GB HBM3', uuid: `GPU-${index}`, serial: `165092406${index}`, vbiosVersion: '96.00.99.00.01', driverVersion: '570.124.06', cudaVersion: '12.8',
-  pciBusId: `0000:1${index}:00.0`, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700,
+  pciBusId: `0000:1${index}:00.0`, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: 5, pcieCurrentWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700,
 });
 function h100Node(gpus = 8): Inventory {
   const inventory = emptyInventory();

@@ -51,7 +51,8 @@ export function gpuInventoryCollector(sources: GpuSources): InventoryCollector {
         gpus: report.gpus.map((g, i) => ({
           index: g.index, model: g.model, uuid: g.uuid, serial: g.serial, vbiosVersion: g.vbiosVersion, driverVersion: g.driverVersion,
           cudaVersion: g.cudaVersion, pciBusId: g.pciBusId, memoryBytes: (g.memoryTotalMiB ?? 0) * 1024 * 1024,
-          pcieMaxGen: report.deviceMaxPcieGen[i] ?? 0, pcieMaxWidth: g.pcie.widthMax ?? 0, migMode: g.migCurrent ?? '',
+          pcieMaxGen: report.deviceMaxPcieGen[i] ?? 0, pcieMaxWidth: g.pcie.widthMax ?? 0,
+          pcieLinkMaxGen: g.pcie.genMax ?? 0, pcieCurrentWidth: g.pcie.widthCurrent ?? 0, migMode: g.migCurrent ?? '',
           powerLimitW: g.power.limitW ?? 0, defaultPowerLimitW: g.power.defaultLimitW ?? 0,
         })),
       };

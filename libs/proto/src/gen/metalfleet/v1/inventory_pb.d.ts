@@ -413,6 +413,21 @@ export declare type Gpu = Message<"metalfleet.v1.Gpu"> & {
    * @generated from field: double default_power_limit_w = 14;
    */
   defaultPowerLimitW: number;
+
+  /**
+   * The PCIe link as it is: the generation the GPU and its slot allow together
+   * (nvidia-smi max_link_gen; the device's own maximum is pcie_max_gen), and
+   * the width it trained at (current_link_width: a link trained at x8 of x16 is
+   * a fault; the generation, unlike the width, drops at idle to save power).
+   *
+   * @generated from field: uint32 pcie_link_max_gen = 15;
+   */
+  pcieLinkMaxGen: number;
+
+  /**
+   * @generated from field: uint32 pcie_current_width = 16;
+   */
+  pcieCurrentWidth: number;
 };
 
 /**
