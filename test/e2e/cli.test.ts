@@ -221,7 +221,7 @@ describe('metalfleet CLI', () => {
   it('shows the SKU profiles in force and a node\'s acceptance runs (none yet where acceptance is off)', async () => {
     const profiles = await cli(['sku-profiles'], operatorToken);
     expect(profiles.code, profiles.stderr).toBe(0);
-    expect(profiles.stdout).toMatch(/^hgx-h100-8 +8 x H100 +≥ 79 GiB +Gen5 x16 +18 +8 at 400 Gb\/s +8 +≥ 460 GB\/s +-r 3$/m);
+    expect(profiles.stdout).toMatch(/^hgx-h100-8 +8 x H100 80GB HBM3 +≥ 79 GiB +Gen5 x16 +18 +8 at 400 Gb\/s +8 +≥ 460 GB\/s +-r 3$/m);
     const runs = await cli(['nodes', 'acceptance', nodeIds[0] ?? ''], operatorToken);
     expect(runs).toMatchObject({ code: 0, stdout: `${nodeIds[0]}: no acceptance run yet\n` });
     expect((await cli(['nodes', 'acceptance', 'no-such-node'], operatorToken)).code).toBe(1);

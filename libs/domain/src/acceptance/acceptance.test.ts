@@ -60,6 +60,11 @@ describe('SKU conformance', () => {
     expect(skuOf(node().gpus.slice(1), defaultSkuProfiles)?.name).toBe('hgx-h100-8');
     expect(skuOf([{ model: 'NVIDIA H200' }], defaultSkuProfiles)?.name).toBe('hgx-h200-8');
     expect(skuOf([{ model: 'Tesla T4' }], defaultSkuProfiles)).toBeNull();
+    // Whole words, and the SXM parts only: an RTX A1000 is no A100, an H100 PCIe or NVL card no HGX H100.
+    expect(skuOf([{ model: 'NVIDIA RTX A1000' }], defaultSkuProfiles)).toBeNull();
+    expect(skuOf([{ model: 'NVIDIA H100 PCIe' }], defaultSkuProfiles)).toBeNull();
+    expect(skuOf([{ model: 'NVIDIA H100 NVL' }], defaultSkuProfiles)).toBeNull();
+    expect(skuOf([{ model: 'NVIDIA A100-SXM4-80GB' }], defaultSkuProfiles)?.name).toBe('hgx-a100-8');
     expect(skuOf([], defaultSkuProfiles)).toBeNull();
   });
 });

@@ -3,7 +3,7 @@
 // keeps the node out of the pool, with the checks as its evidence.
 import type { NvlinkGpuState } from '../health/host-snapshot.ts';
 import type { Inventory } from '../inventory.ts';
-import type { SkuProfile } from './sku-profile.ts';
+import { modelMatches, type SkuProfile } from './sku-profile.ts';
 
 export type CheckVerdict = 'pass' | 'fail' | 'skip';
 
@@ -31,7 +31,6 @@ export interface ConformanceFacts {
 
 export function checkConformance(profile: SkuProfile, { inventory, nvlinks }: ConformanceFacts): AcceptanceCheck[] {
   const gpus = inventory.gpus;
-  const model = profile.gpuModel.toLowerCase();
   const physical = inventory.nics.filter((n) => n.physical);
   const fastNics = physical.filter((n) => n.speedMbps >= profile.minNicSpeedMbps);
   const allowedDriver = (v: string) => profile.allowedDrivers.length === 0 || profile.allowedDrivers.includes(v);
@@ -39,8 +38,8 @@ export function checkConformance(profile: SkuProfile, { inventory, nvlinks }: Co
   const allowedVbios = (v: string) => profile.allowedVbios.length === 0 || profile.allowedVbios.includes(v);
   const checks = [
     check('gpu-count', String(gpus.length), `= ${profile.gpuCount}`, gpus.length === profile.gpuCount),
-    check('gpu-model', byGpu(gpus, (g) => (g.model.toLowerCase().includes(model) ? null : g.model)), `contains ${profile.gpuModel}`,
-      gpus.length > 0 && gpus.every((g) => g.model.toLowerCase().includes(model))),
+    check('gpu-model', byGpu(gpus, (g) => (modelMatches(g.model, profile.gpuModel) ? null : g.model)), `is ${profile.gpuModel}`,
+      gpus.length > 0 && gpus.every((g) => modelMatches(g.model, profile.gpuModel))),
     check('gpu-memory', byGpu(gpus, (g) => (g.memoryBytes >= profile.minGpuMemoryBytes ? null : `${(g.memoryBytes / GiB).toFixed(1)} GiB`)),
       `≥ ${(profile.minGpuMemoryBytes / GiB).toFixed(0)} GiB each`, gpus.every((g) => g.memoryBytes >= profile.minGpuMemoryBytes)),
     check('driver-version', [...new Set(gpus.map((g) => g.driverVersion))].join(', ') || 'none',

@@ -42,20 +42,30 @@ const hgx = { gpuCount: 8, allowedDrivers: [], allowedVbios: [], pcieWidth: 16, 
 
 /** Defaults for 8-GPU HGX nodes (GPU-HEALTH.md §7); an operator's profiles replace them by name. */
 export const defaultSkuProfiles: readonly SkuProfile[] = [
-  { ...hgx, name: 'hgx-h100-8', gpuModel: 'H100', minGpuMemoryBytes: 79 * GiB, pcieGen: 5, nvlinksPerGpu: 18, minNicSpeedMbps: 400_000,
+  // The SXM parts' names as nvidia-smi gives them: an H100 PCIe or NVL card is another SKU (no NVSwitch, other gates).
+  { ...hgx, name: 'hgx-h100-8', gpuModel: 'H100 80GB HBM3', minGpuMemoryBytes: 79 * GiB, pcieGen: 5, nvlinksPerGpu: 18, minNicSpeedMbps: 400_000,
     gates: { ncclBusbwGBs: 460, p2pGBs: 335, hostCopyGBs: 48, dcgmLevel: 3 } },
   { ...hgx, name: 'hgx-h200-8', gpuModel: 'H200', minGpuMemoryBytes: 140 * GiB, pcieGen: 5, nvlinksPerGpu: 18, minNicSpeedMbps: 400_000,
     gates: { ncclBusbwGBs: 431, p2pGBs: 335, hostCopyGBs: 48, dcgmLevel: 3 } },
-  { ...hgx, name: 'hgx-a100-8', gpuModel: 'A100', minGpuMemoryBytes: 79 * GiB, pcieGen: 4, nvlinksPerGpu: 12, minNicSpeedMbps: 200_000,
+  { ...hgx, name: 'hgx-a100-8', gpuModel: 'A100-SXM4-80GB', minGpuMemoryBytes: 79 * GiB, pcieGen: 4, nvlinksPerGpu: 12, minNicSpeedMbps: 200_000,
     gates: { ncclBusbwGBs: 228, p2pGBs: 235, hostCopyGBs: 21, dcgmLevel: 3 } },
 ];
 
+/**
+ * Whether a GPU model is of a profile's: its `gpuModel` as whole words, any case ("H100 80GB HBM3" in "NVIDIA H100 80GB
+ * HBM3"; "A100" is not in "RTX A1000").
+ */
+export function modelMatches(model: string, gpuModel: string): boolean {
+  const escaped = gpuModel.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return escaped !== '' && new RegExp(`(?<![A-Za-z0-9])${escaped}(?![A-Za-z0-9])`, 'i').test(model);
+}
+
 /** The profile a node's GPUs make it, or null when none matches (it cannot be accepted: an operator adds one). */
 export function skuOf(gpus: ReadonlyArray<{ model: string }>, profiles: readonly SkuProfile[]): SkuProfile | null {
-  const model = gpus[0]?.model.toLowerCase() ?? '';
-  return profiles.find((p) => model.includes(p.gpuModel.toLowerCase()) && gpus.length === p.gpuCount)
+  const model = gpus[0]?.model ?? '';
+  return profiles.find((p) => modelMatches(model, p.gpuModel) && gpus.length === p.gpuCount)
     // A node short of GPUs is still of its SKU (and fails the count check), not of none.
-    ?? profiles.find((p) => model !== '' && model.includes(p.gpuModel.toLowerCase()))
+    ?? profiles.find((p) => modelMatches(model, p.gpuModel))
     ?? null;
 }
 
