@@ -75,10 +75,11 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     fence: deps.fence,
     observations: deps.observations,
   });
-  const templates = createClusterTemplates({ store: deps.store, tenants: deps.tenants, reimages, now: deps.now, newId: randomUUID });
+  const acceptanceRequired = config.acceptance === 'on';
+  const templates = createClusterTemplates({ store: deps.store, tenants: deps.tenants, reimages, now: deps.now, newId: randomUUID, acceptanceRequired });
   // Every transition's effects, from here on: replacements, isolation, repair tickets, power.
   const executeEffects = createLifecycleEffects({
-    store: deps.store, events: deps.events, tenants: deps.tenants, templates, reimages, settleFabric, now: deps.now, onError,
+    store: deps.store, events: deps.events, tenants: deps.tenants, templates, reimages, settleFabric, now: deps.now, onError, acceptanceRequired,
     powerOff: async (nodeId) => {
       const bmc = await deps.store.getBmc(nodeId);
       if (bmc) await bmcDriver(bmc).powerOff();

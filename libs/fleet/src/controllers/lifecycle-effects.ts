@@ -29,6 +29,8 @@ export interface LifecycleEffectDeps {
   powerOff: (nodeId: string) => Promise<boolean>;
   now: () => Date;
   onError: (error: unknown, context: Record<string, unknown>) => void;
+  /** Only nodes whose latest acceptance run passed replace a failed one (--acceptance on). */
+  acceptanceRequired?: boolean;
 }
 
 type Outcome = Omit<EffectOutcome, 'effect'>;
@@ -58,7 +60,7 @@ export function createLifecycleEffects(deps: LifecycleEffectDeps): EffectExecuto
     // it first keeps it, and the others pick again among the rest.
     const pickedByOthers = new Set<string>();
     for (let attempt = 0; attempt < maxSparePicks; attempt += 1) {
-      const pick = pickSpare({ id: node.id, rack: node.rack }, template.profile, (await spareCandidates(deps.store)).filter((c) => !pickedByOthers.has(c.id)));
+      const pick = pickSpare({ id: node.id, rack: node.rack }, template.profile, (await spareCandidates(deps.store, deps.acceptanceRequired)).filter((c) => !pickedByOthers.has(c.id)));
       if (!pick.ok) return report(change, 'replace', `no replacement: ${pick.reason}`);
       try {
         await deps.tenants.allocateNode(tenantId, pick.spareId, change.actor);

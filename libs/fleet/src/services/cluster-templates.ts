@@ -13,6 +13,8 @@ export interface TemplateDeps {
   reimages: Reimages;
   now: () => Date;
   newId: () => string;
+  /** Only nodes whose latest acceptance run passed are spares (--acceptance on). */
+  acceptanceRequired?: boolean;
 }
 
 /** Nodes that count towards a tenant's size: allocated to it and not failed. */
@@ -40,7 +42,7 @@ export function createClusterTemplates(deps: TemplateDeps) {
       const missing = template.nodeCount - members.length;
       if (missing <= 0) return { operation: null, allocated: [], already: members.length };
       // Pick every spare first: a template that cannot be filled allocates nothing.
-      const candidates = await spareCandidates(deps.store);
+      const candidates = await spareCandidates(deps.store, deps.acceptanceRequired);
       const picked = new Set<string>();
       for (let i = 0; i < missing; i += 1) {
         const pick = pickSpare({ id: '', rack: members[0]?.rack ?? '' }, template.profile, candidates, picked);
