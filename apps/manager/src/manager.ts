@@ -271,7 +271,7 @@ async function startOnDataDir(
   });
   const profiles = skuProfilesInForce(config.skuProfilesFile?.profiles ?? []);
   const acceptance = startAcceptance({
-    store, events, lifecycle, outbox: reimaging.outbox, profiles: () => profiles, now, fenceFor: nodeFence,
+    store, events, lifecycle, outbox: reimaging.outbox, profiles: () => profiles, now, fenceFor: nodeFence, retireAfterFailures: config.retireAfterAcceptanceFailures,
     onError: (error) => logger[failureLevel(error)]({ err: error }, 'acceptance testing failed'),
   });
   // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.

@@ -178,6 +178,8 @@ export const FailureRates = Type.Object({
     cohort: Type.String(), nodes: Type.Integer(), failedNodes: Type.Integer(), failures: Type.Integer(),
     rate: Type.Number({ description: 'Distinct failed nodes / nodes in the cohort, 0..1.' }),
     mtbfHours: Type.Union([Type.Number(), Type.Null()], { description: 'Node-hours in the window per failure.' }),
+    acceptanceFailures: Type.Integer({ description: 'Of the failures, acceptance runs that failed.' }),
+    repairs: Type.Integer({ description: 'Repairs done in the window (nodes marked repaired): not failures.' }),
   })),
 });
 

@@ -45,8 +45,9 @@ export function registerOperations(program: Command, ctx: CliContext): void {
     .option('--window <w>', '1h, 6h, 24h, 7d or 30d', '24h').option('--by <dimension>', 'fleet, pool, rack, tenant, vendor, model, gpuModel, bios, vbios, driver or firmware', 'fleet')
     .action(async (o: { window: string; by: string }) => {
       const rates = await ctx.client().get<Static<typeof FailureRates>>(`/api/v1/failure-rates?window=${encodeURIComponent(o.window)}&by=${encodeURIComponent(o.by)}`);
-      ctx.print(rates, () => formatTable([o.by.toUpperCase(), 'NODES', 'FAILED', 'RATE', 'FAILURES', 'MTBF (H)'], rates.items.map((r) => [
-        r.cohort, String(r.nodes), String(r.failedNodes), `${(r.rate * 100).toFixed(1)}%`, String(r.failures), r.mtbfHours === null ? '-' : r.mtbfHours.toFixed(0),
+      ctx.print(rates, () => formatTable([o.by.toUpperCase(), 'NODES', 'FAILED', 'RATE', 'FAILURES', 'ACCEPTANCE FAILED', 'REPAIRS', 'MTBF (H)'], rates.items.map((r) => [
+        r.cohort, String(r.nodes), String(r.failedNodes), `${(r.rate * 100).toFixed(1)}%`, String(r.failures), String(r.acceptanceFailures), String(r.repairs),
+        r.mtbfHours === null ? '-' : r.mtbfHours.toFixed(0),
       ])));
     });
 }

@@ -43,6 +43,18 @@ describe('failureRates', () => {
     for (const r of rates) expect(r.rate).toBeCloseTo(r.failedNodes / r.nodes);
   });
 
+  it('counts a bad batch\'s acceptance failures as failures, and its repairs beside them (not as failures)', () => {
+    const events: FailureEvent[] = [
+      { ...failure('b0', hoursAgo(3)), kind: 'repaired', code: 'repaired' },
+      { ...failure('b0', hoursAgo(2)), kind: 'acceptance-failed', code: 'acceptance' },
+      { ...failure('b1', hoursAgo(2)), kind: 'repaired', code: 'repaired' },
+    ];
+    const [worst, other] = failureRates(events, population, { by: 'driver', windowMs: day, now });
+    expect(worst).toMatchObject({ cohort: '535.161.08', failedNodes: 1, failures: 1, acceptanceFailures: 1, repairs: 2 });
+    expect(other).toMatchObject({ cohort: '550.54.15', failures: 0, acceptanceFailures: 0, repairs: 0 });
+    expect(failureTrend(events, 14, day, 1, now)).toEqual([expect.objectContaining({ failures: 1, failedNodes: 1 })]);
+  });
+
   it('estimates MTBF as node-hours in the window per failure', () => {
     const [r1] = failureRates([failure('a1', hoursAgo(1)), failure('a2', hoursAgo(2))], population, { by: 'rack', windowMs: day, now });
     expect(r1).toMatchObject({ cohort: 'r1', mtbfHours: (10 * 24) / 2 });

@@ -4,7 +4,12 @@
 // fault that comes back after a repair or reimage: remediation-policy.ts.)
 import type { CohortDimension, Cohorts } from './cohorts.ts';
 
-export type FailureKind = 'critical-condition' | 'reimage-failed' | 'node-lost';
+/**
+ * What is recorded per node: its failures (a critical condition, a failed reimage, lost in service, a failed acceptance
+ * run), and its repairs — a record, not a failure: counted per cohort beside them, so a bad batch's repairs show.
+ */
+export type FailureKind = 'critical-condition' | 'reimage-failed' | 'node-lost' | 'acceptance-failed' | 'repaired';
+const notFailures: ReadonlySet<FailureKind> = new Set(['repaired']);
 
 export interface FailureEvent {
   nodeId: string;
@@ -31,6 +36,9 @@ export interface CohortRate {
   rate: number;
   /** Node-hours in the window per failure; null without failures. */
   mtbfHours: number | null;
+  /** Of the failures, the acceptance runs that failed; and the repairs done (no failures) in the window. */
+  acceptanceFailures: number;
+  repairs: number;
 }
 
 export interface RateQuery {
@@ -46,11 +54,15 @@ export function failureRates(events: readonly FailureEvent[], population: readon
   for (const member of population) sizes.set(member.cohorts[query.by], (sizes.get(member.cohorts[query.by]) ?? 0) + 1);
   const failed = new Map<string, Set<string>>();
   const counts = new Map<string, number>();
+  const byKind = new Map<string, number>();
+  const add = (key: string) => byKind.set(key, (byKind.get(key) ?? 0) + 1);
   for (const event of events) {
     const t = event.at.getTime();
     if (t <= since || t > query.now.getTime()) continue;
     const cohort = event.cohorts[query.by];
     if (!sizes.has(cohort)) continue;
+    add(`${cohort}\u0000${event.kind}`);
+    if (notFailures.has(event.kind)) continue;
     if (!failed.has(cohort)) failed.set(cohort, new Set());
     failed.get(cohort)?.add(event.nodeId);
     counts.set(cohort, (counts.get(cohort) ?? 0) + 1);
@@ -59,7 +71,10 @@ export function failureRates(events: readonly FailureEvent[], population: readon
   return [...sizes].map(([cohort, nodes]) => {
     const failedNodes = failed.get(cohort)?.size ?? 0;
     const failures = counts.get(cohort) ?? 0;
-    return { cohort, nodes, failedNodes, failures, rate: failedNodes / nodes, mtbfHours: failures === 0 ? null : (nodes * hours) / failures };
+    return {
+      cohort, nodes, failedNodes, failures, rate: failedNodes / nodes, mtbfHours: failures === 0 ? null : (nodes * hours) / failures,
+      acceptanceFailures: byKind.get(`${cohort}\u0000acceptance-failed`) ?? 0, repairs: byKind.get(`${cohort}\u0000repaired`) ?? 0,
+    };
   }).sort((a, b) => b.rate - a.rate || b.failedNodes - a.failedNodes || a.cohort.localeCompare(b.cohort));
 }
 
@@ -78,6 +93,7 @@ export function failureTrend(events: readonly FailureEvent[], populationSize: nu
   const firstStart = lastStart - (buckets - 1) * bucketMs;
   const points = Array.from({ length: buckets }, (_, i) => ({ at: new Date(firstStart + i * bucketMs), failures: 0, nodes: new Set<string>() }));
   for (const e of events) {
+    if (notFailures.has(e.kind)) continue;
     const i = Math.floor((e.at.getTime() - firstStart) / bucketMs);
     const point = points[i];
     if (!point || e.at.getTime() > now.getTime()) continue;

@@ -1,7 +1,8 @@
 // Failure analytics: every failure is recorded once with the node's cohorts at
 // that moment — a critical health condition (at the time it appeared), a
-// failed reimage, a node in service that stayed offline — and failure rates are
-// computed over them by libs/domain.
+// failed reimage, a node in service that stayed offline, a failed acceptance
+// run — and failure rates are computed over them by libs/domain. Repairs are
+// recorded the same way and counted per cohort beside the failures.
 import { cohortsOf, failureRates, failureTrend, type AlertNode, type TrendPoint, type CohortDimension, type Cohorts, type CohortRate, type FailureEvent, type FailureKind } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
@@ -52,6 +53,11 @@ export function createFailures(deps: FailureDeps) {
         return;
       case 'operation-progress':
         if (event.phase === 'failed') await record(event.nodeId, 'reimage-failed', 'reimage-failed', event.at);
+        return;
+      case 'state-changed':
+        // Acceptance failures are failures of the hardware; repairs are counted beside them, per cohort.
+        if (event.event === 'acceptance-failed') await record(event.nodeId, 'acceptance-failed', 'acceptance', event.at);
+        if (event.event === 'repaired') await record(event.nodeId, 'repaired', 'repaired', event.at);
         return;
       case 'presence-changed': {
         clearTimeout(pendingLost.get(event.nodeId));

@@ -9,6 +9,9 @@
 //   failed check → repair, the failing checks its reason.
 // - A suite that did not run (the command failed, was refused or given up)
 //   proves nothing: the node goes to repair, saying so.
+// - A repeat offender (--retire-after-acceptance-failures, default 2): a node
+//   whose acceptance failed that many times since its first repair is retired
+//   from repair, its evidence kept (GET /api/v1/nodes/:id/evidence).
 import { acceptSuite, failingChecks, judgeAcceptance, skuOf, type SkuProfile } from '@metalfleet/domain';
 import type { Fence, FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
@@ -26,6 +29,8 @@ export interface AcceptanceDeps {
   onError: (error: unknown) => void;
   /** The fence under which this replica acts for the node (its shard's lease; null: another replica's node). None: every node. */
   fenceFor?: (nodeId: string) => Fence | null;
+  /** Acceptance failures since the node's first repair after which it is retired; 0: never. */
+  retireAfterFailures: number;
 }
 
 const actor = 'acceptance';
@@ -57,19 +62,30 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
     const fence = own(node.id)?.fence;
     const options = fence ? { fence } : {};
     if (progress.phase === 'failed' || progress.phase === 'refused') {
-      await lifecycle.apply(node.id, 'acceptance-failed', actor, `the acceptance suite did not run: ${progress.message}`, options);
+      await failed(node.id, `the acceptance suite did not run: ${progress.message}`, options);
       return;
     }
     if (progress.phase !== 'succeeded') return;
     if (!progress.acceptance) {
-      await lifecycle.apply(node.id, 'acceptance-failed', actor, 'the acceptance suite reported no measurements', options);
+      await failed(node.id, 'the acceptance suite reported no measurements', options);
       return;
     }
     // Judged against the inventory the manager holds (the node reported it at registration, after its repair).
     const verdict = judgeAcceptance(deps.profiles(), node.inventory, progress.acceptance);
     await store.recordAcceptance({ nodeId: node.id, commandId: progress.commandId, ...verdict, outputs: progress.acceptance.outputs, at: progress.at });
     if (verdict.passed) await lifecycle.apply(node.id, 'acceptance-passed', actor, `acceptance passed (${verdict.profile}): ${verdict.checks.length} checks`, options);
-    else await lifecycle.apply(node.id, 'acceptance-failed', actor, `acceptance failed (${verdict.profile ?? 'no SKU profile'}): ${failingChecks(verdict.checks)}`, options);
+    else await failed(node.id, `acceptance failed (${verdict.profile ?? 'no SKU profile'}): ${failingChecks(verdict.checks)}`, options);
+  }
+
+  /** To repair; retired there when it failed acceptance too often since its first repair. */
+  async function failed(nodeId: string, reason: string, options: { fence?: Fence }): Promise<void> {
+    const moved = await lifecycle.apply(nodeId, 'acceptance-failed', actor, reason, options);
+    if (!moved.ok || deps.retireAfterFailures === 0) return;
+    const history = await store.history(nodeId);
+    const firstRepair = history.findIndex((h) => h.event === 'repaired');
+    const failures = firstRepair < 0 ? 0 : history.slice(firstRepair).filter((h) => h.event === 'acceptance-failed').length;
+    if (failures < deps.retireAfterFailures) return;
+    await lifecycle.apply(nodeId, 'retire', actor, `failed acceptance ${failures} times after repair (--retire-after-acceptance-failures ${deps.retireAfterFailures}): retired, its evidence kept`, options);
   }
 
   const unfollow = deps.outbox.follow(judged);
@@ -82,7 +98,7 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
         if (command?.kind !== 'accept' || node?.state !== 'accepting') return;
         const mine = own(node.id);
         if (!mine) return;
-        await lifecycle.apply(node.id, 'acceptance-failed', actor, `the acceptance suite did not run: ${command.message}`, mine);
+        await failed(node.id, `the acceptance suite did not run: ${command.message}`, mine);
       })().catch(deps.onError);
     }
   });

@@ -1,0 +1,118 @@
+// The acceptance controller on a real store and lifecycle, with the outbox's
+// two ends in hand: what it sends a node entering `accepting`, and the agent's
+// reports it judges.
+import { beforeEach, describe, expect, it } from 'vitest';
+import { defaultSkuProfiles, emptyInventory, type AcceptanceFacts, type AgentCommand, type Gpu } from '@metalfleet/domain';
+import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
+import { FleetEvents } from '../events/fleet-events.ts';
+import { startAcceptance } from './acceptance.ts';
+import type { CommandProgress } from './command-outbox.ts';
+import { createLifecycle, type Lifecycle } from './lifecycle.ts';
+
+const GiB = 1024 ** 3;
+let store: FleetStore;
+let events: FleetEvents;
+let lifecycle: Lifecycle;
+let sent: Array<{ nodeId: string; command: AgentCommand }>;
+let judge: (progress: CommandProgress) => Promise<void>;
+let acceptance: ReturnType<typeof startAcceptance>;
+const errors: unknown[] = [];
+const now = new Date('2026-11-28T10:00:00Z');
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i += 1) await new Promise((r) => setImmediate(r));
+}
+
+const gpu = (index: number): Gpu => ({
+  index, model: 'NVIDIA H100 80GB HBM3', uuid: `GPU-${index}`, serial: `S${index}`, vbiosVersion: '96.00.99.00.01', driverVersion: '570.124.06', cudaVersion: '12.8',
+  pciBusId: `0000:1${index}:00.0`, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: 5, pcieCurrentWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700,
+});
+
+async function nodeIn(id: string, path: Array<[string, string, string]>): Promise<void> {
+  const inventory = emptyInventory();
+  inventory.gpus = Array.from({ length: 8 }, (_, i) => gpu(i));
+  inventory.nics = Array.from({ length: 8 }, (_, i) => ({ name: `ib${i}`, mac: `aa:00:00:00:00:0${i}`, speedMbps: 400_000, linkUp: true, driver: 'mlx5', firmware: '', physical: true, neighbor: null }));
+  inventory.disks = Array.from({ length: 8 }, (_, i) => ({ name: `nvme${i}n1`, model: 'M', serial: `D${i}`, sizeBytes: 3.84e12, nvme: true, firmware: '' }));
+  await store.createNode({ id, hostname: id, identity: { systemUuid: id, systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '' }, inventory, agentVersion: '', credentialHash: 'h', at: now });
+  for (const [from, to, event] of path) await store.transitionNode(id, from as never, to as never, event as never, { actor: 'test', reason: 'setup', at: now });
+}
+
+const healthy = (busbw = 480.3): AcceptanceFacts => ({
+  nvlinks: Array.from({ length: 8 }, (_, g) => ({ gpuIndex: g, uuid: '', links: Array(18).fill(26.562) })),
+  nccl: { busbwGBs: busbw, sizeBytes: 8 * GiB, wrongResults: 0, devices: 8, tool: 'all_reduce_perf' }, dcgm: null, outputs: [{ tool: 'all_reduce_perf', text: '…' }],
+});
+const report = (nodeId: string, commandId: string, extra: Partial<CommandProgress> = {}): CommandProgress => ({
+  commandId, nodeId, operationId: null, kind: 'accept', phase: 'succeeded', message: '', verifiedSha256: '', acceptance: healthy(), at: now, madeAt: now, ...extra,
+});
+
+beforeEach(() => {
+  store = openSqliteFleetStore({ path: ':memory:' });
+  events = new FleetEvents();
+  lifecycle = createLifecycle({ store, events, now: () => now });
+  sent = [];
+  acceptance = startAcceptance({
+    store, events, lifecycle, profiles: () => defaultSkuProfiles, now: () => now, onError: (e) => errors.push(e), retireAfterFailures: 2,
+    outbox: {
+      send: async (nodeId, command) => {
+        sent.push({ nodeId, command });
+        const at = now;
+        const record = { id: `c${sent.length}`, nodeId, operationId: null, ...command, state: 'sent' as const, attempts: 1, ackDeadlineAt: at, message: '', verifiedSha256: '', createdAt: at, updatedAt: at };
+        await store.createCommand(record);
+        return record;
+      },
+      follow: (follower) => {
+        judge = follower;
+        return () => undefined;
+      },
+    },
+  });
+});
+
+describe('acceptance testing', () => {
+  it('sends a node entering accepting its SKU\'s suite once; judges a pass into the pool', async () => {
+    await nodeIn('n1', [['discovered', 'inspecting', 'inspect']]);
+    await lifecycle.apply('n1', 'accept', 'inspection', 'healthy');
+    await settle();
+    expect(sent).toEqual([{ nodeId: 'n1', command: { kind: 'accept', args: { dcgmLevel: 3, nccl: true } } }]);
+    // The sweep finds the command open: not sent twice.
+    await acceptance.sweep();
+    expect(sent).toHaveLength(1);
+    await judge(report('n1', 'c1'));
+    expect((await store.getNode('n1'))?.state).toBe('available');
+    expect(await store.acceptanceRuns('n1', 5)).toMatchObject([{ commandId: 'c1', profile: 'hgx-h100-8', passed: true }]);
+    // The same report again (its PUBACK was lost): nothing more.
+    await judge(report('n1', 'c1'));
+    expect((await store.history('n1')).filter((h) => h.event === 'acceptance-passed')).toHaveLength(1);
+  });
+
+  it('sends a failing node to repair with the failing checks; a suite that did not run too; the second failure after a repair retires it', async () => {
+    await nodeIn('n2', [['discovered', 'inspecting', 'inspect'], ['inspecting', 'accepting', 'accept']]);
+    await judge(report('n2', 'c-slow', { acceptance: healthy(301.4) }));
+    expect((await store.getNode('n2'))?.state).toBe('repair');
+    expect((await store.history('n2')).at(-1)?.reason).toBe('acceptance failed (hgx-h100-8): nccl-allreduce: 301.4 GB/s at 8 GiB (want ≥ 460 GB/s)');
+    // Repaired once: fails again (the suite did not run) → repair; repaired again: fails → retired.
+    for (const [commandId, extra] of [['c-crash', { phase: 'failed' as const, message: 'all_reduce_perf: exit 1', acceptance: null }], ['c-slow-2', { acceptance: healthy(300) }]] as const) {
+      await lifecycle.apply('n2', 'repaired', 'api ops', 'reseated');
+      await lifecycle.apply('n2', 'accept', 'inspection', 'healthy');
+      await judge(report('n2', commandId, extra));
+    }
+    const history = await store.history('n2');
+    expect(history.slice(-3).map((h) => `${h.from} → ${h.to}: ${h.reason}`)).toEqual([
+      'inspecting → accepting: healthy',
+      'accepting → repair: acceptance failed (hgx-h100-8): nccl-allreduce: 300 GB/s at 8 GiB (want ≥ 460 GB/s)',
+      'repair → retired: failed acceptance 2 times after repair (--retire-after-acceptance-failures 2): retired, its evidence kept',
+    ]);
+    expect(history.some((h) => h.reason === 'the acceptance suite did not run: all_reduce_perf: exit 1')).toBe(true);
+  });
+
+  it('judges only accept commands, and only for a node that is accepting', async () => {
+    await nodeIn('n3', [['discovered', 'inspecting', 'inspect'], ['inspecting', 'accepting', 'accept']]);
+    await judge(report('n3', 'c-reset', { kind: 'reset-gpu' }));
+    expect((await store.getNode('n3'))?.state).toBe('accepting');
+    await nodeIn('n4', [['discovered', 'inspecting', 'inspect'], ['inspecting', 'available', 'inspection-passed']]);
+    await judge(report('n4', 'c-late', { acceptance: healthy(1) }));
+    expect((await store.getNode('n4'))?.state).toBe('available');
+    expect(await store.acceptanceRuns('n4', 5)).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+});
