@@ -7,6 +7,7 @@ import type { Static } from 'typebox';
 import { api } from '../api.ts';
 import { useLiveData } from '../live.ts';
 import { go } from '../router.ts';
+import { AcceptancePanel } from '../components/acceptance-panel.tsx';
 import { ConfirmDialog } from '../components/confirm-dialog.tsx';
 import { GpuChart } from '../components/gpu-chart.tsx';
 import { ReimageDialog } from '../components/reimage-dialog.tsx';
@@ -111,6 +112,7 @@ export function NodePage({ id }: { id: string }) {
               <table data-testid="conditions"><thead><tr><th>severity</th><th>component</th><th>condition</th><th>remedy</th><th>since</th></tr></thead>
                 <tbody>{n.conditions.map((c) => <tr><td><Badge value={c.severity} /></td><td class="mono">{c.component}</td><td>{c.code}: {c.message}</td><td>{c.remediation}</td><td>{when(c.since)}</td></tr>)}</tbody></table>
             )}
+            <AcceptancePanel nodeId={n.id} />
             <h2>History</h2>
             <table><thead><tr><th>when</th><th>move</th><th>by</th><th>why</th></tr></thead>
               <tbody>{[...n.history].reverse().slice(0, 30).map((h) => <tr><td>{when(h.at)}</td><td>{h.from} → {h.to}</td><td>{h.actor}</td><td>{h.reason}</td></tr>)}</tbody></table>
