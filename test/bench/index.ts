@@ -3,6 +3,7 @@
 // `npm run bench -- storm pg-restart` runs only the named ones (names below);
 // the storm bench at full size (5,000 and 10,000 nodes, also on one core) runs
 // only when named: the default run does a 1,000-node storm.
+import { runAcceptanceBench } from './acceptance.ts';
 import { runAgentFootprint } from './agent-footprint.ts';
 import { runAlertingBench } from './alerting.ts';
 import { runDashboardBench } from './dashboard.ts';
@@ -37,6 +38,7 @@ const benches: Array<{ name: string; title: string; run: () => Promise<void> }> 
     name: 'ha', title: 'high availability (issue 21: 3 replicas + a 3-node NATS cluster: registration storm, telemetry lag p99 < 1 s, ingest 3 vs 1 replicas, takeover after kill -9 p50/p95, 0 lost and 0 duplicated)',
     run: runHaBench,
   },
+  { name: 'acceptance', title: 'acceptance testing (issue 22: 500 simulated nodes at once, time and manager CPU, beside acceptance off; one node from repaired to available)', run: runAcceptanceBench },
   { name: 'pg-restart', title: 'PostgreSQL restart (issue: the manager rides out a store outage; time until it is ready and writing again)', run: runPgRestartBench },
   { name: 'pxe', title: 'PXE in a VM (issue: power-on → registered, and the whole reimage cycle; initramfs under 45 MB)', run: runPxeBench },
 ];
