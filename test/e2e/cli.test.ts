@@ -104,7 +104,7 @@ describe('metalfleet CLI', () => {
     expect(run.stdout).toContain(`${nodeIds[1] ?? ''}: installing: the agent reported: image checksum mismatch`);
     // The failed reimage is a failure of that node: 1 of the 3 nodes in the fleet.
     const rates = await eventually(() => cli(['failure-rates', '--by', 'fleet'], operatorToken), (r) => /^fleet\s+3\s+1\s+33\.3%/m.test(r.stdout));
-    expect(rates.stdout.split('\n')[0]).toMatch(/^FLEET\s+NODES\s+FAILED\s+RATE\s+FAILURES\s+MTBF \(H\)$/);
+    expect(rates.stdout.split('\n')[0]).toMatch(/^FLEET\s+NODES\s+FAILED\s+RATE\s+FAILURES\s+ACCEPTANCE FAILED\s+REPAIRS\s+MTBF \(H\)$/);
     expect((await cli(['failure-rates', '--by', 'moon'], operatorToken)).code).toBe(1);
   }, 60_000);
 
@@ -221,7 +221,19 @@ describe('metalfleet CLI', () => {
   it('shows the SKU profiles in force and a node\'s acceptance runs (none yet where acceptance is off)', async () => {
     const profiles = await cli(['sku-profiles'], operatorToken);
     expect(profiles.code, profiles.stderr).toBe(0);
-    expect(profiles.stdout).toMatch(/^hgx-h100-8 +8 x H100 80GB HBM3 +≥ 79 GiB +Gen5 x16 +18 +8 at 400 Gb\/s +8 +≥ 460 GB\/s +-r 3$/m);
+    expect(profiles.stdout).toMatch(/^hgx-h100-8 +default +8 x H100 80GB HBM3 +≥ 79 GiB +Gen5 x16 +18 +8 at 400 Gb\/s +8 +≥ 460 GB\/s +-r 3$/m);
+    // An admin's profile from a YAML file: checked here first (exit 2, the field named, nothing sent), then saved and listed first.
+    const file = join(dir, 'sim-profile.yaml');
+    const profile = ['name: sim-h100-8', 'gpuModel: H100', 'gpuCount: 8', 'minGpuMemoryBytes: 84825604096', 'allowedDrivers: []', 'allowedVbios: []', 'pcieGen: 5', 'pcieWidth: 16',
+      'nvlinksPerGpu: 18', 'nicCount: 2', 'minNicSpeedMbps: 100000', 'nvmeCount: 2', 'dimmCount: null', 'gates: { ncclBusbwGBs: 460, p2pGBs: 0, hostCopyGBs: 0, dcgmLevel: 3 }'];
+    writeFileSync(file, [...profile.slice(0, -1), 'gates: { ncclBusbwGBs: 460, p2pGBs: 0, hostCopyGBs: 0, dcgmLevel: 9 }'].join('\n'));
+    expect(await cli(['sku-profiles', 'set', file], manager.adminToken)).toMatchObject({ code: 2, stderr: expect.stringMatching(/gates\/dcgmLevel/) });
+    writeFileSync(file, profile.join('\n'));
+    expect(await cli(['sku-profiles', 'set', file], operatorToken)).toMatchObject({ code: 4 });
+    expect(await cli(['sku-profiles', 'set', file], manager.adminToken)).toMatchObject({ code: 0, stdout: 'SKU profile sim-h100-8 saved: 8 x H100\n' });
+    expect((await cli(['sku-profiles'], operatorToken)).stdout.split('\n')[1]).toMatch(/^sim-h100-8 +api +8 x H100 /);
+    expect(await cli(['sku-profiles', 'rm', 'hgx-h100-8'], manager.adminToken)).toMatchObject({ code: 1, stderr: expect.stringContaining('is a default') });
+    expect(await cli(['sku-profiles', 'rm', 'sim-h100-8'], manager.adminToken)).toMatchObject({ code: 0, stdout: 'SKU profile sim-h100-8 removed\n' });
     const runs = await cli(['nodes', 'acceptance', nodeIds[0] ?? ''], operatorToken);
     expect(runs).toMatchObject({ code: 0, stdout: `${nodeIds[0]}: no acceptance run yet\n` });
     expect((await cli(['nodes', 'acceptance', 'no-such-node'], operatorToken)).code).toBe(1);

@@ -269,9 +269,11 @@ async function startOnDataDir(
     // A node's boot script or install registration may be served by any replica: its evidence comes through the journal.
     observations,
   });
-  const profiles = skuProfilesInForce(config.skuProfilesFile?.profiles ?? []);
+  // Those made through the API (in the store: every replica judges by the same), the file's, the defaults.
+  const fileProfiles = config.skuProfilesFile?.profiles ?? [];
+  const profiles = async () => skuProfilesInForce(await store.listSkuProfiles(), fileProfiles);
   const acceptance = startAcceptance({
-    store, events, lifecycle, outbox: reimaging.outbox, profiles: () => profiles, now, fenceFor: nodeFence, retireAfterFailures: config.retireAfterAcceptanceFailures,
+    store, events, lifecycle, outbox: reimaging.outbox, profiles, now, fenceFor: nodeFence, retireAfterFailures: config.retireAfterAcceptanceFailures,
     onError: (error) => logger[failureLevel(error)]({ err: error }, 'acceptance testing failed'),
   });
   // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
@@ -325,7 +327,7 @@ async function startOnDataDir(
   const dashboardDir = config.dashboardDir !== '' ? resolve(config.dashboardDir) : bundledDashboardDir();
   if (dashboardDir === null) logger.warn('the dashboard is not built (npm run build -w @metalfleet/dashboard): / serves nothing');
   const http = await buildHttpApp({
-    store, skuProfiles: () => profiles, logger, version, startedAt: now(), now, tokens, apiTokens, telemetry: telemetry.rollups, events, feed, metrics,
+    store, skuProfiles: { file: fileProfiles }, logger, version, startedAt: now(), now, tokens, apiTokens, telemetry: telemetry.rollups, events, feed, metrics,
     fabric: { tenants: fabric.tenants, reconciler: fabric.reconciler, lifecycle, drivers: fabric.drivers, provisioningVlan: config.provisioningVlan },
     operations: { reimages: reimaging.reimages, templates: reimaging.templates },
     nodeActions: { remediation: reimaging.remediation, certificates: nodeCertificates?.certificates ?? null, store },

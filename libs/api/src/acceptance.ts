@@ -4,7 +4,7 @@ import { Type, type Static } from 'typebox';
 
 const versions = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 64, description: 'Allowed versions; empty: any.' });
 
-export const SkuProfile = Type.Object({
+const skuProfileFields = {
   name: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', description: 'e.g. hgx-h100-8' }),
   gpuModel: Type.String({ minLength: 1, maxLength: 128, description: 'A node is of this SKU when its GPUs\' model contains this text (case-insensitive).' }),
   gpuCount: Type.Integer({ minimum: 0, maximum: 64 }),
@@ -24,7 +24,8 @@ export const SkuProfile = Type.Object({
     hostCopyGBs: Type.Number({ minimum: 0 }),
     dcgmLevel: Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(3)]),
   }, { additionalProperties: false }),
-}, { additionalProperties: false });
+};
+export const SkuProfile = Type.Object(skuProfileFields, { additionalProperties: false });
 export type SkuProfile = Static<typeof SkuProfile>;
 
 /** --sku-profiles-file: profiles that come before the defaults (one of the same name replaces it). */
@@ -40,4 +41,6 @@ export const AcceptanceRun = Type.Object({
   checks: Type.Array(AcceptanceCheck),
 });
 export const AcceptanceRunList = Type.Object({ items: Type.Array(AcceptanceRun) });
-export const SkuProfileList = Type.Object({ items: Type.Array(SkuProfile) });
+export const SkuProfileList = Type.Object({
+  items: Type.Array(Type.Object({ ...skuProfileFields, source: Type.Union([Type.Literal('api'), Type.Literal('file'), Type.Literal('default')], { description: 'Made through the API, from --sku-profiles-file, or a default.' }) })),
+});

@@ -1,6 +1,6 @@
 // One behavioural suite every FleetStore implementation must pass.
 import { describe, expect, it } from 'vitest';
-import { emptyInventory, noEvidence, type HealthCondition, type NodeIdentity, type ReimageEvidence } from '@metalfleet/domain';
+import { defaultSkuProfiles, emptyInventory, noEvidence, type HealthCondition, type NodeIdentity, type ReimageEvidence } from '@metalfleet/domain';
 import type { FleetStore, NewNode } from './fleet-store.ts';
 
 export interface StoreFactory {
@@ -155,6 +155,16 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect((await store.acceptanceRuns('n1', 10)).map((r) => [r.commandId, r.passed, r.profile])).toEqual([['c2', true, null], ['c1', false, 'hgx-h100-8']]);
       expect((await store.acceptanceRuns('n1', 10))[1]).toEqual(run);
       expect(await store.acceptanceRuns('n2', 10)).toEqual([]);
+      // The operator's SKU profiles, by name: made, replaced, removed.
+      const [h100] = defaultSkuProfiles;
+      await store.putSkuProfile({ ...h100!, name: 'b-profile' }, new Date(1));
+      await store.putSkuProfile({ ...h100!, name: 'a-profile', nvmeCount: 2 }, new Date(1));
+      await store.putSkuProfile({ ...h100!, name: 'a-profile', nvmeCount: 4 }, new Date(2));
+      expect((await store.listSkuProfiles()).map((p) => [p.name, p.nvmeCount])).toEqual([['a-profile', 4], ['b-profile', 8]]);
+      expect(await store.listSkuProfiles()).toContainEqual({ ...h100!, name: 'b-profile' });
+      expect(await store.deleteSkuProfile('b-profile')).toBe(true);
+      expect(await store.deleteSkuProfile('b-profile')).toBe(false);
+      expect((await store.listSkuProfiles()).map((p) => p.name)).toEqual(['a-profile']);
       await store.close();
     });
 

@@ -5,6 +5,7 @@ export * from './network-store.ts';
 export * from './work-store.ts';
 export * from './access-store.ts';
 export * from './acceptance-store.ts';
+export * from './sku-profile-store.ts';
 export * from './alert-store.ts';
 export * from './private-files.ts';
 export * from './data-dir.ts';

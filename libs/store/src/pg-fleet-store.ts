@@ -17,6 +17,7 @@ import { sqlEventJournalStore, type JournalEntry, type Statement } from './event
 import { pgEventWake } from './pg-event-wake.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAcceptanceStore } from './acceptance-store.ts';
+import { sqlSkuProfileStore } from './sku-profile-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
 import { sqlIdentityStore } from './identity-store.ts';
 import {
@@ -144,6 +145,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     ...sqlEventJournalStore(executor, eventWake),
     ...sqlAccessStore(executor),
     ...sqlAcceptanceStore(executor),
+    ...sqlSkuProfileStore(executor),
     ...sqlNodeCertificateStore(executor),
     ...sqlAlertStore(executor),
     ...sqlIdentityStore(executor),

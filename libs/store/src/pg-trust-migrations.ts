@@ -222,4 +222,16 @@ export const pgTrustMigrations: readonly Migration[] = [
       CREATE INDEX acceptance_runs_by_node ON acceptance_runs (node_id, at);
     `,
   },
+  {
+    version: 32,
+    name: 'sku profiles',
+    sql: `
+      -- SKU profiles an operator made through the API (sku-profile-store.ts), by name.
+      CREATE TABLE sku_profiles (
+        name TEXT PRIMARY KEY,
+        profile TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];

@@ -19,6 +19,7 @@ import { inProcessEventWake, sqlEventJournalStore } from './event-journal-store.
 import { sqliteJournalTransaction } from './sqlite-journal.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAcceptanceStore } from './acceptance-store.ts';
+import { sqlSkuProfileStore } from './sku-profile-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
 import { sqlIdentityStore } from './identity-store.ts';
 import { storeHealth, type StoreAvailability } from './store-health.ts';
@@ -119,6 +120,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     ...sqlEventJournalStore(executor, eventWake),
     ...sqlAccessStore(executor),
     ...sqlAcceptanceStore(executor),
+    ...sqlSkuProfileStore(executor),
     ...sqlNodeCertificateStore(executor),
     ...sqlAlertStore(executor),
     ...sqlIdentityStore(executor),

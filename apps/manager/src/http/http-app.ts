@@ -35,8 +35,8 @@ import { createIdentityReviews } from '@metalfleet/fleet';
 
 export interface HttpAppDeps {
   store: FleetStore;
-  /** The SKU profiles in force (acceptance testing). */
-  skuProfiles: () => readonly SkuProfile[];
+  /** The SKU profiles of --sku-profiles-file (acceptance testing; those of the API are in the store). */
+  skuProfiles: { file: readonly SkuProfile[] };
   logger: Logger;
   version: string;
   startedAt: Date;
@@ -87,7 +87,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(powerRoutes, { store: deps.store, ...deps.power });
   await app.register(nodeActionRoutes, deps.nodeActions);
   await app.register(evidenceRoutes, { store: deps.store, now: deps.now });
-  await app.register(acceptanceRoutes, { store: deps.store, profiles: deps.skuProfiles });
+  await app.register(acceptanceRoutes, { store: deps.store, fileProfiles: deps.skuProfiles.file });
   await app.register(nodeLifecycleRoutes, {
     store: deps.store, lifecycle: deps.fabric.lifecycle, reconciler: deps.fabric.reconciler, certificates: deps.nodeActions.certificates ?? null,
   });

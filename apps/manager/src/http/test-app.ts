@@ -3,7 +3,7 @@
 // test here reaches. `inject` calls as the admin.
 import { pino } from 'pino';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { defaultSkuProfiles, emptyInventory } from '@metalfleet/domain';
+import { emptyInventory } from '@metalfleet/domain';
 import {
   FleetEvents, startEventJournal, createJournalFeed, type EventJournal, type JournalFeed, type AlertEngine, createAlertEngine, createAlertRules, createApiTokens, createBootTokens, createBootstrapTokens, createClusterTemplates, createCommandOutbox, createEnrollments, createFabricReconciler, createFailures,
   createLifecycle, createLifecycleEffects, createReimages, createTenants, parseBmcNetworks, startRemediation,
@@ -83,7 +83,7 @@ export async function startTestApp(options: { bmcNetworks?: string } = {}): Prom
   const tokens = createBootstrapTokens({ store, now, caFingerprint: 'f'.repeat(64) });
   const bootTokens = createBootTokens({ tokens, store, now, limits: { discoveryTtlSeconds: 900, discoveryPerMac: 2, discoveryMax: 3, installTtlSeconds: 3600 } });
   const app = await buildHttpApp({
-    store, skuProfiles: () => defaultSkuProfiles, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens, apiTokens,
+    store, skuProfiles: { file: [] }, logger: pino({ level: 'silent' }), version: '9.9.9', startedAt: at, now, dashboardDir: null, tokens, apiTokens,
     telemetry: rollups, events, feed, metrics: createManagerMetrics(store, events, () => 3, { failures, alerts: () => alerts.list(now()), now }), fabric: { tenants, reconciler, lifecycle, drivers: [], provisioningVlan: 10 },
     operations: { reimages, templates }, nodeActions: { remediation }, failures, alerts: { engine: alerts, rules: alertRules },
     power: { driverFor: bmcDriver, enrollments: createEnrollments({ store, events, power: bmcDriver, now, onError: () => undefined }), bmcNetworks: parseBmcNetworks(options.bmcNetworks ?? '') },

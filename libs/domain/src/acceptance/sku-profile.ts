@@ -69,8 +69,17 @@ export function skuOf(gpus: ReadonlyArray<{ model: string }>, profiles: readonly
     ?? null;
 }
 
-/** The operator's profiles first (matched first), then the defaults whose names they do not take. */
-export function skuProfilesInForce(operator: readonly SkuProfile[]): SkuProfile[] {
-  const names = new Set(operator.map((p) => p.name));
-  return [...operator, ...defaultSkuProfiles.filter((p) => !names.has(p.name))];
+/**
+ * The profiles nodes are matched against, in order: those made through the API, those of the file, then the defaults;
+ * a profile of an earlier layer replaces a later one of the same name.
+ */
+export function skuProfilesInForce(...operatorLayers: ReadonlyArray<readonly SkuProfile[]>): SkuProfile[] {
+  const inForce: SkuProfile[] = [];
+  const names = new Set<string>();
+  for (const profile of [...operatorLayers.flat(), ...defaultSkuProfiles]) {
+    if (names.has(profile.name)) continue;
+    names.add(profile.name);
+    inForce.push(profile);
+  }
+  return inForce;
 }

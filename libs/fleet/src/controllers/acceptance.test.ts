@@ -51,7 +51,7 @@ beforeEach(() => {
   lifecycle = createLifecycle({ store, events, now: () => now });
   sent = [];
   acceptance = startAcceptance({
-    store, events, lifecycle, profiles: () => defaultSkuProfiles, now: () => now, onError: (e) => errors.push(e), retireAfterFailures: 2,
+    store, events, lifecycle, profiles: async () => defaultSkuProfiles, now: () => now, onError: (e) => errors.push(e), retireAfterFailures: 2,
     outbox: {
       send: async (nodeId, command) => {
         sent.push({ nodeId, command });

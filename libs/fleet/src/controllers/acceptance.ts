@@ -23,8 +23,8 @@ export interface AcceptanceDeps {
   events: FleetEvents;
   lifecycle: Lifecycle;
   outbox: Pick<CommandOutbox, 'send' | 'follow'>;
-  /** The SKU profiles in force (the operator's, then the defaults). */
-  profiles: () => readonly SkuProfile[];
+  /** The SKU profiles in force (the operator's, then the defaults), read when a suite is sent and when one is judged. */
+  profiles: () => Promise<readonly SkuProfile[]>;
   now: () => Date;
   onError: (error: unknown) => void;
   /** The fence under which this replica acts for the node (its shard's lease; null: another replica's node). None: every node. */
@@ -51,7 +51,7 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
     if (node?.state !== 'accepting') return;
     const open = (await store.commandsOf(nodeId, 20)).some((c) => c.kind === 'accept' && ['pending', 'sent', 'acked', 'running'].includes(c.state));
     if (open) return;
-    await deps.outbox.send(nodeId, { kind: 'accept', args: acceptSuite(skuOf(node.inventory.gpus, deps.profiles())) }, null, undefined,
+    await deps.outbox.send(nodeId, { kind: 'accept', args: acceptSuite(skuOf(node.inventory.gpus, await deps.profiles())) }, null, undefined,
       { mayAct: () => own(nodeId) !== null });
   }
 
@@ -71,7 +71,7 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
       return;
     }
     // Judged against the inventory the manager holds (the node reported it at registration, after its repair).
-    const verdict = judgeAcceptance(deps.profiles(), node.inventory, progress.acceptance);
+    const verdict = judgeAcceptance(await deps.profiles(), node.inventory, progress.acceptance);
     await store.recordAcceptance({ nodeId: node.id, commandId: progress.commandId, ...verdict, outputs: progress.acceptance.outputs, at: progress.at });
     if (verdict.passed) await lifecycle.apply(node.id, 'acceptance-passed', actor, `acceptance passed (${verdict.profile}): ${verdict.checks.length} checks`, options);
     else await failed(node.id, `acceptance failed (${verdict.profile ?? 'no SKU profile'}): ${failingChecks(verdict.checks)}`, options);
