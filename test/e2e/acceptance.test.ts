@@ -87,10 +87,11 @@ describe('repair, acceptance testing and the pool', { timeout: 240_000 }, () => 
     expect(failing).toEqual([
       { name: 'nvlink', measured: 'GPU 5: 2 at 13.281 GB/s of 26.562', threshold: '18 up per GPU, all at one speed', verdict: 'fail' },
       { name: 'nccl-allreduce', measured: '301.4 GB/s at 8 GiB', threshold: '≥ 460 GB/s', verdict: 'fail' },
+      { name: 'p2p-copy', measured: 'lowest 194.2 GB/s (GPU 5 → 0)', threshold: '≥ 335 GB/s each pair', verdict: 'fail' },
     ]);
     expect((await history(node.id)).at(-1)).toMatchObject({
       from: 'accepting', to: 'repair', event: 'acceptance-failed', actor: 'acceptance',
-      reason: 'acceptance failed (sim-h100-8): nvlink: GPU 5: 2 at 13.281 GB/s of 26.562 (want 18 up per GPU, all at one speed); nccl-allreduce: 301.4 GB/s at 8 GiB (want ≥ 460 GB/s)',
+      reason: 'acceptance failed (sim-h100-8): nvlink: GPU 5: 2 at 13.281 GB/s of 26.562 (want 18 up per GPU, all at one speed); nccl-allreduce: 301.4 GB/s at 8 GiB (want ≥ 460 GB/s); p2p-copy: lowest 194.2 GB/s (GPU 5 → 0) (want ≥ 335 GB/s each pair)',
     });
 
     // Reseated: every link up.

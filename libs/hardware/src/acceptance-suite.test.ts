@@ -15,19 +15,21 @@ describe('acceptance facts from real outputs', () => {
       nvlink: { text: fixture('leptonai__gpud__nvidia-smi.nvlink.status.a100') },
       dcgm: { text: fixture('microsoft__VirtualClient__DCGMIDiag_r3_results.json') },
       nccl: { text: fixture('lessizzmore__create-a3mega-ztan-fork__ztan-NCCL-test-result.txt') },
+      nvbandwidth: { text: fixture('NVIDIA__nvbandwidth__README-examples.txt') },
     });
+    expect(facts.copies).toEqual({ hostToDevice: { gbs: 6.2, gpu: 0 }, peer: null });
     expect(facts.nccl).toEqual({ busbwGBs: 338.82, sizeBytes: 8589934592, wrongResults: 0, devices: 16, tool: 'all_reduce_perf' });
     expect(facts.dcgm?.length).toBeGreaterThan(3);
     expect(facts.nvlinks?.[0]?.links.length).toBe(12);
-    expect(facts.outputs.map((o) => o.tool)).toEqual(['nvidia-smi nvlink -s', 'dcgmi diag', 'all_reduce_perf']);
+    expect(facts.outputs.map((o) => o.tool)).toEqual(['nvidia-smi nvlink -s', 'dcgmi diag', 'all_reduce_perf', 'nvbandwidth']);
   });
 
   it('takes no result from a run cut short, or with values out of bounds; a tool that failed says why', () => {
     const real = fixture('lessizzmore__create-a3mega-ztan-fork__ztan-NCCL-test-result.txt');
     const cut = real.split('\n').filter((l) => !l.startsWith('# Out of bounds')).join('\n');
     const outOfBounds = real.replace('# Out of bounds values : 0 OK', '# Out of bounds values : 12 FAILED');
-    for (const text of [cut, outOfBounds]) expect(acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: { text } }).nccl).toBeNull();
-    const failed = acceptanceFacts({ nvlink: { error: 'nvidia-smi: not found' }, dcgm: { error: 'dcgmi diag: exit 226' }, nccl: null });
+    for (const text of [cut, outOfBounds]) expect(acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: { text }, nvbandwidth: null }).nccl).toBeNull();
+    const failed = acceptanceFacts({ nvlink: { error: 'nvidia-smi: not found' }, dcgm: { error: 'dcgmi diag: exit 226' }, nccl: null, nvbandwidth: null });
     expect(failed.nvlinks).toBeNull();
     expect(failed.dcgm).toEqual([{ test: 'dcgmi diag', gpuIds: [], status: 'fail', info: 'dcgmi diag: exit 226', errorSeverity: null }]);
     expect(failed.outputs).toEqual([{ tool: 'nvidia-smi nvlink -s', text: 'failed: nvidia-smi: not found' }, { tool: 'dcgmi diag', text: 'failed: dcgmi diag: exit 226' }]);
@@ -35,25 +37,27 @@ describe('acceptance facts from real outputs', () => {
 });
 
 describe('a simulated node\'s acceptance outputs', () => {
-  const facts = async (faults: FaultKind[]) => acceptanceFacts(await createSimulatedBackend({ seed: 's', index: 1, faults: () => faults }).acceptanceOutputs({ dcgmLevel: 3, nccl: true }));
+  const facts = async (faults: FaultKind[]) => acceptanceFacts(await createSimulatedBackend({ seed: 's', index: 1, faults: () => faults }).acceptanceOutputs({ dcgmLevel: 3, nccl: true, nvbandwidth: true }));
 
   it('a healthy 8x H100: every link up, about 480 GB/s on 8 GPUs, no DCGM', async () => {
     const healthy = await facts([]);
     expect(healthy.nvlinks?.map((g) => g.links.filter((l) => l !== null).length)).toEqual(Array(8).fill(18));
     expect(healthy.nccl).toEqual({ busbwGBs: 480.3, sizeBytes: 8 * 1024 ** 3, wrongResults: 0, devices: 8, tool: 'all_reduce_perf' });
     expect(healthy.dcgm).toBeNull();
+    expect(healthy.copies).toEqual({ hostToDevice: { gbs: 55.53, gpu: 7 }, peer: { gbs: 389.1, from: 1, to: 0 } });
   });
 
   it('a slow NVLink: two links of GPU 5 at half speed, the all-reduce at about 300 GB/s; a missing GPU: 7 of everything', async () => {
     const slow = await facts(['slow-nvlink']);
     expect(slow.nvlinks?.find((g) => g.gpuIndex === 5)?.links.slice(0, 3)).toEqual([13.281, 13.281, 26.562]);
     expect(slow.nccl?.busbwGBs).toBe(301.4);
+    expect(slow.copies?.peer).toEqual({ gbs: 194.2, from: 5, to: 0 });
     const missing = await facts(['gpu-missing']);
     expect(missing.nvlinks?.map((g) => g.gpuIndex)).toEqual([0, 1, 2, 4, 5, 6, 7]);
     expect(missing.nccl?.devices).toBe(7);
   });
 
   it('prints no NCCL output when the suite does not ask for it', () => {
-    expect(simulatedAcceptanceOutputs({ hostname: 'h', gpus: [], busbwGBs: 1 }, { dcgmLevel: 0, nccl: false }).nccl).toBeNull();
+    expect(simulatedAcceptanceOutputs({ hostname: 'h', gpus: [], busbwGBs: 1 }, { dcgmLevel: 0, nccl: false, nvbandwidth: false }).nccl).toBeNull();
   });
 });

@@ -6,6 +6,7 @@ import type { AcceptanceFacts, AcceptArgs } from '@metalfleet/domain';
 import type { RunCommand } from './command-runner.ts';
 import { parseDcgmDiag } from './parsers/dcgm.ts';
 import { NcclTestParseError, parseNcclTestOutput } from './parsers/nccl-tests.ts';
+import { lowestBandwidth, NvbandwidthParseError, parseNvbandwidth } from './parsers/nvbandwidth.ts';
 import { parseNvlinkStatus } from './parsers/nvlink.ts';
 
 /** What the tools printed: null where a tool is not there (DCGM) or was not asked for (NCCL). */
@@ -13,6 +14,7 @@ export interface AcceptanceOutputs {
   nvlink: { text: string } | { error: string };
   dcgm: { text: string } | { error: string } | null;
   nccl: { text: string } | { error: string } | null;
+  nvbandwidth: { text: string } | { error: string } | null;
 }
 
 /** Longest output kept per tool (the start: devices and settings; the end: the result lines). */
@@ -46,8 +48,26 @@ export function acceptanceFacts(outputs: AcceptanceOutputs): AcceptanceFacts {
       }
     }
   }
-  return { nvlinks, nccl, dcgm, outputs: texts };
+  let copies: AcceptanceFacts['copies'] = null;
+  if (outputs.nvbandwidth) {
+    keep('nvbandwidth', outputs.nvbandwidth);
+    if ('text' in outputs.nvbandwidth) {
+      try {
+        const matrices = parseNvbandwidth(outputs.nvbandwidth.text);
+        const host = lowestBandwidth(matrices, hostCopyTest);
+        const peer = lowestBandwidth(matrices, peerCopyTest);
+        // The host-to-device matrix has the CPU as its one row: the GPU is the column. Device-to-device reads: row ← column.
+        copies = { hostToDevice: host ? { gbs: host.gbs, gpu: host.column } : null, peer: peer ? { gbs: peer.gbs, from: peer.column, to: peer.row } : null };
+      } catch (error) {
+        if (!(error instanceof NvbandwidthParseError)) throw error;
+      }
+    }
+  }
+  return { nvlinks, nccl, dcgm, copies, outputs: texts };
 }
+
+const hostCopyTest = 'host_to_device_memcpy_ce';
+const peerCopyTest = 'device_to_device_memcpy_read_ce';
 
 const attempt = async (read: () => Promise<string>) => read().then((text) => ({ text }), (error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
 
@@ -59,7 +79,8 @@ export async function runAcceptanceTools(run: RunCommand, args: AcceptArgs, gpuC
   const nccl = args.nccl
     ? await attempt(() => run('all_reduce_perf', ['-b', '1G', '-e', '8G', '-f', '2', '-g', String(gpuCount), '-c', '1'], { timeoutMs: 30 * 60_000 }))
     : null;
-  return { nvlink, dcgm, nccl };
+  const nvbandwidth = args.nvbandwidth ? await attempt(() => run('nvbandwidth', ['-t', hostCopyTest, '-t', peerCopyTest], { timeoutMs: 10 * 60_000 })) : null;
+  return { nvlink, dcgm, nccl, nvbandwidth };
 }
 
 /**
@@ -70,7 +91,8 @@ export async function runAcceptanceTools(run: RunCommand, args: AcceptArgs, gpuC
 export function simulatedAcceptanceOutputs(node: { hostname: string; gpus: Array<{ index: number; model: string; uuid: string; pciBusId: string; links: Array<number | null> }>; busbwGBs: number }, args: AcceptArgs): AcceptanceOutputs {
   const nvlink = node.gpus.map((g) => [`GPU ${g.index}: ${g.model} (UUID: ${g.uuid})`,
     ...g.links.map((l, i) => `\t Link ${i}: ${l === null ? '<inactive>' : `${l} GB/s`}`)].join('\n')).join('\n');
-  if (!args.nccl) return { nvlink: { text: `${nvlink}\n` }, dcgm: null, nccl: null };
+  const nvbandwidth = args.nvbandwidth ? { text: simulatedCopies(node.gpus) } : null;
+  if (!args.nccl) return { nvlink: { text: `${nvlink}\n` }, dcgm: null, nccl: null, nvbandwidth };
   const n = node.gpus.length;
   const factor = n > 1 ? (2 * (n - 1)) / n : 1;
   const rows = [1, 2, 4, 8].map((gib, i) => {
@@ -94,5 +116,18 @@ export function simulatedAcceptanceOutputs(node: { hostname: string; gpus: Array
     `# Avg bus bandwidth    : ${(node.busbwGBs * 0.95).toFixed(3)}`,
     '#',
   ].join('\n');
-  return { nvlink: { text: `${nvlink}\n` }, dcgm: null, nccl: { text: `${nccl}\n` } };
+  return { nvlink: { text: `${nvlink}\n` }, dcgm: null, nccl: { text: `${nccl}\n` }, nvbandwidth };
+}
+
+/** nvbandwidth's two tests as it prints them: ~55.6 GB/s host to each GPU, ~389 GB/s between GPUs, half that with a GPU whose links are slow. */
+function simulatedCopies(gpus: ReadonlyArray<{ index: number; links: Array<number | null> }>): string {
+  const cell = (v: number | null) => (v === null ? 'N/A' : v.toFixed(2)).padStart(9);
+  const slow = new Set(gpus.filter((g) => g.links.some((l) => l !== null && l < Math.max(...g.links.filter((x): x is number => x !== null)))).map((g) => g.index));
+  const header = ` ${gpus.map((g) => String(g.index).padStart(9)).join(' ')}`;
+  return [
+    `Running ${hostCopyTest}.`, 'memcpy CE CPU(row) -> GPU(column) bandwidth (GB/s)', header, `0 ${gpus.map((g) => cell(55.6 - g.index * 0.01)).join(' ')}`, '',
+    `Running ${peerCopyTest}.`, 'memcpy CE GPU(row) <- GPU(column) bandwidth (GB/s)', header,
+    ...gpus.map((row) => `${row.index} ${gpus.map((col) => cell(col.index === row.index ? null : slow.has(col.index) || slow.has(row.index) ? 194.2 : 389.1)).join(' ')}`),
+    '',
+  ].join('\n');
 }

@@ -22,6 +22,27 @@ export function checkNccl(profile: SkuProfile, facts: NcclFacts | null): Accepta
   ];
 }
 
+/** nvbandwidth's slowest copy of each kind (GB/s) and where it was; null when not measured. */
+export interface CopyFacts {
+  hostToDevice: { gbs: number; gpu: number } | null;
+  peer: { gbs: number; from: number; to: number } | null;
+}
+
+/** nvbandwidth against the host-copy and peer-copy gates (a gate of 0 is not checked); what was not measured fails. */
+export function checkCopies(profile: SkuProfile, facts: CopyFacts | null): AcceptanceCheck[] {
+  const checks: AcceptanceCheck[] = [];
+  const { hostCopyGBs, p2pGBs } = profile.gates;
+  if (hostCopyGBs > 0) {
+    const h = facts?.hostToDevice ?? null;
+    checks.push({ name: 'host-copy', measured: h ? `lowest ${h.gbs} GB/s (GPU ${h.gpu})` : 'not run, or no result', threshold: `≥ ${hostCopyGBs} GB/s each GPU`, verdict: h && h.gbs >= hostCopyGBs ? 'pass' : 'fail' });
+  }
+  if (p2pGBs > 0) {
+    const p = facts?.peer ?? null;
+    checks.push({ name: 'p2p-copy', measured: p ? `lowest ${p.gbs} GB/s (GPU ${p.from} → ${p.to})` : 'not run, or no result', threshold: `≥ ${p2pGBs} GB/s each pair`, verdict: p && p.gbs >= p2pGBs ? 'pass' : 'fail' });
+  }
+  return checks;
+}
+
 /** `dcgmi diag -r N`: every test passed (or was skipped by DCGM); null where DCGM is not installed. */
 export function checkDcgmDiag(profile: SkuProfile, results: readonly DcgmDiagResult[] | null): AcceptanceCheck {
   const threshold = `level ${profile.gates.dcgmLevel}: every test passes`;

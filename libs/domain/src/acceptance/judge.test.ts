@@ -19,7 +19,8 @@ function h100Node(gpus = 8): Inventory {
 const links = (n: number): NvlinkGpuState[] => Array.from({ length: n }, (_, gpuIndex) => ({ gpuIndex, uuid: `GPU-${gpuIndex}`, links: Array(18).fill(26.562) }));
 const facts = (extra: Partial<AcceptanceFacts> = {}): AcceptanceFacts => ({
   nvlinks: links(8), nccl: { busbwGBs: 480.1, sizeBytes: 8 * GiB, wrongResults: 0, devices: 8, tool: 'all_reduce_perf' },
-  dcgm: [{ test: 'Memory', gpuIds: ['0'], status: 'pass', info: '', errorSeverity: null }], outputs: [], ...extra,
+  dcgm: [{ test: 'Memory', gpuIds: ['0'], status: 'pass', info: '', errorSeverity: null }], outputs: [],
+  copies: { hostToDevice: { gbs: 55.6, gpu: 0 }, peer: { gbs: 389.1, from: 0, to: 1 } }, ...extra,
 });
 
 describe('an acceptance run judged against the node\'s SKU', () => {
@@ -38,6 +39,10 @@ describe('an acceptance run judged against the node\'s SKU', () => {
       'nccl-allreduce: all_gather_perf on 8 GPU(s): 500 GB/s at 8 GiB (want ≥ 460 GB/s)'],
     ['DCGM that skipped every test', h100Node(), facts({ dcgm: [{ test: 'Memory', gpuIds: ['0'], status: 'skip', info: '', errorSeverity: null }] }),
       'dcgm-diag: every test skipped (want level 3: every test passes)'],
+    ['nvbandwidth that did not run', h100Node(), facts({ copies: null }),
+      'host-copy: not run, or no result (want ≥ 48 GB/s each GPU); p2p-copy: not run, or no result (want ≥ 335 GB/s each pair)'],
+    ['a slow peer copy: GPU 5 to 2', h100Node(), facts({ copies: { hostToDevice: { gbs: 55.6, gpu: 0 }, peer: { gbs: 194.2, from: 5, to: 2 } } }),
+      'p2p-copy: lowest 194.2 GB/s (GPU 5 → 2) (want ≥ 335 GB/s each pair)'],
     ['a slow NVLink: bus bandwidth under the gate', h100Node(), facts({ nccl: { busbwGBs: 301.4, sizeBytes: 8 * GiB, wrongResults: 0, devices: 8, tool: 'all_reduce_perf' } }),
       'nccl-allreduce: 301.4 GB/s at 8 GiB (want ≥ 460 GB/s)'],
   ])('fails %s', (_name, inventory, measured, reason) => {

@@ -5,7 +5,7 @@
 import type { DcgmDiagResult, NvlinkGpuState } from '../health/host-snapshot.ts';
 import type { Inventory } from '../inventory.ts';
 import { checkConformance, type AcceptanceCheck } from './conformance.ts';
-import { checkDcgmDiag, checkNccl, type NcclFacts } from './diagnostics.ts';
+import { checkCopies, checkDcgmDiag, checkNccl, type CopyFacts, type NcclFacts } from './diagnostics.ts';
 import { skuOf, type SkuProfile } from './sku-profile.ts';
 
 export interface AcceptanceFacts {
@@ -15,6 +15,8 @@ export interface AcceptanceFacts {
   nccl: (NcclFacts & { devices: number; tool: string }) | null;
   /** `dcgmi diag`; null where DCGM is not installed. */
   dcgm: DcgmDiagResult[] | null;
+  /** nvbandwidth's slowest copies; null when not run or it gave no result. */
+  copies: CopyFacts | null;
   /** Each tool's own output, kept for the vendor's evidence. */
   outputs: Array<{ tool: string; text: string }>;
 }
@@ -27,7 +29,9 @@ export interface AcceptanceVerdict {
 }
 
 /** What the agent is asked to run for a node of this profile. */
-export const acceptSuite = (profile: SkuProfile | null) => ({ dcgmLevel: profile?.gates.dcgmLevel ?? 1, nccl: (profile?.gates.ncclBusbwGBs ?? 0) > 0 });
+export const acceptSuite = (profile: SkuProfile | null) => ({
+  dcgmLevel: profile?.gates.dcgmLevel ?? 1, nccl: (profile?.gates.ncclBusbwGBs ?? 0) > 0, nvbandwidth: (profile?.gates.p2pGBs ?? 0) > 0 || (profile?.gates.hostCopyGBs ?? 0) > 0,
+});
 
 const failed = (check: AcceptanceCheck, measured: string): AcceptanceCheck => ({ ...check, measured, verdict: 'fail' });
 
@@ -50,7 +54,7 @@ export function judgeAcceptance(profiles: readonly SkuProfile[], inventory: Inve
   const dcgm = checkDcgmDiag(profile, facts.dcgm);
   // DCGM that ran and skipped every test measured nothing.
   const dcgmChecked = facts.dcgm !== null && facts.dcgm.every((r) => r.status === 'skip') ? failed(dcgm, 'every test skipped') : dcgm;
-  const checks = [...conformance, ...nccl, dcgmChecked];
+  const checks = [...conformance, ...nccl, ...checkCopies(profile, facts.copies), dcgmChecked];
   return { profile: profile.name, checks, passed: checks.every((c) => c.verdict !== 'fail') };
 }
 

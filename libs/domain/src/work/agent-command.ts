@@ -22,8 +22,8 @@ export type RebootArgs = {
   pxeNext: boolean;
 };
 export type ResetGpuArgs = { gpuIndex: number };
-/** Acceptance testing: the NVLinks read, `dcgmi diag -r dcgmLevel` (0: none) and NCCL all_reduce_perf when `nccl`. */
-export type AcceptArgs = { dcgmLevel: number; nccl: boolean };
+/** Acceptance testing: the NVLinks read, `dcgmi diag -r dcgmLevel` (0: none), NCCL all_reduce_perf when `nccl`, nvbandwidth when `nvbandwidth`. */
+export type AcceptArgs = { dcgmLevel: number; nccl: boolean; nvbandwidth: boolean };
 
 export type AgentCommand =
   | { kind: 'reimage'; args: ReimageArgs }
@@ -83,7 +83,7 @@ export function checkAgentCommand(kind: string, args: unknown): CommandCheck {
   if (!(commandKinds as readonly string[]).includes(kind)) return { ok: false, error: `unknown command kind "${kind}" (known: ${commandKinds.join(', ')})` };
   if (!isRecord(args)) return fail('arguments must be an object');
   const allowed: Record<CommandKind, readonly string[]> = {
-    reimage: ['imageName', 'imageVersion', 'sha256', 'bootScriptUrl', 'powerCycledByBmc'], reboot: ['pxeNext'], 'reset-gpu': ['gpuIndex'], accept: ['dcgmLevel', 'nccl'],
+    reimage: ['imageName', 'imageVersion', 'sha256', 'bootScriptUrl', 'powerCycledByBmc'], reboot: ['pxeNext'], 'reset-gpu': ['gpuIndex'], accept: ['dcgmLevel', 'nccl', 'nvbandwidth'],
   };
   const known = allowed[kind as CommandKind];
   const extra = Object.keys(args).filter((key) => !known.includes(key));
@@ -121,9 +121,10 @@ export function checkAgentCommand(kind: string, args: unknown): CommandCheck {
     case 'accept': {
       const dcgmLevel = args['dcgmLevel'] ?? 0;
       const nccl = flag('nccl');
+      const nvbandwidth = flag('nvbandwidth');
       if (typeof dcgmLevel !== 'number' || !Number.isInteger(dcgmLevel) || dcgmLevel < 0 || dcgmLevel > 3) return fail('dcgmLevel must be 0 (none), 1, 2 or 3');
-      if (nccl === null) return fail('nccl must be a boolean');
-      return { ok: true, command: { kind: 'accept', args: { dcgmLevel, nccl } } };
+      if (nccl === null || nvbandwidth === null) return fail('nccl and nvbandwidth must be booleans');
+      return { ok: true, command: { kind: 'accept', args: { dcgmLevel, nccl, nvbandwidth } } };
     }
   }
 }

@@ -40,6 +40,7 @@ async function nodeIn(id: string, path: Array<[string, string, string]>): Promis
 const healthy = (busbw = 480.3): AcceptanceFacts => ({
   nvlinks: Array.from({ length: 8 }, (_, g) => ({ gpuIndex: g, uuid: '', links: Array(18).fill(26.562) })),
   nccl: { busbwGBs: busbw, sizeBytes: 8 * GiB, wrongResults: 0, devices: 8, tool: 'all_reduce_perf' }, dcgm: null, outputs: [{ tool: 'all_reduce_perf', text: '…' }],
+  copies: { hostToDevice: { gbs: 55.6, gpu: 0 }, peer: { gbs: 389.1, from: 0, to: 1 } },
 });
 const report = (nodeId: string, commandId: string, extra: Partial<CommandProgress> = {}): CommandProgress => ({
   commandId, nodeId, operationId: null, kind: 'accept', phase: 'succeeded', message: '', verifiedSha256: '', acceptance: healthy(), at: now, madeAt: now, ...extra,
@@ -73,7 +74,7 @@ describe('acceptance testing', () => {
     await nodeIn('n1', [['discovered', 'inspecting', 'inspect']]);
     await lifecycle.apply('n1', 'accept', 'inspection', 'healthy');
     await settle();
-    expect(sent).toEqual([{ nodeId: 'n1', command: { kind: 'accept', args: { dcgmLevel: 3, nccl: true } } }]);
+    expect(sent).toEqual([{ nodeId: 'n1', command: { kind: 'accept', args: { dcgmLevel: 3, nccl: true, nvbandwidth: true } } }]);
     // The sweep finds the command open: not sent twice.
     await acceptance.sweep();
     expect(sent).toHaveLength(1);

@@ -92,12 +92,16 @@ function acceptanceFacts(m: AcceptanceFactsMessage): AcceptanceFacts | string {
   const statuses = ['pass', 'warn', 'fail', 'skip'] as const;
   const badStatus = m.dcgm.find((t) => !(statuses as readonly string[]).includes(t.status));
   if (badStatus) return `DCGM test ${badStatus.test} with status "${badStatus.status}" (pass, warn, fail or skip)`;
-  const numbers = [...m.nvlinks.flatMap((g) => g.linkGbs), m.nccl?.busbwGbs ?? 0];
+  const numbers = [...m.nvlinks.flatMap((g) => g.linkGbs), m.nccl?.busbwGbs ?? 0, m.copies?.hostToDeviceGbs ?? 0, m.copies?.peerGbs ?? 0];
   if (numbers.some((n) => !Number.isFinite(n) || n < 0)) return 'a bandwidth that is not a number ≥ 0';
   return {
     nvlinks: m.nvlinksRead ? m.nvlinks.map((g) => ({ gpuIndex: g.gpuIndex, uuid: '', links: g.linkGbs.map((gbs) => (gbs > 0 ? gbs : null)) })) : null,
     nccl: m.nccl ? { busbwGBs: m.nccl.busbwGbs, sizeBytes: Number(m.nccl.sizeBytes), wrongResults: m.nccl.wrongResults, devices: m.nccl.devices, tool: m.nccl.tool } : null,
     dcgm: m.dcgmInstalled ? m.dcgm.map((t) => ({ test: t.test, gpuIds: [...t.gpuIds], status: t.status as (typeof statuses)[number], info: t.info, errorSeverity: null })) : null,
+    copies: m.copies ? {
+      hostToDevice: m.copies.hostToDeviceMeasured ? { gbs: m.copies.hostToDeviceGbs, gpu: m.copies.hostToDeviceGpu } : null,
+      peer: m.copies.peerMeasured ? { gbs: m.copies.peerGbs, from: m.copies.peerFrom, to: m.copies.peerTo } : null,
+    } : null,
     outputs: m.outputs.map((o) => ({ tool: o.tool, text: o.text })),
   };
 }

@@ -10,6 +10,7 @@ import { parseDcgmDiag, parseDcgmHealth } from './dcgm.ts';
 import { parseFabricManagerLog } from './fabric-manager-log.ts';
 import { parseKernelLog } from './kernel-log.ts';
 import { NcclTestParseError, parseNcclTestOutput } from './nccl-tests.ts';
+import { lowestBandwidth, parseNvbandwidth } from './nvbandwidth.ts';
 import { parseNvidiaSmiCsv, telemetryQueryFields } from './nvidia-smi-csv.ts';
 import { parseNvidiaSmiXml } from './nvidia-smi-xml.ts';
 import { expectedNvlinks, parseNvlinkStatus, parseNvlinkThroughput } from './nvlink.ts';
@@ -256,6 +257,19 @@ describe('NCCL tests fixtures', () => {
     const corrupt = read('lessizzmore__create-a3mega-ztan-fork__ztan-NCCL-test-result.txt')
       .replace('338.82      0    47743  179.92  337.35      0', '338.82      3    47743  179.92  337.35      2').replace(': 0 OK', ': 1 FAILED');
     expect(parseNcclTestOutput(corrupt)).toMatchObject({ wrongTotal: 5, outOfBounds: { count: 1, ok: false } });
+  });
+});
+
+describe('nvbandwidth fixtures', () => {
+  it('NVIDIA\'s example outputs: each test\'s matrix; the slow GPU at 6.20 GB/s from the host', () => {
+    const file = 'NVIDIA__nvbandwidth__README-examples.txt';
+    covers(file);
+    const matrices = parseNvbandwidth(read(file));
+    expect(matrices).toEqual([
+      { test: 'host_to_device_memcpy_ce', columns: [0, 1], rows: [{ index: 0, values: [6.2, 12.36] }] },
+      { test: 'host_to_device_bidirectional_memcpy_ce', columns: [0, 1], rows: [{ index: 0, values: [5.64, 11.16] }] },
+    ]);
+    expect(lowestBandwidth(matrices, 'host_to_device_memcpy_ce')).toEqual({ gbs: 6.2, row: 0, column: 0 });
   });
 });
 

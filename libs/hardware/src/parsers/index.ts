@@ -11,3 +11,4 @@ export * from './nvlink.ts';
 export * from './smartctl.ts';
 export * from './values.ts';
 export * from './efibootmgr.ts';
+export * from './nvbandwidth.ts';

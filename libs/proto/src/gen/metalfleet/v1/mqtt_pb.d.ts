@@ -480,6 +480,13 @@ export declare type AcceptCommand = Message<"metalfleet.v1.AcceptCommand"> & {
    * @generated from field: bool nccl = 2;
    */
   nccl: boolean;
+
+  /**
+   * Run nvbandwidth: host-to-device and device-to-device copies.
+   *
+   * @generated from field: bool nvbandwidth = 3;
+   */
+  nvbandwidth: boolean;
 };
 
 /**
@@ -529,6 +536,13 @@ export declare type AcceptanceFacts = Message<"metalfleet.v1.AcceptanceFacts"> &
    * @generated from field: repeated metalfleet.v1.ToolOutput outputs = 6;
    */
   outputs: ToolOutput[];
+
+  /**
+   * nvbandwidth; absent when not run or it gave no result.
+   *
+   * @generated from field: metalfleet.v1.CopyResult copies = 7;
+   */
+  copies?: CopyResult | undefined;
 };
 
 /**
@@ -536,6 +550,54 @@ export declare type AcceptanceFacts = Message<"metalfleet.v1.AcceptanceFacts"> &
  * Use `create(AcceptanceFactsSchema)` to create a new message.
  */
 export declare const AcceptanceFactsSchema: GenMessage<AcceptanceFacts>;
+
+/**
+ * The slowest copy of each kind nvbandwidth measured (GB/s), and where.
+ *
+ * @generated from message metalfleet.v1.CopyResult
+ */
+export declare type CopyResult = Message<"metalfleet.v1.CopyResult"> & {
+  /**
+   * @generated from field: bool host_to_device_measured = 1;
+   */
+  hostToDeviceMeasured: boolean;
+
+  /**
+   * @generated from field: double host_to_device_gbs = 2;
+   */
+  hostToDeviceGbs: number;
+
+  /**
+   * @generated from field: uint32 host_to_device_gpu = 3;
+   */
+  hostToDeviceGpu: number;
+
+  /**
+   * @generated from field: bool peer_measured = 4;
+   */
+  peerMeasured: boolean;
+
+  /**
+   * @generated from field: double peer_gbs = 5;
+   */
+  peerGbs: number;
+
+  /**
+   * @generated from field: uint32 peer_from = 6;
+   */
+  peerFrom: number;
+
+  /**
+   * @generated from field: uint32 peer_to = 7;
+   */
+  peerTo: number;
+};
+
+/**
+ * Describes the message metalfleet.v1.CopyResult.
+ * Use `create(CopyResultSchema)` to create a new message.
+ */
+export declare const CopyResultSchema: GenMessage<CopyResult>;
 
 /**
  * @generated from message metalfleet.v1.NvlinkGpu
