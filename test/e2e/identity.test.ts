@@ -234,7 +234,7 @@ describe('a rogue machine through the boot endpoint', () => {
     writeFileSync(faultsFile, JSON.stringify({ [String(Number(/(\d+)$/.exec(victim.hostname)?.[1]))]: ['xid79-fallen-off-bus'] }));
     await eventually(async () => manager.proc!.lines.find((l) => l.includes('"type":"remediation"') && l.includes(victim.id) && /replace/.test(l)) ?? '', (l) => l !== '', 45_000);
     writeFileSync(faultsFile, '{}');
-    expect(manager.proc!.lines.find((l) => l.includes('"type":"remediation"') && l.includes(victim.id))).toMatch(/no available, online, healthy \(no warning\), admitted node matches/);
+    expect(manager.proc!.lines.find((l) => l.includes('"type":"remediation"') && l.includes(victim.id))).toMatch(/no available, online, healthy \(no warning\), admitted, accepted node matches/);
     expect((await nodes()).find((n) => n.id === rogue.id)).toMatchObject({ state: 'available', tenant: null });
 
     // Nor can an operator put it in a tenant by mistake, until it is admitted.

@@ -112,6 +112,6 @@ function ackLostButInstalled(evidence: ReimageEvidence, hasBmc: boolean): boolea
 /** For the node's history: why an install was believed without the agent's reboot ack (null when the ack came, or it was not). */
 export function ackLostNote(evidence: ReimageEvidence, hasBmc: boolean): string | null {
   if (!ackLostButInstalled(evidence, hasBmc) || !evidence.installBoot || !evidence.installRegisteredAt) return null;
-  return `the agent's reboot ack never arrived (lost with its spool?): believed on the install script served at ${evidence.installBoot.at.toISOString()} `
+  return `the agent's reboot ack did not come first (lost with its spool, or held by a replica that died): believed on the install script served at ${evidence.installBoot.at.toISOString()} `
     + `and the registration with its install token at ${evidence.installRegisteredAt.toISOString()}`;
 }

@@ -162,7 +162,13 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
     case 'draining:drained': return go('isolating', 'moving to the provisioning network');
     case 'isolating:isolated': return go('rebooting', 'rebooting into PXE');
     case 'rebooting:rebooting': {
-      const acked = { ...progress.evidence, rebootBy: policy.hasBmc ? 'bmc' as const : 'agent' as const, rebootAckedAt: (signal.kind === 'rebooting' && signal.at) || now };
+      // A running report made after the install script was served comes from the install boot, not the reboot: the
+      // reboot's own ack was lost, or is late (it waited in the broker session of a replica that died). It is no ack:
+      // the ack-lost rule judges the install (the script served, then its install token registered).
+      const at = (signal.kind === 'rebooting' && signal.at) || now;
+      const served = progress.evidence.installBoot;
+      const rebootAckedAt = served && served.at.getTime() < at.getTime() ? null : at;
+      const acked = { ...progress.evidence, rebootBy: policy.hasBmc ? 'bmc' as const : 'agent' as const, rebootAckedAt };
       const next = enter('installing', { ...progress, evidence: acked }, policy.hasBmc ? 'power-cycling into PXE through the BMC' : 'booting the image', now, policy);
       return policy.hasBmc ? { ...next, effects: ['power-cycle-pxe'] } : next;
     }
