@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acceptanceFacts, simulatedAcceptanceOutputs } from './acceptance-suite.ts';
+import { acceptanceFacts, keptOutputChars, simulatedAcceptanceOutputs } from './acceptance-suite.ts';
 import { createSimulatedBackend } from './simulated-backend.ts';
 import type { FaultKind } from './simulated-faults.ts';
 
@@ -22,6 +22,20 @@ describe('acceptance facts from real outputs', () => {
     expect(facts.dcgm?.length).toBeGreaterThan(3);
     expect(facts.nvlinks?.[0]?.links.length).toBe(12);
     expect(facts.outputs.map((o) => o.tool)).toEqual(['nvidia-smi nvlink -s', 'dcgmi diag', 'all_reduce_perf', 'nvbandwidth']);
+  });
+
+  it('keeps each tool\'s output within its share, its start and its end: a report always fits the broker\'s payload limit', () => {
+    const huge = (tool: string) => ({ text: `${tool} start\n${'x'.repeat(500_000)}\n${tool} end` });
+    const facts = acceptanceFacts({ nvlink: huge('nvlink'), dcgm: huge('dcgm'), nccl: huge('nccl'), nvbandwidth: huge('nvbandwidth') });
+    for (const output of facts.outputs) {
+      expect(output.text.length).toBeLessThan(keptOutputChars + 100);
+      expect(output.text).toMatch(/^\S+ start\n/);
+      expect(output.text).toMatch(/ end$/);
+      expect(output.text).toContain('characters left out');
+    }
+    expect(facts.outputs.reduce((sum, o) => sum + o.text.length, 0)).toBeLessThan(128 * 1024);
+    // DCGM printing no JSON (an error page, a crash): a failed diagnostic that says so, not a suite that threw.
+    expect(facts.dcgm).toEqual([{ test: 'dcgmi diag', gpuIds: [], status: 'fail', info: expect.stringMatching(/^its output is not DCGM's JSON: /), errorSeverity: null }]);
   });
 
   it('takes no result from a run cut short, or with values out of bounds; a tool that failed says why', () => {

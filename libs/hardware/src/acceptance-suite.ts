@@ -17,8 +17,13 @@ export interface AcceptanceOutputs {
   nvbandwidth: { text: string } | { error: string } | null;
 }
 
-/** Longest output kept per tool (the start: devices and settings; the end: the result lines). */
-const keptChars = 60 * 1024;
+/**
+ * Longest output kept per tool (the start: devices and settings; the end: the result lines). The four together stay
+ * far under the broker's payload limit (256 KiB by default): a report over it is never stored, so never acknowledged,
+ * and would hold every later report of the node in its spool behind it.
+ */
+export const keptOutputChars = 24 * 1024;
+const keptChars = keptOutputChars;
 const kept = (text: string) => (text.length <= keptChars ? text : `${text.slice(0, keptChars / 2)}\n[… ${text.length - keptChars} characters left out …]\n${text.slice(-keptChars / 2)}`);
 
 export function acceptanceFacts(outputs: AcceptanceOutputs): AcceptanceFacts {
@@ -30,7 +35,15 @@ export function acceptanceFacts(outputs: AcceptanceOutputs): AcceptanceFacts {
   if (outputs.dcgm) {
     keep('dcgmi diag', outputs.dcgm);
     // DCGM there but its run failed: no test passed (judged as a failure, not as DCGM missing).
-    dcgm = 'text' in outputs.dcgm ? parseDcgmDiag(outputs.dcgm.text) : [{ test: 'dcgmi diag', gpuIds: [], status: 'fail', info: outputs.dcgm.error, errorSeverity: null }];
+    const failed = (info: string): AcceptanceFacts['dcgm'] => [{ test: 'dcgmi diag', gpuIds: [], status: 'fail', info, errorSeverity: null }];
+    if ('error' in outputs.dcgm) dcgm = failed(outputs.dcgm.error);
+    else {
+      try {
+        dcgm = parseDcgmDiag(outputs.dcgm.text);
+      } catch (error) {
+        dcgm = failed(`its output is not DCGM's JSON: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
   }
   let nccl: AcceptanceFacts['nccl'] = null;
   if (outputs.nccl) {
