@@ -76,7 +76,9 @@ export function decodeCommandProgress(payload: Uint8Array, maxBytes: number): { 
   const madeAt = decoded.message.at ? timestampDate(decoded.message.at) : null;
   if (madeAt && !Number.isFinite(madeAt.getTime())) return { ok: false, error: `progress for command ${commandId} made at a time no date can hold` };
   const acceptance = decoded.message.acceptance ? acceptanceFacts(decoded.message.acceptance) : null;
-  if (typeof acceptance === 'string') return { ok: false, error: `progress for command ${commandId}: ${acceptance}` };
+  // Measurements the manager cannot take make the suite a failed one (the node goes to repair, saying why), not a
+  // report dropped: the command would wait for its result forever, and the node in `accepting` with it.
+  if (typeof acceptance === 'string') return { ok: true, report: { commandId, phase: 'failed', message: `its acceptance report was refused: ${acceptance}`, verifiedSha256, madeAt, acceptance: null } };
   return { ok: true, report: { commandId, phase, message, verifiedSha256, madeAt, acceptance } };
 }
 
