@@ -51,6 +51,12 @@ describe('an acceptance run judged against the node\'s SKU', () => {
     expect(failingChecks(verdict.checks)).toBe(reason);
   });
 
+  it('fails a node with a critical condition when its report came, whatever it measured', () => {
+    const xid = { component: 'gpu:0000:18:00', code: 'xid-79', severity: 'critical' as const, remediation: 'reboot' as const, message: 'fell off the bus', since: new Date(0) };
+    const verdict = judgeAcceptance(defaultSkuProfiles, h100Node(), facts(), [xid]);
+    expect(failingChecks(verdict.checks)).toBe('health: gpu:0000:18:00 xid-79 (want no critical condition)');
+  });
+
   it('passes without DCGM where it is not installed, saying it was skipped', () => {
     const verdict = judgeAcceptance(defaultSkuProfiles, h100Node(), facts({ dcgm: null }));
     expect(verdict.passed).toBe(true);

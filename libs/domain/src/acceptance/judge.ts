@@ -2,6 +2,7 @@
 // (AcceptanceFacts) against the profile of its SKU. The agent gives facts, never
 // a verdict. What the profile requires and was not measured fails (a suite that
 // did not run proves nothing); only DCGM may be absent (not installed), said so.
+import type { HealthCondition } from '../health/health-condition.ts';
 import type { DcgmDiagResult, NvlinkGpuState } from '../health/host-snapshot.ts';
 import type { Inventory } from '../inventory.ts';
 import { checkConformance, type AcceptanceCheck } from './conformance.ts';
@@ -35,7 +36,11 @@ export const acceptSuite = (profile: SkuProfile | null) => ({
 
 const failed = (check: AcceptanceCheck, measured: string): AcceptanceCheck => ({ ...check, measured, verdict: 'fail' });
 
-export function judgeAcceptance(profiles: readonly SkuProfile[], inventory: Inventory, facts: AcceptanceFacts): AcceptanceVerdict {
+/**
+ * `critical`: the node's critical conditions when its report came (an Xid during the all-reduce, a link that went
+ * down): a node with one is not accepted, whatever it measured.
+ */
+export function judgeAcceptance(profiles: readonly SkuProfile[], inventory: Inventory, facts: AcceptanceFacts, critical: readonly HealthCondition[] = []): AcceptanceVerdict {
   const profile = skuOf(inventory.gpus, profiles);
   if (!profile) {
     const gpus = inventory.gpus.length === 0 ? 'no GPU' : `${inventory.gpus.length} x ${inventory.gpus[0]?.model ?? ''}`;
@@ -54,7 +59,11 @@ export function judgeAcceptance(profiles: readonly SkuProfile[], inventory: Inve
   const dcgm = checkDcgmDiag(profile, facts.dcgm);
   // DCGM that ran and skipped every test measured nothing.
   const dcgmChecked = facts.dcgm !== null && facts.dcgm.every((r) => r.status === 'skip') ? failed(dcgm, 'every test skipped') : dcgm;
-  const checks = [...conformance, ...nccl, ...checkCopies(profile, facts.copies), dcgmChecked];
+  const health: AcceptanceCheck = {
+    name: 'health', measured: critical.length === 0 ? 'no critical condition' : critical.map((c) => `${c.component} ${c.code}`).join('; '),
+    threshold: 'no critical condition', verdict: critical.length === 0 ? 'pass' : 'fail',
+  };
+  const checks = [...conformance, ...nccl, ...checkCopies(profile, facts.copies), dcgmChecked, health];
   return { profile: profile.name, checks, passed: checks.every((c) => c.verdict !== 'fail') };
 }
 

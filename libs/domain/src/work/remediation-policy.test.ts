@@ -14,6 +14,7 @@ describe('decideRemediation', () => {
     { name: 'Xid 79 on a tenant node', state: 'active', tenant: 't', conditions: [c('xid-79', 'critical', 'replace')], action: 'replace' },
     { name: 'Xid 79 while provisioning for a tenant', state: 'provisioning', tenant: 't', conditions: [c('xid-79', 'critical', 'replace')], action: 'replace' },
     { name: 'Xid 79 on a spare', state: 'available', tenant: null, conditions: [c('xid-79', 'critical', 'replace')], action: 'repair' },
+    { name: 'a hardware fault during acceptance testing', state: 'accepting', tenant: null, conditions: [c('xid-79', 'critical', 'replace')], action: 'repair' },
     { name: 'Xid 79 on a node already failed', state: 'failed', tenant: null, conditions: [c('xid-79', 'critical', 'replace')], action: 'none' },
     { name: 'GSP timeout', state: 'active', tenant: 't', conditions: [c('xid-119', 'critical', 'reset-gpu')], action: 'reset-gpu' },
     // A GPU that needs a power cycle takes the node down: the tenant gets a spare at once.

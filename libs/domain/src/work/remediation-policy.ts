@@ -53,14 +53,14 @@ export function decideRemediation(node: RemediationSubject, conditions: readonly
   if (again) {
     const reason = `${describe([again.condition])}; came back after the node was ${again.after.kind} at ${again.after.at.toISOString()}: escalated to repair`;
     if (node.tenant !== null && (node.state === 'active' || node.state === 'provisioning' || node.state === 'allocated')) return { action: 'replace', reason };
-    if (node.state === 'available' || node.state === 'inspecting') return { action: 'repair', reason };
+    if (node.state === 'available' || node.state === 'inspecting' || node.state === 'accepting') return { action: 'repair', reason };
   }
   const strongest = critical.reduce<Remediation>((acc, c) => (remediations.indexOf(c.remediation) > remediations.indexOf(acc) ? c.remediation : acc), 'none');
   const deciding = critical.filter((c) => c.remediation === strongest);
   const reason = describe(deciding);
   if (strongest === 'replace' || strongest === 'reboot') {
     if (node.tenant !== null && (node.state === 'active' || node.state === 'provisioning' || node.state === 'allocated')) return { action: 'replace', reason };
-    if (node.state === 'available' || node.state === 'inspecting') return { action: 'repair', reason };
+    if (node.state === 'available' || node.state === 'inspecting' || node.state === 'accepting') return { action: 'repair', reason };
     return { action: 'none', reason: `hardware fault, but a ${node.state} node is not in service: ${reason}` };
   }
   // Software remedies disturb a running node: only for nodes in service.

@@ -71,7 +71,8 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
       return;
     }
     // Judged against the inventory the manager holds (the node reported it at registration, after its repair).
-    const verdict = judgeAcceptance(await deps.profiles(), node.inventory, progress.acceptance);
+    const critical = (await store.conditions(node.id)).filter((c) => c.severity === 'critical');
+    const verdict = judgeAcceptance(await deps.profiles(), node.inventory, progress.acceptance, critical);
     await store.recordAcceptance({ nodeId: node.id, commandId: progress.commandId, ...verdict, outputs: progress.acceptance.outputs, at: progress.at });
     if (verdict.passed) await lifecycle.apply(node.id, 'acceptance-passed', actor, `acceptance passed (${verdict.profile}): ${verdict.checks.length} checks`, options);
     else await failed(node.id, `acceptance failed (${verdict.profile ?? 'no SKU profile'}): ${failingChecks(verdict.checks)}`, options);
