@@ -101,9 +101,11 @@ export function NodesPage({ params }: { params: URLSearchParams }) {
       <h1>Nodes {total !== null && <span class="muted" data-testid="node-total">{total}</span>}</h1>
       <form class="filters" onSubmit={(e) => {
         e.preventDefault();
-        setFilter('q', search.trim());
+        // What the box holds now, not the state of the last render: an Enter right after typing (a fast user, the browser
+        // test) came before the re-render, and searched the text from before (the flaky "1 node instead of 6").
+        setFilter('q', String(new FormData(e.currentTarget).get('q') ?? '').trim());
       }}>
-        <label>Search <input type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} placeholder="id, serial, MAC, rack, tenant, GPU" aria-label="search nodes" /></label>
+        <label>Search <input type="search" name="q" value={search} onInput={(e) => setSearch(e.currentTarget.value)} placeholder="id, serial, MAC, rack, tenant, GPU" aria-label="search nodes" /></label>
         {(['state', 'presence', 'health'] as const).map((key) => (
           <label>{key} <select value={filter[key] ?? ''} onChange={(e) => setFilter(key, e.currentTarget.value)} aria-label={`filter by ${key}`}>
             <option value="">any</option>{choices[key]?.map((c) => <option value={c}>{c}</option>)}
