@@ -92,6 +92,7 @@ export const ManagerConfig = Type.Object({
   commandMaxAttempts: Type.Integer({ minimum: 1, default: 3, description: 'Deliveries of a command before it is given up and escalated.' }),
   remediationCooldownS: Type.Number({ minimum: 0, maximum: maxDurationS, default: 3600, description: 'A software remedy (GPU reset, reboot, reimage) is not repeated on a node within this time.' }),
   acceptance: Type.Union([Type.Literal('off'), Type.Literal('on')], { default: 'off', description: 'on: a node that passes inspection (or comes back from repair) runs the acceptance suite of its SKU before it joins the pool; a failed check sends it to repair (docs/acceptance.md).' }),
+  acceptanceTimeoutS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 14_400, description: 'How long an acknowledged acceptance suite may run before the node is sent to repair.' }),
   retireAfterAcceptanceFailures: Type.Integer({ minimum: 0, maximum: 100, default: 2, description: 'A node whose acceptance failed this many times since its first repair is retired (its evidence kept); 0: never.' }),
   skuProfilesFile: Type.String({ default: '', description: 'SKU profiles (YAML or JSON list, docs/acceptance.md) that come before the defaults for 8-GPU H100, H200 and A100 nodes; one of the same name replaces a default.' }),
   alertRulesFile: Type.String({ default: '', description: 'Alert rules (YAML or JSON list, see docs/alerting.md); empty: the default rules. Rules made through the API come on top.' }),

@@ -273,7 +273,7 @@ async function startOnDataDir(
   const fileProfiles = config.skuProfilesFile?.profiles ?? [];
   const profiles = async () => skuProfilesInForce(await store.listSkuProfiles(), fileProfiles);
   const acceptance = startAcceptance({
-    store, events, lifecycle, outbox: reimaging.outbox, profiles, now, fenceFor: nodeFence, retireAfterFailures: config.retireAfterAcceptanceFailures,
+    store, events, lifecycle, outbox: reimaging.outbox, profiles, now, fenceFor: nodeFence, retireAfterFailures: config.retireAfterAcceptanceFailures, suiteTimeoutMs: config.acceptanceTimeoutS * 1000,
     onError: (error) => logger[failureLevel(error)]({ err: error }, 'acceptance testing failed'),
   });
   // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
@@ -287,8 +287,10 @@ async function startOnDataDir(
     checkReplicas();
     saveClock();
     // Every replica stores when it last heard from the nodes whose messages it took, and marks the silent ones of its shards offline.
-    presence.sweep().then(controllers.sweep).then(acceptance.sweep)
+    presence.sweep().then(controllers.sweep)
       .catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'presence sweep failed'));
+    // Apart: a failed presence sweep does not stop suites being sent, nor overdue ones failed.
+    acceptance.sweep().catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'acceptance sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
 
   const sessionAdoption = external && tls ? startSessionAdoption({

@@ -17,7 +17,9 @@ let sent: Array<{ nodeId: string; command: AgentCommand }>;
 let judge: (progress: CommandProgress) => Promise<void>;
 let acceptance: ReturnType<typeof startAcceptance>;
 const errors: unknown[] = [];
-const now = new Date('2026-11-28T10:00:00Z');
+let now = new Date('2026-11-28T10:00:00Z');
+/** The clock moves on a second at each step of a test. */
+const tick = () => (now = new Date(now.getTime() + 1000));
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 20; i += 1) await new Promise((r) => setImmediate(r));
@@ -46,13 +48,22 @@ const report = (nodeId: string, commandId: string, extra: Partial<CommandProgres
   commandId, nodeId, operationId: null, kind: 'accept', phase: 'succeeded', message: '', verifiedSha256: '', acceptance: healthy(), at: now, madeAt: now, ...extra,
 });
 
+/** Into `accepting` through the lifecycle: the suite goes out; the id of its accept command. */
+async function accepting(nodeId: string): Promise<string> {
+  tick();
+  await lifecycle.apply(nodeId, 'accept', 'inspection', 'healthy');
+  await settle();
+  return `c${sent.length}`;
+}
+
 beforeEach(() => {
+  now = new Date('2026-11-28T10:00:00Z');
   store = openSqliteFleetStore({ path: ':memory:' });
   events = new FleetEvents();
   lifecycle = createLifecycle({ store, events, now: () => now });
   sent = [];
   acceptance = startAcceptance({
-    store, events, lifecycle, profiles: async () => defaultSkuProfiles, now: () => now, onError: (e) => errors.push(e), retireAfterFailures: 2,
+    store, events, lifecycle, profiles: async () => defaultSkuProfiles, now: () => now, onError: (e) => errors.push(e), retireAfterFailures: 2, suiteTimeoutMs: 3_600_000,
     outbox: {
       send: async (nodeId, command) => {
         sent.push({ nodeId, command });
@@ -87,15 +98,14 @@ describe('acceptance testing', () => {
   });
 
   it('sends a failing node to repair with the failing checks; a suite that did not run too; the second failure after a repair retires it', async () => {
-    await nodeIn('n2', [['discovered', 'inspecting', 'inspect'], ['inspecting', 'accepting', 'accept']]);
-    await judge(report('n2', 'c-slow', { acceptance: healthy(301.4) }));
+    await nodeIn('n2', [['discovered', 'inspecting', 'inspect']]);
+    await judge(report('n2', await accepting('n2'), { acceptance: healthy(301.4) }));
     expect((await store.getNode('n2'))?.state).toBe('repair');
     expect((await store.history('n2')).at(-1)?.reason).toBe('acceptance failed (hgx-h100-8): nccl-allreduce: 301.4 GB/s at 8 GiB (want ≥ 460 GB/s)');
     // Repaired once: fails again (the suite did not run) → repair; repaired again: fails → retired.
-    for (const [commandId, extra] of [['c-crash', { phase: 'failed' as const, message: 'all_reduce_perf: exit 1', acceptance: null }], ['c-slow-2', { acceptance: healthy(300) }]] as const) {
+    for (const extra of [{ phase: 'failed' as const, message: 'all_reduce_perf: exit 1', acceptance: null }, { acceptance: healthy(300) }]) {
       await lifecycle.apply('n2', 'repaired', 'api ops', 'reseated');
-      await lifecycle.apply('n2', 'accept', 'inspection', 'healthy');
-      await judge(report('n2', commandId, extra));
+      await judge(report('n2', await accepting('n2'), extra));
     }
     const history = await store.history('n2');
     expect(history.slice(-3).map((h) => `${h.from} → ${h.to}: ${h.reason}`)).toEqual([
@@ -107,13 +117,54 @@ describe('acceptance testing', () => {
   });
 
   it('judges only accept commands, and only for a node that is accepting', async () => {
-    await nodeIn('n3', [['discovered', 'inspecting', 'inspect'], ['inspecting', 'accepting', 'accept']]);
-    await judge(report('n3', 'c-reset', { kind: 'reset-gpu' }));
+    await nodeIn('n3', [['discovered', 'inspecting', 'inspect']]);
+    await judge(report('n3', await accepting('n3'), { kind: 'reset-gpu' }));
     expect((await store.getNode('n3'))?.state).toBe('accepting');
     await nodeIn('n4', [['discovered', 'inspecting', 'inspect'], ['inspecting', 'available', 'inspection-passed']]);
     await judge(report('n4', 'c-late', { acceptance: healthy(1) }));
     expect((await store.getNode('n4'))?.state).toBe('available');
     expect(await store.acceptanceRuns('n4', 5)).toEqual([]);
     expect(errors).toEqual([]);
+  });
+
+  it('judges only the current run: a pass kept from before the repair, replayed by a tenant, passes nothing (review finding)', async () => {
+    await nodeIn('n5', [['discovered', 'inspecting', 'inspect']]);
+    const first = await accepting('n5');
+    await judge(report('n5', first));
+    expect((await store.getNode('n5'))?.state).toBe('available');
+    // Failed in service, repaired, back in accepting with a new suite sent.
+    tick();
+    await lifecycle.apply('n5', 'fail', 'presence', 'offline');
+    await lifecycle.apply('n5', 'repair', 'api ops', 'GPU 5 replaced');
+    await lifecycle.apply('n5', 'repaired', 'api ops', 'done');
+    const second = await accepting('n5');
+    expect(second).not.toBe(first);
+    await judge(report('n5', first));
+    expect((await store.getNode('n5'))?.state).toBe('accepting');
+    await judge(report('n5', second, { acceptance: healthy(250) }));
+    expect((await store.getNode('n5'))?.state).toBe('repair');
+  });
+
+  it('moves the node by the verdict kept when the same report comes again (the manager killed between the two)', async () => {
+    await nodeIn('n6', [['discovered', 'inspecting', 'inspect']]);
+    const command = await accepting('n6');
+    // The run was judged and kept as failed, then the manager died before the move.
+    await store.recordAcceptance({ nodeId: 'n6', commandId: command, profile: 'hgx-h100-8', passed: false, checks: [{ name: 'nvlink', measured: 'GPU 5: 16 up', threshold: '18 up', verdict: 'fail' }], outputs: [], at: now });
+    await judge(report('n6', command));
+    expect((await store.getNode('n6'))?.state).toBe('repair');
+    expect((await store.history('n6')).at(-1)?.reason).toBe('acceptance failed (hgx-h100-8): nvlink: GPU 5: 16 up (want 18 up)');
+  });
+
+  it('sends to repair a node whose acknowledged suite has not finished in time (no way out of accepting but retirement before)', async () => {
+    await nodeIn('n7', [['discovered', 'inspecting', 'inspect']]);
+    const command = await accepting('n7');
+    await store.updateCommand(command, ['sent'], { state: 'acked' }, now);
+    await acceptance.sweep();
+    expect((await store.getNode('n7'))?.state).toBe('accepting');
+    now = new Date(now.getTime() + 3_600_001);
+    await acceptance.sweep();
+    expect((await store.getNode('n7'))?.state).toBe('repair');
+    expect((await store.history('n7')).at(-1)?.reason).toBe(`the acceptance suite did not finish within 3600 s (command ${command}, acked)`);
+    expect(sent).toHaveLength(1);
   });
 });

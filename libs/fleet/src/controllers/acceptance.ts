@@ -8,12 +8,16 @@
 //   and the tools' outputs, and moves the node: all passed → available; a
 //   failed check → repair, the failing checks its reason.
 // - A suite that did not run (the command failed, was refused or given up)
-//   proves nothing: the node goes to repair, saying so.
+//   proves nothing: the node goes to repair, saying so; so does one that has
+//   not finished within --acceptance-timeout-s once acknowledged.
+// - Only the report of the node's current run is judged (the accept command
+//   sent since it last entered `accepting`), and judged once: a kept verdict
+//   is acted on again, never made again.
 // - A repeat offender (--retire-after-acceptance-failures, default 2): a node
 //   whose acceptance failed that many times since its first repair is retired
 //   from repair, its evidence kept (GET /api/v1/nodes/:id/evidence).
 import { acceptSuite, failingChecks, judgeAcceptance, skuOf, type SkuProfile } from '@metalfleet/domain';
-import type { Fence, FleetStore } from '@metalfleet/store';
+import type { CommandRecord, Fence, FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
 import type { CommandOutbox, CommandProgress } from './command-outbox.ts';
 import type { Lifecycle } from './lifecycle.ts';
@@ -31,6 +35,8 @@ export interface AcceptanceDeps {
   fenceFor?: (nodeId: string) => Fence | null;
   /** Acceptance failures since the node's first repair after which it is retired; 0: never. */
   retireAfterFailures: number;
+  /** How long an acknowledged suite may run before the node goes to repair (DCGM level 3 takes an hour or two). */
+  suiteTimeoutMs: number;
 }
 
 const actor = 'acceptance';
@@ -43,14 +49,34 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
     return fence ? { fence } : null;
   };
 
-  /** Sends the node its suite, unless an accept command of its is open (sent, acknowledged or running). */
+  /**
+   * The node's current run: when it last entered `accepting`, and the accept command sent for that entry (null: none
+   * yet). Only this command's report is judged: one of an earlier run (a tenant replaying a pass it kept from before
+   * the repair, a late report of a command given up) is not.
+   */
+  async function currentRun(nodeId: string): Promise<{ entered: Date; command: CommandRecord | null } | null> {
+    const entered = (await store.history(nodeId)).findLast((h) => h.to === 'accepting')?.at;
+    if (!entered) return null;
+    const command = (await store.commandsOf(nodeId, 20)).find((c) => c.kind === 'accept' && c.createdAt.getTime() >= entered.getTime()) ?? null;
+    return { entered, command };
+  }
+
+  /** Sends the node its suite, once per entry into `accepting`; fails a run that has not finished in time. */
   async function sendSuite(nodeId: string): Promise<void> {
     const mine = own(nodeId);
     if (!mine) return;
     const node = await store.getNode(nodeId);
     if (node?.state !== 'accepting') return;
-    const open = (await store.commandsOf(nodeId, 20)).some((c) => c.kind === 'accept' && ['pending', 'sent', 'acked', 'running'].includes(c.state));
-    if (open) return;
+    const run = await currentRun(nodeId);
+    if (run?.command) {
+      // Acknowledged and then silent (a hung run, a dead power supply, a tenant who claimed it and said nothing): the
+      // outbox gives up only what was never acknowledged, so the run's own deadline takes the node to repair.
+      const late = deps.now().getTime() - run.command.createdAt.getTime() > deps.suiteTimeoutMs;
+      if (late && (run.command.state === 'acked' || run.command.state === 'running')) {
+        await failed(nodeId, `the acceptance suite did not finish within ${deps.suiteTimeoutMs / 1000} s (command ${run.command.id}, ${run.command.state})`, mine);
+      }
+      return;
+    }
     await deps.outbox.send(nodeId, { kind: 'accept', args: acceptSuite(skuOf(node.inventory.gpus, await deps.profiles())) }, null, undefined,
       { mayAct: () => own(nodeId) !== null });
   }
@@ -59,6 +85,7 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
     if (progress.kind !== 'accept') return;
     const node = await store.getNode(progress.nodeId);
     if (node?.state !== 'accepting') return;
+    if ((await currentRun(node.id))?.command?.id !== progress.commandId) return;
     const fence = own(node.id)?.fence;
     const options = fence ? { fence } : {};
     if (progress.phase === 'failed' || progress.phase === 'refused') {
@@ -71,9 +98,15 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
       return;
     }
     // Judged against the inventory the manager holds (the node reported it at registration, after its repair).
-    const critical = (await store.conditions(node.id)).filter((c) => c.severity === 'critical');
-    const verdict = judgeAcceptance(await deps.profiles(), node.inventory, progress.acceptance, critical);
-    await store.recordAcceptance({ nodeId: node.id, commandId: progress.commandId, ...verdict, outputs: progress.acceptance.outputs, at: progress.at });
+    // Judged once: the same report again (its acknowledgement lost, the manager killed before the move) moves the node
+    // by the verdict kept, not by a new judgement against profiles and conditions as they are now.
+    const kept = (await store.acceptanceRuns(node.id, 5)).find((r) => r.commandId === progress.commandId);
+    let verdict = kept;
+    if (!verdict) {
+      const critical = (await store.conditions(node.id)).filter((c) => c.severity === 'critical');
+      verdict = { ...judgeAcceptance(await deps.profiles(), node.inventory, progress.acceptance, critical), nodeId: node.id, commandId: progress.commandId, outputs: progress.acceptance.outputs, at: progress.at };
+      await store.recordAcceptance(verdict);
+    }
     if (verdict.passed) await lifecycle.apply(node.id, 'acceptance-passed', actor, `acceptance passed (${verdict.profile}): ${verdict.checks.length} checks`, options);
     else await failed(node.id, `acceptance failed (${verdict.profile ?? 'no SKU profile'}): ${failingChecks(verdict.checks)}`, options);
   }
@@ -104,8 +137,16 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
     }
   });
 
-  async function sweep(): Promise<void> {
-    for (const node of await store.listNodes()) if (node.state === 'accepting') await sendSuite(node.id);
+  // One sweep at a time: two at once would both find a node without its suite and send it twice.
+  let sweeping: Promise<void> | null = null;
+  async function sweepOnce(): Promise<void> {
+    for (const node of await store.listNodes()) {
+      if (node.state === 'accepting') await sendSuite(node.id).catch(deps.onError);
+    }
+  }
+  function sweep(): Promise<void> {
+    sweeping ??= sweepOnce().finally(() => (sweeping = null));
+    return sweeping;
   }
 
   return { sweep, stop: () => { unfollow(); unsubscribe(); } };
