@@ -167,4 +167,16 @@ describe('acceptance testing', () => {
     expect((await store.history('n7')).at(-1)?.reason).toBe(`the acceptance suite did not finish within 3600 s (command ${command}, acked)`);
     expect(sent).toHaveLength(1);
   });
+
+  it('sends to repair a node whose suite ended without a verdict taken (its report acknowledged before anyone judged it)', async () => {
+    await nodeIn('n8', [['discovered', 'inspecting', 'inspect']]);
+    const command = await accepting('n8');
+    await store.updateCommand(command, ['sent'], { state: 'succeeded', message: 'ran' }, now);
+    await acceptance.sweep();
+    // A judgement may be under way: left a minute.
+    expect((await store.getNode('n8'))?.state).toBe('accepting');
+    now = new Date(now.getTime() + 60_001);
+    await acceptance.sweep();
+    expect((await store.history('n8')).at(-1)).toMatchObject({ to: 'repair', reason: 'the acceptance suite ended (succeeded: ran) without a verdict taken; inspect again' });
+  });
 });

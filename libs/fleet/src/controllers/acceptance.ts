@@ -75,6 +75,11 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
       if (late && (run.command.state === 'acked' || run.command.state === 'running')) {
         await failed(nodeId, `the acceptance suite did not finish within ${deps.suiteTimeoutMs / 1000} s (command ${run.command.id}, ${run.command.state})`, mine);
       }
+      // Ended a minute ago and the node still here: its report's verdict was never taken (a replica stopped in between;
+      // the minute leaves a judgement under way to finish).
+      const ended = ['succeeded', 'failed', 'refused', 'expired'].includes(run.command.state) && deps.now().getTime() - run.command.updatedAt.getTime() > 60_000;
+      const kept = ended && (await store.acceptanceRuns(nodeId, 5)).some((r) => r.commandId === run.command?.id);
+      if (ended && !kept) await failed(nodeId, `the acceptance suite ended (${run.command.state}: ${run.command.message || 'no message'}) without a verdict taken; inspect again`, mine);
       return;
     }
     await deps.outbox.send(nodeId, { kind: 'accept', args: acceptSuite(skuOf(node.inventory.gpus, await deps.profiles())) }, null, undefined,
