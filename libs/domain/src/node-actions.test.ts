@@ -9,6 +9,8 @@ describe('what an operator may do to a node', () => {
   it.each([
     [spare('discovered'), ['power-cycle', 'retire']],
     [spare('inspecting'), ['power-cycle', 'retire']],
+    // A node the operator knows is bad, or whose suite hangs, goes to repair without waiting for its verdict.
+    [spare('accepting'), ['power-cycle', 'repair', 'retire']],
     [spare('available'), ['power-cycle', 'allocate', 'retire']],
     [tenants('allocated'), ['reimage', 'replace', 'drain', 'power-cycle', 'release']],
     [tenants('provisioning'), ['replace', 'drain', 'power-cycle', 'release']],

@@ -3,6 +3,7 @@
 // (refusing with the ones allowed), and the dashboard shows (no button for an
 // action the node's state refuses). Every state but `retired` has a way out:
 //   failed → retry (inspect it again: back to the pool if healthy), repair, retire
+//   accepting → repair (the operator knows it is bad, or its suite hangs)
 //   repair → repaired (with a note: parts swapped, ticket) → inspecting …, retire
 import type { LifecycleEvent } from './node-lifecycle.ts';
 import type { NodeState } from './node.ts';
@@ -38,7 +39,7 @@ function allowed(action: NodeAction, state: NodeState, inTenant: boolean): boole
     case 'retry':
       return state === 'failed' && !inTenant;
     case 'repair':
-      return state === 'failed' && !inTenant;
+      return (state === 'failed' || state === 'accepting') && !inTenant;
     case 'repaired':
       return state === 'repair' && !inTenant;
     case 'retire':
@@ -55,7 +56,7 @@ const needs: Record<NodeAction, string> = {
   allocate: 'only available nodes are allocated',
   release: 'only a tenant\'s allocated, provisioning or active node is released',
   retry: 'only a failed node out of its tenant is retried (a tenant\'s node leaves it by a replacement or a release first)',
-  repair: 'only a failed node out of its tenant is sent to repair (a tenant\'s node leaves it by a replacement or a release first)',
+  repair: 'only a failed or accepting node out of its tenant is sent to repair (a tenant\'s node leaves it by a replacement or a release first)',
   repaired: 'only a node in repair, out of any tenant, is marked repaired',
   retire: 'only a node in no tenant is retired (replace or release a tenant\'s node first); retired is final',
 };

@@ -28,6 +28,7 @@ const allowed: Array<[NodeState, LifecycleEvent, NodeState]> = [
   ['active', 'fail', 'failed'],
   ['releasing', 'fail', 'failed'],
   ['failed', 'repair', 'repair'],
+  ['accepting', 'repair', 'repair'],
   ['failed', 'retry', 'inspecting'],
   ['repair', 'repaired', 'inspecting'],
   ...nodeStates.filter((s) => s !== 'retired').map((s): [NodeState, LifecycleEvent, NodeState] => [s, 'retire', 'retired']),

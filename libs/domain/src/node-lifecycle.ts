@@ -51,7 +51,8 @@ const table: Record<LifecycleEvent, { from: readonly NodeState[]; to: NodeState 
   fail: { from: ['inspecting', 'accepting', 'available', 'allocated', 'provisioning', 'active', 'releasing'], to: 'failed' },
   // A failed node has left its tenant (its failure asked for a replacement): inspected again, it rejoins the pool.
   retry: { from: ['failed'], to: 'inspecting' },
-  repair: { from: ['failed'], to: 'repair' },
+  // An accepting node an operator knows is bad (or whose suite hangs) goes to repair without waiting for its verdict.
+  repair: { from: ['failed', 'accepting'], to: 'repair' },
   repaired: { from: ['repair'], to: 'inspecting' },
   retire: { from: ['discovered', 'inspecting', 'accepting', 'available', 'allocated', 'provisioning', 'active', 'releasing', 'failed', 'repair'], to: 'retired' },
 };

@@ -3,6 +3,7 @@
 // (the store keeps the arguments as JSON); the agent checks the protobuf message
 // it receives. Nothing is coerced: a command that does not fit is refused with
 // the reason.
+import type { NodeState } from '../node.ts';
 
 export const commandKinds = ['reimage', 'reboot', 'reset-gpu', 'accept'] as const;
 export type CommandKind = (typeof commandKinds)[number];
@@ -53,6 +54,20 @@ export const crashRecovery: Readonly<Record<CommandKind, CrashRecovery>> = {
   // Reads and diagnostics on a node out of service: run again, they measure again.
   accept: 'run-again',
 };
+
+/**
+ * The node states in which a command of a kind may still start (the agent claims each command before it runs it): an
+ * acceptance suite loads every GPU and link for minutes, so it runs only on a node being accepted, never on one that
+ * moved on (to a tenant, to repair) while the suite waited in its session. Kinds not listed start in any state.
+ */
+const startsOnlyIn: Partial<Record<CommandKind, readonly NodeState[]>> = { accept: ['accepting'] };
+
+/** Why a command of `kind` may not start on a node in `state`; null when it may. */
+export function refusedInState(kind: CommandKind, state: NodeState): string | null {
+  const states = startsOnlyIn[kind];
+  if (!states || states.includes(state)) return null;
+  return `the node is ${state} now, and an ${kind} command runs only while it is ${states.join(' or ')}`;
+}
 
 /**
  * Whether a newer command makes an older one for the same node, not yet acknowledged, pointless: the

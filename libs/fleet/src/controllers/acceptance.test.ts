@@ -14,6 +14,7 @@ let store: FleetStore;
 let events: FleetEvents;
 let lifecycle: Lifecycle;
 let sent: Array<{ nodeId: string; command: AgentCommand }>;
+let givenUp: Array<{ commandId: string; reason: string }>;
 let judge: (progress: CommandProgress) => Promise<void>;
 let acceptance: ReturnType<typeof startAcceptance>;
 const errors: unknown[] = [];
@@ -62,6 +63,7 @@ beforeEach(() => {
   events = new FleetEvents();
   lifecycle = createLifecycle({ store, events, now: () => now });
   sent = [];
+  givenUp = [];
   acceptance = startAcceptance({
     store, events, lifecycle, profiles: async () => defaultSkuProfiles, now: () => now, onError: (e) => errors.push(e), retireAfterFailures: 2, suiteTimeoutMs: 3_600_000,
     outbox: {
@@ -71,6 +73,10 @@ beforeEach(() => {
         const record = { id: `c${sent.length}`, nodeId, operationId: null, ...command, state: 'sent' as const, attempts: 1, ackDeadlineAt: at, message: '', verifiedSha256: '', createdAt: at, updatedAt: at };
         await store.createCommand(record);
         return record;
+      },
+      giveUp: async (commandId, reason) => {
+        givenUp.push({ commandId, reason });
+        return store.updateCommand(commandId, ['pending', 'sent'], { state: 'expired', message: reason }, now);
       },
       follow: (follower) => {
         judge = follower;
@@ -178,5 +184,17 @@ describe('acceptance testing', () => {
     now = new Date(now.getTime() + 60_001);
     await acceptance.sweep();
     expect((await store.history('n8')).at(-1)).toMatchObject({ to: 'repair', reason: 'the acceptance suite ended (succeeded: ran) without a verdict taken; inspect again' });
+  });
+  it('gives up a suite not yet started when its node leaves accepting: an operator sends it to repair (review finding)', async () => {
+    await nodeIn('n9', [['discovered', 'inspecting', 'inspect']]);
+    const command = await accepting('n9');
+    // The operator sees a node they know is bad (or a suite that hangs) and sends it to repair without waiting.
+    expect(await lifecycle.apply('n9', 'repair', 'api ops', 'GPU 3 fell off the bus in the lab')).toMatchObject({ ok: true, to: 'repair' });
+    await settle();
+    expect(givenUp).toEqual([{ commandId: command, reason: 'the node left accepting (repair: GPU 3 fell off the bus in the lab)' }]);
+    expect((await store.getCommand(command))?.state).toBe('expired');
+    // Its report, should it come anyway, moves nothing.
+    await judge(report('n9', command));
+    expect((await store.getNode('n9'))?.state).toBe('repair');
   });
 });

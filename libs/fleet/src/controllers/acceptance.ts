@@ -26,7 +26,7 @@ export interface AcceptanceDeps {
   store: FleetStore;
   events: FleetEvents;
   lifecycle: Lifecycle;
-  outbox: Pick<CommandOutbox, 'send' | 'follow'>;
+  outbox: Pick<CommandOutbox, 'send' | 'follow' | 'giveUp'>;
   /** The SKU profiles in force (the operator's, then the defaults), read when a suite is sent and when one is judged. */
   profiles: () => Promise<readonly SkuProfile[]>;
   now: () => Date;
@@ -127,9 +127,21 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
     await lifecycle.apply(nodeId, 'retire', actor, `failed acceptance ${failures} times after repair (--retire-after-acceptance-failures ${deps.retireAfterFailures}): retired, its evidence kept`, options);
   }
 
+  /**
+   * A node that left `accepting` has its suites not yet started given up: withdrawn from its session and refused at
+   * its claim, so none starts on GPUs a tenant may soon have (the claim checks the node's state too).
+   */
+  async function withdrawSuites(nodeId: string, reason: string): Promise<void> {
+    if (!own(nodeId)) return;
+    for (const command of await store.commandsOf(nodeId, 20)) {
+      if (command.kind === 'accept' && (command.state === 'pending' || command.state === 'sent')) await deps.outbox.giveUp(command.id, reason);
+    }
+  }
+
   const unfollow = deps.outbox.follow(judged);
   const unsubscribe = deps.events.on((event) => {
     if (event.type === 'state-changed' && event.to === 'accepting') void sendSuite(event.nodeId).catch(deps.onError);
+    if (event.type === 'state-changed' && event.from === 'accepting') void withdrawSuites(event.nodeId, `the node left accepting (${event.to}: ${event.reason})`).catch(deps.onError);
     if (event.type === 'command-expired') {
       void (async () => {
         const command = await store.getCommand(event.commandId);

@@ -10,7 +10,7 @@
 // the agent, which claims each command before it runs it (claim() here, over
 // gRPC), is told not to run it. A claim and a give-up are one conditional store
 // update each, so exactly one of them wins (docs/agent-commands.md).
-import { checkAgentCommand, DomainError, supersedes, type AcceptanceFacts, type AgentCommand, type CommandKind } from '@metalfleet/domain';
+import { checkAgentCommand, DomainError, refusedInState, supersedes, type AcceptanceFacts, type AgentCommand, type CommandKind } from '@metalfleet/domain';
 import type { CommandRecord, CommandState, Fence, FleetStore } from '@metalfleet/store';
 import type { NodeBroker } from '@metalfleet/manager-transport';
 import { allNodesTopic, nodeTopic, parseNodeTopic } from '@metalfleet/transport';
@@ -217,7 +217,11 @@ export function createCommandOutbox(deps: OutboxDeps) {
       // Another node's command is answered as no command at all: a node learns nothing of others.
       if (!command || command.nodeId !== nodeId) return { verdict: 'unknown', reason: `no command ${commandId} for this node` };
       const at = deps.now();
-      if (await deps.store.updateCommand(command.id, ['pending', 'sent'], { state: 'acked', message: 'claimed by the agent' }, at)) {
+      // Sent for a state the node has left (an acceptance suite, the node allocated since): given up, never started.
+      const state = (await deps.store.getNodeSummary(nodeId))?.state;
+      const outOfState = state ? refusedInState(command.kind, state) : null;
+      if (outOfState) await expire(command, `${outOfState}; withdrawn from the node`, at);
+      else if (await deps.store.updateCommand(command.id, ['pending', 'sent'], { state: 'acked', message: 'claimed by the agent' }, at)) {
         deps.events.emit({ type: 'command-progress', commandId: command.id, nodeId, operationId: command.operationId, phase: 'acked', message: 'claimed by the agent', verifiedSha256: '', at });
         return { verdict: 'run' };
       }

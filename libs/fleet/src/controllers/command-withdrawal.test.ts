@@ -101,6 +101,19 @@ describe('withdrawing commands', () => {
     expect(await outbox.claim(node, late.id)).toEqual({ verdict: 'withdrawn', reason: 'withdrawn by the manager: no ack after 2 deliveries; withdrawn from the node' });
   });
 
+  it('an acceptance suite is claimed only while its node is accepting: one for a node that left the state is refused and given up (review finding)', async () => {
+    const accept = { kind: 'accept', args: { dcgmLevel: 1, nccl: true, nvbandwidth: false } } as const;
+    // The node was accepting when the suite went out, then an operator moved it on (or it was allocated to a tenant):
+    // the suite must never start on the GPUs it now serves with.
+    const stale = await outbox.send(other, accept, null);
+    expect(await outbox.claim(other, stale.id)).toEqual({ verdict: 'withdrawn', reason: 'withdrawn by the manager: the node is discovered now, and an accept command runs only while it is accepting; withdrawn from the node' });
+    expect((await store.getCommand(stale.id))?.state).toBe('expired');
+    await store.transitionNode(other, 'discovered', 'inspecting', 'inspect', { actor: 'test', reason: 'setup', at: clock });
+    await store.transitionNode(other, 'inspecting', 'accepting', 'accept', { actor: 'test', reason: 'setup', at: clock });
+    const current = await outbox.send(other, accept, null);
+    expect(await outbox.claim(other, current.id)).toEqual({ verdict: 'run' });
+  });
+
   it('the agent\'s refusal is recorded on the command; one refused before the manager gave up is given up then', async () => {
     const client = await mqtt.connectAsync(url, { clientId: node, username: node, password: `secret-${node}`, clean: false, reconnectPeriod: 0 });
     const report = (commandId: string, message: string) =>
