@@ -1,11 +1,14 @@
 // The way back, over real transports (gRPC, MQTT, the agent's simulated
-// hardware): a node that failed inspection is sent to repair, marked repaired
-// with a ticket, and acceptance-tested before it serves (--acceptance on). A
-// slow NVLink (two links of GPU 5 at half speed, the all-reduce at ~300 GB/s)
-// fails the suite: back to repair, the failing checks its reason and its
-// evidence. Fixed, marked repaired again: the suite passes, the node is
-// available, and a template picks it as a spare. The SKU profile is the
-// operator's file (the simulated machine has 2 NICs at 100 Gb/s and 2 NVMe).
+// hardware), as the issue tells it: a node accepted into the pool is given to a
+// tenant whose image is broken, and its reimage fails; it goes to repair, is
+// marked repaired with a ticket, and is acceptance-tested before it serves
+// (--acceptance on). A slow NVLink (two links of GPU 5 at half speed, the
+// all-reduce at ~300 GB/s) and weak cooling on GPU 6 (86 °C and slowed down
+// under gpu_burn) fail the suite: back to repair, the failing checks its
+// reason and its evidence. Fixed, marked repaired again: the suite passes, the
+// node is available, and another tenant's template picks it as a spare. The SKU
+// profile is the operator's file (the simulated machine has 2 NICs at 100 Gb/s
+// and 2 NVMe).
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,8 +32,7 @@ const runs = async (id: string) => (await api<{ items: Run[] }>('GET', `/api/v1/
 const history = async (id: string) => (await api<{ history: Array<{ from: string; to: string; event: string; actor: string; reason: string }> }>('GET', `/api/v1/nodes/${id}`)).history;
 
 beforeAll(async () => {
-  // The node powers on with a failing disk: a critical condition at inspection.
-  writeFileSync(faultsFile, JSON.stringify({ all: ['smart-failure'] }));
+  writeFileSync(faultsFile, '{}');
   writeFileSync(profilesFile, [
     '- name: sim-h100-8',
     '  gpuModel: H100',
@@ -45,7 +47,7 @@ beforeAll(async () => {
     '  minNicSpeedMbps: 100000',
     '  nvmeCount: 2',
     '  dimmCount: 32',
-    '  gates: { ncclBusbwGBs: 460, p2pGBs: 335, hostCopyGBs: 48, dcgmLevel: 3 }',
+    '  gates: { ncclBusbwGBs: 460, p2pGBs: 335, hostCopyGBs: 48, dcgmLevel: 3, stress: { seconds: 300, maxTempSpreadC: 10 } }',
   ].join('\n'));
   const root = Buffer.from('metalfleet acceptance test root image\n'.repeat(1024));
   mkdirSync(join(dir, 'manager', 'images'), { recursive: true });
@@ -57,6 +59,8 @@ beforeAll(async () => {
     '--faults-file', faultsFile, '--health-interval-s', '0.5', '--state-dir', join(dir, 'agent'), '--kernel-cmdline', '/nonexistent']);
   const images = `${manager.boot}/images`;
   await api('PUT', '/api/v1/images/gpu-os/1.0', { kernelUrl: `${images}/vmlinuz`, initrdUrl: `${images}/initrd`, rootUrl: `${images}/root.img`, sha256: createHash('sha256').update(root).digest('hex'), cmdline: '' });
+  // A catalog entry whose checksum is not its file's: every reimage with it fails at the agent's check.
+  await api('PUT', '/api/v1/images/broken/1.0', { kernelUrl: `${images}/vmlinuz`, initrdUrl: `${images}/initrd`, rootUrl: `${images}/root.img`, sha256: 'ab'.repeat(32), cmdline: '' });
 }, 90_000);
 
 afterAll(async () => {
@@ -71,41 +75,53 @@ describe('repair, acceptance testing and the pool', { timeout: 240_000 }, () => 
     expect(items.map((p) => p.name)).toEqual(['sim-h100-8', 'hgx-h100-8', 'hgx-h200-8', 'hgx-a100-8']);
   });
 
-  it('fails acceptance on a slow NVLink after a repair, passes once fixed, and the node is picked as a spare', async () => {
-    // Failed at inspection (the remediation policy may send it to repair at once).
-    let node = await eventually(theNode, (n) => n?.state === 'failed' || n?.state === 'repair', 60_000);
-    if (node.state === 'failed') await api('POST', `/api/v1/nodes/${node.id}/repair`, { reason: 'disk 1 SMART failed' });
-    // The disk swapped; a spare NVLink cable badly seated: two links of GPU 5 train down.
-    writeFileSync(faultsFile, JSON.stringify({ all: ['slow-nvlink'] }));
-    node = await eventually(theNode, (n) => n.health.severity !== 'critical', 30_000);
-    expect(await api('POST', `/api/v1/nodes/${node.id}/repaired`, { reason: 'replaced NVMe 1', ticket: 'RMA-1001' })).toMatchObject({ from: 'repair', to: 'inspecting' });
+  it('takes a node whose reimage failed through repair, a failed acceptance and a passed one back to the pool, where it is picked as a spare', async () => {
+    // Accepted into the pool at power-on.
+    let node = await eventually(theNode, (n) => n?.state === 'available', 60_000);
+    expect((await runs(node.id)).map((r) => r.passed)).toEqual([true]);
+
+    // Given to a tenant whose image is broken: the reimage fails (the remediation may send the node to repair at once).
+    const broken = await api<{ id: string }>('POST', '/api/v1/tenants', { name: 'broken-image' });
+    const brokenTemplate = await api<{ id: string }>('POST', '/api/v1/templates', { name: 'broken', image: 'broken@1.0', tenantId: broken.id, nodeCount: 1, gpuModel: 'NVIDIA H100 80GB HBM3', gpuCount: 8 });
+    expect((await api<{ allocated: string[] }>('POST', `/api/v1/templates/${brokenTemplate.id}/apply`)).allocated).toEqual([node.id]);
+    node = await eventually(theNode, (n) => (n.state === 'failed' || n.state === 'repair') && n.tenant === null, 60_000);
+    expect((await history(node.id)).some((h) => h.event === 'provision-failed' && /checksum mismatch/.test(h.reason))).toBe(true);
+    if (node.state === 'failed') await api('POST', `/api/v1/nodes/${node.id}/repair`, { reason: 'reimage failed: checksum mismatch' });
+
+    // Opened up to check it: a spare NVLink cable badly seated (two links of GPU 5 train down), and GPU 6's heatsink
+    // not seated either. Neither shows at idle: inspection passes, acceptance does not.
+    writeFileSync(faultsFile, JSON.stringify({ all: ['slow-nvlink', 'weak-cooling'] }));
+    expect(await api('POST', `/api/v1/nodes/${node.id}/repaired`, { reason: 'reflashed the boot disk', ticket: 'RMA-1001' })).toMatchObject({ from: 'repair', to: 'inspecting' });
     node = await eventually(theNode, (n) => n.state === 'repair', 60_000);
     const failed = await runs(node.id);
-    expect(failed).toHaveLength(1);
+    expect(failed.map((r) => r.passed)).toEqual([false, true]);
     expect(failed[0]).toMatchObject({ profile: 'sim-h100-8', passed: false });
     const failing = failed[0]!.checks.filter((c) => c.verdict === 'fail');
     expect(failing).toEqual([
       { name: 'nvlink', measured: 'GPU 5: 2 at 13.281 GB/s of 26.562', threshold: '18 up per GPU, all at one speed', verdict: 'fail' },
       { name: 'nccl-allreduce', measured: '301.4 GB/s at 8 GiB', threshold: '≥ 460 GB/s', verdict: 'fail' },
       { name: 'p2p-copy', measured: 'lowest 194.2 GB/s (GPU 5 → 0)', threshold: '≥ 335 GB/s each pair', verdict: 'fail' },
+      { name: 'clock-throttle', measured: 'GPU 6: sw_thermal_slowdown', threshold: 'no thermal, power-brake or hardware slowdown under load', verdict: 'fail' },
+      { name: 'temperature-spread', measured: '24 °C (GPU 0 62 °C to GPU 6 86 °C)', threshold: 'peaks within 10 °C', verdict: 'fail' },
     ]);
     expect((await history(node.id)).at(-1)).toMatchObject({
       from: 'accepting', to: 'repair', event: 'acceptance-failed', actor: 'acceptance',
-      reason: 'acceptance failed (sim-h100-8): nvlink: GPU 5: 2 at 13.281 GB/s of 26.562 (want 18 up per GPU, all at one speed); nccl-allreduce: 301.4 GB/s at 8 GiB (want ≥ 460 GB/s); p2p-copy: lowest 194.2 GB/s (GPU 5 → 0) (want ≥ 335 GB/s each pair)',
+      reason: expect.stringMatching(/^acceptance failed \(sim-h100-8\): nvlink: GPU 5: 2 at 13\.281 GB\/s of 26\.562 \(want 18 up per GPU, all at one speed\); nccl-allreduce: .*; clock-throttle: GPU 6: sw_thermal_slowdown/),
     });
 
-    // Reseated: every link up.
+    // Reseated both: every link up, GPU 6 as cool as the others.
     writeFileSync(faultsFile, '{}');
-    expect(await api('POST', `/api/v1/nodes/${node.id}/repaired`, { reason: 'reseated the NVLink cable of GPU 5', ticket: 'RMA-1001' })).toMatchObject({ from: 'repair', to: 'inspecting' });
+    expect(await api('POST', `/api/v1/nodes/${node.id}/repaired`, { reason: 'reseated the NVLink cable of GPU 5 and the heatsink of GPU 6', ticket: 'RMA-1001' })).toMatchObject({ from: 'repair', to: 'inspecting' });
     node = await eventually(theNode, (n) => n.state === 'available', 60_000);
     const passed = await runs(node.id);
-    expect(passed.map((r) => r.passed)).toEqual([true, false]);
+    expect(passed.map((r) => r.passed)).toEqual([true, false, true]);
     expect(passed[0]!.checks.find((c) => c.name === 'nccl-allreduce')).toMatchObject({ measured: '480.3 GB/s at 8 GiB', verdict: 'pass' });
+    expect(passed[0]!.checks.find((c) => c.name === 'gpu-stress')).toMatchObject({ measured: 'all 8 OK for 300 s (gpu_burn)', verdict: 'pass' });
     expect((await history(node.id)).slice(-4).map((h) => `${h.from} → ${h.to} (${h.event})`)).toEqual([
       'accepting → repair (acceptance-failed)', 'repair → inspecting (repaired)', 'inspecting → accepting (accept)', 'accepting → available (acceptance-passed)',
     ]);
 
-    // In the pool: a template's spare.
+    // In the pool: another tenant's template picks it as its spare.
     const tenant = await api<{ id: string }>('POST', '/api/v1/tenants', { name: 'training' });
     const template = await api<{ id: string }>('POST', '/api/v1/templates', { name: 'one', image: 'gpu-os@1.0', tenantId: tenant.id, nodeCount: 1, gpuModel: 'NVIDIA H100 80GB HBM3', gpuCount: 8 });
     expect((await api<{ allocated: string[] }>('POST', `/api/v1/templates/${template.id}/apply`)).allocated).toEqual([node.id]);

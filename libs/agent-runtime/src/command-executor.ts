@@ -240,7 +240,7 @@ export class CommandExecutor {
         case 'accept': {
           if (!this.deps.acceptance) throw new Error('this agent cannot run acceptance tests');
           const { dcgmLevel, nccl, nvbandwidth } = command.args;
-          this.report(commandId, CommandPhase.RUNNING, `acceptance suite: NVLinks${dcgmLevel > 0 ? `, dcgmi diag -r ${dcgmLevel}` : ''}${nccl ? ', all_reduce_perf' : ''}${nvbandwidth ? ', nvbandwidth' : ''}`);
+          this.report(commandId, CommandPhase.RUNNING, `acceptance suite: NVLinks${dcgmLevel > 0 ? `, dcgmi diag -r ${dcgmLevel}` : ''}${nccl ? ', all_reduce_perf' : ''}${nvbandwidth ? ', nvbandwidth' : ''}${command.args.stressSeconds > 0 ? `, gpu_burn ${command.args.stressSeconds} s` : ''}`);
           const facts = await this.deps.acceptance(command.args);
           this.report(commandId, CommandPhase.SUCCEEDED, 'acceptance suite ran; the manager judges it', { acceptance: acceptanceFactsMessage(facts) });
           this.deps.spool.finishCommand(commandId);
@@ -378,6 +378,10 @@ function acceptanceFactsMessage(facts: AcceptanceFacts): MessageInitShape<typeof
     dcgmInstalled: facts.dcgm !== null,
     dcgm: (facts.dcgm ?? []).map((t) => ({ test: t.test, status: t.status, gpuIds: t.gpuIds, info: t.info })),
     outputs: facts.outputs,
+    ...(facts.stress ? { stress: {
+      tool: facts.stress.tool, seconds: facts.stress.seconds, sampled: facts.stress.sampled,
+      gpus: facts.stress.gpus.map((g) => ({ index: g.index, result: g.result, errors: g.errors, hasPeakTemp: g.peakTempC !== null, peakTempC: g.peakTempC ?? 0, clockEvents: g.clockEvents })),
+    } } : {}),
     ...(facts.copies ? { copies: {
       hostToDeviceMeasured: facts.copies.hostToDevice !== null, hostToDeviceGbs: facts.copies.hostToDevice?.gbs ?? 0, hostToDeviceGpu: facts.copies.hostToDevice?.gpu ?? 0,
       peerMeasured: facts.copies.peer !== null, peerGbs: facts.copies.peer?.gbs ?? 0, peerFrom: facts.copies.peer?.from ?? 0, peerTo: facts.copies.peer?.to ?? 0,

@@ -29,7 +29,7 @@ function argsOf(kind: Command['kind']): { kind: string; args: unknown } | null {
     case 'resetGpu':
       return { kind: 'reset-gpu', args: { gpuIndex: kind.value.gpuIndex } };
     case 'accept':
-      return { kind: 'accept', args: { dcgmLevel: kind.value.dcgmLevel, nccl: kind.value.nccl, nvbandwidth: kind.value.nvbandwidth } };
+      return { kind: 'accept', args: { dcgmLevel: kind.value.dcgmLevel, nccl: kind.value.nccl, nvbandwidth: kind.value.nvbandwidth, stressSeconds: kind.value.stressSeconds } };
     case undefined:
       return null;
   }

@@ -23,6 +23,10 @@ const skuProfileFields = {
     p2pGBs: Type.Number({ minimum: 0 }),
     hostCopyGBs: Type.Number({ minimum: 0 }),
     dcgmLevel: Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(3)]),
+    stress: Type.Optional(Type.Object({
+      seconds: Type.Integer({ minimum: 1, maximum: 86_400, description: 'gpu_burn on every GPU this long, nvidia-smi read under load.' }),
+      maxTempSpreadC: Type.Number({ minimum: 0, maximum: 100, description: 'Hottest GPU at most this much hotter than the coolest (°C).' }),
+    }, { additionalProperties: false, description: 'The GPU stress gate: every GPU OK, no thermal, power-brake or hardware slowdown, peaks close together. Absent: not run.' })),
   }, { additionalProperties: false }),
 };
 export const SkuProfile = Type.Object(skuProfileFields, { additionalProperties: false });

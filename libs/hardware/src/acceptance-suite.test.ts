@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acceptanceFacts, keptOutputChars, simulatedAcceptanceOutputs } from './acceptance-suite.ts';
+import { acceptanceFacts, keptOutputChars, runStress, simulatedAcceptanceOutputs } from './acceptance-suite.ts';
 import { createSimulatedBackend } from './simulated-backend.ts';
 import type { FaultKind } from './simulated-faults.ts';
 
@@ -16,17 +16,21 @@ describe('acceptance facts from real outputs', () => {
       dcgm: { text: fixture('microsoft__VirtualClient__DCGMIDiag_r3_results.json') },
       nccl: { text: fixture('lessizzmore__create-a3mega-ztan-fork__ztan-NCCL-test-result.txt') },
       nvbandwidth: { text: fixture('NVIDIA__nvbandwidth__README-examples.txt') },
+      stress: { seconds: 60, burn: { text: fixture('microsoft__superbenchmark__gpu_burn.log') }, samples: [] },
     });
+    // gpu_burn's own temperatures; nvidia-smi was not read under load, so the clock events are not known.
+    expect(facts.stress).toMatchObject({ tool: 'gpu_burn', seconds: 60, sampled: false });
+    expect(facts.stress?.gpus.map((g) => `${g.result} ${g.peakTempC}`)).toEqual(['OK 62', 'OK 59', 'OK 58', 'OK 60', 'OK 60', 'OK 59', 'OK 58', 'OK 61']);
     expect(facts.copies).toEqual({ hostToDevice: { gbs: 6.2, gpu: 0 }, peer: null });
     expect(facts.nccl).toEqual({ busbwGBs: 338.82, sizeBytes: 8589934592, wrongResults: 0, devices: 16, tool: 'all_reduce_perf' });
     expect(facts.dcgm?.length).toBeGreaterThan(3);
     expect(facts.nvlinks?.[0]?.links.length).toBe(12);
-    expect(facts.outputs.map((o) => o.tool)).toEqual(['nvidia-smi nvlink -s', 'dcgmi diag', 'all_reduce_perf', 'nvbandwidth']);
+    expect(facts.outputs.map((o) => o.tool)).toEqual(['nvidia-smi nvlink -s', 'dcgmi diag', 'all_reduce_perf', 'nvbandwidth', 'gpu_burn']);
   });
 
   it('keeps each tool\'s output within its share, its start and its end: a report always fits the broker\'s payload limit', () => {
     const huge = (tool: string) => ({ text: `${tool} start\n${'x'.repeat(500_000)}\n${tool} end` });
-    const facts = acceptanceFacts({ nvlink: huge('nvlink'), dcgm: huge('dcgm'), nccl: huge('nccl'), nvbandwidth: huge('nvbandwidth') });
+    const facts = acceptanceFacts({ nvlink: huge('nvlink'), dcgm: huge('dcgm'), nccl: huge('nccl'), nvbandwidth: huge('nvbandwidth'), stress: { seconds: 1, burn: huge('gpu_burn'), samples: [huge('samples').text] } });
     for (const output of facts.outputs) {
       expect(output.text.length).toBeLessThan(keptOutputChars + 100);
       expect(output.text).toMatch(/^\S+ start\n/);
@@ -42,8 +46,8 @@ describe('acceptance facts from real outputs', () => {
     const real = fixture('lessizzmore__create-a3mega-ztan-fork__ztan-NCCL-test-result.txt');
     const cut = real.split('\n').filter((l) => !l.startsWith('# Out of bounds')).join('\n');
     const outOfBounds = real.replace('# Out of bounds values : 0 OK', '# Out of bounds values : 12 FAILED');
-    for (const text of [cut, outOfBounds]) expect(acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: { text }, nvbandwidth: null }).nccl).toBeNull();
-    const failed = acceptanceFacts({ nvlink: { error: 'nvidia-smi: not found' }, dcgm: { error: 'dcgmi diag: exit 226' }, nccl: null, nvbandwidth: null });
+    for (const text of [cut, outOfBounds]) expect(acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: { text }, nvbandwidth: null, stress: null }).nccl).toBeNull();
+    const failed = acceptanceFacts({ nvlink: { error: 'nvidia-smi: not found' }, dcgm: { error: 'dcgmi diag: exit 226' }, nccl: null, nvbandwidth: null, stress: null });
     expect(failed.nvlinks).toBeNull();
     expect(failed.dcgm).toEqual([{ test: 'dcgmi diag', gpuIds: [], status: 'fail', info: 'dcgmi diag: exit 226', errorSeverity: null }]);
     expect(failed.outputs).toEqual([{ tool: 'nvidia-smi nvlink -s', text: 'failed: nvidia-smi: not found' }, { tool: 'dcgmi diag', text: 'failed: dcgmi diag: exit 226' }]);
@@ -51,7 +55,7 @@ describe('acceptance facts from real outputs', () => {
 });
 
 describe('a simulated node\'s acceptance outputs', () => {
-  const facts = async (faults: FaultKind[]) => acceptanceFacts(await createSimulatedBackend({ seed: 's', index: 1, faults: () => faults }).acceptanceOutputs({ dcgmLevel: 3, nccl: true, nvbandwidth: true }));
+  const facts = async (faults: FaultKind[]) => acceptanceFacts(await createSimulatedBackend({ seed: 's', index: 1, faults: () => faults }).acceptanceOutputs({ dcgmLevel: 3, nccl: true, nvbandwidth: true, stressSeconds: 300 }));
 
   it('a healthy 8x H100: every link up, about 480 GB/s on 8 GPUs, no DCGM', async () => {
     const healthy = await facts([]);
@@ -71,7 +75,42 @@ describe('a simulated node\'s acceptance outputs', () => {
     expect(missing.nccl?.devices).toBe(7);
   });
 
+  it('under gpu_burn: every GPU OK at 60–66 °C with only the power cap; weak cooling: GPU 6 at 86 °C, slowed down by the driver', async () => {
+    const healthy = await facts([]);
+    expect(healthy.stress).toMatchObject({ tool: 'gpu_burn', seconds: 300, sampled: true });
+    expect(healthy.stress?.gpus.every((g) => g.result === 'OK' && g.errors === 0 && g.peakTempC !== null && g.peakTempC <= 64 && g.clockEvents.join() === 'sw_power_cap')).toBe(true);
+    const hot = await facts(['weak-cooling']);
+    expect(hot.stress?.gpus.find((g) => g.index === 6)).toEqual({ index: 6, result: 'OK', errors: 0, peakTempC: 86, clockEvents: ['sw_power_cap', 'sw_thermal_slowdown'] });
+  });
+
   it('prints no NCCL output when the suite does not ask for it', () => {
-    expect(simulatedAcceptanceOutputs({ hostname: 'h', gpus: [], busbwGBs: 1 }, { dcgmLevel: 0, nccl: false, nvbandwidth: false }).nccl).toBeNull();
+    expect(simulatedAcceptanceOutputs({ hostname: 'h', gpus: [], busbwGBs: 1 }, { dcgmLevel: 0, nccl: false, nvbandwidth: false, stressSeconds: 0 }).nccl).toBeNull();
+  });
+});
+
+describe('the stress run on a node', () => {
+  it('reads nvidia-smi while gpu_burn runs, falling back to the reasons\' older field name on a driver before 535', async () => {
+    const calls: string[] = [];
+    let finish: (text: string) => void = () => undefined;
+    const run = async (command: string, args: readonly string[]): Promise<string> => {
+      calls.push(`${command} ${args.join(' ')}`);
+      if (command === 'gpu_burn') return new Promise((resolve) => (finish = resolve));
+      if (args[0]?.includes('clocks_event_reasons')) throw new Error('Field "clocks_event_reasons.active" is not a valid field to query.');
+      return '0, 71, 0x0000000000000004';
+    };
+    let ticks = 0;
+    const sleep = async () => {
+      ticks += 1;
+      if (ticks === 3) finish('Tested 1 GPUs:\n\tGPU 0: OK\n');
+    };
+    const stress = await runStress(run, 60, sleep);
+    expect(calls[0]).toBe('gpu_burn 60');
+    expect(calls.slice(1, 3)).toEqual(['nvidia-smi --query-gpu=index,temperature.gpu,clocks_event_reasons.active --format=csv,noheader,nounits',
+      'nvidia-smi --query-gpu=index,temperature.gpu,clocks_throttle_reasons.active --format=csv,noheader,nounits']);
+    expect(stress.samples.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(stress.samples)).toEqual(new Set(['0, 71, 0x0000000000000004']));
+    expect(acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: null, nvbandwidth: null, stress }).stress).toEqual({
+      tool: 'gpu_burn', seconds: 60, sampled: true, gpus: [{ index: 0, result: 'OK', errors: 0, peakTempC: 71, clockEvents: ['sw_power_cap'] }],
+    });
   });
 });

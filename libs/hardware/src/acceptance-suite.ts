@@ -1,10 +1,13 @@
 // Acceptance testing on the node: the NVLinks read, `dcgmi diag -r N` where
-// DCGM is installed, NCCL all_reduce_perf across every GPU. Each tool's own
+// DCGM is installed, NCCL all_reduce_perf across every GPU, nvbandwidth, and
+// gpu_burn with nvidia-smi read under its load. Each tool's own
 // output is parsed here by the parsers tested on real outputs, and kept (cut
 // to a bound) for the vendor's evidence; the manager judges the facts.
 import type { AcceptanceFacts, AcceptArgs } from '@metalfleet/domain';
 import type { RunCommand } from './command-runner.ts';
 import { parseDcgmDiag } from './parsers/dcgm.ts';
+import { GpuBurnParseError, parseGpuBurn } from './parsers/gpu-burn.ts';
+import { parseNvidiaSmiCsv } from './parsers/nvidia-smi-csv.ts';
 import { NcclTestParseError, parseNcclTestOutput } from './parsers/nccl-tests.ts';
 import { lowestBandwidth, NvbandwidthParseError, parseNvbandwidth } from './parsers/nvbandwidth.ts';
 import { parseNvlinkStatus } from './parsers/nvlink.ts';
@@ -15,14 +18,20 @@ export interface AcceptanceOutputs {
   dcgm: { text: string } | { error: string } | null;
   nccl: { text: string } | { error: string } | null;
   nvbandwidth: { text: string } | { error: string } | null;
+  /** gpu_burn, and what nvidia-smi read while it ran (`stressSampleFields`, CSV without header or units, one text a reading). */
+  stress: { seconds: number; burn: { text: string } | { error: string }; samples: string[] } | null;
 }
 
+/** What the agent reads from nvidia-smi under load (before driver 535 the reasons' field is `clocks_throttle_reasons.active`). */
+export const stressSampleFields = ['index', 'temperature.gpu', 'clocks_event_reasons.active'] as const;
+const olderSampleFields = ['index', 'temperature.gpu', 'clocks_throttle_reasons.active'] as const;
+
 /**
- * Longest output kept per tool (the start: devices and settings; the end: the result lines). The four together stay
+ * Longest output kept per tool (the start: devices and settings; the end: the result lines). The six together stay
  * far under the broker's payload limit (256 KiB by default): a report over it is never stored, so never acknowledged,
  * and would hold every later report of the node in its spool behind it.
  */
-export const keptOutputChars = 24 * 1024;
+export const keptOutputChars = 16 * 1024;
 const keptChars = keptOutputChars;
 const kept = (text: string) => (text.length <= keptChars ? text : `${text.slice(0, keptChars / 2)}\n[… ${text.length - keptChars} characters left out …]\n${text.slice(-keptChars / 2)}`);
 
@@ -76,7 +85,38 @@ export function acceptanceFacts(outputs: AcceptanceOutputs): AcceptanceFacts {
       }
     }
   }
-  return { nvlinks, nccl, dcgm, copies, outputs: texts };
+  let stress: AcceptanceFacts['stress'] = null;
+  if (outputs.stress) {
+    keep('gpu_burn', outputs.stress.burn);
+    if (outputs.stress.samples.length > 0) keep('nvidia-smi under load', { text: outputs.stress.samples.join('\n') });
+    stress = stressFacts(outputs.stress);
+  }
+  return { nvlinks, nccl, dcgm, copies, stress, outputs: texts };
+}
+
+/** gpu_burn's verdicts and temperatures, with the hottest reading and every clock event reason nvidia-smi saw under load. */
+function stressFacts(stress: NonNullable<AcceptanceOutputs['stress']>): AcceptanceFacts['stress'] {
+  if (!('text' in stress.burn)) return null;
+  let burned;
+  try {
+    burned = parseGpuBurn(stress.burn.text);
+  } catch (error) {
+    if (error instanceof GpuBurnParseError) return null;
+    throw error;
+  }
+  const readings = stress.samples.flatMap((text) => parseNvidiaSmiCsv(text, stressSampleFields));
+  const sampled = readings.some((r) => r.clockEventsActive !== null);
+  return {
+    tool: 'gpu_burn', seconds: stress.seconds, sampled,
+    gpus: burned.gpus.map((g) => {
+      const mine = readings.filter((r) => r.index === g.index);
+      const temps = [g.peakTempC, ...mine.map((r) => r.temperature.gpuC)].filter((t): t is number => t !== null);
+      return {
+        index: g.index, result: g.result, errors: g.errors, peakTempC: temps.length > 0 ? Math.max(...temps) : null,
+        clockEvents: [...new Set(mine.flatMap((r) => r.clockEventsActive ?? []))],
+      };
+    }),
+  };
 }
 
 const hostCopyTest = 'host_to_device_memcpy_ce';
@@ -93,7 +133,33 @@ export async function runAcceptanceTools(run: RunCommand, args: AcceptArgs, gpuC
     ? await attempt(() => run('all_reduce_perf', ['-b', '1G', '-e', '8G', '-f', '2', '-g', String(gpuCount), '-c', '1'], { timeoutMs: 30 * 60_000 }))
     : null;
   const nvbandwidth = args.nvbandwidth ? await attempt(() => run('nvbandwidth', ['-t', hostCopyTest, '-t', peerCopyTest], { timeoutMs: 10 * 60_000 })) : null;
-  return { nvlink, dcgm, nccl, nvbandwidth };
+  const stress = args.stressSeconds > 0 ? await runStress(run, args.stressSeconds) : null;
+  return { nvlink, dcgm, nccl, nvbandwidth, stress };
+}
+
+/**
+ * gpu_burn for `seconds`, with nvidia-smi read every `seconds / 60` (at least 5 s) while it runs: about 60 readings, so
+ * a cooling fault that shows after a few minutes under load is seen, and the readings stay small.
+ */
+export async function runStress(run: RunCommand, seconds: number, sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))): Promise<NonNullable<AcceptanceOutputs['stress']>> {
+  let running = true;
+  const burn = attempt(() => run('gpu_burn', [String(seconds)], { timeoutMs: (seconds + 300) * 1000 })).finally(() => (running = false));
+  const everyMs = Math.max(5_000, (seconds * 1000) / 60);
+  const samples: string[] = [];
+  let fields: readonly string[] = stressSampleFields;
+  while (running) {
+    await Promise.race([burn, sleep(everyMs)]);
+    if (!running) break;
+    const query = (f: readonly string[]) => run('nvidia-smi', [`--query-gpu=${f.join(',')}`, '--format=csv,noheader,nounits']);
+    const reading = await query(fields).catch(async () => {
+      // A driver before 535 knows the reasons by their older name only.
+      if (fields === olderSampleFields) return null;
+      fields = olderSampleFields;
+      return query(fields).catch(() => null);
+    });
+    if (reading !== null) samples.push(reading.trim());
+  }
+  return { seconds, burn: await burn, samples };
 }
 
 /**
@@ -101,11 +167,16 @@ export async function runAcceptanceTools(run: RunCommand, args: AcceptArgs, gpuC
  * `nvidia-smi nvlink -s` for the GPUs it shows, and an all_reduce_perf run whose bus bandwidth at 8 GiB is
  * `busbwGBs` (an 8x H100 SXM reaches about 480). No DCGM.
  */
-export function simulatedAcceptanceOutputs(node: { hostname: string; gpus: Array<{ index: number; model: string; uuid: string; pciBusId: string; links: Array<number | null> }>; busbwGBs: number }, args: AcceptArgs): AcceptanceOutputs {
+export function simulatedAcceptanceOutputs(node: {
+  hostname: string; gpus: Array<{ index: number; model: string; uuid: string; pciBusId: string; links: Array<number | null> }>; busbwGBs: number;
+  /** The GPU whose cooling is weak: fine at idle, hot and slowed down under load. */
+  weakCooling?: number;
+}, args: AcceptArgs): AcceptanceOutputs {
   const nvlink = node.gpus.map((g) => [`GPU ${g.index}: ${g.model} (UUID: ${g.uuid})`,
     ...g.links.map((l, i) => `\t Link ${i}: ${l === null ? '<inactive>' : `${l} GB/s`}`)].join('\n')).join('\n');
   const nvbandwidth = args.nvbandwidth ? { text: simulatedCopies(node.gpus) } : null;
-  if (!args.nccl) return { nvlink: { text: `${nvlink}\n` }, dcgm: null, nccl: null, nvbandwidth };
+  const stress = args.stressSeconds > 0 ? simulatedStress(node.gpus, args.stressSeconds, node.weakCooling) : null;
+  if (!args.nccl) return { nvlink: { text: `${nvlink}\n` }, dcgm: null, nccl: null, nvbandwidth, stress };
   const n = node.gpus.length;
   const factor = n > 1 ? (2 * (n - 1)) / n : 1;
   const rows = [1, 2, 4, 8].map((gib, i) => {
@@ -129,7 +200,23 @@ export function simulatedAcceptanceOutputs(node: { hostname: string; gpus: Array
     `# Avg bus bandwidth    : ${(node.busbwGBs * 0.95).toFixed(3)}`,
     '#',
   ].join('\n');
-  return { nvlink: { text: `${nvlink}\n` }, dcgm: null, nccl: { text: `${nccl}\n` }, nvbandwidth };
+  return { nvlink: { text: `${nvlink}\n` }, dcgm: null, nccl: { text: `${nccl}\n` }, nvbandwidth, stress };
+}
+
+/**
+ * gpu_burn's output as it prints it (progress lines separated by carriage returns, then the verdicts) and three
+ * nvidia-smi readings under load: about 60–64 °C with the power cap active (normal at full load); a GPU with weak
+ * cooling climbs to 86 °C and the driver slows it down (sw_thermal_slowdown).
+ */
+function simulatedStress(gpus: ReadonlyArray<{ index: number }>, seconds: number, weakCooling?: number): NonNullable<AcceptanceOutputs['stress']> {
+  const temp = (index: number, step: number) => (index === weakCooling ? 70 + 8 * step : 60 + step + (index % 3));
+  const progress = [0, 1, 2].map((step) => `${((step + 1) * 100 / 3).toFixed(1)}%  proc'd: ${gpus.map(() => `${2261 * (step + 1)} (16950 Gflop/s)`).join(' - ')}   errors: ${gpus.map(() => '0').join(' - ')}   temps: ${gpus.map((g) => `${temp(g.index, step)} C`).join(' - ')} `);
+  const burn = [
+    ...gpus.map((g) => `GPU ${g.index}: NVIDIA (simulated)`), progress.join('\r'), 'Killing processes.. done', '', `Tested ${gpus.length} GPUs:`, ...gpus.map((g) => `\tGPU ${g.index}: OK`), '',
+  ].join('\n');
+  const mask = (index: number, step: number) => `0x${(index === weakCooling && step > 0 ? 0x24 : 0x4).toString(16).padStart(16, '0')}`;
+  const samples = [0, 1, 2].map((step) => gpus.map((g) => `${g.index}, ${temp(g.index, step)}, ${mask(g.index, step)}`).join('\n'));
+  return { seconds, burn: { text: burn }, samples };
 }
 
 /** nvbandwidth's two tests as it prints them: ~55.6 GB/s host to each GPU, ~389 GB/s between GPUs, half that with a GPU whose links are slow. */

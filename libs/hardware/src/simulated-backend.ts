@@ -51,7 +51,7 @@ function macFrom(hex: string): string {
 // Which GPU each fault hits, so conditions land on a stable component.
 const faultGpu: Partial<Record<FaultKind, number>> = {
   'xid79-fallen-off-bus': 3, 'xid48-row-remap-failure': 2, 'xid119-gsp-timeout': 5, 'thermal-slowdown': 1, 'pcie-x8': 4, 'nvlink-down': 6,
-  'slow-nvlink': 5, 'old-vbios': 2, 'gpu-missing': 3,
+  'slow-nvlink': 5, 'old-vbios': 2, 'gpu-missing': 3, 'weak-cooling': 6,
 };
 
 const kernelLines: Partial<Record<FaultKind, (pci: string) => string[]>> = {
@@ -217,6 +217,7 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
         gpus: visibleGpus(faults).map((g) => ({ index: g, model: spec.gpuModel, uuid: gpuUuids[g] ?? '', pciBusId: pciOf(g), links: nvlinksOf(g, faults) })),
         // Two links of one GPU down cut the ring's bandwidth to about 300 GB/s.
         busbwGBs: faults.has('slow-nvlink') || faults.has('nvlink-down') ? 301.4 : 480.3,
+        ...(faults.has('weak-cooling') ? { weakCooling: faultGpu['weak-cooling'] } : {}),
       }, args);
     },
 

@@ -7,6 +7,8 @@ export const faultKinds = [
   // Found by acceptance testing, not by health: two NVLinks of GPU 5 up at half speed (the all-reduce slows), an old
   // VBIOS on GPU 2 (a repair's spare part), GPU 3 not enumerated (no Xid: it never came up).
   'slow-nvlink', 'old-vbios', 'gpu-missing',
+  // GPU 6's cooling is weak: fine at idle, 86 °C and slowed down by the driver under the acceptance stress.
+  'weak-cooling',
 ] as const;
 export type FaultKind = (typeof faultKinds)[number];
 

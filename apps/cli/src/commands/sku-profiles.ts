@@ -15,9 +15,10 @@ export function registerSkuProfiles(program: Command, ctx: CliContext): void {
   const profiles = program.command('sku-profiles').description('the SKU profiles acceptance testing judges nodes by');
   profiles.command('ls', { isDefault: true }).description('the profiles in force, in the order nodes are matched').action(async () => {
     const list = await ctx.client().get<Static<typeof SkuProfileList>>('/api/v1/sku-profiles');
-    ctx.print(list, () => formatTable(['NAME', 'SOURCE', 'GPUS', 'GPU MEMORY', 'PCIE', 'NVLINKS', 'NICS', 'NVME', 'NCCL GATE', 'DCGM'], list.items.map((p) => [
+    ctx.print(list, () => formatTable(['NAME', 'SOURCE', 'GPUS', 'GPU MEMORY', 'PCIE', 'NVLINKS', 'NICS', 'NVME', 'NCCL GATE', 'STRESS', 'DCGM'], list.items.map((p) => [
       p.name, p.source, `${p.gpuCount} x ${p.gpuModel}`, `≥ ${Math.round(p.minGpuMemoryBytes / GiB)} GiB`, `Gen${p.pcieGen} x${p.pcieWidth}`, p.nvlinksPerGpu === null ? '-' : String(p.nvlinksPerGpu),
-      `${p.nicCount} at ${p.minNicSpeedMbps / 1000} Gb/s`, String(p.nvmeCount), p.gates.ncclBusbwGBs > 0 ? `≥ ${p.gates.ncclBusbwGBs} GB/s` : '-', `-r ${p.gates.dcgmLevel}`,
+      `${p.nicCount} at ${p.minNicSpeedMbps / 1000} Gb/s`, String(p.nvmeCount), p.gates.ncclBusbwGBs > 0 ? `≥ ${p.gates.ncclBusbwGBs} GB/s` : '-',
+      p.gates.stress ? `${p.gates.stress.seconds} s, ≤ ${p.gates.stress.maxTempSpreadC} °C spread` : '-', `-r ${p.gates.dcgmLevel}`,
     ])));
   });
   profiles.command('set').description('make or replace a profile (admin): one profile in a YAML or JSON file; it comes before the file\'s and the defaults')

@@ -50,7 +50,7 @@ export function checkConformance(profile: SkuProfile, { inventory, nvlinks }: Co
     check('pcie-link', byGpu(gpus, (g) => (pcieOk(g) ? null : `Gen${g.pcieLinkMaxGen} x${g.pcieCurrentWidth}`)),
       `Gen${profile.pcieGen} x${profile.pcieWidth}`, gpus.every(pcieOk)),
     check('mig-off', byGpu(gpus, (g) => (/enabled/i.test(g.migMode) ? `MIG ${g.migMode}` : null)), 'MIG disabled', gpus.every((g) => !/enabled/i.test(g.migMode))),
-    nvlinkCheck(profile, nvlinks),
+    nvlinkCheck(profile, gpus.map((g) => g.index), nvlinks),
     check('nic-count', `${fastNics.length} of ${physical.length} at ≥ ${profile.minNicSpeedMbps / 1000} Gb/s, link up ${fastNics.filter((n) => n.linkUp).length}`,
       `≥ ${profile.nicCount} up`, fastNics.filter((n) => n.linkUp).length >= profile.nicCount),
     check('nvme-count', String(inventory.disks.filter((d) => d.nvme).length), `≥ ${profile.nvmeCount}`, inventory.disks.filter((d) => d.nvme).length >= profile.nvmeCount),
@@ -61,14 +61,19 @@ export function checkConformance(profile: SkuProfile, { inventory, nvlinks }: Co
   return checks;
 }
 
-function nvlinkCheck(profile: SkuProfile, nvlinks: NvlinkGpuState[] | null): AcceptanceCheck {
+/** Every GPU the node has, by its own entry in the list read (the first of its index): one left out was not read. */
+function nvlinkCheck(profile: SkuProfile, gpuIndexes: readonly number[], read: NvlinkGpuState[] | null): AcceptanceCheck {
   const want = profile.nvlinksPerGpu;
   if (want === null) return check('nvlink', 'PCIe GPUs', 'none', null);
-  if (nvlinks === null) return check('nvlink', 'not read', `${want} up per GPU, all at one speed`, null);
+  if (read === null) return check('nvlink', 'not read', `${want} up per GPU, all at one speed`, null);
+  const byIndex = new Map<number, NvlinkGpuState>();
+  for (const g of read) if (!byIndex.has(g.gpuIndex)) byIndex.set(g.gpuIndex, g);
+  const nvlinks = gpuIndexes.map((index) => byIndex.get(index) ?? { gpuIndex: index, uuid: '', links: [] as Array<number | null>, unread: true });
   // A link up but trained slower than the node's fastest is a fault too (a badly seated cable): the all-reduce runs at its pace.
   const speeds = nvlinks.flatMap((g) => g.links.filter((l): l is number => l !== null));
   const fastest = speeds.length === 0 ? 0 : Math.max(...speeds);
-  const miss = (g: NvlinkGpuState) => {
+  const miss = (g: NvlinkGpuState & { unread?: boolean }) => {
+    if (g.unread) return 'not read';
     const up = g.links.filter((l): l is number => l !== null);
     const slow = up.filter((l) => l < fastest);
     if (up.length < want) return `${up.length} up`;

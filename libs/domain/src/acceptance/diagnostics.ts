@@ -54,3 +54,63 @@ export function checkDcgmDiag(profile: SkuProfile, results: readonly DcgmDiagRes
     threshold, verdict: bad.length === 0 && results.length > 0 ? 'pass' : 'fail',
   };
 }
+
+/** A stress run (gpu_burn) on every GPU, with nvidia-smi read during it. */
+export interface StressFacts {
+  tool: string;
+  seconds: number;
+  /** Whether nvidia-smi was read under load: false, the clock event reasons are not known. */
+  sampled: boolean;
+  gpus: Array<{ index: number; result: string; errors: number; peakTempC: number | null; clockEvents: string[] }>;
+}
+
+/**
+ * Clock event reasons that mean a fault under load (GPU-HEALTH.md §4): a hardware slowdown, thermal or power brake (cooling,
+ * PSU), or the driver slowing a GPU for heat. A power cap at full load, idle and application clocks are normal.
+ */
+export const faultyUnderLoad: readonly string[] = ['hw_slowdown', 'hw_thermal_slowdown', 'hw_power_brake_slowdown', 'sw_thermal_slowdown'];
+
+/** The stress gate: every GPU of the node passed with no error, no faulty slowdown, peak temperatures close together. */
+export function checkStress(gate: { seconds: number; maxTempSpreadC: number }, gpuIndexes: readonly number[], facts: StressFacts | null): AcceptanceCheck[] {
+  const loadThreshold = `every GPU OK, 0 errors, ${gate.seconds} s`;
+  const throttleThreshold = 'no thermal, power-brake or hardware slowdown under load';
+  const spreadThreshold = `peaks within ${gate.maxTempSpreadC} °C`;
+  if (facts === null) {
+    return [
+      { name: 'gpu-stress', measured: 'not run, or no result', threshold: loadThreshold, verdict: 'fail' },
+      { name: 'clock-throttle', measured: 'not measured', threshold: throttleThreshold, verdict: 'fail' },
+      { name: 'temperature-spread', measured: 'not measured', threshold: spreadThreshold, verdict: 'fail' },
+    ];
+  }
+  const byIndex = new Map(facts.gpus.map((g) => [g.index, g]));
+  // Every GPU the node has, once: a GPU the run left out (or named twice) was not proven.
+  const misses = gpuIndexes.flatMap((index) => {
+    const g = byIndex.get(index);
+    if (!g) return [`GPU ${index}: not tested`];
+    return g.result !== 'OK' || g.errors > 0 ? [`GPU ${index}: ${g.result}${g.errors > 0 ? ` (${g.errors} errors)` : ''}`] : [];
+  });
+  const short = facts.seconds < gate.seconds ? [`ran ${facts.seconds} s`] : [];
+  const load: AcceptanceCheck = {
+    name: 'gpu-stress', measured: [...short, ...misses].join('; ') || `all ${gpuIndexes.length} OK for ${facts.seconds} s (${facts.tool})`, threshold: loadThreshold,
+    verdict: short.length === 0 && misses.length === 0 && facts.gpus.length === gpuIndexes.length ? 'pass' : 'fail',
+  };
+  const throttled = facts.gpus.flatMap((g) => {
+    const bad = g.clockEvents.filter((e) => faultyUnderLoad.includes(e));
+    return bad.length > 0 ? [`GPU ${g.index}: ${bad.join(', ')}`] : [];
+  });
+  const throttle: AcceptanceCheck = {
+    name: 'clock-throttle', measured: !facts.sampled ? 'nvidia-smi not read under load' : throttled.join('; ') || 'none', threshold: throttleThreshold,
+    verdict: facts.sampled && throttled.length === 0 ? 'pass' : 'fail',
+  };
+  const peaks = facts.gpus.filter((g): g is typeof g & { peakTempC: number } => g.peakTempC !== null);
+  const hottest = peaks.reduce<(typeof peaks)[number] | null>((a, b) => (a === null || b.peakTempC > a.peakTempC ? b : a), null);
+  const coolest = peaks.reduce<(typeof peaks)[number] | null>((a, b) => (a === null || b.peakTempC < a.peakTempC ? b : a), null);
+  const spread = hottest && coolest ? hottest.peakTempC - coolest.peakTempC : null;
+  const temperatures: AcceptanceCheck = {
+    name: 'temperature-spread',
+    measured: spread === null || !hottest || !coolest ? 'no temperature read'
+      : `${spread} °C (GPU ${coolest.index} ${coolest.peakTempC} °C to GPU ${hottest.index} ${hottest.peakTempC} °C)${peaks.length < facts.gpus.length ? `; ${facts.gpus.length - peaks.length} GPU(s) unread` : ''}`,
+    threshold: spreadThreshold, verdict: spread !== null && spread <= gate.maxTempSpreadC && peaks.length === facts.gpus.length ? 'pass' : 'fail',
+  };
+  return [load, throttle, temperatures];
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { emptyInventory, type Gpu, type Inventory } from '../inventory.ts';
 import type { NvlinkGpuState } from '../health/host-snapshot.ts';
+import type { StressFacts } from './diagnostics.ts';
 import { failingChecks, judgeAcceptance, type AcceptanceFacts } from './judge.ts';
 import { defaultSkuProfiles } from './sku-profile.ts';
 
@@ -20,8 +21,14 @@ const links = (n: number): NvlinkGpuState[] => Array.from({ length: n }, (_, gpu
 const facts = (extra: Partial<AcceptanceFacts> = {}): AcceptanceFacts => ({
   nvlinks: links(8), nccl: { busbwGBs: 480.1, sizeBytes: 8 * GiB, wrongResults: 0, devices: 8, tool: 'all_reduce_perf' },
   dcgm: [{ test: 'Memory', gpuIds: ['0'], status: 'pass', info: '', errorSeverity: null }], outputs: [],
-  copies: { hostToDevice: { gbs: 55.6, gpu: 0 }, peer: { gbs: 389.1, from: 0, to: 1 } }, ...extra,
+  copies: { hostToDevice: { gbs: 55.6, gpu: 0 }, peer: { gbs: 389.1, from: 0, to: 1 } }, stress: burn(), ...extra,
 });
+/** gpu_burn for 300 s on every GPU; `change` alters one GPU's line. */
+const burn = (change: (g: StressGpu) => StressGpu = (g) => g, gpus = 8): StressFacts => ({
+  tool: 'gpu_burn', seconds: 300, sampled: true,
+  gpus: Array.from({ length: gpus }, (_, index) => change({ index, result: 'OK', errors: 0, peakTempC: 62 + (index % 3), clockEvents: ['sw_power_cap'] })),
+});
+type StressGpu = StressFacts['gpus'][number];
 
 describe('an acceptance run judged against the node\'s SKU', () => {
   it('passes a conforming 8x H100 node that measured its gates', () => {
@@ -45,6 +52,20 @@ describe('an acceptance run judged against the node\'s SKU', () => {
       'p2p-copy: lowest 194.2 GB/s (GPU 5 → 2) (want ≥ 335 GB/s each pair)'],
     ['a slow NVLink: bus bandwidth under the gate', h100Node(), facts({ nccl: { busbwGBs: 301.4, sizeBytes: 8 * GiB, wrongResults: 0, devices: 8, tool: 'all_reduce_perf' } }),
       'nccl-allreduce: 301.4 GB/s at 8 GiB (want ≥ 460 GB/s)'],
+    // Review finding: NVLinks judged only for the GPUs the agent listed; a GPU left out (or named twice) was not proven.
+    ['NVLinks of 7 of 8 GPUs', h100Node(), facts({ nvlinks: links(7) }), 'nvlink: GPU 7: not read (want 18 up per GPU, all at one speed)'],
+    ['NVLinks of GPU 0 twice, none of GPU 7', h100Node(), facts({ nvlinks: [...links(7), { ...links(1)[0]!, gpuIndex: 0 }] }),
+      'nvlink: GPU 7: not read (want 18 up per GPU, all at one speed)'],
+    ['a stress that did not run', h100Node(), facts({ stress: null }),
+      'gpu-stress: not run, or no result (want every GPU OK, 0 errors, 300 s); clock-throttle: not measured (want no thermal, power-brake or hardware slowdown under load); temperature-spread: not measured (want peaks within 10 °C)'],
+    ['a GPU faulty under gpu_burn', h100Node(), facts({ stress: burn((g) => (g.index === 4 ? { ...g, result: 'FAULTY', errors: 12 } : g)) }),
+      'gpu-stress: GPU 4: FAULTY (12 errors) (want every GPU OK, 0 errors, 300 s)'],
+    ['a GPU left out of the stress', h100Node(), facts({ stress: burn(undefined, 7) }), 'gpu-stress: GPU 7: not tested (want every GPU OK, 0 errors, 300 s)'],
+    ['a stress cut short', h100Node(), facts({ stress: { ...burn(), seconds: 30 } }), 'gpu-stress: ran 30 s (want every GPU OK, 0 errors, 300 s)'],
+    ['a cooling fault: GPU 6 hot and slowed down under load', h100Node(), facts({ stress: burn((g) => (g.index === 6 ? { ...g, peakTempC: 86, clockEvents: ['sw_power_cap', 'sw_thermal_slowdown'] } : g)) }),
+      'clock-throttle: GPU 6: sw_thermal_slowdown (want no thermal, power-brake or hardware slowdown under load); temperature-spread: 24 °C (GPU 0 62 °C to GPU 6 86 °C) (want peaks within 10 °C)'],
+    ['clock events not read under load', h100Node(), facts({ stress: { ...burn(), sampled: false } }),
+      'clock-throttle: nvidia-smi not read under load (want no thermal, power-brake or hardware slowdown under load)'],
   ])('fails %s', (_name, inventory, measured, reason) => {
     const verdict = judgeAcceptance(defaultSkuProfiles, inventory, measured);
     expect(verdict.passed).toBe(false);

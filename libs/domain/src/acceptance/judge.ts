@@ -6,7 +6,7 @@ import type { HealthCondition } from '../health/health-condition.ts';
 import type { DcgmDiagResult, NvlinkGpuState } from '../health/host-snapshot.ts';
 import type { Inventory } from '../inventory.ts';
 import { checkConformance, type AcceptanceCheck } from './conformance.ts';
-import { checkCopies, checkDcgmDiag, checkNccl, type CopyFacts, type NcclFacts } from './diagnostics.ts';
+import { checkCopies, checkDcgmDiag, checkNccl, checkStress, type CopyFacts, type NcclFacts, type StressFacts } from './diagnostics.ts';
 import { skuOf, type SkuProfile } from './sku-profile.ts';
 
 export interface AcceptanceFacts {
@@ -18,6 +18,8 @@ export interface AcceptanceFacts {
   dcgm: DcgmDiagResult[] | null;
   /** nvbandwidth's slowest copies; null when not run or it gave no result. */
   copies: CopyFacts | null;
+  /** gpu_burn with nvidia-smi read under load; null when not run or it gave no result. */
+  stress: StressFacts | null;
   /** Each tool's own output, kept for the vendor's evidence. */
   outputs: Array<{ tool: string; text: string }>;
 }
@@ -32,6 +34,7 @@ export interface AcceptanceVerdict {
 /** What the agent is asked to run for a node of this profile. */
 export const acceptSuite = (profile: SkuProfile | null) => ({
   dcgmLevel: profile?.gates.dcgmLevel ?? 1, nccl: (profile?.gates.ncclBusbwGBs ?? 0) > 0, nvbandwidth: (profile?.gates.p2pGBs ?? 0) > 0 || (profile?.gates.hostCopyGBs ?? 0) > 0,
+  stressSeconds: profile?.gates.stress?.seconds ?? 0,
 });
 
 const failed = (check: AcceptanceCheck, measured: string): AcceptanceCheck => ({ ...check, measured, verdict: 'fail' });
@@ -63,7 +66,8 @@ export function judgeAcceptance(profiles: readonly SkuProfile[], inventory: Inve
     name: 'health', measured: critical.length === 0 ? 'no critical condition' : critical.map((c) => `${c.component} ${c.code}`).join('; '),
     threshold: 'no critical condition', verdict: critical.length === 0 ? 'pass' : 'fail',
   };
-  const checks = [...conformance, ...nccl, ...checkCopies(profile, facts.copies), dcgmChecked, health];
+  const stress = profile.gates.stress ? checkStress(profile.gates.stress, inventory.gpus.map((g) => g.index), facts.stress) : [];
+  const checks = [...conformance, ...nccl, ...checkCopies(profile, facts.copies), ...stress, dcgmChecked, health];
   return { profile: profile.name, checks, passed: checks.every((c) => c.verdict !== 'fail') };
 }
 

@@ -34,21 +34,29 @@ export interface SkuProfile {
     hostCopyGBs: number;
     /** `dcgmi diag -r N`: the level run where DCGM is installed. */
     dcgmLevel: 1 | 2 | 3;
+    /**
+     * Every GPU loaded this long (gpu_burn): each must pass with no error, no thermal, power-brake or hardware
+     * slowdown, and peak temperatures within `maxTempSpreadC` of each other (a cooling fault shows only under load).
+     * Absent: not run.
+     */
+    stress?: { seconds: number; maxTempSpreadC: number };
   };
 }
 
 const GiB = 1024 ** 3;
 const hgx = { gpuCount: 8, allowedDrivers: [], allowedVbios: [], pcieWidth: 16, nicCount: 8, nvmeCount: 8, dimmCount: null } as const;
+// Five minutes of load; peaks within 10 °C (an 8x A100 under gpu_burn spreads about 4 °C; one vendor's H100 spec asks ≤ 5).
+const burn = { seconds: 300, maxTempSpreadC: 10 } as const;
 
 /** Defaults for 8-GPU HGX nodes (GPU-HEALTH.md §7); an operator's profiles replace them by name. */
 export const defaultSkuProfiles: readonly SkuProfile[] = [
   // The SXM parts' names as nvidia-smi gives them: an H100 PCIe or NVL card is another SKU (no NVSwitch, other gates).
   { ...hgx, name: 'hgx-h100-8', gpuModel: 'H100 80GB HBM3', minGpuMemoryBytes: 79 * GiB, pcieGen: 5, nvlinksPerGpu: 18, minNicSpeedMbps: 400_000,
-    gates: { ncclBusbwGBs: 460, p2pGBs: 335, hostCopyGBs: 48, dcgmLevel: 3 } },
+    gates: { ncclBusbwGBs: 460, p2pGBs: 335, hostCopyGBs: 48, dcgmLevel: 3, stress: burn } },
   { ...hgx, name: 'hgx-h200-8', gpuModel: 'H200', minGpuMemoryBytes: 140 * GiB, pcieGen: 5, nvlinksPerGpu: 18, minNicSpeedMbps: 400_000,
-    gates: { ncclBusbwGBs: 431, p2pGBs: 335, hostCopyGBs: 48, dcgmLevel: 3 } },
+    gates: { ncclBusbwGBs: 431, p2pGBs: 335, hostCopyGBs: 48, dcgmLevel: 3, stress: burn } },
   { ...hgx, name: 'hgx-a100-8', gpuModel: 'A100-SXM4-80GB', minGpuMemoryBytes: 79 * GiB, pcieGen: 4, nvlinksPerGpu: 12, minNicSpeedMbps: 200_000,
-    gates: { ncclBusbwGBs: 228, p2pGBs: 235, hostCopyGBs: 21, dcgmLevel: 3 } },
+    gates: { ncclBusbwGBs: 228, p2pGBs: 235, hostCopyGBs: 21, dcgmLevel: 3, stress: burn } },
 ];
 
 /**

@@ -23,8 +23,14 @@ export type RebootArgs = {
   pxeNext: boolean;
 };
 export type ResetGpuArgs = { gpuIndex: number };
-/** Acceptance testing: the NVLinks read, `dcgmi diag -r dcgmLevel` (0: none), NCCL all_reduce_perf when `nccl`, nvbandwidth when `nvbandwidth`. */
-export type AcceptArgs = { dcgmLevel: number; nccl: boolean; nvbandwidth: boolean };
+/**
+ * Acceptance testing: the NVLinks read, `dcgmi diag -r dcgmLevel` (0: none), NCCL all_reduce_perf when `nccl`,
+ * nvbandwidth when `nvbandwidth`, gpu_burn for `stressSeconds` (0: none).
+ */
+export type AcceptArgs = { dcgmLevel: number; nccl: boolean; nvbandwidth: boolean; stressSeconds: number };
+
+/** The longest stress an accept command may ask for: a day. */
+export const maxStressSeconds = 86_400;
 
 export type AgentCommand =
   | { kind: 'reimage'; args: ReimageArgs }
@@ -98,7 +104,7 @@ export function checkAgentCommand(kind: string, args: unknown): CommandCheck {
   if (!(commandKinds as readonly string[]).includes(kind)) return { ok: false, error: `unknown command kind "${kind}" (known: ${commandKinds.join(', ')})` };
   if (!isRecord(args)) return fail('arguments must be an object');
   const allowed: Record<CommandKind, readonly string[]> = {
-    reimage: ['imageName', 'imageVersion', 'sha256', 'bootScriptUrl', 'powerCycledByBmc'], reboot: ['pxeNext'], 'reset-gpu': ['gpuIndex'], accept: ['dcgmLevel', 'nccl', 'nvbandwidth'],
+    reimage: ['imageName', 'imageVersion', 'sha256', 'bootScriptUrl', 'powerCycledByBmc'], reboot: ['pxeNext'], 'reset-gpu': ['gpuIndex'], accept: ['dcgmLevel', 'nccl', 'nvbandwidth', 'stressSeconds'],
   };
   const known = allowed[kind as CommandKind];
   const extra = Object.keys(args).filter((key) => !known.includes(key));
@@ -139,7 +145,12 @@ export function checkAgentCommand(kind: string, args: unknown): CommandCheck {
       const nvbandwidth = flag('nvbandwidth');
       if (typeof dcgmLevel !== 'number' || !Number.isInteger(dcgmLevel) || dcgmLevel < 0 || dcgmLevel > 3) return fail('dcgmLevel must be 0 (none), 1, 2 or 3');
       if (nccl === null || nvbandwidth === null) return fail('nccl and nvbandwidth must be booleans');
-      return { ok: true, command: { kind: 'accept', args: { dcgmLevel, nccl, nvbandwidth } } };
+      // Missing in a command stored before the stress existed: none.
+      const stressSeconds = args['stressSeconds'] ?? 0;
+      if (typeof stressSeconds !== 'number' || !Number.isInteger(stressSeconds) || stressSeconds < 0 || stressSeconds > maxStressSeconds) {
+        return fail(`stressSeconds must be an integer from 0 (none) to ${maxStressSeconds}`);
+      }
+      return { ok: true, command: { kind: 'accept', args: { dcgmLevel, nccl, nvbandwidth, stressSeconds } } };
     }
   }
 }

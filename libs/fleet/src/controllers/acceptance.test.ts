@@ -44,6 +44,7 @@ const healthy = (busbw = 480.3): AcceptanceFacts => ({
   nvlinks: Array.from({ length: 8 }, (_, g) => ({ gpuIndex: g, uuid: '', links: Array(18).fill(26.562) })),
   nccl: { busbwGBs: busbw, sizeBytes: 8 * GiB, wrongResults: 0, devices: 8, tool: 'all_reduce_perf' }, dcgm: null, outputs: [{ tool: 'all_reduce_perf', text: '…' }],
   copies: { hostToDevice: { gbs: 55.6, gpu: 0 }, peer: { gbs: 389.1, from: 0, to: 1 } },
+  stress: { tool: 'gpu_burn', seconds: 300, sampled: true, gpus: Array.from({ length: 8 }, (_, index) => ({ index, result: 'OK', errors: 0, peakTempC: 63, clockEvents: [] })) },
 });
 const report = (nodeId: string, commandId: string, extra: Partial<CommandProgress> = {}): CommandProgress => ({
   commandId, nodeId, operationId: null, kind: 'accept', phase: 'succeeded', message: '', verifiedSha256: '', acceptance: healthy(), at: now, madeAt: now, ...extra,
@@ -91,7 +92,7 @@ describe('acceptance testing', () => {
     await nodeIn('n1', [['discovered', 'inspecting', 'inspect']]);
     await lifecycle.apply('n1', 'accept', 'inspection', 'healthy');
     await settle();
-    expect(sent).toEqual([{ nodeId: 'n1', command: { kind: 'accept', args: { dcgmLevel: 3, nccl: true, nvbandwidth: true } } }]);
+    expect(sent).toEqual([{ nodeId: 'n1', command: { kind: 'accept', args: { dcgmLevel: 3, nccl: true, nvbandwidth: true, stressSeconds: 300 } } }]);
     // The sweep finds the command open: not sent twice.
     await acceptance.sweep();
     expect(sent).toHaveLength(1);

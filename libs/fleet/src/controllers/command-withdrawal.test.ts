@@ -102,7 +102,7 @@ describe('withdrawing commands', () => {
   });
 
   it('an acceptance suite is claimed only while its node is accepting: one for a node that left the state is refused and given up (review finding)', async () => {
-    const accept = { kind: 'accept', args: { dcgmLevel: 1, nccl: true, nvbandwidth: false } } as const;
+    const accept = { kind: 'accept', args: { dcgmLevel: 1, nccl: true, nvbandwidth: false, stressSeconds: 0 } } as const;
     // The node was accepting when the suite went out, then an operator moved it on (or it was allocated to a tenant):
     // the suite must never start on the GPUs it now serves with.
     const stale = await outbox.send(other, accept, null);

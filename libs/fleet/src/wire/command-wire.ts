@@ -22,7 +22,7 @@ export interface CommandProgressReport {
 }
 
 /** What one acceptance report may hold: a node's GPUs and links, DCGM's tests, and its tools' outputs (a few kB each). */
-export const acceptanceLimits = { gpus: 64, linksPerGpu: 64, dcgmTests: 256, outputs: 8, outputChars: 64 * 1024, textChars: 1024 } as const;
+export const acceptanceLimits = { gpus: 64, linksPerGpu: 64, dcgmTests: 256, outputs: 8, outputChars: 64 * 1024, textChars: 1024, clockEvents: 16 } as const;
 
 const phaseOf: Partial<Record<CommandPhase, CommandProgressPhase>> = {
   [CommandPhase.ACKED]: 'acked', [CommandPhase.RUNNING]: 'running', [CommandPhase.SUCCEEDED]: 'succeeded', [CommandPhase.FAILED]: 'failed',
@@ -85,7 +85,10 @@ export function decodeCommandProgress(payload: Uint8Array, maxBytes: number): { 
 /** The measurements as the domain judges them, or what is wrong with them (the node's word: bounded, no NUL). */
 function acceptanceFacts(m: AcceptanceFactsMessage): AcceptanceFacts | string {
   const limits = acceptanceLimits;
-  const texts = [...m.dcgm.flatMap((t) => [t.test, t.status, t.info, ...t.gpuIds]), ...m.outputs.map((o) => o.tool), m.nccl?.tool ?? ''];
+  const stressGpus = m.stress?.gpus ?? [];
+  const texts = [...m.dcgm.flatMap((t) => [t.test, t.status, t.info, ...t.gpuIds]), ...m.outputs.map((o) => o.tool), m.nccl?.tool ?? '', m.stress?.tool ?? '',
+    ...stressGpus.flatMap((g) => [g.result, ...g.clockEvents])];
+  if (stressGpus.length > limits.gpus || stressGpus.some((g) => g.clockEvents.length > limits.clockEvents)) return `more than ${limits.gpus} stressed GPUs or ${limits.clockEvents} clock events a GPU`;
   if (m.nvlinks.length > limits.gpus || m.nvlinks.some((g) => g.linkGbs.length > limits.linksPerGpu)) return `more than ${limits.gpus} GPUs or ${limits.linksPerGpu} links a GPU`;
   if (m.dcgm.length > limits.dcgmTests) return `more than ${limits.dcgmTests} DCGM tests`;
   if (m.outputs.length > limits.outputs || m.outputs.some((o) => o.text.length > limits.outputChars)) return `more than ${limits.outputs} tool outputs or one over ${limits.outputChars} characters`;
@@ -95,6 +98,7 @@ function acceptanceFacts(m: AcceptanceFactsMessage): AcceptanceFacts | string {
   const badStatus = m.dcgm.find((t) => !(statuses as readonly string[]).includes(t.status));
   if (badStatus) return `DCGM test ${badStatus.test} with status "${badStatus.status}" (pass, warn, fail or skip)`;
   const numbers = [...m.nvlinks.flatMap((g) => g.linkGbs), m.nccl?.busbwGbs ?? 0, m.copies?.hostToDeviceGbs ?? 0, m.copies?.peerGbs ?? 0];
+  if (stressGpus.some((g) => g.hasPeakTemp && (!Number.isFinite(g.peakTempC) || g.peakTempC < -50 || g.peakTempC > 200))) return 'a stress temperature that is not a number from -50 to 200 °C';
   if (numbers.some((n) => !Number.isFinite(n) || n < 0)) return 'a bandwidth that is not a number ≥ 0';
   return {
     nvlinks: m.nvlinksRead ? m.nvlinks.map((g) => ({ gpuIndex: g.gpuIndex, uuid: '', links: g.linkGbs.map((gbs) => (gbs > 0 ? gbs : null)) })) : null,
@@ -103,6 +107,10 @@ function acceptanceFacts(m: AcceptanceFactsMessage): AcceptanceFacts | string {
     copies: m.copies ? {
       hostToDevice: m.copies.hostToDeviceMeasured ? { gbs: m.copies.hostToDeviceGbs, gpu: m.copies.hostToDeviceGpu } : null,
       peer: m.copies.peerMeasured ? { gbs: m.copies.peerGbs, from: m.copies.peerFrom, to: m.copies.peerTo } : null,
+    } : null,
+    stress: m.stress ? {
+      tool: m.stress.tool, seconds: m.stress.seconds, sampled: m.stress.sampled,
+      gpus: stressGpus.map((g) => ({ index: g.index, result: g.result, errors: g.errors, peakTempC: g.hasPeakTemp ? g.peakTempC : null, clockEvents: [...g.clockEvents] })),
     } : null,
     outputs: m.outputs.map((o) => ({ tool: o.tool, text: o.text })),
   };

@@ -11,6 +11,8 @@ import { parseFabricManagerLog } from './fabric-manager-log.ts';
 import { parseKernelLog } from './kernel-log.ts';
 import { NcclTestParseError, parseNcclTestOutput } from './nccl-tests.ts';
 import { lowestBandwidth, parseNvbandwidth } from './nvbandwidth.ts';
+import { parseGpuBurn } from './gpu-burn.ts';
+import { stressSampleFields } from '../acceptance-suite.ts';
 import { parseNvidiaSmiCsv, telemetryQueryFields } from './nvidia-smi-csv.ts';
 import { parseNvidiaSmiXml } from './nvidia-smi-xml.ts';
 import { expectedNvlinks, parseNvlinkStatus, parseNvlinkThroughput } from './nvlink.ts';
@@ -273,12 +275,22 @@ describe('nvbandwidth fixtures', () => {
   });
 });
 
+describe('gpu_burn fixtures', () => {
+  it('an 8x A100 SXM4 run (progress lines split by carriage returns): every GPU OK, no error, its hottest temperature', () => {
+    const file = 'microsoft__superbenchmark__gpu_burn.log';
+    covers(file);
+    expect(parseGpuBurn(read(file)).gpus.map((g) => `${g.index} ${g.result} ${g.errors} ${g.peakTempC}`)).toEqual([
+      '0 OK 0 62', '1 OK 0 59', '2 OK 0 58', '3 OK 0 60', '4 OK 0 60', '5 OK 0 59', '6 OK 0 58', '7 OK 0 61',
+    ]);
+  });
+});
+
 describe('reference fixtures', () => {
   it('our telemetry query asks only for fields nvidia-smi documents', () => {
     const file = 'netdata__go.d.plugin__help-query-gpu.txt';
     covers(file);
     const help = read(file) + read('utkuozdemir__nvidia_gpu_exporter__linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01.txt');
-    for (const field of telemetryQueryFields) expect(help, field).toContain(`"${field}"`);
+    for (const field of [...telemetryQueryFields, ...stressSampleFields]) expect(help, field).toContain(`"${field}"`);
   });
 
   it('our Xid catalog follows NVIDIA\'s buckets (NVSentinel map), except where GPU-HEALTH.md decides otherwise', () => {

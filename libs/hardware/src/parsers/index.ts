@@ -12,3 +12,4 @@ export * from './smartctl.ts';
 export * from './values.ts';
 export * from './efibootmgr.ts';
 export * from './nvbandwidth.ts';
+export * from './gpu-burn.ts';

@@ -487,6 +487,13 @@ export declare type AcceptCommand = Message<"metalfleet.v1.AcceptCommand"> & {
    * @generated from field: bool nvbandwidth = 3;
    */
   nvbandwidth: boolean;
+
+  /**
+   * Load every GPU this long (gpu_burn), sampling temperatures and clock event reasons; 0: none.
+   *
+   * @generated from field: uint32 stress_seconds = 4;
+   */
+  stressSeconds: number;
 };
 
 /**
@@ -543,6 +550,13 @@ export declare type AcceptanceFacts = Message<"metalfleet.v1.AcceptanceFacts"> &
    * @generated from field: metalfleet.v1.CopyResult copies = 7;
    */
   copies?: CopyResult | undefined;
+
+  /**
+   * The GPU stress (gpu_burn); absent when not run or it gave no result.
+   *
+   * @generated from field: metalfleet.v1.StressResult stress = 8;
+   */
+  stress?: StressResult | undefined;
 };
 
 /**
@@ -550,6 +564,88 @@ export declare type AcceptanceFacts = Message<"metalfleet.v1.AcceptanceFacts"> &
  * Use `create(AcceptanceFactsSchema)` to create a new message.
  */
 export declare const AcceptanceFactsSchema: GenMessage<AcceptanceFacts>;
+
+/**
+ * A stress run: each GPU's verdict from the tool, its hottest temperature and the clock event reasons seen under load.
+ *
+ * @generated from message metalfleet.v1.StressResult
+ */
+export declare type StressResult = Message<"metalfleet.v1.StressResult"> & {
+  /**
+   * @generated from field: string tool = 1;
+   */
+  tool: string;
+
+  /**
+   * @generated from field: uint32 seconds = 2;
+   */
+  seconds: number;
+
+  /**
+   * @generated from field: repeated metalfleet.v1.StressGpu gpus = 3;
+   */
+  gpus: StressGpu[];
+
+  /**
+   * Whether nvidia-smi was read during the run (the clock event reasons); false: none known.
+   *
+   * @generated from field: bool sampled = 4;
+   */
+  sampled: boolean;
+};
+
+/**
+ * Describes the message metalfleet.v1.StressResult.
+ * Use `create(StressResultSchema)` to create a new message.
+ */
+export declare const StressResultSchema: GenMessage<StressResult>;
+
+/**
+ * @generated from message metalfleet.v1.StressGpu
+ */
+export declare type StressGpu = Message<"metalfleet.v1.StressGpu"> & {
+  /**
+   * @generated from field: uint32 index = 1;
+   */
+  index: number;
+
+  /**
+   * The tool's word: OK or FAULTY.
+   *
+   * @generated from field: string result = 2;
+   */
+  result: string;
+
+  /**
+   * @generated from field: uint32 errors = 3;
+   */
+  errors: number;
+
+  /**
+   * Hottest reading in °C; has_peak_temp false when none was read.
+   *
+   * @generated from field: bool has_peak_temp = 4;
+   */
+  hasPeakTemp: boolean;
+
+  /**
+   * @generated from field: double peak_temp_c = 5;
+   */
+  peakTempC: number;
+
+  /**
+   * nvidia-smi's clock event reason names seen active under load.
+   *
+   * @generated from field: repeated string clock_events = 6;
+   */
+  clockEvents: string[];
+};
+
+/**
+ * Describes the message metalfleet.v1.StressGpu.
+ * Use `create(StressGpuSchema)` to create a new message.
+ */
+export declare const StressGpuSchema: GenMessage<StressGpu>;
 
 /**
  * The slowest copy of each kind nvbandwidth measured (GB/s), and where.
