@@ -6,7 +6,8 @@
 // all-reduce at ~300 GB/s) and weak cooling on GPU 6 (86 °C and slowed down
 // under gpu_burn) fail the suite: back to repair, the failing checks its
 // reason and its evidence. Fixed, marked repaired again: the suite passes, the
-// node is available, and another tenant's template picks it as a spare. The SKU
+// node is available, and another tenant's template picks it as a spare, and
+// it is accepted again in its new image before it serves (--acceptance-after-reimage). The SKU
 // profile is the operator's file (the simulated machine has 2 NICs at 100 Gb/s
 // and 2 NVMe).
 import { createHash } from 'node:crypto';
@@ -52,7 +53,7 @@ beforeAll(async () => {
   const root = Buffer.from('metalfleet acceptance test root image\n'.repeat(1024));
   mkdirSync(join(dir, 'manager', 'images'), { recursive: true });
   writeFileSync(join(dir, 'manager', 'images', 'root.img'), root);
-  manager = new ManagerProcess(join(dir, 'manager'), ['--acceptance', 'on', '--sku-profiles-file', profilesFile,
+  manager = new ManagerProcess(join(dir, 'manager'), ['--acceptance', 'on', '--acceptance-after-reimage', 'on', '--sku-profiles-file', profilesFile,
     '--telemetry-interval-s', '1', '--health-interval-s', '0.5', '--command-ack-timeout-s', '5']);
   await manager.start();
   agent = start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', '1', '--simulate-seed', 'acceptance',
@@ -125,5 +126,13 @@ describe('repair, acceptance testing and the pool', { timeout: 240_000 }, () => 
     const tenant = await api<{ id: string }>('POST', '/api/v1/tenants', { name: 'training' });
     const template = await api<{ id: string }>('POST', '/api/v1/templates', { name: 'one', image: 'gpu-os@1.0', tenantId: tenant.id, nodeCount: 1, gpuModel: 'NVIDIA H100 80GB HBM3', gpuCount: 8 });
     expect((await api<{ allocated: string[] }>('POST', `/api/v1/templates/${template.id}/apply`)).allocated).toEqual([node.id]);
+
+    // Reimaged for that tenant (--acceptance-after-reimage): accepted again in its new image, off the tenant's network,
+    // before it serves.
+    node = await eventually(theNode, (n) => n.state === 'active', 60_000);
+    expect((await runs(node.id)).map((r) => r.passed)).toEqual([true, true, false, true]);
+    expect((await history(node.id)).slice(-3).map((h) => `${h.from} → ${h.to} (${h.event})`)).toEqual([
+      'allocated → provisioning (provision)', 'provisioning → accepting (accept)', 'accepting → active (acceptance-passed)',
+    ]);
   });
 });

@@ -92,6 +92,7 @@ export const ManagerConfig = Type.Object({
   commandMaxAttempts: Type.Integer({ minimum: 1, default: 3, description: 'Deliveries of a command before it is given up and escalated.' }),
   remediationCooldownS: Type.Number({ minimum: 0, maximum: maxDurationS, default: 3600, description: 'A software remedy (GPU reset, reboot, reimage) is not repeated on a node within this time.' }),
   acceptance: Type.Union([Type.Literal('off'), Type.Literal('on')], { default: 'off', description: 'on: a node that passes inspection (or comes back from repair) runs the acceptance suite of its SKU before it joins the pool; a failed check sends it to repair (docs/acceptance.md).' }),
+  acceptanceAfterReimage: Type.Union([Type.Literal('off'), Type.Literal('on')], { default: 'off', description: 'on (needs --acceptance on): every reimaged node runs the acceptance suite in its new image, off its tenant\'s network, before it serves again; a failed suite fails the node (replaced).' }),
   acceptanceTimeoutS: Type.Number({ exclusiveMinimum: 0, maximum: maxDurationS, default: 14_400, description: 'How long an acknowledged acceptance suite may run before the node is sent to repair.' }),
   retireAfterAcceptanceFailures: Type.Integer({ minimum: 0, maximum: 100, default: 2, description: 'A node whose acceptance failed this many times since its first repair is retired (its evidence kept); 0: never.' }),
   skuProfilesFile: Type.String({ default: '', description: 'SKU profiles (YAML or JSON list, docs/acceptance.md) that come before the defaults for 8-GPU H100, H200 and A100 nodes; one of the same name replaces a default.' }),
@@ -202,6 +203,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   checkPortsDiffer(config);
   if (config.nodeCertificates && !config.tls) throw new ConfigError(['--node-certificates: needs --tls (the certificates are signed by the CA --tls makes)']);
   if (config.mqttUrl.length > 0 && !config.tls) throw new ConfigError(['--mqtt-url: needs --tls (nodes prove themselves to the broker with certificates from the CA --tls makes)']);
+  if (config.acceptanceAfterReimage === 'on' && config.acceptance !== 'on') throw new ConfigError(['--acceptance-after-reimage on: needs --acceptance on (the acceptance controller judges the suite)']);
   if (config.natsUrl.length > 0 && config.mqttUrl.length === 0) throw new ConfigError(['--nats-url: needs --mqtt-url, the MQTT listeners of the same NATS cluster (agents and commands use MQTT)']);
   const testHookInitKillAfter = env['METALFLEET_TEST_HOOK_INIT_KILL_AFTER'];
   return Object.freeze({

@@ -68,8 +68,10 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     bootScriptUrl: (node: NodeSummary) => `${deps.publicUrl()}/boot/ipxe?mac=${encodeURIComponent(node.identity.macs[0] ?? '')}`,
     limits: { global: config.reimageConcurrency, perRack: config.reimagePerRack, perTenant: config.reimagePerTenant },
     windows: config.maintenanceWindows,
-    timeoutsMs: { draining: step, isolating: step, rebooting: boot, installing: boot, 'health-check': step, restoring: step },
+    // The acceptance controller gives up a suite at its own deadline (the node to failed): the reimage waits past it.
+    timeoutsMs: { draining: step, isolating: step, rebooting: boot, installing: boot, 'health-check': step, accepting: config.acceptanceTimeoutS * 1000 + step, restoring: step },
     maxPowerCycles: config.maxPowerCycles,
+    acceptAfterReimage: config.acceptanceAfterReimage === 'on',
     onError,
     runsHere: deps.runsHere,
     fence: deps.fence,

@@ -62,7 +62,7 @@ export const ReimageEvidence = Type.Object({
 /** Why a node's reimage failed: match on `code` (stable), show `details`. The manager's mapper checks these against the domain's codes. */
 export const reimageFailureCodes = [
   'node-missing', 'image-missing', 'transition-refused', 'drain-failed', 'isolate-failed', 'command-failed', 'power-cycle-failed', 'no-bmc',
-  'health-check-failed', 'unhealthy', 'restore-failed', 'agent-failed', 'identity-conflict', 'timeout', 'image-mismatch', 'missing-evidence', 'node-busy',
+  'health-check-failed', 'unhealthy', 'restore-failed', 'agent-failed', 'identity-conflict', 'timeout', 'image-mismatch', 'missing-evidence', 'node-busy', 'acceptance-failed',
 ] as const;
 export const ReimageFailure = Type.Object({
   code: Type.Enum(reimageFailureCodes),

@@ -15,6 +15,8 @@ describe('what an operator may do to a node', () => {
     [tenants('allocated'), ['reimage', 'replace', 'drain', 'power-cycle', 'release']],
     [tenants('provisioning'), ['replace', 'drain', 'power-cycle', 'release']],
     [tenants('active'), ['reimage', 'replace', 'drain', 'power-cycle', 'release']],
+    // Accepted after its reimage (--acceptance-after-reimage): replaced if it must not wait for its verdict.
+    [tenants('accepting'), ['replace', 'power-cycle']],
     [spare('releasing'), ['power-cycle', 'retire']],
     [spare('failed'), ['power-cycle', 'retry', 'repair', 'retire']],
     // Its failure's effects (replacement pending) take it out of the tenant first: nothing but a power cycle till then.

@@ -25,7 +25,8 @@ function allowed(action: NodeAction, state: NodeState, inTenant: boolean): boole
     case 'reimage':
       return inTenant && (state === 'allocated' || state === 'active');
     case 'replace':
-      return inTenant && serving.includes(state);
+      // A tenant's node being accepted after its reimage too (its suite hangs, or it is known bad).
+      return inTenant && (serving.includes(state) || state === 'accepting');
     case 'drain':
       return serving.includes(state);
     case 'release':
@@ -50,7 +51,7 @@ function allowed(action: NodeAction, state: NodeState, inTenant: boolean): boole
 /** What each action needs, said when it is refused. */
 const needs: Record<NodeAction, string> = {
   reimage: 'only nodes allocated to a tenant or active are reimaged',
-  replace: 'only a tenant\'s allocated, provisioning or active node is replaced',
+  replace: 'only a tenant\'s allocated, provisioning, accepting or active node is replaced',
   drain: 'only nodes serving a tenant are drained',
   'power-cycle': 'a retired node is not powered',
   allocate: 'only available nodes are allocated',

@@ -27,6 +27,7 @@ const allowed: Array<[NodeState, LifecycleEvent, NodeState]> = [
   ['provisioning', 'fail', 'failed'],
   ['active', 'fail', 'failed'],
   ['releasing', 'fail', 'failed'],
+  ['provisioning', 'accept', 'accepting'],
   ['failed', 'repair', 'repair'],
   ['accepting', 'repair', 'repair'],
   ['failed', 'retry', 'inspecting'],
@@ -47,6 +48,18 @@ describe('node lifecycle', () => {
     const result = transition(from, event);
     expect(result.ok).toBe(false);
     expect(result).toMatchObject({ reason: expect.stringContaining(`not allowed in state ${from}`) });
+  });
+
+  it('takes a tenant\'s node accepted after its reimage back to its tenant, or fails it as a serving node (replaced)', () => {
+    const context = transitionContext([{ event: 'provision', from: 'active' }, { event: 'accept', from: 'provisioning' }]);
+    expect(transition('accepting', 'acceptance-passed', context)).toMatchObject({ ok: true, to: 'active', effects: ['configure-tenant-network'] });
+    expect(transition('accepting', 'acceptance-failed', context)).toMatchObject({ ok: true, to: 'failed', effects: ['isolate-from-tenant', 'request-replacement'] });
+    expect(transition('accepting', 'fail', context)).toMatchObject({ ok: true, to: 'failed', effects: ['isolate-from-tenant', 'request-replacement'] });
+    // One accepted after inspection (a later accept than the tenant's) goes to the pool, or to repair.
+    const fromInspection = transitionContext([{ event: 'accept', from: 'provisioning' }, { event: 'accept', from: 'inspecting' }]);
+    expect(transition('accepting', 'acceptance-passed', fromInspection)).toMatchObject({ ok: true, to: 'available', effects: [] });
+    expect(transition('accepting', 'acceptance-failed', fromInspection)).toMatchObject({ ok: true, to: 'repair', effects: ['open-repair-ticket'] });
+    expect(transition('accepting', 'fail', fromInspection)).toMatchObject({ ok: true, to: 'failed', effects: [] });
   });
 
   it('covers every (state, event) pair', () => {

@@ -13,7 +13,9 @@
 //
 // `accepting` (acceptance testing, --acceptance on): a node that passed
 // inspection runs the suite of its SKU before it joins the pool; a failed
-// check sends it to repair with the checks as its evidence.
+// check sends it to repair with the checks as its evidence. With
+// --acceptance-after-reimage a tenant's reimaged node runs it too, off the
+// tenant's network: provisioning → accepting → active, or → failed (replaced).
 import type { NodeState } from './node.ts';
 
 export const lifecycleEvents = [
@@ -36,8 +38,10 @@ const table: Record<LifecycleEvent, { from: readonly NodeState[]; to: NodeState 
   inspect: { from: ['discovered'], to: 'inspecting' },
   'inspection-passed': { from: ['inspecting'], to: 'available' },
   'inspection-failed': { from: ['inspecting'], to: 'failed' },
-  // Inspection passed where acceptance is required: the suite runs before the pool.
-  accept: { from: ['inspecting'], to: 'accepting' },
+  // Inspection passed where acceptance is required: the suite runs before the pool. A tenant's node reimaged where
+  // acceptance runs after every reimage (--acceptance-after-reimage): the suite runs before it serves again, off the
+  // tenant's network; where each goes next depends on where it came from (TransitionContext.acceptingFrom).
+  accept: { from: ['inspecting', 'provisioning'], to: 'accepting' },
   'acceptance-passed': { from: ['accepting'], to: 'available' },
   'acceptance-failed': { from: ['accepting'], to: 'repair' },
   allocate: { from: ['available'], to: 'allocated' },
@@ -57,8 +61,14 @@ const table: Record<LifecycleEvent, { from: readonly NodeState[]; to: NodeState 
   retire: { from: ['discovered', 'inspecting', 'accepting', 'available', 'allocated', 'provisioning', 'active', 'releasing', 'failed', 'repair'], to: 'retired' },
 };
 
-function effectsOf(from: NodeState, to: NodeState, event: LifecycleEvent): LifecycleEffect[] {
+function effectsOf(from: NodeState, to: NodeState, event: LifecycleEvent, context: TransitionContext): LifecycleEffect[] {
+  // A tenant's node being accepted after its reimage is the tenant's still: it fails as a serving node does.
+  const forTenant = from === 'accepting' && context.acceptingFrom === 'provisioning';
   switch (event) {
+    case 'acceptance-passed':
+      return to === 'active' ? ['configure-tenant-network'] : [];
+    case 'acceptance-failed':
+      return forTenant ? ['isolate-from-tenant', 'request-replacement'] : ['open-repair-ticket'];
     case 'provision-aborted':
       // Back to active: its port carries the tenant's network again (isolation may have moved it already).
       return to === 'active' ? ['configure-tenant-network'] : [];
@@ -71,9 +81,8 @@ function effectsOf(from: NodeState, to: NodeState, event: LifecycleEvent): Lifec
     case 'fail':
     case 'provision-failed':
       // A tenant loses a node it was using: isolate it and find a replacement.
-      return ['active', 'allocated', 'provisioning'].includes(from) ? ['isolate-from-tenant', 'request-replacement'] : [];
+      return ['active', 'allocated', 'provisioning'].includes(from) || forTenant ? ['isolate-from-tenant', 'request-replacement'] : [];
     case 'repair':
-    case 'acceptance-failed':
       return ['open-repair-ticket'];
     case 'retire':
       return ['isolate-from-tenant', 'power-off'];
@@ -90,23 +99,29 @@ export type TransitionResult =
 export interface TransitionContext {
   /** The state the node's latest `provision` started from: where `provision-aborted` returns it. */
   provisionedFrom?: NodeState | null;
+  /** The state the node's latest `accept` started from: `provisioning` for a tenant's node accepted after its reimage. */
+  acceptingFrom?: NodeState | null;
 }
 
-/** Whether `event` needs the node's history (TransitionContext) to decide where it goes. */
+/** Whether `event` needs the node's history (TransitionContext) to decide where it goes, or what it does. */
 export function needsHistory(event: LifecycleEvent): boolean {
-  return event === 'provision-aborted';
+  return event === 'provision-aborted' || event === 'acceptance-passed' || event === 'acceptance-failed' || event === 'fail';
 }
 
 /** The context for a transition, from the node's history in order (oldest first). */
 export function transitionContext(history: readonly { event: LifecycleEvent; from: NodeState }[]): TransitionContext {
   const provision = history.findLast((h) => h.event === 'provision');
-  return { provisionedFrom: provision?.from ?? null };
+  const accept = history.findLast((h) => h.event === 'accept');
+  return { provisionedFrom: provision?.from ?? null, acceptingFrom: accept?.from ?? null };
 }
 
 function targetOf(event: LifecycleEvent, context: TransitionContext): NodeState {
   // A node provisioned from active had its tenant's workload: it goes back to serving it. Anything else
   // (allocated, or no record) goes back to allocated, which never carries the tenant's network.
   if (event === 'provision-aborted') return context.provisionedFrom === 'active' ? 'active' : 'allocated';
+  // A tenant's node accepted after its reimage serves its tenant again; failing, it is a tenant's failed node (replaced).
+  if (event === 'acceptance-passed' && context.acceptingFrom === 'provisioning') return 'active';
+  if (event === 'acceptance-failed' && context.acceptingFrom === 'provisioning') return 'failed';
   return table[event].to;
 }
 
@@ -116,7 +131,7 @@ export function transition(state: NodeState, event: LifecycleEvent, context: Tra
     return { ok: false, from: state, reason: `${event} is not allowed in state ${state} (allowed in: ${rule.from.join(', ')})` };
   }
   const to = targetOf(event, context);
-  return { ok: true, from: state, to, effects: effectsOf(state, to, event) };
+  return { ok: true, from: state, to, effects: effectsOf(state, to, event, context) };
 }
 
 /** Who or what caused a transition: persisted with it as the node's history. */

@@ -40,6 +40,8 @@ export interface HarnessOptions {
   fabricDown?: () => boolean;
   /** The lease the reimage steps and their effects are made under (none: unfenced). */
   fence?: ReimageDeps['fence'];
+  /** Acceptance-test reimaged nodes before they serve again (--acceptance-after-reimage). */
+  acceptAfterReimage?: boolean;
 }
 
 export async function startFleet(options: HarnessOptions) {
@@ -67,8 +69,8 @@ export async function startFleet(options: HarnessOptions) {
   const reimages = createReimages({
     store, events, lifecycle, outbox, now, newId, settleFabric, bmcFor: async () => options.bmc ?? null, drain: options.drain ?? (async () => undefined),
     bootScriptUrl: () => 'http://m/boot', limits: { global: 10, perRack: 10, perTenant: 10 }, windows: [],
-    timeoutsMs: { draining: 60_000, isolating: 60_000, rebooting: 60_000, installing: 60_000, 'health-check': 60_000, restoring: 60_000 }, maxPowerCycles: 1, onError,
-    fence: options.fence,
+    timeoutsMs: { draining: 60_000, isolating: 60_000, rebooting: 60_000, installing: 60_000, 'health-check': 60_000, accepting: 60_000, restoring: 60_000 }, maxPowerCycles: 1, onError,
+    fence: options.fence, acceptAfterReimage: options.acceptAfterReimage ?? false,
   });
   const templates = createClusterTemplates({ store, tenants, reimages, now, newId });
   const executeEffects = createLifecycleEffects({ store, events, tenants, templates, reimages, settleFabric, powerOff: async () => false, now, onError });

@@ -38,7 +38,7 @@ describe('the ways out of failed and repair', () => {
     expect(await node('n1')).toMatchObject({ state: 'failed', tenant: null, actions: ['power-cycle', 'retry', 'repair', 'retire'] });
     const replace = await t.inject({ method: 'POST', url: '/api/v1/nodes/n1/replace', payload: { reason: 'try' } });
     expect([replace.statusCode, replace.json().error.message]).toEqual([409,
-      'replace is not allowed for node n1 (failed): only a tenant\'s allocated, provisioning or active node is replaced; allowed: power-cycle, retry, repair, retire']);
+      'replace is not allowed for node n1 (failed): only a tenant\'s allocated, provisioning, accepting or active node is replaced; allowed: power-cycle, retry, repair, retire']);
     expect((await node('n1')).state).toBe('failed');
   });
 

@@ -68,7 +68,7 @@ export async function startTestApp(options: { bmcNetworks?: string } = {}): Prom
   const reimages = createReimages({
     store, events, lifecycle, outbox, now, newId, settleFabric: async () => undefined, bmcFor: async () => null, drain: async () => undefined,
     bootScriptUrl: () => 'http://m/boot', limits: { global: 10, perRack: 2, perTenant: 4 }, windows: [],
-    timeoutsMs: { draining: 1000, isolating: 1000, rebooting: 1000, installing: 1000, 'health-check': 1000, restoring: 1000 }, maxPowerCycles: 1, onError: () => undefined,
+    timeoutsMs: { draining: 1000, isolating: 1000, rebooting: 1000, installing: 1000, 'health-check': 1000, accepting: 1000, restoring: 1000 }, maxPowerCycles: 1, onError: () => undefined,
   });
   const templates = createClusterTemplates({ store, tenants, reimages, now, newId });
   lifecycle.executeEffectsWith(createLifecycleEffects({

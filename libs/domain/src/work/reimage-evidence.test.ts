@@ -4,7 +4,7 @@ import { stepReimage, type ReimagePolicy, type ReimageProgress, type ReimageSign
 
 const sha = 'ab'.repeat(32);
 const policy: ReimagePolicy = {
-  timeoutsMs: { draining: 1000, isolating: 1000, rebooting: 60_000, installing: 60_000, 'health-check': 1000, restoring: 1000 },
+  timeoutsMs: { draining: 1000, isolating: 1000, rebooting: 60_000, installing: 60_000, 'health-check': 1000, accepting: 1000, restoring: 1000 },
   maxPowerCycles: 2, hasBmc: true, expectedSha256: sha,
 };
 // A fake clock: second s of the reimage.

@@ -5,7 +5,7 @@ import { queuedProgress, reimageEffectOnEntry, stepReimage, type ReimagePhase, t
 const now = new Date('2026-11-21T10:00:00Z');
 const sha = 'ab'.repeat(32);
 const policy: ReimagePolicy = {
-  timeoutsMs: { draining: 1000, isolating: 2000, rebooting: 3000, installing: 4000, 'health-check': 5000, restoring: 6000 },
+  timeoutsMs: { draining: 1000, isolating: 2000, rebooting: 3000, installing: 4000, 'health-check': 5000, accepting: 5500, restoring: 6000 },
   maxPowerCycles: 1, hasBmc: true, expectedSha256: sha,
 };
 // The manager power-cycled the node and then served it the install script: a reported install is believed.
@@ -44,6 +44,18 @@ describe('stepReimage', () => {
     expect(result.progress.deadlineAt?.getTime() ?? null).toBe(deadlineMs === null ? null : now.getTime() + deadlineMs);
   });
 
+  it('acceptance-tests the node in its new image before it returns to its tenant (--acceptance-after-reimage); a failed suite fails the node', () => {
+    const accepting = stepReimage(at('health-check'), { kind: 'healthy' }, now, { ...policy, acceptance: true });
+    expect(accepting).toMatchObject({ progress: { phase: 'accepting', message: 'acceptance testing in the new image' }, effects: ['accept'] });
+    expect('progress' in accepting && accepting.progress.deadlineAt?.getTime()).toBe(now.getTime() + 5500);
+    expect(stepReimage(at('accepting'), { kind: 'accepted' }, now, policy)).toMatchObject({ progress: { phase: 'restoring' }, effects: ['restore'] });
+    expect(stepReimage(at('accepting'), { kind: 'failed', code: 'acceptance-failed', details: 'the node is failed: nvlink' }, now, policy))
+      .toMatchObject({ progress: { phase: 'failed', failure: { code: 'acceptance-failed', phase: 'accepting' } }, effects: ['fail-node'] });
+    // Without the option (or a node not reimaged), nothing changes.
+    expect(stepReimage(at('health-check'), { kind: 'healthy' }, now, policy)).toMatchObject({ progress: { phase: 'restoring' } });
+    expect(stepReimage(at('restoring'), { kind: 'accepted' }, now, policy)).toEqual({ ignored: 'accepted does not apply in phase restoring' });
+  });
+
   it('without a BMC the agent reboots by itself, and the planned power cycle is not counted against the node', () => {
     const acked = stepReimage(at('rebooting'), { kind: 'rebooting' }, now, { ...policy, hasBmc: false });
     expect(acked).toMatchObject({ progress: { phase: 'installing', message: 'booting the image' }, effects: [] });
@@ -66,7 +78,7 @@ describe('stepReimage', () => {
   });
 
   it('a restarted manager redoes the effect of the phase it finds a node in: the same table the steps use', () => {
-    expect(reimageEffectOnEntry).toEqual({ draining: 'drain', isolating: 'isolate', rebooting: 'send-command', 'health-check': 'check-health', restoring: 'restore' });
+    expect(reimageEffectOnEntry).toEqual({ draining: 'drain', isolating: 'isolate', rebooting: 'send-command', 'health-check': 'check-health', accepting: 'accept', restoring: 'restore' });
   });
 
   it.each<{ from: ReimagePhase; signal: ReimageSignal }>([

@@ -2,10 +2,14 @@
 // persists the result of every step before it carries out the effects, so a
 // manager that dies mid-way resumes from the last phase written.
 //
-//   queued → draining → isolating → rebooting → installing → health-check → restoring → done
+//   queued → draining → isolating → rebooting → installing → health-check → (accepting) → restoring → done
 //                                       │  (acked: a node with a BMC is power-cycled into PXE through it;
 //                                       │   no answer: power-cycle into PXE through the BMC, then fail)
 //   any phase ── timeout / error ──► failed
+//
+// `accepting` (--acceptance-after-reimage): the node, still off its tenant's
+// network, runs the acceptance suite of its SKU in the new image before it
+// serves again; a failed suite fails the reimage (and the node, replaced).
 //
 // A failure before the node was taken down (queued, draining, isolating) ends
 // the node's entry and leaves the node in service: only a node that went down
@@ -16,7 +20,7 @@
 // reimage-evidence.ts); the observations are signals that change no phase.
 import { ackLostNote, installProof, missingInstallEvidence, noEvidence, unverifiedNote, type RefusedInstall, type ReimageEvidence } from './reimage-evidence.ts';
 
-export const reimagePhases = ['queued', 'draining', 'isolating', 'rebooting', 'installing', 'health-check', 'restoring', 'done', 'failed'] as const;
+export const reimagePhases = ['queued', 'draining', 'isolating', 'rebooting', 'installing', 'health-check', 'accepting', 'restoring', 'done', 'failed'] as const;
 export type ReimagePhase = (typeof reimagePhases)[number];
 
 /** Phases in which the node is taken down: what the concurrency limits count. */
@@ -41,6 +45,8 @@ export type ReimageSignal =
   /** Observed: a request for this reimage's install was refused (a second fetch, a registration from elsewhere). */
   | { kind: 'install-refused'; refused: RefusedInstall }
   | { kind: 'healthy' }
+  /** The node passed its acceptance suite (the lifecycle took it back to its tenant). */
+  | { kind: 'accepted' }
   | { kind: 'restored' }
   /** Anything that ends the node's reimage: an effect that failed, a bad result, critical health. */
   | { kind: 'failed'; code: ReimageFailureCode; details: string }
@@ -50,6 +56,8 @@ export type ReimageSignal =
 /** What the controller must do after a step. */
 export type ReimageEffect =
   | 'drain' | 'isolate' | 'send-command' | 'power-cycle-pxe' | 'check-health' | 'restore'
+  /** The node enters acceptance testing (the lifecycle's `accept`); its outcome comes back as `accepted` or a failure. */
+  | 'accept'
   /** The node went down and did not come back: it fails in the lifecycle. */
   | 'fail-node'
   /** The reimage ended after the node left the tenant's network but before it went down: it goes back to its tenant, unharmed. */
@@ -61,6 +69,8 @@ export const reimageFailureCodes = [
   'health-check-failed', 'unhealthy', 'restore-failed', 'agent-failed', 'identity-conflict', 'timeout', 'image-mismatch', 'missing-evidence',
   /** Another operation held the node (entries from before one open entry per node was enforced). */
   'node-busy',
+  /** The node failed its acceptance suite in the new image (--acceptance-after-reimage). */
+  'acceptance-failed',
 ] as const;
 export type ReimageFailureCode = (typeof reimageFailureCodes)[number];
 
@@ -90,6 +100,8 @@ export interface ReimagePolicy {
   /** Known for the signals that need it (timeouts, acks). */
   hasBmc: boolean;
   expectedSha256: string;
+  /** The node is acceptance-tested in the new image before it serves again (--acceptance-after-reimage). */
+  acceptance?: boolean;
 }
 
 export type StepResult = { progress: ReimageProgress; effects: ReimageEffect[] } | { ignored: string };
@@ -100,12 +112,12 @@ export type StepResult = { progress: ReimageProgress; effects: ReimageEffect[] }
  * idempotent). `installing` has none: the node is down, the deadline watches it.
  */
 export const reimageEffectOnEntry: Readonly<Partial<Record<ReimagePhase, ReimageEffect>>> = {
-  draining: 'drain', isolating: 'isolate', rebooting: 'send-command', 'health-check': 'check-health', restoring: 'restore',
+  draining: 'drain', isolating: 'isolate', rebooting: 'send-command', 'health-check': 'check-health', accepting: 'accept', restoring: 'restore',
 };
 
 /** Whether a node in `phase` has been taken down (sent the reimage command) and not yet restored to its tenant. */
 export function isTakenDown(phase: ReimagePhase): boolean {
-  return phase === 'rebooting' || phase === 'installing' || phase === 'health-check' || phase === 'restoring';
+  return phase === 'rebooting' || phase === 'installing' || phase === 'health-check' || phase === 'accepting' || phase === 'restoring';
 }
 
 /** What ending a node's reimage in `phase` does to the node itself. */
@@ -182,7 +194,8 @@ export function stepReimage(progress: ReimageProgress, signal: ReimageSignal, no
       const notes = [ackLostNote(progress.evidence, policy.hasBmc), unverifiedNote(believed.evidence)].filter((n) => n !== null);
       return enter('health-check', believed, ['checking health in the new image', ...notes].join('; '), now, policy);
     }
-    case 'health-check:healthy': return go('restoring', 'returning to the tenant network');
+    case 'health-check:healthy': return policy.acceptance ? go('accepting', 'acceptance testing in the new image') : go('restoring', 'returning to the tenant network');
+    case 'accepting:accepted': return go('restoring', 'accepted; returning to the tenant network');
     case 'restoring:restored': {
       const note = unverifiedNote(progress.evidence);
       return go('done', note ? `reimaged (${note})` : 'reimaged');

@@ -4,7 +4,7 @@
 // that took it down and lost it — leaves its tenant's network and its tenant,
 // and a matching spare (same rack first) is allocated to the tenant and
 // reimaged with the tenant's template: the cluster returns to its size.
-import { DomainError, pickSpare, transition, type LifecycleEffect } from '@metalfleet/domain';
+import { DomainError, pickSpare, transition, transitionContext, type LifecycleEffect } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { ClusterTemplates } from '../services/cluster-templates.ts';
 import type { FleetEvent, FleetEvents } from '../events/fleet-events.ts';
@@ -138,9 +138,12 @@ export async function resumeInterruptedEffects(store: FleetStore, execute: Effec
   let resumed = 0;
   for (const node of await store.listNodes()) {
     if (node.tenant === null || (node.state !== 'failed' && node.state !== 'repair')) continue;
-    const failure = (await store.history(node.id)).findLast((h) => h.to === 'failed');
+    const history = await store.history(node.id);
+    const at = history.findLastIndex((h) => h.to === 'failed');
+    const failure = history[at];
     if (!failure || (madeBefore && failure.at >= madeBefore)) continue;
-    const computed = transition(failure.from, failure.event);
+    // As it was computed then: from the history before it (a tenant's node that failed its acceptance after a reimage).
+    const computed = transition(failure.from, failure.event, transitionContext(history.slice(0, at)));
     if (!computed.ok || !computed.effects.includes('request-replacement')) continue;
     await execute({
       nodeId: node.id, from: failure.from, to: failure.to, event: failure.event, actor: failure.actor, reason: failure.reason,

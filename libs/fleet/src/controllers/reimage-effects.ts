@@ -23,7 +23,7 @@ export interface EffectPort {
 /** The code a thrown error in each effect fails the reimage with. */
 const errorCode: Record<ReimageEffect, ReimageFailureCode | null> = {
   drain: 'drain-failed', isolate: 'isolate-failed', 'send-command': 'command-failed', 'power-cycle-pxe': 'power-cycle-failed',
-  'check-health': 'health-check-failed', restore: 'restore-failed',
+  'check-health': 'health-check-failed', restore: 'restore-failed', accept: 'transition-refused',
   // The entry has ended already: an error here is for the log.
   'fail-node': null, 'return-node': null,
 };
@@ -96,6 +96,14 @@ export function createReimageEffects(deps: ReimageDeps) {
         const critical = (await deps.store.conditions(node.nodeId)).filter((c) => c.severity === 'critical');
         if (critical.length > 0) return fail('unhealthy', `critical in the new image: ${critical.map((c) => `${c.component} ${c.code}`).join(', ')}`);
         return port.signal({ kind: 'healthy' });
+      }
+      case 'accept': {
+        // Into acceptance testing, off the tenant's network still; the controller's passes follow the node from there
+        // (acceptanceOutcome). Again after a restart: a node already past it is followed, not moved again.
+        if (summary.state !== 'provisioning') return;
+        const moved = await deps.lifecycle.apply(node.nodeId, 'accept', actor(node), `reimaged to ${label}: acceptance testing before it serves again`, { fence });
+        if (!moved.ok) return fail('transition-refused', moved.reason);
+        return;
       }
       case 'restore': {
         // The node's history says plainly when the manager could not verify the reimage (no BMC).

@@ -38,6 +38,8 @@ export interface ReimageDeps {
   windows: readonly MaintenanceWindow[];
   timeoutsMs: ReimagePolicy['timeoutsMs'];
   maxPowerCycles: number;
+  /** Acceptance-test every reimaged node in its new image before it serves again (--acceptance-after-reimage). */
+  acceptAfterReimage?: boolean;
   onError: (error: unknown, context: Record<string, unknown>) => void;
   /**
    * Whether this replica does the per-node work now (its lease; default: always). Another replica may take a
@@ -94,6 +96,20 @@ function reportedSignal(command: { state: string; updatedAt: Date; verifiedSha25
 }
 
 export function createReimages(deps: ReimageDeps) {
+  /**
+   * Where a node in its reimage's acceptance testing stands, as the lifecycle has it (the acceptance controller judges
+   * the suite and moves the node): back with its tenant (active), still accepting (null: wait), or out — failed,
+   * replaced, sent to repair or retired — with the reason its history gives.
+   */
+  async function acceptanceOutcome(nodeId: string): Promise<ReimageSignal | null> {
+    const node = await deps.store.getNodeSummary(nodeId);
+    if (!node) return { kind: 'failed', code: 'node-missing', details: 'the node no longer exists' };
+    if (node.state === 'accepting' || node.state === 'provisioning') return null;
+    if (node.state === 'active') return { kind: 'accepted' };
+    const last = (await deps.store.history(nodeId)).at(-1);
+    return { kind: 'failed', code: 'acceptance-failed', details: `the node is ${node.state}${last ? `: ${last.reason}` : ''}` };
+  }
+
   const open = new Map<string, OpenNode>();
   const chains = new Map<string, Promise<void>>();
   const key = (operationId: string, nodeId: string) => `${operationId}/${nodeId}`;
@@ -132,7 +148,7 @@ export function createReimages(deps: ReimageDeps) {
     const image = await deps.store.getImage(node.operation.image);
     return {
       timeoutsMs: deps.timeoutsMs, maxPowerCycles: deps.maxPowerCycles, expectedSha256: image?.sha256 ?? '',
-      hasBmc: needBmc ? (await deps.bmcFor(node.nodeId)) !== null : false,
+      hasBmc: needBmc ? (await deps.bmcFor(node.nodeId)) !== null : false, acceptance: deps.acceptAfterReimage ?? false,
     };
   }
 
@@ -247,6 +263,11 @@ export function createReimages(deps: ReimageDeps) {
    */
   async function takeStoredReports(): Promise<void> {
     for (const node of [...open.values()]) {
+      if (node.progress.phase === 'accepting') {
+        const outcome = await acceptanceOutcome(node.nodeId);
+        if (outcome) void signal(node.operationId, node.nodeId, outcome);
+        continue;
+      }
       if (!isInFlight(node.progress.phase) || !node.commandId) continue;
       const command = await deps.store.getCommand(node.commandId);
       if (!command || command.state === 'expired') continue;

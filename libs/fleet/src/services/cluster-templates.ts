@@ -17,8 +17,8 @@ export interface TemplateDeps {
   acceptanceRequired?: boolean;
 }
 
-/** Nodes that count towards a tenant's size: allocated to it and not failed. */
-const serving = new Set(['allocated', 'provisioning', 'active']);
+/** Nodes that count towards a tenant's size: allocated to it and not failed (accepting: after its reimage). */
+const serving = new Set(['allocated', 'provisioning', 'accepting', 'active']);
 
 export function createClusterTemplates(deps: TemplateDeps) {
   return {
