@@ -162,5 +162,12 @@ describe('node client certificates', { timeout: 120_000 }, () => {
     await eventually(() => manager.nodes(), (l: NodeList) => l.items[0]?.presence === 'online', 30_000);
     expect(await claimWith(copyIdentity())).toBe('UNKNOWN');
     await expect(manager.request('POST', '/api/v1/nodes/no-such-node/revoke-certificates')).rejects.toThrow(/HTTP 404/);
+
+    // Retired (by an operator here; acceptance retires repeat offenders the same way): its certificates go with it.
+    const renewed = join(dir, 'renewed.crt');
+    writeFileSync(renewed, readFileSync(certFile));
+    expect(verify(renewed)).toContain(': OK');
+    await manager.request('POST', `/api/v1/nodes/${nodeId}/retire`, { reason: 'end of life' });
+    expect(verify(renewed)).toContain('certificate revoked');
   });
 });

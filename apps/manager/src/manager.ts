@@ -268,6 +268,8 @@ async function startOnDataDir(
     nodeFence,
     // A node's boot script or install registration may be served by any replica: its evidence comes through the journal.
     observations,
+    // A retired node's certificates, whoever retired it.
+    revokeCertificates: nodeCertificates ? (nodeId) => nodeCertificates.certificates.revokeAll(nodeId) : null,
   });
   // Those made through the API (in the store: every replica judges by the same), the file's, the defaults.
   const fileProfiles = config.skuProfilesFile?.profiles ?? [];

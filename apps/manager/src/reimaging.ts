@@ -43,6 +43,8 @@ export interface ReimagingDeps {
   nodeFence: (nodeId: string) => Fence | null;
   /** The evidence of reimages, as every replica saw it (the event journal). */
   observations: NonNullable<ReimageDeps['observations']>;
+  /** Revokes a node's client certificates (a retirement's effect); null: none are issued. */
+  revokeCertificates: ((nodeId: string) => Promise<number>) | null;
 }
 
 export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps) {
@@ -82,6 +84,7 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   // Every transition's effects, from here on: replacements, isolation, repair tickets, power.
   const executeEffects = createLifecycleEffects({
     store: deps.store, events: deps.events, tenants: deps.tenants, templates, reimages, settleFabric, now: deps.now, onError, acceptanceRequired,
+    ...(deps.revokeCertificates ? { revokeCertificates: deps.revokeCertificates } : {}),
     powerOff: async (nodeId) => {
       const bmc = await deps.store.getBmc(nodeId);
       if (bmc) await bmcDriver(bmc).powerOff();

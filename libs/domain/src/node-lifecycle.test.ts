@@ -77,7 +77,7 @@ describe('node lifecycle', () => {
     ['discovered', 'inspect', []],
     ['failed', 'repair', ['open-repair-ticket']],
     ['accepting', 'acceptance-failed', ['open-repair-ticket']],
-    ['active', 'retire', ['isolate-from-tenant', 'power-off']],
+    ['active', 'retire', ['isolate-from-tenant', 'revoke-certificates', 'power-off']],
   ] as Array<[NodeState, LifecycleEvent, string[]]>)('%s + %s has effects %j', (from, event, effects) => {
     expect(transition(from, event)).toMatchObject({ ok: true, effects });
   });

@@ -31,7 +31,7 @@ export type LifecycleEvent = (typeof lifecycleEvents)[number];
  * inspection is the agent's next health digest, provisioning the reimage that
  * applied `provision`.
  */
-export const lifecycleEffects = ['configure-tenant-network', 'isolate-from-tenant', 'request-replacement', 'open-repair-ticket', 'power-off'] as const;
+export const lifecycleEffects = ['configure-tenant-network', 'isolate-from-tenant', 'request-replacement', 'open-repair-ticket', 'revoke-certificates', 'power-off'] as const;
 export type LifecycleEffect = (typeof lifecycleEffects)[number];
 
 const table: Record<LifecycleEvent, { from: readonly NodeState[]; to: NodeState }> = {
@@ -85,7 +85,8 @@ function effectsOf(from: NodeState, to: NodeState, event: LifecycleEvent, contex
     case 'repair':
       return ['open-repair-ticket'];
     case 'retire':
-      return ['isolate-from-tenant', 'power-off'];
+      // Retired for good, whoever retired it: its client certificates (what an external broker knows it by) go too.
+      return ['isolate-from-tenant', 'revoke-certificates', 'power-off'];
     default:
       return [];
   }

@@ -42,6 +42,8 @@ export interface HarnessOptions {
   fence?: ReimageDeps['fence'];
   /** Acceptance-test reimaged nodes before they serve again (--acceptance-after-reimage). */
   acceptAfterReimage?: boolean;
+  /** Revokes a node's client certificates (none: no certificates issued). */
+  revokeCertificates?: (nodeId: string) => Promise<number>;
 }
 
 export async function startFleet(options: HarnessOptions) {
@@ -73,7 +75,8 @@ export async function startFleet(options: HarnessOptions) {
     fence: options.fence, acceptAfterReimage: options.acceptAfterReimage ?? false,
   });
   const templates = createClusterTemplates({ store, tenants, reimages, now, newId });
-  const executeEffects = createLifecycleEffects({ store, events, tenants, templates, reimages, settleFabric, powerOff: async () => false, now, onError });
+  const executeEffects = createLifecycleEffects({ store, events, tenants, templates, reimages, settleFabric, powerOff: async () => false, now, onError,
+    ...(options.revokeCertificates ? { revokeCertificates: options.revokeCertificates } : {}) });
   lifecycle.executeEffectsWith(executeEffects);
   /** What a restarted manager does first: the effects a stop cut off. */
   const resumeEffects = () => resumeInterruptedEffects(store, executeEffects);

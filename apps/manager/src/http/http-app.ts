@@ -89,7 +89,7 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(evidenceRoutes, { store: deps.store, now: deps.now });
   await app.register(acceptanceRoutes, { store: deps.store, fileProfiles: deps.skuProfiles.file });
   await app.register(nodeLifecycleRoutes, {
-    store: deps.store, lifecycle: deps.fabric.lifecycle, reconciler: deps.fabric.reconciler, certificates: deps.nodeActions.certificates ?? null,
+    store: deps.store, lifecycle: deps.fabric.lifecycle, reconciler: deps.fabric.reconciler,
   });
   await app.register(failureRoutes, { failures: deps.failures, now: deps.now });
   await app.register(alertRoutes, { store: deps.store, now: deps.now, ...deps.alerts });

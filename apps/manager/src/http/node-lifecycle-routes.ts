@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ApiError, NodeActionResult, NodeIdParams, NodeLifecycleAction } from '@metalfleet/api';
 import { actionEvents, actionsFor, DomainError, refusal, type LifecycleAction } from '@metalfleet/domain';
-import type { ClientCertificates, FabricReconciler, Lifecycle } from '@metalfleet/fleet';
+import type { FabricReconciler, Lifecycle } from '@metalfleet/fleet';
 import type { FleetStore } from '@metalfleet/store';
 import { actorOf, needs } from './access.ts';
 
@@ -14,8 +14,6 @@ export interface NodeLifecycleRouteDeps {
   store: Pick<FleetStore, 'getNodeSummary' | 'openOperationNodes'>;
   lifecycle: Pick<Lifecycle, 'apply'>;
   reconciler: Pick<FabricReconciler, 'reconcile'>;
-  /** Nodes' client certificates (--node-certificates): a retired node's are revoked. Null: none issued. */
-  certificates: Pick<ClientCertificates, 'revokeAll'> | null;
 }
 
 const summaries: Record<LifecycleAction, string> = {
@@ -25,7 +23,7 @@ const summaries: Record<LifecycleAction, string> = {
   retire: 'Retire a node for good: off every tenant network and powered off; final',
 };
 
-export const nodeLifecycleRoutes: FastifyPluginAsyncTypebox<NodeLifecycleRouteDeps> = async (app, { store, lifecycle, reconciler, certificates }) => {
+export const nodeLifecycleRoutes: FastifyPluginAsyncTypebox<NodeLifecycleRouteDeps> = async (app, { store, lifecycle, reconciler }) => {
   for (const action of Object.keys(actionEvents) as LifecycleAction[]) {
     app.post(`/api/v1/nodes/:id/${action}`, {
       schema: {
@@ -46,8 +44,7 @@ export const nodeLifecycleRoutes: FastifyPluginAsyncTypebox<NodeLifecycleRouteDe
       if (open) throw new DomainError('conflict', `node ${id} is still in reimage operation ${open.operationId} (${open.progress.phase}): wait for it to end, or cancel it`);
       const result = await lifecycle.apply(id, actionEvents[action], actorOf(request), why);
       if (!result.ok) throw new DomainError('conflict', result.reason);
-      // Retired for good: its certificates (and with them its broker tokens' users) are revoked at once.
-      if (action === 'retire' && certificates) await certificates.revokeAll(id);
+      // Retired for good: its certificates are revoked by the transition's effects (whoever retires it).
       await reconciler.reconcile();
       const now = await store.getNodeSummary(id);
       return { nodeId: id, from: result.from, to: result.to, actions: now ? actionsFor(now) : [] };

@@ -11,6 +11,19 @@ afterEach(async () => {
 });
 
 describe('lifecycle effects, whatever caused the transition', () => {
+  it('revokes a retired node\'s certificates, whoever retired it (an operator, or acceptance retiring a repeat offender): review finding', async () => {
+    const revoked: string[] = [];
+    const f = await startFleet({ now: () => t0, revokeCertificates: async (nodeId) => (revoked.push(nodeId), 2) });
+    closers.push(f.close);
+    await f.addNode('n1');
+    await f.lifecycle.apply('n1', 'fail', 'presence', 'offline');
+    await f.lifecycle.apply('n1', 'repair', 'api ops', 'bad board');
+    const retired = await f.lifecycle.apply('n1', 'retire', 'acceptance', 'failed acceptance 2 times after repair');
+    expect(retired).toMatchObject({ ok: true, to: 'retired', effects: ['isolate-from-tenant', 'revoke-certificates', 'power-off'] });
+    expect(revoked).toEqual(['n1']);
+    expect(retired.ok && retired.outcomes.find((o) => o.effect === 'revoke-certificates')?.outcome).toBe('2 client certificates revoked');
+  });
+
   it('replaces a tenant node the offline sweep fails: a spare is allocated to the tenant and reimaged, and the failed node leaves the tenant network', async () => {
     let now = t0;
     const f = await startFleet({ now: () => now, switchFor: ['n1', 'n2', 'spare'] });

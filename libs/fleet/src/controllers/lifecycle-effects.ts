@@ -31,6 +31,8 @@ export interface LifecycleEffectDeps {
   onError: (error: unknown, context: Record<string, unknown>) => void;
   /** Only nodes whose latest acceptance run passed replace a failed one (--acceptance on). */
   acceptanceRequired?: boolean;
+  /** Revokes every client certificate of the node, answering how many (--node-certificates); none: none are issued. */
+  revokeCertificates?: (nodeId: string) => Promise<number>;
 }
 
 type Outcome = Omit<EffectOutcome, 'effect'>;
@@ -91,6 +93,10 @@ export function createLifecycleEffects(deps: LifecycleEffectDeps): EffectExecuto
         return replace(change);
       case 'open-repair-ticket':
         return report(change, 'repair-ticket', `in repair: ${change.reason}`);
+      case 'revoke-certificates': {
+        if (!deps.revokeCertificates) return { outcome: 'no client certificates are issued (--node-certificates off)', operationId: null };
+        return { outcome: `${await deps.revokeCertificates(change.nodeId)} client certificates revoked`, operationId: null };
+      }
       case 'power-off':
         return { outcome: (await deps.powerOff(change.nodeId)) ? 'powered off through its BMC' : 'not powered off: the node has no BMC', operationId: null };
       default:
