@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nodeStates, type NodeState } from './node.ts';
-import { lifecycleEvents, transition, transitionContext, type LifecycleEvent } from './node-lifecycle.ts';
+import { boundedReason, lifecycleEvents, maxReasonChars, transition, transitionContext, type LifecycleEvent } from './node-lifecycle.ts';
 
 // Every allowed transition, written out; every other (state, event) pair must be refused.
 const allowed: Array<[NodeState, LifecycleEvent, NodeState]> = [
@@ -88,5 +88,18 @@ describe('node lifecycle', () => {
     [[], 'allocated', []],
   ] as Array<[Array<{ event: LifecycleEvent; from: NodeState }>, NodeState, string[]]>)('provision-aborted after %j goes back to %s with effects %j', (history, to, effects) => {
     expect(transition('provisioning', 'provision-aborted', transitionContext(history))).toMatchObject({ ok: true, to, effects });
+  });
+});
+
+describe('a transition\'s reason', () => {
+  it('is kept whole up to its bound, cut with what was left out beyond it', () => {
+    expect(boundedReason('disk 1 SMART failed')).toBe('disk 1 SMART failed');
+    const whole = 'x'.repeat(maxReasonChars);
+    expect(boundedReason(whole)).toBe(whole);
+    const cut = boundedReason('y'.repeat(10_000), 'the rest in the run');
+    expect(cut.length).toBeLessThanOrEqual(maxReasonChars);
+    expect(cut.length).toBeGreaterThan(maxReasonChars - 10);
+    expect(cut).toMatch(/^y+… \[\d+ characters left out; the rest in the run\]$/);
+    expect(Number(/\[(\d+) characters/.exec(cut)?.[1]) + cut.indexOf('…')).toBe(10_000);
   });
 });

@@ -92,6 +92,20 @@ function effectsOf(from: NodeState, to: NodeState, event: LifecycleEvent, contex
   }
 }
 
+/** The longest reason a transition keeps: the history, the events and the webhooks carry it. */
+export const maxReasonChars = 2048;
+
+/**
+ * A transition's reason within `maxReasonChars`: a node's own words (a tool's test names, an agent's message) can be
+ * any length, and every read of the node's history would carry them. `whole`: where the rest is kept.
+ */
+export function boundedReason(reason: string, whole = ''): string {
+  if (reason.length <= maxReasonChars) return reason;
+  const tail = (left: number) => `… [${left} characters left out${whole ? `; ${whole}` : ''}]`;
+  const keep = maxReasonChars - tail(reason.length).length;
+  return `${reason.slice(0, keep)}${tail(reason.length - keep)}`;
+}
+
 export type TransitionResult =
   | { ok: true; from: NodeState; to: NodeState; effects: LifecycleEffect[] }
   | { ok: false; from: NodeState; reason: string };

@@ -198,4 +198,17 @@ describe('acceptance testing', () => {
     await judge(report('n9', command));
     expect((await store.getNode('n9'))?.state).toBe('repair');
   });
+
+  it('keeps a long reason (a node reporting 200 failing DCGM tests with long names) bounded in the history; the run keeps every check (review finding)', async () => {
+    await nodeIn('n10', [['discovered', 'inspecting', 'inspect']]);
+    const command = await accepting('n10');
+    const dcgm = Array.from({ length: 200 }, (_, i) => ({ test: `test-${i}-${'x'.repeat(900)}`, gpuIds: ['0'], status: 'fail' as const, info: 'i'.repeat(1000), errorSeverity: null }));
+    await judge(report('n10', command, { acceptance: { ...healthy(), dcgm } }));
+    const last = (await store.history('n10')).at(-1);
+    expect(last?.to).toBe('repair');
+    expect(last?.reason.length).toBeLessThanOrEqual(2048);
+    expect(last?.reason).toMatch(/^acceptance failed \(hgx-h100-8\): dcgm-diag: test-0-x+/);
+    expect(last?.reason).toMatch(/… \[\d+ characters left out; the whole in the node's acceptance runs\]$/);
+    expect((await store.acceptanceRuns('n10', 1))[0]?.checks.find((c) => c.name === 'dcgm-diag')?.measured.length).toBeGreaterThan(100_000);
+  });
 });

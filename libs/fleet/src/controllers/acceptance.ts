@@ -16,7 +16,7 @@
 // - A repeat offender (--retire-after-acceptance-failures, default 2): a node
 //   whose acceptance failed that many times since its first repair is retired
 //   from repair, its evidence kept (GET /api/v1/nodes/:id/evidence).
-import { acceptSuite, failingChecks, judgeAcceptance, skuOf, type SkuProfile } from '@metalfleet/domain';
+import { acceptSuite, boundedReason, failingChecks, judgeAcceptance, skuOf, type SkuProfile } from '@metalfleet/domain';
 import type { CommandRecord, Fence, FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
 import type { CommandOutbox, CommandProgress } from './command-outbox.ts';
@@ -118,7 +118,7 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
 
   /** To repair; retired there when it failed acceptance too often since its first repair. */
   async function failed(nodeId: string, reason: string, options: { fence?: Fence }): Promise<void> {
-    const moved = await lifecycle.apply(nodeId, 'acceptance-failed', actor, reason, options);
+    const moved = await lifecycle.apply(nodeId, 'acceptance-failed', actor, boundedReason(reason, 'the whole in the node\'s acceptance runs'), options);
     if (!moved.ok || deps.retireAfterFailures === 0) return;
     const history = await store.history(nodeId);
     const firstRepair = history.findIndex((h) => h.event === 'repaired');

@@ -2,7 +2,7 @@
 // persists the transition with its cause (compare-and-set), announces it, and
 // hands the transition's effects to the one executor (lifecycle-effects.ts),
 // whatever caused it: an operator, the offline sweep, remediation, a reimage.
-import { needsHistory, tenantlessEvents, transition, transitionContext, type LifecycleEffect, type LifecycleEvent, type NodeState, type TransitionResult } from '@metalfleet/domain';
+import { boundedReason, needsHistory, tenantlessEvents, transition, transitionContext, type LifecycleEffect, type LifecycleEvent, type NodeState, type TransitionResult } from '@metalfleet/domain';
 import type { Fence, FleetStore } from '@metalfleet/store';
 import type { FleetEvent, FleetEvents } from '../events/fleet-events.ts';
 import { encodeEvent } from '../events/event-journal.ts';
@@ -50,8 +50,9 @@ export function createLifecycle(deps: LifecycleDeps) {
   // Bound once the services the effects need exist (they themselves apply transitions).
   let execute: EffectExecutor | null = null;
   return {
-    async apply(nodeId: string, event: LifecycleEvent, actor: string, reason: string, options: ApplyOptions = {}): Promise<ApplyResult> {
+    async apply(nodeId: string, event: LifecycleEvent, actor: string, given: string, options: ApplyOptions = {}): Promise<ApplyResult> {
       const { alongside = [], fence } = options;
+      const reason = boundedReason(given);
       // A concurrent writer may move the node between read and write; retry once from its new state.
       for (let attempt = 0; attempt < 2; attempt += 1) {
         const node = await deps.store.getNodeSummary(nodeId);
