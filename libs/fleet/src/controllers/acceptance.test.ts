@@ -104,15 +104,18 @@ describe('acceptance testing', () => {
     expect((await store.history('n1')).filter((h) => h.event === 'acceptance-passed')).toHaveLength(1);
   });
 
-  it('sends a failing node to repair with the failing checks; a suite that did not run too; the second failure after a repair retires it', async () => {
+  it('sends a failing node to repair with the failing checks; a suite that did not run too; the second judged failure after a repair retires it', async () => {
     await nodeIn('n2', [['discovered', 'inspecting', 'inspect']]);
     await judge(report('n2', await accepting('n2'), { acceptance: healthy(301.4) }));
     expect((await store.getNode('n2'))?.state).toBe('repair');
     expect((await store.history('n2')).at(-1)?.reason).toBe('acceptance failed (hgx-h100-8): nccl-allreduce: 301.4 GB/s at 8 GiB (want ≥ 460 GB/s)');
-    // Repaired once: fails again (the suite did not run) → repair; repaired again: fails → retired.
-    for (const extra of [{ phase: 'failed' as const, message: 'all_reduce_perf: exit 1', acceptance: null }, { acceptance: healthy(300) }]) {
+    // Repaired once: fails (judged) → repair; repaired: the suite did not run (not counted: review finding) → repair;
+    // repaired again: fails (judged, the second since the first repair) → retired.
+    const extras = [{ acceptance: healthy(299) }, { phase: 'failed' as const, message: 'all_reduce_perf: exit 1', acceptance: null }, { acceptance: healthy(300) }];
+    for (const [i, extra] of extras.entries()) {
       await lifecycle.apply('n2', 'repaired', 'api ops', 'reseated');
       await judge(report('n2', await accepting('n2'), extra));
+      expect((await store.getNode('n2'))?.state).toBe(i < 2 ? 'repair' : 'retired');
     }
     const history = await store.history('n2');
     expect(history.slice(-3).map((h) => `${h.from} → ${h.to}: ${h.reason}`)).toEqual([
@@ -210,5 +213,25 @@ describe('acceptance testing', () => {
     expect(last?.reason).toMatch(/^acceptance failed \(hgx-h100-8\): dcgm-diag: test-0-x+/);
     expect(last?.reason).toMatch(/… \[\d+ characters left out; the whole in the node's acceptance runs\]$/);
     expect((await store.acceptanceRuns('n10', 1))[0]?.checks.find((c) => c.name === 'dcgm-diag')?.measured.length).toBeGreaterThan(100_000);
+  });
+
+  it('reads the whole fleet once every 30 sweeps, not at each: the nodes it saw enter accepting in between (review finding)', async () => {
+    let lists = 0;
+    const listNodes = store.listNodes.bind(store);
+    store.listNodes = async () => ((lists += 1), listNodes());
+    await nodeIn('n11', [['discovered', 'inspecting', 'inspect']]);
+    for (let i = 0; i < 5; i += 1) await acceptance.sweep();
+    expect(lists).toBe(1);
+    // Entered accepting through this process: swept at once, without another read of the fleet.
+    const command = await accepting('n11');
+    await store.updateCommand(command, ['sent'], { state: 'acked' }, now);
+    now = new Date(now.getTime() + 3_600_001);
+    await acceptance.sweep();
+    expect((await store.getNode('n11'))?.state).toBe('repair');
+    // Moved to accepting by another replica: found at the next read of the fleet.
+    await nodeIn('n12', [['discovered', 'inspecting', 'inspect'], ['inspecting', 'accepting', 'accept']]);
+    for (let i = 0; i < 30 && sent.every((s) => s.nodeId !== 'n12'); i += 1) await acceptance.sweep();
+    expect(sent.filter((s) => s.nodeId === 'n12')).toHaveLength(1);
+    expect(lists).toBe(2);
   });
 });

@@ -14,8 +14,9 @@
 //   sent since it last entered `accepting`), and judged once: a kept verdict
 //   is acted on again, never made again.
 // - A repeat offender (--retire-after-acceptance-failures, default 2): a node
-//   whose acceptance failed that many times since its first repair is retired
-//   from repair, its evidence kept (GET /api/v1/nodes/:id/evidence).
+//   whose suite was judged failed that many times since its first repair is
+//   retired from repair, its evidence kept (GET /api/v1/nodes/:id/evidence).
+//   A suite that never ran is not counted.
 import { acceptSuite, boundedReason, failingChecks, judgeAcceptance, skuOf, type SkuProfile } from '@metalfleet/domain';
 import type { CommandRecord, Fence, FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
@@ -120,9 +121,12 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
   async function failed(nodeId: string, reason: string, options: { fence?: Fence }): Promise<void> {
     const moved = await lifecycle.apply(nodeId, 'acceptance-failed', actor, boundedReason(reason, 'the whole in the node\'s acceptance runs'), options);
     if (!moved.ok || deps.retireAfterFailures === 0) return;
-    const history = await store.history(nodeId);
-    const firstRepair = history.findIndex((h) => h.event === 'repaired');
-    const failures = firstRepair < 0 ? 0 : history.slice(firstRepair).filter((h) => h.event === 'acceptance-failed').length;
+    const firstRepair = (await store.history(nodeId)).find((h) => h.event === 'repaired');
+    if (!firstRepair) return;
+    // Suites judged failed since then: one that never ran (the node powered off, its command given up) proves nothing
+    // against the board, and must not retire it.
+    const runs = await store.acceptanceRuns(nodeId, deps.retireAfterFailures * 4 + 8);
+    const failures = runs.filter((r) => !r.passed && r.at.getTime() > firstRepair.at.getTime()).length;
     if (failures < deps.retireAfterFailures) return;
     await lifecycle.apply(nodeId, 'retire', actor, `failed acceptance ${failures} times after repair (--retire-after-acceptance-failures ${deps.retireAfterFailures}): retired, its evidence kept`, options);
   }
@@ -138,9 +142,19 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
     }
   }
 
+  // The nodes in `accepting`, as this process saw them move; the whole fleet is read only every `relistEvery` sweeps
+  // (a node moved by another replica, or before this one started), not at every sweep of a fleet of thousands.
+  const acceptingNodes = new Set<string>();
+  const relistEvery = 30;
+  let sweeps = 0;
+
   const unfollow = deps.outbox.follow(judged);
   const unsubscribe = deps.events.on((event) => {
-    if (event.type === 'state-changed' && event.to === 'accepting') void sendSuite(event.nodeId).catch(deps.onError);
+    if (event.type === 'state-changed' && event.to === 'accepting') {
+      acceptingNodes.add(event.nodeId);
+      void sendSuite(event.nodeId).catch(deps.onError);
+    }
+    if (event.type === 'state-changed' && event.from === 'accepting') acceptingNodes.delete(event.nodeId);
     if (event.type === 'state-changed' && event.from === 'accepting') void withdrawSuites(event.nodeId, `the node left accepting (${event.to}: ${event.reason})`).catch(deps.onError);
     if (event.type === 'command-expired') {
       void (async () => {
@@ -157,9 +171,12 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
   // One sweep at a time: two at once would both find a node without its suite and send it twice.
   let sweeping: Promise<void> | null = null;
   async function sweepOnce(): Promise<void> {
-    for (const node of await store.listNodes()) {
-      if (node.state === 'accepting') await sendSuite(node.id).catch(deps.onError);
+    if (sweeps % relistEvery === 0) {
+      acceptingNodes.clear();
+      for (const node of await store.listNodes()) if (node.state === 'accepting') acceptingNodes.add(node.id);
     }
+    sweeps += 1;
+    for (const nodeId of [...acceptingNodes]) await sendSuite(nodeId).catch(deps.onError);
   }
   function sweep(): Promise<void> {
     sweeping ??= sweepOnce().finally(() => (sweeping = null));
