@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { acceptanceLimits } from '@metalfleet/domain';
 import { acceptanceFacts, keptOutputChars, runStress, simulatedAcceptanceOutputs } from './acceptance-suite.ts';
 import { createSimulatedBackend } from './simulated-backend.ts';
 import type { FaultKind } from './simulated-faults.ts';
@@ -40,6 +41,20 @@ describe('acceptance facts from real outputs', () => {
     expect(facts.outputs.reduce((sum, o) => sum + o.text.length, 0)).toBeLessThan(128 * 1024);
     // DCGM printing no JSON (an error page, a crash): a failed diagnostic that says so, not a suite that threw.
     expect(facts.dcgm).toEqual([{ test: 'dcgmi diag', gpuIds: [], status: 'fail', info: expect.stringMatching(/^its output is not DCGM's JSON: /), errorSeverity: null }]);
+  });
+
+  it('keeps DCGM\'s results within what the manager takes: a status it does not know fails, saying which; long texts cut; at most 256 tests (review finding)', () => {
+    const json = JSON.stringify({ 'DCGM GPU Diagnostic': { test_categories: [{ category: 'Hardware', tests: [
+      { name: 'Memory', results: [{ gpu_ids: '0', status: 'Not Run', info: 'i'.repeat(5000) }] },
+      ...Array.from({ length: 300 }, (_, i) => ({ name: `t${i}`, results: [{ gpu_ids: '1', status: 'Pass' }] })),
+    ] }] } });
+    const facts = acceptanceFacts({ nvlink: { text: '' }, dcgm: { text: json }, nccl: null, nvbandwidth: null, stress: null });
+    const first = facts.dcgm?.[0];
+    expect(first).toMatchObject({ test: 'Memory', status: 'fail' });
+    expect(first?.info).toMatch(/^DCGM status "not run": i+/);
+    expect(first?.info.length).toBeLessThanOrEqual(acceptanceLimits.textChars);
+    expect(facts.dcgm).toHaveLength(acceptanceLimits.dcgmTests);
+    expect(facts.dcgm?.at(-1)).toMatchObject({ test: 'dcgmi diag', status: 'fail', info: '46 more results left out' });
   });
 
   it('takes no result from a run cut short, or with values out of bounds; a tool that failed says why', () => {

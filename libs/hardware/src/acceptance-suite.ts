@@ -3,7 +3,7 @@
 // gpu_burn with nvidia-smi read under its load. Each tool's own
 // output is parsed here by the parsers tested on real outputs, and kept (cut
 // to a bound) for the vendor's evidence; the manager judges the facts.
-import type { AcceptanceFacts, AcceptArgs } from '@metalfleet/domain';
+import { acceptanceLimits, type AcceptanceFacts, type AcceptArgs } from '@metalfleet/domain';
 import type { RunCommand } from './command-runner.ts';
 import { parseDcgmDiag } from './parsers/dcgm.ts';
 import { GpuBurnParseError, parseGpuBurn } from './parsers/gpu-burn.ts';
@@ -48,7 +48,7 @@ export function acceptanceFacts(outputs: AcceptanceOutputs): AcceptanceFacts {
     if ('error' in outputs.dcgm) dcgm = failed(outputs.dcgm.error);
     else {
       try {
-        dcgm = parseDcgmDiag(outputs.dcgm.text);
+        dcgm = withinLimits(parseDcgmDiag(outputs.dcgm.text));
       } catch (error) {
         dcgm = failed(`its output is not DCGM's JSON: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -112,11 +112,31 @@ function stressFacts(stress: NonNullable<AcceptanceOutputs['stress']>): Acceptan
       const mine = readings.filter((r) => r.index === g.index);
       const temps = [g.peakTempC, ...mine.map((r) => r.temperature.gpuC)].filter((t): t is number => t !== null);
       return {
-        index: g.index, result: g.result, errors: g.errors, peakTempC: temps.length > 0 ? Math.max(...temps) : null,
+        index: g.index, result: g.result.slice(0, 64), errors: g.errors, peakTempC: temps.length > 0 ? Math.max(...temps) : null,
         clockEvents: [...new Set(mine.flatMap((r) => r.clockEventsActive ?? []))],
       };
     }),
   };
+}
+
+/**
+ * DCGM's results as the manager takes them (acceptanceLimits): one status it does not know (a newer DCGM's "Not Run")
+ * fails, saying which, instead of the manager refusing the whole report and its outputs with it; texts cut to their
+ * bound; past the number of tests, one failed result saying how many were left out.
+ */
+function withinLimits(results: NonNullable<AcceptanceFacts['dcgm']>): NonNullable<AcceptanceFacts['dcgm']> {
+  const statuses: readonly string[] = ['pass', 'warn', 'fail', 'skip'];
+  const cut = (text: string) => (text.length <= acceptanceLimits.textChars ? text : `${text.slice(0, acceptanceLimits.textChars - 1)}…`);
+  const normalized = results.map((r) => {
+    const known = statuses.includes(r.status);
+    return {
+      ...r, test: cut(r.test), gpuIds: r.gpuIds.slice(0, acceptanceLimits.gpus).map(cut), status: known ? r.status : 'fail' as const,
+      info: cut(known ? r.info : `DCGM status "${r.status}": ${r.info}`),
+    };
+  });
+  if (normalized.length <= acceptanceLimits.dcgmTests) return normalized;
+  const kept = normalized.slice(0, acceptanceLimits.dcgmTests - 1);
+  return [...kept, { test: 'dcgmi diag', gpuIds: [], status: 'fail', info: `${normalized.length - kept.length} more results left out`, errorSeverity: null }];
 }
 
 const hostCopyTest = 'host_to_device_memcpy_ce';

@@ -24,6 +24,12 @@ export interface AcceptanceFacts {
   outputs: Array<{ tool: string; text: string }>;
 }
 
+/**
+ * What one acceptance report may hold (the manager refuses one over them; the agent keeps within them): a node's GPUs
+ * and links, DCGM's tests, the tools' outputs, and each name, status or message text.
+ */
+export const acceptanceLimits = { gpus: 64, linksPerGpu: 64, dcgmTests: 256, outputs: 8, outputChars: 64 * 1024, textChars: 1024, clockEvents: 16 } as const;
+
 export interface AcceptanceVerdict {
   /** The SKU profile the node was judged by; null when none matches its GPUs. */
   profile: string | null;

@@ -3,7 +3,7 @@
 // topics. Field for field, nothing coerced.
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
-import type { AcceptanceFacts, AgentCommand } from '@metalfleet/domain';
+import { acceptanceLimits, type AcceptanceFacts, type AgentCommand } from '@metalfleet/domain';
 import { CommandPhase, CommandProgressSchema, CommandSchema, type AcceptanceFacts as AcceptanceFactsMessage } from '@metalfleet/proto';
 import { decodePayload } from '@metalfleet/transport';
 
@@ -21,8 +21,7 @@ export interface CommandProgressReport {
   acceptance: AcceptanceFacts | null;
 }
 
-/** What one acceptance report may hold: a node's GPUs and links, DCGM's tests, and its tools' outputs (a few kB each). */
-export const acceptanceLimits = { gpus: 64, linksPerGpu: 64, dcgmTests: 256, outputs: 8, outputChars: 64 * 1024, textChars: 1024, clockEvents: 16 } as const;
+export { acceptanceLimits };
 
 const phaseOf: Partial<Record<CommandPhase, CommandProgressPhase>> = {
   [CommandPhase.ACKED]: 'acked', [CommandPhase.RUNNING]: 'running', [CommandPhase.SUCCEEDED]: 'succeeded', [CommandPhase.FAILED]: 'failed',
