@@ -234,4 +234,12 @@ export const pgTrustMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 33,
+    name: 'health events by node, in arrival order',
+    sql: `
+      -- Nothing to do: health_events_by_node (node_id, seq) serves the newest-first pages already (SQLite's needed an index).
+      SELECT 1;
+    `,
+  },
 ];

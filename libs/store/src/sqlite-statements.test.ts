@@ -12,6 +12,21 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 afterEach(() => vi.restoreAllMocks());
 
 describe('SQLite statements', () => {
+  it('pages a node\'s health events newest first from an index, without sorting all its events for each page (review finding)', async () => {
+    const path = join(dir, 'plan', 'fleet.db');
+    const store = openSqliteFleetStore({ path });
+    await store.close();
+    const db = new DatabaseSync(path);
+    try {
+      const plan = db.prepare('EXPLAIN QUERY PLAN SELECT event_id FROM health_events WHERE node_id = ? AND rowid < ? ORDER BY rowid DESC LIMIT ?')
+        .all('n1', 1000, 100).map((r) => String((r as { detail: string }).detail));
+      expect(plan.join('; ')).toMatch(/USING INDEX health_events_by_node_rowid/);
+      expect(plan.join('; ')).not.toMatch(/TEMP B-TREE/);
+    } finally {
+      db.close();
+    }
+  });
+
   it('prepares the credential lookup of an MQTT CONNECT once, and still answers each node its own hash', async () => {
     const store = openSqliteFleetStore({ path: join(dir, 'cache', 'fleet.db') });
     try {

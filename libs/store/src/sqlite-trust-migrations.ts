@@ -234,4 +234,13 @@ export const sqliteTrustMigrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 33,
+    name: 'health events by node, in arrival order',
+    sql: `
+      -- A node's health events paged newest first (the evidence bundle) read from this index in order; the one on
+      -- (node_id, received_at) made every page sort all of the node's events.
+      CREATE INDEX health_events_by_node_rowid ON health_events (node_id);
+    `,
+  },
 ];
