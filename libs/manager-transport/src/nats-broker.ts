@@ -126,21 +126,26 @@ export async function connectNatsBroker(options: NatsBrokerOptions): Promise<Nod
         // handed to another replica if not acknowledged within 15 s of its delivery, waiting included. A consumer
         // deleted ends the loop, to be made again.
         const consumer = await durableConsumer(await connection, filter, deliver);
-        kept.add(filter);
         const messages = await consumer.consume({ max_messages: 64, expires: 10_000, abort_on_missing_resource: true });
         consumers.push(messages);
-        for await (const message of messages) {
-          try {
-            await deliver(message.subject, message.data);
-            message.ack();
-          } catch (error) {
-            const deliveries = message.info.deliveryCount;
-            // Logged at the first failure and every tenth after it: a database outage is one episode, not a line a report.
-            if (deliveries % 10 === 1) report(`message on ${message.subject} not stored, not acknowledged (handed out again; delivery ${deliveries}): ${String(error)}`);
-            message.nak(redeliveryDelayMs(deliveries));
+        kept.add(filter);
+        try {
+          for await (const message of messages) {
+            try {
+              await deliver(message.subject, message.data);
+              message.ack();
+            } catch (error) {
+              const deliveries = message.info.deliveryCount;
+              // Logged at the first failure and every tenth after it: a database outage is one episode, not a line a report.
+              if (deliveries % 10 === 1) report(`message on ${message.subject} not stored, not acknowledged (handed out again; delivery ${deliveries}): ${String(error)}`);
+              message.nak(redeliveryDelayMs(deliveries));
+            }
           }
+        } finally {
+          // However it ended (the consumer deleted throws out of the loop): no longer kept, and not held on to.
+          kept.delete(filter);
+          consumers.splice(consumers.indexOf(messages), 1);
         }
-        kept.delete(filter);
         if (!closed) report(`reading ${filter} from the NATS cluster: the consumer ended; setting it up again`);
       } catch (error) {
         if (closed) return;
