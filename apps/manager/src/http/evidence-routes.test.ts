@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyInventory } from '@metalfleet/domain';
-import { healthEventBytes } from './evidence-routes.ts';
+import { evidenceQueue, healthEventBytes } from './evidence-routes.ts';
 import { startTestApp, testTime, type TestApp } from './test-app.ts';
 
 let t: TestApp;
@@ -97,6 +97,13 @@ describe('GET /api/v1/nodes/:id/evidence', () => {
     try {
       const answers = await Promise.all(Array.from({ length: 4 }, () => t.inject({ method: 'GET', url: '/api/v1/nodes/n1/evidence' })));
       expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 200]);
+      // Asked for far more at once (a script in a loop): the first few are made in turn, the rest told to come back
+      // (review finding: every request waited in memory, however many).
+      const many = await Promise.all(Array.from({ length: 20 }, () => t.inject({ method: 'GET', url: '/api/v1/nodes/n1/evidence' })));
+      expect(many.filter((a) => a.statusCode === 200)).toHaveLength(evidenceQueue + 1);
+      const busy = many.filter((a) => a.statusCode === 503);
+      expect(busy).toHaveLength(20 - evidenceQueue - 1);
+      expect(busy[0]?.json().error).toMatchObject({ code: 'unavailable', message: `busy: ${evidenceQueue + 1} evidence bundles are being made or waiting; try again in a few seconds` });
       expect(most).toBe(1);
     } finally {
       t.store.healthEventPage = healthEventPage;

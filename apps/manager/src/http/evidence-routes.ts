@@ -23,6 +23,8 @@ export interface EvidenceRouteDeps {
 
 /** The health events' file holds the newest events up to this many bytes of JSON (one event may pass it). */
 export const healthEventBytes = 8 * 1024 * 1024;
+/** Bundles that may wait for the one being made; more at once are told to come back (each waiting one holds a request). */
+export const evidenceQueue = 4;
 /** Acceptance runs kept, newest first (each with its tools' outputs, at most a few hundred kB). */
 const maxAcceptanceRuns = 10;
 /** Events read from the store at a time (each at most a few hundred kilobytes). */
@@ -104,10 +106,14 @@ async function tarGz(files: Map<string, string>, mtime: Date): Promise<Buffer> {
 }
 
 export const evidenceRoutes: FastifyPluginAsyncTypebox<EvidenceRouteDeps> = async (app, { store, now }) => {
-  // One bundle at a time: each may hold its budget of events in memory, and operators ask for a few a day.
+  // One bundle at a time: each may hold its budget of events in memory, and operators ask for a few a day. A few more
+  // wait their turn; past that the caller is told to come back, so that requests in a loop pile up nowhere.
   let previous: Promise<unknown> = Promise.resolve();
+  let open = 0;
   const oneAtATime = <T>(make: () => Promise<T>): Promise<T> => {
-    const turn = previous.then(make, make);
+    if (open > evidenceQueue) throw new DomainError('unavailable', `busy: ${open} evidence bundles are being made or waiting; try again in a few seconds`, { forClients: true });
+    open += 1;
+    const turn = previous.then(make, make).finally(() => (open -= 1));
     previous = turn.catch(() => undefined);
     return turn;
   };
@@ -115,7 +121,7 @@ export const evidenceRoutes: FastifyPluginAsyncTypebox<EvidenceRouteDeps> = asyn
     schema: {
       ...needs('fleet:read'), summary: 'A node\'s evidence for its vendor (RMA): parts with serials and firmware, conditions, health events, failures, history; a .tar.gz',
       params: NodeIdParams,
-      response: { 200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'application/gzip: a tar archive' }), 400: ApiError, 403: ApiError, 404: ApiError },
+      response: { 200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'application/gzip: a tar archive' }), 400: ApiError, 403: ApiError, 404: ApiError, 503: ApiError },
     },
   }, async (request, reply) => {
     const at = now();
