@@ -258,6 +258,10 @@ async function startOnDataDir(
     runsHere: runsControlLoops,
   });
   alertList = () => alerting.engine.list(now());
+  // Those made through the API (in the store: every replica judges by the same), the file's, the defaults.
+  const fileProfiles = config.skuProfilesFile?.profiles ?? [];
+  const profiles = async () => skuProfilesInForce(await store.listSkuProfiles(), fileProfiles);
+  let acceptance: ReturnType<typeof startAcceptance> | null = null;
   const reimaging = await startReimaging(config, {
     store, events, lifecycle, broker, withdrawals, tenants: fabric.tenants, reconciler: fabric.reconciler, switches: fabric.drivers.length, now, logger: logger.child({ component: 'reimaging' }), publicUrl: () => publicUrl,
     // From the last sign of the run before (clock.json, or the store's later writes when that file was left stale), at most 6 h (docs/time.md).
@@ -270,13 +274,13 @@ async function startOnDataDir(
     observations,
     // A retired node's certificates, whoever retired it.
     revokeCertificates: nodeCertificates ? (nodeId) => nodeCertificates.certificates.revokeAll(nodeId) : null,
-  });
-  // Those made through the API (in the store: every replica judges by the same), the file's, the defaults.
-  const fileProfiles = config.skuProfilesFile?.profiles ?? [];
-  const profiles = async () => skuProfilesInForce(await store.listSkuProfiles(), fileProfiles);
-  const acceptance = startAcceptance({
-    store, events, lifecycle, outbox: reimaging.outbox, profiles, now, fenceFor: nodeFence, retireAfterFailures: config.retireAfterAcceptanceFailures, suiteTimeoutMs: config.acceptanceTimeoutS * 1000,
-    onError: (error) => logger[failureLevel(error)]({ err: error }, 'acceptance testing failed'),
+    // Following the outbox before its first report (one waiting in an external broker's queue is judged, not lost).
+    beforeListening: (outbox) => {
+      acceptance = startAcceptance({
+        store, events, lifecycle, outbox, profiles, now, fenceFor: nodeFence, retireAfterFailures: config.retireAfterAcceptanceFailures, suiteTimeoutMs: config.acceptanceTimeoutS * 1000,
+        onError: (error) => logger[failureLevel(error)]({ err: error }, 'acceptance testing failed'),
+      });
+    },
   });
   // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
   const mqttAddress = external ? null : await listenAs(ports.mqtt, config.listenHost,
@@ -292,7 +296,7 @@ async function startOnDataDir(
     presence.sweep().then(controllers.sweep)
       .catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'presence sweep failed'));
     // Apart: a failed presence sweep does not stop suites being sent, nor overdue ones failed.
-    acceptance.sweep().catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'acceptance sweep failed'));
+    acceptance?.sweep().catch((error: unknown) => logger[failureLevel(error)]({ err: error }, 'acceptance sweep failed'));
   }, Math.max(1000, (config.heartbeatGraceS * 1000) / 3));
 
   const sessionAdoption = external && tls ? startSessionAdoption({
@@ -369,7 +373,7 @@ async function startOnDataDir(
       sessionAdoption?.stop();
       nodeCertificates?.stop();
       controllers.stop();
-      acceptance.stop();
+      acceptance?.stop();
       await alerting.stop();
       stopFailures();
       await reimaging.stop();

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { NodeSummary } from '@metalfleet/domain';
 import {
-  createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createReimages, resumeInterruptedEffects, type ReimageDeps, startRemediation, webhookDrain, type CommandWithdrawals, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
+  createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createReimages, resumeInterruptedEffects, type ReimageDeps, startRemediation, webhookDrain, type CommandOutbox, type CommandWithdrawals, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
 } from '@metalfleet/fleet';
 import { IpmiDriver, RedfishDriver, type BmcDriver } from '@metalfleet/power';
 import type { BmcConfig, Fence, FleetStore } from '@metalfleet/store';
@@ -45,6 +45,11 @@ export interface ReimagingDeps {
   observations: NonNullable<ReimageDeps['observations']>;
   /** Revokes a node's client certificates (a retirement's effect); null: none are issued. */
   revokeCertificates: ((nodeId: string) => Promise<number>) | null;
+  /**
+   * Called with the outbox before it takes its first report: whoever follows reports (acceptance testing) starts here,
+   * or a report waiting in an external broker's queue would be acknowledged before anyone judged it.
+   */
+  beforeListening?: (outbox: CommandOutbox) => void;
 }
 
 export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps) {
@@ -54,6 +59,7 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     ackTimeoutMs: config.commandAckTimeoutS * 1000, maxAttempts: config.commandMaxAttempts, maxPayloadBytes: config.maxPayloadBytes,
     fenceFor: deps.nodeFence,
   });
+  deps.beforeListening?.(outbox);
   await outbox.listen();
   const drain = webhookDrain(config.drainHookUrl, config.reimageStepTimeoutS * 1000);
   const step = config.reimageStepTimeoutS * 1000;
