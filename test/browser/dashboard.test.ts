@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { NodeList, Tenant } from '@metalfleet/api';
-import { buildDashboard, launchBrowser, screenshotDir } from '../support/browser.ts';
+import { buildDashboard, dashboardPage, launchBrowser, screenshotDir } from '../support/browser.ts';
 import { ManagerProcess } from '../support/manager.ts';
 import { agentBin, eventually, start, type Proc } from '../support/processes.ts';
 
@@ -148,10 +148,7 @@ describe('dashboard in a real browser', () => {
 
   it('a tenant\'s viewer sees only the tenant\'s node: in the counts, the table and the heatmap', async () => {
     const { token } = await manager.request<{ token: string }>('POST', '/api/v1/tokens', { name: 'ui-viewer', role: 'viewer', tenantId });
-    const viewer = await browser.newPage({ viewport: { width: 1280, height: 900 }, ignoreHTTPSErrors: true });
-    await viewer.goto(manager.http);
-    await viewer.getByLabel('API token').fill(token);
-    await viewer.getByRole('button', { name: 'Log in' }).click();
+    const viewer = await dashboardPage(browser, manager.http, token);
     await expect.poll(() => viewer.getByTestId('tile-nodes').textContent()).toBe('1nodes');
     await viewer.getByRole('navigation').getByRole('link', { name: 'Nodes', exact: true }).click();
     await expect.poll(() => viewer.getByTestId('node-total').textContent()).toBe('1');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { NodeList } from '@metalfleet/api';
-import { buildDashboard, launchBrowser, screenshotDir } from '../support/browser.ts';
+import { buildDashboard, dashboardPage, launchBrowser, screenshotDir } from '../support/browser.ts';
 import { ManagerProcess } from '../support/manager.ts';
 import { agentBin, eventually, start, type Proc } from '../support/processes.ts';
 
@@ -29,10 +29,7 @@ beforeAll(async () => {
   agents.push(agent());
   await eventually(() => manager.get<NodeList>('/api/v1/nodes'), (l) => l.items.some((n) => n.presence === 'online'), 45_000);
   browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 }, ignoreHTTPSErrors: true });
-  await page.goto(manager.http);
-  await page.getByLabel('API token').fill(manager.adminToken);
-  await page.getByRole('button', { name: 'Log in' }).click();
+  page = await dashboardPage(browser, manager.http, manager.adminToken);
 }, 120_000);
 
 afterAll(async () => {

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { aptInstall } from './apt.ts';
 
 const repo = resolve(import.meta.dirname, '..', '..');
@@ -25,4 +25,13 @@ export async function launchBrowser(): Promise<Browser> {
   mkdirSync(screenshotDir, { recursive: true });
   // --no-sandbox: tests run as root in CI, where Chromium's sandbox refuses to start.
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+}
+
+/** A new page of the dashboard at `url`, logged in with `token` (1280 x 900 unless told). */
+export async function dashboardPage(browser: Browser, url: string, token: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
+  const page = await browser.newPage({ viewport, ignoreHTTPSErrors: true });
+  await page.goto(url);
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  return page;
 }
