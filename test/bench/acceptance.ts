@@ -19,7 +19,8 @@ type History = { history: Array<{ event: string; at: string }> };
 
 const profile = {
   name: 'sim-h100-8', gpuModel: 'H100', gpuCount: 8, minGpuMemoryBytes: 79 * 1024 ** 3, allowedDrivers: [], allowedVbios: [], pcieGen: 5, pcieWidth: 16,
-  nvlinksPerGpu: 18, nicCount: 2, minNicSpeedMbps: 100_000, nvmeCount: 2, dimmCount: 32, gates: { ncclBusbwGBs: 460, p2pGBs: 335, hostCopyGBs: 48, dcgmLevel: 3 },
+  nvlinksPerGpu: 18, nicCount: 2, minNicSpeedMbps: 100_000, nvmeCount: 2, dimmCount: 32,
+  gates: { ncclBusbwGBs: 460, p2pGBs: 335, hostCopyGBs: 48, dcgmLevel: 3, stress: { seconds: 300, maxTempSpreadC: 10 } },
 };
 
 interface Run { toAvailableS: number; managerCpuS: number; windowS: number | null; accepting: number[]; repairedToAvailableS: number | null }
