@@ -23,6 +23,7 @@ const skuProfileFields = {
     p2pGBs: Type.Number({ minimum: 0 }),
     hostCopyGBs: Type.Number({ minimum: 0 }),
     dcgmLevel: Type.Union([Type.Literal(1), Type.Literal(2), Type.Literal(3)]),
+    requireDcgm: Type.Optional(Type.Boolean({ description: 'A node without DCGM fails; absent or false: the DCGM check is skipped on such a node, said so.' })),
     stress: Type.Optional(Type.Object({
       seconds: Type.Integer({ minimum: 1, maximum: 86_400, description: 'gpu_burn on every GPU this long, nvidia-smi read under load.' }),
       maxTempSpreadC: Type.Number({ minimum: 0, maximum: 100, description: 'Hottest GPU at most this much hotter than the coolest (°C).' }),

@@ -46,7 +46,7 @@ export function checkCopies(profile: SkuProfile, facts: CopyFacts | null): Accep
 /** `dcgmi diag -r N`: every test passed (or was skipped by DCGM); null where DCGM is not installed. */
 export function checkDcgmDiag(profile: SkuProfile, results: readonly DcgmDiagResult[] | null): AcceptanceCheck {
   const threshold = `level ${profile.gates.dcgmLevel}: every test passes`;
-  if (results === null) return { name: 'dcgm-diag', measured: 'DCGM not installed', threshold, verdict: 'skip' };
+  if (results === null) return { name: 'dcgm-diag', measured: 'DCGM not installed', threshold, verdict: profile.gates.requireDcgm ? 'fail' : 'skip' };
   const bad = results.filter((r) => r.status === 'fail' || r.status === 'warn');
   return {
     name: 'dcgm-diag',

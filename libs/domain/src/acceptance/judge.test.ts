@@ -84,6 +84,12 @@ describe('an acceptance run judged against the node\'s SKU', () => {
     expect(verdict.checks.find((c) => c.name === 'dcgm-diag')).toMatchObject({ measured: 'DCGM not installed', verdict: 'skip' });
   });
 
+  it('fails a node without DCGM where its profile requires DCGM (review finding: a node could skip its diagnostics by saying it has none)', () => {
+    const strict = defaultSkuProfiles.map((p) => ({ ...p, gates: { ...p.gates, requireDcgm: true } }));
+    const verdict = judgeAcceptance(strict, h100Node(), facts({ dcgm: null }));
+    expect(failingChecks(verdict.checks)).toBe('dcgm-diag: DCGM not installed (want level 3: every test passes)');
+  });
+
   it('cannot accept a node that no profile describes', () => {
     const inventory = h100Node();
     inventory.gpus = inventory.gpus.map((g) => ({ ...g, model: 'Tesla T4' }));

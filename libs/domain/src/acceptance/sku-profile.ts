@@ -34,6 +34,8 @@ export interface SkuProfile {
     hostCopyGBs: number;
     /** `dcgmi diag -r N`: the level run where DCGM is installed. */
     dcgmLevel: 1 | 2 | 3;
+    /** A node without DCGM fails (its discovery image is meant to have it); absent or false: skipped, said so. */
+    requireDcgm?: boolean;
     /**
      * Every GPU loaded this long (gpu_burn): each must pass with no error, no thermal, power-brake or hardware
      * slowdown, and peak temperatures within `maxTempSpreadC` of each other (a cooling fault shows only under load).
