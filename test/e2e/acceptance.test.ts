@@ -48,6 +48,7 @@ beforeAll(async () => {
     '  minNicSpeedMbps: 100000',
     '  nvmeCount: 2',
     '  dimmCount: 32',
+    '  ecc: true',
     '  gates: { ncclBusbwGBs: 460, p2pGBs: 335, hostCopyGBs: 48, dcgmLevel: 3, stress: { seconds: 300, maxTempSpreadC: 10 } }',
   ].join('\n'));
   const root = Buffer.from('metalfleet acceptance test root image\n'.repeat(1024));
@@ -118,6 +119,8 @@ describe('repair, acceptance testing and the pool', { timeout: 240_000 }, () => 
     expect(passed.map((r) => r.passed)).toEqual([true, false, true]);
     expect(passed[0]!.checks.find((c) => c.name === 'nccl-allreduce')).toMatchObject({ measured: '480.3 GB/s at 8 GiB', verdict: 'pass' });
     expect(passed[0]!.checks.find((c) => c.name === 'gpu-stress')).toMatchObject({ measured: 'all 8 OK for 300 s (gpu_burn)', verdict: 'pass' });
+    // ECC as the agent reported it at registration (GPU ECC mode, each DIMM's error correction).
+    expect(passed[0]!.checks.filter((c) => c.name.endsWith('-ecc')).map((c) => `${c.name}: ${c.measured} ${c.verdict}`)).toEqual(['gpu-ecc: all 8 pass', 'memory-ecc: all 32 pass']);
     expect((await history(node.id)).slice(-4).map((h) => `${h.from} → ${h.to} (${h.event})`)).toEqual([
       'accepting → repair (acceptance-failed)', 'repair → inspecting (repaired)', 'inspecting → accepting (accept)', 'accepting → available (acceptance-passed)',
     ]);

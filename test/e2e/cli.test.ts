@@ -221,7 +221,7 @@ describe('metalfleet CLI', () => {
   it('shows the SKU profiles in force and a node\'s acceptance runs (none yet where acceptance is off)', async () => {
     const profiles = await cli(['sku-profiles'], operatorToken);
     expect(profiles.code, profiles.stderr).toBe(0);
-    expect(profiles.stdout).toMatch(/^hgx-h100-8 +default +8 x H100 80GB HBM3 +≥ 79 GiB +Gen5 x16 +18 +8 at 400 Gb\/s +8 +≥ 460 GB\/s +-r 3$/m);
+    expect(profiles.stdout).toMatch(/^hgx-h100-8 +default +8 x H100 80GB HBM3 +≥ 79 GiB +Gen5 x16 +18 +8 at 400 Gb\/s +8 +≥ 460 GB\/s +300 s, ≤ 10 °C spread +-r 3$/m);
     // An admin's profile from a YAML file: checked here first (exit 2, the field named, nothing sent), then saved and listed first.
     const file = join(dir, 'sim-profile.yaml');
     const profile = ['name: sim-h100-8', 'gpuModel: H100', 'gpuCount: 8', 'minGpuMemoryBytes: 84825604096', 'allowedDrivers: []', 'allowedVbios: []', 'pcieGen: 5', 'pcieWidth: 16',

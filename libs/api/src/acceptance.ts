@@ -18,6 +18,9 @@ const skuProfileFields = {
   minNicSpeedMbps: Type.Integer({ minimum: 0 }),
   nvmeCount: Type.Integer({ minimum: 0, maximum: 64 }),
   dimmCount: Type.Union([Type.Integer({ minimum: 0, maximum: 256 }), Type.Null()]),
+  ecc: Type.Optional(Type.Boolean({ description: 'ECC enabled on every GPU and every DIMM; absent or false: not checked.' })),
+  allowedFirmware: Type.Optional(Type.Object({ bios: Type.Optional(versions), bmc: Type.Optional(versions), nic: Type.Optional(versions) },
+    { additionalProperties: false, description: 'The fleet\'s allowed system BIOS, BMC and NIC firmware; each absent or empty: any.' })),
   gates: Type.Object({
     ncclBusbwGBs: Type.Number({ minimum: 0, description: 'NCCL all_reduce_perf bus bandwidth at 8 GiB; 0: not run.' }),
     p2pGBs: Type.Number({ minimum: 0 }),

@@ -64,7 +64,10 @@ export const FleetSummary = Type.Object({
 export type FleetSummary = Static<typeof FleetSummary>;
 
 const Cpu = Type.Object({ vendor: Type.String(), model: Type.String(), cores: Type.Integer(), threads: Type.Integer(), baseGhz: Type.Number() });
-const Dimm = Type.Object({ locator: Type.String(), sizeBytes: Type.Number(), type: Type.String(), speedMts: Type.Integer(), serial: Type.String() });
+const Dimm = Type.Object({
+  locator: Type.String(), sizeBytes: Type.Number(), type: Type.String(), speedMts: Type.Integer(), serial: Type.String(),
+  ecc: Type.Union([Type.Boolean(), Type.Null()], { description: 'Error correction as the firmware reports it; null: not read.' }),
+});
 const Disk = Type.Object({ name: Type.String(), model: Type.String(), serial: Type.String(), sizeBytes: Type.Number(), nvme: Type.Boolean(), firmware: Type.String() });
 const LldpNeighbor = Type.Object({ switchName: Type.String(), switchId: Type.String(), portId: Type.String(), portDescription: Type.String() });
 const Nic = Type.Object({
@@ -75,6 +78,7 @@ const Gpu = Type.Object({
   index: Type.Integer(), model: Type.String(), uuid: Type.String(), serial: Type.String(), vbiosVersion: Type.String(),
   driverVersion: Type.String(), cudaVersion: Type.String(), pciBusId: Type.String(), memoryBytes: Type.Number(),
   pcieMaxGen: Type.Integer(), pcieMaxWidth: Type.Integer(), pcieLinkMaxGen: Type.Integer(), pcieCurrentWidth: Type.Integer(), migMode: Type.String(), powerLimitW: Type.Number(), defaultPowerLimitW: Type.Number(),
+  eccMode: Type.String({ description: 'ECC mode now: Enabled, Disabled, or empty when not read.' }),
 });
 
 export const Inventory = Type.Object({

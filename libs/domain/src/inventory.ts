@@ -25,7 +25,11 @@ export interface SystemInfo {
 
 export interface Cpu { vendor: string; model: string; cores: number; threads: number; baseGhz: number }
 export interface Memory { totalBytes: number; dimms: Dimm[] }
-export interface Dimm { locator: string; sizeBytes: number; type: string; speedMts: number; serial: string }
+export interface Dimm {
+  locator: string; sizeBytes: number; type: string; speedMts: number; serial: string;
+  /** Error correction as the firmware reports it; null: not read. */
+  ecc: boolean | null;
+}
 export interface Disk { name: string; model: string; serial: string; sizeBytes: number; nvme: boolean; firmware: string }
 export interface Nic {
   name: string; mac: string; speedMbps: number; linkUp: boolean; driver: string; firmware: string; physical: boolean;
@@ -39,6 +43,8 @@ export interface Gpu {
   pcieMaxGen: number; pcieMaxWidth: number;
   /** The generation the GPU and its slot allow together, and the width the link trained at (0: not read). */
   pcieLinkMaxGen: number; pcieCurrentWidth: number; migMode: string; powerLimitW: number; defaultPowerLimitW: number;
+  /** ECC mode now: "Enabled", "Disabled", or "" when not read. */
+  eccMode: string;
 }
 export interface OperatingSystem { distro: string; release: string; kernel: string; arch: string; machineId: string }
 export interface CollectorFailure { collector: string; message: string }

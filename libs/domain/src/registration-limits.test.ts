@@ -36,7 +36,7 @@ describe('inventoryProblem', () => {
   it.each<[string, Inventory, RegExp | null]>([
     ['an empty inventory', emptyInventory(), null],
     ['a 254-character hostname', inv((i) => { i.system.hostname = 'h'.repeat(254); }), /hostname is 254 characters long/],
-    ['a megabyte GPU model', inv((i) => { i.gpus.push({ index: 0, model: 'H'.repeat(1 << 20), uuid: '', serial: '', vbiosVersion: '', driverVersion: '', cudaVersion: '', pciBusId: '', memoryBytes: 0, pcieMaxGen: 0, pcieMaxWidth: 0, pcieLinkMaxGen: 0, pcieCurrentWidth: 0, migMode: '', powerLimitW: 0, defaultPowerLimitW: 0 }); }), /inventory\.gpus\[0\]\.model is 1048576 characters long/],
+    ['a megabyte GPU model', inv((i) => { i.gpus.push({ index: 0, model: 'H'.repeat(1 << 20), uuid: '', serial: '', vbiosVersion: '', driverVersion: '', cudaVersion: '', pciBusId: '', memoryBytes: 0, pcieMaxGen: 0, pcieMaxWidth: 0, pcieLinkMaxGen: 0, pcieCurrentWidth: 0, migMode: '', powerLimitW: 0, defaultPowerLimitW: 0, eccMode: '' }); }), /inventory\.gpus\[0\]\.model is 1048576 characters long/],
     ['a NUL in a hostname', inv((i) => { i.system.hostname = 'gpu\u0000-001'; }), /hostname holds a NUL character/],
     ['a NUL deep in a collector failure', inv((i) => { i.failures.push({ collector: 'nvidia-smi', message: 'exit 9\u0000' }); }), /inventory\.failures\[0\]\.message holds a NUL character/],
     ['ten thousand disks', inv((i) => { i.disks = Array.from({ length: 10_000 }, () => ({ name: 'sda', model: '', serial: '', sizeBytes: 0, nvme: false, firmware: '' })); }), /10000 disks \(at most 256\)/],

@@ -167,7 +167,7 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
       inventory.cpus = [0, 1].map(() => ({ vendor: 'GenuineIntel', model: 'Intel Xeon Platinum 8480+', cores: 56, threads: 112, baseGhz: 2.0 }));
       inventory.memory = {
         totalBytes: 2048 * GiB,
-        dimms: Array.from({ length: 32 }, (_, d) => ({ locator: `DIMM_${d}`, sizeBytes: 64 * GiB, type: 'DDR5', speedMts: 4800, serial: `${serial}-D${d}` })),
+        dimms: Array.from({ length: 32 }, (_, d) => ({ locator: `DIMM_${d}`, sizeBytes: 64 * GiB, type: 'DDR5', speedMts: 4800, serial: `${serial}-D${d}`, ecc: true })),
       };
       inventory.disks = Array.from({ length: spec.diskCount }, (_, d) => ({ name: `/dev/nvme${d}n1`, model: 'SAMSUNG MZQL23T8HCLS', serial: `${serial}-N${d}`, sizeBytes: 3.84e12, nvme: true, firmware: 'GDC5902Q' }));
       inventory.nics = macs.map((mac, port) => ({
@@ -178,7 +178,7 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
         const s = gpuSnapshot(g, faults);
         return {
           index: g, model: s.model, uuid: s.uuid, serial: s.serial, vbiosVersion: s.vbiosVersion, driverVersion: s.driverVersion, cudaVersion: s.cudaVersion,
-          pciBusId: s.pciBusId, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: s.pcie.genMax ?? 5, pcieCurrentWidth: s.pcie.widthCurrent ?? 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700,
+          pciBusId: s.pciBusId, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: s.pcie.genMax ?? 5, pcieCurrentWidth: s.pcie.widthCurrent ?? 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700, eccMode: 'Enabled',
         };
       });
       inventory.os = { distro: 'metalfleet discovery image', release: '0.1', kernel: '6.1.0-simulated', arch: 'x64', machineId: digest(seed, index, 'machine-id').slice(0, 32) };

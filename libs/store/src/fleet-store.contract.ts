@@ -95,7 +95,7 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       const store = await factory.open('facts');
       const n = newNode('n1', { systemUuid: 'u-f' });
       await store.createNode(n);
-      const inventory = { ...n.inventory, gpus: [0, 1].map((index) => ({ index, model: 'NVIDIA H200', uuid: `GPU-${index}`, serial: '', vbiosVersion: '', driverVersion: '', cudaVersion: '', pciBusId: '', memoryBytes: 0, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: 5, pcieCurrentWidth: 16, migMode: '', powerLimitW: 700, defaultPowerLimitW: 700 })),
+      const inventory = { ...n.inventory, gpus: [0, 1].map((index) => ({ index, model: 'NVIDIA H200', uuid: `GPU-${index}`, serial: '', vbiosVersion: '', driverVersion: '', cudaVersion: '', pciBusId: '', memoryBytes: 0, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: 5, pcieCurrentWidth: 16, migMode: '', powerLimitW: 700, defaultPowerLimitW: 700, eccMode: '' })),
         nics: [{ name: 'eth0', mac: 'aa:bb:cc:00:00:01', speedMbps: 100000, linkUp: true, driver: '', firmware: '', physical: true, neighbor: { switchName: 'leaf-07', switchId: 'x', portId: 'Ethernet4', portDescription: '' } }] };
       expect(await store.updateInventory('n1', inventory)).toBe(true);
       expect((await store.listNodes())[0]).toMatchObject({ gpuModel: 'NVIDIA H200', gpuCount: 2, rack: 'leaf-07' });

@@ -28,7 +28,9 @@ export function inventoryFromProto(message: InventoryMessage | undefined): Inven
     cpus: message.cpus.map((c) => ({ vendor: c.vendor, model: c.model, cores: c.cores, threads: c.threads, baseGhz: c.baseGhz })),
     memory: {
       totalBytes: Number(message.memory?.totalBytes ?? 0n),
-      dimms: (message.memory?.dimms ?? []).map((d) => ({ locator: d.locator, sizeBytes: Number(d.sizeBytes), type: d.type, speedMts: d.speedMts, serial: d.serial })),
+      dimms: (message.memory?.dimms ?? []).map((d) => ({
+        locator: d.locator, sizeBytes: Number(d.sizeBytes), type: d.type, speedMts: d.speedMts, serial: d.serial, ecc: d.ecc === 'on' ? true : d.ecc === 'off' ? false : null,
+      })),
     },
     disks: message.disks.map((d) => ({ name: d.name, model: d.model, serial: d.serial, sizeBytes: Number(d.sizeBytes), nvme: d.nvme, firmware: d.firmware })),
     nics: message.nics.map((n) => ({
@@ -38,7 +40,7 @@ export function inventoryFromProto(message: InventoryMessage | undefined): Inven
     gpus: message.gpus.map((g) => ({
       index: g.index, model: g.model, uuid: g.uuid, serial: g.serial, vbiosVersion: g.vbiosVersion, driverVersion: g.driverVersion,
       cudaVersion: g.cudaVersion, pciBusId: g.pciBusId, memoryBytes: Number(g.memoryBytes), pcieMaxGen: g.pcieMaxGen,
-      pcieMaxWidth: g.pcieMaxWidth, pcieLinkMaxGen: g.pcieLinkMaxGen, pcieCurrentWidth: g.pcieCurrentWidth, migMode: g.migMode, powerLimitW: g.powerLimitW, defaultPowerLimitW: g.defaultPowerLimitW,
+      pcieMaxWidth: g.pcieMaxWidth, pcieLinkMaxGen: g.pcieLinkMaxGen, pcieCurrentWidth: g.pcieCurrentWidth, migMode: g.migMode, powerLimitW: g.powerLimitW, defaultPowerLimitW: g.defaultPowerLimitW, eccMode: g.eccMode,
     })),
     os: { ...empty.os, ...strip(message.os) },
     failures: message.failures.map((f) => ({ collector: f.collector, message: f.message })),
@@ -50,7 +52,7 @@ export function inventoryToProto(inventory: Inventory): InventoryMessage {
   const init: MessageInitShape<typeof InventorySchema> = {
     system: inventory.system,
     cpus: inventory.cpus,
-    memory: { totalBytes: BigInt(Math.round(inventory.memory.totalBytes)), dimms: inventory.memory.dimms.map((d) => ({ ...d, sizeBytes: BigInt(Math.round(d.sizeBytes)) })) },
+    memory: { totalBytes: BigInt(Math.round(inventory.memory.totalBytes)), dimms: inventory.memory.dimms.map((d) => ({ ...d, sizeBytes: BigInt(Math.round(d.sizeBytes)), ecc: d.ecc === null ? '' : d.ecc ? 'on' : 'off' })) },
     disks: inventory.disks.map((d) => ({ ...d, sizeBytes: BigInt(Math.round(d.sizeBytes)) })),
     nics: inventory.nics.map(({ neighbor, ...nic }) => ({ ...nic, ...(neighbor ? { neighbor } : {}) })),
     gpus: inventory.gpus.map((g) => ({ ...g, memoryBytes: BigInt(Math.round(g.memoryBytes)) })),

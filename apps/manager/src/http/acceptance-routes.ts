@@ -41,7 +41,7 @@ export const acceptanceRoutes: FastifyPluginAsyncTypebox<AcceptanceRouteDeps> = 
   }, async () => {
     const made = await store.listSkuProfiles();
     const source = (name: string) => (made.some((p) => p.name === name) ? 'api' as const : fileProfiles.some((p) => p.name === name) ? 'file' as const : 'default' as const);
-    return { items: skuProfilesInForce(made, fileProfiles).map((p) => ({ ...p, allowedDrivers: [...p.allowedDrivers], allowedVbios: [...p.allowedVbios], source: source(p.name) })) };
+    return { items: skuProfilesInForce(made, fileProfiles).map((p) => ({ ...asListed(p), source: source(p.name) })) };
   });
 
   app.put('/api/v1/sku-profiles/:name', {
@@ -64,3 +64,14 @@ export const acceptanceRoutes: FastifyPluginAsyncTypebox<AcceptanceRouteDeps> = 
     throw elsewhere ? new DomainError('conflict', `SKU profile ${name} ${elsewhere}`) : new DomainError('not-found', `no SKU profile ${name}`);
   });
 };
+
+/** A profile as the API lists it (its lists copied: the defaults' are read-only). */
+function asListed(p: Profile) {
+  const { allowedFirmware: firmware, ...rest } = p;
+  const allowedFirmware: { bios?: string[]; bmc?: string[]; nic?: string[] } = {};
+  for (const kind of ['bios', 'bmc', 'nic'] as const) {
+    const list = firmware?.[kind];
+    if (list) allowedFirmware[kind] = [...list];
+  }
+  return { ...rest, allowedDrivers: [...p.allowedDrivers], allowedVbios: [...p.allowedVbios], ...(firmware ? { allowedFirmware } : {}) };
+}

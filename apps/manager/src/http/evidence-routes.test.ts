@@ -31,7 +31,7 @@ beforeAll(async () => {
   t = await startTestApp();
   const inventory = emptyInventory();
   inventory.gpus = [{ index: 3, model: 'NVIDIA H100 80GB HBM3', uuid: 'GPU-3', serial: '1650924060621', vbiosVersion: '96.00.99.00.01', driverVersion: '570.124.06',
-    cudaVersion: '12.8', pciBusId: '0000:9b:00.0', memoryBytes: 80 * 1024 ** 3, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: 5, pcieCurrentWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700 }];
+    cudaVersion: '12.8', pciBusId: '0000:9b:00.0', memoryBytes: 80 * 1024 ** 3, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: 5, pcieCurrentWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700, eccMode: 'Enabled' }];
   inventory.system.hostname = 'host-n1';
   await t.store.updateInventory('n1', inventory);
   const condition = { component: 'gpu:0000:9b:00', code: 'xid-79', severity: 'critical' as const, remediation: 'replace' as const, message: 'GPU has fallen off the bus', since: testTime };

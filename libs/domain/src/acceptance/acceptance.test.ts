@@ -9,13 +9,14 @@ const GiB = 1024 ** 3;
 const h100 = defaultSkuProfiles.find((p) => p.name === 'hgx-h100-8') as SkuProfile;
 const gpu = (index: number, extra: Partial<Gpu> = {}): Gpu => ({
   index, model: 'NVIDIA H100 80GB HBM3', uuid: `GPU-${index}`, serial: `165092406${index}`, vbiosVersion: '96.00.99.00.01', driverVersion: '570.124.06', cudaVersion: '12.8',
-  pciBusId: `0000:1${index}:00.0`, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: 5, pcieCurrentWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700, ...extra,
+  pciBusId: `0000:1${index}:00.0`, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: 5, pcieCurrentWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700, eccMode: 'Enabled', ...extra,
 });
 function node(gpus: Gpu[] = Array.from({ length: 8 }, (_, i) => gpu(i))): Inventory {
   const inventory = emptyInventory();
   inventory.gpus = gpus;
   inventory.nics = Array.from({ length: 9 }, (_, i) => ({ name: `ib${i}`, mac: `aa:00:00:00:00:0${i}`, speedMbps: i === 8 ? 25_000 : 400_000, linkUp: true, driver: 'mlx5', firmware: '', physical: true, neighbor: null }));
   inventory.disks = Array.from({ length: 8 }, (_, i) => ({ name: `nvme${i}n1`, model: 'SAMSUNG', serial: `S${i}`, sizeBytes: 3.84e12, nvme: true, firmware: '' }));
+  inventory.memory.dimms = Array.from({ length: 32 }, (_, d) => ({ locator: `DIMM_${d}`, sizeBytes: 64 * GiB, type: 'DDR5', speedMts: 4800, serial: `D${d}`, ecc: true }));
   return inventory;
 }
 const links = (up: number[]): NvlinkGpuState[] => up.map((n, gpuIndex) => ({ gpuIndex, uuid: `GPU-${gpuIndex}`, links: Array.from({ length: 18 }, (_, l) => (l < n ? 26.562 : null)) }));

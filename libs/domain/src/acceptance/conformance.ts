@@ -58,6 +58,46 @@ export function checkConformance(profile: SkuProfile, { inventory, nvlinks }: Co
   if (profile.dimmCount !== null) {
     checks.push(check('dimm-count', String(inventory.memory.dimms.length), `= ${profile.dimmCount}`, inventory.memory.dimms.length === profile.dimmCount));
   }
+  if (profile.ecc) checks.push(...eccChecks(inventory));
+  checks.push(...firmwareChecks(profile, inventory));
+  return checks;
+}
+
+/** ECC on every GPU (its mode now) and every DIMM (as the firmware reports it); one not read is not proven. */
+function eccChecks(inventory: Inventory): AcceptanceCheck[] {
+  const gpus = inventory.gpus;
+  const gpuMiss = (g: Inventory['gpus'][number]) => (/^enabled$/i.test(g.eccMode ?? '') ? null : g.eccMode ? g.eccMode : 'not read');
+  const dimms = inventory.memory.dimms;
+  const off = dimms.filter((d) => d.ecc === false);
+  const unread = dimms.filter((d) => d.ecc === null || d.ecc === undefined);
+  const memory = dimms.length === 0 ? 'no DIMM read'
+    : off.length > 0 ? off.map((d) => `${d.locator}: off`).join('; ')
+      : unread.length > 0 ? `${unread.length} of ${dimms.length} not read` : `all ${dimms.length}`;
+  return [
+    check('gpu-ecc', byGpu(gpus, gpuMiss), 'ECC enabled on every GPU', gpus.length > 0 && gpus.every((g) => gpuMiss(g) === null)),
+    check('memory-ecc', memory, 'ECC on every DIMM', dimms.length > 0 && dimms.every((d) => d.ecc === true)),
+  ];
+}
+
+/** BIOS, BMC and NIC firmware against the fleet's allowed sets, where the profile names one. */
+function firmwareChecks(profile: SkuProfile, inventory: Inventory): AcceptanceCheck[] {
+  const allowed = profile.allowedFirmware ?? {};
+  const oneOf = (versions: readonly string[]) => `one of ${versions.join(', ')}`;
+  const checks: AcceptanceCheck[] = [];
+  if (allowed.bios?.length) {
+    const v = inventory.system.biosVersion;
+    checks.push(check('bios-version', v || 'not read', oneOf(allowed.bios), allowed.bios.includes(v)));
+  }
+  if (allowed.bmc?.length) {
+    const v = inventory.system.bmcFirmwareVersion;
+    checks.push(check('bmc-firmware', v || 'not read', oneOf(allowed.bmc), allowed.bmc.includes(v)));
+  }
+  const nicVersions = allowed.nic;
+  if (nicVersions?.length) {
+    const physical = inventory.nics.filter((n) => n.physical);
+    const misses = physical.filter((n) => !nicVersions.includes(n.firmware)).map((n) => `${n.name}: ${n.firmware || 'not read'}`);
+    checks.push(check('nic-firmware', misses.join('; ') || `all ${physical.length}`, oneOf(nicVersions), physical.length > 0 && misses.length === 0));
+  }
   return checks;
 }
 

@@ -8,13 +8,16 @@ import { defaultSkuProfiles } from './sku-profile.ts';
 const GiB = 1024 ** 3;
 const gpu = (index: number): Gpu => ({
   index, model: 'NVIDIA H100 80GB HBM3', uuid: `GPU-${index}`, serial: `165092406${index}`, vbiosVersion: '96.00.99.00.01', driverVersion: '570.124.06', cudaVersion: '12.8',
-  pciBusId: `0000:1${index}:00.0`, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: 5, pcieCurrentWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700,
+  pciBusId: `0000:1${index}:00.0`, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: 5, pcieCurrentWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700, eccMode: 'Enabled',
 });
 function h100Node(gpus = 8): Inventory {
   const inventory = emptyInventory();
   inventory.gpus = Array.from({ length: gpus }, (_, i) => gpu(i));
   inventory.nics = Array.from({ length: 8 }, (_, i) => ({ name: `ib${i}`, mac: `aa:00:00:00:00:0${i}`, speedMbps: 400_000, linkUp: true, driver: 'mlx5', firmware: '', physical: true, neighbor: null }));
   inventory.disks = Array.from({ length: 8 }, (_, i) => ({ name: `nvme${i}n1`, model: 'SAMSUNG', serial: `S${i}`, sizeBytes: 3.84e12, nvme: true, firmware: '' }));
+  inventory.memory.dimms = Array.from({ length: 32 }, (_, d) => ({ locator: `DIMM_${d}`, sizeBytes: 64 * GiB, type: 'DDR5', speedMts: 4800, serial: `D${d}`, ecc: true }));
+  inventory.system.biosVersion = '2.3.1';
+  inventory.system.bmcFirmwareVersion = '1.12';
   return inventory;
 }
 const links = (n: number): NvlinkGpuState[] => Array.from({ length: n }, (_, gpuIndex) => ({ gpuIndex, uuid: `GPU-${gpuIndex}`, links: Array(18).fill(26.562) }));
@@ -70,6 +73,29 @@ describe('an acceptance run judged against the node\'s SKU', () => {
     const verdict = judgeAcceptance(defaultSkuProfiles, inventory, measured);
     expect(verdict.passed).toBe(false);
     expect(failingChecks(verdict.checks)).toBe(reason);
+  });
+
+  it.each<[string, (i: Inventory) => void, string]>([
+    ['ECC off on GPU 2', (i) => { i.gpus[2]!.eccMode = 'Disabled'; }, 'gpu-ecc: GPU 2: Disabled (want ECC enabled on every GPU)'],
+    ['GPU ECC not read', (i) => { i.gpus[0]!.eccMode = ''; }, 'gpu-ecc: GPU 0: not read (want ECC enabled on every GPU)'],
+    ['a DIMM without ECC', (i) => { i.memory.dimms[3]!.ecc = false; }, 'memory-ecc: DIMM_3: off (want ECC on every DIMM)'],
+    ['DIMMs whose ECC was not read', (i) => { i.memory.dimms = i.memory.dimms.map((d) => ({ ...d, ecc: null })); }, 'memory-ecc: 32 of 32 not read (want ECC on every DIMM)'],
+    ['no DIMM read at all', (i) => { i.memory.dimms = []; }, 'memory-ecc: no DIMM read (want ECC on every DIMM)'],
+  ])('checks ECC (issue 22: "DIMM count and ECC mode"): fails %s', (_name, change, reason) => {
+    const inventory = h100Node();
+    change(inventory);
+    expect(failingChecks(judgeAcceptance(defaultSkuProfiles, inventory, facts()).checks)).toBe(reason);
+  });
+
+  it('checks BIOS, BMC and NIC firmware against the fleet\'s allowed sets where the profile names them', () => {
+    const fleet = defaultSkuProfiles.map((p) => ({ ...p, allowedFirmware: { bios: ['2.3.1'], bmc: ['1.14'], nic: ['28.39.1002'] } }));
+    const inventory = h100Node();
+    inventory.nics[5]!.firmware = '28.36.1010';
+    inventory.nics = inventory.nics.map((n, i) => (i === 5 ? n : { ...n, firmware: '28.39.1002' }));
+    expect(failingChecks(judgeAcceptance(fleet, inventory, facts()).checks))
+      .toBe('bmc-firmware: 1.12 (want one of 1.14); nic-firmware: ib5: 28.36.1010 (want one of 28.39.1002)');
+    // Not named: any version (the defaults name none).
+    expect(judgeAcceptance(defaultSkuProfiles, inventory, facts()).checks.find((c) => c.name === 'bios-version')).toBeUndefined();
   });
 
   it('fails a node with a critical condition when its report came, whatever it measured', () => {

@@ -25,6 +25,10 @@ export interface SkuProfile {
   nvmeCount: number;
   /** DIMMs populated; null: not checked. */
   dimmCount: number | null;
+  /** ECC enabled on every GPU and every DIMM (absent or false: not checked). */
+  ecc?: boolean;
+  /** The fleet's allowed firmware: system BIOS, BMC, NICs (each absent or empty: any). */
+  allowedFirmware?: { bios?: readonly string[]; bmc?: readonly string[]; nic?: readonly string[] };
   gates: {
     /** NCCL all_reduce_perf bus bandwidth within the node at the largest size, GB/s. */
     ncclBusbwGBs: number;
@@ -46,7 +50,7 @@ export interface SkuProfile {
 }
 
 const GiB = 1024 ** 3;
-const hgx = { gpuCount: 8, allowedDrivers: [], allowedVbios: [], pcieWidth: 16, nicCount: 8, nvmeCount: 8, dimmCount: null } as const;
+const hgx = { gpuCount: 8, allowedDrivers: [], allowedVbios: [], pcieWidth: 16, nicCount: 8, nvmeCount: 8, dimmCount: null, ecc: true } as const;
 // Five minutes of load; peaks within 10 °C (an 8x A100 under gpu_burn spreads about 4 °C; one vendor's H100 spec asks ≤ 5).
 const burn = { seconds: 300, maxTempSpreadC: 10 } as const;
 

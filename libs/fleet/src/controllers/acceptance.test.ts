@@ -28,7 +28,7 @@ async function settle(): Promise<void> {
 
 const gpu = (index: number): Gpu => ({
   index, model: 'NVIDIA H100 80GB HBM3', uuid: `GPU-${index}`, serial: `S${index}`, vbiosVersion: '96.00.99.00.01', driverVersion: '570.124.06', cudaVersion: '12.8',
-  pciBusId: `0000:1${index}:00.0`, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: 5, pcieCurrentWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700,
+  pciBusId: `0000:1${index}:00.0`, memoryBytes: 80 * GiB, pcieMaxGen: 5, pcieMaxWidth: 16, pcieLinkMaxGen: 5, pcieCurrentWidth: 16, migMode: 'Disabled', powerLimitW: 700, defaultPowerLimitW: 700, eccMode: 'Enabled',
 });
 
 async function nodeIn(id: string, path: Array<[string, string, string]>): Promise<void> {
@@ -36,6 +36,7 @@ async function nodeIn(id: string, path: Array<[string, string, string]>): Promis
   inventory.gpus = Array.from({ length: 8 }, (_, i) => gpu(i));
   inventory.nics = Array.from({ length: 8 }, (_, i) => ({ name: `ib${i}`, mac: `aa:00:00:00:00:0${i}`, speedMbps: 400_000, linkUp: true, driver: 'mlx5', firmware: '', physical: true, neighbor: null }));
   inventory.disks = Array.from({ length: 8 }, (_, i) => ({ name: `nvme${i}n1`, model: 'M', serial: `D${i}`, sizeBytes: 3.84e12, nvme: true, firmware: '' }));
+  inventory.memory.dimms = Array.from({ length: 32 }, (_, d) => ({ locator: `DIMM_${d}`, sizeBytes: 64 * GiB, type: 'DDR5', speedMts: 4800, serial: `M${d}`, ecc: true }));
   await store.createNode({ id, hostname: id, identity: { systemUuid: id, systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '' }, inventory, agentVersion: '', credentialHash: 'h', at: now });
   for (const [from, to, event] of path) await store.transitionNode(id, from as never, to as never, event as never, { actor: 'test', reason: 'setup', at: now });
 }

@@ -53,7 +53,7 @@ export function gpuInventoryCollector(sources: GpuSources): InventoryCollector {
           cudaVersion: g.cudaVersion, pciBusId: g.pciBusId, memoryBytes: (g.memoryTotalMiB ?? 0) * 1024 * 1024,
           pcieMaxGen: report.deviceMaxPcieGen[i] ?? 0, pcieMaxWidth: g.pcie.widthMax ?? 0,
           pcieLinkMaxGen: g.pcie.genMax ?? 0, pcieCurrentWidth: g.pcie.widthCurrent ?? 0, migMode: g.migCurrent ?? '',
-          powerLimitW: g.power.limitW ?? 0, defaultPowerLimitW: g.power.defaultLimitW ?? 0,
+          powerLimitW: g.power.limitW ?? 0, defaultPowerLimitW: g.power.defaultLimitW ?? 0, eccMode: g.ecc.modeCurrent ?? '',
         })),
       };
     },

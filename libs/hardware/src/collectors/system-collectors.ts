@@ -43,7 +43,7 @@ export const memoryCollector: InventoryCollector = {
     return {
       memory: {
         totalBytes: mem.total,
-        dimms: dimms.filter((d) => d.size > 0).map((d) => ({ locator: clean(d.bank), sizeBytes: d.size, type: clean(d.type), speedMts: d.clockSpeed ?? 0, serial: clean(d.serialNum) })),
+        dimms: dimms.filter((d) => d.size > 0).map((d) => ({ locator: clean(d.bank), sizeBytes: d.size, type: clean(d.type), speedMts: d.clockSpeed ?? 0, serial: clean(d.serialNum), ecc: d.ecc ?? null })),
       },
     };
   },

@@ -203,6 +203,13 @@ export declare type Dimm = Message<"metalfleet.v1.Dimm"> & {
    * @generated from field: string serial = 5;
    */
   serial: string;
+
+  /**
+   * Error correction as the firmware reports it (SMBIOS): "on", "off", or empty when not read.
+   *
+   * @generated from field: string ecc = 6;
+   */
+  ecc: string;
 };
 
 /**
@@ -428,6 +435,13 @@ export declare type Gpu = Message<"metalfleet.v1.Gpu"> & {
    * @generated from field: uint32 pcie_current_width = 16;
    */
   pcieCurrentWidth: number;
+
+  /**
+   * ECC mode now (nvidia-smi ecc.mode.current): "Enabled", "Disabled", or empty when not read.
+   *
+   * @generated from field: string ecc_mode = 17;
+   */
+  eccMode: string;
 };
 
 /**
