@@ -35,7 +35,7 @@ interface Start {
   boot?: BootParameters;
   installImage?: InstallImage;
   /** The step the agent is in when it is killed: never returns. */
-  hang?: 'reboot' | 'reset' | 'pxe';
+  hang?: 'reboot' | 'reset' | 'pxe' | 'accept';
 }
 
 /** One agent start on `dir`: what it did to the machine and what it reported (drained as the broker would). */
@@ -64,7 +64,11 @@ function agentStart(dir: string, start: Start) {
     bootId: () => start.bootId,
   };
   const installImage: InstallImage = start.installImage ?? (async () => ({ sha256: sha, bytes: 1, detail: 'written' }));
-  const executor = new CommandExecutor({ spool, machine, boot: start.boot ?? {}, logger: pino({ level: 'silent' }), onSpooled: drain, installImage });
+  const acceptance = async () => {
+    await step('accept', start.hang === 'accept')();
+    return { nvlinks: null, nccl: null, dcgm: null, copies: null, stress: null, outputs: [] };
+  };
+  const executor = new CommandExecutor({ spool, machine, boot: start.boot ?? {}, logger: pino({ level: 'silent' }), onSpooled: drain, installImage, acceptance });
   return { executor, calls, reports, hung, reached };
 }
 
@@ -81,6 +85,16 @@ async function killedDuring(agent: { hung: Promise<void> }, work: Promise<void>)
 }
 
 describe('a command interrupted by an agent restart', () => {
+  it('accept, killed mid-suite: not run again by itself after the restart (the node may be a tenant\'s by then): reported failed (review finding)', async () => {
+    const dir = stateDir();
+    const first = agentStart(dir, { bootId: 'b1', hang: 'accept' });
+    await killedDuring(first, first.executor.handle(message('a1', { case: 'accept', value: { dcgmLevel: 0, nccl: true, nvbandwidth: false, stressSeconds: 300 } })));
+    const second = agentStart(dir, { bootId: 'b1' });
+    await second.executor.recover();
+    expect(second.calls).toEqual([]);
+    expect(second.reports).toEqual([{ id: 'a1', phase: 'FAILED', message: 'the agent restarted during the acceptance suite; not run again without the manager asking' }]);
+  });
+
   it('reimage, killed before its reboot took place: run again after the restart in the same boot, not again after that', async () => {
     const dir = stateDir();
     const first = agentStart(dir, { bootId: 'b1', hang: 'pxe' });

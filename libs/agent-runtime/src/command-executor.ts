@@ -15,7 +15,7 @@
 //   reboot             not repeated; a new boot means it happened (succeeded),
 //                      the same boot means it did not (failed)
 //   reset-gpu          not repeated; whether the GPU was reset is not known (failed)
-//   accept             same boot: run again (it measures again); another boot: failed
+//   accept             not repeated (the node may have left acceptance): failed
 //
 // The journal in the spool records a command as started before it runs and as
 // done when its result is spooled; recover() runs once per start.
@@ -308,7 +308,9 @@ export class CommandExecutor {
       case 'reset-gpu':
         return [CommandPhase.FAILED, `the agent restarted during the reset; ${notKnown}whether GPU ${command.args.gpuIndex} was reset is not known; not repeated`];
       case 'accept':
-        return [CommandPhase.FAILED, 'the node booted again during the acceptance suite; not repeated in this boot'];
+        return [CommandPhase.FAILED, sameBoot
+          ? 'the agent restarted during the acceptance suite; not run again without the manager asking'
+          : 'the node booted again during the acceptance suite; not repeated in this boot'];
       case 'reimage':
         return [CommandPhase.FAILED, bootUnknown
           ? 'the agent restarted during the reimage and this machine does not say which boot it is in; not repeated'
@@ -380,7 +382,8 @@ function acceptanceFactsMessage(facts: AcceptanceFacts): MessageInitShape<typeof
     outputs: facts.outputs,
     ...(facts.stress ? { stress: {
       tool: facts.stress.tool, seconds: facts.stress.seconds, sampled: facts.stress.sampled,
-      gpus: facts.stress.gpus.map((g) => ({ index: g.index, result: g.result, errors: g.errors, hasPeakTemp: g.peakTempC !== null, peakTempC: g.peakTempC ?? 0, clockEvents: g.clockEvents })),
+      gpus: facts.stress.gpus.map((g) => ({ index: g.index, result: g.result, errors: g.errors, hasPeakTemp: g.peakTempC !== null, peakTempC: g.peakTempC ?? 0,
+        sampled: g.clockEvents !== null, clockEvents: g.clockEvents ?? [] })),
     } } : {}),
     ...(facts.copies ? { copies: {
       hostToDeviceMeasured: facts.copies.hostToDevice !== null, hostToDeviceGbs: facts.copies.hostToDevice?.gbs ?? 0, hostToDeviceGpu: facts.copies.hostToDevice?.gpu ?? 0,

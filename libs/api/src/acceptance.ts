@@ -42,6 +42,7 @@ export const SkuProfilesFile = Type.Array(SkuProfile, { maxItems: 256 });
 export const AcceptanceCheck = Type.Object({
   name: Type.String(), measured: Type.String(), threshold: Type.String(),
   verdict: Type.Union([Type.Literal('pass'), Type.Literal('fail'), Type.Literal('skip')]),
+  missing: Type.Optional(Type.Boolean({ description: 'Failed because its tool did not run or gave no result, not for a fault it measured.' })),
 });
 
 export const AcceptanceRun = Type.Object({

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acceptanceLimits } from '@metalfleet/domain';
+import { acceptanceLimits, checkStress } from '@metalfleet/domain';
 import { acceptanceFacts, keptOutputChars, runStress, simulatedAcceptanceOutputs } from './acceptance-suite.ts';
 import { createSimulatedBackend } from './simulated-backend.ts';
 import type { FaultKind } from './simulated-faults.ts';
@@ -93,7 +93,7 @@ describe('a simulated node\'s acceptance outputs', () => {
   it('under gpu_burn: every GPU OK at 60–66 °C with only the power cap; weak cooling: GPU 6 at 86 °C, slowed down by the driver', async () => {
     const healthy = await facts([]);
     expect(healthy.stress).toMatchObject({ tool: 'gpu_burn', seconds: 300, sampled: true });
-    expect(healthy.stress?.gpus.every((g) => g.result === 'OK' && g.errors === 0 && g.peakTempC !== null && g.peakTempC <= 64 && g.clockEvents.join() === 'sw_power_cap')).toBe(true);
+    expect(healthy.stress?.gpus.every((g) => g.result === 'OK' && g.errors === 0 && g.peakTempC !== null && g.peakTempC <= 64 && g.clockEvents?.join() === 'sw_power_cap')).toBe(true);
     const hot = await facts(['weak-cooling']);
     expect(hot.stress?.gpus.find((g) => g.index === 6)).toEqual({ index: 6, result: 'OK', errors: 0, peakTempC: 86, clockEvents: ['sw_power_cap', 'sw_thermal_slowdown'] });
   });
@@ -113,12 +113,15 @@ describe('the stress run on a node', () => {
       if (args[0]?.includes('clocks_event_reasons')) throw new Error('Field "clocks_event_reasons.active" is not a valid field to query.');
       return '0, 71, 0x0000000000000004';
     };
+    // A clock that moves 20 s at each sleep: gpu_burn ends after the third, 60 s in.
     let ticks = 0;
+    let nowMs = 0;
     const sleep = async () => {
       ticks += 1;
+      nowMs += 20_000;
       if (ticks === 3) finish('Tested 1 GPUs:\n\tGPU 0: OK\n');
     };
-    const stress = await runStress(run, 60, sleep);
+    const stress = await runStress(run, 60, sleep, () => nowMs);
     expect(calls[0]).toBe('gpu_burn 60');
     expect(calls.slice(1, 3)).toEqual(['nvidia-smi --query-gpu=index,temperature.gpu,clocks_event_reasons.active --format=csv,noheader,nounits',
       'nvidia-smi --query-gpu=index,temperature.gpu,clocks_throttle_reasons.active --format=csv,noheader,nounits']);
@@ -127,5 +130,28 @@ describe('the stress run on a node', () => {
     expect(acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: null, nvbandwidth: null, stress }).stress).toEqual({
       tool: 'gpu_burn', seconds: 60, sampled: true, gpus: [{ index: 0, result: 'OK', errors: 0, peakTempC: 71, clockEvents: ['sw_power_cap'] }],
     });
+  });
+
+  it('says how long gpu_burn really ran, and which GPU nvidia-smi never read (review findings: both passed before)', async () => {
+    let finish: (text: string) => void = () => undefined;
+    const run = async (command: string): Promise<string> => {
+      if (command === 'gpu_burn') return new Promise((resolve) => (finish = resolve));
+      return '0, 71, 0x0000000000000004';
+    };
+    let nowMs = 0;
+    let ticks = 0;
+    const sleep = async () => {
+      nowMs += 10_000;
+      // Asked for 300 s; it dies after 20, having read GPU 0 only.
+      if ((ticks += 1) === 2) finish('Tested 2 GPUs:\n\tGPU 0: OK\n\tGPU 1: OK\n');
+    };
+    const stress = await runStress(run, 300, sleep, () => nowMs);
+    const facts = acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: null, nvbandwidth: null, stress }).stress;
+    expect(facts?.seconds).toBe(20);
+    expect(facts?.gpus.map((g) => g.clockEvents)).toEqual([['sw_power_cap'], null]);
+    const checks = checkStress({ seconds: 300, maxTempSpreadC: 10 }, [0, 1], facts ?? null);
+    expect(checks.filter((c) => c.verdict === 'fail').map((c) => `${c.name}: ${c.measured}`)).toEqual([
+      'gpu-stress: ran 20 s', 'clock-throttle: GPU 1: not read under load', 'temperature-spread: 0 °C (GPU 0 71 °C to GPU 0 71 °C); 1 GPU(s) unread',
+    ]);
   });
 });

@@ -23,13 +23,22 @@ export interface AcceptanceStore {
   acceptanceRuns(nodeId: string, limit: number): Promise<AcceptanceRun[]>;
 }
 
+/** Runs kept per node, newest: a node reimaged and accepted again and again does not grow its history without end. */
+export const acceptanceRunsKept = 50;
+
 interface RunRow { node_id: string; command_id: string; profile: string | null; passed: number | boolean; checks: string; outputs: string; at: number }
 
 export function sqlAcceptanceStore(db: SqlExecutor): AcceptanceStore {
   return {
     async recordAcceptance(r) {
-      return (await db.run('INSERT INTO acceptance_runs (node_id, command_id, profile, passed, checks, outputs, at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (command_id) DO NOTHING',
+      const added = (await db.run('INSERT INTO acceptance_runs (node_id, command_id, profile, passed, checks, outputs, at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (command_id) DO NOTHING',
         [r.nodeId, r.commandId, r.profile, r.passed ? 1 : 0, JSON.stringify(r.checks), JSON.stringify(r.outputs), r.at.getTime()])) > 0;
+      // Older than the node's newest `acceptanceRunsKept`: none while it has fewer (the bound is then NULL).
+      if (added) {
+        await db.run(`DELETE FROM acceptance_runs WHERE node_id = ? AND at < (SELECT at FROM acceptance_runs WHERE node_id = ? ORDER BY at DESC LIMIT 1 OFFSET ${acceptanceRunsKept - 1})`,
+          [r.nodeId, r.nodeId]);
+      }
+      return added;
     },
     async acceptanceRuns(nodeId, limit) {
       const rows = await db.all<RunRow>('SELECT * FROM acceptance_runs WHERE node_id = ? ORDER BY at DESC, command_id LIMIT ?', [nodeId, limit]);

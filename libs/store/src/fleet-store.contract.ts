@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultSkuProfiles, emptyInventory, noEvidence, type HealthCondition, type NodeIdentity, type ReimageEvidence } from '@metalfleet/domain';
 import type { FleetStore, NewNode } from './fleet-store.ts';
+import { acceptanceRunsKept } from './acceptance-store.ts';
 
 export interface StoreFactory {
   /** Opens the store; opening again with the same key must see the same data. */
@@ -155,6 +156,11 @@ export function describeFleetStore(name: string, factory: StoreFactory): void {
       expect((await store.acceptanceRuns('n1', 10)).map((r) => [r.commandId, r.passed, r.profile])).toEqual([['c2', true, null], ['c1', false, 'hgx-h100-8']]);
       expect((await store.acceptanceRuns('n1', 10))[1]).toEqual(run);
       expect(await store.acceptanceRuns('n2', 10)).toEqual([]);
+      // A node reimaged and accepted again and again keeps its newest runs only (review finding: they grew without end).
+      for (let i = 0; i < acceptanceRunsKept + 5; i += 1) await store.recordAcceptance({ ...run, commandId: `r${i}`, at: new Date(10_000 + i) });
+      const kept = await store.acceptanceRuns('n1', 1000);
+      expect(kept).toHaveLength(acceptanceRunsKept);
+      expect(kept[0]?.commandId).toBe(`r${acceptanceRunsKept + 4}`);
       // The operator's SKU profiles, by name: made, replaced, removed.
       const [h100] = defaultSkuProfiles;
       await store.putSkuProfile({ ...h100!, name: 'b-profile' }, new Date(1));

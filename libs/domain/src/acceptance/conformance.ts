@@ -12,6 +12,8 @@ export interface AcceptanceCheck {
   measured: string;
   threshold: string;
   verdict: CheckVerdict;
+  /** Failed because the tool did not run or gave no result (not a fault it measured): a repeat offender is not made of these. */
+  missing?: boolean;
 }
 
 const GiB = 1024 ** 3;

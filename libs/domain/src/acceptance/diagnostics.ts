@@ -61,7 +61,8 @@ export interface StressFacts {
   seconds: number;
   /** Whether nvidia-smi was read under load: false, the clock event reasons are not known. */
   sampled: boolean;
-  gpus: Array<{ index: number; result: string; errors: number; peakTempC: number | null; clockEvents: string[] }>;
+  /** Each GPU's verdict, errors, hottest reading, and the clock event reasons seen under load (null: never read). */
+  gpus: Array<{ index: number; result: string; errors: number; peakTempC: number | null; clockEvents: string[] | null }>;
 }
 
 /**
@@ -94,7 +95,9 @@ export function checkStress(gate: { seconds: number; maxTempSpreadC: number }, g
     name: 'gpu-stress', measured: [...short, ...misses].join('; ') || `all ${gpuIndexes.length} OK for ${facts.seconds} s (${facts.tool})`, threshold: loadThreshold,
     verdict: short.length === 0 && misses.length === 0 && facts.gpus.length === gpuIndexes.length ? 'pass' : 'fail',
   };
+  // A GPU never read under load is not proven either (review finding: one unread GPU passed).
   const throttled = facts.gpus.flatMap((g) => {
+    if (g.clockEvents === null) return [`GPU ${g.index}: not read under load`];
     const bad = g.clockEvents.filter((e) => faultyUnderLoad.includes(e));
     return bad.length > 0 ? [`GPU ${g.index}: ${bad.join(', ')}`] : [];
   });

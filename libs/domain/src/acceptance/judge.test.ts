@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { emptyInventory, type Gpu, type Inventory } from '../inventory.ts';
 import type { NvlinkGpuState } from '../health/host-snapshot.ts';
 import type { StressFacts } from './diagnostics.ts';
-import { failingChecks, judgeAcceptance, type AcceptanceFacts } from './judge.ts';
+import { failingChecks, judgeAcceptance, measuredFault, type AcceptanceFacts } from './judge.ts';
 import { defaultSkuProfiles } from './sku-profile.ts';
 
 const GiB = 1024 ** 3;
@@ -116,11 +116,29 @@ describe('an acceptance run judged against the node\'s SKU', () => {
     expect(failingChecks(verdict.checks)).toBe('dcgm-diag: DCGM not installed (want level 3: every test passes)');
   });
 
+  it('judges a node by the SKU it was last accepted as: one that lost 4 of 8 GPUs does not pass as a 4-GPU SKU of the same model (review finding)', () => {
+    const fleet = [...defaultSkuProfiles, { ...defaultSkuProfiles[0]!, name: 'hgx-h100-4', gpuCount: 4, nicCount: 4, nvmeCount: 4 }];
+    const half = h100Node(4);
+    const measured = facts({ nvlinks: links(4), nccl: { busbwGBs: 480, sizeBytes: 8 * GiB, wrongResults: 0, devices: 4, tool: 'all_reduce_perf' }, stress: burn(undefined, 4) });
+    expect(judgeAcceptance(fleet, half, measured)).toMatchObject({ profile: 'hgx-h100-4', passed: true });
+    const verdict = judgeAcceptance(fleet, half, measured, [], 'hgx-h100-8');
+    expect(verdict).toMatchObject({ profile: 'hgx-h100-8', passed: false });
+    expect(verdict.checks.find((c) => c.name === 'gpu-count')).toMatchObject({ measured: '4', threshold: '= 8', verdict: 'fail' });
+  });
+
+  it('tells a fault measured from a tool that gave nothing (a repeat offender is counted on the first only)', () => {
+    const noTools = judgeAcceptance(defaultSkuProfiles, h100Node(), facts({ stress: null, nccl: null }));
+    expect(noTools.passed).toBe(false);
+    expect(measuredFault(noTools.checks)).toBe(false);
+    expect(noTools.checks.filter((c) => c.missing).map((c) => c.name)).toEqual(['nccl-allreduce', 'gpu-stress', 'clock-throttle', 'temperature-spread']);
+    expect(measuredFault(judgeAcceptance(defaultSkuProfiles, h100Node(), facts({ stress: null, nccl: { busbwGBs: 300, sizeBytes: 8 * GiB, wrongResults: 0, devices: 8, tool: 'all_reduce_perf' } })).checks)).toBe(true);
+  });
+
   it('cannot accept a node that no profile describes', () => {
     const inventory = h100Node();
     inventory.gpus = inventory.gpus.map((g) => ({ ...g, model: 'Tesla T4' }));
     expect(judgeAcceptance(defaultSkuProfiles, inventory, facts())).toEqual({
-      profile: null, passed: false, checks: [{ name: 'sku-profile', measured: '8 x Tesla T4', threshold: 'one of hgx-h100-8, hgx-h200-8, hgx-a100-8', verdict: 'fail' }],
+      profile: null, passed: false, checks: [{ name: 'sku-profile', measured: '8 x Tesla T4', threshold: 'one of hgx-h100-8, hgx-h200-8, hgx-a100-8', verdict: 'fail', missing: true }],
     });
   });
 });

@@ -7,7 +7,7 @@ import type { DcgmDiagResult, NvlinkGpuState } from '../health/host-snapshot.ts'
 import type { Inventory } from '../inventory.ts';
 import { checkConformance, type AcceptanceCheck } from './conformance.ts';
 import { checkCopies, checkDcgmDiag, checkNccl, checkStress, type CopyFacts, type NcclFacts, type StressFacts } from './diagnostics.ts';
-import { skuOf, type SkuProfile } from './sku-profile.ts';
+import { nodeSku, type SkuProfile } from './sku-profile.ts';
 
 export interface AcceptanceFacts {
   /** `nvidia-smi nvlink -s`; null when it could not be read. */
@@ -47,13 +47,13 @@ const failed = (check: AcceptanceCheck, measured: string): AcceptanceCheck => ({
 
 /**
  * `critical`: the node's critical conditions when its report came (an Xid during the all-reduce, a link that went
- * down): a node with one is not accepted, whatever it measured.
+ * down): a node with one is not accepted, whatever it measured. `acceptedAs`: the profile the node last passed as.
  */
-export function judgeAcceptance(profiles: readonly SkuProfile[], inventory: Inventory, facts: AcceptanceFacts, critical: readonly HealthCondition[] = []): AcceptanceVerdict {
-  const profile = skuOf(inventory.gpus, profiles);
+export function judgeAcceptance(profiles: readonly SkuProfile[], inventory: Inventory, facts: AcceptanceFacts, critical: readonly HealthCondition[] = [], acceptedAs: string | null = null): AcceptanceVerdict {
+  const profile = nodeSku(inventory.gpus, profiles, acceptedAs);
   if (!profile) {
     const gpus = inventory.gpus.length === 0 ? 'no GPU' : `${inventory.gpus.length} x ${inventory.gpus[0]?.model ?? ''}`;
-    return { profile: null, passed: false, checks: [{ name: 'sku-profile', measured: gpus, threshold: `one of ${profiles.map((p) => p.name).join(', ') || 'none defined'}`, verdict: 'fail' }] };
+    return { profile: null, passed: false, checks: [{ name: 'sku-profile', measured: gpus, threshold: `one of ${profiles.map((p) => p.name).join(', ') || 'none defined'}`, verdict: 'fail', missing: true }] };
   }
   const conformance = checkConformance(profile, { inventory, nvlinks: facts.nvlinks })
     .map((c) => (c.name === 'nvlink' && c.verdict === 'skip' && profile.nvlinksPerGpu !== null ? failed(c, 'not read') : c));
@@ -73,9 +73,27 @@ export function judgeAcceptance(profiles: readonly SkuProfile[], inventory: Inve
     threshold: 'no critical condition', verdict: critical.length === 0 ? 'pass' : 'fail',
   };
   const stress = profile.gates.stress ? checkStress(profile.gates.stress, inventory.gpus.map((g) => g.index), facts.stress) : [];
-  const checks = [...conformance, ...nccl, ...checkCopies(profile, facts.copies), ...stress, dcgmChecked, health];
+  const measured = [...conformance, ...nccl, ...checkCopies(profile, facts.copies), ...stress, dcgmChecked, health];
+  const unmeasured = notMeasured(facts);
+  const checks = measured.map((c) => (c.verdict === 'fail' && unmeasured.has(c.name) ? { ...c, missing: true } : c));
   return { profile: profile.name, checks, passed: checks.every((c) => c.verdict !== 'fail') };
 }
+
+/** The checks whose tool did not run or gave no result: failing them says nothing about the hardware. */
+function notMeasured(facts: AcceptanceFacts): Set<string> {
+  const names: string[] = [];
+  if (facts.nvlinks === null) names.push('nvlink');
+  if (facts.nccl === null) names.push('nccl-allreduce', 'nccl-correctness');
+  if (facts.copies?.hostToDevice == null) names.push('host-copy');
+  if (facts.copies?.peer == null) names.push('p2p-copy');
+  if (facts.stress === null) names.push('gpu-stress', 'clock-throttle', 'temperature-spread');
+  else if (!facts.stress.sampled) names.push('clock-throttle');
+  if (facts.dcgm === null) names.push('dcgm-diag');
+  return new Set(names);
+}
+
+/** Whether a run measured a fault (a failed check the tools did measure), as a repeat offender is counted. */
+export const measuredFault = (checks: readonly AcceptanceCheck[]) => checks.some((c) => c.verdict === 'fail' && !c.missing);
 
 /** The failing checks in one line: the reason a node goes to repair. */
 export const failingChecks = (checks: readonly AcceptanceCheck[]) =>

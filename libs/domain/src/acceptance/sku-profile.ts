@@ -84,6 +84,14 @@ export function skuOf(gpus: ReadonlyArray<{ model: string }>, profiles: readonly
 }
 
 /**
+ * The profile a node is judged by: the one it was last accepted as, while it is in force (a node that lost GPUs stays
+ * of its SKU and fails its count, never passing as a smaller SKU of the same model); otherwise the one its GPUs make it.
+ */
+export function nodeSku(gpus: ReadonlyArray<{ model: string }>, profiles: readonly SkuProfile[], acceptedAs: string | null = null): SkuProfile | null {
+  return (acceptedAs === null ? undefined : profiles.find((p) => p.name === acceptedAs)) ?? skuOf(gpus, profiles);
+}
+
+/**
  * The profiles nodes are matched against, in order: those made through the API, those of the file, then the defaults;
  * a profile of an earlier layer replaces a later one of the same name.
  */

@@ -57,8 +57,9 @@ export const crashRecovery: Readonly<Record<CommandKind, CrashRecovery>> = {
   reimage: 'run-again',
   reboot: 'not-repeated',
   'reset-gpu': 'not-repeated',
-  // Reads and diagnostics on a node out of service: run again, they measure again.
-  accept: 'run-again',
+  // Not run again by the agent itself: the node may have left acceptance meanwhile (a tenant's GPUs by then); reported
+  // failed, the manager decides (the node goes to repair, and the failure proves nothing against the board).
+  accept: 'not-repeated',
 };
 
 /**

@@ -17,7 +17,7 @@
 //   whose suite was judged failed that many times since its first repair is
 //   retired from repair, its evidence kept (GET /api/v1/nodes/:id/evidence).
 //   A suite that never ran is not counted.
-import { acceptSuite, boundedReason, failingChecks, judgeAcceptance, skuOf, type SkuProfile } from '@metalfleet/domain';
+import { acceptSuite, boundedReason, failingChecks, judgeAcceptance, measuredFault, nodeSku, type SkuProfile } from '@metalfleet/domain';
 import type { CommandRecord, Fence, FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
 import type { CommandOutbox, CommandProgress } from './command-outbox.ts';
@@ -42,6 +42,9 @@ export interface AcceptanceDeps {
 
 const actor = 'acceptance';
 
+/** The accept command of a node's entry into `accepting` (its time as stored): one per entry, the same on every replica. */
+export const suiteCommandId = (nodeId: string, entered: Date) => `accept-${nodeId}-${entered.getTime()}`;
+
 export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<void>; stop: () => void } {
   const { store, lifecycle } = deps;
   const own = (nodeId: string): { fence?: Fence } | null => {
@@ -55,11 +58,22 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
    * yet). Only this command's report is judged: one of an earlier run (a tenant replaying a pass it kept from before
    * the repair, a late report of a command given up) is not.
    */
-  async function currentRun(nodeId: string): Promise<{ entered: Date; command: CommandRecord | null } | null> {
+  async function currentRun(nodeId: string): Promise<{ entered: Date; commandId: string; command: CommandRecord | null } | null> {
     const entered = (await store.history(nodeId)).findLast((h) => h.to === 'accepting')?.at;
     if (!entered) return null;
-    const command = (await store.commandsOf(nodeId, 20)).find((c) => c.kind === 'accept' && c.createdAt.getTime() >= entered.getTime()) ?? null;
-    return { entered, command };
+    // Named after the entry it belongs to, as the store keeps it: every replica finds the same one, whatever its clock
+    // (matched by creation time, a replica 2 s behind sent a suite at every sweep and judged none of their reports).
+    const commandId = suiteCommandId(nodeId, entered);
+    return { entered, commandId, command: await store.getCommand(commandId) };
+  }
+
+  /** The profile the node last passed acceptance as (its SKU stays that, whatever GPUs it has now); null: never passed. */
+  async function acceptedAs(nodeId: string): Promise<string | null> {
+    return (await store.acceptanceRuns(nodeId, 50)).find((r) => r.passed)?.profile ?? null;
+  }
+
+  async function profileOf(node: { id: string; inventory: { gpus: ReadonlyArray<{ model: string }> } }): Promise<SkuProfile | null> {
+    return nodeSku(node.inventory.gpus, await deps.profiles(), await acceptedAs(node.id));
   }
 
   /** Sends the node its suite, once per entry into `accepting`; fails a run that has not finished in time. */
@@ -83,15 +97,15 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
       if (ended && !kept) await failed(nodeId, `the acceptance suite ended (${run.command.state}: ${run.command.message || 'no message'}) without a verdict taken; inspect again`, mine);
       return;
     }
-    await deps.outbox.send(nodeId, { kind: 'accept', args: acceptSuite(skuOf(node.inventory.gpus, await deps.profiles())) }, null, undefined,
-      { mayAct: () => own(nodeId) !== null });
+    if (!run) return;
+    await deps.outbox.send(nodeId, { kind: 'accept', args: acceptSuite(await profileOf(node)) }, null, run.commandId, { mayAct: () => own(nodeId) !== null });
   }
 
   async function judged(progress: CommandProgress): Promise<void> {
     if (progress.kind !== 'accept') return;
     const node = await store.getNode(progress.nodeId);
     if (node?.state !== 'accepting') return;
-    if ((await currentRun(node.id))?.command?.id !== progress.commandId) return;
+    if ((await currentRun(node.id))?.commandId !== progress.commandId) return;
     const fence = own(node.id)?.fence;
     const options = fence ? { fence } : {};
     if (progress.phase === 'failed' || progress.phase === 'refused') {
@@ -110,23 +124,29 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
     let verdict = kept;
     if (!verdict) {
       const critical = (await store.conditions(node.id)).filter((c) => c.severity === 'critical');
-      verdict = { ...judgeAcceptance(await deps.profiles(), node.inventory, progress.acceptance, critical), nodeId: node.id, commandId: progress.commandId, outputs: progress.acceptance.outputs, at: progress.at };
+      verdict = { ...judgeAcceptance(await deps.profiles(), node.inventory, progress.acceptance, critical, await acceptedAs(node.id)), nodeId: node.id, commandId: progress.commandId, outputs: progress.acceptance.outputs, at: progress.at };
       await store.recordAcceptance(verdict);
     }
     if (verdict.passed) await lifecycle.apply(node.id, 'acceptance-passed', actor, `acceptance passed (${verdict.profile}): ${verdict.checks.length} checks`, options);
     else await failed(node.id, `acceptance failed (${verdict.profile ?? 'no SKU profile'}): ${failingChecks(verdict.checks)}`, options);
   }
 
-  /** To repair; retired there when it failed acceptance too often since its first repair. */
+  /**
+   * To repair (a tenant's node accepted after its reimage: to failed, replaced). Retired from repair when its suite
+   * measured a fault in each of its last --retire-after-acceptance-failures runs since its first repair, with no pass in
+   * between: a suite whose tools did not run (a tenant's image without gpu_burn) proves nothing against the board, a
+   * pass starts the count again, and a node still in a tenant is never retired here.
+   */
   async function failed(nodeId: string, reason: string, options: { fence?: Fence }): Promise<void> {
     const moved = await lifecycle.apply(nodeId, 'acceptance-failed', actor, boundedReason(reason, 'the whole in the node\'s acceptance runs'), options);
-    if (!moved.ok || deps.retireAfterFailures === 0) return;
+    if (!moved.ok || moved.to !== 'repair' || deps.retireAfterFailures === 0) return;
     const firstRepair = (await store.history(nodeId)).find((h) => h.event === 'repaired');
     if (!firstRepair) return;
-    // Suites judged failed since then: one that never ran (the node powered off, its command given up) proves nothing
-    // against the board, and must not retire it.
-    const runs = await store.acceptanceRuns(nodeId, deps.retireAfterFailures * 4 + 8);
-    const failures = runs.filter((r) => !r.passed && r.at.getTime() > firstRepair.at.getTime()).length;
+    let failures = 0;
+    for (const run of await store.acceptanceRuns(nodeId, deps.retireAfterFailures * 4 + 8)) {
+      if (run.passed || run.at.getTime() <= firstRepair.at.getTime()) break;
+      if (measuredFault(run.checks)) failures += 1;
+    }
     if (failures < deps.retireAfterFailures) return;
     await lifecycle.apply(nodeId, 'retire', actor, `failed acceptance ${failures} times after repair (--retire-after-acceptance-failures ${deps.retireAfterFailures}): retired, its evidence kept`, options);
   }
@@ -142,10 +162,10 @@ export function startAcceptance(deps: AcceptanceDeps): { sweep: () => Promise<vo
     }
   }
 
-  // The nodes in `accepting`, as this process saw them move; the whole fleet is read only every `relistEvery` sweeps
-  // (a node moved by another replica, or before this one started), not at every sweep of a fleet of thousands.
+  // The nodes in `accepting`, as this process saw them move; the whole fleet is read every other sweep (a node moved
+  // by another replica, or before this one started: its suite goes out within two sweeps), not at every one.
   const acceptingNodes = new Set<string>();
-  const relistEvery = 30;
+  const relistEvery = 2;
   let sweeps = 0;
 
   const unfollow = deps.outbox.follow(judged);

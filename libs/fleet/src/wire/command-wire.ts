@@ -109,7 +109,7 @@ function acceptanceFacts(m: AcceptanceFactsMessage): AcceptanceFacts | string {
     } : null,
     stress: m.stress ? {
       tool: m.stress.tool, seconds: m.stress.seconds, sampled: m.stress.sampled,
-      gpus: stressGpus.map((g) => ({ index: g.index, result: g.result, errors: g.errors, peakTempC: g.hasPeakTemp ? g.peakTempC : null, clockEvents: [...g.clockEvents] })),
+      gpus: stressGpus.map((g) => ({ index: g.index, result: g.result, errors: g.errors, peakTempC: g.hasPeakTemp ? g.peakTempC : null, clockEvents: g.sampled ? [...g.clockEvents] : null })),
     } : null,
     outputs: m.outputs.map((o) => ({ tool: o.tool, text: o.text })),
   };

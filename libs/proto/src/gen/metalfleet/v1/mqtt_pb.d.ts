@@ -577,6 +577,8 @@ export declare type StressResult = Message<"metalfleet.v1.StressResult"> & {
   tool: string;
 
   /**
+   * How long it ran, as the agent timed it (a run that ended early is short of the seconds asked).
+   *
    * @generated from field: uint32 seconds = 2;
    */
   seconds: number;
@@ -639,6 +641,13 @@ export declare type StressGpu = Message<"metalfleet.v1.StressGpu"> & {
    * @generated from field: repeated string clock_events = 6;
    */
   clockEvents: string[];
+
+  /**
+   * Whether nvidia-smi read this GPU under load at all: false, its clock events are not known.
+   *
+   * @generated from field: bool sampled = 7;
+   */
+  sampled: boolean;
 };
 
 /**
