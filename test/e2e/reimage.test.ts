@@ -95,6 +95,10 @@ describe('reimaging and replacement', () => {
     const story = (await history(victim.id)).slice(-2);
     expect(story.map((h) => `${h.from}→${h.to} by ${h.actor}`)).toEqual(['active→failed by remediation', 'failed→repair by remediation']);
     expect(story[0]!.reason).toMatch(/^hardware fault: gpu:\S+ xid-79: .*fallen off the bus/i);
+    // The kernel line that raised it travelled with the health event, for the vendor's evidence.
+    const health = await api<{ events: Array<{ changes: Array<{ kind: string; condition: { code: string }; evidence?: string[] }> }> }>('GET', `/api/v1/nodes/${victim.id}/health`);
+    const appeared = health.events.flatMap((e) => e.changes).find((c) => c.kind === 'appeared' && c.condition.code === 'xid-79');
+    expect(appeared?.evidence).toEqual([expect.stringMatching(/^NVRM: Xid \(PCI:\S+\): 79, pid='<unknown>', name=<unknown>, GPU has fallen off the bus\.$/)]);
     const spareStory = (await history(replacement.id)).slice(-3);
     expect(spareStory.map((h) => `${h.from}→${h.to} by ${h.actor.split(' ')[0]}`)).toEqual(['available→allocated by remediation', 'allocated→provisioning by reimage', 'provisioning→active by reimage']);
     expect(spareStory[1]!.reason).toContain(`replaces ${victim.id}`);

@@ -62,7 +62,7 @@ export class HealthMonitor {
           case: 'event',
           value: {
             eventId, sequence: BigInt(sequence), at: timestampFromDate(now),
-            changes: diff.changes.map((c) => ({ kind: changeKindToProto[c.kind], condition: conditionToProto(c.condition) })),
+            changes: diff.changes.map((c) => ({ kind: changeKindToProto[c.kind], condition: conditionToProto(c.condition), evidence: 'evidence' in c ? c.evidence ?? [] : [] })),
           },
         },
       }));

@@ -128,7 +128,10 @@ export const HealthEvent = Type.Object({
   sequence: Type.Integer(),
   at: Timestamp,
   receivedAt: Timestamp,
-  changes: Type.Array(Type.Object({ kind: Type.Enum(['appeared', 'changed', 'cleared']), condition: HealthCondition })),
+  changes: Type.Array(Type.Object({
+    kind: Type.Enum(['appeared', 'changed', 'cleared']), condition: HealthCondition,
+    evidence: Type.Optional(Type.Array(Type.String(), { description: 'The raw lines that raised it (the kernel log\'s), as the node sent them.' })),
+  })),
 });
 
 export const NodeHealth = Type.Object({

@@ -61,7 +61,8 @@ export interface HealthEventRecord {
   sequence: number;
   at: Date;
   receivedAt: Date;
-  changes: Array<{ kind: HealthChange['kind']; condition: HealthCondition }>;
+  /** `evidence`: the raw lines that raised the condition (kernel log), where the node sent them. */
+  changes: Array<{ kind: HealthChange['kind']; condition: HealthCondition; evidence?: string[] }>;
 }
 
 export interface TransitionOptions {

@@ -135,8 +135,8 @@ export interface HealthEventRow { event_id: string; sequence: number; at: number
 export function rowHealthEvent(r: HealthEventRow): HealthEventRecord {
   return {
     eventId: r.event_id, sequence: r.sequence, at: new Date(r.at), receivedAt: new Date(r.received_at),
-    changes: (JSON.parse(r.changes_json) as Array<{ kind: HealthEventRecord['changes'][number]['kind']; condition: HealthCondition & { since: string } }>)
-      .map((c) => ({ kind: c.kind, condition: { ...c.condition, since: new Date(c.condition.since) } })),
+    changes: (JSON.parse(r.changes_json) as Array<{ kind: HealthEventRecord['changes'][number]['kind']; condition: HealthCondition & { since: string }; evidence?: string[] }>)
+      .map((c) => ({ kind: c.kind, condition: { ...c.condition, since: new Date(c.condition.since) }, ...(c.evidence ? { evidence: c.evidence } : {}) })),
   };
 }
 

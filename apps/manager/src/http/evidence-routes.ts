@@ -67,6 +67,7 @@ async function evidenceFiles(store: EvidenceRouteDeps['store'], nodeId: string, 
       events.leftOut
         ? `health-events.json    the newest ${events.kept} health events, as its agent reported them, newest first; older ones left out (over ${healthEventBytes / 1024 / 1024} MiB)`
         : 'health-events.json    every condition it raised and cleared, as its agent reported them, newest first',
+      '                      (each raised condition with the kernel lines that raised it, where there were some: "evidence")',
       'failures.json         its recorded failures',
       'history.json          its lifecycle: failures, repairs (with tickets), retries, reimages; who and why',
       'acceptance.json       its acceptance runs, newest first: each check (measured, threshold, verdict) and the tools\' own outputs',

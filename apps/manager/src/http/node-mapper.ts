@@ -32,7 +32,7 @@ export function nodeHealthToApi(conditions: readonly HealthCondition[], events: 
     conditions: conditions.map(conditionToApi),
     events: events.map((e) => ({
       eventId: e.eventId, sequence: e.sequence, at: e.at.toISOString(), receivedAt: e.receivedAt.toISOString(),
-      changes: e.changes.map((c) => ({ kind: c.kind, condition: conditionToApi(c.condition) })),
+      changes: e.changes.map((c) => ({ kind: c.kind, condition: conditionToApi(c.condition), ...(c.evidence ? { evidence: c.evidence } : {}) })),
     })),
   };
 }

@@ -39,8 +39,11 @@ export function overallHealth(conditions: readonly HealthCondition[]): { severit
   );
 }
 
-/** A condition as a classifier emits it; `since` is filled in by the health tracker. */
-export type ConditionFinding = Omit<HealthCondition, 'since'>;
+/**
+ * A condition as a classifier emits it; `since` is filled in by the health tracker. `evidence`: the raw lines that raised
+ * it (kernel log), carried by the health event that reports it, never part of the condition (a new line is no change).
+ */
+export type ConditionFinding = Omit<HealthCondition, 'since'> & { evidence?: string[] };
 
 export function finding(component: string, code: string, severity: Severity, remediation: Remediation, message: string): ConditionFinding {
   return { component, code, severity, remediation, message };

@@ -15,6 +15,17 @@ describe('diffHealth', () => {
     { name: 'a gone condition clears', before: [{ ...hot, since: t0 }], now: [], kinds: ['cleared'] },
     { name: 'a duplicate finding counts once', before: [], now: [hot, hot], kinds: ['appeared'] },
   ];
+  it('carries a finding\'s raw lines on its change, never in the condition: new lines for the same condition are no change', () => {
+    const xid = { ...finding('gpu:0000:9b:00', 'xid-79', 'critical', 'replace', 'Xid 79: GPU has fallen off the bus'), evidence: ['NVRM: Xid (PCI:0000:9b:00): 79, …'] };
+    const first = diffHealth([], [xid], t0);
+    expect(first.changes).toEqual([{
+      kind: 'appeared', evidence: ['NVRM: Xid (PCI:0000:9b:00): 79, …'],
+      condition: { component: 'gpu:0000:9b:00', code: 'xid-79', severity: 'critical', remediation: 'replace', message: 'Xid 79: GPU has fallen off the bus', since: t0 },
+    }]);
+    expect(first.current[0]).not.toHaveProperty('evidence');
+    expect(diffHealth(first.current, [{ ...xid, evidence: ['another line'] }], t1).changes).toEqual([]);
+  });
+
   it.each(cases)('$name', ({ before, now, kinds }) => {
     const diff = diffHealth(before, now, t1);
     expect(diff.changes.map((c) => c.kind)).toEqual(kinds);

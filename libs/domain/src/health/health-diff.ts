@@ -3,9 +3,10 @@
 // persists; it changes when severity, remediation or message change.
 import { conditionKey, type ConditionFinding, type HealthCondition } from './health-condition.ts';
 
+/** `evidence`: the raw lines that raised an appeared or changed condition (ConditionFinding), at most 3. */
 export type HealthChange =
-  | { kind: 'appeared'; condition: HealthCondition }
-  | { kind: 'changed'; condition: HealthCondition; previous: HealthCondition }
+  | { kind: 'appeared'; condition: HealthCondition; evidence?: string[] }
+  | { kind: 'changed'; condition: HealthCondition; previous: HealthCondition; evidence?: string[] }
   | { kind: 'cleared'; condition: HealthCondition };
 
 export interface HealthDiff {
@@ -24,11 +25,13 @@ export function diffHealth(previous: readonly HealthCondition[], found: readonly
     if (seen.has(key)) continue; // the first finding for a key wins; classifiers should not repeat one
     seen.add(key);
     const old = before.get(key);
-    const condition: HealthCondition = { ...f, since: old?.since ?? now };
+    const { evidence, ...found } = f;
+    const condition: HealthCondition = { ...found, since: old?.since ?? now };
+    const lines = evidence && evidence.length > 0 ? { evidence } : {};
     current.push(condition);
-    if (!old) changes.push({ kind: 'appeared', condition });
+    if (!old) changes.push({ kind: 'appeared', condition, ...lines });
     else if (old.severity !== f.severity || old.remediation !== f.remediation || old.message !== f.message) {
-      changes.push({ kind: 'changed', condition, previous: old });
+      changes.push({ kind: 'changed', condition, previous: old, ...lines });
     }
   }
   for (const [key, old] of before) {

@@ -16,6 +16,8 @@ interface Group {
   count: number;
   last: SeenKernelEvent;
   texts: string[];
+  /** The first few raw lines, for the vendor's evidence. */
+  lines: string[];
 }
 
 function recoveryFromText(text: string): Remediation | null {
@@ -37,12 +39,14 @@ export function classifyKernelEvents(events: readonly SeenKernelEvent[], now: Da
   const groups = new Map<string, Group>();
   const add = (component: string, code: string, xid: number | null, seen: SeenKernelEvent, text: string) => {
     const key = `${component}|${code}`;
+    const line = 'line' in seen.event ? seen.event.line : undefined;
     const g = groups.get(key);
     if (g) {
       g.count += 1;
       g.last = seen;
       if (g.texts.length < 3 && !g.texts.includes(text)) g.texts.push(text);
-    } else groups.set(key, { component, code, xid, count: 1, last: seen, texts: [text] });
+      if (line && g.lines.length < 3 && !g.lines.includes(line)) g.lines.push(line);
+    } else groups.set(key, { component, code, xid, count: 1, last: seen, texts: [text], lines: line ? [line] : [] });
   };
 
   for (const seen of events) {
@@ -91,5 +95,9 @@ export function classifyKernelEvents(events: readonly SeenKernelEvent[], now: Da
     if (severity === 'ok' && now.getTime() - g.last.seenAt.getTime() > appXidWindowMs) continue;
     out.push(finding(g.component, g.code, severity, remediation, `Xid ${g.xid}: ${info.name}${note}${times}: ${sample}`));
   }
-  return out;
+  // Each with the raw lines that raised it: what a vendor asks for, beside the message.
+  return out.map((f) => {
+    const lines = groups.get(`${f.component}|${f.code}`)?.lines ?? [];
+    return lines.length > 0 ? { ...f, evidence: lines.map((l) => l.slice(0, 1024)) } : f;
+  });
 }

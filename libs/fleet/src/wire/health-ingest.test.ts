@@ -28,6 +28,17 @@ describe('health messages from a node', () => {
     expect(healthMessageToRecord(message, at)).toMatchObject({ ok: false, error: expect.stringMatching(error) });
   });
 
+  it('keeps the raw lines that raised a condition, within bounds', () => {
+    const withLines = (evidence: string[]) => create(HealthMessageSchema, {
+      kind: { case: 'event', value: { eventId: 'event-0003', sequence: 3n, changes: [{ kind: HealthChangeKind.APPEARED, condition: condition('xid-79'), evidence }] } },
+    });
+    const line = 'NVRM: Xid (PCI:0000:9b:00): 79, pid=\'<unknown>\', name=<unknown>, GPU has fallen off the bus.';
+    expect(healthMessageToRecord(withLines([line]), at)).toMatchObject({ ok: true, event: { changes: [{ kind: 'appeared', evidence: [line] }] } });
+    for (const bad of [[line, line, line, line], ['x'.repeat(healthLimits.messageChars + 1)], ['a\u0000b']]) {
+      expect(healthMessageToRecord(withLines(bad), at)).toMatchObject({ ok: false, error: expect.stringMatching(/evidence lines/) });
+    }
+  });
+
   it('takes what a real node sends', () => {
     expect(healthMessageToRecord(event(codes(healthLimits.changesPerEvent)), at)).toMatchObject({ ok: true, kind: 'event' });
     expect(healthMessageToRecord(digest(codes(40), 'x'.repeat(healthLimits.messageChars)), at)).toMatchObject({ ok: true, kind: 'digest' });

@@ -14,7 +14,7 @@ export type HealthRecord =
   | { ok: false; error: string };
 
 /** A real 8-GPU node has a few dozen conditions at most; these leave room and bound what one node can make the manager keep. */
-export const healthLimits = { conditionsPerNode: 256, changesPerEvent: 256, componentChars: 64, codeChars: 64, messageChars: 1024 } as const;
+export const healthLimits = { conditionsPerNode: 256, changesPerEvent: 256, componentChars: 64, codeChars: 64, messageChars: 1024, evidenceLines: 3 } as const;
 
 // PostgreSQL text cannot hold NUL: a report with one could never be stored, and one never stored is never acknowledged
 // (the node would send it again forever, its later reports behind it). Refused here, as bad input, it is acknowledged.
@@ -45,7 +45,11 @@ export function healthMessageToRecord(message: HealthMessage, receivedAt: Date):
     const condition = conditionFromProto(c.condition);
     if (!kind || !condition) return { ok: false, error: 'health event with an invalid change' };
     if (oversized(condition)) return { ok: false, error: `health event with ${tooLong}` };
-    changes.push({ kind, condition });
+    const evidence = [...c.evidence];
+    if (evidence.length > healthLimits.evidenceLines || evidence.some((l) => l.length > healthLimits.messageChars || hasNul(l))) {
+      return { ok: false, error: `health event with more than ${healthLimits.evidenceLines} evidence lines, or one over ${healthLimits.messageChars} characters (or holding a NUL)` };
+    }
+    changes.push({ kind, condition, ...(evidence.length > 0 && kind !== 'cleared' ? { evidence } : {}) });
   }
   // What the store cannot hold is refused, not retried: a time no Date holds, a sequence beyond an exact number.
   const at = e.at ? timestampDate(e.at) : receivedAt;
@@ -67,7 +71,7 @@ export function sinceReceived(held: readonly HealthCondition[], conditions: read
 /** A health event whose raised and updated conditions are stamped as sinceReceived does. */
 export function eventSinceReceived(held: readonly HealthCondition[], event: HealthEventRecord): HealthEventRecord {
   const stamped = sinceReceived(held, event.changes.map((c) => c.condition), event.receivedAt);
-  return { ...event, changes: event.changes.map((c, i) => ({ kind: c.kind, condition: stamped[i] ?? c.condition })) };
+  return { ...event, changes: event.changes.map((c, i) => ({ ...c, condition: stamped[i] ?? c.condition })) };
 }
 
 /** How many conditions the node would hold after `event` (those it holds, plus the ones the event adds). */

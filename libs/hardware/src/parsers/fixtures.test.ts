@@ -163,6 +163,10 @@ describe('kernel log fixtures', () => {
     const file = 'leptonai__gpud__dmesg-with-xid-119.log';
     covers(file);
     expect(kernel(read(file))).toEqual(['gpu:0000:9b:00 xid-119 critical reset-gpu']);
+    // With the first distinct raw lines that raised it, for the vendor (issue 22: "their raw source lines").
+    const [found] = classifyKernelEvents(parseKernelLog(read(file)).map((event) => ({ event, seenAt: now })), now);
+    expect(found?.evidence).toHaveLength(3);
+    expect(found?.evidence?.[0]).toBe('[Sun Feb 23 16:24:18 2025] NVRM: Xid (PCI:0000:9b:00): 119, pid=2024380, name=nvidia-smi, Timeout after 6s of waiting for RPC response from GPU4 GSP! Expected function 103 (GSP_RM_ALLOC) (0x2081 0x4).');
   });
 
   it('dmesg --decode --time-format=iso: an Xid 13 burst then Xid 43, application level', () => {

@@ -34,7 +34,7 @@ export class KernelLogParser {
       const text = (xid[3] ?? '').trim();
       const root = /caused by previous Xid (\d+)/.exec(text);
       if (code === 79) this.xid79Seen.add(pci);
-      events.push({ kind: 'xid', pci, xid: code, text, rootXid: root?.[1] ? Number(root[1]) : null });
+      events.push({ kind: 'xid', pci, xid: code, text, rootXid: root?.[1] ? Number(root[1]) : null, line });
       return events;
     }
     const sxid = sxidLine.exec(line);
@@ -42,13 +42,13 @@ export class KernelLogParser {
       const rest = sxid[3] ?? '';
       // "Severity …" and "Data {…}" lines detail the Fatal/Non-fatal line before them.
       const fatal = /^Fatal\b/i.test(rest) ? true : /^Non-?fatal\b/i.test(rest) ? false : null;
-      if (fatal !== null) events.push({ kind: 'sxid', pci: normalizePci(sxid[1]), sxid: Number(sxid[2]), fatal, text: rest.trim() });
+      if (fatal !== null) events.push({ kind: 'sxid', pci: normalizePci(sxid[1]), sxid: Number(sxid[2]), fatal, text: rest.trim(), line });
       return events;
     }
     const single = fallenSingle.exec(line);
     if (single?.[1]) {
       const pci = normalizePci(single[1]);
-      if (!this.xid79Seen.has(pci)) events.push({ kind: 'fallen-off-bus', pci, text: 'GPU has fallen off the bus (no Xid line)' });
+      if (!this.xid79Seen.has(pci)) events.push({ kind: 'fallen-off-bus', pci, text: 'GPU has fallen off the bus (no Xid line)', line });
       this.xid79Seen.add(pci);
       return events;
     }
@@ -60,7 +60,7 @@ export class KernelLogParser {
     if (this.pendingFallen) {
       if (/fallen off the bus/.test(line)) {
         const { pci } = this.pendingFallen;
-        if (!this.xid79Seen.has(pci)) events.push({ kind: 'fallen-off-bus', pci, text: 'GPU has fallen off the bus and is not responding (no Xid line)' });
+        if (!this.xid79Seen.has(pci)) events.push({ kind: 'fallen-off-bus', pci, text: 'GPU has fallen off the bus and is not responding (no Xid line)', line });
         this.xid79Seen.add(pci);
         this.pendingFallen = null;
         return events;
@@ -74,7 +74,7 @@ export class KernelLogParser {
       return events;
     }
     const limited = pcieLimited.exec(line);
-    if (limited?.[1]) events.push({ kind: 'pcie-limited', pci: normalizePci(limited[1]), text: line.slice(line.indexOf('pci ')) });
+    if (limited?.[1]) events.push({ kind: 'pcie-limited', pci: normalizePci(limited[1]), text: line.slice(line.indexOf('pci ')), line });
     return events;
   }
 }

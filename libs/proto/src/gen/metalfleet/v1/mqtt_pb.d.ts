@@ -232,6 +232,13 @@ export declare type HealthChange = Message<"metalfleet.v1.HealthChange"> & {
    * @generated from field: metalfleet.v1.HealthCondition condition = 2;
    */
   condition?: HealthCondition | undefined;
+
+  /**
+   * The raw lines that raised it (the kernel log's NVRM lines), at most 3, for the vendor's evidence.
+   *
+   * @generated from field: repeated string evidence = 3;
+   */
+  evidence: string[];
 };
 
 /**
