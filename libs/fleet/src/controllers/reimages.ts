@@ -15,6 +15,7 @@ import type { FleetEvent, FleetEvents } from '../events/fleet-events.ts';
 import { encodeEvent } from '../events/event-journal.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import { createReimageEffects, type OpenNode } from './reimage-effects.ts';
+import { acceptanceOutcome, reportedSignal, storedReportSignals } from './reimage-signals.ts';
 
 export interface BmcControl {
   setNextBootPxe(): Promise<void>;
@@ -73,43 +74,7 @@ export interface ReimageRequest {
 }
 
 
-/**
- * The steps a command's stored state stands for, for a node whose steps may lag it (they were another replica's, or
- * a stop cut them off). A command that ended (succeeded, failed) was acknowledged (running) before: a node still
- * waiting for that is given it first. When either was made is not kept: at the earliest, when the command was made.
- */
-function storedReportSignals(node: { progress: { phase: string } }, command: { state: string; createdAt: Date; verifiedSha256: string; message: string }): ReimageSignal[] {
-  const final = reportedSignal({ ...command, updatedAt: command.createdAt });
-  if (!final) return [];
-  const ended = command.state === 'succeeded' || command.state === 'failed';
-  return ended && node.progress.phase === 'rebooting' ? [{ kind: 'rebooting', at: command.createdAt }, final] : [final];
-}
-
-/** The reimage step a command's reported state stands for (none for a command not reported on). */
-function reportedSignal(command: { state: string; updatedAt: Date; verifiedSha256: string; message: string }): ReimageSignal | null {
-  if (command.state === 'running') return { kind: 'rebooting', at: command.updatedAt };
-  if (command.state === 'succeeded') return { kind: 'installed', sha256: command.verifiedSha256 };
-  if (command.state === 'failed') return { kind: 'failed', code: 'agent-failed', details: `the agent reported: ${command.message}` };
-  // Refused by the agent, or given up by the manager: the node will not answer it (a timeout: power-cycle or fail).
-  if (command.state === 'refused' || command.state === 'expired') return { kind: 'timeout' };
-  return null;
-}
-
 export function createReimages(deps: ReimageDeps) {
-  /**
-   * Where a node in its reimage's acceptance testing stands, as the lifecycle has it (the acceptance controller judges
-   * the suite and moves the node): back with its tenant (active), still accepting (null: wait), or out — failed,
-   * replaced, sent to repair or retired — with the reason its history gives.
-   */
-  async function acceptanceOutcome(nodeId: string): Promise<ReimageSignal | null> {
-    const node = await deps.store.getNodeSummary(nodeId);
-    if (!node) return { kind: 'failed', code: 'node-missing', details: 'the node no longer exists' };
-    if (node.state === 'accepting' || node.state === 'provisioning') return null;
-    if (node.state === 'active') return { kind: 'accepted' };
-    const last = (await deps.store.history(nodeId)).at(-1);
-    return { kind: 'failed', code: 'acceptance-failed', details: `the node is ${node.state}${last ? `: ${last.reason}` : ''}` };
-  }
-
   const open = new Map<string, OpenNode>();
   const chains = new Map<string, Promise<void>>();
   const key = (operationId: string, nodeId: string) => `${operationId}/${nodeId}`;
@@ -264,7 +229,7 @@ export function createReimages(deps: ReimageDeps) {
   async function takeStoredReports(): Promise<void> {
     for (const node of [...open.values()]) {
       if (node.progress.phase === 'accepting') {
-        const outcome = await acceptanceOutcome(node.nodeId);
+        const outcome = await acceptanceOutcome(deps.store, node.nodeId);
         if (outcome) void signal(node.operationId, node.nodeId, outcome);
         continue;
       }
