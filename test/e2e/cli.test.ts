@@ -218,7 +218,7 @@ describe('metalfleet CLI', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
   });
 
-  it('shows the SKU profiles in force and a node\'s acceptance runs (none yet where acceptance is off)', async () => {
+  it('shows the SKU profiles in force and a node\'s acceptance runs (each node passed the default H100 profile before it joined the pool)', async () => {
     const profiles = await cli(['sku-profiles'], operatorToken);
     expect(profiles.code, profiles.stderr).toBe(0);
     expect(profiles.stdout).toMatch(/^hgx-h100-8 +default +8 x H100 80GB HBM3 +≥ 79 GiB +Gen5 x16 +18 +8 at 400 Gb\/s +8 +≥ 460 GB\/s +300 s, ≤ 10 °C spread +-r 3$/m);
@@ -235,7 +235,9 @@ describe('metalfleet CLI', () => {
     expect(await cli(['sku-profiles', 'rm', 'hgx-h100-8'], manager.adminToken)).toMatchObject({ code: 1, stderr: expect.stringContaining('is a default') });
     expect(await cli(['sku-profiles', 'rm', 'sim-h100-8'], manager.adminToken)).toMatchObject({ code: 0, stdout: 'SKU profile sim-h100-8 removed\n' });
     const runs = await cli(['nodes', 'acceptance', nodeIds[0] ?? ''], operatorToken);
-    expect(runs).toMatchObject({ code: 0, stdout: `${nodeIds[0]}: no acceptance run yet\n` });
+    expect(runs.code, runs.stderr).toBe(0);
+    expect(runs.stdout).toMatch(new RegExp(`^\\S+  PASSED  profile hgx-h100-8  command accept-${nodeIds[0]}-\\d+\n`));
+    expect(runs.stdout).toMatch(/^nic-count +8 of 8 at ≥ 400 Gb\/s, link up 8 +≥ 8 up +pass$/m);
     expect((await cli(['nodes', 'acceptance', 'no-such-node'], operatorToken)).code).toBe(1);
   });
 

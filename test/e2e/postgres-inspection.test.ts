@@ -43,6 +43,8 @@ describe('new nodes on PostgreSQL', () => {
       .catch(async () => manager.nodes());
     const stuck = list.items.filter((n) => n.state === 'inspecting' || n.state === 'discovered').map((n) => n.id);
     expect(stuck).toEqual([]);
-    expect(new Set(list.items.map((n) => n.state))).toEqual(new Set(['available']));
+    // Then each passes its acceptance suite (on by default) into the pool.
+    const accepted = await eventually(() => manager.nodes(), (l) => l.items.every((n) => n.state === 'available'), 60_000).catch(async () => manager.nodes());
+    expect(new Set(accepted.items.map((n) => n.state))).toEqual(new Set(['available']));
   }, 180_000);
 });

@@ -39,7 +39,7 @@ describe('manager on PostgreSQL', () => {
     const after = await eventually(() => manager.nodes(), (l) => l.items.length === 3 && l.items.every((n) => n.presence === 'online'));
     expect(after.items.map((n) => n.id).sort()).toEqual(before.items.map((n) => n.id).sort());
     const history = await manager.get<{ items: Array<{ event: string }> }>(`/api/v1/nodes/${after.items[0]!.id}/history`);
-    expect(history.items.map((h) => h.event)).toEqual(['inspect', 'inspection-passed']);
+    expect(history.items.map((h) => h.event)).toEqual(['inspect', 'accept', 'acceptance-passed']);
     const client = new pg.Client({ connectionString: postgres });
     await client.connect();
     const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${schema}.nodes`);

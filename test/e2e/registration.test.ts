@@ -16,7 +16,10 @@ import { trustCa } from '../support/manager.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'mf-e2e-'));
 const managerArgs = ['--data-dir', dataDir, '--listen-host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--mqtt-port', '0',
-  '--boot-port', '0', '--telemetry-interval-s', '1', '--heartbeat-grace-s', '5'];
+  '--boot-port', '0', '--telemetry-interval-s', '1', '--heartbeat-grace-s', '5',
+  // The agent reads this machine, which has no GPU: no SKU profile fits it, and acceptance (on by default) would send
+  // it to repair. Registration and inspection are what this file tests.
+  '--acceptance', 'off'];
 let manager: Proc;
 let http: string;
 let grpc: string;

@@ -58,6 +58,8 @@ beforeAll(async () => {
   lab = await startOvsLab();
   manager = new ManagerProcess(join(dir, 'manager'), [
     '--ovsdb-switches', `lab=127.0.0.1:${lab.ovsdbPort}`, '--provisioning-vlan', String(provisioningVlan), '--vlan-pool', '101-110', '--fabric-interval-s', '1',
+    // The nodes here are this test's own gRPC and MQTT clients, which run no acceptance suite.
+    '--acceptance', 'off',
   ]);
   await manager.start();
   mqttUrl = `mqtts://127.0.0.1:${String((await manager.proc!.waitForLog('manager ready'))['mqtt']).split(':').at(-1)}`;

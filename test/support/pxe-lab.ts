@@ -47,6 +47,8 @@ export async function startPxeLab(options: { rootBytes?: number } = {}): Promise
     // The lab's machine is enrolled through its BMC before it boots: that admits it once discovered.
     '--admit-discovered', 'bmc-enrollment',
     '--health-interval-s', '5', '--reimage-boot-timeout-s', '240', '--command-ack-timeout-s', '20',
+    // A QEMU machine has no GPU: no SKU profile fits it, and acceptance (on by default) would send it to repair.
+    '--acceptance', 'off',
   ]);
   await manager.start();
 

@@ -1,10 +1,12 @@
 // The acceptance suite's facts: from real outputs (NCCL tests on 2 x 8 H100, DCGM diag level 3, nvlink -s of an
 // A100), and from what a simulated node prints, through the same parsers.
 import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acceptanceLimits, checkStress } from '@metalfleet/domain';
+import { acceptanceLimits, acceptSuite, gpuStateOutput, checkStress, defaultSkuProfiles, failingChecks, judgeAcceptance, nodeSku } from '@metalfleet/domain';
 import { acceptanceFacts, keptOutputChars, runStress, simulatedAcceptanceOutputs } from './acceptance-suite.ts';
+import { parseNvidiaSmiXml } from './parsers/nvidia-smi-xml.ts';
 import { createSimulatedBackend } from './simulated-backend.ts';
 import type { FaultKind } from './simulated-faults.ts';
 
@@ -18,6 +20,7 @@ describe('acceptance facts from real outputs', () => {
       nccl: { text: fixture('lessizzmore__create-a3mega-ztan-fork__ztan-NCCL-test-result.txt') },
       nvbandwidth: { text: fixture('NVIDIA__nvbandwidth__README-examples.txt') },
       stress: { seconds: 60, burn: { text: fixture('microsoft__superbenchmark__gpu_burn.log') }, samples: [] },
+      gpuState: { text: fixture('GuanceCloud__datakit__gtx-8card.xml') },
     });
     // gpu_burn's own temperatures; nvidia-smi was not read under load, so the clock events are not known.
     expect(facts.stress).toMatchObject({ tool: 'gpu_burn', seconds: 60, sampled: false });
@@ -26,18 +29,23 @@ describe('acceptance facts from real outputs', () => {
     expect(facts.nccl).toEqual({ busbwGBs: 338.82, sizeBytes: 8589934592, wrongResults: 0, devices: 16, tool: 'all_reduce_perf' });
     expect(facts.dcgm?.length).toBeGreaterThan(3);
     expect(facts.nvlinks?.[0]?.links.length).toBe(12);
-    expect(facts.outputs.map((o) => o.tool)).toEqual(['nvidia-smi nvlink -s', 'dcgmi diag', 'all_reduce_perf', 'nvbandwidth', 'gpu_burn']);
+    expect(facts.outputs.map((o) => o.tool)).toEqual(['nvidia-smi nvlink -s', 'dcgmi diag', 'all_reduce_perf', 'nvbandwidth', 'gpu_burn', gpuStateOutput.tool]);
+    // A real 8-GPU XML (228 kB) kept whole, compressed within its share, for the vendor.
+    const state = facts.outputs.at(-1)?.text ?? '';
+    expect(state.length).toBeLessThan(gpuStateOutput.maxChars);
+    expect(gunzipSync(Buffer.from(state, 'base64')).toString()).toBe(fixture('GuanceCloud__datakit__gtx-8card.xml'));
   });
 
   it('keeps each tool\'s output within its share, its start and its end: a report always fits the broker\'s payload limit', () => {
     const huge = (tool: string) => ({ text: `${tool} start\n${'x'.repeat(500_000)}\n${tool} end` });
-    const facts = acceptanceFacts({ nvlink: huge('nvlink'), dcgm: huge('dcgm'), nccl: huge('nccl'), nvbandwidth: huge('nvbandwidth'), stress: { seconds: 1, burn: huge('gpu_burn'), samples: [huge('samples').text] } });
+    const facts = acceptanceFacts({ nvlink: huge('nvlink'), dcgm: huge('dcgm'), nccl: huge('nccl'), nvbandwidth: huge('nvbandwidth'), stress: { seconds: 1, burn: huge('gpu_burn'), samples: [huge('samples').text] }, gpuState: { error: `gpuState start\n${'x'.repeat(500_000)}\ngpuState end` } });
     for (const output of facts.outputs) {
       expect(output.text.length).toBeLessThan(keptOutputChars + 100);
-      expect(output.text).toMatch(/^\S+ start\n/);
+      expect(output.text).toMatch(/^(failed: )?\S+ start\n/);
       expect(output.text).toMatch(/ end$/);
       expect(output.text).toContain('characters left out');
     }
+    expect(facts.outputs).toHaveLength(7);
     expect(facts.outputs.reduce((sum, o) => sum + o.text.length, 0)).toBeLessThan(128 * 1024);
     // DCGM printing no JSON (an error page, a crash): a failed diagnostic that says so, not a suite that threw.
     expect(facts.dcgm).toEqual([{ test: 'dcgmi diag', gpuIds: [], status: 'fail', info: expect.stringMatching(/^its output is not DCGM's JSON: /), errorSeverity: null }]);
@@ -48,7 +56,7 @@ describe('acceptance facts from real outputs', () => {
       { name: 'Memory', results: [{ gpu_ids: '0', status: 'Not Run', info: 'i'.repeat(5000) }] },
       ...Array.from({ length: 300 }, (_, i) => ({ name: `t${i}`, results: [{ gpu_ids: '1', status: 'Pass' }] })),
     ] }] } });
-    const facts = acceptanceFacts({ nvlink: { text: '' }, dcgm: { text: json }, nccl: null, nvbandwidth: null, stress: null });
+    const facts = acceptanceFacts({ nvlink: { text: '' }, dcgm: { text: json }, nccl: null, nvbandwidth: null, stress: null, gpuState: { error: 'not run' } });
     const first = facts.dcgm?.[0];
     expect(first).toMatchObject({ test: 'Memory', status: 'fail' });
     expect(first?.info).toMatch(/^DCGM status "not run": i+/);
@@ -61,11 +69,12 @@ describe('acceptance facts from real outputs', () => {
     const real = fixture('lessizzmore__create-a3mega-ztan-fork__ztan-NCCL-test-result.txt');
     const cut = real.split('\n').filter((l) => !l.startsWith('# Out of bounds')).join('\n');
     const outOfBounds = real.replace('# Out of bounds values : 0 OK', '# Out of bounds values : 12 FAILED');
-    for (const text of [cut, outOfBounds]) expect(acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: { text }, nvbandwidth: null, stress: null }).nccl).toBeNull();
-    const failed = acceptanceFacts({ nvlink: { error: 'nvidia-smi: not found' }, dcgm: { error: 'dcgmi diag: exit 226' }, nccl: null, nvbandwidth: null, stress: null });
+    for (const text of [cut, outOfBounds]) expect(acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: { text }, nvbandwidth: null, stress: null, gpuState: { error: 'not run' } }).nccl).toBeNull();
+    const failed = acceptanceFacts({ nvlink: { error: 'nvidia-smi: not found' }, dcgm: { error: 'dcgmi diag: exit 226' }, nccl: null, nvbandwidth: null, stress: null, gpuState: { error: 'not run' } });
     expect(failed.nvlinks).toBeNull();
     expect(failed.dcgm).toEqual([{ test: 'dcgmi diag', gpuIds: [], status: 'fail', info: 'dcgmi diag: exit 226', errorSeverity: null }]);
-    expect(failed.outputs).toEqual([{ tool: 'nvidia-smi nvlink -s', text: 'failed: nvidia-smi: not found' }, { tool: 'dcgmi diag', text: 'failed: dcgmi diag: exit 226' }]);
+    expect(failed.outputs).toEqual([{ tool: 'nvidia-smi nvlink -s', text: 'failed: nvidia-smi: not found' }, { tool: 'dcgmi diag', text: 'failed: dcgmi diag: exit 226' },
+      { tool: 'nvidia-smi -q -x', text: 'failed: not run' }]);
   });
 });
 
@@ -98,8 +107,47 @@ describe('a simulated node\'s acceptance outputs', () => {
     expect(hot.stress?.gpus.find((g) => g.index === 6)).toEqual({ index: 6, result: 'OK', errors: 0, peakTempC: 86, clockEvents: ['sw_power_cap', 'sw_thermal_slowdown'] });
   });
 
+  // Acceptance is on by default: the fleet `npm start` simulates must pass the default H100 profile as a real HGX H100
+  // does (8 NICs at 400 Gb/s, 8 NVMe drives, ECC on), and each simulated fault must fail it by what it breaks.
+  it.each<[FaultKind[], string]>([
+    [[], ''],
+    [['slow-nvlink'], 'nvlink: GPU 5: 2 at 13.281 GB/s of 26.562'],
+    [['weak-cooling'], 'temperature'],
+    [['old-vbios'], ''], // the defaults allow any VBIOS: an operator's profile lists the ones it allows
+    [['gpu-missing'], 'gpu-count'],
+  ])('a default simulated node with faults %j passes the default H100 profile unless a fault fails it (%s)', async (faults, failing) => {
+    const node = createSimulatedBackend({ seed: 's', index: 1, faults: () => faults });
+    const inventory = await node.inventory();
+    const suite = acceptSuite(nodeSku(inventory.gpus, defaultSkuProfiles, faults.length === 0 ? null : 'hgx-h100-8'));
+    const verdict = judgeAcceptance(defaultSkuProfiles, inventory, acceptanceFacts(await node.acceptanceOutputs(suite)), [], faults.length === 0 ? null : 'hgx-h100-8');
+    expect(verdict.profile).toBe('hgx-h100-8');
+    if (failing === '') expect(failingChecks(verdict.checks)).toBe('');
+    else expect(failingChecks(verdict.checks)).toContain(failing);
+    expect(verdict.passed).toBe(failing === '');
+  });
+
+  it('prints the GPUs\' state as nvidia-smi -q -x does, read back by the real parser as the node\'s health reads it', async () => {
+    const node = createSimulatedBackend({ seed: 's', index: 1, faults: () => ['gpu-missing'] });
+    const outputs = await node.acceptanceOutputs({ dcgmLevel: 0, nccl: false, nvbandwidth: false, stressSeconds: 0 });
+    const report = parseNvidiaSmiXml('text' in outputs.gpuState ? outputs.gpuState.text : '');
+    const inventory = await node.inventory();
+    expect(report.gpus.map((g) => [g.serial, g.uuid, g.vbiosVersion, g.ecc.modeCurrent, g.pcie.widthCurrent])).toEqual(
+      inventory.gpus.map((g) => [g.serial, g.uuid, g.vbiosVersion, 'Enabled', 16]));
+    expect(report.gpus).toHaveLength(7);
+    expect(report.driverVersion).toBe('570.124.06');
+  });
+
+  it('leaves out a GPU state too large to send whole, saying so (a cut XML is no evidence)', () => {
+    // Random text does not compress: over the share once encoded.
+    const noise = Array.from({ length: 40_000 }, (_, i) => ((i * 2654435761) >>> 7).toString(36)).join('');
+    const facts = acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: null, nvbandwidth: null, stress: null, gpuState: { text: noise } });
+    expect(facts.outputs.at(-1)).toEqual({ tool: 'nvidia-smi -q -x', text: expect.stringMatching(/^left out: \d+ characters of XML, \d+ compressed, over the 32768 kept$/) });
+    const failed = acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: null, nvbandwidth: null, stress: null, gpuState: { error: 'nvidia-smi: not found' } });
+    expect(failed.outputs.at(-1)).toEqual({ tool: 'nvidia-smi -q -x', text: 'failed: nvidia-smi: not found' });
+  });
+
   it('prints no NCCL output when the suite does not ask for it', () => {
-    expect(simulatedAcceptanceOutputs({ hostname: 'h', gpus: [], busbwGBs: 1 }, { dcgmLevel: 0, nccl: false, nvbandwidth: false, stressSeconds: 0 }).nccl).toBeNull();
+    expect(simulatedAcceptanceOutputs({ hostname: 'h', gpus: [], busbwGBs: 1, gpuStateXml: '' }, { dcgmLevel: 0, nccl: false, nvbandwidth: false, stressSeconds: 0 }).nccl).toBeNull();
   });
 });
 
@@ -127,7 +175,7 @@ describe('the stress run on a node', () => {
       'nvidia-smi --query-gpu=index,temperature.gpu,clocks_throttle_reasons.active --format=csv,noheader,nounits']);
     expect(stress.samples.length).toBeGreaterThanOrEqual(2);
     expect(new Set(stress.samples)).toEqual(new Set(['0, 71, 0x0000000000000004']));
-    expect(acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: null, nvbandwidth: null, stress }).stress).toEqual({
+    expect(acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: null, nvbandwidth: null, stress, gpuState: { error: 'not run' } }).stress).toEqual({
       tool: 'gpu_burn', seconds: 60, sampled: true, gpus: [{ index: 0, result: 'OK', errors: 0, peakTempC: 71, clockEvents: ['sw_power_cap'] }],
     });
   });
@@ -146,7 +194,7 @@ describe('the stress run on a node', () => {
       if ((ticks += 1) === 2) finish('Tested 2 GPUs:\n\tGPU 0: OK\n\tGPU 1: OK\n');
     };
     const stress = await runStress(run, 300, sleep, () => nowMs);
-    const facts = acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: null, nvbandwidth: null, stress }).stress;
+    const facts = acceptanceFacts({ nvlink: { text: '' }, dcgm: null, nccl: null, nvbandwidth: null, stress, gpuState: { error: 'not run' } }).stress;
     expect(facts?.seconds).toBe(20);
     expect(facts?.gpus.map((g) => g.clockEvents)).toEqual([['sw_power_cap'], null]);
     const checks = checkStress({ seconds: 300, maxTempSpreadC: 10 }, [0, 1], facts ?? null);

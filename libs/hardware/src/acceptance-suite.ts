@@ -3,7 +3,8 @@
 // gpu_burn with nvidia-smi read under its load. Each tool's own
 // output is parsed here by the parsers tested on real outputs, and kept (cut
 // to a bound) for the vendor's evidence; the manager judges the facts.
-import { acceptanceLimits, type AcceptanceFacts, type AcceptArgs } from '@metalfleet/domain';
+import { gzipSync } from 'node:zlib';
+import { acceptanceLimits, gpuStateOutput, type AcceptanceFacts, type AcceptArgs } from '@metalfleet/domain';
 import type { RunCommand } from './command-runner.ts';
 import { parseDcgmDiag } from './parsers/dcgm.ts';
 import { GpuBurnParseError, parseGpuBurn } from './parsers/gpu-burn.ts';
@@ -20,6 +21,8 @@ export interface AcceptanceOutputs {
   nvbandwidth: { text: string } | { error: string } | null;
   /** gpu_burn, and what nvidia-smi read while it ran (`stressSampleFields`, CSV without header or units, one text a reading). */
   stress: { seconds: number; burn: { text: string } | { error: string }; samples: string[] } | null;
+  /** `nvidia-smi -q -x` once the suite is done (after the load), for the vendor's evidence. */
+  gpuState: { text: string } | { error: string };
 }
 
 /** What the agent reads from nvidia-smi under load (before driver 535 the reasons' field is `clocks_throttle_reasons.active`). */
@@ -27,7 +30,8 @@ export const stressSampleFields = ['index', 'temperature.gpu', 'clocks_event_rea
 const olderSampleFields = ['index', 'temperature.gpu', 'clocks_throttle_reasons.active'] as const;
 
 /**
- * Longest output kept per tool (the start: devices and settings; the end: the result lines). The six together stay
+ * Longest output kept per tool (the start: devices and settings; the end: the result lines). The six together (and
+ * the GPUs' compressed state, `gpuStateOutput.maxChars`) stay
  * far under the broker's payload limit (256 KiB by default): a report over it is never stored, so never acknowledged,
  * and would hold every later report of the node in its spool behind it.
  */
@@ -91,7 +95,17 @@ export function acceptanceFacts(outputs: AcceptanceOutputs): AcceptanceFacts {
     if (outputs.stress.samples.length > 0) keep('nvidia-smi under load', { text: outputs.stress.samples.join('\n') });
     stress = stressFacts(outputs.stress);
   }
+  texts.push(gpuStateText(outputs.gpuState));
   return { nvlinks, nccl, dcgm, copies, stress, outputs: texts };
+}
+
+/** The GPUs' state as the manager takes it: compressed whole (cut, XML is no evidence), or why it is not there. */
+function gpuStateText(output: AcceptanceOutputs['gpuState']): { tool: string; text: string } {
+  const asRun = 'nvidia-smi -q -x';
+  if ('error' in output) return { tool: asRun, text: kept(`failed: ${output.error}`) };
+  const encoded = gzipSync(output.text).toString('base64');
+  if (encoded.length <= gpuStateOutput.maxChars) return { tool: gpuStateOutput.tool, text: encoded };
+  return { tool: asRun, text: `left out: ${output.text.length} characters of XML, ${encoded.length} compressed, over the ${gpuStateOutput.maxChars} kept` };
 }
 
 /** gpu_burn's verdicts and temperatures, with the hottest reading and every clock event reason nvidia-smi saw under load. */
@@ -154,7 +168,8 @@ export async function runAcceptanceTools(run: RunCommand, args: AcceptArgs, gpuC
     : null;
   const nvbandwidth = args.nvbandwidth ? await attempt(() => run('nvbandwidth', ['-t', hostCopyTest, '-t', peerCopyTest], { timeoutMs: 10 * 60_000 })) : null;
   const stress = args.stressSeconds > 0 ? await runStress(run, args.stressSeconds) : null;
-  return { nvlink, dcgm, nccl, nvbandwidth, stress };
+  const gpuState = await attempt(() => run('nvidia-smi', ['-q', '-x'], { timeoutMs: 60_000 }));
+  return { nvlink, dcgm, nccl, nvbandwidth, stress, gpuState };
 }
 
 /**
@@ -196,12 +211,15 @@ export function simulatedAcceptanceOutputs(node: {
   hostname: string; gpus: Array<{ index: number; model: string; uuid: string; pciBusId: string; links: Array<number | null> }>; busbwGBs: number;
   /** The GPU whose cooling is weak: fine at idle, hot and slowed down under load. */
   weakCooling?: number;
+  /** What its `nvidia-smi -q -x` prints once the suite is done. */
+  gpuStateXml: string;
 }, args: AcceptArgs): AcceptanceOutputs {
   const nvlink = node.gpus.map((g) => [`GPU ${g.index}: ${g.model} (UUID: ${g.uuid})`,
     ...g.links.map((l, i) => `\t Link ${i}: ${l === null ? '<inactive>' : `${l} GB/s`}`)].join('\n')).join('\n');
   const nvbandwidth = args.nvbandwidth ? { text: simulatedCopies(node.gpus) } : null;
   const stress = args.stressSeconds > 0 ? simulatedStress(node.gpus, args.stressSeconds, node.weakCooling) : null;
-  if (!args.nccl) return { nvlink: { text: `${nvlink}\n` }, dcgm: null, nccl: null, nvbandwidth, stress };
+  const gpuState = { text: node.gpuStateXml };
+  if (!args.nccl) return { nvlink: { text: `${nvlink}\n` }, dcgm: null, nccl: null, nvbandwidth, stress, gpuState };
   const n = node.gpus.length;
   const factor = n > 1 ? (2 * (n - 1)) / n : 1;
   const rows = [1, 2, 4, 8].map((gib, i) => {
@@ -225,7 +243,7 @@ export function simulatedAcceptanceOutputs(node: {
     `# Avg bus bandwidth    : ${(node.busbwGBs * 0.95).toFixed(3)}`,
     '#',
   ].join('\n');
-  return { nvlink: { text: `${nvlink}\n` }, dcgm: null, nccl: { text: `${nccl}\n` }, nvbandwidth, stress };
+  return { nvlink: { text: `${nvlink}\n` }, dcgm: null, nccl: { text: `${nccl}\n` }, nvbandwidth, stress, gpuState };
 }
 
 /**

@@ -1,4 +1,5 @@
-// A simulated GPU node (default: 8x H100 SXM) whose identity is derived from
+// A simulated GPU node (default: an HGX H100 8-GPU node as the default SKU
+// profile expects it: 8 GPUs, 8 NICs at 400 Gb/s, 8 NVMe drives) whose identity is derived from
 // (seed, index), so a restarted simulator registers the same machines. It feeds
 // the same health pipeline as real hardware: GPU snapshots, kernel log lines
 // (through the real kernel log parser), NVLink, SMART and NIC states, with the
@@ -11,6 +12,7 @@ import { simulatedAcceptanceOutputs } from './acceptance-suite.ts';
 import type { GpuReading, HardwareBackend, TelemetryReading } from './hardware-backend.ts';
 import { KernelLogFollower } from './kernel-log-follower.ts';
 import type { FaultKind } from './simulated-faults.ts';
+import { simulatedNvidiaSmiXml } from './simulated-nvidia-smi-xml.ts';
 
 const GiB = 1024 ** 3;
 
@@ -22,7 +24,9 @@ export interface SimulatedMachineSpec {
   diskCount: number;
 }
 
-export const defaultSimulatedSpec: SimulatedMachineSpec = { gpuModel: 'NVIDIA H100 80GB HBM3', gpuCount: 8, nvlinksPerGpu: 18, nicCount: 2, diskCount: 2 };
+export const defaultSimulatedSpec: SimulatedMachineSpec = { gpuModel: 'NVIDIA H100 80GB HBM3', gpuCount: 8, nvlinksPerGpu: 18, nicCount: 8, diskCount: 8 };
+/** ConnectX-7 NDR, one per GPU as on an HGX H100 node. */
+const nicSpeedMbps = 400_000;
 
 export interface SimulatedBackendOptions {
   seed: string;
@@ -171,8 +175,8 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
       };
       inventory.disks = Array.from({ length: spec.diskCount }, (_, d) => ({ name: `/dev/nvme${d}n1`, model: 'SAMSUNG MZQL23T8HCLS', serial: `${serial}-N${d}`, sizeBytes: 3.84e12, nvme: true, firmware: 'GDC5902Q' }));
       inventory.nics = macs.map((mac, port) => ({
-        name: `eth${port}`, mac, speedMbps: 100_000, linkUp: !(faults.has('nic-down') && port === 1), driver: 'mlx5_core', firmware: '28.39.1002', physical: true,
-        neighbor: { switchName: `leaf-${Math.ceil(index / 32)}`, switchId: `mac 02:00:00:00:${String(Math.ceil(index / 32)).padStart(2, '0')}:00`, portId: `Ethernet${((index - 1) % 32) * 2 + port}`, portDescription: `to ${name} port ${port}` },
+        name: `eth${port}`, mac, speedMbps: nicSpeedMbps, linkUp: !(faults.has('nic-down') && port === 1), driver: 'mlx5_core', firmware: '28.39.1002', physical: true,
+        neighbor: { switchName: `leaf-${Math.ceil(index / 32)}`, switchId: `mac 02:00:00:00:${String(Math.ceil(index / 32)).padStart(2, '0')}:00`, portId: `Ethernet${((index - 1) % 32) * spec.nicCount + port}`, portDescription: `to ${name} port ${port}` },
       }));
       inventory.gpus = visibleGpus(faults).map((g) => {
         const s = gpuSnapshot(g, faults);
@@ -205,7 +209,7 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
         })),
         disks,
         memoryControllers: [{ controller: 'mc0', correctable: 0, uncorrectable: 0 }, { controller: 'mc1', correctable: 0, uncorrectable: 0 }],
-        nics: macs.map((_, port) => ({ name: `eth${port}`, linkUp: !(faults.has('nic-down') && port === 1), speedMbps: 100_000, maxSpeedMbps: 100_000, expectedUp: true })),
+        nics: macs.map((_, port) => ({ name: `eth${port}`, linkUp: !(faults.has('nic-down') && port === 1), speedMbps: nicSpeedMbps, maxSpeedMbps: nicSpeedMbps, expectedUp: true })),
         failures: [],
       };
     },
@@ -218,6 +222,7 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
         // Two links of one GPU down cut the ring's bandwidth to about 300 GB/s.
         busbwGBs: faults.has('slow-nvlink') || faults.has('nvlink-down') ? 301.4 : 480.3,
         ...(faults.has('weak-cooling') ? { weakCooling: faultGpu['weak-cooling'] } : {}),
+        gpuStateXml: simulatedNvidiaSmiXml(visibleGpus(faults).map((g) => gpuSnapshot(g, faults)), new Date()),
       }, args);
     },
 

@@ -1,11 +1,11 @@
 // GET /api/v1/nodes/:id/evidence: one .tar.gz an operator attaches to a
 // vendor's ticket, with the parts' serials and firmware, conditions, health
 // events, failures and history.
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emptyInventory } from '@metalfleet/domain';
+import { emptyInventory, gpuStateOutput } from '@metalfleet/domain';
 import { evidenceQueue, healthEventBytes } from './evidence-routes.ts';
 import { startTestApp, testTime, type TestApp } from './test-app.ts';
 
@@ -57,6 +57,26 @@ describe('GET /api/v1/nodes/:id/evidence', () => {
     expect(JSON.parse(files.get('health-events.json') ?? '[]')[0].changes[0]).toMatchObject({ kind: 'appeared', condition: { code: 'xid-79' } });
     expect(JSON.parse(files.get('history.json') ?? '[]').map((h: { event: string }) => h.event)).toEqual(['inspect', 'inspection-failed']);
     expect(files.get('README.txt')).toMatch(/^Evidence for node host-n1 \(n1\), made by metalfleet-manager at 2026-11-21T10:00:05.000Z for test admin\./);
+  });
+
+  it('writes each acceptance run\'s GPU state out as the XML nvidia-smi printed; a blob that is not gzip stays as it came', async () => {
+    const xml = '<?xml version="1.0" ?>\n<nvidia_smi_log><gpu id="00000000:9B:00.0"><serial>1650924060621</serial></gpu></nvidia_smi_log>\n';
+    const run = (commandId: string, at: Date, text: string) => ({
+      nodeId: 'n-xml', commandId, profile: 'hgx-h100-8', passed: false, checks: [], at,
+      outputs: [{ tool: 'gpu_burn', text: 'GPU 0: OK' }, { tool: gpuStateOutput.tool, text }],
+    });
+    await t.store.createNode({ id: 'n-xml', hostname: 'xml', identity: { systemUuid: 'u-xml', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '' },
+      inventory: emptyInventory(), agentVersion: '0.1.0', credentialHash: 'h', at: testTime });
+    await t.store.recordAcceptance(run('accept-1', new Date('2026-11-21T09:00:00Z'), gzipSync(xml).toString('base64')));
+    await t.store.recordAcceptance(run('accept-2', new Date('2026-11-21T09:30:00Z'), 'bm90IGd6aXA='));
+    const files = await untar((await t.inject({ method: 'GET', url: '/api/v1/nodes/n-xml/evidence' })).rawPayload);
+    expect(files.get('nvidia-smi/2026-11-21T09-00-00-000Z.xml')).toBe(xml);
+    expect([...files.keys()].filter((f) => f.startsWith('nvidia-smi/'))).toEqual(['nvidia-smi/2026-11-21T09-00-00-000Z.xml']);
+    const runs = JSON.parse(files.get('acceptance.json') ?? '[]') as Array<{ commandId: string; outputs: Array<{ tool: string; text: string }> }>;
+    expect(runs.map((r) => [r.commandId, r.outputs[1]])).toEqual([
+      ['accept-2', { tool: gpuStateOutput.tool, text: 'bm90IGd6aXA=' }],
+      ['accept-1', { tool: 'nvidia-smi -q -x', text: 'in nvidia-smi/2026-11-21T09-00-00-000Z.xml' }],
+    ]);
   });
 
   it('keeps the newest health events within its budget when a node sent thousands of the largest, and says so', async () => {

@@ -7,13 +7,13 @@
 // root there and can send thousands of the largest): the bundle keeps the
 // newest within a byte budget and says what it left out, and bundles are made
 // one at a time.
-import { createGzip } from 'node:zlib';
+import { createGzip, gunzipSync } from 'node:zlib';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { pack } from 'tar-stream';
 import { ApiError, NodeIdParams } from '@metalfleet/api';
 import { Type } from 'typebox';
-import { DomainError } from '@metalfleet/domain';
-import type { FleetStore } from '@metalfleet/store';
+import { DomainError, gpuStateOutput } from '@metalfleet/domain';
+import type { AcceptanceRun, FleetStore } from '@metalfleet/store';
 import { needs, principalOf } from './access.ts';
 
 export interface EvidenceRouteDeps {
@@ -51,6 +51,29 @@ async function newestHealthEvents(store: EvidenceRouteDeps['store'], nodeId: str
 /** A name from the node (its hostname, its agent's word) as plain printable text: no terminal escape reaches a reader. */
 const printable = (text: string) => text.replace(/[^\x20-\x7e]/g, '?');
 
+/**
+ * Each run's GPU state (`nvidia-smi -q -x`, sent compressed) as an XML file of its own, named by the run's time; the
+ * run's output then names the file. The agent's word: decoded within a bound, and left as it came when it is not
+ * gzip (no file, the text kept in acceptance.json).
+ */
+function gpuStateFiles(runs: readonly AcceptanceRun[]): { runs: AcceptanceRun[]; files: Array<[string, string]> } {
+  const files: Array<[string, string]> = [];
+  const shown = runs.map((run) => ({
+    ...run,
+    outputs: run.outputs.map((output) => {
+      if (output.tool !== gpuStateOutput.tool) return output;
+      const name = `nvidia-smi/${run.at.toISOString().replace(/[:.]/g, '-')}.xml`;
+      try {
+        files.push([name, gunzipSync(Buffer.from(output.text, 'base64'), { maxOutputLength: gpuStateOutput.maxXmlBytes }).toString('utf8')]);
+        return { tool: 'nvidia-smi -q -x', text: `in ${name}` };
+      } catch {
+        return output;
+      }
+    }),
+  }));
+  return { runs: shown, files };
+}
+
 /** The bundle's files, by name. */
 async function evidenceFiles(store: EvidenceRouteDeps['store'], nodeId: string, generatedAt: Date, by: string): Promise<Map<string, string> | null> {
   const node = await store.getNode(nodeId);
@@ -58,6 +81,7 @@ async function evidenceFiles(store: EvidenceRouteDeps['store'], nodeId: string, 
   const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
   const { inventory } = node;
   const events = await newestHealthEvents(store, node.id);
+  const acceptance = gpuStateFiles(await store.acceptanceRuns(node.id, maxAcceptanceRuns));
   return new Map([
     ['README.txt', [
       `Evidence for node ${printable(node.hostname)} (${node.id}), made by metalfleet-manager at ${generatedAt.toISOString()} for ${printable(by)}.`,
@@ -71,6 +95,7 @@ async function evidenceFiles(store: EvidenceRouteDeps['store'], nodeId: string, 
       'failures.json         its recorded failures',
       'history.json          its lifecycle: failures, repairs (with tickets), retries, reimages; who and why',
       'acceptance.json       its acceptance runs, newest first: each check (measured, threshold, verdict) and the tools\' own outputs',
+      'nvidia-smi/<at>.xml   the GPUs\' whole state (nvidia-smi -q -x) at the end of each acceptance run: serials, ECC, remapped rows, clocks, PCIe',
       '',
     ].join('\n')],
     ['parts.json', json({
@@ -85,7 +110,8 @@ async function evidenceFiles(store: EvidenceRouteDeps['store'], nodeId: string, 
     ['health-events.json', events.json],
     ['failures.json', json(await store.failuresOf(node.id))],
     ['history.json', json(await store.history(node.id))],
-    ['acceptance.json', json(await store.acceptanceRuns(node.id, maxAcceptanceRuns))],
+    ['acceptance.json', json(acceptance.runs)],
+    ...acceptance.files,
   ]);
 }
 

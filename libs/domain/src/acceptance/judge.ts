@@ -30,6 +30,15 @@ export interface AcceptanceFacts {
  */
 export const acceptanceLimits = { gpus: 64, linksPerGpu: 64, dcgmTests: 256, outputs: 8, outputChars: 64 * 1024, textChars: 1024, clockEvents: 16 } as const;
 
+/**
+ * The GPUs' whole state after the suite (`nvidia-smi -q -x`: serials, ECC counters and remapped rows, clock events,
+ * PCIe link and replays), which a vendor asks for beside the failing checks: the agent sends it gzip-compressed and
+ * base64-encoded (an 8-GPU node's 230 kB of XML become about 12 kB), the manager writes it out as XML in the evidence.
+ * `maxChars`: the encoded text the agent sends (a larger one is left out, saying so); `maxXmlBytes`: what the
+ * manager decodes at most.
+ */
+export const gpuStateOutput = { tool: 'nvidia-smi -q -x | gzip | base64', maxChars: 32 * 1024, maxXmlBytes: 8 * 1024 * 1024 } as const;
+
 export interface AcceptanceVerdict {
   /** The SKU profile the node was judged by; null when none matches its GPUs. */
   profile: string | null;
