@@ -5,6 +5,7 @@
 // without a BMC, the ways out of failed and repair (refusals exit 1), and a
 // revoked token (exit 4).
 import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -13,7 +14,7 @@ import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NodeList, Operation } from '@metalfleet/api';
+import type { NodeDetail, NodeList, Operation } from '@metalfleet/api';
 import { ManagerProcess } from '../support/manager.ts';
 import { agentBin, cliBin, eventually, start, type Proc } from '../support/processes.ts';
 
@@ -84,12 +85,40 @@ describe('metalfleet CLI', () => {
     for (const id of nodeIds) expect(table.stdout).toMatch(new RegExp(`^${id}\\s+\\S+\\s+online\\s+available\\s+-`, 'm'));
     expect((await json<NodeList>(['nodes', 'ls', '--state', 'active'])).items).toEqual([]);
     expect((await json<{ id: string }>(['nodes', 'show', nodeIds[0] ?? ''])).id).toBe(nodeIds[0]);
-    expect(await cli(['nodes', 'show', 'no-such-node'], operatorToken)).toMatchObject({ code: 1, stderr: 'metalfleet: no node no-such-node (not-found)\n' });
+    expect(await cli(['nodes', 'show', 'no-such-node'], operatorToken)).toMatchObject({
+      code: 1, stderr: 'metalfleet: no node "no-such-node" (by id, a unique id prefix of 4 or more characters, or hostname) (not-found)\n' });
+    // The dashboard's 8 characters, and a hostname, name a node as its id does.
+    const first = await json<{ id: string; hostname: string }>(['nodes', 'show', nodeIds[0] ?? '']);
+    expect((await json<{ id: string }>(['nodes', 'show', first.id.slice(0, 8)])).id).toBe(first.id);
+    expect((await json<{ id: string }>(['nodes', 'show', first.hostname])).id).toBe(first.id);
+  });
+
+  it('checks every flag before it sends anything: a usage error exits 2 and says what is allowed', async () => {
+    const before = (await json<{ items: unknown[] }>(['operations', 'ls'])).items.length;
+    const priority = await cli(['nodes', 'reimage', nodeIds[0] ?? '', '--image', 'gpu-os@1', '--priority', 'high'], operatorToken);
+    expect(priority).toMatchObject({ code: 2, stderr: expect.stringContaining("option '--priority <n>' argument 'high' is invalid. expected a whole number from -1000 to 1000") });
+    expect((await json<{ items: unknown[] }>(['operations', 'ls'])).items).toHaveLength(before);
+    expect(await cli(['failure-rates', '--window', '2h'], operatorToken))
+      .toMatchObject({ code: 2, stderr: expect.stringContaining('Allowed choices are 1h, 6h, 24h, 7d, 30d') });
+    expect(await cli(['tokens', 'create', '--name', 'x', '--role', 'root'], manager.adminToken))
+      .toMatchObject({ code: 2, stderr: expect.stringContaining('Allowed choices are admin, operator, viewer') });
+    expect(await cli(['--manager', manager.http.replace(/^https:\/\//, ''), 'nodes', 'ls'], operatorToken))
+      .toMatchObject({ code: 2, stderr: expect.stringContaining(`has no scheme: the manager serves its API over HTTPS, e.g. ${manager.http} `) });
+    // A reader that goes away (`| head`) ends the CLI quietly.
+    const piped = await promisify(execFile)('bash', ['-c', `"${process.execPath}" "${cliBin}" --json nodes ls | true; echo "exit \${PIPESTATUS[0]}"`],
+      { env: { PATH: process.env['PATH'] ?? '', HOME: dir, METALFLEET_MANAGER: manager.http, METALFLEET_CA_FILE: manager.caFile, METALFLEET_TOKEN: operatorToken } });
+    expect(piped).toEqual({ stdout: 'exit 0\n', stderr: '' });
   });
 
   it('reimages a tenant\'s node with --wait: a progress bar, then the summary, exit 0', async () => {
-    const tenant = await json<{ id: string }>(['tenants', 'create', 'acme']);
-    for (const id of nodeIds.slice(0, 2)) expect((await cli(['tenants', 'add', tenant.id, id], operatorToken)).code).toBe(0);
+    await json<{ id: string }>(['tenants', 'create', 'acme']);
+    // By the tenant's name, and the nodes by hostname and by the dashboard's 8 characters.
+    const [first, second] = [await json<NodeDetail>(['nodes', 'show', nodeIds[0] ?? '']), nodeIds[1] ?? ''];
+    expect(await cli(['tenants', 'add', 'acme', first.hostname], operatorToken)).toMatchObject({ code: 0, stdout: `${first.hostname} (${first.id}) allocated to acme\n` });
+    expect((await cli(['tenants', 'add', 'acme', second.slice(0, 8)], operatorToken)).code).toBe(0);
+    const listed = await cli(['nodes', 'ls', '--tenant', 'acme'], operatorToken);
+    expect(listed.stdout.split('\n').filter((l) => /\sacme\s/.test(l))).toHaveLength(2);
+    expect(await cli(['nodes', 'ls', '--tenant', 'acne'], operatorToken)).toMatchObject({ code: 1, stderr: expect.stringContaining('no tenant "acne"') });
     const run = await cli(['nodes', 'reimage', nodeIds[0] ?? '', '--image', 'gpu-os@1', '--wait'], operatorToken);
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/operation \S+ \|.*\| 1\/1 done, 0 failed/);
@@ -105,21 +134,22 @@ describe('metalfleet CLI', () => {
     // The failed reimage is a failure of that node: 1 of the 3 nodes in the fleet.
     const rates = await eventually(() => cli(['failure-rates', '--by', 'fleet'], operatorToken), (r) => /^fleet\s+3\s+1\s+33\.3%/m.test(r.stdout));
     expect(rates.stdout.split('\n')[0]).toMatch(/^FLEET\s+NODES\s+FAILED\s+RATE\s+FAILURES\s+ACCEPTANCE FAILED\s+REPAIRS\s+MTBF \(H\)$/);
-    expect((await cli(['failure-rates', '--by', 'moon'], operatorToken)).code).toBe(1);
+    expect(await cli(['failure-rates', '--by', 'moon'], operatorToken)).toMatchObject({ code: 2, stderr: expect.stringContaining('Allowed choices are fleet, pool, rack') });
   }, 60_000);
 
   it('adds an alert rule that the failed reimage trips, lists the alert, silences it and removes the rule', async () => {
     const added = await cli(['alerts', 'rules', 'add', 'fleet-rate', '--kind', 'failure-rate', '--by', 'fleet', '--threshold', '0.2', '--min-nodes', '3'], operatorToken);
     expect(added).toMatchObject({ code: 0, stdout: 'rule fleet-rate added: failure-rate severity=critical for=0s by=fleet window=24h threshold=0.2 minNodes=3\n' });
     const bad = await cli(['alerts', 'rules', 'add', 'bad', '--kind', 'failure-rate', '--threshold', 'lots'], operatorToken);
-    expect(bad).toMatchObject({ code: 1, stderr: 'metalfleet: --threshold lots: expected a number\n' });
+    expect(bad).toMatchObject({ code: 2, stderr: 'metalfleet: --threshold lots: expected a number\n' });
     const firing = await eventually(() => cli(['alerts', '--state', 'firing'], operatorToken), (r) => r.stdout.includes('fleet-rate'));
     expect(firing.stdout.split('\n')[0]).toMatch(/^STATE\s+SEVERITY\s+RULE\s+SINCE\s+SILENCED\s+SUMMARY$/);
     expect(firing.stdout).toMatch(/^firing\s+critical\s+fleet-rate\s+\S+\s+-\s+the fleet: 1 of 3 nodes failed in 24h \(33\.3%, more than 20\.0%\); nodes sim-\d+; reimage-failed$/m);
     const silence = await json<{ id: string }>(['alerts', 'silence', '--match', 'alertname=fleet-rate', '--for', '2h', '--comment', 'known bad image'], operatorToken);
     expect((await cli(['alerts'], operatorToken)).stdout).toMatch(/^firing\s+critical\s+fleet-rate\s+\S+\s+yes\s/m);
     expect((await cli(['alerts', 'silences'], operatorToken)).stdout).toMatch(new RegExp(`^${silence.id}\\s+active\\s+alertname=fleet-rate\\s`, 'm'));
-    expect(await cli(['alerts', 'silence', '--match', 'nolabel', '--for', '1h', '--comment', 'x'], operatorToken)).toMatchObject({ code: 1 });
+    expect(await cli(['alerts', 'silence', '--match', 'nolabel', '--for', '1h', '--comment', 'x'], operatorToken))
+      .toMatchObject({ code: 2, stderr: expect.stringContaining("argument 'nolabel' is invalid. expected label=value") });
     expect((await cli(['alerts', 'unsilence', silence.id], operatorToken)).code).toBe(0);
     expect((await cli(['alerts', 'rules', 'rm', 'pool-failure-rate'], operatorToken))).toMatchObject({ code: 1, stderr: expect.stringContaining('comes from the default rules') as string });
     expect((await cli(['alerts', 'rules', 'rm', 'fleet-rate'], operatorToken)).code).toBe(0);
@@ -217,7 +247,7 @@ describe('metalfleet CLI', () => {
       }, (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }));
     });
     page.close();
-    expect(proxied).toMatchObject({ code: 1, stderr: expect.stringContaining('answered text/html, not application/gzip') });
+    expect(proxied).toMatchObject({ code: 1, stderr: expect.stringContaining('answered text/html, not application/json (HTTP 200): is it the manager?') });
     expect(existsSync(other)).toBe(false);
     expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
   });

@@ -67,7 +67,14 @@ export function createApiClient(baseUrl: string, token: string, ca = '') {
   async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const response = await send(method, path, body);
     const text = await response.text();
-    const parsed: unknown = text === '' ? null : JSON.parse(text);
+    let parsed: unknown = null;
+    try {
+      parsed = text === '' ? null : JSON.parse(text);
+    } catch {
+      // A proxy's or a captive portal's page: not the manager's answer.
+      const got = response.headers.get('content-type') ?? 'no content type';
+      throw new ApiCallError(response.status, 'unknown', `${baseUrl} answered ${got}, not application/json (HTTP ${response.status}): is it the manager?`);
+    }
     if (!response.ok) {
       const apiError = parsed as ApiError | null;
       throw new ApiCallError(response.status, apiError?.error?.code ?? 'unknown', apiError?.error?.message ?? `HTTP ${response.status}`);

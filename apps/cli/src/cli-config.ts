@@ -47,6 +47,10 @@ export function save(settings: CliSettings, env: NodeJS.ProcessEnv = process.env
 
 /** The manager's URL, checked before any call: a bad one is a usage error naming where it came from. */
 function managerUrl(url: string, from: string): string {
+  // host:port without a scheme (what `manager ready` used to print): say which URL was meant.
+  if (url.trim() !== '' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(url.trim())) {
+    throw new ConfigError([`${from}: "${url}" has no scheme: the manager serves its API over HTTPS, e.g. https://${url.trim()} (http:// where it runs with --http-tls false)`]);
+  }
   try {
     const checked = optionalHttpUrl(url);
     if (checked === '') throw new Error('is empty');

@@ -8,6 +8,9 @@ import { inertJson, inertText } from './terminal-text.ts';
 /** Exit codes scripts can rely on. */
 export const exitCodes = { ok: 0, apiError: 1, usage: 2, unreachable: 3, notAllowed: 4, operationFailed: 5, interrupted: 130 } as const;
 
+/** A command line that cannot be carried out as typed (a bad flag value, an ambiguous name): exit 2, nothing sent. */
+export class UsageError extends Error {}
+
 export interface CliContext {
   client(): ApiClient;
   json(): boolean;

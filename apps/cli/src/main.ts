@@ -7,7 +7,8 @@ import { ConfigError } from '@metalfleet/config/config-error';
 import packageJson from '../package.json' with { type: 'json' };
 import { ApiCallError, createApiClient } from './api-client.ts';
 import { resolveSettings, save } from './cli-config.ts';
-import { cliContext, exitCodes } from './context.ts';
+import { cliContext, exitCodes, UsageError } from './context.ts';
+import { NotFoundError } from './resolve.ts';
 import { inertText } from './terminal-text.ts';
 import { registerAlerts } from './commands/alerts.ts';
 import { registerFleetAdmin } from './commands/fleet-admin.ts';
@@ -15,6 +16,12 @@ import { registerIdentity } from './commands/identity.ts';
 import { registerNodes } from './commands/nodes.ts';
 import { registerOperations } from './commands/operations.ts';
 import { registerSkuProfiles } from './commands/sku-profiles.ts';
+
+// `metalfleet nodes ls --json | head`: the reader is gone, and so is the need to write; not a crash.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(exitCodes.ok);
+  throw error;
+});
 
 const program = new Command('metalfleet')
   .description('Operate a metalfleet GPU fleet from the command line. Tables for people, --json for scripts.')
@@ -53,6 +60,14 @@ try {
   if (error instanceof ConfigError) {
     process.stderr.write(`metalfleet: ${error.message}\n`);
     process.exit(exitCodes.usage);
+  }
+  if (error instanceof UsageError) {
+    process.stderr.write(`metalfleet: ${inertText(error.message)}\n`);
+    process.exit(exitCodes.usage);
+  }
+  if (error instanceof NotFoundError) {
+    process.stderr.write(`metalfleet: ${inertText(error.message)} (not-found)\n`);
+    process.exit(exitCodes.apiError);
   }
   if (error instanceof ApiCallError) {
     // An API error's message may quote what a node sent.

@@ -1,8 +1,8 @@
 // metalfleet alerts: what fires, the rules, and silences.
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Static } from 'typebox';
 import type { AlertList, AlertRule, AlertRuleList, AlertRuleSpec, Silence, SilenceList } from '@metalfleet/api';
-import type { CliContext } from '../context.ts';
+import { UsageError, type CliContext } from '../context.ts';
 import { formatTable } from '../table.ts';
 
 type Alerts = Static<typeof AlertList>;
@@ -16,7 +16,7 @@ const parameters = (spec: AlertRuleSpec) => Object.entries(spec).filter(([key]) 
 /** "label=value" → a matcher; anything else is a usage error. */
 function matcher(text: string, previous: Array<{ label: string; value: string }> = []) {
   const eq = text.indexOf('=');
-  if (eq <= 0) throw new Error(`--match ${text}: expected label=value, e.g. alertname=pool-failure-rate or cohort=r12`);
+  if (eq <= 0) throw new InvalidArgumentError('expected label=value, e.g. alertname=pool-failure-rate or cohort=r12');
   return [...previous, { label: text.slice(0, eq), value: text.slice(eq + 1) }];
 }
 
@@ -32,7 +32,7 @@ function specFrom(name: string, o: RuleFlags): AlertRuleSpec {
   for (const key of numbers) {
     const text = o[key];
     if (text === undefined) continue;
-    if (!Number.isFinite(Number(text))) throw new Error(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${text}: expected a number`);
+    if (text.trim() === '' || !Number.isFinite(Number(text))) throw new UsageError(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${text}: expected a number`);
     spec[key] = Number(text);
   }
   return spec as unknown as AlertRuleSpec;

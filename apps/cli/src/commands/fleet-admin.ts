@@ -1,9 +1,11 @@
 // metalfleet tenants, images, templates and tokens.
 import type { Command } from 'commander';
 import type { Static } from 'typebox';
-import type { ApiTokenList, ImageList, Operation, Tenant, TemplateList } from '@metalfleet/api';
-import { orDash, type CliContext } from '../context.ts';
+import { CreateApiToken, RoleName, type ApiTokenList, type ImageList, type Operation, type Tenant, type TemplateList } from '@metalfleet/api';
+import { orDash, UsageError, type CliContext } from '../context.ts';
 import { formatTable } from '../table.ts';
+import { choiceOption, integerIn } from '../flags.ts';
+import { nodeArg, resolveNode, resolveTenant, tenantArg, tenantNames } from '../resolve.ts';
 import { waitAndExit } from './operations.ts';
 
 interface TenantList { items: Tenant[] }
@@ -13,7 +15,7 @@ type TokenList = Static<typeof ApiTokenList>;
 
 const splitRef = (ref: string) => {
   const at = ref.lastIndexOf('@');
-  if (at <= 0) throw new Error(`${ref}: expected name@version`);
+  if (at <= 0) throw new UsageError(`${ref}: expected name@version`);
   return `${encodeURIComponent(ref.slice(0, at))}/${encodeURIComponent(ref.slice(at + 1))}`;
 };
 
@@ -23,8 +25,9 @@ export function registerFleetAdmin(program: Command, ctx: CliContext): void {
     const list = await ctx.client().get<TenantList>('/api/v1/tenants');
     ctx.print(list, () => formatTable(['ID', 'NAME', 'VLAN', 'VNI', 'NODES'], list.items.map((t) => [t.id, t.name, String(t.vlan), String(t.vni), String(t.nodes.length)])));
   });
-  tenants.command('show').argument('<id>').action(async (id: string) => {
-    const t = await ctx.client().get<Tenant>(`/api/v1/tenants/${encodeURIComponent(id)}`);
+  tenants.command('show').argument('<tenant>', tenantArg).action(async (ref: string) => {
+    const client = ctx.client();
+    const t = await client.get<Tenant>(`/api/v1/tenants/${encodeURIComponent(await resolveTenant(client, ref))}`);
     ctx.print(t, () => [`Tenant: ${t.name} (${t.id}), VLAN ${t.vlan}, VNI ${t.vni}`, '',
       formatTable(['NODE', 'HOSTNAME', 'STATE'], t.nodes.map((n) => [n.id, n.hostname, n.state]))].join('\n'));
   });
@@ -32,17 +35,23 @@ export function registerFleetAdmin(program: Command, ctx: CliContext): void {
     const t = await ctx.client().request<Tenant>('POST', '/api/v1/tenants', { name });
     ctx.print(t, () => `tenant ${t.name}: ${t.id}, VLAN ${t.vlan}, VNI ${t.vni}`);
   });
-  tenants.command('delete').argument('<id>').action(async (id: string) => {
-    await ctx.client().request('DELETE', `/api/v1/tenants/${encodeURIComponent(id)}`);
-    ctx.print({ deleted: id }, () => `tenant ${id} deleted`);
+  tenants.command('delete').argument('<tenant>', tenantArg).action(async (ref: string) => {
+    const client = ctx.client();
+    const id = await resolveTenant(client, ref);
+    await client.request('DELETE', `/api/v1/tenants/${encodeURIComponent(id)}`);
+    ctx.print({ deleted: id }, () => `tenant ${ref} (${id}) deleted`);
   });
-  tenants.command('add').description('allocate an available node to the tenant').argument('<tenant>').argument('<node>').action(async (tenant: string, node: string) => {
-    const t = await ctx.client().request<Tenant>('POST', `/api/v1/tenants/${encodeURIComponent(tenant)}/nodes`, { nodeId: node });
-    ctx.print(t, () => `${node} allocated to ${t.name}`);
+  tenants.command('add').description('allocate an available node to the tenant').argument('<tenant>', tenantArg).argument('<node>', nodeArg).action(async (tenantRef: string, nodeRef: string) => {
+    const client = ctx.client();
+    const [tenant, node] = [await resolveTenant(client, tenantRef), await resolveNode(client, nodeRef)];
+    const t = await client.request<Tenant>('POST', `/api/v1/tenants/${encodeURIComponent(tenant)}/nodes`, { nodeId: node });
+    ctx.print(t, () => `${nodeRef} (${node}) allocated to ${t.name}`);
   });
-  tenants.command('remove').description('release a node from the tenant').argument('<tenant>').argument('<node>').action(async (tenant: string, node: string) => {
-    const t = await ctx.client().request<Tenant>('DELETE', `/api/v1/tenants/${encodeURIComponent(tenant)}/nodes/${encodeURIComponent(node)}`);
-    ctx.print(t, () => `${node} released from ${t.name}`);
+  tenants.command('remove').description('release a node from the tenant').argument('<tenant>', tenantArg).argument('<node>', nodeArg).action(async (tenantRef: string, nodeRef: string) => {
+    const client = ctx.client();
+    const [tenant, node] = [await resolveTenant(client, tenantRef), await resolveNode(client, nodeRef)];
+    const t = await client.request<Tenant>('DELETE', `/api/v1/tenants/${encodeURIComponent(tenant)}/nodes/${encodeURIComponent(node)}`);
+    ctx.print(t, () => `${nodeRef} (${node}) released from ${t.name}`);
   });
 
   const images = program.command('images').description('the image catalog');
@@ -64,8 +73,10 @@ export function registerFleetAdmin(program: Command, ctx: CliContext): void {
 
   const templates = program.command('templates').description('cluster templates');
   templates.command('ls').action(async () => {
-    const list = await ctx.client().get<Templates>('/api/v1/templates');
-    ctx.print(list, () => formatTable(['ID', 'NAME', 'IMAGE', 'TENANT', 'NODES', 'GPUS'], list.items.map((t) => [t.id, t.name, t.image, t.tenantId, String(t.nodeCount), `${t.gpuCount} ${t.gpuModel}`.trim()])));
+    const client = ctx.client();
+    const list = await client.get<Templates>('/api/v1/templates');
+    const tenantName = await tenantNames(client);
+    ctx.print(list, () => formatTable(['ID', 'NAME', 'IMAGE', 'TENANT', 'NODES', 'GPUS'], list.items.map((t) => [t.id, t.name, t.image, tenantName(t.tenantId), String(t.nodeCount), `${t.gpuCount} ${t.gpuModel}`.trim()])));
   });
   templates.command('apply').description('top the tenant up to the template\'s size: allocate matching spares and reimage them').argument('<id>')
     .option('--wait', 'follow the operation with a progress bar until it ends; exit 5 if any node failed', false)
@@ -79,15 +90,20 @@ export function registerFleetAdmin(program: Command, ctx: CliContext): void {
 
   const tokens = program.command('tokens').description('API tokens (admin)');
   tokens.command('ls').action(async () => {
-    const list = await ctx.client().get<TokenList>('/api/v1/tokens');
+    const client = ctx.client();
+    const list = await client.get<TokenList>('/api/v1/tokens');
+    const tenantName = await tenantNames(client);
     ctx.print(list, () => formatTable(['ID', 'NAME', 'ROLE', 'TENANT', 'STATE', 'EXPIRES', 'LAST USED'],
-      list.items.map((t) => [t.id, t.name, t.role, orDash(t.tenantId), t.state, orDash(t.expiresAt), orDash(t.lastUsedAt)])));
+      list.items.map((t) => [t.id, t.name, t.role, tenantName(t.tenantId), t.state, orDash(t.expiresAt), orDash(t.lastUsedAt)])));
   });
-  tokens.command('create').description('create a token; its secret is printed once').requiredOption('--name <name>').requiredOption('--role <role>', 'admin, operator or viewer')
-    .option('--tenant <id>', 'scope it to one tenant').option('--ttl-s <seconds>', 'lifetime; default: no expiry')
-    .action(async (o: { name: string; role: string; tenant?: string; ttlS?: string }) => {
-      const created = await ctx.client().request<{ id: string; token: string }>('POST', '/api/v1/tokens', {
-        name: o.name, role: o.role, tenantId: o.tenant ?? null, ttlSeconds: o.ttlS === undefined ? null : Number(o.ttlS),
+  tokens.command('create').description('create a token; its secret is printed once').requiredOption('--name <name>')
+    .addOption(choiceOption('--role <role>', 'what it may do', RoleName).makeOptionMandatory())
+    .option('--tenant <tenant>', `scope it to one tenant (${tenantArg})`).option('--ttl-s <seconds>', 'lifetime; default: no expiry', integerIn(CreateApiToken.properties.ttlSeconds))
+    .action(async (o: { name: string; role: string; tenant?: string; ttlS?: number }) => {
+      const client = ctx.client();
+      const tenantId = o.tenant === undefined ? null : await resolveTenant(client, o.tenant);
+      const created = await client.request<{ id: string; token: string }>('POST', '/api/v1/tokens', {
+        name: o.name, role: o.role, tenantId, ttlSeconds: o.ttlS ?? null,
       });
       ctx.print(created, () => `token ${created.id} (shown once):\n${created.token}`);
     });

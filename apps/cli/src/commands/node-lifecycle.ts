@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import type { Static } from 'typebox';
 import type { AcceptanceRunList, NodeActionResult } from '@metalfleet/api';
 import type { CliContext } from '../context.ts';
+import { nodeArg, resolveNode } from '../resolve.ts';
 import { formatTable } from '../table.ts';
 
 const actions = [
@@ -20,10 +21,11 @@ const actions = [
 
 export function registerNodeLifecycle(nodes: Command, ctx: CliContext): void {
   for (const action of actions) {
-    const command = nodes.command(action.name).description(action.description).argument('<id>', 'node id')
+    const command = nodes.command(action.name).description(action.description).argument('<node>', nodeArg)
       .requiredOption('--reason <text>', `${action.reason} (kept in the node's history and the audit log)`);
     if (action.name === 'repair' || action.name === 'repaired') command.option('--ticket <id>', 'the repair or RMA ticket');
-    command.action(async (id: string, options: { reason: string; ticket?: string }) => {
+    command.action(async (ref: string, options: { reason: string; ticket?: string }) => {
+      const id = await resolveNode(ctx.client(), ref);
       const result = await ctx.client().request<NodeActionResult>('POST', `/api/v1/nodes/${encodeURIComponent(id)}/${action.name}`,
         { reason: options.reason, ...(options.ticket ? { ticket: options.ticket } : {}) });
       ctx.print(result, () => `${id}: ${result.from} → ${result.to}${result.actions.length > 0 ? `; now allowed: ${result.actions.join(', ')}` : ''}`);
@@ -31,8 +33,9 @@ export function registerNodeLifecycle(nodes: Command, ctx: CliContext): void {
   }
 
   nodes.command('acceptance').description('the node\'s acceptance runs, newest first: each check with what was measured, the threshold and the verdict')
-    .argument('<id>', 'node id').option('--all', 'every run kept, not only the latest')
-    .action(async (id: string, options: { all?: boolean }) => {
+    .argument('<node>', nodeArg).option('--all', 'every run kept, not only the latest')
+    .action(async (ref: string, options: { all?: boolean }) => {
+      const id = await resolveNode(ctx.client(), ref);
       const runs = await ctx.client().get<Static<typeof AcceptanceRunList>>(`/api/v1/nodes/${encodeURIComponent(id)}/acceptance`);
       const shown = options.all ? runs.items : runs.items.slice(0, 1);
       ctx.print(runs, () => (shown.length === 0 ? `${id}: no acceptance run yet` : shown.map((r) => [
@@ -42,8 +45,9 @@ export function registerNodeLifecycle(nodes: Command, ctx: CliContext): void {
     });
 
   nodes.command('evidence').description('the node\'s evidence for its vendor (RMA): parts with serials and firmware, conditions, health events, failures, history')
-    .argument('<id>', 'node id').option('-o, --output <file>', 'where to write the .tar.gz (never overwritten)', '')
-    .action(async (id: string, options: { output: string }) => {
+    .argument('<node>', nodeArg).option('-o, --output <file>', 'where to write the .tar.gz (never overwritten)', '')
+    .action(async (ref: string, options: { output: string }) => {
+      const id = await resolveNode(ctx.client(), ref);
       const file = options.output || `evidence-${id.replace(/[^A-Za-z0-9._-]/g, '_')}.tar.gz`;
       const bundle = await ctx.client().download(`/api/v1/nodes/${encodeURIComponent(id)}/evidence`, 'application/gzip');
       if (bundle[0] !== 0x1f || bundle[1] !== 0x8b) throw new Error('the manager\'s answer is not a gzip file; nothing written');

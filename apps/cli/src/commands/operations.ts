@@ -1,8 +1,9 @@
 // metalfleet operations ls|show|watch, and the --wait of reimage and apply.
 import type { Command } from 'commander';
 import type { Static } from 'typebox';
-import type { FailureRates, Operation, OperationList } from '@metalfleet/api';
+import { FailureRateQuery, type FailureRates, type Operation, type OperationList } from '@metalfleet/api';
 import { exitCodes, type CliContext } from '../context.ts';
+import { choiceOption } from '../flags.ts';
 import { formatTable } from '../table.ts';
 import { summarize, watchOperation } from '../watch.ts';
 
@@ -42,7 +43,8 @@ export function registerOperations(program: Command, ctx: CliContext): void {
     .argument('<id>').action(async (id: string) => waitAndExit(ctx, id));
 
   program.command('failure-rates').description('failure rate (distinct failed nodes / nodes) and MTBF per cohort, highest first')
-    .option('--window <w>', '1h, 6h, 24h, 7d or 30d', '24h').option('--by <dimension>', 'fleet, pool, rack, tenant, vendor, model, gpuModel, bios, vbios, driver or firmware', 'fleet')
+    .addOption(choiceOption('--window <w>', 'sliding window ending now', FailureRateQuery.properties.window, '24h'))
+    .addOption(choiceOption('--by <dimension>', 'cohort dimension', FailureRateQuery.properties.by, 'fleet'))
     .action(async (o: { window: string; by: string }) => {
       const rates = await ctx.client().get<Static<typeof FailureRates>>(`/api/v1/failure-rates?window=${encodeURIComponent(o.window)}&by=${encodeURIComponent(o.by)}`);
       ctx.print(rates, () => formatTable([o.by.toUpperCase(), 'NODES', 'FAILED', 'RATE', 'FAILURES', 'ACCEPTANCE FAILED', 'REPAIRS', 'MTBF (H)'], rates.items.map((r) => [

@@ -1,4 +1,6 @@
 import Fastify from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { FailureRateQuery } from '@metalfleet/api';
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '@metalfleet/domain';
 import { installErrorHandling } from './errors.ts';
@@ -33,5 +35,15 @@ describe('HTTP error answers', () => {
   it('answers any other 5xx with "internal error" and a 4xx with its message', async () => {
     expect((await answerTo(new DomainError('internal', 'row 7 of nodes is broken'))).body.error.message).toBe('internal error');
     expect((await answerTo(new DomainError('not-found', 'no node n1'))).body).toEqual({ error: { code: 'not-found', message: 'no node n1' } });
+  });
+
+  it('names the allowed values when a value is not one of them (review: "must be equal to one of the allowed values" named none)', async () => {
+    const app = Fastify({ logger: false }).withTypeProvider<TypeBoxTypeProvider>();
+    installErrorHandling(app);
+    app.get('/rates', { schema: { querystring: FailureRateQuery } }, async () => ({}));
+    const response = await app.inject({ method: 'GET', url: '/rates?window=2h' });
+    await app.close();
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: { code: 'invalid-argument', message: 'querystring/window must be equal to one of the allowed values: 1h, 6h, 24h, 7d, 30d' } });
   });
 });

@@ -17,6 +17,12 @@ const httpStatus: Record<ErrorCode, number> = {
 
 const dependencyDown = 'a service the manager depends on (a BMC, a switch, the drain hook) is unavailable; retry later';
 
+/** A schema's "must be equal to one of the allowed values" names them: the caller should not have to read the schema. */
+function withAllowedValues(error: FastifyError): string {
+  const allowed = error.validation?.find((v) => v.keyword === 'enum')?.params['allowedValues'];
+  return Array.isArray(allowed) ? `${error.message}: ${allowed.map(String).join(', ')}` : error.message;
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isDomainError(error)) {
@@ -30,7 +36,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       return reply.status(status).send({ error: { code: error.code, message } });
     }
     if (error.validation) {
-      return reply.status(400).send({ error: { code: 'invalid-argument', message: error.message } });
+      return reply.status(400).send({ error: { code: 'invalid-argument', message: withAllowedValues(error) } });
     }
     const status = error.statusCode ?? 500;
     if (status < 500) {
