@@ -27,6 +27,10 @@ beforeAll(async () => {
       response.end(JSON.stringify({ items: [node, forger], total: 2 }));
       return;
     }
+    if (request.url === '/api/v1/tenants') {
+      response.end(JSON.stringify({ items: [] }));
+      return;
+    }
     response.statusCode = 404;
     response.end(JSON.stringify({ error: { code: 'not-found', message: `no node named ${hostile}` } }));
   });
@@ -60,7 +64,7 @@ describe('a hostile host name', () => {
   });
 
   it('is printed inert in an error message that quotes it', async () => {
-    const { stderr } = await cli(['nodes', 'show', 'x']);
+    const { stderr } = await cli(['nodes', 'show', 'n1']);
     expectInert(stderr);
     expect(stderr).toBe('metalfleet: no node named gpu-01\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\x0d\\u202eevil (not-found)\n');
   });
