@@ -134,8 +134,9 @@ describe('the CLI', () => {
   });
 
   it.each([
-    [['--manager', '127.0.0.1:7470'], {}, '--manager: "127.0.0.1:7470" is not a URL (e.g. https://host:port/path)'],
-    [[], { METALFLEET_MANAGER: 'mgr.example:7470' }, 'METALFLEET_MANAGER: "mgr.example:7470" is not an http:// or https:// URL'],
+    [['--manager', '127.0.0.1:7470'], {}, '--manager: "127.0.0.1:7470" has no scheme: the manager serves its API over HTTPS, e.g. https://127.0.0.1:7470 (http:// where it runs with --http-tls false)'],
+    [[], { METALFLEET_MANAGER: 'mgr.example:7470' }, 'METALFLEET_MANAGER: "mgr.example:7470" has no scheme: the manager serves its API over HTTPS, e.g. https://mgr.example:7470 (http:// where it runs with --http-tls false)'],
+    [[], { METALFLEET_MANAGER: 'ftp://mgr.example:7470' }, 'METALFLEET_MANAGER: "ftp://mgr.example:7470" is not an http:// or https:// URL'],
     [['--ca-file', join(dir, 'bad-rules.yaml')], {}, `--ca-file: ${join(dir, 'bad-rules.yaml')} is not a PEM certificate (the manager's is <dataDir>/pki/ca.crt)`],
   ])('refuses %j %j as a usage error (exit 2), naming the option', async (args, env, line) => {
     const result = await runCli(args, env);
