@@ -121,11 +121,31 @@ describe('metalfleet CLI', () => {
     expect(await cli(['nodes', 'ls', '--tenant', 'acne'], operatorToken)).toMatchObject({ code: 1, stderr: expect.stringContaining('no tenant "acne"') });
     const run = await cli(['nodes', 'reimage', nodeIds[0] ?? '', '--image', 'gpu-os@1', '--wait'], operatorToken);
     expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(/operation \S+ \|.*\| 1\/1 done, 0 failed/);
+    expect(run.stderr).toMatch(/operation \S+ \|.*\| 1\/1 finished: 1 done, 0 failed/);
     expect(run.stdout).toMatch(/^operation \S+ succeeded: 1 done, 0 failed of 1$/m);
     const ops = await cli(['operations', 'ls'], operatorToken);
     expect(ops.stdout).toMatch(/^\S+\s+reimage\s+succeeded\s+gpu-os@1/m);
+    // A template by names, applied by its name: the tenant has its 2 nodes already.
+    const template = await cli(['templates', 'create', 'acme-train', '--tenant', 'acme', '--image', 'gpu-os@1', '--nodes', '2'], operatorToken);
+    expect(template).toMatchObject({ code: 0, stdout: expect.stringMatching(/^template acme-train \(\S+\): 2 node\(s\) of gpu-os@1 for acme; metalfleet templates apply acme-train\n$/) });
+    expect((await cli(['templates', 'ls'], operatorToken)).stdout).toMatch(/^\S+\s+acme-train\s+gpu-os@1\s+acme\s+2\s/m);
+    expect(await cli(['templates', 'apply', 'acme-train'], operatorToken)).toMatchObject({ code: 0, stdout: 'the tenant already has its 2 node(s)\n' });
+    expect(await cli(['templates', 'create', 'x', '--tenant', 'acme', '--image', 'gpu-os@1', '--nodes', 'two'], operatorToken)).toMatchObject({ code: 2 });
+    expect(await cli(['templates', 'rm', 'acme-train'], operatorToken)).toMatchObject({ code: 0 });
   }, 60_000);
+
+  it('makes, lists and revokes bootstrap tokens (admin)', async () => {
+    const admin = manager.adminToken;
+    const created = await cli(['--json', 'bootstrap-tokens', 'create', '--description', 'rack 12 bring-up', '--max-uses', '3', '--ttl-s', '3600'], admin);
+    expect(created.code, created.stderr).toBe(0);
+    const token = JSON.parse(created.stdout) as { id: string; token: string };
+    expect(token.token).toMatch(/^mfbt\./);
+    expect((await cli(['bootstrap-tokens', 'ls'], admin)).stdout).toMatch(new RegExp(`^${token.id}\\s+active\\s+operator\\s+0/3\\s+\\S+\\s+rack 12 bring-up$`, 'm'));
+    expect(await cli(['bootstrap-tokens', 'create', '--ttl-s', '5'], admin)).toMatchObject({ code: 2, stderr: expect.stringContaining('from 60 to') });
+    expect(await cli(['bootstrap-tokens', 'revoke', token.id], admin)).toMatchObject({ code: 0, stdout: `bootstrap token ${token.id} revoked\n` });
+    expect((await cli(['bootstrap-tokens', 'ls'], admin)).stdout).toMatch(new RegExp(`^${token.id}\\s+revoked\\s`, 'm'));
+    expect((await cli(['bootstrap-tokens', 'ls'], operatorToken)).code).toBe(4);
+  });
 
   it('exits 5 when the awaited operation fails, and names the node and why', async () => {
     const run = await cli(['nodes', 'reimage', nodeIds[1] ?? '', '--image', 'broken@1', '--wait'], operatorToken);

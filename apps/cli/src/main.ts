@@ -15,6 +15,7 @@ import { registerFleetAdmin } from './commands/fleet-admin.ts';
 import { registerIdentity } from './commands/identity.ts';
 import { registerNodes } from './commands/nodes.ts';
 import { registerOperations } from './commands/operations.ts';
+import { registerProvisioning } from './commands/provisioning.ts';
 import { registerSkuProfiles } from './commands/sku-profiles.ts';
 
 // `metalfleet nodes ls --json | head`: the reader is gone, and so is the need to write; not a crash.
@@ -49,6 +50,7 @@ program.command('login').description('check the manager URL, token and CA, and s
 registerNodes(program, ctx);
 registerOperations(program, ctx);
 registerFleetAdmin(program, ctx);
+registerProvisioning(program, ctx);
 registerAlerts(program, ctx);
 registerIdentity(program, ctx);
 registerSkuProfiles(program, ctx);

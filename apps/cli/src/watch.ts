@@ -19,17 +19,17 @@ export async function watchOperation(client: ApiClient, id: string, options: { q
   const onInterrupt = () => stop.abort();
   process.once('SIGINT', onInterrupt);
   const bar = options.quiet ? null : new cliProgress.SingleBar({
-    format: 'operation {id} |{bar}| {value}/{total} done, {failed} failed, {inFlight} in flight, {queued} queued',
+    format: 'operation {id} |{bar}| {value}/{total} finished: {done} done, {failed} failed; {inFlight} in flight, {queued} queued',
     hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000, stream: process.stderr,
   }, cliProgress.Presets.shades_classic);
   const read = () => client.get<Operation>(`/api/v1/operations/${encodeURIComponent(id)}`);
   const show = (op: Operation) => {
-    const values = { id: op.id, failed: op.progress.failed, inFlight: op.progress.inFlight, queued: op.progress.queued };
+    const values = { id: op.id, done: op.progress.done, failed: op.progress.failed, inFlight: op.progress.inFlight, queued: op.progress.queued };
     bar?.setTotal(op.progress.total);
     bar?.update(op.progress.done + op.progress.failed, values);
   };
   let operation = await read();
-  bar?.start(operation.progress.total, 0, { id: operation.id, failed: 0, inFlight: 0, queued: operation.progress.total });
+  bar?.start(operation.progress.total, 0, { id: operation.id, done: 0, failed: 0, inFlight: 0, queued: operation.progress.total });
   show(operation);
   try {
     const stream = client.events(stop.signal);

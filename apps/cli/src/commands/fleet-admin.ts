@@ -1,16 +1,14 @@
-// metalfleet tenants, images, templates and tokens.
+// metalfleet tenants, images and API tokens (templates and bootstrap tokens: provisioning.ts).
 import type { Command } from 'commander';
 import type { Static } from 'typebox';
-import { CreateApiToken, RoleName, type ApiTokenList, type ImageList, type Operation, type Tenant, type TemplateList } from '@metalfleet/api';
+import { CreateApiToken, RoleName, type ApiTokenList, type ImageList, type Tenant } from '@metalfleet/api';
 import { orDash, UsageError, type CliContext } from '../context.ts';
 import { formatTable } from '../table.ts';
 import { choiceOption, integerIn } from '../flags.ts';
 import { nodeArg, resolveNode, resolveTenant, tenantArg, tenantNames } from '../resolve.ts';
-import { waitAndExit } from './operations.ts';
 
 interface TenantList { items: Tenant[] }
 type Images = Static<typeof ImageList>;
-type Templates = Static<typeof TemplateList>;
 type TokenList = Static<typeof ApiTokenList>;
 
 const splitRef = (ref: string) => {
@@ -70,23 +68,6 @@ export function registerFleetAdmin(program: Command, ctx: CliContext): void {
     await ctx.client().request('DELETE', `/api/v1/images/${splitRef(ref)}`);
     ctx.print({ deleted: ref }, () => `${ref} removed`);
   });
-
-  const templates = program.command('templates').description('cluster templates');
-  templates.command('ls').action(async () => {
-    const client = ctx.client();
-    const list = await client.get<Templates>('/api/v1/templates');
-    const tenantName = await tenantNames(client);
-    ctx.print(list, () => formatTable(['ID', 'NAME', 'IMAGE', 'TENANT', 'NODES', 'GPUS'], list.items.map((t) => [t.id, t.name, t.image, tenantName(t.tenantId), String(t.nodeCount), `${t.gpuCount} ${t.gpuModel}`.trim()])));
-  });
-  templates.command('apply').description('top the tenant up to the template\'s size: allocate matching spares and reimage them').argument('<id>')
-    .option('--wait', 'follow the operation with a progress bar until it ends; exit 5 if any node failed', false)
-    .action(async (id: string, o: { wait: boolean }) => {
-      const result = await ctx.client().request<{ operation: Operation | null; allocated: string[]; already: number }>('POST', `/api/v1/templates/${encodeURIComponent(id)}/apply`);
-      if (o.wait && result.operation) await waitAndExit(ctx, result.operation.id);
-      ctx.print(result, () => (result.operation
-        ? `allocated ${result.allocated.join(', ')}; operation ${result.operation.id} reimages them`
-        : `the tenant already has its ${result.already} node(s)`));
-    });
 
   const tokens = program.command('tokens').description('API tokens (admin)');
   tokens.command('ls').action(async () => {
