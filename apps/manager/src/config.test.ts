@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@metalfleet/config';
 import { parseCommandLine } from './config.ts';
+import { listeningOn } from './listen-check.ts';
 
 const parse = (argv: string[], env: Record<string, string> = {}) => parseCommandLine(argv, env, '0.0.0');
 
@@ -22,6 +23,15 @@ describe('manager config', () => {
     expect(config.publicUrl).toBe('http://boot.example:7473');
     expect(config.bmcNetworks.ranges).toEqual(['10.1.0.0/16']);
     expect(config.alertRulesFile).toBeNull();
+  });
+
+  it('is safe by default: this machine only, acceptance testing on; the ready line says who can reach it', () => {
+    const config = parse([]);
+    expect(config.listenHost).toBe('127.0.0.1');
+    expect(config.acceptance).toBe('on');
+    expect(listeningOn(config.listenHost)).toBe('127.0.0.1: this machine only (--listen-host 0.0.0.0 to serve nodes and operators elsewhere)');
+    expect(listeningOn(parse(['--listen-host', '0.0.0.0']).listenHost)).toBe('0.0.0.0: every address of this machine');
+    expect(listeningOn('10.0.0.9')).toBe('10.0.0.9');
   });
 
   it('refuses a bad value naming the option, and lists every bad one', () => {

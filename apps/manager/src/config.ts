@@ -33,7 +33,7 @@ export const ManagerConfig = Type.Object({
     default: '',
     description: 'CIDR ranges (comma separated, e.g. 10.1.0.0/16) that BMC addresses set by operators must fall in; admins may set any address. Empty: only admins set BMC addresses.',
   }),
-  listenHost: Type.String({ default: '0.0.0.0', description: 'Address the HTTP, gRPC and MQTT listeners bind to.' }),
+  listenHost: Type.String({ default: '127.0.0.1', description: 'Address the HTTP, gRPC, MQTT and boot listeners bind to. The default, 127.0.0.1, is this machine only (a demo, a trial); 0.0.0.0 (every address) or the address nodes and operators reach it at for a fleet.' }),
   httpPort: Port(7470, 'REST API, dashboard and /healthz, over HTTPS unless --http-tls false (0: any free port).'),
   bootPort: Port(7473, 'Network boot endpoint for iPXE firmware, plain HTTP: /boot/ipxe and /images/ only, no API (0: any free port).'),
   grpcPort: Port(7471, 'gRPC AgentService (0: any free port).'),

@@ -69,3 +69,10 @@ export async function checkListenable(host: string, listeners: readonly Listener
     }));
   }
 }
+
+/** What the `manager ready` line says about who can reach the manager at `host`. */
+export function listeningOn(host: string): string {
+  if (host === 'localhost' || host === '::1' || host.startsWith('127.')) return `${host}: this machine only (--listen-host 0.0.0.0 to serve nodes and operators elsewhere)`;
+  if (host === '0.0.0.0' || host === '::') return `${host}: every address of this machine`;
+  return host;
+}
