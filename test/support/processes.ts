@@ -18,11 +18,13 @@ export interface Proc {
   /** Calls `act` in the same turn as the first line from index `from` on that `match` accepts (to act at that instant); resolves with the line. */
   onLine(from: number, match: (entry: Record<string, unknown>) => boolean, act: () => void): Promise<Record<string, unknown>>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolves with the exit code once it has exited (null: killed by a signal). */
+  exited: Promise<number | null>;
 }
 
-/** `env`: added to this process's environment for the child. */
-export function start(bin: string, args: string[], nodeOptions: string[] = [], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [...nodeOptions, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/** `env`: added to this process's environment for the child; `cwd`: where it runs (default: here). */
+export function start(bin: string, args: string[], nodeOptions: string[] = [], env: Record<string, string> = {}, options: { cwd?: string } = {}): Proc {
+  const child = spawn(process.execPath, [...nodeOptions, bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, ...options });
   const lines: string[] = [];
   const waiters: Array<() => void> = [];
   const parse = (line: string): Record<string, unknown> | null => {
@@ -45,6 +47,7 @@ export function start(bin: string, args: string[], nodeOptions: string[] = [], e
   return {
     child,
     lines,
+    exited,
     waitForLog(msg, timeoutMs = 30_000) {
       const find = () => {
         for (const line of lines) {
