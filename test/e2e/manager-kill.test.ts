@@ -142,4 +142,14 @@ describe('the manager killed (SIGKILL) during a reimage', () => {
       expect(phases.at(-1), point).toBe('done');
     }
   });
+
+  it('says once per outage that the broker is unreachable, in one line without a stack (issue 23: twice per retry, with a stack)', () => {
+    const entries = agent.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const perNode = new Map<string, number>();
+    for (const e of entries.filter((e) => String(e['msg']).startsWith('broker unreachable'))) perNode.set(String(e['nodeId']), (perNode.get(String(e['nodeId'])) ?? 0) + 1);
+    // Each node saw at most one outage per kill of its manager.
+    expect(perNode.size).toBeGreaterThan(0);
+    for (const [node, count] of perNode) expect(count, node).toBeLessThanOrEqual(killPoints.length);
+    expect(agent.lines.filter((l) => l.includes('ECONNREFUSED') && l.includes('"stack"')).map((l) => l.slice(0, 300))).toEqual([]);
+  });
 });

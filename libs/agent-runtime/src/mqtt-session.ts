@@ -136,8 +136,15 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     const onAbort = () => end('stopped', true);
     deps.signal.addEventListener('abort', onAbort);
 
+    let unreachableSince: Date | null = null;
+    const outage = (reason: string) => {
+      if (unreachableSince !== null) return;
+      unreachableSince = new Date();
+      logger.warn({ url, reason }, 'broker unreachable; reconnecting (said once until it answers)');
+    };
     client.on('connect', () => {
-      logger.info({ url }, 'connected to the broker');
+      logger.info({ url, ...(unreachableSince ? { unreachableS: Math.round((Date.now() - unreachableSince.getTime()) / 1000) } : {}) }, 'connected to the broker');
+      unreachableSince = null;
       client.publish(statusTopic, Buffer.from(statusPayload('online', new Date(), deps.version, bootId)), { qos: 1, retain: true });
       // The manager may have missed anything (it restarted, we were away): send the full set, then drain in order.
       deps.health.spoolDigest();
@@ -158,9 +165,11 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
         end('credential-refused', false);
         return;
       }
-      logger.warn({ err: error }, 'MQTT error');
+      // A broker that is down or restarting: said once per outage, in one line, until it answers again.
+      if (typeof error.code === 'string') outage(error.message);
+      else logger.warn({ err: error }, 'MQTT error');
     });
-    client.on('offline', () => logger.warn({ url }, 'broker unreachable; reconnecting'));
+    client.on('offline', () => outage('connection lost'));
 
     const sendTelemetry = async () => {
       if (!client.connected) return;

@@ -100,7 +100,9 @@ export async function runSimulatedNode(options: SimulatedNodeOptions, signal: Ab
         next = await simulatedNetworkBoot(url, signal);
         break;
       } catch (error) {
-        options.logger.warn({ err: error, attempt }, 'simulated network boot failed; retrying');
+        // The boot endpoint down (the manager restarting) is expected here: one line, no stack.
+        const reason = error instanceof Error ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ''}` : String(error);
+        options.logger.warn({ reason, attempt }, 'simulated network boot failed; retrying');
         await sleep(Math.min(10_000, 500 * 2 ** attempt), undefined, { signal }).catch(() => undefined);
       }
     }
