@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ManagerProcess } from '../support/manager.ts';
+import { ManagerProcess, measuredWithoutAcceptance } from '../support/manager.ts';
 import { freePort } from '../support/ports.ts';
 import { start } from '../support/processes.ts';
 import { floors, startFloors, type RunningFloors } from './agent-floors.ts';
@@ -43,7 +43,7 @@ const row = (name: string, f: Footprint) =>
 export async function runAgentFootprint(): Promise<void> {
   ensureNodeExporter();
   const dir = mkdtempSync(join(tmpdir(), 'mf-bench-'));
-  const manager = new ManagerProcess(join(dir, 'manager'), ['--telemetry-interval-s', String(cycleSeconds), '--health-interval-s', String(cycleSeconds)]);
+  const manager = new ManagerProcess(join(dir, 'manager'), [...measuredWithoutAcceptance, '--telemetry-interval-s', String(cycleSeconds), '--health-interval-s', String(cycleSeconds)]);
   let exporter: ChildProcess | null = null;
   let probes: RunningFloors | null = null;
   const agent = { proc: null as ReturnType<typeof start> | null };

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeList } from '@metalfleet/api';
-import { ManagerProcess } from '../support/manager.ts';
+import { ManagerProcess, measuredWithoutAcceptance } from '../support/manager.ts';
 import { agentBin, eventually, start, type Proc } from '../support/processes.ts';
 
 const nodes = 10;
@@ -30,7 +30,7 @@ export async function runAlertingBench(): Promise<void> {
   });
   await new Promise<void>((done) => receiver.listen(0, '127.0.0.1', done));
   writeFileSync(join(dir, 'rules.yaml'), '- name: gpu-xid\n  kind: xid-storm\n  window: 10m\n  minReports: 1\n');
-  const manager = new ManagerProcess(join(dir, 'manager'), [
+  const manager = new ManagerProcess(join(dir, 'manager'), [...measuredWithoutAcceptance,
     '--alert-rules-file', join(dir, 'rules.yaml'), '--alert-webhook-urls', `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
   ]);
   let agent: Proc | null = null;

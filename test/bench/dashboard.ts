@@ -12,7 +12,7 @@ import { cohortsOf } from '@metalfleet/domain';
 import { createSimulatedBackend } from '@metalfleet/hardware';
 import { openSqliteFleetStore } from '@metalfleet/store';
 import { buildDashboard, launchBrowser } from '../support/browser.ts';
-import { ManagerProcess } from '../support/manager.ts';
+import { ManagerProcess, measuredWithoutAcceptance } from '../support/manager.ts';
 
 const nodes = Number(process.env['BENCH_DASHBOARD_NODES'] ?? 10_000);
 const targetMs = 1000;
@@ -41,7 +41,7 @@ async function seed(dataDir: string): Promise<void> {
 
 export async function runDashboardBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mf-bench-dashboard-'));
-  const manager = new ManagerProcess(join(dir, 'manager'));
+  const manager = new ManagerProcess(join(dir, 'manager'), [...measuredWithoutAcceptance]);
   let browser: Awaited<ReturnType<typeof launchBrowser>> | null = null;
   try {
     const seeding = performance.now();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'node:tls';
 import { mqttFixedHeader } from '@metalfleet/manager-transport';
-import { ManagerProcess } from '../support/manager.ts';
+import { ManagerProcess, measuredWithoutAcceptance } from '../support/manager.ts';
 import { rssMiB } from './proc-stats.ts';
 
 const connections = 50;
@@ -45,7 +45,7 @@ function hostile(host: string, port: number): Promise<{ sent: number; cut: boole
 
 export async function runHostileMqttBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mf-bench-hostile-'));
-  const manager = new ManagerProcess(join(dir, 'manager'));
+  const manager = new ManagerProcess(join(dir, 'manager'), [...measuredWithoutAcceptance]);
   try {
     await manager.start();
     const pid = manager.proc?.child.pid ?? 0;

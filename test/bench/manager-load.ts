@@ -18,7 +18,7 @@ import mqtt from 'mqtt';
 import { TelemetrySchema } from '@metalfleet/proto';
 import { ensureCertificateAuthority, issueServerCertificate } from '@metalfleet/manager-transport';
 import { startMosquittoTls } from '../support/mosquitto.ts';
-import { ManagerProcess } from '../support/manager.ts';
+import { ManagerProcess, measuredWithoutAcceptance } from '../support/manager.ts';
 import { agentBin, start, type Proc } from '../support/processes.ts';
 
 const nodes = Number(process.env['BENCH_NODES'] ?? 5000);
@@ -54,7 +54,7 @@ function reportStorm(manager: ManagerProcess, t0: number): () => void {
 
 async function benchManager(dir: string) {
   // Every simulated node connects from 127.0.0.1: no per-address limit for this fleet.
-  const manager = new ManagerProcess(join(dir, 'manager'), ['--telemetry-interval-s', String(intervalS), '--health-interval-s', '600', '--heartbeat-grace-s', '120',
+  const manager = new ManagerProcess(join(dir, 'manager'), [...measuredWithoutAcceptance, '--telemetry-interval-s', String(intervalS), '--health-interval-s', '600', '--heartbeat-grace-s', '120',
     '--mqtt-max-connections-per-address', '0']);
   const agents: Proc[] = [];
   try {

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ManagerProcess } from '../support/manager.ts';
+import { ManagerProcess, measuredWithoutAcceptance } from '../support/manager.ts';
 import { PrivatePostgres } from '../support/postgres.ts';
 
 const rounds = 5;
@@ -26,7 +26,7 @@ export async function runPgRestartBench(): Promise<void> {
   try {
     await postgres.init();
     // The URL holds the cluster's port, known once it runs.
-    manager = new ManagerProcess(join(dir, 'manager'), ['--postgres-url', postgres.url]);
+    manager = new ManagerProcess(join(dir, 'manager'), [...measuredWithoutAcceptance, '--postgres-url', postgres.url]);
     await manager.start();
     const m = manager;
     const write = async (name: string) => (await fetch(`${m.http}/api/v1/tenants`, {

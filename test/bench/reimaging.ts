@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeList, Operation, Tenant } from '@metalfleet/api';
-import { ManagerProcess } from '../support/manager.ts';
+import { ManagerProcess, measuredWithoutAcceptance } from '../support/manager.ts';
 import { agentBin, start, type Proc } from '../support/processes.ts';
 
 const fanOutNodes = Number(process.env['BENCH_REIMAGE_NODES'] ?? 1000);
@@ -50,7 +50,7 @@ async function fleet(manager: ManagerProcess, dir: string, count: number, proces
 }
 
 async function benchFanOut(dir: string): Promise<void> {
-  const manager = new ManagerProcess(join(dir, 'fanout'), ['--reimage-concurrency', '1000', '--reimage-per-rack', '1000', '--reimage-per-tenant', '1000',
+  const manager = new ManagerProcess(join(dir, 'fanout'), [...measuredWithoutAcceptance, '--reimage-concurrency', '1000', '--reimage-per-rack', '1000', '--reimage-per-tenant', '1000',
     '--telemetry-interval-s', '30', '--heartbeat-grace-s', '120', '--command-ack-timeout-s', '30', '--reimage-boot-timeout-s', '600',
     '--mqtt-max-connections-per-address', '0']); // 1,000 simulated nodes on 127.0.0.1
   let agents: Proc[] = [];
@@ -92,7 +92,7 @@ async function benchFanOut(dir: string): Promise<void> {
 async function benchReplacement(dir: string): Promise<void> {
   const faults = join(dir, 'faults.json');
   writeFileSync(faults, '{}');
-  const manager = new ManagerProcess(join(dir, 'replace'), ['--telemetry-interval-s', '2', '--health-interval-s', '1', '--reimage-per-rack', '8']);
+  const manager = new ManagerProcess(join(dir, 'replace'), [...measuredWithoutAcceptance, '--telemetry-interval-s', '2', '--health-interval-s', '1', '--reimage-per-rack', '8']);
   let agents: Proc[] = [];
   try {
     await manager.start();

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureCertificateAuthority, issueServerCertificate } from '@metalfleet/manager-transport';
 import { startMosquittoTls } from '../support/mosquitto.ts';
-import { ManagerProcess } from '../support/manager.ts';
+import { ManagerProcess, measuredWithoutAcceptance } from '../support/manager.ts';
 import { agentBin, start, type Proc } from '../support/processes.ts';
 
 const self = fileURLToPath(import.meta.url);
@@ -138,7 +138,7 @@ async function scenario(nodes: number, serverCore: number | null): Promise<void>
   const clientCore = serverCore === null ? null : 1 - serverCore;
   const dir = mkdtempSync(join(tmpdir(), 'mf-storm-'));
   const processes = Math.max(1, Math.ceil(nodes / 1250));
-  const manager = new ManagerProcess(join(dir, 'manager'), ['--telemetry-interval-s', String(telemetryS), '--health-interval-s', '600', '--heartbeat-grace-s', '600',
+  const manager = new ManagerProcess(join(dir, 'manager'), [...measuredWithoutAcceptance, '--telemetry-interval-s', String(telemetryS), '--health-interval-s', '600', '--heartbeat-grace-s', '600',
     '--mqtt-max-connections-per-address', '0', ...managerArgs], managerNodeOptions);
   // A loaded machine (or the fleet dialling it as it starts) can keep a manager from being ready in 30 s.
   manager.readyTimeoutMs = 180_000;

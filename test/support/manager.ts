@@ -10,6 +10,12 @@ import { join } from 'node:path';
 import type { NodeList } from '@metalfleet/api';
 import { managerBin, start, type Proc } from './processes.ts';
 
+/**
+ * For benches that measure something else (storms, reimaging, load): acceptance testing (on by default) off, so their
+ * figures compare with those measured before it was the default; `npm run bench -- acceptance` measures it.
+ */
+export const measuredWithoutAcceptance = ['--acceptance', 'off'] as const;
+
 export class ManagerProcess {
   proc: Proc | null = null;
   /** https://host:port of the REST API and dashboard (http:// with --http-tls false). */

@@ -31,7 +31,7 @@ try {
   process.stderr.write(`metalfleet-manager: ${error.message}\n`);
   process.exit(error instanceof StoreConnectError ? 1 : 2);
 }
-logger.info({ listening: listeningOn(config.listenHost), http: manager.http, boot: manager.boot, caFile: manager.caFile, grpc: manager.grpc, mqtt: manager.mqtt, bootstrapTokenFile: manager.bootstrapTokenFile, adminTokenFile: manager.adminTokenFile, caFingerprint: manager.caFingerprint }, 'manager ready');
+logger.info({ listening: listeningOn(config.listenHost), acceptance: config.acceptance, http: manager.http, boot: manager.boot, caFile: manager.caFile, grpc: manager.grpc, mqtt: manager.mqtt, bootstrapTokenFile: manager.bootstrapTokenFile, adminTokenFile: manager.adminTokenFile, caFingerprint: manager.caFingerprint }, 'manager ready');
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

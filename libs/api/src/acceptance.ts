@@ -6,7 +6,7 @@ const versions = Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxI
 
 const skuProfileFields = {
   name: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', description: 'e.g. hgx-h100-8' }),
-  gpuModel: Type.String({ minLength: 1, maxLength: 128, description: 'A node is of this SKU when its GPUs\' model contains this text (case-insensitive).' }),
+  gpuModel: Type.String({ maxLength: 128, description: 'A node is of this SKU when its GPUs\' model contains this text as whole words (case-insensitive); with gpuCount 0 (and any gpuModel, \'\' say), nodes without GPUs are (head, storage, CPU nodes).' }),
   gpuCount: Type.Integer({ minimum: 0, maximum: 64 }),
   minGpuMemoryBytes: Type.Integer({ minimum: 0 }),
   allowedDrivers: versions,

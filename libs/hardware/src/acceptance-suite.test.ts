@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acceptanceLimits, acceptSuite, gpuStateOutput, checkStress, defaultSkuProfiles, failingChecks, judgeAcceptance, nodeSku } from '@metalfleet/domain';
+import { acceptanceLimits, acceptanceReportBytes, acceptSuite, gpuStateOutput, checkStress, defaultSkuProfiles, failingChecks, judgeAcceptance, nodeSku } from '@metalfleet/domain';
 import { acceptanceFacts, keptOutputChars, runStress, simulatedAcceptanceOutputs } from './acceptance-suite.ts';
 import { parseNvidiaSmiXml } from './parsers/nvidia-smi-xml.ts';
 import { createSimulatedBackend } from './simulated-backend.ts';
@@ -49,6 +49,25 @@ describe('acceptance facts from real outputs', () => {
     expect(facts.outputs.reduce((sum, o) => sum + o.text.length, 0)).toBeLessThan(128 * 1024);
     // DCGM printing no JSON (an error page, a crash): a failed diagnostic that says so, not a suite that threw.
     expect(facts.dcgm).toEqual([{ test: 'dcgmi diag', gpuIds: [], status: 'fail', info: expect.stringMatching(/^its output is not DCGM's JSON: /), errorSeverity: null }]);
+  });
+
+  it('keeps the whole report within its bytes however the tools print: DCGM\'s messages shortened, the GPU state left out, outputs cut (review finding: 644 kB possible)', () => {
+    const wide = (tool: string) => ({ text: `${tool} start\n${'€'.repeat(400_000)}\n${tool} end` }); // 3 bytes each in UTF-8
+    const dcgm = JSON.stringify({ 'DCGM GPU Diagnostic': { test_categories: [{ category: 'Hardware', tests:
+      Array.from({ length: 300 }, (_, i) => ({ name: `t${i}`, results: [{ gpu_ids: '1', status: 'Fail', info: 'é'.repeat(2000) }] })) }] } });
+    const noise = Array.from({ length: 40_000 }, (_, i) => ((i * 2654435761) >>> 7).toString(36)).join('').slice(0, 20_000);
+    const facts = acceptanceFacts({ nvlink: wide('nvlink'), dcgm: { text: dcgm }, nccl: wide('nccl'), nvbandwidth: wide('nvbandwidth'),
+      stress: { seconds: 1, burn: wide('gpu_burn'), samples: [wide('samples').text] }, gpuState: { text: noise } });
+    const bytes = (t: string) => Buffer.byteLength(t);
+    const total = facts.outputs.reduce((n, o) => n + bytes(o.text) + bytes(o.tool), 0)
+      + (facts.dcgm ?? []).reduce((n, t) => n + bytes(t.test) + bytes(t.info) + t.gpuIds.reduce((m, g) => m + bytes(g), 0), 0);
+    expect(total).toBeLessThanOrEqual(acceptanceReportBytes);
+    expect(facts.dcgm?.filter((t) => t.status === 'fail')).toHaveLength(acceptanceLimits.dcgmTests); // every verdict kept
+    expect(facts.outputs.find((o) => o.tool === 'nvidia-smi -q -x')?.text).toBe(`left out: the report would pass its ${acceptanceReportBytes} bytes`);
+    expect(facts.outputs.find((o) => o.tool === 'gpu_burn')?.text).toMatch(/^gpu_burn start\n[\s\S]*gpu_burn end$/);
+    // A typical report is untouched.
+    const typical = acceptanceFacts({ nvlink: { text: 'GPU 0: x' }, dcgm: null, nccl: null, nvbandwidth: null, stress: null, gpuState: { text: '<a/>' } });
+    expect(typical.outputs.map((o) => o.tool)).toEqual(['nvidia-smi nvlink -s', gpuStateOutput.tool]);
   });
 
   it('keeps DCGM\'s results within what the manager takes: a status it does not know fails, saying which; long texts cut; at most 256 tests (review finding)', () => {

@@ -4,7 +4,7 @@
 // output is parsed here by the parsers tested on real outputs, and kept (cut
 // to a bound) for the vendor's evidence; the manager judges the facts.
 import { gzipSync } from 'node:zlib';
-import { acceptanceLimits, gpuStateOutput, type AcceptanceFacts, type AcceptArgs } from '@metalfleet/domain';
+import { acceptanceLimits, acceptanceReportBytes, gpuStateOutput, type AcceptanceFacts, type AcceptArgs } from '@metalfleet/domain';
 import type { RunCommand } from './command-runner.ts';
 import { parseDcgmDiag } from './parsers/dcgm.ts';
 import { GpuBurnParseError, parseGpuBurn } from './parsers/gpu-burn.ts';
@@ -96,7 +96,34 @@ export function acceptanceFacts(outputs: AcceptanceOutputs): AcceptanceFacts {
     stress = stressFacts(outputs.stress);
   }
   texts.push(gpuStateText(outputs.gpuState));
-  return { nvlinks, nccl, dcgm, copies, stress, outputs: texts };
+  return withinReportBytes({ nvlinks, nccl, dcgm, copies, stress, outputs: texts });
+}
+
+const utf8 = (text: string) => Buffer.byteLength(text, 'utf8');
+const reportBytes = (facts: AcceptanceFacts) =>
+  facts.outputs.reduce((sum, o) => sum + utf8(o.text) + utf8(o.tool), 0) + (facts.dcgm ?? []).reduce((sum, t) => sum + utf8(t.test) + utf8(t.info) + t.gpuIds.reduce((n, g) => n + utf8(g), 0), 0);
+
+/**
+ * The report within `acceptanceReportBytes`: DCGM's messages shortened first (its verdicts stay), then the GPU state
+ * left out, then each tool's output cut to an equal share (its start and its end). A typical report is far under it.
+ */
+function withinReportBytes(facts: AcceptanceFacts): AcceptanceFacts {
+  if (reportBytes(facts) <= acceptanceReportBytes) return facts;
+  const shortened = facts.dcgm?.map((t) => ({ ...t, test: t.test.slice(0, 128), info: t.info.length > 128 ? `${t.info.slice(0, 127)}…` : t.info, gpuIds: t.gpuIds.map((g) => g.slice(0, 16)) })) ?? null;
+  let fitted: AcceptanceFacts = { ...facts, dcgm: shortened };
+  if (reportBytes(fitted) <= acceptanceReportBytes) return fitted;
+  const leftOut = `left out: the report would pass its ${acceptanceReportBytes} bytes`;
+  fitted = { ...fitted, outputs: fitted.outputs.map((o) => (o.tool === gpuStateOutput.tool ? { tool: 'nvidia-smi -q -x', text: leftOut } : o)) };
+  const over = reportBytes(fitted) - acceptanceReportBytes;
+  if (over <= 0) return fitted;
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: shares counted in code units so that bytes stay within.
+  const outputBytes = fitted.outputs.reduce((sum, o) => sum + utf8(o.text), 0);
+  const share = Math.max(256, Math.floor((outputBytes - over) / fitted.outputs.length / 3) - 64);
+  return { ...fitted, outputs: fitted.outputs.map((o) => ({ tool: o.tool, text: cutTo(o.text, share) })) };
+}
+
+function cutTo(text: string, chars: number): string {
+  return text.length <= chars ? text : `${text.slice(0, chars / 2)}\n[… ${text.length - chars} characters left out …]\n${text.slice(-chars / 2)}`;
 }
 
 /** The GPUs' state as the manager takes it: compressed whole (cut, XML is no evidence), or why it is not there. */

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyInventory, gpuStateOutput } from '@metalfleet/domain';
-import { evidenceQueue, healthEventBytes } from './evidence-routes.ts';
+import { evidenceQueue, healthEventBytes, withoutDoctype } from './evidence-routes.ts';
 import { startTestApp, testTime, type TestApp } from './test-app.ts';
 
 let t: TestApp;
@@ -60,7 +60,12 @@ describe('GET /api/v1/nodes/:id/evidence', () => {
   });
 
   it('writes each acceptance run\'s GPU state out as the XML nvidia-smi printed; a blob that is not gzip stays as it came', async () => {
-    const xml = '<?xml version="1.0" ?>\n<nvidia_smi_log><gpu id="00000000:9B:00.0"><serial>1650924060621</serial></gpu></nvidia_smi_log>\n';
+    const body = '<nvidia_smi_log><gpu id="00000000:9B:00.0"><serial>1650924060621</serial></gpu></nvidia_smi_log>\n';
+    // A real one's DOCTYPE, and one declaring an entity (XXE for the vendor's XML tools): dropped.
+    const xml = `<?xml version="1.0" ?>\n<!DOCTYPE nvidia_smi_log SYSTEM "nvsmi_device_v12.dtd">\n${body}`;
+    const hostile = `<?xml version="1.0" ?>\n<!DOCTYPE x [ <!ENTITY e SYSTEM "file:///etc/shadow"> ]>\n${body}`;
+    // A zip bomb: past what the manager decodes, left as it came.
+    const bomb = gzipSync(Buffer.alloc(gpuStateOutput.maxXmlBytes + 1024, 0x20)).toString('base64');
     const run = (commandId: string, at: Date, text: string) => ({
       nodeId: 'n-xml', commandId, profile: 'hgx-h100-8', passed: false, checks: [], at,
       outputs: [{ tool: 'gpu_burn', text: 'GPU 0: OK' }, { tool: gpuStateOutput.tool, text }],
@@ -69,14 +74,30 @@ describe('GET /api/v1/nodes/:id/evidence', () => {
       inventory: emptyInventory(), agentVersion: '0.1.0', credentialHash: 'h', at: testTime });
     await t.store.recordAcceptance(run('accept-1', new Date('2026-11-21T09:00:00Z'), gzipSync(xml).toString('base64')));
     await t.store.recordAcceptance(run('accept-2', new Date('2026-11-21T09:30:00Z'), 'bm90IGd6aXA='));
+    await t.store.recordAcceptance(run('accept-3', new Date('2026-11-21T09:40:00Z'), gzipSync(hostile).toString('base64')));
+    await t.store.recordAcceptance(run('accept-4', new Date('2026-11-21T09:50:00Z'), bomb));
     const files = await untar((await t.inject({ method: 'GET', url: '/api/v1/nodes/n-xml/evidence' })).rawPayload);
-    expect(files.get('nvidia-smi/2026-11-21T09-00-00-000Z.xml')).toBe(xml);
-    expect([...files.keys()].filter((f) => f.startsWith('nvidia-smi/'))).toEqual(['nvidia-smi/2026-11-21T09-00-00-000Z.xml']);
+    expect(files.get('nvidia-smi/2026-11-21T09-00-00-000Z-accept-1.xml')).toBe(`<?xml version="1.0" ?>\n${body}`);
+    expect(files.get('nvidia-smi/2026-11-21T09-40-00-000Z-accept-3.xml')).toBe(`<?xml version="1.0" ?>\n${body}`);
+    expect([...files.keys()].filter((f) => f.startsWith('nvidia-smi/'))).toEqual(['nvidia-smi/2026-11-21T09-40-00-000Z-accept-3.xml', 'nvidia-smi/2026-11-21T09-00-00-000Z-accept-1.xml']);
     const runs = JSON.parse(files.get('acceptance.json') ?? '[]') as Array<{ commandId: string; outputs: Array<{ tool: string; text: string }> }>;
     expect(runs.map((r) => [r.commandId, r.outputs[1]])).toEqual([
+      ['accept-4', { tool: gpuStateOutput.tool, text: bomb }],
+      ['accept-3', { tool: 'nvidia-smi -q -x', text: 'in nvidia-smi/2026-11-21T09-40-00-000Z-accept-3.xml' }],
       ['accept-2', { tool: gpuStateOutput.tool, text: 'bm90IGd6aXA=' }],
-      ['accept-1', { tool: 'nvidia-smi -q -x', text: 'in nvidia-smi/2026-11-21T09-00-00-000Z.xml' }],
+      ['accept-1', { tool: 'nvidia-smi -q -x', text: 'in nvidia-smi/2026-11-21T09-00-00-000Z-accept-1.xml' }],
     ]);
+  });
+
+  it.each([
+    ['<?xml?>\n<!DOCTYPE a SYSTEM "a.dtd">\n<a/>', '<?xml?>\n<a/>'],
+    ['<!doctype a [ <!ENTITY e SYSTEM "file:///etc/shadow"> ]><a>&e;</a>', '<a>&e;</a>'],
+    ['<!DOCTYPE a><!DOCTYPE b [ ]>\r\n<a/>', '<a/>'],
+    ['<a/><!DOCTYPE', '<a/>'],
+    [`<!DOCTYPE [${']'.repeat(200_000)}`, ''],
+    [`${'<!DOCTYPE ['.repeat(20_000)}<a/>`, ''],
+  ])('drops the DOCTYPE of %j', (xml, expected) => {
+    expect(withoutDoctype(xml)).toBe(expected);
   });
 
   it('keeps the newest health events within its budget when a node sent thousands of the largest, and says so', async () => {

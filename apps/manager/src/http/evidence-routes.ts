@@ -7,7 +7,8 @@
 // root there and can send thousands of the largest): the bundle keeps the
 // newest within a byte budget and says what it left out, and bundles are made
 // one at a time.
-import { createGzip, gunzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { createGzip, gunzip } from 'node:zlib';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { pack } from 'tar-stream';
 import { ApiError, NodeIdParams } from '@metalfleet/api';
@@ -51,26 +52,58 @@ async function newestHealthEvents(store: EvidenceRouteDeps['store'], nodeId: str
 /** A name from the node (its hostname, its agent's word) as plain printable text: no terminal escape reaches a reader. */
 const printable = (text: string) => text.replace(/[^\x20-\x7e]/g, '?');
 
+/** The GPU states' XML a bundle holds at most, all runs together (10 runs of an 8-GPU node: about 2.3 MB). */
+const gpuStateBundleBytes = 8 * 1024 * 1024;
+const gunzipAsync = promisify(gunzip);
+
+/** The XML without DOCTYPE declarations (where a document declares entities), in one pass: no pattern that backtracks. */
+export function withoutDoctype(xml: string): string {
+  const upper = xml.toUpperCase();
+  let out = '';
+  let from = 0;
+  for (;;) {
+    const start = upper.indexOf('<!DOCTYPE', from);
+    if (start < 0) return out + xml.slice(from);
+    out += xml.slice(from, start);
+    const close = xml.indexOf('>', start);
+    const bracket = xml.indexOf('[', start);
+    const end = bracket >= 0 && (close < 0 || bracket < close) ? xml.indexOf('>', Math.max(xml.indexOf(']', bracket), bracket)) : close;
+    if (end < 0) return out; // unterminated: nothing after it is a document
+    from = xml.startsWith('\r\n', end + 1) ? end + 3 : xml.startsWith('\n', end + 1) ? end + 2 : end + 1;
+  }
+}
+
 /**
  * Each run's GPU state (`nvidia-smi -q -x`, sent compressed) as an XML file of its own, named by the run's time; the
- * run's output then names the file. The agent's word: decoded within a bound, and left as it came when it is not
- * gzip (no file, the text kept in acceptance.json).
+ * run's output then names the file. The node's word (a tenant is root there): one a run (the wire refuses more),
+ * decoded off the event loop within `maxXmlBytes` each and `gpuStateBundleBytes` in all, its DOCTYPE (where entities
+ * would be declared) dropped; what is not gzip, or past the bounds, stays as it came, in acceptance.json.
  */
-function gpuStateFiles(runs: readonly AcceptanceRun[]): { runs: AcceptanceRun[]; files: Array<[string, string]> } {
+async function gpuStateFiles(runs: readonly AcceptanceRun[]): Promise<{ runs: AcceptanceRun[]; files: Array<[string, string]> }> {
   const files: Array<[string, string]> = [];
-  const shown = runs.map((run) => ({
-    ...run,
-    outputs: run.outputs.map((output) => {
-      if (output.tool !== gpuStateOutput.tool) return output;
-      const name = `nvidia-smi/${run.at.toISOString().replace(/[:.]/g, '-')}.xml`;
-      try {
-        files.push([name, gunzipSync(Buffer.from(output.text, 'base64'), { maxOutputLength: gpuStateOutput.maxXmlBytes }).toString('utf8')]);
-        return { tool: 'nvidia-smi -q -x', text: `in ${name}` };
-      } catch {
-        return output;
+  let bytes = 0;
+  const shown: AcceptanceRun[] = [];
+  for (const run of runs) {
+    const name = `nvidia-smi/${run.at.toISOString().replace(/[:.]/g, '-')}-${run.commandId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80)}.xml`;
+    let decoded = false;
+    const outputs = [];
+    for (const output of run.outputs) {
+      if (output.tool !== gpuStateOutput.tool || decoded || bytes >= gpuStateBundleBytes) {
+        outputs.push(output);
+        continue;
       }
-    }),
-  }));
+      decoded = true;
+      try {
+        const xml = (await gunzipAsync(Buffer.from(output.text, 'base64'), { maxOutputLength: gpuStateOutput.maxXmlBytes })).toString('utf8');
+        bytes += xml.length;
+        files.push([name, withoutDoctype(xml)]);
+        outputs.push({ tool: 'nvidia-smi -q -x', text: `in ${name}` });
+      } catch {
+        outputs.push(output);
+      }
+    }
+    shown.push({ ...run, outputs });
+  }
   return { runs: shown, files };
 }
 
@@ -81,7 +114,7 @@ async function evidenceFiles(store: EvidenceRouteDeps['store'], nodeId: string, 
   const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
   const { inventory } = node;
   const events = await newestHealthEvents(store, node.id);
-  const acceptance = gpuStateFiles(await store.acceptanceRuns(node.id, maxAcceptanceRuns));
+  const acceptance = await gpuStateFiles(await store.acceptanceRuns(node.id, maxAcceptanceRuns));
   return new Map([
     ['README.txt', [
       `Evidence for node ${printable(node.hostname)} (${node.id}), made by metalfleet-manager at ${generatedAt.toISOString()} for ${printable(by)}.`,
@@ -95,7 +128,8 @@ async function evidenceFiles(store: EvidenceRouteDeps['store'], nodeId: string, 
       'failures.json         its recorded failures',
       'history.json          its lifecycle: failures, repairs (with tickets), retries, reimages; who and why',
       'acceptance.json       its acceptance runs, newest first: each check (measured, threshold, verdict) and the tools\' own outputs',
-      'nvidia-smi/<at>.xml   the GPUs\' whole state (nvidia-smi -q -x) at the end of each acceptance run: serials, ECC, remapped rows, clocks, PCIe',
+      'nvidia-smi/<at>.xml   the GPUs\' whole state at the end of each acceptance run as the node\'s agent reported it (its nvidia-smi -q -x, DOCTYPE',
+      '                      removed): serials, ECC, remapped rows, clocks, PCIe',
       '',
     ].join('\n')],
     ['parts.json', json({

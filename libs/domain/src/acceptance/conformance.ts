@@ -62,8 +62,11 @@ export function checkConformance(profile: SkuProfile, { inventory, nvlinks }: Co
   }
   if (profile.ecc) checks.push(...eccChecks(inventory));
   checks.push(...firmwareChecks(profile, inventory));
-  return checks;
+  // A profile for nodes without GPUs checks that there are none, and the rest of the machine.
+  return profile.gpuCount === 0 ? checks.filter((c) => !perGpuChecks.has(c.name)) : checks;
 }
+
+const perGpuChecks = new Set(['gpu-model', 'gpu-memory', 'driver-version', 'vbios-version', 'pcie-link', 'mig-off', 'nvlink', 'gpu-ecc']);
 
 /** ECC on every GPU (its mode now) and every DIMM (as the firmware reports it); one not read is not proven. */
 function eccChecks(inventory: Inventory): AcceptanceCheck[] {

@@ -141,4 +141,17 @@ describe('an acceptance run judged against the node\'s SKU', () => {
       profile: null, passed: false, checks: [{ name: 'sku-profile', measured: '8 x Tesla T4', threshold: 'one of hgx-h100-8, hgx-h200-8, hgx-a100-8', verdict: 'fail', missing: true }],
     });
   });
+
+  it('accepts a node without GPUs by a profile for none (review finding: a CPU-only node matched nothing, whatever the operator wrote)', () => {
+    const inventory = h100Node(0);
+    const cpuNode = { ...defaultSkuProfiles[0]!, name: 'cpu-2nic', gpuModel: '', gpuCount: 0, nvlinksPerGpu: null, nicCount: 2, minNicSpeedMbps: 100_000, nvmeCount: 2,
+      gates: { ncclBusbwGBs: 0, p2pGBs: 0, hostCopyGBs: 0, dcgmLevel: 0 } };
+    const measured = facts({ nvlinks: [], nccl: null, dcgm: null, copies: null, stress: null });
+    expect(judgeAcceptance(defaultSkuProfiles, inventory, measured)).toMatchObject({ profile: null, passed: false, checks: [{ measured: 'no GPU' }] });
+    const verdict = judgeAcceptance([...defaultSkuProfiles, cpuNode], inventory, measured);
+    expect(failingChecks(verdict.checks)).toBe('');
+    expect(verdict).toMatchObject({ profile: 'cpu-2nic', passed: true });
+    // A GPU node is never of the profile for none.
+    expect(judgeAcceptance([cpuNode], h100Node(), facts())).toMatchObject({ profile: null, passed: false });
+  });
 });

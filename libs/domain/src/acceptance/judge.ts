@@ -37,7 +37,14 @@ export const acceptanceLimits = { gpus: 64, linksPerGpu: 64, dcgmTests: 256, out
  * `maxChars`: the encoded text the agent sends (a larger one is left out, saying so); `maxXmlBytes`: what the
  * manager decodes at most.
  */
-export const gpuStateOutput = { tool: 'nvidia-smi -q -x | gzip | base64', maxChars: 32 * 1024, maxXmlBytes: 8 * 1024 * 1024 } as const;
+/**
+ * What the agent keeps one report's texts (tools' outputs, DCGM's results) within, in UTF-8 bytes: the report must
+ * fit the broker's payload limit (256 KiB by default, --max-payload-bytes), or it is never stored, never acknowledged,
+ * and holds every later report of the node in its spool behind it.
+ */
+export const acceptanceReportBytes = 192 * 1024;
+
+export const gpuStateOutput = { tool: 'nvidia-smi -q -x | gzip | base64', maxChars: 32 * 1024, maxXmlBytes: 2 * 1024 * 1024 } as const;
 
 export interface AcceptanceVerdict {
   /** The SKU profile the node was judged by; null when none matches its GPUs. */

@@ -76,6 +76,8 @@ export function modelMatches(model: string, gpuModel: string): boolean {
 
 /** The profile a node's GPUs make it, or null when none matches (it cannot be accepted: an operator adds one). */
 export function skuOf(gpus: ReadonlyArray<{ model: string }>, profiles: readonly SkuProfile[]): SkuProfile | null {
+  // A node without GPUs (a head, storage or CPU node) is of the first profile for none.
+  if (gpus.length === 0) return profiles.find((p) => p.gpuCount === 0) ?? null;
   const model = gpus[0]?.model ?? '';
   return profiles.find((p) => modelMatches(model, p.gpuModel) && gpus.length === p.gpuCount)
     // A node short of GPUs is still of its SKU (and fails the count check), not of none.

@@ -3,7 +3,8 @@
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { describe, expect, it } from 'vitest';
 import { CommandPhase, CommandProgressSchema, type AcceptanceFactsSchema } from '@metalfleet/proto';
-import { acceptanceLimits, decodeCommandProgress } from './command-wire.ts';
+import { acceptanceLimits, gpuStateOutput } from '@metalfleet/domain';
+import { decodeCommandProgress } from './command-wire.ts';
 
 const report = (acceptance: MessageInitShape<typeof AcceptanceFactsSchema>) =>
   toBinary(CommandProgressSchema, create(CommandProgressSchema, { commandId: 'c1', phase: CommandPhase.SUCCEEDED, message: 'ran', acceptance }));
@@ -26,6 +27,10 @@ describe('an accept command\'s report', () => {
     ['a DCGM status of its own', { dcgmInstalled: true, dcgm: [{ test: 'Memory', status: 'great' }] }, /DCGM test Memory with status "great"/],
     ['a bandwidth that is not a number', { nccl: { busbwGbs: Number.NaN } }, /not a number/],
     ['a NUL in a tool output', { outputs: [{ tool: 'x', text: 'a\u0000b' }] }, /NUL/],
+    // The GPU state is decoded into the evidence bundle: one a run, within the agent's share, base64 (review finding: 7 zip bombs a run passed).
+    ['two GPU states', { outputs: [{ tool: gpuStateOutput.tool, text: 'AAAA' }, { tool: gpuStateOutput.tool, text: 'AAAA' }] }, /2 GPU states/],
+    ['a GPU state over its share', { outputs: [{ tool: gpuStateOutput.tool, text: 'A'.repeat(gpuStateOutput.maxChars + 4) }] }, /not base64 of at most 32768/],
+    ['a GPU state that is not base64', { outputs: [{ tool: gpuStateOutput.tool, text: '<gpu>not base64</gpu>' }] }, /not base64/],
   ])('with %s is a failed suite, saying why (not a report dropped, the node left accepting)', (_name, acceptance, why) => {
     const decoded = decodeCommandProgress(report(acceptance), 262_144);
     expect(decoded).toMatchObject({ ok: true, report: { commandId: 'c1', phase: 'failed', acceptance: null } });

@@ -3,7 +3,7 @@
 // topics. Field for field, nothing coerced.
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { acceptanceLimits, type AcceptanceFacts, type AgentCommand } from '@metalfleet/domain';
+import { acceptanceLimits, gpuStateOutput, type AcceptanceFacts, type AgentCommand } from '@metalfleet/domain';
 import { CommandPhase, CommandProgressSchema, CommandSchema, type AcceptanceFacts as AcceptanceFactsMessage } from '@metalfleet/proto';
 import { decodePayload } from '@metalfleet/transport';
 
@@ -81,6 +81,8 @@ export function decodeCommandProgress(payload: Uint8Array, maxBytes: number): { 
   return { ok: true, report: { commandId, phase, message, verifiedSha256, madeAt, acceptance } };
 }
 
+const isBase64 = (text: string) => text.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(text);
+
 /** The measurements as the domain judges them, or what is wrong with them (the node's word: bounded, no NUL). */
 function acceptanceFacts(m: AcceptanceFactsMessage): AcceptanceFacts | string {
   const limits = acceptanceLimits;
@@ -93,6 +95,9 @@ function acceptanceFacts(m: AcceptanceFactsMessage): AcceptanceFacts | string {
   if (m.outputs.length > limits.outputs || m.outputs.some((o) => o.text.length > limits.outputChars)) return `more than ${limits.outputs} tool outputs or one over ${limits.outputChars} characters`;
   if (texts.some((t) => t.length > limits.textChars)) return `a name or status over ${limits.textChars} characters`;
   if ([...texts, ...m.outputs.map((o) => o.text)].some((t) => t.includes('\u0000'))) return 'text holding a NUL';
+  const gpuStates = m.outputs.filter((o) => o.tool === gpuStateOutput.tool);
+  if (gpuStates.length > 1) return `${gpuStates.length} GPU states (${gpuStateOutput.tool}); one a run`;
+  if (gpuStates.some((o) => o.text.length > gpuStateOutput.maxChars || !isBase64(o.text))) return `a GPU state that is not base64 of at most ${gpuStateOutput.maxChars} characters`;
   const statuses = ['pass', 'warn', 'fail', 'skip'] as const;
   const badStatus = m.dcgm.find((t) => !(statuses as readonly string[]).includes(t.status));
   if (badStatus) return `DCGM test ${badStatus.test} with status "${badStatus.status}" (pass, warn, fail or skip)`;
