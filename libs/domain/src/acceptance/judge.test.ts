@@ -3,7 +3,7 @@ import { emptyInventory, type Gpu, type Inventory } from '../inventory.ts';
 import type { NvlinkGpuState } from '../health/host-snapshot.ts';
 import type { StressFacts } from './diagnostics.ts';
 import { failingChecks, judgeAcceptance, measuredFault, type AcceptanceFacts } from './judge.ts';
-import { defaultSkuProfiles } from './sku-profile.ts';
+import { defaultSkuProfiles, type SkuProfile } from './sku-profile.ts';
 
 const GiB = 1024 ** 3;
 const gpu = (index: number): Gpu => ({
@@ -144,8 +144,8 @@ describe('an acceptance run judged against the node\'s SKU', () => {
 
   it('accepts a node without GPUs by a profile for none (review finding: a CPU-only node matched nothing, whatever the operator wrote)', () => {
     const inventory = h100Node(0);
-    const cpuNode = { ...defaultSkuProfiles[0]!, name: 'cpu-2nic', gpuModel: '', gpuCount: 0, nvlinksPerGpu: null, nicCount: 2, minNicSpeedMbps: 100_000, nvmeCount: 2,
-      gates: { ncclBusbwGBs: 0, p2pGBs: 0, hostCopyGBs: 0, dcgmLevel: 0 } };
+    const cpuNode: SkuProfile = { ...defaultSkuProfiles[0]!, name: 'cpu-2nic', gpuModel: '', gpuCount: 0, nvlinksPerGpu: null, nicCount: 2, minNicSpeedMbps: 100_000, nvmeCount: 2,
+      gates: { ncclBusbwGBs: 0, p2pGBs: 0, hostCopyGBs: 0, dcgmLevel: 1 } };
     const measured = facts({ nvlinks: [], nccl: null, dcgm: null, copies: null, stress: null });
     expect(judgeAcceptance(defaultSkuProfiles, inventory, measured)).toMatchObject({ profile: null, passed: false, checks: [{ measured: 'no GPU' }] });
     const verdict = judgeAcceptance([...defaultSkuProfiles, cpuNode], inventory, measured);
