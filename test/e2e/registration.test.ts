@@ -148,6 +148,9 @@ describe('a node registering end to end', () => {
     const page = await fetch(`${http}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('<title>metalfleet</title>');
+    // Its icon, also where browsers look first (issue 23: /favicon.ico was a 404).
+    const icon = await fetch(`${http}/favicon.ico`);
+    expect([icon.status, icon.headers.get('content-type')]).toEqual([200, 'image/svg+xml']);
   });
 
   it('answers 404 with a stable code for an unknown node and 400 for a malformed id', async () => {

@@ -148,6 +148,12 @@ describe('REST API', () => {
     expect(spec.openapi).toMatch(/^3\./);
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/api/v1/nodes', '/api/v1/nodes/{id}', '/api/v1/nodes/{id}/health', '/api/v1/nodes/{id}/telemetry', '/api/v1/bootstrap-tokens', '/api/v1/events']));
     expect((await inject({ method: 'GET', url: '/api/docs/' })).statusCode).toBe(200);
+    // Grouped by resource, none under "default" (issue 23).
+    const operations = Object.entries(spec.paths as Record<string, Record<string, { tags?: string[] }>>)
+      .filter(([path]) => path.startsWith('/api/v1/')).flatMap(([path, methods]) => Object.values(methods).map((op) => [path, op.tags?.join() ?? 'default']));
+    expect(operations.filter(([, tags]) => tags === 'default')).toEqual([]);
+    expect(operations).toContainEqual(['/api/v1/nodes/{id}/health', 'nodes']);
+    expect(operations).toContainEqual(['/api/v1/bootstrap-tokens', 'bootstrap-tokens']);
   });
 
   it('exposes Prometheus metrics: nodes by state and presence, counters from fleet events', async () => {

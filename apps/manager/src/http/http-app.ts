@@ -78,6 +78,11 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
     openapi: { components: { securitySchemes: { apiToken: { type: 'http', scheme: 'bearer', description: 'API token (mfat.…): admin, operator or viewer, optionally scoped to a tenant.' } } }, info: { title: 'metalfleet manager API', version: deps.version, description: 'Fleet state, health, telemetry, bootstrap tokens, tenants and their networks, images, templates, reimage operations and power control of a bare-metal GPU fleet.' } },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
+  // Each API route under the resource it is about (/api/v1/nodes/… → nodes), so the docs group them; a route may name its own.
+  app.addHook('onRoute', (route) => {
+    const resource = /^\/api\/v1\/([a-z-]+)/.exec(route.url)?.[1];
+    if (resource && route.schema && route.schema.tags === undefined) route.schema = { ...route.schema, tags: [resource] };
+  });
   await app.register(healthRoutes, { version: deps.version, startedAt: deps.startedAt, now: deps.now, store: deps.store, broker: deps.broker, leases: deps.leases });
   await app.register(nodeRoutes, { store: deps.store, telemetry: deps.telemetry, now: deps.now });
   await app.register(tokenRoutes, { tokens: deps.tokens, now: deps.now });
@@ -99,6 +104,8 @@ export async function buildHttpApp(deps: HttpAppDeps): Promise<FastifyInstance> 
   await app.register(metricsRoutes, { metrics: deps.metrics });
   if (deps.dashboardDir) {
     await app.register(fastifyStatic, { root: deps.dashboardDir, prefix: '/', index: 'index.html' });
+    // What browsers ask for before they read the page's icon link.
+    app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/favicon.svg', 301));
   }
   return app;
 }
