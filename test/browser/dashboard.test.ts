@@ -131,7 +131,7 @@ describe('dashboard in a real browser', () => {
     await expect.poll(() => page.getByTestId('firing-alerts').textContent(), { timeout: 20_000 }).toContain('fleet-failure-rate');
     expect(await page.getByTestId('firing-alerts').textContent()).toContain('the fleet: 1 of 6 nodes failed in 24h');
     await expect.poll(() => page.getByTestId('tile-critical').textContent()).toBe('1critical');
-    await page.getByRole('img', { name: 'failed nodes per day over the last 30 days' }).locator('canvas').waitFor();
+    await page.getByRole('img', { name: 'failure rate per day over the last 30 days' }).locator('canvas').waitFor();
     expect(loads).toBe(0);
     await shot('overview-alert');
     await page.getByRole('navigation').getByRole('link', { name: 'Tenants', exact: true }).click();

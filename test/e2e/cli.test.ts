@@ -250,7 +250,7 @@ describe('metalfleet CLI', () => {
     const tar = gunzipSync(readFileSync(file)).toString('utf8');
     for (const name of ['parts.json', 'health-events.json', 'history.json']) expect(tar).toContain(name);
     // The GPUs' whole state at the end of its acceptance run, as nvidia-smi -q -x printed it: one <gpu> per GPU.
-    const states = new Set(tar.match(/nvidia-smi\/\d{4}-\d\d-\d\dT[\d-]+Z\.xml/g));
+    const states = new Set(tar.match(/nvidia-smi\/\d{4}-\d\d-\d\dT[\d-]+Z-accept-[\w-]+\.xml/g));
     expect(states.size).toBeGreaterThan(0);
     expect(tar.match(/<gpu id="00000000:[0-9A-F]{2}:00\.0">/g)).toHaveLength(8 * states.size);
     // Its failed reimage and the operator's retry above, with why.

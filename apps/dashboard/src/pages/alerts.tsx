@@ -1,7 +1,7 @@
 // Alerts: firing, pending and resolved, with the cohort and nodes they are
 // about; silence one from here. Live.
 import { useState } from 'preact/hooks';
-import type { AlertList } from '@metalfleet/api';
+import type { AlertList, AlertRuleList } from '@metalfleet/api';
 import type { Static } from 'typebox';
 import { api } from '../api.ts';
 import { useLiveData } from '../live.ts';
@@ -67,6 +67,32 @@ export function AlertsPage({ params }: { params: URLSearchParams }) {
           ))}</tbody>
         </table>
       )}</Loaded>
+      <RulesInForce />
     </>
+  );
+}
+
+/** The rules alerts come from, with where each comes from: an operator should not have to read the rules file to know why nothing fires. */
+function RulesInForce() {
+  const rules = useLiveData(() => api<Static<typeof AlertRuleList>>('/api/v1/alert-rules'), [], []);
+  return (
+    <section aria-labelledby="rules-h">
+      <h2 id="rules-h">Rules in force</h2>
+      <Loaded {...rules} what="alert rules" retry={rules.reload}>{(list) => (
+        <table data-testid="rules-table" class="compact">
+          <thead><tr><th>rule</th><th>kind</th><th>severity</th><th>when</th><th>source</th></tr></thead>
+          <tbody>{list.items.map((r) => {
+            const { name, kind, severity, ...rest } = r.spec as Record<string, unknown> & { name: string; kind: string; severity?: string };
+            return (
+              <tr>
+                <td>{name}</td><td>{kind}</td><td><Badge value={severity ?? 'critical'} /></td>
+                <td class="muted">{Object.entries(rest).map(([k, v]) => `${k}=${String(v)}`).join(' ')}</td>
+                <td>{r.source}</td>
+              </tr>
+            );
+          })}</tbody>
+        </table>
+      )}</Loaded>
+    </section>
   );
 }

@@ -12,6 +12,7 @@ import { ConfirmDialog } from '../components/confirm-dialog.tsx';
 import { GpuChart } from '../components/gpu-chart.tsx';
 import { ReimageDialog } from '../components/reimage-dialog.tsx';
 import { TenantPicker } from '../components/tenant-picker.tsx';
+import { useTenantNames } from '../tenant-names.ts';
 import { Badge, Empty, Loaded, when } from '../ui.tsx';
 
 const metrics = [
@@ -52,6 +53,7 @@ function Telemetry({ node }: { node: NodeDetail }) {
 }
 
 export function NodePage({ id }: { id: string }) {
+  const tenantName = useTenantNames();
   const node = useLiveData(() => api<NodeDetail>(`/api/v1/nodes/${encodeURIComponent(id)}`), nodeEvents, [id]);
   const commands = useLiveData(() => api<Static<typeof NodeCommandList>>(`/api/v1/nodes/${encodeURIComponent(id)}/commands`), ['command-sent', 'command-progress', 'command-expired'], [id]);
   const [action, setAction] = useState<Action>(null);
@@ -60,7 +62,7 @@ export function NodePage({ id }: { id: string }) {
     <Loaded {...node} what={`node ${id}`} retry={node.reload}>{(n) => (
       <>
         <h1>{n.hostname} <Badge value={n.state} /> <Badge value={n.presence} /> <Badge value={n.health.severity} /></h1>
-        <p class="muted mono">{n.id} · rack {n.rack || '—'} · tenant {n.tenant ?? '—'} · agent {n.agentVersion} · last seen {when(n.lastSeenAt)}</p>
+        <p class="muted mono">{n.id} · rack {n.rack || '—'} · tenant {tenantName(n.tenant)} · agent {n.agentVersion} · last seen {when(n.lastSeenAt)}</p>
         <div class="toolbar" role="toolbar" aria-label="node actions">
           {/* Only what the node's state allows (the API's list): no button that would then fail. A replica of an older
               version gives no list (a rolling upgrade): no button until a newer one answers. */}
@@ -82,7 +84,7 @@ export function NodePage({ id }: { id: string }) {
             if (result.operationId) go(`/operations/${result.operationId}`);
             else return result.outcome;
           }}>
-          Drains it, fails it into repair, and reimages a matching spare into tenant {n.tenant}.</ConfirmDialog>}
+          Drains it, fails it into repair, and reimages a matching spare into tenant {tenantName(n.tenant)}.</ConfirmDialog>}
         {action === 'drain' && <ConfirmDialog title={`Drain ${n.hostname}`} confirmLabel="Drain" askReason close={close}
           run={async (reason) => {
             await api(`/api/v1/nodes/${n.id}/drain`, { method: 'POST', body: { reason } });
@@ -103,7 +105,7 @@ export function NodePage({ id }: { id: string }) {
         {action === 'release' && <ConfirmDialog title={`Release ${n.hostname}`} confirmLabel="Release" danger close={close}
           run={async () => {
             await api(`/api/v1/tenants/${n.tenant ?? ''}/nodes/${n.id}`, { method: 'DELETE' });
-          }}>Takes the node out of tenant {n.tenant}: its port leaves the tenant's network and it is wiped before it serves again.</ConfirmDialog>}
+          }}>Takes the node out of tenant {tenantName(n.tenant)}: its port leaves the tenant's network and it is wiped before it serves again.</ConfirmDialog>}
 
         <div class="columns">
           <section aria-labelledby="health-h">

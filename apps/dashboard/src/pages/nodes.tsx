@@ -6,6 +6,7 @@ import { Virtualizer, elementScroll, observeElementOffset, observeElementRect } 
 import type { NodeList, NodeSummary } from '@metalfleet/api';
 import { api, query } from '../api.ts';
 import { useLiveEvents } from '../live.ts';
+import { useTenantNames } from '../tenant-names.ts';
 import { ConfirmDialog } from '../components/confirm-dialog.tsx';
 import { ReimageDialog } from '../components/reimage-dialog.tsx';
 import { go } from '../router.ts';
@@ -33,6 +34,7 @@ function useVirtualRows(count: number, scroller: { current: HTMLElement | null }
 }
 
 export function NodesPage({ params }: { params: URLSearchParams }) {
+  const tenantName = useTenantNames();
   const filter = Object.fromEntries(filterKeys.map((k) => [k, params.get(k) ?? undefined]));
   const filterKey = JSON.stringify(filter);
   const [total, setTotal] = useState<number | null>(null);
@@ -133,9 +135,9 @@ export function NodesPage({ params }: { params: URLSearchParams }) {
               <div role="row" class="grid-row" key={v.key} style={{ transform: `translateY(${v.start}px)`, height: `${rowHeight}px` }} aria-rowindex={v.index + 1}>
                 {n ? <>
                   <span><input type="checkbox" checked={selected.has(n.id)} onChange={() => toggle(n.id)} aria-label={`select ${n.hostname}`} /></span>
-                  <span><a href={`#/nodes/${n.id}`}>{n.hostname}</a></span><span><Badge value={n.state} /></span><span><Badge value={n.presence} /></span>
-                  <span><Badge value={n.health.severity} /></span><span>{n.tenant ?? '—'}</span><span>{n.rack || '—'}</span>
-                  <span>{n.gpuCount} × {n.gpuModel || '—'}</span><span class="mono">{n.id.slice(0, 8)}</span>
+                  <span title={n.hostname}><a href={`#/nodes/${n.id}`}>{n.hostname}</a></span><span><Badge value={n.state} /></span><span><Badge value={n.presence} /></span>
+                  <span><Badge value={n.health.severity} /></span><span title={n.tenant ?? ''}>{tenantName(n.tenant)}</span><span>{n.rack || '—'}</span>
+                  <span>{n.gpuCount} × {n.gpuModel || '—'}</span><span class="mono" title={n.id}>{n.id.slice(0, 8)}</span>
                 </> : <span class="muted">loading…</span>}
               </div>
             );

@@ -4,8 +4,10 @@ import type { Operation } from '@metalfleet/api';
 import { api } from '../api.ts';
 import { useLiveData } from '../live.ts';
 import { Badge, Loaded } from '../ui.tsx';
+import { useTenantNames } from '../tenant-names.ts';
 
 export function OperationPage({ id }: { id: string }) {
+  const tenantName = useTenantNames();
   const op = useLiveData(() => api<Operation>(`/api/v1/operations/${encodeURIComponent(id)}`), ['operation-progress', 'operation-finished'], [id]);
   return (
     <Loaded {...op} what={`operation ${id}`} retry={op.reload}>{(o) => {
@@ -24,7 +26,7 @@ export function OperationPage({ id }: { id: string }) {
             <thead><tr><th>node</th><th>rack</th><th>tenant</th><th>phase</th><th>failure</th><th>message</th></tr></thead>
             <tbody>{o.nodes.map((n) => (
               <tr>
-                <td class="mono">{n.nodeId}</td><td>{n.rack}</td><td>{n.tenant ?? '—'}</td><td><Badge value={n.phase} /></td>
+                <td class="mono" title={n.nodeId}><a href={`#/nodes/${n.nodeId}`}>{n.nodeId.slice(0, 8)}</a></td><td>{n.rack}</td><td>{tenantName(n.tenant)}</td><td><Badge value={n.phase} /></td>
                 <td>{n.failure ? <><span class="mono">{n.failure.code}</span> in {n.failure.phase}</> : '—'}</td>
                 <td>{n.failure ? n.failure.details : n.message}</td>
               </tr>

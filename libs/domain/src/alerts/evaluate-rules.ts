@@ -14,6 +14,8 @@ export interface AlertNode {
   cohorts: Cohorts;
   state: NodeState;
   presence: Presence;
+  /** When it joined the fleet (its hours in a window start there). */
+  since?: Date;
 }
 
 export interface AlertInputs {

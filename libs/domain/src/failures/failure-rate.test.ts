@@ -61,6 +61,17 @@ describe('failureRates', () => {
     expect(failureRates([], population, { by: 'rack', windowMs: day, now })[0]?.mtbfHours).toBeNull();
   });
 
+  it('counts each node\'s hours from when it joined, and shows no MTBF under 100 node-hours (issue 23: "60 h" for nodes minutes old)', () => {
+    const joined = (h: number) => population.map((m) => ({ ...m, since: hoursAgo(h) }));
+    const events = [failure('a1', hoursAgo(0.1)), failure('a2', hoursAgo(0.05))];
+    // 10 nodes of rack r1, 12 h old: 120 node-hours, 2 failures.
+    expect(failureRates(events, joined(12), { by: 'rack', windowMs: day, now })[0]).toMatchObject({ cohort: 'r1', mtbfHours: 60 });
+    // 10 nodes 20 minutes old: 3.3 node-hours, too few to say anything.
+    expect(failureRates(events, joined(1 / 3), { by: 'rack', windowMs: day, now })[0]).toMatchObject({ cohort: 'r1', failures: 2, mtbfHours: null });
+    // Joined before the window: the whole window.
+    expect(failureRates(events, joined(48), { by: 'rack', windowMs: day, now })[0]).toMatchObject({ mtbfHours: 120 });
+  });
+
   it('ignores failures of cohorts that have no nodes now (a rack taken out)', () => {
     expect(failureRates([failure('z1', hoursAgo(1), 'xid-79', 'r9')], population, { by: 'rack', windowMs: day, now }).map((r) => r.cohort)).toEqual(['r1', 'r2']);
   });

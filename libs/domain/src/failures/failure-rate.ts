@@ -24,7 +24,15 @@ export interface FailureEvent {
 export interface CohortMember {
   nodeId: string;
   cohorts: Cohorts;
+  /** When the node joined the fleet: its hours in a window start there (absent: the whole window). */
+  since?: Date;
 }
+
+/**
+ * Node-hours a cohort must have been watched in the window before its MTBF is shown: 4 nodes minutes old with one
+ * failure are no "60 h between failures" (issue 23).
+ */
+export const minMtbfExposureHours = 100;
 
 export interface CohortRate {
   /** The cohort's value in the dimension, e.g. rack "r12". */
@@ -34,7 +42,7 @@ export interface CohortRate {
   failures: number;
   /** failedNodes / nodes, 0..1. */
   rate: number;
-  /** Node-hours in the window per failure; null without failures. */
+  /** The cohort's node-hours in the window (each node from when it joined) per failure; null without failures, or under `minMtbfExposureHours`. */
   mtbfHours: number | null;
   /** Of the failures, the acceptance runs that failed; and the repairs done (no failures) in the window. */
   acceptanceFailures: number;
@@ -51,7 +59,13 @@ export interface RateQuery {
 export function failureRates(events: readonly FailureEvent[], population: readonly CohortMember[], query: RateQuery): CohortRate[] {
   const since = query.now.getTime() - query.windowMs;
   const sizes = new Map<string, number>();
-  for (const member of population) sizes.set(member.cohorts[query.by], (sizes.get(member.cohorts[query.by]) ?? 0) + 1);
+  const exposureMs = new Map<string, number>();
+  for (const member of population) {
+    const cohort = member.cohorts[query.by];
+    sizes.set(cohort, (sizes.get(cohort) ?? 0) + 1);
+    const watched = member.since ? Math.max(0, Math.min(query.windowMs, query.now.getTime() - member.since.getTime())) : query.windowMs;
+    exposureMs.set(cohort, (exposureMs.get(cohort) ?? 0) + watched);
+  }
   const failed = new Map<string, Set<string>>();
   const counts = new Map<string, number>();
   const byKind = new Map<string, number>();
@@ -67,12 +81,12 @@ export function failureRates(events: readonly FailureEvent[], population: readon
     failed.get(cohort)?.add(event.nodeId);
     counts.set(cohort, (counts.get(cohort) ?? 0) + 1);
   }
-  const hours = query.windowMs / 3_600_000;
   return [...sizes].map(([cohort, nodes]) => {
     const failedNodes = failed.get(cohort)?.size ?? 0;
     const failures = counts.get(cohort) ?? 0;
+    const nodeHours = (exposureMs.get(cohort) ?? 0) / 3_600_000;
     return {
-      cohort, nodes, failedNodes, failures, rate: failedNodes / nodes, mtbfHours: failures === 0 ? null : (nodes * hours) / failures,
+      cohort, nodes, failedNodes, failures, rate: failedNodes / nodes, mtbfHours: failures === 0 || nodeHours < minMtbfExposureHours ? null : nodeHours / failures,
       acceptanceFailures: byKind.get(`${cohort}\u0000acceptance-failed`) ?? 0, repairs: byKind.get(`${cohort}\u0000repaired`) ?? 0,
     };
   }).sort((a, b) => b.rate - a.rate || b.failedNodes - a.failedNodes || a.cohort.localeCompare(b.cohort));

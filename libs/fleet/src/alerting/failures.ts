@@ -102,7 +102,7 @@ export function createFailures(deps: FailureDeps) {
         cached = { cohorts: cohortsOf({ rack: node.rack, tenant: node.tenant, pool: poolOf(node.tenant) }, node.inventory), at: now };
         cohortCache.set(summary.id, cached);
       }
-      members.push({ nodeId: summary.id, hostname: summary.hostname, cohorts: cached.cohorts, state: summary.state, presence: summary.presence });
+      members.push({ nodeId: summary.id, hostname: summary.hostname, cohorts: cached.cohorts, state: summary.state, presence: summary.presence, since: summary.registeredAt });
     }
     return members;
   }
