@@ -54,7 +54,8 @@ beforeAll(async () => {
   prometheus = await startPrometheus(new URL(manager.http).host, join(manager.dataDir, 'admin-token'), manager.caFile);
   agent = start(agentBin, ['--manager', manager.grpc, '--bootstrap-token-file', manager.tokenFile, '--simulate', '5', '--simulate-seed', 'alerting',
     '--faults-file', faultsFile, '--state-dir', join(dir, 'agents'), '--kernel-cmdline', '/nonexistent']);
-  await eventually(() => manager.get<NodeList>('/api/v1/nodes'), (l) => l.items.length === 5 && l.items.every((n) => n.presence === 'online'), 45_000);
+  // Serving nodes (through their acceptance suite, on by default) before any of them loses a GPU.
+  await eventually(() => manager.get<NodeList>('/api/v1/nodes'), (l) => l.items.length === 5 && l.items.every((n) => n.presence === 'online' && n.state === 'available'), 45_000);
 }, 120_000);
 
 afterAll(async () => {

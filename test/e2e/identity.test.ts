@@ -194,11 +194,11 @@ describe('a rogue machine through the boot endpoint', () => {
     writeFileSync(join(manager.dataDir, 'images', 'root.img'), '');
     // The tenant gets the lab agent's first node (whose faults this test controls); every other machine is parked in another
     // tenant, so the rogue is the only machine that looks like a spare. Nodes of the earlier tests still being inspected
-    // would become spares later: wait for them first.
+    // (or accepted: acceptance testing is on by default) would become spares later: wait for them first.
     const labNode = saved(join(dir, 'lab')).nodeId;
     const parking = await manager.request<Tenant>('POST', '/api/v1/tenants', { name: 'parking' });
     const park = async (keep: string | null) => {
-      for (const n of await eventually(nodes, (l) => l.every((x) => x.state !== 'discovered' && x.state !== 'inspecting'), 45_000)) {
+      for (const n of await eventually(nodes, (l) => l.every((x) => !['discovered', 'inspecting', 'accepting'].includes(x.state)), 45_000)) {
         if (n.state === 'available' && n.id !== keep) await manager.request('POST', `/api/v1/tenants/${parking.id}/nodes`, { nodeId: n.id });
       }
     };

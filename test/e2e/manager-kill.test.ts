@@ -147,9 +147,10 @@ describe('the manager killed (SIGKILL) during a reimage', () => {
     const entries = agent.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     const perNode = new Map<string, number>();
     for (const e of entries.filter((e) => String(e['msg']).startsWith('broker unreachable'))) perNode.set(String(e['nodeId']), (perNode.get(String(e['nodeId'])) ?? 0) + 1);
-    // Each node saw at most one outage per kill of its manager.
+    // Each node saw at most one outage per kill of its manager, and one when its own reimage rebooted it (a retry a
+    // second for as long as the manager was down would be dozens).
     expect(perNode.size).toBeGreaterThan(0);
-    for (const [node, count] of perNode) expect(count, node).toBeLessThanOrEqual(killPoints.length);
+    for (const [node, count] of perNode) expect(count, node).toBeLessThanOrEqual(killPoints.length + 1);
     expect(agent.lines.filter((l) => l.includes('ECONNREFUSED') && l.includes('"stack"')).map((l) => l.slice(0, 300))).toEqual([]);
   });
 });
