@@ -34,6 +34,12 @@ describe('queryNodes', () => {
     expect(queryNodes(fleet, filter, 0, 100).items.map((n) => n.id)).toEqual(ids);
   });
 
+  it('finds a tenant\'s nodes by its name (issue 23: search knew only the tenant\'s id)', () => {
+    const names = new Map([['acme', 'acme-research']]);
+    expect(queryNodes(fleet, { q: 'Research' }, 0, 100, names).items.map((n) => n.id)).toEqual(['2', '4']);
+    expect(queryNodes(fleet, { q: 'research' }, 0, 100).items).toEqual([]);
+  });
+
   it('pages, with the total of all matching nodes', () => {
     expect(queryNodes(fleet, {}, 1, 2)).toMatchObject({ total: 4, offset: 1, limit: 2, items: [{ id: '2' }, { id: '3' }] });
     expect(queryNodes(fleet, {}, 10, 2)).toMatchObject({ total: 4, items: [] });

@@ -12,7 +12,7 @@ export interface NodeFilter {
   gpuModel?: string | undefined;
   /** Nodes whose worst condition is exactly this severity. */
   health?: Severity | undefined;
-  /** Case-insensitive substring of id, host name, serials, UUID, MACs, rack, tenant or GPU model. */
+  /** Case-insensitive substring of id, host name, serials, UUID, MACs, rack, tenant (its id or name) or GPU model. */
   q?: string | undefined;
 }
 
@@ -23,12 +23,14 @@ export interface Page<T> {
   limit: number;
 }
 
-function haystack(n: NodeSummary): string {
+function haystack(n: NodeSummary, tenantNames: ReadonlyMap<string, string>): string {
   const i = n.identity;
-  return [n.id, n.hostname, i.systemUuid, i.systemSerial, i.chassisSerial, i.boardSerial, ...i.macs, n.rack, n.tenant ?? '', n.gpuModel].join(' ').toLowerCase();
+  const tenant = n.tenant === null ? '' : `${n.tenant} ${tenantNames.get(n.tenant) ?? ''}`;
+  return [n.id, n.hostname, i.systemUuid, i.systemSerial, i.chassisSerial, i.boardSerial, ...i.macs, n.rack, tenant, n.gpuModel].join(' ').toLowerCase();
 }
 
-export function queryNodes(nodes: readonly NodeSummary[], filter: NodeFilter, offset: number, limit: number): Page<NodeSummary> {
+/** `tenantNames`: tenant id → name, so that a search finds a tenant's nodes by its name. */
+export function queryNodes(nodes: readonly NodeSummary[], filter: NodeFilter, offset: number, limit: number, tenantNames: ReadonlyMap<string, string> = new Map()): Page<NodeSummary> {
   const q = filter.q?.trim().toLowerCase() ?? '';
   const matching = nodes.filter((n) =>
     (filter.state === undefined || n.state === filter.state)
@@ -37,7 +39,7 @@ export function queryNodes(nodes: readonly NodeSummary[], filter: NodeFilter, of
     && (filter.rack === undefined || n.rack === filter.rack)
     && (filter.gpuModel === undefined || n.gpuModel === filter.gpuModel)
     && (filter.health === undefined || n.health.severity === filter.health)
-    && (q === '' || haystack(n).includes(q)));
+    && (q === '' || haystack(n, tenantNames).includes(q)));
   return { items: matching.slice(offset, offset + limit), total: matching.length, offset, limit };
 }
 

@@ -18,7 +18,9 @@ export const nodeRoutes: FastifyPluginAsyncTypebox<{ store: FleetStore; telemetr
     const { offset, limit, ...filter } = request.query;
     // A tenant-scoped token lists its tenant's nodes, whatever tenant it asks for.
     const tenant = request.principal?.tenantId;
-    const page = queryNodes(await store.listNodes(), tenant ? { ...filter, tenant } : filter, offset, limit);
+    // A search finds a tenant's nodes by its name too (a tenant-scoped token searches its own nodes only).
+    const tenantNames = filter.q ? new Map((await store.listTenants()).map((t) => [t.id, t.name])) : new Map<string, string>();
+    const page = queryNodes(await store.listNodes(), tenant ? { ...filter, tenant } : filter, offset, limit, tenantNames);
     return { ...page, items: page.items.map(nodeSummaryToApi) };
   });
 
