@@ -72,7 +72,7 @@ export const ReimageFailure = Type.Object({
 export type ReimageFailure = Static<typeof ReimageFailure>;
 
 export const OperationNode = Type.Object({
-  nodeId: Type.String(), rack: Type.String(), tenant: Type.Union([Type.String(), Type.Null()]), phase: Type.String(), message: Type.String(),
+  nodeId: Type.String(), hostname: Type.String({ description: 'The node\'s host name now (\'\' for a node deleted since).' }), rack: Type.String(), tenant: Type.Union([Type.String(), Type.Null()]), phase: Type.String(), message: Type.String(),
   powerCycles: Type.Integer(), deadlineAt: NullableTimestamp, commandId: Type.Union([Type.String(), Type.Null()]), updatedAt: Timestamp,
   evidence: ReimageEvidence,
   failure: Type.Union([ReimageFailure, Type.Null()], { description: 'Set when phase is failed.' }),

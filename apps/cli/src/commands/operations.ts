@@ -12,8 +12,8 @@ export function operationTable(op: Operation): string {
   return [
     `Operation: ${op.id} (${op.kind}) ${op.state}`, `Image:     ${op.image}`, `By:        ${op.actor}: ${op.reason}`,
     `Progress:  ${p.done} done, ${p.failed} failed, ${p.inFlight} in flight, ${p.queued} queued of ${p.total}`, '',
-    formatTable(['NODE', 'RACK', 'TENANT', 'PHASE', 'FAILURE', 'MESSAGE'], op.nodes.map((n) => [
-      n.nodeId, n.rack, n.tenant ?? '-', n.phase, n.failure ? `${n.failure.code} (in ${n.failure.phase})` : '-', n.failure ? n.failure.details : n.message,
+    formatTable(['NODE', 'HOSTNAME', 'RACK', 'TENANT', 'PHASE', 'FAILURE', 'MESSAGE'], op.nodes.map((n) => [
+      n.nodeId, n.hostname || '-', n.rack, n.tenant ?? '-', n.phase, n.failure ? `${n.failure.code} (in ${n.failure.phase})` : '-', n.failure ? n.failure.details : n.message,
     ])),
   ].join('\n');
 }

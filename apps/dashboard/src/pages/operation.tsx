@@ -26,7 +26,7 @@ export function OperationPage({ id }: { id: string }) {
             <thead><tr><th>node</th><th>rack</th><th>tenant</th><th>phase</th><th>failure</th><th>message</th></tr></thead>
             <tbody>{o.nodes.map((n) => (
               <tr>
-                <td class="mono" title={n.nodeId}><a href={`#/nodes/${n.nodeId}`}>{n.nodeId.slice(0, 8)}</a></td><td>{n.rack}</td><td>{tenantName(n.tenant)}</td><td><Badge value={n.phase} /></td>
+                <td title={n.nodeId}><a href={`#/nodes/${n.nodeId}`}>{n.hostname || n.nodeId.slice(0, 8)}</a></td><td>{n.rack}</td><td>{tenantName(n.tenant)}</td><td><Badge value={n.phase} /></td>
                 <td>{n.failure ? <><span class="mono">{n.failure.code}</span> in {n.failure.phase}</> : '—'}</td>
                 <td>{n.failure ? n.failure.details : n.message}</td>
               </tr>

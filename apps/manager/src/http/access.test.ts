@@ -115,7 +115,10 @@ describe('who may do what', () => {
     const ops = (await inject({ method: 'GET', url: '/api/v1/operations' })).json<{ items: Array<{ id: string }> }>().items;
     const seen = (await as('tenant-viewer', '/api/v1/operations')).json<{ items: Array<{ id: string }> }>().items.map((o) => o.id);
     for (const op of ops) {
-      const detail = (await inject({ method: 'GET', url: `/api/v1/operations/${op.id}` })).json<{ nodes: Array<{ tenant: string | null }> }>();
+      const detail = (await inject({ method: 'GET', url: `/api/v1/operations/${op.id}` })).json<{ nodes: Array<{ nodeId: string; hostname: string; tenant: string | null }> }>();
+      // Each node with its host name, not only its id (issue 23: a replacement showed as an id).
+      for (const n of detail.nodes) expect(n.hostname).toBe((await store.getNodeSummary(n.nodeId))?.hostname);
+      expect(detail.nodes.every((n) => n.hostname !== '')).toBe(true);
       const theirs = detail.nodes.filter((n) => n.tenant === tenantId).length;
       const scoped = await as('tenant-viewer', `/api/v1/operations/${op.id}`);
       expect([op.id, scoped.statusCode, seen.includes(op.id)]).toEqual([op.id, theirs > 0 ? 200 : 404, theirs > 0]);

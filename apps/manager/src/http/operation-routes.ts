@@ -53,7 +53,8 @@ function failureToApi(f: ReimageFailure | null): ApiReimageFailure | null {
   return f === null ? null : { code: f.code, phase: f.phase, details: f.details };
 }
 
-export function operationToApi(o: OperationRecord, nodes: readonly OperationNodeRecord[]) {
+/** `hostnames`: node id → host name, for the people who read the operation (a node gone since: ''). */
+export function operationToApi(o: OperationRecord, nodes: readonly OperationNodeRecord[], hostnames: ReadonlyMap<string, string> = new Map()) {
   const count = (test: (phase: string) => boolean) => nodes.filter((n) => test(n.progress.phase)).length;
   return {
     ...summaryToApi(o),
@@ -63,7 +64,7 @@ export function operationToApi(o: OperationRecord, nodes: readonly OperationNode
       unverified: nodes.filter((n) => n.progress.evidence.proof === 'agent-only').length,
     },
     nodes: nodes.map((n) => ({
-      nodeId: n.nodeId, rack: n.rack, tenant: n.tenant, phase: n.progress.phase, message: n.progress.message, powerCycles: n.progress.powerCycles,
+      nodeId: n.nodeId, hostname: hostnames.get(n.nodeId) ?? '', rack: n.rack, tenant: n.tenant, phase: n.progress.phase, message: n.progress.message, powerCycles: n.progress.powerCycles,
       deadlineAt: n.progress.deadlineAt?.toISOString() ?? null, commandId: n.commandId, updatedAt: n.updatedAt.toISOString(), evidence: evidenceToApi(n.progress.evidence),
       failure: failureToApi(n.progress.failure),
     })),
@@ -72,12 +73,21 @@ export function operationToApi(o: OperationRecord, nodes: readonly OperationNode
 
 export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = async (app, deps) => {
   const { store, reimages, templates } = deps;
-  const operationView = async (o: OperationRecord) => operationToApi(o, await store.operationNodes(o.id));
+  /** The host names of an operation's nodes: one lookup each for a few, one listing for many. */
+  const hostnamesOf = async (nodes: readonly OperationNodeRecord[]): Promise<Map<string, string>> => {
+    if (nodes.length > 200) return new Map((await store.listNodes()).map((n) => [n.id, n.hostname]));
+    const found = await Promise.all(nodes.map((n) => store.getNodeSummary(n.nodeId)));
+    return new Map(found.flatMap((n) => (n ? [[n.id, n.hostname] as const] : [])));
+  };
+  const operationView = async (o: OperationRecord) => {
+    const nodes = await store.operationNodes(o.id);
+    return operationToApi(o, nodes, await hostnamesOf(nodes));
+  };
   /** A tenant-scoped token sees an operation only through its tenant's nodes in it (progress counts those alone). */
   const scopedView = async (o: OperationRecord, scope: string | null) => {
     const nodes = await store.operationNodes(o.id);
     const visible = scope === null ? nodes : nodes.filter((n) => n.tenant === scope);
-    return visible.length > 0 || scope === null ? operationToApi(o, visible) : null;
+    return visible.length > 0 || scope === null ? operationToApi(o, visible, await hostnamesOf(visible)) : null;
   };
 
   app.get('/api/v1/images', { schema: { ...needs('fleet:read'), summary: 'The image catalog', response: { 200: ImageList } } }, async () => ({ items: await store.listImages() }));
