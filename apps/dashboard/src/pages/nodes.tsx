@@ -90,7 +90,12 @@ export function NodesPage({ params }: { params: URLSearchParams }) {
     for (const page of new Set(items.map((v) => Math.floor(v.index / pageSize)))) if (!rows.current.has(page * pageSize)) void loadPage(page);
   }, [items.map((v) => v.index).join(','), version]);
 
-  const setFilter = (key: string, value: string) => go('/nodes', { ...filter, [key]: value || undefined });
+  // From the address as it is now, not as this render saw it: a filter changed right after a search (before the
+  // hashchange re-rendered the page) must not bring the old search back (the flaky "1 node instead of 6", again).
+  const setFilter = (key: string, value: string) => {
+    const now = new URLSearchParams(location.hash.split('?')[1] ?? '');
+    go('/nodes', { ...Object.fromEntries(filterKeys.map((k) => [k, now.get(k) ?? undefined])), [key]: value || undefined });
+  };
   const toggle = (id: string) => setSelected((s) => {
     const next = new Set(s);
     if (next.has(id)) next.delete(id);
