@@ -253,7 +253,9 @@ describe('a three-node NATS cluster', { timeout: 180_000 }, () => {
     // down again and again while the node publishes (a broker node dying does the same, less often).
     const nc = await asManager(2);
     // Kept on the three broker nodes (deploy/ha/nats: stream_replicas), and bounded by the manager.
-    const { config } = await (await jetstreamManager(nc)).streams.info('$MQTT_msgs');
+    // The cluster may still be choosing its JetStream leader after the broker node the test before killed came back.
+    const jsm = await eventually(() => jetstreamManager(nc, { timeout: 5000 }).catch(() => null), (m) => m !== null, 60_000);
+    const { config } = await jsm!.streams.info('$MQTT_msgs');
     expect(config).toMatchObject({ num_replicas: 3, max_msgs_per_subject: 10_000 });
     expect(config.max_msg_size).toBeGreaterThan(0);
     // Five rounds, 400 ms apart, while the node publishes.
