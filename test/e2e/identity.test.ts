@@ -24,6 +24,9 @@ const quietFaults = join(dir, 'no-faults.json');
 const manager = new ManagerProcess(join(dir, 'manager'), [
   '--discovery-image', 'discovery@1', '--discovery-tokens-per-mac', '2', '--discovery-tokens-max', '6',
   '--telemetry-interval-s', '1', '--health-interval-s', '1', '--health-digest-interval-s', '2', '--command-ack-timeout-s', '3', '--reimage-boot-timeout-s', '10',
+  // Admission is what keeps a rogue out of the spares here; with acceptance testing on, a machine whose suite never
+  // ran would be kept out by that alone (and killed agents leave nodes accepting for hours), proving nothing.
+  '--acceptance', 'off',
 ]);
 const agents: Proc[] = [];
 let mqttUrl = '';
@@ -194,11 +197,11 @@ describe('a rogue machine through the boot endpoint', () => {
     writeFileSync(join(manager.dataDir, 'images', 'root.img'), '');
     // The tenant gets the lab agent's first node (whose faults this test controls); every other machine is parked in another
     // tenant, so the rogue is the only machine that looks like a spare. Nodes of the earlier tests still being inspected
-    // (or accepted: acceptance testing is on by default) would become spares later: wait for them first.
+    // would become spares later: wait for them first.
     const labNode = saved(join(dir, 'lab')).nodeId;
     const parking = await manager.request<Tenant>('POST', '/api/v1/tenants', { name: 'parking' });
     const park = async (keep: string | null) => {
-      for (const n of await eventually(nodes, (l) => l.every((x) => !['discovered', 'inspecting', 'accepting'].includes(x.state)), 45_000)) {
+      for (const n of await eventually(nodes, (l) => l.every((x) => x.state !== 'discovered' && x.state !== 'inspecting'), 45_000)) {
         if (n.state === 'available' && n.id !== keep) await manager.request('POST', `/api/v1/tenants/${parking.id}/nodes`, { nodeId: n.id });
       }
     };
