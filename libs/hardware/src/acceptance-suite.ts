@@ -37,7 +37,7 @@ const olderSampleFields = ['index', 'temperature.gpu', 'clocks_throttle_reasons.
  */
 export const keptOutputChars = 16 * 1024;
 const keptChars = keptOutputChars;
-const kept = (text: string) => (text.length <= keptChars ? text : `${text.slice(0, keptChars / 2)}\n[… ${text.length - keptChars} characters left out …]\n${text.slice(-keptChars / 2)}`);
+const kept = (text: string, chars = keptChars) => (text.length <= chars ? text : `${text.slice(0, chars / 2)}\n[… ${text.length - chars} characters left out …]\n${text.slice(-chars / 2)}`);
 
 export function acceptanceFacts(outputs: AcceptanceOutputs): AcceptanceFacts {
   const texts: AcceptanceFacts['outputs'] = [];
@@ -119,11 +119,7 @@ function withinReportBytes(facts: AcceptanceFacts): AcceptanceFacts {
   // A UTF-16 code unit is at most 3 bytes of UTF-8: shares counted in code units so that bytes stay within.
   const outputBytes = fitted.outputs.reduce((sum, o) => sum + utf8(o.text), 0);
   const share = Math.max(256, Math.floor((outputBytes - over) / fitted.outputs.length / 3) - 64);
-  return { ...fitted, outputs: fitted.outputs.map((o) => ({ tool: o.tool, text: cutTo(o.text, share) })) };
-}
-
-function cutTo(text: string, chars: number): string {
-  return text.length <= chars ? text : `${text.slice(0, chars / 2)}\n[… ${text.length - chars} characters left out …]\n${text.slice(-chars / 2)}`;
+  return { ...fitted, outputs: fitted.outputs.map((o) => ({ tool: o.tool, text: kept(o.text, share) })) };
 }
 
 /** The GPUs' state as the manager takes it: compressed whole (cut, XML is no evidence), or why it is not there. */
