@@ -12,7 +12,7 @@ import {
   claimDataDir, createPrivateFile, isStoreOutage, makeDataDirPrivate, openPgFleetStore, openSqliteFleetStore, retryWhileUnreachable, type ConnectRetry, type DataDirClaim,
 } from '@metalfleet/store';
 import {
-  FleetEvents, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createNodeCredentials, createPresenceTracker, createRegistrar, createRegistrationAdmission, startAcceptance, startLifecycleControllers, startMqttIngest,
+  FleetEvents, createApiTokens, createCommandWithdrawals, createBootTokens, createBootstrapTokens, createFailures, createLifecycle, createNodeCredentials, createPresenceTracker, createRegistrar, createRegistrationAdmission, createSharedCredentialWatch, startAcceptance, startLifecycleControllers, startMqttIngest,
   downtimeAtStart, openSealedSecrets,
 } from '@metalfleet/fleet';
 import { listenerPorts, type ManagerConfig } from './config.ts';
@@ -213,7 +213,7 @@ async function startOnDataDir(
   const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now }, clock,
     { mqtt: () => broker.admission(), grpc: () => ({ connecting: grpcGate?.active() ?? 0, waiting: grpcGate?.waiting() ?? 0, shed: grpcGate?.shed() ?? 0 }), registrationsRefused: () => registrationAdmission.refused(), registrationsLimit: () => registrationAdmission.limit() });
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000, fenceFor: nodeFence });
-  await startMqttIngest({ broker, presence, events, now, maxPayloadBytes: config.maxPayloadBytes, store, telemetry: telemetry.sinks, onIngested: (kind, lagMs) => {
+  await startMqttIngest({ broker, presence, events, now, sharedCredentials: createSharedCredentialWatch({ store, events, now }), maxPayloadBytes: config.maxPayloadBytes, store, telemetry: telemetry.sinks, onIngested: (kind, lagMs) => {
     metrics.ingested.inc({ kind });
     if (lagMs !== null) metrics.ingestLag.observe(lagMs / 1000);
   } });

@@ -4,12 +4,13 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { NodeStatusSchema, Presence, TelemetrySchema } from '@metalfleet/proto';
 import type { TelemetryReading } from '@metalfleet/hardware';
 
-export function statusPayload(presence: 'online' | 'offline', at: Date, agentVersion: string, bootId: string): Uint8Array {
+export function statusPayload(presence: 'online' | 'offline', at: Date, agentVersion: string, sessionId: string): Uint8Array {
   return toBinary(NodeStatusSchema, create(NodeStatusSchema, {
     presence: presence === 'online' ? Presence.ONLINE : Presence.OFFLINE,
     at: timestampFromDate(at),
     agentVersion,
-    bootId,
+    // The proto's bootId field carries the agent's session id (a new one each session).
+    bootId: sessionId,
   }));
 }
 

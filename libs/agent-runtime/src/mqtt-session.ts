@@ -57,7 +57,8 @@ function secureContextFor(caPem: string): SecureContext {
 
 export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
   const { registration: reg, logger } = deps;
-  const bootId = randomUUID();
+  // This run's session, named in every status: a second agent with the same credential shows as a second id (shared-credentials.ts).
+  const sessionId = randomUUID();
   const statusTopic = nodeTopic(reg.nodeId, 'status');
   const commandsTopic = nodeTopic(reg.nodeId, 'commands');
   // mqtt.js hands its options on to tls.connect, secureContext included.
@@ -75,7 +76,7 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     // mqtt-packet otherwise builds a Buffer for each of the 65 536 packet ids on the first
     // packet and keeps them: 6.5 MiB of heap, a tenth of the agent's memory, to save a 2-byte alloc.
     writeCache: false,
-    will: { topic: statusTopic, payload: Buffer.from(statusPayload('offline', new Date(), deps.version, bootId)), qos: 1, retain: true },
+    will: { topic: statusTopic, payload: Buffer.from(statusPayload('offline', new Date(), deps.version, sessionId)), qos: 1, retain: true },
   };
   const caPem = deps.caPem;
   // The node's own certificate, when it has one, in a context of its own; otherwise the one shared per CA.
@@ -128,7 +129,7 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
       deps.signal.removeEventListener('abort', onAbort);
       const close = () => client.end(false, {}, () => resolve(why));
       if (graceful && client.connected) {
-        client.publish(statusTopic, Buffer.from(statusPayload('offline', new Date(), deps.version, bootId)), { qos: 1, retain: true }, close);
+        client.publish(statusTopic, Buffer.from(statusPayload('offline', new Date(), deps.version, sessionId)), { qos: 1, retain: true }, close);
       } else {
         client.end(true, {}, () => resolve(why));
       }
@@ -145,7 +146,7 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     client.on('connect', () => {
       logger.info({ url, ...(unreachableSince ? { unreachableS: Math.round((Date.now() - unreachableSince.getTime()) / 1000) } : {}) }, 'connected to the broker');
       unreachableSince = null;
-      client.publish(statusTopic, Buffer.from(statusPayload('online', new Date(), deps.version, bootId)), { qos: 1, retain: true });
+      client.publish(statusTopic, Buffer.from(statusPayload('online', new Date(), deps.version, sessionId)), { qos: 1, retain: true });
       // The manager may have missed anything (it restarted, we were away): send the full set, then drain in order.
       deps.health.spoolDigest();
       deps.drainer.attach(client, reg.nodeId);

@@ -18,7 +18,7 @@ function event<T extends string, P extends TProperties>(type: T, properties: P, 
 
 export const NodeRegisteredEvent = event('node-registered', { nodeId: Type.String(), returning: Type.Boolean(), via: Type.String() }, 'A node registered (returning: the manager knew it already).');
 export const IdentityConflictEvent = event('identity-conflict', {
-  conflictId: Type.String(), kind: Type.Union([Type.Literal('mismatch'), Type.Literal('re-enrolment')]), nodeIds: Type.Array(Type.String()), reason: Type.String(),
+  conflictId: Type.String(), kind: Type.Union([Type.Literal('mismatch'), Type.Literal('re-enrolment'), Type.Literal('shared-credential')]), nodeIds: Type.Array(Type.String()), reason: Type.String(),
 }, 'A registration disagreed with known identities; recorded for an operator.');
 export const RegistrationRefusedEvent = event('registration-refused', { reason: Type.String(), peer: Type.String() }, 'A registration was refused.');
 export const InstallConflictEvent = event('install-conflict', { nodeId: Type.String(), commandId: Type.String(), conflictId: Type.String() }, 'A second registration with one reimage\'s install token.');

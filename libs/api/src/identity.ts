@@ -7,12 +7,12 @@ import { NodeIdentity } from './nodes.ts';
 
 export const IdentityConflict = Type.Object({
   id: Type.String(),
-  kind: Type.Enum(['mismatch', 're-enrolment'], { description: 'mismatch: a partial match or disagreement with known nodes; re-enrolment: a known node registering without its credential (wiped disk).' }),
+  kind: Type.Enum(['mismatch', 're-enrolment', 'shared-credential'], { description: 'mismatch: a partial match or disagreement with known nodes; re-enrolment: a known node registering without its credential (wiped disk); shared-credential: two agents hold one node\'s credential at once (a cloned disk, a second agent) and take its broker session from each other: stop one, then reject the conflict to close it.' }),
   status: Type.Enum(['open', 'approved', 'rejected', 'enrolled'], { description: 'approved: the next registration with this identity gets the approved node\'s id and a fresh credential (then: enrolled).' }),
   identity: NodeIdentity,
   nodeIds: Type.Array(Type.String(), { description: 'The known nodes it shares identifiers with.' }),
   reason: Type.String(),
-  attempts: Type.Integer({ description: 'Registrations refused for this identity while open.' }),
+  attempts: Type.Integer({ description: 'Registrations refused for this identity while open (shared-credential: times a session came back from another).' }),
   at: Timestamp,
   lastAt: Timestamp,
   resolvedNodeId: Type.Union([Type.String(), Type.Null()]),

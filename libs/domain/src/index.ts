@@ -3,6 +3,7 @@ export * from './inventory.ts';
 export * from './node.ts';
 export * from './node-identity.ts';
 export * from './registration-decision.ts';
+export * from './agent-sessions.ts';
 export * from './registration-limits.ts';
 export * from './backoff.ts';
 export * from './acceptance/index.ts';

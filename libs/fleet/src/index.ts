@@ -32,6 +32,7 @@ export * from './services/cluster-templates.ts';
 export * from './services/enrollments.ts';
 export * from './services/identity-reviews.ts';
 export * from './services/node-credentials.ts';
+export * from './services/shared-credentials.ts';
 export * from './services/registrar.ts';
 export * from './services/client-certificates.ts';
 export * from './services/registration-admission.ts';

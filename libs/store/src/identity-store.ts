@@ -6,7 +6,7 @@ import { identityKey, type BootstrapTokenPurpose, type BootstrapTokenRecord, typ
 import { rowToken, type TokenRow } from './rows.ts';
 import type { SqlExecutor } from './sql-executor.ts';
 
-export type ConflictKind = 'mismatch' | 're-enrolment';
+export type ConflictKind = 'mismatch' | 're-enrolment' | 'shared-credential';
 /** open: waiting for an operator; approved: the next registration with this identity is that node; enrolled: that happened. */
 export type ConflictStatus = 'open' | 'approved' | 'rejected' | 'enrolled';
 
@@ -15,7 +15,7 @@ export interface IdentityConflict {
   identity: NodeIdentity;
   nodeIds: readonly string[];
   reason: string;
-  /** mismatch (the default): a partial match or disagreement; re-enrolment: a known node without its credential. */
+  /** mismatch (the default): a partial match or disagreement; re-enrolment: a known node without its credential; shared-credential: two agents with one. */
   kind?: ConflictKind;
   /** The network address the registration came from. */
   peer?: string;
@@ -135,7 +135,9 @@ export function sqlIdentityStore(db: SqlExecutor): IdentityStore {
       const key = identityKey(c.identity);
       const kind = c.kind ?? 'mismatch';
       // A rejected identity stays rejected: its retries count on that row instead of reopening one for the operator.
-      const [open] = await db.all<{ id: number }>("SELECT id FROM identity_conflicts WHERE identity_key = ? AND kind = ? AND status IN ('open', 'rejected') ORDER BY id DESC LIMIT 1", [key, kind]);
+      // A shared credential is rejected to close it (the operator stopped one agent): found again, it is a new one.
+      const statuses = kind === 'shared-credential' ? "('open')" : "('open', 'rejected')";
+      const [open] = await db.all<{ id: number }>(`SELECT id FROM identity_conflicts WHERE identity_key = ? AND kind = ? AND status IN ${statuses} ORDER BY id DESC LIMIT 1`, [key, kind]);
       if (open) {
         await db.run('UPDATE identity_conflicts SET attempts = attempts + 1, last_at = ?, reason = ?, node_ids = ?, last_peer = ? WHERE id = ?',
           [c.at.getTime(), c.reason, c.nodeIds.join(','), c.peer ?? '', open.id]);

@@ -5,7 +5,7 @@ import type { CliContext } from '../context.ts';
 import { formatTable } from '../table.ts';
 
 export function registerIdentity(program: Command, ctx: CliContext): void {
-  const conflicts = program.command('conflicts').description('identity conflicts and re-enrolments (wiped disks) waiting for an operator');
+  const conflicts = program.command('conflicts').description('identity conflicts, re-enrolments (wiped disks) and shared credentials (two agents with one) waiting for an operator');
   conflicts.command('ls').option('--all', 'also the resolved ones', false).action(async (o: { all: boolean }) => {
     const list = await ctx.client().get<IdentityConflictList>(`/api/v1/identity-conflicts${o.all ? '' : '?status=open'}`);
     ctx.print(list, () => formatTable(['ID', 'KIND', 'STATUS', 'NODES', 'ATTEMPTS', 'FROM', 'REASON'],
@@ -17,9 +17,9 @@ export function registerIdentity(program: Command, ctx: CliContext): void {
       const c = await ctx.client().request<IdentityConflict>('POST', `/api/v1/identity-conflicts/${encodeURIComponent(id)}/approve`, o.node ? { nodeId: o.node } : {});
       ctx.print(c, () => `conflict ${c.id} approved as node ${c.resolvedNodeId ?? '?'}; its next registration enrols it`);
     });
-  conflicts.command('reject').description('the machine gets nothing and stays refused').argument('<id>').action(async (id: string) => {
+  conflicts.command('reject').description('the machine gets nothing and stays refused (a shared credential: closed, once the second agent is stopped)').argument('<id>').action(async (id: string) => {
     const c = await ctx.client().request<IdentityConflict>('POST', `/api/v1/identity-conflicts/${encodeURIComponent(id)}/reject`);
-    ctx.print(c, () => `conflict ${c.id} rejected`);
+    ctx.print(c, () => (c.kind === 'shared-credential' ? `conflict ${c.id} closed; if two agents still share node ${c.nodeIds.join(', ')}'s credential, a new one opens` : `conflict ${c.id} rejected`));
   });
 
   const admissions = program.command('admissions').description('machines discovered through the boot endpoint, waiting to be admitted before they serve');

@@ -37,8 +37,12 @@ export function IdentityPage() {
               <td class="mono">{c.lastPeer || '—'}</td>
               <td>{when(c.at)}</td>
               <td>
-                <button type="button" onClick={() => setDialog({ kind: 'approve', conflict: c })}>Approve…</button>{' '}
-                <button type="button" class="link" onClick={() => setDialog({ kind: 'reject', conflict: c })}>Reject…</button>
+                {c.kind === 'shared-credential'
+                  ? <button type="button" class="link" onClick={() => setDialog({ kind: 'reject', conflict: c })}>Close…</button>
+                  : <>
+                    <button type="button" onClick={() => setDialog({ kind: 'approve', conflict: c })}>Approve…</button>{' '}
+                    <button type="button" class="link" onClick={() => setDialog({ kind: 'reject', conflict: c })}>Reject…</button>
+                  </>}
               </td>
             </tr>
           ))}</tbody>
@@ -63,10 +67,15 @@ export function IdentityPage() {
           await api(`/api/v1/identity-conflicts/${dialog.conflict.id}/approve`, { method: 'POST', body: dialog.conflict.nodeIds.length === 1 ? {} : { nodeId: dialog.conflict.nodeIds[0] } });
         }}>The machine is node {dialog.conflict.nodeIds[0]}: its next registration gets that node's id and a fresh credential, and the old credential stops working.
         Approve only a machine you know is that node (a disk you wiped, a board you replaced).</ConfirmDialog>}
-      {dialog?.kind === 'reject' && <ConfirmDialog title={`Reject conflict #${dialog.conflict.id}`} confirmLabel="Reject" danger close={close}
-        run={async () => {
-          await api(`/api/v1/identity-conflicts/${dialog.conflict.id}/reject`, { method: 'POST' });
-        }}>The machine gets nothing and stays refused; known nodes keep their credentials.</ConfirmDialog>}
+      {dialog?.kind === 'reject' && (dialog.conflict.kind === 'shared-credential'
+        ? <ConfirmDialog title={`Close conflict #${dialog.conflict.id}`} confirmLabel="Close" close={close}
+          run={async () => {
+            await api(`/api/v1/identity-conflicts/${dialog.conflict.id}/reject`, { method: 'POST' });
+          }}>Close it once the second agent is stopped (or the cloned disk's /var/lib/metalfleet wiped). If two agents still share the credential, a new conflict opens.</ConfirmDialog>
+        : <ConfirmDialog title={`Reject conflict #${dialog.conflict.id}`} confirmLabel="Reject" danger close={close}
+          run={async () => {
+            await api(`/api/v1/identity-conflicts/${dialog.conflict.id}/reject`, { method: 'POST' });
+          }}>The machine gets nothing and stays refused; known nodes keep their credentials.</ConfirmDialog>)}
       {dialog?.kind === 'admit' && <ConfirmDialog title={`Admit ${dialog.nodeId.slice(0, 8)}`} confirmLabel="Admit" close={close}
         run={async () => {
           await api(`/api/v1/nodes/${dialog.nodeId}/admit`, { method: 'POST' });

@@ -1,10 +1,11 @@
 // What happened in the fleet, for whoever listens (logs, SSE, controllers).
+import type { ConflictKind } from '@metalfleet/store';
 import type { AlertSeverity, AlertState, FailureKind, LifecycleEffect, LifecycleEvent, NodeState, Presence } from '@metalfleet/domain';
 
 export type FleetEvent =
   | { type: 'node-registered'; nodeId: string; returning: boolean; via: string; at: Date }
   /** reason is generic: what the registering machine claimed stays in the conflict record, for operators. */
-  | { type: 'identity-conflict'; conflictId: string; kind: 'mismatch' | 're-enrolment'; nodeIds: readonly string[]; reason: string; at: Date }
+  | { type: 'identity-conflict'; conflictId: string; kind: ConflictKind; nodeIds: readonly string[]; reason: string; at: Date }
   | { type: 'registration-refused'; reason: string; peer: string; at: Date }
   /** A second registration with an install token of one reimage command: recorded as a conflict; the reimage fails. */
   | { type: 'install-conflict'; nodeId: string; commandId: string; conflictId: string; at: Date }

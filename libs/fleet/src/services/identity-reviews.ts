@@ -23,6 +23,9 @@ export function createIdentityReviews(deps: { store: FleetStore; now: () => Date
     /** The machine is `nodeId` (one the conflict names): its next registration gets that node's id and a fresh credential, once. A rejected conflict may still be approved. */
     async approve(id: string, nodeId: string | undefined, actor: string): Promise<IdentityConflictRecord> {
       const conflict = await openConflict(id, ['open', 'rejected']);
+      if (conflict.kind === 'shared-credential') {
+        throw new DomainError('invalid-argument', `identity conflict ${id} is two agents with node ${conflict.nodeIds.join(', ')}'s credential: there is no machine to approve; stop the second agent (or wipe the cloned disk's /var/lib/metalfleet), then reject the conflict to close it`);
+      }
       const target = nodeId ?? (conflict.nodeIds.length === 1 ? conflict.nodeIds[0] : undefined);
       if (target === undefined) throw new DomainError('invalid-argument', `identity conflict ${id} names ${conflict.nodeIds.join(', ')}: say which node the machine is (nodeId)`);
       if (!conflict.nodeIds.includes(target)) throw new DomainError('invalid-argument', `identity conflict ${id} is about ${conflict.nodeIds.join(', ')}, not ${target}`);
@@ -31,6 +34,7 @@ export function createIdentityReviews(deps: { store: FleetStore; now: () => Date
       return resolved(id);
     },
 
+    /** A registration conflict: the machine gets nothing and stays refused. A shared credential: closed (found again, it is a new one). */
     async reject(id: string, actor: string): Promise<IdentityConflictRecord> {
       await openConflict(id);
       if (!(await deps.store.resolveConflict(id, { status: 'rejected', nodeId: null, by: actor, at: deps.now() }))) throw new DomainError('conflict', `identity conflict ${id} was resolved meanwhile`);

@@ -34,7 +34,8 @@ export declare type NodeStatus = Message<"metalfleet.v1.NodeStatus"> & {
   agentVersion: string;
 
   /**
-   * Changes at every boot of the agent; tells a restart from a reconnect.
+   * The agent's session id: a new random one each time it opens a session; tells a
+   * restart from a reconnect, and two agents holding one credential apart.
    *
    * @generated from field: string boot_id = 4;
    */

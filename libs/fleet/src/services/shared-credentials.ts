@@ -1,0 +1,42 @@
+// Two agents holding one node's credential take the node's broker session from
+// each other in turn (agent-sessions.ts): found from the session ids of the
+// node's status messages, recorded as an identity conflict of kind
+// shared-credential (counting each time a session comes back), announced, and
+// left to an operator, who knows which machine is the node.
+//
+// The ids seen are kept in this process's memory: after a restart, or on a
+// replica that gets only some of a node's status messages (shared
+// subscriptions), the fight is found a little later, not missed: it goes on.
+import { sessionSeen } from '@metalfleet/domain';
+import type { FleetStore } from '@metalfleet/store';
+import type { FleetEvents } from '../events/fleet-events.ts';
+
+export interface SharedCredentialDeps {
+  store: Pick<FleetStore, 'getNode' | 'recordConflict'>;
+  events: FleetEvents;
+  now: () => Date;
+}
+
+export function createSharedCredentialWatch(deps: SharedCredentialDeps) {
+  // Node id → its latest session ids, newest last: a few strings a node, bounded by the fleet.
+  const sessions = new Map<string, readonly string[]>();
+  return {
+    /** A node's agent said it is online in session `sessionId` ('' from agents that send none). */
+    async online(nodeId: string, sessionId: string): Promise<void> {
+      const seen = sessionSeen(sessions.get(nodeId) ?? [], sessionId);
+      sessions.set(nodeId, seen.sessions);
+      if (!seen.shared) return;
+      const node = await deps.store.getNode(nodeId);
+      if (!node) return;
+      const at = deps.now();
+      const reason = `two agents hold node ${nodeId}'s credential (${node.hostname || 'no hostname'}) and take its broker session from each other: `
+        + `session ${seen.sessionId.slice(0, 8)} came back after ${seen.replacedBy.slice(0, 8)} replaced it (a disk cloned with its state directory, or a second agent started on it)`;
+      const conflict = await deps.store.recordConflict({ at, identity: node.identity, nodeIds: [nodeId], reason, kind: 'shared-credential' });
+      if (conflict.attempts === 1) {
+        deps.events.emit({ type: 'identity-conflict', conflictId: conflict.id, kind: 'shared-credential', nodeIds: [nodeId], reason: `two agents share one credential (conflict ${conflict.id})`, at });
+      }
+    },
+  };
+}
+
+export type SharedCredentialWatch = ReturnType<typeof createSharedCredentialWatch>;
