@@ -70,10 +70,10 @@ describe('dashboard in a real browser', () => {
   it('filters the node table on the server: search by host name, state, presence', async () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Nodes', exact: true }).click();
     await expect.poll(() => page.getByTestId('node-total').textContent()).toBe('6');
-    await page.getByLabel('search nodes').fill('sim-003');
+    await page.getByLabel('search nodes').fill('browser-003');
     await page.getByLabel('search nodes').press('Enter');
     await expect.poll(() => page.getByTestId('node-total').textContent()).toBe('1');
-    expect(await page.getByRole('row').filter({ hasText: 'sim-003' }).count()).toBe(1);
+    expect(await page.getByRole('row').filter({ hasText: 'browser-003' }).count()).toBe(1);
     await page.getByLabel('search nodes').fill('');
     await page.getByLabel('search nodes').press('Enter');
     await page.getByLabel('filter by presence').selectOption('offline');
@@ -86,11 +86,11 @@ describe('dashboard in a real browser', () => {
   it('reimages a tenant\'s node from the table: pick, confirm with an image, follow the operation to its end', async () => {
     const tenant = await manager.request<Tenant>('POST', '/api/v1/tenants', { name: 'ui' });
     tenantId = tenant.id;
-    const target = nodes.find((n) => n.hostname === 'sim-005');
+    const target = nodes.find((n) => n.hostname === 'browser-005');
     await manager.request('POST', `/api/v1/tenants/${tenant.id}/nodes`, { nodeId: target?.id });
     await page.getByLabel('filter by state').selectOption('allocated');
     await expect.poll(() => page.getByTestId('node-total').textContent()).toBe('1');
-    await page.getByLabel('select sim-005').check();
+    await page.getByLabel('select browser-005').check();
     await page.getByRole('button', { name: 'Reimage…' }).click();
     await page.getByRole('dialog').getByLabel('Image').selectOption('gpu-os@1.0');
     await shot('reimage-dialog');
@@ -104,8 +104,8 @@ describe('dashboard in a real browser', () => {
   it('shows a node: GPUs with serials and VBIOS, NICs with switch ports, history, commands, telemetry per GPU', async () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Nodes', exact: true }).click();
     await page.getByLabel('filter by state').selectOption('active');
-    await page.getByRole('link', { name: 'sim-005' }).click();
-    await page.getByRole('heading', { name: /sim-005/ }).waitFor();
+    await page.getByRole('link', { name: 'browser-005' }).click();
+    await page.getByRole('heading', { name: /browser-005/ }).waitFor();
     const gpus = await page.getByTestId('gpus').locator('tbody tr').allTextContents();
     expect(gpus).toHaveLength(8);
     expect(gpus[0]).toMatch(/^0NVIDIA H100 80GB HBM3\S+96\.00\.99\.00\.01570\.124\.06/);
@@ -119,13 +119,13 @@ describe('dashboard in a real browser', () => {
   it('an injected GPU failure appears as a firing alert, in the counts and in the GPU heatmap without a reload', async () => {
     await page.getByRole('navigation').getByRole('link', { name: 'GPU health', exact: true }).click();
     await expect.poll(() => page.getByTestId('heatmap').locator('a.node').count()).toBe(6);
-    expect(await page.getByTestId('heat-sim-002').getAttribute('data-worst')).toBe('ok');
+    expect(await page.getByTestId('heat-browser-002').getAttribute('data-worst')).toBe('ok');
     // Hash routes move between pages; a page load would be a reload.
     let loads = 0;
     page.on('load', () => (loads += 1));
     writeFileSync(faultsFile, JSON.stringify({ 2: ['xid79-fallen-off-bus'] }));
-    await expect.poll(() => page.getByTestId('heat-sim-002').getAttribute('data-worst'), { timeout: 20_000 }).toBe('critical');
-    expect(await page.getByTestId('heat-sim-002').locator('.cell.critical').count()).toBe(1);
+    await expect.poll(() => page.getByTestId('heat-browser-002').getAttribute('data-worst'), { timeout: 20_000 }).toBe('critical');
+    expect(await page.getByTestId('heat-browser-002').locator('.cell.critical').count()).toBe(1);
     await shot('gpu-health');
     await page.getByRole('navigation').getByRole('link', { name: 'Overview', exact: true }).click();
     await expect.poll(() => page.getByTestId('firing-alerts').textContent(), { timeout: 20_000 }).toContain('fleet-failure-rate');
@@ -135,14 +135,14 @@ describe('dashboard in a real browser', () => {
     expect(loads).toBe(0);
     await shot('overview-alert');
     await page.getByRole('navigation').getByRole('link', { name: 'Tenants', exact: true }).click();
-    await page.getByRole('region', { name: 'tenant ui' }).getByRole('link', { name: 'sim-005' }).waitFor();
+    await page.getByRole('region', { name: 'tenant ui' }).getByRole('link', { name: 'browser-005' }).waitFor();
     await shot('tenants');
     await page.getByRole('navigation').getByRole('link', { name: 'Operations', exact: true }).click();
     await page.getByRole('link', { name: 'reimage' }).waitFor();
     await shot('operations');
     await page.getByRole('navigation').getByRole('link', { name: 'Alerts', exact: true }).click();
     await page.getByTestId('alerts-table').waitFor();
-    expect(await page.getByTestId('alerts-table').textContent()).toContain('sim-002');
+    expect(await page.getByTestId('alerts-table').textContent()).toContain('browser-002');
     await shot('alerts');
   }, 40_000);
 
@@ -152,7 +152,7 @@ describe('dashboard in a real browser', () => {
     await expect.poll(() => viewer.getByTestId('tile-nodes').textContent()).toBe('1nodes');
     await viewer.getByRole('navigation').getByRole('link', { name: 'Nodes', exact: true }).click();
     await expect.poll(() => viewer.getByTestId('node-total').textContent()).toBe('1');
-    expect(await viewer.locator('.grid-row a').allTextContents()).toEqual(['sim-005']);
+    expect(await viewer.locator('.grid-row a').allTextContents()).toEqual(['browser-005']);
     await viewer.getByRole('navigation').getByRole('link', { name: 'GPU health', exact: true }).click();
     await expect.poll(() => viewer.getByTestId('heatmap').locator('a.node').count()).toBe(1);
     await viewer.screenshot({ path: join(screenshotDir, 'tenant-viewer.png'), fullPage: true });
@@ -160,13 +160,13 @@ describe('dashboard in a real browser', () => {
   }, 30_000);
 
   it('acts from the node and alert pages: allocate to a tenant, drain, a power cycle without a BMC says why, silence an alert', async () => {
-    const spare = nodes.find((n) => n.hostname === 'sim-004');
+    const spare = nodes.find((n) => n.hostname === 'browser-004');
     await page.goto(`${manager.http}/#/nodes/${spare?.id ?? ''}`);
     await page.getByRole('button', { name: 'Allocate to a tenant…' }).click();
     await page.getByRole('dialog').getByLabel('Tenant').selectOption(tenantId);
     await page.getByRole('dialog').getByRole('button', { name: 'Allocate' }).click();
     await expect.poll(async () => (await manager.get<{ state: string; tenant: string | null }>(`/api/v1/nodes/${spare?.id ?? ''}`)).tenant).toBe(tenantId);
-    await page.getByRole('heading', { name: /sim-004 allocated/ }).waitFor();
+    await page.getByRole('heading', { name: /browser-004 allocated/ }).waitFor();
 
     await page.getByRole('button', { name: 'Drain…' }).click();
     await page.getByRole('dialog').getByLabel('Why').fill('kernel upgrade');
@@ -192,11 +192,11 @@ describe('dashboard in a real browser', () => {
   }, 40_000);
 
   it('offers only what a node\'s state allows at each step: repair, repaired with its fault still there, failed, retired', async () => {
-    // sim-002's Xid 79 (above) sent the spare to repair.
-    const broken = nodes.find((n) => n.hostname === 'sim-002')?.id ?? '';
+    // browser-002's Xid 79 (above) sent the spare to repair.
+    const broken = nodes.find((n) => n.hostname === 'browser-002')?.id ?? '';
     await expect.poll(async () => (await manager.get<{ state: string }>(`/api/v1/nodes/${broken}`)).state, { timeout: 20_000 }).toBe('repair');
     await page.goto(`${manager.http}/#/nodes/${broken}`);
-    await page.getByRole('heading', { name: /sim-002 repair/ }).waitFor();
+    await page.getByRole('heading', { name: /browser-002 repair/ }).waitFor();
     const toolbar = page.getByRole('toolbar', { name: 'node actions' });
     const buttons = () => toolbar.getByRole('button').allTextContents();
     expect(await buttons()).toEqual(['Power cycle…', 'Mark repaired…', 'Retire…']);
@@ -207,7 +207,7 @@ describe('dashboard in a real browser', () => {
     await page.getByRole('dialog').getByRole('status').getByText('repair → inspecting').waitFor();
     await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
     // The Xid 79 is still in this boot's kernel log: inspected at once, it fails, and the page offers failed's ways out.
-    await page.getByRole('heading', { name: /sim-002 failed/ }).waitFor({ timeout: 10_000 });
+    await page.getByRole('heading', { name: /browser-002 failed/ }).waitFor({ timeout: 10_000 });
     await page.getByRole('cell', { name: 'riser reseated (ticket RMA-77)' }).waitFor();
     expect(await buttons()).toEqual(['Power cycle…', 'Retry…', 'Send to repair…', 'Retire…']);
     await toolbar.getByRole('button', { name: 'Retire…' }).click();
@@ -215,7 +215,7 @@ describe('dashboard in a real browser', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Retire' }).click();
     await page.getByRole('dialog').getByRole('status').getByText('failed → retired').waitFor();
     await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
-    await page.getByRole('heading', { name: /sim-002 retired/ }).waitFor();
+    await page.getByRole('heading', { name: /browser-002 retired/ }).waitFor();
     expect(await buttons()).toEqual([]);
     await toolbar.getByText('Retired: nothing more can be done to this node.').waitFor();
     await shot('node-retired');

@@ -73,7 +73,7 @@ describe('alerting into Alertmanager, webhooks and Prometheus', () => {
     const firing = await eventually(amAlerts, (list) => list.some((a) => a.labels['alertname'] === 'fleet-failure-rate'), 30_000);
     const alert = firing.find((a) => a.labels['alertname'] === 'fleet-failure-rate');
     expect(alert?.labels).toMatchObject({ severity: 'critical', by: 'fleet', cohort: 'fleet', source: 'metalfleet' });
-    expect(alert?.annotations['summary']).toBe('the fleet: 2 of 5 nodes failed in 20s (40.0%, more than 20.0%); nodes sim-001, sim-003; gpu-missing, xid-79');
+    expect(alert?.annotations['summary']).toBe('the fleet: 2 of 5 nodes failed in 20s (40.0%, more than 20.0%); nodes alerting-001, alerting-003; gpu-missing, xid-79');
     expect(alert?.status.state).toBe('active');
     await eventually(async () => statuses('/from-alertmanager'), (s) => s.includes('firing'), 15_000);
     await eventually(async () => statuses('/from-metalfleet'), (s) => s.includes('firing'), 5_000);

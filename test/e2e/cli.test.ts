@@ -164,7 +164,7 @@ describe('metalfleet CLI', () => {
     expect(bad).toMatchObject({ code: 2, stderr: 'metalfleet: --threshold lots: expected a number\n' });
     const firing = await eventually(() => cli(['alerts', '--state', 'firing'], operatorToken), (r) => r.stdout.includes('fleet-rate'));
     expect(firing.stdout.split('\n')[0]).toMatch(/^STATE\s+SEVERITY\s+RULE\s+SINCE\s+SILENCED\s+SUMMARY$/);
-    expect(firing.stdout).toMatch(/^firing\s+critical\s+fleet-rate\s+\S+\s+-\s+the fleet: 1 of 3 nodes failed in 24h \(33\.3%, more than 20\.0%\); nodes sim-\d+; reimage-failed$/m);
+    expect(firing.stdout).toMatch(/^firing\s+critical\s+fleet-rate\s+\S+\s+-\s+the fleet: 1 of 3 nodes failed in 24h \(33\.3%, more than 20\.0%\); nodes cli-\d+; reimage-failed$/m);
     const silence = await json<{ id: string }>(['alerts', 'silence', '--match', 'alertname=fleet-rate', '--for', '2h', '--comment', 'known bad image'], operatorToken);
     expect((await cli(['alerts'], operatorToken)).stdout).toMatch(/^firing\s+critical\s+fleet-rate\s+\S+\s+yes\s/m);
     expect((await cli(['alerts', 'silences'], operatorToken)).stdout).toMatch(new RegExp(`^${silence.id}\\s+active\\s+alertname=fleet-rate\\s`, 'm'));

@@ -181,7 +181,7 @@ describe('node identity', () => {
     expect(enrolled!.credential).not.toBe(old.credential);
     expect(await credentialWorks(old.nodeId, old.credential)).toBe(false);
     await eventually(nodes, (l) => l.some((n) => n.id === old.nodeId && n.presence === 'online'));
-    expect((await nodes()).filter((n) => n.hostname === 'sim-001')).toHaveLength(2);
+    expect((await nodes()).filter((n) => n.hostname === 'wiped-001').map((n) => n.id)).toEqual([old.nodeId]);
     expect((await conflicts('enrolled')).map((c) => c.id)).toContain(pending!.id);
   });
 });

@@ -3,6 +3,7 @@
 import { Type } from 'typebox';
 import { ConfigError, hostAndPort, type ParsedConfig } from '@metalfleet/config';
 import { parseBootParameters } from '@metalfleet/domain';
+import { defaultSimulationSeed } from '@metalfleet/hardware';
 
 export const AgentConfig = Type.Object({
   manager: Type.String({ default: '127.0.0.1:7471', description: 'gRPC address of the manager, host:port.' }),
@@ -16,7 +17,7 @@ export const AgentConfig = Type.Object({
   digestIntervalS: Type.Number({ exclusiveMinimum: 0, default: 300, description: 'How often the full set of conditions is sent until the manager sets it.' }),
   expectedGpus: Type.Integer({ minimum: 0, default: 0, description: 'GPUs this node must have; 0: as many as the PCI bus shows.' }),
   simulate: Type.Integer({ minimum: 0, maximum: 10000, default: 0, description: 'Run <n> simulated GPU nodes instead of reporting this machine.' }),
-  simulateSeed: Type.String({ default: 'metalfleet-dev', description: 'Seed for simulated identities; the same seed gives the same machines.' }),
+  simulateSeed: Type.String({ default: defaultSimulationSeed, description: 'Seed for simulated identities; the same seed gives the same machines. Host names: sim-001… for the default seed, <seed>-001… for a seed that is a plain host name label, sim-<hash>-001… otherwise.' }),
   simulateGpuModel: Type.String({ default: 'NVIDIA H100 80GB HBM3', description: 'GPU model of simulated nodes.' }),
   simulateGpuCount: Type.Integer({ minimum: 0, maximum: 16, default: 8, description: 'GPUs per simulated node.' }),
   simulateRebootMs: Type.Integer({ minimum: 0, default: 3000, description: 'How long a simulated node takes to reboot (power cycle, firmware, image write).' }),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateHealth, isAnonymous, matchIdentity } from '@metalfleet/domain';
-import { createSimulatedBackend } from './simulated-backend.ts';
+import { createSimulatedBackend, defaultSimulationSeed, simulatedHostname } from './simulated-backend.ts';
 import { faultsFor, type FaultKind } from './simulated-faults.ts';
 
 async function findings(faults: FaultKind[]) {
@@ -18,6 +18,28 @@ describe('simulated backend', () => {
     expect(isAnonymous(a)).toBe(false);
     expect(matchIdentity(again, [{ nodeId: 'n1', identity: a }])).toMatchObject({ kind: 'known', nodeId: 'n1' });
     expect(matchIdentity(other, [{ nodeId: 'n1', identity: a }])).toEqual({ kind: 'new' });
+  });
+
+  const hashed = /^sim-[0-9a-f]{6}-001$/;
+  it.each([
+    [defaultSimulationSeed, 1, 'sim-001'],
+    ['rack-b', 12, 'rack-b-012'],
+    ['browser', 1000, 'browser-1000'],
+    // Not a plain host name label, or one that could pass for another seed's name: a hash of the seed.
+    ['Rack B', 1, hashed],
+    ['sim', 1, hashed],
+    ['sim-001', 1, hashed],
+    ['x'.repeat(41), 1, hashed],
+  ])('names node %i of seed %s after the seed', async (seed, index, expected) => {
+    const name = simulatedHostname(seed, index);
+    expect(name).toMatch(typeof expected === 'string' ? new RegExp(`^${expected}$`) : expected);
+    expect((await createSimulatedBackend({ seed, index }).inventory()).system.hostname).toBe(name);
+  });
+
+  it('never gives two fleets of different seeds one host name', () => {
+    const seeds = [defaultSimulationSeed, 'sim', 'sim-1', 'a', 'ab', 'rack-b', 'Rack-B', 'rack_b', 'metalfleet-dev2', ''];
+    const names = seeds.flatMap((seed) => [1, 2, 10].map((index) => simulatedHostname(seed, index)));
+    expect(new Set(names).size).toBe(names.length);
   });
 
   it('is configurable: GPU model and count, NICs, disks', async () => {

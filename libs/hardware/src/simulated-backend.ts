@@ -39,6 +39,20 @@ export interface SimulatedBackendOptions {
   kernelLogFile?: string | undefined;
 }
 
+/** The agent's --simulate-seed unless told otherwise. */
+export const defaultSimulationSeed = 'metalfleet-dev';
+
+/**
+ * Node `index` of the simulated fleet `seed`: sim-001 for the default seed, <seed>-001 for a seed that is a plain
+ * host name label (rack-b-001), sim-<hash>-001 for any other. Two fleets of different seeds never share a name.
+ */
+export function simulatedHostname(seed: string, index: number): string {
+  const number = String(index).padStart(3, '0');
+  if (seed === defaultSimulationSeed) return `sim-${number}`;
+  if (/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/.test(seed) && seed !== 'sim' && !seed.startsWith('sim-')) return `${seed}-${number}`;
+  return `sim-${createHash('sha256').update(seed).digest('hex').slice(0, 6)}-${number}`;
+}
+
 function digest(seed: string, index: number, field: string): string {
   return createHash('sha256').update(`${seed}:${index}:${field}`).digest('hex');
 }
@@ -72,7 +86,7 @@ export function createSimulatedBackend(options: SimulatedBackendOptions): Hardwa
   const spec = { ...defaultSimulatedSpec, ...options.spec };
   const startedAt = options.startedAt ?? new Date();
   const currentFaults = () => new Set(options.faults?.() ?? []);
-  const name = `sim-${String(index).padStart(3, '0')}`;
+  const name = simulatedHostname(seed, index);
   const serial = `SIM${digest(seed, index, 'serial').slice(0, 9).toUpperCase()}`;
   const macs = Array.from({ length: spec.nicCount }, (_, port) => macFrom(digest(seed, index, `mac${port}`)));
   const gpuUuids = Array.from({ length: spec.gpuCount }, (_, g) => `GPU-${uuidFrom(digest(seed, index, `gpu${g}`))}`);
