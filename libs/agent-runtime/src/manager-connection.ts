@@ -9,11 +9,12 @@
 // connection that failed a few times in a storm sat idle that long while the
 // manager had long been free). A connection idle for a minute is closed: the
 // manager does not hold ten thousand idle TLS sessions for rare claims.
+import { isIP } from 'node:net';
 import type { ChannelOptions } from '@grpc/grpc-js';
 import type { BackoffPolicy } from '@metalfleet/domain';
 import { AgentService } from '@metalfleet/proto';
 import { createClient, type ServiceClient } from '@metalfleet/transport';
-import type { ManagerTrust } from './trust.ts';
+import { serverNameForIpAddress, type ManagerTrust } from './trust.ts';
 
 /** A connection to the manager: who we trust and the gRPC client that uses it. */
 export interface ManagerConnection {
@@ -22,8 +23,12 @@ export interface ManagerConnection {
   close: () => void;
 }
 
-export function managerChannelOptions(backoff: BackoffPolicy): ChannelOptions {
+/** The host of a `host:port` or `[v6]:port` address. */
+export const hostOf = (address: string): string => address.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+
+export function managerChannelOptions(backoff: BackoffPolicy, tlsToIpAddress = false): ChannelOptions {
   return {
+    ...(tlsToIpAddress ? { 'grpc.ssl_target_name_override': serverNameForIpAddress } : {}),
     'grpc.use_local_subchannel_pool': 1,
     'grpc.initial_reconnect_backoff_ms': backoff.initialMs,
     'grpc.max_reconnect_backoff_ms': backoff.maxMs,
@@ -32,5 +37,6 @@ export function managerChannelOptions(backoff: BackoffPolicy): ChannelOptions {
 }
 
 export function openManagerConnection(address: string, trust: ManagerTrust, backoff: BackoffPolicy): ManagerConnection {
-  return { trust, ...createClient(AgentService, address, trust.grpc, managerChannelOptions(backoff)) };
+  const tlsToIpAddress = trust.caPem !== null && isIP(hostOf(address)) !== 0;
+  return { trust, ...createClient(AgentService, address, trust.grpc, managerChannelOptions(backoff, tlsToIpAddress)) };
 }

@@ -3,12 +3,13 @@
 // that shows the certificate, with no credential sent (mutual TLS: the manager
 // takes the node id from the certificate); before that, or where the manager
 // speaks no TLS, with its credential on the registration's connection.
-import { credentials, Metadata } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
 import { isDomainError, type BackoffPolicy } from '@metalfleet/domain';
 import type { AgentService } from '@metalfleet/proto';
 import type { ServiceClient } from '@metalfleet/transport';
 import type { ClientCertificate } from './client-certificate.ts';
-import { openManagerConnection, type ManagerConnection } from './manager-connection.ts';
+import { hostOf, openManagerConnection, type ManagerConnection } from './manager-connection.ts';
+import { managerCredentials } from './trust.ts';
 import { credentialMetadata, type Registration } from './registration.ts';
 
 /** A client and what to send with each call on it. */
@@ -47,7 +48,7 @@ export function createNodeCalls(deps: { address: string; registration: Registrat
       const { caPem } = connection.trust;
       if (caPem === null) return; // no TLS to the manager: nowhere to show a certificate
       const before = mutual;
-      const grpc = credentials.createSsl(Buffer.from(caPem), Buffer.from(certificate.keyPem), Buffer.from(certificate.certPem));
+      const grpc = managerCredentials(caPem, hostOf(deps.address), certificate);
       mutual = openManagerConnection(deps.address, { caPem, grpc }, deps.backoff);
       if (before) {
         const timer = setTimeout(() => {
