@@ -16,25 +16,17 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { getCACertificates, setDefaultCACertificates } from 'node:tls';
+import { terminalLine } from '@metalfleet/config';
 
 const root = join(import.meta.dirname, '..', '..');
 const managerBin = join(root, 'apps', 'manager', 'bin', 'metalfleet-manager.js');
 const agentBin = join(root, 'apps', 'agent', 'bin', 'metalfleet-agent.js');
 const pretty = process.stdout.isTTY === true;
-const levels: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const asOnTerminal = pretty ? await terminalLine() : (line: string) => line;
 
 /** A log line as people read it on a terminal (JSON stays JSON when piped: for tools). */
 function show(name: string, line: string): void {
-  let text = line;
-  if (pretty && line.startsWith('{')) {
-    try {
-      const { level, time, msg, pid: _pid, hostname: _host, name: _name, ...rest } = JSON.parse(line) as Record<string, unknown>;
-      const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
-      text = `${new Date(Number(time)).toLocaleTimeString()} ${levels[Number(level)] ?? String(level)} ${String(msg)}${fields ? `  ${fields}` : ''}`;
-    } catch {
-      // Not a log line: as it came.
-    }
-  }
+  const text = line.startsWith('{') ? asOnTerminal(line) : line;
   process.stdout.write(`${name.padEnd(7)} | ${text}\n`);
 }
 

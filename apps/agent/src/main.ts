@@ -2,8 +2,7 @@
 // `health` print this machine's (or a saved) report and exit.
 import { existsSync, readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { pino } from 'pino';
-import { addConfigOptions, ConfigError, readConfig } from '@metalfleet/config';
+import { addConfigOptions, ConfigError, processLogger, readConfig } from '@metalfleet/config';
 import packageJson from '../package.json' with { type: 'json' };
 import { AgentConfig, agentParsers, checkAgentConfig, kernelCmdlineValues } from './config.ts';
 import { printHealth, printInventory, type ReportOptions } from './commands/report.ts';
@@ -27,7 +26,7 @@ addConfigOptions(run, AgentConfig).action(async () => {
     process.stderr.write(`metalfleet-agent: ${error.message}\n`);
     process.exit(2);
   }
-  const logger = pino({ name: 'metalfleet-agent', level: config.logLevel, redact: ['*.credential', '*.password', '*.bootstrapToken', '*.registrationNonce'] });
+  const logger = await processLogger({ name: 'metalfleet-agent', level: config.logLevel, redact: ['*.credential', '*.password', '*.bootstrapToken', '*.registrationNonce'] });
   const stop = new AbortController();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => stop.abort());
   process.exit(await runAgents(config, logger, packageJson.version, stop.signal));

@@ -1,6 +1,5 @@
 // metalfleet-manager: parse config, create the logger, start, stop on signals.
-import { pino } from 'pino';
-import { ConfigError } from '@metalfleet/config';
+import { ConfigError, processLogger } from '@metalfleet/config';
 import { SecretBoxError } from '@metalfleet/fleet';
 import { DataDirError, StoreConnectError } from '@metalfleet/store';
 import packageJson from '../package.json' with { type: 'json' };
@@ -17,7 +16,7 @@ try {
   process.exit(2);
 }
 
-const logger = pino({ name: 'metalfleet-manager', level: config.logLevel, redact: ['*.bootstrapToken', '*.credential', '*.password', '*.registrationNonce'] });
+const logger = await processLogger({ name: 'metalfleet-manager', level: config.logLevel, redact: ['*.bootstrapToken', '*.credential', '*.password', '*.registrationNonce'] });
 let manager;
 try {
   manager = await startManager(config, logger, packageJson.version);
