@@ -12,6 +12,7 @@ import { forgetRegistrationNonce, registrationNonce } from './registration-nonce
 import { openManagerConnection, type ManagerConnection } from './manager-connection.ts';
 import { afterFailedTry } from './registration-retry.ts';
 import { establishTrust } from './trust.ts';
+import { createRetryLog } from './retry-log.ts';
 
 export interface Registration {
   nodeId: string;
@@ -68,6 +69,8 @@ export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ regis
   let connection: ManagerConnection | null = null;
   // Tries in a row that the manager did not answer before their deadline.
   let unanswered = 0;
+  // Quiet while the manager may still be starting; then each reason once (retry-log.ts).
+  const retryLog = createRetryLog();
   for (let attempt = 0; ; attempt += 1) {
     deps.signal.throwIfAborted();
     try {
@@ -91,6 +94,8 @@ export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ regis
       );
       writeCredential(deps.stateDir, { nodeId: reply.nodeId, credential: reply.nodeCredential });
       forgetRegistrationNonce(deps.stateDir);
+      const outage = retryLog.recovered();
+      if (outage) deps.logger.info({ nodeId: reply.nodeId, tries: outage.failures + 1, afterS: Math.round(outage.afterMs / 1000) }, 'registered after failed tries');
       return {
         connection,
         registration: {
@@ -124,7 +129,9 @@ export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ regis
         : code === 'conflict' ? 'registration refused: this machine\'s identity conflicts with a known node; an operator must resolve it; asking again'
           : retryAfterMs !== null ? 'the manager is busy (connect storm) and asked to come back later; retrying'
             : 'registration failed; retrying';
-      deps.logger.warn({ attempt: attempt + 1, retryInMs: delay, code, reason: error instanceof Error ? error.message : String(error) }, why);
+      const reason = error instanceof Error ? error.message : String(error);
+      const level = retryLog.failed(`${why}: ${reason}`, code === 'pending-approval' || code === 'conflict');
+      deps.logger[level]({ attempt: attempt + 1, retryInMs: delay, code, reason }, why);
       await sleep(delay, undefined, { signal: deps.signal });
     }
   }
