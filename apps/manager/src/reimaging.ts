@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { NodeSummary } from '@metalfleet/domain';
 import {
-  createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createReimages, resumeInterruptedEffects, type ReimageDeps, startRemediation, webhookDrain, type CommandOutbox, type CommandWithdrawals, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
+  createClusterTemplates, createCommandOutbox, createEnrollments, createLifecycleEffects, createOwedReplacements, createReimages, resumeInterruptedEffects, type ReimageDeps, startRemediation, webhookDrain, type CommandOutbox, type CommandWithdrawals, type FabricReconciler, type FleetEvents, type Lifecycle, type Tenants,
 } from '@metalfleet/fleet';
 import { IpmiDriver, RedfishDriver, type BmcDriver } from '@metalfleet/power';
 import type { BmcConfig, Fence, FleetStore } from '@metalfleet/store';
@@ -98,6 +98,8 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
     },
   });
   deps.lifecycle.executeEffectsWith(executeEffects);
+  // Replacements no spare fitted when their node failed: made once one does (checked every 5 s, here only).
+  const owedReplacements = createOwedReplacements({ store: deps.store, events: deps.events, tenants: deps.tenants, templates, reimages, now: deps.now, acceptanceRequired });
   const remediation = startRemediation({
     store: deps.store, events: deps.events, lifecycle: deps.lifecycle, templates, reimages, outbox, drain, now: deps.now,
     cooldownMs: config.remediationCooldownS * 1000, onError,
@@ -120,8 +122,10 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   let ticks = 0;
   const sweeper = setInterval(() => {
     void outbox.sweep().catch((error: unknown) => onError(error, { step: 'command sweep' }));
+    ticks += 1;
+    if (ticks % 5 === 0 && deps.runsHere()) void owedReplacements.retry().catch((error: unknown) => onError(error, { step: 'replacements owed' }));
     // Failures whose replica died before their effects, once they are a minute old: see resumeInterruptedEffects.
-    if ((ticks += 1) % 60 === 0 && deps.runsHere()) {
+    if (ticks % 60 === 0 && deps.runsHere()) {
       void resumeInterruptedEffects(deps.store, executeEffects, new Date(deps.now().getTime() - 60_000))
         .catch((error: unknown) => onError(error, { step: 'resume interrupted lifecycle effects' }));
     }

@@ -17,6 +17,7 @@ export * from './controllers/fabric-reconciler.ts';
 export * from './controllers/lifecycle-controllers.ts';
 export * from './controllers/acceptance.ts';
 export * from './controllers/lifecycle-effects.ts';
+export * from './controllers/owed-replacements.ts';
 export * from './controllers/lifecycle.ts';
 export * from './controllers/presence-tracker.ts';
 export * from './controllers/reimages.ts';

@@ -4,6 +4,7 @@ import type { NetworkStore } from './network-store.ts';
 import type { WorkStore } from './work-store.ts';
 import type { AcceptanceStore } from './acceptance-store.ts';
 import type { SkuProfileStore } from './sku-profile-store.ts';
+import type { ReplacementStore } from './replacement-store.ts';
 import type { AccessStore } from './access-store.ts';
 import type { AlertStore } from './alert-store.ts';
 import type { IdentityStore } from './identity-store.ts';
@@ -87,7 +88,7 @@ export interface NodeCounts {
   conditionsBySeverity: Record<'ok' | 'warning' | 'critical', number>;
 }
 
-export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AcceptanceStore, SkuProfileStore, AlertStore, IdentityStore, LeaseStore, EventJournalStore, NodeCertificateStore {
+export interface FleetStore extends NetworkStore, WorkStore, AccessStore, AcceptanceStore, SkuProfileStore, ReplacementStore, AlertStore, IdentityStore, LeaseStore, EventJournalStore, NodeCertificateStore {
   /** Nodes sharing the system UUID, any serial or any MAC with this identity. */
   findIdentityCandidates(identity: NodeIdentity): Promise<KnownIdentity[]>;
   /** With a token use: spent in the same transaction; `unauthenticated` (and nothing written) when the token has no uses left. */

@@ -6,6 +6,7 @@ export * from './work-store.ts';
 export * from './access-store.ts';
 export * from './acceptance-store.ts';
 export * from './sku-profile-store.ts';
+export * from './replacement-store.ts';
 export * from './alert-store.ts';
 export * from './private-files.ts';
 export * from './data-dir.ts';

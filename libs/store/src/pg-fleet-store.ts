@@ -18,6 +18,7 @@ import { pgEventWake } from './pg-event-wake.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAcceptanceStore } from './acceptance-store.ts';
 import { sqlSkuProfileStore } from './sku-profile-store.ts';
+import { sqlReplacementStore } from './replacement-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
 import { sqlIdentityStore } from './identity-store.ts';
 import {
@@ -146,6 +147,7 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
     ...sqlAccessStore(executor),
     ...sqlAcceptanceStore(executor),
     ...sqlSkuProfileStore(executor),
+    ...sqlReplacementStore(executor),
     ...sqlNodeCertificateStore(executor),
     ...sqlAlertStore(executor),
     ...sqlIdentityStore(executor),

@@ -242,4 +242,18 @@ export const pgTrustMigrations: readonly Migration[] = [
       SELECT 1;
     `,
   },
+  {
+    version: 34,
+    name: 'replacements owed',
+    sql: `
+      -- A tenant node failed when no spare fit the tenant's template: owed until one does (replacement-store.ts).
+      CREATE TABLE owed_replacements (
+        failed_node_id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at BIGINT NOT NULL
+      );
+    `,
+  },
 ];

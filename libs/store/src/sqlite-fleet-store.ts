@@ -20,6 +20,7 @@ import { sqliteJournalTransaction } from './sqlite-journal.ts';
 import { sqlAccessStore } from './access-store.ts';
 import { sqlAcceptanceStore } from './acceptance-store.ts';
 import { sqlSkuProfileStore } from './sku-profile-store.ts';
+import { sqlReplacementStore } from './replacement-store.ts';
 import { sqlAlertStore } from './alert-store.ts';
 import { sqlIdentityStore } from './identity-store.ts';
 import { storeHealth, type StoreAvailability } from './store-health.ts';
@@ -121,6 +122,7 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
     ...sqlAccessStore(executor),
     ...sqlAcceptanceStore(executor),
     ...sqlSkuProfileStore(executor),
+    ...sqlReplacementStore(executor),
     ...sqlNodeCertificateStore(executor),
     ...sqlAlertStore(executor),
     ...sqlIdentityStore(executor),

@@ -243,4 +243,18 @@ export const sqliteTrustMigrations: readonly Migration[] = [
       CREATE INDEX health_events_by_node_rowid ON health_events (node_id);
     `,
   },
+  {
+    version: 34,
+    name: 'replacements owed',
+    sql: `
+      -- A tenant node failed when no spare fit the tenant's template: owed until one does (replacement-store.ts).
+      CREATE TABLE owed_replacements (
+        failed_node_id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

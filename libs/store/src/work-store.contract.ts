@@ -21,6 +21,24 @@ function command(id: string, state: CommandRecord['state'] = 'sent'): CommandRec
 }
 
 export function describeWorkStore(name: string, factory: StoreFactory): void {
+  describe(`replacements owed on ${name}`, () => {
+    it('keeps one debt per failed node, oldest first, until one caller takes it', async () => {
+      const store = await factory.open('owed');
+      const later = new Date(at.getTime() + 1000);
+      await store.oweReplacement({ failedNodeId: 'n2', tenantId: 't1', reason: 'xid 79', actor: 'remediation', at: later });
+      await store.oweReplacement({ failedNodeId: 'n1', tenantId: 't1', reason: 'offline', actor: 'presence', at });
+      await store.oweReplacement({ failedNodeId: 'n1', tenantId: 't2', reason: 'again', actor: 'presence', at: later });
+      expect(await store.owedReplacements()).toEqual([
+        { failedNodeId: 'n1', tenantId: 't1', reason: 'offline', actor: 'presence', at },
+        { failedNodeId: 'n2', tenantId: 't1', reason: 'xid 79', actor: 'remediation', at: later },
+      ]);
+      const taken = await Promise.all([store.takeOwedReplacement('n1'), store.takeOwedReplacement('n1')]);
+      expect(taken.sort()).toEqual([false, true]);
+      expect((await store.owedReplacements()).map((o) => o.failedNodeId)).toEqual(['n2']);
+      await store.close();
+    });
+  });
+
   describe(`a command replacing older ones on ${name}`, () => {
     it('gives up the older ones and is written sent; or, when one was claimed first, is written expired naming it, and the claim stands', async () => {
       const store = await factory.open('cmd_replace');

@@ -3,19 +3,17 @@
 // tenant node that fails — by a health fault, the offline sweep, a reimage
 // that took it down and lost it — leaves its tenant's network and its tenant,
 // and a matching spare (same rack first) is allocated to the tenant and
-// reimaged with the tenant's template: the cluster returns to its size.
-import { DomainError, pickSpare, transition, transitionContext, type LifecycleEffect } from '@metalfleet/domain';
+// reimaged with the tenant's template: the cluster returns to its size. With
+// no spare to fit, the replacement is owed and made once one does.
+import { transition, transitionContext, type LifecycleEffect } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import type { ClusterTemplates } from '../services/cluster-templates.ts';
 import type { FleetEvent, FleetEvents } from '../events/fleet-events.ts';
 import { encodeEvent } from '../events/event-journal.ts';
 import type { EffectExecutor, EffectOutcome, StateChange } from './lifecycle.ts';
 import type { Reimages } from './reimages.ts';
-import { spareCandidates } from '../services/spares.ts';
+import { placeSpare } from './spare-placement.ts';
 import type { Tenants } from '../services/tenants.ts';
-
-/** Spares tried in turn for one replacement when others take them first. */
-const maxSparePicks = 5;
 
 export interface LifecycleEffectDeps {
   store: FleetStore;
@@ -58,26 +56,13 @@ export function createLifecycleEffects(deps: LifecycleEffectDeps): EffectExecuto
     deps.events.emit(taken, { journaled: true });
     const template = await deps.templates.forTenant(tenantId);
     if (!template) return report(change, 'replace', `no replacement: tenant ${tenantId} has no template to build one from`);
-    // Failures on several replicas' shards at once (a rack losing power) may pick the same spare: the one that gets
-    // it first keeps it, and the others pick again among the rest.
-    const pickedByOthers = new Set<string>();
-    for (let attempt = 0; attempt < maxSparePicks; attempt += 1) {
-      const pick = pickSpare({ id: node.id, rack: node.rack }, template.profile, (await spareCandidates(deps.store, deps.acceptanceRequired)).filter((c) => !pickedByOthers.has(c.id)));
-      if (!pick.ok) return report(change, 'replace', `no replacement: ${pick.reason}`);
-      try {
-        await deps.tenants.allocateNode(tenantId, pick.spareId, change.actor);
-      } catch (error) {
-        if (!(error instanceof DomainError) || error.code !== 'conflict') throw error;
-        pickedByOthers.add(pick.spareId);
-        continue;
-      }
-      const operation = await deps.reimages.create({
-        kind: 'replace-node', image: template.image, nodeIds: [pick.spareId], priority: 100, urgent: true, actor: change.actor,
-        reason: `replaces ${node.id} (${node.hostname}) in tenant ${tenantId}: ${change.reason}`,
-      });
-      return report(change, 'replace', `replaced by ${pick.spareId}${pick.sameRack ? ' (same rack)' : ''}, reimaging in operation ${operation.id}`, operation.id);
+    const placed = await placeSpare(deps, node, tenantId, template, change.actor, change.reason);
+    if (placed.ok) {
+      return report(change, 'replace', `replaced by ${placed.spareId}${placed.sameRack ? ' (same rack)' : ''}, reimaging in operation ${placed.operationId}`, placed.operationId);
     }
-    return report(change, 'replace', `no replacement: ${maxSparePicks} spares picked in turn were each taken by another replacement first`);
+    // Owed to the tenant until a spare fits: retried (owed-replacements.ts) rather than left a node short for good.
+    await deps.store.oweReplacement({ failedNodeId: node.id, tenantId, reason: change.reason, actor: change.actor, at: deps.now() });
+    return report(change, 'replace', `no replacement yet: ${placed.reason}; owed to tenant ${tenantId}, made as soon as a spare fits`);
   }
 
   async function carryOut(effect: LifecycleEffect, change: StateChange): Promise<Outcome> {
