@@ -243,8 +243,9 @@ describe('a rogue machine through the boot endpoint', () => {
     // Nor can an operator put it in a tenant by mistake, until it is admitted.
     await expect(manager.request('POST', `/api/v1/tenants/${tenant.id}/nodes`, { nodeId: rogue.id })).rejects.toThrow(/HTTP 409 .*waits for an operator to admit it/);
     expect(await manager.request('POST', `/api/v1/nodes/${rogue.id}/admit`)).toMatchObject({ nodeId: rogue.id, state: 'admitted', via: 'operator' });
-    await manager.request('POST', `/api/v1/tenants/${tenant.id}/nodes`, { nodeId: rogue.id });
-    expect((await nodes()).find((n) => n.id === rogue.id)).toMatchObject({ state: 'allocated', tenant: tenant.id });
+    // Admitted, it is the spare the victim's replacement was owed: made by itself within seconds.
+    await eventually(nodes, (l) => l.find((n) => n.id === rogue.id)?.tenant === tenant.id, 30_000);
+    expect(manager.proc!.lines.some((l) => l.includes('"type":"remediation"') && l.includes(victim.id) && l.includes(`replaced by ${rogue.id}`) && l.includes('owed since'))).toBe(true);
   }, 120_000);
 });
 
