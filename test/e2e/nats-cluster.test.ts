@@ -21,13 +21,14 @@ import { issueManagerClientCertificate, issueServerCertificate, loadNatsAccounts
 import { create, toBinary } from '@bufbuild/protobuf';
 import { HealthChangeKind, HealthMessageSchema, Remediation, Severity } from '@metalfleet/proto';
 import { ManagerProcess } from '../support/manager.ts';
-import { natsPorts, natsUrls, startNatsCluster, type NatsCluster } from '../support/nats.ts';
+import { natsPorts, natsUrls, startNatsCluster, startRogueRoute, type NatsCluster, type NatsPorts } from '../support/nats.ts';
 import { copyReplicaState, dropSchema, sharedPostgres } from '../support/replicas.ts';
 import { agentBin, eventually, start, type Proc } from '../support/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-nats-cluster-'));
 const agentDir = join(dir, 'agents');
 const faultsFile = join(dir, 'faults.json');
+let routePorts: NatsPorts = [];
 const schema = `mf_e2e_nats_${randomBytes(4).toString('hex')}`;
 const size = 4;
 const replicas: ManagerProcess[] = [];
@@ -99,6 +100,7 @@ function healthEvent(eventId: string, i: number): Uint8Array {
 beforeAll(async () => {
   writeFileSync(faultsFile, '{}');
   const ports = await natsPorts(3);
+  routePorts = ports;
   const urls = natsUrls(ports);
   const common = ['--postgres-url', sharedPostgres, '--postgres-schema', schema, '--mqtt-url', urls.mqtt, '--nats-url', urls.nats,
     '--health-interval-s', '0.5', '--telemetry-interval-s', '1', '--heartbeat-grace-s', '30'];
@@ -112,7 +114,7 @@ beforeAll(async () => {
   await eventually(async () => agent?.lines.join('\n') ?? '', (out) => out.includes('cannot keep nodes\' reports yet'), 30_000);
   // The brokers' certificate from the manager's CA (deploy/ha/README.md), and the accounts file the manager wrote.
   const ca = { certPem: readFileSync(a.caFile, 'utf8'), keyPem: readFileSync(join(a.dataDir, 'pki', 'ca.key'), 'utf8'), fingerprint: '' };
-  cluster = await startNatsCluster(ports, { accountsFile: join(a.dataDir, 'pki', 'nats-accounts.conf'), caFile: a.caFile, server: await issueServerCertificate(ca, ['127.0.0.1', 'localhost']) });
+  cluster = await startNatsCluster(ports, { accountsFile: join(a.dataDir, 'pki', 'nats-accounts.conf'), caFile: a.caFile, server: await issueServerCertificate(ca, ['127.0.0.1', 'localhost'], 397, true) });
   copyReplicaState(a.dataDir, join(dir, 'b'));
   const b = new ManagerProcess(join(dir, 'b'), [...common, '--replica-id', 'b']).onExistingState();
   replicas.push(b);
@@ -197,6 +199,19 @@ describe('a three-node NATS cluster', { timeout: 180_000 }, () => {
     // The token on the brokers' native client port, where $MQTT.sub.> would carry every node's commands: refused.
     const native = natsConnect({ servers: cluster!.nodes[0]!.clientUrl, authenticator: jwtAuthenticator(own.token), tls: { ca: readFileSync(replicas[0]!.caFile, 'utf8') }, reconnect: false, timeout: 5000 });
     await expect(native).rejects.toThrow(/Authorization Violation/i);
+  });
+
+  it('keeps a node out of its routes: a node\'s certificate is from the same CA, but without the route password no route is made', async () => {
+    const own = [...nodeFiles().values()][0]!;
+    for (const password of ['', 'guessed']) {
+      const rogue = await startRogueRoute({ target: `127.0.0.1:${routePorts[0]!.cluster}`, identity: own, caFile: replicas[0]!.caFile, password });
+      try {
+        // TLS passes (the node's certificate is from the manager's CA); the route's authorization does not, and the broker node closes it.
+        await eventually(async () => rogue.output(), (out) => /Route Error 'Authorization Violation'[\s\S]*Router connection closed/.test(out), 20_000);
+      } finally {
+        await rogue.kill();
+      }
+    }
   });
 
   it('loses no health event when a broker node is killed, and telemetry resumes', async () => {

@@ -59,7 +59,7 @@ export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
   await first.start();
   const ca = { certPem: readFileSync(first.caFile, 'utf8'), keyPem: readFileSync(join(first.dataDir, 'pki', 'ca.key'), 'utf8'), fingerprint: '' };
   const cluster = await startNatsCluster(ports, {
-    accountsFile: join(first.dataDir, 'pki', 'nats-accounts.conf'), caFile: first.caFile, server: await issueServerCertificate(ca, ['127.0.0.1', 'localhost']),
+    accountsFile: join(first.dataDir, 'pki', 'nats-accounts.conf'), caFile: first.caFile, server: await issueServerCertificate(ca, ['127.0.0.1', 'localhost'], 397, true),
   });
   const replicas = [first];
   for (const name of names.slice(1)) {

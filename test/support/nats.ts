@@ -3,6 +3,7 @@
 // the manager wrote; on free loopback ports, each node in a directory of its
 // own, any node killed and started again on the same ports and storage.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +45,7 @@ export const natsUrls = (ports: NatsPorts) => ({
 export async function startNatsCluster(ports: NatsPorts, options: { accountsFile: string; caFile: string; server: { chainPem: string; keyPem: string } }): Promise<NatsCluster> {
   if (!existsSync(bin)) aptInstall(['nats-server'], { recommends: false });
   const root = mkdtempSync(join(tmpdir(), 'mf-nats-'));
+  const routePassword = randomBytes(32).toString('hex');
   const nodes = ports.map((port, i): NatsNode => {
     const name = `broker-${i + 1}`;
     const dir = join(root, name);
@@ -55,8 +57,8 @@ export async function startNatsCluster(ports: NatsPorts, options: { accountsFile
     writeFileSync(join(dir, 'broker.key'), options.server.keyPem, { mode: 0o600 });
     const env = {
       ...process.env, NATS_NAME: name, NATS_CLIENT: `127.0.0.1:${port.client}`, NATS_CLUSTER: `127.0.0.1:${port.cluster}`, NATS_MQTT: `127.0.0.1:${port.mqtt}`,
-      NATS_ACCOUNTS: join(dir, 'accounts'), NATS_JETSTREAM: join(dir, 'jetstream'),
-      ...Object.fromEntries(ports.map((p, j) => [`NATS_ROUTE_${j + 1}`, `nats-route://127.0.0.1:${p.cluster}`])),
+      NATS_ACCOUNTS: join(dir, 'accounts'), NATS_JETSTREAM: join(dir, 'jetstream'), NATS_ROUTE_PASSWORD: routePassword,
+      ...Object.fromEntries(ports.map((p, j) => [`NATS_ROUTE_${j + 1}`, `nats-route://metalfleet-route:${routePassword}@127.0.0.1:${p.cluster}`])),
     };
     let output = '';
     let child: ChildProcess | null = null;
@@ -90,6 +92,40 @@ export async function startNatsCluster(ports: NatsPorts, options: { accountsFile
     async stop() {
       await Promise.all(nodes.map((node) => node.kill()));
       rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A nats-server that is no broker node of ours dialling one's route port with `identity` (a certificate from the
+ * manager's CA: a node's) and a route password it guessed: what a tenant could try to read every node's messages.
+ */
+export async function startRogueRoute(options: { target: string; identity: { certPem: string; keyPem: string }; caFile: string; password: string }): Promise<{ output: () => string; kill: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-nats-rogue-'));
+  writeFileSync(join(dir, 'rogue.crt'), options.identity.certPem);
+  writeFileSync(join(dir, 'rogue.key'), options.identity.keyPem, { mode: 0o600 });
+  copyFileSync(options.caFile, join(dir, 'ca.crt'));
+  writeFileSync(join(dir, 'rogue.conf'), `server_name: rogue
+listen: 127.0.0.1:${await freePort()}
+cluster {
+  name: metalfleet
+  listen: 127.0.0.1:${await freePort()}
+  routes: ["nats-route://metalfleet-route:${options.password}@${options.target}"]
+  tls { cert_file: "./rogue.crt", key_file: "./rogue.key", ca_file: "./ca.crt", verify: true, timeout: 5 }
+}
+`);
+  let output = '';
+  const child = spawn(bin, ['-c', join(dir, 'rogue.conf')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return {
+    output: () => output,
+    async kill() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

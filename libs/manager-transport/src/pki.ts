@@ -76,8 +76,11 @@ export async function ensureCertificateAuthority(dir: string, name = 'metalfleet
   return { certPem, keyPem, fingerprint: fingerprintOf(certPem), created: true };
 }
 
-/** A server certificate for the given host names and IP addresses, signed by the CA. */
-export async function issueServerCertificate(ca: CertificateAuthority, hosts: readonly string[], days = 397): Promise<ServerCertificate> {
+/**
+ * A server certificate for the given host names and IP addresses, signed by the CA. `alsoClient`: it also dials its
+ * peers with it (a broker node's routes to the others).
+ */
+export async function issueServerCertificate(ca: CertificateAuthority, hosts: readonly string[], days = 397, alsoClient = false): Promise<ServerCertificate> {
   const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const caCert = new x509.X509Certificate(ca.certPem);
   const unique = [...new Set(hosts.filter((h) => h !== ''))];
@@ -94,7 +97,7 @@ export async function issueServerCertificate(ca: CertificateAuthority, hosts: re
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.ExtendedKeyUsageExtension(alsoClient ? [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(unique.map((h) => (isIP(h) ? { type: 'ip', value: h } : { type: 'dns', value: h }))),
       await x509.AuthorityKeyIdentifierExtension.create(caCert, false),
     ],
