@@ -1,7 +1,8 @@
 // What an operator types for a node or a tenant: its id, a unique prefix of
 // its id (the dashboard shows 8 characters), or its name (a node's hostname, a
-// tenant's name). One match is the thing; none is "not found"; several are an
-// error that lists them, and nothing is sent.
+// tenant's name). One match is the thing; none is "not found"; several (a
+// name and another's id prefix included) are an error that lists them, and
+// nothing is sent.
 import type { ApiClient } from './api-client.ts';
 import { UsageError } from './context.ts';
 
@@ -16,19 +17,19 @@ export interface Named { id: string; name: string; detail?: string }
 
 export type Resolution = { kind: 'one'; id: string } | { kind: 'none' } | { kind: 'ambiguous'; matches: Named[] };
 
-/** The one thing `ref` names among `items`: an exact id first, then an exact name, then an id prefix. */
+/**
+ * The one thing `ref` names among `items`: an exact id, else the one whose name is `ref` or whose id starts with it.
+ * A name and an id prefix naming different things is ambiguous, never one over the other: a tenant chooses its node's
+ * hostname (`8f3a9c1b`, another node's short id), not its id.
+ */
 export function resolveAmong(ref: string, items: readonly Named[]): Resolution {
   const wanted = ref.trim();
   const lower = wanted.toLowerCase();
   const byId = items.find((i) => i.id.toLowerCase() === lower);
   if (byId) return { kind: 'one', id: byId.id };
-  for (const matches of [
-    items.filter((i) => i.name === wanted),
-    lower.length >= minIdPrefix ? items.filter((i) => i.id.toLowerCase().startsWith(lower)) : [],
-  ]) {
-    if (matches.length === 1) return { kind: 'one', id: matches[0]!.id };
-    if (matches.length > 1) return { kind: 'ambiguous', matches };
-  }
+  const matches = items.filter((i) => i.name === wanted || (lower.length >= minIdPrefix && i.id.toLowerCase().startsWith(lower)));
+  if (matches.length === 1) return { kind: 'one', id: matches[0]!.id };
+  if (matches.length > 1) return { kind: 'ambiguous', matches };
   return { kind: 'none' };
 }
 

@@ -73,11 +73,14 @@ export function operationToApi(o: OperationRecord, nodes: readonly OperationNode
 
 export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = async (app, deps) => {
   const { store, reimages, templates } = deps;
-  /** The host names of an operation's nodes: one lookup each for a few, one listing for many. */
-  const hostnamesOf = async (nodes: readonly OperationNodeRecord[]): Promise<Map<string, string>> => {
-    if (nodes.length > 200) return new Map((await store.listNodes()).map((n) => [n.id, n.hostname]));
-    const found = await Promise.all(nodes.map((n) => store.getNodeSummary(n.nodeId)));
-    return new Map(found.flatMap((n) => (n ? [[n.id, n.hostname] as const] : [])));
+  /**
+   * The host names of an operation's nodes: one lookup each for a few, one listing for many. For a tenant-scoped
+   * token, only of the nodes its tenant holds now: a node it had then may be another tenant's now, under a name
+   * that tenant gave it (hostile review).
+   */
+  const hostnamesOf = async (nodes: readonly OperationNodeRecord[], scope: string | null = null): Promise<Map<string, string>> => {
+    const summaries = nodes.length > 200 ? await store.listNodes() : (await Promise.all(nodes.map((n) => store.getNodeSummary(n.nodeId)))).flatMap((n) => (n ? [n] : []));
+    return new Map(summaries.filter((n) => scope === null || n.tenant === scope).map((n) => [n.id, n.hostname] as const));
   };
   const operationView = async (o: OperationRecord) => {
     const nodes = await store.operationNodes(o.id);
@@ -87,7 +90,7 @@ export const operationRoutes: FastifyPluginAsyncTypebox<OperationRouteDeps> = as
   const scopedView = async (o: OperationRecord, scope: string | null) => {
     const nodes = await store.operationNodes(o.id);
     const visible = scope === null ? nodes : nodes.filter((n) => n.tenant === scope);
-    return visible.length > 0 || scope === null ? operationToApi(o, visible, await hostnamesOf(visible)) : null;
+    return visible.length > 0 || scope === null ? operationToApi(o, visible, await hostnamesOf(visible, scope)) : null;
   };
 
   app.get('/api/v1/images', { schema: { ...needs('fleet:read'), summary: 'The image catalog', response: { 200: ImageList } } }, async () => ({ items: await store.listImages() }));
