@@ -115,6 +115,15 @@ describe('evaluateRules', () => {
       expected: [{ labels: { alertname: 'who', severity: 'warning' }, value: 2, nodes: ['t1', 't2'], summary: '2 identity conflicts wait for an operator (1 re-enrolments): #3 partial match with node t1, #4 node t2 registered again without its credential; see metalfleet conflicts ls' }],
     },
     {
+      name: 'shared credentials apart from registration conflicts: one a tenant makes at will does not hide a rogue machine (hostile review)',
+      spec: { name: 'who', kind: 'identity-conflicts' },
+      inputs: { identityConflicts: [{ id: '5', kind: 'shared-credential', nodeIds: ['t1'], reason: 'two agents hold node t1\'s credential' }, { id: '6', kind: 'mismatch', nodeIds: ['t2'], reason: 'partial match with node t2' }] },
+      expected: [
+        { labels: { alertname: 'who', severity: 'warning' }, value: 1, nodes: ['t2'], summary: '1 identity conflicts wait for an operator (0 re-enrolments): #6 partial match with node t2; see metalfleet conflicts ls' },
+        { labels: { alertname: 'who', severity: 'warning', kind: 'shared-credential' }, value: 1, nodes: ['t1'], summary: '1 nodes\' credentials are held by two agents at once: #5 node t1; stop the second agent, then metalfleet conflicts reject <id>' },
+      ],
+    },
+    {
       name: 'nodes in service offline; a spare offline does not count',
       spec: { name: 'offline', kind: 'nodes-offline', minNodes: 2 },
       inputs: { nodes: nodes.map((n) => (['t1', 't2', 's1'].includes(n.nodeId) ? { ...n, presence: 'offline' as const } : n)) },

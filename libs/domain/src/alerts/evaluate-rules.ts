@@ -159,13 +159,22 @@ function evaluateRule(rule: AlertRule, inputs: AlertInputs): AlertCandidate[] {
       }];
     }
     case 'identity-conflicts': {
-      const open = inputs.identityConflicts ?? [];
-      if (open.length === 0) return [];
+      // Shared credentials apart: a tenant can make one on its own node at will (agent-sessions.ts), and it must
+      // not hold the registration conflicts' alert firing, where a new rogue machine would then notify no one.
+      const all = inputs.identityConflicts ?? [];
+      const open = all.filter((c) => c.kind !== 'shared-credential');
+      const shared = all.filter((c) => c.kind === 'shared-credential');
       const waiting = open.filter((c) => c.kind === 're-enrolment').length;
-      return [{
-        ...base, labels: labels({}), value: open.length, nodes: distinct(open.flatMap((c) => c.nodeIds)), conditions: [],
-        summary: `${open.length} identity conflicts wait for an operator (${waiting} re-enrolments): ${listed(open.map((c) => `#${c.id} ${c.reason}`), 3)}; see metalfleet conflicts ls`,
-      }];
+      return [
+        ...(open.length === 0 ? [] : [{
+          ...base, labels: labels({}), value: open.length, nodes: distinct(open.flatMap((c) => c.nodeIds)), conditions: [],
+          summary: `${open.length} identity conflicts wait for an operator (${waiting} re-enrolments): ${listed(open.map((c) => `#${c.id} ${c.reason}`), 3)}; see metalfleet conflicts ls`,
+        }]),
+        ...(shared.length === 0 ? [] : [{
+          ...base, labels: labels({ kind: 'shared-credential' }), value: shared.length, nodes: distinct(shared.flatMap((c) => c.nodeIds)), conditions: [],
+          summary: `${shared.length} nodes' credentials are held by two agents at once: ${listed(shared.map((c) => `#${c.id} node ${c.nodeIds.join(', ')}`), 3)}; stop the second agent, then metalfleet conflicts reject <id>`,
+        }]),
+      ];
     }
   }
 }
