@@ -64,6 +64,9 @@ export function credentialMetadata(nodeId: string, credential: string): Metadata
  */
 export const registrationDeadlineMs = 60_000;
 
+/** How Node and grpc-js say the manager's certificate was refused. */
+export const certificateRefused = /ERR_TLS_CERT|CERT_|certificate|self[- ]signed/i;
+
 /** Resolves with a registration and the connection it used, or rejects when aborted or the request itself is invalid. */
 export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ registration: Registration; connection: ManagerConnection }> {
   let connection: ManagerConnection | null = null;
@@ -130,7 +133,10 @@ export async function registerUntilAccepted(deps: RegisterDeps): Promise<{ regis
           : retryAfterMs !== null ? 'the manager is busy (connect storm) and asked to come back later; retrying'
             : 'registration failed; retrying';
       const reason = error instanceof Error ? error.message : String(error);
-      const level = retryLog.failed(`${why}: ${reason}`, code === 'pending-approval' || code === 'conflict');
+      // Said at once: an operator must act (approval, conflict), or the manager's certificate is not the one trusted
+      // (a wrong CA, a machine in the middle), which no wait mends.
+      const urgent = code === 'pending-approval' || code === 'conflict' || certificateRefused.test(reason);
+      const level = retryLog.failed(`${why}: ${reason}`, urgent);
       deps.logger[level]({ attempt: attempt + 1, retryInMs: delay, code, reason }, why);
       await sleep(delay, undefined, { signal: deps.signal });
     }

@@ -19,6 +19,21 @@ describe('the retry log', () => {
     expect(log.recovered()).toBeNull();
   });
 
+  it('says a second outage too, however soon after the first (hostile review)', () => {
+    let t = 0;
+    const said = new Map<string, number>();
+    const log = createRetryLog(() => t, said);
+    log.failed('ECONNREFUSED');
+    t = quietFailureMs;
+    expect(log.failed('ECONNREFUSED')).toBe('warn');
+    expect(log.recovered()).not.toBeNull();
+    t += 60_000;
+    log.failed('ECONNREFUSED');
+    t += quietFailureMs;
+    expect(log.failed('ECONNREFUSED')).toBe('warn');
+    expect(log.recovered()).toEqual({ afterMs: quietFailureMs, failures: 2 });
+  });
+
   it('says nothing of an outage that ended while it was quiet', () => {
     let t = 0;
     const log = createRetryLog(() => t, new Map());

@@ -26,7 +26,8 @@ export interface RetryLog {
 export function createRetryLog(now: () => number = Date.now, said: Map<string, number> = saidInProcess): RetryLog {
   let failingSince: number | null = null;
   let failures = 0;
-  let spoken = false;
+  // What this node said in this outage: forgotten by the process when it ends, so the next outage is said too.
+  const spoken = new Set<string>();
   return {
     failed(key, urgent = false) {
       const at = now();
@@ -37,14 +38,15 @@ export function createRetryLog(now: () => number = Date.now, said: Map<string, n
       if (last !== undefined && at - last < repeatFailureMs) return 'debug';
       if (said.size >= rememberedFailures) said.clear();
       said.set(key, at);
-      spoken = true;
+      spoken.add(key);
       return 'warn';
     },
     recovered() {
-      const outage = failingSince === null || !spoken ? null : { afterMs: now() - failingSince, failures };
+      const outage = failingSince === null || spoken.size === 0 ? null : { afterMs: now() - failingSince, failures };
+      for (const key of spoken) said.delete(key);
+      spoken.clear();
       failingSince = null;
       failures = 0;
-      spoken = false;
       return outage;
     },
   };

@@ -44,13 +44,14 @@ export const defaultSimulationSeed = 'metalfleet-dev';
 
 /**
  * Node `index` of the simulated fleet `seed`: sim-001 for the default seed, <seed>-001 for a seed that is a plain
- * host name label (rack-b-001), sim-<hash>-001 for any other. Two fleets of different seeds never share a name.
+ * host name label (rack-b-001), sim-<hash>-001 for any other (40 bits of the seed's SHA-256). Two fleets of different
+ * seeds never share a name, unless someone searched for two seeds whose hashes begin alike.
  */
 export function simulatedHostname(seed: string, index: number): string {
   const number = String(index).padStart(3, '0');
   if (seed === defaultSimulationSeed) return `sim-${number}`;
   if (/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/.test(seed) && seed !== 'sim' && !seed.startsWith('sim-')) return `${seed}-${number}`;
-  return `sim-${createHash('sha256').update(seed).digest('hex').slice(0, 6)}-${number}`;
+  return `sim-${createHash('sha256').update(seed).digest('hex').slice(0, 10)}-${number}`;
 }
 
 function digest(seed: string, index: number, field: string): string {
