@@ -5,7 +5,7 @@ import { createBootstrapTokens } from './bootstrap-tokens.ts';
 import { FleetEvents, type FleetEvent } from '../events/fleet-events.ts';
 import { createIdentityReviews } from './identity-reviews.ts';
 import { createRegistrar } from './registrar.ts';
-import { conflictWriteIntervalMs, createSharedCredentialWatch, maxSessionIdLength } from './shared-credentials.ts';
+import { comebackWindowMs, conflictWriteIntervalMs, createSharedCredentialWatch, maxSessionIdLength } from './shared-credentials.ts';
 
 const machine = { systemUuid: 'c0ffee00-0000-4000-8000-000000000001', systemSerial: 'SER-1', chassisSerial: '', boardSerial: '', macs: ['02:de:ad:00:00:01'], bmcAddress: '' };
 
@@ -50,22 +50,31 @@ describe('two agents with one credential', () => {
 
   it('cannot be approved (there is no machine to approve); rejected, it is closed, and a fight found again opens a new one', async () => {
     const { store, watch, reviews, tick } = await setUp();
-    for (const session of ['a', 'b', 'a']) await watch.online('n1', session);
+    for (const session of ['a', 'b', 'a', 'b']) await watch.online('n1', session);
     const [conflict] = await store.listConflicts();
     await expect(reviews.approve(conflict!.id, undefined, 'op')).rejects.toThrow(/no machine to approve; stop the second agent/);
     expect((await reviews.reject(conflict!.id, 'op')).status).toBe('rejected');
     tick(conflictWriteIntervalMs);
-    await watch.online('n1', 'b');
+    await watch.online('n1', 'a');
     expect((await store.listConflicts()).map((c) => [c.id === conflict!.id, c.status, c.attempts])).toEqual([[true, 'rejected', 1], [false, 'open', 1]]);
   });
 
   it('keeps session ids short, however long the ones a tenant sends', async () => {
     const { store, watch } = await setUp();
     const long = (c: string) => c.repeat(256 * 1024);
-    for (const session of [long('a'), long('b'), long('a')]) await watch.online('n1', session);
+    for (const session of [long('a'), long('b'), long('a'), long('b')]) await watch.online('n1', session);
     const [conflict] = await store.listConflicts();
     expect(conflict?.kind).toBe('shared-credential');
     expect(maxSessionIdLength).toBeLessThanOrEqual(64);
+  });
+
+  it('takes one session coming back alone for a status delivered late, not for two agents (hostile review)', async () => {
+    const { store, watch, tick } = await setUp();
+    for (const session of ['a', 'b', 'a', 'b']) {
+      await watch.online('n1', session);
+      tick(comebackWindowMs);
+    }
+    expect(await store.listConflicts()).toEqual([]);
   });
 
   it('ignores nodes it does not know and agents that send no session id', async () => {

@@ -22,12 +22,18 @@ export interface SharedCredentialDeps {
 export const maxSessionIdLength = 64;
 /** One node's fight is written at most this often (each flip would be a write: a tenant can flip at will). */
 export const conflictWriteIntervalMs = 60_000;
+/**
+ * A fight is two comebacks within this long: one alone may be an old status delivered late (a replica that took
+ * over a dead one's broker session gets what that one had not acknowledged), never two in turn.
+ */
+export const comebackWindowMs = 600_000;
 
 export function createSharedCredentialWatch(deps: SharedCredentialDeps) {
   // Node id → its latest session ids, newest last: a few short strings a node, bounded by the fleet.
   const sessions = new Map<string, readonly string[]>();
-  // Node id → when its fight was last written.
+  // Node id → when its fight was last written; when its sessions came back lately.
   const written = new Map<string, number>();
+  const comebacks = new Map<string, number[]>();
   return {
     /** A node's agent said it is online in session `sessionId` ('' from agents that send none). */
     async online(nodeId: string, sessionId: string): Promise<void> {
@@ -35,6 +41,9 @@ export function createSharedCredentialWatch(deps: SharedCredentialDeps) {
       sessions.set(nodeId, seen.sessions);
       if (!seen.shared) return;
       const at = deps.now();
+      const recent = [...(comebacks.get(nodeId) ?? []), at.getTime()].filter((t) => at.getTime() - t < comebackWindowMs).slice(-2);
+      comebacks.set(nodeId, recent);
+      if (recent.length < 2) return;
       const last = written.get(nodeId);
       if (last !== undefined && at.getTime() - last < conflictWriteIntervalMs) return;
       const node = await deps.store.getNode(nodeId);
