@@ -99,7 +99,11 @@ export interface FleetStore extends NetworkStore, WorkStore, AccessStore, Accept
   credentialHash(nodeId: string): Promise<string | null>;
   /** Returns true when the presence changed. */
   /** Under `fence` (the node's shard lease): false, and nothing written, once it no longer holds. */
-  setPresence(nodeId: string, presence: Presence, at: Date, fence?: Fence): Promise<boolean>;
+  /**
+   * `session`: the agent's session the status came from ('' or none: not from a status). Online records it; offline
+   * from another session than the recorded one (a last will of a session since replaced) changes nothing.
+   */
+  setPresence(nodeId: string, presence: Presence, at: Date, fence?: Fence, session?: string): Promise<boolean>;
   /** Last-seen times of many nodes in one write (the presence tracker batches heartbeats); never moves a time back. */
   /**
    * Records when nodes were last heard from; returns those of them that are offline since before then (another

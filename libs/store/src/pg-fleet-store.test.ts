@@ -9,6 +9,7 @@ import { describeIdentityStore } from './identity-store.contract.ts';
 import { describeLeaseStore } from './lease-store.contract.ts';
 import { describeEventJournalStore } from './event-journal-store.contract.ts';
 import { describeNodeCertificateStore } from './node-certificate-store.contract.ts';
+import { describePresenceStore } from './presence-store.contract.ts';
 import { describeWorkStore } from './work-store.contract.ts';
 import { openPgFleetStore } from './pg-fleet-store.ts';
 
@@ -38,6 +39,7 @@ describeWorkStore('PostgreSQL', factory);
 describeLeaseStore('PostgreSQL', factory);
 describeEventJournalStore('PostgreSQL', factory);
 describeNodeCertificateStore('PostgreSQL', factory);
+describePresenceStore('PostgreSQL', factory);
 
 describe('registrations with one bootstrap token on several replicas', () => {
   it('writes a node registered with an unlimited token while another registration holds the token\'s row', { timeout: 30_000 }, async () => {

@@ -210,11 +210,14 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       return (rows[0] as { credential_hash: string } | undefined)?.credential_hash ?? null;
     },
 
-    async setPresence(nodeId, presence, at, fence) {
+    async setPresence(nodeId, presence, at, fence, session = '') {
       const held = fence ? fenceHolds(fence, pgNowMs) : null;
+      if (presence === 'online' && session !== '') await query('UPDATE nodes SET agent_session = $1 WHERE id = $2 AND agent_session <> $1', [session, nodeId]);
+      const ownSession = presence === 'offline' && session !== '' ? " AND agent_session IN ('', ?)" : '';
       const result = await query(numberPlaceholders(`UPDATE nodes SET presence = ?, presence_changed_at = ?,
           last_seen_at = CASE WHEN ? = 'online' THEN ? ELSE last_seen_at END
-        WHERE id = ? AND presence <> ?${held ? ` AND ${held.sql}` : ''}`), [presence, at.getTime(), presence, at.getTime(), nodeId, presence, ...(held?.params ?? [])]);
+        WHERE id = ? AND presence <> ?${ownSession}${held ? ` AND ${held.sql}` : ''}`),
+      [presence, at.getTime(), presence, at.getTime(), nodeId, presence, ...(ownSession ? [session] : []), ...(held?.params ?? [])]);
       return (result.rowCount ?? 0) > 0;
     },
 

@@ -8,6 +8,7 @@ import { describeIdentityStore } from './identity-store.contract.ts';
 import { describeLeaseStore } from './lease-store.contract.ts';
 import { describeEventJournalStore } from './event-journal-store.contract.ts';
 import { describeNodeCertificateStore } from './node-certificate-store.contract.ts';
+import { describePresenceStore } from './presence-store.contract.ts';
 import { describeWorkStore } from './work-store.contract.ts';
 import { openSqliteFleetStore } from './sqlite-fleet-store.ts';
 
@@ -25,3 +26,4 @@ describeWorkStore('SQLite (WAL file)', factory);
 describeLeaseStore('SQLite (WAL file)', factory);
 describeEventJournalStore('SQLite (WAL file)', factory);
 describeNodeCertificateStore('SQLite (WAL file)', factory);
+describePresenceStore('SQLite (WAL file)', factory);

@@ -199,11 +199,14 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       return row?.credential_hash ?? null;
     },
 
-    async setPresence(nodeId, presence, at, fence) {
+    async setPresence(nodeId, presence, at, fence, session = '') {
       const held = fence ? fenceHolds(fence, sqliteNowMs) : null;
+      if (presence === 'online' && session !== '') db.prepare('UPDATE nodes SET agent_session = ? WHERE id = ? AND agent_session <> ?').run(session, nodeId, session);
+      const ownSession = presence === 'offline' && session !== '' ? " AND agent_session IN ('', ?)" : '';
       const result = db.prepare(`UPDATE nodes SET presence = ?, presence_changed_at = ?,
           last_seen_at = CASE WHEN ? = 'online' THEN ? ELSE last_seen_at END
-        WHERE id = ? AND presence <> ?${held ? ` AND ${held.sql}` : ''}`).run(presence, at.getTime(), presence, at.getTime(), nodeId, presence, ...((held?.params ?? []) as SQLInputValue[]));
+        WHERE id = ? AND presence <> ?${ownSession}${held ? ` AND ${held.sql}` : ''}`)
+        .run(presence, at.getTime(), presence, at.getTime(), nodeId, presence, ...(ownSession ? [session] : []), ...((held?.params ?? []) as SQLInputValue[]));
       return result.changes > 0;
     },
 

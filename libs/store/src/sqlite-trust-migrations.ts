@@ -257,4 +257,13 @@ export const sqliteTrustMigrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 35,
+    name: 'agent session',
+    sql: `
+      -- The session the node's agent said it is online in (its status messages): a last will of a session an
+      -- agent has since replaced, stored late, marks nothing offline.
+      ALTER TABLE nodes ADD COLUMN agent_session TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];

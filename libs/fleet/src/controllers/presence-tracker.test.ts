@@ -30,6 +30,20 @@ describe('presence', () => {
       .toEqual(['online', 'offline', 'online', 'offline']);
   });
 
+  it('with two replicas, a last will of the session an agent restart replaced, stored after the new session\'s online, leaves the node online', async () => {
+    const store = openSqliteFleetStore({ path: ':memory:' });
+    const now = new Date('2026-11-21T10:00:00Z');
+    const events = new FleetEvents();
+    const [first, second] = [1, 2].map(() => createPresenceTracker({ store, events, now: () => now, heartbeatGraceMs: 30_000 }));
+    await store.createNode({ id: 'n1', hostname: 'h', identity: { systemUuid: 'u', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '' }, inventory: emptyInventory(), agentVersion: '', credentialHash: 'x', at: now });
+    await first!.statusReported('n1', 'online', 'agent online', 'session-a');
+    await first!.statusReported('n1', 'online', 'agent online', 'session-b');
+    await second!.statusReported('n1', 'offline', 'last will', 'session-a');
+    expect((await store.getNode('n1'))?.presence).toBe('online');
+    await second!.statusReported('n1', 'offline', 'last will', 'session-b');
+    expect((await store.getNode('n1'))?.presence).toBe('offline');
+  });
+
   it('with two replicas, a node one marks offline while the other hears from it is online again at the other\'s next flush', async () => {
     const store = openSqliteFleetStore({ path: ':memory:' });
     let now = new Date('2026-11-21T10:00:00Z');

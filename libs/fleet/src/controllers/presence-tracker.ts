@@ -24,11 +24,13 @@ export function createPresenceTracker(deps: PresenceDeps) {
   const pendingSeen = new Map<string, Date>();
   const knownOnline = new Set<string>();
 
-  async function change(nodeId: string, presence: Presence, reason: string, fence?: Fence): Promise<void> {
+  async function change(nodeId: string, presence: Presence, reason: string, fence?: Fence, session = ''): Promise<void> {
     const at = deps.now();
+    const changed = await deps.store.setPresence(nodeId, presence, at, fence, session);
+    // A last will of a session the agent has since replaced changed nothing: the node stays known online.
     if (presence === 'online') knownOnline.add(nodeId);
-    else knownOnline.delete(nodeId);
-    if (await deps.store.setPresence(nodeId, presence, at, fence)) {
+    else if (changed || session === '') knownOnline.delete(nodeId);
+    if (changed) {
       deps.events.emit({ type: 'presence-changed', nodeId, presence, reason, at });
     }
   }
@@ -44,8 +46,8 @@ export function createPresenceTracker(deps: PresenceDeps) {
   }
 
   return {
-    /** The agent said so, or its last will did. */
-    statusReported: (nodeId: string, presence: Presence, reason: string) => change(nodeId, presence, reason),
+    /** The agent said so in its session `session`, or that session's last will did. */
+    statusReported: (nodeId: string, presence: Presence, reason: string, session = '') => change(nodeId, presence, reason, undefined, session),
 
     /** Any sign of life (telemetry, health) keeps the node online; only a change costs a write. */
     heartbeat(nodeId: string): Promise<void> | undefined {

@@ -11,7 +11,7 @@ import { telemetryToSample } from './telemetry-ingest.ts';
 import type { Presence } from '@metalfleet/domain';
 import type { FleetEvents } from '../events/fleet-events.ts';
 import type { PresenceTracker } from '../controllers/presence-tracker.ts';
-import type { SharedCredentialWatch } from '../services/shared-credentials.ts';
+import { maxSessionIdLength, type SharedCredentialWatch } from '../services/shared-credentials.ts';
 
 const presenceFromProto: Record<PresenceMessage, Presence> = {
   [PresenceMessage.UNSPECIFIED]: 'unknown',
@@ -44,9 +44,10 @@ export async function startMqttIngest(deps: IngestDeps): Promise<void> {
     const presence = presenceFromProto[decoded.message.presence] ?? 'unknown';
     if (presence === 'unknown') return bad(parsed.nodeId, topic, 'status without a presence');
     // (Its token uses were settled when the broker accepted its credential: node-credentials.ts.)
-    await deps.presence.statusReported(parsed.nodeId, presence, presence === 'online' ? 'agent online' : 'agent offline (last will or shutdown)');
     // The proto's bootId is the agent's session id: a new random one each time it opens a session (mqtt-session.ts).
-    if (presence === 'online') await deps.sharedCredentials?.online(parsed.nodeId, decoded.message.bootId);
+    const session = decoded.message.bootId.slice(0, maxSessionIdLength);
+    await deps.presence.statusReported(parsed.nodeId, presence, presence === 'online' ? 'agent online' : 'agent offline (last will or shutdown)', session);
+    if (presence === 'online') await deps.sharedCredentials?.online(parsed.nodeId, session);
   });
 
   // The hot path (thousands of messages a second): synchronous unless presence changes.
