@@ -1,6 +1,7 @@
 // The dashboard's Identity page in a real browser: a node whose disk was wiped
 // waits there for approval, an operator approves it, and the machine is the
-// same node again.
+// same node again; two agents with one credential are shown, with no approval
+// offered, and closed once one is stopped.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,19 @@ describe('the Identity page', () => {
     const enrolled = await eventually(saved, (s) => s !== null, 30_000);
     expect(enrolled).toMatchObject({ nodeId: old.nodeId });
     expect(enrolled!.credential).not.toBe(old.credential);
+    await page.getByText('No machine waits for a decision.').waitFor();
+  });
+  it('shows two agents with one credential, offers to close the conflict and no approval, and closes it once one agent is stopped', async () => {
+    const copy = agent();
+    agents.push(copy);
+    const row = page.getByTestId('conflicts-table').getByRole('row').filter({ hasText: 'shared-credential' });
+    await row.waitFor({ timeout: 45_000 });
+    expect(await row.textContent()).toContain('two agents hold node');
+    expect(await row.getByRole('button', { name: 'Approve…' }).count()).toBe(0);
+    await copy.stop('SIGKILL');
+    await row.getByRole('button', { name: 'Close…' }).click();
+    expect(await page.getByRole('dialog').textContent()).toContain('Close it once the second agent is stopped');
+    await page.getByRole('dialog').getByRole('button', { name: 'Close', exact: true }).click();
     await page.getByText('No machine waits for a decision.').waitFor();
   });
 });
