@@ -19,6 +19,7 @@ import { callAsNode, createNodeCalls, type NodeCalls } from './node-calls.ts';
 import type { Spool } from './spool.ts';
 import type { SpoolRecovery } from './spool-open.ts';
 import { SpoolDrainer } from './spool-drainer.ts';
+import { failureFields } from './log-fields.ts';
 
 export interface AgentOptions {
   /** gRPC address of the manager, host:port. */
@@ -118,7 +119,7 @@ async function obtainCertificate(
         return kept;
       }
       const delayMs = backoffDelay(attempt, backoff, Math.random());
-      logger.warn({ err: error, retryInMs: delayMs }, 'could not get a client certificate; asking again');
+      logger.warn({ ...failureFields(error), retryInMs: delayMs }, 'could not get a client certificate; asking again');
       await sleep(delayMs, undefined, { signal }).catch(() => undefined);
     }
   }

@@ -11,6 +11,7 @@ import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { Logger } from 'pino';
 import { nodeKeyAndRequest } from './certificate-request.ts';
 import { callAsNode, type NodeCall, type NodeCalls } from './node-calls.ts';
+import { failureFields } from './log-fields.ts';
 
 export interface ClientCertificate {
   keyPem: string;
@@ -109,7 +110,7 @@ export async function keepClientCertificate(first: ClientCertificate, deps: Cert
         deps.onRenewed(current);
         break;
       } catch (error) {
-        deps.logger.warn({ err: error, expiresAt: current.notAfter.toISOString() }, 'client certificate renewal failed; trying again in a minute');
+        deps.logger.warn({ ...failureFields(error), expiresAt: current.notAfter.toISOString() }, 'client certificate renewal failed; trying again in a minute');
         await sleep(60_000, undefined, { signal: deps.signal }).catch(() => undefined);
       }
     }

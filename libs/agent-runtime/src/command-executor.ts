@@ -39,6 +39,7 @@ import type { InstallImage } from './image-installer.ts';
 import type { MachineControl } from './machine-control.ts';
 import { ManagerClock } from './manager-clock.ts';
 import type { Spool } from './spool.ts';
+import { failureFields } from './log-fields.ts';
 
 export interface CommandExecutorDeps {
   spool: Spool;
@@ -173,7 +174,7 @@ export class CommandExecutor {
       try {
         reply = await claim(commandId);
       } catch (error) {
-        log.warn({ err: error }, 'the manager did not answer the claim of a command; asking again');
+        log.warn(failureFields(error), 'the manager did not answer the claim of a command; asking again');
       }
       if (reply) {
         if (reply.managerTime) this.managerClock.observe(reply.managerTime, sentAt);

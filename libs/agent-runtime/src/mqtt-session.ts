@@ -17,6 +17,7 @@ import type { Registration } from './registration.ts';
 import { callAsNode, type NodeCalls } from './node-calls.ts';
 import type { SpoolDrainer } from './spool-drainer.ts';
 import type { ClientCertificate } from './client-certificate.ts';
+import { failureFields } from './log-fields.ts';
 
 export type SessionEnd = 'stopped' | 'credential-refused';
 
@@ -187,7 +188,7 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
         await callAsNode(deps.calls, ({ client, metadata }) => client.updateInventory({ inventory }, { metadata: metadata(), deadlineMs: 15_000 }));
       } catch (error) {
         if (isDomainError(error) && error.code === 'unauthenticated') end('credential-refused', false);
-        else logger.warn({ err: error }, 'inventory update failed; will retry at the next interval');
+        else logger.warn(failureFields(error), 'inventory update failed; will retry at the next interval');
       }
     };
     client.once('connect', () => void sendTelemetry());

@@ -7,6 +7,7 @@ import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { nodeTopic, type NodeTopicKind } from '@metalfleet/transport';
 import type { Spool } from './spool.ts';
+import { failureFields } from './log-fields.ts';
 
 export class SpoolDrainer {
   private readonly spool: Spool;
@@ -34,7 +35,7 @@ export class SpoolDrainer {
     if (this.draining || !session?.client.connected) return;
     this.draining = true;
     this.drain(session)
-      .catch((error: unknown) => this.logger.warn({ err: error, pending: this.spool.size() }, 'spool delivery paused; will resume on reconnect'))
+      .catch((error: unknown) => this.logger.warn({ ...failureFields(error), pending: this.spool.size() }, 'spool delivery paused; will resume on reconnect'))
       .finally(() => {
         this.draining = false;
         // A new connection came while the old one's last publish was pending (it is sent again on the new one, and
