@@ -5,7 +5,7 @@
 import type { SqlExecutor } from './sql-executor.ts';
 
 export interface OwedReplacement {
-  /** The node that failed (the debt's key: one replacement per failure). */
+  /** The node that failed, and the tenant it left: the debt's key (one replacement per failure in a tenant). */
   failedNodeId: string;
   tenantId: string;
   /** Why it failed. */
@@ -15,12 +15,12 @@ export interface OwedReplacement {
 }
 
 export interface ReplacementStore {
-  /** Records the debt; the same failed node again changes nothing. */
+  /** Records the debt; the same failed node and tenant again changes nothing. */
   oweReplacement(owed: OwedReplacement): Promise<void>;
   /** Oldest first. */
   owedReplacements(): Promise<OwedReplacement[]>;
   /** Takes the debt to settle it: true for whoever takes it first, false after (one spare per failure, however many retry). */
-  takeOwedReplacement(failedNodeId: string): Promise<boolean>;
+  takeOwedReplacement(failedNodeId: string, tenantId: string): Promise<boolean>;
 }
 
 interface OwedRow { failed_node_id: string; tenant_id: string; reason: string; actor: string; at: number | string }
@@ -28,15 +28,15 @@ interface OwedRow { failed_node_id: string; tenant_id: string; reason: string; a
 export function sqlReplacementStore(db: SqlExecutor): ReplacementStore {
   return {
     async oweReplacement(o) {
-      await db.run('INSERT INTO owed_replacements (failed_node_id, tenant_id, reason, actor, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (failed_node_id) DO NOTHING',
+      await db.run('INSERT INTO owed_replacements (failed_node_id, tenant_id, reason, actor, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (failed_node_id, tenant_id) DO NOTHING',
         [o.failedNodeId, o.tenantId, o.reason, o.actor, o.at.getTime()]);
     },
     async owedReplacements() {
       const rows = await db.all<OwedRow>('SELECT failed_node_id, tenant_id, reason, actor, at FROM owed_replacements ORDER BY at, failed_node_id');
       return rows.map((r) => ({ failedNodeId: r.failed_node_id, tenantId: r.tenant_id, reason: r.reason, actor: r.actor, at: new Date(Number(r.at)) }));
     },
-    async takeOwedReplacement(failedNodeId) {
-      return (await db.run('DELETE FROM owed_replacements WHERE failed_node_id = ?', [failedNodeId])) > 0;
+    async takeOwedReplacement(failedNodeId, tenantId) {
+      return (await db.run('DELETE FROM owed_replacements WHERE failed_node_id = ? AND tenant_id = ?', [failedNodeId, tenantId])) > 0;
     },
   };
 }

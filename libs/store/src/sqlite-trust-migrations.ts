@@ -249,11 +249,12 @@ export const sqliteTrustMigrations: readonly Migration[] = [
     sql: `
       -- A tenant node failed when no spare fit the tenant's template: owed until one does (replacement-store.ts).
       CREATE TABLE owed_replacements (
-        failed_node_id TEXT PRIMARY KEY,
+        failed_node_id TEXT NOT NULL,
         tenant_id TEXT NOT NULL,
         reason TEXT NOT NULL,
         actor TEXT NOT NULL,
-        at INTEGER NOT NULL
+        at INTEGER NOT NULL,
+        PRIMARY KEY (failed_node_id, tenant_id)
       ) STRICT;
     `,
   },

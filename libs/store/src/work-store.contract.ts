@@ -27,14 +27,17 @@ export function describeWorkStore(name: string, factory: StoreFactory): void {
       const later = new Date(at.getTime() + 1000);
       await store.oweReplacement({ failedNodeId: 'n2', tenantId: 't1', reason: 'xid 79', actor: 'remediation', at: later });
       await store.oweReplacement({ failedNodeId: 'n1', tenantId: 't1', reason: 'offline', actor: 'presence', at });
-      await store.oweReplacement({ failedNodeId: 'n1', tenantId: 't2', reason: 'again', actor: 'presence', at: later });
+      await store.oweReplacement({ failedNodeId: 'n1', tenantId: 't1', reason: 'again', actor: 'presence', at: later });
+      // The same node failing later in another tenant is another debt.
+      await store.oweReplacement({ failedNodeId: 'n1', tenantId: 't2', reason: 'in t2', actor: 'presence', at: later });
       expect(await store.owedReplacements()).toEqual([
         { failedNodeId: 'n1', tenantId: 't1', reason: 'offline', actor: 'presence', at },
+        { failedNodeId: 'n1', tenantId: 't2', reason: 'in t2', actor: 'presence', at: later },
         { failedNodeId: 'n2', tenantId: 't1', reason: 'xid 79', actor: 'remediation', at: later },
       ]);
-      const taken = await Promise.all([store.takeOwedReplacement('n1'), store.takeOwedReplacement('n1')]);
+      const taken = await Promise.all([store.takeOwedReplacement('n1', 't1'), store.takeOwedReplacement('n1', 't1')]);
       expect(taken.sort()).toEqual([false, true]);
-      expect((await store.owedReplacements()).map((o) => o.failedNodeId)).toEqual(['n2']);
+      expect((await store.owedReplacements()).map((o) => `${o.failedNodeId}/${o.tenantId}`)).toEqual(['n1/t2', 'n2/t1']);
       await store.close();
     });
   });

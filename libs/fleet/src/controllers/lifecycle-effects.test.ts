@@ -181,6 +181,25 @@ describe('lifecycle effects, whatever caused the transition', () => {
     expect(f.errors).toEqual([]);
   });
 
+  it('drops a replacement owed to a tenant an operator brought back to its template\'s size: no node more than the template (review)', async () => {
+    const f = await startFleet({ now: () => t0 });
+    closers.push(f.close);
+    const tenant = await f.tenants.create('training');
+    await f.addNode('n1');
+    await f.templates.create({ name: 'train', image: { name: 'gpu-os', version: '1' }, tenantId: tenant.id, nodeCount: 1, profile: { gpuModel: '', gpuCount: 0, minMemoryBytes: 0 } });
+    await f.activeIn(tenant.id, 'n1');
+    await f.lifecycle.apply('n1', 'fail', 'remediation', 'xid 79');
+    expect(await f.store.owedReplacements()).toHaveLength(1);
+    await f.addNode('added');
+    await f.tenants.allocateNode(tenant.id, 'added', 'operator');
+    await f.addNode('spare');
+    const owed = createOwedReplacements({ store: f.store, events: f.events, tenants: f.tenants, templates: f.templates, reimages: f.reimages, now: () => t0 });
+    expect(await owed.retry()).toBe(0);
+    expect(await f.store.owedReplacements()).toEqual([]);
+    expect(await f.node('spare')).toMatchObject({ state: 'available', tenant: null });
+    expect(f.seen).toContainEqual(expect.objectContaining({ type: 'remediation', nodeId: 'n1', outcome: expect.stringContaining('has its template\'s 1 nodes again (1 serving)') }));
+  });
+
   it('drops a replacement owed to a tenant that has no template any more, saying so', async () => {
     const f = await startFleet({ now: () => t0 });
     closers.push(f.close);

@@ -18,7 +18,8 @@ export interface TemplateDeps {
 }
 
 /** Nodes that count towards a tenant's size: allocated to it and not failed (accepting: after its reimage). */
-const serving = new Set(['allocated', 'provisioning', 'accepting', 'active']);
+/** The states in which a node counts toward its tenant's template. */
+export const servingStates: ReadonlySet<string> = new Set(['allocated', 'provisioning', 'accepting', 'active']);
 
 export function createClusterTemplates(deps: TemplateDeps) {
   return {
@@ -38,7 +39,7 @@ export function createClusterTemplates(deps: TemplateDeps) {
     async apply(templateId: string, actor: string): Promise<{ operation: OperationRecord | null; allocated: string[]; already: number }> {
       const template = await deps.store.getTemplate(templateId);
       if (!template) throw new DomainError('not-found', `no template ${templateId}`);
-      const members = (await deps.store.listNodes()).filter((n) => n.tenant === template.tenantId && serving.has(n.state));
+      const members = (await deps.store.listNodes()).filter((n) => n.tenant === template.tenantId && servingStates.has(n.state));
       const missing = template.nodeCount - members.length;
       if (missing <= 0) return { operation: null, allocated: [], already: members.length };
       // Pick every spare first: a template that cannot be filled allocates nothing.
