@@ -99,7 +99,7 @@ export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps)
   });
   deps.lifecycle.executeEffectsWith(executeEffects);
   // Replacements no spare fitted when their node failed: made once one does (checked every 5 s, here only).
-  const owedReplacements = createOwedReplacements({ store: deps.store, events: deps.events, tenants: deps.tenants, templates, reimages, now: deps.now, acceptanceRequired });
+  const owedReplacements = createOwedReplacements({ store: deps.store, events: deps.events, tenants: deps.tenants, templates, reimages, now: deps.now, acceptanceRequired, onError });
   const remediation = startRemediation({
     store: deps.store, events: deps.events, lifecycle: deps.lifecycle, templates, reimages, outbox, drain, now: deps.now,
     cooldownMs: config.remediationCooldownS * 1000, onError,

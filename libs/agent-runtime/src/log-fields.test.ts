@@ -10,5 +10,10 @@ describe('failureFields', () => {
     expect(failureFields(refused)).toEqual({ code: 'ECONNREFUSED', reason: 'connect ECONNREFUSED 127.0.0.1:7472' });
     const bug = new TypeError('x is undefined');
     expect(failureFields(bug)).toEqual({ err: bug });
+    // Node's and SQLite's own codes are bugs, not outages (review).
+    for (const code of ['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE', 'ERR_SQLITE_ERROR']) {
+      const coded = Object.assign(new Error(code), { code });
+      expect(failureFields(coded)).toEqual({ err: coded });
+    }
   });
 });

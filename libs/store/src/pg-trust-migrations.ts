@@ -253,6 +253,8 @@ export const pgTrustMigrations: readonly Migration[] = [
         reason TEXT NOT NULL,
         actor TEXT NOT NULL,
         at BIGINT NOT NULL,
+        -- While a replica makes the replacement; a claim older than a few minutes is another's to take (it died).
+        claimed_at BIGINT,
         PRIMARY KEY (failed_node_id, tenant_id)
       );
     `,

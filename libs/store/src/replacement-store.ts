@@ -19,8 +19,15 @@ export interface ReplacementStore {
   oweReplacement(owed: OwedReplacement): Promise<void>;
   /** Oldest first. */
   owedReplacements(): Promise<OwedReplacement[]>;
-  /** Takes the debt to settle it: true for whoever takes it first, false after (one spare per failure, however many retry). */
-  takeOwedReplacement(failedNodeId: string, tenantId: string): Promise<boolean>;
+  /**
+   * Claims the debt to make the replacement: true for one caller until it settles or releases it, or until its claim
+   * is older than `staleBefore` (the claimer died before either).
+   */
+  claimOwedReplacement(failedNodeId: string, tenantId: string, at: Date, staleBefore: Date): Promise<boolean>;
+  /** The replacement is made (or the debt given up): gone. */
+  settleOwedReplacement(failedNodeId: string, tenantId: string): Promise<void>;
+  /** No replacement could be made now: owed again, for anyone to claim. */
+  releaseOwedReplacement(failedNodeId: string, tenantId: string): Promise<void>;
 }
 
 interface OwedRow { failed_node_id: string; tenant_id: string; reason: string; actor: string; at: number | string }
@@ -32,11 +39,18 @@ export function sqlReplacementStore(db: SqlExecutor): ReplacementStore {
         [o.failedNodeId, o.tenantId, o.reason, o.actor, o.at.getTime()]);
     },
     async owedReplacements() {
-      const rows = await db.all<OwedRow>('SELECT failed_node_id, tenant_id, reason, actor, at FROM owed_replacements ORDER BY at, failed_node_id');
+      const rows = await db.all<OwedRow>('SELECT failed_node_id, tenant_id, reason, actor, at FROM owed_replacements ORDER BY at, failed_node_id, tenant_id');
       return rows.map((r) => ({ failedNodeId: r.failed_node_id, tenantId: r.tenant_id, reason: r.reason, actor: r.actor, at: new Date(Number(r.at)) }));
     },
-    async takeOwedReplacement(failedNodeId, tenantId) {
-      return (await db.run('DELETE FROM owed_replacements WHERE failed_node_id = ? AND tenant_id = ?', [failedNodeId, tenantId])) > 0;
+    async claimOwedReplacement(failedNodeId, tenantId, at, staleBefore) {
+      return (await db.run('UPDATE owed_replacements SET claimed_at = ? WHERE failed_node_id = ? AND tenant_id = ? AND (claimed_at IS NULL OR claimed_at < ?)',
+        [at.getTime(), failedNodeId, tenantId, staleBefore.getTime()])) > 0;
+    },
+    async settleOwedReplacement(failedNodeId, tenantId) {
+      await db.run('DELETE FROM owed_replacements WHERE failed_node_id = ? AND tenant_id = ?', [failedNodeId, tenantId]);
+    },
+    async releaseOwedReplacement(failedNodeId, tenantId) {
+      await db.run('UPDATE owed_replacements SET claimed_at = NULL WHERE failed_node_id = ? AND tenant_id = ?', [failedNodeId, tenantId]);
     },
   };
 }

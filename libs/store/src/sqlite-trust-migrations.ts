@@ -254,6 +254,8 @@ export const sqliteTrustMigrations: readonly Migration[] = [
         reason TEXT NOT NULL,
         actor TEXT NOT NULL,
         at INTEGER NOT NULL,
+        -- While a replica makes the replacement; a claim older than a few minutes is another's to take (it died).
+        claimed_at INTEGER,
         PRIMARY KEY (failed_node_id, tenant_id)
       ) STRICT;
     `,

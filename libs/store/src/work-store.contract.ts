@@ -35,8 +35,15 @@ export function describeWorkStore(name: string, factory: StoreFactory): void {
         { failedNodeId: 'n1', tenantId: 't2', reason: 'in t2', actor: 'presence', at: later },
         { failedNodeId: 'n2', tenantId: 't1', reason: 'xid 79', actor: 'remediation', at: later },
       ]);
-      const taken = await Promise.all([store.takeOwedReplacement('n1', 't1'), store.takeOwedReplacement('n1', 't1')]);
-      expect(taken.sort()).toEqual([false, true]);
+      const staleBefore = new Date(at.getTime() - 60_000);
+      const claimed = await Promise.all([store.claimOwedReplacement('n1', 't1', at, staleBefore), store.claimOwedReplacement('n1', 't1', at, staleBefore)]);
+      expect(claimed.sort()).toEqual([false, true]);
+      // Released (no spare after all): claimable again; a claimer that died: claimable once its claim is stale.
+      await store.releaseOwedReplacement('n1', 't1');
+      expect(await store.claimOwedReplacement('n1', 't1', at, staleBefore)).toBe(true);
+      expect(await store.claimOwedReplacement('n1', 't1', later, staleBefore)).toBe(false);
+      expect(await store.claimOwedReplacement('n1', 't1', later, new Date(at.getTime() + 1))).toBe(true);
+      await store.settleOwedReplacement('n1', 't1');
       expect((await store.owedReplacements()).map((o) => `${o.failedNodeId}/${o.tenantId}`)).toEqual(['n1/t2', 'n2/t1']);
       await store.close();
     });

@@ -207,6 +207,6 @@ describe('lifecycle effects, whatever caused the transition', () => {
     await f.store.oweReplacement({ failedNodeId: 'gone', tenantId: 'no-such-tenant', reason: 'offline', actor: 'presence', at: t0 });
     expect(await owed.retry()).toBe(0);
     expect(await f.store.owedReplacements()).toEqual([]);
-    expect(f.seen).toContainEqual(expect.objectContaining({ type: 'remediation', nodeId: 'gone', outcome: expect.stringContaining('has no template any more (or is gone); the replacement owed since') }));
+    expect(f.seen).toContainEqual(expect.objectContaining({ type: 'remediation', nodeId: 'gone', outcome: expect.stringContaining('is gone or has no template any more; the replacement owed since') }));
   });
 });

@@ -12,7 +12,7 @@ import type { FleetEvent, FleetEvents } from '../events/fleet-events.ts';
 import { encodeEvent } from '../events/event-journal.ts';
 import type { EffectExecutor, EffectOutcome, StateChange } from './lifecycle.ts';
 import type { Reimages } from './reimages.ts';
-import { placeSpare } from './spare-placement.ts';
+import { makeOwedReplacement } from './owed-replacements.ts';
 import type { Tenants } from '../services/tenants.ts';
 
 export interface LifecycleEffectDeps {
@@ -47,6 +47,11 @@ export function createLifecycleEffects(deps: LifecycleEffectDeps): EffectExecuto
     if (!tenantId) return report(change, 'replace', `no replacement: node ${change.nodeId} is in no tenant`);
     const node = await deps.store.getNodeSummary(change.nodeId);
     if (!node) return report(change, 'replace', `no replacement: node ${change.nodeId} no longer exists`);
+    const template = await deps.templates.forTenant(tenantId);
+    // Owed before the node leaves its tenant: a stop, a crash or an error from here on leaves the debt, which the
+    // retry (owed-replacements.ts) makes good; the same failure owed twice is one debt.
+    const owed = { failedNodeId: node.id, tenantId, reason: change.reason, actor: change.actor, at: deps.now() };
+    if (template) await deps.store.oweReplacement(owed);
     // Whoever takes the node out of its tenant replaces it: the same failure's effects carried out again (a replica
     // resuming them while another still runs them) find it taken and ask for no second spare.
     const taken: FleetEvent = { type: 'node-tenant-changed', nodeId: node.id, tenantId: null, previous: tenantId, at: deps.now() };
@@ -54,14 +59,12 @@ export function createLifecycleEffects(deps: LifecycleEffectDeps): EffectExecuto
       return report(change, 'replace', `no replacement: node ${change.nodeId} is no longer in tenant ${tenantId} (replaced already, or moved)`);
     }
     deps.events.emit(taken, { journaled: true });
-    const template = await deps.templates.forTenant(tenantId);
     if (!template) return report(change, 'replace', `no replacement: tenant ${tenantId} has no template to build one from`);
-    const placed = await placeSpare(deps, node, tenantId, template, change.actor, change.reason);
+    const placed = await makeOwedReplacement(deps, owed, template, node);
+    if (placed === null) return report(change, 'replace', `replacement owed to tenant ${tenantId}; another replica is making it`);
     if (placed.ok) {
       return report(change, 'replace', `replaced by ${placed.spareId}${placed.sameRack ? ' (same rack)' : ''}, reimaging in operation ${placed.operationId}`, placed.operationId);
     }
-    // Owed to the tenant until a spare fits: retried (owed-replacements.ts) rather than left a node short for good.
-    await deps.store.oweReplacement({ failedNodeId: node.id, tenantId, reason: change.reason, actor: change.actor, at: deps.now() });
     return report(change, 'replace', `no replacement yet: ${placed.reason}; owed to tenant ${tenantId}, made as soon as a spare fits`);
   }
 

@@ -1,26 +1,56 @@
-// Replacements owed to tenants: a tenant node failed when no spare fit the
-// tenant's template (lifecycle-effects.ts). Retried now and then by the
-// replica doing the reimaging, oldest debt first, each made at most once (the
-// debt is taken before its spare is allocated; one whose spare another
-// replacement took first is owed again).
-import { pickSpare } from '@metalfleet/domain';
+// Replacements owed to tenants. A failure's effects (lifecycle-effects.ts) owe
+// the replacement before they take the node from its tenant, and settle the
+// debt once a spare is placed; where no spare fits, or the manager died on the
+// way, the debt stays, and the replica doing the reimaging retries it every few
+// seconds, oldest first. Whoever places a spare holds a claim on the debt (a
+// dead claimer's claim goes stale); a tenant back at its template's size, or
+// without a template, has its debt dropped, so a crash after a spare was
+// allocated never makes a second.
+import { pickSpare, type ClusterTemplate } from '@metalfleet/domain';
 import type { FleetStore, OwedReplacement } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
-import type { ClusterTemplates } from '../services/cluster-templates.ts';
-import { servingStates } from '../services/cluster-templates.ts';
+import { servingStates, type ClusterTemplates } from '../services/cluster-templates.ts';
 import { spareCandidates } from '../services/spares.ts';
-import { placeSpare, type SparePlacementDeps } from './spare-placement.ts';
+import { placeSpare, type Placement, type SparePlacementDeps } from './spare-placement.ts';
+
+/** A claim older than this is a dead claimer's: anyone may take the debt again. */
+export const owedClaimStaleMs = 120_000;
 
 export interface OwedReplacementDeps extends SparePlacementDeps {
   store: FleetStore;
   events: FleetEvents;
   templates: ClusterTemplates;
   now: () => Date;
+  /** A debt that could not be worked on (it stays owed); the others go on. */
+  onError?: (error: unknown, context: Record<string, unknown>) => void;
+}
+
+/**
+ * Places a spare for a debt held under a claim: settled when placed, released (owed again) when none fits or the
+ * placing failed. Null: another holds the claim.
+ */
+export async function makeOwedReplacement(deps: OwedReplacementDeps, owed: OwedReplacement, template: ClusterTemplate, failed: { rack: string; hostname: string }): Promise<Placement | null> {
+  const at = deps.now();
+  if (!(await deps.store.claimOwedReplacement(owed.failedNodeId, owed.tenantId, at, new Date(at.getTime() - owedClaimStaleMs)))) return null;
+  let placed: Placement;
+  try {
+    placed = await placeSpare(deps, { id: owed.failedNodeId, ...failed }, owed.tenantId, template, owed.actor, owed.reason);
+  } catch (error) {
+    await deps.store.releaseOwedReplacement(owed.failedNodeId, owed.tenantId);
+    throw error;
+  }
+  if (placed.ok) await deps.store.settleOwedReplacement(owed.failedNodeId, owed.tenantId);
+  else await deps.store.releaseOwedReplacement(owed.failedNodeId, owed.tenantId);
+  return placed;
 }
 
 export function createOwedReplacements(deps: OwedReplacementDeps) {
   const report = (owed: OwedReplacement, outcome: string) =>
     deps.events.emit({ type: 'remediation', nodeId: owed.failedNodeId, action: 'replace', reason: owed.reason, outcome, at: deps.now() });
+  const drop = async (owed: OwedReplacement, why: string) => {
+    await deps.store.settleOwedReplacement(owed.failedNodeId, owed.tenantId);
+    report(owed, `no replacement: ${why}; the replacement owed since ${owed.at.toISOString()} is dropped`);
+  };
 
   return {
     /** Makes the replacements owed that a spare now fits; answers how many were made. */
@@ -28,41 +58,36 @@ export function createOwedReplacements(deps: OwedReplacementDeps) {
       let made = 0;
       const owedNow = await deps.store.owedReplacements();
       if (owedNow.length === 0) return 0;
-      // Looked at once a pass, before any debt is taken: with no spare to fit, nothing is written.
+      // Looked at once a pass, before any debt is claimed: with no spare to fit, nothing is written.
       const candidates = await spareCandidates(deps.store, deps.acceptanceRequired);
       // Each tenant's serving nodes now: a debt to a tenant back at its template's size (an operator added a node,
-      // the failed one came back to it) is settled by that, not by a node more.
+      // a spare placed by one who died before settling) is settled by that, not by a node more.
       const members = new Map<string, number>();
       for (const n of await deps.store.listNodes()) if (n.tenant !== null && servingStates.has(n.state)) members.set(n.tenant, (members.get(n.tenant) ?? 0) + 1);
-      const drop = async (owed: OwedReplacement, why: string) => {
-        if (await deps.store.takeOwedReplacement(owed.failedNodeId, owed.tenantId)) report(owed, `no replacement: ${why}; the replacement owed since ${owed.at.toISOString()} is dropped`);
-      };
       for (const owed of owedNow) {
-        const template = await deps.templates.forTenant(owed.tenantId);
-        if (!template) {
-          await drop(owed, `tenant ${owed.tenantId} has no template any more (or is gone)`);
-          continue;
+        // One debt that cannot be worked on (a store error, a tenant gone under it) never holds up the others.
+        try {
+          const template = await deps.templates.forTenant(owed.tenantId);
+          if (!template || !(await deps.store.getTenant(owed.tenantId))) {
+            await drop(owed, `tenant ${owed.tenantId} is gone or has no template any more`);
+            continue;
+          }
+          const serving = members.get(owed.tenantId) ?? 0;
+          if (serving >= template.nodeCount) {
+            await drop(owed, `tenant ${owed.tenantId} has its template's ${template.nodeCount} nodes again (${serving} serving)`);
+            continue;
+          }
+          const failed = await deps.store.getNodeSummary(owed.failedNodeId);
+          const where = { rack: failed?.rack ?? '', hostname: failed?.hostname ?? '' };
+          if (!pickSpare({ id: owed.failedNodeId, rack: where.rack }, template.profile, candidates).ok) continue;
+          const placed = await makeOwedReplacement(deps, owed, template, where);
+          if (!placed?.ok) continue;
+          made += 1;
+          members.set(owed.tenantId, serving + 1);
+          report(owed, `replaced by ${placed.spareId}${placed.sameRack ? ' (same rack)' : ''} (owed since ${owed.at.toISOString()}), reimaging in operation ${placed.operationId}`);
+        } catch (error) {
+          deps.onError?.(error, { step: 'replacement owed', failedNodeId: owed.failedNodeId, tenantId: owed.tenantId });
         }
-        const serving = members.get(owed.tenantId) ?? 0;
-        if (serving >= template.nodeCount) {
-          await drop(owed, `tenant ${owed.tenantId} has its template's ${template.nodeCount} nodes again (${serving} serving)`);
-          continue;
-        }
-        const failed = await deps.store.getNodeSummary(owed.failedNodeId);
-        if (!pickSpare({ id: owed.failedNodeId, rack: failed?.rack ?? '' }, template.profile, candidates).ok) continue;
-        if (!(await deps.store.takeOwedReplacement(owed.failedNodeId, owed.tenantId))) continue; // another replica took it
-        const placed = await placeSpare(deps, { id: owed.failedNodeId, rack: failed?.rack ?? '', hostname: failed?.hostname ?? '' }, owed.tenantId, template, owed.actor, owed.reason)
-          .catch(async (error: unknown) => {
-            await deps.store.oweReplacement(owed);
-            throw error;
-          });
-        if (!placed.ok) {
-          await deps.store.oweReplacement(owed);
-          continue;
-        }
-        made += 1;
-        members.set(owed.tenantId, serving + 1);
-        report(owed, `replaced by ${placed.spareId}${placed.sameRack ? ' (same rack)' : ''} (owed since ${owed.at.toISOString()}), reimaging in operation ${placed.operationId}`);
       }
       return made;
     },
