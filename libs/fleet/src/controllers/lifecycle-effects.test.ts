@@ -3,7 +3,6 @@ import { openSqliteFleetStore, type FleetStore } from '@metalfleet/store';
 import { startFleet } from '../fleet-harness.test-kit.ts';
 import { startLifecycleControllers } from './lifecycle-controllers.ts';
 import { resumeInterruptedEffects } from './lifecycle-effects.ts';
-import { createOwedReplacements } from './owed-replacements.ts';
 
 const t0 = new Date('2026-11-21T10:00:00Z');
 const closers: Array<() => Promise<void>> = [];
@@ -151,62 +150,5 @@ describe('lifecycle effects, whatever caused the transition', () => {
     expect((await f.store.listOperations(10)).filter((o) => o.kind === 'replace-node')).toHaveLength(1);
     expect((await f.store.listNodes()).filter((n) => n.tenant === tenant.id)).toHaveLength(1);
     expect(f.errors).toEqual([]);
-  });
-  it('owes a replacement no spare fits, and makes it once when a spare is ready, whichever replicas retry', async () => {
-    const f = await startFleet({ now: () => t0 });
-    closers.push(f.close);
-    const tenant = await f.tenants.create('training');
-    await f.addNode('n1');
-    await f.templates.create({ name: 'train', image: { name: 'gpu-os', version: '1' }, tenantId: tenant.id, nodeCount: 1, profile: { gpuModel: '', gpuCount: 0, minMemoryBytes: 0 } });
-    await f.activeIn(tenant.id, 'n1');
-    const owed = [1, 2].map(() => createOwedReplacements({ store: f.store, events: f.events, tenants: f.tenants, templates: f.templates, reimages: f.reimages, now: () => t0 }));
-
-    const failed = await f.lifecycle.apply('n1', 'fail', 'remediation', 'xid 79: GPU fell off the bus');
-    expect(failed.ok && failed.outcomes.find((o) => o.effect === 'request-replacement')).toMatchObject({
-      operationId: null, outcome: expect.stringMatching(new RegExp(`^no replacement yet: .*; owed to tenant ${tenant.id}, made as soon as a spare fits$`)),
-    });
-    expect(await f.store.owedReplacements()).toEqual([expect.objectContaining({ failedNodeId: 'n1', tenantId: tenant.id, reason: 'xid 79: GPU fell off the bus' })]);
-    expect(await owed[0]!.retry()).toBe(0);
-
-    await f.addNode('spare');
-    // Two replicas retrying at once: one replacement.
-    expect((await Promise.all(owed.map((o) => o.retry()))).sort()).toEqual([0, 1]);
-    expect(await f.node('spare')).toMatchObject({ state: 'allocated', tenant: tenant.id });
-    expect((await f.store.listOperations(10)).filter((o) => o.kind === 'replace-node')).toEqual([expect.objectContaining({ reason: expect.stringContaining('replaces n1') })]);
-    expect(await f.store.owedReplacements()).toEqual([]);
-    expect(f.seen).toContainEqual(expect.objectContaining({ type: 'remediation', nodeId: 'n1', action: 'replace', outcome: expect.stringMatching(/^replaced by spare (\(same rack\) )?\(owed since .*\), reimaging in operation /) }));
-    await f.addNode('spare-2');
-    expect(await owed[1]!.retry()).toBe(0);
-    expect(await f.node('spare-2')).toMatchObject({ state: 'available', tenant: null });
-    expect(f.errors).toEqual([]);
-  });
-
-  it('drops a replacement owed to a tenant an operator brought back to its template\'s size: no node more than the template (review)', async () => {
-    const f = await startFleet({ now: () => t0 });
-    closers.push(f.close);
-    const tenant = await f.tenants.create('training');
-    await f.addNode('n1');
-    await f.templates.create({ name: 'train', image: { name: 'gpu-os', version: '1' }, tenantId: tenant.id, nodeCount: 1, profile: { gpuModel: '', gpuCount: 0, minMemoryBytes: 0 } });
-    await f.activeIn(tenant.id, 'n1');
-    await f.lifecycle.apply('n1', 'fail', 'remediation', 'xid 79');
-    expect(await f.store.owedReplacements()).toHaveLength(1);
-    await f.addNode('added');
-    await f.tenants.allocateNode(tenant.id, 'added', 'operator');
-    await f.addNode('spare');
-    const owed = createOwedReplacements({ store: f.store, events: f.events, tenants: f.tenants, templates: f.templates, reimages: f.reimages, now: () => t0 });
-    expect(await owed.retry()).toBe(0);
-    expect(await f.store.owedReplacements()).toEqual([]);
-    expect(await f.node('spare')).toMatchObject({ state: 'available', tenant: null });
-    expect(f.seen).toContainEqual(expect.objectContaining({ type: 'remediation', nodeId: 'n1', outcome: expect.stringContaining('has its template\'s 1 nodes again (1 serving)') }));
-  });
-
-  it('drops a replacement owed to a tenant that has no template any more, saying so', async () => {
-    const f = await startFleet({ now: () => t0 });
-    closers.push(f.close);
-    const owed = createOwedReplacements({ store: f.store, events: f.events, tenants: f.tenants, templates: f.templates, reimages: f.reimages, now: () => t0 });
-    await f.store.oweReplacement({ failedNodeId: 'gone', tenantId: 'no-such-tenant', reason: 'offline', actor: 'presence', at: t0 });
-    expect(await owed.retry()).toBe(0);
-    expect(await f.store.owedReplacements()).toEqual([]);
-    expect(f.seen).toContainEqual(expect.objectContaining({ type: 'remediation', nodeId: 'gone', outcome: expect.stringContaining('is gone or has no template any more; the replacement owed since') }));
   });
 });

@@ -6,9 +6,76 @@ const t0 = new Date('2026-11-21T10:00:00Z');
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => { for (const c of closers.splice(0).reverse()) await c(); });
 const profile = { gpuModel: '', gpuCount: 0, minMemoryBytes: 0 };
+type Fleet = Awaited<ReturnType<typeof startFleet>>;
+
+/** A tenant whose template is one node, n1, active in it. */
+async function oneNodeTenant(f: Fleet) {
+  const tenant = await f.tenants.create('training');
+  await f.addNode('n1');
+  await f.templates.create({ name: 'train', image: { name: 'gpu-os', version: '1' }, tenantId: tenant.id, nodeCount: 1, profile });
+  await f.activeIn(tenant.id, 'n1');
+  return tenant;
+}
+
+/** What a replica retries owed replacements with. */
+const retrier = (f: Fleet, now = () => t0) => createOwedReplacements({ store: f.store, events: f.events, tenants: f.tenants, templates: f.templates, reimages: f.reimages, now });
 
 // Replacements owed, as a hostile review broke them: a debt that cannot be worked on, a replica that dies holding one,
 // and a failure whose placement throws after the node left its tenant.
+describe('replacements owed', () => {
+  it('owes a replacement no spare fits, and makes it once when a spare is ready, whichever replicas retry', async () => {
+    const f = await startFleet({ now: () => t0 });
+    closers.push(f.close);
+    const tenant = await oneNodeTenant(f);
+    const owed = [1, 2].map(() => retrier(f));
+
+    const failed = await f.lifecycle.apply('n1', 'fail', 'remediation', 'xid 79: GPU fell off the bus');
+    expect(failed.ok && failed.outcomes.find((o) => o.effect === 'request-replacement')).toMatchObject({
+      operationId: null, outcome: expect.stringMatching(new RegExp(`^no replacement yet: .*; owed to tenant ${tenant.id}, made as soon as a spare fits$`)),
+    });
+    expect(await f.store.owedReplacements()).toEqual([expect.objectContaining({ failedNodeId: 'n1', tenantId: tenant.id, reason: 'xid 79: GPU fell off the bus' })]);
+    expect(await owed[0]!.retry()).toBe(0);
+
+    await f.addNode('spare');
+    // Two replicas retrying at once: one replacement.
+    expect((await Promise.all(owed.map((o) => o.retry()))).sort()).toEqual([0, 1]);
+    expect(await f.node('spare')).toMatchObject({ state: 'allocated', tenant: tenant.id });
+    expect((await f.store.listOperations(10)).filter((o) => o.kind === 'replace-node')).toEqual([expect.objectContaining({ reason: expect.stringContaining('replaces n1') })]);
+    expect(await f.store.owedReplacements()).toEqual([]);
+    expect(f.seen).toContainEqual(expect.objectContaining({ type: 'remediation', nodeId: 'n1', action: 'replace', outcome: expect.stringMatching(/^replaced by spare (\(same rack\) )?\(owed since .*\), reimaging in operation /) }));
+    await f.addNode('spare-2');
+    expect(await owed[1]!.retry()).toBe(0);
+    expect(await f.node('spare-2')).toMatchObject({ state: 'available', tenant: null });
+    expect(f.errors).toEqual([]);
+  });
+
+  it('drops a replacement owed to a tenant an operator brought back to its template\'s size: no node more than the template (review)', async () => {
+    const f = await startFleet({ now: () => t0 });
+    closers.push(f.close);
+    const tenant = await oneNodeTenant(f);
+    await f.lifecycle.apply('n1', 'fail', 'remediation', 'xid 79');
+    expect(await f.store.owedReplacements()).toHaveLength(1);
+    await f.addNode('added');
+    await f.tenants.allocateNode(tenant.id, 'added', 'operator');
+    await f.addNode('spare');
+    const owed = retrier(f);
+    expect(await owed.retry()).toBe(0);
+    expect(await f.store.owedReplacements()).toEqual([]);
+    expect(await f.node('spare')).toMatchObject({ state: 'available', tenant: null });
+    expect(f.seen).toContainEqual(expect.objectContaining({ type: 'remediation', nodeId: 'n1', outcome: expect.stringContaining('has its template\'s 1 nodes again (1 serving)') }));
+  });
+
+  it('drops a replacement owed to a tenant that has no template any more, saying so', async () => {
+    const f = await startFleet({ now: () => t0 });
+    closers.push(f.close);
+    const owed = retrier(f);
+    await f.store.oweReplacement({ failedNodeId: 'gone', tenantId: 'no-such-tenant', reason: 'offline', actor: 'presence', at: t0 });
+    expect(await owed.retry()).toBe(0);
+    expect(await f.store.owedReplacements()).toEqual([]);
+    expect(f.seen).toContainEqual(expect.objectContaining({ type: 'remediation', nodeId: 'gone', outcome: expect.stringContaining('is gone or has no template any more; the replacement owed since') }));
+  });
+});
+
 describe('replacements owed, under faults', () => {
   it('a debt to a tenant deleted while its template stays is dropped and holds up no other tenant\'s', async () => {
     const f = await startFleet({ now: () => t0 });
@@ -47,7 +114,7 @@ describe('replacements owed, under faults', () => {
     void dying.retry();
     await new Promise((r) => setTimeout(r, 50));
     let now = t0;
-    const survivor = createOwedReplacements({ store: f.store, events: f.events, tenants: f.tenants, templates: f.templates, reimages: f.reimages, now: () => now });
+    const survivor = retrier(f, () => now);
     expect(await survivor.retry()).toBe(0);
     expect(await f.store.owedReplacements()).toHaveLength(1);
     now = new Date(t0.getTime() + owedClaimStaleMs + 1);
@@ -72,8 +139,7 @@ describe('replacements owed, under faults', () => {
     broken = false;
     expect(failed.ok && failed.outcomes.find((o) => o.effect === 'request-replacement')?.outcome).toMatch(/^failed: connection reset/);
     expect(await f.store.owedReplacements()).toEqual([expect.objectContaining({ failedNodeId: 'n1', tenantId: t.id })]);
-    const owed = createOwedReplacements({ store: f.store, events: f.events, tenants: f.tenants, templates: f.templates, reimages: f.reimages, now: () => t0 });
-    expect(await owed.retry()).toBe(1);
+    expect(await retrier(f).retry()).toBe(1);
     expect(await f.node('spare')).toMatchObject({ state: 'allocated', tenant: t.id });
   });
 });
