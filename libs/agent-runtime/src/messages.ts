@@ -4,13 +4,15 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { NodeStatusSchema, Presence, TelemetrySchema } from '@metalfleet/proto';
 import type { TelemetryReading } from '@metalfleet/hardware';
 
-export function statusPayload(presence: 'online' | 'offline', at: Date, agentVersion: string, sessionId: string): Uint8Array {
+/** A status of the agent's session `sessionId`, in its `connection`th connection to the broker (0: not said). */
+export function statusPayload(presence: 'online' | 'offline', at: Date, agentVersion: string, sessionId: string, connection = 0): Uint8Array {
   return toBinary(NodeStatusSchema, create(NodeStatusSchema, {
     presence: presence === 'online' ? Presence.ONLINE : Presence.OFFLINE,
     at: timestampFromDate(at),
     agentVersion,
     // The proto's bootId field carries the agent's session id (a new one each session).
     bootId: sessionId,
+    connection,
   }));
 }
 

@@ -61,6 +61,10 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
   // This run's session, named in every status: a second agent with the same credential shows as a second id (shared-credentials.ts).
   const sessionId = randomUUID();
   const statusTopic = nodeTopic(reg.nodeId, 'status');
+  // Each connection's will names the connection: when a dropped connection's will reaches the manager after the next
+  // connection came online, the manager can tell it is an earlier connection's and keeps the node online.
+  let connection = 1;
+  const willOf = (n: number) => ({ topic: statusTopic, payload: Buffer.from(statusPayload('offline', new Date(), deps.version, sessionId, n)), qos: 1 as const, retain: true });
   const commandsTopic = nodeTopic(reg.nodeId, 'commands');
   // mqtt.js hands its options on to tls.connect, secureContext included.
   const options: IClientOptions & Pick<ConnectionOptions, 'secureContext'> = {
@@ -77,7 +81,7 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     // mqtt-packet otherwise builds a Buffer for each of the 65 536 packet ids on the first
     // packet and keeps them: 6.5 MiB of heap, a tenth of the agent's memory, to save a 2-byte alloc.
     writeCache: false,
-    will: { topic: statusTopic, payload: Buffer.from(statusPayload('offline', new Date(), deps.version, sessionId)), qos: 1, retain: true },
+    will: willOf(1),
   };
   const caPem = deps.caPem;
   // The node's own certificate, when it has one, in a context of its own; otherwise the one shared per CA.
@@ -116,6 +120,10 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
       setPassword(client.options);
     });
   }
+  client.on('reconnect', () => {
+    connection += 1;
+    client.options.will = willOf(connection);
+  });
   applyReconnectBackoff(client as unknown as Parameters<typeof applyReconnectBackoff>[0], deps.backoff);
 
   return new Promise<SessionEnd>((resolve) => {
@@ -130,7 +138,7 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
       deps.signal.removeEventListener('abort', onAbort);
       const close = () => client.end(false, {}, () => resolve(why));
       if (graceful && client.connected) {
-        client.publish(statusTopic, Buffer.from(statusPayload('offline', new Date(), deps.version, sessionId)), { qos: 1, retain: true }, close);
+        client.publish(statusTopic, Buffer.from(statusPayload('offline', new Date(), deps.version, sessionId, connection)), { qos: 1, retain: true }, close);
       } else {
         client.end(true, {}, () => resolve(why));
       }
@@ -147,7 +155,7 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
     client.on('connect', () => {
       logger.info({ url, ...(unreachableSince ? { unreachableS: Math.round((Date.now() - unreachableSince.getTime()) / 1000) } : {}) }, 'connected to the broker');
       unreachableSince = null;
-      client.publish(statusTopic, Buffer.from(statusPayload('online', new Date(), deps.version, sessionId)), { qos: 1, retain: true });
+      client.publish(statusTopic, Buffer.from(statusPayload('online', new Date(), deps.version, sessionId, connection)), { qos: 1, retain: true });
       // The manager may have missed anything (it restarted, we were away): send the full set, then drain in order.
       deps.health.spoolDigest();
       deps.drainer.attach(client, reg.nodeId);

@@ -74,6 +74,27 @@ describe('MQTT ingest', () => {
     expect(await store.getNode('n1')).toEqual(before);
   });
 
+  it('keeps a node online when a dropped connection\'s last will arrives after the same agent session\'s next connection came online', async () => {
+    const status = (presence: Presence, connection: number) =>
+      Buffer.from(toBinary(NodeStatusSchema, create(NodeStatusSchema, { presence, bootId: 'session-a', connection })));
+    const barrier = async () => {
+      const bad = seen.filter((e) => e.type === 'bad-message').length;
+      await node.publishAsync('mf/v1/nodes/n1/status', Buffer.from(toBinary(NodeStatusSchema, create(NodeStatusSchema, {}))), { qos: 1 });
+      await until(() => seen.filter((e) => e.type === 'bad-message').length > bad);
+    };
+    await node.publishAsync('mf/v1/nodes/n1/status', status(Presence.ONLINE, 2), { qos: 1 });
+    await until(async () => (await presenceOf()) === 'online');
+    // Connection 1's will, delivered late (one node's reports are handled in order: the barrier's turn comes after it).
+    await node.publishAsync('mf/v1/nodes/n1/status', status(Presence.OFFLINE, 1), { qos: 1 });
+    await barrier();
+    expect(await presenceOf()).toBe('online');
+    // Connection 2's own will is the agent gone.
+    await node.publishAsync('mf/v1/nodes/n1/status', status(Presence.OFFLINE, 2), { qos: 1 });
+    await until(async () => (await presenceOf()) === 'offline');
+    await node.publishAsync('mf/v1/nodes/n1/status', status(Presence.ONLINE, 3), { qos: 1 });
+    await until(async () => (await presenceOf()) === 'online');
+  });
+
   it('counts telemetry as a heartbeat', async () => {
     const before = (await store.getNode('n1'))?.lastSeenAt?.getTime() ?? 0;
     await new Promise((r) => setTimeout(r, 5));

@@ -46,7 +46,10 @@ export async function startMqttIngest(deps: IngestDeps): Promise<void> {
     // (Its token uses were settled when the broker accepted its credential: node-credentials.ts.)
     // The proto's bootId is the agent's session id: a new random one each time it opens a session (mqtt-session.ts).
     const session = decoded.message.bootId.slice(0, maxSessionIdLength);
-    await deps.presence.statusReported(parsed.nodeId, presence, presence === 'online' ? 'agent online' : 'agent offline (last will or shutdown)', session);
+    // Presence goes by connection within the session: a dropped connection's will delivered after the next one came
+    // online is an earlier connection's, and leaves the node online.
+    const connection = session !== '' && decoded.message.connection > 0 ? `${session}#${decoded.message.connection}` : session;
+    await deps.presence.statusReported(parsed.nodeId, presence, presence === 'online' ? 'agent online' : 'agent offline (last will or shutdown)', connection);
     if (presence === 'online') await deps.sharedCredentials?.online(parsed.nodeId, session);
   });
 

@@ -40,6 +40,15 @@ export declare type NodeStatus = Message<"metalfleet.v1.NodeStatus"> & {
    * @generated from field: string boot_id = 4;
    */
   bootId: string;
+
+  /**
+   * Which of the session's connections this is (1, 2, ... ; 0 from agents that send
+   * none): the last will of an earlier connection, delivered after a later one came
+   * online, is not the current connection's and changes nothing.
+   *
+   * @generated from field: uint32 connection = 5;
+   */
+  connection: number;
 };
 
 /**
