@@ -142,4 +142,24 @@ describe('replacements owed, under faults', () => {
     expect(await retrier(f).retry()).toBe(1);
     expect(await f.node('spare')).toMatchObject({ state: 'allocated', tenant: t.id });
   });
+
+  it('a spare allocated whose reimage could not be created is released to be wiped, not left with the tenant without its image; the debt stays', async () => {
+    const f = await startFleet({ now: () => t0 });
+    closers.push(f.close);
+    const tenant = await oneNodeTenant(f);
+    await f.lifecycle.apply('n1', 'fail', 'remediation', 'xid 79');
+    await f.addNode('spare');
+    const errors: unknown[] = [];
+    const failing = createOwedReplacements({ store: f.store, events: f.events, tenants: f.tenants, templates: f.templates, now: () => t0, onError: (e) => errors.push(e),
+      reimages: { ...f.reimages, create: () => Promise.reject(new Error('connection reset')) } });
+    expect(await failing.retry()).toBe(0);
+    expect(errors).toEqual([new Error('connection reset')]);
+    expect(await f.node('spare')).toMatchObject({ tenant: null });
+    expect((await f.node('spare'))?.state).not.toBe('allocated');
+    expect(await f.store.owedReplacements()).toEqual([expect.objectContaining({ failedNodeId: 'n1', tenantId: tenant.id })]);
+    // Another spare ready: the debt is made with it.
+    await f.addNode('spare-2');
+    expect(await retrier(f).retry()).toBe(1);
+    expect(await f.node('spare-2')).toMatchObject({ state: 'allocated', tenant: tenant.id });
+  });
 });

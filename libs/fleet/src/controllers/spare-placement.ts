@@ -40,6 +40,11 @@ export async function placeSpare(
     const operation = await deps.reimages.create({
       kind: 'replace-node', image: template.image, nodeIds: [pick.spareId], priority: 100, urgent: true, actor,
       reason: `replaces ${failed.id} (${failed.hostname}) in tenant ${tenantId}: ${why}`,
+    }).catch(async (error: unknown) => {
+      // Not to be left with the tenant without its image (counted as serving, it would settle the debt): released, it
+      // is wiped before anyone gets it, and the replacement stays owed.
+      await deps.tenants.releaseNode(tenantId, pick.spareId, actor).catch(() => undefined);
+      throw error;
     });
     return { ok: true, spareId: pick.spareId, sameRack: pick.sameRack, operationId: operation.id };
   }
