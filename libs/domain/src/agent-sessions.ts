@@ -22,3 +22,19 @@ export function sessionSeen(sessions: readonly string[], sessionId: string): Ses
   if (newest !== undefined && sessions.includes(sessionId)) return { shared: true, sessions: seen, sessionId, replacedBy: newest };
   return { shared: false, sessions: seen };
 }
+
+/** Which connection a status came from: the agent's session id and which of the session's connections (0: not said). */
+export interface AgentConnection {
+  session: string;
+  connection: number;
+}
+
+/**
+ * How the connection a node is online in is stored: the session id, then its connection number zero-padded, so that
+ * of one session's keys a later connection's sorts after an earlier one's (an old "online" delivered late never
+ * replaces it). An agent that names no connection is known by its session id alone.
+ */
+export function connectionKey(agent: AgentConnection): { key: string; sessionPrefix: string } {
+  const sessionPrefix = `${agent.session}#`;
+  return { key: agent.connection > 0 ? `${sessionPrefix}${String(agent.connection).padStart(10, '0')}` : agent.session, sessionPrefix };
+}

@@ -14,7 +14,7 @@ import type { NodeCertificateStore } from './node-certificate-store.ts';
 import type { StoreAvailability } from './store-health.ts';
 export type { StoreAvailability } from './store-health.ts';
 export type { IdentityConflict } from './identity-store.ts';
-import type { BootstrapTokenRecord, HealthChange, HealthCondition, Inventory, KnownIdentity, LifecycleEvent, NodeIdentity, NodeState, NodeSummary, Presence, TransitionCause } from '@metalfleet/domain';
+import type { AgentConnection, BootstrapTokenRecord, HealthChange, HealthCondition, Inventory, KnownIdentity, LifecycleEvent, NodeIdentity, NodeState, NodeSummary, Presence, TransitionCause } from '@metalfleet/domain';
 
 export interface NodeRecord extends NodeSummary {
   inventory: Inventory;
@@ -100,10 +100,11 @@ export interface FleetStore extends NetworkStore, WorkStore, AccessStore, Accept
   /** Returns true when the presence changed. */
   /** Under `fence` (the node's shard lease): false, and nothing written, once it no longer holds. */
   /**
-   * `session`: the agent's session the status came from ('' or none: not from a status). Online records it; offline
-   * from another session than the recorded one (a last will of a session since replaced) changes nothing.
+   * `agent`: the agent's connection the status came from (none, or an empty session: not from a status). Online
+   * records it, unless a later connection of the same session is recorded; offline from another connection than the
+   * recorded one (a last will of a connection or session since replaced) changes nothing.
    */
-  setPresence(nodeId: string, presence: Presence, at: Date, fence?: Fence, session?: string): Promise<boolean>;
+  setPresence(nodeId: string, presence: Presence, at: Date, fence?: Fence, agent?: AgentConnection): Promise<boolean>;
   /** Last-seen times of many nodes in one write (the presence tracker batches heartbeats); never moves a time back. */
   /**
    * Records when nodes were last heard from; returns those of them that are offline since before then (another

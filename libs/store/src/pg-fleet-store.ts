@@ -1,7 +1,7 @@
 // FleetStore on PostgreSQL (`pg`), for high availability and several manager
 // replicas. Same behaviour as the SQLite store: one contract suite runs on both.
 import pg from 'pg';
-import { DomainError, inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
+import { connectionKey, DomainError, inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
 import type { FleetStore, NodeRecord, TokenUse } from './fleet-store.ts';
 import { pgMigrations } from './pg-migrations.ts';
 import { pgNetworkStore } from './pg-network.ts';
@@ -210,9 +210,13 @@ export async function openPgFleetStore(options: PgOptions): Promise<FleetStore> 
       return (rows[0] as { credential_hash: string } | undefined)?.credential_hash ?? null;
     },
 
-    async setPresence(nodeId, presence, at, fence, session = '') {
+    async setPresence(nodeId, presence, at, fence, agent) {
       const held = fence ? fenceHolds(fence, pgNowMs) : null;
-      if (presence === 'online' && session !== '') await query('UPDATE nodes SET agent_session = $1 WHERE id = $2 AND agent_session <> $1', [session, nodeId]);
+      const { key: session, sessionPrefix } = connectionKey(agent ?? { session: '', connection: 0 });
+      if (presence === 'online' && session !== '') {
+        await query(`UPDATE nodes SET agent_session = $1 WHERE id = $2 AND agent_session <> $1
+          AND NOT (substr(agent_session, 1, length($3::text)) = $3::text AND agent_session > $1)`, [session, nodeId, sessionPrefix]);
+      }
       const ownSession = presence === 'offline' && session !== '' ? " AND agent_session IN ('', ?)" : '';
       const result = await query(numberPlaceholders(`UPDATE nodes SET presence = ?, presence_changed_at = ?,
           last_seen_at = CASE WHEN ? = 'online' THEN ? ELSE last_seen_at END

@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
-import { DomainError, inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
+import { connectionKey, DomainError, inventoryFacts, normalizeIdentity, type Inventory, type KnownIdentity, type NodeIdentity } from '@metalfleet/domain';
 import type { FleetStore, NewNode, NodeRecord, TokenUse } from './fleet-store.ts';
 import {
   countsFrom, groupConditions, nodeColumns, parseInventory, rowCondition, rowHealthEvent, rowIdentity, rowSummary, rowToken, rowTransition,
@@ -199,9 +199,13 @@ export function openSqliteFleetStore(options: SqliteOptions): FleetStore {
       return row?.credential_hash ?? null;
     },
 
-    async setPresence(nodeId, presence, at, fence, session = '') {
+    async setPresence(nodeId, presence, at, fence, agent) {
       const held = fence ? fenceHolds(fence, sqliteNowMs) : null;
-      if (presence === 'online' && session !== '') db.prepare('UPDATE nodes SET agent_session = ? WHERE id = ? AND agent_session <> ?').run(session, nodeId, session);
+      const { key: session, sessionPrefix } = connectionKey(agent ?? { session: '', connection: 0 });
+      if (presence === 'online' && session !== '') {
+        db.prepare(`UPDATE nodes SET agent_session = ? WHERE id = ? AND agent_session <> ?
+          AND NOT (substr(agent_session, 1, length(?)) = ? AND agent_session > ?)`).run(session, nodeId, session, sessionPrefix, sessionPrefix, session);
+      }
       const ownSession = presence === 'offline' && session !== '' ? " AND agent_session IN ('', ?)" : '';
       const result = db.prepare(`UPDATE nodes SET presence = ?, presence_changed_at = ?,
           last_seen_at = CASE WHEN ? = 'online' THEN ? ELSE last_seen_at END

@@ -36,11 +36,11 @@ describe('presence', () => {
     const events = new FleetEvents();
     const [first, second] = [1, 2].map(() => createPresenceTracker({ store, events, now: () => now, heartbeatGraceMs: 30_000 }));
     await store.createNode({ id: 'n1', hostname: 'h', identity: { systemUuid: 'u', systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '' }, inventory: emptyInventory(), agentVersion: '', credentialHash: 'x', at: now });
-    await first!.statusReported('n1', 'online', 'agent online', 'session-a');
-    await first!.statusReported('n1', 'online', 'agent online', 'session-b');
-    await second!.statusReported('n1', 'offline', 'last will', 'session-a');
+    await first!.statusReported('n1', 'online', 'agent online', { session: 'session-a', connection: 0 });
+    await first!.statusReported('n1', 'online', 'agent online', { session: 'session-b', connection: 0 });
+    await second!.statusReported('n1', 'offline', 'last will', { session: 'session-a', connection: 0 });
     expect((await store.getNode('n1'))?.presence).toBe('online');
-    await second!.statusReported('n1', 'offline', 'last will', 'session-b');
+    await second!.statusReported('n1', 'offline', 'last will', { session: 'session-b', connection: 0 });
     expect((await store.getNode('n1'))?.presence).toBe('offline');
   });
 

@@ -1,7 +1,7 @@
 // Presence (online/offline), kept apart from the lifecycle state. Fed by the
 // retained status topic (with the agent's last will) and by telemetry as a
 // heartbeat; a node silent for longer than the grace period is offline.
-import type { Presence } from '@metalfleet/domain';
+import type { AgentConnection, Presence } from '@metalfleet/domain';
 import type { Fence, FleetStore } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
 
@@ -24,12 +24,12 @@ export function createPresenceTracker(deps: PresenceDeps) {
   const pendingSeen = new Map<string, Date>();
   const knownOnline = new Set<string>();
 
-  async function change(nodeId: string, presence: Presence, reason: string, fence?: Fence, session = ''): Promise<void> {
+  async function change(nodeId: string, presence: Presence, reason: string, fence?: Fence, agent?: AgentConnection): Promise<void> {
     const at = deps.now();
-    const changed = await deps.store.setPresence(nodeId, presence, at, fence, session);
-    // A last will of a session the agent has since replaced changed nothing: the node stays known online.
+    const changed = await deps.store.setPresence(nodeId, presence, at, fence, agent);
+    // A last will of a connection the agent has since replaced changed nothing: the node stays known online.
     if (presence === 'online') knownOnline.add(nodeId);
-    else if (changed || session === '') knownOnline.delete(nodeId);
+    else if (changed || !agent?.session) knownOnline.delete(nodeId);
     if (changed) {
       deps.events.emit({ type: 'presence-changed', nodeId, presence, reason, at });
     }
@@ -46,8 +46,8 @@ export function createPresenceTracker(deps: PresenceDeps) {
   }
 
   return {
-    /** The agent said so in its session `session`, or that session's last will did. */
-    statusReported: (nodeId: string, presence: Presence, reason: string, session = '') => change(nodeId, presence, reason, undefined, session),
+    /** The agent said so in its connection `agent`, or that connection's last will did. */
+    statusReported: (nodeId: string, presence: Presence, reason: string, agent?: AgentConnection) => change(nodeId, presence, reason, undefined, agent),
 
     /** Any sign of life (telemetry, health) keeps the node online; only a change costs a write. */
     heartbeat(nodeId: string): Promise<void> | undefined {

@@ -48,8 +48,8 @@ export async function startMqttIngest(deps: IngestDeps): Promise<void> {
     const session = decoded.message.bootId.slice(0, maxSessionIdLength);
     // Presence goes by connection within the session: a dropped connection's will delivered after the next one came
     // online is an earlier connection's, and leaves the node online.
-    const connection = session !== '' && decoded.message.connection > 0 ? `${session}#${decoded.message.connection}` : session;
-    await deps.presence.statusReported(parsed.nodeId, presence, presence === 'online' ? 'agent online' : 'agent offline (last will or shutdown)', connection);
+    const agent = { session, connection: decoded.message.connection };
+    await deps.presence.statusReported(parsed.nodeId, presence, presence === 'online' ? 'agent online' : 'agent offline (last will or shutdown)', agent);
     if (presence === 'online') await deps.sharedCredentials?.online(parsed.nodeId, session);
   });
 
