@@ -268,4 +268,13 @@ export const pgTrustMigrations: readonly Migration[] = [
       ALTER TABLE nodes ADD COLUMN agent_session TEXT NOT NULL DEFAULT '';
     `,
   },
+  {
+    version: 36,
+    name: 'spare noted on a replacement owed',
+    sql: `
+      -- The spare a replica is giving the tenant for the debt, noted first: if it dies (or fails) before the spare's
+      -- reimage is made, the next one makes it, instead of counting a spare without the tenant's image as served.
+      ALTER TABLE owed_replacements ADD COLUMN spare_node_id TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];

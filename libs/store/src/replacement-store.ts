@@ -12,11 +12,16 @@ export interface OwedReplacement {
   reason: string;
   actor: string;
   at: Date;
+  /**
+   * The spare its placer picked, noted before giving it to the tenant ('' none yet): a placer that died (or failed)
+   * between that and the spare's reimage leaves it here for the next one to finish, not to count as served.
+   */
+  spareNodeId: string;
 }
 
 export interface ReplacementStore {
   /** Records the debt; the same failed node and tenant again changes nothing. */
-  oweReplacement(owed: OwedReplacement): Promise<void>;
+  oweReplacement(owed: Omit<OwedReplacement, 'spareNodeId'>): Promise<void>;
   /** Oldest first. */
   owedReplacements(): Promise<OwedReplacement[]>;
   /**
@@ -24,13 +29,15 @@ export interface ReplacementStore {
    * is older than `staleBefore` (the claimer died before either).
    */
   claimOwedReplacement(failedNodeId: string, tenantId: string, at: Date, staleBefore: Date): Promise<boolean>;
+  /** Notes the spare the claimer is about to give the tenant for this debt. */
+  noteOwedSpare(failedNodeId: string, tenantId: string, spareNodeId: string): Promise<void>;
   /** The replacement is made (or the debt given up): gone. */
   settleOwedReplacement(failedNodeId: string, tenantId: string): Promise<void>;
   /** No replacement could be made now: owed again, for anyone to claim. */
   releaseOwedReplacement(failedNodeId: string, tenantId: string): Promise<void>;
 }
 
-interface OwedRow { failed_node_id: string; tenant_id: string; reason: string; actor: string; at: number | string }
+interface OwedRow { failed_node_id: string; tenant_id: string; reason: string; actor: string; at: number | string; spare_node_id: string }
 
 export function sqlReplacementStore(db: SqlExecutor): ReplacementStore {
   return {
@@ -39,12 +46,15 @@ export function sqlReplacementStore(db: SqlExecutor): ReplacementStore {
         [o.failedNodeId, o.tenantId, o.reason, o.actor, o.at.getTime()]);
     },
     async owedReplacements() {
-      const rows = await db.all<OwedRow>('SELECT failed_node_id, tenant_id, reason, actor, at FROM owed_replacements ORDER BY at, failed_node_id, tenant_id');
-      return rows.map((r) => ({ failedNodeId: r.failed_node_id, tenantId: r.tenant_id, reason: r.reason, actor: r.actor, at: new Date(Number(r.at)) }));
+      const rows = await db.all<OwedRow>('SELECT failed_node_id, tenant_id, reason, actor, at, spare_node_id FROM owed_replacements ORDER BY at, failed_node_id, tenant_id');
+      return rows.map((r) => ({ failedNodeId: r.failed_node_id, tenantId: r.tenant_id, reason: r.reason, actor: r.actor, at: new Date(Number(r.at)), spareNodeId: r.spare_node_id }));
     },
     async claimOwedReplacement(failedNodeId, tenantId, at, staleBefore) {
       return (await db.run('UPDATE owed_replacements SET claimed_at = ? WHERE failed_node_id = ? AND tenant_id = ? AND (claimed_at IS NULL OR claimed_at < ?)',
         [at.getTime(), failedNodeId, tenantId, staleBefore.getTime()])) > 0;
+    },
+    async noteOwedSpare(failedNodeId, tenantId, spareNodeId) {
+      await db.run('UPDATE owed_replacements SET spare_node_id = ? WHERE failed_node_id = ? AND tenant_id = ?', [spareNodeId, failedNodeId, tenantId]);
     },
     async settleOwedReplacement(failedNodeId, tenantId) {
       await db.run('DELETE FROM owed_replacements WHERE failed_node_id = ? AND tenant_id = ?', [failedNodeId, tenantId]);

@@ -31,10 +31,13 @@ export function describeWorkStore(name: string, factory: StoreFactory): void {
       // The same node failing later in another tenant is another debt.
       await store.oweReplacement({ failedNodeId: 'n1', tenantId: 't2', reason: 'in t2', actor: 'presence', at: later });
       expect(await store.owedReplacements()).toEqual([
-        { failedNodeId: 'n1', tenantId: 't1', reason: 'offline', actor: 'presence', at },
-        { failedNodeId: 'n1', tenantId: 't2', reason: 'in t2', actor: 'presence', at: later },
-        { failedNodeId: 'n2', tenantId: 't1', reason: 'xid 79', actor: 'remediation', at: later },
+        { failedNodeId: 'n1', tenantId: 't1', reason: 'offline', actor: 'presence', at, spareNodeId: '' },
+        { failedNodeId: 'n1', tenantId: 't2', reason: 'in t2', actor: 'presence', at: later, spareNodeId: '' },
+        { failedNodeId: 'n2', tenantId: 't1', reason: 'xid 79', actor: 'remediation', at: later, spareNodeId: '' },
       ]);
+      // The spare a placer is giving the tenant, noted on its debt only.
+      await store.noteOwedSpare('n1', 't2', 's1');
+      expect((await store.owedReplacements()).map((o) => o.spareNodeId)).toEqual(['', 's1', '']);
       const staleBefore = new Date(at.getTime() - 60_000);
       const claimed = await Promise.all([store.claimOwedReplacement('n1', 't1', at, staleBefore), store.claimOwedReplacement('n1', 't1', at, staleBefore)]);
       expect(claimed.sort()).toEqual([false, true]);

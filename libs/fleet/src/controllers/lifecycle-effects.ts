@@ -12,7 +12,7 @@ import type { FleetEvent, FleetEvents } from '../events/fleet-events.ts';
 import { encodeEvent } from '../events/event-journal.ts';
 import type { EffectExecutor, EffectOutcome, StateChange } from './lifecycle.ts';
 import type { Reimages } from './reimages.ts';
-import { makeOwedReplacement } from './owed-replacements.ts';
+import { makeOwedReplacement, reimaging } from './owed-replacements.ts';
 import type { Tenants } from '../services/tenants.ts';
 
 export interface LifecycleEffectDeps {
@@ -50,7 +50,7 @@ export function createLifecycleEffects(deps: LifecycleEffectDeps): EffectExecuto
     const template = await deps.templates.forTenant(tenantId);
     // Owed before the node leaves its tenant: a stop, a crash or an error from here on leaves the debt, which the
     // retry (owed-replacements.ts) makes good; the same failure owed twice is one debt.
-    const owed = { failedNodeId: node.id, tenantId, reason: change.reason, actor: change.actor, at: deps.now() };
+    const owed = { failedNodeId: node.id, tenantId, reason: change.reason, actor: change.actor, at: deps.now(), spareNodeId: '' };
     if (template) await deps.store.oweReplacement(owed);
     // Whoever takes the node out of its tenant replaces it: the same failure's effects carried out again (a replica
     // resuming them while another still runs them) find it taken and ask for no second spare.
@@ -63,7 +63,7 @@ export function createLifecycleEffects(deps: LifecycleEffectDeps): EffectExecuto
     const placed = await makeOwedReplacement(deps, owed, template, node);
     if (placed === null) return report(change, 'replace', `replacement owed to tenant ${tenantId}; another replica is making it`);
     if (placed.ok) {
-      return report(change, 'replace', `replaced by ${placed.spareId}${placed.sameRack ? ' (same rack)' : ''}, reimaging in operation ${placed.operationId}`, placed.operationId);
+      return report(change, 'replace', `replaced by ${placed.spareId}${placed.sameRack ? ' (same rack)' : ''}, ${reimaging(placed.operationId)}`, placed.operationId);
     }
     return report(change, 'replace', `no replacement yet: ${placed.reason}; owed to tenant ${tenantId}, made as soon as a spare fits`);
   }

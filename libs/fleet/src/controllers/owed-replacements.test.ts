@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startFleet } from '../fleet-harness.test-kit.ts';
 import { createOwedReplacements, owedClaimStaleMs } from './owed-replacements.ts';
 
@@ -161,5 +161,41 @@ describe('replacements owed, under faults', () => {
     await f.addNode('spare-2');
     expect(await retrier(f).retry()).toBe(1);
     expect(await f.node('spare-2')).toMatchObject({ state: 'allocated', tenant: tenant.id });
+  });
+
+  it('a spare given to the tenant whose reimage was never made (store down for both, or the placer killed) is finished by the next, not counted as served (review)', async () => {
+    for (const fault of ['store down', 'killed'] as const) {
+      const f = await startFleet({ now: () => t0 });
+      closers.push(f.close);
+      const tenant = await oneNodeTenant(f);
+      await f.lifecycle.apply('n1', 'fail', 'remediation', 'xid 79');
+      await f.addNode('spare');
+      const down = () => Promise.reject(new Error('connection reset'));
+      const faulty = createOwedReplacements({ store: f.store, events: f.events, templates: f.templates, now: () => t0, onError: () => undefined,
+        tenants: fault === 'store down' ? { ...f.tenants, releaseNode: down } : f.tenants,
+        reimages: { ...f.reimages, create: fault === 'store down' ? down : () => new Promise(() => undefined) } });
+      void faulty.retry();
+      await vi.waitFor(async () => expect(await f.node('spare')).toMatchObject({ state: 'allocated', tenant: tenant.id }));
+      await f.addNode('spare-2');
+      // The next retry (once the dead placer's claim is stale) makes the reimage of that spare: no second spare.
+      expect(await retrier(f, () => new Date(t0.getTime() + owedClaimStaleMs + 1)).retry()).toBe(1);
+      expect(await f.store.owedReplacements()).toEqual([]);
+      expect((await f.store.listOperations(10)).filter((o) => o.kind === 'replace-node')).toEqual([expect.objectContaining({ reason: expect.stringContaining('replaces n1') })]);
+      expect((await f.store.operationNodes((await f.store.listOperations(1))[0]!.id)).map((n) => n.nodeId)).toEqual(['spare']);
+      expect(await f.node('spare-2')).toMatchObject({ state: 'available', tenant: null });
+    }
+  });
+
+  it('a template whose image cannot be installed takes no spare, however often the retry runs (review)', async () => {
+    const f = await startFleet({ now: () => t0 });
+    closers.push(f.close);
+    await oneNodeTenant(f);
+    await f.lifecycle.apply('n1', 'fail', 'remediation', 'xid 79');
+    for (const s of ['s1', 's2']) await f.addNode(s);
+    expect(await f.store.deleteImage({ name: 'gpu-os', version: '1' })).toBe(true);
+    const owed = retrier(f);
+    for (let pass = 0; pass < 3; pass += 1) expect(await owed.retry()).toBe(0);
+    for (const s of ['s1', 's2']) expect(await f.node(s)).toMatchObject({ state: 'available', tenant: null });
+    expect(await f.store.owedReplacements()).toHaveLength(1);
   });
 });

@@ -11,7 +11,7 @@ import type { FleetStore, OwedReplacement } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
 import { servingStates, type ClusterTemplates } from '../services/cluster-templates.ts';
 import { spareCandidates } from '../services/spares.ts';
-import { placeSpare, type Placement, type SparePlacementDeps } from './spare-placement.ts';
+import { finishPlacement, placeSpare, type Placement, type SparePlacementDeps } from './spare-placement.ts';
 
 /** A claim older than this is a dead claimer's: anyone may take the debt again. */
 export const owedClaimStaleMs = 120_000;
@@ -33,8 +33,12 @@ export async function makeOwedReplacement(deps: OwedReplacementDeps, owed: OwedR
   const at = deps.now();
   if (!(await deps.store.claimOwedReplacement(owed.failedNodeId, owed.tenantId, at, new Date(at.getTime() - owedClaimStaleMs)))) return null;
   let placed: Placement;
+  const where = { id: owed.failedNodeId, ...failed };
   try {
-    placed = await placeSpare(deps, { id: owed.failedNodeId, ...failed }, owed.tenantId, template, owed.actor, owed.reason);
+    // A spare noted by an earlier placer is finished first: given to the tenant and not yet reimaged, it is this debt's.
+    placed = (owed.spareNodeId === '' ? null : await finishPlacement(deps, where, owed.tenantId, template, owed.actor, owed.reason, owed.spareNodeId))
+      ?? await placeSpare(deps, where, owed.tenantId, template, owed.actor, owed.reason,
+        (spareId) => deps.store.noteOwedSpare(owed.failedNodeId, owed.tenantId, spareId));
   } catch (error) {
     await deps.store.releaseOwedReplacement(owed.failedNodeId, owed.tenantId);
     throw error;
@@ -43,6 +47,9 @@ export async function makeOwedReplacement(deps: OwedReplacementDeps, owed: OwedR
   else await deps.store.releaseOwedReplacement(owed.failedNodeId, owed.tenantId);
   return placed;
 }
+
+/** Where a placed spare's reimage is said. */
+export const reimaging = (operationId: string | null) => (operationId === null ? 'its reimage made before' : `reimaging in operation ${operationId}`);
 
 export function createOwedReplacements(deps: OwedReplacementDeps) {
   const report = (owed: OwedReplacement, outcome: string) =>
@@ -73,18 +80,19 @@ export function createOwedReplacements(deps: OwedReplacementDeps) {
             continue;
           }
           const serving = members.get(owed.tenantId) ?? 0;
-          if (serving >= template.nodeCount) {
+          // A spare noted on the debt counts among those serving, but may not have the tenant's image yet: finished below.
+          if (owed.spareNodeId === '' && serving >= template.nodeCount) {
             await drop(owed, `tenant ${owed.tenantId} has its template's ${template.nodeCount} nodes again (${serving} serving)`);
             continue;
           }
           const failed = await deps.store.getNodeSummary(owed.failedNodeId);
           const where = { rack: failed?.rack ?? '', hostname: failed?.hostname ?? '' };
-          if (!pickSpare({ id: owed.failedNodeId, rack: where.rack }, template.profile, candidates).ok) continue;
+          if (owed.spareNodeId === '' && !pickSpare({ id: owed.failedNodeId, rack: where.rack }, template.profile, candidates).ok) continue;
           const placed = await makeOwedReplacement(deps, owed, template, where);
           if (!placed?.ok) continue;
           made += 1;
-          members.set(owed.tenantId, serving + 1);
-          report(owed, `replaced by ${placed.spareId}${placed.sameRack ? ' (same rack)' : ''} (owed since ${owed.at.toISOString()}), reimaging in operation ${placed.operationId}`);
+          if (owed.spareNodeId === '') members.set(owed.tenantId, serving + 1);
+          report(owed, `replaced by ${placed.spareId}${placed.sameRack ? ' (same rack)' : ''} (owed since ${owed.at.toISOString()}), ${reimaging(placed.operationId)}`);
         } catch (error) {
           deps.onError?.(error, { step: 'replacement owed', failedNodeId: owed.failedNodeId, tenantId: owed.tenantId });
         }

@@ -300,12 +300,20 @@ export function createReimages(deps: ReimageDeps) {
     return rows.filter((r) => isInFlight(r.progress.phase)).length;
   }
 
+  /** Why `ref` cannot be installed on a node, as the error a reimage with it throws; null when it can. */
+  async function imageRefusal(ref: ReimageRequest['image']): Promise<DomainError | null> {
+    const image = await deps.store.getImage(ref);
+    if (!image) return new DomainError('not-found', `no image ${imageLabel(ref)} in the catalog`);
+    if (!installsRoot(image)) return new DomainError('invalid-argument', `image ${imageLabel(ref)} has no root image (rootUrl, sha256) to install; it can only boot machines for discovery`);
+    return null;
+  }
+
   return {
+    imageRefusal,
     async create(request: ReimageRequest): Promise<OperationRecord> {
       if (request.nodeIds.length === 0) throw new DomainError('invalid-argument', 'no nodes to reimage');
-      const image = await deps.store.getImage(request.image);
-      if (!image) throw new DomainError('not-found', `no image ${imageLabel(request.image)} in the catalog`);
-      if (!installsRoot(image)) throw new DomainError('invalid-argument', `image ${imageLabel(request.image)} has no root image (rootUrl, sha256) to install; it can only boot machines for discovery`);
+      const imageRefused = await imageRefusal(request.image);
+      if (imageRefused) throw imageRefused;
       const nodes: NodeSummary[] = [];
       for (const id of new Set(request.nodeIds)) {
         const node = await deps.store.getNodeSummary(id);
