@@ -3,9 +3,10 @@
 // debt once a spare is placed; where no spare fits, or the manager died on the
 // way, the debt stays, and the replica doing the reimaging retries it every few
 // seconds, oldest first. Whoever places a spare holds a claim on the debt (a
-// dead claimer's claim goes stale); a tenant back at its template's size, or
-// without a template, has its debt dropped, so a crash after a spare was
-// allocated never makes a second.
+// dead claimer's claim goes stale) and notes the spare on it before giving it
+// to the tenant: the next claimer finishes that spare (its reimage) rather than
+// pick a second. A tenant back at its template's size with no spare noted (an
+// operator added a node), or without a template, has its debt dropped.
 import { pickSpare, type ClusterTemplate } from '@metalfleet/domain';
 import type { FleetStore, OwedReplacement } from '@metalfleet/store';
 import type { FleetEvents } from '../events/fleet-events.ts';
