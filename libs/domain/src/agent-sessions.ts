@@ -35,6 +35,7 @@ export interface AgentConnection {
  * replaces it). An agent that names no connection is known by its session id alone.
  */
 export function connectionKey(agent: AgentConnection): { key: string; sessionPrefix: string } {
-  const sessionPrefix = `${agent.session}#`;
-  return { key: agent.connection > 0 ? `${sessionPrefix}${String(agent.connection).padStart(10, '0')}` : agent.session, sessionPrefix };
+  // Without NUL, which PostgreSQL's text cannot hold (an agent's ids never have one; a tenant's may).
+  const sessionPrefix = `${agent.session.replaceAll('\0', '')}#`;
+  return { key: agent.connection > 0 ? `${sessionPrefix}${String(agent.connection).padStart(10, '0')}` : sessionPrefix.slice(0, -1), sessionPrefix };
 }

@@ -40,6 +40,9 @@ export function describePresenceStore(name: string, factory: StoreFactory): void
       expect(await presence()).toBe('online');
       // Connection 10's will is the agent gone.
       expect(await store.setPresence('n1', 'offline', at(6), undefined, a(10))).toBe(true);
+      // A session id with NUL in it (a tenant's own agent sent it) is stored without.
+      await store.setPresence('n1', 'online', at(7), undefined, { session: 'sess\0ion', connection: 0 });
+      expect(await store.setPresence('n1', 'offline', at(8), undefined, { session: 'sess\0ion', connection: 0 })).toBe(true);
       await store.close();
     });
   });
