@@ -8,7 +8,7 @@ import { Aedes } from 'aedes';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeStatusSchema, Presence } from '@metalfleet/proto';
-import { runMqttSession, type SessionDeps } from './mqtt-session.ts';
+import { runMqttSession, type SessionDeps } from '@metalfleet/agent-runtime';
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
