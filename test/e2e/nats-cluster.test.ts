@@ -114,7 +114,9 @@ beforeAll(async () => {
   await eventually(async () => agent?.lines.join('\n') ?? '', (out) => out.includes('cannot keep nodes\' reports yet'), 30_000);
   // The brokers' certificate from the manager's CA (deploy/ha/README.md), and the accounts file the manager wrote.
   const ca = { certPem: readFileSync(a.caFile, 'utf8'), keyPem: readFileSync(join(a.dataDir, 'pki', 'ca.key'), 'utf8'), fingerprint: '' };
-  cluster = await startNatsCluster(ports, { accountsFile: join(a.dataDir, 'pki', 'nats-accounts.conf'), caFile: a.caFile, server: await issueServerCertificate(ca, ['127.0.0.1', 'localhost'], 397, true) });
+  // A secret whose hex reads as a number ("6e5…"): the route password made from it as the README says still starts the brokers.
+  const routeSecret = Buffer.concat([Buffer.from('6e5a', 'hex'), randomBytes(30)]);
+  cluster = await startNatsCluster(ports, { accountsFile: join(a.dataDir, 'pki', 'nats-accounts.conf'), caFile: a.caFile, server: await issueServerCertificate(ca, ['127.0.0.1', 'localhost'], 397, true), routeSecret });
   copyReplicaState(a.dataDir, join(dir, 'b'));
   const b = new ManagerProcess(join(dir, 'b'), [...common, '--replica-id', 'b']).onExistingState();
   replicas.push(b);

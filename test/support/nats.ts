@@ -42,10 +42,20 @@ export const natsUrls = (ports: NatsPorts) => ({
   mqtt: ports.map((p) => `mqtts://127.0.0.1:${p.mqtt}`).join(','),
 });
 
-export async function startNatsCluster(ports: NatsPorts, options: { accountsFile: string; caFile: string; server: { chainPem: string; keyPem: string } }): Promise<NatsCluster> {
+/**
+ * A route password as deploy/ha/README.md makes it: a word first, then hex. nats-server parses a variable's value as
+ * a config value, so bare hex that reads as a number ("6e5a…", "1k…") stops the broker from starting.
+ */
+export const routePassword = (secret: Buffer = randomBytes(32)) => `route-${secret.toString('hex')}`;
+
+export async function startNatsCluster(ports: NatsPorts, options: {
+  accountsFile: string; caFile: string; server: { chainPem: string; keyPem: string };
+  /** The route password's random part (random when not given). */
+  routeSecret?: Buffer;
+}): Promise<NatsCluster> {
   if (!existsSync(bin)) aptInstall(['nats-server'], { recommends: false });
   const root = mkdtempSync(join(tmpdir(), 'mf-nats-'));
-  const routePassword = randomBytes(32).toString('hex');
+  const password = routePassword(options.routeSecret);
   const nodes = ports.map((port, i): NatsNode => {
     const name = `broker-${i + 1}`;
     const dir = join(root, name);
@@ -57,8 +67,8 @@ export async function startNatsCluster(ports: NatsPorts, options: { accountsFile
     writeFileSync(join(dir, 'broker.key'), options.server.keyPem, { mode: 0o600 });
     const env = {
       ...process.env, NATS_NAME: name, NATS_CLIENT: `127.0.0.1:${port.client}`, NATS_CLUSTER: `127.0.0.1:${port.cluster}`, NATS_MQTT: `127.0.0.1:${port.mqtt}`,
-      NATS_ACCOUNTS: join(dir, 'accounts'), NATS_JETSTREAM: join(dir, 'jetstream'), NATS_ROUTE_PASSWORD: routePassword,
-      ...Object.fromEntries(ports.map((p, j) => [`NATS_ROUTE_${j + 1}`, `nats-route://metalfleet-route:${routePassword}@127.0.0.1:${p.cluster}`])),
+      NATS_ACCOUNTS: join(dir, 'accounts'), NATS_JETSTREAM: join(dir, 'jetstream'), NATS_ROUTE_PASSWORD: password,
+      ...Object.fromEntries(ports.map((p, j) => [`NATS_ROUTE_${j + 1}`, `nats-route://metalfleet-route:${password}@127.0.0.1:${p.cluster}`])),
     };
     let output = '';
     let child: ChildProcess | null = null;
