@@ -29,8 +29,11 @@ export interface ReplacementStore {
    * is older than `staleBefore` (the claimer died before either).
    */
   claimOwedReplacement(failedNodeId: string, tenantId: string, at: Date, staleBefore: Date): Promise<boolean>;
-  /** Notes the spare the claimer is about to give the tenant for this debt. */
-  noteOwedSpare(failedNodeId: string, tenantId: string, spareNodeId: string): Promise<void>;
+  /**
+   * Notes the spare the claimer is about to give the tenant for this debt ('' takes the note back). False, and nothing
+   * noted, when another debt has noted that spare: one spare is one debt's.
+   */
+  noteOwedSpare(failedNodeId: string, tenantId: string, spareNodeId: string): Promise<boolean>;
   /** The replacement is made (or the debt given up): gone. */
   settleOwedReplacement(failedNodeId: string, tenantId: string): Promise<void>;
   /** No replacement could be made now: owed again, for anyone to claim. */
@@ -54,7 +57,14 @@ export function sqlReplacementStore(db: SqlExecutor): ReplacementStore {
         [at.getTime(), failedNodeId, tenantId, staleBefore.getTime()])) > 0;
     },
     async noteOwedSpare(failedNodeId, tenantId, spareNodeId) {
-      await db.run('UPDATE owed_replacements SET spare_node_id = ? WHERE failed_node_id = ? AND tenant_id = ?', [spareNodeId, failedNodeId, tenantId]);
+      try {
+        await db.run('UPDATE owed_replacements SET spare_node_id = ? WHERE failed_node_id = ? AND tenant_id = ?', [spareNodeId, failedNodeId, tenantId]);
+        return true;
+      } catch (error) {
+        // owed_replacements_spare: the spare is another debt's.
+        if (db.isUniqueViolation(error)) return false;
+        throw error;
+      }
     },
     async settleOwedReplacement(failedNodeId, tenantId) {
       await db.run('DELETE FROM owed_replacements WHERE failed_node_id = ? AND tenant_id = ?', [failedNodeId, tenantId]);

@@ -276,6 +276,8 @@ export const sqliteTrustMigrations: readonly Migration[] = [
       -- The spare a replica is giving the tenant for the debt, noted first: if it dies (or fails) before the spare's
       -- reimage is made, the next one makes it, instead of counting a spare without the tenant's image as served.
       ALTER TABLE owed_replacements ADD COLUMN spare_node_id TEXT NOT NULL DEFAULT '';
+      -- One spare is one debt's: two debts noting the same spare would both count it as theirs.
+      CREATE UNIQUE INDEX owed_replacements_spare ON owed_replacements (spare_node_id) WHERE spare_node_id <> '';
     `,
   },
 ];

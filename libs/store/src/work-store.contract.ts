@@ -35,9 +35,15 @@ export function describeWorkStore(name: string, factory: StoreFactory): void {
         { failedNodeId: 'n1', tenantId: 't2', reason: 'in t2', actor: 'presence', at: later, spareNodeId: '' },
         { failedNodeId: 'n2', tenantId: 't1', reason: 'xid 79', actor: 'remediation', at: later, spareNodeId: '' },
       ]);
-      // The spare a placer is giving the tenant, noted on its debt only.
-      await store.noteOwedSpare('n1', 't2', 's1');
+      // The spare a placer is giving the tenant, noted on its debt only; one spare is one debt's.
+      expect(await store.noteOwedSpare('n1', 't2', 's1')).toBe(true);
+      expect(await store.noteOwedSpare('n2', 't1', 's1')).toBe(false);
       expect((await store.owedReplacements()).map((o) => o.spareNodeId)).toEqual(['', 's1', '']);
+      // Taken back, it may be another's.
+      expect(await store.noteOwedSpare('n1', 't2', '')).toBe(true);
+      expect(await store.noteOwedSpare('n2', 't1', 's1')).toBe(true);
+      expect(await store.noteOwedSpare('n1', 't1', '')).toBe(true);
+      expect((await store.owedReplacements()).map((o) => o.spareNodeId)).toEqual(['', '', 's1']);
       const staleBefore = new Date(at.getTime() - 60_000);
       const claimed = await Promise.all([store.claimOwedReplacement('n1', 't1', at, staleBefore), store.claimOwedReplacement('n1', 't1', at, staleBefore)]);
       expect(claimed.sort()).toEqual([false, true]);

@@ -38,8 +38,10 @@ export async function makeOwedReplacement(deps: OwedReplacementDeps, owed: OwedR
   try {
     // A spare noted by an earlier placer is finished first: given to the tenant and not yet reimaged, it is this debt's.
     placed = (owed.spareNodeId === '' ? null : await finishPlacement(deps, where, owed.tenantId, template, owed.actor, owed.reason, owed.spareNodeId))
-      ?? await placeSpare(deps, where, owed.tenantId, template, owed.actor, owed.reason,
-        (spareId) => deps.store.noteOwedSpare(owed.failedNodeId, owed.tenantId, spareId));
+      ?? await placeSpare(deps, where, owed.tenantId, template, owed.actor, owed.reason, {
+        note: (spareId) => deps.store.noteOwedSpare(owed.failedNodeId, owed.tenantId, spareId),
+        clear: async () => void await deps.store.noteOwedSpare(owed.failedNodeId, owed.tenantId, ''),
+      });
   } catch (error) {
     await deps.store.releaseOwedReplacement(owed.failedNodeId, owed.tenantId);
     throw error;
@@ -81,18 +83,20 @@ export function createOwedReplacements(deps: OwedReplacementDeps) {
             continue;
           }
           const serving = members.get(owed.tenantId) ?? 0;
-          // A spare noted on the debt counts among those serving, but may not have the tenant's image yet: finished below.
-          if (owed.spareNodeId === '' && serving >= template.nodeCount) {
+          // A spare noted on the debt and still the tenant's counts among those serving, but may not have the tenant's
+          // image yet: it is finished below. Otherwise (none noted, or taken back) the tenant's size decides.
+          const finishing = owed.spareNodeId !== '' && (await deps.store.getNodeSummary(owed.spareNodeId))?.tenant === owed.tenantId;
+          if (!finishing && serving >= template.nodeCount) {
             await drop(owed, `tenant ${owed.tenantId} has its template's ${template.nodeCount} nodes again (${serving} serving)`);
             continue;
           }
           const failed = await deps.store.getNodeSummary(owed.failedNodeId);
           const where = { rack: failed?.rack ?? '', hostname: failed?.hostname ?? '' };
-          if (owed.spareNodeId === '' && !pickSpare({ id: owed.failedNodeId, rack: where.rack }, template.profile, candidates).ok) continue;
+          if (!finishing && !pickSpare({ id: owed.failedNodeId, rack: where.rack }, template.profile, candidates).ok) continue;
           const placed = await makeOwedReplacement(deps, owed, template, where);
           if (!placed?.ok) continue;
           made += 1;
-          if (owed.spareNodeId === '') members.set(owed.tenantId, serving + 1);
+          if (!finishing) members.set(owed.tenantId, serving + 1);
           report(owed, `replaced by ${placed.spareId}${placed.sameRack ? ' (same rack)' : ''} (owed since ${owed.at.toISOString()}), ${reimaging(placed.operationId)}`);
         } catch (error) {
           deps.onError?.(error, { step: 'replacement owed', failedNodeId: owed.failedNodeId, tenantId: owed.tenantId });

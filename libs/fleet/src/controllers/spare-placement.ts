@@ -28,13 +28,23 @@ const replacementReimage = (failed: { id: string; hostname: string }, tenantId: 
   reason: `replaces ${failed.id} (${failed.hostname}) in tenant ${tenantId}: ${why}`,
 });
 
+/** Where a debt notes the spare its placer is giving the tenant (owed-replacements.ts). */
+export interface SpareNotes {
+  /** Notes the spare before it is given; false when another debt has noted it (it is that debt's to give). */
+  note(spareId: string): Promise<boolean>;
+  /** No spare given after all: the note is taken back. */
+  clear(): Promise<void>;
+}
+
+const noNotes: SpareNotes = { note: async () => true, clear: async () => undefined };
+
 /**
- * Places a spare. `onPicked` is told each spare before it is given to the tenant (the debt notes it: a placer that
- * dies before the spare's reimage leaves it for the next to finish, with finishPlacement).
+ * Places a spare: picked, noted (`notes`), given to the tenant, and its reimage made. A placer that dies or fails
+ * after the note leaves the spare for the next to finish (finishPlacement), never a second spare.
  */
 export async function placeSpare(
   deps: SparePlacementDeps, failed: { id: string; rack: string; hostname: string }, tenantId: string, template: ClusterTemplate, actor: string, why: string,
-  onPicked: (spareId: string) => Promise<void> = async () => undefined,
+  notes: SpareNotes = noNotes,
 ): Promise<Placement> {
   // Failures on several replicas' shards at once (a rack losing power) may pick the same spare: the one that gets
   // it first keeps it, and the others pick again among the rest.
@@ -45,8 +55,14 @@ export async function placeSpare(
   if (refused) return { ok: false, reason: `the template's image cannot be installed: ${refused.message}` };
   for (let attempt = 0; attempt < maxSparePicks; attempt += 1) {
     const pick = pickSpare({ id: failed.id, rack: failed.rack }, template.profile, (await spareCandidates(deps.store, deps.acceptanceRequired)).filter((c) => !pickedByOthers.has(c.id)));
-    if (!pick.ok) return pick;
-    await onPicked(pick.spareId);
+    if (!pick.ok) {
+      await notes.clear();
+      return pick;
+    }
+    if (!(await notes.note(pick.spareId))) {
+      pickedByOthers.add(pick.spareId);
+      continue;
+    }
     try {
       await deps.tenants.allocateNode(tenantId, pick.spareId, actor);
     } catch (error) {
@@ -54,35 +70,32 @@ export async function placeSpare(
       pickedByOthers.add(pick.spareId);
       continue;
     }
-    const operation = await deps.reimages.create(replacementReimage(failed, tenantId, template, pick.spareId, actor, why)).catch(async (error: unknown) => {
-      // Not to be left with the tenant without its image (counted as serving, it would settle the debt): released, it
-      // is wiped before anyone gets it, and the replacement stays owed. (A deterministic refusal, the image, was
-      // checked above: this is a fault, and does not repeat for every spare.)
-      await deps.tenants.releaseNode(tenantId, pick.spareId, actor).catch(() => undefined);
-      throw error;
-    });
+    // Should this fail (the store away), the spare stays noted and the tenant's: the next claimer makes its reimage.
+    const operation = await deps.reimages.create(replacementReimage(failed, tenantId, template, pick.spareId, actor, why));
     return { ok: true, spareId: pick.spareId, sameRack: pick.sameRack, operationId: operation.id };
   }
+  await notes.clear();
   return { ok: false, reason: `${maxSparePicks} spares picked in turn were each taken by another replacement first` };
 }
 
 /**
- * Finishes the placement of a spare an earlier placer gave (or was about to give) the tenant: its reimage made if it
- * has none. Null when the spare is not the tenant's (never given, or taken back): a spare is to be picked again.
+ * Finishes the placement of the spare a debt noted, while it is the tenant's: still allocated, its reimage is made
+ * (unless an operation holds it already: the earlier placer's, its answer lost); gone on in its lifecycle as the
+ * tenant's (being reimaged, active, or failed: its own failure's effects replace it), it is placed. Null when it is
+ * not the tenant's (never given, or taken back): the debt is as if nothing was noted.
  */
 export async function finishPlacement(
   deps: SparePlacementDeps, failed: { id: string; rack: string; hostname: string }, tenantId: string, template: ClusterTemplate, actor: string, why: string, spareId: string,
 ): Promise<Placement | null> {
   const spare = await deps.store.getNodeSummary(spareId);
   if (!spare || spare.tenant !== tenantId) return null;
-  const sameRack = spare.rack === failed.rack;
+  const placed = { ok: true as const, spareId, sameRack: spare.rack === failed.rack };
+  if (spare.state !== 'allocated') return { ...placed, operationId: null };
   try {
-    const operation = await deps.reimages.create(replacementReimage(failed, tenantId, template, spareId, actor, why));
-    return { ok: true, spareId, sameRack, operationId: operation.id };
+    return { ...placed, operationId: (await deps.reimages.create(replacementReimage(failed, tenantId, template, spareId, actor, why))).id };
   } catch (error) {
-    // Held by an operation already (the earlier placer's, its answer lost), or past allocated (being reimaged, or
-    // failed and owed a replacement of its own): placed.
-    if (error instanceof DomainError && error.code === 'conflict') return { ok: true, spareId, sameRack, operationId: null };
+    const held = error instanceof DomainError && error.code === 'conflict' && Array.isArray(error.details['nodeIds']) && error.details['nodeIds'].includes(spareId);
+    if (held) return { ...placed, operationId: null };
     throw error;
   }
 }
