@@ -30,14 +30,15 @@ export interface ReplacementStore {
    */
   claimOwedReplacement(failedNodeId: string, tenantId: string, at: Date, staleBefore: Date): Promise<boolean>;
   /**
-   * Notes the spare the claimer is about to give the tenant for this debt ('' takes the note back). False, and nothing
-   * noted, when another debt has noted that spare: one spare is one debt's.
+   * Notes the spare the claimer (its claim made at `claimedAt`) is about to give the tenant for this debt ('' takes the
+   * note back). False, and nothing noted, when another debt has noted that spare (one spare is one debt's), or when
+   * the claim is no longer this one (it went stale and another took it; the debt was settled).
    */
-  noteOwedSpare(failedNodeId: string, tenantId: string, spareNodeId: string): Promise<boolean>;
+  noteOwedSpare(failedNodeId: string, tenantId: string, spareNodeId: string, claimedAt: Date): Promise<boolean>;
   /** The replacement is made (or the debt given up): gone. */
   settleOwedReplacement(failedNodeId: string, tenantId: string): Promise<void>;
   /** No replacement could be made now: owed again, for anyone to claim. */
-  releaseOwedReplacement(failedNodeId: string, tenantId: string): Promise<void>;
+  releaseOwedReplacement(failedNodeId: string, tenantId: string, claimedAt: Date): Promise<void>;
 }
 
 interface OwedRow { failed_node_id: string; tenant_id: string; reason: string; actor: string; at: number | string; spare_node_id: string }
@@ -56,10 +57,10 @@ export function sqlReplacementStore(db: SqlExecutor): ReplacementStore {
       return (await db.run('UPDATE owed_replacements SET claimed_at = ? WHERE failed_node_id = ? AND tenant_id = ? AND (claimed_at IS NULL OR claimed_at < ?)',
         [at.getTime(), failedNodeId, tenantId, staleBefore.getTime()])) > 0;
     },
-    async noteOwedSpare(failedNodeId, tenantId, spareNodeId) {
+    async noteOwedSpare(failedNodeId, tenantId, spareNodeId, claimedAt) {
       try {
-        await db.run('UPDATE owed_replacements SET spare_node_id = ? WHERE failed_node_id = ? AND tenant_id = ?', [spareNodeId, failedNodeId, tenantId]);
-        return true;
+        return (await db.run('UPDATE owed_replacements SET spare_node_id = ? WHERE failed_node_id = ? AND tenant_id = ? AND claimed_at = ?',
+          [spareNodeId, failedNodeId, tenantId, claimedAt.getTime()])) > 0;
       } catch (error) {
         // owed_replacements_spare: the spare is another debt's.
         if (db.isUniqueViolation(error)) return false;
@@ -69,8 +70,9 @@ export function sqlReplacementStore(db: SqlExecutor): ReplacementStore {
     async settleOwedReplacement(failedNodeId, tenantId) {
       await db.run('DELETE FROM owed_replacements WHERE failed_node_id = ? AND tenant_id = ?', [failedNodeId, tenantId]);
     },
-    async releaseOwedReplacement(failedNodeId, tenantId) {
-      await db.run('UPDATE owed_replacements SET claimed_at = NULL WHERE failed_node_id = ? AND tenant_id = ?', [failedNodeId, tenantId]);
+    async releaseOwedReplacement(failedNodeId, tenantId, claimedAt) {
+      // Only this claim: one that went stale and was taken by another is not the stale claimer's to let go.
+      await db.run('UPDATE owed_replacements SET claimed_at = NULL WHERE failed_node_id = ? AND tenant_id = ? AND claimed_at = ?', [failedNodeId, tenantId, claimedAt.getTime()]);
     },
   };
 }

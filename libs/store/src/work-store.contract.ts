@@ -35,23 +35,27 @@ export function describeWorkStore(name: string, factory: StoreFactory): void {
         { failedNodeId: 'n1', tenantId: 't2', reason: 'in t2', actor: 'presence', at: later, spareNodeId: '' },
         { failedNodeId: 'n2', tenantId: 't1', reason: 'xid 79', actor: 'remediation', at: later, spareNodeId: '' },
       ]);
-      // The spare a placer is giving the tenant, noted on its debt only; one spare is one debt's.
-      expect(await store.noteOwedSpare('n1', 't2', 's1')).toBe(true);
-      expect(await store.noteOwedSpare('n2', 't1', 's1')).toBe(false);
-      expect((await store.owedReplacements()).map((o) => o.spareNodeId)).toEqual(['', 's1', '']);
-      // Taken back, it may be another's.
-      expect(await store.noteOwedSpare('n1', 't2', '')).toBe(true);
-      expect(await store.noteOwedSpare('n2', 't1', 's1')).toBe(true);
-      expect(await store.noteOwedSpare('n1', 't1', '')).toBe(true);
-      expect((await store.owedReplacements()).map((o) => o.spareNodeId)).toEqual(['', '', 's1']);
       const staleBefore = new Date(at.getTime() - 60_000);
       const claimed = await Promise.all([store.claimOwedReplacement('n1', 't1', at, staleBefore), store.claimOwedReplacement('n1', 't1', at, staleBefore)]);
       expect(claimed.sort()).toEqual([false, true]);
       // Released (no spare after all): claimable again; a claimer that died: claimable once its claim is stale.
-      await store.releaseOwedReplacement('n1', 't1');
+      await store.releaseOwedReplacement('n1', 't1', at);
       expect(await store.claimOwedReplacement('n1', 't1', at, staleBefore)).toBe(true);
       expect(await store.claimOwedReplacement('n1', 't1', later, staleBefore)).toBe(false);
       expect(await store.claimOwedReplacement('n1', 't1', later, new Date(at.getTime() + 1))).toBe(true);
+      // The stale claimer can neither note a spare nor let go of the claim now another's; the new claimer can.
+      expect(await store.noteOwedSpare('n1', 't1', 's1', at)).toBe(false);
+      await store.releaseOwedReplacement('n1', 't1', at);
+      expect(await store.claimOwedReplacement('n1', 't1', later, staleBefore)).toBe(false);
+      expect(await store.noteOwedSpare('n1', 't1', 's1', later)).toBe(true);
+      // One spare is one debt's: another debt cannot note it until it is taken back.
+      expect(await store.claimOwedReplacement('n2', 't1', at, staleBefore)).toBe(true);
+      expect(await store.noteOwedSpare('n2', 't1', 's1', at)).toBe(false);
+      expect((await store.owedReplacements()).map((o) => o.spareNodeId)).toEqual(['s1', '', '']);
+      expect(await store.noteOwedSpare('n1', 't1', '', later)).toBe(true);
+      expect(await store.noteOwedSpare('n2', 't1', 's1', at)).toBe(true);
+      expect((await store.owedReplacements()).map((o) => o.spareNodeId)).toEqual(['', '', 's1']);
+      await store.noteOwedSpare('n2', 't1', '', at);
       await store.settleOwedReplacement('n1', 't1');
       expect((await store.owedReplacements()).map((o) => `${o.failedNodeId}/${o.tenantId}`)).toEqual(['n1/t2', 'n2/t1']);
       await store.close();

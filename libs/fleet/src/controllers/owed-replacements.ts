@@ -39,15 +39,16 @@ export async function makeOwedReplacement(deps: OwedReplacementDeps, owed: OwedR
     // A spare noted by an earlier placer is finished first: given to the tenant and not yet reimaged, it is this debt's.
     placed = (owed.spareNodeId === '' ? null : await finishPlacement(deps, where, owed.tenantId, template, owed.actor, owed.reason, owed.spareNodeId))
       ?? await placeSpare(deps, where, owed.tenantId, template, owed.actor, owed.reason, {
-        note: (spareId) => deps.store.noteOwedSpare(owed.failedNodeId, owed.tenantId, spareId),
-        clear: async () => void await deps.store.noteOwedSpare(owed.failedNodeId, owed.tenantId, ''),
+        // Under this claim only: a placer that stalled past it (another claimed the debt since, or settled it) gives nothing.
+        note: (spareId) => deps.store.noteOwedSpare(owed.failedNodeId, owed.tenantId, spareId, at),
+        clear: async () => void await deps.store.noteOwedSpare(owed.failedNodeId, owed.tenantId, '', at),
       });
   } catch (error) {
-    await deps.store.releaseOwedReplacement(owed.failedNodeId, owed.tenantId);
+    await deps.store.releaseOwedReplacement(owed.failedNodeId, owed.tenantId, at);
     throw error;
   }
   if (placed.ok) await deps.store.settleOwedReplacement(owed.failedNodeId, owed.tenantId);
-  else await deps.store.releaseOwedReplacement(owed.failedNodeId, owed.tenantId);
+  else await deps.store.releaseOwedReplacement(owed.failedNodeId, owed.tenantId, at);
   return placed;
 }
 

@@ -2,7 +2,7 @@
 // (same rack first), allocated to the tenant and reimaged with its image.
 // Used by a failure's effects (lifecycle-effects.ts) and, where no spare fit
 // then, by the retry of the replacements owed (owed-replacements.ts).
-import { DomainError, pickSpare, type ClusterTemplate } from '@metalfleet/domain';
+import { DomainError, pickSpare, type ClusterTemplate, type NodeState } from '@metalfleet/domain';
 import type { FleetStore } from '@metalfleet/store';
 import { spareCandidates } from '../services/spares.ts';
 import type { Tenants } from '../services/tenants.ts';
@@ -52,7 +52,11 @@ export async function placeSpare(
   // An image that cannot be installed (gone from the catalog) is found before a spare is taken: every spare would
   // fail the same way.
   const refused = await deps.reimages.imageRefusal(template.image);
-  if (refused) return { ok: false, reason: `the template's image cannot be installed: ${refused.message}` };
+  if (refused) {
+    // A spare noted before (its placer died before giving it) is not held for a debt that cannot take it.
+    await notes.clear();
+    return { ok: false, reason: `the template's image cannot be installed: ${refused.message}` };
+  }
   for (let attempt = 0; attempt < maxSparePicks; attempt += 1) {
     const pick = pickSpare({ id: failed.id, rack: failed.rack }, template.profile, (await spareCandidates(deps.store, deps.acceptanceRequired)).filter((c) => !pickedByOthers.has(c.id)));
     if (!pick.ok) {
@@ -78,11 +82,14 @@ export async function placeSpare(
   return { ok: false, reason: `${maxSparePicks} spares picked in turn were each taken by another replacement first` };
 }
 
+/** States a spare given to a tenant goes on to: its reimage was made, or it failed (its own failure's effects replace it). */
+const placedStates: ReadonlySet<NodeState> = new Set(['provisioning', 'accepting', 'active', 'failed', 'repair']);
+
 /**
  * Finishes the placement of the spare a debt noted, while it is the tenant's: still allocated, its reimage is made
- * (unless an operation holds it already: the earlier placer's, its answer lost); gone on in its lifecycle as the
- * tenant's (being reimaged, active, or failed: its own failure's effects replace it), it is placed. Null when it is
- * not the tenant's (never given, or taken back): the debt is as if nothing was noted.
+ * (unless an operation holds it already: the earlier placer's, its answer lost); gone on as the tenant's (placedStates),
+ * it is placed. Null when it is not the tenant's (never given, or taken back, or half taken back: being released), or
+ * was given only half (the tenant written, the allocation not: taken back here): the debt is as if nothing was noted.
  */
 export async function finishPlacement(
   deps: SparePlacementDeps, failed: { id: string; rack: string; hostname: string }, tenantId: string, template: ClusterTemplate, actor: string, why: string, spareId: string,
@@ -90,7 +97,13 @@ export async function finishPlacement(
   const spare = await deps.store.getNodeSummary(spareId);
   if (!spare || spare.tenant !== tenantId) return null;
   const placed = { ok: true as const, spareId, sameRack: spare.rack === failed.rack };
-  if (spare.state !== 'allocated') return { ...placed, operationId: null };
+  if (placedStates.has(spare.state)) return { ...placed, operationId: null };
+  if (spare.state !== 'allocated') {
+    // Still available: the tenant was written and the allocation never was (allocateNode cut off before taking it
+    // back); the spare is nobody's again, to be picked like any other.
+    if (spare.state === 'available') await deps.store.takeNodeFromTenant(spareId, tenantId);
+    return null;
+  }
   try {
     return { ...placed, operationId: (await deps.reimages.create(replacementReimage(failed, tenantId, template, spareId, actor, why))).id };
   } catch (error) {
