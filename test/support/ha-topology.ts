@@ -49,6 +49,18 @@ export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
     await postgres.init();
     postgresUrl = postgres.url;
   }
+  // Nothing left behind by a start that failed half way (a broker that did not listen): what was started is stopped.
+  const started: Array<{ stop(): Promise<unknown> }> = [];
+  try {
+    return await startOn(options, postgresUrl, postgres, started);
+  } catch (error) {
+    for (const part of started.reverse()) await part.stop().catch(() => undefined);
+    await postgres?.destroy();
+    throw error;
+  }
+}
+
+async function startOn(options: HaOptions, postgresUrl: string, postgres: PrivatePostgres | null, started: Array<{ stop(): Promise<unknown> }>): Promise<HaTopology> {
   const schema = `metalfleet_ha_${process.pid}`;
   const ports = await natsPorts(3);
   const urls = natsUrls(ports);
@@ -56,6 +68,7 @@ export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
   const names = Array.from({ length: options.replicas }, (_, i) => String.fromCharCode(97 + i));
   const replicaArgs = (name: string) => [...common, '--replica-id', name];
   const first = new ManagerProcess(join(options.dir, names[0]!), replicaArgs(names[0]!), options.managerNodeOptions);
+  started.push(first);
   await first.start();
   const ca = { certPem: readFileSync(first.caFile, 'utf8'), keyPem: readFileSync(join(first.dataDir, 'pki', 'ca.key'), 'utf8'), fingerprint: '' };
   const cluster = await startNatsCluster(ports, {
@@ -66,6 +79,7 @@ export async function startHaTopology(options: HaOptions): Promise<HaTopology> {
     // A replica's data directory is the first one's, less what is each replica's own (deploy/ha/README.md).
     cpSync(first.dataDir, join(options.dir, name), { recursive: true, filter: (path) => !/(manager\.lock|lock\.key|clock\.json)$/.test(path) });
     const replica = new ManagerProcess(join(options.dir, name), replicaArgs(name), options.managerNodeOptions).onExistingState();
+    started.push(replica);
     await replica.start();
     replicas.push(replica);
   }

@@ -96,14 +96,16 @@ export async function startNatsCluster(ports: NatsPorts, options: {
       },
     };
   });
-  await Promise.all(nodes.map((node) => node.start()));
-  return {
-    nodes,
-    async stop() {
-      await Promise.all(nodes.map((node) => node.kill()));
-      rmSync(root, { recursive: true, force: true });
-    },
+  const stop = async () => {
+    await Promise.all(nodes.map((node) => node.kill()));
+    rmSync(root, { recursive: true, force: true });
   };
+  // One node that does not start: the others are not left running.
+  await Promise.all(nodes.map((node) => node.start())).catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
+  return { nodes, stop };
 }
 
 /**
