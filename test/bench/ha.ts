@@ -29,6 +29,9 @@ const measureS = Number(process.env['BENCH_HA_MEASURE_S'] ?? 30);
 const telemetryS = Number(process.env['BENCH_HA_TELEMETRY_S'] ?? 15);
 // How often each simulated node evaluates its health: a fault toggled at a kill is raised within it.
 const healthS = process.env['BENCH_HA_HEALTH_S'] ?? '1';
+// The acceptance suite after inspection (BENCH_HA_ACCEPTANCE=off: none): real nodes run theirs on their own GPUs and
+// CPUs; simulated, every node's runs on this machine's two cores beside the storm.
+const acceptance = process.env['BENCH_HA_ACCEPTANCE'] ?? 'on';
 // Only the registration storm (BENCH_HA_STORM_ONLY=1): for sizes where the rest would take hours.
 const stormOnly = process.env['BENCH_HA_STORM_ONLY'] === '1';
 // Where the replicas write V8 CPU profiles when they stop (a replica killed -9 writes none): how the storm's cost was found.
@@ -172,7 +175,7 @@ export async function runHaBench(): Promise<void> {
   const ha = await startHaTopology({
     dir, replicas: 3,
     ...(cpuProfileDir ? { managerNodeOptions: ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] } : {}),
-    managerArgs: ['--lease-ttl-s', String(leaseTtlS), '--telemetry-interval-s', String(telemetryS), '--health-interval-s', healthS, '--heartbeat-grace-s', String(Math.max(60, 4 * telemetryS))],
+    managerArgs: ['--acceptance', acceptance, '--lease-ttl-s', String(leaseTtlS), '--telemetry-interval-s', String(telemetryS), '--health-interval-s', healthS, '--heartbeat-grace-s', String(Math.max(60, 4 * telemetryS))],
   });
   try {
     // 1. Registration storm.

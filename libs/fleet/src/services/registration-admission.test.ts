@@ -104,9 +104,23 @@ describe('registration admission', () => {
     const running = await storm(admission, clock, { perSecond: 5, seconds: 10 });
     const refusedAs = async (source: string) => ((await admission.run(async () => 'admitted', source).catch((e: unknown) => e)) as { details: { retryAfterMs: number } }).details.retryAfterMs;
     const first = await refusedAs('10.0.0.66');
-    for (let i = 0; i < 20_000; i += 1) expect(await refusedAs('10.0.0.66')).toBeLessThanOrEqual(first);
-    // An honest agent refused next waits about one slot (200 ms at 5 a second) longer than the hostile one.
+    for (let i = 0; i < 20_000; i += 1) await refusedAs('10.0.0.66');
+    // An honest agent refused next waits about one slot (200 ms at 5 a second) longer than the hostile one's first.
     expect(await refusedAs('10.0.0.7')).toBeLessThan(first + 1000);
+    for (const w of running) w.finish();
+  });
+
+  it('spreads agents behind one address a slot apart, as if each had its own: 20,000 simulated nodes on 127.0.0.1 came back at one moment', async () => {
+    const clock = { ms: 0 };
+    const admission = createRegistrationAdmission({ concurrent: 64, retryAfterMs: 2000, targetMs: 3000, now: () => clock.ms });
+    const running = await storm(admission, clock, { perSecond: 5, seconds: 10 });
+    const refusedAs = async (source: string) => ((await admission.run(async () => 'admitted', source).catch((e: unknown) => e)) as { details: { retryAfterMs: number } }).details.retryAfterMs;
+    const hints: number[] = [];
+    for (let i = 0; i < 1000; i += 1) hints.push(await refusedAs('10.0.0.1'));
+    // 5 a second: a slot every 200 ms, 1,000 agents over about 200 s, each later than the one before.
+    expect(hints[999]! - hints[0]!).toBeGreaterThan(150_000);
+    expect(hints[999]! - hints[0]!).toBeLessThan(250_000);
+    expect(hints.every((h, i) => i === 0 || h > hints[i - 1]!)).toBe(true);
     for (const w of running) w.finish();
   });
 

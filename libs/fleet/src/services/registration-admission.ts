@@ -17,7 +17,9 @@
 //    further on. A source address holds one place in the line at a time: a
 //    refusal is counted before anyone is authenticated, and one hostile client
 //    asking 20,000 times pushed every honest agent's hint to 10 minutes
-//    (hostile review); now it pushes the line by one slot.
+//    (hostile review); now it pushes the line by one slot. Refused again, an
+//    address's place moves on a slot, so that agents sharing it (a NAT) are
+//    spread out, and a client asking again and again delays only itself.
 import { DomainError } from '@metalfleet/domain';
 
 export interface RegistrationAdmissionOptions {
@@ -38,7 +40,7 @@ export interface RegistrationAdmissionOptions {
 export interface RegistrationAdmission {
   /**
    * Runs `work` in a slot, or throws DomainError('unavailable', …, { retryAfterMs }) when every slot is taken.
-   * `source`: the caller's address; it holds one place in the line at a time.
+   * `source`: the caller's address; it holds one place in the line at a time, moved on a slot at each refusal.
    */
   run<T>(work: () => Promise<T>, source?: string): Promise<T>;
   /** Registrations refused so far. */
@@ -86,10 +88,18 @@ export function createRegistrationAdmission(options: RegistrationAdmissionOption
   const places = new Map<string, number>();
 
   const placeFor = (at: number, source: string | undefined): number => {
-    const held = source === undefined ? undefined : places.get(source);
-    if (held !== undefined && held > at) return held;
     // One slot per refused agent at the measured throughput (until measured: the limit each second).
     const slotMs = 1000 / Math.max(rate ?? limit, minConcurrent / (targetMs / 1000));
+    const held = source === undefined ? undefined : places.get(source);
+    if (source !== undefined && held !== undefined && held > at) {
+      // Refused again while it holds a place: the address's own place moves a slot on, the line stays. Agents behind
+      // one address (a site's NAT, a simulator) are spread a slot apart instead of all sent back at one moment
+      // (20,000 simulated nodes came back together and refusals took the CPU registrations needed); one client
+      // asking again and again pushes back only its own address.
+      const next = Math.min(at + maxRetryAfterMs, Math.max(at + options.retryAfterMs, held + slotMs));
+      places.set(source, next);
+      return next;
+    }
     lineEnd = Math.min(at + maxRetryAfterMs, Math.max(at + options.retryAfterMs, lineEnd + slotMs));
     if (source !== undefined) {
       places.set(source, lineEnd);
