@@ -1,35 +1,16 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startFleet } from '../fleet-harness.test-kit.ts';
-import { createOwedReplacements, owedClaimStaleMs } from './owed-replacements.ts';
+import { owedWithSpare, replaceOps, retrier, servingIn, staleAfter, t0, tenantOf } from './owed-replacements.test-kit.ts';
 
-const t0 = new Date('2026-11-21T10:00:00Z');
-const stale = () => new Date(t0.getTime() + owedClaimStaleMs + 1);
+const stale = staleAfter();
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => { for (const c of closers.splice(0).reverse()) await c(); });
-const profile = { gpuModel: '', gpuCount: 0, minMemoryBytes: 0 };
-type Fleet = Awaited<ReturnType<typeof startFleet>>;
-
-async function tenantOf(f: Fleet, size: number) {
-  const tenant = await f.tenants.create('training');
-  await f.templates.create({ name: 'train', image: { name: 'gpu-os', version: '1' }, tenantId: tenant.id, nodeCount: size, profile });
-  for (let i = 1; i <= size; i += 1) { await f.addNode(`n${i}`); await f.activeIn(tenant.id, `n${i}`); }
-  return tenant;
-}
-const retrier = (f: Fleet, now = () => t0, over: Partial<Parameters<typeof createOwedReplacements>[0]> = {}) =>
-  createOwedReplacements({ store: f.store, events: f.events, tenants: f.tenants, templates: f.templates, reimages: f.reimages, now, onError: () => undefined, ...over });
-const servingIn = async (f: Fleet, tenantId: string) =>
-  (await f.store.listNodes()).filter((n) => n.tenant === tenantId && ['allocated', 'provisioning', 'active'].includes(n.state)).map((n) => n.id).sort();
-const replaceOps = async (f: Fleet) => (await f.store.listOperations(50)).filter((o) => o.kind === 'replace-node');
 
 // A debt's placer notes its spare before giving it to the tenant, and the next claimer finishes what a dead or failed
 // placer left: each case a hostile review (review2) broke, one failure one spare and no debt settled without one.
 describe('a replacement owed, finished after its placer died or failed', () => {
   it('a noted spare that failed before its reimage was made is replaced by its own failure, not by a second spare for the first', async () => {
-    const f = await startFleet({ now: () => t0 });
-    closers.push(f.close);
-    const tenant = await tenantOf(f, 1);
-    await f.lifecycle.apply('n1', 'fail', 'remediation', 'xid 79');
-    await f.addNode('spare');
+    const { f, tenant } = await owedWithSpare(closers);
     // The placer is killed between allocate and reimages.create.
     void retrier(f, () => t0, { reimages: { ...f.reimages, create: () => new Promise(() => undefined) } }).retry();
     await vi.waitFor(async () => expect(await f.node('spare')).toMatchObject({ state: 'allocated', tenant: tenant.id }));
@@ -44,11 +25,7 @@ describe('a replacement owed, finished after its placer died or failed', () => {
   });
 
   it('a spare whose reimage could not be created is not released: it stays noted, and the next makes its reimage; the debt is never settled without a spare', async () => {
-    const f = await startFleet({ now: () => t0 });
-    closers.push(f.close);
-    const tenant = await tenantOf(f, 1);
-    await f.lifecycle.apply('n1', 'fail', 'remediation', 'xid 79');
-    await f.addNode('spare');
+    const { f, tenant } = await owedWithSpare(closers);
     const faulty = retrier(f, () => t0, {
       reimages: { ...f.reimages, create: () => Promise.reject(new Error('connection reset')) },
     });
@@ -62,11 +39,7 @@ describe('a replacement owed, finished after its placer died or failed', () => {
   });
 
   it('a slow placer (not dead) past its claim takes nothing back from the spare the next one finished', async () => {
-    const f = await startFleet({ now: () => t0 });
-    closers.push(f.close);
-    const tenant = await tenantOf(f, 1);
-    await f.lifecycle.apply('n1', 'fail', 'remediation', 'xid 79');
-    await f.addNode('spare');
+    const { f, tenant } = await owedWithSpare(closers);
     let open!: () => void;
     const gate = new Promise<void>((r) => { open = r; });
     const slow = retrier(f, () => t0, { reimages: { ...f.reimages, create: async (r) => { await gate; return f.reimages.create(r); } } });
@@ -113,11 +86,7 @@ describe('a replacement owed, finished after its placer died or failed', () => {
   });
 
   it('a placer whose settle failed after its reimage finished: the next settles, and reimages no serving node again', async () => {
-    const f = await startFleet({ now: () => t0 });
-    closers.push(f.close);
-    const tenant = await tenantOf(f, 1);
-    await f.lifecycle.apply('n1', 'fail', 'remediation', 'xid 79');
-    await f.addNode('spare');
+    const { f, tenant } = await owedWithSpare(closers);
     const realSettle = f.store.settleOwedReplacement.bind(f.store);
     (f.store as { settleOwedReplacement: typeof realSettle }).settleOwedReplacement = async () => { throw new Error('connection reset'); };
     await retrier(f).retry();
@@ -139,11 +108,7 @@ describe('a replacement owed, finished after its placer died or failed', () => {
   });
 
   it('a noted spare an operator took back, the tenant brought back to size by hand: the debt is dropped, no node more', async () => {
-    const f = await startFleet({ now: () => t0 });
-    closers.push(f.close);
-    const tenant = await tenantOf(f, 1);
-    await f.lifecycle.apply('n1', 'fail', 'remediation', 'xid 79');
-    await f.addNode('spare');
+    const { f, tenant } = await owedWithSpare(closers);
     void retrier(f, () => t0, { reimages: { ...f.reimages, create: () => new Promise(() => undefined) } }).retry();
     await vi.waitFor(async () => expect(await f.node('spare')).toMatchObject({ state: 'allocated', tenant: tenant.id }));
     await f.tenants.releaseNode(tenant.id, 'spare', 'operator');

@@ -5,35 +5,15 @@
 // unusable, a spare held for a debt that cannot take it, two spares for one failure.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { sha256, startFleet } from '../fleet-harness.test-kit.ts';
-import { createOwedReplacements, owedClaimStaleMs } from './owed-replacements.ts';
+import { never, owedWithSpare, replaceOps, retrier, servingIn, staleAfter, t0, tenantOf } from './owed-replacements.test-kit.ts';
 
-const t0 = new Date('2026-11-21T10:00:00Z');
-const stale = (k = 1) => () => new Date(t0.getTime() + k * (owedClaimStaleMs + 1));
+const stale = staleAfter;
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => { for (const c of closers.splice(0).reverse()) await c(); });
-const profile = { gpuModel: '', gpuCount: 0, minMemoryBytes: 0 };
-type Fleet = Awaited<ReturnType<typeof startFleet>>;
-
-async function tenantOf(f: Fleet, size: number, name = 'training', image = { name: 'gpu-os', version: '1' }) {
-  const tenant = await f.tenants.create(name);
-  await f.templates.create({ name: `t-${name}`, image, tenantId: tenant.id, nodeCount: size, profile });
-  for (let i = 1; i <= size; i += 1) { await f.addNode(`${name}-n${i}`); await f.activeIn(tenant.id, `${name}-n${i}`); }
-  return tenant;
-}
-const retrier = (f: Fleet, now = () => t0, over: Partial<Parameters<typeof createOwedReplacements>[0]> = {}) =>
-  createOwedReplacements({ store: f.store, events: f.events, tenants: f.tenants, templates: f.templates, reimages: f.reimages, now, onError: () => undefined, ...over });
-const servingIn = async (f: Fleet, tenantId: string) =>
-  (await f.store.listNodes()).filter((n) => n.tenant === tenantId && ['allocated', 'provisioning', 'active'].includes(n.state)).map((n) => n.id).sort();
-const replaceOps = async (f: Fleet) => (await f.store.listOperations(50)).filter((o) => o.kind === 'replace-node');
-const never = () => new Promise<never>(() => undefined);
 
 describe('a replacement owed, cut halfway', () => {
   it('an allocation cut after the tenant was written (transition and take-back failed) neither settles the debt nor keeps the spare', async () => {
-    const f = await startFleet({ now: () => t0 });
-    closers.push(f.close);
-    const tenant = await tenantOf(f, 1);
-    await f.lifecycle.apply('training-n1', 'fail', 'remediation', 'xid 79');
-    await f.addNode('spare');
+    const { f, tenant } = await owedWithSpare(closers, { nodePrefix: 'training-' });
     // allocateNode: giveNodeToTenant written, then lifecycle.apply and its catch's takeNodeFromTenant hit the hiccup.
     const faulty = retrier(f, () => t0, { tenants: { ...f.tenants, allocateNode: async (t, n) => { await f.store.giveNodeToTenant(n, t); throw new Error('connection reset'); } } });
     expect(await faulty.retry()).toBe(0);
@@ -45,11 +25,7 @@ describe('a replacement owed, cut halfway', () => {
   });
 
   it('a spare given only half is taken back by the next placer, and given again whole: the replacement', async () => {
-    const f = await startFleet({ now: () => t0 });
-    closers.push(f.close);
-    const tenant = await tenantOf(f, 1);
-    await f.lifecycle.apply('training-n1', 'fail', 'remediation', 'xid 79');
-    await f.addNode('spare');
+    const { f, tenant } = await owedWithSpare(closers, { nodePrefix: 'training-' });
     const faulty = retrier(f, () => t0, { tenants: { ...f.tenants, allocateNode: async (t, n) => { await f.store.giveNodeToTenant(n, t); throw new Error('connection reset'); } } });
     await faulty.retry();
     expect(await f.node('spare')).toMatchObject({ state: 'available', tenant: tenant.id });
@@ -60,11 +36,7 @@ describe('a replacement owed, cut halfway', () => {
   });
 
   it('the same with the placer killed between writing the tenant and the allocation', async () => {
-    const f = await startFleet({ now: () => t0 });
-    closers.push(f.close);
-    const tenant = await tenantOf(f, 1);
-    await f.lifecycle.apply('training-n1', 'fail', 'remediation', 'xid 79');
-    await f.addNode('spare');
+    const { f, tenant } = await owedWithSpare(closers, { nodePrefix: 'training-' });
     void retrier(f, () => t0, { tenants: { ...f.tenants, allocateNode: async (t, n) => { await f.store.giveNodeToTenant(n, t); return never(); } } }).retry();
     await vi.waitFor(async () => expect(await f.node('spare')).toMatchObject({ state: 'available', tenant: tenant.id }));
     await f.addNode('spare-2');
@@ -75,11 +47,7 @@ describe('a replacement owed, cut halfway', () => {
 
   for (const act of ['retires', 'releases (cut before the tenant is cleared)', 'fails'] as const) {
     it(`the placer killed before the reimage, the operator ${act} the noted spare: the failure is still replaced or owed`, async () => {
-      const f = await startFleet({ now: () => t0 });
-      closers.push(f.close);
-      const tenant = await tenantOf(f, 1);
-      await f.lifecycle.apply('training-n1', 'fail', 'remediation', 'xid 79');
-      await f.addNode('spare');
+      const { f, tenant } = await owedWithSpare(closers, { nodePrefix: 'training-' });
       void retrier(f, () => t0, { reimages: { ...f.reimages, create: never } }).retry();
       await vi.waitFor(async () => expect(await f.node('spare')).toMatchObject({ state: 'allocated', tenant: tenant.id }));
       if (act === 'retires') await f.lifecycle.apply('spare', 'retire', 'operator', 'bad DIMM');
@@ -97,8 +65,8 @@ describe('a replacement owed, cut halfway', () => {
     const f = await startFleet({ now: () => t0 });
     closers.push(f.close);
     await f.store.putImage({ name: 'other-os', version: '1', kernelUrl: 'http://m/k', initrdUrl: 'http://m/i', rootUrl: 'http://m/r', sha256, cmdline: '' }, t0);
-    const a = await tenantOf(f, 1, 'alpha');
-    const b = await tenantOf(f, 1, 'beta', { name: 'other-os', version: '1' });
+    const a = await tenantOf(f, 1, { name: 'alpha', nodePrefix: 'alpha-' });
+    const b = await tenantOf(f, 1, { name: 'beta', image: { name: 'other-os', version: '1' }, nodePrefix: 'beta-' });
     await f.lifecycle.apply('alpha-n1', 'fail', 'remediation', 'xid 79');
     await f.addNode('spare');
     // alpha's placer notes the spare and is killed before allocating it.
@@ -114,11 +82,7 @@ describe('a replacement owed, cut halfway', () => {
   });
 
   it('a placer stalled past its claim between noting and allocating gives no second spare', async () => {
-    const f = await startFleet({ now: () => t0 });
-    closers.push(f.close);
-    const tenant = await tenantOf(f, 1);
-    await f.lifecycle.apply('training-n1', 'fail', 'remediation', 'xid 79');
-    await f.addNode('spare');
+    const { f, tenant } = await owedWithSpare(closers, { nodePrefix: 'training-' });
     await f.addNode('spare-2');
     let open!: () => void;
     const gate = new Promise<void>((r) => { open = r; });
