@@ -93,8 +93,9 @@ async function startOn(options: HaOptions, postgresUrl: string, postgres: Privat
     agents,
     addNodes(count, { seed = 'ha', extra = [] } = {}) {
       const started: Proc[] = [];
-      // At least one agent process per replica (each registers at its own), at most 5,000 nodes each.
-      const processes = Math.max(replicas.length, Math.ceil(count / 5000));
+      // As many agent processes at each replica (each registers at its own), at most 5,000 nodes each: 20,000 in four
+      // gave one replica twice the registrations of the others.
+      const processes = replicas.length * Math.max(1, Math.ceil(count / (5000 * replicas.length)));
       for (let p = 0; p < processes; p++) {
         const size = Math.floor(count / processes) + (p < count % processes ? 1 : 0);
         if (size === 0) continue;
