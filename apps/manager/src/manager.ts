@@ -213,7 +213,9 @@ async function startOnDataDir(
   const metrics = createManagerMetrics(store, events, () => broker.connectedClients(), { failures, alerts: () => alertList(), now }, clock,
     { mqtt: () => broker.admission(), grpc: () => ({ connecting: grpcGate?.active() ?? 0, waiting: grpcGate?.waiting() ?? 0, shed: grpcGate?.shed() ?? 0 }), registrationsRefused: () => registrationAdmission.refused(), registrationsLimit: () => registrationAdmission.limit() });
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000, fenceFor: nodeFence });
-  await startMqttIngest({ broker, presence, events, now, sharedCredentials: createSharedCredentialWatch({ store, events, now }), maxPayloadBytes: config.maxPayloadBytes, store, telemetry: telemetry.sinks, onIngested: (kind, lagMs) => {
+  // Set once the command outbox runs (below): before, its resume at start sends what is open.
+  let redeliver: (nodeId: string) => Promise<unknown> = () => Promise.resolve();
+  await startMqttIngest({ broker, presence, events, now, sharedCredentials: createSharedCredentialWatch({ store, events, now }), maxPayloadBytes: config.maxPayloadBytes, store, telemetry: telemetry.sinks, agentOnline: (nodeId) => redeliver(nodeId), onIngested: (kind, lagMs) => {
     metrics.ingested.inc({ kind });
     if (lagMs !== null) metrics.ingestLag.observe(lagMs / 1000);
   } });
@@ -282,6 +284,7 @@ async function startOnDataDir(
       });
     },
   });
+  redeliver = reimaging.outbox.redeliver;
   // Nodes are let in once every handler of what they send is in place: a report with no handler yet would be acknowledged and lost.
   const mqttAddress = external ? null : await listenAs(ports.mqtt, config.listenHost,
     () => broker.listen(config.mqttPort, config.listenHost, tls ? { keyPem: tls.cert.keyPem, chainPem: tls.cert.chainPem, ...(clientCaPem ? { clientCaPem } : {}) } : undefined));

@@ -62,10 +62,10 @@ const movesFrom: Record<CommandProgressPhase, readonly CommandState[]> = {
 
 export function createCommandOutbox(deps: OutboxDeps) {
   const followers = new Set<(progress: CommandProgress) => Promise<void>>();
-  const deliver = async (record: CommandRecord, attempt: number, at: Date): Promise<void> => {
-    // The manager gives up no sooner than after the ack timeouts of this delivery and of each one left:
-    // a deadline the agent may judge by, never later than the moment the manager really gives up.
-    const expiresAt = new Date(at.getTime() + (Math.max(deps.maxAttempts - attempt, 0) + 1) * deps.ackTimeoutMs);
+  // The manager gives up no sooner than after the ack timeouts of a delivery made at `deliveredAt` and of each one
+  // left: a deadline the agent may judge by, never later than the moment the manager really gives up.
+  const givesUpAt = (attempt: number, deliveredAt: Date) => new Date(deliveredAt.getTime() + (Math.max(deps.maxAttempts - attempt, 0) + 1) * deps.ackTimeoutMs);
+  const deliver = async (record: CommandRecord, attempt: number, at: Date, expiresAt = givesUpAt(attempt, at)): Promise<void> => {
     await deps.broker.publish(nodeTopic(record.nodeId, 'commands'), commandMessage(record, at, expiresAt), { qos: 1, retain: false });
     deps.events.emit({ type: 'command-sent', commandId: record.id, nodeId: record.nodeId, kind: record.kind, attempt, at });
   };
@@ -247,6 +247,26 @@ export function createCommandOutbox(deps: OutboxDeps) {
     async giveUp(commandId: string, reason: string): Promise<boolean> {
       const command = await deps.store.getCommand(commandId);
       return command !== null && expire(command, `${reason}; withdrawn from the node`, deps.now());
+    },
+
+    /**
+     * The node's agent came online on a new connection: what it was sent and has not acknowledged goes again at once.
+     * A restarted embedded broker forgot the node's session, and a command published while the node was still on its
+     * reconnect backoff reached no one until the next delivery, an ack timeout later (30 s by default; the e2e reimage
+     * test gave up a reboot so). The same delivery again, its attempt and deadline kept: a node reconnecting again and
+     * again does not keep a command alive. Nothing here when another replica owns the node (its broker keeps sessions).
+     */
+    async redeliver(nodeId: string): Promise<number> {
+      const own = ownFence(nodeId);
+      if (!own) return 0;
+      let sent = 0;
+      for (const command of await deps.store.commandsOf(nodeId, 100)) {
+        if (command.state !== 'sent' || command.ackDeadlineAt === null) continue;
+        const deliveredAt = new Date(command.ackDeadlineAt.getTime() - deps.ackTimeoutMs);
+        await deliver(command, command.attempts, deps.now(), givesUpAt(command.attempts, deliveredAt));
+        sent += 1;
+      }
+      return sent;
     },
 
     /** After a restart: deliver again everything not yet acknowledged of the nodes this replica owns (the agent carries out each id once). */

@@ -19,6 +19,8 @@ let node: MqttClient;
 let presence: ReturnType<typeof createPresenceTracker>;
 const rollups = new RollupStore({ path: ':memory:' });
 const seen: FleetEvent[] = [];
+/** Nodes the ingest said were online, each time (to send their unacknowledged commands again). */
+const heardOnline: string[] = [];
 
 async function until(predicate: () => Promise<boolean> | boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
@@ -42,7 +44,7 @@ beforeAll(async () => {
   });
   const { port } = await broker.listen(0, '127.0.0.1');
   presence = createPresenceTracker({ store, events, now: () => new Date(), heartbeatGraceMs: 60_000 });
-  await startMqttIngest({ broker, presence, events, now: () => new Date(), maxPayloadBytes: 4096, store, telemetry: [rollups] });
+  await startMqttIngest({ broker, presence, events, now: () => new Date(), maxPayloadBytes: 4096, store, telemetry: [rollups], agentOnline: async (nodeId) => heardOnline.push(nodeId) });
   node = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: 'n1', username: 'n1', password: 'cred-1', reconnectPeriod: 0 });
 });
 
@@ -93,6 +95,20 @@ describe('MQTT ingest', () => {
     await until(async () => (await presenceOf()) === 'offline');
     await node.publishAsync('mf/v1/nodes/n1/status', status(Presence.ONLINE, 3), { qos: 1 });
     await until(async () => (await presenceOf()) === 'online');
+  });
+
+  it('says each online status of an agent, also of a node online already (a new connection): what it was sent while away goes again', async () => {
+    const status = (presence: Presence, connection: number) =>
+      Buffer.from(toBinary(NodeStatusSchema, create(NodeStatusSchema, { presence, bootId: 'session-b', connection })));
+    await until(async () => (await presenceOf()) === 'online');
+    const before = heardOnline.length;
+    await node.publishAsync('mf/v1/nodes/n1/status', status(Presence.ONLINE, 1), { qos: 1 });
+    await until(() => heardOnline.length === before + 1);
+    await node.publishAsync('mf/v1/nodes/n1/status', status(Presence.OFFLINE, 1), { qos: 1 });
+    await until(async () => (await presenceOf()) === 'offline');
+    await node.publishAsync('mf/v1/nodes/n1/status', status(Presence.ONLINE, 2), { qos: 1 });
+    await until(async () => (await presenceOf()) === 'online');
+    expect(heardOnline.slice(before)).toEqual(['n1', 'n1']);
   });
 
   it('counts telemetry as a heartbeat', async () => {

@@ -29,6 +29,8 @@ export interface IngestDeps {
   maxPayloadBytes: number;
   store: FleetStore;
   telemetry: readonly TelemetrySink[];
+  /** Told each node whose agent says it is online (on each connection): what it was sent meanwhile goes again. */
+  agentOnline?: (nodeId: string) => Promise<unknown>;
   /** Counts ingested messages by topic kind (for /metrics); `lagMs` from the agent's timestamp to now. */
   onIngested?: (kind: string, lagMs: number | null) => void;
 }
@@ -50,7 +52,9 @@ export async function startMqttIngest(deps: IngestDeps): Promise<void> {
     // online is an earlier connection's, and leaves the node online.
     const agent = { session, connection: decoded.message.connection };
     await deps.presence.statusReported(parsed.nodeId, presence, presence === 'online' ? 'agent online' : 'agent offline (last will or shutdown)', agent);
-    if (presence === 'online') await deps.sharedCredentials?.online(parsed.nodeId, session);
+    if (presence !== 'online') return;
+    await deps.sharedCredentials?.online(parsed.nodeId, session);
+    await deps.agentOnline?.(parsed.nodeId);
   });
 
   // The hot path (thousands of messages a second): synchronous unless presence changes.

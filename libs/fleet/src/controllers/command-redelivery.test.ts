@@ -1,0 +1,81 @@
+// A node's unacknowledged commands sent again when its agent comes online, on the real embedded broker (in
+// process), with a fake clock.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { timestampDate } from '@bufbuild/protobuf/wkt';
+import { CommandPhase, CommandProgressSchema, CommandSchema } from '@metalfleet/proto';
+import { createNodeBroker, type NodeBroker } from '@metalfleet/manager-transport';
+import { emptyInventory } from '@metalfleet/domain';
+import { openSqliteFleetStore, type Fence, type FleetStore } from '@metalfleet/store';
+import { FleetEvents } from '../events/fleet-events.ts';
+import { createCommandOutbox, type CommandOutbox } from './command-outbox.ts';
+
+let broker: NodeBroker;
+let store: FleetStore;
+let outbox: CommandOutbox;
+let clock: Date;
+let delivered: Array<{ node: string; id: string; expiresAt: number }>;
+const tick = (ms: number) => { clock = new Date(clock.getTime() + ms); };
+const reboot = { kind: 'reboot', args: { pxeNext: false } } as const;
+const settle = () => new Promise((r) => setTimeout(r, 50));
+let ids = 0;
+/** This replica's outbox, for every node; with `fenceFor`, for the nodes it gives a fence. */
+const outboxOf = (fenceFor?: (nodeId: string) => Fence | null) => createCommandOutbox({
+  store, broker, events: new FleetEvents(), now: () => clock, newId: () => `c${(ids += 1)}`, ackTimeoutMs: 30_000, maxAttempts: 3, maxPayloadBytes: 4096, ...(fenceFor ? { fenceFor } : {}),
+});
+
+beforeEach(async () => {
+  clock = new Date('2026-11-29T10:00:00Z');
+  delivered = [];
+  store = openSqliteFleetStore({ path: ':memory:' });
+  for (const id of ['n1', 'n2']) {
+    await store.createNode({ id, hostname: id, identity: { systemUuid: id, systemSerial: '', chassisSerial: '', boardSerial: '', macs: [], bmcAddress: '' }, inventory: emptyInventory(), agentVersion: '', credentialHash: 'h', at: clock });
+  }
+  broker = await createNodeBroker({ maxPayloadBytes: 4096, authenticateNode: async () => false });
+  await broker.subscribe('mf/v1/nodes/+/commands', ({ topic, payload }) => {
+    const command = fromBinary(CommandSchema, payload);
+    delivered.push({ node: topic.split('/')[3] ?? '', id: command.commandId, expiresAt: command.expiresAt ? timestampDate(command.expiresAt).getTime() : 0 });
+  });
+  outbox = outboxOf();
+  await outbox.listen();
+});
+
+afterEach(async () => {
+  await broker.close();
+  await store.close();
+});
+
+describe('commands sent again when the node comes online', () => {
+  it('sends what the node has not acknowledged at once, the same delivery: its attempt and the time it is given up stay', async () => {
+    const sent = await outbox.send('n1', reboot, null);
+    await settle();
+    tick(5_000); // the node, on its reconnect backoff, missed it; it is back 5 s later
+    expect(await outbox.redeliver('n1')).toBe(1);
+    await settle();
+    expect(delivered.map((d) => d.id)).toEqual([sent.id, sent.id]);
+    expect(delivered[1]!.expiresAt).toBe(delivered[0]!.expiresAt);
+    expect(await store.getCommand(sent.id)).toMatchObject({ state: 'sent', attempts: 1 });
+    // A node that reconnects again and again does not keep it alive: given up after the same three ack timeouts.
+    for (let i = 0; i < 3; i += 1) {
+      tick(25_001);
+      await outbox.redeliver('n1');
+      await outbox.sweep();
+    }
+    tick(30_001);
+    await outbox.sweep();
+    expect((await store.getCommand(sent.id))?.state).toBe('expired');
+  });
+
+  it('sends nothing acknowledged, nothing of another node, and nothing of a node another replica owns', async () => {
+    const acked = await outbox.send('n1', reboot, null);
+    await broker.publish('mf/v1/nodes/n1/progress', toBinary(CommandProgressSchema, create(CommandProgressSchema, { commandId: acked.id, phase: CommandPhase.ACKED })), { qos: 1, retain: false });
+    const others = await outbox.send('n2', reboot, null);
+    await settle();
+    expect((await store.getCommand(acked.id))?.state).toBe('acked');
+    expect(await outbox.redeliver('n1')).toBe(0);
+    // On a replica that does not own n2 (its shard's lease is another's).
+    expect(await outboxOf(() => null).redeliver('n2')).toBe(0);
+    await settle();
+    expect(delivered.map((d) => d.id)).toEqual([acked.id, others.id]);
+  });
+});
