@@ -214,8 +214,10 @@ async function startOnDataDir(
     { mqtt: () => broker.admission(), grpc: () => ({ connecting: grpcGate?.active() ?? 0, waiting: grpcGate?.waiting() ?? 0, shed: grpcGate?.shed() ?? 0 }), registrationsRefused: () => registrationAdmission.refused(), registrationsLimit: () => registrationAdmission.limit() });
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000, fenceFor: nodeFence });
   // Set once the command outbox runs (below): before, its resume at start sends what is open.
-  let redeliver: (nodeId: string) => Promise<unknown> = () => Promise.resolve();
-  await startMqttIngest({ broker, presence, events, now, sharedCredentials: createSharedCredentialWatch({ store, events, now }), maxPayloadBytes: config.maxPayloadBytes, store, telemetry: telemetry.sinks, agentOnline: (nodeId) => redeliver(nodeId), onIngested: (kind, lagMs) => {
+  let redeliver: (nodeId: string) => Promise<number> = () => Promise.resolve(0);
+  await startMqttIngest({ broker, presence, events, now, sharedCredentials: createSharedCredentialWatch({ store, events, now }), maxPayloadBytes: config.maxPayloadBytes, store, telemetry: telemetry.sinks, agentOnline: (nodeId) => {
+    redeliver(nodeId).catch((error: unknown) => logger[failureLevel(error)]({ err: error, nodeId }, 'sending a node its unacknowledged commands again failed'));
+  }, onIngested: (kind, lagMs) => {
     metrics.ingested.inc({ kind });
     if (lagMs !== null) metrics.ingestLag.observe(lagMs / 1000);
   } });

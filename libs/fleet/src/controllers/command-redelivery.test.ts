@@ -55,12 +55,23 @@ describe('commands sent again when the node comes online', () => {
     expect(delivered.map((d) => d.id)).toEqual([sent.id, sent.id]);
     expect(delivered[1]!.expiresAt).toBe(delivered[0]!.expiresAt);
     expect(await store.getCommand(sent.id)).toMatchObject({ state: 'sent', attempts: 1 });
-    // A node that reconnects again and again does not keep it alive: given up after the same three ack timeouts.
-    for (let i = 0; i < 3; i += 1) {
-      tick(25_001);
-      await outbox.redeliver('n1');
+  });
+
+  it('repeats each delivery once however often the node says it is online, and gives the command up on time', async () => {
+    const sent = await outbox.send('n1', reboot, null);
+    // Fifty statuses at once are one batch; the delivery is repeated once.
+    await Promise.all(Array.from({ length: 50 }, () => outbox.redeliver('n1')));
+    expect(await outbox.redeliver('n1')).toBe(0);
+    await settle();
+    expect(delivered.filter((d) => d.id === sent.id)).toHaveLength(2);
+    for (let attempt = 2; attempt <= 3; attempt += 1) {
+      tick(30_001);
       await outbox.sweep();
+      expect(await outbox.redeliver('n1')).toBe(1);
+      expect(await outbox.redeliver('n1')).toBe(0);
     }
+    await settle();
+    expect(delivered.filter((d) => d.id === sent.id)).toHaveLength(6);
     tick(30_001);
     await outbox.sweep();
     expect((await store.getCommand(sent.id))?.state).toBe('expired');

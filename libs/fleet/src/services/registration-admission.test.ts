@@ -124,6 +124,28 @@ describe('registration admission', () => {
     for (const w of running) w.finish();
   });
 
+  it('gives at least the shortest hint asked for, also beyond the default longest (a minute)', async () => {
+    const admission = createRegistrationAdmission({ concurrent: 1, retryAfterMs: 120_000, now: () => 0 });
+    const work = held();
+    const running = admission.run(() => work.promise);
+    expect((await refusal(admission)).retryAfterMs).toBe(120_000);
+    work.finish();
+    await running;
+  });
+
+  it('gives a hint in ms when nothing finished in the first window and no fewest was set (a line that never moved: NaN)', async () => {
+    const clock = { ms: 0 };
+    const admission = createRegistrationAdmission({ concurrent: 4, minConcurrent: 0, retryAfterMs: 2000, now: () => clock.ms });
+    const work = held();
+    const running = Array.from({ length: 4 }, () => admission.run(() => work.promise));
+    clock.ms = 1500;
+    const { retryAfterMs } = await refusal(admission);
+    expect(retryAfterMs).toBeGreaterThanOrEqual(2000);
+    expect(retryAfterMs).toBeLessThanOrEqual(60_000);
+    work.finish();
+    await Promise.all(running);
+  });
+
   it('never tells an agent to wait longer than the longest hint', async () => {
     const clock = 0;
     const admission = createRegistrationAdmission({ concurrent: 1, retryAfterMs: 2000, maxRetryAfterMs: 60_000, now: () => clock });

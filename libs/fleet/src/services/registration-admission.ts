@@ -21,18 +21,16 @@
 //    agents sharing it (a NAT) are spread out, and a client asking again and
 //    again delays only itself.
 //  - the line counts agents, not seconds: it moves on at the measured
-//    throughput, and a hint is the agents ahead at the throughput of now. In a
-//    20,000-node storm the throughput measured while the simulators were still
-//    starting was about 1 a second; a line in seconds kept that spacing for
-//    every agent placed after, the machine sat up to 60 % idle, and 5 nodes a
-//    second registered where 21 had. The line also runs half again as fast as
-//    the throughput, and no hint is longer than a minute: agents come back
-//    jittered (on average later than told) and a hint already given cannot be
-//    taken back, so only more agents than it finishes show a manager that it
-//    has become faster. A shorter longest hint makes a storm's start quicker
-//    and costs more refusals in a long one (played on a fake clock, 20,000
-//    agents behind one address: 30 s, 60 s, 2 min gave 1,173, 1,178, 1,180 s
-//    and 254,000, 153,000, 89,000 refusals; 3,000 agents: 198, 223, 276 s).
+//    throughput, and a hint is the agents ahead at the throughput of now (a
+//    line in seconds kept the spacing of the throughput measured while a
+//    storm's simulators were starting, ~1 a second, and the machine sat idle).
+//    It runs half again as fast as the throughput, and no hint is longer than
+//    a minute: agents come back jittered (on average later than told), and a
+//    hint given cannot be taken back, so only more agents than it finishes
+//    show a manager that it has become faster. A shorter longest hint starts a
+//    storm quicker and costs more refusals in a long one (on a fake clock,
+//    20,000 agents behind one address: 30 s, 60 s, 2 min gave 1,173, 1,178,
+//    1,180 s and 254,000, 153,000, 89,000 refusals; 3,000: 198, 223, 276 s).
 import { DomainError } from '@metalfleet/domain';
 
 export interface RegistrationAdmissionOptions {
@@ -71,11 +69,15 @@ const windowMs = 1000;
 /** The line moves on this much faster than the measured throughput (see the head of this file). */
 const overbook = 1.5;
 
+/** Slots a second however slow the manager was measured: a line that never moved gave hints of NaN ms (hostile review). */
+const slowestPace = 0.1;
+
 export function createRegistrationAdmission(options: RegistrationAdmissionOptions): RegistrationAdmission {
   const now = options.now ?? (() => performance.now());
   const targetMs = options.targetMs ?? 3000;
   const minConcurrent = Math.min(options.minConcurrent ?? 4, options.concurrent);
-  const maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+  // Never below the shortest hint (--registration-retry-after-s may ask for more than a minute).
+  const maxRetryAfterMs = Math.max(options.retryAfterMs, options.maxRetryAfterMs ?? 60_000);
   let active = 0;
   let refused = 0;
   let limit = Math.max(minConcurrent, Math.min(options.concurrent, 16));
@@ -92,8 +94,8 @@ export function createRegistrationAdmission(options: RegistrationAdmissionOption
   let movedAt = now();
   let lineEnd = 0;
   const places = new Map<string, number>();
-  /** Slots a second: the measured throughput (until measured: the limit each second), half again. */
-  const pace = () => Math.max(rate ?? limit, minConcurrent / (targetMs / 1000)) * overbook;
+  /** Slots a second: the measured throughput (until measured: the limit each second), half again; never still. */
+  const pace = () => Math.max(rate ?? limit, minConcurrent / (targetMs / 1000), slowestPace) * overbook;
   const moveLine = (at: number) => {
     position += ((at - movedAt) / 1000) * pace();
     movedAt = at;

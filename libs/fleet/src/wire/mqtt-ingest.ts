@@ -29,8 +29,11 @@ export interface IngestDeps {
   maxPayloadBytes: number;
   store: FleetStore;
   telemetry: readonly TelemetrySink[];
-  /** Told each node whose agent says it is online (on each connection): what it was sent meanwhile goes again. */
-  agentOnline?: (nodeId: string) => Promise<unknown>;
+  /**
+   * Told each node whose agent says it is online (on each connection): what it was sent meanwhile goes again. Not
+   * awaited: it publishes, and a handler of the broker's that waits on a publish can hold the broker (hostile review).
+   */
+  agentOnline?: (nodeId: string) => void;
   /** Counts ingested messages by topic kind (for /metrics); `lagMs` from the agent's timestamp to now. */
   onIngested?: (kind: string, lagMs: number | null) => void;
 }
@@ -54,7 +57,7 @@ export async function startMqttIngest(deps: IngestDeps): Promise<void> {
     await deps.presence.statusReported(parsed.nodeId, presence, presence === 'online' ? 'agent online' : 'agent offline (last will or shutdown)', agent);
     if (presence !== 'online') return;
     await deps.sharedCredentials?.online(parsed.nodeId, session);
-    await deps.agentOnline?.(parsed.nodeId);
+    deps.agentOnline?.(parsed.nodeId);
   });
 
   // The hot path (thousands of messages a second): synchronous unless presence changes.
