@@ -23,11 +23,14 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
-/** A session's deps with nothing but the broker connection doing anything. */
-function sessionDeps(port: number, signal: AbortSignal): SessionDeps {
+/** A session's deps with nothing but the broker connection doing anything; `brokers`: a cluster's nodes' ports. */
+function sessionDeps(port: number, signal: AbortSignal, nodeId = 'n1', brokers: number[] = []): SessionDeps {
   const noop = () => undefined;
   return {
-    registration: { nodeId: 'n1', credential: 'c', mqttHost: '127.0.0.1', mqttPort: port, mqttTls: false, brokers: [], telemetryIntervalMs: 3_600_000, inventoryIntervalMs: 3_600_000 },
+    registration: {
+      nodeId, credential: 'c', mqttHost: '127.0.0.1', mqttPort: port, mqttTls: false, brokers: brokers.map((p) => ({ host: '127.0.0.1', port: p })),
+      telemetryIntervalMs: 3_600_000, inventoryIntervalMs: 3_600_000,
+    },
     calls: {}, caPem: null, backend: { telemetry: () => Promise.reject(new Error('no readings here')) },
     version: 'test', logger: pino({ level: 'silent' }), mqttProtocolVersion: 4, signal,
     drainer: { attach: noop, detach: noop }, health: { spoolDigest: noop },
@@ -36,19 +39,39 @@ function sessionDeps(port: number, signal: AbortSignal): SessionDeps {
   } as unknown as SessionDeps;
 }
 
+/** An aedes broker on a free loopback port, and the client ids that connected to it. */
+async function startBroker(): Promise<{ port: number; clients: string[]; sockets: Socket[]; broker: Aedes }> {
+  const broker = await Aedes.createBroker();
+  const sockets: Socket[] = [];
+  const clients: string[] = [];
+  broker.on('client', (client) => clients.push(client.id));
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    broker.handle(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanup.push(async () => {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    server.close();
+  });
+  return { port: (server.address() as { port: number }).port, clients, sockets, broker };
+}
+
 describe('an agent MQTT session', () => {
+  it('connects the nodes of a fleet to every broker of a cluster, not all to its first', async () => {
+    const cluster = [await startBroker(), await startBroker(), await startBroker()];
+    const stop = new AbortController();
+    const ports = cluster.map((b) => b.port);
+    const sessions = Array.from({ length: 30 }, (_, i) => runMqttSession(sessionDeps(ports[0]!, stop.signal, `node-${i}`, ports)));
+    await until(() => cluster.reduce((sum, b) => sum + b.clients.length, 0) === 30, 'every node connected');
+    stop.abort();
+    await Promise.all(sessions);
+    // Before: 30 on the first, none on the others.
+    for (const broker of cluster) expect(broker.clients.length).toBeGreaterThan(3);
+  });
+
   it('names each connection in its online status and in the last will the broker publishes when that connection drops', async () => {
-    const broker = await Aedes.createBroker();
-    const sockets: Socket[] = [];
-    const server = createServer((socket) => {
-      sockets.push(socket);
-      broker.handle(socket);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup.push(async () => {
-      await new Promise<void>((resolve) => broker.close(() => resolve()));
-      server.close();
-    });
+    const { broker, port, sockets } = await startBroker();
     const statuses: Array<{ status: string; session: string }> = [];
     broker.on('publish', (packet) => {
       if (!packet.topic.endsWith('/n1/status')) return;
@@ -58,7 +81,7 @@ describe('an agent MQTT session', () => {
     const said = (status: string) => statuses.some((s) => s.status === status);
 
     const stop = new AbortController();
-    const ended = runMqttSession(sessionDeps((server.address() as { port: number }).port, stop.signal));
+    const ended = runMqttSession(sessionDeps(port, stop.signal));
     for (const connection of [1, 2, 3]) {
       await until(() => said(`online#${connection}`), `connection ${connection} online`);
       sockets.at(-1)!.destroy();

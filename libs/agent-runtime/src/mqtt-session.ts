@@ -18,6 +18,7 @@ import { callAsNode, type NodeCalls } from './node-calls.ts';
 import type { SpoolDrainer } from './spool-drainer.ts';
 import type { ClientCertificate } from './client-certificate.ts';
 import { failureFields } from './log-fields.ts';
+import { brokerOrder } from './broker-order.ts';
 
 export type SessionEnd = 'stopped' | 'credential-refused';
 
@@ -110,8 +111,9 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
   }
   const protocol = reg.mqttTls ? 'mqtts' : 'mqtt';
   const url = `${protocol}://${reg.mqttHost}:${reg.mqttPort}`;
-  // A broker cluster: mqtt.js moves on to the next node each time a connection fails or drops.
-  if (reg.brokers.length > 1) options.servers = reg.brokers.map((b) => ({ host: b.host, port: b.port, protocol }));
+  // A broker cluster: mqtt.js moves on to the next node each time a connection fails or drops, starting from the
+  // node's own first broker (broker-order.ts).
+  if (reg.brokers.length > 1) options.servers = brokerOrder(reg.nodeId, reg.brokers).map((b) => ({ host: b.host, port: b.port, protocol }));
   const client = mqtt.connect(url, options);
   // Each new connection presents the certificate the node holds then (mqtt.js builds it from client.options).
   if (deps.clientCertificate) {
