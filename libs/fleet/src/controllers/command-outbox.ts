@@ -176,6 +176,8 @@ export function createCommandOutbox(deps: OutboxDeps) {
    * saying "online") again and again neither keeps a command alive nor has it published more than twice per attempt.
    */
   async function redeliverTo(nodeId: string): Promise<number> {
+    // Another replica's node is not even looked up (a status reaches whichever replica the broker hands it to).
+    if (!ownFence(nodeId)) return 0;
     let sent = 0;
     for (const command of await deps.store.commandsOf(nodeId, 100)) {
       if (command.state !== 'sent' || command.ackDeadlineAt === null || repeatedAttempt.get(command.id) === command.attempts) continue;
