@@ -41,10 +41,12 @@ const stormMinutes = Number(process.env['BENCH_HA_STORM_MIN'] ?? 30);
 // Where the replicas write V8 CPU profiles when they stop (a replica killed -9 writes none): how the storm's cost was found.
 const cpuProfileDir = process.env['BENCH_HA_CPU_PROF_DIR'];
 
+/** A replica's metric, NaN when its /metrics does not answer within a minute (in a 20,000-node storm one did not for 5). */
 async function metric(replica: ManagerProcess, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`${replica.http}/metrics`, { headers: replica.auth() })).text();
+  const response = await fetch(`${replica.http}/metrics`, { headers: replica.auth(), signal: AbortSignal.timeout(60_000) }).catch(() => null);
+  const text = response ? await response.text().catch(() => '') : '';
   const line = text.split('\n').find((l) => pattern.test(l));
-  return line ? Number(line.split(' ').at(-1)) : 0;
+  return line ? Number(line.split(' ').at(-1)) : Number.NaN;
 }
 const telemetryIngested = (r: ManagerProcess) => metric(r, /^metalfleet_messages_ingested_total\{kind="telemetry"\}/);
 const lagP99 = (r: ManagerProcess) => metric(r, /^metalfleet_telemetry_ingest_lag_seconds\{quantile="0.99"\}/);
