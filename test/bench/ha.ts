@@ -44,9 +44,10 @@ const cpuProfileDir = process.env['BENCH_HA_CPU_PROF_DIR'];
 /** A replica's metric, NaN when its /metrics does not answer within a minute (in a 20,000-node storm one did not for 5). */
 async function metric(replica: ManagerProcess, pattern: RegExp): Promise<number> {
   const response = await fetch(`${replica.http}/metrics`, { headers: replica.auth(), signal: AbortSignal.timeout(60_000) }).catch(() => null);
-  const text = response ? await response.text().catch(() => '') : '';
+  const text = response ? await response.text().catch(() => null) : null;
+  if (text === null) return Number.NaN;
   const line = text.split('\n').find((l) => pattern.test(l));
-  return line ? Number(line.split(' ').at(-1)) : Number.NaN;
+  return line ? Number(line.split(' ').at(-1)) : 0;
 }
 const telemetryIngested = (r: ManagerProcess) => metric(r, /^metalfleet_messages_ingested_total\{kind="telemetry"\}/);
 const lagP99 = (r: ManagerProcess) => metric(r, /^metalfleet_telemetry_ingest_lag_seconds\{quantile="0.99"\}/);
