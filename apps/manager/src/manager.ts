@@ -215,9 +215,7 @@ async function startOnDataDir(
   const presence = createPresenceTracker({ store, events, now, heartbeatGraceMs: config.heartbeatGraceS * 1000, fenceFor: nodeFence });
   // Set once the command outbox runs (below): before, its resume at start sends what is open.
   let redeliver: (nodeId: string) => Promise<number> = () => Promise.resolve(0);
-  await startMqttIngest({ broker, presence, events, now, sharedCredentials: createSharedCredentialWatch({ store, events, now }), maxPayloadBytes: config.maxPayloadBytes, store, telemetry: telemetry.sinks, agentOnline: (nodeId) => {
-    redeliver(nodeId).catch((error: unknown) => logger[failureLevel(error)]({ err: error, nodeId }, 'sending a node its unacknowledged commands again failed'));
-  }, onIngested: (kind, lagMs) => {
+  await startMqttIngest({ broker, presence, events, now, sharedCredentials: createSharedCredentialWatch({ store, events, now }), maxPayloadBytes: config.maxPayloadBytes, store, telemetry: telemetry.sinks, agentOnline: (nodeId) => void redeliver(nodeId), onIngested: (kind, lagMs) => {
     metrics.ingested.inc({ kind });
     if (lagMs !== null) metrics.ingestLag.observe(lagMs / 1000);
   } });

@@ -55,7 +55,7 @@ export interface ReimagingDeps {
 export async function startReimaging(config: ManagerConfig, deps: ReimagingDeps) {
   const onError = (error: unknown, context: Record<string, unknown>) => deps.logger.error({ err: error, ...context }, 'reimaging step failed');
   const outbox = createCommandOutbox({
-    store: deps.store, broker: deps.broker, events: deps.events, now: deps.now, newId: randomUUID, withdrawals: deps.withdrawals,
+    store: deps.store, broker: deps.broker, events: deps.events, now: deps.now, newId: randomUUID, withdrawals: deps.withdrawals, onError,
     ackTimeoutMs: config.commandAckTimeoutS * 1000, maxAttempts: config.commandMaxAttempts, maxPayloadBytes: config.maxPayloadBytes,
     fenceFor: deps.nodeFence,
   });

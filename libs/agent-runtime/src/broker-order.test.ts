@@ -1,29 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { brokerOrder } from './broker-order.ts';
 
-describe('the broker a node tries first', () => {
-  const cluster = ['nats-a', 'nats-b', 'nats-c'];
+const cluster = [{ host: 'nats-a', port: 8883 }, { host: 'nats-b', port: 8883 }, { host: 'nats-c', port: 8883 }];
+const fleet = Array.from({ length: 3000 }, (_, i) => `node-${i}`);
+const tally = (names: string[]) => names.reduce((counts, name) => counts.set(name, (counts.get(name) ?? 0) + 1), new Map<string, number>());
 
+describe('the brokers a node tries, in order', () => {
   it('spreads a fleet evenly over the cluster (all of 20,000 went to the first)', () => {
-    const firsts = new Map<string, number>();
-    for (let i = 0; i < 3000; i += 1) {
-      const first = brokerOrder(`node-${i}`, cluster)[0]!;
-      firsts.set(first, (firsts.get(first) ?? 0) + 1);
-    }
-    expect([...firsts.keys()].sort()).toEqual(cluster);
+    const firsts = tally(fleet.map((node) => brokerOrder(node, cluster)[0]!.host));
+    expect([...firsts.keys()].sort()).toEqual(['nats-a', 'nats-b', 'nats-c']);
     for (const count of firsts.values()) expect(count).toBeGreaterThan(900);
   });
 
-  it('is the same for a node each time, and fails over through every other broker in the cluster\'s order', () => {
-    const order = brokerOrder('9b1c7a52-node', cluster);
-    expect(brokerOrder('9b1c7a52-node', cluster)).toEqual(order);
-    expect([...order].sort()).toEqual(cluster);
-    const start = cluster.indexOf(order[0]!);
-    expect(order).toEqual([...cluster.slice(start), ...cluster.slice(0, start)]);
+  it('spreads the nodes of a broker that dies over all the others, not onto the next one in the list', () => {
+    const fromA = fleet.map((node) => brokerOrder(node, cluster)).filter((order) => order[0]!.host === 'nats-a');
+    const seconds = tally(fromA.map((order) => order[1]!.host));
+    expect(seconds.get('nats-b')).toBeGreaterThan(fromA.length / 3);
+    expect(seconds.get('nats-c')).toBeGreaterThan(fromA.length / 3);
   });
 
-  it('leaves a single broker, or none, as it is', () => {
-    expect(brokerOrder('n1', ['only'])).toEqual(['only']);
+  it('is the same for a node each time, holds every broker once, and leaves one broker or none as it is', () => {
+    const order = brokerOrder('9b1c7a52-node', cluster);
+    expect(brokerOrder('9b1c7a52-node', cluster)).toEqual(order);
+    expect(order.map((b) => b.host).sort()).toEqual(['nats-a', 'nats-b', 'nats-c']);
+    expect(brokerOrder('n1', [cluster[0]!])).toEqual([cluster[0]]);
     expect(brokerOrder('n1', [])).toEqual([]);
   });
 });

@@ -111,8 +111,8 @@ export function runMqttSession(deps: SessionDeps): Promise<SessionEnd> {
   }
   const protocol = reg.mqttTls ? 'mqtts' : 'mqtt';
   const url = `${protocol}://${reg.mqttHost}:${reg.mqttPort}`;
-  // A broker cluster: mqtt.js moves on to the next node each time a connection fails or drops, starting from the
-  // node's own first broker (broker-order.ts).
+  // A broker cluster: mqtt.js moves on to the next node each time a connection fails or drops, in the node's
+  // order of its own (broker-order.ts).
   if (reg.brokers.length > 1) options.servers = brokerOrder(reg.nodeId, reg.brokers).map((b) => ({ host: b.host, port: b.port, protocol }));
   const client = mqtt.connect(url, options);
   // Each new connection presents the certificate the node holds then (mqtt.js builds it from client.options).

@@ -36,6 +36,8 @@ export interface OutboxDeps {
    * null when another replica owns the node now. None: this replica does it for every node, unfenced (tests).
    */
   fenceFor?: (nodeId: string) => Fence | null;
+  /** Told what failed in work nobody waits for (sending a node its commands again when it comes online). */
+  onError?: (error: unknown, context: Record<string, unknown>) => void;
 }
 
 export interface SendOptions {
@@ -183,9 +185,10 @@ export function createCommandOutbox(deps: OutboxDeps) {
       if (command.state !== 'sent' || command.ackDeadlineAt === null || repeatedAttempt.get(command.id) === command.attempts) continue;
       // Asked for each command, as the sweep does: a replica whose lease lapsed meanwhile sends nothing more.
       if (!ownFence(nodeId)) return sent;
-      repeatedAttempt.set(command.id, command.attempts);
       const deliveredAt = new Date(command.ackDeadlineAt.getTime() - deps.ackTimeoutMs);
       await deliver(command, command.attempts, deps.now(), givesUpAt(command.attempts, deliveredAt));
+      // Counted once published: a publish that failed leaves the repeat to the next "online".
+      repeatedAttempt.set(command.id, command.attempts);
       sent += 1;
     }
     return sent;
@@ -282,9 +285,10 @@ export function createCommandOutbox(deps: OutboxDeps) {
      * The node's agent said it is online (a new connection): what it was sent and has not acknowledged goes again.
      * A restarted embedded broker forgot the node's session, and a command published while the node was still on its
      * reconnect backoff reached no one until the next delivery, an ack timeout later (30 s by default; the e2e reimage
-     * test gave up a reboot so). Resolves with the number sent once done; never to be awaited where the broker hands
-     * over a message (hostile review: a tenant's 100 statuses at QoS 0 then held every one of aedes' delivery places,
-     * each waiting on a publish that needed one).
+     * test gave up a reboot so). Resolves with the number sent once done, and never rejects: what failed for a node is
+     * told to `onError`, and the batch goes on with the others (one node's unreadable command stopped them all:
+     * hostile review). Never to be awaited where the broker hands over a message (hostile review: a tenant's 100
+     * statuses at QoS 0 then held every one of aedes' delivery places, each waiting on a publish that needed one).
      */
     redeliver(nodeId: string): Promise<number> {
       comingOnline.add(nodeId);
@@ -294,7 +298,12 @@ export function createCommandOutbox(deps: OutboxDeps) {
         const nodes = [...comingOnline];
         comingOnline.clear();
         let sent = 0;
-        for (const node of nodes) sent += await redeliverTo(node);
+        for (const node of nodes) {
+          sent += await redeliverTo(node).catch((error: unknown) => {
+            deps.onError?.(error, { step: 'commands sent again to a node come online', nodeId: node });
+            return 0;
+          });
+        }
         return sent;
       });
       return redelivering;

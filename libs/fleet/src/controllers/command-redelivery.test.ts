@@ -6,7 +6,7 @@ import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { CommandPhase, CommandProgressSchema, CommandSchema } from '@metalfleet/proto';
 import { createNodeBroker, type NodeBroker } from '@metalfleet/manager-transport';
 import { emptyInventory } from '@metalfleet/domain';
-import { openSqliteFleetStore, type Fence, type FleetStore } from '@metalfleet/store';
+import { openSqliteFleetStore, type CommandRecord, type Fence, type FleetStore } from '@metalfleet/store';
 import { FleetEvents } from '../events/fleet-events.ts';
 import { createCommandOutbox, type CommandOutbox } from './command-outbox.ts';
 
@@ -20,8 +20,9 @@ const reboot = { kind: 'reboot', args: { pxeNext: false } } as const;
 const settle = () => new Promise((r) => setTimeout(r, 50));
 let ids = 0;
 /** This replica's outbox, for every node; with `fenceFor`, for the nodes it gives a fence. */
-const outboxOf = (fenceFor?: (nodeId: string) => Fence | null) => createCommandOutbox({
-  store, broker, events: new FleetEvents(), now: () => clock, newId: () => `c${(ids += 1)}`, ackTimeoutMs: 30_000, maxAttempts: 3, maxPayloadBytes: 4096, ...(fenceFor ? { fenceFor } : {}),
+const outboxOf = (fenceFor?: (nodeId: string) => Fence | null, onError?: (error: unknown) => void) => createCommandOutbox({
+  store, broker, events: new FleetEvents(), now: () => clock, newId: () => `c${(ids += 1)}`, ackTimeoutMs: 30_000, maxAttempts: 3, maxPayloadBytes: 4096,
+  ...(fenceFor ? { fenceFor } : {}), ...(onError ? { onError } : {}),
 });
 
 beforeEach(async () => {
@@ -88,5 +89,21 @@ describe('commands sent again when the node comes online', () => {
     expect(await outboxOf(() => null).redeliver('n2')).toBe(0);
     await settle();
     expect(delivered.map((d) => d.id)).toEqual([acked.id, others.id]);
+  });
+
+  it('goes on with the other nodes of a batch when one node\'s commands cannot be read, and says why', async () => {
+    // Written by a newer replica in a rolling upgrade: a kind this one does not know, in n1's history.
+    const future = { id: 'f1', nodeId: 'n1', operationId: null, kind: 'wipe-disks', args: {}, state: 'succeeded', attempts: 1, ackDeadlineAt: null,
+      message: '', verifiedSha256: '', createdAt: clock, updatedAt: clock } as unknown as CommandRecord;
+    await store.createCommandReplacing(future, [], []);
+    const failures: unknown[] = [];
+    const replica = outboxOf(undefined, (error) => failures.push(error));
+    const sent = await replica.send('n2', reboot, null);
+    // n1 and n2 come online together: one batch. Before, n1's error rejected it and n2's command was not sent again.
+    const [forN1, forN2] = await Promise.all([replica.redeliver('n1'), replica.redeliver('n2')]);
+    await settle();
+    expect([forN1, forN2]).toEqual([1, 1]);
+    expect(delivered.filter((d) => d.id === sent.id)).toHaveLength(2);
+    expect(failures).toHaveLength(1);
   });
 });
