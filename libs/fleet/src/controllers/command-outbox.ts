@@ -185,6 +185,10 @@ export function createCommandOutbox(deps: OutboxDeps) {
       if (command.state !== 'sent' || command.ackDeadlineAt === null || repeatedAttempt.get(command.id) === command.attempts) continue;
       // Asked for each command, as the sweep does: a replica whose lease lapsed meanwhile sends nothing more.
       if (!ownFence(nodeId)) return sent;
+      // Read again right before it goes: one given up, claimed or sent again by the sweep since the batch read it is
+      // not published (hostile review: the agent refused it at its claim, but it went out).
+      const current = await deps.store.getCommand(command.id);
+      if (current?.state !== 'sent' || current.attempts !== command.attempts) continue;
       const deliveredAt = new Date(command.ackDeadlineAt.getTime() - deps.ackTimeoutMs);
       await deliver(command, command.attempts, deps.now(), givesUpAt(command.attempts, deliveredAt));
       // Counted once published: a publish that failed leaves the repeat to the next "online".

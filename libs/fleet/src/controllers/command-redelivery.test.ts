@@ -106,4 +106,19 @@ describe('commands sent again when the node comes online', () => {
     expect(delivered.filter((d) => d.id === sent.id)).toHaveLength(2);
     expect(failures).toHaveLength(1);
   });
+
+  it('does not publish a command given up after the batch read the node\'s commands', async () => {
+    const sent = await outbox.send('n1', reboot, null);
+    await settle();
+    // The manager gives it up (its reimage ended) between the batch's read and the send.
+    const read = store.commandsOf.bind(store);
+    store.commandsOf = async (nodeId, limit) => {
+      const snapshot = await read(nodeId, limit);
+      await outbox.giveUp(sent.id, 'the reimage ended');
+      return snapshot;
+    };
+    expect(await outbox.redeliver('n1')).toBe(0);
+    await settle();
+    expect(delivered.filter((d) => d.id === sent.id)).toHaveLength(1);
+  });
 });
