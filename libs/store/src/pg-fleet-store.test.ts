@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { describeAlertStore } from './alert-store.contract.ts';
+import { describeFleetRecords } from './fleet-records.contract.ts';
 import { describeFleetStore, newNode, type StoreFactory } from './fleet-store.contract.ts';
 import { describeIdentityStore } from './identity-store.contract.ts';
 import { describeLeaseStore } from './lease-store.contract.ts';
@@ -33,6 +34,7 @@ const factory: StoreFactory = {
 };
 
 describeFleetStore('PostgreSQL', factory);
+describeFleetRecords('PostgreSQL', factory);
 describeIdentityStore('PostgreSQL', factory);
 describeAlertStore('PostgreSQL', factory);
 describeWorkStore('PostgreSQL', factory);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { describeAlertStore } from './alert-store.contract.ts';
+import { describeFleetRecords } from './fleet-records.contract.ts';
 import { describeFleetStore, type StoreFactory } from './fleet-store.contract.ts';
 import { describeIdentityStore } from './identity-store.contract.ts';
 import { describeLeaseStore } from './lease-store.contract.ts';
@@ -20,6 +21,7 @@ const factory: StoreFactory = {
 };
 
 describeFleetStore('SQLite (WAL file)', factory);
+describeFleetRecords('SQLite (WAL file)', factory);
 describeIdentityStore('SQLite (WAL file)', factory);
 describeAlertStore('SQLite (WAL file)', factory);
 describeWorkStore('SQLite (WAL file)', factory);
